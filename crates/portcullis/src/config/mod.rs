@@ -1,0 +1,476 @@
+//! Server configuration, resolved once at start-up from flags, Keycloak's `KC_*`
+//! environment variables and defaults (in that order of precedence), and validated with
+//! messages that name the option.
+
+pub mod options;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::crypto::Secret;
+use options::{spec, OPTIONS};
+
+/// `start` (production) or `start-dev`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `start-dev`: HTTP, embedded store, relaxed hostname, admin/admin bootstrap.
+    Dev,
+    /// `start`: refuses unsafe configurations.
+    Production,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// Embedded SQLite file (`KC_DB=dev-file`).
+    Sqlite {
+        /// Database file.
+        path: PathBuf,
+    },
+    /// PostgreSQL (`KC_DB=postgres`).
+    Postgres {
+        /// `postgres://` connection URL (may carry credentials: never logged).
+        url: Secret,
+        /// Schema to use, created if missing.
+        schema: Option<String>,
+        /// Pool size.
+        max_connections: u32,
+    },
+}
+
+/// How the public base URL is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hostname {
+    /// A full URL: the base is fixed.
+    Url(String),
+    /// Only a host name: scheme and port come from the request.
+    Host(String),
+    /// Dev mode or hostname-strict=false without hostname: everything from the request.
+    FromRequest,
+}
+
+/// Which proxy headers to trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyHeaders {
+    /// RFC 7239 `Forwarded`.
+    Forwarded,
+    /// `X-Forwarded-Proto`, `X-Forwarded-Host`, `X-Forwarded-Port`.
+    XForwarded,
+}
+
+/// PEM files for HTTPS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+}
+
+/// The resolved configuration of one server process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Production or development.
+    pub mode: Mode,
+    /// Storage.
+    pub db: Database,
+    /// Data directory (SQLite file, `import/`).
+    pub data_dir: PathBuf,
+    /// Serve plain HTTP.
+    pub http_enabled: bool,
+    /// Listen address.
+    pub http_host: String,
+    /// HTTP port.
+    pub http_port: u16,
+    /// HTTPS port.
+    pub https_port: u16,
+    /// HTTPS key material.
+    pub tls: Option<TlsFiles>,
+    /// Management port (health, metrics).
+    pub management_port: u16,
+    /// Public base URL resolution.
+    pub hostname: Hostname,
+    /// Trusted proxy headers.
+    pub proxy_headers: Option<ProxyHeaders>,
+    /// Health endpoints.
+    pub health_enabled: bool,
+    /// Metrics endpoint.
+    pub metrics_enabled: bool,
+    /// First administrator, used only on an empty store.
+    pub bootstrap_admin: Option<(String, Secret)>,
+    /// Tracing filter.
+    pub log_level: String,
+}
+
+/// A configuration error: names the option.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Raw option values as given on the command line (`name -> value`).
+pub type Flags = HashMap<String, String>;
+
+/// Looks up one option: flag, then its environment variables, then the mode's default.
+fn raw(
+    name: &str,
+    mode: Mode,
+    flags: &Flags,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
+    if let Some(v) = flags.get(name) {
+        return Some(v.clone());
+    }
+    let s = spec(name)?;
+    for var in s.env {
+        if let Some(v) = env(var) {
+            return Some(v);
+        }
+    }
+    match mode {
+        Mode::Dev => s.dev_default.or(s.default).map(str::to_string),
+        Mode::Production => s.default.map(str::to_string),
+    }
+}
+
+fn parse_bool(name: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ConfigError(format!(
+            "invalid value for option '--{name}': '{v}' (expected true or false)"
+        ))),
+    }
+}
+
+fn parse_port(name: &str, v: &str) -> Result<u16, ConfigError> {
+    v.trim().parse::<u16>().map_err(|_| {
+        ConfigError(format!(
+            "invalid value for option '--{name}': '{v}' (expected a port number 0-65535)"
+        ))
+    })
+}
+
+/// Turns Keycloak's JDBC URL (`jdbc:postgresql://host:port/db?...`) into a `postgres://` URL;
+/// `postgres://` and `postgresql://` URLs pass through.
+pub fn normalize_pg_url(url: &str) -> Result<String, ConfigError> {
+    let u = url.trim();
+    let rest = if let Some(r) = u.strip_prefix("jdbc:postgresql://") {
+        r
+    } else if let Some(r) = u.strip_prefix("postgresql://") {
+        r
+    } else if let Some(r) = u.strip_prefix("postgres://") {
+        r
+    } else {
+        return Err(ConfigError(format!(
+            "invalid value for option '--db-url': expected jdbc:postgresql://host:port/database or postgres://..., got '{}'",
+            redact_url(u)
+        )));
+    };
+    Ok(format!("postgres://{rest}"))
+}
+
+/// Hides a password in a URL for error messages.
+fn redact_url(u: &str) -> String {
+    match url::Url::parse(u) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => u.to_string(),
+    }
+}
+
+impl Config {
+    /// Resolves and validates the configuration.
+    pub fn resolve(
+        mode: Mode,
+        flags: &Flags,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let get = |name: &str| raw(name, mode, flags, env).filter(|v| !v.is_empty());
+        let get_bool = |name: &str| -> Result<bool, ConfigError> {
+            get(name).map(|v| parse_bool(name, &v)).unwrap_or(Ok(false))
+        };
+        let data_dir = PathBuf::from(get("data-dir").unwrap_or_else(|| "data".into()));
+
+        let db = match get("db").as_deref().unwrap_or("dev-file") {
+            "dev-file" => {
+                let path = match get("db-url") {
+                    Some(u) => PathBuf::from(
+                        u.strip_prefix("sqlite://")
+                            .or_else(|| u.strip_prefix("sqlite:"))
+                            .unwrap_or(&u),
+                    ),
+                    None => data_dir.join("portcullis.db"),
+                };
+                Database::Sqlite { path }
+            }
+            "postgres" => {
+                let mut url = match get("db-url") {
+                    Some(u) => url::Url::parse(&normalize_pg_url(&u)?).map_err(|e| {
+                        ConfigError(format!("invalid value for option '--db-url': {e}"))
+                    })?,
+                    None => {
+                        let host = get("db-url-host").unwrap_or_else(|| "localhost".into());
+                        let port = get("db-url-port").unwrap_or_else(|| "5432".into());
+                        parse_port("db-url-port", &port)?;
+                        let database = get("db-url-database").unwrap_or_else(|| "keycloak".into());
+                        url::Url::parse(&format!("postgres://{host}:{port}/{database}")).map_err(
+                            |e| ConfigError(format!("invalid value for option '--db-url-host': {e}")),
+                        )?
+                    }
+                };
+                if let Some(user) = get("db-username") {
+                    url.set_username(&user).map_err(|_| {
+                        ConfigError("invalid value for option '--db-username'".into())
+                    })?;
+                }
+                if let Some(pw) = get("db-password") {
+                    url.set_password(Some(&pw)).map_err(|_| {
+                        ConfigError("invalid value for option '--db-password'".into())
+                    })?;
+                }
+                let max_connections = get("db-pool-max-size")
+                    .unwrap_or_else(|| "20".into())
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        ConfigError(
+                            "invalid value for option '--db-pool-max-size': expected a positive number"
+                                .into(),
+                        )
+                    })?;
+                let schema = get("db-schema");
+                if let Some(s) = &schema {
+                    if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        return Err(ConfigError(format!(
+                            "invalid value for option '--db-schema': '{s}' (letters, digits and _ only)"
+                        )));
+                    }
+                }
+                Database::Postgres {
+                    url: Secret::new(url.to_string()),
+                    schema,
+                    max_connections,
+                }
+            }
+            other => {
+                return Err(ConfigError(format!(
+                    "invalid value for option '--db': '{other}' (supported: dev-file, postgres)"
+                )))
+            }
+        };
+
+        let http_enabled = get_bool("http-enabled")?;
+        let tls = match (get("https-certificate-file"), get("https-certificate-key-file")) {
+            (Some(c), Some(k)) => Some(TlsFiles {
+                cert: c.into(),
+                key: k.into(),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError(
+                    "both '--https-certificate-file' and '--https-certificate-key-file' must be set for HTTPS"
+                        .into(),
+                ))
+            }
+        };
+        let hostname_strict = get_bool("hostname-strict")?;
+        let hostname = match get("hostname") {
+            Some(h) if h.contains("://") => {
+                let u = url::Url::parse(&h).map_err(|e| {
+                    ConfigError(format!("invalid value for option '--hostname': '{h}': {e}"))
+                })?;
+                if !matches!(u.scheme(), "http" | "https")
+                    || u.host_str().is_none()
+                    || u.query().is_some()
+                    || u.fragment().is_some()
+                {
+                    return Err(ConfigError(format!(
+                        "invalid value for option '--hostname': '{h}' (expected http(s)://host[:port][/path])"
+                    )));
+                }
+                Hostname::Url(h.trim_end_matches('/').to_string())
+            }
+            Some(h) => {
+                if h.is_empty()
+                    || !h
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+                {
+                    return Err(ConfigError(format!(
+                        "invalid value for option '--hostname': '{h}'"
+                    )));
+                }
+                Hostname::Host(h)
+            }
+            None => Hostname::FromRequest,
+        };
+        let proxy_headers = match get("proxy-headers").as_deref() {
+            None => None,
+            Some("forwarded") => Some(ProxyHeaders::Forwarded),
+            Some("xforwarded") => Some(ProxyHeaders::XForwarded),
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "invalid value for option '--proxy-headers': '{other}' (expected forwarded or xforwarded)"
+                )))
+            }
+        };
+        let bootstrap_admin = match (
+            get("bootstrap-admin-username"),
+            get("bootstrap-admin-password"),
+        ) {
+            (Some(u), Some(p)) => Some((u, Secret::new(p))),
+            (None, Some(p)) => Some(("admin".to_string(), Secret::new(p))),
+            (Some(_), None) => {
+                return Err(ConfigError(
+                    "'--bootstrap-admin-username' is set but '--bootstrap-admin-password' (KC_BOOTSTRAP_ADMIN_PASSWORD) is not"
+                        .into(),
+                ))
+            }
+            (None, None) if mode == Mode::Dev => {
+                Some(("admin".to_string(), Secret::new("admin".to_string())))
+            }
+            (None, None) => None,
+        };
+
+        let config = Config {
+            mode,
+            db,
+            data_dir,
+            http_enabled,
+            http_host: get("http-host").unwrap_or_else(|| "0.0.0.0".into()),
+            http_port: parse_port("http-port", &get("http-port").unwrap_or_else(|| "8080".into()))?,
+            https_port: parse_port("https-port", &get("https-port").unwrap_or_else(|| "8443".into()))?,
+            tls,
+            management_port: parse_port(
+                "http-management-port",
+                &get("http-management-port").unwrap_or_else(|| "9000".into()),
+            )?,
+            hostname,
+            proxy_headers,
+            health_enabled: get_bool("health-enabled")?,
+            metrics_enabled: get_bool("metrics-enabled")?,
+            bootstrap_admin,
+            log_level: get("log-level").unwrap_or_else(|| "info".into()),
+        };
+        if mode == Mode::Production {
+            config.check_production(hostname_strict)?;
+        }
+        Ok(config)
+    }
+
+    /// The refusals of production mode, with Keycloak's wording where it has one.
+    fn check_production(&self, hostname_strict: bool) -> Result<(), ConfigError> {
+        if hostname_strict && self.hostname == Hostname::FromRequest {
+            return Err(ConfigError(
+                "hostname is not configured; either configure hostname (--hostname / KC_HOSTNAME), or set hostname-strict to false"
+                    .into(),
+            ));
+        }
+        if self.tls.is_none() && !self.http_enabled {
+            return Err(ConfigError(
+                "Key material not provided to setup HTTPS. Please configure your keys/certificates (--https-certificate-file, --https-certificate-key-file), or enable HTTP with --http-enabled=true behind a TLS-terminating proxy (--proxy-headers), or start the server in development mode (start-dev)."
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Tracing filter directive from Keycloak's `level[,category:level]` syntax.
+    pub fn tracing_filter(&self) -> String {
+        let root = self
+            .log_level
+            .split(',')
+            .find(|p| !p.contains(':'))
+            .unwrap_or("info")
+            .trim()
+            .to_ascii_lowercase();
+        let level = match root.as_str() {
+            "fatal" | "error" => "error",
+            "warn" | "warning" => "warn",
+            "debug" => "debug",
+            "trace" | "all" => "trace",
+            "off" => "off",
+            _ => "info",
+        };
+        format!("{level},sqlx=warn,hyper=warn,tower_http=warn")
+    }
+}
+
+/// Names of all options, for building the CLI.
+pub fn option_names() -> impl Iterator<Item = &'static str> {
+    OPTIONS.iter().map(|o| o.name)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn jdbc_urls_are_accepted() {
+        assert_eq!(
+            normalize_pg_url("jdbc:postgresql://db:5432/keycloak").unwrap(),
+            "postgres://db:5432/keycloak"
+        );
+        assert!(normalize_pg_url("mysql://x").is_err());
+    }
+
+    #[test]
+    fn env_builds_postgres_url_with_credentials() {
+        let env = env_of(&[
+            ("KC_DB", "postgres"),
+            ("KC_DB_URL_HOST", "pg"),
+            ("KC_DB_URL_DATABASE", "kc"),
+            ("KC_DB_USERNAME", "kcuser"),
+            ("KC_DB_PASSWORD", "pw"),
+        ]);
+        let c = Config::resolve(Mode::Dev, &Flags::new(), &env).unwrap();
+        match c.db {
+            Database::Postgres { url, .. } => assert_eq!(url.expose(), "postgres://kcuser:pw@pg:5432/kc"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn production_refuses_without_hostname_or_tls() {
+        let env = env_of(&[("KC_BOOTSTRAP_ADMIN_PASSWORD", "x")]);
+        let e = Config::resolve(Mode::Production, &Flags::new(), &env).unwrap_err();
+        assert!(e.0.contains("hostname is not configured"), "{e}");
+        let env = env_of(&[("KC_HOSTNAME", "auth.example.com")]);
+        let e = Config::resolve(Mode::Production, &Flags::new(), &env).unwrap_err();
+        assert!(e.0.contains("Key material not provided"), "{e}");
+        let env = env_of(&[
+            ("KC_HOSTNAME", "https://auth.example.com"),
+            ("KC_HTTP_ENABLED", "true"),
+            ("KC_PROXY_HEADERS", "xforwarded"),
+        ]);
+        let c = Config::resolve(Mode::Production, &Flags::new(), &env).unwrap();
+        assert_eq!(c.hostname, Hostname::Url("https://auth.example.com".into()));
+        assert!(c.bootstrap_admin.is_none());
+    }
+
+    #[test]
+    fn flags_win_over_env_and_legacy_admin_vars_work() {
+        let env = env_of(&[("KC_HTTP_PORT", "1"), ("KEYCLOAK_ADMIN", "root"), ("KEYCLOAK_ADMIN_PASSWORD", "pw")]);
+        let mut flags = Flags::new();
+        flags.insert("http-port".into(), "2".into());
+        let c = Config::resolve(Mode::Dev, &flags, &env).unwrap();
+        assert_eq!(c.http_port, 2);
+        let (u, p) = c.bootstrap_admin.unwrap();
+        assert_eq!((u.as_str(), p.expose()), ("root", "pw"));
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        let env = env_of(&[("KC_HEALTH_ENABLED", "yes")]);
+        let e = Config::resolve(Mode::Dev, &Flags::new(), &env).unwrap_err();
+        assert!(e.0.contains("--health-enabled"), "{e}");
+    }
+}

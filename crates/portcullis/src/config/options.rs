@@ -1,0 +1,142 @@
+//! The one table of server options: name, CLI flag, Keycloak environment variable, default,
+//! whether the value is secret, and help text. Parsing, `--help`, the start-up report of
+//! ignored `KC_*` variables and `docs/configuration.md` all come from [`OPTIONS`].
+
+/// One configurable option.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionSpec {
+    /// Keycloak's option name, used as the long CLI flag (`--db-url`).
+    pub name: &'static str,
+    /// Environment variables that set it, in order of precedence.
+    pub env: &'static [&'static str],
+    /// Default in production mode (`start`).
+    pub default: Option<&'static str>,
+    /// Default in development mode (`start-dev`), when it differs.
+    pub dev_default: Option<&'static str>,
+    /// Never printed or logged.
+    pub secret: bool,
+    /// `--help` and documentation text.
+    pub help: &'static str,
+}
+
+const fn opt(
+    name: &'static str,
+    env: &'static [&'static str],
+    default: Option<&'static str>,
+    help: &'static str,
+) -> OptionSpec {
+    OptionSpec {
+        name,
+        env,
+        default,
+        dev_default: None,
+        secret: false,
+        help,
+    }
+}
+
+const fn secret(mut o: OptionSpec) -> OptionSpec {
+    o.secret = true;
+    o
+}
+
+const fn dev(mut o: OptionSpec, dev_default: &'static str) -> OptionSpec {
+    o.dev_default = Some(dev_default);
+    o
+}
+
+/// Every option the server reads.
+pub const OPTIONS: &[OptionSpec] = &[
+    opt("db", &["KC_DB"], Some("dev-file"), "Database vendor: `dev-file` (embedded SQLite) or `postgres`."),
+    opt("db-url", &["KC_DB_URL"], None, "Database URL: `postgres://user@host:port/db`, `jdbc:postgresql://host:port/db`, or a SQLite file path / `sqlite:` URL for dev-file."),
+    opt("db-url-host", &["KC_DB_URL_HOST"], None, "PostgreSQL host, when no db-url is given."),
+    opt("db-url-port", &["KC_DB_URL_PORT"], None, "PostgreSQL port, when no db-url is given."),
+    opt("db-url-database", &["KC_DB_URL_DATABASE"], None, "PostgreSQL database name, when no db-url is given."),
+    opt("db-schema", &["KC_DB_SCHEMA"], None, "PostgreSQL schema to use (created if missing)."),
+    opt("db-username", &["KC_DB_USERNAME"], None, "Database user name."),
+    secret(opt("db-password", &["KC_DB_PASSWORD"], None, "Database password.")),
+    opt("db-pool-max-size", &["KC_DB_POOL_MAX_SIZE"], Some("20"), "Maximum number of database connections."),
+    opt("data-dir", &["PORTCULLIS_DATA_DIR"], Some("data"), "Directory for the embedded database file and the `import` directory."),
+    opt("http-enabled", &["KC_HTTP_ENABLED"], Some("false"), "Serve plain HTTP.").dev_default_true(),
+    opt("http-host", &["KC_HTTP_HOST"], Some("0.0.0.0"), "Address to listen on."),
+    opt("http-port", &["KC_HTTP_PORT"], Some("8080"), "HTTP port (0 picks a free port)."),
+    opt("https-port", &["KC_HTTPS_PORT"], Some("8443"), "HTTPS port (0 picks a free port)."),
+    opt("https-certificate-file", &["KC_HTTPS_CERTIFICATE_FILE"], None, "PEM certificate chain for HTTPS."),
+    opt("https-certificate-key-file", &["KC_HTTPS_CERTIFICATE_KEY_FILE"], None, "PEM private key for HTTPS."),
+    opt("http-management-port", &["KC_HTTP_MANAGEMENT_PORT"], Some("9000"), "Port of the management interface (health, metrics); 0 picks a free port."),
+    opt("hostname", &["KC_HOSTNAME"], None, "Public address: a full URL (`https://auth.example.com`) or a host name. Required by `start` unless hostname-strict is false."),
+    dev(opt("hostname-strict", &["KC_HOSTNAME_STRICT"], Some("true"), "Require `hostname`; when false the base URL comes from the request."), "false"),
+    opt("proxy-headers", &["KC_PROXY_HEADERS"], None, "Trust proxy headers: `forwarded` or `xforwarded`."),
+    opt("health-enabled", &["KC_HEALTH_ENABLED"], Some("false"), "Serve /health/live and /health/ready."),
+    opt("metrics-enabled", &["KC_METRICS_ENABLED"], Some("false"), "Serve /metrics."),
+    opt("bootstrap-admin-username", &["KC_BOOTSTRAP_ADMIN_USERNAME", "KEYCLOAK_ADMIN"], None, "User name of the master realm's first administrator (used only on an empty store)."),
+    secret(opt("bootstrap-admin-password", &["KC_BOOTSTRAP_ADMIN_PASSWORD", "KEYCLOAK_ADMIN_PASSWORD"], None, "Password of the first administrator (used only on an empty store).")),
+    opt("log-level", &["KC_LOG_LEVEL"], Some("info"), "Log level: error, warn, info, debug, trace (Keycloak's `level,category:level` form is accepted; categories are ignored)."),
+];
+
+impl OptionSpec {
+    const fn dev_default_true(self) -> Self {
+        dev(self, "true")
+    }
+}
+
+/// Keycloak environment variables that are not options but are read elsewhere, so they are
+/// never reported as ignored.
+pub const KNOWN_ENV: &[&str] = &[];
+
+/// Finds an option by name.
+pub fn spec(name: &str) -> Option<&'static OptionSpec> {
+    OPTIONS.iter().find(|o| o.name == name)
+}
+
+/// `KC_*` variables in `vars` that no option reads: reported once at start-up as ignored.
+pub fn ignored_kc_vars<'a>(vars: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = vars
+        .into_iter()
+        .filter(|k| k.starts_with("KC_"))
+        .filter(|k| !OPTIONS.iter().any(|o| o.env.contains(k)) && !KNOWN_ENV.contains(k))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Markdown table of every option, for `docs/configuration.md`.
+pub fn markdown_table() -> String {
+    let mut s = String::from("| option (flag) | environment | default (start / start-dev) | description |\n|---|---|---|---|\n");
+    for o in OPTIONS {
+        let default = match (o.default, o.dev_default) {
+            (d, Some(dd)) => format!("{} / {}", d.unwrap_or("-"), dd),
+            (Some(d), None) => d.to_string(),
+            (None, None) => "-".to_string(),
+        };
+        let env: Vec<String> = o.env.iter().map(|e| format!("`{e}`")).collect();
+        s.push_str(&format!(
+            "| `--{}` | {} | {} | {}{} |\n",
+            o.name,
+            env.join(", "),
+            default,
+            o.help,
+            if o.secret { " (secret: never logged)" } else { "" }
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_kc_vars_are_reported_known_ones_are_not() {
+        let ignored = ignored_kc_vars(["KC_DB", "KC_FEATURES", "KC_CACHE", "PATH", "KEYCLOAK_ADMIN"]);
+        assert_eq!(ignored, vec!["KC_CACHE", "KC_FEATURES"]);
+    }
+
+    #[test]
+    fn names_are_unique() {
+        for (i, a) in OPTIONS.iter().enumerate() {
+            assert!(OPTIONS[i + 1..].iter().all(|b| b.name != a.name), "{}", a.name);
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Password credentials in Keycloak's stored format (`secretData` / `credentialData` JSON
+//! strings), so users migrate with their hashes. New hashes are Argon2id with Keycloak's
+//! default parameters; `pbkdf2`, `pbkdf2-sha256` and `pbkdf2-sha512` hashes are verified.
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde_json::{json, Value};
+
+use super::{b64, b64_decode, random_bytes, CryptoError};
+
+/// Keycloak's default Argon2 parameters (`Argon2PasswordHashProviderFactory`).
+const ARGON2_MEMORY_KIB: u32 = 7168;
+const ARGON2_ITERATIONS: u32 = 5;
+const ARGON2_PARALLELISM: u32 = 1;
+const ARGON2_HASH_LEN: usize = 32;
+
+/// A hashed password as Keycloak stores it.
+#[derive(Debug, Clone)]
+pub struct StoredPassword {
+    /// `secretData` (JSON string): `{"value", "salt", "additionalParameters"}`.
+    pub secret_data: String,
+    /// `credentialData` (JSON string): `{"hashIterations", "algorithm", "additionalParameters"}`.
+    pub credential_data: String,
+}
+
+/// Hashes a new password with Argon2id.
+pub fn hash(password: &str) -> Result<StoredPassword, CryptoError> {
+    let salt = random_bytes(16)?;
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM, Some(ARGON2_HASH_LEN))
+        .map_err(|e| CryptoError(format!("argon2 parameters: {e}")))?;
+    let mut out = vec![0u8; ARGON2_HASH_LEN];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(password.as_bytes(), &salt, &mut out)
+        .map_err(|e| CryptoError(format!("argon2: {e}")))?;
+    Ok(StoredPassword {
+        secret_data: json!({"value": b64(&out), "salt": b64(&salt), "additionalParameters": {}}).to_string(),
+        credential_data: json!({
+            "hashIterations": ARGON2_ITERATIONS,
+            "algorithm": "argon2",
+            "additionalParameters": {
+                "hashLength": [ARGON2_HASH_LEN.to_string()],
+                "memory": [ARGON2_MEMORY_KIB.to_string()],
+                "type": ["id"],
+                "version": ["1.3"],
+                "parallelism": [ARGON2_PARALLELISM.to_string()]
+            }
+        })
+        .to_string(),
+    })
+}
+
+fn param(cd: &Value, name: &str) -> Option<String> {
+    cd.get("additionalParameters")?.get(name)?.get(0)?.as_str().map(str::to_string)
+}
+
+/// Checks that a stored credential is one we can verify; the error names what is wrong.
+pub fn check_supported(secret_data: &str, credential_data: &str) -> Result<(), CryptoError> {
+    let sd: Value = serde_json::from_str(secret_data).map_err(|e| CryptoError(format!("secretData is not JSON: {e}")))?;
+    let cd: Value =
+        serde_json::from_str(credential_data).map_err(|e| CryptoError(format!("credentialData is not JSON: {e}")))?;
+    for field in ["value", "salt"] {
+        let v = sd.get(field).and_then(Value::as_str).ok_or_else(|| CryptoError(format!("secretData.{field} is missing")))?;
+        b64_decode(v).map_err(|e| CryptoError(format!("secretData.{field}: {e}")))?;
+    }
+    match cd.get("algorithm").and_then(Value::as_str) {
+        Some("argon2" | "pbkdf2" | "pbkdf2-sha256" | "pbkdf2-sha512") => Ok(()),
+        Some(other) => Err(CryptoError(format!("credentialData.algorithm '{other}' is not supported (argon2, pbkdf2, pbkdf2-sha256, pbkdf2-sha512)"))),
+        None => Err(CryptoError("credentialData.algorithm is missing".into())),
+    }
+}
+
+/// Verifies `password` against a stored Keycloak credential, in constant time.
+pub fn verify(password: &str, secret_data: &str, credential_data: &str) -> Result<bool, CryptoError> {
+    check_supported(secret_data, credential_data)?;
+    let sd: Value = serde_json::from_str(secret_data).map_err(|e| CryptoError(e.to_string()))?;
+    let cd: Value = serde_json::from_str(credential_data).map_err(|e| CryptoError(e.to_string()))?;
+    let expected = b64_decode(sd["value"].as_str().unwrap_or_default())?;
+    let salt = b64_decode(sd["salt"].as_str().unwrap_or_default())?;
+    let iterations = cd.get("hashIterations").and_then(Value::as_u64).unwrap_or(0) as u32;
+    let mut actual = vec![0u8; expected.len().max(1)];
+    match cd["algorithm"].as_str().unwrap_or_default() {
+        "argon2" => {
+            let num = |n: &str, d: u32| param(&cd, n).and_then(|v| v.parse().ok()).unwrap_or(d);
+            let alg = match param(&cd, "type").as_deref() {
+                Some("i") => Algorithm::Argon2i,
+                Some("d") => Algorithm::Argon2d,
+                _ => Algorithm::Argon2id,
+            };
+            let version = if param(&cd, "version").as_deref() == Some("1.0") { Version::V0x10 } else { Version::V0x13 };
+            let params = Params::new(num("memory", ARGON2_MEMORY_KIB), iterations.max(1), num("parallelism", 1), Some(expected.len()))
+                .map_err(|e| CryptoError(format!("argon2 parameters: {e}")))?;
+            Argon2::new(alg, version, params)
+                .hash_password_into(password.as_bytes(), &salt, &mut actual)
+                .map_err(|e| CryptoError(format!("argon2: {e}")))?;
+        }
+        algorithm => {
+            let alg = match algorithm {
+                "pbkdf2" => aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA1,
+                "pbkdf2-sha512" => aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA512,
+                _ => aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256,
+            };
+            let iterations = std::num::NonZeroU32::new(iterations).ok_or_else(|| CryptoError("hashIterations must be positive".into()))?;
+            return Ok(aws_lc_rs::pbkdf2::verify(alg, iterations, &salt, password.as_bytes(), &expected).is_ok());
+        }
+    }
+    Ok(aws_lc_rs::constant_time::verify_slices_are_equal(&actual, &expected).is_ok())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_hashes_verify() {
+        let h = hash("s3cret!").unwrap();
+        assert!(verify("s3cret!", &h.secret_data, &h.credential_data).unwrap());
+        assert!(!verify("s3cret", &h.secret_data, &h.credential_data).unwrap());
+    }
+
+    #[test]
+    fn keycloak_pbkdf2_sha256_hash_verifies() {
+        // python3 -c "import hashlib,base64;print(base64.b64encode(hashlib.pbkdf2_hmac('sha256',b'password',b'0123456789abcdef',27500,64)).decode())"
+        let sd = r#"{"value":"VALUE","salt":"MDEyMzQ1Njc4OWFiY2RlZg==","additionalParameters":{}}"#
+            .replace("VALUE", include_str!("testdata/pbkdf2-sha256.b64").trim());
+        let cd = r#"{"hashIterations":27500,"algorithm":"pbkdf2-sha256","additionalParameters":{}}"#;
+        assert!(verify("password", &sd, cd).unwrap());
+        assert!(!verify("Password", &sd, cd).unwrap());
+    }
+
+    #[test]
+    fn unsupported_algorithms_are_named() {
+        let e = check_supported(r#"{"value":"AA==","salt":"AA=="}"#, r#"{"algorithm":"bcrypt"}"#).unwrap_err();
+        assert!(e.0.contains("bcrypt"));
+    }
+}

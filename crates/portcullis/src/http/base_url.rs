@@ -1,0 +1,146 @@
+//! The public base URL (`https://auth.example.com`) of a request: fixed by `--hostname`, or
+//! taken from the request (and trusted proxy headers) when the configuration allows it.
+
+use axum::http::{HeaderMap, Uri};
+
+use crate::config::{Hostname, ProxyHeaders};
+
+/// How to compute the base URL; built once from the configuration.
+#[derive(Debug, Clone)]
+pub struct BaseUrl {
+    /// `--hostname`.
+    pub hostname: Hostname,
+    /// Trusted proxy headers.
+    pub proxy: Option<ProxyHeaders>,
+    /// Scheme of the listener (`http` or `https`).
+    pub scheme: &'static str,
+}
+
+fn valid_host(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 255
+        && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
+}
+
+fn first(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)?
+        .to_str()
+        .ok()?
+        .split(',')
+        .next()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// `proto`, `host` of an RFC 7239 `Forwarded` header's first element.
+fn forwarded(headers: &HeaderMap) -> (Option<String>, Option<String>) {
+    let Some(v) = first(headers, "forwarded") else { return (None, None) };
+    let (mut proto, mut host) = (None, None);
+    for pair in v.split(';') {
+        if let Some((k, val)) = pair.split_once('=') {
+            let val = val.trim().trim_matches('"').to_string();
+            match k.trim().to_ascii_lowercase().as_str() {
+                "proto" => proto = Some(val),
+                "host" => host = Some(val),
+                _ => {}
+            }
+        }
+    }
+    (proto, host)
+}
+
+impl BaseUrl {
+    /// The base URL for this request, or `None` when the request's host is unusable.
+    pub fn of(&self, headers: &HeaderMap, uri: &Uri) -> Option<String> {
+        if let Hostname::Url(u) = &self.hostname {
+            return Some(u.clone());
+        }
+        let (mut scheme, mut host) = (self.scheme.to_string(), None::<String>);
+        match self.proxy {
+            Some(ProxyHeaders::XForwarded) => {
+                if let Some(p) = first(headers, "x-forwarded-proto") {
+                    scheme = p;
+                }
+                host = first(headers, "x-forwarded-host");
+                if let (Some(h), Some(port)) = (&host, first(headers, "x-forwarded-port")) {
+                    if !h.contains(':') && port.chars().all(|c| c.is_ascii_digit()) {
+                        host = Some(format!("{h}:{port}"));
+                    }
+                }
+            }
+            Some(ProxyHeaders::Forwarded) => {
+                let (p, h) = forwarded(headers);
+                if let Some(p) = p {
+                    scheme = p;
+                }
+                host = h;
+            }
+            None => {}
+        }
+        if !matches!(scheme.as_str(), "http" | "https") {
+            return None;
+        }
+        let host = host
+            .or_else(|| headers.get("host").and_then(|h| h.to_str().ok()).map(str::to_string))
+            .or_else(|| uri.authority().map(|a| a.to_string()))?;
+        if !valid_host(&host) {
+            return None;
+        }
+        let host = match &self.hostname {
+            // Host name fixed; scheme and port from the request.
+            Hostname::Host(name) => match host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())) {
+                Some((_, port)) => format!("{name}:{port}"),
+                None => name.clone(),
+            },
+            _ => host,
+        };
+        let host = match (scheme.as_str(), host.strip_suffix(":443"), host.strip_suffix(":80")) {
+            ("https", Some(h), _) => h.to_string(),
+            ("http", _, Some(h)) => h.to_string(),
+            _ => host,
+        };
+        Some(format!("{scheme}://{host}"))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn base_url_rules() {
+        let uri: Uri = "/x".parse().unwrap();
+        let dev = BaseUrl { hostname: Hostname::FromRequest, proxy: None, scheme: "http" };
+        assert_eq!(dev.of(&headers(&[("host", "localhost:8080")]), &uri).unwrap(), "http://localhost:8080");
+        // Proxy headers are ignored unless trusted.
+        assert_eq!(
+            dev.of(&headers(&[("host", "a:1"), ("x-forwarded-host", "evil")]), &uri).unwrap(),
+            "http://a:1"
+        );
+        assert!(dev.of(&headers(&[("host", "bad host/")]), &uri).is_none());
+        let proxied = BaseUrl { hostname: Hostname::FromRequest, proxy: Some(ProxyHeaders::XForwarded), scheme: "http" };
+        assert_eq!(
+            proxied.of(&headers(&[("host", "a:1"), ("x-forwarded-host", "auth.example.com"), ("x-forwarded-proto", "https")]), &uri).unwrap(),
+            "https://auth.example.com"
+        );
+        let fwd = BaseUrl { hostname: Hostname::FromRequest, proxy: Some(ProxyHeaders::Forwarded), scheme: "http" };
+        assert_eq!(
+            fwd.of(&headers(&[("host", "a:1"), ("forwarded", "for=1.2.3.4;proto=https;host=id.example.org")]), &uri).unwrap(),
+            "https://id.example.org"
+        );
+        let fixed = BaseUrl { hostname: Hostname::Url("https://sso.example.com".into()), proxy: None, scheme: "http" };
+        assert_eq!(fixed.of(&headers(&[("host", "evil")]), &uri).unwrap(), "https://sso.example.com");
+        let host_only = BaseUrl { hostname: Hostname::Host("sso.example.com".into()), proxy: None, scheme: "https" };
+        assert_eq!(host_only.of(&headers(&[("host", "10.0.0.1:8443")]), &uri).unwrap(), "https://sso.example.com:8443");
+    }
+}

@@ -1,0 +1,6 @@
+//! HTTP plumbing: the router, paths, base URL, error bodies.
+
+pub mod base_url;
+pub mod error;
+pub mod paths;
+pub mod router;

@@ -1,0 +1,24 @@
+//! Every path the server serves: used by the router and by discovery, so they cannot drift.
+
+/// Realm info: `GET /realms/{realm}`.
+pub const REALM: &str = "/realms/{realm}";
+/// OIDC discovery document.
+pub const DISCOVERY: &str = "/realms/{realm}/.well-known/openid-configuration";
+/// JWKS.
+pub const CERTS: &str = "/realms/{realm}/protocol/openid-connect/certs";
+/// Liveness.
+pub const HEALTH_LIVE: &str = "/health/live";
+/// Readiness (checks the store).
+pub const HEALTH_READY: &str = "/health/ready";
+/// Aggregate health.
+pub const HEALTH: &str = "/health";
+
+/// Fills the `{realm}` segment of a path under `base` (`https://host`).
+pub fn url(base: &str, path: &str, realm: &str) -> String {
+    format!("{base}{}", path.replace("{realm}", &encode_segment(realm)))
+}
+
+/// Percent-encodes a path segment.
+pub fn encode_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}

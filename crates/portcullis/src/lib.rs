@@ -1,0 +1,54 @@
+//! Portcullis: an identity and access management server that speaks Keycloak's language.
+//!
+//! [`app`] builds the HTTP application from an [`AppState`]; [`server`] starts listeners;
+//! the `portcullis` binary is a thin CLI over both.
+
+pub mod config;
+pub mod crypto;
+pub mod health;
+pub mod http;
+pub mod oidc;
+pub mod realm;
+pub mod representation;
+pub mod server;
+pub mod store;
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, Uri};
+
+use crate::config::Config;
+use crate::http::base_url::BaseUrl;
+use crate::http::error::HttpError;
+use crate::realm::snapshot::{RealmCache, RealmSnapshot};
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Realm snapshots.
+    pub realms: Arc<RealmCache>,
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Base URL rules.
+    pub base: Arc<BaseUrl>,
+}
+
+impl AppState {
+    /// The snapshot of an enabled realm, or Keycloak's 404.
+    pub fn realm(&self, name: &str) -> Result<Arc<RealmSnapshot>, HttpError> {
+        self.realms.get(name).filter(|r| r.enabled).ok_or_else(HttpError::realm_not_found)
+    }
+
+    /// The public base URL of a request.
+    pub fn base_url(&self, headers: &HeaderMap, uri: &Uri) -> Result<String, HttpError> {
+        self.base.of(headers, uri).ok_or(HttpError { status: axum::http::StatusCode::BAD_REQUEST, error: "invalid host" })
+    }
+}
+
+/// The application router (the seam for in-process tests).
+pub fn app(state: AppState) -> axum::Router {
+    http::router::router(state)
+}

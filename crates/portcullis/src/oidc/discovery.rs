@@ -1,0 +1,95 @@
+//! GET /realms/{realm}/.well-known/openid-configuration
+//! OpenID Connect Discovery 1.0 §4. Each endpoint field names only what this server serves;
+//! the document is serialized once per realm version and completed per request with the
+//! base URL (which in dev mode comes from the request).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use serde_json::{json, Value};
+
+use crate::http::error::HttpError;
+use crate::http::paths;
+use crate::realm::snapshot::RealmSnapshot;
+use crate::AppState;
+
+/// Stands in for the base URL while the document is serialized (serialized as `\u0001`; a
+/// realm name cannot carry it because it is percent-encoded in every URL).
+const MARKER: &str = "\u{1}";
+const MARKER_JSON: &[u8] = b"\\u0001";
+
+/// The discovery document of a realm under a base URL.
+pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
+    let mut scopes: Vec<String> = vec!["openid".to_string()];
+    for s in snap.rep.client_scopes.iter().flatten() {
+        let oidc = s.protocol.as_deref().unwrap_or("openid-connect") == "openid-connect";
+        let published = s
+            .extra
+            .get("attributes")
+            .and_then(|a| a.get("include.in.openid.provider.metadata"))
+            .and_then(Value::as_str)
+            != Some("false");
+        if let (true, true, Some(name)) = (oidc, published, &s.name) {
+            scopes.push(name.clone());
+        }
+    }
+    json!({
+        "issuer": paths::url(base, paths::REALM, &snap.name),
+        "jwks_uri": paths::url(base, paths::CERTS, &snap.name),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": snap.signing_algorithms(),
+        "claim_types_supported": ["normal"],
+        "scopes_supported": scopes,
+    })
+}
+
+/// The document split around the base URL, ready to be joined with any base.
+#[derive(Debug)]
+pub struct Template {
+    parts: Vec<Bytes>,
+}
+
+impl Template {
+    /// An empty document (before the snapshot is complete).
+    pub fn empty() -> Self {
+        Template { parts: Vec::new() }
+    }
+
+    /// Serializes the document of a snapshot once.
+    pub fn new(snap: &RealmSnapshot) -> Self {
+        let text = document(snap, MARKER).to_string().into_bytes();
+        let mut parts = Vec::new();
+        let mut rest: &[u8] = &text;
+        while let Some(i) = rest.windows(MARKER_JSON.len()).position(|w| w == MARKER_JSON) {
+            parts.push(Bytes::copy_from_slice(&rest[..i]));
+            rest = &rest[i + MARKER_JSON.len()..];
+        }
+        parts.push(Bytes::copy_from_slice(rest));
+        Template { parts }
+    }
+
+    /// The document for `base` (already validated: no characters that need JSON escaping).
+    pub fn render(&self, base: &str) -> Bytes {
+        let escaped = Value::String(base.to_string()).to_string();
+        let base = &escaped.as_bytes()[1..escaped.len() - 1];
+        let mut out = BytesMut::with_capacity(self.parts.iter().map(Bytes::len).sum::<usize>() + base.len() * self.parts.len());
+        for (i, p) in self.parts.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(base);
+            }
+            out.extend_from_slice(p);
+        }
+        out.freeze()
+    }
+}
+
+/// Handler.
+pub async fn get(State(state): State<AppState>, Path(realm): Path<String>, headers: HeaderMap, uri: Uri) -> Result<Response, HttpError> {
+    let snap: Arc<RealmSnapshot> = state.realm(&realm)?;
+    let base = state.base_url(&headers, &uri)?;
+    let body = snap.discovery.render(&base);
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}

@@ -1,0 +1,405 @@
+//! What Keycloak gives every new realm, filled into a realm file where it is missing:
+//! built-in clients with their roles, client scopes with their mappers, the default role,
+//! authentication flows, required actions and registration policies, and the realm-level
+//! setting defaults. The data lives in `defaults/new-realm.json` (a realm as Keycloak 26
+//! exports it right after creation, `${realm}` for its name); the import semantics follow
+//! `RealmManager.importRealm` / `DefaultExportImportManager` (see `defaults/NOTES.md`).
+
+use serde_json::{json, Map, Value};
+
+use crate::crypto::password;
+use crate::store::{Store, StoreError};
+
+use super::import::ImportError;
+
+const NEW_REALM: &str = include_str!("defaults/new-realm.json.placeholder");
+const MASTER_EXTRAS: &str = include_str!("defaults/master-extras.json.placeholder");
+
+/// The roles of `realm-management` (and, less `realm-admin`, of master's `<realm>-realm`).
+pub const REALM_MANAGEMENT_ROLES: &[&str] = &[
+    "create-client",
+    "impersonation",
+    "manage-authorization",
+    "manage-clients",
+    "manage-events",
+    "manage-identity-providers",
+    "manage-realm",
+    "manage-users",
+    "query-clients",
+    "query-groups",
+    "query-realms",
+    "query-users",
+    "view-authorization",
+    "view-clients",
+    "view-events",
+    "view-identity-providers",
+    "view-realm",
+    "view-users",
+];
+
+fn template(text: &str, realm: &str) -> Result<Map<String, Value>, ImportError> {
+    let filled = text.replace("${realm}", &json_escape(realm));
+    match serde_json::from_str(&filled) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(ImportError::at("$", "internal error: the built-in realm template is invalid")),
+    }
+}
+
+/// Escapes a string for use inside a JSON string literal (without the quotes).
+fn json_escape(s: &str) -> String {
+    let quoted = Value::String(s.to_string()).to_string();
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+fn array_mut<'a>(obj: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Vec<Value>> {
+    obj.get_mut(key).and_then(Value::as_array_mut)
+}
+
+/// Adds the template's items of `key` whose `id_field` is not yet present.
+fn add_missing_by(obj: &mut Map<String, Value>, tpl: &Map<String, Value>, key: &str, id_field: &str) -> Vec<String> {
+    let Some(items) = tpl.get(key).and_then(Value::as_array) else { return Vec::new() };
+    if !obj.contains_key(key) || obj.get(key).map(Value::is_null).unwrap_or(false) {
+        obj.insert(key.to_string(), json!([]));
+    }
+    let mut added = Vec::new();
+    if let Some(list) = array_mut(obj, key) {
+        for item in items {
+            let name = item.get(id_field).and_then(Value::as_str).unwrap_or_default();
+            if !list.iter().any(|x| x.get(id_field).and_then(Value::as_str) == Some(name)) {
+                list.push(item.clone());
+                added.push(name.to_string());
+            }
+        }
+    }
+    added
+}
+
+/// Completes a realm object in place with what Keycloak would have created.
+pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportError> {
+    let tpl = template(NEW_REALM, realm)?;
+    let had_scopes = obj.get("clientScopes").map(|v| !v.is_null()).unwrap_or(false);
+    let had_flows = obj.get("authenticationFlows").map(|v| !v.is_null()).unwrap_or(false);
+
+    // Realm-level settings: absent fields take Keycloak's defaults.
+    for (k, v) in &tpl {
+        if matches!(
+            k.as_str(),
+            "roles" | "clients" | "clientScopes" | "defaultDefaultClientScopes" | "defaultOptionalClientScopes"
+                | "authenticationFlows" | "authenticatorConfig" | "requiredActions" | "components" | "scopeMappings"
+                | "clientScopeMappings" | "defaultRole"
+        ) {
+            continue;
+        }
+        if !obj.contains_key(k) {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+
+    // Built-in clients (RealmManager.setupRealmAdminManagement, setupAccountManagement,
+    // setupBrokerService, setupAdminConsole, setupAdminCli): added only when absent, with roles.
+    let added_clients = add_missing_by(obj, &tpl, "clients", "clientId");
+
+    // Client scopes: the built-in ones are created only when the file has none
+    // (DefaultExportImportManager: `if (rep.getClientScopes() == null) createDefaultClientScopes`).
+    if !had_scopes {
+        for key in ["clientScopes", "defaultDefaultClientScopes", "defaultOptionalClientScopes"] {
+            if let Some(v) = tpl.get(key) {
+                obj.insert(key.to_string(), v.clone());
+            }
+        }
+    }
+    if !had_flows {
+        for key in [
+            "authenticationFlows",
+            "authenticatorConfig",
+            "browserFlow",
+            "registrationFlow",
+            "directGrantFlow",
+            "resetCredentialsFlow",
+            "clientAuthenticationFlow",
+            "dockerAuthenticationFlow",
+            "firstBrokerLoginFlow",
+        ] {
+            if let Some(v) = tpl.get(key) {
+                obj.insert(key.to_string(), v.clone());
+            }
+        }
+    }
+    if !obj.contains_key("requiredActions") {
+        if let Some(v) = tpl.get("requiredActions") {
+            obj.insert("requiredActions".into(), v.clone());
+        }
+    }
+
+    // Roles: offline_access, uma_authorization and the default role always exist; built-in
+    // clients that were added bring their roles.
+    let roles = obj.entry("roles").or_insert_with(|| json!({}));
+    if roles.is_null() {
+        *roles = json!({});
+    }
+    if let (Some(roles), Some(tpl_roles)) = (roles.as_object_mut(), tpl.get("roles").and_then(Value::as_object)) {
+        add_missing_by(roles, tpl_roles, "realm", "name");
+        if let Some(tpl_client) = tpl_roles.get("client").and_then(Value::as_object) {
+            let client = roles.entry("client").or_insert_with(|| json!({}));
+            if let Some(client) = client.as_object_mut() {
+                for name in &added_clients {
+                    if let Some(r) = tpl_client.get(name) {
+                        client.entry(name.clone()).or_insert_with(|| r.clone());
+                    }
+                }
+            }
+        }
+    }
+    if !obj.contains_key("defaultRole") {
+        if let Some(v) = tpl.get("defaultRole") {
+            obj.insert("defaultRole".into(), v.clone());
+        }
+    }
+    // Scope mappings of the built-in clients/scopes that were added.
+    if !had_scopes {
+        if let Some(v) = tpl.get("scopeMappings") {
+            obj.entry("scopeMappings").or_insert_with(|| v.clone());
+        }
+    }
+    if let Some(tpl_csm) = tpl.get("clientScopeMappings").and_then(Value::as_object) {
+        let csm = obj.entry("clientScopeMappings").or_insert_with(|| json!({}));
+        if let Some(csm) = csm.as_object_mut() {
+            for (owner, v) in tpl_csm {
+                if added_clients.contains(owner) {
+                    csm.entry(owner.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+    }
+    // Component types Keycloak creates (client registration policies, ...) when absent.
+    if let Some(tpl_components) = tpl.get("components").and_then(Value::as_object) {
+        let comps = obj.entry("components").or_insert_with(|| json!({}));
+        if let Some(comps) = comps.as_object_mut() {
+            for (kind, v) in tpl_components {
+                comps.entry(kind.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+    // Clients created by the import without scope lists get the realm's default scopes
+    // (ClientManager / RealmManager.addDefaultClientScopes).
+    let defaults = string_list(obj.get("defaultDefaultClientScopes"));
+    let optional = string_list(obj.get("defaultOptionalClientScopes"));
+    let scope_protocol = |name: &str, obj: &Map<String, Value>| -> String {
+        obj.get("clientScopes")
+            .and_then(Value::as_array)
+            .and_then(|l| l.iter().find(|s| s.get("name").and_then(Value::as_str) == Some(name)))
+            .and_then(|s| s.get("protocol").and_then(Value::as_str))
+            .unwrap_or("openid-connect")
+            .to_string()
+    };
+    let protocols: Vec<(String, String)> = defaults
+        .iter()
+        .chain(optional.iter())
+        .map(|n| (n.clone(), scope_protocol(n, obj)))
+        .collect();
+    if let Some(clients) = array_mut(obj, "clients") {
+        for c in clients.iter_mut().filter_map(Value::as_object_mut) {
+            let protocol = c.get("protocol").and_then(Value::as_str).unwrap_or("openid-connect").to_string();
+            let matching = |list: &[String]| -> Value {
+                json!(list
+                    .iter()
+                    .filter(|n| protocols.iter().any(|(s, p)| s == *n && *p == protocol))
+                    .collect::<Vec<_>>())
+            };
+            if c.get("bearerOnly").and_then(Value::as_bool) == Some(true) {
+                continue;
+            }
+            if !c.contains_key("defaultClientScopes") {
+                c.insert("defaultClientScopes".into(), matching(&defaults));
+            }
+            if !c.contains_key("optionalClientScopes") {
+                c.insert("optionalClientScopes".into(), matching(&optional));
+            }
+        }
+    }
+    if realm == super::MASTER {
+        complete_master(obj)?;
+    }
+    Ok(())
+}
+
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// The master realm's additions: `admin` and `create-realm` roles, admin-specific clients.
+fn complete_master(obj: &mut Map<String, Value>) -> Result<(), ImportError> {
+    let extras = template(MASTER_EXTRAS, super::MASTER)?;
+    if let Some(roles) = obj.get_mut("roles").and_then(Value::as_object_mut) {
+        if let Some(tpl_roles) = extras.get("roles").and_then(Value::as_object) {
+            add_missing_by(roles, tpl_roles, "realm", "name");
+        }
+    }
+    let added = add_missing_by(obj, &extras, "clients", "clientId");
+    if let (Some(client_roles), Some(tpl)) = (
+        obj.get_mut("roles").and_then(|r| r.get_mut("client")).and_then(Value::as_object_mut),
+        extras.get("roles").and_then(|r| r.get("client")).and_then(Value::as_object),
+    ) {
+        for name in &added {
+            if let Some(r) = tpl.get(name) {
+                client_roles.entry(name.clone()).or_insert_with(|| r.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A fresh master realm (before the bootstrap admin), with a `<realm>-realm` client for every
+/// realm already in the store.
+pub async fn master_realm_json(store: &dyn Store) -> Result<Value, StoreError> {
+    let mut realm = json!({ "realm": super::MASTER, "enabled": true, "displayName": "Keycloak", "displayNameHtml": "<div class=\"kc-logo-text\"><span>Keycloak</span></div>" });
+    for other in store.realms().await? {
+        if let Some(obj) = realm.as_object_mut() {
+            add_admin_client_to(obj, &other.name);
+        }
+    }
+    Ok(realm)
+}
+
+/// Adds the bootstrap administrator: a master user with the `admin` role and a password.
+pub fn add_bootstrap_admin(realm: &mut Value, username: &str, password_plain: &str) -> Result<(), ImportError> {
+    let hashed = password::hash(password_plain).map_err(|e| ImportError::at("users", e.0))?;
+    let user = json!({
+        "username": username.to_lowercase(),
+        "enabled": true,
+        "emailVerified": false,
+        "createdTimestamp": now_millis(),
+        "totp": false,
+        "credentials": [{
+            "type": "password",
+            "createdDate": now_millis(),
+            "secretData": hashed.secret_data,
+            "credentialData": hashed.credential_data
+        }],
+        "disableableCredentialTypes": [],
+        "requiredActions": [],
+        "realmRoles": ["admin", format!("default-roles-{}", super::MASTER)],
+        "attributes": { "is_temporary_admin": ["true"] },
+        "notBefore": 0,
+        "groups": []
+    });
+    if let Some(obj) = realm.as_object_mut() {
+        obj.entry("users").or_insert_with(|| json!([]));
+        if let Some(users) = array_mut(obj, "users") {
+            users.push(user);
+        }
+    }
+    Ok(())
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Adds master's `<realm>-realm` client (the cross-realm admin client) with its roles, and
+/// makes master's `admin` role a composite of them. Returns false when it already exists.
+fn add_admin_client_to(master: &mut Map<String, Value>, realm: &str) -> bool {
+    let client_id = format!("{realm}-realm");
+    let clients = master.entry("clients").or_insert_with(|| json!([]));
+    let Some(clients) = clients.as_array_mut() else { return false };
+    if clients.iter().any(|c| c.get("clientId").and_then(Value::as_str) == Some(client_id.as_str())) {
+        return false;
+    }
+    clients.push(json!({
+        "clientId": client_id,
+        "name": format!("{realm} Realm"),
+        "surrogateAuthRequired": false,
+        "enabled": true,
+        "alwaysDisplayInConsole": false,
+        "clientAuthenticatorType": "client-secret",
+        "redirectUris": [],
+        "webOrigins": [],
+        "notBefore": 0,
+        "bearerOnly": true,
+        "consentRequired": false,
+        "standardFlowEnabled": true,
+        "implicitFlowEnabled": false,
+        "directAccessGrantsEnabled": false,
+        "serviceAccountsEnabled": false,
+        "publicClient": false,
+        "frontchannelLogout": false,
+        "attributes": {},
+        "authenticationFlowBindingOverrides": {},
+        "fullScopeAllowed": false,
+        "nodeReRegistrationTimeout": 0,
+        "defaultClientScopes": [],
+        "optionalClientScopes": []
+    }));
+    let mut roles: Vec<Value> = REALM_MANAGEMENT_ROLES
+        .iter()
+        .map(|r| json!({"name": r, "description": format!("${{role_{r}}}"), "composite": false, "clientRole": true, "attributes": {}}))
+        .collect();
+    // Composites as in realm-management: view-users and view-clients include their query roles.
+    for r in roles.iter_mut() {
+        let composites = match r["name"].as_str() {
+            Some("view-users") => Some(vec!["query-users", "query-groups"]),
+            Some("view-clients") => Some(vec!["query-clients"]),
+            _ => None,
+        };
+        if let Some(list) = composites {
+            r["composite"] = json!(true);
+            r["composites"] = json!({ "client": { client_id.clone(): list } });
+        }
+    }
+    let all_roles = master.entry("roles").or_insert_with(|| json!({}));
+    if let Some(all_roles) = all_roles.as_object_mut() {
+        let client = all_roles.entry("client").or_insert_with(|| json!({}));
+        if let Some(client) = client.as_object_mut() {
+            client.insert(client_id.clone(), Value::Array(roles));
+        }
+        if let Some(admin) = all_roles
+            .get_mut("realm")
+            .and_then(Value::as_array_mut)
+            .and_then(|l| l.iter_mut().find(|r| r.get("name").and_then(Value::as_str) == Some("admin")))
+        {
+            admin["composite"] = json!(true);
+            let composites = admin.as_object_mut().map(|a| a.entry("composites").or_insert_with(|| json!({})));
+            if let Some(composites) = composites.and_then(Value::as_object_mut) {
+                let client = composites.entry("client").or_insert_with(|| json!({}));
+                if let Some(client) = client.as_object_mut() {
+                    client.insert(client_id, json!(REALM_MANAGEMENT_ROLES));
+                }
+            }
+        }
+    }
+    true
+}
+
+/// The master representation with the new realm's admin client, or `None` if it had it.
+pub fn add_realm_admin_client(master_json: &str, realm: &str) -> Result<Option<String>, ImportError> {
+    let mut master: Value = serde_json::from_str(master_json).map_err(|e| ImportError::at("$", format!("stored master realm is invalid: {e}")))?;
+    let Some(obj) = master.as_object_mut() else { return Ok(None) };
+    if !add_admin_client_to(obj, realm) {
+        return Ok(None);
+    }
+    // Give the new client and roles ids, as an import would.
+    let mut prepared: crate::representation::RealmRepresentation = serde_json::from_value(master)
+        .map_err(|e| ImportError::at("$", format!("stored master realm is invalid: {e}")))?;
+    let master_id = prepared.id.clone().unwrap_or_default();
+    let mut client_uuid = None;
+    for c in prepared.clients.iter_mut().flatten() {
+        if c.client_id.as_deref() == Some(&format!("{realm}-realm")) {
+            client_uuid = Some(c.id.get_or_insert_with(|| uuid::Uuid::new_v4().to_string()).clone());
+        }
+    }
+    if let Some(list) = prepared.roles.as_mut().and_then(|r| r.client.as_mut()).and_then(|m| m.get_mut(&format!("{realm}-realm"))) {
+        for r in list {
+            r.id.get_or_insert_with(|| uuid::Uuid::new_v4().to_string());
+            if let Some(c) = &client_uuid {
+                r.container_id.get_or_insert_with(|| c.clone());
+            }
+        }
+    }
+    let _ = master_id;
+    serde_json::to_string(&prepared).map(Some).map_err(|e| ImportError::at("$", e.to_string()))
+}

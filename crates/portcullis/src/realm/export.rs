@@ -1,0 +1,37 @@
+//! Realm export in Keycloak's `RealmRepresentation` format: a full backup (`kc.sh export`)
+//! with keys, secrets and users with their password hashes.
+
+use serde_json::Value;
+
+use crate::store::Store;
+
+use super::RealmError;
+
+/// Whether and how users are exported (`kc.sh export --users`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsersMode {
+    /// Users inside the realm file (`realm_file`, `same_file`).
+    Include,
+    /// No users (`skip`).
+    Skip,
+}
+
+/// Exports one realm.
+pub async fn export(store: &dyn Store, name: &str, users: UsersMode) -> Result<Value, RealmError> {
+    let stored = store.realm_by_name(name).await?.ok_or_else(|| RealmError::NotFound(name.to_string()))?;
+    let mut realm: Value = serde_json::from_str(&stored.representation)
+        .map_err(|e| RealmError::Store(crate::store::StoreError::Database(format!("stored realm '{name}' is not valid JSON: {e}"))))?;
+    if users == UsersMode::Include {
+        let mut list = Vec::new();
+        for row in store.users(&stored.id).await? {
+            let user: Value = serde_json::from_str(&row.representation).map_err(|e| {
+                RealmError::Store(crate::store::StoreError::Database(format!("stored user '{}' is not valid JSON: {e}", row.username)))
+            })?;
+            list.push(user);
+        }
+        if let Some(obj) = realm.as_object_mut() {
+            obj.insert("users".into(), Value::Array(list));
+        }
+    }
+    Ok(realm)
+}

@@ -1,0 +1,299 @@
+//! Realm import: Keycloak's `RealmRepresentation` JSON in, a validated realm out, ready to
+//! be written in one transaction. Errors name the JSON path of the bad field.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::crypto::keys::{self, Generate, KeyComponent, KEY_PROVIDER_TYPE};
+use crate::crypto::password;
+use crate::representation::{ComponentRepresentation, RealmRepresentation, UserRepresentation};
+use crate::store::UserRow;
+
+use super::{defaults, validate};
+
+/// An invalid realm file: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ImportError {
+    /// JSON path (`clients[2].redirectUris[0]`).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ImportError {
+    /// An error at `path`.
+    pub fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ImportError { path: path.into(), message: message.into() }
+    }
+}
+
+/// A realm ready to store.
+#[derive(Debug)]
+pub struct PreparedRealm {
+    /// Realm id.
+    pub id: String,
+    /// Realm name.
+    pub name: String,
+    /// Representation without users (JSON).
+    pub representation: String,
+    /// Users.
+    pub users: Vec<UserRow>,
+}
+
+fn new_id() -> String {
+    Uuid::new_v4().to_string()
+}
+
+/// Parses a realm file's bytes: a realm object, or an array of them (`kc.sh export --file`
+/// of several realms).
+pub fn parse_file(bytes: &[u8]) -> Result<Vec<Value>, ImportError> {
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ImportError::at("$", format!("invalid JSON at line {} column {}: {e}", e.line(), e.column())))?;
+    match v {
+        Value::Object(_) => Ok(vec![v]),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if !item.is_object() {
+                    return Err(ImportError::at(format!("[{i}]"), "expected a realm object"));
+                }
+            }
+            Ok(items)
+        }
+        _ => Err(ImportError::at("$", "expected a realm object")),
+    }
+}
+
+/// Validates and completes one realm.
+pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
+    let obj = value.as_object_mut().ok_or_else(|| ImportError::at("$", "expected a realm object"))?;
+    let name = match obj.get("realm") {
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err(ImportError::at("realm", "must be a string")),
+        None => return Err(ImportError::at("realm", "the realm name is required")),
+    };
+    validate::realm_name(&name).map_err(|m| ImportError::at("realm", m))?;
+    defaults::complete(obj, &name)?;
+    let mut rep: RealmRepresentation = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let path = e.path().to_string();
+        ImportError::at(if path == "." { "$".to_string() } else { path }, e.inner().to_string())
+    })?;
+    assign_ids(&mut rep);
+    validate::references(&rep)?;
+    ensure_keys(&mut rep, &name)?;
+    let users = rep.users.take().unwrap_or_default();
+    let users = users
+        .into_iter()
+        .enumerate()
+        .map(|(i, u)| user_row(u, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let id = rep.id.clone().unwrap_or_default();
+    let representation = serde_json::to_string(&rep).map_err(|e| ImportError::at("$", e.to_string()))?;
+    Ok(PreparedRealm { id, name, representation, users })
+}
+
+/// Gives every object that Keycloak identifies by id an id, and roles their container.
+fn assign_ids(rep: &mut RealmRepresentation) {
+    let realm_id = rep.id.get_or_insert_with(new_id).clone();
+    for c in rep.clients.iter_mut().flatten() {
+        c.id.get_or_insert_with(new_id);
+    }
+    for s in rep.client_scopes.iter_mut().flatten() {
+        s.id.get_or_insert_with(new_id);
+    }
+    let client_ids: Vec<(String, String)> = rep
+        .clients
+        .iter()
+        .flatten()
+        .filter_map(|c| Some((c.client_id.clone()?, c.id.clone()?)))
+        .collect();
+    if let Some(roles) = rep.roles.as_mut() {
+        for r in roles.realm.iter_mut().flatten() {
+            r.id.get_or_insert_with(new_id);
+            r.client_role.get_or_insert(false);
+            r.container_id.get_or_insert_with(|| realm_id.clone());
+        }
+        for (client, list) in roles.client.iter_mut().flatten() {
+            let container = client_ids.iter().find(|(c, _)| c == client).map(|(_, id)| id.clone());
+            for r in list {
+                r.id.get_or_insert_with(new_id);
+                r.client_role.get_or_insert(true);
+                if let Some(container) = &container {
+                    r.container_id.get_or_insert_with(|| container.clone());
+                }
+            }
+        }
+    }
+    if let Some(default_role) = rep.default_role.as_mut() {
+        let id = rep
+            .roles
+            .as_ref()
+            .and_then(|r| r.realm.as_ref())
+            .and_then(|list| list.iter().find(|r| r.name == default_role.name))
+            .and_then(|r| r.id.clone());
+        if let Some(id) = id {
+            default_role.id.get_or_insert(id);
+        }
+        default_role.client_role.get_or_insert(false);
+        default_role.container_id.get_or_insert_with(|| realm_id.clone());
+    }
+    fn groups(list: &mut [crate::representation::GroupRepresentation], parent: &str) {
+        for g in list {
+            g.id.get_or_insert_with(new_id);
+            let path = format!("{parent}/{}", g.name.as_deref().unwrap_or_default());
+            g.path.get_or_insert_with(|| path.clone());
+            if let Some(subs) = g.sub_groups.as_mut() {
+                groups(subs, &path);
+            }
+        }
+    }
+    if let Some(list) = rep.groups.as_mut() {
+        groups(list, "");
+    }
+    for u in rep.users.iter_mut().flatten() {
+        u.id.get_or_insert_with(new_id);
+        if let Some(name) = u.username.as_mut() {
+            *name = name.to_lowercase();
+        }
+        for c in u.credentials.iter_mut().flatten() {
+            c.id.get_or_insert_with(new_id);
+        }
+    }
+    for list in rep.components.iter_mut().flat_map(|m| m.values_mut()) {
+        for c in list {
+            c.id.get_or_insert_with(new_id);
+        }
+    }
+}
+
+fn component_to_key(c: &ComponentRepresentation) -> KeyComponent {
+    KeyComponent {
+        id: c.id.clone().unwrap_or_default(),
+        name: c.name.clone().unwrap_or_default(),
+        provider_id: c.provider_id.clone().unwrap_or_default(),
+        config: c.config.clone().unwrap_or_default().into_iter().collect(),
+    }
+}
+
+/// The realm's usable asymmetric keys; an unusable key is an error naming its component.
+pub fn realm_keys(rep: &RealmRepresentation) -> Result<Vec<keys::RealmKey>, ImportError> {
+    let mut out = Vec::new();
+    if let Some(list) = rep.components.as_ref().and_then(|m| m.get(KEY_PROVIDER_TYPE)) {
+        for (i, c) in list.iter().enumerate() {
+            let key = keys::load(&component_to_key(c))
+                .map_err(|e| ImportError::at(format!("components[\"{KEY_PROVIDER_TYPE}\"][{i}].config"), e.0))?;
+            out.extend(key);
+        }
+    }
+    Ok(out)
+}
+
+/// Generates what Keycloak generates for a realm without usable keys: an RS256 signing key
+/// (and one for a different `defaultSignatureAlgorithm`), an RSA-OAEP encryption key, and
+/// HS512 and AES secrets.
+fn ensure_keys(rep: &mut RealmRepresentation, realm: &str) -> Result<(), ImportError> {
+    let existing = realm_keys(rep)?;
+    let providers: Vec<String> = rep
+        .components
+        .as_ref()
+        .and_then(|m| m.get(KEY_PROVIDER_TYPE))
+        .map(|l| l.iter().filter_map(|c| c.provider_id.clone()).collect())
+        .unwrap_or_default();
+    let has = |alg: &str| existing.iter().any(|k| k.active && k.alg == alg);
+    let mut wanted = Vec::new();
+    if !has("RS256") {
+        wanted.push(Generate::RsaSig("RS256"));
+    }
+    match rep.default_signature_algorithm.as_deref() {
+        Some(alg @ ("PS256" | "PS384" | "PS512" | "RS384" | "RS512")) if !has(alg) => {
+            let alg: &'static str = match alg {
+                "PS256" => "PS256",
+                "PS384" => "PS384",
+                "PS512" => "PS512",
+                "RS384" => "RS384",
+                _ => "RS512",
+            };
+            wanted.push(Generate::RsaSig(alg));
+        }
+        Some("ES256") if !has("ES256") => wanted.push(Generate::Es256),
+        Some("EdDSA") if !has("EdDSA") => wanted.push(Generate::EdDsa),
+        Some(alg @ ("RS256" | "ES256" | "EdDSA" | "PS256" | "PS384" | "PS512" | "RS384" | "RS512" | "HS256" | "HS384" | "HS512")) => {
+            let _ = alg;
+        }
+        Some(other) => {
+            return Err(ImportError::at(
+                "defaultSignatureAlgorithm",
+                format!("unsupported algorithm '{other}' (RS256, RS384, RS512, PS256, PS384, PS512, ES256, EdDSA)"),
+            ))
+        }
+        None => {}
+    }
+    if !existing.iter().any(|k| k.alg == "RSA-OAEP") && !providers.iter().any(|p| p.starts_with("rsa-enc")) {
+        wanted.push(Generate::RsaEnc);
+    }
+    if !providers.iter().any(|p| p == "hmac-generated") {
+        wanted.push(Generate::HmacHs512);
+    }
+    if !providers.iter().any(|p| p == "aes-generated") {
+        wanted.push(Generate::Aes);
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let list = rep
+        .components
+        .get_or_insert_with(Default::default)
+        .entry(KEY_PROVIDER_TYPE.to_string())
+        .or_default();
+    for kind in wanted {
+        let k = keys::generate(kind, realm, new_id()).map_err(|e| ImportError::at("components", e.0))?;
+        list.push(ComponentRepresentation {
+            id: Some(k.id),
+            name: Some(k.name),
+            provider_id: Some(k.provider_id),
+            sub_type: None,
+            config: Some(k.config.into_iter().collect()),
+            extra: serde_json::Map::from_iter([("subComponents".to_string(), serde_json::json!({}))]),
+        });
+    }
+    Ok(())
+}
+
+/// Hashes plaintext passwords (Keycloak never stores them) and turns a temporary password
+/// into the `UPDATE_PASSWORD` required action, then makes the stored row.
+fn user_row(mut u: UserRepresentation, index: usize) -> Result<UserRow, ImportError> {
+    let path = |rest: &str| format!("users[{index}]{rest}");
+    for (j, c) in u.credentials.iter_mut().flatten().enumerate() {
+        let cpath = path(&format!(".credentials[{j}]"));
+        if let Some(value) = c.value.take() {
+            if c.kind.as_deref().unwrap_or("password") != "password" {
+                return Err(ImportError::at(format!("{cpath}.value"), "plaintext values are only accepted for password credentials"));
+            }
+            let h = password::hash(&value).map_err(|e| ImportError::at(&cpath, e.0))?;
+            c.kind.get_or_insert_with(|| "password".into());
+            c.secret_data = Some(h.secret_data);
+            c.credential_data = Some(h.credential_data);
+            if c.temporary.take() == Some(true) {
+                let actions = u.required_actions.get_or_insert_with(Vec::new);
+                if !actions.iter().any(|a| a == "UPDATE_PASSWORD") {
+                    actions.push("UPDATE_PASSWORD".into());
+                }
+            }
+        } else if c.kind.as_deref() == Some("password") {
+            match (&c.secret_data, &c.credential_data) {
+                (Some(sd), Some(cd)) => {
+                    password::check_supported(sd, cd).map_err(|e| ImportError::at(&cpath, e.0))?;
+                }
+                _ => return Err(ImportError::at(&cpath, "a password credential needs either value or secretData and credentialData")),
+            }
+        }
+    }
+    let username = u.username.clone().ok_or_else(|| ImportError::at(path(".username"), "username is required"))?;
+    let representation = serde_json::to_string(&u).map_err(|e| ImportError::at(path(""), e.to_string()))?;
+    Ok(UserRow {
+        id: u.id.clone().unwrap_or_default(),
+        username,
+        email: u.email.clone().map(|e| e.to_lowercase()),
+        representation,
+    })
+}

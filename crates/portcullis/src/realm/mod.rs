@@ -1,0 +1,111 @@
+//! Realms: creation with Keycloak's defaults, import, export, and the in-memory snapshots
+//! that every request reads.
+
+pub mod defaults;
+pub mod export;
+pub mod import;
+pub mod snapshot;
+pub mod validate;
+
+use serde_json::Value;
+
+use crate::store::{Store, StoreError, StoredRealm, Write};
+
+/// Name of the administration realm.
+pub const MASTER: &str = "master";
+
+/// Errors of realm operations.
+#[derive(Debug, thiserror::Error)]
+pub enum RealmError {
+    /// The realm file is invalid; the message names the JSON path.
+    #[error("{0}")]
+    Invalid(#[from] import::ImportError),
+    /// Name already taken.
+    #[error("Conflict detected. See logs for details")]
+    Conflict(String),
+    /// No such realm.
+    #[error("realm '{0}' not found")]
+    NotFound(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for RealmError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => RealmError::Conflict(m),
+            other => RealmError::Store(other),
+        }
+    }
+}
+
+/// What an import did with one realm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// New realm.
+    Created,
+    /// Existing realm left alone.
+    Skipped,
+    /// Existing realm replaced.
+    Replaced,
+}
+
+/// How an existing realm of the same name is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfExists {
+    /// Keep the existing realm (start-up `--import-realm`, `import --override false`).
+    Skip,
+    /// Replace it (`import --override true`).
+    Overwrite,
+    /// Fail with a conflict (Admin API create).
+    Fail,
+}
+
+/// Imports one realm from its JSON: validated, completed with defaults, keys generated,
+/// written in one transaction together with the master realm's `<realm>-realm` client.
+pub async fn import(store: &dyn Store, value: Value, if_exists: IfExists) -> Result<(String, ImportOutcome), RealmError> {
+    let prepared = import::prepare(value)?;
+    let name = prepared.name.clone();
+    let existing = store.realm_by_name(&name).await?;
+    let mut writes = Vec::new();
+    let outcome = match (&existing, if_exists) {
+        (Some(_), IfExists::Skip) => return Ok((name, ImportOutcome::Skipped)),
+        (Some(_), IfExists::Fail) => return Err(RealmError::Conflict(format!("Realm {name} already exists"))),
+        (Some(old), IfExists::Overwrite) => {
+            writes.push(Write::DeleteRealm { id: old.id.clone() });
+            ImportOutcome::Replaced
+        }
+        (None, _) => ImportOutcome::Created,
+    };
+    writes.push(Write::InsertRealm(StoredRealm {
+        id: prepared.id.clone(),
+        name: name.clone(),
+        version: 1,
+        representation: prepared.representation,
+    }));
+    writes.push(Write::InsertUsers { realm_id: prepared.id.clone(), users: prepared.users });
+    if name != MASTER {
+        if let Some(master) = store.realm_by_name(MASTER).await? {
+            if let Some(updated) = defaults::add_realm_admin_client(&master.representation, &name)? {
+                writes.push(Write::UpdateRealm { id: master.id, expected_version: master.version, representation: updated });
+            }
+        }
+    }
+    store.apply(writes).await?;
+    Ok((name, outcome))
+}
+
+/// Creates the master realm with its bootstrap administrator when the store has no realms.
+/// Returns whether it did.
+pub async fn bootstrap(store: &dyn Store, admin: Option<(&str, &str)>) -> Result<bool, RealmError> {
+    if store.realm_by_name(MASTER).await?.is_some() {
+        return Ok(false);
+    }
+    let mut realm = defaults::master_realm_json(store).await?;
+    if let Some((username, password)) = admin {
+        defaults::add_bootstrap_admin(&mut realm, username, password)?;
+    }
+    import(store, realm, IfExists::Fail).await?;
+    Ok(true)
+}

@@ -1,0 +1,103 @@
+//! Immutable, indexed realm snapshots held in memory and swapped atomically when a realm
+//! changes. Discovery, JWKS and realm info are answered from bytes serialized here once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+
+use crate::crypto::keys::{self, RealmKey};
+use crate::crypto::{b64, jwks};
+use crate::oidc::discovery::Template;
+use crate::representation::RealmRepresentation;
+use crate::store::{Store, StoreError, StoredRealm};
+
+use super::import;
+
+/// One realm, ready to serve.
+#[derive(Debug)]
+pub struct RealmSnapshot {
+    /// Realm id.
+    pub id: String,
+    /// Realm name.
+    pub name: String,
+    /// Store version it was built from.
+    pub version: i64,
+    /// Enabled flag: a disabled realm answers 404.
+    pub enabled: bool,
+    /// Usable asymmetric keys.
+    pub keys: Vec<RealmKey>,
+    /// Serialized JWKS.
+    pub jwks: Bytes,
+    /// Base64 SPKI of the active RS256 key (`GET /realms/{realm}` `public_key`).
+    pub public_key: Option<String>,
+    /// `notBefore` (`tokens-not-before`).
+    pub not_before: i64,
+    /// The representation (without users).
+    pub rep: RealmRepresentation,
+    /// Pre-serialized discovery document.
+    pub discovery: Template,
+}
+
+impl RealmSnapshot {
+    /// Builds a snapshot from its stored form.
+    pub fn build(stored: &StoredRealm) -> Result<Self, StoreError> {
+        let rep: RealmRepresentation = serde_json::from_str(&stored.representation)
+            .map_err(|e| StoreError::Database(format!("stored realm '{}' is invalid: {e}", stored.name)))?;
+        let keys = import::realm_keys(&rep).map_err(|e| StoreError::Database(format!("realm '{}': {e}", stored.name)))?;
+        let jwks = Bytes::from(jwks::jwks(&keys).to_string());
+        let public_key = keys::active_for(&keys, "RS256").map(|k| b64(&k.spki));
+        let not_before = rep.extra.get("notBefore").and_then(serde_json::Value::as_i64).unwrap_or(0);
+        let mut snap = RealmSnapshot {
+            id: stored.id.clone(),
+            name: stored.name.clone(),
+            version: stored.version,
+            enabled: rep.enabled.unwrap_or(true),
+            keys,
+            jwks,
+            public_key,
+            not_before,
+            rep,
+            discovery: Template::empty(),
+        };
+        snap.discovery = Template::new(&snap);
+        Ok(snap)
+    }
+
+    /// The JOSE algorithms this realm can sign with.
+    pub fn signing_algorithms(&self) -> Vec<&str> {
+        let mut algs: Vec<&str> = self
+            .keys
+            .iter()
+            .filter(|k| k.key_use == keys::KeyUse::Sig)
+            .map(|k| k.alg.as_str())
+            .collect();
+        algs.sort_unstable();
+        algs.dedup();
+        algs
+    }
+}
+
+/// All realm snapshots by name.
+#[derive(Debug, Default)]
+pub struct RealmCache {
+    map: ArcSwap<HashMap<String, Arc<RealmSnapshot>>>,
+}
+
+impl RealmCache {
+    /// Loads every realm from the store, replacing the cache.
+    pub async fn load_all(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let mut map = HashMap::new();
+        for stored in store.realms().await? {
+            map.insert(stored.name.clone(), Arc::new(RealmSnapshot::build(&stored)?));
+        }
+        self.map.store(Arc::new(map));
+        Ok(())
+    }
+
+    /// The snapshot of an enabled or disabled realm.
+    pub fn get(&self, name: &str) -> Option<Arc<RealmSnapshot>> {
+        self.map.load().get(name).cloned()
+    }
+}

@@ -1,0 +1,239 @@
+//! Start-up: open the store, create the master realm, import realm files, bind listeners,
+//! and print one machine-readable line with the bound addresses.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, Database, Mode};
+use crate::http::base_url::BaseUrl;
+use crate::realm::export::UsersMode;
+use crate::realm::snapshot::RealmCache;
+use crate::realm::{self, IfExists, ImportOutcome};
+use crate::store::{PostgresStore, SqliteStore, Store};
+use crate::AppState;
+
+/// Opens the configured store (running migrations).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &config.db {
+        Database::Sqlite { path } => Arc::new(
+            SqliteStore::open(path).await.with_context(|| format!("cannot open the embedded database {}", path.display()))?,
+        ),
+        Database::Postgres { url, schema, max_connections } => Arc::new(
+            PostgresStore::connect(url.expose(), schema.as_deref(), *max_connections)
+                .await
+                .context("cannot connect to PostgreSQL (check --db-url / KC_DB_URL and credentials)")?,
+        ),
+    })
+}
+
+/// Realm files in a directory, in name order. Keycloak's split exports
+/// (`<realm>-users-<n>.json`) are merged into their realm.
+pub fn realm_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read directory {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn is_users_file(p: &Path) -> bool {
+    p.file_stem().and_then(|s| s.to_str()).map(|s| s.contains("-users-")).unwrap_or(false)
+}
+
+/// Imports the realm files of a directory (or one file); returns what happened to each realm.
+pub async fn import_paths(store: &dyn Store, files: &[PathBuf], if_exists: IfExists) -> anyhow::Result<Vec<(String, ImportOutcome)>> {
+    let mut realms: Vec<(PathBuf, serde_json::Value)> = Vec::new();
+    let mut users_files = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let values = realm::import::parse_file(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        if is_users_file(f) {
+            users_files.extend(values);
+        } else {
+            realms.extend(values.into_iter().map(|v| (f.clone(), v)));
+        }
+    }
+    for uf in users_files {
+        let target = uf.get("realm").and_then(|r| r.as_str()).unwrap_or_default().to_string();
+        let Some((_, realm)) = realms.iter_mut().find(|(_, r)| r.get("realm").and_then(|n| n.as_str()) == Some(target.as_str())) else {
+            bail!("users file for realm '{target}' has no matching realm file");
+        };
+        if let (Some(obj), Some(users)) = (realm.as_object_mut(), uf.get("users").and_then(|u| u.as_array())) {
+            let list = obj.entry("users").or_insert_with(|| json!([]));
+            if let Some(list) = list.as_array_mut() {
+                list.extend(users.iter().cloned());
+            }
+        }
+    }
+    // master first: other realms add their admin client to it.
+    realms.sort_by_key(|(_, r)| r.get("realm").and_then(|n| n.as_str()) != Some(realm::MASTER));
+    let mut done = Vec::new();
+    for (file, value) in realms {
+        let outcome = realm::import(store, value, if_exists).await.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        done.push(outcome);
+    }
+    Ok(done)
+}
+
+/// Exports realms to a file (one realm) or a directory (`<realm>-realm.json` each).
+pub async fn export(store: &dyn Store, realm_name: Option<&str>, file: Option<&Path>, dir: Option<&Path>, users: UsersMode) -> anyhow::Result<()> {
+    let names: Vec<String> = match realm_name {
+        Some(r) => vec![r.to_string()],
+        None => store.realms().await?.into_iter().map(|r| r.name).collect(),
+    };
+    match (file, dir) {
+        (Some(file), None) => {
+            let mut values = Vec::new();
+            for n in &names {
+                values.push(realm::export::export(store, n, users).await?);
+            }
+            let out = if values.len() == 1 { values.remove(0) } else { serde_json::Value::Array(values) };
+            write_atomic(file, &serde_json::to_vec_pretty(&out)?)?;
+        }
+        (None, Some(dir)) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            for n in &names {
+                let v = realm::export::export(store, n, users).await?;
+                write_atomic(&dir.join(format!("{n}-realm.json")), &serde_json::to_vec_pretty(&v)?)?;
+            }
+        }
+        _ => bail!("export needs exactly one of --file or --dir"),
+    }
+    Ok(())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Runs the server until SIGINT/SIGTERM.
+pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let config = Arc::new(config);
+    if let Database::Sqlite { path } = &config.db {
+        tracing::info!(path = %path.display(), "using the embedded SQLite store");
+    }
+    let store = open_store(&config).await?;
+    let has_master = store.realm_by_name(realm::MASTER).await?.is_some();
+    if !has_master {
+        match (&config.bootstrap_admin, config.mode) {
+            (None, Mode::Production) => bail!(
+                "the store is empty and no bootstrap administrator is configured: set KC_BOOTSTRAP_ADMIN_USERNAME and KC_BOOTSTRAP_ADMIN_PASSWORD (or --bootstrap-admin-username / --bootstrap-admin-password)"
+            ),
+            (admin, _) => {
+                let admin = admin.as_ref().map(|(u, p)| (u.as_str(), p.expose()));
+                realm::bootstrap(store.as_ref(), admin).await?;
+                tracing::info!("created the master realm{}", if admin.is_some() { " and the bootstrap administrator" } else { "" });
+            }
+        }
+    }
+    if import_realm {
+        let dir = config.data_dir.join("import");
+        if dir.is_dir() {
+            let files = realm_files(&dir)?;
+            for (name, outcome) in import_paths(store.as_ref(), &files, IfExists::Skip).await? {
+                match outcome {
+                    ImportOutcome::Skipped => tracing::info!(realm = %name, "realm already exists; import skipped"),
+                    _ => tracing::info!(realm = %name, "realm imported"),
+                }
+            }
+        } else {
+            tracing::warn!(dir = %dir.display(), "--import-realm: the import directory does not exist");
+        }
+    }
+    let realms = Arc::new(RealmCache::default());
+    realms.load_all(store.as_ref()).await?;
+
+    let scheme = if config.tls.is_some() && !config.http_enabled { "https" } else { "http" };
+    let state = AppState {
+        store: store.clone(),
+        realms,
+        config: config.clone(),
+        base: Arc::new(BaseUrl { hostname: config.hostname.clone(), proxy: config.proxy_headers, scheme }),
+    };
+    let app = crate::app(state.clone());
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut addrs = serde_json::Map::new();
+    if config.http_enabled {
+        let l = TcpListener::bind((config.http_host.as_str(), config.http_port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{} (--http-port)", config.http_host, config.http_port))?;
+        addrs.insert("http".into(), json!(l.local_addr()?.to_string()));
+        let app = app.clone();
+        tasks.spawn(async move { axum::serve(l, app).with_graceful_shutdown(shutdown()).await.map_err(anyhow::Error::from) });
+    }
+    if let Some(tls) = &config.tls {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let rustls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+            .await
+            .with_context(|| format!("cannot load the HTTPS certificate {} / key {}", tls.cert.display(), tls.key.display()))?;
+        let l = std::net::TcpListener::bind((config.http_host.as_str(), config.https_port))
+            .with_context(|| format!("cannot listen on {}:{} (--https-port)", config.http_host, config.https_port))?;
+        l.set_nonblocking(true)?;
+        addrs.insert("https".into(), json!(l.local_addr()?.to_string()));
+        let handle = axum_server::Handle::new();
+        let h = handle.clone();
+        tokio::spawn(async move {
+            shutdown().await;
+            h.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        });
+        let app = app.clone();
+        tasks.spawn(async move {
+            axum_server::from_tcp_rustls(l, rustls_config).handle(handle).serve(app.into_make_service()).await.map_err(anyhow::Error::from)
+        });
+    }
+    if config.health_enabled || config.metrics_enabled {
+        let l = TcpListener::bind((config.http_host.as_str(), config.management_port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{} (--http-management-port)", config.http_host, config.management_port))?;
+        addrs.insert("management".into(), json!(l.local_addr()?.to_string()));
+        let mgmt = crate::http::router::management_router(state.clone());
+        tasks.spawn(async move { axum::serve(l, mgmt).with_graceful_shutdown(shutdown()).await.map_err(anyhow::Error::from) });
+    }
+    if addrs.is_empty() {
+        bail!("no listener is enabled: enable HTTP (--http-enabled=true) or HTTPS (--https-certificate-file)");
+    }
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    addrs.insert("event".into(), json!("started"));
+    addrs.insert("startup_ms".into(), json!((elapsed * 10.0).round() / 10.0));
+    println!("{}", serde_json::Value::Object(addrs.clone()));
+    tracing::info!(startup_ms = elapsed, "Portcullis started");
+    while let Some(res) = tasks.join_next().await {
+        res??;
+    }
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// For the `start-up` line consumers: parse an address printed by [`run`].
+pub fn parse_addr(s: &str) -> Option<SocketAddr> {
+    s.parse().ok()
+}

@@ -1,0 +1,44 @@
+//! PostgreSQL store, for many stateless nodes sharing one database.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Executor};
+
+use super::StoreError;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pub(crate) pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects, creates `schema` if given (and uses it), and runs migrations.
+    pub async fn connect(url: &str, schema: Option<&str>, max_connections: u32) -> Result<Self, StoreError> {
+        let mut opts: PgConnectOptions = url.parse()?;
+        opts = opts.log_statements(tracing::log::LevelFilter::Trace);
+        if let Some(schema) = schema {
+            // The schema name was validated (letters, digits, _) when the options were read.
+            let admin = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+            admin.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str()).await?;
+            admin.close().await;
+            opts = opts.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+}
+
+pub(super) fn migration_names() -> Vec<String> {
+    MIGRATOR.iter().map(|m| format!("{}_{}", m.version, m.description)).collect()
+}
+
+super::sql::impl_store!(PostgresStore, sqlx::Postgres, "postgres");
