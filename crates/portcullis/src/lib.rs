@@ -39,12 +39,18 @@ pub struct AppState {
 impl AppState {
     /// The snapshot of an enabled realm, or Keycloak's 404.
     pub fn realm(&self, name: &str) -> Result<Arc<RealmSnapshot>, HttpError> {
-        self.realms.get(name).filter(|r| r.enabled).ok_or_else(HttpError::realm_not_found)
+        self.realms
+            .get(name)
+            .filter(|r| r.enabled)
+            .ok_or_else(HttpError::realm_not_found)
     }
 
     /// The public base URL of a request.
     pub fn base_url(&self, headers: &HeaderMap, uri: &Uri) -> Result<String, HttpError> {
-        self.base.of(headers, uri).ok_or(HttpError { status: axum::http::StatusCode::BAD_REQUEST, error: "invalid host" })
+        self.base.of(headers, uri).ok_or(HttpError {
+            status: axum::http::StatusCode::BAD_REQUEST,
+            error: "invalid host",
+        })
     }
 }
 

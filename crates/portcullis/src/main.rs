@@ -33,12 +33,28 @@ fn cli() -> Command {
         .about("A Keycloak-compatible identity and access management server")
         .version(env!("CARGO_PKG_VERSION"))
         .subcommand_required(true)
-        .subcommand(with_options(Command::new("start").about("Start in production mode")).arg(import_realm.clone()))
-        .subcommand(with_options(Command::new("start-dev").about("Start in development mode")).arg(import_realm))
+        .subcommand(
+            with_options(Command::new("start").about("Start in production mode"))
+                .arg(import_realm.clone()),
+        )
+        .subcommand(
+            with_options(Command::new("start-dev").about("Start in development mode"))
+                .arg(import_realm),
+        )
         .subcommand(
             with_options(Command::new("import").about("Import realms into the store (offline)"))
-                .arg(Arg::new("file").long("file").value_name("FILE").help("A realm file"))
-                .arg(Arg::new("dir").long("dir").value_name("DIR").help("A directory of realm files"))
+                .arg(
+                    Arg::new("file")
+                        .long("file")
+                        .value_name("FILE")
+                        .help("A realm file"),
+                )
+                .arg(
+                    Arg::new("dir")
+                        .long("dir")
+                        .value_name("DIR")
+                        .help("A directory of realm files"),
+                )
                 .arg(
                     Arg::new("override")
                         .long("override")
@@ -49,33 +65,59 @@ fn cli() -> Command {
                 ),
         )
         .subcommand(
-            with_options(Command::new("export").about("Export realms from the store (offline): a full backup"))
-                .arg(Arg::new("realm").long("realm").value_name("REALM").help("Realm to export (default: all)"))
-                .arg(Arg::new("file").long("file").value_name("FILE").help("Output file"))
-                .arg(Arg::new("dir").long("dir").value_name("DIR").help("Output directory (<realm>-realm.json each)"))
-                .arg(
-                    Arg::new("users")
-                        .long("users")
-                        .value_name("STRATEGY")
-                        .default_value("realm_file")
-                        .value_parser(["realm_file", "same_file", "skip"])
-                        .help("Users: realm_file/same_file (in the realm file) or skip"),
-                ),
+            with_options(
+                Command::new("export")
+                    .about("Export realms from the store (offline): a full backup"),
+            )
+            .arg(
+                Arg::new("realm")
+                    .long("realm")
+                    .value_name("REALM")
+                    .help("Realm to export (default: all)"),
+            )
+            .arg(
+                Arg::new("file")
+                    .long("file")
+                    .value_name("FILE")
+                    .help("Output file"),
+            )
+            .arg(
+                Arg::new("dir")
+                    .long("dir")
+                    .value_name("DIR")
+                    .help("Output directory (<realm>-realm.json each)"),
+            )
+            .arg(
+                Arg::new("users")
+                    .long("users")
+                    .value_name("STRATEGY")
+                    .default_value("realm_file")
+                    .value_parser(["realm_file", "same_file", "skip"])
+                    .help("Users: realm_file/same_file (in the realm file) or skip"),
+            ),
         )
-        .subcommand(Command::new("build").about("Accepted for Keycloak compatibility; nothing to build"))
+        .subcommand(
+            Command::new("build").about("Accepted for Keycloak compatibility; nothing to build"),
+        )
 }
 
 fn flags(m: &ArgMatches) -> Flags {
     OPTIONS
         .iter()
-        .filter_map(|o| m.get_one::<String>(o.name).map(|v| (o.name.to_string(), v.clone())))
+        .filter_map(|o| {
+            m.get_one::<String>(o.name)
+                .map(|v| (o.name.to_string(), v.clone()))
+        })
         .collect()
 }
 
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(config.tracing_filter())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
     for var in ignored_kc_vars(vars.iter().map(String::as_str)) {
         tracing::warn!(variable = %var, "ignored: this Keycloak option is not supported by Portcullis");
@@ -92,37 +134,64 @@ async fn run() -> anyhow::Result<()> {
     let matches = cli().get_matches();
     match matches.subcommand() {
         Some((cmd @ ("start" | "start-dev"), m)) => {
-            let mode = if cmd == "start" { Mode::Production } else { Mode::Dev };
+            let mode = if cmd == "start" {
+                Mode::Production
+            } else {
+                Mode::Dev
+            };
             let config = resolve(mode, m)?;
             portcullis::server::run(config, m.get_flag("import-realm")).await
         }
         Some(("import", m)) => {
             let config = resolve(Mode::Dev, m)?;
             let store = portcullis::server::open_store(&config).await?;
-            let files: Vec<PathBuf> = match (m.get_one::<String>("file"), m.get_one::<String>("dir")) {
-                (Some(f), None) => vec![PathBuf::from(f)],
-                (None, Some(d)) => portcullis::server::realm_files(&PathBuf::from(d))?,
-                _ => anyhow::bail!("import needs exactly one of --file or --dir"),
+            let files: Vec<PathBuf> =
+                match (m.get_one::<String>("file"), m.get_one::<String>("dir")) {
+                    (Some(f), None) => vec![PathBuf::from(f)],
+                    (None, Some(d)) => portcullis::server::realm_files(&PathBuf::from(d))?,
+                    _ => anyhow::bail!("import needs exactly one of --file or --dir"),
+                };
+            let if_exists = if m.get_one::<String>("override").map(String::as_str) == Some("false")
+            {
+                IfExists::Skip
+            } else {
+                IfExists::Overwrite
             };
-            let if_exists = if m.get_one::<String>("override").map(String::as_str) == Some("false") { IfExists::Skip } else { IfExists::Overwrite };
-            let has_master = store.realm_by_name(portcullis::realm::MASTER).await?.is_some();
+            let has_master = store
+                .realm_by_name(portcullis::realm::MASTER)
+                .await?
+                .is_some();
             if !has_master {
-                let admin = config.bootstrap_admin.as_ref().map(|(u, p)| (u.as_str(), p.expose()));
+                let admin = config
+                    .bootstrap_admin
+                    .as_ref()
+                    .map(|(u, p)| (u.as_str(), p.expose()));
                 portcullis::realm::bootstrap(store.as_ref(), admin).await?;
             }
-            for (name, outcome) in portcullis::server::import_paths(store.as_ref(), &files, if_exists).await? {
-                println!("realm '{name}': {}", match outcome {
-                    portcullis::realm::ImportOutcome::Created => "imported",
-                    portcullis::realm::ImportOutcome::Replaced => "imported (replaced the existing realm)",
-                    portcullis::realm::ImportOutcome::Skipped => "skipped (already exists; --override false)",
-                });
+            for (name, outcome) in
+                portcullis::server::import_paths(store.as_ref(), &files, if_exists).await?
+            {
+                println!(
+                    "realm '{name}': {}",
+                    match outcome {
+                        portcullis::realm::ImportOutcome::Created => "imported",
+                        portcullis::realm::ImportOutcome::Replaced =>
+                            "imported (replaced the existing realm)",
+                        portcullis::realm::ImportOutcome::Skipped =>
+                            "skipped (already exists; --override false)",
+                    }
+                );
             }
             Ok(())
         }
         Some(("export", m)) => {
             let config = resolve(Mode::Dev, m)?;
             let store = portcullis::server::open_store(&config).await?;
-            let users = if m.get_one::<String>("users").map(String::as_str) == Some("skip") { UsersMode::Skip } else { UsersMode::Include };
+            let users = if m.get_one::<String>("users").map(String::as_str) == Some("skip") {
+                UsersMode::Skip
+            } else {
+                UsersMode::Include
+            };
             portcullis::server::export(
                 store.as_ref(),
                 m.get_one::<String>("realm").map(String::as_str),

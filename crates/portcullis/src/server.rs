@@ -22,12 +22,20 @@ use crate::AppState;
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match &config.db {
         Database::Sqlite { path } => Arc::new(
-            SqliteStore::open(path).await.with_context(|| format!("cannot open the embedded database {}", path.display()))?,
+            SqliteStore::open(path)
+                .await
+                .with_context(|| format!("cannot open the embedded database {}", path.display()))?,
         ),
-        Database::Postgres { url, schema, max_connections } => Arc::new(
+        Database::Postgres {
+            url,
+            schema,
+            max_connections,
+        } => Arc::new(
             PostgresStore::connect(url.expose(), schema.as_deref(), *max_connections)
                 .await
-                .context("cannot connect to PostgreSQL (check --db-url / KC_DB_URL and credentials)")?,
+                .context(
+                    "cannot connect to PostgreSQL (check --db-url / KC_DB_URL and credentials)",
+                )?,
         ),
     })
 }
@@ -45,16 +53,26 @@ pub fn realm_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn is_users_file(p: &Path) -> bool {
-    p.file_stem().and_then(|s| s.to_str()).map(|s| s.contains("-users-")).unwrap_or(false)
+    // Keycloak's `kc.sh export --dir` writes `<realm>-users-<n>.json` beside `<realm>-realm.json`.
+    p.file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.rsplit_once("-users-"))
+        .map(|(_, n)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        .unwrap_or(false)
 }
 
 /// Imports the realm files of a directory (or one file); returns what happened to each realm.
-pub async fn import_paths(store: &dyn Store, files: &[PathBuf], if_exists: IfExists) -> anyhow::Result<Vec<(String, ImportOutcome)>> {
+pub async fn import_paths(
+    store: &dyn Store,
+    files: &[PathBuf],
+    if_exists: IfExists,
+) -> anyhow::Result<Vec<(String, ImportOutcome)>> {
     let mut realms: Vec<(PathBuf, serde_json::Value)> = Vec::new();
     let mut users_files = Vec::new();
     for f in files {
         let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-        let values = realm::import::parse_file(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        let values = realm::import::parse_file(&bytes)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
         if is_users_file(f) {
             users_files.extend(values);
         } else {
@@ -62,11 +80,21 @@ pub async fn import_paths(store: &dyn Store, files: &[PathBuf], if_exists: IfExi
         }
     }
     for uf in users_files {
-        let target = uf.get("realm").and_then(|r| r.as_str()).unwrap_or_default().to_string();
-        let Some((_, realm)) = realms.iter_mut().find(|(_, r)| r.get("realm").and_then(|n| n.as_str()) == Some(target.as_str())) else {
+        let target = uf
+            .get("realm")
+            .and_then(|r| r.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let Some((_, realm)) = realms
+            .iter_mut()
+            .find(|(_, r)| r.get("realm").and_then(|n| n.as_str()) == Some(target.as_str()))
+        else {
             bail!("users file for realm '{target}' has no matching realm file");
         };
-        if let (Some(obj), Some(users)) = (realm.as_object_mut(), uf.get("users").and_then(|u| u.as_array())) {
+        if let (Some(obj), Some(users)) = (
+            realm.as_object_mut(),
+            uf.get("users").and_then(|u| u.as_array()),
+        ) {
             let list = obj.entry("users").or_insert_with(|| json!([]));
             if let Some(list) = list.as_array_mut() {
                 list.extend(users.iter().cloned());
@@ -77,14 +105,22 @@ pub async fn import_paths(store: &dyn Store, files: &[PathBuf], if_exists: IfExi
     realms.sort_by_key(|(_, r)| r.get("realm").and_then(|n| n.as_str()) != Some(realm::MASTER));
     let mut done = Vec::new();
     for (file, value) in realms {
-        let outcome = realm::import(store, value, if_exists).await.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let outcome = realm::import(store, value, if_exists)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         done.push(outcome);
     }
     Ok(done)
 }
 
 /// Exports realms to a file (one realm) or a directory (`<realm>-realm.json` each).
-pub async fn export(store: &dyn Store, realm_name: Option<&str>, file: Option<&Path>, dir: Option<&Path>, users: UsersMode) -> anyhow::Result<()> {
+pub async fn export(
+    store: &dyn Store,
+    realm_name: Option<&str>,
+    file: Option<&Path>,
+    dir: Option<&Path>,
+    users: UsersMode,
+) -> anyhow::Result<()> {
     let names: Vec<String> = match realm_name {
         Some(r) => vec![r.to_string()],
         None => store.realms().await?.into_iter().map(|r| r.name).collect(),
@@ -95,14 +131,22 @@ pub async fn export(store: &dyn Store, realm_name: Option<&str>, file: Option<&P
             for n in &names {
                 values.push(realm::export::export(store, n, users).await?);
             }
-            let out = if values.len() == 1 { values.remove(0) } else { serde_json::Value::Array(values) };
+            let out = if values.len() == 1 {
+                values.remove(0)
+            } else {
+                serde_json::Value::Array(values)
+            };
             write_atomic(file, &serde_json::to_vec_pretty(&out)?)?;
         }
         (None, Some(dir)) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
             for n in &names {
                 let v = realm::export::export(store, n, users).await?;
-                write_atomic(&dir.join(format!("{n}-realm.json")), &serde_json::to_vec_pretty(&v)?)?;
+                write_atomic(
+                    &dir.join(format!("{n}-realm.json")),
+                    &serde_json::to_vec_pretty(&v)?,
+                )?;
             }
         }
         _ => bail!("export needs exactly one of --file or --dir"),
@@ -144,7 +188,9 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
             let files = realm_files(&dir)?;
             for (name, outcome) in import_paths(store.as_ref(), &files, IfExists::Skip).await? {
                 match outcome {
-                    ImportOutcome::Skipped => tracing::info!(realm = %name, "realm already exists; import skipped"),
+                    ImportOutcome::Skipped => {
+                        tracing::info!(realm = %name, "realm already exists; import skipped")
+                    }
                     _ => tracing::info!(realm = %name, "realm imported"),
                 }
             }
@@ -155,12 +201,20 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
     let realms = Arc::new(RealmCache::default());
     realms.load_all(store.as_ref()).await?;
 
-    let scheme = if config.tls.is_some() && !config.http_enabled { "https" } else { "http" };
+    let scheme = if config.tls.is_some() && !config.http_enabled {
+        "https"
+    } else {
+        "http"
+    };
     let state = AppState {
         store: store.clone(),
         realms,
         config: config.clone(),
-        base: Arc::new(BaseUrl { hostname: config.hostname.clone(), proxy: config.proxy_headers, scheme }),
+        base: Arc::new(BaseUrl {
+            hostname: config.hostname.clone(),
+            proxy: config.proxy_headers,
+            scheme,
+        }),
     };
     let app = crate::app(state.clone());
     let mut tasks = tokio::task::JoinSet::new();
@@ -168,18 +222,40 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
     if config.http_enabled {
         let l = TcpListener::bind((config.http_host.as_str(), config.http_port))
             .await
-            .with_context(|| format!("cannot listen on {}:{} (--http-port)", config.http_host, config.http_port))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{} (--http-port)",
+                    config.http_host, config.http_port
+                )
+            })?;
         addrs.insert("http".into(), json!(l.local_addr()?.to_string()));
         let app = app.clone();
-        tasks.spawn(async move { axum::serve(l, app).with_graceful_shutdown(shutdown()).await.map_err(anyhow::Error::from) });
+        tasks.spawn(async move {
+            axum::serve(l, app)
+                .with_graceful_shutdown(shutdown())
+                .await
+                .map_err(anyhow::Error::from)
+        });
     }
     if let Some(tls) = &config.tls {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let rustls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-            .await
-            .with_context(|| format!("cannot load the HTTPS certificate {} / key {}", tls.cert.display(), tls.key.display()))?;
+        let rustls_config =
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot load the HTTPS certificate {} / key {}",
+                        tls.cert.display(),
+                        tls.key.display()
+                    )
+                })?;
         let l = std::net::TcpListener::bind((config.http_host.as_str(), config.https_port))
-            .with_context(|| format!("cannot listen on {}:{} (--https-port)", config.http_host, config.https_port))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{} (--https-port)",
+                    config.http_host, config.https_port
+                )
+            })?;
         l.set_nonblocking(true)?;
         addrs.insert("https".into(), json!(l.local_addr()?.to_string()));
         let handle = axum_server::Handle::new();
@@ -190,16 +266,30 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
         });
         let app = app.clone();
         tasks.spawn(async move {
-            axum_server::from_tcp_rustls(l, rustls_config).handle(handle).serve(app.into_make_service()).await.map_err(anyhow::Error::from)
+            axum_server::from_tcp_rustls(l, rustls_config)
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+                .map_err(anyhow::Error::from)
         });
     }
     if config.health_enabled || config.metrics_enabled {
         let l = TcpListener::bind((config.http_host.as_str(), config.management_port))
             .await
-            .with_context(|| format!("cannot listen on {}:{} (--http-management-port)", config.http_host, config.management_port))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{} (--http-management-port)",
+                    config.http_host, config.management_port
+                )
+            })?;
         addrs.insert("management".into(), json!(l.local_addr()?.to_string()));
         let mgmt = crate::http::router::management_router(state.clone());
-        tasks.spawn(async move { axum::serve(l, mgmt).with_graceful_shutdown(shutdown()).await.map_err(anyhow::Error::from) });
+        tasks.spawn(async move {
+            axum::serve(l, mgmt)
+                .with_graceful_shutdown(shutdown())
+                .await
+                .map_err(anyhow::Error::from)
+        });
     }
     if addrs.is_empty() {
         bail!("no listener is enabled: enable HTTP (--http-enabled=true) or HTTPS (--https-certificate-file)");

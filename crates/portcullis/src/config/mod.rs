@@ -216,7 +216,11 @@ impl Config {
                         parse_port("db-url-port", &port)?;
                         let database = get("db-url-database").unwrap_or_else(|| "keycloak".into());
                         url::Url::parse(&format!("postgres://{host}:{port}/{database}")).map_err(
-                            |e| ConfigError(format!("invalid value for option '--db-url-host': {e}")),
+                            |e| {
+                                ConfigError(format!(
+                                    "invalid value for option '--db-url-host': {e}"
+                                ))
+                            },
                         )?
                     }
                 };
@@ -295,9 +299,9 @@ impl Config {
             }
             Some(h) => {
                 if h.is_empty()
-                    || !h
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+                    || !h.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':')
+                    })
                 {
                     return Err(ConfigError(format!(
                         "invalid value for option '--hostname': '{h}'"
@@ -341,8 +345,14 @@ impl Config {
             data_dir,
             http_enabled,
             http_host: get("http-host").unwrap_or_else(|| "0.0.0.0".into()),
-            http_port: parse_port("http-port", &get("http-port").unwrap_or_else(|| "8080".into()))?,
-            https_port: parse_port("https-port", &get("https-port").unwrap_or_else(|| "8443".into()))?,
+            http_port: parse_port(
+                "http-port",
+                &get("http-port").unwrap_or_else(|| "8080".into()),
+            )?,
+            https_port: parse_port(
+                "https-port",
+                &get("https-port").unwrap_or_else(|| "8443".into()),
+            )?,
             tls,
             management_port: parse_port(
                 "http-management-port",
@@ -405,12 +415,17 @@ pub fn option_names() -> impl Iterator<Item = &'static str> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -433,7 +448,9 @@ mod tests {
         ]);
         let c = Config::resolve(Mode::Dev, &Flags::new(), &env).unwrap();
         match c.db {
-            Database::Postgres { url, .. } => assert_eq!(url.expose(), "postgres://kcuser:pw@pg:5432/kc"),
+            Database::Postgres { url, .. } => {
+                assert_eq!(url.expose(), "postgres://kcuser:pw@pg:5432/kc")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -458,7 +475,11 @@ mod tests {
 
     #[test]
     fn flags_win_over_env_and_legacy_admin_vars_work() {
-        let env = env_of(&[("KC_HTTP_PORT", "1"), ("KEYCLOAK_ADMIN", "root"), ("KEYCLOAK_ADMIN_PASSWORD", "pw")]);
+        let env = env_of(&[
+            ("KC_HTTP_PORT", "1"),
+            ("KEYCLOAK_ADMIN", "root"),
+            ("KEYCLOAK_ADMIN_PASSWORD", "pw"),
+        ]);
         let mut flags = Flags::new();
         flags.insert("http-port".into(), "2".into());
         let c = Config::resolve(Mode::Dev, &flags, &env).unwrap();

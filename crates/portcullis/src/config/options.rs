@@ -117,7 +117,11 @@ pub fn markdown_table() -> String {
             env.join(", "),
             default,
             o.help,
-            if o.secret { " (secret: never logged)" } else { "" }
+            if o.secret {
+                " (secret: never logged)"
+            } else {
+                ""
+            }
         ));
     }
     s
@@ -129,14 +133,39 @@ mod tests {
 
     #[test]
     fn unknown_kc_vars_are_reported_known_ones_are_not() {
-        let ignored = ignored_kc_vars(["KC_DB", "KC_FEATURES", "KC_CACHE", "PATH", "KEYCLOAK_ADMIN"]);
+        let ignored =
+            ignored_kc_vars(["KC_DB", "KC_FEATURES", "KC_CACHE", "PATH", "KEYCLOAK_ADMIN"]);
         assert_eq!(ignored, vec!["KC_CACHE", "KC_FEATURES"]);
     }
 
     #[test]
     fn names_are_unique() {
         for (i, a) in OPTIONS.iter().enumerate() {
-            assert!(OPTIONS[i + 1..].iter().all(|b| b.name != a.name), "{}", a.name);
+            assert!(
+                OPTIONS[i + 1..].iter().all(|b| b.name != a.name),
+                "{}",
+                a.name
+            );
         }
+    }
+}
+
+#[cfg(test)]
+mod doc_tests {
+    /// `docs/configuration.md` carries the generated table. Regenerate it with
+    /// `PORTCULLIS_WRITE_DOCS=1 cargo test -p portcullis --lib doc_tests`.
+    #[test]
+    fn configuration_doc_lists_every_option() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
+        let doc = std::fs::read_to_string(path).unwrap_or_default();
+        let table = super::markdown_table();
+        if std::env::var("PORTCULLIS_WRITE_DOCS").is_ok() && doc.contains("OPTIONS_TABLE") {
+            let _ = std::fs::write(path, doc.replace("OPTIONS_TABLE", table.trim_end()));
+            return;
+        }
+        assert!(
+            doc.contains(table.trim_end()),
+            "docs/configuration.md is out of date with the options table"
+        );
     }
 }

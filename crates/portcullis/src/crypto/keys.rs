@@ -38,7 +38,10 @@ pub struct KeyComponent {
 
 impl KeyComponent {
     fn get(&self, k: &str) -> Option<&str> {
-        self.config.get(k).and_then(|v| v.first()).map(String::as_str)
+        self.config
+            .get(k)
+            .and_then(|v| v.first())
+            .map(String::as_str)
     }
     fn flag(&self, k: &str) -> bool {
         self.get(k).map(|v| v != "false").unwrap_or(true)
@@ -105,7 +108,9 @@ fn x5_fields(jwk: &mut serde_json::Map<String, Value>, cert: Option<&[u8]>) {
         jwk.insert("x5c".into(), json!([b64(cert)]));
         jwk.insert(
             "x5t".into(),
-            json!(b64url(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, cert).as_ref())),
+            json!(b64url(
+                digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, cert).as_ref()
+            )),
         );
         jwk.insert(
             "x5t#S256".into(),
@@ -115,7 +120,10 @@ fn x5_fields(jwk: &mut serde_json::Map<String, Value>, cert: Option<&[u8]>) {
 }
 
 fn bad(c: &KeyComponent, what: &str) -> CryptoError {
-    CryptoError(format!("key provider '{}' ({}): {what}", c.name, c.provider_id))
+    CryptoError(format!(
+        "key provider '{}' ({}): {what}",
+        c.name, c.provider_id
+    ))
 }
 
 /// Parses a key-provider component. `Ok(None)`: a component that yields no asymmetric key
@@ -150,15 +158,30 @@ pub fn load(c: &KeyComponent) -> Result<Option<RealmKey>, CryptoError> {
                 .get("algorithm")
                 .unwrap_or(if enc { "RSA-OAEP" } else { "RS256" })
                 .to_string();
-            if !enc && !matches!(alg.as_str(), "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512") {
+            if !enc
+                && !matches!(
+                    alg.as_str(),
+                    "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512"
+                )
+            {
                 return Err(bad(c, &format!("unsupported algorithm '{alg}'")));
             }
             let public = kp.public_key();
-            let spki = public.as_der().map_err(|_| bad(c, "public key"))?.as_ref().to_vec();
+            let spki = public
+                .as_der()
+                .map_err(|_| bad(c, "public key"))?
+                .as_ref()
+                .to_vec();
             let mut jwk = serde_json::Map::new();
             jwk.insert("kty".into(), json!("RSA"));
-            jwk.insert("n".into(), json!(b64url(public.modulus().big_endian_without_leading_zero())));
-            jwk.insert("e".into(), json!(b64url(public.exponent().big_endian_without_leading_zero())));
+            jwk.insert(
+                "n".into(),
+                json!(b64url(public.modulus().big_endian_without_leading_zero())),
+            );
+            jwk.insert(
+                "e".into(),
+                json!(b64url(public.exponent().big_endian_without_leading_zero())),
+            );
             let key_use = if enc { KeyUse::Enc } else { KeyUse::Sig };
             (PrivateKey::Rsa(Arc::new(kp)), spki, jwk, alg, key_use)
         }
@@ -175,8 +198,18 @@ pub fn load(c: &KeyComponent) -> Result<Option<RealmKey>, CryptoError> {
             };
             let kp = EcdsaKeyPair::from_pkcs8(signing, &raw)
                 .or_else(|_| EcdsaKeyPair::from_private_key_der(signing, &raw))
-                .map_err(|e| bad(c, &format!("ecdsaPrivateKey is not a usable {curve} key: {e}")))?;
-            let spki = kp.public_key().as_der().map_err(|_| bad(c, "public key"))?.as_ref().to_vec();
+                .map_err(|e| {
+                    bad(
+                        c,
+                        &format!("ecdsaPrivateKey is not a usable {curve} key: {e}"),
+                    )
+                })?;
+            let spki = kp
+                .public_key()
+                .as_der()
+                .map_err(|_| bad(c, "public key"))?
+                .as_ref()
+                .to_vec();
             let point = kp.public_key().as_ref().to_vec();
             if point.len() != 1 + 2 * coord {
                 return Err(bad(c, "unexpected EC point encoding"));
@@ -186,7 +219,13 @@ pub fn load(c: &KeyComponent) -> Result<Option<RealmKey>, CryptoError> {
             jwk.insert("crv".into(), json!(crv));
             jwk.insert("x".into(), json!(b64url(&point[1..1 + coord])));
             jwk.insert("y".into(), json!(b64url(&point[1 + coord..])));
-            (PrivateKey::Ec(Arc::new(kp)), spki, jwk, alg.to_string(), KeyUse::Sig)
+            (
+                PrivateKey::Ec(Arc::new(kp)),
+                spki,
+                jwk,
+                alg.to_string(),
+                KeyUse::Sig,
+            )
         }
         "eddsa-generated" => {
             let Some(pk) = c.get("eddsaPrivateKey").filter(|s| !s.is_empty()) else {
@@ -195,17 +234,36 @@ pub fn load(c: &KeyComponent) -> Result<Option<RealmKey>, CryptoError> {
             let raw = b64_decode(pk).map_err(|e| bad(c, &format!("eddsaPrivateKey: {e}")))?;
             let kp = Ed25519KeyPair::from_pkcs8(&raw)
                 .or_else(|_| Ed25519KeyPair::from_pkcs8_maybe_unchecked(&raw))
-                .map_err(|e| bad(c, &format!("eddsaPrivateKey is not a usable Ed25519 key: {e}")))?;
-            let spki = kp.public_key().as_der().map_err(|_| bad(c, "public key"))?.as_ref().to_vec();
+                .map_err(|e| {
+                    bad(
+                        c,
+                        &format!("eddsaPrivateKey is not a usable Ed25519 key: {e}"),
+                    )
+                })?;
+            let spki = kp
+                .public_key()
+                .as_der()
+                .map_err(|_| bad(c, "public key"))?
+                .as_ref()
+                .to_vec();
             let mut jwk = serde_json::Map::new();
             jwk.insert("kty".into(), json!("OKP"));
             jwk.insert("crv".into(), json!("Ed25519"));
             jwk.insert("x".into(), json!(b64url(kp.public_key().as_ref())));
-            (PrivateKey::Ed(Arc::new(kp)), spki, jwk, "EdDSA".to_string(), KeyUse::Sig)
+            (
+                PrivateKey::Ed(Arc::new(kp)),
+                spki,
+                jwk,
+                "EdDSA".to_string(),
+                KeyUse::Sig,
+            )
         }
         _ => return Ok(None),
     };
-    let kid = c.get("kid").map(str::to_string).unwrap_or_else(|| kid_of(&spki));
+    let kid = c
+        .get("kid")
+        .map(str::to_string)
+        .unwrap_or_else(|| kid_of(&spki));
     // Keycloak's JWK member order: kid, kty, alg, use, then key fields.
     let mut ordered = serde_json::Map::new();
     ordered.insert("kid".into(), json!(kid));
@@ -213,7 +271,10 @@ pub fn load(c: &KeyComponent) -> Result<Option<RealmKey>, CryptoError> {
         ordered.insert("kty".into(), kty);
     }
     ordered.insert("alg".into(), json!(alg));
-    ordered.insert("use".into(), json!(if key_use == KeyUse::Sig { "sig" } else { "enc" }));
+    ordered.insert(
+        "use".into(),
+        json!(if key_use == KeyUse::Sig { "sig" } else { "enc" }),
+    );
     ordered.extend(jwk);
     x5_fields(&mut ordered, cert.as_deref());
     Ok(Some(RealmKey {
@@ -232,7 +293,10 @@ pub fn load(c: &KeyComponent) -> Result<Option<RealmKey>, CryptoError> {
 
 /// Strips PEM armour if present.
 fn pem_body(s: &str) -> String {
-    s.lines().filter(|l| !l.starts_with("-----")).collect::<Vec<_>>().join("")
+    s.lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .join("")
 }
 
 /// The kinds of key a new realm (or a realm asking for another algorithm) gets.
@@ -253,24 +317,33 @@ pub enum Generate {
 }
 
 fn cfg(pairs: &[(&str, String)]) -> BTreeMap<String, Vec<String>> {
-    pairs.iter().map(|(k, v)| (k.to_string(), vec![v.clone()])).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), vec![v.clone()]))
+        .collect()
 }
 
 fn self_signed_cert(pkcs8: &[u8], cn: &str) -> Result<Vec<u8>, CryptoError> {
-    let key = rcgen::KeyPair::try_from(pkcs8).map_err(|e| CryptoError(format!("certificate key: {e}")))?;
+    let key = rcgen::KeyPair::try_from(pkcs8)
+        .map_err(|e| CryptoError(format!("certificate key: {e}")))?;
     let mut params = rcgen::CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    params.not_before = rcgen::date_time_ymd(1970, 1, 1) + std::time::Duration::from_secs(now.max(0) as u64);
+    params.not_before =
+        rcgen::date_time_ymd(1970, 1, 1) + std::time::Duration::from_secs(now.max(0) as u64);
     // Keycloak's generated certificates are valid for ten years.
     params.not_after = params.not_before + std::time::Duration::from_secs(10 * 365 * 24 * 3600);
     let serial = random_bytes(16)?;
     params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
-    let cert = params.self_signed(&key).map_err(|e| CryptoError(format!("certificate: {e}")))?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| CryptoError(format!("certificate: {e}")))?;
     Ok(cert.der().to_vec())
 }
 
@@ -281,7 +354,11 @@ pub fn generate(kind: Generate, realm_name: &str, id: String) -> Result<KeyCompo
     let (name, provider, config) = match kind {
         Generate::RsaSig(_) | Generate::RsaEnc => {
             let kp = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| failed("RSA"))?;
-            let pkcs8 = kp.as_der().map_err(|_| failed("RSA encoding"))?.as_ref().to_vec();
+            let pkcs8 = kp
+                .as_der()
+                .map_err(|_| failed("RSA encoding"))?
+                .as_ref()
+                .to_vec();
             let pkcs1 = der::rsa_pkcs8_to_pkcs1(&pkcs8)?;
             let cert = self_signed_cert(&pkcs8, realm_name)?;
             let (name, provider, alg) = match kind {
@@ -301,11 +378,19 @@ pub fn generate(kind: Generate, realm_name: &str, id: String) -> Result<KeyCompo
             )
         }
         Generate::Es256 => {
-            let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &aws_lc_rs::rand::SystemRandom::new())
-                .map_err(|_| failed("EC"))?;
+            let doc = EcdsaKeyPair::generate_pkcs8(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                &aws_lc_rs::rand::SystemRandom::new(),
+            )
+            .map_err(|_| failed("EC"))?;
             let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref())
                 .map_err(|_| failed("EC"))?;
-            let spki = kp.public_key().as_der().map_err(|_| failed("EC"))?.as_ref().to_vec();
+            let spki = kp
+                .public_key()
+                .as_der()
+                .map_err(|_| failed("EC"))?
+                .as_ref()
+                .to_vec();
             let cert = self_signed_cert(doc.as_ref(), realm_name)?;
             (
                 "ecdsa-generated",
@@ -322,7 +407,12 @@ pub fn generate(kind: Generate, realm_name: &str, id: String) -> Result<KeyCompo
         Generate::EdDsa => {
             let kp = Ed25519KeyPair::generate().map_err(|_| failed("Ed25519"))?;
             let pkcs8 = kp.to_pkcs8().map_err(|_| failed("Ed25519"))?;
-            let spki = kp.public_key().as_der().map_err(|_| failed("Ed25519"))?.as_ref().to_vec();
+            let spki = kp
+                .public_key()
+                .as_der()
+                .map_err(|_| failed("Ed25519"))?
+                .as_ref()
+                .to_vec();
             (
                 "eddsa-generated",
                 "eddsa-generated",
@@ -370,13 +460,18 @@ pub fn active_for<'a>(keys: &'a [RealmKey], alg: &str) -> Option<&'a RealmKey> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
     #[test]
     fn generated_keys_load_with_keycloak_kids_and_x5c() {
-        for kind in [Generate::RsaSig("RS256"), Generate::RsaEnc, Generate::Es256, Generate::EdDsa] {
+        for kind in [
+            Generate::RsaSig("RS256"),
+            Generate::RsaEnc,
+            Generate::Es256,
+            Generate::EdDsa,
+        ] {
             let c = generate(kind, "demo", "id".into()).unwrap();
             let k = load(&c).unwrap().unwrap();
             assert_eq!(k.kid.len(), 43, "{kind:?}: kid is base64url(sha256)");

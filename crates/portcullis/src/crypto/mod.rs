@@ -37,7 +37,8 @@ impl std::fmt::Debug for Secret {
 /// `n` random bytes from the OS CSPRNG.
 pub fn random_bytes(n: usize) -> Result<Vec<u8>, CryptoError> {
     let mut v = vec![0u8; n];
-    aws_lc_rs::rand::fill(&mut v).map_err(|_| CryptoError("random number generator failed".into()))?;
+    aws_lc_rs::rand::fill(&mut v)
+        .map_err(|_| CryptoError("random number generator failed".into()))?;
     Ok(v)
 }
 
@@ -66,7 +67,7 @@ pub fn b64url(bytes: &[u8]) -> String {
 pub struct CryptoError(pub String);
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -25,14 +25,20 @@ pub struct StoredPassword {
 /// Hashes a new password with Argon2id.
 pub fn hash(password: &str) -> Result<StoredPassword, CryptoError> {
     let salt = random_bytes(16)?;
-    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM, Some(ARGON2_HASH_LEN))
-        .map_err(|e| CryptoError(format!("argon2 parameters: {e}")))?;
+    let params = Params::new(
+        ARGON2_MEMORY_KIB,
+        ARGON2_ITERATIONS,
+        ARGON2_PARALLELISM,
+        Some(ARGON2_HASH_LEN),
+    )
+    .map_err(|e| CryptoError(format!("argon2 parameters: {e}")))?;
     let mut out = vec![0u8; ARGON2_HASH_LEN];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password_into(password.as_bytes(), &salt, &mut out)
         .map_err(|e| CryptoError(format!("argon2: {e}")))?;
     Ok(StoredPassword {
-        secret_data: json!({"value": b64(&out), "salt": b64(&salt), "additionalParameters": {}}).to_string(),
+        secret_data: json!({"value": b64(&out), "salt": b64(&salt), "additionalParameters": {}})
+            .to_string(),
         credential_data: json!({
             "hashIterations": ARGON2_ITERATIONS,
             "algorithm": "argon2",
@@ -49,16 +55,24 @@ pub fn hash(password: &str) -> Result<StoredPassword, CryptoError> {
 }
 
 fn param(cd: &Value, name: &str) -> Option<String> {
-    cd.get("additionalParameters")?.get(name)?.get(0)?.as_str().map(str::to_string)
+    cd.get("additionalParameters")?
+        .get(name)?
+        .get(0)?
+        .as_str()
+        .map(str::to_string)
 }
 
 /// Checks that a stored credential is one we can verify; the error names what is wrong.
 pub fn check_supported(secret_data: &str, credential_data: &str) -> Result<(), CryptoError> {
-    let sd: Value = serde_json::from_str(secret_data).map_err(|e| CryptoError(format!("secretData is not JSON: {e}")))?;
-    let cd: Value =
-        serde_json::from_str(credential_data).map_err(|e| CryptoError(format!("credentialData is not JSON: {e}")))?;
+    let sd: Value = serde_json::from_str(secret_data)
+        .map_err(|e| CryptoError(format!("secretData is not JSON: {e}")))?;
+    let cd: Value = serde_json::from_str(credential_data)
+        .map_err(|e| CryptoError(format!("credentialData is not JSON: {e}")))?;
     for field in ["value", "salt"] {
-        let v = sd.get(field).and_then(Value::as_str).ok_or_else(|| CryptoError(format!("secretData.{field} is missing")))?;
+        let v = sd
+            .get(field)
+            .and_then(Value::as_str)
+            .ok_or_else(|| CryptoError(format!("secretData.{field} is missing")))?;
         b64_decode(v).map_err(|e| CryptoError(format!("secretData.{field}: {e}")))?;
     }
     match cd.get("algorithm").and_then(Value::as_str) {
@@ -69,13 +83,21 @@ pub fn check_supported(secret_data: &str, credential_data: &str) -> Result<(), C
 }
 
 /// Verifies `password` against a stored Keycloak credential, in constant time.
-pub fn verify(password: &str, secret_data: &str, credential_data: &str) -> Result<bool, CryptoError> {
+pub fn verify(
+    password: &str,
+    secret_data: &str,
+    credential_data: &str,
+) -> Result<bool, CryptoError> {
     check_supported(secret_data, credential_data)?;
     let sd: Value = serde_json::from_str(secret_data).map_err(|e| CryptoError(e.to_string()))?;
-    let cd: Value = serde_json::from_str(credential_data).map_err(|e| CryptoError(e.to_string()))?;
+    let cd: Value =
+        serde_json::from_str(credential_data).map_err(|e| CryptoError(e.to_string()))?;
     let expected = b64_decode(sd["value"].as_str().unwrap_or_default())?;
     let salt = b64_decode(sd["salt"].as_str().unwrap_or_default())?;
-    let iterations = cd.get("hashIterations").and_then(Value::as_u64).unwrap_or(0) as u32;
+    let iterations = cd
+        .get("hashIterations")
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as u32;
     let mut actual = vec![0u8; expected.len().max(1)];
     match cd["algorithm"].as_str().unwrap_or_default() {
         "argon2" => {
@@ -85,9 +107,18 @@ pub fn verify(password: &str, secret_data: &str, credential_data: &str) -> Resul
                 Some("d") => Algorithm::Argon2d,
                 _ => Algorithm::Argon2id,
             };
-            let version = if param(&cd, "version").as_deref() == Some("1.0") { Version::V0x10 } else { Version::V0x13 };
-            let params = Params::new(num("memory", ARGON2_MEMORY_KIB), iterations.max(1), num("parallelism", 1), Some(expected.len()))
-                .map_err(|e| CryptoError(format!("argon2 parameters: {e}")))?;
+            let version = if param(&cd, "version").as_deref() == Some("1.0") {
+                Version::V0x10
+            } else {
+                Version::V0x13
+            };
+            let params = Params::new(
+                num("memory", ARGON2_MEMORY_KIB),
+                iterations.max(1),
+                num("parallelism", 1),
+                Some(expected.len()),
+            )
+            .map_err(|e| CryptoError(format!("argon2 parameters: {e}")))?;
             Argon2::new(alg, version, params)
                 .hash_password_into(password.as_bytes(), &salt, &mut actual)
                 .map_err(|e| CryptoError(format!("argon2: {e}")))?;
@@ -98,15 +129,23 @@ pub fn verify(password: &str, secret_data: &str, credential_data: &str) -> Resul
                 "pbkdf2-sha512" => aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA512,
                 _ => aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256,
             };
-            let iterations = std::num::NonZeroU32::new(iterations).ok_or_else(|| CryptoError("hashIterations must be positive".into()))?;
-            return Ok(aws_lc_rs::pbkdf2::verify(alg, iterations, &salt, password.as_bytes(), &expected).is_ok());
+            let iterations = std::num::NonZeroU32::new(iterations)
+                .ok_or_else(|| CryptoError("hashIterations must be positive".into()))?;
+            return Ok(aws_lc_rs::pbkdf2::verify(
+                alg,
+                iterations,
+                &salt,
+                password.as_bytes(),
+                &expected,
+            )
+            .is_ok());
         }
     }
     Ok(aws_lc_rs::constant_time::verify_slices_are_equal(&actual, &expected).is_ok())
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -122,14 +161,19 @@ mod tests {
         // python3 -c "import hashlib,base64;print(base64.b64encode(hashlib.pbkdf2_hmac('sha256',b'password',b'0123456789abcdef',27500,64)).decode())"
         let sd = r#"{"value":"VALUE","salt":"MDEyMzQ1Njc4OWFiY2RlZg==","additionalParameters":{}}"#
             .replace("VALUE", include_str!("testdata/pbkdf2-sha256.b64").trim());
-        let cd = r#"{"hashIterations":27500,"algorithm":"pbkdf2-sha256","additionalParameters":{}}"#;
+        let cd =
+            r#"{"hashIterations":27500,"algorithm":"pbkdf2-sha256","additionalParameters":{}}"#;
         assert!(verify("password", &sd, cd).unwrap());
         assert!(!verify("Password", &sd, cd).unwrap());
     }
 
     #[test]
     fn unsupported_algorithms_are_named() {
-        let e = check_supported(r#"{"value":"AA==","salt":"AA=="}"#, r#"{"algorithm":"bcrypt"}"#).unwrap_err();
+        let e = check_supported(
+            r#"{"value":"AA==","salt":"AA=="}"#,
+            r#"{"algorithm":"bcrypt"}"#,
+        )
+        .unwrap_err();
         assert!(e.0.contains("bcrypt"));
     }
 }

@@ -19,7 +19,8 @@ pub struct BaseUrl {
 fn valid_host(h: &str) -> bool {
     !h.is_empty()
         && h.len() <= 255
-        && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
 }
 
 fn first(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -35,7 +36,9 @@ fn first(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// `proto`, `host` of an RFC 7239 `Forwarded` header's first element.
 fn forwarded(headers: &HeaderMap) -> (Option<String>, Option<String>) {
-    let Some(v) = first(headers, "forwarded") else { return (None, None) };
+    let Some(v) = first(headers, "forwarded") else {
+        return (None, None);
+    };
     let (mut proto, mut host) = (None, None);
     for pair in v.split(';') {
         if let Some((k, val)) = pair.split_once('=') {
@@ -82,20 +85,32 @@ impl BaseUrl {
             return None;
         }
         let host = host
-            .or_else(|| headers.get("host").and_then(|h| h.to_str().ok()).map(str::to_string))
+            .or_else(|| {
+                headers
+                    .get("host")
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_string)
+            })
             .or_else(|| uri.authority().map(|a| a.to_string()))?;
         if !valid_host(&host) {
             return None;
         }
         let host = match &self.hostname {
             // Host name fixed; scheme and port from the request.
-            Hostname::Host(name) => match host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())) {
+            Hostname::Host(name) => match host
+                .rsplit_once(':')
+                .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+            {
                 Some((_, port)) => format!("{name}:{port}"),
                 None => name.clone(),
             },
             _ => host,
         };
-        let host = match (scheme.as_str(), host.strip_suffix(":443"), host.strip_suffix(":80")) {
+        let host = match (
+            scheme.as_str(),
+            host.strip_suffix(":443"),
+            host.strip_suffix(":80"),
+        ) {
             ("https", Some(h), _) => h.to_string(),
             ("http", _, Some(h)) => h.to_string(),
             _ => host,
@@ -105,7 +120,7 @@ impl BaseUrl {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -120,27 +135,79 @@ mod tests {
     #[test]
     fn base_url_rules() {
         let uri: Uri = "/x".parse().unwrap();
-        let dev = BaseUrl { hostname: Hostname::FromRequest, proxy: None, scheme: "http" };
-        assert_eq!(dev.of(&headers(&[("host", "localhost:8080")]), &uri).unwrap(), "http://localhost:8080");
+        let dev = BaseUrl {
+            hostname: Hostname::FromRequest,
+            proxy: None,
+            scheme: "http",
+        };
+        assert_eq!(
+            dev.of(&headers(&[("host", "localhost:8080")]), &uri)
+                .unwrap(),
+            "http://localhost:8080"
+        );
         // Proxy headers are ignored unless trusted.
         assert_eq!(
-            dev.of(&headers(&[("host", "a:1"), ("x-forwarded-host", "evil")]), &uri).unwrap(),
+            dev.of(
+                &headers(&[("host", "a:1"), ("x-forwarded-host", "evil")]),
+                &uri
+            )
+            .unwrap(),
             "http://a:1"
         );
         assert!(dev.of(&headers(&[("host", "bad host/")]), &uri).is_none());
-        let proxied = BaseUrl { hostname: Hostname::FromRequest, proxy: Some(ProxyHeaders::XForwarded), scheme: "http" };
+        let proxied = BaseUrl {
+            hostname: Hostname::FromRequest,
+            proxy: Some(ProxyHeaders::XForwarded),
+            scheme: "http",
+        };
         assert_eq!(
-            proxied.of(&headers(&[("host", "a:1"), ("x-forwarded-host", "auth.example.com"), ("x-forwarded-proto", "https")]), &uri).unwrap(),
+            proxied
+                .of(
+                    &headers(&[
+                        ("host", "a:1"),
+                        ("x-forwarded-host", "auth.example.com"),
+                        ("x-forwarded-proto", "https")
+                    ]),
+                    &uri
+                )
+                .unwrap(),
             "https://auth.example.com"
         );
-        let fwd = BaseUrl { hostname: Hostname::FromRequest, proxy: Some(ProxyHeaders::Forwarded), scheme: "http" };
+        let fwd = BaseUrl {
+            hostname: Hostname::FromRequest,
+            proxy: Some(ProxyHeaders::Forwarded),
+            scheme: "http",
+        };
         assert_eq!(
-            fwd.of(&headers(&[("host", "a:1"), ("forwarded", "for=1.2.3.4;proto=https;host=id.example.org")]), &uri).unwrap(),
+            fwd.of(
+                &headers(&[
+                    ("host", "a:1"),
+                    ("forwarded", "for=1.2.3.4;proto=https;host=id.example.org")
+                ]),
+                &uri
+            )
+            .unwrap(),
             "https://id.example.org"
         );
-        let fixed = BaseUrl { hostname: Hostname::Url("https://sso.example.com".into()), proxy: None, scheme: "http" };
-        assert_eq!(fixed.of(&headers(&[("host", "evil")]), &uri).unwrap(), "https://sso.example.com");
-        let host_only = BaseUrl { hostname: Hostname::Host("sso.example.com".into()), proxy: None, scheme: "https" };
-        assert_eq!(host_only.of(&headers(&[("host", "10.0.0.1:8443")]), &uri).unwrap(), "https://sso.example.com:8443");
+        let fixed = BaseUrl {
+            hostname: Hostname::Url("https://sso.example.com".into()),
+            proxy: None,
+            scheme: "http",
+        };
+        assert_eq!(
+            fixed.of(&headers(&[("host", "evil")]), &uri).unwrap(),
+            "https://sso.example.com"
+        );
+        let host_only = BaseUrl {
+            hostname: Hostname::Host("sso.example.com".into()),
+            proxy: None,
+            scheme: "https",
+        };
+        assert_eq!(
+            host_only
+                .of(&headers(&[("host", "10.0.0.1:8443")]), &uri)
+                .unwrap(),
+            "https://sso.example.com:8443"
+        );
     }
 }

@@ -19,11 +19,17 @@ pub struct HttpError {
 impl HttpError {
     /// `404 {"error": "Realm does not exist"}`: unknown or disabled realm.
     pub fn realm_not_found() -> Self {
-        HttpError { status: StatusCode::NOT_FOUND, error: "Realm does not exist" }
+        HttpError {
+            status: StatusCode::NOT_FOUND,
+            error: "Realm does not exist",
+        }
     }
     /// `500` without internals.
     pub fn internal() -> Self {
-        HttpError { status: StatusCode::INTERNAL_SERVER_ERROR, error: "unknown_error" }
+        HttpError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "unknown_error",
+        }
     }
 }
 

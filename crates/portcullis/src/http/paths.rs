@@ -20,5 +20,7 @@ pub fn url(base: &str, path: &str, realm: &str) -> String {
 
 /// Percent-encodes a path segment.
 pub fn encode_segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }

@@ -9,7 +9,17 @@ use crate::http::error::HttpError;
 use crate::AppState;
 
 /// Handler.
-pub async fn get(State(state): State<AppState>, Path(realm): Path<String>) -> Result<Response, HttpError> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+) -> Result<Response, HttpError> {
     let snap = state.realm(&realm)?;
-    Ok(([(header::CONTENT_TYPE, "application/jwk-set+json"), (header::CACHE_CONTROL, "no-cache")], snap.jwks.clone()).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/jwk-set+json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        snap.jwks.clone(),
+    )
+        .into_response())
 }

@@ -63,7 +63,10 @@ impl Template {
         let text = document(snap, MARKER).to_string().into_bytes();
         let mut parts = Vec::new();
         let mut rest: &[u8] = &text;
-        while let Some(i) = rest.windows(MARKER_JSON.len()).position(|w| w == MARKER_JSON) {
+        while let Some(i) = rest
+            .windows(MARKER_JSON.len())
+            .position(|w| w == MARKER_JSON)
+        {
             parts.push(Bytes::copy_from_slice(&rest[..i]));
             rest = &rest[i + MARKER_JSON.len()..];
         }
@@ -75,7 +78,9 @@ impl Template {
     pub fn render(&self, base: &str) -> Bytes {
         let escaped = Value::String(base.to_string()).to_string();
         let base = &escaped.as_bytes()[1..escaped.len() - 1];
-        let mut out = BytesMut::with_capacity(self.parts.iter().map(Bytes::len).sum::<usize>() + base.len() * self.parts.len());
+        let mut out = BytesMut::with_capacity(
+            self.parts.iter().map(Bytes::len).sum::<usize>() + base.len() * self.parts.len(),
+        );
         for (i, p) in self.parts.iter().enumerate() {
             if i > 0 {
                 out.extend_from_slice(base);
@@ -87,7 +92,12 @@ impl Template {
 }
 
 /// Handler.
-pub async fn get(State(state): State<AppState>, Path(realm): Path<String>, headers: HeaderMap, uri: Uri) -> Result<Response, HttpError> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, HttpError> {
     let snap: Arc<RealmSnapshot> = state.realm(&realm)?;
     let base = state.base_url(&headers, &uri)?;
     let body = snap.discovery.render(&base);

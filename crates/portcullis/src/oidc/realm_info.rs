@@ -11,7 +11,12 @@ use crate::http::paths;
 use crate::AppState;
 
 /// Handler.
-pub async fn get(State(state): State<AppState>, Path(realm): Path<String>, headers: HeaderMap, uri: Uri) -> Result<Json<Value>, HttpError> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Json<Value>, HttpError> {
     let snap = state.realm(&realm)?;
     let base = state.base_url(&headers, &uri)?;
     let realm_url = paths::url(&base, paths::REALM, &snap.name);

@@ -41,7 +41,10 @@ fn template(text: &str, realm: &str) -> Result<Map<String, Value>, ImportError> 
     let filled = text.replace("${realm}", &json_escape(realm));
     match serde_json::from_str(&filled) {
         Ok(Value::Object(m)) => Ok(m),
-        _ => Err(ImportError::at("$", "internal error: the built-in realm template is invalid")),
+        _ => Err(ImportError::at(
+            "$",
+            "internal error: the built-in realm template is invalid",
+        )),
     }
 }
 
@@ -56,16 +59,29 @@ fn array_mut<'a>(obj: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut V
 }
 
 /// Adds the template's items of `key` whose `id_field` is not yet present.
-fn add_missing_by(obj: &mut Map<String, Value>, tpl: &Map<String, Value>, key: &str, id_field: &str) -> Vec<String> {
-    let Some(items) = tpl.get(key).and_then(Value::as_array) else { return Vec::new() };
+fn add_missing_by(
+    obj: &mut Map<String, Value>,
+    tpl: &Map<String, Value>,
+    key: &str,
+    id_field: &str,
+) -> Vec<String> {
+    let Some(items) = tpl.get(key).and_then(Value::as_array) else {
+        return Vec::new();
+    };
     if !obj.contains_key(key) || obj.get(key).map(Value::is_null).unwrap_or(false) {
         obj.insert(key.to_string(), json!([]));
     }
     let mut added = Vec::new();
     if let Some(list) = array_mut(obj, key) {
         for item in items {
-            let name = item.get(id_field).and_then(Value::as_str).unwrap_or_default();
-            if !list.iter().any(|x| x.get(id_field).and_then(Value::as_str) == Some(name)) {
+            let name = item
+                .get(id_field)
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !list
+                .iter()
+                .any(|x| x.get(id_field).and_then(Value::as_str) == Some(name))
+            {
                 list.push(item.clone());
                 added.push(name.to_string());
             }
@@ -77,16 +93,31 @@ fn add_missing_by(obj: &mut Map<String, Value>, tpl: &Map<String, Value>, key: &
 /// Completes a realm object in place with what Keycloak would have created.
 pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportError> {
     let tpl = template(NEW_REALM, realm)?;
-    let had_scopes = obj.get("clientScopes").map(|v| !v.is_null()).unwrap_or(false);
-    let had_flows = obj.get("authenticationFlows").map(|v| !v.is_null()).unwrap_or(false);
+    let had_scopes = obj
+        .get("clientScopes")
+        .map(|v| !v.is_null())
+        .unwrap_or(false);
+    let had_flows = obj
+        .get("authenticationFlows")
+        .map(|v| !v.is_null())
+        .unwrap_or(false);
 
     // Realm-level settings: absent fields take Keycloak's defaults.
     for (k, v) in &tpl {
         if matches!(
             k.as_str(),
-            "roles" | "clients" | "clientScopes" | "defaultDefaultClientScopes" | "defaultOptionalClientScopes"
-                | "authenticationFlows" | "authenticatorConfig" | "requiredActions" | "components" | "scopeMappings"
-                | "clientScopeMappings" | "defaultRole"
+            "roles"
+                | "clients"
+                | "clientScopes"
+                | "defaultDefaultClientScopes"
+                | "defaultOptionalClientScopes"
+                | "authenticationFlows"
+                | "authenticatorConfig"
+                | "requiredActions"
+                | "components"
+                | "scopeMappings"
+                | "clientScopeMappings"
+                | "defaultRole"
         ) {
             continue;
         }
@@ -102,7 +133,11 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
     // Client scopes: the built-in ones are created only when the file has none
     // (DefaultExportImportManager: `if (rep.getClientScopes() == null) createDefaultClientScopes`).
     if !had_scopes {
-        for key in ["clientScopes", "defaultDefaultClientScopes", "defaultOptionalClientScopes"] {
+        for key in [
+            "clientScopes",
+            "defaultDefaultClientScopes",
+            "defaultOptionalClientScopes",
+        ] {
             if let Some(v) = tpl.get(key) {
                 obj.insert(key.to_string(), v.clone());
             }
@@ -137,7 +172,10 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
     if roles.is_null() {
         *roles = json!({});
     }
-    if let (Some(roles), Some(tpl_roles)) = (roles.as_object_mut(), tpl.get("roles").and_then(Value::as_object)) {
+    if let (Some(roles), Some(tpl_roles)) = (
+        roles.as_object_mut(),
+        tpl.get("roles").and_then(Value::as_object),
+    ) {
         add_missing_by(roles, tpl_roles, "realm", "name");
         if let Some(tpl_client) = tpl_roles.get("client").and_then(Value::as_object) {
             let client = roles.entry("client").or_insert_with(|| json!({}));
@@ -162,7 +200,9 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
         }
     }
     if let Some(tpl_csm) = tpl.get("clientScopeMappings").and_then(Value::as_object) {
-        let csm = obj.entry("clientScopeMappings").or_insert_with(|| json!({}));
+        let csm = obj
+            .entry("clientScopeMappings")
+            .or_insert_with(|| json!({}));
         if let Some(csm) = csm.as_object_mut() {
             for (owner, v) in tpl_csm {
                 if added_clients.contains(owner) {
@@ -187,7 +227,10 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
     let scope_protocol = |name: &str, obj: &Map<String, Value>| -> String {
         obj.get("clientScopes")
             .and_then(Value::as_array)
-            .and_then(|l| l.iter().find(|s| s.get("name").and_then(Value::as_str) == Some(name)))
+            .and_then(|l| {
+                l.iter()
+                    .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
+            })
             .and_then(|s| s.get("protocol").and_then(Value::as_str))
             .unwrap_or("openid-connect")
             .to_string()
@@ -199,7 +242,11 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
         .collect();
     if let Some(clients) = array_mut(obj, "clients") {
         for c in clients.iter_mut().filter_map(Value::as_object_mut) {
-            let protocol = c.get("protocol").and_then(Value::as_str).unwrap_or("openid-connect").to_string();
+            let protocol = c
+                .get("protocol")
+                .and_then(Value::as_str)
+                .unwrap_or("openid-connect")
+                .to_string();
             let matching = |list: &[String]| -> Value {
                 json!(list
                     .iter()
@@ -225,7 +272,11 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
 
 fn string_list(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|l| l.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -239,12 +290,19 @@ fn complete_master(obj: &mut Map<String, Value>) -> Result<(), ImportError> {
     }
     let added = add_missing_by(obj, &extras, "clients", "clientId");
     if let (Some(client_roles), Some(tpl)) = (
-        obj.get_mut("roles").and_then(|r| r.get_mut("client")).and_then(Value::as_object_mut),
-        extras.get("roles").and_then(|r| r.get("client")).and_then(Value::as_object),
+        obj.get_mut("roles")
+            .and_then(|r| r.get_mut("client"))
+            .and_then(Value::as_object_mut),
+        extras
+            .get("roles")
+            .and_then(|r| r.get("client"))
+            .and_then(Value::as_object),
     ) {
         for name in &added {
             if let Some(r) = tpl.get(name) {
-                client_roles.entry(name.clone()).or_insert_with(|| r.clone());
+                client_roles
+                    .entry(name.clone())
+                    .or_insert_with(|| r.clone());
             }
         }
     }
@@ -264,7 +322,11 @@ pub async fn master_realm_json(store: &dyn Store) -> Result<Value, StoreError> {
 }
 
 /// Adds the bootstrap administrator: a master user with the `admin` role and a password.
-pub fn add_bootstrap_admin(realm: &mut Value, username: &str, password_plain: &str) -> Result<(), ImportError> {
+pub fn add_bootstrap_admin(
+    realm: &mut Value,
+    username: &str,
+    password_plain: &str,
+) -> Result<(), ImportError> {
     let hashed = password::hash(password_plain).map_err(|e| ImportError::at("users", e.0))?;
     let user = json!({
         "username": username.to_lowercase(),
@@ -306,8 +368,13 @@ fn now_millis() -> i64 {
 fn add_admin_client_to(master: &mut Map<String, Value>, realm: &str) -> bool {
     let client_id = format!("{realm}-realm");
     let clients = master.entry("clients").or_insert_with(|| json!([]));
-    let Some(clients) = clients.as_array_mut() else { return false };
-    if clients.iter().any(|c| c.get("clientId").and_then(Value::as_str) == Some(client_id.as_str())) {
+    let Some(clients) = clients.as_array_mut() else {
+        return false;
+    };
+    if clients
+        .iter()
+        .any(|c| c.get("clientId").and_then(Value::as_str) == Some(client_id.as_str()))
+    {
         return false;
     }
     clients.push(json!({
@@ -360,10 +427,15 @@ fn add_admin_client_to(master: &mut Map<String, Value>, realm: &str) -> bool {
         if let Some(admin) = all_roles
             .get_mut("realm")
             .and_then(Value::as_array_mut)
-            .and_then(|l| l.iter_mut().find(|r| r.get("name").and_then(Value::as_str) == Some("admin")))
+            .and_then(|l| {
+                l.iter_mut()
+                    .find(|r| r.get("name").and_then(Value::as_str) == Some("admin"))
+            })
         {
             admin["composite"] = json!(true);
-            let composites = admin.as_object_mut().map(|a| a.entry("composites").or_insert_with(|| json!({})));
+            let composites = admin
+                .as_object_mut()
+                .map(|a| a.entry("composites").or_insert_with(|| json!({})));
             if let Some(composites) = composites.and_then(Value::as_object_mut) {
                 let client = composites.entry("client").or_insert_with(|| json!({}));
                 if let Some(client) = client.as_object_mut() {
@@ -376,23 +448,38 @@ fn add_admin_client_to(master: &mut Map<String, Value>, realm: &str) -> bool {
 }
 
 /// The master representation with the new realm's admin client, or `None` if it had it.
-pub fn add_realm_admin_client(master_json: &str, realm: &str) -> Result<Option<String>, ImportError> {
-    let mut master: Value = serde_json::from_str(master_json).map_err(|e| ImportError::at("$", format!("stored master realm is invalid: {e}")))?;
-    let Some(obj) = master.as_object_mut() else { return Ok(None) };
+pub fn add_realm_admin_client(
+    master_json: &str,
+    realm: &str,
+) -> Result<Option<String>, ImportError> {
+    let mut master: Value = serde_json::from_str(master_json)
+        .map_err(|e| ImportError::at("$", format!("stored master realm is invalid: {e}")))?;
+    let Some(obj) = master.as_object_mut() else {
+        return Ok(None);
+    };
     if !add_admin_client_to(obj, realm) {
         return Ok(None);
     }
     // Give the new client and roles ids, as an import would.
-    let mut prepared: crate::representation::RealmRepresentation = serde_json::from_value(master)
-        .map_err(|e| ImportError::at("$", format!("stored master realm is invalid: {e}")))?;
+    let mut prepared: crate::representation::RealmRepresentation =
+        serde_json::from_value(master)
+            .map_err(|e| ImportError::at("$", format!("stored master realm is invalid: {e}")))?;
     let master_id = prepared.id.clone().unwrap_or_default();
     let mut client_uuid = None;
     for c in prepared.clients.iter_mut().flatten() {
         if c.client_id.as_deref() == Some(&format!("{realm}-realm")) {
-            client_uuid = Some(c.id.get_or_insert_with(|| uuid::Uuid::new_v4().to_string()).clone());
+            client_uuid = Some(
+                c.id.get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+                    .clone(),
+            );
         }
     }
-    if let Some(list) = prepared.roles.as_mut().and_then(|r| r.client.as_mut()).and_then(|m| m.get_mut(&format!("{realm}-realm"))) {
+    if let Some(list) = prepared
+        .roles
+        .as_mut()
+        .and_then(|r| r.client.as_mut())
+        .and_then(|m| m.get_mut(&format!("{realm}-realm")))
+    {
         for r in list {
             r.id.get_or_insert_with(|| uuid::Uuid::new_v4().to_string());
             if let Some(c) = &client_uuid {
@@ -401,5 +488,7 @@ pub fn add_realm_admin_client(master_json: &str, realm: &str) -> Result<Option<S
         }
     }
     let _ = master_id;
-    serde_json::to_string(&prepared).map(Some).map_err(|e| ImportError::at("$", e.to_string()))
+    serde_json::to_string(&prepared)
+        .map(Some)
+        .map_err(|e| ImportError::at("$", e.to_string()))
 }

@@ -18,14 +18,23 @@ pub enum UsersMode {
 
 /// Exports one realm.
 pub async fn export(store: &dyn Store, name: &str, users: UsersMode) -> Result<Value, RealmError> {
-    let stored = store.realm_by_name(name).await?.ok_or_else(|| RealmError::NotFound(name.to_string()))?;
-    let mut realm: Value = serde_json::from_str(&stored.representation)
-        .map_err(|e| RealmError::Store(crate::store::StoreError::Database(format!("stored realm '{name}' is not valid JSON: {e}"))))?;
+    let stored = store
+        .realm_by_name(name)
+        .await?
+        .ok_or_else(|| RealmError::NotFound(name.to_string()))?;
+    let mut realm: Value = serde_json::from_str(&stored.representation).map_err(|e| {
+        RealmError::Store(crate::store::StoreError::Database(format!(
+            "stored realm '{name}' is not valid JSON: {e}"
+        )))
+    })?;
     if users == UsersMode::Include {
         let mut list = Vec::new();
         for row in store.users(&stored.id).await? {
             let user: Value = serde_json::from_str(&row.representation).map_err(|e| {
-                RealmError::Store(crate::store::StoreError::Database(format!("stored user '{}' is not valid JSON: {e}", row.username)))
+                RealmError::Store(crate::store::StoreError::Database(format!(
+                    "stored user '{}' is not valid JSON: {e}",
+                    row.username
+                )))
             })?;
             list.push(user);
         }

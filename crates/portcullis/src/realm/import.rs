@@ -24,7 +24,10 @@ pub struct ImportError {
 impl ImportError {
     /// An error at `path`.
     pub fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ImportError { path: path.into(), message: message.into() }
+        ImportError {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -48,8 +51,16 @@ fn new_id() -> String {
 /// Parses a realm file's bytes: a realm object, or an array of them (`kc.sh export --file`
 /// of several realms).
 pub fn parse_file(bytes: &[u8]) -> Result<Vec<Value>, ImportError> {
-    let v: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ImportError::at("$", format!("invalid JSON at line {} column {}: {e}", e.line(), e.column())))?;
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ImportError::at(
+            "$",
+            format!(
+                "invalid JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
     match v {
         Value::Object(_) => Ok(vec![v]),
         Value::Array(items) => {
@@ -66,7 +77,9 @@ pub fn parse_file(bytes: &[u8]) -> Result<Vec<Value>, ImportError> {
 
 /// Validates and completes one realm.
 pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
-    let obj = value.as_object_mut().ok_or_else(|| ImportError::at("$", "expected a realm object"))?;
+    let obj = value
+        .as_object_mut()
+        .ok_or_else(|| ImportError::at("$", "expected a realm object"))?;
     let name = match obj.get("realm") {
         Some(Value::String(s)) => s.clone(),
         Some(_) => return Err(ImportError::at("realm", "must be a string")),
@@ -76,7 +89,10 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
     defaults::complete(obj, &name)?;
     let mut rep: RealmRepresentation = serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
-        ImportError::at(if path == "." { "$".to_string() } else { path }, e.inner().to_string())
+        ImportError::at(
+            if path == "." { "$".to_string() } else { path },
+            e.inner().to_string(),
+        )
     })?;
     assign_ids(&mut rep);
     validate::references(&rep)?;
@@ -88,8 +104,14 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
         .map(|(i, u)| user_row(u, i))
         .collect::<Result<Vec<_>, _>>()?;
     let id = rep.id.clone().unwrap_or_default();
-    let representation = serde_json::to_string(&rep).map_err(|e| ImportError::at("$", e.to_string()))?;
-    Ok(PreparedRealm { id, name, representation, users })
+    let representation =
+        serde_json::to_string(&rep).map_err(|e| ImportError::at("$", e.to_string()))?;
+    Ok(PreparedRealm {
+        id,
+        name,
+        representation,
+        users,
+    })
 }
 
 /// Gives every object that Keycloak identifies by id an id, and roles their container.
@@ -114,7 +136,10 @@ fn assign_ids(rep: &mut RealmRepresentation) {
             r.container_id.get_or_insert_with(|| realm_id.clone());
         }
         for (client, list) in roles.client.iter_mut().flatten() {
-            let container = client_ids.iter().find(|(c, _)| c == client).map(|(_, id)| id.clone());
+            let container = client_ids
+                .iter()
+                .find(|(c, _)| c == client)
+                .map(|(_, id)| id.clone());
             for r in list {
                 r.id.get_or_insert_with(new_id);
                 r.client_role.get_or_insert(true);
@@ -135,7 +160,9 @@ fn assign_ids(rep: &mut RealmRepresentation) {
             default_role.id.get_or_insert(id);
         }
         default_role.client_role.get_or_insert(false);
-        default_role.container_id.get_or_insert_with(|| realm_id.clone());
+        default_role
+            .container_id
+            .get_or_insert_with(|| realm_id.clone());
     }
     fn groups(list: &mut [crate::representation::GroupRepresentation], parent: &str) {
         for g in list {
@@ -178,10 +205,18 @@ fn component_to_key(c: &ComponentRepresentation) -> KeyComponent {
 /// The realm's usable asymmetric keys; an unusable key is an error naming its component.
 pub fn realm_keys(rep: &RealmRepresentation) -> Result<Vec<keys::RealmKey>, ImportError> {
     let mut out = Vec::new();
-    if let Some(list) = rep.components.as_ref().and_then(|m| m.get(KEY_PROVIDER_TYPE)) {
+    if let Some(list) = rep
+        .components
+        .as_ref()
+        .and_then(|m| m.get(KEY_PROVIDER_TYPE))
+    {
         for (i, c) in list.iter().enumerate() {
-            let key = keys::load(&component_to_key(c))
-                .map_err(|e| ImportError::at(format!("components[\"{KEY_PROVIDER_TYPE}\"][{i}].config"), e.0))?;
+            let key = keys::load(&component_to_key(c)).map_err(|e| {
+                ImportError::at(
+                    format!("components[\"{KEY_PROVIDER_TYPE}\"][{i}].config"),
+                    e.0,
+                )
+            })?;
             out.extend(key);
         }
     }
@@ -228,7 +263,9 @@ fn ensure_keys(rep: &mut RealmRepresentation, realm: &str) -> Result<(), ImportE
         }
         None => {}
     }
-    if !existing.iter().any(|k| k.alg == "RSA-OAEP") && !providers.iter().any(|p| p.starts_with("rsa-enc")) {
+    if !existing.iter().any(|k| k.alg == "RSA-OAEP")
+        && !providers.iter().any(|p| p.starts_with("rsa-enc"))
+    {
         wanted.push(Generate::RsaEnc);
     }
     if !providers.iter().any(|p| p == "hmac-generated") {
@@ -246,14 +283,18 @@ fn ensure_keys(rep: &mut RealmRepresentation, realm: &str) -> Result<(), ImportE
         .entry(KEY_PROVIDER_TYPE.to_string())
         .or_default();
     for kind in wanted {
-        let k = keys::generate(kind, realm, new_id()).map_err(|e| ImportError::at("components", e.0))?;
+        let k = keys::generate(kind, realm, new_id())
+            .map_err(|e| ImportError::at("components", e.0))?;
         list.push(ComponentRepresentation {
             id: Some(k.id),
             name: Some(k.name),
             provider_id: Some(k.provider_id),
             sub_type: None,
             config: Some(k.config.into_iter().collect()),
-            extra: serde_json::Map::from_iter([("subComponents".to_string(), serde_json::json!({}))]),
+            extra: serde_json::Map::from_iter([(
+                "subComponents".to_string(),
+                serde_json::json!({}),
+            )]),
         });
     }
     Ok(())
@@ -267,7 +308,10 @@ fn user_row(mut u: UserRepresentation, index: usize) -> Result<UserRow, ImportEr
         let cpath = path(&format!(".credentials[{j}]"));
         if let Some(value) = c.value.take() {
             if c.kind.as_deref().unwrap_or("password") != "password" {
-                return Err(ImportError::at(format!("{cpath}.value"), "plaintext values are only accepted for password credentials"));
+                return Err(ImportError::at(
+                    format!("{cpath}.value"),
+                    "plaintext values are only accepted for password credentials",
+                ));
             }
             let h = password::hash(&value).map_err(|e| ImportError::at(&cpath, e.0))?;
             c.kind.get_or_insert_with(|| "password".into());
@@ -284,12 +328,21 @@ fn user_row(mut u: UserRepresentation, index: usize) -> Result<UserRow, ImportEr
                 (Some(sd), Some(cd)) => {
                     password::check_supported(sd, cd).map_err(|e| ImportError::at(&cpath, e.0))?;
                 }
-                _ => return Err(ImportError::at(&cpath, "a password credential needs either value or secretData and credentialData")),
+                _ => {
+                    return Err(ImportError::at(
+                        &cpath,
+                        "a password credential needs either value or secretData and credentialData",
+                    ))
+                }
             }
         }
     }
-    let username = u.username.clone().ok_or_else(|| ImportError::at(path(".username"), "username is required"))?;
-    let representation = serde_json::to_string(&u).map_err(|e| ImportError::at(path(""), e.to_string()))?;
+    let username = u
+        .username
+        .clone()
+        .ok_or_else(|| ImportError::at(path(".username"), "username is required"))?;
+    let representation =
+        serde_json::to_string(&u).map_err(|e| ImportError::at(path(""), e.to_string()))?;
     Ok(UserRow {
         id: u.id.clone().unwrap_or_default(),
         username,

@@ -64,14 +64,20 @@ pub enum IfExists {
 
 /// Imports one realm from its JSON: validated, completed with defaults, keys generated,
 /// written in one transaction together with the master realm's `<realm>-realm` client.
-pub async fn import(store: &dyn Store, value: Value, if_exists: IfExists) -> Result<(String, ImportOutcome), RealmError> {
+pub async fn import(
+    store: &dyn Store,
+    value: Value,
+    if_exists: IfExists,
+) -> Result<(String, ImportOutcome), RealmError> {
     let prepared = import::prepare(value)?;
     let name = prepared.name.clone();
     let existing = store.realm_by_name(&name).await?;
     let mut writes = Vec::new();
     let outcome = match (&existing, if_exists) {
         (Some(_), IfExists::Skip) => return Ok((name, ImportOutcome::Skipped)),
-        (Some(_), IfExists::Fail) => return Err(RealmError::Conflict(format!("Realm {name} already exists"))),
+        (Some(_), IfExists::Fail) => {
+            return Err(RealmError::Conflict(format!("Realm {name} already exists")))
+        }
         (Some(old), IfExists::Overwrite) => {
             writes.push(Write::DeleteRealm { id: old.id.clone() });
             ImportOutcome::Replaced
@@ -84,11 +90,19 @@ pub async fn import(store: &dyn Store, value: Value, if_exists: IfExists) -> Res
         version: 1,
         representation: prepared.representation,
     }));
-    writes.push(Write::InsertUsers { realm_id: prepared.id.clone(), users: prepared.users });
+    writes.push(Write::InsertUsers {
+        realm_id: prepared.id.clone(),
+        users: prepared.users,
+    });
     if name != MASTER {
         if let Some(master) = store.realm_by_name(MASTER).await? {
-            if let Some(updated) = defaults::add_realm_admin_client(&master.representation, &name)? {
-                writes.push(Write::UpdateRealm { id: master.id, expected_version: master.version, representation: updated });
+            if let Some(updated) = defaults::add_realm_admin_client(&master.representation, &name)?
+            {
+                writes.push(Write::UpdateRealm {
+                    id: master.id,
+                    expected_version: master.version,
+                    representation: updated,
+                });
             }
         }
     }

@@ -43,12 +43,19 @@ pub struct RealmSnapshot {
 impl RealmSnapshot {
     /// Builds a snapshot from its stored form.
     pub fn build(stored: &StoredRealm) -> Result<Self, StoreError> {
-        let rep: RealmRepresentation = serde_json::from_str(&stored.representation)
-            .map_err(|e| StoreError::Database(format!("stored realm '{}' is invalid: {e}", stored.name)))?;
-        let keys = import::realm_keys(&rep).map_err(|e| StoreError::Database(format!("realm '{}': {e}", stored.name)))?;
+        let rep: RealmRepresentation =
+            serde_json::from_str(&stored.representation).map_err(|e| {
+                StoreError::Database(format!("stored realm '{}' is invalid: {e}", stored.name))
+            })?;
+        let keys = import::realm_keys(&rep)
+            .map_err(|e| StoreError::Database(format!("realm '{}': {e}", stored.name)))?;
         let jwks = Bytes::from(jwks::jwks(&keys).to_string());
         let public_key = keys::active_for(&keys, "RS256").map(|k| b64(&k.spki));
-        let not_before = rep.extra.get("notBefore").and_then(serde_json::Value::as_i64).unwrap_or(0);
+        let not_before = rep
+            .extra
+            .get("notBefore")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0);
         let mut snap = RealmSnapshot {
             id: stored.id.clone(),
             name: stored.name.clone(),
@@ -90,7 +97,10 @@ impl RealmCache {
     pub async fn load_all(&self, store: &dyn Store) -> Result<(), StoreError> {
         let mut map = HashMap::new();
         for stored in store.realms().await? {
-            map.insert(stored.name.clone(), Arc::new(RealmSnapshot::build(&stored)?));
+            map.insert(
+                stored.name.clone(),
+                Arc::new(RealmSnapshot::build(&stored)?),
+            );
         }
         self.map.store(Arc::new(map));
         Ok(())

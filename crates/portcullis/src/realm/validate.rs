@@ -16,7 +16,10 @@ pub fn realm_name(name: &str) -> Result<(), String> {
     if name.len() > 255 {
         return Err("the realm name is longer than 255 characters".into());
     }
-    if name.chars().any(|c| c.is_control() || matches!(c, '/' | '\\' | '?' | '#' | '%')) {
+    if name
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '/' | '\\' | '?' | '#' | '%'))
+    {
         return Err(format!("the realm name '{name}' contains a character that is not allowed in a URL (/, \\, ?, #, % or a control character)"));
     }
     if name == "." || name == ".." {
@@ -28,10 +31,11 @@ pub fn realm_name(name: &str) -> Result<(), String> {
 /// A redirect URI as Keycloak accepts it: `*`, `+`, a path relative to the root URL, or an
 /// absolute URI (optionally ending in the `*` wildcard). `javascript:` and `data:` are refused.
 pub fn redirect_uri(uri: &str) -> Result<(), String> {
-    if uri == "*" || uri == "+" || uri == "-" {
+    // Keycloak keeps (and ignores when matching) empty entries; real exports contain them.
+    if uri.is_empty() || uri == "*" || uri == "+" || uri == "-" {
         return Ok(());
     }
-    if uri.is_empty() || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("malformed redirect URI '{uri}'"));
     }
     let base = uri.strip_suffix('*').unwrap_or(uri);
@@ -41,9 +45,13 @@ pub fn redirect_uri(uri: &str) -> Result<(), String> {
             .map(|_| ())
             .map_err(|e| format!("malformed redirect URI '{uri}': {e}"));
     }
-    let parsed = url::Url::parse(base).map_err(|e| format!("malformed redirect URI '{uri}': {e}"))?;
+    let parsed =
+        url::Url::parse(base).map_err(|e| format!("malformed redirect URI '{uri}': {e}"))?;
     if matches!(parsed.scheme(), "javascript" | "data") {
-        return Err(format!("redirect URI '{uri}' uses the forbidden scheme '{}'", parsed.scheme()));
+        return Err(format!(
+            "redirect URI '{uri}' uses the forbidden scheme '{}'",
+            parsed.scheme()
+        ));
     }
     if parsed.fragment().is_some() {
         return Err(format!("redirect URI '{uri}' must not contain a fragment"));
@@ -74,8 +82,13 @@ impl<'a> Index<'a> {
     fn client_role(&self, path: String, client: &str, name: &str) -> Result<(), ImportError> {
         match self.client_roles.get(client) {
             Some(roles) if roles.contains(name) => Ok(()),
-            _ if !self.clients.contains(client) => Err(err(path, format!("client '{client}' does not exist"))),
-            _ => Err(err(path, format!("client role '{client}/{name}' does not exist"))),
+            _ if !self.clients.contains(client) => {
+                Err(err(path, format!("client '{client}' does not exist")))
+            }
+            _ => Err(err(
+                path,
+                format!("client role '{client}/{name}' does not exist"),
+            )),
         }
     }
     fn client_role_map(
@@ -99,13 +112,27 @@ impl<'a> Index<'a> {
     }
 }
 
-fn collect_groups(list: &[GroupRepresentation], parent: &str, path: &str, out: &mut HashSet<String>) -> Result<(), ImportError> {
+fn collect_groups(
+    list: &[GroupRepresentation],
+    parent: &str,
+    path: &str,
+    out: &mut HashSet<String>,
+) -> Result<(), ImportError> {
     let mut seen = HashSet::new();
     for (i, g) in list.iter().enumerate() {
         let here = format!("{path}[{i}]");
-        let name = g.name.as_deref().ok_or_else(|| err(format!("{here}.name"), "group name is required".into()))?;
+        let name = g
+            .name
+            .as_deref()
+            .ok_or_else(|| err(format!("{here}.name"), "group name is required".into()))?;
         if !seen.insert(name) {
-            return Err(err(format!("{here}.name"), format!("duplicate group '{name}' under '{}'", if parent.is_empty() { "/" } else { parent })));
+            return Err(err(
+                format!("{here}.name"),
+                format!(
+                    "duplicate group '{name}' under '{}'",
+                    if parent.is_empty() { "/" } else { parent }
+                ),
+            ));
         }
         let full = format!("{parent}/{name}");
         if let Some(subs) = &g.sub_groups {
@@ -116,7 +143,11 @@ fn collect_groups(list: &[GroupRepresentation], parent: &str, path: &str, out: &
     Ok(())
 }
 
-fn check_groups(ix: &Index<'_>, list: &[GroupRepresentation], path: &str) -> Result<(), ImportError> {
+fn check_groups(
+    ix: &Index<'_>,
+    list: &[GroupRepresentation],
+    path: &str,
+) -> Result<(), ImportError> {
     for (i, g) in list.iter().enumerate() {
         let here = format!("{path}[{i}]");
         for (k, r) in g.realm_roles.iter().flatten().enumerate() {
@@ -134,9 +165,17 @@ fn check_groups(ix: &Index<'_>, list: &[GroupRepresentation], path: &str) -> Res
 pub fn references(rep: &RealmRepresentation) -> Result<(), ImportError> {
     let mut clients = HashSet::new();
     for (i, c) in rep.clients.iter().flatten().enumerate() {
-        let id = c.client_id.as_deref().ok_or_else(|| err(format!("clients[{i}].clientId"), "clientId is required".into()))?;
+        let id = c.client_id.as_deref().ok_or_else(|| {
+            err(
+                format!("clients[{i}].clientId"),
+                "clientId is required".into(),
+            )
+        })?;
         if !clients.insert(id) {
-            return Err(err(format!("clients[{i}].clientId"), format!("duplicate clientId '{id}'")));
+            return Err(err(
+                format!("clients[{i}].clientId"),
+                format!("duplicate clientId '{id}'"),
+            ));
         }
         for (j, uri) in c.redirect_uris.iter().flatten().enumerate() {
             redirect_uri(uri).map_err(|m| err(format!("clients[{i}].redirectUris[{j}]"), m))?;
@@ -144,39 +183,77 @@ pub fn references(rep: &RealmRepresentation) -> Result<(), ImportError> {
     }
     let mut scopes = HashSet::new();
     for (i, s) in rep.client_scopes.iter().flatten().enumerate() {
-        let name = s.name.as_deref().ok_or_else(|| err(format!("clientScopes[{i}].name"), "name is required".into()))?;
+        let name = s
+            .name
+            .as_deref()
+            .ok_or_else(|| err(format!("clientScopes[{i}].name"), "name is required".into()))?;
         if !scopes.insert(name) {
-            return Err(err(format!("clientScopes[{i}].name"), format!("duplicate client scope '{name}'")));
+            return Err(err(
+                format!("clientScopes[{i}].name"),
+                format!("duplicate client scope '{name}'"),
+            ));
         }
     }
     let mut realm_roles = HashSet::new();
     let mut client_roles: HashMap<&str, HashSet<&str>> = HashMap::new();
     if let Some(roles) = &rep.roles {
         for (i, r) in roles.realm.iter().flatten().enumerate() {
-            let name = r.name.as_deref().ok_or_else(|| err(format!("roles.realm[{i}].name"), "role name is required".into()))?;
+            let name = r.name.as_deref().ok_or_else(|| {
+                err(
+                    format!("roles.realm[{i}].name"),
+                    "role name is required".into(),
+                )
+            })?;
             if !realm_roles.insert(name) {
-                return Err(err(format!("roles.realm[{i}].name"), format!("duplicate realm role '{name}'")));
+                return Err(err(
+                    format!("roles.realm[{i}].name"),
+                    format!("duplicate realm role '{name}'"),
+                ));
             }
         }
         for (client, list) in roles.client.iter().flatten() {
             if !clients.contains(client.as_str()) {
-                return Err(err(format!("roles.client.{client}"), format!("client '{client}' does not exist")));
+                return Err(err(
+                    format!("roles.client.{client}"),
+                    format!("client '{client}' does not exist"),
+                ));
             }
             let set = client_roles.entry(client.as_str()).or_default();
             for (i, r) in list.iter().enumerate() {
-                let name = r.name.as_deref().ok_or_else(|| err(format!("roles.client.{client}[{i}].name"), "role name is required".into()))?;
+                let name = r.name.as_deref().ok_or_else(|| {
+                    err(
+                        format!("roles.client.{client}[{i}].name"),
+                        "role name is required".into(),
+                    )
+                })?;
                 if !set.insert(name) {
-                    return Err(err(format!("roles.client.{client}[{i}].name"), format!("duplicate role '{name}' of client '{client}'")));
+                    return Err(err(
+                        format!("roles.client.{client}[{i}].name"),
+                        format!("duplicate role '{name}' of client '{client}'"),
+                    ));
                 }
             }
         }
     }
     let mut group_paths = HashSet::new();
-    collect_groups(rep.groups.as_deref().unwrap_or_default(), "", "groups", &mut group_paths)?;
-    let ix = Index { realm_roles, client_roles, clients, scopes, group_paths };
+    collect_groups(
+        rep.groups.as_deref().unwrap_or_default(),
+        "",
+        "groups",
+        &mut group_paths,
+    )?;
+    let ix = Index {
+        realm_roles,
+        client_roles,
+        clients,
+        scopes,
+        group_paths,
+    };
 
     if let Some(roles) = &rep.roles {
-        let composite_check = |path: String, r: &crate::representation::RoleRepresentation| -> Result<(), ImportError> {
+        let composite_check = |path: String,
+                               r: &crate::representation::RoleRepresentation|
+         -> Result<(), ImportError> {
             if let Some(c) = &r.composites {
                 for (k, name) in c.realm.iter().flatten().enumerate() {
                     ix.realm_role(format!("{path}.composites.realm[{k}]"), name)?;
@@ -206,15 +283,30 @@ pub fn references(rep: &RealmRepresentation) -> Result<(), ImportError> {
             ix.scope(format!("clients[{i}].optionalClientScopes[{j}]"), s)?;
         }
     }
-    for (j, s) in rep.default_default_client_scopes.iter().flatten().enumerate() {
+    for (j, s) in rep
+        .default_default_client_scopes
+        .iter()
+        .flatten()
+        .enumerate()
+    {
         ix.scope(format!("defaultDefaultClientScopes[{j}]"), s)?;
     }
-    for (j, s) in rep.default_optional_client_scopes.iter().flatten().enumerate() {
+    for (j, s) in rep
+        .default_optional_client_scopes
+        .iter()
+        .flatten()
+        .enumerate()
+    {
         ix.scope(format!("defaultOptionalClientScopes[{j}]"), s)?;
     }
-    let mapping_target = |path: String, m: &crate::representation::ScopeMappingRepresentation| -> Result<(), ImportError> {
+    let mapping_target = |path: String,
+                          m: &crate::representation::ScopeMappingRepresentation|
+     -> Result<(), ImportError> {
         match (&m.client, &m.client_scope) {
-            (Some(c), _) if !ix.clients.contains(c.as_str()) => Err(err(format!("{path}.client"), format!("client '{c}' does not exist"))),
+            (Some(c), _) if !ix.clients.contains(c.as_str()) => Err(err(
+                format!("{path}.client"),
+                format!("client '{c}' does not exist"),
+            )),
             (None, Some(s)) => ix.scope(format!("{path}.clientScope"), s),
             _ => Ok(()),
         }
@@ -229,30 +321,50 @@ pub fn references(rep: &RealmRepresentation) -> Result<(), ImportError> {
         for (i, m) in list.iter().enumerate() {
             mapping_target(format!("clientScopeMappings.{owner}[{i}]"), m)?;
             for (k, r) in m.roles.iter().flatten().enumerate() {
-                ix.client_role(format!("clientScopeMappings.{owner}[{i}].roles[{k}]"), owner, r)?;
+                ix.client_role(
+                    format!("clientScopeMappings.{owner}[{i}].roles[{k}]"),
+                    owner,
+                    r,
+                )?;
             }
         }
     }
     let mut usernames = HashSet::new();
     for (i, u) in rep.users.iter().flatten().enumerate() {
         let here = format!("users[{i}]");
-        let name = u.username.as_deref().ok_or_else(|| err(format!("{here}.username"), "username is required".into()))?;
+        let name = u
+            .username
+            .as_deref()
+            .ok_or_else(|| err(format!("{here}.username"), "username is required".into()))?;
         if !usernames.insert(name.to_lowercase()) {
-            return Err(err(format!("{here}.username"), format!("duplicate username '{name}'")));
+            return Err(err(
+                format!("{here}.username"),
+                format!("duplicate username '{name}'"),
+            ));
         }
         for (k, r) in u.realm_roles.iter().flatten().enumerate() {
             ix.realm_role(format!("{here}.realmRoles[{k}]"), r)?;
         }
         ix.client_role_map(&format!("{here}.clientRoles"), u.client_roles.as_ref())?;
         for (k, g) in u.groups.iter().flatten().enumerate() {
-            let path = if g.starts_with('/') { g.clone() } else { format!("/{g}") };
+            let path = if g.starts_with('/') {
+                g.clone()
+            } else {
+                format!("/{g}")
+            };
             if !ix.group_paths.contains(&path) {
-                return Err(err(format!("{here}.groups[{k}]"), format!("group '{g}' does not exist")));
+                return Err(err(
+                    format!("{here}.groups[{k}]"),
+                    format!("group '{g}' does not exist"),
+                ));
             }
         }
         if let Some(c) = &u.service_account_client_id {
             if !ix.clients.contains(c.as_str()) {
-                return Err(err(format!("{here}.serviceAccountClientId"), format!("client '{c}' does not exist")));
+                return Err(err(
+                    format!("{here}.serviceAccountClientId"),
+                    format!("client '{c}' does not exist"),
+                ));
             }
         }
     }
@@ -260,16 +372,30 @@ pub fn references(rep: &RealmRepresentation) -> Result<(), ImportError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
     #[test]
     fn redirect_uris() {
-        for ok in ["*", "+", "/app/*", "https://app.example.com/cb", "https://app.example.com/*", "myapp://callback", "http://localhost:3000/*"] {
+        for ok in [
+            "*",
+            "+",
+            "/app/*",
+            "https://app.example.com/cb",
+            "https://app.example.com/*",
+            "myapp://callback",
+            "http://localhost:3000/*",
+        ] {
             redirect_uri(ok).unwrap();
         }
-        for bad in ["", "not a uri", "javascript:alert(1)", "https://a.example.com/cb#frag", "https://exa mple.com", "noscheme"] {
+        for bad in [
+            "not a uri",
+            "javascript:alert(1)",
+            "https://a.example.com/cb#frag",
+            "https://exa mple.com",
+            "noscheme",
+        ] {
             assert!(redirect_uri(bad).is_err(), "{bad}");
         }
     }
@@ -290,13 +416,34 @@ mod tests {
     #[test]
     fn unresolved_references_name_their_path() {
         let cases = [
-            (serde_json::json!({"clients":[{"clientId":"a"},{"clientId":"a"}]}), "clients[1].clientId"),
-            (serde_json::json!({"users":[{"username":"u","realmRoles":["nope"]}]}), "users[0].realmRoles[0]"),
-            (serde_json::json!({"users":[{"username":"u","groups":["/missing"]}]}), "users[0].groups[0]"),
-            (serde_json::json!({"clients":[{"clientId":"a","defaultClientScopes":["x"]}]}), "clients[0].defaultClientScopes[0]"),
-            (serde_json::json!({"roles":{"realm":[{"name":"r","composites":{"client":{"a":["x"]}}}]}}), "roles.realm[0].composites.client.a[0]"),
-            (serde_json::json!({"clients":[{"clientId":"a","redirectUris":["ok://x","bad uri"]}]}), "clients[0].redirectUris[1]"),
-            (serde_json::json!({"groups":[{"name":"g","subGroups":[{"name":"s","realmRoles":["r"]}]}]}), "groups[0].subGroups[0].realmRoles[0]"),
+            (
+                serde_json::json!({"clients":[{"clientId":"a"},{"clientId":"a"}]}),
+                "clients[1].clientId",
+            ),
+            (
+                serde_json::json!({"users":[{"username":"u","realmRoles":["nope"]}]}),
+                "users[0].realmRoles[0]",
+            ),
+            (
+                serde_json::json!({"users":[{"username":"u","groups":["/missing"]}]}),
+                "users[0].groups[0]",
+            ),
+            (
+                serde_json::json!({"clients":[{"clientId":"a","defaultClientScopes":["x"]}]}),
+                "clients[0].defaultClientScopes[0]",
+            ),
+            (
+                serde_json::json!({"roles":{"realm":[{"name":"r","composites":{"client":{"a":["x"]}}}]}}),
+                "roles.realm[0].composites.client.a[0]",
+            ),
+            (
+                serde_json::json!({"clients":[{"clientId":"a","redirectUris":["ok://x","bad uri"]}]}),
+                "clients[0].redirectUris[1]",
+            ),
+            (
+                serde_json::json!({"groups":[{"name":"g","subGroups":[{"name":"s","realmRoles":["r"]}]}]}),
+                "groups[0].subGroups[0].realmRoles[0]",
+            ),
         ];
         for (json, path) in cases {
             let e = references(&rep(json)).unwrap_err();

@@ -17,13 +17,22 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     /// Connects, creates `schema` if given (and uses it), and runs migrations.
-    pub async fn connect(url: &str, schema: Option<&str>, max_connections: u32) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &str,
+        schema: Option<&str>,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
         let mut opts: PgConnectOptions = url.parse()?;
         opts = opts.log_statements(tracing::log::LevelFilter::Trace);
         if let Some(schema) = schema {
             // The schema name was validated (letters, digits, _) when the options were read.
-            let admin = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
-            admin.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str()).await?;
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.clone())
+                .await?;
+            admin
+                .execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str())
+                .await?;
             admin.close().await;
             opts = opts.options([("search_path", schema)]);
         }
@@ -38,7 +47,10 @@ impl PostgresStore {
 }
 
 pub(super) fn migration_names() -> Vec<String> {
-    MIGRATOR.iter().map(|m| format!("{}_{}", m.version, m.description)).collect()
+    MIGRATOR
+        .iter()
+        .map(|m| format!("{}_{}", m.version, m.description))
+        .collect()
 }
 
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, "postgres");

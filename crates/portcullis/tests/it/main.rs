@@ -1,1 +1,10 @@
+//! Integration tests: the real `portcullis` binary over HTTP and its CLI, on SQLite and on
+//! PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod cli;
+mod discovery;
+mod realm_files;

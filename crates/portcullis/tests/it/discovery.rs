@@ -1,0 +1,209 @@
+//! Discovery, JWKS, realm info and health over HTTP, on both stores.
+
+use serde_json::Value;
+
+use crate::support::*;
+
+async fn discovery_jwks_and_realm_info(backend: Backend) {
+    let Some(data) = Data::new(backend).await else {
+        return;
+    };
+    std::fs::copy(
+        fixtures_dir().join("kc26.2.5-authz-policy-enforcer.json"),
+        data.import_dir().join("realm.json"),
+    )
+    .unwrap();
+    let fixture: Value = serde_json::from_slice(
+        &std::fs::read(fixtures_dir().join("kc26.2.5-authz-policy-enforcer.json")).unwrap(),
+    )
+    .unwrap();
+    let realm = fixture["realm"].as_str().unwrap().to_string();
+    let server = TestServer::start(
+        &data,
+        "start-dev",
+        &[
+            "--import-realm",
+            "--health-enabled",
+            "true",
+            "--http-management-port",
+            "0",
+        ],
+        &[],
+    )
+    .unwrap();
+
+    // Discovery: issuer from the request in dev mode.
+    let (status, doc) =
+        get_json(&server.url(&format!("/realms/{realm}/.well-known/openid-configuration"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["issuer"], format!("{}/realms/{realm}", server.base));
+    assert_eq!(
+        doc["jwks_uri"],
+        format!(
+            "{}/realms/{realm}/protocol/openid-connect/certs",
+            server.base
+        )
+    );
+    assert!(doc["id_token_signing_alg_values_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("RS256")));
+    assert!(doc["scopes_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("openid")));
+    // Nothing is advertised that is not served yet.
+    assert!(doc.get("token_endpoint").is_none());
+
+    // JWKS: the imported key is served unchanged (same certificate), with Keycloak's fields.
+    let r = client()
+        .get(server.url(&format!("/realms/{realm}/protocol/openid-connect/certs")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/jwk-set+json");
+    let jwks: Value = r.json().await.unwrap();
+    let cert = fixture["components"]["org.keycloak.keys.KeyProvider"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["providerId"] == "rsa-generated")
+        .unwrap()["config"]["certificate"][0]
+        .clone();
+    let sig = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["use"] == "sig" && k["alg"] == "RS256")
+        .unwrap();
+    assert_eq!(
+        sig["x5c"][0], cert,
+        "the imported RSA key is the one published"
+    );
+    for field in ["kid", "kty", "n", "e", "x5t", "x5t#S256"] {
+        assert!(sig[field].is_string(), "{field}");
+    }
+    assert!(jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["use"] == "enc" && k["alg"] == "RSA-OAEP"));
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k.get("d").is_none() && k.get("p").is_none()),
+        "no private parts"
+    );
+
+    // Realm info.
+    let (status, info) = get_json(&server.url(&format!("/realms/{realm}"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(info["realm"], realm.as_str());
+    assert!(info["public_key"].as_str().unwrap().starts_with("MIIB"));
+    assert_eq!(
+        info["token-service"],
+        format!("{}/realms/{realm}/protocol/openid-connect", server.base)
+    );
+    assert_eq!(info["tokens-not-before"], 0);
+
+    // Unknown realm: Keycloak's 404 body.
+    let (status, body) =
+        get_json(&server.url("/realms/does-not-exist/protocol/openid-connect/certs")).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "Realm does not exist");
+
+    // Health on the main port and on the management port.
+    for base in [server.base.clone(), server.management.clone().unwrap()] {
+        let (status, body) = get_json(&format!("{base}/health/ready")).await;
+        assert_eq!(status, 200, "{base}");
+        assert_eq!(body["status"], "UP");
+        let (status, _) = get_json(&format!("{base}/health/live")).await;
+        assert_eq!(status, 200);
+    }
+    drop(server);
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn discovery_jwks_and_realm_info_sqlite() {
+    discovery_jwks_and_realm_info(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn discovery_jwks_and_realm_info_postgres() {
+    discovery_jwks_and_realm_info(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn disabled_realm_is_404_and_health_is_off_by_default() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    std::fs::write(
+        data.import_dir().join("off.json"),
+        r#"{"realm": "off", "enabled": false}"#,
+    )
+    .unwrap();
+    let server = TestServer::start(&data, "start-dev", &["--import-realm"], &[]).unwrap();
+    let (status, body) =
+        get_json(&server.url("/realms/off/.well-known/openid-configuration")).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "Realm does not exist");
+    let (status, _) = get_json(&server.url("/health/ready")).await;
+    assert_eq!(
+        status, 404,
+        "health is served only with --health-enabled, as in Keycloak"
+    );
+    assert!(server.management.is_none());
+}
+
+#[tokio::test]
+async fn fixed_hostname_sets_the_issuer_and_proxy_headers_are_trusted_only_when_configured() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = TestServer::start(
+        &data,
+        "start-dev",
+        &["--hostname", "https://sso.example.com/auth"],
+        &[],
+    )
+    .unwrap();
+    let r = client()
+        .get(server.url("/realms/master/.well-known/openid-configuration"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = r.json().await.unwrap();
+    assert_eq!(doc["issuer"], "https://sso.example.com/auth/realms/master");
+    drop(server);
+
+    let server = TestServer::start(&data, "start-dev", &[], &[]).unwrap();
+    let doc: Value = client()
+        .get(server.url("/realms/master/.well-known/openid-configuration"))
+        .header("x-forwarded-host", "evil.example")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !doc["issuer"].as_str().unwrap().contains("evil"),
+        "untrusted X-Forwarded-Host ignored"
+    );
+    drop(server);
+
+    let server =
+        TestServer::start(&data, "start-dev", &["--proxy-headers", "xforwarded"], &[]).unwrap();
+    let doc: Value = client()
+        .get(server.url("/realms/master/.well-known/openid-configuration"))
+        .header("x-forwarded-host", "id.example.org")
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["issuer"], "https://id.example.org/realms/master");
+}

@@ -1,0 +1,374 @@
+//! Keycloak realm files: import, export, round trips of every fixture, defaults for partial
+//! files, and bad files that fail with their JSON path and change nothing.
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+fn read(p: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+/// Import a file, export it, import the export into a fresh store, export again: the two
+/// exports are equal and the first contains everything of the original file.
+async fn round_trip(backend: Backend, file: &std::path::Path) {
+    let original = read(file);
+    let realm = original["realm"].as_str().unwrap();
+    let Some(first) = Data::new(backend).await else {
+        return;
+    };
+    let o = first.cli("import", &["--file", file.to_str().unwrap()]);
+    assert!(
+        o.status.success(),
+        "{}: {}",
+        file.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let export1 = first.export(realm);
+    if let Err(diff) = contained(&original, &export1, "$") {
+        panic!(
+            "{}: the export lost or changed data: {diff}",
+            file.display()
+        );
+    }
+    let e1_path = first.dir.path().join("e1.json");
+    std::fs::write(&e1_path, serde_json::to_vec_pretty(&export1).unwrap()).unwrap();
+    let second = Data::new(backend).await.unwrap();
+    let o = second.cli("import", &["--file", e1_path.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let export2 = second.export(realm);
+    assert_eq!(
+        export1,
+        export2,
+        "{}: export → import → export is stable",
+        file.display()
+    );
+    first.cleanup().await;
+    second.cleanup().await;
+}
+
+#[tokio::test]
+async fn every_fixture_round_trips_on_sqlite() {
+    for f in fixture_files() {
+        round_trip(Backend::Sqlite, &f).await;
+    }
+}
+
+#[tokio::test]
+async fn every_fixture_round_trips_on_postgres() {
+    for f in fixture_files() {
+        round_trip(Backend::Postgres, &f).await;
+    }
+}
+
+#[tokio::test]
+async fn hashed_credentials_and_user_data_survive() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let f = fixtures_dir().join("kc26.1.4-freva-users-argon2.json");
+    let original = read(&f);
+    assert!(data
+        .cli("import", &["--file", f.to_str().unwrap()])
+        .status
+        .success());
+    let export = data.export(original["realm"].as_str().unwrap());
+    let users = export["users"].as_array().unwrap();
+    for u in original["users"].as_array().unwrap() {
+        let e = users
+            .iter()
+            .find(|x| x["username"] == u["username"])
+            .unwrap();
+        assert_eq!(
+            e["credentials"], u["credentials"],
+            "hash kept byte for byte"
+        );
+        assert_eq!(e["attributes"], u["attributes"]);
+        assert_eq!(e["id"], u["id"]);
+    }
+}
+
+#[tokio::test]
+async fn partial_realm_gets_keycloak_defaults_and_master_gets_its_admin_client() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let file = data.dir.path().join("tenant.json");
+    std::fs::write(
+        &file,
+        json!({
+            "realm": "tenant-a",
+            "enabled": true,
+            "clients": [{"clientId": "web", "publicClient": true, "redirectUris": ["https://app.example.com/*"]}],
+            "users": [{"username": "Alice", "enabled": true, "credentials": [{"type": "password", "value": "pw-alice", "temporary": true}]}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let o = data.cli("import", &["--file", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = data.export("tenant-a");
+    let client_ids: Vec<&str> = r["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["clientId"].as_str().unwrap())
+        .collect();
+    for builtin in [
+        "web",
+        "account",
+        "account-console",
+        "admin-cli",
+        "broker",
+        "realm-management",
+        "security-admin-console",
+    ] {
+        assert!(client_ids.contains(&builtin), "{builtin} in {client_ids:?}");
+    }
+    let scopes: Vec<&str> = r["clientScopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for s in [
+        "profile",
+        "email",
+        "roles",
+        "web-origins",
+        "acr",
+        "basic",
+        "address",
+        "phone",
+        "offline_access",
+        "microprofile-jwt",
+        "organization",
+    ] {
+        assert!(scopes.contains(&s), "scope {s} in {scopes:?}");
+    }
+    let realm_roles: Vec<&str> = r["roles"]["realm"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    for role in [
+        "offline_access",
+        "uma_authorization",
+        "default-roles-tenant-a",
+    ] {
+        assert!(realm_roles.contains(&role), "{role}");
+    }
+    assert_eq!(r["defaultRole"]["name"], "default-roles-tenant-a");
+    assert!(r["roles"]["client"]["realm-management"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["name"] == "realm-admin"));
+    let web = r["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["clientId"] == "web")
+        .unwrap();
+    assert!(
+        web["defaultClientScopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "profile"),
+        "new clients get the realm's default scopes"
+    );
+    assert_eq!(r["accessTokenLifespan"], 300);
+    // Users: name lower-cased, password hashed, temporary → UPDATE_PASSWORD.
+    let alice = &r["users"][0];
+    assert_eq!(alice["username"], "alice");
+    assert!(alice["credentials"][0].get("value").is_none());
+    assert!(alice["credentials"][0]["secretData"].is_string());
+    assert!(!r.to_string().contains("pw-alice"));
+    assert!(alice["requiredActions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "UPDATE_PASSWORD"));
+    // Master gets the cross-realm admin client.
+    let master = data.export("master");
+    assert!(master["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["clientId"] == "tenant-a-realm"));
+    let admin = master["roles"]["realm"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "admin")
+        .unwrap();
+    assert!(admin["composites"]["client"]["tenant-a-realm"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x == "manage-users"));
+}
+
+#[tokio::test]
+async fn seed_realm_files_import() {
+    // The Organizations realm of seed 000 (realm/realm-organizations.json), as written there.
+    let seed = std::fs::read_to_string(fixtures_dir().join("../../seeds/000_46731ad9c89b300f.txt"))
+        .unwrap();
+    let start = seed
+        .find("Create file: realm/realm-organizations.json")
+        .unwrap();
+    let body = &seed[start..];
+    let open = body.find('{').unwrap();
+    let mut depth = 0;
+    let mut end = open;
+    for (i, ch) in body[open..].char_indices() {
+        match ch {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    end = open + i + 1;
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let file = data.dir.path().join("realm-organizations.json");
+    std::fs::write(&file, &body[open..end]).unwrap();
+    round_trip(Backend::Sqlite, &file).await;
+}
+
+fn bad_case(data: &Data, name: &str, content: &str, expect_path: &str) {
+    let file = data.dir.path().join(format!("{name}.json"));
+    std::fs::write(&file, content).unwrap();
+    let o = data.cli("import", &["--file", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!o.status.success(), "{name} should fail");
+    assert!(
+        err.contains(expect_path),
+        "{name}: expected '{expect_path}' in: {err}"
+    );
+}
+
+#[tokio::test]
+async fn bad_files_fail_with_their_path_and_change_nothing() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    // An existing realm that a failed override import must leave intact.
+    let good = data.dir.path().join("good.json");
+    std::fs::write(
+        &good,
+        json!({"realm": "shop", "clients": [{"clientId": "keep-me"}]}).to_string(),
+    )
+    .unwrap();
+    assert!(data
+        .cli("import", &["--file", good.to_str().unwrap()])
+        .status
+        .success());
+    let before = data.export("shop");
+
+    bad_case(
+        &data,
+        "not-json",
+        "{\"realm\": \"shop\", ",
+        "invalid JSON at line 1",
+    );
+    bad_case(
+        &data,
+        "dup-client",
+        &json!({"realm": "shop", "clients": [{"clientId": "a"}, {"clientId": "a"}]}).to_string(),
+        "clients[1].clientId",
+    );
+    bad_case(
+        &data,
+        "bad-role",
+        &json!({"realm": "shop", "users": [{"username": "u", "realmRoles": ["ghost"]}]})
+            .to_string(),
+        "users[0].realmRoles[0]",
+    );
+    bad_case(
+        &data,
+        "bad-scope",
+        &json!({"realm": "shop", "clients": [{"clientId": "c", "defaultClientScopes": ["nope"]}]})
+            .to_string(),
+        "clients[0].defaultClientScopes[0]",
+    );
+    bad_case(
+        &data,
+        "bad-group",
+        &json!({"realm": "shop", "users": [{"username": "u", "groups": ["/nowhere"]}]}).to_string(),
+        "users[0].groups[0]",
+    );
+    bad_case(&data, "bad-redirect", &json!({"realm": "shop", "clients": [{"clientId": "c", "redirectUris": ["https://ok/*", "javascript:alert(1)"]}]}).to_string(), "clients[0].redirectUris[1]");
+    bad_case(
+        &data,
+        "bad-type",
+        &json!({"realm": "shop", "enabled": "yes"}).to_string(),
+        "enabled",
+    );
+    bad_case(&data, "bad-hash", &json!({"realm": "shop", "users": [{"username": "u", "credentials": [{"type": "password", "secretData": "{}", "credentialData": "{\"algorithm\":\"md5\"}"}]}]}).to_string(), "users[0].credentials[0]");
+    bad_case(
+        &data,
+        "no-name",
+        &json!({"enabled": true}).to_string(),
+        "realm",
+    );
+
+    assert_eq!(
+        data.export("shop"),
+        before,
+        "failed imports changed nothing"
+    );
+    // A half-good directory import is all or nothing per realm file: the bad one fails the command.
+    let o = data.cli(
+        "export",
+        &[
+            "--realm",
+            "ghost",
+            "--file",
+            data.dir.path().join("x.json").to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ghost"));
+}
+
+#[tokio::test]
+async fn import_realm_at_start_is_idempotent_and_override_false_skips() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    std::fs::write(
+        data.import_dir().join("a.json"),
+        json!({"realm": "alpha", "attributes": {"v": "1"}}).to_string(),
+    )
+    .unwrap();
+    let s = TestServer::start(&data, "start-dev", &["--import-realm"], &[]).unwrap();
+    drop(s);
+    let first = data.export("alpha");
+    // Changed file, restart: the existing realm is skipped, not overwritten.
+    std::fs::write(
+        data.import_dir().join("a.json"),
+        json!({"realm": "alpha", "attributes": {"v": "2"}}).to_string(),
+    )
+    .unwrap();
+    let s = TestServer::start(&data, "start-dev", &["--import-realm"], &[]).unwrap();
+    assert!(s.logs().contains("already exists"), "{}", s.logs());
+    drop(s);
+    assert_eq!(data.export("alpha"), first);
+    // Offline import: --override false skips, the default (true) replaces.
+    let path = data.import_dir().join("a.json");
+    let o = data.cli(
+        "import",
+        &["--file", path.to_str().unwrap(), "--override", "false"],
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("skipped"));
+    assert_eq!(data.export("alpha")["attributes"]["v"], "1");
+    let o = data.cli("import", &["--file", path.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert_eq!(data.export("alpha")["attributes"]["v"], "2");
+    // Export of every realm to a directory.
+    let dir = data.dir.path().join("out");
+    assert!(data
+        .cli("export", &["--dir", dir.to_str().unwrap()])
+        .status
+        .success());
+    assert!(dir.join("alpha-realm.json").is_file() && dir.join("master-realm.json").is_file());
+}

@@ -1,0 +1,290 @@
+//! Test support: the real `portcullis` binary on an ephemeral port, against a fresh SQLite
+//! file or a fresh PostgreSQL schema.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Which store a server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+
+pub fn fixtures_dir() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for candidate in [
+        here.join("../../../shared/fixtures/keycloak-exports"),
+        here.join("tests/fixtures"),
+    ] {
+        if candidate.is_dir() {
+            return candidate;
+        }
+    }
+    panic!("no fixtures directory found (expected ../shared/fixtures/keycloak-exports beside the repository)");
+}
+
+pub fn fixture_files() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty());
+    v
+}
+
+pub fn pg_url() -> String {
+    std::env::var("PORTCULLIS_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh PostgreSQL schema, or `None` (with a printed reason) when PostgreSQL does not
+/// answer outside CI. In CI (`CI=true`) an unreachable PostgreSQL is a failure.
+pub async fn pg_schema() -> Option<String> {
+    let url = pg_url();
+    match sqlx::PgPool::connect(&url).await {
+        Ok(pool) => {
+            pool.close().await;
+            Some(format!("it_{}", uuid::Uuid::new_v4().simple()))
+        }
+        Err(e) => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("PostgreSQL at {url} is required in CI: {e}");
+            }
+            eprintln!(
+                "SKIPPED: PostgreSQL at {url} does not answer ({e}); set PORTCULLIS_TEST_PG_URL"
+            );
+            None
+        }
+    }
+}
+
+pub async fn drop_schema(schema: &str) {
+    if let Ok(pool) = sqlx::PgPool::connect(&pg_url()).await {
+        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .execute(&pool)
+            .await;
+        pool.close().await;
+    }
+}
+
+/// Where a server keeps its data: the args that point the binary at it.
+pub struct Data {
+    pub dir: tempfile::TempDir,
+    pub backend: Backend,
+    pub schema: Option<String>,
+}
+
+impl Data {
+    /// A fresh store; `None` when PostgreSQL is wanted but unavailable outside CI.
+    pub async fn new(backend: Backend) -> Option<Data> {
+        let schema = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(pg_schema().await?),
+        };
+        Some(Data {
+            dir: tempfile::tempdir().unwrap(),
+            backend,
+            schema,
+        })
+    }
+
+    pub fn args(&self) -> Vec<String> {
+        let mut a = vec![
+            "--data-dir".to_string(),
+            self.dir.path().display().to_string(),
+        ];
+        if let Some(schema) = &self.schema {
+            a.extend([
+                "--db".into(),
+                "postgres".into(),
+                "--db-url".into(),
+                pg_url(),
+                "--db-schema".into(),
+                schema.clone(),
+            ]);
+        }
+        a
+    }
+
+    pub fn import_dir(&self) -> PathBuf {
+        let d = self.dir.path().join("import");
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Runs an offline command (`import`, `export`) against this store.
+    pub fn cli(&self, cmd: &str, extra: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg(cmd)
+            .args(self.args())
+            .args(extra)
+            .env_remove("KC_DB")
+            .output()
+            .unwrap()
+    }
+
+    /// Exports a realm and parses it.
+    pub fn export(&self, realm: &str) -> Value {
+        let out = self.dir.path().join(format!(
+            "export-{realm}-{}.json",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let o = self.cli(
+            "export",
+            &["--realm", realm, "--file", out.to_str().unwrap()],
+        );
+        assert!(
+            o.status.success(),
+            "export failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
+    }
+
+    pub async fn cleanup(&self) {
+        if let Some(s) = &self.schema {
+            drop_schema(s).await;
+        }
+    }
+}
+
+/// A running server, killed on drop.
+pub struct TestServer {
+    pub child: Child,
+    pub base: String,
+    pub management: Option<String>,
+    pub startup_line: Value,
+    pub stderr_path: PathBuf,
+}
+
+impl TestServer {
+    /// Starts `portcullis <mode>` with the data's args plus `extra`, waits for the start-up
+    /// line and returns the server, or the process output when it exits first.
+    pub fn start(
+        data: &Data,
+        mode: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<TestServer, String> {
+        let stderr_path = data
+            .dir
+            .path()
+            .join(format!("server-{}.log", uuid::Uuid::new_v4().simple()));
+        let mut cmd = Command::new(BIN);
+        cmd.arg(mode)
+            .args(data.args())
+            .args(["--http-port", "0", "--http-host", "127.0.0.1"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_path).unwrap());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        let n = BufReader::new(stdout).read_line(&mut line).unwrap_or(0);
+        if n == 0 {
+            let _ = child.wait();
+            return Err(std::fs::read_to_string(&stderr_path).unwrap_or_default());
+        }
+        let startup_line: Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("bad start-up line {line:?}: {e}"));
+            }
+        };
+        let base = startup_line["http"]
+            .as_str()
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default();
+        let management = startup_line["management"]
+            .as_str()
+            .map(|a| format!("http://{a}"));
+        Ok(TestServer {
+            child,
+            base,
+            management,
+            startup_line,
+            stderr_path,
+        })
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+pub async fn get_json(url: &str) -> (u16, Value) {
+    let r = client().get(url).send().await.unwrap();
+    let status = r.status().as_u16();
+    let body = r.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// Every field of `small` is in `big` with the same value; arrays match element-wise in any
+/// order, and `big` may have more elements (defaults added on import). Returns the first
+/// difference.
+pub fn contained(small: &Value, big: &Value, path: &str) -> Result<(), String> {
+    match (small, big) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in a {
+                let p = format!("{path}.{k}");
+                match b.get(k) {
+                    Some(w) => contained(v, w, &p)?,
+                    None => return Err(format!("{p}: missing")),
+                }
+            }
+            Ok(())
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, v) in a.iter().enumerate() {
+                if !b.iter().any(|w| contained(v, w, "").is_ok()) {
+                    let best = b.get(i).map(|w| {
+                        contained(v, w, &format!("{path}[{i}]"))
+                            .err()
+                            .unwrap_or_default()
+                    });
+                    return Err(format!(
+                        "{path}[{i}]: no matching element ({})",
+                        best.unwrap_or_default()
+                    ));
+                }
+            }
+            Ok(())
+        }
+        (a, b) if a == b => Ok(()),
+        (a, b) => Err(format!("{path}: {a} != {b}")),
+    }
+}

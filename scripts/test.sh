@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting, lints, unit and integration tests on SQLite and
+# PostgreSQL. PostgreSQL comes from PORTCULLIS_TEST_PG_URL (default
+# postgres://postgres@127.0.0.1:5432/test); when CI=true it must answer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PORTCULLIS_TEST_PG_URL="${PORTCULLIS_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+
+# Start the local PostgreSQL cluster if it is installed but stopped (a no-op elsewhere).
+if command -v pg_ctlcluster >/dev/null 2>&1 && command -v pg_isready >/dev/null 2>&1; then
+  if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  fi
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
