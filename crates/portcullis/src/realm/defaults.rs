@@ -12,8 +12,8 @@ use crate::store::{Store, StoreError};
 
 use super::import::ImportError;
 
-const NEW_REALM: &str = include_str!("defaults/new-realm.json.placeholder");
-const MASTER_EXTRAS: &str = include_str!("defaults/master-extras.json.placeholder");
+const NEW_REALM: &str = include_str!("defaults/new-realm.json");
+const MASTER_EXTRAS: &str = include_str!("defaults/master-extras.json");
 
 /// The roles of `realm-management` (and, less `realm-admin`, of master's `<realm>-realm`).
 pub const REALM_MANAGEMENT_ROLES: &[&str] = &[
@@ -312,7 +312,11 @@ fn complete_master(obj: &mut Map<String, Value>) -> Result<(), ImportError> {
 /// A fresh master realm (before the bootstrap admin), with a `<realm>-realm` client for every
 /// realm already in the store.
 pub async fn master_realm_json(store: &dyn Store) -> Result<Value, StoreError> {
-    let mut realm = json!({ "realm": super::MASTER, "enabled": true, "displayName": "Keycloak", "displayNameHtml": "<div class=\"kc-logo-text\"><span>Keycloak</span></div>" });
+    // The master realm's tokens live 60 s (Keycloak's master default).
+    let mut realm = json!({ "realm": super::MASTER, "enabled": true, "accessTokenLifespan": 60, "displayName": "Keycloak", "displayNameHtml": "<div class=\"kc-logo-text\"><span>Keycloak</span></div>" });
+    if let Some(obj) = realm.as_object_mut() {
+        add_admin_client_to(obj, super::MASTER);
+    }
     for other in store.realms().await? {
         if let Some(obj) = realm.as_object_mut() {
             add_admin_client_to(obj, &other.name);

@@ -42,6 +42,8 @@ pub struct PreparedRealm {
     pub representation: String,
     /// Users.
     pub users: Vec<UserRow>,
+    /// References Keycloak tolerates and ignores (logged by the caller).
+    pub warnings: Vec<String>,
 }
 
 fn new_id() -> String {
@@ -95,7 +97,7 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
         )
     })?;
     assign_ids(&mut rep);
-    validate::references(&rep)?;
+    let warnings = validate::references(&rep)?;
     ensure_keys(&mut rep, &name)?;
     let users = rep.users.take().unwrap_or_default();
     let users = users
@@ -111,6 +113,7 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
         name,
         representation,
         users,
+        warnings,
     })
 }
 

@@ -71,6 +71,9 @@ pub async fn import(
 ) -> Result<(String, ImportOutcome), RealmError> {
     let prepared = import::prepare(value)?;
     let name = prepared.name.clone();
+    for w in &prepared.warnings {
+        tracing::warn!(realm = %name, "{w}");
+    }
     let existing = store.realm_by_name(&name).await?;
     let mut writes = Vec::new();
     let outcome = match (&existing, if_exists) {

@@ -103,11 +103,14 @@ impl<'a> Index<'a> {
         }
         Ok(())
     }
-    fn scope(&self, path: String, name: &str) -> Result<(), ImportError> {
-        if self.scopes.contains(name) {
-            Ok(())
-        } else {
-            Err(err(path, format!("client scope '{name}' does not exist")))
+    /// Keycloak ignores a client-scope reference that does not resolve, with a warning
+    /// (`RepresentationToModel.addClientScopeToClient`, `DefaultExportImportManager.importRealm`:
+    /// "Referenced client scope '%s' doesn't exist. Ignoring"); so do we, keeping the name.
+    fn scope(&self, path: String, name: &str, warnings: &mut Vec<String>) {
+        if !self.scopes.contains(name) {
+            warnings.push(format!(
+                "{path}: referenced client scope '{name}' does not exist; ignoring it"
+            ));
         }
     }
 }
@@ -161,8 +164,10 @@ fn check_groups(
     Ok(())
 }
 
-/// Every cross-reference in the realm resolves.
-pub fn references(rep: &RealmRepresentation) -> Result<(), ImportError> {
+/// Every cross-reference in the realm resolves; returns warnings for the references
+/// Keycloak tolerates (client scopes).
+pub fn references(rep: &RealmRepresentation) -> Result<Vec<String>, ImportError> {
+    let mut warnings = Vec::new();
     let mut clients = HashSet::new();
     for (i, c) in rep.clients.iter().flatten().enumerate() {
         let id = c.client_id.as_deref().ok_or_else(|| {
@@ -277,10 +282,18 @@ pub fn references(rep: &RealmRepresentation) -> Result<(), ImportError> {
     check_groups(&ix, rep.groups.as_deref().unwrap_or_default(), "groups")?;
     for (i, c) in rep.clients.iter().flatten().enumerate() {
         for (j, s) in c.default_client_scopes.iter().flatten().enumerate() {
-            ix.scope(format!("clients[{i}].defaultClientScopes[{j}]"), s)?;
+            ix.scope(
+                format!("clients[{i}].defaultClientScopes[{j}]"),
+                s,
+                &mut warnings,
+            );
         }
         for (j, s) in c.optional_client_scopes.iter().flatten().enumerate() {
-            ix.scope(format!("clients[{i}].optionalClientScopes[{j}]"), s)?;
+            ix.scope(
+                format!("clients[{i}].optionalClientScopes[{j}]"),
+                s,
+                &mut warnings,
+            );
         }
     }
     for (j, s) in rep
@@ -289,7 +302,7 @@ pub fn references(rep: &RealmRepresentation) -> Result<(), ImportError> {
         .flatten()
         .enumerate()
     {
-        ix.scope(format!("defaultDefaultClientScopes[{j}]"), s)?;
+        ix.scope(format!("defaultDefaultClientScopes[{j}]"), s, &mut warnings);
     }
     for (j, s) in rep
         .default_optional_client_scopes
@@ -297,7 +310,11 @@ pub fn references(rep: &RealmRepresentation) -> Result<(), ImportError> {
         .flatten()
         .enumerate()
     {
-        ix.scope(format!("defaultOptionalClientScopes[{j}]"), s)?;
+        ix.scope(
+            format!("defaultOptionalClientScopes[{j}]"),
+            s,
+            &mut warnings,
+        );
     }
     let mapping_target = |path: String,
                           m: &crate::representation::ScopeMappingRepresentation|
@@ -307,7 +324,10 @@ pub fn references(rep: &RealmRepresentation) -> Result<(), ImportError> {
                 format!("{path}.client"),
                 format!("client '{c}' does not exist"),
             )),
-            (None, Some(s)) => ix.scope(format!("{path}.clientScope"), s),
+            (None, Some(s)) if !ix.scopes.contains(s.as_str()) => Err(err(
+                format!("{path}.clientScope"),
+                format!("client scope '{s}' does not exist"),
+            )),
             _ => Ok(()),
         }
     };
@@ -368,7 +388,7 @@ pub fn references(rep: &RealmRepresentation) -> Result<(), ImportError> {
             }
         }
     }
-    Ok(())
+    Ok(warnings)
 }
 
 #[cfg(test)]
@@ -429,8 +449,8 @@ mod tests {
                 "users[0].groups[0]",
             ),
             (
-                serde_json::json!({"clients":[{"clientId":"a","defaultClientScopes":["x"]}]}),
-                "clients[0].defaultClientScopes[0]",
+                serde_json::json!({"scopeMappings":[{"clientScope":"x","roles":[]}]}),
+                "scopeMappings[0].clientScope",
             ),
             (
                 serde_json::json!({"roles":{"realm":[{"name":"r","composites":{"client":{"a":["x"]}}}]}}),
@@ -459,6 +479,17 @@ mod tests {
             "groups": [{"name": "g", "subGroups": [{"name": "s", "realmRoles": ["r"], "clientRoles": {"a": ["x"]}}]}],
             "users": [{"username": "u", "groups": ["/g/s"], "realmRoles": ["r"], "clientRoles": {"a": ["x"]}}]
         }));
-        references(&r).unwrap();
+        assert!(references(&r).unwrap().is_empty());
+    }
+
+    #[test]
+    fn unknown_client_scopes_are_tolerated_with_a_warning_like_keycloak() {
+        let r = rep(serde_json::json!({"clients":[{"clientId":"a","defaultClientScopes":["x"]}]}));
+        let w = references(&r).unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with("clients[0].defaultClientScopes[0]"),
+            "{w:?}"
+        );
     }
 }

@@ -288,9 +288,15 @@ async fn bad_files_fail_with_their_path_and_change_nothing() {
     bad_case(
         &data,
         "bad-scope",
-        &json!({"realm": "shop", "clients": [{"clientId": "c", "defaultClientScopes": ["nope"]}]})
+        &json!({"realm": "shop", "scopeMappings": [{"clientScope": "nope", "roles": []}]})
             .to_string(),
-        "clients[0].defaultClientScopes[0]",
+        "scopeMappings[0].clientScope",
+    );
+    bad_case(
+        &data,
+        "bad-composite",
+        &json!({"realm": "shop", "roles": {"realm": [{"name": "r", "composites": {"realm": ["ghost"]}}]}}).to_string(),
+        "roles.realm[0].composites.realm[0]",
     );
     bad_case(
         &data,
