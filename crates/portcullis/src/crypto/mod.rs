@@ -42,6 +42,24 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>, CryptoError> {
     Ok(v)
 }
 
+/// A random string of ASCII letters and digits (Keycloak's client secret alphabet).
+/// Falls back to a UUID-derived string only if the CSPRNG fails, which aws-lc-rs treats as fatal.
+pub fn random_alphanumeric(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let bytes = random_bytes(64).unwrap_or_else(|_| uuid::Uuid::new_v4().as_bytes().repeat(4));
+        // Rejection sampling keeps the distribution uniform (248 = 4 * 62).
+        for b in bytes.into_iter().filter(|b| *b < 248) {
+            if out.len() == len {
+                break;
+            }
+            out.push(ALPHABET[(b % 62) as usize] as char);
+        }
+    }
+    out
+}
+
 /// Standard base64 (Keycloak's encoding for key material and hashes).
 pub fn b64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)

@@ -242,6 +242,15 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
         .collect();
     if let Some(clients) = array_mut(obj, "clients") {
         for c in clients.iter_mut().filter_map(Value::as_object_mut) {
+            for (k, v) in CLIENT_DEFAULTS.iter() {
+                if !c.contains_key(*k) {
+                    c.insert(k.to_string(), v.clone());
+                }
+            }
+        }
+    }
+    if let Some(clients) = array_mut(obj, "clients") {
+        for c in clients.iter_mut().filter_map(Value::as_object_mut) {
             let protocol = c
                 .get("protocol")
                 .and_then(Value::as_str)
@@ -269,6 +278,31 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
     }
     Ok(())
 }
+
+/// Field values a client created by import has when the file leaves them out
+/// (`RepresentationToModel.createClient` and the `ClientModel` defaults).
+static CLIENT_DEFAULTS: std::sync::LazyLock<Vec<(&'static str, Value)>> =
+    std::sync::LazyLock::new(|| {
+        vec![
+            ("surrogateAuthRequired", json!(false)),
+            ("enabled", json!(true)),
+            ("alwaysDisplayInConsole", json!(false)),
+            ("clientAuthenticatorType", json!("client-secret")),
+            ("redirectUris", json!([])),
+            ("webOrigins", json!([])),
+            ("notBefore", json!(0)),
+            ("bearerOnly", json!(false)),
+            ("consentRequired", json!(false)),
+            ("standardFlowEnabled", json!(true)),
+            ("implicitFlowEnabled", json!(false)),
+            ("directAccessGrantsEnabled", json!(false)),
+            ("serviceAccountsEnabled", json!(false)),
+            ("publicClient", json!(false)),
+            ("protocol", json!("openid-connect")),
+            ("attributes", json!({})),
+            ("fullScopeAllowed", json!(true)),
+        ]
+    });
 
 fn string_list(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)

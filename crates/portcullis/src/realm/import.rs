@@ -122,6 +122,25 @@ fn assign_ids(rep: &mut RealmRepresentation) {
     let realm_id = rep.id.get_or_insert_with(new_id).clone();
     for c in rep.clients.iter_mut().flatten() {
         c.id.get_or_insert_with(new_id);
+        // Keycloak generates a secret for a confidential client created without one
+        // (`KeycloakModelUtils.generateSecret`: 32 alphanumeric characters).
+        let bearer_only = c
+            .extra
+            .get("bearerOnly")
+            .and_then(serde_json::Value::as_bool)
+            == Some(true);
+        let authenticator = c
+            .extra
+            .get("clientAuthenticatorType")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("client-secret");
+        if c.public_client != Some(true)
+            && !bearer_only
+            && c.secret.is_none()
+            && matches!(authenticator, "client-secret" | "client-secret-jwt")
+        {
+            c.secret = Some(crate::crypto::random_alphanumeric(32));
+        }
     }
     for s in rep.client_scopes.iter_mut().flatten() {
         s.id.get_or_insert_with(new_id);

@@ -7,4 +7,6 @@ mod support;
 
 mod cli;
 mod discovery;
+mod docs_examples;
 mod realm_files;
+mod store;

@@ -207,35 +207,115 @@ async fn partial_realm_gets_keycloak_defaults_and_master_gets_its_admin_client()
         .any(|x| x == "manage-users"));
 }
 
-#[tokio::test]
-async fn seed_realm_files_import() {
-    // The Organizations realm of seed 000 (realm/realm-organizations.json), as written there.
-    let seed = std::fs::read_to_string(fixtures_dir().join("../../seeds/000_46731ad9c89b300f.txt"))
-        .unwrap();
-    let start = seed
-        .find("Create file: realm/realm-organizations.json")
-        .unwrap();
-    let body = &seed[start..];
+/// The JSON object that follows `marker` in a seed document.
+fn json_after(text: &str, marker: &str) -> String {
+    let start = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not found"));
+    let body = &text[start..];
     let open = body.find('{').unwrap();
     let mut depth = 0;
-    let mut end = open;
     for (i, ch) in body[open..].char_indices() {
         match ch {
             '{' => depth += 1,
             '}' => {
                 depth -= 1;
                 if depth == 0 {
-                    end = open + i + 1;
-                    break;
+                    return body[open..open + i + 1].to_string();
                 }
             }
             _ => {}
         }
     }
+    panic!("unterminated JSON after {marker}");
+}
+
+#[tokio::test]
+async fn seed_realm_files_round_trip() {
+    let seeds = fixtures_dir().join("../../seeds");
+    let cases = [
+        // Seed 000: realm/realm-organizations.json, as written there.
+        (
+            "000_46731ad9c89b300f.txt",
+            "Create file: realm/realm-organizations.json",
+        ),
+        // Seed 003: the declarative realm of section 5.2.
+        ("003_cec8c30c8a75b76f.txt", "**Realm JSON Structure**"),
+    ];
+    for (seed, marker) in cases {
+        let text = std::fs::read_to_string(seeds.join(seed)).unwrap();
+        let json = json_after(&text, marker);
+        let data = Data::new(Backend::Sqlite).await.unwrap();
+        let file = data.dir.path().join("seed-realm.json");
+        std::fs::write(&file, &json).unwrap();
+        round_trip(Backend::Sqlite, &file).await;
+    }
+}
+
+#[tokio::test]
+async fn confidential_clients_get_a_secret_and_other_algorithms_get_keys() {
     let data = Data::new(Backend::Sqlite).await.unwrap();
-    let file = data.dir.path().join("realm-organizations.json");
-    std::fs::write(&file, &body[open..end]).unwrap();
-    round_trip(Backend::Sqlite, &file).await;
+    let file = data.dir.path().join("r.json");
+    std::fs::write(
+        &file,
+        json!({"realm": "es", "defaultSignatureAlgorithm": "ES256", "clients": [{"clientId": "conf"}, {"clientId": "pub", "publicClient": true}]}).to_string(),
+    )
+    .unwrap();
+    assert!(data
+        .cli("import", &["--file", file.to_str().unwrap()])
+        .status
+        .success());
+    let r = data.export("es");
+    let conf = r["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["clientId"] == "conf")
+        .unwrap();
+    let secret = conf["secret"].as_str().unwrap();
+    assert_eq!(secret.len(), 32);
+    assert!(secret.chars().all(|c| c.is_ascii_alphanumeric()));
+    assert_eq!(conf["standardFlowEnabled"], true);
+    let public = r["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["clientId"] == "pub")
+        .unwrap();
+    assert!(public.get("secret").is_none());
+    let providers: Vec<&str> = r["components"]["org.keycloak.keys.KeyProvider"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["providerId"].as_str().unwrap())
+        .collect();
+    for p in [
+        "rsa-generated",
+        "rsa-enc-generated",
+        "hmac-generated",
+        "aes-generated",
+        "ecdsa-generated",
+    ] {
+        assert!(providers.contains(&p), "{p} in {providers:?}");
+    }
+    let server = TestServer::start(&data, "start-dev", &[], &[]).unwrap();
+    let (_, jwks) = get_json(&server.url("/realms/es/protocol/openid-connect/certs")).await;
+    let es = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["alg"] == "ES256")
+        .unwrap();
+    assert_eq!(
+        (es["kty"].as_str(), es["crv"].as_str()),
+        (Some("EC"), Some("P-256"))
+    );
+    let (_, doc) = get_json(&server.url("/realms/es/.well-known/openid-configuration")).await;
+    assert!(doc["id_token_signing_alg_values_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "ES256"));
 }
 
 fn bad_case(data: &Data, name: &str, content: &str, expect_path: &str) {
