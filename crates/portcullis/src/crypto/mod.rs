@@ -2,6 +2,7 @@
 
 pub mod der;
 pub mod jwks;
+pub mod jws;
 pub mod keys;
 pub mod password;
 

@@ -6,6 +6,16 @@ pub const REALM: &str = "/realms/{realm}";
 pub const DISCOVERY: &str = "/realms/{realm}/.well-known/openid-configuration";
 /// JWKS.
 pub const CERTS: &str = "/realms/{realm}/protocol/openid-connect/certs";
+/// Token endpoint.
+pub const TOKEN: &str = "/realms/{realm}/protocol/openid-connect/token";
+/// Userinfo.
+pub const USERINFO: &str = "/realms/{realm}/protocol/openid-connect/userinfo";
+/// Token introspection (RFC 7662).
+pub const INTROSPECT: &str = "/realms/{realm}/protocol/openid-connect/token/introspect";
+/// Token revocation (RFC 7009).
+pub const REVOKE: &str = "/realms/{realm}/protocol/openid-connect/revoke";
+/// Logout.
+pub const LOGOUT: &str = "/realms/{realm}/protocol/openid-connect/logout";
 /// Liveness.
 pub const HEALTH_LIVE: &str = "/health/live";
 /// Readiness (checks the store).

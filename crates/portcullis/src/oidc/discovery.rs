@@ -36,13 +36,27 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
             scopes.push(name.clone());
         }
     }
+    let algs = snap.signing_algorithms();
     json!({
         "issuer": paths::url(base, paths::REALM, &snap.name),
+        "token_endpoint": paths::url(base, paths::TOKEN, &snap.name),
+        "introspection_endpoint": paths::url(base, paths::INTROSPECT, &snap.name),
+        "userinfo_endpoint": paths::url(base, paths::USERINFO, &snap.name),
         "jwks_uri": paths::url(base, paths::CERTS, &snap.name),
+        "grant_types_supported": crate::oidc::token::GRANT_TYPES,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": snap.signing_algorithms(),
+        "id_token_signing_alg_values_supported": algs,
+        "userinfo_signing_alg_values_supported": ["none"],
+        "response_types_supported": [],
         "claim_types_supported": ["normal"],
+        "claims_parameter_supported": false,
         "scopes_supported": scopes,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint": paths::url(base, paths::REVOKE, &snap.name),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "backchannel_logout_supported": false,
+        "frontchannel_logout_supported": false,
     })
 }
 

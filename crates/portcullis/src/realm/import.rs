@@ -96,6 +96,7 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
             e.inner().to_string(),
         )
     })?;
+    add_service_account_users(&mut rep, &name);
     assign_ids(&mut rep);
     let warnings = validate::references(&rep)?;
     ensure_keys(&mut rep, &name)?;
@@ -115,6 +116,52 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
         users,
         warnings,
     })
+}
+
+/// Clients with `serviceAccountsEnabled` get their service-account user when the file has
+/// none, with the default role (`RealmManager.setupClientServiceAccountsAndAuthorizationOnImport`).
+fn add_service_account_users(rep: &mut RealmRepresentation, realm: &str) {
+    let wanted: Vec<String> = rep
+        .clients
+        .iter()
+        .flatten()
+        .filter(|c| c.service_accounts_enabled == Some(true) && c.public_client != Some(true))
+        .filter_map(|c| c.client_id.clone())
+        .collect();
+    let users = rep.users.get_or_insert_with(Vec::new);
+    let default_role = rep
+        .default_role
+        .as_ref()
+        .and_then(|r| r.name.clone())
+        .unwrap_or_else(|| format!("default-roles-{}", realm.to_lowercase()));
+    for client_id in wanted {
+        let username = format!("service-account-{}", client_id.to_lowercase());
+        if users.iter().any(|u| {
+            u.service_account_client_id.as_deref() == Some(client_id.as_str())
+                || u.username.as_deref().map(str::to_lowercase).as_deref()
+                    == Some(username.as_str())
+        }) {
+            continue;
+        }
+        let mut u = UserRepresentation {
+            username: Some(username),
+            enabled: Some(true),
+            service_account_client_id: Some(client_id),
+            realm_roles: Some(vec![default_role.clone()]),
+            ..Default::default()
+        };
+        u.extra
+            .insert("emailVerified".into(), serde_json::json!(false));
+        u.extra.insert(
+            "createdTimestamp".into(),
+            serde_json::json!(std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0)),
+        );
+        u.extra.insert("notBefore".into(), serde_json::json!(0));
+        users.push(u);
+    }
 }
 
 /// Gives every object that Keycloak identifies by id an id, and roles their container.

@@ -4,6 +4,7 @@
 pub mod defaults;
 pub mod export;
 pub mod import;
+pub mod index;
 pub mod snapshot;
 pub mod validate;
 

@@ -14,6 +14,45 @@ use crate::representation::RealmRepresentation;
 use crate::store::{Store, StoreError, StoredRealm};
 
 use super::import;
+use super::index::RealmIndex;
+use crate::crypto::jws::HmacKey;
+
+/// The realm's enabled HMAC keys (`hmac-generated`), highest priority (and active) first.
+fn hmac_keys(rep: &RealmRepresentation) -> Vec<HmacKey> {
+    let mut keys: Vec<(bool, i64, HmacKey)> = Vec::new();
+    for c in rep
+        .components
+        .as_ref()
+        .and_then(|m| m.get(keys::KEY_PROVIDER_TYPE))
+        .into_iter()
+        .flatten()
+    {
+        if c.provider_id.as_deref() != Some("hmac-generated") {
+            continue;
+        }
+        let cfg = |k: &str| {
+            c.config
+                .as_ref()
+                .and_then(|m| m.get(k))
+                .and_then(|v| v.first())
+                .cloned()
+        };
+        if cfg("enabled").as_deref() == Some("false") {
+            continue;
+        }
+        let (Some(kid), Some(secret)) = (cfg("kid"), cfg("secret")) else {
+            continue;
+        };
+        let alg = cfg("algorithm").unwrap_or_else(|| "HS512".into());
+        if let Ok(k) = HmacKey::new(kid, &alg, &secret) {
+            let active = cfg("active").as_deref() != Some("false");
+            let priority = cfg("priority").and_then(|p| p.parse().ok()).unwrap_or(0);
+            keys.push((active, priority, k));
+        }
+    }
+    keys.sort_by_key(|k| std::cmp::Reverse((k.0, k.1)));
+    keys.into_iter().map(|(_, _, k)| k).collect()
+}
 
 /// One realm, ready to serve.
 #[derive(Debug)]
@@ -38,6 +77,10 @@ pub struct RealmSnapshot {
     pub rep: RealmRepresentation,
     /// Pre-serialized discovery document.
     pub discovery: Template,
+    /// Lookups over `rep`.
+    pub index: RealmIndex,
+    /// HMAC keys (refresh tokens), active first.
+    pub hmac_keys: Vec<HmacKey>,
 }
 
 impl RealmSnapshot {
@@ -49,6 +92,8 @@ impl RealmSnapshot {
             })?;
         let keys = import::realm_keys(&rep)
             .map_err(|e| StoreError::Database(format!("realm '{}': {e}", stored.name)))?;
+        let hmac_keys = hmac_keys(&rep);
+        let index = RealmIndex::build(&rep);
         let jwks = Bytes::from(jwks::jwks(&keys).to_string());
         let public_key = keys::active_for(&keys, "RS256").map(|k| b64(&k.spki));
         let not_before = rep
@@ -67,6 +112,8 @@ impl RealmSnapshot {
             not_before,
             rep,
             discovery: Template::empty(),
+            index,
+            hmac_keys,
         };
         snap.discovery = Template::new(&snap);
         Ok(snap)

@@ -37,6 +37,34 @@ pub struct UserRow {
     pub representation: String,
 }
 
+/// An SSO session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    /// Session id (`sid`).
+    pub id: String,
+    /// Realm id.
+    pub realm_id: String,
+    /// User id.
+    pub user_id: String,
+    /// Offline session (`offline_access`).
+    pub offline: bool,
+    /// Start, seconds since the epoch.
+    pub created_at: i64,
+    /// Last use, seconds since the epoch.
+    pub last_refresh: i64,
+    /// Session notes (JSON object): `auth_time`, `remember_me`, ...
+    pub data: String,
+}
+
+/// What happened to a presented refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// Accepted; the new token is now current.
+    Accepted,
+    /// The token is not the current one, or was used more than allowed.
+    Rejected,
+}
+
 /// One write of a transactional batch.
 #[derive(Debug, Clone)]
 pub enum Write {
@@ -110,6 +138,59 @@ pub trait Store: Send + Sync + 'static {
     async fn user_count(&self, realm_id: &str) -> Result<i64, StoreError>;
     /// Applies a batch of writes in one transaction: all or nothing.
     async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+
+    /// A user by (lower-case) user name.
+    async fn user_by_username(
+        &self,
+        realm_id: &str,
+        username: &str,
+    ) -> Result<Option<UserRow>, StoreError>;
+    /// Users with this (lower-case) e-mail.
+    async fn users_by_email(&self, realm_id: &str, email: &str)
+        -> Result<Vec<UserRow>, StoreError>;
+    /// A user by id.
+    async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<UserRow>, StoreError>;
+    /// Replaces a user's representation (e.g. a re-hashed password).
+    async fn update_user(&self, realm_id: &str, user: &UserRow) -> Result<(), StoreError>;
+
+    /// Creates a session and its first client session, with `refresh_token_id` current.
+    async fn create_session(
+        &self,
+        session: &SessionRow,
+        client_id: &str,
+        refresh_token_id: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// A session by id.
+    async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
+    /// Records a use of the session.
+    async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// Ends a session (and its client sessions).
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
+    /// Registers a client in a session (first token for that client), `new_id` current.
+    async fn set_refresh_token(
+        &self,
+        session_id: &str,
+        client_id: &str,
+        new_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Refresh token rotation (`revokeRefreshToken`): accepts `presented` if it is the current
+    /// token used at most `max_reuse` times before, or a token issued (`presented_iat`) after
+    /// the last change, which then becomes current. Atomic across nodes.
+    async fn use_refresh_token(
+        &self,
+        session_id: &str,
+        client_id: &str,
+        presented: &str,
+        presented_iat: i64,
+        max_reuse: i64,
+        now: i64,
+    ) -> Result<RefreshUse, StoreError>;
+
+    /// Revokes an access token until `expires_at`.
+    async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
+    /// Whether an access token was revoked.
+    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
 }
 
 /// Migration names of both backends, for the test that keeps them in step.

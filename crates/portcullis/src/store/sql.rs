@@ -127,6 +127,167 @@ macro_rules! impl_store {
                 tx.commit().await?;
                 Ok(())
             }
+
+            async fn user_by_username(&self, realm_id: &str, username: &str) -> Result<Option<$crate::store::UserRow>, $crate::store::StoreError> {
+                let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
+                    "SELECT id, username, email, representation FROM user_entity WHERE realm_id = $1 AND username = $2",
+                )
+                .bind(realm_id)
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation }))
+            }
+
+            async fn users_by_email(&self, realm_id: &str, email: &str) -> Result<Vec<$crate::store::UserRow>, $crate::store::StoreError> {
+                let rows: Vec<(String, String, Option<String>, String)> = sqlx::query_as(
+                    "SELECT id, username, email, representation FROM user_entity WHERE realm_id = $1 AND email = $2 ORDER BY seq LIMIT 2",
+                )
+                .bind(realm_id)
+                .bind(email)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation }).collect())
+            }
+
+            async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<$crate::store::UserRow>, $crate::store::StoreError> {
+                let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
+                    "SELECT id, username, email, representation FROM user_entity WHERE realm_id = $1 AND id = $2",
+                )
+                .bind(realm_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation }))
+            }
+
+            async fn update_user(&self, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("UPDATE user_entity SET username = $1, email = $2, representation = $3 WHERE realm_id = $4 AND id = $5")
+                    .bind(&user.username)
+                    .bind(&user.email)
+                    .bind(&user.representation)
+                    .bind(realm_id)
+                    .bind(&user.id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn create_session(&self, s: &$crate::store::SessionRow, client_id: &str, refresh_token_id: Option<&str>) -> Result<(), $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("INSERT INTO user_session (id, realm_id, user_id, offline, created_at, last_refresh, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(&s.id)
+                    .bind(&s.realm_id)
+                    .bind(&s.user_id)
+                    .bind(i64::from(s.offline))
+                    .bind(s.created_at)
+                    .bind(s.last_refresh)
+                    .bind(&s.data)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at) VALUES ($1, $2, $3, 0, $4)")
+                    .bind(&s.id)
+                    .bind(client_id)
+                    .bind(refresh_token_id)
+                    .bind(s.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn session(&self, id: &str) -> Result<Option<$crate::store::SessionRow>, $crate::store::StoreError> {
+                let row: Option<(String, String, String, i64, i64, i64, String)> = sqlx::query_as(
+                    "SELECT id, realm_id, user_id, offline, created_at, last_refresh, data FROM user_session WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(id, realm_id, user_id, offline, created_at, last_refresh, data)| $crate::store::SessionRow {
+                    id,
+                    realm_id,
+                    user_id,
+                    offline: offline != 0,
+                    created_at,
+                    last_refresh,
+                    data,
+                }))
+            }
+
+            async fn touch_session(&self, id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("UPDATE user_session SET last_refresh = $1 WHERE id = $2").bind(now).bind(id).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn delete_session(&self, id: &str) -> Result<bool, $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM client_session WHERE session_id = $1").bind(id).execute(&mut *tx).await?;
+                let done = sqlx::query("DELETE FROM user_session WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn set_refresh_token(&self, session_id: &str, client_id: &str, new_id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
+                let done = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 0, updated_at = $2 WHERE session_id = $3 AND client_id = $4")
+                    .bind(new_id)
+                    .bind(now)
+                    .bind(session_id)
+                    .bind(client_id)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at) VALUES ($1, $2, $3, 0, $4)")
+                        .bind(session_id)
+                        .bind(client_id)
+                        .bind(new_id)
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn use_refresh_token(&self, session_id: &str, client_id: &str, presented: &str, presented_iat: i64, max_reuse: i64, now: i64) -> Result<$crate::store::RefreshUse, $crate::store::StoreError> {
+                // Keycloak's `TokenManager.validateTokenReuse`: the current token may be used
+                // `max_reuse + 1` times; a token issued after the last change becomes current;
+                // an older one is stale. Each step is one conditional UPDATE, so concurrent
+                // nodes cannot both pass the limit.
+                let current = sqlx::query("UPDATE client_session SET refresh_use_count = refresh_use_count + 1, updated_at = $1 WHERE session_id = $2 AND client_id = $3 AND refresh_token_id = $4 AND refresh_use_count <= $5")
+                    .bind(now)
+                    .bind(session_id)
+                    .bind(client_id)
+                    .bind(presented)
+                    .bind(max_reuse)
+                    .execute(&self.pool)
+                    .await?;
+                if current.rows_affected() == 1 {
+                    return Ok($crate::store::RefreshUse::Accepted);
+                }
+                let newer = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 1, updated_at = $2 WHERE session_id = $3 AND client_id = $4 AND (refresh_token_id IS NULL OR refresh_token_id <> $1) AND updated_at <= $5")
+                    .bind(presented)
+                    .bind(now)
+                    .bind(session_id)
+                    .bind(client_id)
+                    .bind(presented_iat)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(if newer.rows_affected() == 1 { $crate::store::RefreshUse::Accepted } else { $crate::store::RefreshUse::Rejected })
+            }
+
+            async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+                    .bind(jti)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                sqlx::query("DELETE FROM revoked_token WHERE expires_at < $1").bind($crate::store::sql::now() - 60).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn is_revoked(&self, jti: &str) -> Result<bool, $crate::store::StoreError> {
+                let row: Option<(String,)> = sqlx::query_as("SELECT jti FROM revoked_token WHERE jti = $1").bind(jti).fetch_optional(&self.pool).await?;
+                Ok(row.is_some())
+            }
         }
     };
 }

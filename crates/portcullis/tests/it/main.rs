@@ -10,3 +10,4 @@ mod discovery;
 mod docs_examples;
 mod realm_files;
 mod store;
+mod token;

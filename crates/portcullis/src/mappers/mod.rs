@@ -1,0 +1,536 @@
+//! Keycloak's OIDC protocol mappers: each turns user, session and role data into claims of
+//! the access token, ID token, userinfo or introspection response, driven by the mapper's
+//! `config` (`claim.name`, `jsonType.label`, `multivalued`, `access.token.claim`, ...).
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Map, Value};
+
+use crate::realm::index::Role;
+use crate::representation::UserRepresentation;
+
+/// Where a claim is going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The access token.
+    Access,
+    /// The ID token.
+    Id,
+    /// The userinfo response.
+    Userinfo,
+    /// The introspection response.
+    Introspection,
+}
+
+impl Target {
+    fn config_key(self) -> &'static str {
+        match self {
+            Target::Access => "access.token.claim",
+            Target::Id => "id.token.claim",
+            Target::Userinfo => "userinfo.token.claim",
+            Target::Introspection => "introspection.token.claim",
+        }
+    }
+}
+
+/// What mappers read.
+#[derive(Debug)]
+pub struct Input<'a> {
+    /// User id.
+    pub user_id: &'a str,
+    /// The user.
+    pub user: &'a UserRepresentation,
+    /// Requesting clientId.
+    pub client_id: &'a str,
+    /// Effective roles in the token's scope.
+    pub roles: &'a BTreeSet<Role>,
+    /// The user's group paths.
+    pub groups: &'a [String],
+    /// Session notes (`AUTH_TIME`, ...).
+    pub notes: &'a Map<String, Value>,
+    /// The client's allowed web origins.
+    pub web_origins: &'a [String],
+    /// Authentication context class.
+    pub acr: &'a str,
+}
+
+fn cfg<'a>(mapper: &'a Value, key: &str) -> Option<&'a str> {
+    mapper.get("config")?.get(key)?.as_str()
+}
+
+fn flag(mapper: &Value, key: &str, default: bool) -> bool {
+    cfg(mapper, key).map(|v| v == "true").unwrap_or(default)
+}
+
+/// Splits a claim name on unescaped dots (`a.b` nests, `a\.b` is one name).
+pub fn claim_path(name: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'.') => {
+                chars.next();
+                if let Some(last) = out.last_mut() {
+                    last.push('.');
+                }
+            }
+            '.' => out.push(String::new()),
+            c => {
+                if let Some(last) = out.last_mut() {
+                    last.push(c);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Sets a (possibly nested) claim; arrays are merged when both sides are arrays.
+pub fn set_claim(claims: &mut Map<String, Value>, name: &str, value: Value) {
+    let path = claim_path(name);
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = claims;
+    for p in parents {
+        let entry = cur.entry(p.clone()).or_insert_with(|| json!({}));
+        if !entry.is_object() {
+            *entry = json!({});
+        }
+        let Some(next) = entry.as_object_mut() else {
+            return;
+        };
+        cur = next;
+    }
+    match (cur.get_mut(last), value) {
+        (Some(Value::Array(existing)), Value::Array(new)) => {
+            for v in new {
+                if !existing.contains(&v) {
+                    existing.push(v);
+                }
+            }
+        }
+        (_, v) => {
+            cur.insert(last.clone(), v);
+        }
+    }
+}
+
+/// Converts a string value to the mapper's `jsonType.label`.
+fn typed(mapper: &Value, v: &str) -> Value {
+    match cfg(mapper, "jsonType.label").unwrap_or("String") {
+        "boolean" => json!(v.eq_ignore_ascii_case("true")),
+        "long" | "int" => v.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
+        "JSON" => serde_json::from_str(v).unwrap_or(Value::Null),
+        _ => json!(v),
+    }
+}
+
+fn values_of(mapper: &Value, values: Vec<Value>) -> Option<Value> {
+    if flag(mapper, "multivalued", false) {
+        Some(Value::Array(values))
+    } else {
+        values.into_iter().next()
+    }
+}
+
+/// The user's property by Keycloak's `UserModel` name.
+fn property(user: &UserRepresentation, user_id: &str, name: &str) -> Option<Value> {
+    match name {
+        "username" => user.username.clone().map(Value::from),
+        "email" => user.email.clone().map(Value::from),
+        "id" => Some(json!(user_id)),
+        // Keycloak's model defaults when the representation leaves them out.
+        "emailVerified" => Some(user.extra.get(name).cloned().unwrap_or(json!(false))),
+        "enabled" => Some(json!(user.enabled.unwrap_or(true))),
+        _ => user.extra.get(name).cloned(),
+    }
+}
+
+fn attribute(user: &UserRepresentation, name: &str) -> Vec<String> {
+    // With the declarative user profile (Keycloak 24+), the built-in fields are attributes too.
+    if matches!(name, "username" | "email" | "firstName" | "lastName") {
+        return match property(user, "", name) {
+            Some(Value::String(s)) => vec![s],
+            _ => Vec::new(),
+        };
+    }
+    match user.extra.get("attributes").and_then(|a| a.get(name)) {
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn role_names<'r>(
+    roles: &'r BTreeSet<Role>,
+    keep: impl FnMut(&'r Role) -> Option<&'r str>,
+) -> Vec<Value> {
+    roles.iter().filter_map(keep).map(Value::from).collect()
+}
+
+/// Applies one mapper (a `ProtocolMapperRepresentation` as JSON) for `target`.
+pub fn apply(mapper: &Value, target: Target, input: &Input<'_>, claims: &mut Map<String, Value>) {
+    if mapper
+        .get("protocol")
+        .and_then(Value::as_str)
+        .unwrap_or("openid-connect")
+        != "openid-connect"
+    {
+        return;
+    }
+    let kind = mapper
+        .get("protocolMapper")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    // Introspection follows the access token unless said otherwise (Keycloak 25+).
+    let default_on =
+        matches!(target, Target::Introspection) && flag(mapper, "access.token.claim", false);
+    if !flag(mapper, target.config_key(), default_on) {
+        return;
+    }
+    let claim = cfg(mapper, "claim.name").unwrap_or_default();
+    match kind {
+        "oidc-usermodel-property-mapper" => {
+            if let Some(v) =
+                cfg(mapper, "user.attribute").and_then(|a| property(input.user, input.user_id, a))
+            {
+                let v = match v {
+                    Value::String(s) => typed(mapper, &s),
+                    Value::Bool(b) if cfg(mapper, "jsonType.label") == Some("String") => {
+                        json!(b.to_string())
+                    }
+                    other => other,
+                };
+                if !claim.is_empty() && !v.is_null() {
+                    set_claim(claims, claim, v);
+                }
+            }
+        }
+        "oidc-usermodel-attribute-mapper" => {
+            let Some(attr) = cfg(mapper, "user.attribute") else {
+                return;
+            };
+            let values: Vec<Value> = attribute(input.user, attr)
+                .iter()
+                .map(|v| typed(mapper, v))
+                .filter(|v| !v.is_null())
+                .collect();
+            if values.is_empty() || claim.is_empty() {
+                return;
+            }
+            if let Some(v) = values_of(mapper, values) {
+                set_claim(claims, claim, v);
+            }
+        }
+        "oidc-full-name-mapper" => {
+            let first = input
+                .user
+                .extra
+                .get("firstName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let last = input
+                .user
+                .extra
+                .get("lastName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let name = format!("{first} {last}").trim().to_string();
+            if !name.is_empty() {
+                claims.insert("name".into(), json!(name));
+            }
+        }
+        "oidc-usermodel-realm-role-mapper" => {
+            let prefix = cfg(mapper, "usermodel.realmRoleMapping.rolePrefix").unwrap_or_default();
+            let names: Vec<Value> = role_names(input.roles, |r| match r {
+                Role::Realm(n) => Some(n.as_str()),
+                _ => None,
+            })
+            .into_iter()
+            .map(|v| json!(format!("{prefix}{}", v.as_str().unwrap_or_default())))
+            .collect();
+            if !names.is_empty() {
+                let claim = if claim.is_empty() {
+                    "realm_access.roles"
+                } else {
+                    claim
+                };
+                set_claim(claims, claim, Value::Array(names));
+            }
+        }
+        "oidc-usermodel-client-role-mapper" => {
+            let only =
+                cfg(mapper, "usermodel.clientRoleMapping.clientId").filter(|s| !s.is_empty());
+            let prefix = cfg(mapper, "usermodel.clientRoleMapping.rolePrefix").unwrap_or_default();
+            let claim = if claim.is_empty() {
+                "resource_access.${client_id}.roles"
+            } else {
+                claim
+            };
+            let clients: BTreeSet<&str> = input
+                .roles
+                .iter()
+                .filter_map(|r| match r {
+                    Role::Client(c, _) if only.is_none_or(|o| o == c) => Some(c.as_str()),
+                    _ => None,
+                })
+                .collect();
+            for c in clients {
+                let names: Vec<Value> = role_names(input.roles, |r| match r {
+                    Role::Client(rc, n) if rc == c => Some(n.as_str()),
+                    _ => None,
+                })
+                .into_iter()
+                .map(|v| json!(format!("{prefix}{}", v.as_str().unwrap_or_default())))
+                .collect();
+                // The client id is one path segment even if it contains dots.
+                set_claim(
+                    claims,
+                    &claim.replace("${client_id}", &c.replace('.', "\\.")),
+                    Value::Array(names),
+                );
+            }
+        }
+        "oidc-group-membership-mapper" => {
+            let full = flag(mapper, "full.path", true);
+            let groups: Vec<Value> = input
+                .groups
+                .iter()
+                .map(|g| {
+                    if full {
+                        json!(g)
+                    } else {
+                        json!(g.rsplit('/').next().unwrap_or(g))
+                    }
+                })
+                .collect();
+            set_claim(
+                claims,
+                if claim.is_empty() { "groups" } else { claim },
+                Value::Array(groups),
+            );
+        }
+        "oidc-hardcoded-claim-mapper" => {
+            if let Some(v) = cfg(mapper, "claim.value") {
+                let v = typed(mapper, v);
+                if !claim.is_empty() && !v.is_null() {
+                    set_claim(claims, claim, v);
+                }
+            }
+        }
+        "oidc-audience-mapper" => {
+            let mut aud = Vec::new();
+            if let Some(c) = cfg(mapper, "included.client.audience").filter(|s| !s.is_empty()) {
+                aud.push(c.to_string());
+            }
+            if let Some(c) = cfg(mapper, "included.custom.audience").filter(|s| !s.is_empty()) {
+                aud.push(c.to_string());
+            }
+            add_audience(claims, aud);
+        }
+        "oidc-sub-mapper" => {
+            claims.insert("sub".into(), json!(input.user_id));
+        }
+        "oidc-allowed-origins-mapper" if !input.web_origins.is_empty() => {
+            claims.insert("allowed-origins".into(), json!(input.web_origins));
+        }
+        "oidc-acr-mapper" => {
+            claims.insert("acr".into(), json!(input.acr));
+        }
+        "oidc-usersessionmodel-note-mapper" => {
+            if let Some(note) = cfg(mapper, "user.session.note") {
+                if let Some(v) = input.notes.get(note) {
+                    let v = match v {
+                        Value::String(s) => typed(mapper, s),
+                        other => other.clone(),
+                    };
+                    if !claim.is_empty() && !v.is_null() {
+                        set_claim(claims, claim, v);
+                    }
+                }
+            }
+        }
+        "oidc-address-mapper" => {
+            let mut address = Map::new();
+            for (claim_key, attr) in [
+                ("street_address", "street"),
+                ("locality", "locality"),
+                ("region", "region"),
+                ("postal_code", "postal_code"),
+                ("country", "country"),
+                ("formatted", "formatted"),
+            ] {
+                if let Some(v) = attribute(input.user, attr).into_iter().next() {
+                    address.insert(claim_key.into(), json!(v));
+                }
+            }
+            if !address.is_empty() {
+                claims.insert("address".into(), Value::Object(address));
+            }
+        }
+        // Runs after the role mappers (`audience_resolve` has Keycloak's highest priority):
+        // every client the token carries roles of, except the requesting client.
+        "oidc-audience-resolve-mapper" => {}
+        _ => {}
+    }
+}
+
+/// Adds audiences to `aud` (a string when single, an array otherwise, as Keycloak writes it).
+pub fn add_audience(claims: &mut Map<String, Value>, add: Vec<String>) {
+    let mut list: Vec<String> = match claims.get("aud") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for a in add {
+        if !list.contains(&a) {
+            list.push(a);
+        }
+    }
+    match list.len() {
+        0 => {}
+        1 => {
+            claims.insert("aud".into(), json!(list[0]));
+        }
+        _ => {
+            claims.insert("aud".into(), json!(list));
+        }
+    }
+}
+
+/// `oidc-audience-resolve-mapper`: the clients whose roles the token carries.
+pub fn resolve_audience(claims: &mut Map<String, Value>, client_id: &str) {
+    let clients: Vec<String> = claims
+        .get("resource_access")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().filter(|k| *k != client_id).cloned().collect())
+        .unwrap_or_default();
+    add_audience(claims, clients);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_names_nest_and_escape() {
+        assert_eq!(claim_path("a.b"), vec!["a", "b"]);
+        assert_eq!(claim_path(r"a\.b.c"), vec!["a.b", "c"]);
+        let mut m = Map::new();
+        set_claim(&mut m, "resource_access.my\\.app.roles", json!(["x"]));
+        set_claim(&mut m, "resource_access.my\\.app.roles", json!(["y", "x"]));
+        assert_eq!(m["resource_access"]["my.app"]["roles"], json!(["x", "y"]));
+    }
+
+    fn user() -> UserRepresentation {
+        serde_json::from_value(json!({"username": "alice", "email": "a@example.com", "firstName": "Alice", "lastName": "Liddell", "emailVerified": true, "attributes": {"dept": ["eng", "ops"], "level": ["3"]}})).unwrap()
+    }
+
+    #[test]
+    fn mappers_produce_keycloak_claims() {
+        let u = user();
+        let roles: BTreeSet<Role> = [
+            Role::Realm("user".into()),
+            Role::Client("api".into(), "read".into()),
+            Role::Client("app".into(), "own".into()),
+        ]
+        .into();
+        let notes = Map::from_iter([("AUTH_TIME".to_string(), json!("1700000000"))]);
+        let input = Input {
+            user_id: "u-1",
+            user: &u,
+            client_id: "app",
+            roles: &roles,
+            groups: &["/staff/admins".to_string()],
+            notes: &notes,
+            web_origins: &[],
+            acr: "1",
+        };
+        let m = |kind: &str, config: Value| json!({"protocol": "openid-connect", "protocolMapper": kind, "config": config});
+        let mappers = [
+            m(
+                "oidc-usermodel-property-mapper",
+                json!({"user.attribute": "username", "claim.name": "preferred_username", "jsonType.label": "String", "access.token.claim": "true"}),
+            ),
+            m(
+                "oidc-usermodel-property-mapper",
+                json!({"user.attribute": "emailVerified", "claim.name": "email_verified", "jsonType.label": "boolean", "access.token.claim": "true"}),
+            ),
+            m(
+                "oidc-usermodel-attribute-mapper",
+                json!({"user.attribute": "dept", "claim.name": "org.dept", "multivalued": "true", "access.token.claim": "true"}),
+            ),
+            m(
+                "oidc-usermodel-attribute-mapper",
+                json!({"user.attribute": "level", "claim.name": "level", "jsonType.label": "long", "access.token.claim": "true"}),
+            ),
+            m(
+                "oidc-full-name-mapper",
+                json!({"access.token.claim": "true"}),
+            ),
+            m(
+                "oidc-usermodel-realm-role-mapper",
+                json!({"claim.name": "realm_access.roles", "multivalued": "true", "access.token.claim": "true"}),
+            ),
+            m(
+                "oidc-usermodel-client-role-mapper",
+                json!({"claim.name": "resource_access.${client_id}.roles", "multivalued": "true", "access.token.claim": "true"}),
+            ),
+            m(
+                "oidc-group-membership-mapper",
+                json!({"claim.name": "groups", "full.path": "false", "access.token.claim": "true"}),
+            ),
+            m(
+                "oidc-hardcoded-claim-mapper",
+                json!({"claim.name": "tier", "claim.value": "{\"a\":1}", "jsonType.label": "JSON", "access.token.claim": "true"}),
+            ),
+            m(
+                "oidc-usersessionmodel-note-mapper",
+                json!({"user.session.note": "AUTH_TIME", "claim.name": "auth_time", "jsonType.label": "long", "access.token.claim": "true"}),
+            ),
+            m("oidc-sub-mapper", json!({"access.token.claim": "true"})),
+            m(
+                "oidc-audience-mapper",
+                json!({"included.custom.audience": "https://api.example.com", "access.token.claim": "true"}),
+            ),
+            m(
+                "oidc-usermodel-property-mapper",
+                json!({"user.attribute": "email", "claim.name": "email", "access.token.claim": "false", "id.token.claim": "true"}),
+            ),
+        ];
+        let mut claims = Map::new();
+        for mapper in &mappers {
+            apply(mapper, Target::Access, &input, &mut claims);
+        }
+        resolve_audience(&mut claims, "app");
+        assert_eq!(claims["preferred_username"], "alice");
+        assert_eq!(claims["email_verified"], true);
+        assert_eq!(claims["org"]["dept"], json!(["eng", "ops"]));
+        assert_eq!(claims["level"], 3);
+        assert_eq!(claims["name"], "Alice Liddell");
+        assert_eq!(claims["realm_access"]["roles"], json!(["user"]));
+        assert_eq!(claims["resource_access"]["api"]["roles"], json!(["read"]));
+        assert_eq!(claims["resource_access"]["app"]["roles"], json!(["own"]));
+        assert_eq!(claims["groups"], json!(["admins"]));
+        assert_eq!(claims["tier"], json!({"a": 1}));
+        assert_eq!(claims["auth_time"], 1700000000);
+        assert_eq!(claims["sub"], "u-1");
+        assert_eq!(
+            claims["aud"],
+            json!(["https://api.example.com", "api"]),
+            "custom audience plus resolved, not the client itself"
+        );
+        assert!(
+            claims.get("email").is_none(),
+            "email only in the ID token here"
+        );
+    }
+}

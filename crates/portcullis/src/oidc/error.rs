@@ -1,0 +1,111 @@
+//! `OAuthError`: RFC 6749 §5.2 error responses (`{"error", "error_description"}`), with the
+//! status codes and `WWW-Authenticate` headers Keycloak sends.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// A protocol error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// RFC 6749 / 6750 / 7009 error code.
+    pub error: &'static str,
+    /// Human-readable description (never secrets).
+    pub description: String,
+    /// `WWW-Authenticate` value, where the RFC asks for one.
+    pub www_authenticate: Option<String>,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        OAuthError {
+            status,
+            error,
+            description: description.into(),
+            www_authenticate: None,
+        }
+    }
+    /// RFC 6749 §5.2 `invalid_request` (400).
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
+    }
+    /// RFC 6749 §5.2 `invalid_client` (401): unknown client.
+    pub fn invalid_client(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", d)
+    }
+    /// Keycloak answers failed client authentication with `unauthorized_client` and 401
+    /// (`ClientIdAndSecretAuthenticator`), not RFC 6749's `invalid_client`.
+    pub fn client_auth_failed(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized_client", d)
+    }
+    /// RFC 6749 §5.2 `unauthorized_client` (400): the client may not use this grant.
+    pub fn unauthorized_client(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", d)
+    }
+    /// RFC 6749 §5.2 `invalid_grant` (400).
+    pub fn invalid_grant(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", d)
+    }
+    /// `invalid_grant` with 401: Keycloak's wrong-password answer.
+    pub fn invalid_grant_401(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_grant", d)
+    }
+    /// RFC 6749 §5.2 `unsupported_grant_type` (400).
+    pub fn unsupported_grant_type() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Unsupported grant_type",
+        )
+    }
+    /// RFC 6749 §5.2 `invalid_scope` (400).
+    pub fn invalid_scope(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", d)
+    }
+    /// RFC 6750 §3.1 `invalid_token` (401) with `WWW-Authenticate: Bearer`.
+    pub fn invalid_token(realm: &str, d: impl Into<String>) -> Self {
+        let d = d.into();
+        let mut e = Self::new(StatusCode::UNAUTHORIZED, "invalid_token", d.clone());
+        e.www_authenticate = Some(format!(
+            "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{d}\""
+        ));
+        e
+    }
+    /// A storage or internal failure (500), described without internals.
+    pub fn server_error() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "An internal error occurred",
+        )
+    }
+}
+
+impl From<crate::store::StoreError> for OAuthError {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "store failure on a protocol endpoint");
+        OAuthError::server_error()
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut r = (
+            self.status,
+            Json(json!({ "error": self.error, "error_description": self.description })),
+        )
+            .into_response();
+        if let Some(v) = self
+            .www_authenticate
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    }
+}

@@ -1,0 +1,483 @@
+//! Building and signing tokens of Keycloak's shape: access token (`typ: Bearer`), ID token
+//! (`typ: ID`), refresh token (`typ: Refresh`/`Offline`, HMAC-signed as Keycloak does), and the
+//! token response. Plain functions over the realm snapshot, the user, and the time.
+
+use std::collections::BTreeSet;
+
+use aws_lc_rs::digest;
+use serde_json::{json, Map, Value};
+
+use crate::crypto::{b64url, jws, keys};
+use crate::mappers::{self, Input, Target};
+use crate::realm::index::{role_refs, scope_target, Role};
+use crate::realm::snapshot::RealmSnapshot;
+use crate::representation::{ClientRepresentation, ClientScopeRepresentation, UserRepresentation};
+
+use super::error::OAuthError;
+
+/// A value of a client's `attributes`.
+pub fn client_attr<'a>(client: &'a ClientRepresentation, name: &str) -> Option<&'a str> {
+    client
+        .extra
+        .get("attributes")?
+        .get(name)?
+        .as_str()
+        .filter(|s| !s.is_empty())
+}
+
+fn realm_int(snap: &RealmSnapshot, name: &str, default: i64) -> i64 {
+    snap.rep
+        .extra
+        .get(name)
+        .and_then(Value::as_i64)
+        .unwrap_or(default)
+}
+
+/// Lifespans in seconds, from the realm and the client's overrides.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifespans {
+    /// Access token.
+    pub access: i64,
+    /// SSO session idle.
+    pub idle: i64,
+    /// SSO session max.
+    pub max: i64,
+}
+
+impl Lifespans {
+    /// Reads `accessTokenLifespan`, `ssoSessionIdleTimeout`, `ssoSessionMaxLifespan` and the
+    /// client attribute `access.token.lifespan`.
+    pub fn of(snap: &RealmSnapshot, client: &ClientRepresentation) -> Self {
+        let access = client_attr(client, "access.token.lifespan")
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|v| *v > 0)
+            .unwrap_or_else(|| realm_int(snap, "accessTokenLifespan", 300));
+        let idle = realm_int(snap, "ssoSessionIdleTimeout", 1800);
+        let max = realm_int(snap, "ssoSessionMaxLifespan", 36000);
+        let client_idle = realm_int(snap, "clientSessionIdleTimeout", 0);
+        let client_max = realm_int(snap, "clientSessionMaxLifespan", 0);
+        Lifespans {
+            access,
+            idle: if client_idle > 0 {
+                client_idle.min(idle)
+            } else {
+                idle
+            },
+            max: if client_max > 0 {
+                client_max.min(max)
+            } else {
+                max
+            },
+        }
+    }
+}
+
+/// Default scopes of the client plus the optional ones asked for in `scope`. `openid` is not a
+/// client scope. Unknown scopes are `invalid_scope`, as in Keycloak.
+pub fn resolve_scopes<'a>(
+    snap: &'a RealmSnapshot,
+    client: &ClientRepresentation,
+    scope_param: Option<&str>,
+) -> Result<(Vec<&'a ClientScopeRepresentation>, bool), OAuthError> {
+    let mut out: Vec<&ClientScopeRepresentation> = Vec::new();
+    for name in client.default_client_scopes.iter().flatten() {
+        if let Some(s) = snap.index.scope(&snap.rep, name) {
+            out.push(s);
+        }
+    }
+    let mut openid = false;
+    let mut invalid = Vec::new();
+    for requested in scope_param
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+    {
+        if requested == "openid" {
+            openid = true;
+            continue;
+        }
+        if out.iter().any(|s| s.name.as_deref() == Some(requested)) {
+            continue;
+        }
+        let optional = client
+            .optional_client_scopes
+            .iter()
+            .flatten()
+            .any(|n| n == requested);
+        match snap.index.scope(&snap.rep, requested) {
+            Some(s) if optional => out.push(s),
+            _ => invalid.push(requested),
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(OAuthError::invalid_scope(format!(
+            "Invalid scopes: {}",
+            invalid.join(" ")
+        )));
+    }
+    Ok((out, openid))
+}
+
+/// The `scope` string: `openid` first when asked, then the scopes that go into it.
+pub fn scope_string(scopes: &[&ClientScopeRepresentation], openid: bool) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    if openid {
+        names.push("openid");
+    }
+    for s in scopes {
+        let include = s
+            .extra
+            .get("attributes")
+            .and_then(|a| a.get("include.in.token.scope"))
+            .and_then(Value::as_str)
+            != Some("false");
+        if let (true, Some(n)) = (include, s.name.as_deref()) {
+            names.push(n);
+        }
+    }
+    names.join(" ")
+}
+
+/// The user's effective roles (direct, through groups, composites expanded), limited to what
+/// the client may see: everything with `fullScopeAllowed`, otherwise the client's own roles
+/// and the scope mappings of the client and of its scopes (`TokenManager.getAccess`).
+pub fn roles_in_scope(
+    snap: &RealmSnapshot,
+    client: &ClientRepresentation,
+    user: &UserRepresentation,
+    scopes: &[&ClientScopeRepresentation],
+) -> BTreeSet<Role> {
+    let mut direct = role_refs(user.realm_roles.as_ref(), user.client_roles.as_ref());
+    for g in user.groups.iter().flatten() {
+        direct.extend(snap.index.group_roles(g).iter().cloned());
+    }
+    let effective = snap.index.expand(direct);
+    let full = client
+        .extra
+        .get("fullScopeAllowed")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    if full {
+        return effective;
+    }
+    let client_id = client.client_id.as_deref().unwrap_or_default();
+    let mut allowed: Vec<Role> = Vec::new();
+    if let Some(t) = scope_target(Some(client_id), None) {
+        allowed.extend(snap.index.scope_mappings(&t).iter().cloned());
+    }
+    for s in scopes {
+        if let Some(t) = scope_target(None, s.name.as_deref()) {
+            allowed.extend(snap.index.scope_mappings(&t).iter().cloned());
+        }
+    }
+    let allowed = snap.index.expand(allowed);
+    effective
+        .into_iter()
+        .filter(|r| allowed.contains(r) || matches!(r, Role::Client(c, _) if c == client_id))
+        .collect()
+}
+
+/// Everything a token is made from.
+#[derive(Debug)]
+pub struct TokenRequest<'a> {
+    /// Realm.
+    pub snap: &'a RealmSnapshot,
+    /// Issuer URL.
+    pub issuer: &'a str,
+    /// Requesting client.
+    pub client: &'a ClientRepresentation,
+    /// User id.
+    pub user_id: &'a str,
+    /// User.
+    pub user: &'a UserRepresentation,
+    /// Session id (`sid`), none for client credentials.
+    pub sid: Option<&'a str>,
+    /// Session notes.
+    pub notes: &'a Map<String, Value>,
+    /// Client scopes in effect.
+    pub scopes: &'a [&'a ClientScopeRepresentation],
+    /// `openid` requested.
+    pub openid: bool,
+    /// `nonce` for the ID token.
+    pub nonce: Option<&'a str>,
+    /// Now, seconds since the epoch.
+    pub now: i64,
+}
+
+fn mappers_of<'a>(req: &'a TokenRequest<'_>) -> impl Iterator<Item = &'a Value> {
+    let client_mappers = req
+        .client
+        .extra
+        .get("protocolMappers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    let scope_mappers = req.scopes.iter().flat_map(|s| {
+        s.extra
+            .get("protocolMappers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+    });
+    scope_mappers.chain(client_mappers)
+}
+
+fn web_origins(client: &ClientRepresentation) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in client
+        .extra
+        .get("webOrigins")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if o == "+" {
+            // "+" means the origins of the redirect URIs.
+            for uri in client.redirect_uris.iter().flatten() {
+                if let Ok(u) = url::Url::parse(uri.trim_end_matches('*')) {
+                    let origin = u.origin().ascii_serialization();
+                    if origin != "null" && !out.contains(&origin) {
+                        out.push(origin);
+                    }
+                }
+            }
+        } else if !out.iter().any(|x| x == o) {
+            out.push(o.to_string());
+        }
+    }
+    out
+}
+
+/// The mapper-driven claims for one target.
+pub fn mapped_claims(
+    req: &TokenRequest<'_>,
+    target: Target,
+    roles: &BTreeSet<Role>,
+) -> Map<String, Value> {
+    let groups: Vec<String> = req
+        .user
+        .groups
+        .iter()
+        .flatten()
+        .map(|g| {
+            if g.starts_with('/') {
+                g.clone()
+            } else {
+                format!("/{g}")
+            }
+        })
+        .collect();
+    let origins = web_origins(req.client);
+    let client_id = req.client.client_id.as_deref().unwrap_or_default();
+    let input = Input {
+        user_id: req.user_id,
+        user: req.user,
+        client_id,
+        roles,
+        groups: &groups,
+        notes: req.notes,
+        web_origins: &origins,
+        acr: "1",
+    };
+    let mut claims = Map::new();
+    let mut resolve = false;
+    for m in mappers_of(req) {
+        if m.get("protocolMapper").and_then(Value::as_str) == Some("oidc-audience-resolve-mapper") {
+            let key = match target {
+                Target::Access => "access.token.claim",
+                Target::Introspection => "introspection.token.claim",
+                _ => "id.token.claim",
+            };
+            resolve |= m
+                .get("config")
+                .and_then(|c| c.get(key))
+                .and_then(Value::as_str)
+                == Some("true");
+            continue;
+        }
+        mappers::apply(m, target, &input, &mut claims);
+    }
+    if resolve {
+        mappers::resolve_audience(&mut claims, client_id);
+    }
+    claims
+}
+
+fn alg_for(snap: &RealmSnapshot, client: &ClientRepresentation, attr: &str) -> String {
+    client_attr(client, attr)
+        .map(str::to_string)
+        .or_else(|| snap.rep.default_signature_algorithm.clone())
+        .unwrap_or_else(|| "RS256".into())
+}
+
+fn signing_key<'a>(snap: &'a RealmSnapshot, alg: &str) -> Result<&'a keys::RealmKey, OAuthError> {
+    keys::active_for(&snap.keys, alg).ok_or_else(|| {
+        tracing::error!(realm = %snap.name, alg, "no active signing key for the algorithm");
+        OAuthError::server_error()
+    })
+}
+
+fn half_hash(alg: &str, token: &str) -> String {
+    let d = match alg {
+        "RS384" | "PS384" | "ES384" => &digest::SHA384,
+        "RS512" | "PS512" | "ES512" | "EdDSA" => &digest::SHA512,
+        _ => &digest::SHA256,
+    };
+    let h = digest::digest(d, token.as_bytes());
+    b64url(&h.as_ref()[..h.as_ref().len() / 2])
+}
+
+/// What was issued.
+#[derive(Debug)]
+pub struct Issued {
+    /// Signed access token.
+    pub access_token: String,
+    /// Its `jti`.
+    pub access_jti: String,
+    /// Signed ID token, when `openid` was asked.
+    pub id_token: Option<String>,
+    /// The `scope` string.
+    pub scope: String,
+    /// Access token lifetime.
+    pub expires_in: i64,
+}
+
+/// Builds and signs the access token and, with `openid`, the ID token.
+pub fn issue(req: &TokenRequest<'_>) -> Result<Issued, OAuthError> {
+    let lifespans = Lifespans::of(req.snap, req.client);
+    let roles = roles_in_scope(req.snap, req.client, req.user, req.scopes);
+    let client_id = req.client.client_id.as_deref().unwrap_or_default();
+    let scope = scope_string(req.scopes, req.openid);
+    let access_jti = uuid::Uuid::new_v4().to_string();
+    let exp = req.now + lifespans.access;
+
+    let mut access = Map::new();
+    access.insert("exp".into(), json!(exp));
+    access.insert("iat".into(), json!(req.now));
+    access.insert("jti".into(), json!(access_jti));
+    access.insert("iss".into(), json!(req.issuer));
+    let mapped = mapped_claims(req, Target::Access, &roles);
+    if let Some(aud) = mapped.get("aud") {
+        access.insert("aud".into(), aud.clone());
+    }
+    if let Some(sub) = mapped.get("sub") {
+        access.insert("sub".into(), sub.clone());
+    }
+    access.insert("typ".into(), json!("Bearer"));
+    access.insert("azp".into(), json!(client_id));
+    if let Some(sid) = req.sid {
+        access.insert("sid".into(), json!(sid));
+    }
+    for (k, v) in mapped {
+        access.entry(k).or_insert(v);
+    }
+    access.insert("scope".into(), json!(scope));
+    let access_alg = alg_for(req.snap, req.client, "access.token.signed.response.alg");
+    let access_token = jws::sign(
+        signing_key(req.snap, &access_alg)?,
+        "JWT",
+        &Value::Object(access),
+    )
+    .map_err(|e| {
+        tracing::error!(error = %e, "signing failed");
+        OAuthError::server_error()
+    })?;
+
+    let id_token = if req.openid {
+        let id_alg = alg_for(req.snap, req.client, "id.token.signed.response.alg");
+        let mut id = Map::new();
+        id.insert("exp".into(), json!(exp));
+        id.insert("iat".into(), json!(req.now));
+        if let Some(t) = req
+            .notes
+            .get("AUTH_TIME")
+            .and_then(|v| v.as_str()?.parse::<i64>().ok())
+        {
+            id.insert("auth_time".into(), json!(t));
+        }
+        id.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
+        id.insert("iss".into(), json!(req.issuer));
+        id.insert("aud".into(), json!(client_id));
+        id.insert("sub".into(), json!(req.user_id));
+        id.insert("typ".into(), json!("ID"));
+        id.insert("azp".into(), json!(client_id));
+        if let Some(n) = req.nonce {
+            id.insert("nonce".into(), json!(n));
+        }
+        if let Some(sid) = req.sid {
+            id.insert("sid".into(), json!(sid));
+        }
+        id.insert("at_hash".into(), json!(half_hash(&id_alg, &access_token)));
+        for (k, v) in mapped_claims(req, Target::Id, &roles) {
+            if k != "aud" {
+                id.entry(k).or_insert(v);
+            }
+        }
+        Some(
+            jws::sign(signing_key(req.snap, &id_alg)?, "JWT", &Value::Object(id))
+                .map_err(|_| OAuthError::server_error())?,
+        )
+    } else {
+        None
+    };
+    Ok(Issued {
+        access_token,
+        access_jti,
+        id_token,
+        scope,
+        expires_in: lifespans.access,
+    })
+}
+
+/// A refresh token: HMAC-signed like Keycloak's, `aud` the issuer.
+pub fn refresh_token(
+    req: &TokenRequest<'_>,
+    jti: &str,
+    exp: Option<i64>,
+    offline: bool,
+) -> Result<String, OAuthError> {
+    let key = req.snap.hmac_keys.first().ok_or_else(|| {
+        tracing::error!(realm = %req.snap.name, "no HMAC key for refresh tokens");
+        OAuthError::server_error()
+    })?;
+    let mut c = Map::new();
+    if let Some(exp) = exp {
+        c.insert("exp".into(), json!(exp));
+    }
+    c.insert("iat".into(), json!(req.now));
+    c.insert("jti".into(), json!(jti));
+    c.insert("iss".into(), json!(req.issuer));
+    c.insert("aud".into(), json!(req.issuer));
+    c.insert("sub".into(), json!(req.user_id));
+    c.insert(
+        "typ".into(),
+        json!(if offline { "Offline" } else { "Refresh" }),
+    );
+    c.insert(
+        "azp".into(),
+        json!(req.client.client_id.as_deref().unwrap_or_default()),
+    );
+    if let Some(sid) = req.sid {
+        c.insert("sid".into(), json!(sid));
+    }
+    c.insert("scope".into(), json!(scope_string(req.scopes, req.openid)));
+    Ok(jws::sign_hmac(key, "JWT", &Value::Object(c)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_is_left_half_of_the_digest() {
+        // RFC: base64url of the left-most half of SHA-256 of the ASCII token.
+        let h = half_hash("RS256", "abc");
+        assert_eq!(
+            h,
+            b64url(&digest::digest(&digest::SHA256, b"abc").as_ref()[..16])
+        );
+        assert_eq!(half_hash("EdDSA", "abc").len(), 43);
+    }
+}

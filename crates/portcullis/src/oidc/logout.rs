@@ -1,0 +1,47 @@
+//! POST /realms/{realm}/protocol/openid-connect/logout  (with `refresh_token`)
+//! Keycloak's back-channel logout for clients holding a refresh token: the session ends on
+//! the server, so refresh and introspection fail afterwards. Answers 204.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use serde_json::Value;
+
+use crate::http::paths;
+use crate::AppState;
+
+use super::client_auth;
+use super::error::OAuthError;
+use super::form::Form;
+use super::token::{now, refresh_token};
+
+/// Handler.
+pub async fn post(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form, OAuthError>,
+) -> Result<StatusCode, OAuthError> {
+    let snap = state
+        .realm(&realm)
+        .map_err(|_| OAuthError::invalid_request("Realm does not exist"))?;
+    let Form(params) = form?;
+    let client = client_auth::authenticate(&snap, &headers, &params)?;
+    let base = state
+        .base_url(&headers, &uri)
+        .map_err(|_| OAuthError::invalid_request("invalid host"))?;
+    let issuer = paths::url(&base, paths::REALM, &snap.name);
+    let token = params
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token not provided"))?;
+    let claims = refresh_token::verify(&snap, &issuer, token, now())?;
+    if claims.get("azp").and_then(Value::as_str) != client.client_id.as_deref() {
+        return Err(OAuthError::invalid_grant(
+            "Invalid refresh token. Token client and authorized client don't match",
+        ));
+    }
+    if let Some(sid) = claims.get("sid").and_then(Value::as_str) {
+        state.store.delete_session(sid).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,60 @@
+//! POST /realms/{realm}/protocol/openid-connect/revoke
+//! RFC 7009. A refresh token ends its session for the client; an access token is revoked
+//! until it would expire. Unknown or invalid tokens answer 200, as the RFC says.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use serde_json::Value;
+
+use crate::http::paths;
+use crate::AppState;
+
+use super::bearer::verify_access;
+use super::client_auth;
+use super::error::OAuthError;
+use super::form::Form;
+use super::token::{now, refresh_token};
+
+/// Handler.
+pub async fn post(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form, OAuthError>,
+) -> Result<StatusCode, OAuthError> {
+    let snap = state
+        .realm(&realm)
+        .map_err(|_| OAuthError::invalid_request("Realm does not exist"))?;
+    let Form(params) = form?;
+    let client = client_auth::authenticate(&snap, &headers, &params)?;
+    let client_id = client.client_id.as_deref().unwrap_or_default();
+    let token = params.require("token")?;
+    let base = state
+        .base_url(&headers, &uri)
+        .map_err(|_| OAuthError::invalid_request("invalid host"))?;
+    let issuer = paths::url(&base, paths::REALM, &snap.name);
+    let now = now();
+    let not_yours = || OAuthError::unauthorized_client("Unmatching clients");
+    if let Ok(c) = refresh_token::verify(&snap, &issuer, token, now) {
+        if c.get("azp").and_then(Value::as_str) != Some(client_id) {
+            return Err(not_yours());
+        }
+        if let Some(sid) = c.get("sid").and_then(Value::as_str) {
+            state.store.delete_session(sid).await?;
+        }
+        return Ok(StatusCode::OK);
+    }
+    if let Ok(c) = verify_access(state.store.as_ref(), &snap, &issuer, token, now).await? {
+        if c.get("azp").and_then(Value::as_str) != Some(client_id) {
+            return Err(not_yours());
+        }
+        if let (Some(jti), Some(exp)) = (
+            c.get("jti").and_then(Value::as_str),
+            c.get("exp").and_then(Value::as_i64),
+        ) {
+            state.store.revoke_token(jti, exp).await?;
+        }
+    }
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,71 @@
+//! POST /realms/{realm}/protocol/openid-connect/token  (grant_type=client_credentials)
+//! RFC 6749 §4.4: tokens for the client's service-account user. No session and no refresh
+//! token, as Keycloak 26 does by default.
+
+use axum::response::Response;
+use serde_json::{json, Map};
+
+use crate::oidc::client_auth;
+use crate::oidc::error::OAuthError;
+use crate::oidc::issue::{self, TokenRequest};
+
+use super::{parse_user, response, GrantContext};
+
+/// Keycloak's service-account user name for a client.
+pub fn service_account_username(client_id: &str) -> String {
+    format!("service-account-{}", client_id.to_lowercase())
+}
+
+/// The grant.
+pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
+    let client = client_auth::authenticate(ctx.snap, ctx.headers, ctx.params)?;
+    if client.public_client == Some(true) {
+        return Err(OAuthError::unauthorized_client(
+            "Public client not allowed to retrieve service account",
+        ));
+    }
+    if client.service_accounts_enabled != Some(true) {
+        return Err(OAuthError::unauthorized_client(
+            "Client not enabled to retrieve service account",
+        ));
+    }
+    let client_id = client.client_id.as_deref().unwrap_or_default();
+    let row = ctx
+        .state
+        .store
+        .user_by_username(&ctx.snap.id, &service_account_username(client_id))
+        .await?
+        .ok_or_else(|| {
+            OAuthError::unauthorized_client("Client not enabled to retrieve service account")
+        })?;
+    let user = parse_user(&row)?;
+    if user.enabled == Some(false) {
+        return Err(OAuthError::invalid_grant("User disabled"));
+    }
+    let (mut scopes, openid) = issue::resolve_scopes(ctx.snap, client, ctx.params.get("scope"))?;
+    // Keycloak attaches the `service_account` scope to service-account clients.
+    if let Some(s) = ctx.snap.index.scope(&ctx.snap.rep, "service_account") {
+        if !scopes.iter().any(|x| x.name == s.name) {
+            scopes.push(s);
+        }
+    }
+    let notes = Map::from_iter([
+        ("client_id".to_string(), json!(client_id)),
+        ("AUTH_TIME".to_string(), json!(ctx.now.to_string())),
+    ]);
+    let req = TokenRequest {
+        snap: ctx.snap,
+        issuer: &ctx.issuer,
+        client,
+        user_id: &row.id,
+        user: &user,
+        sid: None,
+        notes: &notes,
+        scopes: &scopes,
+        openid,
+        nonce: None,
+        now: ctx.now,
+    };
+    let issued = issue::issue(&req)?;
+    Ok(response(&issued, None, None, ctx.snap.not_before))
+}

@@ -1,0 +1,125 @@
+//! POST /realms/{realm}/protocol/openid-connect/token
+//! RFC 6749 §3.2. `grant_type` is read as a string first, so an unknown one gets
+//! `unsupported_grant_type`; [`GRANT_TYPES`] is both the dispatch table and what discovery
+//! advertises.
+
+pub mod client_credentials;
+pub mod password;
+pub mod refresh_token;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::http::paths;
+use crate::realm::snapshot::RealmSnapshot;
+use crate::representation::UserRepresentation;
+use crate::store::UserRow;
+use crate::AppState;
+
+use super::error::OAuthError;
+use super::form::{Form, Params};
+use super::issue::Issued;
+
+/// Grant types this server dispatches, in discovery order.
+pub const GRANT_TYPES: &[&str] = &["client_credentials", "password", "refresh_token"];
+
+/// What every grant receives.
+pub struct GrantContext<'a> {
+    /// Application state.
+    pub state: &'a AppState,
+    /// The realm.
+    pub snap: &'a RealmSnapshot,
+    /// The realm's issuer URL.
+    pub issuer: String,
+    /// Request headers (client authentication).
+    pub headers: &'a HeaderMap,
+    /// Form parameters.
+    pub params: &'a Params,
+    /// Now, seconds since the epoch.
+    pub now: i64,
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Parses a stored user.
+pub fn parse_user(row: &UserRow) -> Result<UserRepresentation, OAuthError> {
+    serde_json::from_str(&row.representation).map_err(|e| {
+        tracing::error!(error = %e, "stored user is not valid JSON");
+        OAuthError::server_error()
+    })
+}
+
+/// Keycloak's token response.
+pub fn response(
+    issued: &Issued,
+    refresh: Option<(String, i64)>,
+    sid: Option<&str>,
+    not_before: i64,
+) -> Response {
+    let mut body = Map::new();
+    body.insert("access_token".into(), json!(issued.access_token));
+    body.insert("expires_in".into(), json!(issued.expires_in));
+    body.insert(
+        "refresh_expires_in".into(),
+        json!(refresh.as_ref().map(|(_, e)| *e).unwrap_or(0)),
+    );
+    if let Some((t, _)) = refresh {
+        body.insert("refresh_token".into(), json!(t));
+    }
+    body.insert("token_type".into(), json!("Bearer"));
+    if let Some(id) = &issued.id_token {
+        body.insert("id_token".into(), json!(id));
+    }
+    body.insert("not-before-policy".into(), json!(not_before));
+    if let Some(sid) = sid {
+        body.insert("session_state".into(), json!(sid));
+    }
+    body.insert("scope".into(), json!(issued.scope));
+    let mut r = Json(Value::Object(body)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// Handler.
+pub async fn post(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form, OAuthError>,
+) -> Result<Response, OAuthError> {
+    let snap = state
+        .realm(&realm)
+        .map_err(|_| OAuthError::invalid_request("Realm does not exist"))?;
+    let Form(params) = form?;
+    let base = state
+        .base_url(&headers, &uri)
+        .map_err(|_| OAuthError::invalid_request("invalid host"))?;
+    let ctx = GrantContext {
+        state: &state,
+        snap: &snap,
+        issuer: paths::url(&base, paths::REALM, &snap.name),
+        headers: &headers,
+        params: &params,
+        now: now(),
+    };
+    let grant_type = params.require("grant_type")?;
+    match grant_type {
+        "client_credentials" => client_credentials::grant(&ctx).await,
+        "password" => password::grant(&ctx).await,
+        "refresh_token" => refresh_token::grant(&ctx).await,
+        _ => Err(OAuthError::unsupported_grant_type()),
+    }
+}

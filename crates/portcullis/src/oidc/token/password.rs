@@ -1,0 +1,155 @@
+//! POST /realms/{realm}/protocol/openid-connect/token  (grant_type=password)
+//! RFC 6749 §4.3, for clients with `directAccessGrantsEnabled`. Creates an SSO session.
+
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+
+use crate::crypto::password;
+use crate::oidc::client_auth;
+use crate::oidc::error::OAuthError;
+use crate::oidc::issue::{self, Lifespans, TokenRequest};
+use crate::realm::index::Role;
+use crate::representation::UserRepresentation;
+use crate::store::{SessionRow, UserRow};
+
+use super::{parse_user, response, GrantContext};
+
+/// Finds a user by user name, or by e-mail where the realm allows it.
+pub async fn find_user(ctx: &GrantContext<'_>, login: &str) -> Result<Option<UserRow>, OAuthError> {
+    let login = login.trim().to_lowercase();
+    if let Some(u) = ctx
+        .state
+        .store
+        .user_by_username(&ctx.snap.id, &login)
+        .await?
+    {
+        return Ok(Some(u));
+    }
+    let by_email = ctx
+        .snap
+        .rep
+        .extra
+        .get("loginWithEmailAllowed")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    if by_email && login.contains('@') {
+        let found = ctx.state.store.users_by_email(&ctx.snap.id, &login).await?;
+        if found.len() == 1 {
+            return Ok(found.into_iter().next());
+        }
+    }
+    Ok(None)
+}
+
+/// Checks a password against the user's password credential.
+pub fn password_matches(user: &UserRepresentation, given: &str) -> bool {
+    user.credentials
+        .iter()
+        .flatten()
+        .filter(|c| c.kind.as_deref() == Some("password"))
+        .any(|c| match (&c.secret_data, &c.credential_data) {
+            (Some(sd), Some(cd)) => password::verify(given, sd, cd).unwrap_or(false),
+            _ => false,
+        })
+}
+
+/// The grant.
+pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
+    let client = client_auth::authenticate(ctx.snap, ctx.headers, ctx.params)?;
+    if client
+        .extra
+        .get("directAccessGrantsEnabled")
+        .and_then(Value::as_bool)
+        != Some(true)
+    {
+        return Err(OAuthError::unauthorized_client(
+            "Client not allowed for direct access grants",
+        ));
+    }
+    let username = ctx.params.require("username")?;
+    let given = ctx.params.get("password").unwrap_or_default();
+    let (scopes, openid) = issue::resolve_scopes(ctx.snap, client, ctx.params.get("scope"))?;
+    // Keycloak: unknown user 400, wrong password 401, same body.
+    let Some(row) = find_user(ctx, username).await? else {
+        return Err(OAuthError::invalid_grant("Invalid user credentials"));
+    };
+    let user = parse_user(&row)?;
+    let check = {
+        let user = user.clone();
+        let given = given.to_string();
+        tokio::task::spawn_blocking(move || password_matches(&user, &given))
+            .await
+            .unwrap_or(false)
+    };
+    if !check {
+        return Err(OAuthError::invalid_grant_401("Invalid user credentials"));
+    }
+    if user.enabled == Some(false) {
+        return Err(OAuthError::invalid_grant("Account disabled"));
+    }
+    if user
+        .required_actions
+        .as_ref()
+        .is_some_and(|a| !a.is_empty())
+    {
+        return Err(OAuthError::invalid_grant("Account is not fully set up"));
+    }
+    let offline = scopes
+        .iter()
+        .any(|s| s.name.as_deref() == Some("offline_access"));
+    if offline {
+        let roles = issue::roles_in_scope(ctx.snap, client, &user, &scopes);
+        if !roles.contains(&Role::Realm("offline_access".into())) {
+            return Err(OAuthError::invalid_scope(
+                "Offline tokens not allowed for the user or client",
+            ));
+        }
+    }
+    let sid = uuid::Uuid::new_v4().to_string();
+    let notes = Map::from_iter([("AUTH_TIME".to_string(), json!(ctx.now.to_string()))]);
+    let client_id = client.client_id.as_deref().unwrap_or_default();
+    let req = TokenRequest {
+        snap: ctx.snap,
+        issuer: &ctx.issuer,
+        client,
+        user_id: &row.id,
+        user: &user,
+        sid: Some(&sid),
+        notes: &notes,
+        scopes: &scopes,
+        openid,
+        nonce: None,
+        now: ctx.now,
+    };
+    let issued = issue::issue(&req)?;
+    let lifespans = Lifespans::of(ctx.snap, client);
+    let refresh_jti = uuid::Uuid::new_v4().to_string();
+    let (refresh_exp, refresh_in) = if offline {
+        (None, 0)
+    } else {
+        (
+            Some(ctx.now + lifespans.idle.min(lifespans.max)),
+            lifespans.idle.min(lifespans.max),
+        )
+    };
+    let refresh = issue::refresh_token(&req, &refresh_jti, refresh_exp, offline)?;
+    let session = SessionRow {
+        id: sid.clone(),
+        realm_id: ctx.snap.id.clone(),
+        user_id: row.id.clone(),
+        offline,
+        created_at: ctx.now,
+        last_refresh: ctx.now,
+        data: Value::Object(notes.clone()).to_string(),
+    };
+    ctx.state
+        .store
+        .create_session(&session, client_id, Some(&refresh_jti))
+        .await?;
+    Ok(response(
+        &issued,
+        Some((refresh, refresh_in)),
+        Some(&sid),
+        ctx.snap.not_before,
+    ))
+}

@@ -1,0 +1,219 @@
+//! POST /realms/{realm}/protocol/openid-connect/token  (grant_type=refresh_token)
+//! RFC 6749 §6. Refresh tokens are bound to the session and the client; with the realm's
+//! `revokeRefreshToken`, reuse beyond `refreshTokenMaxReuse` ends the session.
+
+use axum::response::Response;
+use serde_json::{Map, Value};
+
+use crate::crypto::jws;
+use crate::oidc::client_auth;
+use crate::oidc::error::OAuthError;
+use crate::oidc::issue::{self, Lifespans, TokenRequest};
+use crate::realm::snapshot::RealmSnapshot;
+use crate::store::{RefreshUse, SessionRow, Store};
+
+use super::{parse_user, response, GrantContext};
+
+/// A verified refresh token's claims.
+pub fn verify(
+    snap: &RealmSnapshot,
+    issuer: &str,
+    token: &str,
+    now: i64,
+) -> Result<Map<String, Value>, OAuthError> {
+    let invalid = || OAuthError::invalid_grant("Invalid refresh token");
+    let parsed = jws::parse(token).map_err(|_| invalid())?;
+    parsed.verify_hmac(&snap.hmac_keys).map_err(|_| invalid())?;
+    let c = parsed.claims;
+    if !matches!(
+        c.get("typ").and_then(Value::as_str),
+        Some("Refresh" | "Offline")
+    ) {
+        return Err(invalid());
+    }
+    if c.get("iss").and_then(Value::as_str) != Some(issuer) {
+        return Err(OAuthError::invalid_grant("Invalid token issuer"));
+    }
+    if let Some(exp) = c.get("exp").and_then(Value::as_i64) {
+        if exp < now {
+            return Err(OAuthError::invalid_grant("Token is not active"));
+        }
+    }
+    Ok(c)
+}
+
+/// The session of a token if it is still alive; an expired one is removed.
+pub async fn live_session(
+    store: &dyn Store,
+    snap: &RealmSnapshot,
+    sid: &str,
+    now: i64,
+) -> Result<Option<SessionRow>, OAuthError> {
+    let Some(s) = store.session(sid).await? else {
+        return Ok(None);
+    };
+    if s.realm_id != snap.id {
+        return Ok(None);
+    }
+    let (idle, max) = if s.offline {
+        let idle = snap
+            .rep
+            .extra
+            .get("offlineSessionIdleTimeout")
+            .and_then(Value::as_i64)
+            .unwrap_or(2_592_000);
+        let max_enabled = snap
+            .rep
+            .extra
+            .get("offlineSessionMaxLifespanEnabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let max = if max_enabled {
+            snap.rep
+                .extra
+                .get("offlineSessionMaxLifespan")
+                .and_then(Value::as_i64)
+                .unwrap_or(5_184_000)
+        } else {
+            i64::MAX / 4
+        };
+        (idle, max)
+    } else {
+        (
+            snap.rep
+                .extra
+                .get("ssoSessionIdleTimeout")
+                .and_then(Value::as_i64)
+                .unwrap_or(1800),
+            snap.rep
+                .extra
+                .get("ssoSessionMaxLifespan")
+                .and_then(Value::as_i64)
+                .unwrap_or(36000),
+        )
+    };
+    if now > s.last_refresh + idle || now > s.created_at + max {
+        store.delete_session(&s.id).await?;
+        return Ok(None);
+    }
+    Ok(Some(s))
+}
+
+/// The grant.
+pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
+    let client = client_auth::authenticate(ctx.snap, ctx.headers, ctx.params)?;
+    let client_id = client.client_id.as_deref().unwrap_or_default();
+    let claims = verify(
+        ctx.snap,
+        &ctx.issuer,
+        ctx.params.require("refresh_token")?,
+        ctx.now,
+    )?;
+    if claims.get("azp").and_then(Value::as_str) != Some(client_id) {
+        return Err(OAuthError::invalid_grant(
+            "Invalid refresh token. Token client and authorized client don't match",
+        ));
+    }
+    let sid = claims
+        .get("sid")
+        .and_then(Value::as_str)
+        .ok_or_else(|| OAuthError::invalid_grant("Invalid refresh token"))?;
+    let store = ctx.state.store.as_ref();
+    let Some(session) = live_session(store, ctx.snap, sid, ctx.now).await? else {
+        return Err(OAuthError::invalid_grant("Session not active"));
+    };
+    if claims.get("sub").and_then(Value::as_str) != Some(session.user_id.as_str()) {
+        return Err(OAuthError::invalid_grant("Invalid refresh token"));
+    }
+    let presented = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let new_jti = uuid::Uuid::new_v4().to_string();
+    if ctx
+        .snap
+        .rep
+        .extra
+        .get("revokeRefreshToken")
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        let max_reuse = ctx
+            .snap
+            .rep
+            .extra
+            .get("refreshTokenMaxReuse")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let iat = claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
+        if store
+            .use_refresh_token(sid, client_id, presented, iat, max_reuse, ctx.now)
+            .await?
+            == RefreshUse::Rejected
+        {
+            // Reuse beyond the limit: the session is ended, as a replayed token suggests theft.
+            store.delete_session(sid).await?;
+            return Err(OAuthError::invalid_grant(
+                "Maximum allowed refresh token reuse exceeded",
+            ));
+        }
+    }
+    let Some(row) = store.user_by_id(&ctx.snap.id, &session.user_id).await? else {
+        store.delete_session(sid).await?;
+        return Err(OAuthError::invalid_grant("User not found"));
+    };
+    let user = parse_user(&row)?;
+    if user.enabled == Some(false) {
+        return Err(OAuthError::invalid_grant("User disabled"));
+    }
+    // The new tokens keep the scope of the refresh token; `scope` may only narrow it.
+    let original = claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let requested = match ctx.params.get("scope") {
+        Some(s) => {
+            if let Some(extra) = s
+                .split(' ')
+                .find(|x| !x.is_empty() && !original.split(' ').any(|o| o == *x))
+            {
+                return Err(OAuthError::invalid_scope(format!(
+                    "Invalid scopes: {extra}"
+                )));
+            }
+            s.to_string()
+        }
+        None => original.to_string(),
+    };
+    let (scopes, openid) = issue::resolve_scopes(ctx.snap, client, Some(&requested))?;
+    let notes: Map<String, Value> = serde_json::from_str(&session.data).unwrap_or_default();
+    let req = TokenRequest {
+        snap: ctx.snap,
+        issuer: &ctx.issuer,
+        client,
+        user_id: &row.id,
+        user: &user,
+        sid: Some(sid),
+        notes: &notes,
+        scopes: &scopes,
+        openid,
+        nonce: None,
+        now: ctx.now,
+    };
+    let issued = issue::issue(&req)?;
+    let lifespans = Lifespans::of(ctx.snap, client);
+    let (exp, refresh_in) = if session.offline {
+        (None, 0)
+    } else {
+        let exp = (ctx.now + lifespans.idle).min(session.created_at + lifespans.max);
+        (Some(exp), exp - ctx.now)
+    };
+    let refresh = issue::refresh_token(&req, &new_jti, exp, session.offline)?;
+    store.touch_session(sid, ctx.now).await?;
+    Ok(response(
+        &issued,
+        Some((refresh, refresh_in)),
+        Some(sid),
+        ctx.snap.not_before,
+    ))
+}

@@ -1,0 +1,101 @@
+//! GET|POST /realms/{realm}/protocol/openid-connect/userinfo
+//! OpenID Connect Core §5.3: claims about the token's user, from the mappers with
+//! `userinfo.token.claim`. RFC 6750 errors.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::http::paths;
+use crate::mappers::Target;
+use crate::AppState;
+
+use super::bearer::{self, verify_access};
+use super::error::OAuthError;
+use super::form::Params;
+use super::issue::{self, TokenRequest};
+use super::token::{now, parse_user};
+
+/// Handler (GET and POST; a POST may carry `access_token` in the form).
+pub async fn handle(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, OAuthError> {
+    let snap = state
+        .realm(&realm)
+        .map_err(|_| OAuthError::invalid_request("Realm does not exist"))?;
+    let form;
+    let token = match bearer::from_header(&headers) {
+        Some(t) => t,
+        None => {
+            form = Params::parse(&body).unwrap_or_default();
+            form.get("access_token").ok_or_else(|| {
+                let mut e = OAuthError::invalid_token(&snap.name, "Token not provided");
+                e.error = "invalid_request";
+                e
+            })?
+        }
+    };
+    let base = state
+        .base_url(&headers, &uri)
+        .map_err(|_| OAuthError::invalid_request("invalid host"))?;
+    let issuer = paths::url(&base, paths::REALM, &snap.name);
+    let now = now();
+    let claims = verify_access(state.store.as_ref(), &snap, &issuer, token, now)
+        .await?
+        .map_err(|_| OAuthError::invalid_token(&snap.name, "Token verification failed"))?;
+    let user_id = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let row = state
+        .store
+        .user_by_id(&snap.id, &user_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token(&snap.name, "User not found"))?;
+    let user = parse_user(&row)?;
+    if user.enabled == Some(false) {
+        return Err(OAuthError::invalid_token(&snap.name, "User disabled"));
+    }
+    let client_id = claims
+        .get("azp")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let client = snap
+        .index
+        .client(&snap.rep, client_id)
+        .ok_or_else(|| OAuthError::invalid_token(&snap.name, "Client not found"))?;
+    let scope = claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let (scopes, _) = issue::resolve_scopes(&snap, client, Some(scope)).unwrap_or_default();
+    let notes: Map<String, Value> = Map::new();
+    let req = TokenRequest {
+        snap: &snap,
+        issuer: &issuer,
+        client,
+        user_id: &row.id,
+        user: &user,
+        sid: None,
+        notes: &notes,
+        scopes: &scopes,
+        openid: true,
+        nonce: None,
+        now,
+    };
+    let roles = issue::roles_in_scope(&snap, client, &user, &scopes);
+    let mut out = Map::new();
+    out.insert("sub".into(), json!(row.id));
+    for (k, v) in issue::mapped_claims(&req, Target::Userinfo, &roles) {
+        if k != "aud" {
+            out.entry(k).or_insert(v);
+        }
+    }
+    Ok(Json(Value::Object(out)))
+}

@@ -1,0 +1,248 @@
+//! Lookups over a realm's configuration, built once per snapshot: clients by `clientId`,
+//! client scopes by name, roles with their composites, groups by path.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::representation::{
+    ClientRepresentation, ClientScopeRepresentation, GroupRepresentation, RealmRepresentation,
+    RoleRepresentation,
+};
+
+/// A role: realm role, or client role of a `clientId`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// Realm role by name.
+    Realm(String),
+    /// Client role: (clientId, name).
+    Client(String, String),
+}
+
+/// The index.
+#[derive(Debug, Default)]
+pub struct RealmIndex {
+    clients: HashMap<String, usize>,
+    scopes: HashMap<String, usize>,
+    composites: HashMap<Role, Vec<Role>>,
+    groups: HashMap<String, Vec<Role>>,
+    /// Scope mappings by target: `client:<clientId>` or `scope:<name>`.
+    scope_mappings: HashMap<String, Vec<Role>>,
+}
+
+/// Key of a scope-mapping target.
+pub fn scope_target(client: Option<&str>, scope: Option<&str>) -> Option<String> {
+    match (client, scope) {
+        (Some(c), _) => Some(format!("client:{c}")),
+        (None, Some(s)) => Some(format!("scope:{s}")),
+        _ => None,
+    }
+}
+
+fn composites_of(r: &RoleRepresentation) -> Vec<Role> {
+    let mut out = Vec::new();
+    if let Some(c) = &r.composites {
+        out.extend(c.realm.iter().flatten().map(|n| Role::Realm(n.clone())));
+        for (client, names) in c.client.iter().flatten() {
+            out.extend(
+                names
+                    .iter()
+                    .map(|n| Role::Client(client.clone(), n.clone())),
+            );
+        }
+    }
+    out
+}
+
+/// Roles named by `realmRoles` + `clientRoles` fields.
+pub fn role_refs(
+    realm_roles: Option<&Vec<String>>,
+    client_roles: Option<&indexmap::IndexMap<String, Vec<String>>>,
+) -> Vec<Role> {
+    let mut out: Vec<Role> = realm_roles
+        .into_iter()
+        .flatten()
+        .map(|n| Role::Realm(n.clone()))
+        .collect();
+    for (client, names) in client_roles.into_iter().flatten() {
+        out.extend(
+            names
+                .iter()
+                .map(|n| Role::Client(client.clone(), n.clone())),
+        );
+    }
+    out
+}
+
+fn index_groups(
+    list: &[GroupRepresentation],
+    parent: &str,
+    parent_roles: &[Role],
+    out: &mut HashMap<String, Vec<Role>>,
+) {
+    for g in list {
+        let path = format!("{parent}/{}", g.name.as_deref().unwrap_or_default());
+        // A member of a subgroup inherits the roles of its ancestors.
+        let mut roles = parent_roles.to_vec();
+        roles.extend(role_refs(g.realm_roles.as_ref(), g.client_roles.as_ref()));
+        if let Some(subs) = &g.sub_groups {
+            index_groups(subs, &path, &roles, out);
+        }
+        out.insert(path, roles);
+    }
+}
+
+impl RealmIndex {
+    /// Builds the index.
+    pub fn build(rep: &RealmRepresentation) -> Self {
+        let mut ix = RealmIndex::default();
+        for (i, c) in rep.clients.iter().flatten().enumerate() {
+            if let Some(id) = &c.client_id {
+                ix.clients.insert(id.clone(), i);
+            }
+        }
+        for (i, s) in rep.client_scopes.iter().flatten().enumerate() {
+            if let Some(name) = &s.name {
+                ix.scopes.insert(name.clone(), i);
+            }
+        }
+        if let Some(roles) = &rep.roles {
+            for r in roles.realm.iter().flatten() {
+                if let Some(name) = &r.name {
+                    ix.composites
+                        .insert(Role::Realm(name.clone()), composites_of(r));
+                }
+            }
+            for (client, list) in roles.client.iter().flatten() {
+                for r in list {
+                    if let Some(name) = &r.name {
+                        ix.composites
+                            .insert(Role::Client(client.clone(), name.clone()), composites_of(r));
+                    }
+                }
+            }
+        }
+        index_groups(
+            rep.groups.as_deref().unwrap_or_default(),
+            "",
+            &[],
+            &mut ix.groups,
+        );
+        for m in rep.scope_mappings.iter().flatten() {
+            if let Some(t) = scope_target(m.client.as_deref(), m.client_scope.as_deref()) {
+                ix.scope_mappings
+                    .entry(t)
+                    .or_default()
+                    .extend(m.roles.iter().flatten().map(|r| Role::Realm(r.clone())));
+            }
+        }
+        for (owner, list) in rep.client_scope_mappings.iter().flatten() {
+            for m in list {
+                if let Some(t) = scope_target(m.client.as_deref(), m.client_scope.as_deref()) {
+                    ix.scope_mappings.entry(t).or_default().extend(
+                        m.roles
+                            .iter()
+                            .flatten()
+                            .map(|r| Role::Client(owner.clone(), r.clone())),
+                    );
+                }
+            }
+        }
+        ix
+    }
+
+    /// Roles mapped into the scope of a client (`client:<id>`) or client scope (`scope:<name>`).
+    pub fn scope_mappings(&self, target: &str) -> &[Role] {
+        self.scope_mappings
+            .get(target)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// A client by `clientId`.
+    pub fn client<'a>(
+        &self,
+        rep: &'a RealmRepresentation,
+        client_id: &str,
+    ) -> Option<&'a ClientRepresentation> {
+        self.clients
+            .get(client_id)
+            .and_then(|i| rep.clients.as_ref()?.get(*i))
+    }
+
+    /// A client scope by name.
+    pub fn scope<'a>(
+        &self,
+        rep: &'a RealmRepresentation,
+        name: &str,
+    ) -> Option<&'a ClientScopeRepresentation> {
+        self.scopes
+            .get(name)
+            .and_then(|i| rep.client_scopes.as_ref()?.get(*i))
+    }
+
+    /// Whether the role exists.
+    pub fn role_exists(&self, role: &Role) -> bool {
+        self.composites.contains_key(role)
+    }
+
+    /// The roles of a group path (with inherited ones).
+    pub fn group_roles(&self, path: &str) -> &[Role] {
+        let path = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        };
+        self.groups
+            .get(&path)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// Expands composites: every role reachable from `roles` (existing roles only).
+    pub fn expand(&self, roles: impl IntoIterator<Item = Role>) -> BTreeSet<Role> {
+        let mut out = BTreeSet::new();
+        let mut stack: Vec<Role> = roles.into_iter().collect();
+        while let Some(r) = stack.pop() {
+            if !self.role_exists(&r) || !out.insert(r.clone()) {
+                continue;
+            }
+            if let Some(children) = self.composites.get(&r) {
+                stack.extend(children.iter().cloned());
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn composites_and_group_inheritance_expand() {
+        let rep: RealmRepresentation = serde_json::from_value(serde_json::json!({
+            "roles": {
+                "realm": [
+                    {"name": "admin", "composites": {"realm": ["user"], "client": {"app": ["write"]}}},
+                    {"name": "user", "composites": {"realm": ["admin"]}},
+                    {"name": "staff"}
+                ],
+                "client": {"app": [{"name": "write", "composites": {"client": {"app": ["read"]}}}, {"name": "read"}]}
+            },
+            "clients": [{"clientId": "app"}],
+            "groups": [{"name": "g", "realmRoles": ["staff"], "subGroups": [{"name": "s", "realmRoles": ["admin"]}]}]
+        }))
+        .unwrap();
+        let ix = RealmIndex::build(&rep);
+        let roles = ix.expand(ix.group_roles("/g/s").to_vec());
+        let names: Vec<String> = roles.iter().map(|r| format!("{r:?}")).collect();
+        assert_eq!(roles.len(), 5, "{names:?}");
+        assert!(roles.contains(&Role::Client("app".into(), "read".into())));
+        assert!(
+            roles.contains(&Role::Realm("staff".into())),
+            "inherited from the parent group"
+        );
+        // Cycles terminate; unknown roles are dropped.
+        assert_eq!(ix.expand([Role::Realm("ghost".into())]).len(), 0);
+    }
+}

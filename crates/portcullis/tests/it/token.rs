@@ -1,0 +1,727 @@
+//! The token endpoint (client credentials, password, refresh), userinfo, introspection,
+//! revocation and logout, over HTTP. Tokens are verified with an independent JOSE library.
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+pub fn token_realm() -> Value {
+    json!({
+        "realm": "tok",
+        "revokeRefreshToken": true,
+        "refreshTokenMaxReuse": 0,
+        "roles": {"realm": [{"name": "reader"}], "client": {"backend": [{"name": "read"}]}},
+        "clients": [
+            {"clientId": "backend", "secret": "backend-secret", "serviceAccountsEnabled": true, "standardFlowEnabled": false},
+            {"clientId": "cli", "publicClient": true, "directAccessGrantsEnabled": true},
+            {"clientId": "web", "secret": "web-secret", "directAccessGrantsEnabled": true, "optionalClientScopes": ["offline_access", "address"],
+             "protocolMappers": [{"name": "tier", "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-claim-mapper",
+                                  "config": {"claim.name": "tier", "claim.value": "gold", "jsonType.label": "String", "access.token.claim": "true", "id.token.claim": "true", "userinfo.token.claim": "true"}}]},
+            {"clientId": "off", "secret": "off-secret", "enabled": false, "directAccessGrantsEnabled": true}
+        ],
+        "users": [
+            {"username": "alice", "email": "alice@example.com", "firstName": "Alice", "lastName": "Liddell", "enabled": true, "emailVerified": true,
+             "credentials": [{"type": "password", "value": "alice-pw"}], "realmRoles": ["reader", "default-roles-tok"], "clientRoles": {"backend": ["read"]}},
+            {"username": "bob", "enabled": false, "credentials": [{"type": "password", "value": "bob-pw"}]},
+            {"username": "carol", "enabled": true, "credentials": [{"type": "password", "value": "carol-pw", "temporary": true}]},
+            {"username": "migrated", "enabled": true, "credentials": [{"type": "password",
+              "secretData": "{\"value\":\"DwglDeBTZiPtwZ0w4xuG/UqwCV9565zjKyE6F/X9tg9jofKE/WCjbvIAifPyb7a3CSdVjcxaRtopSq1sIO+nZw==\",\"salt\":\"c2FsdHNhbHRzYWx0c2FsdA==\",\"additionalParameters\":{}}",
+              "credentialData": "{\"hashIterations\":27500,\"algorithm\":\"pbkdf2-sha256\",\"additionalParameters\":{}}"}]}
+        ]
+    })
+}
+
+pub async fn start_with(data: &Data, realms: &[Value]) -> TestServer {
+    for (i, r) in realms.iter().enumerate() {
+        std::fs::write(data.import_dir().join(format!("r{i}.json")), r.to_string()).unwrap();
+    }
+    TestServer::start(data, "start-dev", &["--import-realm"], &[]).unwrap()
+}
+
+pub async fn post_form(
+    url: &str,
+    auth: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut req = client().post(url).form(form);
+    if let Some((u, p)) = auth {
+        req = req.basic_auth(u, Some(p));
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        headers,
+    )
+}
+
+fn payload(jwt: &str) -> Value {
+    let p = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(p)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Verifies a JWT against the realm's JWKS with `jsonwebtoken` (an independent implementation).
+async fn verify_with_jwks(server: &TestServer, realm: &str, jwt: &str, aud: Option<&str>) -> Value {
+    let (_, jwks) =
+        get_json(&server.url(&format!("/realms/{realm}/protocol/openid-connect/certs"))).await;
+    let header = jsonwebtoken::decode_header(jwt).unwrap();
+    let kid = header.kid.unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .expect("kid in JWKS");
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap(),
+        jwk["e"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.set_issuer(&[format!("{}/realms/{realm}", server.base)]);
+    match aud {
+        Some(a) => v.set_audience(&[a]),
+        None => v.validate_aud = false,
+    }
+    jsonwebtoken::decode::<Value>(jwt, &key, &v).unwrap().claims
+}
+
+#[tokio::test]
+async fn client_credentials_password_refresh_userinfo_introspect_logout() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[token_realm()]).await;
+    let ep = |p: &str| server.url(&format!("/realms/tok/protocol/openid-connect/{p}"));
+
+    // Discovery names the token endpoints and the grant types dispatched.
+    let (_, doc) = get_json(&server.url("/realms/tok/.well-known/openid-configuration")).await;
+    assert_eq!(doc["token_endpoint"], ep("token"));
+    assert_eq!(
+        doc["grant_types_supported"],
+        json!(["client_credentials", "password", "refresh_token"])
+    );
+
+    // client_credentials: service-account token, no session, no refresh token.
+    let (status, body, headers) = post_form(
+        &ep("token"),
+        Some(("backend", "backend-secret")),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body.get("refresh_token").is_none());
+    let at = verify_with_jwks(&server, "tok", body["access_token"].as_str().unwrap(), None).await;
+    assert_eq!(at["typ"], "Bearer");
+    assert_eq!(at["azp"], "backend");
+    assert_eq!(at["preferred_username"], "service-account-backend");
+    assert_eq!(at["client_id"], "backend");
+    assert!(at.get("sid").is_none());
+    assert!(
+        at["realm_access"]["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "offline_access"),
+        "default role composites: {at}"
+    );
+
+    // password grant (confidential client, openid): Keycloak's access, ID and refresh tokens.
+    let (status, body, _) = post_form(
+        &ep("token"),
+        Some(("web", "web-secret")),
+        &[
+            ("grant_type", "password"),
+            ("username", "Alice"),
+            ("password", "alice-pw"),
+            ("scope", "openid address"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_string();
+    let refresh = body["refresh_token"].as_str().unwrap().to_string();
+    let at = verify_with_jwks(&server, "tok", &access, Some("backend")).await;
+    assert_eq!(at["typ"], "Bearer");
+    assert_eq!(at["azp"], "web");
+    assert_eq!(at["sid"], body["session_state"]);
+    assert_eq!(at["preferred_username"], "alice");
+    assert_eq!(at["email"], "alice@example.com");
+    assert_eq!(at["email_verified"], true);
+    assert_eq!(at["name"], "Alice Liddell");
+    assert_eq!(at["tier"], "gold");
+    assert!(at["realm_access"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r == "reader"));
+    assert_eq!(at["resource_access"]["backend"]["roles"], json!(["read"]));
+    assert!(at["scope"]
+        .as_str()
+        .unwrap()
+        .split(' ')
+        .any(|s| s == "openid"));
+    assert!(at["scope"]
+        .as_str()
+        .unwrap()
+        .split(' ')
+        .any(|s| s == "address"));
+    assert!(at["sub"].is_string());
+    let id = verify_with_jwks(
+        &server,
+        "tok",
+        body["id_token"].as_str().unwrap(),
+        Some("web"),
+    )
+    .await;
+    assert_eq!(id["typ"], "ID");
+    assert_eq!(id["sub"], at["sub"]);
+    assert_eq!(id["sid"], at["sid"]);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access.as_bytes());
+    assert_eq!(
+        id["at_hash"],
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
+    );
+    let rt = payload(&refresh);
+    assert_eq!(rt["typ"], "Refresh");
+    assert_eq!(
+        jsonwebtoken::decode_header(&refresh).unwrap().alg,
+        jsonwebtoken::Algorithm::HS512
+    );
+
+    // userinfo
+    let r = client()
+        .get(ep("userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ui: Value = r.json().await.unwrap();
+    assert_eq!(ui["sub"], at["sub"]);
+    assert_eq!(ui["preferred_username"], "alice");
+    assert_eq!(ui["tier"], "gold");
+
+    // introspection (authenticated client)
+    let (status, intro, _) = post_form(
+        &ep("token/introspect"),
+        Some(("backend", "backend-secret")),
+        &[("token", &access)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(intro["active"], true);
+    assert_eq!(intro["client_id"], "web");
+    assert_eq!(intro["username"], "alice");
+    let (status, _, _) = post_form(&ep("token/introspect"), None, &[("token", &access)]).await;
+    assert_eq!(status, 401, "introspection needs client authentication");
+
+    // refresh, then rotation: the old refresh token may not be used again.
+    let (status, body2, _) = post_form(
+        &ep("token"),
+        Some(("web", "web-secret")),
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body2}");
+    let refresh2 = body2["refresh_token"].as_str().unwrap().to_string();
+    assert!(
+        body2["id_token"].is_string(),
+        "openid kept from the refresh token's scope"
+    );
+    let (status, err, _) = post_form(
+        &ep("token"),
+        Some(("web", "web-secret")),
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{err}"
+    );
+    // Reuse ended the session: the newer token is dead too, and so is the access token.
+    let (status, err, _) = post_form(
+        &ep("token"),
+        Some(("web", "web-secret")),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh2),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, err["error_description"].as_str()),
+        (400, Some("Session not active")),
+        "{err}"
+    );
+    let (_, intro, _) = post_form(
+        &ep("token/introspect"),
+        Some(("backend", "backend-secret")),
+        &[("token", &access)],
+    )
+    .await;
+    assert_eq!(intro, json!({"active": false}));
+
+    // Logout ends the session on the server.
+    let (_, body, _) = post_form(
+        &ep("token"),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "cli"),
+            ("username", "alice"),
+            ("password", "alice-pw"),
+        ],
+    )
+    .await;
+    let (access, refresh) = (
+        body["access_token"].as_str().unwrap().to_string(),
+        body["refresh_token"].as_str().unwrap().to_string(),
+    );
+    let (status, _, _) = post_form(
+        &ep("logout"),
+        None,
+        &[("client_id", "cli"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, err, _) = post_form(
+        &ep("token"),
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "cli"),
+            ("refresh_token", &refresh),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, err["error_description"].as_str()),
+        (400, Some("Session not active"))
+    );
+    let r = client()
+        .get(ep("userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
+
+    // Revocation of an access token.
+    let (_, body, _) = post_form(
+        &ep("token"),
+        Some(("web", "web-secret")),
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "alice-pw"),
+        ],
+    )
+    .await;
+    let access = body["access_token"].as_str().unwrap().to_string();
+    let (status, _, _) = post_form(
+        &ep("revoke"),
+        Some(("web", "web-secret")),
+        &[("token", &access)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, intro, _) = post_form(
+        &ep("token/introspect"),
+        Some(("web", "web-secret")),
+        &[("token", &access)],
+    )
+    .await;
+    assert_eq!(intro["active"], false);
+
+    // A migrated pbkdf2-sha256 hash verifies.
+    let (status, body, _) = post_form(
+        &ep("token"),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "cli"),
+            ("username", "migrated"),
+            ("password", "old-pw"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn bad_token_requests_get_keycloak_errors_and_no_tokens() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let other: Value = serde_json::from_str(
+        &token_realm()
+            .to_string()
+            .replace("\"tok\"", "\"other\"")
+            .replace("default-roles-tok", "default-roles-other"),
+    )
+    .unwrap();
+    let server = start_with(&data, &[token_realm(), other]).await;
+    let ep = |p: &str| server.url(&format!("/realms/tok/protocol/openid-connect/{p}"));
+    type Case<'a> = (
+        Option<(&'a str, &'a str)>,
+        Vec<(&'a str, &'a str)>,
+        u16,
+        &'a str,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            Some(("web", "web-secret")),
+            vec![
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "nope"),
+            ],
+            401,
+            "invalid_grant",
+            "Invalid user credentials",
+        ),
+        (
+            Some(("web", "web-secret")),
+            vec![
+                ("grant_type", "password"),
+                ("username", "nobody"),
+                ("password", "x"),
+            ],
+            400,
+            "invalid_grant",
+            "Invalid user credentials",
+        ),
+        (
+            Some(("web", "web-secret")),
+            vec![
+                ("grant_type", "password"),
+                ("username", "bob"),
+                ("password", "bob-pw"),
+            ],
+            400,
+            "invalid_grant",
+            "Account disabled",
+        ),
+        (
+            Some(("web", "web-secret")),
+            vec![
+                ("grant_type", "password"),
+                ("username", "carol"),
+                ("password", "carol-pw"),
+            ],
+            400,
+            "invalid_grant",
+            "Account is not fully set up",
+        ),
+        (
+            Some(("web", "wrong")),
+            vec![
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "alice-pw"),
+            ],
+            401,
+            "unauthorized_client",
+            "Invalid client or Invalid client credentials",
+        ),
+        (
+            Some(("web", "backend-secret")),
+            vec![
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "alice-pw"),
+            ],
+            401,
+            "unauthorized_client",
+            "Invalid client or Invalid client credentials",
+        ),
+        (
+            None,
+            vec![
+                ("grant_type", "password"),
+                ("client_id", "web"),
+                ("username", "alice"),
+                ("password", "alice-pw"),
+            ],
+            401,
+            "unauthorized_client",
+            "Client secret not provided in request",
+        ),
+        (
+            Some(("off", "off-secret")),
+            vec![
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "alice-pw"),
+            ],
+            401,
+            "invalid_client",
+            "Invalid client or Invalid client credentials",
+        ),
+        (
+            Some(("ghost", "x")),
+            vec![("grant_type", "client_credentials")],
+            401,
+            "invalid_client",
+            "Invalid client or Invalid client credentials",
+        ),
+        (
+            Some(("backend", "backend-secret")),
+            vec![
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "alice-pw"),
+            ],
+            400,
+            "unauthorized_client",
+            "Client not allowed for direct access grants",
+        ),
+        (
+            None,
+            vec![("grant_type", "client_credentials"), ("client_id", "cli")],
+            400,
+            "unauthorized_client",
+            "Public client not allowed to retrieve service account",
+        ),
+        (
+            Some(("web", "web-secret")),
+            vec![("grant_type", "client_credentials")],
+            400,
+            "unauthorized_client",
+            "Client not enabled to retrieve service account",
+        ),
+        (
+            Some(("web", "web-secret")),
+            vec![("grant_type", "urn:nope")],
+            400,
+            "unsupported_grant_type",
+            "Unsupported grant_type",
+        ),
+        (
+            Some(("web", "web-secret")),
+            vec![],
+            400,
+            "invalid_request",
+            "Missing form parameter: grant_type",
+        ),
+        (
+            Some(("web", "web-secret")),
+            vec![
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "alice-pw"),
+                ("scope", "openid nosuch"),
+            ],
+            400,
+            "invalid_scope",
+            "Invalid scopes: nosuch",
+        ),
+        (
+            Some(("web", "web-secret")),
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "not.a.token"),
+            ],
+            400,
+            "invalid_grant",
+            "Invalid refresh token",
+        ),
+    ];
+    for (auth, form, status, error, description) in cases {
+        let (s, body, headers) = post_form(&ep("token"), auth, &form).await;
+        assert_eq!(
+            (
+                s,
+                body["error"].as_str(),
+                body["error_description"].as_str()
+            ),
+            (status, Some(error), Some(description)),
+            "{form:?}: {body}"
+        );
+        assert!(body.get("access_token").is_none());
+        assert_eq!(headers["cache-control"], "no-store");
+    }
+    // Duplicate parameters (RFC 6749 §3.1) and oversized bodies.
+    let r = client()
+        .post(ep("token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=password&grant_type=client_credentials&client_id=cli")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+    let big = format!(
+        "grant_type=password&client_id=cli&username={}",
+        "a".repeat(100_000)
+    );
+    let r = client()
+        .post(ep("token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // A refresh token of another client.
+    let (_, body, _) = post_form(
+        &ep("token"),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "cli"),
+            ("username", "alice"),
+            ("password", "alice-pw"),
+        ],
+    )
+    .await;
+    let refresh = body["refresh_token"].as_str().unwrap();
+    let access = body["access_token"].as_str().unwrap();
+    let (s, err, _) = post_form(
+        &ep("token"),
+        Some(("web", "web-secret")),
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!((s, err["error"].as_str()), (400, Some("invalid_grant")));
+    // A token from realm `tok` presented to realm `other`.
+    let other_ep = |p: &str| server.url(&format!("/realms/other/protocol/openid-connect/{p}"));
+    let (_, intro, _) = post_form(
+        &other_ep("token/introspect"),
+        Some(("web", "web-secret")),
+        &[("token", access)],
+    )
+    .await;
+    assert_eq!(intro, json!({"active": false}));
+    let r = client()
+        .get(other_ep("userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (s, _, _) = post_form(
+        &other_ep("token"),
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "cli"),
+            ("refresh_token", refresh),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400);
+}
+
+/// Two server processes on one PostgreSQL behave as one: a session made at one is refreshed
+/// at the other, and a logout at one ends refresh at the other.
+#[tokio::test]
+async fn two_nodes_share_sessions_on_postgres() {
+    let Some(data) = Data::new(Backend::Postgres).await else {
+        return;
+    };
+    let a = start_with(&data, &[token_realm()]).await;
+    let b = TestServer::start(&data, "start-dev", &[], &[]).unwrap();
+    let ep = |s: &TestServer, p: &str| s.url(&format!("/realms/tok/protocol/openid-connect/{p}"));
+    let (_, body, _) = post_form(
+        &ep(&a, "token"),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "cli"),
+            ("username", "alice"),
+            ("password", "alice-pw"),
+        ],
+    )
+    .await;
+    let refresh = body["refresh_token"].as_str().unwrap().to_string();
+    // Tokens carry each node's own issuer (dev mode, base URL from the request), so refresh at
+    // the node that issued the token, and end the session at the other.
+    let (s, body, _) = post_form(
+        &ep(&a, "token"),
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "cli"),
+            ("refresh_token", &refresh),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let refresh = body["refresh_token"].as_str().unwrap().to_string();
+    let access = body["access_token"].as_str().unwrap().to_string();
+    let (s, intro, _) = post_form(
+        &ep(&a, "token/introspect"),
+        None,
+        &[("client_id", "cli"), ("token", &access)],
+    )
+    .await;
+    assert_eq!((s, intro["active"].as_bool()), (200, Some(true)));
+    drop(a);
+    let a = TestServer::start(&data, "start-dev", &["--hostname", &b.base], &[]).unwrap();
+    let b2 = TestServer::start(&data, "start-dev", &["--hostname", &b.base], &[]).unwrap();
+    // Same public hostname on both nodes: a session from one is used at the other.
+    let (_, body, _) = post_form(
+        &ep(&a, "token"),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "cli"),
+            ("username", "alice"),
+            ("password", "alice-pw"),
+        ],
+    )
+    .await;
+    let refresh_a = body["refresh_token"].as_str().unwrap().to_string();
+    let (s, body, _) = post_form(
+        &ep(&b2, "token"),
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "cli"),
+            ("refresh_token", &refresh_a),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "refresh at the other node: {body}");
+    let refresh_b = body["refresh_token"].as_str().unwrap().to_string();
+    let (s, _, _) = post_form(
+        &ep(&b2, "logout"),
+        None,
+        &[("client_id", "cli"), ("refresh_token", &refresh_b)],
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, err, _) = post_form(
+        &ep(&a, "token"),
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "cli"),
+            ("refresh_token", &refresh_b),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, err["error_description"].as_str()),
+        (400, Some("Session not active")),
+        "logout at one node ends refresh at the other"
+    );
+    let _ = refresh;
+    drop((a, b, b2));
+    data.cleanup().await;
+}
