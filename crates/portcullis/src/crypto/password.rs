@@ -7,9 +7,11 @@ use serde_json::{json, Value};
 
 use super::{b64, b64_decode, random_bytes, CryptoError};
 
-/// Keycloak's default Argon2 parameters (`Argon2PasswordHashProviderFactory`).
-const ARGON2_MEMORY_KIB: u32 = 7168;
-const ARGON2_ITERATIONS: u32 = 5;
+/// Argon2id parameters for new hashes: OWASP's recommendation (m=19456 KiB, t=2, p=1), which
+/// is stronger than Keycloak's default (m=7168, t=5). Hashes are stored in Keycloak's format
+/// with their parameters, so Keycloak can verify them after a migration back.
+const ARGON2_MEMORY_KIB: u32 = 19456;
+const ARGON2_ITERATIONS: u32 = 2;
 const ARGON2_PARALLELISM: u32 = 1;
 const ARGON2_HASH_LEN: usize = 32;
 
@@ -60,6 +62,20 @@ fn param(cd: &Value, name: &str) -> Option<String> {
         .get(0)?
         .as_str()
         .map(str::to_string)
+}
+
+/// Whether a stored hash should be replaced by a new Argon2id hash after a successful login
+/// (imported pbkdf2 hashes, or Argon2 with other parameters).
+pub fn needs_rehash(credential_data: &str) -> bool {
+    let Ok(cd) = serde_json::from_str::<Value>(credential_data) else {
+        return false;
+    };
+    if cd.get("algorithm").and_then(Value::as_str) != Some("argon2") {
+        return true;
+    }
+    param(&cd, "memory").as_deref() != Some(&ARGON2_MEMORY_KIB.to_string())
+        || cd.get("hashIterations").and_then(Value::as_u64) != Some(u64::from(ARGON2_ITERATIONS))
+        || param(&cd, "type").as_deref() != Some("id")
 }
 
 /// Checks that a stored credential is one we can verify; the error names what is wrong.
@@ -165,6 +181,17 @@ mod tests {
             r#"{"hashIterations":27500,"algorithm":"pbkdf2-sha256","additionalParameters":{}}"#;
         assert!(verify("password", &sd, cd).unwrap());
         assert!(!verify("Password", &sd, cd).unwrap());
+    }
+
+    #[test]
+    fn imported_hashes_are_upgraded() {
+        assert!(needs_rehash(
+            r#"{"hashIterations":27500,"algorithm":"pbkdf2-sha256"}"#
+        ));
+        assert!(needs_rehash(
+            r#"{"hashIterations":5,"algorithm":"argon2","additionalParameters":{"memory":["7168"],"type":["id"]}}"#
+        ));
+        assert!(!needs_rehash(&hash("x").unwrap().credential_data));
     }
 
     #[test]

@@ -52,8 +52,26 @@ async fn discovery_jwks_and_realm_info(backend: Backend) {
         .as_array()
         .unwrap()
         .contains(&Value::from("openid")));
-    // Nothing is advertised that is not served yet.
-    assert!(doc.get("token_endpoint").is_none());
+    // Every advertised endpoint is served; nothing is advertised that is not served yet.
+    assert!(doc.get("authorization_endpoint").is_none());
+    for (field, value) in doc.as_object().unwrap() {
+        if field.ends_with("_endpoint") || field == "jwks_uri" {
+            let url = value.as_str().unwrap();
+            let get = client().get(url).send().await.unwrap().status().as_u16();
+            let post = client()
+                .post(url)
+                .form(&[("x", "y")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            assert!(
+                get != 404 && post != 404 && (get != 405 || post != 405),
+                "{field} {url}: GET {get}, POST {post}"
+            );
+        }
+    }
 
     // JWKS: the imported key is served unchanged (same certificate), with Keycloak's fields.
     let r = client()

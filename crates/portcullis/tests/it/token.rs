@@ -361,6 +361,33 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    // ... and is replaced by an Argon2id hash, which verifies the same password.
+    let exported = data.export("tok");
+    let migrated = exported["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "migrated")
+        .unwrap();
+    assert!(
+        migrated["credentials"][0]["credentialData"]
+            .as_str()
+            .unwrap()
+            .contains("\"argon2\""),
+        "{migrated}"
+    );
+    let (status, _, _) = post_form(
+        &ep("token"),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "cli"),
+            ("username", "migrated"),
+            ("password", "old-pw"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]

@@ -41,16 +41,32 @@ pub async fn find_user(ctx: &GrantContext<'_>, login: &str) -> Result<Option<Use
     Ok(None)
 }
 
-/// Checks a password against the user's password credential.
-pub fn password_matches(user: &UserRepresentation, given: &str) -> bool {
-    user.credentials
-        .iter()
+/// Checks a password against the user's password credential. On success, an imported
+/// (pbkdf2) or weaker hash is replaced by a new Argon2id hash in `user`; returns
+/// (matches, upgraded).
+pub fn password_matches(user: &mut UserRepresentation, given: &str) -> (bool, bool) {
+    for c in user
+        .credentials
+        .iter_mut()
         .flatten()
         .filter(|c| c.kind.as_deref() == Some("password"))
-        .any(|c| match (&c.secret_data, &c.credential_data) {
-            (Some(sd), Some(cd)) => password::verify(given, sd, cd).unwrap_or(false),
-            _ => false,
-        })
+    {
+        let (Some(sd), Some(cd)) = (&c.secret_data, &c.credential_data) else {
+            continue;
+        };
+        if !password::verify(given, sd, cd).unwrap_or(false) {
+            continue;
+        }
+        if password::needs_rehash(cd) {
+            if let Ok(h) = password::hash(given) {
+                c.secret_data = Some(h.secret_data);
+                c.credential_data = Some(h.credential_data);
+                return (true, true);
+            }
+        }
+        return (true, false);
+    }
+    (false, false)
 }
 
 /// The grant.
@@ -74,15 +90,25 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         return Err(OAuthError::invalid_grant("Invalid user credentials"));
     };
     let user = parse_user(&row)?;
-    let check = {
-        let user = user.clone();
+    // Hashing is CPU-bound: off the async workers.
+    let (user, matched, upgraded) = {
+        let mut user = user;
         let given = given.to_string();
-        tokio::task::spawn_blocking(move || password_matches(&user, &given))
-            .await
-            .unwrap_or(false)
+        tokio::task::spawn_blocking(move || {
+            let (m, u) = password_matches(&mut user, &given);
+            (user, m, u)
+        })
+        .await
+        .map_err(|_| OAuthError::server_error())?
     };
-    if !check {
+    if !matched {
         return Err(OAuthError::invalid_grant_401("Invalid user credentials"));
+    }
+    if upgraded {
+        let mut updated = row.clone();
+        updated.representation =
+            serde_json::to_string(&user).map_err(|_| OAuthError::server_error())?;
+        ctx.state.store.update_user(&ctx.snap.id, &updated).await?;
     }
     if user.enabled == Some(false) {
         return Err(OAuthError::invalid_grant("Account disabled"));
