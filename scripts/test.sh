@@ -14,6 +14,14 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && command -v pg_isready >/dev/null 
   fi
 fi
 
+# The docs' curl examples are run by the tests; they need curl and jq.
+if ! command -v curl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq curl jq
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+
+# Real third-party clients (python-keycloak) against the real server.
+bash scripts/compat.sh

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Compatibility suites: real third-party Keycloak clients against a real Portcullis.
+# Installs what they need into target/ (a Python venv), starts the server with the compat
+# realm on a free port, runs the suites, and stops the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --locked --bin portcullis
+BIN=$PWD/target/debug/portcullis
+VENV=target/compat-venv
+if [ ! -x "$VENV/bin/pytest" ] || ! cmp -s compat/python/requirements.txt "$VENV/requirements.txt"; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r compat/python/requirements.txt
+  cp compat/python/requirements.txt "$VENV/requirements.txt"
+fi
+WORK=$(mktemp -d)
+mkdir -p "$WORK/import" && cp compat/realm-compat.json "$WORK/import/"
+"$BIN" start-dev --data-dir "$WORK" --import-realm --http-host 127.0.0.1 --http-port 0 > "$WORK/start.json" 2> "$WORK/server.log" &
+PID=$!
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 200); do [ -s "$WORK/start.json" ] && break; sleep 0.05; done
+ADDR=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["http"])' "$WORK/start.json")
+export PORTCULLIS_URL="http://$ADDR"
+echo "compat: python-keycloak against $PORTCULLIS_URL"
+"$VENV/bin/pytest" -q compat/python
