@@ -54,3 +54,12 @@ pub(super) fn migration_names() -> Vec<String> {
 }
 
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, "postgres");
+
+impl PostgresStore {
+    // Several nodes share PostgreSQL: nothing about users is cached.
+    fn cached_user(&self, _key: (String, String)) -> Option<Option<super::UserRow>> {
+        None
+    }
+    fn cache_user(&self, _key: (String, String), _row: Option<super::UserRow>) {}
+    fn invalidate_users(&self) {}
+}

@@ -71,6 +71,7 @@ macro_rules! impl_store {
 
             async fn apply(&self, writes: Vec<$crate::store::Write>) -> Result<(), $crate::store::StoreError> {
                 use $crate::store::{StoreError, Write};
+                self.invalidate_users();
                 let mut tx = self.pool.begin().await?;
                 for w in writes {
                     match w {
@@ -125,10 +126,16 @@ macro_rules! impl_store {
                     }
                 }
                 tx.commit().await?;
+                // Again after the commit: a read during the transaction may have cached old rows.
+                self.invalidate_users();
                 Ok(())
             }
 
             async fn user_by_username(&self, realm_id: &str, username: &str) -> Result<Option<$crate::store::UserRow>, $crate::store::StoreError> {
+                let key = (realm_id.to_string(), format!("name:{username}"));
+                if let Some(hit) = self.cached_user(key.clone()) {
+                    return Ok(hit);
+                }
                 let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
                     "SELECT id, username, email, representation FROM user_entity WHERE realm_id = $1 AND username = $2",
                 )
@@ -136,7 +143,9 @@ macro_rules! impl_store {
                 .bind(username)
                 .fetch_optional(&self.pool)
                 .await?;
-                Ok(row.map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation }))
+                let row = row.map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation });
+                self.cache_user(key, row.clone());
+                Ok(row)
             }
 
             async fn users_by_email(&self, realm_id: &str, email: &str) -> Result<Vec<$crate::store::UserRow>, $crate::store::StoreError> {
@@ -151,6 +160,10 @@ macro_rules! impl_store {
             }
 
             async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<$crate::store::UserRow>, $crate::store::StoreError> {
+                let key = (realm_id.to_string(), format!("id:{id}"));
+                if let Some(hit) = self.cached_user(key.clone()) {
+                    return Ok(hit);
+                }
                 let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
                     "SELECT id, username, email, representation FROM user_entity WHERE realm_id = $1 AND id = $2",
                 )
@@ -158,10 +171,13 @@ macro_rules! impl_store {
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
-                Ok(row.map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation }))
+                let row = row.map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation });
+                self.cache_user(key, row.clone());
+                Ok(row)
             }
 
             async fn update_user(&self, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {
+                self.invalidate_users();
                 sqlx::query("UPDATE user_entity SET username = $1, email = $2, representation = $3 WHERE realm_id = $4 AND id = $5")
                     .bind(&user.username)
                     .bind(&user.email)
@@ -170,6 +186,8 @@ macro_rules! impl_store {
                     .bind(&user.id)
                     .execute(&self.pool)
                     .await?;
+                // Again after the commit: a read between the two may have cached the old row.
+                self.invalidate_users();
                 Ok(())
             }
 

@@ -13,9 +13,28 @@ use super::StoreError;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The SQLite store.
+///
+/// The embedded store has exactly one server process writing to it, so user look-ups (read on
+/// every token request) are cached in memory and the cache is invalidated on every write to
+/// users: a cached read can never be staler than the store. (PostgreSQL, shared by several
+/// nodes, is read every time.) Offline `import` must not run against the file of a running
+/// server, as with Keycloak's `kc.sh import`.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    pub(crate) users: moka::sync::Cache<(String, String), Option<super::UserRow>>,
+}
+
+impl SqliteStore {
+    pub(crate) fn cached_user(&self, key: (String, String)) -> Option<Option<super::UserRow>> {
+        self.users.get(&key)
+    }
+    pub(crate) fn cache_user(&self, key: (String, String), row: Option<super::UserRow>) {
+        self.users.insert(key, row);
+    }
+    pub(crate) fn invalidate_users(&self) {
+        self.users.invalidate_all();
+    }
 }
 
 impl SqliteStore {
@@ -39,7 +58,10 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            users: moka::sync::Cache::new(10_000),
+        })
     }
 }
 
