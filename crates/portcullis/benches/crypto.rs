@@ -2,6 +2,8 @@
 //! payload with RS256, ES256 and EdDSA keys held parsed in memory, and hashing a password with
 //! the Argon2id parameters new credentials get.
 
+#![allow(clippy::expect_used)]
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use portcullis::crypto::keys::{generate, load, Generate};
 use portcullis::crypto::{jws, password};
