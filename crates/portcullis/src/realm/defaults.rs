@@ -38,7 +38,13 @@ pub const REALM_MANAGEMENT_ROLES: &[&str] = &[
 ];
 
 fn template(text: &str, realm: &str) -> Result<Map<String, Value>, ImportError> {
-    let filled = text.replace("${realm}", &json_escape(realm));
+    // The default role is named after the realm in lower case (`RealmManager.setupRealmDefaults`).
+    let filled = text
+        .replace(
+            "default-roles-${realm}",
+            &format!("default-roles-{}", json_escape(&realm.to_lowercase())),
+        )
+        .replace("${realm}", &json_escape(realm));
     match serde_json::from_str(&filled) {
         Ok(Value::Object(m)) => Ok(m),
         _ => Err(ImportError::at(
@@ -92,7 +98,10 @@ fn add_missing_by(
 
 /// Completes a realm object in place with what Keycloak would have created.
 pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportError> {
-    let tpl = template(NEW_REALM, realm)?;
+    let mut tpl = template(NEW_REALM, realm)?;
+    if realm == super::MASTER {
+        master_template(&mut tpl)?;
+    }
     let had_scopes = obj
         .get("clientScopes")
         .map(|v| !v.is_null())
@@ -128,6 +137,19 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
 
     // Built-in clients (RealmManager.setupRealmAdminManagement, setupAccountManagement,
     // setupBrokerService, setupAdminConsole, setupAdminCli): added only when absent, with roles.
+    // `account-console` is created together with `account` only (`RealmManager.setupAccountManagement`).
+    let has_account = obj
+        .get("clients")
+        .and_then(Value::as_array)
+        .is_some_and(|l| {
+            l.iter()
+                .any(|c| c.get("clientId").and_then(Value::as_str) == Some("account"))
+        });
+    if has_account {
+        if let Some(list) = tpl.get_mut("clients").and_then(Value::as_array_mut) {
+            list.retain(|c| c.get("clientId").and_then(Value::as_str) != Some("account-console"));
+        }
+    }
     let added_clients = add_missing_by(obj, &tpl, "clients", "clientId");
 
     // Client scopes: the built-in ones are created only when the file has none
@@ -188,6 +210,7 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
             }
         }
     }
+    prune_missing_client_composites(obj);
     if !obj.contains_key("defaultRole") {
         if let Some(v) = tpl.get("defaultRole") {
             obj.insert("defaultRole".into(), v.clone());
@@ -242,10 +265,21 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
         .collect();
     if let Some(clients) = array_mut(obj, "clients") {
         for c in clients.iter_mut().filter_map(Value::as_object_mut) {
+            let consent = c
+                .get("consentRequired")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             for (k, v) in CLIENT_DEFAULTS.iter() {
                 if !c.contains_key(*k) {
                     c.insert(k.to_string(), v.clone());
                 }
+            }
+            c.entry("fullScopeAllowed").or_insert(json!(!consent));
+            c.entry("nodeReRegistrationTimeout").or_insert(json!(-1));
+            if let Some(attrs) = c.get_mut("attributes").and_then(Value::as_object_mut) {
+                attrs
+                    .entry("post.logout.redirect.uris")
+                    .or_insert(json!("+"));
             }
         }
     }
@@ -262,14 +296,22 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
                     .filter(|n| protocols.iter().any(|(s, p)| s == *n && *p == protocol))
                     .collect::<Vec<_>>())
             };
-            if c.get("bearerOnly").and_then(Value::as_bool) == Some(true) {
-                continue;
-            }
-            if !c.contains_key("defaultClientScopes") {
-                c.insert("defaultClientScopes".into(), matching(&defaults));
-            }
-            if !c.contains_key("optionalClientScopes") {
-                c.insert("optionalClientScopes".into(), matching(&optional));
+            // Giving either list replaces both (`RepresentationToModel.createClient`).
+            match (
+                c.contains_key("defaultClientScopes"),
+                c.contains_key("optionalClientScopes"),
+            ) {
+                (false, false) => {
+                    c.insert("defaultClientScopes".into(), matching(&defaults));
+                    c.insert("optionalClientScopes".into(), matching(&optional));
+                }
+                (true, false) => {
+                    c.insert("optionalClientScopes".into(), json!([]));
+                }
+                (false, true) => {
+                    c.insert("defaultClientScopes".into(), json!([]));
+                }
+                (true, true) => {}
             }
         }
     }
@@ -300,9 +342,53 @@ static CLIENT_DEFAULTS: std::sync::LazyLock<Vec<(&'static str, Value)>> =
             ("publicClient", json!(false)),
             ("protocol", json!("openid-connect")),
             ("attributes", json!({})),
-            ("fullScopeAllowed", json!(true)),
         ]
     });
+
+/// Built-in realm roles (the default role) name client roles of built-in clients; where the
+/// file brought its own client of that id without those roles, the composite is left out, as
+/// Keycloak only links roles that exist.
+fn prune_missing_client_composites(obj: &mut Map<String, Value>) {
+    let Some(roles) = obj.get_mut("roles").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let existing: Vec<(String, String)> = roles
+        .get("client")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .flat_map(|(c, list)| {
+                    list.as_array().into_iter().flatten().filter_map(move |r| {
+                        Some((c.clone(), r.get("name")?.as_str()?.to_string()))
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for r in roles
+        .get_mut("realm")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(client) = r
+            .get_mut("composites")
+            .and_then(|c| c.get_mut("client"))
+            .and_then(Value::as_object_mut)
+        {
+            for (c, names) in client.iter_mut() {
+                if let Some(list) = names.as_array_mut() {
+                    list.retain(|n| {
+                        existing
+                            .iter()
+                            .any(|(ec, en)| ec == c && Some(en.as_str()) == n.as_str())
+                    });
+                }
+            }
+            client.retain(|_, names| names.as_array().is_some_and(|l| !l.is_empty()));
+        }
+    }
+}
 
 fn string_list(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
@@ -314,9 +400,61 @@ fn string_list(v: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The master realm's additions: `admin` and `create-realm` roles, admin-specific clients.
+/// Master's differences from a new realm (`master-extras.json`): field overrides, and no
+/// `realm-management` client or Organization flows.
+fn master_template(tpl: &mut Map<String, Value>) -> Result<(), ImportError> {
+    let extras = template(MASTER_EXTRAS, super::MASTER)?;
+    if let Some(overrides) = extras.get("overrides").and_then(Value::as_object) {
+        for (k, v) in overrides {
+            tpl.insert(k.clone(), v.clone());
+        }
+    }
+    let omit = extras.get("omitFromNewRealm");
+    let names = |key: &str| -> Vec<String> { string_list(omit.and_then(|o| o.get(key))) };
+    let (clients, client_roles, flows) = (
+        names("clients"),
+        names("clientRoles"),
+        names("authenticationFlows"),
+    );
+    if let Some(list) = tpl.get_mut("clients").and_then(Value::as_array_mut) {
+        list.retain(|c| {
+            !clients
+                .iter()
+                .any(|n| Some(n.as_str()) == c.get("clientId").and_then(Value::as_str))
+        });
+    }
+    if let Some(map) = tpl
+        .get_mut("roles")
+        .and_then(|r| r.get_mut("client"))
+        .and_then(Value::as_object_mut)
+    {
+        map.retain(|k, _| !client_roles.contains(k));
+    }
+    if let Some(list) = tpl
+        .get_mut("authenticationFlows")
+        .and_then(Value::as_array_mut)
+    {
+        list.retain(|f| {
+            !flows
+                .iter()
+                .any(|n| Some(n.as_str()) == f.get("alias").and_then(Value::as_str))
+        });
+    }
+    Ok(())
+}
+
+/// The master realm's additions: `admin` and `create-realm` roles, admin-specific clients,
+/// the relaxed user profile.
 fn complete_master(obj: &mut Map<String, Value>) -> Result<(), ImportError> {
     let extras = template(MASTER_EXTRAS, super::MASTER)?;
+    if let Some(tpl_components) = extras.get("components").and_then(Value::as_object) {
+        let comps = obj.entry("components").or_insert_with(|| json!({}));
+        if let Some(comps) = comps.as_object_mut() {
+            for (kind, v) in tpl_components {
+                comps.entry(kind.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
     if let Some(roles) = obj.get_mut("roles").and_then(Value::as_object_mut) {
         if let Some(tpl_roles) = extras.get("roles").and_then(Value::as_object) {
             add_missing_by(roles, tpl_roles, "realm", "name");
@@ -346,8 +484,8 @@ fn complete_master(obj: &mut Map<String, Value>) -> Result<(), ImportError> {
 /// A fresh master realm (before the bootstrap admin), with a `<realm>-realm` client for every
 /// realm already in the store.
 pub async fn master_realm_json(store: &dyn Store) -> Result<Value, StoreError> {
-    // The master realm's tokens live 60 s (Keycloak's master default).
-    let mut realm = json!({ "realm": super::MASTER, "enabled": true, "accessTokenLifespan": 60, "displayName": "Keycloak", "displayNameHtml": "<div class=\"kc-logo-text\"><span>Keycloak</span></div>" });
+    // Master's own settings (display name, 60 s access tokens, ...) come from master-extras.json.
+    let mut realm = json!({ "realm": super::MASTER, "enabled": true });
     if let Some(obj) = realm.as_object_mut() {
         add_admin_client_to(obj, super::MASTER);
     }

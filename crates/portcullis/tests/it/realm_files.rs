@@ -187,8 +187,22 @@ async fn partial_realm_gets_keycloak_defaults_and_master_gets_its_admin_client()
         .unwrap()
         .iter()
         .any(|a| a == "UPDATE_PASSWORD"));
-    // Master gets the cross-realm admin client.
+    // Master gets the cross-realm admin client; it has master's own settings.
     let master = data.export("master");
+    assert_eq!(master["accessTokenLifespan"], 60);
+    assert!(
+        !master["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["clientId"] == "realm-management"),
+        "master has no realm-management client"
+    );
+    assert!(master["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["clientId"] == "master-realm"));
     assert!(master["clients"]
         .as_array()
         .unwrap()
@@ -250,6 +264,59 @@ async fn seed_realm_files_round_trip() {
         std::fs::write(&file, &json).unwrap();
         round_trip(Backend::Sqlite, &file).await;
     }
+}
+
+#[tokio::test]
+async fn import_follows_keycloaks_rules_for_what_is_absent() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let file = data.dir.path().join("r.json");
+    std::fs::write(
+        &file,
+        json!({"realm": "CX-Test", "clients": [
+            {"clientId": "account"},
+            {"clientId": "only-default", "defaultClientScopes": ["profile"]},
+            {"clientId": "api", "bearerOnly": true},
+            {"clientId": "consent", "consentRequired": true}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let o = data.cli("import", &["--file", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = data.export("CX-Test");
+    assert_eq!(
+        r["defaultRole"]["name"], "default-roles-cx-test",
+        "default role named in lower case"
+    );
+    let client = |id: &str| {
+        r["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["clientId"] == id)
+            .cloned()
+    };
+    assert!(
+        client("account-console").is_none(),
+        "account-console comes only with a created account client"
+    );
+    assert_eq!(
+        client("only-default").unwrap()["optionalClientScopes"],
+        json!([]),
+        "one list given clears the other"
+    );
+    assert!(
+        client("api").unwrap()["defaultClientScopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "profile"),
+        "bearer-only clients get default scopes too"
+    );
+    let consent = client("consent").unwrap();
+    assert_eq!(consent["fullScopeAllowed"], false);
+    assert_eq!(consent["nodeReRegistrationTimeout"], -1);
+    assert_eq!(consent["attributes"]["post.logout.redirect.uris"], "+");
 }
 
 #[tokio::test]

@@ -15,7 +15,8 @@ pub fn token_realm() -> Value {
         "clients": [
             {"clientId": "backend", "secret": "backend-secret", "serviceAccountsEnabled": true, "standardFlowEnabled": false},
             {"clientId": "cli", "publicClient": true, "directAccessGrantsEnabled": true},
-            {"clientId": "web", "secret": "web-secret", "directAccessGrantsEnabled": true, "optionalClientScopes": ["offline_access", "address"],
+            {"clientId": "web", "secret": "web-secret", "directAccessGrantsEnabled": true,
+             "defaultClientScopes": ["web-origins", "acr", "profile", "roles", "basic", "email"], "optionalClientScopes": ["offline_access", "address"],
              "protocolMappers": [{"name": "tier", "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-claim-mapper",
                                   "config": {"claim.name": "tier", "claim.value": "gold", "jsonType.label": "String", "access.token.claim": "true", "id.token.claim": "true", "userinfo.token.claim": "true"}}]},
             {"clientId": "off", "secret": "off-secret", "enabled": false, "directAccessGrantsEnabled": true}
