@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod health;
 pub mod http;
+pub mod login;
 pub mod mappers;
 pub mod oidc;
 pub mod realm;

@@ -29,6 +29,11 @@ impl std::fmt::Debug for HmacKey {
 }
 
 impl HmacKey {
+    /// The key, for deriving other HMAC keys.
+    pub fn key(&self) -> &hmac::Key {
+        &self.key
+    }
+
     /// A key from Keycloak's stored secret (base64url).
     pub fn new(kid: String, alg: &str, secret_b64url: &str) -> Result<Self, CryptoError> {
         let secret = URL_SAFE_NO_PAD

@@ -6,6 +6,8 @@ pub const REALM: &str = "/realms/{realm}";
 pub const DISCOVERY: &str = "/realms/{realm}/.well-known/openid-configuration";
 /// JWKS.
 pub const CERTS: &str = "/realms/{realm}/protocol/openid-connect/certs";
+/// Authorization endpoint.
+pub const AUTH: &str = "/realms/{realm}/protocol/openid-connect/auth";
 /// Token endpoint.
 pub const TOKEN: &str = "/realms/{realm}/protocol/openid-connect/token";
 /// Userinfo.

@@ -39,6 +39,7 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
     let algs = snap.signing_algorithms();
     json!({
         "issuer": paths::url(base, paths::REALM, &snap.name),
+        "authorization_endpoint": paths::url(base, paths::AUTH, &snap.name),
         "token_endpoint": paths::url(base, paths::TOKEN, &snap.name),
         "introspection_endpoint": paths::url(base, paths::INTROSPECT, &snap.name),
         "userinfo_endpoint": paths::url(base, paths::USERINFO, &snap.name),
@@ -47,7 +48,10 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "userinfo_signing_alg_values_supported": ["none"],
-        "response_types_supported": [],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "code_challenge_methods_supported": ["plain", "S256"],
+        "authorization_response_iss_parameter_supported": true,
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": false,
         "scopes_supported": scopes,

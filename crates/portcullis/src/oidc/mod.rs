@@ -1,5 +1,6 @@
 //! OpenID Connect protocol endpoints under `/realms/{realm}`.
 
+pub mod authorize;
 pub mod bearer;
 pub mod certs;
 pub mod client_auth;
@@ -10,6 +11,7 @@ pub mod introspect;
 pub mod issue;
 pub mod logout;
 pub mod realm_info;
+pub mod redirect;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -26,6 +28,8 @@ pub fn routes() -> Router<AppState> {
         .route(paths::REALM, get(realm_info::get))
         .route(paths::DISCOVERY, get(discovery::get))
         .route(paths::CERTS, get(certs::get))
+        .route(paths::AUTH, get(authorize::get))
+        .route(authorize::LOGIN_ACTION, post(authorize::authenticate))
         .route(paths::TOKEN, post(token::post))
         .route(
             paths::USERINFO,

@@ -187,6 +187,37 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<RefreshUse, StoreError>;
 
+    /// Stores a pending browser login.
+    async fn put_auth_session(
+        &self,
+        id: &str,
+        realm_id: &str,
+        data: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// A pending browser login, if not expired.
+    async fn auth_session(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<(String, String)>, StoreError>;
+    /// Removes a pending browser login.
+    async fn delete_auth_session(&self, id: &str) -> Result<(), StoreError>;
+    /// Stores an authorization code (by hash).
+    async fn put_code(
+        &self,
+        code_hash: &str,
+        realm_id: &str,
+        data: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Redeems a code atomically: `Some((realm_id, data, expires_at, first_use))`; a second
+    /// redemption returns `first_use == false`.
+    async fn use_code(
+        &self,
+        code_hash: &str,
+    ) -> Result<Option<(String, String, i64, bool)>, StoreError>;
+
     /// Revokes an access token until `expires_at`.
     async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
     /// Whether an access token was revoked.

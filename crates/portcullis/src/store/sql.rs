@@ -292,6 +292,59 @@ macro_rules! impl_store {
                 Ok(if newer.rows_affected() == 1 { $crate::store::RefreshUse::Accepted } else { $crate::store::RefreshUse::Rejected })
             }
 
+            async fn put_auth_session(&self, id: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("DELETE FROM auth_session WHERE expires_at < $1").bind($crate::store::sql::now()).execute(&self.pool).await?;
+                sqlx::query("INSERT INTO auth_session (id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(id)
+                    .bind(realm_id)
+                    .bind(data)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn auth_session(&self, id: &str, now: i64) -> Result<Option<(String, String)>, $crate::store::StoreError> {
+                let row: Option<(String, String)> = sqlx::query_as("SELECT realm_id, data FROM auth_session WHERE id = $1 AND expires_at >= $2")
+                    .bind(id)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row)
+            }
+
+            async fn delete_auth_session(&self, id: &str) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("DELETE FROM auth_session WHERE id = $1").bind(id).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn put_code(&self, code_hash: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("DELETE FROM auth_code WHERE expires_at < $1").bind($crate::store::sql::now() - 3600).execute(&self.pool).await?;
+                sqlx::query("INSERT INTO auth_code (code_hash, realm_id, data, expires_at, used) VALUES ($1, $2, $3, $4, 0)")
+                    .bind(code_hash)
+                    .bind(realm_id)
+                    .bind(data)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn use_code(&self, code_hash: &str) -> Result<Option<(String, String, i64, bool)>, $crate::store::StoreError> {
+                // The conditional UPDATE decides which of two concurrent redemptions is first.
+                let first = sqlx::query("UPDATE auth_code SET used = 1 WHERE code_hash = $1 AND used = 0")
+                    .bind(code_hash)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                let row: Option<(String, String, i64)> = sqlx::query_as("SELECT realm_id, data, expires_at FROM auth_code WHERE code_hash = $1")
+                    .bind(code_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(r, d, e)| (r, d, e, first)))
+            }
+
             async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
                 sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
                     .bind(jti)

@@ -53,7 +53,7 @@ async fn discovery_jwks_and_realm_info(backend: Backend) {
         .unwrap()
         .contains(&Value::from("openid")));
     // Every advertised endpoint is served; nothing is advertised that is not served yet.
-    assert!(doc.get("authorization_endpoint").is_none());
+    assert!(doc.get("device_authorization_endpoint").is_none());
     for (field, value) in doc.as_object().unwrap() {
         if field.ends_with("_endpoint") || field == "jwks_uri" {
             let url = value.as_str().unwrap();

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod authorize;
 mod cli;
 mod discovery;
 mod docs_examples;

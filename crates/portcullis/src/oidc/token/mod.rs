@@ -3,6 +3,7 @@
 //! `unsupported_grant_type`; [`GRANT_TYPES`] is both the dispatch table and what discovery
 //! advertises.
 
+pub mod authorization_code;
 pub mod client_credentials;
 pub mod password;
 pub mod refresh_token;
@@ -24,7 +25,12 @@ use super::form::{Form, Params};
 use super::issue::Issued;
 
 /// Grant types this server dispatches, in discovery order.
-pub const GRANT_TYPES: &[&str] = &["client_credentials", "password", "refresh_token"];
+pub const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "client_credentials",
+    "password",
+    "refresh_token",
+];
 
 /// What every grant receives.
 pub struct GrantContext<'a> {
@@ -117,6 +123,7 @@ pub async fn post(
     };
     let grant_type = params.require("grant_type")?;
     match grant_type {
+        "authorization_code" => authorization_code::grant(&ctx).await,
         "client_credentials" => client_credentials::grant(&ctx).await,
         "password" => password::grant(&ctx).await,
         "refresh_token" => refresh_token::grant(&ctx).await,

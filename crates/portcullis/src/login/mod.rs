@@ -1,0 +1,172 @@
+//! Server-rendered login pages and the SSO session cookie. No JavaScript; accessible labels;
+//! generic error text that does not tell whether a user exists.
+
+use aws_lc_rs::hmac;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::crypto::b64url;
+use crate::realm::snapshot::RealmSnapshot;
+
+/// The SSO session cookie (its value is the session id and an HMAC over it).
+pub const IDENTITY_COOKIE: &str = "KEYCLOAK_IDENTITY";
+/// The pending-login cookie, the CSRF binding of the login form.
+pub const AUTH_SESSION_COOKIE: &str = "AUTH_SESSION_ID";
+
+/// Escapes text for HTML.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn realm_title(snap: &RealmSnapshot) -> String {
+    snap.rep
+        .extra
+        .get("displayName")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&snap.name)
+        .to_string()
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{t}</title><style>body{{font-family:system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}}\
+         label{{display:block;margin-top:1rem}}input{{width:100%;padding:.5rem;box-sizing:border-box}}button{{margin-top:1.5rem;padding:.6rem 1.2rem}}\
+         .error{{color:#a00;border:1px solid #a00;padding:.5rem}}</style></head><body><main>{body}</main></body></html>",
+        t = escape(title)
+    )
+}
+
+/// The login form.
+pub fn login_page(
+    snap: &RealmSnapshot,
+    action: &str,
+    session_code: &str,
+    login_hint: Option<&str>,
+    error: Option<&str>,
+) -> String {
+    let email = snap
+        .rep
+        .extra
+        .get("loginWithEmailAllowed")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true);
+    let label = if email {
+        "Username or email"
+    } else {
+        "Username"
+    };
+    let err = error
+        .map(|e| {
+            format!(
+                "<p class=\"error\" role=\"alert\" id=\"login-error\">{}</p>",
+                escape(e)
+            )
+        })
+        .unwrap_or_default();
+    let title = realm_title(snap);
+    page(
+        &format!("Sign in to {title}"),
+        &format!(
+            "<h1>Sign in to {t}</h1>{err}<form id=\"kc-form-login\" method=\"post\" action=\"{a}\">\
+             <input type=\"hidden\" name=\"session_code\" value=\"{s}\">\
+             <label for=\"username\">{label}</label><input id=\"username\" name=\"username\" value=\"{u}\" autocomplete=\"username\" autofocus required{inv}>\
+             <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{inv}>\
+             <button type=\"submit\" id=\"kc-login\">Sign in</button></form>",
+            t = escape(&title),
+            a = escape(action),
+            s = escape(session_code),
+            u = escape(login_hint.unwrap_or_default()),
+            inv = if error.is_some() { " aria-invalid=\"true\" aria-describedby=\"login-error\"" } else { "" },
+        ),
+    )
+}
+
+/// An error page that never redirects (bad client or redirect URI).
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let mut r = (
+        status,
+        Html(page(
+            "Error",
+            &format!(
+                "<h1>We are sorry...</h1><p role=\"alert\">{}</p>",
+                escape(message)
+            ),
+        )),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// An HTML page with security headers (no framing, no caching).
+pub fn html(status: StatusCode, body: String) -> Response {
+    let mut r = (status, Html(body)).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("frame-src 'self'; frame-ancestors 'self'; object-src 'none';"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    r
+}
+
+fn cookie_key(snap: &RealmSnapshot) -> Option<hmac::Key> {
+    // Derived from the realm's HMAC key material so every node computes the same value.
+    let k = snap.hmac_keys.first()?;
+    let tag = hmac::sign(k.key(), b"portcullis-sso-cookie");
+    Some(hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref()))
+}
+
+/// The signed cookie value for a session id.
+pub fn identity_value(snap: &RealmSnapshot, sid: &str) -> Option<String> {
+    let tag = hmac::sign(&cookie_key(snap)?, sid.as_bytes());
+    Some(format!("{sid}.{}", b64url(tag.as_ref())))
+}
+
+/// The session id of a signed cookie value, if the signature holds.
+pub fn identity_sid(snap: &RealmSnapshot, value: &str) -> Option<String> {
+    let (sid, tag) = value.rsplit_once('.')?;
+    let tag =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, tag).ok()?;
+    hmac::verify(&cookie_key(snap)?, sid.as_bytes(), &tag).ok()?;
+    Some(sid.to_string())
+}
+
+/// A cookie from the request.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value scoped to the realm's path: HttpOnly, SameSite=Lax, Secure on HTTPS.
+pub fn set_cookie(
+    realm_path: &str,
+    name: &str,
+    value: &str,
+    secure: bool,
+    max_age: Option<i64>,
+) -> String {
+    let mut c = format!("{name}={value}; Path={realm_path}/; HttpOnly; SameSite=Lax");
+    if secure {
+        c.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    c
+}

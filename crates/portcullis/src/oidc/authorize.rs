@@ -1,0 +1,550 @@
+//! GET /realms/{realm}/protocol/openid-connect/auth  and
+//! POST /realms/{realm}/login-actions/authenticate
+//! OpenID Connect Core §3.1.2 (authorization code flow) with RFC 7636 PKCE: validate the
+//! client and redirect URI (an error page, never a redirect, when they are wrong), reuse an
+//! SSO session or show the login page, then redirect back with a single-use code.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use crate::http::paths;
+use crate::login;
+use crate::realm::snapshot::RealmSnapshot;
+use crate::store::SessionRow;
+use crate::AppState;
+
+use super::form::{Form, Params};
+use super::issue::client_attr;
+use super::redirect;
+use super::token::password::{find_user, password_matches};
+use super::token::refresh_token::live_session;
+use super::token::{now, parse_user};
+
+/// Path of the login form's target.
+pub const LOGIN_ACTION: &str = "/realms/{realm}/login-actions/authenticate";
+
+/// SHA-256 of a code, hex: codes are stored by hash only.
+pub fn code_hash(code: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, code.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Where and how to send the answer.
+struct Reply {
+    redirect_uri: String,
+    response_mode: String,
+    state: Option<String>,
+    issuer: String,
+}
+
+impl Reply {
+    fn send(&self, params: &[(&str, &str)]) -> Response {
+        let mut all: Vec<(&str, &str)> = params.to_vec();
+        if let Some(s) = &self.state {
+            all.push(("state", s));
+        }
+        all.push(("iss", &self.issuer));
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(all.iter())
+            .finish();
+        match self.response_mode.as_str() {
+            "form_post" => {
+                let inputs: String = all
+                    .iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                            login::escape(k),
+                            login::escape(v)
+                        )
+                    })
+                    .collect();
+                login::html(
+                    StatusCode::OK,
+                    format!(
+                        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Submit This Form</title></head>\
+                         <body onload=\"document.forms[0].submit()\"><form method=\"post\" action=\"{}\">{inputs}\
+                         <noscript><button type=\"submit\">Continue</button></noscript></form></body></html>",
+                        login::escape(&self.redirect_uri)
+                    ),
+                )
+            }
+            mode => {
+                let sep = if mode == "fragment" {
+                    '#'
+                } else if self.redirect_uri.contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
+                let location = format!("{}{sep}{encoded}", self.redirect_uri);
+                let mut r = StatusCode::FOUND.into_response();
+                if let Ok(v) = HeaderValue::from_str(&location) {
+                    r.headers_mut().insert(header::LOCATION, v);
+                }
+                r
+            }
+        }
+    }
+
+    fn error(&self, error: &str, description: &str) -> Response {
+        self.send(&[("error", error), ("error_description", description)])
+    }
+}
+
+fn issuer(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Option<String> {
+    Some(paths::url(
+        &state.base_url(headers, uri).ok()?,
+        paths::REALM,
+        &snap.name,
+    ))
+}
+
+fn secure(issuer: &str) -> bool {
+    issuer.starts_with("https://")
+}
+
+/// Creates the code and the redirect for an authenticated user.
+async fn issue_code(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    req: &Map<String, Value>,
+    sid: &str,
+    user_id: &str,
+    auth_time: i64,
+) -> Result<String, Response> {
+    let code = format!(
+        "{}.{}",
+        uuid::Uuid::new_v4().simple(),
+        crate::crypto::random_alphanumeric(32)
+    );
+    let mut data = req.clone();
+    data.insert("session_id".into(), json!(sid));
+    data.insert("user_id".into(), json!(user_id));
+    data.insert("auth_time".into(), json!(auth_time));
+    let lifespan = snap
+        .rep
+        .extra
+        .get("accessCodeLifespan")
+        .and_then(Value::as_i64)
+        .unwrap_or(60);
+    state
+        .store
+        .put_code(
+            &code_hash(&code),
+            &snap.id,
+            &Value::Object(data).to_string(),
+            now() + lifespan,
+        )
+        .await
+        .map_err(|_| {
+            login::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "An internal error occurred.",
+            )
+        })?;
+    Ok(code)
+}
+
+/// GET (and POST) of the authorization endpoint.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let Ok(snap) = state.realm(&realm) else {
+        return login::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
+    };
+    let mut params: HashMap<&str, &str> = HashMap::new();
+    for (k, v) in &q {
+        if params.insert(k.as_str(), v.as_str()).is_some() {
+            return login::error_page(
+                StatusCode::BAD_REQUEST,
+                &format!("Invalid Request: duplicated parameter {k}."),
+            );
+        }
+    }
+    let get = |k: &str| params.get(k).copied().filter(|v| !v.is_empty());
+    let Some(client_id) = get("client_id") else {
+        return login::error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid Request: missing parameter client_id.",
+        );
+    };
+    let client = match snap.index.client(&snap.rep, client_id) {
+        Some(c) if c.extra.get("enabled").and_then(Value::as_bool) != Some(false) => c,
+        _ => return login::error_page(StatusCode::BAD_REQUEST, "Client not found."),
+    };
+    let Some(redirect_uri) = redirect::verify(client, get("redirect_uri")) else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Invalid parameter: redirect_uri");
+    };
+    let Some(issuer) = issuer(&state, &snap, &headers, &uri) else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Invalid host.");
+    };
+    let response_mode = get("response_mode").unwrap_or("query").to_string();
+    let reply = Reply {
+        redirect_uri: redirect_uri.clone(),
+        response_mode: response_mode.clone(),
+        state: get("state").map(str::to_string),
+        issuer,
+    };
+    if !matches!(response_mode.as_str(), "query" | "fragment" | "form_post") {
+        return Reply {
+            response_mode: "query".into(),
+            ..reply
+        }
+        .error("invalid_request", "Invalid parameter: response_mode");
+    }
+    if client
+        .extra
+        .get("standardFlowEnabled")
+        .and_then(Value::as_bool)
+        == Some(false)
+    {
+        return reply.error("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Standard flow is disabled for the client.");
+    }
+    match get("response_type") {
+        Some("code") => {}
+        None => return reply.error("invalid_request", "Missing parameter: response_type"),
+        Some(_) => {
+            return reply.error(
+                "unsupported_response_type",
+                "Client is not allowed to initiate browser login with given response_type.",
+            )
+        }
+    }
+    // PKCE (RFC 7636): required where the client sets `pkce.code.challenge.method`; `plain`
+    // only where that attribute says `plain`.
+    let required = client_attr(client, "pkce.code.challenge.method");
+    let challenge = get("code_challenge");
+    let method = get("code_challenge_method");
+    match (challenge, method, required) {
+        (None, _, Some(_)) => {
+            return reply.error("invalid_request", "Missing parameter: code_challenge")
+        }
+        (Some(_), None, Some(_)) => {
+            return reply.error(
+                "invalid_request",
+                "Missing parameter: code_challenge_method",
+            )
+        }
+        (Some(_), Some(m), Some(r)) if m != r => {
+            return reply.error(
+                "invalid_request",
+                "Invalid parameter: code challenge method is not matching the configured one",
+            )
+        }
+        (Some(c), m, _) => {
+            let m = m.unwrap_or("plain");
+            if !matches!(m, "S256" | "plain") {
+                return reply.error(
+                    "invalid_request",
+                    "Invalid parameter: code_challenge_method",
+                );
+            }
+            if c.len() < 43
+                || c.len() > 128
+                || !c
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "-._~".contains(ch))
+            {
+                return reply.error("invalid_request", "Invalid parameter: code_challenge");
+            }
+        }
+        (None, Some(_), None) => {
+            return reply.error("invalid_request", "Missing parameter: code_challenge")
+        }
+        (None, None, None) => {}
+    }
+    let request = Map::from_iter(
+        [
+            ("client_id", Some(client_id)),
+            ("redirect_uri", Some(redirect_uri.as_str())),
+            ("redirect_uri_param", get("redirect_uri")),
+            ("response_mode", Some(response_mode.as_str())),
+            ("scope", get("scope")),
+            ("state", get("state")),
+            ("nonce", get("nonce")),
+            ("code_challenge", challenge),
+            (
+                "code_challenge_method",
+                challenge.map(|_| method.unwrap_or("plain")),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), json!(v)))),
+    );
+    let prompt = get("prompt").unwrap_or_default();
+    // An SSO session of this realm: log in without a prompt.
+    if !prompt.split(' ').any(|p| p == "login") {
+        if let Some(sid) = login::cookie(&headers, login::IDENTITY_COOKIE)
+            .and_then(|v| login::identity_sid(&snap, v))
+        {
+            if let Ok(Some(session)) = live_session(state.store.as_ref(), &snap, &sid, now()).await
+            {
+                let auth_time = serde_json::from_str::<Map<String, Value>>(&session.data)
+                    .ok()
+                    .and_then(|m| m.get("AUTH_TIME")?.as_str()?.parse::<i64>().ok())
+                    .unwrap_or(session.created_at);
+                let fresh = get("max_age")
+                    .and_then(|m| m.parse::<i64>().ok())
+                    .is_none_or(|m| now() - auth_time <= m);
+                let user_ok = matches!(state.store.user_by_id(&snap.id, &session.user_id).await, Ok(Some(ref row)) if parse_user(row).is_ok_and(|u| u.enabled != Some(false)));
+                if fresh && user_ok {
+                    return match issue_code(
+                        &state,
+                        &snap,
+                        &request,
+                        &sid,
+                        &session.user_id,
+                        auth_time,
+                    )
+                    .await
+                    {
+                        Ok(code) => reply.send(&[("code", &code), ("session_state", &sid)]),
+                        Err(r) => r,
+                    };
+                }
+            }
+        }
+    }
+    if prompt.split(' ').any(|p| p == "none") {
+        return reply.error("login_required", "Login required");
+    }
+    let session_code = crate::crypto::random_alphanumeric(40);
+    let lifespan = snap
+        .rep
+        .extra
+        .get("accessCodeLifespanLogin")
+        .and_then(Value::as_i64)
+        .unwrap_or(1800);
+    let mut data = request;
+    if let Some(h) = get("login_hint") {
+        data.insert("login_hint".into(), json!(h));
+    }
+    if state
+        .store
+        .put_auth_session(
+            &session_code,
+            &snap.id,
+            &Value::Object(data).to_string(),
+            now() + lifespan,
+        )
+        .await
+        .is_err()
+    {
+        return login::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+        );
+    }
+    let action = paths::url("", LOGIN_ACTION, &snap.name);
+    let mut r = login::html(
+        StatusCode::OK,
+        login::login_page(&snap, &action, &session_code, get("login_hint"), None),
+    );
+    let realm_path = paths::url("", paths::REALM, &snap.name);
+    if let Ok(v) = HeaderValue::from_str(&login::set_cookie(
+        &realm_path,
+        login::AUTH_SESSION_COOKIE,
+        &session_code,
+        secure(&reply.issuer),
+        None,
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// POST of the login form.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form, super::error::OAuthError>,
+) -> Response {
+    let Ok(snap) = state.realm(&realm) else {
+        return login::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
+    };
+    let params: Params = match form {
+        Ok(Form(p)) => p,
+        Err(_) => return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request."),
+    };
+    let Some(session_code) = params.get("session_code") else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    };
+    // CSRF: the form's session code must be the one in this browser's cookie.
+    let bound = login::cookie(&headers, login::AUTH_SESSION_COOKIE).is_some_and(|c| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), session_code.as_bytes())
+            .is_ok()
+    });
+    if !bound {
+        return login::error_page(StatusCode::BAD_REQUEST, "Your login attempt timed out or was made from another browser. Login will start from the beginning.");
+    }
+    let request: Map<String, Value> = match state.store.auth_session(session_code, now()).await {
+        Ok(Some((realm_id, data))) if realm_id == snap.id => {
+            serde_json::from_str(&data).unwrap_or_default()
+        }
+        _ => {
+            return login::error_page(
+                StatusCode::BAD_REQUEST,
+                "Your login attempt timed out. Login will start from the beginning.",
+            )
+        }
+    };
+    let s = |k: &str| request.get(k).and_then(Value::as_str).map(str::to_string);
+    let Some(issuer) = issuer(&state, &snap, &headers, &uri) else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Invalid host.");
+    };
+    let reply = Reply {
+        redirect_uri: s("redirect_uri").unwrap_or_default(),
+        response_mode: s("response_mode").unwrap_or_else(|| "query".into()),
+        state: s("state"),
+        issuer: issuer.clone(),
+    };
+    let action = paths::url("", LOGIN_ACTION, &snap.name);
+    let retry = |msg: &str| {
+        login::html(
+            StatusCode::OK,
+            login::login_page(
+                &snap,
+                &action,
+                session_code,
+                params.get("username"),
+                Some(msg),
+            ),
+        )
+    };
+    let username = params.get("username").unwrap_or_default();
+    let given = params.get("password").unwrap_or_default().to_string();
+    let grant_ctx = super::token::GrantContext {
+        state: &state,
+        snap: &snap,
+        issuer: issuer.clone(),
+        headers: &headers,
+        params: &params,
+        now: now(),
+    };
+    let row = match find_user(&grant_ctx, username).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return retry("Invalid username or password."),
+        Err(_) => {
+            return login::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "An internal error occurred.",
+            )
+        }
+    };
+    let Ok(user) = parse_user(&row) else {
+        return login::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+        );
+    };
+    let checked = tokio::task::spawn_blocking(move || {
+        let mut user = user;
+        let (m, u) = password_matches(&mut user, &given);
+        (user, m, u)
+    })
+    .await;
+    let Ok((user, matched, upgraded)) = checked else {
+        return login::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+        );
+    };
+    if !matched || user.enabled == Some(false) {
+        return retry("Invalid username or password.");
+    }
+    if upgraded {
+        let mut updated = row.clone();
+        if let Ok(rep) = serde_json::to_string(&user) {
+            updated.representation = rep;
+            let _ = state.store.update_user(&snap.id, &updated).await;
+        }
+    }
+    if user
+        .required_actions
+        .as_ref()
+        .is_some_and(|a| !a.is_empty())
+    {
+        return retry("Your account needs an action (such as a password update) that this server cannot perform yet. Contact your administrator.");
+    }
+    let t = now();
+    let sid = uuid::Uuid::new_v4().to_string();
+    let notes = json!({ "AUTH_TIME": t.to_string() });
+    let session = SessionRow {
+        id: sid.clone(),
+        realm_id: snap.id.clone(),
+        user_id: row.id.clone(),
+        offline: false,
+        created_at: t,
+        last_refresh: t,
+        data: notes.to_string(),
+    };
+    let client_id = s("client_id").unwrap_or_default();
+    if state
+        .store
+        .create_session(&session, &client_id, None)
+        .await
+        .is_err()
+    {
+        return login::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+        );
+    }
+    let _ = state.store.delete_auth_session(session_code).await;
+    let code = match issue_code(&state, &snap, &request, &sid, &row.id, t).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut r = reply.send(&[("code", &code), ("session_state", &sid)]);
+    let realm_path = paths::url("", paths::REALM, &snap.name);
+    let max = snap
+        .rep
+        .extra
+        .get("ssoSessionMaxLifespan")
+        .and_then(Value::as_i64);
+    for c in [
+        login::identity_value(&snap, &sid).map(|v| {
+            login::set_cookie(
+                &realm_path,
+                login::IDENTITY_COOKIE,
+                &v,
+                secure(&issuer),
+                max,
+            )
+        }),
+        Some(login::set_cookie(
+            &realm_path,
+            login::AUTH_SESSION_COOKIE,
+            "",
+            secure(&issuer),
+            Some(0),
+        )),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}

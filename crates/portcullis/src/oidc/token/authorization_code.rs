@@ -1,0 +1,172 @@
+//! POST /realms/{realm}/protocol/openid-connect/token  (grant_type=authorization_code)
+//! RFC 6749 §4.1.3 with RFC 7636 PKCE. Codes are single use and live `accessCodeLifespan`;
+//! a replayed code fails and ends the session it produced.
+
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+
+use crate::oidc::authorize::code_hash;
+use crate::oidc::client_auth;
+use crate::oidc::error::OAuthError;
+use crate::oidc::issue::{self, Lifespans, TokenRequest};
+
+use super::refresh_token::live_session;
+use super::{parse_user, response, GrantContext};
+
+fn pkce_ok(method: &str, challenge: &str, verifier: &str) -> bool {
+    if verifier.len() < 43
+        || verifier.len() > 128
+        || !verifier
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+    {
+        return false;
+    }
+    let computed = match method {
+        "S256" => crate::crypto::b64url(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref(),
+        ),
+        "plain" => verifier.to_string(),
+        _ => return false,
+    };
+    aws_lc_rs::constant_time::verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes())
+        .is_ok()
+}
+
+/// The grant.
+pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
+    let client = client_auth::authenticate(ctx.snap, ctx.headers, ctx.params)?;
+    let client_id = client.client_id.as_deref().unwrap_or_default();
+    let code = ctx.params.require("code")?;
+    let store = ctx.state.store.as_ref();
+    let invalid = || OAuthError::invalid_grant("Code not valid");
+    let Some((realm_id, data, expires_at, first)) = store.use_code(&code_hash(code)).await? else {
+        return Err(invalid());
+    };
+    let data: Map<String, Value> = serde_json::from_str(&data).unwrap_or_default();
+    let s = |k: &str| data.get(k).and_then(Value::as_str);
+    if realm_id != ctx.snap.id {
+        return Err(invalid());
+    }
+    if !first {
+        // Replay: end the session the code produced, so tokens issued from it stop working.
+        if let Some(sid) = s("session_id") {
+            store.delete_session(sid).await?;
+        }
+        return Err(invalid());
+    }
+    if expires_at < ctx.now {
+        return Err(OAuthError::invalid_grant("Code not valid"));
+    }
+    if s("client_id") != Some(client_id) {
+        return Err(OAuthError::invalid_grant("Auth error"));
+    }
+    // RFC 6749 §4.1.3: the same redirect_uri as in the authorization request.
+    let redirect_ok = match (s("redirect_uri_param"), ctx.params.get("redirect_uri")) {
+        (Some(original), given) => given == Some(original),
+        (None, given) => given.is_none() || given == s("redirect_uri"),
+    };
+    if !redirect_ok {
+        return Err(OAuthError::invalid_grant("Incorrect redirect_uri"));
+    }
+    match (s("code_challenge"), ctx.params.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) => {
+            if !pkce_ok(
+                s("code_challenge_method").unwrap_or("plain"),
+                challenge,
+                verifier,
+            ) {
+                return Err(OAuthError::invalid_grant(
+                    "PKCE verification failed: Code mismatch",
+                ));
+            }
+        }
+        (Some(_), None) => {
+            return Err(OAuthError::invalid_grant(
+                "PKCE code verifier not specified",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "PKCE code verifier specified but challenge not present in authorization",
+            ))
+        }
+        (None, None) => {}
+    }
+    let sid = s("session_id").unwrap_or_default().to_string();
+    let Some(session) = live_session(store, ctx.snap, &sid, ctx.now).await? else {
+        return Err(OAuthError::invalid_grant("Session not active"));
+    };
+    let row = store
+        .user_by_id(&ctx.snap.id, &session.user_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("User not found"))?;
+    let user = parse_user(&row)?;
+    if user.enabled == Some(false) {
+        return Err(OAuthError::invalid_grant("User disabled"));
+    }
+    let (scopes, openid) = issue::resolve_scopes(ctx.snap, client, s("scope"))?;
+    let notes = Map::from_iter([(
+        "AUTH_TIME".to_string(),
+        json!(data
+            .get("auth_time")
+            .and_then(Value::as_i64)
+            .unwrap_or(session.created_at)
+            .to_string()),
+    )]);
+    let req = TokenRequest {
+        snap: ctx.snap,
+        issuer: &ctx.issuer,
+        client,
+        user_id: &row.id,
+        user: &user,
+        sid: Some(&sid),
+        notes: &notes,
+        scopes: &scopes,
+        openid,
+        nonce: s("nonce"),
+        now: ctx.now,
+    };
+    let issued = issue::issue(&req)?;
+    let lifespans = Lifespans::of(ctx.snap, client);
+    let refresh_jti = uuid::Uuid::new_v4().to_string();
+    let exp = (ctx.now + lifespans.idle).min(session.created_at + lifespans.max);
+    let refresh = issue::refresh_token(&req, &refresh_jti, Some(exp), false)?;
+    store
+        .set_refresh_token(&sid, client_id, &refresh_jti, ctx.now)
+        .await?;
+    store.touch_session(&sid, ctx.now).await?;
+    Ok(response(
+        &issued,
+        Some((refresh, exp - ctx.now)),
+        Some(&sid),
+        ctx.snap.not_before,
+    ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_rfc7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mJ92ZUhY2i-rc94BJoxIJ7-kqLYkP8";
+        assert!(pkce_ok(
+            "S256",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            verifier
+        ));
+        assert!(!pkce_ok(
+            "S256",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN",
+            verifier
+        ));
+        assert!(!pkce_ok(
+            "S256",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "short"
+        ));
+        assert!(pkce_ok("plain", verifier, verifier));
+    }
+}

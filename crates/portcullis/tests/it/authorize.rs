@@ -1,0 +1,345 @@
+//! The browser flow: authorization endpoint, login page, SSO session, code + PKCE, with a
+//! cookie-keeping HTTP client that reads and posts the HTML form as a browser would.
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::support::*;
+use crate::token::{post_form, start_with};
+
+fn realm() -> Value {
+    json!({
+        "realm": "web",
+        "displayName": "Web <Realm>",
+        "clients": [
+            {"clientId": "spa", "publicClient": true, "redirectUris": ["http://localhost:3000/*"], "attributes": {"pkce.code.challenge.method": "S256"}},
+            {"clientId": "app", "secret": "app-secret", "redirectUris": ["https://app.example.com/cb"]},
+            {"clientId": "other", "publicClient": true, "redirectUris": ["http://localhost:4000/cb"]}
+        ],
+        "users": [{"username": "alice", "email": "alice@example.com", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}], "realmRoles": ["default-roles-web"]}]
+    })
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn form_field(html: &str, name: &str) -> Option<String> {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = html.find(&needle)? + needle.len();
+    Some(html[start..start + html[start..].find('"')?].to_string())
+}
+
+fn form_action(html: &str) -> String {
+    let start = html.find("action=\"").unwrap() + 8;
+    html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&")
+}
+
+fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+    let q = location
+        .split_once(['?', '#'])
+        .map(|(_, q)| q)
+        .unwrap_or_default();
+    url::form_urlencoded::parse(q.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn pkce() -> (String, String) {
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref(),
+    );
+    (verifier, challenge)
+}
+
+/// Logs in through the page; returns the redirect's parameters.
+async fn login(
+    b: &reqwest::Client,
+    server: &TestServer,
+    auth_url: &str,
+    user: &str,
+    pw: &str,
+) -> (u16, String, std::collections::HashMap<String, String>) {
+    let page = b.get(auth_url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let action = server.url(&form_action(&html));
+    let r = b
+        .post(action)
+        .form(&[
+            (
+                "session_code",
+                form_field(&html, "session_code").unwrap().as_str(),
+            ),
+            ("username", user),
+            ("password", pw),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = r.text().await.unwrap();
+    (
+        status,
+        if location.is_empty() {
+            body
+        } else {
+            location.clone()
+        },
+        query_of(&location),
+    )
+}
+
+#[tokio::test]
+async fn code_flow_with_pkce_sso_and_replay_protection() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[realm()]).await;
+    let ep = |p: &str| server.url(&format!("/realms/web/protocol/openid-connect/{p}"));
+    let b = browser();
+    let (verifier, challenge) = pkce();
+    let auth = format!(
+        "{}?client_id=spa&response_type=code&scope=openid&state=st-1&nonce=n-1&redirect_uri={}&code_challenge={challenge}&code_challenge_method=S256",
+        ep("auth"),
+        url::form_urlencoded::byte_serialize(b"http://localhost:3000/callback").collect::<String>()
+    );
+
+    // The login page: realm display name escaped, labelled fields, no script.
+    let html = b.get(&auth).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Web &lt;Realm&gt;"));
+    assert!(html.contains("<label for=\"username\">Username or email</label>"));
+    assert!(!html.contains("<script"));
+
+    // A wrong password: generic error, no redirect.
+    let (status, body, _) = login(&b, &server, &auth, "alice", "nope").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Invalid username or password."));
+    let (status, body, _) = login(&b, &server, &auth, "nobody", "nope").await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("Invalid username or password."),
+        "same text for an unknown user"
+    );
+
+    let (status, location, q) = login(&b, &server, &auth, "alice@example.com", "alice-pw").await;
+    assert_eq!(status, 302, "{location}");
+    assert!(location.starts_with("http://localhost:3000/callback?"));
+    assert_eq!(q["state"], "st-1");
+    assert_eq!(q["iss"], format!("{}/realms/web", server.base));
+    let code = q["code"].clone();
+
+    // Wrong verifier, then the right one; the code is single use.
+    let redirect = "http://localhost:3000/callback";
+    let (s, err, _) = post_form(
+        &ep("token"),
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("code_verifier", &pkce().0),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, err["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{err}"
+    );
+    // The failed attempt consumed the code (single use); the SSO session gives a new one.
+    let (verifier2, challenge2) = pkce();
+    let auth2 = auth.replace(&challenge, &challenge2);
+    // SSO: the second authorization request needs no login page.
+    let r = b.get(&auth2).send().await.unwrap();
+    assert_eq!(r.status(), 302, "SSO session reused");
+    let q = query_of(r.headers()["location"].to_str().unwrap());
+    let code = q["code"].clone();
+    let (s, tokens, _) = post_form(
+        &ep("token"),
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("code_verifier", &verifier2),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{tokens}");
+    let id = tokens["id_token"].as_str().unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(id.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["nonce"], "n-1");
+    assert_eq!(claims["aud"], "spa");
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    // Replay: fails, and ends the session the code produced.
+    let (s, err, _) = post_form(
+        &ep("token"),
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("code_verifier", &verifier2),
+        ],
+    )
+    .await;
+    assert_eq!((s, err["error"].as_str()), (400, Some("invalid_grant")));
+    let (_, intro, _) = post_form(
+        &ep("token/introspect"),
+        Some(("app", "app-secret")),
+        &[("token", &access)],
+    )
+    .await;
+    assert_eq!(
+        intro["active"], false,
+        "tokens from a replayed code stop working"
+    );
+    let _ = verifier;
+
+    // A second client of the realm logs in without a prompt while a session exists.
+    let b2 = browser();
+    let auth_other = format!(
+        "{}?client_id=other&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A4000%2Fcb",
+        ep("auth")
+    );
+    let (status, _, q) = login(&b2, &server, &auth_other, "alice", "alice-pw").await;
+    assert_eq!(status, 302);
+    assert!(q.contains_key("code"));
+    let r = b2.get(format!("{}?client_id=app&response_type=code&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&prompt=none", ep("auth"))).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let q = query_of(r.headers()["location"].to_str().unwrap());
+    let (s, tokens, _) = post_form(
+        &ep("token"),
+        Some(("app", "app-secret")),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("redirect_uri", "https://app.example.com/cb"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{tokens}");
+}
+
+#[tokio::test]
+async fn bad_authorization_requests_never_redirect_to_unregistered_uris() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[realm()]).await;
+    let ep = |p: &str| server.url(&format!("/realms/web/protocol/openid-connect/{p}"));
+    let b = browser();
+    for (query, expect) in [
+        ("client_id=ghost&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcb", "Client not found"),
+        ("client_id=spa&response_type=code&redirect_uri=https%3A%2F%2Fevil.example.com%2F", "Invalid parameter: redirect_uri"),
+        ("client_id=app&response_type=code&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb%3Fx%3D1", "Invalid parameter: redirect_uri"),
+        ("client_id=app&response_type=code&redirect_uri=https%3A%2F%2Fapp.example.com%3A444%2Fcb", "Invalid parameter: redirect_uri"),
+        ("client_id=spa&client_id=app&response_type=code", "duplicated parameter"),
+    ] {
+        let r = b.get(format!("{}?{query}", ep("auth"))).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+        assert!(r.headers().get("location").is_none());
+        assert!(r.text().await.unwrap().contains(expect), "{query}");
+    }
+    // Errors after the redirect URI is known go back to it.
+    let redirect_error = |query: &'static str| {
+        let b = b.clone();
+        let url = format!("{}?{query}", ep("auth"));
+        async move {
+            let r = b.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 302, "{query}");
+            query_of(r.headers()["location"].to_str().unwrap())
+        }
+    };
+    let q = redirect_error(
+        "client_id=spa&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcb&state=s",
+    )
+    .await;
+    assert_eq!(
+        (q["error"].as_str(), q["state"].as_str()),
+        ("invalid_request", "s"),
+        "PKCE required by the client"
+    );
+    let q = redirect_error("client_id=spa&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcb&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=plain").await;
+    assert_eq!(
+        q["error"], "invalid_request",
+        "PKCE method downgrade refused"
+    );
+    let q = redirect_error(
+        "client_id=app&response_type=token&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb",
+    )
+    .await;
+    assert_eq!(q["error"], "unsupported_response_type");
+    let q = redirect_error("client_id=app&response_type=code&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&prompt=none").await;
+    assert_eq!(q["error"], "login_required");
+
+    // A code is bound to its redirect_uri and client; a form without its cookie is refused.
+    let (_, _, q) = super_login_app(&b, &server).await;
+    let (s, err, _) = post_form(
+        &ep("token"),
+        Some(("app", "app-secret")),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("redirect_uri", "https://app.example.com/other"),
+        ],
+    )
+    .await;
+    assert_eq!((s, err["error"].as_str()), (400, Some("invalid_grant")));
+    let html = browser()
+        .get(format!(
+            "{}?client_id=app&response_type=code&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb",
+            ep("auth")
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = browser()
+        .post(server.url(&form_action(&html)))
+        .form(&[
+            (
+                "session_code",
+                form_field(&html, "session_code").unwrap().as_str(),
+            ),
+            ("username", "alice"),
+            ("password", "alice-pw"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        400,
+        "cross-site form post without the login cookie"
+    );
+}
+
+async fn super_login_app(
+    b: &reqwest::Client,
+    server: &TestServer,
+) -> (u16, String, std::collections::HashMap<String, String>) {
+    let auth = server.url("/realms/web/protocol/openid-connect/auth?client_id=app&response_type=code&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&prompt=login");
+    login(b, server, &auth, "alice", "alice-pw").await
+}
