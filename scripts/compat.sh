@@ -12,6 +12,12 @@ if [ ! -x "$VENV/bin/pytest" ] || ! cmp -s compat/python/requirements.txt "$VENV
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r compat/python/requirements.txt
   cp compat/python/requirements.txt "$VENV/requirements.txt"
 fi
+if command -v npm >/dev/null 2>&1; then
+  (cd compat/node && npm ci --no-audit --no-fund --silent)
+else
+  echo "compat: npm is required for the openid-client suite" >&2
+  exit 1
+fi
 WORK=$(mktemp -d)
 mkdir -p "$WORK/import" && cp compat/realm-compat.json "$WORK/import/"
 "$BIN" start-dev --data-dir "$WORK" --import-realm --http-host 127.0.0.1 --http-port 0 > "$WORK/start.json" 2> "$WORK/server.log" &
@@ -22,3 +28,5 @@ ADDR=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline(
 export PORTCULLIS_URL="http://$ADDR"
 echo "compat: python-keycloak against $PORTCULLIS_URL"
 "$VENV/bin/pytest" -q compat/python
+echo "compat: openid-client (node) against $PORTCULLIS_URL"
+(cd compat/node && node --test)
