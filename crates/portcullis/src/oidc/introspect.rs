@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::http::paths;
 use crate::AppState;
 
 use super::bearer::verify_access;
@@ -24,16 +23,10 @@ pub async fn post(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Result<Json<Value>, OAuthError> {
-    let snap = state
-        .realm(&realm)
-        .map_err(|_| OAuthError::invalid_request("Realm does not exist"))?;
+    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let Form(params) = form?;
     client_auth::authenticate(&snap, &headers, &params)?;
     let token = params.require("token")?;
-    let base = state
-        .base_url(&headers, &uri)
-        .map_err(|_| OAuthError::invalid_request("invalid host"))?;
-    let issuer = paths::url(&base, paths::REALM, &snap.name);
     let now = now();
     let inactive = Json(json!({ "active": false }));
     // Access token first, then a refresh token of this realm.

@@ -6,7 +6,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use serde_json::Value;
 
-use crate::http::paths;
 use crate::AppState;
 
 use super::client_auth;
@@ -22,15 +21,9 @@ pub async fn post(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Result<StatusCode, OAuthError> {
-    let snap = state
-        .realm(&realm)
-        .map_err(|_| OAuthError::invalid_request("Realm does not exist"))?;
+    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let Form(params) = form?;
     let client = client_auth::authenticate(&snap, &headers, &params)?;
-    let base = state
-        .base_url(&headers, &uri)
-        .map_err(|_| OAuthError::invalid_request("invalid host"))?;
-    let issuer = paths::url(&base, paths::REALM, &snap.name);
     let token = params
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token not provided"))?;

@@ -22,6 +22,29 @@ use axum::Router;
 use crate::http::paths;
 use crate::AppState;
 
+/// The realm of a protocol request and its issuer URL, or a protocol-shaped error.
+pub fn realm_and_issuer(
+    state: &AppState,
+    realm: &str,
+    headers: &axum::http::HeaderMap,
+    uri: &axum::http::Uri,
+) -> Result<
+    (
+        std::sync::Arc<crate::realm::snapshot::RealmSnapshot>,
+        String,
+    ),
+    error::OAuthError,
+> {
+    let snap = state
+        .realm(realm)
+        .map_err(|_| error::OAuthError::invalid_request("Realm does not exist"))?;
+    let base = state
+        .base_url(headers, uri)
+        .map_err(|_| error::OAuthError::invalid_request("invalid host"))?;
+    let issuer = paths::url(&base, paths::REALM, &snap.name);
+    Ok((snap, issuer))
+}
+
 /// The routes of this family.
 pub fn routes() -> Router<AppState> {
     Router::new()

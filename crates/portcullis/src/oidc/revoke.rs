@@ -6,7 +6,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use serde_json::Value;
 
-use crate::http::paths;
 use crate::AppState;
 
 use super::bearer::verify_access;
@@ -23,17 +22,11 @@ pub async fn post(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Result<StatusCode, OAuthError> {
-    let snap = state
-        .realm(&realm)
-        .map_err(|_| OAuthError::invalid_request("Realm does not exist"))?;
+    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let Form(params) = form?;
     let client = client_auth::authenticate(&snap, &headers, &params)?;
     let client_id = client.client_id.as_deref().unwrap_or_default();
     let token = params.require("token")?;
-    let base = state
-        .base_url(&headers, &uri)
-        .map_err(|_| OAuthError::invalid_request("invalid host"))?;
-    let issuer = paths::url(&base, paths::REALM, &snap.name);
     let now = now();
     let not_yours = || OAuthError::unauthorized_client("Unmatching clients");
     if let Ok(c) = refresh_token::verify(&snap, &issuer, token, now) {

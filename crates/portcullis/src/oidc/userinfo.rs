@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, Uri};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use crate::http::paths;
 use crate::mappers::Target;
 use crate::AppState;
 
@@ -25,9 +24,7 @@ pub async fn handle(
     uri: Uri,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, OAuthError> {
-    let snap = state
-        .realm(&realm)
-        .map_err(|_| OAuthError::invalid_request("Realm does not exist"))?;
+    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let form;
     let token = match bearer::from_header(&headers) {
         Some(t) => t,
@@ -40,10 +37,6 @@ pub async fn handle(
             })?
         }
     };
-    let base = state
-        .base_url(&headers, &uri)
-        .map_err(|_| OAuthError::invalid_request("invalid host"))?;
-    let issuer = paths::url(&base, paths::REALM, &snap.name);
     let now = now();
     let claims = verify_access(state.store.as_ref(), &snap, &issuer, token, now)
         .await?

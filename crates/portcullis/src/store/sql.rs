@@ -15,6 +15,22 @@ pub(crate) fn now() -> i64 {
 
 macro_rules! impl_store {
     ($store:ident, $db:ty, $backend:literal) => {
+        impl $store {
+            /// One user by `username` or `id` (the column name is one of those two literals),
+            /// through the backend's cache.
+            async fn cached_user_lookup(&self, realm_id: &str, column: &'static str, value: &str) -> Result<Option<$crate::store::UserRow>, $crate::store::StoreError> {
+                let key = (realm_id.to_string(), format!("{column}:{value}"));
+                if let Some(hit) = self.cached_user(key.clone()) {
+                    return Ok(hit);
+                }
+                let sql = format!("SELECT id, username, email, representation FROM user_entity WHERE realm_id = $1 AND {column} = $2");
+                let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(&sql).bind(realm_id).bind(value).fetch_optional(&self.pool).await?;
+                let row = row.map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation });
+                self.cache_user(key, row.clone());
+                Ok(row)
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             fn backend(&self) -> &'static str {
@@ -132,20 +148,7 @@ macro_rules! impl_store {
             }
 
             async fn user_by_username(&self, realm_id: &str, username: &str) -> Result<Option<$crate::store::UserRow>, $crate::store::StoreError> {
-                let key = (realm_id.to_string(), format!("name:{username}"));
-                if let Some(hit) = self.cached_user(key.clone()) {
-                    return Ok(hit);
-                }
-                let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
-                    "SELECT id, username, email, representation FROM user_entity WHERE realm_id = $1 AND username = $2",
-                )
-                .bind(realm_id)
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
-                let row = row.map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation });
-                self.cache_user(key, row.clone());
-                Ok(row)
+                self.cached_user_lookup(realm_id, "username", username).await
             }
 
             async fn users_by_email(&self, realm_id: &str, email: &str) -> Result<Vec<$crate::store::UserRow>, $crate::store::StoreError> {
@@ -160,20 +163,7 @@ macro_rules! impl_store {
             }
 
             async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<$crate::store::UserRow>, $crate::store::StoreError> {
-                let key = (realm_id.to_string(), format!("id:{id}"));
-                if let Some(hit) = self.cached_user(key.clone()) {
-                    return Ok(hit);
-                }
-                let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
-                    "SELECT id, username, email, representation FROM user_entity WHERE realm_id = $1 AND id = $2",
-                )
-                .bind(realm_id)
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-                let row = row.map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation });
-                self.cache_user(key, row.clone());
-                Ok(row)
+                self.cached_user_lookup(realm_id, "id", id).await
             }
 
             async fn update_user(&self, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {

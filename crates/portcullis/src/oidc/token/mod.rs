@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use crate::http::paths;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::UserRepresentation;
 use crate::store::UserRow;
@@ -106,17 +105,12 @@ pub async fn post(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Result<Response, OAuthError> {
-    let snap = state
-        .realm(&realm)
-        .map_err(|_| OAuthError::invalid_request("Realm does not exist"))?;
+    let (snap, issuer) = crate::oidc::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let Form(params) = form?;
-    let base = state
-        .base_url(&headers, &uri)
-        .map_err(|_| OAuthError::invalid_request("invalid host"))?;
     let ctx = GrantContext {
         state: &state,
         snap: &snap,
-        issuer: paths::url(&base, paths::REALM, &snap.name),
+        issuer,
         headers: &headers,
         params: &params,
         now: now(),
