@@ -9,6 +9,7 @@ pub mod health;
 pub mod http;
 pub mod login;
 pub mod mappers;
+pub mod metrics;
 pub mod oidc;
 pub mod realm;
 pub mod representation;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Base URL rules.
     pub base: Arc<BaseUrl>,
+    /// Request metrics (`/metrics`).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {

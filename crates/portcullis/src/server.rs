@@ -215,6 +215,7 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
             proxy: config.proxy_headers,
             scheme,
         }),
+        metrics: Arc::default(),
     };
     let app = crate::app(state.clone());
     let mut tasks = tokio::task::JoinSet::new();

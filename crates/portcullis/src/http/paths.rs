@@ -22,6 +22,8 @@ pub const LOGOUT: &str = "/realms/{realm}/protocol/openid-connect/logout";
 pub const HEALTH_LIVE: &str = "/health/live";
 /// Readiness (checks the store).
 pub const HEALTH_READY: &str = "/health/ready";
+/// Prometheus metrics (management port).
+pub const METRICS: &str = "/metrics";
 /// Aggregate health.
 pub const HEALTH: &str = "/health";
 

@@ -153,6 +153,16 @@ impl RealmCache {
         Ok(())
     }
 
+    /// Number of realms.
+    pub fn len(&self) -> usize {
+        self.map.load().len()
+    }
+
+    /// Whether no realm is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The snapshot of an enabled or disabled realm.
     pub fn get(&self, name: &str) -> Option<Arc<RealmSnapshot>> {
         self.map.load().get(name).cloned()

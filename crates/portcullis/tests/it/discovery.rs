@@ -225,3 +225,45 @@ async fn fixed_hostname_sets_the_issuer_and_proxy_headers_are_trusted_only_when_
         .unwrap();
     assert_eq!(doc["issuer"], "https://id.example.org/realms/master");
 }
+
+#[tokio::test]
+async fn metrics_on_the_management_port_count_requests_by_route() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = TestServer::start(
+        &data,
+        "start-dev",
+        &["--metrics-enabled=true", "--http-management-port", "0"],
+        &[],
+    )
+    .unwrap();
+    for _ in 0..3 {
+        get_json(&server.url("/realms/master/.well-known/openid-configuration")).await;
+    }
+    get_json(&server.url("/realms/nope/protocol/openid-connect/certs")).await;
+    let mgmt = server.management.clone().unwrap();
+    let r = client()
+        .get(format!("{mgmt}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("http_server_requests_seconds_count{method=\"GET\",outcome=\"SUCCESS\",status=\"200\",uri=\"/realms/{realm}/.well-known/openid-configuration\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("status=\"404\",uri=\"/realms/{realm}/protocol/openid-connect/certs\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("portcullis_realms 1"));
+    let (status, _) = get_json(&server.url("/metrics")).await;
+    assert_eq!(
+        status, 404,
+        "metrics are on the management port only, as in Keycloak"
+    );
+}

@@ -107,7 +107,12 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
     assert_eq!(doc["token_endpoint"], ep("token"));
     assert_eq!(
         doc["grant_types_supported"],
-        json!(["authorization_code", "client_credentials", "password", "refresh_token"])
+        json!([
+            "authorization_code",
+            "client_credentials",
+            "password",
+            "refresh_token"
+        ])
     );
 
     // client_credentials: service-account token, no session, no refresh token.
