@@ -14,11 +14,14 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 
+/// (method, status, route template) → (count, seconds).
+type RequestTable = BTreeMap<(String, u16, String), (u64, f64)>;
+
 /// Request counters, shared by every router of the process.
 #[derive(Debug)]
 pub struct Metrics {
     started_unix: f64,
-    requests: Mutex<BTreeMap<(String, u16, String), (u64, f64)>>,
+    requests: Mutex<RequestTable>,
 }
 
 impl Default for Metrics {
