@@ -87,6 +87,27 @@ pub fn login_page(
     )
 }
 
+/// A page with a heading and one message.
+pub fn message_page(snap: &RealmSnapshot, title: &str, message: &str) -> String {
+    page(
+        &format!("{title} - {}", realm_title(snap)),
+        &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message)),
+    )
+}
+
+/// The logout confirmation form.
+pub fn logout_confirm_page(snap: &RealmSnapshot, action: &str, session_code: &str) -> String {
+    page(
+        &format!("Logging out - {}", realm_title(snap)),
+        &format!(
+            "<h1>Logging out</h1><p>Do you want to log out?</p><form id=\"kc-logout-form\" method=\"post\" action=\"{}\">\
+             <input type=\"hidden\" name=\"session_code\" value=\"{}\"><button type=\"submit\" id=\"kc-logout\">Logout</button></form>",
+            escape(action),
+            escape(session_code)
+        ),
+    )
+}
+
 /// An error page that never redirects (bad client or redirect URI).
 pub fn error_page(status: StatusCode, message: &str) -> Response {
     let mut r = (

@@ -43,6 +43,7 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         "token_endpoint": paths::url(base, paths::TOKEN, &snap.name),
         "introspection_endpoint": paths::url(base, paths::INTROSPECT, &snap.name),
         "userinfo_endpoint": paths::url(base, paths::USERINFO, &snap.name),
+        "end_session_endpoint": paths::url(base, paths::LOGOUT, &snap.name),
         "jwks_uri": paths::url(base, paths::CERTS, &snap.name),
         "grant_types_supported": crate::oidc::token::GRANT_TYPES,
         "subject_types_supported": ["public"],

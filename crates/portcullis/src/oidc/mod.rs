@@ -5,6 +5,7 @@ pub mod bearer;
 pub mod certs;
 pub mod client_auth;
 pub mod discovery;
+pub mod end_session;
 pub mod error;
 pub mod form;
 pub mod introspect;
@@ -60,5 +61,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route(paths::INTROSPECT, post(introspect::post))
         .route(paths::REVOKE, post(revoke::post))
-        .route(paths::LOGOUT, post(logout::post))
+        .route(paths::LOGOUT, get(end_session::get).post(logout::post))
+        .route(end_session::CONFIRM, post(end_session::confirm))
 }

@@ -343,3 +343,101 @@ async fn super_login_app(
     let auth = server.url("/realms/web/protocol/openid-connect/auth?client_id=app&response_type=code&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&prompt=login");
     login(b, server, &auth, "alice", "alice-pw").await
 }
+
+#[tokio::test]
+async fn rp_initiated_logout_with_hint_and_with_confirmation() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[realm()]).await;
+    let ep = |p: &str| server.url(&format!("/realms/web/protocol/openid-connect/{p}"));
+    let b = browser();
+    let (verifier, challenge) = pkce();
+    let auth = format!("{}?client_id=spa&response_type=code&scope=openid&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcb&code_challenge={challenge}&code_challenge_method=S256", ep("auth"));
+    let (_, _, q) = login(&b, &server, &auth, "alice", "alice-pw").await;
+    let (_, tokens, _) = post_form(
+        &ep("token"),
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &q["code"]),
+            ("redirect_uri", "http://localhost:3000/cb"),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+
+    // An unregistered post-logout redirect: error page, no redirect, session intact.
+    let r = b.get(format!("{}?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fevil.example.com%2F", ep("logout"))).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    let r = b
+        .get(format!("{}?id_token_hint=garbage", ep("logout")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // With the hint: the session ends and the browser goes back with `state`.
+    let r = b.get(format!("{}?id_token_hint={id_token}&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fbye&state=s9", ep("logout"))).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(
+        r.headers()["location"],
+        "http://localhost:3000/bye?state=s9"
+    );
+    let (s, err, _) = post_form(
+        &ep("token"),
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", refresh),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, err["error_description"].as_str()),
+        (400, Some("Session not active"))
+    );
+    assert_eq!(
+        b.get(&auth).send().await.unwrap().status(),
+        200,
+        "no SSO any more: the login page again"
+    );
+
+    // Without a hint: a confirmation page first, bound to the browser.
+    let b = browser();
+    let (_, _, _) = login(&b, &server, &auth, "alice", "alice-pw").await;
+    let html = b
+        .get(ep("logout"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Do you want to log out?"));
+    let action = server.url(&form_action(&html));
+    let code = form_field(&html, "session_code").unwrap();
+    let r = browser()
+        .post(&action)
+        .form(&[("session_code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "another browser cannot confirm");
+    let r = b
+        .post(&action)
+        .form(&[("session_code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("You are logged out"));
+    assert_eq!(
+        b.get(&auth).send().await.unwrap().status(),
+        200,
+        "session ended"
+    );
+}
