@@ -11,6 +11,7 @@ pub mod login;
 pub mod mappers;
 pub mod metrics;
 pub mod oidc;
+pub mod policy;
 pub mod realm;
 pub mod representation;
 pub mod server;

@@ -87,6 +87,40 @@ pub fn login_page(
     )
 }
 
+/// The update-password form (required action `UPDATE_PASSWORD`).
+pub fn update_password_page(
+    snap: &RealmSnapshot,
+    action: &str,
+    session_code: &str,
+    error: Option<&str>,
+) -> String {
+    let err = error
+        .map(|e| {
+            format!(
+                "<p class=\"error\" role=\"alert\" id=\"password-error\">{}</p>",
+                escape(e)
+            )
+        })
+        .unwrap_or_default();
+    let inv = if error.is_some() {
+        " aria-invalid=\"true\" aria-describedby=\"password-error\""
+    } else {
+        ""
+    };
+    page(
+        &format!("Update password - {}", realm_title(snap)),
+        &format!(
+            "<h1>Update password</h1><p>You need to change your password.</p>{err}<form id=\"kc-passwd-update-form\" method=\"post\" action=\"{a}\">\
+             <input type=\"hidden\" name=\"session_code\" value=\"{s}\">\
+             <label for=\"password-new\">New password</label><input id=\"password-new\" name=\"password-new\" type=\"password\" autocomplete=\"new-password\" required{inv}>\
+             <label for=\"password-confirm\">Confirm password</label><input id=\"password-confirm\" name=\"password-confirm\" type=\"password\" autocomplete=\"new-password\" required{inv}>\
+             <button type=\"submit\">Submit</button></form>",
+            a = escape(action),
+            s = escape(session_code),
+        ),
+    )
+}
+
 /// A page with a heading and one message.
 pub fn message_page(snap: &RealmSnapshot, title: &str, message: &str) -> String {
     page(

@@ -26,6 +26,8 @@ use super::token::{now, parse_user};
 
 /// Path of the login form's target.
 pub const LOGIN_ACTION: &str = "/realms/{realm}/login-actions/authenticate";
+/// Path of the required-action (update password) form's target.
+pub const REQUIRED_ACTION: &str = "/realms/{realm}/login-actions/required-action";
 
 /// SHA-256 of a code, hex: codes are stored by hash only.
 pub fn code_hash(code: &str) -> String {
@@ -478,20 +480,67 @@ pub async fn authenticate(
             let _ = state.store.update_user(&snap.id, &updated).await;
         }
     }
-    if user
-        .required_actions
-        .as_ref()
-        .is_some_and(|a| !a.is_empty())
-    {
-        return retry("Your account needs an action (such as a password update) that this server cannot perform yet. Contact your administrator.");
+    let actions: Vec<String> = user.required_actions.clone().unwrap_or_default();
+    if actions.iter().any(|a| a != "UPDATE_PASSWORD") {
+        return retry("Your account needs an action (such as verifying the e-mail address) that this server cannot perform yet. Contact your administrator.");
     }
+    if !actions.is_empty() {
+        // UPDATE_PASSWORD: remember who logged in, then ask for a new password.
+        let mut pending = request.clone();
+        pending.insert("pending_user".into(), json!(row.id));
+        let stored = state.store.delete_auth_session(session_code).await.is_ok()
+            && state
+                .store
+                .put_auth_session(
+                    session_code,
+                    &snap.id,
+                    &Value::Object(pending).to_string(),
+                    now() + 600,
+                )
+                .await
+                .is_ok();
+        if !stored {
+            return login::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "An internal error occurred.",
+            );
+        }
+        let action = paths::url("", REQUIRED_ACTION, &snap.name);
+        return login::html(
+            StatusCode::OK,
+            login::update_password_page(&snap, &action, session_code, None),
+        );
+    }
+    complete_login(
+        &state,
+        &snap,
+        &issuer,
+        session_code,
+        &request,
+        &reply,
+        &row.id,
+    )
+    .await
+}
+
+/// The login succeeded: start the SSO session, issue the code, set the cookies, redirect.
+async fn complete_login(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    issuer: &str,
+    session_code: &str,
+    request: &Map<String, Value>,
+    reply: &Reply,
+    user_id: &str,
+) -> Response {
+    let s = |k: &str| request.get(k).and_then(Value::as_str).map(str::to_string);
     let t = now();
     let sid = uuid::Uuid::new_v4().to_string();
     let notes = json!({ "AUTH_TIME": t.to_string() });
     let session = SessionRow {
         id: sid.clone(),
         realm_id: snap.id.clone(),
-        user_id: row.id.clone(),
+        user_id: user_id.to_string(),
         offline: false,
         created_at: t,
         last_refresh: t,
@@ -510,7 +559,7 @@ pub async fn authenticate(
         );
     }
     let _ = state.store.delete_auth_session(session_code).await;
-    let code = match issue_code(&state, &snap, &request, &sid, &row.id, t).await {
+    let code = match issue_code(state, snap, request, &sid, user_id, t).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -522,20 +571,14 @@ pub async fn authenticate(
         .get("ssoSessionMaxLifespan")
         .and_then(Value::as_i64);
     for c in [
-        login::identity_value(&snap, &sid).map(|v| {
-            login::set_cookie(
-                &realm_path,
-                login::IDENTITY_COOKIE,
-                &v,
-                secure(&issuer),
-                max,
-            )
+        login::identity_value(snap, &sid).map(|v| {
+            login::set_cookie(&realm_path, login::IDENTITY_COOKIE, &v, secure(issuer), max)
         }),
         Some(login::set_cookie(
             &realm_path,
             login::AUTH_SESSION_COOKIE,
             "",
-            secure(&issuer),
+            secure(issuer),
             Some(0),
         )),
     ]
@@ -547,4 +590,146 @@ pub async fn authenticate(
         }
     }
     r
+}
+
+/// POST of the update-password form (required action `UPDATE_PASSWORD`): the realm's
+/// password policy applies; the new Argon2id hash replaces the old credential.
+pub async fn required_action(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form, super::error::OAuthError>,
+) -> Response {
+    let Ok(snap) = state.realm(&realm) else {
+        return login::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
+    };
+    let Ok(Form(params)) = form else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    };
+    let Some(session_code) = params.get("session_code") else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    };
+    let bound = login::cookie(&headers, login::AUTH_SESSION_COOKIE).is_some_and(|c| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), session_code.as_bytes())
+            .is_ok()
+    });
+    let request: Map<String, Value> = match (bound, state.store.auth_session(session_code, now()).await) {
+        (true, Ok(Some((realm_id, data)))) if realm_id == snap.id => serde_json::from_str(&data).unwrap_or_default(),
+        _ => return login::error_page(StatusCode::BAD_REQUEST, "Your login attempt timed out or was made from another browser. Login will start from the beginning."),
+    };
+    let Some(user_id) = request
+        .get("pending_user")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    };
+    let Some(issuer) = issuer(&state, &snap, &headers, &uri) else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Invalid host.");
+    };
+    let action = paths::url("", REQUIRED_ACTION, &snap.name);
+    let again = |msg: &str| {
+        login::html(
+            StatusCode::OK,
+            login::update_password_page(&snap, &action, session_code, Some(msg)),
+        )
+    };
+    let new = params.get("password-new").unwrap_or_default();
+    if new.is_empty() {
+        return again("Please specify password.");
+    }
+    if params.get("password-confirm") != Some(new) {
+        return again("Passwords don't match.");
+    }
+    let row = match state.store.user_by_id(&snap.id, &user_id).await {
+        Ok(Some(r)) => r,
+        _ => return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request."),
+    };
+    let Ok(mut user) = parse_user(&row) else {
+        return login::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+        );
+    };
+    let policy = snap
+        .rep
+        .extra
+        .get("passwordPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let rules = match crate::policy::password::parse(policy) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(realm = %snap.name, error = %e, "invalid password policy");
+            return login::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "An internal error occurred.",
+            );
+        }
+    };
+    if let Err(msg) =
+        crate::policy::password::check(&rules, new, &row.username, row.email.as_deref())
+    {
+        return again(&msg);
+    }
+    let new = new.to_string();
+    let Ok(Ok(hashed)) =
+        tokio::task::spawn_blocking(move || crate::crypto::password::hash(&new)).await
+    else {
+        return login::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+        );
+    };
+    let mut creds: Vec<_> = user
+        .credentials
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.kind.as_deref() != Some("password"))
+        .collect();
+    creds.push(crate::representation::CredentialRepresentation {
+        id: Some(uuid::Uuid::new_v4().to_string()),
+        kind: Some("password".into()),
+        secret_data: Some(hashed.secret_data),
+        credential_data: Some(hashed.credential_data),
+        extra: Map::from_iter([("createdDate".to_string(), json!(now() * 1000))]),
+        ..Default::default()
+    });
+    user.credentials = Some(creds);
+    if let Some(a) = user.required_actions.as_mut() {
+        a.retain(|x| x != "UPDATE_PASSWORD");
+    }
+    let mut updated = row.clone();
+    let Ok(rep) = serde_json::to_string(&user) else {
+        return login::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+        );
+    };
+    updated.representation = rep;
+    if state.store.update_user(&snap.id, &updated).await.is_err() {
+        return login::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+        );
+    }
+    let s = |k: &str| request.get(k).and_then(Value::as_str).map(str::to_string);
+    let reply = Reply {
+        redirect_uri: s("redirect_uri").unwrap_or_default(),
+        response_mode: s("response_mode").unwrap_or_else(|| "query".into()),
+        state: s("state"),
+        issuer: issuer.clone(),
+    };
+    complete_login(
+        &state,
+        &snap,
+        &issuer,
+        session_code,
+        &request,
+        &reply,
+        &user_id,
+    )
+    .await
 }

@@ -54,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .route(paths::CERTS, get(certs::get))
         .route(paths::AUTH, get(authorize::get))
         .route(authorize::LOGIN_ACTION, post(authorize::authenticate))
+        .route(authorize::REQUIRED_ACTION, post(authorize::required_action))
         .route(paths::TOKEN, post(token::post))
         .route(
             paths::USERINFO,

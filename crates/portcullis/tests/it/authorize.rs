@@ -441,3 +441,68 @@ async fn rp_initiated_logout_with_hint_and_with_confirmation() {
         "session ended"
     );
 }
+
+#[tokio::test]
+async fn temporary_password_is_replaced_on_the_update_password_page_under_the_policy() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let mut r = realm();
+    r["passwordPolicy"] = json!("length(10) and digits(1) and notUsername");
+    r["users"].as_array_mut().unwrap().push(json!({"username": "carol", "enabled": true, "credentials": [{"type": "password", "value": "temp-pw", "temporary": true}]}));
+    let server = start_with(&data, &[r]).await;
+    let auth = server.url("/realms/web/protocol/openid-connect/auth?client_id=other&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A4000%2Fcb&state=z");
+    let b = browser();
+    let (status, html, _) = login(&b, &server, &auth, "carol", "temp-pw").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Update password"), "{html}");
+    let action = server.url(&form_action(&html));
+    let code = form_field(&html, "session_code").unwrap();
+    let post = |new: &'static str, confirm: &'static str| {
+        let (b, action, code) = (b.clone(), action.clone(), code.clone());
+        async move {
+            b.post(action)
+                .form(&[
+                    ("session_code", code.as_str()),
+                    ("password-new", new),
+                    ("password-confirm", confirm),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = post("Abcdefgh123", "Abcdefgh124").await;
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Passwords don&#39;t match."));
+    let r = post("short1", "short1").await;
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Invalid password: minimum length 10."));
+    let r = post("longerpassword", "longerpassword").await;
+    assert!(r.text().await.unwrap().contains("numerical digits"));
+    let r = post("longerpassword1", "longerpassword1").await;
+    assert_eq!(r.status(), 302);
+    let q = query_of(r.headers()["location"].to_str().unwrap());
+    assert!(q.contains_key("code") && q["state"] == "z");
+    // The new password works, the temporary one does not, and the action is gone.
+    let b2 = browser();
+    let (status, _, _) = login(&b2, &server, &auth, "carol", "temp-pw").await;
+    assert_eq!(status, 200);
+    let (status, _, q) = login(&b2, &server, &auth, "carol", "longerpassword1").await;
+    assert_eq!(status, 302);
+    assert!(q.contains_key("code"));
+    drop(server);
+    let exported = data.export("web");
+    let carol = exported["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "carol")
+        .unwrap();
+    assert_eq!(carol["requiredActions"], json!([]));
+    assert_eq!(carol["credentials"].as_array().unwrap().len(), 1);
+}

@@ -1,0 +1,3 @@
+//! Realm policies: the password policy.
+
+pub mod password;
