@@ -177,6 +177,52 @@ pub fn roles_in_scope(
         .collect()
 }
 
+/// Keycloak's `KeycloakModelUtils.parseRole`: `client.role` names a client role (split at the
+/// last dot), a name without a dot a realm role.
+fn parse_role(s: &str) -> Role {
+    match s.rsplit_once('.') {
+        Some((client, role)) => Role::Client(client.to_string(), role.to_string()),
+        None => Role::Realm(s.to_string()),
+    }
+}
+
+/// `oidc-hardcoded-role-mapper` (adds `role`) and `oidc-role-name-mapper` (renames `role` to
+/// `new.role.name`), applied to the roles before the role mappers write them.
+pub fn apply_role_mappers(req: &TokenRequest<'_>, mut roles: BTreeSet<Role>) -> BTreeSet<Role> {
+    for m in mappers_of(req) {
+        let cfg = |k: &str| {
+            m.get("config")
+                .and_then(|c| c.get(k))
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        match m.get("protocolMapper").and_then(Value::as_str) {
+            Some("oidc-hardcoded-role-mapper") => {
+                if let Some(role) = cfg("role")
+                    .map(parse_role)
+                    .filter(|r| req.snap.index.role_exists(r))
+                {
+                    roles.insert(role);
+                }
+            }
+            Some("oidc-role-name-mapper") => {
+                if let (Some(from), Some(to)) = (cfg("role").map(parse_role), cfg("new.role.name"))
+                {
+                    if roles.remove(&from) {
+                        roles.insert(match (&from, to.contains('.')) {
+                            // A plain new name stays in the role's own container.
+                            (Role::Client(c, _), false) => Role::Client(c.clone(), to.to_string()),
+                            _ => parse_role(to),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    roles
+}
+
 /// Everything a token is made from.
 #[derive(Debug)]
 pub struct TokenRequest<'a> {
@@ -346,7 +392,10 @@ pub struct Issued {
 /// Builds and signs the access token and, with `openid`, the ID token.
 pub fn issue(req: &TokenRequest<'_>) -> Result<Issued, OAuthError> {
     let lifespans = Lifespans::of(req.snap, req.client);
-    let roles = roles_in_scope(req.snap, req.client, req.user, req.scopes);
+    let roles = apply_role_mappers(
+        req,
+        roles_in_scope(req.snap, req.client, req.user, req.scopes),
+    );
     let client_id = req.client.client_id.as_deref().unwrap_or_default();
     let scope = scope_string(req.scopes, req.openid);
     let access_jti = uuid::Uuid::new_v4().to_string();

@@ -82,7 +82,8 @@ pub async fn handle(
         nonce: None,
         now,
     };
-    let roles = issue::roles_in_scope(&snap, client, &user, &scopes);
+    let roles =
+        issue::apply_role_mappers(&req, issue::roles_in_scope(&snap, client, &user, &scopes));
     let mut out = Map::new();
     out.insert("sub".into(), json!(row.id));
     for (k, v) in issue::mapped_claims(&req, Target::Userinfo, &roles) {

@@ -11,7 +11,7 @@ pub fn token_realm() -> Value {
         "realm": "tok",
         "revokeRefreshToken": true,
         "refreshTokenMaxReuse": 0,
-        "roles": {"realm": [{"name": "reader"}], "client": {"backend": [{"name": "read"}]}},
+        "roles": {"realm": [{"name": "reader"}, {"name": "auditor"}], "client": {"backend": [{"name": "read"}]}},
         "clients": [
             {"clientId": "backend", "secret": "backend-secret", "serviceAccountsEnabled": true, "standardFlowEnabled": false},
             {"clientId": "cli", "publicClient": true, "directAccessGrantsEnabled": true},
@@ -19,7 +19,10 @@ pub fn token_realm() -> Value {
              "defaultClientScopes": ["web-origins", "acr", "profile", "roles", "basic", "email"], "optionalClientScopes": ["offline_access", "address"],
              "protocolMappers": [{"name": "tier", "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-claim-mapper",
                                   "config": {"claim.name": "tier", "claim.value": "gold", "jsonType.label": "String", "access.token.claim": "true", "id.token.claim": "true", "userinfo.token.claim": "true"}}]},
-            {"clientId": "off", "secret": "off-secret", "enabled": false, "directAccessGrantsEnabled": true}
+            {"clientId": "off", "secret": "off-secret", "enabled": false, "directAccessGrantsEnabled": true},
+            {"clientId": "mapped", "publicClient": true, "directAccessGrantsEnabled": true, "protocolMappers": [
+                {"name": "audit", "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-role-mapper", "config": {"role": "auditor"}},
+                {"name": "rename", "protocol": "openid-connect", "protocolMapper": "oidc-role-name-mapper", "config": {"role": "backend.read", "new.role.name": "fetch"}}]}
         ],
         "users": [
             {"username": "alice", "email": "alice@example.com", "firstName": "Alice", "lastName": "Liddell", "enabled": true, "emailVerified": true,
@@ -353,6 +356,29 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
     )
     .await;
     assert_eq!(intro["active"], false);
+
+    // Role mappers: a hard-coded role is added, a client role renamed in its client.
+    let (_, body, _) = post_form(
+        &ep("token"),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "mapped"),
+            ("username", "alice"),
+            ("password", "alice-pw"),
+        ],
+    )
+    .await;
+    let at = payload(body["access_token"].as_str().unwrap());
+    assert!(
+        at["realm_access"]["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "auditor"),
+        "{at}"
+    );
+    assert_eq!(at["resource_access"]["backend"]["roles"], json!(["fetch"]));
 
     // A migrated pbkdf2-sha256 hash verifies.
     let (status, body, _) = post_form(
