@@ -1,11 +1,16 @@
 //! Client authentication at the token, introspection, revocation and logout endpoints:
-//! `client_secret_basic`, `client_secret_post`, and `none` for public clients (RFC 6749 §2.3).
+//! `client_secret_basic`, `client_secret_post`, `none` for public clients (RFC 6749 §2.3), and
+//! RFC 7523 client assertions: `client_secret_jwt` (HMAC with the client secret, Keycloak's
+//! `client-secret-jwt`) and `private_key_jwt` (Keycloak's `client-jwt`, keys from the client's
+//! `jwks.string` or `jwt.credential.certificate` attribute). Assertions are single use.
 
 use axum::http::{header, HeaderMap};
 use base64::Engine;
 
+use crate::crypto::jws;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::ClientRepresentation;
+use crate::store::Store;
 
 use super::error::OAuthError;
 use super::form::Params;
@@ -62,16 +67,32 @@ fn presented(
     }
 }
 
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
 /// Authenticates the client of a request; returns it.
-pub fn authenticate<'a>(
+pub async fn authenticate<'a>(
     snap: &'a RealmSnapshot,
+    store: &dyn Store,
+    issuer: &str,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<&'a ClientRepresentation, OAuthError> {
-    let (client_id, secret) = presented(headers, params)?;
-    let client_id =
-        client_id.ok_or_else(|| OAuthError::invalid_client("Missing client_id parameter"))?;
-    let client = snap.index.client(&snap.rep, &client_id).ok_or_else(|| {
+    if let Some(assertion) = params.get("client_assertion") {
+        if params.get("client_assertion_type") != Some(ASSERTION_TYPE) {
+            return Err(OAuthError::invalid_client(
+                "Parameter client_assertion_type is missing or invalid",
+            ));
+        }
+        return authenticate_assertion(snap, store, issuer, params, assertion).await;
+    }
+    authenticate_secret(snap, headers, params)
+}
+
+fn find_client<'a>(
+    snap: &'a RealmSnapshot,
+    client_id: &str,
+) -> Result<&'a ClientRepresentation, OAuthError> {
+    let client = snap.index.client(&snap.rep, client_id).ok_or_else(|| {
         OAuthError::invalid_client("Invalid client or Invalid client credentials")
     })?;
     if client
@@ -95,6 +116,132 @@ pub fn authenticate<'a>(
     {
         return Err(OAuthError::invalid_client("Bearer-only not allowed"));
     }
+    Ok(client)
+}
+
+/// RFC 7523 §3: `iss` = `sub` = the client, `aud` the realm (issuer or one of its endpoint
+/// URLs), not expired, `jti` used once, signature by the client's key or secret.
+async fn authenticate_assertion<'a>(
+    snap: &'a RealmSnapshot,
+    store: &dyn Store,
+    issuer: &str,
+    params: &Params,
+    assertion: &str,
+) -> Result<&'a ClientRepresentation, OAuthError> {
+    let fail = |d: &str| OAuthError::client_auth_failed(d.to_string());
+    let parsed = jws::parse(assertion)
+        .map_err(|_| fail("Client authentication with signed JWT failed: malformed assertion"))?;
+    let c = &parsed.claims;
+    let claim = |k: &str| c.get(k).and_then(serde_json::Value::as_str);
+    let client_id =
+        claim("sub").ok_or_else(|| fail("Can't identify client. Subject missing on JWT token"))?;
+    if claim("iss") != Some(client_id) {
+        return Err(fail("Issuer mismatch. The issuer should match the subject"));
+    }
+    if params.get("client_id").is_some_and(|id| id != client_id) {
+        return Err(OAuthError::invalid_client(
+            "client_id parameter does not match the assertion",
+        ));
+    }
+    let client = find_client(snap, client_id)?;
+    let authenticator = client
+        .extra
+        .get("clientAuthenticatorType")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("client-secret");
+    let alg = parsed
+        .header
+        .get("alg")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let verified = match authenticator {
+        "client-secret-jwt" => {
+            let secret = client
+                .secret
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| fail("Client secret not set"))?;
+            matches!(alg, "HS256" | "HS384" | "HS512")
+                && parsed.verify_with_secret(alg, secret.as_bytes()).is_ok()
+        }
+        "client-jwt" => {
+            !alg.starts_with("HS")
+                && client_public_keys(client)
+                    .iter()
+                    .any(|k| parsed.verify_with_jwk(k).is_ok())
+        }
+        _ => {
+            return Err(fail(
+                "Client authentication with signed JWT is not enabled for this client",
+            ))
+        }
+    };
+    if !verified {
+        return Err(fail("Client authentication with signed JWT failed: Signature on JWT token failed validation"));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let exp = c
+        .get("exp")
+        .and_then(serde_json::Value::as_i64)
+        .ok_or_else(|| fail("Token is not active"))?;
+    if exp < now - 10
+        || c.get("nbf")
+            .and_then(serde_json::Value::as_i64)
+            .is_some_and(|nbf| nbf > now + 10)
+    {
+        return Err(fail("Token is not active"));
+    }
+    let auds: Vec<&str> = match c.get("aud") {
+        Some(serde_json::Value::String(s)) => vec![s.as_str()],
+        Some(serde_json::Value::Array(a)) => {
+            a.iter().filter_map(serde_json::Value::as_str).collect()
+        }
+        _ => Vec::new(),
+    };
+    let endpoint_prefix = format!("{issuer}/protocol/openid-connect/");
+    if !auds
+        .iter()
+        .any(|a| *a == issuer || a.starts_with(&endpoint_prefix))
+    {
+        return Err(fail("Token audience doesn't match domain"));
+    }
+    let jti = claim("jti").ok_or_else(|| fail("Missing ID on the token"))?;
+    if !store
+        .use_once(
+            &format!("client-assertion:{}:{client_id}:{jti}", snap.id),
+            exp.max(now) + 60,
+        )
+        .await?
+    {
+        return Err(fail("Token reuse detected"));
+    }
+    Ok(client)
+}
+
+/// Public keys of a `client-jwt` client, from its `jwks.string` attribute (a JWK Set).
+fn client_public_keys(client: &ClientRepresentation) -> Vec<serde_json::Value> {
+    client
+        .extra
+        .get("attributes")
+        .and_then(|a| a.get("jwks.string"))
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+        .and_then(|v| v.get("keys").and_then(serde_json::Value::as_array).cloned())
+        .unwrap_or_default()
+}
+
+fn authenticate_secret<'a>(
+    snap: &'a RealmSnapshot,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<&'a ClientRepresentation, OAuthError> {
+    let (client_id, secret) = presented(headers, params)?;
+    let client_id =
+        client_id.ok_or_else(|| OAuthError::invalid_client("Missing client_id parameter"))?;
+    let client = find_client(snap, &client_id)?;
     // Keycloak accepts a public client whatever secret it sends (ClientIdAndSecretAuthenticator).
     if client.public_client == Some(true) {
         return Ok(client);
@@ -104,9 +251,14 @@ pub fn authenticate<'a>(
         .get("clientAuthenticatorType")
         .and_then(serde_json::Value::as_str)
         .unwrap_or("client-secret");
+    if matches!(authenticator, "client-jwt" | "client-secret-jwt") {
+        return Err(OAuthError::invalid_client(
+            "Parameter client_assertion_type is missing",
+        ));
+    }
     if authenticator != "client-secret" {
         return Err(OAuthError::client_auth_failed(format!(
-            "client authentication method '{authenticator}' is not supported yet"
+            "client authentication method '{authenticator}' is not supported"
         )));
     }
     let secret = secret

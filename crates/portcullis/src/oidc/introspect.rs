@@ -25,7 +25,7 @@ pub async fn post(
 ) -> Result<Json<Value>, OAuthError> {
     let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let Form(params) = form?;
-    client_auth::authenticate(&snap, &headers, &params)?;
+    client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params).await?;
     let token = params.require("token")?;
     let now = now();
     let inactive = Json(json!({ "active": false }));

@@ -23,7 +23,8 @@ pub async fn post(
 ) -> Result<StatusCode, OAuthError> {
     let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let Form(params) = form?;
-    let client = client_auth::authenticate(&snap, &headers, &params)?;
+    let client =
+        client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params).await?;
     let token = params
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token not provided"))?;

@@ -24,7 +24,8 @@ pub async fn post(
 ) -> Result<StatusCode, OAuthError> {
     let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let Form(params) = form?;
-    let client = client_auth::authenticate(&snap, &headers, &params)?;
+    let client =
+        client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params).await?;
     let client_id = client.client_id.as_deref().unwrap_or_default();
     let token = params.require("token")?;
     let now = now();

@@ -218,6 +218,10 @@ pub trait Store: Send + Sync + 'static {
         code_hash: &str,
     ) -> Result<Option<(String, String, i64, bool)>, StoreError>;
 
+    /// Records a one-time value (a client assertion's `jti`) until `expires_at`; false when it
+    /// was already recorded (a replay). Atomic across nodes.
+    async fn use_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError>;
+
     /// Revokes an access token until `expires_at`.
     async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
     /// Whether an access token was revoked.

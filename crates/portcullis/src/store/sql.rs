@@ -345,6 +345,15 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn use_once(&self, key: &str, expires_at: i64) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+                    .bind(key)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn is_revoked(&self, jti: &str) -> Result<bool, $crate::store::StoreError> {
                 let row: Option<(String,)> = sqlx::query_as("SELECT jti FROM revoked_token WHERE jti = $1").bind(jti).fetch_optional(&self.pool).await?;
                 Ok(row.is_some())

@@ -7,6 +7,7 @@ mod support;
 
 mod authorize;
 mod cli;
+mod client_jwt;
 mod discovery;
 mod docs_examples;
 mod realm_files;

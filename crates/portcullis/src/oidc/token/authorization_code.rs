@@ -35,7 +35,14 @@ fn pkce_ok(method: &str, challenge: &str, verifier: &str) -> bool {
 
 /// The grant.
 pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(ctx.snap, ctx.headers, ctx.params)?;
+    let client = client_auth::authenticate(
+        ctx.snap,
+        ctx.state.store.as_ref(),
+        &ctx.issuer,
+        ctx.headers,
+        ctx.params,
+    )
+    .await?;
     let client_id = client.client_id.as_deref().unwrap_or_default();
     let code = ctx.params.require("code")?;
     let store = ctx.state.store.as_ref();

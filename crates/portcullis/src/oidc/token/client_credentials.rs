@@ -18,7 +18,14 @@ pub fn service_account_username(client_id: &str) -> String {
 
 /// The grant.
 pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(ctx.snap, ctx.headers, ctx.params)?;
+    let client = client_auth::authenticate(
+        ctx.snap,
+        ctx.state.store.as_ref(),
+        &ctx.issuer,
+        ctx.headers,
+        ctx.params,
+    )
+    .await?;
     if client.public_client == Some(true) {
         return Err(OAuthError::unauthorized_client(
             "Public client not allowed to retrieve service account",

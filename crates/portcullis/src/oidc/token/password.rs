@@ -71,7 +71,14 @@ pub fn password_matches(user: &mut UserRepresentation, given: &str) -> (bool, bo
 
 /// The grant.
 pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(ctx.snap, ctx.headers, ctx.params)?;
+    let client = client_auth::authenticate(
+        ctx.snap,
+        ctx.state.store.as_ref(),
+        &ctx.issuer,
+        ctx.headers,
+        ctx.params,
+    )
+    .await?;
     if client
         .extra
         .get("directAccessGrantsEnabled")

@@ -101,7 +101,14 @@ pub async fn live_session(
 
 /// The grant.
 pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(ctx.snap, ctx.headers, ctx.params)?;
+    let client = client_auth::authenticate(
+        ctx.snap,
+        ctx.state.store.as_ref(),
+        &ctx.issuer,
+        ctx.headers,
+        ctx.params,
+    )
+    .await?;
     let client_id = client.client_id.as_deref().unwrap_or_default();
     let claims = verify(
         ctx.snap,
