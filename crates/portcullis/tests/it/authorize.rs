@@ -506,3 +506,56 @@ async fn temporary_password_is_replaced_on_the_update_password_page_under_the_po
     assert_eq!(carol["requiredActions"], json!([]));
     assert_eq!(carol["credentials"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn offline_access_in_the_code_flow_survives_logout() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[realm()]).await;
+    let ep = |p: &str| server.url(&format!("/realms/web/protocol/openid-connect/{p}"));
+    let b = browser();
+    let (verifier, challenge) = pkce();
+    let auth = format!("{}?client_id=spa&response_type=code&scope=openid%20offline_access&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcb&code_challenge={challenge}&code_challenge_method=S256", ep("auth"));
+    let (_, _, q) = login(&b, &server, &auth, "alice", "alice-pw").await;
+    let (s, tokens, _) = post_form(
+        &ep("token"),
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &q["code"]),
+            ("redirect_uri", "http://localhost:3000/cb"),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{tokens}");
+    let offline = tokens["refresh_token"].as_str().unwrap().to_string();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(offline.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["typ"], "Offline");
+    assert!(claims.get("exp").is_none());
+    assert_eq!(tokens["refresh_expires_in"], 0);
+    // Browser logout ends the SSO session; the offline session lives on.
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let r = b
+        .get(format!("{}?id_token_hint={id_token}", ep("logout")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (s, body, _) = post_form(
+        &ep("token"),
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", &offline),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+}

@@ -137,12 +137,47 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let issued = issue::issue(&req)?;
     let lifespans = Lifespans::of(ctx.snap, client);
     let refresh_jti = uuid::Uuid::new_v4().to_string();
+    store.touch_session(&sid, ctx.now).await?;
+    // `offline_access`: an offline session beside the SSO session, with an offline token
+    // bound to it (Keycloak's `UserSessionManager.createOrUpdateOfflineSession`).
+    if scopes
+        .iter()
+        .any(|s| s.name.as_deref() == Some("offline_access"))
+    {
+        let roles = issue::roles_in_scope(ctx.snap, client, &user, &scopes);
+        if !roles.contains(&crate::realm::index::Role::Realm("offline_access".into())) {
+            return Err(OAuthError::invalid_scope(
+                "Offline tokens not allowed for the user or client",
+            ));
+        }
+        let offline_sid = uuid::Uuid::new_v4().to_string();
+        let offline = crate::store::SessionRow {
+            id: offline_sid.clone(),
+            offline: true,
+            created_at: ctx.now,
+            last_refresh: ctx.now,
+            ..session.clone()
+        };
+        store
+            .create_session(&offline, client_id, Some(&refresh_jti))
+            .await?;
+        let offline_req = TokenRequest {
+            sid: Some(&offline_sid),
+            ..req
+        };
+        let refresh = issue::refresh_token(&offline_req, &refresh_jti, None, true)?;
+        return Ok(response(
+            &issued,
+            Some((refresh, 0)),
+            Some(&sid),
+            ctx.snap.not_before,
+        ));
+    }
     let exp = (ctx.now + lifespans.idle).min(session.created_at + lifespans.max);
     let refresh = issue::refresh_token(&req, &refresh_jti, Some(exp), false)?;
     store
         .set_refresh_token(&sid, client_id, &refresh_jti, ctx.now)
         .await?;
-    store.touch_session(&sid, ctx.now).await?;
     Ok(response(
         &issued,
         Some((refresh, exp - ctx.now)),
