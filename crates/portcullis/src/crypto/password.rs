@@ -78,6 +78,15 @@ pub fn needs_rehash(credential_data: &str) -> bool {
         || param(&cd, "type").as_deref() != Some("id")
 }
 
+/// Spends the time of one password check on a hash that matches nothing, so that an unknown
+/// user name takes as long to refuse as a wrong password (no user enumeration by timing).
+pub fn burn_time(password: &str) {
+    static DUMMY: std::sync::OnceLock<Option<StoredPassword>> = std::sync::OnceLock::new();
+    if let Some(d) = DUMMY.get_or_init(|| hash("portcullis-dummy-password").ok()) {
+        let _ = verify(password, &d.secret_data, &d.credential_data);
+    }
+}
+
 /// Checks that a stored credential is one we can verify; the error names what is wrong.
 pub fn check_supported(secret_data: &str, credential_data: &str) -> Result<(), CryptoError> {
     let sd: Value = serde_json::from_str(secret_data)

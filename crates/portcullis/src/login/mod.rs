@@ -77,7 +77,12 @@ pub fn login_page(
              <input type=\"hidden\" name=\"session_code\" value=\"{s}\">\
              <label for=\"username\">{label}</label><input id=\"username\" name=\"username\" value=\"{u}\" autocomplete=\"username\" autofocus required{inv}>\
              <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{inv}>\
-             <button type=\"submit\" id=\"kc-login\">Sign in</button></form>",
+             {remember}<button type=\"submit\" id=\"kc-login\">Sign in</button></form>",
+            remember = if snap.rep.extra.get("rememberMe").and_then(|v| v.as_bool()) == Some(true) {
+                "<label for=\"rememberMe\"><input id=\"rememberMe\" name=\"rememberMe\" type=\"checkbox\" style=\"width:auto\"> Remember me</label>"
+            } else {
+                ""
+            },
             t = escape(&title),
             a = escape(action),
             s = escape(session_code),

@@ -398,7 +398,8 @@ pub async fn authenticate(
     if !bound {
         return login::error_page(StatusCode::BAD_REQUEST, "Your login attempt timed out or was made from another browser. Login will start from the beginning.");
     }
-    let request: Map<String, Value> = match state.store.auth_session(session_code, now()).await {
+    let mut request: Map<String, Value> = match state.store.auth_session(session_code, now()).await
+    {
         Ok(Some((realm_id, data))) if realm_id == snap.id => {
             serde_json::from_str(&data).unwrap_or_default()
         }
@@ -444,7 +445,12 @@ pub async fn authenticate(
     };
     let row = match find_user(&grant_ctx, username).await {
         Ok(Some(r)) => r,
-        Ok(None) => return retry("Invalid username or password."),
+        Ok(None) => {
+            let given = given.clone();
+            let _ = tokio::task::spawn_blocking(move || crate::crypto::password::burn_time(&given))
+                .await;
+            return retry("Invalid username or password.");
+        }
         Err(_) => {
             return login::error_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -480,6 +486,10 @@ pub async fn authenticate(
             let _ = state.store.update_user(&snap.id, &updated).await;
         }
     }
+    // "Remember me" (where the realm offers it) rides along with the request.
+    let remember = snap.rep.extra.get("rememberMe").and_then(Value::as_bool) == Some(true)
+        && params.get("rememberMe") == Some("on");
+    request.insert("remember_me".into(), json!(remember));
     let actions: Vec<String> = user.required_actions.clone().unwrap_or_default();
     if actions.iter().any(|a| a != "UPDATE_PASSWORD") {
         return retry("Your account needs an action (such as verifying the e-mail address) that this server cannot perform yet. Contact your administrator.");
@@ -536,7 +546,11 @@ async fn complete_login(
     let s = |k: &str| request.get(k).and_then(Value::as_str).map(str::to_string);
     let t = now();
     let sid = uuid::Uuid::new_v4().to_string();
-    let notes = json!({ "AUTH_TIME": t.to_string() });
+    let remember = request.get("remember_me").and_then(Value::as_bool) == Some(true);
+    let mut notes = json!({ "AUTH_TIME": t.to_string() });
+    if remember {
+        notes["REMEMBER_ME"] = json!("true");
+    }
     let session = SessionRow {
         id: sid.clone(),
         realm_id: snap.id.clone(),
@@ -565,11 +579,19 @@ async fn complete_login(
     };
     let mut r = reply.send(&[("code", &code), ("session_state", &sid)]);
     let realm_path = paths::url("", paths::REALM, &snap.name);
-    let max = snap
-        .rep
-        .extra
-        .get("ssoSessionMaxLifespan")
-        .and_then(Value::as_i64);
+    // A session cookie, unless "remember me": then it lasts the remember-me max lifespan.
+    let max = remember.then(|| {
+        let realm = |k: &str| {
+            snap.rep
+                .extra
+                .get(k)
+                .and_then(Value::as_i64)
+                .filter(|v| *v > 0)
+        };
+        realm("ssoSessionMaxLifespanRememberMe")
+            .or(realm("ssoSessionMaxLifespan"))
+            .unwrap_or(36000)
+    });
     for c in [
         login::identity_value(snap, &sid).map(|v| {
             login::set_cookie(&realm_path, login::IDENTITY_COOKIE, &v, secure(issuer), max)

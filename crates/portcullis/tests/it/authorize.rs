@@ -559,3 +559,46 @@ async fn offline_access_in_the_code_flow_survives_logout() {
     .await;
     assert_eq!(s, 200, "{body}");
 }
+
+#[tokio::test]
+async fn remember_me_makes_the_sso_cookie_persistent() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let mut r = realm();
+    r["rememberMe"] = json!(true);
+    r["ssoSessionMaxLifespanRememberMe"] = json!(777);
+    let server = start_with(&data, &[r]).await;
+    let auth = server.url("/realms/web/protocol/openid-connect/auth?client_id=other&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A4000%2Fcb");
+    for (remember, expect_max_age) in [(true, true), (false, false)] {
+        let b = browser();
+        let html = b.get(&auth).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("name=\"rememberMe\""));
+        let mut form = vec![
+            ("session_code", form_field(&html, "session_code").unwrap()),
+            ("username", "alice".into()),
+            ("password", "alice-pw".into()),
+        ];
+        if remember {
+            form.push(("rememberMe", "on".into()));
+        }
+        let r = b
+            .post(server.url(&form_action(&html)))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302);
+        let identity = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|c| c.starts_with("KEYCLOAK_IDENTITY="))
+            .unwrap();
+        assert_eq!(
+            identity.contains("Max-Age=777"),
+            expect_max_age,
+            "{identity}"
+        );
+        assert!(identity.contains("HttpOnly") && identity.contains("SameSite=Lax"));
+    }
+}

@@ -55,13 +55,8 @@ pub async fn live_session(
     if s.realm_id != snap.id {
         return Ok(None);
     }
+    let realm = |k: &str| snap.rep.extra.get(k).and_then(Value::as_i64);
     let (idle, max) = if s.offline {
-        let idle = snap
-            .rep
-            .extra
-            .get("offlineSessionIdleTimeout")
-            .and_then(Value::as_i64)
-            .unwrap_or(2_592_000);
         let max_enabled = snap
             .rep
             .extra
@@ -69,28 +64,31 @@ pub async fn live_session(
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let max = if max_enabled {
-            snap.rep
-                .extra
-                .get("offlineSessionMaxLifespan")
-                .and_then(Value::as_i64)
-                .unwrap_or(5_184_000)
+            realm("offlineSessionMaxLifespan").unwrap_or(5_184_000)
         } else {
             i64::MAX / 4
         };
-        (idle, max)
+        (realm("offlineSessionIdleTimeout").unwrap_or(2_592_000), max)
     } else {
-        (
-            snap.rep
-                .extra
-                .get("ssoSessionIdleTimeout")
-                .and_then(Value::as_i64)
-                .unwrap_or(1800),
-            snap.rep
-                .extra
-                .get("ssoSessionMaxLifespan")
-                .and_then(Value::as_i64)
-                .unwrap_or(36000),
-        )
+        let idle = realm("ssoSessionIdleTimeout").unwrap_or(1800);
+        let max = realm("ssoSessionMaxLifespan").unwrap_or(36000);
+        // "Remember me" sessions use their own lifespans where the realm sets them.
+        let remember = serde_json::from_str::<Map<String, Value>>(&s.data)
+            .ok()
+            .and_then(|n| n.get("REMEMBER_ME").cloned())
+            == Some(Value::from("true"));
+        if remember {
+            (
+                realm("ssoSessionIdleTimeoutRememberMe")
+                    .filter(|v| *v > 0)
+                    .unwrap_or(idle),
+                realm("ssoSessionMaxLifespanRememberMe")
+                    .filter(|v| *v > 0)
+                    .unwrap_or(max),
+            )
+        } else {
+            (idle, max)
+        }
     };
     if now > s.last_refresh + idle || now > s.created_at + max {
         store.delete_session(&s.id).await?;
