@@ -126,6 +126,32 @@ pub fn update_password_page(
     )
 }
 
+/// The consent screen: which client asks for what.
+pub fn consent_page(
+    snap: &RealmSnapshot,
+    action: &str,
+    session_code: &str,
+    client: &str,
+    scopes: &[String],
+) -> String {
+    let items: String = scopes
+        .iter()
+        .map(|t| format!("<li>{}</li>", escape(t)))
+        .collect();
+    page(
+        &format!("Grant access - {}", realm_title(snap)),
+        &format!(
+            "<h1>Do you grant these access privileges?</h1><p><strong>{c}</strong> asks for:</p><ul id=\"kc-oauth-scopes\">{items}</ul>\
+             <form id=\"kc-oauth-form\" method=\"post\" action=\"{a}\"><input type=\"hidden\" name=\"session_code\" value=\"{s}\">\
+             <button type=\"submit\" name=\"accept\" value=\"yes\" id=\"kc-login\">Yes</button> \
+             <button type=\"submit\" name=\"accept\" value=\"no\" id=\"kc-cancel\">No</button></form>",
+            c = escape(client),
+            a = escape(action),
+            s = escape(session_code),
+        ),
+    )
+}
+
 /// A page with a heading and one message.
 pub fn message_page(snap: &RealmSnapshot, title: &str, message: &str) -> String {
     page(

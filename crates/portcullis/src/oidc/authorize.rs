@@ -281,6 +281,7 @@ pub async fn get(
             ("scope", get("scope")),
             ("state", get("state")),
             ("nonce", get("nonce")),
+            ("prompt", get("prompt")),
             ("code_challenge", challenge),
             (
                 "code_challenge_method",
@@ -307,19 +308,16 @@ pub async fn get(
                     .is_none_or(|m| now() - auth_time <= m);
                 let user_ok = matches!(state.store.user_by_id(&snap.id, &session.user_id).await, Ok(Some(ref row)) if parse_user(row).is_ok_and(|u| u.enabled != Some(false)));
                 if fresh && user_ok {
-                    return match issue_code(
+                    return code_or_consent(
                         &state,
                         &snap,
                         &request,
+                        &reply,
                         &sid,
                         &session.user_id,
                         auth_time,
                     )
-                    .await
-                    {
-                        Ok(code) => reply.send(&[("code", &code), ("session_state", &sid)]),
-                        Err(r) => r,
-                    };
+                    .await;
                 }
             }
         }
@@ -573,11 +571,7 @@ async fn complete_login(
         );
     }
     let _ = state.store.delete_auth_session(session_code).await;
-    let code = match issue_code(state, snap, request, &sid, user_id, t).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let mut r = reply.send(&[("code", &code), ("session_state", &sid)]);
+    let mut r = code_or_consent(state, snap, request, reply, &sid, user_id, t).await;
     let realm_path = paths::url("", paths::REALM, &snap.name);
     // A session cookie, unless "remember me": then it lasts the remember-me max lifespan.
     let max = remember.then(|| {
@@ -592,17 +586,24 @@ async fn complete_login(
             .or(realm("ssoSessionMaxLifespan"))
             .unwrap_or(36000)
     });
+    // The consent page binds its own form with a new AUTH_SESSION_ID; keep that one.
+    let consent_pending = r.headers().get_all(header::SET_COOKIE).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.starts_with(login::AUTH_SESSION_COOKIE))
+    });
     for c in [
         login::identity_value(snap, &sid).map(|v| {
             login::set_cookie(&realm_path, login::IDENTITY_COOKIE, &v, secure(issuer), max)
         }),
-        Some(login::set_cookie(
-            &realm_path,
-            login::AUTH_SESSION_COOKIE,
-            "",
-            secure(issuer),
-            Some(0),
-        )),
+        (!consent_pending).then(|| {
+            login::set_cookie(
+                &realm_path,
+                login::AUTH_SESSION_COOKIE,
+                "",
+                secure(issuer),
+                Some(0),
+            )
+        }),
     ]
     .into_iter()
     .flatten()
@@ -754,4 +755,264 @@ pub async fn required_action(
         &user_id,
     )
     .await
+}
+
+/// Path of the consent form's target.
+pub const CONSENT_ACTION: &str = "/realms/{realm}/login-actions/consent";
+
+/// The client scopes the user still has to grant, with their consent texts; empty when the
+/// client needs no consent (`consentRequired`) or all were granted before (`clientConsents`
+/// in the user, as Keycloak exports them), unless `prompt=consent`.
+fn scopes_to_consent(
+    snap: &RealmSnapshot,
+    request: &Map<String, Value>,
+    user: &crate::representation::UserRepresentation,
+) -> Vec<(String, String)> {
+    let s = |k: &str| request.get(k).and_then(Value::as_str);
+    let Some(client) = s("client_id").and_then(|c| snap.index.client(&snap.rep, c)) else {
+        return Vec::new();
+    };
+    if client.extra.get("consentRequired").and_then(Value::as_bool) != Some(true) {
+        return Vec::new();
+    }
+    let Ok((scopes, _)) = super::issue::resolve_scopes(snap, client, s("scope")) else {
+        return Vec::new();
+    };
+    let forced = s("prompt").is_some_and(|p| p.split(' ').any(|x| x == "consent"));
+    let granted: Vec<String> = user
+        .extra
+        .get("clientConsents")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("clientId").and_then(Value::as_str) == client.client_id.as_deref())
+        .flat_map(|c| {
+            c.get("grantedClientScopes")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    scopes
+        .iter()
+        .filter(|sc| {
+            sc.extra
+                .get("attributes")
+                .and_then(|a| a.get("display.on.consent.screen"))
+                .and_then(Value::as_str)
+                != Some("false")
+        })
+        .filter_map(|sc| {
+            let name = sc.name.clone()?;
+            if !forced && granted.contains(&name) {
+                return None;
+            }
+            let text = sc
+                .extra
+                .get("attributes")
+                .and_then(|a| a.get("consent.screen.text"))
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .unwrap_or_else(|| name.clone());
+            Some((name, text))
+        })
+        .collect()
+}
+
+/// Issues the code, or first asks for consent where the client requires it.
+async fn code_or_consent(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    request: &Map<String, Value>,
+    reply: &Reply,
+    sid: &str,
+    user_id: &str,
+    auth_time: i64,
+) -> Response {
+    let user = match state.store.user_by_id(&snap.id, user_id).await {
+        Ok(Some(row)) => parse_user(&row).ok(),
+        _ => None,
+    };
+    let Some(user) = user else {
+        return login::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+        );
+    };
+    let pending = scopes_to_consent(snap, request, &user);
+    if pending.is_empty() {
+        return match issue_code(state, snap, request, sid, user_id, auth_time).await {
+            Ok(code) => reply.send(&[("code", &code), ("session_state", sid)]),
+            Err(r) => r,
+        };
+    }
+    let code = crate::crypto::random_alphanumeric(40);
+    let mut data = request.clone();
+    data.insert("consent_session".into(), json!(sid));
+    data.insert("consent_user".into(), json!(user_id));
+    data.insert(
+        "consent_scopes".into(),
+        json!(pending.iter().map(|(n, _)| n).collect::<Vec<_>>()),
+    );
+    data.insert("auth_time".into(), json!(auth_time));
+    if state
+        .store
+        .put_auth_session(
+            &code,
+            &snap.id,
+            &Value::Object(data).to_string(),
+            now() + 600,
+        )
+        .await
+        .is_err()
+    {
+        return login::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+        );
+    }
+    let client_id = request
+        .get("client_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let client_name = snap
+        .index
+        .client(&snap.rep, client_id)
+        .and_then(|c| {
+            c.extra
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+        })
+        .unwrap_or(client_id);
+    let texts: Vec<String> = pending.into_iter().map(|(_, t)| t).collect();
+    let action = paths::url("", CONSENT_ACTION, &snap.name);
+    let mut r = login::html(
+        StatusCode::OK,
+        login::consent_page(snap, &action, &code, client_name, &texts),
+    );
+    let realm_path = paths::url("", paths::REALM, &snap.name);
+    if let Ok(v) = HeaderValue::from_str(&login::set_cookie(
+        &realm_path,
+        login::AUTH_SESSION_COOKIE,
+        &code,
+        secure(&reply.issuer),
+        None,
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// POST of the consent form: `accept=yes` records the grant and continues; anything else
+/// answers `access_denied` to the client.
+pub async fn consent(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form, super::error::OAuthError>,
+) -> Response {
+    let Ok(snap) = state.realm(&realm) else {
+        return login::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
+    };
+    let Ok(Form(params)) = form else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    };
+    let Some(code) = params.get("session_code") else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    };
+    let bound = login::cookie(&headers, login::AUTH_SESSION_COOKIE).is_some_and(|c| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), code.as_bytes()).is_ok()
+    });
+    let request: Map<String, Value> = match (bound, state.store.auth_session(code, now()).await) {
+        (true, Ok(Some((realm_id, data)))) if realm_id == snap.id => {
+            serde_json::from_str(&data).unwrap_or_default()
+        }
+        _ => {
+            return login::error_page(
+                StatusCode::BAD_REQUEST,
+                "Your login attempt timed out or was made from another browser.",
+            )
+        }
+    };
+    let _ = state.store.delete_auth_session(code).await;
+    let s = |k: &str| request.get(k).and_then(Value::as_str).map(str::to_string);
+    let (Some(sid), Some(user_id), Some(issuer)) = (
+        s("consent_session"),
+        s("consent_user"),
+        issuer(&state, &snap, &headers, &uri),
+    ) else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    };
+    let reply = Reply {
+        redirect_uri: s("redirect_uri").unwrap_or_default(),
+        response_mode: s("response_mode").unwrap_or_else(|| "query".into()),
+        state: s("state"),
+        issuer,
+    };
+    if params.get("accept") != Some("yes") {
+        return reply.error("access_denied", "Consent denied");
+    }
+    // Record the grant in the user, as Keycloak's `clientConsents`.
+    let Ok(Some(row)) = state.store.user_by_id(&snap.id, &user_id).await else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    };
+    let Ok(mut user) = parse_user(&row) else {
+        return login::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+        );
+    };
+    let client_id = s("client_id").unwrap_or_default();
+    let granted: Vec<Value> = request
+        .get("consent_scopes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let ms = now() * 1000;
+    let consents = user
+        .extra
+        .entry("clientConsents")
+        .or_insert_with(|| json!([]));
+    if let Some(list) = consents.as_array_mut() {
+        match list.iter_mut().find(|c| c.get("clientId").and_then(Value::as_str) == Some(client_id.as_str())) {
+            Some(existing) => {
+                let scopes = existing.as_object_mut().map(|o| o.entry("grantedClientScopes").or_insert_with(|| json!([])));
+                if let Some(Value::Array(scopes)) = scopes {
+                    for g in granted {
+                        if !scopes.contains(&g) {
+                            scopes.push(g);
+                        }
+                    }
+                }
+                existing["lastUpdatedDate"] = json!(ms);
+            }
+            None => list.push(json!({ "clientId": client_id, "grantedClientScopes": granted, "createdDate": ms, "lastUpdatedDate": ms })),
+        }
+    }
+    let mut updated = row.clone();
+    let Ok(rep) = serde_json::to_string(&user) else {
+        return login::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+        );
+    };
+    updated.representation = rep;
+    if state.store.update_user(&snap.id, &updated).await.is_err() {
+        return login::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+        );
+    }
+    let auth_time = request
+        .get("auth_time")
+        .and_then(Value::as_i64)
+        .unwrap_or_else(now);
+    match issue_code(&state, &snap, &request, &sid, &user_id, auth_time).await {
+        Ok(code) => reply.send(&[("code", &code), ("session_state", &sid)]),
+        Err(r) => r,
+    }
 }

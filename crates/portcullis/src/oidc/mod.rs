@@ -55,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route(paths::AUTH, get(authorize::get))
         .route(authorize::LOGIN_ACTION, post(authorize::authenticate))
         .route(authorize::REQUIRED_ACTION, post(authorize::required_action))
+        .route(authorize::CONSENT_ACTION, post(authorize::consent))
         .route(paths::TOKEN, post(token::post))
         .route(
             paths::USERINFO,

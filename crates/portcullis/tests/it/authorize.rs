@@ -602,3 +602,75 @@ async fn remember_me_makes_the_sso_cookie_persistent() {
         assert!(identity.contains("HttpOnly") && identity.contains("SameSite=Lax"));
     }
 }
+
+#[tokio::test]
+async fn consent_is_asked_once_recorded_and_can_be_denied() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let mut r = realm();
+    r["clients"].as_array_mut().unwrap().push(json!({"clientId": "third", "name": "Third <Party>", "publicClient": true, "consentRequired": true, "redirectUris": ["http://localhost:5000/cb"]}));
+    let server = start_with(&data, &[r]).await;
+    let auth = server.url("/realms/web/protocol/openid-connect/auth?client_id=third&response_type=code&scope=openid&redirect_uri=http%3A%2F%2Flocalhost%3A5000%2Fcb&state=c1");
+    let b = browser();
+    let (status, html, _) = login(&b, &server, &auth, "alice", "alice-pw").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Do you grant these access privileges?")
+            && html.contains("Third &lt;Party&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("<li>"), "the scopes are listed");
+    let action = server.url(&form_action(&html));
+    let code = form_field(&html, "session_code").unwrap();
+    // "No": access_denied back at the client.
+    let r = b
+        .post(&action)
+        .form(&[("session_code", code.as_str()), ("accept", "no")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let q = query_of(r.headers()["location"].to_str().unwrap());
+    assert_eq!(
+        (q["error"].as_str(), q["state"].as_str()),
+        ("access_denied", "c1")
+    );
+    // Again (SSO session exists): consent page, "Yes" gives a code.
+    let html = b.get(&auth).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Do you grant"));
+    let r = b
+        .post(server.url(&form_action(&html)))
+        .form(&[
+            (
+                "session_code",
+                form_field(&html, "session_code").unwrap().as_str(),
+            ),
+            ("accept", "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert!(query_of(r.headers()["location"].to_str().unwrap()).contains_key("code"));
+    // Granted once: no page the next time; prompt=consent asks again.
+    let r = b.get(&auth).send().await.unwrap();
+    assert_eq!(r.status(), 302, "consent remembered");
+    let r = b
+        .get(format!("{auth}&prompt=consent"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drop(server);
+    let exported = data.export("web");
+    let alice = exported["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "alice")
+        .unwrap();
+    assert_eq!(alice["clientConsents"][0]["clientId"], "third");
+    assert!(!alice["clientConsents"][0]["grantedClientScopes"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
