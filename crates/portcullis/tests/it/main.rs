@@ -10,6 +10,7 @@ mod cli;
 mod client_jwt;
 mod discovery;
 mod docs_examples;
+mod guard;
 mod realm_files;
 mod store;
 mod token;

@@ -1,0 +1,255 @@
+//! Compact JWS parsing (RFC 7515 §7.1) and the signature algorithms the guard accepts.
+//!
+//! Only asymmetric algorithms exist in [`Algorithm`]: `none` and the HMAC family cannot be
+//! named, so a token can never make the guard use a public key as an HMAC secret.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// A JWS signature algorithm the guard can verify (RFC 7518 §3, RFC 8037).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (Keycloak's default).
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// ECDSA on P-384 with SHA-384.
+    ES384,
+    /// Ed25519.
+    EdDSA,
+}
+
+/// The key type (`kty`) family of an algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyFamily {
+    Rsa,
+    Ec,
+    Okp,
+}
+
+impl Algorithm {
+    /// Every algorithm, which is also the default allowlist.
+    pub const ALL: [Algorithm; 9] = [
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ];
+
+    /// The JOSE name (`"RS256"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Parses a JOSE name. `none`, `HS*` and anything unknown give `None`.
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        Algorithm::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
+    pub(crate) fn family(self) -> KeyFamily {
+        match self {
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => KeyFamily::Rsa,
+            Algorithm::ES256 | Algorithm::ES384 => KeyFamily::Ec,
+            Algorithm::EdDSA => KeyFamily::Okp,
+        }
+    }
+
+    /// The aws-lc-rs verification parameters. RSA keys must be 2048 bits or more.
+    pub(crate) fn verification(self) -> &'static dyn aws_lc_rs::signature::VerificationAlgorithm {
+        use aws_lc_rs::signature as s;
+        match self {
+            Algorithm::RS256 => &s::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::RS384 => &s::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::RS512 => &s::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::PS256 => &s::RSA_PSS_2048_8192_SHA256,
+            Algorithm::PS384 => &s::RSA_PSS_2048_8192_SHA384,
+            Algorithm::PS512 => &s::RSA_PSS_2048_8192_SHA512,
+            Algorithm::ES256 => &s::ECDSA_P256_SHA256_FIXED,
+            Algorithm::ES384 => &s::ECDSA_P384_SHA384_FIXED,
+            Algorithm::EdDSA => &s::ED25519,
+        }
+    }
+
+    pub(crate) fn rsa_parameters(self) -> Option<&'static aws_lc_rs::signature::RsaParameters> {
+        use aws_lc_rs::signature as s;
+        Some(match self {
+            Algorithm::RS256 => &s::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::RS384 => &s::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::RS512 => &s::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::PS256 => &s::RSA_PSS_2048_8192_SHA256,
+            Algorithm::PS384 => &s::RSA_PSS_2048_8192_SHA384,
+            Algorithm::PS512 => &s::RSA_PSS_2048_8192_SHA512,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
+}
+
+/// A token split and decoded, signature not yet checked.
+pub(crate) struct UnverifiedJwt<'a> {
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<String>,
+    /// `base64url(header) "." base64url(payload)`: the bytes the signature covers.
+    pub(crate) signing_input: &'a [u8],
+    pub(crate) signature: Vec<u8>,
+    /// The payload, parsed but untrusted until the signature is verified.
+    pub(crate) claims: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Splits and decodes a compact JWS. Header parameters such as `jku`, `x5u` or `jwk` are ignored:
+/// keys only ever come from the configured issuer's JWKS.
+pub(crate) fn parse<'a>(token: &'a str, allowed: &[Algorithm]) -> Result<UnverifiedJwt<'a>, Error> {
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Error::Malformed);
+    };
+    let header_json = URL_SAFE_NO_PAD.decode(h).map_err(|_| Error::Malformed)?;
+    let header: RawHeader = serde_json::from_slice(&header_json).map_err(|_| Error::Malformed)?;
+    if header.crit.is_some() {
+        return Err(Error::UnsupportedCritical);
+    }
+    let alg = Algorithm::from_name(&header.alg)
+        .filter(|a| allowed.contains(a))
+        .ok_or(Error::UnsupportedAlgorithm)?;
+    let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| Error::Malformed)?;
+    let claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&payload).map_err(|_| Error::Malformed)?;
+    let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| Error::Malformed)?;
+    let signing_input = &token.as_bytes()[..h.len() + 1 + p.len()];
+    Ok(UnverifiedJwt {
+        alg,
+        kid: header.kid,
+        signing_input,
+        signature,
+        claims,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    #[test]
+    fn names_round_trip_and_none_hmac_do_not_exist() {
+        for a in Algorithm::ALL {
+            assert_eq!(Algorithm::from_name(a.as_str()), Some(a));
+        }
+        for n in [
+            "none", "None", "HS256", "HS384", "HS512", "rs256", "ES512", "",
+        ] {
+            assert_eq!(Algorithm::from_name(n), None, "{n}");
+        }
+    }
+
+    #[test]
+    fn parse_rejects_shapes() {
+        let h = b64(r#"{"alg":"RS256","kid":"k"}"#);
+        let p = b64(r#"{"iss":"x"}"#);
+        assert!(parse(&format!("{h}.{p}.c2ln"), &Algorithm::ALL).is_ok());
+        for bad in [
+            format!("{h}.{p}"),
+            format!("{h}.{p}.c2ln.x"),
+            format!("{h}.{p}.c2ln.x.y"),
+            format!("{h}.{p}.c2ln="),
+            format!("{h}=.{p}.c2ln"),
+            format!("{}.{p}.c2ln", b64("not json")),
+            format!("{h}.{}.c2ln", b64("[1,2]")),
+            format!("{h}.{}.c2ln", b64("\"s\"")),
+        ] {
+            assert!(
+                matches!(parse(&bad, &Algorithm::ALL), Err(Error::Malformed)),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_refuses_none_hmac_disallowed_and_crit() {
+        let p = b64(r#"{"iss":"x"}"#);
+        for alg in ["none", "HS256", "ES512"] {
+            let h = b64(&format!(r#"{{"alg":"{alg}"}}"#));
+            let t = format!("{h}.{p}.");
+            assert!(matches!(
+                parse(&t, &Algorithm::ALL),
+                Err(Error::UnsupportedAlgorithm)
+            ));
+        }
+        let h = b64(r#"{"alg":"PS256"}"#);
+        assert!(matches!(
+            parse(&format!("{h}.{p}.c2ln"), &[Algorithm::RS256]),
+            Err(Error::UnsupportedAlgorithm)
+        ));
+        let h = b64(r#"{"alg":"RS256","crit":["exp"],"exp":1}"#);
+        assert!(matches!(
+            parse(&format!("{h}.{p}.c2ln"), &Algorithm::ALL),
+            Err(Error::UnsupportedCritical)
+        ));
+    }
+
+    #[test]
+    fn signing_input_is_header_dot_payload() {
+        let h = b64(r#"{"alg":"EdDSA"}"#);
+        let p = b64(r#"{"a":1}"#);
+        let t = format!("{h}.{p}.c2ln");
+        let jwt = parse(&t, &Algorithm::ALL).unwrap();
+        assert_eq!(jwt.signing_input, format!("{h}.{p}").as_bytes());
+        assert_eq!(jwt.signature, b"sig");
+        assert_eq!(jwt.alg, Algorithm::EdDSA);
+        assert_eq!(jwt.kid, None);
+    }
+}
