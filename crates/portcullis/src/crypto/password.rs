@@ -40,6 +40,29 @@ fn argon2_into(
     })
 }
 
+/// Runs password hashing off the async workers, at most one hash per available core at a time:
+/// each Argon2 hash walks 19 MiB, and more of them at once than cores only thrash the caches
+/// (and lets a burst of logins queue unbounded threads).
+pub async fn off_thread<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, CryptoError> {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        )
+    });
+    let _permit = permits
+        .acquire()
+        .await
+        .map_err(|_| CryptoError("hashing unavailable".into()))?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| CryptoError("hashing task failed".into()))
+}
+
 /// A hashed password as Keycloak stores it.
 #[derive(Debug, Clone)]
 pub struct StoredPassword {

@@ -445,8 +445,10 @@ pub async fn authenticate(
         Ok(Some(r)) => r,
         Ok(None) => {
             let given = given.clone();
-            let _ = tokio::task::spawn_blocking(move || crate::crypto::password::burn_time(&given))
-                .await;
+            let _ = crate::crypto::password::off_thread(move || {
+                crate::crypto::password::burn_time(&given)
+            })
+            .await;
             return retry("Invalid username or password.");
         }
         Err(_) => {
@@ -462,7 +464,7 @@ pub async fn authenticate(
             "An internal error occurred.",
         );
     };
-    let checked = tokio::task::spawn_blocking(move || {
+    let checked = crate::crypto::password::off_thread(move || {
         let mut user = user;
         let (m, u) = password_matches(&mut user, &given);
         (user, m, u)
@@ -698,7 +700,7 @@ pub async fn required_action(
     }
     let new = new.to_string();
     let Ok(Ok(hashed)) =
-        tokio::task::spawn_blocking(move || crate::crypto::password::hash(&new)).await
+        crate::crypto::password::off_thread(move || crate::crypto::password::hash(&new)).await
     else {
         return login::error_page(
             StatusCode::INTERNAL_SERVER_ERROR,

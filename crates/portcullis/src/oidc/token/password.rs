@@ -101,7 +101,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let (user, matched, upgraded) = {
         let mut user = user;
         let given = given.to_string();
-        tokio::task::spawn_blocking(move || {
+        crate::crypto::password::off_thread(move || {
             let (m, u) = password_matches(&mut user, &given);
             (user, m, u)
         })
