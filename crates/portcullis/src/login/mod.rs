@@ -227,6 +227,54 @@ pub fn identity_sid(snap: &RealmSnapshot, value: &str) -> Option<String> {
     Some(sid.to_string())
 }
 
+/// The pending browser flow a login-actions form belongs to: its `session_code` must equal this
+/// browser's `AUTH_SESSION_ID` cookie (the CSRF binding) and name a live auth session of the
+/// realm. Returns the code and the flow's data, or the error page to answer.
+pub async fn bound_flow(
+    store: &dyn crate::store::Store,
+    realm_id: &str,
+    headers: &HeaderMap,
+    params: &crate::oidc::form::Params,
+) -> Result<(String, serde_json::Map<String, serde_json::Value>), Response> {
+    let expired = || {
+        error_page(StatusCode::BAD_REQUEST, "Your login attempt timed out or was made from another browser. Login will start from the beginning.")
+    };
+    let code = params
+        .get("session_code")
+        .ok_or_else(|| error_page(StatusCode::BAD_REQUEST, "Invalid Request."))?;
+    let bound = cookie(headers, AUTH_SESSION_COOKIE).is_some_and(|c| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), code.as_bytes()).is_ok()
+    });
+    if !bound {
+        return Err(expired());
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    match store.auth_session(code, now).await {
+        Ok(Some((realm, data))) if realm == realm_id => Ok((
+            code.to_string(),
+            serde_json::from_str(&data).unwrap_or_default(),
+        )),
+        _ => Err(expired()),
+    }
+}
+
+/// Adds the `AUTH_SESSION_ID` cookie that binds a form to this browser.
+pub fn with_flow_cookie(mut r: Response, realm_path: &str, code: &str, secure: bool) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(
+        realm_path,
+        AUTH_SESSION_COOKIE,
+        code,
+        secure,
+        None,
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
 /// A cookie from the request.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers

@@ -353,21 +353,16 @@ pub async fn get(
         );
     }
     let action = paths::url("", LOGIN_ACTION, &snap.name);
-    let mut r = login::html(
+    let r = login::html(
         StatusCode::OK,
         login::login_page(&snap, &action, &session_code, get("login_hint"), None),
     );
-    let realm_path = paths::url("", paths::REALM, &snap.name);
-    if let Ok(v) = HeaderValue::from_str(&login::set_cookie(
-        &realm_path,
-        login::AUTH_SESSION_COOKIE,
+    login::with_flow_cookie(
+        r,
+        &paths::url("", paths::REALM, &snap.name),
         &session_code,
         secure(&reply.issuer),
-        None,
-    )) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
+    )
 }
 
 /// POST of the login form.
@@ -385,29 +380,12 @@ pub async fn authenticate(
         Ok(Form(p)) => p,
         Err(_) => return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request."),
     };
-    let Some(session_code) = params.get("session_code") else {
-        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
-    };
-    // CSRF: the form's session code must be the one in this browser's cookie.
-    let bound = login::cookie(&headers, login::AUTH_SESSION_COOKIE).is_some_and(|c| {
-        aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), session_code.as_bytes())
-            .is_ok()
-    });
-    if !bound {
-        return login::error_page(StatusCode::BAD_REQUEST, "Your login attempt timed out or was made from another browser. Login will start from the beginning.");
-    }
-    let mut request: Map<String, Value> = match state.store.auth_session(session_code, now()).await
-    {
-        Ok(Some((realm_id, data))) if realm_id == snap.id => {
-            serde_json::from_str(&data).unwrap_or_default()
-        }
-        _ => {
-            return login::error_page(
-                StatusCode::BAD_REQUEST,
-                "Your login attempt timed out. Login will start from the beginning.",
-            )
-        }
-    };
+    let (session_code, mut request) =
+        match login::bound_flow(state.store.as_ref(), &snap.id, &headers, &params).await {
+            Ok(flow) => flow,
+            Err(page) => return page,
+        };
+    let session_code = session_code.as_str();
     let s = |k: &str| request.get(k).and_then(Value::as_str).map(str::to_string);
     let Some(issuer) = issuer(&state, &snap, &headers, &uri) else {
         return login::error_page(StatusCode::BAD_REQUEST, "Invalid host.");
@@ -632,17 +610,12 @@ pub async fn required_action(
     let Ok(Form(params)) = form else {
         return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
     };
-    let Some(session_code) = params.get("session_code") else {
-        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
-    };
-    let bound = login::cookie(&headers, login::AUTH_SESSION_COOKIE).is_some_and(|c| {
-        aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), session_code.as_bytes())
-            .is_ok()
-    });
-    let request: Map<String, Value> = match (bound, state.store.auth_session(session_code, now()).await) {
-        (true, Ok(Some((realm_id, data)))) if realm_id == snap.id => serde_json::from_str(&data).unwrap_or_default(),
-        _ => return login::error_page(StatusCode::BAD_REQUEST, "Your login attempt timed out or was made from another browser. Login will start from the beginning."),
-    };
+    let (session_code, request) =
+        match login::bound_flow(state.store.as_ref(), &snap.id, &headers, &params).await {
+            Ok(flow) => flow,
+            Err(page) => return page,
+        };
+    let session_code = session_code.as_str();
     let Some(user_id) = request
         .get("pending_user")
         .and_then(Value::as_str)
@@ -891,21 +864,16 @@ async fn code_or_consent(
         .unwrap_or(client_id);
     let texts: Vec<String> = pending.into_iter().map(|(_, t)| t).collect();
     let action = paths::url("", CONSENT_ACTION, &snap.name);
-    let mut r = login::html(
+    let r = login::html(
         StatusCode::OK,
         login::consent_page(snap, &action, &code, client_name, &texts),
     );
-    let realm_path = paths::url("", paths::REALM, &snap.name);
-    if let Ok(v) = HeaderValue::from_str(&login::set_cookie(
-        &realm_path,
-        login::AUTH_SESSION_COOKIE,
+    login::with_flow_cookie(
+        r,
+        &paths::url("", paths::REALM, &snap.name),
         &code,
         secure(&reply.issuer),
-        None,
-    )) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
+    )
 }
 
 /// POST of the consent form: `accept=yes` records the grant and continues; anything else
@@ -923,24 +891,12 @@ pub async fn consent(
     let Ok(Form(params)) = form else {
         return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
     };
-    let Some(code) = params.get("session_code") else {
-        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
-    };
-    let bound = login::cookie(&headers, login::AUTH_SESSION_COOKIE).is_some_and(|c| {
-        aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), code.as_bytes()).is_ok()
-    });
-    let request: Map<String, Value> = match (bound, state.store.auth_session(code, now()).await) {
-        (true, Ok(Some((realm_id, data)))) if realm_id == snap.id => {
-            serde_json::from_str(&data).unwrap_or_default()
-        }
-        _ => {
-            return login::error_page(
-                StatusCode::BAD_REQUEST,
-                "Your login attempt timed out or was made from another browser.",
-            )
-        }
-    };
-    let _ = state.store.delete_auth_session(code).await;
+    let (code, request) =
+        match login::bound_flow(state.store.as_ref(), &snap.id, &headers, &params).await {
+            Ok(flow) => flow,
+            Err(page) => return page,
+        };
+    let _ = state.store.delete_auth_session(&code).await;
     let s = |k: &str| request.get(k).and_then(Value::as_str).map(str::to_string);
     let (Some(sid), Some(user_id), Some(issuer)) = (
         s("consent_session"),

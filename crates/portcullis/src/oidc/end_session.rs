@@ -199,21 +199,16 @@ pub async fn get(
         );
     }
     let action = paths::url("", CONFIRM, &snap.name);
-    let mut r = login::html(
+    let r = login::html(
         StatusCode::OK,
         login::logout_confirm_page(&snap, &action, &code),
     );
-    let realm_path = paths::url("", paths::REALM, &snap.name);
-    if let Ok(v) = HeaderValue::from_str(&login::set_cookie(
-        &realm_path,
-        login::AUTH_SESSION_COOKIE,
+    login::with_flow_cookie(
+        r,
+        &paths::url("", paths::REALM, &snap.name),
         &code,
         issuer.starts_with("https://"),
-        None,
-    )) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
+    )
 }
 
 /// POST of the confirmation form.
@@ -230,24 +225,12 @@ pub async fn confirm(
     let Ok(Form(params)) = form else {
         return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
     };
-    let Some(code) = params.get("session_code") else {
-        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
-    };
-    let bound = login::cookie(&headers, login::AUTH_SESSION_COOKIE).is_some_and(|c| {
-        aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), code.as_bytes()).is_ok()
-    });
-    let data: Map<String, Value> = match (bound, state.store.auth_session(code, now()).await) {
-        (true, Ok(Some((realm_id, data)))) if realm_id == snap.id => {
-            serde_json::from_str(&data).unwrap_or_default()
-        }
-        _ => {
-            return login::error_page(
-                StatusCode::BAD_REQUEST,
-                "Your logout attempt timed out or was made from another browser.",
-            )
-        }
-    };
-    let _ = state.store.delete_auth_session(code).await;
+    let (code, data) =
+        match login::bound_flow(state.store.as_ref(), &snap.id, &headers, &params).await {
+            Ok(flow) => flow,
+            Err(page) => return page,
+        };
+    let _ = state.store.delete_auth_session(&code).await;
     let sid =
         login::cookie(&headers, login::IDENTITY_COOKIE).and_then(|v| login::identity_sid(&snap, v));
     let s = |k: &str| data.get(k).and_then(Value::as_str);
