@@ -141,19 +141,21 @@ pub fn parse(token: &str) -> Result<Parsed, CryptoError> {
 }
 
 impl Parsed {
+    /// The header's `kid` and `alg`; both are required to pick a key.
+    fn kid_and_alg(&self) -> Result<(&str, &str), CryptoError> {
+        let get = |k: &str| {
+            self.header
+                .get(k)
+                .and_then(Value::as_str)
+                .ok_or_else(|| CryptoError("invalid token signature".into()))
+        };
+        Ok((get("kid")?, get("alg")?))
+    }
+
     /// Verifies with the realm's asymmetric keys (chosen by `kid`, algorithm must match).
     pub fn verify(&self, keys: &[RealmKey]) -> Result<(), CryptoError> {
         let bad = || CryptoError("invalid token signature".into());
-        let kid = self
-            .header
-            .get("kid")
-            .and_then(Value::as_str)
-            .ok_or_else(bad)?;
-        let alg = self
-            .header
-            .get("alg")
-            .and_then(Value::as_str)
-            .ok_or_else(bad)?;
+        let (kid, alg) = self.kid_and_alg()?;
         let key = keys
             .iter()
             .find(|k| k.kid == kid && k.alg == alg && k.key_use == super::keys::KeyUse::Sig)
@@ -270,16 +272,7 @@ impl Parsed {
     /// Verifies with an HMAC key (constant time).
     pub fn verify_hmac(&self, keys: &[HmacKey]) -> Result<(), CryptoError> {
         let bad = || CryptoError("invalid token signature".into());
-        let kid = self
-            .header
-            .get("kid")
-            .and_then(Value::as_str)
-            .ok_or_else(bad)?;
-        let alg = self
-            .header
-            .get("alg")
-            .and_then(Value::as_str)
-            .ok_or_else(bad)?;
+        let (kid, alg) = self.kid_and_alg()?;
         let key = keys
             .iter()
             .find(|k| k.kid == kid && k.alg == alg)

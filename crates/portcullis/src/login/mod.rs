@@ -261,6 +261,45 @@ pub async fn bound_flow(
     }
 }
 
+/// The answer to a storage failure on a page.
+pub fn internal_error() -> Response {
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "An internal error occurred.",
+    )
+}
+
+/// Starts a browser flow step: stores `data` under a new random code for `lifespan` seconds,
+/// renders the page for that code, and binds it to this browser with the flow cookie.
+pub async fn start_flow(
+    store: &dyn crate::store::Store,
+    snap: &RealmSnapshot,
+    data: &serde_json::Value,
+    lifespan: i64,
+    secure: bool,
+    render: impl FnOnce(&str) -> String,
+) -> Response {
+    let code = crate::crypto::random_alphanumeric(40);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    if store
+        .put_auth_session(&code, &snap.id, &data.to_string(), now + lifespan)
+        .await
+        .is_err()
+    {
+        return internal_error();
+    }
+    let page = html(StatusCode::OK, render(&code));
+    with_flow_cookie(
+        page,
+        &crate::http::paths::url("", crate::http::paths::REALM, &snap.name),
+        &code,
+        secure,
+    )
+}
+
 /// Adds the `AUTH_SESSION_ID` cookie that binds a form to this browser.
 pub fn with_flow_cookie(mut r: Response, realm_path: &str, code: &str, secure: bool) -> Response {
     if let Ok(v) = HeaderValue::from_str(&set_cookie(

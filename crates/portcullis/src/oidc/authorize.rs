@@ -151,12 +151,7 @@ async fn issue_code(
             now() + lifespan,
         )
         .await
-        .map_err(|_| {
-            login::error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "An internal error occurred.",
-            )
-        })?;
+        .map_err(|_| login::internal_error())?;
     Ok(code)
 }
 
@@ -325,7 +320,6 @@ pub async fn get(
     if prompt.split(' ').any(|p| p == "none") {
         return reply.error("login_required", "Login required");
     }
-    let session_code = crate::crypto::random_alphanumeric(40);
     let lifespan = snap
         .rep
         .extra
@@ -336,33 +330,16 @@ pub async fn get(
     if let Some(h) = get("login_hint") {
         data.insert("login_hint".into(), json!(h));
     }
-    if state
-        .store
-        .put_auth_session(
-            &session_code,
-            &snap.id,
-            &Value::Object(data).to_string(),
-            now() + lifespan,
-        )
-        .await
-        .is_err()
-    {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
-    }
     let action = paths::url("", LOGIN_ACTION, &snap.name);
-    let r = login::html(
-        StatusCode::OK,
-        login::login_page(&snap, &action, &session_code, get("login_hint"), None),
-    );
-    login::with_flow_cookie(
-        r,
-        &paths::url("", paths::REALM, &snap.name),
-        &session_code,
+    login::start_flow(
+        state.store.as_ref(),
+        &snap,
+        &Value::Object(data),
+        lifespan,
         secure(&reply.issuer),
+        |code| login::login_page(&snap, &action, code, get("login_hint"), None),
     )
+    .await
 }
 
 /// POST of the login form.
@@ -429,18 +406,10 @@ pub async fn authenticate(
             .await;
             return retry("Invalid username or password.");
         }
-        Err(_) => {
-            return login::error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "An internal error occurred.",
-            )
-        }
+        Err(_) => return login::internal_error(),
     };
     let Ok(user) = parse_user(&row) else {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
+        return login::internal_error();
     };
     let checked = crate::crypto::password::off_thread(move || {
         let mut user = user;
@@ -449,10 +418,7 @@ pub async fn authenticate(
     })
     .await;
     let Ok((user, matched, upgraded)) = checked else {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
+        return login::internal_error();
     };
     if !matched || user.enabled == Some(false) {
         return retry("Invalid username or password.");
@@ -488,10 +454,7 @@ pub async fn authenticate(
                 .await
                 .is_ok();
         if !stored {
-            return login::error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "An internal error occurred.",
-            );
+            return login::internal_error();
         }
         let action = paths::url("", REQUIRED_ACTION, &snap.name);
         return login::html(
@@ -545,10 +508,7 @@ async fn complete_login(
         .await
         .is_err()
     {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
+        return login::internal_error();
     }
     let _ = state.store.delete_auth_session(session_code).await;
     let mut r = code_or_consent(state, snap, request, reply, &sid, user_id, t).await;
@@ -645,10 +605,7 @@ pub async fn required_action(
         _ => return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request."),
     };
     let Ok(mut user) = parse_user(&row) else {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
+        return login::internal_error();
     };
     let policy = snap
         .rep
@@ -660,10 +617,7 @@ pub async fn required_action(
         Ok(r) => r,
         Err(e) => {
             tracing::error!(realm = %snap.name, error = %e, "invalid password policy");
-            return login::error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "An internal error occurred.",
-            );
+            return login::internal_error();
         }
     };
     if let Err(msg) =
@@ -675,10 +629,7 @@ pub async fn required_action(
     let Ok(Ok(hashed)) =
         crate::crypto::password::off_thread(move || crate::crypto::password::hash(&new)).await
     else {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
+        return login::internal_error();
     };
     let mut creds: Vec<_> = user
         .credentials
@@ -701,17 +652,11 @@ pub async fn required_action(
     }
     let mut updated = row.clone();
     let Ok(rep) = serde_json::to_string(&user) else {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
+        return login::internal_error();
     };
     updated.representation = rep;
     if state.store.update_user(&snap.id, &updated).await.is_err() {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
+        return login::internal_error();
     }
     let s = |k: &str| request.get(k).and_then(Value::as_str).map(str::to_string);
     let reply = Reply {
@@ -811,10 +756,7 @@ async fn code_or_consent(
         _ => None,
     };
     let Some(user) = user else {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
+        return login::internal_error();
     };
     let pending = scopes_to_consent(snap, request, &user);
     if pending.is_empty() {
@@ -823,7 +765,6 @@ async fn code_or_consent(
             Err(r) => r,
         };
     }
-    let code = crate::crypto::random_alphanumeric(40);
     let mut data = request.clone();
     data.insert("consent_session".into(), json!(sid));
     data.insert("consent_user".into(), json!(user_id));
@@ -832,22 +773,6 @@ async fn code_or_consent(
         json!(pending.iter().map(|(n, _)| n).collect::<Vec<_>>()),
     );
     data.insert("auth_time".into(), json!(auth_time));
-    if state
-        .store
-        .put_auth_session(
-            &code,
-            &snap.id,
-            &Value::Object(data).to_string(),
-            now() + 600,
-        )
-        .await
-        .is_err()
-    {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
-    }
     let client_id = request
         .get("client_id")
         .and_then(Value::as_str)
@@ -864,16 +789,15 @@ async fn code_or_consent(
         .unwrap_or(client_id);
     let texts: Vec<String> = pending.into_iter().map(|(_, t)| t).collect();
     let action = paths::url("", CONSENT_ACTION, &snap.name);
-    let r = login::html(
-        StatusCode::OK,
-        login::consent_page(snap, &action, &code, client_name, &texts),
-    );
-    login::with_flow_cookie(
-        r,
-        &paths::url("", paths::REALM, &snap.name),
-        &code,
+    login::start_flow(
+        state.store.as_ref(),
+        snap,
+        &Value::Object(data),
+        600,
         secure(&reply.issuer),
+        |code| login::consent_page(snap, &action, code, client_name, &texts),
     )
+    .await
 }
 
 /// POST of the consent form: `accept=yes` records the grant and continues; anything else
@@ -919,10 +843,7 @@ pub async fn consent(
         return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
     };
     let Ok(mut user) = parse_user(&row) else {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
+        return login::internal_error();
     };
     let client_id = s("client_id").unwrap_or_default();
     let granted: Vec<Value> = request
@@ -953,17 +874,11 @@ pub async fn consent(
     }
     let mut updated = row.clone();
     let Ok(rep) = serde_json::to_string(&user) else {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
+        return login::internal_error();
     };
     updated.representation = rep;
     if state.store.update_user(&snap.id, &updated).await.is_err() {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
+        return login::internal_error();
     }
     let auth_time = request
         .get("auth_time")

@@ -20,7 +20,6 @@ use crate::AppState;
 use super::form::Form;
 use super::issue::client_attr;
 use super::redirect;
-use super::token::now;
 
 /// Path of the confirmation form's target.
 pub const CONFIRM: &str = "/realms/{realm}/protocol/openid-connect/logout/logout-confirm";
@@ -185,30 +184,17 @@ pub async fn get(
         .await;
     }
     // No hint: ask first, with a form bound to this browser.
-    let code = crate::crypto::random_alphanumeric(40);
     let data = json!({ "post_logout_redirect_uri": redirect_to, "state": get("state") });
-    if state
-        .store
-        .put_auth_session(&code, &snap.id, &data.to_string(), now() + 600)
-        .await
-        .is_err()
-    {
-        return login::error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred.",
-        );
-    }
     let action = paths::url("", CONFIRM, &snap.name);
-    let r = login::html(
-        StatusCode::OK,
-        login::logout_confirm_page(&snap, &action, &code),
-    );
-    login::with_flow_cookie(
-        r,
-        &paths::url("", paths::REALM, &snap.name),
-        &code,
+    login::start_flow(
+        state.store.as_ref(),
+        &snap,
+        &data,
+        600,
         issuer.starts_with("https://"),
+        |code| login::logout_confirm_page(&snap, &action, code),
     )
+    .await
 }
 
 /// POST of the confirmation form.
