@@ -200,6 +200,21 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
     }
     let realms = Arc::new(RealmCache::default());
     realms.load_all(store.as_ref()).await?;
+    if store.backend() == "postgres" {
+        // Several nodes may share the database: pick up realm changes made by the others
+        // (the Admin API on this node updates its own cache at once).
+        let (realms, store) = (realms.clone(), store.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = realms.sync(store.as_ref()).await {
+                    tracing::warn!(error = %e, "realm reload failed");
+                }
+            }
+        });
+    }
 
     let scheme = if config.tls.is_some() && !config.http_enabled {
         "https"

@@ -5,11 +5,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use axum::routing::get;
 
-use crate::{health, metrics, oidc, AppState};
+use crate::{admin, health, metrics, oidc, AppState};
 
 /// The public router (main port).
 pub fn router(state: AppState) -> Router {
-    let mut r = Router::new().merge(oidc::routes());
+    let mut r = Router::new().merge(oidc::routes()).merge(admin::routes());
     if state.config.health_enabled {
         r = r.merge(health::routes());
     }

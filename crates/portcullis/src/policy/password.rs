@@ -123,6 +123,27 @@ pub fn check(
     Ok(())
 }
 
+/// Keycloak's message key of a policy failure text (the `error` of the Admin API's 400).
+pub fn message_key(text: &str) -> &'static str {
+    const KEYS: &[(&str, &str)] = &[
+        ("minimum length", "invalidPasswordMinLengthMessage"),
+        ("maximum length", "invalidPasswordMaxLengthMessage"),
+        ("numerical digits", "invalidPasswordMinDigitsMessage"),
+        ("lower case", "invalidPasswordMinLowerCaseCharsMessage"),
+        ("upper case", "invalidPasswordMinUpperCaseCharsMessage"),
+        (
+            "special characters",
+            "invalidPasswordMinSpecialCharsMessage",
+        ),
+        ("equal to the username", "invalidPasswordNotUsernameMessage"),
+        ("equal to the email", "invalidPasswordNotEmailMessage"),
+    ];
+    KEYS.iter()
+        .find(|(needle, _)| text.contains(needle))
+        .map(|(_, k)| *k)
+        .unwrap_or("invalidPasswordGenericMessage")
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {

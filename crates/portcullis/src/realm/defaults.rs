@@ -245,10 +245,27 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
     }
     // Clients created by the import without scope lists get the realm's default scopes
     // (ClientManager / RealmManager.addDefaultClientScopes).
-    let defaults = string_list(obj.get("defaultDefaultClientScopes"));
-    let optional = string_list(obj.get("defaultOptionalClientScopes"));
-    let scope_protocol = |name: &str, obj: &Map<String, Value>| -> String {
-        obj.get("clientScopes")
+    let realm_obj = Value::Object(obj.clone());
+    if let Some(clients) = array_mut(obj, "clients") {
+        for c in clients.iter_mut().filter_map(Value::as_object_mut) {
+            complete_client(&realm_obj, c);
+        }
+    }
+    if realm == super::MASTER {
+        complete_master(obj)?;
+    }
+    Ok(())
+}
+
+/// Fills a client created by import or through the Admin API with Keycloak's defaults: the
+/// fields `RepresentationToModel.createClient` sets, and the realm's default and optional
+/// client scopes of its protocol when it names neither list (giving either replaces both).
+pub fn complete_client(realm: &Value, c: &mut Map<String, Value>) {
+    let defaults = string_list(realm.get("defaultDefaultClientScopes"));
+    let optional = string_list(realm.get("defaultOptionalClientScopes"));
+    let scope_protocol = |name: &str| -> String {
+        realm
+            .get("clientScopes")
             .and_then(Value::as_array)
             .and_then(|l| {
                 l.iter()
@@ -258,67 +275,49 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
             .unwrap_or("openid-connect")
             .to_string()
     };
-    let protocols: Vec<(String, String)> = defaults
-        .iter()
-        .chain(optional.iter())
-        .map(|n| (n.clone(), scope_protocol(n, obj)))
-        .collect();
-    if let Some(clients) = array_mut(obj, "clients") {
-        for c in clients.iter_mut().filter_map(Value::as_object_mut) {
-            let consent = c
-                .get("consentRequired")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            for (k, v) in CLIENT_DEFAULTS.iter() {
-                if !c.contains_key(*k) {
-                    c.insert(k.to_string(), v.clone());
-                }
-            }
-            c.entry("fullScopeAllowed").or_insert(json!(!consent));
-            c.entry("nodeReRegistrationTimeout").or_insert(json!(-1));
-            if let Some(attrs) = c.get_mut("attributes").and_then(Value::as_object_mut) {
-                attrs
-                    .entry("post.logout.redirect.uris")
-                    .or_insert(json!("+"));
-            }
+    let consent = c
+        .get("consentRequired")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    for (k, v) in CLIENT_DEFAULTS.iter() {
+        if !c.contains_key(*k) {
+            c.insert(k.to_string(), v.clone());
         }
     }
-    if let Some(clients) = array_mut(obj, "clients") {
-        for c in clients.iter_mut().filter_map(Value::as_object_mut) {
-            let protocol = c
-                .get("protocol")
-                .and_then(Value::as_str)
-                .unwrap_or("openid-connect")
-                .to_string();
-            let matching = |list: &[String]| -> Value {
-                json!(list
-                    .iter()
-                    .filter(|n| protocols.iter().any(|(s, p)| s == *n && *p == protocol))
-                    .collect::<Vec<_>>())
-            };
-            // Giving either list replaces both (`RepresentationToModel.createClient`).
-            match (
-                c.contains_key("defaultClientScopes"),
-                c.contains_key("optionalClientScopes"),
-            ) {
-                (false, false) => {
-                    c.insert("defaultClientScopes".into(), matching(&defaults));
-                    c.insert("optionalClientScopes".into(), matching(&optional));
-                }
-                (true, false) => {
-                    c.insert("optionalClientScopes".into(), json!([]));
-                }
-                (false, true) => {
-                    c.insert("defaultClientScopes".into(), json!([]));
-                }
-                (true, true) => {}
-            }
+    c.entry("fullScopeAllowed").or_insert(json!(!consent));
+    c.entry("nodeReRegistrationTimeout").or_insert(json!(-1));
+    if let Some(attrs) = c.get_mut("attributes").and_then(Value::as_object_mut) {
+        attrs
+            .entry("post.logout.redirect.uris")
+            .or_insert(json!("+"));
+    }
+    let protocol = c
+        .get("protocol")
+        .and_then(Value::as_str)
+        .unwrap_or("openid-connect")
+        .to_string();
+    let matching = |list: &[String]| -> Value {
+        json!(list
+            .iter()
+            .filter(|n| scope_protocol(n) == protocol)
+            .collect::<Vec<_>>())
+    };
+    match (
+        c.contains_key("defaultClientScopes"),
+        c.contains_key("optionalClientScopes"),
+    ) {
+        (false, false) => {
+            c.insert("defaultClientScopes".into(), matching(&defaults));
+            c.insert("optionalClientScopes".into(), matching(&optional));
         }
+        (true, false) => {
+            c.insert("optionalClientScopes".into(), json!([]));
+        }
+        (false, true) => {
+            c.insert("defaultClientScopes".into(), json!([]));
+        }
+        (true, true) => {}
     }
-    if realm == super::MASTER {
-        complete_master(obj)?;
-    }
-    Ok(())
 }
 
 /// Field values a client created by import has when the file leaves them out

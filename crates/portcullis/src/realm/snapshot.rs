@@ -153,6 +153,60 @@ impl RealmCache {
         Ok(())
     }
 
+    /// Puts (or replaces) one realm's snapshot, unless the cache already holds a newer one.
+    pub fn put(&self, snap: RealmSnapshot) {
+        let snap = Arc::new(snap);
+        self.map.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            let newer = m
+                .get(&snap.name)
+                .is_some_and(|old| old.id == snap.id && old.version > snap.version);
+            if !newer {
+                m.insert(snap.name.clone(), snap.clone());
+            }
+            m
+        });
+    }
+
+    /// Drops a realm.
+    pub fn remove(&self, name: &str) {
+        self.map.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            m.remove(name);
+            m
+        });
+    }
+
+    /// Names of the cached realms, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.map.load().keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Reloads what another node changed: realms whose stored version differs from the
+    /// cached one, new realms, and removed ones. Returns how many changed.
+    pub async fn sync(&self, store: &dyn Store) -> Result<usize, StoreError> {
+        let stored = store.realm_versions().await?;
+        let mut changed = 0;
+        for (name, version) in &stored {
+            if self.get(name).is_some_and(|s| s.version == *version) {
+                continue;
+            }
+            if let Some(r) = store.realm_by_name(name).await? {
+                self.put(RealmSnapshot::build(&r)?);
+                changed += 1;
+            }
+        }
+        for name in self.names() {
+            if !stored.iter().any(|(n, _)| *n == name) {
+                self.remove(&name);
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
     /// Number of realms.
     pub fn len(&self) -> usize {
         self.map.load().len()

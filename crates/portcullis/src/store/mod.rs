@@ -65,6 +65,116 @@ pub enum RefreshUse {
     Rejected,
 }
 
+/// A field of the user search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserField {
+    /// `username`.
+    Username,
+    /// `email`.
+    Email,
+    /// `firstName`.
+    FirstName,
+    /// `lastName`.
+    LastName,
+}
+
+impl UserField {
+    /// The (lower-case) column.
+    pub fn column(self) -> &'static str {
+        match self {
+            UserField::Username => "username",
+            UserField::Email => "email",
+            UserField::FirstName => "first_name",
+            UserField::LastName => "last_name",
+        }
+    }
+}
+
+/// How a (lower-case) search value matches a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match {
+    /// Equal.
+    Exact(String),
+    /// Starts with (an index range scan).
+    Prefix(String),
+    /// A SQL `LIKE` pattern, `\` escaping `%`, `_` and itself.
+    Like(String),
+}
+
+/// One condition of a user search: any of `fields` matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCondition {
+    /// Fields, any of which may match.
+    pub fields: Vec<UserField>,
+    /// The match.
+    pub matches: Match,
+}
+
+/// A user search (`GET /admin/realms/{realm}/users`): conditions all hold; ordered by user
+/// name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Conditions, all of which hold.
+    pub conditions: Vec<UserCondition>,
+    /// Only enabled or only disabled users.
+    pub enabled: Option<bool>,
+    /// Include clients' service-account users (Keycloak leaves them out of searches).
+    pub include_service_accounts: bool,
+    /// Offset.
+    pub first: i64,
+    /// Limit.
+    pub max: i64,
+}
+
+/// The search columns of a user, derived from its representation on every write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SearchColumns {
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+    pub(crate) enabled: i64,
+    pub(crate) service_account: i64,
+}
+
+impl SearchColumns {
+    pub(crate) fn of(representation: &str) -> Self {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Cols {
+            first_name: Option<String>,
+            last_name: Option<String>,
+            enabled: Option<bool>,
+            service_account_client_id: Option<String>,
+        }
+        match serde_json::from_str::<Cols>(representation) {
+            Ok(c) => SearchColumns {
+                first_name: c.first_name.map(|s| s.to_lowercase()),
+                last_name: c.last_name.map(|s| s.to_lowercase()),
+                enabled: i64::from(c.enabled != Some(false)),
+                service_account: i64::from(c.service_account_client_id.is_some()),
+            },
+            Err(_) => SearchColumns {
+                enabled: 1,
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// An initial access token for client registration (its value is stored only as a hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitialAccessRow {
+    /// Id.
+    pub id: String,
+    /// Created, seconds since the epoch.
+    pub created_at: i64,
+    /// Lifetime in seconds; 0 never expires.
+    pub expiration: i64,
+    /// Uses granted.
+    pub count: i64,
+    /// Uses left.
+    pub remaining: i64,
+}
+
 /// One write of a transactional batch.
 #[derive(Debug, Clone)]
 pub enum Write {
@@ -82,6 +192,13 @@ pub enum Write {
     /// Delete a realm and everything in it.
     DeleteRealm {
         /// Realm id.
+        id: String,
+    },
+    /// Delete one user (and the user's sessions).
+    DeleteUser {
+        /// Realm id.
+        realm_id: String,
+        /// User id.
         id: String,
     },
     /// Insert users into a realm.
@@ -221,6 +338,44 @@ pub trait Store: Send + Sync + 'static {
     /// Records a one-time value (a client assertion's `jti`) until `expires_at`; false when it
     /// was already recorded (a replay). Atomic across nodes.
     async fn use_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError>;
+
+    /// Users matching a search, ordered by user name.
+    async fn search_users(&self, realm_id: &str, q: &UserQuery)
+        -> Result<Vec<UserRow>, StoreError>;
+    /// Number of users matching a search (paging ignored).
+    async fn count_users(&self, realm_id: &str, q: &UserQuery) -> Result<i64, StoreError>;
+    /// Inserts one user; a taken user name or id is a conflict.
+    async fn insert_user(&self, realm_id: &str, user: &UserRow) -> Result<(), StoreError>;
+    /// Deletes a user and the user's sessions; false when there was none.
+    async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// A user's sessions (online and offline).
+    async fn user_sessions(
+        &self,
+        realm_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<SessionRow>, StoreError>;
+    /// Ends all of a user's sessions; returns how many.
+    async fn delete_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<u64, StoreError>;
+    /// `(name, version)` of every realm: what another node changed.
+    async fn realm_versions(&self) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Stores an initial access token (by hash).
+    async fn put_initial_access(
+        &self,
+        realm_id: &str,
+        row: &InitialAccessRow,
+        token_hash: &str,
+    ) -> Result<(), StoreError>;
+    /// A realm's initial access tokens.
+    async fn initial_access(&self, realm_id: &str) -> Result<Vec<InitialAccessRow>, StoreError>;
+    /// Deletes an initial access token; false when there was none.
+    async fn delete_initial_access(&self, realm_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// Uses an initial access token once, atomically: its realm id, or `None` when unknown,
+    /// expired or used up.
+    async fn use_initial_access(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError>;
 
     /// Revokes an access token until `expires_at`.
     async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;

@@ -29,6 +29,39 @@ macro_rules! impl_store {
                 self.cache_user(key, row.clone());
                 Ok(row)
             }
+
+            /// Appends a user search's conditions (after `WHERE realm_id = ..`).
+            fn user_filters<'q>(qb: &mut sqlx::QueryBuilder<'q, $db>, q: &'q $crate::store::UserQuery) {
+                use $crate::store::Match;
+                if !q.include_service_accounts {
+                    qb.push(" AND service_account = 0");
+                }
+                if let Some(enabled) = q.enabled {
+                    qb.push(" AND enabled = ").push_bind(i64::from(enabled));
+                }
+                for cond in &q.conditions {
+                    qb.push(" AND (");
+                    for (i, f) in cond.fields.iter().enumerate() {
+                        if i > 0 {
+                            qb.push(" OR ");
+                        }
+                        let col = f.column();
+                        match &cond.matches {
+                            Match::Exact(v) => {
+                                qb.push(col).push(" = ").push_bind(v.as_str());
+                            }
+                            Match::Prefix(v) => {
+                                qb.push("(").push(col).push(" >= ").push_bind(v.as_str());
+                                qb.push(" AND ").push(col).push(" < ").push_bind(format!("{v}\u{10FFFF}")).push(")");
+                            }
+                            Match::Like(v) => {
+                                qb.push(col).push(" LIKE ").push_bind(v.as_str()).push(" ESCAPE '\\'");
+                            }
+                        }
+                    }
+                    qb.push(")");
+                }
+            }
         }
 
         #[async_trait::async_trait]
@@ -118,20 +151,33 @@ macro_rules! impl_store {
                             }
                         }
                         Write::DeleteRealm { id } => {
-                            sqlx::query("DELETE FROM user_entity WHERE realm_id = $1").bind(&id).execute(&mut *tx).await?;
+                            sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1)").bind(&id).execute(&mut *tx).await?;
+                            for table in ["user_session", "auth_session", "auth_code", "initial_access", "user_entity"] {
+                                sqlx::query(&format!("DELETE FROM {table} WHERE realm_id = $1")).bind(&id).execute(&mut *tx).await?;
+                            }
                             sqlx::query("DELETE FROM realm WHERE id = $1").bind(&id).execute(&mut *tx).await?;
+                        }
+                        Write::DeleteUser { realm_id, id } => {
+                            sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(&realm_id).bind(&id).execute(&mut *tx).await?;
+                            sqlx::query("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2").bind(&realm_id).bind(&id).execute(&mut *tx).await?;
+                            sqlx::query("DELETE FROM user_entity WHERE realm_id = $1 AND id = $2").bind(&realm_id).bind(&id).execute(&mut *tx).await?;
                         }
                         Write::InsertUsers { realm_id, users } => {
                             for chunk in users.chunks($crate::store::sql::USER_CHUNK) {
                                 let mut qb = sqlx::QueryBuilder::<$db>::new(
-                                    "INSERT INTO user_entity (id, realm_id, username, email, representation) ",
+                                    "INSERT INTO user_entity (id, realm_id, username, email, representation, first_name, last_name, enabled, service_account) ",
                                 );
                                 qb.push_values(chunk, |mut b, u| {
+                                    let c = $crate::store::SearchColumns::of(&u.representation);
                                     b.push_bind(&u.id)
                                         .push_bind(&realm_id)
                                         .push_bind(&u.username)
                                         .push_bind(&u.email)
-                                        .push_bind(&u.representation);
+                                        .push_bind(&u.representation)
+                                        .push_bind(c.first_name)
+                                        .push_bind(c.last_name)
+                                        .push_bind(c.enabled)
+                                        .push_bind(c.service_account);
                                 });
                                 qb.build().execute(&mut *tx).await.map_err(|e| match StoreError::from(e) {
                                     StoreError::Conflict(m) => StoreError::Conflict(format!("duplicate user: {m}")),
@@ -168,14 +214,23 @@ macro_rules! impl_store {
 
             async fn update_user(&self, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {
                 self.invalidate_users();
-                sqlx::query("UPDATE user_entity SET username = $1, email = $2, representation = $3 WHERE realm_id = $4 AND id = $5")
+                let c = $crate::store::SearchColumns::of(&user.representation);
+                sqlx::query("UPDATE user_entity SET username = $1, email = $2, representation = $3, first_name = $6, last_name = $7, enabled = $8, service_account = $9 WHERE realm_id = $4 AND id = $5")
                     .bind(&user.username)
                     .bind(&user.email)
                     .bind(&user.representation)
                     .bind(realm_id)
                     .bind(&user.id)
+                    .bind(c.first_name)
+                    .bind(c.last_name)
+                    .bind(c.enabled)
+                    .bind(c.service_account)
                     .execute(&self.pool)
-                    .await?;
+                    .await
+                    .map_err(|e| match $crate::store::StoreError::from(e) {
+                        $crate::store::StoreError::Conflict(m) => $crate::store::StoreError::Conflict(format!("duplicate user: {m}")),
+                        other => other,
+                    })?;
                 // Again after the commit: a read between the two may have cached the old row.
                 self.invalidate_users();
                 Ok(())
@@ -352,6 +407,92 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn search_users(&self, realm_id: &str, q: &$crate::store::UserQuery) -> Result<Vec<$crate::store::UserRow>, $crate::store::StoreError> {
+                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT id, username, email, representation FROM user_entity WHERE realm_id = ");
+                qb.push_bind(realm_id);
+                Self::user_filters(&mut qb, q);
+                qb.push(" ORDER BY username LIMIT ").push_bind(q.max.max(0)).push(" OFFSET ").push_bind(q.first.max(0));
+                let rows: Vec<(String, String, Option<String>, String)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation }).collect())
+            }
+
+            async fn count_users(&self, realm_id: &str, q: &$crate::store::UserQuery) -> Result<i64, $crate::store::StoreError> {
+                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM user_entity WHERE realm_id = ");
+                qb.push_bind(realm_id);
+                Self::user_filters(&mut qb, q);
+                let (n,): (i64,) = qb.build_query_as().fetch_one(&self.pool).await?;
+                Ok(n)
+            }
+
+            async fn insert_user(&self, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {
+                self.apply(vec![$crate::store::Write::InsertUsers { realm_id: realm_id.to_string(), users: vec![user.clone()] }]).await
+            }
+
+            async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool, $crate::store::StoreError> {
+                self.invalidate_users();
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(realm_id).bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2").bind(realm_id).bind(id).execute(&mut *tx).await?;
+                let done = sqlx::query("DELETE FROM user_entity WHERE realm_id = $1 AND id = $2").bind(realm_id).bind(id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                self.invalidate_users();
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn user_sessions(&self, realm_id: &str, user_id: &str) -> Result<Vec<$crate::store::SessionRow>, $crate::store::StoreError> {
+                let rows: Vec<(String, String, String, i64, i64, i64, String)> = sqlx::query_as(
+                    "SELECT id, realm_id, user_id, offline, created_at, last_refresh, data FROM user_session WHERE realm_id = $1 AND user_id = $2 ORDER BY created_at",
+                )
+                .bind(realm_id)
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(id, realm_id, user_id, offline, created_at, last_refresh, data)| $crate::store::SessionRow {
+                    id, realm_id, user_id, offline: offline != 0, created_at, last_refresh, data,
+                }).collect())
+            }
+
+            async fn delete_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<u64, $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(realm_id).bind(user_id).execute(&mut *tx).await?;
+                let done = sqlx::query("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2").bind(realm_id).bind(user_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn realm_versions(&self) -> Result<Vec<(String, i64)>, $crate::store::StoreError> {
+                Ok(sqlx::query_as("SELECT name, version FROM realm").fetch_all(&self.pool).await?)
+            }
+
+            async fn put_initial_access(&self, realm_id: &str, row: &$crate::store::InitialAccessRow, token_hash: &str) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("INSERT INTO initial_access (id, realm_id, token_hash, created_at, expiration, count, remaining) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(&row.id).bind(realm_id).bind(token_hash).bind(row.created_at).bind(row.expiration).bind(row.count).bind(row.remaining)
+                    .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn initial_access(&self, realm_id: &str) -> Result<Vec<$crate::store::InitialAccessRow>, $crate::store::StoreError> {
+                let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as("SELECT id, created_at, expiration, count, remaining FROM initial_access WHERE realm_id = $1 ORDER BY created_at, id")
+                    .bind(realm_id).fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(|(id, created_at, expiration, count, remaining)| $crate::store::InitialAccessRow { id, created_at, expiration, count, remaining }).collect())
+            }
+
+            async fn delete_initial_access(&self, realm_id: &str, id: &str) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query("DELETE FROM initial_access WHERE realm_id = $1 AND id = $2").bind(realm_id).bind(id).execute(&self.pool).await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn use_initial_access(&self, token_hash: &str, now: i64) -> Result<Option<String>, $crate::store::StoreError> {
+                let row: Option<(String,)> = sqlx::query_as(
+                    "UPDATE initial_access SET remaining = remaining - 1 WHERE token_hash = $1 AND remaining > 0 AND (expiration = 0 OR created_at + expiration > $2) RETURNING realm_id",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(r,)| r))
             }
 
             async fn is_revoked(&self, jti: &str) -> Result<bool, $crate::store::StoreError> {

@@ -1,0 +1,206 @@
+//! Who calls the Admin API, and what they may do (Keycloak's `AdminAuth` and
+//! `AdminPermissions` without fine-grained permissions).
+//!
+//! A call carries an access token of the master realm or of the realm it manages. The caller's
+//! rights are the roles the user (or service account) holds *now* — direct, through groups and
+//! composites — so a revoked role stops working at once, as in Keycloak:
+//! - a master-realm caller with the realm role `admin` may do everything; otherwise the roles
+//!   of master's `<realm>-realm` client (`manage-users`, `view-clients`, ...) apply to `<realm>`;
+//! - a caller of the realm itself has the roles of its `realm-management` client.
+//!
+//! A token of any other realm is refused with 403; no token, a bad or an expired one with 401.
+
+use std::collections::BTreeSet;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde_json::Value;
+
+use super::{AdminError, AdminResult};
+use crate::crypto::jws;
+use crate::http::paths;
+use crate::oidc::bearer;
+use crate::realm::index::{role_refs, Role};
+use crate::realm::MASTER;
+use crate::AppState;
+
+/// Families of administrable things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Realm settings, roles, keys.
+    Realm,
+    /// Users and groups.
+    Users,
+    /// Clients and client scopes.
+    Clients,
+}
+
+/// What an operation needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// List or search.
+    Query(Family),
+    /// Read.
+    View(Family),
+    /// Change.
+    Manage(Family),
+    /// Create a client (`create-client`).
+    CreateClient,
+    /// Any administrative role in the realm.
+    Any,
+}
+
+impl Need {
+    /// The `realm-management` roles any of which grants it.
+    fn roles(self) -> &'static [&'static str] {
+        match self {
+            Need::Query(Family::Users) => &["query-users", "view-users", "manage-users"],
+            Need::View(Family::Users) => &["view-users", "manage-users"],
+            Need::Manage(Family::Users) => &["manage-users"],
+            Need::Query(Family::Clients) => &["query-clients", "view-clients", "manage-clients"],
+            Need::View(Family::Clients) => &["view-clients", "manage-clients"],
+            Need::Manage(Family::Clients) => &["manage-clients"],
+            Need::CreateClient => &["create-client", "manage-clients"],
+            Need::Query(Family::Realm) | Need::View(Family::Realm) => {
+                &["view-realm", "manage-realm"]
+            }
+            Need::Manage(Family::Realm) => &["manage-realm"],
+            Need::Any => ADMIN_ROLES,
+        }
+    }
+}
+
+/// Every `realm-management` role.
+pub const ADMIN_ROLES: &[&str] = &[
+    "realm-admin",
+    "manage-realm",
+    "view-realm",
+    "manage-users",
+    "view-users",
+    "query-users",
+    "query-groups",
+    "manage-clients",
+    "view-clients",
+    "query-clients",
+    "query-realms",
+    "create-client",
+    "manage-authorization",
+    "view-authorization",
+    "manage-events",
+    "view-events",
+    "manage-identity-providers",
+    "view-identity-providers",
+    "impersonation",
+];
+
+/// An authenticated Admin API caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The realm that issued the token.
+    pub realm: String,
+    /// The user (or service account) id.
+    pub user_id: String,
+    /// Effective roles in the token's realm.
+    roles: BTreeSet<Role>,
+}
+
+impl Caller {
+    /// Whether the caller holds administrative role `role` for realm `target`.
+    pub fn has(&self, target: &str, role: &str) -> bool {
+        if self.realm == MASTER {
+            self.roles.contains(&Role::Realm("admin".into()))
+                || self
+                    .roles
+                    .contains(&Role::Client(format!("{target}-realm"), role.into()))
+        } else {
+            self.realm == target
+                && self
+                    .roles
+                    .contains(&Role::Client("realm-management".into(), role.into()))
+        }
+    }
+
+    /// 403 unless the caller may do `need` in realm `target`.
+    pub fn require(&self, target: &str, need: Need) -> AdminResult<()> {
+        if need.roles().iter().any(|r| self.has(target, r)) {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden)
+        }
+    }
+
+    /// Whether the caller may do `need` in realm `target`.
+    pub fn can(&self, target: &str, need: Need) -> bool {
+        self.require(target, need).is_ok()
+    }
+
+    /// May create realms: master's `admin` or `create-realm`.
+    pub fn can_create_realm(&self) -> bool {
+        self.realm == MASTER
+            && (self.roles.contains(&Role::Realm("admin".into()))
+                || self.roles.contains(&Role::Realm("create-realm".into())))
+    }
+}
+
+/// Authenticates the bearer token of an Admin API request.
+pub async fn authenticate(state: &AppState, parts: &Parts) -> AdminResult<Caller> {
+    let token = bearer::from_header(&parts.headers).ok_or(AdminError::Unauthorized)?;
+    let parsed = jws::parse(token).map_err(|_| AdminError::Unauthorized)?;
+    let iss = parsed
+        .claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or(AdminError::Unauthorized)?;
+    let base = state
+        .base_url(&parts.headers, &parts.uri)
+        .map_err(|_| AdminError::Unauthorized)?;
+    let realm_name = iss
+        .strip_prefix(&base)
+        .and_then(|rest| rest.strip_prefix("/realms/"))
+        .filter(|r| !r.is_empty() && !r.contains('/'))
+        .ok_or(AdminError::Unauthorized)?;
+    let realm_name = url::form_urlencoded::parse(format!("r={realm_name}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .ok_or(AdminError::Unauthorized)?;
+    let snap = state
+        .realm(&realm_name)
+        .map_err(|_| AdminError::Unauthorized)?;
+    let issuer = paths::url(&base, paths::REALM, &snap.name);
+    let now = crate::oidc::token::now();
+    let claims = bearer::verify_access(state.store.as_ref(), &snap, &issuer, token, now)
+        .await
+        .map_err(|_| AdminError::Internal)?
+        .map_err(|_| AdminError::Unauthorized)?;
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .ok_or(AdminError::Unauthorized)?;
+    let row = state
+        .store
+        .user_by_id(&snap.id, sub)
+        .await?
+        .ok_or(AdminError::Unauthorized)?;
+    let user: crate::representation::UserRepresentation =
+        serde_json::from_str(&row.representation).map_err(|_| AdminError::Internal)?;
+    if user.enabled == Some(false) {
+        return Err(AdminError::Unauthorized);
+    }
+    let mut direct = role_refs(user.realm_roles.as_ref(), user.client_roles.as_ref());
+    for g in user.groups.iter().flatten() {
+        direct.extend(snap.index.group_roles(g).iter().cloned());
+    }
+    Ok(Caller {
+        realm: snap.name.clone(),
+        user_id: row.id,
+        roles: snap.index.expand(direct),
+    })
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AdminResult<Self> {
+        authenticate(state, parts).await
+    }
+}

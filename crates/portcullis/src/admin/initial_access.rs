@@ -1,0 +1,109 @@
+//! `/admin/realms/{realm}/clients-initial-access`: tokens that let a script register clients
+//! (`/clients-registrations`). The token is shown once, at creation; only its hash is stored.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::{Caller, Family, Need};
+use super::realms::target;
+use super::{body, new_id, no_content, AdminError, AdminResult};
+use crate::store::InitialAccessRow;
+use crate::AppState;
+
+/// `ClientInitialAccessCreatePresentation`.
+#[derive(Debug, Deserialize)]
+struct CreateRequest {
+    expiration: Option<i64>,
+    count: Option<i64>,
+}
+
+/// SHA-256 of a token, hex: how tokens are stored and looked up.
+pub fn token_hash(token: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn presentation(r: &InitialAccessRow, token: Option<&str>) -> Value {
+    let mut v = json!({
+        "id": r.id,
+        "timestamp": r.created_at,
+        "expiration": r.expiration,
+        "count": r.count,
+        "remainingCount": r.remaining,
+    });
+    if let Some(t) = token {
+        v["token"] = json!(t);
+    }
+    v
+}
+
+/// `POST /clients-initial-access`: `{"expiration": seconds, "count": uses}`; 0 means no
+/// limit for the expiration and one use for the count.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(realm): Path<String>,
+    bytes: Bytes,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Clients))?;
+    let req: CreateRequest = body(&bytes)?;
+    let expiration = req.expiration.unwrap_or(0);
+    let count = req.count.unwrap_or(1);
+    if expiration < 0 {
+        return Err(AdminError::bad("Invalid value for expiration"));
+    }
+    if count < 0 {
+        return Err(AdminError::bad("Invalid value for count"));
+    }
+    let count = if count == 0 { 1 } else { count };
+    let token = crate::crypto::random_alphanumeric(48);
+    let row = InitialAccessRow {
+        id: new_id(),
+        created_at: crate::oidc::token::now(),
+        expiration,
+        count,
+        remaining: count,
+    };
+    state
+        .store
+        .put_initial_access(&snap.id, &row, &token_hash(&token))
+        .await?;
+    let mut r = (StatusCode::OK, Json(presentation(&row, Some(&token)))).into_response();
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("{}/{}", uri.path().trim_end_matches('/'), row.id))
+    {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// `GET /clients-initial-access`: without the tokens.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(realm): Path<String>,
+) -> AdminResult<Json<Vec<Value>>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Clients))?;
+    let rows = state.store.initial_access(&snap.id).await?;
+    Ok(Json(rows.iter().map(|r| presentation(r, None)).collect()))
+}
+
+/// `DELETE /clients-initial-access/{id}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Clients))?;
+    state.store.delete_initial_access(&snap.id, &id).await?;
+    Ok(no_content())
+}

@@ -1,0 +1,267 @@
+//! `POST /admin/realms/{realm}/partialImport`: clients, realm and client roles, groups and
+//! users of a realm file added to an existing realm in one transaction, each existing one
+//! failing the import, skipped or overwritten (`ifResourceExists`), answered with Keycloak's
+//! `PartialImportResults`.
+
+use serde_json::{json, Map, Value};
+
+use super::model::{self, IfExists};
+use super::{edit_realm, AdminError, AdminResult};
+use crate::realm::snapshot::RealmSnapshot;
+use crate::representation::{GroupRepresentation, RoleRepresentation};
+use crate::store::Write;
+use crate::AppState;
+
+#[derive(Default)]
+struct Results {
+    list: Vec<Value>,
+}
+
+impl Results {
+    fn push(&mut self, action: &str, kind: &str, name: &str, id: Option<&str>) {
+        self.list
+            .push(json!({"action": action, "resourceType": kind, "resourceName": name, "id": id}));
+    }
+    fn into_json(self) -> Value {
+        let count = |a: &str| self.list.iter().filter(|r| r["action"] == a).count();
+        json!({
+            "overwritten": count("OVERWRITTEN"),
+            "added": count("ADDED"),
+            "skipped": count("SKIPPED"),
+            "results": self.list,
+        })
+    }
+}
+
+fn exists(kind: &str, name: &str) -> AdminError {
+    AdminError::Conflict(format!("{kind} '{name}' already exists"))
+}
+
+/// Runs a partial import.
+pub async fn run(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    req: &Map<String, Value>,
+    policy: IfExists,
+) -> AdminResult<Value> {
+    // Users first (hashing is async); written in the same transaction as the realm changes.
+    let mut user_writes = Vec::new();
+    let mut results = Results::default();
+    for (i, u) in req
+        .get("users")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let name = u
+            .get("username")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_lowercase();
+        let existing = state.store.user_by_username(&snap.id, &name).await?;
+        match (&existing, policy) {
+            (Some(_), IfExists::Fail) => return Err(exists("User", &name)),
+            (Some(e), IfExists::Skip) => {
+                results.push("SKIPPED", "USER", &name, Some(&e.id));
+                continue;
+            }
+            _ => {}
+        }
+        let mut v = u.clone();
+        if let Some(e) = &existing {
+            v["id"] = json!(e.id);
+        }
+        let row = super::users::new_user_unchecked(state, snap, &v)
+            .await
+            .map_err(|e| match e {
+                AdminError::BadRequest(m) => AdminError::bad(format!("users[{i}]: {m}")),
+                other => other,
+            })?;
+        if let Some(e) = &existing {
+            user_writes.push(Write::DeleteUser {
+                realm_id: snap.id.clone(),
+                id: e.id.clone(),
+            });
+            results.push("OVERWRITTEN", "USER", &name, Some(&row.id));
+        } else {
+            results.push("ADDED", "USER", &name, Some(&row.id));
+        }
+        user_writes.push(Write::InsertUsers {
+            realm_id: snap.id.clone(),
+            users: vec![row],
+        });
+    }
+    let realm_results = edit_realm(state, &snap.name, |rep, writes| {
+        let mut r = Results::default();
+        // Realm roles.
+        let roles = req.get("roles");
+        for v in roles
+            .and_then(|r| r.get("realm"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let mut role: RoleRepresentation = serde_json::from_value(v.clone())
+                .map_err(|e| AdminError::bad(format!("roles.realm: {e}")))?;
+            let name = role.name.clone().unwrap_or_default();
+            let existing = model::role(rep, None, &name).and_then(|x| x.id.clone());
+            match (existing, policy) {
+                (Some(_), IfExists::Fail) => return Err(exists("Realm role", &name)),
+                (Some(id), IfExists::Skip) => r.push("SKIPPED", "REALM_ROLE", &name, Some(&id)),
+                (Some(id), IfExists::Overwrite) => {
+                    role.id = Some(id.clone());
+                    role.container_id = rep.id.clone();
+                    if let Some(slot) = model::roles_mut(rep, None)
+                        .iter_mut()
+                        .find(|x| x.name.as_deref() == Some(name.as_str()))
+                    {
+                        *slot = role;
+                    }
+                    r.push("OVERWRITTEN", "REALM_ROLE", &name, Some(&id));
+                }
+                (None, _) => {
+                    let id = super::new_id();
+                    role.id = Some(id.clone());
+                    role.client_role = Some(false);
+                    role.container_id = rep.id.clone();
+                    model::roles_mut(rep, None).push(role);
+                    r.push("ADDED", "REALM_ROLE", &name, Some(&id));
+                }
+            }
+        }
+        // Clients.
+        for v in req
+            .get("clients")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let client_id = v
+                .get("clientId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let existing = model::client_by_client_id(rep, &client_id).and_then(|c| c.id.clone());
+            match (existing, policy) {
+                (Some(_), IfExists::Fail) => return Err(exists("Client", &client_id)),
+                (Some(id), IfExists::Skip) => r.push("SKIPPED", "CLIENT", &client_id, Some(&id)),
+                (Some(id), IfExists::Overwrite) => {
+                    model::remove_client(rep, &client_id);
+                    let mut v = v.clone();
+                    v["id"] = json!(id);
+                    let c = super::clients::prepare_new(rep, v)?;
+                    rep.clients.get_or_insert_with(Vec::new).push(c);
+                    r.push("OVERWRITTEN", "CLIENT", &client_id, Some(&id));
+                }
+                (None, _) => {
+                    let c = super::clients::prepare_new(rep, v.clone())?;
+                    let id = c.id.clone().unwrap_or_default();
+                    super::clients::add_client(rep, writes, c)?;
+                    r.push("ADDED", "CLIENT", &client_id, Some(&id));
+                }
+            }
+        }
+        // Client roles.
+        for (client_id, list) in roles
+            .and_then(|r| r.get("client"))
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let container = model::client_by_client_id(rep, client_id)
+                .and_then(|c| c.id.clone())
+                .ok_or_else(|| {
+                    AdminError::bad(format!(
+                        "roles.client.{client_id}: client '{client_id}' does not exist"
+                    ))
+                })?;
+            for v in list.as_array().into_iter().flatten() {
+                let mut role: RoleRepresentation = serde_json::from_value(v.clone())
+                    .map_err(|e| AdminError::bad(format!("roles.client.{client_id}: {e}")))?;
+                let name = role.name.clone().unwrap_or_default();
+                let label = format!("{client_id}-{name}");
+                let existing = model::role(rep, Some(client_id), &name).and_then(|x| x.id.clone());
+                match (existing, policy) {
+                    (Some(_), IfExists::Fail) => return Err(exists("Client role", &label)),
+                    (Some(id), IfExists::Skip) => {
+                        r.push("SKIPPED", "CLIENT_ROLE", &label, Some(&id))
+                    }
+                    (Some(id), IfExists::Overwrite) => {
+                        role.id = Some(id.clone());
+                        role.client_role = Some(true);
+                        role.container_id = Some(container.clone());
+                        if let Some(slot) = model::roles_mut(rep, Some(client_id))
+                            .iter_mut()
+                            .find(|x| x.name.as_deref() == Some(name.as_str()))
+                        {
+                            *slot = role;
+                        }
+                        r.push("OVERWRITTEN", "CLIENT_ROLE", &label, Some(&id));
+                    }
+                    (None, _) => {
+                        let id = super::new_id();
+                        role.id = Some(id.clone());
+                        role.client_role = Some(true);
+                        role.container_id = Some(container.clone());
+                        model::roles_mut(rep, Some(client_id)).push(role);
+                        r.push("ADDED", "CLIENT_ROLE", &label, Some(&id));
+                    }
+                }
+            }
+        }
+        // Top-level groups (with their subgroups).
+        for v in req
+            .get("groups")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let mut g: GroupRepresentation = serde_json::from_value(v.clone())
+                .map_err(|e| AdminError::bad(format!("groups: {e}")))?;
+            let name = g.name.clone().unwrap_or_default();
+            let existing =
+                model::group_by_path(rep, &format!("/{name}")).and_then(|x| x.id.clone());
+            fn ids(g: &mut GroupRepresentation) {
+                g.id.get_or_insert_with(super::new_id);
+                for s in g.sub_groups.iter_mut().flatten() {
+                    ids(s);
+                }
+            }
+            match (existing, policy) {
+                (Some(_), IfExists::Fail) => return Err(exists("Group", &name)),
+                (Some(id), IfExists::Skip) => r.push("SKIPPED", "GROUP", &name, Some(&id)),
+                (Some(id), IfExists::Overwrite) => {
+                    g.id = Some(id.clone());
+                    ids(&mut g);
+                    model::set_paths(&mut g, "");
+                    if let Some(slot) = rep
+                        .groups
+                        .iter_mut()
+                        .flatten()
+                        .find(|x| x.id.as_deref() == Some(id.as_str()))
+                    {
+                        *slot = g;
+                    }
+                    r.push("OVERWRITTEN", "GROUP", &name, Some(&id));
+                }
+                (None, _) => {
+                    g.id = None;
+                    ids(&mut g);
+                    model::set_paths(&mut g, "");
+                    let id = g.id.clone().unwrap_or_default();
+                    rep.groups.get_or_insert_with(Vec::new).push(g);
+                    r.push("ADDED", "GROUP", &name, Some(&id));
+                }
+            }
+        }
+        writes.extend(user_writes.iter().cloned());
+        Ok(r.list)
+    })
+    .await?;
+    let mut all = Results {
+        list: realm_results,
+    };
+    all.list.extend(results.list);
+    Ok(all.into_json())
+}

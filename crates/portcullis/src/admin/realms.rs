@@ -1,0 +1,349 @@
+//! `/admin/realms` and `/admin/realms/{realm}`: list, create, read, partial update, delete;
+//! keys; partial export and import.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::auth::{Caller, Family, Need};
+use super::{body, created, edit_realm, model, no_content, AdminError, AdminResult};
+use crate::crypto::b64;
+use crate::crypto::keys::KeyUse;
+use crate::realm::snapshot::RealmSnapshot;
+use crate::realm::{self, IfExists, RealmError, MASTER};
+use crate::representation::RealmRepresentation;
+use crate::store::Write;
+use crate::AppState;
+
+/// Fields of the stored realm that have endpoints of their own and are not part of
+/// `GET /admin/realms/{realm}`.
+const OWN_ENDPOINTS: &[&str] = &[
+    "users",
+    "clients",
+    "roles",
+    "groups",
+    "clientScopes",
+    "components",
+    "scopeMappings",
+    "clientScopeMappings",
+    "defaultDefaultClientScopes",
+    "defaultOptionalClientScopes",
+    "authenticationFlows",
+    "authenticatorConfig",
+    "requiredActions",
+    "federatedUsers",
+];
+
+/// The realm of an Admin API path: 404 when unknown, 403 when the caller's token belongs to
+/// another realm than this one or master.
+pub fn target(state: &AppState, caller: &Caller, realm: &str) -> AdminResult<Arc<RealmSnapshot>> {
+    let snap = state
+        .realms
+        .get(realm)
+        .ok_or_else(|| AdminError::not_found("Realm not found."))?;
+    if caller.realm != MASTER && caller.realm != snap.name {
+        return Err(AdminError::Forbidden);
+    }
+    Ok(snap)
+}
+
+fn realm_json(snap: &RealmSnapshot) -> AdminResult<Value> {
+    let mut v = super::to_json(&snap.rep)?;
+    if let Some(o) = v.as_object_mut() {
+        for k in OWN_ENDPOINTS {
+            o.remove(*k);
+        }
+    }
+    Ok(v)
+}
+
+/// Query of `GET /admin/realms`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    #[serde(default, deserialize_with = "super::flex_bool")]
+    brief_representation: Option<bool>,
+}
+
+/// `GET /admin/realms`: the realms the caller administers (brief where it may not view them).
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> AdminResult<Json<Vec<Value>>> {
+    let mut out = Vec::new();
+    for name in state.realms.names() {
+        let Some(snap) = state.realms.get(&name) else {
+            continue;
+        };
+        if caller.realm != MASTER && caller.realm != name {
+            continue;
+        }
+        if q.brief_representation == Some(true) || !caller.can(&name, Need::View(Family::Realm)) {
+            if caller.can(&name, Need::Any) {
+                out.push(json!({"id": snap.id, "realm": snap.name, "enabled": snap.enabled}));
+            }
+            continue;
+        }
+        out.push(realm_json(&snap)?);
+    }
+    if out.is_empty() && caller.realm != MASTER && !caller.can(&caller.realm, Need::Any) {
+        return Err(AdminError::Forbidden);
+    }
+    Ok(Json(out))
+}
+
+/// `POST /admin/realms`: a full realm representation (clients, users, roles, groups ...).
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    bytes: Bytes,
+) -> AdminResult<Response> {
+    if !caller.can_create_realm() {
+        return Err(AdminError::Forbidden);
+    }
+    let value: Value = body(&bytes)?;
+    let (name, _) = realm::import(state.store.as_ref(), value, IfExists::Fail)
+        .await
+        .map_err(|e| match e {
+            RealmError::Invalid(e) => AdminError::bad(e.to_string()),
+            RealmError::Conflict(_) => {
+                AdminError::Conflict("Conflict detected. See logs for details".into())
+            }
+            RealmError::NotFound(m) => AdminError::NotFound(m),
+            RealmError::Store(e) => e.into(),
+        })?;
+    state.realms.sync(state.store.as_ref()).await?;
+    Ok(created(&uri, &name))
+}
+
+/// `GET /admin/realms/{realm}`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(realm): Path<String>,
+) -> AdminResult<Json<Value>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::View(Family::Realm))?;
+    Ok(Json(realm_json(&snap)?))
+}
+
+/// `PUT /admin/realms/{realm}`: fields present replace the stored ones; absent ones stay.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(realm): Path<String>,
+    bytes: Bytes,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Realm))?;
+    let patch: Map<String, Value> = body(&bytes)?;
+    if let Some(new_name) = patch.get("realm").and_then(Value::as_str) {
+        if new_name != snap.name {
+            return Err(AdminError::bad(
+                "Renaming a realm is not supported; export it and import it under the new name",
+            ));
+        }
+    }
+    edit_realm(&state, &snap.name, |rep, _| {
+        let mut v = super::to_json(rep)?;
+        if let Some(o) = v.as_object_mut() {
+            for (k, val) in &patch {
+                if OWN_ENDPOINTS.contains(&k.as_str()) || k == "id" || k == "realm" {
+                    continue;
+                }
+                o.insert(k.clone(), val.clone());
+            }
+        }
+        *rep = serde_path_to_error::deserialize::<_, RealmRepresentation>(&v)
+            .map_err(|e| AdminError::bad(format!("{}: {}", e.path(), e.inner())))?;
+        if let Some(p) = rep.extra.get("passwordPolicy").and_then(Value::as_str) {
+            crate::policy::password::parse(p).map_err(AdminError::bad)?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(no_content())
+}
+
+/// `DELETE /admin/realms/{realm}`: the realm with its users and sessions, and master's
+/// `<realm>-realm` client.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(realm): Path<String>,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    if snap.name == MASTER {
+        return Err(AdminError::bad("Can't delete master realm"));
+    }
+    if !caller.has(&snap.name, "manage-realm") {
+        return Err(AdminError::Forbidden);
+    }
+    let id = snap.id.clone();
+    let name = snap.name.clone();
+    edit_realm(&state, MASTER, |master, writes| {
+        model::remove_client(master, &format!("{name}-realm"));
+        writes.push(Write::DeleteRealm { id: id.clone() });
+        Ok(())
+    })
+    .await?;
+    state.realms.remove(&name);
+    Ok(no_content())
+}
+
+/// `GET /admin/realms/{realm}/keys`: `KeysMetadataRepresentation`.
+pub async fn keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(realm): Path<String>,
+) -> AdminResult<Json<Value>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::View(Family::Realm))?;
+    let mut active = Map::new();
+    let mut keys = Vec::new();
+    let mut sorted: Vec<_> = snap.keys.iter().collect();
+    sorted.sort_by_key(|k| std::cmp::Reverse((k.active, k.priority)));
+    for k in sorted {
+        if k.active && !active.contains_key(&k.alg) {
+            active.insert(k.alg.clone(), json!(k.kid));
+        }
+        let kty = k.jwk.get("kty").and_then(Value::as_str).unwrap_or("RSA");
+        let mut entry = json!({
+            "providerId": k.component_id,
+            "providerPriority": k.priority,
+            "kid": k.kid,
+            "status": if k.active { "ACTIVE" } else { "PASSIVE" },
+            "type": if kty == "OKP" { "OKP" } else { kty },
+            "algorithm": k.alg,
+            "publicKey": b64(&k.spki),
+            "use": if k.key_use == KeyUse::Sig { "SIG" } else { "ENC" },
+        });
+        if let Some(cert) = k
+            .jwk
+            .get("x5c")
+            .and_then(|c| c.get(0))
+            .and_then(Value::as_str)
+        {
+            entry["certificate"] = json!(cert);
+        }
+        keys.push(entry);
+    }
+    for k in &snap.hmac_keys {
+        keys.push(json!({
+            "kid": k.kid,
+            "status": "ACTIVE",
+            "type": "OCT",
+            "algorithm": k.alg,
+            "use": "SIG",
+        }));
+    }
+    Ok(Json(json!({"active": active, "keys": keys})))
+}
+
+/// Query of `partial-export`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportQuery {
+    #[serde(default, deserialize_with = "super::flex_bool")]
+    export_clients: Option<bool>,
+    #[serde(default, deserialize_with = "super::flex_bool")]
+    export_groups_and_roles: Option<bool>,
+}
+
+const MASKED: &str = "**********";
+
+/// `POST /admin/realms/{realm}/partial-export`: the realm without users, clients and groups
+/// and roles unless asked for, secrets masked as Keycloak masks them.
+pub async fn partial_export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(realm): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> AdminResult<Json<Value>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Realm))?;
+    let mut v = super::to_json(&snap.rep)?;
+    let Some(o) = v.as_object_mut() else {
+        return Err(AdminError::Internal);
+    };
+    o.remove("users");
+    if q.export_clients != Some(true) {
+        o.remove("clients");
+        if let Some(roles) = o.get_mut("roles").and_then(Value::as_object_mut) {
+            roles.remove("client");
+        }
+    }
+    if q.export_groups_and_roles != Some(true) {
+        o.remove("groups");
+        o.remove("roles");
+        o.remove("defaultRole");
+    }
+    if let Some(clients) = o.get_mut("clients").and_then(Value::as_array_mut) {
+        for c in clients {
+            if c.get("secret").is_some() {
+                c["secret"] = json!(MASKED);
+            }
+        }
+    }
+    if let Some(idps) = o.get_mut("identityProviders").and_then(Value::as_array_mut) {
+        for idp in idps {
+            if let Some(cfg) = idp.get_mut("config").and_then(Value::as_object_mut) {
+                if cfg.contains_key("clientSecret") {
+                    cfg.insert("clientSecret".into(), json!(MASKED));
+                }
+            }
+        }
+    }
+    if let Some(smtp) = o.get_mut("smtpServer").and_then(Value::as_object_mut) {
+        if smtp.contains_key("password") {
+            smtp.insert("password".into(), json!(MASKED));
+        }
+    }
+    if let Some(comps) = o.get_mut("components").and_then(Value::as_object_mut) {
+        for list in comps.values_mut().filter_map(Value::as_array_mut) {
+            for c in list {
+                if let Some(cfg) = c.get_mut("config").and_then(Value::as_object_mut) {
+                    for k in ["privateKey", "secret", "keystorePassword", "keyPassword"] {
+                        if cfg.contains_key(k) {
+                            cfg.insert(k.into(), json!([MASKED]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(Json(v))
+}
+
+/// `POST /admin/realms/{realm}/partialImport`: clients, realm and client roles, groups and
+/// users, each FAIL/SKIP/OVERWRITE when it exists (`PartialImportResults`).
+pub async fn partial_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(realm): Path<String>,
+    bytes: Bytes,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Realm))?;
+    let req: Map<String, Value> = body(&bytes)?;
+    let policy = match req.get("ifResourceExists").and_then(Value::as_str) {
+        None | Some("FAIL") => model::IfExists::Fail,
+        Some("SKIP") => model::IfExists::Skip,
+        Some("OVERWRITE") => model::IfExists::Overwrite,
+        Some(other) => {
+            return Err(AdminError::bad(format!(
+                "ifResourceExists: unknown policy '{other}' (FAIL, SKIP, OVERWRITE)"
+            )))
+        }
+    };
+    let results = super::partial_import::run(&state, &snap, &req, policy).await?;
+    Ok((StatusCode::OK, Json(results)).into_response())
+}

@@ -1,0 +1,1186 @@
+//! `/admin/realms/{realm}/users`: search, count, CRUD, passwords, credentials, sessions,
+//! groups and role mappings.
+
+use std::collections::BTreeSet;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::auth::{Caller, Family, Need};
+use super::clients::mappings_json;
+use super::realms::target;
+use super::roles::{resolve, roles_out};
+use super::{body, created, model, new_id, no_content, now_millis, AdminError, AdminResult};
+use crate::crypto::password;
+use crate::realm::index::{role_refs, Role};
+use crate::realm::snapshot::RealmSnapshot;
+use crate::representation::{CredentialRepresentation, UserRepresentation};
+use crate::store::{Match, UserCondition, UserField, UserQuery, UserRow};
+use crate::AppState;
+
+/// Keycloak's default page size (`Constants.DEFAULT_MAX_RESULTS`).
+const DEFAULT_MAX: i64 = 100;
+
+fn not_found() -> AdminError {
+    AdminError::not_found("User not found")
+}
+
+/// Fields of the stored user that the Admin API does not show in a `UserRepresentation`.
+const HIDDEN: &[&str] = &[
+    "credentials",
+    "realmRoles",
+    "clientRoles",
+    "groups",
+    "clientConsents",
+    "federatedIdentities",
+    "serviceAccountClientId",
+    "socialLinks",
+    "applicationRoles",
+];
+
+/// The `UserRepresentation` the Admin API answers (brief: the search columns only).
+pub fn user_json(u: &UserRepresentation, brief: bool) -> Value {
+    let mut v = serde_json::to_value(u).unwrap_or_else(|_| json!({}));
+    let Some(o) = v.as_object_mut() else {
+        return v;
+    };
+    for k in HIDDEN {
+        o.remove(*k);
+    }
+    o.entry("emailVerified").or_insert(json!(false));
+    o.entry("enabled").or_insert(json!(false));
+    if brief {
+        o.retain(|k, _| {
+            matches!(
+                k.as_str(),
+                "id" | "username"
+                    | "firstName"
+                    | "lastName"
+                    | "email"
+                    | "emailVerified"
+                    | "createdTimestamp"
+                    | "enabled"
+                    | "federationLink"
+            )
+        });
+        return v;
+    }
+    o.entry("totp").or_insert(json!(false));
+    o.entry("disableableCredentialTypes").or_insert(json!([]));
+    o.entry("requiredActions").or_insert(json!([]));
+    o.entry("notBefore").or_insert(json!(0));
+    o.insert(
+        "access".into(),
+        json!({"manageGroupMembership": true, "view": true, "mapRoles": true, "impersonate": false, "manage": true}),
+    );
+    v
+}
+
+fn parse(row: &UserRow) -> AdminResult<UserRepresentation> {
+    serde_json::from_str(&row.representation).map_err(|_| AdminError::Internal)
+}
+
+fn to_row(u: &UserRepresentation) -> AdminResult<UserRow> {
+    Ok(UserRow {
+        id: u.id.clone().unwrap_or_default(),
+        username: u.username.clone().unwrap_or_default(),
+        email: u.email.clone().map(|e| e.to_lowercase()),
+        representation: serde_json::to_string(u).map_err(|_| AdminError::Internal)?,
+    })
+}
+
+async fn load(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    id: &str,
+) -> AdminResult<(UserRow, UserRepresentation)> {
+    let row = state
+        .store
+        .user_by_id(&snap.id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let u = parse(&row)?;
+    Ok((row, u))
+}
+
+async fn save(state: &AppState, snap: &RealmSnapshot, u: &UserRepresentation) -> AdminResult<()> {
+    state
+        .store
+        .update_user(&snap.id, &to_row(u)?)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict(_) => {
+                AdminError::Conflict("User exists with same username".into())
+            }
+            other => other.into(),
+        })
+}
+
+/// Checks a new password against the realm's policy; the 400 Keycloak answers otherwise.
+pub fn check_policy(
+    snap: &RealmSnapshot,
+    value: &str,
+    username: &str,
+    email: Option<&str>,
+) -> AdminResult<()> {
+    if let Some(p) = snap
+        .rep
+        .extra
+        .get("passwordPolicy")
+        .and_then(Value::as_str)
+        .filter(|p| !p.trim().is_empty())
+    {
+        let rules = crate::policy::password::parse(p).map_err(|_| AdminError::Internal)?;
+        crate::policy::password::check(&rules, value, username, email)
+            .map_err(|t| AdminError::Policy(crate::policy::password::message_key(&t).into(), t))?;
+    }
+    Ok(())
+}
+
+/// Sets a user's password (hashed off the async workers), replacing the old one.
+async fn set_password(
+    u: &mut UserRepresentation,
+    value: String,
+    temporary: bool,
+) -> AdminResult<()> {
+    let h = password::off_thread(move || password::hash(&value)).await??;
+    let mut creds: Vec<CredentialRepresentation> = u.credentials.take().unwrap_or_default();
+    creds.retain(|c| c.kind.as_deref() != Some("password"));
+    let mut c = CredentialRepresentation {
+        id: Some(new_id()),
+        kind: Some("password".into()),
+        secret_data: Some(h.secret_data),
+        credential_data: Some(h.credential_data),
+        ..Default::default()
+    };
+    c.extra.insert("createdDate".into(), json!(now_millis()));
+    creds.push(c);
+    u.credentials = Some(creds);
+    let actions = u.required_actions.get_or_insert_with(Vec::new);
+    actions.retain(|a| a != "UPDATE_PASSWORD");
+    if temporary {
+        actions.push("UPDATE_PASSWORD".into());
+    }
+    Ok(())
+}
+
+fn valid_email(e: &str) -> bool {
+    let Some((local, domain)) = e.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty() && !domain.is_empty() && !e.chars().any(char::is_whitespace)
+}
+
+fn username_of(snap: &RealmSnapshot, u: &UserRepresentation) -> AdminResult<String> {
+    let username = u
+        .username
+        .clone()
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty());
+    let email_as_username = snap
+        .rep
+        .extra
+        .get("registrationEmailAsUsername")
+        .and_then(Value::as_bool)
+        == Some(true);
+    match username {
+        Some(n) => Ok(n),
+        None if email_as_username && u.email.is_some() => {
+            Ok(u.email.clone().unwrap_or_default().to_lowercase())
+        }
+        None => Err(AdminError::bad("User name is missing")),
+    }
+}
+
+fn parse_new(v: &Value) -> AdminResult<UserRepresentation> {
+    body(&serde_json::to_vec(v).map_err(|_| AdminError::Internal)?)
+}
+
+/// A new user from a create request: Keycloak's checks (user name and e-mail not taken) and
+/// defaults, see [`new_user_unchecked`].
+pub async fn new_user(state: &AppState, snap: &RealmSnapshot, v: &Value) -> AdminResult<UserRow> {
+    let u = parse_new(v)?;
+    let username = username_of(snap, &u)?;
+    if state
+        .store
+        .user_by_username(&snap.id, &username)
+        .await?
+        .is_some()
+    {
+        return Err(AdminError::Conflict(
+            "User exists with same username".into(),
+        ));
+    }
+    let duplicates = snap
+        .rep
+        .extra
+        .get("duplicateEmailsAllowed")
+        .and_then(Value::as_bool)
+        == Some(true);
+    if let Some(e) = u.email.as_deref().filter(|e| !e.is_empty()) {
+        if !duplicates
+            && !state
+                .store
+                .users_by_email(&snap.id, &e.to_lowercase())
+                .await?
+                .is_empty()
+        {
+            return Err(AdminError::Conflict("User exists with same email".into()));
+        }
+    }
+    new_user_unchecked(state, snap, v).await
+}
+
+/// A new user with Keycloak's defaults: lower-case user name, disabled unless `enabled`, the
+/// realm's default role, groups by path, hashed credentials checked against the password
+/// policy. Role mappings in the body are ignored, as Keycloak ignores them.
+pub async fn new_user_unchecked(
+    _state: &AppState,
+    snap: &RealmSnapshot,
+    v: &Value,
+) -> AdminResult<UserRow> {
+    let mut u = parse_new(v)?;
+    let username = username_of(snap, &u)?;
+    if let Some(e) = &u.email {
+        if !e.is_empty() && !valid_email(e) {
+            return Err(AdminError::bad("invalidEmailMessage"));
+        }
+    }
+    u.username = Some(username.clone());
+    u.id = Some(
+        u.id.clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(new_id),
+    );
+    u.enabled = Some(u.enabled.unwrap_or(false));
+    u.extra
+        .insert("createdTimestamp".into(), json!(now_millis()));
+    u.extra.entry("emailVerified").or_insert(json!(false));
+    u.extra.entry("notBefore").or_insert(json!(0));
+    u.client_roles = None;
+    u.service_account_client_id = None;
+    let default_role = snap.rep.default_role.as_ref().and_then(|r| r.name.clone());
+    u.realm_roles = Some(default_role.into_iter().collect());
+    if let Some(groups) = &u.groups {
+        for p in groups {
+            if model::group_by_path(&snap.rep, p).is_none() {
+                return Err(AdminError::bad(format!("Group {p} not found")));
+            }
+        }
+    }
+    let creds = u.credentials.take().unwrap_or_default();
+    for c in creds {
+        if c.kind.as_deref().unwrap_or("password") != "password" {
+            continue;
+        }
+        if let Some(value) = c.value {
+            check_policy(snap, &value, &username, u.email.as_deref())?;
+            set_password(&mut u, value, c.temporary == Some(true)).await?;
+        }
+    }
+    to_row(&u)
+}
+
+/// Query of `GET /users` and `GET /users/count`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchQuery {
+    search: Option<String>,
+    username: Option<String>,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    #[serde(default, deserialize_with = "super::flex_bool")]
+    exact: Option<bool>,
+    #[serde(default, deserialize_with = "super::flex_bool")]
+    enabled: Option<bool>,
+    #[serde(default, deserialize_with = "super::flex_bool")]
+    email_verified: Option<bool>,
+    q: Option<String>,
+    #[serde(default, deserialize_with = "super::flex_bool")]
+    brief_representation: Option<bool>,
+    first: Option<i64>,
+    max: Option<i64>,
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// One term of `search`: `"exact"`, `prefix` (the default), or a pattern with `*`.
+fn search_term(term: &str) -> Match {
+    let t = term.to_lowercase();
+    if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
+        return Match::Exact(t[1..t.len() - 1].to_string());
+    }
+    let body = t.strip_suffix('*').unwrap_or(&t);
+    if !body.contains('*') {
+        return Match::Prefix(body.to_string());
+    }
+    let mut pattern = like_escape(&t).replace('*', "%");
+    if !pattern.ends_with('%') {
+        pattern.push('%');
+    }
+    Match::Like(pattern)
+}
+
+/// Keycloak's user search as a store query.
+pub fn user_query(q: &SearchQuery) -> UserQuery {
+    let mut conditions = Vec::new();
+    const ALL: [UserField; 4] = [
+        UserField::Username,
+        UserField::Email,
+        UserField::FirstName,
+        UserField::LastName,
+    ];
+    if let Some(s) = q
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && *s != "*")
+    {
+        for term in s.split_whitespace() {
+            conditions.push(UserCondition {
+                fields: ALL.to_vec(),
+                matches: search_term(term),
+            });
+        }
+    }
+    let exact = q.exact == Some(true);
+    for (field, value) in [
+        (UserField::Username, &q.username),
+        (UserField::Email, &q.email),
+        (UserField::FirstName, &q.first_name),
+        (UserField::LastName, &q.last_name),
+    ] {
+        if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+            let v = v.to_lowercase();
+            let matches = if exact {
+                Match::Exact(v)
+            } else {
+                Match::Like(format!("%{}%", like_escape(&v)))
+            };
+            conditions.push(UserCondition {
+                fields: vec![field],
+                matches,
+            });
+        }
+    }
+    UserQuery {
+        conditions,
+        enabled: q.enabled,
+        include_service_accounts: false,
+        first: q.first.unwrap_or(0).max(0),
+        max: match q.max {
+            Some(m) if m >= 0 => m,
+            Some(_) => i64::MAX,
+            None => DEFAULT_MAX,
+        },
+    }
+}
+
+/// `q=key:value key2:value2` attribute conditions.
+fn attribute_filter(q: &SearchQuery) -> Vec<(String, String)> {
+    q.q.as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn matches_extra(
+    u: &UserRepresentation,
+    attrs: &[(String, String)],
+    email_verified: Option<bool>,
+) -> bool {
+    if let Some(ev) = email_verified {
+        if u.extra
+            .get("emailVerified")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            != ev
+        {
+            return false;
+        }
+    }
+    attrs.iter().all(|(k, v)| {
+        u.extra
+            .get("attributes")
+            .and_then(|a| a.get(k))
+            .and_then(Value::as_array)
+            .is_some_and(|vals| vals.iter().any(|x| x.as_str() == Some(v.as_str())))
+    })
+}
+
+async fn search(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    q: &SearchQuery,
+) -> AdminResult<Vec<UserRepresentation>> {
+    let attrs = attribute_filter(q);
+    if let Some(id) = q
+        .search
+        .as_deref()
+        .and_then(|s| s.trim().strip_prefix("id:"))
+    {
+        let row = state.store.user_by_id(&snap.id, id.trim()).await?;
+        return row.map(|r| parse(&r)).into_iter().collect();
+    }
+    let mut sq = user_query(q);
+    if attrs.is_empty() && q.email_verified.is_none() {
+        return state
+            .store
+            .search_users(&snap.id, &sq)
+            .await?
+            .iter()
+            .map(parse)
+            .collect();
+    }
+    // Attribute and e-mail-verified filters are applied here, then the page.
+    let (first, max) = (sq.first as usize, sq.max);
+    sq.first = 0;
+    sq.max = i64::MAX;
+    let mut out = Vec::new();
+    for row in state.store.search_users(&snap.id, &sq).await? {
+        let u = parse(&row)?;
+        if matches_extra(&u, &attrs, q.email_verified) {
+            out.push(u);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .skip(first)
+        .take(usize::try_from(max).unwrap_or(usize::MAX))
+        .collect())
+}
+
+/// `GET /users`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(realm): Path<String>,
+    Query(q): Query<SearchQuery>,
+) -> AdminResult<Json<Vec<Value>>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Query(Family::Users))?;
+    let brief =
+        q.brief_representation == Some(true) || !caller.can(&snap.name, Need::View(Family::Users));
+    let users = search(&state, &snap, &q).await?;
+    Ok(Json(users.iter().map(|u| user_json(u, brief)).collect()))
+}
+
+/// `GET /users/count`.
+pub async fn count(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(realm): Path<String>,
+    Query(q): Query<SearchQuery>,
+) -> AdminResult<Json<i64>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Query(Family::Users))?;
+    if attribute_filter(&q).is_empty() && q.email_verified.is_none() {
+        return Ok(Json(
+            state.store.count_users(&snap.id, &user_query(&q)).await?,
+        ));
+    }
+    let all = SearchQuery {
+        first: None,
+        max: Some(-1),
+        ..q
+    };
+    Ok(Json(search(&state, &snap, &all).await?.len() as i64))
+}
+
+/// `POST /users`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(realm): Path<String>,
+    uri: Uri,
+    bytes: Bytes,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Users))?;
+    let v: Value = body(&bytes)?;
+    if !v.is_object() {
+        return Err(AdminError::bad("expected a user object"));
+    }
+    let row = new_user(&state, &snap, &v).await?;
+    state
+        .store
+        .insert_user(&snap.id, &row)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict(_) => {
+                AdminError::Conflict("User exists with same username".into())
+            }
+            other => other.into(),
+        })?;
+    Ok(created(&uri, &row.id))
+}
+
+/// `GET /users/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::View(Family::Users))?;
+    let (_, u) = load(&state, &snap, &id).await?;
+    Ok(Json(user_json(&u, false)))
+}
+
+/// `PUT /users/{id}`: fields present replace the stored ones.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Users))?;
+    let patch: Map<String, Value> = body(&bytes)?;
+    let (_, u) = load(&state, &snap, &id).await?;
+    let mut v = serde_json::to_value(&u).map_err(|_| AdminError::Internal)?;
+    let Some(o) = v.as_object_mut() else {
+        return Err(AdminError::Internal);
+    };
+    for (k, val) in &patch {
+        match k.as_str() {
+            "username" => {
+                let new = val
+                    .as_str()
+                    .map(|s| s.trim().to_lowercase())
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| AdminError::bad("User name is missing"))?;
+                if Some(new.as_str()) != u.username.as_deref() {
+                    if snap
+                        .rep
+                        .extra
+                        .get("editUsernameAllowed")
+                        .and_then(Value::as_bool)
+                        != Some(true)
+                    {
+                        return Err(AdminError::bad("error-user-attribute-read-only"));
+                    }
+                    if state
+                        .store
+                        .user_by_username(&snap.id, &new)
+                        .await?
+                        .is_some()
+                    {
+                        return Err(AdminError::Conflict(
+                            "User exists with same username".into(),
+                        ));
+                    }
+                }
+                o.insert(k.clone(), json!(new));
+            }
+            "email" => {
+                let e = val.as_str().unwrap_or_default();
+                if !e.is_empty() && !valid_email(e) {
+                    return Err(AdminError::bad("invalidEmailMessage"));
+                }
+                let dup_ok = snap
+                    .rep
+                    .extra
+                    .get("duplicateEmailsAllowed")
+                    .and_then(Value::as_bool)
+                    == Some(true);
+                if !e.is_empty()
+                    && !dup_ok
+                    && state
+                        .store
+                        .users_by_email(&snap.id, &e.to_lowercase())
+                        .await?
+                        .iter()
+                        .any(|r| r.id != id)
+                {
+                    return Err(AdminError::Conflict("User exists with same email".into()));
+                }
+                o.insert(k.clone(), val.clone());
+            }
+            // Ids, credentials, memberships and role mappings have endpoints of their own.
+            "id"
+            | "credentials"
+            | "realmRoles"
+            | "clientRoles"
+            | "groups"
+            | "access"
+            | "createdTimestamp"
+            | "serviceAccountClientId"
+            | "federatedIdentities" => {}
+            _ => {
+                o.insert(k.clone(), val.clone());
+            }
+        }
+    }
+    let next: UserRepresentation = serde_path_to_error::deserialize(&v)
+        .map_err(|e| AdminError::bad(format!("{}: {}", e.path(), e.inner())))?;
+    save(&state, &snap, &next).await?;
+    Ok(no_content())
+}
+
+/// `DELETE /users/{id}`: with the user's sessions.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Users))?;
+    if !state.store.delete_user(&snap.id, &id).await? {
+        return Err(not_found());
+    }
+    Ok(no_content())
+}
+
+/// `PUT /users/{id}/reset-password`: `{"type": "password", "value": "...", "temporary": true}`.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Users))?;
+    let cred: CredentialRepresentation = body(&bytes)?;
+    let (_, mut u) = load(&state, &snap, &id).await?;
+    let value = cred
+        .value
+        .ok_or_else(|| AdminError::Plain("No password provided".into()))?;
+    if value.is_empty() {
+        return Err(AdminError::Plain("Empty password not allowed".into()));
+    }
+    check_policy(
+        &snap,
+        &value,
+        u.username.as_deref().unwrap_or_default(),
+        u.email.as_deref(),
+    )?;
+    set_password(&mut u, value, cred.temporary.unwrap_or(true)).await?;
+    save(&state, &snap, &u).await?;
+    Ok(no_content())
+}
+
+/// `PUT /users/{id}/execute-actions-email`: this server sends no e-mail; the answer says so.
+pub async fn execute_actions_email(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Users))?;
+    let (_, u) = load(&state, &snap, &id).await?;
+    if u.email.as_deref().unwrap_or_default().is_empty() {
+        return Err(AdminError::bad("User email missing"));
+    }
+    if u.enabled != Some(true) {
+        return Err(AdminError::bad("User is disabled"));
+    }
+    let configured = snap
+        .rep
+        .extra
+        .get("smtpServer")
+        .and_then(Value::as_object)
+        .is_some_and(|m| m.get("host").is_some());
+    Err(AdminError::Status(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        if configured {
+            "Failed to send execute actions email: sending e-mail is not supported by this server"
+                .into()
+        } else {
+            "Failed to send execute actions email: the realm has no SMTP server configured".into()
+        },
+    ))
+}
+
+/// `GET /users/{id}/credentials`: metadata, never the hash.
+pub async fn credentials(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Json<Vec<Value>>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::View(Family::Users))?;
+    let (_, u) = load(&state, &snap, &id).await?;
+    let out = u
+        .credentials
+        .iter()
+        .flatten()
+        .map(|c| {
+            let mut v = json!({"id": c.id, "type": c.kind, "credentialData": c.credential_data});
+            for k in ["createdDate", "userLabel", "priority"] {
+                if let Some(x) = c.extra.get(k) {
+                    v[k] = x.clone();
+                }
+            }
+            v
+        })
+        .collect();
+    Ok(Json(out))
+}
+
+/// `DELETE /users/{id}/credentials/{cred}`.
+pub async fn delete_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id, cred)): Path<(String, String, String)>,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Users))?;
+    let (_, mut u) = load(&state, &snap, &id).await?;
+    let list = u.credentials.get_or_insert_with(Vec::new);
+    let before = list.len();
+    list.retain(|c| c.id.as_deref() != Some(cred.as_str()));
+    if list.len() == before {
+        return Err(AdminError::not_found("Credential not found"));
+    }
+    save(&state, &snap, &u).await?;
+    Ok(no_content())
+}
+
+fn session_json(s: &crate::store::SessionRow, username: &str) -> Value {
+    let notes: Map<String, Value> = serde_json::from_str(&s.data).unwrap_or_default();
+    json!({
+        "id": s.id,
+        "username": username,
+        "userId": s.user_id,
+        "ipAddress": notes.get("ip").and_then(Value::as_str).unwrap_or(""),
+        "start": s.created_at * 1000,
+        "lastAccess": s.last_refresh * 1000,
+        "rememberMe": notes.get("remember_me").and_then(Value::as_bool).unwrap_or(false),
+        "clients": {},
+        "transientUser": false,
+    })
+}
+
+/// `GET /users/{id}/sessions`: online sessions.
+pub async fn sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Json<Vec<Value>>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::View(Family::Users))?;
+    let (row, _) = load(&state, &snap, &id).await?;
+    let list = state.store.user_sessions(&snap.id, &id).await?;
+    Ok(Json(
+        list.iter()
+            .filter(|s| !s.offline)
+            .map(|s| session_json(s, &row.username))
+            .collect(),
+    ))
+}
+
+/// `GET /users/{id}/offline-sessions/{client}`.
+pub async fn offline_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id, client)): Path<(String, String, String)>,
+) -> AdminResult<Json<Vec<Value>>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::View(Family::Users))?;
+    model::client(&snap.rep, &client).ok_or_else(|| AdminError::not_found("Client not found"))?;
+    let (row, _) = load(&state, &snap, &id).await?;
+    let list = state.store.user_sessions(&snap.id, &id).await?;
+    Ok(Json(
+        list.iter()
+            .filter(|s| s.offline)
+            .map(|s| session_json(s, &row.username))
+            .collect(),
+    ))
+}
+
+/// `POST /users/{id}/logout`: ends every session of the user.
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Users))?;
+    load(&state, &snap, &id).await?;
+    state.store.delete_user_sessions(&snap.id, &id).await?;
+    Ok(no_content())
+}
+
+/// `GET /users/{id}/federated-identity`.
+pub async fn federated_identity(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::View(Family::Users))?;
+    let (_, u) = load(&state, &snap, &id).await?;
+    Ok(Json(
+        u.extra
+            .get("federatedIdentities")
+            .cloned()
+            .unwrap_or(json!([])),
+    ))
+}
+
+/// Query of `GET /users/{id}/groups`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupsQuery {
+    search: Option<String>,
+    first: Option<i64>,
+    max: Option<i64>,
+    #[serde(default, deserialize_with = "super::flex_bool")]
+    brief_representation: Option<bool>,
+}
+
+fn user_groups<'a>(
+    snap: &'a RealmSnapshot,
+    u: &UserRepresentation,
+) -> Vec<&'a crate::representation::GroupRepresentation> {
+    u.groups
+        .iter()
+        .flatten()
+        .filter_map(|p| model::group_by_path(&snap.rep, p))
+        .collect()
+}
+
+/// `GET /users/{id}/groups`.
+pub async fn groups(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+    Query(q): Query<GroupsQuery>,
+) -> AdminResult<Json<Vec<Value>>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::View(Family::Users))?;
+    let (_, u) = load(&state, &snap, &id).await?;
+    let needle = q.search.as_deref().map(str::to_lowercase);
+    let out: Vec<Value> = user_groups(&snap, &u)
+        .into_iter()
+        .filter(|g| {
+            needle.as_deref().is_none_or(|n| {
+                g.name
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_lowercase()
+                    .contains(n)
+            })
+        })
+        .map(|g| {
+            if q.brief_representation == Some(false) {
+                super::groups::full(g)
+            } else {
+                super::groups::brief(g)
+            }
+        })
+        .collect();
+    Ok(Json(
+        super::Paging {
+            first: q.first,
+            max: q.max,
+        }
+        .apply(out, None),
+    ))
+}
+
+/// `GET /users/{id}/groups/count`.
+pub async fn groups_count(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::View(Family::Users))?;
+    let (_, u) = load(&state, &snap, &id).await?;
+    Ok(Json(json!({"count": user_groups(&snap, &u).len()})))
+}
+
+async fn membership(
+    state: &AppState,
+    caller: &Caller,
+    realm: &str,
+    id: &str,
+    group: &str,
+    join: bool,
+) -> AdminResult<Response> {
+    let snap = target(state, caller, realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Users))?;
+    let (_, mut u) = load(state, &snap, id).await?;
+    let path = model::group(&snap.rep, group)
+        .and_then(|g| g.path.clone())
+        .ok_or_else(|| AdminError::not_found("Group not found"))?;
+    let list = u.groups.get_or_insert_with(Vec::new);
+    let had = list.contains(&path);
+    if join && !had {
+        list.push(path);
+    } else if !join && had {
+        list.retain(|p| *p != path);
+    } else {
+        return Ok(no_content());
+    }
+    save(state, &snap, &u).await?;
+    Ok(no_content())
+}
+
+/// `PUT /users/{id}/groups/{group}`.
+pub async fn join_group(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id, group)): Path<(String, String, String)>,
+) -> AdminResult<Response> {
+    membership(&s, &caller, &realm, &id, &group, true).await
+}
+/// `DELETE /users/{id}/groups/{group}`.
+pub async fn leave_group(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id, group)): Path<(String, String, String)>,
+) -> AdminResult<Response> {
+    membership(&s, &caller, &realm, &id, &group, false).await
+}
+
+// Role mappings.
+
+fn direct(u: &UserRepresentation) -> Vec<Role> {
+    role_refs(u.realm_roles.as_ref(), u.client_roles.as_ref())
+}
+
+fn effective(snap: &RealmSnapshot, u: &UserRepresentation) -> BTreeSet<Role> {
+    let mut d = direct(u);
+    for g in u.groups.iter().flatten() {
+        d.extend(snap.index.group_roles(g).iter().cloned());
+    }
+    snap.index.expand(d)
+}
+
+/// `GET /users/{id}/role-mappings`.
+pub async fn role_mappings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::View(Family::Users))?;
+    let (_, u) = load(&state, &snap, &id).await?;
+    let roles: Vec<Role> = direct(&u)
+        .into_iter()
+        .filter(|r| snap.index.role_exists(r))
+        .collect();
+    Ok(Json(mappings_json(&snap.rep, &roles)))
+}
+
+/// Which roles a mapping endpoint is about: the realm's, or one client's.
+fn client_of(snap: &RealmSnapshot, client: Option<&str>) -> AdminResult<Option<String>> {
+    client
+        .map(|id| {
+            model::client(&snap.rep, id)
+                .and_then(|c| c.client_id.clone())
+                .ok_or_else(|| AdminError::not_found("Client not found"))
+        })
+        .transpose()
+}
+
+fn in_container(r: &Role, client: Option<&str>) -> bool {
+    match (r, client) {
+        (Role::Realm(_), None) => true,
+        (Role::Client(c, _), Some(x)) => c == x,
+        _ => false,
+    }
+}
+
+async fn mappings(
+    state: &AppState,
+    caller: &Caller,
+    realm: &str,
+    id: &str,
+    client: Option<&str>,
+    kind: &str,
+) -> AdminResult<Json<Vec<Value>>> {
+    let snap = target(state, caller, realm)?;
+    caller.require(&snap.name, Need::View(Family::Users))?;
+    let cid = client_of(&snap, client)?;
+    let (_, u) = load(state, &snap, id).await?;
+    let roles: Vec<Role> = match kind {
+        "direct" => direct(&u)
+            .into_iter()
+            .filter(|r| in_container(r, cid.as_deref()))
+            .collect(),
+        "composite" => effective(&snap, &u)
+            .into_iter()
+            .filter(|r| in_container(r, cid.as_deref()))
+            .collect(),
+        _ => {
+            let have = effective(&snap, &u);
+            model::roles(&snap.rep, cid.as_deref())
+                .filter_map(|r| r.name.clone())
+                .map(|n| model::role_key(cid.as_deref(), &n))
+                .filter(|r| !have.contains(r))
+                .collect()
+        }
+    };
+    Ok(Json(roles_out(&snap.rep, &roles)))
+}
+
+async fn change_mappings(
+    state: &AppState,
+    caller: &Caller,
+    realm: &str,
+    id: &str,
+    client: Option<&str>,
+    bytes: &[u8],
+    add: bool,
+) -> AdminResult<Response> {
+    let snap = target(state, caller, realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Users))?;
+    let cid = client_of(&snap, client)?;
+    let list: Vec<Value> = body(bytes)?;
+    let (_, mut u) = load(state, &snap, id).await?;
+    let mut m = model::Mappings {
+        realm: &mut u.realm_roles,
+        client: &mut u.client_roles,
+    };
+    for v in &list {
+        let role = resolve(&snap.rep, v)?;
+        if !in_container(&role, cid.as_deref()) {
+            return Err(AdminError::not_found("Could not find role"));
+        }
+        if add {
+            m.add(&role);
+        } else {
+            m.remove(&role);
+        }
+    }
+    save(state, &snap, &u).await?;
+    Ok(no_content())
+}
+
+/// `GET /users/{id}/role-mappings/realm`.
+pub async fn realm_mappings(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Json<Vec<Value>>> {
+    mappings(&s, &caller, &realm, &id, None, "direct").await
+}
+/// `GET /users/{id}/role-mappings/realm/composite`.
+pub async fn realm_composite(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Json<Vec<Value>>> {
+    mappings(&s, &caller, &realm, &id, None, "composite").await
+}
+/// `GET /users/{id}/role-mappings/realm/available`.
+pub async fn realm_available(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Json<Vec<Value>>> {
+    mappings(&s, &caller, &realm, &id, None, "available").await
+}
+/// `POST /users/{id}/role-mappings/realm`.
+pub async fn add_realm_mappings(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+    b: Bytes,
+) -> AdminResult<Response> {
+    change_mappings(&s, &caller, &realm, &id, None, &b, true).await
+}
+/// `DELETE /users/{id}/role-mappings/realm`.
+pub async fn remove_realm_mappings(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+    b: Bytes,
+) -> AdminResult<Response> {
+    change_mappings(&s, &caller, &realm, &id, None, &b, false).await
+}
+/// `GET /users/{id}/role-mappings/clients/{client}`.
+pub async fn client_mappings(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id, client)): Path<(String, String, String)>,
+) -> AdminResult<Json<Vec<Value>>> {
+    mappings(&s, &caller, &realm, &id, Some(&client), "direct").await
+}
+/// `GET /users/{id}/role-mappings/clients/{client}/composite`.
+pub async fn client_composite(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id, client)): Path<(String, String, String)>,
+) -> AdminResult<Json<Vec<Value>>> {
+    mappings(&s, &caller, &realm, &id, Some(&client), "composite").await
+}
+/// `GET /users/{id}/role-mappings/clients/{client}/available`.
+pub async fn client_available(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id, client)): Path<(String, String, String)>,
+) -> AdminResult<Json<Vec<Value>>> {
+    mappings(&s, &caller, &realm, &id, Some(&client), "available").await
+}
+/// `POST /users/{id}/role-mappings/clients/{client}`.
+pub async fn add_client_mappings(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id, client)): Path<(String, String, String)>,
+    b: Bytes,
+) -> AdminResult<Response> {
+    change_mappings(&s, &caller, &realm, &id, Some(&client), &b, true).await
+}
+/// `DELETE /users/{id}/role-mappings/clients/{client}`.
+pub async fn remove_client_mappings(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id, client)): Path<(String, String, String)>,
+    b: Bytes,
+) -> AdminResult<Response> {
+    change_mappings(&s, &caller, &realm, &id, Some(&client), &b, false).await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_terms_follow_keycloak() {
+        assert_eq!(search_term("Ali"), Match::Prefix("ali".into()));
+        assert_eq!(search_term("ali*"), Match::Prefix("ali".into()));
+        assert_eq!(search_term("\"Alice\""), Match::Exact("alice".into()));
+        assert_eq!(search_term("*lic*"), Match::Like("%lic%".into()));
+        assert_eq!(search_term("a_b*c"), Match::Like("a\\_b%c%".into()));
+    }
+
+    #[test]
+    fn field_parameters_are_infix_unless_exact() {
+        let q = SearchQuery {
+            username: Some("Li".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            user_query(&q).conditions[0].matches,
+            Match::Like("%li%".into())
+        );
+        let q = SearchQuery {
+            username: Some("Li".into()),
+            exact: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(
+            user_query(&q).conditions[0].matches,
+            Match::Exact("li".into())
+        );
+        assert_eq!(user_query(&q).max, 100);
+    }
+}
