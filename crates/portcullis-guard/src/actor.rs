@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::claims::Known;
 use crate::error::Error;
 
 /// An organization the caller belongs to, from Keycloak's `organization` claim.
@@ -61,10 +62,6 @@ pub struct Actor {
     pub claims: Map<String, Value>,
 }
 
-fn string(claims: &Map<String, Value>, name: &str) -> Option<String> {
-    claims.get(name).and_then(Value::as_str).map(str::to_owned)
-}
-
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::Array(a)) => a
@@ -112,21 +109,33 @@ impl Actor {
     /// audience). [`crate::Validator::validate`] calls this; it is public for tests of code
     /// that consumes an `Actor`. Fails only if `sub` is missing.
     pub fn from_verified_claims(claims: Map<String, Value>) -> Result<Actor, Error> {
-        let sub = string(&claims, "sub")
+        let known = Known::scan(&claims);
+        let tenant = known
+            .iss
+            .and_then(Value::as_str)
+            .and_then(crate::issuer::realm_of);
+        let mut actor = Actor::from_known(&known, tenant)?;
+        actor.claims = claims;
+        Ok(actor)
+    }
+
+    /// Every field but `claims` (left empty for the caller to move the map in), from the claims
+    /// scanned out of it. `tenant` is the realm of `iss`, already known to the caller.
+    pub(crate) fn from_known(known: &Known<'_>, tenant: Option<&str>) -> Result<Actor, Error> {
+        let string = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+        let sub = string(known.sub)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::MissingClaim("sub".into()))?;
-        let issuer = string(&claims, "iss").unwrap_or_default();
-        let tenant = crate::issuer::realm_of(&issuer).map(str::to_owned);
-        let realm_roles = strings(claims.get("realm_access").and_then(|r| r.get("roles")));
-        let client_roles = match claims.get("resource_access") {
+        let realm_roles = strings(known.realm_access.and_then(|r| r.get("roles")));
+        let client_roles = match known.resource_access {
             Some(Value::Object(m)) => m
                 .iter()
                 .map(|(client, v)| (client.clone(), strings(v.get("roles"))))
                 .collect(),
             _ => BTreeMap::new(),
         };
-        let scopes = claims
-            .get("scope")
+        let scopes = known
+            .scope
             .and_then(Value::as_str)
             .map(|s| {
                 s.split(' ')
@@ -135,28 +144,28 @@ impl Actor {
                     .collect()
             })
             .unwrap_or_default();
-        let org_id = match claims.get("org_id") {
+        let org_id = match known.org_id {
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
         Ok(Actor {
             sub,
-            tenant,
-            preferred_username: string(&claims, "preferred_username"),
-            email: string(&claims, "email"),
+            issuer: string(known.iss).unwrap_or_default(),
+            tenant: tenant.map(str::to_owned),
+            preferred_username: string(known.preferred_username),
+            email: string(known.email),
             realm_roles,
             client_roles,
             scopes,
-            groups: strings(claims.get("groups")),
-            organizations: organizations(claims.get("organization")),
+            groups: strings(known.groups),
+            organizations: organizations(known.organization),
             org_id,
-            azp: string(&claims, "azp"),
-            sid: string(&claims, "sid"),
-            audience: crate::claims::audience(&claims),
-            expires_at: claims.get("exp").and_then(Value::as_i64).unwrap_or(0),
-            issuer,
-            claims,
+            azp: string(known.azp),
+            sid: string(known.sid),
+            audience: crate::claims::audience(known.aud),
+            expires_at: known.exp.and_then(Value::as_i64).unwrap_or(0),
+            claims: Map::new(),
         })
     }
 

@@ -3,9 +3,13 @@
 //! Only asymmetric algorithms exist in [`Algorithm`]: `none` and the HMAC family cannot be
 //! named, so a token can never make the guard use a public key as an HMAC secret.
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use base64::{DecodeSliceError, Engine as _};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::error::Error;
 
@@ -124,24 +128,46 @@ impl std::fmt::Display for Algorithm {
     }
 }
 
+/// Longest signature accepted: RSA with an 8192-bit modulus (the largest key the verification
+/// parameters take) signs 1024 bytes; every other algorithm signs fewer.
+const MAX_SIGNATURE_LEN: usize = 1024;
+
+/// Headers up to this size are decoded on the stack (Keycloak's are about 100 bytes); longer
+/// ones, such as headers carrying a certificate chain, on the heap.
+const STACK_HEADER_LEN: usize = 512;
+
+/// The header parameters the guard reads. `alg` and `kid` borrow from the decoded header unless
+/// they contain JSON escapes; `crit` is only tested for presence.
 #[derive(Deserialize)]
-struct RawHeader {
-    alg: String,
+struct RawHeader<'h> {
+    #[serde(borrow)]
+    alg: Cow<'h, str>,
+    #[serde(default, borrow)]
+    kid: Option<Cow<'h, str>>,
     #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    crit: Option<serde_json::Value>,
+    crit: Option<IgnoredAny>,
 }
 
 /// A token split and decoded, signature not yet checked.
+///
+/// Parsing does one heap allocation for the payload bytes (plus those of the claims map and
+/// the `kid`): the header and the signature are decoded into stack buffers.
 pub(crate) struct UnverifiedJwt<'a> {
     pub(crate) alg: Algorithm,
     pub(crate) kid: Option<String>,
     /// `base64url(header) "." base64url(payload)`: the bytes the signature covers.
     pub(crate) signing_input: &'a [u8],
-    pub(crate) signature: Vec<u8>,
+    signature: [u8; MAX_SIGNATURE_LEN],
+    signature_len: usize,
     /// The payload, parsed but untrusted until the signature is verified.
-    pub(crate) claims: serde_json::Map<String, serde_json::Value>,
+    pub(crate) claims: Map<String, Value>,
+}
+
+impl UnverifiedJwt<'_> {
+    /// The decoded signature.
+    pub(crate) fn signature(&self) -> &[u8] {
+        self.signature.get(..self.signature_len).unwrap_or_default()
+    }
 }
 
 /// Splits and decodes a compact JWS. Header parameters such as `jku`, `x5u` or `jwk` are ignored:
@@ -153,26 +179,53 @@ pub(crate) fn parse<'a>(token: &'a str, allowed: &[Algorithm]) -> Result<Unverif
     else {
         return Err(Error::Malformed);
     };
-    let header_json = URL_SAFE_NO_PAD.decode(h).map_err(|_| Error::Malformed)?;
-    let header: RawHeader = serde_json::from_slice(&header_json).map_err(|_| Error::Malformed)?;
-    if header.crit.is_some() {
-        return Err(Error::UnsupportedCritical);
-    }
-    let alg = Algorithm::from_name(&header.alg)
+    let (alg, kid) = parse_header(h.as_bytes())?;
+    let alg = alg
         .filter(|a| allowed.contains(a))
         .ok_or(Error::UnsupportedAlgorithm)?;
+
     let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| Error::Malformed)?;
-    let claims: serde_json::Map<String, serde_json::Value> =
+    let claims: Map<String, Value> =
         serde_json::from_slice(&payload).map_err(|_| Error::Malformed)?;
-    let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| Error::Malformed)?;
+
+    let mut signature = [0u8; MAX_SIGNATURE_LEN];
+    let signature_len = URL_SAFE_NO_PAD
+        .decode_slice(s, &mut signature)
+        .map_err(|_| Error::Malformed)?;
     let signing_input = &token.as_bytes()[..h.len() + 1 + p.len()];
     Ok(UnverifiedJwt {
         alg,
-        kid: header.kid,
+        kid,
         signing_input,
         signature,
+        signature_len,
         claims,
     })
+}
+
+/// Decodes and reads the header: the algorithm (`None` when it is not one the guard knows) and
+/// the `kid`. A `crit` parameter is refused: no extension is understood.
+fn parse_header(encoded: &[u8]) -> Result<(Option<Algorithm>, Option<String>), Error> {
+    fn read(json: &[u8]) -> Result<(Option<Algorithm>, Option<String>), Error> {
+        let header: RawHeader<'_> = serde_json::from_slice(json).map_err(|_| Error::Malformed)?;
+        if header.crit.is_some() {
+            return Err(Error::UnsupportedCritical);
+        }
+        Ok((
+            Algorithm::from_name(&header.alg),
+            header.kid.map(Cow::into_owned),
+        ))
+    }
+    let mut stack = [0u8; STACK_HEADER_LEN];
+    match URL_SAFE_NO_PAD.decode_slice(encoded, &mut stack) {
+        Ok(n) => read(stack.get(..n).unwrap_or_default()),
+        Err(DecodeSliceError::OutputSliceTooSmall) => read(
+            &URL_SAFE_NO_PAD
+                .decode(encoded)
+                .map_err(|_| Error::Malformed)?,
+        ),
+        Err(DecodeSliceError::DecodeError(_)) => Err(Error::Malformed),
+    }
 }
 
 #[cfg(test)]
@@ -248,7 +301,7 @@ mod tests {
         let t = format!("{h}.{p}.c2ln");
         let jwt = parse(&t, &Algorithm::ALL).unwrap();
         assert_eq!(jwt.signing_input, format!("{h}.{p}").as_bytes());
-        assert_eq!(jwt.signature, b"sig");
+        assert_eq!(jwt.signature(), b"sig");
         assert_eq!(jwt.alg, Algorithm::EdDSA);
         assert_eq!(jwt.kid, None);
     }

@@ -115,7 +115,7 @@ fn verify_with(keys: &KeySet, jwt: &UnverifiedJwt<'_>) -> Outcome {
     for entry in keys.candidates(jwt.kid.as_deref(), jwt.alg) {
         if entry
             .key
-            .verify_sig(jwt.signing_input, &jwt.signature)
+            .verify_sig(jwt.signing_input, jwt.signature())
             .is_ok()
         {
             return Outcome::Verified;

@@ -20,7 +20,7 @@
 //! ```
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -298,6 +298,8 @@ struct IssuerState {
     no_discovery: AtomicBool,
     jwks_uri_override: RwLock<Option<String>>,
     certs_body_override: RwLock<Option<String>>,
+    /// Milliseconds every response is held back.
+    delay_ms: AtomicU64,
     discovery_hits: AtomicUsize,
     certs_hits: AtomicUsize,
 }
@@ -338,8 +340,18 @@ fn write<T>(lock: &RwLock<T>, f: impl FnOnce(&mut T)) {
     }
 }
 
+impl IssuerState {
+    async fn delay(&self) {
+        let ms = self.delay_ms.load(Ordering::SeqCst);
+        if ms > 0 {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    }
+}
+
 async fn discovery(State(s): State<Arc<IssuerState>>, Path(realm): Path<String>) -> Response {
     s.discovery_hits.fetch_add(1, Ordering::SeqCst);
+    s.delay().await;
     if s.unavailable.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
@@ -360,6 +372,7 @@ async fn discovery(State(s): State<Arc<IssuerState>>, Path(realm): Path<String>)
 
 async fn certs(State(s): State<Arc<IssuerState>>, Path(realm): Path<String>) -> Response {
     s.certs_hits.fetch_add(1, Ordering::SeqCst);
+    s.delay().await;
     if s.unavailable.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
@@ -423,6 +436,13 @@ impl TestIssuer {
         write(&self.state.keys, |k| k.push(jwk));
     }
 
+    /// Removes the keys with this `kid` from the key set.
+    pub fn unpublish(&self, kid: &str) {
+        write(&self.state.keys, |k| {
+            k.retain(|jwk| jwk.get("kid").and_then(Value::as_str) != Some(kid));
+        });
+    }
+
     /// Removes every key from the key set.
     pub fn unpublish_all(&self) {
         write(&self.state.keys, Vec::clear);
@@ -431,6 +451,13 @@ impl TestIssuer {
     /// When `false`, every request answers 503.
     pub fn set_available(&self, available: bool) {
         self.state.unavailable.store(!available, Ordering::SeqCst);
+    }
+
+    /// Holds every discovery and JWKS response back this long (a slow or hanging issuer).
+    /// Requests are counted when they arrive. Default: no delay.
+    pub fn set_response_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.state.delay_ms.store(ms, Ordering::SeqCst);
     }
 
     /// When `false`, discovery answers 404 (clients must fall back to the certs path).

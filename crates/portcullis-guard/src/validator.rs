@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use crate::actor::Actor;
-use crate::claims::{self, ClaimRules};
+use crate::claims::{self, ClaimRules, Known};
 use crate::error::{ConfigError, Error};
 use crate::issuer::{self, TrustedIssuer};
 use crate::jwt::{self, Algorithm};
@@ -83,15 +83,24 @@ impl Validator {
             return Err(Error::TokenTooLarge);
         }
         let jwt = jwt::parse(token, &self.algorithms)?;
-        let iss = match jwt.claims.get("iss") {
+        let known = Known::scan(&jwt.claims);
+        let iss = match known.iss {
             Some(Value::String(s)) => s.as_str(),
             _ => return Err(Error::UntrustedIssuer),
         };
         let matched = issuer::route(&self.issuers, iss).ok_or(Error::UntrustedIssuer)?;
         // Cheap claim checks first, so expired or misdirected tokens never cause a key fetch.
-        claims::check(&jwt.claims, matched.iss, &self.rules, self.unix_now())?;
+        claims::check_known(
+            &known,
+            &jwt.claims,
+            matched.iss,
+            &self.rules,
+            self.unix_now(),
+        )?;
         self.keys.verify(matched.iss, &jwt).await?;
-        Actor::from_verified_claims(jwt.claims)
+        let mut actor = Actor::from_known(&known, matched.tenant)?;
+        actor.claims = jwt.claims;
+        Ok(actor)
     }
 
     /// Checks the tenant a request names (the value of the tenant header, if any) against the

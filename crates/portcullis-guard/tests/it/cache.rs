@@ -187,3 +187,65 @@ async fn invented_tenants_are_negatively_cached_and_bounded() {
     // and the real tenant still works
     assert!(v.validate(&forged("tenant-real")).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_slow_issuer_fails_closed_within_the_fetch_timeout() {
+    let f = Fixture::new().await;
+    // The issuer accepts connections but answers only after an hour: nothing but the guard's
+    // fetch timeout can end the request.
+    f.idp.set_response_delay(Duration::from_secs(3600));
+    let v = f
+        .builder()
+        .fetch_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let token = f.token(&f.rsa);
+    // A hang detector, not a speed requirement: without a working fetch timeout `validate`
+    // would wait for the hour-long answer and this outer timeout would fire.
+    let result = tokio::time::timeout(Duration::from_secs(60), v.validate(&token)).await;
+    assert_eq!(
+        result.ok(),
+        Some(Err(Error::KeysUnavailable)),
+        "validation hung or did not fail closed"
+    );
+    // The server was reached (slow, not down), and the failure is remembered: the next
+    // request neither waits nor fetches, even though the issuer is fast again.
+    let hits = f.idp.discovery_hits() + f.idp.certs_hits();
+    assert!(hits >= 1);
+    f.idp.set_response_delay(Duration::ZERO);
+    let again = tokio::time::timeout(Duration::from_secs(60), v.validate(&token)).await;
+    assert_eq!(again.ok(), Some(Err(Error::KeysUnavailable)));
+    assert_eq!(f.idp.discovery_hits() + f.idp.certs_hits(), hits);
+}
+
+#[tokio::test]
+async fn a_key_removed_from_the_jwks_is_refused_after_the_ttl() {
+    let f = Fixture::new().await;
+    // The TTL is measured by the cache's own monotonic clock, not by the injected `Clock`,
+    // so this test waits for real; the TTL is short.
+    let ttl = Duration::from_millis(800);
+    let v = f.builder().key_ttl(ttl).build().unwrap();
+    let (rsa_token, ec_token) = (f.token(&f.rsa), f.token(&f.ec));
+    let loaded = std::time::Instant::now();
+    v.validate(&rsa_token).await.unwrap();
+    assert_eq!(f.idp.certs_hits(), 1);
+
+    // The issuer retires the RSA key.
+    f.idp.unpublish(f.rsa.kid());
+    // Within the TTL the cached set still holds it (checked only when this machine was quick
+    // enough for the call to finish inside the TTL, so a stall cannot fail the test).
+    let cached = v.validate(&rsa_token).await;
+    if loaded.elapsed() < ttl {
+        assert!(cached.is_ok(), "{cached:?}");
+        assert_eq!(f.idp.certs_hits(), 1);
+    }
+
+    tokio::time::sleep(ttl + Duration::from_millis(300)).await;
+    // Expired: the keys are loaded again, the retired key is gone, the token is refused.
+    assert_eq!(v.validate(&rsa_token).await, Err(Error::UnknownKey));
+    let hits = f.idp.certs_hits();
+    assert!(hits >= 2, "the expired set was not fetched again");
+    // Keys still published keep working from the new set, without another fetch.
+    assert!(v.validate(&ec_token).await.is_ok());
+    assert_eq!(f.idp.certs_hits(), hits);
+}

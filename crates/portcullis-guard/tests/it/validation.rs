@@ -1,8 +1,11 @@
 //! Validator::validate: what is accepted and what is refused, with real signatures.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
 use base64::Engine as _;
-use portcullis_guard::testing::TestKey;
+use portcullis_guard::testing::{ManualClock, TestKey};
 use portcullis_guard::{Algorithm, Error};
 use serde_json::json;
 
@@ -456,4 +459,53 @@ async fn errors_never_show_token_contents() {
         assert!(!shown.contains("secret-"), "{shown}");
         assert!(!shown.contains(&token[..20]), "{shown}");
     }
+}
+
+#[tokio::test]
+async fn keys_of_one_issuer_never_verify_tokens_of_another() {
+    // Two issuers, both trusted by one validator, each with its own keys.
+    let a = Fixture::new().await;
+    let b = portcullis_guard::testing::TestIssuer::start()
+        .await
+        .unwrap();
+    b.add_realm("acme");
+    let b_only = TestKey::ec_p256("b-only");
+    // Same kid as issuer A's RSA key, different key material.
+    let b_same_kid = TestKey::rsa("rsa-1");
+    b.publish(&b_only);
+    b.publish(&b_same_kid);
+    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let v = a
+        .builder()
+        .issuer(b.issuer("acme"))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+
+    // Both issuers' own tokens pass, so both key sets are in the cache.
+    let b_token = |key: &TestKey| b.token("acme", key).claim("aud", AUD).sign();
+    v.validate(&a.token(&a.rsa)).await.unwrap();
+    v.validate(&b_token(&b_only)).await.unwrap();
+    v.validate(&b_token(&b_same_kid)).await.unwrap();
+
+    // A token claiming issuer A, signed with B's key, naming B's kid: A has no such key,
+    // even after A's key set is refreshed.
+    let forged = a.token(&b_only);
+    assert_eq!(v.validate(&forged).await, Err(Error::UnknownKey));
+    clock.advance(Duration::from_secs(31));
+    let a_hits = a.idp.certs_hits();
+    assert_eq!(v.validate(&forged).await, Err(Error::UnknownKey));
+    assert_eq!(a.idp.certs_hits(), a_hits + 1, "A's own set was refreshed");
+    assert_eq!(b.certs_hits(), 1, "B's set was never consulted for A");
+
+    // The kid both issuers use: for A's token, only A's key of that kid counts.
+    assert_eq!(
+        v.validate(&a.token(&b_same_kid)).await,
+        Err(Error::InvalidSignature)
+    );
+    // And the other way round.
+    assert_eq!(
+        v.validate(&b_token(&a.rsa)).await,
+        Err(Error::InvalidSignature)
+    );
 }

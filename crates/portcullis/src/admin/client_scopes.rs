@@ -359,7 +359,11 @@ async fn realm_change(
     let snap = target(state, caller, realm)?;
     caller.require(&snap.name, Need::Manage(Family::Realm))?;
     edit_realm(state, &snap.name, |rep, _| {
-        let name = scope(rep, id)?.name.clone().unwrap_or_default();
+        let name = scope(rep, id)
+            .map_err(|_| AdminError::not_found("Client scope not found"))?
+            .name
+            .clone()
+            .unwrap_or_default();
         let (this, other) = if default {
             (
                 &mut rep.default_default_client_scopes,

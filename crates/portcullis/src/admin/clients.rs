@@ -534,15 +534,18 @@ pub fn mapper_add(extra: &mut Map<String, Value>, mut m: Value) -> AdminResult<S
     let o = m
         .as_object_mut()
         .ok_or_else(|| AdminError::bad("expected a protocol mapper object"))?;
+    if o.get("protocolMapper")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(AdminError::not_found("ProtocolMapper provider not found"));
+    }
     let name = o
         .get("name")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| AdminError::bad("Protocol mapper name is missing"))?
         .to_string();
-    o.get("protocolMapper")
-        .and_then(Value::as_str)
-        .ok_or_else(|| AdminError::bad("protocolMapper is missing"))?;
     let list = extra.entry("protocolMappers").or_insert_with(|| json!([]));
     let list = list.as_array_mut().ok_or(AdminError::Internal)?;
     if list

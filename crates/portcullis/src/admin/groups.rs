@@ -30,6 +30,22 @@ pub fn brief(g: &GroupRepresentation) -> Value {
     json!({"id": g.id, "name": g.name, "path": g.path, "subGroupCount": sub_count(g), "subGroups": []})
 }
 
+/// Adds `parentId` to a subgroup's JSON (found by its path).
+fn with_parent(rep: &RealmRepresentation, mut v: Value) -> Value {
+    let parent = v
+        .get("path")
+        .and_then(Value::as_str)
+        .and_then(|p| p.rsplit_once('/'))
+        .map(|(parent, _)| parent)
+        .filter(|p| !p.is_empty())
+        .and_then(|p| model::group_by_path(rep, p))
+        .and_then(|g| g.id.clone());
+    if let Some(p) = parent {
+        v["parentId"] = json!(p);
+    }
+    v
+}
+
 /// `GroupRepresentation` with attributes and role mappings.
 pub fn full(g: &GroupRepresentation) -> Value {
     let mut v = brief(g);
@@ -150,7 +166,7 @@ pub async fn by_path(
     caller.require(&snap.name, Need::View(Family::Users))?;
     let g = model::group_by_path(&snap.rep, &path)
         .ok_or_else(|| AdminError::not_found("Group path does not exist"))?;
-    Ok(Json(full(g)))
+    Ok(Json(with_parent(&snap.rep, full(g))))
 }
 
 /// `GET /groups/{id}`.
@@ -161,9 +177,8 @@ pub async fn get(
 ) -> AdminResult<Json<Value>> {
     let snap = target(&state, &caller, &realm)?;
     caller.require(&snap.name, Need::View(Family::Users))?;
-    Ok(Json(full(
-        model::group(&snap.rep, &id).ok_or_else(not_found)?,
-    )))
+    let g = model::group(&snap.rep, &id).ok_or_else(not_found)?;
+    Ok(Json(with_parent(&snap.rep, full(g))))
 }
 
 fn new_group(v: &Value) -> AdminResult<GroupRepresentation> {
@@ -210,7 +225,10 @@ fn insert(
         }));
     }
     model::set_paths(&mut g, &parent_path);
-    let out = full(&g);
+    let mut out = full(&g);
+    if let Some(p) = parent {
+        out["parentId"] = json!(p);
+    }
     siblings.push(g);
     Ok(out)
 }
@@ -301,11 +319,14 @@ pub async fn children(
             })
         })
         .map(|s| {
-            if q.brief_representation == Some(false) {
-                full(s)
-            } else {
-                brief(s)
-            }
+            with_parent(
+                &snap.rep,
+                if q.brief_representation == Some(false) {
+                    full(s)
+                } else {
+                    brief(s)
+                },
+            )
         })
         .collect();
     Ok(Json(

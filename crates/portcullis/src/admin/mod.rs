@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::realm::snapshot::RealmSnapshot;
 use crate::realm::{import, validate};
@@ -187,6 +187,52 @@ pub fn flex_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>,
     let s: Option<String> = Option::deserialize(d)?;
     Ok(s.map(|s| s.trim().eq_ignore_ascii_case("true")))
 }
+
+/// Keycloak reads request bodies with Jackson, which refuses a field the representation does
+/// not have: 400 `Unrecognized field "x" (class ...), not marked as ignorable`.
+pub fn reject_unknown(
+    obj: &Map<String, Value>,
+    known: impl Fn(&str) -> bool,
+    class: &str,
+) -> AdminResult<()> {
+    if let Some(k) = obj.keys().find(|k| !known(k)) {
+        return Err(AdminError::Plain(format!(
+            "Unrecognized field \"{k}\" (class org.keycloak.representations.idm.{class}), not marked as ignorable"
+        )));
+    }
+    Ok(())
+}
+
+/// `UserRepresentation` fields.
+pub const USER_FIELDS: &[&str] = &[
+    "id",
+    "username",
+    "firstName",
+    "lastName",
+    "email",
+    "emailVerified",
+    "attributes",
+    "userProfileMetadata",
+    "self",
+    "origin",
+    "createdTimestamp",
+    "enabled",
+    "totp",
+    "federationLink",
+    "serviceAccountClientId",
+    "credentials",
+    "disableableCredentialTypes",
+    "requiredActions",
+    "federatedIdentities",
+    "realmRoles",
+    "clientRoles",
+    "clientConsents",
+    "notBefore",
+    "applicationRoles",
+    "socialLinks",
+    "groups",
+    "access",
+];
 
 /// A fresh id.
 pub fn new_id() -> String {

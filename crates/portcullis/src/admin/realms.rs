@@ -145,6 +145,11 @@ pub async fn update(
     let snap = target(&state, &caller, &realm)?;
     caller.require(&snap.name, Need::Manage(Family::Realm))?;
     let patch: Map<String, Value> = body(&bytes)?;
+    super::reject_unknown(
+        &patch,
+        |k| crate::realm::defaults::realm_fields().contains(k),
+        "RealmRepresentation",
+    )?;
     if let Some(new_name) = patch.get("realm").and_then(Value::as_str) {
         if new_name != snap.name {
             return Err(AdminError::bad(

@@ -550,6 +550,11 @@ pub async fn update(
     caller.require(&snap.name, Need::Manage(Family::Users))?;
     let patch: Map<String, Value> = body(&bytes)?;
     let (_, u) = load(&state, &snap, &id).await?;
+    super::reject_unknown(
+        &patch,
+        |k| super::USER_FIELDS.contains(&k),
+        "UserRepresentation",
+    )?;
     let mut v = serde_json::to_value(&u).map_err(|_| AdminError::Internal)?;
     let Some(o) = v.as_object_mut() else {
         return Err(AdminError::Internal);

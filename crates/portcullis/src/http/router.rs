@@ -19,7 +19,37 @@ pub fn router(state: AppState) -> Router {
             metrics::track,
         ));
     }
-    r.layer(CatchPanicLayer::new()).with_state(state)
+    let r = r.layer(CatchPanicLayer::new()).with_state(state);
+    // JAX-RS matches a path with or without a trailing slash (`POST /admin/realms/` is what
+    // @keycloak/keycloak-admin-client sends); an unmatched path ending in `/` is tried again
+    // without it.
+    let inner = r.clone();
+    r.fallback(move |req: axum::extract::Request| trailing_slash(inner.clone(), req))
+}
+
+async fn trailing_slash(
+    router: Router,
+    mut req: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use tower::ServiceExt;
+    let path = req.uri().path();
+    if path.len() <= 1 || !path.ends_with('/') {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    let trimmed = path.trim_end_matches('/');
+    let pq = match req.uri().query() {
+        Some(q) => format!("{trimmed}?{q}"),
+        None => trimmed.to_string(),
+    };
+    let Ok(uri) = pq.parse::<axum::http::Uri>() else {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    };
+    *req.uri_mut() = uri;
+    match router.oneshot(req).await {
+        Ok(r) => r,
+        Err(e) => match e {},
+    }
 }
 
 /// The management router (port 9000): health and metrics when enabled.

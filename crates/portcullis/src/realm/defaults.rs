@@ -15,6 +15,63 @@ use super::import::ImportError;
 const NEW_REALM: &str = include_str!("defaults/new-realm.json");
 const MASTER_EXTRAS: &str = include_str!("defaults/master-extras.json");
 
+/// `RealmRepresentation` fields a new realm has or a Keycloak export may carry besides them.
+pub fn realm_fields() -> &'static std::collections::BTreeSet<String> {
+    static FIELDS: std::sync::OnceLock<std::collections::BTreeSet<String>> =
+        std::sync::OnceLock::new();
+    FIELDS.get_or_init(|| {
+        let mut set: std::collections::BTreeSet<String> =
+            serde_json::from_str::<Map<String, Value>>(NEW_REALM)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+        set.extend(
+            [
+                "id",
+                "realm",
+                "displayName",
+                "displayNameHtml",
+                "users",
+                "federatedUsers",
+                "organizations",
+                "keycloakVersion",
+                "defaultLocale",
+                "supportedLocales",
+                "loginTheme",
+                "accountTheme",
+                "adminTheme",
+                "emailTheme",
+                "passwordPolicy",
+                "eventsExpiration",
+                "userCacheEnabled",
+                "realmCacheEnabled",
+                "defaultGroups",
+                "defaultRoles",
+                "userFederationProviders",
+                "userFederationMappers",
+                "social",
+                "socialProviders",
+                "updateProfileOnInitialSocialLogin",
+                "applications",
+                "oauthClients",
+                "clientTemplates",
+                "codeSecret",
+                "privateKey",
+                "publicKey",
+                "certificate",
+                "adminPermissionsClient",
+                "protocolMappers",
+                "applicationScopeMappings",
+                "attributes",
+                "clientPolicies",
+                "clientProfiles",
+                "localizationTexts",
+            ]
+            .map(String::from),
+        );
+        set
+    })
+}
+
 /// The roles of `realm-management` (and, less `realm-admin`, of master's `<realm>-realm`).
 pub const REALM_MANAGEMENT_ROLES: &[&str] = &[
     "create-client",
