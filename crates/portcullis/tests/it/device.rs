@@ -302,7 +302,11 @@ async fn device_endpoint_clients_and_spellings() {
     let (status, body) = poll(&u, "plain", body["device_code"].as_str().unwrap()).await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (400, Some("unauthorized_client"))
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        body["error_description"],
+        "Client not allowed OAuth 2.0 Device Authorization Grant"
     );
     // An unknown device code.
     let (status, body) = poll(&u, "tv", "not-a-code").await;

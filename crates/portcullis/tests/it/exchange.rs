@@ -129,6 +129,26 @@ async fn seed_walkthrough_and_user_tokens_keep_sub_and_sid() {
     .await;
     assert_eq!((status, &intro["active"]), (200, &json!(true)));
 
+    // The seed's request exactly: no `subject_token_type` (an access token is assumed).
+    let (status, body, _) = post_form(
+        &c.token,
+        None,
+        &[
+            ("grant_type", EXCHANGE),
+            ("client_id", "api-a"),
+            ("client_secret", "api-a-secret"),
+            ("subject_token", own_at),
+            ("requested_token_type", ACCESS),
+            ("audience", "api-b"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        payload(body["access_token"].as_str().unwrap())["aud"],
+        "api-b"
+    );
+
     // A user's token issued to `web` (aud api-a, api-b): api-a is in its audience.
     let user = c.password(("web", "web-secret")).await;
     let user_at = user["access_token"].as_str().unwrap();

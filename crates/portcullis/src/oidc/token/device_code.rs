@@ -65,7 +65,9 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     )
     .await?;
     if !device::grant_enabled(client) {
-        return Err(OAuthError::unauthorized_client(
+        // Keycloak (`DeviceGrantType`): `invalid_grant`, unlike the device endpoint's
+        // `unauthorized_client`.
+        return Err(OAuthError::invalid_grant(
             "Client not allowed OAuth 2.0 Device Authorization Grant",
         ));
     }

@@ -49,9 +49,11 @@ pub fn unsupported_reason(client: &ClientRepresentation, params: &Params) -> Opt
     if params.get("subject_token").is_none() {
         return Some("Parameter 'subject_token' required for standard token exchange");
     }
+    // Keycloak's V2 provider requires `subject_token_type`; a request without it falls through
+    // to the legacy (V1, `--features=token-exchange`) provider, which assumes an access token.
+    // The seed walkthrough omits it, so it is assumed here too (docs/token-exchange.md).
     match params.get("subject_token_type") {
-        None => Some("Parameter 'subject_token_type' required for standard token exchange"),
-        Some(ACCESS_TOKEN_TYPE) => None,
+        None | Some(ACCESS_TOKEN_TYPE) => None,
         Some(_) => Some("Parameter 'subject_token' supports access tokens only"),
     }
 }
@@ -248,9 +250,7 @@ mod tests {
             unsupported_reason(&off, &p(&tt)),
             Some("Standard token exchange is not enabled for the requested client")
         );
-        assert!(unsupported_reason(&on, &p("subject_token=x"))
-            .unwrap()
-            .contains("subject_token_type"));
+        assert_eq!(unsupported_reason(&on, &p("subject_token=x")), None);
         assert_eq!(
             unsupported_reason(
                 &on,
