@@ -120,8 +120,19 @@ async fn poll(u: &Urls, client: &str, device_code: &str) -> (u16, Value) {
 }
 
 #[tokio::test]
-async fn device_flow_login_consent_poll_and_single_use() {
-    let data = Data::new(Backend::Sqlite).await.unwrap();
+async fn device_flow_login_consent_poll_and_single_use_sqlite() {
+    device_flow_login_consent_poll_and_single_use(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn device_flow_login_consent_poll_and_single_use_postgres() {
+    device_flow_login_consent_poll_and_single_use(Backend::Postgres).await;
+}
+
+async fn device_flow_login_consent_poll_and_single_use(backend: Backend) {
+    let Some(data) = Data::new(backend).await else {
+        return;
+    };
     let server = start_with(&data, &[realm()]).await;
     let u = urls(&server);
 
@@ -256,6 +267,8 @@ async fn device_flow_login_consent_poll_and_single_use() {
     assert_eq!(status, 400);
     let (_, body) = poll(&u, "tv", &code2).await;
     assert_eq!(body["error"], "access_denied");
+    drop(server);
+    data.cleanup().await;
 }
 
 #[tokio::test]
@@ -327,8 +340,19 @@ async fn device_endpoint_clients_and_spellings() {
 }
 
 #[tokio::test]
-async fn slow_down_expiry_and_the_attempt_limit() {
-    let data = Data::new(Backend::Sqlite).await.unwrap();
+async fn slow_down_expiry_and_the_attempt_limit_sqlite() {
+    slow_down_expiry_and_the_attempt_limit(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn slow_down_expiry_and_the_attempt_limit_postgres() {
+    slow_down_expiry_and_the_attempt_limit(Backend::Postgres).await;
+}
+
+async fn slow_down_expiry_and_the_attempt_limit(backend: Backend) {
+    let Some(data) = Data::new(backend).await else {
+        return;
+    };
     let server = start_with(&data, &[realm()]).await;
     let u = urls(&server);
 
@@ -392,4 +416,6 @@ async fn slow_down_expiry_and_the_attempt_limit() {
     // A form posted without the browser's flow cookie is refused (CSRF binding).
     let (status, _) = submit(&browser(), &server, &fresh, &[("device_user_code", right)]).await;
     assert_eq!(status, 400);
+    drop(server);
+    data.cleanup().await;
 }
