@@ -18,6 +18,14 @@ pub const INTROSPECT: &str = "/realms/{realm}/protocol/openid-connect/token/intr
 pub const REVOKE: &str = "/realms/{realm}/protocol/openid-connect/revoke";
 /// Logout.
 pub const LOGOUT: &str = "/realms/{realm}/protocol/openid-connect/logout";
+/// Device authorization endpoint (RFC 8628 §3.1), Keycloak's path.
+pub const DEVICE_AUTH: &str = "/realms/{realm}/protocol/openid-connect/auth/device";
+/// The same endpoint under the spelling some walkthroughs use.
+pub const DEVICE_AUTH_ALIAS: &str = "/realms/{realm}/protocol/openid-connect/device/auth";
+/// Device verification page (RFC 8628 §3.3), `verification_uri`.
+pub const DEVICE: &str = "/realms/{realm}/device";
+/// Target of the device consent form.
+pub const DEVICE_CONSENT: &str = "/realms/{realm}/device/consent";
 /// Liveness.
 pub const HEALTH_LIVE: &str = "/health/live";
 /// Readiness (checks the store).

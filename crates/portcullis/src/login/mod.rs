@@ -22,7 +22,7 @@ pub fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn realm_title(snap: &RealmSnapshot) -> String {
+pub(crate) fn realm_title(snap: &RealmSnapshot) -> String {
     snap.rep
         .extra
         .get("displayName")
@@ -32,7 +32,7 @@ fn realm_title(snap: &RealmSnapshot) -> String {
         .to_string()
 }
 
-fn page(title: &str, body: &str) -> String {
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{t}</title><style>body{{font-family:system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}}\

@@ -751,6 +751,19 @@ async fn code_or_consent(
     user_id: &str,
     auth_time: i64,
 ) -> Response {
+    // A device verification (RFC 8628) logs in through this page too; it ends at the
+    // device consent page instead of a code.
+    if request.contains_key("device_user_code") {
+        return super::device_verify::consent_step(
+            state,
+            snap,
+            request,
+            sid,
+            user_id,
+            secure(&reply.issuer),
+        )
+        .await;
+    }
     let user = match state.store.user_by_id(&snap.id, user_id).await {
         Ok(Some(row)) => parse_user(&row).ok(),
         _ => None,

@@ -45,6 +45,7 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         "userinfo_endpoint": paths::url(base, paths::USERINFO, &snap.name),
         "end_session_endpoint": paths::url(base, paths::LOGOUT, &snap.name),
         "jwks_uri": paths::url(base, paths::CERTS, &snap.name),
+        "device_authorization_endpoint": paths::url(base, paths::DEVICE_AUTH, &snap.name),
         "grant_types_supported": crate::oidc::token::GRANT_TYPES,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,

@@ -74,6 +74,36 @@ impl OAuthError {
         ));
         e
     }
+    /// RFC 8628 §3.5 `authorization_pending` (400): the user has not decided yet.
+    pub fn authorization_pending() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "authorization_pending",
+            "The authorization request is still pending",
+        )
+    }
+    /// RFC 8628 §3.5 `slow_down` (400): polled faster than the interval.
+    pub fn slow_down() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "slow_down", "Slow down")
+    }
+    /// RFC 8628 §3.5 `expired_token` (400).
+    pub fn expired_token(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "expired_token", d)
+    }
+    /// RFC 6749 §4.1.2.1 / RFC 8628 §3.5 `access_denied` (400).
+    pub fn access_denied(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "access_denied", d)
+    }
+    /// `access_denied` with 403: Keycloak's answer when token exchange is not allowed for the
+    /// requesting client (`AbstractTokenExchangeProvider.forbiddenIfClientIsNotWithinTokenAudience`).
+    pub fn access_denied_403(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "access_denied", d)
+    }
+    /// `invalid_client` with 400: Keycloak's token exchange answer for a public requester or an
+    /// unknown or disabled audience client.
+    pub fn invalid_client_400(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_client", d)
+    }
     /// A storage or internal failure (500), described without internals.
     pub fn server_error() -> Self {
         Self::new(

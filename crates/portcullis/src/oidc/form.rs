@@ -19,6 +19,11 @@ pub struct Params(Vec<(String, String)>);
 impl Params {
     /// Parses a form body.
     pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
+        Self::parse_with(body, &[])
+    }
+
+    /// Parses a form body in which the parameters named in `multi` may repeat.
+    pub fn parse_with(body: &[u8], multi: &[&str]) -> Result<Self, OAuthError> {
         let mut out: Vec<(String, String)> = Vec::new();
         for (k, v) in url::form_urlencoded::parse(body) {
             if v.len() > MAX_PARAM_BYTES {
@@ -26,7 +31,7 @@ impl Params {
                     "parameter {k} is too large"
                 )));
             }
-            if out.iter().any(|(n, _)| *n == k) {
+            if !multi.contains(&k.as_ref()) && out.iter().any(|(n, _)| *n == k) {
                 return Err(OAuthError::invalid_request(format!(
                     "duplicated parameter: {k}"
                 )));
@@ -45,6 +50,25 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every non-empty value of a parameter, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The name of a parameter given more than once, if any.
+    pub fn repeated(&self) -> Option<&str> {
+        self.0.iter().enumerate().find_map(|(i, (k, _))| {
+            self.0[..i]
+                .iter()
+                .any(|(n, _)| n == k)
+                .then_some(k.as_str())
+        })
+    }
+
     /// A required parameter (Keycloak's wording).
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
         self.get(name)
@@ -55,10 +79,38 @@ impl Params {
 /// Extractor: the body as [`Params`], or an `invalid_request`.
 pub struct Form(pub Params);
 
+/// Parameters the token endpoint accepts more than once (RFC 8693 §2.1 `audience`,
+/// `resource`); the endpoint refuses repeats for every grant but token exchange.
+pub const MULTI_VALUED: &[&str] = &["audience", "resource"];
+
+/// Extractor for the token endpoint: like [`Form`], but [`MULTI_VALUED`] parameters may
+/// repeat.
+pub struct MultiForm(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for MultiForm {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = form_bytes(req, state).await?;
+        Ok(MultiForm(Params::parse_with(&bytes, MULTI_VALUED)?))
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for Form {
     type Rejection = OAuthError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = form_bytes(req, state).await?;
+        Ok(Form(Params::parse(&bytes)?))
+    }
+}
+
+/// The body of a form request, checked for content type and size.
+async fn form_bytes<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<axum::body::Bytes, OAuthError> {
+    {
         let ct = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -78,7 +130,7 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         if bytes.len() > MAX_FORM_BYTES {
             return Err(OAuthError::invalid_request("request body too large"));
         }
-        Ok(Form(Params::parse(&bytes)?))
+        Ok(bytes)
     }
 }
 
@@ -98,5 +150,10 @@ mod tests {
         let big = format!("a={}", "x".repeat(MAX_PARAM_BYTES + 1));
         assert!(Params::parse(big.as_bytes()).is_err());
         assert_eq!(Params::parse(b"a=").unwrap().get("a"), None);
+        let m = Params::parse_with(b"audience=a&audience=b&x=1", MULTI_VALUED).unwrap();
+        assert_eq!(m.all("audience"), vec!["a", "b"]);
+        assert_eq!(m.repeated(), Some("audience"));
+        assert!(Params::parse_with(b"x=1&x=2", MULTI_VALUED).is_err());
+        assert_eq!(Params::parse(b"x=1&y=2").unwrap().repeated(), None);
     }
 }

@@ -387,10 +387,67 @@ pub struct Issued {
     pub scope: String,
     /// Access token lifetime.
     pub expires_in: i64,
+    /// The access token's `aud`.
+    pub audience: Vec<String>,
 }
 
 /// Builds and signs the access token and, with `openid`, the ID token.
 pub fn issue(req: &TokenRequest<'_>) -> Result<Issued, OAuthError> {
+    issue_with_audience(req, None)
+}
+
+/// Keycloak's `TokenManager.restrictRequestedAudience` (standard token exchange with
+/// `audience`): the token's `aud` becomes the requested clients that the mappers put there,
+/// and `resource_access` keeps only those clients.
+pub fn restrict_audience(access: &mut Map<String, Value>, requested: &[String]) {
+    let present: Vec<String> = match access.get("aud") {
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut kept: Vec<String> = Vec::new();
+    for r in requested {
+        if present.contains(r) && !kept.contains(r) {
+            kept.push(r.clone());
+        }
+    }
+    match kept.len() {
+        0 => {
+            access.remove("aud");
+        }
+        1 => {
+            access.insert("aud".into(), json!(kept[0]));
+        }
+        _ => {
+            access.insert("aud".into(), json!(kept));
+        }
+    }
+    if let Some(Value::Object(ra)) = access.get_mut("resource_access") {
+        ra.retain(|client, _| requested.contains(client));
+    }
+}
+
+/// The `aud` of a claims set as a list.
+pub fn audiences(claims: &Map<String, Value>) -> Vec<String> {
+    match claims.get("aud") {
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// [`issue`], with the access token's audience restricted to `requested` when given (see
+/// [`restrict_audience`]).
+pub fn issue_with_audience(
+    req: &TokenRequest<'_>,
+    requested: Option<&[String]>,
+) -> Result<Issued, OAuthError> {
     let lifespans = Lifespans::of(req.snap, req.client);
     let roles = apply_role_mappers(
         req,
@@ -422,6 +479,10 @@ pub fn issue(req: &TokenRequest<'_>) -> Result<Issued, OAuthError> {
         access.entry(k).or_insert(v);
     }
     access.insert("scope".into(), json!(scope));
+    if let Some(requested) = requested {
+        restrict_audience(&mut access, requested);
+    }
+    let audience = audiences(&access);
     let access_alg = alg_for(req.snap, req.client, "access.token.signed.response.alg");
     let access_token = jws::sign(
         signing_key(req.snap, &access_alg)?,
@@ -476,6 +537,7 @@ pub fn issue(req: &TokenRequest<'_>) -> Result<Issued, OAuthError> {
         id_token,
         scope,
         expires_in: lifespans.access,
+        audience,
     })
 }
 
@@ -528,5 +590,23 @@ mod tests {
             b64url(&digest::digest(&digest::SHA256, b"abc").as_ref()[..16])
         );
         assert_eq!(half_hash("EdDSA", "abc").len(), 43);
+    }
+
+    #[test]
+    fn requested_audience_is_intersected_and_resource_access_filtered() {
+        let mut c = json!({
+            "aud": ["api-a", "api-b", "account"],
+            "resource_access": {"api-b": {"roles": ["read"]}, "account": {"roles": ["view"]}}
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        restrict_audience(&mut c, &["api-b".to_string(), "api-c".to_string()]);
+        assert_eq!(c["aud"], json!("api-b"));
+        assert_eq!(c["resource_access"], json!({"api-b": {"roles": ["read"]}}));
+        assert_eq!(audiences(&c), vec!["api-b".to_string()]);
+        let mut none = json!({"aud": "account"}).as_object().cloned().unwrap();
+        restrict_audience(&mut none, &["api-c".to_string()]);
+        assert!(none.get("aud").is_none());
     }
 }

@@ -4,6 +4,8 @@ pub mod authorize;
 pub mod bearer;
 pub mod certs;
 pub mod client_auth;
+pub mod device;
+pub mod device_verify;
 pub mod discovery;
 pub mod end_session;
 pub mod error;
@@ -56,6 +58,13 @@ pub fn routes() -> Router<AppState> {
         .route(authorize::LOGIN_ACTION, post(authorize::authenticate))
         .route(authorize::REQUIRED_ACTION, post(authorize::required_action))
         .route(authorize::CONSENT_ACTION, post(authorize::consent))
+        .route(paths::DEVICE_AUTH, post(device::post))
+        .route(paths::DEVICE_AUTH_ALIAS, post(device::post))
+        .route(
+            paths::DEVICE,
+            get(device_verify::get).post(device_verify::post),
+        )
+        .route(paths::DEVICE_CONSENT, post(device_verify::consent))
         .route(paths::TOKEN, post(token::post))
         .route(
             paths::USERINFO,

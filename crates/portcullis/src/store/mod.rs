@@ -175,6 +175,45 @@ pub struct InitialAccessRow {
     pub remaining: i64,
 }
 
+/// An RFC 8628 device authorization as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceCodeRow {
+    /// SHA-256 (hex) of the device code.
+    pub device_code_hash: String,
+    /// Realm id.
+    pub realm_id: String,
+    /// The client that asked (`client_id`).
+    pub client_id: String,
+    /// The user code, normalized (upper case, no dash).
+    pub user_code: String,
+    /// The request (JSON object): `scope`, `nonce`, PKCE challenge.
+    pub data: String,
+    /// Expiry, seconds since the epoch.
+    pub expires_at: i64,
+    /// Minimum seconds between polls (grows by 5 on each `slow_down`).
+    pub poll_interval: i64,
+    /// `pending`, `approved`, `denied` or `redeemed`.
+    pub status: String,
+    /// The approving user's session, once approved.
+    pub session_id: Option<String>,
+    /// The approving user, once approved.
+    pub user_id: Option<String>,
+}
+
+/// What the user decided on the verification page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceDecision {
+    /// Approved by this user in this session.
+    Approve {
+        /// Session id.
+        session_id: String,
+        /// User id.
+        user_id: String,
+    },
+    /// Denied.
+    Deny,
+}
+
 /// One write of a transactional batch.
 #[derive(Debug, Clone)]
 pub enum Write {
@@ -381,6 +420,38 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
     /// Whether an access token was revoked.
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+
+    /// Stores a new device authorization; a user code already taken in the realm is a
+    /// [`StoreError::Conflict`] (the caller draws another).
+    async fn put_device_code(&self, row: &DeviceCodeRow) -> Result<(), StoreError>;
+    /// A device authorization by the hash of its device code.
+    async fn device_code(
+        &self,
+        device_code_hash: &str,
+    ) -> Result<Option<DeviceCodeRow>, StoreError>;
+    /// A pending, unexpired device authorization by its (normalized) user code.
+    async fn pending_device_code(
+        &self,
+        realm_id: &str,
+        user_code: &str,
+        now: i64,
+    ) -> Result<Option<DeviceCodeRow>, StoreError>;
+    /// Records a poll: true when at least `poll_interval` seconds passed since the last
+    /// accepted one; otherwise the interval grows by 5 seconds (RFC 8628 §3.5 `slow_down`) and
+    /// the answer is false. Atomic across nodes.
+    async fn poll_device_code(&self, device_code_hash: &str, now: i64) -> Result<bool, StoreError>;
+    /// Approves or denies a pending, unexpired device authorization by user code; false when
+    /// it is no longer pending (decided, expired or unknown). Atomic across nodes.
+    async fn decide_device_code(
+        &self,
+        realm_id: &str,
+        user_code: &str,
+        decision: &DeviceDecision,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Marks an approved device authorization redeemed; false when it was not approved (or was
+    /// redeemed already). Atomic across nodes: a device code yields tokens once.
+    async fn redeem_device_code(&self, device_code_hash: &str) -> Result<bool, StoreError>;
 }
 
 /// Migration names of both backends, for the test that keeps them in step.

@@ -13,6 +13,51 @@ pub(crate) fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Reads a [`crate::store::DeviceCodeRow`], columns in [`DeviceCodeTuple`] order.
+pub(crate) const DEVICE_CODE_SELECT: &str = "SELECT device_code_hash, realm_id, client_id, user_code, data, expires_at, poll_interval, status, session_id, user_id FROM device_code";
+
+/// A `device_code` row as read.
+pub(crate) type DeviceCodeTuple = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// Builds the row type from a read tuple.
+pub(crate) fn device_code_row(t: DeviceCodeTuple) -> crate::store::DeviceCodeRow {
+    let (
+        device_code_hash,
+        realm_id,
+        client_id,
+        user_code,
+        data,
+        expires_at,
+        poll_interval,
+        status,
+        session_id,
+        user_id,
+    ) = t;
+    crate::store::DeviceCodeRow {
+        device_code_hash,
+        realm_id,
+        client_id,
+        user_code,
+        data,
+        expires_at,
+        poll_interval,
+        status,
+        session_id,
+        user_id,
+    }
+}
+
 macro_rules! impl_store {
     ($store:ident, $db:ty, $backend:literal) => {
         impl $store {
@@ -498,6 +543,85 @@ macro_rules! impl_store {
             async fn is_revoked(&self, jti: &str) -> Result<bool, $crate::store::StoreError> {
                 let row: Option<(String,)> = sqlx::query_as("SELECT jti FROM revoked_token WHERE jti = $1").bind(jti).fetch_optional(&self.pool).await?;
                 Ok(row.is_some())
+            }
+
+            async fn put_device_code(&self, row: &$crate::store::DeviceCodeRow) -> Result<(), $crate::store::StoreError> {
+                // Expired authorizations are kept a while so that polling answers `expired_token`.
+                sqlx::query("DELETE FROM device_code WHERE expires_at < $1").bind($crate::store::sql::now() - 3600).execute(&self.pool).await?;
+                sqlx::query("INSERT INTO device_code (device_code_hash, realm_id, client_id, user_code, data, expires_at, poll_interval, last_poll, status, session_id, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, NULL, NULL)")
+                    .bind(&row.device_code_hash)
+                    .bind(&row.realm_id)
+                    .bind(&row.client_id)
+                    .bind(&row.user_code)
+                    .bind(&row.data)
+                    .bind(row.expires_at)
+                    .bind(row.poll_interval)
+                    .bind(&row.status)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn device_code(&self, device_code_hash: &str) -> Result<Option<$crate::store::DeviceCodeRow>, $crate::store::StoreError> {
+                let sql = format!("{} WHERE device_code_hash = $1", $crate::store::sql::DEVICE_CODE_SELECT);
+                let row: Option<$crate::store::sql::DeviceCodeTuple> = sqlx::query_as(&sql)
+                    .bind(device_code_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map($crate::store::sql::device_code_row))
+            }
+
+            async fn pending_device_code(&self, realm_id: &str, user_code: &str, now: i64) -> Result<Option<$crate::store::DeviceCodeRow>, $crate::store::StoreError> {
+                let sql = format!("{} WHERE realm_id = $1 AND user_code = $2 AND status = 'pending' AND expires_at >= $3", $crate::store::sql::DEVICE_CODE_SELECT);
+                let row: Option<$crate::store::sql::DeviceCodeTuple> = sqlx::query_as(&sql)
+                    .bind(realm_id)
+                    .bind(user_code)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map($crate::store::sql::device_code_row))
+            }
+
+            async fn poll_device_code(&self, device_code_hash: &str, now: i64) -> Result<bool, $crate::store::StoreError> {
+                let allowed = sqlx::query("UPDATE device_code SET last_poll = $1 WHERE device_code_hash = $2 AND last_poll + poll_interval <= $1")
+                    .bind(now)
+                    .bind(device_code_hash)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if !allowed {
+                    sqlx::query("UPDATE device_code SET poll_interval = poll_interval + 5 WHERE device_code_hash = $1")
+                        .bind(device_code_hash)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(allowed)
+            }
+
+            async fn decide_device_code(&self, realm_id: &str, user_code: &str, decision: &$crate::store::DeviceDecision, now: i64) -> Result<bool, $crate::store::StoreError> {
+                let (status, session_id, user_id) = match decision {
+                    $crate::store::DeviceDecision::Approve { session_id, user_id } => ("approved", Some(session_id.as_str()), Some(user_id.as_str())),
+                    $crate::store::DeviceDecision::Deny => ("denied", None, None),
+                };
+                let done = sqlx::query("UPDATE device_code SET status = $1, session_id = $2, user_id = $3 WHERE realm_id = $4 AND user_code = $5 AND status = 'pending' AND expires_at >= $6")
+                    .bind(status)
+                    .bind(session_id)
+                    .bind(user_id)
+                    .bind(realm_id)
+                    .bind(user_code)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn redeem_device_code(&self, device_code_hash: &str) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query("UPDATE device_code SET status = 'redeemed' WHERE device_code_hash = $1 AND status = 'approved'")
+                    .bind(device_code_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
             }
         }
     };

@@ -53,7 +53,13 @@ async fn discovery_jwks_and_realm_info(backend: Backend) {
         .unwrap()
         .contains(&Value::from("openid")));
     // Every advertised endpoint is served; nothing is advertised that is not served yet.
-    assert!(doc.get("device_authorization_endpoint").is_none());
+    assert_eq!(
+        doc["device_authorization_endpoint"],
+        format!(
+            "{}/realms/{realm}/protocol/openid-connect/auth/device",
+            server.base
+        )
+    );
     for (field, value) in doc.as_object().unwrap() {
         if field.ends_with("_endpoint") || field == "jwks_uri" {
             let url = value.as_str().unwrap();

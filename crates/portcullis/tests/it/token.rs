@@ -114,7 +114,9 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
             "authorization_code",
             "client_credentials",
             "password",
-            "refresh_token"
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
         ])
     );
 

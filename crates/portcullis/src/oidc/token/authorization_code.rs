@@ -13,7 +13,7 @@ use crate::oidc::issue::{self, Lifespans, TokenRequest};
 use super::refresh_token::live_session;
 use super::{parse_user, response, GrantContext};
 
-fn pkce_ok(method: &str, challenge: &str, verifier: &str) -> bool {
+pub(crate) fn pkce_ok(method: &str, challenge: &str, verifier: &str) -> bool {
     if verifier.len() < 43
         || verifier.len() > 128
         || !verifier
@@ -112,26 +112,53 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if user.enabled == Some(false) {
         return Err(OAuthError::invalid_grant("User disabled"));
     }
-    let (scopes, openid) = issue::resolve_scopes(ctx.snap, client, s("scope"))?;
-    let notes = Map::from_iter([(
-        "AUTH_TIME".to_string(),
-        json!(data
-            .get("auth_time")
-            .and_then(Value::as_i64)
-            .unwrap_or(session.created_at)
-            .to_string()),
-    )]);
+    let auth_time = data
+        .get("auth_time")
+        .and_then(Value::as_i64)
+        .unwrap_or(session.created_at);
+    session_tokens(
+        ctx,
+        client,
+        &session,
+        &row,
+        &user,
+        s("scope"),
+        s("nonce"),
+        auth_time,
+    )
+    .await
+}
+
+/// The tokens of a client in a user's live session (authorization code and device grants):
+/// access token, ID token with `openid`, and a refresh token bound to the session, or an
+/// offline token with an offline session beside it for `offline_access`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn session_tokens(
+    ctx: &GrantContext<'_>,
+    client: &crate::representation::ClientRepresentation,
+    session: &crate::store::SessionRow,
+    row: &crate::store::UserRow,
+    user: &crate::representation::UserRepresentation,
+    scope: Option<&str>,
+    nonce: Option<&str>,
+    auth_time: i64,
+) -> Result<Response, OAuthError> {
+    let store = ctx.state.store.as_ref();
+    let client_id = client.client_id.as_deref().unwrap_or_default();
+    let sid = session.id.clone();
+    let (scopes, openid) = issue::resolve_scopes(ctx.snap, client, scope)?;
+    let notes = Map::from_iter([("AUTH_TIME".to_string(), json!(auth_time.to_string()))]);
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,
         client,
         user_id: &row.id,
-        user: &user,
+        user,
         sid: Some(&sid),
         notes: &notes,
         scopes: &scopes,
         openid,
-        nonce: s("nonce"),
+        nonce,
         now: ctx.now,
     };
     let issued = issue::issue(&req)?;
@@ -144,7 +171,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         .iter()
         .any(|s| s.name.as_deref() == Some("offline_access"))
     {
-        let roles = issue::roles_in_scope(ctx.snap, client, &user, &scopes);
+        let roles = issue::roles_in_scope(ctx.snap, client, user, &scopes);
         if !roles.contains(&crate::realm::index::Role::Realm("offline_access".into())) {
             return Err(OAuthError::invalid_scope(
                 "Offline tokens not allowed for the user or client",

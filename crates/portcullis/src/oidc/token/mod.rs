@@ -5,8 +5,10 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod password;
 pub mod refresh_token;
+pub mod token_exchange;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Uri};
@@ -20,7 +22,7 @@ use crate::store::UserRow;
 use crate::AppState;
 
 use super::error::OAuthError;
-use super::form::{Form, Params};
+use super::form::{MultiForm, Params};
 use super::issue::Issued;
 
 /// Grant types this server dispatches, in discovery order.
@@ -29,6 +31,8 @@ pub const GRANT_TYPES: &[&str] = &[
     "client_credentials",
     "password",
     "refresh_token",
+    device_code::GRANT_TYPE,
+    token_exchange::GRANT_TYPE,
 ];
 
 /// What every grant receives.
@@ -70,6 +74,26 @@ pub fn response(
     sid: Option<&str>,
     not_before: i64,
 ) -> Response {
+    json_response(body(issued, refresh, sid, not_before))
+}
+
+/// A JSON body with the token endpoint's cache headers.
+pub fn json_response(body: Map<String, Value>) -> Response {
+    let mut r = Json(Value::Object(body)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// The fields of Keycloak's token response.
+pub fn body(
+    issued: &Issued,
+    refresh: Option<(String, i64)>,
+    sid: Option<&str>,
+    not_before: i64,
+) -> Map<String, Value> {
     let mut body = Map::new();
     body.insert("access_token".into(), json!(issued.access_token));
     body.insert("expires_in".into(), json!(issued.expires_in));
@@ -89,12 +113,7 @@ pub fn response(
         body.insert("session_state".into(), json!(sid));
     }
     body.insert("scope".into(), json!(issued.scope));
-    let mut r = Json(Value::Object(body)).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    r
+    body
 }
 
 /// Handler.
@@ -103,10 +122,10 @@ pub async fn post(
     Path(realm): Path<String>,
     headers: HeaderMap,
     uri: Uri,
-    form: Result<Form, OAuthError>,
+    form: Result<MultiForm, OAuthError>,
 ) -> Result<Response, OAuthError> {
     let (snap, issuer) = crate::oidc::realm_and_issuer(&state, &realm, &headers, &uri)?;
-    let Form(params) = form?;
+    let MultiForm(params) = form?;
     let ctx = GrantContext {
         state: &state,
         snap: &snap,
@@ -116,11 +135,22 @@ pub async fn post(
         now: now(),
     };
     let grant_type = params.require("grant_type")?;
+    // Only token exchange takes repeated parameters (`audience`, `resource`), as in Keycloak's
+    // `TokenExchangeGrantType.getSupportedMultivaluedRequestParameters`.
+    if grant_type != token_exchange::GRANT_TYPE {
+        if let Some(name) = params.repeated() {
+            return Err(OAuthError::invalid_request(format!(
+                "duplicated parameter: {name}"
+            )));
+        }
+    }
     match grant_type {
         "authorization_code" => authorization_code::grant(&ctx).await,
         "client_credentials" => client_credentials::grant(&ctx).await,
         "password" => password::grant(&ctx).await,
         "refresh_token" => refresh_token::grant(&ctx).await,
+        device_code::GRANT_TYPE => device_code::grant(&ctx).await,
+        token_exchange::GRANT_TYPE => token_exchange::grant(&ctx).await,
         _ => Err(OAuthError::unsupported_grant_type()),
     }
 }

@@ -1,0 +1,225 @@
+//! POST /realms/{realm}/protocol/openid-connect/token  (grant_type=urn:ietf:params:oauth:grant-type:device_code)
+//! RFC 8628 §3.4–3.5, with Keycloak's errors (`DeviceGrantType`): `authorization_pending`
+//! until the user decides, `slow_down` when polled faster than the interval (which then grows
+//! by 5 seconds), `access_denied`, `expired_token`, and tokens once approved, exactly once.
+
+use axum::response::Response;
+use serde_json::{Map, Value};
+
+use crate::oidc::authorize::code_hash;
+use crate::oidc::client_auth;
+use crate::oidc::device;
+use crate::oidc::error::OAuthError;
+use crate::store::DeviceCodeRow;
+
+use super::authorization_code::{pkce_ok, session_tokens};
+use super::refresh_token::live_session;
+use super::{parse_user, GrantContext};
+
+/// The grant type.
+pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// Where a poll stands before any token is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Poll {
+    /// Approved and ready to redeem.
+    Approved,
+    /// An RFC 8628 §3.5 error to answer.
+    Error(OAuthError),
+}
+
+/// Keycloak's order of checks for a device code that exists: the client holding it, expiry,
+/// polling rate (`rate_ok`, already recorded), then the user's decision.
+pub fn decide(row: &DeviceCodeRow, client_id: &str, now: i64, rate_ok: bool) -> Poll {
+    let err = |e: OAuthError| Poll::Error(e);
+    if row.client_id != client_id {
+        // Keycloak: `invalid_grant` "unauthorized client" for a code issued to another client.
+        return err(OAuthError::invalid_grant("unauthorized client"));
+    }
+    if row.status == "redeemed" {
+        return err(OAuthError::invalid_grant("Device code not valid"));
+    }
+    if row.expires_at < now {
+        return err(OAuthError::expired_token("Device code is expired"));
+    }
+    if !rate_ok {
+        return err(OAuthError::slow_down());
+    }
+    match row.status.as_str() {
+        "denied" => err(OAuthError::access_denied(
+            "The end user denied the authorization request",
+        )),
+        "approved" => Poll::Approved,
+        _ => err(OAuthError::authorization_pending()),
+    }
+}
+
+/// The grant.
+pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
+    let client = client_auth::authenticate(
+        ctx.snap,
+        ctx.state.store.as_ref(),
+        &ctx.issuer,
+        ctx.headers,
+        ctx.params,
+    )
+    .await?;
+    if !device::grant_enabled(client) {
+        // Keycloak (`DeviceGrantType`): `invalid_grant`, unlike the device endpoint's
+        // `unauthorized_client`.
+        return Err(OAuthError::invalid_grant(
+            "Client not allowed OAuth 2.0 Device Authorization Grant",
+        ));
+    }
+    let code = ctx
+        .params
+        .get("device_code")
+        .ok_or_else(|| OAuthError::invalid_request("Missing parameter: device_code"))?;
+    let store = ctx.state.store.as_ref();
+    let hash = code_hash(code);
+    let row = match store.device_code(&hash).await? {
+        Some(r) if r.realm_id == ctx.snap.id => r,
+        _ => return Err(OAuthError::invalid_grant("Device code not valid")),
+    };
+    let client_id = client.client_id.as_deref().unwrap_or_default();
+    // Record the poll only for the holder of a live, undecided-or-approved code.
+    let counts =
+        row.client_id == client_id && row.status != "redeemed" && row.expires_at >= ctx.now;
+    let rate_ok = if counts {
+        store.poll_device_code(&hash, ctx.now).await?
+    } else {
+        true
+    };
+    if let Poll::Error(e) = decide(&row, client_id, ctx.now, rate_ok) {
+        return Err(e);
+    }
+    let data: Map<String, Value> = serde_json::from_str(&row.data).unwrap_or_default();
+    let s = |k: &str| data.get(k).and_then(Value::as_str);
+    // RFC 7636 in the device flow, as Keycloak checks it.
+    match (s("code_challenge"), ctx.params.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) => {
+            if !pkce_ok(
+                s("code_challenge_method").unwrap_or("plain"),
+                challenge,
+                verifier,
+            ) {
+                return Err(OAuthError::invalid_grant(
+                    "PKCE verification failed: Code mismatch",
+                ));
+            }
+        }
+        (Some(_), None) => {
+            return Err(OAuthError::invalid_grant(
+                "PKCE code verifier not specified",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "PKCE code verifier specified but challenge not present in authorization",
+            ))
+        }
+        (None, None) => {}
+    }
+    if !store.redeem_device_code(&hash).await? {
+        return Err(OAuthError::invalid_grant("Device code not valid"));
+    }
+    let sid = row.session_id.clone().unwrap_or_default();
+    let Some(session) = live_session(store, ctx.snap, &sid, ctx.now).await? else {
+        return Err(OAuthError::invalid_grant("Session not active"));
+    };
+    if row.user_id.as_deref() != Some(session.user_id.as_str()) {
+        return Err(OAuthError::invalid_grant("Session not active"));
+    }
+    let user_row = store
+        .user_by_id(&ctx.snap.id, &session.user_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("User not found"))?;
+    let user = parse_user(&user_row)?;
+    if user.enabled == Some(false) {
+        return Err(OAuthError::invalid_grant("User disabled"));
+    }
+    let auth_time = serde_json::from_str::<Map<String, Value>>(&session.data)
+        .ok()
+        .and_then(|m| m.get("AUTH_TIME")?.as_str()?.parse::<i64>().ok())
+        .unwrap_or(session.created_at);
+    session_tokens(
+        ctx,
+        client,
+        &session,
+        &user_row,
+        &user,
+        s("scope"),
+        s("nonce"),
+        auth_time,
+    )
+    .await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn row(status: &str, expires_at: i64) -> DeviceCodeRow {
+        DeviceCodeRow {
+            device_code_hash: "h".into(),
+            realm_id: "r".into(),
+            client_id: "tv".into(),
+            user_code: "BCDFGHJK".into(),
+            data: "{}".into(),
+            expires_at,
+            poll_interval: 5,
+            status: status.into(),
+            session_id: None,
+            user_id: None,
+        }
+    }
+
+    fn error_of(p: Poll) -> &'static str {
+        match p {
+            Poll::Error(e) => e.error,
+            Poll::Approved => "approved",
+        }
+    }
+
+    #[test]
+    fn checks_come_in_keycloaks_order() {
+        let now = 1000;
+        assert_eq!(
+            error_of(decide(&row("pending", 2000), "tv", now, true)),
+            "authorization_pending"
+        );
+        assert_eq!(
+            error_of(decide(&row("pending", 2000), "tv", now, false)),
+            "slow_down"
+        );
+        assert_eq!(
+            error_of(decide(&row("denied", 2000), "tv", now, true)),
+            "access_denied"
+        );
+        assert_eq!(
+            error_of(decide(&row("approved", 2000), "tv", now, true)),
+            "approved"
+        );
+        assert_eq!(
+            error_of(decide(&row("approved", 2000), "tv", now, false)),
+            "slow_down"
+        );
+        assert_eq!(
+            error_of(decide(&row("pending", 999), "tv", now, true)),
+            "expired_token"
+        );
+        assert_eq!(
+            error_of(decide(&row("approved", 999), "tv", now, false)),
+            "expired_token"
+        );
+        assert_eq!(
+            error_of(decide(&row("approved", 2000), "other", now, true)),
+            "invalid_grant"
+        );
+        assert_eq!(
+            error_of(decide(&row("redeemed", 2000), "tv", now, true)),
+            "invalid_grant"
+        );
+    }
+}
