@@ -5,6 +5,7 @@
 //! mapper, as a list of aliases or as a map of alias to `{ "id": .., attributes.. }`).
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
@@ -58,15 +59,106 @@ pub struct Actor {
     pub audience: Vec<String>,
     /// `exp`, seconds since the Unix epoch.
     pub expires_at: i64,
-    /// Every claim of the token, as verified.
-    pub claims: Map<String, Value>,
+    /// Every claim of the token, as verified: a JSON object (`Deref<Target = Map>`), parsed
+    /// from the token on first use.
+    pub claims: Claims,
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
+/// Every claim of a verified token, as a JSON object.
+///
+/// Dereferences to a [`serde_json::Map`] (`actor.claims.get("email")`). The guard reads the
+/// claims it checks and the [`Actor`] fields straight from the token; this full map is only
+/// built, once, when something reads it, so requests that never look at it do not pay for it.
+/// The payload was validated as a JSON object when the token was, so building it cannot fail.
+#[derive(Clone, Default)]
+pub struct Claims {
+    /// The verified JSON payload; empty when built from a map.
+    payload: Vec<u8>,
+    map: OnceLock<Map<String, Value>>,
+}
+
+impl Claims {
+    /// The verified payload bytes, parsed on first use.
+    pub(crate) fn from_payload(payload: Vec<u8>) -> Claims {
+        Claims {
+            payload,
+            map: OnceLock::new(),
+        }
+    }
+
+    /// The claims as a map, by value.
+    pub fn into_map(self) -> Map<String, Value> {
+        let Claims { payload, map } = self;
+        map.into_inner().unwrap_or_else(|| parse_claims(&payload))
+    }
+}
+
+/// A payload that [`crate::claims::Known::scan`] accepted parses; should it ever not, the view is
+/// empty rather than a panic (the checks and the actor's fields do not depend on it).
+fn parse_claims(payload: &[u8]) -> Map<String, Value> {
+    serde_json::from_slice(payload).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "verified token payload does not parse as a map");
+        Map::new()
+    })
+}
+
+impl std::ops::Deref for Claims {
+    type Target = Map<String, Value>;
+
+    fn deref(&self) -> &Map<String, Value> {
+        self.map.get_or_init(|| parse_claims(&self.payload))
+    }
+}
+
+impl From<Map<String, Value>> for Claims {
+    fn from(map: Map<String, Value>) -> Claims {
+        Claims {
+            payload: Vec::new(),
+            map: OnceLock::from(map),
+        }
+    }
+}
+
+impl From<Claims> for Map<String, Value> {
+    fn from(claims: Claims) -> Map<String, Value> {
+        claims.into_map()
+    }
+}
+
+impl PartialEq for Claims {
+    fn eq(&self, other: &Claims) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for Claims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl serde::Serialize for Claims {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
+    }
+}
+
+fn into_string(v: Option<Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// The strings of a JSON array; anything else gives an empty list.
+fn into_strings(v: Option<Value>) -> Vec<String> {
     match v {
         Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s),
+                _ => None,
+            })
             .collect(),
         _ => Vec::new(),
     }
@@ -109,63 +201,77 @@ impl Actor {
     /// audience). [`crate::Validator::validate`] calls this; it is public for tests of code
     /// that consumes an `Actor`. Fails only if `sub` is missing.
     pub fn from_verified_claims(claims: Map<String, Value>) -> Result<Actor, Error> {
-        let known = Known::scan(&claims);
+        let known = Known::from_map(&claims, &[]);
         let tenant = known
             .iss
+            .as_ref()
             .and_then(Value::as_str)
-            .and_then(crate::issuer::realm_of);
-        let mut actor = Actor::from_known(&known, tenant)?;
-        actor.claims = claims;
-        Ok(actor)
+            .and_then(crate::issuer::realm_of)
+            .map(str::to_owned);
+        Actor::from_known(known, tenant, Claims::from(claims))
     }
 
-    /// Every field but `claims` (left empty for the caller to move the map in), from the claims
-    /// scanned out of it. `tenant` is the realm of `iss`, already known to the caller.
-    pub(crate) fn from_known(known: &Known<'_>, tenant: Option<&str>) -> Result<Actor, Error> {
-        let string = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-        let sub = string(known.sub)
+    /// Builds an actor out of the claims scanned from a verified payload, moving their strings.
+    /// `tenant` is the realm of `iss`, already known to the caller.
+    pub(crate) fn from_known(
+        known: Known,
+        tenant: Option<String>,
+        claims: Claims,
+    ) -> Result<Actor, Error> {
+        let sub = into_string(known.sub)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::MissingClaim("sub".into()))?;
-        let realm_roles = strings(known.realm_access.and_then(|r| r.get("roles")));
+        let realm_roles = match known.realm_access {
+            Some(Value::Object(mut m)) => into_strings(m.remove("roles")),
+            _ => Vec::new(),
+        };
         let client_roles = match known.resource_access {
             Some(Value::Object(m)) => m
-                .iter()
-                .map(|(client, v)| (client.clone(), strings(v.get("roles"))))
+                .into_iter()
+                .map(|(client, v)| {
+                    let roles = match v {
+                        Value::Object(mut c) => into_strings(c.remove("roles")),
+                        _ => Vec::new(),
+                    };
+                    (client, roles)
+                })
                 .collect(),
             _ => BTreeMap::new(),
         };
-        let scopes = known
-            .scope
-            .and_then(Value::as_str)
-            .map(|s| {
-                s.split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let scopes = match &known.scope {
+            Some(Value::String(s)) => s
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        };
         let org_id = match known.org_id {
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::String(s)) => Some(s),
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
+        let expires_at = known.exp.as_ref().and_then(Value::as_i64).unwrap_or(0);
         Ok(Actor {
             sub,
-            issuer: string(known.iss).unwrap_or_default(),
-            tenant: tenant.map(str::to_owned),
-            preferred_username: string(known.preferred_username),
-            email: string(known.email),
+            issuer: into_string(known.iss).unwrap_or_default(),
+            tenant,
+            preferred_username: into_string(known.preferred_username),
+            email: into_string(known.email),
             realm_roles,
             client_roles,
             scopes,
-            groups: strings(known.groups),
-            organizations: organizations(known.organization),
+            groups: into_strings(known.groups),
+            organizations: organizations(known.organization.as_ref()),
             org_id,
-            azp: string(known.azp),
-            sid: string(known.sid),
-            audience: crate::claims::audience(known.aud),
-            expires_at: known.exp.and_then(Value::as_i64).unwrap_or(0),
-            claims: Map::new(),
+            azp: into_string(known.azp),
+            sid: into_string(known.sid),
+            audience: match known.aud {
+                Some(Value::String(s)) => vec![s],
+                other => into_strings(other),
+            },
+            expires_at,
+            claims,
         })
     }
 

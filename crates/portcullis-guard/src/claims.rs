@@ -2,6 +2,10 @@
 //! issuer, audience, Keycloak's `typ` and required claims. Pure functions of the claims,
 //! the rules and the time.
 
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
@@ -19,57 +23,199 @@ pub(crate) struct ClaimRules {
     pub(crate) required_claims: Vec<String>,
 }
 
-/// The claims the guard reads, found in one pass over the payload instead of one hash lookup
-/// per claim. JSON object keys are unique in a [`Map`] (a repeated key keeps its last value),
-/// so each field is exactly what `claims.get(name)` would return.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Known<'a> {
-    pub(crate) iss: Option<&'a Value>,
-    pub(crate) sub: Option<&'a Value>,
-    pub(crate) aud: Option<&'a Value>,
-    pub(crate) exp: Option<&'a Value>,
-    pub(crate) nbf: Option<&'a Value>,
-    pub(crate) iat: Option<&'a Value>,
-    pub(crate) typ: Option<&'a Value>,
-    pub(crate) azp: Option<&'a Value>,
-    pub(crate) sid: Option<&'a Value>,
-    pub(crate) scope: Option<&'a Value>,
-    pub(crate) email: Option<&'a Value>,
-    pub(crate) preferred_username: Option<&'a Value>,
-    pub(crate) realm_access: Option<&'a Value>,
-    pub(crate) resource_access: Option<&'a Value>,
-    pub(crate) groups: Option<&'a Value>,
-    pub(crate) organization: Option<&'a Value>,
-    pub(crate) org_id: Option<&'a Value>,
+/// The claims the guard reads, taken out of the payload in one pass: these are parsed into
+/// values, every other claim is only checked to be valid JSON (exactly as `serde_json::Value`
+/// would parse it: same grammar, number range and nesting limit, so the lazily parsed
+/// [`crate::Claims`] view of the same payload cannot fail), without allocating.
+///
+/// A repeated key keeps its last value, as in a [`Map`].
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Known {
+    pub(crate) iss: Option<Value>,
+    pub(crate) sub: Option<Value>,
+    pub(crate) aud: Option<Value>,
+    pub(crate) exp: Option<Value>,
+    pub(crate) nbf: Option<Value>,
+    pub(crate) iat: Option<Value>,
+    pub(crate) typ: Option<Value>,
+    pub(crate) azp: Option<Value>,
+    pub(crate) sid: Option<Value>,
+    pub(crate) scope: Option<Value>,
+    pub(crate) email: Option<Value>,
+    pub(crate) preferred_username: Option<Value>,
+    pub(crate) realm_access: Option<Value>,
+    pub(crate) resource_access: Option<Value>,
+    pub(crate) groups: Option<Value>,
+    pub(crate) organization: Option<Value>,
+    pub(crate) org_id: Option<Value>,
+    /// The first configured required claim that is absent or `null`.
+    pub(crate) missing_required: Option<usize>,
 }
 
-impl<'a> Known<'a> {
-    pub(crate) fn scan(claims: &'a Map<String, Value>) -> Known<'a> {
-        let mut k = Known::default();
+impl Known {
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Value>> {
+        Some(match name {
+            "iss" => &mut self.iss,
+            "sub" => &mut self.sub,
+            "aud" => &mut self.aud,
+            "exp" => &mut self.exp,
+            "nbf" => &mut self.nbf,
+            "iat" => &mut self.iat,
+            "typ" => &mut self.typ,
+            "azp" => &mut self.azp,
+            "sid" => &mut self.sid,
+            "scope" => &mut self.scope,
+            "email" => &mut self.email,
+            "preferred_username" => &mut self.preferred_username,
+            "realm_access" => &mut self.realm_access,
+            "resource_access" => &mut self.resource_access,
+            "groups" => &mut self.groups,
+            "organization" => &mut self.organization,
+            "org_id" => &mut self.org_id,
+            _ => return None,
+        })
+    }
+
+    /// Reads a JWT payload: a JSON object, else an error.
+    pub(crate) fn scan(payload: &[u8], required: &[String]) -> Result<Known, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(payload);
+        let known = de::DeserializeSeed::deserialize(ScanSeed { required }, &mut de)?;
+        de.end()?;
+        Ok(known)
+    }
+
+    /// The same, from claims already in a map (values are cloned).
+    pub(crate) fn from_map(claims: &Map<String, Value>, required: &[String]) -> Known {
+        let mut known = Known::default();
         for (name, value) in claims {
-            let slot = match name.as_str() {
-                "iss" => &mut k.iss,
-                "sub" => &mut k.sub,
-                "aud" => &mut k.aud,
-                "exp" => &mut k.exp,
-                "nbf" => &mut k.nbf,
-                "iat" => &mut k.iat,
-                "typ" => &mut k.typ,
-                "azp" => &mut k.azp,
-                "sid" => &mut k.sid,
-                "scope" => &mut k.scope,
-                "email" => &mut k.email,
-                "preferred_username" => &mut k.preferred_username,
-                "realm_access" => &mut k.realm_access,
-                "resource_access" => &mut k.resource_access,
-                "groups" => &mut k.groups,
-                "organization" => &mut k.organization,
-                "org_id" => &mut k.org_id,
-                _ => continue,
-            };
-            *slot = Some(value);
+            if let Some(slot) = known.slot(name) {
+                *slot = Some(value.clone());
+            }
         }
-        k
+        known.missing_required = required
+            .iter()
+            .position(|r| claims.get(r).is_none_or(Value::is_null));
+        known
+    }
+}
+
+struct ScanSeed<'r> {
+    required: &'r [String],
+}
+
+impl<'de> de::DeserializeSeed<'de> for ScanSeed<'_> {
+    type Value = Known;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Known, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for ScanSeed<'_> {
+    type Value = Known;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Known, A::Error> {
+        let mut known = Known::default();
+        // Whether each required claim is present and not null, by its last occurrence.
+        let mut present = vec![false; self.required.len()];
+        while let Some(Key(name)) = map.next_key()? {
+            let is_null = match known.slot(&name) {
+                Some(slot) => {
+                    let value: Value = map.next_value()?;
+                    let is_null = value.is_null();
+                    *slot = Some(value);
+                    is_null
+                }
+                None => map.next_value_seed(Validate)?,
+            };
+            for (i, r) in self.required.iter().enumerate() {
+                if *r == *name {
+                    present[i] = !is_null;
+                }
+            }
+        }
+        known.missing_required = present.iter().position(|p| !p);
+        Ok(known)
+    }
+}
+
+/// An object key, borrowed from the payload unless it holds escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Accepts any JSON value through the same `deserialize_any` path as `serde_json::Value`
+/// (hence the same errors), keeping nothing. Yields whether the value was `null`.
+struct Validate;
+
+impl<'de> de::DeserializeSeed<'de> for Validate {
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for Validate {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(true)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+        Ok(true)
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        while seq.next_element_seed(Validate)?.is_some() {}
+        Ok(false)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        while map.next_key_seed(Validate)?.is_some() {
+            map.next_value_seed(Validate)?;
+        }
+        Ok(false)
     }
 }
 
@@ -86,18 +232,7 @@ fn numeric_date(value: Option<&Value>, name: &str) -> Result<Option<i64>, Error>
     }
 }
 
-/// The `aud` claim as a list (a single string or an array of strings).
-pub(crate) fn audience(aud: Option<&Value>) -> Vec<String> {
-    match aud {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
+/// The checks of a map of claims (tests), through the same scan as a real payload.
 #[cfg(test)]
 pub(crate) fn check(
     claims: &Map<String, Value>,
@@ -105,13 +240,14 @@ pub(crate) fn check(
     rules: &ClaimRules,
     now: i64,
 ) -> Result<(), Error> {
-    check_known(&Known::scan(claims), claims, expected_iss, rules, now)
+    let payload = serde_json::to_vec(claims).map_err(|_| Error::Malformed)?;
+    let known = Known::scan(&payload, &rules.required_claims).map_err(|_| Error::Malformed)?;
+    check_known(&known, expected_iss, rules, now)
 }
 
-/// The checks, on claims already scanned (`known`) out of `claims`.
+/// The checks, on the claims scanned out of the payload.
 pub(crate) fn check_known(
-    known: &Known<'_>,
-    claims: &Map<String, Value>,
+    known: &Known,
     expected_iss: &str,
     rules: &ClaimRules,
     now: i64,
@@ -119,28 +255,29 @@ pub(crate) fn check_known(
     let leeway = rules.leeway_secs;
 
     // Time: exp is required; nbf and iat are checked when present.
-    let exp = numeric_date(known.exp, "exp")?.ok_or_else(|| Error::MissingClaim("exp".into()))?;
+    let exp = numeric_date(known.exp.as_ref(), "exp")?
+        .ok_or_else(|| Error::MissingClaim("exp".into()))?;
     if now >= exp.saturating_add(leeway) {
         return Err(Error::Expired);
     }
-    if let Some(nbf) = numeric_date(known.nbf, "nbf")? {
+    if let Some(nbf) = numeric_date(known.nbf.as_ref(), "nbf")? {
         if nbf > now.saturating_add(leeway) {
             return Err(Error::NotYetValid);
         }
     }
-    if let Some(iat) = numeric_date(known.iat, "iat")? {
+    if let Some(iat) = numeric_date(known.iat.as_ref(), "iat")? {
         if iat > now.saturating_add(leeway) {
             return Err(Error::IssuedInFuture);
         }
     }
 
     // Issuer: the routing already matched it; check again on the verified claims.
-    if known.iss.and_then(Value::as_str) != Some(expected_iss) {
+    if known.iss.as_ref().and_then(Value::as_str) != Some(expected_iss) {
         return Err(Error::UntrustedIssuer);
     }
 
     if rules.check_audience {
-        let aud_ok = match known.aud {
+        let aud_ok = match &known.aud {
             Some(Value::String(s)) => rules.audiences.iter().any(|a| a == s),
             Some(Value::Array(list)) => list
                 .iter()
@@ -151,6 +288,7 @@ pub(crate) fn check_known(
         let azp_ok = rules.accept_azp_as_audience
             && known
                 .azp
+                .as_ref()
                 .and_then(Value::as_str)
                 .is_some_and(|azp| rules.audiences.iter().any(|a| a == azp));
         if !aud_ok && !azp_ok {
@@ -161,20 +299,18 @@ pub(crate) fn check_known(
     // Keycloak marks access tokens `"typ": "Bearer"`; refresh tokens say `Refresh`, ID tokens `ID`,
     // logout tokens `Logout` (org.keycloak.util.TokenUtil.TOKEN_TYPE_*).
     if let Some(typ) = &rules.expected_typ {
-        if known.typ.and_then(Value::as_str) != Some(typ.as_str()) {
+        if known.typ.as_ref().and_then(Value::as_str) != Some(typ.as_str()) {
             return Err(Error::InvalidTokenType);
         }
     }
 
-    match known.sub {
+    match &known.sub {
         Some(Value::String(s)) if !s.is_empty() => {}
         _ => return Err(Error::MissingClaim("sub".into())),
     }
-    for name in &rules.required_claims {
-        match claims.get(name) {
-            None | Some(Value::Null) => return Err(Error::MissingClaim(name.clone())),
-            Some(_) => {}
-        }
+    if let Some(i) = known.missing_required {
+        let name = rules.required_claims.get(i).cloned().unwrap_or_default();
+        return Err(Error::MissingClaim(name));
     }
     Ok(())
 }
@@ -330,40 +466,73 @@ mod tests {
 
     #[test]
     fn scan_finds_what_get_finds() {
-        let c = claims(json!({"groups": ["/g"], "org_id": "o", "other": 1}));
-        let k = Known::scan(&c);
-        for (name, found) in [
-            ("iss", k.iss),
-            ("sub", k.sub),
-            ("aud", k.aud),
-            ("exp", k.exp),
-            ("nbf", k.nbf),
-            ("iat", k.iat),
-            ("typ", k.typ),
-            ("azp", k.azp),
-            ("sid", k.sid),
-            ("scope", k.scope),
-            ("email", k.email),
-            ("preferred_username", k.preferred_username),
-            ("realm_access", k.realm_access),
-            ("resource_access", k.resource_access),
-            ("groups", k.groups),
-            ("organization", k.organization),
-            ("org_id", k.org_id),
+        let c = claims(json!({"groups": ["/g"], "org_id": "o", "other": {"x": [1, null]}}));
+        let payload = serde_json::to_vec(&c).unwrap();
+        let scanned = Known::scan(&payload, &[]).unwrap();
+        let k = Known::from_map(&c, &[]);
+        for (name, found, from_map) in [
+            ("iss", &scanned.iss, &k.iss),
+            ("sub", &scanned.sub, &k.sub),
+            ("aud", &scanned.aud, &k.aud),
+            ("exp", &scanned.exp, &k.exp),
+            ("nbf", &scanned.nbf, &k.nbf),
+            ("iat", &scanned.iat, &k.iat),
+            ("typ", &scanned.typ, &k.typ),
+            ("azp", &scanned.azp, &k.azp),
+            ("sid", &scanned.sid, &k.sid),
+            ("scope", &scanned.scope, &k.scope),
+            ("email", &scanned.email, &k.email),
+            (
+                "preferred_username",
+                &scanned.preferred_username,
+                &k.preferred_username,
+            ),
+            ("realm_access", &scanned.realm_access, &k.realm_access),
+            (
+                "resource_access",
+                &scanned.resource_access,
+                &k.resource_access,
+            ),
+            ("groups", &scanned.groups, &k.groups),
+            ("organization", &scanned.organization, &k.organization),
+            ("org_id", &scanned.org_id, &k.org_id),
         ] {
-            assert_eq!(found, c.get(name), "{name}");
+            assert_eq!(found.as_ref(), c.get(name), "{name}");
+            assert_eq!(from_map.as_ref(), c.get(name), "{name}");
         }
-        // The last of repeated keys wins, as in the map.
-        let dup: Map<String, Value> =
-            serde_json::from_str(r#"{"sub": "first", "sub": "second"}"#).unwrap();
-        assert_eq!(Known::scan(&dup).sub, Some(&json!("second")));
+        // The last of repeated keys wins, as in a map; escaped keys are still recognized.
+        let dup = br#"{"sub": "first", "s\u0075b": "second", "x": 1, "x": null}"#;
+        let req = ["x".to_owned(), "sub".to_owned()];
+        let k = Known::scan(dup, &req).unwrap();
+        assert_eq!(k.sub, Some(json!("second")));
+        assert_eq!(k.missing_required, Some(0));
+        let map: Map<String, Value> = serde_json::from_slice(dup).unwrap();
+        assert_eq!(Known::from_map(&map, &req).missing_required, Some(0));
     }
 
     #[test]
-    fn audience_list() {
-        assert_eq!(audience(Some(&json!("a"))), vec!["a"]);
-        assert_eq!(audience(Some(&json!(["a", 2, "b"]))), vec!["a", "b"]);
-        assert!(audience(None).is_empty());
-        assert!(audience(Some(&json!({"a": 1}))).is_empty());
+    fn scan_accepts_exactly_what_a_map_accepts() {
+        let deep = |n: usize| format!(r#"{{"x":{}1{}}}"#, "[".repeat(n), "]".repeat(n));
+        for payload in [
+            r#"{"a": 1e400}"#.to_owned(),
+            r#"{"a": -1e400}"#.to_owned(),
+            r#"{"a": [1, 2,]}"#.to_owned(),
+            r#"{"a": "\ud800"}"#.to_owned(),
+            r#"{"a": tru}"#.to_owned(),
+            r#"{"a": 1} x"#.to_owned(),
+            r#"[1]"#.to_owned(),
+            r#""s""#.to_owned(),
+            deep(126),
+            deep(127),
+            deep(200),
+            r#"{"a": {"b": [1.5, -0, 1e10, "\u00e9", null, true, {}]}, "sub": "u"}"#.to_owned(),
+        ] {
+            let as_map = serde_json::from_str::<Map<String, Value>>(&payload).is_ok();
+            let scanned = Known::scan(payload.as_bytes(), &[]).is_ok();
+            assert_eq!(scanned, as_map, "{payload}");
+        }
+        // Invalid UTF-8 inside a claim the guard does not read is refused too.
+        assert!(Known::scan(b"{\"a\": \"\xff\"}", &[]).is_err());
+        assert!(serde_json::from_slice::<Map<String, Value>>(b"{\"a\": \"\xff\"}").is_err());
     }
 }

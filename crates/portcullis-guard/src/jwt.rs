@@ -9,8 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::{DecodeSliceError, Engine as _};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
+use crate::claims::Known;
 use crate::error::Error;
 
 /// A JWS signature algorithm the guard can verify (RFC 7518 §3, RFC 8037).
@@ -150,8 +150,9 @@ struct RawHeader<'h> {
 
 /// A token split and decoded, signature not yet checked.
 ///
-/// Parsing does one heap allocation for the payload bytes (plus those of the claims map and
-/// the `kid`): the header and the signature are decoded into stack buffers.
+/// The header and the signature are decoded into stack buffers, the payload once into a vector
+/// that later backs [`crate::Claims`]; of the claims, only those the guard reads are parsed into
+/// values.
 pub(crate) struct UnverifiedJwt<'a> {
     pub(crate) alg: Algorithm,
     pub(crate) kid: Option<String>,
@@ -159,8 +160,10 @@ pub(crate) struct UnverifiedJwt<'a> {
     pub(crate) signing_input: &'a [u8],
     signature: [u8; MAX_SIGNATURE_LEN],
     signature_len: usize,
-    /// The payload, parsed but untrusted until the signature is verified.
-    pub(crate) claims: Map<String, Value>,
+    /// The claims the guard reads, untrusted until the signature is verified.
+    pub(crate) known: Known,
+    /// The decoded payload, a JSON object.
+    pub(crate) payload: Vec<u8>,
 }
 
 impl UnverifiedJwt<'_> {
@@ -171,8 +174,13 @@ impl UnverifiedJwt<'_> {
 }
 
 /// Splits and decodes a compact JWS. Header parameters such as `jku`, `x5u` or `jwk` are ignored:
-/// keys only ever come from the configured issuer's JWKS.
-pub(crate) fn parse<'a>(token: &'a str, allowed: &[Algorithm]) -> Result<UnverifiedJwt<'a>, Error> {
+/// keys only ever come from the configured issuer's JWKS. `required` names the claims whose
+/// presence is noted while the payload is read.
+pub(crate) fn parse<'a>(
+    token: &'a str,
+    allowed: &[Algorithm],
+    required: &[String],
+) -> Result<UnverifiedJwt<'a>, Error> {
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -185,8 +193,7 @@ pub(crate) fn parse<'a>(token: &'a str, allowed: &[Algorithm]) -> Result<Unverif
         .ok_or(Error::UnsupportedAlgorithm)?;
 
     let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| Error::Malformed)?;
-    let claims: Map<String, Value> =
-        serde_json::from_slice(&payload).map_err(|_| Error::Malformed)?;
+    let known = Known::scan(&payload, required).map_err(|_| Error::Malformed)?;
 
     let mut signature = [0u8; MAX_SIGNATURE_LEN];
     let signature_len = URL_SAFE_NO_PAD
@@ -199,7 +206,8 @@ pub(crate) fn parse<'a>(token: &'a str, allowed: &[Algorithm]) -> Result<Unverif
         signing_input,
         signature,
         signature_len,
-        claims,
+        known,
+        payload,
     })
 }
 
@@ -253,7 +261,7 @@ mod tests {
     fn parse_rejects_shapes() {
         let h = b64(r#"{"alg":"RS256","kid":"k"}"#);
         let p = b64(r#"{"iss":"x"}"#);
-        assert!(parse(&format!("{h}.{p}.c2ln"), &Algorithm::ALL).is_ok());
+        assert!(parse(&format!("{h}.{p}.c2ln"), &Algorithm::ALL, &[]).is_ok());
         for bad in [
             format!("{h}.{p}"),
             format!("{h}.{p}.c2ln.x"),
@@ -265,7 +273,7 @@ mod tests {
             format!("{h}.{}.c2ln", b64("\"s\"")),
         ] {
             assert!(
-                matches!(parse(&bad, &Algorithm::ALL), Err(Error::Malformed)),
+                matches!(parse(&bad, &Algorithm::ALL, &[]), Err(Error::Malformed)),
                 "{bad}"
             );
         }
@@ -278,18 +286,18 @@ mod tests {
             let h = b64(&format!(r#"{{"alg":"{alg}"}}"#));
             let t = format!("{h}.{p}.");
             assert!(matches!(
-                parse(&t, &Algorithm::ALL),
+                parse(&t, &Algorithm::ALL, &[]),
                 Err(Error::UnsupportedAlgorithm)
             ));
         }
         let h = b64(r#"{"alg":"PS256"}"#);
         assert!(matches!(
-            parse(&format!("{h}.{p}.c2ln"), &[Algorithm::RS256]),
+            parse(&format!("{h}.{p}.c2ln"), &[Algorithm::RS256], &[]),
             Err(Error::UnsupportedAlgorithm)
         ));
         let h = b64(r#"{"alg":"RS256","crit":["exp"],"exp":1}"#);
         assert!(matches!(
-            parse(&format!("{h}.{p}.c2ln"), &Algorithm::ALL),
+            parse(&format!("{h}.{p}.c2ln"), &Algorithm::ALL, &[]),
             Err(Error::UnsupportedCritical)
         ));
     }
@@ -299,7 +307,7 @@ mod tests {
         let h = b64(r#"{"alg":"EdDSA"}"#);
         let p = b64(r#"{"a":1}"#);
         let t = format!("{h}.{p}.c2ln");
-        let jwt = parse(&t, &Algorithm::ALL).unwrap();
+        let jwt = parse(&t, &Algorithm::ALL, &[]).unwrap();
         assert_eq!(jwt.signing_input, format!("{h}.{p}").as_bytes());
         assert_eq!(jwt.signature(), b"sig");
         assert_eq!(jwt.alg, Algorithm::EdDSA);

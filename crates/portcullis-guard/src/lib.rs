@@ -93,7 +93,7 @@ pub mod http;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use actor::{Actor, Organization};
+pub use actor::{Actor, Claims, Organization};
 pub use error::{ConfigError, Error};
 pub use issuer::TrustedIssuer;
 pub use jwt::Algorithm;

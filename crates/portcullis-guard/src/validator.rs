@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::actor::Actor;
-use crate::claims::{self, ClaimRules, Known};
+use crate::actor::{Actor, Claims};
+use crate::claims::{self, ClaimRules};
 use crate::error::{ConfigError, Error};
 use crate::issuer::{self, TrustedIssuer};
 use crate::jwt::{self, Algorithm};
@@ -82,25 +82,17 @@ impl Validator {
         if token.len() > self.max_token_size {
             return Err(Error::TokenTooLarge);
         }
-        let jwt = jwt::parse(token, &self.algorithms)?;
-        let known = Known::scan(&jwt.claims);
-        let iss = match known.iss {
+        let jwt = jwt::parse(token, &self.algorithms, &self.rules.required_claims)?;
+        let iss = match &jwt.known.iss {
             Some(Value::String(s)) => s.as_str(),
             _ => return Err(Error::UntrustedIssuer),
         };
         let matched = issuer::route(&self.issuers, iss).ok_or(Error::UntrustedIssuer)?;
         // Cheap claim checks first, so expired or misdirected tokens never cause a key fetch.
-        claims::check_known(
-            &known,
-            &jwt.claims,
-            matched.iss,
-            &self.rules,
-            self.unix_now(),
-        )?;
+        claims::check_known(&jwt.known, matched.iss, &self.rules, self.unix_now())?;
         self.keys.verify(matched.iss, &jwt).await?;
-        let mut actor = Actor::from_known(&known, matched.tenant)?;
-        actor.claims = jwt.claims;
-        Ok(actor)
+        let tenant = matched.tenant.map(str::to_owned);
+        Actor::from_known(jwt.known, tenant, Claims::from_payload(jwt.payload))
     }
 
     /// Checks the tenant a request names (the value of the tenant header, if any) against the

@@ -1,0 +1,614 @@
+//! Admin REST API through HTTP: permission boundaries between realms for every resource
+//! family, Keycloak's error bodies, all-or-nothing writes, and a change on one node seen by a
+//! second node sharing PostgreSQL. (python-keycloak and @keycloak/keycloak-admin-client cover
+//! the resources themselves in `compat/`.)
+
+use serde_json::{json, Value};
+
+use crate::support::{client, Backend, Data, TestServer};
+use crate::token::{post_form, start_with};
+
+fn tenant(name: &str) -> Value {
+    json!({
+        "realm": name,
+        "enabled": true,
+        "passwordPolicy": "length(10)",
+        "roles": {"realm": [{"name": "member"}]},
+        "groups": [{"name": "staff"}],
+        "clients": [{"clientId": "app", "secret": "app-secret", "directAccessGrantsEnabled": true}],
+        "users": [
+            {"username": "boss", "enabled": true, "email": "boss@example.com", "firstName": "B", "lastName": "Oss",
+             "credentials": [{"type": "password", "value": "boss-password"}],
+             "clientRoles": {"realm-management": ["realm-admin"]}},
+            {"username": "viewer", "enabled": true, "email": "viewer@example.com", "firstName": "V", "lastName": "Iewer",
+             "credentials": [{"type": "password", "value": "viewer-password"}],
+             "clientRoles": {"realm-management": ["view-users"]}},
+            {"username": "nobody", "enabled": true, "email": "nobody@example.com", "firstName": "N", "lastName": "Obody",
+             "credentials": [{"type": "password", "value": "nobody-password"}]}
+        ]
+    })
+}
+
+async fn token(s: &TestServer, realm: &str, user: &str, password: &str) -> String {
+    let (status, body, _) = post_form(
+        &s.url(&format!("/realms/{realm}/protocol/openid-connect/token")),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", user),
+            ("password", password),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+async fn call(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut req = client().request(method.parse().unwrap(), s.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        headers,
+    )
+}
+
+/// Read paths of every resource family of a realm.
+fn family_paths(realm: &str, client_uuid: &str, user_id: &str, group_id: &str) -> Vec<String> {
+    vec![
+        format!("/admin/realms/{realm}"),
+        format!("/admin/realms/{realm}/users"),
+        format!("/admin/realms/{realm}/users/count"),
+        format!("/admin/realms/{realm}/users/{user_id}"),
+        format!("/admin/realms/{realm}/users/{user_id}/role-mappings"),
+        format!("/admin/realms/{realm}/clients"),
+        format!("/admin/realms/{realm}/clients/{client_uuid}"),
+        format!("/admin/realms/{realm}/clients/{client_uuid}/client-secret"),
+        format!("/admin/realms/{realm}/roles"),
+        format!("/admin/realms/{realm}/roles/member"),
+        format!("/admin/realms/{realm}/groups"),
+        format!("/admin/realms/{realm}/groups/{group_id}"),
+        format!("/admin/realms/{realm}/client-scopes"),
+        format!("/admin/realms/{realm}/default-default-client-scopes"),
+        format!("/admin/realms/{realm}/clients-initial-access"),
+        format!("/admin/realms/{realm}/keys"),
+    ]
+}
+
+#[tokio::test]
+async fn a_realm_admin_cannot_reach_another_realm() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let s = start_with(&data, &[tenant("tenant-a"), tenant("tenant-b")]).await;
+    let master = token(&s, "master", "admin", "admin").await;
+    let boss_a = token(&s, "tenant-a", "boss", "boss-password").await;
+
+    // Ids in both realms, looked up by the master admin.
+    let mut ids = Vec::new();
+    for realm in ["tenant-a", "tenant-b"] {
+        let (_, clients, _) = call(
+            &s,
+            "GET",
+            &format!("/admin/realms/{realm}/clients?clientId=app"),
+            Some(&master),
+            None,
+        )
+        .await;
+        let (_, users, _) = call(
+            &s,
+            "GET",
+            &format!("/admin/realms/{realm}/users?username=boss&exact=true"),
+            Some(&master),
+            None,
+        )
+        .await;
+        let (_, groups, _) = call(
+            &s,
+            "GET",
+            &format!("/admin/realms/{realm}/groups"),
+            Some(&master),
+            None,
+        )
+        .await;
+        ids.push((
+            clients[0]["id"].as_str().unwrap().to_string(),
+            users[0]["id"].as_str().unwrap().to_string(),
+            groups[0]["id"].as_str().unwrap().to_string(),
+        ));
+    }
+    let (ca, ua, ga) = &ids[0];
+    let (cb, ub, gb) = &ids[1];
+
+    for path in family_paths("tenant-a", ca, ua, ga) {
+        let (status, body, _) = call(&s, "GET", &path, Some(&boss_a), None).await;
+        assert_eq!(status, 200, "own realm {path}: {body}");
+    }
+    for path in family_paths("tenant-b", cb, ub, gb) {
+        let (status, body, _) = call(&s, "GET", &path, Some(&boss_a), None).await;
+        assert_eq!(status, 403, "other realm {path}: {body}");
+        assert_eq!(body["error"], "HTTP 403 Forbidden", "{path}");
+    }
+    // Writes to the other realm are refused, and nothing changes there.
+    let writes = [
+        (
+            "POST",
+            "/admin/realms/tenant-b/users".to_string(),
+            Some(json!({"username": "intruder"})),
+        ),
+        (
+            "PUT",
+            format!("/admin/realms/tenant-b/users/{ub}"),
+            Some(json!({"firstName": "Hacked"})),
+        ),
+        ("DELETE", format!("/admin/realms/tenant-b/users/{ub}"), None),
+        (
+            "POST",
+            "/admin/realms/tenant-b/clients".to_string(),
+            Some(json!({"clientId": "evil"})),
+        ),
+        (
+            "POST",
+            format!("/admin/realms/tenant-b/clients/{cb}/client-secret"),
+            None,
+        ),
+        (
+            "DELETE",
+            format!("/admin/realms/tenant-b/groups/{gb}"),
+            None,
+        ),
+        (
+            "POST",
+            "/admin/realms/tenant-b/roles".to_string(),
+            Some(json!({"name": "evil"})),
+        ),
+        (
+            "PUT",
+            "/admin/realms/tenant-b".to_string(),
+            Some(json!({"enabled": false})),
+        ),
+        ("DELETE", "/admin/realms/tenant-b".to_string(), None),
+        (
+            "POST",
+            "/admin/realms".to_string(),
+            Some(json!({"realm": "evil"})),
+        ),
+    ];
+    for (method, path, body) in writes {
+        let (status, resp, _) = call(&s, method, &path, Some(&boss_a), body).await;
+        assert_eq!(status, 403, "{method} {path}: {resp}");
+    }
+    let (_, user_b, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/tenant-b/users/{ub}"),
+        Some(&master),
+        None,
+    )
+    .await;
+    assert_eq!(user_b["firstName"], "B");
+    let (_, secret_b, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/tenant-b/clients/{cb}/client-secret"),
+        Some(&master),
+        None,
+    )
+    .await;
+    assert_eq!(secret_b["value"], "app-secret");
+    let (_, realms, _) = call(&s, "GET", "/admin/realms", Some(&boss_a), None).await;
+    let names: Vec<&str> = realms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["realm"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tenant-a"], "a realm admin lists only its realm");
+
+    // Narrower roles: view-users reads users but cannot change them or see clients.
+    let viewer = token(&s, "tenant-a", "viewer", "viewer-password").await;
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/admin/realms/tenant-a/users",
+            Some(&viewer),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            &s,
+            "PUT",
+            &format!("/admin/realms/tenant-a/users/{ua}"),
+            Some(&viewer),
+            Some(json!({"firstName": "x"}))
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/admin/realms/tenant-a/clients",
+            Some(&viewer),
+            None
+        )
+        .await
+        .0,
+        403
+    );
+    let nobody = token(&s, "tenant-a", "nobody", "nobody-password").await;
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/admin/realms/tenant-a/users",
+            Some(&nobody),
+            None
+        )
+        .await
+        .0,
+        403
+    );
+
+    // No token, a forged one, one of a realm that does not exist: 401.
+    let (status, _, headers) = call(&s, "GET", "/admin/realms/tenant-a/users", None, None).await;
+    assert_eq!(status, 401);
+    assert_eq!(headers["www-authenticate"], "Bearer");
+    let mut forged = boss_a.clone();
+    forged.pop();
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/admin/realms/tenant-a/users",
+            Some(&forged),
+            None
+        )
+        .await
+        .0,
+        401
+    );
+    // A revoked role stops working at once (roles are read live, not from the token).
+    let (_, boss, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/tenant-a/users?username=boss&exact=true",
+        Some(&master),
+        None,
+    )
+    .await;
+    let boss_id = boss[0]["id"].as_str().unwrap();
+    let (_, rm, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/tenant-a/clients?clientId=realm-management",
+        Some(&master),
+        None,
+    )
+    .await;
+    let rm_id = rm[0]["id"].as_str().unwrap();
+    let (_, roles, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/tenant-a/users/{boss_id}/role-mappings/clients/{rm_id}"),
+        Some(&master),
+        None,
+    )
+    .await;
+    let (status, body, _) = call(
+        &s,
+        "DELETE",
+        &format!("/admin/realms/tenant-a/users/{boss_id}/role-mappings/clients/{rm_id}"),
+        Some(&master),
+        Some(roles),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/admin/realms/tenant-a/users",
+            Some(&boss_a),
+            None
+        )
+        .await
+        .0,
+        403
+    );
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn error_bodies_and_all_or_nothing_writes() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let s = start_with(&data, &[tenant("errs")]).await;
+    let t = token(&s, "master", "admin", "admin").await;
+    let t = Some(t.as_str());
+
+    // Keycloak's bodies.
+    let (status, body, _) = call(&s, "GET", "/admin/realms/none/users", t, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("Realm not found."))
+    );
+    let (status, body, _) = call(&s, "GET", "/admin/realms/errs/users/nope", t, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("User not found"))
+    );
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/errs/clients",
+        t,
+        Some(json!({"clientId": "app"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (409, json!({"errorMessage": "Client app already exists"}))
+    );
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/errs/users",
+        t,
+        Some(json!({"username": "BOSS"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            409,
+            json!({"errorMessage": "User exists with same username"})
+        )
+    );
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/errs/roles",
+        t,
+        Some(json!({"name": "member"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            409,
+            json!({"errorMessage": "Role with name member already exists"})
+        )
+    );
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/errs/groups",
+        t,
+        Some(json!({"name": "staff"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            409,
+            json!({"errorMessage": "Top level group named 'staff' already exists."})
+        )
+    );
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/errs/users",
+        t,
+        Some(json!({"username": 5})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["errorMessage"].as_str().unwrap().contains("username"),
+        "{body}"
+    );
+
+    // A create that fails leaves nothing behind.
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/errs/clients",
+        t,
+        Some(json!({"clientId": "bad", "redirectUris": ["not a uri"]})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("redirectUris"),
+        "{body}"
+    );
+    let (_, list, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/errs/clients?clientId=bad",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(list, json!([]));
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/errs/users",
+        t,
+        Some(json!({"username": "weak", "credentials": [{"type": "password", "value": "short"}]})),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"error": "invalidPasswordMinLengthMessage", "error_description": "Invalid password: minimum length 10."})
+        )
+    );
+    let (_, count, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/errs/users/count?username=weak",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(count, json!(0));
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms",
+        t,
+        Some(
+            json!({"realm": "half", "users": [{"username": "u", "realmRoles": ["missing-role"]}]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(call(&s, "GET", "/admin/realms/half", t, None).await.0, 404);
+    // A partial import that fails (FAIL on an existing user) writes none of its other parts.
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/errs/partialImport",
+        t,
+        Some(json!({
+            "ifResourceExists": "FAIL",
+            "clients": [{"clientId": "new-one"}],
+            "users": [{"username": "boss"}]
+        })),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    let (_, list, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/errs/clients?clientId=new-one",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(list, json!([]));
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/errs/partialImport",
+        t,
+        Some(json!({
+            "ifResourceExists": "SKIP",
+            "clients": [{"clientId": "new-one"}],
+            "users": [{"username": "boss"}, {"username": "fresh", "enabled": true}]
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["added"].as_u64(), body["skipped"].as_u64()),
+        (Some(2), Some(1)),
+        "{body}"
+    );
+
+    // Secrets are masked in a partial export.
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/errs/partial-export?exportClients=true",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let app = body["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["clientId"] == "app")
+        .unwrap();
+    assert_eq!(app["secret"], "**********");
+    assert!(body.get("users").is_none());
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_change_on_one_node_reaches_the_other_through_postgres() {
+    let Some(data) = Data::new(Backend::Postgres).await else {
+        return;
+    };
+    std::fs::write(
+        data.import_dir().join("r.json"),
+        tenant("shared").to_string(),
+    )
+    .unwrap();
+    let args = ["--import-realm", "--hostname", "http://portcullis.test"];
+    let one = TestServer::start(&data, "start-dev", &args, &[]).unwrap();
+    let two = TestServer::start(&data, "start-dev", &args, &[]).unwrap();
+    let t = token(&one, "master", "admin", "admin").await;
+    let (status, body, headers) = call(
+        &one,
+        "POST",
+        "/admin/realms/shared/clients",
+        Some(&t),
+        Some(json!({"clientId": "late", "secret": "late-secret", "serviceAccountsEnabled": true})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(headers["location"]
+        .to_str()
+        .unwrap()
+        .contains("/admin/realms/shared/clients/"));
+    // The second node reloads changed realms every 250 ms; wait for it, generously.
+    let started = std::time::Instant::now();
+    let mut seen = false;
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        let (status, _, _) = post_form(
+            &two.url("/realms/shared/protocol/openid-connect/token"),
+            Some(("late", "late-secret")),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        if status == 200 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen, "node two never saw the new client");
+    eprintln!("node two saw the change after {:?}", started.elapsed());
+    // A token issued by node one administers through node two (same issuer).
+    let (status, list, _) = call(
+        &two,
+        "GET",
+        "/admin/realms/shared/clients?clientId=late",
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!((status, list[0]["clientId"].as_str()), (200, Some("late")));
+    data.cleanup().await;
+}
