@@ -150,16 +150,16 @@ struct RawHeader<'h> {
 
 /// A token split and decoded, signature not yet checked.
 ///
-/// The header and the signature are decoded into stack buffers, the payload once into a vector
-/// that later backs [`crate::Claims`]; of the claims, only those the guard reads are parsed into
-/// values.
+/// The header is decoded into a stack buffer, the payload once into a vector that later backs
+/// [`crate::Claims`]; of the claims, only those the guard reads are parsed into values. (The
+/// signature lives on the heap on purpose: this value is held across an `.await`, and a
+/// kilobyte array in the future costs more in copies than one allocation.)
 pub(crate) struct UnverifiedJwt<'a> {
     pub(crate) alg: Algorithm,
     pub(crate) kid: Option<String>,
     /// `base64url(header) "." base64url(payload)`: the bytes the signature covers.
     pub(crate) signing_input: &'a [u8],
-    signature: [u8; MAX_SIGNATURE_LEN],
-    signature_len: usize,
+    signature: Vec<u8>,
     /// The claims the guard reads, untrusted until the signature is verified.
     pub(crate) known: Known,
     /// The decoded payload, a JSON object.
@@ -169,7 +169,7 @@ pub(crate) struct UnverifiedJwt<'a> {
 impl UnverifiedJwt<'_> {
     /// The decoded signature.
     pub(crate) fn signature(&self) -> &[u8] {
-        self.signature.get(..self.signature_len).unwrap_or_default()
+        &self.signature
     }
 }
 
@@ -195,17 +195,17 @@ pub(crate) fn parse<'a>(
     let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| Error::Malformed)?;
     let known = Known::scan(&payload, required).map_err(|_| Error::Malformed)?;
 
-    let mut signature = [0u8; MAX_SIGNATURE_LEN];
-    let signature_len = URL_SAFE_NO_PAD
-        .decode_slice(s, &mut signature)
-        .map_err(|_| Error::Malformed)?;
+    // Unpadded base64url of MAX_SIGNATURE_LEN bytes.
+    if s.len() > (MAX_SIGNATURE_LEN * 4).div_ceil(3) {
+        return Err(Error::Malformed);
+    }
+    let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| Error::Malformed)?;
     let signing_input = &token.as_bytes()[..h.len() + 1 + p.len()];
     Ok(UnverifiedJwt {
         alg,
         kid,
         signing_input,
         signature,
-        signature_len,
         known,
         payload,
     })

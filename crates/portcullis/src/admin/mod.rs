@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod client_scopes;
 pub mod clients;
+pub mod components;
 pub mod groups;
 pub mod initial_access;
 pub mod model;
@@ -318,6 +319,16 @@ pub fn routes() -> Router<AppState> {
             get(realms::get).put(realms::update).delete(realms::delete),
         )
         .route(&p("/keys"), get(realms::keys))
+        .route(
+            &p("/components"),
+            get(components::list).post(components::create),
+        )
+        .route(
+            &p("/components/{id}"),
+            get(components::get)
+                .put(components::update)
+                .delete(components::delete),
+        )
         .route(&p("/partial-export"), post(realms::partial_export))
         .route(&p("/partialImport"), post(realms::partial_import))
         .route(

@@ -612,3 +612,148 @@ async fn a_change_on_one_node_reaches_the_other_through_postgres() {
     assert_eq!((status, list[0]["clientId"].as_str()), (200, Some("late")));
     data.cleanup().await;
 }
+
+async fn active(s: &TestServer, realm: &str, token: &str) -> bool {
+    let (status, body, _) = post_form(
+        &s.url(&format!(
+            "/realms/{realm}/protocol/openid-connect/token/introspect"
+        )),
+        Some(("app", "app-secret")),
+        &[("token", token)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["active"].as_bool().unwrap()
+}
+
+async fn user_token(s: &TestServer, realm: &str) -> String {
+    let (status, body, _) = post_form(
+        &s.url(&format!("/realms/{realm}/protocol/openid-connect/token")),
+        Some(("app", "app-secret")),
+        &[
+            ("grant_type", "password"),
+            ("username", "boss"),
+            ("password", "boss-password"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn rotating_the_signing_key_through_components() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let s = start_with(&data, &[tenant("rot")]).await;
+    let t = token(&s, "master", "admin", "admin").await;
+    let t = Some(t.as_str());
+    let old_token = user_token(&s, "rot").await;
+    let old_kid = jsonwebtoken::decode_header(&old_token)
+        .unwrap()
+        .kid
+        .unwrap();
+    let (_, keys, _) = call(&s, "GET", "/admin/realms/rot/keys", t, None).await;
+    assert_eq!(keys["active"]["RS256"], old_kid.as_str());
+    let old_component = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == old_kid.as_str())
+        .unwrap()["providerId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A new generated RSA key with a higher priority takes over signing.
+    let (_, realm, _) = call(&s, "GET", "/admin/realms/rot", t, None).await;
+    let (status, body, headers) = call(&s, "POST", "/admin/realms/rot/components", t, Some(json!({
+        "name": "rsa-rotated", "providerId": "rsa-generated", "providerType": "org.keycloak.keys.KeyProvider",
+        "parentId": realm["id"], "config": {"priority": ["200"]}
+    }))).await;
+    assert_eq!(status, 201, "{body}");
+    let new_component = headers["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, listed, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/rot/components/{new_component}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(
+        listed["config"]["privateKey"],
+        json!(["**********"]),
+        "private keys are never shown"
+    );
+    let new_token = user_token(&s, "rot").await;
+    let new_kid = jsonwebtoken::decode_header(&new_token)
+        .unwrap()
+        .kid
+        .unwrap();
+    assert_ne!(new_kid, old_kid);
+    let (_, certs) =
+        crate::support::get_json(&s.url("/realms/rot/protocol/openid-connect/certs")).await;
+    let kids: Vec<&str> = certs["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert!(
+        kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()),
+        "{kids:?}"
+    );
+    assert!(
+        active(&s, "rot", &old_token).await,
+        "tokens of the old key stay valid"
+    );
+
+    // Passive: verifies, no longer signs.
+    let (status, body, _) = call(
+        &s,
+        "PUT",
+        &format!("/admin/realms/rot/components/{old_component}"),
+        t,
+        Some(json!({"config": {"active": ["false"], "privateKey": ["**********"]}})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, keys, _) = call(&s, "GET", "/admin/realms/rot/keys", t, None).await;
+    let old = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == old_kid.as_str())
+        .unwrap();
+    assert_eq!(old["status"], "PASSIVE");
+    assert!(active(&s, "rot", &old_token).await);
+
+    // Removed: the old key's tokens stop working; the new key's still work.
+    let (status, _, _) = call(
+        &s,
+        "DELETE",
+        &format!("/admin/realms/rot/components/{old_component}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(!active(&s, "rot", &old_token).await);
+    assert!(active(&s, "rot", &new_token).await);
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/rot/components",
+        t,
+        Some(json!({"providerId": "nonsense", "providerType": "org.keycloak.keys.KeyProvider"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    data.cleanup().await;
+}

@@ -1,0 +1,242 @@
+//! `/admin/realms/{realm}/components`: the realm's components, chiefly key providers. Adding a
+//! generated key provider with a higher priority rotates the signing key; the old key keeps
+//! verifying tokens while it is passive (`active: false`) and stops when it is removed.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::Uri;
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::{Caller, Family, Need};
+use super::realms::target;
+use super::{body, created, edit_realm, new_id, no_content, AdminError, AdminResult};
+use crate::crypto::keys::{self, Generate, KEY_PROVIDER_TYPE};
+use crate::representation::{ComponentRepresentation, RealmRepresentation};
+use crate::AppState;
+
+const SECRET: &str = "**********";
+const SECRET_KEYS: &[&str] = &["privateKey", "secret", "keystorePassword", "keyPassword"];
+
+fn not_found() -> AdminError {
+    AdminError::not_found("Could not find component")
+}
+
+fn component_json(c: &ComponentRepresentation, kind: &str, parent: &str) -> AdminResult<Value> {
+    let mut v = super::to_json(c)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("providerType".into(), json!(kind));
+        o.entry("parentId").or_insert(json!(parent));
+        o.remove("subComponents");
+        if let Some(cfg) = o.get_mut("config").and_then(Value::as_object_mut) {
+            for k in SECRET_KEYS {
+                if cfg.contains_key(*k) {
+                    cfg.insert((*k).into(), json!([SECRET]));
+                }
+            }
+        }
+    }
+    Ok(v)
+}
+
+fn all(rep: &RealmRepresentation) -> impl Iterator<Item = (&String, &ComponentRepresentation)> {
+    rep.components
+        .iter()
+        .flatten()
+        .flat_map(|(kind, list)| list.iter().map(move |c| (kind, c)))
+}
+
+/// Query of `GET /components`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    parent: Option<String>,
+    name: Option<String>,
+}
+
+/// `GET /components`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(realm): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> AdminResult<Json<Vec<Value>>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::View(Family::Realm))?;
+    let realm_id = snap.id.clone();
+    let out = all(&snap.rep)
+        .filter(|(k, c)| {
+            q.kind.as_deref().is_none_or(|t| t == k.as_str())
+                && q.name
+                    .as_deref()
+                    .is_none_or(|n| c.name.as_deref() == Some(n))
+                && q.parent.as_deref().is_none_or(|p| {
+                    c.extra
+                        .get("parentId")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&realm_id)
+                        == p
+                })
+        })
+        .map(|(k, c)| component_json(c, k, &realm_id))
+        .collect::<AdminResult<Vec<_>>>()?;
+    Ok(Json(out))
+}
+
+/// `GET /components/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::View(Family::Realm))?;
+    let (k, c) = all(&snap.rep)
+        .find(|(_, c)| c.id.as_deref() == Some(id.as_str()))
+        .ok_or_else(not_found)?;
+    Ok(Json(component_json(c, k, &snap.id)?))
+}
+
+/// What a generated key provider generates.
+fn generated(provider: &str, algorithm: Option<&str>) -> AdminResult<Option<Generate>> {
+    Ok(Some(match (provider, algorithm) {
+        ("rsa-generated", None | Some("RS256")) => Generate::RsaSig("RS256"),
+        ("rsa-generated", Some("RS384")) => Generate::RsaSig("RS384"),
+        ("rsa-generated", Some("RS512")) => Generate::RsaSig("RS512"),
+        ("rsa-generated", Some("PS256")) => Generate::RsaSig("PS256"),
+        ("rsa-generated", Some("PS384")) => Generate::RsaSig("PS384"),
+        ("rsa-generated", Some("PS512")) => Generate::RsaSig("PS512"),
+        ("rsa-enc-generated", _) => Generate::RsaEnc,
+        ("ecdsa-generated", None | Some("ES256")) => Generate::Es256,
+        ("eddsa-generated", _) => Generate::EdDsa,
+        ("hmac-generated", None | Some("HS512")) | ("hmac-generated-hs512", _) => {
+            Generate::HmacHs512
+        }
+        ("aes-generated", _) => Generate::Aes,
+        ("rsa" | "rsa-enc" | "java-keystore", _) => return Ok(None),
+        (p, a) => {
+            return Err(AdminError::bad(format!(
+                "unsupported key provider '{p}'{}",
+                a.map(|a| format!(" with algorithm {a}"))
+                    .unwrap_or_default()
+            )))
+        }
+    }))
+}
+
+/// `POST /components`: a key provider is generated (or, for `rsa`, read from its `privateKey`)
+/// and validated before anything is stored.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(realm): Path<String>,
+    bytes: Bytes,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Realm))?;
+    let mut c: ComponentRepresentation = body(&bytes)?;
+    let kind = c
+        .extra
+        .remove("providerType")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .ok_or_else(|| AdminError::bad("providerType is missing"))?;
+    let provider = c
+        .provider_id
+        .clone()
+        .ok_or_else(|| AdminError::bad("providerId is missing"))?;
+    let id = new_id();
+    if kind == KEY_PROVIDER_TYPE {
+        let cfg = c.config.clone().unwrap_or_default();
+        let first = |k: &str| cfg.get(k).and_then(|v| v.first()).cloned();
+        if let Some(kind) = generated(&provider, first("algorithm").as_deref())? {
+            let k =
+                keys::generate(kind, &snap.name, id.clone()).map_err(|e| AdminError::bad(e.0))?;
+            let mut config = k.config.into_iter().collect::<indexmap::IndexMap<_, _>>();
+            // What the request sets (priority, active, enabled, ...) wins over the defaults.
+            for (key, v) in cfg {
+                if !SECRET_KEYS.contains(&key.as_str()) && key != "certificate" {
+                    config.insert(key, v);
+                }
+            }
+            c.config = Some(config);
+        }
+    }
+    c.id = Some(id.clone());
+    c.name.get_or_insert_with(|| provider.clone());
+    c.extra.insert("subComponents".into(), json!({}));
+    c.extra.remove("parentId");
+    edit_realm(&state, &snap.name, |rep, _| {
+        rep.components
+            .get_or_insert_with(Default::default)
+            .entry(kind.clone())
+            .or_default()
+            .push(c.clone());
+        Ok(())
+    })
+    .await?;
+    Ok(created(&uri, &id))
+}
+
+/// `PUT /components/{id}`: name and config; secret values sent back masked are kept.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Realm))?;
+    let patch: ComponentRepresentation = body(&bytes)?;
+    edit_realm(&state, &snap.name, |rep, _| {
+        let c = rep
+            .components
+            .iter_mut()
+            .flat_map(|m| m.values_mut())
+            .flatten()
+            .find(|c| c.id.as_deref() == Some(id.as_str()))
+            .ok_or_else(not_found)?;
+        if let Some(n) = &patch.name {
+            c.name = Some(n.clone());
+        }
+        if let Some(cfg) = &patch.config {
+            let current = c.config.get_or_insert_with(Default::default);
+            for (k, v) in cfg {
+                if v.first().map(String::as_str) == Some(SECRET) {
+                    continue;
+                }
+                current.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(no_content())
+}
+
+/// `DELETE /components/{id}`: a removed key no longer verifies anything.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Realm))?;
+    edit_realm(&state, &snap.name, |rep, _| {
+        let mut found = false;
+        for list in rep.components.iter_mut().flat_map(|m| m.values_mut()) {
+            let before = list.len();
+            list.retain(|c| c.id.as_deref() != Some(id.as_str()));
+            found |= list.len() != before;
+        }
+        if !found {
+            return Err(not_found());
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(no_content())
+}
