@@ -70,48 +70,6 @@ fn validate(c: &mut Criterion) {
         });
     }
     group.finish();
-    let token = idp
-        .token("bench", &keys[0].1)
-        .claim("aud", serde_json::json!(["account", "api"]))
-        .claim(
-            "realm_access",
-            serde_json::json!({"roles": ["user", "admin"]}),
-        )
-        .claim(
-            "resource_access",
-            serde_json::json!({"api": {"roles": ["read", "write"]}}),
-        )
-        .sign();
-    let mut parts = token.split('.');
-    let (h, p, s) = (
-        parts.next().unwrap(),
-        parts.next().unwrap(),
-        parts.next().unwrap(),
-    );
-    println!("lens {} {} {}", h.len(), p.len(), s.len());
-    let payload = URL_SAFE_NO_PAD.decode(p).unwrap();
-    println!("{}", String::from_utf8_lossy(&payload));
-    let mut g = c.benchmark_group("pieces");
-    g.bench_function("b64-payload", |b| {
-        b.iter(|| URL_SAFE_NO_PAD.decode(p).unwrap())
-    });
-    g.bench_function("b64-sig", |b| b.iter(|| URL_SAFE_NO_PAD.decode(s).unwrap()));
-    g.bench_function("json-map", |b| {
-        b.iter(|| {
-            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&payload).unwrap()
-        })
-    });
-    g.bench_function("json-ignored", |b| {
-        b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(&payload).unwrap())
-    });
-    let map =
-        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&payload).unwrap();
-    g.bench_function("map-clone", |b| b.iter(|| map.clone()));
-    g.bench_function("actor", |b| {
-        b.iter(|| portcullis_guard::Actor::from_verified_claims(map.clone()).unwrap())
-    });
-    g.bench_function("block_on", |b| b.iter(|| rt.block_on(async { 1 })));
-    g.finish();
 }
 
 criterion_group!(benches, validate);

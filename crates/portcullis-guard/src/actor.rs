@@ -407,6 +407,19 @@ mod tests {
     }
 
     #[test]
+    fn claims_view_is_the_payload_as_a_map() {
+        let payload = br#"{"sub":"u","x":{"y":[1,"z",null]},"n":1.5}"#.to_vec();
+        let expected: Map<String, Value> = serde_json::from_slice(&payload).unwrap();
+        let c = Claims::from_payload(payload);
+        assert_eq!(*c, expected);
+        assert_eq!(c.get("x"), expected.get("x"));
+        assert_eq!(c.clone().into_map(), expected);
+        assert_eq!(Claims::from(expected.clone()), c);
+        assert_eq!(format!("{c:?}"), format!("{expected:?}"));
+        assert_eq!(serde_json::to_value(&c).unwrap(), Value::Object(expected));
+    }
+
+    #[test]
     fn organization_as_list() {
         let orgs = organizations(Some(&json!(["acme", "globex", 3])));
         assert_eq!(orgs.len(), 2);

@@ -271,6 +271,8 @@ mod tests {
             format!("{}.{p}.c2ln", b64("not json")),
             format!("{h}.{}.c2ln", b64("[1,2]")),
             format!("{h}.{}.c2ln", b64("\"s\"")),
+            // longer than any signature (RSA 8192 signs 1024 bytes)
+            format!("{h}.{p}.{}", URL_SAFE_NO_PAD.encode([7u8; 1025])),
         ] {
             assert!(
                 matches!(parse(&bad, &Algorithm::ALL, &[]), Err(Error::Malformed)),

@@ -26,14 +26,16 @@ async fn valid_tokens_of_every_key_type_are_accepted() {
     }
     let v = f.validator();
     for key in [&f.rsa, &f.ec, &f.ed, &ps, &rs512, &es384] {
-        let token = f
+        let builder = f
             .idp
             .token("acme", key)
             .claim("aud", json!(["account", AUD]))
             .claim("email", "alice@example.com")
             .claim("realm_access", json!({"roles": ["admin"]}))
             .claim("organization", json!({"acme-corp": {"id": "o-1"}}))
-            .sign();
+            .claim("custom", json!({"nested": [1, "two", null]}));
+        let sent = builder.claims().clone();
+        let token = builder.sign();
         let actor = v
             .validate(&token)
             .await
@@ -47,6 +49,9 @@ async fn valid_tokens_of_every_key_type_are_accepted() {
             Some("o-1")
         );
         assert_eq!(actor.preferred_username.as_deref(), Some("test-user"));
+        // The full claims view is every claim sent, including those the guard does not read.
+        assert_eq!(*actor.claims, sent);
+        assert_eq!(actor.claims["custom"]["nested"][1], "two");
     }
     // one discovery and one JWKS fetch for all of them
     assert_eq!((f.idp.discovery_hits(), f.idp.certs_hits()), (1, 1));

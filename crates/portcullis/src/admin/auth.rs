@@ -134,6 +134,35 @@ impl Caller {
         self.require(target, need).is_ok()
     }
 
+    /// May the caller hand `role` of realm `target` to someone (a user, a group, a composite)?
+    /// Administrative roles only by a caller who holds them (Keycloak's `RoleMapperResource`
+    /// admin-role check), so `manage-users` cannot make anyone a `realm-admin`.
+    pub fn may_grant(&self, target: &str, role: &Role) -> bool {
+        match role {
+            Role::Client(c, r) if c == "realm-management" => self.has(target, r),
+            Role::Client(c, r) if target == MASTER && c.ends_with("-realm") => {
+                self.has(c.trim_end_matches("-realm"), r)
+            }
+            Role::Realm(r) if target == MASTER && (r == "admin" || r == "create-realm") => {
+                self.realm == MASTER && self.roles.contains(&Role::Realm("admin".into()))
+            }
+            _ => true,
+        }
+    }
+
+    /// 403 unless the caller may grant every role of `roles`.
+    pub fn require_grant<'a>(
+        &self,
+        target: &str,
+        roles: impl IntoIterator<Item = &'a Role>,
+    ) -> AdminResult<()> {
+        if roles.into_iter().all(|r| self.may_grant(target, r)) {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden)
+        }
+    }
+
     /// May create realms: master's `admin` or `create-realm`.
     pub fn can_create_realm(&self) -> bool {
         self.realm == MASTER

@@ -553,6 +553,9 @@ async fn change_mappings(
             .iter()
             .map(|v| resolve(rep, v))
             .collect::<AdminResult<Vec<_>>>()?;
+        if add {
+            caller.require_grant(&snap.name, &roles)?;
+        }
         let g = model::group_mut(rep, id).ok_or_else(not_found)?;
         let mut m = model::Mappings {
             realm: &mut g.realm_roles,

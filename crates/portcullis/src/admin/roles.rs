@@ -180,11 +180,33 @@ async fn create_in(
         if let Some(c) = composites {
             let key = owner.key(&name);
             set_composites(rep, &key, c)?;
+            let granted = composites_keys(rep, &key);
+            caller.require_grant(&snap.name, &granted)?;
         }
         Ok(())
     })
     .await?;
     Ok(created(uri, &name))
+}
+
+/// The direct composites of a role.
+fn composites_keys(rep: &RealmRepresentation, role: &Role) -> Vec<Role> {
+    let (owner, name) = match role {
+        Role::Realm(n) => (None, n),
+        Role::Client(c, n) => (Some(c.as_str()), n),
+    };
+    let mut out = Vec::new();
+    if let Some(c) = model::role(rep, owner, name).and_then(|r| r.composites.as_ref()) {
+        out.extend(c.realm.iter().flatten().map(|n| Role::Realm(n.clone())));
+        for (client, names) in c.client.iter().flatten() {
+            out.extend(
+                names
+                    .iter()
+                    .map(|n| Role::Client(client.clone(), n.clone())),
+            );
+        }
+    }
+    out
 }
 
 fn set_composites(rep: &mut RealmRepresentation, role: &Role, c: Composites) -> AdminResult<()> {
@@ -425,6 +447,9 @@ async fn composites_change(
                 resolve(rep, v).map_err(|_| AdminError::not_found("Could not find composite role"))
             })
             .collect::<AdminResult<Vec<_>>>()?;
+        if add {
+            caller.require_grant(&snap.name, &members)?;
+        }
         change_composites(rep, &role, &members, add)
     })
     .await?;

@@ -1059,6 +1059,7 @@ async fn change_mappings(
             return Err(AdminError::not_found("Could not find role"));
         }
         if add {
+            caller.require_grant(&snap.name, [&role])?;
             m.add(&role);
         } else {
             m.remove(&role);

@@ -23,6 +23,9 @@ fn tenant(name: &str) -> Value {
             {"username": "viewer", "enabled": true, "email": "viewer@example.com", "firstName": "V", "lastName": "Iewer",
              "credentials": [{"type": "password", "value": "viewer-password"}],
              "clientRoles": {"realm-management": ["view-users"]}},
+            {"username": "manager", "enabled": true, "email": "manager@example.com", "firstName": "M", "lastName": "Anager",
+             "credentials": [{"type": "password", "value": "manager-password"}],
+             "clientRoles": {"realm-management": ["manage-users"]}},
             {"username": "nobody", "enabled": true, "email": "nobody@example.com", "firstName": "N", "lastName": "Obody",
              "credentials": [{"type": "password", "value": "nobody-password"}]}
         ]
@@ -270,6 +273,83 @@ async fn a_realm_admin_cannot_reach_another_realm() {
         .await
         .0,
         403
+    );
+
+    // manage-users may map ordinary roles, but not administrative roles it does not hold.
+    let manager = token(&s, "tenant-a", "manager", "manager-password").await;
+    let (_, me, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/tenant-a/users?username=manager&exact=true",
+        Some(&master),
+        None,
+    )
+    .await;
+    let me = me[0]["id"].as_str().unwrap().to_string();
+    let (_, member, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/tenant-a/roles/member",
+        Some(&manager),
+        None,
+    )
+    .await;
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        &format!("/admin/realms/tenant-a/users/{me}/role-mappings/realm"),
+        Some(&manager),
+        Some(json!([member])),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, rm, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/tenant-a/clients?clientId=realm-management",
+        Some(&master),
+        None,
+    )
+    .await;
+    let rm_id = rm[0]["id"].as_str().unwrap().to_string();
+    let (_, admin_role, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/tenant-a/clients/{rm_id}/roles/realm-admin"),
+        Some(&master),
+        None,
+    )
+    .await;
+    let (status, _, _) = call(
+        &s,
+        "POST",
+        &format!("/admin/realms/tenant-a/users/{me}/role-mappings/clients/{rm_id}"),
+        Some(&manager),
+        Some(json!([admin_role.clone()])),
+    )
+    .await;
+    assert_eq!(status, 403, "manage-users must not grant realm-admin");
+    let (status, _, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/tenant-a/roles/member/composites",
+        Some(&manager),
+        Some(json!([admin_role])),
+    )
+    .await;
+    assert_eq!(status, 403, "nor smuggle it in through a composite");
+    let (_, mine, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/tenant-a/users/{me}/role-mappings/clients/{rm_id}"),
+        Some(&master),
+        None,
+    )
+    .await;
+    assert_eq!(
+        mine.as_array().unwrap().len(),
+        1,
+        "still only manage-users: {mine}"
     );
 
     // No token, a forged one, one of a realm that does not exist: 401.
