@@ -1,7 +1,11 @@
 //! `Validator::validate` with a warm key cache: RS256, ES256 and EdDSA tokens from a local issuer,
 //! each next to the bare signature verification of the same token (the floor).
 //!
-//! cargo bench -p portcullis-guard -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p portcullis-guard -- --warm-up-time 1 --measurement-time 4
+//!
+//! Figures (medians of 3 runs, `taskset -c 1`, 2-core dev machine under load, 2026-11-23):
+//! RS256 35.6 µs vs 27.0 µs signature only; ES256 94.6 µs vs 87.4 µs; EdDSA 76.5 µs vs 67.9 µs.
+//! See docs/guard.md, "Performance".
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
