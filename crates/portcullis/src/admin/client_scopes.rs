@@ -135,16 +135,7 @@ pub async fn update(
     let patch: Map<String, Value> = body(&bytes)?;
     edit_realm(&state, &snap.name, |rep, _| {
         let current = scope(rep, &id)?.clone();
-        let mut v = super::to_json(&current)?;
-        if let Some(o) = v.as_object_mut() {
-            for (k, val) in &patch {
-                if k != "id" {
-                    o.insert(k.clone(), val.clone());
-                }
-            }
-        }
-        let next: ClientScopeRepresentation = serde_path_to_error::deserialize(&v)
-            .map_err(|e| AdminError::bad(format!("{}: {}", e.path(), e.inner())))?;
+        let next = super::merge(&current, &patch, &["id"])?;
         let old = current.name.clone().unwrap_or_default();
         let new = next
             .name

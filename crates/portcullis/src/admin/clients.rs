@@ -248,17 +248,7 @@ pub async fn update(
     let patch: Map<String, Value> = body(&bytes)?;
     let renamed = edit_realm(&state, &snap.name, |rep, writes| {
         let current = model::client(rep, &id).ok_or_else(not_found)?.clone();
-        let mut v = super::to_json(&current)?;
-        if let Some(o) = v.as_object_mut() {
-            for (k, val) in &patch {
-                if k == "id" || k == "access" {
-                    continue;
-                }
-                o.insert(k.clone(), val.clone());
-            }
-        }
-        let mut next: ClientRepresentation = serde_path_to_error::deserialize(&v)
-            .map_err(|e| AdminError::bad(format!("{}: {}", e.path(), e.inner())))?;
+        let mut next = super::merge(&current, &patch, &["id", "access"])?;
         let old_id = current.client_id.clone().unwrap_or_default();
         let new_id_ = next
             .client_id
@@ -325,16 +315,7 @@ async fn update_without_sa(
 ) -> AdminResult<Response> {
     edit_realm(state, realm, |rep, _| {
         let c = model::client_mut(rep, id).ok_or_else(not_found)?;
-        let mut v = super::to_json(&*c)?;
-        if let Some(o) = v.as_object_mut() {
-            for (k, val) in patch {
-                if k != "id" && k != "access" && k != "clientId" {
-                    o.insert(k.clone(), val.clone());
-                }
-            }
-        }
-        *c = serde_path_to_error::deserialize(&v)
-            .map_err(|e| AdminError::bad(format!("{}: {}", e.path(), e.inner())))?;
+        *c = super::merge(&*c, patch, &["id", "access", "clientId"])?;
         Ok(())
     })
     .await?;

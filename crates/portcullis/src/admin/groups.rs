@@ -526,11 +526,7 @@ async fn list_mappings(
     let g = model::group(&snap.rep, id).ok_or_else(not_found)?;
     let roles: Vec<Role> = role_refs(g.realm_roles.as_ref(), g.client_roles.as_ref())
         .into_iter()
-        .filter(|r| match (r, &cid) {
-            (Role::Realm(_), None) => true,
-            (Role::Client(c, _), Some(x)) => c == x,
-            _ => false,
-        })
+        .filter(|r| model::in_container(r, cid.as_deref()))
         .collect();
     Ok(Json(roles_out(&snap.rep, &roles)))
 }
@@ -562,12 +558,7 @@ async fn change_mappings(
             client: &mut g.client_roles,
         };
         for r in &roles {
-            let ok = match (r, &cid) {
-                (Role::Realm(_), None) => true,
-                (Role::Client(c, _), Some(x)) => c == x,
-                _ => false,
-            };
-            if !ok {
+            if !model::in_container(r, cid.as_deref()) {
                 return Err(AdminError::not_found("Could not find role"));
             }
             if add {

@@ -299,6 +299,25 @@ pub async fn edit_realm<T>(
     ))
 }
 
+/// A partial update: the fields of `patch` (but those in `skip`) replace those of `current`;
+/// the result is read back as `T`, a 400 naming the bad field otherwise.
+pub fn merge<T: serde::Serialize + serde::de::DeserializeOwned>(
+    current: &T,
+    patch: &Map<String, Value>,
+    skip: &[&str],
+) -> AdminResult<T> {
+    let mut v = to_json(current)?;
+    if let Some(o) = v.as_object_mut() {
+        for (k, val) in patch {
+            if !skip.contains(&k.as_str()) {
+                o.insert(k.clone(), val.clone());
+            }
+        }
+    }
+    serde_path_to_error::deserialize(&v)
+        .map_err(|e| AdminError::bad(format!("{}: {}", e.path(), e.inner())))
+}
+
 /// JSON of a value, or 500.
 pub fn to_json<T: serde::Serialize>(v: &T) -> AdminResult<Value> {
     serde_json::to_value(v).map_err(|_| AdminError::Internal)

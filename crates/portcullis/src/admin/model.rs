@@ -111,6 +111,15 @@ pub fn role_by_id<'a>(
     None
 }
 
+/// Whether a role belongs to the realm (`client` none) or to that client (`clientId`).
+pub fn in_container(r: &Role, client: Option<&str>) -> bool {
+    match (r, client) {
+        (Role::Realm(_), None) => true,
+        (Role::Client(c, _), Some(x)) => c == x,
+        _ => false,
+    }
+}
+
 /// The [`Role`] of a role representation in its container.
 pub fn role_key(owner: Option<&str>, name: &str) -> Role {
     match owner {

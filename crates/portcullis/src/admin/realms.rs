@@ -17,7 +17,6 @@ use crate::crypto::b64;
 use crate::crypto::keys::KeyUse;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::realm::{self, IfExists, RealmError, MASTER};
-use crate::representation::RealmRepresentation;
 use crate::store::Write;
 use crate::AppState;
 
@@ -158,17 +157,9 @@ pub async fn update(
         }
     }
     edit_realm(&state, &snap.name, |rep, _| {
-        let mut v = super::to_json(rep)?;
-        if let Some(o) = v.as_object_mut() {
-            for (k, val) in &patch {
-                if OWN_ENDPOINTS.contains(&k.as_str()) || k == "id" || k == "realm" {
-                    continue;
-                }
-                o.insert(k.clone(), val.clone());
-            }
-        }
-        *rep = serde_path_to_error::deserialize::<_, RealmRepresentation>(&v)
-            .map_err(|e| AdminError::bad(format!("{}: {}", e.path(), e.inner())))?;
+        let mut skip = OWN_ENDPOINTS.to_vec();
+        skip.extend(["id", "realm"]);
+        *rep = super::merge(&*rep, &patch, &skip)?;
         if let Some(p) = rep.extra.get("passwordPolicy").and_then(Value::as_str) {
             crate::policy::password::parse(p).map_err(AdminError::bad)?;
         }

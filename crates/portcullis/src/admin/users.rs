@@ -994,14 +994,6 @@ fn client_of(snap: &RealmSnapshot, client: Option<&str>) -> AdminResult<Option<S
         .transpose()
 }
 
-fn in_container(r: &Role, client: Option<&str>) -> bool {
-    match (r, client) {
-        (Role::Realm(_), None) => true,
-        (Role::Client(c, _), Some(x)) => c == x,
-        _ => false,
-    }
-}
-
 async fn mappings(
     state: &AppState,
     caller: &Caller,
@@ -1017,11 +1009,11 @@ async fn mappings(
     let roles: Vec<Role> = match kind {
         "direct" => direct(&u)
             .into_iter()
-            .filter(|r| in_container(r, cid.as_deref()))
+            .filter(|r| model::in_container(r, cid.as_deref()))
             .collect(),
         "composite" => effective(&snap, &u)
             .into_iter()
-            .filter(|r| in_container(r, cid.as_deref()))
+            .filter(|r| model::in_container(r, cid.as_deref()))
             .collect(),
         _ => {
             let have = effective(&snap, &u);
@@ -1055,7 +1047,7 @@ async fn change_mappings(
     };
     for v in &list {
         let role = resolve(&snap.rep, v)?;
-        if !in_container(&role, cid.as_deref()) {
+        if !model::in_container(&role, cid.as_deref()) {
             return Err(AdminError::not_found("Could not find role"));
         }
         if add {
