@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq; }
-cargo build --release --locked --bin portcullis
+[ -n "${NO_BUILD:-}" ] || cargo build --release --locked --bin portcullis
 BIN=$PWD/target/release/portcullis
 WORK=$(mktemp -d)
 PG_URL=${PORTCULLIS_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}

@@ -837,3 +837,79 @@ async fn rotating_the_signing_key_through_components() {
     assert_eq!(status, 400, "{body}");
     data.cleanup().await;
 }
+
+#[tokio::test]
+async fn sessions_logout_and_example_token() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let s = start_with(&data, &[tenant("ses")]).await;
+    let t = token(&s, "master", "admin", "admin").await;
+    let t = Some(t.as_str());
+    let user_access = user_token(&s, "ses").await;
+    let (_, boss, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/ses/users?username=boss&exact=True",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(
+        boss.as_array().unwrap().len(),
+        1,
+        "python-keycloak's True parses: {boss}"
+    );
+    let boss_id = boss[0]["id"].as_str().unwrap().to_string();
+    let (status, sessions, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/ses/users/{boss_id}/sessions"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(sessions.as_array().unwrap().len(), 1, "{sessions}");
+    assert_eq!(sessions[0]["username"], "boss");
+    assert!(active(&s, "ses", &user_access).await);
+    let (status, _, _) = call(
+        &s,
+        "POST",
+        &format!("/admin/realms/ses/users/{boss_id}/logout"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, sessions, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/ses/users/{boss_id}/sessions"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(sessions, json!([]));
+    assert!(
+        !active(&s, "ses", &user_access).await,
+        "logout ends the session's tokens"
+    );
+
+    // The claims a client would get for a user, without issuing anything.
+    let (_, app, _) = call(&s, "GET", "/admin/realms/ses/clients?clientId=app", t, None).await;
+    let app_id = app[0]["id"].as_str().unwrap();
+    let (status, claims, _) = call(&s, "GET", &format!("/admin/realms/ses/clients/{app_id}/evaluate-scopes/generate-example-access-token?userId={boss_id}&scope=openid"), t, None).await;
+    assert_eq!(status, 200, "{claims}");
+    assert_eq!(claims["preferred_username"], "boss");
+    assert_eq!(claims["azp"], "app");
+    assert!(claims["scope"].as_str().unwrap().contains("openid"));
+    let (_, sessions, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/ses/users/{boss_id}/sessions"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(sessions, json!([]), "no session was created");
+    data.cleanup().await;
+}
