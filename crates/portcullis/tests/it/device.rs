@@ -32,7 +32,7 @@ fn realm() -> Value {
     })
 }
 
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -40,7 +40,7 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-fn form_field(html: &str, name: &str) -> Option<String> {
+pub(crate) fn form_field(html: &str, name: &str) -> Option<String> {
     let needle = format!("name=\"{name}\" value=\"");
     let start = html.find(&needle)? + needle.len();
     Some(html[start..start + html[start..].find('"')?].to_string())
@@ -51,7 +51,7 @@ fn form_action(html: &str) -> String {
     html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&")
 }
 
-fn payload(jwt: &str) -> Value {
+pub(crate) fn payload(jwt: &str) -> Value {
     let p = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -62,7 +62,7 @@ fn payload(jwt: &str) -> Value {
 }
 
 /// Posts the page's form with `fields` added to its `session_code`; returns status and body.
-async fn submit(
+pub(crate) async fn submit(
     b: &reqwest::Client,
     server: &TestServer,
     html: &str,
@@ -80,7 +80,7 @@ async fn submit(
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-async fn get_page(b: &reqwest::Client, url: &str) -> (u16, String) {
+pub(crate) async fn get_page(b: &reqwest::Client, url: &str) -> (u16, String) {
     let r = b.get(url).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }

@@ -17,3 +17,4 @@ mod guard;
 mod realm_files;
 mod store;
 mod token;
+mod walkthroughs;
