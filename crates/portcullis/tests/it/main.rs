@@ -14,5 +14,6 @@ mod docs_examples;
 mod exchange;
 mod guard;
 mod realm_files;
+mod registration;
 mod store;
 mod token;
