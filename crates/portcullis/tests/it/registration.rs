@@ -39,7 +39,11 @@ fn open_realm() -> Value {
 }
 
 async fn start() -> (Data, TestServer) {
-    let data = Data::new(Backend::Sqlite).await.unwrap();
+    start_on(Backend::Sqlite).await.unwrap()
+}
+
+async fn start_on(backend: Backend) -> Option<(Data, TestServer)> {
+    let data = Data::new(backend).await?;
     for (i, r) in [reg_realm(), open_realm()].iter().enumerate() {
         std::fs::write(data.import_dir().join(format!("r{i}.json")), r.to_string()).unwrap();
     }
@@ -53,7 +57,7 @@ async fn start() -> (Data, TestServer) {
         ],
     )
     .unwrap();
-    (data, server)
+    Some((data, server))
 }
 
 async fn admin_token(server: &TestServer) -> String {
@@ -281,7 +285,21 @@ async fn the_seed_script_registers_spa_backend_and_device_clients() {
 #[tokio::test]
 async fn tokens_rotation_and_policies() {
     let (_data, server) = start().await;
-    let admin = admin_token(&server).await;
+    tokens_rotation_and_policies_on(&server).await;
+}
+
+#[tokio::test]
+async fn tokens_rotation_and_policies_postgres() {
+    let Some((data, server)) = start_on(Backend::Postgres).await else {
+        return;
+    };
+    tokens_rotation_and_policies_on(&server).await;
+    drop(server);
+    data.cleanup().await;
+}
+
+async fn tokens_rotation_and_policies_on(server: &TestServer) {
+    let admin = admin_token(server).await;
     let oidc = server.url("/realms/reg/clients-registrations/openid-connect");
     let default = server.url("/realms/reg/clients-registrations/default");
     let post = reqwest::Method::POST;
@@ -300,21 +318,21 @@ async fn tokens_rotation_and_policies() {
         call(post.clone(), &oidc, Some("nonsense"), Some(&md)).await,
         (401, invalid("Failed decode token"))
     );
-    let once = initial_token(&server, &admin, "reg", json!({"count": 1, "expiration": 0})).await;
+    let once = initial_token(server, &admin, "reg", json!({"count": 1, "expiration": 0})).await;
     let (s, created) = call(post.clone(), &oidc, Some(&once), Some(&md)).await;
     assert_eq!(s, 201, "{created}");
     assert_eq!(
         call(post.clone(), &oidc, Some(&once), Some(&md)).await,
         (401, invalid("No remaining count on initial access token"))
     );
-    let short = initial_token(&server, &admin, "reg", json!({"count": 5, "expiration": 1})).await;
+    let short = initial_token(server, &admin, "reg", json!({"count": 5, "expiration": 1})).await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(
         call(post.clone(), &oidc, Some(&short), Some(&md)).await,
         (401, invalid("Failed decode token"))
     );
     // A token of another realm does not work here.
-    let other = initial_token(&server, &admin, "open", json!({"count": 5})).await;
+    let other = initial_token(server, &admin, "open", json!({"count": 5})).await;
     assert_eq!(
         call(post.clone(), &oidc, Some(&other), Some(&md)).await.0,
         401
@@ -403,7 +421,7 @@ async fn tokens_rotation_and_policies() {
     assert_eq!(call(get.clone(), &client_uri, Some(&t4), None).await.0, 401);
 
     // Policies of an initial access token (authenticated): no forbidden mapper, no foreign scope.
-    let iat = initial_token(&server, &admin, "reg", json!({"count": 5})).await;
+    let iat = initial_token(server, &admin, "reg", json!({"count": 5})).await;
     let mapper = json!({"clientId": "greedy", "protocolMappers": [{"name": "admin", "protocol": "openid-connect",
         "protocolMapper": "oidc-hardcoded-role-mapper", "config": {"role": "realm-management.realm-admin"}}]});
     assert_eq!(
