@@ -4,6 +4,7 @@
 //! the `portcullis` binary is a thin CLI over both.
 
 pub mod admin;
+pub mod client_registration;
 pub mod config;
 pub mod crypto;
 pub mod health;

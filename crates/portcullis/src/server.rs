@@ -247,10 +247,14 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
         addrs.insert("http".into(), json!(l.local_addr()?.to_string()));
         let app = app.clone();
         tasks.spawn(async move {
-            axum::serve(l, app)
-                .with_graceful_shutdown(shutdown())
-                .await
-                .map_err(anyhow::Error::from)
+            // The peer address reaches handlers (client registration's trusted hosts).
+            axum::serve(
+                l,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(anyhow::Error::from)
         });
     }
     if let Some(tls) = &config.tls {
@@ -284,7 +288,7 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
         tasks.spawn(async move {
             axum_server::from_tcp_rustls(l, rustls_config)
                 .handle(handle)
-                .serve(app.into_make_service())
+                .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await
                 .map_err(anyhow::Error::from)
         });

@@ -31,6 +31,8 @@ fn not_found() -> AdminError {
 fn client_json(c: &ClientRepresentation) -> AdminResult<Value> {
     let mut v = super::to_json(c)?;
     if let Some(o) = v.as_object_mut() {
+        // The client-registration token's hash stays inside.
+        o.remove("registrationAccessToken");
         o.insert(
             "access".into(),
             json!({"view": true, "configure": true, "manage": true}),
@@ -247,51 +249,7 @@ pub async fn update(
     caller.require(&snap.name, Need::Manage(Family::Clients))?;
     let patch: Map<String, Value> = body(&bytes)?;
     let renamed = edit_realm(&state, &snap.name, |rep, writes| {
-        let current = model::client(rep, &id).ok_or_else(not_found)?.clone();
-        let mut next = super::merge(&current, &patch, &["id", "access"])?;
-        let old_id = current.client_id.clone().unwrap_or_default();
-        let new_id_ = next
-            .client_id
-            .clone()
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| AdminError::bad("Client id is missing"))?;
-        let mut renamed = None;
-        if new_id_ != old_id {
-            if model::client_by_client_id(rep, &new_id_).is_some() {
-                return Err(AdminError::Conflict(format!(
-                    "Client {new_id_} already exists"
-                )));
-            }
-            model::rename_client(rep, &old_id, &new_id_);
-            renamed = Some((old_id.clone(), new_id_.clone()));
-        }
-        if uses_secret(&next) && next.secret.is_none() {
-            next.secret = Some(random_alphanumeric(32));
-        }
-        if let Some(list) = next
-            .extra
-            .get_mut("protocolMappers")
-            .and_then(Value::as_array_mut)
-        {
-            for m in list.iter_mut().filter_map(Value::as_object_mut) {
-                m.entry("id").or_insert_with(|| json!(new_id()));
-            }
-        }
-        let wants_sa =
-            next.service_accounts_enabled == Some(true) && next.public_client != Some(true);
-        let had_sa =
-            current.service_accounts_enabled == Some(true) && current.public_client != Some(true);
-        if wants_sa && !had_sa {
-            let row = new_service_account_user(rep, &new_id_)?;
-            writes.push(Write::InsertUsers {
-                realm_id: rep.id.clone().unwrap_or_default(),
-                users: vec![row],
-            });
-        }
-        if let Some(slot) = model::client_mut(rep, &id) {
-            *slot = next;
-        }
-        Ok(renamed)
+        update_client(rep, writes, &id, &patch)
     })
     .await;
     let renamed = match renamed {
@@ -305,6 +263,65 @@ pub async fn update(
         rename_client_in_users(&state, &snap.id, &old, &new).await?;
     }
     Ok(no_content())
+}
+
+/// Applies a `PUT /clients/{id}` body to a client in a realm edit: fields present replace the
+/// stored ones (`RepresentationToModel.updateClient`); a new service account gets its user.
+/// Returns `(old, new)` when the `clientId` changed.
+pub fn update_client(
+    rep: &mut RealmRepresentation,
+    writes: &mut Vec<Write>,
+    id: &str,
+    patch: &Map<String, Value>,
+) -> AdminResult<Option<(String, String)>> {
+    let current = model::client(rep, id).ok_or_else(not_found)?.clone();
+    let mut next = super::merge(
+        &current,
+        patch,
+        &["id", "access", "registrationAccessToken"],
+    )?;
+    let old_id = current.client_id.clone().unwrap_or_default();
+    let new_id_ = next
+        .client_id
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| AdminError::bad("Client id is missing"))?;
+    let mut renamed = None;
+    if new_id_ != old_id {
+        if model::client_by_client_id(rep, &new_id_).is_some() {
+            return Err(AdminError::Conflict(format!(
+                "Client {new_id_} already exists"
+            )));
+        }
+        model::rename_client(rep, &old_id, &new_id_);
+        renamed = Some((old_id.clone(), new_id_.clone()));
+    }
+    if uses_secret(&next) && next.secret.is_none() {
+        next.secret = Some(random_alphanumeric(32));
+    }
+    if let Some(list) = next
+        .extra
+        .get_mut("protocolMappers")
+        .and_then(Value::as_array_mut)
+    {
+        for m in list.iter_mut().filter_map(Value::as_object_mut) {
+            m.entry("id").or_insert_with(|| json!(new_id()));
+        }
+    }
+    let wants_sa = next.service_accounts_enabled == Some(true) && next.public_client != Some(true);
+    let had_sa =
+        current.service_accounts_enabled == Some(true) && current.public_client != Some(true);
+    if wants_sa && !had_sa {
+        let row = new_service_account_user(rep, &new_id_)?;
+        writes.push(Write::InsertUsers {
+            realm_id: rep.id.clone().unwrap_or_default(),
+            users: vec![row],
+        });
+    }
+    if let Some(slot) = model::client_mut(rep, id) {
+        *slot = next;
+    }
+    Ok(renamed)
 }
 
 async fn update_without_sa(
@@ -352,7 +369,7 @@ async fn rename_client_in_users(
 }
 
 /// The service-account user of a client, if any.
-async fn sa_user(
+pub async fn sa_user(
     state: &AppState,
     realm_id: &str,
     client_id: &str,
@@ -472,6 +489,16 @@ pub async fn installation(
     let base = state
         .base_url(&headers, &uri)
         .map_err(|_| AdminError::bad("invalid host"))?;
+    Ok(Json(installation_json(&snap, c, &base)))
+}
+
+/// The `keycloak-oidc-keycloak-json` adapter configuration of a client (also served by
+/// `GET /realms/{realm}/clients-registrations/install/{clientId}`).
+pub fn installation_json(
+    snap: &crate::realm::snapshot::RealmSnapshot,
+    c: &ClientRepresentation,
+    base: &str,
+) -> Value {
     let mut out = json!({
         "realm": snap.name,
         "auth-server-url": format!("{base}/"),
@@ -496,7 +523,7 @@ pub async fn installation(
         out["use-resource-role-mappings"] = json!(true);
     }
     out["confidential-port"] = json!(0);
-    Ok(Json(out))
+    out
 }
 
 // Protocol mappers (shared with client scopes through `mapper_*`).

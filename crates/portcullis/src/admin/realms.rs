@@ -287,6 +287,9 @@ pub async fn partial_export(
             if c.get("secret").is_some() {
                 c["secret"] = json!(MASKED);
             }
+            if let Some(o) = c.as_object_mut() {
+                o.remove("registrationAccessToken");
+            }
         }
     }
     if let Some(idps) = o.get_mut("identityProviders").and_then(Value::as_array_mut) {

@@ -26,6 +26,18 @@ pub const DEVICE_AUTH_ALIAS: &str = "/realms/{realm}/protocol/openid-connect/dev
 pub const DEVICE: &str = "/realms/{realm}/device";
 /// Target of the device consent form.
 pub const DEVICE_CONSENT: &str = "/realms/{realm}/device/consent";
+/// Client registration, Keycloak's `ClientRepresentation` provider.
+pub const REGISTRATION_DEFAULT: &str = "/realms/{realm}/clients-registrations/default";
+/// One client of the default provider.
+pub const REGISTRATION_DEFAULT_CLIENT: &str =
+    "/realms/{realm}/clients-registrations/default/{client_id}";
+/// Client registration, RFC 7591 (discovery's `registration_endpoint`).
+pub const REGISTRATION_OIDC: &str = "/realms/{realm}/clients-registrations/openid-connect";
+/// One client, RFC 7592 (`registration_client_uri`).
+pub const REGISTRATION_OIDC_CLIENT: &str =
+    "/realms/{realm}/clients-registrations/openid-connect/{client_id}";
+/// A client's keycloak.json.
+pub const REGISTRATION_INSTALL: &str = "/realms/{realm}/clients-registrations/install/{client_id}";
 /// Liveness.
 pub const HEALTH_LIVE: &str = "/health/live";
 /// Readiness (checks the store).

@@ -5,11 +5,14 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use axum::routing::get;
 
-use crate::{admin, health, metrics, oidc, AppState};
+use crate::{admin, client_registration, health, metrics, oidc, AppState};
 
 /// The public router (main port).
 pub fn router(state: AppState) -> Router {
-    let mut r = Router::new().merge(oidc::routes()).merge(admin::routes());
+    let mut r = Router::new()
+        .merge(oidc::routes())
+        .merge(admin::routes())
+        .merge(client_registration::routes());
     if state.config.health_enabled {
         r = r.merge(health::routes());
     }

@@ -46,6 +46,7 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         "end_session_endpoint": paths::url(base, paths::LOGOUT, &snap.name),
         "jwks_uri": paths::url(base, paths::CERTS, &snap.name),
         "device_authorization_endpoint": paths::url(base, paths::DEVICE_AUTH, &snap.name),
+        "registration_endpoint": paths::url(base, paths::REGISTRATION_OIDC, &snap.name),
         "grant_types_supported": crate::oidc::token::GRANT_TYPES,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,

@@ -247,7 +247,21 @@ pub enum Write {
         /// Users.
         users: Vec<UserRow>,
     },
+    /// Uses an initial access token of the realm once (client registration): the batch fails
+    /// with [`StoreError::Conflict`]`(`[`INITIAL_ACCESS_USED_UP`]`)` when the token is unknown,
+    /// expired or has no uses left, so a client is created only together with the use.
+    UseInitialAccess {
+        /// Realm id.
+        realm_id: String,
+        /// SHA-256 (hex) of the token.
+        token_hash: String,
+        /// Seconds since the epoch.
+        now: i64,
+    },
 }
+
+/// The conflict message of a failed [`Write::UseInitialAccess`].
+pub const INITIAL_ACCESS_USED_UP: &str = "initial access token used up";
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -408,6 +422,11 @@ pub trait Store: Send + Sync + 'static {
     async fn initial_access(&self, realm_id: &str) -> Result<Vec<InitialAccessRow>, StoreError>;
     /// Deletes an initial access token; false when there was none.
     async fn delete_initial_access(&self, realm_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// An initial access token by the hash of its value, with its realm id.
+    async fn initial_access_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(String, InitialAccessRow)>, StoreError>;
     /// Uses an initial access token once, atomically: its realm id, or `None` when unknown,
     /// expired or used up.
     async fn use_initial_access(

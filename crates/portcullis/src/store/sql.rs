@@ -241,6 +241,17 @@ macro_rules! impl_store {
                                 })?;
                             }
                         }
+                        Write::UseInitialAccess { realm_id, token_hash, now } => {
+                            let done = sqlx::query("UPDATE initial_access SET remaining = remaining - 1 WHERE token_hash = $1 AND realm_id = $2 AND remaining > 0 AND (expiration = 0 OR created_at + expiration > $3)")
+                                .bind(&token_hash)
+                                .bind(&realm_id)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::Conflict($crate::store::INITIAL_ACCESS_USED_UP.into()));
+                            }
+                        }
                     }
                 }
                 tx.commit().await?;
@@ -541,6 +552,12 @@ macro_rules! impl_store {
             async fn delete_initial_access(&self, realm_id: &str, id: &str) -> Result<bool, $crate::store::StoreError> {
                 let done = sqlx::query("DELETE FROM initial_access WHERE realm_id = $1 AND id = $2").bind(realm_id).bind(id).execute(&self.pool).await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn initial_access_by_hash(&self, token_hash: &str) -> Result<Option<(String, $crate::store::InitialAccessRow)>, $crate::store::StoreError> {
+                let row: Option<(String, String, i64, i64, i64, i64)> = sqlx::query_as("SELECT realm_id, id, created_at, expiration, count, remaining FROM initial_access WHERE token_hash = $1")
+                    .bind(token_hash).fetch_optional(&self.pool).await?;
+                Ok(row.map(|(realm_id, id, created_at, expiration, count, remaining)| (realm_id, $crate::store::InitialAccessRow { id, created_at, expiration, count, remaining })))
             }
 
             async fn use_initial_access(&self, token_hash: &str, now: i64) -> Result<Option<String>, $crate::store::StoreError> {

@@ -20,7 +20,7 @@ fn realm() -> Value {
     })
 }
 
-fn browser() -> reqwest::Client {
+pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -39,7 +39,7 @@ fn form_action(html: &str) -> String {
     html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&")
 }
 
-fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+pub fn query_of(location: &str) -> std::collections::HashMap<String, String> {
     let q = location
         .split_once(['?', '#'])
         .map(|(_, q)| q)
@@ -49,7 +49,7 @@ fn query_of(location: &str) -> std::collections::HashMap<String, String> {
         .collect()
 }
 
-fn pkce() -> (String, String) {
+pub fn pkce() -> (String, String) {
     let verifier = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
@@ -62,7 +62,7 @@ fn pkce() -> (String, String) {
 }
 
 /// Logs in through the page; returns the redirect's parameters.
-async fn login(
+pub async fn login(
     b: &reqwest::Client,
     server: &TestServer,
     auth_url: &str,

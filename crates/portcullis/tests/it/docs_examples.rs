@@ -31,7 +31,11 @@ async fn curl_examples_in_the_docs_work() {
             "--http-management-port",
             "0",
         ],
-        &[],
+        // The administrator of README's `start.sh` (client registration's example uses it).
+        &[
+            ("KC_BOOTSTRAP_ADMIN_USERNAME", "admin"),
+            ("KC_BOOTSTRAP_ADMIN_PASSWORD", "admin"),
+        ],
     )
     .unwrap();
     let mut ran = 0;
