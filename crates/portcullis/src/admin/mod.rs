@@ -499,6 +499,18 @@ pub fn routes() -> Router<AppState> {
             &p("/roles/{role}/composites/realm"),
             get(r::realm_composites_realm),
         )
+        .route(
+            &p("/roles/{role}/composites/clients/{client}"),
+            get(r::realm_composites_client),
+        )
+        .route(
+            &p("/roles-by-id/{id}/composites/realm"),
+            get(r::by_id_composites_realm),
+        )
+        .route(
+            &p("/roles-by-id/{id}/composites/clients/{client}"),
+            get(r::by_id_composites_client),
+        )
         .route(&p("/roles/{role}/users"), get(r::realm_role_users))
         .route(&p("/roles/{role}/groups"), get(r::realm_role_groups))
         .route(

@@ -609,6 +609,63 @@ pub async fn realm_composites_realm(
     caller.require(&snap.name, Need::Any)?;
     Ok(Json(composites_of(&snap.rep, &Role::Realm(role), true)?))
 }
+/// `GET /roles/{role}/composites/clients/{client}` (and the same under a client role or
+/// `roles-by-id`): the composites that are roles of that client.
+async fn composites_of_client(
+    s: &AppState,
+    caller: &Caller,
+    realm: &str,
+    locate: impl Fn(&RealmRepresentation) -> AdminResult<Role>,
+    client: &str,
+) -> AdminResult<Json<Vec<Value>>> {
+    let snap = target(s, caller, realm)?;
+    caller.require(&snap.name, Need::Any)?;
+    let role = locate(&snap.rep)?;
+    let cid = client_owner(&snap.rep, client)?.client_id;
+    let (owner, name) = match &role {
+        Role::Realm(n) => (None, n),
+        Role::Client(c, n) => (Some(c.as_str()), n),
+    };
+    let r = model::role(&snap.rep, owner, name)
+        .ok_or_else(|| AdminError::not_found("Could not find role"))?;
+    let keys: Vec<Role> = r
+        .composites
+        .as_ref()
+        .and_then(|c| c.client.as_ref())
+        .and_then(|m| m.get(cid.as_deref().unwrap_or_default()))
+        .into_iter()
+        .flatten()
+        .map(|n| model::role_key(cid.as_deref(), n))
+        .collect();
+    Ok(Json(roles_out(&snap.rep, &keys)))
+}
+/// `GET /roles/{role}/composites/clients/{client}`.
+pub async fn realm_composites_client(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, role, client)): Path<(String, String, String)>,
+) -> AdminResult<Json<Vec<Value>>> {
+    composites_of_client(&s, &caller, &realm, by_name(None, role), &client).await
+}
+/// `GET /roles-by-id/{id}/composites/clients/{client}`.
+pub async fn by_id_composites_client(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id, client)): Path<(String, String, String)>,
+) -> AdminResult<Json<Vec<Value>>> {
+    composites_of_client(&s, &caller, &realm, by_id(id), &client).await
+}
+/// `GET /roles-by-id/{id}/composites/realm`.
+pub async fn by_id_composites_realm(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((realm, id)): Path<(String, String)>,
+) -> AdminResult<Json<Vec<Value>>> {
+    let snap = target(&s, &caller, &realm)?;
+    caller.require(&snap.name, Need::Any)?;
+    let key = by_id(id)(&snap.rep)?;
+    Ok(Json(composites_of(&snap.rep, &key, true)?))
+}
 /// `POST /roles/{role}/composites`.
 pub async fn realm_add_composites(
     State(s): State<AppState>,

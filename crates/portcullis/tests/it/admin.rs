@@ -913,3 +913,157 @@ async fn sessions_logout_and_example_token() {
     assert_eq!(sessions, json!([]), "no session was created");
     data.cleanup().await;
 }
+
+#[tokio::test]
+async fn search_pages_and_client_composites_sqlite() {
+    search_pages_and_client_composites(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn search_pages_and_client_composites_postgres() {
+    search_pages_and_client_composites(Backend::Postgres).await;
+}
+
+async fn search_pages_and_client_composites(backend: Backend) {
+    let Some(data) = Data::new(backend).await else {
+        return;
+    };
+    let mut realm = tenant("pages");
+    let users = realm["users"].as_array_mut().unwrap();
+    for i in (1..=30).rev() {
+        users.push(json!({"username": format!("ann{i:02}"), "enabled": i != 7, "email": format!("x{i:02}@ann.test"), "lastName": "Zed"}));
+    }
+    realm["clients"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"clientId": "ann-robot", "secret": "s", "serviceAccountsEnabled": true}));
+    realm["roles"]["realm"] =
+        json!([{"name": "member", "composites": {"client": {"app": ["app-read"]}}}]);
+    realm["roles"]["client"] = json!({"app": [{"name": "app-read"}]});
+    let s = start_with(&data, &[realm]).await;
+    let t = token(&s, "master", "admin", "admin").await;
+    let t = Some(t.as_str());
+    let names = |v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let (_, page, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/pages/users?search=ann&first=0&max=10",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(
+        names(&page),
+        (1..=10).map(|i| format!("ann{i:02}")).collect::<Vec<_>>()
+    );
+    let (_, page, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/pages/users?search=ann&first=25&max=10",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(
+        names(&page),
+        (26..=30).map(|i| format!("ann{i:02}")).collect::<Vec<_>>()
+    );
+    // The service account `service-account-ann-robot` matches the prefix but is left out.
+    let (_, count, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/pages/users/count?search=ann",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(count, json!(30));
+    let (_, page, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/pages/users?search=x0&max=3",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(
+        names(&page),
+        ["ann01", "ann02", "ann03"],
+        "e-mail prefix, ordered by user name"
+    );
+    let (_, page, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/pages/users?search=ann&enabled=false",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(names(&page), ["ann07"]);
+    let (_, page, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/pages/users?search=zed&max=2",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(names(&page), ["ann01", "ann02"], "last-name prefix");
+    let (_, page, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/pages/users?search=ann%20zed&max=50",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(
+        page.as_array().unwrap().len(),
+        30,
+        "words must all match: 'ann' (user name) and 'zed' (last name)"
+    );
+
+    let (_, app, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/pages/clients?clientId=app",
+        t,
+        None,
+    )
+    .await;
+    let app_id = app[0]["id"].as_str().unwrap();
+    let (status, roles, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/pages/roles/member/composites/clients/{app_id}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{roles}");
+    assert_eq!(
+        roles
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["app-read"]
+    );
+    let (_, realm_only, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/pages/roles/member/composites/realm",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(realm_only, json!([]));
+    data.cleanup().await;
+}
