@@ -14,6 +14,7 @@ mod discovery;
 mod docs_examples;
 mod exchange;
 mod guard;
+mod openidconnect_rp;
 mod realm_files;
 mod registration;
 mod store;
