@@ -16,7 +16,6 @@ use super::clients::mappings_json;
 use super::realms::target;
 use super::roles::{resolve, roles_out};
 use super::{body, created, model, new_id, no_content, now_millis, AdminError, AdminResult};
-use crate::crypto::password;
 use crate::realm::index::{role_refs, Role};
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{CredentialRepresentation, UserRepresentation};
@@ -121,46 +120,28 @@ async fn save(state: &AppState, snap: &RealmSnapshot, u: &UserRepresentation) ->
         })
 }
 
-/// Checks a new password against the realm's policy; the 400 Keycloak answers otherwise.
-pub fn check_policy(
+/// Sets a user's password under the realm's policy (rules, history), replacing the old one;
+/// a temporary password adds the `UPDATE_PASSWORD` required action.
+async fn set_password(
     snap: &RealmSnapshot,
+    u: &mut UserRepresentation,
     value: &str,
-    username: &str,
-    email: Option<&str>,
+    temporary: bool,
 ) -> AdminResult<()> {
-    if let Some(p) = snap
+    use crate::policy::password::{message_key, parse, replace_password, Refused};
+    let policy = snap
         .rep
         .extra
         .get("passwordPolicy")
         .and_then(Value::as_str)
-        .filter(|p| !p.trim().is_empty())
-    {
-        let rules = crate::policy::password::parse(p).map_err(|_| AdminError::Internal)?;
-        crate::policy::password::check(&rules, value, username, email)
-            .map_err(|t| AdminError::Policy(crate::policy::password::message_key(&t).into(), t))?;
-    }
-    Ok(())
-}
-
-/// Sets a user's password (hashed off the async workers), replacing the old one.
-async fn set_password(
-    u: &mut UserRepresentation,
-    value: String,
-    temporary: bool,
-) -> AdminResult<()> {
-    let h = password::off_thread(move || password::hash(&value)).await??;
-    let mut creds: Vec<CredentialRepresentation> = u.credentials.take().unwrap_or_default();
-    creds.retain(|c| c.kind.as_deref() != Some("password"));
-    let mut c = CredentialRepresentation {
-        id: Some(new_id()),
-        kind: Some("password".into()),
-        secret_data: Some(h.secret_data),
-        credential_data: Some(h.credential_data),
-        ..Default::default()
-    };
-    c.extra.insert("createdDate".into(), json!(now_millis()));
-    creds.push(c);
-    u.credentials = Some(creds);
+        .unwrap_or_default();
+    let rules = parse(policy).map_err(|_| AdminError::Internal)?;
+    replace_password(u, value, &rules, now_millis())
+        .await
+        .map_err(|e| match e {
+            Refused::Policy(t) => AdminError::Policy(message_key(&t).into(), t),
+            Refused::Internal => AdminError::Internal,
+        })?;
     let actions = u.required_actions.get_or_insert_with(Vec::new);
     actions.retain(|a| a != "UPDATE_PASSWORD");
     if temporary {
@@ -279,8 +260,7 @@ pub async fn new_user_unchecked(
             continue;
         }
         if let Some(value) = c.value {
-            check_policy(snap, &value, &username, u.email.as_deref())?;
-            set_password(&mut u, value, c.temporary == Some(true)).await?;
+            set_password(snap, &mut u, &value, c.temporary == Some(true)).await?;
         }
     }
     to_row(&u)
@@ -666,13 +646,7 @@ pub async fn reset_password(
     if value.is_empty() {
         return Err(AdminError::Plain("Empty password not allowed".into()));
     }
-    check_policy(
-        &snap,
-        &value,
-        u.username.as_deref().unwrap_or_default(),
-        u.email.as_deref(),
-    )?;
-    set_password(&mut u, value, cred.temporary.unwrap_or(true)).await?;
+    set_password(&snap, &mut u, &value, cred.temporary.unwrap_or(true)).await?;
     save(&state, &snap, &u).await?;
     Ok(no_content())
 }

@@ -620,33 +620,11 @@ pub async fn required_action(
             return login::internal_error();
         }
     };
-    if let Err(msg) =
-        crate::policy::password::check(&rules, new, &row.username, row.email.as_deref())
-    {
-        return again(&msg);
+    match crate::policy::password::replace_password(&mut user, new, &rules, now() * 1000).await {
+        Ok(()) => {}
+        Err(crate::policy::password::Refused::Policy(msg)) => return again(&msg),
+        Err(crate::policy::password::Refused::Internal) => return login::internal_error(),
     }
-    let new = new.to_string();
-    let Ok(Ok(hashed)) =
-        crate::crypto::password::off_thread(move || crate::crypto::password::hash(&new)).await
-    else {
-        return login::internal_error();
-    };
-    let mut creds: Vec<_> = user
-        .credentials
-        .take()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c.kind.as_deref() != Some("password"))
-        .collect();
-    creds.push(crate::representation::CredentialRepresentation {
-        id: Some(uuid::Uuid::new_v4().to_string()),
-        kind: Some("password".into()),
-        secret_data: Some(hashed.secret_data),
-        credential_data: Some(hashed.credential_data),
-        extra: Map::from_iter([("createdDate".to_string(), json!(now() * 1000))]),
-        ..Default::default()
-    });
-    user.credentials = Some(creds);
     if let Some(a) = user.required_actions.as_mut() {
         a.retain(|x| x != "UPDATE_PASSWORD");
     }

@@ -1,6 +1,9 @@
 //! Keycloak's password policy (`passwordPolicy`: `length(12) and digits(1) and notUsername`):
 //! parsed once, checked when a password is set. Messages follow Keycloak's English texts.
 
+use crate::crypto::password;
+use crate::representation::{CredentialRepresentation, UserRepresentation};
+
 /// One rule of the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rule {
@@ -20,6 +23,12 @@ pub enum Rule {
     NotUsername,
     /// `notEmail`.
     NotEmail,
+    /// `notContainsUsername`.
+    NotContainsUsername,
+    /// `regexPattern(re)`: the whole password matches (Java's `Matcher.matches`).
+    RegexPattern(String),
+    /// `passwordHistory(n)`, default 3: not the current password nor one of the n-1 before.
+    History(usize),
     /// Rules that do not constrain a new password's text here (hashing, history, ...).
     Other(String),
 }
@@ -60,19 +69,31 @@ pub fn parse(policy: &str) -> Result<Vec<Rule>, String> {
             "specialChars" => Rule::SpecialChars(num(1)?),
             "notUsername" => Rule::NotUsername,
             "notEmail" => Rule::NotEmail,
+            "notContainsUsername" => Rule::NotContainsUsername,
+            "passwordHistory" => Rule::History(num(3)?),
+            "regexPattern" => {
+                let re = arg.filter(|a| !a.is_empty()).ok_or_else(|| {
+                    "Invalid config for regexPattern: Config required".to_string()
+                })?;
+                full_match(re).map_err(|_| {
+                    "Invalid config for regexPattern: Not a valid regular expression".to_string()
+                })?;
+                Rule::RegexPattern(re.to_string())
+            }
             "hashIterations"
             | "hashAlgorithm"
-            | "passwordHistory"
             | "forceExpiredPasswordChange"
             | "passwordBlacklist"
-            | "regexPattern"
-            | "notContainsUsername"
             | "maxAuthAge"
             | "passwordAge" => Rule::Other(name.to_string()),
             other => return Err(format!("unknown password policy '{other}'")),
         });
     }
     Ok(out)
+}
+
+fn full_match(re: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{re})$"))
 }
 
 /// Checks a new password; the error is the first rule it breaks, in Keycloak's words.
@@ -117,9 +138,127 @@ pub fn check(
             Rule::NotEmail if email.is_some_and(|e| password.eq_ignore_ascii_case(e)) => {
                 return Err("Invalid password: must not be equal to the email.".into())
             }
+            Rule::NotContainsUsername
+                if !username.is_empty()
+                    && password.to_lowercase().contains(&username.to_lowercase()) =>
+            {
+                return Err("Invalid password: Can not contain the username.".into())
+            }
+            Rule::RegexPattern(re) if !full_match(re).is_ok_and(|r| r.is_match(password)) => {
+                return Err("Invalid password: fails to match regex pattern(s).".into())
+            }
             _ => {}
         }
     }
+    Ok(())
+}
+
+/// Credential type of superseded passwords kept for `passwordHistory`.
+pub const HISTORY: &str = "password-history";
+
+/// Why a new password was not set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// A policy rule, in Keycloak's words.
+    Policy(String),
+    /// Hashing failed.
+    Internal,
+}
+
+fn created(c: &CredentialRepresentation) -> i64 {
+    c.extra
+        .get("createdDate")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(0)
+}
+
+/// Replaces a user's password under the realm's rules: the text rules, then `passwordHistory`
+/// (the new password may be neither the current one nor one of the n-1 before it, each checked
+/// against its hash); the current password then joins the history, of which n-1 are kept.
+/// Hashing runs off the async workers.
+pub async fn replace_password(
+    user: &mut UserRepresentation,
+    new: &str,
+    rules: &[Rule],
+    now_ms: i64,
+) -> Result<(), Refused> {
+    let username = user.username.clone().unwrap_or_default();
+    check(rules, new, &username, user.email.as_deref()).map_err(Refused::Policy)?;
+    let depth = rules
+        .iter()
+        .find_map(|r| match r {
+            Rule::History(n) => Some(*n),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let creds = user.credentials.clone().unwrap_or_default();
+    let mut history: Vec<CredentialRepresentation> = creds
+        .iter()
+        .filter(|c| c.kind.as_deref() == Some(HISTORY))
+        .cloned()
+        .collect();
+    history.sort_by_key(|c| std::cmp::Reverse(created(c)));
+    let current: Vec<CredentialRepresentation> = creds
+        .iter()
+        .filter(|c| c.kind.as_deref().unwrap_or("password") == "password")
+        .cloned()
+        .collect();
+    if depth > 0 {
+        let recent: Vec<(String, String)> = current
+            .iter()
+            .chain(history.iter())
+            .take(depth)
+            .filter_map(|c| Some((c.secret_data.clone()?, c.credential_data.clone()?)))
+            .collect();
+        let candidate = new.to_string();
+        let reused = password::off_thread(move || {
+            recent
+                .iter()
+                .any(|(sd, cd)| password::verify(&candidate, sd, cd).unwrap_or(false))
+        })
+        .await
+        .map_err(|_| Refused::Internal)?;
+        if reused {
+            return Err(Refused::Policy(format!(
+                "Invalid password: must not be equal to any of last {depth} passwords."
+            )));
+        }
+    }
+    let candidate = new.to_string();
+    let hashed = password::off_thread(move || password::hash(&candidate))
+        .await
+        .map_err(|_| Refused::Internal)?
+        .map_err(|_| Refused::Internal)?;
+    let mut next: Vec<CredentialRepresentation> = creds
+        .into_iter()
+        .filter(|c| {
+            let k = c.kind.as_deref().unwrap_or("password");
+            k != "password" && k != HISTORY
+        })
+        .collect();
+    if depth > 1 {
+        let mut kept: Vec<CredentialRepresentation> = current
+            .into_iter()
+            .map(|mut c| {
+                c.kind = Some(HISTORY.into());
+                c
+            })
+            .chain(history)
+            .collect();
+        kept.truncate(depth - 1);
+        next.extend(kept);
+    }
+    let mut c = CredentialRepresentation {
+        id: Some(uuid::Uuid::new_v4().to_string()),
+        kind: Some("password".into()),
+        secret_data: Some(hashed.secret_data),
+        credential_data: Some(hashed.credential_data),
+        ..Default::default()
+    };
+    c.extra
+        .insert("createdDate".into(), serde_json::json!(now_ms));
+    next.push(c);
+    user.credentials = Some(next);
     Ok(())
 }
 
@@ -137,6 +276,12 @@ pub fn message_key(text: &str) -> &'static str {
         ),
         ("equal to the username", "invalidPasswordNotUsernameMessage"),
         ("equal to the email", "invalidPasswordNotEmailMessage"),
+        (
+            "contain the username",
+            "invalidPasswordNotContainsUsernameMessage",
+        ),
+        ("regex pattern", "invalidPasswordRegexPatternMessage"),
+        ("any of last", "invalidPasswordHistoryMessage"),
     ];
     KEYS.iter()
         .find(|(needle, _)| text.contains(needle))
@@ -170,5 +315,75 @@ mod tests {
         assert!(check(&not_user, "Alice", "alice", None).is_err());
         assert!(parse("lenght(3)").unwrap_err().contains("lenght"));
         assert!(parse("length(x)").is_err());
+    }
+
+    #[test]
+    fn regex_and_username_rules() {
+        let rules = parse("regexPattern([a-z]+[0-9]+) and notContainsUsername").unwrap();
+        assert!(check(&rules, "abc123", "bob", None).is_ok());
+        assert_eq!(
+            check(&rules, "abc123x", "bob", None).unwrap_err(),
+            "Invalid password: fails to match regex pattern(s).",
+            "the whole password must match, as Java's matches()"
+        );
+        assert_eq!(
+            check(&rules, "xbob1", "Bob", None).unwrap_err(),
+            "Invalid password: Can not contain the username."
+        );
+        assert!(parse("regexPattern([)")
+            .unwrap_err()
+            .contains("Not a valid regular expression"));
+        assert!(parse("regexPattern")
+            .unwrap_err()
+            .contains("Config required"));
+        assert_eq!(
+            message_key("Invalid password: fails to match regex pattern(s)."),
+            "invalidPasswordRegexPatternMessage"
+        );
+    }
+
+    #[tokio::test]
+    async fn history_refuses_the_current_and_recent_passwords_and_keeps_n_minus_one() {
+        let rules = parse("passwordHistory(2)").unwrap();
+        let mut u = UserRepresentation {
+            username: Some("ann".into()),
+            ..Default::default()
+        };
+        replace_password(&mut u, "first-pass", &rules, 1)
+            .await
+            .unwrap();
+        replace_password(&mut u, "second-pass", &rules, 2)
+            .await
+            .unwrap();
+        let kinds: Vec<_> = u
+            .credentials
+            .iter()
+            .flatten()
+            .map(|c| c.kind.clone().unwrap())
+            .collect();
+        assert_eq!(kinds, ["password-history", "password"]);
+        for reused in ["second-pass", "first-pass"] {
+            assert_eq!(
+                replace_password(&mut u, reused, &rules, 3)
+                    .await
+                    .unwrap_err(),
+                Refused::Policy(
+                    "Invalid password: must not be equal to any of last 2 passwords.".into()
+                )
+            );
+        }
+        replace_password(&mut u, "third-pass", &rules, 4)
+            .await
+            .unwrap();
+        // "first-pass" fell out of the history (n-1 = 1 kept: "second-pass").
+        assert_eq!(u.credentials.as_ref().unwrap().len(), 2);
+        replace_password(&mut u, "first-pass", &rules, 5)
+            .await
+            .unwrap();
+        // Without the rule, nothing is kept.
+        replace_password(&mut u, "fourth-pass", &[], 6)
+            .await
+            .unwrap();
+        assert_eq!(u.credentials.as_ref().unwrap().len(), 1);
     }
 }
