@@ -32,7 +32,6 @@ use serde_json::{json, Map, Value};
 use crate::admin::auth::{Family, Need};
 use crate::admin::initial_access::token_hash;
 use crate::admin::{clients, edit_realm, model, AdminError};
-use crate::config::ProxyHeaders;
 use crate::http::paths;
 use crate::oidc::error::OAuthError;
 use crate::realm::snapshot::RealmSnapshot;
@@ -271,40 +270,14 @@ fn token_auth(c: &ClientRepresentation, presented: &str) -> Option<RegistrationA
 
 /// The caller's address: the connection's, or the first hop of the trusted proxy header.
 fn remote_addr(state: &AppState, parts: &Parts) -> Option<IpAddr> {
-    let header = |name: &str| {
+    crate::http::remote::remote_addr(
+        state,
+        &parts.headers,
         parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|s| s.trim().to_string())
-    };
-    let forwarded = match state.config.proxy_headers {
-        Some(ProxyHeaders::XForwarded) => header("x-forwarded-for"),
-        Some(ProxyHeaders::Forwarded) => header("forwarded").and_then(|v| {
-            v.split(';').find_map(|p| {
-                let (k, val) = p.split_once('=')?;
-                k.trim()
-                    .eq_ignore_ascii_case("for")
-                    .then(|| val.trim().trim_matches('"').to_string())
-            })
-        }),
-        None => None,
-    };
-    if let Some(f) = forwarded {
-        let f = f.trim_start_matches('[');
-        let host = f.split(']').next().unwrap_or(f);
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return Some(ip);
-        }
-        if let Ok(sa) = f.parse::<SocketAddr>() {
-            return Some(sa.ip());
-        }
-    }
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0),
+    )
 }
 
 /// The caller's address and the trusted host names resolved, for the policies of `auth`.

@@ -3,4 +3,5 @@
 pub mod base_url;
 pub mod error;
 pub mod paths;
+pub mod remote;
 pub mod router;

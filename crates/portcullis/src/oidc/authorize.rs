@@ -395,6 +395,7 @@ pub async fn authenticate(
         headers: &headers,
         params: &params,
         now: now(),
+        remote: None,
     };
     let row = match find_user(&grant_ctx, username).await {
         Ok(Some(r)) => r,

@@ -136,6 +136,9 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
     assert_eq!(at["azp"], "backend");
     assert_eq!(at["preferred_username"], "service-account-backend");
     assert_eq!(at["client_id"], "backend");
+    // The service_account scope's session-note mappers: the caller's address.
+    assert_eq!(at["clientAddress"], "127.0.0.1");
+    assert_eq!(at["clientHost"], "127.0.0.1");
     assert!(at.get("sid").is_none());
     assert!(
         at["realm_access"]["roles"]

@@ -56,10 +56,15 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
             scopes.push(s);
         }
     }
-    let notes = Map::from_iter([
+    // The notes the `service_account` scope's mappers read (`ServiceAccountConstants`).
+    let mut notes = Map::from_iter([
         ("client_id".to_string(), json!(client_id)),
         ("AUTH_TIME".to_string(), json!(ctx.now.to_string())),
     ]);
+    if let Some(ip) = ctx.remote {
+        notes.insert("clientHost".into(), json!(ip.to_string()));
+        notes.insert("clientAddress".into(), json!(ip.to_string()));
+    }
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,

@@ -49,6 +49,8 @@ pub struct GrantContext<'a> {
     pub params: &'a Params,
     /// Now, seconds since the epoch.
     pub now: i64,
+    /// The client's address (the peer, or the trusted proxy's first hop).
+    pub remote: Option<std::net::IpAddr>,
 }
 
 /// Seconds since the epoch.
@@ -122,10 +124,12 @@ pub async fn post(
     Path(realm): Path<String>,
     headers: HeaderMap,
     uri: Uri,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     form: Result<MultiForm, OAuthError>,
 ) -> Result<Response, OAuthError> {
     let (snap, issuer) = crate::oidc::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let MultiForm(params) = form?;
+    let remote = crate::http::remote::remote_addr(&state, &headers, peer.map(|p| (p.0).0));
     let ctx = GrantContext {
         state: &state,
         snap: &snap,
@@ -133,6 +137,7 @@ pub async fn post(
         headers: &headers,
         params: &params,
         now: now(),
+        remote,
     };
     let grant_type = params.require("grant_type")?;
     // Only token exchange takes repeated parameters (`audience`, `resource`), as in Keycloak's
