@@ -196,6 +196,10 @@ fn new_group(v: &Value) -> AdminResult<GroupRepresentation> {
     g.name = Some(name);
     g.id = Some(new_id());
     g.sub_groups = None;
+    // Role mappings go through `/role-mappings` (where administrative roles are guarded);
+    // Keycloak ignores them in a create body too.
+    g.realm_roles = None;
+    g.client_roles = None;
     g.extra.entry("attributes").or_insert(json!({}));
     Ok(g)
 }

@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::model::{self, IfExists};
 use super::{edit_realm, AdminError, AdminResult};
+use crate::realm::index::Role;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{GroupRepresentation, RoleRepresentation};
 use crate::store::Write;
@@ -33,6 +34,59 @@ impl Results {
     }
 }
 
+/// Every role an import would grant: group role mappings (with subgroups) and composites.
+fn granted_roles(req: &Map<String, Value>) -> Vec<Role> {
+    fn names(v: Option<&Value>) -> Vec<String> {
+        v.and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect()
+    }
+    fn refs(realm: Option<&Value>, client: Option<&Value>, out: &mut Vec<Role>) {
+        out.extend(names(realm).into_iter().map(Role::Realm));
+        for (c, list) in client.and_then(Value::as_object).into_iter().flatten() {
+            out.extend(
+                names(Some(list))
+                    .into_iter()
+                    .map(|n| Role::Client(c.clone(), n)),
+            );
+        }
+    }
+    fn groups(list: Option<&Value>, out: &mut Vec<Role>) {
+        for g in list.and_then(Value::as_array).into_iter().flatten() {
+            refs(g.get("realmRoles"), g.get("clientRoles"), out);
+            groups(g.get("subGroups"), out);
+        }
+    }
+    let mut out = Vec::new();
+    groups(req.get("groups"), &mut out);
+    let roles = req.get("roles");
+    let all = roles
+        .and_then(|r| r.get("realm"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .chain(
+            roles
+                .and_then(|r| r.get("client"))
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|m| m.values())
+                .filter_map(Value::as_array)
+                .flatten(),
+        );
+    for r in all {
+        let c = r.get("composites");
+        refs(
+            c.and_then(|c| c.get("realm")),
+            c.and_then(|c| c.get("client")),
+            &mut out,
+        );
+    }
+    out
+}
+
 fn exists(kind: &str, name: &str) -> AdminError {
     AdminError::Conflict(format!("{kind} '{name}' already exists"))
 }
@@ -40,10 +94,14 @@ fn exists(kind: &str, name: &str) -> AdminError {
 /// Runs a partial import.
 pub async fn run(
     state: &AppState,
+    caller: &super::auth::Caller,
     snap: &RealmSnapshot,
     req: &Map<String, Value>,
     policy: IfExists,
 ) -> AdminResult<Value> {
+    // Administrative roles handed out by imported groups or composites need a caller who
+    // holds them, as through the role-mapping endpoints.
+    caller.require_grant(&snap.name, &granted_roles(req))?;
     // Users first (hashing is async); written in the same transaction as the realm changes.
     let mut user_writes = Vec::new();
     let mut results = Results::default();

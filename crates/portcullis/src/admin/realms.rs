@@ -343,6 +343,6 @@ pub async fn partial_import(
             )))
         }
     };
-    let results = super::partial_import::run(&state, &snap, &req, policy).await?;
+    let results = super::partial_import::run(&state, &caller, &snap, &req, policy).await?;
     Ok((StatusCode::OK, Json(results)).into_response())
 }

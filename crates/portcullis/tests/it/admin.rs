@@ -338,6 +338,48 @@ async fn a_realm_admin_cannot_reach_another_realm() {
     )
     .await;
     assert_eq!(status, 403, "nor smuggle it in through a composite");
+    // ... nor through a group created with role mappings in its body (they are ignored).
+    let (status, _, headers) = call(
+        &s,
+        "POST",
+        "/admin/realms/tenant-a/groups",
+        Some(&manager),
+        Some(json!({"name": "sneaky", "clientRoles": {"realm-management": ["realm-admin"]}})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let gid = headers["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        call(
+            &s,
+            "PUT",
+            &format!("/admin/realms/tenant-a/users/{me}/groups/{gid}"),
+            Some(&manager),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/admin/realms/tenant-a/clients",
+            Some(&manager),
+            None
+        )
+        .await
+        .0,
+        403,
+        "still no realm-admin"
+    );
     let (_, mine, _) = call(
         &s,
         "GET",
