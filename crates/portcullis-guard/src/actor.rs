@@ -221,23 +221,6 @@ impl Actor {
         let sub = into_string(known.sub)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::MissingClaim("sub".into()))?;
-        let realm_roles = match known.realm_access {
-            Some(Value::Object(mut m)) => into_strings(m.remove("roles")),
-            _ => Vec::new(),
-        };
-        let client_roles = match known.resource_access {
-            Some(Value::Object(m)) => m
-                .into_iter()
-                .map(|(client, v)| {
-                    let roles = match v {
-                        Value::Object(mut c) => into_strings(c.remove("roles")),
-                        _ => Vec::new(),
-                    };
-                    (client, roles)
-                })
-                .collect(),
-            _ => BTreeMap::new(),
-        };
         let scopes = match &known.scope {
             Some(Value::String(s)) => s
                 .split(' ')
@@ -258,8 +241,8 @@ impl Actor {
             tenant,
             preferred_username: into_string(known.preferred_username),
             email: into_string(known.email),
-            realm_roles,
-            client_roles,
+            realm_roles: known.realm_roles,
+            client_roles: known.client_roles,
             scopes,
             groups: into_strings(known.groups),
             organizations: organizations(known.organization.as_ref()),

@@ -3,6 +3,7 @@
 //! the rules and the time.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de;
@@ -28,7 +29,10 @@ pub(crate) struct ClaimRules {
 /// would parse it: same grammar, number range and nesting limit, so the lazily parsed
 /// [`crate::Claims`] view of the same payload cannot fail), without allocating.
 ///
-/// A repeated key keeps its last value, as in a [`Map`].
+/// Keycloak's role claims are read straight into role lists, without building their nested
+/// objects: `realm_access.roles` and `resource_access.<client>.roles` (see [`RoleHolder`]).
+///
+/// A repeated key keeps its last value, as in a [`Map`], at every level.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Known {
     pub(crate) iss: Option<Value>,
@@ -43,8 +47,11 @@ pub(crate) struct Known {
     pub(crate) scope: Option<Value>,
     pub(crate) email: Option<Value>,
     pub(crate) preferred_username: Option<Value>,
-    pub(crate) realm_access: Option<Value>,
-    pub(crate) resource_access: Option<Value>,
+    /// `realm_access.roles`, read as [`RoleHolder`] does.
+    pub(crate) realm_roles: Vec<String>,
+    /// `resource_access`: for each client (key) its `roles`, read as [`RoleHolder`] does. A
+    /// `resource_access` that is not an object gives no clients.
+    pub(crate) client_roles: BTreeMap<String, Vec<String>>,
     pub(crate) groups: Option<Value>,
     pub(crate) organization: Option<Value>,
     pub(crate) org_id: Option<Value>,
@@ -67,8 +74,6 @@ impl Known {
             "scope" => &mut self.scope,
             "email" => &mut self.email,
             "preferred_username" => &mut self.preferred_username,
-            "realm_access" => &mut self.realm_access,
-            "resource_access" => &mut self.resource_access,
             "groups" => &mut self.groups,
             "organization" => &mut self.organization,
             "org_id" => &mut self.org_id,
@@ -88,8 +93,14 @@ impl Known {
     pub(crate) fn from_map(claims: &Map<String, Value>, required: &[String]) -> Known {
         let mut known = Known::default();
         for (name, value) in claims {
-            if let Some(slot) = known.slot(name) {
-                *slot = Some(value.clone());
+            match name.as_str() {
+                "realm_access" => known.realm_roles = roles_in(value),
+                "resource_access" => known.client_roles = client_roles_in(value),
+                _ => {
+                    if let Some(slot) = known.slot(name) {
+                        *slot = Some(value.clone());
+                    }
+                }
             }
         }
         known.missing_required = required
@@ -123,14 +134,26 @@ impl<'de> de::Visitor<'de> for ScanSeed<'_> {
         // Whether each required claim is present and not null, by its last occurrence.
         let mut present = vec![false; self.required.len()];
         while let Some(Key(name)) = map.next_key()? {
-            let is_null = match known.slot(&name) {
-                Some(slot) => {
-                    let value: Value = map.next_value()?;
-                    let is_null = value.is_null();
-                    *slot = Some(value);
+            let is_null = match &*name {
+                "realm_access" => {
+                    let (roles, is_null) = map.next_value_seed(RoleHolder)?;
+                    known.realm_roles = roles;
                     is_null
                 }
-                None => map.next_value_seed(Validate)?,
+                "resource_access" => {
+                    let (clients, is_null) = map.next_value_seed(ClientRoles)?;
+                    known.client_roles = clients;
+                    is_null
+                }
+                _ => match known.slot(&name) {
+                    Some(slot) => {
+                        let value: Value = map.next_value()?;
+                        let is_null = value.is_null();
+                        *slot = Some(value);
+                        is_null
+                    }
+                    None => map.next_value_seed(Validate)?,
+                },
             };
             for (i, r) in self.required.iter().enumerate() {
                 if *r == *name {
@@ -165,6 +188,36 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
     }
 }
 
+/// The `visit_*` methods for the scalars a visitor accepts without keeping them (strings
+/// apart): `$null` for `null`, `$other` for booleans and numbers. Together with `visit_str`,
+/// `visit_seq` and `visit_map` this covers every value `deserialize_any` can produce, so such a
+/// visitor accepts exactly what `serde_json::Value` accepts.
+macro_rules! scalars {
+    ($other:expr, $null:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($null)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($null)
+        }
+        fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    };
+}
+
 /// Accepts any JSON value through the same `deserialize_any` path as `serde_json::Value`
 /// (hence the same errors), keeping nothing. Yields whether the value was `null`.
 struct Validate;
@@ -183,29 +236,9 @@ impl<'de> de::Visitor<'de> for Validate {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
+    scalars!(false, true);
     fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
         Ok(false)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Ok(true)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
-        Ok(true)
-    }
-    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(self)
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
         while seq.next_element_seed(Validate)?.is_some() {}
@@ -216,6 +249,173 @@ impl<'de> de::Visitor<'de> for Validate {
             map.next_value_seed(Validate)?;
         }
         Ok(false)
+    }
+}
+
+/// An object that may carry Keycloak's `roles` list: `realm_access`, or one client's entry of
+/// `resource_access`. Yields the strings of `roles` (other elements skipped) and whether the
+/// value was `null`. Anything else (not an object, no `roles`, `roles` not a list) gives no
+/// roles; it is still validated like any other claim. Exactly what [`roles_in`] reads from a
+/// parsed value.
+struct RoleHolder;
+
+impl<'de> de::DeserializeSeed<'de> for RoleHolder {
+    type Value = (Vec<String>, bool);
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for RoleHolder {
+    type Value = (Vec<String>, bool);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    scalars!((Vec::new(), false), (Vec::new(), true));
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok((Vec::new(), false))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        de::Visitor::visit_seq(Validate, seq)?;
+        Ok((Vec::new(), false))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut roles = Vec::new();
+        while let Some(Key(name)) = map.next_key()? {
+            if name == "roles" {
+                roles = map.next_value_seed(Strings)?;
+            } else {
+                map.next_value_seed(Validate)?;
+            }
+        }
+        Ok((roles, false))
+    }
+}
+
+/// `resource_access`: each client's [`RoleHolder`], by client id, and whether the value was
+/// `null`. Not an object: no clients. Exactly what [`client_roles_in`] reads.
+struct ClientRoles;
+
+impl<'de> de::DeserializeSeed<'de> for ClientRoles {
+    type Value = (BTreeMap<String, Vec<String>>, bool);
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for ClientRoles {
+    type Value = (BTreeMap<String, Vec<String>>, bool);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    scalars!((BTreeMap::new(), false), (BTreeMap::new(), true));
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok((BTreeMap::new(), false))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        de::Visitor::visit_seq(Validate, seq)?;
+        Ok((BTreeMap::new(), false))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut clients = BTreeMap::new();
+        while let Some(Key(client)) = map.next_key()? {
+            let (roles, _) = map.next_value_seed(RoleHolder)?;
+            clients.insert(client.into_owned(), roles);
+        }
+        Ok((clients, false))
+    }
+}
+
+/// The strings of a list; anything that is not a list gives none.
+struct Strings;
+
+impl<'de> de::DeserializeSeed<'de> for Strings {
+    type Value = Vec<String>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for Strings {
+    type Value = Vec<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    scalars!(Vec::new(), Vec::new());
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Vec<String>, E> {
+        Ok(Vec::new())
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+        let mut strings = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(s) = seq.next_element_seed(StringOrSkip)? {
+            strings.extend(s);
+        }
+        Ok(strings)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Vec<String>, A::Error> {
+        de::Visitor::visit_map(Validate, map)?;
+        Ok(Vec::new())
+    }
+}
+
+/// A string, or `None` for any other (validated) value.
+struct StringOrSkip;
+
+impl<'de> de::DeserializeSeed<'de> for StringOrSkip {
+    type Value = Option<String>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for StringOrSkip {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    scalars!(None, None);
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<String>, E> {
+        Ok(Some(v.to_owned()))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Option<String>, A::Error> {
+        de::Visitor::visit_seq(Validate, seq)?;
+        Ok(None)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Option<String>, A::Error> {
+        de::Visitor::visit_map(Validate, map)?;
+        Ok(None)
+    }
+}
+
+/// `realm_access` (or one client's entry of `resource_access`) as a parsed value: the strings
+/// of its `roles` list, as [`RoleHolder`] reads them from a payload.
+fn roles_in(holder: &Value) -> Vec<String> {
+    match holder.get("roles") {
+        Some(Value::Array(roles)) => roles
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `resource_access` as a parsed value, as [`ClientRoles`] reads it from a payload.
+fn client_roles_in(value: &Value) -> BTreeMap<String, Vec<String>> {
+    match value {
+        Value::Object(clients) => clients
+            .iter()
+            .map(|(client, holder)| (client.clone(), roles_in(holder)))
+            .collect(),
+        _ => BTreeMap::new(),
     }
 }
 
@@ -466,7 +666,10 @@ mod tests {
 
     #[test]
     fn scan_finds_what_get_finds() {
-        let c = claims(json!({"groups": ["/g"], "org_id": "o", "other": {"x": [1, null]}}));
+        let c = claims(json!({
+            "groups": ["/g"], "org_id": "o", "other": {"x": [1, null]},
+            "realm_access": {"roles": ["user"]}, "resource_access": {"api": {"roles": ["read"]}},
+        }));
         let payload = serde_json::to_vec(&c).unwrap();
         let scanned = Known::scan(&payload, &[]).unwrap();
         let k = Known::from_map(&c, &[]);
@@ -487,12 +690,6 @@ mod tests {
                 &scanned.preferred_username,
                 &k.preferred_username,
             ),
-            ("realm_access", &scanned.realm_access, &k.realm_access),
-            (
-                "resource_access",
-                &scanned.resource_access,
-                &k.resource_access,
-            ),
             ("groups", &scanned.groups, &k.groups),
             ("organization", &scanned.organization, &k.organization),
             ("org_id", &scanned.org_id, &k.org_id),
@@ -500,6 +697,10 @@ mod tests {
             assert_eq!(found.as_ref(), c.get(name), "{name}");
             assert_eq!(from_map.as_ref(), c.get(name), "{name}");
         }
+        assert_eq!(scanned.realm_roles, vec!["user"]);
+        assert_eq!(k.realm_roles, scanned.realm_roles);
+        assert_eq!(scanned.client_roles.len(), 1);
+        assert_eq!(k.client_roles, scanned.client_roles);
         // The last of repeated keys wins, as in a map; escaped keys are still recognized.
         let dup = br#"{"sub": "first", "s\u0075b": "second", "x": 1, "x": null}"#;
         let req = ["x".to_owned(), "sub".to_owned()];
@@ -513,6 +714,19 @@ mod tests {
     #[test]
     fn scan_accepts_exactly_what_a_map_accepts() {
         let deep = |n: usize| format!(r#"{{"x":{}1{}}}"#, "[".repeat(n), "]".repeat(n));
+        // `n` levels of nesting in all, the role-list levels included.
+        let deep_in = |claim: &str, n: usize| {
+            let (open, close) = match claim {
+                "realm_access" => (r#"{"roles":"#, "}"),
+                _ => (r#"{"api":{"roles":"#, "}}"),
+            };
+            let lists = n - open.matches('{').count();
+            format!(
+                r#"{{"{claim}":{open}{}"r"{}{close}}}"#,
+                "[".repeat(lists),
+                "]".repeat(lists)
+            )
+        };
         for payload in [
             r#"{"a": 1e400}"#.to_owned(),
             r#"{"a": -1e400}"#.to_owned(),
@@ -526,6 +740,22 @@ mod tests {
             deep(127),
             deep(200),
             r#"{"a": {"b": [1.5, -0, 1e10, "\u00e9", null, true, {}]}, "sub": "u"}"#.to_owned(),
+            // Inside the role claims, read by their own visitors.
+            r#"{"realm_access": {"roles": ["a", 1e400]}}"#.to_owned(),
+            r#"{"realm_access": {"roles": ["a",]}}"#.to_owned(),
+            r#"{"realm_access": {"roles": ["\ud800"]}}"#.to_owned(),
+            r#"{"realm_access": {"r\ud800": 1}}"#.to_owned(),
+            r#"{"realm_access": {"x": tru}}"#.to_owned(),
+            r#"{"realm_access": [1, {"roles": fals}]}"#.to_owned(),
+            r#"{"resource_access": {"api": {"roles": ["a" "b"]}}}"#.to_owned(),
+            r#"{"resource_access": {"api": [-]}}"#.to_owned(),
+            r#"{"resource_access": {"api": {"roles": ["a"]}, }}"#.to_owned(),
+            r#"{"resource_access": [1, 2, {"a": 1e400}]}"#.to_owned(),
+            deep_in("realm_access", 126),
+            deep_in("realm_access", 127),
+            deep_in("resource_access", 126),
+            deep_in("resource_access", 127),
+            r#"{"realm_access": {"roles": ["a", {"b": [null, 1.5]}, ["c"]]}, "resource_access": {"x": 1}}"#.to_owned(),
         ] {
             let as_map = serde_json::from_str::<Map<String, Value>>(&payload).is_ok();
             let scanned = Known::scan(payload.as_bytes(), &[]).is_ok();
@@ -534,5 +764,121 @@ mod tests {
         // Invalid UTF-8 inside a claim the guard does not read is refused too.
         assert!(Known::scan(b"{\"a\": \"\xff\"}", &[]).is_err());
         assert!(serde_json::from_slice::<Map<String, Value>>(b"{\"a\": \"\xff\"}").is_err());
+    }
+
+    /// What the scan and the map path read from the role claims of a raw payload; the two must
+    /// agree.
+    fn roles(payload: &str) -> (Vec<String>, BTreeMap<String, Vec<String>>) {
+        let scanned = Known::scan(payload.as_bytes(), &[]).unwrap();
+        let map: Map<String, Value> = serde_json::from_str(payload).unwrap();
+        let k = Known::from_map(&map, &[]);
+        assert_eq!(scanned.realm_roles, k.realm_roles, "{payload}");
+        assert_eq!(scanned.client_roles, k.client_roles, "{payload}");
+        (scanned.realm_roles, scanned.client_roles)
+    }
+
+    fn clients(v: Value) -> BTreeMap<String, Vec<String>> {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn role_claims_in_keycloak_shape() {
+        let (realm, by_client) = roles(
+            r#"{"realm_access": {"roles": ["offline_access", "admin"]},
+                "resource_access": {"api": {"roles": ["read", "write"]},
+                                    "account": {"roles": ["view-profile"], "x": {"roles": ["no"]}}}}"#,
+        );
+        assert_eq!(realm, vec!["offline_access", "admin"]);
+        assert_eq!(
+            by_client,
+            clients(json!({"api": ["read", "write"], "account": ["view-profile"]}))
+        );
+        // Escaped keys and strings are decoded.
+        let (realm, by_client) = roles(
+            r#"{"realm_\u0061ccess": {"r\u006fles": ["\u00e9t\u00e9"]},
+                "resource_access": {"\u0061pi": {"roles": ["a\"b"]}}}"#,
+        );
+        assert_eq!(realm, vec!["été"]);
+        assert_eq!(by_client, clients(json!({"api": ["a\"b"]})));
+    }
+
+    #[test]
+    fn role_claims_missing_or_of_other_types_give_no_roles() {
+        for payload in [
+            r#"{}"#,
+            r#"{"realm_access": null, "resource_access": null}"#,
+            r#"{"realm_access": {}, "resource_access": {}}"#,
+            r#"{"realm_access": {"roles": "admin"}, "resource_access": []}"#,
+            r#"{"realm_access": {"roles": {"0": "admin"}}, "resource_access": "api"}"#,
+            r#"{"realm_access": {"roles": null}, "resource_access": 7}"#,
+            r#"{"realm_access": ["admin"], "resource_access": true}"#,
+            r#"{"realm_access": "admin", "resource_access": [{"api": {"roles": ["a"]}}]}"#,
+            r#"{"realm_access": {"role": ["admin"], "Roles": ["admin"]}}"#,
+            r#"{"other": {"realm_access": {"roles": ["admin"]}}}"#,
+        ] {
+            let (realm, by_client) = roles(payload);
+            assert!(realm.is_empty(), "{payload}");
+            assert!(by_client.is_empty(), "{payload}");
+        }
+        // A client whose entry is not an object, or has no list, is there with no roles.
+        let (_, by_client) = roles(
+            r#"{"resource_access": {"a": null, "b": 1, "c": ["r"], "d": {"roles": "r"}, "e": {}}}"#,
+        );
+        assert_eq!(
+            by_client,
+            clients(json!({"a": [], "b": [], "c": [], "d": [], "e": []}))
+        );
+        // Elements that are not strings are skipped.
+        let (realm, by_client) = roles(
+            r#"{"realm_access": {"roles": [1, "a", null, {"b": "c"}, ["d"], true, "e"]},
+                "resource_access": {"api": {"roles": [["x"], "y"]}}}"#,
+        );
+        assert_eq!(realm, vec!["a", "e"]);
+        assert_eq!(by_client, clients(json!({"api": ["y"]})));
+    }
+
+    #[test]
+    fn role_claims_repeated_keys_keep_the_last() {
+        let (realm, by_client) = roles(
+            r#"{"realm_access": {"roles": ["first"]}, "realm_access": {"roles": ["second"]},
+                "resource_access": {"api": {"roles": ["a"]}}, "resource_access": {"web": {}}}"#,
+        );
+        assert_eq!(realm, vec!["second"]);
+        assert_eq!(by_client, clients(json!({"web": []})));
+        let (realm, by_client) = roles(
+            r#"{"realm_access": {"roles": ["first"], "roles": 5},
+                "resource_access": {"api": {"roles": ["a"]}, "api": {"roles": ["b"], "roles": ["c"]}}}"#,
+        );
+        assert!(realm.is_empty());
+        assert_eq!(by_client, clients(json!({"api": ["c"]})));
+        let (realm, _) = roles(r#"{"realm_access": {"roles": ["a"]}, "realm_access": null}"#);
+        assert!(realm.is_empty());
+    }
+
+    #[test]
+    fn role_claims_count_as_required_claims() {
+        let req = ["realm_access".to_owned(), "resource_access".to_owned()];
+        for (payload, missing) in [
+            (r#"{"realm_access": {}, "resource_access": 1}"#, None),
+            (r#"{"realm_access": {"roles": []}}"#, Some(1)),
+            (r#"{"realm_access": null, "resource_access": {}}"#, Some(0)),
+            (
+                r#"{"resource_access": {}, "realm_access": "x", "realm_access": null}"#,
+                Some(0),
+            ),
+            (
+                r#"{"realm_access": null, "realm_access": [], "resource_access": {}}"#,
+                None,
+            ),
+        ] {
+            let scanned = Known::scan(payload.as_bytes(), &req).unwrap();
+            assert_eq!(scanned.missing_required, missing, "{payload}");
+            let map: Map<String, Value> = serde_json::from_str(payload).unwrap();
+            assert_eq!(
+                Known::from_map(&map, &req).missing_required,
+                missing,
+                "{payload}"
+            );
+        }
     }
 }

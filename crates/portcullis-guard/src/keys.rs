@@ -149,8 +149,17 @@ impl KeyCache {
 
     /// Verifies the token's signature with a key of `iss` (already matched against the
     /// configuration), loading or refreshing the issuer's keys as needed.
+    ///
+    /// With the issuer's keys cached (every request but the first per `key_ttl`), the only
+    /// await is a plain cache lookup and the signature is checked right after it. Loading and
+    /// refreshing run in futures of their own on the heap: inline, their state (HTTP requests
+    /// included) would be part of every validation's future, which is built and moved on every
+    /// request.
     pub(crate) async fn verify(&self, iss: &str, jwt: &UnverifiedJwt<'_>) -> Result<(), Error> {
-        let entry = self.cache.get_with_by_ref(iss, self.load(iss)).await;
+        let entry = match self.cache.get(iss).await {
+            Some(entry) => entry,
+            None => Box::pin(self.cache.get_with_by_ref(iss, self.load(iss))).await,
+        };
         let Some(keys) = &entry.keys else {
             return Err(Error::KeysUnavailable);
         };
@@ -160,7 +169,7 @@ impl KeyCache {
             Outcome::NoKey => {}
         }
         // The issuer may have rotated its keys: refresh, within the cooldown.
-        let Some(fresh) = self.refresh(iss, entry).await else {
+        let Some(fresh) = Box::pin(self.refresh(iss, entry)).await else {
             return Err(Error::UnknownKey);
         };
         match fresh.keys.as_ref().map(|k| verify_with(k, jwt)) {

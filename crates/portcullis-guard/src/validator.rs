@@ -82,7 +82,13 @@ impl Validator {
         if token.len() > self.max_token_size {
             return Err(Error::TokenTooLarge);
         }
-        let jwt = jwt::parse(token, &self.algorithms, &self.rules.required_claims)?;
+        // On the heap: the parsed token lives across the key-cache lookup, and inline it would
+        // make this future (built and moved on every call) over a kilobyte larger.
+        let jwt = Box::new(jwt::parse(
+            token,
+            &self.algorithms,
+            &self.rules.required_claims,
+        )?);
         let iss = match &jwt.known.iss {
             Some(Value::String(s)) => s.as_str(),
             _ => return Err(Error::UntrustedIssuer),
@@ -92,6 +98,7 @@ impl Validator {
         claims::check_known(&jwt.known, matched.iss, &self.rules, self.unix_now())?;
         self.keys.verify(matched.iss, &jwt).await?;
         let tenant = matched.tenant.map(str::to_owned);
+        let jwt = *jwt;
         Actor::from_known(jwt.known, tenant, Claims::from_payload(jwt.payload))
     }
 
