@@ -3,8 +3,8 @@
 //!
 //! cargo bench -p portcullis-guard -- --warm-up-time 1 --measurement-time 4
 //!
-//! Figures (medians of 3 runs, `taskset -c 1`, 2-core dev machine at load 2.2–2.7, 2026-11-23):
-//! RS256 27.9 µs vs 20.6 µs signature only; ES256 78.6 µs vs 66.6 µs; EdDSA 59.8 µs vs 48.9 µs.
+//! Figures (medians of 3 runs, `taskset -c 1`, 2-core dev machine at load 3.1–3.7, 2026-11-23):
+//! RS256 32.0 µs vs 26.0 µs signature only; ES256 86.5 µs vs 84.8 µs; EdDSA 61.8 µs vs 55.6 µs.
 //! See docs/guard.md, "Performance".
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
