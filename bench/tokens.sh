@@ -1,32 +1,85 @@
 #!/usr/bin/env bash
-# Token endpoint throughput: server pinned to core 0, wrk (keep-alive, 64 connections) on
-# core 1, 10 s each, against 127.0.0.1 only. Prints requests/s and latency percentiles for
-# client_credentials on RS256, ES256 and EdDSA realms and for the password grant, then the
-# per-core ceilings from the criterion bench (signing, Argon2id) for comparison.
+# Token endpoint throughput, Portcullis and node oidc-provider in the same run.
+# Each server in turn is pinned to core 0, the load generator (wrk, keep-alive, 64
+# connections, 10 s; or bench/login.mjs for whole browser logins) runs on core 1, against
+# 127.0.0.1 only. Prints requests/s and latency percentiles for:
+#   client_credentials on RS256, ES256 and EdDSA realms; the password grant; refresh_token
+#   (RS256 access token + ID token); the full browser login (login page, credentials, code
+#   exchange with PKCE); then the same for oidc-provider (bench/oidc-provider/provider.mjs,
+#   JWT access tokens), and the per-core ceilings from the criterion bench (signing, Argon2id).
+# Usage: bash bench/tokens.sh [portcullis|oidc-provider|ceilings ...]   (default: all three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release --locked --bin portcullis
-BIN=$PWD/target/release/portcullis
+PARTS=${*:-portcullis oidc-provider ceilings}
 WORK=$(mktemp -d)
-PORT=18081
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/import" && cp bench/realm-bench.json "$WORK/import/"
-taskset -c 0 "$BIN" start-dev --data-dir "$WORK" --import-realm --http-host 127.0.0.1 --http-port $PORT --log-level warn >/dev/null 2>&1 &
-for _ in $(seq 1 400); do curl -sf "http://127.0.0.1:$PORT/realms/bench-rs" >/dev/null && break; sleep 0.05; done
 AUTH=$(printf 'bench-api:bench-secret' | base64)
-run() { # name realm body [connections]
+
+wait_for() { for _ in $(seq 1 400); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done; echo "no answer from $1" >&2; return 1; }
+run() { # name url body [connections]
   echo "-- $1"
-  BODY="$3" AUTH="$AUTH" taskset -c 1 wrk -t1 -c"${4:-64}" -d10s --latency -s bench/form-post.lua "http://127.0.0.1:$PORT/realms/$2/protocol/openid-connect/token" \
+  BODY="$3" AUTH="$AUTH" taskset -c 1 wrk -t1 -c"${4:-64}" -d10s --latency -s bench/form-post.lua "$2" \
     | grep -E "Requests/sec|^ +(50|99)%|Non-2xx|Socket errors" || true
 }
-curl -sf -u bench-api:bench-secret -d grant_type=client_credentials "http://127.0.0.1:$PORT/realms/bench-rs/protocol/openid-connect/token" >/dev/null
-run "client_credentials, RS256" bench-rs "grant_type=client_credentials"
-run "client_credentials, ES256" bench-es "grant_type=client_credentials"
-run "client_credentials, EdDSA" bench-ed "grant_type=client_credentials"
-# Few connections: each request hashes for ~20 ms on the one core, and wrk's 2 s timeout
-# would otherwise drop queued requests from the count.
-run "password grant (Argon2id m=19456 t=2), RS256, 4 connections" bench-rs "grant_type=password&username=bench-user&password=bench-password" 4
-kill %1 2>/dev/null || true
-echo "-- per-core ceilings (criterion, one thread)"
-taskset -c 0 cargo bench --locked -p portcullis --bench crypto -- --warm-up-time 1 --measurement-time 4 2>/dev/null | grep -E "^(sign|password)|time:" || true
+login() { # name realm-base-url client redirect
+  echo "-- $1"
+  taskset -c 1 node bench/login.mjs "$2" "$3" bench-secret "$4" bench-user bench-password 4 10
+}
+
+portcullis() {
+  echo "== Portcullis"
+  [ -n "${NO_BUILD:-}" ] || cargo build --release --locked --bin portcullis
+  local port=18081 base
+  base="http://127.0.0.1:$port/realms"
+  mkdir -p "$WORK/pc/import" && cp bench/realm-bench.json "$WORK/pc/import/"
+  taskset -c 0 target/release/portcullis start-dev --data-dir "$WORK/pc" --import-realm --http-host 127.0.0.1 --http-port $port --log-level warn >/dev/null 2>&1 &
+  local pid=$!
+  wait_for "$base/bench-rs"
+  curl -sf -u bench-api:bench-secret -d grant_type=client_credentials "$base/bench-rs/protocol/openid-connect/token" >/dev/null
+  run "client_credentials, RS256" "$base/bench-rs/protocol/openid-connect/token" "grant_type=client_credentials"
+  run "client_credentials, ES256" "$base/bench-es/protocol/openid-connect/token" "grant_type=client_credentials"
+  run "client_credentials, EdDSA" "$base/bench-ed/protocol/openid-connect/token" "grant_type=client_credentials"
+  # Few connections: each request hashes for ~20 ms on the one core, and wrk's 2 s timeout
+  # would otherwise drop queued requests from the count.
+  run "password grant (Argon2id m=19456 t=2), RS256, 4 connections" "$base/bench-rs/protocol/openid-connect/token" "grant_type=password&username=bench-user&password=bench-password" 4
+  local refresh
+  refresh=$(curl -sf -u bench-api:bench-secret -d grant_type=password -d username=bench-user -d password=bench-password -d scope=openid "$base/bench-rs/protocol/openid-connect/token" | jq -r .refresh_token)
+  run "refresh_token with openid (RS256 access + ID token)" "$base/bench-rs/protocol/openid-connect/token" "grant_type=refresh_token&refresh_token=$refresh"
+  login "browser login (page, credentials, code + PKCE), 4 workers" "$base/bench-rs" bench-web "http://127.0.0.1/cb"
+  kill $pid; wait $pid 2>/dev/null || true
+}
+
+oidc_provider() {
+  echo "== node oidc-provider $(node -p "require('./bench/oidc-provider/node_modules/oidc-provider/package.json').version" 2>/dev/null || true) (JWT access tokens, in-memory adapter)"
+  [ -d bench/oidc-provider/node_modules ] || npm ci --prefix bench/oidc-provider --no-audit --no-fund >/dev/null
+  local port=18082 url
+  url="http://127.0.0.1:$port/token"
+  taskset -c 0 node bench/oidc-provider/provider.mjs $port >"$WORK/op.out" 2>/dev/null &
+  local pid=$!
+  for _ in $(seq 1 200); do grep -q READY "$WORK/op.out" && break; sleep 0.05; done
+  local refresh
+  refresh=$(sed -n 's/^READY //p' "$WORK/op.out" | jq -r .refresh)
+  curl -sf -u bench-api:bench-secret -d grant_type=client_credentials "$url" >/dev/null
+  run "client_credentials, RS256" "$url" "grant_type=client_credentials&resource=urn:bench:rs"
+  run "client_credentials, ES256" "$url" "grant_type=client_credentials&resource=urn:bench:es"
+  run "client_credentials, EdDSA" "$url" "grant_type=client_credentials&resource=urn:bench:ed"
+  echo "-- password grant: not offered by oidc-provider (OAuth 2.1 dropped it)"
+  run "refresh_token with openid (RS256 access + ID token)" "$url" "grant_type=refresh_token&refresh_token=$refresh"
+  echo "-- browser login: oidc-provider ships no login page with stored passwords (its dev interactions accept any password), so there is nothing equal to measure"
+  kill $pid; wait $pid 2>/dev/null || true
+}
+
+ceilings() {
+  echo "== per-core ceilings (criterion, one thread, core 0)"
+  taskset -c 0 cargo bench --locked -p portcullis --bench crypto -- --warm-up-time 1 --measurement-time 4 2>/dev/null | grep -E "^(sign|password)|time:" || true
+}
+
+for part in $PARTS; do
+  case $part in
+    portcullis) portcullis ;;
+    oidc-provider) oidc_provider ;;
+    ceilings) ceilings ;;
+    *) echo "unknown part $part (portcullis, oidc-provider, ceilings)" >&2; exit 2 ;;
+  esac
+done
