@@ -38,6 +38,77 @@ pub fn code_hash(code: &str) -> String {
         .collect()
 }
 
+/// The response types served, in discovery order (Keycloak's
+/// `OIDCWellKnownProvider.DEFAULT_RESPONSE_TYPES_SUPPORTED`); which of them a client may use
+/// depends on its `standardFlowEnabled` and `implicitFlowEnabled`.
+pub const RESPONSE_TYPES: &[&str] = &[
+    "code",
+    "none",
+    "id_token",
+    "token",
+    "id_token token",
+    "code id_token",
+    "code token",
+    "code id_token token",
+];
+
+/// The response modes served (Keycloak's JARM modes `jwt`, `*.jwt` are not).
+pub const RESPONSE_MODES: &[&str] = &["query", "fragment", "form_post"];
+
+/// Keycloak's `OIDCResponseType`: `response_type` as a set of `code`, `token`, `id_token` and
+/// `none` (`none` only alone). `token` alone is accepted, as Keycloak does for plain OAuth2
+/// clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResponseType {
+    /// `code`.
+    pub code: bool,
+    /// `token`.
+    pub token: bool,
+    /// `id_token`.
+    pub id_token: bool,
+    /// `none`.
+    pub none: bool,
+}
+
+impl ResponseType {
+    /// Parses the parameter as Keycloak does (`trim`, then split at single spaces); `None` for
+    /// an unknown value or `none` with another type.
+    pub fn parse(param: &str) -> Option<Self> {
+        let mut t = ResponseType::default();
+        let mut count = 0;
+        for part in param.trim().split(' ') {
+            match part {
+                "code" => t.code = true,
+                "token" => t.token = true,
+                "id_token" => t.id_token = true,
+                "none" => t.none = true,
+                _ => return None,
+            }
+            count += 1;
+        }
+        (!t.none || count == 1).then_some(t)
+    }
+
+    /// Tokens are sent from the authorization endpoint (implicit or hybrid flow).
+    pub fn implicit_or_hybrid(&self) -> bool {
+        self.token || self.id_token
+    }
+
+    /// Tokens and no code (the implicit flow).
+    pub fn implicit(&self) -> bool {
+        self.implicit_or_hybrid() && !self.code
+    }
+
+    /// `fragment` for the implicit and hybrid flows, `query` otherwise (`OIDCResponseMode`).
+    pub fn default_mode(&self) -> &'static str {
+        if self.implicit_or_hybrid() {
+            "fragment"
+        } else {
+            "query"
+        }
+    }
+}
+
 /// Where and how to send the answer.
 struct Reply {
     redirect_uri: String,
@@ -192,44 +263,68 @@ pub async fn get(
     let Some(issuer) = issuer(&state, &snap, &headers, &uri) else {
         return login::error_page(StatusCode::BAD_REQUEST, "Invalid host.");
     };
-    let response_mode = get("response_mode").unwrap_or("query").to_string();
-    let reply = Reply {
+    // Keycloak's `AuthorizationEndpointChecker.checkResponseType`, in its order. Errors go back
+    // to the (verified) redirect URI; the mode of an error about the response type itself is
+    // the requested one where it is known, else `query` (`parseWhenInvalidResponseType`).
+    let reply_in = |mode: &str| Reply {
         redirect_uri: redirect_uri.clone(),
-        response_mode: response_mode.clone(),
+        response_mode: mode.to_string(),
         state: get("state").map(str::to_string),
-        issuer,
+        issuer: issuer.clone(),
     };
-    if !matches!(response_mode.as_str(), "query" | "fragment" | "form_post") {
-        return Reply {
-            response_mode: "query".into(),
-            ..reply
+    let known_mode = get("response_mode")
+        .filter(|m| RESPONSE_MODES.contains(m))
+        .unwrap_or("query");
+    let Some(response_type_param) = get("response_type") else {
+        return reply_in(known_mode).error("invalid_request", "Missing parameter: response_type");
+    };
+    let Some(response_type) = ResponseType::parse(response_type_param) else {
+        return reply_in(known_mode).send(&[("error", "unsupported_response_type")]);
+    };
+    let response_mode = match get("response_mode") {
+        None => response_type.default_mode(),
+        Some(m) if RESPONSE_MODES.contains(&m) => m,
+        Some(_) => {
+            return reply_in("query").error("invalid_request", "Invalid parameter: response_mode")
         }
-        .error("invalid_request", "Invalid parameter: response_mode");
+    };
+    let reply = reply_in(response_mode);
+    let front = response_type.implicit_or_hybrid();
+    if front && response_mode == "query" {
+        return reply.error(
+            "invalid_request",
+            "Response_mode 'query' not allowed for implicit or hybrid flow",
+        );
     }
-    if client
-        .extra
-        .get("standardFlowEnabled")
-        .and_then(Value::as_bool)
-        == Some(false)
-    {
+    let flag = |k: &str| client.extra.get(k).and_then(Value::as_bool);
+    if (response_type.code || response_type.none) && flag("standardFlowEnabled") == Some(false) {
         return reply.error("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Standard flow is disabled for the client.");
     }
-    match get("response_type") {
-        Some("code") => {}
-        None => return reply.error("invalid_request", "Missing parameter: response_type"),
-        Some(_) => {
+    if front && flag("implicitFlowEnabled") != Some(true) {
+        return reply.error("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Implicit flow is disabled for the client.");
+    }
+    if front {
+        // Tokens leave from this endpoint, so their scopes are checked here
+        // (`checkValidScope`), then the nonce an ID token needs (`checkOIDCParams`: not for a
+        // plain OAuth2 `token` request).
+        if super::issue::resolve_scopes(&snap, client, get("scope")).is_err() {
             return reply.error(
-                "unsupported_response_type",
-                "Client is not allowed to initiate browser login with given response_type.",
-            )
+                "invalid_scope",
+                &format!("Invalid scopes: {}", get("scope").unwrap_or_default()),
+            );
+        }
+        if response_type.id_token && get("nonce").is_none() {
+            return reply.error("invalid_request", "Missing parameter: nonce");
         }
     }
     // PKCE (RFC 7636): required where the client sets `pkce.code.challenge.method`; `plain`
     // only where that attribute says `plain`.
+    // Not for the implicit flow, which has no code (`checkPKCEParams`).
     let required = client_attr(client, "pkce.code.challenge.method");
     let challenge = get("code_challenge");
     let method = get("code_challenge_method");
-    match (challenge, method, required) {
+    let pkce = (!response_type.implicit()).then_some((challenge, method, required));
+    match pkce.unwrap_or((None, None, None)) {
         (None, _, Some(_)) => {
             return reply.error("invalid_request", "Missing parameter: code_challenge")
         }
@@ -272,7 +367,8 @@ pub async fn get(
             ("client_id", Some(client_id)),
             ("redirect_uri", Some(redirect_uri.as_str())),
             ("redirect_uri_param", get("redirect_uri")),
-            ("response_mode", Some(response_mode.as_str())),
+            ("response_type", Some(response_type_param)),
+            ("response_mode", Some(response_mode)),
             ("scope", get("scope")),
             ("state", get("state")),
             ("nonce", get("nonce")),
@@ -752,10 +848,8 @@ async fn code_or_consent(
     };
     let pending = scopes_to_consent(snap, request, &user);
     if pending.is_empty() {
-        return match issue_code(state, snap, request, sid, user_id, auth_time).await {
-            Ok(code) => reply.send(&[("code", &code), ("session_state", sid)]),
-            Err(r) => r,
-        };
+        return authorization_response(state, snap, request, reply, sid, user_id, &user, auth_time)
+            .await;
     }
     let mut data = request.clone();
     data.insert("consent_session".into(), json!(sid));
@@ -876,8 +970,137 @@ pub async fn consent(
         .get("auth_time")
         .and_then(Value::as_i64)
         .unwrap_or_else(now);
-    match issue_code(&state, &snap, &request, &sid, &user_id, auth_time).await {
-        Ok(code) => reply.send(&[("code", &code), ("session_state", &sid)]),
-        Err(r) => r,
+    authorization_response(
+        &state, &snap, &request, &reply, &sid, &user_id, &user, auth_time,
+    )
+    .await
+}
+
+/// The successful answer for the authenticated user, as Keycloak's
+/// `OIDCLoginProtocol.authenticated`: the `code` (with `code`), the tokens (with `id_token`
+/// and/or `token`: `id_token`, `access_token`, `token_type`, `expires_in`; never a refresh
+/// token), then `session_state`, `state` and `iss`.
+#[allow(clippy::too_many_arguments)]
+async fn authorization_response(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    request: &Map<String, Value>,
+    reply: &Reply,
+    sid: &str,
+    user_id: &str,
+    user: &crate::representation::UserRepresentation,
+    auth_time: i64,
+) -> Response {
+    let s = |k: &str| request.get(k).and_then(Value::as_str);
+    // Flows started before `response_type` was recorded were all `code`.
+    let Some(response_type) = ResponseType::parse(s("response_type").unwrap_or("code")) else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    };
+    let code = if response_type.code {
+        match issue_code(state, snap, request, sid, user_id, auth_time).await {
+            Ok(code) => Some(code),
+            Err(r) => return r,
+        }
+    } else {
+        None
+    };
+    if !response_type.implicit_or_hybrid() {
+        return match &code {
+            Some(code) => reply.send(&[("code", code), ("session_state", sid)]),
+            None => reply.send(&[("session_state", sid)]),
+        };
+    }
+    let Some(client) = s("client_id").and_then(|c| snap.index.client(&snap.rep, c)) else {
+        return login::error_page(StatusCode::BAD_REQUEST, "Client not found.");
+    };
+    let (scopes, openid) = match super::issue::resolve_scopes(snap, client, s("scope")) {
+        Ok(found) => found,
+        Err(_) => {
+            return reply.error(
+                "invalid_scope",
+                &format!("Invalid scopes: {}", s("scope").unwrap_or_default()),
+            )
+        }
+    };
+    let notes = Map::from_iter([("AUTH_TIME".to_string(), json!(auth_time.to_string()))]);
+    let req = super::issue::TokenRequest {
+        snap,
+        issuer: &reply.issuer,
+        client,
+        user_id,
+        user,
+        sid: Some(sid),
+        notes: &notes,
+        scopes: &scopes,
+        openid,
+        nonce: s("nonce"),
+        now: now(),
+    };
+    let front = super::issue::FrontChannel {
+        id_token: response_type.id_token,
+        token: response_type.token,
+        code: code.as_deref(),
+        state: reply.state.as_deref(),
+        implicit: response_type.implicit(),
+    };
+    let issued = match super::issue::issue_front_channel(&req, &front) {
+        Ok(issued) => issued,
+        Err(_) => return login::internal_error(),
+    };
+    let expires_in = issued.expires_in.to_string();
+    let mut params: Vec<(&str, &str)> = Vec::new();
+    if let Some(code) = &code {
+        params.push(("code", code));
+    }
+    if response_type.id_token {
+        if let Some(id) = &issued.id_token {
+            params.push(("id_token", id));
+        }
+    }
+    if response_type.token {
+        params.push(("access_token", &issued.access_token));
+        params.push(("token_type", "Bearer"));
+        params.push(("expires_in", &expires_in));
+    }
+    params.push(("session_state", sid));
+    let mut r = reply.send(&params);
+    // Tokens in a response: not to be cached (RFC 6749 §4.2.2 asks this of the fragment's
+    // carrier too).
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_types_parse_as_keycloak() {
+        let rt = |s: &str| ResponseType::parse(s);
+        let code = rt("code").unwrap();
+        assert!(code.code && !code.implicit_or_hybrid());
+        assert_eq!(code.default_mode(), "query");
+        let implicit = rt("token id_token").unwrap();
+        assert_eq!(implicit, rt("id_token token").unwrap(), "order is free");
+        assert!(implicit.implicit() && implicit.default_mode() == "fragment");
+        let hybrid = rt(" code id_token ").unwrap();
+        assert!(hybrid.implicit_or_hybrid() && !hybrid.implicit());
+        assert!(rt("token").unwrap().implicit(), "token alone (OAuth2)");
+        assert!(rt("none").unwrap().none);
+        for bad in [
+            "",
+            "none code",
+            "code  token",
+            "code,token",
+            "Code",
+            "device",
+        ] {
+            assert!(rt(bad).is_none(), "{bad:?}");
+        }
+        for listed in RESPONSE_TYPES {
+            assert!(rt(listed).is_some(), "{listed}");
+        }
     }
 }

@@ -448,7 +448,80 @@ pub fn issue_with_audience(
     req: &TokenRequest<'_>,
     requested: Option<&[String]>,
 ) -> Result<Issued, OAuthError> {
-    let lifespans = Lifespans::of(req.snap, req.client);
+    build(req, requested, &Shape::token_endpoint(req))
+}
+
+/// What the authorization endpoint asks for when it answers with tokens (implicit and hybrid
+/// response types, Keycloak's `OIDCLoginProtocol.authenticated`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrontChannel<'a> {
+    /// `id_token` is among the response types: an ID token whether or not `openid` was asked.
+    pub id_token: bool,
+    /// `token` is among the response types: the ID token carries `at_hash`.
+    pub token: bool,
+    /// The code issued beside the tokens (hybrid): the ID token carries its `c_hash`.
+    pub code: Option<&'a str>,
+    /// The request's `state`: when not empty, the ID token carries its `s_hash`.
+    pub state: Option<&'a str>,
+    /// No code among the response types (pure implicit): the access token lives the realm's
+    /// `accessTokenLifespanForImplicitFlow` (`TokenManager.getTokenExpiration`).
+    pub implicit: bool,
+}
+
+/// Tokens for the authorization endpoint's answer (implicit or hybrid flow). The ID token's
+/// `at_hash`, `c_hash` and `s_hash` use the hash of the ID token's signing algorithm, as
+/// Keycloak's `AccessTokenResponseBuilder.generateOIDCHash`.
+pub fn issue_front_channel(
+    req: &TokenRequest<'_>,
+    front: &FrontChannel<'_>,
+) -> Result<Issued, OAuthError> {
+    let access = front
+        .implicit
+        .then(|| realm_int(req.snap, "accessTokenLifespanForImplicitFlow", 900));
+    build(
+        req,
+        None,
+        &Shape {
+            id_token: front.id_token,
+            at_hash: front.token,
+            c_hash: front.code,
+            s_hash: front.state.filter(|s| !s.is_empty()),
+            access_lifespan: access,
+        },
+    )
+}
+
+/// How the tokens of one answer are shaped.
+struct Shape<'a> {
+    id_token: bool,
+    at_hash: bool,
+    c_hash: Option<&'a str>,
+    s_hash: Option<&'a str>,
+    access_lifespan: Option<i64>,
+}
+
+impl Shape<'_> {
+    /// The token endpoint: an ID token with `openid`, always with `at_hash`.
+    fn token_endpoint(req: &TokenRequest<'_>) -> Self {
+        Shape {
+            id_token: req.openid,
+            at_hash: true,
+            c_hash: None,
+            s_hash: None,
+            access_lifespan: None,
+        }
+    }
+}
+
+fn build(
+    req: &TokenRequest<'_>,
+    requested: Option<&[String]>,
+    shape: &Shape<'_>,
+) -> Result<Issued, OAuthError> {
+    let mut lifespans = Lifespans::of(req.snap, req.client);
+    if let Some(access) = shape.access_lifespan {
+        lifespans.access = access;
+    }
     let roles = apply_role_mappers(
         req,
         roles_in_scope(req.snap, req.client, req.user, req.scopes),
@@ -494,7 +567,7 @@ pub fn issue_with_audience(
         OAuthError::server_error()
     })?;
 
-    let id_token = if req.openid {
+    let id_token = if shape.id_token {
         let id_alg = alg_for(req.snap, req.client, "id.token.signed.response.alg");
         let mut id = Map::new();
         id.insert("exp".into(), json!(exp));
@@ -518,7 +591,15 @@ pub fn issue_with_audience(
         if let Some(sid) = req.sid {
             id.insert("sid".into(), json!(sid));
         }
-        id.insert("at_hash".into(), json!(half_hash(&id_alg, &access_token)));
+        if shape.at_hash {
+            id.insert("at_hash".into(), json!(half_hash(&id_alg, &access_token)));
+        }
+        if let Some(code) = shape.c_hash {
+            id.insert("c_hash".into(), json!(half_hash(&id_alg, code)));
+        }
+        if let Some(state) = shape.s_hash {
+            id.insert("s_hash".into(), json!(half_hash(&id_alg, state)));
+        }
         for (k, v) in mapped_claims(req, Target::Id, &roles) {
             if k != "aud" {
                 id.entry(k).or_insert(v);

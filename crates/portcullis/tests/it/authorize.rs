@@ -285,7 +285,7 @@ async fn bad_authorization_requests_never_redirect_to_unregistered_uris() {
         "PKCE method downgrade refused"
     );
     let q = redirect_error(
-        "client_id=app&response_type=token&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb",
+        "client_id=app&response_type=tokens&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb",
     )
     .await;
     assert_eq!(q["error"], "unsupported_response_type");

@@ -14,6 +14,7 @@ mod discovery;
 mod docs_examples;
 mod exchange;
 mod guard;
+mod implicit;
 mod openidconnect_rp;
 mod realm_files;
 mod registration;

@@ -74,7 +74,12 @@ fn payload(jwt: &str) -> Value {
 }
 
 /// Verifies a JWT against the realm's JWKS with `jsonwebtoken` (an independent implementation).
-async fn verify_with_jwks(server: &TestServer, realm: &str, jwt: &str, aud: Option<&str>) -> Value {
+pub async fn verify_with_jwks(
+    server: &TestServer,
+    realm: &str,
+    jwt: &str,
+    aud: Option<&str>,
+) -> Value {
     let (_, jwks) =
         get_json(&server.url(&format!("/realms/{realm}/protocol/openid-connect/certs"))).await;
     let header = jsonwebtoken::decode_header(jwt).unwrap();
