@@ -303,19 +303,16 @@ pub async fn get(
     if front && flag("implicitFlowEnabled") != Some(true) {
         return reply.error("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Implicit flow is disabled for the client.");
     }
-    if front {
-        // Tokens leave from this endpoint, so their scopes are checked here
-        // (`checkValidScope`), then the nonce an ID token needs (`checkOIDCParams`: not for a
-        // plain OAuth2 `token` request).
-        if super::issue::resolve_scopes(&snap, client, get("scope")).is_err() {
-            return reply.error(
-                "invalid_scope",
-                &format!("Invalid scopes: {}", get("scope").unwrap_or_default()),
-            );
-        }
-        if response_type.id_token && get("nonce").is_none() {
-            return reply.error("invalid_request", "Missing parameter: nonce");
-        }
+    // Scopes are checked here for every response type (`checkValidScope`), then the nonce an
+    // ID token needs (`checkOIDCParams`: not for a plain OAuth2 `token` request).
+    if super::issue::resolve_scopes(&snap, client, get("scope")).is_err() {
+        return reply.error(
+            "invalid_scope",
+            &format!("Invalid scopes: {}", get("scope").unwrap_or_default()),
+        );
+    }
+    if front && response_type.id_token && get("nonce").is_none() {
+        return reply.error("invalid_request", "Missing parameter: nonce");
     }
     // PKCE (RFC 7636): required where the client sets `pkce.code.challenge.method`; `plain`
     // only where that attribute says `plain`.

@@ -291,6 +291,16 @@ async fn bad_authorization_requests_never_redirect_to_unregistered_uris() {
     assert_eq!(q["error"], "unsupported_response_type");
     let q = redirect_error("client_id=app&response_type=code&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&prompt=none").await;
     assert_eq!(q["error"], "login_required");
+    // An unknown scope is refused here for the code flow too (`checkValidScope`).
+    let q = redirect_error("client_id=app&response_type=code&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&scope=openid%20ghost&state=s").await;
+    assert_eq!(
+        (
+            q["error"].as_str(),
+            q["error_description"].as_str(),
+            q["state"].as_str()
+        ),
+        ("invalid_scope", "Invalid scopes: openid ghost", "s")
+    );
 
     // A code is bound to its redirect_uri and client; a form without its cookie is refused.
     let (_, _, q) = super_login_app(&b, &server).await;
