@@ -42,6 +42,8 @@ pub struct AppState {
     pub base: Arc<BaseUrl>,
     /// Request metrics (`/metrics`).
     pub metrics: Arc<metrics::Metrics>,
+    /// Client for requests the server sends (back-channel logout).
+    pub outbound: reqwest::Client,
 }
 
 impl AppState {

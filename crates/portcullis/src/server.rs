@@ -231,6 +231,8 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
             scheme,
         }),
         metrics: Arc::default(),
+        outbound: crate::http::outbound::client()
+            .context("cannot build the outgoing HTTP client")?,
     };
     let app = crate::app(state.clone());
     let mut tasks = tokio::task::JoinSet::new();

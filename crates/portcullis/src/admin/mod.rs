@@ -548,6 +548,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route(&p("/users/{id}/logout"), post(u::logout))
         .route(
+            &p("/sessions/{session}"),
+            axum::routing::delete(u::delete_session),
+        )
+        .route(
             &p("/users/{id}/federated-identity"),
             get(u::federated_identity),
         )

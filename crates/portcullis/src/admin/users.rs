@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
@@ -16,6 +16,7 @@ use super::clients::mappings_json;
 use super::realms::target;
 use super::roles::{resolve, roles_out};
 use super::{body, created, model, new_id, no_content, now_millis, AdminError, AdminResult};
+use crate::oidc::backchannel_logout;
 use crate::realm::index::{role_refs, Role};
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{CredentialRepresentation, UserRepresentation};
@@ -780,16 +781,70 @@ pub async fn offline_sessions(
     ))
 }
 
-/// `POST /users/{id}/logout`: ends every session of the user.
+/// The realm's issuer as seen by this request (the `iss` of back-channel logout tokens).
+fn issuer(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> AdminResult<String> {
+    let base = state
+        .base_url(headers, uri)
+        .map_err(|_| AdminError::bad("invalid host"))?;
+    Ok(crate::http::paths::url(
+        &base,
+        crate::http::paths::REALM,
+        &snap.name,
+    ))
+}
+
+/// `POST /users/{id}/logout`: ends every session of the user; their clients get back-channel
+/// logout tokens (`UserResource.logout` → `AuthenticationManager.backchannelLogout`).
 pub async fn logout(
     State(state): State<AppState>,
     caller: Caller,
     Path((realm, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
 ) -> AdminResult<Response> {
     let snap = target(&state, &caller, &realm)?;
     caller.require(&snap.name, Need::Manage(Family::Users))?;
     load(&state, &snap, &id).await?;
-    state.store.delete_user_sessions(&snap.id, &id).await?;
+    let iss = issuer(&state, &snap, &headers, &uri)?;
+    backchannel_logout::end_user_sessions(&state, &snap, &iss, &id).await?;
+    Ok(no_content())
+}
+
+/// Query of `DELETE /sessions/{session}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionQuery {
+    #[serde(default, deserialize_with = "super::flex_bool")]
+    is_offline: Option<bool>,
+}
+
+/// `DELETE /admin/realms/{realm}/sessions/{session}?isOffline=`: ends one session (online
+/// unless `isOffline=true`); its clients get back-channel logout tokens
+/// (`RealmAdminResource.deleteSession`). Keycloak's 404 text is spelt `Sesssion not found`.
+pub async fn delete_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((realm, sid)): Path<(String, String)>,
+    Query(q): Query<SessionQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> AdminResult<Response> {
+    let snap = target(&state, &caller, &realm)?;
+    caller.require(&snap.name, Need::Manage(Family::Users))?;
+    let gone = || AdminError::not_found("Sesssion not found");
+    let session = state.store.session(&sid).await?.ok_or_else(gone)?;
+    if session.realm_id != snap.id || session.offline != q.is_offline.unwrap_or(false) {
+        return Err(gone());
+    }
+    let iss = issuer(&state, &snap, &headers, &uri)?;
+    if !backchannel_logout::end_session(&state, &snap, &iss, &sid).await? {
+        return Err(gone());
+    }
     Ok(no_content())
 }
 

@@ -63,7 +63,8 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         "introspection_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic", "client_secret_post", "client_secret_jwt"],
         "revocation_endpoint": paths::url(base, paths::REVOKE, &snap.name),
         "revocation_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic", "client_secret_post", "client_secret_jwt"],
-        "backchannel_logout_supported": false,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": false,
     })
 }

@@ -3,7 +3,8 @@
 //! OpenID Connect RP-Initiated Logout 1.0, as Keycloak serves it: with a valid `id_token_hint`
 //! the session ends at once; without one, a confirmation page asks first. A
 //! `post_logout_redirect_uri` must be registered in the client's `post.logout.redirect.uris`
-//! (`+` means the client's redirect URIs), or nothing is redirected.
+//! (`+` means the client's redirect URIs), or nothing is redirected. The session's clients get
+//! back-channel logout tokens ([`super::backchannel_logout`]).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -77,7 +78,11 @@ async fn finish(
     st: Option<&str>,
 ) -> Response {
     if let Some(sid) = sid {
-        let _ = state.store.delete_session(sid).await;
+        // Ends the session and sends the back-channel logout tokens; a store failure still
+        // clears the browser's cookie.
+        if let Err(e) = super::backchannel_logout::end_session(state, snap, issuer, sid).await {
+            tracing::error!(error = %e, "ending the session failed");
+        }
     }
     let mut r = match redirect_to {
         Some(uri) => {

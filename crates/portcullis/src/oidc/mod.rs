@@ -1,6 +1,7 @@
 //! OpenID Connect protocol endpoints under `/realms/{realm}`.
 
 pub mod authorize;
+pub mod backchannel_logout;
 pub mod bearer;
 pub mod certs;
 pub mod client_auth;

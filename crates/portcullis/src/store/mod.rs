@@ -56,6 +56,15 @@ pub struct SessionRow {
     pub data: String,
 }
 
+/// A session that was ended, with the clients that took part in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndedSession {
+    /// The session as it was.
+    pub session: SessionRow,
+    /// `client_id` of every client session it had, sorted.
+    pub clients: Vec<String>,
+}
+
 /// What happened to a presented refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshUse {
@@ -336,6 +345,15 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// Ends a session (and its client sessions).
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
+    /// Ends a session and its client sessions, returning what ended; `None` when it was gone
+    /// already. Atomic across nodes: of concurrent calls for one session, one gets it.
+    async fn end_session(&self, id: &str) -> Result<Option<EndedSession>, StoreError>;
+    /// Ends all of a user's sessions (online and offline), returning them oldest first.
+    async fn end_user_sessions(
+        &self,
+        realm_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<EndedSession>, StoreError>;
     /// Registers a client in a session (first token for that client), `new_id` current.
     async fn set_refresh_token(
         &self,

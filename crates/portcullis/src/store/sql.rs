@@ -58,6 +58,28 @@ pub(crate) fn device_code_row(t: DeviceCodeTuple) -> crate::store::DeviceCodeRow
     }
 }
 
+/// A `user_session` row as read: id, realm, user, offline, created, last refresh, notes.
+pub(crate) type SessionTuple = (String, String, String, i64, i64, i64, String);
+
+/// An ended session from its row and its clients (sorted here).
+pub(crate) fn ended(t: SessionTuple, mut clients: Vec<String>) -> crate::store::EndedSession {
+    let (id, realm_id, user_id, offline, created_at, last_refresh, data) = t;
+    clients.sort();
+    clients.dedup();
+    crate::store::EndedSession {
+        session: crate::store::SessionRow {
+            id,
+            realm_id,
+            user_id,
+            offline: offline != 0,
+            created_at,
+            last_refresh,
+            data,
+        },
+        clients,
+    }
+}
+
 macro_rules! impl_store {
     ($store:ident, $db:ty, $backend:literal) => {
         impl $store {
@@ -382,6 +404,47 @@ macro_rules! impl_store {
                 let done = sqlx::query("DELETE FROM user_session WHERE id = $1").bind(id).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn end_session(&self, id: &str) -> Result<Option<$crate::store::EndedSession>, $crate::store::StoreError> {
+                // The first statement writes, so SQLite takes its write lock before reading
+                // anything, and a concurrent PostgreSQL transaction waits on the rows and then
+                // finds them gone: one caller gets the session.
+                let mut tx = self.pool.begin().await?;
+                let clients: Vec<(String,)> = sqlx::query_as("DELETE FROM client_session WHERE session_id = $1 RETURNING client_id")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let row: Option<$crate::store::sql::SessionTuple> = sqlx::query_as("DELETE FROM user_session WHERE id = $1 RETURNING id, realm_id, user_id, offline, created_at, last_refresh, data")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(row.map(|t| $crate::store::sql::ended(t, clients.into_iter().map(|(c,)| c).collect())))
+            }
+
+            async fn end_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<Vec<$crate::store::EndedSession>, $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let clients: Vec<(String, String)> = sqlx::query_as("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2) RETURNING session_id, client_id")
+                    .bind(realm_id)
+                    .bind(user_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let rows: Vec<$crate::store::sql::SessionTuple> = sqlx::query_as("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2 RETURNING id, realm_id, user_id, offline, created_at, last_refresh, data")
+                    .bind(realm_id)
+                    .bind(user_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let mut out: Vec<$crate::store::EndedSession> = rows
+                    .into_iter()
+                    .map(|t| {
+                        let of_session = clients.iter().filter(|(s, _)| *s == t.0).map(|(_, c)| c.clone()).collect();
+                        $crate::store::sql::ended(t, of_session)
+                    })
+                    .collect();
+                out.sort_by(|a, b| (a.session.created_at, &a.session.id).cmp(&(b.session.created_at, &b.session.id)));
+                Ok(out)
             }
 
             async fn set_refresh_token(&self, session_id: &str, client_id: &str, new_id: &str, now: i64) -> Result<(), $crate::store::StoreError> {

@@ -7,6 +7,7 @@ mod support;
 
 mod admin;
 mod authorize;
+mod backchannel;
 mod cli;
 mod client_jwt;
 mod device;

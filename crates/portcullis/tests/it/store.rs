@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use portcullis::store::{
-    PostgresStore, SqliteStore, Store, StoreError, StoredRealm, UserRow, Write,
+    PostgresStore, SessionRow, SqliteStore, Store, StoreError, StoredRealm, UserRow, Write,
 };
 
 use crate::support::*;
@@ -93,6 +93,53 @@ async fn suite(store: Arc<dyn Store>) {
         .unwrap();
     let r = store.realm_by_name("one").await.unwrap().unwrap();
     assert_eq!((r.version, r.representation.as_str()), (2, "{\"x\":1}"));
+
+    // Ending a session returns it with its clients; of two concurrent calls, one gets it.
+    let session = SessionRow {
+        id: "s1".into(),
+        realm_id: "r1".into(),
+        user_id: "u1".into(),
+        offline: false,
+        created_at: 10,
+        last_refresh: 10,
+        data: "{}".into(),
+    };
+    store.create_session(&session, "web", None).await.unwrap();
+    store
+        .set_refresh_token("s1", "app", "rt", 11)
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(store.end_session("s1"), store.end_session("s1"));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.is_some() != b.is_some(), "exactly one caller ends it");
+    let ended = a.or(b).unwrap();
+    assert_eq!(ended.session, session);
+    assert_eq!(ended.clients, ["app", "web"]);
+    assert!(store.session("s1").await.unwrap().is_none());
+    for (id, at) in [("s2", 20), ("s3", 30)] {
+        let s = SessionRow {
+            id: id.into(),
+            created_at: at,
+            ..session.clone()
+        };
+        store.create_session(&s, "web", None).await.unwrap();
+    }
+    let other = SessionRow {
+        id: "s4".into(),
+        user_id: "u2".into(),
+        ..session.clone()
+    };
+    store.create_session(&other, "web", None).await.unwrap();
+    let ended = store.end_user_sessions("r1", "u1").await.unwrap();
+    let ids: Vec<_> = ended.iter().map(|e| e.session.id.as_str()).collect();
+    assert_eq!(ids, ["s2", "s3"], "oldest first, only that user's");
+    assert!(ended.iter().all(|e| e.clients == ["web"]));
+    assert!(store
+        .end_user_sessions("r1", "u1")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.session("s4").await.unwrap().is_some());
 
     // Delete takes the users along.
     store
