@@ -1044,6 +1044,18 @@ async fn authorization_response(
         Ok(issued) => issued,
         Err(_) => return login::internal_error(),
     };
+    // Tokens left from here: the client takes part in the session (for logout, back-channel
+    // logout tokens included) as Keycloak's authenticated client session records it. No
+    // refresh token exists, so the current refresh id is one nobody holds; a hybrid code's
+    // redemption replaces it.
+    let client_id = client.client_id.as_deref().unwrap_or_default();
+    let joined = state
+        .store
+        .set_refresh_token(sid, client_id, &uuid::Uuid::new_v4().to_string(), now())
+        .await;
+    if joined.is_err() {
+        return login::internal_error();
+    }
     let expires_in = issued.expires_in.to_string();
     let mut params: Vec<(&str, &str)> = Vec::new();
     if let Some(code) = &code {

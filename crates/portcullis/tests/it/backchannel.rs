@@ -491,3 +491,56 @@ async fn logout_tokens_on_sqlite() {
 async fn logout_tokens_on_postgres() {
     scenario(Backend::Postgres).await;
 }
+
+/// A client that got its tokens from the authorization endpoint (implicit flow) took part in
+/// the session too: ending the session through another client tells it.
+#[tokio::test]
+async fn implicit_flow_clients_get_logout_tokens() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let received: Received = Arc::default();
+    let rp = relying_parties(received.clone()).await;
+    let dead = closed_port().await;
+    let mut r = realm(&rp, dead);
+    r["clients"].as_array_mut().unwrap().push(json!({
+        "clientId": "imp", "publicClient": true, "implicitFlowEnabled": true,
+        "redirectUris": [REDIRECT], "frontchannelLogout": false,
+        "attributes": {"backchannel.logout.url": format!("{rp}/bc/imp"), "backchannel.logout.session.required": "true"}
+    }));
+    let server = start_with(&data, &[r]).await;
+    let b = browser();
+    let url = format!(
+        "{}?client_id=imp&response_type=id_token%20token&scope=openid&nonce=n1&redirect_uri={}",
+        ep(&server, "auth"),
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+    );
+    let (status, location, q) = login(&b, &server, &url, "alice", "alice-pw").await;
+    assert_eq!(status, 302, "{location}");
+    let sid = claims_of(&q["id_token"])["sid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // app-a joins the same SSO session through the code flow, then logs out with its
+    // refresh token.
+    let r = b.get(auth_url(&server, "app-a")).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let code = query_of(r.headers()["location"].to_str().unwrap())["code"].clone();
+    let tokens = redeem(&server, "app-a", &code).await;
+    assert_eq!(
+        claims_of(tokens["id_token"].as_str().unwrap())["sid"],
+        sid.as_str()
+    );
+    let (s, _, _) = post_form(
+        &ep(&server, "logout"),
+        None,
+        &[
+            ("client_id", "app-a"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(s, 204);
+    let got = take(&received);
+    assert_eq!(names(&got), ["a", "imp"]);
+    let c = verified(&server, &got[1].1, "imp").await;
+    assert_eq!(c["sid"], sid.as_str());
+}
