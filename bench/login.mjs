@@ -1,19 +1,19 @@
-// The full browser login as load: GET the authorization endpoint (login page and its
-// cookies), POST the credentials, follow the redirect's code to the token endpoint (code +
-// PKCE), with a fresh cookie jar per login, on N concurrent workers for D seconds. Prints
-// completed logins per second and latency percentiles of whole logins.
+// The full browser login as load: GET the authorization endpoint and follow its redirects to
+// the login page (keeping cookies), POST the credentials to the form's action and follow the
+// redirects to the redirect URI, then exchange the code at the token endpoint (code + PKCE,
+// client_secret_basic). A fresh cookie jar per login, N concurrent workers for D seconds.
+// Prints completed logins per second and latency percentiles of whole logins.
 //
-//   node bench/login.mjs <realm-base-url> <client_id> <client_secret> <redirect_uri> <user> <password> [workers=4] [seconds=10]
+//   node bench/login.mjs <authorization-endpoint> <token-endpoint> <client_id> <client_secret> <redirect_uri> <user> <password> [workers=4] [seconds=10]
 import { createHash, randomBytes } from 'node:crypto';
 
-const [base, clientId, secret, redirectUri, user, password, workersArg, secondsArg] = process.argv.slice(2);
+const [authEndpoint, tokenEndpoint, clientId, secret, redirectUri, user, password, workersArg, secondsArg] = process.argv.slice(2);
 if (!password) {
-  console.error('usage: node bench/login.mjs <realm-base-url> <client_id> <client_secret> <redirect_uri> <user> <password> [workers] [seconds]');
+  console.error('usage: node bench/login.mjs <authorization-endpoint> <token-endpoint> <client_id> <client_secret> <redirect_uri> <user> <password> [workers] [seconds]');
   process.exit(2);
 }
 const workers = Number(workersArg ?? 4);
 const seconds = Number(secondsArg ?? 10);
-const oidc = `${base}/protocol/openid-connect`;
 const b64u = (b) => b.toString('base64url');
 
 class Jar {
@@ -31,33 +31,46 @@ class Jar {
 const field = (html, name) => html.match(new RegExp(`name="${name}" value="([^"]*)"`))?.[1];
 const unescape = (s) => s.replaceAll('&amp;', '&');
 
+// One request; then redirects are followed (GET, cookies kept) until a page, or until the
+// redirect URI, whose URL is returned instead of being fetched.
+async function visit(jar, url, init = {}) {
+  let res = await fetch(url, { ...init, redirect: 'manual', headers: { ...init.headers, cookie: jar.header() } });
+  for (let hops = 0; ; hops++) {
+    jar.take(res);
+    const location = res.headers.get('location');
+    if (!(res.status >= 300 && res.status < 400 && location)) return { res, url };
+    await res.arrayBuffer();
+    url = new URL(location, url).href;
+    if (url.startsWith(redirectUri)) return { res, url, done: true };
+    if (hops > 10) throw new Error('too many redirects');
+    res = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
+  }
+}
+
 async function login() {
   const jar = new Jar();
   const verifier = b64u(randomBytes(32));
   const challenge = b64u(createHash('sha256').update(verifier).digest());
   const state = b64u(randomBytes(8));
-  const auth = `${oidc}/auth?` + new URLSearchParams({
+  const auth = `${authEndpoint}?` + new URLSearchParams({
     client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: redirectUri,
     state, code_challenge: challenge, code_challenge_method: 'S256',
   });
-  const page = await fetch(auth, { redirect: 'manual' });
-  jar.take(page);
-  const html = await page.text();
-  if (page.status !== 200) throw new Error(`login page: ${page.status}`);
-  const action = new URL(unescape(html.match(/action="([^"]*)"/)[1]), base);
+  const page = await visit(jar, auth);
+  const html = await page.res.text();
+  if (page.res.status !== 200) throw new Error(`login page: ${page.res.status}`);
+  const action = new URL(unescape(html.match(/action="([^"]*)"/)[1]), page.url);
   const form = new URLSearchParams({ username: user, password });
   const code = field(html, 'session_code');
   if (code) form.set('session_code', code);
-  const posted = await fetch(action, {
-    method: 'POST', redirect: 'manual', body: form,
-    headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+  const posted = await visit(jar, action, {
+    method: 'POST', body: form,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
   });
-  await posted.arrayBuffer();
-  const location = posted.headers.get('location');
-  if (posted.status !== 302 || !location) throw new Error(`credentials: ${posted.status}`);
-  const back = new URL(location);
-  if (back.searchParams.get('state') !== state) throw new Error('state mismatch');
-  const token = await fetch(`${oidc}/token`, {
+  if (!posted.done) throw new Error(`credentials: ${posted.res.status}`);
+  const back = new URL(posted.url);
+  if (back.searchParams.get('state') !== state) throw new Error(`state mismatch: ${posted.url}`);
+  const token = await fetch(tokenEndpoint, {
     method: 'POST',
     headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}` },
     body: new URLSearchParams({

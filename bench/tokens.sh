@@ -6,7 +6,8 @@
 #   client_credentials on RS256, ES256 and EdDSA realms; the password grant; refresh_token
 #   (RS256 access token + ID token); the full browser login (login page, credentials, code
 #   exchange with PKCE); then the same for oidc-provider (bench/oidc-provider/provider.mjs,
-#   JWT access tokens), and the per-core ceilings from the criterion bench (signing, Argon2id).
+#   JWT access tokens; its login page checks an Argon2id hash of the same parameters), and the
+#   per-core ceilings from the criterion bench (signing, Argon2id).
 # Usage: bash bench/tokens.sh [portcullis|oidc-provider|ceilings ...]   (default: all three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,9 +23,9 @@ run() { # name url body [connections]
   BODY="$3" AUTH="$AUTH" taskset -c 1 wrk -t1 -c"${4:-64}" -d10s --latency -s bench/form-post.lua "$2" \
     | grep -E "Requests/sec|^ +(50|99)%|Non-2xx|Socket errors" || true
 }
-login() { # name realm-base-url client redirect
+login() { # name authorization-endpoint token-endpoint client
   echo "-- $1"
-  taskset -c 1 node bench/login.mjs "$2" "$3" bench-secret "$4" bench-user bench-password 4 10
+  taskset -c 1 node bench/login.mjs "$2" "$3" "$4" bench-secret "http://127.0.0.1/cb" bench-user bench-password 4 10
 }
 
 portcullis() {
@@ -46,7 +47,7 @@ portcullis() {
   local refresh
   refresh=$(curl -sf -u bench-api:bench-secret -d grant_type=password -d username=bench-user -d password=bench-password -d scope=openid "$base/bench-rs/protocol/openid-connect/token" | jq -r .refresh_token)
   run "refresh_token with openid (RS256 access + ID token)" "$base/bench-rs/protocol/openid-connect/token" "grant_type=refresh_token&refresh_token=$refresh"
-  login "browser login (page, credentials, code + PKCE), 4 workers" "$base/bench-rs" bench-web "http://127.0.0.1/cb"
+  login "browser login (page, credentials, code + PKCE), 4 workers" "$base/bench-rs/protocol/openid-connect/auth" "$base/bench-rs/protocol/openid-connect/token" bench-web
   kill $pid; wait $pid 2>/dev/null || true
 }
 
@@ -66,7 +67,7 @@ oidc_provider() {
   run "client_credentials, EdDSA" "$url" "grant_type=client_credentials&resource=urn:bench:ed"
   echo "-- password grant: not offered by oidc-provider (OAuth 2.1 dropped it)"
   run "refresh_token with openid (RS256 access + ID token)" "$url" "grant_type=refresh_token&refresh_token=$refresh"
-  echo "-- browser login: oidc-provider ships no login page with stored passwords (its dev interactions accept any password), so there is nothing equal to measure"
+  login "browser login (page, credentials checked against Argon2id by hash-wasm, code + PKCE), 4 workers" "http://127.0.0.1:$port/auth" "$url" bench-api
   kill $pid; wait $pid 2>/dev/null || true
 }
 
