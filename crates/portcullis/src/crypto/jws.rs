@@ -141,6 +141,16 @@ pub fn parse(token: &str) -> Result<Parsed, CryptoError> {
 }
 
 impl Parsed {
+    /// The signed bytes (`header.payload` as sent).
+    pub fn signing_input(&self) -> &[u8] {
+        self.signing_input.as_bytes()
+    }
+
+    /// The decoded signature.
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
     /// The header's `kid` and `alg`; both are required to pick a key.
     fn kid_and_alg(&self) -> Result<(&str, &str), CryptoError> {
         let get = |k: &str| {

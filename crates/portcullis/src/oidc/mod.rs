@@ -4,6 +4,7 @@ pub mod authorize;
 pub mod bearer;
 pub mod certs;
 pub mod client_auth;
+pub mod client_keys;
 pub mod device;
 pub mod device_verify;
 pub mod discovery;
