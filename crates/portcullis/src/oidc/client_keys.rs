@@ -15,7 +15,7 @@
 //! last request to that URL (Keycloak's `minTimeBetweenRequests`, 10 s); a failed fetch is
 //! remembered for that same time. Every failure fails closed.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -91,7 +91,6 @@ pub struct ClientKeyCache {
     client: OnceLock<Result<reqwest::Client, String>>,
     permits: Semaphore,
     settings: KeyCacheSettings,
-    fetches: Mutex<u64>,
 }
 
 impl std::fmt::Debug for ClientKeyCache {
@@ -145,13 +144,7 @@ impl ClientKeyCache {
             client: OnceLock::new(),
             permits: Semaphore::new(settings.max_concurrent_fetches.max(1)),
             settings,
-            fetches: Mutex::new(0),
         }
-    }
-
-    /// Number of fetches made so far (successful or not).
-    pub fn fetch_count(&self) -> u64 {
-        self.fetches.lock().map(|n| *n).unwrap_or(0)
     }
 
     /// The key of `url` for an assertion with this `kid` and `alg`: from the cached set, or,
@@ -228,9 +221,6 @@ impl ClientKeyCache {
     }
 
     async fn fetch(&self, url: &str) -> Result<Vec<ClientKey>, FetchError> {
-        if let Ok(mut n) = self.fetches.lock() {
-            *n += 1;
-        }
         let client = self
             .client
             .get_or_init(|| {
