@@ -176,8 +176,15 @@ async fn run() -> anyhow::Result<()> {
                     .map(|(u, p)| (u.as_str(), p.expose()));
                 portcullis::realm::bootstrap(store.as_ref(), admin).await?;
             }
-            for (name, outcome) in
-                portcullis::server::import_paths(store.as_ref(), &files, if_exists).await?
+            for (name, outcome) in portcullis::server::import_paths(
+                store.as_ref(),
+                &portcullis::policy::blacklist::Blacklists::new(
+                    config.password_blacklists_dir.clone(),
+                ),
+                &files,
+                if_exists,
+            )
+            .await?
             {
                 println!(
                     "realm '{name}': {}",

@@ -12,6 +12,8 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, Database, Mode};
 use crate::http::base_url::BaseUrl;
+use crate::oidc::client_keys::{ClientKeyCache, KeyCacheSettings};
+use crate::policy::blacklist::Blacklists;
 use crate::realm::export::UsersMode;
 use crate::realm::snapshot::RealmCache;
 use crate::realm::{self, IfExists, ImportOutcome};
@@ -64,6 +66,7 @@ fn is_users_file(p: &Path) -> bool {
 /// Imports the realm files of a directory (or one file); returns what happened to each realm.
 pub async fn import_paths(
     store: &dyn Store,
+    blacklists: &Blacklists,
     files: &[PathBuf],
     if_exists: IfExists,
 ) -> anyhow::Result<Vec<(String, ImportOutcome)>> {
@@ -105,7 +108,7 @@ pub async fn import_paths(
     realms.sort_by_key(|(_, r)| r.get("realm").and_then(|n| n.as_str()) != Some(realm::MASTER));
     let mut done = Vec::new();
     for (file, value) in realms {
-        let outcome = realm::import(store, value, if_exists)
+        let outcome = realm::import(store, blacklists, value, if_exists)
             .await
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         done.push(outcome);
@@ -182,11 +185,15 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
             }
         }
     }
+    // Loaded lists are kept: the realms imported below and every later request share them.
+    let blacklists = Blacklists::new(config.password_blacklists_dir.clone());
     if import_realm {
         let dir = config.data_dir.join("import");
         if dir.is_dir() {
             let files = realm_files(&dir)?;
-            for (name, outcome) in import_paths(store.as_ref(), &files, IfExists::Skip).await? {
+            for (name, outcome) in
+                import_paths(store.as_ref(), &blacklists, &files, IfExists::Skip).await?
+            {
                 match outcome {
                     ImportOutcome::Skipped => {
                         tracing::info!(realm = %name, "realm already exists; import skipped")
@@ -198,7 +205,13 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
             tracing::warn!(dir = %dir.display(), "--import-realm: the import directory does not exist");
         }
     }
-    let realms = Arc::new(RealmCache::default());
+    let realms = Arc::new(RealmCache::new(
+        ClientKeyCache::new(KeyCacheSettings {
+            min_time_between_requests: config.public_key_min_time_between_requests,
+            ..KeyCacheSettings::default()
+        }),
+        blacklists,
+    ));
     realms.load_all(store.as_ref()).await?;
     if store.backend() == "postgres" {
         // Several nodes may share the database: pick up realm changes made by the others

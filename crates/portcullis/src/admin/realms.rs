@@ -109,16 +109,21 @@ pub async fn create(
         return Err(AdminError::Forbidden);
     }
     let value: Value = body(&bytes)?;
-    let (name, _) = realm::import(state.store.as_ref(), value, IfExists::Fail)
-        .await
-        .map_err(|e| match e {
-            RealmError::Invalid(e) => AdminError::bad(e.to_string()),
-            RealmError::Conflict(_) => {
-                AdminError::Conflict("Conflict detected. See logs for details".into())
-            }
-            RealmError::NotFound(m) => AdminError::NotFound(m),
-            RealmError::Store(e) => e.into(),
-        })?;
+    let (name, _) = realm::import(
+        state.store.as_ref(),
+        state.realms.blacklists(),
+        value,
+        IfExists::Fail,
+    )
+    .await
+    .map_err(|e| match e {
+        RealmError::Invalid(e) => AdminError::bad(e.to_string()),
+        RealmError::Conflict(_) => {
+            AdminError::Conflict("Conflict detected. See logs for details".into())
+        }
+        RealmError::NotFound(m) => AdminError::NotFound(m),
+        RealmError::Store(e) => e.into(),
+    })?;
     state.realms.sync(state.store.as_ref()).await?;
     Ok(created(&uri, &name))
 }
@@ -155,6 +160,12 @@ pub async fn update(
                 "Renaming a realm is not supported; export it and import it under the new name",
             ));
         }
+    }
+    // A blacklist file the policy names must exist (and is loaded now, once).
+    if let Some(p) = patch.get("passwordPolicy").and_then(Value::as_str) {
+        crate::policy::password::parse_resolved(p, state.realms.blacklists())
+            .await
+            .map_err(AdminError::bad)?;
     }
     edit_realm(&state, &snap.name, |rep, _| {
         let mut skip = OWN_ENDPOINTS.to_vec();

@@ -129,14 +129,19 @@ async fn set_password(
     value: &str,
     temporary: bool,
 ) -> AdminResult<()> {
-    use crate::policy::password::{message_key, parse, replace_password, Refused};
+    use crate::policy::password::{message_key, parse_resolved, replace_password, Refused};
     let policy = snap
         .rep
         .extra
         .get("passwordPolicy")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let rules = parse(policy).map_err(|_| AdminError::Internal)?;
+    let rules = parse_resolved(policy, &snap.blacklists)
+        .await
+        .map_err(|e| {
+            tracing::error!(realm = %snap.name, error = %e, "the realm's password policy cannot be applied");
+            AdminError::Internal
+        })?;
     replace_password(u, value, &rules, now_millis())
         .await
         .map_err(|e| match e {

@@ -100,6 +100,11 @@ pub struct Config {
     pub bootstrap_admin: Option<(String, Secret)>,
     /// Tracing filter.
     pub log_level: String,
+    /// Directory of password blacklist files (`passwordBlacklist(<file>)`).
+    pub password_blacklists_dir: PathBuf,
+    /// Least time between two fetches of one client `jwks.url` (Keycloak's
+    /// `minTimeBetweenRequests`).
+    pub public_key_min_time_between_requests: std::time::Duration,
 }
 
 /// A configuration error: names the option.
@@ -342,7 +347,7 @@ impl Config {
         let config = Config {
             mode,
             db,
-            data_dir,
+            data_dir: data_dir.clone(),
             http_enabled,
             http_host: get("http-host").unwrap_or_else(|| "0.0.0.0".into()),
             http_port: parse_port(
@@ -364,6 +369,20 @@ impl Config {
             metrics_enabled: get_bool("metrics-enabled")?,
             bootstrap_admin,
             log_level: get("log-level").unwrap_or_else(|| "info".into()),
+            password_blacklists_dir: get(
+                "spi-password-policy--password-blacklist--blacklists-path",
+            )
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("password-blacklists")),
+            public_key_min_time_between_requests: {
+                let name = "spi-public-key-storage--infinispan--min-time-between-requests";
+                let v = get(name).unwrap_or_else(|| "10".into());
+                std::time::Duration::from_secs(v.trim().parse::<u64>().map_err(|_| {
+                    ConfigError(format!(
+                        "invalid value for option '--{name}': '{v}' (expected a number of seconds)"
+                    ))
+                })?)
+            },
         };
         if mode == Mode::Production {
             config.check_production(hostname_strict)?;

@@ -141,6 +141,16 @@ pub fn parse(token: &str) -> Result<Parsed, CryptoError> {
 }
 
 impl Parsed {
+    /// The signed bytes (`header.payload` as sent).
+    pub fn signing_input(&self) -> &[u8] {
+        self.signing_input.as_bytes()
+    }
+
+    /// The decoded signature.
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
     /// The header's `kid` and `alg`; both are required to pick a key.
     fn kid_and_alg(&self) -> Result<(&str, &str), CryptoError> {
         let get = |k: &str| {
@@ -205,68 +215,6 @@ impl Parsed {
             &self.signature,
         )
         .map_err(|_| CryptoError("invalid token signature".into()))
-    }
-
-    /// Verifies with a public JWK (`private_key_jwt`): RSA (`n`, `e`) or EC P-256/P-384
-    /// (`x`, `y`); the header's `alg` must suit the key, and its `kid`, if any, must match.
-    pub fn verify_with_jwk(&self, jwk: &Value) -> Result<(), CryptoError> {
-        let bad = || CryptoError("invalid token signature".into());
-        let alg = self
-            .header
-            .get("alg")
-            .and_then(Value::as_str)
-            .ok_or_else(bad)?;
-        if let (Some(kid), Some(jwk_kid)) = (
-            self.header.get("kid").and_then(Value::as_str),
-            jwk.get("kid").and_then(Value::as_str),
-        ) {
-            if kid != jwk_kid {
-                return Err(bad());
-            }
-        }
-        if jwk
-            .get("alg")
-            .and_then(Value::as_str)
-            .is_some_and(|a| a != alg)
-        {
-            return Err(bad());
-        }
-        let field = |k: &str| {
-            jwk.get(k)
-                .and_then(Value::as_str)
-                .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
-                .ok_or_else(bad)
-        };
-        match (jwk.get("kty").and_then(Value::as_str), alg) {
-            (Some("RSA"), "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512") => {
-                let params: &'static signature::RsaParameters = match alg {
-                    "RS256" => &signature::RSA_PKCS1_2048_8192_SHA256,
-                    "RS384" => &signature::RSA_PKCS1_2048_8192_SHA384,
-                    "RS512" => &signature::RSA_PKCS1_2048_8192_SHA512,
-                    "PS256" => &signature::RSA_PSS_2048_8192_SHA256,
-                    "PS384" => &signature::RSA_PSS_2048_8192_SHA384,
-                    _ => &signature::RSA_PSS_2048_8192_SHA512,
-                };
-                let (n, e) = (field("n")?, field("e")?);
-                signature::RsaPublicKeyComponents { n: &n, e: &e }
-                    .verify(params, self.signing_input.as_bytes(), &self.signature)
-                    .map_err(|_| bad())
-            }
-            (Some("EC"), "ES256" | "ES384") => {
-                let algorithm: &'static dyn VerificationAlgorithm = if alg == "ES256" {
-                    &signature::ECDSA_P256_SHA256_FIXED
-                } else {
-                    &signature::ECDSA_P384_SHA384_FIXED
-                };
-                let mut point = vec![4u8];
-                point.extend(field("x")?);
-                point.extend(field("y")?);
-                UnparsedPublicKey::new(algorithm, point)
-                    .verify(self.signing_input.as_bytes(), &self.signature)
-                    .map_err(|_| bad())
-            }
-            _ => Err(bad()),
-        }
     }
 
     /// Verifies with an HMAC key (constant time).

@@ -707,7 +707,7 @@ pub async fn required_action(
         .get("passwordPolicy")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let rules = match crate::policy::password::parse(policy) {
+    let rules = match crate::policy::password::parse_resolved(policy, &snap.blacklists).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(realm = %snap.name, error = %e, "invalid password policy");

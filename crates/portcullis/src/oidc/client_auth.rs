@@ -2,7 +2,8 @@
 //! `client_secret_basic`, `client_secret_post`, `none` for public clients (RFC 6749 §2.3), and
 //! RFC 7523 client assertions: `client_secret_jwt` (HMAC with the client secret, Keycloak's
 //! `client-secret-jwt`) and `private_key_jwt` (Keycloak's `client-jwt`, keys from the client's
-//! `jwks.string` or `jwt.credential.certificate` attribute). Assertions are single use.
+//! `jwks.url`, `jwks.string`, `jwt.credential.certificate` or `jwt.credential.public.key`:
+//! see [`super::client_keys`]). Assertions are single use.
 
 use axum::http::{header, HeaderMap};
 use base64::Engine;
@@ -12,6 +13,7 @@ use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::ClientRepresentation;
 use crate::store::Store;
 
+use super::client_keys::{self, KeyError};
 use super::error::OAuthError;
 use super::form::Params;
 
@@ -165,10 +167,23 @@ async fn authenticate_assertion<'a>(
                 && parsed.verify_with_secret(alg, secret.as_bytes()).is_ok()
         }
         "client-jwt" => {
-            !alg.starts_with("HS")
-                && client_public_keys(client)
-                    .iter()
-                    .any(|k| parsed.verify_with_jwk(k).is_ok())
+            if alg.starts_with("HS") || alg.is_empty() || alg.eq_ignore_ascii_case("none") {
+                false
+            } else {
+                let base_url = issuer
+                    .strip_suffix(&format!("/realms/{}", snap.name))
+                    .unwrap_or(issuer);
+                // Keycloak's JWTClientAuthenticator.getSignatureValidationKey.
+                let key = client_keys::signature_key(&snap.client_keys, client, base_url, &parsed)
+                    .await
+                    .map_err(|e| match e {
+                        KeyError::NotFound => fail("Unable to load public key"),
+                        KeyError::Unavailable => fail(
+                            "Client authentication with signed JWT failed: Error when loading public keys",
+                        ),
+                    })?;
+                key.verify(&parsed).is_ok()
+            }
         }
         _ => {
             return Err(fail(
@@ -219,18 +234,6 @@ async fn authenticate_assertion<'a>(
         return Err(fail("Token reuse detected"));
     }
     Ok(client)
-}
-
-/// Public keys of a `client-jwt` client, from its `jwks.string` attribute (a JWK Set).
-fn client_public_keys(client: &ClientRepresentation) -> Vec<serde_json::Value> {
-    client
-        .extra
-        .get("attributes")
-        .and_then(|a| a.get("jwks.string"))
-        .and_then(serde_json::Value::as_str)
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
-        .and_then(|v| v.get("keys").and_then(serde_json::Value::as_array).cloned())
-        .unwrap_or_default()
 }
 
 fn authenticate_secret<'a>(

@@ -5,6 +5,7 @@ pub mod backchannel_logout;
 pub mod bearer;
 pub mod certs;
 pub mod client_auth;
+pub mod client_keys;
 pub mod device;
 pub mod device_verify;
 pub mod discovery;

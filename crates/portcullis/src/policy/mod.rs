@@ -1,3 +1,4 @@
-//! Realm policies: the password policy.
+//! Realm policies: the password policy and its blacklist files.
 
+pub mod blacklist;
 pub mod password;

@@ -1,6 +1,9 @@
 //! Keycloak's password policy (`passwordPolicy`: `length(12) and digits(1) and notUsername`):
 //! parsed once, checked when a password is set. Messages follow Keycloak's English texts.
 
+use std::sync::Arc;
+
+use super::blacklist::{Blacklist, Blacklists};
 use crate::crypto::password;
 use crate::representation::{CredentialRepresentation, UserRepresentation};
 
@@ -29,6 +32,14 @@ pub enum Rule {
     RegexPattern(String),
     /// `passwordHistory(n)`, default 3: not the current password nor one of the n-1 before.
     History(usize),
+    /// `passwordBlacklist(file)`: the password, lower-cased, is not a line of the file.
+    /// `list` is filled by [`resolve`]; an unresolved rule refuses every password.
+    Blacklist {
+        /// File name in the blacklists directory.
+        name: String,
+        /// The loaded list.
+        list: Option<Arc<Blacklist>>,
+    },
     /// Rules that do not constrain a new password's text here (hashing, history, ...).
     Other(String),
 }
@@ -80,16 +91,47 @@ pub fn parse(policy: &str) -> Result<Vec<Rule>, String> {
                 })?;
                 Rule::RegexPattern(re.to_string())
             }
+            // Keycloak: without a config the policy checks nothing; an empty name is refused
+            // when the list is resolved.
+            "passwordBlacklist" => match arg {
+                Some(name) => Rule::Blacklist {
+                    name: name.to_string(),
+                    list: None,
+                },
+                None => Rule::Other(name.to_string()),
+            },
             "hashIterations"
             | "hashAlgorithm"
             | "forceExpiredPasswordChange"
-            | "passwordBlacklist"
             | "maxAuthAge"
             | "passwordAge" => Rule::Other(name.to_string()),
             other => return Err(format!("unknown password policy '{other}'")),
         });
     }
     Ok(out)
+}
+
+/// Loads the lists the rules name (`passwordBlacklist`), each once per process. The error
+/// names the rule: `Invalid config for passwordBlacklist: Password blacklist x.txt not found!`.
+pub async fn resolve(mut rules: Vec<Rule>, lists: &Blacklists) -> Result<Vec<Rule>, String> {
+    for r in rules.iter_mut() {
+        if let Rule::Blacklist { name, list } = r {
+            if list.is_none() {
+                *list = Some(
+                    lists
+                        .resolve(name)
+                        .await
+                        .map_err(|e| format!("Invalid config for passwordBlacklist: {e}"))?,
+                );
+            }
+        }
+    }
+    Ok(rules)
+}
+
+/// [`parse`] and [`resolve`]: the rules of a realm's policy, ready to check passwords.
+pub async fn parse_resolved(policy: &str, lists: &Blacklists) -> Result<Vec<Rule>, String> {
+    resolve(parse(policy)?, lists).await
 }
 
 fn full_match(re: &str) -> Result<regex::Regex, regex::Error> {
@@ -147,6 +189,18 @@ pub fn check(
             Rule::RegexPattern(re) if !full_match(re).is_ok_and(|r| r.is_match(password)) => {
                 return Err("Invalid password: fails to match regex pattern(s).".into())
             }
+            Rule::Blacklist { list, .. } => match list {
+                Some(l) if l.contains(password) => {
+                    return Err("Invalid password: password is blacklisted.".into())
+                }
+                Some(_) => {}
+                // Fail closed: a list that was never loaded cannot vouch for a password.
+                None => {
+                    return Err(
+                        "Invalid password: new password doesn't match password policies.".into(),
+                    )
+                }
+            },
             _ => {}
         }
     }
@@ -282,6 +336,10 @@ pub fn message_key(text: &str) -> &'static str {
         ),
         ("regex pattern", "invalidPasswordRegexPatternMessage"),
         ("any of last", "invalidPasswordHistoryMessage"),
+        (
+            "password is blacklisted",
+            "invalidPasswordBlacklistedMessage",
+        ),
     ];
     KEYS.iter()
         .find(|(needle, _)| text.contains(needle))
@@ -340,6 +398,36 @@ mod tests {
             message_key("Invalid password: fails to match regex pattern(s)."),
             "invalidPasswordRegexPatternMessage"
         );
+    }
+
+    #[tokio::test]
+    async fn blacklist_rule_checks_the_loaded_list() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("common.txt"), "Summer2024!\nletmein\n").unwrap();
+        let lists = Blacklists::new(dir.path().to_path_buf());
+        let rules = parse_resolved("length(6) and passwordBlacklist(common.txt)", &lists)
+            .await
+            .unwrap();
+        let refused = check(&rules, "SUMMER2024!", "ann", None).unwrap_err();
+        assert_eq!(refused, "Invalid password: password is blacklisted.");
+        assert_eq!(message_key(&refused), "invalidPasswordBlacklistedMessage");
+        check(&rules, "Winter2024!", "ann", None).unwrap();
+        // Rules apply in order: the length rule answers first.
+        assert!(check(&rules, "let", "ann", None)
+            .unwrap_err()
+            .contains("minimum length"));
+        assert_eq!(
+            parse_resolved("passwordBlacklist(nope.txt)", &lists)
+                .await
+                .unwrap_err(),
+            "Invalid config for passwordBlacklist: Password blacklist nope.txt not found!"
+        );
+        // Without a file name the rule checks nothing (Keycloak's parseConfig(null)).
+        let bare = parse_resolved("passwordBlacklist", &lists).await.unwrap();
+        check(&bare, "letmein", "ann", None).unwrap();
+        // Parsed but never resolved: every password is refused.
+        let unresolved = parse("passwordBlacklist(common.txt)").unwrap();
+        assert!(check(&unresolved, "anything-at-all", "ann", None).is_err());
     }
 
     #[tokio::test]

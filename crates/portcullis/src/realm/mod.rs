@@ -10,6 +10,7 @@ pub mod validate;
 
 use serde_json::Value;
 
+use crate::policy::blacklist::Blacklists;
 use crate::store::{Store, StoreError, StoredRealm, Write};
 
 /// Name of the administration realm.
@@ -65,12 +66,26 @@ pub enum IfExists {
 
 /// Imports one realm from its JSON: validated, completed with defaults, keys generated,
 /// written in one transaction together with the master realm's `<realm>-realm` client.
+/// A `passwordPolicy` naming a blacklist file that `blacklists` cannot load is refused, as
+/// Keycloak refuses it.
 pub async fn import(
     store: &dyn Store,
+    blacklists: &Blacklists,
     value: Value,
     if_exists: IfExists,
 ) -> Result<(String, ImportOutcome), RealmError> {
+    let policy = value
+        .get("passwordPolicy")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let prepared = import::prepare(value)?;
+    // Only the blacklist files are checked here: other rules of an imported policy are taken
+    // as they come, and checked when a password is set.
+    if let Some(Ok(rules)) = policy.as_deref().map(crate::policy::password::parse) {
+        crate::policy::password::resolve(rules, blacklists)
+            .await
+            .map_err(|e| import::ImportError::at("passwordPolicy", e))?;
+    }
     let name = prepared.name.clone();
     for w in &prepared.warnings {
         tracing::warn!(realm = %name, "{w}");
@@ -124,6 +139,7 @@ pub async fn bootstrap(store: &dyn Store, admin: Option<(&str, &str)>) -> Result
     if let Some((username, password)) = admin {
         defaults::add_bootstrap_admin(&mut realm, username, password)?;
     }
-    import(store, realm, IfExists::Fail).await?;
+    // The default master realm names no blacklist file.
+    import(store, &Blacklists::default(), realm, IfExists::Fail).await?;
     Ok(true)
 }

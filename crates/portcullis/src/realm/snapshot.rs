@@ -9,7 +9,9 @@ use bytes::Bytes;
 
 use crate::crypto::keys::{self, RealmKey};
 use crate::crypto::{b64, jwks};
+use crate::oidc::client_keys::ClientKeyCache;
 use crate::oidc::discovery::Template;
+use crate::policy::blacklist::Blacklists;
 use crate::representation::RealmRepresentation;
 use crate::store::{Store, StoreError, StoredRealm};
 
@@ -81,6 +83,12 @@ pub struct RealmSnapshot {
     pub index: RealmIndex,
     /// HMAC keys (refresh tokens), active first.
     pub hmac_keys: Vec<HmacKey>,
+    /// Client key sets fetched from `jwks.url`: the process-wide cache, handed over by
+    /// [`RealmCache`] (a snapshot built alone gets an empty one of its own).
+    pub client_keys: Arc<ClientKeyCache>,
+    /// Password blacklist files (`passwordBlacklist`), loaded once per process: handed over
+    /// by [`RealmCache`] (a snapshot built alone gets a registry without a directory).
+    pub blacklists: Arc<Blacklists>,
 }
 
 impl RealmSnapshot {
@@ -114,6 +122,8 @@ impl RealmSnapshot {
             discovery: Template::empty(),
             index,
             hmac_keys,
+            client_keys: Arc::default(),
+            blacklists: Arc::default(),
         };
         snap.discovery = Template::new(&snap);
         Ok(snap)
@@ -133,20 +143,47 @@ impl RealmSnapshot {
     }
 }
 
-/// All realm snapshots by name.
+/// All realm snapshots by name, and the process-wide helpers every snapshot shares.
 #[derive(Debug, Default)]
 pub struct RealmCache {
     map: ArcSwap<HashMap<String, Arc<RealmSnapshot>>>,
+    client_keys: Arc<ClientKeyCache>,
+    blacklists: Arc<Blacklists>,
 }
 
 impl RealmCache {
+    /// An empty cache whose snapshots share these helpers.
+    pub fn new(client_keys: ClientKeyCache, blacklists: Blacklists) -> Self {
+        RealmCache {
+            map: ArcSwap::default(),
+            client_keys: Arc::new(client_keys),
+            blacklists: Arc::new(blacklists),
+        }
+    }
+
+    /// The shared password blacklist registry.
+    pub fn blacklists(&self) -> &Arc<Blacklists> {
+        &self.blacklists
+    }
+
+    /// The shared client key cache.
+    pub fn client_keys(&self) -> &Arc<ClientKeyCache> {
+        &self.client_keys
+    }
+
+    fn adopt(&self, mut snap: RealmSnapshot) -> RealmSnapshot {
+        snap.client_keys = self.client_keys.clone();
+        snap.blacklists = self.blacklists.clone();
+        snap
+    }
+
     /// Loads every realm from the store, replacing the cache.
     pub async fn load_all(&self, store: &dyn Store) -> Result<(), StoreError> {
         let mut map = HashMap::new();
         for stored in store.realms().await? {
             map.insert(
                 stored.name.clone(),
-                Arc::new(RealmSnapshot::build(&stored)?),
+                Arc::new(self.adopt(RealmSnapshot::build(&stored)?)),
             );
         }
         self.map.store(Arc::new(map));
@@ -155,7 +192,7 @@ impl RealmCache {
 
     /// Puts (or replaces) one realm's snapshot, unless the cache already holds a newer one.
     pub fn put(&self, snap: RealmSnapshot) {
-        let snap = Arc::new(snap);
+        let snap = Arc::new(self.adopt(snap));
         self.map.rcu(|m| {
             let mut m = HashMap::clone(m);
             let newer = m
