@@ -15,6 +15,7 @@ mod docs_examples;
 mod exchange;
 mod guard;
 mod openidconnect_rp;
+mod organizations;
 mod realm_files;
 mod registration;
 mod store;
