@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Map, Value};
 
 use crate::realm::index::Role;
+use crate::realm::organizations::Organization;
 use crate::representation::UserRepresentation;
 
 /// Where a claim is going.
@@ -52,6 +53,9 @@ pub struct Input<'a> {
     pub web_origins: &'a [String],
     /// Authentication context class.
     pub acr: &'a str,
+    /// The organizations the token's organization scope yields for the user (see
+    /// `realm::organizations`), for `oidc-organization-membership-mapper`.
+    pub organizations: &'a [&'a Organization],
 }
 
 fn cfg<'a>(mapper: &'a Value, key: &str) -> Option<&'a str> {
@@ -186,9 +190,13 @@ pub fn apply(mapper: &Value, target: Target, input: &Input<'_>, claims: &mut Map
         .get("protocolMapper")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    // Introspection follows the access token unless said otherwise (Keycloak 25+).
-    let default_on =
-        matches!(target, Target::Introspection) && flag(mapper, "access.token.claim", false);
+    // Without its own switch, introspection follows the access token and userinfo the ID
+    // token (`OIDCAttributeMapperHelper.includeInIntrospection` / `includeInUserInfo`).
+    let default_on = match target {
+        Target::Introspection => flag(mapper, "access.token.claim", false),
+        Target::Userinfo => flag(mapper, "id.token.claim", false),
+        _ => false,
+    };
     if !flag(mapper, target.config_key(), default_on) {
         return;
     }
@@ -372,11 +380,58 @@ pub fn apply(mapper: &Value, target: Target, input: &Input<'_>, claims: &mut Map
                 claims.insert("address".into(), Value::Object(address));
             }
         }
+        "oidc-organization-membership-mapper" => {
+            // `OrganizationMembershipMapper`: the claim name defaults to `organization`.
+            let claim = cfg(mapper, "claim.name").unwrap_or("organization");
+            if let (false, Some(v)) = (
+                claim.is_empty(),
+                organization_claim(mapper, input.organizations),
+            ) {
+                set_claim(claims, claim, v);
+            }
+        }
         // Runs after the role mappers (`audience_resolve` has Keycloak's highest priority):
         // every client the token carries roles of, except the requesting client.
         "oidc-audience-resolve-mapper" => {}
         _ => {}
     }
+}
+
+/// The value of `oidc-organization-membership-mapper` for `orgs` (Keycloak 26
+/// `OrganizationMembershipMapper.getEffectiveModel` + `resolveValue`):
+/// - `multivalued` false: the first organization's alias, a string;
+/// - otherwise a list of aliases, or with `jsonType.label` `JSON` an object keyed by alias whose
+///   values hold `id` (`addOrganizationId`) and the organization's attributes as lists
+///   (`addOrganizationAttributes`); either flag forces the object form.
+///
+/// Keycloak reads `multivalued` before defaulting it to true, so a mapper without the key
+/// ignores both flags yet still writes a list. A JSON type on a single value (which Keycloak
+/// cannot convert and fails the request with) writes the alias.
+pub fn organization_claim(mapper: &Value, orgs: &[&Organization]) -> Option<Value> {
+    let first = orgs.first()?;
+    let truthy = |key: &str| cfg(mapper, key).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let multivalued_set = cfg(mapper, "multivalued") == Some("true");
+    let add_id = multivalued_set && truthy("addOrganizationId");
+    let add_attributes = multivalued_set && truthy("addOrganizationAttributes");
+    if cfg(mapper, "multivalued").is_some_and(|v| v != "true") {
+        return Some(json!(first.alias));
+    }
+    if add_id || add_attributes || cfg(mapper, "jsonType.label") == Some("JSON") {
+        let mut out = Map::new();
+        for o in orgs {
+            let mut entry = Map::new();
+            if add_id {
+                entry.insert("id".into(), json!(o.id));
+            }
+            if add_attributes {
+                // Attributes go in after the id, as Keycloak's `putAll` does.
+                entry.extend(o.attributes.clone());
+            }
+            out.insert(o.alias.clone(), Value::Object(entry));
+        }
+        return Some(Value::Object(out));
+    }
+    Some(Value::Array(orgs.iter().map(|o| json!(o.alias)).collect()))
 }
 
 /// Adds audiences to `aud` (a string when single, an array otherwise, as Keycloak writes it).
@@ -453,6 +508,7 @@ mod tests {
             notes: &notes,
             web_origins: &[],
             acr: "1",
+            organizations: &[],
         };
         let m = |kind: &str, config: Value| json!({"protocol": "openid-connect", "protocolMapper": kind, "config": config});
         let mappers = [
@@ -532,5 +588,136 @@ mod tests {
             claims.get("email").is_none(),
             "email only in the ID token here"
         );
+    }
+
+    fn orgs() -> Vec<Organization> {
+        let attrs = json!({"tier": ["gold"], "region": ["eu", "us"]});
+        vec![
+            Organization {
+                id: "id-acme".into(),
+                alias: "acme".into(),
+                enabled: true,
+                attributes: attrs.as_object().cloned().unwrap(),
+            },
+            Organization {
+                id: "id-globex".into(),
+                alias: "globex".into(),
+                enabled: true,
+                attributes: Map::new(),
+            },
+        ]
+    }
+
+    #[test]
+    fn organization_claim_shapes_follow_the_mapper_config() {
+        let list = orgs();
+        let two: Vec<&Organization> = list.iter().collect();
+        let claim = |config: Value| {
+            organization_claim(
+                &json!({"protocolMapper": "oidc-organization-membership-mapper", "config": config}),
+                &two,
+            )
+        };
+        // The built-in mapper: multivalued String, a list of aliases.
+        assert_eq!(
+            claim(json!({"multivalued": "true", "jsonType.label": "String"})),
+            Some(json!(["acme", "globex"]))
+        );
+        assert_eq!(
+            claim(json!({"multivalued": "true", "jsonType.label": "JSON"})),
+            Some(json!({"acme": {}, "globex": {}}))
+        );
+        // Either flag forces the object form, whatever the JSON type says.
+        assert_eq!(
+            claim(
+                json!({"multivalued": "true", "jsonType.label": "boolean", "addOrganizationId": "true"})
+            ),
+            Some(json!({"acme": {"id": "id-acme"}, "globex": {"id": "id-globex"}}))
+        );
+        assert_eq!(
+            claim(json!({"multivalued": "true", "addOrganizationAttributes": "TRUE"})),
+            Some(json!({"acme": {"tier": ["gold"], "region": ["eu", "us"]}, "globex": {}}))
+        );
+        assert_eq!(
+            claim(
+                json!({"multivalued": "true", "addOrganizationAttributes": "true", "addOrganizationId": "true"})
+            ),
+            Some(
+                json!({"acme": {"id": "id-acme", "tier": ["gold"], "region": ["eu", "us"]}, "globex": {"id": "id-globex"}})
+            )
+        );
+        // Single-valued: the first alias; the flags are turned off.
+        assert_eq!(
+            claim(json!({"multivalued": "false", "addOrganizationId": "true"})),
+            Some(json!("acme"))
+        );
+        // Without `multivalued` Keycloak drops the flags, then defaults to a list.
+        assert_eq!(
+            claim(json!({"addOrganizationId": "true"})),
+            Some(json!(["acme", "globex"]))
+        );
+        assert_eq!(
+            organization_claim(&json!({"config": {"multivalued": "true"}}), &[]),
+            None
+        );
+    }
+
+    #[test]
+    fn organization_mapper_writes_its_claim_for_its_targets() {
+        let u = user();
+        let roles = BTreeSet::new();
+        let notes = Map::new();
+        let list = orgs();
+        let one = [&list[0]];
+        let input = Input {
+            user_id: "u-1",
+            user: &u,
+            client_id: "app",
+            roles: &roles,
+            groups: &[],
+            notes: &notes,
+            web_origins: &[],
+            acr: "1",
+            organizations: &one,
+        };
+        // The `organization` scope's mapper of a new realm (no `userinfo.token.claim`).
+        let builtin = json!({"protocol": "openid-connect", "protocolMapper": "oidc-organization-membership-mapper",
+            "config": {"id.token.claim": "true", "introspection.token.claim": "true", "access.token.claim": "true",
+                       "claim.name": "organization", "jsonType.label": "String", "multivalued": "true"}});
+        for target in [
+            Target::Access,
+            Target::Id,
+            Target::Userinfo,
+            Target::Introspection,
+        ] {
+            let mut claims = Map::new();
+            apply(&builtin, target, &input, &mut claims);
+            assert_eq!(claims["organization"], json!(["acme"]), "{target:?}");
+        }
+        let custom = json!({"protocolMapper": "oidc-organization-membership-mapper",
+            "config": {"access.token.claim": "true", "id.token.claim": "false", "userinfo.token.claim": "false",
+                       "claim.name": "tenant.orgs", "multivalued": "true", "addOrganizationId": "true"}});
+        let mut claims = Map::new();
+        apply(&custom, Target::Access, &input, &mut claims);
+        assert_eq!(claims["tenant"]["orgs"], json!({"acme": {"id": "id-acme"}}));
+        for target in [Target::Id, Target::Userinfo] {
+            let mut claims = Map::new();
+            apply(&custom, target, &input, &mut claims);
+            assert!(claims.is_empty(), "{target:?}");
+        }
+        let mut claims = Map::new();
+        apply(&custom, Target::Introspection, &input, &mut claims);
+        assert!(
+            claims.contains_key("tenant"),
+            "introspection follows the access token"
+        );
+        // No organization, no claim.
+        let none = Input {
+            organizations: &[],
+            ..input
+        };
+        let mut claims = Map::new();
+        apply(&builtin, Target::Access, &none, &mut claims);
+        assert!(claims.is_empty());
     }
 }

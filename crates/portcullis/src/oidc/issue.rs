@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::crypto::{b64url, jws, keys};
 use crate::mappers::{self, Input, Target};
 use crate::realm::index::{role_refs, scope_target, Role};
+use crate::realm::organizations::Organizations;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{ClientRepresentation, ClientScopeRepresentation, UserRepresentation};
 
@@ -79,19 +80,25 @@ pub fn resolve_scopes<'a>(
     client: &ClientRepresentation,
     scope_param: Option<&str>,
 ) -> Result<(Vec<&'a ClientScopeRepresentation>, bool), OAuthError> {
+    let param = scope_param.unwrap_or_default();
+    let orgs = &snap.index.organizations;
+    if Organizations::too_many_requested(param) {
+        return Err(OAuthError::invalid_scope(format!(
+            "Invalid scopes: {param}"
+        )));
+    }
     let mut out: Vec<&ClientScopeRepresentation> = Vec::new();
     for name in client.default_client_scopes.iter().flatten() {
+        if orgs.replaced_by_dynamic(param, name) {
+            continue;
+        }
         if let Some(s) = snap.index.scope(&snap.rep, name) {
             out.push(s);
         }
     }
     let mut openid = false;
     let mut invalid = Vec::new();
-    for requested in scope_param
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|s| !s.is_empty())
-    {
+    for requested in param.split(' ').filter(|s| !s.is_empty()) {
         if requested == "openid" {
             openid = true;
             continue;
@@ -106,7 +113,11 @@ pub fn resolve_scopes<'a>(
             .any(|n| n == requested);
         match snap.index.scope(&snap.rep, requested) {
             Some(s) if optional => out.push(s),
-            _ => invalid.push(requested),
+            // `organization:<alias>`, `organization:*` (see `realm::organizations`).
+            _ => match orgs.dynamic_scope(&snap.rep, client, requested) {
+                Some(s) => out.push(s),
+                None => invalid.push(requested),
+            },
         }
     }
     if !invalid.is_empty() {
@@ -116,6 +127,15 @@ pub fn resolve_scopes<'a>(
         )));
     }
     Ok((out, openid))
+}
+
+/// The scopes the user is granted: a dynamic organization scope that yields no organization
+/// for the user is left out.
+fn granted_scopes<'a>(req: &TokenRequest<'a>) -> Vec<&'a ClientScopeRepresentation> {
+    req.snap
+        .index
+        .organizations
+        .granted(req.user.username.as_deref(), req.scopes)
 }
 
 /// The `scope` string: `openid` first when asked, then the scopes that go into it.
@@ -316,6 +336,11 @@ pub fn mapped_claims(
         .collect();
     let origins = web_origins(req.client);
     let client_id = req.client.client_id.as_deref().unwrap_or_default();
+    let organizations = req
+        .snap
+        .index
+        .organizations
+        .for_token(req.user.username.as_deref(), req.scopes);
     let input = Input {
         user_id: req.user_id,
         user: req.user,
@@ -325,6 +350,7 @@ pub fn mapped_claims(
         notes: req.notes,
         web_origins: &origins,
         acr: "1",
+        organizations: &organizations,
     };
     let mut claims = Map::new();
     let mut resolve = false;
@@ -527,7 +553,7 @@ fn build(
         roles_in_scope(req.snap, req.client, req.user, req.scopes),
     );
     let client_id = req.client.client_id.as_deref().unwrap_or_default();
-    let scope = scope_string(req.scopes, req.openid);
+    let scope = scope_string(&granted_scopes(req), req.openid);
     let access_jti = uuid::Uuid::new_v4().to_string();
     let exp = req.now + lifespans.access;
 
@@ -653,7 +679,10 @@ pub fn refresh_token(
     if let Some(sid) = req.sid {
         c.insert("sid".into(), json!(sid));
     }
-    c.insert("scope".into(), json!(scope_string(req.scopes, req.openid)));
+    c.insert(
+        "scope".into(),
+        json!(scope_string(&granted_scopes(req), req.openid)),
+    );
     Ok(jws::sign_hmac(key, "JWT", &Value::Object(c)))
 }
 

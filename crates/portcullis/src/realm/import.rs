@@ -165,6 +165,18 @@ fn add_service_account_users(rep: &mut RealmRepresentation, realm: &str) {
 }
 
 /// Gives every object that Keycloak identifies by id an id, and roles their container.
+/// Every protocol mapper has an id in Keycloak (the Admin API addresses mappers by it); the
+/// built-in scopes and hand-written files often have none.
+fn mapper_ids(extra: &mut serde_json::Map<String, serde_json::Value>) {
+    if let Some(serde_json::Value::Array(list)) = extra.get_mut("protocolMappers") {
+        for m in list.iter_mut().filter_map(serde_json::Value::as_object_mut) {
+            if !m.get("id").is_some_and(serde_json::Value::is_string) {
+                m.insert("id".into(), new_id().into());
+            }
+        }
+    }
+}
+
 fn assign_ids(rep: &mut RealmRepresentation) {
     let realm_id = rep.id.get_or_insert_with(new_id).clone();
     for c in rep.clients.iter_mut().flatten() {
@@ -191,6 +203,25 @@ fn assign_ids(rep: &mut RealmRepresentation) {
     }
     for s in rep.client_scopes.iter_mut().flatten() {
         s.id.get_or_insert_with(new_id);
+        mapper_ids(&mut s.extra);
+    }
+    for c in rep.clients.iter_mut().flatten() {
+        mapper_ids(&mut c.extra);
+    }
+    // Organizations: an id, and the alias Keycloak defaults to the name.
+    if let Some(serde_json::Value::Array(orgs)) = rep.extra.get_mut("organizations") {
+        for o in orgs.iter_mut().filter_map(serde_json::Value::as_object_mut) {
+            if !o.get("id").is_some_and(serde_json::Value::is_string) {
+                o.insert("id".into(), new_id().into());
+            }
+            let blank = o
+                .get("alias")
+                .and_then(serde_json::Value::as_str)
+                .is_none_or(|a| a.trim().is_empty());
+            if let (true, Some(name)) = (blank, o.get("name").cloned()) {
+                o.insert("alias".into(), name);
+            }
+        }
     }
     let client_ids: Vec<(String, String)> = rep
         .clients

@@ -1,5 +1,6 @@
 //! Lookups over a realm's configuration, built once per snapshot: clients by `clientId`,
-//! client scopes by name, roles with their composites, groups by path.
+//! client scopes by name, roles with their composites, groups by path, organizations by alias
+//! and member.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -7,6 +8,8 @@ use crate::representation::{
     ClientRepresentation, ClientScopeRepresentation, GroupRepresentation, RealmRepresentation,
     RoleRepresentation,
 };
+
+use super::organizations::Organizations;
 
 /// A role: realm role, or client role of a `clientId`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,6 +29,8 @@ pub struct RealmIndex {
     groups: HashMap<String, Vec<Role>>,
     /// Scope mappings by target: `client:<clientId>` or `scope:<name>`.
     scope_mappings: HashMap<String, Vec<Role>>,
+    /// Organizations and organization scopes.
+    pub organizations: Organizations,
 }
 
 /// Key of a scope-mapping target.
@@ -146,13 +151,20 @@ impl RealmIndex {
                 }
             }
         }
+        ix.organizations = Organizations::build(rep);
         ix
     }
 
     /// Roles mapped into the scope of a client (`client:<id>`) or client scope (`scope:<name>`).
+    /// A dynamic organization scope (`scope:organization:acme`) has the mappings of its scope.
     pub fn scope_mappings(&self, target: &str) -> &[Role] {
-        self.scope_mappings
-            .get(target)
+        if let Some(found) = self.scope_mappings.get(target) {
+            return found;
+        }
+        target
+            .strip_prefix("scope:")
+            .and_then(|name| self.organizations.base_of(name))
+            .and_then(|base| self.scope_mappings.get(&format!("scope:{base}")))
             .map(Vec::as_slice)
             .unwrap_or_default()
     }

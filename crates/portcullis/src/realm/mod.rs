@@ -5,6 +5,7 @@ pub mod defaults;
 pub mod export;
 pub mod import;
 pub mod index;
+pub mod organizations;
 pub mod snapshot;
 pub mod validate;
 

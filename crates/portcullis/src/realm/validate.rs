@@ -349,6 +349,7 @@ pub fn references(rep: &RealmRepresentation) -> Result<Vec<String>, ImportError>
             }
         }
     }
+    organizations(rep, &mut warnings)?;
     let mut usernames = HashSet::new();
     for (i, u) in rep.users.iter().flatten().enumerate() {
         let here = format!("users[{i}]");
@@ -389,6 +390,111 @@ pub fn references(rep: &RealmRepresentation) -> Result<Vec<String>, ImportError>
         }
     }
     Ok(warnings)
+}
+
+/// `organizations` (Keycloak 26 `OrganizationRepresentation`): objects with a `name`, names
+/// and aliases (the alias defaults to the name) unique, `attributes` lists of strings,
+/// `members` naming users by `username`. A member the realm file does not list as a user is a
+/// warning, as the users may come from another file.
+fn organizations(rep: &RealmRepresentation, warnings: &mut Vec<String>) -> Result<(), ImportError> {
+    use serde_json::Value;
+    let list = match rep.extra.get("organizations") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Array(list)) => list,
+        Some(_) => return Err(err("organizations".into(), "must be an array".into())),
+    };
+    let users: Option<HashSet<String>> = rep.users.as_ref().map(|u| {
+        u.iter()
+            .filter_map(|u| u.username.as_deref().map(str::to_lowercase))
+            .collect()
+    });
+    let mut names = HashSet::new();
+    let mut aliases = HashSet::new();
+    for (i, o) in list.iter().enumerate() {
+        let here = format!("organizations[{i}]");
+        let o = o
+            .as_object()
+            .ok_or_else(|| err(here.clone(), "expected an organization object".into()))?;
+        let text = |key: &str| -> Result<Option<&str>, ImportError> {
+            match o.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.as_str())),
+                Some(_) => Err(err(format!("{here}.{key}"), "must be a string".into())),
+            }
+        };
+        text("id")?;
+        let name = text("name")?
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| err(format!("{here}.name"), "name is required".into()))?;
+        if !names.insert(name) {
+            return Err(err(
+                format!("{here}.name"),
+                format!("duplicate organization name '{name}'"),
+            ));
+        }
+        let alias = text("alias")?
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or(name);
+        if !aliases.insert(alias) {
+            return Err(err(
+                format!("{here}.alias"),
+                format!("duplicate organization alias '{alias}'"),
+            ));
+        }
+        if !matches!(o.get("enabled"), None | Some(Value::Null | Value::Bool(_))) {
+            return Err(err(format!("{here}.enabled"), "must be a boolean".into()));
+        }
+        match o.get("attributes") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(attrs)) => {
+                for (k, v) in attrs {
+                    let ok = match v {
+                        Value::String(_) => true,
+                        Value::Array(values) => values.iter().all(Value::is_string),
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(err(
+                            format!("{here}.attributes.{k}"),
+                            "must be a list of strings".into(),
+                        ));
+                    }
+                }
+            }
+            Some(_) => {
+                return Err(err(
+                    format!("{here}.attributes"),
+                    "must be an object".into(),
+                ))
+            }
+        }
+        let members = match o.get("members") {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(m)) => m,
+            Some(_) => return Err(err(format!("{here}.members"), "must be an array".into())),
+        };
+        for (k, m) in members.iter().enumerate() {
+            let username = m
+                .get("username")
+                .and_then(Value::as_str)
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| {
+                    err(
+                        format!("{here}.members[{k}].username"),
+                        "username is required".into(),
+                    )
+                })?;
+            if users
+                .as_ref()
+                .is_some_and(|u| !u.contains(&username.to_lowercase()))
+            {
+                warnings.push(format!(
+                    "{here}.members[{k}]: user '{username}' is not in the realm file"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -491,5 +597,49 @@ mod tests {
             w[0].starts_with("clients[0].defaultClientScopes[0]"),
             "{w:?}"
         );
+    }
+
+    #[test]
+    fn organizations_are_checked() {
+        let ok = rep(serde_json::json!({
+            "users": [{"username": "alice"}],
+            "organizations": [
+                {"name": "Acme", "alias": "acme", "attributes": {"tier": ["gold"]}, "members": [{"username": "Alice"}]},
+                {"name": "globex", "members": [{"username": "ghost", "membershipType": "MANAGED"}]}
+            ]
+        }));
+        let w = references(&ok).unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("organizations[1].members[0]") && w[0].contains("ghost"));
+        for (json, path) in [
+            (serde_json::json!({"organizations": {}}), "organizations"),
+            (
+                serde_json::json!({"organizations": [{"alias": "a"}]}),
+                "organizations[0].name",
+            ),
+            (
+                serde_json::json!({"organizations": [{"name": "a"}, {"name": "b", "alias": "a"}]}),
+                "organizations[1].alias",
+            ),
+            (
+                serde_json::json!({"organizations": [{"name": "a"}, {"name": "a", "alias": "b"}]}),
+                "organizations[1].name",
+            ),
+            (
+                serde_json::json!({"organizations": [{"name": "a", "attributes": {"k": [1]}}]}),
+                "organizations[0].attributes.k",
+            ),
+            (
+                serde_json::json!({"organizations": [{"name": "a", "members": [{}]}]}),
+                "organizations[0].members[0].username",
+            ),
+            (
+                serde_json::json!({"organizations": [{"name": "a", "enabled": "yes"}]}),
+                "organizations[0].enabled",
+            ),
+        ] {
+            let e = references(&rep(json)).unwrap_err();
+            assert_eq!(e.path, path, "{e}");
+        }
     }
 }

@@ -17,6 +17,7 @@ mod exchange;
 mod guard;
 mod implicit;
 mod openidconnect_rp;
+mod organizations;
 mod password_blacklist;
 mod realm_files;
 mod registration;
