@@ -130,7 +130,8 @@ async fn authenticate_assertion<'a>(
     params: &Params,
     assertion: &str,
 ) -> Result<&'a ClientRepresentation, OAuthError> {
-    let fail = |d: &str| OAuthError::client_auth_failed(d.to_string());
+    // Keycloak 26's AbstractJWTClientValidator.failure: 400 `invalid_client`.
+    let fail = |d: &str| OAuthError::invalid_client_400(d.to_string());
     let parsed = jws::parse(assertion)
         .map_err(|_| fail("Client authentication with signed JWT failed: malformed assertion"))?;
     let c = &parsed.claims;
@@ -141,9 +142,7 @@ async fn authenticate_assertion<'a>(
         return Err(fail("Issuer mismatch. The issuer should match the subject"));
     }
     if params.get("client_id").is_some_and(|id| id != client_id) {
-        return Err(OAuthError::invalid_client(
-            "client_id parameter does not match the assertion",
-        ));
+        return Err(fail("client_id parameter does not match sub claim"));
     }
     let client = find_client(snap, client_id)?;
     let authenticator = client

@@ -94,7 +94,7 @@ async fn private_key_jwt_and_client_secret_jwt() {
     .await;
     assert_eq!(
         (s, body["error_description"].as_str()),
-        (401, Some("Token reuse detected"))
+        (400, Some("Token reuse detected"))
     );
     let (s, body, _) = call(assertion(
         "signed",
@@ -107,7 +107,7 @@ async fn private_key_jwt_and_client_secret_jwt() {
     .await;
     assert_eq!(
         (s, body["error_description"].as_str()),
-        (401, Some("Token audience doesn't match domain"))
+        (400, Some("Token audience doesn't match domain"))
     );
     let (s, _, _) = call(assertion(
         "signed",
@@ -118,7 +118,7 @@ async fn private_key_jwt_and_client_secret_jwt() {
         jsonwebtoken::Algorithm::RS256,
     ))
     .await;
-    assert_eq!(s, 401);
+    assert_eq!(s, 400);
     let other = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
     let other_key = jsonwebtoken::EncodingKey::from_rsa_der(
         &portcullis::crypto::der::rsa_pkcs8_to_pkcs1(other.as_der().unwrap().as_ref()).unwrap(),
@@ -132,7 +132,7 @@ async fn private_key_jwt_and_client_secret_jwt() {
         jsonwebtoken::Algorithm::RS256,
     ))
     .await;
-    assert_eq!(s, 401, "signed by a key the client did not register");
+    assert_eq!(s, 400, "signed by a key the client did not register");
     // The issuer URL as audience is accepted too.
     let (s, _, _) = call(assertion(
         "signed",
@@ -175,7 +175,7 @@ async fn private_key_jwt_and_client_secret_jwt() {
         jsonwebtoken::Algorithm::HS256,
     ))
     .await;
-    assert_eq!(s, 401);
+    assert_eq!(s, 400);
     let public_as_secret = jsonwebtoken::EncodingKey::from_secret(jwks.to_string().as_bytes());
     let (s, _, _) = call(assertion(
         "signed",
@@ -187,7 +187,7 @@ async fn private_key_jwt_and_client_secret_jwt() {
     ))
     .await;
     assert_eq!(
-        s, 401,
+        s, 400,
         "HMAC with public key material is never accepted for a key-pair client"
     );
     let (_, doc) = get_json(&server.url("/realms/jwt/.well-known/openid-configuration")).await;
@@ -380,7 +380,7 @@ async fn private_key_jwt_with_keys_from_jwks_url_and_certificate() {
     .await;
     assert_eq!(
         (s, body["error_description"].as_str()),
-        (401, Some("Unable to load public key")),
+        (400, Some("Unable to load public key")),
         "{body}"
     );
     // Another key claiming kid k2: the signature fails.
@@ -389,7 +389,7 @@ async fn private_key_jwt_with_keys_from_jwks_url_and_certificate() {
         &sign_assertion("by-url", &token_url, Some("k2"), RS256, &stranger),
     )
     .await;
-    assert_eq!(s, 401, "{body}");
+    assert_eq!(s, 400, "{body}");
     assert!(
         body["error_description"]
             .as_str()
@@ -404,7 +404,7 @@ async fn private_key_jwt_with_keys_from_jwks_url_and_certificate() {
         &sign_assertion("unreachable", &token_url, Some("k1"), RS256, &key1),
     )
     .await;
-    assert_eq!(s, 401, "{body}");
+    assert_eq!(s, 400, "{body}");
     assert!(
         body["error_description"]
             .as_str()
@@ -425,7 +425,7 @@ async fn private_key_jwt_with_keys_from_jwks_url_and_certificate() {
         &sign_assertion("by-cert", &token_url, None, ES256, &other_signer),
     )
     .await;
-    assert_eq!(s, 401, "signed by a key other than the certificate's");
+    assert_eq!(s, 400, "signed by a key other than the certificate's");
     let (s, body) = client_credentials(
         &token_url,
         &sign_assertion(
@@ -439,7 +439,7 @@ async fn private_key_jwt_with_keys_from_jwks_url_and_certificate() {
     .await;
     assert_eq!(
         (s, body["error_description"].as_str()),
-        (401, Some("Unable to load public key"))
+        (400, Some("Unable to load public key"))
     );
     // The RSA key is never accepted for the EC certificate.
     let (s, _) = client_credentials(
@@ -447,7 +447,7 @@ async fn private_key_jwt_with_keys_from_jwks_url_and_certificate() {
         &sign_assertion("by-cert", &token_url, None, RS256, &key1),
     )
     .await;
-    assert_eq!(s, 401);
+    assert_eq!(s, 400);
 
     // use.jwks.url "false": the JWK Set string is used, not the URL.
     let hits = rp.hits();
@@ -496,7 +496,7 @@ async fn unknown_kid_refetch_waits_for_the_cooldown() {
         .await;
         assert_eq!(
             (s, body["error_description"].as_str()),
-            (401, Some("Unable to load public key"))
+            (400, Some("Unable to load public key"))
         );
     }
     assert_eq!(
