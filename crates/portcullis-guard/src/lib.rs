@@ -78,9 +78,11 @@
 #![deny(missing_docs)]
 
 mod actor;
+mod b64;
 mod claims;
 mod error;
 mod issuer;
+mod json;
 mod jwks;
 mod jwt;
 mod keys;
