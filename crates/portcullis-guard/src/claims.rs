@@ -10,7 +10,6 @@ use serde::de;
 use serde_json::{Map, Number, Value};
 
 use crate::error::Error;
-use crate::json::Reader;
 
 /// The claim rules of a [`crate::Validator`].
 #[derive(Debug, Clone)]
@@ -65,31 +64,6 @@ impl Claim {
             Claim::String(s) => Some(s),
             _ => None,
         }
-    }
-
-    fn is_null(&self) -> bool {
-        matches!(self, Claim::Null)
-    }
-
-    /// Read by [`Reader`]: the same as [`Claim::from_value`] of the value serde reads.
-    fn read(r: &mut Reader<'_>) -> Option<Claim> {
-        Some(match r.peek_value()? {
-            b'"' => Claim::String(r.string()?.to_owned()),
-            b'[' => Claim::Strings(read_strings(r)?),
-            b'{' => match r.value()? {
-                Value::Object(map) => Claim::Object(Box::new(map)),
-                _ => return None,
-            },
-            b'n' => {
-                r.skip().filter(|is_null| *is_null)?;
-                Claim::Null
-            }
-            b't' | b'f' => {
-                r.skip()?;
-                Claim::Other
-            }
-            _ => Claim::Number(r.number()?),
-        })
     }
 }
 
@@ -151,58 +125,7 @@ impl Known {
     }
 
     /// Reads a JWT payload: a JSON object, else an error.
-    ///
-    /// Payloads in the common shape (see [`crate::json`]) are read by [`Known::read`]; the others,
-    /// and those it cannot read, by `serde_json` ([`Known::scan_serde`]), to the same result.
     pub(crate) fn scan(payload: &[u8], required: &[String]) -> Result<Known, serde_json::Error> {
-        match Known::read(payload, required) {
-            Some(known) => Ok(known),
-            None => Known::scan_serde(payload, required),
-        }
-    }
-
-    /// The fast path of [`Known::scan`]: `None` when the payload is outside the subset that
-    /// [`Reader`] reads (valid or not); otherwise exactly what [`Known::scan_serde`] gives.
-    fn read(payload: &[u8], required: &[String]) -> Option<Known> {
-        let mut r = Reader::new(payload)?;
-        let mut known = Known::default();
-        let mut present = vec![false; required.len()];
-        r.object(|r, name| {
-            let is_null = match name {
-                "realm_access" => {
-                    let (roles, is_null) = read_role_holder(r)?;
-                    known.realm_roles = roles;
-                    is_null
-                }
-                "resource_access" => {
-                    let (clients, is_null) = read_client_roles(r)?;
-                    known.client_roles = clients;
-                    is_null
-                }
-                _ => match known.slot(name) {
-                    Some(slot) => {
-                        let claim = Claim::read(r)?;
-                        let is_null = claim.is_null();
-                        *slot = Some(claim);
-                        is_null
-                    }
-                    None => r.skip()?,
-                },
-            };
-            for (i, claim) in required.iter().enumerate() {
-                if claim == name {
-                    present[i] = !is_null;
-                }
-            }
-            Some(())
-        })?;
-        r.end()?;
-        known.missing_required = present.iter().position(|p| !p);
-        Some(known)
-    }
-
-    /// [`Known::scan`] by `serde_json`, for any payload.
-    fn scan_serde(payload: &[u8], required: &[String]) -> Result<Known, serde_json::Error> {
         let mut de = serde_json::Deserializer::from_slice(payload);
         let known = de::DeserializeSeed::deserialize(ScanSeed { required }, &mut de)?;
         de.end()?;
@@ -513,57 +436,6 @@ impl<'de> de::Visitor<'de> for StringOrSkip {
         de::Visitor::visit_map(Validate, map)?;
         Ok(None)
     }
-}
-
-/// [`RoleHolder`] on the fast path.
-fn read_role_holder(r: &mut Reader<'_>) -> Option<(Vec<String>, bool)> {
-    if r.peek_value()? != b'{' {
-        let is_null = r.skip()?;
-        return Some((Vec::new(), is_null));
-    }
-    let mut roles = Vec::new();
-    r.object(|r, name| {
-        if name == "roles" {
-            roles = read_strings(r)?;
-        } else {
-            r.skip()?;
-        }
-        Some(())
-    })?;
-    Some((roles, false))
-}
-
-/// [`Strings`] on the fast path.
-fn read_strings(r: &mut Reader<'_>) -> Option<Vec<String>> {
-    if r.peek_value()? != b'[' {
-        r.skip()?;
-        return Some(Vec::new());
-    }
-    let mut strings = Vec::new();
-    r.array(|r| {
-        if r.peek_value()? == b'"' {
-            strings.push(r.string()?.to_owned());
-        } else {
-            r.skip()?;
-        }
-        Some(())
-    })?;
-    Some(strings)
-}
-
-/// [`ClientRoles`] on the fast path.
-fn read_client_roles(r: &mut Reader<'_>) -> Option<(BTreeMap<String, Vec<String>>, bool)> {
-    if r.peek_value()? != b'{' {
-        let is_null = r.skip()?;
-        return Some((BTreeMap::new(), is_null));
-    }
-    let mut clients = BTreeMap::new();
-    r.object(|r, client| {
-        let (roles, _) = read_role_holder(r)?;
-        clients.insert(client.to_owned(), roles);
-        Some(())
-    })?;
-    Some((clients, false))
 }
 
 /// `realm_access` (or one client's entry of `resource_access`) as a parsed value: the strings
@@ -1053,88 +925,4 @@ mod tests {
         }
     }
 
-    /// The fast path reads a payload (`Some`) only to the result of the serde path.
-    fn fast_path_agrees(payload: &[u8], required: &[String]) -> bool {
-        match Known::read(payload, required) {
-            Some(fast) => {
-                let slow = Known::scan_serde(payload, required).unwrap_or_else(|e| {
-                    panic!(
-                        "fast path read {:?}, serde refuses it: {e}",
-                        String::from_utf8_lossy(payload)
-                    )
-                });
-                assert_eq!(fast, slow, "{}", String::from_utf8_lossy(payload));
-                true
-            }
-            None => false,
-        }
-    }
-
-    const KEYCLOAK_PAYLOAD: &str = r#"{"exp":1800000300,"iat":1800000000,"auth_time":1799999990,"jti":"onrtac:8f1c","iss":"https://idp.example.com/realms/acme","aud":["api","account"],"sub":"5f1c7a2e-0000-4000-8000-000000000001","typ":"Bearer","azp":"web","sid":"0b9f6a2e","acr":"1","allowed-origins":["https://app.example.com"],"realm_access":{"roles":["offline_access","default-roles-acme","uma_authorization"]},"resource_access":{"api":{"roles":["read","write"]},"account":{"roles":["manage-account","view-profile"]}},"scope":"openid email profile","email_verified":true,"name":"Zoë Ünal","groups":["/staff","/staff/admins"],"organization":{"acme":{"id":"42","tier":["gold"]}},"org_id":7,"preferred_username":"zoe","given_name":"Zoë","family_name":"Ünal","email":"zoe@example.com"}"#;
-
-    #[test]
-    fn fast_path_reads_keycloak_tokens_as_serde_does() {
-        let req = [
-            "org_id".to_owned(),
-            "missing".to_owned(),
-            "realm_access".to_owned(),
-        ];
-        assert!(fast_path_agrees(KEYCLOAK_PAYLOAD.as_bytes(), &req));
-        assert!(fast_path_agrees(KEYCLOAK_PAYLOAD.as_bytes(), &[]));
-        let pretty =
-            serde_json::to_string_pretty(&serde_json::from_str::<Value>(KEYCLOAK_PAYLOAD).unwrap())
-                .unwrap();
-        assert!(fast_path_agrees(pretty.as_bytes(), &req));
-        for payload in [
-            r#"{}"#,
-            r#"{"sub": "first", "sub": "second", "x": 1, "x": null}"#,
-            r#"{"realm_access": {"roles": ["first"], "roles": 5}, "resource_access": {"api": {"roles": ["a"]}, "api": {"roles": ["b"], "roles": ["c"]}}}"#,
-            r#"{"resource_access": {"a": null, "b": 1, "c": ["r"], "d": {"roles": "r"}, "e": {}}}"#,
-            r#"{"realm_access": {"roles": [1, "a", null, {"b": "c"}, ["d"], true, "e"]}}"#,
-            r#"{"realm_access": null, "realm_access": [], "resource_access": {}}"#,
-            r#"{"aud": "api", "exp": -5, "nbf": 0, "org_id": null, "organization": ["a", "b"]}"#,
-        ] {
-            for req in [&[][..], &req[..]] {
-                assert!(fast_path_agrees(payload.as_bytes(), req), "{payload}");
-            }
-        }
-    }
-
-    #[test]
-    fn fast_path_leaves_the_rest_to_serde() {
-        for payload in [
-            r#"{"s\u0075b": "x"}"#,
-            r#"{"exp": 1.5e9}"#,
-            r#"{"a": 1e400}"#,
-            r#"{"exp": 12345678901234567890}"#,
-            r#"[1]"#,
-            r#"{"a": 1,}"#,
-        ] {
-            assert!(!fast_path_agrees(payload.as_bytes(), &[]), "{payload}");
-        }
-    }
-
-    /// Single-byte changes of a Keycloak payload, many of them invalid JSON: whenever the fast
-    /// path reads one, the serde path reads it the same way.
-    #[test]
-    fn fast_path_agrees_on_mutated_payloads() {
-        let req = ["org_id".to_owned(), "sub".to_owned()];
-        let base = KEYCLOAK_PAYLOAD.as_bytes();
-        let replacements = b"\"{}[],:0-1.e tnulfa\\\x01\xc3\xff";
-        let mut read = 0;
-        for pos in 0..base.len() {
-            for &b in replacements {
-                let mut p = base.to_vec();
-                p[pos] = b;
-                read += usize::from(fast_path_agrees(&p, &req));
-                p.insert(pos, b);
-                read += usize::from(fast_path_agrees(&p, &req));
-            }
-            let mut p = base.to_vec();
-            p.remove(pos);
-            read += usize::from(fast_path_agrees(&p, &req));
-        }
-        // Many of the changed payloads are still in the subset.
-        assert!(read > 1000, "{read}");
-    }
 }

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use crate::b64;
 use crate::claims::Known;
 use crate::error::Error;
-use crate::json::Reader;
 
 /// A JWS signature algorithm the guard can verify (RFC 7518 §3, RFC 8037).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -254,12 +253,6 @@ pub(crate) fn parse<'a>(
 /// the `kid`. A `crit` parameter is refused: no extension is understood.
 fn parse_header(encoded: &[u8]) -> Result<(Option<Algorithm>, Option<Kid>), Error> {
     fn read(json: &[u8]) -> Result<(Option<Algorithm>, Option<Kid>), Error> {
-        if let Some((alg, kid, crit)) = read_fast(json) {
-            if crit {
-                return Err(Error::UnsupportedCritical);
-            }
-            return Ok((Algorithm::from_name(alg), kid.map(Kid::new)));
-        }
         let header: RawHeader<'_> = serde_json::from_slice(json).map_err(|_| Error::Malformed)?;
         if header.crit.is_some() {
             return Err(Error::UnsupportedCritical);
@@ -277,35 +270,6 @@ fn parse_header(encoded: &[u8]) -> Result<(Option<Algorithm>, Option<Kid>), Erro
         }
         None => Err(Error::Malformed),
     }
-}
-
-/// [`RawHeader`] read by [`Reader`] (see [`crate::json`]): `alg`, `kid` and whether `crit` is
-/// there, or `None` to leave the header to serde (also when serde would refuse it, e.g. a
-/// repeated parameter, or `alg` missing or not a string).
-fn read_fast(json: &[u8]) -> Option<(&str, Option<&str>, bool)> {
-    let mut r = Reader::new(json)?;
-    let (mut alg, mut kid, mut crit) = (None, None, None);
-    r.object(|r, name| {
-        match name {
-            "alg" if alg.is_none() => alg = Some(r.string()?),
-            // `null` is no `kid`, as for an `Option` field.
-            "kid" if kid.is_none() => {
-                kid = Some(match r.peek_value()? {
-                    b'n' => r.skip().filter(|is_null| *is_null).map(|_| None)?,
-                    _ => Some(r.string()?),
-                })
-            }
-            // `null` is no `crit`, as for an `Option` field.
-            "crit" if crit.is_none() => crit = Some(!r.skip()?),
-            "alg" | "kid" | "crit" => return None,
-            _ => {
-                r.skip()?;
-            }
-        }
-        Some(())
-    })?;
-    r.end()?;
-    Some((alg?, kid.flatten(), crit.unwrap_or(false)))
 }
 
 #[cfg(test)]
@@ -388,54 +352,6 @@ mod tests {
         assert_eq!(jwt.signature(), b"sig");
         assert_eq!(jwt.alg, Algorithm::EdDSA);
         assert!(jwt.kid.is_none());
-    }
-
-    /// The header as serde reads it: `Err` for a header it refuses.
-    fn serde_header(json: &str) -> Result<(String, Option<String>, bool), ()> {
-        let h: RawHeader<'_> = serde_json::from_str(json).map_err(|_| ())?;
-        Ok((
-            h.alg.into_owned(),
-            h.kid.map(Cow::into_owned),
-            h.crit.is_some(),
-        ))
-    }
-
-    #[test]
-    fn header_fast_path_reads_as_serde_does() {
-        for (json, fast) in [
-            (r#"{"alg":"RS256","typ":"JWT","kid":"abc"}"#, true),
-            (
-                r#" {"kid" : null , "alg":"ES256", "x5t#S256": "x", "n": [1, {}]} "#,
-                true,
-            ),
-            (r#"{"alg":"RS256","crit":["exp"]}"#, true),
-            (r#"{"alg":"RS256","crit":null}"#, true),
-            (r#"{"alg":"none"}"#, true),
-            // Left to serde, which reads or refuses each.
-            (r#"{"alg":"RS256","alg":"ES256"}"#, false),
-            (r#"{"alg":"RS256","kid":"a","kid":"b"}"#, false),
-            (r#"{"alg":"RS256","kid":null,"kid":null}"#, false),
-            (r#"{"alg":"RS256","crit":null,"crit":null}"#, false),
-            (r#"{"alg":null}"#, false),
-            (r#"{"alg":1}"#, false),
-            (r#"{"kid":"a"}"#, false),
-            (r#"{"alg":"RS256","kid":7}"#, false),
-            (r#"{"alg":"RS\u0032\u0035\u0036"}"#, false),
-            (r#"{"\u0061lg":"RS256"}"#, false),
-            (r#"{"alg":"RS256","x":1.5}"#, false),
-            (r#"["RS256"]"#, false),
-            (r#"{"alg":"RS256"} x"#, false),
-        ] {
-            let read = read_fast(json.as_bytes());
-            assert_eq!(read.is_some(), fast, "{json}");
-            if let Some((alg, kid, crit)) = read {
-                assert_eq!(
-                    serde_header(json),
-                    Ok((alg.to_owned(), kid.map(str::to_owned), crit)),
-                    "{json}"
-                );
-            }
-        }
     }
 
     #[test]

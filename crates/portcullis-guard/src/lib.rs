@@ -82,7 +82,6 @@ mod b64;
 mod claims;
 mod error;
 mod issuer;
-mod json;
 mod jwks;
 mod jwt;
 mod keys;
