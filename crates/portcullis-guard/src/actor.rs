@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
-use crate::claims::Known;
+use crate::claims::{Claim, Known};
 use crate::error::Error;
 
 /// An organization the caller belongs to, from Keycloak's `organization` claim.
@@ -143,38 +143,32 @@ impl serde::Serialize for Claims {
     }
 }
 
-fn into_string(v: Option<Value>) -> Option<String> {
+fn into_string(v: Option<Claim>) -> Option<String> {
     match v {
-        Some(Value::String(s)) => Some(s),
+        Some(Claim::String(s)) => Some(s),
         _ => None,
     }
 }
 
 /// The strings of a JSON array; anything else gives an empty list.
-fn into_strings(v: Option<Value>) -> Vec<String> {
+fn into_strings(v: Option<Claim>) -> Vec<String> {
     match v {
-        Some(Value::Array(a)) => a
-            .into_iter()
-            .filter_map(|v| match v {
-                Value::String(s) => Some(s),
-                _ => None,
-            })
-            .collect(),
+        Some(Claim::Strings(list)) => list,
         _ => Vec::new(),
     }
 }
 
 /// Parses Keycloak's `organization` claim: `["acme"]`, `{"acme": {"id": "..", ..}}` or `"acme"`.
-pub(crate) fn organizations(v: Option<&Value>) -> Vec<Organization> {
+pub(crate) fn organizations(v: Option<&Claim>) -> Vec<Organization> {
     let plain = |name: &str| Organization {
         name: name.to_owned(),
         id: None,
         attributes: Map::new(),
     };
     match v {
-        Some(Value::String(s)) => vec![plain(s)],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(plain).collect(),
-        Some(Value::Object(m)) => m
+        Some(Claim::String(s)) => vec![plain(s)],
+        Some(Claim::Strings(a)) => a.iter().map(|s| plain(s)).collect(),
+        Some(Claim::Object(m)) => m
             .iter()
             .map(|(name, details)| {
                 let mut attributes = match details {
@@ -205,7 +199,7 @@ impl Actor {
         let tenant = known
             .iss
             .as_ref()
-            .and_then(Value::as_str)
+            .and_then(Claim::as_str)
             .and_then(crate::issuer::realm_of)
             .map(str::to_owned);
         Actor::from_known(known, tenant, Claims::from(claims))
@@ -222,7 +216,7 @@ impl Actor {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::MissingClaim("sub".into()))?;
         let scopes = match &known.scope {
-            Some(Value::String(s)) => s
+            Some(Claim::String(s)) => s
                 .split(' ')
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
@@ -230,11 +224,14 @@ impl Actor {
             _ => Vec::new(),
         };
         let org_id = match known.org_id {
-            Some(Value::String(s)) => Some(s),
-            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Claim::String(s)) => Some(s),
+            Some(Claim::Number(n)) => Some(n.to_string()),
             _ => None,
         };
-        let expires_at = known.exp.as_ref().and_then(Value::as_i64).unwrap_or(0);
+        let expires_at = match &known.exp {
+            Some(Claim::Number(n)) => n.as_i64().unwrap_or(0),
+            _ => 0,
+        };
         Ok(Actor {
             sub,
             issuer: into_string(known.iss).unwrap_or_default(),
@@ -250,7 +247,7 @@ impl Actor {
             azp: into_string(known.azp),
             sid: into_string(known.sid),
             audience: match known.aud {
-                Some(Value::String(s)) => vec![s],
+                Some(Claim::String(s)) => vec![s],
                 other => into_strings(other),
             },
             expires_at,
@@ -404,7 +401,7 @@ mod tests {
 
     #[test]
     fn organization_as_list() {
-        let orgs = organizations(Some(&json!(["acme", "globex", 3])));
+        let orgs = organizations(Some(&Claim::from_value(json!(["acme", "globex", 3]))));
         assert_eq!(orgs.len(), 2);
         assert_eq!(orgs[0].name, "acme");
         assert_eq!(orgs[0].id, None);
@@ -435,8 +432,11 @@ mod tests {
 
     #[test]
     fn organization_as_single_string_and_garbage() {
-        assert_eq!(organizations(Some(&json!("acme")))[0].name, "acme");
-        assert!(organizations(Some(&json!(12))).is_empty());
+        assert_eq!(
+            organizations(Some(&Claim::from_value(json!("acme"))))[0].name,
+            "acme"
+        );
+        assert!(organizations(Some(&Claim::from_value(json!(12)))).is_empty());
         assert!(organizations(None).is_empty());
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de;
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 use crate::error::Error;
 
@@ -24,6 +24,49 @@ pub(crate) struct ClaimRules {
     pub(crate) required_claims: Vec<String>,
 }
 
+/// The value of a claim the guard reads, in the forms its readers tell apart: a string, a
+/// number, the strings of an array (every reader of an array claim skips its other elements),
+/// an object (whole: `organization` reads one), `null`, or something else (a boolean). A third
+/// of the size of a [`Value`], which the scan moves around.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Claim {
+    Null,
+    String(String),
+    Number(Number),
+    /// An array: its string elements.
+    Strings(Vec<String>),
+    Object(Box<Map<String, Value>>),
+    /// `true` or `false`.
+    Other,
+}
+
+impl Claim {
+    pub(crate) fn from_value(value: Value) -> Claim {
+        match value {
+            Value::Null => Claim::Null,
+            Value::Bool(_) => Claim::Other,
+            Value::Number(n) => Claim::Number(n),
+            Value::String(s) => Claim::String(s),
+            Value::Array(list) => Claim::Strings(
+                list.into_iter()
+                    .filter_map(|v| match v {
+                        Value::String(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Value::Object(map) => Claim::Object(Box::new(map)),
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Claim::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
 /// The claims the guard reads, taken out of the payload in one pass: these are parsed into
 /// values, every other claim is only checked to be valid JSON (exactly as `serde_json::Value`
 /// would parse it: same grammar, number range and nesting limit, so the lazily parsed
@@ -33,34 +76,34 @@ pub(crate) struct ClaimRules {
 /// objects: `realm_access.roles` and `resource_access.<client>.roles` (see [`RoleHolder`]).
 ///
 /// A repeated key keeps its last value, as in a [`Map`], at every level.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Known {
-    pub(crate) iss: Option<Value>,
-    pub(crate) sub: Option<Value>,
-    pub(crate) aud: Option<Value>,
-    pub(crate) exp: Option<Value>,
-    pub(crate) nbf: Option<Value>,
-    pub(crate) iat: Option<Value>,
-    pub(crate) typ: Option<Value>,
-    pub(crate) azp: Option<Value>,
-    pub(crate) sid: Option<Value>,
-    pub(crate) scope: Option<Value>,
-    pub(crate) email: Option<Value>,
-    pub(crate) preferred_username: Option<Value>,
+    pub(crate) iss: Option<Claim>,
+    pub(crate) sub: Option<Claim>,
+    pub(crate) aud: Option<Claim>,
+    pub(crate) exp: Option<Claim>,
+    pub(crate) nbf: Option<Claim>,
+    pub(crate) iat: Option<Claim>,
+    pub(crate) typ: Option<Claim>,
+    pub(crate) azp: Option<Claim>,
+    pub(crate) sid: Option<Claim>,
+    pub(crate) scope: Option<Claim>,
+    pub(crate) email: Option<Claim>,
+    pub(crate) preferred_username: Option<Claim>,
     /// `realm_access.roles`, read as [`RoleHolder`] does.
     pub(crate) realm_roles: Vec<String>,
     /// `resource_access`: for each client (key) its `roles`, read as [`RoleHolder`] does. A
     /// `resource_access` that is not an object gives no clients.
     pub(crate) client_roles: BTreeMap<String, Vec<String>>,
-    pub(crate) groups: Option<Value>,
-    pub(crate) organization: Option<Value>,
-    pub(crate) org_id: Option<Value>,
+    pub(crate) groups: Option<Claim>,
+    pub(crate) organization: Option<Claim>,
+    pub(crate) org_id: Option<Claim>,
     /// The first configured required claim that is absent or `null`.
     pub(crate) missing_required: Option<usize>,
 }
 
 impl Known {
-    fn slot(&mut self, name: &str) -> Option<&mut Option<Value>> {
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Claim>> {
         Some(match name {
             "iss" => &mut self.iss,
             "sub" => &mut self.sub,
@@ -98,7 +141,7 @@ impl Known {
                 "resource_access" => known.client_roles = client_roles_in(value),
                 _ => {
                     if let Some(slot) = known.slot(name) {
-                        *slot = Some(value.clone());
+                        *slot = Some(Claim::from_value(value.clone()));
                     }
                 }
             }
@@ -149,7 +192,7 @@ impl<'de> de::Visitor<'de> for ScanSeed<'_> {
                     Some(slot) => {
                         let value: Value = map.next_value()?;
                         let is_null = value.is_null();
-                        *slot = Some(value);
+                        *slot = Some(Claim::from_value(value));
                         is_null
                     }
                     None => map.next_value_seed(Validate)?,
@@ -420,10 +463,10 @@ fn client_roles_in(value: &Value) -> BTreeMap<String, Vec<String>> {
 }
 
 /// A NumericDate (RFC 7519 §2): integer or fractional seconds; fractions are truncated.
-fn numeric_date(value: Option<&Value>, name: &str) -> Result<Option<i64>, Error> {
+fn numeric_date(value: Option<&Claim>, name: &str) -> Result<Option<i64>, Error> {
     match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
+        None | Some(Claim::Null) => Ok(None),
+        Some(Claim::Number(n)) => n
             .as_i64()
             .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
             .map(Some)
@@ -472,24 +515,23 @@ pub(crate) fn check_known(
     }
 
     // Issuer: the routing already matched it; check again on the verified claims.
-    if known.iss.as_ref().and_then(Value::as_str) != Some(expected_iss) {
+    if known.iss.as_ref().and_then(Claim::as_str) != Some(expected_iss) {
         return Err(Error::UntrustedIssuer);
     }
 
     if rules.check_audience {
         let aud_ok = match &known.aud {
-            Some(Value::String(s)) => rules.audiences.iter().any(|a| a == s),
-            Some(Value::Array(list)) => list
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|s| rules.audiences.iter().any(|a| a == s)),
+            Some(Claim::String(s)) => rules.audiences.iter().any(|a| a == s),
+            Some(Claim::Strings(list)) => {
+                list.iter().any(|s| rules.audiences.iter().any(|a| a == s))
+            }
             _ => false,
         };
         let azp_ok = rules.accept_azp_as_audience
             && known
                 .azp
                 .as_ref()
-                .and_then(Value::as_str)
+                .and_then(Claim::as_str)
                 .is_some_and(|azp| rules.audiences.iter().any(|a| a == azp));
         if !aud_ok && !azp_ok {
             return Err(Error::InvalidAudience);
@@ -499,13 +541,13 @@ pub(crate) fn check_known(
     // Keycloak marks access tokens `"typ": "Bearer"`; refresh tokens say `Refresh`, ID tokens `ID`,
     // logout tokens `Logout` (org.keycloak.util.TokenUtil.TOKEN_TYPE_*).
     if let Some(typ) = &rules.expected_typ {
-        if known.typ.as_ref().and_then(Value::as_str) != Some(typ.as_str()) {
+        if known.typ.as_ref().and_then(Claim::as_str) != Some(typ.as_str()) {
             return Err(Error::InvalidTokenType);
         }
     }
 
     match &known.sub {
-        Some(Value::String(s)) if !s.is_empty() => {}
+        Some(Claim::String(s)) if !s.is_empty() => {}
         _ => return Err(Error::MissingClaim("sub".into())),
     }
     if let Some(i) = known.missing_required {
@@ -694,8 +736,9 @@ mod tests {
             ("organization", &scanned.organization, &k.organization),
             ("org_id", &scanned.org_id, &k.org_id),
         ] {
-            assert_eq!(found.as_ref(), c.get(name), "{name}");
-            assert_eq!(from_map.as_ref(), c.get(name), "{name}");
+            let expected = c.get(name).cloned().map(Claim::from_value);
+            assert_eq!(*found, expected, "{name}");
+            assert_eq!(*from_map, expected, "{name}");
         }
         assert_eq!(scanned.realm_roles, vec!["user"]);
         assert_eq!(k.realm_roles, scanned.realm_roles);
@@ -705,7 +748,7 @@ mod tests {
         let dup = br#"{"sub": "first", "s\u0075b": "second", "x": 1, "x": null}"#;
         let req = ["x".to_owned(), "sub".to_owned()];
         let k = Known::scan(dup, &req).unwrap();
-        assert_eq!(k.sub, Some(json!("second")));
+        assert_eq!(k.sub, Some(Claim::String("second".into())));
         assert_eq!(k.missing_required, Some(0));
         let map: Map<String, Value> = serde_json::from_slice(dup).unwrap();
         assert_eq!(Known::from_map(&map, &req).missing_required, Some(0));
@@ -881,4 +924,5 @@ mod tests {
             );
         }
     }
+
 }

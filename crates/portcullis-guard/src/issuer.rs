@@ -103,9 +103,10 @@ pub(crate) fn route<'a>(issuers: &[TrustedIssuer], iss: &'a str) -> Option<Match
 
 /// The realm name of an issuer URL: what follows the last `/realms/`, if it is a realm name.
 pub(crate) fn realm_of(iss: &str) -> Option<&str> {
-    let idx = iss.rfind("/realms/")?;
-    let realm = &iss[idx + "/realms/".len()..];
-    is_realm_name(realm).then_some(realm)
+    // A realm name holds no `/`, so the last `/realms/` can only be followed by one if it ends
+    // at the last `/`.
+    let (before, realm) = iss.rsplit_once('/')?;
+    (before.ends_with("/realms") && is_realm_name(realm)).then_some(realm)
 }
 
 fn is_realm_byte(b: u8) -> bool {
@@ -320,6 +321,37 @@ mod tests {
         assert!(is_realm_name("a.b-c_d"));
         for bad in ["", ".", "..", "a/b", "a b", "a%2e", "ä"] {
             assert!(!is_realm_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn realm_of_is_what_follows_the_last_realms_segment() {
+        fn by_search(iss: &str) -> Option<&str> {
+            let idx = iss.rfind("/realms/")?;
+            let realm = &iss[idx + "/realms/".len()..];
+            is_realm_name(realm).then_some(realm)
+        }
+        for (iss, realm) in [
+            ("https://idp.example.com/realms/acme", Some("acme")),
+            (
+                "https://idp.example.com/auth/realms/a.b-c_d",
+                Some("a.b-c_d"),
+            ),
+            ("https://idp.example.com/realms/realms/x", Some("x")),
+            ("https://idp.example.com/realms/acme/", None),
+            ("https://idp.example.com/realms/acme/x", None),
+            ("https://idp.example.com/realms/", None),
+            ("https://idp.example.com/realms/..", None),
+            ("https://idp.example.com/xrealms/acme", None),
+            ("https://idp.example.com/realmsacme", None),
+            ("https://idp.example.com/realms", None),
+            ("/realms/acme", Some("acme")),
+            ("realms/acme", None),
+            ("acme", None),
+            ("", None),
+        ] {
+            assert_eq!(realm_of(iss), realm, "{iss}");
+            assert_eq!(by_search(iss), realm, "{iss}");
         }
     }
 

@@ -90,16 +90,16 @@ impl KeySet {
         Ok(KeySet { entries })
     }
 
-    /// Keys that may have signed a token with this header: same `kid` (when the token names one)
-    /// and same algorithm.
+    /// Keys that may have signed a token with this header: same `kid` (when the token names one;
+    /// compared byte for byte) and same algorithm.
     pub(crate) fn candidates<'a>(
         &'a self,
-        kid: Option<&'a str>,
+        kid: Option<&'a [u8]>,
         alg: Algorithm,
     ) -> impl Iterator<Item = &'a KeyEntry> + 'a {
-        self.entries
-            .iter()
-            .filter(move |e| e.alg == alg && (kid.is_none() || e.kid.as_deref() == kid))
+        self.entries.iter().filter(move |e| {
+            e.alg == alg && (kid.is_none() || e.kid.as_deref().map(str::as_bytes) == kid)
+        })
     }
 
     /// Number of (key, algorithm) pairs.
@@ -244,11 +244,27 @@ mod tests {
     fn usable_keys_are_kept() {
         let s = set(&[ec_jwk(r#","use":"sig","alg":"ES256""#), ed_jwk("")]);
         assert_eq!(s.len(), 2);
-        assert_eq!(s.candidates(Some("ec"), Algorithm::ES256).count(), 1);
-        assert_eq!(s.candidates(Some("ed"), Algorithm::EdDSA).count(), 1);
+        assert_eq!(
+            s.candidates(Some(b"ec".as_slice()), Algorithm::ES256)
+                .count(),
+            1
+        );
+        assert_eq!(
+            s.candidates(Some(b"ed".as_slice()), Algorithm::EdDSA)
+                .count(),
+            1
+        );
         assert_eq!(s.candidates(None, Algorithm::EdDSA).count(), 1);
-        assert_eq!(s.candidates(Some("ec"), Algorithm::ES384).count(), 0);
-        assert_eq!(s.candidates(Some("ed"), Algorithm::ES256).count(), 0);
+        assert_eq!(
+            s.candidates(Some(b"ec".as_slice()), Algorithm::ES384)
+                .count(),
+            0
+        );
+        assert_eq!(
+            s.candidates(Some(b"ed".as_slice()), Algorithm::ES256)
+                .count(),
+            0
+        );
     }
 
     #[test]

@@ -5,11 +5,10 @@
 
 use std::borrow::Cow;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::{DecodeSliceError, Engine as _};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+use crate::b64;
 use crate::claims::Known;
 use crate::error::Error;
 
@@ -136,6 +135,9 @@ const MAX_SIGNATURE_LEN: usize = 1024;
 /// ones, such as headers carrying a certificate chain, on the heap.
 const STACK_HEADER_LEN: usize = 512;
 
+/// `kid`s up to this length are kept inline (Keycloak's are 43 characters).
+const INLINE_KID_LEN: usize = 64;
+
 /// The header parameters the guard reads. `alg` and `kid` borrow from the decoded header unless
 /// they contain JSON escapes; `crit` is only tested for presence.
 #[derive(Deserialize)]
@@ -148,18 +150,53 @@ struct RawHeader<'h> {
     crit: Option<IgnoredAny>,
 }
 
+/// A token's `kid`, compared byte for byte with the keys' (inline when short: no allocation).
+pub(crate) enum Kid {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_KID_LEN],
+    },
+    Heap(Box<[u8]>),
+}
+
+impl Kid {
+    fn new(kid: &str) -> Kid {
+        let mut bytes = [0; INLINE_KID_LEN];
+        match (bytes.get_mut(..kid.len()), u8::try_from(kid.len())) {
+            (Some(inline), Ok(len)) => {
+                inline.copy_from_slice(kid.as_bytes());
+                Kid::Inline { len, bytes }
+            }
+            _ => Kid::Heap(kid.as_bytes().into()),
+        }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Kid::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            Kid::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl std::fmt::Debug for Kid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&String::from_utf8_lossy(self.as_bytes()), f)
+    }
+}
+
 /// A token split and decoded, signature not yet checked.
 ///
 /// The header is decoded into a stack buffer, the payload once into a vector that later backs
-/// [`crate::Claims`]; of the claims, only those the guard reads are parsed into values. (The
-/// signature lives on the heap on purpose: this value is held across an `.await`, and a
-/// kilobyte array in the future costs more in copies than one allocation.)
+/// [`crate::Claims`]; of the claims, only those the guard reads are parsed into values. The
+/// signature is kept inline; the validator keeps this value on the heap across its `.await`.
 pub(crate) struct UnverifiedJwt<'a> {
     pub(crate) alg: Algorithm,
-    pub(crate) kid: Option<String>,
+    pub(crate) kid: Option<Kid>,
     /// `base64url(header) "." base64url(payload)`: the bytes the signature covers.
     pub(crate) signing_input: &'a [u8],
-    signature: Vec<u8>,
+    signature: [u8; MAX_SIGNATURE_LEN],
+    signature_len: usize,
     /// The claims the guard reads, untrusted until the signature is verified.
     pub(crate) known: Known,
     /// The decoded payload, a JSON object.
@@ -169,43 +206,44 @@ pub(crate) struct UnverifiedJwt<'a> {
 impl UnverifiedJwt<'_> {
     /// The decoded signature.
     pub(crate) fn signature(&self) -> &[u8] {
-        &self.signature
+        self.signature.get(..self.signature_len).unwrap_or_default()
     }
 }
 
 /// Splits and decodes a compact JWS. Header parameters such as `jku`, `x5u` or `jwk` are ignored:
 /// keys only ever come from the configured issuer's JWKS. `required` names the claims whose
 /// presence is noted while the payload is read.
+///
+/// Base64url is strict (no padding, no other alphabet, zero trailing bits: [`crate::b64`]).
 pub(crate) fn parse<'a>(
     token: &'a str,
     allowed: &[Algorithm],
     required: &[String],
 ) -> Result<UnverifiedJwt<'a>, Error> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    // Exactly three parts.
+    let (h, rest) = token.split_once('.').ok_or(Error::Malformed)?;
+    let (p, s) = rest.split_once('.').ok_or(Error::Malformed)?;
+    if s.contains('.') {
         return Err(Error::Malformed);
-    };
+    }
     let (alg, kid) = parse_header(h.as_bytes())?;
     let alg = alg
         .filter(|a| allowed.contains(a))
         .ok_or(Error::UnsupportedAlgorithm)?;
 
-    let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| Error::Malformed)?;
+    let payload = b64::decode_vec(p.as_bytes()).ok_or(Error::Malformed)?;
     let known = Known::scan(&payload, required).map_err(|_| Error::Malformed)?;
 
-    // Unpadded base64url of MAX_SIGNATURE_LEN bytes.
-    if s.len() > (MAX_SIGNATURE_LEN * 4).div_ceil(3) {
-        return Err(Error::Malformed);
-    }
-    let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| Error::Malformed)?;
+    // Too long for any signature, or not base64url.
+    let mut signature = [0; MAX_SIGNATURE_LEN];
+    let signature_len = b64::decode_to(s.as_bytes(), &mut signature).ok_or(Error::Malformed)?;
     let signing_input = &token.as_bytes()[..h.len() + 1 + p.len()];
     Ok(UnverifiedJwt {
         alg,
         kid,
         signing_input,
         signature,
+        signature_len,
         known,
         payload,
     })
@@ -213,26 +251,24 @@ pub(crate) fn parse<'a>(
 
 /// Decodes and reads the header: the algorithm (`None` when it is not one the guard knows) and
 /// the `kid`. A `crit` parameter is refused: no extension is understood.
-fn parse_header(encoded: &[u8]) -> Result<(Option<Algorithm>, Option<String>), Error> {
-    fn read(json: &[u8]) -> Result<(Option<Algorithm>, Option<String>), Error> {
+fn parse_header(encoded: &[u8]) -> Result<(Option<Algorithm>, Option<Kid>), Error> {
+    fn read(json: &[u8]) -> Result<(Option<Algorithm>, Option<Kid>), Error> {
         let header: RawHeader<'_> = serde_json::from_slice(json).map_err(|_| Error::Malformed)?;
         if header.crit.is_some() {
             return Err(Error::UnsupportedCritical);
         }
         Ok((
             Algorithm::from_name(&header.alg),
-            header.kid.map(Cow::into_owned),
+            header.kid.as_deref().map(Kid::new),
         ))
     }
     let mut stack = [0u8; STACK_HEADER_LEN];
-    match URL_SAFE_NO_PAD.decode_slice(encoded, &mut stack) {
-        Ok(n) => read(stack.get(..n).unwrap_or_default()),
-        Err(DecodeSliceError::OutputSliceTooSmall) => read(
-            &URL_SAFE_NO_PAD
-                .decode(encoded)
-                .map_err(|_| Error::Malformed)?,
-        ),
-        Err(DecodeSliceError::DecodeError(_)) => Err(Error::Malformed),
+    match b64::decode_to(encoded, &mut stack) {
+        Some(n) => read(stack.get(..n).unwrap_or_default()),
+        None if b64::decoded_len(encoded.len()).is_some_and(|n| n > STACK_HEADER_LEN) => {
+            read(&b64::decode_vec(encoded).ok_or(Error::Malformed)?)
+        }
+        None => Err(Error::Malformed),
     }
 }
 
@@ -240,6 +276,8 @@ fn parse_header(encoded: &[u8]) -> Result<(Option<Algorithm>, Option<String>), E
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
 
     fn b64(s: &str) -> String {
         URL_SAFE_NO_PAD.encode(s)
@@ -313,6 +351,25 @@ mod tests {
         assert_eq!(jwt.signing_input, format!("{h}.{p}").as_bytes());
         assert_eq!(jwt.signature(), b"sig");
         assert_eq!(jwt.alg, Algorithm::EdDSA);
-        assert_eq!(jwt.kid, None);
+        assert!(jwt.kid.is_none());
+    }
+
+    #[test]
+    fn long_headers_and_kids() {
+        let kid = "k".repeat(300);
+        let header = format!(
+            r#"{{"alg":"RS256","kid":"{kid}","x5c":["{}"]}}"#,
+            "A".repeat(600)
+        );
+        let t = format!("{}.{}.c2ln", b64(&header), b64(r#"{"a":1}"#));
+        let jwt = parse(&t, &Algorithm::ALL, &[]).unwrap();
+        assert_eq!(jwt.kid.unwrap().as_bytes(), kid.as_bytes());
+        let t = format!(
+            "{}.{}.c2ln",
+            b64(r#"{"alg":"RS256","kid":"short"}"#),
+            b64("{}")
+        );
+        let jwt = parse(&t, &Algorithm::ALL, &[]).unwrap();
+        assert_eq!(jwt.kid.unwrap().as_bytes(), b"short");
     }
 }

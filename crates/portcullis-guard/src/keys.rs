@@ -22,7 +22,7 @@ use url::Url;
 
 use crate::error::{ConfigError, Error};
 use crate::jwks::KeySet;
-use crate::jwt::{Algorithm, UnverifiedJwt};
+use crate::jwt::{Algorithm, Kid, UnverifiedJwt};
 use crate::validator::Clock;
 
 /// Settings of the key cache and of fetching.
@@ -112,7 +112,7 @@ enum Outcome {
 
 fn verify_with(keys: &KeySet, jwt: &UnverifiedJwt<'_>) -> Outcome {
     let mut outcome = Outcome::NoKey;
-    for entry in keys.candidates(jwt.kid.as_deref(), jwt.alg) {
+    for entry in keys.candidates(jwt.kid.as_ref().map(Kid::as_bytes), jwt.alg) {
         if entry
             .key
             .verify_sig(jwt.signing_input, jwt.signature())

@@ -78,6 +78,7 @@
 #![deny(missing_docs)]
 
 mod actor;
+mod b64;
 mod claims;
 mod error;
 mod issuer;

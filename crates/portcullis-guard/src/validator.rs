@@ -4,10 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
-
 use crate::actor::{Actor, Claims};
-use crate::claims::{self, ClaimRules};
+use crate::claims::{self, Claim, ClaimRules};
 use crate::error::{ConfigError, Error};
 use crate::issuer::{self, TrustedIssuer};
 use crate::jwt::{self, Algorithm};
@@ -84,13 +82,13 @@ impl Validator {
         }
         // On the heap: the parsed token lives across the key-cache lookup, and inline it would
         // make this future (built and moved on every call) over a kilobyte larger.
-        let jwt = Box::new(jwt::parse(
+        let mut jwt = Box::new(jwt::parse(
             token,
             &self.algorithms,
             &self.rules.required_claims,
         )?);
         let iss = match &jwt.known.iss {
-            Some(Value::String(s)) => s.as_str(),
+            Some(Claim::String(s)) => s.as_str(),
             _ => return Err(Error::UntrustedIssuer),
         };
         let matched = issuer::route(&self.issuers, iss).ok_or(Error::UntrustedIssuer)?;
@@ -98,8 +96,13 @@ impl Validator {
         claims::check_known(&jwt.known, matched.iss, &self.rules, self.unix_now())?;
         self.keys.verify(matched.iss, &jwt).await?;
         let tenant = matched.tenant.map(str::to_owned);
-        let jwt = *jwt;
-        Actor::from_known(jwt.known, tenant, Claims::from_payload(jwt.payload))
+        // Out of the box field by field: moving the whole value out would copy the signature too.
+        let known = std::mem::take(&mut jwt.known);
+        Actor::from_known(
+            known,
+            tenant,
+            Claims::from_payload(std::mem::take(&mut jwt.payload)),
+        )
     }
 
     /// Checks the tenant a request names (the value of the tenant header, if any) against the
