@@ -3,9 +3,9 @@
 //!
 //! cargo bench -p portcullis-guard -- --warm-up-time 1 --measurement-time 4
 //!
-//! Figures (`taskset -c 1`, 2-core dev machine at load 2.1–2.5, three runs, 2026-11-23): RS256
-//! 19.0–24.5 µs vs 16.3–20.6 µs signature only; ES256 62.3–74.6 µs vs 57.6–64.1 µs.
-//! Instructions per token: RS256 320,300 vs 295,600; ES256 762,600 vs 736,700.
+//! Figures (`taskset -c 1`, 2-core dev machine at load 1.2, three runs, 2026-11-23): RS256
+//! 19.4–20.0 µs vs 16.1–16.2 µs signature only; ES256 59.9–60.7 µs vs 56.0–57.2 µs.
+//! Instructions per token: RS256 329,200 vs 295,600; ES256 767,600 vs 734,700.
 //! See docs/guard.md, "Performance".
 //!
 //! Instruction counts, which a busy machine does not disturb: with `GUARD_BENCH_COUNT=<n>` the
