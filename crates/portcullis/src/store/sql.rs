@@ -90,10 +90,11 @@ macro_rules! impl_store {
                 if let Some(hit) = self.cached_user(key.clone()) {
                     return Ok(hit);
                 }
+                let generation = self.user_generation();
                 let sql = format!("SELECT id, username, email, representation FROM user_entity WHERE realm_id = $1 AND {column} = $2");
                 let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(&sql).bind(realm_id).bind(value).fetch_optional(&self.pool).await?;
                 let row = row.map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation });
-                self.cache_user(key, row.clone());
+                self.cache_user(key, generation, row.clone());
                 Ok(row)
             }
 
@@ -304,6 +305,7 @@ macro_rules! impl_store {
                     }
                 }
                 tx.commit().await?;
+                self.invalidate_sessions();
                 // Again after the commit: a read during the transaction may have cached old rows.
                 self.invalidate_users();
                 Ok(())
@@ -372,17 +374,22 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                self.invalidate_sessions();
                 Ok(())
             }
 
             async fn session(&self, id: &str) -> Result<Option<$crate::store::SessionRow>, $crate::store::StoreError> {
+                if let Some(hit) = self.cached_session(id) {
+                    return Ok(hit);
+                }
+                let generation = self.session_generation();
                 let row: Option<(String, String, String, i64, i64, i64, String)> = sqlx::query_as(
                     "SELECT id, realm_id, user_id, offline, created_at, last_refresh, data FROM user_session WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
-                Ok(row.map(|(id, realm_id, user_id, offline, created_at, last_refresh, data)| $crate::store::SessionRow {
+                let row = row.map(|(id, realm_id, user_id, offline, created_at, last_refresh, data)| $crate::store::SessionRow {
                     id,
                     realm_id,
                     user_id,
@@ -390,11 +397,14 @@ macro_rules! impl_store {
                     created_at,
                     last_refresh,
                     data,
-                }))
+                });
+                self.cache_session(id, generation, row.clone());
+                Ok(row)
             }
 
             async fn touch_session(&self, id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
                 sqlx::query("UPDATE user_session SET last_refresh = $1 WHERE id = $2").bind(now).bind(id).execute(&self.pool).await?;
+                self.invalidate_sessions();
                 Ok(())
             }
 
@@ -403,6 +413,7 @@ macro_rules! impl_store {
                 sqlx::query("DELETE FROM client_session WHERE session_id = $1").bind(id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM user_session WHERE id = $1").bind(id).execute(&mut *tx).await?;
                 tx.commit().await?;
+                self.invalidate_sessions();
                 Ok(done.rows_affected() > 0)
             }
 
@@ -420,6 +431,7 @@ macro_rules! impl_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                self.invalidate_sessions();
                 Ok(row.map(|t| $crate::store::sql::ended(t, clients.into_iter().map(|(c,)| c).collect())))
             }
 
@@ -436,6 +448,7 @@ macro_rules! impl_store {
                     .fetch_all(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                self.invalidate_sessions();
                 let mut out: Vec<$crate::store::EndedSession> = rows
                     .into_iter()
                     .map(|t| {
@@ -603,6 +616,7 @@ macro_rules! impl_store {
                 sqlx::query("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2").bind(realm_id).bind(id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM user_entity WHERE realm_id = $1 AND id = $2").bind(realm_id).bind(id).execute(&mut *tx).await?;
                 tx.commit().await?;
+                self.invalidate_sessions();
                 self.invalidate_users();
                 Ok(done.rows_affected() > 0)
             }
@@ -625,6 +639,7 @@ macro_rules! impl_store {
                 sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(realm_id).bind(user_id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2").bind(realm_id).bind(user_id).execute(&mut *tx).await?;
                 tx.commit().await?;
+                self.invalidate_sessions();
                 Ok(done.rows_affected())
             }
 

@@ -15,25 +15,96 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// The SQLite store.
 ///
 /// The embedded store has exactly one server process writing to it, so user look-ups (read on
-/// every token request) are cached in memory and the cache is invalidated on every write to
-/// users: a cached read can never be staler than the store. (PostgreSQL, shared by several
-/// nodes, is read every time.) Offline `import` must not run against the file of a running
-/// server, as with Keycloak's `kc.sh import`.
+/// every token request) and sessions (read on every refresh) are cached in memory and the
+/// caches are invalidated after every write to users or sessions: a cached read can never be
+/// staler than the store. (PostgreSQL, shared by several nodes, is read every time.) Offline
+/// `import` must not run against the file of a running server, as with Keycloak's `kc.sh
+/// import`.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
-    pub(crate) users: moka::sync::Cache<(String, String), Option<super::UserRow>>,
+    pub(crate) users: GenCache<(String, String), Option<super::UserRow>>,
+    pub(crate) sessions: GenCache<String, Option<super::SessionRow>>,
+}
+
+/// A read cache that writes can always invalidate. Each entry carries the generation that was
+/// current when its read began; an invalidation (after the write has committed) bumps the
+/// generation, so a read that raced a write is never served, even if it is stored after the
+/// invalidation.
+#[derive(Clone)]
+pub(crate) struct GenCache<K, V> {
+    entries: moka::sync::Cache<K, (u64, V)>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<K, V> std::fmt::Debug for GenCache<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenCache")
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> GenCache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn new(capacity: u64) -> Self {
+        GenCache {
+            entries: moka::sync::Cache::new(capacity),
+            generation: std::sync::Arc::default(),
+        }
+    }
+    /// The generation to pass to [`GenCache::insert`]: read it before reading the store.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
+        let (generation, value) = self.entries.get(key)?;
+        (generation == self.generation()).then_some(value)
+    }
+    pub(crate) fn insert(&self, key: K, generation: u64, value: V) {
+        if generation == self.generation() {
+            self.entries.insert(key, (generation, value));
+        }
+    }
+    pub(crate) fn invalidate(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.entries.invalidate_all();
+    }
 }
 
 impl SqliteStore {
+    pub(crate) fn user_generation(&self) -> u64 {
+        self.users.generation()
+    }
     pub(crate) fn cached_user(&self, key: (String, String)) -> Option<Option<super::UserRow>> {
         self.users.get(&key)
     }
-    pub(crate) fn cache_user(&self, key: (String, String), row: Option<super::UserRow>) {
-        self.users.insert(key, row);
+    pub(crate) fn cache_user(
+        &self,
+        key: (String, String),
+        generation: u64,
+        row: Option<super::UserRow>,
+    ) {
+        self.users.insert(key, generation, row);
     }
     pub(crate) fn invalidate_users(&self) {
-        self.users.invalidate_all();
+        self.users.invalidate();
+    }
+    pub(crate) fn session_generation(&self) -> u64 {
+        self.sessions.generation()
+    }
+    pub(crate) fn cached_session(&self, id: &str) -> Option<Option<super::SessionRow>> {
+        self.sessions.get(&id.to_string())
+    }
+    pub(crate) fn cache_session(&self, id: &str, generation: u64, row: Option<super::SessionRow>) {
+        self.sessions.insert(id.to_string(), generation, row);
+    }
+    pub(crate) fn invalidate_sessions(&self) {
+        self.sessions.invalidate();
     }
 }
 
@@ -60,7 +131,8 @@ impl SqliteStore {
         MIGRATOR.run(&pool).await?;
         Ok(SqliteStore {
             pool,
-            users: moka::sync::Cache::new(10_000),
+            users: GenCache::new(10_000),
+            sessions: GenCache::new(10_000),
         })
     }
 }
@@ -73,3 +145,26 @@ pub(super) fn migration_names() -> Vec<String> {
 }
 
 super::sql::impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::GenCache;
+
+    #[test]
+    fn a_read_that_raced_a_write_is_never_served() {
+        let c = GenCache::<String, u32>::new(10);
+        let key = "s".to_string();
+        // A read begins, a write commits and invalidates, then the read stores what it saw.
+        let read_began = c.generation();
+        c.invalidate();
+        c.insert(key.clone(), read_began, 1);
+        assert_eq!(c.get(&key), None, "the stale value is not served");
+        // A read after the write is cached, until the next write.
+        let g = c.generation();
+        c.insert(key.clone(), g, 2);
+        assert_eq!(c.get(&key), Some(2));
+        c.invalidate();
+        assert_eq!(c.get(&key), None);
+    }
+}

@@ -164,7 +164,10 @@ pub(crate) async fn session_tokens(
     let issued = issue::issue(&req)?;
     let lifespans = Lifespans::of(ctx.snap, client);
     let refresh_jti = uuid::Uuid::new_v4().to_string();
-    store.touch_session(&sid, ctx.now).await?;
+    // Within the session's second of last use the write would change nothing.
+    if session.last_refresh != ctx.now {
+        store.touch_session(&sid, ctx.now).await?;
+    }
     // `offline_access`: an offline session beside the SSO session, with an offline token
     // bound to it (Keycloak's `UserSessionManager.createOrUpdateOfflineSession`).
     if scopes

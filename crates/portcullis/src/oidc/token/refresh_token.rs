@@ -214,7 +214,11 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         (Some(exp), exp - ctx.now)
     };
     let refresh = issue::refresh_token(&req, &new_jti, exp, session.offline)?;
-    store.touch_session(sid, ctx.now).await?;
+    // The session's last use moves to now; within the same second it is already there, and the
+    // write (a transaction and a sync on SQLite) would change nothing.
+    if session.last_refresh != ctx.now {
+        store.touch_session(sid, ctx.now).await?;
+    }
     Ok(response(
         &issued,
         Some((refresh, refresh_in)),
