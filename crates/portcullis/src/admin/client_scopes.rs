@@ -324,19 +324,10 @@ async fn realm_list(
     } else {
         &snap.rep.default_optional_client_scopes
     };
-    let out = names
-        .iter()
-        .flatten()
-        .filter_map(|n| {
-            snap.rep
-                .client_scopes
-                .iter()
-                .flatten()
-                .find(|s| s.name.as_deref() == Some(n.as_str()))
-        })
-        .map(|s| json!({"id": s.id, "name": s.name}))
-        .collect();
-    Ok(Json(out))
+    Ok(Json(super::clients::scope_refs(
+        &snap.rep,
+        names.as_deref().unwrap_or_default(),
+    )))
 }
 
 async fn realm_change(

@@ -732,7 +732,8 @@ pub async fn delete_mapper(
 
 // Client scopes of a client.
 
-fn scope_refs(rep: &RealmRepresentation, names: &[String]) -> Vec<Value> {
+/// Client scope names as Keycloak lists them: `{id, name}` of each scope that exists.
+pub(super) fn scope_refs(rep: &RealmRepresentation, names: &[String]) -> Vec<Value> {
     names
         .iter()
         .filter_map(|n| {

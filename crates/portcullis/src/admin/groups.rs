@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::auth::{Caller, Family, Need};
 use super::clients::mappings_json;
 use super::realms::target;
-use super::roles::{resolve, roles_out};
+use super::roles::roles_out;
 use super::{body, edit_realm, model, new_id, no_content, AdminError, AdminResult, Paging};
 use crate::realm::index::{role_refs, Role};
 use crate::representation::{GroupRepresentation, RealmRepresentation, UserRepresentation};
@@ -549,22 +549,14 @@ async fn change_mappings(
     let list: Vec<Value> = body(bytes)?;
     edit_realm(state, &snap.name, |rep, _| {
         let cid = client_id_of(rep, client)?;
-        let roles = list
-            .iter()
-            .map(|v| resolve(rep, v))
-            .collect::<AdminResult<Vec<_>>>()?;
-        if add {
-            caller.require_grant(&snap.name, &roles)?;
-        }
+        let roles =
+            super::roles::mapping_roles(rep, caller, &snap.name, &list, cid.as_deref(), add)?;
         let g = model::group_mut(rep, id).ok_or_else(not_found)?;
         let mut m = model::Mappings {
             realm: &mut g.realm_roles,
             client: &mut g.client_roles,
         };
         for r in &roles {
-            if !model::in_container(r, cid.as_deref()) {
-                return Err(AdminError::not_found("Could not find role"));
-            }
             if add {
                 m.add(r);
             } else {

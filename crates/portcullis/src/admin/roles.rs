@@ -65,6 +65,30 @@ fn role_out(rep: &RealmRepresentation, role: &Role) -> Option<Value> {
     }
 }
 
+/// The roles of a role-mapping request body for a holder (user or group), each in the asked
+/// container (`client`: that client's roles; `None`: realm roles), and, when they are to be
+/// added, each one the caller may grant.
+pub fn mapping_roles(
+    rep: &RealmRepresentation,
+    caller: &Caller,
+    realm: &str,
+    body: &[Value],
+    client: Option<&str>,
+    add: bool,
+) -> AdminResult<Vec<Role>> {
+    let roles = body
+        .iter()
+        .map(|v| resolve(rep, v))
+        .collect::<AdminResult<Vec<_>>>()?;
+    if roles.iter().any(|r| !model::in_container(r, client)) {
+        return Err(AdminError::not_found("Could not find role"));
+    }
+    if add {
+        caller.require_grant(realm, &roles)?;
+    }
+    Ok(roles)
+}
+
 /// Resolves a `RoleRepresentation` of a request body (by `id`, else by name in the realm or,
 /// with `clientRole` and `containerId`, in that client) to a role of the realm.
 pub fn resolve(rep: &RealmRepresentation, v: &Value) -> AdminResult<Role> {
@@ -195,18 +219,9 @@ fn composites_keys(rep: &RealmRepresentation, role: &Role) -> Vec<Role> {
         Role::Realm(n) => (None, n),
         Role::Client(c, n) => (Some(c.as_str()), n),
     };
-    let mut out = Vec::new();
-    if let Some(c) = model::role(rep, owner, name).and_then(|r| r.composites.as_ref()) {
-        out.extend(c.realm.iter().flatten().map(|n| Role::Realm(n.clone())));
-        for (client, names) in c.client.iter().flatten() {
-            out.extend(
-                names
-                    .iter()
-                    .map(|n| Role::Client(client.clone(), n.clone())),
-            );
-        }
-    }
-    out
+    model::role(rep, owner, name)
+        .map(crate::realm::index::composites_of)
+        .unwrap_or_default()
 }
 
 fn set_composites(rep: &mut RealmRepresentation, role: &Role, c: Composites) -> AdminResult<()> {

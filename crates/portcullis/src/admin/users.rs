@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use super::auth::{Caller, Family, Need};
 use super::clients::mappings_json;
 use super::realms::target;
-use super::roles::{resolve, roles_out};
+use super::roles::roles_out;
 use super::{body, created, model, new_id, no_content, now_millis, AdminError, AdminResult};
 use crate::oidc::backchannel_logout;
 use crate::realm::index::{role_refs, Role};
@@ -1075,20 +1075,17 @@ async fn change_mappings(
     let cid = client_of(&snap, client)?;
     let list: Vec<Value> = body(bytes)?;
     let (_, mut u) = load(state, &snap, id).await?;
+    let roles =
+        super::roles::mapping_roles(&snap.rep, caller, &snap.name, &list, cid.as_deref(), add)?;
     let mut m = model::Mappings {
         realm: &mut u.realm_roles,
         client: &mut u.client_roles,
     };
-    for v in &list {
-        let role = resolve(&snap.rep, v)?;
-        if !model::in_container(&role, cid.as_deref()) {
-            return Err(AdminError::not_found("Could not find role"));
-        }
+    for r in &roles {
         if add {
-            caller.require_grant(&snap.name, [&role])?;
-            m.add(&role);
+            m.add(r);
         } else {
-            m.remove(&role);
+            m.remove(r);
         }
     }
     save(state, &snap, &u).await?;

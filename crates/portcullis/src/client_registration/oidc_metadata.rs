@@ -6,6 +6,46 @@ use serde_json::{json, Map, Value};
 
 use crate::representation::ClientRepresentation;
 
+/// RFC 7591 metadata fields that are one client attribute each, as plain strings, both ways
+/// (Keycloak's `DescriptionConverter`).
+const STRING_FIELDS: [(&str, &str); 11] = [
+    (
+        "userinfo_signed_response_alg",
+        "user.info.response.signature.alg",
+    ),
+    ("request_object_signing_alg", "request.object.signature.alg"),
+    ("tls_client_auth_subject_dn", "tls.client.auth.subject.dn"),
+    (
+        "id_token_signed_response_alg",
+        "id.token.signed.response.alg",
+    ),
+    (
+        "id_token_encrypted_response_alg",
+        "id.token.encrypted.response.alg",
+    ),
+    (
+        "id_token_encrypted_response_enc",
+        "id.token.encrypted.response.enc",
+    ),
+    (
+        "authorization_signed_response_alg",
+        "authorization.signed.response.alg",
+    ),
+    (
+        "authorization_encrypted_response_alg",
+        "authorization.encrypted.response.alg",
+    ),
+    (
+        "authorization_encrypted_response_enc",
+        "authorization.encrypted.response.enc",
+    ),
+    (
+        "token_endpoint_auth_signing_alg",
+        "token.endpoint.auth.signing.alg",
+    ),
+    ("backchannel_logout_uri", "backchannel.logout.url"),
+];
+
 /// Why metadata cannot be converted (logged; the caller answers Keycloak's
 /// `invalid_client_metadata` / "Client metadata invalid").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,43 +209,7 @@ pub fn to_internal(md: &Map<String, Value>) -> Result<Map<String, Value>, Invali
         ));
     }
 
-    for (field, attr) in [
-        (
-            "userinfo_signed_response_alg",
-            "user.info.response.signature.alg",
-        ),
-        ("request_object_signing_alg", "request.object.signature.alg"),
-        ("tls_client_auth_subject_dn", "tls.client.auth.subject.dn"),
-        (
-            "id_token_signed_response_alg",
-            "id.token.signed.response.alg",
-        ),
-        (
-            "id_token_encrypted_response_alg",
-            "id.token.encrypted.response.alg",
-        ),
-        (
-            "id_token_encrypted_response_enc",
-            "id.token.encrypted.response.enc",
-        ),
-        (
-            "authorization_signed_response_alg",
-            "authorization.signed.response.alg",
-        ),
-        (
-            "authorization_encrypted_response_alg",
-            "authorization.encrypted.response.alg",
-        ),
-        (
-            "authorization_encrypted_response_enc",
-            "authorization.encrypted.response.enc",
-        ),
-        (
-            "token_endpoint_auth_signing_alg",
-            "token.endpoint.auth.signing.alg",
-        ),
-        ("backchannel_logout_uri", "backchannel.logout.url"),
-    ] {
+    for (field, attr) in STRING_FIELDS {
         if let Some(v) = s(field) {
             attrs.insert(attr.into(), json!(v));
         }
@@ -356,43 +360,7 @@ pub fn to_external(c: &ClientRepresentation, token: Option<&str>, uri: &str) -> 
         "tls_client_certificate_bound_access_tokens",
         json!(attr(c, "tls.client.certificate.bound.access.tokens") == Some("true")),
     );
-    for (field, a) in [
-        (
-            "userinfo_signed_response_alg",
-            "user.info.response.signature.alg",
-        ),
-        ("request_object_signing_alg", "request.object.signature.alg"),
-        ("tls_client_auth_subject_dn", "tls.client.auth.subject.dn"),
-        (
-            "id_token_signed_response_alg",
-            "id.token.signed.response.alg",
-        ),
-        (
-            "id_token_encrypted_response_alg",
-            "id.token.encrypted.response.alg",
-        ),
-        (
-            "id_token_encrypted_response_enc",
-            "id.token.encrypted.response.enc",
-        ),
-        (
-            "authorization_signed_response_alg",
-            "authorization.signed.response.alg",
-        ),
-        (
-            "authorization_encrypted_response_alg",
-            "authorization.encrypted.response.alg",
-        ),
-        (
-            "authorization_encrypted_response_enc",
-            "authorization.encrypted.response.enc",
-        ),
-        (
-            "token_endpoint_auth_signing_alg",
-            "token.endpoint.auth.signing.alg",
-        ),
-        ("backchannel_logout_uri", "backchannel.logout.url"),
-    ] {
+    for (field, a) in STRING_FIELDS {
         if let Some(v) = attr(c, a).filter(|v| !v.is_empty()) {
             put(field, json!(v));
         }

@@ -42,7 +42,8 @@ pub fn scope_target(client: Option<&str>, scope: Option<&str>) -> Option<String>
     }
 }
 
-fn composites_of(r: &RoleRepresentation) -> Vec<Role> {
+/// The direct composites of a role.
+pub(crate) fn composites_of(r: &RoleRepresentation) -> Vec<Role> {
     let mut out = Vec::new();
     if let Some(c) = &r.composites {
         out.extend(c.realm.iter().flatten().map(|n| Role::Realm(n.clone())));

@@ -61,21 +61,26 @@ pub(crate) fn device_code_row(t: DeviceCodeTuple) -> crate::store::DeviceCodeRow
 /// A `user_session` row as read: id, realm, user, offline, created, last refresh, notes.
 pub(crate) type SessionTuple = (String, String, String, i64, i64, i64, String);
 
+/// A session from its row.
+pub(crate) fn session_row(t: SessionTuple) -> crate::store::SessionRow {
+    let (id, realm_id, user_id, offline, created_at, last_refresh, data) = t;
+    crate::store::SessionRow {
+        id,
+        realm_id,
+        user_id,
+        offline: offline != 0,
+        created_at,
+        last_refresh,
+        data,
+    }
+}
+
 /// An ended session from its row and its clients (sorted here).
 pub(crate) fn ended(t: SessionTuple, mut clients: Vec<String>) -> crate::store::EndedSession {
-    let (id, realm_id, user_id, offline, created_at, last_refresh, data) = t;
     clients.sort();
     clients.dedup();
     crate::store::EndedSession {
-        session: crate::store::SessionRow {
-            id,
-            realm_id,
-            user_id,
-            offline: offline != 0,
-            created_at,
-            last_refresh,
-            data,
-        },
+        session: session_row(t),
         clients,
     }
 }
@@ -383,21 +388,13 @@ macro_rules! impl_store {
                     return Ok(hit);
                 }
                 let generation = self.session_generation();
-                let row: Option<(String, String, String, i64, i64, i64, String)> = sqlx::query_as(
+                let row: Option<$crate::store::sql::SessionTuple> = sqlx::query_as(
                     "SELECT id, realm_id, user_id, offline, created_at, last_refresh, data FROM user_session WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
-                let row = row.map(|(id, realm_id, user_id, offline, created_at, last_refresh, data)| $crate::store::SessionRow {
-                    id,
-                    realm_id,
-                    user_id,
-                    offline: offline != 0,
-                    created_at,
-                    last_refresh,
-                    data,
-                });
+                let row = row.map($crate::store::sql::session_row);
                 self.cache_session(id, generation, row.clone());
                 Ok(row)
             }
@@ -622,16 +619,14 @@ macro_rules! impl_store {
             }
 
             async fn user_sessions(&self, realm_id: &str, user_id: &str) -> Result<Vec<$crate::store::SessionRow>, $crate::store::StoreError> {
-                let rows: Vec<(String, String, String, i64, i64, i64, String)> = sqlx::query_as(
+                let rows: Vec<$crate::store::sql::SessionTuple> = sqlx::query_as(
                     "SELECT id, realm_id, user_id, offline, created_at, last_refresh, data FROM user_session WHERE realm_id = $1 AND user_id = $2 ORDER BY created_at",
                 )
                 .bind(realm_id)
                 .bind(user_id)
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows.into_iter().map(|(id, realm_id, user_id, offline, created_at, last_refresh, data)| $crate::store::SessionRow {
-                    id, realm_id, user_id, offline: offline != 0, created_at, last_refresh, data,
-                }).collect())
+                Ok(rows.into_iter().map($crate::store::sql::session_row).collect())
             }
 
             async fn delete_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<u64, $crate::store::StoreError> {
