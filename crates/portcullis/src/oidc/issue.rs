@@ -321,59 +321,86 @@ pub fn mapped_claims(
     target: Target,
     roles: &BTreeSet<Role>,
 ) -> Map<String, Value> {
-    let groups: Vec<String> = req
-        .user
-        .groups
-        .iter()
-        .flatten()
-        .map(|g| {
-            if g.starts_with('/') {
-                g.clone()
-            } else {
-                format!("/{g}")
-            }
-        })
-        .collect();
-    let origins = web_origins(req.client);
-    let client_id = req.client.client_id.as_deref().unwrap_or_default();
-    let organizations = req
-        .snap
-        .index
-        .organizations
-        .for_token(req.user.username.as_deref(), req.scopes);
-    let input = Input {
-        user_id: req.user_id,
-        user: req.user,
-        client_id,
-        roles,
-        groups: &groups,
-        notes: req.notes,
-        web_origins: &origins,
-        acr: "1",
-        organizations: &organizations,
-    };
-    let mut claims = Map::new();
-    let mut resolve = false;
-    for m in mappers_of(req) {
-        if m.get("protocolMapper").and_then(Value::as_str) == Some("oidc-audience-resolve-mapper") {
-            let key = match target {
-                Target::Access => "access.token.claim",
-                Target::Introspection => "introspection.token.claim",
-                _ => "id.token.claim",
-            };
-            resolve |= m
-                .get("config")
-                .and_then(|c| c.get(key))
-                .and_then(Value::as_str)
-                == Some("true");
-            continue;
+    MapperData::of(req).claims(req, target, roles)
+}
+
+/// What the mappers read besides the request (group paths, web origins, organizations),
+/// worked out once per token response and used for each token of it.
+struct MapperData<'a> {
+    groups: Vec<String>,
+    origins: Vec<String>,
+    organizations: Vec<&'a crate::realm::organizations::Organization>,
+}
+
+impl<'a> MapperData<'a> {
+    fn of(req: &TokenRequest<'a>) -> Self {
+        let groups = req
+            .user
+            .groups
+            .iter()
+            .flatten()
+            .map(|g| {
+                if g.starts_with('/') {
+                    g.clone()
+                } else {
+                    format!("/{g}")
+                }
+            })
+            .collect();
+        MapperData {
+            groups,
+            origins: web_origins(req.client),
+            organizations: req
+                .snap
+                .index
+                .organizations
+                .for_token(req.user.username.as_deref(), req.scopes),
         }
-        mappers::apply(m, target, &input, &mut claims);
     }
-    if resolve {
-        mappers::resolve_audience(&mut claims, client_id);
+
+    fn claims(
+        &self,
+        req: &TokenRequest<'_>,
+        target: Target,
+        roles: &BTreeSet<Role>,
+    ) -> Map<String, Value> {
+        let client_id = req.client.client_id.as_deref().unwrap_or_default();
+        let input = Input {
+            user_id: req.user_id,
+            user: req.user,
+            client_id,
+            roles,
+            groups: &self.groups,
+            notes: req.notes,
+            web_origins: &self.origins,
+            acr: "1",
+            organizations: &self.organizations,
+        };
+        let mut claims = Map::new();
+        let mut resolve = false;
+        for m in mappers_of(req) {
+            if m.get("protocolMapper").and_then(Value::as_str)
+                == Some("oidc-audience-resolve-mapper")
+            {
+                let key = match target {
+                    Target::Access => "access.token.claim",
+                    Target::Introspection => "introspection.token.claim",
+                    _ => "id.token.claim",
+                };
+                resolve |= m
+                    .get("config")
+                    .and_then(|c| c.get(key))
+                    .and_then(Value::as_str)
+                    == Some("true");
+                continue;
+            }
+            mappers::apply(m, target, &input, &mut claims);
+        }
+        if resolve {
+            mappers::resolve_audience(&mut claims, client_id);
+        }
+        claims
     }
-    claims
 }
 
 fn alg_for(snap: &RealmSnapshot, client: &ClientRepresentation, attr: &str) -> String {
@@ -562,7 +589,8 @@ fn build(
     access.insert("iat".into(), json!(req.now));
     access.insert("jti".into(), json!(access_jti));
     access.insert("iss".into(), json!(req.issuer));
-    let mapped = mapped_claims(req, Target::Access, &roles);
+    let mapper_data = MapperData::of(req);
+    let mapped = mapper_data.claims(req, Target::Access, &roles);
     if let Some(aud) = mapped.get("aud") {
         access.insert("aud".into(), aud.clone());
     }
@@ -626,7 +654,7 @@ fn build(
         if let Some(state) = shape.s_hash {
             id.insert("s_hash".into(), json!(half_hash(&id_alg, state)));
         }
-        for (k, v) in mapped_claims(req, Target::Id, &roles) {
+        for (k, v) in mapper_data.claims(req, Target::Id, &roles) {
             if k != "aud" {
                 id.entry(k).or_insert(v);
             }
