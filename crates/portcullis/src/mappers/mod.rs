@@ -14,24 +14,13 @@ use crate::representation::UserRepresentation;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     /// The access token.
-    Access,
+    Access = 0,
     /// The ID token.
     Id,
     /// The userinfo response.
     Userinfo,
     /// The introspection response.
     Introspection,
-}
-
-impl Target {
-    fn config_key(self) -> &'static str {
-        match self {
-            Target::Access => "access.token.claim",
-            Target::Id => "id.token.claim",
-            Target::Userinfo => "userinfo.token.claim",
-            Target::Introspection => "introspection.token.claim",
-        }
-    }
 }
 
 /// What mappers read.
@@ -91,7 +80,11 @@ pub fn claim_path(name: &str) -> Vec<String> {
 
 /// Sets a (possibly nested) claim; arrays are merged when both sides are arrays.
 pub fn set_claim(claims: &mut Map<String, Value>, name: &str, value: Value) {
-    let path = claim_path(name);
+    set_claim_path(claims, &claim_path(name), value);
+}
+
+/// [`set_claim`] with the name already split by [`claim_path`].
+pub fn set_claim_path(claims: &mut Map<String, Value>, path: &[String], value: Value) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
@@ -117,24 +110,6 @@ pub fn set_claim(claims: &mut Map<String, Value>, name: &str, value: Value) {
         (_, v) => {
             cur.insert(last.clone(), v);
         }
-    }
-}
-
-/// Converts a string value to the mapper's `jsonType.label`.
-fn typed(mapper: &Value, v: &str) -> Value {
-    match cfg(mapper, "jsonType.label").unwrap_or("String") {
-        "boolean" => json!(v.eq_ignore_ascii_case("true")),
-        "long" | "int" => v.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
-        "JSON" => serde_json::from_str(v).unwrap_or(Value::Null),
-        _ => json!(v),
-    }
-}
-
-fn values_of(mapper: &Value, values: Vec<Value>) -> Option<Value> {
-    if flag(mapper, "multivalued", false) {
-        Some(Value::Array(values))
-    } else {
-        values.into_iter().next()
     }
 }
 
@@ -176,225 +151,413 @@ fn role_names<'r>(
     roles.iter().filter_map(keep).map(Value::from).collect()
 }
 
-/// Applies one mapper (a `ProtocolMapperRepresentation` as JSON) for `target`.
-pub fn apply(mapper: &Value, target: Target, input: &Input<'_>, claims: &mut Map<String, Value>) {
-    if mapper
-        .get("protocol")
-        .and_then(Value::as_str)
-        .unwrap_or("openid-connect")
-        != "openid-connect"
-    {
-        return;
+/// The mapper types this engine runs (`protocolMapper`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `oidc-usermodel-property-mapper`.
+    Property,
+    /// `oidc-usermodel-attribute-mapper`.
+    Attribute,
+    /// `oidc-full-name-mapper`.
+    FullName,
+    /// `oidc-usermodel-realm-role-mapper`.
+    RealmRole,
+    /// `oidc-usermodel-client-role-mapper`.
+    ClientRole,
+    /// `oidc-group-membership-mapper`.
+    Group,
+    /// `oidc-hardcoded-claim-mapper`.
+    HardcodedClaim,
+    /// `oidc-audience-mapper`.
+    Audience,
+    /// `oidc-sub-mapper`.
+    Sub,
+    /// `oidc-allowed-origins-mapper`.
+    AllowedOrigins,
+    /// `oidc-acr-mapper`.
+    Acr,
+    /// `oidc-usersessionmodel-note-mapper`.
+    SessionNote,
+    /// `oidc-address-mapper`.
+    Address,
+    /// `oidc-organization-membership-mapper`.
+    Organization,
+    /// `oidc-audience-resolve-mapper`: runs after the others (see [`resolve_audience`]).
+    AudienceResolve,
+    /// `oidc-hardcoded-role-mapper`: changes the roles, not the claims.
+    HardcodedRole,
+    /// `oidc-role-name-mapper`: changes the roles, not the claims.
+    RoleName,
+    /// Another type, or another protocol's mapper: writes nothing.
+    Other,
+}
+
+impl Kind {
+    fn of(name: &str) -> Self {
+        match name {
+            "oidc-usermodel-property-mapper" => Kind::Property,
+            "oidc-usermodel-attribute-mapper" => Kind::Attribute,
+            "oidc-full-name-mapper" => Kind::FullName,
+            "oidc-usermodel-realm-role-mapper" => Kind::RealmRole,
+            "oidc-usermodel-client-role-mapper" => Kind::ClientRole,
+            "oidc-group-membership-mapper" => Kind::Group,
+            "oidc-hardcoded-claim-mapper" => Kind::HardcodedClaim,
+            "oidc-audience-mapper" => Kind::Audience,
+            "oidc-sub-mapper" => Kind::Sub,
+            "oidc-allowed-origins-mapper" => Kind::AllowedOrigins,
+            "oidc-acr-mapper" => Kind::Acr,
+            "oidc-usersessionmodel-note-mapper" => Kind::SessionNote,
+            "oidc-address-mapper" => Kind::Address,
+            "oidc-organization-membership-mapper" => Kind::Organization,
+            "oidc-audience-resolve-mapper" => Kind::AudienceResolve,
+            "oidc-hardcoded-role-mapper" => Kind::HardcodedRole,
+            "oidc-role-name-mapper" => Kind::RoleName,
+            _ => Kind::Other,
+        }
     }
-    let kind = mapper
-        .get("protocolMapper")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    // Without its own switch, introspection follows the access token and userinfo the ID
-    // token (`OIDCAttributeMapperHelper.includeInIntrospection` / `includeInUserInfo`).
-    let default_on = match target {
-        Target::Introspection => flag(mapper, "access.token.claim", false),
-        Target::Userinfo => flag(mapper, "id.token.claim", false),
-        _ => false,
-    };
-    if !flag(mapper, target.config_key(), default_on) {
-        return;
+}
+
+/// A protocol mapper (`ProtocolMapperRepresentation`) with its `config` read once, when the
+/// realm snapshot is built: issuing a token reads no JSON configuration.
+#[derive(Debug, Clone)]
+pub struct Mapper {
+    kind: Kind,
+    /// Whether it writes into the access token, ID token, userinfo and introspection
+    /// response, in [`Target`] order, with Keycloak's fall-backs applied
+    /// (`OIDCAttributeMapperHelper.includeInIntrospection` / `includeInUserInfo`).
+    targets: [bool; 4],
+    /// The split claim name, with the type's default; `None` when the mapper writes no claim.
+    path: Option<Vec<String>>,
+    /// `user.attribute`.
+    user_attribute: Option<String>,
+    /// `jsonType.label` as written.
+    json_type: Option<String>,
+    /// `multivalued` as written.
+    multivalued: Option<String>,
+    /// `usermodel.realmRoleMapping.rolePrefix` / `usermodel.clientRoleMapping.rolePrefix`.
+    role_prefix: String,
+    /// `usermodel.clientRoleMapping.clientId`, when not empty.
+    only_client: Option<String>,
+    /// `full.path` (default true).
+    full_path: bool,
+    /// `claim.value`.
+    claim_value: Option<String>,
+    /// `included.client.audience` and `included.custom.audience`, when not empty.
+    audiences: Vec<String>,
+    /// `user.session.note`.
+    session_note: Option<String>,
+    /// `addOrganizationId` / `addOrganizationAttributes` (case-insensitive `true`).
+    add_organization_id: bool,
+    add_organization_attributes: bool,
+    /// `role` and `new.role.name` of the role mappers, when not empty.
+    role: Option<String>,
+    new_role_name: Option<String>,
+}
+
+impl Mapper {
+    /// Reads a mapper's configuration.
+    pub fn compile(mapper: &Value) -> Self {
+        let oidc = mapper
+            .get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("openid-connect")
+            == "openid-connect";
+        let kind = if oidc {
+            Kind::of(
+                mapper
+                    .get("protocolMapper")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            )
+        } else {
+            Kind::Other
+        };
+        let text = |k: &str| cfg(mapper, k).map(str::to_string);
+        let non_empty = |k: &str| cfg(mapper, k).filter(|v| !v.is_empty()).map(str::to_string);
+        let truthy = |k: &str| cfg(mapper, k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let access = flag(mapper, "access.token.claim", false);
+        let id = flag(mapper, "id.token.claim", false);
+        let claim = cfg(mapper, "claim.name");
+        let named = |default: &str| {
+            let name = claim.filter(|c| !c.is_empty()).unwrap_or(default);
+            (!name.is_empty()).then(|| claim_path(name))
+        };
+        let path = match kind {
+            Kind::RealmRole => named("realm_access.roles"),
+            Kind::ClientRole => named("resource_access.${client_id}.roles"),
+            Kind::Group => named("groups"),
+            // `OrganizationMembershipMapper`: the claim name defaults to `organization`, and
+            // an empty one writes nothing.
+            Kind::Organization => {
+                let name = claim.unwrap_or("organization");
+                (!name.is_empty()).then(|| claim_path(name))
+            }
+            _ => named(""),
+        };
+        let prefix_key = if kind == Kind::ClientRole {
+            "usermodel.clientRoleMapping.rolePrefix"
+        } else {
+            "usermodel.realmRoleMapping.rolePrefix"
+        };
+        Mapper {
+            kind,
+            targets: [
+                access,
+                id,
+                flag(mapper, "userinfo.token.claim", id),
+                flag(mapper, "introspection.token.claim", access),
+            ],
+            path,
+            user_attribute: text("user.attribute"),
+            json_type: text("jsonType.label"),
+            multivalued: text("multivalued"),
+            role_prefix: text(prefix_key).unwrap_or_default(),
+            only_client: non_empty("usermodel.clientRoleMapping.clientId"),
+            full_path: flag(mapper, "full.path", true),
+            claim_value: text("claim.value"),
+            audiences: ["included.client.audience", "included.custom.audience"]
+                .into_iter()
+                .filter_map(non_empty)
+                .collect(),
+            session_note: text("user.session.note"),
+            add_organization_id: truthy("addOrganizationId"),
+            add_organization_attributes: truthy("addOrganizationAttributes"),
+            role: non_empty("role"),
+            new_role_name: non_empty("new.role.name"),
+        }
     }
-    let claim = cfg(mapper, "claim.name").unwrap_or_default();
-    match kind {
-        "oidc-usermodel-property-mapper" => {
-            if let Some(v) =
-                cfg(mapper, "user.attribute").and_then(|a| property(input.user, input.user_id, a))
-            {
-                let v = match v {
-                    Value::String(s) => typed(mapper, &s),
-                    Value::Bool(b) if cfg(mapper, "jsonType.label") == Some("String") => {
-                        json!(b.to_string())
+
+    /// The mapper's type.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Whether it writes into `target`.
+    pub fn writes(&self, target: Target) -> bool {
+        self.targets[target as usize]
+    }
+
+    /// `role` of `oidc-hardcoded-role-mapper` and `oidc-role-name-mapper`.
+    pub fn role(&self) -> Option<&str> {
+        self.role.as_deref()
+    }
+
+    /// `new.role.name` of `oidc-role-name-mapper`.
+    pub fn new_role_name(&self) -> Option<&str> {
+        self.new_role_name.as_deref()
+    }
+
+    fn is_multivalued(&self) -> bool {
+        self.multivalued.as_deref() == Some("true")
+    }
+
+    /// Converts a string value to the mapper's `jsonType.label`.
+    fn typed(&self, v: &str) -> Value {
+        match self.json_type.as_deref().unwrap_or("String") {
+            "boolean" => json!(v.eq_ignore_ascii_case("true")),
+            "long" | "int" => v.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
+            "JSON" => serde_json::from_str(v).unwrap_or(Value::Null),
+            _ => json!(v),
+        }
+    }
+
+    fn set(&self, claims: &mut Map<String, Value>, value: Value) {
+        if let Some(path) = &self.path {
+            set_claim_path(claims, path, value);
+        }
+    }
+
+    /// Writes the mapper's claims for `target`.
+    pub fn apply(&self, target: Target, input: &Input<'_>, claims: &mut Map<String, Value>) {
+        if !self.writes(target) {
+            return;
+        }
+        match self.kind {
+            Kind::Property => {
+                if let Some(v) = self
+                    .user_attribute
+                    .as_deref()
+                    .and_then(|a| property(input.user, input.user_id, a))
+                {
+                    let v = match v {
+                        Value::String(s) => self.typed(&s),
+                        Value::Bool(b) if self.json_type.as_deref() == Some("String") => {
+                            json!(b.to_string())
+                        }
+                        other => other,
+                    };
+                    if !v.is_null() {
+                        self.set(claims, v);
                     }
-                    other => other,
-                };
-                if !claim.is_empty() && !v.is_null() {
-                    set_claim(claims, claim, v);
                 }
             }
-        }
-        "oidc-usermodel-attribute-mapper" => {
-            let Some(attr) = cfg(mapper, "user.attribute") else {
-                return;
-            };
-            let values: Vec<Value> = attribute(input.user, attr)
-                .iter()
-                .map(|v| typed(mapper, v))
-                .filter(|v| !v.is_null())
-                .collect();
-            if values.is_empty() || claim.is_empty() {
-                return;
-            }
-            if let Some(v) = values_of(mapper, values) {
-                set_claim(claims, claim, v);
-            }
-        }
-        "oidc-full-name-mapper" => {
-            let first = input
-                .user
-                .extra
-                .get("firstName")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let last = input
-                .user
-                .extra
-                .get("lastName")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let name = format!("{first} {last}").trim().to_string();
-            if !name.is_empty() {
-                claims.insert("name".into(), json!(name));
-            }
-        }
-        "oidc-usermodel-realm-role-mapper" => {
-            let prefix = cfg(mapper, "usermodel.realmRoleMapping.rolePrefix").unwrap_or_default();
-            let names: Vec<Value> = role_names(input.roles, |r| match r {
-                Role::Realm(n) => Some(n.as_str()),
-                _ => None,
-            })
-            .into_iter()
-            .map(|v| json!(format!("{prefix}{}", v.as_str().unwrap_or_default())))
-            .collect();
-            if !names.is_empty() {
-                let claim = if claim.is_empty() {
-                    "realm_access.roles"
-                } else {
-                    claim
+            Kind::Attribute => {
+                let Some(attr) = self.user_attribute.as_deref() else {
+                    return;
                 };
-                set_claim(claims, claim, Value::Array(names));
+                let mut values: Vec<Value> = attribute(input.user, attr)
+                    .iter()
+                    .map(|v| self.typed(v))
+                    .filter(|v| !v.is_null())
+                    .collect();
+                if values.is_empty() {
+                    return;
+                }
+                let v = if self.is_multivalued() {
+                    Value::Array(values)
+                } else {
+                    values.swap_remove(0)
+                };
+                self.set(claims, v);
             }
-        }
-        "oidc-usermodel-client-role-mapper" => {
-            let only =
-                cfg(mapper, "usermodel.clientRoleMapping.clientId").filter(|s| !s.is_empty());
-            let prefix = cfg(mapper, "usermodel.clientRoleMapping.rolePrefix").unwrap_or_default();
-            let claim = if claim.is_empty() {
-                "resource_access.${client_id}.roles"
-            } else {
-                claim
-            };
-            let clients: BTreeSet<&str> = input
-                .roles
-                .iter()
-                .filter_map(|r| match r {
-                    Role::Client(c, _) if only.is_none_or(|o| o == c) => Some(c.as_str()),
-                    _ => None,
-                })
-                .collect();
-            for c in clients {
+            Kind::FullName => {
+                let part = |k: &str| {
+                    input
+                        .user
+                        .extra
+                        .get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                };
+                let name = format!("{} {}", part("firstName"), part("lastName"))
+                    .trim()
+                    .to_string();
+                if !name.is_empty() {
+                    claims.insert("name".into(), json!(name));
+                }
+            }
+            Kind::RealmRole => {
+                let prefix = &self.role_prefix;
                 let names: Vec<Value> = role_names(input.roles, |r| match r {
-                    Role::Client(rc, n) if rc == c => Some(n.as_str()),
+                    Role::Realm(n) => Some(n.as_str()),
                     _ => None,
                 })
                 .into_iter()
                 .map(|v| json!(format!("{prefix}{}", v.as_str().unwrap_or_default())))
                 .collect();
-                // The client id is one path segment even if it contains dots.
-                set_claim(
-                    claims,
-                    &claim.replace("${client_id}", &c.replace('.', "\\.")),
-                    Value::Array(names),
-                );
-            }
-        }
-        "oidc-group-membership-mapper" => {
-            let full = flag(mapper, "full.path", true);
-            let groups: Vec<Value> = input
-                .groups
-                .iter()
-                .map(|g| {
-                    if full {
-                        json!(g)
-                    } else {
-                        json!(g.rsplit('/').next().unwrap_or(g))
-                    }
-                })
-                .collect();
-            set_claim(
-                claims,
-                if claim.is_empty() { "groups" } else { claim },
-                Value::Array(groups),
-            );
-        }
-        "oidc-hardcoded-claim-mapper" => {
-            if let Some(v) = cfg(mapper, "claim.value") {
-                let v = typed(mapper, v);
-                if !claim.is_empty() && !v.is_null() {
-                    set_claim(claims, claim, v);
+                if !names.is_empty() {
+                    self.set(claims, Value::Array(names));
                 }
             }
-        }
-        "oidc-audience-mapper" => {
-            let mut aud = Vec::new();
-            if let Some(c) = cfg(mapper, "included.client.audience").filter(|s| !s.is_empty()) {
-                aud.push(c.to_string());
+            Kind::ClientRole => {
+                let Some(template) = &self.path else {
+                    return;
+                };
+                let only = self.only_client.as_deref();
+                let prefix = &self.role_prefix;
+                let clients: BTreeSet<&str> = input
+                    .roles
+                    .iter()
+                    .filter_map(|r| match r {
+                        Role::Client(c, _) if only.is_none_or(|o| o == c) => Some(c.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                for c in clients {
+                    let names: Vec<Value> = role_names(input.roles, |r| match r {
+                        Role::Client(rc, n) if rc == c => Some(n.as_str()),
+                        _ => None,
+                    })
+                    .into_iter()
+                    .map(|v| json!(format!("{prefix}{}", v.as_str().unwrap_or_default())))
+                    .collect();
+                    // The client id is one path segment even if it contains dots.
+                    let path: Vec<String> = template
+                        .iter()
+                        .map(|seg| seg.replace("${client_id}", c))
+                        .collect();
+                    set_claim_path(claims, &path, Value::Array(names));
+                }
             }
-            if let Some(c) = cfg(mapper, "included.custom.audience").filter(|s| !s.is_empty()) {
-                aud.push(c.to_string());
+            Kind::Group => {
+                let groups: Vec<Value> = input
+                    .groups
+                    .iter()
+                    .map(|g| {
+                        if self.full_path {
+                            json!(g)
+                        } else {
+                            json!(g.rsplit('/').next().unwrap_or(g))
+                        }
+                    })
+                    .collect();
+                self.set(claims, Value::Array(groups));
             }
-            add_audience(claims, aud);
-        }
-        "oidc-sub-mapper" => {
-            claims.insert("sub".into(), json!(input.user_id));
-        }
-        "oidc-allowed-origins-mapper" if !input.web_origins.is_empty() => {
-            claims.insert("allowed-origins".into(), json!(input.web_origins));
-        }
-        "oidc-acr-mapper" => {
-            claims.insert("acr".into(), json!(input.acr));
-        }
-        "oidc-usersessionmodel-note-mapper" => {
-            if let Some(note) = cfg(mapper, "user.session.note") {
-                if let Some(v) = input.notes.get(note) {
+            Kind::HardcodedClaim => {
+                if let Some(v) = self.claim_value.as_deref() {
+                    let v = self.typed(v);
+                    if !v.is_null() {
+                        self.set(claims, v);
+                    }
+                }
+            }
+            Kind::Audience => add_audience(claims, self.audiences.clone()),
+            Kind::Sub => {
+                claims.insert("sub".into(), json!(input.user_id));
+            }
+            Kind::AllowedOrigins if !input.web_origins.is_empty() => {
+                claims.insert("allowed-origins".into(), json!(input.web_origins));
+            }
+            Kind::Acr => {
+                claims.insert("acr".into(), json!(input.acr));
+            }
+            Kind::SessionNote => {
+                if let Some(v) = self
+                    .session_note
+                    .as_deref()
+                    .and_then(|note| input.notes.get(note))
+                {
                     let v = match v {
-                        Value::String(s) => typed(mapper, s),
+                        Value::String(s) => self.typed(s),
                         other => other.clone(),
                     };
-                    if !claim.is_empty() && !v.is_null() {
-                        set_claim(claims, claim, v);
+                    if !v.is_null() {
+                        self.set(claims, v);
                     }
                 }
             }
-        }
-        "oidc-address-mapper" => {
-            let mut address = Map::new();
-            for (claim_key, attr) in [
-                ("street_address", "street"),
-                ("locality", "locality"),
-                ("region", "region"),
-                ("postal_code", "postal_code"),
-                ("country", "country"),
-                ("formatted", "formatted"),
-            ] {
-                if let Some(v) = attribute(input.user, attr).into_iter().next() {
-                    address.insert(claim_key.into(), json!(v));
+            Kind::Address => {
+                let mut address = Map::new();
+                for (claim_key, attr) in [
+                    ("street_address", "street"),
+                    ("locality", "locality"),
+                    ("region", "region"),
+                    ("postal_code", "postal_code"),
+                    ("country", "country"),
+                    ("formatted", "formatted"),
+                ] {
+                    if let Some(v) = attribute(input.user, attr).into_iter().next() {
+                        address.insert(claim_key.into(), json!(v));
+                    }
+                }
+                if !address.is_empty() {
+                    claims.insert("address".into(), Value::Object(address));
                 }
             }
-            if !address.is_empty() {
-                claims.insert("address".into(), Value::Object(address));
+            Kind::Organization => {
+                if let Some(v) = organization_claim(self, input.organizations) {
+                    self.set(claims, v);
+                }
             }
+            // Runs after the role mappers (`audience_resolve` has Keycloak's highest
+            // priority): every client the token carries roles of, except the requesting
+            // client. The role mappers change roles, not claims.
+            Kind::AudienceResolve
+            | Kind::HardcodedRole
+            | Kind::RoleName
+            | Kind::AllowedOrigins
+            | Kind::Other => {}
         }
-        "oidc-organization-membership-mapper" => {
-            // `OrganizationMembershipMapper`: the claim name defaults to `organization`.
-            let claim = cfg(mapper, "claim.name").unwrap_or("organization");
-            if let (false, Some(v)) = (
-                claim.is_empty(),
-                organization_claim(mapper, input.organizations),
-            ) {
-                set_claim(claims, claim, v);
-            }
-        }
-        // Runs after the role mappers (`audience_resolve` has Keycloak's highest priority):
-        // every client the token carries roles of, except the requesting client.
-        "oidc-audience-resolve-mapper" => {}
-        _ => {}
     }
+}
+
+/// Reads each mapper of a `protocolMappers` list.
+pub fn compile_all(list: Option<&Value>) -> Vec<Mapper> {
+    list.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(Mapper::compile)
+        .collect()
 }
 
 /// The value of `oidc-organization-membership-mapper` for `orgs` (Keycloak 26
@@ -407,16 +570,15 @@ pub fn apply(mapper: &Value, target: Target, input: &Input<'_>, claims: &mut Map
 /// Keycloak reads `multivalued` before defaulting it to true, so a mapper without the key
 /// ignores both flags yet still writes a list. A JSON type on a single value (which Keycloak
 /// cannot convert and fails the request with) writes the alias.
-pub fn organization_claim(mapper: &Value, orgs: &[&Organization]) -> Option<Value> {
+pub fn organization_claim(mapper: &Mapper, orgs: &[&Organization]) -> Option<Value> {
     let first = orgs.first()?;
-    let truthy = |key: &str| cfg(mapper, key).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let multivalued_set = cfg(mapper, "multivalued") == Some("true");
-    let add_id = multivalued_set && truthy("addOrganizationId");
-    let add_attributes = multivalued_set && truthy("addOrganizationAttributes");
-    if cfg(mapper, "multivalued").is_some_and(|v| v != "true") {
+    let multivalued_set = mapper.is_multivalued();
+    let add_id = multivalued_set && mapper.add_organization_id;
+    let add_attributes = multivalued_set && mapper.add_organization_attributes;
+    if mapper.multivalued.is_some() && !multivalued_set {
         return Some(json!(first.alias));
     }
-    if add_id || add_attributes || cfg(mapper, "jsonType.label") == Some("JSON") {
+    if add_id || add_attributes || mapper.json_type.as_deref() == Some("JSON") {
         let mut out = Map::new();
         for o in orgs {
             let mut entry = Map::new();
@@ -564,7 +726,7 @@ mod tests {
         ];
         let mut claims = Map::new();
         for mapper in &mappers {
-            apply(mapper, Target::Access, &input, &mut claims);
+            Mapper::compile(mapper).apply(Target::Access, &input, &mut claims);
         }
         resolve_audience(&mut claims, "app");
         assert_eq!(claims["preferred_username"], "alice");
@@ -614,7 +776,9 @@ mod tests {
         let two: Vec<&Organization> = list.iter().collect();
         let claim = |config: Value| {
             organization_claim(
-                &json!({"protocolMapper": "oidc-organization-membership-mapper", "config": config}),
+                &Mapper::compile(
+                    &json!({"protocolMapper": "oidc-organization-membership-mapper", "config": config}),
+                ),
                 &two,
             )
         };
@@ -657,7 +821,10 @@ mod tests {
             Some(json!(["acme", "globex"]))
         );
         assert_eq!(
-            organization_claim(&json!({"config": {"multivalued": "true"}}), &[]),
+            organization_claim(
+                &Mapper::compile(&json!({"config": {"multivalued": "true"}})),
+                &[]
+            ),
             None
         );
     }
@@ -691,22 +858,22 @@ mod tests {
             Target::Introspection,
         ] {
             let mut claims = Map::new();
-            apply(&builtin, target, &input, &mut claims);
+            Mapper::compile(&builtin).apply(target, &input, &mut claims);
             assert_eq!(claims["organization"], json!(["acme"]), "{target:?}");
         }
         let custom = json!({"protocolMapper": "oidc-organization-membership-mapper",
             "config": {"access.token.claim": "true", "id.token.claim": "false", "userinfo.token.claim": "false",
                        "claim.name": "tenant.orgs", "multivalued": "true", "addOrganizationId": "true"}});
         let mut claims = Map::new();
-        apply(&custom, Target::Access, &input, &mut claims);
+        Mapper::compile(&custom).apply(Target::Access, &input, &mut claims);
         assert_eq!(claims["tenant"]["orgs"], json!({"acme": {"id": "id-acme"}}));
         for target in [Target::Id, Target::Userinfo] {
             let mut claims = Map::new();
-            apply(&custom, target, &input, &mut claims);
+            Mapper::compile(&custom).apply(target, &input, &mut claims);
             assert!(claims.is_empty(), "{target:?}");
         }
         let mut claims = Map::new();
-        apply(&custom, Target::Introspection, &input, &mut claims);
+        Mapper::compile(&custom).apply(Target::Introspection, &input, &mut claims);
         assert!(
             claims.contains_key("tenant"),
             "introspection follows the access token"
@@ -717,7 +884,7 @@ mod tests {
             ..input
         };
         let mut claims = Map::new();
-        apply(&builtin, Target::Access, &none, &mut claims);
+        Mapper::compile(&builtin).apply(Target::Access, &none, &mut claims);
         assert!(claims.is_empty());
     }
 }

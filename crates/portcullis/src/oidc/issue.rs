@@ -2,13 +2,14 @@
 //! (`typ: ID`), refresh token (`typ: Refresh`/`Offline`, HMAC-signed as Keycloak does), and the
 //! token response. Plain functions over the realm snapshot, the user, and the time.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use aws_lc_rs::digest;
 use serde_json::{json, Map, Value};
 
 use crate::crypto::{b64url, jws, keys};
-use crate::mappers::{self, Input, Target};
+use crate::mappers::{self, Input, Kind, Mapper, Target};
 use crate::realm::index::{role_refs, scope_target, Role};
 use crate::realm::organizations::Organizations;
 use crate::realm::snapshot::RealmSnapshot;
@@ -206,43 +207,6 @@ fn parse_role(s: &str) -> Role {
     }
 }
 
-/// `oidc-hardcoded-role-mapper` (adds `role`) and `oidc-role-name-mapper` (renames `role` to
-/// `new.role.name`), applied to the roles before the role mappers write them.
-pub fn apply_role_mappers(req: &TokenRequest<'_>, mut roles: BTreeSet<Role>) -> BTreeSet<Role> {
-    for m in mappers_of(req) {
-        let cfg = |k: &str| {
-            m.get("config")
-                .and_then(|c| c.get(k))
-                .and_then(Value::as_str)
-                .filter(|v| !v.is_empty())
-        };
-        match m.get("protocolMapper").and_then(Value::as_str) {
-            Some("oidc-hardcoded-role-mapper") => {
-                if let Some(role) = cfg("role")
-                    .map(parse_role)
-                    .filter(|r| req.snap.index.role_exists(r))
-                {
-                    roles.insert(role);
-                }
-            }
-            Some("oidc-role-name-mapper") => {
-                if let (Some(from), Some(to)) = (cfg("role").map(parse_role), cfg("new.role.name"))
-                {
-                    if roles.remove(&from) {
-                        roles.insert(match (&from, to.contains('.')) {
-                            // A plain new name stays in the role's own container.
-                            (Role::Client(c, _), false) => Role::Client(c.clone(), to.to_string()),
-                            _ => parse_role(to),
-                        });
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    roles
-}
-
 /// Everything a token is made from.
 #[derive(Debug)]
 pub struct TokenRequest<'a> {
@@ -270,22 +234,17 @@ pub struct TokenRequest<'a> {
     pub now: i64,
 }
 
-fn mappers_of<'a>(req: &'a TokenRequest<'_>) -> impl Iterator<Item = &'a Value> {
-    let client_mappers = req
-        .client
-        .extra
-        .get("protocolMappers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten();
-    let scope_mappers = req.scopes.iter().flat_map(|s| {
-        s.extra
-            .get("protocolMappers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-    });
-    scope_mappers.chain(client_mappers)
+/// The protocol mappers in effect, read once per realm snapshot: the scopes' first, then the
+/// client's.
+fn mappers_of<'a>(req: &TokenRequest<'a>) -> Vec<Cow<'a, [Mapper]>> {
+    let ix = &req.snap.index;
+    let mut out: Vec<Cow<'a, [Mapper]>> = req
+        .scopes
+        .iter()
+        .map(|s| ix.scope_mappers(&req.snap.rep, s))
+        .collect();
+    out.push(ix.client_mappers(&req.snap.rep, req.client));
+    out
 }
 
 fn web_origins(client: &ClientRepresentation) -> Vec<String> {
@@ -315,25 +274,18 @@ fn web_origins(client: &ClientRepresentation) -> Vec<String> {
     out
 }
 
-/// The mapper-driven claims for one target.
-pub fn mapped_claims(
-    req: &TokenRequest<'_>,
-    target: Target,
-    roles: &BTreeSet<Role>,
-) -> Map<String, Value> {
-    MapperData::of(req).claims(req, target, roles)
-}
-
-/// What the mappers read besides the request (group paths, web origins, organizations),
-/// worked out once per token response and used for each token of it.
-struct MapperData<'a> {
+/// The mappers in effect and what they read besides the request (group paths, web origins,
+/// organizations), worked out once per token response and used for each token of it.
+pub struct MapperData<'a> {
+    mappers: Vec<Cow<'a, [Mapper]>>,
     groups: Vec<String>,
     origins: Vec<String>,
     organizations: Vec<&'a crate::realm::organizations::Organization>,
 }
 
 impl<'a> MapperData<'a> {
-    fn of(req: &TokenRequest<'a>) -> Self {
+    /// Works it out for a request.
+    pub fn of(req: &TokenRequest<'a>) -> Self {
         let groups = req
             .user
             .groups
@@ -348,6 +300,7 @@ impl<'a> MapperData<'a> {
             })
             .collect();
         MapperData {
+            mappers: mappers_of(req),
             groups,
             origins: web_origins(req.client),
             organizations: req
@@ -358,7 +311,49 @@ impl<'a> MapperData<'a> {
         }
     }
 
-    fn claims(
+    fn iter(&self) -> impl Iterator<Item = &Mapper> {
+        self.mappers.iter().flat_map(|list| list.iter())
+    }
+
+    /// `oidc-hardcoded-role-mapper` (adds `role`) and `oidc-role-name-mapper` (renames `role`
+    /// to `new.role.name`), applied to the roles before the role mappers write them.
+    pub fn apply_role_mappers(
+        &self,
+        req: &TokenRequest<'_>,
+        mut roles: BTreeSet<Role>,
+    ) -> BTreeSet<Role> {
+        for m in self.iter() {
+            match m.kind() {
+                Kind::HardcodedRole => {
+                    if let Some(role) = m
+                        .role()
+                        .map(parse_role)
+                        .filter(|r| req.snap.index.role_exists(r))
+                    {
+                        roles.insert(role);
+                    }
+                }
+                Kind::RoleName => {
+                    if let (Some(from), Some(to)) = (m.role().map(parse_role), m.new_role_name()) {
+                        if roles.remove(&from) {
+                            roles.insert(match (&from, to.contains('.')) {
+                                // A plain new name stays in the role's own container.
+                                (Role::Client(c, _), false) => {
+                                    Role::Client(c.clone(), to.to_string())
+                                }
+                                _ => parse_role(to),
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        roles
+    }
+
+    /// The mapper-driven claims for one target.
+    pub fn claims(
         &self,
         req: &TokenRequest<'_>,
         target: Target,
@@ -378,23 +373,12 @@ impl<'a> MapperData<'a> {
         };
         let mut claims = Map::new();
         let mut resolve = false;
-        for m in mappers_of(req) {
-            if m.get("protocolMapper").and_then(Value::as_str)
-                == Some("oidc-audience-resolve-mapper")
-            {
-                let key = match target {
-                    Target::Access => "access.token.claim",
-                    Target::Introspection => "introspection.token.claim",
-                    _ => "id.token.claim",
-                };
-                resolve |= m
-                    .get("config")
-                    .and_then(|c| c.get(key))
-                    .and_then(Value::as_str)
-                    == Some("true");
+        for m in self.iter() {
+            if m.kind() == Kind::AudienceResolve {
+                resolve |= m.writes(target);
                 continue;
             }
-            mappers::apply(m, target, &input, &mut claims);
+            m.apply(target, &input, &mut claims);
         }
         if resolve {
             mappers::resolve_audience(&mut claims, client_id);
@@ -575,7 +559,8 @@ fn build(
     if let Some(access) = shape.access_lifespan {
         lifespans.access = access;
     }
-    let roles = apply_role_mappers(
+    let mapper_data = MapperData::of(req);
+    let roles = mapper_data.apply_role_mappers(
         req,
         roles_in_scope(req.snap, req.client, req.user, req.scopes),
     );
@@ -589,7 +574,6 @@ fn build(
     access.insert("iat".into(), json!(req.now));
     access.insert("jti".into(), json!(access_jti));
     access.insert("iss".into(), json!(req.issuer));
-    let mapper_data = MapperData::of(req);
     let mapped = mapper_data.claims(req, Target::Access, &roles);
     if let Some(aud) = mapped.get("aud") {
         access.insert("aud".into(), aud.clone());

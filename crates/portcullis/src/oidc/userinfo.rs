@@ -82,11 +82,12 @@ pub async fn handle(
         nonce: None,
         now,
     };
+    let mappers = issue::MapperData::of(&req);
     let roles =
-        issue::apply_role_mappers(&req, issue::roles_in_scope(&snap, client, &user, &scopes));
+        mappers.apply_role_mappers(&req, issue::roles_in_scope(&snap, client, &user, &scopes));
     let mut out = Map::new();
     out.insert("sub".into(), json!(row.id));
-    for (k, v) in issue::mapped_claims(&req, Target::Userinfo, &roles) {
+    for (k, v) in mappers.claims(&req, Target::Userinfo, &roles) {
         if k != "aud" {
             out.entry(k).or_insert(v);
         }

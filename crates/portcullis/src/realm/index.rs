@@ -2,6 +2,7 @@
 //! client scopes by name, roles with their composites, groups by path, organizations by alias
 //! and member.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::representation::{
@@ -10,6 +11,7 @@ use crate::representation::{
 };
 
 use super::organizations::Organizations;
+use crate::mappers::{compile_all, Mapper};
 
 /// A role: realm role, or client role of a `clientId`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,6 +33,9 @@ pub struct RealmIndex {
     scope_mappings: HashMap<String, Vec<Role>>,
     /// Organizations and organization scopes.
     pub organizations: Organizations,
+    /// Protocol mappers of each client (by `clientId`) and client scope (by name), read once.
+    client_mappers: HashMap<String, Vec<Mapper>>,
+    scope_mappers: HashMap<String, Vec<Mapper>>,
 }
 
 /// Key of a scope-mapping target.
@@ -103,11 +108,15 @@ impl RealmIndex {
         for (i, c) in rep.clients.iter().flatten().enumerate() {
             if let Some(id) = &c.client_id {
                 ix.clients.insert(id.clone(), i);
+                ix.client_mappers
+                    .insert(id.clone(), compile_all(c.extra.get("protocolMappers")));
             }
         }
         for (i, s) in rep.client_scopes.iter().flatten().enumerate() {
             if let Some(name) = &s.name {
                 ix.scopes.insert(name.clone(), i);
+                ix.scope_mappers
+                    .insert(name.clone(), compile_all(s.extra.get("protocolMappers")));
             }
         }
         if let Some(roles) = &rep.roles {
@@ -190,6 +199,46 @@ impl RealmIndex {
         self.scopes
             .get(name)
             .and_then(|i| rep.client_scopes.as_ref()?.get(*i))
+    }
+
+    /// The protocol mappers of `client`, read when the index was built if `client` is this
+    /// realm's own (otherwise read now).
+    pub fn client_mappers<'a>(
+        &'a self,
+        rep: &RealmRepresentation,
+        client: &ClientRepresentation,
+    ) -> Cow<'a, [Mapper]> {
+        let id = client.client_id.as_deref().unwrap_or_default();
+        match self.client_mappers.get(id) {
+            Some(m)
+                if self
+                    .client(rep, id)
+                    .is_some_and(|c| std::ptr::eq(c, client)) =>
+            {
+                Cow::Borrowed(m)
+            }
+            _ => Cow::Owned(compile_all(client.extra.get("protocolMappers"))),
+        }
+    }
+
+    /// The protocol mappers of a client scope, read when the index was built if `scope` is
+    /// this realm's own (a dynamic organization scope is read now).
+    pub fn scope_mappers<'a>(
+        &'a self,
+        rep: &RealmRepresentation,
+        scope: &ClientScopeRepresentation,
+    ) -> Cow<'a, [Mapper]> {
+        let name = scope.name.as_deref().unwrap_or_default();
+        match self.scope_mappers.get(name) {
+            Some(m)
+                if self
+                    .scope(rep, name)
+                    .is_some_and(|s| std::ptr::eq(s, scope)) =>
+            {
+                Cow::Borrowed(m)
+            }
+            _ => Cow::Owned(compile_all(scope.extra.get("protocolMappers"))),
+        }
     }
 
     /// Whether the role exists.
