@@ -8,7 +8,7 @@ use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use serde_json::{json, Map, Value};
 
 use super::keys::{PrivateKey, RealmKey};
-use super::{b64url, CryptoError};
+use super::CryptoError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
@@ -57,12 +57,16 @@ impl HmacKey {
     }
 }
 
+/// `base64url(header) "." base64url(claims)`, with room left for the signature.
 fn encode_parts(header: &Value, claims: &Value) -> String {
-    format!(
-        "{}.{}",
-        b64url(header.to_string().as_bytes()),
-        b64url(claims.to_string().as_bytes())
-    )
+    // Serializing a `Value` cannot fail (its keys are strings).
+    let header = serde_json::to_vec(header).unwrap_or_default();
+    let claims = serde_json::to_vec(claims).unwrap_or_default();
+    let mut out = String::with_capacity((header.len() + claims.len()) * 4 / 3 + 512);
+    URL_SAFE_NO_PAD.encode_string(&header, &mut out);
+    out.push('.');
+    URL_SAFE_NO_PAD.encode_string(&claims, &mut out);
+    out
 }
 
 /// Signs `claims` with an asymmetric realm key; header `{"alg", "typ", "kid"}` (Keycloak's order).
@@ -92,7 +96,10 @@ pub fn sign(key: &RealmKey, typ: &str, claims: &Value) -> Result<String, CryptoE
             .to_vec(),
         (PrivateKey::Ed(kp), _) => kp.sign(input.as_bytes()).as_ref().to_vec(),
     };
-    Ok(format!("{input}.{}", b64url(&sig)))
+    let mut token = input;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&sig, &mut token);
+    Ok(token)
 }
 
 /// Signs `claims` with an HMAC key (refresh tokens, as Keycloak).
@@ -100,7 +107,10 @@ pub fn sign_hmac(key: &HmacKey, typ: &str, claims: &Value) -> String {
     let header = json!({ "alg": key.alg, "typ": typ, "kid": key.kid });
     let input = encode_parts(&header, claims);
     let tag = hmac::sign(&key.key, input.as_bytes());
-    format!("{input}.{}", b64url(tag.as_ref()))
+    let mut token = input;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(tag.as_ref(), &mut token);
+    token
 }
 
 /// A token split and decoded, not yet verified.
@@ -233,6 +243,7 @@ impl Parsed {
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::crypto::b64url;
     use crate::crypto::keys::{generate, load, Generate};
 
     #[test]
