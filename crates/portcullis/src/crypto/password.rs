@@ -15,14 +15,14 @@ const ARGON2_ITERATIONS: u32 = 2;
 const ARGON2_PARALLELISM: u32 = 1;
 const ARGON2_HASH_LEN: usize = 32;
 
-thread_local! {
-    /// Argon2 working memory, reused by each thread: allocating (and faulting in) 19 MiB per
-    /// hash cost about a quarter of a password check. Every block is written before it is read,
-    /// so old contents never reach a result.
-    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
-}
+/// Argon2 working memory, reused: allocating (and faulting in) 19 MiB per hash cost about a
+/// quarter of a password check. A pool rather than one buffer per thread, so that whichever
+/// blocking thread hashes takes the buffer used last (one per concurrent hash, not one per
+/// thread the runtime ever started). Every block is written before it is read, so old contents
+/// never reach a result.
+static ARGON2_MEMORY: std::sync::Mutex<Vec<Vec<argon2::Block>>> = std::sync::Mutex::new(Vec::new());
 
-/// Argon2 into `out`, with the thread's reusable working memory.
+/// Argon2 into `out`, with a pooled working memory.
 fn argon2_into(
     a: &Argon2<'_>,
     blocks: usize,
@@ -30,14 +30,16 @@ fn argon2_into(
     salt: &[u8],
     out: &mut [u8],
 ) -> Result<(), CryptoError> {
-    ARGON2_MEMORY.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() < blocks {
-            m.resize(blocks, argon2::Block::default());
-        }
-        a.hash_password_into_with_memory(pwd, salt, out, &mut m[..blocks])
-            .map_err(|e| CryptoError(format!("argon2: {e}")))
-    })
+    let pool = || ARGON2_MEMORY.lock().unwrap_or_else(|e| e.into_inner());
+    let mut m = pool().pop().unwrap_or_default();
+    if m.len() < blocks {
+        m.resize(blocks, argon2::Block::default());
+    }
+    let result = a
+        .hash_password_into_with_memory(pwd, salt, out, &mut m[..blocks])
+        .map_err(|e| CryptoError(format!("argon2: {e}")));
+    pool().push(m);
+    result
 }
 
 /// Runs password hashing off the async workers, at most one hash per available core at a time:
