@@ -228,6 +228,8 @@ pub struct Mapper {
     targets: [bool; 4],
     /// The split claim name, with the type's default; `None` when the mapper writes no claim.
     path: Option<Vec<String>>,
+    /// The claim name of a client-role mapper, `${client_id}` not yet filled in.
+    claim_template: String,
     /// `user.attribute`.
     user_attribute: Option<String>,
     /// `jsonType.label` as written.
@@ -308,6 +310,10 @@ impl Mapper {
                 flag(mapper, "introspection.token.claim", access),
             ],
             path,
+            claim_template: claim
+                .filter(|c| !c.is_empty())
+                .unwrap_or("resource_access.${client_id}.roles")
+                .to_string(),
             user_attribute: text("user.attribute"),
             json_type: text("jsonType.label"),
             multivalued: text("multivalued"),
@@ -440,9 +446,9 @@ impl Mapper {
                 }
             }
             Kind::ClientRole => {
-                let Some(template) = &self.path else {
+                if self.path.is_none() {
                     return;
-                };
+                }
                 let only = self.only_client.as_deref();
                 let prefix = &self.role_prefix;
                 let clients: BTreeSet<&str> = input
@@ -461,12 +467,15 @@ impl Mapper {
                     .into_iter()
                     .map(|v| json!(format!("{prefix}{}", v.as_str().unwrap_or_default())))
                     .collect();
-                    // The client id is one path segment even if it contains dots.
-                    let path: Vec<String> = template
-                        .iter()
-                        .map(|seg| seg.replace("${client_id}", c))
-                        .collect();
-                    set_claim_path(claims, &path, Value::Array(names));
+                    // The client id is one path segment even if it contains dots (filled in
+                    // escaped before the name is split, as Keycloak does).
+                    set_claim(
+                        claims,
+                        &self
+                            .claim_template
+                            .replace("${client_id}", &c.replace('.', "\\.")),
+                        Value::Array(names),
+                    );
                 }
             }
             Kind::Group => {
@@ -658,6 +667,7 @@ mod tests {
             Role::Realm("user".into()),
             Role::Client("api".into(), "read".into()),
             Role::Client("app".into(), "own".into()),
+            Role::Client("my.svc".into(), "call".into()),
         ]
         .into();
         let notes = Map::from_iter([("AUTH_TIME".to_string(), json!("1700000000"))]);
@@ -737,13 +747,18 @@ mod tests {
         assert_eq!(claims["realm_access"]["roles"], json!(["user"]));
         assert_eq!(claims["resource_access"]["api"]["roles"], json!(["read"]));
         assert_eq!(claims["resource_access"]["app"]["roles"], json!(["own"]));
+        assert_eq!(
+            claims["resource_access"]["my.svc"]["roles"],
+            json!(["call"]),
+            "a dotted client id stays one claim segment"
+        );
         assert_eq!(claims["groups"], json!(["admins"]));
         assert_eq!(claims["tier"], json!({"a": 1}));
         assert_eq!(claims["auth_time"], 1700000000);
         assert_eq!(claims["sub"], "u-1");
         assert_eq!(
             claims["aud"],
-            json!(["https://api.example.com", "api"]),
+            json!(["https://api.example.com", "api", "my.svc"]),
             "custom audience plus resolved, not the client itself"
         );
         assert!(
