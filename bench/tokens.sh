@@ -58,7 +58,8 @@ oidc_provider() {
   url="http://127.0.0.1:$port/token"
   taskset -c 0 node bench/oidc-provider/provider.mjs $port >"$WORK/op.out" 2>/dev/null &
   local pid=$!
-  for _ in $(seq 1 200); do grep -q READY "$WORK/op.out" && break; sleep 0.05; done
+  # Key generation at start-up can take several seconds on a slow machine.
+  for _ in $(seq 1 1200); do grep -q READY "$WORK/op.out" && break; sleep 0.05; done
   local refresh
   refresh=$(sed -n 's/^READY //p' "$WORK/op.out" | jq -r .refresh)
   curl -sf -u bench-api:bench-secret -d grant_type=client_credentials "$url" >/dev/null
