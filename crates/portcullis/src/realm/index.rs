@@ -101,6 +101,20 @@ fn index_groups(
     }
 }
 
+/// The mappers compiled for the realm's own `own`, when `given` is that very object; otherwise
+/// `given`'s `protocolMappers` read now.
+fn compiled_or_read<'a, T>(
+    compiled: Option<&'a Vec<Mapper>>,
+    own: Option<&T>,
+    given: &T,
+    extra: &crate::representation::Extra,
+) -> Cow<'a, [Mapper]> {
+    match compiled {
+        Some(m) if own.is_some_and(|o| std::ptr::eq(o, given)) => Cow::Borrowed(m),
+        _ => Cow::Owned(compile_all(extra.get("protocolMappers"))),
+    }
+}
+
 impl RealmIndex {
     /// Builds the index.
     pub fn build(rep: &RealmRepresentation) -> Self {
@@ -209,16 +223,12 @@ impl RealmIndex {
         client: &ClientRepresentation,
     ) -> Cow<'a, [Mapper]> {
         let id = client.client_id.as_deref().unwrap_or_default();
-        match self.client_mappers.get(id) {
-            Some(m)
-                if self
-                    .client(rep, id)
-                    .is_some_and(|c| std::ptr::eq(c, client)) =>
-            {
-                Cow::Borrowed(m)
-            }
-            _ => Cow::Owned(compile_all(client.extra.get("protocolMappers"))),
-        }
+        compiled_or_read(
+            self.client_mappers.get(id),
+            self.client(rep, id),
+            client,
+            &client.extra,
+        )
     }
 
     /// The protocol mappers of a client scope, read when the index was built if `scope` is
@@ -229,16 +239,12 @@ impl RealmIndex {
         scope: &ClientScopeRepresentation,
     ) -> Cow<'a, [Mapper]> {
         let name = scope.name.as_deref().unwrap_or_default();
-        match self.scope_mappers.get(name) {
-            Some(m)
-                if self
-                    .scope(rep, name)
-                    .is_some_and(|s| std::ptr::eq(s, scope)) =>
-            {
-                Cow::Borrowed(m)
-            }
-            _ => Cow::Owned(compile_all(scope.extra.get("protocolMappers"))),
-        }
+        compiled_or_read(
+            self.scope_mappers.get(name),
+            self.scope(rep, name),
+            scope,
+            &scope.extra,
+        )
     }
 
     /// Whether the role exists.
