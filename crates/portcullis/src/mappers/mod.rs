@@ -228,7 +228,8 @@ pub struct Mapper {
     targets: [bool; 4],
     /// The split claim name, with the type's default; `None` when the mapper writes no claim.
     path: Option<Vec<String>>,
-    /// The claim name of a client-role mapper, `${client_id}` not yet filled in.
+    /// The claim name of a client-role mapper (with its default), `${client_id}` not yet
+    /// filled in.
     claim_template: String,
     /// `user.attribute`.
     user_attribute: Option<String>,
@@ -286,7 +287,8 @@ impl Mapper {
         };
         let path = match kind {
             Kind::RealmRole => named("realm_access.roles"),
-            Kind::ClientRole => named("resource_access.${client_id}.roles"),
+            // Filled in per client from `claim_template`.
+            Kind::ClientRole => None,
             Kind::Group => named("groups"),
             // `OrganizationMembershipMapper`: the claim name defaults to `organization`, and
             // an empty one writes nothing.
@@ -446,9 +448,6 @@ impl Mapper {
                 }
             }
             Kind::ClientRole => {
-                if self.path.is_none() {
-                    return;
-                }
                 let only = self.only_client.as_deref();
                 let prefix = &self.role_prefix;
                 let clients: BTreeSet<&str> = input
