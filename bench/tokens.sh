@@ -8,7 +8,8 @@
 #   exchange with PKCE); then the same for oidc-provider (bench/oidc-provider/provider.mjs,
 #   JWT access tokens; its login page checks an Argon2id hash of the same parameters), and the
 #   per-core ceilings from the criterion bench (signing, Argon2id).
-# Usage: bash bench/tokens.sh [portcullis|oidc-provider|ceilings ...]   (default: all three)
+# Usage: bash bench/tokens.sh [portcullis|oidc-provider|ceilings|paired ...]
+#   (default: the first three; `paired` alternates runs and ceilings, see below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -28,16 +29,20 @@ login() { # name authorization-endpoint token-endpoint client
   taskset -c 1 node bench/login.mjs "$2" "$3" "$4" bench-secret "http://127.0.0.1/cb" bench-user bench-password 4 10
 }
 
+start_portcullis() { # port; sets PC_PID
+  local dir="$WORK/pc-$1"
+  mkdir -p "$dir/import" && cp bench/realm-bench.json "$dir/import/"
+  taskset -c 0 target/release/portcullis start-dev --data-dir "$dir" --import-realm --http-host 127.0.0.1 --http-port "$1" --log-level warn >/dev/null 2>&1 &
+  PC_PID=$!
+  wait_for "http://127.0.0.1:$1/realms/bench-rs"
+  curl -sf -u bench-api:bench-secret -d grant_type=client_credentials "http://127.0.0.1:$1/realms/bench-rs/protocol/openid-connect/token" >/dev/null
+}
+
 portcullis() {
   echo "== Portcullis"
   [ -n "${NO_BUILD:-}" ] || cargo build --release --locked --bin portcullis
-  local port=18081 base
-  base="http://127.0.0.1:$port/realms"
-  mkdir -p "$WORK/pc/import" && cp bench/realm-bench.json "$WORK/pc/import/"
-  taskset -c 0 target/release/portcullis start-dev --data-dir "$WORK/pc" --import-realm --http-host 127.0.0.1 --http-port $port --log-level warn >/dev/null 2>&1 &
-  local pid=$!
-  wait_for "$base/bench-rs"
-  curl -sf -u bench-api:bench-secret -d grant_type=client_credentials "$base/bench-rs/protocol/openid-connect/token" >/dev/null
+  local base="http://127.0.0.1:18081/realms" pid
+  start_portcullis 18081; pid=$PC_PID
   run "client_credentials, RS256" "$base/bench-rs/protocol/openid-connect/token" "grant_type=client_credentials"
   run "client_credentials, ES256" "$base/bench-es/protocol/openid-connect/token" "grant_type=client_credentials"
   run "client_credentials, EdDSA" "$base/bench-ed/protocol/openid-connect/token" "grant_type=client_credentials"
@@ -85,11 +90,42 @@ ceilings() {
   kill $spin
 }
 
+# The host's speed drifts by 5-15 % from one minute to the next (neighbours on the same
+# hardware), so a ceiling measured minutes after a run can flatter or wrong it. Here each
+# 10 s run is followed at once by the criterion ceiling it is judged against (the server idle
+# meanwhile), three rounds, and the ratio of each pair is printed.
+ceiling_seconds() { # criterion --exact name -> seconds per iteration (criterion's estimate)
+  taskset -c 0 cargo bench --locked -p portcullis --bench crypto -- --warm-up-time 1 --measurement-time 4 --exact "$1" 2>/dev/null \
+    | sed -nE 's/.*time: +\[[^ ]+ [^ ]+ ([0-9.]+) ([^ ]+).*/\1 \2/p' \
+    | awk '{ f = ($2 == "ns") ? 1e-9 : ($2 == "ms") ? 1e-3 : ($2 == "s") ? 1 : 1e-6; printf "%.9f", $1 * f }'
+}
+rate() { # url body connections -> requests/s
+  BODY="$2" AUTH="$AUTH" taskset -c 1 wrk -t1 -c"$3" -d10s -s bench/form-post.lua "$1" | awk '/Requests\/sec/ { print $2 }'
+}
+paired() {
+  echo "== paired rounds: each run, then at once its ceiling (server idle); ratio = rate x ceiling"
+  local url="http://127.0.0.1:18083/realms/bench-rs/protocol/openid-connect/token" r c
+  start_portcullis 18083
+  for round in 1 2 3; do
+    r=$(rate "$url" "grant_type=client_credentials" 64)
+    c=$(ceiling_seconds "sign RS256")
+    awk -v r="$r" -v c="$c" -v n="$round" 'BEGIN { printf "round %d  client_credentials RS256 %.1f/s  sign %.1f us  ratio %.1f %%\n", n, r, c * 1e6, 100 * r * c }'
+    r=$(rate "$url" "grant_type=password&username=bench-user&password=bench-password" 4)
+    c=$(ceiling_seconds "password/argon2id m=19456 t=2 p=1")
+    awk -v r="$r" -v c="$c" -v n="$round" 'BEGIN { printf "round %d  password grant %.2f/s  argon2id %.2f ms  ratio %.1f %%\n", n, r, c * 1e3, 100 * r * c }'
+    r=$(taskset -c 1 node bench/login.mjs "${url%/token}/auth" "$url" bench-web bench-secret "http://127.0.0.1/cb" bench-user bench-password 4 10 | awk '{ print $2 }')
+    c=$(ceiling_seconds "password/argon2id m=19456 t=2 p=1")
+    awk -v r="$r" -v c="$c" -v n="$round" 'BEGIN { printf "round %d  browser login %.1f/s  argon2id %.2f ms  ratio %.1f %%\n", n, r, c * 1e3, 100 * r * c }'
+  done
+  kill "$PC_PID"; wait "$PC_PID" 2>/dev/null || true
+}
+
 for part in $PARTS; do
   case $part in
     portcullis) portcullis ;;
     oidc-provider) oidc_provider ;;
     ceilings) ceilings ;;
-    *) echo "unknown part $part (portcullis, oidc-provider, ceilings)" >&2; exit 2 ;;
+    paired) paired ;;
+    *) echo "unknown part $part (portcullis, oidc-provider, ceilings, paired)" >&2; exit 2 ;;
   esac
 done

@@ -13,6 +13,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pub(crate) pool: PgPool,
+    pub(crate) sweeps: super::sql::Sweeps,
+    pub(crate) gate: super::sql::WriteGate,
 }
 
 impl PostgresStore {
@@ -42,7 +44,11 @@ impl PostgresStore {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            pool,
+            sweeps: Default::default(),
+            gate: Default::default(),
+        })
     }
 }
 

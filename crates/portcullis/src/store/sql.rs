@@ -13,6 +13,64 @@ pub(crate) fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Seconds between two sweeps of one table's expired rows, per process.
+pub(crate) const SWEEP_INTERVAL: i64 = 30;
+
+/// The tables of short-lived rows, swept by `expires_at`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Swept {
+    AuthSession,
+    AuthCode,
+    RevokedToken,
+    DeviceCode,
+}
+
+/// When each table of short-lived rows was last swept. A sweep ran on every insert: a
+/// statement (and a write, on SQLite a write lock) more per login step. Now each table is swept
+/// at most every [`SWEEP_INTERVAL`] seconds per process. Nothing depends on expired rows being
+/// gone: every read checks `expires_at` (or the row's own expiry, as an assertion's `exp`), and a
+/// row kept a little longer only keeps a replay detectable longer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sweeps(std::sync::Arc<[std::sync::atomic::AtomicI64; 4]>);
+
+impl Sweeps {
+    /// Whether `table` is due for a sweep at `now`; if so, the next one is due an interval
+    /// later (one caller among concurrent ones wins).
+    pub(crate) fn due(&self, table: Swept, now: i64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let next = &self.0[table as usize];
+        let at = next.load(Relaxed);
+        now >= at
+            && next
+                .compare_exchange(at, now + SWEEP_INTERVAL, Relaxed, Relaxed)
+                .is_ok()
+    }
+}
+
+/// Serializes this process's writes where the database has a single writer. SQLite lets one
+/// connection write at a time; the others got `SQLITE_BUSY` and waited in its busy handler,
+/// which sleeps (1, 2, 5, ... 100 ms) and retries: under concurrent logins that put hundreds
+/// of milliseconds on the slowest requests and left the core idle. Queued here instead, writers
+/// take turns in arrival order and nobody sleeps. Reads never wait (WAL). PostgreSQL's writers
+/// run concurrently, so its gate is open.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WriteGate(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
+
+impl WriteGate {
+    /// A gate that lets one writer through at a time.
+    pub(crate) fn single_writer() -> Self {
+        WriteGate(Some(std::sync::Arc::default()))
+    }
+    /// Waits for this caller's turn (at once if the gate is open); the turn lasts as long as the
+    /// guard.
+    pub(crate) async fn enter(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.0 {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
+    }
+}
+
 /// Reads a [`crate::store::DeviceCodeRow`], columns in [`DeviceCodeTuple`] order.
 pub(crate) const DEVICE_CODE_SELECT: &str = "SELECT device_code_hash, realm_id, client_id, user_code, data, expires_at, poll_interval, status, session_id, user_id FROM device_code";
 
@@ -230,6 +288,7 @@ macro_rules! impl_store {
             }
 
             async fn apply(&self, writes: Vec<$crate::store::Write>) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 use $crate::store::{StoreError, Write};
                 self.invalidate_users();
                 let mut tx = self.pool.begin().await?;
@@ -336,6 +395,7 @@ macro_rules! impl_store {
             }
 
             async fn update_user(&self, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 self.invalidate_users();
                 let c = $crate::store::SearchColumns::of(&user.representation);
                 sqlx::query("UPDATE user_entity SET username = $1, email = $2, representation = $3, first_name = $6, last_name = $7, enabled = $8, service_account = $9 WHERE realm_id = $4 AND id = $5")
@@ -360,6 +420,7 @@ macro_rules! impl_store {
             }
 
             async fn create_session(&self, s: &$crate::store::SessionRow, client_id: &str, refresh_token_id: Option<&str>) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("INSERT INTO user_session (id, realm_id, user_id, offline, created_at, last_refresh, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(&s.id)
@@ -400,12 +461,14 @@ macro_rules! impl_store {
             }
 
             async fn touch_session(&self, id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 sqlx::query("UPDATE user_session SET last_refresh = $1 WHERE id = $2").bind(now).bind(id).execute(&self.pool).await?;
                 self.invalidate_sessions();
                 Ok(())
             }
 
             async fn delete_session(&self, id: &str) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM client_session WHERE session_id = $1").bind(id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM user_session WHERE id = $1").bind(id).execute(&mut *tx).await?;
@@ -415,6 +478,7 @@ macro_rules! impl_store {
             }
 
             async fn end_session(&self, id: &str) -> Result<Option<$crate::store::EndedSession>, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 // The first statement writes, so SQLite takes its write lock before reading
                 // anything, and a concurrent PostgreSQL transaction waits on the rows and then
                 // finds them gone: one caller gets the session.
@@ -433,6 +497,7 @@ macro_rules! impl_store {
             }
 
             async fn end_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<Vec<$crate::store::EndedSession>, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 let mut tx = self.pool.begin().await?;
                 let clients: Vec<(String, String)> = sqlx::query_as("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2) RETURNING session_id, client_id")
                     .bind(realm_id)
@@ -458,6 +523,7 @@ macro_rules! impl_store {
             }
 
             async fn set_refresh_token(&self, session_id: &str, client_id: &str, new_id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 let done = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 0, updated_at = $2 WHERE session_id = $3 AND client_id = $4")
                     .bind(new_id)
                     .bind(now)
@@ -478,6 +544,7 @@ macro_rules! impl_store {
             }
 
             async fn use_refresh_token(&self, session_id: &str, client_id: &str, presented: &str, presented_iat: i64, max_reuse: i64, now: i64) -> Result<$crate::store::RefreshUse, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 // Keycloak's `TokenManager.validateTokenReuse`: the current token may be used
                 // `max_reuse + 1` times; a token issued after the last change becomes current;
                 // an older one is stale. Each step is one conditional UPDATE, so concurrent
@@ -505,7 +572,11 @@ macro_rules! impl_store {
             }
 
             async fn put_auth_session(&self, id: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
-                sqlx::query("DELETE FROM auth_session WHERE expires_at < $1").bind($crate::store::sql::now()).execute(&self.pool).await?;
+                let _gate = self.gate.enter().await;
+                let now = $crate::store::sql::now();
+                if self.sweeps.due($crate::store::sql::Swept::AuthSession, now) {
+                    sqlx::query("DELETE FROM auth_session WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+                }
                 sqlx::query("INSERT INTO auth_session (id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4)")
                     .bind(id)
                     .bind(realm_id)
@@ -526,12 +597,17 @@ macro_rules! impl_store {
             }
 
             async fn delete_auth_session(&self, id: &str) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 sqlx::query("DELETE FROM auth_session WHERE id = $1").bind(id).execute(&self.pool).await?;
                 Ok(())
             }
 
             async fn put_code(&self, code_hash: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
-                sqlx::query("DELETE FROM auth_code WHERE expires_at < $1").bind($crate::store::sql::now() - 3600).execute(&self.pool).await?;
+                let _gate = self.gate.enter().await;
+                let now = $crate::store::sql::now();
+                if self.sweeps.due($crate::store::sql::Swept::AuthCode, now) {
+                    sqlx::query("DELETE FROM auth_code WHERE expires_at < $1").bind(now - 3600).execute(&self.pool).await?;
+                }
                 sqlx::query("INSERT INTO auth_code (code_hash, realm_id, data, expires_at, used) VALUES ($1, $2, $3, $4, 0)")
                     .bind(code_hash)
                     .bind(realm_id)
@@ -543,6 +619,7 @@ macro_rules! impl_store {
             }
 
             async fn use_code(&self, code_hash: &str) -> Result<Option<(String, String, i64, bool)>, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 // The conditional UPDATE decides which of two concurrent redemptions is first.
                 let first = sqlx::query("UPDATE auth_code SET used = 1 WHERE code_hash = $1 AND used = 0")
                     .bind(code_hash)
@@ -558,16 +635,21 @@ macro_rules! impl_store {
             }
 
             async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
                     .bind(jti)
                     .bind(expires_at)
                     .execute(&self.pool)
                     .await?;
-                sqlx::query("DELETE FROM revoked_token WHERE expires_at < $1").bind($crate::store::sql::now() - 60).execute(&self.pool).await?;
+                let now = $crate::store::sql::now();
+                if self.sweeps.due($crate::store::sql::Swept::RevokedToken, now) {
+                    sqlx::query("DELETE FROM revoked_token WHERE expires_at < $1").bind(now - 60).execute(&self.pool).await?;
+                }
                 Ok(())
             }
 
             async fn use_once(&self, key: &str, expires_at: i64) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 let done = sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
                     .bind(key)
                     .bind(expires_at)
@@ -607,6 +689,7 @@ macro_rules! impl_store {
             }
 
             async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 self.invalidate_users();
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(realm_id).bind(id).execute(&mut *tx).await?;
@@ -630,6 +713,7 @@ macro_rules! impl_store {
             }
 
             async fn delete_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<u64, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(realm_id).bind(user_id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2").bind(realm_id).bind(user_id).execute(&mut *tx).await?;
@@ -643,6 +727,7 @@ macro_rules! impl_store {
             }
 
             async fn put_initial_access(&self, realm_id: &str, row: &$crate::store::InitialAccessRow, token_hash: &str) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 sqlx::query("INSERT INTO initial_access (id, realm_id, token_hash, created_at, expiration, count, remaining) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(&row.id).bind(realm_id).bind(token_hash).bind(row.created_at).bind(row.expiration).bind(row.count).bind(row.remaining)
                     .execute(&self.pool).await?;
@@ -656,6 +741,7 @@ macro_rules! impl_store {
             }
 
             async fn delete_initial_access(&self, realm_id: &str, id: &str) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 let done = sqlx::query("DELETE FROM initial_access WHERE realm_id = $1 AND id = $2").bind(realm_id).bind(id).execute(&self.pool).await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -667,6 +753,7 @@ macro_rules! impl_store {
             }
 
             async fn use_initial_access(&self, token_hash: &str, now: i64) -> Result<Option<String>, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 let row: Option<(String,)> = sqlx::query_as(
                     "UPDATE initial_access SET remaining = remaining - 1 WHERE token_hash = $1 AND remaining > 0 AND (expiration = 0 OR created_at + expiration > $2) RETURNING realm_id",
                 )
@@ -683,8 +770,12 @@ macro_rules! impl_store {
             }
 
             async fn put_device_code(&self, row: &$crate::store::DeviceCodeRow) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 // Expired authorizations are kept a while so that polling answers `expired_token`.
-                sqlx::query("DELETE FROM device_code WHERE expires_at < $1").bind($crate::store::sql::now() - 3600).execute(&self.pool).await?;
+                let now = $crate::store::sql::now();
+                if self.sweeps.due($crate::store::sql::Swept::DeviceCode, now) {
+                    sqlx::query("DELETE FROM device_code WHERE expires_at < $1").bind(now - 3600).execute(&self.pool).await?;
+                }
                 sqlx::query("INSERT INTO device_code (device_code_hash, realm_id, client_id, user_code, data, expires_at, poll_interval, last_poll, status, session_id, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, NULL, NULL)")
                     .bind(&row.device_code_hash)
                     .bind(&row.realm_id)
@@ -720,6 +811,7 @@ macro_rules! impl_store {
             }
 
             async fn poll_device_code(&self, device_code_hash: &str, now: i64) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 let allowed = sqlx::query("UPDATE device_code SET last_poll = $1 WHERE device_code_hash = $2 AND last_poll + poll_interval <= $1")
                     .bind(now)
                     .bind(device_code_hash)
@@ -737,6 +829,7 @@ macro_rules! impl_store {
             }
 
             async fn decide_device_code(&self, realm_id: &str, user_code: &str, decision: &$crate::store::DeviceDecision, now: i64) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 let (status, session_id, user_id) = match decision {
                     $crate::store::DeviceDecision::Approve { session_id, user_id } => ("approved", Some(session_id.as_str()), Some(user_id.as_str())),
                     $crate::store::DeviceDecision::Deny => ("denied", None, None),
@@ -754,6 +847,7 @@ macro_rules! impl_store {
             }
 
             async fn redeem_device_code(&self, device_code_hash: &str) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
                 let done = sqlx::query("UPDATE device_code SET status = 'redeemed' WHERE device_code_hash = $1 AND status = 'approved'")
                     .bind(device_code_hash)
                     .execute(&self.pool)
@@ -765,3 +859,47 @@ macro_rules! impl_store {
 }
 
 pub(crate) use impl_store;
+
+#[cfg(test)]
+mod tests {
+    use super::{Sweeps, Swept, WriteGate, SWEEP_INTERVAL};
+
+    #[test]
+    fn a_table_is_swept_once_per_interval() {
+        let s = Sweeps::default();
+        assert!(s.due(Swept::AuthCode, 1_000));
+        assert!(!s.due(Swept::AuthCode, 1_000));
+        assert!(!s.due(Swept::AuthCode, 1_000 + SWEEP_INTERVAL - 1));
+        // Each table keeps its own time.
+        assert!(s.due(Swept::AuthSession, 1_000));
+        assert!(s.due(Swept::AuthCode, 1_000 + SWEEP_INTERVAL));
+    }
+
+    #[tokio::test]
+    async fn the_single_writer_gate_lets_one_writer_through() {
+        let gate = WriteGate::single_writer();
+        let first = gate.enter().await;
+        assert!(first.is_some());
+        // While the first writer holds its turn, the next waits.
+        let waiting = gate.enter();
+        tokio::pin!(waiting);
+        assert!(futures_poll_once(waiting.as_mut()).await.is_none());
+        drop(first);
+        assert!(waiting.await.is_some());
+        // An open gate (PostgreSQL) never waits.
+        let open = WriteGate::default();
+        let (a, b) = (open.enter().await, open.enter().await);
+        assert!(a.is_none() && b.is_none());
+    }
+
+    /// Polls a future once: its output if it was ready, `None` if it must wait.
+    async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F::Output> {
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
+                std::task::Poll::Ready(v) => Some(v),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await
+    }
+}

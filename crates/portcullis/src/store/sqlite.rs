@@ -25,6 +25,8 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     pub(crate) users: GenCache<(String, String), Option<super::UserRow>>,
     pub(crate) sessions: GenCache<String, Option<super::SessionRow>>,
+    pub(crate) sweeps: super::sql::Sweeps,
+    pub(crate) gate: super::sql::WriteGate,
 }
 
 /// A read cache that writes can always invalidate. Each entry carries the generation that was
@@ -133,6 +135,8 @@ impl SqliteStore {
             pool,
             users: GenCache::new(10_000),
             sessions: GenCache::new(10_000),
+            sweeps: Default::default(),
+            gate: super::sql::WriteGate::single_writer(),
         })
     }
 }
