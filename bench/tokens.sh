@@ -5,7 +5,7 @@
 # 127.0.0.1 only. Prints requests/s and latency percentiles for:
 #   client_credentials on RS256, ES256 and EdDSA realms; the password grant; refresh_token
 #   (RS256 access token + ID token); the full browser login (login page, credentials, code
-#   exchange with PKCE); then the same for oidc-provider (bench/oidc-provider/provider.mjs,
+#   exchange with PKCE) and the login page alone; then the same for oidc-provider (bench/oidc-provider/provider.mjs,
 #   JWT access tokens; its login page checks an Argon2id hash of the same parameters), and the
 #   per-core ceilings from the criterion bench (signing, Argon2id).
 # Usage: bash bench/tokens.sh [portcullis|oidc-provider|ceilings|paired ...]
@@ -53,6 +53,12 @@ portcullis() {
   refresh=$(curl -sf -u bench-api:bench-secret -d grant_type=password -d username=bench-user -d password=bench-password -d scope=openid "$base/bench-rs/protocol/openid-connect/token" | jq -r .refresh_token)
   run "refresh_token with openid (RS256 access + ID token)" "$base/bench-rs/protocol/openid-connect/token" "grant_type=refresh_token&refresh_token=$refresh"
   login "browser login (page, credentials, code + PKCE), 4 workers" "$base/bench-rs/protocol/openid-connect/auth" "$base/bench-rs/protocol/openid-connect/token" bench-web
+  # The login page alone: each GET validates the request and stores a new pending login.
+  local page="$base/bench-rs/protocol/openid-connect/auth?client_id=bench-web&response_type=code&scope=openid&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb&state=s&code_challenge=E9Melhoa2OwvFrEMTJguCgaXpzVh5oo5r1oNEgDeGEw&code_challenge_method=S256"
+  for c in 4 64; do
+    echo "-- login page (GET auth, one stored auth session each), $c connections"
+    taskset -c 1 wrk -t1 -c$c -d10s --latency "$page" | grep -E "Requests/sec|^ +(50|99)%|Non-2xx|Socket errors" || true
+  done
   kill $pid; wait $pid 2>/dev/null || true
 }
 
