@@ -155,6 +155,12 @@ async fn authenticate_assertion<'a>(
         .get("alg")
         .and_then(serde_json::Value::as_str)
         .unwrap_or_default();
+    // Keycloak's JWTClientValidator.validateSignatureAlgorithm: the assertion must name its
+    // algorithm, and the one the client registered (`token.endpoint.auth.signing.alg`) if any.
+    let expected = super::issue::client_attr(client, "token.endpoint.auth.signing.alg");
+    if alg.is_empty() || expected.is_some_and(|e| e != alg) {
+        return Err(fail("invalid signature algorithm"));
+    }
     let verified = match authenticator {
         "client-secret-jwt" => {
             let secret = client

@@ -274,6 +274,32 @@ async fn a_realm_admin_cannot_reach_another_realm() {
         .0,
         403
     );
+    // A caller that may see no realm gets 403 for the realm list, as in Keycloak (not `[]`):
+    // a tenant user without roles, and a master user without roles.
+    assert_eq!(
+        call(&s, "GET", "/admin/realms", Some(&nobody), None)
+            .await
+            .0,
+        403
+    );
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/master/users",
+        Some(&master),
+        Some(json!({"username": "plain", "enabled": true,
+            "credentials": [{"type": "password", "value": "plain-password", "temporary": false}]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let plain = token(&s, "master", "plain", "plain-password").await;
+    assert_eq!(
+        call(&s, "GET", "/admin/realms", Some(&plain), None).await.0,
+        403
+    );
+    let (status, realms, _) = call(&s, "GET", "/admin/realms", Some(&viewer), None).await;
+    assert_eq!(status, 200, "{realms}");
+    assert_eq!(realms.as_array().map(Vec::len), Some(1), "{realms}");
 
     // manage-users may map ordinary roles, but not administrative roles it does not hold.
     let manager = token(&s, "tenant-a", "manager", "manager-password").await;

@@ -26,7 +26,9 @@ async fn private_key_jwt_and_client_secret_jwt() {
         "realm": "jwt",
         "clients": [
             {"clientId": "signed", "clientAuthenticatorType": "client-jwt", "serviceAccountsEnabled": true, "attributes": {"use.jwks.string": "true", "jwks.string": jwks.to_string()}},
-            {"clientId": "hmac", "clientAuthenticatorType": "client-secret-jwt", "secret": "a-long-shared-secret-of-32-bytes!", "serviceAccountsEnabled": true}
+            {"clientId": "hmac", "clientAuthenticatorType": "client-secret-jwt", "secret": "a-long-shared-secret-of-32-bytes!", "serviceAccountsEnabled": true},
+            {"clientId": "hmac-512", "clientAuthenticatorType": "client-secret-jwt", "secret": "a-long-shared-secret-of-32-bytes!", "serviceAccountsEnabled": true,
+             "attributes": {"token.endpoint.auth.signing.alg": "HS512"}}
         ]
     });
     let data = Data::new(Backend::Sqlite).await.unwrap();
@@ -176,6 +178,39 @@ async fn private_key_jwt_and_client_secret_jwt() {
     ))
     .await;
     assert_eq!(s, 400);
+    // A client that registered its assertion algorithm (`token.endpoint.auth.signing.alg`)
+    // gets Keycloak's answer for any other one, even correctly signed.
+    let (s, body, _) = call(assertion(
+        "hmac-512",
+        &token_url,
+        "p1",
+        now + 60,
+        &secret,
+        jsonwebtoken::Algorithm::HS256,
+    ))
+    .await;
+    assert_eq!(
+        (
+            s,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (
+            400,
+            Some("invalid_client"),
+            Some("invalid signature algorithm")
+        )
+    );
+    let (s, body, _) = call(assertion(
+        "hmac-512",
+        &token_url,
+        "p2",
+        now + 60,
+        &secret,
+        jsonwebtoken::Algorithm::HS512,
+    ))
+    .await;
+    assert_eq!(s, 200, "{body}");
     let public_as_secret = jsonwebtoken::EncodingKey::from_secret(jwks.to_string().as_bytes());
     let (s, _, _) = call(assertion(
         "signed",
