@@ -734,8 +734,23 @@ pub async fn delete_credential(
     Ok(no_content())
 }
 
-fn session_json(s: &crate::store::SessionRow, username: &str) -> Value {
+/// Keycloak's `UserSessionRepresentation`; `clients` maps each client's id (UUID) to its
+/// `clientId`, for the clients of the session that the realm still has.
+fn session_json(
+    snap: &RealmSnapshot,
+    s: &crate::store::SessionRow,
+    username: &str,
+    clients: &[(String, String, i64)],
+) -> Value {
     let notes: Map<String, Value> = serde_json::from_str(&s.data).unwrap_or_default();
+    let map: Map<String, Value> = clients
+        .iter()
+        .filter(|(sid, _, _)| *sid == s.id)
+        .filter_map(|(_, client_id, _)| {
+            let c = model::client_by_client_id(&snap.rep, client_id)?;
+            Some((c.id.clone()?, json!(client_id)))
+        })
+        .collect();
     json!({
         "id": s.id,
         "username": username,
@@ -744,7 +759,7 @@ fn session_json(s: &crate::store::SessionRow, username: &str) -> Value {
         "start": s.created_at * 1000,
         "lastAccess": s.last_refresh * 1000,
         "rememberMe": notes.get("remember_me").and_then(Value::as_bool).unwrap_or(false),
-        "clients": {},
+        "clients": map,
         "transientUser": false,
     })
 }
@@ -759,15 +774,17 @@ pub async fn sessions(
     caller.require(&snap.name, Need::View(Family::Users))?;
     let (row, _) = load(&state, &snap, &id).await?;
     let list = state.store.user_sessions(&snap.id, &id).await?;
+    let clients = state.store.user_session_clients(&snap.id, &id).await?;
     Ok(Json(
         list.iter()
             .filter(|s| !s.offline)
-            .map(|s| session_json(s, &row.username))
+            .map(|s| session_json(&snap, s, &row.username, &clients))
             .collect(),
     ))
 }
 
-/// `GET /users/{id}/offline-sessions/{client}`.
+/// `GET /users/{id}/offline-sessions/{client}`: the offline sessions that hold that client,
+/// `lastAccess` from its client session (Keycloak's `toUserSessionRepresentation`).
 pub async fn offline_sessions(
     State(state): State<AppState>,
     caller: Caller,
@@ -775,13 +792,25 @@ pub async fn offline_sessions(
 ) -> AdminResult<Json<Vec<Value>>> {
     let snap = target(&state, &caller, &realm)?;
     caller.require(&snap.name, Need::View(Family::Users))?;
-    model::client(&snap.rep, &client).ok_or_else(|| AdminError::not_found("Client not found"))?;
+    let client_id = model::client(&snap.rep, &client)
+        .ok_or_else(|| AdminError::not_found("Client not found"))?
+        .client_id
+        .clone()
+        .unwrap_or_default();
     let (row, _) = load(&state, &snap, &id).await?;
     let list = state.store.user_sessions(&snap.id, &id).await?;
+    let clients = state.store.user_session_clients(&snap.id, &id).await?;
     Ok(Json(
         list.iter()
             .filter(|s| s.offline)
-            .map(|s| session_json(s, &row.username))
+            .filter_map(|s| {
+                let (_, _, at) = clients
+                    .iter()
+                    .find(|(sid, c, _)| *sid == s.id && *c == client_id)?;
+                let mut rep = session_json(&snap, s, &row.username, &clients);
+                rep["lastAccess"] = json!(at * 1000);
+                Some(rep)
+            })
             .collect(),
     ))
 }

@@ -425,6 +425,12 @@ pub trait Store: Send + Sync + 'static {
         realm_id: &str,
         user_id: &str,
     ) -> Result<Vec<SessionRow>, StoreError>;
+    /// The client sessions of a user's sessions: (session id, `clientId`, last update).
+    async fn user_session_clients(
+        &self,
+        realm_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<(String, String, i64)>, StoreError>;
     /// Ends all of a user's sessions; returns how many.
     async fn delete_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<u64, StoreError>;
     /// `(name, version)` of every realm: what another node changed.

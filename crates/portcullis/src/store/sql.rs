@@ -712,6 +712,16 @@ macro_rules! impl_store {
                 Ok(rows.into_iter().map($crate::store::sql::session_row).collect())
             }
 
+            async fn user_session_clients(&self, realm_id: &str, user_id: &str) -> Result<Vec<(String, String, i64)>, $crate::store::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT c.session_id, c.client_id, c.updated_at FROM client_session c JOIN user_session s ON s.id = c.session_id WHERE s.realm_id = $1 AND s.user_id = $2 ORDER BY c.session_id, c.client_id",
+                )
+                .bind(realm_id)
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn delete_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<u64, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await;
                 let mut tx = self.pool.begin().await?;

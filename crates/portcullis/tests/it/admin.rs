@@ -938,6 +938,74 @@ async fn sessions_logout_and_example_token() {
     assert_eq!(status, 200);
     assert_eq!(sessions.as_array().unwrap().len(), 1, "{sessions}");
     assert_eq!(sessions[0]["username"], "boss");
+    // `clients` maps the client's id (UUID) to its clientId, as Keycloak's representation.
+    let client_uuid = |client_id: &'static str| {
+        let s = &s;
+        async move {
+            let (_, list, _) = call(
+                s,
+                "GET",
+                &format!("/admin/realms/ses/clients?clientId={client_id}"),
+                t,
+                None,
+            )
+            .await;
+            list[0]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let app = client_uuid("app").await;
+    assert_eq!(sessions[0]["clients"], json!({ app.clone(): "app" }));
+    // Offline sessions are listed per client: the one holding `app`, none for another client.
+    // (Imported users hold no default roles, as in Keycloak: offline_access is granted here.)
+    let (_, offline_role, _) =
+        call(&s, "GET", "/admin/realms/ses/roles/offline_access", t, None).await;
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        &format!("/admin/realms/ses/users/{boss_id}/role-mappings/realm"),
+        t,
+        Some(json!([offline_role])),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body, _) = post_form(
+        &s.url("/realms/ses/protocol/openid-connect/token"),
+        Some(("app", "app-secret")),
+        &[
+            ("grant_type", "password"),
+            ("username", "boss"),
+            ("password", "boss-password"),
+            ("scope", "offline_access"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["refresh_expires_in"],
+        json!(0),
+        "an offline token: {body}"
+    );
+    let (status, offline, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/ses/users/{boss_id}/offline-sessions/{app}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{offline}");
+    assert_eq!(offline.as_array().map(Vec::len), Some(1), "{offline}");
+    assert_eq!(offline[0]["clients"], json!({ app.clone(): "app" }));
+    let admin_cli = client_uuid("admin-cli").await;
+    let (_, none, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/ses/users/{boss_id}/offline-sessions/{admin_cli}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(none, json!([]));
     assert!(active(&s, "ses", &user_access).await);
     let (status, _, _) = call(
         &s,
