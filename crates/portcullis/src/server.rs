@@ -13,6 +13,9 @@ use tokio::net::TcpListener;
 use crate::config::{Config, Database, Mode};
 use crate::http::base_url::BaseUrl;
 use crate::oidc::client_keys::{ClientKeyCache, KeyCacheSettings};
+
+/// How often each node removes the rows of expired sessions.
+const SESSION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 use crate::policy::blacklist::Blacklists;
 use crate::realm::export::UsersMode;
 use crate::realm::snapshot::RealmCache;
@@ -224,6 +227,37 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
                 tick.tick().await;
                 if let Err(e) = realms.sync(store.as_ref()).await {
                     tracing::warn!(error = %e, "realm reload failed");
+                }
+            }
+        });
+    }
+
+    {
+        // Expired SSO and offline sessions are refused when read; this removes their rows, so
+        // the store does not grow with every login (each node sweeps; deletes are idempotent).
+        let (realms, store) = (realms.clone(), store.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SESSION_SWEEP_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                for name in realms.names() {
+                    let Some(snap) = realms.get(&name) else {
+                        continue;
+                    };
+                    let bounds =
+                        crate::oidc::token::refresh_token::sweep_bounds(&snap.rep.extra, now);
+                    match store.sweep_sessions(&snap.id, &bounds).await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::debug!(realm = %name, sessions = n, "expired sessions removed")
+                        }
+                        Err(e) => tracing::warn!(realm = %name, error = %e, "session sweep failed"),
+                    }
                 }
             }
         });

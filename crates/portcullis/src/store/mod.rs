@@ -300,6 +300,20 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
     }
 }
 
+/// The sessions a sweep removes: online ones last used or started before the online bounds,
+/// offline ones before the offline bounds (seconds since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSweep {
+    /// Online sessions last used before this are gone.
+    pub online_used_before: i64,
+    /// Online sessions started before this are gone.
+    pub online_started_before: i64,
+    /// Offline sessions last used before this are gone.
+    pub offline_used_before: i64,
+    /// Offline sessions started before this are gone.
+    pub offline_started_before: i64,
+}
+
 /// The storage interface.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -431,6 +445,12 @@ pub trait Store: Send + Sync + 'static {
         realm_id: &str,
         user_id: &str,
     ) -> Result<Vec<(String, String, i64)>, StoreError>;
+    /// Removes a realm's expired sessions (and their client sessions); returns how many.
+    async fn sweep_sessions(
+        &self,
+        realm_id: &str,
+        bounds: &SessionSweep,
+    ) -> Result<u64, StoreError>;
     /// Ends all of a user's sessions; returns how many.
     async fn delete_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<u64, StoreError>;
     /// `(name, version)` of every realm: what another node changed.

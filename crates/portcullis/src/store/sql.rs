@@ -722,6 +722,21 @@ macro_rules! impl_store {
                 .await?)
             }
 
+            async fn sweep_sessions(&self, realm_id: &str, b: &$crate::store::SessionSweep) -> Result<u64, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await;
+                const EXPIRED: &str = "realm_id = $1 AND ((offline = 0 AND (last_refresh < $2 OR created_at < $3)) OR (offline <> 0 AND (last_refresh < $4 OR created_at < $5)))";
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(&format!("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE {EXPIRED})"))
+                    .bind(realm_id).bind(b.online_used_before).bind(b.online_started_before).bind(b.offline_used_before).bind(b.offline_started_before)
+                    .execute(&mut *tx).await?;
+                let done = sqlx::query(&format!("DELETE FROM user_session WHERE {EXPIRED}"))
+                    .bind(realm_id).bind(b.online_used_before).bind(b.online_started_before).bind(b.offline_used_before).bind(b.offline_started_before)
+                    .execute(&mut *tx).await?;
+                tx.commit().await?;
+                self.invalidate_sessions();
+                Ok(done.rows_affected())
+            }
+
             async fn delete_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<u64, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await;
                 let mut tx = self.pool.begin().await?;

@@ -141,6 +141,47 @@ async fn suite(store: Arc<dyn Store>) {
         .is_empty());
     assert!(store.session("s4").await.unwrap().is_some());
 
+    // A sweep removes the sessions (and client sessions) past its bounds, online and offline
+    // apart, in its realm only; the others stay.
+    for (id, offline, created, used) in [
+        ("fresh", false, 900, 990),
+        ("idle", false, 900, 940),
+        ("old", false, 100, 995),
+        ("off-fresh", true, 100, 960),
+        ("off-idle", true, 100, 400),
+    ] {
+        let s = SessionRow {
+            id: id.into(),
+            offline,
+            created_at: created,
+            last_refresh: used,
+            ..session.clone()
+        };
+        store.create_session(&s, "web", None).await.unwrap();
+    }
+    let bounds = portcullis::store::SessionSweep {
+        online_used_before: 950,
+        online_started_before: 500,
+        offline_used_before: 500,
+        offline_started_before: 0,
+    };
+    assert_eq!(store.sweep_sessions("r2", &bounds).await.unwrap(), 0);
+    assert_eq!(store.sweep_sessions("r1", &bounds).await.unwrap(), 4);
+    let mut left = Vec::new();
+    for id in ["fresh", "idle", "old", "off-fresh", "off-idle", "s4"] {
+        if store.session(id).await.unwrap().is_some() {
+            left.push(id);
+        }
+    }
+    assert_eq!(left, ["fresh", "off-fresh"]);
+    let clients = store.user_session_clients("r1", "u1").await.unwrap();
+    let with_clients: Vec<&str> = clients.iter().map(|(s, _, _)| s.as_str()).collect();
+    assert_eq!(
+        with_clients,
+        ["fresh", "off-fresh"],
+        "client sessions went with them"
+    );
+
     // Delete takes the users along.
     store
         .apply(vec![Write::DeleteRealm { id: "r1".into() }])

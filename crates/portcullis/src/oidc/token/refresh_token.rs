@@ -10,7 +10,7 @@ use crate::oidc::client_auth;
 use crate::oidc::error::OAuthError;
 use crate::oidc::issue::{self, Lifespans, TokenRequest};
 use crate::realm::snapshot::RealmSnapshot;
-use crate::store::{RefreshUse, SessionRow, Store};
+use crate::store::{RefreshUse, SessionRow, SessionSweep, Store};
 
 use super::{parse_user, response, GrantContext};
 
@@ -42,6 +42,53 @@ pub fn verify(
     Ok(c)
 }
 
+/// A session's (idle, max) lifespans in seconds, from the realm's settings (`extra` of its
+/// representation): offline sessions use the offline ones (no max unless
+/// `offlineSessionMaxLifespanEnabled`), "remember me" sessions their own where the realm sets
+/// them.
+pub fn session_limits(realm: &Map<String, Value>, offline: bool, remember: bool) -> (i64, i64) {
+    let get = |k: &str| realm.get(k).and_then(Value::as_i64);
+    if offline {
+        let max = if realm
+            .get("offlineSessionMaxLifespanEnabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+        {
+            get("offlineSessionMaxLifespan").unwrap_or(5_184_000)
+        } else {
+            i64::MAX / 4
+        };
+        return (get("offlineSessionIdleTimeout").unwrap_or(2_592_000), max);
+    }
+    let idle = get("ssoSessionIdleTimeout").unwrap_or(1800);
+    let max = get("ssoSessionMaxLifespan").unwrap_or(36000);
+    if !remember {
+        return (idle, max);
+    }
+    (
+        get("ssoSessionIdleTimeoutRememberMe")
+            .filter(|v| *v > 0)
+            .unwrap_or(idle),
+        get("ssoSessionMaxLifespanRememberMe")
+            .filter(|v| *v > 0)
+            .unwrap_or(max),
+    )
+}
+
+/// What a sweep of a realm's sessions may remove at `now`: only sessions expired whatever
+/// their kind ("remember me" or not), by the same rule as [`live_session`].
+pub fn sweep_bounds(realm: &Map<String, Value>, now: i64) -> SessionSweep {
+    let (idle, max) = session_limits(realm, false, false);
+    let (idle_rm, max_rm) = session_limits(realm, false, true);
+    let (off_idle, off_max) = session_limits(realm, true, false);
+    SessionSweep {
+        online_used_before: now - idle.max(idle_rm),
+        online_started_before: now - max.max(max_rm),
+        offline_used_before: now - off_idle,
+        offline_started_before: now.saturating_sub(off_max),
+    }
+}
+
 /// The session of a token if it is still alive; an expired one is removed.
 pub async fn live_session(
     store: &dyn Store,
@@ -55,41 +102,12 @@ pub async fn live_session(
     if s.realm_id != snap.id {
         return Ok(None);
     }
-    let realm = |k: &str| snap.rep.extra.get(k).and_then(Value::as_i64);
-    let (idle, max) = if s.offline {
-        let max_enabled = snap
-            .rep
-            .extra
-            .get("offlineSessionMaxLifespanEnabled")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let max = if max_enabled {
-            realm("offlineSessionMaxLifespan").unwrap_or(5_184_000)
-        } else {
-            i64::MAX / 4
-        };
-        (realm("offlineSessionIdleTimeout").unwrap_or(2_592_000), max)
-    } else {
-        let idle = realm("ssoSessionIdleTimeout").unwrap_or(1800);
-        let max = realm("ssoSessionMaxLifespan").unwrap_or(36000);
-        // "Remember me" sessions use their own lifespans where the realm sets them.
-        let remember = serde_json::from_str::<Map<String, Value>>(&s.data)
+    let remember = !s.offline
+        && serde_json::from_str::<Map<String, Value>>(&s.data)
             .ok()
             .and_then(|n| n.get("REMEMBER_ME").cloned())
             == Some(Value::from("true"));
-        if remember {
-            (
-                realm("ssoSessionIdleTimeoutRememberMe")
-                    .filter(|v| *v > 0)
-                    .unwrap_or(idle),
-                realm("ssoSessionMaxLifespanRememberMe")
-                    .filter(|v| *v > 0)
-                    .unwrap_or(max),
-            )
-        } else {
-            (idle, max)
-        }
-    };
+    let (idle, max) = session_limits(&snap.rep.extra, s.offline, remember);
     if now > s.last_refresh + idle || now > s.created_at + max {
         store.delete_session(&s.id).await?;
         return Ok(None);
@@ -225,4 +243,48 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         Some(sid),
         ctx.snap.not_before,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Map, Value};
+
+    use super::{session_limits, sweep_bounds};
+    use crate::store::SessionSweep;
+
+    fn realm(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn lifespans_follow_keycloaks_defaults_and_remember_me() {
+        let defaults = realm(json!({}));
+        assert_eq!(session_limits(&defaults, false, false), (1800, 36000));
+        assert_eq!(session_limits(&defaults, false, true), (1800, 36000));
+        assert_eq!(
+            session_limits(&defaults, true, false),
+            (2_592_000, i64::MAX / 4)
+        );
+        let r = realm(json!({
+            "ssoSessionIdleTimeout": 600, "ssoSessionMaxLifespan": 3600,
+            "ssoSessionIdleTimeoutRememberMe": 86400, "ssoSessionMaxLifespanRememberMe": 0,
+            "offlineSessionIdleTimeout": 1000, "offlineSessionMaxLifespanEnabled": true,
+            "offlineSessionMaxLifespan": 5000
+        }));
+        assert_eq!(session_limits(&r, false, false), (600, 3600));
+        assert_eq!(session_limits(&r, false, true), (86400, 3600));
+        assert_eq!(session_limits(&r, true, false), (1000, 5000));
+        // A sweep removes only what is expired for every kind of session: here a "remember me"
+        // session may stay idle a day, so online sessions go after a day idle.
+        assert_eq!(
+            sweep_bounds(&r, 100_000),
+            SessionSweep {
+                online_used_before: 100_000 - 86400,
+                online_started_before: 100_000 - 3600,
+                offline_used_before: 100_000 - 1000,
+                offline_started_before: 100_000 - 5000,
+            }
+        );
+        assert!(sweep_bounds(&defaults, 100_000).offline_started_before < 0);
+    }
 }
