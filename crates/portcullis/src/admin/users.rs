@@ -758,7 +758,7 @@ fn session_json(
         "ipAddress": notes.get("ip").and_then(Value::as_str).unwrap_or(""),
         "start": s.created_at * 1000,
         "lastAccess": s.last_refresh * 1000,
-        "rememberMe": notes.get("remember_me").and_then(Value::as_bool).unwrap_or(false),
+        "rememberMe": notes.get("REMEMBER_ME").and_then(Value::as_str) == Some("true"),
         "clients": map,
         "transientUser": false,
     })

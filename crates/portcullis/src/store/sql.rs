@@ -16,6 +16,9 @@ pub(crate) fn now() -> i64 {
 /// Seconds between two sweeps of one table's expired rows, per process.
 pub(crate) const SWEEP_INTERVAL: i64 = 30;
 
+/// Expired sessions removed by one statement of a sweep.
+pub(crate) const SWEEP_BATCH: usize = 500;
+
 /// The tables of short-lived rows, swept by `expires_at`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Swept {
@@ -47,6 +50,9 @@ impl Sweeps {
     }
 }
 
+/// How long a write waits for its turn at the [`WriteGate`].
+pub(crate) const GATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serializes this process's writes where the database has a single writer. SQLite lets one
 /// connection write at a time; the others got `SQLITE_BUSY` and waited in its busy handler,
 /// which sleeps (1, 2, 5, ... 100 ms) and retries: under concurrent logins that put hundreds
@@ -62,11 +68,20 @@ impl WriteGate {
         WriteGate(Some(std::sync::Arc::default()))
     }
     /// Waits for this caller's turn (at once if the gate is open); the turn lasts as long as the
-    /// guard.
-    pub(crate) async fn enter(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    /// guard. After [`GATE_TIMEOUT`] the write fails, as SQLite's own `busy_timeout` did.
+    pub(crate) async fn enter(
+        &self,
+    ) -> Result<Option<tokio::sync::MutexGuard<'_, ()>>, crate::store::StoreError> {
         match &self.0 {
-            Some(m) => Some(m.lock().await),
-            None => None,
+            Some(m) => tokio::time::timeout(GATE_TIMEOUT, m.lock())
+                .await
+                .map(Some)
+                .map_err(|_| {
+                    crate::store::StoreError::Database(
+                        "database is busy: a write waited more than 10 s for its turn".into(),
+                    )
+                }),
+            None => Ok(None),
         }
     }
 }
@@ -288,7 +303,7 @@ macro_rules! impl_store {
             }
 
             async fn apply(&self, writes: Vec<$crate::store::Write>) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 use $crate::store::{StoreError, Write};
                 self.invalidate_users();
                 let mut tx = self.pool.begin().await?;
@@ -395,7 +410,7 @@ macro_rules! impl_store {
             }
 
             async fn update_user(&self, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 self.invalidate_users();
                 let c = $crate::store::SearchColumns::of(&user.representation);
                 sqlx::query("UPDATE user_entity SET username = $1, email = $2, representation = $3, first_name = $6, last_name = $7, enabled = $8, service_account = $9 WHERE realm_id = $4 AND id = $5")
@@ -420,7 +435,7 @@ macro_rules! impl_store {
             }
 
             async fn create_session(&self, s: &$crate::store::SessionRow, client_id: &str, refresh_token_id: Option<&str>) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("INSERT INTO user_session (id, realm_id, user_id, offline, created_at, last_refresh, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(&s.id)
@@ -461,14 +476,14 @@ macro_rules! impl_store {
             }
 
             async fn touch_session(&self, id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 sqlx::query("UPDATE user_session SET last_refresh = $1 WHERE id = $2").bind(now).bind(id).execute(&self.pool).await?;
                 self.invalidate_sessions();
                 Ok(())
             }
 
             async fn delete_session(&self, id: &str) -> Result<bool, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM client_session WHERE session_id = $1").bind(id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM user_session WHERE id = $1").bind(id).execute(&mut *tx).await?;
@@ -478,7 +493,7 @@ macro_rules! impl_store {
             }
 
             async fn end_session(&self, id: &str) -> Result<Option<$crate::store::EndedSession>, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 // The first statement writes, so SQLite takes its write lock before reading
                 // anything, and a concurrent PostgreSQL transaction waits on the rows and then
                 // finds them gone: one caller gets the session.
@@ -497,7 +512,7 @@ macro_rules! impl_store {
             }
 
             async fn end_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<Vec<$crate::store::EndedSession>, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 let mut tx = self.pool.begin().await?;
                 let clients: Vec<(String, String)> = sqlx::query_as("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2) RETURNING session_id, client_id")
                     .bind(realm_id)
@@ -523,7 +538,7 @@ macro_rules! impl_store {
             }
 
             async fn set_refresh_token(&self, session_id: &str, client_id: &str, new_id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 let done = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 0, updated_at = $2 WHERE session_id = $3 AND client_id = $4")
                     .bind(new_id)
                     .bind(now)
@@ -544,7 +559,7 @@ macro_rules! impl_store {
             }
 
             async fn use_refresh_token(&self, session_id: &str, client_id: &str, presented: &str, presented_iat: i64, max_reuse: i64, now: i64) -> Result<$crate::store::RefreshUse, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 // Keycloak's `TokenManager.validateTokenReuse`: the current token may be used
                 // `max_reuse + 1` times; a token issued after the last change becomes current;
                 // an older one is stale. Each step is one conditional UPDATE, so concurrent
@@ -572,7 +587,7 @@ macro_rules! impl_store {
             }
 
             async fn put_auth_session(&self, id: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 let now = $crate::store::sql::now();
                 if self.sweeps.due($crate::store::sql::Swept::AuthSession, now) {
                     sqlx::query("DELETE FROM auth_session WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
@@ -597,13 +612,13 @@ macro_rules! impl_store {
             }
 
             async fn delete_auth_session(&self, id: &str) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 sqlx::query("DELETE FROM auth_session WHERE id = $1").bind(id).execute(&self.pool).await?;
                 Ok(())
             }
 
             async fn put_code(&self, code_hash: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 let now = $crate::store::sql::now();
                 if self.sweeps.due($crate::store::sql::Swept::AuthCode, now) {
                     sqlx::query("DELETE FROM auth_code WHERE expires_at < $1").bind(now - 3600).execute(&self.pool).await?;
@@ -619,7 +634,7 @@ macro_rules! impl_store {
             }
 
             async fn use_code(&self, code_hash: &str) -> Result<Option<(String, String, i64, bool)>, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 // The conditional UPDATE decides which of two concurrent redemptions is first.
                 let first = sqlx::query("UPDATE auth_code SET used = 1 WHERE code_hash = $1 AND used = 0")
                     .bind(code_hash)
@@ -635,7 +650,7 @@ macro_rules! impl_store {
             }
 
             async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
                     .bind(jti)
                     .bind(expires_at)
@@ -649,7 +664,11 @@ macro_rules! impl_store {
             }
 
             async fn use_once(&self, key: &str, expires_at: i64) -> Result<bool, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
+                let now = $crate::store::sql::now();
+                if self.sweeps.due($crate::store::sql::Swept::RevokedToken, now) {
+                    sqlx::query("DELETE FROM revoked_token WHERE expires_at < $1").bind(now - 60).execute(&self.pool).await?;
+                }
                 let done = sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
                     .bind(key)
                     .bind(expires_at)
@@ -689,7 +708,7 @@ macro_rules! impl_store {
             }
 
             async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 self.invalidate_users();
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(realm_id).bind(id).execute(&mut *tx).await?;
@@ -723,22 +742,34 @@ macro_rules! impl_store {
             }
 
             async fn sweep_sessions(&self, realm_id: &str, b: &$crate::store::SessionSweep) -> Result<u64, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
-                const EXPIRED: &str = "realm_id = $1 AND ((offline = 0 AND (last_refresh < $2 OR created_at < $3)) OR (offline <> 0 AND (last_refresh < $4 OR created_at < $5)))";
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(&format!("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE {EXPIRED})"))
-                    .bind(realm_id).bind(b.online_used_before).bind(b.online_started_before).bind(b.offline_used_before).bind(b.offline_started_before)
-                    .execute(&mut *tx).await?;
-                let done = sqlx::query(&format!("DELETE FROM user_session WHERE {EXPIRED}"))
-                    .bind(realm_id).bind(b.online_used_before).bind(b.online_started_before).bind(b.offline_used_before).bind(b.offline_started_before)
-                    .execute(&mut *tx).await?;
-                tx.commit().await?;
-                self.invalidate_sessions();
-                Ok(done.rows_affected())
+                // In batches, each its own statement (client sessions go with their session: ON
+                // DELETE CASCADE), so that a large backlog never holds other writers up for long.
+                let sql = format!(
+                    "DELETE FROM user_session WHERE id IN (SELECT id FROM user_session WHERE realm_id = $1 AND ((offline = 0 AND (last_refresh < $2 OR created_at < $3)) OR (offline <> 0 AND (last_refresh < $4 OR created_at < $5))) LIMIT {})",
+                    $crate::store::sql::SWEEP_BATCH
+                );
+                let mut total = 0;
+                loop {
+                    let done = {
+                        let _gate = self.gate.enter().await?;
+                        sqlx::query(&sql)
+                            .bind(realm_id).bind(b.online_used_before).bind(b.online_started_before).bind(b.offline_used_before).bind(b.offline_started_before)
+                            .execute(&self.pool).await?
+                            .rows_affected()
+                    };
+                    total += done;
+                    if done < $crate::store::sql::SWEEP_BATCH as u64 {
+                        break;
+                    }
+                }
+                if total > 0 {
+                    self.invalidate_sessions();
+                }
+                Ok(total)
             }
 
             async fn delete_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<u64, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(realm_id).bind(user_id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2").bind(realm_id).bind(user_id).execute(&mut *tx).await?;
@@ -752,7 +783,7 @@ macro_rules! impl_store {
             }
 
             async fn put_initial_access(&self, realm_id: &str, row: &$crate::store::InitialAccessRow, token_hash: &str) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 sqlx::query("INSERT INTO initial_access (id, realm_id, token_hash, created_at, expiration, count, remaining) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(&row.id).bind(realm_id).bind(token_hash).bind(row.created_at).bind(row.expiration).bind(row.count).bind(row.remaining)
                     .execute(&self.pool).await?;
@@ -766,7 +797,7 @@ macro_rules! impl_store {
             }
 
             async fn delete_initial_access(&self, realm_id: &str, id: &str) -> Result<bool, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 let done = sqlx::query("DELETE FROM initial_access WHERE realm_id = $1 AND id = $2").bind(realm_id).bind(id).execute(&self.pool).await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -778,7 +809,7 @@ macro_rules! impl_store {
             }
 
             async fn use_initial_access(&self, token_hash: &str, now: i64) -> Result<Option<String>, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 let row: Option<(String,)> = sqlx::query_as(
                     "UPDATE initial_access SET remaining = remaining - 1 WHERE token_hash = $1 AND remaining > 0 AND (expiration = 0 OR created_at + expiration > $2) RETURNING realm_id",
                 )
@@ -795,7 +826,7 @@ macro_rules! impl_store {
             }
 
             async fn put_device_code(&self, row: &$crate::store::DeviceCodeRow) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 // Expired authorizations are kept a while so that polling answers `expired_token`.
                 let now = $crate::store::sql::now();
                 if self.sweeps.due($crate::store::sql::Swept::DeviceCode, now) {
@@ -836,7 +867,7 @@ macro_rules! impl_store {
             }
 
             async fn poll_device_code(&self, device_code_hash: &str, now: i64) -> Result<bool, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 let allowed = sqlx::query("UPDATE device_code SET last_poll = $1 WHERE device_code_hash = $2 AND last_poll + poll_interval <= $1")
                     .bind(now)
                     .bind(device_code_hash)
@@ -854,7 +885,7 @@ macro_rules! impl_store {
             }
 
             async fn decide_device_code(&self, realm_id: &str, user_code: &str, decision: &$crate::store::DeviceDecision, now: i64) -> Result<bool, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 let (status, session_id, user_id) = match decision {
                     $crate::store::DeviceDecision::Approve { session_id, user_id } => ("approved", Some(session_id.as_str()), Some(user_id.as_str())),
                     $crate::store::DeviceDecision::Deny => ("denied", None, None),
@@ -872,7 +903,7 @@ macro_rules! impl_store {
             }
 
             async fn redeem_device_code(&self, device_code_hash: &str) -> Result<bool, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await;
+                let _gate = self.gate.enter().await?;
                 let done = sqlx::query("UPDATE device_code SET status = 'redeemed' WHERE device_code_hash = $1 AND status = 'approved'")
                     .bind(device_code_hash)
                     .execute(&self.pool)
@@ -903,18 +934,18 @@ mod tests {
     #[tokio::test]
     async fn the_single_writer_gate_lets_one_writer_through() {
         let gate = WriteGate::single_writer();
-        let first = gate.enter().await;
+        let first = gate.enter().await.ok().flatten();
         assert!(first.is_some());
         // While the first writer holds its turn, the next waits.
         let waiting = gate.enter();
         tokio::pin!(waiting);
         assert!(futures_poll_once(waiting.as_mut()).await.is_none());
         drop(first);
-        assert!(waiting.await.is_some());
+        assert!(waiting.await.ok().flatten().is_some());
         // An open gate (PostgreSQL) never waits.
         let open = WriteGate::default();
         let (a, b) = (open.enter().await, open.enter().await);
-        assert!(a.is_none() && b.is_none());
+        assert!(matches!((a, b), (Ok(None), Ok(None))));
     }
 
     /// Polls a future once: its output if it was ready, `None` if it must wait.

@@ -611,6 +611,44 @@ async fn remember_me_makes_the_sso_cookie_persistent() {
         );
         assert!(identity.contains("HttpOnly") && identity.contains("SameSite=Lax"));
     }
+    // The Admin API shows which of alice's two sessions was "remember me".
+    let (_, admin, _) = post_form(
+        &server.url("/realms/master/protocol/openid-connect/token"),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", "admin"),
+            ("password", "admin"),
+        ],
+    )
+    .await;
+    let admin = admin["access_token"].as_str().unwrap().to_string();
+    let get = |path: String| {
+        let (url, admin) = (server.url(&path), admin.clone());
+        async move {
+            client()
+                .get(url)
+                .bearer_auth(admin)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let users = get("/admin/realms/web/users?username=alice&exact=true".into()).await;
+    let id = users[0]["id"].as_str().unwrap().to_string();
+    let sessions = get(format!("/admin/realms/web/users/{id}/sessions")).await;
+    let mut remembered: Vec<bool> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["rememberMe"].as_bool().unwrap())
+        .collect();
+    remembered.sort();
+    assert_eq!(remembered, [false, true], "{sessions}");
 }
 
 #[tokio::test]

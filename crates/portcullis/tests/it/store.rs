@@ -181,6 +181,17 @@ async fn suite(store: Arc<dyn Store>) {
         ["fresh", "off-fresh"],
         "client sessions went with them"
     );
+    // A backlog larger than one batch goes in several.
+    for i in 0..501 {
+        let s = SessionRow {
+            id: format!("backlog-{i}"),
+            last_refresh: 10,
+            ..session.clone()
+        };
+        store.create_session(&s, "web", None).await.unwrap();
+    }
+    assert_eq!(store.sweep_sessions("r1", &bounds).await.unwrap(), 501);
+    assert_eq!(store.user_sessions("r1", "u1").await.unwrap().len(), 2);
 
     // Delete takes the users along.
     store

@@ -44,8 +44,8 @@ pub fn verify(
 
 /// A session's (idle, max) lifespans in seconds, from the realm's settings (`extra` of its
 /// representation): offline sessions use the offline ones (no max unless
-/// `offlineSessionMaxLifespanEnabled`), "remember me" sessions their own where the realm sets
-/// them.
+/// `offlineSessionMaxLifespanEnabled`); "remember me" sessions the longer of the ordinary and
+/// the remember-me ones, as Keycloak's `SessionExpirationUtils`.
 pub fn session_limits(realm: &Map<String, Value>, offline: bool, remember: bool) -> (i64, i64) {
     let get = |k: &str| realm.get(k).and_then(Value::as_i64);
     if offline {
@@ -66,26 +66,29 @@ pub fn session_limits(realm: &Map<String, Value>, offline: bool, remember: bool)
         return (idle, max);
     }
     (
-        get("ssoSessionIdleTimeoutRememberMe")
-            .filter(|v| *v > 0)
-            .unwrap_or(idle),
-        get("ssoSessionMaxLifespanRememberMe")
-            .filter(|v| *v > 0)
-            .unwrap_or(max),
+        idle.max(get("ssoSessionIdleTimeoutRememberMe").unwrap_or(0)),
+        max.max(get("ssoSessionMaxLifespanRememberMe").unwrap_or(0)),
     )
 }
 
+/// How long past its expiry a session is kept before a sweep removes it: a request that found
+/// it alive a moment ago can still finish with it. Keycloak's periodic cleaner waits the same
+/// (`PERIODIC_CLEANER_IDLE_TIMEOUT_WINDOW_SECONDS`).
+pub const SWEEP_GRACE: i64 = 180;
+
 /// What a sweep of a realm's sessions may remove at `now`: only sessions expired whatever
-/// their kind ("remember me" or not), by the same rule as [`live_session`].
+/// their kind ("remember me" or not), by the same rule as [`live_session`], for more than
+/// [`SWEEP_GRACE`].
 pub fn sweep_bounds(realm: &Map<String, Value>, now: i64) -> SessionSweep {
     let (idle, max) = session_limits(realm, false, false);
     let (idle_rm, max_rm) = session_limits(realm, false, true);
     let (off_idle, off_max) = session_limits(realm, true, false);
+    let before = |lifespan: i64| now.saturating_sub(lifespan).saturating_sub(SWEEP_GRACE);
     SessionSweep {
-        online_used_before: now - idle.max(idle_rm),
-        online_started_before: now - max.max(max_rm),
-        offline_used_before: now - off_idle,
-        offline_started_before: now.saturating_sub(off_max),
+        online_used_before: before(idle.max(idle_rm)),
+        online_started_before: before(max.max(max_rm)),
+        offline_used_before: before(off_idle),
+        offline_started_before: before(off_max),
     }
 }
 
@@ -249,7 +252,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
 mod tests {
     use serde_json::{json, Map, Value};
 
-    use super::{session_limits, sweep_bounds};
+    use super::{session_limits, sweep_bounds, SWEEP_GRACE};
     use crate::store::SessionSweep;
 
     fn realm(v: Value) -> Map<String, Value> {
@@ -267,22 +270,26 @@ mod tests {
         );
         let r = realm(json!({
             "ssoSessionIdleTimeout": 600, "ssoSessionMaxLifespan": 3600,
-            "ssoSessionIdleTimeoutRememberMe": 86400, "ssoSessionMaxLifespanRememberMe": 0,
+            "ssoSessionIdleTimeoutRememberMe": 86400, "ssoSessionMaxLifespanRememberMe": 1800,
             "offlineSessionIdleTimeout": 1000, "offlineSessionMaxLifespanEnabled": true,
             "offlineSessionMaxLifespan": 5000
         }));
         assert_eq!(session_limits(&r, false, false), (600, 3600));
+        // The longer of the two, each: a remember-me max shorter than the ordinary one is not
+        // used (Keycloak's `SessionExpirationUtils`).
         assert_eq!(session_limits(&r, false, true), (86400, 3600));
         assert_eq!(session_limits(&r, true, false), (1000, 5000));
-        // A sweep removes only what is expired for every kind of session: here a "remember me"
-        // session may stay idle a day, so online sessions go after a day idle.
+        // A sweep removes only what is expired for every kind of session (here a "remember me"
+        // session may stay idle a day, so online sessions go after a day idle), and only once
+        // the grace has passed.
+        let g = SWEEP_GRACE;
         assert_eq!(
             sweep_bounds(&r, 100_000),
             SessionSweep {
-                online_used_before: 100_000 - 86400,
-                online_started_before: 100_000 - 3600,
-                offline_used_before: 100_000 - 1000,
-                offline_started_before: 100_000 - 5000,
+                online_used_before: 100_000 - 86400 - g,
+                online_started_before: 100_000 - 3600 - g,
+                offline_used_before: 100_000 - 1000 - g,
+                offline_started_before: 100_000 - 5000 - g,
             }
         );
         assert!(sweep_bounds(&defaults, 100_000).offline_started_before < 0);
