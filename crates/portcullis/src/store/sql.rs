@@ -742,23 +742,42 @@ macro_rules! impl_store {
             }
 
             async fn sweep_sessions(&self, realm_id: &str, b: &$crate::store::SessionSweep) -> Result<u64, $crate::store::StoreError> {
-                // In batches, each its own statement (client sessions go with their session: ON
-                // DELETE CASCADE), so that a large backlog never holds other writers up for long.
-                let sql = format!(
-                    "DELETE FROM user_session WHERE id IN (SELECT id FROM user_session WHERE realm_id = $1 AND ((offline = 0 AND (last_refresh < $2 OR created_at < $3)) OR (offline <> 0 AND (last_refresh < $4 OR created_at < $5))) LIMIT {})",
-                    $crate::store::sql::SWEEP_BATCH
-                );
+                // Expired sessions are found by a read, outside the write gate, so that scanning
+                // a large realm holds no writer up (no index on the lifespans either: it would
+                // cost every login and refresh a write more, for a scan once a minute). Each
+                // batch is then deleted by id, its expiry checked again (a session used in the
+                // meantime stays); client sessions go with it (ON DELETE CASCADE).
+                fn expired<'q>(qb: &mut sqlx::QueryBuilder<'q, $db>, realm_id: &'q str, b: &$crate::store::SessionSweep) {
+                    qb.push("realm_id = ").push_bind(realm_id)
+                        .push(" AND ((offline = 0 AND (last_refresh < ").push_bind(b.online_used_before)
+                        .push(" OR created_at < ").push_bind(b.online_started_before)
+                        .push(")) OR (offline <> 0 AND (last_refresh < ").push_bind(b.offline_used_before)
+                        .push(" OR created_at < ").push_bind(b.offline_started_before)
+                        .push(")))");
+                }
                 let mut total = 0;
                 loop {
+                    let mut find = sqlx::QueryBuilder::<$db>::new("SELECT id FROM user_session WHERE ");
+                    expired(&mut find, realm_id, b);
+                    find.push(" LIMIT ").push_bind($crate::store::sql::SWEEP_BATCH as i64);
+                    let ids: Vec<(String,)> = find.build_query_as().fetch_all(&self.pool).await?;
+                    if ids.is_empty() {
+                        break;
+                    }
+                    let found = ids.len();
+                    let mut delete = sqlx::QueryBuilder::<$db>::new("DELETE FROM user_session WHERE id IN (");
+                    let mut list = delete.separated(", ");
+                    for (id,) in &ids {
+                        list.push_bind(id.as_str());
+                    }
+                    delete.push(") AND ");
+                    expired(&mut delete, realm_id, b);
                     let done = {
                         let _gate = self.gate.enter().await?;
-                        sqlx::query(&sql)
-                            .bind(realm_id).bind(b.online_used_before).bind(b.online_started_before).bind(b.offline_used_before).bind(b.offline_started_before)
-                            .execute(&self.pool).await?
-                            .rows_affected()
+                        delete.build().execute(&self.pool).await?.rows_affected()
                     };
                     total += done;
-                    if done < $crate::store::sql::SWEEP_BATCH as u64 {
+                    if found < $crate::store::sql::SWEEP_BATCH || done == 0 {
                         break;
                     }
                 }
