@@ -612,18 +612,7 @@ async fn remember_me_makes_the_sso_cookie_persistent() {
         assert!(identity.contains("HttpOnly") && identity.contains("SameSite=Lax"));
     }
     // The Admin API shows which of alice's two sessions was "remember me".
-    let (_, admin, _) = post_form(
-        &server.url("/realms/master/protocol/openid-connect/token"),
-        None,
-        &[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", "admin"),
-            ("password", "admin"),
-        ],
-    )
-    .await;
-    let admin = admin["access_token"].as_str().unwrap().to_string();
+    let admin = crate::token::admin_token(&server).await;
     let get = |path: String| {
         let (url, admin) = (server.url(&path), admin.clone());
         async move {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::authorize::{browser, login, query_of};
 use crate::support::*;
-use crate::token::{post_form, start_with};
+use crate::token::{admin_token, post_form, start_with};
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 const REDIRECT: &str = "http://localhost:4000/cb";
@@ -464,22 +464,6 @@ async fn delete(server: &TestServer, admin: &str, path: &str) -> (u16, String) {
         .unwrap();
     let status = r.status().as_u16();
     (status, r.text().await.unwrap())
-}
-
-async fn admin_token(server: &TestServer) -> String {
-    let (s, body, _) = post_form(
-        &server.url("/realms/master/protocol/openid-connect/token"),
-        None,
-        &[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", "admin"),
-            ("password", "admin"),
-        ],
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]

@@ -138,21 +138,7 @@ impl Orgs {
     }
 
     async fn admin_token(&self) -> String {
-        let (s, body, _) = post_form(
-            &self
-                .server
-                .url("/realms/master/protocol/openid-connect/token"),
-            None,
-            &[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", "admin"),
-                ("password", "admin"),
-            ],
-        )
-        .await;
-        assert_eq!(s, 200, "{body}");
-        body["access_token"].as_str().unwrap().to_string()
+        crate::token::admin_token(&self.server).await
     }
 
     /// Sets (or, with `None`, removes) keys of the `organization` scope's mapper config

@@ -5,23 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::support::*;
-use crate::token::post_form;
-
-async fn admin_token(server: &TestServer) -> String {
-    let (s, body, _) = post_form(
-        &server.url("/realms/master/protocol/openid-connect/token"),
-        None,
-        &[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", "admin"),
-            ("password", "admin"),
-        ],
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
-}
+use crate::token::{admin_token, post_form};
 
 async fn call(
     server: &TestServer,

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::authorize::{browser, login, pkce};
 use crate::support::*;
-use crate::token::post_form;
+use crate::token::{admin_token, post_form};
 
 const POLICY: &str = "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy";
 
@@ -58,22 +58,6 @@ async fn start_on(backend: Backend) -> Option<(Data, TestServer)> {
     )
     .unwrap();
     Some((data, server))
-}
-
-async fn admin_token(server: &TestServer) -> String {
-    let (s, body, _) = post_form(
-        &server.url("/realms/master/protocol/openid-connect/token"),
-        None,
-        &[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", "admin"),
-            ("password", "admin"),
-        ],
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
 }
 
 async fn initial_token(server: &TestServer, admin: &str, realm: &str, body: Value) -> String {

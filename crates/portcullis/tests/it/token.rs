@@ -63,6 +63,23 @@ pub async fn post_form(
     )
 }
 
+/// The bootstrap administrator's access token (master realm, `admin-cli`).
+pub async fn admin_token(server: &TestServer) -> String {
+    let (s, body, _) = post_form(
+        &server.url("/realms/master/protocol/openid-connect/token"),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", "admin"),
+            ("password", "admin"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
 fn payload(jwt: &str) -> Value {
     let p = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(
