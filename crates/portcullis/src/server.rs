@@ -13,15 +13,15 @@ use tokio::net::TcpListener;
 use crate::config::{Config, Database, Mode};
 use crate::http::base_url::BaseUrl;
 use crate::oidc::client_keys::{ClientKeyCache, KeyCacheSettings};
-
-/// How often each node removes the rows of expired sessions.
-const SESSION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 use crate::policy::blacklist::Blacklists;
 use crate::realm::export::UsersMode;
 use crate::realm::snapshot::RealmCache;
 use crate::realm::{self, IfExists, ImportOutcome};
 use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::AppState;
+
+/// How often each node removes the rows of expired sessions.
+const SESSION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Opens the configured store (running migrations).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
@@ -241,24 +241,7 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0);
-                for name in realms.names() {
-                    let Some(snap) = realms.get(&name) else {
-                        continue;
-                    };
-                    let bounds =
-                        crate::oidc::token::refresh_token::sweep_bounds(&snap.rep.extra, now);
-                    match store.sweep_sessions(&snap.id, &bounds).await {
-                        Ok(0) => {}
-                        Ok(n) => {
-                            tracing::debug!(realm = %name, sessions = n, "expired sessions removed")
-                        }
-                        Err(e) => tracing::warn!(realm = %name, error = %e, "session sweep failed"),
-                    }
-                }
+                crate::oidc::token::refresh_token::sweep_sessions(store.as_ref(), &realms).await;
             }
         });
     }

@@ -747,7 +747,7 @@ fn session_json(
         .iter()
         .filter(|(sid, _, _)| *sid == s.id)
         .filter_map(|(_, client_id, _)| {
-            let c = model::client_by_client_id(&snap.rep, client_id)?;
+            let c = snap.index.client(&snap.rep, client_id)?;
             Some((c.id.clone()?, json!(client_id)))
         })
         .collect();

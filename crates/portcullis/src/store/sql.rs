@@ -28,6 +28,19 @@ pub(crate) enum Swept {
     DeviceCode,
 }
 
+impl Swept {
+    /// The sweep's statement, and how long past `expires_at` a row is kept (codes an hour, to
+    /// recognise a replay; revoked tokens a minute beyond the token's own expiry).
+    pub(crate) fn statement(self) -> (&'static str, i64) {
+        match self {
+            Swept::AuthSession => ("DELETE FROM auth_session WHERE expires_at < $1", 0),
+            Swept::AuthCode => ("DELETE FROM auth_code WHERE expires_at < $1", 3600),
+            Swept::RevokedToken => ("DELETE FROM revoked_token WHERE expires_at < $1", 60),
+            Swept::DeviceCode => ("DELETE FROM device_code WHERE expires_at < $1", 3600),
+        }
+    }
+}
+
 /// When each table of short-lived rows was last swept. A sweep ran on every insert: a
 /// statement (and a write, on SQLite a write lock) more per login step. Now each table is swept
 /// at most every [`SWEEP_INTERVAL`] seconds per process. Nothing depends on expired rows being
@@ -174,6 +187,17 @@ macro_rules! impl_store {
                 let row = row.map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation });
                 self.cache_user(key, generation, row.clone());
                 Ok(row)
+            }
+
+            /// Sweeps `table`'s expired rows if it is due (see [`Sweeps`]); the caller holds the
+            /// write gate.
+            async fn sweep_expired(&self, table: $crate::store::sql::Swept) -> Result<(), $crate::store::StoreError> {
+                let now = $crate::store::sql::now();
+                if self.sweeps.due(table, now) {
+                    let (sql, kept) = table.statement();
+                    sqlx::query(sql).bind(now - kept).execute(&self.pool).await?;
+                }
+                Ok(())
             }
 
             /// Appends a user search's conditions (after `WHERE`).
@@ -588,10 +612,7 @@ macro_rules! impl_store {
 
             async fn put_auth_session(&self, id: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
-                let now = $crate::store::sql::now();
-                if self.sweeps.due($crate::store::sql::Swept::AuthSession, now) {
-                    sqlx::query("DELETE FROM auth_session WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
-                }
+                self.sweep_expired($crate::store::sql::Swept::AuthSession).await?;
                 sqlx::query("INSERT INTO auth_session (id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4)")
                     .bind(id)
                     .bind(realm_id)
@@ -619,10 +640,7 @@ macro_rules! impl_store {
 
             async fn put_code(&self, code_hash: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
-                let now = $crate::store::sql::now();
-                if self.sweeps.due($crate::store::sql::Swept::AuthCode, now) {
-                    sqlx::query("DELETE FROM auth_code WHERE expires_at < $1").bind(now - 3600).execute(&self.pool).await?;
-                }
+                self.sweep_expired($crate::store::sql::Swept::AuthCode).await?;
                 sqlx::query("INSERT INTO auth_code (code_hash, realm_id, data, expires_at, used) VALUES ($1, $2, $3, $4, 0)")
                     .bind(code_hash)
                     .bind(realm_id)
@@ -656,19 +674,13 @@ macro_rules! impl_store {
                     .bind(expires_at)
                     .execute(&self.pool)
                     .await?;
-                let now = $crate::store::sql::now();
-                if self.sweeps.due($crate::store::sql::Swept::RevokedToken, now) {
-                    sqlx::query("DELETE FROM revoked_token WHERE expires_at < $1").bind(now - 60).execute(&self.pool).await?;
-                }
+                self.sweep_expired($crate::store::sql::Swept::RevokedToken).await?;
                 Ok(())
             }
 
             async fn use_once(&self, key: &str, expires_at: i64) -> Result<bool, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
-                let now = $crate::store::sql::now();
-                if self.sweeps.due($crate::store::sql::Swept::RevokedToken, now) {
-                    sqlx::query("DELETE FROM revoked_token WHERE expires_at < $1").bind(now - 60).execute(&self.pool).await?;
-                }
+                self.sweep_expired($crate::store::sql::Swept::RevokedToken).await?;
                 let done = sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
                     .bind(key)
                     .bind(expires_at)
@@ -847,10 +859,7 @@ macro_rules! impl_store {
             async fn put_device_code(&self, row: &$crate::store::DeviceCodeRow) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 // Expired authorizations are kept a while so that polling answers `expired_token`.
-                let now = $crate::store::sql::now();
-                if self.sweeps.due($crate::store::sql::Swept::DeviceCode, now) {
-                    sqlx::query("DELETE FROM device_code WHERE expires_at < $1").bind(now - 3600).execute(&self.pool).await?;
-                }
+                self.sweep_expired($crate::store::sql::Swept::DeviceCode).await?;
                 sqlx::query("INSERT INTO device_code (device_code_hash, realm_id, client_id, user_code, data, expires_at, poll_interval, last_poll, status, session_id, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, NULL, NULL)")
                     .bind(&row.device_code_hash)
                     .bind(&row.realm_id)
@@ -958,23 +967,14 @@ mod tests {
         // While the first writer holds its turn, the next waits.
         let waiting = gate.enter();
         tokio::pin!(waiting);
-        assert!(futures_poll_once(waiting.as_mut()).await.is_none());
+        // A zero timeout polls once: it elapses only if the writer has to wait.
+        let polled = tokio::time::timeout(std::time::Duration::ZERO, waiting.as_mut()).await;
+        assert!(polled.is_err());
         drop(first);
         assert!(waiting.await.ok().flatten().is_some());
         // An open gate (PostgreSQL) never waits.
         let open = WriteGate::default();
         let (a, b) = (open.enter().await, open.enter().await);
         assert!(matches!((a, b), (Ok(None), Ok(None))));
-    }
-
-    /// Polls a future once: its output if it was ready, `None` if it must wait.
-    async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F::Output> {
-        std::future::poll_fn(|cx| {
-            std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
-                std::task::Poll::Ready(v) => Some(v),
-                std::task::Poll::Pending => None,
-            })
-        })
-        .await
     }
 }

@@ -155,6 +155,26 @@ super::sql::impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
 mod tests {
     use super::GenCache;
 
+    #[tokio::test]
+    async fn the_sqlite_store_lets_one_writer_through_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::SqliteStore::open(&dir.path().join("t.db"))
+            .await
+            .unwrap();
+        let first = store.gate.enter().await.unwrap();
+        assert!(
+            first.is_some(),
+            "SQLite writes go through the single-writer gate"
+        );
+        let second = store.gate.enter();
+        tokio::pin!(second);
+        // A zero timeout polls once: it elapses only if the second writer has to wait.
+        let polled = tokio::time::timeout(std::time::Duration::ZERO, second.as_mut()).await;
+        assert!(polled.is_err(), "a second writer waits for the first");
+        drop(first);
+        assert!(second.await.unwrap().is_some());
+    }
+
     #[test]
     fn a_read_that_raced_a_write_is_never_served() {
         let c = GenCache::<String, u32>::new(10);

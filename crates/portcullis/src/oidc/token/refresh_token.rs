@@ -9,7 +9,7 @@ use crate::crypto::jws;
 use crate::oidc::client_auth;
 use crate::oidc::error::OAuthError;
 use crate::oidc::issue::{self, Lifespans, TokenRequest};
-use crate::realm::snapshot::RealmSnapshot;
+use crate::realm::snapshot::{RealmCache, RealmSnapshot};
 use crate::store::{RefreshUse, SessionRow, SessionSweep, Store};
 
 use super::{parse_user, response, GrantContext};
@@ -89,6 +89,24 @@ pub fn sweep_bounds(realm: &Map<String, Value>, now: i64) -> SessionSweep {
         online_started_before: before(max.max(max_rm)),
         offline_used_before: before(off_idle),
         offline_started_before: before(off_max),
+    }
+}
+
+/// Removes every realm's expired sessions from the store (see [`sweep_bounds`]).
+pub async fn sweep_sessions(store: &dyn Store, realms: &RealmCache) {
+    let now = super::now();
+    for name in realms.names() {
+        let Some(snap) = realms.get(&name) else {
+            continue;
+        };
+        match store
+            .sweep_sessions(&snap.id, &sweep_bounds(&snap.rep.extra, now))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(realm = %name, sessions = n, "expired sessions removed"),
+            Err(e) => tracing::warn!(realm = %name, error = %e, "session sweep failed"),
+        }
     }
 }
 
