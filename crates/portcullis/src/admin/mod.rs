@@ -50,6 +50,9 @@ pub enum AdminError {
     Status(StatusCode, String),
     /// 400 `{"error": msg}` (JAX-RS `BadRequestException`).
     Plain(String),
+    /// A limited-use token ran out inside an edit ([`StoreError::Exhausted`]); client
+    /// registration answers it in its own terms, anywhere else it is a 409.
+    Exhausted,
     /// 500 without internals.
     Internal,
 }
@@ -68,9 +71,11 @@ impl AdminError {
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(m) => AdminError::Conflict(m),
-            StoreError::Database(m) => {
-                tracing::error!(error = %m, "admin: store failed");
+            StoreError::Unique(m) => AdminError::Conflict(m),
+            StoreError::VersionConflict => AdminError::Conflict(e.to_string()),
+            StoreError::Exhausted => AdminError::Exhausted,
+            e => {
+                tracing::error!(error = %e, "admin: store failed");
                 AdminError::Internal
             }
         }
@@ -103,6 +108,10 @@ impl IntoResponse for AdminError {
             ),
             AdminError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({"errorMessage": m})),
             AdminError::Conflict(m) => (StatusCode::CONFLICT, json!({"errorMessage": m})),
+            AdminError::Exhausted => (
+                StatusCode::CONFLICT,
+                json!({"errorMessage": StoreError::Exhausted.to_string()}),
+            ),
             AdminError::Policy(k, t) => (
                 StatusCode::BAD_REQUEST,
                 json!({"error": k, "error_description": t}),
@@ -290,7 +299,7 @@ pub async fn edit_realm<T>(
                 state.realms.put(RealmSnapshot::build(&next)?);
                 return Ok(out);
             }
-            Err(StoreError::Conflict(m)) if m.contains("changed concurrently") => continue,
+            Err(StoreError::VersionConflict) => continue,
             Err(e) => return Err(e.into()),
         }
     }

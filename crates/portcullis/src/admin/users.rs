@@ -114,7 +114,7 @@ async fn save(state: &AppState, snap: &RealmSnapshot, u: &UserRepresentation) ->
         .update_user(&snap.id, &to_row(u)?)
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Conflict(_) => {
+            crate::store::StoreError::Unique(_) => {
                 AdminError::Conflict("User exists with same username".into())
             }
             other => other.into(),
@@ -505,7 +505,7 @@ pub async fn create(
         .insert_user(&snap.id, &row)
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Conflict(_) => {
+            crate::store::StoreError::Unique(_) => {
                 AdminError::Conflict("User exists with same username".into())
             }
             other => other.into(),
@@ -740,15 +740,15 @@ fn session_json(
     snap: &RealmSnapshot,
     s: &crate::store::SessionRow,
     username: &str,
-    clients: &[(String, String, i64)],
+    clients: &[crate::store::ClientSessionRow],
 ) -> Value {
     let notes: Map<String, Value> = serde_json::from_str(&s.data).unwrap_or_default();
     let map: Map<String, Value> = clients
         .iter()
-        .filter(|(sid, _, _)| *sid == s.id)
-        .filter_map(|(_, client_id, _)| {
-            let c = snap.index.client(&snap.rep, client_id)?;
-            Some((c.id.clone()?, json!(client_id)))
+        .filter(|c| c.session_id == s.id)
+        .filter_map(|cs| {
+            let c = snap.index.client(&snap.rep, &cs.client_id)?;
+            Some((c.id.clone()?, json!(cs.client_id)))
         })
         .collect();
     json!({
@@ -804,9 +804,10 @@ pub async fn offline_sessions(
         list.iter()
             .filter(|s| s.offline)
             .filter_map(|s| {
-                let (_, _, at) = clients
+                let at = clients
                     .iter()
-                    .find(|(sid, c, _)| *sid == s.id && *c == client_id)?;
+                    .find(|c| c.session_id == s.id && c.client_id == client_id)?
+                    .updated_at;
                 let mut rep = session_json(&snap, s, &row.username, &clients);
                 rep["lastAccess"] = json!(at * 1000);
                 Some(rep)

@@ -36,7 +36,7 @@ use crate::http::paths;
 use crate::oidc::error::OAuthError;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::ClientRepresentation;
-use crate::store::{Write, INITIAL_ACCESS_USED_UP};
+use crate::store::Write;
 use crate::AppState;
 use policy::{Op, Origin, RegistrationAuth};
 
@@ -99,9 +99,7 @@ fn realm_not_found() -> OAuthError {
 /// An Admin API failure inside a registration, in this service's terms.
 fn from_admin(e: AdminError, denied: &str) -> OAuthError {
     match e {
-        AdminError::Conflict(m) if m == INITIAL_ACCESS_USED_UP => {
-            unauthorized("No remaining count on initial access token")
-        }
+        AdminError::Exhausted => unauthorized("No remaining count on initial access token"),
         // AbstractClientRegistrationProvider.create: ModelDuplicateException.
         AdminError::Conflict(_) => invalid_metadata("Client Identifier in use"),
         AdminError::Unauthorized => unauthorized(denied),
@@ -202,7 +200,11 @@ async fn require_create(
             let hash = token_hash(token);
             // Keycloak's initial access tokens are JWTs of the realm with `exp`: a token of
             // another realm, or an expired one, fails to decode.
-            let Some((realm_id, row)) = state.store.initial_access_by_hash(&hash).await? else {
+            let Some(crate::store::InitialAccessMatch {
+                realm_id,
+                token: row,
+            }) = state.store.initial_access_by_hash(&hash).await?
+            else {
                 return Err(unauthorized("Failed decode token"));
             };
             let now = crate::oidc::token::now();

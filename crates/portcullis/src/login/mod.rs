@@ -253,9 +253,9 @@ pub async fn bound_flow(
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     match store.auth_session(code, now).await {
-        Ok(Some((realm, data))) if realm == realm_id => Ok((
+        Ok(Some(row)) if row.realm_id == realm_id => Ok((
             code.to_string(),
-            serde_json::from_str(&data).unwrap_or_default(),
+            serde_json::from_str(&row.data).unwrap_or_default(),
         )),
         _ => Err(expired()),
     }

@@ -191,7 +191,7 @@ pub async fn post(
         };
         match state.store.put_device_code(&row).await {
             Ok(()) => break,
-            Err(StoreError::Conflict(_)) if tries < 5 => {
+            Err(StoreError::Unique(_)) if tries < 5 => {
                 tries += 1;
                 user_code = generate_user_code()?;
             }

@@ -23,7 +23,7 @@ pub async fn export(store: &dyn Store, name: &str, users: UsersMode) -> Result<V
         .await?
         .ok_or_else(|| RealmError::NotFound(name.to_string()))?;
     let mut realm: Value = serde_json::from_str(&stored.representation).map_err(|e| {
-        RealmError::Store(crate::store::StoreError::Database(format!(
+        RealmError::Store(crate::store::StoreError::Corrupt(format!(
             "stored realm '{name}' is not valid JSON: {e}"
         )))
     })?;
@@ -31,7 +31,7 @@ pub async fn export(store: &dyn Store, name: &str, users: UsersMode) -> Result<V
         let mut list = Vec::new();
         for row in store.users(&stored.id).await? {
             let user: Value = serde_json::from_str(&row.representation).map_err(|e| {
-                RealmError::Store(crate::store::StoreError::Database(format!(
+                RealmError::Store(crate::store::StoreError::Corrupt(format!(
                     "stored user '{}' is not valid JSON: {e}",
                     row.username
                 )))

@@ -37,7 +37,10 @@ pub enum RealmError {
 impl From<StoreError> for RealmError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(m) => RealmError::Conflict(m),
+            StoreError::Unique(m) => RealmError::Conflict(m),
+            StoreError::VersionConflict => {
+                RealmError::Conflict(StoreError::VersionConflict.to_string())
+            }
             other => RealmError::Store(other),
         }
     }

@@ -94,12 +94,10 @@ pub struct RealmSnapshot {
 impl RealmSnapshot {
     /// Builds a snapshot from its stored form.
     pub fn build(stored: &StoredRealm) -> Result<Self, StoreError> {
-        let rep: RealmRepresentation =
-            serde_json::from_str(&stored.representation).map_err(|e| {
-                StoreError::Database(format!("stored realm '{}' is invalid: {e}", stored.name))
-            })?;
+        let rep: RealmRepresentation = serde_json::from_str(&stored.representation)
+            .map_err(|e| StoreError::Corrupt(format!("realm '{}': {e}", stored.name)))?;
         let keys = import::realm_keys(&rep)
-            .map_err(|e| StoreError::Database(format!("realm '{}': {e}", stored.name)))?;
+            .map_err(|e| StoreError::Corrupt(format!("realm '{}': {e}", stored.name)))?;
         let hmac_keys = hmac_keys(&rep);
         let index = RealmIndex::build(&rep);
         let jwks = Bytes::from(jwks::jwks(&keys).to_string());
@@ -226,7 +224,7 @@ impl RealmCache {
     pub async fn sync(&self, store: &dyn Store) -> Result<usize, StoreError> {
         let stored = store.realm_versions().await?;
         let mut changed = 0;
-        for (name, version) in &stored {
+        for crate::store::RealmVersion { name, version } in &stored {
             if self.get(name).is_some_and(|s| s.version == *version) {
                 continue;
             }
@@ -236,7 +234,7 @@ impl RealmCache {
             }
         }
         for name in self.names() {
-            if !stored.iter().any(|(n, _)| *n == name) {
+            if !stored.iter().any(|r| r.name == name) {
                 self.remove(&name);
                 changed += 1;
             }

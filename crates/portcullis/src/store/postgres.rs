@@ -5,6 +5,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor};
 
+use super::sql::ReadCache as _;
 use super::StoreError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -61,22 +62,5 @@ pub(super) fn migration_names() -> Vec<String> {
 
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, "postgres");
 
-impl PostgresStore {
-    // Several nodes share PostgreSQL: nothing about users or sessions is cached.
-    fn user_generation(&self) -> u64 {
-        0
-    }
-    fn cached_user(&self, _key: (String, String)) -> Option<Option<super::UserRow>> {
-        None
-    }
-    fn cache_user(&self, _key: (String, String), _generation: u64, _row: Option<super::UserRow>) {}
-    fn invalidate_users(&self) {}
-    fn session_generation(&self) -> u64 {
-        0
-    }
-    fn cached_session(&self, _id: &str) -> Option<Option<super::SessionRow>> {
-        None
-    }
-    fn cache_session(&self, _id: &str, _generation: u64, _row: Option<super::SessionRow>) {}
-    fn invalidate_sessions(&self) {}
-}
+// Several nodes share PostgreSQL: nothing about users or sessions is cached.
+impl super::sql::ReadCache for PostgresStore {}

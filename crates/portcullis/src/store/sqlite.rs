@@ -8,6 +8,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use super::sql::ReadCache as _;
 use super::StoreError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -78,34 +79,29 @@ where
     }
 }
 
-impl SqliteStore {
-    pub(crate) fn user_generation(&self) -> u64 {
+impl super::sql::ReadCache for SqliteStore {
+    fn user_generation(&self) -> u64 {
         self.users.generation()
     }
-    pub(crate) fn cached_user(&self, key: (String, String)) -> Option<Option<super::UserRow>> {
+    fn cached_user(&self, key: (String, String)) -> Option<Option<super::UserRow>> {
         self.users.get(&key)
     }
-    pub(crate) fn cache_user(
-        &self,
-        key: (String, String),
-        generation: u64,
-        row: Option<super::UserRow>,
-    ) {
+    fn cache_user(&self, key: (String, String), generation: u64, row: Option<super::UserRow>) {
         self.users.insert(key, generation, row);
     }
-    pub(crate) fn invalidate_users(&self) {
+    fn invalidate_users(&self) {
         self.users.invalidate();
     }
-    pub(crate) fn session_generation(&self) -> u64 {
+    fn session_generation(&self) -> u64 {
         self.sessions.generation()
     }
-    pub(crate) fn cached_session(&self, id: &str) -> Option<Option<super::SessionRow>> {
+    fn cached_session(&self, id: &str) -> Option<Option<super::SessionRow>> {
         self.sessions.get(&id.to_string())
     }
-    pub(crate) fn cache_session(&self, id: &str, generation: u64, row: Option<super::SessionRow>) {
+    fn cache_session(&self, id: &str, generation: u64, row: Option<super::SessionRow>) {
         self.sessions.insert(id.to_string(), generation, row);
     }
-    pub(crate) fn invalidate_sessions(&self) {
+    fn invalidate_sessions(&self) {
         self.sessions.invalidate();
     }
 }
@@ -114,8 +110,9 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and runs migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Database(format!("cannot create directory {}: {e}", dir.display()))
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.display().to_string(),
+                source,
             })?;
         }
         let opts = SqliteConnectOptions::from_str("sqlite:")?

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use portcullis::store::{
-    PostgresStore, SessionRow, SqliteStore, Store, StoreError, StoredRealm, UserRow, Write,
+    InitialAccessRow, PostgresStore, SessionRow, SqliteStore, Store, StoreError, StoredRealm,
+    UserRow, Write,
 };
 
 use crate::support::*;
@@ -40,7 +41,7 @@ async fn suite(store: Arc<dyn Store>) {
         ])
         .await
         .unwrap_err();
-    assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+    assert!(matches!(e, StoreError::Unique(_)), "{e:?}");
     assert!(
         store.realm_by_name("one").await.unwrap().is_none(),
         "rolled back"
@@ -69,7 +70,7 @@ async fn suite(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert!(
-        matches!(e, StoreError::Conflict(ref m) if m.contains("one")),
+        matches!(e, StoreError::Unique(ref m) if m.contains("one")),
         "{e:?}"
     );
 
@@ -82,7 +83,7 @@ async fn suite(store: Arc<dyn Store>) {
         }])
         .await
         .unwrap_err();
-    assert!(matches!(e, StoreError::Conflict(_)));
+    assert!(matches!(e, StoreError::VersionConflict), "{e:?}");
     store
         .apply(vec![Write::UpdateRealm {
             id: "r1".into(),
@@ -93,6 +94,37 @@ async fn suite(store: Arc<dyn Store>) {
         .unwrap();
     let r = store.realm_by_name("one").await.unwrap().unwrap();
     assert_eq!((r.version, r.representation.as_str()), (2, "{\"x\":1}"));
+
+    // A used-up initial access token fails the whole batch with its own error.
+    let token = InitialAccessRow {
+        id: "iat".into(),
+        created_at: 1_000,
+        expiration: 0,
+        count: 1,
+        remaining: 1,
+    };
+    store.put_initial_access("r1", &token, "h").await.unwrap();
+    let use_it = || Write::UseInitialAccess {
+        realm_id: "r1".into(),
+        token_hash: "h".into(),
+        now: 2_000,
+    };
+    store.apply(vec![use_it()]).await.unwrap();
+    let e = store
+        .apply(vec![
+            use_it(),
+            Write::InsertUsers {
+                realm_id: "r1".into(),
+                users: vec![user("iat-user", "iat-user")],
+            },
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Exhausted), "{e:?}");
+    assert!(
+        store.user_by_id("r1", "iat-user").await.unwrap().is_none(),
+        "nothing of the batch was written"
+    );
 
     // Ending a session returns it with its clients; of two concurrent calls, one gets it.
     let session = SessionRow {
@@ -175,7 +207,7 @@ async fn suite(store: Arc<dyn Store>) {
     }
     assert_eq!(left, ["fresh", "off-fresh"]);
     let clients = store.user_session_clients("r1", "u1").await.unwrap();
-    let with_clients: Vec<&str> = clients.iter().map(|(s, _, _)| s.as_str()).collect();
+    let with_clients: Vec<&str> = clients.iter().map(|c| c.session_id.as_str()).collect();
     assert_eq!(
         with_clients,
         ["fresh", "off-fresh"],

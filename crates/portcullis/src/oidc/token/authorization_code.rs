@@ -47,7 +47,13 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let code = ctx.params.require("code")?;
     let store = ctx.state.store.as_ref();
     let invalid = || OAuthError::invalid_grant("Code not valid");
-    let Some((realm_id, data, expires_at, first)) = store.use_code(&code_hash(code)).await? else {
+    let Some(crate::store::CodeUse {
+        realm_id,
+        data,
+        expires_at,
+        first_use: first,
+    }) = store.use_code(&code_hash(code)).await?
+    else {
         return Err(invalid());
     };
     let data: Map<String, Value> = serde_json::from_str(&data).unwrap_or_default();

@@ -1,0 +1,173 @@
+//! RFC 8628 device authorizations.
+
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// An RFC 8628 device authorization as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceCodeRow {
+    /// SHA-256 (hex) of the device code.
+    pub device_code_hash: String,
+    /// Realm id.
+    pub realm_id: String,
+    /// The client that asked (`client_id`).
+    pub client_id: String,
+    /// The user code, normalized (upper case, no dash).
+    pub user_code: String,
+    /// The request (JSON object): `scope`, `nonce`, PKCE challenge.
+    pub data: String,
+    /// Expiry, seconds since the epoch.
+    pub expires_at: i64,
+    /// Minimum seconds between polls (grows by 5 on each `slow_down`).
+    pub poll_interval: i64,
+    /// `pending`, `approved`, `denied` or `redeemed`.
+    pub status: String,
+    /// The approving user's session, once approved.
+    pub session_id: Option<String>,
+    /// The approving user, once approved.
+    pub user_id: Option<String>,
+}
+
+/// What the user decided on the verification page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceDecision {
+    /// Approved by this user in this session.
+    Approve {
+        /// Session id.
+        session_id: String,
+        /// User id.
+        user_id: String,
+    },
+    /// Denied.
+    Deny,
+}
+
+/// RFC 8628 device authorizations.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Stores a new device authorization; a user code already taken in the realm is a
+    /// [`StoreError::Unique`] (the caller draws another).
+    async fn put_device_code(&self, row: &DeviceCodeRow) -> Result<(), StoreError>;
+    /// A device authorization by the hash of its device code.
+    async fn device_code(
+        &self,
+        device_code_hash: &str,
+    ) -> Result<Option<DeviceCodeRow>, StoreError>;
+    /// A pending, unexpired device authorization by its (normalized) user code.
+    async fn pending_device_code(
+        &self,
+        realm_id: &str,
+        user_code: &str,
+        now: i64,
+    ) -> Result<Option<DeviceCodeRow>, StoreError>;
+    /// Records a poll: true when at least `poll_interval` seconds passed since the last
+    /// accepted one; otherwise the interval grows by 5 seconds (RFC 8628 §3.5 `slow_down`) and
+    /// the answer is false. Atomic across nodes.
+    async fn poll_device_code(&self, device_code_hash: &str, now: i64) -> Result<bool, StoreError>;
+    /// Approves or denies a pending, unexpired device authorization by user code; false when
+    /// it is no longer pending (decided, expired or unknown). Atomic across nodes.
+    async fn decide_device_code(
+        &self,
+        realm_id: &str,
+        user_code: &str,
+        decision: &DeviceDecision,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Marks an approved device authorization redeemed; false when it was not approved (or was
+    /// redeemed already). Atomic across nodes: a device code yields tokens once.
+    async fn redeem_device_code(&self, device_code_hash: &str) -> Result<bool, StoreError>;
+}
+
+/// Stamps [`DeviceStore`] for a SQL store (see `sql.rs`).
+macro_rules! impl_devices {
+    ($store:ident, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::DeviceStore for $store {
+            async fn put_device_code(&self, row: &$crate::store::DeviceCodeRow) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                // Expired authorizations are kept a while so that polling answers `expired_token`.
+                self.sweep_expired($crate::store::sql::Swept::DeviceCode).await?;
+                sqlx::query("INSERT INTO device_code (device_code_hash, realm_id, client_id, user_code, data, expires_at, poll_interval, last_poll, status, session_id, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, NULL, NULL)")
+                    .bind(&row.device_code_hash)
+                    .bind(&row.realm_id)
+                    .bind(&row.client_id)
+                    .bind(&row.user_code)
+                    .bind(&row.data)
+                    .bind(row.expires_at)
+                    .bind(row.poll_interval)
+                    .bind(&row.status)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn device_code(&self, device_code_hash: &str) -> Result<Option<$crate::store::DeviceCodeRow>, $crate::store::StoreError> {
+                let sql = format!("{} WHERE device_code_hash = $1", $crate::store::sql::DEVICE_CODE_SELECT);
+                let row: Option<$crate::store::sql::DeviceCodeTuple> = sqlx::query_as(&sql)
+                    .bind(device_code_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map($crate::store::sql::device_code_row))
+            }
+
+            async fn pending_device_code(&self, realm_id: &str, user_code: &str, now: i64) -> Result<Option<$crate::store::DeviceCodeRow>, $crate::store::StoreError> {
+                let sql = format!("{} WHERE realm_id = $1 AND user_code = $2 AND status = 'pending' AND expires_at >= $3", $crate::store::sql::DEVICE_CODE_SELECT);
+                let row: Option<$crate::store::sql::DeviceCodeTuple> = sqlx::query_as(&sql)
+                    .bind(realm_id)
+                    .bind(user_code)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map($crate::store::sql::device_code_row))
+            }
+
+            async fn poll_device_code(&self, device_code_hash: &str, now: i64) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                let allowed = sqlx::query("UPDATE device_code SET last_poll = $1 WHERE device_code_hash = $2 AND last_poll + poll_interval <= $1")
+                    .bind(now)
+                    .bind(device_code_hash)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if !allowed {
+                    sqlx::query("UPDATE device_code SET poll_interval = poll_interval + 5 WHERE device_code_hash = $1")
+                        .bind(device_code_hash)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(allowed)
+            }
+
+            async fn decide_device_code(&self, realm_id: &str, user_code: &str, decision: &$crate::store::DeviceDecision, now: i64) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                let (status, session_id, user_id) = match decision {
+                    $crate::store::DeviceDecision::Approve { session_id, user_id } => ("approved", Some(session_id.as_str()), Some(user_id.as_str())),
+                    $crate::store::DeviceDecision::Deny => ("denied", None, None),
+                };
+                let done = sqlx::query("UPDATE device_code SET status = $1, session_id = $2, user_id = $3 WHERE realm_id = $4 AND user_code = $5 AND status = 'pending' AND expires_at >= $6")
+                    .bind(status)
+                    .bind(session_id)
+                    .bind(user_id)
+                    .bind(realm_id)
+                    .bind(user_code)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn redeem_device_code(&self, device_code_hash: &str) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                let done = sqlx::query("UPDATE device_code SET status = 'redeemed' WHERE device_code_hash = $1 AND status = 'approved'")
+                    .bind(device_code_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_devices;

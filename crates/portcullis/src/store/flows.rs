@@ -1,0 +1,122 @@
+//! Short-lived login state: pending browser logins and authorization codes.
+
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// A pending browser login as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLoginRow {
+    /// Realm id.
+    pub realm_id: String,
+    /// The login's state (JSON).
+    pub data: String,
+}
+
+/// A redeemed authorization code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeUse {
+    /// Realm id.
+    pub realm_id: String,
+    /// What the code stands for (JSON).
+    pub data: String,
+    /// Expiry, seconds since the epoch.
+    pub expires_at: i64,
+    /// False when the code was redeemed before (a replay).
+    pub first_use: bool,
+}
+
+/// Short-lived login state: pending browser logins and authorization codes.
+#[async_trait]
+pub trait FlowStore: Send + Sync {
+    /// Stores a pending browser login.
+    async fn put_auth_session(
+        &self,
+        id: &str,
+        realm_id: &str,
+        data: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// A pending browser login, if not expired.
+    async fn auth_session(&self, id: &str, now: i64)
+        -> Result<Option<PendingLoginRow>, StoreError>;
+    /// Removes a pending browser login.
+    async fn delete_auth_session(&self, id: &str) -> Result<(), StoreError>;
+    /// Stores an authorization code (by hash).
+    async fn put_code(
+        &self,
+        code_hash: &str,
+        realm_id: &str,
+        data: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Redeems a code atomically; a second redemption returns `first_use == false`.
+    async fn use_code(&self, code_hash: &str) -> Result<Option<CodeUse>, StoreError>;
+}
+
+/// Stamps [`FlowStore`] for a SQL store (see `sql.rs`).
+macro_rules! impl_flows {
+    ($store:ident, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::FlowStore for $store {
+            async fn put_auth_session(&self, id: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                self.sweep_expired($crate::store::sql::Swept::AuthSession).await?;
+                sqlx::query("INSERT INTO auth_session (id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(id)
+                    .bind(realm_id)
+                    .bind(data)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn auth_session(&self, id: &str, now: i64) -> Result<Option<$crate::store::PendingLoginRow>, $crate::store::StoreError> {
+                let row: Option<(String, String)> = sqlx::query_as("SELECT realm_id, data FROM auth_session WHERE id = $1 AND expires_at >= $2")
+                    .bind(id)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(realm_id, data)| $crate::store::PendingLoginRow { realm_id, data }))
+            }
+
+            async fn delete_auth_session(&self, id: &str) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                sqlx::query("DELETE FROM auth_session WHERE id = $1").bind(id).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn put_code(&self, code_hash: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                self.sweep_expired($crate::store::sql::Swept::AuthCode).await?;
+                sqlx::query("INSERT INTO auth_code (code_hash, realm_id, data, expires_at, used) VALUES ($1, $2, $3, $4, 0)")
+                    .bind(code_hash)
+                    .bind(realm_id)
+                    .bind(data)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn use_code(&self, code_hash: &str) -> Result<Option<$crate::store::CodeUse>, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                // The conditional UPDATE decides which of two concurrent redemptions is first.
+                let first = sqlx::query("UPDATE auth_code SET used = 1 WHERE code_hash = $1 AND used = 0")
+                    .bind(code_hash)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                let row: Option<(String, String, i64)> = sqlx::query_as("SELECT realm_id, data, expires_at FROM auth_code WHERE code_hash = $1")
+                    .bind(code_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(realm_id, data, expires_at)| $crate::store::CodeUse { realm_id, data, expires_at, first_use: first }))
+            }
+        }
+    };
+}
+
+pub(crate) use impl_flows;

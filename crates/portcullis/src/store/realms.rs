@@ -1,0 +1,212 @@
+//! Realm documents: one versioned `RealmRepresentation` per realm (without users), changed
+//! by transactional batches of [`Write`]s.
+
+use async_trait::async_trait;
+
+use super::{StoreError, UserRow};
+
+/// A realm's name and stored version: what another node changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealmVersion {
+    /// Realm name.
+    pub name: String,
+    /// Bumped on every change.
+    pub version: i64,
+}
+
+/// A realm's stored configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRealm {
+    /// Realm id.
+    pub id: String,
+    /// Realm name (unique).
+    pub name: String,
+    /// Bumped on every change.
+    pub version: i64,
+    /// `RealmRepresentation` JSON without users.
+    pub representation: String,
+}
+
+/// One write of a transactional batch.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Insert a new realm; a realm of that name or id existing is a conflict.
+    InsertRealm(StoredRealm),
+    /// Replace a realm's representation if its version is still `expected_version`.
+    UpdateRealm {
+        /// Realm id.
+        id: String,
+        /// Optimistic concurrency check.
+        expected_version: i64,
+        /// New representation.
+        representation: String,
+    },
+    /// Delete a realm and everything in it.
+    DeleteRealm {
+        /// Realm id.
+        id: String,
+    },
+    /// Delete one user (and the user's sessions).
+    DeleteUser {
+        /// Realm id.
+        realm_id: String,
+        /// User id.
+        id: String,
+    },
+    /// Insert users into a realm.
+    InsertUsers {
+        /// Realm id.
+        realm_id: String,
+        /// Users.
+        users: Vec<UserRow>,
+    },
+    /// Uses an initial access token of the realm once (client registration): the batch fails
+    /// with [`StoreError::Exhausted`] when the token is unknown, expired or has no uses left,
+    /// so a client is created only together with the use.
+    UseInitialAccess {
+        /// Realm id.
+        realm_id: String,
+        /// SHA-256 (hex) of the token.
+        token_hash: String,
+        /// Seconds since the epoch.
+        now: i64,
+    },
+}
+
+/// Realm documents: one versioned `RealmRepresentation` per realm (without users), changed.
+#[async_trait]
+pub trait RealmStore: Send + Sync {
+    /// All realms.
+    async fn realms(&self) -> Result<Vec<StoredRealm>, StoreError>;
+    /// One realm by name.
+    async fn realm_by_name(&self, name: &str) -> Result<Option<StoredRealm>, StoreError>;
+    /// `(name, version)` of every realm: what another node changed.
+    async fn realm_versions(&self) -> Result<Vec<RealmVersion>, StoreError>;
+    /// Applies a batch of writes in one transaction: all or nothing.
+    async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+}
+
+/// Stamps [`RealmStore`] for a SQL store (see `sql.rs`).
+macro_rules! impl_realms {
+    ($store:ident, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::RealmStore for $store {
+            async fn realms(&self) -> Result<Vec<$crate::store::StoredRealm>, $crate::store::StoreError> {
+                let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+                    "SELECT id, name, version, representation FROM realm ORDER BY name",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, name, version, representation)| $crate::store::StoredRealm { id, name, version, representation })
+                    .collect())
+            }
+
+            async fn realm_by_name(&self, name: &str) -> Result<Option<$crate::store::StoredRealm>, $crate::store::StoreError> {
+                let row: Option<(String, String, i64, String)> = sqlx::query_as(
+                    "SELECT id, name, version, representation FROM realm WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(id, name, version, representation)| $crate::store::StoredRealm { id, name, version, representation }))
+            }
+
+            async fn realm_versions(&self) -> Result<Vec<$crate::store::RealmVersion>, $crate::store::StoreError> {
+                let rows: Vec<(String, i64)> = sqlx::query_as("SELECT name, version FROM realm").fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(|(name, version)| $crate::store::RealmVersion { name, version }).collect())
+            }
+
+            async fn apply(&self, writes: Vec<$crate::store::Write>) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                use $crate::store::{StoreError, Write};
+                self.invalidate_users();
+                let mut tx = self.pool.begin().await?;
+                for w in writes {
+                    match w {
+                        Write::InsertRealm(r) => {
+                            sqlx::query("INSERT INTO realm (id, name, version, representation, updated_at) VALUES ($1, $2, $3, $4, $5)")
+                                .bind(&r.id)
+                                .bind(&r.name)
+                                .bind(r.version)
+                                .bind(&r.representation)
+                                .bind($crate::store::sql::now())
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(|e| match StoreError::from(e) {
+                                    StoreError::Unique(_) => StoreError::Unique(format!("realm '{}' already exists", r.name)),
+                                    other => other,
+                                })?;
+                        }
+                        Write::UpdateRealm { id, expected_version, representation } => {
+                            let done = sqlx::query("UPDATE realm SET representation = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4")
+                                .bind(&representation)
+                                .bind($crate::store::sql::now())
+                                .bind(&id)
+                                .bind(expected_version)
+                                .execute(&mut *tx)
+                                .await?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::VersionConflict);
+                            }
+                        }
+                        Write::DeleteRealm { id } => {
+                            sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1)").bind(&id).execute(&mut *tx).await?;
+                            for table in ["user_session", "auth_session", "auth_code", "initial_access", "user_entity"] {
+                                sqlx::query(&format!("DELETE FROM {table} WHERE realm_id = $1")).bind(&id).execute(&mut *tx).await?;
+                            }
+                            sqlx::query("DELETE FROM realm WHERE id = $1").bind(&id).execute(&mut *tx).await?;
+                        }
+                        Write::DeleteUser { realm_id, id } => {
+                            sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(&realm_id).bind(&id).execute(&mut *tx).await?;
+                            sqlx::query("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2").bind(&realm_id).bind(&id).execute(&mut *tx).await?;
+                            sqlx::query("DELETE FROM user_entity WHERE realm_id = $1 AND id = $2").bind(&realm_id).bind(&id).execute(&mut *tx).await?;
+                        }
+                        Write::InsertUsers { realm_id, users } => {
+                            for chunk in users.chunks($crate::store::sql::USER_CHUNK) {
+                                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                                    "INSERT INTO user_entity (id, realm_id, username, email, representation, first_name, last_name, enabled, service_account) ",
+                                );
+                                qb.push_values(chunk, |mut b, u| {
+                                    let c = $crate::store::SearchColumns::of(&u.representation);
+                                    b.push_bind(&u.id)
+                                        .push_bind(&realm_id)
+                                        .push_bind(&u.username)
+                                        .push_bind(&u.email)
+                                        .push_bind(&u.representation)
+                                        .push_bind(c.first_name)
+                                        .push_bind(c.last_name)
+                                        .push_bind(c.enabled)
+                                        .push_bind(c.service_account);
+                                });
+                                qb.build().execute(&mut *tx).await.map_err(|e| match StoreError::from(e) {
+                                    StoreError::Unique(m) => StoreError::Unique(format!("duplicate user: {m}")),
+                                    other => other,
+                                })?;
+                            }
+                        }
+                        Write::UseInitialAccess { realm_id, token_hash, now } => {
+                            let done = sqlx::query("UPDATE initial_access SET remaining = remaining - 1 WHERE token_hash = $1 AND realm_id = $2 AND remaining > 0 AND (expiration = 0 OR created_at + expiration > $3)")
+                                .bind(&token_hash)
+                                .bind(&realm_id)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::Exhausted);
+                            }
+                        }
+                    }
+                }
+                tx.commit().await?;
+                self.invalidate_sessions();
+                // Again after the commit: a read during the transaction may have cached old rows.
+                self.invalidate_users();
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_realms;

@@ -1,0 +1,375 @@
+//! SSO and offline sessions, their client sessions and refresh-token rotation, and the sweep
+//! of expired sessions.
+
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// A client's part in a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSessionRow {
+    /// The session.
+    pub session_id: String,
+    /// The client (`clientId`).
+    pub client_id: String,
+    /// Last token issued or refreshed for it, seconds since the epoch.
+    pub updated_at: i64,
+}
+
+/// An SSO session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    /// Session id (`sid`).
+    pub id: String,
+    /// Realm id.
+    pub realm_id: String,
+    /// User id.
+    pub user_id: String,
+    /// Offline session (`offline_access`).
+    pub offline: bool,
+    /// Start, seconds since the epoch.
+    pub created_at: i64,
+    /// Last use, seconds since the epoch.
+    pub last_refresh: i64,
+    /// Session notes (JSON object): `auth_time`, `remember_me`, ...
+    pub data: String,
+}
+
+/// A session that was ended, with the clients that took part in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndedSession {
+    /// The session as it was.
+    pub session: SessionRow,
+    /// `client_id` of every client session it had, sorted.
+    pub clients: Vec<String>,
+}
+
+/// What happened to a presented refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// Accepted; the new token is now current.
+    Accepted,
+    /// The token is not the current one, or was used more than allowed.
+    Rejected,
+}
+
+/// The sessions a sweep removes: online ones last used or started before the online bounds,
+/// offline ones before the offline bounds (seconds since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSweep {
+    /// Online sessions last used before this are gone.
+    pub online_used_before: i64,
+    /// Online sessions started before this are gone.
+    pub online_started_before: i64,
+    /// Offline sessions last used before this are gone.
+    pub offline_used_before: i64,
+    /// Offline sessions started before this are gone.
+    pub offline_started_before: i64,
+}
+
+/// SSO and offline sessions, their client sessions and refresh-token rotation, and the sweep.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Creates a session and its first client session, with `refresh_token_id` current.
+    async fn create_session(
+        &self,
+        session: &SessionRow,
+        client_id: &str,
+        refresh_token_id: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// A session by id.
+    async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
+    /// Records a use of the session.
+    async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// Ends a session (and its client sessions).
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
+    /// Ends a session and its client sessions, returning what ended; `None` when it was gone
+    /// already. Atomic across nodes: of concurrent calls for one session, one gets it.
+    async fn end_session(&self, id: &str) -> Result<Option<EndedSession>, StoreError>;
+    /// Ends all of a user's sessions (online and offline), returning them oldest first.
+    async fn end_user_sessions(
+        &self,
+        realm_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<EndedSession>, StoreError>;
+    /// Registers a client in a session (first token for that client), `new_id` current.
+    async fn set_refresh_token(
+        &self,
+        session_id: &str,
+        client_id: &str,
+        new_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Refresh token rotation (`revokeRefreshToken`): accepts `presented` if it is the current
+    /// token used at most `max_reuse` times before, or a token issued (`presented_iat`) after
+    /// the last change, which then becomes current. Atomic across nodes.
+    async fn use_refresh_token(
+        &self,
+        session_id: &str,
+        client_id: &str,
+        presented: &str,
+        presented_iat: i64,
+        max_reuse: i64,
+        now: i64,
+    ) -> Result<RefreshUse, StoreError>;
+    /// A user's sessions (online and offline).
+    async fn user_sessions(
+        &self,
+        realm_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<SessionRow>, StoreError>;
+    /// The client sessions of a user's sessions: (session id, `clientId`, last update).
+    async fn user_session_clients(
+        &self,
+        realm_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<ClientSessionRow>, StoreError>;
+    /// Removes a realm's expired sessions (and their client sessions); returns how many.
+    async fn sweep_sessions(
+        &self,
+        realm_id: &str,
+        bounds: &SessionSweep,
+    ) -> Result<u64, StoreError>;
+    /// Ends all of a user's sessions; returns how many.
+    async fn delete_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<u64, StoreError>;
+}
+
+/// Stamps [`SessionStore`] for a SQL store (see `sql.rs`).
+macro_rules! impl_sessions {
+    ($store:ident, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::SessionStore for $store {
+            async fn create_session(&self, s: &$crate::store::SessionRow, client_id: &str, refresh_token_id: Option<&str>) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("INSERT INTO user_session (id, realm_id, user_id, offline, created_at, last_refresh, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(&s.id)
+                    .bind(&s.realm_id)
+                    .bind(&s.user_id)
+                    .bind(i64::from(s.offline))
+                    .bind(s.created_at)
+                    .bind(s.last_refresh)
+                    .bind(&s.data)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at) VALUES ($1, $2, $3, 0, $4)")
+                    .bind(&s.id)
+                    .bind(client_id)
+                    .bind(refresh_token_id)
+                    .bind(s.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                self.invalidate_sessions();
+                Ok(())
+            }
+
+            async fn session(&self, id: &str) -> Result<Option<$crate::store::SessionRow>, $crate::store::StoreError> {
+                if let Some(hit) = self.cached_session(id) {
+                    return Ok(hit);
+                }
+                let generation = self.session_generation();
+                let row: Option<$crate::store::sql::SessionTuple> = sqlx::query_as(
+                    "SELECT id, realm_id, user_id, offline, created_at, last_refresh, data FROM user_session WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let row = row.map($crate::store::sql::session_row);
+                self.cache_session(id, generation, row.clone());
+                Ok(row)
+            }
+
+            async fn touch_session(&self, id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                sqlx::query("UPDATE user_session SET last_refresh = $1 WHERE id = $2").bind(now).bind(id).execute(&self.pool).await?;
+                self.invalidate_sessions();
+                Ok(())
+            }
+
+            async fn delete_session(&self, id: &str) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM client_session WHERE session_id = $1").bind(id).execute(&mut *tx).await?;
+                let done = sqlx::query("DELETE FROM user_session WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                self.invalidate_sessions();
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn end_session(&self, id: &str) -> Result<Option<$crate::store::EndedSession>, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                // The first statement writes, so SQLite takes its write lock before reading
+                // anything, and a concurrent PostgreSQL transaction waits on the rows and then
+                // finds them gone: one caller gets the session.
+                let mut tx = self.pool.begin().await?;
+                let clients: Vec<(String,)> = sqlx::query_as("DELETE FROM client_session WHERE session_id = $1 RETURNING client_id")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let row: Option<$crate::store::sql::SessionTuple> = sqlx::query_as("DELETE FROM user_session WHERE id = $1 RETURNING id, realm_id, user_id, offline, created_at, last_refresh, data")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                self.invalidate_sessions();
+                Ok(row.map(|t| $crate::store::sql::ended(t, clients.into_iter().map(|(c,)| c).collect())))
+            }
+
+            async fn end_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<Vec<$crate::store::EndedSession>, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                let mut tx = self.pool.begin().await?;
+                let clients: Vec<(String, String)> = sqlx::query_as("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2) RETURNING session_id, client_id")
+                    .bind(realm_id)
+                    .bind(user_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let rows: Vec<$crate::store::sql::SessionTuple> = sqlx::query_as("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2 RETURNING id, realm_id, user_id, offline, created_at, last_refresh, data")
+                    .bind(realm_id)
+                    .bind(user_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                self.invalidate_sessions();
+                let mut out: Vec<$crate::store::EndedSession> = rows
+                    .into_iter()
+                    .map(|t| {
+                        let of_session = clients.iter().filter(|(s, _)| *s == t.0).map(|(_, c)| c.clone()).collect();
+                        $crate::store::sql::ended(t, of_session)
+                    })
+                    .collect();
+                out.sort_by(|a, b| (a.session.created_at, &a.session.id).cmp(&(b.session.created_at, &b.session.id)));
+                Ok(out)
+            }
+
+            async fn set_refresh_token(&self, session_id: &str, client_id: &str, new_id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                let done = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 0, updated_at = $2 WHERE session_id = $3 AND client_id = $4")
+                    .bind(new_id)
+                    .bind(now)
+                    .bind(session_id)
+                    .bind(client_id)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at) VALUES ($1, $2, $3, 0, $4)")
+                        .bind(session_id)
+                        .bind(client_id)
+                        .bind(new_id)
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn use_refresh_token(&self, session_id: &str, client_id: &str, presented: &str, presented_iat: i64, max_reuse: i64, now: i64) -> Result<$crate::store::RefreshUse, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                // Keycloak's `TokenManager.validateTokenReuse`: the current token may be used
+                // `max_reuse + 1` times; a token issued after the last change becomes current;
+                // an older one is stale. Each step is one conditional UPDATE, so concurrent
+                // nodes cannot both pass the limit.
+                let current = sqlx::query("UPDATE client_session SET refresh_use_count = refresh_use_count + 1, updated_at = $1 WHERE session_id = $2 AND client_id = $3 AND refresh_token_id = $4 AND refresh_use_count <= $5")
+                    .bind(now)
+                    .bind(session_id)
+                    .bind(client_id)
+                    .bind(presented)
+                    .bind(max_reuse)
+                    .execute(&self.pool)
+                    .await?;
+                if current.rows_affected() == 1 {
+                    return Ok($crate::store::RefreshUse::Accepted);
+                }
+                let newer = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 1, updated_at = $2 WHERE session_id = $3 AND client_id = $4 AND (refresh_token_id IS NULL OR refresh_token_id <> $1) AND updated_at <= $5")
+                    .bind(presented)
+                    .bind(now)
+                    .bind(session_id)
+                    .bind(client_id)
+                    .bind(presented_iat)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(if newer.rows_affected() == 1 { $crate::store::RefreshUse::Accepted } else { $crate::store::RefreshUse::Rejected })
+            }
+
+            async fn user_sessions(&self, realm_id: &str, user_id: &str) -> Result<Vec<$crate::store::SessionRow>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::sql::SessionTuple> = sqlx::query_as(
+                    "SELECT id, realm_id, user_id, offline, created_at, last_refresh, data FROM user_session WHERE realm_id = $1 AND user_id = $2 ORDER BY created_at",
+                )
+                .bind(realm_id)
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map($crate::store::sql::session_row).collect())
+            }
+
+            async fn user_session_clients(&self, realm_id: &str, user_id: &str) -> Result<Vec<$crate::store::ClientSessionRow>, $crate::store::StoreError> {
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT c.session_id, c.client_id, c.updated_at FROM client_session c JOIN user_session s ON s.id = c.session_id WHERE s.realm_id = $1 AND s.user_id = $2 ORDER BY c.session_id, c.client_id",
+                )
+                .bind(realm_id)
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(session_id, client_id, updated_at)| $crate::store::ClientSessionRow { session_id, client_id, updated_at }).collect())
+            }
+
+            async fn sweep_sessions(&self, realm_id: &str, b: &$crate::store::SessionSweep) -> Result<u64, $crate::store::StoreError> {
+                // Expired sessions are found by a read, outside the write gate, so that scanning
+                // a large realm holds no writer up (no index on the lifespans either: it would
+                // cost every login and refresh a write more, for a scan once a minute). Each
+                // batch is then deleted by id, its expiry checked again (a session used in the
+                // meantime stays); client sessions go with it (ON DELETE CASCADE).
+                fn expired<'q>(qb: &mut sqlx::QueryBuilder<'q, $db>, realm_id: &'q str, b: &$crate::store::SessionSweep) {
+                    qb.push("realm_id = ").push_bind(realm_id)
+                        .push(" AND ((offline = 0 AND (last_refresh < ").push_bind(b.online_used_before)
+                        .push(" OR created_at < ").push_bind(b.online_started_before)
+                        .push(")) OR (offline <> 0 AND (last_refresh < ").push_bind(b.offline_used_before)
+                        .push(" OR created_at < ").push_bind(b.offline_started_before)
+                        .push(")))");
+                }
+                let mut total = 0;
+                loop {
+                    let mut find = sqlx::QueryBuilder::<$db>::new("SELECT id FROM user_session WHERE ");
+                    expired(&mut find, realm_id, b);
+                    find.push(" LIMIT ").push_bind($crate::store::sql::SWEEP_BATCH as i64);
+                    let ids: Vec<(String,)> = find.build_query_as().fetch_all(&self.pool).await?;
+                    if ids.is_empty() {
+                        break;
+                    }
+                    let found = ids.len();
+                    let mut delete = sqlx::QueryBuilder::<$db>::new("DELETE FROM user_session WHERE id IN (");
+                    let mut list = delete.separated(", ");
+                    for (id,) in &ids {
+                        list.push_bind(id.as_str());
+                    }
+                    delete.push(") AND ");
+                    expired(&mut delete, realm_id, b);
+                    let done = {
+                        let _gate = self.gate.enter().await?;
+                        delete.build().execute(&self.pool).await?.rows_affected()
+                    };
+                    total += done;
+                    if found < $crate::store::sql::SWEEP_BATCH || done == 0 {
+                        break;
+                    }
+                }
+                if total > 0 {
+                    self.invalidate_sessions();
+                }
+                Ok(total)
+            }
+
+            async fn delete_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<u64, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(realm_id).bind(user_id).execute(&mut *tx).await?;
+                let done = sqlx::query("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2").bind(realm_id).bind(user_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                self.invalidate_sessions();
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_sessions;
