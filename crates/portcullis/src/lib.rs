@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod client_registration;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod health;
@@ -17,7 +18,9 @@ pub mod policy;
 pub mod realm;
 pub mod representation;
 pub mod server;
+pub mod sessions;
 pub mod store;
+pub mod users;
 
 use std::sync::Arc;
 

@@ -241,7 +241,7 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                crate::oidc::token::refresh_token::sweep_sessions(store.as_ref(), &realms).await;
+                crate::sessions::sweep_sessions(store.as_ref(), &realms).await;
             }
         });
     }

@@ -196,7 +196,7 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> AdminResult<Caller
         .realm(&realm_name)
         .map_err(|_| AdminError::Unauthorized)?;
     let issuer = paths::url(&base, paths::REALM, &snap.name);
-    let now = crate::oidc::token::now();
+    let now = crate::clock::now();
     let claims = bearer::verify_access(state.store.as_ref(), &snap, &issuer, token, now)
         .await
         .map_err(|_| AdminError::Internal)?

@@ -1143,7 +1143,7 @@ pub async fn example_access_token(
         scopes: &scopes,
         openid,
         nonce: None,
-        now: crate::oidc::token::now(),
+        now: crate::clock::now(),
     };
     let issued = crate::oidc::issue::issue(&req).map_err(|_| AdminError::Internal)?;
     let claims = crate::crypto::jws::parse(&issued.access_token)

@@ -66,7 +66,7 @@ pub async fn create(
     let token = crate::crypto::random_alphanumeric(48);
     let row = InitialAccessRow {
         id: new_id(),
-        created_at: crate::oidc::token::now(),
+        created_at: crate::clock::now(),
         expiration,
         count,
         remaining: count,

@@ -249,13 +249,7 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Milliseconds since the epoch.
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now_millis;
 
 /// Reads a realm's stored representation, lets `f` change it (and add writes to the same
 /// transaction), validates the result as an import would, and stores it if nobody changed the

@@ -207,7 +207,7 @@ async fn require_create(
             else {
                 return Err(unauthorized("Failed decode token"));
             };
-            let now = crate::oidc::token::now();
+            let now = crate::clock::now();
             if realm_id != snap.id || (row.expiration > 0 && row.created_at + row.expiration <= now)
             {
                 return Err(unauthorized("Failed decode token"));
@@ -356,7 +356,7 @@ async fn create(
         req.insert("clientId".into(), json!(crate::admin::new_id()));
     }
     let policies = auth.policies();
-    let now = crate::oidc::token::now();
+    let now = crate::clock::now();
     let done = edit_realm(state, &snap.name, |rep, writes| {
         let mut c = clients::prepare_new(rep, Value::Object(req.clone()))?;
         policy::after_register(rep, policies, &mut c);
@@ -665,7 +665,7 @@ async fn create_oidc(
     let req = to_internal(&md)?;
     let done = create(&state, &snap, &parts, req).await?;
     let mut body = oidc_json(&state, &parts, &snap, &done)?;
-    body["client_id_issued_at"] = json!(crate::oidc::token::now());
+    body["client_id_issued_at"] = json!(crate::clock::now());
     let location = body["registration_client_uri"].as_str().map(str::to_string);
     Ok(json_response(
         StatusCode::CREATED,

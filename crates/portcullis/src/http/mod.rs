@@ -1,8 +1,9 @@
-//! HTTP plumbing: the router, paths, base URL, error bodies.
+//! HTTP plumbing: the router, paths, base URL, error bodies, request ids.
 
 pub mod base_url;
 pub mod error;
 pub mod outbound;
 pub mod paths;
 pub mod remote;
+pub mod request_id;
 pub mod router;

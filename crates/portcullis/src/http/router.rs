@@ -22,7 +22,10 @@ pub fn router(state: AppState) -> Router {
             metrics::track,
         ));
     }
-    let r = r.layer(CatchPanicLayer::new()).with_state(state);
+    let r = r
+        .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(super::request_id::layer))
+        .with_state(state);
     // JAX-RS matches a path with or without a trailing slash (`POST /admin/realms/` is what
     // @keycloak/keycloak-admin-client sends); an unmatched path ending in `/` is tried again
     // without it.

@@ -248,10 +248,7 @@ pub async fn bound_flow(
     if !bound {
         return Err(expired());
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now = crate::clock::now();
     match store.auth_session(code, now).await {
         Ok(Some(row)) if row.realm_id == realm_id => Ok((
             code.to_string(),

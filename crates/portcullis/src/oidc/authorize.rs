@@ -20,9 +20,10 @@ use crate::AppState;
 use super::form::{Form, Params};
 use super::issue::client_attr;
 use super::redirect;
-use super::token::password::{find_user, password_matches};
-use super::token::refresh_token::live_session;
-use super::token::{now, parse_user};
+use crate::clock::now;
+use crate::sessions::live_session;
+use crate::users::parse_user;
+use crate::users::{find_user, password_matches};
 
 /// Path of the login form's target.
 pub const LOGIN_ACTION: &str = "/realms/{realm}/login-actions/authenticate";
@@ -481,16 +482,7 @@ pub async fn authenticate(
     };
     let username = params.get("username").unwrap_or_default();
     let given = params.get("password").unwrap_or_default().to_string();
-    let grant_ctx = super::token::GrantContext {
-        state: &state,
-        snap: &snap,
-        issuer: issuer.clone(),
-        headers: &headers,
-        params: &params,
-        now: now(),
-        remote: None,
-    };
-    let row = match find_user(&grant_ctx, username).await {
+    let row = match find_user(state.store.as_ref(), &snap, username).await {
         Ok(Some(r)) => r,
         Ok(None) => {
             let given = given.clone();

@@ -156,7 +156,7 @@ pub async fn end_user_sessions(
 /// parallel, and waits for the answers (each bounded by [`crate::http::outbound::TIMEOUT`]).
 pub async fn notify(state: &AppState, snap: &RealmSnapshot, issuer: &str, ended: &[EndedSession]) {
     let base = base_of(snap, issuer);
-    let now = super::token::now();
+    let now = crate::clock::now();
     let mut calls = tokio::task::JoinSet::new();
     for e in ended.iter().filter(|e| e.session.realm_id == snap.id) {
         for client_id in &e.clients {

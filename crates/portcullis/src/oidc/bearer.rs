@@ -8,7 +8,7 @@ use crate::realm::snapshot::RealmSnapshot;
 use crate::store::Store;
 
 use super::error::OAuthError;
-use super::token::refresh_token::live_session;
+use crate::sessions::live_session;
 
 /// Why a token is not active (never shown to the token's bearer beyond "invalid").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use super::client_auth;
 use super::error::OAuthError;
 use super::form::{Form, Params};
 use super::issue::{self, client_attr};
-use super::token::now;
+use crate::clock::now;
 
 /// Client attribute that enables the grant.
 pub const ENABLED_ATTR: &str = "oauth2.device.authorization.grant.enabled";

@@ -23,8 +23,9 @@ use super::authorize::LOGIN_ACTION;
 use super::device::{display_user_code, normalize_user_code};
 use super::error::OAuthError;
 use super::form::Form;
-use super::token::refresh_token::live_session;
-use super::token::{now, parse_user};
+use crate::clock::now;
+use crate::sessions::live_session;
+use crate::users::parse_user;
 
 /// Code submissions one browser flow may make.
 pub const MAX_ATTEMPTS: u32 = 5;

@@ -13,7 +13,8 @@ use super::bearer::verify_access;
 use super::client_auth;
 use super::error::OAuthError;
 use super::form::Form;
-use super::token::{now, refresh_token};
+use super::token::refresh_token;
+use crate::clock::now;
 
 /// Handler.
 pub async fn post(
@@ -35,9 +36,11 @@ pub async fn post(
         Err(_) => match refresh_token::verify(&snap, &issuer, token, now) {
             Ok(c) => {
                 let alive = match c.get("sid").and_then(Value::as_str) {
-                    Some(sid) => refresh_token::live_session(state.store.as_ref(), &snap, sid, now)
-                        .await?
-                        .is_some(),
+                    Some(sid) => {
+                        crate::sessions::live_session(state.store.as_ref(), &snap, sid, now)
+                            .await?
+                            .is_some()
+                    }
                     None => false,
                 };
                 if !alive {

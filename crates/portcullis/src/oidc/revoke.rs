@@ -12,7 +12,8 @@ use super::bearer::verify_access;
 use super::client_auth;
 use super::error::OAuthError;
 use super::form::Form;
-use super::token::{now, refresh_token};
+use super::token::refresh_token;
+use crate::clock::now;
 
 /// Handler.
 pub async fn post(

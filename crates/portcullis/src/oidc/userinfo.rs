@@ -14,7 +14,8 @@ use super::bearer::{self, verify_access};
 use super::error::OAuthError;
 use super::form::Params;
 use super::issue::{self, TokenRequest};
-use super::token::{now, parse_user};
+use crate::clock::now;
+use crate::users::parse_user;
 
 /// Handler (GET and POST; a POST may carry `access_token` in the form).
 pub async fn handle(

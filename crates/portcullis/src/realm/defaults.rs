@@ -588,12 +588,7 @@ pub fn add_bootstrap_admin(
     Ok(())
 }
 
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use crate::clock::now_millis;
 
 /// Adds master's `<realm>-realm` client (the cross-realm admin client) with its roles, and
 /// makes master's `admin` role a composite of them. Returns false when it already exists.

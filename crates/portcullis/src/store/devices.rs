@@ -84,6 +84,7 @@ macro_rules! impl_devices {
     ($store:ident, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::DeviceStore for $store {
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn put_device_code(&self, row: &$crate::store::DeviceCodeRow) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 // Expired authorizations are kept a while so that polling answers `expired_token`.
@@ -102,6 +103,7 @@ macro_rules! impl_devices {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn device_code(&self, device_code_hash: &str) -> Result<Option<$crate::store::DeviceCodeRow>, $crate::store::StoreError> {
                 let sql = format!("{} WHERE device_code_hash = $1", $crate::store::sql::DEVICE_CODE_SELECT);
                 let row: Option<$crate::store::sql::DeviceCodeTuple> = sqlx::query_as(&sql)
@@ -111,6 +113,7 @@ macro_rules! impl_devices {
                 Ok(row.map($crate::store::sql::device_code_row))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn pending_device_code(&self, realm_id: &str, user_code: &str, now: i64) -> Result<Option<$crate::store::DeviceCodeRow>, $crate::store::StoreError> {
                 let sql = format!("{} WHERE realm_id = $1 AND user_code = $2 AND status = 'pending' AND expires_at >= $3", $crate::store::sql::DEVICE_CODE_SELECT);
                 let row: Option<$crate::store::sql::DeviceCodeTuple> = sqlx::query_as(&sql)
@@ -122,6 +125,7 @@ macro_rules! impl_devices {
                 Ok(row.map($crate::store::sql::device_code_row))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn poll_device_code(&self, device_code_hash: &str, now: i64) -> Result<bool, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 let allowed = sqlx::query("UPDATE device_code SET last_poll = $1 WHERE device_code_hash = $2 AND last_poll + poll_interval <= $1")
@@ -140,6 +144,7 @@ macro_rules! impl_devices {
                 Ok(allowed)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn decide_device_code(&self, realm_id: &str, user_code: &str, decision: &$crate::store::DeviceDecision, now: i64) -> Result<bool, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 let (status, session_id, user_id) = match decision {
@@ -158,6 +163,7 @@ macro_rules! impl_devices {
                 Ok(done.rows_affected() == 1)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn redeem_device_code(&self, device_code_hash: &str) -> Result<bool, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 let done = sqlx::query("UPDATE device_code SET status = 'redeemed' WHERE device_code_hash = $1 AND status = 'approved'")

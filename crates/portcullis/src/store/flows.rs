@@ -59,6 +59,7 @@ macro_rules! impl_flows {
     ($store:ident, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::FlowStore for $store {
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn put_auth_session(&self, id: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 self.sweep_expired($crate::store::sql::Swept::AuthSession).await?;
@@ -72,6 +73,7 @@ macro_rules! impl_flows {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn auth_session(&self, id: &str, now: i64) -> Result<Option<$crate::store::PendingLoginRow>, $crate::store::StoreError> {
                 let row: Option<(String, String)> = sqlx::query_as("SELECT realm_id, data FROM auth_session WHERE id = $1 AND expires_at >= $2")
                     .bind(id)
@@ -81,12 +83,14 @@ macro_rules! impl_flows {
                 Ok(row.map(|(realm_id, data)| $crate::store::PendingLoginRow { realm_id, data }))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn delete_auth_session(&self, id: &str) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 sqlx::query("DELETE FROM auth_session WHERE id = $1").bind(id).execute(&self.pool).await?;
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn put_code(&self, code_hash: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 self.sweep_expired($crate::store::sql::Swept::AuthCode).await?;
@@ -100,6 +104,7 @@ macro_rules! impl_flows {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn use_code(&self, code_hash: &str) -> Result<Option<$crate::store::CodeUse>, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 // The conditional UPDATE decides which of two concurrent redemptions is first.

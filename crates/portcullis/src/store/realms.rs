@@ -91,6 +91,7 @@ macro_rules! impl_realms {
     ($store:ident, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::RealmStore for $store {
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn realms(&self) -> Result<Vec<$crate::store::StoredRealm>, $crate::store::StoreError> {
                 let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
                     "SELECT id, name, version, representation FROM realm ORDER BY name",
@@ -103,6 +104,7 @@ macro_rules! impl_realms {
                     .collect())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn realm_by_name(&self, name: &str) -> Result<Option<$crate::store::StoredRealm>, $crate::store::StoreError> {
                 let row: Option<(String, String, i64, String)> = sqlx::query_as(
                     "SELECT id, name, version, representation FROM realm WHERE name = $1",
@@ -113,11 +115,13 @@ macro_rules! impl_realms {
                 Ok(row.map(|(id, name, version, representation)| $crate::store::StoredRealm { id, name, version, representation }))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn realm_versions(&self) -> Result<Vec<$crate::store::RealmVersion>, $crate::store::StoreError> {
                 let rows: Vec<(String, i64)> = sqlx::query_as("SELECT name, version FROM realm").fetch_all(&self.pool).await?;
                 Ok(rows.into_iter().map(|(name, version)| $crate::store::RealmVersion { name, version }).collect())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn apply(&self, writes: Vec<$crate::store::Write>) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 use $crate::store::{StoreError, Write};
@@ -131,7 +135,7 @@ macro_rules! impl_realms {
                                 .bind(&r.name)
                                 .bind(r.version)
                                 .bind(&r.representation)
-                                .bind($crate::store::sql::now())
+                                .bind($crate::clock::now())
                                 .execute(&mut *tx)
                                 .await
                                 .map_err(|e| match StoreError::from(e) {
@@ -142,7 +146,7 @@ macro_rules! impl_realms {
                         Write::UpdateRealm { id, expected_version, representation } => {
                             let done = sqlx::query("UPDATE realm SET representation = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4")
                                 .bind(&representation)
-                                .bind($crate::store::sql::now())
+                                .bind($crate::clock::now())
                                 .bind(&id)
                                 .bind(expected_version)
                                 .execute(&mut *tx)

@@ -61,6 +61,7 @@ macro_rules! impl_registration {
     ($store:ident, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::RegistrationStore for $store {
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn put_initial_access(&self, realm_id: &str, row: &$crate::store::InitialAccessRow, token_hash: &str) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 sqlx::query("INSERT INTO initial_access (id, realm_id, token_hash, created_at, expiration, count, remaining) VALUES ($1, $2, $3, $4, $5, $6, $7)")
@@ -69,24 +70,28 @@ macro_rules! impl_registration {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn initial_access(&self, realm_id: &str) -> Result<Vec<$crate::store::InitialAccessRow>, $crate::store::StoreError> {
                 let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as("SELECT id, created_at, expiration, count, remaining FROM initial_access WHERE realm_id = $1 ORDER BY created_at, id")
                     .bind(realm_id).fetch_all(&self.pool).await?;
                 Ok(rows.into_iter().map(|(id, created_at, expiration, count, remaining)| $crate::store::InitialAccessRow { id, created_at, expiration, count, remaining }).collect())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn delete_initial_access(&self, realm_id: &str, id: &str) -> Result<bool, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 let done = sqlx::query("DELETE FROM initial_access WHERE realm_id = $1 AND id = $2").bind(realm_id).bind(id).execute(&self.pool).await?;
                 Ok(done.rows_affected() > 0)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn initial_access_by_hash(&self, token_hash: &str) -> Result<Option<$crate::store::InitialAccessMatch>, $crate::store::StoreError> {
                 let row: Option<(String, String, i64, i64, i64, i64)> = sqlx::query_as("SELECT realm_id, id, created_at, expiration, count, remaining FROM initial_access WHERE token_hash = $1")
                     .bind(token_hash).fetch_optional(&self.pool).await?;
                 Ok(row.map(|(realm_id, id, created_at, expiration, count, remaining)| $crate::store::InitialAccessMatch { realm_id, token: $crate::store::InitialAccessRow { id, created_at, expiration, count, remaining } }))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn use_initial_access(&self, token_hash: &str, now: i64) -> Result<Option<String>, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 let row: Option<(String,)> = sqlx::query_as(

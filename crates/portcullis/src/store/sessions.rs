@@ -139,6 +139,7 @@ macro_rules! impl_sessions {
     ($store:ident, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::SessionStore for $store {
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn create_session(&self, s: &$crate::store::SessionRow, client_id: &str, refresh_token_id: Option<&str>) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 let mut tx = self.pool.begin().await?;
@@ -164,6 +165,7 @@ macro_rules! impl_sessions {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn session(&self, id: &str) -> Result<Option<$crate::store::SessionRow>, $crate::store::StoreError> {
                 if let Some(hit) = self.cached_session(id) {
                     return Ok(hit);
@@ -180,6 +182,7 @@ macro_rules! impl_sessions {
                 Ok(row)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn touch_session(&self, id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 sqlx::query("UPDATE user_session SET last_refresh = $1 WHERE id = $2").bind(now).bind(id).execute(&self.pool).await?;
@@ -187,6 +190,7 @@ macro_rules! impl_sessions {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn delete_session(&self, id: &str) -> Result<bool, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 let mut tx = self.pool.begin().await?;
@@ -197,6 +201,7 @@ macro_rules! impl_sessions {
                 Ok(done.rows_affected() > 0)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn end_session(&self, id: &str) -> Result<Option<$crate::store::EndedSession>, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 // The first statement writes, so SQLite takes its write lock before reading
@@ -216,6 +221,7 @@ macro_rules! impl_sessions {
                 Ok(row.map(|t| $crate::store::sql::ended(t, clients.into_iter().map(|(c,)| c).collect())))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn end_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<Vec<$crate::store::EndedSession>, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 let mut tx = self.pool.begin().await?;
@@ -242,6 +248,7 @@ macro_rules! impl_sessions {
                 Ok(out)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn set_refresh_token(&self, session_id: &str, client_id: &str, new_id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 let done = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 0, updated_at = $2 WHERE session_id = $3 AND client_id = $4")
@@ -263,6 +270,7 @@ macro_rules! impl_sessions {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn use_refresh_token(&self, session_id: &str, client_id: &str, presented: &str, presented_iat: i64, max_reuse: i64, now: i64) -> Result<$crate::store::RefreshUse, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 // Keycloak's `TokenManager.validateTokenReuse`: the current token may be used
@@ -291,6 +299,7 @@ macro_rules! impl_sessions {
                 Ok(if newer.rows_affected() == 1 { $crate::store::RefreshUse::Accepted } else { $crate::store::RefreshUse::Rejected })
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn user_sessions(&self, realm_id: &str, user_id: &str) -> Result<Vec<$crate::store::SessionRow>, $crate::store::StoreError> {
                 let rows: Vec<$crate::store::sql::SessionTuple> = sqlx::query_as(
                     "SELECT id, realm_id, user_id, offline, created_at, last_refresh, data FROM user_session WHERE realm_id = $1 AND user_id = $2 ORDER BY created_at",
@@ -302,6 +311,7 @@ macro_rules! impl_sessions {
                 Ok(rows.into_iter().map($crate::store::sql::session_row).collect())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn user_session_clients(&self, realm_id: &str, user_id: &str) -> Result<Vec<$crate::store::ClientSessionRow>, $crate::store::StoreError> {
                 let rows: Vec<(String, String, i64)> = sqlx::query_as(
                     "SELECT c.session_id, c.client_id, c.updated_at FROM client_session c JOIN user_session s ON s.id = c.session_id WHERE s.realm_id = $1 AND s.user_id = $2 ORDER BY c.session_id, c.client_id",
@@ -313,6 +323,7 @@ macro_rules! impl_sessions {
                 Ok(rows.into_iter().map(|(session_id, client_id, updated_at)| $crate::store::ClientSessionRow { session_id, client_id, updated_at }).collect())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn sweep_sessions(&self, realm_id: &str, b: &$crate::store::SessionSweep) -> Result<u64, $crate::store::StoreError> {
                 // Expired sessions are found by a read, outside the write gate, so that scanning
                 // a large realm holds no writer up (no index on the lifespans either: it would
@@ -359,6 +370,7 @@ macro_rules! impl_sessions {
                 Ok(total)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn delete_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<u64, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 let mut tx = self.pool.begin().await?;

@@ -5,14 +5,6 @@
 /// Users are inserted in chunks below SQLite's bound-parameter limit.
 pub(crate) const USER_CHUNK: usize = 1000;
 
-/// Seconds since the epoch.
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// Seconds between two sweeps of one table's expired rows, per process.
 pub(crate) const SWEEP_INTERVAL: i64 = 30;
 
@@ -212,7 +204,7 @@ macro_rules! impl_store {
                 &self,
                 table: $crate::store::sql::Swept,
             ) -> Result<(), $crate::store::StoreError> {
-                let now = $crate::store::sql::now();
+                let now = $crate::clock::now();
                 if self.sweeps.due(table, now) {
                     let (sql, kept) = table.statement();
                     sqlx::query(sql)
@@ -230,6 +222,7 @@ macro_rules! impl_store {
                 $backend
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn ping(&self) -> Result<(), $crate::store::StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())

@@ -22,6 +22,7 @@ macro_rules! impl_tokens {
     ($store:ident, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::TokenStore for $store {
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
@@ -33,11 +34,13 @@ macro_rules! impl_tokens {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn is_revoked(&self, jti: &str) -> Result<bool, $crate::store::StoreError> {
                 let row: Option<(String,)> = sqlx::query_as("SELECT jti FROM revoked_token WHERE jti = $1").bind(jti).fetch_optional(&self.pool).await?;
                 Ok(row.is_some())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn use_once(&self, key: &str, expires_at: i64) -> Result<bool, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 self.sweep_expired($crate::store::sql::Swept::RevokedToken).await?;

@@ -237,6 +237,7 @@ macro_rules! impl_users {
 
         #[async_trait::async_trait]
         impl $crate::store::UserStore for $store {
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn users(&self, realm_id: &str) -> Result<Vec<$crate::store::UserRow>, $crate::store::StoreError> {
                 let rows: Vec<(String, String, Option<String>, String)> = sqlx::query_as(
                     "SELECT id, username, email, representation FROM user_entity WHERE realm_id = $1 ORDER BY seq",
@@ -250,6 +251,7 @@ macro_rules! impl_users {
                     .collect())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn user_count(&self, realm_id: &str) -> Result<i64, $crate::store::StoreError> {
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM user_entity WHERE realm_id = $1")
                     .bind(realm_id)
@@ -258,10 +260,12 @@ macro_rules! impl_users {
                 Ok(n)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn user_by_username(&self, realm_id: &str, username: &str) -> Result<Option<$crate::store::UserRow>, $crate::store::StoreError> {
                 self.cached_user_lookup(realm_id, "username", username).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn users_by_email(&self, realm_id: &str, email: &str) -> Result<Vec<$crate::store::UserRow>, $crate::store::StoreError> {
                 let rows: Vec<(String, String, Option<String>, String)> = sqlx::query_as(
                     "SELECT id, username, email, representation FROM user_entity WHERE realm_id = $1 AND email = $2 ORDER BY seq LIMIT 2",
@@ -273,10 +277,12 @@ macro_rules! impl_users {
                 Ok(rows.into_iter().map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation }).collect())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<$crate::store::UserRow>, $crate::store::StoreError> {
                 self.cached_user_lookup(realm_id, "id", id).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn update_user(&self, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 self.invalidate_users();
@@ -302,6 +308,7 @@ macro_rules! impl_users {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn search_users(&self, realm_id: &str, q: &$crate::store::UserQuery) -> Result<Vec<$crate::store::UserRow>, $crate::store::StoreError> {
                 let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT id, username, email, representation FROM user_entity WHERE ");
                 if let [cond] = q.conditions.as_slice() {
@@ -321,6 +328,7 @@ macro_rules! impl_users {
                 Ok(rows.into_iter().map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation }).collect())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn count_users(&self, realm_id: &str, q: &$crate::store::UserQuery) -> Result<i64, $crate::store::StoreError> {
                 let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM user_entity WHERE ");
                 Self::user_filters(&mut qb, realm_id, q);
@@ -328,10 +336,12 @@ macro_rules! impl_users {
                 Ok(n)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn insert_user(&self, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {
                 $crate::store::RealmStore::apply(self, vec![$crate::store::Write::InsertUsers { realm_id: realm_id.to_string(), users: vec![user.clone()] }]).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 self.invalidate_users();

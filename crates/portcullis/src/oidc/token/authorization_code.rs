@@ -10,8 +10,9 @@ use crate::oidc::client_auth;
 use crate::oidc::error::OAuthError;
 use crate::oidc::issue::{self, Lifespans, TokenRequest};
 
-use super::refresh_token::live_session;
-use super::{parse_user, response, GrantContext};
+use super::{response, GrantContext};
+use crate::sessions::live_session;
+use crate::users::parse_user;
 
 pub(crate) fn pkce_ok(method: &str, challenge: &str, verifier: &str) -> bool {
     if verifier.len() < 43

@@ -9,7 +9,8 @@ use crate::oidc::client_auth;
 use crate::oidc::error::OAuthError;
 use crate::oidc::issue::{self, TokenRequest};
 
-use super::{parse_user, response, GrantContext};
+use super::{response, GrantContext};
+use crate::users::parse_user;
 
 /// Keycloak's service-account user name for a client.
 pub fn service_account_username(client_id: &str) -> String {

@@ -13,8 +13,9 @@ use crate::oidc::error::OAuthError;
 use crate::store::DeviceCodeRow;
 
 use super::authorization_code::{pkce_ok, session_tokens};
-use super::refresh_token::live_session;
-use super::{parse_user, GrantContext};
+use super::GrantContext;
+use crate::sessions::live_session;
+use crate::users::parse_user;
 
 /// The grant type.
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";

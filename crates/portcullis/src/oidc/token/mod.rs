@@ -16,9 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
+use crate::clock::now;
 use crate::realm::snapshot::RealmSnapshot;
-use crate::representation::UserRepresentation;
-use crate::store::UserRow;
 use crate::AppState;
 
 use super::error::OAuthError;
@@ -51,22 +50,6 @@ pub struct GrantContext<'a> {
     pub now: i64,
     /// The client's address (the peer, or the trusted proxy's first hop).
     pub remote: Option<std::net::IpAddr>,
-}
-
-/// Seconds since the epoch.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// Parses a stored user.
-pub fn parse_user(row: &UserRow) -> Result<UserRepresentation, OAuthError> {
-    serde_json::from_str(&row.representation).map_err(|e| {
-        tracing::error!(error = %e, "stored user is not valid JSON");
-        OAuthError::server_error()
-    })
 }
 
 /// Keycloak's token response.

@@ -4,70 +4,14 @@
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
-use crate::crypto::password;
 use crate::oidc::client_auth;
 use crate::oidc::error::OAuthError;
 use crate::oidc::issue::{self, Lifespans, TokenRequest};
 use crate::realm::index::Role;
-use crate::representation::UserRepresentation;
-use crate::store::{SessionRow, UserRow};
+use crate::store::SessionRow;
 
-use super::{parse_user, response, GrantContext};
-
-/// Finds a user by user name, or by e-mail where the realm allows it.
-pub async fn find_user(ctx: &GrantContext<'_>, login: &str) -> Result<Option<UserRow>, OAuthError> {
-    let login = login.trim().to_lowercase();
-    if let Some(u) = ctx
-        .state
-        .store
-        .user_by_username(&ctx.snap.id, &login)
-        .await?
-    {
-        return Ok(Some(u));
-    }
-    let by_email = ctx
-        .snap
-        .rep
-        .extra
-        .get("loginWithEmailAllowed")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    if by_email && login.contains('@') {
-        let found = ctx.state.store.users_by_email(&ctx.snap.id, &login).await?;
-        if found.len() == 1 {
-            return Ok(found.into_iter().next());
-        }
-    }
-    Ok(None)
-}
-
-/// Checks a password against the user's password credential. On success, an imported
-/// (pbkdf2) or weaker hash is replaced by a new Argon2id hash in `user`; returns
-/// (matches, upgraded).
-pub fn password_matches(user: &mut UserRepresentation, given: &str) -> (bool, bool) {
-    for c in user
-        .credentials
-        .iter_mut()
-        .flatten()
-        .filter(|c| c.kind.as_deref() == Some("password"))
-    {
-        let (Some(sd), Some(cd)) = (&c.secret_data, &c.credential_data) else {
-            continue;
-        };
-        if !password::verify(given, sd, cd).unwrap_or(false) {
-            continue;
-        }
-        if password::needs_rehash(cd) {
-            if let Ok(h) = password::hash(given) {
-                c.secret_data = Some(h.secret_data);
-                c.credential_data = Some(h.credential_data);
-                return (true, true);
-            }
-        }
-        return (true, false);
-    }
-    (false, false)
-}
+use super::{response, GrantContext};
+use crate::users::{find_user, parse_user, password_matches};
 
 /// The grant.
 pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
@@ -93,7 +37,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let given = ctx.params.get("password").unwrap_or_default();
     let (scopes, openid) = issue::resolve_scopes(ctx.snap, client, ctx.params.get("scope"))?;
     // Keycloak: unknown user 400, wrong password 401, same body.
-    let Some(row) = find_user(ctx, username).await? else {
+    let Some(row) = find_user(ctx.state.store.as_ref(), ctx.snap, username).await? else {
         return Err(OAuthError::invalid_grant("Invalid user credentials"));
     };
     let user = parse_user(&row)?;

@@ -9,10 +9,12 @@ use crate::crypto::jws;
 use crate::oidc::client_auth;
 use crate::oidc::error::OAuthError;
 use crate::oidc::issue::{self, Lifespans, TokenRequest};
-use crate::realm::snapshot::{RealmCache, RealmSnapshot};
-use crate::store::{RefreshUse, SessionRow, SessionSweep, Store};
+use crate::realm::snapshot::RealmSnapshot;
+use crate::sessions::live_session;
+use crate::store::RefreshUse;
 
-use super::{parse_user, response, GrantContext};
+use super::{response, GrantContext};
+use crate::users::parse_user;
 
 /// A verified refresh token's claims.
 pub fn verify(
@@ -40,100 +42,6 @@ pub fn verify(
         }
     }
     Ok(c)
-}
-
-/// A session's (idle, max) lifespans in seconds, from the realm's settings (`extra` of its
-/// representation): offline sessions use the offline ones (no max unless
-/// `offlineSessionMaxLifespanEnabled`); "remember me" sessions the longer of the ordinary and
-/// the remember-me ones, as Keycloak's `SessionExpirationUtils`.
-pub fn session_limits(realm: &Map<String, Value>, offline: bool, remember: bool) -> (i64, i64) {
-    let get = |k: &str| realm.get(k).and_then(Value::as_i64);
-    if offline {
-        let max = if realm
-            .get("offlineSessionMaxLifespanEnabled")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-        {
-            get("offlineSessionMaxLifespan").unwrap_or(5_184_000)
-        } else {
-            i64::MAX / 4
-        };
-        return (get("offlineSessionIdleTimeout").unwrap_or(2_592_000), max);
-    }
-    let idle = get("ssoSessionIdleTimeout").unwrap_or(1800);
-    let max = get("ssoSessionMaxLifespan").unwrap_or(36000);
-    if !remember {
-        return (idle, max);
-    }
-    (
-        idle.max(get("ssoSessionIdleTimeoutRememberMe").unwrap_or(0)),
-        max.max(get("ssoSessionMaxLifespanRememberMe").unwrap_or(0)),
-    )
-}
-
-/// How long past its expiry a session is kept before a sweep removes it: a request that found
-/// it alive a moment ago can still finish with it. Keycloak's periodic cleaner waits the same
-/// (`PERIODIC_CLEANER_IDLE_TIMEOUT_WINDOW_SECONDS`).
-pub const SWEEP_GRACE: i64 = 180;
-
-/// What a sweep of a realm's sessions may remove at `now`: only sessions expired whatever
-/// their kind ("remember me" or not), by the same rule as [`live_session`], for more than
-/// [`SWEEP_GRACE`].
-pub fn sweep_bounds(realm: &Map<String, Value>, now: i64) -> SessionSweep {
-    let (idle, max) = session_limits(realm, false, false);
-    let (idle_rm, max_rm) = session_limits(realm, false, true);
-    let (off_idle, off_max) = session_limits(realm, true, false);
-    let before = |lifespan: i64| now.saturating_sub(lifespan).saturating_sub(SWEEP_GRACE);
-    SessionSweep {
-        online_used_before: before(idle.max(idle_rm)),
-        online_started_before: before(max.max(max_rm)),
-        offline_used_before: before(off_idle),
-        offline_started_before: before(off_max),
-    }
-}
-
-/// Removes every realm's expired sessions from the store (see [`sweep_bounds`]).
-pub async fn sweep_sessions(store: &dyn Store, realms: &RealmCache) {
-    let now = super::now();
-    for name in realms.names() {
-        let Some(snap) = realms.get(&name) else {
-            continue;
-        };
-        match store
-            .sweep_sessions(&snap.id, &sweep_bounds(&snap.rep.extra, now))
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(realm = %name, sessions = n, "expired sessions removed"),
-            Err(e) => tracing::warn!(realm = %name, error = %e, "session sweep failed"),
-        }
-    }
-}
-
-/// The session of a token if it is still alive; an expired one is removed.
-pub async fn live_session(
-    store: &dyn Store,
-    snap: &RealmSnapshot,
-    sid: &str,
-    now: i64,
-) -> Result<Option<SessionRow>, OAuthError> {
-    let Some(s) = store.session(sid).await? else {
-        return Ok(None);
-    };
-    if s.realm_id != snap.id {
-        return Ok(None);
-    }
-    let remember = !s.offline
-        && serde_json::from_str::<Map<String, Value>>(&s.data)
-            .ok()
-            .and_then(|n| n.get("REMEMBER_ME").cloned())
-            == Some(Value::from("true"));
-    let (idle, max) = session_limits(&snap.rep.extra, s.offline, remember);
-    if now > s.last_refresh + idle || now > s.created_at + max {
-        store.delete_session(&s.id).await?;
-        return Ok(None);
-    }
-    Ok(Some(s))
 }
 
 /// The grant.
@@ -264,52 +172,4 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         Some(sid),
         ctx.snap.not_before,
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::{json, Map, Value};
-
-    use super::{session_limits, sweep_bounds, SWEEP_GRACE};
-    use crate::store::SessionSweep;
-
-    fn realm(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
-    }
-
-    #[test]
-    fn lifespans_follow_keycloaks_defaults_and_remember_me() {
-        let defaults = realm(json!({}));
-        assert_eq!(session_limits(&defaults, false, false), (1800, 36000));
-        assert_eq!(session_limits(&defaults, false, true), (1800, 36000));
-        assert_eq!(
-            session_limits(&defaults, true, false),
-            (2_592_000, i64::MAX / 4)
-        );
-        let r = realm(json!({
-            "ssoSessionIdleTimeout": 600, "ssoSessionMaxLifespan": 3600,
-            "ssoSessionIdleTimeoutRememberMe": 86400, "ssoSessionMaxLifespanRememberMe": 1800,
-            "offlineSessionIdleTimeout": 1000, "offlineSessionMaxLifespanEnabled": true,
-            "offlineSessionMaxLifespan": 5000
-        }));
-        assert_eq!(session_limits(&r, false, false), (600, 3600));
-        // The longer of the two, each: a remember-me max shorter than the ordinary one is not
-        // used (Keycloak's `SessionExpirationUtils`).
-        assert_eq!(session_limits(&r, false, true), (86400, 3600));
-        assert_eq!(session_limits(&r, true, false), (1000, 5000));
-        // A sweep removes only what is expired for every kind of session (here a "remember me"
-        // session may stay idle a day, so online sessions go after a day idle), and only once
-        // the grace has passed.
-        let g = SWEEP_GRACE;
-        assert_eq!(
-            sweep_bounds(&r, 100_000),
-            SessionSweep {
-                online_used_before: 100_000 - 86400 - g,
-                online_started_before: 100_000 - 3600 - g,
-                offline_used_before: 100_000 - 1000 - g,
-                offline_started_before: 100_000 - 5000 - g,
-            }
-        );
-        assert!(sweep_bounds(&defaults, 100_000).offline_started_before < 0);
-    }
 }

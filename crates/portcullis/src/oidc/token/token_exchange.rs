@@ -14,8 +14,9 @@ use crate::oidc::form::Params;
 use crate::oidc::issue::{self, client_attr, Lifespans, TokenRequest};
 use crate::representation::ClientRepresentation;
 
-use super::refresh_token::live_session;
-use super::{body, json_response, parse_user, GrantContext};
+use super::{body, json_response, GrantContext};
+use crate::sessions::live_session;
+use crate::users::parse_user;
 
 /// The grant type.
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";

@@ -1,0 +1,68 @@
+//! Users: look-up by user name or e-mail, the stored representation, password verification
+//! and the re-hash of imported or weaker hashes.
+
+use serde_json::Value;
+
+use crate::crypto::password;
+use crate::realm::snapshot::RealmSnapshot;
+use crate::representation::UserRepresentation;
+use crate::store::{Store, StoreError, UserRow};
+
+/// Parses a stored user.
+pub fn parse_user(row: &UserRow) -> Result<UserRepresentation, StoreError> {
+    serde_json::from_str(&row.representation)
+        .map_err(|e| StoreError::Corrupt(format!("user '{}': {e}", row.id)))
+}
+
+/// Finds a user by user name, or by e-mail where the realm allows it.
+pub async fn find_user(
+    store: &dyn Store,
+    snap: &RealmSnapshot,
+    login: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    let login = login.trim().to_lowercase();
+    if let Some(u) = store.user_by_username(&snap.id, &login).await? {
+        return Ok(Some(u));
+    }
+    let by_email = snap
+        .rep
+        .extra
+        .get("loginWithEmailAllowed")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    if by_email && login.contains('@') {
+        let found = store.users_by_email(&snap.id, &login).await?;
+        if found.len() == 1 {
+            return Ok(found.into_iter().next());
+        }
+    }
+    Ok(None)
+}
+
+/// Checks a password against the user's password credential. On success, an imported
+/// (pbkdf2) or weaker hash is replaced by a new Argon2id hash in `user`; returns
+/// (matches, upgraded).
+pub fn password_matches(user: &mut UserRepresentation, given: &str) -> (bool, bool) {
+    for c in user
+        .credentials
+        .iter_mut()
+        .flatten()
+        .filter(|c| c.kind.as_deref() == Some("password"))
+    {
+        let (Some(sd), Some(cd)) = (&c.secret_data, &c.credential_data) else {
+            continue;
+        };
+        if !password::verify(given, sd, cd).unwrap_or(false) {
+            continue;
+        }
+        if password::needs_rehash(cd) {
+            if let Ok(h) = password::hash(given) {
+                c.secret_data = Some(h.secret_data);
+                c.credential_data = Some(h.credential_data);
+                return (true, true);
+            }
+        }
+        return (true, false);
+    }
+    (false, false)
+}
