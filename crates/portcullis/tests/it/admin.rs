@@ -5,8 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{client, Backend, Data, TestServer};
-use crate::token::{post_form, start_with};
+use crate::support::*;
 
 fn tenant(name: &str) -> Value {
     json!({
@@ -32,45 +31,20 @@ fn tenant(name: &str) -> Value {
     })
 }
 
-async fn token(s: &TestServer, realm: &str, user: &str, password: &str) -> String {
-    let (status, body, _) = post_form(
-        &s.url(&format!("/realms/{realm}/protocol/openid-connect/token")),
-        None,
-        &[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", user),
-            ("password", password),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
+/// A server with the `tenant` realms named, and the master administrator's token.
+async fn tenants(names: &[&str]) -> (Data, TestServer, String) {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let realms: Vec<Value> = names.iter().map(|n| tenant(n)).collect();
+    let s = start_with(&data, &realms).await;
+    let master = admin_token(&s).await;
+    (data, s, master)
 }
 
-async fn call(
-    s: &TestServer,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut req = client().request(method.parse().unwrap(), s.url(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        headers,
-    )
+/// The id of the first element that a GET of `path` lists.
+async fn first_id(s: &TestServer, token: &str, path: &str) -> String {
+    let (status, list, _) = call(s, "GET", path, Some(token), None).await;
+    assert_eq!(status, 200, "{path}: {list}");
+    list[0]["id"].as_str().unwrap().to_string()
 }
 
 /// Read paths of every resource family of a realm.
@@ -95,12 +69,12 @@ fn family_paths(realm: &str, client_uuid: &str, user_id: &str, group_id: &str) -
     ]
 }
 
+/// Every resource family of its own realm is open to a realm admin; the other realm's are
+/// closed, for reading and writing, and its realm list shows only its own realm.
 #[tokio::test]
 async fn a_realm_admin_cannot_reach_another_realm() {
-    let data = Data::new(Backend::Sqlite).await.unwrap();
-    let s = start_with(&data, &[tenant("tenant-a"), tenant("tenant-b")]).await;
-    let master = token(&s, "master", "admin", "admin").await;
-    let boss_a = token(&s, "tenant-a", "boss", "boss-password").await;
+    let (data, s, master) = tenants(&["tenant-a", "tenant-b"]).await;
+    let boss_a = admin_cli_token(&s, "tenant-a", "boss", "boss-password").await;
 
     // Ids in both realms, looked up by the master admin.
     let mut ids = Vec::new();
@@ -223,8 +197,20 @@ async fn a_realm_admin_cannot_reach_another_realm() {
         .collect();
     assert_eq!(names, ["tenant-a"], "a realm admin lists only its realm");
 
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn narrower_roles_and_callers_without_roles_are_refused() {
+    let (data, s, master) = tenants(&["tenant-a"]).await;
+    let ua = first_id(
+        &s,
+        &master,
+        "/admin/realms/tenant-a/users?username=boss&exact=true",
+    )
+    .await;
     // Narrower roles: view-users reads users but cannot change them or see clients.
-    let viewer = token(&s, "tenant-a", "viewer", "viewer-password").await;
+    let viewer = admin_cli_token(&s, "tenant-a", "viewer", "viewer-password").await;
     assert_eq!(
         call(
             &s,
@@ -261,7 +247,7 @@ async fn a_realm_admin_cannot_reach_another_realm() {
         .0,
         403
     );
-    let nobody = token(&s, "tenant-a", "nobody", "nobody-password").await;
+    let nobody = admin_cli_token(&s, "tenant-a", "nobody", "nobody-password").await;
     assert_eq!(
         call(
             &s,
@@ -292,7 +278,7 @@ async fn a_realm_admin_cannot_reach_another_realm() {
     )
     .await;
     assert_eq!(status, 201, "{body}");
-    let plain = token(&s, "master", "plain", "plain-password").await;
+    let plain = admin_cli_token(&s, "master", "plain", "plain-password").await;
     assert_eq!(
         call(&s, "GET", "/admin/realms", Some(&plain), None).await.0,
         403
@@ -300,9 +286,14 @@ async fn a_realm_admin_cannot_reach_another_realm() {
     let (status, realms, _) = call(&s, "GET", "/admin/realms", Some(&viewer), None).await;
     assert_eq!(status, 200, "{realms}");
     assert_eq!(realms.as_array().map(Vec::len), Some(1), "{realms}");
+    data.cleanup().await;
+}
 
+#[tokio::test]
+async fn manage_users_cannot_grant_administrative_roles() {
+    let (data, s, master) = tenants(&["tenant-a"]).await;
     // manage-users may map ordinary roles, but not administrative roles it does not hold.
-    let manager = token(&s, "tenant-a", "manager", "manager-password").await;
+    let manager = admin_cli_token(&s, "tenant-a", "manager", "manager-password").await;
     let (_, me, _) = call(
         &s,
         "GET",
@@ -419,7 +410,13 @@ async fn a_realm_admin_cannot_reach_another_realm() {
         1,
         "still only manage-users: {mine}"
     );
+    data.cleanup().await;
+}
 
+#[tokio::test]
+async fn missing_and_forged_tokens_are_unauthorized() {
+    let (data, s, _master) = tenants(&["tenant-a"]).await;
+    let boss_a = admin_cli_token(&s, "tenant-a", "boss", "boss-password").await;
     // No token, a forged one, one of a realm that does not exist: 401.
     let (status, _, headers) = call(&s, "GET", "/admin/realms/tenant-a/users", None, None).await;
     assert_eq!(status, 401);
@@ -438,6 +435,13 @@ async fn a_realm_admin_cannot_reach_another_realm() {
         .0,
         401
     );
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_revoked_admin_role_stops_working_at_once() {
+    let (data, s, master) = tenants(&["tenant-a"]).await;
+    let boss_a = admin_cli_token(&s, "tenant-a", "boss", "boss-password").await;
     // A revoked role stops working at once (roles are read live, not from the token).
     let (_, boss, _) = call(
         &s,
@@ -493,7 +497,7 @@ async fn a_realm_admin_cannot_reach_another_realm() {
 async fn error_bodies_and_all_or_nothing_writes() {
     let data = Data::new(Backend::Sqlite).await.unwrap();
     let s = start_with(&data, &[tenant("errs")]).await;
-    let t = token(&s, "master", "admin", "admin").await;
+    let t = admin_token(&s).await;
     let t = Some(t.as_str());
 
     // Keycloak's bodies.
@@ -716,7 +720,7 @@ async fn a_change_on_one_node_reaches_the_other_through_postgres() {
     let args = ["--import-realm", "--hostname", "http://portcullis.test"];
     let one = TestServer::start(&data, "start-dev", &args, &[]).unwrap();
     let two = TestServer::start(&data, "start-dev", &args, &[]).unwrap();
-    let t = token(&one, "master", "admin", "admin").await;
+    let t = admin_token(&one).await;
     let (status, body, headers) = call(
         &one,
         "POST",
@@ -793,7 +797,7 @@ async fn user_token(s: &TestServer, realm: &str) -> String {
 async fn rotating_the_signing_key_through_components() {
     let data = Data::new(Backend::Sqlite).await.unwrap();
     let s = start_with(&data, &[tenant("rot")]).await;
-    let t = token(&s, "master", "admin", "admin").await;
+    let t = admin_token(&s).await;
     let t = Some(t.as_str());
     let old_token = user_token(&s, "rot").await;
     let old_kid = jsonwebtoken::decode_header(&old_token)
@@ -910,7 +914,7 @@ async fn rotating_the_signing_key_through_components() {
 async fn sessions_logout_and_example_token() {
     let data = Data::new(Backend::Sqlite).await.unwrap();
     let s = start_with(&data, &[tenant("ses")]).await;
-    let t = token(&s, "master", "admin", "admin").await;
+    let t = admin_token(&s).await;
     let t = Some(t.as_str());
     let user_access = user_token(&s, "ses").await;
     let (_, boss, _) = call(
@@ -1077,7 +1081,7 @@ async fn search_pages_and_client_composites(backend: Backend) {
         json!([{"name": "member", "composites": {"client": {"app": ["app-read"]}}}]);
     realm["roles"]["client"] = json!({"app": [{"name": "app-read"}]});
     let s = start_with(&data, &[realm]).await;
-    let t = token(&s, "master", "admin", "admin").await;
+    let t = admin_token(&s).await;
     let t = Some(t.as_str());
     let names = |v: &Value| {
         v.as_array()

@@ -1,11 +1,9 @@
 //! The browser flow: authorization endpoint, login page, SSO session, code + PKCE, with a
 //! cookie-keeping HTTP client that reads and posts the HTML form as a browser would.
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::support::*;
-use crate::token::{post_form, start_with};
 
 fn realm() -> Value {
     json!({
@@ -18,90 +16,6 @@ fn realm() -> Value {
         ],
         "users": [{"username": "alice", "email": "alice@example.com", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}], "realmRoles": ["default-roles-web"]}]
     })
-}
-
-pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn form_field(html: &str, name: &str) -> Option<String> {
-    let needle = format!("name=\"{name}\" value=\"");
-    let start = html.find(&needle)? + needle.len();
-    Some(html[start..start + html[start..].find('"')?].to_string())
-}
-
-fn form_action(html: &str) -> String {
-    let start = html.find("action=\"").unwrap() + 8;
-    html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&")
-}
-
-pub fn query_of(location: &str) -> std::collections::HashMap<String, String> {
-    let q = location
-        .split_once(['?', '#'])
-        .map(|(_, q)| q)
-        .unwrap_or_default();
-    url::form_urlencoded::parse(q.as_bytes())
-        .into_owned()
-        .collect()
-}
-
-pub fn pkce() -> (String, String) {
-    let verifier = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref(),
-    );
-    (verifier, challenge)
-}
-
-/// Logs in through the page; returns the redirect's parameters.
-pub async fn login(
-    b: &reqwest::Client,
-    server: &TestServer,
-    auth_url: &str,
-    user: &str,
-    pw: &str,
-) -> (u16, String, std::collections::HashMap<String, String>) {
-    let page = b.get(auth_url).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    let action = server.url(&form_action(&html));
-    let r = b
-        .post(action)
-        .form(&[
-            (
-                "session_code",
-                form_field(&html, "session_code").unwrap().as_str(),
-            ),
-            ("username", user),
-            ("password", pw),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let body = r.text().await.unwrap();
-    (
-        status,
-        if location.is_empty() {
-            body
-        } else {
-            location.clone()
-        },
-        query_of(&location),
-    )
 }
 
 #[tokio::test]
@@ -182,12 +96,7 @@ async fn code_flow_with_pkce_sso_and_replay_protection() {
     .await;
     assert_eq!(s, 200, "{tokens}");
     let id = tokens["id_token"].as_str().unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(id.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = payload(id);
     assert_eq!(claims["nonce"], "n-1");
     assert_eq!(claims["aud"], "spa");
     let access = tokens["access_token"].as_str().unwrap().to_string();
@@ -540,12 +449,7 @@ async fn offline_access_in_the_code_flow_survives_logout() {
     .await;
     assert_eq!(s, 200, "{tokens}");
     let offline = tokens["refresh_token"].as_str().unwrap().to_string();
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(offline.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = payload(&offline);
     assert_eq!(claims["typ"], "Offline");
     assert!(claims.get("exp").is_none());
     assert_eq!(tokens["refresh_expires_in"], 0);
@@ -612,7 +516,7 @@ async fn remember_me_makes_the_sso_cookie_persistent() {
         assert!(identity.contains("HttpOnly") && identity.contains("SameSite=Lax"));
     }
     // The Admin API shows which of alice's two sessions was "remember me".
-    let admin = crate::token::admin_token(&server).await;
+    let admin = admin_token(&server).await;
     let get = |path: String| {
         let (url, admin) = (server.url(&path), admin.clone());
         async move {

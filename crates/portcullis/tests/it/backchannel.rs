@@ -12,9 +12,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::authorize::{browser, login, query_of};
 use crate::support::*;
-use crate::token::{admin_token, post_form, start_with};
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 const REDIRECT: &str = "http://localhost:4000/cb";
@@ -174,35 +172,13 @@ async fn refresh_status(server: &TestServer, client: &str, tokens: &Value) -> u1
     s
 }
 
-fn claims_of(jwt: &str) -> Value {
-    use base64::Engine;
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(jwt.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 /// Verifies a logout token with the realm's JWKS and checks what every logout token carries;
 /// returns its claims.
 async fn verified(server: &TestServer, jwt: &str, aud: &str) -> Value {
-    let (_, jwks) = get_json(&ep(server, "certs")).await;
     let header = jsonwebtoken::decode_header(jwt).unwrap();
     assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
     assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
-    let kid = header.kid.unwrap();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid.as_str())
-        .expect("kid in the realm's JWKS");
-    let key = jsonwebtoken::DecodingKey::from_rsa_components(
-        jwk["n"].as_str().unwrap(),
-        jwk["e"].as_str().unwrap(),
-    )
-    .unwrap();
+    let key = realm_key(server, "bc", jwt).await;
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     v.set_issuer(&[server.url("/realms/bc")]);
     v.set_audience(&[aud]);
@@ -254,15 +230,15 @@ async fn scenario(backend: Backend) {
     .await;
     let by = |c: &str| tokens.iter().find(|(n, _)| n == c).unwrap().1.clone();
     let id_token = by("app-b")["id_token"].as_str().unwrap().to_string();
-    let id = claims_of(&id_token);
+    let id = payload(&id_token);
     let (sid, sub) = (id["sid"].as_str().unwrap(), id["sub"].as_str().unwrap());
     assert_eq!(
-        claims_of(by("app-a")["id_token"].as_str().unwrap())["sid"],
+        payload(by("app-a")["id_token"].as_str().unwrap())["sid"],
         sid
     );
     // Another session of the same user, only app-b: left alone.
     let other = password_grant(&server, "app-b").await;
-    let other_sid = claims_of(other["id_token"].as_str().unwrap())["sid"]
+    let other_sid = payload(other["id_token"].as_str().unwrap())["sid"]
         .as_str()
         .unwrap()
         .to_string();
@@ -341,7 +317,7 @@ async fn scenario(backend: Backend) {
     // 2. POST /logout with a refresh token (app-a's); app-b shares the session.
     let b = browser();
     let tokens = sso(&server, &b, "app-a", &["app-b"]).await;
-    let sid2 = claims_of(tokens[0].1["id_token"].as_str().unwrap())["sid"]
+    let sid2 = payload(tokens[0].1["id_token"].as_str().unwrap())["sid"]
         .as_str()
         .unwrap()
         .to_string();
@@ -373,7 +349,7 @@ async fn scenario(backend: Backend) {
     //    are told, with that session's sid.
     let b = browser();
     let tokens = sso(&server, &b, "app-a", &["nosid"]).await;
-    let sid3 = claims_of(tokens[0].1["id_token"].as_str().unwrap())["sid"]
+    let sid3 = payload(tokens[0].1["id_token"].as_str().unwrap())["sid"]
         .as_str()
         .unwrap()
         .to_string();
@@ -411,7 +387,7 @@ async fn scenario(backend: Backend) {
     // 4. Admin: DELETE /sessions/{id} ends one session.
     let b = browser();
     let tokens = sso(&server, &b, "app-b", &["broken"]).await;
-    let sid4 = claims_of(tokens[0].1["id_token"].as_str().unwrap())["sid"]
+    let sid4 = payload(tokens[0].1["id_token"].as_str().unwrap())["sid"]
         .as_str()
         .unwrap()
         .to_string();
@@ -499,10 +475,7 @@ async fn implicit_flow_clients_get_logout_tokens() {
     );
     let (status, location, q) = login(&b, &server, &url, "alice", "alice-pw").await;
     assert_eq!(status, 302, "{location}");
-    let sid = claims_of(&q["id_token"])["sid"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let sid = payload(&q["id_token"])["sid"].as_str().unwrap().to_string();
     // app-a joins the same SSO session through the code flow, then logs out with its
     // refresh token.
     let r = b.get(auth_url(&server, "app-a")).send().await.unwrap();
@@ -510,7 +483,7 @@ async fn implicit_flow_clients_get_logout_tokens() {
     let code = query_of(r.headers()["location"].to_str().unwrap())["code"].clone();
     let tokens = redeem(&server, "app-a", &code).await;
     assert_eq!(
-        claims_of(tokens["id_token"].as_str().unwrap())["sid"],
+        payload(tokens["id_token"].as_str().unwrap())["sid"],
         sid.as_str()
     );
     let (s, _, _) = post_form(

@@ -7,13 +7,8 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::support::*;
-use crate::token::{post_form, start_with};
 
 const TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-fn b64url(b: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-}
 
 #[tokio::test]
 async fn private_key_jwt_and_client_secret_jwt() {
@@ -365,9 +360,7 @@ async fn private_key_jwt_with_keys_from_jwks_url_and_certificate() {
         ]
     });
     let data = Data::new(Backend::Sqlite).await.unwrap();
-    for (i, r) in [realm].iter().enumerate() {
-        std::fs::write(data.import_dir().join(format!("r{i}.json")), r.to_string()).unwrap();
-    }
+    write_realms(&data, &[realm]);
     // No cooldown: every unknown kid may re-fetch (the cooldown has a test of its own).
     let server = TestServer::start(
         &data,
@@ -503,7 +496,7 @@ async fn unknown_kid_refetch_waits_for_the_cooldown() {
     let rp = JwksServer::start(json!({"keys": [jwk1]})).await;
     let realm = json!({"realm": "cool", "clients": [jwt_client("rp", json!({"use.jwks.url": "true", "jwks.url": rp.url}))]});
     let data = Data::new(Backend::Sqlite).await.unwrap();
-    std::fs::write(data.import_dir().join("r.json"), realm.to_string()).unwrap();
+    write_realms(&data, &[realm]);
     let server = TestServer::start(
         &data,
         "start-dev",

@@ -1,11 +1,9 @@
 //! RFC 8628 device authorization grant over HTTP: the device endpoint, the verification pages
 //! driven as a browser would (cookie jar, posting the HTML forms), and polling.
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::support::*;
-use crate::token::{post_form, start_with};
 
 const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -30,59 +28,6 @@ fn realm() -> Value {
         "users": [{"username": "alice", "email": "alice@example.com", "enabled": true,
                    "credentials": [{"type": "password", "value": "alice-pw"}], "realmRoles": ["default-roles-dev"]}]
     })
-}
-
-pub(crate) fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-pub(crate) fn form_field(html: &str, name: &str) -> Option<String> {
-    let needle = format!("name=\"{name}\" value=\"");
-    let start = html.find(&needle)? + needle.len();
-    Some(html[start..start + html[start..].find('"')?].to_string())
-}
-
-fn form_action(html: &str) -> String {
-    let start = html.find("action=\"").unwrap() + 8;
-    html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&")
-}
-
-pub(crate) fn payload(jwt: &str) -> Value {
-    let p = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(p)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
-/// Posts the page's form with `fields` added to its `session_code`; returns status and body.
-pub(crate) async fn submit(
-    b: &reqwest::Client,
-    server: &TestServer,
-    html: &str,
-    fields: &[(&str, &str)],
-) -> (u16, String) {
-    let code = form_field(html, "session_code").expect("a bound form");
-    let mut form: Vec<(&str, &str)> = vec![("session_code", code.as_str())];
-    form.extend_from_slice(fields);
-    let r = b
-        .post(server.url(&form_action(html)))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-pub(crate) async fn get_page(b: &reqwest::Client, url: &str) -> (u16, String) {
-    let r = b.get(url).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
 }
 
 struct Urls {

@@ -1,11 +1,9 @@
 //! RFC 8693 standard token exchange (Keycloak 26.2 "V2") over HTTP, with the realm of seed
 //! 000's walkthrough: `api-a` trades its token for one whose audience is `api-b`.
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::support::*;
-use crate::token::{post_form, start_with};
 
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -36,16 +34,6 @@ fn realm(name: &str) -> Value {
         "users": [{"username": "alice", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}],
                    "realmRoles": [format!("default-roles-{name}")]}]
     })
-}
-
-fn payload(jwt: &str) -> Value {
-    let p = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(p)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 struct Ctx {

@@ -4,12 +4,9 @@
 
 use std::collections::HashMap;
 
-use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::authorize::{browser, login, pkce, query_of};
 use crate::support::*;
-use crate::token::{post_form, start_with, verify_with_jwks};
 
 const CB: &str = "http://localhost:5000/cb";
 const CB_ENC: &str = "http%3A%2F%2Flocalhost%3A5000%2Fcb";
@@ -38,13 +35,6 @@ fn auth_url(server: &TestServer, query: &str) -> String {
     server.url(&format!(
         "/realms/imp/protocol/openid-connect/auth?redirect_uri={CB_ENC}&{query}"
     ))
-}
-
-/// base64url of the left half of SHA-256 (OpenID Connect Core §3.3.2.11), computed here
-/// independently of the server.
-fn half_sha256(s: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&d.as_ref()[..16])
 }
 
 /// The parameters of a redirect that must carry them in the fragment (and nothing in a query).

@@ -12,9 +12,7 @@ use openidconnect::{
 };
 use serde_json::json;
 
-use crate::authorize::{browser, login};
-use crate::support::{Backend, Data};
-use crate::token::start_with;
+use crate::support::{browser, login, start_with, Backend, Data};
 
 fn realm() -> serde_json::Value {
     json!({

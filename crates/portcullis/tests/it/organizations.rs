@@ -5,11 +5,9 @@
 //! in the access token, ID token, userinfo and introspection, as Keycloak's
 //! `OrganizationOIDCProtocolMapperTest` has them.
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::support::*;
-use crate::token::post_form;
 
 const ACME_ID: &str = "5f0c0a52-6f3e-4a43-9d55-2c5c7a1c0001";
 const GLOBEX_ID: &str = "5f0c0a52-6f3e-4a43-9d55-2c5c7a1c0002";
@@ -39,16 +37,6 @@ fn org_realm(name: &str, enabled: bool) -> Value {
     })
 }
 
-fn payload(jwt: &str) -> Value {
-    let p = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(p)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 struct Orgs {
     _data: Data,
     server: TestServer,
@@ -57,24 +45,11 @@ struct Orgs {
 impl Orgs {
     async fn start() -> Orgs {
         let data = Data::new(Backend::Sqlite).await.unwrap();
-        for r in [org_realm("orgs", true), org_realm("orgs-off", false)] {
-            std::fs::write(
-                data.import_dir()
-                    .join(format!("{}.json", r["realm"].as_str().unwrap())),
-                r.to_string(),
-            )
-            .unwrap();
-        }
-        let server = TestServer::start(
+        let server = start_with(
             &data,
-            "start-dev",
-            &["--import-realm"],
-            &[
-                ("KC_BOOTSTRAP_ADMIN_USERNAME", "admin"),
-                ("KC_BOOTSTRAP_ADMIN_PASSWORD", "admin"),
-            ],
+            &[org_realm("orgs", true), org_realm("orgs-off", false)],
         )
-        .unwrap();
+        .await;
         Orgs {
             _data: data,
             server,
@@ -137,24 +112,13 @@ impl Orgs {
         body
     }
 
-    async fn admin_token(&self) -> String {
-        crate::token::admin_token(&self.server).await
-    }
-
     /// Sets (or, with `None`, removes) keys of the `organization` scope's mapper config
     /// through the Admin API, as Keycloak's tests do.
     async fn set_mapper_config(&self, changes: &[(&str, Option<&str>)]) {
-        let admin = self.admin_token().await;
-        let base = self.server.url("/admin/realms/orgs/client-scopes");
-        let scopes: Value = client()
-            .get(&base)
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let admin = admin_token(&self.server).await;
+        let s = &self.server;
+        let base = "/admin/realms/orgs/client-scopes";
+        let (_, scopes, _) = call(s, "GET", base, Some(&admin), None).await;
         let scope_id = scopes
             .as_array()
             .unwrap()
@@ -165,15 +129,7 @@ impl Orgs {
             .unwrap()
             .to_string();
         let models = format!("{base}/{scope_id}/protocol-mappers/models");
-        let mappers: Value = client()
-            .get(&models)
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, mappers, _) = call(s, "GET", &models, Some(&admin), None).await;
         let mut mapper = mappers
             .as_array()
             .unwrap()
@@ -189,14 +145,15 @@ impl Orgs {
             };
         }
         let id = mapper["id"].as_str().unwrap().to_string();
-        let r = client()
-            .put(format!("{models}/{id}"))
-            .bearer_auth(&admin)
-            .json(&mapper)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+        let (status, body, _) = call(
+            s,
+            "PUT",
+            &format!("{models}/{id}"),
+            Some(&admin),
+            Some(mapper),
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
     }
 }
 

@@ -2,29 +2,9 @@
 //! unless `--spi-password-policy--password-blacklist--blacklists-path` says otherwise), checked
 //! lower-cased when the Admin API sets a password; a policy naming a missing file is refused.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::support::*;
-use crate::token::{admin_token, post_form};
-
-async fn call(
-    server: &TestServer,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = client()
-        .request(method.parse().unwrap(), server.url(path))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn blacklisted_passwords_are_refused_and_missing_files_too() {
@@ -41,11 +21,11 @@ async fn blacklisted_passwords_are_refused_and_missing_files_too() {
     std::fs::write(data.import_dir().join("bl.json"), realm.to_string()).unwrap();
     let server = TestServer::start(&data, "start-dev", &["--import-realm"], &[]).unwrap();
     let t = admin_token(&server).await;
-    let (_, users) = call(
+    let (_, users, _) = call(
         &server,
         "GET",
         "/admin/realms/bl/users?username=ann&exact=true",
-        &t,
+        Some(&t),
         None,
     )
     .await;
@@ -53,11 +33,11 @@ async fn blacklisted_passwords_are_refused_and_missing_files_too() {
     let reset = format!("/admin/realms/bl/users/{id}/reset-password");
 
     // Case-insensitive match, Keycloak's error body.
-    let (s, body) = call(
+    let (s, body, _) = call(
         &server,
         "PUT",
         &reset,
-        &t,
+        Some(&t),
         Some(json!({"type": "password", "value": "PASSWORD123", "temporary": false})),
     )
     .await;
@@ -68,11 +48,11 @@ async fn blacklisted_passwords_are_refused_and_missing_files_too() {
             json!({"error": "invalidPasswordBlacklistedMessage", "error_description": "Invalid password: password is blacklisted."})
         )
     );
-    let (s, body) = call(
+    let (s, body, _) = call(
         &server,
         "PUT",
         &reset,
-        &t,
+        Some(&t),
         Some(json!({"type": "password", "value": "not-on-the-list", "temporary": false})),
     )
     .await;
@@ -90,11 +70,11 @@ async fn blacklisted_passwords_are_refused_and_missing_files_too() {
     .await;
     assert_ne!(s, 401, "the accepted password was set: {body}");
     // Creating a user with a blacklisted password is refused the same way.
-    let (s, body) = call(
+    let (s, body, _) = call(
         &server,
         "POST",
         "/admin/realms/bl/users",
-        &t,
+        Some(&t),
         Some(json!({"username": "bob", "credentials": [{"type": "password", "value": "LetMeIn"}]})),
     )
     .await;
@@ -105,11 +85,11 @@ async fn blacklisted_passwords_are_refused_and_missing_files_too() {
     );
 
     // A policy naming a file that is not there: the update is refused, the policy unchanged.
-    let (s, body) = call(
+    let (s, body, _) = call(
         &server,
         "PUT",
         "/admin/realms/bl",
-        &t,
+        Some(&t),
         Some(json!({"passwordPolicy": "passwordBlacklist(nope.txt)"})),
     )
     .await;
@@ -120,26 +100,26 @@ async fn blacklisted_passwords_are_refused_and_missing_files_too() {
             json!({"errorMessage": "Invalid config for passwordBlacklist: Password blacklist nope.txt not found!"})
         )
     );
-    let (_, rep) = call(&server, "GET", "/admin/realms/bl", &t, None).await;
+    let (_, rep, _) = call(&server, "GET", "/admin/realms/bl", Some(&t), None).await;
     assert_eq!(
         rep["passwordPolicy"],
         "length(6) and passwordBlacklist(common.txt)"
     );
-    let (s, body) = call(
+    let (s, body, _) = call(
         &server,
         "PUT",
         "/admin/realms/bl",
-        &t,
+        Some(&t),
         Some(json!({"passwordPolicy": "passwordBlacklist(../bl.json)"})),
     )
     .await;
     assert_eq!(s, 400, "{body}");
     // So is a new realm (Admin API import) naming it.
-    let (s, body) = call(
+    let (s, body, _) = call(
         &server,
         "POST",
         "/admin/realms",
-        &t,
+        Some(&t),
         Some(json!({"realm": "bl2", "passwordPolicy": "passwordBlacklist(nope.txt)"})),
     )
     .await;
@@ -151,24 +131,24 @@ async fn blacklisted_passwords_are_refused_and_missing_files_too() {
             .contains("Password blacklist nope.txt not found!"),
         "{body}"
     );
-    let (s, _) = call(&server, "GET", "/admin/realms/bl2", &t, None).await;
+    let (s, _, _) = call(&server, "GET", "/admin/realms/bl2", Some(&t), None).await;
     assert_eq!(s, 404);
     // A file added later can be named.
     std::fs::write(lists.join("nope.txt"), "hunter2\n").unwrap();
-    let (s, body) = call(
+    let (s, body, _) = call(
         &server,
         "PUT",
         "/admin/realms/bl",
-        &t,
+        Some(&t),
         Some(json!({"passwordPolicy": "passwordBlacklist(nope.txt)"})),
     )
     .await;
     assert_eq!(s, 204, "{body}");
-    let (s, body) = call(
+    let (s, body, _) = call(
         &server,
         "PUT",
         &reset,
-        &t,
+        Some(&t),
         Some(json!({"type": "password", "value": "Hunter2", "temporary": false})),
     )
     .await;
@@ -209,11 +189,11 @@ async fn the_blacklists_directory_is_an_option_and_startup_import_checks_it() {
     )
     .unwrap();
     let t = admin_token(&server).await;
-    let (s, body) = call(
+    let (s, body, _) = call(
         &server,
         "POST",
         "/admin/realms/opt/users",
-        &t,
+        Some(&t),
         Some(json!({"username": "q", "credentials": [{"type": "password", "value": "QWERTY"}]})),
     )
     .await;

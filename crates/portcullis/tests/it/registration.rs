@@ -6,9 +6,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::authorize::{browser, login, pkce};
 use crate::support::*;
-use crate::token::{admin_token, post_form};
 
 const POLICY: &str = "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy";
 
@@ -44,19 +42,7 @@ async fn start() -> (Data, TestServer) {
 
 async fn start_on(backend: Backend) -> Option<(Data, TestServer)> {
     let data = Data::new(backend).await?;
-    for (i, r) in [reg_realm(), open_realm()].iter().enumerate() {
-        std::fs::write(data.import_dir().join(format!("r{i}.json")), r.to_string()).unwrap();
-    }
-    let server = TestServer::start(
-        &data,
-        "start-dev",
-        &["--import-realm"],
-        &[
-            ("KC_BOOTSTRAP_ADMIN_USERNAME", "admin"),
-            ("KC_BOOTSTRAP_ADMIN_PASSWORD", "admin"),
-        ],
-    )
-    .unwrap();
+    let server = start_with(&data, &[reg_realm(), open_realm()]).await;
     Some((data, server))
 }
 
@@ -73,26 +59,6 @@ async fn initial_token(server: &TestServer, admin: &str, realm: &str, body: Valu
         .as_str()
         .unwrap()
         .to_string()
-}
-
-/// A registration request: status and JSON body.
-async fn call(
-    method: reqwest::Method,
-    url: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut req = client().request(method, url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// Runs the seed's script; returns the JSON it printed.
@@ -159,15 +125,14 @@ async fn the_seed_script_registers_spa_backend_and_device_clients() {
 
     // Each IAT of the script had one use: spent.
     let admin = admin_token(&server).await;
-    let list: Value = client()
-        .get(server.url("/admin/realms/reg/clients-initial-access"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/reg/clients-initial-access",
+        Some(&admin),
+        None,
+    )
+    .await;
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 3);
     assert!(list.iter().all(|t| t["remainingCount"] == 0), "{list:?}");
@@ -187,9 +152,10 @@ async fn the_seed_script_registers_spa_backend_and_device_clients() {
         .await
         .unwrap();
     assert_eq!(sa.status(), 200);
-    let (s, _) = call(
-        reqwest::Method::GET,
-        &server.url("/admin/realms/reg/clients"),
+    let (s, _, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/reg/clients",
         tok["access_token"].as_str(),
         None,
     )
@@ -234,9 +200,10 @@ async fn the_seed_script_registers_spa_backend_and_device_clients() {
     assert!(tokens["id_token"].is_string());
 
     // The adapter configuration of the public SPA needs no credentials.
-    let (s, kc) = call(
-        reqwest::Method::GET,
-        &server.url("/realms/reg/clients-registrations/install/my-spa"),
+    let (s, kc, _) = call(
+        &server,
+        "GET",
+        "/realms/reg/clients-registrations/install/my-spa",
         None,
         None,
     )
@@ -256,9 +223,10 @@ async fn the_seed_script_registers_spa_backend_and_device_clients() {
         r.json::<Value>().await.unwrap()["credentials"]["secret"],
         secret.as_str()
     );
-    let (s, _) = call(
-        reqwest::Method::GET,
-        &server.url("/realms/reg/clients-registrations/install/my-backend"),
+    let (s, _, _) = call(
+        &server,
+        "GET",
+        "/realms/reg/clients-registrations/install/my-backend",
         None,
         None,
     )
@@ -266,63 +234,103 @@ async fn the_seed_script_registers_spa_backend_and_device_clients() {
     assert_eq!(s, 401);
 }
 
-#[tokio::test]
-async fn tokens_rotation_and_policies() {
-    let (_data, server) = start().await;
-    tokens_rotation_and_policies_on(&server).await;
+const OIDC: &str = "/realms/reg/clients-registrations/openid-connect";
+const DEFAULT: &str = "/realms/reg/clients-registrations/default";
+const OPEN: &str = "/realms/open/clients-registrations/openid-connect";
+
+/// Keycloak's answer to a registration with a bad token.
+fn invalid(description: &str) -> Value {
+    json!({"error": "invalid_token", "error_description": description})
 }
 
-#[tokio::test]
-async fn tokens_rotation_and_policies_postgres() {
-    let Some((data, server)) = start_on(Backend::Postgres).await else {
-        return;
+/// RFC 7591 metadata of a confidential client.
+fn app_metadata() -> Value {
+    json!({"client_name": "App", "redirect_uris": ["https://app.example.com/cb"]})
+}
+
+/// A client asking for a protocol mapper that the registration policies forbid.
+fn greedy_mapper() -> Value {
+    json!({"clientId": "greedy", "protocolMappers": [{"name": "admin", "protocol": "openid-connect",
+        "protocolMapper": "oidc-hardcoded-role-mapper", "config": {"role": "realm-management.realm-admin"}}]})
+}
+
+/// A `#[tokio::test]` of `$scenario` on SQLite and one on PostgreSQL, each on a server of
+/// its own.
+macro_rules! on_sqlite_and_postgres {
+    ($scenario:ident: $sqlite:ident, $postgres:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let (_data, server) = start().await;
+            $scenario(&server).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let Some((data, server)) = start_on(Backend::Postgres).await else {
+                return;
+            };
+            $scenario(&server).await;
+            drop(server);
+            data.cleanup().await;
+        }
     };
-    tokens_rotation_and_policies_on(&server).await;
-    drop(server);
-    data.cleanup().await;
 }
 
-async fn tokens_rotation_and_policies_on(server: &TestServer) {
-    let admin = admin_token(server).await;
-    let oidc = server.url("/realms/reg/clients-registrations/openid-connect");
-    let default = server.url("/realms/reg/clients-registrations/default");
-    let post = reqwest::Method::POST;
-    let get = reqwest::Method::GET;
-    let put = reqwest::Method::PUT;
-    let delete = reqwest::Method::DELETE;
-    let invalid = |d: &str| json!({"error": "invalid_token", "error_description": d});
+on_sqlite_and_postgres!(initial_access_tokens_are_checked:
+    initial_access_tokens_are_checked_sqlite, initial_access_tokens_are_checked_postgres);
+on_sqlite_and_postgres!(registration_access_tokens_rotate_on_every_use:
+    registration_access_tokens_rotate_on_every_use_sqlite,
+    registration_access_tokens_rotate_on_every_use_postgres);
+on_sqlite_and_postgres!(initial_access_token_policies_refuse_mappers_and_scopes:
+    initial_access_token_policies_refuse_mappers_and_scopes_sqlite,
+    initial_access_token_policies_refuse_mappers_and_scopes_postgres);
+on_sqlite_and_postgres!(anonymous_registration_needs_a_trusted_host:
+    anonymous_registration_needs_a_trusted_host_sqlite,
+    anonymous_registration_needs_a_trusted_host_postgres);
+on_sqlite_and_postgres!(an_access_token_registers_only_with_manage_clients:
+    an_access_token_registers_only_with_manage_clients_sqlite,
+    an_access_token_registers_only_with_manage_clients_postgres);
 
-    // Discovery advertises the RFC 7591 endpoint.
+/// Discovery advertises the RFC 7591 endpoint; an unknown initial access token, a used-up
+/// one, an expired one and one of another realm are refused.
+async fn initial_access_tokens_are_checked(server: &TestServer) {
+    let admin = admin_token(server).await;
     let (_, doc) = get_json(&server.url("/realms/reg/.well-known/openid-configuration")).await;
-    assert_eq!(doc["registration_endpoint"], oidc.as_str());
+    assert_eq!(doc["registration_endpoint"], server.url(OIDC).as_str());
 
     // An unknown token, a used-up one, an expired one.
-    let md = json!({"client_name": "App", "redirect_uris": ["https://app.example.com/cb"]});
-    assert_eq!(
-        call(post.clone(), &oidc, Some("nonsense"), Some(&md)).await,
-        (401, invalid("Failed decode token"))
-    );
+    let md = app_metadata();
+    let (s, e, _) = call(server, "POST", OIDC, Some("nonsense"), Some(md.clone())).await;
+    assert_eq!((s, e), (401, invalid("Failed decode token")));
     let once = initial_token(server, &admin, "reg", json!({"count": 1, "expiration": 0})).await;
-    let (s, created) = call(post.clone(), &oidc, Some(&once), Some(&md)).await;
+    let (s, created, _) = call(server, "POST", OIDC, Some(&once), Some(md.clone())).await;
     assert_eq!(s, 201, "{created}");
+    let (s, e, _) = call(server, "POST", OIDC, Some(&once), Some(md.clone())).await;
     assert_eq!(
-        call(post.clone(), &oidc, Some(&once), Some(&md)).await,
+        (s, e),
         (401, invalid("No remaining count on initial access token"))
     );
     let short = initial_token(server, &admin, "reg", json!({"count": 5, "expiration": 1})).await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert_eq!(
-        call(post.clone(), &oidc, Some(&short), Some(&md)).await,
-        (401, invalid("Failed decode token"))
-    );
+    let (s, e, _) = call(server, "POST", OIDC, Some(&short), Some(md.clone())).await;
+    assert_eq!((s, e), (401, invalid("Failed decode token")));
     // A token of another realm does not work here.
     let other = initial_token(server, &admin, "open", json!({"count": 5})).await;
     assert_eq!(
-        call(post.clone(), &oidc, Some(&other), Some(&md)).await.0,
+        call(server, "POST", OIDC, Some(&other), Some(md)).await.0,
         401
     );
+}
+
+/// The RFC 7591 answer, and the registration access token that rotates on every use.
+async fn registration_access_tokens_rotate_on_every_use(server: &TestServer) {
+    let admin = admin_token(server).await;
+    let once = initial_token(server, &admin, "reg", json!({"count": 1, "expiration": 0})).await;
+    let (s, created, _) = call(server, "POST", OIDC, Some(&once), Some(app_metadata())).await;
+    assert_eq!(s, 201, "{created}");
 
     // RFC 7591 answer.
+    let oidc = server.url(OIDC);
     let cid = created["client_id"].as_str().unwrap().to_string();
     assert_eq!(created["client_name"], "App");
     assert_eq!(created["token_endpoint_auth_method"], "client_secret_basic");
@@ -339,12 +347,12 @@ async fn tokens_rotation_and_policies_on(server: &TestServer) {
     );
 
     // The registration access token rotates on every use.
-    let client_uri = format!("{oidc}/{cid}");
+    let client_path = format!("{OIDC}/{cid}");
     let t1 = created["registration_access_token"]
         .as_str()
         .unwrap()
         .to_string();
-    let (s, read) = call(get.clone(), &client_uri, Some(&t1), None).await;
+    let (s, read, _) = call(server, "GET", &client_path, Some(&t1), None).await;
     assert_eq!(s, 200, "{read}");
     let t2 = read["registration_access_token"]
         .as_str()
@@ -353,13 +361,18 @@ async fn tokens_rotation_and_policies_on(server: &TestServer) {
     assert_ne!(t1, t2);
     let view_denied =
         invalid("Not authorized to view client. Not valid token or client credentials provided.");
-    assert_eq!(
-        call(get.clone(), &client_uri, Some(&t1), None).await,
-        (401, view_denied.clone())
-    );
+    let (s, e, _) = call(server, "GET", &client_path, Some(&t1), None).await;
+    assert_eq!((s, e), (401, view_denied.clone()));
     let mut changed = read.clone();
     changed["redirect_uris"] = json!(["https://app.example.com/other"]);
-    let (s, updated) = call(put.clone(), &client_uri, Some(&t2), Some(&changed)).await;
+    let (s, updated, _) = call(
+        server,
+        "PUT",
+        &client_path,
+        Some(&t2),
+        Some(changed.clone()),
+    )
+    .await;
     assert_eq!(s, 200, "{updated}");
     assert_eq!(
         updated["redirect_uris"],
@@ -371,23 +384,22 @@ async fn tokens_rotation_and_policies_on(server: &TestServer) {
         .to_string();
     let update_denied =
         invalid("Not authorized to update client. Maybe missing token or bad token type.");
-    assert_eq!(
-        call(put.clone(), &client_uri, Some(&t2), Some(&changed)).await,
-        (401, update_denied.clone())
-    );
+    let (s, e, _) = call(server, "PUT", &client_path, Some(&t2), Some(changed)).await;
+    assert_eq!((s, e), (401, update_denied.clone()));
     // The default provider sees the same client and the same token.
-    let (s, rep) = call(get.clone(), &format!("{default}/{cid}"), Some(&t3), None).await;
+    let (s, rep, _) = call(server, "GET", &format!("{DEFAULT}/{cid}"), Some(&t3), None).await;
     assert_eq!(s, 200);
     assert_eq!(rep["clientId"], cid.as_str());
     let t4 = rep["registrationAccessToken"].as_str().unwrap().to_string();
     // The client id may not change.
     let mut renamed = rep.clone();
     renamed["clientId"] = json!("stolen");
-    let (s, e) = call(
-        put.clone(),
-        &format!("{default}/{cid}"),
+    let (s, e, _) = call(
+        server,
+        "PUT",
+        &format!("{DEFAULT}/{cid}"),
         Some(&t4),
-        Some(&renamed),
+        Some(renamed),
     )
     .await;
     assert_eq!(
@@ -395,21 +407,31 @@ async fn tokens_rotation_and_policies_on(server: &TestServer) {
         (400, Some("invalid_client_metadata"))
     );
     assert_eq!(
-        call(delete.clone(), &client_uri, Some(&t3), None).await.0,
+        call(server, "DELETE", &client_path, Some(&t3), None)
+            .await
+            .0,
         401
     );
     assert_eq!(
-        call(delete.clone(), &client_uri, Some(&t4), None).await.0,
+        call(server, "DELETE", &client_path, Some(&t4), None)
+            .await
+            .0,
         204
     );
-    assert_eq!(call(get.clone(), &client_uri, Some(&t4), None).await.0, 401);
-
-    // Policies of an initial access token (authenticated): no forbidden mapper, no foreign scope.
-    let iat = initial_token(server, &admin, "reg", json!({"count": 5})).await;
-    let mapper = json!({"clientId": "greedy", "protocolMappers": [{"name": "admin", "protocol": "openid-connect",
-        "protocolMapper": "oidc-hardcoded-role-mapper", "config": {"role": "realm-management.realm-admin"}}]});
     assert_eq!(
-        call(post.clone(), &default, Some(&iat), Some(&mapper)).await,
+        call(server, "GET", &client_path, Some(&t4), None).await.0,
+        401
+    );
+}
+
+/// Policies of an initial access token (authenticated): no forbidden mapper, no foreign scope;
+/// a refused registration spends no use.
+async fn initial_access_token_policies_refuse_mappers_and_scopes(server: &TestServer) {
+    let admin = admin_token(server).await;
+    let iat = initial_token(server, &admin, "reg", json!({"count": 5})).await;
+    let (s, e, _) = call(server, "POST", DEFAULT, Some(&iat), Some(greedy_mapper())).await;
+    assert_eq!(
+        (s, e),
         (
             403,
             json!({"error": "insufficient_scope", "error_description":
@@ -417,8 +439,9 @@ async fn tokens_rotation_and_policies_on(server: &TestServer) {
         )
     );
     let scopes = json!({"clientId": "greedy", "defaultClientScopes": ["offline_access"]});
+    let (s, e, _) = call(server, "POST", DEFAULT, Some(&iat), Some(scopes)).await;
     assert_eq!(
-        call(post.clone(), &default, Some(&iat), Some(&scopes)).await,
+        (s, e),
         (
             403,
             json!({"error": "insufficient_scope", "error_description":
@@ -426,38 +449,41 @@ async fn tokens_rotation_and_policies_on(server: &TestServer) {
         )
     );
     // A refused registration spends no use.
-    let list: Value = client()
-        .get(server.url("/admin/realms/reg/clients-initial-access"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list, _) = call(
+        server,
+        "GET",
+        "/admin/realms/reg/clients-initial-access",
+        Some(&admin),
+        None,
+    )
+    .await;
     assert!(list
         .as_array()
         .unwrap()
         .iter()
         .any(|t| t["count"] == 5 && t["remainingCount"] == 5 && t["expiration"] == 0));
+}
 
-    // Anonymous: refused by default (no trusted host), allowed from localhost where configured,
-    // and then only for trusted redirect URIs.
+/// Anonymous: refused by default (no trusted host), allowed from localhost where configured,
+/// and then only for trusted redirect URIs.
+async fn anonymous_registration_needs_a_trusted_host(server: &TestServer) {
+    let admin = admin_token(server).await;
     let anon_md = json!({"redirect_uris": ["http://localhost:3000/cb"], "token_endpoint_auth_method": "none"});
+    let (s, e, _) = call(server, "POST", OIDC, None, Some(anon_md.clone())).await;
     assert_eq!(
-        call(post.clone(), &oidc, None, Some(&anon_md)).await,
+        (s, e),
         (
             403,
             json!({"error": "insufficient_scope", "error_description":
             "Policy 'Trusted Hosts' rejected request to client-registration service. Details: Host not trusted."})
         )
     );
-    let open = server.url("/realms/open/clients-registrations/openid-connect");
-    let (s, anon) = call(post.clone(), &open, None, Some(&anon_md)).await;
+    let (s, anon, _) = call(server, "POST", OPEN, None, Some(anon_md)).await;
     assert_eq!(s, 201, "{anon}");
     let evil = json!({"redirect_uris": ["https://evil.example.org/cb"]});
+    let (s, e, _) = call(server, "POST", OPEN, None, Some(evil)).await;
     assert_eq!(
-        call(post.clone(), &open, None, Some(&evil)).await,
+        (s, e),
         (
             403,
             json!({"error": "insufficient_scope", "error_description":
@@ -466,22 +492,24 @@ async fn tokens_rotation_and_policies_on(server: &TestServer) {
     );
     let mapper_md = json!({"redirect_uris": ["http://localhost:3000/cb"]});
     let mut with_mapper = default_body(&mapper_md);
-    with_mapper["protocolMappers"] = mapper["protocolMappers"].clone();
-    let (s, e) = call(
-        post.clone(),
-        &server.url("/realms/open/clients-registrations/default"),
+    with_mapper["protocolMappers"] = greedy_mapper()["protocolMappers"].clone();
+    let (s, e, _) = call(
+        server,
+        "POST",
+        "/realms/open/clients-registrations/default",
         None,
-        Some(&with_mapper),
+        Some(with_mapper),
     )
     .await;
     assert_eq!(s, 403, "{e}");
     // The anonymous client got consent required and no full scope.
-    let (s, list) = call(
-        get.clone(),
-        &server.url(&format!(
+    let (s, list, _) = call(
+        server,
+        "GET",
+        &format!(
             "/admin/realms/open/clients?clientId={}",
             anon["client_id"].as_str().unwrap()
-        )),
+        ),
         Some(&admin),
         None,
     )
@@ -493,23 +521,28 @@ async fn tokens_rotation_and_policies_on(server: &TestServer) {
         .get("registrationAccessToken")
         .is_none_or(|t| t != &anon["registration_access_token"]));
     // Its token, used from the anonymous policies, still reads the client.
-    let (s, _) = call(
-        get.clone(),
-        &format!("{open}/{}", anon["client_id"].as_str().unwrap()),
+    let (s, _, _) = call(
+        server,
+        "GET",
+        &format!("{OPEN}/{}", anon["client_id"].as_str().unwrap()),
         anon["registration_access_token"].as_str(),
         None,
     )
     .await;
     assert_eq!(s, 200);
+}
 
-    // An access token: with manage-clients (master admin) it creates and reads; without, 403.
-    let (s, made) = call(post.clone(), &default, Some(&admin), Some(&json!({"clientId": "by-admin", "publicClient": true, "directAccessGrantsEnabled": true}))).await;
+/// An access token: with manage-clients (master admin) it creates and reads; without, 403.
+async fn an_access_token_registers_only_with_manage_clients(server: &TestServer) {
+    let admin = admin_token(server).await;
+    let (s, made, _) = call(server, "POST", DEFAULT, Some(&admin), Some(json!({"clientId": "by-admin", "publicClient": true, "directAccessGrantsEnabled": true}))).await;
     assert_eq!(s, 201, "{made}");
     assert_eq!(made["clientId"], "by-admin");
     assert_eq!(
         call(
-            get.clone(),
-            &format!("{default}/by-admin"),
+            server,
+            "GET",
+            &format!("{DEFAULT}/by-admin"),
             Some(&admin),
             None
         )
@@ -519,8 +552,9 @@ async fn tokens_rotation_and_policies_on(server: &TestServer) {
     );
     assert_eq!(
         call(
-            get.clone(),
-            &format!("{default}/nobody"),
+            server,
+            "GET",
+            &format!("{DEFAULT}/nobody"),
             Some(&admin),
             None
         )
@@ -540,14 +574,16 @@ async fn tokens_rotation_and_policies_on(server: &TestServer) {
     )
     .await;
     let t = alice["access_token"].as_str().unwrap();
+    let (s, e, _) = call(
+        server,
+        "POST",
+        DEFAULT,
+        Some(t),
+        Some(json!({"clientId": "by-alice"})),
+    )
+    .await;
     assert_eq!(
-        call(
-            post.clone(),
-            &default,
-            Some(t),
-            Some(&json!({"clientId": "by-alice"}))
-        )
-        .await,
+        (s, e),
         (
             403,
             json!({"error": "insufficient_scope", "error_description": "Forbidden"})

@@ -1,12 +1,11 @@
 //! The token endpoint (client credentials, password, refresh), userinfo, introspection,
 //! revocation and logout, over HTTP. Tokens are verified with an independent JOSE library.
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::support::*;
 
-pub fn token_realm() -> Value {
+fn token_realm() -> Value {
     json!({
         "realm": "tok",
         "revokeRefreshToken": true,
@@ -36,100 +35,39 @@ pub fn token_realm() -> Value {
     })
 }
 
-pub async fn start_with(data: &Data, realms: &[Value]) -> TestServer {
-    for (i, r) in realms.iter().enumerate() {
-        std::fs::write(data.import_dir().join(format!("r{i}.json")), r.to_string()).unwrap();
-    }
-    TestServer::start(data, "start-dev", &["--import-realm"], &[]).unwrap()
+fn ep(server: &TestServer, p: &str) -> String {
+    server.url(&format!("/realms/tok/protocol/openid-connect/{p}"))
 }
 
-pub async fn post_form(
-    url: &str,
-    auth: Option<(&str, &str)>,
-    form: &[(&str, &str)],
-) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut req = client().post(url).form(form);
-    if let Some((u, p)) = auth {
-        req = req.basic_auth(u, Some(p));
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-        headers,
-    )
+/// A server with the `tok` realm.
+async fn tok() -> (Data, TestServer) {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[token_realm()]).await;
+    (data, server)
 }
 
-/// The bootstrap administrator's access token (master realm, `admin-cli`).
-pub async fn admin_token(server: &TestServer) -> String {
-    let (s, body, _) = post_form(
-        &server.url("/realms/master/protocol/openid-connect/token"),
-        None,
+/// Alice's password grant at the confidential client `web`, asking for `openid address`.
+async fn web_login(server: &TestServer) -> Value {
+    let (status, body, _) = post_form(
+        &ep(server, "token"),
+        Some(("web", "web-secret")),
         &[
             ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", "admin"),
-            ("password", "admin"),
+            ("username", "Alice"),
+            ("password", "alice-pw"),
+            ("scope", "openid address"),
         ],
     )
     .await;
-    assert_eq!(s, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
-}
-
-fn payload(jwt: &str) -> Value {
-    let p = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(p)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
-/// Verifies a JWT against the realm's JWKS with `jsonwebtoken` (an independent implementation).
-pub async fn verify_with_jwks(
-    server: &TestServer,
-    realm: &str,
-    jwt: &str,
-    aud: Option<&str>,
-) -> Value {
-    let (_, jwks) =
-        get_json(&server.url(&format!("/realms/{realm}/protocol/openid-connect/certs"))).await;
-    let header = jsonwebtoken::decode_header(jwt).unwrap();
-    let kid = header.kid.unwrap();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid.as_str())
-        .expect("kid in JWKS");
-    let key = jsonwebtoken::DecodingKey::from_rsa_components(
-        jwk["n"].as_str().unwrap(),
-        jwk["e"].as_str().unwrap(),
-    )
-    .unwrap();
-    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    v.set_issuer(&[format!("{}/realms/{realm}", server.base)]);
-    match aud {
-        Some(a) => v.set_audience(&[a]),
-        None => v.validate_aud = false,
-    }
-    jsonwebtoken::decode::<Value>(jwt, &key, &v).unwrap().claims
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 #[tokio::test]
-async fn client_credentials_password_refresh_userinfo_introspect_logout() {
-    let data = Data::new(Backend::Sqlite).await.unwrap();
-    let server = start_with(&data, &[token_realm()]).await;
-    let ep = |p: &str| server.url(&format!("/realms/tok/protocol/openid-connect/{p}"));
-
-    // Discovery names the token endpoints and the grant types dispatched.
+async fn discovery_names_the_token_endpoint_and_the_grant_types() {
+    let (_data, server) = tok().await;
     let (_, doc) = get_json(&server.url("/realms/tok/.well-known/openid-configuration")).await;
-    assert_eq!(doc["token_endpoint"], ep("token"));
+    assert_eq!(doc["token_endpoint"], ep(&server, "token"));
     assert_eq!(
         doc["grant_types_supported"],
         json!([
@@ -141,10 +79,14 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
             "urn:ietf:params:oauth:grant-type:token-exchange"
         ])
     );
+}
 
-    // client_credentials: service-account token, no session, no refresh token.
+/// client_credentials: service-account token, no session, no refresh token.
+#[tokio::test]
+async fn client_credentials_give_a_service_account_token_without_a_session() {
+    let (_data, server) = tok().await;
     let (status, body, headers) = post_form(
-        &ep("token"),
+        &ep(&server, "token"),
         Some(("backend", "backend-secret")),
         &[("grant_type", "client_credentials")],
     )
@@ -170,20 +112,13 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
             .any(|r| r == "offline_access"),
         "default role composites: {at}"
     );
+}
 
-    // password grant (confidential client, openid): Keycloak's access, ID and refresh tokens.
-    let (status, body, _) = post_form(
-        &ep("token"),
-        Some(("web", "web-secret")),
-        &[
-            ("grant_type", "password"),
-            ("username", "Alice"),
-            ("password", "alice-pw"),
-            ("scope", "openid address"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+/// password grant (confidential client, openid): Keycloak's access, ID and refresh tokens.
+#[tokio::test]
+async fn password_grant_gives_keycloaks_access_id_and_refresh_tokens() {
+    let (_data, server) = tok().await;
+    let body = web_login(&server).await;
     let access = body["access_token"].as_str().unwrap().to_string();
     let refresh = body["refresh_token"].as_str().unwrap().to_string();
     let at = verify_with_jwks(&server, "tok", &access, Some("backend")).await;
@@ -222,21 +157,25 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
     assert_eq!(id["typ"], "ID");
     assert_eq!(id["sub"], at["sub"]);
     assert_eq!(id["sid"], at["sid"]);
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access.as_bytes());
-    assert_eq!(
-        id["at_hash"],
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
-    );
+    assert_eq!(id["at_hash"], half_sha256(&access));
     let rt = payload(&refresh);
     assert_eq!(rt["typ"], "Refresh");
     assert_eq!(
         jsonwebtoken::decode_header(&refresh).unwrap().alg,
         jsonwebtoken::Algorithm::HS512
     );
+}
+
+#[tokio::test]
+async fn userinfo_and_introspection_of_a_password_grant_token() {
+    let (_data, server) = tok().await;
+    let body = web_login(&server).await;
+    let access = body["access_token"].as_str().unwrap().to_string();
+    let at = verify_with_jwks(&server, "tok", &access, Some("backend")).await;
 
     // userinfo
     let r = client()
-        .get(ep("userinfo"))
+        .get(ep(&server, "userinfo"))
         .bearer_auth(&access)
         .send()
         .await
@@ -249,7 +188,7 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
 
     // introspection (authenticated client)
     let (status, intro, _) = post_form(
-        &ep("token/introspect"),
+        &ep(&server, "token/introspect"),
         Some(("backend", "backend-secret")),
         &[("token", &access)],
     )
@@ -258,12 +197,25 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
     assert_eq!(intro["active"], true);
     assert_eq!(intro["client_id"], "web");
     assert_eq!(intro["username"], "alice");
-    let (status, _, _) = post_form(&ep("token/introspect"), None, &[("token", &access)]).await;
+    let (status, _, _) = post_form(
+        &ep(&server, "token/introspect"),
+        None,
+        &[("token", &access)],
+    )
+    .await;
     assert_eq!(status, 401, "introspection needs client authentication");
+}
 
-    // refresh, then rotation: the old refresh token may not be used again.
+/// Refresh, then rotation: the old refresh token may not be used again, and its reuse ends
+/// the session.
+#[tokio::test]
+async fn refresh_rotates_and_reuse_ends_the_session() {
+    let (_data, server) = tok().await;
+    let body = web_login(&server).await;
+    let access = body["access_token"].as_str().unwrap().to_string();
+    let refresh = body["refresh_token"].as_str().unwrap().to_string();
     let (status, body2, _) = post_form(
-        &ep("token"),
+        &ep(&server, "token"),
         Some(("web", "web-secret")),
         &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
     )
@@ -275,7 +227,7 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
         "openid kept from the refresh token's scope"
     );
     let (status, err, _) = post_form(
-        &ep("token"),
+        &ep(&server, "token"),
         Some(("web", "web-secret")),
         &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
     )
@@ -287,7 +239,7 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
     );
     // Reuse ended the session: the newer token is dead too, and so is the access token.
     let (status, err, _) = post_form(
-        &ep("token"),
+        &ep(&server, "token"),
         Some(("web", "web-secret")),
         &[
             ("grant_type", "refresh_token"),
@@ -301,16 +253,20 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
         "{err}"
     );
     let (_, intro, _) = post_form(
-        &ep("token/introspect"),
+        &ep(&server, "token/introspect"),
         Some(("backend", "backend-secret")),
         &[("token", &access)],
     )
     .await;
     assert_eq!(intro, json!({"active": false}));
+}
 
-    // Logout ends the session on the server.
+/// Logout ends the session on the server.
+#[tokio::test]
+async fn logout_ends_the_session_on_the_server() {
+    let (_data, server) = tok().await;
     let (_, body, _) = post_form(
-        &ep("token"),
+        &ep(&server, "token"),
         None,
         &[
             ("grant_type", "password"),
@@ -325,14 +281,14 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
         body["refresh_token"].as_str().unwrap().to_string(),
     );
     let (status, _, _) = post_form(
-        &ep("logout"),
+        &ep(&server, "logout"),
         None,
         &[("client_id", "cli"), ("refresh_token", &refresh)],
     )
     .await;
     assert_eq!(status, 204);
     let (status, err, _) = post_form(
-        &ep("token"),
+        &ep(&server, "token"),
         None,
         &[
             ("grant_type", "refresh_token"),
@@ -346,7 +302,7 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
         (400, Some("Session not active"))
     );
     let r = client()
-        .get(ep("userinfo"))
+        .get(ep(&server, "userinfo"))
         .bearer_auth(&access)
         .send()
         .await
@@ -356,10 +312,13 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
         .to_str()
         .unwrap()
         .contains("invalid_token"));
+}
 
-    // Revocation of an access token.
+#[tokio::test]
+async fn a_revoked_access_token_is_inactive() {
+    let (_data, server) = tok().await;
     let (_, body, _) = post_form(
-        &ep("token"),
+        &ep(&server, "token"),
         Some(("web", "web-secret")),
         &[
             ("grant_type", "password"),
@@ -370,23 +329,27 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
     .await;
     let access = body["access_token"].as_str().unwrap().to_string();
     let (status, _, _) = post_form(
-        &ep("revoke"),
+        &ep(&server, "revoke"),
         Some(("web", "web-secret")),
         &[("token", &access)],
     )
     .await;
     assert_eq!(status, 200);
     let (_, intro, _) = post_form(
-        &ep("token/introspect"),
+        &ep(&server, "token/introspect"),
         Some(("web", "web-secret")),
         &[("token", &access)],
     )
     .await;
     assert_eq!(intro["active"], false);
+}
 
-    // Role mappers: a hard-coded role is added, a client role renamed in its client.
+/// Role mappers: a hard-coded role is added, a client role renamed in its client.
+#[tokio::test]
+async fn role_mappers_add_a_role_and_rename_a_client_role() {
+    let (_data, server) = tok().await;
     let (_, body, _) = post_form(
-        &ep("token"),
+        &ep(&server, "token"),
         None,
         &[
             ("grant_type", "password"),
@@ -406,10 +369,14 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
         "{at}"
     );
     assert_eq!(at["resource_access"]["backend"]["roles"], json!(["fetch"]));
+}
 
-    // A migrated pbkdf2-sha256 hash verifies.
+/// A migrated pbkdf2-sha256 hash verifies, and is replaced by an Argon2id hash.
+#[tokio::test]
+async fn a_migrated_pbkdf2_hash_verifies_and_is_rehashed_with_argon2id() {
+    let (data, server) = tok().await;
     let (status, body, _) = post_form(
-        &ep("token"),
+        &ep(&server, "token"),
         None,
         &[
             ("grant_type", "password"),
@@ -436,7 +403,7 @@ async fn client_credentials_password_refresh_userinfo_introspect_logout() {
         "{migrated}"
     );
     let (status, _, _) = post_form(
-        &ep("token"),
+        &ep(&server, "token"),
         None,
         &[
             ("grant_type", "password"),
@@ -460,7 +427,6 @@ async fn bad_token_requests_get_keycloak_errors_and_no_tokens() {
     )
     .unwrap();
     let server = start_with(&data, &[token_realm(), other]).await;
-    let ep = |p: &str| server.url(&format!("/realms/tok/protocol/openid-connect/{p}"));
     type Case<'a> = (
         Option<(&'a str, &'a str)>,
         Vec<(&'a str, &'a str)>,
@@ -628,7 +594,7 @@ async fn bad_token_requests_get_keycloak_errors_and_no_tokens() {
         ),
     ];
     for (auth, form, status, error, description) in cases {
-        let (s, body, headers) = post_form(&ep("token"), auth, &form).await;
+        let (s, body, headers) = post_form(&ep(&server, "token"), auth, &form).await;
         assert_eq!(
             (
                 s,
@@ -643,7 +609,7 @@ async fn bad_token_requests_get_keycloak_errors_and_no_tokens() {
     }
     // Duplicate parameters (RFC 6749 §3.1) and oversized bodies.
     let r = client()
-        .post(ep("token"))
+        .post(ep(&server, "token"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("grant_type=password&grant_type=client_credentials&client_id=cli")
         .send()
@@ -656,7 +622,7 @@ async fn bad_token_requests_get_keycloak_errors_and_no_tokens() {
         "a".repeat(100_000)
     );
     let r = client()
-        .post(ep("token"))
+        .post(ep(&server, "token"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(big)
         .send()
@@ -665,7 +631,7 @@ async fn bad_token_requests_get_keycloak_errors_and_no_tokens() {
     assert_eq!(r.status(), 400);
     // A refresh token of another client.
     let (_, body, _) = post_form(
-        &ep("token"),
+        &ep(&server, "token"),
         None,
         &[
             ("grant_type", "password"),
@@ -678,7 +644,7 @@ async fn bad_token_requests_get_keycloak_errors_and_no_tokens() {
     let refresh = body["refresh_token"].as_str().unwrap();
     let access = body["access_token"].as_str().unwrap();
     let (s, err, _) = post_form(
-        &ep("token"),
+        &ep(&server, "token"),
         Some(("web", "web-secret")),
         &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
     )
@@ -722,7 +688,6 @@ async fn two_nodes_share_sessions_on_postgres() {
     };
     let a = start_with(&data, &[token_realm()]).await;
     let b = TestServer::start(&data, "start-dev", &[], &[]).unwrap();
-    let ep = |s: &TestServer, p: &str| s.url(&format!("/realms/tok/protocol/openid-connect/{p}"));
     let (_, body, _) = post_form(
         &ep(&a, "token"),
         None,

@@ -6,8 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::device::{browser, get_page, payload, submit};
-use crate::support::{Backend, Data, TestServer};
+use crate::support::{browser, get_page, payload, submit, Backend, Data, TestServer};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -1,12 +1,20 @@
 //! Test support: the real `portcullis` binary on an ephemeral port, against a fresh SQLite
-//! file or a fresh PostgreSQL schema.
+//! file or a fresh PostgreSQL schema, and the helpers the test modules share: HTTP calls and
+//! tokens ([`http`]), JWTs ([`jwt`]) and a browser posting the login pages ([`browser`]).
 
 #![allow(dead_code)]
+
+pub mod browser;
+pub mod http;
+pub mod jwt;
+
+pub use browser::*;
+pub use http::*;
+pub use jwt::*;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -19,17 +27,14 @@ pub enum Backend {
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 
+/// `tests/fixtures` of this crate: files kept in the repository for the tests.
+pub fn fixtures_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Real Keycloak realm exports (`tests/fixtures/keycloak-exports`, sources in its SOURCES.md).
 pub fn fixtures_dir() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for candidate in [
-        here.join("../../../shared/fixtures/keycloak-exports"),
-        here.join("tests/fixtures"),
-    ] {
-        if candidate.is_dir() {
-            return candidate;
-        }
-    }
-    panic!("no fixtures directory found (expected ../shared/fixtures/keycloak-exports beside the repository)");
+    fixtures_root().join("keycloak-exports")
 }
 
 pub fn fixture_files() -> Vec<PathBuf> {
@@ -239,18 +244,18 @@ impl Drop for TestServer {
     }
 }
 
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+/// Writes `realms` into the data's import directory as `r0.json`, `r1.json`, ...
+pub fn write_realms(data: &Data, realms: &[Value]) {
+    for (i, r) in realms.iter().enumerate() {
+        std::fs::write(data.import_dir().join(format!("r{i}.json")), r.to_string()).unwrap();
+    }
 }
 
-pub async fn get_json(url: &str) -> (u16, Value) {
-    let r = client().get(url).send().await.unwrap();
-    let status = r.status().as_u16();
-    let body = r.json().await.unwrap_or(Value::Null);
-    (status, body)
+/// A `start-dev` server (bootstrap administrator `admin`/`admin`) that imports `realms` at
+/// start-up.
+pub async fn start_with(data: &Data, realms: &[Value]) -> TestServer {
+    write_realms(data, realms);
+    TestServer::start(data, "start-dev", &["--import-realm"], &[]).unwrap()
 }
 
 /// Every field of `small` is in `big` with the same value; arrays match element-wise in any
