@@ -4,15 +4,18 @@
 //! the `portcullis` binary is a thin CLI over both.
 
 pub mod admin;
+pub mod authn;
 pub mod client_registration;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod health;
 pub mod http;
-pub mod login;
+#[cfg(test)]
+mod layers;
 pub mod mappers;
 pub mod metrics;
+pub mod model;
 pub mod oidc;
 pub mod policy;
 pub mod realm;
@@ -20,6 +23,7 @@ pub mod representation;
 pub mod server;
 pub mod sessions;
 pub mod store;
+pub mod testing;
 pub mod users;
 
 use std::sync::Arc;

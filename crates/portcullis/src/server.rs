@@ -12,8 +12,8 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, Database, Mode};
 use crate::http::base_url::BaseUrl;
-use crate::oidc::client_keys::{ClientKeyCache, KeyCacheSettings};
 use crate::policy::blacklist::Blacklists;
+use crate::realm::client_keys::{ClientKeyCache, KeyCacheSettings};
 use crate::realm::export::UsersMode;
 use crate::realm::snapshot::RealmCache;
 use crate::realm::{self, IfExists, ImportOutcome};

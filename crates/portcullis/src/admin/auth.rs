@@ -11,9 +11,13 @@
 //! A token of any other realm is refused with 403; no token, a bad or an expired one with 401.
 
 use std::collections::BTreeSet;
+use std::marker::PhantomData;
+use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Query, RawPathParams};
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 
 use super::{AdminError, AdminResult};
@@ -21,6 +25,7 @@ use crate::crypto::jws;
 use crate::http::paths;
 use crate::oidc::bearer;
 use crate::realm::index::{role_refs, Role};
+use crate::realm::snapshot::RealmSnapshot;
 use crate::realm::MASTER;
 use crate::AppState;
 
@@ -231,5 +236,128 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AdminResult<Self> {
         authenticate(state, parts).await
+    }
+}
+
+/// The realm of an Admin API path: 404 when unknown, 403 when the caller's token belongs to
+/// another realm than this one or master.
+fn target(state: &AppState, caller: &Caller, realm: &str) -> AdminResult<Arc<RealmSnapshot>> {
+    let snap = state
+        .realms
+        .get(realm)
+        .ok_or_else(|| AdminError::not_found("Realm not found."))?;
+    if caller.realm != MASTER && caller.realm != snap.name {
+        return Err(AdminError::Forbidden);
+    }
+    Ok(snap)
+}
+
+/// What a [`RealmAdmin`] handler needs of its caller, as a type.
+pub trait NeedMarker: Send + 'static {
+    /// 403 unless `caller` may do it in realm `realm`.
+    fn check(caller: &Caller, realm: &str) -> AdminResult<()>;
+}
+
+macro_rules! needs {
+    ($($(#[$doc:meta])* $name:ident => $need:expr;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+        impl NeedMarker for $name {
+            fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
+                caller.require(realm, $need)
+            }
+        }
+    )*};
+}
+
+needs! {
+    /// [`Need::Query`] of users.
+    QueryUsers => Need::Query(Family::Users);
+    /// [`Need::View`] of users.
+    ViewUsers => Need::View(Family::Users);
+    /// [`Need::Manage`] of users.
+    ManageUsers => Need::Manage(Family::Users);
+    /// [`Need::Query`] of clients.
+    QueryClients => Need::Query(Family::Clients);
+    /// [`Need::View`] of clients.
+    ViewClients => Need::View(Family::Clients);
+    /// [`Need::Manage`] of clients.
+    ManageClients => Need::Manage(Family::Clients);
+    /// [`Need::CreateClient`].
+    CreateClient => Need::CreateClient;
+    /// [`Need::View`] of the realm.
+    ViewRealm => Need::View(Family::Realm);
+    /// [`Need::Manage`] of the realm.
+    ManageRealm => Need::Manage(Family::Realm);
+    /// [`Need::Any`].
+    AnyRole => Need::Any;
+}
+
+/// Listing groups: [`Need::Query`] of users, or `query-groups`.
+#[derive(Debug)]
+pub struct QueryGroups;
+
+impl NeedMarker for QueryGroups {
+    fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
+        if caller.can(realm, Need::Query(Family::Users)) || caller.has(realm, "query-groups") {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden)
+        }
+    }
+}
+
+/// No check here: the handler decides what it needs once it knows more (a role's owner).
+#[derive(Debug)]
+pub struct CheckedLater;
+
+impl NeedMarker for CheckedLater {
+    fn check(_: &Caller, _: &str) -> AdminResult<()> {
+        Ok(())
+    }
+}
+
+/// The administered realm of a `/admin/realms/{realm}/...` request and its caller, who may do
+/// `N` there; with the query string read as `Q`. The checks run in Keycloak's order: the token
+/// (401), the query string (400), the realm (404, then 403 for a token of another realm than
+/// it or master), then the need (403).
+#[derive(Debug)]
+pub struct RealmAdmin<N, Q = IgnoredAny> {
+    /// The realm.
+    pub snap: Arc<RealmSnapshot>,
+    /// Who calls.
+    pub caller: Caller,
+    /// The query string.
+    pub query: Q,
+    need: PhantomData<fn() -> N>,
+}
+
+impl<N: NeedMarker, Q: DeserializeOwned + Send> FromRequestParts<AppState> for RealmAdmin<N, Q> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let caller = authenticate(state, parts)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Query(query) = Query::<Q>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let realm = params
+            .iter()
+            .find(|(k, _)| *k == "realm")
+            .map(|(_, v)| v.to_string())
+            .ok_or_else(|| AdminError::Internal.into_response())?;
+        let snap = target(state, &caller, &realm).map_err(IntoResponse::into_response)?;
+        N::check(&caller, &snap.name).map_err(IntoResponse::into_response)?;
+        Ok(RealmAdmin {
+            snap,
+            caller,
+            query,
+            need: PhantomData,
+        })
     }
 }

@@ -5,13 +5,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Response;
+use axum::routing;
 use axum::Json;
+use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::auth::{Caller, Family, Need};
-use super::clients::{mapper_add, mapper_delete, mapper_get, mapper_update, mappers_of};
-use super::realms::target;
+use super::auth::{ManageClients, ManageRealm, RealmAdmin, ViewClients, ViewRealm};
+use super::view;
 use super::{body, created, edit_realm, new_id, no_content, AdminError, AdminResult};
+use crate::http::paths;
+use crate::realm::edit;
 use crate::representation::{ClientScopeRepresentation, RealmRepresentation};
 use crate::AppState;
 
@@ -40,12 +43,8 @@ fn scope_mut<'a>(
 
 /// `GET /client-scopes`.
 pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Clients))?;
     Ok(Json(
         snap.rep
             .client_scopes
@@ -59,13 +58,10 @@ pub async fn list(
 /// `POST /client-scopes`.
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Clients))?;
     let mut s: ClientScopeRepresentation = body(&bytes)?;
     let name = s
         .name
@@ -113,12 +109,9 @@ pub async fn create(
 
 /// `GET /client-scopes/{id}`.
 pub async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Clients))?;
     Ok(Json(super::to_json(scope(&snap.rep, &id)?)?))
 }
 
@@ -126,16 +119,14 @@ pub async fn get(
 /// every list that names the scope.
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Clients))?;
     let patch: Map<String, Value> = body(&bytes)?;
     edit_realm(&state, &snap.name, |rep, _| {
         let current = scope(rep, &id)?.clone();
-        let next = super::merge(&current, &patch, &["id"])?;
+        let next = edit::merge(&current, &patch, &["id"])?;
         let old = current.name.clone().unwrap_or_default();
         let new = next
             .name
@@ -193,11 +184,9 @@ pub async fn update(
 /// `DELETE /client-scopes/{id}`: refused while a client uses the scope, as in Keycloak.
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Clients))?;
     edit_realm(&state, &snap.name, |rep, _| {
         let name = scope(rep, &id)?.name.clone().unwrap_or_default();
         let in_use = rep.clients.iter().flatten().any(|c| {
@@ -241,28 +230,26 @@ pub async fn delete(
 
 /// `GET /client-scopes/{id}/protocol-mappers/models`.
 pub async fn mappers(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Clients))?;
-    Ok(Json(mappers_of(&scope(&snap.rep, &id)?.extra)))
+    Ok(Json(edit::mappers_of(&scope(&snap.rep, &id)?.extra)))
 }
 
 /// `POST /client-scopes/{id}/protocol-mappers/models`.
 pub async fn add_mapper(
     State(state): State<AppState>,
-    caller: Caller,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
     uri: Uri,
-    Path((realm, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Clients))?;
     let m: Value = body(&bytes)?;
     let mid = edit_realm(&state, &snap.name, |rep, _| {
-        mapper_add(&mut scope_mut(rep, &id)?.extra, m.clone())
+        Ok(edit::mapper_add(
+            &mut scope_mut(rep, &id)?.extra,
+            m.clone(),
+        )?)
     })
     .await?;
     Ok(created(&uri, &mid))
@@ -270,27 +257,26 @@ pub async fn add_mapper(
 
 /// `GET /client-scopes/{id}/protocol-mappers/models/{mapper}`.
 pub async fn get_mapper(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id, mid)): Path<(String, String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    Path((_, id, mid)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Clients))?;
-    Ok(Json(mapper_get(&scope(&snap.rep, &id)?.extra, &mid)?))
+    Ok(Json(edit::mapper_get(&scope(&snap.rep, &id)?.extra, &mid)?))
 }
 
 /// `PUT /client-scopes/{id}/protocol-mappers/models/{mapper}`.
 pub async fn update_mapper(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id, mid)): Path<(String, String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    Path((_, id, mid)): Path<(String, String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Clients))?;
     let m: Value = body(&bytes)?;
     edit_realm(&state, &snap.name, |rep, _| {
-        mapper_update(&mut scope_mut(rep, &id)?.extra, &mid, m.clone())
+        Ok(edit::mapper_update(
+            &mut scope_mut(rep, &id)?.extra,
+            &mid,
+            m.clone(),
+        )?)
     })
     .await?;
     Ok(no_content())
@@ -299,54 +285,45 @@ pub async fn update_mapper(
 /// `DELETE /client-scopes/{id}/protocol-mappers/models/{mapper}`.
 pub async fn delete_mapper(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id, mid)): Path<(String, String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    Path((_, id, mid)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Clients))?;
     edit_realm(&state, &snap.name, |rep, _| {
-        mapper_delete(&mut scope_mut(rep, &id)?.extra, &mid)
+        Ok(edit::mapper_delete(&mut scope_mut(rep, &id)?.extra, &mid)?)
     })
     .await?;
     Ok(no_content())
 }
 
-async fn realm_list(
-    state: &AppState,
-    caller: &Caller,
-    realm: &str,
-    default: bool,
+/// `GET /default-default-client-scopes` (`DEFAULT`) or `/default-optional-client-scopes`.
+pub async fn realm_scopes<const DEFAULT: bool>(
+    RealmAdmin { snap, .. }: RealmAdmin<ViewRealm>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(state, caller, realm)?;
-    caller.require(&snap.name, Need::View(Family::Realm))?;
-    let names = if default {
+    let names = if DEFAULT {
         &snap.rep.default_default_client_scopes
     } else {
         &snap.rep.default_optional_client_scopes
     };
-    Ok(Json(super::clients::scope_refs(
+    Ok(Json(view::scope_refs(
         &snap.rep,
         names.as_deref().unwrap_or_default(),
     )))
 }
 
-async fn realm_change(
-    state: &AppState,
-    caller: &Caller,
-    realm: &str,
-    id: &str,
-    default: bool,
-    add: bool,
+/// `PUT` (`ADD`) or `DELETE` `/default-default-client-scopes/{id}` (`DEFAULT`) or
+/// `/default-optional-client-scopes/{id}`.
+pub async fn change_realm_scope<const DEFAULT: bool, const ADD: bool>(
+    State(state): State<AppState>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageRealm>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
-    let snap = target(state, caller, realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Realm))?;
-    edit_realm(state, &snap.name, |rep, _| {
-        let name = scope(rep, id)
+    edit_realm(&state, &snap.name, |rep, _| {
+        let name = scope(rep, &id)
             .map_err(|_| AdminError::not_found("Client scope not found"))?
             .name
             .clone()
             .unwrap_or_default();
-        let (this, other) = if default {
+        let (this, other) = if DEFAULT {
             (
                 &mut rep.default_default_client_scopes,
                 &mut rep.default_optional_client_scopes,
@@ -357,7 +334,7 @@ async fn realm_change(
                 &mut rep.default_default_client_scopes,
             )
         };
-        if add {
+        if ADD {
             if let Some(o) = other.as_mut() {
                 o.retain(|n| *n != name);
             }
@@ -374,51 +351,40 @@ async fn realm_change(
     Ok(no_content())
 }
 
-/// `GET /default-default-client-scopes`.
-pub async fn realm_defaults(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
-) -> AdminResult<Json<Vec<Value>>> {
-    realm_list(&s, &caller, &realm, true).await
-}
-/// `GET /default-optional-client-scopes`.
-pub async fn realm_optionals(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
-) -> AdminResult<Json<Vec<Value>>> {
-    realm_list(&s, &caller, &realm, false).await
-}
-/// `PUT /default-default-client-scopes/{id}`.
-pub async fn add_realm_default(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-) -> AdminResult<Response> {
-    realm_change(&s, &caller, &realm, &id, true, true).await
-}
-/// `DELETE /default-default-client-scopes/{id}`.
-pub async fn remove_realm_default(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-) -> AdminResult<Response> {
-    realm_change(&s, &caller, &realm, &id, true, false).await
-}
-/// `PUT /default-optional-client-scopes/{id}`.
-pub async fn add_realm_optional(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-) -> AdminResult<Response> {
-    realm_change(&s, &caller, &realm, &id, false, true).await
-}
-/// `DELETE /default-optional-client-scopes/{id}`.
-pub async fn remove_realm_optional(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-) -> AdminResult<Response> {
-    realm_change(&s, &caller, &realm, &id, false, false).await
+/// The routes of this resource.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            paths::ADMIN_DEFAULT_DEFAULT_CLIENT_SCOPES,
+            routing::get(realm_scopes::<true>),
+        )
+        .route(
+            paths::ADMIN_DEFAULT_DEFAULT_CLIENT_SCOPE,
+            routing::put(change_realm_scope::<true, true>)
+                .delete(change_realm_scope::<true, false>),
+        )
+        .route(
+            paths::ADMIN_DEFAULT_OPTIONAL_CLIENT_SCOPES,
+            routing::get(realm_scopes::<false>),
+        )
+        .route(
+            paths::ADMIN_DEFAULT_OPTIONAL_CLIENT_SCOPE,
+            routing::put(change_realm_scope::<false, true>)
+                .delete(change_realm_scope::<false, false>),
+        )
+        .route(paths::ADMIN_CLIENT_SCOPES, routing::get(list).post(create))
+        .route(
+            paths::ADMIN_CLIENT_SCOPE,
+            routing::get(get).put(update).delete(delete),
+        )
+        .route(
+            paths::ADMIN_CLIENT_SCOPE_PROTOCOL_MAPPERS_MODELS,
+            routing::get(mappers).post(add_mapper),
+        )
+        .route(
+            paths::ADMIN_CLIENT_SCOPE_PROTOCOL_MAPPERS_MODEL,
+            routing::get(get_mapper)
+                .put(update_mapper)
+                .delete(delete_mapper),
+        )
 }

@@ -3,17 +3,19 @@
 //! verifying tokens while it is passive (`active: false`) and stops when it is removed.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Response;
+use axum::routing;
 use axum::Json;
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{Caller, Family, Need};
-use super::realms::target;
+use super::auth::{ManageRealm, RealmAdmin, ViewRealm};
 use super::{body, created, edit_realm, new_id, no_content, AdminError, AdminResult};
 use crate::crypto::keys::{self, Generate, KEY_PROVIDER_TYPE};
+use crate::http::paths;
 use crate::representation::{ComponentRepresentation, RealmRepresentation};
 use crate::AppState;
 
@@ -59,13 +61,8 @@ pub struct ListQuery {
 
 /// `GET /components`.
 pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
-    Query(q): Query<ListQuery>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<ViewRealm, ListQuery>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Realm))?;
     let realm_id = snap.id.clone();
     let out = all(&snap.rep)
         .filter(|(k, c)| {
@@ -88,12 +85,9 @@ pub async fn list(
 
 /// `GET /components/{id}`.
 pub async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewRealm>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Realm))?;
     let (k, c) = all(&snap.rep)
         .find(|(_, c)| c.id.as_deref() == Some(id.as_str()))
         .ok_or_else(not_found)?;
@@ -131,13 +125,10 @@ fn generated(provider: &str, algorithm: Option<&str>) -> AdminResult<Option<Gene
 /// and validated before anything is stored.
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageRealm>,
     uri: Uri,
-    Path(realm): Path<String>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Realm))?;
     let mut c: ComponentRepresentation = body(&bytes)?;
     let kind = c
         .extra
@@ -184,12 +175,10 @@ pub async fn create(
 /// `PUT /components/{id}`: name and config; secret values sent back masked are kept.
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageRealm>,
+    Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Realm))?;
     let patch: ComponentRepresentation = body(&bytes)?;
     edit_realm(&state, &snap.name, |rep, _| {
         let c = rep
@@ -220,11 +209,9 @@ pub async fn update(
 /// `DELETE /components/{id}`: a removed key no longer verifies anything.
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageRealm>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Realm))?;
     edit_realm(&state, &snap.name, |rep, _| {
         let mut found = false;
         for list in rep.components.iter_mut().flat_map(|m| m.values_mut()) {
@@ -239,4 +226,14 @@ pub async fn delete(
     })
     .await?;
     Ok(no_content())
+}
+
+/// The routes of this resource.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::ADMIN_COMPONENTS, routing::get(list).post(create))
+        .route(
+            paths::ADMIN_COMPONENT,
+            routing::get(get).put(update).delete(delete),
+        )
 }

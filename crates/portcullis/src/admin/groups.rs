@@ -1,33 +1,29 @@
 //! `/admin/realms/{realm}/groups`: the tree, CRUD, children, members and role mappings.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing;
 use axum::Json;
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::auth::{Caller, Family, Need};
-use super::clients::mappings_json;
-use super::realms::target;
-use super::roles::roles_out;
-use super::{body, edit_realm, model, new_id, no_content, AdminError, AdminResult, Paging};
-use crate::realm::index::{role_refs, Role};
+use super::auth::{
+    Caller, CheckedLater, Family, ManageUsers, Need, QueryUsers, RealmAdmin, ViewUsers,
+};
+use super::role_mappings::{self as rm, Direct, Holders, Mode, Op};
+use super::view::{group_brief as brief, group_full as full, user_json};
+use super::{body, edit_realm, new_id, no_content, AdminError, AdminResult, Paging};
+use crate::http::paths;
+use crate::realm::edit;
+use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{GroupRepresentation, RealmRepresentation, UserRepresentation};
 use crate::AppState;
 
 fn not_found() -> AdminError {
     AdminError::not_found("Could not find group by id")
-}
-
-fn sub_count(g: &GroupRepresentation) -> usize {
-    g.sub_groups.as_ref().map_or(0, Vec::len)
-}
-
-/// `GroupRepresentation`, brief.
-pub fn brief(g: &GroupRepresentation) -> Value {
-    json!({"id": g.id, "name": g.name, "path": g.path, "subGroupCount": sub_count(g), "subGroups": []})
 }
 
 /// Adds `parentId` to a subgroup's JSON (found by its path).
@@ -38,21 +34,11 @@ fn with_parent(rep: &RealmRepresentation, mut v: Value) -> Value {
         .and_then(|p| p.rsplit_once('/'))
         .map(|(parent, _)| parent)
         .filter(|p| !p.is_empty())
-        .and_then(|p| model::group_by_path(rep, p))
+        .and_then(|p| edit::group_by_path(rep, p))
         .and_then(|g| g.id.clone());
     if let Some(p) = parent {
         v["parentId"] = json!(p);
     }
-    v
-}
-
-/// `GroupRepresentation` with attributes and role mappings.
-pub fn full(g: &GroupRepresentation) -> Value {
-    let mut v = brief(g);
-    v["attributes"] = g.extra.get("attributes").cloned().unwrap_or(json!({}));
-    v["realmRoles"] = json!(g.realm_roles.clone().unwrap_or_default());
-    v["clientRoles"] = json!(g.client_roles.clone().unwrap_or_default());
-    v["access"] = json!({"view": true, "viewMembers": true, "manageMembers": true, "manage": true, "manageMembership": true});
     v
 }
 
@@ -94,12 +80,13 @@ pub struct ListQuery {
 
 /// `GET /groups`: top-level groups (with the matching subgroups when searching).
 pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
-    Query(q): Query<ListQuery>,
+    RealmAdmin {
+        snap,
+        caller,
+        query: q,
+        ..
+    }: RealmAdmin<CheckedLater, ListQuery>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&state, &caller, &realm)?;
     if !caller.can(&snap.name, Need::Query(Family::Users))
         && !caller.has(&snap.name, "query-groups")
     {
@@ -137,13 +124,8 @@ fn count_groups(snap_groups: &[GroupRepresentation], needle: Option<&str>) -> us
 
 /// `GET /groups/count`: `{"count": n}` top-level groups.
 pub async fn count(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
-    Query(q): Query<ListQuery>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<QueryUsers, ListQuery>,
 ) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Query(Family::Users))?;
     let needle = q
         .search
         .as_deref()
@@ -158,26 +140,20 @@ pub async fn count(
 
 /// `GET /group-by-path/{path}`.
 pub async fn by_path(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, path)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    Path((_, path)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
-    let g = model::group_by_path(&snap.rep, &path)
+    let g = edit::group_by_path(&snap.rep, &path)
         .ok_or_else(|| AdminError::not_found("Group path does not exist"))?;
     Ok(Json(with_parent(&snap.rep, full(g))))
 }
 
 /// `GET /groups/{id}`.
 pub async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
-    let g = model::group(&snap.rep, &id).ok_or_else(not_found)?;
+    let g = edit::group(&snap.rep, &id).ok_or_else(not_found)?;
     Ok(Json(with_parent(&snap.rep, full(g))))
 }
 
@@ -213,7 +189,7 @@ fn insert(
     let (siblings, parent_path) = match parent {
         None => (rep.groups.get_or_insert_with(Vec::new), String::new()),
         Some(pid) => {
-            let p = model::group_mut(rep, pid).ok_or_else(not_found)?;
+            let p = edit::group_mut(rep, pid).ok_or_else(not_found)?;
             let path = p.path.clone().unwrap_or_default();
             (p.sub_groups.get_or_insert_with(Vec::new), path)
         }
@@ -228,7 +204,7 @@ fn insert(
             format!("Sibling group named '{name}' already exists.")
         }));
     }
-    model::set_paths(&mut g, &parent_path);
+    edit::set_paths(&mut g, &parent_path);
     let mut out = full(&g);
     if let Some(p) = parent {
         out["parentId"] = json!(p);
@@ -262,13 +238,10 @@ fn created_with(uri: &Uri, group: Value, child: bool) -> Response {
 /// `POST /groups`: a top-level group.
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
     let v: Value = body(&bytes)?;
     let g = new_group(&v)?;
     let out = edit_realm(&state, &snap.name, |rep, _| insert(rep, None, g.clone())).await?;
@@ -282,13 +255,11 @@ pub async fn create(
 /// `POST /groups/{id}/children`: a subgroup.
 pub async fn create_child(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id)): Path<(String, String)>,
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
     let v: Value = body(&bytes)?;
     let g = new_group(&v)?;
     let out = edit_realm(&state, &snap.name, |rep, _| {
@@ -300,14 +271,10 @@ pub async fn create_child(
 
 /// `GET /groups/{id}/children`.
 pub async fn children(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-    Query(q): Query<ListQuery>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<ViewUsers, ListQuery>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
-    let g = model::group(&snap.rep, &id).ok_or_else(not_found)?;
+    let g = edit::group(&snap.rep, &id).ok_or_else(not_found)?;
     let needle = q.search.as_deref().map(str::to_lowercase);
     let out: Vec<Value> = g
         .sub_groups
@@ -379,15 +346,13 @@ async fn repath_users(
 /// `PUT /groups/{id}`: name and attributes.
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
     let patch: Map<String, Value> = body(&bytes)?;
     let moved = edit_realm(&state, &snap.name, |rep, _| {
-        let old_path = model::group(rep, &id)
+        let old_path = edit::group(rep, &id)
             .ok_or_else(not_found)?
             .path
             .clone()
@@ -407,20 +372,20 @@ pub async fn update(
                 return Err(AdminError::bad("Group name can not contain '/'"));
             }
             let sibling_path = format!("{parent_path}/{n}");
-            if sibling_path != old_path && model::group_by_path(rep, &sibling_path).is_some() {
+            if sibling_path != old_path && edit::group_by_path(rep, &sibling_path).is_some() {
                 return Err(AdminError::Conflict(format!(
                     "Sibling group named '{n}' already exists."
                 )));
             }
         }
-        let g = model::group_mut(rep, &id).ok_or_else(not_found)?;
+        let g = edit::group_mut(rep, &id).ok_or_else(not_found)?;
         if let Some(n) = new_name {
             g.name = Some(n);
         }
         if let Some(a) = patch.get("attributes") {
             g.extra.insert("attributes".into(), a.clone());
         }
-        model::set_paths(g, &parent_path);
+        edit::set_paths(g, &parent_path);
         let new_path = g.path.clone().unwrap_or_default();
         Ok((new_path != old_path).then_some((old_path, new_path)))
     })
@@ -434,13 +399,11 @@ pub async fn update(
 /// `DELETE /groups/{id}`: with its subgroups and memberships.
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
     let path = edit_realm(&state, &snap.name, |rep, _| {
-        let g = model::remove_group(rep, &id).ok_or_else(not_found)?;
+        let g = edit::remove_group(rep, &id).ok_or_else(not_found)?;
         Ok(g.path.unwrap_or_default())
     })
     .await?;
@@ -461,13 +424,10 @@ pub struct MembersQuery {
 /// `GET /groups/{id}/members`: direct members, by user name.
 pub async fn members(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-    Query(q): Query<MembersQuery>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<ViewUsers, MembersQuery>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
-    let path = model::group(&snap.rep, &id)
+    let path = edit::group(&snap.rep, &id)
         .ok_or_else(not_found)?
         .path
         .clone()
@@ -479,7 +439,7 @@ pub async fn members(
         if u.groups.iter().flatten().any(|p| *p == path) {
             out.push((
                 row.username.clone(),
-                super::users::user_json(&u, q.brief_representation == Some(true)),
+                user_json(&u, q.brief_representation == Some(true)),
             ));
         }
     }
@@ -494,130 +454,83 @@ pub async fn members(
     ))
 }
 
-/// `GET /groups/{id}/role-mappings`.
-pub async fn role_mappings(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
-    let g = model::group(&snap.rep, &id).ok_or_else(not_found)?;
-    let roles = role_refs(g.realm_roles.as_ref(), g.client_roles.as_ref());
-    Ok(Json(mappings_json(&snap.rep, &roles)))
-}
+// Role mappings.
 
-fn client_id_of(rep: &RealmRepresentation, client: Option<&str>) -> AdminResult<Option<String>> {
-    client
-        .map(|id| {
-            model::client(rep, id)
-                .and_then(|c| c.client_id.clone())
-                .ok_or_else(|| AdminError::not_found("Client not found"))
+/// Groups as holders of role mappings (`/groups/{id}/role-mappings`).
+#[derive(Debug)]
+pub struct Groups;
+
+impl Holders for Groups {
+    type View = ViewUsers;
+    type Manage = ManageUsers;
+
+    async fn all(_: &AppState, snap: &RealmSnapshot, id: &str) -> AdminResult<Value> {
+        let g = edit::group(&snap.rep, id).ok_or_else(not_found)?;
+        Ok(rm::all_json(snap, g))
+    }
+
+    async fn list(
+        _: &AppState,
+        snap: &RealmSnapshot,
+        id: &str,
+        client: Option<&str>,
+        mode: Mode,
+    ) -> AdminResult<Vec<Value>> {
+        let container = rm::container(&snap.rep, client, "Client not found")?;
+        let g = edit::group(&snap.rep, id).ok_or_else(not_found)?;
+        Ok(rm::listed(snap, g, &container, mode))
+    }
+
+    async fn change(
+        state: &AppState,
+        snap: &RealmSnapshot,
+        caller: &Caller,
+        id: &str,
+        client: Option<&str>,
+        bytes: &[u8],
+        op: Op,
+    ) -> AdminResult<()> {
+        let list: Vec<Value> = body(bytes)?;
+        edit_realm(state, &snap.name, |rep, _| {
+            let container = rm::container(rep, client, "Client not found")?;
+            let roles = rm::resolve_granted(rep, caller, &snap.name, &list, &container, op)?;
+            let g = edit::group_mut(rep, id).ok_or_else(not_found)?;
+            rm::apply(g, &roles, op);
+            Ok(())
         })
-        .transpose()
+        .await
+    }
 }
 
-async fn list_mappings(
-    state: &AppState,
-    caller: &Caller,
-    realm: &str,
-    id: &str,
-    client: Option<&str>,
-) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(state, caller, realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
-    let cid = client_id_of(&snap.rep, client)?;
-    let g = model::group(&snap.rep, id).ok_or_else(not_found)?;
-    let roles: Vec<Role> = role_refs(g.realm_roles.as_ref(), g.client_roles.as_ref())
-        .into_iter()
-        .filter(|r| model::in_container(r, cid.as_deref()))
-        .collect();
-    Ok(Json(roles_out(&snap.rep, &roles)))
-}
-
-async fn change_mappings(
-    state: &AppState,
-    caller: &Caller,
-    realm: &str,
-    id: &str,
-    client: Option<&str>,
-    bytes: &[u8],
-    add: bool,
-) -> AdminResult<Response> {
-    let snap = target(state, caller, realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
-    let list: Vec<Value> = body(bytes)?;
-    edit_realm(state, &snap.name, |rep, _| {
-        let cid = client_id_of(rep, client)?;
-        let roles =
-            super::roles::mapping_roles(rep, caller, &snap.name, &list, cid.as_deref(), add)?;
-        let g = model::group_mut(rep, id).ok_or_else(not_found)?;
-        let mut m = model::Mappings {
-            realm: &mut g.realm_roles,
-            client: &mut g.client_roles,
-        };
-        for r in &roles {
-            if add {
-                m.add(r);
-            } else {
-                m.remove(r);
-            }
-        }
-        Ok(())
-    })
-    .await?;
-    Ok(no_content())
-}
-
-/// `GET /groups/{id}/role-mappings/realm`.
-pub async fn realm_mappings(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-) -> AdminResult<Json<Vec<Value>>> {
-    list_mappings(&s, &caller, &realm, &id, None).await
-}
-/// `POST /groups/{id}/role-mappings/realm`.
-pub async fn add_realm_mappings(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-    b: Bytes,
-) -> AdminResult<Response> {
-    change_mappings(&s, &caller, &realm, &id, None, &b, true).await
-}
-/// `DELETE /groups/{id}/role-mappings/realm`.
-pub async fn remove_realm_mappings(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-    b: Bytes,
-) -> AdminResult<Response> {
-    change_mappings(&s, &caller, &realm, &id, None, &b, false).await
-}
-/// `GET /groups/{id}/role-mappings/clients/{client}`.
-pub async fn client_mappings(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, client)): Path<(String, String, String)>,
-) -> AdminResult<Json<Vec<Value>>> {
-    list_mappings(&s, &caller, &realm, &id, Some(&client)).await
-}
-/// `POST /groups/{id}/role-mappings/clients/{client}`.
-pub async fn add_client_mappings(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, client)): Path<(String, String, String)>,
-    b: Bytes,
-) -> AdminResult<Response> {
-    change_mappings(&s, &caller, &realm, &id, Some(&client), &b, true).await
-}
-/// `DELETE /groups/{id}/role-mappings/clients/{client}`.
-pub async fn remove_client_mappings(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, client)): Path<(String, String, String)>,
-    b: Bytes,
-) -> AdminResult<Response> {
-    change_mappings(&s, &caller, &realm, &id, Some(&client), &b, false).await
+/// The routes of this resource.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::ADMIN_GROUPS, routing::get(list).post(create))
+        .route(paths::ADMIN_GROUPS_COUNT, routing::get(count))
+        .route(paths::ADMIN_GROUP_BY_PATH, routing::get(by_path))
+        .route(
+            paths::ADMIN_GROUP,
+            routing::get(get).put(update).delete(delete),
+        )
+        .route(
+            paths::ADMIN_GROUP_CHILDREN,
+            routing::get(children).post(create_child),
+        )
+        .route(paths::ADMIN_GROUP_MEMBERS, routing::get(members))
+        .route(
+            paths::ADMIN_GROUP_ROLE_MAPPINGS,
+            routing::get(rm::all::<Groups>),
+        )
+        .route(
+            paths::ADMIN_GROUP_ROLE_MAPPINGS_REALM,
+            routing::get(rm::realm_list::<Groups, Direct>)
+                .post(rm::realm_change::<Groups, true>)
+                .delete(rm::realm_change::<Groups, false>),
+        )
+        .route(
+            paths::ADMIN_GROUP_ROLE_MAPPINGS_CLIENT,
+            routing::get(rm::client_list::<Groups, Direct>)
+                .post(rm::client_change::<Groups, true>)
+                .delete(rm::client_change::<Groups, false>),
+        )
 }

@@ -5,13 +5,15 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing;
 use axum::Json;
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{Caller, Family, Need};
-use super::realms::target;
+use super::auth::{ManageClients, RealmAdmin};
 use super::{body, new_id, no_content, AdminError, AdminResult};
+use crate::http::paths;
 use crate::store::InitialAccessRow;
 use crate::AppState;
 
@@ -46,13 +48,10 @@ fn presentation(r: &InitialAccessRow, token: Option<&str>) -> Value {
 /// limit for the expiration and one use for the count.
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
     uri: Uri,
-    Path(realm): Path<String>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Clients))?;
     let req: CreateRequest = body(&bytes)?;
     let expiration = req.expiration.unwrap_or(0);
     let count = req.count.unwrap_or(1);
@@ -87,11 +86,8 @@ pub async fn create(
 /// `GET /clients-initial-access`: without the tokens.
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Clients))?;
     let rows = state.store.initial_access(&snap.id).await?;
     Ok(Json(rows.iter().map(|r| presentation(r, None)).collect()))
 }
@@ -99,11 +95,22 @@ pub async fn list(
 /// `DELETE /clients-initial-access/{id}`.
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Clients))?;
     state.store.delete_initial_access(&snap.id, &id).await?;
     Ok(no_content())
+}
+
+/// The routes of this resource.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            paths::ADMIN_CLIENTS_INITIAL_ACCESS,
+            routing::get(list).post(create),
+        )
+        .route(
+            paths::ADMIN_CLIENTS_INITIAL_ACCESS_TOKEN,
+            routing::delete(delete),
+        )
 }

@@ -3,7 +3,7 @@
 //!
 //! Realm configuration (clients, roles, groups, client scopes) lives in the realm's stored
 //! representation: every change is an optimistic read-modify-write of that document
-//! ([`edit_realm`]), validated as an import is, after which this node's snapshot is replaced at
+//! ([`edit_realm`], [`crate::realm::edit`]), validated as an import is, after which this node's snapshot is replaced at
 //! once and other nodes reload it from the store. Users live in their own table.
 
 pub mod auth;
@@ -12,23 +12,22 @@ pub mod clients;
 pub mod components;
 pub mod groups;
 pub mod initial_access;
-pub mod model;
 pub mod partial_import;
 pub mod realms;
+pub mod role_mappings;
 pub mod roles;
 pub mod users;
+pub mod view;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::realm::snapshot::RealmSnapshot;
-use crate::realm::{import, validate};
+use crate::realm::edit::{self, EditError};
 use crate::representation::RealmRepresentation;
-use crate::store::{StoreError, StoredRealm, Write};
+use crate::store::{StoreError, Write};
 use crate::AppState;
 
 /// An Admin API failure, answered with Keycloak's body for it.
@@ -78,6 +77,18 @@ impl From<StoreError> for AdminError {
                 tracing::error!(error = %e, "admin: store failed");
                 AdminError::Internal
             }
+        }
+    }
+}
+
+impl From<EditError> for AdminError {
+    fn from(e: EditError) -> Self {
+        match e {
+            EditError::NotFound(m) => AdminError::NotFound(m),
+            EditError::Invalid(m) => AdminError::BadRequest(m),
+            EditError::Conflict(m) => AdminError::Conflict(m),
+            EditError::Store(e) => e.into(),
+            EditError::Internal => AdminError::Internal,
         }
     }
 }
@@ -244,81 +255,18 @@ pub const USER_FIELDS: &[&str] = &[
     "access",
 ];
 
-/// A fresh id.
-pub fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
+pub use crate::realm::edit::new_id;
 
 pub use crate::clock::now_millis;
 
-/// Reads a realm's stored representation, lets `f` change it (and add writes to the same
-/// transaction), validates the result as an import would, and stores it if nobody changed the
-/// realm meanwhile (otherwise reads and tries again). This node's snapshot is replaced before
-/// returning, so the next request sees the change.
+/// [`edit::edit`] of the realm named `realm` (this node's snapshot is replaced before
+/// returning, so the next request sees the change).
 pub async fn edit_realm<T>(
     state: &AppState,
     realm: &str,
-    mut f: impl FnMut(&mut RealmRepresentation, &mut Vec<Write>) -> AdminResult<T>,
+    f: impl FnMut(&mut RealmRepresentation, &mut Vec<Write>) -> AdminResult<T>,
 ) -> AdminResult<T> {
-    for _ in 0..8 {
-        let stored = state
-            .store
-            .realm_by_name(realm)
-            .await?
-            .ok_or_else(|| AdminError::not_found("Realm not found."))?;
-        let mut rep: RealmRepresentation =
-            serde_json::from_str(&stored.representation).map_err(|e| {
-                tracing::error!(error = %e, realm, "stored realm is invalid");
-                AdminError::Internal
-            })?;
-        let mut writes = Vec::new();
-        let out = f(&mut rep, &mut writes)?;
-        validate::references(&rep).map_err(|e| AdminError::bad(e.to_string()))?;
-        import::realm_keys(&rep).map_err(|e| AdminError::bad(e.to_string()))?;
-        let representation = serde_json::to_string(&rep).map_err(|_| AdminError::Internal)?;
-        let mut batch = vec![Write::UpdateRealm {
-            id: stored.id.clone(),
-            expected_version: stored.version,
-            representation: representation.clone(),
-        }];
-        batch.extend(writes);
-        match state.store.apply(batch).await {
-            Ok(()) => {
-                let next = StoredRealm {
-                    id: stored.id,
-                    name: stored.name,
-                    version: stored.version + 1,
-                    representation,
-                };
-                state.realms.put(RealmSnapshot::build(&next)?);
-                return Ok(out);
-            }
-            Err(StoreError::VersionConflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(AdminError::Conflict(
-        "the realm was changed concurrently; retry".into(),
-    ))
-}
-
-/// A partial update: the fields of `patch` (but those in `skip`) replace those of `current`;
-/// the result is read back as `T`, a 400 naming the bad field otherwise.
-pub fn merge<T: serde::Serialize + serde::de::DeserializeOwned>(
-    current: &T,
-    patch: &Map<String, Value>,
-    skip: &[&str],
-) -> AdminResult<T> {
-    let mut v = to_json(current)?;
-    if let Some(o) = v.as_object_mut() {
-        for (k, val) in patch {
-            if !skip.contains(&k.as_str()) {
-                o.insert(k.clone(), val.clone());
-            }
-        }
-    }
-    serde_path_to_error::deserialize(&v)
-        .map_err(|e| AdminError::bad(format!("{}: {}", e.path(), e.inner())))
+    edit::edit(state.store.as_ref(), &state.realms, realm, f).await
 }
 
 /// JSON of a value, or 500.
@@ -326,296 +274,15 @@ pub fn to_json<T: serde::Serialize>(v: &T) -> AdminResult<Value> {
     serde_json::to_value(v).map_err(|_| AdminError::Internal)
 }
 
-/// The routes of this family.
+/// The routes of this family: each resource's.
 pub fn routes() -> Router<AppState> {
-    use clients as c;
-    use groups as g;
-    use roles as r;
-    use users as u;
-    const R: &str = "/admin/realms/{realm}";
-    let p = |s: &str| format!("{R}{s}");
     Router::new()
-        .route("/admin/realms", get(realms::list).post(realms::create))
-        .route(
-            R,
-            get(realms::get).put(realms::update).delete(realms::delete),
-        )
-        .route(&p("/keys"), get(realms::keys))
-        .route(
-            &p("/components"),
-            get(components::list).post(components::create),
-        )
-        .route(
-            &p("/components/{id}"),
-            get(components::get)
-                .put(components::update)
-                .delete(components::delete),
-        )
-        .route(&p("/partial-export"), post(realms::partial_export))
-        .route(&p("/partialImport"), post(realms::partial_import))
-        .route(
-            &p("/default-default-client-scopes"),
-            get(client_scopes::realm_defaults),
-        )
-        .route(
-            &p("/default-default-client-scopes/{scope}"),
-            put(client_scopes::add_realm_default).delete(client_scopes::remove_realm_default),
-        )
-        .route(
-            &p("/default-optional-client-scopes"),
-            get(client_scopes::realm_optionals),
-        )
-        .route(
-            &p("/default-optional-client-scopes/{scope}"),
-            put(client_scopes::add_realm_optional).delete(client_scopes::remove_realm_optional),
-        )
-        .route(
-            &p("/client-scopes"),
-            get(client_scopes::list).post(client_scopes::create),
-        )
-        .route(
-            &p("/client-scopes/{scope}"),
-            get(client_scopes::get)
-                .put(client_scopes::update)
-                .delete(client_scopes::delete),
-        )
-        .route(
-            &p("/client-scopes/{scope}/protocol-mappers/models"),
-            get(client_scopes::mappers).post(client_scopes::add_mapper),
-        )
-        .route(
-            &p("/client-scopes/{scope}/protocol-mappers/models/{mapper}"),
-            get(client_scopes::get_mapper)
-                .put(client_scopes::update_mapper)
-                .delete(client_scopes::delete_mapper),
-        )
-        .route(
-            &p("/clients-initial-access"),
-            get(initial_access::list).post(initial_access::create),
-        )
-        .route(
-            &p("/clients-initial-access/{id}"),
-            axum::routing::delete(initial_access::delete),
-        )
-        .route(&p("/clients"), get(c::list).post(c::create))
-        .route(
-            &p("/clients/{id}"),
-            get(c::get).put(c::update).delete(c::delete),
-        )
-        .route(
-            &p("/clients/{id}/client-secret"),
-            get(c::secret).post(c::regenerate_secret),
-        )
-        .route(
-            &p("/clients/{id}/service-account-user"),
-            get(c::service_account_user),
-        )
-        .route(
-            &p("/clients/{id}/installation/providers/{provider}"),
-            get(c::installation),
-        )
-        .route(
-            &p("/clients/{id}/protocol-mappers/models"),
-            get(c::mappers).post(c::add_mapper),
-        )
-        .route(
-            &p("/clients/{id}/protocol-mappers/add-models"),
-            post(c::add_mappers),
-        )
-        .route(
-            &p("/clients/{id}/protocol-mappers/models/{mapper}"),
-            get(c::get_mapper)
-                .put(c::update_mapper)
-                .delete(c::delete_mapper),
-        )
-        .route(
-            &p("/clients/{id}/default-client-scopes"),
-            get(c::default_scopes),
-        )
-        .route(
-            &p("/clients/{id}/default-client-scopes/{scope}"),
-            put(c::add_default_scope).delete(c::remove_default_scope),
-        )
-        .route(
-            &p("/clients/{id}/optional-client-scopes"),
-            get(c::optional_scopes),
-        )
-        .route(
-            &p("/clients/{id}/optional-client-scopes/{scope}"),
-            put(c::add_optional_scope).delete(c::remove_optional_scope),
-        )
-        .route(&p("/clients/{id}/scope-mappings"), get(c::scope_mappings))
-        .route(
-            &p("/clients/{id}/scope-mappings/realm"),
-            get(c::realm_scope_mappings)
-                .post(c::add_realm_scope_mappings)
-                .delete(c::remove_realm_scope_mappings),
-        )
-        .route(
-            &p("/clients/{id}/scope-mappings/clients/{owner}"),
-            get(c::client_scope_mappings)
-                .post(c::add_client_scope_mappings)
-                .delete(c::remove_client_scope_mappings),
-        )
-        .route(
-            &p("/clients/{id}/evaluate-scopes/generate-example-access-token"),
-            get(c::example_access_token),
-        )
-        .route(
-            &p("/clients/{id}/roles"),
-            get(r::client_list).post(r::client_create),
-        )
-        .route(
-            &p("/clients/{id}/roles/{role}"),
-            get(r::client_get)
-                .put(r::client_update)
-                .delete(r::client_delete),
-        )
-        .route(
-            &p("/clients/{id}/roles/{role}/composites"),
-            get(r::client_composites)
-                .post(r::client_add_composites)
-                .delete(r::client_remove_composites),
-        )
-        .route(
-            &p("/clients/{id}/roles/{role}/users"),
-            get(r::client_role_users),
-        )
-        .route(
-            &p("/clients/{id}/roles/{role}/groups"),
-            get(r::client_role_groups),
-        )
-        .route(&p("/roles"), get(r::realm_list).post(r::realm_create))
-        .route(
-            &p("/roles/{role}"),
-            get(r::realm_get)
-                .put(r::realm_update)
-                .delete(r::realm_delete),
-        )
-        .route(
-            &p("/roles/{role}/composites"),
-            get(r::realm_composites)
-                .post(r::realm_add_composites)
-                .delete(r::realm_remove_composites),
-        )
-        .route(
-            &p("/roles/{role}/composites/realm"),
-            get(r::realm_composites_realm),
-        )
-        .route(
-            &p("/roles/{role}/composites/clients/{client}"),
-            get(r::realm_composites_client),
-        )
-        .route(
-            &p("/roles-by-id/{id}/composites/realm"),
-            get(r::by_id_composites_realm),
-        )
-        .route(
-            &p("/roles-by-id/{id}/composites/clients/{client}"),
-            get(r::by_id_composites_client),
-        )
-        .route(&p("/roles/{role}/users"), get(r::realm_role_users))
-        .route(&p("/roles/{role}/groups"), get(r::realm_role_groups))
-        .route(
-            &p("/roles-by-id/{id}"),
-            get(r::by_id_get)
-                .put(r::by_id_update)
-                .delete(r::by_id_delete),
-        )
-        .route(
-            &p("/roles-by-id/{id}/composites"),
-            get(r::by_id_composites)
-                .post(r::by_id_add_composites)
-                .delete(r::by_id_remove_composites),
-        )
-        .route(&p("/users"), get(u::list).post(u::create))
-        .route(&p("/users/count"), get(u::count))
-        .route(
-            &p("/users/{id}"),
-            get(u::get).put(u::update).delete(u::delete),
-        )
-        .route(&p("/users/{id}/reset-password"), put(u::reset_password))
-        .route(
-            &p("/users/{id}/execute-actions-email"),
-            put(u::execute_actions_email),
-        )
-        .route(&p("/users/{id}/credentials"), get(u::credentials))
-        .route(
-            &p("/users/{id}/credentials/{cred}"),
-            axum::routing::delete(u::delete_credential),
-        )
-        .route(&p("/users/{id}/sessions"), get(u::sessions))
-        .route(
-            &p("/users/{id}/offline-sessions/{client}"),
-            get(u::offline_sessions),
-        )
-        .route(&p("/users/{id}/logout"), post(u::logout))
-        .route(
-            &p("/sessions/{session}"),
-            axum::routing::delete(u::delete_session),
-        )
-        .route(
-            &p("/users/{id}/federated-identity"),
-            get(u::federated_identity),
-        )
-        .route(&p("/users/{id}/groups"), get(u::groups))
-        .route(&p("/users/{id}/groups/count"), get(u::groups_count))
-        .route(
-            &p("/users/{id}/groups/{group}"),
-            put(u::join_group).delete(u::leave_group),
-        )
-        .route(&p("/users/{id}/role-mappings"), get(u::role_mappings))
-        .route(
-            &p("/users/{id}/role-mappings/realm"),
-            get(u::realm_mappings)
-                .post(u::add_realm_mappings)
-                .delete(u::remove_realm_mappings),
-        )
-        .route(
-            &p("/users/{id}/role-mappings/realm/composite"),
-            get(u::realm_composite),
-        )
-        .route(
-            &p("/users/{id}/role-mappings/realm/available"),
-            get(u::realm_available),
-        )
-        .route(
-            &p("/users/{id}/role-mappings/clients/{client}"),
-            get(u::client_mappings)
-                .post(u::add_client_mappings)
-                .delete(u::remove_client_mappings),
-        )
-        .route(
-            &p("/users/{id}/role-mappings/clients/{client}/composite"),
-            get(u::client_composite),
-        )
-        .route(
-            &p("/users/{id}/role-mappings/clients/{client}/available"),
-            get(u::client_available),
-        )
-        .route(&p("/groups"), get(g::list).post(g::create))
-        .route(&p("/groups/count"), get(g::count))
-        .route(&p("/group-by-path/{*path}"), get(g::by_path))
-        .route(
-            &p("/groups/{id}"),
-            get(g::get).put(g::update).delete(g::delete),
-        )
-        .route(
-            &p("/groups/{id}/children"),
-            get(g::children).post(g::create_child),
-        )
-        .route(&p("/groups/{id}/members"), get(g::members))
-        .route(&p("/groups/{id}/role-mappings"), get(g::role_mappings))
-        .route(
-            &p("/groups/{id}/role-mappings/realm"),
-            get(g::realm_mappings)
-                .post(g::add_realm_mappings)
-                .delete(g::remove_realm_mappings),
-        )
-        .route(
-            &p("/groups/{id}/role-mappings/clients/{client}"),
-            get(g::client_mappings)
-                .post(g::add_client_mappings)
-                .delete(g::remove_client_mappings),
-        )
+        .merge(realms::routes())
+        .merge(components::routes())
+        .merge(client_scopes::routes())
+        .merge(initial_access::routes())
+        .merge(clients::routes())
+        .merge(roles::routes())
+        .merge(users::routes())
+        .merge(groups::routes())
 }

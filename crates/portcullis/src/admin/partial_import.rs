@@ -5,11 +5,12 @@
 
 use serde_json::{json, Map, Value};
 
-use super::model::{self, IfExists};
 use super::{edit_realm, AdminError, AdminResult};
+use crate::realm::edit;
 use crate::realm::index::Role;
 use crate::realm::snapshot::RealmSnapshot;
-use crate::representation::{GroupRepresentation, RoleRepresentation};
+use crate::realm::IfExists;
+use crate::representation::{GroupRepresentation, RealmRepresentation, RoleRepresentation};
 use crate::store::Write;
 use crate::AppState;
 
@@ -92,17 +93,209 @@ fn exists(kind: &str, name: &str) -> AdminError {
 }
 
 /// Runs a partial import.
-pub async fn run(
+/// Realm roles.
+fn realm_roles(
+    rep: &mut RealmRepresentation,
+    req: &Map<String, Value>,
+    policy: IfExists,
+    r: &mut Results,
+) -> AdminResult<()> {
+    let roles = req.get("roles");
+    for v in roles
+        .and_then(|r| r.get("realm"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let mut role: RoleRepresentation = serde_json::from_value(v.clone())
+            .map_err(|e| AdminError::bad(format!("roles.realm: {e}")))?;
+        let name = role.name.clone().unwrap_or_default();
+        let existing = edit::role(rep, None, &name).and_then(|x| x.id.clone());
+        match (existing, policy) {
+            (Some(_), IfExists::Fail) => return Err(exists("Realm role", &name)),
+            (Some(id), IfExists::Skip) => r.push("SKIPPED", "REALM_ROLE", &name, Some(&id)),
+            (Some(id), IfExists::Overwrite) => {
+                role.id = Some(id.clone());
+                role.container_id = rep.id.clone();
+                if let Some(slot) = edit::roles_mut(rep, None)
+                    .iter_mut()
+                    .find(|x| x.name.as_deref() == Some(name.as_str()))
+                {
+                    *slot = role;
+                }
+                r.push("OVERWRITTEN", "REALM_ROLE", &name, Some(&id));
+            }
+            (None, _) => {
+                let id = super::new_id();
+                role.id = Some(id.clone());
+                role.client_role = Some(false);
+                role.container_id = rep.id.clone();
+                edit::roles_mut(rep, None).push(role);
+                r.push("ADDED", "REALM_ROLE", &name, Some(&id));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Clients (with their service-account users).
+fn clients(
+    rep: &mut RealmRepresentation,
+    writes: &mut Vec<Write>,
+    req: &Map<String, Value>,
+    policy: IfExists,
+    r: &mut Results,
+) -> AdminResult<()> {
+    for v in req
+        .get("clients")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let client_id = v
+            .get("clientId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let existing = edit::client_by_client_id(rep, &client_id).and_then(|c| c.id.clone());
+        match (existing, policy) {
+            (Some(_), IfExists::Fail) => return Err(exists("Client", &client_id)),
+            (Some(id), IfExists::Skip) => r.push("SKIPPED", "CLIENT", &client_id, Some(&id)),
+            (Some(id), IfExists::Overwrite) => {
+                edit::remove_client(rep, &client_id);
+                let mut v = v.clone();
+                v["id"] = json!(id);
+                let c = edit::prepare_new(rep, v)?;
+                rep.clients.get_or_insert_with(Vec::new).push(c);
+                r.push("OVERWRITTEN", "CLIENT", &client_id, Some(&id));
+            }
+            (None, _) => {
+                let c = edit::prepare_new(rep, v.clone())?;
+                let id = c.id.clone().unwrap_or_default();
+                edit::add_client(rep, writes, c)?;
+                r.push("ADDED", "CLIENT", &client_id, Some(&id));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Client roles.
+fn client_roles(
+    rep: &mut RealmRepresentation,
+    req: &Map<String, Value>,
+    policy: IfExists,
+    r: &mut Results,
+) -> AdminResult<()> {
+    let roles = req.get("roles");
+    for (client_id, list) in roles
+        .and_then(|r| r.get("client"))
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let container = edit::client_by_client_id(rep, client_id)
+            .and_then(|c| c.id.clone())
+            .ok_or_else(|| {
+                AdminError::bad(format!(
+                    "roles.client.{client_id}: client '{client_id}' does not exist"
+                ))
+            })?;
+        for v in list.as_array().into_iter().flatten() {
+            let mut role: RoleRepresentation = serde_json::from_value(v.clone())
+                .map_err(|e| AdminError::bad(format!("roles.client.{client_id}: {e}")))?;
+            let name = role.name.clone().unwrap_or_default();
+            let label = format!("{client_id}-{name}");
+            let existing = edit::role(rep, Some(client_id), &name).and_then(|x| x.id.clone());
+            match (existing, policy) {
+                (Some(_), IfExists::Fail) => return Err(exists("Client role", &label)),
+                (Some(id), IfExists::Skip) => r.push("SKIPPED", "CLIENT_ROLE", &label, Some(&id)),
+                (Some(id), IfExists::Overwrite) => {
+                    role.id = Some(id.clone());
+                    role.client_role = Some(true);
+                    role.container_id = Some(container.clone());
+                    if let Some(slot) = edit::roles_mut(rep, Some(client_id))
+                        .iter_mut()
+                        .find(|x| x.name.as_deref() == Some(name.as_str()))
+                    {
+                        *slot = role;
+                    }
+                    r.push("OVERWRITTEN", "CLIENT_ROLE", &label, Some(&id));
+                }
+                (None, _) => {
+                    let id = super::new_id();
+                    role.id = Some(id.clone());
+                    role.client_role = Some(true);
+                    role.container_id = Some(container.clone());
+                    edit::roles_mut(rep, Some(client_id)).push(role);
+                    r.push("ADDED", "CLIENT_ROLE", &label, Some(&id));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Top-level groups (with their subgroups).
+fn groups(
+    rep: &mut RealmRepresentation,
+    req: &Map<String, Value>,
+    policy: IfExists,
+    r: &mut Results,
+) -> AdminResult<()> {
+    for v in req
+        .get("groups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let mut g: GroupRepresentation = serde_json::from_value(v.clone())
+            .map_err(|e| AdminError::bad(format!("groups: {e}")))?;
+        let name = g.name.clone().unwrap_or_default();
+        let existing = edit::group_by_path(rep, &format!("/{name}")).and_then(|x| x.id.clone());
+        fn ids(g: &mut GroupRepresentation) {
+            g.id.get_or_insert_with(super::new_id);
+            for s in g.sub_groups.iter_mut().flatten() {
+                ids(s);
+            }
+        }
+        match (existing, policy) {
+            (Some(_), IfExists::Fail) => return Err(exists("Group", &name)),
+            (Some(id), IfExists::Skip) => r.push("SKIPPED", "GROUP", &name, Some(&id)),
+            (Some(id), IfExists::Overwrite) => {
+                g.id = Some(id.clone());
+                ids(&mut g);
+                edit::set_paths(&mut g, "");
+                if let Some(slot) = rep
+                    .groups
+                    .iter_mut()
+                    .flatten()
+                    .find(|x| x.id.as_deref() == Some(id.as_str()))
+                {
+                    *slot = g;
+                }
+                r.push("OVERWRITTEN", "GROUP", &name, Some(&id));
+            }
+            (None, _) => {
+                g.id = None;
+                ids(&mut g);
+                edit::set_paths(&mut g, "");
+                let id = g.id.clone().unwrap_or_default();
+                rep.groups.get_or_insert_with(Vec::new).push(g);
+                r.push("ADDED", "GROUP", &name, Some(&id));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The users of the import, as writes (hashing is async, so they are prepared first).
+async fn users(
     state: &AppState,
-    caller: &super::auth::Caller,
     snap: &RealmSnapshot,
     req: &Map<String, Value>,
     policy: IfExists,
-) -> AdminResult<Value> {
-    // Administrative roles handed out by imported groups or composites need a caller who
-    // holds them, as through the role-mapping endpoints.
-    caller.require_grant(&snap.name, &granted_roles(req))?;
-    // Users first (hashing is async); written in the same transaction as the realm changes.
+) -> AdminResult<(Vec<Write>, Results)> {
     let mut user_writes = Vec::new();
     let mut results = Results::default();
     for (i, u) in req
@@ -150,169 +343,27 @@ pub async fn run(
             users: vec![row],
         });
     }
+    Ok((user_writes, results))
+}
+
+pub async fn run(
+    state: &AppState,
+    caller: &super::auth::Caller,
+    snap: &RealmSnapshot,
+    req: &Map<String, Value>,
+    policy: IfExists,
+) -> AdminResult<Value> {
+    // Administrative roles handed out by imported groups or composites need a caller who
+    // holds them, as through the role-mapping endpoints.
+    caller.require_grant(&snap.name, &granted_roles(req))?;
+    // Users first; written in the same transaction as the realm changes.
+    let (user_writes, results) = users(state, snap, req, policy).await?;
     let realm_results = edit_realm(state, &snap.name, |rep, writes| {
         let mut r = Results::default();
-        // Realm roles.
-        let roles = req.get("roles");
-        for v in roles
-            .and_then(|r| r.get("realm"))
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let mut role: RoleRepresentation = serde_json::from_value(v.clone())
-                .map_err(|e| AdminError::bad(format!("roles.realm: {e}")))?;
-            let name = role.name.clone().unwrap_or_default();
-            let existing = model::role(rep, None, &name).and_then(|x| x.id.clone());
-            match (existing, policy) {
-                (Some(_), IfExists::Fail) => return Err(exists("Realm role", &name)),
-                (Some(id), IfExists::Skip) => r.push("SKIPPED", "REALM_ROLE", &name, Some(&id)),
-                (Some(id), IfExists::Overwrite) => {
-                    role.id = Some(id.clone());
-                    role.container_id = rep.id.clone();
-                    if let Some(slot) = model::roles_mut(rep, None)
-                        .iter_mut()
-                        .find(|x| x.name.as_deref() == Some(name.as_str()))
-                    {
-                        *slot = role;
-                    }
-                    r.push("OVERWRITTEN", "REALM_ROLE", &name, Some(&id));
-                }
-                (None, _) => {
-                    let id = super::new_id();
-                    role.id = Some(id.clone());
-                    role.client_role = Some(false);
-                    role.container_id = rep.id.clone();
-                    model::roles_mut(rep, None).push(role);
-                    r.push("ADDED", "REALM_ROLE", &name, Some(&id));
-                }
-            }
-        }
-        // Clients.
-        for v in req
-            .get("clients")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let client_id = v
-                .get("clientId")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let existing = model::client_by_client_id(rep, &client_id).and_then(|c| c.id.clone());
-            match (existing, policy) {
-                (Some(_), IfExists::Fail) => return Err(exists("Client", &client_id)),
-                (Some(id), IfExists::Skip) => r.push("SKIPPED", "CLIENT", &client_id, Some(&id)),
-                (Some(id), IfExists::Overwrite) => {
-                    model::remove_client(rep, &client_id);
-                    let mut v = v.clone();
-                    v["id"] = json!(id);
-                    let c = super::clients::prepare_new(rep, v)?;
-                    rep.clients.get_or_insert_with(Vec::new).push(c);
-                    r.push("OVERWRITTEN", "CLIENT", &client_id, Some(&id));
-                }
-                (None, _) => {
-                    let c = super::clients::prepare_new(rep, v.clone())?;
-                    let id = c.id.clone().unwrap_or_default();
-                    super::clients::add_client(rep, writes, c)?;
-                    r.push("ADDED", "CLIENT", &client_id, Some(&id));
-                }
-            }
-        }
-        // Client roles.
-        for (client_id, list) in roles
-            .and_then(|r| r.get("client"))
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            let container = model::client_by_client_id(rep, client_id)
-                .and_then(|c| c.id.clone())
-                .ok_or_else(|| {
-                    AdminError::bad(format!(
-                        "roles.client.{client_id}: client '{client_id}' does not exist"
-                    ))
-                })?;
-            for v in list.as_array().into_iter().flatten() {
-                let mut role: RoleRepresentation = serde_json::from_value(v.clone())
-                    .map_err(|e| AdminError::bad(format!("roles.client.{client_id}: {e}")))?;
-                let name = role.name.clone().unwrap_or_default();
-                let label = format!("{client_id}-{name}");
-                let existing = model::role(rep, Some(client_id), &name).and_then(|x| x.id.clone());
-                match (existing, policy) {
-                    (Some(_), IfExists::Fail) => return Err(exists("Client role", &label)),
-                    (Some(id), IfExists::Skip) => {
-                        r.push("SKIPPED", "CLIENT_ROLE", &label, Some(&id))
-                    }
-                    (Some(id), IfExists::Overwrite) => {
-                        role.id = Some(id.clone());
-                        role.client_role = Some(true);
-                        role.container_id = Some(container.clone());
-                        if let Some(slot) = model::roles_mut(rep, Some(client_id))
-                            .iter_mut()
-                            .find(|x| x.name.as_deref() == Some(name.as_str()))
-                        {
-                            *slot = role;
-                        }
-                        r.push("OVERWRITTEN", "CLIENT_ROLE", &label, Some(&id));
-                    }
-                    (None, _) => {
-                        let id = super::new_id();
-                        role.id = Some(id.clone());
-                        role.client_role = Some(true);
-                        role.container_id = Some(container.clone());
-                        model::roles_mut(rep, Some(client_id)).push(role);
-                        r.push("ADDED", "CLIENT_ROLE", &label, Some(&id));
-                    }
-                }
-            }
-        }
-        // Top-level groups (with their subgroups).
-        for v in req
-            .get("groups")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let mut g: GroupRepresentation = serde_json::from_value(v.clone())
-                .map_err(|e| AdminError::bad(format!("groups: {e}")))?;
-            let name = g.name.clone().unwrap_or_default();
-            let existing =
-                model::group_by_path(rep, &format!("/{name}")).and_then(|x| x.id.clone());
-            fn ids(g: &mut GroupRepresentation) {
-                g.id.get_or_insert_with(super::new_id);
-                for s in g.sub_groups.iter_mut().flatten() {
-                    ids(s);
-                }
-            }
-            match (existing, policy) {
-                (Some(_), IfExists::Fail) => return Err(exists("Group", &name)),
-                (Some(id), IfExists::Skip) => r.push("SKIPPED", "GROUP", &name, Some(&id)),
-                (Some(id), IfExists::Overwrite) => {
-                    g.id = Some(id.clone());
-                    ids(&mut g);
-                    model::set_paths(&mut g, "");
-                    if let Some(slot) = rep
-                        .groups
-                        .iter_mut()
-                        .flatten()
-                        .find(|x| x.id.as_deref() == Some(id.as_str()))
-                    {
-                        *slot = g;
-                    }
-                    r.push("OVERWRITTEN", "GROUP", &name, Some(&id));
-                }
-                (None, _) => {
-                    g.id = None;
-                    ids(&mut g);
-                    model::set_paths(&mut g, "");
-                    let id = g.id.clone().unwrap_or_default();
-                    rep.groups.get_or_insert_with(Vec::new).push(g);
-                    r.push("ADDED", "GROUP", &name, Some(&id));
-                }
-            }
-        }
+        realm_roles(rep, req, policy, &mut r)?;
+        clients(rep, writes, req, policy, &mut r)?;
+        client_roles(rep, req, policy, &mut r)?;
+        groups(rep, req, policy, &mut r)?;
         writes.extend(user_writes.iter().cloned());
         Ok(r.list)
     })

@@ -1,20 +1,22 @@
 //! `/admin/realms` and `/admin/realms/{realm}`: list, create, read, partial update, delete;
 //! keys; partial export and import.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing;
 use axum::Json;
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::auth::{Caller, Family, Need};
-use super::{body, created, edit_realm, model, no_content, AdminError, AdminResult};
+use super::auth::{Caller, CheckedLater, Family, ManageRealm, Need, RealmAdmin, ViewRealm};
+use super::{body, created, edit_realm, no_content, AdminError, AdminResult};
 use crate::crypto::b64;
 use crate::crypto::keys::KeyUse;
+use crate::http::paths;
+use crate::realm::edit;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::realm::{self, IfExists, RealmError, MASTER};
 use crate::store::Write;
@@ -38,19 +40,6 @@ const OWN_ENDPOINTS: &[&str] = &[
     "requiredActions",
     "federatedUsers",
 ];
-
-/// The realm of an Admin API path: 404 when unknown, 403 when the caller's token belongs to
-/// another realm than this one or master.
-pub fn target(state: &AppState, caller: &Caller, realm: &str) -> AdminResult<Arc<RealmSnapshot>> {
-    let snap = state
-        .realms
-        .get(realm)
-        .ok_or_else(|| AdminError::not_found("Realm not found."))?;
-    if caller.realm != MASTER && caller.realm != snap.name {
-        return Err(AdminError::Forbidden);
-    }
-    Ok(snap)
-}
 
 fn realm_json(snap: &RealmSnapshot) -> AdminResult<Value> {
     let mut v = super::to_json(&snap.rep)?;
@@ -131,25 +120,16 @@ pub async fn create(
 }
 
 /// `GET /admin/realms/{realm}`.
-pub async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
-) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Realm))?;
+pub async fn get(RealmAdmin { snap, .. }: RealmAdmin<ViewRealm>) -> AdminResult<Json<Value>> {
     Ok(Json(realm_json(&snap)?))
 }
 
 /// `PUT /admin/realms/{realm}`: fields present replace the stored ones; absent ones stay.
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageRealm>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Realm))?;
     let patch: Map<String, Value> = body(&bytes)?;
     super::reject_unknown(
         &patch,
@@ -172,7 +152,7 @@ pub async fn update(
     edit_realm(&state, &snap.name, |rep, _| {
         let mut skip = OWN_ENDPOINTS.to_vec();
         skip.extend(["id", "realm"]);
-        *rep = super::merge(&*rep, &patch, &skip)?;
+        *rep = edit::merge(&*rep, &patch, &skip)?;
         if let Some(p) = rep.extra.get("passwordPolicy").and_then(Value::as_str) {
             crate::policy::password::parse(p).map_err(AdminError::bad)?;
         }
@@ -186,10 +166,8 @@ pub async fn update(
 /// `<realm>-realm` client.
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
     if snap.name == MASTER {
         return Err(AdminError::bad("Can't delete master realm"));
     }
@@ -199,7 +177,7 @@ pub async fn delete(
     let id = snap.id.clone();
     let name = snap.name.clone();
     edit_realm(&state, MASTER, |master, writes| {
-        model::remove_client(master, &format!("{name}-realm"));
+        edit::remove_client(master, &format!("{name}-realm"));
         writes.push(Write::DeleteRealm { id: id.clone() });
         Ok(())
     })
@@ -209,13 +187,7 @@ pub async fn delete(
 }
 
 /// `GET /admin/realms/{realm}/keys`: `KeysMetadataRepresentation`.
-pub async fn keys(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
-) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Realm))?;
+pub async fn keys(RealmAdmin { snap, .. }: RealmAdmin<ViewRealm>) -> AdminResult<Json<Value>> {
     let mut active = Map::new();
     let mut keys = Vec::new();
     let mut sorted: Vec<_> = snap.keys.iter().collect();
@@ -272,13 +244,8 @@ const MASKED: &str = "**********";
 /// `POST /admin/realms/{realm}/partial-export`: the realm without users, clients and groups
 /// and roles unless asked for, secrets masked as Keycloak masks them.
 pub async fn partial_export(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
-    Query(q): Query<ExportQuery>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<ManageRealm, ExportQuery>,
 ) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Realm))?;
     let mut v = super::to_json(&snap.rep)?;
     let Some(o) = v.as_object_mut() else {
         return Err(AdminError::Internal);
@@ -339,17 +306,14 @@ pub async fn partial_export(
 /// users, each FAIL/SKIP/OVERWRITE when it exists (`PartialImportResults`).
 pub async fn partial_import(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<ManageRealm>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Realm))?;
     let req: Map<String, Value> = body(&bytes)?;
     let policy = match req.get("ifResourceExists").and_then(Value::as_str) {
-        None | Some("FAIL") => model::IfExists::Fail,
-        Some("SKIP") => model::IfExists::Skip,
-        Some("OVERWRITE") => model::IfExists::Overwrite,
+        None | Some("FAIL") => IfExists::Fail,
+        Some("SKIP") => IfExists::Skip,
+        Some("OVERWRITE") => IfExists::Overwrite,
         Some(other) => {
             return Err(AdminError::bad(format!(
                 "ifResourceExists: unknown policy '{other}' (FAIL, SKIP, OVERWRITE)"
@@ -358,4 +322,17 @@ pub async fn partial_import(
     };
     let results = super::partial_import::run(&state, &caller, &snap, &req, policy).await?;
     Ok((StatusCode::OK, Json(results)).into_response())
+}
+
+/// The routes of this resource.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::ADMIN_REALMS, routing::get(list).post(create))
+        .route(
+            paths::ADMIN_REALM,
+            routing::get(get).put(update).delete(delete),
+        )
+        .route(paths::ADMIN_KEYS, routing::get(keys))
+        .route(paths::ADMIN_PARTIAL_EXPORT, routing::post(partial_export))
+        .route(paths::ADMIN_PARTIAL_IMPORT, routing::post(partial_import))
 }

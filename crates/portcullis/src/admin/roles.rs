@@ -2,19 +2,23 @@
 //! composites, and the users and groups holding a role.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Response;
+use axum::routing;
 use axum::Json;
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{Caller, Family, Need};
-use super::realms::target;
-use super::{
-    body, created, edit_realm, model, new_id, no_content, AdminError, AdminResult, Paging,
-};
+use super::auth::{AnyRole, Caller, CheckedLater, Family, Need, RealmAdmin, ViewUsers};
+use super::role_mappings::{self, Container, Mode, Op};
+use super::view;
+use super::{body, created, edit_realm, new_id, no_content, AdminError, AdminResult, Paging};
+use crate::http::paths;
+use crate::realm::edit;
 use crate::realm::index::Role;
+use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{Composites, RealmRepresentation, RoleRepresentation};
 use crate::AppState;
 
@@ -27,7 +31,7 @@ struct Owner {
 
 impl Owner {
     fn key(&self, name: &str) -> Role {
-        model::role_key(self.client_id.as_deref(), name)
+        edit::role_key(self.client_id.as_deref(), name)
     }
     fn family(&self) -> Family {
         if self.client_id.is_some() {
@@ -46,82 +50,11 @@ fn realm_owner(rep: &RealmRepresentation) -> Owner {
 }
 
 fn client_owner(rep: &RealmRepresentation, id: &str) -> AdminResult<Owner> {
-    let c = model::client(rep, id).ok_or_else(|| AdminError::not_found("Could not find client"))?;
+    let c = edit::client(rep, id).ok_or_else(|| AdminError::not_found("Could not find client"))?;
     Ok(Owner {
         client_id: c.client_id.clone(),
         container: id.to_string(),
     })
-}
-
-/// The JSON of a role of an owner.
-fn role_out(rep: &RealmRepresentation, role: &Role) -> Option<Value> {
-    match role {
-        Role::Realm(n) => model::role(rep, None, n)
-            .map(|r| model::role_json(r, None, rep.id.as_deref().unwrap_or_default())),
-        Role::Client(c, n) => {
-            let uuid = model::client_by_client_id(rep, c)?.id.clone()?;
-            model::role(rep, Some(c), n).map(|r| model::role_json(r, Some(c), &uuid))
-        }
-    }
-}
-
-/// The roles of a role-mapping request body for a holder (user or group), each in the asked
-/// container (`client`: that client's roles; `None`: realm roles), and, when they are to be
-/// added, each one the caller may grant.
-pub fn mapping_roles(
-    rep: &RealmRepresentation,
-    caller: &Caller,
-    realm: &str,
-    body: &[Value],
-    client: Option<&str>,
-    add: bool,
-) -> AdminResult<Vec<Role>> {
-    let roles = body
-        .iter()
-        .map(|v| resolve(rep, v))
-        .collect::<AdminResult<Vec<_>>>()?;
-    if roles.iter().any(|r| !model::in_container(r, client)) {
-        return Err(AdminError::not_found("Could not find role"));
-    }
-    if add {
-        caller.require_grant(realm, &roles)?;
-    }
-    Ok(roles)
-}
-
-/// Resolves a `RoleRepresentation` of a request body (by `id`, else by name in the realm or,
-/// with `clientRole` and `containerId`, in that client) to a role of the realm.
-pub fn resolve(rep: &RealmRepresentation, v: &Value) -> AdminResult<Role> {
-    let not_found = || AdminError::not_found("Could not find role");
-    if let Some(id) = v.get("id").and_then(Value::as_str) {
-        let (owner, r) = model::role_by_id(rep, id).ok_or_else(not_found)?;
-        let name = r.name.clone().ok_or_else(not_found)?;
-        return Ok(model::role_key(owner.as_deref(), &name));
-    }
-    let name = v
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(not_found)?;
-    if v.get("clientRole").and_then(Value::as_bool) == Some(true) {
-        let container = v
-            .get("containerId")
-            .and_then(Value::as_str)
-            .ok_or_else(not_found)?;
-        let client = model::client(rep, container).ok_or_else(not_found)?;
-        let cid = client.client_id.clone().unwrap_or_default();
-        model::role(rep, Some(&cid), name).ok_or_else(not_found)?;
-        return Ok(Role::Client(cid, name.to_string()));
-    }
-    model::role(rep, None, name).ok_or_else(not_found)?;
-    Ok(Role::Realm(name.to_string()))
-}
-
-/// The JSON of roles, skipping unknown ones.
-pub fn roles_out<'a>(
-    rep: &RealmRepresentation,
-    roles: impl IntoIterator<Item = &'a Role>,
-) -> Vec<Value> {
-    roles.into_iter().filter_map(|r| role_out(rep, r)).collect()
 }
 
 /// Query of role lists.
@@ -133,21 +66,17 @@ pub struct ListQuery {
     max: Option<i64>,
 }
 
-async fn list_in(
-    state: &AppState,
-    caller: &Caller,
-    realm: &str,
+fn list_in(
+    snap: &RealmSnapshot,
     client: Option<&str>,
     q: ListQuery,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(state, caller, realm)?;
-    caller.require(&snap.name, Need::Any)?;
     let owner = match client {
         Some(id) => client_owner(&snap.rep, id)?,
         None => realm_owner(&snap.rep),
     };
     let needle = q.search.as_deref().map(str::to_lowercase);
-    let out: Vec<Value> = model::roles(&snap.rep, owner.client_id.as_deref())
+    let out: Vec<Value> = edit::roles(&snap.rep, owner.client_id.as_deref())
         .filter(|r| {
             needle.as_deref().is_none_or(|n| {
                 r.name
@@ -157,7 +86,7 @@ async fn list_in(
                     .contains(n)
             })
         })
-        .map(|r| model::role_json(r, owner.client_id.as_deref(), &owner.container))
+        .map(|r| view::role_json(r, owner.client_id.as_deref(), &owner.container))
         .collect();
     Ok(Json(
         Paging {
@@ -170,13 +99,12 @@ async fn list_in(
 
 async fn create_in(
     state: &AppState,
+    snap: &RealmSnapshot,
     caller: &Caller,
-    realm: &str,
     client: Option<&str>,
     uri: &Uri,
     bytes: &[u8],
 ) -> AdminResult<Response> {
-    let snap = target(state, caller, realm)?;
     let mut role: RoleRepresentation = body(bytes)?;
     let name = role
         .name
@@ -189,7 +117,7 @@ async fn create_in(
             None => realm_owner(rep),
         };
         caller.require(&snap.name, Need::Manage(owner.family()))?;
-        if model::role(rep, owner.client_id.as_deref(), &name).is_some() {
+        if edit::role(rep, owner.client_id.as_deref(), &name).is_some() {
             return Err(AdminError::Conflict(format!(
                 "Role with name {name} already exists"
             )));
@@ -200,7 +128,7 @@ async fn create_in(
         role.extra.entry("attributes").or_insert(json!({}));
         let composites = role.composites.take();
         role.composite = Some(false);
-        model::roles_mut(rep, owner.client_id.as_deref()).push(role.clone());
+        edit::roles_mut(rep, owner.client_id.as_deref()).push(role.clone());
         if let Some(c) = composites {
             let key = owner.key(&name);
             set_composites(rep, &key, c)?;
@@ -219,7 +147,7 @@ fn composites_keys(rep: &RealmRepresentation, role: &Role) -> Vec<Role> {
         Role::Realm(n) => (None, n),
         Role::Client(c, n) => (Some(c.as_str()), n),
     };
-    model::role(rep, owner, name)
+    edit::role(rep, owner, name)
         .map(crate::realm::index::composites_of)
         .unwrap_or_default()
 }
@@ -245,7 +173,7 @@ fn role_mut<'a>(
         Role::Realm(n) => (None, n),
         Role::Client(c, n) => (Some(c.as_str()), n),
     };
-    model::roles_mut(rep, owner)
+    edit::roles_mut(rep, owner)
         .iter_mut()
         .find(|r| r.name.as_deref() == Some(name.as_str()))
 }
@@ -258,51 +186,31 @@ fn change_composites(
 ) -> AdminResult<()> {
     for m in members {
         let exists = match m {
-            Role::Realm(n) => model::role(rep, None, n).is_some(),
-            Role::Client(c, n) => model::role(rep, Some(c), n).is_some(),
+            Role::Realm(n) => edit::role(rep, None, n).is_some(),
+            Role::Client(c, n) => edit::role(rep, Some(c), n).is_some(),
         };
         if !exists {
             return Err(AdminError::not_found("Could not find composite role"));
         }
     }
     let r = role_mut(rep, role).ok_or_else(|| AdminError::not_found("Could not find role"))?;
-    let c = r.composites.get_or_insert_with(Default::default);
-    let mut mappings = model::Mappings {
-        realm: &mut c.realm,
-        client: &mut c.client,
-    };
-    for m in members {
-        if add {
-            mappings.add(m);
-        } else {
-            mappings.remove(m);
-        }
-    }
-    let any = c.realm.as_ref().is_some_and(|l| !l.is_empty())
-        || c.client
-            .as_ref()
-            .is_some_and(|m| m.values().any(|l| !l.is_empty()));
-    r.composite = Some(any);
-    if !any {
-        r.composites = None;
-    }
+    role_mappings::apply(r, members, if add { Op::Add } else { Op::Remove });
     Ok(())
 }
 
 fn find(rep: &RealmRepresentation, owner: &Owner, name: &str) -> AdminResult<Value> {
-    model::role(rep, owner.client_id.as_deref(), name)
-        .map(|r| model::role_json(r, owner.client_id.as_deref(), &owner.container))
+    edit::role(rep, owner.client_id.as_deref(), name)
+        .map(|r| view::role_json(r, owner.client_id.as_deref(), &owner.container))
         .ok_or_else(|| AdminError::not_found("Could not find role"))
 }
 
 async fn update_role(
     state: &AppState,
+    snap: &RealmSnapshot,
     caller: &Caller,
-    realm: &str,
     locate: impl Fn(&RealmRepresentation) -> AdminResult<Role>,
     bytes: &[u8],
 ) -> AdminResult<Response> {
-    let snap = target(state, caller, realm)?;
     let patch: RoleRepresentation = body(bytes)?;
     let renamed = edit_realm(state, &snap.name, |rep, _| {
         let role = locate(rep)?;
@@ -323,12 +231,12 @@ async fn update_role(
                     Role::Realm(_) => None,
                     Role::Client(c, _) => Some(c.as_str()),
                 };
-                if model::role(rep, owner, new_name).is_some() {
+                if edit::role(rep, owner, new_name).is_some() {
                     return Err(AdminError::Conflict(format!(
                         "Role with name {new_name} already exists"
                     )));
                 }
-                model::rename_role_refs(rep, &role, new_name);
+                edit::rename_role_refs(rep, &role, new_name);
                 renamed = Some((role.clone(), new_name.clone()));
             }
         }
@@ -361,7 +269,7 @@ async fn rename_in_users(
     for mut row in state.store.users(realm_id).await? {
         let mut u: crate::representation::UserRepresentation =
             serde_json::from_str(&row.representation).map_err(|_| AdminError::Internal)?;
-        let mut m = model::Mappings {
+        let mut m = edit::Mappings {
             realm: &mut u.realm_roles,
             client: &mut u.client_roles,
         };
@@ -380,11 +288,10 @@ async fn rename_in_users(
 
 async fn delete_role(
     state: &AppState,
+    snap: &RealmSnapshot,
     caller: &Caller,
-    realm: &str,
     locate: impl Fn(&RealmRepresentation) -> AdminResult<Role>,
 ) -> AdminResult<Response> {
-    let snap = target(state, caller, realm)?;
     edit_realm(state, &snap.name, |rep, _| {
         let role = locate(rep)?;
         let family = if matches!(role, Role::Client(..)) {
@@ -402,51 +309,37 @@ async fn delete_role(
             Role::Realm(n) => (None, n.clone()),
             Role::Client(c, n) => (Some(c.clone()), n.clone()),
         };
-        model::roles_mut(rep, owner.as_deref())
-            .retain(|r| r.name.as_deref() != Some(name.as_str()));
-        model::remove_role_refs(rep, &role);
+        edit::roles_mut(rep, owner.as_deref()).retain(|r| r.name.as_deref() != Some(name.as_str()));
+        edit::remove_role_refs(rep, &role);
         Ok(())
     })
     .await?;
     Ok(no_content())
 }
 
+/// The composites of a role in `container`.
 fn composites_of(
-    rep: &RealmRepresentation,
+    snap: &RealmSnapshot,
     role: &Role,
-    only_realm: bool,
+    container: &Container,
 ) -> AdminResult<Vec<Value>> {
     let (owner, name) = match role {
         Role::Realm(n) => (None, n),
         Role::Client(c, n) => (Some(c.as_str()), n),
     };
-    let r = model::role(rep, owner, name)
+    let r = edit::role(&snap.rep, owner, name)
         .ok_or_else(|| AdminError::not_found("Could not find role"))?;
-    let mut keys = Vec::new();
-    if let Some(c) = &r.composites {
-        keys.extend(c.realm.iter().flatten().map(|n| Role::Realm(n.clone())));
-        if !only_realm {
-            for (client, names) in c.client.iter().flatten() {
-                keys.extend(
-                    names
-                        .iter()
-                        .map(|n| Role::Client(client.clone(), n.clone())),
-                );
-            }
-        }
-    }
-    Ok(roles_out(rep, &keys))
+    Ok(role_mappings::listed(snap, r, container, Mode::Direct))
 }
 
 async fn composites_change(
     state: &AppState,
+    snap: &RealmSnapshot,
     caller: &Caller,
-    realm: &str,
     locate: impl Fn(&RealmRepresentation) -> AdminResult<Role>,
     bytes: &[u8],
     add: bool,
 ) -> AdminResult<Response> {
-    let snap = target(state, caller, realm)?;
     let list: Vec<Value> = body(bytes)?;
     edit_realm(state, &snap.name, |rep, _| {
         let role = locate(rep)?;
@@ -456,12 +349,8 @@ async fn composites_change(
             Family::Realm
         };
         caller.require(&snap.name, Need::Manage(family))?;
-        let members = list
-            .iter()
-            .map(|v| {
-                resolve(rep, v).map_err(|_| AdminError::not_found("Could not find composite role"))
-            })
-            .collect::<AdminResult<Vec<_>>>()?;
+        let members = role_mappings::resolve(rep, &list, &Container::All)
+            .map_err(|_| AdminError::not_found("Could not find composite role"))?;
         if add {
             caller.require_grant(&snap.name, &members)?;
         }
@@ -473,14 +362,11 @@ async fn composites_change(
 
 async fn holders(
     state: &AppState,
-    caller: &Caller,
-    realm: &str,
+    snap: &RealmSnapshot,
     locate: impl Fn(&RealmRepresentation) -> AdminResult<Role>,
     paging: Paging,
     groups: bool,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(state, caller, realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
     let role = locate(&snap.rep)?;
     if groups {
         let mut out = Vec::new();
@@ -499,7 +385,7 @@ async fn holders(
                         .is_some_and(|l| l.contains(n)),
                 };
                 if holds {
-                    out.push(super::groups::brief(g));
+                    out.push(view::group_brief(g));
                 }
                 walk(g.sub_groups.as_deref().unwrap_or_default(), role, out);
             }
@@ -524,7 +410,7 @@ async fn holders(
                 .is_some_and(|l| l.contains(n)),
         };
         if holds {
-            out.push(super::users::user_json(&u, true));
+            out.push(view::user_json(&u, true));
         }
     }
     Ok(Json(paging.apply(out, Some(100))))
@@ -539,7 +425,7 @@ fn by_name(
             Some(id) => client_owner(rep, id)?,
             None => realm_owner(rep),
         };
-        model::role(rep, owner.client_id.as_deref(), &name)
+        edit::role(rep, owner.client_id.as_deref(), &name)
             .ok_or_else(|| AdminError::not_found("Could not find role"))?;
         Ok(owner.key(&name))
     }
@@ -547,9 +433,9 @@ fn by_name(
 
 fn by_id(id: String) -> impl Fn(&RealmRepresentation) -> AdminResult<Role> {
     move |rep| {
-        let (owner, r) = model::role_by_id(rep, &id)
+        let (owner, r) = edit::role_by_id(rep, &id)
             .ok_or_else(|| AdminError::not_found("Could not find role with id"))?;
-        Ok(model::role_key(
+        Ok(edit::role_key(
             owner.as_deref(),
             r.name.as_deref().unwrap_or_default(),
         ))
@@ -560,319 +446,348 @@ fn by_id(id: String) -> impl Fn(&RealmRepresentation) -> AdminResult<Role> {
 
 /// `GET /roles`.
 pub async fn realm_list(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
-    Query(q): Query<ListQuery>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<AnyRole, ListQuery>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    list_in(&s, &caller, &realm, None, q).await
+    list_in(&snap, None, q)
 }
 /// `POST /roles`.
 pub async fn realm_create(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
     uri: Uri,
     b: Bytes,
 ) -> AdminResult<Response> {
-    create_in(&s, &caller, &realm, None, &uri, &b).await
+    create_in(&s, &snap, &caller, None, &uri, &b).await
 }
 /// `GET /roles/{role}`.
 pub async fn realm_get(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, role)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<AnyRole>,
+    Path((_, role)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let snap = target(&s, &caller, &realm)?;
-    caller.require(&snap.name, Need::Any)?;
     Ok(Json(find(&snap.rep, &realm_owner(&snap.rep), &role)?))
 }
 /// `PUT /roles/{role}`.
 pub async fn realm_update(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, role)): Path<(String, String)>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    Path((_, role)): Path<(String, String)>,
     b: Bytes,
 ) -> AdminResult<Response> {
-    update_role(&s, &caller, &realm, by_name(None, role), &b).await
+    update_role(&s, &snap, &caller, by_name(None, role), &b).await
 }
 /// `DELETE /roles/{role}`.
 pub async fn realm_delete(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, role)): Path<(String, String)>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    Path((_, role)): Path<(String, String)>,
 ) -> AdminResult<Response> {
-    delete_role(&s, &caller, &realm, by_name(None, role)).await
+    delete_role(&s, &snap, &caller, by_name(None, role)).await
 }
 /// `GET /roles/{role}/composites`.
 pub async fn realm_composites(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, role)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<AnyRole>,
+    Path((_, role)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&s, &caller, &realm)?;
-    caller.require(&snap.name, Need::Any)?;
-    Ok(Json(composites_of(&snap.rep, &Role::Realm(role), false)?))
+    Ok(Json(composites_of(
+        &snap,
+        &Role::Realm(role),
+        &Container::All,
+    )?))
 }
 /// `GET /roles/{role}/composites/realm`.
 pub async fn realm_composites_realm(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, role)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<AnyRole>,
+    Path((_, role)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&s, &caller, &realm)?;
-    caller.require(&snap.name, Need::Any)?;
-    Ok(Json(composites_of(&snap.rep, &Role::Realm(role), true)?))
+    Ok(Json(composites_of(
+        &snap,
+        &Role::Realm(role),
+        &Container::Realm,
+    )?))
 }
 /// `GET /roles/{role}/composites/clients/{client}` (and the same under a client role or
 /// `roles-by-id`): the composites that are roles of that client.
-async fn composites_of_client(
-    s: &AppState,
-    caller: &Caller,
-    realm: &str,
+fn composites_of_client(
+    snap: &RealmSnapshot,
     locate: impl Fn(&RealmRepresentation) -> AdminResult<Role>,
     client: &str,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(s, caller, realm)?;
-    caller.require(&snap.name, Need::Any)?;
     let role = locate(&snap.rep)?;
     let cid = client_owner(&snap.rep, client)?.client_id;
-    let (owner, name) = match &role {
-        Role::Realm(n) => (None, n),
-        Role::Client(c, n) => (Some(c.as_str()), n),
-    };
-    let r = model::role(&snap.rep, owner, name)
-        .ok_or_else(|| AdminError::not_found("Could not find role"))?;
-    let keys: Vec<Role> = r
-        .composites
-        .as_ref()
-        .and_then(|c| c.client.as_ref())
-        .and_then(|m| m.get(cid.as_deref().unwrap_or_default()))
-        .into_iter()
-        .flatten()
-        .map(|n| model::role_key(cid.as_deref(), n))
-        .collect();
-    Ok(Json(roles_out(&snap.rep, &keys)))
+    let container = Container::Client(cid.unwrap_or_default());
+    Ok(Json(composites_of(snap, &role, &container)?))
 }
 /// `GET /roles/{role}/composites/clients/{client}`.
 pub async fn realm_composites_client(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, role, client)): Path<(String, String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<AnyRole>,
+    Path((_, role, client)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    composites_of_client(&s, &caller, &realm, by_name(None, role), &client).await
+    composites_of_client(&snap, by_name(None, role), &client)
 }
 /// `GET /roles-by-id/{id}/composites/clients/{client}`.
 pub async fn by_id_composites_client(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, client)): Path<(String, String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<AnyRole>,
+    Path((_, id, client)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    composites_of_client(&s, &caller, &realm, by_id(id), &client).await
+    composites_of_client(&snap, by_id(id), &client)
 }
 /// `GET /roles-by-id/{id}/composites/realm`.
 pub async fn by_id_composites_realm(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<AnyRole>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&s, &caller, &realm)?;
-    caller.require(&snap.name, Need::Any)?;
     let key = by_id(id)(&snap.rep)?;
-    Ok(Json(composites_of(&snap.rep, &key, true)?))
+    Ok(Json(composites_of(&snap, &key, &Container::Realm)?))
 }
 /// `POST /roles/{role}/composites`.
 pub async fn realm_add_composites(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, role)): Path<(String, String)>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    Path((_, role)): Path<(String, String)>,
     b: Bytes,
 ) -> AdminResult<Response> {
-    composites_change(&s, &caller, &realm, by_name(None, role), &b, true).await
+    composites_change(&s, &snap, &caller, by_name(None, role), &b, true).await
 }
 /// `DELETE /roles/{role}/composites`.
 pub async fn realm_remove_composites(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, role)): Path<(String, String)>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    Path((_, role)): Path<(String, String)>,
     b: Bytes,
 ) -> AdminResult<Response> {
-    composites_change(&s, &caller, &realm, by_name(None, role), &b, false).await
+    composites_change(&s, &snap, &caller, by_name(None, role), &b, false).await
 }
 /// `GET /roles/{role}/users`.
 pub async fn realm_role_users(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, role)): Path<(String, String)>,
-    Query(p): Query<Paging>,
+    RealmAdmin { snap, query: p, .. }: RealmAdmin<ViewUsers, Paging>,
+    Path((_, role)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    holders(&s, &caller, &realm, by_name(None, role), p, false).await
+    holders(&s, &snap, by_name(None, role), p, false).await
 }
 /// `GET /roles/{role}/groups`.
 pub async fn realm_role_groups(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, role)): Path<(String, String)>,
-    Query(p): Query<Paging>,
+    RealmAdmin { snap, query: p, .. }: RealmAdmin<ViewUsers, Paging>,
+    Path((_, role)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    holders(&s, &caller, &realm, by_name(None, role), p, true).await
+    holders(&s, &snap, by_name(None, role), p, true).await
 }
 
 // Client roles.
 
 /// `GET /clients/{id}/roles`.
 pub async fn client_list(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-    Query(q): Query<ListQuery>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<AnyRole, ListQuery>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    list_in(&s, &caller, &realm, Some(&id), q).await
+    list_in(&snap, Some(&id), q)
 }
 /// `POST /clients/{id}/roles`.
 pub async fn client_create(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    Path((_, id)): Path<(String, String)>,
     uri: Uri,
     b: Bytes,
 ) -> AdminResult<Response> {
-    create_in(&s, &caller, &realm, Some(&id), &uri, &b).await
+    create_in(&s, &snap, &caller, Some(&id), &uri, &b).await
 }
 /// `GET /clients/{id}/roles/{role}`.
 pub async fn client_get(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, role)): Path<(String, String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<AnyRole>,
+    Path((_, id, role)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let snap = target(&s, &caller, &realm)?;
-    caller.require(&snap.name, Need::Any)?;
     let owner = client_owner(&snap.rep, &id)?;
     Ok(Json(find(&snap.rep, &owner, &role)?))
 }
 /// `PUT /clients/{id}/roles/{role}`.
 pub async fn client_update(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, role)): Path<(String, String, String)>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    Path((_, id, role)): Path<(String, String, String)>,
     b: Bytes,
 ) -> AdminResult<Response> {
-    update_role(&s, &caller, &realm, by_name(Some(id), role), &b).await
+    update_role(&s, &snap, &caller, by_name(Some(id), role), &b).await
 }
 /// `DELETE /clients/{id}/roles/{role}`.
 pub async fn client_delete(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, role)): Path<(String, String, String)>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    Path((_, id, role)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
-    delete_role(&s, &caller, &realm, by_name(Some(id), role)).await
+    delete_role(&s, &snap, &caller, by_name(Some(id), role)).await
 }
 /// `GET /clients/{id}/roles/{role}/composites`.
 pub async fn client_composites(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, role)): Path<(String, String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<AnyRole>,
+    Path((_, id, role)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&s, &caller, &realm)?;
-    caller.require(&snap.name, Need::Any)?;
     let key = by_name(Some(id), role)(&snap.rep)?;
-    Ok(Json(composites_of(&snap.rep, &key, false)?))
+    Ok(Json(composites_of(&snap, &key, &Container::All)?))
 }
 /// `POST /clients/{id}/roles/{role}/composites`.
 pub async fn client_add_composites(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, role)): Path<(String, String, String)>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    Path((_, id, role)): Path<(String, String, String)>,
     b: Bytes,
 ) -> AdminResult<Response> {
-    composites_change(&s, &caller, &realm, by_name(Some(id), role), &b, true).await
+    composites_change(&s, &snap, &caller, by_name(Some(id), role), &b, true).await
 }
 /// `DELETE /clients/{id}/roles/{role}/composites`.
 pub async fn client_remove_composites(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, role)): Path<(String, String, String)>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    Path((_, id, role)): Path<(String, String, String)>,
     b: Bytes,
 ) -> AdminResult<Response> {
-    composites_change(&s, &caller, &realm, by_name(Some(id), role), &b, false).await
+    composites_change(&s, &snap, &caller, by_name(Some(id), role), &b, false).await
 }
 /// `GET /clients/{id}/roles/{role}/users`.
 pub async fn client_role_users(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, role)): Path<(String, String, String)>,
-    Query(p): Query<Paging>,
+    RealmAdmin { snap, query: p, .. }: RealmAdmin<ViewUsers, Paging>,
+    Path((_, id, role)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    holders(&s, &caller, &realm, by_name(Some(id), role), p, false).await
+    holders(&s, &snap, by_name(Some(id), role), p, false).await
 }
 /// `GET /clients/{id}/roles/{role}/groups`.
 pub async fn client_role_groups(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, role)): Path<(String, String, String)>,
-    Query(p): Query<Paging>,
+    RealmAdmin { snap, query: p, .. }: RealmAdmin<ViewUsers, Paging>,
+    Path((_, id, role)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    holders(&s, &caller, &realm, by_name(Some(id), role), p, true).await
+    holders(&s, &snap, by_name(Some(id), role), p, true).await
 }
 
 // By id.
 
 /// `GET /roles-by-id/{id}`.
 pub async fn by_id_get(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<AnyRole>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let snap = target(&s, &caller, &realm)?;
-    caller.require(&snap.name, Need::Any)?;
     let key = by_id(id)(&snap.rep)?;
-    role_out(&snap.rep, &key)
+    view::role_out(&snap.rep, &key)
         .map(Json)
         .ok_or_else(|| AdminError::not_found("Could not find role with id"))
 }
 /// `PUT /roles-by-id/{id}`.
 pub async fn by_id_update(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    Path((_, id)): Path<(String, String)>,
     b: Bytes,
 ) -> AdminResult<Response> {
-    update_role(&s, &caller, &realm, by_id(id), &b).await
+    update_role(&s, &snap, &caller, by_id(id), &b).await
 }
 /// `DELETE /roles-by-id/{id}`.
 pub async fn by_id_delete(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
-    delete_role(&s, &caller, &realm, by_id(id)).await
+    delete_role(&s, &snap, &caller, by_id(id)).await
 }
 /// `GET /roles-by-id/{id}/composites`.
 pub async fn by_id_composites(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<AnyRole>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&s, &caller, &realm)?;
-    caller.require(&snap.name, Need::Any)?;
     let key = by_id(id)(&snap.rep)?;
-    Ok(Json(composites_of(&snap.rep, &key, false)?))
+    Ok(Json(composites_of(&snap, &key, &Container::All)?))
 }
 /// `POST /roles-by-id/{id}/composites`.
 pub async fn by_id_add_composites(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    Path((_, id)): Path<(String, String)>,
     b: Bytes,
 ) -> AdminResult<Response> {
-    composites_change(&s, &caller, &realm, by_id(id), &b, true).await
+    composites_change(&s, &snap, &caller, by_id(id), &b, true).await
 }
 /// `DELETE /roles-by-id/{id}/composites`.
 pub async fn by_id_remove_composites(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    Path((_, id)): Path<(String, String)>,
     b: Bytes,
 ) -> AdminResult<Response> {
-    composites_change(&s, &caller, &realm, by_id(id), &b, false).await
+    composites_change(&s, &snap, &caller, by_id(id), &b, false).await
+}
+
+/// The routes of this resource.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            paths::ADMIN_CLIENT_ROLES,
+            routing::get(client_list).post(client_create),
+        )
+        .route(
+            paths::ADMIN_CLIENT_ROLE,
+            routing::get(client_get)
+                .put(client_update)
+                .delete(client_delete),
+        )
+        .route(
+            paths::ADMIN_CLIENT_ROLE_COMPOSITES,
+            routing::get(client_composites)
+                .post(client_add_composites)
+                .delete(client_remove_composites),
+        )
+        .route(
+            paths::ADMIN_CLIENT_ROLE_USERS,
+            routing::get(client_role_users),
+        )
+        .route(
+            paths::ADMIN_CLIENT_ROLE_GROUPS,
+            routing::get(client_role_groups),
+        )
+        .route(
+            paths::ADMIN_ROLES,
+            routing::get(realm_list).post(realm_create),
+        )
+        .route(
+            paths::ADMIN_ROLE,
+            routing::get(realm_get)
+                .put(realm_update)
+                .delete(realm_delete),
+        )
+        .route(
+            paths::ADMIN_ROLE_COMPOSITES,
+            routing::get(realm_composites)
+                .post(realm_add_composites)
+                .delete(realm_remove_composites),
+        )
+        .route(
+            paths::ADMIN_ROLE_COMPOSITES_REALM,
+            routing::get(realm_composites_realm),
+        )
+        .route(
+            paths::ADMIN_ROLE_COMPOSITES_CLIENT,
+            routing::get(realm_composites_client),
+        )
+        .route(
+            paths::ADMIN_ROLE_BY_ID_COMPOSITES_REALM,
+            routing::get(by_id_composites_realm),
+        )
+        .route(
+            paths::ADMIN_ROLE_BY_ID_COMPOSITES_CLIENT,
+            routing::get(by_id_composites_client),
+        )
+        .route(paths::ADMIN_ROLE_USERS, routing::get(realm_role_users))
+        .route(paths::ADMIN_ROLE_GROUPS, routing::get(realm_role_groups))
+        .route(
+            paths::ADMIN_ROLE_BY_ID,
+            routing::get(by_id_get)
+                .put(by_id_update)
+                .delete(by_id_delete),
+        )
+        .route(
+            paths::ADMIN_ROLE_BY_ID_COMPOSITES,
+            routing::get(by_id_composites)
+                .post(by_id_add_composites)
+                .delete(by_id_remove_composites),
+        )
 }

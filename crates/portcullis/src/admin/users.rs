@@ -1,23 +1,23 @@
 //! `/admin/realms/{realm}/users`: search, count, CRUD, passwords, credentials, sessions,
 //! groups and role mappings.
 
-use std::collections::BTreeSet;
-
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use axum::routing;
 use axum::Json;
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::auth::{Caller, Family, Need};
-use super::clients::mappings_json;
-use super::realms::target;
-use super::roles::roles_out;
-use super::{body, created, model, new_id, no_content, now_millis, AdminError, AdminResult};
+use super::auth::{Caller, Family, ManageUsers, Need, QueryUsers, RealmAdmin, ViewUsers};
+use super::role_mappings::{self as rm, Available, Composite, Direct, Holders, Mode, Op};
+use super::view::{self, user_json};
+use super::{body, created, new_id, no_content, now_millis, AdminError, AdminResult};
+use crate::http::paths;
 use crate::oidc::backchannel_logout;
-use crate::realm::index::{role_refs, Role};
+use crate::realm::edit;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{CredentialRepresentation, UserRepresentation};
 use crate::store::{Match, UserCondition, UserField, UserQuery, UserRow};
@@ -28,57 +28,6 @@ const DEFAULT_MAX: i64 = 100;
 
 fn not_found() -> AdminError {
     AdminError::not_found("User not found")
-}
-
-/// Fields of the stored user that the Admin API does not show in a `UserRepresentation`.
-const HIDDEN: &[&str] = &[
-    "credentials",
-    "realmRoles",
-    "clientRoles",
-    "groups",
-    "clientConsents",
-    "federatedIdentities",
-    "serviceAccountClientId",
-    "socialLinks",
-    "applicationRoles",
-];
-
-/// The `UserRepresentation` the Admin API answers (brief: the search columns only).
-pub fn user_json(u: &UserRepresentation, brief: bool) -> Value {
-    let mut v = serde_json::to_value(u).unwrap_or_else(|_| json!({}));
-    let Some(o) = v.as_object_mut() else {
-        return v;
-    };
-    for k in HIDDEN {
-        o.remove(*k);
-    }
-    o.entry("emailVerified").or_insert(json!(false));
-    o.entry("enabled").or_insert(json!(false));
-    if brief {
-        o.retain(|k, _| {
-            matches!(
-                k.as_str(),
-                "id" | "username"
-                    | "firstName"
-                    | "lastName"
-                    | "email"
-                    | "emailVerified"
-                    | "createdTimestamp"
-                    | "enabled"
-                    | "federationLink"
-            )
-        });
-        return v;
-    }
-    o.entry("totp").or_insert(json!(false));
-    o.entry("disableableCredentialTypes").or_insert(json!([]));
-    o.entry("requiredActions").or_insert(json!([]));
-    o.entry("notBefore").or_insert(json!(0));
-    o.insert(
-        "access".into(),
-        json!({"manageGroupMembership": true, "view": true, "mapRoles": true, "impersonate": false, "manage": true}),
-    );
-    v
 }
 
 fn parse(row: &UserRow) -> AdminResult<UserRepresentation> {
@@ -255,7 +204,7 @@ pub async fn new_user_unchecked(
     u.realm_roles = Some(default_role.into_iter().collect());
     if let Some(groups) = &u.groups {
         for p in groups {
-            if model::group_by_path(&snap.rep, p).is_none() {
+            if edit::group_by_path(&snap.rep, p).is_none() {
                 return Err(AdminError::bad(format!("Group {p} not found")));
             }
         }
@@ -451,12 +400,13 @@ async fn search(
 /// `GET /users`.
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
-    Query(q): Query<SearchQuery>,
+    RealmAdmin {
+        snap,
+        caller,
+        query: q,
+        ..
+    }: RealmAdmin<QueryUsers, SearchQuery>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Query(Family::Users))?;
     let brief =
         q.brief_representation == Some(true) || !caller.can(&snap.name, Need::View(Family::Users));
     let users = search(&state, &snap, &q).await?;
@@ -466,12 +416,8 @@ pub async fn list(
 /// `GET /users/count`.
 pub async fn count(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
-    Query(q): Query<SearchQuery>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<QueryUsers, SearchQuery>,
 ) -> AdminResult<Json<i64>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Query(Family::Users))?;
     if attribute_filter(&q).is_empty() && q.email_verified.is_none() {
         return Ok(Json(
             state.store.count_users(&snap.id, &user_query(&q)).await?,
@@ -488,13 +434,10 @@ pub async fn count(
 /// `POST /users`.
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(realm): Path<String>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
     let v: Value = body(&bytes)?;
     if !v.is_object() {
         return Err(AdminError::bad("expected a user object"));
@@ -516,11 +459,9 @@ pub async fn create(
 /// `GET /users/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
     let (_, u) = load(&state, &snap, &id).await?;
     Ok(Json(user_json(&u, false)))
 }
@@ -528,12 +469,10 @@ pub async fn get(
 /// `PUT /users/{id}`: fields present replace the stored ones.
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
     let patch: Map<String, Value> = body(&bytes)?;
     let (_, u) = load(&state, &snap, &id).await?;
     super::reject_unknown(
@@ -624,11 +563,9 @@ pub async fn update(
 /// `DELETE /users/{id}`: with the user's sessions.
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
     if !state.store.delete_user(&snap.id, &id).await? {
         return Err(not_found());
     }
@@ -638,12 +575,10 @@ pub async fn delete(
 /// `PUT /users/{id}/reset-password`: `{"type": "password", "value": "...", "temporary": true}`.
 pub async fn reset_password(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
     let cred: CredentialRepresentation = body(&bytes)?;
     let (_, mut u) = load(&state, &snap, &id).await?;
     let value = cred
@@ -660,11 +595,9 @@ pub async fn reset_password(
 /// `PUT /users/{id}/execute-actions-email`: this server sends no e-mail; the answer says so.
 pub async fn execute_actions_email(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
     let (_, u) = load(&state, &snap, &id).await?;
     if u.email.as_deref().unwrap_or_default().is_empty() {
         return Err(AdminError::bad("User email missing"));
@@ -692,11 +625,9 @@ pub async fn execute_actions_email(
 /// `GET /users/{id}/credentials`: metadata, never the hash.
 pub async fn credentials(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
     let (_, u) = load(&state, &snap, &id).await?;
     let out = u
         .credentials
@@ -718,11 +649,9 @@ pub async fn credentials(
 /// `DELETE /users/{id}/credentials/{cred}`.
 pub async fn delete_credential(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id, cred)): Path<(String, String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id, cred)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
     let (_, mut u) = load(&state, &snap, &id).await?;
     let list = u.credentials.get_or_insert_with(Vec::new);
     let before = list.len();
@@ -734,51 +663,19 @@ pub async fn delete_credential(
     Ok(no_content())
 }
 
-/// Keycloak's `UserSessionRepresentation`; `clients` maps each client's id (UUID) to its
-/// `clientId`, for the clients of the session that the realm still has.
-fn session_json(
-    snap: &RealmSnapshot,
-    s: &crate::store::SessionRow,
-    username: &str,
-    clients: &[crate::store::ClientSessionRow],
-) -> Value {
-    let notes: Map<String, Value> = serde_json::from_str(&s.data).unwrap_or_default();
-    let map: Map<String, Value> = clients
-        .iter()
-        .filter(|c| c.session_id == s.id)
-        .filter_map(|cs| {
-            let c = snap.index.client(&snap.rep, &cs.client_id)?;
-            Some((c.id.clone()?, json!(cs.client_id)))
-        })
-        .collect();
-    json!({
-        "id": s.id,
-        "username": username,
-        "userId": s.user_id,
-        "ipAddress": notes.get("ip").and_then(Value::as_str).unwrap_or(""),
-        "start": s.created_at * 1000,
-        "lastAccess": s.last_refresh * 1000,
-        "rememberMe": notes.get("REMEMBER_ME").and_then(Value::as_str) == Some("true"),
-        "clients": map,
-        "transientUser": false,
-    })
-}
-
 /// `GET /users/{id}/sessions`: online sessions.
 pub async fn sessions(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
     let (row, _) = load(&state, &snap, &id).await?;
     let list = state.store.user_sessions(&snap.id, &id).await?;
     let clients = state.store.user_session_clients(&snap.id, &id).await?;
     Ok(Json(
         list.iter()
             .filter(|s| !s.offline)
-            .map(|s| session_json(&snap, s, &row.username, &clients))
+            .map(|s| view::session_json(&snap, s, &row.username, &clients))
             .collect(),
     ))
 }
@@ -787,12 +684,10 @@ pub async fn sessions(
 /// `lastAccess` from its client session (Keycloak's `toUserSessionRepresentation`).
 pub async fn offline_sessions(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id, client)): Path<(String, String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    Path((_, id, client)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
-    let client_id = model::client(&snap.rep, &client)
+    let client_id = edit::client(&snap.rep, &client)
         .ok_or_else(|| AdminError::not_found("Client not found"))?
         .client_id
         .clone()
@@ -808,7 +703,7 @@ pub async fn offline_sessions(
                     .iter()
                     .find(|c| c.session_id == s.id && c.client_id == client_id)?
                     .updated_at;
-                let mut rep = session_json(&snap, s, &row.username, &clients);
+                let mut rep = view::session_json(&snap, s, &row.username, &clients);
                 rep["lastAccess"] = json!(at * 1000);
                 Some(rep)
             })
@@ -837,13 +732,11 @@ fn issuer(
 /// logout tokens (`UserResource.logout` → `AuthenticationManager.backchannelLogout`).
 pub async fn logout(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
     load(&state, &snap, &id).await?;
     let iss = issuer(&state, &snap, &headers, &uri)?;
     backchannel_logout::end_user_sessions(&state, &snap, &iss, &id).await?;
@@ -863,14 +756,11 @@ pub struct SessionQuery {
 /// (`RealmAdminResource.deleteSession`). Keycloak's 404 text is spelt `Sesssion not found`.
 pub async fn delete_session(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, sid)): Path<(String, String)>,
-    Query(q): Query<SessionQuery>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<ManageUsers, SessionQuery>,
+    Path((_, sid)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
 ) -> AdminResult<Response> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
     let gone = || AdminError::not_found("Sesssion not found");
     let session = state.store.session(&sid).await?.ok_or_else(gone)?;
     if session.realm_id != snap.id || session.offline != q.is_offline.unwrap_or(false) {
@@ -886,11 +776,9 @@ pub async fn delete_session(
 /// `GET /users/{id}/federated-identity`.
 pub async fn federated_identity(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
     let (_, u) = load(&state, &snap, &id).await?;
     Ok(Json(
         u.extra
@@ -918,19 +806,16 @@ fn user_groups<'a>(
     u.groups
         .iter()
         .flatten()
-        .filter_map(|p| model::group_by_path(&snap.rep, p))
+        .filter_map(|p| edit::group_by_path(&snap.rep, p))
         .collect()
 }
 
 /// `GET /users/{id}/groups`.
 pub async fn groups(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-    Query(q): Query<GroupsQuery>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<ViewUsers, GroupsQuery>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
     let (_, u) = load(&state, &snap, &id).await?;
     let needle = q.search.as_deref().map(str::to_lowercase);
     let out: Vec<Value> = user_groups(&snap, &u)
@@ -946,9 +831,9 @@ pub async fn groups(
         })
         .map(|g| {
             if q.brief_representation == Some(false) {
-                super::groups::full(g)
+                view::group_full(g)
             } else {
-                super::groups::brief(g)
+                view::group_brief(g)
             }
         })
         .collect();
@@ -964,247 +849,152 @@ pub async fn groups(
 /// `GET /users/{id}/groups/count`.
 pub async fn groups_count(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
     let (_, u) = load(&state, &snap, &id).await?;
     Ok(Json(json!({"count": user_groups(&snap, &u).len()})))
 }
 
-async fn membership(
-    state: &AppState,
-    caller: &Caller,
-    realm: &str,
-    id: &str,
-    group: &str,
-    join: bool,
+/// `PUT` (`JOIN`) or `DELETE` `/users/{id}/groups/{group}`.
+pub async fn membership<const JOIN: bool>(
+    State(state): State<AppState>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id, group)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
-    let snap = target(state, caller, realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
-    let (_, mut u) = load(state, &snap, id).await?;
-    let path = model::group(&snap.rep, group)
+    let (_, mut u) = load(&state, &snap, &id).await?;
+    let path = edit::group(&snap.rep, &group)
         .and_then(|g| g.path.clone())
         .ok_or_else(|| AdminError::not_found("Group not found"))?;
     let list = u.groups.get_or_insert_with(Vec::new);
     let had = list.contains(&path);
-    if join && !had {
+    if JOIN && !had {
         list.push(path);
-    } else if !join && had {
+    } else if !JOIN && had {
         list.retain(|p| *p != path);
     } else {
         return Ok(no_content());
     }
-    save(state, &snap, &u).await?;
+    save(&state, &snap, &u).await?;
     Ok(no_content())
-}
-
-/// `PUT /users/{id}/groups/{group}`.
-pub async fn join_group(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, group)): Path<(String, String, String)>,
-) -> AdminResult<Response> {
-    membership(&s, &caller, &realm, &id, &group, true).await
-}
-/// `DELETE /users/{id}/groups/{group}`.
-pub async fn leave_group(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, group)): Path<(String, String, String)>,
-) -> AdminResult<Response> {
-    membership(&s, &caller, &realm, &id, &group, false).await
 }
 
 // Role mappings.
 
-fn direct(u: &UserRepresentation) -> Vec<Role> {
-    role_refs(u.realm_roles.as_ref(), u.client_roles.as_ref())
-}
+/// Users as holders of role mappings (`/users/{id}/role-mappings`).
+#[derive(Debug)]
+pub struct Users;
 
-fn effective(snap: &RealmSnapshot, u: &UserRepresentation) -> BTreeSet<Role> {
-    let mut d = direct(u);
-    for g in u.groups.iter().flatten() {
-        d.extend(snap.index.group_roles(g).iter().cloned());
+impl Holders for Users {
+    type View = ViewUsers;
+    type Manage = ManageUsers;
+
+    async fn all(state: &AppState, snap: &RealmSnapshot, id: &str) -> AdminResult<Value> {
+        let (_, u) = load(state, snap, id).await?;
+        Ok(rm::all_json(snap, &u))
     }
-    snap.index.expand(d)
-}
 
-/// `GET /users/{id}/role-mappings`.
-pub async fn role_mappings(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-) -> AdminResult<Json<Value>> {
-    let snap = target(&state, &caller, &realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
-    let (_, u) = load(&state, &snap, &id).await?;
-    let roles: Vec<Role> = direct(&u)
-        .into_iter()
-        .filter(|r| snap.index.role_exists(r))
-        .collect();
-    Ok(Json(mappings_json(&snap.rep, &roles)))
-}
-
-/// Which roles a mapping endpoint is about: the realm's, or one client's.
-fn client_of(snap: &RealmSnapshot, client: Option<&str>) -> AdminResult<Option<String>> {
-    client
-        .map(|id| {
-            model::client(&snap.rep, id)
-                .and_then(|c| c.client_id.clone())
-                .ok_or_else(|| AdminError::not_found("Client not found"))
-        })
-        .transpose()
-}
-
-async fn mappings(
-    state: &AppState,
-    caller: &Caller,
-    realm: &str,
-    id: &str,
-    client: Option<&str>,
-    kind: &str,
-) -> AdminResult<Json<Vec<Value>>> {
-    let snap = target(state, caller, realm)?;
-    caller.require(&snap.name, Need::View(Family::Users))?;
-    let cid = client_of(&snap, client)?;
-    let (_, u) = load(state, &snap, id).await?;
-    let roles: Vec<Role> = match kind {
-        "direct" => direct(&u)
-            .into_iter()
-            .filter(|r| model::in_container(r, cid.as_deref()))
-            .collect(),
-        "composite" => effective(&snap, &u)
-            .into_iter()
-            .filter(|r| model::in_container(r, cid.as_deref()))
-            .collect(),
-        _ => {
-            let have = effective(&snap, &u);
-            model::roles(&snap.rep, cid.as_deref())
-                .filter_map(|r| r.name.clone())
-                .map(|n| model::role_key(cid.as_deref(), &n))
-                .filter(|r| !have.contains(r))
-                .collect()
-        }
-    };
-    Ok(Json(roles_out(&snap.rep, &roles)))
-}
-
-async fn change_mappings(
-    state: &AppState,
-    caller: &Caller,
-    realm: &str,
-    id: &str,
-    client: Option<&str>,
-    bytes: &[u8],
-    add: bool,
-) -> AdminResult<Response> {
-    let snap = target(state, caller, realm)?;
-    caller.require(&snap.name, Need::Manage(Family::Users))?;
-    let cid = client_of(&snap, client)?;
-    let list: Vec<Value> = body(bytes)?;
-    let (_, mut u) = load(state, &snap, id).await?;
-    let roles =
-        super::roles::mapping_roles(&snap.rep, caller, &snap.name, &list, cid.as_deref(), add)?;
-    let mut m = model::Mappings {
-        realm: &mut u.realm_roles,
-        client: &mut u.client_roles,
-    };
-    for r in &roles {
-        if add {
-            m.add(r);
-        } else {
-            m.remove(r);
-        }
+    async fn list(
+        state: &AppState,
+        snap: &RealmSnapshot,
+        id: &str,
+        client: Option<&str>,
+        mode: Mode,
+    ) -> AdminResult<Vec<Value>> {
+        let container = rm::container(&snap.rep, client, "Client not found")?;
+        let (_, u) = load(state, snap, id).await?;
+        Ok(rm::listed(snap, &u, &container, mode))
     }
-    save(state, &snap, &u).await?;
-    Ok(no_content())
+
+    async fn change(
+        state: &AppState,
+        snap: &RealmSnapshot,
+        caller: &Caller,
+        id: &str,
+        client: Option<&str>,
+        bytes: &[u8],
+        op: Op,
+    ) -> AdminResult<()> {
+        let container = rm::container(&snap.rep, client, "Client not found")?;
+        let list: Vec<Value> = body(bytes)?;
+        let (_, mut u) = load(state, snap, id).await?;
+        let roles = rm::resolve_granted(&snap.rep, caller, &snap.name, &list, &container, op)?;
+        rm::apply(&mut u, &roles, op);
+        save(state, snap, &u).await
+    }
 }
 
-/// `GET /users/{id}/role-mappings/realm`.
-pub async fn realm_mappings(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-) -> AdminResult<Json<Vec<Value>>> {
-    mappings(&s, &caller, &realm, &id, None, "direct").await
-}
-/// `GET /users/{id}/role-mappings/realm/composite`.
-pub async fn realm_composite(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-) -> AdminResult<Json<Vec<Value>>> {
-    mappings(&s, &caller, &realm, &id, None, "composite").await
-}
-/// `GET /users/{id}/role-mappings/realm/available`.
-pub async fn realm_available(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-) -> AdminResult<Json<Vec<Value>>> {
-    mappings(&s, &caller, &realm, &id, None, "available").await
-}
-/// `POST /users/{id}/role-mappings/realm`.
-pub async fn add_realm_mappings(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-    b: Bytes,
-) -> AdminResult<Response> {
-    change_mappings(&s, &caller, &realm, &id, None, &b, true).await
-}
-/// `DELETE /users/{id}/role-mappings/realm`.
-pub async fn remove_realm_mappings(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id)): Path<(String, String)>,
-    b: Bytes,
-) -> AdminResult<Response> {
-    change_mappings(&s, &caller, &realm, &id, None, &b, false).await
-}
-/// `GET /users/{id}/role-mappings/clients/{client}`.
-pub async fn client_mappings(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, client)): Path<(String, String, String)>,
-) -> AdminResult<Json<Vec<Value>>> {
-    mappings(&s, &caller, &realm, &id, Some(&client), "direct").await
-}
-/// `GET /users/{id}/role-mappings/clients/{client}/composite`.
-pub async fn client_composite(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, client)): Path<(String, String, String)>,
-) -> AdminResult<Json<Vec<Value>>> {
-    mappings(&s, &caller, &realm, &id, Some(&client), "composite").await
-}
-/// `GET /users/{id}/role-mappings/clients/{client}/available`.
-pub async fn client_available(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, client)): Path<(String, String, String)>,
-) -> AdminResult<Json<Vec<Value>>> {
-    mappings(&s, &caller, &realm, &id, Some(&client), "available").await
-}
-/// `POST /users/{id}/role-mappings/clients/{client}`.
-pub async fn add_client_mappings(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, client)): Path<(String, String, String)>,
-    b: Bytes,
-) -> AdminResult<Response> {
-    change_mappings(&s, &caller, &realm, &id, Some(&client), &b, true).await
-}
-/// `DELETE /users/{id}/role-mappings/clients/{client}`.
-pub async fn remove_client_mappings(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path((realm, id, client)): Path<(String, String, String)>,
-    b: Bytes,
-) -> AdminResult<Response> {
-    change_mappings(&s, &caller, &realm, &id, Some(&client), &b, false).await
+/// The routes of this resource.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::ADMIN_USERS, routing::get(list).post(create))
+        .route(paths::ADMIN_USERS_COUNT, routing::get(count))
+        .route(
+            paths::ADMIN_USER,
+            routing::get(get).put(update).delete(delete),
+        )
+        .route(
+            paths::ADMIN_USER_RESET_PASSWORD,
+            routing::put(reset_password),
+        )
+        .route(
+            paths::ADMIN_USER_EXECUTE_ACTIONS_EMAIL,
+            routing::put(execute_actions_email),
+        )
+        .route(paths::ADMIN_USER_CREDENTIALS, routing::get(credentials))
+        .route(
+            paths::ADMIN_USER_CREDENTIAL,
+            routing::delete(delete_credential),
+        )
+        .route(paths::ADMIN_USER_SESSIONS, routing::get(sessions))
+        .route(
+            paths::ADMIN_USER_OFFLINE_SESSIONS_OF_CLIENT,
+            routing::get(offline_sessions),
+        )
+        .route(paths::ADMIN_USER_LOGOUT, routing::post(logout))
+        .route(paths::ADMIN_SESSION, routing::delete(delete_session))
+        .route(
+            paths::ADMIN_USER_FEDERATED_IDENTITY,
+            routing::get(federated_identity),
+        )
+        .route(paths::ADMIN_USER_GROUPS, routing::get(groups))
+        .route(paths::ADMIN_USER_GROUPS_COUNT, routing::get(groups_count))
+        .route(
+            paths::ADMIN_USER_GROUP,
+            routing::put(membership::<true>).delete(membership::<false>),
+        )
+        .route(
+            paths::ADMIN_USER_ROLE_MAPPINGS,
+            routing::get(rm::all::<Users>),
+        )
+        .route(
+            paths::ADMIN_USER_ROLE_MAPPINGS_REALM,
+            routing::get(rm::realm_list::<Users, Direct>)
+                .post(rm::realm_change::<Users, true>)
+                .delete(rm::realm_change::<Users, false>),
+        )
+        .route(
+            paths::ADMIN_USER_ROLE_MAPPINGS_REALM_COMPOSITE,
+            routing::get(rm::realm_list::<Users, Composite>),
+        )
+        .route(
+            paths::ADMIN_USER_ROLE_MAPPINGS_REALM_AVAILABLE,
+            routing::get(rm::realm_list::<Users, Available>),
+        )
+        .route(
+            paths::ADMIN_USER_ROLE_MAPPINGS_CLIENT,
+            routing::get(rm::client_list::<Users, Direct>)
+                .post(rm::client_change::<Users, true>)
+                .delete(rm::client_change::<Users, false>),
+        )
+        .route(
+            paths::ADMIN_USER_ROLE_MAPPINGS_CLIENT_COMPOSITE,
+            routing::get(rm::client_list::<Users, Composite>),
+        )
+        .route(
+            paths::ADMIN_USER_ROLE_MAPPINGS_CLIENT_AVAILABLE,
+            routing::get(rm::client_list::<Users, Available>),
+        )
 }
 
 #[cfg(test)]

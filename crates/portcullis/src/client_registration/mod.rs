@@ -30,13 +30,13 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use crate::admin::auth::{Family, Need};
-use crate::admin::initial_access::token_hash;
-use crate::admin::{clients, edit_realm, model, AdminError};
+use crate::admin::AdminError;
 use crate::http::paths;
 use crate::oidc::error::OAuthError;
+use crate::realm::edit::{self, token_hash, EditError};
 use crate::realm::snapshot::RealmSnapshot;
-use crate::representation::ClientRepresentation;
-use crate::store::Write;
+use crate::representation::{ClientRepresentation, RealmRepresentation};
+use crate::store::{StoreError, Write};
 use crate::AppState;
 use policy::{Op, Origin, RegistrationAuth};
 
@@ -96,21 +96,53 @@ fn realm_not_found() -> OAuthError {
     )
 }
 
-/// An Admin API failure inside a registration, in this service's terms.
-fn from_admin(e: AdminError, denied: &str) -> OAuthError {
-    match e {
-        AdminError::Exhausted => unauthorized("No remaining count on initial access token"),
-        // AbstractClientRegistrationProvider.create: ModelDuplicateException.
-        AdminError::Conflict(_) => invalid_metadata("Client Identifier in use"),
-        AdminError::Unauthorized => unauthorized(denied),
-        AdminError::Forbidden => forbidden("Forbidden"),
-        AdminError::NotFound(_) => client_not_found(),
-        AdminError::BadRequest(m) | AdminError::Plain(m) | AdminError::Policy(_, m) => {
-            invalid_metadata(m)
-        }
-        AdminError::Status(s, m) => error(s, "invalid_request", m),
-        AdminError::Internal => OAuthError::server_error(),
+/// A failure inside a registration's realm edit.
+#[derive(Debug)]
+enum Failed {
+    /// The edit failed.
+    Edit(EditError),
+    /// The registration access token is no longer the client's.
+    Denied,
+}
+
+impl From<EditError> for Failed {
+    fn from(e: EditError) -> Self {
+        Failed::Edit(e)
     }
+}
+
+/// A failed realm edit, in this service's terms.
+fn from_edit(e: Failed, denied: &str) -> OAuthError {
+    let e = match e {
+        Failed::Denied => return unauthorized(denied),
+        Failed::Edit(e) => e,
+    };
+    match e {
+        EditError::Store(StoreError::Exhausted) => {
+            unauthorized("No remaining count on initial access token")
+        }
+        // AbstractClientRegistrationProvider.create: ModelDuplicateException.
+        EditError::Conflict(_)
+        | EditError::Store(StoreError::Unique(_) | StoreError::VersionConflict) => {
+            invalid_metadata("Client Identifier in use")
+        }
+        EditError::NotFound(_) => client_not_found(),
+        EditError::Invalid(m) => invalid_metadata(m),
+        EditError::Store(e) => {
+            tracing::error!(error = %e, "client registration: store failed");
+            OAuthError::server_error()
+        }
+        EditError::Internal => OAuthError::server_error(),
+    }
+}
+
+/// [`edit::edit`] of a realm.
+async fn edit_realm<T>(
+    state: &AppState,
+    realm: &str,
+    f: impl FnMut(&mut RealmRepresentation, &mut Vec<Write>) -> Result<T, Failed>,
+) -> Result<T, Failed> {
+    edit::edit(state.store.as_ref(), &state.realms, realm, f).await
 }
 
 /// The routes of this family.
@@ -353,12 +385,12 @@ async fn create(
         .and_then(Value::as_str)
         .is_none_or(|s| s.trim().is_empty())
     {
-        req.insert("clientId".into(), json!(crate::admin::new_id()));
+        req.insert("clientId".into(), json!(edit::new_id()));
     }
     let policies = auth.policies();
     let now = crate::clock::now();
     let done = edit_realm(state, &snap.name, |rep, writes| {
-        let mut c = clients::prepare_new(rep, Value::Object(req.clone()))?;
+        let mut c = edit::prepare_new(rep, Value::Object(req.clone()))?;
         policy::after_register(rep, policies, &mut c);
         let token = issue_token(&mut c, policies);
         if let Auth::InitialAccess { token_hash } = &auth {
@@ -369,14 +401,14 @@ async fn create(
             });
         }
         let out = c.clone();
-        clients::add_client(rep, writes, c)?;
+        edit::add_client(rep, writes, c)?;
         Ok(Done {
             client: out,
             token: Some(token),
         })
     })
     .await
-    .map_err(|e| from_admin(e, UPDATE_DENIED))?;
+    .map_err(|e| from_edit(e, UPDATE_DENIED))?;
     tracing::info!(realm = %snap.name, client_id = ?done.client.client_id, "client registered");
     Ok(done)
 }
@@ -384,16 +416,17 @@ async fn create(
 /// Inside a realm edit: the client, after checking again that `auth` still holds for it (a
 /// registration access token used concurrently by someone else is no longer current).
 fn locked<'a>(
-    rep: &'a mut crate::representation::RealmRepresentation,
+    rep: &'a mut RealmRepresentation,
     client_id: &str,
     presented: Option<&str>,
-) -> Result<&'a mut ClientRepresentation, AdminError> {
-    let id = model::client_by_client_id(rep, client_id)
+) -> Result<&'a mut ClientRepresentation, Failed> {
+    let id = edit::client_by_client_id(rep, client_id)
         .and_then(|c| c.id.clone())
-        .ok_or_else(|| AdminError::not_found("Client not found"))?;
-    let c = model::client_mut(rep, &id).ok_or_else(|| AdminError::not_found("Client not found"))?;
+        .ok_or_else(|| EditError::NotFound("Client not found".into()))?;
+    let c =
+        edit::client_mut(rep, &id).ok_or_else(|| EditError::NotFound("Client not found".into()))?;
     if let Some(t) = presented {
-        token_auth(c, t).ok_or(AdminError::Unauthorized)?;
+        token_auth(c, t).ok_or(Failed::Denied)?;
     }
     Ok(c)
 }
@@ -413,7 +446,7 @@ async fn view(
     parts: &Parts,
     client_id: &str,
 ) -> Result<Done, OAuthError> {
-    let current = model::client_by_client_id(&snap.rep, client_id);
+    let current = edit::client_by_client_id(&snap.rep, client_id);
     let auth = require_client(
         state,
         snap,
@@ -441,7 +474,7 @@ async fn view(
         })
     })
     .await
-    .map_err(|e| from_admin(e, VIEW_DENIED))
+    .map_err(|e| from_edit(e, VIEW_DENIED))
 }
 
 /// `AbstractClientRegistrationProvider.update`.
@@ -452,7 +485,7 @@ async fn update(
     client_id: &str,
     req: Map<String, Value>,
 ) -> Result<Done, OAuthError> {
-    let current = model::client_by_client_id(&snap.rep, client_id);
+    let current = edit::client_by_client_id(&snap.rep, client_id);
     let auth = require_client(
         state,
         snap,
@@ -478,8 +511,8 @@ async fn update(
             .id
             .clone()
             .unwrap_or_default();
-        clients::update_client(rep, writes, &id, &patch)?;
-        let c = model::client_mut(rep, &id).ok_or(AdminError::Internal)?;
+        edit::update_client(rep, writes, &id, &patch)?;
+        let c = edit::client_mut(rep, &id).ok_or(EditError::Internal)?;
         let token = rotate.map(|p| issue_token(c, p));
         Ok(Done {
             client: c.clone(),
@@ -487,7 +520,7 @@ async fn update(
         })
     })
     .await
-    .map_err(|e| from_admin(e, UPDATE_DENIED))
+    .map_err(|e| from_edit(e, UPDATE_DENIED))
 }
 
 // Responses.
@@ -592,7 +625,7 @@ async fn delete_client(
     parts: Parts,
 ) -> Result<Response, OAuthError> {
     let snap = realm(&state, &realm_name)?;
-    let current = model::client_by_client_id(&snap.rep, &client_id);
+    let current = edit::client_by_client_id(&snap.rep, &client_id);
     let auth = require_client(
         &state,
         &snap,
@@ -606,14 +639,14 @@ async fn delete_client(
     let presented = presented(&parts, &auth);
     edit_realm(&state, &snap.name, |rep, _| {
         locked(rep, &client_id, presented)?;
-        model::remove_client(rep, &client_id);
+        edit::remove_client(rep, &client_id);
         Ok(())
     })
     .await
-    .map_err(|e| from_admin(e, UPDATE_DENIED))?;
-    if let Some(u) = clients::sa_user(&state, &snap.id, &client_id)
+    .map_err(|e| from_edit(e, UPDATE_DENIED))?;
+    if let Some(u) = edit::service_account_user(state.store.as_ref(), &snap.id, &client_id)
         .await
-        .map_err(|e| from_admin(e, UPDATE_DENIED))?
+        .map_err(|e| from_edit(Failed::Edit(e.into()), UPDATE_DENIED))?
     {
         state.store.delete_user(&snap.id, &u.id).await?;
     }
@@ -712,7 +745,7 @@ async fn install(
     parts: Parts,
 ) -> Result<Response, OAuthError> {
     let snap = realm(&state, &realm_name)?;
-    let current = model::client_by_client_id(&snap.rep, &client_id);
+    let current = edit::client_by_client_id(&snap.rep, &client_id);
     let auth = match bearer(&parts) {
         Some(_) => {
             require_client(
@@ -749,7 +782,7 @@ async fn install(
     };
     run_policies(&state, &parts, &snap, &auth, Op::View).await?;
     let c = current.ok_or_else(client_not_found)?;
-    let body = clients::installation_json(&snap, c, &base(&state, &parts)?);
+    let body = edit::installation_json(&snap, c, &base(&state, &parts)?);
     Ok(json_response(StatusCode::OK, body, None))
 }
 

@@ -96,6 +96,8 @@ pub struct Config {
     pub health_enabled: bool,
     /// Metrics endpoint.
     pub metrics_enabled: bool,
+    /// The test suites' clock endpoint (`start-dev` only).
+    pub testing_clock: bool,
     /// First administrator, used only on an empty store.
     pub bootstrap_admin: Option<(String, Secret)>,
     /// Tracing filter.
@@ -367,6 +369,7 @@ impl Config {
             proxy_headers,
             health_enabled: get_bool("health-enabled")?,
             metrics_enabled: get_bool("metrics-enabled")?,
+            testing_clock: get_bool("testing-clock")?,
             bootstrap_admin,
             log_level: get("log-level").unwrap_or_else(|| "info".into()),
             password_blacklists_dir: get(
@@ -396,6 +399,11 @@ impl Config {
             return Err(ConfigError(
                 "hostname is not configured; either configure hostname (--hostname / KC_HOSTNAME), or set hostname-strict to false"
                     .into(),
+            ));
+        }
+        if self.testing_clock {
+            return Err(ConfigError(
+                "option '--testing-clock' is for test suites and only accepted by start-dev".into(),
             ));
         }
         if self.tls.is_none() && !self.http_enabled {
@@ -490,6 +498,24 @@ mod tests {
         let c = Config::resolve(Mode::Production, &Flags::new(), &env).unwrap();
         assert_eq!(c.hostname, Hostname::Url("https://auth.example.com".into()));
         assert!(c.bootstrap_admin.is_none());
+    }
+
+    #[test]
+    fn the_testing_clock_is_for_development_mode_only() {
+        let env = env_of(&[
+            ("KC_HOSTNAME", "https://auth.example.com"),
+            ("KC_HTTP_ENABLED", "true"),
+            ("PORTCULLIS_TESTING_CLOCK", "true"),
+        ]);
+        let e = Config::resolve(Mode::Production, &Flags::new(), &env).unwrap_err();
+        assert!(e.0.contains("--testing-clock"), "{e}");
+        assert!(
+            Config::resolve(Mode::Dev, &Flags::new(), &env)
+                .unwrap()
+                .testing_clock
+        );
+        let off = Config::resolve(Mode::Dev, &Flags::new(), &env_of(&[])).unwrap();
+        assert!(!off.testing_clock, "off unless asked for");
     }
 
     #[test]

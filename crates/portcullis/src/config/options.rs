@@ -73,6 +73,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     secret(opt("bootstrap-admin-password", &["KC_BOOTSTRAP_ADMIN_PASSWORD", "KEYCLOAK_ADMIN_PASSWORD"], None, "Password of the first administrator (used only on an empty store).")),
     opt("spi-password-policy--password-blacklist--blacklists-path", &["KC_SPI_PASSWORD_POLICY__PASSWORD_BLACKLIST__BLACKLISTS_PATH", "KC_SPI_PASSWORD_POLICY_PASSWORD_BLACKLIST_BLACKLISTS_PATH"], None, "Directory of the password blacklist files named by `passwordBlacklist(<file>)` policies; default `<data-dir>/password-blacklists`."),
     opt("spi-public-key-storage--infinispan--min-time-between-requests", &["KC_SPI_PUBLIC_KEY_STORAGE__INFINISPAN__MIN_TIME_BETWEEN_REQUESTS", "KC_SPI_PUBLIC_KEY_STORAGE_INFINISPAN_MIN_TIME_BETWEEN_REQUESTS"], Some("10"), "Seconds between two fetches of a client's `jwks.url` when an assertion names an unknown `kid`; also how long a failed fetch is remembered."),
+    opt("testing-clock", &["PORTCULLIS_TESTING_CLOCK"], Some("false"), "Development mode only, for test suites: serve `PUT /realms/{realm}/testing/time-offset` (as Keycloak's test-suite provider) to move the server's clock forward. Refused by `start`."),
     opt("log-level", &["KC_LOG_LEVEL"], Some("info"), "Log level: error, warn, info, debug, trace (Keycloak's `level,category:level` form is accepted; categories are ignored)."),
 ];
 

@@ -18,6 +18,14 @@ pub const INTROSPECT: &str = "/realms/{realm}/protocol/openid-connect/token/intr
 pub const REVOKE: &str = "/realms/{realm}/protocol/openid-connect/revoke";
 /// Logout.
 pub const LOGOUT: &str = "/realms/{realm}/protocol/openid-connect/logout";
+/// Target of the login form.
+pub const LOGIN_ACTION: &str = "/realms/{realm}/login-actions/authenticate";
+/// Target of the required-action (update password) form.
+pub const REQUIRED_ACTION: &str = "/realms/{realm}/login-actions/required-action";
+/// Target of the consent form.
+pub const CONSENT_ACTION: &str = "/realms/{realm}/login-actions/consent";
+/// Target of the logout confirmation form.
+pub const LOGOUT_CONFIRM: &str = "/realms/{realm}/protocol/openid-connect/logout/logout-confirm";
 /// Device authorization endpoint (RFC 8628 §3.1), Keycloak's path.
 pub const DEVICE_AUTH: &str = "/realms/{realm}/protocol/openid-connect/auth/device";
 /// The same endpoint under the spelling some walkthroughs use.
@@ -46,6 +54,9 @@ pub const HEALTH_READY: &str = "/health/ready";
 pub const METRICS: &str = "/metrics";
 /// Aggregate health.
 pub const HEALTH: &str = "/health";
+/// The test suites' clock (`start-dev --testing-clock=true` only; Keycloak's test-suite
+/// provider path).
+pub const TESTING_TIME_OFFSET: &str = "/realms/{realm}/testing/time-offset";
 
 /// Fills the `{realm}` segment of a path under `base` (`https://host`).
 pub fn url(base: &str, path: &str, realm: &str) -> String {
@@ -58,3 +69,200 @@ pub fn encode_segment(s: &str) -> String {
         .collect::<String>()
         .replace('+', "%20")
 }
+
+// Admin REST API (`admin/`; Keycloak's `/admin/realms`). Each resource module serves its own.
+
+/// `GET` `POST` (`admin/realms.rs`).
+pub const ADMIN_REALMS: &str = "/admin/realms";
+/// `GET` `PUT` `DELETE` (`admin/realms.rs`).
+pub const ADMIN_REALM: &str = "/admin/realms/{realm}";
+/// `GET` (`admin/realms.rs`).
+pub const ADMIN_KEYS: &str = "/admin/realms/{realm}/keys";
+/// `GET` `POST` (`admin/components.rs`).
+pub const ADMIN_COMPONENTS: &str = "/admin/realms/{realm}/components";
+/// `GET` `PUT` `DELETE` (`admin/components.rs`).
+pub const ADMIN_COMPONENT: &str = "/admin/realms/{realm}/components/{id}";
+/// `POST` (`admin/realms.rs`).
+pub const ADMIN_PARTIAL_EXPORT: &str = "/admin/realms/{realm}/partial-export";
+/// `POST` (`admin/realms.rs`).
+pub const ADMIN_PARTIAL_IMPORT: &str = "/admin/realms/{realm}/partialImport";
+/// `GET` (`admin/client_scopes.rs`).
+pub const ADMIN_DEFAULT_DEFAULT_CLIENT_SCOPES: &str =
+    "/admin/realms/{realm}/default-default-client-scopes";
+/// `PUT` `DELETE` (`admin/client_scopes.rs`).
+pub const ADMIN_DEFAULT_DEFAULT_CLIENT_SCOPE: &str =
+    "/admin/realms/{realm}/default-default-client-scopes/{scope}";
+/// `GET` (`admin/client_scopes.rs`).
+pub const ADMIN_DEFAULT_OPTIONAL_CLIENT_SCOPES: &str =
+    "/admin/realms/{realm}/default-optional-client-scopes";
+/// `PUT` `DELETE` (`admin/client_scopes.rs`).
+pub const ADMIN_DEFAULT_OPTIONAL_CLIENT_SCOPE: &str =
+    "/admin/realms/{realm}/default-optional-client-scopes/{scope}";
+/// `GET` `POST` (`admin/client_scopes.rs`).
+pub const ADMIN_CLIENT_SCOPES: &str = "/admin/realms/{realm}/client-scopes";
+/// `GET` `PUT` `DELETE` (`admin/client_scopes.rs`).
+pub const ADMIN_CLIENT_SCOPE: &str = "/admin/realms/{realm}/client-scopes/{scope}";
+/// `GET` `POST` (`admin/client_scopes.rs`).
+pub const ADMIN_CLIENT_SCOPE_PROTOCOL_MAPPERS_MODELS: &str =
+    "/admin/realms/{realm}/client-scopes/{scope}/protocol-mappers/models";
+/// `GET` `PUT` `DELETE` (`admin/client_scopes.rs`).
+pub const ADMIN_CLIENT_SCOPE_PROTOCOL_MAPPERS_MODEL: &str =
+    "/admin/realms/{realm}/client-scopes/{scope}/protocol-mappers/models/{mapper}";
+/// `GET` `POST` (`admin/initial_access.rs`).
+pub const ADMIN_CLIENTS_INITIAL_ACCESS: &str = "/admin/realms/{realm}/clients-initial-access";
+/// `DELETE` (`admin/initial_access.rs`).
+pub const ADMIN_CLIENTS_INITIAL_ACCESS_TOKEN: &str =
+    "/admin/realms/{realm}/clients-initial-access/{id}";
+/// `GET` `POST` (`admin/clients.rs`).
+pub const ADMIN_CLIENTS: &str = "/admin/realms/{realm}/clients";
+/// `GET` `PUT` `DELETE` (`admin/clients.rs`).
+pub const ADMIN_CLIENT: &str = "/admin/realms/{realm}/clients/{id}";
+/// `GET` `POST` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_CLIENT_SECRET: &str = "/admin/realms/{realm}/clients/{id}/client-secret";
+/// `GET` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_SERVICE_ACCOUNT_USER: &str =
+    "/admin/realms/{realm}/clients/{id}/service-account-user";
+/// `GET` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_INSTALLATION_PROVIDER: &str =
+    "/admin/realms/{realm}/clients/{id}/installation/providers/{provider}";
+/// `GET` `POST` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_PROTOCOL_MAPPERS_MODELS: &str =
+    "/admin/realms/{realm}/clients/{id}/protocol-mappers/models";
+/// `POST` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_PROTOCOL_MAPPERS_ADD_MODELS: &str =
+    "/admin/realms/{realm}/clients/{id}/protocol-mappers/add-models";
+/// `GET` `PUT` `DELETE` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_PROTOCOL_MAPPERS_MODEL: &str =
+    "/admin/realms/{realm}/clients/{id}/protocol-mappers/models/{mapper}";
+/// `GET` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_DEFAULT_CLIENT_SCOPES: &str =
+    "/admin/realms/{realm}/clients/{id}/default-client-scopes";
+/// `PUT` `DELETE` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_DEFAULT_CLIENT_SCOPE: &str =
+    "/admin/realms/{realm}/clients/{id}/default-client-scopes/{scope}";
+/// `GET` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_OPTIONAL_CLIENT_SCOPES: &str =
+    "/admin/realms/{realm}/clients/{id}/optional-client-scopes";
+/// `PUT` `DELETE` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_OPTIONAL_CLIENT_SCOPE: &str =
+    "/admin/realms/{realm}/clients/{id}/optional-client-scopes/{scope}";
+/// `GET` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_SCOPE_MAPPINGS: &str = "/admin/realms/{realm}/clients/{id}/scope-mappings";
+/// `GET` `POST` `DELETE` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_SCOPE_MAPPINGS_REALM: &str =
+    "/admin/realms/{realm}/clients/{id}/scope-mappings/realm";
+/// `GET` `POST` `DELETE` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT: &str =
+    "/admin/realms/{realm}/clients/{id}/scope-mappings/clients/{owner}";
+/// `GET` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_EVALUATE_SCOPES_GENERATE_EXAMPLE_ACCESS_TOKEN: &str =
+    "/admin/realms/{realm}/clients/{id}/evaluate-scopes/generate-example-access-token";
+/// `GET` `POST` (`admin/roles.rs`).
+pub const ADMIN_CLIENT_ROLES: &str = "/admin/realms/{realm}/clients/{id}/roles";
+/// `GET` `PUT` `DELETE` (`admin/roles.rs`).
+pub const ADMIN_CLIENT_ROLE: &str = "/admin/realms/{realm}/clients/{id}/roles/{role}";
+/// `GET` `POST` `DELETE` (`admin/roles.rs`).
+pub const ADMIN_CLIENT_ROLE_COMPOSITES: &str =
+    "/admin/realms/{realm}/clients/{id}/roles/{role}/composites";
+/// `GET` (`admin/roles.rs`).
+pub const ADMIN_CLIENT_ROLE_USERS: &str = "/admin/realms/{realm}/clients/{id}/roles/{role}/users";
+/// `GET` (`admin/roles.rs`).
+pub const ADMIN_CLIENT_ROLE_GROUPS: &str = "/admin/realms/{realm}/clients/{id}/roles/{role}/groups";
+/// `GET` `POST` (`admin/roles.rs`).
+pub const ADMIN_ROLES: &str = "/admin/realms/{realm}/roles";
+/// `GET` `PUT` `DELETE` (`admin/roles.rs`).
+pub const ADMIN_ROLE: &str = "/admin/realms/{realm}/roles/{role}";
+/// `GET` `POST` `DELETE` (`admin/roles.rs`).
+pub const ADMIN_ROLE_COMPOSITES: &str = "/admin/realms/{realm}/roles/{role}/composites";
+/// `GET` (`admin/roles.rs`).
+pub const ADMIN_ROLE_COMPOSITES_REALM: &str = "/admin/realms/{realm}/roles/{role}/composites/realm";
+/// `GET` (`admin/roles.rs`).
+pub const ADMIN_ROLE_COMPOSITES_CLIENT: &str =
+    "/admin/realms/{realm}/roles/{role}/composites/clients/{client}";
+/// `GET` (`admin/roles.rs`).
+pub const ADMIN_ROLE_BY_ID_COMPOSITES_REALM: &str =
+    "/admin/realms/{realm}/roles-by-id/{id}/composites/realm";
+/// `GET` (`admin/roles.rs`).
+pub const ADMIN_ROLE_BY_ID_COMPOSITES_CLIENT: &str =
+    "/admin/realms/{realm}/roles-by-id/{id}/composites/clients/{client}";
+/// `GET` (`admin/roles.rs`).
+pub const ADMIN_ROLE_USERS: &str = "/admin/realms/{realm}/roles/{role}/users";
+/// `GET` (`admin/roles.rs`).
+pub const ADMIN_ROLE_GROUPS: &str = "/admin/realms/{realm}/roles/{role}/groups";
+/// `GET` `PUT` `DELETE` (`admin/roles.rs`).
+pub const ADMIN_ROLE_BY_ID: &str = "/admin/realms/{realm}/roles-by-id/{id}";
+/// `GET` `POST` `DELETE` (`admin/roles.rs`).
+pub const ADMIN_ROLE_BY_ID_COMPOSITES: &str = "/admin/realms/{realm}/roles-by-id/{id}/composites";
+/// `GET` `POST` (`admin/users.rs`).
+pub const ADMIN_USERS: &str = "/admin/realms/{realm}/users";
+/// `GET` (`admin/users.rs`).
+pub const ADMIN_USERS_COUNT: &str = "/admin/realms/{realm}/users/count";
+/// `GET` `PUT` `DELETE` (`admin/users.rs`).
+pub const ADMIN_USER: &str = "/admin/realms/{realm}/users/{id}";
+/// `PUT` (`admin/users.rs`).
+pub const ADMIN_USER_RESET_PASSWORD: &str = "/admin/realms/{realm}/users/{id}/reset-password";
+/// `PUT` (`admin/users.rs`).
+pub const ADMIN_USER_EXECUTE_ACTIONS_EMAIL: &str =
+    "/admin/realms/{realm}/users/{id}/execute-actions-email";
+/// `GET` (`admin/users.rs`).
+pub const ADMIN_USER_CREDENTIALS: &str = "/admin/realms/{realm}/users/{id}/credentials";
+/// `DELETE` (`admin/users.rs`).
+pub const ADMIN_USER_CREDENTIAL: &str = "/admin/realms/{realm}/users/{id}/credentials/{cred}";
+/// `GET` (`admin/users.rs`).
+pub const ADMIN_USER_SESSIONS: &str = "/admin/realms/{realm}/users/{id}/sessions";
+/// `GET` (`admin/users.rs`).
+pub const ADMIN_USER_OFFLINE_SESSIONS_OF_CLIENT: &str =
+    "/admin/realms/{realm}/users/{id}/offline-sessions/{client}";
+/// `POST` (`admin/users.rs`).
+pub const ADMIN_USER_LOGOUT: &str = "/admin/realms/{realm}/users/{id}/logout";
+/// `DELETE` (`admin/users.rs`).
+pub const ADMIN_SESSION: &str = "/admin/realms/{realm}/sessions/{session}";
+/// `GET` (`admin/users.rs`).
+pub const ADMIN_USER_FEDERATED_IDENTITY: &str =
+    "/admin/realms/{realm}/users/{id}/federated-identity";
+/// `GET` (`admin/users.rs`).
+pub const ADMIN_USER_GROUPS: &str = "/admin/realms/{realm}/users/{id}/groups";
+/// `GET` (`admin/users.rs`).
+pub const ADMIN_USER_GROUPS_COUNT: &str = "/admin/realms/{realm}/users/{id}/groups/count";
+/// `PUT` `DELETE` (`admin/users.rs`).
+pub const ADMIN_USER_GROUP: &str = "/admin/realms/{realm}/users/{id}/groups/{group}";
+/// `GET` (`admin/users.rs`).
+pub const ADMIN_USER_ROLE_MAPPINGS: &str = "/admin/realms/{realm}/users/{id}/role-mappings";
+/// `GET` `POST` `DELETE` (`admin/users.rs`).
+pub const ADMIN_USER_ROLE_MAPPINGS_REALM: &str =
+    "/admin/realms/{realm}/users/{id}/role-mappings/realm";
+/// `GET` (`admin/users.rs`).
+pub const ADMIN_USER_ROLE_MAPPINGS_REALM_COMPOSITE: &str =
+    "/admin/realms/{realm}/users/{id}/role-mappings/realm/composite";
+/// `GET` (`admin/users.rs`).
+pub const ADMIN_USER_ROLE_MAPPINGS_REALM_AVAILABLE: &str =
+    "/admin/realms/{realm}/users/{id}/role-mappings/realm/available";
+/// `GET` `POST` `DELETE` (`admin/users.rs`).
+pub const ADMIN_USER_ROLE_MAPPINGS_CLIENT: &str =
+    "/admin/realms/{realm}/users/{id}/role-mappings/clients/{client}";
+/// `GET` (`admin/users.rs`).
+pub const ADMIN_USER_ROLE_MAPPINGS_CLIENT_COMPOSITE: &str =
+    "/admin/realms/{realm}/users/{id}/role-mappings/clients/{client}/composite";
+/// `GET` (`admin/users.rs`).
+pub const ADMIN_USER_ROLE_MAPPINGS_CLIENT_AVAILABLE: &str =
+    "/admin/realms/{realm}/users/{id}/role-mappings/clients/{client}/available";
+/// `GET` `POST` (`admin/groups.rs`).
+pub const ADMIN_GROUPS: &str = "/admin/realms/{realm}/groups";
+/// `GET` (`admin/groups.rs`).
+pub const ADMIN_GROUPS_COUNT: &str = "/admin/realms/{realm}/groups/count";
+/// `GET` (`admin/groups.rs`).
+pub const ADMIN_GROUP_BY_PATH: &str = "/admin/realms/{realm}/group-by-path/{*path}";
+/// `GET` `PUT` `DELETE` (`admin/groups.rs`).
+pub const ADMIN_GROUP: &str = "/admin/realms/{realm}/groups/{id}";
+/// `GET` `POST` (`admin/groups.rs`).
+pub const ADMIN_GROUP_CHILDREN: &str = "/admin/realms/{realm}/groups/{id}/children";
+/// `GET` (`admin/groups.rs`).
+pub const ADMIN_GROUP_MEMBERS: &str = "/admin/realms/{realm}/groups/{id}/members";
+/// `GET` (`admin/groups.rs`).
+pub const ADMIN_GROUP_ROLE_MAPPINGS: &str = "/admin/realms/{realm}/groups/{id}/role-mappings";
+/// `GET` `POST` `DELETE` (`admin/groups.rs`).
+pub const ADMIN_GROUP_ROLE_MAPPINGS_REALM: &str =
+    "/admin/realms/{realm}/groups/{id}/role-mappings/realm";
+/// `GET` `POST` `DELETE` (`admin/groups.rs`).
+pub const ADMIN_GROUP_ROLE_MAPPINGS_CLIENT: &str =
+    "/admin/realms/{realm}/groups/{id}/role-mappings/clients/{client}";

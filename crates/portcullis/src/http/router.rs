@@ -16,6 +16,9 @@ pub fn router(state: AppState) -> Router {
     if state.config.health_enabled {
         r = r.merge(health::routes());
     }
+    if state.config.testing_clock {
+        r = r.merge(crate::testing::routes());
+    }
     if state.config.metrics_enabled {
         r = r.route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

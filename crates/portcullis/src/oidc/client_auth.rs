@@ -13,9 +13,9 @@ use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::ClientRepresentation;
 use crate::store::Store;
 
-use super::client_keys::{self, KeyError};
 use super::error::OAuthError;
 use super::form::Params;
+use crate::realm::client_keys::{self, KeyError};
 
 /// The client's `client_id` and secret as presented.
 fn presented(

@@ -11,21 +11,21 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+use crate::authn::pages::{self, escape};
+use crate::authn::steps::{device_consent, password, sso};
+use crate::authn::{flow, AuthRequest, PendingLogin};
+use crate::clock::now;
 use crate::http::paths;
-use crate::login::{self, escape};
 use crate::realm::snapshot::RealmSnapshot;
 use crate::store::DeviceDecision;
 use crate::AppState;
 
-use super::authorize::LOGIN_ACTION;
-use super::device::{display_user_code, normalize_user_code};
+use super::authorization_response::Oidc;
+use super::device::normalize_user_code;
 use super::error::OAuthError;
 use super::form::Form;
-use crate::clock::now;
-use crate::sessions::live_session;
-use crate::users::parse_user;
 
 /// Code submissions one browser flow may make.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -66,8 +66,8 @@ fn verify_page(
     } else {
         ""
     };
-    login::page(
-        &format!("Device Login - {}", login::realm_title(snap)),
+    pages::page(
+        &format!("Device Login - {}", pages::realm_title(snap)),
         &format!(
             "<h1>Device Login</h1><p>Enter the code shown on your device.</p>{err}\
              <form id=\"kc-user-verify-device-user-code-form\" method=\"post\" action=\"{a}\">\
@@ -103,10 +103,10 @@ fn result_page(
     } else {
         "alert"
     };
-    login::html(
+    pages::html(
         status,
-        login::page(
-            &format!("{title} - {}", login::realm_title(snap)),
+        pages::page(
+            &format!("{title} - {}", pages::realm_title(snap)),
             &format!(
                 "<h1>{}</h1><p role=\"{role}\" id=\"device-result\">{}</p>{link}",
                 escape(title),
@@ -127,7 +127,7 @@ pub async fn get(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let Ok(snap) = state.realm(&realm) else {
-        return login::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
+        return pages::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let prefill = q
         .iter()
@@ -151,10 +151,14 @@ async fn start_verify(
     prefill: &str,
     error: Option<&str>,
 ) -> Response {
-    login::start_flow(
+    let data = PendingLogin {
+        device_verify: Some(true),
+        ..Default::default()
+    };
+    flow::start_flow(
         state.store.as_ref(),
         snap,
-        &json!({ "device_verify": true }),
+        &data,
         FORM_LIFESPAN,
         secure,
         |code| verify_page(snap, code, prefill, error),
@@ -172,25 +176,26 @@ pub async fn post(
     form: Result<Form, OAuthError>,
 ) -> Response {
     let Ok(snap) = state.realm(&realm) else {
-        return login::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
+        return pages::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let Ok(Form(params)) = form else {
-        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+        return pages::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
     };
-    let (flow, data) =
-        match login::bound_flow(state.store.as_ref(), &snap.id, &headers, &params).await {
+    let store = state.store.as_ref();
+    let (flow, data): (String, PendingLogin) =
+        match flow::bound_flow(store, &snap.id, &headers, params.get("session_code")).await {
             Ok(f) => f,
             Err(page) => return page,
         };
-    if data.get("device_verify").and_then(Value::as_bool) != Some(true) {
-        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    if data.device_verify != Some(true) {
+        return pages::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
     }
     let secure = secure(&state, &headers, &uri);
     let given = params.get("device_user_code").unwrap_or_default();
     // Every submission spends one attempt, right or wrong.
     let slot = match claim_slot(&state, &snap.id, &flow).await {
         Ok(s) => s,
-        Err(_) => return login::internal_error(),
+        Err(_) => return pages::internal_error(),
     };
     let Some(slot) = slot else {
         let _ = state.store.delete_auth_session(&flow).await;
@@ -209,7 +214,7 @@ pub async fn post(
             .await
         {
             Ok(row) => row,
-            Err(_) => return login::internal_error(),
+            Err(_) => return pages::internal_error(),
         },
         None => None,
     };
@@ -224,7 +229,7 @@ pub async fn post(
                 true,
             );
         }
-        return login::html(
+        return pages::html(
             StatusCode::OK,
             verify_page(&snap, &flow, given, Some(INVALID_CODE)),
         );
@@ -244,33 +249,23 @@ pub async fn post(
         );
     }
     let stored: Map<String, Value> = serde_json::from_str(&row.data).unwrap_or_default();
-    let mut request = Map::new();
-    request.insert("client_id".into(), json!(row.client_id));
-    if let Some(scope) = stored.get("scope") {
-        request.insert("scope".into(), scope.clone());
-    }
-    request.insert("device_user_code".into(), json!(row.user_code));
+    let pending = PendingLogin {
+        request: AuthRequest {
+            client_id: Some(row.client_id.clone()),
+            scope: stored
+                .get("scope")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            ..Default::default()
+        },
+        device_user_code: Some(row.user_code.clone()),
+        ..Default::default()
+    };
     // An SSO session of this realm: straight to consent.
-    if let Some(sid) =
-        login::cookie(&headers, login::IDENTITY_COOKIE).and_then(|v| login::identity_sid(&snap, v))
-    {
-        if let Ok(Some(session)) = live_session(state.store.as_ref(), &snap, &sid, now()).await {
-            let user_ok = matches!(state.store.user_by_id(&snap.id, &session.user_id).await, Ok(Some(ref u)) if parse_user(u).is_ok_and(|u| u.enabled != Some(false)));
-            if user_ok {
-                return consent_step(&state, &snap, &request, &sid, &session.user_id, secure).await;
-            }
-        }
+    if let Some(who) = sso::session(store, &snap, &headers, None).await {
+        return device_consent::show(&state, &snap, &Oidc, &pending, &who, secure).await;
     }
-    let action = paths::url("", LOGIN_ACTION, &snap.name);
-    login::start_flow(
-        state.store.as_ref(),
-        &snap,
-        &Value::Object(request),
-        FORM_LIFESPAN,
-        secure,
-        |code| login::login_page(&snap, &action, code, None, None),
-    )
-    .await
+    password::show_form(&state, &snap, &pending, FORM_LIFESPAN, secure).await
 }
 
 /// Claims the next attempt slot of a flow: `Some(n)` (1-based), or `None` when all
@@ -289,77 +284,6 @@ async fn claim_slot(
     Ok(None)
 }
 
-/// The user is known (just logged in, or by the SSO session): show the consent page for the
-/// device's client and scopes. Called from the login flow when the request carries
-/// `device_user_code`.
-pub async fn consent_step(
-    state: &AppState,
-    snap: &RealmSnapshot,
-    request: &Map<String, Value>,
-    sid: &str,
-    user_id: &str,
-    secure: bool,
-) -> Response {
-    let s = |k: &str| request.get(k).and_then(Value::as_str);
-    let Some(client) = s("client_id").and_then(|c| snap.index.client(&snap.rep, c)) else {
-        return login::error_page(StatusCode::BAD_REQUEST, "Client not found.");
-    };
-    let Ok((scopes, _)) = super::issue::resolve_scopes(snap, client, s("scope")) else {
-        return login::error_page(StatusCode::BAD_REQUEST, "Invalid scopes.");
-    };
-    let texts: Vec<String> = scopes
-        .iter()
-        .filter(|sc| {
-            sc.extra
-                .get("attributes")
-                .and_then(|a| a.get("display.on.consent.screen"))
-                .and_then(Value::as_str)
-                != Some("false")
-        })
-        .filter_map(|sc| {
-            let name = sc.name.clone()?;
-            Some(
-                sc.extra
-                    .get("attributes")
-                    .and_then(|a| a.get("consent.screen.text"))
-                    .and_then(Value::as_str)
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_string)
-                    .unwrap_or(name),
-            )
-        })
-        .collect();
-    let client_id = client.client_id.as_deref().unwrap_or_default();
-    let client_name = client
-        .extra
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-        .unwrap_or(client_id);
-    let mut data = request.clone();
-    data.insert("consent_session".into(), json!(sid));
-    data.insert("consent_user".into(), json!(user_id));
-    let action = paths::url("", paths::DEVICE_CONSENT, &snap.name);
-    let shown = display_user_code(s("device_user_code").unwrap_or_default());
-    login::start_flow(
-        state.store.as_ref(),
-        snap,
-        &Value::Object(data),
-        600,
-        secure,
-        |code| {
-            login::consent_page(snap, &action, code, client_name, &texts).replace(
-                "</h1>",
-                &format!(
-                    "</h1><p>Device code: <strong id=\"device-user-code\">{}</strong></p>",
-                    escape(&shown)
-                ),
-            )
-        },
-    )
-    .await
-}
-
 /// POST of the device consent form: `accept=yes` approves the device, anything else denies.
 pub async fn consent(
     State(state): State<AppState>,
@@ -368,23 +292,23 @@ pub async fn consent(
     form: Result<Form, OAuthError>,
 ) -> Response {
     let Ok(snap) = state.realm(&realm) else {
-        return login::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
+        return pages::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let Ok(Form(params)) = form else {
-        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+        return pages::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
     };
-    let (flow, data) =
-        match login::bound_flow(state.store.as_ref(), &snap.id, &headers, &params).await {
+    let store = state.store.as_ref();
+    let (flow, data): (String, PendingLogin) =
+        match flow::bound_flow(store, &snap.id, &headers, params.get("session_code")).await {
             Ok(f) => f,
             Err(page) => return page,
         };
-    let s = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_string);
     let (Some(user_code), Some(sid), Some(user_id)) = (
-        s("device_user_code"),
-        s("consent_session"),
-        s("consent_user"),
+        data.device_user_code,
+        data.consent_session,
+        data.consent_user,
     ) else {
-        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+        return pages::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
     };
     // Single use: the form cannot be posted twice (back button, replay).
     let _ = state.store.delete_auth_session(&flow).await;
@@ -411,6 +335,6 @@ pub async fn consent(
         ),
         Ok(true) => result_page(&snap, StatusCode::OK, "Device Login Failed", DENIED, true),
         Ok(false) => result_page(&snap, StatusCode::BAD_REQUEST, "Device Login Failed", EXPIRED_CODE, true),
-        Err(_) => login::internal_error(),
+        Err(_) => pages::internal_error(),
     }
 }

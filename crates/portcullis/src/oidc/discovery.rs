@@ -8,18 +8,13 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use bytes::{Bytes, BytesMut};
 use serde_json::{json, Value};
 
 use crate::http::error::HttpError;
 use crate::http::paths;
 use crate::realm::snapshot::RealmSnapshot;
+use crate::realm::template::{UrlTemplate, MARKER};
 use crate::AppState;
-
-/// Stands in for the base URL while the document is serialized (serialized as `\u0001`; a
-/// realm name cannot carry it because it is percent-encoded in every URL).
-const MARKER: &str = "\u{1}";
-const MARKER_JSON: &[u8] = b"\\u0001";
 
 /// The discovery document of a realm under a base URL.
 pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
@@ -69,51 +64,6 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
     })
 }
 
-/// The document split around the base URL, ready to be joined with any base.
-#[derive(Debug)]
-pub struct Template {
-    parts: Vec<Bytes>,
-}
-
-impl Template {
-    /// An empty document (before the snapshot is complete).
-    pub fn empty() -> Self {
-        Template { parts: Vec::new() }
-    }
-
-    /// Serializes the document of a snapshot once.
-    pub fn new(snap: &RealmSnapshot) -> Self {
-        let text = document(snap, MARKER).to_string().into_bytes();
-        let mut parts = Vec::new();
-        let mut rest: &[u8] = &text;
-        while let Some(i) = rest
-            .windows(MARKER_JSON.len())
-            .position(|w| w == MARKER_JSON)
-        {
-            parts.push(Bytes::copy_from_slice(&rest[..i]));
-            rest = &rest[i + MARKER_JSON.len()..];
-        }
-        parts.push(Bytes::copy_from_slice(rest));
-        Template { parts }
-    }
-
-    /// The document for `base` (already validated: no characters that need JSON escaping).
-    pub fn render(&self, base: &str) -> Bytes {
-        let escaped = Value::String(base.to_string()).to_string();
-        let base = &escaped.as_bytes()[1..escaped.len() - 1];
-        let mut out = BytesMut::with_capacity(
-            self.parts.iter().map(Bytes::len).sum::<usize>() + base.len() * self.parts.len(),
-        );
-        for (i, p) in self.parts.iter().enumerate() {
-            if i > 0 {
-                out.extend_from_slice(base);
-            }
-            out.extend_from_slice(p);
-        }
-        out.freeze()
-    }
-}
-
 /// Handler.
 pub async fn get(
     State(state): State<AppState>,
@@ -123,6 +73,10 @@ pub async fn get(
 ) -> Result<Response, HttpError> {
     let snap: Arc<RealmSnapshot> = state.realm(&realm)?;
     let base = state.base_url(&headers, &uri)?;
-    let body = snap.discovery.render(&base);
+    // Serialized once per snapshot, on the first request; each request only joins the parts.
+    let body = snap
+        .discovery
+        .get_or_init(|| UrlTemplate::new(&document(&snap, MARKER)))
+        .render(&base);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

@@ -11,9 +11,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
+use crate::authn::{cookies, flow, pages};
 use crate::crypto::jws;
 use crate::http::paths;
-use crate::login;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::ClientRepresentation;
 use crate::AppState;
@@ -21,9 +21,6 @@ use crate::AppState;
 use super::form::Form;
 use super::issue::client_attr;
 use super::redirect;
-
-/// Path of the confirmation form's target.
-pub const CONFIRM: &str = "/realms/{realm}/protocol/openid-connect/logout/logout-confirm";
 
 /// Whether `uri` is an allowed post-logout redirect of the client.
 fn post_logout_allowed(client: &ClientRepresentation, uri: &str) -> bool {
@@ -56,9 +53,9 @@ fn id_token_claims(snap: &RealmSnapshot, issuer: &str, token: &str) -> Option<Ma
 
 fn clear_cookie(snap: &RealmSnapshot, issuer: &str, r: &mut Response) {
     let realm_path = paths::url("", paths::REALM, &snap.name);
-    let c = login::set_cookie(
+    let c = cookies::set_cookie(
         &realm_path,
-        login::IDENTITY_COOKIE,
+        cookies::IDENTITY_COOKIE,
         "",
         issuer.starts_with("https://"),
         Some(0),
@@ -102,9 +99,9 @@ async fn finish(
             }
             r
         }
-        None => login::html(
+        None => pages::html(
             StatusCode::OK,
-            login::message_page(snap, "You are logged out", "You are logged out."),
+            pages::message_page(snap, "You are logged out", "You are logged out."),
         ),
     };
     clear_cookie(snap, issuer, &mut r);
@@ -120,7 +117,7 @@ pub async fn get(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let Ok((snap, issuer)) = super::realm_and_issuer(&state, &realm, &headers, &uri) else {
-        return login::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
+        return pages::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let get = |k: &str| {
         q.iter()
@@ -132,7 +129,7 @@ pub async fn get(
         Some(t) => match id_token_claims(&snap, &issuer, t) {
             Some(c) => Some(c),
             None => {
-                return login::error_page(
+                return pages::error_page(
                     StatusCode::BAD_REQUEST,
                     "Invalid parameter: id_token_hint",
                 )
@@ -146,7 +143,7 @@ pub async fn get(
     });
     if let (Some(h), Some(c)) = (&hint, get("client_id")) {
         if h.get("azp").and_then(Value::as_str) != Some(c) {
-            return login::error_page(
+            return pages::error_page(
                 StatusCode::BAD_REQUEST,
                 "Parameter client_id different from the authorized party",
             );
@@ -158,20 +155,19 @@ pub async fn get(
                 .as_deref()
                 .and_then(|c| snap.index.client(&snap.rep, c))
             else {
-                return login::error_page(
+                return pages::error_page(
                     StatusCode::BAD_REQUEST,
                     "Missing parameters: id_token_hint",
                 );
             };
             if !post_logout_allowed(client, uri) {
-                return login::error_page(StatusCode::BAD_REQUEST, "Invalid redirect uri");
+                return pages::error_page(StatusCode::BAD_REQUEST, "Invalid redirect uri");
             }
             Some(uri.to_string())
         }
         None => None,
     };
-    let cookie_sid =
-        login::cookie(&headers, login::IDENTITY_COOKIE).and_then(|v| login::identity_sid(&snap, v));
+    let cookie_sid = cookies::sso_sid(&snap, &headers);
     if let Some(h) = hint {
         let sid = h
             .get("sid")
@@ -190,14 +186,14 @@ pub async fn get(
     }
     // No hint: ask first, with a form bound to this browser.
     let data = json!({ "post_logout_redirect_uri": redirect_to, "state": get("state") });
-    let action = paths::url("", CONFIRM, &snap.name);
-    login::start_flow(
+    let action = paths::url("", paths::LOGOUT_CONFIRM, &snap.name);
+    flow::start_flow(
         state.store.as_ref(),
         &snap,
         &data,
         600,
         issuer.starts_with("https://"),
-        |code| login::logout_confirm_page(&snap, &action, code),
+        |code| pages::logout_confirm_page(&snap, &action, code),
     )
     .await
 }
@@ -211,19 +207,19 @@ pub async fn confirm(
     form: Result<Form, super::error::OAuthError>,
 ) -> Response {
     let Ok((snap, issuer)) = super::realm_and_issuer(&state, &realm, &headers, &uri) else {
-        return login::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
+        return pages::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let Ok(Form(params)) = form else {
-        return login::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+        return pages::error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
     };
-    let (code, data) =
-        match login::bound_flow(state.store.as_ref(), &snap.id, &headers, &params).await {
+    let store = state.store.as_ref();
+    let (code, data): (String, Map<String, Value>) =
+        match flow::bound_flow(store, &snap.id, &headers, params.get("session_code")).await {
             Ok(flow) => flow,
             Err(page) => return page,
         };
     let _ = state.store.delete_auth_session(&code).await;
-    let sid =
-        login::cookie(&headers, login::IDENTITY_COOKIE).and_then(|v| login::identity_sid(&snap, v));
+    let sid = cookies::sso_sid(&snap, &headers);
     let s = |k: &str| data.get(k).and_then(Value::as_str);
     finish(
         &state,

@@ -1,11 +1,11 @@
 //! OpenID Connect protocol endpoints under `/realms/{realm}`.
 
+pub mod authorization_response;
 pub mod authorize;
 pub mod backchannel_logout;
 pub mod bearer;
 pub mod certs;
 pub mod client_auth;
-pub mod client_keys;
 pub mod device;
 pub mod device_verify;
 pub mod discovery;
@@ -14,6 +14,7 @@ pub mod error;
 pub mod form;
 pub mod introspect;
 pub mod issue;
+pub mod login_actions;
 pub mod logout;
 pub mod realm_info;
 pub mod redirect;
@@ -57,9 +58,9 @@ pub fn routes() -> Router<AppState> {
         .route(paths::DISCOVERY, get(discovery::get))
         .route(paths::CERTS, get(certs::get))
         .route(paths::AUTH, get(authorize::get))
-        .route(authorize::LOGIN_ACTION, post(authorize::authenticate))
-        .route(authorize::REQUIRED_ACTION, post(authorize::required_action))
-        .route(authorize::CONSENT_ACTION, post(authorize::consent))
+        .route(paths::LOGIN_ACTION, post(login_actions::authenticate))
+        .route(paths::REQUIRED_ACTION, post(login_actions::required_action))
+        .route(paths::CONSENT_ACTION, post(login_actions::consent))
         .route(paths::DEVICE_AUTH, post(device::post))
         .route(paths::DEVICE_AUTH_ALIAS, post(device::post))
         .route(
@@ -75,5 +76,5 @@ pub fn routes() -> Router<AppState> {
         .route(paths::INTROSPECT, post(introspect::post))
         .route(paths::REVOKE, post(revoke::post))
         .route(paths::LOGOUT, get(end_session::get).post(logout::post))
-        .route(end_session::CONFIRM, post(end_session::confirm))
+        .route(paths::LOGOUT_CONFIRM, post(end_session::confirm))
 }

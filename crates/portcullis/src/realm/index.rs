@@ -13,14 +13,7 @@ use crate::representation::{
 use super::organizations::Organizations;
 use crate::mappers::{compile_all, Mapper};
 
-/// A role: realm role, or client role of a `clientId`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
-    /// Realm role by name.
-    Realm(String),
-    /// Client role: (clientId, name).
-    Client(String, String),
-}
+pub use crate::model::Role;
 
 /// The index.
 #[derive(Debug, Default)]

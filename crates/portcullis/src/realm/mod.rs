@@ -1,12 +1,15 @@
 //! Realms: creation with Keycloak's defaults, import, export, and the in-memory snapshots
 //! that every request reads.
 
+pub mod client_keys;
 pub mod defaults;
+pub mod edit;
 pub mod export;
 pub mod import;
 pub mod index;
 pub mod organizations;
 pub mod snapshot;
+pub mod template;
 pub mod validate;
 
 use serde_json::Value;

@@ -22,18 +22,7 @@ pub const MEMBERSHIP_MAPPER: &str = "oidc-organization-membership-mapper";
 /// with it are refused (`TokenManager.isValidScope`).
 const ORGANIZATION: &str = "organization";
 
-/// One organization of the realm.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Organization {
-    /// Its id.
-    pub id: String,
-    /// Its alias (the name when the file has none, as Keycloak defaults it).
-    pub alias: String,
-    /// Enabled, and the realm has `organizationsEnabled`.
-    pub enabled: bool,
-    /// `attributes`: name to list of values.
-    pub attributes: Map<String, Value>,
-}
+pub use crate::model::Organization;
 
 /// What an organization scope asks for (`OrganizationScope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 
+use super::client_keys::ClientKeyCache;
+use super::template::UrlTemplate;
 use crate::crypto::keys::{self, RealmKey};
 use crate::crypto::{b64, jwks};
-use crate::oidc::client_keys::ClientKeyCache;
-use crate::oidc::discovery::Template;
 use crate::policy::blacklist::Blacklists;
 use crate::representation::RealmRepresentation;
 use crate::store::{Store, StoreError, StoredRealm};
@@ -77,8 +77,8 @@ pub struct RealmSnapshot {
     pub not_before: i64,
     /// The representation (without users).
     pub rep: RealmRepresentation,
-    /// Pre-serialized discovery document.
-    pub discovery: Template,
+    /// The discovery document, serialized on first use.
+    pub discovery: std::sync::OnceLock<UrlTemplate>,
     /// Lookups over `rep`.
     pub index: RealmIndex,
     /// HMAC keys (refresh tokens), active first.
@@ -107,7 +107,7 @@ impl RealmSnapshot {
             .get("notBefore")
             .and_then(serde_json::Value::as_i64)
             .unwrap_or(0);
-        let mut snap = RealmSnapshot {
+        let snap = RealmSnapshot {
             id: stored.id.clone(),
             name: stored.name.clone(),
             version: stored.version,
@@ -117,13 +117,12 @@ impl RealmSnapshot {
             public_key,
             not_before,
             rep,
-            discovery: Template::empty(),
+            discovery: std::sync::OnceLock::new(),
             index,
             hmac_keys,
             client_keys: Arc::default(),
             blacklists: Arc::default(),
         };
-        snap.discovery = Template::new(&snap);
         Ok(snap)
     }
 

@@ -60,65 +60,94 @@ macro_rules! impl_flows {
         #[async_trait::async_trait]
         impl $crate::store::FlowStore for $store {
             #[tracing::instrument(level = "debug", skip_all)]
-            async fn put_auth_session(&self, id: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await?;
-                self.sweep_expired($crate::store::sql::Swept::AuthSession).await?;
-                sqlx::query("INSERT INTO auth_session (id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4)")
-                    .bind(id)
-                    .bind(realm_id)
-                    .bind(data)
-                    .bind(expires_at)
-                    .execute(&self.pool)
+            async fn put_auth_session(
+                &self,
+                id: &str,
+                realm_id: &str,
+                data: &str,
+                expires_at: i64,
+            ) -> Result<(), $crate::store::StoreError> {
+                self.sweep_if_due($crate::store::sql::Swept::AuthSession)
                     .await?;
+                self.write($crate::store::sql::Queued::PutAuthSession {
+                    id: id.to_string(),
+                    realm_id: realm_id.to_string(),
+                    data: data.to_string(),
+                    expires_at,
+                })
+                .await?;
                 Ok(())
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
-            async fn auth_session(&self, id: &str, now: i64) -> Result<Option<$crate::store::PendingLoginRow>, $crate::store::StoreError> {
-                let row: Option<(String, String)> = sqlx::query_as("SELECT realm_id, data FROM auth_session WHERE id = $1 AND expires_at >= $2")
-                    .bind(id)
-                    .bind(now)
-                    .fetch_optional(&self.pool)
-                    .await?;
+            async fn auth_session(
+                &self,
+                id: &str,
+                now: i64,
+            ) -> Result<Option<$crate::store::PendingLoginRow>, $crate::store::StoreError> {
+                let row: Option<(String, String)> = sqlx::query_as(
+                    "SELECT realm_id, data FROM auth_session WHERE id = $1 AND expires_at >= $2",
+                )
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
                 Ok(row.map(|(realm_id, data)| $crate::store::PendingLoginRow { realm_id, data }))
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn delete_auth_session(&self, id: &str) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await?;
-                sqlx::query("DELETE FROM auth_session WHERE id = $1").bind(id).execute(&self.pool).await?;
-                Ok(())
-            }
-
-            #[tracing::instrument(level = "debug", skip_all)]
-            async fn put_code(&self, code_hash: &str, realm_id: &str, data: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await?;
-                self.sweep_expired($crate::store::sql::Swept::AuthCode).await?;
-                sqlx::query("INSERT INTO auth_code (code_hash, realm_id, data, expires_at, used) VALUES ($1, $2, $3, $4, 0)")
-                    .bind(code_hash)
-                    .bind(realm_id)
-                    .bind(data)
-                    .bind(expires_at)
-                    .execute(&self.pool)
+                self.write($crate::store::sql::Queued::DeleteAuthSession { id: id.to_string() })
                     .await?;
                 Ok(())
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
-            async fn use_code(&self, code_hash: &str) -> Result<Option<$crate::store::CodeUse>, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await?;
+            async fn put_code(
+                &self,
+                code_hash: &str,
+                realm_id: &str,
+                data: &str,
+                expires_at: i64,
+            ) -> Result<(), $crate::store::StoreError> {
+                self.sweep_if_due($crate::store::sql::Swept::AuthCode)
+                    .await?;
+                self.write($crate::store::sql::Queued::PutCode {
+                    code_hash: code_hash.to_string(),
+                    realm_id: realm_id.to_string(),
+                    data: data.to_string(),
+                    expires_at,
+                })
+                .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn use_code(
+                &self,
+                code_hash: &str,
+            ) -> Result<Option<$crate::store::CodeUse>, $crate::store::StoreError> {
                 // The conditional UPDATE decides which of two concurrent redemptions is first.
-                let first = sqlx::query("UPDATE auth_code SET used = 1 WHERE code_hash = $1 AND used = 0")
-                    .bind(code_hash)
-                    .execute(&self.pool)
+                let first = self
+                    .write($crate::store::sql::Queued::UseCode {
+                        code_hash: code_hash.to_string(),
+                    })
                     .await?
-                    .rows_affected()
                     == 1;
-                let row: Option<(String, String, i64)> = sqlx::query_as("SELECT realm_id, data, expires_at FROM auth_code WHERE code_hash = $1")
-                    .bind(code_hash)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(row.map(|(realm_id, data, expires_at)| $crate::store::CodeUse { realm_id, data, expires_at, first_use: first }))
+                let row: Option<(String, String, i64)> = sqlx::query_as(
+                    "SELECT realm_id, data, expires_at FROM auth_code WHERE code_hash = $1",
+                )
+                .bind(code_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(
+                    row.map(|(realm_id, data, expires_at)| $crate::store::CodeUse {
+                        realm_id,
+                        data,
+                        expires_at,
+                        first_use: first,
+                    }),
+                )
             }
         }
     };

@@ -16,6 +16,8 @@ pub struct PostgresStore {
     pub(crate) pool: PgPool,
     pub(crate) sweeps: super::sql::Sweeps,
     pub(crate) gate: super::sql::WriteGate,
+    /// None: PostgreSQL commits concurrent writes together itself.
+    pub(crate) queue: super::sql::WriteQueue,
 }
 
 impl PostgresStore {
@@ -49,6 +51,7 @@ impl PostgresStore {
             pool,
             sweeps: Default::default(),
             gate: Default::default(),
+            queue: Default::default(),
         })
     }
 }

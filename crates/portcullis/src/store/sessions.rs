@@ -184,8 +184,7 @@ macro_rules! impl_sessions {
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn touch_session(&self, id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await?;
-                sqlx::query("UPDATE user_session SET last_refresh = $1 WHERE id = $2").bind(now).bind(id).execute(&self.pool).await?;
+                self.write($crate::store::sql::Queued::TouchSession { id: id.to_string(), now }).await?;
                 self.invalidate_sessions();
                 Ok(())
             }
@@ -250,53 +249,28 @@ macro_rules! impl_sessions {
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn set_refresh_token(&self, session_id: &str, client_id: &str, new_id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await?;
-                let done = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 0, updated_at = $2 WHERE session_id = $3 AND client_id = $4")
-                    .bind(new_id)
-                    .bind(now)
-                    .bind(session_id)
-                    .bind(client_id)
-                    .execute(&self.pool)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at) VALUES ($1, $2, $3, 0, $4)")
-                        .bind(session_id)
-                        .bind(client_id)
-                        .bind(new_id)
-                        .bind(now)
-                        .execute(&self.pool)
-                        .await?;
-                }
+                self.write($crate::store::sql::Queued::SetRefreshToken {
+                    session_id: session_id.to_string(),
+                    client_id: client_id.to_string(),
+                    new_id: new_id.to_string(),
+                    now,
+                })
+                .await?;
                 Ok(())
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn use_refresh_token(&self, session_id: &str, client_id: &str, presented: &str, presented_iat: i64, max_reuse: i64, now: i64) -> Result<$crate::store::RefreshUse, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await?;
-                // Keycloak's `TokenManager.validateTokenReuse`: the current token may be used
-                // `max_reuse + 1` times; a token issued after the last change becomes current;
-                // an older one is stale. Each step is one conditional UPDATE, so concurrent
-                // nodes cannot both pass the limit.
-                let current = sqlx::query("UPDATE client_session SET refresh_use_count = refresh_use_count + 1, updated_at = $1 WHERE session_id = $2 AND client_id = $3 AND refresh_token_id = $4 AND refresh_use_count <= $5")
-                    .bind(now)
-                    .bind(session_id)
-                    .bind(client_id)
-                    .bind(presented)
-                    .bind(max_reuse)
-                    .execute(&self.pool)
-                    .await?;
-                if current.rows_affected() == 1 {
-                    return Ok($crate::store::RefreshUse::Accepted);
-                }
-                let newer = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 1, updated_at = $2 WHERE session_id = $3 AND client_id = $4 AND (refresh_token_id IS NULL OR refresh_token_id <> $1) AND updated_at <= $5")
-                    .bind(presented)
-                    .bind(now)
-                    .bind(session_id)
-                    .bind(client_id)
-                    .bind(presented_iat)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(if newer.rows_affected() == 1 { $crate::store::RefreshUse::Accepted } else { $crate::store::RefreshUse::Rejected })
+                let accepted = self.write($crate::store::sql::Queued::UseRefreshToken {
+                    session_id: session_id.to_string(),
+                    client_id: client_id.to_string(),
+                    presented: presented.to_string(),
+                    presented_iat,
+                    max_reuse,
+                    now,
+                })
+                .await?;
+                Ok(if accepted == 1 { $crate::store::RefreshUse::Accepted } else { $crate::store::RefreshUse::Rejected })
             }
 
             #[tracing::instrument(level = "debug", skip_all)]

@@ -123,6 +123,88 @@ pub(crate) trait ReadCache {
     fn invalidate_sessions(&self) {}
 }
 
+/// Most writes one transaction of the write queue commits.
+pub(crate) const MAX_BATCH: usize = 256;
+
+/// A short write of the hot paths (refresh, login, code redemption) that the write queue can
+/// commit together with others. Each is one or two statements whose outcome is a row count.
+#[derive(Debug, Clone)]
+pub(crate) enum Queued {
+    /// `UPDATE user_session SET last_refresh`.
+    TouchSession { id: String, now: i64 },
+    /// A client's current refresh token in a session (update, else insert).
+    SetRefreshToken {
+        session_id: String,
+        client_id: String,
+        new_id: String,
+        now: i64,
+    },
+    /// Refresh token rotation: 1 accepted, 0 rejected (see `use_refresh_token`).
+    UseRefreshToken {
+        session_id: String,
+        client_id: String,
+        presented: String,
+        presented_iat: i64,
+        max_reuse: i64,
+        now: i64,
+    },
+    /// A new pending login.
+    PutAuthSession {
+        id: String,
+        realm_id: String,
+        data: String,
+        expires_at: i64,
+    },
+    /// A pending login removed.
+    DeleteAuthSession { id: String },
+    /// A new authorization code.
+    PutCode {
+        code_hash: String,
+        realm_id: String,
+        data: String,
+        expires_at: i64,
+    },
+    /// A code marked used: 1 for the first redemption.
+    UseCode { code_hash: String },
+    /// A one-time value recorded: 1 when new.
+    UseOnce { key: String, expires_at: i64 },
+    /// Expired rows of a table removed (kept past `expires_at` as the table says).
+    Sweep { table: Swept, now: i64 },
+}
+
+/// A queued write and where its outcome goes.
+pub(crate) type Job = (
+    Queued,
+    tokio::sync::oneshot::Sender<Result<u64, crate::store::StoreError>>,
+);
+
+/// Group commit for a single-writer database. A write syncs the file at its commit (SQLite
+/// `synchronous=FULL`: about 2 ms here), and one writer at a time means those syncs queue:
+/// 64 sessions refreshed in the same second waited for 64 syncs in a row. The queue's writer
+/// task takes every write waiting when its turn comes and commits them in one transaction,
+/// one sync for all; each caller still returns only after its write is committed (no
+/// write-behind). A batch that fails is retried write by write, so one bad write fails alone.
+/// PostgreSQL runs writes concurrently and commits them together itself: no queue there.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WriteQueue(Option<tokio::sync::mpsc::UnboundedSender<Job>>);
+
+impl WriteQueue {
+    /// The queue of a writer task.
+    pub(crate) fn new(sender: tokio::sync::mpsc::UnboundedSender<Job>) -> Self {
+        WriteQueue(Some(sender))
+    }
+    /// Queues `w` and waits until it is committed; `None` when there is no queue (the caller
+    /// writes at once).
+    pub(crate) async fn write(&self, w: Queued) -> Option<Result<u64, crate::store::StoreError>> {
+        let sender = self.0.as_ref()?;
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        if sender.send((w, done)).is_err() {
+            return Some(Err(crate::store::StoreError::Busy));
+        }
+        Some(outcome.await.unwrap_or(Err(crate::store::StoreError::Busy)))
+    }
+}
+
 /// Reads a [`crate::store::DeviceCodeRow`], columns in [`DeviceCodeTuple`] order.
 pub(crate) const DEVICE_CODE_SELECT: &str = "SELECT device_code_hash, realm_id, client_id, user_code, data, expires_at, poll_interval, status, session_id, user_id FROM device_code";
 
@@ -198,6 +280,136 @@ pub(crate) fn ended(t: SessionTuple, mut clients: Vec<String>) -> crate::store::
 macro_rules! impl_store {
     ($store:ident, $db:ty, $backend:literal) => {
         impl $store {
+            /// Runs one queued write on a connection: its row count.
+            async fn run_queued(conn: &mut <$db as sqlx::Database>::Connection, w: &$crate::store::sql::Queued) -> Result<u64, sqlx::Error> {
+                use $crate::store::sql::Queued;
+                let n = match w {
+                    Queued::TouchSession { id, now } => {
+                        sqlx::query("UPDATE user_session SET last_refresh = $1 WHERE id = $2").bind(now).bind(id).execute(&mut *conn).await?.rows_affected()
+                    }
+                    Queued::SetRefreshToken { session_id, client_id, new_id, now } => {
+                        let done = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 0, updated_at = $2 WHERE session_id = $3 AND client_id = $4")
+                            .bind(new_id).bind(now).bind(session_id).bind(client_id).execute(&mut *conn).await?;
+                        if done.rows_affected() == 0 {
+                            sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at) VALUES ($1, $2, $3, 0, $4)")
+                                .bind(session_id).bind(client_id).bind(new_id).bind(now).execute(&mut *conn).await?;
+                        }
+                        1
+                    }
+                    Queued::UseRefreshToken { session_id, client_id, presented, presented_iat, max_reuse, now } => {
+                        // Keycloak's `TokenManager.validateTokenReuse`: the current token may be
+                        // used `max_reuse + 1` times; a token issued after the last change
+                        // becomes current; an older one is stale. Each step is one conditional
+                        // UPDATE, so concurrent nodes cannot both pass the limit.
+                        let current = sqlx::query("UPDATE client_session SET refresh_use_count = refresh_use_count + 1, updated_at = $1 WHERE session_id = $2 AND client_id = $3 AND refresh_token_id = $4 AND refresh_use_count <= $5")
+                            .bind(now).bind(session_id).bind(client_id).bind(presented).bind(max_reuse).execute(&mut *conn).await?;
+                        if current.rows_affected() == 1 {
+                            1
+                        } else {
+                            sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 1, updated_at = $2 WHERE session_id = $3 AND client_id = $4 AND (refresh_token_id IS NULL OR refresh_token_id <> $1) AND updated_at <= $5")
+                                .bind(presented).bind(now).bind(session_id).bind(client_id).bind(presented_iat).execute(&mut *conn).await?.rows_affected()
+                        }
+                    }
+                    Queued::PutAuthSession { id, realm_id, data, expires_at } => {
+                        sqlx::query("INSERT INTO auth_session (id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4)")
+                            .bind(id).bind(realm_id).bind(data).bind(expires_at).execute(&mut *conn).await?.rows_affected()
+                    }
+                    Queued::DeleteAuthSession { id } => {
+                        sqlx::query("DELETE FROM auth_session WHERE id = $1").bind(id).execute(&mut *conn).await?.rows_affected()
+                    }
+                    Queued::PutCode { code_hash, realm_id, data, expires_at } => {
+                        sqlx::query("INSERT INTO auth_code (code_hash, realm_id, data, expires_at, used) VALUES ($1, $2, $3, $4, 0)")
+                            .bind(code_hash).bind(realm_id).bind(data).bind(expires_at).execute(&mut *conn).await?.rows_affected()
+                    }
+                    // The conditional UPDATE decides which of two concurrent redemptions is first.
+                    Queued::UseCode { code_hash } => {
+                        sqlx::query("UPDATE auth_code SET used = 1 WHERE code_hash = $1 AND used = 0").bind(code_hash).execute(&mut *conn).await?.rows_affected()
+                    }
+                    Queued::UseOnce { key, expires_at } => {
+                        sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+                            .bind(key).bind(expires_at).execute(&mut *conn).await?.rows_affected()
+                    }
+                    Queued::Sweep { table, now } => {
+                        let (sql, kept) = table.statement();
+                        sqlx::query(sql).bind(now - kept).execute(&mut *conn).await?.rows_affected()
+                    }
+                };
+                Ok(n)
+            }
+
+            /// Writes `w`: through the write queue where there is one (committed together with
+            /// the writes queued meanwhile), else at once.
+            async fn write(&self, w: $crate::store::sql::Queued) -> Result<u64, $crate::store::StoreError> {
+                if let Some(outcome) = self.queue.write(w.clone()).await {
+                    return outcome;
+                }
+                let mut conn = self.pool.acquire().await?;
+                Ok(Self::run_queued(&mut *conn, &w).await?)
+            }
+
+            /// Queues a sweep of `table`'s expired rows if it is due (see [`Sweeps`]).
+            async fn sweep_if_due(&self, table: $crate::store::sql::Swept) -> Result<(), $crate::store::StoreError> {
+                let now = $crate::clock::now();
+                if self.sweeps.due(table, now) {
+                    self.write($crate::store::sql::Queued::Sweep { table, now }).await?;
+                }
+                Ok(())
+            }
+
+            /// Starts the writer task of a write queue (see [`WriteQueue`]) over `pool`, taking
+            /// its turns at `gate` like every other writer.
+            #[allow(dead_code)] // PostgreSQL has no queue
+            pub(crate) fn spawn_writer(pool: sqlx::Pool<$db>, gate: $crate::store::sql::WriteGate) -> $crate::store::sql::WriteQueue {
+                let (sender, mut jobs_in) = tokio::sync::mpsc::unbounded_channel::<$crate::store::sql::Job>();
+                tokio::spawn(async move {
+                    while let Some(first) = jobs_in.recv().await {
+                        let mut jobs = vec![first];
+                        while jobs.len() < $crate::store::sql::MAX_BATCH {
+                            match jobs_in.try_recv() {
+                                Ok(j) => jobs.push(j),
+                                Err(_) => break,
+                            }
+                        }
+                        let Ok(_turn) = gate.enter().await else {
+                            for (_, done) in jobs {
+                                let _ = done.send(Err($crate::store::StoreError::Busy));
+                            }
+                            continue;
+                        };
+                        let batch = async {
+                            let mut tx = pool.begin().await?;
+                            let mut counts = Vec::with_capacity(jobs.len());
+                            for (w, _) in &jobs {
+                                counts.push(Self::run_queued(&mut *tx, w).await?);
+                            }
+                            tx.commit().await?;
+                            Ok::<_, sqlx::Error>(counts)
+                        }
+                        .await;
+                        match batch {
+                            Ok(counts) => {
+                                for ((_, done), n) in jobs.into_iter().zip(counts) {
+                                    let _ = done.send(Ok(n));
+                                }
+                            }
+                            Err(e) => {
+                                tracing::debug!(error = %e, writes = jobs.len(), "batch failed; writing one by one");
+                                for (w, done) in jobs {
+                                    let one = async {
+                                        let mut conn = pool.acquire().await?;
+                                        Self::run_queued(&mut *conn, &w).await
+                                    }
+                                    .await
+                                    .map_err($crate::store::StoreError::from);
+                                    let _ = done.send(one);
+                                }
+                            }
+                        }
+                    }
+                });
+                $crate::store::sql::WriteQueue::new(sender)
+            }
+
             /// Sweeps `table`'s expired rows if it is due (see [`Sweeps`]); the caller holds the
             /// write gate.
             async fn sweep_expired(

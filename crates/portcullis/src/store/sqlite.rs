@@ -28,6 +28,7 @@ pub struct SqliteStore {
     pub(crate) sessions: GenCache<String, Option<super::SessionRow>>,
     pub(crate) sweeps: super::sql::Sweeps,
     pub(crate) gate: super::sql::WriteGate,
+    pub(crate) queue: super::sql::WriteQueue,
 }
 
 /// A read cache that writes can always invalidate. Each entry carries the generation that was
@@ -128,12 +129,15 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
+        let gate = super::sql::WriteGate::single_writer();
+        let queue = Self::spawn_writer(pool.clone(), gate.clone());
         Ok(SqliteStore {
             pool,
             users: GenCache::new(10_000),
             sessions: GenCache::new(10_000),
             sweeps: Default::default(),
-            gate: super::sql::WriteGate::single_writer(),
+            gate,
+            queue,
         })
     }
 }

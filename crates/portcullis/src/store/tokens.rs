@@ -42,14 +42,9 @@ macro_rules! impl_tokens {
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn use_once(&self, key: &str, expires_at: i64) -> Result<bool, $crate::store::StoreError> {
-                let _gate = self.gate.enter().await?;
-                self.sweep_expired($crate::store::sql::Swept::RevokedToken).await?;
-                let done = sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
-                    .bind(key)
-                    .bind(expires_at)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected() == 1)
+                self.sweep_if_due($crate::store::sql::Swept::RevokedToken).await?;
+                let done = self.write($crate::store::sql::Queued::UseOnce { key: key.to_string(), expires_at }).await?;
+                Ok(done == 1)
             }
         }
     };

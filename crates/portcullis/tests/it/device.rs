@@ -298,7 +298,7 @@ async fn slow_down_expiry_and_the_attempt_limit(backend: Backend) {
     let Some(data) = Data::new(backend).await else {
         return;
     };
-    let server = start_with(&data, &[realm()]).await;
+    let server = start_with_clock(&data, &[realm()]).await;
     let u = urls(&server);
 
     // Polled faster than the interval (600 s): slow_down, and it stays so.
@@ -315,7 +315,7 @@ async fn slow_down_expiry_and_the_attempt_limit(backend: Backend) {
     // A code living one second: expired_token once it is past.
     let d = authorize(&u, "short", "").await;
     assert_eq!(d["expires_in"], 1);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    advance_clock(&server, 2).await;
     let (status, body) = poll(&u, "short", d["device_code"].as_str().unwrap()).await;
     assert_eq!(
         (status, body["error"].as_str()),

@@ -273,3 +273,51 @@ async fn metrics_on_the_management_port_count_requests_by_route() {
         "metrics are on the management port only, as in Keycloak"
     );
 }
+
+/// Every answer carries a request id: a well-formed `X-Request-Id` from the caller is kept,
+/// anything else is replaced by a fresh UUID, and each request without one gets its own.
+#[tokio::test]
+async fn every_answer_carries_a_request_id() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let server = start_with(&data, &[]).await;
+    let url = server.url("/realms/master/.well-known/openid-configuration");
+    let id_of = |r: &reqwest::Response| {
+        r.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let kept = client()
+        .get(&url)
+        .header("X-Request-Id", "trace-42.a:b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), 200);
+    assert_eq!(id_of(&kept).as_deref(), Some("trace-42.a:b"));
+    let forged = client()
+        .get(&url)
+        .header("X-Request-Id", "x\" level=error")
+        .send()
+        .await
+        .unwrap();
+    let replaced = id_of(&forged).unwrap();
+    assert!(uuid::Uuid::parse_str(&replaced).is_ok(), "{replaced}");
+    // Errors carry one too, and two requests never share one.
+    let a = client()
+        .get(server.url("/realms/nope"))
+        .send()
+        .await
+        .unwrap();
+    let b = client()
+        .get(server.url("/realms/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.status(), 404);
+    let (a, b) = (id_of(&a).unwrap(), id_of(&b).unwrap());
+    assert!(uuid::Uuid::parse_str(&a).is_ok());
+    assert_ne!(a, b);
+}

@@ -76,7 +76,7 @@ impl Ctx {
 
 async fn start() -> (Data, Ctx) {
     let data = Data::new(Backend::Sqlite).await.unwrap();
-    let server = start_with(&data, &[realm("ex"), realm("other")]).await;
+    let server = start_with_clock(&data, &[realm("ex"), realm("other")]).await;
     let token = server.url("/realms/ex/protocol/openid-connect/token");
     (data, Ctx { token, server })
 }
@@ -413,7 +413,7 @@ async fn exchange_refusals_as_keycloak_answers_them() {
     // An expired subject token (its client issues one-second tokens).
     let brief = c.password(("brief", "brief-secret")).await;
     assert_eq!(brief["expires_in"], 1);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    advance_clock(&c.server, 2).await;
     check(
         c.exchange(A, brief["access_token"].as_str().unwrap(), &[])
             .await,

@@ -42,7 +42,7 @@ async fn start() -> (Data, TestServer) {
 
 async fn start_on(backend: Backend) -> Option<(Data, TestServer)> {
     let data = Data::new(backend).await?;
-    let server = start_with(&data, &[reg_realm(), open_realm()]).await;
+    let server = start_with_clock(&data, &[reg_realm(), open_realm()]).await;
     Some((data, server))
 }
 
@@ -311,7 +311,7 @@ async fn initial_access_tokens_are_checked(server: &TestServer) {
         (401, invalid("No remaining count on initial access token"))
     );
     let short = initial_token(server, &admin, "reg", json!({"count": 5, "expiration": 1})).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    advance_clock(server, 2).await;
     let (s, e, _) = call(server, "POST", OIDC, Some(&short), Some(md.clone())).await;
     assert_eq!((s, e), (401, invalid("Failed decode token")));
     // A token of another realm does not work here.

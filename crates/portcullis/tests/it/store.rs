@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use portcullis::store::{
-    InitialAccessRow, PostgresStore, SessionRow, SqliteStore, Store, StoreError, StoredRealm,
-    UserRow, Write,
+    InitialAccessRow, PostgresStore, RefreshUse, SessionRow, SqliteStore, Store, StoreError,
+    StoredRealm, UserRow, Write,
 };
 
 use crate::support::*;
@@ -234,11 +234,120 @@ async fn suite(store: Arc<dyn Store>) {
     assert_eq!(store.user_count("r1").await.unwrap(), 0);
 }
 
+/// Runs the futures concurrently (each its own task); their outputs in order.
+async fn all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+/// Writes committed together (SQLite's write queue) keep each write's own outcome: of
+/// concurrent redemptions of one code or uses of one refresh token, exactly one wins; a write
+/// that fails does not take the others of its batch with it; every write is there afterwards.
+async fn concurrent_writes(store: Arc<dyn Store>) {
+    store
+        .apply(vec![Write::InsertRealm(realm("c1", "concurrent"))])
+        .await
+        .unwrap();
+    let session = SessionRow {
+        id: "cs".into(),
+        realm_id: "c1".into(),
+        user_id: "u".into(),
+        offline: false,
+        created_at: 10,
+        last_refresh: 10,
+        data: "{}".into(),
+    };
+    store
+        .create_session(&session, "web", Some("rt1"))
+        .await
+        .unwrap();
+
+    let uses = all((0..20).map(|_| {
+        let store = store.clone();
+        async move { store.use_refresh_token("cs", "web", "rt1", 10, 0, 20).await }
+    }))
+    .await;
+    let accepted = uses
+        .into_iter()
+        .filter(|u| *u.as_ref().unwrap() == RefreshUse::Accepted)
+        .count();
+    assert_eq!(
+        accepted, 1,
+        "a refresh token without reuse is accepted once"
+    );
+
+    store
+        .put_code("code", "c1", "{}", i64::MAX / 2)
+        .await
+        .unwrap();
+    let redemptions = all((0..20).map(|_| {
+        let store = store.clone();
+        async move { store.use_code("code").await }
+    }))
+    .await;
+    let first: Vec<bool> = redemptions
+        .into_iter()
+        .map(|r| r.unwrap().unwrap().first_use)
+        .filter(|f| *f)
+        .collect();
+    assert_eq!(first, [true], "one first redemption");
+
+    // A duplicate pending-login id fails on its own; the rest are written.
+    store
+        .put_auth_session("dup", "c1", "{}", i64::MAX / 2)
+        .await
+        .unwrap();
+    let puts = all((0..30).map(|i| {
+        let store = store.clone();
+        async move {
+            let id = if i == 15 {
+                "dup".to_string()
+            } else {
+                format!("a{i}")
+            };
+            store.put_auth_session(&id, "c1", "{}", i64::MAX / 2).await
+        }
+    }))
+    .await;
+    for (i, p) in puts.iter().enumerate() {
+        assert_eq!(p.is_err(), i == 15, "write {i}: {p:?}");
+    }
+    for i in (0..30).filter(|i| *i != 15) {
+        assert!(store
+            .auth_session(&format!("a{i}"), 0)
+            .await
+            .unwrap()
+            .is_some());
+    }
+    let touches = all((0..30).map(|t| {
+        let store = store.clone();
+        async move { store.touch_session("cs", 100 + t).await }
+    }))
+    .await;
+    assert!(touches.iter().all(Result::is_ok));
+    let last = store.session("cs").await.unwrap().unwrap().last_refresh;
+    assert!((100..130).contains(&last), "{last}");
+    store
+        .apply(vec![Write::DeleteRealm { id: "c1".into() }])
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn store_suite_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
-    suite(Arc::new(store)).await;
+    let store: Arc<dyn Store> = Arc::new(store);
+    suite(store.clone()).await;
+    concurrent_writes(store).await;
     // Reopening runs no migration twice and keeps data.
     SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
 }
@@ -251,7 +360,9 @@ async fn store_suite_postgres() {
     let store = PostgresStore::connect(&pg_url(), Some(&schema), 4)
         .await
         .unwrap();
-    suite(Arc::new(store)).await;
+    let store: Arc<dyn Store> = Arc::new(store);
+    suite(store.clone()).await;
+    concurrent_writes(store).await;
     PostgresStore::connect(&pg_url(), Some(&schema), 1)
         .await
         .unwrap();

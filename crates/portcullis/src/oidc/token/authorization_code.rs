@@ -3,9 +3,9 @@
 //! a replayed code fails and ends the session it produced.
 
 use axum::response::Response;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
-use crate::oidc::authorize::code_hash;
+use crate::authn::{code_hash, CodeData};
 use crate::oidc::client_auth;
 use crate::oidc::error::OAuthError;
 use crate::oidc::issue::{self, Lifespans, TokenRequest};
@@ -57,14 +57,14 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     else {
         return Err(invalid());
     };
-    let data: Map<String, Value> = serde_json::from_str(&data).unwrap_or_default();
-    let s = |k: &str| data.get(k).and_then(Value::as_str);
+    let data: CodeData = serde_json::from_str(&data).unwrap_or_default();
+    let request = &data.request;
     if realm_id != ctx.snap.id {
         return Err(invalid());
     }
     if !first {
         // Replay: end the session the code produced, so tokens issued from it stop working.
-        if let Some(sid) = s("session_id") {
+        if let Some(sid) = &data.session_id {
             store.delete_session(sid).await?;
         }
         return Err(invalid());
@@ -72,21 +72,21 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if expires_at < ctx.now {
         return Err(OAuthError::invalid_grant("Code not valid"));
     }
-    if s("client_id") != Some(client_id) {
+    if request.client_id.as_deref() != Some(client_id) {
         return Err(OAuthError::invalid_grant("Auth error"));
     }
     // RFC 6749 §4.1.3: the same redirect_uri as in the authorization request.
-    let redirect_ok = match (s("redirect_uri_param"), ctx.params.get("redirect_uri")) {
-        (Some(original), given) => given == Some(original),
-        (None, given) => given.is_none() || given == s("redirect_uri"),
+    let redirect_ok = match (&request.redirect_uri_param, ctx.params.get("redirect_uri")) {
+        (Some(original), given) => given == Some(original.as_str()),
+        (None, given) => given.is_none() || given == request.redirect_uri.as_deref(),
     };
     if !redirect_ok {
         return Err(OAuthError::invalid_grant("Incorrect redirect_uri"));
     }
-    match (s("code_challenge"), ctx.params.get("code_verifier")) {
+    match (&request.code_challenge, ctx.params.get("code_verifier")) {
         (Some(challenge), Some(verifier)) => {
             if !pkce_ok(
-                s("code_challenge_method").unwrap_or("plain"),
+                request.code_challenge_method.as_deref().unwrap_or("plain"),
                 challenge,
                 verifier,
             ) {
@@ -107,7 +107,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         }
         (None, None) => {}
     }
-    let sid = s("session_id").unwrap_or_default().to_string();
+    let sid = data.session_id.clone().unwrap_or_default();
     let Some(session) = live_session(store, ctx.snap, &sid, ctx.now).await? else {
         return Err(OAuthError::invalid_grant("Session not active"));
     };
@@ -119,18 +119,15 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if user.enabled == Some(false) {
         return Err(OAuthError::invalid_grant("User disabled"));
     }
-    let auth_time = data
-        .get("auth_time")
-        .and_then(Value::as_i64)
-        .unwrap_or(session.created_at);
+    let auth_time = data.auth_time.unwrap_or(session.created_at);
     session_tokens(
         ctx,
         client,
         &session,
         &row,
         &user,
-        s("scope"),
-        s("nonce"),
+        request.scope.as_deref(),
+        request.nonce.as_deref(),
         auth_time,
     )
     .await

@@ -258,6 +258,33 @@ pub async fn start_with(data: &Data, realms: &[Value]) -> TestServer {
     TestServer::start(data, "start-dev", &["--import-realm"], &[]).unwrap()
 }
 
+/// As [`start_with`], with the test suites' clock (`--testing-clock`), which
+/// [`advance_clock`] moves forward instead of a test sleeping.
+pub async fn start_with_clock(data: &Data, realms: &[Value]) -> TestServer {
+    write_realms(data, realms);
+    TestServer::start(
+        data,
+        "start-dev",
+        &["--import-realm", "--testing-clock", "true"],
+        &[],
+    )
+    .unwrap()
+}
+
+/// Moves the server's clock `seconds` past the system time (Keycloak's test-suite
+/// `PUT /realms/master/testing/time-offset`).
+pub async fn advance_clock(server: &TestServer, seconds: i64) {
+    let r = client()
+        .put(server.url("/realms/master/testing/time-offset"))
+        .json(&serde_json::json!({"offset": seconds.to_string()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["offset"], seconds.to_string());
+}
+
 /// Every field of `small` is in `big` with the same value; arrays match element-wise in any
 /// order, and `big` may have more elements (defaults added on import). Returns the first
 /// difference.

@@ -1,17 +1,10 @@
-//! Server-rendered login pages and the SSO session cookie. No JavaScript; accessible labels;
-//! generic error text that does not tell whether a user exists.
+//! Server-rendered login pages. No JavaScript; accessible labels; generic error text that does
+//! not tell whether a user exists.
 
-use aws_lc_rs::hmac;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::crypto::b64url;
 use crate::realm::snapshot::RealmSnapshot;
-
-/// The SSO session cookie (its value is the session id and an HMAC over it).
-pub const IDENTITY_COOKIE: &str = "KEYCLOAK_IDENTITY";
-/// The pending-login cookie, the CSRF binding of the login form.
-pub const AUTH_SESSION_COOKIE: &str = "AUTH_SESSION_ID";
 
 /// Escapes text for HTML.
 pub fn escape(s: &str) -> String {
@@ -205,138 +198,10 @@ pub fn html(status: StatusCode, body: String) -> Response {
     r
 }
 
-fn cookie_key(snap: &RealmSnapshot) -> Option<hmac::Key> {
-    // Derived from the realm's HMAC key material so every node computes the same value.
-    let k = snap.hmac_keys.first()?;
-    let tag = hmac::sign(k.key(), b"portcullis-sso-cookie");
-    Some(hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref()))
-}
-
-/// The signed cookie value for a session id.
-pub fn identity_value(snap: &RealmSnapshot, sid: &str) -> Option<String> {
-    let tag = hmac::sign(&cookie_key(snap)?, sid.as_bytes());
-    Some(format!("{sid}.{}", b64url(tag.as_ref())))
-}
-
-/// The session id of a signed cookie value, if the signature holds.
-pub fn identity_sid(snap: &RealmSnapshot, value: &str) -> Option<String> {
-    let (sid, tag) = value.rsplit_once('.')?;
-    let tag =
-        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, tag).ok()?;
-    hmac::verify(&cookie_key(snap)?, sid.as_bytes(), &tag).ok()?;
-    Some(sid.to_string())
-}
-
-/// The pending browser flow a login-actions form belongs to: its `session_code` must equal this
-/// browser's `AUTH_SESSION_ID` cookie (the CSRF binding) and name a live auth session of the
-/// realm. Returns the code and the flow's data, or the error page to answer.
-pub async fn bound_flow(
-    store: &dyn crate::store::Store,
-    realm_id: &str,
-    headers: &HeaderMap,
-    params: &crate::oidc::form::Params,
-) -> Result<(String, serde_json::Map<String, serde_json::Value>), Response> {
-    let expired = || {
-        error_page(StatusCode::BAD_REQUEST, "Your login attempt timed out or was made from another browser. Login will start from the beginning.")
-    };
-    let code = params
-        .get("session_code")
-        .ok_or_else(|| error_page(StatusCode::BAD_REQUEST, "Invalid Request."))?;
-    let bound = cookie(headers, AUTH_SESSION_COOKIE).is_some_and(|c| {
-        aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), code.as_bytes()).is_ok()
-    });
-    if !bound {
-        return Err(expired());
-    }
-    let now = crate::clock::now();
-    match store.auth_session(code, now).await {
-        Ok(Some(row)) if row.realm_id == realm_id => Ok((
-            code.to_string(),
-            serde_json::from_str(&row.data).unwrap_or_default(),
-        )),
-        _ => Err(expired()),
-    }
-}
-
 /// The answer to a storage failure on a page.
 pub fn internal_error() -> Response {
     error_page(
         StatusCode::INTERNAL_SERVER_ERROR,
         "An internal error occurred.",
     )
-}
-
-/// Starts a browser flow step: stores `data` under a new random code for `lifespan` seconds,
-/// renders the page for that code, and binds it to this browser with the flow cookie.
-pub async fn start_flow(
-    store: &dyn crate::store::Store,
-    snap: &RealmSnapshot,
-    data: &serde_json::Value,
-    lifespan: i64,
-    secure: bool,
-    render: impl FnOnce(&str) -> String,
-) -> Response {
-    let code = crate::crypto::random_alphanumeric(40);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    if store
-        .put_auth_session(&code, &snap.id, &data.to_string(), now + lifespan)
-        .await
-        .is_err()
-    {
-        return internal_error();
-    }
-    let page = html(StatusCode::OK, render(&code));
-    with_flow_cookie(
-        page,
-        &crate::http::paths::url("", crate::http::paths::REALM, &snap.name),
-        &code,
-        secure,
-    )
-}
-
-/// Adds the `AUTH_SESSION_ID` cookie that binds a form to this browser.
-pub fn with_flow_cookie(mut r: Response, realm_path: &str, code: &str, secure: bool) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(
-        realm_path,
-        AUTH_SESSION_COOKIE,
-        code,
-        secure,
-        None,
-    )) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
-}
-
-/// A cookie from the request.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-/// A `Set-Cookie` value scoped to the realm's path: HttpOnly, SameSite=Lax, Secure on HTTPS.
-pub fn set_cookie(
-    realm_path: &str,
-    name: &str,
-    value: &str,
-    secure: bool,
-    max_age: Option<i64>,
-) -> String {
-    let mut c = format!("{name}={value}; Path={realm_path}/; HttpOnly; SameSite=Lax");
-    if secure {
-        c.push_str("; Secure");
-    }
-    if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
-    }
-    c
 }

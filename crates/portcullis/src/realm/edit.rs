@@ -1,25 +1,133 @@
-//! Changes to a realm's representation that keep its cross-references whole: roles are
-//! referenced by name (composites, groups, scope mappings, the default role), clients by
-//! `clientId`, groups by path. Plain functions over [`RealmRepresentation`], unit-tested.
+//! Editing a realm's stored representation: an optimistic read-modify-write ([`edit`]) that
+//! validates the result as an import is, and the changes that keep its cross-references whole
+//! (roles are referenced by name from composites, groups, scope mappings and the default role;
+//! clients by `clientId`; groups by path). Shared by the Admin API, partial import and client
+//! registration; the functions over [`RealmRepresentation`] are plain and unit-tested.
 
 use indexmap::IndexMap;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
+use crate::crypto::random_alphanumeric;
 use crate::realm::index::Role;
+use crate::realm::snapshot::{RealmCache, RealmSnapshot};
+use crate::realm::{import, validate};
 use crate::representation::{
     ClientRepresentation, GroupRepresentation, RealmRepresentation, RoleRepresentation,
+    UserRepresentation,
 };
+use crate::store::{Store, StoreError, StoredRealm, UserRow, Write};
 
-/// What a partial import does with a resource that exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IfExists {
-    /// Fail the whole import.
-    Fail,
-    /// Keep the existing one.
-    Skip,
-    /// Replace it.
-    Overwrite,
+/// Why a realm edit failed; each surface answers it in its own terms.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// Something named is missing (Admin API 404 with this text).
+    #[error("{0}")]
+    NotFound(String),
+    /// The change is invalid (Admin API 400 `errorMessage`).
+    #[error("{0}")]
+    Invalid(String),
+    /// The change clashes with what exists (Admin API 409 `errorMessage`).
+    #[error("{0}")]
+    Conflict(String),
+    /// Storage failed, or refused the write.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Cannot happen with valid data (serialization failed).
+    #[error("internal error")]
+    Internal,
 }
+
+impl EditError {
+    fn invalid(e: impl ToString) -> Self {
+        EditError::Invalid(e.to_string())
+    }
+}
+
+/// Result of an edit step.
+pub type EditResult<T> = Result<T, EditError>;
+
+/// A fresh id.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// SHA-256 of a token, hex: how initial access and registration access tokens are stored and
+/// looked up.
+pub fn token_hash(token: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a realm's stored representation, lets `f` change it (and add writes to the same
+/// transaction), validates the result as an import would, and stores it if nobody changed the
+/// realm meanwhile (otherwise reads and tries again). `realms` gets the new snapshot before
+/// this returns, so the next request on this node sees the change.
+pub async fn edit<T, E: From<EditError>>(
+    store: &dyn Store,
+    realms: &RealmCache,
+    realm: &str,
+    mut f: impl FnMut(&mut RealmRepresentation, &mut Vec<Write>) -> Result<T, E>,
+) -> Result<T, E> {
+    for _ in 0..8 {
+        let stored = store
+            .realm_by_name(realm)
+            .await
+            .map_err(EditError::Store)?
+            .ok_or_else(|| EditError::NotFound("Realm not found.".into()))?;
+        let mut rep: RealmRepresentation =
+            serde_json::from_str(&stored.representation).map_err(|e| {
+                tracing::error!(error = %e, realm, "stored realm is invalid");
+                EditError::Internal
+            })?;
+        let mut writes = Vec::new();
+        let out = f(&mut rep, &mut writes)?;
+        validate::references(&rep).map_err(EditError::invalid)?;
+        import::realm_keys(&rep).map_err(EditError::invalid)?;
+        let representation = serde_json::to_string(&rep).map_err(|_| EditError::Internal)?;
+        let mut batch = vec![Write::UpdateRealm {
+            id: stored.id.clone(),
+            expected_version: stored.version,
+            representation: representation.clone(),
+        }];
+        batch.extend(writes);
+        match store.apply(batch).await {
+            Ok(()) => {
+                let next = StoredRealm {
+                    id: stored.id,
+                    name: stored.name,
+                    version: stored.version + 1,
+                    representation,
+                };
+                realms.put(RealmSnapshot::build(&next).map_err(EditError::Store)?);
+                return Ok(out);
+            }
+            Err(StoreError::VersionConflict) => continue,
+            Err(e) => return Err(EditError::Store(e).into()),
+        }
+    }
+    Err(EditError::Conflict("the realm was changed concurrently; retry".into()).into())
+}
+
+/// A partial update: the fields of `patch` (but those in `skip`) replace those of `current`;
+/// the result is read back as `T`, an [`EditError::Invalid`] naming the bad field otherwise.
+pub fn merge<T: serde::Serialize + serde::de::DeserializeOwned>(
+    current: &T,
+    patch: &Map<String, Value>,
+    skip: &[&str],
+) -> EditResult<T> {
+    let mut v = serde_json::to_value(current).map_err(|_| EditError::Internal)?;
+    if let Some(o) = v.as_object_mut() {
+        for (k, val) in patch {
+            if !skip.contains(&k.as_str()) {
+                o.insert(k.clone(), val.clone());
+            }
+        }
+    }
+    serde_path_to_error::deserialize(&v)
+        .map_err(|e| EditError::Invalid(format!("{}: {}", e.path(), e.inner())))
+}
+
+// Clients, roles and groups of the document.
 
 /// A client by its id (UUID).
 pub fn client<'a>(rep: &'a RealmRepresentation, id: &str) -> Option<&'a ClientRepresentation> {
@@ -126,28 +234,6 @@ pub fn role_key(owner: Option<&str>, name: &str) -> Role {
         None => Role::Realm(name.to_string()),
         Some(c) => Role::Client(c.to_string(), name.to_string()),
     }
-}
-
-/// Keycloak's `RoleRepresentation` as the Admin API answers it (composites are listed by
-/// their own endpoint).
-pub fn role_json(r: &RoleRepresentation, owner: Option<&str>, container: &str) -> Value {
-    let mut v = serde_json::to_value(r).unwrap_or_else(|_| json!({}));
-    if let Some(o) = v.as_object_mut() {
-        o.remove("composites");
-        o.insert(
-            "composite".into(),
-            json!(r.composites.as_ref().is_some_and(|c| {
-                c.realm.as_ref().is_some_and(|l| !l.is_empty())
-                    || c.client
-                        .as_ref()
-                        .is_some_and(|m| m.values().any(|l| !l.is_empty()))
-            })),
-        );
-        o.insert("clientRole".into(), json!(owner.is_some()));
-        o.entry("containerId").or_insert(json!(container));
-        o.entry("attributes").or_insert(json!({}));
-    }
-    v
 }
 
 /// Applies `f` to every reference to a role: composites of every role, the default role,
@@ -472,6 +558,316 @@ impl Mappings<'_> {
         }
         removed
     }
+}
+
+fn client_not_found() -> EditError {
+    EditError::NotFound("Could not find client".into())
+}
+
+// Clients.
+
+/// Whether a client is confidential with a shared secret.
+fn uses_secret(c: &ClientRepresentation) -> bool {
+    let bearer_only = c.extra.get("bearerOnly").and_then(Value::as_bool) == Some(true);
+    let auth = c
+        .extra
+        .get("clientAuthenticatorType")
+        .and_then(Value::as_str)
+        .unwrap_or("client-secret");
+    c.public_client != Some(true)
+        && !bearer_only
+        && matches!(auth, "client-secret" | "client-secret-jwt")
+}
+
+/// The service-account user Keycloak creates for a client with `serviceAccountsEnabled`.
+pub fn new_service_account_user(rep: &RealmRepresentation, client_id: &str) -> EditResult<UserRow> {
+    let default_role = rep
+        .default_role
+        .as_ref()
+        .and_then(|r| r.name.clone())
+        .unwrap_or_else(|| {
+            format!(
+                "default-roles-{}",
+                rep.realm.as_deref().unwrap_or_default().to_lowercase()
+            )
+        });
+    let username = format!("service-account-{}", client_id.to_lowercase());
+    let mut u = UserRepresentation {
+        id: Some(new_id()),
+        username: Some(username.clone()),
+        enabled: Some(true),
+        service_account_client_id: Some(client_id.to_string()),
+        realm_roles: Some(vec![default_role]),
+        ..Default::default()
+    };
+    u.extra.insert("emailVerified".into(), json!(false));
+    u.extra
+        .insert("createdTimestamp".into(), json!(crate::clock::now_millis()));
+    u.extra.insert("notBefore".into(), json!(0));
+    Ok(UserRow {
+        id: u.id.clone().unwrap_or_default(),
+        username,
+        email: None,
+        representation: serde_json::to_string(&u).map_err(|_| EditError::Internal)?,
+    })
+}
+
+/// Fills a new client with Keycloak's defaults (fields, secret, scopes) and validates it.
+pub fn prepare_new(rep: &RealmRepresentation, mut v: Value) -> EditResult<ClientRepresentation> {
+    let realm = serde_json::to_value(rep).map_err(|_| EditError::Internal)?;
+    let obj = v
+        .as_object_mut()
+        .ok_or_else(|| EditError::invalid("expected a client object"))?;
+    crate::realm::defaults::complete_client(&realm, obj);
+    let mut c: ClientRepresentation = serde_path_to_error::deserialize(&v)
+        .map_err(|e| EditError::invalid(format!("{}: {}", e.path(), e.inner())))?;
+    let client_id = c
+        .client_id
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| EditError::invalid("Client id is missing"))?;
+    if client_by_client_id(rep, &client_id).is_some() {
+        return Err(EditError::Conflict(format!(
+            "Client {client_id} already exists"
+        )));
+    }
+    if c.id.as_deref().is_some_and(|id| client(rep, id).is_some()) {
+        return Err(EditError::Conflict(format!(
+            "Client {client_id} already exists"
+        )));
+    }
+    c.id.get_or_insert_with(new_id);
+    if uses_secret(&c) && c.secret.is_none() {
+        c.secret = Some(random_alphanumeric(32));
+    }
+    if let Some(list) = c
+        .extra
+        .get_mut("protocolMappers")
+        .and_then(Value::as_array_mut)
+    {
+        for m in list.iter_mut().filter_map(Value::as_object_mut) {
+            m.entry("id").or_insert_with(|| json!(new_id()));
+        }
+    }
+    Ok(c)
+}
+
+/// Adds a prepared client (and its service-account user) to the realm edit.
+pub fn add_client(
+    rep: &mut RealmRepresentation,
+    writes: &mut Vec<Write>,
+    c: ClientRepresentation,
+) -> EditResult<()> {
+    if c.service_accounts_enabled == Some(true) && c.public_client != Some(true) {
+        let row = new_service_account_user(rep, c.client_id.as_deref().unwrap_or_default())?;
+        writes.push(Write::InsertUsers {
+            realm_id: rep.id.clone().unwrap_or_default(),
+            users: vec![row],
+        });
+    }
+    rep.clients.get_or_insert_with(Vec::new).push(c);
+    Ok(())
+}
+
+/// Applies a `PUT /clients/{id}` body to a client in a realm edit: fields present replace the
+/// stored ones (`RepresentationToModel.updateClient`); a new service account gets its user.
+/// Returns `(old, new)` when the `clientId` changed.
+pub fn update_client(
+    rep: &mut RealmRepresentation,
+    writes: &mut Vec<Write>,
+    id: &str,
+    patch: &Map<String, Value>,
+) -> EditResult<Option<(String, String)>> {
+    let current = client(rep, id).ok_or_else(client_not_found)?.clone();
+    let mut next = merge(
+        &current,
+        patch,
+        &["id", "access", "registrationAccessToken"],
+    )?;
+    let old_id = current.client_id.clone().unwrap_or_default();
+    let new_id_ = next
+        .client_id
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| EditError::invalid("Client id is missing"))?;
+    let mut renamed = None;
+    if new_id_ != old_id {
+        if client_by_client_id(rep, &new_id_).is_some() {
+            return Err(EditError::Conflict(format!(
+                "Client {new_id_} already exists"
+            )));
+        }
+        rename_client(rep, &old_id, &new_id_);
+        renamed = Some((old_id.clone(), new_id_.clone()));
+    }
+    if uses_secret(&next) && next.secret.is_none() {
+        next.secret = Some(random_alphanumeric(32));
+    }
+    if let Some(list) = next
+        .extra
+        .get_mut("protocolMappers")
+        .and_then(Value::as_array_mut)
+    {
+        for m in list.iter_mut().filter_map(Value::as_object_mut) {
+            m.entry("id").or_insert_with(|| json!(new_id()));
+        }
+    }
+    let wants_sa = next.service_accounts_enabled == Some(true) && next.public_client != Some(true);
+    let had_sa =
+        current.service_accounts_enabled == Some(true) && current.public_client != Some(true);
+    if wants_sa && !had_sa {
+        let row = new_service_account_user(rep, &new_id_)?;
+        writes.push(Write::InsertUsers {
+            realm_id: rep.id.clone().unwrap_or_default(),
+            users: vec![row],
+        });
+    }
+    if let Some(slot) = client_mut(rep, id) {
+        *slot = next;
+    }
+    Ok(renamed)
+}
+
+/// The service-account user of a client, if any.
+pub async fn service_account_user(
+    store: &dyn Store,
+    realm_id: &str,
+    client_id: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    store
+        .user_by_username(
+            realm_id,
+            &format!("service-account-{}", client_id.to_lowercase()),
+        )
+        .await
+}
+
+/// The `keycloak-oidc-keycloak-json` adapter configuration of a client (also served by
+/// `GET /realms/{realm}/clients-registrations/install/{clientId}`).
+pub fn installation_json(snap: &RealmSnapshot, c: &ClientRepresentation, base: &str) -> Value {
+    let mut out = json!({
+        "realm": snap.name,
+        "auth-server-url": format!("{base}/"),
+        "ssl-required": snap.rep.extra.get("sslRequired").and_then(Value::as_str).unwrap_or("external"),
+        "resource": c.client_id,
+    });
+    let bearer_only = c.extra.get("bearerOnly").and_then(Value::as_bool) == Some(true);
+    if c.public_client == Some(true) && !bearer_only {
+        out["public-client"] = json!(true);
+    } else {
+        if bearer_only {
+            out["bearer-only"] = json!(true);
+        }
+        if let Some(s) = &c.secret {
+            out["credentials"] = json!({"secret": s});
+        }
+    }
+    let has_roles = roles(&snap.rep, c.client_id.as_deref()).next().is_some();
+    if has_roles {
+        out["use-resource-role-mappings"] = json!(true);
+    }
+    out["confidential-port"] = json!(0);
+    out
+}
+
+// Protocol mappers of a client or client scope (its `extra`).
+
+fn not_found(what: &str) -> EditError {
+    EditError::NotFound(what.into())
+}
+
+/// The mappers of a mapper holder's `extra`.
+pub fn mappers_of(extra: &Map<String, Value>) -> Vec<Value> {
+    extra
+        .get("protocolMappers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Adds a mapper to a holder; a name already used is a conflict.
+pub fn mapper_add(extra: &mut Map<String, Value>, mut m: Value) -> EditResult<String> {
+    let o = m
+        .as_object_mut()
+        .ok_or_else(|| EditError::invalid("expected a protocol mapper object"))?;
+    if o.get("protocolMapper")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(not_found("ProtocolMapper provider not found"));
+    }
+    let name = o
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| EditError::invalid("Protocol mapper name is missing"))?
+        .to_string();
+    let list = extra.entry("protocolMappers").or_insert_with(|| json!([]));
+    let list = list.as_array_mut().ok_or(EditError::Internal)?;
+    if list
+        .iter()
+        .any(|x| x.get("name").and_then(Value::as_str) == Some(name.as_str()))
+    {
+        return Err(EditError::Conflict(
+            "Protocol mapper exists with same name".to_string(),
+        ));
+    }
+    let id = new_id();
+    o.insert("id".into(), json!(id));
+    o.entry("protocol").or_insert(json!("openid-connect"));
+    o.entry("consentRequired").or_insert(json!(false));
+    o.entry("config").or_insert(json!({}));
+    list.push(m);
+    Ok(id)
+}
+
+/// Replaces a mapper by id.
+pub fn mapper_update(extra: &mut Map<String, Value>, id: &str, mut m: Value) -> EditResult<()> {
+    let list = extra
+        .get_mut("protocolMappers")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| not_found("Model not found"))?;
+    let slot = list
+        .iter_mut()
+        .find(|x| x.get("id").and_then(Value::as_str) == Some(id))
+        .ok_or_else(|| not_found("Model not found"))?;
+    let o = m
+        .as_object_mut()
+        .ok_or_else(|| EditError::invalid("expected a protocol mapper object"))?;
+    o.insert("id".into(), json!(id));
+    if let Some(old) = slot.as_object() {
+        for k in ["name", "protocol", "protocolMapper"] {
+            if !o.contains_key(k) {
+                if let Some(v) = old.get(k) {
+                    o.insert(k.into(), v.clone());
+                }
+            }
+        }
+    }
+    *slot = m;
+    Ok(())
+}
+
+/// Removes a mapper by id.
+pub fn mapper_delete(extra: &mut Map<String, Value>, id: &str) -> EditResult<()> {
+    let list = extra
+        .get_mut("protocolMappers")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| not_found("Model not found"))?;
+    let before = list.len();
+    list.retain(|x| x.get("id").and_then(Value::as_str) != Some(id));
+    if list.len() == before {
+        return Err(not_found("Model not found"));
+    }
+    Ok(())
+}
+
+/// A mapper by id.
+pub fn mapper_get(extra: &Map<String, Value>, id: &str) -> EditResult<Value> {
+    mappers_of(extra)
+        .into_iter()
+        .find(|x| x.get("id").and_then(Value::as_str) == Some(id))
+        .ok_or_else(|| not_found("Model not found"))
 }
 
 #[cfg(test)]

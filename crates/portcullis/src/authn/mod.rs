@@ -1,0 +1,253 @@
+//! The browser login, as a domain apart from the protocol endpoints: the pending-login state,
+//! the login steps (SSO session, username and password, required action, consent), the pages
+//! and the cookies. The `oidc` endpoints parse requests, call in here, and answer; nothing in
+//! here depends on an endpoint module.
+//!
+//! The pending login is stored as JSON through `store.put_auth_session`, and the code data
+//! through `store.put_code`. The field names below are the stored ones: rows written before
+//! these types existed parse, and fields this version does not know are kept in `extra`.
+
+pub mod cookies;
+pub mod flow;
+pub mod pages;
+pub mod reply;
+pub mod steps;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::realm::snapshot::RealmSnapshot;
+use crate::representation::{ClientRepresentation, ClientScopeRepresentation, UserRepresentation};
+use crate::AppState;
+
+use self::reply::Reply;
+
+/// The authorization request a browser login serves, as validated by the authorization
+/// endpoint (OpenID Connect Core §3.1.2.1, RFC 7636).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthRequest {
+    /// `client_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The verified redirect URI (the registered one when the parameter was absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+    /// The `redirect_uri` parameter as sent, which the token request must repeat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_uri_param: Option<String>,
+    /// `response_type` as sent (flows from before it was recorded are `code`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_type: Option<String>,
+    /// The response mode in effect (`query` when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_mode: Option<String>,
+    /// `scope`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// `state`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// `nonce`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// `prompt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// `code_challenge` (PKCE).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+    /// `code_challenge_method`, `plain` when a challenge came without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_challenge_method: Option<String>,
+    /// `login_hint`, pre-filled in the login form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_hint: Option<String>,
+}
+
+impl AuthRequest {
+    /// Whether `prompt` holds `value` (a space-separated list).
+    pub fn prompts(&self, value: &str) -> bool {
+        self.prompt
+            .as_deref()
+            .is_some_and(|p| p.split(' ').any(|x| x == value))
+    }
+}
+
+/// A pending browser login (the data of an `AUTH_SESSION_ID` flow): the request, and what the
+/// steps so far have learnt.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PendingLogin {
+    /// The authorization request (for a device verification: only `client_id` and `scope`).
+    #[serde(flatten)]
+    pub request: AuthRequest,
+    /// The (normalized) user code of a device verification (RFC 8628), which ends at the
+    /// device consent page instead of a code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_user_code: Option<String>,
+    /// Marks the flow of the device code-entry form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_verify: Option<bool>,
+    /// "Remember me" was ticked (where the realm offers it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remember_me: Option<bool>,
+    /// The user who logged in and must update the password first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_user: Option<String>,
+    /// The SSO session waiting for consent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_session: Option<String>,
+    /// The user asked for consent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_user: Option<String>,
+    /// The client scopes shown on the consent page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_scopes: Option<Vec<String>>,
+    /// When the user authenticated (seconds), while consent is pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl PendingLogin {
+    /// A login for an authorization request.
+    pub fn of(request: AuthRequest) -> Self {
+        PendingLogin {
+            request,
+            ..Default::default()
+        }
+    }
+}
+
+/// The data of an authorization code (`store.put_code`), read back by the token endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CodeData {
+    /// The authorization request the code answers.
+    #[serde(flatten)]
+    pub request: AuthRequest,
+    /// The SSO session the login started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// When the user authenticated (seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// Fields this version does not read (codes of older versions carried the whole pending
+    /// login).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Who a login step found: the SSO session, its user, and when they authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The SSO session id.
+    pub sid: String,
+    /// The user id.
+    pub user_id: String,
+    /// When the user authenticated (seconds).
+    pub auth_time: i64,
+}
+
+/// An authenticated request, ready for the answer to the client.
+pub struct Authorized<'a> {
+    /// The authorization request.
+    pub request: &'a AuthRequest,
+    /// Where and how to answer.
+    pub reply: &'a Reply,
+    /// The session and user.
+    pub who: &'a Authenticated,
+    /// The user.
+    pub user: &'a UserRepresentation,
+}
+
+/// The answer of a [`Protocol`].
+pub type Answer<'a> = Pin<Box<dyn Future<Output = Response> + Send + 'a>>;
+
+/// What a login needs from the protocol it serves. The protocol endpoints (`oidc`, above this
+/// module) implement it, so that imports point one way.
+pub trait Protocol: Sync {
+    /// The client scopes a request's `scope` gives the client; `None` when it is invalid.
+    fn client_scopes<'a>(
+        &self,
+        snap: &'a RealmSnapshot,
+        client: &ClientRepresentation,
+        scope: Option<&str>,
+    ) -> Option<Vec<&'a ClientScopeRepresentation>>;
+
+    /// The answer to the client for an authenticated (and consented) request.
+    fn authorized<'a>(
+        &'a self,
+        state: &'a AppState,
+        snap: &'a RealmSnapshot,
+        done: Authorized<'a>,
+    ) -> Answer<'a>;
+}
+
+/// SHA-256 of a code, hex: codes are stored by hash only.
+pub fn code_hash(code: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, code.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pending_login_reads_old_rows() {
+        let old = json!({
+            "client_id": "app", "redirect_uri": "https://app/cb", "response_type": "code",
+            "response_mode": "query", "state": "s", "login_hint": "alice",
+            "remember_me": true, "consent_session": "sid", "consent_user": "u",
+            "consent_scopes": ["profile", "email"], "auth_time": 1700000000,
+            "something_new": {"a": 1}
+        });
+        let p: PendingLogin = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(p.request.client_id.as_deref(), Some("app"));
+        assert_eq!(p.request.login_hint.as_deref(), Some("alice"));
+        assert_eq!(p.remember_me, Some(true));
+        assert_eq!(p.consent_scopes.as_deref().unwrap().len(), 2);
+        assert_eq!(p.auth_time, Some(1_700_000_000));
+        assert_eq!(p.extra.get("something_new"), Some(&json!({"a": 1})));
+        assert_eq!(p.extra.len(), 1, "known fields are not kept twice");
+        assert_eq!(serde_json::to_value(&p).unwrap(), old, "round trip");
+        let device: PendingLogin =
+            serde_json::from_value(json!({ "device_verify": true })).unwrap();
+        assert_eq!(device.device_verify, Some(true));
+        assert_eq!(
+            serde_json::to_value(&device).unwrap(),
+            json!({ "device_verify": true })
+        );
+    }
+
+    #[test]
+    fn code_data_reads_old_rows() {
+        let old = json!({
+            "client_id": "app", "redirect_uri": "https://app/cb", "code_challenge": "c",
+            "code_challenge_method": "S256", "session_id": "sid", "user_id": "u",
+            "auth_time": 5, "remember_me": false
+        });
+        let c: CodeData = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(c.session_id.as_deref(), Some("sid"));
+        assert_eq!(c.request.code_challenge_method.as_deref(), Some("S256"));
+        assert_eq!(c.auth_time, Some(5));
+        assert_eq!(c.extra.len(), 1, "only remember_me is unknown");
+        assert_eq!(serde_json::to_value(&c).unwrap(), old);
+    }
+}

@@ -1,0 +1,11 @@
+//! The steps of a browser login, each a plain function the login-actions handlers call:
+//! the SSO session ([`sso`]), the username-password form ([`password`]), the update-password
+//! required action ([`required_action`]), consent ([`consent`], [`device_consent`]), and the
+//! end of the login ([`respond`]). The answer to the client is the [`super::Protocol`]'s.
+
+pub mod consent;
+pub mod device_consent;
+pub mod password;
+pub mod required_action;
+pub mod respond;
+pub mod sso;

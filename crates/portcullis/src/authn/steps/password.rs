@@ -1,0 +1,146 @@
+//! The username-password step: the login form and its POST. A failure says only "Invalid
+//! username or password.", and an unknown user costs as much time as a wrong password.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::Value;
+
+use crate::authn::pages::{html, internal_error, login_page, update_password_page};
+use crate::authn::reply::Reply;
+use crate::authn::{flow, PendingLogin, Protocol};
+use crate::http::paths;
+use crate::realm::snapshot::RealmSnapshot;
+use crate::store::UserRow;
+use crate::users::{find_user, parse_user, password_matches};
+use crate::AppState;
+
+use super::respond::complete_login;
+
+const INVALID: &str = "Invalid username or password.";
+const UNSUPPORTED_ACTION: &str = "Your account needs an action (such as verifying the e-mail address) that this server cannot perform yet. Contact your administrator.";
+
+/// What the login form posted.
+pub struct Credentials<'a> {
+    /// `username` (or e-mail).
+    pub username: &'a str,
+    /// `password`.
+    pub password: &'a str,
+    /// `rememberMe=on`.
+    pub remember_me: bool,
+}
+
+/// Shows the login form for a pending login, bound to this browser for `lifespan` seconds.
+pub async fn show_form(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    pending: &PendingLogin,
+    lifespan: i64,
+    secure: bool,
+) -> Response {
+    let action = paths::url("", paths::LOGIN_ACTION, &snap.name);
+    let hint = pending.request.login_hint.as_deref();
+    flow::start_flow(
+        state.store.as_ref(),
+        snap,
+        pending,
+        lifespan,
+        secure,
+        |code| login_page(snap, &action, code, hint, None),
+    )
+    .await
+}
+
+/// The user of the credentials, or the answer (the form again with an error, or an internal
+/// error). A password hash in an old format is upgraded on the way.
+async fn check(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    creds: &Credentials<'_>,
+    retry: impl Fn(&str) -> Response,
+) -> Result<(UserRow, crate::representation::UserRepresentation), Response> {
+    let given = creds.password.to_string();
+    let row = match find_user(state.store.as_ref(), snap, creds.username).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            let _ = crate::crypto::password::off_thread(move || {
+                crate::crypto::password::burn_time(&given)
+            })
+            .await;
+            return Err(retry(INVALID));
+        }
+        Err(_) => return Err(internal_error()),
+    };
+    let user = parse_user(&row).map_err(|_| internal_error())?;
+    let checked = crate::crypto::password::off_thread(move || {
+        let mut user = user;
+        let (m, u) = password_matches(&mut user, &given);
+        (user, m, u)
+    })
+    .await;
+    let (user, matched, upgraded) = checked.map_err(|_| internal_error())?;
+    if !matched || user.enabled == Some(false) {
+        return Err(retry(INVALID));
+    }
+    if upgraded {
+        let mut updated = row.clone();
+        if let Ok(rep) = serde_json::to_string(&user) {
+            updated.representation = rep;
+            let _ = state.store.update_user(&snap.id, &updated).await;
+        }
+    }
+    Ok((row, user))
+}
+
+/// POST of the login form: checks the credentials, then asks for a new password where the
+/// user must update it, or completes the login.
+pub async fn authenticate(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    protocol: &dyn Protocol,
+    reply: &Reply,
+    session_code: &str,
+    mut pending: PendingLogin,
+    creds: &Credentials<'_>,
+) -> Response {
+    let action = paths::url("", paths::LOGIN_ACTION, &snap.name);
+    let retry = |msg: &str| {
+        html(
+            StatusCode::OK,
+            login_page(snap, &action, session_code, Some(creds.username), Some(msg)),
+        )
+    };
+    let (row, user) = match check(state, snap, creds, &retry).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    // "Remember me" (where the realm offers it) rides along with the request.
+    let offered = snap.rep.extra.get("rememberMe").and_then(Value::as_bool) == Some(true);
+    pending.remember_me = Some(offered && creds.remember_me);
+    let actions: Vec<String> = user.required_actions.clone().unwrap_or_default();
+    if actions.iter().any(|a| a != "UPDATE_PASSWORD") {
+        return retry(UNSUPPORTED_ACTION);
+    }
+    if !actions.is_empty() {
+        // UPDATE_PASSWORD: remember who logged in, then ask for a new password.
+        pending.pending_user = Some(row.id.clone());
+        let store = state.store.as_ref();
+        if let Err(r) = flow::replace_flow(store, &snap.id, session_code, &pending, 600).await {
+            return r;
+        }
+        let action = paths::url("", paths::REQUIRED_ACTION, &snap.name);
+        return html(
+            StatusCode::OK,
+            update_password_page(snap, &action, session_code, None),
+        );
+    }
+    complete_login(
+        state,
+        snap,
+        protocol,
+        reply,
+        session_code,
+        &pending,
+        &row.id,
+    )
+    .await
+}

@@ -1,0 +1,75 @@
+//! The end of a login: the SSO session and its cookie, then the answer to the client (through
+//! the consent step and the [`Protocol`]).
+
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use crate::authn::pages::internal_error;
+use crate::authn::reply::Reply;
+use crate::authn::{cookies, Authenticated, PendingLogin, Protocol};
+use crate::clock::now;
+use crate::realm::snapshot::RealmSnapshot;
+use crate::store::SessionRow;
+use crate::AppState;
+
+use super::consent::code_or_consent;
+
+/// The login succeeded: start the SSO session, answer (code, tokens or consent), set the
+/// cookies.
+pub async fn complete_login(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    protocol: &dyn Protocol,
+    reply: &Reply,
+    session_code: &str,
+    pending: &PendingLogin,
+    user_id: &str,
+) -> Response {
+    let t = now();
+    let sid = uuid::Uuid::new_v4().to_string();
+    let remember = pending.remember_me == Some(true);
+    let mut notes = json!({ "AUTH_TIME": t.to_string() });
+    if remember {
+        notes["REMEMBER_ME"] = json!("true");
+    }
+    let session = SessionRow {
+        id: sid.clone(),
+        realm_id: snap.id.clone(),
+        user_id: user_id.to_string(),
+        offline: false,
+        created_at: t,
+        last_refresh: t,
+        data: notes.to_string(),
+    };
+    let client_id = pending.request.client_id.as_deref().unwrap_or_default();
+    if state
+        .store
+        .create_session(&session, client_id, None)
+        .await
+        .is_err()
+    {
+        return internal_error();
+    }
+    let _ = state.store.delete_auth_session(session_code).await;
+    let who = Authenticated {
+        sid,
+        user_id: user_id.to_string(),
+        auth_time: t,
+    };
+    let mut r = code_or_consent(state, snap, protocol, pending, reply, &who).await;
+    // A session cookie, unless "remember me": then it lasts the remember-me max lifespan.
+    let max = remember.then(|| {
+        let realm = |k: &str| {
+            snap.rep
+                .extra
+                .get(k)
+                .and_then(Value::as_i64)
+                .filter(|v| *v > 0)
+        };
+        realm("ssoSessionMaxLifespanRememberMe")
+            .or(realm("ssoSessionMaxLifespan"))
+            .unwrap_or(36000)
+    });
+    cookies::after_login(&mut r, snap, &who.sid, reply.secure(), max);
+    r
+}

@@ -1,0 +1,35 @@
+//! The SSO session step: a valid `KEYCLOAK_IDENTITY` cookie naming a live session of an
+//! enabled user logs in without a form.
+
+use axum::http::HeaderMap;
+use serde_json::{Map, Value};
+
+use crate::authn::{cookies, Authenticated};
+use crate::clock::now;
+use crate::realm::snapshot::RealmSnapshot;
+use crate::sessions::live_session;
+use crate::store::Store;
+use crate::users::parse_user;
+
+/// The browser's SSO session, when it is live, its user enabled, and its authentication no
+/// older than `max_age` seconds (OpenID Connect Core §3.1.2.1).
+pub async fn session(
+    store: &dyn Store,
+    snap: &RealmSnapshot,
+    headers: &HeaderMap,
+    max_age: Option<i64>,
+) -> Option<Authenticated> {
+    let sid = cookies::sso_sid(snap, headers)?;
+    let session = live_session(store, snap, &sid, now()).await.ok()??;
+    let auth_time = serde_json::from_str::<Map<String, Value>>(&session.data)
+        .ok()
+        .and_then(|m| m.get("AUTH_TIME")?.as_str()?.parse::<i64>().ok())
+        .unwrap_or(session.created_at);
+    let fresh = max_age.is_none_or(|m| now() - auth_time <= m);
+    let user_ok = matches!(store.user_by_id(&snap.id, &session.user_id).await, Ok(Some(ref row)) if parse_user(row).is_ok_and(|u| u.enabled != Some(false)));
+    (fresh && user_ok).then_some(Authenticated {
+        sid,
+        user_id: session.user_id,
+        auth_time,
+    })
+}

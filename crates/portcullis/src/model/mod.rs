@@ -1,0 +1,26 @@
+//! Domain types the logic works on, below the realm snapshot and the protocol families:
+//! what a role is, what an organization is. Validated and typed; no JSON lookups by key.
+
+use serde_json::{Map, Value};
+
+/// A role: realm role, or client role of a `clientId`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// Realm role by name.
+    Realm(String),
+    /// Client role: (clientId, name).
+    Client(String, String),
+}
+
+/// One organization of the realm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organization {
+    /// Its id.
+    pub id: String,
+    /// Its alias (the name when the file has none, as Keycloak defaults it).
+    pub alias: String,
+    /// Enabled, and the realm has `organizationsEnabled`.
+    pub enabled: bool,
+    /// `attributes`: name to list of values.
+    pub attributes: Map<String, Value>,
+}

@@ -1,0 +1,205 @@
+//! The answer to the client once the browser login is done, as Keycloak's
+//! `OIDCLoginProtocol.authenticated`: a single-use code and/or the front-channel tokens of the
+//! implicit and hybrid flows. [`Oidc`] is the [`Protocol`] the login steps answer through.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+
+use crate::authn::pages::{error_page, internal_error};
+use crate::authn::reply::{Reply, ResponseType};
+use crate::authn::{code_hash, Answer, AuthRequest, Authenticated, Authorized, CodeData, Protocol};
+use crate::clock::now;
+use crate::realm::snapshot::RealmSnapshot;
+use crate::representation::{ClientRepresentation, ClientScopeRepresentation, UserRepresentation};
+use crate::AppState;
+
+use super::issue;
+
+/// OpenID Connect, as the protocol of a browser login.
+pub struct Oidc;
+
+impl Protocol for Oidc {
+    fn client_scopes<'a>(
+        &self,
+        snap: &'a RealmSnapshot,
+        client: &ClientRepresentation,
+        scope: Option<&str>,
+    ) -> Option<Vec<&'a ClientScopeRepresentation>> {
+        issue::resolve_scopes(snap, client, scope)
+            .ok()
+            .map(|(s, _)| s)
+    }
+
+    fn authorized<'a>(
+        &'a self,
+        state: &'a AppState,
+        snap: &'a RealmSnapshot,
+        done: Authorized<'a>,
+    ) -> Answer<'a> {
+        Box::pin(authorization_response(
+            state,
+            snap,
+            done.request,
+            done.reply,
+            done.who,
+            done.user,
+        ))
+    }
+}
+
+/// Creates and stores a single-use code for the authenticated request.
+async fn issue_code(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    request: &AuthRequest,
+    who: &Authenticated,
+) -> Result<String, Response> {
+    let code = format!(
+        "{}.{}",
+        uuid::Uuid::new_v4().simple(),
+        crate::crypto::random_alphanumeric(32)
+    );
+    let data = CodeData {
+        request: request.clone(),
+        session_id: Some(who.sid.clone()),
+        user_id: Some(who.user_id.clone()),
+        auth_time: Some(who.auth_time),
+        extra: Map::new(),
+    };
+    let data = serde_json::to_string(&data).map_err(|_| internal_error())?;
+    let lifespan = snap
+        .rep
+        .extra
+        .get("accessCodeLifespan")
+        .and_then(Value::as_i64)
+        .unwrap_or(60);
+    state
+        .store
+        .put_code(&code_hash(&code), &snap.id, &data, now() + lifespan)
+        .await
+        .map_err(|_| internal_error())?;
+    Ok(code)
+}
+
+/// The successful answer for the authenticated user: the `code` (with `code`), the tokens
+/// (with `id_token` and/or `token`: `id_token`, `access_token`, `token_type`, `expires_in`;
+/// never a refresh token), then `session_state`, `state` and `iss`.
+pub async fn authorization_response(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    request: &AuthRequest,
+    reply: &Reply,
+    who: &Authenticated,
+    user: &UserRepresentation,
+) -> Response {
+    // Flows started before `response_type` was recorded were all `code`.
+    let Some(response_type) =
+        ResponseType::parse(request.response_type.as_deref().unwrap_or("code"))
+    else {
+        return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    };
+    let code = if response_type.code {
+        match issue_code(state, snap, request, who).await {
+            Ok(code) => Some(code),
+            Err(r) => return r,
+        }
+    } else {
+        None
+    };
+    let sid = who.sid.as_str();
+    if !response_type.implicit_or_hybrid() {
+        return match &code {
+            Some(code) => reply.send(&[("code", code), ("session_state", sid)]),
+            None => reply.send(&[("session_state", sid)]),
+        };
+    }
+    front_channel(state, snap, request, reply, who, user, response_type, code).await
+}
+
+/// The answer of the implicit and hybrid flows, with tokens.
+#[allow(clippy::too_many_arguments)]
+async fn front_channel(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    request: &AuthRequest,
+    reply: &Reply,
+    who: &Authenticated,
+    user: &UserRepresentation,
+    response_type: ResponseType,
+    code: Option<String>,
+) -> Response {
+    let scope = request.scope.as_deref();
+    let Some(client) = request
+        .client_id
+        .as_deref()
+        .and_then(|c| snap.index.client(&snap.rep, c))
+    else {
+        return error_page(StatusCode::BAD_REQUEST, "Client not found.");
+    };
+    let Ok((scopes, openid)) = issue::resolve_scopes(snap, client, scope) else {
+        return reply.error(
+            "invalid_scope",
+            &format!("Invalid scopes: {}", scope.unwrap_or_default()),
+        );
+    };
+    let notes = Map::from_iter([("AUTH_TIME".to_string(), json!(who.auth_time.to_string()))]);
+    let sid = who.sid.as_str();
+    let req = issue::TokenRequest {
+        snap,
+        issuer: &reply.issuer,
+        client,
+        user_id: &who.user_id,
+        user,
+        sid: Some(sid),
+        notes: &notes,
+        scopes: &scopes,
+        openid,
+        nonce: request.nonce.as_deref(),
+        now: now(),
+    };
+    let front = issue::FrontChannel {
+        id_token: response_type.id_token,
+        token: response_type.token,
+        code: code.as_deref(),
+        state: reply.state.as_deref(),
+        implicit: response_type.implicit(),
+    };
+    let Ok(issued) = issue::issue_front_channel(&req, &front) else {
+        return internal_error();
+    };
+    // Tokens left from here: the client takes part in the session (for logout, back-channel
+    // logout tokens included) as Keycloak's authenticated client session records it. No
+    // refresh token exists, so the current refresh id is one nobody holds; a hybrid code's
+    // redemption replaces it.
+    let client_id = client.client_id.as_deref().unwrap_or_default();
+    let joined = state
+        .store
+        .set_refresh_token(sid, client_id, &uuid::Uuid::new_v4().to_string(), now())
+        .await;
+    if joined.is_err() {
+        return internal_error();
+    }
+    let expires_in = issued.expires_in.to_string();
+    let mut params: Vec<(&str, &str)> = Vec::new();
+    if let Some(code) = &code {
+        params.push(("code", code));
+    }
+    if response_type.id_token {
+        if let Some(id) = &issued.id_token {
+            params.push(("id_token", id));
+        }
+    }
+    if response_type.token {
+        params.push(("access_token", &issued.access_token));
+        params.push(("token_type", "Bearer"));
+        params.push(("expires_in", &expires_in));
+    }
+    params.push(("session_state", sid));
+    let mut r = reply.send(&params);
+    // Tokens in a response: not to be cached (RFC 6749 §4.2.2 asks this of the fragment's
+    // carrier too).
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}

@@ -1,0 +1,123 @@
+//! POST /realms/{realm}/login-actions/{authenticate,required-action,consent}
+//! The forms of a browser login. Each handler binds the form to its pending login (the
+//! `AUTH_SESSION_ID` cookie), then hands over to the step in [`crate::authn::steps`].
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+
+use crate::authn::pages::error_page;
+use crate::authn::reply::Reply;
+use crate::authn::steps::{consent, password, required_action};
+use crate::authn::{flow, PendingLogin};
+use crate::realm::snapshot::RealmSnapshot;
+use crate::AppState;
+
+use super::authorization_response::Oidc;
+use super::error::OAuthError;
+use super::form::{Form, Params};
+
+/// The realm's issuer URL for this request, `None` for an invalid host.
+pub(crate) fn issuer(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Option<String> {
+    let base = state.base_url(headers, uri).ok()?;
+    Some(crate::http::paths::url(
+        &base,
+        crate::http::paths::REALM,
+        &snap.name,
+    ))
+}
+
+/// The realm, the form and its pending login, or the error page.
+async fn bind(
+    state: &AppState,
+    realm: &str,
+    headers: &HeaderMap,
+    form: Result<Form, OAuthError>,
+) -> Result<(std::sync::Arc<RealmSnapshot>, Params, String, PendingLogin), Response> {
+    let Ok(snap) = state.realm(realm) else {
+        return Err(error_page(StatusCode::NOT_FOUND, "Realm does not exist."));
+    };
+    let Ok(Form(params)) = form else {
+        return Err(error_page(StatusCode::BAD_REQUEST, "Invalid Request."));
+    };
+    let store = state.store.as_ref();
+    let (code, pending) =
+        flow::bound_flow(store, &snap.id, headers, params.get("session_code")).await?;
+    Ok((snap, params, code, pending))
+}
+
+/// POST of the login form.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form, OAuthError>,
+) -> Response {
+    let (snap, params, code, pending) = match bind(&state, &realm, &headers, form).await {
+        Ok(bound) => bound,
+        Err(page) => return page,
+    };
+    let Some(issuer) = issuer(&state, &snap, &headers, &uri) else {
+        return error_page(StatusCode::BAD_REQUEST, "Invalid host.");
+    };
+    let reply = Reply::to(&pending.request, &issuer);
+    let creds = password::Credentials {
+        username: params.get("username").unwrap_or_default(),
+        password: params.get("password").unwrap_or_default(),
+        remember_me: params.get("rememberMe") == Some("on"),
+    };
+    password::authenticate(&state, &snap, &Oidc, &reply, &code, pending, &creds).await
+}
+
+/// POST of the update-password form (required action `UPDATE_PASSWORD`).
+pub async fn required_action(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form, OAuthError>,
+) -> Response {
+    let (snap, params, code, pending) = match bind(&state, &realm, &headers, form).await {
+        Ok(bound) => bound,
+        Err(page) => return page,
+    };
+    let issuer = issuer(&state, &snap, &headers, &uri);
+    let posted = required_action::NewPassword {
+        new: params.get("password-new").unwrap_or_default(),
+        confirm: params.get("password-confirm"),
+    };
+    let issuer = issuer.as_deref();
+    required_action::update_password(&state, &snap, &Oidc, issuer, &code, &pending, &posted).await
+}
+
+/// POST of the consent form: `accept=yes` grants, anything else refuses.
+pub async fn consent(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form, OAuthError>,
+) -> Response {
+    let (snap, params, code, pending) = match bind(&state, &realm, &headers, form).await {
+        Ok(bound) => bound,
+        Err(page) => return page,
+    };
+    let issuer = issuer(&state, &snap, &headers, &uri);
+    let accept = params.get("accept") == Some("yes");
+    consent::decide(
+        &state,
+        &snap,
+        &Oidc,
+        &code,
+        &pending,
+        issuer.as_deref(),
+        accept,
+    )
+    .await
+}
