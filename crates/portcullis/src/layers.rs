@@ -21,6 +21,7 @@ const RANKS: &[&[&str]] = &[
     &["users"],
     &["sessions"],
     &["http"],
+    &["tokens"],
     &["authn", "login"],
     &["oidc"],
     &["admin"],

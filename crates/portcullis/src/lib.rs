@@ -24,6 +24,7 @@ pub mod server;
 pub mod sessions;
 pub mod store;
 pub mod testing;
+pub mod tokens;
 pub mod users;
 
 use std::sync::Arc;

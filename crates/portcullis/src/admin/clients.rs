@@ -521,14 +521,14 @@ pub async fn example_access_token(
         .ok_or_else(|| AdminError::not_found("No user found"))?;
     let user: UserRepresentation =
         serde_json::from_str(&row.representation).map_err(|_| AdminError::Internal)?;
-    let (scopes, openid) = crate::oidc::issue::resolve_scopes(&snap, client, q.scope.as_deref())
+    let (scopes, openid) = crate::tokens::resolve_scopes(&snap, client, q.scope.as_deref())
         .map_err(|e| AdminError::bad(e.description))?;
     let base = state
         .base_url(&headers, &uri)
         .map_err(|_| AdminError::bad("invalid host"))?;
     let issuer = paths::url(&base, paths::REALM, &snap.name);
     let notes = Map::new();
-    let req = crate::oidc::issue::TokenRequest {
+    let req = crate::tokens::TokenRequest {
         snap: &snap,
         issuer: &issuer,
         client,
@@ -541,7 +541,7 @@ pub async fn example_access_token(
         nonce: None,
         now: crate::clock::now(),
     };
-    let issued = crate::oidc::issue::issue(&req).map_err(|_| AdminError::Internal)?;
+    let issued = crate::tokens::issue(&req).map_err(|_| AdminError::Internal)?;
     let claims = crate::crypto::jws::parse(&issued.access_token)
         .map_err(|_| AdminError::Internal)?
         .claims;

@@ -31,8 +31,8 @@ use serde_json::{json, Map, Value};
 
 use crate::admin::auth::{Family, Need};
 use crate::admin::AdminError;
+use crate::http::oauth_error::OAuthError;
 use crate::http::paths;
-use crate::oidc::error::OAuthError;
 use crate::realm::edit::{self, token_hash, EditError};
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{ClientRepresentation, RealmRepresentation};

@@ -2,6 +2,7 @@
 
 pub mod base_url;
 pub mod error;
+pub mod oauth_error;
 pub mod outbound;
 pub mod paths;
 pub mod remote;

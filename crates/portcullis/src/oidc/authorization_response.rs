@@ -14,7 +14,7 @@ use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{ClientRepresentation, ClientScopeRepresentation, UserRepresentation};
 use crate::AppState;
 
-use super::issue;
+use crate::tokens;
 
 /// OpenID Connect, as the protocol of a browser login.
 pub struct Oidc;
@@ -26,7 +26,7 @@ impl Protocol for Oidc {
         client: &ClientRepresentation,
         scope: Option<&str>,
     ) -> Option<Vec<&'a ClientScopeRepresentation>> {
-        issue::resolve_scopes(snap, client, scope)
+        tokens::resolve_scopes(snap, client, scope)
             .ok()
             .map(|(s, _)| s)
     }
@@ -137,7 +137,7 @@ async fn front_channel(
     else {
         return error_page(StatusCode::BAD_REQUEST, "Client not found.");
     };
-    let Ok((scopes, openid)) = issue::resolve_scopes(snap, client, scope) else {
+    let Ok((scopes, openid)) = tokens::resolve_scopes(snap, client, scope) else {
         return reply.error(
             "invalid_scope",
             &format!("Invalid scopes: {}", scope.unwrap_or_default()),
@@ -145,7 +145,7 @@ async fn front_channel(
     };
     let notes = Map::from_iter([("AUTH_TIME".to_string(), json!(who.auth_time.to_string()))]);
     let sid = who.sid.as_str();
-    let req = issue::TokenRequest {
+    let req = tokens::TokenRequest {
         snap,
         issuer: &reply.issuer,
         client,
@@ -158,14 +158,14 @@ async fn front_channel(
         nonce: request.nonce.as_deref(),
         now: now(),
     };
-    let front = issue::FrontChannel {
+    let front = tokens::FrontChannel {
         id_token: response_type.id_token,
         token: response_type.token,
         code: code.as_deref(),
         state: reply.state.as_deref(),
         implicit: response_type.implicit(),
     };
-    let Ok(issued) = issue::issue_front_channel(&req, &front) else {
+    let Ok(issued) = tokens::issue_front_channel(&req, &front) else {
         return internal_error();
     };
     // Tokens left from here: the client takes part in the session (for logout, back-channel

@@ -21,9 +21,9 @@ use crate::representation::ClientRepresentation;
 use crate::AppState;
 
 use super::authorization_response::Oidc;
-use super::issue::{client_attr, resolve_scopes};
 use super::login_actions::issuer;
 use super::redirect;
+use crate::tokens::{client_attr, resolve_scopes};
 
 pub use crate::authn::code_hash;
 pub use crate::authn::reply::ResponseType;

@@ -30,7 +30,7 @@ use crate::representation::ClientRepresentation;
 use crate::store::{EndedSession, StoreError};
 use crate::AppState;
 
-use super::issue::client_attr;
+use crate::tokens::client_attr;
 
 /// The member of `events` that makes a JWT a logout token.
 pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";

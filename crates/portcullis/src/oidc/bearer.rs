@@ -7,7 +7,7 @@ use crate::crypto::jws;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::store::Store;
 
-use super::error::OAuthError;
+use crate::http::oauth_error::OAuthError;
 use crate::sessions::live_session;
 
 /// Why a token is not active (never shown to the token's bearer beyond "invalid").

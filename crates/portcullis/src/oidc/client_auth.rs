@@ -13,8 +13,8 @@ use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::ClientRepresentation;
 use crate::store::Store;
 
-use super::error::OAuthError;
 use super::form::Params;
+use crate::http::oauth_error::OAuthError;
 use crate::realm::client_keys::{self, KeyError};
 
 /// The client's `client_id` and secret as presented.
@@ -157,7 +157,7 @@ async fn authenticate_assertion<'a>(
         .unwrap_or_default();
     // Keycloak's JWTClientValidator.validateSignatureAlgorithm: the assertion must name its
     // algorithm, and the one the client registered (`token.endpoint.auth.signing.alg`) if any.
-    let expected = super::issue::client_attr(client, "token.endpoint.auth.signing.alg");
+    let expected = crate::tokens::client_attr(client, "token.endpoint.auth.signing.alg");
     if alg.is_empty() || expected.is_some_and(|e| e != alg) {
         return Err(fail("invalid signature algorithm"));
     }

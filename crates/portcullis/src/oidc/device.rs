@@ -17,10 +17,10 @@ use crate::AppState;
 
 use super::authorize::code_hash;
 use super::client_auth;
-use super::error::OAuthError;
 use super::form::{Form, Params};
-use super::issue::{self, client_attr};
 use crate::clock::now;
+use crate::http::oauth_error::OAuthError;
+use crate::tokens::{self, client_attr};
 
 /// Client attribute that enables the grant.
 pub const ENABLED_ATTR: &str = "oauth2.device.authorization.grant.enabled";
@@ -113,7 +113,7 @@ pub fn request_data(
     params: &Params,
 ) -> Result<Map<String, Value>, OAuthError> {
     let scope = params.get("scope");
-    issue::resolve_scopes(snap, client, scope)?;
+    tokens::resolve_scopes(snap, client, scope)?;
     let challenge = params.get("code_challenge");
     let method = params.get("code_challenge_method");
     let required = client_attr(client, "pkce.code.challenge.method");

@@ -24,8 +24,8 @@ use crate::AppState;
 
 use super::authorization_response::Oidc;
 use super::device::normalize_user_code;
-use super::error::OAuthError;
 use super::form::Form;
+use crate::http::oauth_error::OAuthError;
 
 /// Code submissions one browser flow may make.
 pub const MAX_ATTEMPTS: u32 = 5;

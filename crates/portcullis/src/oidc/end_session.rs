@@ -19,8 +19,8 @@ use crate::representation::ClientRepresentation;
 use crate::AppState;
 
 use super::form::Form;
-use super::issue::client_attr;
 use super::redirect;
+use crate::tokens::client_attr;
 
 /// Whether `uri` is an allowed post-logout redirect of the client.
 fn post_logout_allowed(client: &ClientRepresentation, uri: &str) -> bool {
@@ -204,7 +204,7 @@ pub async fn confirm(
     Path(realm): Path<String>,
     headers: HeaderMap,
     uri: Uri,
-    form: Result<Form, super::error::OAuthError>,
+    form: Result<Form, crate::http::oauth_error::OAuthError>,
 ) -> Response {
     let Ok((snap, issuer)) = super::realm_and_issuer(&state, &realm, &headers, &uri) else {
         return pages::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");

@@ -5,7 +5,7 @@
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
 
-use super::error::OAuthError;
+use crate::http::oauth_error::OAuthError;
 
 /// Largest accepted form body.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;

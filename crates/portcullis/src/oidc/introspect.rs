@@ -11,10 +11,10 @@ use crate::AppState;
 
 use super::bearer::verify_access;
 use super::client_auth;
-use super::error::OAuthError;
 use super::form::Form;
 use super::token::refresh_token;
 use crate::clock::now;
+use crate::http::oauth_error::OAuthError;
 
 /// Handler.
 pub async fn post(

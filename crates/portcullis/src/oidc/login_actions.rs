@@ -14,8 +14,8 @@ use crate::realm::snapshot::RealmSnapshot;
 use crate::AppState;
 
 use super::authorization_response::Oidc;
-use super::error::OAuthError;
 use super::form::{Form, Params};
+use crate::http::oauth_error::OAuthError;
 
 /// The realm's issuer URL for this request, `None` for an invalid host.
 pub(crate) fn issuer(

@@ -10,10 +10,10 @@ use serde_json::Value;
 use crate::AppState;
 
 use super::client_auth;
-use super::error::OAuthError;
 use super::form::Form;
 use super::token::refresh_token;
 use crate::clock::now;
+use crate::http::oauth_error::OAuthError;
 
 /// Handler.
 pub async fn post(

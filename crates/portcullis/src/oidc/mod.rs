@@ -10,10 +10,8 @@ pub mod device;
 pub mod device_verify;
 pub mod discovery;
 pub mod end_session;
-pub mod error;
 pub mod form;
 pub mod introspect;
-pub mod issue;
 pub mod login_actions;
 pub mod logout;
 pub mod realm_info;
@@ -39,14 +37,14 @@ pub fn realm_and_issuer(
         std::sync::Arc<crate::realm::snapshot::RealmSnapshot>,
         String,
     ),
-    error::OAuthError,
+    crate::http::oauth_error::OAuthError,
 > {
-    let snap = state
-        .realm(realm)
-        .map_err(|_| error::OAuthError::invalid_request("Realm does not exist"))?;
+    let snap = state.realm(realm).map_err(|_| {
+        crate::http::oauth_error::OAuthError::invalid_request("Realm does not exist")
+    })?;
     let base = state
         .base_url(headers, uri)
-        .map_err(|_| error::OAuthError::invalid_request("invalid host"))?;
+        .map_err(|_| crate::http::oauth_error::OAuthError::invalid_request("invalid host"))?;
     let issuer = paths::url(&base, paths::REALM, &snap.name);
     Ok((snap, issuer))
 }

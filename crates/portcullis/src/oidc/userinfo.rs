@@ -11,10 +11,10 @@ use crate::mappers::Target;
 use crate::AppState;
 
 use super::bearer::{self, verify_access};
-use super::error::OAuthError;
 use super::form::Params;
-use super::issue::{self, TokenRequest};
 use crate::clock::now;
+use crate::http::oauth_error::OAuthError;
+use crate::tokens::{self, TokenRequest};
 use crate::users::parse_user;
 
 /// Handler (GET and POST; a POST may carry `access_token` in the form).
@@ -68,7 +68,7 @@ pub async fn handle(
         .get("scope")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let (scopes, _) = issue::resolve_scopes(&snap, client, Some(scope)).unwrap_or_default();
+    let (scopes, _) = tokens::resolve_scopes(&snap, client, Some(scope)).unwrap_or_default();
     let notes: Map<String, Value> = Map::new();
     let req = TokenRequest {
         snap: &snap,
@@ -83,9 +83,9 @@ pub async fn handle(
         nonce: None,
         now,
     };
-    let mappers = issue::MapperData::of(&req);
+    let mappers = tokens::MapperData::of(&req);
     let roles =
-        mappers.apply_role_mappers(&req, issue::roles_in_scope(&snap, client, &user, &scopes));
+        mappers.apply_role_mappers(&req, tokens::roles_in_scope(&snap, client, &user, &scopes));
     let mut out = Map::new();
     out.insert("sub".into(), json!(row.id));
     for (k, v) in mappers.claims(&req, Target::Userinfo, &roles) {

@@ -6,9 +6,9 @@ use axum::response::Response;
 use serde_json::{json, Map};
 
 use crate::authn::{code_hash, CodeData};
+use crate::http::oauth_error::OAuthError;
 use crate::oidc::client_auth;
-use crate::oidc::error::OAuthError;
-use crate::oidc::issue::{self, Lifespans, TokenRequest};
+use crate::tokens::{self, Lifespans, TokenRequest};
 
 use super::{response, GrantContext};
 use crate::sessions::live_session;
@@ -150,7 +150,7 @@ pub(crate) async fn session_tokens(
     let store = ctx.state.store.as_ref();
     let client_id = client.client_id.as_deref().unwrap_or_default();
     let sid = session.id.clone();
-    let (scopes, openid) = issue::resolve_scopes(ctx.snap, client, scope)?;
+    let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, scope)?;
     let notes = Map::from_iter([("AUTH_TIME".to_string(), json!(auth_time.to_string()))]);
     let req = TokenRequest {
         snap: ctx.snap,
@@ -165,7 +165,7 @@ pub(crate) async fn session_tokens(
         nonce,
         now: ctx.now,
     };
-    let issued = issue::issue(&req)?;
+    let issued = tokens::issue(&req)?;
     let lifespans = Lifespans::of(ctx.snap, client);
     let refresh_jti = uuid::Uuid::new_v4().to_string();
     // Within the session's second of last use the write would change nothing.
@@ -178,7 +178,7 @@ pub(crate) async fn session_tokens(
         .iter()
         .any(|s| s.name.as_deref() == Some("offline_access"))
     {
-        let roles = issue::roles_in_scope(ctx.snap, client, user, &scopes);
+        let roles = tokens::roles_in_scope(ctx.snap, client, user, &scopes);
         if !roles.contains(&crate::realm::index::Role::Realm("offline_access".into())) {
             return Err(OAuthError::invalid_scope(
                 "Offline tokens not allowed for the user or client",
@@ -199,7 +199,7 @@ pub(crate) async fn session_tokens(
             sid: Some(&offline_sid),
             ..req
         };
-        let refresh = issue::refresh_token(&offline_req, &refresh_jti, None, true)?;
+        let refresh = tokens::refresh_token(&offline_req, &refresh_jti, None, true)?;
         return Ok(response(
             &issued,
             Some((refresh, 0)),
@@ -208,7 +208,7 @@ pub(crate) async fn session_tokens(
         ));
     }
     let exp = (ctx.now + lifespans.idle).min(session.created_at + lifespans.max);
-    let refresh = issue::refresh_token(&req, &refresh_jti, Some(exp), false)?;
+    let refresh = tokens::refresh_token(&req, &refresh_jti, Some(exp), false)?;
     store
         .set_refresh_token(&sid, client_id, &refresh_jti, ctx.now)
         .await?;

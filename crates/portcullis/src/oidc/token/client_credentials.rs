@@ -5,9 +5,9 @@
 use axum::response::Response;
 use serde_json::{json, Map};
 
+use crate::http::oauth_error::OAuthError;
 use crate::oidc::client_auth;
-use crate::oidc::error::OAuthError;
-use crate::oidc::issue::{self, TokenRequest};
+use crate::tokens::{self, TokenRequest};
 
 use super::{response, GrantContext};
 use crate::users::parse_user;
@@ -50,7 +50,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if user.enabled == Some(false) {
         return Err(OAuthError::invalid_grant("User disabled"));
     }
-    let (mut scopes, openid) = issue::resolve_scopes(ctx.snap, client, ctx.params.get("scope"))?;
+    let (mut scopes, openid) = tokens::resolve_scopes(ctx.snap, client, ctx.params.get("scope"))?;
     // Keycloak attaches the `service_account` scope to service-account clients.
     if let Some(s) = ctx.snap.index.scope(&ctx.snap.rep, "service_account") {
         if !scopes.iter().any(|x| x.name == s.name) {
@@ -79,6 +79,6 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         nonce: None,
         now: ctx.now,
     };
-    let issued = issue::issue(&req)?;
+    let issued = tokens::issue(&req)?;
     Ok(response(&issued, None, None, ctx.snap.not_before))
 }

@@ -6,10 +6,10 @@
 use axum::response::Response;
 use serde_json::{Map, Value};
 
+use crate::http::oauth_error::OAuthError;
 use crate::oidc::authorize::code_hash;
 use crate::oidc::client_auth;
 use crate::oidc::device;
-use crate::oidc::error::OAuthError;
 use crate::store::DeviceCodeRow;
 
 use super::authorization_code::{pkce_ok, session_tokens};

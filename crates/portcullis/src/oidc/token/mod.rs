@@ -20,9 +20,9 @@ use crate::clock::now;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::AppState;
 
-use super::error::OAuthError;
 use super::form::{MultiForm, Params};
-use super::issue::Issued;
+use crate::http::oauth_error::OAuthError;
+use crate::tokens::Issued;
 
 /// Grant types this server dispatches, in discovery order.
 pub const GRANT_TYPES: &[&str] = &[

@@ -4,11 +4,11 @@
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
+use crate::http::oauth_error::OAuthError;
 use crate::oidc::client_auth;
-use crate::oidc::error::OAuthError;
-use crate::oidc::issue::{self, Lifespans, TokenRequest};
 use crate::realm::index::Role;
 use crate::store::SessionRow;
+use crate::tokens::{self, Lifespans, TokenRequest};
 
 use super::{response, GrantContext};
 use crate::users::{find_user, parse_user, password_matches};
@@ -35,7 +35,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     }
     let username = ctx.params.require("username")?;
     let given = ctx.params.get("password").unwrap_or_default();
-    let (scopes, openid) = issue::resolve_scopes(ctx.snap, client, ctx.params.get("scope"))?;
+    let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, ctx.params.get("scope"))?;
     // Keycloak: unknown user 400, wrong password 401, same body.
     let Some(row) = find_user(ctx.state.store.as_ref(), ctx.snap, username).await? else {
         return Err(OAuthError::invalid_grant("Invalid user credentials"));
@@ -75,7 +75,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         .iter()
         .any(|s| s.name.as_deref() == Some("offline_access"));
     if offline {
-        let roles = issue::roles_in_scope(ctx.snap, client, &user, &scopes);
+        let roles = tokens::roles_in_scope(ctx.snap, client, &user, &scopes);
         if !roles.contains(&Role::Realm("offline_access".into())) {
             return Err(OAuthError::invalid_scope(
                 "Offline tokens not allowed for the user or client",
@@ -98,7 +98,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         nonce: None,
         now: ctx.now,
     };
-    let issued = issue::issue(&req)?;
+    let issued = tokens::issue(&req)?;
     let lifespans = Lifespans::of(ctx.snap, client);
     let refresh_jti = uuid::Uuid::new_v4().to_string();
     let (refresh_exp, refresh_in) = if offline {
@@ -109,7 +109,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
             lifespans.idle.min(lifespans.max),
         )
     };
-    let refresh = issue::refresh_token(&req, &refresh_jti, refresh_exp, offline)?;
+    let refresh = tokens::refresh_token(&req, &refresh_jti, refresh_exp, offline)?;
     let session = SessionRow {
         id: sid.clone(),
         realm_id: ctx.snap.id.clone(),

@@ -6,12 +6,12 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 
 use crate::crypto::jws;
+use crate::http::oauth_error::OAuthError;
 use crate::oidc::client_auth;
-use crate::oidc::error::OAuthError;
-use crate::oidc::issue::{self, Lifespans, TokenRequest};
 use crate::realm::snapshot::RealmSnapshot;
 use crate::sessions::live_session;
 use crate::store::RefreshUse;
+use crate::tokens::{self, Lifespans, TokenRequest};
 
 use super::{response, GrantContext};
 use crate::users::parse_user;
@@ -137,7 +137,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         }
         None => original.to_string(),
     };
-    let (scopes, openid) = issue::resolve_scopes(ctx.snap, client, Some(&requested))?;
+    let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, Some(&requested))?;
     let notes: Map<String, Value> = serde_json::from_str(&session.data).unwrap_or_default();
     let req = TokenRequest {
         snap: ctx.snap,
@@ -152,7 +152,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         nonce: None,
         now: ctx.now,
     };
-    let issued = issue::issue(&req)?;
+    let issued = tokens::issue(&req)?;
     let lifespans = Lifespans::of(ctx.snap, client);
     let (exp, refresh_in) = if session.offline {
         (None, 0)
@@ -160,7 +160,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         let exp = (ctx.now + lifespans.idle).min(session.created_at + lifespans.max);
         (Some(exp), exp - ctx.now)
     };
-    let refresh = issue::refresh_token(&req, &new_jti, exp, session.offline)?;
+    let refresh = tokens::refresh_token(&req, &new_jti, exp, session.offline)?;
     // The session's last use moves to now; within the same second it is already there, and the
     // write (a transaction and a sync on SQLite) would change nothing.
     if session.last_refresh != ctx.now {

@@ -7,12 +7,12 @@
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
+use crate::http::oauth_error::OAuthError;
 use crate::oidc::bearer::verify_access;
 use crate::oidc::client_auth;
-use crate::oidc::error::OAuthError;
 use crate::oidc::form::Params;
-use crate::oidc::issue::{self, client_attr, Lifespans, TokenRequest};
 use crate::representation::ClientRepresentation;
+use crate::tokens::{self, client_attr, Lifespans, TokenRequest};
 
 use super::{body, json_response, GrantContext};
 use crate::sessions::live_session;
@@ -93,7 +93,7 @@ pub fn check_requester(
     }
     let client_id = client.client_id.as_deref().unwrap_or_default();
     let holder = subject.get("azp").and_then(Value::as_str) == Some(client_id);
-    if !holder && !issue::audiences(subject).iter().any(|a| a == client_id) {
+    if !holder && !tokens::audiences(subject).iter().any(|a| a == client_id) {
         return Err(OAuthError::access_denied_403(
             "Client is not within the token audience",
         ));
@@ -151,7 +151,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     }
     check_requester(client, &subject)?;
     let scope_param = ctx.params.get("scope");
-    let (scopes, openid) = issue::resolve_scopes(ctx.snap, client, scope_param)?;
+    let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, scope_param)?;
     let sid = subject
         .get("sid")
         .and_then(Value::as_str)
@@ -198,7 +198,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         now: ctx.now,
     };
     let issued =
-        issue::issue_with_audience(&req, (!audience.is_empty()).then_some(audience.as_slice()))?;
+        tokens::issue_with_audience(&req, (!audience.is_empty()).then_some(audience.as_slice()))?;
     let missing = missing_audiences(&audience, &issued.audience);
     if !missing.is_empty() {
         return Err(OAuthError::invalid_request(format!(
@@ -212,7 +212,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
             let lifespans = Lifespans::of(ctx.snap, client);
             let jti = uuid::Uuid::new_v4().to_string();
             let exp = (ctx.now + lifespans.idle).min(session.created_at + lifespans.max);
-            let token = issue::refresh_token(&req, &jti, Some(exp), false)?;
+            let token = tokens::refresh_token(&req, &jti, Some(exp), false)?;
             store
                 .set_refresh_token(&session.id, client_id, &jti, ctx.now)
                 .await?;

@@ -15,7 +15,7 @@ use crate::realm::organizations::Organizations;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{ClientRepresentation, ClientScopeRepresentation, UserRepresentation};
 
-use super::error::OAuthError;
+use crate::http::oauth_error::OAuthError;
 
 /// A value of a client's `attributes`.
 pub fn client_attr<'a>(client: &'a ClientRepresentation, name: &str) -> Option<&'a str> {
