@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::config::{Config, Database, Mode};
+use crate::config::{Config, Database, Mode, TlsFiles};
 use crate::http::base_url::BaseUrl;
 use crate::policy::blacklist::Blacklists;
 use crate::realm::client_keys::{ClientKeyCache, KeyCacheSettings};
@@ -167,6 +167,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The server's listener tasks; each ends when its listener shuts down.
+type Listeners = tokio::task::JoinSet<anyhow::Result<()>>;
+
 /// Runs the server until SIGINT/SIGTERM.
 pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -175,38 +178,11 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
         tracing::info!(path = %path.display(), "using the embedded SQLite store");
     }
     let store = open_store(&config).await?;
-    let has_master = store.realm_by_name(realm::MASTER).await?.is_some();
-    if !has_master {
-        match (&config.bootstrap_admin, config.mode) {
-            (None, Mode::Production) => bail!(
-                "the store is empty and no bootstrap administrator is configured: set KC_BOOTSTRAP_ADMIN_USERNAME and KC_BOOTSTRAP_ADMIN_PASSWORD (or --bootstrap-admin-username / --bootstrap-admin-password)"
-            ),
-            (admin, _) => {
-                let admin = admin.as_ref().map(|(u, p)| (u.as_str(), p.expose()));
-                realm::bootstrap(store.as_ref(), admin).await?;
-                tracing::info!("created the master realm{}", if admin.is_some() { " and the bootstrap administrator" } else { "" });
-            }
-        }
-    }
+    ensure_master(store.as_ref(), &config).await?;
     // Loaded lists are kept: the realms imported below and every later request share them.
     let blacklists = Blacklists::new(config.password_blacklists_dir.clone());
     if import_realm {
-        let dir = config.data_dir.join("import");
-        if dir.is_dir() {
-            let files = realm_files(&dir)?;
-            for (name, outcome) in
-                import_paths(store.as_ref(), &blacklists, &files, IfExists::Skip).await?
-            {
-                match outcome {
-                    ImportOutcome::Skipped => {
-                        tracing::info!(realm = %name, "realm already exists; import skipped")
-                    }
-                    _ => tracing::info!(realm = %name, "realm imported"),
-                }
-            }
-        } else {
-            tracing::warn!(dir = %dir.display(), "--import-realm: the import directory does not exist");
-        }
+        import_at_startup(store.as_ref(), &blacklists, &config).await?;
     }
     let realms = Arc::new(RealmCache::new(
         ClientKeyCache::new(KeyCacheSettings {
@@ -217,131 +193,22 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
     ));
     realms.load_all(store.as_ref()).await?;
     if store.backend() == "postgres" {
-        // Several nodes may share the database: pick up realm changes made by the others
-        // (the Admin API on this node updates its own cache at once).
-        let (realms, store) = (realms.clone(), store.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = realms.sync(store.as_ref()).await {
-                    tracing::warn!(error = %e, "realm reload failed");
-                }
-            }
-        });
+        spawn_realm_sync(realms.clone(), store.clone());
     }
+    spawn_session_sweep(realms.clone(), store.clone());
 
-    {
-        // Expired SSO and offline sessions are refused when read; this removes their rows, so
-        // the store does not grow with every login (each node sweeps; deletes are idempotent).
-        let (realms, store) = (realms.clone(), store.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(SESSION_SWEEP_INTERVAL);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                crate::sessions::sweep_sessions(store.as_ref(), &realms).await;
-            }
-        });
-    }
-
-    let scheme = if config.tls.is_some() && !config.http_enabled {
-        "https"
-    } else {
-        "http"
-    };
-    let state = AppState {
-        store: store.clone(),
-        realms,
-        config: config.clone(),
-        base: Arc::new(BaseUrl {
-            hostname: config.hostname.clone(),
-            proxy: config.proxy_headers,
-            scheme,
-        }),
-        metrics: Arc::default(),
-        outbound: crate::http::outbound::client()
-            .context("cannot build the outgoing HTTP client")?,
-    };
+    let state = app_state(&config, store, realms)?;
     let app = crate::app(state.clone());
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = Listeners::new();
     let mut addrs = serde_json::Map::new();
     if config.http_enabled {
-        let l = TcpListener::bind((config.http_host.as_str(), config.http_port))
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {}:{} (--http-port)",
-                    config.http_host, config.http_port
-                )
-            })?;
-        addrs.insert("http".into(), json!(l.local_addr()?.to_string()));
-        let app = app.clone();
-        tasks.spawn(async move {
-            // The peer address reaches handlers (client registration's trusted hosts).
-            axum::serve(
-                l,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown())
-            .await
-            .map_err(anyhow::Error::from)
-        });
+        serve_http(&config, app.clone(), &mut tasks, &mut addrs).await?;
     }
     if let Some(tls) = &config.tls {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let rustls_config =
-            axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot load the HTTPS certificate {} / key {}",
-                        tls.cert.display(),
-                        tls.key.display()
-                    )
-                })?;
-        let l = std::net::TcpListener::bind((config.http_host.as_str(), config.https_port))
-            .with_context(|| {
-                format!(
-                    "cannot listen on {}:{} (--https-port)",
-                    config.http_host, config.https_port
-                )
-            })?;
-        l.set_nonblocking(true)?;
-        addrs.insert("https".into(), json!(l.local_addr()?.to_string()));
-        let handle = axum_server::Handle::new();
-        let h = handle.clone();
-        tokio::spawn(async move {
-            shutdown().await;
-            h.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
-        });
-        let app = app.clone();
-        tasks.spawn(async move {
-            axum_server::from_tcp_rustls(l, rustls_config)
-                .handle(handle)
-                .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .await
-                .map_err(anyhow::Error::from)
-        });
+        serve_https(&config, tls, app.clone(), &mut tasks, &mut addrs).await?;
     }
     if config.health_enabled || config.metrics_enabled {
-        let l = TcpListener::bind((config.http_host.as_str(), config.management_port))
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {}:{} (--http-management-port)",
-                    config.http_host, config.management_port
-                )
-            })?;
-        addrs.insert("management".into(), json!(l.local_addr()?.to_string()));
-        let mgmt = crate::http::router::management_router(state.clone());
-        tasks.spawn(async move {
-            axum::serve(l, mgmt)
-                .with_graceful_shutdown(shutdown())
-                .await
-                .map_err(anyhow::Error::from)
-        });
+        serve_management(&config, state.clone(), &mut tasks, &mut addrs).await?;
     }
     if addrs.is_empty() {
         bail!("no listener is enabled: enable HTTP (--http-enabled=true) or HTTPS (--https-certificate-file)");
@@ -354,6 +221,202 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
     while let Some(res) = tasks.join_next().await {
         res??;
     }
+    Ok(())
+}
+
+/// On an empty store, creates the master realm and the bootstrap administrator (production
+/// refuses to start without one).
+async fn ensure_master(store: &dyn Store, config: &Config) -> anyhow::Result<()> {
+    let has_master = store.realm_by_name(realm::MASTER).await?.is_some();
+    if !has_master {
+        match (&config.bootstrap_admin, config.mode) {
+            (None, Mode::Production) => bail!(
+                "the store is empty and no bootstrap administrator is configured: set KC_BOOTSTRAP_ADMIN_USERNAME and KC_BOOTSTRAP_ADMIN_PASSWORD (or --bootstrap-admin-username / --bootstrap-admin-password)"
+            ),
+            (admin, _) => {
+                let admin = admin.as_ref().map(|(u, p)| (u.as_str(), p.expose()));
+                realm::bootstrap(store, admin).await?;
+                tracing::info!("created the master realm{}", if admin.is_some() { " and the bootstrap administrator" } else { "" });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--import-realm`: imports the realm files of `<data-dir>/import`, skipping realms that
+/// already exist.
+async fn import_at_startup(
+    store: &dyn Store,
+    blacklists: &Blacklists,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let dir = config.data_dir.join("import");
+    if dir.is_dir() {
+        let files = realm_files(&dir)?;
+        for (name, outcome) in import_paths(store, blacklists, &files, IfExists::Skip).await? {
+            match outcome {
+                ImportOutcome::Skipped => {
+                    tracing::info!(realm = %name, "realm already exists; import skipped")
+                }
+                _ => tracing::info!(realm = %name, "realm imported"),
+            }
+        }
+    } else {
+        tracing::warn!(dir = %dir.display(), "--import-realm: the import directory does not exist");
+    }
+    Ok(())
+}
+
+/// Several nodes may share the database: pick up realm changes made by the others
+/// (the Admin API on this node updates its own cache at once).
+fn spawn_realm_sync(realms: Arc<RealmCache>, store: Arc<dyn Store>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = realms.sync(store.as_ref()).await {
+                tracing::warn!(error = %e, "realm reload failed");
+            }
+        }
+    });
+}
+
+/// Expired SSO and offline sessions are refused when read; this removes their rows, so
+/// the store does not grow with every login (each node sweeps; deletes are idempotent).
+fn spawn_session_sweep(realms: Arc<RealmCache>, store: Arc<dyn Store>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SESSION_SWEEP_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            crate::sessions::sweep_sessions(store.as_ref(), &realms).await;
+        }
+    });
+}
+
+/// The state shared by every request handler.
+fn app_state(
+    config: &Arc<Config>,
+    store: Arc<dyn Store>,
+    realms: Arc<RealmCache>,
+) -> anyhow::Result<AppState> {
+    let scheme = if config.tls.is_some() && !config.http_enabled {
+        "https"
+    } else {
+        "http"
+    };
+    Ok(AppState {
+        store,
+        realms,
+        config: config.clone(),
+        base: Arc::new(BaseUrl {
+            hostname: config.hostname.clone(),
+            proxy: config.proxy_headers,
+            scheme,
+        }),
+        metrics: Arc::default(),
+        outbound: crate::http::outbound::client()
+            .context("cannot build the outgoing HTTP client")?,
+    })
+}
+
+/// Binds the plain HTTP listener (`--http-port`) and serves the application on it.
+async fn serve_http(
+    config: &Config,
+    app: axum::Router,
+    tasks: &mut Listeners,
+    addrs: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let l = TcpListener::bind((config.http_host.as_str(), config.http_port))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}:{} (--http-port)",
+                config.http_host, config.http_port
+            )
+        })?;
+    addrs.insert("http".into(), json!(l.local_addr()?.to_string()));
+    tasks.spawn(async move {
+        // The peer address reaches handlers (client registration's trusted hosts).
+        axum::serve(
+            l,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(anyhow::Error::from)
+    });
+    Ok(())
+}
+
+/// Loads the certificate, binds the HTTPS listener (`--https-port`) and serves the
+/// application on it.
+async fn serve_https(
+    config: &Config,
+    tls: &TlsFiles,
+    app: axum::Router,
+    tasks: &mut Listeners,
+    addrs: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let rustls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot load the HTTPS certificate {} / key {}",
+                tls.cert.display(),
+                tls.key.display()
+            )
+        })?;
+    let l = std::net::TcpListener::bind((config.http_host.as_str(), config.https_port))
+        .with_context(|| {
+            format!(
+                "cannot listen on {}:{} (--https-port)",
+                config.http_host, config.https_port
+            )
+        })?;
+    l.set_nonblocking(true)?;
+    addrs.insert("https".into(), json!(l.local_addr()?.to_string()));
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown().await;
+        h.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+    });
+    tasks.spawn(async move {
+        axum_server::from_tcp_rustls(l, rustls_config)
+            .handle(handle)
+            .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .await
+            .map_err(anyhow::Error::from)
+    });
+    Ok(())
+}
+
+/// Binds the management listener (`--http-management-port`: health, metrics).
+async fn serve_management(
+    config: &Config,
+    state: AppState,
+    tasks: &mut Listeners,
+    addrs: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let l = TcpListener::bind((config.http_host.as_str(), config.management_port))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}:{} (--http-management-port)",
+                config.http_host, config.management_port
+            )
+        })?;
+    addrs.insert("management".into(), json!(l.local_addr()?.to_string()));
+    let mgmt = crate::http::router::management_router(state);
+    tasks.spawn(async move {
+        axum::serve(l, mgmt)
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(anyhow::Error::from)
+    });
     Ok(())
 }
 

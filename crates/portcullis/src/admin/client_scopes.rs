@@ -89,12 +89,8 @@ pub async fn create(
         let id = new_id();
         s.id = Some(id.clone());
         s.protocol.get_or_insert_with(|| "openid-connect".into());
-        s.extra.entry("attributes").or_insert(json!({}));
-        if let Some(list) = s
-            .extra
-            .get_mut("protocolMappers")
-            .and_then(Value::as_array_mut)
-        {
+        s.attributes.get_or_insert_with(Default::default);
+        if let Some(list) = s.protocol_mappers.as_mut() {
             for m in list.iter_mut().filter_map(Value::as_object_mut) {
                 m.entry("id").or_insert_with(|| json!(new_id()));
             }
@@ -233,7 +229,9 @@ pub async fn mappers(
     RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    Ok(Json(edit::mappers_of(&scope(&snap.rep, &id)?.extra)))
+    Ok(Json(edit::mappers_of(
+        &scope(&snap.rep, &id)?.protocol_mappers,
+    )))
 }
 
 /// `POST /client-scopes/{id}/protocol-mappers/models`.
@@ -247,7 +245,7 @@ pub async fn add_mapper(
     let m: Value = body(&bytes)?;
     let mid = edit_realm(&state, &snap.name, |rep, _| {
         Ok(edit::mapper_add(
-            &mut scope_mut(rep, &id)?.extra,
+            &mut scope_mut(rep, &id)?.protocol_mappers,
             m.clone(),
         )?)
     })
@@ -260,7 +258,10 @@ pub async fn get_mapper(
     RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
     Path((_, id, mid)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Value>> {
-    Ok(Json(edit::mapper_get(&scope(&snap.rep, &id)?.extra, &mid)?))
+    Ok(Json(edit::mapper_get(
+        &scope(&snap.rep, &id)?.protocol_mappers,
+        &mid,
+    )?))
 }
 
 /// `PUT /client-scopes/{id}/protocol-mappers/models/{mapper}`.
@@ -273,7 +274,7 @@ pub async fn update_mapper(
     let m: Value = body(&bytes)?;
     edit_realm(&state, &snap.name, |rep, _| {
         Ok(edit::mapper_update(
-            &mut scope_mut(rep, &id)?.extra,
+            &mut scope_mut(rep, &id)?.protocol_mappers,
             &mid,
             m.clone(),
         )?)
@@ -289,7 +290,10 @@ pub async fn delete_mapper(
     Path((_, id, mid)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
     edit_realm(&state, &snap.name, |rep, _| {
-        Ok(edit::mapper_delete(&mut scope_mut(rep, &id)?.extra, &mid)?)
+        Ok(edit::mapper_delete(
+            &mut scope_mut(rep, &id)?.protocol_mappers,
+            &mid,
+        )?)
     })
     .await?;
     Ok(no_content())

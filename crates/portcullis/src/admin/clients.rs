@@ -292,7 +292,9 @@ pub async fn mappers(
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     Ok(Json(edit::mappers_of(
-        &edit::client(&snap.rep, &id).ok_or_else(not_found)?.extra,
+        &edit::client(&snap.rep, &id)
+            .ok_or_else(not_found)?
+            .protocol_mappers,
     )))
 }
 
@@ -307,7 +309,7 @@ pub async fn add_mapper(
     let m: Value = body(&bytes)?;
     let mid = edit_realm(&state, &snap.name, |rep, _| {
         let c = edit::client_mut(rep, &id).ok_or_else(not_found)?;
-        Ok(edit::mapper_add(&mut c.extra, m.clone())?)
+        Ok(edit::mapper_add(&mut c.protocol_mappers, m.clone())?)
     })
     .await?;
     Ok(created(&uri, &mid))
@@ -324,7 +326,7 @@ pub async fn add_mappers(
     edit_realm(&state, &snap.name, |rep, _| {
         let c = edit::client_mut(rep, &id).ok_or_else(not_found)?;
         for m in &list {
-            edit::mapper_add(&mut c.extra, m.clone())?;
+            edit::mapper_add(&mut c.protocol_mappers, m.clone())?;
         }
         Ok(())
     })
@@ -338,7 +340,9 @@ pub async fn get_mapper(
     Path((_, id, mid)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Value>> {
     Ok(Json(edit::mapper_get(
-        &edit::client(&snap.rep, &id).ok_or_else(not_found)?.extra,
+        &edit::client(&snap.rep, &id)
+            .ok_or_else(not_found)?
+            .protocol_mappers,
         &mid,
     )?))
 }
@@ -353,7 +357,11 @@ pub async fn update_mapper(
     let m: Value = body(&bytes)?;
     edit_realm(&state, &snap.name, |rep, _| {
         let c = edit::client_mut(rep, &id).ok_or_else(not_found)?;
-        Ok(edit::mapper_update(&mut c.extra, &mid, m.clone())?)
+        Ok(edit::mapper_update(
+            &mut c.protocol_mappers,
+            &mid,
+            m.clone(),
+        )?)
     })
     .await?;
     Ok(no_content())
@@ -367,7 +375,7 @@ pub async fn delete_mapper(
 ) -> AdminResult<Response> {
     edit_realm(&state, &snap.name, |rep, _| {
         let c = edit::client_mut(rep, &id).ok_or_else(not_found)?;
-        Ok(edit::mapper_delete(&mut c.extra, &mid)?)
+        Ok(edit::mapper_delete(&mut c.protocol_mappers, &mid)?)
     })
     .await?;
     Ok(no_content())

@@ -70,13 +70,9 @@ pub async fn list(
                 && q.name
                     .as_deref()
                     .is_none_or(|n| c.name.as_deref() == Some(n))
-                && q.parent.as_deref().is_none_or(|p| {
-                    c.extra
-                        .get("parentId")
-                        .and_then(Value::as_str)
-                        .unwrap_or(&realm_id)
-                        == p
-                })
+                && q.parent
+                    .as_deref()
+                    .is_none_or(|p| c.parent_id.as_deref().unwrap_or(&realm_id) == p)
         })
         .map(|(k, c)| component_json(c, k, &realm_id))
         .collect::<AdminResult<Vec<_>>>()?;
@@ -159,7 +155,7 @@ pub async fn create(
     c.id = Some(id.clone());
     c.name.get_or_insert_with(|| provider.clone());
     c.extra.insert("subComponents".into(), json!({}));
-    c.extra.remove("parentId");
+    c.parent_id = None;
     edit_realm(&state, &snap.name, |rep, _| {
         rep.components
             .get_or_insert_with(Default::default)

@@ -176,7 +176,7 @@ fn new_group(v: &Value) -> AdminResult<GroupRepresentation> {
     // Keycloak ignores them in a create body too.
     g.realm_roles = None;
     g.client_roles = None;
-    g.extra.entry("attributes").or_insert(json!({}));
+    g.attributes.get_or_insert_with(Default::default);
     Ok(g)
 }
 
@@ -383,7 +383,8 @@ pub async fn update(
             g.name = Some(n);
         }
         if let Some(a) = patch.get("attributes") {
-            g.extra.insert("attributes".into(), a.clone());
+            g.attributes = serde_json::from_value(a.clone())
+                .map_err(|e| AdminError::bad(format!("attributes: {e}")))?;
         }
         edit::set_paths(g, &parent_path);
         let new_path = g.path.clone().unwrap_or_default();

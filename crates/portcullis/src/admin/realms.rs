@@ -153,7 +153,7 @@ pub async fn update(
         let mut skip = OWN_ENDPOINTS.to_vec();
         skip.extend(["id", "realm"]);
         *rep = edit::merge(&*rep, &patch, &skip)?;
-        if let Some(p) = rep.extra.get("passwordPolicy").and_then(Value::as_str) {
+        if let Some(p) = rep.password_policy.as_deref() {
             crate::policy::password::parse(p).map_err(AdminError::bad)?;
         }
         Ok(())

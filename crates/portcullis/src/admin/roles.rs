@@ -9,7 +9,7 @@ use axum::routing;
 use axum::Json;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::auth::{AnyRole, Caller, CheckedLater, Family, Need, RealmAdmin, ViewUsers};
 use super::role_mappings::{self, Container, Mode, Op};
@@ -125,7 +125,7 @@ async fn create_in(
         role.id = Some(new_id());
         role.client_role = Some(owner.client_id.is_some());
         role.container_id = Some(owner.container.clone());
-        role.extra.entry("attributes").or_insert(json!({}));
+        role.attributes.get_or_insert_with(Default::default);
         let composites = role.composites.take();
         role.composite = Some(false);
         edit::roles_mut(rep, owner.client_id.as_deref()).push(role.clone());
@@ -244,10 +244,11 @@ async fn update_role(
         if let Some(n) = new_name {
             r.name = Some(n);
         }
-        for (k, v) in &patch.extra {
-            if matches!(k.as_str(), "description" | "attributes") {
-                r.extra.insert(k.clone(), v.clone());
-            }
+        if let Some(v) = patch.extra.get("description") {
+            r.extra.insert("description".into(), v.clone());
+        }
+        if patch.attributes.is_some() {
+            r.attributes.clone_from(&patch.attributes);
         }
         Ok(renamed)
     })

@@ -79,12 +79,7 @@ async fn set_password(
     temporary: bool,
 ) -> AdminResult<()> {
     use crate::policy::password::{message_key, parse_resolved, replace_password, Refused};
-    let policy = snap
-        .rep
-        .extra
-        .get("passwordPolicy")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let policy = snap.rep.password_policy.as_deref().unwrap_or_default();
     let rules = parse_resolved(policy, &snap.blacklists)
         .await
         .map_err(|e| {
@@ -118,12 +113,7 @@ fn username_of(snap: &RealmSnapshot, u: &UserRepresentation) -> AdminResult<Stri
         .clone()
         .map(|s| s.trim().to_lowercase())
         .filter(|s| !s.is_empty());
-    let email_as_username = snap
-        .rep
-        .extra
-        .get("registrationEmailAsUsername")
-        .and_then(Value::as_bool)
-        == Some(true);
+    let email_as_username = snap.settings.registration_email_as_username;
     match username {
         Some(n) => Ok(n),
         None if email_as_username && u.email.is_some() => {
@@ -152,12 +142,7 @@ pub async fn new_user(state: &AppState, snap: &RealmSnapshot, v: &Value) -> Admi
             "User exists with same username".into(),
         ));
     }
-    let duplicates = snap
-        .rep
-        .extra
-        .get("duplicateEmailsAllowed")
-        .and_then(Value::as_bool)
-        == Some(true);
+    let duplicates = snap.settings.duplicate_emails_allowed;
     if let Some(e) = u.email.as_deref().filter(|e| !e.is_empty()) {
         if !duplicates
             && !state
@@ -194,10 +179,9 @@ pub async fn new_user_unchecked(
             .unwrap_or_else(new_id),
     );
     u.enabled = Some(u.enabled.unwrap_or(false));
-    u.extra
-        .insert("createdTimestamp".into(), json!(now_millis()));
-    u.extra.entry("emailVerified").or_insert(json!(false));
-    u.extra.entry("notBefore").or_insert(json!(0));
+    u.created_timestamp = Some(now_millis());
+    u.email_verified.get_or_insert(false);
+    u.not_before.get_or_insert(0);
     u.client_roles = None;
     u.service_account_client_id = None;
     let default_role = snap.rep.default_role.as_ref().and_then(|r| r.name.clone());
@@ -337,18 +321,13 @@ fn matches_extra(
     email_verified: Option<bool>,
 ) -> bool {
     if let Some(ev) = email_verified {
-        if u.extra
-            .get("emailVerified")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-            != ev
-        {
+        if u.email_verified.unwrap_or(false) != ev {
             return false;
         }
     }
     attrs.iter().all(|(k, v)| {
-        u.extra
-            .get("attributes")
+        u.attributes
+            .as_ref()
             .and_then(|a| a.get(k))
             .and_then(Value::as_array)
             .is_some_and(|vals| vals.iter().any(|x| x.as_str() == Some(v.as_str())))
@@ -493,13 +472,7 @@ pub async fn update(
                     .filter(|s| !s.is_empty())
                     .ok_or_else(|| AdminError::bad("User name is missing"))?;
                 if Some(new.as_str()) != u.username.as_deref() {
-                    if snap
-                        .rep
-                        .extra
-                        .get("editUsernameAllowed")
-                        .and_then(Value::as_bool)
-                        != Some(true)
-                    {
+                    if !snap.settings.edit_username_allowed {
                         return Err(AdminError::bad("error-user-attribute-read-only"));
                     }
                     if state
@@ -520,12 +493,7 @@ pub async fn update(
                 if !e.is_empty() && !valid_email(e) {
                     return Err(AdminError::bad("invalidEmailMessage"));
                 }
-                let dup_ok = snap
-                    .rep
-                    .extra
-                    .get("duplicateEmailsAllowed")
-                    .and_then(Value::as_bool)
-                    == Some(true);
+                let dup_ok = snap.settings.duplicate_emails_allowed;
                 if !e.is_empty()
                     && !dup_ok
                     && state
@@ -607,10 +575,9 @@ pub async fn execute_actions_email(
     }
     let configured = snap
         .rep
-        .extra
-        .get("smtpServer")
-        .and_then(Value::as_object)
-        .is_some_and(|m| m.get("host").is_some());
+        .smtp_server
+        .as_ref()
+        .is_some_and(|m| m.contains_key("host"));
     Err(AdminError::Status(
         StatusCode::INTERNAL_SERVER_ERROR,
         if configured {
@@ -635,7 +602,10 @@ pub async fn credentials(
         .flatten()
         .map(|c| {
             let mut v = json!({"id": c.id, "type": c.kind, "credentialData": c.credential_data});
-            for k in ["createdDate", "userLabel", "priority"] {
+            if let Some(d) = c.created_date {
+                v["createdDate"] = json!(d);
+            }
+            for k in ["userLabel", "priority"] {
                 if let Some(x) = c.extra.get(k) {
                     v[k] = x.clone();
                 }
@@ -780,12 +750,7 @@ pub async fn federated_identity(
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let (_, u) = load(&state, &snap, &id).await?;
-    Ok(Json(
-        u.extra
-            .get("federatedIdentities")
-            .cloned()
-            .unwrap_or(json!([])),
-    ))
+    Ok(Json(json!(u.federated_identities.unwrap_or_default())))
 }
 
 /// Query of `GET /users/{id}/groups`.

@@ -69,7 +69,7 @@ pub fn session_json(
     username: &str,
     clients: &[crate::store::ClientSessionRow],
 ) -> Value {
-    let notes: Map<String, Value> = serde_json::from_str(&s.data).unwrap_or_default();
+    let notes = crate::sessions::SessionNotes::parse(&s.data);
     let map: Map<String, Value> = clients
         .iter()
         .filter(|c| c.session_id == s.id)
@@ -82,10 +82,10 @@ pub fn session_json(
         "id": s.id,
         "username": username,
         "userId": s.user_id,
-        "ipAddress": notes.get("ip").and_then(Value::as_str).unwrap_or(""),
+        "ipAddress": notes.ip.as_deref().unwrap_or(""),
         "start": s.created_at * 1000,
         "lastAccess": s.last_refresh * 1000,
-        "rememberMe": notes.get("REMEMBER_ME").and_then(Value::as_str) == Some("true"),
+        "rememberMe": notes.remember_me(),
         "clients": map,
         "transientUser": false,
     })
@@ -103,7 +103,7 @@ pub fn group_brief(g: &GroupRepresentation) -> Value {
 /// `GroupRepresentation` with attributes and role mappings.
 pub fn group_full(g: &GroupRepresentation) -> Value {
     let mut v = group_brief(g);
-    v["attributes"] = g.extra.get("attributes").cloned().unwrap_or(json!({}));
+    v["attributes"] = json!(g.attributes.clone().unwrap_or_default());
     v["realmRoles"] = json!(g.realm_roles.clone().unwrap_or_default());
     v["clientRoles"] = json!(g.client_roles.clone().unwrap_or_default());
     v["access"] = json!({"view": true, "viewMembers": true, "manageMembers": true, "manage": true, "manageMembership": true});

@@ -16,13 +16,10 @@ pub fn escape(s: &str) -> String {
 }
 
 pub(crate) fn realm_title(snap: &RealmSnapshot) -> String {
-    snap.rep
-        .extra
-        .get("displayName")
-        .and_then(|v| v.as_str())
-        .filter(|s| !s.is_empty())
-        .unwrap_or(&snap.name)
-        .to_string()
+    snap.settings
+        .display_name
+        .clone()
+        .unwrap_or_else(|| snap.name.clone())
 }
 
 pub(crate) fn page(title: &str, body: &str) -> String {
@@ -43,12 +40,7 @@ pub fn login_page(
     login_hint: Option<&str>,
     error: Option<&str>,
 ) -> String {
-    let email = snap
-        .rep
-        .extra
-        .get("loginWithEmailAllowed")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(true);
+    let email = snap.settings.login_with_email_allowed;
     let label = if email {
         "Username or email"
     } else {
@@ -71,7 +63,7 @@ pub fn login_page(
              <label for=\"username\">{label}</label><input id=\"username\" name=\"username\" value=\"{u}\" autocomplete=\"username\" autofocus required{inv}>\
              <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{inv}>\
              {remember}<button type=\"submit\" id=\"kc-login\">Sign in</button></form>",
-            remember = if snap.rep.extra.get("rememberMe").and_then(|v| v.as_bool()) == Some(true) {
+            remember = if snap.settings.remember_me {
                 "<label for=\"rememberMe\"><input id=\"rememberMe\" name=\"rememberMe\" type=\"checkbox\" style=\"width:auto\"> Remember me</label>"
             } else {
                 ""

@@ -282,17 +282,14 @@ async fn require_client(
 /// policy set) on the client.
 fn issue_token(c: &mut ClientRepresentation, auth: RegistrationAuth) -> String {
     let token = crate::crypto::random_alphanumeric(48);
-    c.extra.insert(
-        TOKEN_FIELD.into(),
-        json!(format!("{}.{}", auth.key(), token_hash(&token))),
-    );
+    c.registration_access_token = Some(format!("{}.{}", auth.key(), token_hash(&token)));
     token
 }
 
 /// The policy set of a client's registration access token when `presented` is it (compared
 /// by hash, in constant time).
 fn token_auth(c: &ClientRepresentation, presented: &str) -> Option<RegistrationAuth> {
-    let stored = c.extra.get(TOKEN_FIELD)?.as_str()?;
+    let stored = c.registration_access_token.as_deref()?;
     let (auth, hash) = stored.split_once('.')?;
     aws_lc_rs::constant_time::verify_slices_are_equal(
         hash.as_bytes(),
@@ -532,7 +529,7 @@ fn default_json(done: &Done) -> Result<Value, OAuthError> {
     let mut v = serde_json::to_value(c).map_err(|_| OAuthError::server_error())?;
     if let Some(o) = v.as_object_mut() {
         o.remove(TOKEN_FIELD);
-        let bearer_only = c.extra.get("bearerOnly").and_then(Value::as_bool) == Some(true);
+        let bearer_only = c.bearer_only == Some(true);
         if bearer_only || c.public_client == Some(true) {
             o.remove("secret");
         }
@@ -796,7 +793,7 @@ mod tests {
     fn registration_tokens_are_kept_as_hashes_and_compared_whole() {
         let mut c = ClientRepresentation::default();
         let t = issue_token(&mut c, RegistrationAuth::Anonymous);
-        let stored = c.extra[TOKEN_FIELD].as_str().unwrap().to_string();
+        let stored = c.registration_access_token.clone().unwrap();
         assert!(stored.starts_with("anonymous."));
         assert!(!stored.contains(&t));
         assert_eq!(token_auth(&c, &t), Some(RegistrationAuth::Anonymous));

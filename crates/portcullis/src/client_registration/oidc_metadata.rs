@@ -114,11 +114,27 @@ fn has_signing_key(jwks: &Value) -> bool {
         })
 }
 
+/// A string metadata field.
+fn text(md: &Map<String, Value>, k: &str) -> Option<String> {
+    md.get(k).and_then(Value::as_str).map(str::to_string)
+}
+
 /// Client metadata -> a `ClientRepresentation` object (`DescriptionConverter.toInternal`).
 pub fn to_internal(md: &Map<String, Value>) -> Result<Map<String, Value>, Invalid> {
-    let s = |k: &str| md.get(k).and_then(Value::as_str).map(str::to_string);
     let mut c = Map::new();
     let mut attrs = Map::new();
+    names_and_uris(md, &mut c);
+    flows(md, &mut c, &mut attrs)?;
+    authentication(md, &mut c, &mut attrs)?;
+    string_attributes(md, &mut attrs);
+    logout_and_par(md, &mut attrs);
+    c.insert("attributes".into(), Value::Object(attrs));
+    Ok(c)
+}
+
+/// `client_id`, `client_name`, `redirect_uris`, `client_uri`, `scope`; the protocol.
+fn names_and_uris(md: &Map<String, Value>, c: &mut Map<String, Value>) {
+    let s = |k: &str| text(md, k);
     if let Some(id) = s("client_id") {
         c.insert("clientId".into(), json!(id));
     }
@@ -136,37 +152,53 @@ pub fn to_internal(md: &Map<String, Value>) -> Result<Map<String, Value>, Invali
         let list: Vec<&str> = scope.split(' ').collect();
         c.insert("optionalClientScopes".into(), json!(list));
     }
+}
 
+/// `response_types` and `grant_types`: the flows the client may use.
+fn flows(
+    md: &Map<String, Value>,
+    c: &mut Map<String, Value>,
+    attrs: &mut Map<String, Value>,
+) -> Result<(), Invalid> {
     let rt = strings(md.get("response_types"))
         .filter(|l| !l.is_empty())
         .unwrap_or_else(|| vec!["code".to_string()]);
     let (code, implicit) = response_types(&rt)?;
     c.insert("standardFlowEnabled".into(), json!(code));
     c.insert("implicitFlowEnabled".into(), json!(implicit));
-    if let Some(grants) = strings(md.get("grant_types")) {
-        let has = |g: &str| grants.iter().any(|x| x == g);
-        c.insert("directAccessGrantsEnabled".into(), json!(has("password")));
-        c.insert(
-            "serviceAccountsEnabled".into(),
-            json!(has("client_credentials")),
-        );
+    let Some(grants) = strings(md.get("grant_types")) else {
+        return Ok(());
+    };
+    let has = |g: &str| grants.iter().any(|x| x == g);
+    c.insert("directAccessGrantsEnabled".into(), json!(has("password")));
+    c.insert(
+        "serviceAccountsEnabled".into(),
+        json!(has("client_credentials")),
+    );
+    attrs.insert(
+        "oidc.ciba.grant.enabled".into(),
+        json!(has("urn:openid:params:grant-type:ciba").to_string()),
+    );
+    // Beyond Keycloak's converter: the device grant is switched on as the admin console does.
+    if has("urn:ietf:params:oauth:grant-type:device_code") {
         attrs.insert(
-            "oidc.ciba.grant.enabled".into(),
-            json!(has("urn:openid:params:grant-type:ciba").to_string()),
+            "oauth2.device.authorization.grant.enabled".into(),
+            json!("true"),
         );
-        // Beyond Keycloak's converter: the device grant is switched on as the admin console does.
-        if has("urn:ietf:params:oauth:grant-type:device_code") {
-            attrs.insert(
-                "oauth2.device.authorization.grant.enabled".into(),
-                json!("true"),
-            );
-        }
-        if has("urn:ietf:params:oauth:grant-type:uma-ticket") {
-            c.insert("authorizationServicesEnabled".into(), json!(true));
-        }
     }
+    if has("urn:ietf:params:oauth:grant-type:uma-ticket") {
+        c.insert("authorizationServicesEnabled".into(), json!(true));
+    }
+    Ok(())
+}
 
-    let method = s("token_endpoint_auth_method");
+/// `token_endpoint_auth_method` and the client's keys (`jwks_uri` or `jwks`).
+fn authentication(
+    md: &Map<String, Value>,
+    c: &mut Map<String, Value>,
+    attrs: &mut Map<String, Value>,
+) -> Result<(), Invalid> {
+    let method = text(md, "token_endpoint_auth_method");
     c.insert("publicClient".into(), json!(false));
     match method.as_deref() {
         Some("none") => {
@@ -185,7 +217,6 @@ pub fn to_internal(md: &Map<String, Value>) -> Result<Map<String, Value>, Invali
             c.insert("clientAuthenticatorType".into(), json!("client-secret"));
         }
     }
-
     let key_set = match (md.get("jwks_uri"), md.get("jwks")) {
         (Some(_), Some(_)) => return Err(Invalid("Illegal to use both jwks_uri and jwks".into())),
         (Some(uri), None) => {
@@ -208,9 +239,14 @@ pub fn to_internal(md: &Map<String, Value>) -> Result<Map<String, Value>, Invali
             "Didn't find key of supported keyType for use sig".into(),
         ));
     }
+    Ok(())
+}
 
+/// The metadata kept as one attribute each: [`STRING_FIELDS`], certificate-bound tokens and
+/// the `##`-joined URI lists.
+fn string_attributes(md: &Map<String, Value>, attrs: &mut Map<String, Value>) {
     for (field, attr) in STRING_FIELDS {
-        if let Some(v) = s(field) {
+        if let Some(v) = text(md, field) {
             attrs.insert(attr.into(), json!(v));
         }
     }
@@ -229,6 +265,10 @@ pub fn to_internal(md: &Map<String, Value>) -> Result<Map<String, Value>, Invali
     if let Some(uris) = strings(md.get("post_logout_redirect_uris")) {
         attrs.insert("post.logout.redirect.uris".into(), json!(uris.join("##")));
     }
+}
+
+/// The back-channel logout flags (with Keycloak's defaults) and pushed authorization requests.
+fn logout_and_par(md: &Map<String, Value>, attrs: &mut Map<String, Value>) {
     let flag = |k: &str, default: bool| {
         md.get(k)
             .and_then(Value::as_bool)
@@ -252,19 +292,13 @@ pub fn to_internal(md: &Map<String, Value>) -> Result<Map<String, Value>, Invali
             json!(b.to_string()),
         );
     }
-    c.insert("attributes".into(), Value::Object(attrs));
-    Ok(c)
 }
 
 fn attr<'a>(c: &'a ClientRepresentation, k: &str) -> Option<&'a str> {
-    c.extra
-        .get("attributes")
+    c.attributes
+        .as_ref()
         .and_then(|a| a.get(k))
         .and_then(Value::as_str)
-}
-
-fn flag(c: &ClientRepresentation, k: &str) -> bool {
-    c.extra.get(k).and_then(Value::as_bool) == Some(true)
 }
 
 /// A client as RFC 7591 §3.2.1 metadata (`DescriptionConverter.toExternalResponse`), with the
@@ -278,9 +312,8 @@ pub fn to_external(c: &ClientRepresentation, token: Option<&str>, uri: &str) -> 
     };
     put("client_id", json!(c.client_id));
     let authenticator = c
-        .extra
-        .get("clientAuthenticatorType")
-        .and_then(Value::as_str)
+        .client_authenticator_type
+        .as_deref()
         .unwrap_or("client-secret");
     let public = c.public_client == Some(true);
     let method = match authenticator {
@@ -296,14 +329,8 @@ pub fn to_external(c: &ClientRepresentation, token: Option<&str>, uri: &str) -> 
         put("client_secret", json!(c.secret));
         put("client_secret_expires_at", json!(0));
     }
-    put(
-        "client_name",
-        c.extra.get("name").cloned().unwrap_or(Value::Null),
-    );
-    put(
-        "client_uri",
-        c.extra.get("baseUrl").cloned().unwrap_or(Value::Null),
-    );
+    put("client_name", json!(c.name));
+    put("client_uri", json!(c.base_url));
     put(
         "redirect_uris",
         json!(c.redirect_uris.clone().unwrap_or_default()),
@@ -311,8 +338,8 @@ pub fn to_external(c: &ClientRepresentation, token: Option<&str>, uri: &str) -> 
     put("registration_access_token", json!(token));
     put("registration_client_uri", json!(uri));
 
-    let code = c.extra.get("standardFlowEnabled").and_then(Value::as_bool) != Some(false);
-    let implicit = flag(c, "implicitFlowEnabled");
+    let code = c.standard_flow_enabled != Some(false);
+    let implicit = c.implicit_flow_enabled == Some(true);
     let mut rt: Vec<&str> = Vec::new();
     if code {
         rt.extend(["code", "none"]);
@@ -331,7 +358,7 @@ pub fn to_external(c: &ClientRepresentation, token: Option<&str>, uri: &str) -> 
     if implicit {
         gt.push("implicit");
     }
-    if flag(c, "directAccessGrantsEnabled") {
+    if c.direct_access_grants_enabled == Some(true) {
         gt.push("password");
     }
     if c.service_accounts_enabled == Some(true) {
@@ -343,7 +370,7 @@ pub fn to_external(c: &ClientRepresentation, token: Option<&str>, uri: &str) -> 
     if attr(c, "oidc.ciba.grant.enabled") == Some("true") {
         gt.push("urn:openid:params:grant-type:ciba");
     }
-    if flag(c, "authorizationServicesEnabled") {
+    if c.extra.get("authorizationServicesEnabled") == Some(&Value::Bool(true)) {
         gt.push("urn:ietf:params:oauth:grant-type:uma-ticket");
     }
     if attr(c, "use.refresh.tokens") != Some("false") {
@@ -380,7 +407,7 @@ pub fn to_external(c: &ClientRepresentation, token: Option<&str>, uri: &str) -> 
         "backchannel_logout_session_required",
         json!(attr(c, "backchannel.logout.revoke.offline.tokens") == Some("true")),
     );
-    if c.extra.get("attributes").is_some() {
+    if c.attributes.is_some() {
         put(
             "require_pushed_authorization_requests",
             json!(attr(c, "require.pushed.authorization.requests") == Some("true")),

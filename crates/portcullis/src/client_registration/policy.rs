@@ -147,11 +147,11 @@ pub fn before(
         };
         let result = match provider {
             "trusted-hosts" => trusted_hosts(c, op, origin),
-            "consent-required" => keep_flag(op, "consentRequired", true, false)
+            "consent-required" => keep_flag(op, Flag::ConsentRequired, true, false)
                 .map_err(|_| "Not permitted to update consentRequired to false".to_string()),
-            "scope" => keep_flag(op, "fullScopeAllowed", false, true)
+            "scope" => keep_flag(op, Flag::FullScopeAllowed, false, true)
                 .map_err(|_| "Not permitted to enable fullScopeAllowed".to_string()),
-            "client-disabled" => keep_flag(op, "enabled", false, true)
+            "client-disabled" => keep_flag(op, Flag::Enabled, false, true)
                 .map_err(|_| "Not permitted to enable client".to_string()),
             "max-clients" => max_clients(c, realm, op),
             "allowed-protocol-mappers" => protocol_mappers(c, op),
@@ -179,26 +179,12 @@ pub fn after_register(
 ) {
     for c in policies(realm, auth) {
         match c.provider_id.as_deref().unwrap_or_default() {
-            "consent-required" => {
-                client
-                    .extra
-                    .insert("consentRequired".into(), Value::Bool(true));
-            }
-            "scope" => {
-                client
-                    .extra
-                    .insert("fullScopeAllowed".into(), Value::Bool(false));
-            }
-            "client-disabled" => {
-                client.extra.insert("enabled".into(), Value::Bool(false));
-            }
+            "consent-required" => client.consent_required = Some(true),
+            "scope" => client.full_scope_allowed = Some(false),
+            "client-disabled" => client.enabled = Some(false),
             "allowed-protocol-mappers" => {
                 let allowed = list(c, "allowed-protocol-mapper-types");
-                if let Some(l) = client
-                    .extra
-                    .get_mut("protocolMappers")
-                    .and_then(Value::as_array_mut)
-                {
+                if let Some(l) = client.protocol_mappers.as_mut() {
                     l.retain(|m| {
                         m.get("protocolMapper")
                             .and_then(Value::as_str)
@@ -211,21 +197,35 @@ pub fn after_register(
     }
 }
 
+/// A client flag a policy guards.
+#[derive(Debug, Clone, Copy)]
+enum Flag {
+    ConsentRequired,
+    FullScopeAllowed,
+    Enabled,
+}
+
+impl Flag {
+    /// The field's name in a request, and its value (with Keycloak's default) in a client.
+    fn of(self, c: &ClientRepresentation) -> (&'static str, bool) {
+        match self {
+            Flag::ConsentRequired => ("consentRequired", c.consent_required.unwrap_or(false)),
+            Flag::FullScopeAllowed => ("fullScopeAllowed", c.full_scope_allowed.unwrap_or(true)),
+            Flag::Enabled => ("enabled", c.enabled.unwrap_or(true)),
+        }
+    }
+}
+
 /// Consent required, full scope disabled, client disabled: on update, the flag may not move
 /// from `from` to `to` (an absent field changes nothing).
-fn keep_flag(op: Op<'_>, key: &str, from: bool, to: bool) -> Result<(), ()> {
+fn keep_flag(op: Op<'_>, flag: Flag, from: bool, to: bool) -> Result<(), ()> {
     let Op::Update(req, current) = op else {
         return Ok(());
     };
+    let (key, old) = flag.of(current);
     let Some(new) = req.get(key).and_then(Value::as_bool) else {
         return Ok(());
     };
-    let default = matches!(key, "enabled" | "fullScopeAllowed");
-    let old = current
-        .extra
-        .get(key)
-        .and_then(Value::as_bool)
-        .unwrap_or(default);
     if old == from && new == to {
         Err(())
     } else {
@@ -280,9 +280,8 @@ fn protocol_mappers(c: &ComponentRepresentation, op: Op<'_>) -> Result<(), Strin
             .and_then(Value::as_str)
             .ok_or_else(|| format!("Missing id for mapper named '{name}'"))?;
         let existing = current
-            .extra
-            .get("protocolMappers")
-            .and_then(Value::as_array)
+            .protocol_mappers
+            .as_ref()
             .and_then(|l| {
                 l.iter()
                     .find(|x| x.get("id").and_then(Value::as_str) == Some(id))
@@ -606,10 +605,10 @@ mod tests {
             "protocolMappers": [{"name": "x", "protocolMapper": "oidc-hardcoded-role-mapper"}]}))
             .unwrap();
         after_register(&r, anon, &mut c);
-        assert_eq!(c.extra["consentRequired"], json!(true));
-        assert_eq!(c.extra["fullScopeAllowed"], json!(false));
-        assert_eq!(c.extra["enabled"], json!(false));
-        assert_eq!(c.extra["protocolMappers"], json!([]));
+        assert_eq!(c.consent_required, Some(true));
+        assert_eq!(c.full_scope_allowed, Some(false));
+        assert_eq!(c.enabled, Some(false));
+        assert_eq!(c.protocol_mappers, Some(vec![]));
         for (body, detail) in [
             (
                 json!({"consentRequired": false}),

@@ -5,7 +5,7 @@
 pub mod options;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::crypto::Secret;
 use options::{spec, OPTIONS};
@@ -187,6 +187,28 @@ fn redact_url(u: &str) -> String {
     }
 }
 
+/// Option lookup for one resolution: flag, environment, then the mode's default; an empty
+/// value counts as unset.
+struct Lookup<'a> {
+    mode: Mode,
+    flags: &'a Flags,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Lookup<'_> {
+    /// The option's value, if set and not empty.
+    fn get(&self, name: &str) -> Option<String> {
+        raw(name, self.mode, self.flags, self.env).filter(|v| !v.is_empty())
+    }
+
+    /// A boolean option; unset is `false`.
+    fn get_bool(&self, name: &str) -> Result<bool, ConfigError> {
+        self.get(name)
+            .map(|v| parse_bool(name, &v))
+            .unwrap_or(Ok(false))
+    }
+}
+
 impl Config {
     /// Resolves and validates the configuration.
     pub fn resolve(
@@ -194,157 +216,17 @@ impl Config {
         flags: &Flags,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let get = |name: &str| raw(name, mode, flags, env).filter(|v| !v.is_empty());
-        let get_bool = |name: &str| -> Result<bool, ConfigError> {
-            get(name).map(|v| parse_bool(name, &v)).unwrap_or(Ok(false))
-        };
+        let o = Lookup { mode, flags, env };
+        let get = |name: &str| o.get(name);
+        let get_bool = |name: &str| o.get_bool(name);
         let data_dir = PathBuf::from(get("data-dir").unwrap_or_else(|| "data".into()));
-
-        let db = match get("db").as_deref().unwrap_or("dev-file") {
-            "dev-file" => {
-                let path = match get("db-url") {
-                    Some(u) => PathBuf::from(
-                        u.strip_prefix("sqlite://")
-                            .or_else(|| u.strip_prefix("sqlite:"))
-                            .unwrap_or(&u),
-                    ),
-                    None => data_dir.join("portcullis.db"),
-                };
-                Database::Sqlite { path }
-            }
-            "postgres" => {
-                let mut url = match get("db-url") {
-                    Some(u) => url::Url::parse(&normalize_pg_url(&u)?).map_err(|e| {
-                        ConfigError(format!("invalid value for option '--db-url': {e}"))
-                    })?,
-                    None => {
-                        let host = get("db-url-host").unwrap_or_else(|| "localhost".into());
-                        let port = get("db-url-port").unwrap_or_else(|| "5432".into());
-                        parse_port("db-url-port", &port)?;
-                        let database = get("db-url-database").unwrap_or_else(|| "keycloak".into());
-                        url::Url::parse(&format!("postgres://{host}:{port}/{database}")).map_err(
-                            |e| {
-                                ConfigError(format!(
-                                    "invalid value for option '--db-url-host': {e}"
-                                ))
-                            },
-                        )?
-                    }
-                };
-                if let Some(user) = get("db-username") {
-                    url.set_username(&user).map_err(|_| {
-                        ConfigError("invalid value for option '--db-username'".into())
-                    })?;
-                }
-                if let Some(pw) = get("db-password") {
-                    url.set_password(Some(&pw)).map_err(|_| {
-                        ConfigError("invalid value for option '--db-password'".into())
-                    })?;
-                }
-                let max_connections = get("db-pool-max-size")
-                    .unwrap_or_else(|| "20".into())
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| {
-                        ConfigError(
-                            "invalid value for option '--db-pool-max-size': expected a positive number"
-                                .into(),
-                        )
-                    })?;
-                let schema = get("db-schema");
-                if let Some(s) = &schema {
-                    if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                        return Err(ConfigError(format!(
-                            "invalid value for option '--db-schema': '{s}' (letters, digits and _ only)"
-                        )));
-                    }
-                }
-                Database::Postgres {
-                    url: Secret::new(url.to_string()),
-                    schema,
-                    max_connections,
-                }
-            }
-            other => {
-                return Err(ConfigError(format!(
-                    "invalid value for option '--db': '{other}' (supported: dev-file, postgres)"
-                )))
-            }
-        };
-
+        let db = database(&o, &data_dir)?;
         let http_enabled = get_bool("http-enabled")?;
-        let tls = match (get("https-certificate-file"), get("https-certificate-key-file")) {
-            (Some(c), Some(k)) => Some(TlsFiles {
-                cert: c.into(),
-                key: k.into(),
-            }),
-            (None, None) => None,
-            _ => {
-                return Err(ConfigError(
-                    "both '--https-certificate-file' and '--https-certificate-key-file' must be set for HTTPS"
-                        .into(),
-                ))
-            }
-        };
+        let tls = tls_files(&o)?;
         let hostname_strict = get_bool("hostname-strict")?;
-        let hostname = match get("hostname") {
-            Some(h) if h.contains("://") => {
-                let u = url::Url::parse(&h).map_err(|e| {
-                    ConfigError(format!("invalid value for option '--hostname': '{h}': {e}"))
-                })?;
-                if !matches!(u.scheme(), "http" | "https")
-                    || u.host_str().is_none()
-                    || u.query().is_some()
-                    || u.fragment().is_some()
-                {
-                    return Err(ConfigError(format!(
-                        "invalid value for option '--hostname': '{h}' (expected http(s)://host[:port][/path])"
-                    )));
-                }
-                Hostname::Url(h.trim_end_matches('/').to_string())
-            }
-            Some(h) => {
-                if h.is_empty()
-                    || !h.chars().all(|c| {
-                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':')
-                    })
-                {
-                    return Err(ConfigError(format!(
-                        "invalid value for option '--hostname': '{h}'"
-                    )));
-                }
-                Hostname::Host(h)
-            }
-            None => Hostname::FromRequest,
-        };
-        let proxy_headers = match get("proxy-headers").as_deref() {
-            None => None,
-            Some("forwarded") => Some(ProxyHeaders::Forwarded),
-            Some("xforwarded") => Some(ProxyHeaders::XForwarded),
-            Some(other) => {
-                return Err(ConfigError(format!(
-                    "invalid value for option '--proxy-headers': '{other}' (expected forwarded or xforwarded)"
-                )))
-            }
-        };
-        let bootstrap_admin = match (
-            get("bootstrap-admin-username"),
-            get("bootstrap-admin-password"),
-        ) {
-            (Some(u), Some(p)) => Some((u, Secret::new(p))),
-            (None, Some(p)) => Some(("admin".to_string(), Secret::new(p))),
-            (Some(_), None) => {
-                return Err(ConfigError(
-                    "'--bootstrap-admin-username' is set but '--bootstrap-admin-password' (KC_BOOTSTRAP_ADMIN_PASSWORD) is not"
-                        .into(),
-                ))
-            }
-            (None, None) if mode == Mode::Dev => {
-                Some(("admin".to_string(), Secret::new("admin".to_string())))
-            }
-            (None, None) => None,
-        };
+        let hostname = hostname(&o)?;
+        let proxy_headers = proxy_headers(&o)?;
+        let bootstrap_admin = bootstrap_admin(&o)?;
 
         let config = Config {
             mode,
@@ -377,15 +259,7 @@ impl Config {
             )
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("password-blacklists")),
-            public_key_min_time_between_requests: {
-                let name = "spi-public-key-storage--infinispan--min-time-between-requests";
-                let v = get(name).unwrap_or_else(|| "10".into());
-                std::time::Duration::from_secs(v.trim().parse::<u64>().map_err(|_| {
-                    ConfigError(format!(
-                        "invalid value for option '--{name}': '{v}' (expected a number of seconds)"
-                    ))
-                })?)
-            },
+            public_key_min_time_between_requests: public_key_min_time_between_requests(&o)?,
         };
         if mode == Mode::Production {
             config.check_production(hostname_strict)?;
@@ -434,6 +308,181 @@ impl Config {
         };
         format!("{level},sqlx=warn,hyper=warn,tower_http=warn")
     }
+}
+
+/// `db`: the embedded SQLite file (`dev-file`, the default) or PostgreSQL.
+fn database(o: &Lookup<'_>, data_dir: &Path) -> Result<Database, ConfigError> {
+    Ok(match o.get("db").as_deref().unwrap_or("dev-file") {
+        "dev-file" => {
+            let path = match o.get("db-url") {
+                Some(u) => PathBuf::from(
+                    u.strip_prefix("sqlite://")
+                        .or_else(|| u.strip_prefix("sqlite:"))
+                        .unwrap_or(&u),
+                ),
+                None => data_dir.join("portcullis.db"),
+            };
+            Database::Sqlite { path }
+        }
+        "postgres" => postgres(o)?,
+        other => {
+            return Err(ConfigError(format!(
+                "invalid value for option '--db': '{other}' (supported: dev-file, postgres)"
+            )))
+        }
+    })
+}
+
+/// PostgreSQL: the connection URL with its credentials, the pool size and the schema.
+fn postgres(o: &Lookup<'_>) -> Result<Database, ConfigError> {
+    let get = |name: &str| o.get(name);
+    let mut url = postgres_url(o)?;
+    if let Some(user) = get("db-username") {
+        url.set_username(&user)
+            .map_err(|_| ConfigError("invalid value for option '--db-username'".into()))?;
+    }
+    if let Some(pw) = get("db-password") {
+        url.set_password(Some(&pw))
+            .map_err(|_| ConfigError("invalid value for option '--db-password'".into()))?;
+    }
+    let max_connections = get("db-pool-max-size")
+        .unwrap_or_else(|| "20".into())
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            ConfigError(
+                "invalid value for option '--db-pool-max-size': expected a positive number".into(),
+            )
+        })?;
+    let schema = get("db-schema");
+    if let Some(s) = &schema {
+        if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(ConfigError(format!(
+                "invalid value for option '--db-schema': '{s}' (letters, digits and _ only)"
+            )));
+        }
+    }
+    Ok(Database::Postgres {
+        url: Secret::new(url.to_string()),
+        schema,
+        max_connections,
+    })
+}
+
+/// The PostgreSQL URL from `db-url`, or else from `db-url-host`, `-port` and `-database`.
+fn postgres_url(o: &Lookup<'_>) -> Result<url::Url, ConfigError> {
+    let get = |name: &str| o.get(name);
+    Ok(match get("db-url") {
+        Some(u) => url::Url::parse(&normalize_pg_url(&u)?)
+            .map_err(|e| ConfigError(format!("invalid value for option '--db-url': {e}")))?,
+        None => {
+            let host = get("db-url-host").unwrap_or_else(|| "localhost".into());
+            let port = get("db-url-port").unwrap_or_else(|| "5432".into());
+            parse_port("db-url-port", &port)?;
+            let database = get("db-url-database").unwrap_or_else(|| "keycloak".into());
+            url::Url::parse(&format!("postgres://{host}:{port}/{database}")).map_err(|e| {
+                ConfigError(format!("invalid value for option '--db-url-host': {e}"))
+            })?
+        }
+    })
+}
+
+/// HTTPS key material: both files or neither.
+fn tls_files(o: &Lookup<'_>) -> Result<Option<TlsFiles>, ConfigError> {
+    match (o.get("https-certificate-file"), o.get("https-certificate-key-file")) {
+        (Some(c), Some(k)) => Ok(Some(TlsFiles {
+            cert: c.into(),
+            key: k.into(),
+        })),
+        (None, None) => Ok(None),
+        _ => Err(ConfigError(
+            "both '--https-certificate-file' and '--https-certificate-key-file' must be set for HTTPS"
+                .into(),
+        )),
+    }
+}
+
+/// `hostname`: a full http(s) URL, a bare host name, or unset (taken from the request).
+fn hostname(o: &Lookup<'_>) -> Result<Hostname, ConfigError> {
+    Ok(match o.get("hostname") {
+        Some(h) if h.contains("://") => {
+            let u = url::Url::parse(&h).map_err(|e| {
+                ConfigError(format!("invalid value for option '--hostname': '{h}': {e}"))
+            })?;
+            if !matches!(u.scheme(), "http" | "https")
+                || u.host_str().is_none()
+                || u.query().is_some()
+                || u.fragment().is_some()
+            {
+                return Err(ConfigError(format!(
+                    "invalid value for option '--hostname': '{h}' (expected http(s)://host[:port][/path])"
+                )));
+            }
+            Hostname::Url(h.trim_end_matches('/').to_string())
+        }
+        Some(h) => {
+            if h.is_empty()
+                || !h
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+            {
+                return Err(ConfigError(format!(
+                    "invalid value for option '--hostname': '{h}'"
+                )));
+            }
+            Hostname::Host(h)
+        }
+        None => Hostname::FromRequest,
+    })
+}
+
+/// `proxy-headers`: which forwarding headers to trust, if any.
+fn proxy_headers(o: &Lookup<'_>) -> Result<Option<ProxyHeaders>, ConfigError> {
+    match o.get("proxy-headers").as_deref() {
+        None => Ok(None),
+        Some("forwarded") => Ok(Some(ProxyHeaders::Forwarded)),
+        Some("xforwarded") => Ok(Some(ProxyHeaders::XForwarded)),
+        Some(other) => Err(ConfigError(format!(
+            "invalid value for option '--proxy-headers': '{other}' (expected forwarded or xforwarded)"
+        ))),
+    }
+}
+
+/// The first administrator: the user name defaults to `admin`; `start-dev` without either
+/// option gets admin/admin.
+fn bootstrap_admin(o: &Lookup<'_>) -> Result<Option<(String, Secret)>, ConfigError> {
+    match (
+        o.get("bootstrap-admin-username"),
+        o.get("bootstrap-admin-password"),
+    ) {
+        (Some(u), Some(p)) => Ok(Some((u, Secret::new(p)))),
+        (None, Some(p)) => Ok(Some(("admin".to_string(), Secret::new(p)))),
+        (Some(_), None) => Err(ConfigError(
+            "'--bootstrap-admin-username' is set but '--bootstrap-admin-password' (KC_BOOTSTRAP_ADMIN_PASSWORD) is not"
+                .into(),
+        )),
+        (None, None) if o.mode == Mode::Dev => Ok(Some((
+            "admin".to_string(),
+            Secret::new("admin".to_string()),
+        ))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Least time between two fetches of one client's `jwks.url`, in seconds (default 10).
+fn public_key_min_time_between_requests(
+    o: &Lookup<'_>,
+) -> Result<std::time::Duration, ConfigError> {
+    let name = "spi-public-key-storage--infinispan--min-time-between-requests";
+    let v = o.get(name).unwrap_or_else(|| "10".into());
+    Ok(std::time::Duration::from_secs(
+        v.trim().parse::<u64>().map_err(|_| {
+            ConfigError(format!(
+                "invalid value for option '--{name}': '{v}' (expected a number of seconds)"
+            ))
+        })?,
+    ))
 }
 
 /// Names of all options, for building the CLI.

@@ -126,6 +126,16 @@ fn bad(c: &KeyComponent, what: &str) -> CryptoError {
     ))
 }
 
+/// A parsed private key with its DER SubjectPublicKeyInfo, the JWK key fields (`kty` first),
+/// the JOSE algorithm and the key's use.
+type ParsedKey = (
+    PrivateKey,
+    Vec<u8>,
+    serde_json::Map<String, Value>,
+    String,
+    KeyUse,
+);
+
 /// Parses a key-provider component. `Ok(None)`: a component that yields no asymmetric key
 /// (HMAC/AES secrets, disabled providers, partial exports without private material, or
 /// providers we do not implement, such as `java-keystore`).
@@ -141,130 +151,43 @@ pub fn load(c: &KeyComponent) -> Result<Option<RealmKey>, CryptoError> {
         .map(b64_decode)
         .transpose()
         .map_err(|e| bad(c, &format!("certificate: {e}")))?;
-    let (private, spki, mut jwk, alg, key_use) = match c.provider_id.as_str() {
-        "rsa-generated" | "rsa" | "rsa-enc-generated" | "rsa-enc" => {
-            let Some(pk) = c.get("privateKey").filter(|s| !s.is_empty()) else {
-                return Ok(None);
-            };
-            let raw = b64_decode(&pem_body(pk)).map_err(|e| bad(c, &format!("privateKey: {e}")))?;
-            let kp = if der::looks_like_pkcs8(&raw) {
-                RsaKeyPair::from_pkcs8(&raw)
-            } else {
-                RsaKeyPair::from_der(&raw)
-            }
-            .map_err(|e| bad(c, &format!("privateKey is not a usable RSA key: {e}")))?;
-            let enc = c.provider_id.starts_with("rsa-enc");
-            let alg = c
-                .get("algorithm")
-                .unwrap_or(if enc { "RSA-OAEP" } else { "RS256" })
-                .to_string();
-            if !enc
-                && !matches!(
-                    alg.as_str(),
-                    "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512"
-                )
-            {
-                return Err(bad(c, &format!("unsupported algorithm '{alg}'")));
-            }
-            let public = kp.public_key();
-            let spki = public
-                .as_der()
-                .map_err(|_| bad(c, "public key"))?
-                .as_ref()
-                .to_vec();
-            let mut jwk = serde_json::Map::new();
-            jwk.insert("kty".into(), json!("RSA"));
-            jwk.insert(
-                "n".into(),
-                json!(b64url(public.modulus().big_endian_without_leading_zero())),
-            );
-            jwk.insert(
-                "e".into(),
-                json!(b64url(public.exponent().big_endian_without_leading_zero())),
-            );
-            let key_use = if enc { KeyUse::Enc } else { KeyUse::Sig };
-            (PrivateKey::Rsa(Arc::new(kp)), spki, jwk, alg, key_use)
-        }
-        "ecdsa-generated" | "ecdsa" => {
-            let Some(pk) = c.get("ecdsaPrivateKey").filter(|s| !s.is_empty()) else {
-                return Ok(None);
-            };
-            let raw = b64_decode(pk).map_err(|e| bad(c, &format!("ecdsaPrivateKey: {e}")))?;
-            let curve = c.get("ecdsaEllipticCurveKey").unwrap_or("P-256");
-            let (signing, alg, crv, coord) = match curve {
-                "P-256" => (&ECDSA_P256_SHA256_FIXED_SIGNING, "ES256", "P-256", 32),
-                "P-384" => (&ECDSA_P384_SHA384_FIXED_SIGNING, "ES384", "P-384", 48),
-                other => return Err(bad(c, &format!("unsupported curve '{other}'"))),
-            };
-            let kp = EcdsaKeyPair::from_pkcs8(signing, &raw)
-                .or_else(|_| EcdsaKeyPair::from_private_key_der(signing, &raw))
-                .map_err(|e| {
-                    bad(
-                        c,
-                        &format!("ecdsaPrivateKey is not a usable {curve} key: {e}"),
-                    )
-                })?;
-            let spki = kp
-                .public_key()
-                .as_der()
-                .map_err(|_| bad(c, "public key"))?
-                .as_ref()
-                .to_vec();
-            let point = kp.public_key().as_ref().to_vec();
-            if point.len() != 1 + 2 * coord {
-                return Err(bad(c, "unexpected EC point encoding"));
-            }
-            let mut jwk = serde_json::Map::new();
-            jwk.insert("kty".into(), json!("EC"));
-            jwk.insert("crv".into(), json!(crv));
-            jwk.insert("x".into(), json!(b64url(&point[1..1 + coord])));
-            jwk.insert("y".into(), json!(b64url(&point[1 + coord..])));
-            (
-                PrivateKey::Ec(Arc::new(kp)),
-                spki,
-                jwk,
-                alg.to_string(),
-                KeyUse::Sig,
-            )
-        }
-        "eddsa-generated" => {
-            let Some(pk) = c.get("eddsaPrivateKey").filter(|s| !s.is_empty()) else {
-                return Ok(None);
-            };
-            let raw = b64_decode(pk).map_err(|e| bad(c, &format!("eddsaPrivateKey: {e}")))?;
-            let kp = Ed25519KeyPair::from_pkcs8(&raw)
-                .or_else(|_| Ed25519KeyPair::from_pkcs8_maybe_unchecked(&raw))
-                .map_err(|e| {
-                    bad(
-                        c,
-                        &format!("eddsaPrivateKey is not a usable Ed25519 key: {e}"),
-                    )
-                })?;
-            let spki = kp
-                .public_key()
-                .as_der()
-                .map_err(|_| bad(c, "public key"))?
-                .as_ref()
-                .to_vec();
-            let mut jwk = serde_json::Map::new();
-            jwk.insert("kty".into(), json!("OKP"));
-            jwk.insert("crv".into(), json!("Ed25519"));
-            jwk.insert("x".into(), json!(b64url(kp.public_key().as_ref())));
-            (
-                PrivateKey::Ed(Arc::new(kp)),
-                spki,
-                jwk,
-                "EdDSA".to_string(),
-                KeyUse::Sig,
-            )
-        }
-        _ => return Ok(None),
+    let parsed = match c.provider_id.as_str() {
+        "rsa-generated" | "rsa" | "rsa-enc-generated" | "rsa-enc" => load_rsa(c)?,
+        "ecdsa-generated" | "ecdsa" => load_ecdsa(c)?,
+        "eddsa-generated" => load_eddsa(c)?,
+        _ => None,
+    };
+    let Some((private, spki, jwk, alg, key_use)) = parsed else {
+        return Ok(None);
     };
     let kid = c
         .get("kid")
         .map(str::to_string)
         .unwrap_or_else(|| kid_of(&spki));
-    // Keycloak's JWK member order: kid, kty, alg, use, then key fields.
+    let jwk = public_jwk(&kid, &alg, key_use, jwk, cert.as_deref());
+    Ok(Some(RealmKey {
+        kid,
+        alg,
+        key_use,
+        priority,
+        active,
+        component_id: c.id.clone(),
+        provider_id: c.provider_id.clone(),
+        private,
+        jwk,
+        spki,
+    }))
+}
+
+/// The public JWK in Keycloak's member order: kid, kty, alg, use, then the key fields and
+/// the certificate fields.
+fn public_jwk(
+    kid: &str,
+    alg: &str,
+    key_use: KeyUse,
+    mut jwk: serde_json::Map<String, Value>,
+    cert: Option<&[u8]>,
+) -> Value {
     let mut ordered = serde_json::Map::new();
     ordered.insert("kid".into(), json!(kid));
     if let Some(kty) = jwk.remove("kty") {
@@ -276,19 +199,137 @@ pub fn load(c: &KeyComponent) -> Result<Option<RealmKey>, CryptoError> {
         json!(if key_use == KeyUse::Sig { "sig" } else { "enc" }),
     );
     ordered.extend(jwk);
-    x5_fields(&mut ordered, cert.as_deref());
-    Ok(Some(RealmKey {
-        kid,
+    x5_fields(&mut ordered, cert);
+    Value::Object(ordered)
+}
+
+/// `rsa-generated`, `rsa` and their `-enc` variants: a PKCS#1 or PKCS#8 `privateKey`
+/// (PEM armour allowed); signing keys take an RS* or PS* `algorithm`.
+fn load_rsa(c: &KeyComponent) -> Result<Option<ParsedKey>, CryptoError> {
+    let Some(pk) = c.get("privateKey").filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let raw = b64_decode(&pem_body(pk)).map_err(|e| bad(c, &format!("privateKey: {e}")))?;
+    let kp = if der::looks_like_pkcs8(&raw) {
+        RsaKeyPair::from_pkcs8(&raw)
+    } else {
+        RsaKeyPair::from_der(&raw)
+    }
+    .map_err(|e| bad(c, &format!("privateKey is not a usable RSA key: {e}")))?;
+    let enc = c.provider_id.starts_with("rsa-enc");
+    let alg = c
+        .get("algorithm")
+        .unwrap_or(if enc { "RSA-OAEP" } else { "RS256" })
+        .to_string();
+    if !enc
+        && !matches!(
+            alg.as_str(),
+            "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512"
+        )
+    {
+        return Err(bad(c, &format!("unsupported algorithm '{alg}'")));
+    }
+    let public = kp.public_key();
+    let spki = public
+        .as_der()
+        .map_err(|_| bad(c, "public key"))?
+        .as_ref()
+        .to_vec();
+    let mut jwk = serde_json::Map::new();
+    jwk.insert("kty".into(), json!("RSA"));
+    jwk.insert(
+        "n".into(),
+        json!(b64url(public.modulus().big_endian_without_leading_zero())),
+    );
+    jwk.insert(
+        "e".into(),
+        json!(b64url(public.exponent().big_endian_without_leading_zero())),
+    );
+    let key_use = if enc { KeyUse::Enc } else { KeyUse::Sig };
+    Ok(Some((
+        PrivateKey::Rsa(Arc::new(kp)),
+        spki,
+        jwk,
         alg,
         key_use,
-        priority,
-        active,
-        component_id: c.id.clone(),
-        provider_id: c.provider_id.clone(),
-        private,
-        jwk: Value::Object(ordered),
+    )))
+}
+
+/// `ecdsa-generated` and `ecdsa`: a PKCS#8 (or SEC1 DER) `ecdsaPrivateKey` on P-256 or P-384.
+fn load_ecdsa(c: &KeyComponent) -> Result<Option<ParsedKey>, CryptoError> {
+    let Some(pk) = c.get("ecdsaPrivateKey").filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let raw = b64_decode(pk).map_err(|e| bad(c, &format!("ecdsaPrivateKey: {e}")))?;
+    let curve = c.get("ecdsaEllipticCurveKey").unwrap_or("P-256");
+    let (signing, alg, crv, coord) = match curve {
+        "P-256" => (&ECDSA_P256_SHA256_FIXED_SIGNING, "ES256", "P-256", 32),
+        "P-384" => (&ECDSA_P384_SHA384_FIXED_SIGNING, "ES384", "P-384", 48),
+        other => return Err(bad(c, &format!("unsupported curve '{other}'"))),
+    };
+    let kp = EcdsaKeyPair::from_pkcs8(signing, &raw)
+        .or_else(|_| EcdsaKeyPair::from_private_key_der(signing, &raw))
+        .map_err(|e| {
+            bad(
+                c,
+                &format!("ecdsaPrivateKey is not a usable {curve} key: {e}"),
+            )
+        })?;
+    let spki = kp
+        .public_key()
+        .as_der()
+        .map_err(|_| bad(c, "public key"))?
+        .as_ref()
+        .to_vec();
+    let point = kp.public_key().as_ref().to_vec();
+    if point.len() != 1 + 2 * coord {
+        return Err(bad(c, "unexpected EC point encoding"));
+    }
+    let mut jwk = serde_json::Map::new();
+    jwk.insert("kty".into(), json!("EC"));
+    jwk.insert("crv".into(), json!(crv));
+    jwk.insert("x".into(), json!(b64url(&point[1..1 + coord])));
+    jwk.insert("y".into(), json!(b64url(&point[1 + coord..])));
+    Ok(Some((
+        PrivateKey::Ec(Arc::new(kp)),
         spki,
-    }))
+        jwk,
+        alg.to_string(),
+        KeyUse::Sig,
+    )))
+}
+
+/// `eddsa-generated`: a PKCS#8 Ed25519 `eddsaPrivateKey`.
+fn load_eddsa(c: &KeyComponent) -> Result<Option<ParsedKey>, CryptoError> {
+    let Some(pk) = c.get("eddsaPrivateKey").filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let raw = b64_decode(pk).map_err(|e| bad(c, &format!("eddsaPrivateKey: {e}")))?;
+    let kp = Ed25519KeyPair::from_pkcs8(&raw)
+        .or_else(|_| Ed25519KeyPair::from_pkcs8_maybe_unchecked(&raw))
+        .map_err(|e| {
+            bad(
+                c,
+                &format!("eddsaPrivateKey is not a usable Ed25519 key: {e}"),
+            )
+        })?;
+    let spki = kp
+        .public_key()
+        .as_der()
+        .map_err(|_| bad(c, "public key"))?
+        .as_ref()
+        .to_vec();
+    let mut jwk = serde_json::Map::new();
+    jwk.insert("kty".into(), json!("OKP"));
+    jwk.insert("crv".into(), json!("Ed25519"));
+    jwk.insert("x".into(), json!(b64url(kp.public_key().as_ref())));
+    Ok(Some((
+        PrivateKey::Ed(Arc::new(kp)),
+        spki,
+        jwk,
+        "EdDSA".to_string(),
+        KeyUse::Sig,
+    )))
 }
 
 /// Strips PEM armour if present.

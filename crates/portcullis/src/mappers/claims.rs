@@ -132,8 +132,12 @@ fn property(user: &UserRepresentation, user_id: &str, name: &str) -> Option<Valu
         "email" => user.email.clone().map(Value::from),
         "id" => Some(json!(user_id)),
         // Keycloak's model defaults when the representation leaves them out.
-        "emailVerified" => Some(user.extra.get(name).cloned().unwrap_or(json!(false))),
+        "emailVerified" => Some(json!(user.email_verified.unwrap_or(false))),
         "enabled" => Some(json!(user.enabled.unwrap_or(true))),
+        "firstName" => user.first_name.clone().map(Value::from),
+        "lastName" => user.last_name.clone().map(Value::from),
+        "createdTimestamp" => user.created_timestamp.map(Value::from),
+        "notBefore" => user.not_before.map(Value::from),
         _ => user.extra.get(name).cloned(),
     }
 }
@@ -147,7 +151,7 @@ fn attribute(user: &UserRepresentation, name: &str) -> Vec<String> {
             _ => Vec::new(),
         };
     }
-    match user.extra.get("attributes").and_then(|a| a.get(name)) {
+    match user.attributes.as_ref().and_then(|a| a.get(name)) {
         Some(Value::Array(list)) => list
             .iter()
             .filter_map(|v| v.as_str().map(str::to_string))
@@ -312,15 +316,13 @@ impl SessionNote {
 
 /// `oidc-full-name-mapper`: `name`, the first and last names joined, when either is set.
 pub(super) fn full_name(user: &UserRepresentation, claims: &mut Map<String, Value>) {
-    let part = |k: &str| {
-        user.extra
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    };
-    let name = format!("{} {}", part("firstName"), part("lastName"))
-        .trim()
-        .to_string();
+    let name = format!(
+        "{} {}",
+        user.first_name.as_deref().unwrap_or_default(),
+        user.last_name.as_deref().unwrap_or_default()
+    )
+    .trim()
+    .to_string();
     if !name.is_empty() {
         claims.insert("name".into(), json!(name));
     }

@@ -130,10 +130,6 @@ impl Mapper {
 }
 
 /// Reads each mapper of a `protocolMappers` list.
-pub fn compile_all(list: Option<&Value>) -> Vec<Mapper> {
-    list.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(Mapper::compile)
-        .collect()
+pub fn compile_all(list: Option<&Vec<Value>>) -> Vec<Mapper> {
+    list.into_iter().flatten().map(Mapper::compile).collect()
 }

@@ -1,5 +1,6 @@
 //! Domain types the logic works on, below the realm snapshot and the protocol families:
-//! what a role is, what an organization is. Validated and typed; no JSON lookups by key.
+//! what a role is, what an organization is, the realm's and each client's settings (worked out
+//! once per realm snapshot). Validated and typed; no JSON lookups by key.
 
 use serde_json::{Map, Value};
 
@@ -24,3 +25,7 @@ pub struct Organization {
     /// `attributes`: name to list of values.
     pub attributes: Map<String, Value>,
 }
+
+mod settings;
+
+pub use settings::{ClientSettings, RealmSettings, SessionLifespans};

@@ -4,7 +4,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
 use crate::authn::pages::{error_page, internal_error};
 use crate::authn::reply::{Reply, ResponseType};
@@ -68,12 +68,7 @@ async fn issue_code(
         extra: Map::new(),
     };
     let data = serde_json::to_string(&data).map_err(|_| internal_error())?;
-    let lifespan = snap
-        .rep
-        .extra
-        .get("accessCodeLifespan")
-        .and_then(Value::as_i64)
-        .unwrap_or(60);
+    let lifespan = snap.settings.access_code_lifespan;
     state
         .store
         .put_code(&code_hash(&code), &snap.id, &data, now() + lifespan)

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use serde_json::Value;
 
 use crate::authn::pages::error_page;
 use crate::authn::reply::Reply;
@@ -23,7 +22,7 @@ use crate::AppState;
 use super::authorization_response::Oidc;
 use super::login_actions::issuer;
 use super::redirect;
-use crate::tokens::{client_attr, resolve_scopes};
+use crate::tokens::resolve_scopes;
 
 pub use crate::authn::code_hash;
 pub use crate::authn::reply::ResponseType;
@@ -98,12 +97,7 @@ pub async fn get(
     if request.prompts("none") {
         return reply.error("login_required", "Login required");
     }
-    let lifespan = snap
-        .rep
-        .extra
-        .get("accessCodeLifespanLogin")
-        .and_then(Value::as_i64)
-        .unwrap_or(1800);
+    let lifespan = snap.settings.access_code_lifespan_login;
     request.login_hint = params.get("login_hint").map(str::to_string);
     let pending = PendingLogin::of(request);
     password::show_form(&state, &snap, &pending, lifespan, reply.secure()).await
@@ -119,7 +113,7 @@ fn client_and_redirect<'s>(
         .get("client_id")
         .ok_or("Invalid Request: missing parameter client_id.")?;
     let client = match snap.index.client(&snap.rep, client_id) {
-        Some(c) if c.extra.get("enabled").and_then(Value::as_bool) != Some(false) => c,
+        Some(c) if c.enabled != Some(false) => c,
         _ => return Err("Client not found."),
     };
     let redirect_uri = redirect::verify(client, params.get("redirect_uri"))
@@ -207,11 +201,10 @@ fn check_flow(
             "Response_mode 'query' not allowed for implicit or hybrid flow",
         );
     }
-    let flag = |k: &str| client.extra.get(k).and_then(Value::as_bool);
-    if (response_type.code || response_type.none) && flag("standardFlowEnabled") == Some(false) {
+    if (response_type.code || response_type.none) && client.standard_flow_enabled == Some(false) {
         return err("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Standard flow is disabled for the client.");
     }
-    if front && flag("implicitFlowEnabled") != Some(true) {
+    if front && client.implicit_flow_enabled != Some(true) {
         return err("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Implicit flow is disabled for the client.");
     }
     // Scopes are checked here for every response type (`checkValidScope`), then the nonce an
@@ -227,11 +220,11 @@ fn check_flow(
     if response_type.implicit() {
         return Ok(());
     }
-    let required = client_attr(client, "pkce.code.challenge.method");
+    let settings = snap.client_settings(client);
     check_pkce(
         get("code_challenge"),
         get("code_challenge_method"),
-        required,
+        settings.pkce_method.as_deref(),
     )
     .map_err(|d| ("invalid_request", d.to_string()))
 }

@@ -30,7 +30,7 @@ use crate::representation::ClientRepresentation;
 use crate::store::{EndedSession, StoreError};
 use crate::AppState;
 
-use crate::tokens::client_attr;
+use crate::model::ClientSettings;
 
 /// The member of `events` that makes a JWT a logout token.
 pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -46,15 +46,18 @@ const SESSION_HOST: &str = "${application.session.host}";
 
 /// The client's back-channel logout URL if it is to get a logout token, resolved against
 /// `base` (this server's base URL) as Keycloak's `ResolveRelative` does.
-pub fn target(client: &ClientRepresentation, base: &str) -> Option<String> {
-    let flag = |k: &str| client.extra.get(k).and_then(Value::as_bool);
-    if flag("enabled") == Some(false)
-        || flag("frontchannelLogout") == Some(true)
+pub fn target(
+    client: &ClientRepresentation,
+    settings: &ClientSettings,
+    base: &str,
+) -> Option<String> {
+    if client.enabled == Some(false)
+        || client.frontchannel_logout == Some(true)
         || client.protocol.as_deref().unwrap_or("openid-connect") != "openid-connect"
     {
         return None;
     }
-    let url = client_attr(client, "backchannel.logout.url")?;
+    let url = settings.backchannel_logout_url.as_deref()?;
     if !url.starts_with('/') {
         return Some(url.to_string());
     }
@@ -74,15 +77,15 @@ pub fn target(client: &ClientRepresentation, base: &str) -> Option<String> {
 pub fn claims(
     issuer: &str,
     client: &ClientRepresentation,
+    settings: &ClientSettings,
     user_id: &str,
     sid: &str,
     now: i64,
     jti: &str,
 ) -> Value {
-    let on = |k: &str| client_attr(client, k) == Some("true");
     let mut events = Map::new();
     events.insert(EVENT.into(), json!({}));
-    if on("backchannel.logout.revoke.offline.tokens") {
+    if settings.backchannel_logout_revoke_offline_tokens {
         events.insert(REVOKE_OFFLINE.into(), json!(true));
     }
     let mut c = Map::new();
@@ -93,7 +96,7 @@ pub fn claims(
     c.insert("aud".into(), json!(client.client_id));
     c.insert("sub".into(), json!(user_id));
     c.insert("typ".into(), json!("Logout"));
-    if on("backchannel.logout.session.required") {
+    if settings.backchannel_logout_session_required {
         c.insert("sid".into(), json!(sid));
     }
     c.insert("events".into(), Value::Object(events));
@@ -101,9 +104,10 @@ pub fn claims(
 }
 
 /// Signs a logout token as the client's ID tokens are signed.
-fn sign(snap: &RealmSnapshot, client: &ClientRepresentation, claims: &Value) -> Option<String> {
-    let alg = client_attr(client, "id.token.signed.response.alg")
-        .map(str::to_string)
+fn sign(snap: &RealmSnapshot, settings: &ClientSettings, claims: &Value) -> Option<String> {
+    let alg = settings
+        .id_token_alg
+        .clone()
         .or_else(|| snap.rep.default_signature_algorithm.clone())
         .unwrap_or_else(|| "RS256".into());
     let Some(key) = keys::active_for(&snap.keys, &alg) else {
@@ -163,7 +167,8 @@ pub async fn notify(state: &AppState, snap: &RealmSnapshot, issuer: &str, ended:
             let Some(client) = snap.index.client(&snap.rep, client_id) else {
                 continue;
             };
-            let Some(url) = target(client, base) else {
+            let settings = snap.client_settings(client);
+            let Some(url) = target(client, &settings, base) else {
                 continue;
             };
             if url.contains(SESSION_HOST) {
@@ -175,8 +180,16 @@ pub async fn notify(state: &AppState, snap: &RealmSnapshot, issuer: &str, ended:
                 continue;
             }
             let jti = uuid::Uuid::new_v4().to_string();
-            let c = claims(issuer, client, &e.session.user_id, &e.session.id, now, &jti);
-            let Some(token) = sign(snap, client, &c) else {
+            let c = claims(
+                issuer,
+                client,
+                &settings,
+                &e.session.user_id,
+                &e.session.id,
+                now,
+                &jti,
+            );
+            let Some(token) = sign(snap, &settings, &c) else {
                 continue;
             };
             calls.spawn(deliver(
@@ -219,12 +232,24 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
+    fn target_of(c: &ClientRepresentation, base: &str) -> Option<String> {
+        target(c, &ClientSettings::of(c), base)
+    }
+
     #[test]
     fn claims_as_keycloak_builds_them() {
         let c = client(json!({"clientId": "app", "attributes": {
             "backchannel.logout.url": "https://app/bc",
             "backchannel.logout.session.required": "true"}}));
-        let t = claims("https://idp/realms/r", &c, "u-1", "s-1", 1000, "j-1");
+        let t = claims(
+            "https://idp/realms/r",
+            &c,
+            &ClientSettings::of(&c),
+            "u-1",
+            "s-1",
+            1000,
+            "j-1",
+        );
         assert_eq!(
             t,
             json!({"iat": 1000, "exp": 1120, "jti": "j-1", "iss": "https://idp/realms/r",
@@ -239,12 +264,14 @@ mod tests {
         // Absent means false (`Boolean.parseBoolean(null)`).
         let c = client(json!({"clientId": "app", "attributes": {
             "backchannel.logout.revoke.offline.tokens": "true"}}));
-        let t = claims("i", &c, "u", "s", 0, "j");
+        let t = claims("i", &c, &ClientSettings::of(&c), "u", "s", 0, "j");
         assert!(t.get("sid").is_none());
         assert_eq!(t["events"], json!({EVENT: {}, REVOKE_OFFLINE: true}));
         let c = client(json!({"clientId": "app", "attributes": {
             "backchannel.logout.session.required": "false"}}));
-        assert!(claims("i", &c, "u", "s", 0, "j").get("sid").is_none());
+        assert!(claims("i", &c, &ClientSettings::of(&c), "u", "s", 0, "j")
+            .get("sid")
+            .is_none());
     }
 
     #[test]
@@ -260,31 +287,31 @@ mod tests {
             client(v)
         };
         assert_eq!(
-            target(&with(json!({})), base).as_deref(),
+            target_of(&with(json!({})), base).as_deref(),
             Some("https://idp.example.com/bc")
         );
         assert_eq!(
-            target(&with(json!({"rootUrl": "https://app.example.com"})), base).as_deref(),
+            target_of(&with(json!({"rootUrl": "https://app.example.com"})), base).as_deref(),
             Some("https://app.example.com/bc")
         );
         assert_eq!(
-            target(&with(json!({"rootUrl": "${authBaseUrl}"})), base).as_deref(),
+            target_of(&with(json!({"rootUrl": "${authBaseUrl}"})), base).as_deref(),
             Some("https://idp.example.com/bc")
         );
-        assert_eq!(target(&with(json!({"enabled": false})), base), None);
+        assert_eq!(target_of(&with(json!({"enabled": false})), base), None);
         assert_eq!(
-            target(&with(json!({"frontchannelLogout": true})), base),
+            target_of(&with(json!({"frontchannelLogout": true})), base),
             None
         );
-        assert_eq!(target(&with(json!({"protocol": "saml"})), base), None);
-        assert!(target(&with(json!({"frontchannelLogout": false})), base).is_some());
+        assert_eq!(target_of(&with(json!({"protocol": "saml"})), base), None);
+        assert!(target_of(&with(json!({"frontchannelLogout": false})), base).is_some());
         let absolute = client(json!({"clientId": "app", "rootUrl": "https://x",
             "attributes": {"backchannel.logout.url": "http://rp:8080/logout"}}));
         assert_eq!(
-            target(&absolute, base).as_deref(),
+            target_of(&absolute, base).as_deref(),
             Some("http://rp:8080/logout")
         );
         let none = client(json!({"clientId": "app", "attributes": {"backchannel.logout.url": ""}}));
-        assert_eq!(target(&none, base), None);
+        assert_eq!(target_of(&none, base), None);
     }
 }

@@ -97,12 +97,7 @@ fn find_client<'a>(
     let client = snap.index.client(&snap.rep, client_id).ok_or_else(|| {
         OAuthError::invalid_client("Invalid client or Invalid client credentials")
     })?;
-    if client
-        .extra
-        .get("enabled")
-        .and_then(serde_json::Value::as_bool)
-        == Some(false)
-    {
+    if client.enabled == Some(false) {
         return Err(OAuthError::invalid_client(
             "Invalid client or Invalid client credentials",
         ));
@@ -110,12 +105,7 @@ fn find_client<'a>(
     if client.protocol.as_deref().unwrap_or("openid-connect") != "openid-connect" {
         return Err(OAuthError::invalid_client("Wrong client protocol."));
     }
-    if client
-        .extra
-        .get("bearerOnly")
-        .and_then(serde_json::Value::as_bool)
-        == Some(true)
-    {
+    if client.bearer_only == Some(true) {
         return Err(OAuthError::invalid_client("Bearer-only not allowed"));
     }
     Ok(client)
@@ -146,9 +136,8 @@ async fn authenticate_assertion<'a>(
     }
     let client = find_client(snap, client_id)?;
     let authenticator = client
-        .extra
-        .get("clientAuthenticatorType")
-        .and_then(serde_json::Value::as_str)
+        .client_authenticator_type
+        .as_deref()
         .unwrap_or("client-secret");
     let alg = parsed
         .header
@@ -157,7 +146,8 @@ async fn authenticate_assertion<'a>(
         .unwrap_or_default();
     // Keycloak's JWTClientValidator.validateSignatureAlgorithm: the assertion must name its
     // algorithm, and the one the client registered (`token.endpoint.auth.signing.alg`) if any.
-    let expected = crate::tokens::client_attr(client, "token.endpoint.auth.signing.alg");
+    let settings = snap.client_settings(client);
+    let expected = settings.token_endpoint_auth_signing_alg.as_deref();
     if alg.is_empty() || expected.is_some_and(|e| e != alg) {
         return Err(fail("invalid signature algorithm"));
     }
@@ -255,9 +245,8 @@ fn authenticate_secret<'a>(
         return Ok(client);
     }
     let authenticator = client
-        .extra
-        .get("clientAuthenticatorType")
-        .and_then(serde_json::Value::as_str)
+        .client_authenticator_type
+        .as_deref()
         .unwrap_or("client-secret");
     if matches!(authenticator, "client-jwt" | "client-secret-jwt") {
         return Err(OAuthError::invalid_client(

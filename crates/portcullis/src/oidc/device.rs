@@ -7,12 +7,12 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
 use crate::http::paths;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::ClientRepresentation;
-use crate::store::{DeviceCodeRow, StoreError};
+use crate::store::{DeviceCodeRow, DeviceRequest, DeviceStatus, StoreError};
 use crate::AppState;
 
 use super::authorize::code_hash;
@@ -20,7 +20,8 @@ use super::client_auth;
 use super::form::{Form, Params};
 use crate::clock::now;
 use crate::http::oauth_error::OAuthError;
-use crate::tokens::{self, client_attr};
+use crate::model::ClientSettings;
+use crate::tokens;
 
 /// Client attribute that enables the grant.
 pub const ENABLED_ATTR: &str = "oauth2.device.authorization.grant.enabled";
@@ -37,8 +38,8 @@ pub const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
 pub const USER_CODE_LEN: usize = 8;
 
 /// Whether the client may use the device grant.
-pub fn grant_enabled(client: &ClientRepresentation) -> bool {
-    client_attr(client, ENABLED_ATTR) == Some("true")
+pub fn grant_enabled(client: &ClientSettings) -> bool {
+    client.device_grant_enabled
 }
 
 /// Lifespan of a device code and the polling interval, in seconds.
@@ -53,16 +54,17 @@ pub struct DeviceConfig {
 impl DeviceConfig {
     /// The client's attributes, else the realm's settings, else Keycloak's defaults (600, 5).
     pub fn of(snap: &RealmSnapshot, client: &ClientRepresentation) -> Self {
-        let realm = |k: &str| snap.rep.extra.get(k).and_then(Value::as_i64);
-        let attr = |k: &str| client_attr(client, k).and_then(|v| v.trim().parse::<i64>().ok());
+        let client = snap.client_settings(client);
         DeviceConfig {
-            lifespan: attr(LIFESPAN_ATTR)
+            lifespan: client
+                .device_code_lifespan
                 .filter(|v| *v > 0)
-                .or(realm("oauth2DeviceCodeLifespan").filter(|v| *v > 0))
+                .or(snap.settings.device_code_lifespan)
                 .unwrap_or(600),
-            interval: attr(INTERVAL_ATTR)
+            interval: client
+                .device_polling_interval
                 .filter(|v| *v >= 0)
-                .or(realm("oauth2DevicePollingInterval").filter(|v| *v >= 0))
+                .or(snap.settings.device_polling_interval)
                 .unwrap_or(5),
         }
     }
@@ -111,12 +113,13 @@ pub fn request_data(
     snap: &RealmSnapshot,
     client: &ClientRepresentation,
     params: &Params,
-) -> Result<Map<String, Value>, OAuthError> {
+) -> Result<DeviceRequest, OAuthError> {
     let scope = params.get("scope");
     tokens::resolve_scopes(snap, client, scope)?;
     let challenge = params.get("code_challenge");
     let method = params.get("code_challenge_method");
-    let required = client_attr(client, "pkce.code.challenge.method");
+    let settings = snap.client_settings(client);
+    let required = settings.pkce_method.as_deref();
     match (challenge, method, required) {
         (None, _, Some(_)) => {
             return Err(OAuthError::invalid_request(
@@ -135,19 +138,13 @@ pub fn request_data(
         }
         _ => {}
     }
-    Ok(Map::from_iter(
-        [
-            ("scope", scope),
-            ("nonce", params.get("nonce")),
-            ("code_challenge", challenge),
-            (
-                "code_challenge_method",
-                challenge.map(|_| method.unwrap_or("plain")),
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k.to_string(), json!(v)))),
-    ))
+    Ok(DeviceRequest {
+        scope: scope.map(str::to_string),
+        nonce: params.get("nonce").map(str::to_string),
+        code_challenge: challenge.map(str::to_string),
+        code_challenge_method: challenge.map(|_| method.unwrap_or("plain").to_string()),
+        extra: Map::new(),
+    })
 }
 
 /// Handler.
@@ -162,7 +159,7 @@ pub async fn post(
     let Form(params) = form?;
     let client =
         client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params).await?;
-    if !grant_enabled(client) {
+    if !grant_enabled(&snap.client_settings(client)) {
         return Err(OAuthError::unauthorized_client(
             "Client is not allowed to initiate OAuth 2.0 Device Authorization Grant. The flow is disabled for the client.",
         ));
@@ -182,10 +179,10 @@ pub async fn post(
             realm_id: snap.id.clone(),
             client_id: client.client_id.clone().unwrap_or_default(),
             user_code: user_code.clone(),
-            data: Value::Object(data.clone()).to_string(),
+            data: data.to_json(),
             expires_at: t + config.lifespan,
             poll_interval: config.interval,
-            status: "pending".into(),
+            status: DeviceStatus::Pending,
             session_id: None,
             user_id: None,
         };

@@ -11,7 +11,6 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use serde_json::{Map, Value};
 
 use crate::authn::pages::{self, escape};
 use crate::authn::steps::{device_consent, password, sso};
@@ -238,7 +237,7 @@ pub async fn post(
     let client = snap
         .index
         .client(&snap.rep, &row.client_id)
-        .filter(|c| c.extra.get("enabled").and_then(Value::as_bool) != Some(false));
+        .filter(|c| c.enabled != Some(false));
     if client.is_none() {
         return result_page(
             &snap,
@@ -248,14 +247,11 @@ pub async fn post(
             true,
         );
     }
-    let stored: Map<String, Value> = serde_json::from_str(&row.data).unwrap_or_default();
+    let stored = crate::store::DeviceRequest::parse(&row.data);
     let pending = PendingLogin {
         request: AuthRequest {
             client_id: Some(row.client_id.clone()),
-            scope: stored
-                .get("scope")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            scope: stored.scope,
             ..Default::default()
         },
         device_user_code: Some(row.user_code.clone()),

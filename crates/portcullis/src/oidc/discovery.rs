@@ -22,8 +22,8 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
     for s in snap.rep.client_scopes.iter().flatten() {
         let oidc = s.protocol.as_deref().unwrap_or("openid-connect") == "openid-connect";
         let published = s
-            .extra
-            .get("attributes")
+            .attributes
+            .as_ref()
             .and_then(|a| a.get("include.in.openid.provider.metadata"))
             .and_then(Value::as_str)
             != Some("false");

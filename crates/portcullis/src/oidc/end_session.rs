@@ -14,17 +14,21 @@ use serde_json::{json, Map, Value};
 use crate::authn::{cookies, flow, pages};
 use crate::crypto::jws;
 use crate::http::paths;
+use crate::model::ClientSettings;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::ClientRepresentation;
 use crate::AppState;
 
 use super::form::Form;
 use super::redirect;
-use crate::tokens::client_attr;
 
 /// Whether `uri` is an allowed post-logout redirect of the client.
-fn post_logout_allowed(client: &ClientRepresentation, uri: &str) -> bool {
-    let attr = client_attr(client, "post.logout.redirect.uris").unwrap_or("+");
+fn post_logout_allowed(
+    client: &ClientRepresentation,
+    settings: &ClientSettings,
+    uri: &str,
+) -> bool {
+    let attr = settings.post_logout_redirect_uris.as_deref().unwrap_or("+");
     let mut allowed: Vec<String> = Vec::new();
     for entry in attr.split("##").filter(|s| !s.is_empty()) {
         if entry == "+" {
@@ -160,7 +164,7 @@ pub async fn get(
                     "Missing parameters: id_token_hint",
                 );
             };
-            if !post_logout_allowed(client, uri) {
+            if !post_logout_allowed(client, &snap.client_settings(client), uri) {
                 return pages::error_page(StatusCode::BAD_REQUEST, "Invalid redirect uri");
             }
             Some(uri.to_string())

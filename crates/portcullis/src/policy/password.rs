@@ -220,10 +220,7 @@ pub enum Refused {
 }
 
 fn created(c: &CredentialRepresentation) -> i64 {
-    c.extra
-        .get("createdDate")
-        .and_then(serde_json::Value::as_i64)
-        .unwrap_or(0)
+    c.created_date.unwrap_or(0)
 }
 
 /// Replaces a user's password under the realm's rules: the text rules, then `passwordHistory`
@@ -302,15 +299,14 @@ pub async fn replace_password(
         kept.truncate(depth - 1);
         next.extend(kept);
     }
-    let mut c = CredentialRepresentation {
+    let c = CredentialRepresentation {
         id: Some(uuid::Uuid::new_v4().to_string()),
         kind: Some("password".into()),
         secret_data: Some(hashed.secret_data),
         credential_data: Some(hashed.credential_data),
+        created_date: Some(now_ms),
         ..Default::default()
     };
-    c.extra
-        .insert("createdDate".into(), serde_json::json!(now_ms));
     next.push(c);
     user.credentials = Some(next);
     Ok(())

@@ -272,8 +272,8 @@ impl ClientKeyCache {
 
 fn attr<'a>(client: &'a ClientRepresentation, name: &str) -> Option<&'a str> {
     client
-        .extra
-        .get("attributes")
+        .attributes
+        .as_ref()
         .and_then(|a| a.get(name))
         .and_then(Value::as_str)
 }

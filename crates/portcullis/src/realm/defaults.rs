@@ -167,9 +167,46 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
         .get("authenticationFlows")
         .map(|v| !v.is_null())
         .unwrap_or(false);
+    add_realm_settings(obj, &tpl);
+    let added_clients = add_builtin_clients(obj, &mut tpl);
+    if !had_scopes {
+        add_builtin_client_scopes(obj, &tpl);
+    }
+    if !had_flows {
+        add_builtin_flows(obj, &tpl);
+    }
+    if !obj.contains_key("requiredActions") {
+        if let Some(v) = tpl.get("requiredActions") {
+            obj.insert("requiredActions".into(), v.clone());
+        }
+    }
+    add_builtin_roles(obj, &tpl, &added_clients);
+    prune_missing_client_composites(obj);
+    if !obj.contains_key("defaultRole") {
+        if let Some(v) = tpl.get("defaultRole") {
+            obj.insert("defaultRole".into(), v.clone());
+        }
+    }
+    add_builtin_scope_mappings(obj, &tpl, had_scopes, &added_clients);
+    add_builtin_components(obj, &tpl);
+    // Clients created by the import without scope lists get the realm's default scopes
+    // (ClientManager / RealmManager.addDefaultClientScopes).
+    let realm_obj = Value::Object(obj.clone());
+    if let Some(clients) = array_mut(obj, "clients") {
+        for c in clients.iter_mut().filter_map(Value::as_object_mut) {
+            complete_client(&realm_obj, c);
+        }
+    }
+    if realm == super::MASTER {
+        complete_master(obj)?;
+    }
+    Ok(())
+}
 
-    // Realm-level settings: absent fields take Keycloak's defaults.
-    for (k, v) in &tpl {
+/// Realm-level settings: absent fields take Keycloak's defaults (the collections are
+/// completed by the other `add_builtin_*` steps).
+fn add_realm_settings(obj: &mut Map<String, Value>, tpl: &Map<String, Value>) {
+    for (k, v) in tpl {
         if matches!(
             k.as_str(),
             "roles"
@@ -191,10 +228,14 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
             obj.insert(k.clone(), v.clone());
         }
     }
+}
 
-    // Built-in clients (RealmManager.setupRealmAdminManagement, setupAccountManagement,
-    // setupBrokerService, setupAdminConsole, setupAdminCli): added only when absent, with roles.
-    // `account-console` is created together with `account` only (`RealmManager.setupAccountManagement`).
+/// Built-in clients (RealmManager.setupRealmAdminManagement, setupAccountManagement,
+/// setupBrokerService, setupAdminConsole, setupAdminCli): added only when absent; returns
+/// the clientIds added. `account-console` is created together with `account` only
+/// (`RealmManager.setupAccountManagement`), so it is dropped from `tpl` when the file has
+/// its own `account`.
+fn add_builtin_clients(obj: &mut Map<String, Value>, tpl: &mut Map<String, Value>) -> Vec<String> {
     let has_account = obj
         .get("clients")
         .and_then(Value::as_array)
@@ -207,46 +248,50 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
             list.retain(|c| c.get("clientId").and_then(Value::as_str) != Some("account-console"));
         }
     }
-    let added_clients = add_missing_by(obj, &tpl, "clients", "clientId");
+    add_missing_by(obj, tpl, "clients", "clientId")
+}
 
-    // Client scopes: the built-in ones are created only when the file has none
-    // (DefaultExportImportManager: `if (rep.getClientScopes() == null) createDefaultClientScopes`).
-    if !had_scopes {
-        for key in [
-            "clientScopes",
-            "defaultDefaultClientScopes",
-            "defaultOptionalClientScopes",
-        ] {
-            if let Some(v) = tpl.get(key) {
-                obj.insert(key.to_string(), v.clone());
-            }
+/// Client scopes: the built-in ones, for a file that has none
+/// (DefaultExportImportManager: `if (rep.getClientScopes() == null) createDefaultClientScopes`).
+fn add_builtin_client_scopes(obj: &mut Map<String, Value>, tpl: &Map<String, Value>) {
+    for key in [
+        "clientScopes",
+        "defaultDefaultClientScopes",
+        "defaultOptionalClientScopes",
+    ] {
+        if let Some(v) = tpl.get(key) {
+            obj.insert(key.to_string(), v.clone());
         }
     }
-    if !had_flows {
-        for key in [
-            "authenticationFlows",
-            "authenticatorConfig",
-            "browserFlow",
-            "registrationFlow",
-            "directGrantFlow",
-            "resetCredentialsFlow",
-            "clientAuthenticationFlow",
-            "dockerAuthenticationFlow",
-            "firstBrokerLoginFlow",
-        ] {
-            if let Some(v) = tpl.get(key) {
-                obj.insert(key.to_string(), v.clone());
-            }
-        }
-    }
-    if !obj.contains_key("requiredActions") {
-        if let Some(v) = tpl.get("requiredActions") {
-            obj.insert("requiredActions".into(), v.clone());
-        }
-    }
+}
 
-    // Roles: offline_access, uma_authorization and the default role always exist; built-in
-    // clients that were added bring their roles.
+/// Authentication flows, their configs and the realm's flow bindings, for a file that has
+/// no flows.
+fn add_builtin_flows(obj: &mut Map<String, Value>, tpl: &Map<String, Value>) {
+    for key in [
+        "authenticationFlows",
+        "authenticatorConfig",
+        "browserFlow",
+        "registrationFlow",
+        "directGrantFlow",
+        "resetCredentialsFlow",
+        "clientAuthenticationFlow",
+        "dockerAuthenticationFlow",
+        "firstBrokerLoginFlow",
+    ] {
+        if let Some(v) = tpl.get(key) {
+            obj.insert(key.to_string(), v.clone());
+        }
+    }
+}
+
+/// Roles: offline_access, uma_authorization and the default role always exist; built-in
+/// clients that were added bring their roles.
+fn add_builtin_roles(
+    obj: &mut Map<String, Value>,
+    tpl: &Map<String, Value>,
+    added_clients: &[String],
+) {
     let roles = obj.entry("roles").or_insert_with(|| json!({}));
     if roles.is_null() {
         *roles = json!({});
@@ -259,7 +304,7 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
         if let Some(tpl_client) = tpl_roles.get("client").and_then(Value::as_object) {
             let client = roles.entry("client").or_insert_with(|| json!({}));
             if let Some(client) = client.as_object_mut() {
-                for name in &added_clients {
+                for name in added_clients {
                     if let Some(r) = tpl_client.get(name) {
                         client.entry(name.clone()).or_insert_with(|| r.clone());
                     }
@@ -267,13 +312,15 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
             }
         }
     }
-    prune_missing_client_composites(obj);
-    if !obj.contains_key("defaultRole") {
-        if let Some(v) = tpl.get("defaultRole") {
-            obj.insert("defaultRole".into(), v.clone());
-        }
-    }
-    // Scope mappings of the built-in clients/scopes that were added.
+}
+
+/// Scope mappings of the built-in clients and client scopes that were added.
+fn add_builtin_scope_mappings(
+    obj: &mut Map<String, Value>,
+    tpl: &Map<String, Value>,
+    had_scopes: bool,
+    added_clients: &[String],
+) {
     if !had_scopes {
         if let Some(v) = tpl.get("scopeMappings") {
             obj.entry("scopeMappings").or_insert_with(|| v.clone());
@@ -291,7 +338,10 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
             }
         }
     }
-    // Component types Keycloak creates (client registration policies, ...) when absent.
+}
+
+/// Component types Keycloak creates (client registration policies, ...) when absent.
+fn add_builtin_components(obj: &mut Map<String, Value>, tpl: &Map<String, Value>) {
     if let Some(tpl_components) = tpl.get("components").and_then(Value::as_object) {
         let comps = obj.entry("components").or_insert_with(|| json!({}));
         if let Some(comps) = comps.as_object_mut() {
@@ -300,18 +350,6 @@ pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportE
             }
         }
     }
-    // Clients created by the import without scope lists get the realm's default scopes
-    // (ClientManager / RealmManager.addDefaultClientScopes).
-    let realm_obj = Value::Object(obj.clone());
-    if let Some(clients) = array_mut(obj, "clients") {
-        for c in clients.iter_mut().filter_map(Value::as_object_mut) {
-            complete_client(&realm_obj, c);
-        }
-    }
-    if realm == super::MASTER {
-        complete_master(obj)?;
-    }
-    Ok(())
 }
 
 /// Fills a client created by import or through the Admin API with Keycloak's defaults: the

@@ -568,11 +568,10 @@ fn client_not_found() -> EditError {
 
 /// Whether a client is confidential with a shared secret.
 fn uses_secret(c: &ClientRepresentation) -> bool {
-    let bearer_only = c.extra.get("bearerOnly").and_then(Value::as_bool) == Some(true);
+    let bearer_only = c.bearer_only == Some(true);
     let auth = c
-        .extra
-        .get("clientAuthenticatorType")
-        .and_then(Value::as_str)
+        .client_authenticator_type
+        .as_deref()
         .unwrap_or("client-secret");
     c.public_client != Some(true)
         && !bearer_only
@@ -600,10 +599,9 @@ pub fn new_service_account_user(rep: &RealmRepresentation, client_id: &str) -> E
         realm_roles: Some(vec![default_role]),
         ..Default::default()
     };
-    u.extra.insert("emailVerified".into(), json!(false));
-    u.extra
-        .insert("createdTimestamp".into(), json!(crate::clock::now_millis()));
-    u.extra.insert("notBefore".into(), json!(0));
+    u.email_verified = Some(false);
+    u.created_timestamp = Some(crate::clock::now_millis());
+    u.not_before = Some(0);
     Ok(UserRow {
         id: u.id.clone().unwrap_or_default(),
         username,
@@ -640,11 +638,7 @@ pub fn prepare_new(rep: &RealmRepresentation, mut v: Value) -> EditResult<Client
     if uses_secret(&c) && c.secret.is_none() {
         c.secret = Some(random_alphanumeric(32));
     }
-    if let Some(list) = c
-        .extra
-        .get_mut("protocolMappers")
-        .and_then(Value::as_array_mut)
-    {
+    if let Some(list) = c.protocol_mappers.as_mut() {
         for m in list.iter_mut().filter_map(Value::as_object_mut) {
             m.entry("id").or_insert_with(|| json!(new_id()));
         }
@@ -703,11 +697,7 @@ pub fn update_client(
     if uses_secret(&next) && next.secret.is_none() {
         next.secret = Some(random_alphanumeric(32));
     }
-    if let Some(list) = next
-        .extra
-        .get_mut("protocolMappers")
-        .and_then(Value::as_array_mut)
-    {
+    if let Some(list) = next.protocol_mappers.as_mut() {
         for m in list.iter_mut().filter_map(Value::as_object_mut) {
             m.entry("id").or_insert_with(|| json!(new_id()));
         }
@@ -748,10 +738,10 @@ pub fn installation_json(snap: &RealmSnapshot, c: &ClientRepresentation, base: &
     let mut out = json!({
         "realm": snap.name,
         "auth-server-url": format!("{base}/"),
-        "ssl-required": snap.rep.extra.get("sslRequired").and_then(Value::as_str).unwrap_or("external"),
+        "ssl-required": snap.settings.ssl_required,
         "resource": c.client_id,
     });
-    let bearer_only = c.extra.get("bearerOnly").and_then(Value::as_bool) == Some(true);
+    let bearer_only = c.bearer_only == Some(true);
     if c.public_client == Some(true) && !bearer_only {
         out["public-client"] = json!(true);
     } else {
@@ -770,23 +760,19 @@ pub fn installation_json(snap: &RealmSnapshot, c: &ClientRepresentation, base: &
     out
 }
 
-// Protocol mappers of a client or client scope (its `extra`).
+// Protocol mappers of a client or client scope (its `protocolMappers`).
 
 fn not_found(what: &str) -> EditError {
     EditError::NotFound(what.into())
 }
 
-/// The mappers of a mapper holder's `extra`.
-pub fn mappers_of(extra: &Map<String, Value>) -> Vec<Value> {
-    extra
-        .get("protocolMappers")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
+/// The mappers of a mapper holder (its `protocolMappers`).
+pub fn mappers_of(mappers: &Option<Vec<Value>>) -> Vec<Value> {
+    mappers.clone().unwrap_or_default()
 }
 
 /// Adds a mapper to a holder; a name already used is a conflict.
-pub fn mapper_add(extra: &mut Map<String, Value>, mut m: Value) -> EditResult<String> {
+pub fn mapper_add(mappers: &mut Option<Vec<Value>>, mut m: Value) -> EditResult<String> {
     let o = m
         .as_object_mut()
         .ok_or_else(|| EditError::invalid("expected a protocol mapper object"))?;
@@ -802,8 +788,7 @@ pub fn mapper_add(extra: &mut Map<String, Value>, mut m: Value) -> EditResult<St
         .filter(|n| !n.is_empty())
         .ok_or_else(|| EditError::invalid("Protocol mapper name is missing"))?
         .to_string();
-    let list = extra.entry("protocolMappers").or_insert_with(|| json!([]));
-    let list = list.as_array_mut().ok_or(EditError::Internal)?;
+    let list = mappers.get_or_insert_with(Vec::new);
     if list
         .iter()
         .any(|x| x.get("name").and_then(Value::as_str) == Some(name.as_str()))
@@ -822,10 +807,9 @@ pub fn mapper_add(extra: &mut Map<String, Value>, mut m: Value) -> EditResult<St
 }
 
 /// Replaces a mapper by id.
-pub fn mapper_update(extra: &mut Map<String, Value>, id: &str, mut m: Value) -> EditResult<()> {
-    let list = extra
-        .get_mut("protocolMappers")
-        .and_then(Value::as_array_mut)
+pub fn mapper_update(mappers: &mut Option<Vec<Value>>, id: &str, mut m: Value) -> EditResult<()> {
+    let list = mappers
+        .as_mut()
         .ok_or_else(|| not_found("Model not found"))?;
     let slot = list
         .iter_mut()
@@ -849,10 +833,9 @@ pub fn mapper_update(extra: &mut Map<String, Value>, id: &str, mut m: Value) -> 
 }
 
 /// Removes a mapper by id.
-pub fn mapper_delete(extra: &mut Map<String, Value>, id: &str) -> EditResult<()> {
-    let list = extra
-        .get_mut("protocolMappers")
-        .and_then(Value::as_array_mut)
+pub fn mapper_delete(mappers: &mut Option<Vec<Value>>, id: &str) -> EditResult<()> {
+    let list = mappers
+        .as_mut()
         .ok_or_else(|| not_found("Model not found"))?;
     let before = list.len();
     list.retain(|x| x.get("id").and_then(Value::as_str) != Some(id));
@@ -863,8 +846,8 @@ pub fn mapper_delete(extra: &mut Map<String, Value>, id: &str) -> EditResult<()>
 }
 
 /// A mapper by id.
-pub fn mapper_get(extra: &Map<String, Value>, id: &str) -> EditResult<Value> {
-    mappers_of(extra)
+pub fn mapper_get(mappers: &Option<Vec<Value>>, id: &str) -> EditResult<Value> {
+    mappers_of(mappers)
         .into_iter()
         .find(|x| x.get("id").and_then(Value::as_str) == Some(id))
         .ok_or_else(|| not_found("Model not found"))

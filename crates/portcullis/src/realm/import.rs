@@ -143,23 +143,21 @@ fn add_service_account_users(rep: &mut RealmRepresentation, realm: &str) {
         }) {
             continue;
         }
-        let mut u = UserRepresentation {
+        let u = UserRepresentation {
             username: Some(username),
             enabled: Some(true),
             service_account_client_id: Some(client_id),
             realm_roles: Some(vec![default_role.clone()]),
+            email_verified: Some(false),
+            created_timestamp: Some(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0),
+            ),
+            not_before: Some(0),
             ..Default::default()
         };
-        u.extra
-            .insert("emailVerified".into(), serde_json::json!(false));
-        u.extra.insert(
-            "createdTimestamp".into(),
-            serde_json::json!(std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0)),
-        );
-        u.extra.insert("notBefore".into(), serde_json::json!(0));
         users.push(u);
     }
 }
@@ -167,8 +165,8 @@ fn add_service_account_users(rep: &mut RealmRepresentation, realm: &str) {
 /// Gives every object that Keycloak identifies by id an id, and roles their container.
 /// Every protocol mapper has an id in Keycloak (the Admin API addresses mappers by it); the
 /// built-in scopes and hand-written files often have none.
-fn mapper_ids(extra: &mut serde_json::Map<String, serde_json::Value>) {
-    if let Some(serde_json::Value::Array(list)) = extra.get_mut("protocolMappers") {
+fn mapper_ids(mappers: &mut Option<Vec<serde_json::Value>>) {
+    if let Some(list) = mappers {
         for m in list.iter_mut().filter_map(serde_json::Value::as_object_mut) {
             if !m.get("id").is_some_and(serde_json::Value::is_string) {
                 m.insert("id".into(), new_id().into());
@@ -183,15 +181,10 @@ fn assign_ids(rep: &mut RealmRepresentation) {
         c.id.get_or_insert_with(new_id);
         // Keycloak generates a secret for a confidential client created without one
         // (`KeycloakModelUtils.generateSecret`: 32 alphanumeric characters).
-        let bearer_only = c
-            .extra
-            .get("bearerOnly")
-            .and_then(serde_json::Value::as_bool)
-            == Some(true);
+        let bearer_only = c.bearer_only == Some(true);
         let authenticator = c
-            .extra
-            .get("clientAuthenticatorType")
-            .and_then(serde_json::Value::as_str)
+            .client_authenticator_type
+            .as_deref()
             .unwrap_or("client-secret");
         if c.public_client != Some(true)
             && !bearer_only
@@ -203,10 +196,10 @@ fn assign_ids(rep: &mut RealmRepresentation) {
     }
     for s in rep.client_scopes.iter_mut().flatten() {
         s.id.get_or_insert_with(new_id);
-        mapper_ids(&mut s.extra);
+        mapper_ids(&mut s.protocol_mappers);
     }
     for c in rep.clients.iter_mut().flatten() {
-        mapper_ids(&mut c.extra);
+        mapper_ids(&mut c.protocol_mappers);
     }
     // Organizations: an id, and the alias Keycloak defaults to the name.
     if let Some(serde_json::Value::Array(orgs)) = rep.extra.get_mut("organizations") {
@@ -391,6 +384,7 @@ fn ensure_keys(rep: &mut RealmRepresentation, realm: &str) -> Result<(), ImportE
             provider_id: Some(k.provider_id),
             sub_type: None,
             config: Some(k.config.into_iter().collect()),
+            parent_id: None,
             extra: serde_json::Map::from_iter([(
                 "subComponents".to_string(),
                 serde_json::json!({}),

@@ -13,6 +13,7 @@ use crate::representation::{
 use super::organizations::Organizations;
 use crate::mappers::{compile_all, Mapper};
 
+use crate::model::ClientSettings;
 pub use crate::model::Role;
 
 /// The index.
@@ -29,6 +30,8 @@ pub struct RealmIndex {
     /// Protocol mappers of each client (by `clientId`) and client scope (by name), read once.
     client_mappers: HashMap<String, Vec<Mapper>>,
     scope_mappers: HashMap<String, Vec<Mapper>>,
+    /// The settings of each client (by `clientId`), read once.
+    client_settings: HashMap<String, ClientSettings>,
 }
 
 /// Key of a scope-mapping target.
@@ -100,11 +103,11 @@ fn compiled_or_read<'a, T>(
     compiled: Option<&'a Vec<Mapper>>,
     own: Option<&T>,
     given: &T,
-    extra: &crate::representation::Extra,
+    mappers: Option<&Vec<serde_json::Value>>,
 ) -> Cow<'a, [Mapper]> {
     match compiled {
         Some(m) if own.is_some_and(|o| std::ptr::eq(o, given)) => Cow::Borrowed(m),
-        _ => Cow::Owned(compile_all(extra.get("protocolMappers"))),
+        _ => Cow::Owned(compile_all(mappers)),
     }
 }
 
@@ -116,14 +119,15 @@ impl RealmIndex {
             if let Some(id) = &c.client_id {
                 ix.clients.insert(id.clone(), i);
                 ix.client_mappers
-                    .insert(id.clone(), compile_all(c.extra.get("protocolMappers")));
+                    .insert(id.clone(), compile_all(c.protocol_mappers.as_ref()));
+                ix.client_settings.insert(id.clone(), ClientSettings::of(c));
             }
         }
         for (i, s) in rep.client_scopes.iter().flatten().enumerate() {
             if let Some(name) = &s.name {
                 ix.scopes.insert(name.clone(), i);
                 ix.scope_mappers
-                    .insert(name.clone(), compile_all(s.extra.get("protocolMappers")));
+                    .insert(name.clone(), compile_all(s.protocol_mappers.as_ref()));
             }
         }
         if let Some(roles) = &rep.roles {
@@ -220,8 +224,28 @@ impl RealmIndex {
             self.client_mappers.get(id),
             self.client(rep, id),
             client,
-            &client.extra,
+            client.protocol_mappers.as_ref(),
         )
+    }
+
+    /// The settings of `client`, read when the index was built if `client` is this realm's
+    /// own (otherwise read now).
+    pub fn client_settings<'a>(
+        &'a self,
+        rep: &RealmRepresentation,
+        client: &ClientRepresentation,
+    ) -> Cow<'a, ClientSettings> {
+        let id = client.client_id.as_deref().unwrap_or_default();
+        match self.client_settings.get(id) {
+            Some(s)
+                if self
+                    .client(rep, id)
+                    .is_some_and(|o| std::ptr::eq(o, client)) =>
+            {
+                Cow::Borrowed(s)
+            }
+            _ => Cow::Owned(ClientSettings::of(client)),
+        }
     }
 
     /// The protocol mappers of a client scope, read when the index was built if `scope` is
@@ -236,7 +260,7 @@ impl RealmIndex {
             self.scope_mappers.get(name),
             self.scope(rep, name),
             scope,
-            &scope.extra,
+            scope.protocol_mappers.as_ref(),
         )
     }
 

@@ -75,10 +75,8 @@ fn attributes_of(v: Option<&Value>) -> Map<String, Value> {
 }
 
 fn has_membership_mapper(s: &ClientScopeRepresentation) -> bool {
-    s.extra
-        .get("protocolMappers")
-        .and_then(Value::as_array)
-        .into_iter()
+    s.protocol_mappers
+        .iter()
         .flatten()
         .any(|m| m.get("protocolMapper").and_then(Value::as_str) == Some(MEMBERSHIP_MAPPER))
 }
@@ -95,11 +93,7 @@ fn attached(client: &ClientRepresentation, name: &str) -> bool {
 impl Organizations {
     /// Indexes `organizations`, their `members` and the realm's organization scopes.
     pub fn build(rep: &RealmRepresentation) -> Self {
-        let realm_enabled = rep
-            .extra
-            .get("organizationsEnabled")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let realm_enabled = rep.organizations_enabled.unwrap_or(false);
         let mut ix = Organizations::default();
         for o in rep
             .extra

@@ -11,6 +11,7 @@ use super::client_keys::ClientKeyCache;
 use super::template::UrlTemplate;
 use crate::crypto::keys::{self, RealmKey};
 use crate::crypto::{b64, jwks};
+use crate::model::RealmSettings;
 use crate::policy::blacklist::Blacklists;
 use crate::representation::RealmRepresentation;
 use crate::store::{Store, StoreError, StoredRealm};
@@ -75,6 +76,8 @@ pub struct RealmSnapshot {
     pub public_key: Option<String>,
     /// `notBefore` (`tokens-not-before`).
     pub not_before: i64,
+    /// The settings the server acts on, read from `rep` once.
+    pub settings: RealmSettings,
     /// The representation (without users).
     pub rep: RealmRepresentation,
     /// The discovery document, serialized on first use.
@@ -102,11 +105,8 @@ impl RealmSnapshot {
         let index = RealmIndex::build(&rep);
         let jwks = Bytes::from(jwks::jwks(&keys).to_string());
         let public_key = keys::active_for(&keys, "RS256").map(|k| b64(&k.spki));
-        let not_before = rep
-            .extra
-            .get("notBefore")
-            .and_then(serde_json::Value::as_i64)
-            .unwrap_or(0);
+        let settings = RealmSettings::of(&rep);
+        let not_before = settings.not_before;
         let snap = RealmSnapshot {
             id: stored.id.clone(),
             name: stored.name.clone(),
@@ -116,6 +116,7 @@ impl RealmSnapshot {
             jwks,
             public_key,
             not_before,
+            settings,
             rep,
             discovery: std::sync::OnceLock::new(),
             index,
@@ -124,6 +125,14 @@ impl RealmSnapshot {
             blacklists: Arc::default(),
         };
         Ok(snap)
+    }
+
+    /// The settings of a client (this realm's own: read when the snapshot was built).
+    pub fn client_settings<'a>(
+        &'a self,
+        client: &crate::representation::ClientRepresentation,
+    ) -> std::borrow::Cow<'a, crate::model::ClientSettings> {
+        self.index.client_settings(&self.rep, client)
     }
 
     /// The JOSE algorithms this realm can sign with.

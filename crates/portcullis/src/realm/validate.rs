@@ -59,9 +59,12 @@ pub fn redirect_uri(uri: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Role names of each client, by clientId.
+type ClientRoles<'a> = HashMap<&'a str, HashSet<&'a str>>;
+
 struct Index<'a> {
     realm_roles: HashSet<&'a str>,
-    client_roles: HashMap<&'a str, HashSet<&'a str>>,
+    client_roles: ClientRoles<'a>,
     clients: HashSet<&'a str>,
     scopes: HashSet<&'a str>,
     group_paths: HashSet<String>,
@@ -168,6 +171,43 @@ fn check_groups(
 /// Keycloak tolerates (client scopes).
 pub fn references(rep: &RealmRepresentation) -> Result<Vec<String>, ImportError> {
     let mut warnings = Vec::new();
+    let ix = index(rep)?;
+    role_composites(&ix, rep)?;
+    if let Some(name) = rep.default_role.as_ref().and_then(|r| r.name.as_deref()) {
+        ix.realm_role("defaultRole.name".into(), name)?;
+    }
+    check_groups(&ix, rep.groups.as_deref().unwrap_or_default(), "groups")?;
+    client_scope_references(&ix, rep, &mut warnings);
+    scope_mappings(&ix, rep)?;
+    organizations(rep, &mut warnings)?;
+    users(&ix, rep)?;
+    Ok(warnings)
+}
+
+/// Collects the names the realm defines (clients, client scopes, roles, group paths),
+/// refusing missing and duplicate names, in that order.
+fn index(rep: &RealmRepresentation) -> Result<Index<'_>, ImportError> {
+    let clients = index_clients(rep)?;
+    let scopes = index_client_scopes(rep)?;
+    let (realm_roles, client_roles) = index_roles(rep, &clients)?;
+    let mut group_paths = HashSet::new();
+    collect_groups(
+        rep.groups.as_deref().unwrap_or_default(),
+        "",
+        "groups",
+        &mut group_paths,
+    )?;
+    Ok(Index {
+        realm_roles,
+        client_roles,
+        clients,
+        scopes,
+        group_paths,
+    })
+}
+
+/// Client ids: present and unique, with well-formed redirect URIs.
+fn index_clients(rep: &RealmRepresentation) -> Result<HashSet<&str>, ImportError> {
     let mut clients = HashSet::new();
     for (i, c) in rep.clients.iter().flatten().enumerate() {
         let id = c.client_id.as_deref().ok_or_else(|| {
@@ -186,6 +226,11 @@ pub fn references(rep: &RealmRepresentation) -> Result<Vec<String>, ImportError>
             redirect_uri(uri).map_err(|m| err(format!("clients[{i}].redirectUris[{j}]"), m))?;
         }
     }
+    Ok(clients)
+}
+
+/// Client scope names: present and unique.
+fn index_client_scopes(rep: &RealmRepresentation) -> Result<HashSet<&str>, ImportError> {
     let mut scopes = HashSet::new();
     for (i, s) in rep.client_scopes.iter().flatten().enumerate() {
         let name = s
@@ -199,8 +244,16 @@ pub fn references(rep: &RealmRepresentation) -> Result<Vec<String>, ImportError>
             ));
         }
     }
+    Ok(scopes)
+}
+
+/// Realm and client role names, present and unique; client roles belong to a known client.
+fn index_roles<'a>(
+    rep: &'a RealmRepresentation,
+    clients: &HashSet<&str>,
+) -> Result<(HashSet<&'a str>, ClientRoles<'a>), ImportError> {
     let mut realm_roles = HashSet::new();
-    let mut client_roles: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut client_roles: ClientRoles<'a> = HashMap::new();
     if let Some(roles) = &rep.roles {
         for (i, r) in roles.realm.iter().flatten().enumerate() {
             let name = r.name.as_deref().ok_or_else(|| {
@@ -240,21 +293,11 @@ pub fn references(rep: &RealmRepresentation) -> Result<Vec<String>, ImportError>
             }
         }
     }
-    let mut group_paths = HashSet::new();
-    collect_groups(
-        rep.groups.as_deref().unwrap_or_default(),
-        "",
-        "groups",
-        &mut group_paths,
-    )?;
-    let ix = Index {
-        realm_roles,
-        client_roles,
-        clients,
-        scopes,
-        group_paths,
-    };
+    Ok((realm_roles, client_roles))
+}
 
+/// The composites of realm and client roles name existing roles.
+fn role_composites(ix: &Index<'_>, rep: &RealmRepresentation) -> Result<(), ImportError> {
     if let Some(roles) = &rep.roles {
         let composite_check = |path: String,
                                r: &crate::representation::RoleRepresentation|
@@ -276,23 +319,24 @@ pub fn references(rep: &RealmRepresentation) -> Result<Vec<String>, ImportError>
             }
         }
     }
-    if let Some(name) = rep.default_role.as_ref().and_then(|r| r.name.as_deref()) {
-        ix.realm_role("defaultRole.name".into(), name)?;
-    }
-    check_groups(&ix, rep.groups.as_deref().unwrap_or_default(), "groups")?;
+    Ok(())
+}
+
+/// Client-scope references of clients and of the realm's default lists: warnings only.
+fn client_scope_references(ix: &Index<'_>, rep: &RealmRepresentation, warnings: &mut Vec<String>) {
     for (i, c) in rep.clients.iter().flatten().enumerate() {
         for (j, s) in c.default_client_scopes.iter().flatten().enumerate() {
             ix.scope(
                 format!("clients[{i}].defaultClientScopes[{j}]"),
                 s,
-                &mut warnings,
+                warnings,
             );
         }
         for (j, s) in c.optional_client_scopes.iter().flatten().enumerate() {
             ix.scope(
                 format!("clients[{i}].optionalClientScopes[{j}]"),
                 s,
-                &mut warnings,
+                warnings,
             );
         }
     }
@@ -302,7 +346,7 @@ pub fn references(rep: &RealmRepresentation) -> Result<Vec<String>, ImportError>
         .flatten()
         .enumerate()
     {
-        ix.scope(format!("defaultDefaultClientScopes[{j}]"), s, &mut warnings);
+        ix.scope(format!("defaultDefaultClientScopes[{j}]"), s, warnings);
     }
     for (j, s) in rep
         .default_optional_client_scopes
@@ -310,12 +354,13 @@ pub fn references(rep: &RealmRepresentation) -> Result<Vec<String>, ImportError>
         .flatten()
         .enumerate()
     {
-        ix.scope(
-            format!("defaultOptionalClientScopes[{j}]"),
-            s,
-            &mut warnings,
-        );
+        ix.scope(format!("defaultOptionalClientScopes[{j}]"), s, warnings);
     }
+}
+
+/// `scopeMappings` and `clientScopeMappings`: the target client or client scope exists, and
+/// so do the mapped realm roles (resp. the owner's client roles).
+fn scope_mappings(ix: &Index<'_>, rep: &RealmRepresentation) -> Result<(), ImportError> {
     let mapping_target = |path: String,
                           m: &crate::representation::ScopeMappingRepresentation|
      -> Result<(), ImportError> {
@@ -349,7 +394,12 @@ pub fn references(rep: &RealmRepresentation) -> Result<Vec<String>, ImportError>
             }
         }
     }
-    organizations(rep, &mut warnings)?;
+    Ok(())
+}
+
+/// Users: a unique username (case-insensitively), existing roles and groups, and an existing
+/// client for a service account.
+fn users(ix: &Index<'_>, rep: &RealmRepresentation) -> Result<(), ImportError> {
     let mut usernames = HashSet::new();
     for (i, u) in rep.users.iter().flatten().enumerate() {
         let here = format!("users[{i}]");
@@ -389,7 +439,7 @@ pub fn references(rep: &RealmRepresentation) -> Result<Vec<String>, ImportError>
             }
         }
     }
-    Ok(warnings)
+    Ok(())
 }
 
 /// `organizations` (Keycloak 26 `OrganizationRepresentation`): objects with a `name`, names

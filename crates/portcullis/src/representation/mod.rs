@@ -60,6 +60,62 @@ rep! {
         client_scope_mappings: IndexMap<String, Vec<ScopeMappingRepresentation>>,
         /// Components by provider type.
         components: IndexMap<String, Vec<ComponentRepresentation>>,
+        /// Display name (login page title).
+        display_name: String,
+        /// `notBefore` (`tokens-not-before`).
+        not_before: i64,
+        /// `none`, `external` or `all`.
+        ssl_required: String,
+        /// Password policy (`length(8) and digits(1)`).
+        password_policy: String,
+        /// Several users may share an e-mail address.
+        duplicate_emails_allowed: bool,
+        /// Users may log in with their e-mail address.
+        login_with_email_allowed: bool,
+        /// The e-mail is the user name.
+        registration_email_as_username: bool,
+        /// Users may change their user name.
+        edit_username_allowed: bool,
+        /// The login page offers "remember me".
+        remember_me: bool,
+        /// Organizations are enabled.
+        organizations_enabled: bool,
+        /// A refresh token can be used `refreshTokenMaxReuse + 1` times.
+        revoke_refresh_token: bool,
+        /// Reuses of a refresh token allowed with `revokeRefreshToken`.
+        refresh_token_max_reuse: i64,
+        /// Access token lifespan (s).
+        access_token_lifespan: i64,
+        /// Access token lifespan for the implicit flow (s).
+        access_token_lifespan_for_implicit_flow: i64,
+        /// Authorization code lifespan (s).
+        access_code_lifespan: i64,
+        /// Login page lifespan (s).
+        access_code_lifespan_login: i64,
+        /// SSO session idle timeout (s).
+        sso_session_idle_timeout: i64,
+        /// SSO session max lifespan (s).
+        sso_session_max_lifespan: i64,
+        /// SSO session idle timeout with "remember me" (s).
+        sso_session_idle_timeout_remember_me: i64,
+        /// SSO session max lifespan with "remember me" (s).
+        sso_session_max_lifespan_remember_me: i64,
+        /// Client session idle timeout (s, 0: the SSO session's).
+        client_session_idle_timeout: i64,
+        /// Client session max lifespan (s, 0: the SSO session's).
+        client_session_max_lifespan: i64,
+        /// Offline session idle timeout (s).
+        offline_session_idle_timeout: i64,
+        /// Offline sessions have a max lifespan.
+        offline_session_max_lifespan_enabled: bool,
+        /// Offline session max lifespan (s).
+        offline_session_max_lifespan: i64,
+        /// Device code lifespan (s).
+        oauth2_device_code_lifespan: i64,
+        /// Device code polling interval (s).
+        oauth2_device_polling_interval: i64,
+        /// SMTP settings (`from`, `host`, ...).
+        smtp_server: IndexMap<String, Value>,
     }
 }
 
@@ -88,6 +144,8 @@ rep! {
         client_role: bool,
         /// Realm or client id.
         container_id: String,
+        /// Attributes (Keycloak's values, kept as the file has them).
+        attributes: IndexMap<String, Value>,
     }
 }
 
@@ -116,6 +174,8 @@ rep! {
         client_roles: IndexMap<String, Vec<String>>,
         /// Child groups.
         sub_groups: Vec<GroupRepresentation>,
+        /// Attributes (Keycloak's values, kept as the file has them).
+        attributes: IndexMap<String, Value>,
     }
 }
 
@@ -142,6 +202,22 @@ rep! {
         groups: Vec<String>,
         /// Set on a client's service-account user.
         service_account_client_id: String,
+        /// First name.
+        first_name: String,
+        /// Last name.
+        last_name: String,
+        /// E-mail verified.
+        email_verified: bool,
+        /// Creation time (ms since the epoch).
+        created_timestamp: i64,
+        /// Tokens issued before this time (s) are invalid.
+        not_before: i64,
+        /// Attributes (Keycloak's values, kept as the file has them).
+        attributes: IndexMap<String, Value>,
+        /// Consents granted to clients (`UserConsentRepresentation`).
+        client_consents: Vec<Value>,
+        /// Links to identity providers (`FederatedIdentityRepresentation`).
+        federated_identities: Vec<Value>,
     }
 }
 
@@ -161,6 +237,8 @@ rep! {
         secret_data: String,
         /// Algorithm and parameters (JSON string).
         credential_data: String,
+        /// Creation time (ms since the epoch).
+        created_date: i64,
     }
 }
 
@@ -187,6 +265,36 @@ rep! {
         default_client_scopes: Vec<String>,
         /// Optional client scopes.
         optional_client_scopes: Vec<String>,
+        /// Display name.
+        name: String,
+        /// Home URL.
+        base_url: String,
+        /// Enabled flag (absent: enabled).
+        enabled: bool,
+        /// Bearer-only client: it never gets tokens.
+        bearer_only: bool,
+        /// `client-secret`, `client-jwt`, `client-secret-jwt`, `client-x509`, `none`.
+        client_authenticator_type: String,
+        /// Users must grant consent.
+        consent_required: bool,
+        /// All the user's roles are in scope (absent: true).
+        full_scope_allowed: bool,
+        /// Authorization code flow allowed (absent: true).
+        standard_flow_enabled: bool,
+        /// Implicit and hybrid flows allowed.
+        implicit_flow_enabled: bool,
+        /// Password grant allowed.
+        direct_access_grants_enabled: bool,
+        /// Front-channel logout (no back-channel logout token then).
+        frontchannel_logout: bool,
+        /// Allowed CORS origins (`+`: those of the redirect URIs).
+        web_origins: Vec<String>,
+        /// Attributes (Keycloak's values, kept as the file has them).
+        attributes: IndexMap<String, Value>,
+        /// Protocol mappers (`ProtocolMapperRepresentation`, compiled by `mappers`).
+        protocol_mappers: Vec<Value>,
+        /// The registration access token's policy set and hash (`client_registration`).
+        registration_access_token: String,
     }
 }
 
@@ -199,6 +307,10 @@ rep! {
         name: String,
         /// Protocol.
         protocol: String,
+        /// Attributes (Keycloak's values, kept as the file has them).
+        attributes: IndexMap<String, Value>,
+        /// Protocol mappers (`ProtocolMapperRepresentation`, compiled by `mappers`).
+        protocol_mappers: Vec<Value>,
     }
 }
 
@@ -227,5 +339,7 @@ rep! {
         sub_type: String,
         /// Multi-valued config.
         config: IndexMap<String, Vec<String>>,
+        /// Parent id (Admin API).
+        parent_id: String,
     }
 }

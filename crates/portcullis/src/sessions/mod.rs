@@ -2,37 +2,33 @@
 //! `SessionExpirationUtils` computes them, liveness on use, and the periodic sweep of expired
 //! sessions.
 
-use serde_json::{Map, Value};
-
+use crate::model::SessionLifespans;
 use crate::realm::snapshot::{RealmCache, RealmSnapshot};
 use crate::store::{SessionRow, SessionSweep, Store, StoreError};
 
-/// A session's (idle, max) lifespans in seconds, from the realm's settings (`extra` of its
-/// representation): offline sessions use the offline ones (no max unless
+mod notes;
+
+pub use notes::SessionNotes;
+
+/// A session's (idle, max) lifespans in seconds, from the realm's settings: offline sessions use the offline ones (no max unless
 /// `offlineSessionMaxLifespanEnabled`); "remember me" sessions the longer of the ordinary and
 /// the remember-me ones, as Keycloak's `SessionExpirationUtils`.
-pub fn session_limits(realm: &Map<String, Value>, offline: bool, remember: bool) -> (i64, i64) {
-    let get = |k: &str| realm.get(k).and_then(Value::as_i64);
+pub fn session_limits(realm: &SessionLifespans, offline: bool, remember: bool) -> (i64, i64) {
     if offline {
-        let max = if realm
-            .get("offlineSessionMaxLifespanEnabled")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-        {
-            get("offlineSessionMaxLifespan").unwrap_or(5_184_000)
+        let max = if realm.offline_max_enabled {
+            realm.offline_max
         } else {
             i64::MAX / 4
         };
-        return (get("offlineSessionIdleTimeout").unwrap_or(2_592_000), max);
+        return (realm.offline_idle, max);
     }
-    let idle = get("ssoSessionIdleTimeout").unwrap_or(1800);
-    let max = get("ssoSessionMaxLifespan").unwrap_or(36000);
+    let (idle, max) = (realm.sso_idle, realm.sso_max);
     if !remember {
         return (idle, max);
     }
     (
-        idle.max(get("ssoSessionIdleTimeoutRememberMe").unwrap_or(0)),
-        max.max(get("ssoSessionMaxLifespanRememberMe").unwrap_or(0)),
+        idle.max(realm.sso_idle_remember_me),
+        max.max(realm.sso_max_remember_me),
     )
 }
 
@@ -44,7 +40,7 @@ pub const SWEEP_GRACE: i64 = 180;
 /// What a sweep of a realm's sessions may remove at `now`: only sessions expired whatever
 /// their kind ("remember me" or not), by the same rule as [`live_session`], for more than
 /// [`SWEEP_GRACE`].
-pub fn sweep_bounds(realm: &Map<String, Value>, now: i64) -> SessionSweep {
+pub fn sweep_bounds(realm: &SessionLifespans, now: i64) -> SessionSweep {
     let (idle, max) = session_limits(realm, false, false);
     let (idle_rm, max_rm) = session_limits(realm, false, true);
     let (off_idle, off_max) = session_limits(realm, true, false);
@@ -65,7 +61,7 @@ pub async fn sweep_sessions(store: &dyn Store, realms: &RealmCache) {
             continue;
         };
         match store
-            .sweep_sessions(&snap.id, &sweep_bounds(&snap.rep.extra, now))
+            .sweep_sessions(&snap.id, &sweep_bounds(&snap.settings.sessions, now))
             .await
         {
             Ok(0) => {}
@@ -88,12 +84,8 @@ pub async fn live_session(
     if s.realm_id != snap.id {
         return Ok(None);
     }
-    let remember = !s.offline
-        && serde_json::from_str::<Map<String, Value>>(&s.data)
-            .ok()
-            .and_then(|n| n.get("REMEMBER_ME").cloned())
-            == Some(Value::from("true"));
-    let (idle, max) = session_limits(&snap.rep.extra, s.offline, remember);
+    let remember = !s.offline && SessionNotes::parse(&s.data).remember_me();
+    let (idle, max) = session_limits(&snap.settings.sessions, s.offline, remember);
     if now > s.last_refresh + idle || now > s.created_at + max {
         store.delete_session(&s.id).await?;
         return Ok(None);
@@ -103,13 +95,16 @@ pub async fn live_session(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Map, Value};
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::{json, Value};
 
     use super::{session_limits, sweep_bounds, SWEEP_GRACE};
+    use crate::model::SessionLifespans;
     use crate::store::SessionSweep;
 
-    fn realm(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
+    fn realm(v: Value) -> SessionLifespans {
+        SessionLifespans::of(&serde_json::from_value(v).unwrap())
     }
 
     #[test]

@@ -1,8 +1,79 @@
 //! RFC 8628 device authorizations.
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+
+/// Where a device authorization stands (the `status` column, stored as these lower-case words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceStatus {
+    /// Waiting for the user.
+    Pending,
+    /// Approved by the user: the next poll gets tokens.
+    Approved,
+    /// Denied by the user.
+    Denied,
+    /// Tokens were issued for it.
+    Redeemed,
+}
+
+impl DeviceStatus {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatus::Pending => "pending",
+            DeviceStatus::Approved => "approved",
+            DeviceStatus::Denied => "denied",
+            DeviceStatus::Redeemed => "redeemed",
+        }
+    }
+
+    /// Reads a stored word; one this version does not know (never written) counts as denied,
+    /// so that it never yields tokens.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "pending" => DeviceStatus::Pending,
+            "approved" => DeviceStatus::Approved,
+            "redeemed" => DeviceStatus::Redeemed,
+            _ => DeviceStatus::Denied,
+        }
+    }
+}
+
+/// The request kept with a device code (the `data` column, a JSON object): what the token
+/// request needs once the user approved. Unknown fields are kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRequest {
+    /// `scope` asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// `nonce` for the ID token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// PKCE `code_challenge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+    /// PKCE `code_challenge_method` (set with a challenge: `plain` when the request had none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge_method: Option<String>,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl DeviceRequest {
+    /// Reads the stored form (no request when it cannot be read).
+    pub fn parse(data: &str) -> Self {
+        serde_json::from_str(data).unwrap_or_default()
+    }
+
+    /// The stored form.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+}
 
 /// An RFC 8628 device authorization as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,14 +86,14 @@ pub struct DeviceCodeRow {
     pub client_id: String,
     /// The user code, normalized (upper case, no dash).
     pub user_code: String,
-    /// The request (JSON object): `scope`, `nonce`, PKCE challenge.
+    /// The request ([`DeviceRequest`] as JSON): `scope`, `nonce`, PKCE challenge.
     pub data: String,
     /// Expiry, seconds since the epoch.
     pub expires_at: i64,
     /// Minimum seconds between polls (grows by 5 on each `slow_down`).
     pub poll_interval: i64,
-    /// `pending`, `approved`, `denied` or `redeemed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: DeviceStatus,
     /// The approving user's session, once approved.
     pub session_id: Option<String>,
     /// The approving user, once approved.
@@ -97,7 +168,7 @@ macro_rules! impl_devices {
                     .bind(&row.data)
                     .bind(row.expires_at)
                     .bind(row.poll_interval)
-                    .bind(&row.status)
+                    .bind(row.status.as_str())
                     .execute(&self.pool)
                     .await?;
                 Ok(())
@@ -148,8 +219,8 @@ macro_rules! impl_devices {
             async fn decide_device_code(&self, realm_id: &str, user_code: &str, decision: &$crate::store::DeviceDecision, now: i64) -> Result<bool, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 let (status, session_id, user_id) = match decision {
-                    $crate::store::DeviceDecision::Approve { session_id, user_id } => ("approved", Some(session_id.as_str()), Some(user_id.as_str())),
-                    $crate::store::DeviceDecision::Deny => ("denied", None, None),
+                    $crate::store::DeviceDecision::Approve { session_id, user_id } => ($crate::store::DeviceStatus::Approved.as_str(), Some(session_id.as_str()), Some(user_id.as_str())),
+                    $crate::store::DeviceDecision::Deny => ($crate::store::DeviceStatus::Denied.as_str(), None, None),
                 };
                 let done = sqlx::query("UPDATE device_code SET status = $1, session_id = $2, user_id = $3 WHERE realm_id = $4 AND user_code = $5 AND status = 'pending' AND expires_at >= $6")
                     .bind(status)
@@ -177,3 +248,30 @@ macro_rules! impl_devices {
 }
 
 pub(crate) use impl_devices;
+
+#[cfg(test)]
+mod tests {
+    use super::{DeviceRequest, DeviceStatus};
+
+    #[test]
+    fn stored_status_and_request_parse() {
+        for s in ["pending", "approved", "denied", "redeemed"] {
+            assert_eq!(DeviceStatus::parse(s).as_str(), s);
+            let json = serde_json::to_string(&DeviceStatus::parse(s)).ok();
+            assert_eq!(json, Some(format!("\"{s}\"")));
+        }
+        assert_eq!(DeviceStatus::parse("something"), DeviceStatus::Denied);
+        // As `oidc/device.rs` wrote it before the struct existed.
+        let old = r#"{"scope":"openid profile","nonce":"n","code_challenge":"c","code_challenge_method":"S256"}"#;
+        let d = DeviceRequest::parse(old);
+        assert_eq!(d.scope.as_deref(), Some("openid profile"));
+        assert_eq!(d.nonce.as_deref(), Some("n"));
+        assert_eq!(d.code_challenge.as_deref(), Some("c"));
+        assert_eq!(d.code_challenge_method.as_deref(), Some("S256"));
+        assert_eq!(d.to_json(), old);
+        assert_eq!(DeviceRequest::parse("{}"), DeviceRequest::default());
+        assert_eq!(DeviceRequest::default().to_json(), "{}");
+        let more = DeviceRequest::parse(r#"{"scope":"s","later":1}"#);
+        assert_eq!(more.extra.get("later"), Some(&serde_json::json!(1)));
+    }
+}

@@ -15,7 +15,7 @@ mod users;
 
 use async_trait::async_trait;
 
-pub use devices::{DeviceCodeRow, DeviceDecision, DeviceStore};
+pub use devices::{DeviceCodeRow, DeviceDecision, DeviceRequest, DeviceStatus, DeviceStore};
 pub use flows::{CodeUse, FlowStore, PendingLoginRow};
 pub use postgres::PostgresStore;
 pub use realms::{RealmStore, RealmVersion, StoredRealm, Write};

@@ -244,7 +244,7 @@ pub(crate) fn device_code_row(t: DeviceCodeTuple) -> crate::store::DeviceCodeRow
         data,
         expires_at,
         poll_interval,
-        status,
+        status: crate::store::DeviceStatus::parse(&status),
         session_id,
         user_id,
     }

@@ -17,24 +17,6 @@ use crate::representation::{ClientRepresentation, ClientScopeRepresentation, Use
 
 use crate::http::oauth_error::OAuthError;
 
-/// A value of a client's `attributes`.
-pub fn client_attr<'a>(client: &'a ClientRepresentation, name: &str) -> Option<&'a str> {
-    client
-        .extra
-        .get("attributes")?
-        .get(name)?
-        .as_str()
-        .filter(|s| !s.is_empty())
-}
-
-fn realm_int(snap: &RealmSnapshot, name: &str, default: i64) -> i64 {
-    snap.rep
-        .extra
-        .get(name)
-        .and_then(Value::as_i64)
-        .unwrap_or(default)
-}
-
 /// Lifespans in seconds, from the realm and the client's overrides.
 #[derive(Debug, Clone, Copy)]
 pub struct Lifespans {
@@ -50,14 +32,13 @@ impl Lifespans {
     /// Reads `accessTokenLifespan`, `ssoSessionIdleTimeout`, `ssoSessionMaxLifespan` and the
     /// client attribute `access.token.lifespan`.
     pub fn of(snap: &RealmSnapshot, client: &ClientRepresentation) -> Self {
-        let access = client_attr(client, "access.token.lifespan")
-            .and_then(|v| v.parse::<i64>().ok())
-            .filter(|v| *v > 0)
-            .unwrap_or_else(|| realm_int(snap, "accessTokenLifespan", 300));
-        let idle = realm_int(snap, "ssoSessionIdleTimeout", 1800);
-        let max = realm_int(snap, "ssoSessionMaxLifespan", 36000);
-        let client_idle = realm_int(snap, "clientSessionIdleTimeout", 0);
-        let client_max = realm_int(snap, "clientSessionMaxLifespan", 0);
+        let access = snap
+            .client_settings(client)
+            .access_token_lifespan
+            .unwrap_or(snap.settings.access_token_lifespan);
+        let s = &snap.settings.sessions;
+        let (idle, max) = (s.sso_idle, s.sso_max);
+        let (client_idle, client_max) = (s.client_idle, s.client_max);
         Lifespans {
             access,
             idle: if client_idle > 0 {
@@ -147,8 +128,8 @@ pub fn scope_string(scopes: &[&ClientScopeRepresentation], openid: bool) -> Stri
     }
     for s in scopes {
         let include = s
-            .extra
-            .get("attributes")
+            .attributes
+            .as_ref()
             .and_then(|a| a.get("include.in.token.scope"))
             .and_then(Value::as_str)
             != Some("false");
@@ -173,11 +154,7 @@ pub fn roles_in_scope(
         direct.extend(snap.index.group_roles(g).iter().cloned());
     }
     let effective = snap.index.expand(direct);
-    let full = client
-        .extra
-        .get("fullScopeAllowed")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
+    let full = client.full_scope_allowed.unwrap_or(true);
     if full {
         return effective;
     }
@@ -249,14 +226,7 @@ fn mappers_of<'a>(req: &TokenRequest<'a>) -> Vec<Cow<'a, [Mapper]>> {
 
 fn web_origins(client: &ClientRepresentation) -> Vec<String> {
     let mut out = Vec::new();
-    for o in client
-        .extra
-        .get("webOrigins")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
+    for o in client.web_origins.iter().flatten() {
         if o == "+" {
             // "+" means the origins of the redirect URIs.
             for uri in client.redirect_uris.iter().flatten() {
@@ -387,9 +357,8 @@ impl<'a> MapperData<'a> {
     }
 }
 
-fn alg_for(snap: &RealmSnapshot, client: &ClientRepresentation, attr: &str) -> String {
-    client_attr(client, attr)
-        .map(str::to_string)
+fn alg_for(snap: &RealmSnapshot, alg: Option<&str>) -> String {
+    alg.map(str::to_string)
         .or_else(|| snap.rep.default_signature_algorithm.clone())
         .unwrap_or_else(|| "RS256".into())
 }
@@ -514,7 +483,7 @@ pub fn issue_front_channel(
 ) -> Result<Issued, OAuthError> {
     let access = front
         .implicit
-        .then(|| realm_int(req.snap, "accessTokenLifespanForImplicitFlow", 900));
+        .then_some(req.snap.settings.access_token_lifespan_implicit);
     build(
         req,
         None,
@@ -594,7 +563,8 @@ fn build(
         restrict_audience(&mut access, requested);
     }
     let audience = audiences(&access);
-    let access_alg = alg_for(req.snap, req.client, "access.token.signed.response.alg");
+    let settings = req.snap.client_settings(req.client);
+    let access_alg = alg_for(req.snap, settings.access_token_alg.as_deref());
     let access_token = jws::sign(
         signing_key(req.snap, &access_alg)?,
         "JWT",
@@ -606,7 +576,7 @@ fn build(
     })?;
 
     let id_token = if shape.id_token {
-        let id_alg = alg_for(req.snap, req.client, "id.token.signed.response.alg");
+        let id_alg = alg_for(req.snap, settings.id_token_alg.as_deref());
         let mut id = Map::new();
         id.insert("exp".into(), json!(exp));
         id.insert("iat".into(), json!(req.now));

@@ -1,8 +1,6 @@
 //! Users: look-up by user name or e-mail, the stored representation, password verification
 //! and the re-hash of imported or weaker hashes.
 
-use serde_json::Value;
-
 use crate::crypto::password;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::UserRepresentation;
@@ -24,12 +22,7 @@ pub async fn find_user(
     if let Some(u) = store.user_by_username(&snap.id, &login).await? {
         return Ok(Some(u));
     }
-    let by_email = snap
-        .rep
-        .extra
-        .get("loginWithEmailAllowed")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
+    let by_email = snap.settings.login_with_email_allowed;
     if by_email && login.contains('@') {
         let found = store.users_by_email(&snap.id, &login).await?;
         if found.len() == 1 {

@@ -23,8 +23,8 @@ use super::device_consent;
 pub fn consent_text(scope: &ClientScopeRepresentation) -> Option<(String, String)> {
     let attr = |k: &str| {
         scope
-            .extra
-            .get("attributes")
+            .attributes
+            .as_ref()
             .and_then(|a| a.get(k))
             .and_then(Value::as_str)
     };
@@ -55,7 +55,7 @@ fn scopes_to_consent(
     else {
         return Vec::new();
     };
-    if client.extra.get("consentRequired").and_then(Value::as_bool) != Some(true) {
+    if client.consent_required != Some(true) {
         return Vec::new();
     }
     let Some(scopes) = protocol.client_scopes(snap, client, request.scope.as_deref()) else {
@@ -63,10 +63,8 @@ fn scopes_to_consent(
     };
     let forced = request.prompts("consent");
     let granted: Vec<String> = user
-        .extra
-        .get("clientConsents")
-        .and_then(Value::as_array)
-        .into_iter()
+        .client_consents
+        .iter()
         .flatten()
         .filter(|c| c.get("clientId").and_then(Value::as_str) == client.client_id.as_deref())
         .flat_map(|c| {
@@ -124,12 +122,7 @@ pub async fn code_or_consent(
     let client_name = snap
         .index
         .client(&snap.rep, client_id)
-        .and_then(|c| {
-            c.extra
-                .get("name")
-                .and_then(Value::as_str)
-                .filter(|n| !n.is_empty())
-        })
+        .and_then(|c| c.name.as_deref().filter(|n| !n.is_empty()))
         .unwrap_or(client_id);
     let texts: Vec<String> = to_grant.into_iter().map(|(_, t)| t).collect();
     let action = paths::url("", paths::CONSENT_ACTION, &snap.name);
@@ -201,13 +194,7 @@ pub async fn decide(
 
 /// Records a grant in the user, as Keycloak's `clientConsents` (`ms`: now, milliseconds).
 fn record_grant(user: &mut UserRepresentation, client_id: &str, granted: Vec<String>, ms: i64) {
-    let consents = user
-        .extra
-        .entry("clientConsents")
-        .or_insert_with(|| json!([]));
-    let Some(list) = consents.as_array_mut() else {
-        return;
-    };
+    let list = user.client_consents.get_or_insert_with(Vec::new);
     let existing = list
         .iter_mut()
         .find(|c| c.get("clientId").and_then(Value::as_str) == Some(client_id));

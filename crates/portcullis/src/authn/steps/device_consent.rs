@@ -4,7 +4,6 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::Value;
 
 use crate::authn::pages::{consent_page, error_page, escape};
 use crate::authn::{flow, Authenticated, PendingLogin, Protocol};
@@ -49,9 +48,8 @@ pub async fn show(
         .collect();
     let client_id = client.client_id.as_deref().unwrap_or_default();
     let client_name = client
-        .extra
-        .get("name")
-        .and_then(Value::as_str)
+        .name
+        .as_deref()
         .filter(|n| !n.is_empty())
         .unwrap_or(client_id);
     let mut data = pending.clone();

@@ -3,7 +3,6 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::Value;
 
 use crate::authn::pages::{html, internal_error, login_page, update_password_page};
 use crate::authn::reply::Reply;
@@ -114,7 +113,7 @@ pub async fn authenticate(
         Err(r) => return r,
     };
     // "Remember me" (where the realm offers it) rides along with the request.
-    let offered = snap.rep.extra.get("rememberMe").and_then(Value::as_bool) == Some(true);
+    let offered = snap.settings.remember_me;
     pending.remember_me = Some(offered && creds.remember_me);
     let actions: Vec<String> = user.required_actions.clone().unwrap_or_default();
     if actions.iter().any(|a| a != "UPDATE_PASSWORD") {

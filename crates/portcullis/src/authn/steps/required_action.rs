@@ -3,7 +3,6 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::Value;
 
 use crate::authn::pages::{error_page, html, internal_error, update_password_page};
 use crate::authn::reply::Reply;
@@ -85,12 +84,7 @@ async fn replace_password(
         _ => return Err(error_page(StatusCode::BAD_REQUEST, "Invalid Request.")),
     };
     let mut user = parse_user(&row).map_err(|_| internal_error())?;
-    let policy = snap
-        .rep
-        .extra
-        .get("passwordPolicy")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let policy = snap.rep.password_policy.as_deref().unwrap_or_default();
     let rules = match crate::policy::password::parse_resolved(policy, &snap.blacklists).await {
         Ok(r) => r,
         Err(e) => {

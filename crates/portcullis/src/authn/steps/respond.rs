@@ -2,13 +2,13 @@
 //! the consent step and the [`Protocol`]).
 
 use axum::response::Response;
-use serde_json::{json, Value};
 
 use crate::authn::pages::internal_error;
 use crate::authn::reply::Reply;
 use crate::authn::{cookies, Authenticated, PendingLogin, Protocol};
 use crate::clock::now;
 use crate::realm::snapshot::RealmSnapshot;
+use crate::sessions::SessionNotes;
 use crate::store::SessionRow;
 use crate::AppState;
 
@@ -28,9 +28,9 @@ pub async fn complete_login(
     let t = now();
     let sid = uuid::Uuid::new_v4().to_string();
     let remember = pending.remember_me == Some(true);
-    let mut notes = json!({ "AUTH_TIME": t.to_string() });
+    let mut notes = SessionNotes::at(t);
     if remember {
-        notes["REMEMBER_ME"] = json!("true");
+        notes.remember_me = Some("true".into());
     }
     let session = SessionRow {
         id: sid.clone(),
@@ -39,7 +39,7 @@ pub async fn complete_login(
         offline: false,
         created_at: t,
         last_refresh: t,
-        data: notes.to_string(),
+        data: notes.to_json(),
     };
     let client_id = pending.request.client_id.as_deref().unwrap_or_default();
     if state
@@ -58,18 +58,7 @@ pub async fn complete_login(
     };
     let mut r = code_or_consent(state, snap, protocol, pending, reply, &who).await;
     // A session cookie, unless "remember me": then it lasts the remember-me max lifespan.
-    let max = remember.then(|| {
-        let realm = |k: &str| {
-            snap.rep
-                .extra
-                .get(k)
-                .and_then(Value::as_i64)
-                .filter(|v| *v > 0)
-        };
-        realm("ssoSessionMaxLifespanRememberMe")
-            .or(realm("ssoSessionMaxLifespan"))
-            .unwrap_or(36000)
-    });
+    let max = remember.then(|| snap.settings.remember_me_cookie_max_age());
     cookies::after_login(&mut r, snap, &who.sid, reply.secure(), max);
     r
 }

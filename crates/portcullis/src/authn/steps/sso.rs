@@ -2,12 +2,12 @@
 //! enabled user logs in without a form.
 
 use axum::http::HeaderMap;
-use serde_json::{Map, Value};
 
 use crate::authn::{cookies, Authenticated};
 use crate::clock::now;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::sessions::live_session;
+use crate::sessions::SessionNotes;
 use crate::store::Store;
 use crate::users::parse_user;
 
@@ -21,9 +21,8 @@ pub async fn session(
 ) -> Option<Authenticated> {
     let sid = cookies::sso_sid(snap, headers)?;
     let session = live_session(store, snap, &sid, now()).await.ok()??;
-    let auth_time = serde_json::from_str::<Map<String, Value>>(&session.data)
-        .ok()
-        .and_then(|m| m.get("AUTH_TIME")?.as_str()?.parse::<i64>().ok())
+    let auth_time = SessionNotes::parse(&session.data)
+        .auth_time()
         .unwrap_or(session.created_at);
     let fresh = max_age.is_none_or(|m| now() - auth_time <= m);
     let user_ok = matches!(store.user_by_id(&snap.id, &session.user_id).await, Ok(Some(ref row)) if parse_user(row).is_ok_and(|u| u.enabled != Some(false)));

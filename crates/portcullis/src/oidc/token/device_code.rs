@@ -4,13 +4,13 @@
 //! by 5 seconds), `access_denied`, `expired_token`, and tokens once approved, exactly once.
 
 use axum::response::Response;
-use serde_json::{Map, Value};
 
 use crate::http::oauth_error::OAuthError;
 use crate::oidc::authorize::code_hash;
 use crate::oidc::client_auth;
 use crate::oidc::device;
-use crate::store::DeviceCodeRow;
+use crate::sessions::SessionNotes;
+use crate::store::{DeviceCodeRow, DeviceRequest, DeviceStatus};
 
 use super::authorization_code::{pkce_ok, session_tokens};
 use super::GrantContext;
@@ -37,7 +37,7 @@ pub fn decide(row: &DeviceCodeRow, client_id: &str, now: i64, rate_ok: bool) -> 
         // Keycloak: `invalid_grant` "unauthorized client" for a code issued to another client.
         return err(OAuthError::invalid_grant("unauthorized client"));
     }
-    if row.status == "redeemed" {
+    if row.status == DeviceStatus::Redeemed {
         return err(OAuthError::invalid_grant("Device code not valid"));
     }
     if row.expires_at < now {
@@ -46,12 +46,12 @@ pub fn decide(row: &DeviceCodeRow, client_id: &str, now: i64, rate_ok: bool) -> 
     if !rate_ok {
         return err(OAuthError::slow_down());
     }
-    match row.status.as_str() {
-        "denied" => err(OAuthError::access_denied(
+    match row.status {
+        DeviceStatus::Denied => err(OAuthError::access_denied(
             "The end user denied the authorization request",
         )),
-        "approved" => Poll::Approved,
-        _ => err(OAuthError::authorization_pending()),
+        DeviceStatus::Approved => Poll::Approved,
+        DeviceStatus::Pending | DeviceStatus::Redeemed => err(OAuthError::authorization_pending()),
     }
 }
 
@@ -65,7 +65,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         ctx.params,
     )
     .await?;
-    if !device::grant_enabled(client) {
+    if !device::grant_enabled(&ctx.snap.client_settings(client)) {
         // Keycloak (`DeviceGrantType`): `invalid_grant`, unlike the device endpoint's
         // `unauthorized_client`.
         return Err(OAuthError::invalid_grant(
@@ -84,8 +84,9 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     };
     let client_id = client.client_id.as_deref().unwrap_or_default();
     // Record the poll only for the holder of a live, undecided-or-approved code.
-    let counts =
-        row.client_id == client_id && row.status != "redeemed" && row.expires_at >= ctx.now;
+    let counts = row.client_id == client_id
+        && row.status != DeviceStatus::Redeemed
+        && row.expires_at >= ctx.now;
     let rate_ok = if counts {
         store.poll_device_code(&hash, ctx.now).await?
     } else {
@@ -94,13 +95,15 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if let Poll::Error(e) = decide(&row, client_id, ctx.now, rate_ok) {
         return Err(e);
     }
-    let data: Map<String, Value> = serde_json::from_str(&row.data).unwrap_or_default();
-    let s = |k: &str| data.get(k).and_then(Value::as_str);
+    let data = DeviceRequest::parse(&row.data);
     // RFC 7636 in the device flow, as Keycloak checks it.
-    match (s("code_challenge"), ctx.params.get("code_verifier")) {
+    match (
+        data.code_challenge.as_deref(),
+        ctx.params.get("code_verifier"),
+    ) {
         (Some(challenge), Some(verifier)) => {
             if !pkce_ok(
-                s("code_challenge_method").unwrap_or("plain"),
+                data.code_challenge_method.as_deref().unwrap_or("plain"),
                 challenge,
                 verifier,
             ) {
@@ -139,9 +142,8 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if user.enabled == Some(false) {
         return Err(OAuthError::invalid_grant("User disabled"));
     }
-    let auth_time = serde_json::from_str::<Map<String, Value>>(&session.data)
-        .ok()
-        .and_then(|m| m.get("AUTH_TIME")?.as_str()?.parse::<i64>().ok())
+    let auth_time = SessionNotes::parse(&session.data)
+        .auth_time()
         .unwrap_or(session.created_at);
     session_tokens(
         ctx,
@@ -149,8 +151,8 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         &session,
         &user_row,
         &user,
-        s("scope"),
-        s("nonce"),
+        data.scope.as_deref(),
+        data.nonce.as_deref(),
         auth_time,
     )
     .await
@@ -170,7 +172,7 @@ mod tests {
             data: "{}".into(),
             expires_at,
             poll_interval: 5,
-            status: status.into(),
+            status: DeviceStatus::parse(status),
             session_id: None,
             user_id: None,
         }

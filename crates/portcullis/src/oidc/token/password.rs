@@ -2,11 +2,12 @@
 //! RFC 6749 §4.3, for clients with `directAccessGrantsEnabled`. Creates an SSO session.
 
 use axum::response::Response;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
 use crate::http::oauth_error::OAuthError;
 use crate::oidc::client_auth;
 use crate::realm::index::Role;
+use crate::sessions::SessionNotes;
 use crate::store::SessionRow;
 use crate::tokens::{self, Lifespans, TokenRequest};
 
@@ -23,12 +24,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         ctx.params,
     )
     .await?;
-    if client
-        .extra
-        .get("directAccessGrantsEnabled")
-        .and_then(Value::as_bool)
-        != Some(true)
-    {
+    if client.direct_access_grants_enabled != Some(true) {
         return Err(OAuthError::unauthorized_client(
             "Client not allowed for direct access grants",
         ));
@@ -117,7 +113,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         offline,
         created_at: ctx.now,
         last_refresh: ctx.now,
-        data: Value::Object(notes.clone()).to_string(),
+        data: SessionNotes::at(ctx.now).to_json(),
     };
     ctx.state
         .store

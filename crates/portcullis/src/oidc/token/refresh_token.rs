@@ -10,6 +10,7 @@ use crate::http::oauth_error::OAuthError;
 use crate::oidc::client_auth;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::sessions::live_session;
+use crate::sessions::SessionNotes;
 use crate::store::RefreshUse;
 use crate::tokens::{self, Lifespans, TokenRequest};
 
@@ -42,6 +43,58 @@ pub fn verify(
         }
     }
     Ok(c)
+}
+
+/// `revokeRefreshToken`: records this use of the token; a reuse beyond
+/// `refreshTokenMaxReuse` ends the session, as a replayed token suggests theft.
+async fn check_reuse(
+    ctx: &GrantContext<'_>,
+    claims: &Map<String, Value>,
+    sid: &str,
+    client_id: &str,
+) -> Result<(), OAuthError> {
+    let settings = &ctx.snap.settings;
+    if !settings.revoke_refresh_token {
+        return Ok(());
+    }
+    let store = ctx.state.store.as_ref();
+    let presented = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let iat = claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
+    let max_reuse = settings.refresh_token_max_reuse;
+    if store
+        .use_refresh_token(sid, client_id, presented, iat, max_reuse, ctx.now)
+        .await?
+        == RefreshUse::Rejected
+    {
+        store.delete_session(sid).await?;
+        return Err(OAuthError::invalid_grant(
+            "Maximum allowed refresh token reuse exceeded",
+        ));
+    }
+    Ok(())
+}
+
+/// The scope of the new tokens: the refresh token's; the `scope` parameter may only narrow it.
+fn narrowed_scope(claims: &Map<String, Value>, param: Option<&str>) -> Result<String, OAuthError> {
+    let original = claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some(s) = param else {
+        return Ok(original.to_string());
+    };
+    if let Some(extra) = s
+        .split(' ')
+        .find(|x| !x.is_empty() && !original.split(' ').any(|o| o == *x))
+    {
+        return Err(OAuthError::invalid_scope(format!(
+            "Invalid scopes: {extra}"
+        )));
+    }
+    Ok(s.to_string())
 }
 
 /// The grant.
@@ -77,39 +130,8 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if claims.get("sub").and_then(Value::as_str) != Some(session.user_id.as_str()) {
         return Err(OAuthError::invalid_grant("Invalid refresh token"));
     }
-    let presented = claims
-        .get("jti")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
     let new_jti = uuid::Uuid::new_v4().to_string();
-    if ctx
-        .snap
-        .rep
-        .extra
-        .get("revokeRefreshToken")
-        .and_then(Value::as_bool)
-        == Some(true)
-    {
-        let max_reuse = ctx
-            .snap
-            .rep
-            .extra
-            .get("refreshTokenMaxReuse")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        let iat = claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
-        if store
-            .use_refresh_token(sid, client_id, presented, iat, max_reuse, ctx.now)
-            .await?
-            == RefreshUse::Rejected
-        {
-            // Reuse beyond the limit: the session is ended, as a replayed token suggests theft.
-            store.delete_session(sid).await?;
-            return Err(OAuthError::invalid_grant(
-                "Maximum allowed refresh token reuse exceeded",
-            ));
-        }
-    }
+    check_reuse(ctx, &claims, sid, client_id).await?;
     let Some(row) = store.user_by_id(&ctx.snap.id, &session.user_id).await? else {
         store.delete_session(sid).await?;
         return Err(OAuthError::invalid_grant("User not found"));
@@ -118,27 +140,9 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if user.enabled == Some(false) {
         return Err(OAuthError::invalid_grant("User disabled"));
     }
-    // The new tokens keep the scope of the refresh token; `scope` may only narrow it.
-    let original = claims
-        .get("scope")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let requested = match ctx.params.get("scope") {
-        Some(s) => {
-            if let Some(extra) = s
-                .split(' ')
-                .find(|x| !x.is_empty() && !original.split(' ').any(|o| o == *x))
-            {
-                return Err(OAuthError::invalid_scope(format!(
-                    "Invalid scopes: {extra}"
-                )));
-            }
-            s.to_string()
-        }
-        None => original.to_string(),
-    };
+    let requested = narrowed_scope(&claims, ctx.params.get("scope"))?;
     let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, Some(&requested))?;
-    let notes: Map<String, Value> = serde_json::from_str(&session.data).unwrap_or_default();
+    let notes = SessionNotes::parse(&session.data).to_map();
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,

@@ -8,11 +8,13 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use crate::http::oauth_error::OAuthError;
+use crate::model::ClientSettings;
 use crate::oidc::bearer::verify_access;
 use crate::oidc::client_auth;
 use crate::oidc::form::Params;
 use crate::representation::ClientRepresentation;
-use crate::tokens::{self, client_attr, Lifespans, TokenRequest};
+use crate::sessions::SessionNotes;
+use crate::tokens::{self, Lifespans, TokenRequest};
 
 use super::{body, json_response, GrantContext};
 use crate::sessions::live_session;
@@ -34,7 +36,7 @@ pub const REFRESH_ATTR: &str = "standard.token.exchange.enableRefreshRequestedTo
 
 /// Keycloak's `StandardTokenExchangeProvider.supports`: why this request is not a standard
 /// token exchange (answered as `invalid_request` with this text), or `None`.
-pub fn unsupported_reason(client: &ClientRepresentation, params: &Params) -> Option<&'static str> {
+pub fn unsupported_reason(client: &ClientSettings, params: &Params) -> Option<&'static str> {
     if params.get("requested_subject").is_some() {
         return Some("Parameter 'requested_subject' is not supported for standard token exchange");
     }
@@ -44,7 +46,7 @@ pub fn unsupported_reason(client: &ClientRepresentation, params: &Params) -> Opt
     if params.get("subject_issuer").is_some() {
         return Some("Parameter 'subject_issuer' is not supported for standard token exchange");
     }
-    if client_attr(client, ENABLED_ATTR) != Some("true") {
+    if !client.token_exchange_enabled {
         return Some("Standard token exchange is not enabled for the requested client");
     }
     if params.get("subject_token").is_none() {
@@ -62,15 +64,14 @@ pub fn unsupported_reason(client: &ClientRepresentation, params: &Params) -> Opt
 /// Keycloak's `getRequestedTokenType`: access token by default; a refresh token only where the
 /// client uses refresh tokens and allows them for exchange; an ID token on request.
 pub fn requested_token_type(
-    client: &ClientRepresentation,
+    client: &ClientSettings,
     params: &Params,
 ) -> Result<&'static str, OAuthError> {
     match params.get("requested_token_type") {
         None | Some(ACCESS_TOKEN_TYPE) => Ok(ACCESS_TOKEN_TYPE),
         Some(ID_TOKEN_TYPE) => Ok(ID_TOKEN_TYPE),
         Some(REFRESH_TOKEN_TYPE)
-            if client_attr(client, "use.refresh.tokens") != Some("false")
-                && client_attr(client, REFRESH_ATTR) == Some("SAME_SESSION") =>
+            if client.use_refresh_tokens && client.token_exchange_refresh_same_session =>
         {
             Ok(REFRESH_TOKEN_TYPE)
         }
@@ -115,7 +116,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let store = ctx.state.store.as_ref();
     let client =
         client_auth::authenticate(ctx.snap, store, &ctx.issuer, ctx.headers, ctx.params).await?;
-    if let Some(reason) = unsupported_reason(client, ctx.params) {
+    if let Some(reason) = unsupported_reason(&ctx.snap.client_settings(client), ctx.params) {
         return Err(OAuthError::invalid_request(reason));
     }
     let invalid = || OAuthError::invalid_request("Invalid token");
@@ -136,13 +137,13 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if user.enabled == Some(false) {
         return Err(invalid());
     }
-    let requested_type = requested_token_type(client, ctx.params)?;
+    let requested_type = requested_token_type(&ctx.snap.client_settings(client), ctx.params)?;
     let mut audience: Vec<String> = Vec::new();
     for a in ctx.params.all("audience") {
         let Some(target) = ctx.snap.index.client(&ctx.snap.rep, a) else {
             return Err(OAuthError::invalid_client_400("Audience not found"));
         };
-        if target.extra.get("enabled").and_then(Value::as_bool) == Some(false) {
+        if target.enabled == Some(false) {
             return Err(OAuthError::invalid_client_400("Client disabled"));
         }
         if !audience.iter().any(|x| x == a) {
@@ -176,13 +177,12 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         }
     }
     let auth_time = session.as_ref().map(|s| {
-        serde_json::from_str::<Map<String, Value>>(&s.data)
-            .ok()
-            .and_then(|m| m.get("AUTH_TIME")?.as_str()?.parse::<i64>().ok())
+        SessionNotes::parse(&s.data)
+            .auth_time()
             .unwrap_or(s.created_at)
     });
-    let notes: Map<String, Value> = auth_time
-        .map(|t| Map::from_iter([("AUTH_TIME".to_string(), json!(t.to_string()))]))
+    let notes = auth_time
+        .map(|t| SessionNotes::at(t).to_map())
         .unwrap_or_default();
     let req = TokenRequest {
         snap: ctx.snap,
@@ -242,8 +242,10 @@ mod tests {
 
     #[test]
     fn supports_follows_keycloaks_order() {
-        let on = client(json!({"clientId": "a", "attributes": {ENABLED_ATTR: "true"}}));
-        let off = client(json!({"clientId": "a"}));
+        let on = ClientSettings::of(&client(
+            json!({"clientId": "a", "attributes": {ENABLED_ATTR: "true"}}),
+        ));
+        let off = ClientSettings::of(&client(json!({"clientId": "a"})));
         let p = |s: &str| Params::parse(s.as_bytes()).unwrap();
         let tt = format!("subject_token=x&subject_token_type={ACCESS_TOKEN_TYPE}");
         assert_eq!(unsupported_reason(&on, &p(&tt)), None);
@@ -269,8 +271,10 @@ mod tests {
     #[test]
     fn refresh_tokens_only_where_the_client_allows_them() {
         let p = |s: &str| Params::parse(s.as_bytes()).unwrap();
-        let plain = client(json!({"clientId": "a"}));
-        let same = client(json!({"clientId": "a", "attributes": {REFRESH_ATTR: "SAME_SESSION"}}));
+        let plain = ClientSettings::of(&client(json!({"clientId": "a"})));
+        let same = ClientSettings::of(&client(
+            json!({"clientId": "a", "attributes": {REFRESH_ATTR: "SAME_SESSION"}}),
+        ));
         let rt = format!("requested_token_type={REFRESH_TOKEN_TYPE}");
         assert_eq!(
             requested_token_type(&plain, &p("")).unwrap(),
