@@ -54,6 +54,7 @@ pub fn sweep_bounds(realm: &SessionLifespans, now: i64) -> SessionSweep {
 }
 
 /// Removes every realm's expired sessions from the store (see [`sweep_bounds`]).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn sweep_sessions(store: &dyn Store, realms: &RealmCache) {
     let now = crate::clock::now();
     for name in realms.names() {
@@ -72,6 +73,7 @@ pub async fn sweep_sessions(store: &dyn Store, realms: &RealmCache) {
 }
 
 /// The session of a token if it is still alive; an expired one is removed.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn live_session(
     store: &dyn Store,
     snap: &RealmSnapshot,

@@ -398,6 +398,7 @@ pub struct Issued {
 }
 
 /// Builds and signs the access token and, with `openid`, the ID token.
+#[tracing::instrument(level = "debug", skip_all)]
 pub fn issue(req: &TokenRequest<'_>) -> Result<Issued, OAuthError> {
     issue_with_audience(req, None)
 }
@@ -450,6 +451,7 @@ pub fn audiences(claims: &Map<String, Value>) -> Vec<String> {
 
 /// [`issue`], with the access token's audience restricted to `requested` when given (see
 /// [`restrict_audience`]).
+#[tracing::instrument(level = "debug", skip_all)]
 pub fn issue_with_audience(
     req: &TokenRequest<'_>,
     requested: Option<&[String]>,
@@ -477,6 +479,7 @@ pub struct FrontChannel<'a> {
 /// Tokens for the authorization endpoint's answer (implicit or hybrid flow). The ID token's
 /// `at_hash`, `c_hash` and `s_hash` use the hash of the ID token's signing algorithm, as
 /// Keycloak's `AccessTokenResponseBuilder.generateOIDCHash`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub fn issue_front_channel(
     req: &TokenRequest<'_>,
     front: &FrontChannel<'_>,
@@ -631,6 +634,7 @@ fn build(
 }
 
 /// A refresh token: HMAC-signed like Keycloak's, `aud` the issuer.
+#[tracing::instrument(level = "debug", skip_all)]
 pub fn refresh_token(
     req: &TokenRequest<'_>,
     jti: &str,

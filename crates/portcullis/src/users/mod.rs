@@ -13,6 +13,7 @@ pub fn parse_user(row: &UserRow) -> Result<UserRepresentation, StoreError> {
 }
 
 /// Finds a user by user name, or by e-mail where the realm allows it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_user(
     store: &dyn Store,
     snap: &RealmSnapshot,

@@ -84,6 +84,7 @@ fn scopes_to_consent(
 
 /// Issues the code (or tokens), or first asks for consent where the client requires it. A
 /// device verification (RFC 8628) ends at the device consent page instead.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn code_or_consent(
     state: &AppState,
     snap: &RealmSnapshot,
@@ -140,6 +141,7 @@ pub async fn code_or_consent(
 /// POST of the consent form (its flow already bound): `accept` records the grant and
 /// continues; a refusal answers `access_denied` to the client. `issuer` is `None` for an
 /// invalid host.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn decide(
     state: &AppState,
     snap: &RealmSnapshot,

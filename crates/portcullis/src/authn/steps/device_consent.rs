@@ -22,6 +22,7 @@ fn display_user_code(code: &str) -> String {
 }
 
 /// Shows the device consent page for the pending login's client and scopes.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn show(
     state: &AppState,
     snap: &RealmSnapshot,

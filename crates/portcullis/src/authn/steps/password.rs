@@ -29,6 +29,7 @@ pub struct Credentials<'a> {
 }
 
 /// Shows the login form for a pending login, bound to this browser for `lifespan` seconds.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn show_form(
     state: &AppState,
     snap: &RealmSnapshot,
@@ -92,6 +93,7 @@ async fn check(
 
 /// POST of the login form: checks the credentials, then asks for a new password where the
 /// user must update it, or completes the login.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn authenticate(
     state: &AppState,
     snap: &RealmSnapshot,

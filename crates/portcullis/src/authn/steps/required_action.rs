@@ -25,6 +25,7 @@ pub struct NewPassword<'a> {
 }
 
 /// POST of the update-password form (`issuer` is `None` for an invalid host).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update_password(
     state: &AppState,
     snap: &RealmSnapshot,

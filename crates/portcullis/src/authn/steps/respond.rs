@@ -16,6 +16,7 @@ use super::consent::code_or_consent;
 
 /// The login succeeded: start the SSO session, answer (code, tokens or consent), set the
 /// cookies.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn complete_login(
     state: &AppState,
     snap: &RealmSnapshot,

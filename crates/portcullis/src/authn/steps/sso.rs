@@ -13,6 +13,7 @@ use crate::users::parse_user;
 
 /// The browser's SSO session, when it is live, its user enabled, and its authentication no
 /// older than `max_age` seconds (OpenID Connect Core §3.1.2.1).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn session(
     store: &dyn Store,
     snap: &RealmSnapshot,
