@@ -189,10 +189,7 @@ async fn authenticate_assertion<'a>(
     if !verified {
         return Err(fail("Client authentication with signed JWT failed: Signature on JWT token failed validation"));
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now = crate::clock::now();
     let exp = c
         .get("exp")
         .and_then(serde_json::Value::as_i64)

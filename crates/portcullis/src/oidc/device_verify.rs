@@ -247,7 +247,9 @@ pub async fn post(
             true,
         );
     }
-    let stored = crate::store::DeviceRequest::parse(&row.data);
+    let Ok(stored) = crate::store::DeviceRequest::parse(&row.data) else {
+        return crate::authn::pages::internal_error();
+    };
     let pending = PendingLogin {
         request: AuthRequest {
             client_id: Some(row.client_id.clone()),

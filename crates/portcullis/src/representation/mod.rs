@@ -2,6 +2,8 @@
 //! the fields Portcullis acts on are typed; every other field is kept in `extra` and written
 //! back unchanged, so a realm file survives import and export whole.
 
+pub mod lenient;
+
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -17,13 +19,19 @@ macro_rules! rep {
         pub struct $name {
             $(
                 $(#[$fm])*
-                #[serde(default, skip_serializing_if = "Option::is_none")]
+                #[serde(
+                    default,
+                    skip_serializing_if = "Option::is_none",
+                    deserialize_with = "crate::representation::lenient::opt"
+                )]
                 pub $field: Option<$ty>,
             )*
             /// Fields not acted on, kept for export.
             #[serde(flatten)]
             pub extra: Extra,
         }
+
+        lenient::strict!($name);
     };
 }
 

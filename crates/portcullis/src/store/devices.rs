@@ -64,9 +64,11 @@ pub struct DeviceRequest {
 }
 
 impl DeviceRequest {
-    /// Reads the stored form (no request when it cannot be read).
-    pub fn parse(data: &str) -> Self {
-        serde_json::from_str(data).unwrap_or_default()
+    /// Reads the stored form. Data that does not read is an error, never an empty request: an
+    /// empty one would drop the PKCE challenge the device asked for.
+    pub fn parse(data: &str) -> Result<Self, StoreError> {
+        serde_json::from_str(data)
+            .map_err(|e| StoreError::Corrupt(format!("device authorization data: {e}")))
     }
 
     /// The stored form.
@@ -251,6 +253,7 @@ pub(crate) use impl_devices;
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::{DeviceRequest, DeviceStatus};
 
     #[test]
@@ -263,15 +266,22 @@ mod tests {
         assert_eq!(DeviceStatus::parse("something"), DeviceStatus::Denied);
         // As `oidc/device.rs` wrote it before the struct existed.
         let old = r#"{"scope":"openid profile","nonce":"n","code_challenge":"c","code_challenge_method":"S256"}"#;
-        let d = DeviceRequest::parse(old);
+        let d = DeviceRequest::parse(old).unwrap();
         assert_eq!(d.scope.as_deref(), Some("openid profile"));
         assert_eq!(d.nonce.as_deref(), Some("n"));
         assert_eq!(d.code_challenge.as_deref(), Some("c"));
         assert_eq!(d.code_challenge_method.as_deref(), Some("S256"));
         assert_eq!(d.to_json(), old);
-        assert_eq!(DeviceRequest::parse("{}"), DeviceRequest::default());
+        assert_eq!(
+            DeviceRequest::parse("{}").unwrap(),
+            DeviceRequest::default()
+        );
+        assert!(
+            DeviceRequest::parse(r#"{"code_challenge":7}"#).is_err(),
+            "fails closed"
+        );
         assert_eq!(DeviceRequest::default().to_json(), "{}");
-        let more = DeviceRequest::parse(r#"{"scope":"s","later":1}"#);
+        let more = DeviceRequest::parse(r#"{"scope":"s","later":1}"#).unwrap();
         assert_eq!(more.extra.get("later"), Some(&serde_json::json!(1)));
     }
 }

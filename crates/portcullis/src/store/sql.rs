@@ -201,7 +201,12 @@ impl WriteQueue {
         if sender.send((w, done)).is_err() {
             return Some(Err(crate::store::StoreError::Busy));
         }
-        Some(outcome.await.unwrap_or(Err(crate::store::StoreError::Busy)))
+        // As long as a writer waited at the gate before the queue: a write that is not
+        // committed by then fails rather than hold the request for ever.
+        match tokio::time::timeout(GATE_TIMEOUT, outcome).await {
+            Ok(Ok(result)) => Some(result),
+            Ok(Err(_)) | Err(_) => Some(Err(crate::store::StoreError::Busy)),
+        }
     }
 }
 

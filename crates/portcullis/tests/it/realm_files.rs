@@ -494,3 +494,47 @@ async fn import_realm_at_start_is_idempotent_and_override_false_skips() {
         .success());
     assert!(dir.join("alpha-realm.json").is_file() && dir.join("master-realm.json").is_file());
 }
+
+/// Jackson coerces scalars, so Keycloak realm files and Admin API bodies carry `"300"` for a
+/// number or `"true"` for a boolean: they are read as Keycloak reads them, and what cannot be
+/// read is refused naming the field.
+#[tokio::test]
+async fn scalars_written_as_strings_read_as_keycloak_reads_them() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let realm = json!({
+        "realm": "coerced", "enabled": "true", "accessTokenLifespan": "120",
+        "clients": [{"clientId": "svc", "secret": "svc-secret", "serviceAccountsEnabled": true,
+                     "publicClient": false, "bearerOnly": "false"}]
+    });
+    let server = start_with(&data, &[realm]).await;
+    let (status, body, _) = post_form(
+        &server.url("/realms/coerced/protocol/openid-connect/token"),
+        Some(("svc", "svc-secret")),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["expires_in"], 120,
+        "the lifespan written as a string applies"
+    );
+    let admin = admin_token(&server).await;
+    let (status, rep, _) = call(&server, "GET", "/admin/realms/coerced", Some(&admin), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (&rep["enabled"], &rep["accessTokenLifespan"]),
+        (&json!(true), &json!(120))
+    );
+    let (status, err, _) = call(
+        &server,
+        "PUT",
+        "/admin/realms/coerced",
+        Some(&admin),
+        Some(json!({"accessTokenLifespan": "five minutes"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err.to_string().contains("accessTokenLifespan"), "{err}");
+}

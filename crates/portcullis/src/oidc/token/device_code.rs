@@ -95,7 +95,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if let Poll::Error(e) = decide(&row, client_id, ctx.now, rate_ok) {
         return Err(e);
     }
-    let data = DeviceRequest::parse(&row.data);
+    let data = DeviceRequest::parse(&row.data)?;
     // RFC 7636 in the device flow, as Keycloak checks it.
     match (
         data.code_challenge.as_deref(),
