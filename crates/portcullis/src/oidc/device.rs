@@ -88,13 +88,7 @@ pub fn generate_user_code() -> Result<String, OAuthError> {
     Ok(out)
 }
 
-/// The displayed form of a normalized user code: `XXXX-XXXX`.
-pub fn display_user_code(code: &str) -> String {
-    match (code.get(..4), code.get(4..)) {
-        (Some(a), Some(b)) if !b.is_empty() => format!("{a}-{b}"),
-        _ => code.to_string(),
-    }
-}
+pub use crate::authn::steps::device_consent::display_user_code;
 
 /// What a user typed, normalized for look-up: case-insensitive, dashes and spaces ignored.
 /// `None` when it cannot be a user code at all.

@@ -159,9 +159,9 @@ macro_rules! impl_devices {
         impl $crate::store::DeviceStore for $store {
             #[tracing::instrument(level = "debug", skip_all)]
             async fn put_device_code(&self, row: &$crate::store::DeviceCodeRow) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await?;
                 // Expired authorizations are kept a while so that polling answers `expired_token`.
-                self.sweep_expired($crate::store::sql::Swept::DeviceCode).await?;
+                self.sweep_if_due($crate::store::sql::Swept::DeviceCode).await?;
+                let _gate = self.gate.enter().await?;
                 sqlx::query("INSERT INTO device_code (device_code_hash, realm_id, client_id, user_code, data, expires_at, poll_interval, last_poll, status, session_id, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, NULL, NULL)")
                     .bind(&row.device_code_hash)
                     .bind(&row.realm_id)

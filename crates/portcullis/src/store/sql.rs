@@ -361,6 +361,47 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            /// Commits one batch of queued writes in one transaction at the writer's turn; a
+            /// batch that fails is written again one by one, so one bad write fails alone.
+            #[allow(dead_code)] // PostgreSQL has no queue
+            async fn commit_batch(pool: sqlx::Pool<$db>, gate: $crate::store::sql::WriteGate, jobs: Vec<$crate::store::sql::Job>) {
+                let Ok(_turn) = gate.enter().await else {
+                    for (_, done) in jobs {
+                        let _ = done.send(Err($crate::store::StoreError::Busy));
+                    }
+                    return;
+                };
+                let batch = async {
+                    let mut tx = pool.begin().await?;
+                    let mut counts = Vec::with_capacity(jobs.len());
+                    for (w, _) in &jobs {
+                        counts.push(Self::run_queued(&mut *tx, w).await?);
+                    }
+                    tx.commit().await?;
+                    Ok::<_, sqlx::Error>(counts)
+                }
+                .await;
+                match batch {
+                    Ok(counts) => {
+                        for ((_, done), n) in jobs.into_iter().zip(counts) {
+                            let _ = done.send(Ok(n));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, writes = jobs.len(), "batch failed; writing one by one");
+                        for (w, done) in jobs {
+                            let one = async {
+                                let mut conn = pool.acquire().await?;
+                                Self::run_queued(&mut *conn, &w).await
+                            }
+                            .await
+                            .map_err($crate::store::StoreError::from);
+                            let _ = done.send(one);
+                        }
+                    }
+                }
+            }
+
             /// Starts the writer task of a write queue (see [`WriteQueue`]) over `pool`, taking
             /// its turns at `gate` like every other writer.
             #[allow(dead_code)] // PostgreSQL has no queue
@@ -375,61 +416,16 @@ macro_rules! impl_store {
                                 Err(_) => break,
                             }
                         }
-                        let Ok(_turn) = gate.enter().await else {
-                            for (_, done) in jobs {
-                                let _ = done.send(Err($crate::store::StoreError::Busy));
-                            }
-                            continue;
-                        };
-                        let batch = async {
-                            let mut tx = pool.begin().await?;
-                            let mut counts = Vec::with_capacity(jobs.len());
-                            for (w, _) in &jobs {
-                                counts.push(Self::run_queued(&mut *tx, w).await?);
-                            }
-                            tx.commit().await?;
-                            Ok::<_, sqlx::Error>(counts)
-                        }
-                        .await;
-                        match batch {
-                            Ok(counts) => {
-                                for ((_, done), n) in jobs.into_iter().zip(counts) {
-                                    let _ = done.send(Ok(n));
-                                }
-                            }
-                            Err(e) => {
-                                tracing::debug!(error = %e, writes = jobs.len(), "batch failed; writing one by one");
-                                for (w, done) in jobs {
-                                    let one = async {
-                                        let mut conn = pool.acquire().await?;
-                                        Self::run_queued(&mut *conn, &w).await
-                                    }
-                                    .await
-                                    .map_err($crate::store::StoreError::from);
-                                    let _ = done.send(one);
-                                }
-                            }
+                        // Each batch in a task of its own: should one ever panic, its writes
+                        // fail (their callers get `Busy`) and the queue goes on.
+                        let batch = tokio::spawn(Self::commit_batch(pool.clone(), gate.clone(), jobs));
+                        if let Err(e) = batch.await {
+                            tracing::error!(error = %e, "write queue: a batch was lost");
                         }
                     }
+                    tracing::debug!("write queue closed");
                 });
                 $crate::store::sql::WriteQueue::new(sender)
-            }
-
-            /// Sweeps `table`'s expired rows if it is due (see [`Sweeps`]); the caller holds the
-            /// write gate.
-            async fn sweep_expired(
-                &self,
-                table: $crate::store::sql::Swept,
-            ) -> Result<(), $crate::store::StoreError> {
-                let now = $crate::clock::now();
-                if self.sweeps.due(table, now) {
-                    let (sql, kept) = table.statement();
-                    sqlx::query(sql)
-                        .bind(now - kept)
-                        .execute(&self.pool)
-                        .await?;
-                }
-                Ok(())
             }
         }
 

@@ -23,27 +23,46 @@ macro_rules! impl_tokens {
         #[async_trait::async_trait]
         impl $crate::store::TokenStore for $store {
             #[tracing::instrument(level = "debug", skip_all)]
-            async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), $crate::store::StoreError> {
-                let _gate = self.gate.enter().await?;
-                sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
-                    .bind(jti)
-                    .bind(expires_at)
-                    .execute(&self.pool)
+            async fn revoke_token(
+                &self,
+                jti: &str,
+                expires_at: i64,
+            ) -> Result<(), $crate::store::StoreError> {
+                // The same row as a one-time value: a revoked `jti` is recorded until it expires.
+                self.write($crate::store::sql::Queued::UseOnce {
+                    key: jti.to_string(),
+                    expires_at,
+                })
+                .await?;
+                self.sweep_if_due($crate::store::sql::Swept::RevokedToken)
                     .await?;
-                self.sweep_expired($crate::store::sql::Swept::RevokedToken).await?;
                 Ok(())
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn is_revoked(&self, jti: &str) -> Result<bool, $crate::store::StoreError> {
-                let row: Option<(String,)> = sqlx::query_as("SELECT jti FROM revoked_token WHERE jti = $1").bind(jti).fetch_optional(&self.pool).await?;
+                let row: Option<(String,)> =
+                    sqlx::query_as("SELECT jti FROM revoked_token WHERE jti = $1")
+                        .bind(jti)
+                        .fetch_optional(&self.pool)
+                        .await?;
                 Ok(row.is_some())
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
-            async fn use_once(&self, key: &str, expires_at: i64) -> Result<bool, $crate::store::StoreError> {
-                self.sweep_if_due($crate::store::sql::Swept::RevokedToken).await?;
-                let done = self.write($crate::store::sql::Queued::UseOnce { key: key.to_string(), expires_at }).await?;
+            async fn use_once(
+                &self,
+                key: &str,
+                expires_at: i64,
+            ) -> Result<bool, $crate::store::StoreError> {
+                self.sweep_if_due($crate::store::sql::Swept::RevokedToken)
+                    .await?;
+                let done = self
+                    .write($crate::store::sql::Queued::UseOnce {
+                        key: key.to_string(),
+                        expires_at,
+                    })
+                    .await?;
                 Ok(done == 1)
             }
         }

@@ -14,7 +14,7 @@ use crate::AppState;
 use super::consent::consent_text;
 
 /// A user code as shown to people: `WDJB-MJHT` (the device endpoint shows it so).
-fn display_user_code(code: &str) -> String {
+pub fn display_user_code(code: &str) -> String {
     match (code.get(..4), code.get(4..)) {
         (Some(a), Some(b)) if !b.is_empty() => format!("{a}-{b}"),
         _ => code.to_string(),
