@@ -16,7 +16,6 @@ use super::role_mappings::{self as rm, Available, Composite, Direct, Holders, Mo
 use super::view::{self, user_json};
 use super::{body, created, new_id, no_content, now_millis, AdminError, AdminResult};
 use crate::http::paths;
-use crate::oidc::backchannel_logout;
 use crate::realm::edit;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{CredentialRepresentation, UserRepresentation};
@@ -709,7 +708,14 @@ pub async fn logout(
 ) -> AdminResult<Response> {
     load(&state, &snap, &id).await?;
     let iss = issuer(&state, &snap, &headers, &uri)?;
-    backchannel_logout::end_user_sessions(&state, &snap, &iss, &id).await?;
+    crate::sessions::logout::end_user_sessions(
+        state.store.as_ref(),
+        &state.outbound,
+        &snap,
+        &iss,
+        &id,
+    )
+    .await?;
     Ok(no_content())
 }
 
@@ -737,7 +743,15 @@ pub async fn delete_session(
         return Err(gone());
     }
     let iss = issuer(&state, &snap, &headers, &uri)?;
-    if !backchannel_logout::end_session(&state, &snap, &iss, &sid).await? {
+    if !crate::sessions::logout::end_session(
+        state.store.as_ref(),
+        &state.outbound,
+        &snap,
+        &iss,
+        &sid,
+    )
+    .await?
+    {
         return Err(gone());
     }
     Ok(no_content())

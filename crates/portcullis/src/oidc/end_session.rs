@@ -4,7 +4,7 @@
 //! the session ends at once; without one, a confirmation page asks first. A
 //! `post_logout_redirect_uri` must be registered in the client's `post.logout.redirect.uris`
 //! (`+` means the client's redirect URIs), or nothing is redirected. The session's clients get
-//! back-channel logout tokens ([`super::backchannel_logout`]).
+//! back-channel logout tokens ([`crate::sessions::logout`]).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -81,7 +81,15 @@ async fn finish(
     if let Some(sid) = sid {
         // Ends the session and sends the back-channel logout tokens; a store failure still
         // clears the browser's cookie.
-        if let Err(e) = super::backchannel_logout::end_session(state, snap, issuer, sid).await {
+        if let Err(e) = crate::sessions::logout::end_session(
+            state.store.as_ref(),
+            &state.outbound,
+            snap,
+            issuer,
+            sid,
+        )
+        .await
+        {
             tracing::error!(error = %e, "ending the session failed");
         }
     }

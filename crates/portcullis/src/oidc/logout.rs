@@ -1,7 +1,7 @@
 //! POST /realms/{realm}/protocol/openid-connect/logout  (with `refresh_token`)
 //! Keycloak's back-channel logout for clients holding a refresh token: the session ends on
 //! the server, so refresh and introspection fail afterwards, and the session's clients get
-//! back-channel logout tokens ([`super::backchannel_logout`]). Answers 204.
+//! back-channel logout tokens ([`crate::sessions::logout`]). Answers 204.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -37,7 +37,14 @@ pub async fn post(
         ));
     }
     if let Some(sid) = claims.get("sid").and_then(Value::as_str) {
-        super::backchannel_logout::end_session(&state, &snap, &issuer, sid).await?;
+        crate::sessions::logout::end_session(
+            state.store.as_ref(),
+            &state.outbound,
+            &snap,
+            &issuer,
+            sid,
+        )
+        .await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,7 +2,6 @@
 
 pub mod authorization_response;
 pub mod authorize;
-pub mod backchannel_logout;
 pub mod bearer;
 pub mod certs;
 pub mod client_auth;

@@ -2,6 +2,8 @@
 //! `SessionExpirationUtils` computes them, liveness on use, and the periodic sweep of expired
 //! sessions.
 
+pub mod logout;
+
 use crate::model::SessionLifespans;
 use crate::realm::snapshot::{RealmCache, RealmSnapshot};
 use crate::store::{SessionRow, SessionSweep, Store, StoreError};

@@ -27,8 +27,7 @@ use crate::crypto::{jws, keys};
 use crate::http::paths;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::ClientRepresentation;
-use crate::store::{EndedSession, StoreError};
-use crate::AppState;
+use crate::store::{EndedSession, Store, StoreError};
 
 use crate::model::ClientSettings;
 
@@ -132,33 +131,40 @@ fn base_of<'a>(snap: &RealmSnapshot, issuer: &'a str) -> &'a str {
 
 /// Ends a session as before and tells its clients; false when it had ended already.
 pub async fn end_session(
-    state: &AppState,
+    store: &dyn Store,
+    outbound: &reqwest::Client,
     snap: &RealmSnapshot,
     issuer: &str,
     sid: &str,
 ) -> Result<bool, StoreError> {
-    let Some(ended) = state.store.end_session(sid).await? else {
+    let Some(ended) = store.end_session(sid).await? else {
         return Ok(false);
     };
-    notify(state, snap, issuer, std::slice::from_ref(&ended)).await;
+    notify(outbound, snap, issuer, std::slice::from_ref(&ended)).await;
     Ok(true)
 }
 
 /// Ends all of a user's sessions and tells their clients; returns how many ended.
 pub async fn end_user_sessions(
-    state: &AppState,
+    store: &dyn Store,
+    outbound: &reqwest::Client,
     snap: &RealmSnapshot,
     issuer: &str,
     user_id: &str,
 ) -> Result<usize, StoreError> {
-    let ended = state.store.end_user_sessions(&snap.id, user_id).await?;
-    notify(state, snap, issuer, &ended).await;
+    let ended = store.end_user_sessions(&snap.id, user_id).await?;
+    notify(outbound, snap, issuer, &ended).await;
     Ok(ended.len())
 }
 
 /// Sends a logout token to every client of the ended sessions that asks for one, in
 /// parallel, and waits for the answers (each bounded by [`crate::http::outbound::TIMEOUT`]).
-pub async fn notify(state: &AppState, snap: &RealmSnapshot, issuer: &str, ended: &[EndedSession]) {
+pub async fn notify(
+    outbound: &reqwest::Client,
+    snap: &RealmSnapshot,
+    issuer: &str,
+    ended: &[EndedSession],
+) {
     let base = base_of(snap, issuer);
     let now = crate::clock::now();
     let mut calls = tokio::task::JoinSet::new();
@@ -192,12 +198,7 @@ pub async fn notify(state: &AppState, snap: &RealmSnapshot, issuer: &str, ended:
             let Some(token) = sign(snap, &settings, &c) else {
                 continue;
             };
-            calls.spawn(deliver(
-                state.outbound.clone(),
-                client_id.clone(),
-                url,
-                token,
-            ));
+            calls.spawn(deliver(outbound.clone(), client_id.clone(), url, token));
         }
     }
     while calls.join_next().await.is_some() {}
