@@ -24,12 +24,6 @@ struct CreateRequest {
     count: Option<i64>,
 }
 
-/// SHA-256 of a token, hex: how tokens are stored and looked up.
-pub fn token_hash(token: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn presentation(r: &InitialAccessRow, token: Option<&str>) -> Value {
     let mut v = json!({
         "id": r.id,
@@ -72,7 +66,7 @@ pub async fn create(
     };
     state
         .store
-        .put_initial_access(&snap.id, &row, &token_hash(&token))
+        .put_initial_access(&snap.id, &row, &crate::crypto::sha256_hex(&token))
         .await?;
     let mut r = (StatusCode::OK, Json(presentation(&row, Some(&token)))).into_response();
     if let Ok(v) =

@@ -92,7 +92,59 @@ fn exists(kind: &str, name: &str) -> AdminError {
     AdminError::Conflict(format!("{kind} '{name}' already exists"))
 }
 
-/// Runs a partial import.
+/// Where imported roles go: the realm's roles (`client_id` none) or one client's.
+struct RoleOwner<'a> {
+    client_id: Option<&'a str>,
+    container_id: Option<String>,
+    /// `REALM_ROLE` or `CLIENT_ROLE` in the results.
+    kind: &'static str,
+    /// `Realm role` or `Client role` in the conflict message.
+    what: &'static str,
+}
+
+/// Adds, skips or overwrites one role (by name) as the policy says; `label` names it in the
+/// results.
+fn import_role(
+    rep: &mut RealmRepresentation,
+    owner: &RoleOwner<'_>,
+    mut role: RoleRepresentation,
+    label: &str,
+    policy: IfExists,
+    r: &mut Results,
+) -> AdminResult<()> {
+    let name = role.name.clone().unwrap_or_default();
+    let client_role = owner.client_id.is_some();
+    let existing = edit::role(rep, owner.client_id, &name).and_then(|x| x.id.clone());
+    match (existing, policy) {
+        (Some(_), IfExists::Fail) => return Err(exists(owner.what, label)),
+        (Some(id), IfExists::Skip) => r.push("SKIPPED", owner.kind, label, Some(&id)),
+        (Some(id), IfExists::Overwrite) => {
+            role.id = Some(id.clone());
+            // A realm role keeps the `clientRole` it came with (as this import always did).
+            if client_role {
+                role.client_role = Some(true);
+            }
+            role.container_id = owner.container_id.clone();
+            if let Some(slot) = edit::roles_mut(rep, owner.client_id)
+                .iter_mut()
+                .find(|x| x.name.as_deref() == Some(name.as_str()))
+            {
+                *slot = role;
+            }
+            r.push("OVERWRITTEN", owner.kind, label, Some(&id));
+        }
+        (None, _) => {
+            let id = super::new_id();
+            role.id = Some(id.clone());
+            role.client_role = Some(client_role);
+            role.container_id = owner.container_id.clone();
+            edit::roles_mut(rep, owner.client_id).push(role);
+            r.push("ADDED", owner.kind, label, Some(&id));
+        }
+    }
+    Ok(())
+}
+
 /// Realm roles.
 fn realm_roles(
     rep: &mut RealmRepresentation,
@@ -100,40 +152,23 @@ fn realm_roles(
     policy: IfExists,
     r: &mut Results,
 ) -> AdminResult<()> {
-    let roles = req.get("roles");
-    for v in roles
+    let owner = RoleOwner {
+        client_id: None,
+        container_id: rep.id.clone(),
+        kind: "REALM_ROLE",
+        what: "Realm role",
+    };
+    for v in req
+        .get("roles")
         .and_then(|r| r.get("realm"))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
-        let mut role: RoleRepresentation = serde_json::from_value(v.clone())
+        let role: RoleRepresentation = serde_json::from_value(v.clone())
             .map_err(|e| AdminError::bad(format!("roles.realm: {e}")))?;
         let name = role.name.clone().unwrap_or_default();
-        let existing = edit::role(rep, None, &name).and_then(|x| x.id.clone());
-        match (existing, policy) {
-            (Some(_), IfExists::Fail) => return Err(exists("Realm role", &name)),
-            (Some(id), IfExists::Skip) => r.push("SKIPPED", "REALM_ROLE", &name, Some(&id)),
-            (Some(id), IfExists::Overwrite) => {
-                role.id = Some(id.clone());
-                role.container_id = rep.id.clone();
-                if let Some(slot) = edit::roles_mut(rep, None)
-                    .iter_mut()
-                    .find(|x| x.name.as_deref() == Some(name.as_str()))
-                {
-                    *slot = role;
-                }
-                r.push("OVERWRITTEN", "REALM_ROLE", &name, Some(&id));
-            }
-            (None, _) => {
-                let id = super::new_id();
-                role.id = Some(id.clone());
-                role.client_role = Some(false);
-                role.container_id = rep.id.clone();
-                edit::roles_mut(rep, None).push(role);
-                r.push("ADDED", "REALM_ROLE", &name, Some(&id));
-            }
-        }
+        import_role(rep, &owner, role, &name, policy, r)?;
     }
     Ok(())
 }
@@ -187,8 +222,8 @@ fn client_roles(
     policy: IfExists,
     r: &mut Results,
 ) -> AdminResult<()> {
-    let roles = req.get("roles");
-    for (client_id, list) in roles
+    for (client_id, list) in req
+        .get("roles")
         .and_then(|r| r.get("client"))
         .and_then(Value::as_object)
         .into_iter()
@@ -201,36 +236,17 @@ fn client_roles(
                     "roles.client.{client_id}: client '{client_id}' does not exist"
                 ))
             })?;
+        let owner = RoleOwner {
+            client_id: Some(client_id),
+            container_id: Some(container),
+            kind: "CLIENT_ROLE",
+            what: "Client role",
+        };
         for v in list.as_array().into_iter().flatten() {
-            let mut role: RoleRepresentation = serde_json::from_value(v.clone())
+            let role: RoleRepresentation = serde_json::from_value(v.clone())
                 .map_err(|e| AdminError::bad(format!("roles.client.{client_id}: {e}")))?;
-            let name = role.name.clone().unwrap_or_default();
-            let label = format!("{client_id}-{name}");
-            let existing = edit::role(rep, Some(client_id), &name).and_then(|x| x.id.clone());
-            match (existing, policy) {
-                (Some(_), IfExists::Fail) => return Err(exists("Client role", &label)),
-                (Some(id), IfExists::Skip) => r.push("SKIPPED", "CLIENT_ROLE", &label, Some(&id)),
-                (Some(id), IfExists::Overwrite) => {
-                    role.id = Some(id.clone());
-                    role.client_role = Some(true);
-                    role.container_id = Some(container.clone());
-                    if let Some(slot) = edit::roles_mut(rep, Some(client_id))
-                        .iter_mut()
-                        .find(|x| x.name.as_deref() == Some(name.as_str()))
-                    {
-                        *slot = role;
-                    }
-                    r.push("OVERWRITTEN", "CLIENT_ROLE", &label, Some(&id));
-                }
-                (None, _) => {
-                    let id = super::new_id();
-                    role.id = Some(id.clone());
-                    role.client_role = Some(true);
-                    role.container_id = Some(container.clone());
-                    edit::roles_mut(rep, Some(client_id)).push(role);
-                    r.push("ADDED", "CLIENT_ROLE", &label, Some(&id));
-                }
-            }
+            let label = format!("{client_id}-{}", role.name.as_deref().unwrap_or_default());
+            import_role(rep, &owner, role, &label, policy, r)?;
         }
     }
     Ok(())
@@ -346,6 +362,8 @@ async fn users(
     Ok((user_writes, results))
 }
 
+/// Runs a partial import: users, then the realm's roles, clients, client roles and groups in
+/// one transaction.
 pub async fn run(
     state: &AppState,
     caller: &super::auth::Caller,

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::realm::snapshot::RealmSnapshot;
-use crate::representation::{ClientRepresentation, ClientScopeRepresentation, UserRepresentation};
+use crate::representation::{ClientRepresentation, UserRepresentation};
 use crate::AppState;
 
 use self::reply::Reply;
@@ -70,6 +70,11 @@ pub struct AuthRequest {
 }
 
 impl AuthRequest {
+    /// The client of the request, if the realm (still) has it.
+    pub fn client<'a>(&self, snap: &'a RealmSnapshot) -> Option<&'a ClientRepresentation> {
+        snap.index.client(&snap.rep, self.client_id.as_deref()?)
+    }
+
     /// Whether `prompt` holds `value` (a space-separated list).
     pub fn prompts(&self, value: &str) -> bool {
         self.prompt
@@ -177,14 +182,6 @@ pub type Answer<'a> = Pin<Box<dyn Future<Output = Response> + Send + 'a>>;
 /// What a login needs from the protocol it serves. The protocol endpoints (`oidc`, above this
 /// module) implement it, so that imports point one way.
 pub trait Protocol: Sync {
-    /// The client scopes a request's `scope` gives the client; `None` when it is invalid.
-    fn client_scopes<'a>(
-        &self,
-        snap: &'a RealmSnapshot,
-        client: &ClientRepresentation,
-        scope: Option<&str>,
-    ) -> Option<Vec<&'a ClientScopeRepresentation>>;
-
     /// The answer to the client for an authenticated (and consented) request.
     fn authorized<'a>(
         &'a self,
@@ -195,13 +192,7 @@ pub trait Protocol: Sync {
 }
 
 /// SHA-256 of a code, hex: codes are stored by hash only.
-pub fn code_hash(code: &str) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, code.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use crate::crypto::sha256_hex as code_hash;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]

@@ -31,9 +31,10 @@ use serde_json::{json, Map, Value};
 
 use crate::admin::auth::{Family, Need};
 use crate::admin::AdminError;
+use crate::crypto::sha256_hex as token_hash;
 use crate::http::oauth_error::OAuthError;
 use crate::http::paths;
-use crate::realm::edit::{self, token_hash, EditError};
+use crate::realm::edit::{self, EditError};
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{ClientRepresentation, RealmRepresentation};
 use crate::store::{StoreError, Write};

@@ -10,6 +10,15 @@ pub mod password;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 
+/// SHA-256 of a value, lower-case hex: how codes and tokens are stored (never the values).
+pub fn sha256_hex(value: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, value.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A secret value: `Debug` prints `[redacted]`, comparison is constant-time.
 #[derive(Clone)]
 pub struct Secret(String);

@@ -11,7 +11,7 @@ use crate::authn::reply::{Reply, ResponseType};
 use crate::authn::{code_hash, Answer, AuthRequest, Authenticated, Authorized, CodeData, Protocol};
 use crate::clock::now;
 use crate::realm::snapshot::RealmSnapshot;
-use crate::representation::{ClientRepresentation, ClientScopeRepresentation, UserRepresentation};
+use crate::representation::UserRepresentation;
 use crate::AppState;
 
 use crate::tokens;
@@ -20,17 +20,6 @@ use crate::tokens;
 pub struct Oidc;
 
 impl Protocol for Oidc {
-    fn client_scopes<'a>(
-        &self,
-        snap: &'a RealmSnapshot,
-        client: &ClientRepresentation,
-        scope: Option<&str>,
-    ) -> Option<Vec<&'a ClientScopeRepresentation>> {
-        tokens::resolve_scopes(snap, client, scope)
-            .ok()
-            .map(|(s, _)| s)
-    }
-
     fn authorized<'a>(
         &'a self,
         state: &'a AppState,
@@ -125,11 +114,7 @@ async fn front_channel(
     code: Option<String>,
 ) -> Response {
     let scope = request.scope.as_deref();
-    let Some(client) = request
-        .client_id
-        .as_deref()
-        .and_then(|c| snap.index.client(&snap.rep, c))
-    else {
+    let Some(client) = request.client(snap) else {
         return error_page(StatusCode::BAD_REQUEST, "Client not found.");
     };
     let Ok((scopes, openid)) = tokens::resolve_scopes(snap, client, scope) else {

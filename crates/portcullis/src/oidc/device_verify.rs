@@ -21,7 +21,6 @@ use crate::realm::snapshot::RealmSnapshot;
 use crate::store::DeviceDecision;
 use crate::AppState;
 
-use super::authorization_response::Oidc;
 use super::device::normalize_user_code;
 use super::form::Form;
 use crate::http::oauth_error::OAuthError;
@@ -261,7 +260,7 @@ pub async fn post(
     };
     // An SSO session of this realm: straight to consent.
     if let Some(who) = sso::session(store, &snap, &headers, None).await {
-        return device_consent::show(&state, &snap, &Oidc, &pending, &who, secure).await;
+        return device_consent::show(&state, &snap, &pending, &who, secure).await;
     }
     password::show_form(&state, &snap, &pending, FORM_LIFESPAN, secure).await
 }

@@ -51,13 +51,6 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// SHA-256 of a token, hex: how initial access and registration access tokens are stored and
-/// looked up.
-pub fn token_hash(token: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Reads a realm's stored representation, lets `f` change it (and add writes to the same
 /// transaction), validates the result as an import would, and stores it if nobody changed the
 /// realm meanwhile (otherwise reads and tries again). `realms` gets the new snapshot before

@@ -61,6 +61,12 @@ impl SessionNotes {
         }
     }
 
+    /// Stored notes read straight into the JSON object protocol mappers read (one parse, for
+    /// the token endpoint; `parse(data).to_map()` gives the same object).
+    pub fn map_of(data: &str) -> Map<String, Value> {
+        serde_json::from_str(data).unwrap_or_default()
+    }
+
     /// The stored form.
     pub fn to_json(&self) -> String {
         Value::Object(self.to_map()).to_string()
@@ -77,6 +83,7 @@ mod tests {
     fn stored_notes_parse_and_round_trip() {
         let old = r#"{"AUTH_TIME":"1700000000","REMEMBER_ME":"true","ip":"10.0.0.1","x":"y"}"#;
         let n = SessionNotes::parse(old);
+        assert_eq!(SessionNotes::map_of(old), n.to_map(), "both readings agree");
         assert_eq!(n.auth_time(), Some(1_700_000_000));
         assert!(n.remember_me());
         assert_eq!(n.ip.as_deref(), Some("10.0.0.1"));

@@ -128,7 +128,7 @@ pub(crate) const MAX_BATCH: usize = 256;
 
 /// A short write of the hot paths (refresh, login, code redemption) that the write queue can
 /// commit together with others. Each is one or two statements whose outcome is a row count.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum Queued {
     /// `UPDATE user_session SET last_refresh`.
     TouchSession { id: String, now: i64 },
@@ -192,6 +192,10 @@ impl WriteQueue {
     /// The queue of a writer task.
     pub(crate) fn new(sender: tokio::sync::mpsc::UnboundedSender<Job>) -> Self {
         WriteQueue(Some(sender))
+    }
+    /// Whether writes go through the queue (SQLite) or are written at once (PostgreSQL).
+    pub(crate) fn is_open(&self) -> bool {
+        self.0.is_some()
     }
     /// Queues `w` and waits until it is committed; `None` when there is no queue (the caller
     /// writes at once).
@@ -345,8 +349,8 @@ macro_rules! impl_store {
             /// Writes `w`: through the write queue where there is one (committed together with
             /// the writes queued meanwhile), else at once.
             async fn write(&self, w: $crate::store::sql::Queued) -> Result<u64, $crate::store::StoreError> {
-                if let Some(outcome) = self.queue.write(w.clone()).await {
-                    return outcome;
+                if self.queue.is_open() {
+                    return self.queue.write(w).await.unwrap_or(Err($crate::store::StoreError::Busy));
                 }
                 let mut conn = self.pool.acquire().await?;
                 Ok(Self::run_queued(&mut *conn, &w).await?)

@@ -398,7 +398,6 @@ pub struct Issued {
 }
 
 /// Builds and signs the access token and, with `openid`, the ID token.
-#[tracing::instrument(level = "debug", skip_all)]
 pub fn issue(req: &TokenRequest<'_>) -> Result<Issued, OAuthError> {
     issue_with_audience(req, None)
 }
@@ -407,14 +406,7 @@ pub fn issue(req: &TokenRequest<'_>) -> Result<Issued, OAuthError> {
 /// `audience`): the token's `aud` becomes the requested clients that the mappers put there,
 /// and `resource_access` keeps only those clients.
 pub fn restrict_audience(access: &mut Map<String, Value>, requested: &[String]) {
-    let present: Vec<String> = match access.get("aud") {
-        Some(Value::String(a)) => vec![a.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let present = audiences(access);
     let mut kept: Vec<String> = Vec::new();
     for r in requested {
         if present.contains(r) && !kept.contains(r) {

@@ -44,21 +44,19 @@ pub fn consent_text(scope: &ClientScopeRepresentation) -> Option<(String, String
 /// in the user, as Keycloak exports them), unless `prompt=consent`.
 fn scopes_to_consent(
     snap: &RealmSnapshot,
-    protocol: &dyn Protocol,
     request: &AuthRequest,
     user: &UserRepresentation,
 ) -> Vec<(String, String)> {
-    let Some(client) = request
-        .client_id
-        .as_deref()
-        .and_then(|c| snap.index.client(&snap.rep, c))
-    else {
+    let Some(client) = request.client(snap) else {
         return Vec::new();
     };
     if client.consent_required != Some(true) {
         return Vec::new();
     }
-    let Some(scopes) = protocol.client_scopes(snap, client, request.scope.as_deref()) else {
+    let Some(scopes) = crate::tokens::resolve_scopes(snap, client, request.scope.as_deref())
+        .ok()
+        .map(|(s, _)| s)
+    else {
         return Vec::new();
     };
     let forced = request.prompts("consent");
@@ -94,7 +92,7 @@ pub async fn code_or_consent(
     who: &Authenticated,
 ) -> Response {
     if pending.device_user_code.is_some() {
-        return device_consent::show(state, snap, protocol, pending, who, reply.secure()).await;
+        return device_consent::show(state, snap, pending, who, reply.secure()).await;
     }
     let user = match state.store.user_by_id(&snap.id, &who.user_id).await {
         Ok(Some(row)) => parse_user(&row).ok(),
@@ -104,7 +102,7 @@ pub async fn code_or_consent(
         return internal_error();
     };
     let request = &pending.request;
-    let to_grant = scopes_to_consent(snap, protocol, request, &user);
+    let to_grant = scopes_to_consent(snap, request, &user);
     if to_grant.is_empty() {
         let done = Authorized {
             request,

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::authn::pages::{consent_page, error_page, escape};
-use crate::authn::{flow, Authenticated, PendingLogin, Protocol};
+use crate::authn::{flow, Authenticated, PendingLogin};
 use crate::http::paths;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::AppState;
@@ -26,20 +26,18 @@ pub fn display_user_code(code: &str) -> String {
 pub async fn show(
     state: &AppState,
     snap: &RealmSnapshot,
-    protocol: &dyn Protocol,
     pending: &PendingLogin,
     who: &Authenticated,
     secure: bool,
 ) -> Response {
     let request = &pending.request;
-    let Some(client) = request
-        .client_id
-        .as_deref()
-        .and_then(|c| snap.index.client(&snap.rep, c))
-    else {
+    let Some(client) = request.client(snap) else {
         return error_page(StatusCode::BAD_REQUEST, "Client not found.");
     };
-    let Some(scopes) = protocol.client_scopes(snap, client, request.scope.as_deref()) else {
+    let Some(scopes) = crate::tokens::resolve_scopes(snap, client, request.scope.as_deref())
+        .ok()
+        .map(|(s, _)| s)
+    else {
         return error_page(StatusCode::BAD_REQUEST, "Invalid scopes.");
     };
     let texts: Vec<String> = scopes

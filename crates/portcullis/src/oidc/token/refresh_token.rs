@@ -142,7 +142,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     }
     let requested = narrowed_scope(&claims, ctx.params.get("scope"))?;
     let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, Some(&requested))?;
-    let notes = SessionNotes::parse(&session.data).to_map();
+    let notes = SessionNotes::map_of(&session.data);
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,
