@@ -30,3 +30,5 @@ echo "compat: python-keycloak against $PORTCULLIS_URL"
 "$VENV/bin/pytest" -q compat/python
 echo "compat: openid-client (node) against $PORTCULLIS_URL"
 (cd compat/node && node --test)
+echo "compat: python-keycloak upstream suite"
+bash scripts/compat-upstream.sh
