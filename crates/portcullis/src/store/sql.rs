@@ -172,6 +172,32 @@ pub(crate) enum Queued {
     Sweep { table: Swept, now: i64 },
 }
 
+/// Runs the write queue's writer on a thread of its own, with a runtime of its own. On the
+/// request runtime the writer and its commits waited behind every runnable request (a round of
+/// 64 token signatures, about 40 ms, at each of their awaits), and a request whose write was
+/// queued paid those rounds on top of its own. Here the commit runs as soon as the database
+/// answers, and the waiting request is woken from outside the request runtime, which looks at
+/// such wake-ups every few tasks (tokio's multi-thread scheduler tunes that interval to about a
+/// millisecond of work). The thread ends when the queue's last sender is dropped.
+pub(crate) fn on_writer_thread(
+    writer: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let span = tracing::Span::current();
+    std::thread::Builder::new()
+        .name("portcullis-writer".into())
+        .spawn(move || {
+            let _entered = span.enter();
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(writer),
+                Err(e) => tracing::error!(error = %e, "write queue: no runtime for the writer"),
+            }
+        })
+        .map(drop)
+}
+
 /// A queued write and where its outcome goes.
 pub(crate) type Job = (
     Queued,
@@ -411,7 +437,7 @@ macro_rules! impl_store {
             #[allow(dead_code)] // PostgreSQL has no queue
             pub(crate) fn spawn_writer(pool: sqlx::Pool<$db>, gate: $crate::store::sql::WriteGate) -> $crate::store::sql::WriteQueue {
                 let (sender, mut jobs_in) = tokio::sync::mpsc::unbounded_channel::<$crate::store::sql::Job>();
-                tokio::spawn(async move {
+                let writer = $crate::store::sql::on_writer_thread(async move {
                     while let Some(first) = jobs_in.recv().await {
                         let mut jobs = vec![first];
                         while jobs.len() < $crate::store::sql::MAX_BATCH {
@@ -429,7 +455,14 @@ macro_rules! impl_store {
                     }
                     tracing::debug!("write queue closed");
                 });
-                $crate::store::sql::WriteQueue::new(sender)
+                match writer {
+                    Ok(()) => $crate::store::sql::WriteQueue::new(sender),
+                    Err(e) => {
+                        // Without its thread there is no queue: writes go straight to the database.
+                        tracing::warn!(error = %e, "write queue: no thread for the writer; writing directly");
+                        $crate::store::sql::WriteQueue::default()
+                    }
+                }
             }
         }
 
