@@ -5,6 +5,29 @@ use axum::http::{HeaderMap, Uri};
 
 use crate::config::{Hostname, ProxyHeaders};
 
+/// Whether pages under `base` are a secure context (W3C Secure Contexts §3.2, Keycloak's
+/// `SecureContextResolver`): HTTPS, or a loopback host over HTTP (`localhost`, `*.localhost`,
+/// `127.0.0.0/8`, `[::1]`). Browsers keep `Secure` cookies for these, so Keycloak's cookies are
+/// `Secure; SameSite=None` there and `SameSite=Lax` elsewhere.
+pub fn is_secure_context(base: &str) -> bool {
+    let Ok(u) = url::Url::parse(base) else {
+        return false;
+    };
+    match u.scheme() {
+        "https" => true,
+        "http" => match u.host() {
+            Some(url::Host::Domain(d)) => {
+                let d = d.trim_end_matches('.').to_ascii_lowercase();
+                d == "localhost" || d.ends_with(".localhost")
+            }
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
 /// How to compute the base URL; built once from the configuration.
 #[derive(Debug, Clone)]
 pub struct BaseUrl {
