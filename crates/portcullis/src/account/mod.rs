@@ -81,8 +81,10 @@ fn error(status: StatusCode, text: &'static str) -> Response {
 /// `WWW-Authenticate`.
 fn unauthorized(challenge: &'static str) -> Response {
     let mut r = error(StatusCode::UNAUTHORIZED, "HTTP 401 Unauthorized");
-    r.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
     r
 }
 
@@ -153,7 +155,10 @@ async fn authorized(
     version: Option<&str>,
     claims: &Map<String, Value>,
 ) -> Response {
-    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let user = match state.store.user_by_id(&snap.id, sub).await {
         Ok(Some(row)) => match parse_user(&row) {
             Ok(u) => u,

@@ -234,3 +234,32 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod secure_context_tests {
+    use super::is_secure_context;
+
+    #[test]
+    fn https_and_loopback_hosts_are_secure_contexts() {
+        for yes in [
+            "https://sso.example",
+            "http://localhost:8080",
+            "http://app.localhost",
+            "http://127.0.0.1:1",
+            "http://127.8.9.10",
+            "http://[::1]:8080",
+        ] {
+            assert!(is_secure_context(yes), "{yes}");
+        }
+        for no in [
+            "http://sso.example",
+            "http://10.0.0.1",
+            "http://localhost.example.com",
+            "ftp://localhost",
+            "garbage",
+        ] {
+            assert!(!is_secure_context(no), "{no}");
+        }
+    }
+}

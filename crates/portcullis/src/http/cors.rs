@@ -263,12 +263,17 @@ mod tests {
     #[test]
     fn preflight_answers_any_origin_with_methods_headers_and_max_age() {
         let h = Cors::preflight(Some("POST, OPTIONS")).headers(Some("http://x"));
-        let get = |n: &str| h.iter().find(|(k, _)| k.as_str() == n).map(|(_, v)| v.as_str());
+        let get = |n: &str| {
+            h.iter()
+                .find(|(k, _)| k.as_str() == n)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("access-control-allow-origin"), Some("http://x"));
         assert_eq!(get("access-control-allow-methods"), Some("POST, OPTIONS"));
         assert_eq!(get("access-control-allow-credentials"), Some("true"));
-        assert!(get("access-control-allow-headers")
-            .is_some_and(|v| v.ends_with("DPoP, Authorization")));
+        assert!(
+            get("access-control-allow-headers").is_some_and(|v| v.ends_with("DPoP, Authorization"))
+        );
         assert_eq!(get("access-control-max-age"), Some("3600"));
         assert_eq!(get("access-control-expose-headers"), None);
     }

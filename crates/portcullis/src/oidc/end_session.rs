@@ -58,8 +58,7 @@ fn id_token_claims(snap: &RealmSnapshot, issuer: &str, token: &str) -> Option<Ma
 fn clear_cookie(snap: &RealmSnapshot, issuer: &str, r: &mut Response) {
     let realm_path = paths::url("", paths::REALM, &snap.name);
     let secure = crate::http::base_url::is_secure_context(issuer);
-    let identity =
-        cookies::set_cookie(&realm_path, cookies::IDENTITY_COOKIE, "", secure, Some(0));
+    let identity = cookies::set_cookie(&realm_path, cookies::IDENTITY_COOKIE, "", secure, Some(0));
     let session = cookies::session_cookie(&realm_path, "", secure, Some(0));
     for c in [identity, session] {
         if let Ok(v) = HeaderValue::from_str(&c) {

@@ -37,14 +37,13 @@ fn page(body: &'static str, version: Option<&str>) -> Response {
         Some(v) if v == RESOURCES_VERSION => "max-age=2592000",
         Some(_) => return StatusCode::NOT_FOUND.into_response(),
     };
-    let mut r = (
-        [(header::CONTENT_TYPE, "text/html;charset=utf-8")],
-        body,
-    )
-        .into_response();
+    let mut r = ([(header::CONTENT_TYPE, "text/html;charset=utf-8")], body).into_response();
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert("p3p", HeaderValue::from_static("CP=\"This is not a P3P policy!\""));
+    h.insert(
+        "p3p",
+        HeaderValue::from_static("CP=\"This is not a P3P policy!\""),
+    );
     r
 }
 
@@ -97,7 +96,12 @@ pub async fn init(
 ) -> Result<StatusCode, HttpError> {
     let snap = state.realm(&realm)?;
     let base = state.base_url(&headers, &uri).ok();
-    Ok(init_decision(&snap, base.as_deref(), q.client_id.as_deref(), q.origin.as_deref()))
+    Ok(init_decision(
+        &snap,
+        base.as_deref(),
+        q.client_id.as_deref(),
+        q.origin.as_deref(),
+    ))
 }
 
 /// The `/init` decision.

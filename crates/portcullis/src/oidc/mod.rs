@@ -84,8 +84,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route(paths::LOGIN_STATUS_IFRAME, get(iframes::login_status))
         .route(paths::LOGIN_STATUS_IFRAME_INIT, get(iframes::init))
-        .route(paths::THIRD_PARTY_COOKIES_STEP1, get(iframes::third_party_step1))
-        .route(paths::THIRD_PARTY_COOKIES_STEP2, get(iframes::third_party_step2))
+        .route(
+            paths::THIRD_PARTY_COOKIES_STEP1,
+            get(iframes::third_party_step1),
+        )
+        .route(
+            paths::THIRD_PARTY_COOKIES_STEP2,
+            get(iframes::third_party_step2),
+        )
         .route(paths::INTROSPECT, post(introspect::post))
         .route(paths::REVOKE, post(revoke::post))
         .route(

@@ -62,7 +62,9 @@ pub async fn token(
     let client_id = client_of(&headers, &form);
     let has_grant = form.iter().any(|(k, _)| k == "grant_type");
     let mut resp = next.run(req).await;
-    if !has_grant || client_auth_failed(&resp) || error_code(&resp) == Some("unsupported_grant_type")
+    if !has_grant
+        || client_auth_failed(&resp)
+        || error_code(&resp) == Some("unsupported_grant_type")
     {
         return resp;
     }
@@ -164,20 +166,18 @@ async fn buffered_form(req: Request) -> Result<(Request, Vec<(String, String)>),
 
 /// The client a request names: HTTP Basic user, `client_id`, or a client assertion's `sub`.
 fn client_of(headers: &HeaderMap, form: &[(String, String)]) -> Option<String> {
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    basic_user(headers).or_else(|| field("client_id")).or_else(|| {
-        let assertion = field("client_assertion")?;
-        crate::crypto::jws::parse(&assertion)
-            .ok()?
-            .claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    })
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    basic_user(headers)
+        .or_else(|| field("client_id"))
+        .or_else(|| {
+            let assertion = field("client_assertion")?;
+            crate::crypto::jws::parse(&assertion)
+                .ok()?
+                .claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
 }
 
 /// The token of an `Authorization: Bearer` header.
