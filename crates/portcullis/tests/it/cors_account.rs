@@ -40,9 +40,22 @@ fn js_realm() -> Value {
     })
 }
 
+/// A realm whose `account` client is disabled: no account API.
+fn no_account_realm() -> Value {
+    json!({
+        "realm": "noacct",
+        "clients": [
+            {"clientId": "account", "enabled": false, "publicClient": true},
+            {"clientId": "cli", "publicClient": true, "directAccessGrantsEnabled": true}
+        ],
+        "users": [{"username": "dave", "enabled": true, "credentials": [{"type": "password", "value": "dave-pw"}],
+                   "realmRoles": ["default-roles-noacct"]}]
+    })
+}
+
 async fn js() -> (Data, TestServer) {
     let data = Data::new(Backend::Sqlite).await.unwrap();
-    let server = start_with(&data, &[js_realm()]).await;
+    let server = start_with(&data, &[js_realm(), no_account_realm()]).await;
     (data, server)
 }
 
@@ -401,6 +414,11 @@ async fn account_api_answers_the_profile_with_keycloaks_authorization_and_cors()
     // Without a JSON Accept, the (absent) account console: 404.
     let (status, _, _) = send(client().get(&account).bearer_auth(&at), None).await;
     assert_eq!(status, 404);
+    // The realm's account client is disabled: no account API at all.
+    let dave = admin_cli_token(&server, "noacct", "dave", "dave-pw").await;
+    let (status, body, _) = send(get(server.url("/realms/noacct/account"), Some(dave)), None).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "account management not enabled");
 }
 
 #[tokio::test]
