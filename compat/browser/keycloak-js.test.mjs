@@ -48,9 +48,9 @@ async function createClient(rep) {
   assert.equal(r.status, 201, await r.text());
 }
 
-function appUrl(clientId, init) {
+function appUrl(clientId, init, config = { url: KC, realm: REALM, clientId }) {
   const q = new URLSearchParams({
-    config: JSON.stringify({ url: KC, realm: REALM, clientId }),
+    config: JSON.stringify(config),
     init: JSON.stringify(init),
   });
   return `${spa.origin}/app.html?${q}`;
@@ -231,6 +231,17 @@ describe('keycloak-js 26.2.4 in Chromium', () => {
     assert.deepEqual(await outcome(p), { authenticated: true });
     assert.equal(await p.evaluate(() => window.kc.tokenParsed.preferred_username), 'alice');
     assert.ok(navigations.every((u) => u.startsWith(spa.origin)), navigations.join('\n'));
+    await p.close();
+  });
+
+  test('generic OIDC mode (oidcProvider): discovery read cross-origin, check-sso finds the session', async () => {
+    const p = await newPage();
+    const config = { oidcProvider: `${KC}/realms/${REALM}`, clientId: SPA_CLIENT };
+    await p.goto(appUrl(SPA_CLIENT, { onLoad: 'check-sso', pkceMethod: 'S256', silentCheckSsoRedirectUri: true }, config));
+    assert.deepEqual(await outcome(p), { authenticated: true });
+    // The session-status iframe comes from discovery's check_session_iframe.
+    const frames = await p.evaluate(() => [...document.querySelectorAll('iframe')].map((f) => f.src));
+    assert.ok(frames.some((src) => src.endsWith('/protocol/openid-connect/login-status-iframe.html')), frames.join('\n'));
     await p.close();
   });
 

@@ -49,15 +49,25 @@ pub fn realm_and_issuer(
     Ok((snap, issuer))
 }
 
-/// The routes of this family. The token, userinfo and logout endpoints answer CORS through
+/// The routes of this family. The token, userinfo, logout, discovery and JWKS endpoints answer CORS through
 /// `http::cors` layers (and `OPTIONS` preflights), as Keycloak's endpoints do.
 pub fn routes(state: &AppState) -> Router<AppState> {
     use crate::http::cors::layers as cors;
     use axum::middleware::from_fn_with_state;
     Router::new()
         .route(paths::REALM, get(realm_info::get))
-        .route(paths::DISCOVERY, get(discovery::get))
-        .route(paths::CERTS, get(certs::get))
+        .route(
+            paths::DISCOVERY,
+            get(discovery::get)
+                .layer(axum::middleware::from_fn(cors::public))
+                .options(cors::preflight_get),
+        )
+        .route(
+            paths::CERTS,
+            get(certs::get)
+                .layer(axum::middleware::from_fn(cors::public))
+                .options(cors::preflight_get),
+        )
         .route(paths::AUTH, get(authorize::get))
         .route(paths::LOGIN_ACTION, post(login_actions::authenticate))
         .route(paths::REQUIRED_ACTION, post(login_actions::required_action))

@@ -501,6 +501,27 @@ async fn iframe_pages_and_the_init_check() {
     assert_eq!(r.status(), 403);
 }
 
+#[tokio::test]
+async fn discovery_and_jwks_are_readable_from_any_origin() {
+    let (_d, server) = js().await;
+    for url in [
+        server.url("/realms/js/.well-known/openid-configuration"),
+        ep(&server, "certs"),
+    ] {
+        let (status, body, h) = send(client().get(&url), Some(EVIL)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_cors(&h, EVIL);
+        assert_eq!(header(&h, "access-control-expose-headers"), None);
+        let (_, _, h) = send(client().get(&url), None).await;
+        assert_no_cors(&h);
+        let (status, _, h) =
+            send(client().request(reqwest::Method::OPTIONS, &url), Some(SPA)).await;
+        assert_eq!(status, 200);
+        assert_cors(&h, SPA);
+        assert_eq!(header(&h, "access-control-allow-methods"), Some("GET"));
+    }
+}
+
 fn set_cookies(h: &HeaderMap) -> Vec<String> {
     h.get_all("set-cookie")
         .iter()

@@ -9,7 +9,8 @@
 //!   no client is known (no token, unreadable token, unknown client), as Keycloak's
 //!   `cors.allowAllOrigins()` before verification;
 //! - logout (`LogoutEndpoint.logoutToken`): the refresh-token logout (`POST` with
-//!   `refresh_token`) only, like the token endpoint; browser logouts get no CORS.
+//!   `refresh_token`) only, like the token endpoint; browser logouts get no CORS;
+//! - discovery and the JWKS: any origin.
 
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Path, Request, State};
@@ -31,6 +32,11 @@ pub async fn preflight_post(headers: HeaderMap) -> Response {
     preflight(&headers, Some("POST, OPTIONS"))
 }
 
+/// `OPTIONS` of discovery and the JWKS: `Allow-Methods: GET`.
+pub async fn preflight_get(headers: HeaderMap) -> Response {
+    preflight(&headers, Some("GET"))
+}
+
 /// `OPTIONS` of userinfo and logout: Keycloak's default methods.
 pub async fn preflight_default(headers: HeaderMap) -> Response {
     preflight(&headers, None)
@@ -41,6 +47,22 @@ pub fn preflight(headers: &HeaderMap, methods: Option<&'static str>) -> Response
     let mut r = StatusCode::OK.into_response();
     Cors::preflight(methods).apply(headers, &mut r);
     r
+}
+
+/// Public documents readable from any origin: discovery (`RealmsResource.getWellKnown`) and
+/// the JWKS (`OIDCLoginProtocolService.certs`), `allowAllOrigins().auth()`.
+pub async fn public(req: Request, next: Next) -> Response {
+    let headers = req.headers().clone();
+    let mut resp = next.run(req).await;
+    Cors {
+        allowed: Some(Allowed::All),
+        methods: None,
+        exposed: None,
+        auth: true,
+        preflight: false,
+    }
+    .apply(&headers, &mut resp);
+    resp
 }
 
 /// Token endpoint.
