@@ -24,6 +24,7 @@ const RANKS: &[&[&str]] = &[
     &["sessions"],
     &["authn", "login"],
     &["oidc"],
+    &["account"],
     &["admin"],
     &["client_registration"],
     &["health", "metrics", "testing"],

@@ -3,6 +3,7 @@
 //! [`app`] builds the HTTP application from an [`AppState`]; [`server`] starts listeners;
 //! the `portcullis` binary is a thin CLI over both.
 
+pub mod account;
 pub mod admin;
 pub mod authn;
 pub mod client_registration;

@@ -88,9 +88,10 @@ impl Reply {
         }
     }
 
-    /// Whether cookies must be `Secure` (the issuer is HTTPS).
+    /// Whether cookies are `Secure; SameSite=None`: the issuer is a secure context (HTTPS or a
+    /// loopback host).
     pub fn secure(&self) -> bool {
-        self.issuer.starts_with("https://")
+        crate::http::base_url::is_secure_context(&self.issuer)
     }
 
     /// Sends `params`, then `state` and `iss`.

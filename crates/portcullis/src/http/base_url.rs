@@ -5,6 +5,29 @@ use axum::http::{HeaderMap, Uri};
 
 use crate::config::{Hostname, ProxyHeaders};
 
+/// Whether pages under `base` are a secure context (W3C Secure Contexts §3.2, Keycloak's
+/// `SecureContextResolver`): HTTPS, or a loopback host over HTTP (`localhost`, `*.localhost`,
+/// `127.0.0.0/8`, `[::1]`). Browsers keep `Secure` cookies for these, so Keycloak's cookies are
+/// `Secure; SameSite=None` there and `SameSite=Lax` elsewhere.
+pub fn is_secure_context(base: &str) -> bool {
+    let Ok(u) = url::Url::parse(base) else {
+        return false;
+    };
+    match u.scheme() {
+        "https" => true,
+        "http" => match u.host() {
+            Some(url::Host::Domain(d)) => {
+                let d = d.trim_end_matches('.').to_ascii_lowercase();
+                d == "localhost" || d.ends_with(".localhost")
+            }
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
 /// How to compute the base URL; built once from the configuration.
 #[derive(Debug, Clone)]
 pub struct BaseUrl {
@@ -209,5 +232,34 @@ mod tests {
                 .unwrap(),
             "https://sso.example.com:8443"
         );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod secure_context_tests {
+    use super::is_secure_context;
+
+    #[test]
+    fn https_and_loopback_hosts_are_secure_contexts() {
+        for yes in [
+            "https://sso.example",
+            "http://localhost:8080",
+            "http://app.localhost",
+            "http://127.0.0.1:1",
+            "http://127.8.9.10",
+            "http://[::1]:8080",
+        ] {
+            assert!(is_secure_context(yes), "{yes}");
+        }
+        for no in [
+            "http://sso.example",
+            "http://10.0.0.1",
+            "http://localhost.example.com",
+            "ftp://localhost",
+            "garbage",
+        ] {
+            assert!(!is_secure_context(no), "{no}");
+        }
     }
 }

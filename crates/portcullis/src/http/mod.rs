@@ -1,6 +1,7 @@
 //! HTTP plumbing: the router, paths, base URL, error bodies, request ids.
 
 pub mod base_url;
+pub mod cors;
 pub mod error;
 pub mod oauth_error;
 pub mod outbound;

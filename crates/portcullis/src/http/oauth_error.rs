@@ -6,6 +6,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+/// The `error` code of an answered [`OAuthError`], kept in the response's extensions so a
+/// layer (CORS) can tell failed client authentication from other errors without the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub &'static str);
+
 /// A protocol error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
@@ -136,6 +141,7 @@ impl IntoResponse for OAuthError {
         }
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r.extensions_mut().insert(ErrorCode(self.error));
         r
     }
 }

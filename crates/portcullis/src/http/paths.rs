@@ -18,6 +18,24 @@ pub const INTROSPECT: &str = "/realms/{realm}/protocol/openid-connect/token/intr
 pub const REVOKE: &str = "/realms/{realm}/protocol/openid-connect/revoke";
 /// Logout.
 pub const LOGOUT: &str = "/realms/{realm}/protocol/openid-connect/logout";
+/// Session-status iframe (discovery's `check_session_iframe`), framed by keycloak-js.
+pub const LOGIN_STATUS_IFRAME: &str =
+    "/realms/{realm}/protocol/openid-connect/login-status-iframe.html";
+/// The iframe's check that a client allows an origin.
+pub const LOGIN_STATUS_IFRAME_INIT: &str =
+    "/realms/{realm}/protocol/openid-connect/login-status-iframe.html/init";
+/// keycloak-js' third-party cookie check, step 1.
+pub const THIRD_PARTY_COOKIES_STEP1: &str =
+    "/realms/{realm}/protocol/openid-connect/3p-cookies/step1.html";
+/// keycloak-js' third-party cookie check, step 2.
+pub const THIRD_PARTY_COOKIES_STEP2: &str =
+    "/realms/{realm}/protocol/openid-connect/3p-cookies/step2.html";
+/// Account REST API (`account/`): the user's own profile.
+pub const ACCOUNT: &str = "/realms/{realm}/account";
+/// Account REST API under a version (`v1`).
+pub const ACCOUNT_VERSIONED: &str = "/realms/{realm}/account/{version}";
+/// Any path under the account API (its CORS preflight).
+pub const ACCOUNT_ANY: &str = "/realms/{realm}/account/{*rest}";
 /// Target of the login form.
 pub const LOGIN_ACTION: &str = "/realms/{realm}/login-actions/authenticate";
 /// Target of the required-action (update password) form.

@@ -5,12 +5,13 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use axum::routing::get;
 
-use crate::{admin, client_registration, health, metrics, oidc, AppState};
+use crate::{account, admin, client_registration, health, metrics, oidc, AppState};
 
 /// The public router (main port).
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new()
-        .merge(oidc::routes())
+        .merge(oidc::routes(&state))
+        .merge(account::routes())
         .merge(admin::routes())
         .merge(client_registration::routes());
     if state.config.health_enabled {

@@ -41,7 +41,7 @@ const TOO_MANY: &str =
 fn secure(state: &AppState, headers: &HeaderMap, uri: &Uri) -> bool {
     state
         .base_url(headers, uri)
-        .is_ok_and(|b| b.starts_with("https://"))
+        .is_ok_and(|b| crate::http::base_url::is_secure_context(&b))
 }
 
 /// The code-entry form.

@@ -39,6 +39,7 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         "introspection_endpoint": paths::url(base, paths::INTROSPECT, &snap.name),
         "userinfo_endpoint": paths::url(base, paths::USERINFO, &snap.name),
         "end_session_endpoint": paths::url(base, paths::LOGOUT, &snap.name),
+        "check_session_iframe": paths::url(base, paths::LOGIN_STATUS_IFRAME, &snap.name),
         "jwks_uri": paths::url(base, paths::CERTS, &snap.name),
         "device_authorization_endpoint": paths::url(base, paths::DEVICE_AUTH, &snap.name),
         "registration_endpoint": paths::url(base, paths::REGISTRATION_OIDC, &snap.name),

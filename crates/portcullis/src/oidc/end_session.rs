@@ -57,15 +57,13 @@ fn id_token_claims(snap: &RealmSnapshot, issuer: &str, token: &str) -> Option<Ma
 
 fn clear_cookie(snap: &RealmSnapshot, issuer: &str, r: &mut Response) {
     let realm_path = paths::url("", paths::REALM, &snap.name);
-    let c = cookies::set_cookie(
-        &realm_path,
-        cookies::IDENTITY_COOKIE,
-        "",
-        issuer.starts_with("https://"),
-        Some(0),
-    );
-    if let Ok(v) = HeaderValue::from_str(&c) {
-        r.headers_mut().append(header::SET_COOKIE, v);
+    let secure = crate::http::base_url::is_secure_context(issuer);
+    let identity = cookies::set_cookie(&realm_path, cookies::IDENTITY_COOKIE, "", secure, Some(0));
+    let session = cookies::session_cookie(&realm_path, "", secure, Some(0));
+    for c in [identity, session] {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
 }
 
@@ -204,7 +202,7 @@ pub async fn get(
         &snap,
         &data,
         600,
-        issuer.starts_with("https://"),
+        crate::http::base_url::is_secure_context(&issuer),
         |code| pages::logout_confirm_page(&snap, &action, code),
     )
     .await

@@ -10,6 +10,7 @@ pub mod device_verify;
 pub mod discovery;
 pub mod end_session;
 pub mod form;
+pub mod iframes;
 pub mod introspect;
 pub mod login_actions;
 pub mod logout;
@@ -48,12 +49,25 @@ pub fn realm_and_issuer(
     Ok((snap, issuer))
 }
 
-/// The routes of this family.
-pub fn routes() -> Router<AppState> {
+/// The routes of this family. The token, userinfo, logout, discovery and JWKS endpoints answer CORS through
+/// `http::cors` layers (and `OPTIONS` preflights), as Keycloak's endpoints do.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    use crate::http::cors::layers as cors;
+    use axum::middleware::from_fn_with_state;
     Router::new()
         .route(paths::REALM, get(realm_info::get))
-        .route(paths::DISCOVERY, get(discovery::get))
-        .route(paths::CERTS, get(certs::get))
+        .route(
+            paths::DISCOVERY,
+            get(discovery::get)
+                .layer(axum::middleware::from_fn(cors::public))
+                .options(cors::preflight_get),
+        )
+        .route(
+            paths::CERTS,
+            get(certs::get)
+                .layer(axum::middleware::from_fn(cors::public))
+                .options(cors::preflight_get),
+        )
         .route(paths::AUTH, get(authorize::get))
         .route(paths::LOGIN_ACTION, post(login_actions::authenticate))
         .route(paths::REQUIRED_ACTION, post(login_actions::required_action))
@@ -65,13 +79,37 @@ pub fn routes() -> Router<AppState> {
             get(device_verify::get).post(device_verify::post),
         )
         .route(paths::DEVICE_CONSENT, post(device_verify::consent))
-        .route(paths::TOKEN, post(token::post))
+        .route(
+            paths::TOKEN,
+            post(token::post)
+                .layer(from_fn_with_state(state.clone(), cors::token))
+                .options(cors::preflight_post),
+        )
         .route(
             paths::USERINFO,
-            get(userinfo::handle).post(userinfo::handle),
+            get(userinfo::handle)
+                .post(userinfo::handle)
+                .layer(from_fn_with_state(state.clone(), cors::userinfo))
+                .options(cors::preflight_default),
+        )
+        .route(paths::LOGIN_STATUS_IFRAME, get(iframes::login_status))
+        .route(paths::LOGIN_STATUS_IFRAME_INIT, get(iframes::init))
+        .route(
+            paths::THIRD_PARTY_COOKIES_STEP1,
+            get(iframes::third_party_step1),
+        )
+        .route(
+            paths::THIRD_PARTY_COOKIES_STEP2,
+            get(iframes::third_party_step2),
         )
         .route(paths::INTROSPECT, post(introspect::post))
         .route(paths::REVOKE, post(revoke::post))
-        .route(paths::LOGOUT, get(end_session::get).post(logout::post))
+        .route(
+            paths::LOGOUT,
+            get(end_session::get)
+                .post(logout::post)
+                .layer(from_fn_with_state(state.clone(), cors::logout))
+                .options(cors::preflight_default),
+        )
         .route(paths::LOGOUT_CONFIRM, post(end_session::confirm))
 }

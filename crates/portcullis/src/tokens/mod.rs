@@ -224,24 +224,11 @@ fn mappers_of<'a>(req: &TokenRequest<'a>) -> Vec<Cow<'a, [Mapper]>> {
     out
 }
 
-fn web_origins(client: &ClientRepresentation) -> Vec<String> {
-    let mut out = Vec::new();
-    for o in client.web_origins.iter().flatten() {
-        if o == "+" {
-            // "+" means the origins of the redirect URIs.
-            for uri in client.redirect_uris.iter().flatten() {
-                if let Ok(u) = url::Url::parse(uri.trim_end_matches('*')) {
-                    let origin = u.origin().ascii_serialization();
-                    if origin != "null" && !out.contains(&origin) {
-                        out.push(origin);
-                    }
-                }
-            }
-        } else if !out.iter().any(|x| x == o) {
-            out.push(o.to_string());
-        }
-    }
-    out
+/// The client's web origins for `allowed-origins` (`http::cors::web_origins`), relative redirect
+/// URIs resolved against the server of the issuer.
+fn web_origins(client: &ClientRepresentation, issuer: &str) -> Vec<String> {
+    let base = issuer.rsplit_once("/realms/").map(|(b, _)| b);
+    crate::http::cors::web_origins(client, base)
 }
 
 /// The mappers in effect and what they read besides the request (group paths, web origins,
@@ -272,7 +259,7 @@ impl<'a> MapperData<'a> {
         MapperData {
             mappers: mappers_of(req),
             groups,
-            origins: web_origins(req.client),
+            origins: web_origins(req.client, req.issuer),
             organizations: req
                 .snap
                 .index

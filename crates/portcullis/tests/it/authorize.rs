@@ -513,7 +513,11 @@ async fn remember_me_makes_the_sso_cookie_persistent() {
             expect_max_age,
             "{identity}"
         );
-        assert!(identity.contains("HttpOnly") && identity.contains("SameSite=Lax"));
+        // 127.0.0.1 is a secure context: Secure; SameSite=None, as Keycloak's cookies.
+        assert!(
+            identity.contains("HttpOnly") && identity.contains("Secure; SameSite=None"),
+            "{identity}"
+        );
     }
     // The Admin API shows which of alice's two sessions was "remember me".
     let admin = admin_token(&server).await;

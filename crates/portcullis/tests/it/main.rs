@@ -10,6 +10,7 @@ mod authorize;
 mod backchannel;
 mod cli;
 mod client_jwt;
+mod cors_account;
 mod device;
 mod discovery;
 mod docs_examples;
