@@ -8,3 +8,4 @@ pub mod paths;
 pub mod remote;
 pub mod request_id;
 pub mod router;
+pub mod token_size;
