@@ -513,6 +513,16 @@ async fn tokens_the_server_issues_pass_its_own_size_limit() {
     let refresh_token = body["refresh_token"].as_str().unwrap();
     assert!(access.len() > OLD_LIMIT, "{} bytes", access.len());
 
+    // The resource-server SDK's default limit is the same: it accepts the token too.
+    let guard = portcullis_guard::Validator::builder()
+        .issuer(server.url("/realms/big"))
+        .audience("admin-cli")
+        .accept_azp_as_audience(true)
+        .build()
+        .unwrap();
+    let actor = guard.validate(access).await.unwrap();
+    assert_eq!(actor.azp.as_deref(), Some("admin-cli"));
+
     // Accepted as a bearer header (Admin API, userinfo) and as a form parameter.
     let (s, users, _) = call(
         &server,
