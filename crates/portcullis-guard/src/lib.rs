@@ -98,7 +98,9 @@ pub use actor::{Actor, Claims, Organization};
 pub use error::{ConfigError, Error};
 pub use issuer::TrustedIssuer;
 pub use jwt::Algorithm;
-pub use validator::{Clock, SystemClock, Validator, ValidatorBuilder, DEFAULT_TENANT_HEADER};
+pub use validator::{
+    Clock, SystemClock, Validator, ValidatorBuilder, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TENANT_HEADER,
+};
 
 #[cfg(feature = "tower")]
 pub use crate::http::{

@@ -30,6 +30,11 @@ impl Clock for SystemClock {
 /// The default name of the request header that names the tenant a request is meant for.
 pub const DEFAULT_TENANT_HEADER: &str = "x-tenant-id";
 
+/// The default longest token accepted, in bytes: the Portcullis server's own limit (its
+/// `MAX_TOKEN_LEN`), which is above any token it issues. An access token grows with the roles
+/// in scope, and a 16 KiB limit refused tokens the server had issued.
+pub const DEFAULT_MAX_TOKEN_SIZE: usize = 256 * 1024;
+
 /// Validates access tokens of one or more trusted issuers and turns them into [`Actor`]s.
 ///
 /// Owns a per-issuer JWKS cache; build one at start-up, wrap it in an [`Arc`] and share it.
@@ -168,7 +173,7 @@ impl Default for ValidatorBuilder {
             accept_azp_as_audience: false,
             algorithms: Algorithm::ALL.to_vec(),
             leeway: Duration::from_secs(30),
-            max_token_size: 16 * 1024,
+            max_token_size: DEFAULT_MAX_TOKEN_SIZE,
             required_claims: Vec::new(),
             key_ttl: Duration::from_secs(600),
             negative_ttl: Duration::from_secs(30),
@@ -225,7 +230,7 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Longest token accepted, in bytes. Default: 16 KiB.
+    /// Longest token accepted, in bytes. Default: [`DEFAULT_MAX_TOKEN_SIZE`] (256 KiB).
     pub fn max_token_size(mut self, bytes: usize) -> Self {
         self.max_token_size = bytes;
         self
@@ -485,7 +490,7 @@ mod tests {
             assert_eq!(v.validate(&t).await, Err(Error::UntrustedIssuer), "{iss}");
         }
         assert_eq!(v.cached_issuer_count().await, 0);
-        let huge = "a".repeat(16 * 1024 + 1);
+        let huge = "a".repeat(DEFAULT_MAX_TOKEN_SIZE + 1);
         assert_eq!(v.validate(&huge).await, Err(Error::TokenTooLarge));
     }
 

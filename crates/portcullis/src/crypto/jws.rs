@@ -124,8 +124,13 @@ pub struct Parsed {
     signature: Vec<u8>,
 }
 
-/// Tokens larger than this are refused before any work.
-pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+/// The one limit on a token's size, in bytes. The server never issues a larger token
+/// (`tokens` refuses to), and refuses larger ones before any work: here, as a form parameter
+/// (`oidc::form`), and as a bearer header at the edge (`http::token_size`, 431). It is far above
+/// what the server issues in practice (an access token grows with the roles in scope: the
+/// master administrator's by about 470 bytes per realm), and below hyper's own header limit
+/// (about 400 KB), so a larger header still gets the clear error.
+pub const MAX_TOKEN_LEN: usize = 256 * 1024;
 
 /// Splits and decodes a compact JWS.
 pub fn parse(token: &str) -> Result<Parsed, CryptoError> {

@@ -9,3 +9,4 @@ pub mod paths;
 pub mod remote;
 pub mod request_id;
 pub mod router;
+pub mod token_size;

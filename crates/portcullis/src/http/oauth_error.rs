@@ -109,6 +109,19 @@ impl OAuthError {
     pub fn invalid_client_400(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_client", d)
     }
+    /// `invalid_request` with 431: a request header (the bearer token) past the server's limit.
+    pub fn header_too_large(d: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "invalid_request",
+            d,
+        )
+    }
+    /// A token the server would issue is past its own size limit (500, named as such so the
+    /// administrator sees what to change).
+    pub fn token_too_large(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", d)
+    }
     /// A storage or internal failure (500), described without internals.
     pub fn server_error() -> Self {
         Self::new(

@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     }
     let r = r
         .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(super::token_size::layer))
         .layer(axum::middleware::from_fn(super::request_id::layer))
         .with_state(state);
     // JAX-RS matches a path with or without a trailing slash (`POST /admin/realms/` is what

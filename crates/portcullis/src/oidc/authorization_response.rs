@@ -125,6 +125,9 @@ async fn front_channel(
     };
     let notes = Map::from_iter([("AUTH_TIME".to_string(), json!(who.auth_time.to_string()))]);
     let sid = who.sid.as_str();
+    // One instant for the tokens and the client's part in the session: a part that started a
+    // second after the tokens' `iat` would refuse them.
+    let t = now();
     let req = tokens::TokenRequest {
         snap,
         issuer: &reply.issuer,
@@ -136,7 +139,7 @@ async fn front_channel(
         scopes: &scopes,
         openid,
         nonce: request.nonce.as_deref(),
-        now: now(),
+        now: t,
     };
     let front = tokens::FrontChannel {
         id_token: response_type.id_token,
@@ -155,7 +158,7 @@ async fn front_channel(
     let client_id = client.client_id.as_deref().unwrap_or_default();
     let joined = state
         .store
-        .set_refresh_token(sid, client_id, &uuid::Uuid::new_v4().to_string(), now())
+        .set_refresh_token(sid, client_id, &uuid::Uuid::new_v4().to_string(), t)
         .await;
     if joined.is_err() {
         return internal_error();

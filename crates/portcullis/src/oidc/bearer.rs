@@ -1,5 +1,8 @@
-//! Verifying access tokens this realm issued (userinfo, introspection, revocation): signature
-//! by a realm key, `typ: Bearer`, issuer, expiry, not revoked, session alive.
+//! Verifying access tokens this realm issued (userinfo, introspection, revocation, token
+//! exchange, the Admin API): signature by a realm key, `typ: Bearer`, issuer, expiry, not
+//! revoked, session alive, and the token's client and user still there and enabled (Keycloak's
+//! `TokenManager.checkTokenValidForIntrospection`). Client state comes from the realm snapshot
+//! (reloaded on every node when the realm changes), user state from the store on each call.
 
 use serde_json::{Map, Value};
 
@@ -9,6 +12,7 @@ use crate::store::Store;
 
 use crate::http::oauth_error::OAuthError;
 use crate::sessions::live_session;
+use crate::users::is_enabled;
 
 /// Why a token is not active (never shown to the token's bearer beyond "invalid").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +23,35 @@ pub enum Inactive {
     Expired,
     /// Revoked or its session ended.
     Revoked,
+    /// Its session no longer has its client (detached, e.g. after a replayed code), or the
+    /// client's part started after the token was issued.
+    NoClientSession,
+    /// Its client (`azp`) is gone.
+    ClientNotFound,
+    /// Its client is disabled.
+    ClientDisabled,
+    /// Its user is gone.
+    UserNotFound,
+    /// Its user is disabled.
+    UserDisabled,
+}
+
+impl Inactive {
+    /// Keycloak's `UserInfoEndpoint` description of the failure.
+    pub fn userinfo_description(self) -> &'static str {
+        match self {
+            Inactive::Invalid | Inactive::Expired | Inactive::Revoked => {
+                "Token verification failed"
+            }
+            Inactive::NoClientSession => {
+                "User session not found or doesn't have client attached on it"
+            }
+            Inactive::ClientNotFound => "Client not found",
+            Inactive::ClientDisabled => "Client disabled",
+            Inactive::UserNotFound => "User not found",
+            Inactive::UserDisabled => "User disabled",
+        }
+    }
 }
 
 /// Verifies an access token of this realm; returns its claims.
@@ -52,12 +85,51 @@ pub async fn verify_access(
             return Ok(Err(Inactive::Revoked));
         }
     }
-    if let Some(sid) = c.get("sid").and_then(Value::as_str) {
-        if live_session(store, snap, sid, now).await?.is_none() {
-            return Ok(Err(Inactive::Revoked));
-        }
+    if let Some(why) = holder_inactive(store, snap, &c, now).await? {
+        return Ok(Err(why));
     }
     Ok(Ok(c))
+}
+
+/// Why the parties of a verified token (access or refresh) no longer hold it, if they don't:
+/// its client (`azp`) gone or disabled, its session ended or the client detached from it (or
+/// the client's part started after the token was issued), its user gone or disabled. Keycloak's
+/// `TokenManager.checkTokenValidForIntrospection` and `UserInfoEndpoint`.
+pub async fn holder_inactive(
+    store: &dyn Store,
+    snap: &RealmSnapshot,
+    c: &Map<String, Value>,
+    now: i64,
+) -> Result<Option<Inactive>, OAuthError> {
+    let Some(azp) = c.get("azp").and_then(Value::as_str) else {
+        return Ok(Some(Inactive::Invalid));
+    };
+    match snap.index.client(&snap.rep, azp) {
+        None => return Ok(Some(Inactive::ClientNotFound)),
+        Some(client) if client.enabled == Some(false) => return Ok(Some(Inactive::ClientDisabled)),
+        Some(_) => {}
+    }
+    // The session's user, or for a token without a session (service accounts) its subject.
+    let mut user_id = c.get("sub").and_then(Value::as_str).map(str::to_string);
+    if let Some(sid) = c.get("sid").and_then(Value::as_str) {
+        let Some(session) = live_session(store, snap, sid, now).await? else {
+            return Ok(Some(Inactive::Revoked));
+        };
+        let iat = c.get("iat").and_then(Value::as_i64).unwrap_or(0);
+        match store.client_session_started(sid, azp).await? {
+            Some(started) if iat >= started => {}
+            _ => return Ok(Some(Inactive::NoClientSession)),
+        }
+        user_id = Some(session.user_id);
+    }
+    if let Some(user_id) = user_id {
+        match store.user_by_id(&snap.id, &user_id).await? {
+            None => return Ok(Some(Inactive::UserNotFound)),
+            Some(row) if !is_enabled(&row)? => return Ok(Some(Inactive::UserDisabled)),
+            Some(_) => {}
+        }
+    }
+    Ok(None)
 }
 
 /// The bearer token of an `Authorization` header.

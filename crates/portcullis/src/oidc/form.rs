@@ -7,10 +7,12 @@ use axum::http::header;
 
 use crate::http::oauth_error::OAuthError;
 
-/// Largest accepted form body.
-pub const MAX_FORM_BYTES: usize = 64 * 1024;
-/// Largest accepted single parameter value.
-pub const MAX_PARAM_BYTES: usize = 16 * 1024;
+/// Largest accepted single parameter value: the token size limit, as a token is the largest
+/// value a form carries.
+pub const MAX_PARAM_BYTES: usize = crate::crypto::jws::MAX_TOKEN_LEN;
+/// Largest accepted form body: room for a few tokens (token exchange sends a subject token, an
+/// actor token and a client assertion).
+pub const MAX_FORM_BYTES: usize = 4 * MAX_PARAM_BYTES;
 
 /// Parsed, de-duplicated form parameters.
 #[derive(Debug, Default, Clone)]
@@ -28,7 +30,7 @@ impl Params {
         for (k, v) in url::form_urlencoded::parse(body) {
             if v.len() > MAX_PARAM_BYTES {
                 return Err(OAuthError::invalid_request(format!(
-                    "parameter {k} is too large"
+                    "parameter {k} is too large (the limit is {MAX_PARAM_BYTES} bytes)"
                 )));
             }
             if !multi.contains(&k.as_ref()) && out.iter().any(|(n, _)| *n == k) {

@@ -1,15 +1,16 @@
 //! POST /realms/{realm}/protocol/openid-connect/token/introspect
 //! RFC 7662, for authenticated clients. `{"active": false}` for anything expired, revoked,
-//! from another realm or malformed.
+//! from another realm or malformed, for a token whose client, session or user no longer holds
+//! it, and for a caller that is neither in the token's audience nor its client.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::AppState;
 
-use super::bearer::verify_access;
+use super::bearer::{holder_inactive, verify_access};
 use super::client_auth;
 use super::form::Form;
 use super::token::refresh_token;
@@ -26,24 +27,23 @@ pub async fn post(
 ) -> Result<Json<Value>, OAuthError> {
     let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let Form(params) = form?;
-    client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params).await?;
+    let caller =
+        client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params).await?;
+    let caller_id = caller.client_id.as_deref().unwrap_or_default();
     let token = params.require("token")?;
     let now = now();
     let inactive = Json(json!({ "active": false }));
-    // Access token first, then a refresh token of this realm.
+    // Access token first, then a refresh token of this realm; either must still be held by its
+    // client, session and user.
     let claims = match verify_access(state.store.as_ref(), &snap, &issuer, token, now).await? {
         Ok(c) => c,
         Err(_) => match refresh_token::verify(&snap, &issuer, token, now) {
             Ok(c) => {
-                let alive = match c.get("sid").and_then(Value::as_str) {
-                    Some(sid) => {
-                        crate::sessions::live_session(state.store.as_ref(), &snap, sid, now)
-                            .await?
-                            .is_some()
-                    }
-                    None => false,
-                };
-                if !alive {
+                if c.get("sid").and_then(Value::as_str).is_none()
+                    || holder_inactive(state.store.as_ref(), &snap, &c, now)
+                        .await?
+                        .is_some()
+                {
                     return Ok(inactive);
                 }
                 c
@@ -51,6 +51,9 @@ pub async fn post(
             Err(_) => return Ok(inactive),
         },
     };
+    if !may_introspect(&claims, caller_id) {
+        return Ok(inactive);
+    }
     let mut out = claims;
     if let Some(azp) = out.get("azp").cloned() {
         out.insert("client_id".into(), azp);
@@ -70,4 +73,41 @@ pub async fn post(
     );
     out.insert("active".into(), json!(true));
     Ok(Json(Value::Object(out)))
+}
+
+/// Whether `caller` may read the token's claims: it is in the token's `aud` (Keycloak 26.6.2's
+/// fix of CVE-2026-37979), or it is the token's own client (`azp`), which Keycloak does not
+/// allow but a client introspecting its own token needs (python-keycloak's tests do; see
+/// docs/compatibility.md). Anyone else learns only `{"active": false}`.
+pub fn may_introspect(claims: &Map<String, Value>, caller: &str) -> bool {
+    !caller.is_empty()
+        && (claims.get("azp").and_then(Value::as_str) == Some(caller)
+            || crate::tokens::audiences(claims).iter().any(|a| a == caller))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use serde_json::{json, Map, Value};
+
+    use super::may_introspect;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn only_the_audience_and_the_tokens_client_may_introspect() {
+        let c = claims(json!({"azp": "web", "aud": ["api", "account"]}));
+        assert!(may_introspect(&c, "web"));
+        assert!(may_introspect(&c, "api"));
+        assert!(may_introspect(&c, "account"));
+        assert!(!may_introspect(&c, "other"));
+        assert!(!may_introspect(&c, ""));
+        let single = claims(json!({"azp": "web", "aud": "api"}));
+        assert!(may_introspect(&single, "api"));
+        assert!(!may_introspect(&single, "ap"));
+        let none = claims(json!({"azp": "web"}));
+        assert!(!may_introspect(&none, "api"));
+    }
 }

@@ -41,7 +41,7 @@ pub async fn handle(
     let now = now();
     let claims = verify_access(state.store.as_ref(), &snap, &issuer, token, now)
         .await?
-        .map_err(|_| OAuthError::invalid_token(&snap.name, "Token verification failed"))?;
+        .map_err(|why| OAuthError::invalid_token(&snap.name, why.userinfo_description()))?;
     let user_id = claims
         .get("sub")
         .and_then(Value::as_str)

@@ -100,6 +100,29 @@ pub trait SessionStore: Send + Sync {
         new_id: &str,
         now: i64,
     ) -> Result<(), StoreError>;
+    /// When a client's part in a session started; `None` when the client has none (it never
+    /// took part, or was detached).
+    async fn client_session_started(
+        &self,
+        session_id: &str,
+        client_id: &str,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Registers a client in a session without touching its refresh state (tokens issued
+    /// without a refresh token); a client already in it keeps its start.
+    async fn join_client_session(
+        &self,
+        session_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Detaches a client from a session (Keycloak's `detachFromUserSession`): the client's
+    /// tokens of that session stop working; the session and the other clients' parts stay.
+    /// Returns whether the client had a part in it.
+    async fn detach_client_session(
+        &self,
+        session_id: &str,
+        client_id: &str,
+    ) -> Result<bool, StoreError>;
     /// Refresh token rotation (`revokeRefreshToken`): accepts `presented` if it is the current
     /// token used at most `max_reuse` times before, or a token issued (`presented_iat`) after
     /// the last change, which then becomes current. Atomic across nodes.
@@ -153,7 +176,7 @@ macro_rules! impl_sessions {
                     .bind(&s.data)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at) VALUES ($1, $2, $3, 0, $4)")
+                sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at, started_at) VALUES ($1, $2, $3, 0, $4, $4)")
                     .bind(&s.id)
                     .bind(client_id)
                     .bind(refresh_token_id)
@@ -257,6 +280,39 @@ macro_rules! impl_sessions {
                 })
                 .await?;
                 Ok(())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn client_session_started(&self, session_id: &str, client_id: &str) -> Result<Option<i64>, $crate::store::StoreError> {
+                let row: Option<(i64,)> = sqlx::query_as("SELECT started_at FROM client_session WHERE session_id = $1 AND client_id = $2")
+                    .bind(session_id)
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(started,)| started))
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn join_client_session(&self, session_id: &str, client_id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at, started_at) VALUES ($1, $2, NULL, 0, $3, $3) ON CONFLICT (session_id, client_id) DO NOTHING")
+                    .bind(session_id)
+                    .bind(client_id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn detach_client_session(&self, session_id: &str, client_id: &str) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                let done = sqlx::query("DELETE FROM client_session WHERE session_id = $1 AND client_id = $2")
+                    .bind(session_id)
+                    .bind(client_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
             }
 
             #[tracing::instrument(level = "debug", skip_all)]

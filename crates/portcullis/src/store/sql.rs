@@ -326,7 +326,7 @@ macro_rules! impl_store {
                         let done = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 0, updated_at = $2 WHERE session_id = $3 AND client_id = $4")
                             .bind(new_id).bind(now).bind(session_id).bind(client_id).execute(&mut *conn).await?;
                         if done.rows_affected() == 0 {
-                            sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at) VALUES ($1, $2, $3, 0, $4)")
+                            sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at, started_at) VALUES ($1, $2, $3, 0, $4, $4)")
                                 .bind(session_id).bind(client_id).bind(new_id).bind(now).execute(&mut *conn).await?;
                         }
                         1

@@ -556,6 +556,7 @@ fn build(
         tracing::error!(error = %e, "signing failed");
         OAuthError::server_error()
     })?;
+    let access_token = within_size_limit(req, "access token", access_token)?;
 
     let id_token = if shape.id_token {
         let id_alg = alg_for(req.snap, settings.id_token_alg.as_deref());
@@ -595,10 +596,9 @@ fn build(
                 id.entry(k).or_insert(v);
             }
         }
-        Some(
-            jws::sign(signing_key(req.snap, &id_alg)?, "JWT", &Value::Object(id))
-                .map_err(|_| OAuthError::server_error())?,
-        )
+        let id_token = jws::sign(signing_key(req.snap, &id_alg)?, "JWT", &Value::Object(id))
+            .map_err(|_| OAuthError::server_error())?;
+        Some(within_size_limit(req, "ID token", id_token)?)
     } else {
         None
     };
@@ -610,6 +610,30 @@ fn build(
         expires_in: lifespans.access,
         audience,
     })
+}
+
+/// A signed token, or an error when it is past the size limit the server accepts back
+/// ([`jws::MAX_TOKEN_LEN`]): a token the server issues always passes its own checks.
+fn within_size_limit(
+    req: &TokenRequest<'_>,
+    kind: &str,
+    token: String,
+) -> Result<String, OAuthError> {
+    if token.len() <= jws::MAX_TOKEN_LEN {
+        return Ok(token);
+    }
+    tracing::warn!(
+        realm = %req.snap.name,
+        client = req.client.client_id.as_deref().unwrap_or_default(),
+        bytes = token.len(),
+        limit = jws::MAX_TOKEN_LEN,
+        "{kind} too large: not issued (too many roles or claims in the client's scope)"
+    );
+    Err(OAuthError::token_too_large(format!(
+        "The {kind} would be {} bytes, above the limit of {} bytes: too many roles or claims in scope",
+        token.len(),
+        jws::MAX_TOKEN_LEN
+    )))
 }
 
 /// A refresh token: HMAC-signed like Keycloak's, `aud` the issuer.

@@ -12,6 +12,19 @@ pub fn parse_user(row: &UserRow) -> Result<UserRepresentation, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("user '{}': {e}", row.id)))
 }
 
+/// Whether a stored user is enabled (an absent flag counts as enabled, as everywhere here),
+/// reading only that field of the representation.
+pub fn is_enabled(row: &UserRow) -> Result<bool, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Enabled {
+        #[serde(default, deserialize_with = "crate::representation::lenient::opt")]
+        enabled: Option<bool>,
+    }
+    let e: Enabled = serde_json::from_str(&row.representation)
+        .map_err(|e| StoreError::Corrupt(format!("user '{}': {e}", row.id)))?;
+    Ok(e.enabled != Some(false))
+}
+
 /// Finds a user by user name, or by e-mail where the realm allows it.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_user(

@@ -100,7 +100,7 @@ async fn code_flow_with_pkce_sso_and_replay_protection() {
     assert_eq!(claims["nonce"], "n-1");
     assert_eq!(claims["aud"], "spa");
     let access = tokens["access_token"].as_str().unwrap().to_string();
-    // Replay: fails, and ends the session the code produced.
+    // Replay: fails, and detaches the client from the session the code was issued in.
     let (s, err, _) = post_form(
         &ep("token"),
         None,
@@ -114,16 +114,13 @@ async fn code_flow_with_pkce_sso_and_replay_protection() {
     )
     .await;
     assert_eq!((s, err["error"].as_str()), (400, Some("invalid_grant")));
-    let (_, intro, _) = post_form(
-        &ep("token/introspect"),
-        Some(("app", "app-secret")),
-        &[("token", &access)],
-    )
-    .await;
-    assert_eq!(
-        intro["active"], false,
-        "tokens from a replayed code stop working"
-    );
+    let r = client()
+        .get(ep("userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "tokens from a replayed code stop working");
     let _ = verifier;
 
     // A second client of the realm logs in without a prompt while a session exists.

@@ -19,7 +19,10 @@ fn realm() -> Value {
         "clients": [
             {"clientId": "js", "publicClient": true, "implicitFlowEnabled": true,
              "redirectUris": ["http://localhost:5000/*"],
-             "attributes": {"pkce.code.challenge.method": "S256"}},
+             "attributes": {"pkce.code.challenge.method": "S256"},
+             // `api` introspects js's tokens: it has to be in their audience.
+             "protocolMappers": [{"name": "aud-api", "protocol": "openid-connect", "protocolMapper": "oidc-audience-mapper",
+                                  "config": {"included.client.audience": "api", "access.token.claim": "true"}}]},
             {"clientId": "implicit-only", "publicClient": true, "implicitFlowEnabled": true,
              "standardFlowEnabled": false, "redirectUris": ["http://localhost:5000/*"]},
             {"clientId": "code-only", "publicClient": true, "redirectUris": ["http://localhost:5000/*"]},
@@ -152,7 +155,7 @@ async fn implicit_flow_answers_with_signed_tokens_in_the_fragment() {
         .unwrap()
         .split(' ')
         .any(|s| s == "openid"));
-    // The access token works at userinfo and introspection.
+    // The access token works at userinfo and introspection (by `api`, in its audience).
     let r = client()
         .get(ep("userinfo"))
         .bearer_auth(access)
@@ -319,7 +322,7 @@ async fn hybrid_flow_code_is_bound_to_the_id_token_and_redeemable_once() {
     assert!(fields.contains_key("session_state") && fields.contains_key("iss"));
     assert!(!fields.contains_key("access_token"));
 
-    // A replayed hybrid code fails (and, as for any code, ends the session it produced).
+    // A replayed hybrid code fails (and, as for any code, detaches its client from the session).
     let (s, err, _) = redeem().await;
     assert_eq!((s, err["error"].as_str()), (400, Some("invalid_grant")));
 }

@@ -22,6 +22,7 @@ mod organizations;
 mod password_blacklist;
 mod realm_files;
 mod registration;
+mod security;
 mod store;
 mod token;
 mod walkthroughs;

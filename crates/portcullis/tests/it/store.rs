@@ -141,6 +141,36 @@ async fn suite(store: Arc<dyn Store>) {
         .set_refresh_token("s1", "app", "rt", 11)
         .await
         .unwrap();
+    // Client sessions start when the client joins; a detached one is gone alone, and joins
+    // again with a later start; joining keeps an existing start.
+    assert_eq!(
+        store.client_session_started("s1", "web").await.unwrap(),
+        Some(10)
+    );
+    assert_eq!(
+        store.client_session_started("s1", "app").await.unwrap(),
+        Some(11)
+    );
+    assert_eq!(
+        store.client_session_started("s1", "ghost").await.unwrap(),
+        None
+    );
+    assert!(store.detach_client_session("s1", "app").await.unwrap());
+    assert!(!store.detach_client_session("s1", "app").await.unwrap());
+    assert_eq!(
+        store.client_session_started("s1", "app").await.unwrap(),
+        None
+    );
+    assert!(
+        store.session("s1").await.unwrap().is_some(),
+        "the session stays"
+    );
+    store.join_client_session("s1", "app", 12).await.unwrap();
+    store.join_client_session("s1", "app", 13).await.unwrap();
+    assert_eq!(
+        store.client_session_started("s1", "app").await.unwrap(),
+        Some(12)
+    );
     let (a, b) = tokio::join!(store.end_session("s1"), store.end_session("s1"));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a.is_some() != b.is_some(), "exactly one caller ends it");

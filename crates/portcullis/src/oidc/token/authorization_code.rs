@@ -1,6 +1,6 @@
 //! POST /realms/{realm}/protocol/openid-connect/token  (grant_type=authorization_code)
 //! RFC 6749 §4.1.3 with RFC 7636 PKCE. Codes are single use and live `accessCodeLifespan`;
-//! a replayed code fails and ends the session it produced.
+//! a replayed code fails and detaches its client from the session it was issued in.
 
 use axum::response::Response;
 use serde_json::{json, Map};
@@ -63,9 +63,12 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         return Err(invalid());
     }
     if !first {
-        // Replay: end the session the code produced, so tokens issued from it stop working.
-        if let Some(sid) = &data.session_id {
-            store.delete_session(sid).await?;
+        // Replay: the code's client is detached from the session (Keycloak's
+        // `AuthorizationCodeGrantType`: "Attempt to use same code twice should invalidate
+        // existing clientSession"), so tokens issued from the code stop working; the user stays
+        // logged in, and other clients' tokens keep working.
+        if let (Some(sid), Some(code_client)) = (&data.session_id, &request.client_id) {
+            store.detach_client_session(sid, code_client).await?;
         }
         return Err(invalid());
     }

@@ -130,6 +130,22 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if claims.get("sub").and_then(Value::as_str) != Some(session.user_id.as_str()) {
         return Err(OAuthError::invalid_grant("Invalid refresh token"));
     }
+    // Keycloak's `TokenManager.validateToken`: the client must still take part in the session
+    // (a replayed code detaches it), since before the token was issued.
+    let iat = claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
+    match store.client_session_started(sid, client_id).await? {
+        None => {
+            return Err(OAuthError::invalid_grant(
+                "Session doesn't have required client",
+            ))
+        }
+        Some(started) if iat < started => {
+            return Err(OAuthError::invalid_grant(
+                "Refresh toked issued before the client session started",
+            ))
+        }
+        Some(_) => {}
+    }
     let new_jti = uuid::Uuid::new_v4().to_string();
     check_reuse(ctx, &claims, sid, client_id).await?;
     let Some(row) = store.user_by_id(&ctx.snap.id, &session.user_id).await? else {

@@ -207,6 +207,13 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         )));
     }
     let client_id = client.client_id.as_deref().unwrap_or_default();
+    // The requester takes part in the subject's session (Keycloak attaches a client session to
+    // it), so the exchanged tokens live as long as its part does.
+    if let Some(session) = &session {
+        store
+            .join_client_session(&session.id, client_id, ctx.now)
+            .await?;
+    }
     let refresh = match (&session, requested_type) {
         (Some(session), REFRESH_TOKEN_TYPE) => {
             let lifespans = Lifespans::of(ctx.snap, client);
