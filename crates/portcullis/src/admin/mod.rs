@@ -16,6 +16,7 @@ pub mod partial_import;
 pub mod realms;
 pub mod role_mappings;
 pub mod roles;
+pub mod scope_mappings;
 pub mod users;
 pub mod view;
 
@@ -285,4 +286,5 @@ pub fn routes() -> Router<AppState> {
         .merge(roles::routes())
         .merge(users::routes())
         .merge(groups::routes())
+        .merge(scope_mappings::routes())
 }

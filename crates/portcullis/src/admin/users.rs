@@ -879,10 +879,11 @@ impl Holders for Users {
         id: &str,
         client: Option<&str>,
         mode: Mode,
+        brief: bool,
     ) -> AdminResult<Vec<Value>> {
         let container = rm::container(&snap.rep, client, "Client not found")?;
         let (_, u) = load(state, snap, id).await?;
-        Ok(rm::listed(snap, &u, &container, mode))
+        Ok(rm::listed_as(snap, &u, &container, mode, brief))
     }
 
     async fn change(
