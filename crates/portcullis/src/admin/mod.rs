@@ -7,6 +7,7 @@
 //! once and other nodes reload it from the store. Users live in their own table.
 
 pub mod auth;
+pub mod certificates;
 pub mod client_scopes;
 pub mod clients;
 pub mod components;
@@ -287,4 +288,5 @@ pub fn routes() -> Router<AppState> {
         .merge(users::routes())
         .merge(groups::routes())
         .merge(scope_mappings::routes())
+        .merge(certificates::routes())
 }

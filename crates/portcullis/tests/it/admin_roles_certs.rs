@@ -484,3 +484,234 @@ async fn group_composite_client_roles() {
     );
     data.cleanup().await;
 }
+
+/// A multipart/form-data body of text fields, as python-keycloak's `MultipartEncoder` sends.
+fn multipart(fields: &[(&str, &str)]) -> (String, String) {
+    let boundary = "----portcullis-test-boundary".to_string();
+    let mut body = String::new();
+    for (k, v) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(s: &TestServer, t: &str, path: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+    let (ct, body) = multipart(fields);
+    let r = client()
+        .post(s.url(path))
+        .bearer_auth(t)
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn pem_of(base64_der: &str) -> String {
+    let lines: Vec<&str> = base64_der
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----",
+        lines.join("\n")
+    )
+}
+
+/// A `client_credentials` request of `signer` authenticated by a client assertion signed with
+/// the RSA key `pkcs8` (no `kid`: the client's certificate is the key).
+async fn assert_with(s: &TestServer, pkcs8: &[u8]) -> (u16, Value) {
+    let pkcs1 = portcullis::crypto::der::rsa_pkcs8_to_pkcs1(pkcs8).unwrap();
+    let token_url = s.url("/realms/shop/protocol/openid-connect/token");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let jwt = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &json!({"iss": "signer", "sub": "signer", "aud": token_url,
+                "jti": uuid::Uuid::new_v4().to_string(), "exp": now + 60, "iat": now}),
+        &jsonwebtoken::EncodingKey::from_rsa_der(&pkcs1),
+    )
+    .unwrap();
+    let (status, body, _) = post_form(
+        &token_url,
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &jwt),
+        ],
+    )
+    .await;
+    (status, body["error"].clone())
+}
+
+/// `certificates/jwt.credential`: empty at first; `generate` keeps a key pair whose private
+/// key then signs accepted client assertions; an uploaded PEM certificate replaces it (the
+/// old key no longer works, the new one does); bad uploads and Java keystores are refused
+/// without changing anything; the keystore download answers Keycloak's checks.
+#[tokio::test]
+async fn client_certificates_generate_upload_and_authenticate() {
+    let (data, s, t) = shop_server().await;
+    let (status, body, headers) = call(
+        &s,
+        "POST",
+        &format!("{R}/clients"),
+        Some(&t),
+        Some(
+            json!({"clientId": "signer", "clientAuthenticatorType": "client-jwt",
+                    "serviceAccountsEnabled": true, "publicClient": false}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = headers["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let certs = format!("{R}/clients/{id}/certificates/jwt.credential");
+    assert_eq!(get(&s, &t, &certs).await, json!({}));
+    let (status, body, _) = call(
+        &s,
+        "GET",
+        &format!("{R}/clients/nope/certificates/jwt.credential"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (404, json!("Could not find client"))
+    );
+
+    // Generated: the answer is what GET shows and what the client attributes hold.
+    let (status, generated, _) =
+        call(&s, "POST", &format!("{certs}/generate"), Some(&t), None).await;
+    assert_eq!(status, 200, "{generated}");
+    let private_a = generated["privateKey"].as_str().unwrap().to_string();
+    let cert_a = generated["certificate"].as_str().unwrap().to_string();
+    assert_eq!(get(&s, &t, &certs).await, generated);
+    let c = get(&s, &t, &format!("{R}/clients/{id}")).await;
+    assert_eq!(
+        c["attributes"]["jwt.credential.certificate"],
+        cert_a.as_str()
+    );
+    let der_a =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &private_a).unwrap();
+    assert_eq!(assert_with(&s, &der_a).await.0, 200);
+
+    // Uploaded: a certificate of another key.
+    let (pkcs8_b, cert_b) = portcullis::crypto::client_cert::generate_rsa("signer").unwrap();
+    let cert_b64 = portcullis::crypto::b64(&cert_b);
+    let (status, body) = upload(
+        &s,
+        &t,
+        &format!("{certs}/upload-certificate"),
+        &[
+            ("keystoreFormat", "Certificate PEM"),
+            ("file", &pem_of(&cert_b64)),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"certificate": cert_b64}));
+    assert_eq!(get(&s, &t, &certs).await, json!({"certificate": cert_b64}));
+    let (status, error) = assert_with(&s, &der_a).await;
+    assert_eq!((status, error), (400, json!("invalid_client")));
+    assert_eq!(assert_with(&s, &pkcs8_b).await.0, 200);
+
+    // Refused, and nothing changed.
+    for (fields, needle) in [
+        (
+            vec![
+                ("keystoreFormat", "Certificate PEM"),
+                (
+                    "file",
+                    "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----",
+                ),
+            ],
+            "invalid certificate",
+        ),
+        (
+            vec![("keystoreFormat", "JKS"), ("keyAlias", "a"), ("file", "xx")],
+            "\"JKS\" is not supported",
+        ),
+        (vec![("file", "xx")], "keystoreFormat cannot be null"),
+        (
+            vec![("keystoreFormat", "Certificate PEM")],
+            "file cannot be empty",
+        ),
+    ] {
+        let (status, body) = upload(&s, &t, &format!("{certs}/upload"), &fields).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["error"].as_str().unwrap().contains(needle), "{body}");
+    }
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        &format!("{certs}/upload"),
+        Some(&t),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(get(&s, &t, &certs).await, json!({"certificate": cert_b64}));
+
+    // Download: Keycloak's checks, then the unsupported keystore named.
+    let dl = format!("{certs}/download");
+    let (status, body, _) = call(&s, "POST", &dl, Some(&t), Some(json!({"format": "PEM"}))).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (406, json!("Only support jks or pkcs12 format."))
+    );
+    let (status, body, _) = call(&s, "POST", &dl, Some(&t), Some(json!({"format": "JKS"}))).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (
+            400,
+            json!("Need to specify a store password for jks download")
+        )
+    );
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        &dl,
+        Some(&t),
+        Some(json!({"format": "PKCS12", "storePassword": "x"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("\"PKCS12\" is not supported"),
+        "{body}"
+    );
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        &format!("{R}/clients/{id}/certificates/saml.signing/download"),
+        Some(&t),
+        Some(json!({"format": "JKS"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (404, json!("keypair not generated for client"))
+    );
+    data.cleanup().await;
+}
