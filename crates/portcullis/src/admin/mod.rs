@@ -11,6 +11,7 @@ pub mod certificates;
 pub mod client_scopes;
 pub mod clients;
 pub mod components;
+pub mod consents;
 pub mod groups;
 pub mod initial_access;
 pub mod partial_import;
@@ -289,4 +290,5 @@ pub fn routes() -> Router<AppState> {
         .merge(groups::routes())
         .merge(scope_mappings::routes())
         .merge(certificates::routes())
+        .merge(consents::routes())
 }

@@ -715,3 +715,164 @@ async fn client_certificates_generate_upload_and_authenticate() {
     );
     data.cleanup().await;
 }
+
+async fn password_grant(
+    s: &TestServer,
+    client: (&str, &str),
+    user: (&str, &str),
+    scope: &str,
+) -> Value {
+    let (status, body, _) = post_form(
+        &s.url("/realms/shop/protocol/openid-connect/token"),
+        Some(client),
+        &[
+            ("grant_type", "password"),
+            ("username", user.0),
+            ("password", user.1),
+            ("scope", scope),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn refresh(s: &TestServer, client: (&str, &str), token: &Value) -> (u16, Value) {
+    let (status, body, _) = post_form(
+        &s.url("/realms/shop/protocol/openid-connect/token"),
+        Some(client),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    (status, body)
+}
+
+/// `users/{id}/consents`: a recorded consent, and a client holding an offline token shown as
+/// an `Offline Token` grant; revoking a consent ends the client's part in the user's
+/// sessions (its refresh token stops working), revoking an offline token ends the offline
+/// session; Keycloak's 404s for unknown users, clients and nothing to revoke.
+#[tokio::test]
+async fn consents_list_and_revoke() {
+    let mut realm = shop();
+    realm["clients"].as_array_mut().unwrap().push(json!(
+        {"clientId": "offline-app", "secret": "offline-secret", "directAccessGrantsEnabled": true}
+    ));
+    realm["users"].as_array_mut().unwrap().push(json!(
+        {"username": "bob", "enabled": true, "email": "bob@example.com", "firstName": "B", "lastName": "Ob",
+         "credentials": [{"type": "password", "value": "bob-password"}],
+         "realmRoles": ["offline_access"],
+         "clientConsents": [{"clientId": "app", "grantedClientScopes": ["email"],
+                             "createdDate": 1700000000000_i64, "lastUpdatedDate": 1700000001000_i64}]}
+    ));
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let s = start_with(&data, &[realm]).await;
+    let t = admin_token(&s).await;
+    let bob = get(&s, &t, &format!("{R}/users?username=bob&exact=true")).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let offline_uuid = client_uuid(&s, &t, "offline-app").await;
+    let consents = format!("{R}/users/{bob}/consents");
+
+    assert_eq!(
+        get(&s, &t, &consents).await,
+        json!([{"clientId": "app", "grantedClientScopes": ["email"], "createdDate": 1700000000000_i64,
+                "lastUpdatedDate": 1700000001000_i64, "additionalGrants": []}])
+    );
+    let app = ("app", "app-secret");
+    let offline_app = ("offline-app", "offline-secret");
+    let online = password_grant(&s, app, ("bob", "bob-password"), "openid").await;
+    let offline = password_grant(
+        &s,
+        offline_app,
+        ("bob", "bob-password"),
+        "openid offline_access",
+    )
+    .await;
+    assert_eq!(
+        jwt::payload(offline["refresh_token"].as_str().unwrap())["typ"],
+        "Offline"
+    );
+    let listed = get(&s, &t, &consents).await;
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(
+        listed[1],
+        json!({"clientId": "offline-app", "grantedClientScopes": [], "createdDate": null,
+               "lastUpdatedDate": null,
+               "additionalGrants": [{"client": offline_uuid, "key": "Offline Token"}]})
+    );
+
+    // Errors first: nothing changes.
+    for (method, path, error) in [
+        ("GET", format!("{R}/users/nope/consents"), "User not found"),
+        (
+            "DELETE",
+            format!("{R}/users/nope/consents/app"),
+            "User not found",
+        ),
+        (
+            "DELETE",
+            format!("{consents}/no-such-client"),
+            "Client not found",
+        ),
+        (
+            "DELETE",
+            format!("{consents}/api"),
+            "Consent nor offline token not found",
+        ),
+    ] {
+        let (status, body, _) = call(&s, method, &path, Some(&t), None).await;
+        assert_eq!(
+            (status, body["error"].clone()),
+            (404, json!(error)),
+            "{method} {path}"
+        );
+    }
+    assert_eq!(get(&s, &t, &consents).await, listed);
+
+    // The consent of app: gone, and app's refresh token with it.
+    assert_eq!(refresh(&s, app, &online).await.0, 200);
+    let (status, body, _) = call(&s, "DELETE", &format!("{consents}/app"), Some(&t), None).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = refresh(&s, app, &online).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("invalid_grant")),
+        "{body}"
+    );
+    assert_eq!(get(&s, &t, &consents).await, json!([listed[1]]));
+
+    // The offline token of offline-app: its offline session ends.
+    let (status, _, _) = call(
+        &s,
+        "DELETE",
+        &format!("{consents}/offline-app"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body) = refresh(&s, offline_app, &offline).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("invalid_grant")),
+        "{body}"
+    );
+    assert_eq!(get(&s, &t, &consents).await, json!([]));
+    let (status, body, _) = call(
+        &s,
+        "DELETE",
+        &format!("{consents}/offline-app"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (404, json!("Consent nor offline token not found"))
+    );
+    data.cleanup().await;
+}

@@ -130,6 +130,18 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if claims.get("sub").and_then(Value::as_str) != Some(session.user_id.as_str()) {
         return Err(OAuthError::invalid_grant("Invalid refresh token"));
     }
+    // Keycloak's `TokenManager.validateToken`: the session must still hold the client; an
+    // administrator revoking the client's consent or offline token takes it out.
+    let holds_client = store
+        .user_session_clients(&ctx.snap.id, &session.user_id)
+        .await?
+        .iter()
+        .any(|c| c.session_id == sid && c.client_id == client_id);
+    if !holds_client {
+        return Err(OAuthError::invalid_grant(
+            "Session doesn't have required client",
+        ));
+    }
     let new_jti = uuid::Uuid::new_v4().to_string();
     check_reuse(ctx, &claims, sid, client_id).await?;
     let Some(row) = store.user_by_id(&ctx.snap.id, &session.user_id).await? else {
