@@ -15,7 +15,7 @@ use super::auth::{
     Caller, CreateClient, Family, ManageClients, Need, QueryClients, RealmAdmin, ViewClients,
     ViewUsers,
 };
-use super::role_mappings::{self as rm, Direct, Holders, Mode, Op, ScopeMappings};
+use super::role_mappings::{self as rm, Holders, Mode, Op, ScopeMappings, ScopeTarget};
 use super::view;
 use super::{body, created, edit_realm, no_content, AdminError, AdminResult, Paging};
 use crate::crypto::random_alphanumeric;
@@ -451,7 +451,10 @@ fn scope_holder<R: std::ops::Deref<Target = RealmRepresentation>>(
     id: &str,
 ) -> AdminResult<ScopeMappings<R>> {
     let client = rm::client_id(&rep, id, "Could not find client")?;
-    Ok(ScopeMappings { rep, client })
+    Ok(ScopeMappings {
+        rep,
+        target: ScopeTarget::Client(client),
+    })
 }
 
 impl Holders for ScopeMapped {
@@ -468,10 +471,11 @@ impl Holders for ScopeMapped {
         id: &str,
         owner: Option<&str>,
         mode: Mode,
+        brief: bool,
     ) -> AdminResult<Vec<Value>> {
         let holder = scope_holder(&snap.rep, id)?;
         let container = rm::container(&snap.rep, owner, "Could not find client")?;
-        Ok(rm::listed(snap, &holder, &container, mode))
+        Ok(rm::listed_as(snap, &holder, &container, mode, brief))
     }
 
     async fn change(
@@ -488,7 +492,8 @@ impl Holders for ScopeMapped {
             let client = rm::client_id(rep, id, "Could not find client")?;
             let container = rm::container(rep, owner, "Could not find client")?;
             let roles = rm::resolve(rep, &list, &container)?;
-            rm::apply(&mut ScopeMappings { rep, client }, &roles, op);
+            let target = ScopeTarget::Client(client);
+            rm::apply(&mut ScopeMappings { rep, target }, &roles, op);
             Ok(())
         })
         .await
@@ -606,22 +611,15 @@ pub fn routes() -> Router<AppState> {
             paths::ADMIN_CLIENT_OPTIONAL_CLIENT_SCOPE,
             routing::put(change_scope::<false, true>).delete(change_scope::<false, false>),
         )
-        .route(
-            paths::ADMIN_CLIENT_SCOPE_MAPPINGS,
-            routing::get(rm::all::<ScopeMapped>),
-        )
-        .route(
-            paths::ADMIN_CLIENT_SCOPE_MAPPINGS_REALM,
-            routing::get(rm::realm_list::<ScopeMapped, Direct>)
-                .post(rm::realm_change::<ScopeMapped, true>)
-                .delete(rm::realm_change::<ScopeMapped, false>),
-        )
-        .route(
-            paths::ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT,
-            routing::get(rm::client_list::<ScopeMapped, Direct>)
-                .post(rm::client_change::<ScopeMapped, true>)
-                .delete(rm::client_change::<ScopeMapped, false>),
-        )
+        .merge(rm::routes_of::<ScopeMapped>(rm::MappingPaths {
+            all: paths::ADMIN_CLIENT_SCOPE_MAPPINGS,
+            realm: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_REALM,
+            realm_composite: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_REALM_COMPOSITE,
+            realm_available: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_REALM_AVAILABLE,
+            client: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT,
+            client_composite: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT_COMPOSITE,
+            client_available: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT_AVAILABLE,
+        }))
         .route(
             paths::ADMIN_CLIENT_EVALUATE_SCOPES_GENERATE_EXAMPLE_ACCESS_TOKEN,
             routing::get(example_access_token),

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use super::auth::{
     Caller, CheckedLater, Family, ManageUsers, Need, QueryUsers, RealmAdmin, ViewUsers,
 };
-use super::role_mappings::{self as rm, Direct, Holders, Mode, Op};
+use super::role_mappings::{self as rm, Holders, Mode, Op};
 use super::view::{group_brief as brief, group_full as full, user_json};
 use super::{body, edit_realm, new_id, no_content, AdminError, AdminResult, Paging};
 use crate::http::paths;
@@ -476,10 +476,11 @@ impl Holders for Groups {
         id: &str,
         client: Option<&str>,
         mode: Mode,
+        brief: bool,
     ) -> AdminResult<Vec<Value>> {
         let container = rm::container(&snap.rep, client, "Client not found")?;
         let g = edit::group(&snap.rep, id).ok_or_else(not_found)?;
-        Ok(rm::listed(snap, g, &container, mode))
+        Ok(rm::listed_as(snap, g, &container, mode, brief))
     }
 
     async fn change(
@@ -518,20 +519,13 @@ pub fn routes() -> Router<AppState> {
             routing::get(children).post(create_child),
         )
         .route(paths::ADMIN_GROUP_MEMBERS, routing::get(members))
-        .route(
-            paths::ADMIN_GROUP_ROLE_MAPPINGS,
-            routing::get(rm::all::<Groups>),
-        )
-        .route(
-            paths::ADMIN_GROUP_ROLE_MAPPINGS_REALM,
-            routing::get(rm::realm_list::<Groups, Direct>)
-                .post(rm::realm_change::<Groups, true>)
-                .delete(rm::realm_change::<Groups, false>),
-        )
-        .route(
-            paths::ADMIN_GROUP_ROLE_MAPPINGS_CLIENT,
-            routing::get(rm::client_list::<Groups, Direct>)
-                .post(rm::client_change::<Groups, true>)
-                .delete(rm::client_change::<Groups, false>),
-        )
+        .merge(rm::routes_of::<Groups>(rm::MappingPaths {
+            all: paths::ADMIN_GROUP_ROLE_MAPPINGS,
+            realm: paths::ADMIN_GROUP_ROLE_MAPPINGS_REALM,
+            realm_composite: paths::ADMIN_GROUP_ROLE_MAPPINGS_REALM_COMPOSITE,
+            realm_available: paths::ADMIN_GROUP_ROLE_MAPPINGS_REALM_AVAILABLE,
+            client: paths::ADMIN_GROUP_ROLE_MAPPINGS_CLIENT,
+            client_composite: paths::ADMIN_GROUP_ROLE_MAPPINGS_CLIENT_COMPOSITE,
+            client_available: paths::ADMIN_GROUP_ROLE_MAPPINGS_CLIENT_AVAILABLE,
+        }))
 }

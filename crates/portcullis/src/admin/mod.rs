@@ -7,15 +7,18 @@
 //! once and other nodes reload it from the store. Users live in their own table.
 
 pub mod auth;
+pub mod certificates;
 pub mod client_scopes;
 pub mod clients;
 pub mod components;
+pub mod consents;
 pub mod groups;
 pub mod initial_access;
 pub mod partial_import;
 pub mod realms;
 pub mod role_mappings;
 pub mod roles;
+pub mod scope_mappings;
 pub mod users;
 pub mod view;
 
@@ -285,4 +288,7 @@ pub fn routes() -> Router<AppState> {
         .merge(roles::routes())
         .merge(users::routes())
         .merge(groups::routes())
+        .merge(scope_mappings::routes())
+        .merge(certificates::routes())
+        .merge(consents::routes())
 }

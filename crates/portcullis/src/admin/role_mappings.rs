@@ -107,6 +107,11 @@ pub trait MappingHolder {
     fn effective(&self, snap: &RealmSnapshot) -> BTreeSet<Role> {
         snap.index.expand(self.direct())
     }
+    /// The roles an `/available` list leaves out: for role mappers those mapped directly
+    /// (Keycloak's `RoleMapperResource` filters on `hasDirectRole`).
+    fn unavailable(&self, _snap: &RealmSnapshot) -> BTreeSet<Role> {
+        self.direct().into_iter().collect()
+    }
 }
 
 /// A [`MappingHolder`] that can be changed.
@@ -150,6 +155,14 @@ impl MappingHolderMut for UserRepresentation {
 impl MappingHolder for GroupRepresentation {
     fn direct(&self) -> Vec<Role> {
         role_refs(self.realm_roles.as_ref(), self.client_roles.as_ref())
+    }
+    /// With the roles of its parent groups (Keycloak's `GroupAdapter.hasRole` asks the parent).
+    fn effective(&self, snap: &RealmSnapshot) -> BTreeSet<Role> {
+        let mut d = self.direct();
+        if let Some(p) = &self.path {
+            d.extend(snap.index.group_roles(p).iter().cloned());
+        }
+        snap.index.expand(d)
     }
 }
 
@@ -231,27 +244,77 @@ impl CompositeRole for RoleRepresentation {
     }
 }
 
-/// A client's scope mappings (`scopeMappings` and `clientScopeMappings` entries naming it):
-/// the roles allowed into its tokens when `fullScopeAllowed` is off.
+/// Who holds scope mappings: a client or a client scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeTarget {
+    /// The client with this `clientId`.
+    Client(String),
+    /// The client scope with this name.
+    Scope(String),
+}
+
+/// The scope mappings of a client or client scope (`scopeMappings` and `clientScopeMappings`
+/// entries naming it in `client` or `clientScope`): the roles allowed into tokens when the
+/// client's `fullScopeAllowed` is off.
 #[derive(Debug)]
 pub struct ScopeMappings<R> {
     /// The realm (`&` to read, `&mut` to change).
     pub rep: R,
-    /// The client's `clientId`.
-    pub client: String,
+    /// Whose mappings.
+    pub target: ScopeTarget,
+}
+
+impl ScopeTarget {
+    fn names(&self, m: &ScopeMappingRepresentation) -> bool {
+        match self {
+            ScopeTarget::Client(c) => m.client.as_deref() == Some(c.as_str()),
+            ScopeTarget::Scope(s) => m.client_scope.as_deref() == Some(s.as_str()),
+        }
+    }
+
+    fn new_mapping(&self) -> ScopeMappingRepresentation {
+        match self {
+            ScopeTarget::Client(c) => ScopeMappingRepresentation {
+                client: Some(c.clone()),
+                ..Default::default()
+            },
+            ScopeTarget::Scope(s) => ScopeMappingRepresentation {
+                client_scope: Some(s.clone()),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Every role of the realm: its own and every client's.
+fn all_roles(rep: &RealmRepresentation) -> Vec<Role> {
+    let mut out: Vec<Role> = edit::roles(rep, None)
+        .filter_map(|r| r.name.clone())
+        .map(Role::Realm)
+        .collect();
+    if let Some(m) = rep.roles.as_ref().and_then(|r| r.client.as_ref()) {
+        for (c, list) in m {
+            out.extend(
+                list.iter()
+                    .filter_map(|r| r.name.clone())
+                    .map(|n| Role::Client(c.clone(), n)),
+            );
+        }
+    }
+    out
 }
 
 impl<R: Deref<Target = RealmRepresentation>> MappingHolder for ScopeMappings<R> {
     fn direct(&self) -> Vec<Role> {
         let mut out = Vec::new();
         for m in self.rep.scope_mappings.iter().flatten() {
-            if m.client.as_deref() == Some(self.client.as_str()) {
+            if self.target.names(m) {
                 out.extend(m.roles.iter().flatten().map(|n| Role::Realm(n.clone())));
             }
         }
         for (owner, maps) in self.rep.client_scope_mappings.iter().flatten() {
             for m in maps {
-                if m.client.as_deref() == Some(self.client.as_str()) {
+                if self.target.names(m) {
                     out.extend(
                         m.roles
                             .iter()
@@ -262,6 +325,29 @@ impl<R: Deref<Target = RealmRepresentation>> MappingHolder for ScopeMappings<R> 
             }
         }
         out
+    }
+    /// Keycloak's `hasScope`: a client with `fullScopeAllowed` (the default) has every role in
+    /// scope, otherwise its scope mappings and its own roles, with their composites; a client
+    /// scope has its scope mappings with their composites.
+    fn effective(&self, snap: &RealmSnapshot) -> BTreeSet<Role> {
+        let mut d = self.direct();
+        if let ScopeTarget::Client(c) = &self.target {
+            if let Some(client) = edit::client_by_client_id(&self.rep, c) {
+                if client.full_scope_allowed.unwrap_or(true) {
+                    return all_roles(&self.rep).into_iter().collect();
+                }
+            }
+            d.extend(
+                edit::roles(&self.rep, Some(c))
+                    .filter_map(|r| r.name.clone())
+                    .map(|n| Role::Client(c.clone(), n)),
+            );
+        }
+        snap.index.expand(d)
+    }
+    /// `ScopeMappedResource.getAvailable` leaves out the roles in scope (`hasScope`).
+    fn unavailable(&self, snap: &RealmSnapshot) -> BTreeSet<Role> {
+        self.effective(snap)
     }
 }
 
@@ -279,17 +365,11 @@ impl ScopeMappings<&mut RealmRepresentation> {
                 n,
             ),
         };
-        let client = self.client.as_str();
-        let pos = match maps
-            .iter()
-            .position(|m| m.client.as_deref() == Some(client))
-        {
+        let target = &self.target;
+        let pos = match maps.iter().position(|m| target.names(m)) {
             Some(p) => p,
             None => {
-                maps.push(ScopeMappingRepresentation {
-                    client: Some(client.to_string()),
-                    ..Default::default()
-                });
+                maps.push(target.new_mapping());
                 maps.len() - 1
             }
         };
@@ -329,12 +409,33 @@ impl Op {
     }
 }
 
-/// The roles of `holder` in `container` by `mode`, as `RoleRepresentation`s.
+/// Keycloak's `ModelToRepresentation.toBriefRepresentation` of a role's JSON: without its
+/// `attributes` (what role lists answer unless `briefRepresentation=false`).
+pub fn brief_role(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("attributes");
+    }
+    v
+}
+
+/// The roles of `holder` in `container` by `mode`, as brief `RoleRepresentation`s (Keycloak's
+/// `RoleMapperResource`, `ScopeMappedResource` and composites answer brief ones).
 pub fn listed(
     snap: &RealmSnapshot,
     holder: &impl MappingHolder,
     container: &Container,
     mode: Mode,
+) -> Vec<Value> {
+    listed_as(snap, holder, container, mode, true)
+}
+
+/// [`listed`], brief or with attributes.
+pub fn listed_as(
+    snap: &RealmSnapshot,
+    holder: &impl MappingHolder,
+    container: &Container,
+    mode: Mode,
+    brief: bool,
 ) -> Vec<Value> {
     let roles: Vec<Role> = match mode {
         Mode::Direct => holder
@@ -348,7 +449,7 @@ pub fn listed(
             .filter(|r| container.holds(r))
             .collect(),
         Mode::Available => {
-            let have = holder.effective(snap);
+            let have = holder.unavailable(snap);
             let owner = container.client();
             edit::roles(&snap.rep, owner)
                 .filter_map(|r| r.name.clone())
@@ -357,7 +458,12 @@ pub fn listed(
                 .collect()
         }
     };
-    view::roles_out(&snap.rep, &roles)
+    let out = view::roles_out(&snap.rep, &roles);
+    if brief {
+        out.into_iter().map(brief_role).collect()
+    } else {
+        out
+    }
 }
 
 /// `{"realmMappings", "clientMappings"}` of the roles `holder` maps directly.
@@ -367,7 +473,18 @@ pub fn all_json(snap: &RealmSnapshot, holder: &impl MappingHolder) -> Value {
         .into_iter()
         .filter(|r| snap.index.role_exists(r))
         .collect();
-    view::mappings_json(&snap.rep, &roles)
+    let mut v = view::mappings_json(&snap.rep, &roles);
+    let brief_list = |l: Option<&mut Value>| {
+        if let Some(l) = l.and_then(Value::as_array_mut) {
+            l.iter_mut().for_each(|r| *r = brief_role(r.take()));
+        }
+    };
+    brief_list(v.get_mut("realmMappings"));
+    if let Some(m) = v.get_mut("clientMappings").and_then(Value::as_object_mut) {
+        m.values_mut()
+            .for_each(|c| brief_list(c.get_mut("mappings")));
+    }
+    v
 }
 
 /// Resolves a `RoleRepresentation` of a request body (by `id`, else by name in the realm or,
@@ -398,11 +515,18 @@ pub fn resolve_one(rep: &RealmRepresentation, v: &Value) -> AdminResult<Role> {
 }
 
 /// The roles of a request body, each in `container` (404 `Could not find role` otherwise).
+///
+/// An element that is not an object is what Jackson cannot read as a `RoleRepresentation`
+/// (a `MismatchedInputException`, which Keycloak's `KeycloakErrorHandler` answers 400
+/// `{"error": "unknown_error"}`), refused before any role is looked up.
 pub fn resolve(
     rep: &RealmRepresentation,
     body: &[Value],
     container: &Container,
 ) -> AdminResult<Vec<Role>> {
+    if body.iter().any(|v| !v.is_object()) {
+        return Err(AdminError::Plain("unknown_error".into()));
+    }
     let roles = body
         .iter()
         .map(|v| resolve_one(rep, v))
@@ -470,13 +594,15 @@ pub trait Holders: Send + 'static {
         snap: &RealmSnapshot,
         id: &str,
     ) -> impl Future<Output = AdminResult<Value>> + Send;
-    /// The roles of holder `id` in the realm or in client `client` (UUID).
+    /// The roles of holder `id` in the realm or in client `client` (UUID), brief or with
+    /// their attributes.
     fn list(
         state: &AppState,
         snap: &RealmSnapshot,
         id: &str,
         client: Option<&str>,
         mode: Mode,
+        brief: bool,
     ) -> impl Future<Output = AdminResult<Vec<Value>>> + Send;
     /// Adds or removes the roles of `body`.
     fn change(
@@ -499,24 +625,48 @@ pub async fn all<H: Holders>(
     H::all(&state, &snap, &id).await.map(Json)
 }
 
+/// Query of the mapping lists: `briefRepresentation` (default `true`), which Keycloak reads
+/// on the `/composite` lists only; the others are always brief.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BriefQuery {
+    #[serde(default, deserialize_with = "super::flex_bool")]
+    brief_representation: Option<bool>,
+}
+
+impl BriefQuery {
+    fn brief(&self, mode: Mode) -> bool {
+        mode != Mode::Composite || self.brief_representation.unwrap_or(true)
+    }
+}
+
 /// `GET /{kind}/{id}/...-mappings/realm[/composite|/available]`.
 pub async fn realm_list<H: Holders, M: ModeMarker>(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<H::View>,
+    RealmAdmin { snap, query, .. }: RealmAdmin<H::View, BriefQuery>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    H::list(&state, &snap, &id, None, M::MODE).await.map(Json)
+    H::list(&state, &snap, &id, None, M::MODE, query.brief(M::MODE))
+        .await
+        .map(Json)
 }
 
 /// `GET /{kind}/{id}/...-mappings/clients/{client}[/composite|/available]`.
 pub async fn client_list<H: Holders, M: ModeMarker>(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<H::View>,
+    RealmAdmin { snap, query, .. }: RealmAdmin<H::View, BriefQuery>,
     Path((_, id, client)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    H::list(&state, &snap, &id, Some(&client), M::MODE)
-        .await
-        .map(Json)
+    H::list(
+        &state,
+        &snap,
+        &id,
+        Some(&client),
+        M::MODE,
+        query.brief(M::MODE),
+    )
+    .await
+    .map(Json)
 }
 
 /// `POST` (`ADD`) or `DELETE` `/{kind}/{id}/...-mappings/realm`.
@@ -539,4 +689,47 @@ pub async fn client_change<H: Holders, const ADD: bool>(
 ) -> AdminResult<Response> {
     H::change(&state, &snap, &caller, &id, Some(&client), &b, Op::of(ADD)).await?;
     Ok(no_content())
+}
+
+/// The paths of one kind of holder's mappings (Keycloak's `RoleMapperResource` or
+/// `ScopeMappedResource` with `ClientRoleMappingsResource` or `ScopeMappedClientResource`).
+#[derive(Debug, Clone, Copy)]
+pub struct MappingPaths {
+    /// `GET`: `{"realmMappings", "clientMappings"}`.
+    pub all: &'static str,
+    /// `GET` `POST` `DELETE`: realm roles.
+    pub realm: &'static str,
+    /// `GET`: effective realm roles.
+    pub realm_composite: &'static str,
+    /// `GET`: realm roles that can be added.
+    pub realm_available: &'static str,
+    /// `GET` `POST` `DELETE`: roles of one client.
+    pub client: &'static str,
+    /// `GET`: effective roles of one client.
+    pub client_composite: &'static str,
+    /// `GET`: roles of one client that can be added.
+    pub client_available: &'static str,
+}
+
+/// The routes of one kind of holder's mappings.
+pub fn routes_of<H: Holders>(p: MappingPaths) -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route(p.all, get(all::<H>))
+        .route(
+            p.realm,
+            get(realm_list::<H, Direct>)
+                .post(realm_change::<H, true>)
+                .delete(realm_change::<H, false>),
+        )
+        .route(p.realm_composite, get(realm_list::<H, Composite>))
+        .route(p.realm_available, get(realm_list::<H, Available>))
+        .route(
+            p.client,
+            get(client_list::<H, Direct>)
+                .post(client_change::<H, true>)
+                .delete(client_change::<H, false>),
+        )
+        .route(p.client_composite, get(client_list::<H, Composite>))
+        .route(p.client_available, get(client_list::<H, Available>))
 }

@@ -64,6 +64,9 @@ pub struct ListQuery {
     search: Option<String>,
     first: Option<i64>,
     max: Option<i64>,
+    /// Keycloak's default is `true`: roles without their attributes.
+    #[serde(default, deserialize_with = "super::flex_bool")]
+    brief_representation: Option<bool>,
 }
 
 fn list_in(
@@ -76,6 +79,7 @@ fn list_in(
         None => realm_owner(&snap.rep),
     };
     let needle = q.search.as_deref().map(str::to_lowercase);
+    let brief = q.brief_representation.unwrap_or(true);
     let out: Vec<Value> = edit::roles(&snap.rep, owner.client_id.as_deref())
         .filter(|r| {
             needle.as_deref().is_none_or(|n| {
@@ -87,6 +91,13 @@ fn list_in(
             })
         })
         .map(|r| view::role_json(r, owner.client_id.as_deref(), &owner.container))
+        .map(|v| {
+            if brief {
+                role_mappings::brief_role(v)
+            } else {
+                v
+            }
+        })
         .collect();
     Ok(Json(
         Paging {
@@ -350,8 +361,10 @@ async fn composites_change(
             Family::Realm
         };
         caller.require(&snap.name, Need::Manage(family))?;
-        let members = role_mappings::resolve(rep, &list, &Container::All)
-            .map_err(|_| AdminError::not_found("Could not find composite role"))?;
+        let members = role_mappings::resolve(rep, &list, &Container::All).map_err(|e| match e {
+            AdminError::NotFound(_) => AdminError::not_found("Could not find composite role"),
+            e => e,
+        })?;
         if add {
             caller.require_grant(&snap.name, &members)?;
         }

@@ -42,7 +42,7 @@ fn to_row(u: &UserRepresentation) -> AdminResult<UserRow> {
     })
 }
 
-async fn load(
+pub(super) async fn load(
     state: &AppState,
     snap: &RealmSnapshot,
     id: &str,
@@ -56,7 +56,11 @@ async fn load(
     Ok((row, u))
 }
 
-async fn save(state: &AppState, snap: &RealmSnapshot, u: &UserRepresentation) -> AdminResult<()> {
+pub(super) async fn save(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    u: &UserRepresentation,
+) -> AdminResult<()> {
     state
         .store
         .update_user(&snap.id, &to_row(u)?)
@@ -681,7 +685,7 @@ pub async fn offline_sessions(
 }
 
 /// The realm's issuer as seen by this request (the `iss` of back-channel logout tokens).
-fn issuer(
+pub(super) fn issuer(
     state: &AppState,
     snap: &RealmSnapshot,
     headers: &HeaderMap,
@@ -879,10 +883,11 @@ impl Holders for Users {
         id: &str,
         client: Option<&str>,
         mode: Mode,
+        brief: bool,
     ) -> AdminResult<Vec<Value>> {
         let container = rm::container(&snap.rep, client, "Client not found")?;
         let (_, u) = load(state, snap, id).await?;
-        Ok(rm::listed(snap, &u, &container, mode))
+        Ok(rm::listed_as(snap, &u, &container, mode, brief))
     }
 
     async fn change(

@@ -364,7 +364,7 @@ fn cfg(pairs: &[(&str, String)]) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-fn self_signed_cert(pkcs8: &[u8], cn: &str) -> Result<Vec<u8>, CryptoError> {
+pub(super) fn self_signed_cert(pkcs8: &[u8], cn: &str) -> Result<Vec<u8>, CryptoError> {
     let key = rcgen::KeyPair::try_from(pkcs8)
         .map_err(|e| CryptoError(format!("certificate key: {e}")))?;
     let mut params = rcgen::CertificateParams::default();

@@ -1,5 +1,6 @@
 //! Cryptography: secrets, realm signing keys, JWKS, password hashing. aws-lc-rs underneath.
 
+pub mod client_cert;
 pub mod client_key;
 pub mod der;
 pub mod jwks;

@@ -126,6 +126,27 @@ pub const ADMIN_CLIENT_SCOPE_PROTOCOL_MAPPERS_MODELS: &str =
 /// `GET` `PUT` `DELETE` (`admin/client_scopes.rs`).
 pub const ADMIN_CLIENT_SCOPE_PROTOCOL_MAPPERS_MODEL: &str =
     "/admin/realms/{realm}/client-scopes/{scope}/protocol-mappers/models/{mapper}";
+/// `GET` (`admin/scope_mappings.rs`).
+pub const ADMIN_CLIENT_SCOPE_SCOPE_MAPPINGS: &str =
+    "/admin/realms/{realm}/client-scopes/{scope}/scope-mappings";
+/// `GET` `POST` `DELETE` (`admin/scope_mappings.rs`).
+pub const ADMIN_CLIENT_SCOPE_SCOPE_MAPPINGS_REALM: &str =
+    "/admin/realms/{realm}/client-scopes/{scope}/scope-mappings/realm";
+/// `GET` (`admin/scope_mappings.rs`).
+pub const ADMIN_CLIENT_SCOPE_SCOPE_MAPPINGS_REALM_AVAILABLE: &str =
+    "/admin/realms/{realm}/client-scopes/{scope}/scope-mappings/realm/available";
+/// `GET` (`admin/scope_mappings.rs`).
+pub const ADMIN_CLIENT_SCOPE_SCOPE_MAPPINGS_REALM_COMPOSITE: &str =
+    "/admin/realms/{realm}/client-scopes/{scope}/scope-mappings/realm/composite";
+/// `GET` `POST` `DELETE` (`admin/scope_mappings.rs`).
+pub const ADMIN_CLIENT_SCOPE_SCOPE_MAPPINGS_CLIENT: &str =
+    "/admin/realms/{realm}/client-scopes/{scope}/scope-mappings/clients/{client}";
+/// `GET` (`admin/scope_mappings.rs`).
+pub const ADMIN_CLIENT_SCOPE_SCOPE_MAPPINGS_CLIENT_AVAILABLE: &str =
+    "/admin/realms/{realm}/client-scopes/{scope}/scope-mappings/clients/{client}/available";
+/// `GET` (`admin/scope_mappings.rs`).
+pub const ADMIN_CLIENT_SCOPE_SCOPE_MAPPINGS_CLIENT_COMPOSITE: &str =
+    "/admin/realms/{realm}/client-scopes/{scope}/scope-mappings/clients/{client}/composite";
 /// `GET` `POST` (`admin/initial_access.rs`).
 pub const ADMIN_CLIENTS_INITIAL_ACCESS: &str = "/admin/realms/{realm}/clients-initial-access";
 /// `DELETE` (`admin/initial_access.rs`).
@@ -172,6 +193,32 @@ pub const ADMIN_CLIENT_SCOPE_MAPPINGS_REALM: &str =
 /// `GET` `POST` `DELETE` (`admin/clients.rs`).
 pub const ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT: &str =
     "/admin/realms/{realm}/clients/{id}/scope-mappings/clients/{owner}";
+/// `GET` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_SCOPE_MAPPINGS_REALM_AVAILABLE: &str =
+    "/admin/realms/{realm}/clients/{id}/scope-mappings/realm/available";
+/// `GET` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_SCOPE_MAPPINGS_REALM_COMPOSITE: &str =
+    "/admin/realms/{realm}/clients/{id}/scope-mappings/realm/composite";
+/// `GET` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT_AVAILABLE: &str =
+    "/admin/realms/{realm}/clients/{id}/scope-mappings/clients/{owner}/available";
+/// `GET` (`admin/clients.rs`).
+pub const ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT_COMPOSITE: &str =
+    "/admin/realms/{realm}/clients/{id}/scope-mappings/clients/{owner}/composite";
+/// `GET` (`admin/certificates.rs`).
+pub const ADMIN_CLIENT_CERTIFICATE: &str = "/admin/realms/{realm}/clients/{id}/certificates/{attr}";
+/// `POST` (`admin/certificates.rs`).
+pub const ADMIN_CLIENT_CERTIFICATE_GENERATE: &str =
+    "/admin/realms/{realm}/clients/{id}/certificates/{attr}/generate";
+/// `POST` (`admin/certificates.rs`).
+pub const ADMIN_CLIENT_CERTIFICATE_UPLOAD: &str =
+    "/admin/realms/{realm}/clients/{id}/certificates/{attr}/upload";
+/// `POST` (`admin/certificates.rs`).
+pub const ADMIN_CLIENT_CERTIFICATE_UPLOAD_CERTIFICATE: &str =
+    "/admin/realms/{realm}/clients/{id}/certificates/{attr}/upload-certificate";
+/// `POST` (`admin/certificates.rs`).
+pub const ADMIN_CLIENT_CERTIFICATE_DOWNLOAD: &str =
+    "/admin/realms/{realm}/clients/{id}/certificates/{attr}/download";
 /// `GET` (`admin/clients.rs`).
 pub const ADMIN_CLIENT_EVALUATE_SCOPES_GENERATE_EXAMPLE_ACCESS_TOKEN: &str =
     "/admin/realms/{realm}/clients/{id}/evaluate-scopes/generate-example-access-token";
@@ -231,6 +278,10 @@ pub const ADMIN_USER_SESSIONS: &str = "/admin/realms/{realm}/users/{id}/sessions
 /// `GET` (`admin/users.rs`).
 pub const ADMIN_USER_OFFLINE_SESSIONS_OF_CLIENT: &str =
     "/admin/realms/{realm}/users/{id}/offline-sessions/{client}";
+/// `GET` (`admin/consents.rs`).
+pub const ADMIN_USER_CONSENTS: &str = "/admin/realms/{realm}/users/{id}/consents";
+/// `DELETE` (`admin/consents.rs`).
+pub const ADMIN_USER_CONSENT: &str = "/admin/realms/{realm}/users/{id}/consents/{client}";
 /// `POST` (`admin/users.rs`).
 pub const ADMIN_USER_LOGOUT: &str = "/admin/realms/{realm}/users/{id}/logout";
 /// `DELETE` (`admin/users.rs`).
@@ -281,6 +332,18 @@ pub const ADMIN_GROUP_ROLE_MAPPINGS: &str = "/admin/realms/{realm}/groups/{id}/r
 /// `GET` `POST` `DELETE` (`admin/groups.rs`).
 pub const ADMIN_GROUP_ROLE_MAPPINGS_REALM: &str =
     "/admin/realms/{realm}/groups/{id}/role-mappings/realm";
+/// `GET` (`admin/groups.rs`).
+pub const ADMIN_GROUP_ROLE_MAPPINGS_REALM_COMPOSITE: &str =
+    "/admin/realms/{realm}/groups/{id}/role-mappings/realm/composite";
+/// `GET` (`admin/groups.rs`).
+pub const ADMIN_GROUP_ROLE_MAPPINGS_REALM_AVAILABLE: &str =
+    "/admin/realms/{realm}/groups/{id}/role-mappings/realm/available";
 /// `GET` `POST` `DELETE` (`admin/groups.rs`).
 pub const ADMIN_GROUP_ROLE_MAPPINGS_CLIENT: &str =
     "/admin/realms/{realm}/groups/{id}/role-mappings/clients/{client}";
+/// `GET` (`admin/groups.rs`).
+pub const ADMIN_GROUP_ROLE_MAPPINGS_CLIENT_COMPOSITE: &str =
+    "/admin/realms/{realm}/groups/{id}/role-mappings/clients/{client}/composite";
+/// `GET` (`admin/groups.rs`).
+pub const ADMIN_GROUP_ROLE_MAPPINGS_CLIENT_AVAILABLE: &str =
+    "/admin/realms/{realm}/groups/{id}/role-mappings/clients/{client}/available";

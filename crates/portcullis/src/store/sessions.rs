@@ -155,6 +155,15 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// Ends all of a user's sessions; returns how many.
     async fn delete_user_sessions(&self, realm_id: &str, user_id: &str) -> Result<u64, StoreError>;
+    /// Removes one client's part in a session (Keycloak's `detachFromUserSession`), and the
+    /// session itself when `end_if_empty` and no client is left in it (an offline session,
+    /// `checkOfflineUserSessionHasClientSessions`); false when the client had no part in it.
+    async fn remove_client_session(
+        &self,
+        session_id: &str,
+        client_id: &str,
+        end_if_empty: bool,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Stamps [`SessionStore`] for a SQL store (see `sql.rs`).
@@ -409,6 +418,19 @@ macro_rules! impl_sessions {
                 tx.commit().await?;
                 self.invalidate_sessions();
                 Ok(done.rows_affected())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn remove_client_session(&self, session_id: &str, client_id: &str, end_if_empty: bool) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("DELETE FROM client_session WHERE session_id = $1 AND client_id = $2").bind(session_id).bind(client_id).execute(&mut *tx).await?;
+                if end_if_empty && done.rows_affected() > 0 {
+                    sqlx::query("DELETE FROM user_session WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM client_session WHERE session_id = $2)").bind(session_id).bind(session_id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                self.invalidate_sessions();
+                Ok(done.rows_affected() > 0)
             }
         }
     };

@@ -203,6 +203,45 @@ async fn suite(store: Arc<dyn Store>) {
         .is_empty());
     assert!(store.session("s4").await.unwrap().is_some());
 
+    // One client's part in a session goes; the session stays unless asked to end when empty.
+    store
+        .set_refresh_token("s4", "app", "rt", 12)
+        .await
+        .unwrap();
+    assert!(store
+        .remove_client_session("s4", "app", true)
+        .await
+        .unwrap());
+    assert!(!store
+        .remove_client_session("s4", "app", true)
+        .await
+        .unwrap());
+    assert!(
+        store.session("s4").await.unwrap().is_some(),
+        "web is left in it"
+    );
+    assert!(store
+        .remove_client_session("s4", "web", false)
+        .await
+        .unwrap());
+    assert!(
+        store.session("s4").await.unwrap().is_some(),
+        "kept when not asked"
+    );
+    store
+        .set_refresh_token("s4", "web", "rt", 13)
+        .await
+        .unwrap();
+    assert!(store
+        .remove_client_session("s4", "web", true)
+        .await
+        .unwrap());
+    assert!(
+        store.session("s4").await.unwrap().is_none(),
+        "ended when empty"
+    );
+    store.create_session(&other, "web", None).await.unwrap();
+
     // A sweep removes the sessions (and client sessions) past its bounds, online and offline
     // apart, in its realm only; the others stay.
     for (id, offline, created, used) in [
