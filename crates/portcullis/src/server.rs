@@ -196,6 +196,7 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
         spawn_realm_sync(realms.clone(), store.clone());
     }
     spawn_session_sweep(realms.clone(), store.clone());
+    spawn_memory_release();
 
     let state = app_state(&config, store, realms)?;
     let app = crate::app(state.clone());
@@ -291,6 +292,27 @@ fn spawn_session_sweep(realms: Arc<RealmCache>, store: Arc<dyn Store>) {
         loop {
             tick.tick().await;
             crate::sessions::sweep_sessions(store.as_ref(), &realms).await;
+        }
+    });
+}
+
+/// How long an Argon2 working memory (19 MiB) may stay unused before it is freed, and how often
+/// that is checked: a server idles back at its resting memory within a minute of its last
+/// password hash, while a steady stream of logins keeps reusing its buffers.
+const ARGON2_MEMORY_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+const ARGON2_MEMORY_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Frees idle Argon2 working memory (see [`ARGON2_MEMORY_IDLE`]).
+fn spawn_memory_release() {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(ARGON2_MEMORY_CHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let freed = crate::crypto::password::release_idle_memory(ARGON2_MEMORY_IDLE);
+            if freed > 0 {
+                tracing::debug!(bytes = freed, "idle password-hashing memory freed");
+            }
         }
     });
 }

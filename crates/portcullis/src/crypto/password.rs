@@ -19,8 +19,59 @@ const ARGON2_HASH_LEN: usize = 32;
 /// quarter of a password check. A pool rather than one buffer per thread, so that whichever
 /// blocking thread hashes takes the buffer used last (one per concurrent hash, not one per
 /// thread the runtime ever started). Every block is written before it is read, so old contents
-/// never reach a result.
-static ARGON2_MEMORY: std::sync::Mutex<Vec<Vec<argon2::Block>>> = std::sync::Mutex::new(Vec::new());
+/// never reach a result. Buffers idle for a while are freed ([`release_idle_memory`]), so a
+/// server that hashed under load does not keep that memory for ever.
+static ARGON2_MEMORY: MemoryPool = MemoryPool::new();
+
+/// Reusable Argon2 working memories, each with when it was last put back.
+struct MemoryPool(std::sync::Mutex<Vec<(Vec<argon2::Block>, std::time::Instant)>>);
+
+impl MemoryPool {
+    const fn new() -> Self {
+        MemoryPool(std::sync::Mutex::new(Vec::new()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Vec<argon2::Block>, std::time::Instant)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The buffer put back last, or an empty one.
+    fn take(&self) -> Vec<argon2::Block> {
+        self.lock().pop().map(|(m, _)| m).unwrap_or_default()
+    }
+
+    fn put(&self, m: Vec<argon2::Block>, now: std::time::Instant) {
+        self.lock().push((m, now));
+    }
+
+    /// Frees the buffers not used since `idle` before `now`; returns the bytes freed.
+    fn release_idle(&self, now: std::time::Instant, idle: std::time::Duration) -> usize {
+        let idle: Vec<Vec<argon2::Block>> = {
+            let mut pool = self.lock();
+            let (gone, kept) = std::mem::take(&mut *pool)
+                .into_iter()
+                .partition(|(_, used)| now.saturating_duration_since(*used) >= idle);
+            *pool = kept;
+            gone.into_iter().map(|(m, _)| m).collect()
+        };
+        let bytes = idle.iter().map(|m| m.len()).sum::<usize>() * std::mem::size_of::<argon2::Block>();
+        if !idle.is_empty() {
+            // Freed on a thread of its own: the allocator (mimalloc in the binary) keeps freed
+            // memory for reuse and hands it back to the system when a thread ends.
+            // (Should no thread start, the closure and the memory are dropped here instead.)
+            let _ = std::thread::Builder::new()
+                .name("portcullis-free".into())
+                .spawn(move || drop(idle));
+        }
+        bytes
+    }
+}
+
+/// Frees the Argon2 working memories no hash has used for `idle` (the server calls this
+/// periodically); returns the bytes freed.
+pub fn release_idle_memory(idle: std::time::Duration) -> usize {
+    ARGON2_MEMORY.release_idle(std::time::Instant::now(), idle)
+}
 
 /// Argon2 into `out`, with a pooled working memory.
 fn argon2_into(
@@ -30,15 +81,14 @@ fn argon2_into(
     salt: &[u8],
     out: &mut [u8],
 ) -> Result<(), CryptoError> {
-    let pool = || ARGON2_MEMORY.lock().unwrap_or_else(|e| e.into_inner());
-    let mut m = pool().pop().unwrap_or_default();
+    let mut m = ARGON2_MEMORY.take();
     if m.len() < blocks {
         m.resize(blocks, argon2::Block::default());
     }
     let result = a
         .hash_password_into_with_memory(pwd, salt, out, &mut m[..blocks])
         .map_err(|e| CryptoError(format!("argon2: {e}")));
-    pool().push(m);
+    ARGON2_MEMORY.put(m, std::time::Instant::now());
     result
 }
 
@@ -232,6 +282,23 @@ pub fn verify(
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
+
+    #[test]
+    fn idle_argon2_memory_is_freed_and_recent_memory_kept() {
+        use std::time::{Duration, Instant};
+        let pool = super::MemoryPool::new();
+        let t0 = Instant::now();
+        let block = std::mem::size_of::<argon2::Block>();
+        pool.put(vec![argon2::Block::default(); 8], t0);
+        pool.put(vec![argon2::Block::default(); 4], t0 + Duration::from_secs(20));
+        // At t0+25s with 10s of idleness allowed, only the buffer put back at t0 goes.
+        assert_eq!(pool.release_idle(t0 + Duration::from_secs(25), Duration::from_secs(10)), 8 * block);
+        assert_eq!(pool.take().len(), 4);
+        assert!(pool.take().is_empty(), "nothing else is pooled");
+        pool.put(vec![argon2::Block::default(); 2], t0);
+        assert_eq!(pool.release_idle(t0 + Duration::from_secs(5), Duration::from_secs(10)), 0);
+    }
+
     use super::*;
 
     #[test]
