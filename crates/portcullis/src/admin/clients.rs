@@ -102,10 +102,11 @@ pub async fn create(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let v: Value = body(&bytes)?;
-    if !v.is_object() {
+    let mut v: Value = body(&bytes)?;
+    let Some(obj) = v.as_object_mut() else {
         return Err(AdminError::bad("expected a client object"));
-    }
+    };
+    crate::realm::defaults::admin_create_defaults(obj);
     let id = edit_realm(&state, &snap.name, |rep, writes| {
         let c = edit::prepare_new(rep, v.clone())?;
         let id = c.id.clone().unwrap_or_default();

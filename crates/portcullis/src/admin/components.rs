@@ -92,29 +92,7 @@ pub async fn get(
 
 /// What a generated key provider generates.
 fn generated(provider: &str, algorithm: Option<&str>) -> AdminResult<Option<Generate>> {
-    Ok(Some(match (provider, algorithm) {
-        ("rsa-generated", None | Some("RS256")) => Generate::RsaSig("RS256"),
-        ("rsa-generated", Some("RS384")) => Generate::RsaSig("RS384"),
-        ("rsa-generated", Some("RS512")) => Generate::RsaSig("RS512"),
-        ("rsa-generated", Some("PS256")) => Generate::RsaSig("PS256"),
-        ("rsa-generated", Some("PS384")) => Generate::RsaSig("PS384"),
-        ("rsa-generated", Some("PS512")) => Generate::RsaSig("PS512"),
-        ("rsa-enc-generated", _) => Generate::RsaEnc,
-        ("ecdsa-generated", None | Some("ES256")) => Generate::Es256,
-        ("eddsa-generated", _) => Generate::EdDsa,
-        ("hmac-generated", None | Some("HS512")) | ("hmac-generated-hs512", _) => {
-            Generate::HmacHs512
-        }
-        ("aes-generated", _) => Generate::Aes,
-        ("rsa" | "rsa-enc" | "java-keystore", _) => return Ok(None),
-        (p, a) => {
-            return Err(AdminError::bad(format!(
-                "unsupported key provider '{p}'{}",
-                a.map(|a| format!(" with algorithm {a}"))
-                    .unwrap_or_default()
-            )))
-        }
-    }))
+    Generate::for_provider(provider, algorithm).map_err(AdminError::bad)
 }
 
 /// `POST /components`: a key provider is generated (or, for `rsa`, read from its `privateKey`)

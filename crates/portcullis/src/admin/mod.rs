@@ -16,6 +16,8 @@ pub mod partial_import;
 pub mod realms;
 pub mod role_mappings;
 pub mod roles;
+pub mod server_info;
+pub mod unmatched;
 pub mod users;
 pub mod view;
 
@@ -165,18 +167,80 @@ pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// A JSON body, or a 400 naming what is wrong with it (unknown fields are ignored, as
-/// Keycloak's representations ignore them).
+/// A JSON body, or a 400 naming what is wrong with it. Parsed strictly, as Jackson parses
+/// Keycloak's bodies (`FAIL_ON_TRAILING_TOKENS`, `STRICT_DUPLICATE_DETECTION`): data after the
+/// JSON value and a key given twice in one object are refused before anything is written.
 pub fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> AdminResult<T> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        AdminError::bad(if path == "." {
-            format!("invalid JSON body: {}", e.inner())
+    let invalid = |path: String, msg: String| {
+        AdminError::bad(if path == "." || path.is_empty() {
+            format!("invalid JSON body: {msg}")
         } else {
-            format!("invalid JSON body at {path}: {}", e.inner())
+            format!("invalid JSON body at {path}: {msg}")
         })
-    })
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))?;
+    de.end()
+        .map_err(|e| invalid(String::new(), e.to_string()))?;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize::<_, strict_json::NoDuplicates>(&mut de)
+        .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))?;
+    Ok(value)
+}
+
+/// A walk over a JSON document that fails on a key repeated within one object.
+mod strict_json {
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    pub struct NoDuplicates;
+
+    impl<'de> Deserialize<'de> for NoDuplicates {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(Walk)
+        }
+    }
+
+    struct Walk;
+
+    impl<'de> Visitor<'de> for Walk {
+        type Value = NoDuplicates;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<NoDuplicates, E> {
+            Ok(NoDuplicates)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<NoDuplicates, E> {
+            Ok(NoDuplicates)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<NoDuplicates, E> {
+            Ok(NoDuplicates)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<NoDuplicates, E> {
+            Ok(NoDuplicates)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<NoDuplicates, E> {
+            Ok(NoDuplicates)
+        }
+        fn visit_unit<E>(self) -> Result<NoDuplicates, E> {
+            Ok(NoDuplicates)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NoDuplicates, A::Error> {
+            while seq.next_element::<NoDuplicates>()?.is_some() {}
+            Ok(NoDuplicates)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NoDuplicates, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if !seen.insert(k.clone()) {
+                    return Err(de::Error::custom(format!("duplicate field '{k}'")));
+                }
+                map.next_value::<NoDuplicates>()?;
+            }
+            Ok(NoDuplicates)
+        }
+    }
 }
 
 /// `first` and `max` paging parameters.

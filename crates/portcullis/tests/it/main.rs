@@ -6,6 +6,7 @@
 mod support;
 
 mod admin;
+mod admin_strict;
 mod authorize;
 mod backchannel;
 mod cli;
