@@ -106,6 +106,7 @@ pub async fn create(
     let Some(obj) = v.as_object_mut() else {
         return Err(AdminError::bad("expected a client object"));
     };
+    super::string_map(obj, "attributes", "ClientRepresentation")?;
     crate::realm::defaults::admin_create_defaults(obj);
     let id = edit_realm(&state, &snap.name, |rep, writes| {
         let c = edit::prepare_new(rep, v.clone())?;
@@ -133,7 +134,8 @@ pub async fn update(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let patch: Map<String, Value> = body(&bytes)?;
+    let mut patch: Map<String, Value> = body(&bytes)?;
+    super::string_map(&mut patch, "attributes", "ClientRepresentation")?;
     let renamed = edit_realm(&state, &snap.name, |rep, writes| {
         Ok(edit::update_client(rep, writes, &id, &patch)?)
     })

@@ -10,7 +10,7 @@ use axum::routing;
 use axum::Json;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::auth::{ManageRealm, RealmAdmin, ViewRealm};
 use super::{body, created, edit_realm, new_id, no_content, AdminError, AdminResult};
@@ -90,6 +90,17 @@ pub async fn get(
     Ok(Json(component_json(c, k, &snap.id)?))
 }
 
+/// `ComponentRepresentation` fields.
+const COMPONENT_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "providerId",
+    "providerType",
+    "parentId",
+    "subType",
+    "config",
+];
+
 /// What a generated key provider generates.
 fn generated(provider: &str, algorithm: Option<&str>) -> AdminResult<Option<Generate>> {
     Generate::for_provider(provider, algorithm).map_err(AdminError::bad)
@@ -103,6 +114,12 @@ pub async fn create(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
+    let raw: Map<String, Value> = body(&bytes)?;
+    super::reject_unknown(
+        &raw,
+        |k| COMPONENT_FIELDS.contains(&k),
+        "ComponentRepresentation",
+    )?;
     let mut c: ComponentRepresentation = body(&bytes)?;
     let kind = c
         .extra
@@ -153,6 +170,12 @@ pub async fn update(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
+    let raw: Map<String, Value> = body(&bytes)?;
+    super::reject_unknown(
+        &raw,
+        |k| COMPONENT_FIELDS.contains(&k),
+        "ComponentRepresentation",
+    )?;
     let patch: ComponentRepresentation = body(&bytes)?;
     edit_realm(&state, &snap.name, |rep, _| {
         let c = rep

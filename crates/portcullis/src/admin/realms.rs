@@ -142,10 +142,15 @@ pub async fn update(
     RealmAdmin { snap, .. }: RealmAdmin<ManageRealm>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let patch: Map<String, Value> = body(&bytes)?;
+    let mut patch: Map<String, Value> = body(&bytes)?;
     super::reject_unknown(
         &patch,
         |k| crate::realm::defaults::realm_fields().contains(k),
+        "RealmRepresentation",
+    )?;
+    super::coerce_types(
+        &mut patch,
+        crate::realm::defaults::realm_template(),
         "RealmRepresentation",
     )?;
     if let Some(new_name) = patch.get("realm").and_then(Value::as_str) {

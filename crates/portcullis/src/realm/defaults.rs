@@ -15,6 +15,39 @@ use super::import::ImportError;
 const NEW_REALM: &str = include_str!("defaults/new-realm.json");
 const MASTER_EXTRAS: &str = include_str!("defaults/master-extras.json");
 
+/// A new realm as Keycloak exports it (every field set; `realm` for its name): the JSON type
+/// of each `RealmRepresentation` field.
+pub fn realm_template() -> &'static Map<String, Value> {
+    static TEMPLATE: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let mut t = template(NEW_REALM, "realm").unwrap_or_default();
+        // Fields a new realm leaves unset, with their `RealmRepresentation` types.
+        for (k, v) in [
+            ("displayName", json!("")),
+            ("displayNameHtml", json!("")),
+            ("defaultLocale", json!("")),
+            ("loginTheme", json!("")),
+            ("accountTheme", json!("")),
+            ("adminTheme", json!("")),
+            ("emailTheme", json!("")),
+            ("passwordPolicy", json!("")),
+            ("keycloakVersion", json!("")),
+            ("supportedLocales", json!([])),
+            ("defaultGroups", json!([])),
+            ("users", json!([])),
+            ("organizations", json!([])),
+            ("attributes", json!({})),
+            ("localizationTexts", json!({})),
+            ("eventsExpiration", json!(0)),
+            ("userCacheEnabled", json!(true)),
+            ("realmCacheEnabled", json!(true)),
+        ] {
+            t.entry(k).or_insert(v);
+        }
+        t
+    })
+}
+
 /// `RealmRepresentation` fields a new realm has or a Keycloak export may carry besides them.
 pub fn realm_fields() -> &'static std::collections::BTreeSet<String> {
     static FIELDS: std::sync::OnceLock<std::collections::BTreeSet<String>> =

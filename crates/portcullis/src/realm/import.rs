@@ -336,8 +336,8 @@ fn regenerate_masked_keys(rep: &mut RealmRepresentation, realm: &str) -> Result<
         let first = |k: &str| config.get(k).and_then(|v| v.first()).cloned();
         let provider = c.provider_id.clone().unwrap_or_default();
         let at = || format!("components[\"{KEY_PROVIDER_TYPE}\"][{i}]");
-        let Some(kind) = keys::Generate::for_provider(&provider, first("algorithm").as_deref())
-            .map_err(|e| ImportError::at(at(), e))?
+        // Providers and algorithms this server does not generate are kept as they are.
+        let Ok(Some(kind)) = keys::Generate::for_provider(&provider, first("algorithm").as_deref())
         else {
             continue;
         };

@@ -404,3 +404,215 @@ async fn a_realm_exported_with_masked_keys_imports_with_new_keys() {
     );
     data.cleanup().await;
 }
+
+#[tokio::test]
+async fn fields_of_the_wrong_type_are_refused_as_jackson_refuses_them() {
+    let (data, s, t) = server().await;
+    let (_, before, _) = call(&s, "GET", "/admin/realms/shop", Some(&t), None).await;
+    for bad in [
+        json!({"accessTokenLifespan": true}),
+        json!({"accessTokenLifespan": "five minutes"}),
+        json!({"enabled": "yes"}),
+        json!({"enabled": {"a": 1}}),
+        json!({"displayName": ["a", "b"]}),
+        json!({"defaultDefaultClientScopes": "profile"}),
+        json!({"smtpServer": "smtp.example.com"}),
+        json!({"displayName": "Ok", "registrationAllowed": [true]}),
+    ] {
+        let (status, body, _) =
+            call(&s, "PUT", "/admin/realms/shop", Some(&t), Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("Cannot deserialize value of type")),
+            "{bad}: {body}"
+        );
+    }
+    let (_, after, _) = call(&s, "GET", "/admin/realms/shop", Some(&t), None).await;
+    assert_eq!(before, after, "nothing was written");
+    // Jackson's coercions are accepted.
+    let (status, body, _) = call(
+        &s,
+        "PUT",
+        "/admin/realms/shop",
+        Some(&t),
+        Some(
+            json!({"accessTokenLifespan": "600", "registrationAllowed": "true", "displayName": 42}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, after, _) = call(&s, "GET", "/admin/realms/shop", Some(&t), None).await;
+    assert_eq!(after["accessTokenLifespan"], 600);
+    assert_eq!(after["registrationAllowed"], true);
+    assert_eq!(after["displayName"], "42");
+
+    // Client attributes are a Map<String, String>: scalars become text, lists are refused.
+    let (status, body, h) = call(&s, "POST", "/admin/realms/shop/clients", Some(&t), Some(json!({
+        "clientId": "tv", "protocol": "openid-connect",
+        "attributes": {"oauth2.device.authorization.grant.enabled": true, "access.token.lifespan": 120}}))).await;
+    assert_eq!(status, 201, "{body}");
+    let id = h["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, c, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/shop/clients/{id}"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(
+        c["attributes"]["oauth2.device.authorization.grant.enabled"],
+        "true"
+    );
+    assert_eq!(c["attributes"]["access.token.lifespan"], "120");
+    let (status, body) = post_form_status(&s, "tv").await;
+    assert_eq!(status, 200, "the device grant is enabled: {body}");
+    let (status, body, _) = call(
+        &s,
+        "PUT",
+        &format!("/admin/realms/shop/clients/{id}"),
+        Some(&t),
+        Some(json!({"attributes": {"x": ["a"]}})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+
+    // A component body with a field ComponentRepresentation lacks.
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/components",
+        Some(&t),
+        Some(json!({"bad": "dict"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unrecognized field \"bad\""),
+        "{body}"
+    );
+    data.cleanup().await;
+}
+
+/// The device authorization request of public client `client`.
+async fn post_form_status(s: &TestServer, client: &str) -> (u16, Value) {
+    let (status, body, _) = post_form(
+        &s.url("/realms/shop/protocol/openid-connect/auth/device"),
+        None,
+        &[("client_id", client)],
+    )
+    .await;
+    (status, body)
+}
+
+/// A client asking for RS512 tokens in a realm with only RS256 keys: a `fallback-RS512` key
+/// (priority -100) is generated as Keycloak's `createFallbackKeys` does, and the tokens are
+/// signed with it.
+#[tokio::test]
+async fn a_client_asking_for_an_algorithm_without_a_key_gets_a_fallback_key() {
+    let (data, s, t) = server().await;
+    let (status, body, h) = call(&s, "POST", "/admin/realms/shop/clients", Some(&t), Some(json!({
+        "clientId": "rs512", "protocol": "openid-connect", "publicClient": false, "secret": "s3cret",
+        "attributes": {"access.token.signed.response.alg": "RS512", "id.token.signed.response.alg": "RS512"}}))).await;
+    assert_eq!(status, 201, "{body}");
+    let _ = h;
+    let (_, comps, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/shop/components?type=org.keycloak.keys.KeyProvider",
+        Some(&t),
+        None,
+    )
+    .await;
+    let fallback: Vec<&Value> = comps
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "fallback-RS512")
+        .collect();
+    assert_eq!(fallback.len(), 1, "one fallback key: {comps}");
+    assert_eq!(fallback[0]["config"]["priority"], json!(["-100"]));
+    assert_eq!(fallback[0]["providerId"], "rsa-generated");
+    let (status, _, _) = call(&s, "POST", "/admin/realms/shop/users", Some(&t), Some(json!({
+        "username": "amy", "enabled": true, "email": "amy@example.com", "firstName": "A", "lastName": "My",
+        "credentials": [{"type": "password", "value": "amy-password", "temporary": false}]}))).await;
+    assert_eq!(status, 201);
+    let (status, tokens, _) = post_form(
+        &s.url("/realms/shop/protocol/openid-connect/token"),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "rs512"),
+            ("client_secret", "s3cret"),
+            ("username", "amy"),
+            ("password", "amy-password"),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let header = |jwt: &str| -> Value {
+        use base64::Engine;
+        let h = jwt.split('.').next().unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        header(tokens["access_token"].as_str().unwrap())["alg"],
+        "RS512"
+    );
+    assert_eq!(header(tokens["id_token"].as_str().unwrap())["alg"], "RS512");
+    // The JWKS publishes it; a second client asking for RS512 reuses it.
+    let (_, jwks) = get_json(&s.url("/realms/shop/protocol/openid-connect/certs")).await;
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["alg"] == "RS512"),
+        "{jwks}"
+    );
+    let (status, _, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/clients",
+        Some(&t),
+        Some(json!({
+        "clientId": "rs512b", "attributes": {"access.token.signed.response.alg": "RS512"}})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, comps, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/shop/components?type=org.keycloak.keys.KeyProvider",
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(
+        comps
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["name"] == "fallback-RS512")
+            .count(),
+        1
+    );
+    data.cleanup().await;
+}
