@@ -241,7 +241,11 @@ impl FromRequestParts<AppState> for Caller {
 
 /// The realm of an Admin API path: 404 when unknown, 403 when the caller's token belongs to
 /// another realm than this one or master.
-fn target(state: &AppState, caller: &Caller, realm: &str) -> AdminResult<Arc<RealmSnapshot>> {
+pub(super) fn target(
+    state: &AppState,
+    caller: &Caller,
+    realm: &str,
+) -> AdminResult<Arc<RealmSnapshot>> {
     let snap = state
         .realms
         .get(realm)

@@ -102,10 +102,12 @@ pub async fn create(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let v: Value = body(&bytes)?;
-    if !v.is_object() {
+    let mut v: Value = body(&bytes)?;
+    let Some(obj) = v.as_object_mut() else {
         return Err(AdminError::bad("expected a client object"));
-    }
+    };
+    super::string_map(obj, "attributes", "ClientRepresentation")?;
+    crate::realm::defaults::admin_create_defaults(obj);
     let id = edit_realm(&state, &snap.name, |rep, writes| {
         let c = edit::prepare_new(rep, v.clone())?;
         let id = c.id.clone().unwrap_or_default();
@@ -132,7 +134,8 @@ pub async fn update(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let patch: Map<String, Value> = body(&bytes)?;
+    let mut patch: Map<String, Value> = body(&bytes)?;
+    super::string_map(&mut patch, "attributes", "ClientRepresentation")?;
     let renamed = edit_realm(&state, &snap.name, |rep, writes| {
         Ok(edit::update_client(rep, writes, &id, &patch)?)
     })

@@ -10,7 +10,7 @@ use axum::routing;
 use axum::Json;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::auth::{ManageRealm, RealmAdmin, ViewRealm};
 use super::{body, created, edit_realm, new_id, no_content, AdminError, AdminResult};
@@ -90,31 +90,20 @@ pub async fn get(
     Ok(Json(component_json(c, k, &snap.id)?))
 }
 
+/// `ComponentRepresentation` fields.
+const COMPONENT_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "providerId",
+    "providerType",
+    "parentId",
+    "subType",
+    "config",
+];
+
 /// What a generated key provider generates.
 fn generated(provider: &str, algorithm: Option<&str>) -> AdminResult<Option<Generate>> {
-    Ok(Some(match (provider, algorithm) {
-        ("rsa-generated", None | Some("RS256")) => Generate::RsaSig("RS256"),
-        ("rsa-generated", Some("RS384")) => Generate::RsaSig("RS384"),
-        ("rsa-generated", Some("RS512")) => Generate::RsaSig("RS512"),
-        ("rsa-generated", Some("PS256")) => Generate::RsaSig("PS256"),
-        ("rsa-generated", Some("PS384")) => Generate::RsaSig("PS384"),
-        ("rsa-generated", Some("PS512")) => Generate::RsaSig("PS512"),
-        ("rsa-enc-generated", _) => Generate::RsaEnc,
-        ("ecdsa-generated", None | Some("ES256")) => Generate::Es256,
-        ("eddsa-generated", _) => Generate::EdDsa,
-        ("hmac-generated", None | Some("HS512")) | ("hmac-generated-hs512", _) => {
-            Generate::HmacHs512
-        }
-        ("aes-generated", _) => Generate::Aes,
-        ("rsa" | "rsa-enc" | "java-keystore", _) => return Ok(None),
-        (p, a) => {
-            return Err(AdminError::bad(format!(
-                "unsupported key provider '{p}'{}",
-                a.map(|a| format!(" with algorithm {a}"))
-                    .unwrap_or_default()
-            )))
-        }
-    }))
+    Generate::for_provider(provider, algorithm).map_err(AdminError::bad)
 }
 
 /// `POST /components`: a key provider is generated (or, for `rsa`, read from its `privateKey`)
@@ -125,6 +114,12 @@ pub async fn create(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
+    let raw: Map<String, Value> = body(&bytes)?;
+    super::reject_unknown(
+        &raw,
+        |k| COMPONENT_FIELDS.contains(&k),
+        "ComponentRepresentation",
+    )?;
     let mut c: ComponentRepresentation = body(&bytes)?;
     let kind = c
         .extra
@@ -175,6 +170,12 @@ pub async fn update(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
+    let raw: Map<String, Value> = body(&bytes)?;
+    super::reject_unknown(
+        &raw,
+        |k| COMPONENT_FIELDS.contains(&k),
+        "ComponentRepresentation",
+    )?;
     let patch: ComponentRepresentation = body(&bytes)?;
     edit_realm(&state, &snap.name, |rep, _| {
         let c = rep

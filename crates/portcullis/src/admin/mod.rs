@@ -19,6 +19,8 @@ pub mod realms;
 pub mod role_mappings;
 pub mod roles;
 pub mod scope_mappings;
+pub mod server_info;
+pub mod unmatched;
 pub mod users;
 pub mod view;
 
@@ -168,18 +170,80 @@ pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// A JSON body, or a 400 naming what is wrong with it (unknown fields are ignored, as
-/// Keycloak's representations ignore them).
+/// A JSON body, or a 400 naming what is wrong with it. Parsed strictly, as Jackson parses
+/// Keycloak's bodies (`FAIL_ON_TRAILING_TOKENS`, `STRICT_DUPLICATE_DETECTION`): data after the
+/// JSON value and a key given twice in one object are refused before anything is written.
 pub fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> AdminResult<T> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        AdminError::bad(if path == "." {
-            format!("invalid JSON body: {}", e.inner())
+    let invalid = |path: String, msg: String| {
+        AdminError::bad(if path == "." || path.is_empty() {
+            format!("invalid JSON body: {msg}")
         } else {
-            format!("invalid JSON body at {path}: {}", e.inner())
+            format!("invalid JSON body at {path}: {msg}")
         })
-    })
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))?;
+    de.end()
+        .map_err(|e| invalid(String::new(), e.to_string()))?;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize::<_, strict_json::NoDuplicates>(&mut de)
+        .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))?;
+    Ok(value)
+}
+
+/// A walk over a JSON document that fails on a key repeated within one object.
+mod strict_json {
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    pub struct NoDuplicates;
+
+    impl<'de> Deserialize<'de> for NoDuplicates {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(Walk)
+        }
+    }
+
+    struct Walk;
+
+    impl<'de> Visitor<'de> for Walk {
+        type Value = NoDuplicates;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<NoDuplicates, E> {
+            Ok(NoDuplicates)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<NoDuplicates, E> {
+            Ok(NoDuplicates)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<NoDuplicates, E> {
+            Ok(NoDuplicates)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<NoDuplicates, E> {
+            Ok(NoDuplicates)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<NoDuplicates, E> {
+            Ok(NoDuplicates)
+        }
+        fn visit_unit<E>(self) -> Result<NoDuplicates, E> {
+            Ok(NoDuplicates)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NoDuplicates, A::Error> {
+            while seq.next_element::<NoDuplicates>()?.is_some() {}
+            Ok(NoDuplicates)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NoDuplicates, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if !seen.insert(k.clone()) {
+                    return Err(de::Error::custom(format!("duplicate field '{k}'")));
+                }
+                map.next_value::<NoDuplicates>()?;
+            }
+            Ok(NoDuplicates)
+        }
+    }
 }
 
 /// `first` and `max` paging parameters.
@@ -223,6 +287,127 @@ pub fn reject_unknown(
         return Err(AdminError::Plain(format!(
             "Unrecognized field \"{k}\" (class org.keycloak.representations.idm.{class}), not marked as ignorable"
         )));
+    }
+    Ok(())
+}
+
+/// Jackson's name of a JSON value's kind and token, as its messages print them.
+fn jackson_kind(v: &Value) -> (&'static str, &'static str) {
+    match v {
+        Value::Array(_) => ("Array value", "START_ARRAY"),
+        Value::Object(_) => ("Object value", "START_OBJECT"),
+        Value::Bool(true) => ("Boolean value", "VALUE_TRUE"),
+        Value::Bool(false) => ("Boolean value", "VALUE_FALSE"),
+        Value::Number(n) if n.is_f64() => ("Floating-point value", "VALUE_NUMBER_FLOAT"),
+        Value::Number(_) => ("Integer value", "VALUE_NUMBER_INT"),
+        Value::String(_) => ("String value", "VALUE_STRING"),
+        Value::Null => ("Null value", "VALUE_NULL"),
+    }
+}
+
+fn mismatch(java: &str, v: &Value, field: &str, class: &str) -> AdminError {
+    let (kind, token) = jackson_kind(v);
+    AdminError::Plain(format!(
+        "Cannot deserialize value of type `{java}` from {kind} (token `JsonToken.{token}`) (through reference chain: org.keycloak.representations.idm.{class}[\"{field}\"])"
+    ))
+}
+
+/// Reads the top-level fields of a body as Jackson reads them into the representation, the
+/// type of each field taken from `template` (a representation with every field set, as
+/// Keycloak writes it): Jackson's scalar coercions are applied (`"true"` or `1` for a boolean,
+/// `"300"` or `300.5` for an integer, a number or boolean for a string; `null` for anything),
+/// anything else (a list for a string, text for a list, ...) is refused with Jackson's message.
+pub fn coerce_types(
+    obj: &mut Map<String, Value>,
+    template: &Map<String, Value>,
+    class: &str,
+) -> AdminResult<()> {
+    for (k, v) in obj.iter_mut() {
+        let Some(t) = template.get(k) else { continue };
+        if v.is_null() {
+            continue;
+        }
+        let coerced: Option<Value> = match t {
+            Value::Bool(_) => match &*v {
+                Value::Bool(b) => Some(json!(b)),
+                Value::Number(n) => n.as_i64().map(|i| json!(i != 0)),
+                Value::String(s) => match s.trim() {
+                    t if t.eq_ignore_ascii_case("true") => Some(json!(true)),
+                    t if t.eq_ignore_ascii_case("false") => Some(json!(false)),
+                    _ => None,
+                },
+                _ => None,
+            },
+            Value::Number(_) => {
+                let f = match &*v {
+                    Value::Number(n) if n.is_i64() || n.is_u64() => n.as_i64().map(|i| i as f64),
+                    Value::Number(n) => n.as_f64(),
+                    Value::String(s) => s.trim().parse::<f64>().ok(),
+                    _ => None,
+                };
+                f.filter(|f| f.is_finite() && f.abs() < 9.2e18)
+                    .map(|f| json!(f.trunc() as i64))
+            }
+            Value::String(_) => match &*v {
+                Value::String(s) => Some(json!(s)),
+                Value::Number(n) => Some(json!(n.to_string())),
+                Value::Bool(b) => Some(json!(b.to_string())),
+                _ => None,
+            },
+            Value::Array(_) => v.is_array().then(|| v.clone()),
+            Value::Object(_) => v.is_object().then(|| v.clone()),
+            Value::Null => Some(v.clone()),
+        };
+        match coerced {
+            Some(c) => *v = c,
+            None => {
+                let java = match t {
+                    Value::Bool(_) => "java.lang.Boolean",
+                    Value::Number(_) => "java.lang.Integer",
+                    Value::String(_) => "java.lang.String",
+                    Value::Array(_) => "java.util.List<java.lang.Object>",
+                    _ => "java.util.Map<java.lang.String,java.lang.Object>",
+                };
+                return Err(mismatch(java, v, k, class));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A `Map<String, String>` field (`attributes` of clients and client scopes) read as Jackson
+/// reads it: a number or boolean value becomes its text, `null` stays; a list or object is
+/// refused.
+pub fn string_map(obj: &mut Map<String, Value>, field: &str, class: &str) -> AdminResult<()> {
+    let Some(map) = obj.get_mut(field) else {
+        return Ok(());
+    };
+    let Some(map) = map.as_object_mut() else {
+        return if map.is_null() {
+            Ok(())
+        } else {
+            Err(mismatch(
+                "java.util.Map<java.lang.String,java.lang.String>",
+                map,
+                field,
+                class,
+            ))
+        };
+    };
+    for (k, v) in map.iter_mut() {
+        match v {
+            Value::Bool(b) => *v = Value::String(b.to_string()),
+            Value::Number(n) => *v = Value::String(n.to_string()),
+            Value::String(_) | Value::Null => {}
+            _ => {
+                return Err(mismatch(
+                    "java.lang.String",
+                    v,
+                    &format!("{field}\"][\"{k}"),
+                    class,
+                ))
+            }
+        }
     }
     Ok(())
 }

@@ -100,6 +100,18 @@ pub async fn create(
         return Err(AdminError::Forbidden);
     }
     let value: Value = body(&bytes)?;
+    // `RealmsAdminResource.importRealm`: a missing or blank name, before anything else.
+    let blank = value
+        .get("realm")
+        .and_then(Value::as_str)
+        .is_none_or(|n| n.trim().is_empty());
+    if value
+        .get("realm")
+        .is_none_or(|r| r.is_null() || r.is_string())
+        && blank
+    {
+        return Err(AdminError::bad("Realm name cannot be empty"));
+    }
     let (name, _) = realm::import(
         state.store.as_ref(),
         state.realms.blacklists(),
@@ -130,10 +142,15 @@ pub async fn update(
     RealmAdmin { snap, .. }: RealmAdmin<ManageRealm>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let patch: Map<String, Value> = body(&bytes)?;
+    let mut patch: Map<String, Value> = body(&bytes)?;
     super::reject_unknown(
         &patch,
         |k| crate::realm::defaults::realm_fields().contains(k),
+        "RealmRepresentation",
+    )?;
+    super::coerce_types(
+        &mut patch,
+        crate::realm::defaults::realm_template(),
         "RealmRepresentation",
     )?;
     if let Some(new_name) = patch.get("realm").and_then(Value::as_str) {
@@ -186,23 +203,21 @@ pub async fn delete(
     Ok(no_content())
 }
 
-/// `GET /admin/realms/{realm}/keys`: `KeysMetadataRepresentation`.
+/// `GET /admin/realms/{realm}/keys`: `KeysMetadataRepresentation` (`KeyResource`): every key
+/// of the realm's key providers, highest priority first, and per algorithm the `kid` of the
+/// first active one. The secret keys (`hmac-generated`: `OCT` `HS512`, `aes-generated`: `OCT`
+/// `AES`) are listed without their secret, as Keycloak lists them.
 pub async fn keys(RealmAdmin { snap, .. }: RealmAdmin<ViewRealm>) -> AdminResult<Json<Value>> {
-    let mut active = Map::new();
-    let mut keys = Vec::new();
-    let mut sorted: Vec<_> = snap.keys.iter().collect();
-    sorted.sort_by_key(|k| std::cmp::Reverse((k.active, k.priority)));
-    for k in sorted {
-        if k.active && !active.contains_key(&k.alg) {
-            active.insert(k.alg.clone(), json!(k.kid));
-        }
+    // (active, priority, algorithm, kid, entry)
+    let mut all: Vec<(bool, i64, String, String, Value)> = Vec::new();
+    for k in snap.keys.iter() {
         let kty = k.jwk.get("kty").and_then(Value::as_str).unwrap_or("RSA");
         let mut entry = json!({
             "providerId": k.component_id,
             "providerPriority": k.priority,
             "kid": k.kid,
             "status": if k.active { "ACTIVE" } else { "PASSIVE" },
-            "type": if kty == "OKP" { "OKP" } else { kty },
+            "type": kty,
             "algorithm": k.alg,
             "publicKey": b64(&k.spki),
             "use": if k.key_use == KeyUse::Sig { "SIG" } else { "ENC" },
@@ -215,18 +230,84 @@ pub async fn keys(RealmAdmin { snap, .. }: RealmAdmin<ViewRealm>) -> AdminResult
         {
             entry["certificate"] = json!(cert);
         }
-        keys.push(entry);
+        all.push((k.active, k.priority, k.alg.clone(), k.kid.clone(), entry));
     }
-    for k in &snap.hmac_keys {
-        keys.push(json!({
-            "kid": k.kid,
-            "status": "ACTIVE",
+    for c in snap
+        .rep
+        .components
+        .as_ref()
+        .and_then(|m| m.get(crate::crypto::keys::KEY_PROVIDER_TYPE))
+        .into_iter()
+        .flatten()
+    {
+        let cfg = |k: &str| {
+            c.config
+                .as_ref()
+                .and_then(|m| m.get(k))
+                .and_then(|v| v.first())
+                .cloned()
+        };
+        let (alg, key_use) = match c.provider_id.as_deref() {
+            Some("hmac-generated") => (cfg("algorithm").unwrap_or_else(|| "HS256".into()), "SIG"),
+            Some("aes-generated") => ("AES".to_string(), "ENC"),
+            _ => continue,
+        };
+        if cfg("enabled").as_deref() == Some("false") {
+            continue;
+        }
+        let Some(kid) = cfg("kid") else { continue };
+        let active = cfg("active").as_deref() != Some("false");
+        let priority = cfg("priority").and_then(|p| p.parse().ok()).unwrap_or(0);
+        let entry = json!({
+            "providerId": c.id,
+            "providerPriority": priority,
+            "kid": kid,
+            "status": if active { "ACTIVE" } else { "PASSIVE" },
             "type": "OCT",
-            "algorithm": k.alg,
-            "use": "SIG",
-        }));
+            "algorithm": alg,
+            "use": key_use,
+        });
+        all.push((active, priority, alg, kid, entry));
     }
+    all.sort_by_key(|k| std::cmp::Reverse(k.1));
+    let mut active = Map::new();
+    for (is_active, _, alg, kid, _) in &all {
+        if *is_active && !active.contains_key(alg) {
+            active.insert(alg.clone(), json!(kid));
+        }
+    }
+    let keys: Vec<Value> = all.into_iter().map(|k| k.4).collect();
     Ok(Json(json!({"active": active, "keys": keys})))
+}
+
+/// `POST /admin/realms/{realm}/clear-keys-cache` (`RealmAdminResource.clearKeysCache`):
+/// the key sets fetched from clients' `jwks.url` are dropped and fetched again when next used.
+pub async fn clear_keys_cache(
+    State(state): State<AppState>,
+    _: RealmAdmin<ManageRealm>,
+) -> AdminResult<Response> {
+    state.realms.client_keys().clear();
+    Ok(no_content())
+}
+
+/// `POST /admin/realms/{realm}/clear-realm-cache` (`clearRealmCache`, which clears the whole
+/// realm cache): every realm snapshot is rebuilt from the store.
+pub async fn clear_realm_cache(
+    State(state): State<AppState>,
+    _: RealmAdmin<ManageRealm>,
+) -> AdminResult<Response> {
+    state.realms.load_all(state.store.as_ref()).await?;
+    Ok(no_content())
+}
+
+/// `POST /admin/realms/{realm}/clear-user-cache` (`clearUserCache`): the store's read caches
+/// of users and sessions are dropped.
+pub async fn clear_user_cache(
+    State(state): State<AppState>,
+    _: RealmAdmin<ManageRealm>,
+) -> AdminResult<Response> {
+    state.store.clear_user_cache();
+    Ok(no_content())
 }
 
 /// Query of `partial-export`.
@@ -333,6 +414,22 @@ pub fn routes() -> Router<AppState> {
             routing::get(get).put(update).delete(delete),
         )
         .route(paths::ADMIN_KEYS, routing::get(keys))
+        .route(
+            paths::ADMIN_CLEAR_KEYS_CACHE,
+            routing::post(clear_keys_cache),
+        )
+        .route(
+            paths::ADMIN_CLEAR_REALM_CACHE,
+            routing::post(clear_realm_cache),
+        )
+        .route(
+            paths::ADMIN_CLEAR_USER_CACHE,
+            routing::post(clear_user_cache),
+        )
+        .route(
+            paths::ADMIN_SERVER_INFO,
+            routing::get(super::server_info::get),
+        )
         .route(paths::ADMIN_PARTIAL_EXPORT, routing::post(partial_export))
         .route(paths::ADMIN_PARTIAL_IMPORT, routing::post(partial_import))
 }

@@ -58,7 +58,7 @@ pub fn login_page(
     page(
         &format!("Sign in to {title}"),
         &format!(
-            "<h1>Sign in to {t}</h1>{err}<form id=\"kc-form-login\" method=\"post\" action=\"{a}\">\
+            "<h1>Sign in to {t}</h1>{err}<form id=\"kc-form-login\" action=\"{a}\" method=\"post\">\
              <input type=\"hidden\" name=\"session_code\" value=\"{s}\">\
              <label for=\"username\">{label}</label><input id=\"username\" name=\"username\" value=\"{u}\" autocomplete=\"username\" autofocus required{inv}>\
              <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{inv}>\

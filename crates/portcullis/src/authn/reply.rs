@@ -94,13 +94,30 @@ impl Reply {
         crate::http::base_url::is_secure_context(&self.issuer)
     }
 
-    /// Sends `params`, then `state` and `iss`.
+    /// Sends `params` (an error), then `state` and `iss`.
     pub fn send(&self, params: &[(&str, &str)]) -> Response {
         let mut all: Vec<(&str, &str)> = params.to_vec();
         if let Some(s) = &self.state {
             all.push(("state", s));
         }
         all.push(("iss", &self.issuer));
+        self.deliver(&all)
+    }
+
+    /// Sends a successful answer in Keycloak's order (`OIDCLoginProtocol.authenticated`):
+    /// `state`, `session_state`, `iss`, then `params` (the code, the tokens).
+    pub fn send_authenticated(&self, sid: &str, params: &[(&str, &str)]) -> Response {
+        let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 3);
+        if let Some(s) = &self.state {
+            all.push(("state", s));
+        }
+        all.push(("session_state", sid));
+        all.push(("iss", &self.issuer));
+        all.extend_from_slice(params);
+        self.deliver(&all)
+    }
+
+    fn deliver(&self, all: &[(&str, &str)]) -> Response {
         let encoded = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(all.iter())
             .finish();

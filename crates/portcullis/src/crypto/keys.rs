@@ -357,6 +357,45 @@ pub enum Generate {
     Aes,
 }
 
+impl Generate {
+    /// What a generated key provider (`providerId`, its `algorithm` config) generates;
+    /// `Ok(None)` for the providers whose key material is given (`rsa`, `rsa-enc`,
+    /// `java-keystore`), an error naming an unknown provider or algorithm.
+    pub fn for_provider(provider: &str, algorithm: Option<&str>) -> Result<Option<Self>, String> {
+        Ok(Some(match (provider, algorithm) {
+            ("rsa-generated", None | Some("RS256")) => Generate::RsaSig("RS256"),
+            ("rsa-generated", Some("RS384")) => Generate::RsaSig("RS384"),
+            ("rsa-generated", Some("RS512")) => Generate::RsaSig("RS512"),
+            ("rsa-generated", Some("PS256")) => Generate::RsaSig("PS256"),
+            ("rsa-generated", Some("PS384")) => Generate::RsaSig("PS384"),
+            ("rsa-generated", Some("PS512")) => Generate::RsaSig("PS512"),
+            ("rsa-enc-generated", _) => Generate::RsaEnc,
+            ("ecdsa-generated", None | Some("ES256")) => Generate::Es256,
+            ("eddsa-generated", _) => Generate::EdDsa,
+            ("hmac-generated", None | Some("HS512")) | ("hmac-generated-hs512", _) => {
+                Generate::HmacHs512
+            }
+            ("aes-generated", _) => Generate::Aes,
+            ("rsa" | "rsa-enc" | "java-keystore", _) => return Ok(None),
+            (p, a) => {
+                return Err(format!(
+                    "unsupported key provider '{p}'{}",
+                    a.map(|a| format!(" with algorithm {a}"))
+                        .unwrap_or_default()
+                ))
+            }
+        }))
+    }
+}
+
+/// What Keycloak writes in place of a secret config value it does not show
+/// (`ComponentRepresentation.SECRET_VALUE`).
+pub const SECRET_MASK: &str = "**********";
+
+/// The config keys holding a key provider's secret material.
+pub const SECRET_CONFIG_KEYS: &[&str] =
+    &["privateKey", "secret", "keystorePassword", "keyPassword"];
+
 fn cfg(pairs: &[(&str, String)]) -> BTreeMap<String, Vec<String>> {
     pairs
         .iter()

@@ -88,6 +88,15 @@ pub fn encode_segment(s: &str) -> String {
         .replace('+', "%20")
 }
 
+/// A percent-decoded path segment (`+` stays `+`, as in a path).
+pub fn decode_segment(s: &str) -> String {
+    let q = format!("v={}", s.replace('+', "%2B"));
+    url::form_urlencoded::parse(q.as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
 // Admin REST API (`admin/`; Keycloak's `/admin/realms`). Each resource module serves its own.
 
 /// `GET` `POST` (`admin/realms.rs`).
@@ -96,6 +105,14 @@ pub const ADMIN_REALMS: &str = "/admin/realms";
 pub const ADMIN_REALM: &str = "/admin/realms/{realm}";
 /// `GET` (`admin/realms.rs`).
 pub const ADMIN_KEYS: &str = "/admin/realms/{realm}/keys";
+/// `POST` (`admin/realms.rs`): drops the fetched client key sets.
+pub const ADMIN_CLEAR_KEYS_CACHE: &str = "/admin/realms/{realm}/clear-keys-cache";
+/// `POST` (`admin/realms.rs`): reloads every realm snapshot from the store.
+pub const ADMIN_CLEAR_REALM_CACHE: &str = "/admin/realms/{realm}/clear-realm-cache";
+/// `POST` (`admin/realms.rs`): drops the store's user and session read caches.
+pub const ADMIN_CLEAR_USER_CACHE: &str = "/admin/realms/{realm}/clear-user-cache";
+/// `GET` (`admin/server_info.rs`).
+pub const ADMIN_SERVER_INFO: &str = "/admin/serverinfo";
 /// `GET` `POST` (`admin/components.rs`).
 pub const ADMIN_COMPONENTS: &str = "/admin/realms/{realm}/components";
 /// `GET` `PUT` `DELETE` (`admin/components.rs`).

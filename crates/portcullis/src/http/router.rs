@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
             metrics::track,
         ));
     }
+    let admin_state = state.clone();
     let r = r
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(super::token_size::layer))
@@ -33,19 +34,25 @@ pub fn router(state: AppState) -> Router {
         .with_state(state);
     // JAX-RS matches a path with or without a trailing slash (`POST /admin/realms/` is what
     // @keycloak/keycloak-admin-client sends); an unmatched path ending in `/` is tried again
-    // without it.
+    // without it. An unmatched Admin API path gets Keycloak's JSON 404 (`admin::unmatched`).
     let inner = r.clone();
-    r.fallback(move |req: axum::extract::Request| trailing_slash(inner.clone(), req))
+    r.fallback(move |req: axum::extract::Request| {
+        trailing_slash(inner.clone(), admin_state.clone(), req)
+    })
 }
 
 async fn trailing_slash(
     router: Router,
+    state: AppState,
     mut req: axum::extract::Request,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     use tower::ServiceExt;
     let path = req.uri().path();
     if path.len() <= 1 || !path.ends_with('/') {
+        if path.starts_with("/admin/") {
+            return admin::unmatched::answer(state, req).await;
+        }
         return axum::http::StatusCode::NOT_FOUND.into_response();
     }
     let trimmed = path.trim_end_matches('/');

@@ -118,8 +118,14 @@ impl Mapper {
             .and_then(Value::as_str)
             .unwrap_or("openid-connect")
             == "openid-connect";
+        let mut targets = Targets::of(c);
+        // `AcrProtocolMapper` is no `UserInfoTokenMapper`: whatever its configuration says,
+        // `acr` never reaches the userinfo response.
+        if id == "oidc-acr-mapper" {
+            targets.0[super::Target::Userinfo as usize] = false;
+        }
         Mapper {
-            targets: Targets::of(c),
+            targets,
             rule: if oidc {
                 Rule::of(id, c)
             } else {

@@ -342,6 +342,15 @@ fn targets_follow_keycloaks_fall_backs() {
 }
 
 #[test]
+fn acr_never_reaches_userinfo() {
+    // `AcrProtocolMapper` implements no `UserInfoTokenMapper`.
+    let m = Mapper::compile(&json!({"protocolMapper": "oidc-acr-mapper",
+        "config": {"id.token.claim": "true", "userinfo.token.claim": "true", "access.token.claim": "true"}}));
+    assert!(m.writes(Target::Access) && m.writes(Target::Id));
+    assert!(!m.writes(Target::Userinfo));
+}
+
+#[test]
 fn other_protocols_and_unknown_types_write_nothing() {
     let u = user();
     let roles = BTreeSet::new();

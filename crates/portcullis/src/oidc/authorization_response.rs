@@ -68,7 +68,7 @@ async fn issue_code(
 
 /// The successful answer for the authenticated user: the `code` (with `code`), the tokens
 /// (with `id_token` and/or `token`: `id_token`, `access_token`, `token_type`, `expires_in`;
-/// never a refresh token), then `session_state`, `state` and `iss`.
+/// never a refresh token), after `state`, `session_state` and `iss` (Keycloak's order).
 pub async fn authorization_response(
     state: &AppState,
     snap: &RealmSnapshot,
@@ -94,8 +94,8 @@ pub async fn authorization_response(
     let sid = who.sid.as_str();
     if !response_type.implicit_or_hybrid() {
         return match &code {
-            Some(code) => reply.send(&[("code", code), ("session_state", sid)]),
-            None => reply.send(&[("session_state", sid)]),
+            Some(code) => reply.send_authenticated(sid, &[("code", code)]),
+            None => reply.send_authenticated(sid, &[]),
         };
     }
     front_channel(state, snap, request, reply, who, user, response_type, code).await
@@ -178,8 +178,7 @@ async fn front_channel(
         params.push(("token_type", "Bearer"));
         params.push(("expires_in", &expires_in));
     }
-    params.push(("session_state", sid));
-    let mut r = reply.send(&params);
+    let mut r = reply.send_authenticated(sid, &params);
     // Tokens in a response: not to be cached (RFC 6749 §4.2.2 asks this of the fragment's
     // carrier too).
     r.headers_mut()

@@ -100,7 +100,8 @@ pub async fn get(
     let lifespan = snap.settings.access_code_lifespan_login;
     request.login_hint = params.get("login_hint").map(str::to_string);
     let pending = PendingLogin::of(request);
-    password::show_form(&state, &snap, &pending, lifespan, reply.secure()).await
+    let base = state.base_url(&headers, &uri).unwrap_or_default();
+    password::show_form(&state, &snap, &pending, lifespan, reply.secure(), &base).await
 }
 
 /// The enabled client and its verified redirect URI, or the message of the error page

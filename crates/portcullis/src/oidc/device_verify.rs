@@ -262,7 +262,8 @@ pub async fn post(
     if let Some(who) = sso::session(store, &snap, &headers, None).await {
         return device_consent::show(&state, &snap, &pending, &who, secure).await;
     }
-    password::show_form(&state, &snap, &pending, FORM_LIFESPAN, secure).await
+    let base = state.base_url(&headers, &uri).unwrap_or_default();
+    password::show_form(&state, &snap, &pending, FORM_LIFESPAN, secure, &base).await
 }
 
 /// Claims the next attempt slot of a flow: `Some(n)` (1-based), or `None` when all

@@ -37,6 +37,7 @@ async fn bind(
     state: &AppState,
     realm: &str,
     headers: &HeaderMap,
+    uri: &Uri,
     form: Result<Form, OAuthError>,
 ) -> Result<(std::sync::Arc<RealmSnapshot>, Params, String, PendingLogin), Response> {
     let Ok(snap) = state.realm(realm) else {
@@ -46,8 +47,15 @@ async fn bind(
         return Err(error_page(StatusCode::BAD_REQUEST, "Invalid Request."));
     };
     let store = state.store.as_ref();
-    let (code, pending) =
-        flow::bound_flow(store, &snap.id, headers, params.get("session_code")).await?;
+    // The session code comes with the form, or in the action URL's query (Keycloak's forms
+    // post to `...?session_code=...`).
+    let from_query = uri.query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "session_code")
+            .map(|(_, v)| v.into_owned())
+    });
+    let code = params.get("session_code").or(from_query.as_deref());
+    let (code, pending) = flow::bound_flow(store, &snap.id, headers, code).await?;
     Ok((snap, params, code, pending))
 }
 
@@ -59,7 +67,7 @@ pub async fn authenticate(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Response {
-    let (snap, params, code, pending) = match bind(&state, &realm, &headers, form).await {
+    let (snap, params, code, pending) = match bind(&state, &realm, &headers, &uri, form).await {
         Ok(bound) => bound,
         Err(page) => return page,
     };
@@ -83,7 +91,7 @@ pub async fn required_action(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Response {
-    let (snap, params, code, pending) = match bind(&state, &realm, &headers, form).await {
+    let (snap, params, code, pending) = match bind(&state, &realm, &headers, &uri, form).await {
         Ok(bound) => bound,
         Err(page) => return page,
     };
@@ -104,7 +112,7 @@ pub async fn consent(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Response {
-    let (snap, params, code, pending) = match bind(&state, &realm, &headers, form).await {
+    let (snap, params, code, pending) = match bind(&state, &realm, &headers, &uri, form).await {
         Ok(bound) => bound,
         Err(page) => return page,
     };

@@ -134,6 +134,11 @@ enum FetchError {
 }
 
 impl ClientKeyCache {
+    /// Drops every fetched key set (`POST .../clear-keys-cache`): the next use fetches again.
+    pub fn clear(&self) {
+        self.cache.invalidate_all();
+    }
+
     /// An empty cache.
     pub fn new(settings: KeyCacheSettings) -> Self {
         ClientKeyCache {

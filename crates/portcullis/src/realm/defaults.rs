@@ -15,6 +15,39 @@ use super::import::ImportError;
 const NEW_REALM: &str = include_str!("defaults/new-realm.json");
 const MASTER_EXTRAS: &str = include_str!("defaults/master-extras.json");
 
+/// A new realm as Keycloak exports it (every field set; `realm` for its name): the JSON type
+/// of each `RealmRepresentation` field.
+pub fn realm_template() -> &'static Map<String, Value> {
+    static TEMPLATE: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let mut t = template(NEW_REALM, "realm").unwrap_or_default();
+        // Fields a new realm leaves unset, with their `RealmRepresentation` types.
+        for (k, v) in [
+            ("displayName", json!("")),
+            ("displayNameHtml", json!("")),
+            ("defaultLocale", json!("")),
+            ("loginTheme", json!("")),
+            ("accountTheme", json!("")),
+            ("adminTheme", json!("")),
+            ("emailTheme", json!("")),
+            ("passwordPolicy", json!("")),
+            ("keycloakVersion", json!("")),
+            ("supportedLocales", json!([])),
+            ("defaultGroups", json!([])),
+            ("users", json!([])),
+            ("organizations", json!([])),
+            ("attributes", json!({})),
+            ("localizationTexts", json!({})),
+            ("eventsExpiration", json!(0)),
+            ("userCacheEnabled", json!(true)),
+            ("realmCacheEnabled", json!(true)),
+        ] {
+            t.entry(k).or_insert(v);
+        }
+        t
+    })
+}
+
 /// `RealmRepresentation` fields a new realm has or a Keycloak export may carry besides them.
 pub fn realm_fields() -> &'static std::collections::BTreeSet<String> {
     static FIELDS: std::sync::OnceLock<std::collections::BTreeSet<String>> =
@@ -352,6 +385,126 @@ fn add_builtin_components(obj: &mut Map<String, Value>, tpl: &Map<String, Value>
     }
 }
 
+/// The protocol mappers of the client scopes a new realm gets (`builtinProtocolMappers` of
+/// the server info), each once by name.
+pub fn builtin_protocol_mappers() -> Vec<Value> {
+    let Ok(tpl) = template(NEW_REALM, "realm") else {
+        return Vec::new();
+    };
+    let mut out: Vec<Value> = Vec::new();
+    for scope in tpl
+        .get("clientScopes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for m in scope
+            .get("protocolMappers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if m.get("protocol").and_then(Value::as_str) != Some("openid-connect") {
+                continue;
+            }
+            let name = m.get("name");
+            if !out.iter().any(|o| o.get("name") == name) {
+                let mut m = m.clone();
+                if let Some(o) = m.as_object_mut() {
+                    o.remove("id");
+                }
+                out.push(m);
+            }
+        }
+    }
+    out
+}
+
+/// The defaults `ClientManager.createClient` adds to a client created through the Admin API
+/// (not by import or partial import): when the request names a protocol, Keycloak runs that
+/// protocol's `setupClientDefaults` over the request (`OIDCLoginProtocolFactory`); a field
+/// the request left out (or sent as `null`) gets the value below. Without a protocol nothing
+/// is added and the import defaults of [`complete_client`] apply.
+pub fn admin_create_defaults(c: &mut Map<String, Value>) {
+    let given = |c: &Map<String, Value>, k: &str| c.get(k).is_some_and(|v| !v.is_null());
+    if c.get("protocol").and_then(Value::as_str) != Some("openid-connect") {
+        return;
+    }
+    let root = c.get("rootUrl").and_then(Value::as_str).map(str::to_string);
+    let has_redirects = c
+        .get("redirectUris")
+        .and_then(Value::as_array)
+        .is_some_and(|l| !l.is_empty());
+    if let (Some(root), false) = (root.as_deref(), has_redirects) {
+        let pattern = if root.ends_with('/') {
+            format!("{root}*")
+        } else {
+            format!("{root}/*")
+        };
+        c.insert("redirectUris".into(), json!([pattern]));
+        c.insert("webOrigins".into(), json!([origin_of(&pattern)]));
+    }
+    if !given(c, "bearerOnly") && !given(c, "publicClient") {
+        c.insert("publicClient".into(), json!(true));
+        c.remove("secret");
+    }
+    if !given(c, "bearerOnly") {
+        c.insert("bearerOnly".into(), json!(false));
+    }
+    if !given(c, "adminUrl") {
+        if let Some(root) = root.filter(|r| r != "${authAdminUrl}" && r != "${authBaseUrl}") {
+            c.insert("adminUrl".into(), json!(root));
+        }
+    }
+    if let Some(only) = c.get("directGrantsOnly").and_then(Value::as_bool) {
+        c.insert("standardFlowEnabled".into(), json!(!only));
+        c.insert("directAccessGrantsEnabled".into(), json!(only));
+    } else {
+        for k in ["standardFlowEnabled", "directAccessGrantsEnabled"] {
+            if !given(c, k) {
+                c.insert(k.into(), json!(true));
+            }
+        }
+    }
+    for (k, v) in [
+        ("implicitFlowEnabled", false),
+        ("publicClient", true),
+        ("frontchannelLogout", false),
+    ] {
+        if !given(c, k) {
+            c.insert(k.into(), json!(v));
+        }
+    }
+    let attrs = c.entry("attributes").or_insert_with(|| json!({}));
+    if attrs.is_null() {
+        *attrs = json!({});
+    }
+    if let Some(attrs) = attrs.as_object_mut() {
+        if attrs
+            .get("backchannel.logout.url")
+            .is_none_or(Value::is_null)
+        {
+            attrs.insert("backchannel.logout.session.required".into(), json!("true"));
+            attrs.insert(
+                "backchannel.logout.revoke.offline.tokens".into(),
+                json!("false"),
+            );
+        }
+    }
+}
+
+/// `UriUtils.getOrigin`: scheme, host and port of a URL.
+fn origin_of(url: &str) -> String {
+    match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            format!("{}{}", &url[..i + 3], &rest[..end])
+        }
+        None => url.to_string(),
+    }
+}
+
 /// Fills a client created by import or through the Admin API with Keycloak's defaults: the
 /// fields `RepresentationToModel.createClient` sets, and the realm's default and optional
 /// client scopes of its protocol when it names neither list (giving either replaces both).
@@ -374,6 +527,18 @@ pub fn complete_client(realm: &Value, c: &mut Map<String, Value>) {
         .get("consentRequired")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    // `RepresentationToModel.createClient`: without web origins, those of the http(s)
+    // redirect URIs.
+    if c.get("webOrigins").is_none_or(Value::is_null) {
+        let origins: std::collections::BTreeSet<String> = string_list(c.get("redirectUris"))
+            .iter()
+            .filter(|u| u.starts_with("http"))
+            .map(|u| origin_of(u))
+            .collect();
+        if !origins.is_empty() {
+            c.insert("webOrigins".into(), json!(origins));
+        }
+    }
     for (k, v) in CLIENT_DEFAULTS.iter() {
         if !c.contains_key(*k) {
             c.insert(k.to_string(), v.clone());

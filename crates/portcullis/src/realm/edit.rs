@@ -12,8 +12,8 @@ use crate::realm::index::Role;
 use crate::realm::snapshot::{RealmCache, RealmSnapshot};
 use crate::realm::{import, validate};
 use crate::representation::{
-    ClientRepresentation, GroupRepresentation, RealmRepresentation, RoleRepresentation,
-    UserRepresentation,
+    ClientRepresentation, ComponentRepresentation, GroupRepresentation, RealmRepresentation,
+    RoleRepresentation, UserRepresentation,
 };
 use crate::store::{Store, StoreError, StoredRealm, UserRow, Write};
 
@@ -645,6 +645,7 @@ pub fn add_client(
     writes: &mut Vec<Write>,
     c: ClientRepresentation,
 ) -> EditResult<()> {
+    add_fallback_keys(rep, &c)?;
     if c.service_accounts_enabled == Some(true) && c.public_client != Some(true) {
         let row = new_service_account_user(rep, c.client_id.as_deref().unwrap_or_default())?;
         writes.push(Write::InsertUsers {
@@ -705,10 +706,86 @@ pub fn update_client(
             users: vec![row],
         });
     }
+    add_fallback_keys(rep, &next)?;
     if let Some(slot) = client_mut(rep, id) {
         *slot = next;
     }
     Ok(renamed)
+}
+
+/// The client attributes naming the algorithm a token of the client is signed with.
+const SIGNING_ALG_ATTRIBUTES: &[&str] = &[
+    "access.token.signed.response.alg",
+    "id.token.signed.response.alg",
+];
+
+/// Keycloak signs with a realm key of the algorithm a client asks for; a realm without an
+/// active key of it gets one generated, a component named `fallback-<alg>` of priority -100
+/// (`DefaultKeyManager.getActiveKey` → `KeyProviderFactory.createFallbackKeys`). Keycloak
+/// generates it on the first token; here it is generated when the client starts asking for
+/// it, so issuing a token never writes.
+pub fn add_fallback_keys(
+    rep: &mut RealmRepresentation,
+    c: &ClientRepresentation,
+) -> EditResult<()> {
+    let Some(attrs) = c.attributes.as_ref() else {
+        return Ok(());
+    };
+    let mut wanted: Vec<String> = Vec::new();
+    for k in SIGNING_ALG_ATTRIBUTES {
+        if let Some(alg) = attrs
+            .get(*k)
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
+        {
+            if !wanted.iter().any(|w| w == alg) {
+                wanted.push(alg.to_string());
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let existing = import::realm_keys(rep).map_err(|e| EditError::invalid(e.to_string()))?;
+    let realm_name = rep.realm.clone().unwrap_or_default();
+    for alg in wanted {
+        if existing
+            .iter()
+            .any(|k| k.active && k.key_use == crate::crypto::keys::KeyUse::Sig && k.alg == alg)
+        {
+            continue;
+        }
+        let provider = match alg.as_str() {
+            "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => "rsa-generated",
+            "ES256" => "ecdsa-generated",
+            "EdDSA" => "eddsa-generated",
+            // Algorithms this server does not sign with are refused where they are used.
+            _ => continue,
+        };
+        let Ok(Some(kind)) = crate::crypto::keys::Generate::for_provider(provider, Some(&alg))
+        else {
+            continue;
+        };
+        let k = crate::crypto::keys::generate(kind, &realm_name, new_id())
+            .map_err(|e| EditError::invalid(e.0))?;
+        let mut config: IndexMap<String, Vec<String>> = k.config.into_iter().collect();
+        config.insert("priority".into(), vec!["-100".into()]);
+        config.insert("algorithm".into(), vec![alg.clone()]);
+        rep.components
+            .get_or_insert_with(Default::default)
+            .entry(crate::crypto::keys::KEY_PROVIDER_TYPE.to_string())
+            .or_default()
+            .push(ComponentRepresentation {
+                id: Some(k.id),
+                name: Some(format!("fallback-{alg}")),
+                provider_id: Some(k.provider_id),
+                sub_type: None,
+                config: Some(config),
+                parent_id: rep.id.clone(),
+                extra: Map::from_iter([("subComponents".to_string(), json!({}))]),
+            });
+    }
+    Ok(())
 }
 
 /// The service-account user of a client, if any.

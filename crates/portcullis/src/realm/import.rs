@@ -99,6 +99,7 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
     add_service_account_users(&mut rep, &name);
     assign_ids(&mut rep);
     let warnings = validate::references(&rep)?;
+    regenerate_masked_keys(&mut rep, &name)?;
     ensure_keys(&mut rep, &name)?;
     let users = rep.users.take().unwrap_or_default();
     let users = users
@@ -314,6 +315,52 @@ pub fn realm_keys(rep: &RealmRepresentation) -> Result<Vec<keys::RealmKey>, Impo
         }
     }
     Ok(out)
+}
+
+/// A generated key provider whose key material is absent or masked (a realm exported with
+/// its secrets hidden, `**********`) gets new key material in the same component, keeping its
+/// id, name and settings: Keycloak's generated providers do this in `validateConfiguration`
+/// when a component is imported (`GeneratedRsaKeyProviderFactory`, `GeneratedEcdsa...`,
+/// `GeneratedHmac...`, `GeneratedAes...`). A provider whose key is given (`rsa`) keeps the
+/// error of its unusable key.
+fn regenerate_masked_keys(rep: &mut RealmRepresentation, realm: &str) -> Result<(), ImportError> {
+    let Some(list) = rep
+        .components
+        .as_mut()
+        .and_then(|m| m.get_mut(KEY_PROVIDER_TYPE))
+    else {
+        return Ok(());
+    };
+    for (i, c) in list.iter_mut().enumerate() {
+        let config = c.config.get_or_insert_with(Default::default);
+        let first = |k: &str| config.get(k).and_then(|v| v.first()).cloned();
+        let provider = c.provider_id.clone().unwrap_or_default();
+        let at = || format!("components[\"{KEY_PROVIDER_TYPE}\"][{i}]");
+        // Providers and algorithms this server does not generate are kept as they are.
+        let Ok(Some(kind)) = keys::Generate::for_provider(&provider, first("algorithm").as_deref())
+        else {
+            continue;
+        };
+        let material = if matches!(kind, keys::Generate::HmacHs512 | keys::Generate::Aes) {
+            "secret"
+        } else {
+            "privateKey"
+        };
+        let missing = first(material).is_none_or(|v| v.is_empty() || v == keys::SECRET_MASK);
+        if !missing {
+            continue;
+        }
+        let id = c.id.clone().unwrap_or_else(new_id);
+        let fresh = keys::generate(kind, realm, id).map_err(|e| ImportError::at(at(), e.0))?;
+        for (k, v) in fresh.config {
+            let generated_material =
+                keys::SECRET_CONFIG_KEYS.contains(&k.as_str()) || k == "certificate" || k == "kid";
+            if generated_material || !config.contains_key(&k) {
+                config.insert(k, v);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Generates what Keycloak generates for a realm without usable keys: an RS256 signing key

@@ -100,6 +100,9 @@ pub trait Store:
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Drops the read caches of users and sessions this store keeps (SQLite's; PostgreSQL
+    /// keeps none), so the next reads go to the database.
+    fn clear_user_cache(&self);
 }
 
 /// Migration names of both backends, for the test that keeps them in step.

@@ -477,6 +477,11 @@ macro_rules! impl_store {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
             }
+
+            fn clear_user_cache(&self) {
+                $crate::store::sql::ReadCache::invalidate_users(self);
+                $crate::store::sql::ReadCache::invalidate_sessions(self);
+            }
         }
 
         $crate::store::realms::impl_realms!($store, $db);

@@ -616,3 +616,68 @@ async fn consent_is_asked_once_recorded_and_can_be_denied() {
         .unwrap()
         .is_empty());
 }
+
+/// Keycloak's login form posts to an absolute `login-actions/authenticate?session_code=...`
+/// URL, so a client that scrapes the action and posts only the credentials (python-keycloak's
+/// PKCE test does) logs in; the redirect carries `state`, `session_state`, `iss` and then
+/// `code`, in Keycloak's order (`OIDCLoginProtocol.authenticated`).
+#[tokio::test]
+async fn the_login_form_action_carries_the_session_code_and_the_answer_keycloaks_order() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[realm()]).await;
+    let b = browser();
+    let (_, challenge) = pkce();
+    let auth = server.url(&format!(
+        "/realms/web/protocol/openid-connect/auth?client_id=spa&response_type=code&scope=openid&state=st-9&redirect_uri={}&code_challenge={challenge}&code_challenge_method=S256",
+        url::form_urlencoded::byte_serialize(b"http://localhost:3000/callback").collect::<String>()
+    ));
+    let (status, html) = get_page(&b, &auth).await;
+    assert_eq!(status, 200);
+    let start = html.find("<form id=\"kc-form-login\" action=\"").unwrap() + 33;
+    let action = &html[start..start + html[start..].find('"').unwrap()];
+    let code = form_field(&html, "session_code").unwrap();
+    assert_eq!(
+        action,
+        format!(
+            "{}/realms/web/login-actions/authenticate?session_code={code}",
+            server.base
+        )
+    );
+    assert!(
+        html[start..].contains("\" method=\"post\""),
+        "action before method"
+    );
+    // Only the credentials, posted to the action as found.
+    let r = b
+        .post(action)
+        .form(&[("username", "alice"), ("password", "alice-pw")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let query = location.split_once('?').unwrap().1;
+    let keys: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, _)| k.into_owned())
+        .collect();
+    assert_eq!(
+        keys,
+        ["state", "session_state", "iss", "code"],
+        "{location}"
+    );
+    // Without the cookie that binds the flow to this browser, the code in the URL is useless.
+    let (status, html) = get_page(&b, &auth).await;
+    assert_eq!(status, 302, "{html}");
+    let stranger = browser();
+    let (_, html) = get_page(&stranger, &auth.replace("st-9", "st-10")).await;
+    let start = html.find("action=\"").unwrap() + 8;
+    let action = html[start..start + html[start..].find('"').unwrap()].to_string();
+    let r = browser()
+        .post(&action)
+        .form(&[("username", "alice"), ("password", "alice-pw")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    data.cleanup().await;
+}

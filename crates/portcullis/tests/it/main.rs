@@ -7,6 +7,7 @@ mod support;
 
 mod admin;
 mod admin_roles_certs;
+mod admin_strict;
 mod authorize;
 mod backchannel;
 mod cli;

@@ -36,8 +36,8 @@ pub async fn show_form(
     pending: &PendingLogin,
     lifespan: i64,
     secure: bool,
+    base: &str,
 ) -> Response {
-    let action = paths::url("", paths::LOGIN_ACTION, &snap.name);
     let hint = pending.request.login_hint.as_deref();
     flow::start_flow(
         state.store.as_ref(),
@@ -45,9 +45,20 @@ pub async fn show_form(
         pending,
         lifespan,
         secure,
-        |code| login_page(snap, &action, code, hint, None),
+        |code| login_page(snap, &action_url(base, snap, code), code, hint, None),
     )
     .await
+}
+
+/// The absolute URL the login form posts to, carrying the session code in its query as
+/// Keycloak's `url.loginAction` does (`LoginActionsService.authenticate` reads
+/// `session_code` from the query), so a client that posts only the credentials to the form's
+/// action still reaches its pending login.
+pub fn action_url(base: &str, snap: &RealmSnapshot, session_code: &str) -> String {
+    let mut url = paths::url(base, paths::LOGIN_ACTION, &snap.name);
+    url.push_str("?session_code=");
+    url.push_str(&paths::encode_segment(session_code));
+    url
 }
 
 /// The user of the credentials, or the answer (the form again with an error, or an internal
@@ -103,7 +114,9 @@ pub async fn authenticate(
     mut pending: PendingLogin,
     creds: &Credentials<'_>,
 ) -> Response {
-    let action = paths::url("", paths::LOGIN_ACTION, &snap.name);
+    let realm_path = paths::url("", paths::REALM, &snap.name);
+    let base = reply.issuer.strip_suffix(&realm_path).unwrap_or_default();
+    let action = action_url(base, snap, session_code);
     let retry = |msg: &str| {
         html(
             StatusCode::OK,

@@ -26,10 +26,15 @@ pub fn form_field(html: &str, name: &str) -> Option<String> {
     Some(html[start..start + html[start..].find('"')?].to_string())
 }
 
-/// The action of a page's (first) form, unescaped.
+/// The action of a page's (first) form, unescaped, as a path (an absolute action, as the
+/// login form's, loses its origin).
 pub fn form_action(html: &str) -> String {
     let start = html.find("action=\"").unwrap() + 8;
-    html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&")
+    let action = html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&");
+    match action.split_once("://") {
+        Some((_, rest)) => rest[rest.find('/').unwrap_or(rest.len())..].to_string(),
+        None => action,
+    }
 }
 
 /// Posts the page's form with `fields` added to its `session_code`.

@@ -1,0 +1,618 @@
+//! Admin API edges through HTTP: strict JSON bodies (trailing data, duplicate keys), Keycloak's
+//! JSON 404 for unknown sub-resources, the defaults of a client created through the Admin API,
+//! the realm keys listing, the cache endpoints and the server info.
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+async fn server() -> (Data, TestServer, String) {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let s = start_with(&data, &[json!({"realm": "shop", "enabled": true})]).await;
+    let token = admin_token(&s).await;
+    (data, s, token)
+}
+
+/// A raw body (not re-serialized) to `path`.
+async fn raw(s: &TestServer, method: &str, path: &str, token: &str, body: &str) -> (u16, Value) {
+    let r = client()
+        .request(method.parse().unwrap(), s.url(path))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn user_count(s: &TestServer, token: &str) -> i64 {
+    let (status, n, _) = call(
+        s,
+        "GET",
+        "/admin/realms/shop/users/count",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{n}");
+    n.as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_refused_and_write_nothing() {
+    let (data, s, t) = server().await;
+    let before = user_count(&s, &t).await;
+    let path = "/admin/realms/shop/users";
+    // Data after the object.
+    let (status, body) = raw(&s, "POST", path, &t, r#"{"username":"amy"} trailing"#).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["errorMessage"].as_str().unwrap().contains("trailing"),
+        "{body}"
+    );
+    let (status, body) = raw(
+        &s,
+        "POST",
+        path,
+        &t,
+        r#"{"username":"amy"}{"username":"bob"}"#,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    // A key given twice, at the top or nested.
+    let (status, body) = raw(
+        &s,
+        "POST",
+        path,
+        &t,
+        r#"{"username":"amy","username":"bob"}"#,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate field 'username'"),
+        "{body}"
+    );
+    let (status, body) = raw(
+        &s,
+        "POST",
+        path,
+        &t,
+        r#"{"username":"amy","attributes":{"a":["1"],"a":["2"]}}"#,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(user_count(&s, &t).await, before);
+    // A realm update with trailing data changes nothing.
+    let (status, body) = raw(
+        &s,
+        "PUT",
+        "/admin/realms/shop",
+        &t,
+        r#"{"displayName":"Changed"} x"#,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (_, realm, _) = call(&s, "GET", "/admin/realms/shop", Some(&t), None).await;
+    assert_ne!(realm["displayName"], "Changed");
+    // The same bodies, well formed, are accepted.
+    let (status, body) = raw(&s, "POST", path, &t, r#"{"username":"amy"}  "#).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(user_count(&s, &t).await, before + 1);
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn unknown_admin_sub_resources_answer_keycloaks_json_404() {
+    let (data, s, t) = server().await;
+    let consult = "For more on this error consult the server log.";
+    for (path, error) in [
+        (
+            "/admin/realms/nowhere/clients/x/user-sessions",
+            "Realm not found.",
+        ),
+        (
+            "/admin/realms/shop/clients/nope/no-such-thing",
+            "Could not find client",
+        ),
+        (
+            "/admin/realms/shop/users/nope/no-such-thing",
+            "User not found",
+        ),
+        (
+            "/admin/realms/shop/groups/nope/no-such-thing",
+            "Could not find group by id",
+        ),
+        (
+            "/admin/realms/shop/components/nope/no-such-thing",
+            "Could not find component",
+        ),
+        (
+            "/admin/realms/shop/client-scopes/nope/no-such-thing",
+            "Could not find client scope",
+        ),
+        ("/admin/realms/shop/no-such-resource", "HTTP 404 Not Found"),
+    ] {
+        let (status, body, _) = call(&s, "GET", path, Some(&t), None).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(
+            body,
+            json!({"error": error, "error_description": consult}),
+            "{path}"
+        );
+    }
+    // A known client, an unknown sub-resource: past the locator.
+    let (_, list, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/shop/clients?clientId=account",
+        Some(&t),
+        None,
+    )
+    .await;
+    let id = list[0]["id"].as_str().unwrap();
+    let (status, body, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/shop/clients/{id}/no-such-thing"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("HTTP 404 Not Found"))
+    );
+    // Without a token: 401 first, as Keycloak authenticates before the locators.
+    let (status, _, _) = call(&s, "GET", "/admin/realms/shop/clients/nope/x", None, None).await;
+    assert_eq!(status, 401);
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_client_created_with_a_protocol_gets_keycloaks_oidc_defaults() {
+    let (data, s, t) = server().await;
+    let create = |body: Value| {
+        let s = &s;
+        let t = &t;
+        async move {
+            let (status, b, h) =
+                call(s, "POST", "/admin/realms/shop/clients", Some(t), Some(body)).await;
+            assert_eq!(status, 201, "{b}");
+            let loc = h["location"].to_str().unwrap().to_string();
+            let id = loc.rsplit('/').next().unwrap().to_string();
+            let (_, c, _) = call(
+                s,
+                "GET",
+                &format!("/admin/realms/shop/clients/{id}"),
+                Some(t),
+                None,
+            )
+            .await;
+            c
+        }
+    };
+    // `OIDCLoginProtocolFactory.setupClientDefaults`.
+    let c = create(json!({"clientId": "spa", "protocol": "openid-connect"})).await;
+    assert_eq!(c["publicClient"], true, "{c}");
+    assert_eq!(c["bearerOnly"], false);
+    assert_eq!(c["standardFlowEnabled"], true);
+    assert_eq!(c["directAccessGrantsEnabled"], true);
+    assert_eq!(c["implicitFlowEnabled"], false);
+    assert_eq!(c["frontchannelLogout"], false);
+    assert_eq!(
+        c["attributes"]["backchannel.logout.session.required"],
+        "true"
+    );
+    assert_eq!(
+        c["attributes"]["backchannel.logout.revoke.offline.tokens"],
+        "false"
+    );
+    assert!(c.get("secret").is_none_or(Value::is_null), "{c}");
+    // Confidential when asked, with a generated secret; the flags given are kept.
+    let c = create(json!({"clientId": "api", "protocol": "openid-connect", "publicClient": false,
+                          "directAccessGrantsEnabled": false, "rootUrl": "https://api.example.com"})).await;
+    assert_eq!(c["publicClient"], false);
+    assert_eq!(c["directAccessGrantsEnabled"], false);
+    assert!(c["secret"].as_str().is_some_and(|s| s.len() >= 32), "{c}");
+    assert_eq!(c["redirectUris"], json!(["https://api.example.com/*"]));
+    assert_eq!(c["webOrigins"], json!(["https://api.example.com"]));
+    assert_eq!(c["adminUrl"], "https://api.example.com");
+    // Without a protocol, `ClientManager.createClient` adds nothing: the model's defaults.
+    let c = create(json!({"clientId": "plain"})).await;
+    assert_eq!(c["publicClient"], false);
+    assert_eq!(c["directAccessGrantsEnabled"], false);
+    assert_eq!(c["protocol"], "openid-connect");
+    // The public client with the defaults can use the password grant.
+    let (status, _, _) = call(&s, "POST", "/admin/realms/shop/users", Some(&t), Some(json!({
+        "username": "amy", "enabled": true, "email": "amy@example.com", "firstName": "A", "lastName": "My",
+        "credentials": [{"type": "password", "value": "amy-password", "temporary": false}]}))).await;
+    assert_eq!(status, 201);
+    let (status, body, _) = post_form(
+        &s.url("/realms/shop/protocol/openid-connect/token"),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "spa"),
+            ("username", "amy"),
+            ("password", "amy-password"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn keys_list_the_secret_keys_and_caches_clear() {
+    let (data, s, t) = server().await;
+    let (status, keys, _) = call(&s, "GET", "/admin/realms/shop/keys", Some(&t), None).await;
+    assert_eq!(status, 200, "{keys}");
+    let active: Vec<&str> = keys["active"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for alg in ["RS256", "RSA-OAEP", "HS512", "AES"] {
+        assert!(active.contains(&alg), "{alg} in {keys}");
+    }
+    let hs = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["algorithm"] == "HS512")
+        .unwrap();
+    assert_eq!(
+        (hs["type"].as_str(), hs["use"].as_str()),
+        (Some("OCT"), Some("SIG"))
+    );
+    assert!(
+        hs["providerId"].is_string() && hs["providerPriority"].is_i64(),
+        "{hs}"
+    );
+    assert!(hs.get("secret").is_none(), "no secret in {hs}");
+    let aes = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["algorithm"] == "AES")
+        .unwrap();
+    assert_eq!(
+        (aes["type"].as_str(), aes["use"].as_str()),
+        (Some("OCT"), Some("ENC"))
+    );
+    assert_eq!(keys["active"]["HS512"], hs["kid"]);
+
+    for cache in ["clear-keys-cache", "clear-realm-cache", "clear-user-cache"] {
+        let path = format!("/admin/realms/shop/{cache}");
+        let (status, body, _) = call(&s, "POST", &path, Some(&t), None).await;
+        assert_eq!(status, 204, "{cache}: {body}");
+        let (status, _, _) = call(&s, "POST", &path, None, None).await;
+        assert_eq!(status, 401, "{cache}");
+    }
+    // After the realm cache was rebuilt, the realm still serves.
+    let (status, _, _) = call(&s, "GET", "/admin/realms/shop", Some(&t), None).await;
+    assert_eq!(status, 200);
+    let (status, body) = get_json(&s.url("/realms/shop/.well-known/openid-configuration")).await;
+    assert_eq!(status, 200, "{body}");
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn server_info_lists_what_the_server_supports() {
+    let (data, s, t) = server().await;
+    let (status, info, _) = call(&s, "GET", "/admin/serverinfo", Some(&t), None).await;
+    assert_eq!(status, 200, "{info}");
+    let mapper_ids: Vec<&str> = info["protocolMapperTypes"]["openid-connect"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        mapper_ids.contains(&"oidc-usermodel-attribute-mapper"),
+        "{mapper_ids:?}"
+    );
+    let policies: Vec<&str> = info["passwordPolicies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        policies.contains(&"length") && policies.contains(&"passwordHistory"),
+        "{policies:?}"
+    );
+    assert!(!info["builtinProtocolMappers"]["openid-connect"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(info["systemInfo"]["version"].is_string());
+    let (status, _, _) = call(&s, "GET", "/admin/serverinfo", None, None).await;
+    assert_eq!(status, 401);
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_realm_exported_with_masked_keys_imports_with_new_keys() {
+    let (data, s, t) = server().await;
+    let (status, export, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/partial-export?exportClients=true&exportGroupsAndRoles=true",
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{export}");
+    let comps = export["components"]["org.keycloak.keys.KeyProvider"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let masked = |provider: &str, key: &str| {
+        comps
+            .iter()
+            .any(|c| c["providerId"] == provider && c["config"][key][0] == "**********")
+    };
+    assert!(
+        masked("rsa-generated", "privateKey") && masked("hmac-generated", "secret"),
+        "{comps:?}"
+    );
+    let (status, _, _) = call(&s, "GET", "/admin/realms/shop/keys", Some(&t), None).await;
+    assert_eq!(status, 200);
+    let (_, old_keys, _) = call(&s, "GET", "/admin/realms/shop/keys", Some(&t), None).await;
+    // Deleted and imported again from the export: the generated providers get new keys in
+    // the same components.
+    let (status, _, _) = call(&s, "DELETE", "/admin/realms/shop", Some(&t), None).await;
+    assert_eq!(status, 204);
+    let (status, body, _) = call(&s, "POST", "/admin/realms", Some(&t), Some(export.clone())).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, keys, _) = call(&s, "GET", "/admin/realms/shop/keys", Some(&t), None).await;
+    assert_eq!(status, 200, "{keys}");
+    for alg in ["RS256", "RSA-OAEP", "HS512", "AES"] {
+        let kid = &keys["active"][alg];
+        assert!(kid.is_string(), "{alg} in {keys}");
+        assert_ne!(kid, &old_keys["active"][alg], "{alg} is a new key");
+    }
+    let rs = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["algorithm"] == "RS256")
+        .unwrap();
+    assert!(
+        comps.iter().any(|c| c["id"] == rs["providerId"]),
+        "same component: {rs}"
+    );
+    let (status, _) = get_json(&s.url("/realms/shop/protocol/openid-connect/certs")).await;
+    assert_eq!(status, 200);
+    // An empty realm: Keycloak's message.
+    let (status, body, _) = call(&s, "POST", "/admin/realms", Some(&t), Some(json!({}))).await;
+    assert_eq!(
+        (status, body),
+        (400, json!({"errorMessage": "Realm name cannot be empty"}))
+    );
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn fields_of_the_wrong_type_are_refused_as_jackson_refuses_them() {
+    let (data, s, t) = server().await;
+    let (_, before, _) = call(&s, "GET", "/admin/realms/shop", Some(&t), None).await;
+    for bad in [
+        json!({"accessTokenLifespan": true}),
+        json!({"accessTokenLifespan": "five minutes"}),
+        json!({"enabled": "yes"}),
+        json!({"enabled": {"a": 1}}),
+        json!({"displayName": ["a", "b"]}),
+        json!({"defaultDefaultClientScopes": "profile"}),
+        json!({"smtpServer": "smtp.example.com"}),
+        json!({"displayName": "Ok", "registrationAllowed": [true]}),
+    ] {
+        let (status, body, _) =
+            call(&s, "PUT", "/admin/realms/shop", Some(&t), Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("Cannot deserialize value of type")),
+            "{bad}: {body}"
+        );
+    }
+    let (_, after, _) = call(&s, "GET", "/admin/realms/shop", Some(&t), None).await;
+    assert_eq!(before, after, "nothing was written");
+    // Jackson's coercions are accepted.
+    let (status, body, _) = call(
+        &s,
+        "PUT",
+        "/admin/realms/shop",
+        Some(&t),
+        Some(
+            json!({"accessTokenLifespan": "600", "registrationAllowed": "true", "displayName": 42}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, after, _) = call(&s, "GET", "/admin/realms/shop", Some(&t), None).await;
+    assert_eq!(after["accessTokenLifespan"], 600);
+    assert_eq!(after["registrationAllowed"], true);
+    assert_eq!(after["displayName"], "42");
+
+    // Client attributes are a Map<String, String>: scalars become text, lists are refused.
+    let (status, body, h) = call(&s, "POST", "/admin/realms/shop/clients", Some(&t), Some(json!({
+        "clientId": "tv", "protocol": "openid-connect",
+        "attributes": {"oauth2.device.authorization.grant.enabled": true, "access.token.lifespan": 120}}))).await;
+    assert_eq!(status, 201, "{body}");
+    let id = h["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, c, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/shop/clients/{id}"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(
+        c["attributes"]["oauth2.device.authorization.grant.enabled"],
+        "true"
+    );
+    assert_eq!(c["attributes"]["access.token.lifespan"], "120");
+    let (status, body) = post_form_status(&s, "tv").await;
+    assert_eq!(status, 200, "the device grant is enabled: {body}");
+    let (status, body, _) = call(
+        &s,
+        "PUT",
+        &format!("/admin/realms/shop/clients/{id}"),
+        Some(&t),
+        Some(json!({"attributes": {"x": ["a"]}})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+
+    // A component body with a field ComponentRepresentation lacks.
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/components",
+        Some(&t),
+        Some(json!({"bad": "dict"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unrecognized field \"bad\""),
+        "{body}"
+    );
+    data.cleanup().await;
+}
+
+/// The device authorization request of public client `client`.
+async fn post_form_status(s: &TestServer, client: &str) -> (u16, Value) {
+    let (status, body, _) = post_form(
+        &s.url("/realms/shop/protocol/openid-connect/auth/device"),
+        None,
+        &[("client_id", client)],
+    )
+    .await;
+    (status, body)
+}
+
+/// A client asking for RS512 tokens in a realm with only RS256 keys: a `fallback-RS512` key
+/// (priority -100) is generated as Keycloak's `createFallbackKeys` does, and the tokens are
+/// signed with it.
+#[tokio::test]
+async fn a_client_asking_for_an_algorithm_without_a_key_gets_a_fallback_key() {
+    let (data, s, t) = server().await;
+    let (status, body, h) = call(&s, "POST", "/admin/realms/shop/clients", Some(&t), Some(json!({
+        "clientId": "rs512", "protocol": "openid-connect", "publicClient": false, "secret": "s3cret",
+        "attributes": {"access.token.signed.response.alg": "RS512", "id.token.signed.response.alg": "RS512"}}))).await;
+    assert_eq!(status, 201, "{body}");
+    let _ = h;
+    let (_, comps, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/shop/components?type=org.keycloak.keys.KeyProvider",
+        Some(&t),
+        None,
+    )
+    .await;
+    let fallback: Vec<&Value> = comps
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "fallback-RS512")
+        .collect();
+    assert_eq!(fallback.len(), 1, "one fallback key: {comps}");
+    assert_eq!(fallback[0]["config"]["priority"], json!(["-100"]));
+    assert_eq!(fallback[0]["providerId"], "rsa-generated");
+    let (status, _, _) = call(&s, "POST", "/admin/realms/shop/users", Some(&t), Some(json!({
+        "username": "amy", "enabled": true, "email": "amy@example.com", "firstName": "A", "lastName": "My",
+        "credentials": [{"type": "password", "value": "amy-password", "temporary": false}]}))).await;
+    assert_eq!(status, 201);
+    let (status, tokens, _) = post_form(
+        &s.url("/realms/shop/protocol/openid-connect/token"),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "rs512"),
+            ("client_secret", "s3cret"),
+            ("username", "amy"),
+            ("password", "amy-password"),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let header = |jwt: &str| -> Value {
+        use base64::Engine;
+        let h = jwt.split('.').next().unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        header(tokens["access_token"].as_str().unwrap())["alg"],
+        "RS512"
+    );
+    assert_eq!(header(tokens["id_token"].as_str().unwrap())["alg"], "RS512");
+    // The JWKS publishes it; a second client asking for RS512 reuses it.
+    let (_, jwks) = get_json(&s.url("/realms/shop/protocol/openid-connect/certs")).await;
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["alg"] == "RS512"),
+        "{jwks}"
+    );
+    let (status, _, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/clients",
+        Some(&t),
+        Some(json!({
+        "clientId": "rs512b", "attributes": {"access.token.signed.response.alg": "RS512"}})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, comps, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/shop/components?type=org.keycloak.keys.KeyProvider",
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(
+        comps
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["name"] == "fallback-RS512")
+            .count(),
+        1
+    );
+    data.cleanup().await;
+}
