@@ -413,7 +413,9 @@ async fn serve_connections(listener: TcpListener, app: axum::Router, limits: Lim
         let svc = hyper_util::service::TowerToHyperService::new(svc);
         let conn = builder
             .serve_connection_with_upgrades(
-                hyper_util::rt::TokioIo::new(crate::http::linger::Lingering::new(stream)),
+                hyper_util::rt::TokioIo::new(
+                    crate::http::linger::Lingering::new(stream).holding(permit),
+                ),
                 svc,
             )
             .into_owned();
@@ -422,7 +424,6 @@ async fn serve_connections(listener: TcpListener, app: axum::Router, limits: Lim
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
-            drop(permit);
         });
     }
     drop(listener);
@@ -431,6 +432,37 @@ async fn serve_connections(listener: TcpListener, app: axum::Router, limits: Lim
         .is_err()
     {
         tracing::warn!("connections still open after five seconds; closing them");
+    }
+}
+
+/// The connection limit and the lingering close of the HTTPS listener, under its TLS
+/// acceptor: a connection past `http-limits-max-connections` is closed before the handshake
+/// (an HTTP answer would need the handshake first).
+#[derive(Clone)]
+struct SlotAcceptor {
+    slots: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl<S> axum_server::accept::Accept<tokio::net::TcpStream, S> for SlotAcceptor {
+    type Stream = crate::http::linger::Lingering<tokio::net::TcpStream>;
+    type Service = S;
+    type Future = std::future::Ready<std::io::Result<(Self::Stream, S)>>;
+
+    fn accept(&self, stream: tokio::net::TcpStream, service: S) -> Self::Future {
+        let slot = match &self.slots {
+            None => None,
+            Some(s) => match s.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    return std::future::ready(Err(std::io::Error::other(
+                        "too many open connections",
+                    )))
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let io = crate::http::linger::Lingering::new(stream).holding(slot);
+        std::future::ready(Ok((io, service)))
     }
 }
 
@@ -484,7 +516,15 @@ async fn serve_https(
         shutdown().await;
         h.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
     });
-    let mut server = axum_server::from_tcp_rustls(l, rustls_config).handle(handle);
+    let slots = SlotAcceptor {
+        slots: config
+            .limits
+            .max_connections
+            .map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
+    };
+    let mut server = axum_server::from_tcp_rustls(l, rustls_config)
+        .handle(handle)
+        .map(|tls| tls.acceptor(slots));
     *server.http_builder() = connection_builder(&config.limits);
     tasks.spawn(async move {
         server

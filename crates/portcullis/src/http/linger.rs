@@ -19,10 +19,12 @@ pub const LINGER_TIME: Duration = Duration::from_secs(2);
 /// Most bytes drained from a closed connection.
 pub const LINGER_BYTES: usize = 2 * 1024 * 1024;
 
-/// An IO whose shutdown lingers.
+/// An IO whose shutdown lingers; it may hold the connection's slot of the connection limit,
+/// given back when the connection is dropped.
 pub struct Lingering<T> {
     inner: T,
     linger: Option<(Pin<Box<Sleep>>, usize)>,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl<T> Lingering<T> {
@@ -31,7 +33,14 @@ impl<T> Lingering<T> {
         Lingering {
             inner,
             linger: None,
+            _slot: None,
         }
+    }
+
+    /// Holds `slot` for as long as the connection lives.
+    pub fn holding(mut self, slot: Option<tokio::sync::OwnedSemaphorePermit>) -> Self {
+        self._slot = slot;
+        self
     }
 }
 

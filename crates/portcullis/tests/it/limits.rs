@@ -504,3 +504,59 @@ async fn bad_limit_values_stop_the_server_with_the_option_named() {
         assert!(err.contains(flag), "{flag}: {err}");
     }
 }
+
+#[tokio::test]
+async fn the_https_listener_has_the_connection_limit_too() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_path = data.dir.path().join("cert.pem");
+    let key_path = data.dir.path().join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let s = TestServer::start(
+        &data,
+        "start",
+        &[
+            "--hostname",
+            "localhost",
+            "--https-port",
+            "0",
+            "--https-certificate-file",
+            cert_path.to_str().unwrap(),
+            "--https-certificate-key-file",
+            key_path.to_str().unwrap(),
+            "--http-limits-max-connections",
+            "1",
+        ],
+        &[("KC_BOOTSTRAP_ADMIN_PASSWORD", "pw")],
+    )
+    .unwrap();
+    let addr = s.startup_line["https"].as_str().unwrap().to_string();
+    let port = addr.rsplit(':').next().unwrap();
+    let url = format!("https://localhost:{port}{DISCOVERY}");
+    let tls_client = || {
+        reqwest::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap(),
+            )
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
+    };
+    let idle = TcpStream::connect(&addr).await.unwrap();
+    assert!(
+        tls_client().get(&url).send().await.is_err(),
+        "a connection past the limit is closed before the handshake"
+    );
+    drop(idle);
+    let mut served = false;
+    for _ in 0..100 {
+        if let Ok(r) = tls_client().get(&url).send().await {
+            assert_eq!(r.status().as_u16(), 200);
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "a closed connection never freed its slot");
+}
