@@ -26,6 +26,23 @@ use crate::AppState;
 /// the memory an attacker spraying addresses can take.
 const MAX_BUCKETS: u64 = 100_000;
 
+/// The longest key kept: client ids come from unauthenticated input (up to the form's
+/// parameter limit), so a longer key is cut, and a sprayer of long ids cannot make the
+/// [`MAX_BUCKETS`] buckets take more than a few tens of megabytes.
+const MAX_KEY_BYTES: usize = 256;
+
+/// `key` cut to [`MAX_KEY_BYTES`] on a character boundary.
+fn bounded(mut key: String) -> String {
+    if key.len() > MAX_KEY_BYTES {
+        let mut end = MAX_KEY_BYTES;
+        while !key.is_char_boundary(end) {
+            end -= 1;
+        }
+        key.truncate(end);
+    }
+    key
+}
+
 /// One token bucket: `capacity` requests, refilled at `capacity` per minute.
 #[derive(Debug, Clone, Copy)]
 pub struct Bucket {
@@ -76,7 +93,7 @@ impl Limiter {
     }
 
     fn take(&self, key: String, now: Instant) -> Result<(), Duration> {
-        let bucket = self.buckets.get_with(key, || {
+        let bucket = self.buckets.get_with(bounded(key), || {
             Arc::new(Mutex::new(Bucket::full(self.per_minute, now)))
         });
         let mut b = bucket.lock().unwrap_or_else(|e| e.into_inner());
@@ -293,6 +310,14 @@ mod tests {
             Some("my app".into())
         );
         assert_eq!(client_id(&HeaderMap::new(), None, b"grant_type=x"), None);
+    }
+
+    #[test]
+    fn keys_are_bounded() {
+        assert_eq!(bounded("r\napp".into()), "r\napp");
+        assert_eq!(bounded("x".repeat(100_000)).len(), MAX_KEY_BYTES);
+        let cut = bounded("é".repeat(200));
+        assert!(cut.len() <= MAX_KEY_BYTES && cut.chars().all(|c| c == 'é'));
     }
 
     #[test]
