@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use crate::config::limits::Limits;
 use crate::config::{Config, Database, Mode, TlsFiles};
 use crate::http::base_url::BaseUrl;
 use crate::policy::blacklist::Blacklists;
@@ -359,17 +360,148 @@ async fn serve_http(
             )
         })?;
     addrs.insert("http".into(), json!(l.local_addr()?.to_string()));
+    let limits = config.limits.clone();
     tasks.spawn(async move {
-        // The peer address reaches handlers (client registration's trusted hosts).
-        axum::serve(
-            l,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(anyhow::Error::from)
+        serve_connections(l, app, limits).await;
+        Ok(())
     });
     Ok(())
+}
+
+/// hyper's connection settings for the limits: the header size (431 past it) and the time
+/// a client has to send its headers (the connection is closed past it, so a slowloris client
+/// holds a connection for at most `http-read-timeout`).
+fn connection_builder(
+    limits: &Limits,
+) -> hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor> {
+    use hyper_util::rt::{TokioExecutor, TokioTimer};
+    let mut b = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.read_timeout)
+        .max_buf_size(limits.max_header_size);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_size).unwrap_or(u32::MAX));
+    b
+}
+
+/// The accept loop of the HTTP listener: at most `http-limits-max-connections` connections
+/// (one past it is answered 503 and closed), each served with [`connection_builder`]'s limits,
+/// until SIGINT/SIGTERM; then open connections get five seconds to finish.
+async fn serve_connections(listener: TcpListener, app: axum::Router, limits: Limits) {
+    use hyper_util::server::graceful::GracefulShutdown;
+    use tower::ServiceExt;
+    let builder = connection_builder(&limits);
+    let slots = limits
+        .max_connections
+        .map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
+    let graceful = GracefulShutdown::new();
+    let stop = shutdown();
+    tokio::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let permit = match &slots {
+            None => None,
+            Some(s) => match s.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    tokio::spawn(refuse_connection(stream));
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        // The peer address reaches handlers (client registration's trusted hosts, the rate
+        // limit) as axum's `ConnectInfo`.
+        let svc =
+            app.clone()
+                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    req
+                });
+        let svc = hyper_util::service::TowerToHyperService::new(svc);
+        let conn = builder
+            .serve_connection_with_upgrades(
+                hyper_util::rt::TokioIo::new(
+                    crate::http::linger::Lingering::new(stream).holding(permit),
+                ),
+                svc,
+            )
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after five seconds; closing them");
+    }
+}
+
+/// The connection limit and the lingering close of the HTTPS listener, under its TLS
+/// acceptor: a connection past `http-limits-max-connections` is closed before the handshake
+/// (an HTTP answer would need the handshake first).
+#[derive(Clone)]
+struct SlotAcceptor {
+    slots: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl<S> axum_server::accept::Accept<tokio::net::TcpStream, S> for SlotAcceptor {
+    type Stream = crate::http::linger::Lingering<tokio::net::TcpStream>;
+    type Service = S;
+    type Future = std::future::Ready<std::io::Result<(Self::Stream, S)>>;
+
+    fn accept(&self, stream: tokio::net::TcpStream, service: S) -> Self::Future {
+        let slot = match &self.slots {
+            None => None,
+            Some(s) => match s.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    return std::future::ready(Err(std::io::Error::other(
+                        "too many open connections",
+                    )))
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let io = crate::http::linger::Lingering::new(stream).holding(slot);
+        std::future::ready(Ok((io, service)))
+    }
+}
+
+/// A connection past `http-limits-max-connections`: a 503 with `Retry-After`, then closed.
+async fn refuse_connection(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    const BODY: &str =
+        r#"{"error":"temporarily_unavailable","error_description":"Too many open connections"}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let write = async {
+        stream.write_all(answer.as_bytes()).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), write).await;
 }
 
 /// Loads the certificate, binds the HTTPS listener (`--https-port`) and serves the
@@ -406,9 +538,18 @@ async fn serve_https(
         shutdown().await;
         h.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
     });
+    let slots = SlotAcceptor {
+        slots: config
+            .limits
+            .max_connections
+            .map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
+    };
+    let mut server = axum_server::from_tcp_rustls(l, rustls_config)
+        .handle(handle)
+        .map(|tls| tls.acceptor(slots));
+    *server.http_builder() = connection_builder(&config.limits);
     tasks.spawn(async move {
-        axum_server::from_tcp_rustls(l, rustls_config)
-            .handle(handle)
+        server
             .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .await
             .map_err(anyhow::Error::from)

@@ -2,6 +2,7 @@
 //! environment variables and defaults (in that order of precedence), and validated with
 //! messages that name the option.
 
+pub mod limits;
 pub mod options;
 
 use std::collections::HashMap;
@@ -107,6 +108,8 @@ pub struct Config {
     /// Least time between two fetches of one client `jwks.url` (Keycloak's
     /// `minTimeBetweenRequests`).
     pub public_key_min_time_between_requests: std::time::Duration,
+    /// Limits against hostile or broken clients (sizes, connections, timeouts, rate).
+    pub limits: limits::Limits,
 }
 
 /// A configuration error: names the option.
@@ -260,6 +263,7 @@ impl Config {
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("password-blacklists")),
             public_key_min_time_between_requests: public_key_min_time_between_requests(&o)?,
+            limits: limits::limits(&o)?,
         };
         if mode == Mode::Production {
             config.check_production(hostname_strict)?;
@@ -565,6 +569,27 @@ mod tests {
         );
         let off = Config::resolve(Mode::Dev, &Flags::new(), &env_of(&[])).unwrap();
         assert!(!off.testing_clock, "off unless asked for");
+    }
+
+    #[test]
+    fn the_rate_limit_is_on_in_production_and_off_in_development() {
+        let env = env_of(&[
+            ("KC_HOSTNAME", "https://auth.example.com"),
+            ("KC_HTTP_ENABLED", "true"),
+        ]);
+        let prod = Config::resolve(Mode::Production, &Flags::new(), &env).unwrap();
+        assert_eq!(prod.limits.rate_limit_per_ip, 600);
+        assert_eq!(prod.limits.rate_limit_per_client, 3000);
+        assert_eq!(prod.limits.max_body_size, 10 * 1024 * 1024);
+        let dev = Config::resolve(Mode::Dev, &Flags::new(), &env).unwrap();
+        assert_eq!(dev.limits.rate_limit_per_ip, 0);
+        assert_eq!(dev.limits.rate_limit_per_client, 0);
+        let env = env_of(&[("QUARKUS_HTTP_LIMITS_MAX_HEADER_SIZE", "20K")]);
+        let e = Config::resolve(Mode::Dev, &Flags::new(), &env).unwrap_err();
+        assert!(e.0.contains("--http-limits-max-header-size"), "{e}");
+        let env = env_of(&[("QUARKUS_HTTP_READ_TIMEOUT", "0s")]);
+        let e = Config::resolve(Mode::Dev, &Flags::new(), &env).unwrap_err();
+        assert!(e.0.contains("--http-read-timeout"), "{e}");
     }
 
     #[test]

@@ -117,6 +117,19 @@ impl OAuthError {
             d,
         )
     }
+    /// `invalid_request` with 413: a request body past the endpoint's size limit.
+    pub fn payload_too_large(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", d)
+    }
+    /// `invalid_request` with 408: the client did not send its body in time.
+    pub fn request_timeout(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "invalid_request", d)
+    }
+    /// 429 `too_many_requests` (RFC 6585 §4): the caller is past the rate limit. RFC 6749 has
+    /// no code for it and Keycloak no rate limit; the code names the status.
+    pub fn too_many_requests(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", d)
+    }
     /// A token the server would issue is past its own size limit (500, named as such so the
     /// administrator sees what to change).
     pub fn token_too_large(d: impl Into<String>) -> Self {

@@ -27,8 +27,26 @@ pub fn router(state: AppState) -> Router {
         ));
     }
     let admin_state = state.clone();
+    let rate_limits = super::rate_limit::RateLimitState {
+        app: state.clone(),
+        limits: std::sync::Arc::new(super::rate_limit::RateLimits::new(
+            state.config.limits.rate_limit_per_ip,
+            state.config.limits.rate_limit_per_client,
+        )),
+    };
     let r = r
         .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            rate_limits,
+            super::rate_limit::layer,
+        ))
+        // `limits::layer` reads every body within its endpoint's limit; axum's own default
+        // (2 MB for every extractor) would refuse realm imports the option allows.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::limits::layer,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(super::token_size::layer))
         .layer(axum::middleware::from_fn(super::request_id::layer))
         .with_state(state);

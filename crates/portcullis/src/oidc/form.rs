@@ -5,14 +5,18 @@
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
 
+use crate::http::limits::FormFieldLimit;
 use crate::http::oauth_error::OAuthError;
 
 /// Largest accepted single parameter value: the token size limit, as a token is the largest
 /// value a form carries.
 pub const MAX_PARAM_BYTES: usize = crate::crypto::jws::MAX_TOKEN_LEN;
 /// Largest accepted form body: room for a few tokens (token exchange sends a subject token, an
-/// actor token and a client assertion).
-pub const MAX_FORM_BYTES: usize = 4 * MAX_PARAM_BYTES;
+/// actor token and a client assertion). The body limit layer refuses larger bodies first (413).
+pub const MAX_FORM_BYTES: usize = crate::http::limits::PROTOCOL_MAX_BODY_BYTES;
+/// The most parameters of a form when the server's `http-limits-max-form-fields` is not in the
+/// request (parsing outside a request): Quarkus's default.
+pub const DEFAULT_MAX_FIELDS: usize = 256;
 
 /// Parsed, de-duplicated form parameters.
 #[derive(Debug, Default, Clone)]
@@ -26,8 +30,22 @@ impl Params {
 
     /// Parses a form body in which the parameters named in `multi` may repeat.
     pub fn parse_with(body: &[u8], multi: &[&str]) -> Result<Self, OAuthError> {
+        Self::parse_limited(body, multi, DEFAULT_MAX_FIELDS)
+    }
+
+    /// As [`Params::parse_with`], with at most `max_fields` parameters.
+    pub fn parse_limited(
+        body: &[u8],
+        multi: &[&str],
+        max_fields: usize,
+    ) -> Result<Self, OAuthError> {
         let mut out: Vec<(String, String)> = Vec::new();
         for (k, v) in url::form_urlencoded::parse(body) {
+            if out.len() == max_fields {
+                return Err(OAuthError::invalid_request(format!(
+                    "Too many form parameters (the limit is {max_fields})"
+                )));
+            }
             if v.len() > MAX_PARAM_BYTES {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter {k} is too large (the limit is {MAX_PARAM_BYTES} bytes)"
@@ -93,8 +111,9 @@ impl<S: Send + Sync> FromRequest<S> for MultiForm {
     type Rejection = OAuthError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let max = max_fields(&req);
         let bytes = form_bytes(req, state).await?;
-        Ok(MultiForm(Params::parse_with(&bytes, MULTI_VALUED)?))
+        Ok(MultiForm(Params::parse_limited(&bytes, MULTI_VALUED, max)?))
     }
 }
 
@@ -102,9 +121,17 @@ impl<S: Send + Sync> FromRequest<S> for Form {
     type Rejection = OAuthError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let max = max_fields(&req);
         let bytes = form_bytes(req, state).await?;
-        Ok(Form(Params::parse(&bytes)?))
+        Ok(Form(Params::parse_limited(&bytes, &[], max)?))
     }
+}
+
+/// `http-limits-max-form-fields`, as the body limit layer put it in the request.
+fn max_fields(req: &Request) -> usize {
+    req.extensions()
+        .get::<FormFieldLimit>()
+        .map_or(DEFAULT_MAX_FIELDS, |l| l.0)
 }
 
 /// The body of a form request, checked for content type and size.
@@ -157,5 +184,20 @@ mod tests {
         assert_eq!(m.repeated(), Some("audience"));
         assert!(Params::parse_with(b"x=1&x=2", MULTI_VALUED).is_err());
         assert_eq!(Params::parse(b"x=1&y=2").unwrap().repeated(), None);
+    }
+
+    #[test]
+    fn the_number_of_parameters_is_bounded() {
+        let body = |n: usize| {
+            (0..n)
+                .map(|i| format!("p{i}=1"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        assert!(Params::parse_limited(body(3).as_bytes(), &[], 3).is_ok());
+        let e = Params::parse_limited(body(4).as_bytes(), &[], 3).unwrap_err();
+        assert_eq!(e.error, "invalid_request");
+        assert!(e.description.contains("limit is 3"), "{}", e.description);
+        assert!(Params::parse(body(DEFAULT_MAX_FIELDS + 1).as_bytes()).is_err());
     }
 }

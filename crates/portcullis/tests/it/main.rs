@@ -19,6 +19,7 @@ mod docs_examples;
 mod exchange;
 mod guard;
 mod implicit;
+mod limits;
 mod openidconnect_rp;
 mod organizations;
 mod password_blacklist;
