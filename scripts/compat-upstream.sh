@@ -36,4 +36,4 @@ export KEYCLOAK_HOST="${ADDR%:*}" KEYCLOAK_PORT="${ADDR##*:}"
 export KEYCLOAK_ADMIN=admin KEYCLOAK_ADMIN_PASSWORD=admin KEYCLOAK_DOCKER_IMAGE_TAG=26.2.0
 cd "$TESTS"
 PYTHONPATH="$OLDPWD/compat/python-upstream" "$OLDPWD/$VENV/bin/pytest" -q -rxX -p expected_failures \
-  -p no:cacheprovider -o asyncio_mode=auto "${@:-tests}"
+  -p no:cacheprovider -o asyncio_default_fixture_loop_scope=function "${@:-tests}"

@@ -54,7 +54,8 @@ impl MemoryPool {
             *pool = kept;
             gone.into_iter().map(|(m, _)| m).collect()
         };
-        let bytes = idle.iter().map(|m| m.len()).sum::<usize>() * std::mem::size_of::<argon2::Block>();
+        let bytes =
+            idle.iter().map(|m| m.len()).sum::<usize>() * std::mem::size_of::<argon2::Block>();
         if !idle.is_empty() {
             // Freed on a thread of its own: the allocator (mimalloc in the binary) keeps freed
             // memory for reuse and hands it back to the system when a thread ends.
@@ -290,13 +291,22 @@ mod tests {
         let t0 = Instant::now();
         let block = std::mem::size_of::<argon2::Block>();
         pool.put(vec![argon2::Block::default(); 8], t0);
-        pool.put(vec![argon2::Block::default(); 4], t0 + Duration::from_secs(20));
+        pool.put(
+            vec![argon2::Block::default(); 4],
+            t0 + Duration::from_secs(20),
+        );
         // At t0+25s with 10s of idleness allowed, only the buffer put back at t0 goes.
-        assert_eq!(pool.release_idle(t0 + Duration::from_secs(25), Duration::from_secs(10)), 8 * block);
+        assert_eq!(
+            pool.release_idle(t0 + Duration::from_secs(25), Duration::from_secs(10)),
+            8 * block
+        );
         assert_eq!(pool.take().len(), 4);
         assert!(pool.take().is_empty(), "nothing else is pooled");
         pool.put(vec![argon2::Block::default(); 2], t0);
-        assert_eq!(pool.release_idle(t0 + Duration::from_secs(5), Duration::from_secs(10)), 0);
+        assert_eq!(
+            pool.release_idle(t0 + Duration::from_secs(5), Duration::from_secs(10)),
+            0
+        );
     }
 
     use super::*;
