@@ -12,16 +12,14 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::{
-    Caller, CreateClient, Family, ManageClients, Need, QueryClients, RealmAdmin, ViewClients,
-    ViewUsers,
+    CreateClient, Family, ManageClients, Need, QueryClients, RealmAdmin, ViewClients, ViewUsers,
 };
-use super::role_mappings::{self as rm, Holders, Mode, Op, ScopeMappings, ScopeTarget};
+use super::role_mappings::{self as rm, ScopeTarget};
 use super::view;
 use super::{body, created, edit_realm, no_content, AdminError, AdminResult, Paging};
 use crate::crypto::random_alphanumeric;
 use crate::http::paths;
 use crate::realm::edit;
-use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{ClientRepresentation, RealmRepresentation, UserRepresentation};
 use crate::AppState;
 
@@ -447,59 +445,11 @@ pub async fn change_scope<const DEFAULT: bool, const ADD: bool>(
 
 /// Clients as holders of scope mappings (`/clients/{id}/scope-mappings`).
 #[derive(Debug)]
-pub struct ScopeMapped;
+pub struct Clients;
 
-fn scope_holder<R: std::ops::Deref<Target = RealmRepresentation>>(
-    rep: R,
-    id: &str,
-) -> AdminResult<ScopeMappings<R>> {
-    let client = rm::client_id(&rep, id, "Could not find client")?;
-    Ok(ScopeMappings {
-        rep,
-        target: ScopeTarget::Client(client),
-    })
-}
-
-impl Holders for ScopeMapped {
-    type View = ViewClients;
-    type Manage = ManageClients;
-
-    async fn all(_: &AppState, snap: &RealmSnapshot, id: &str) -> AdminResult<Value> {
-        Ok(rm::all_json(snap, &scope_holder(&snap.rep, id)?))
-    }
-
-    async fn list(
-        _: &AppState,
-        snap: &RealmSnapshot,
-        id: &str,
-        owner: Option<&str>,
-        mode: Mode,
-        brief: bool,
-    ) -> AdminResult<Vec<Value>> {
-        let holder = scope_holder(&snap.rep, id)?;
-        let container = rm::container(&snap.rep, owner, "Could not find client")?;
-        Ok(rm::listed_as(snap, &holder, &container, mode, brief))
-    }
-
-    async fn change(
-        state: &AppState,
-        snap: &RealmSnapshot,
-        _: &Caller,
-        id: &str,
-        owner: Option<&str>,
-        bytes: &[u8],
-        op: Op,
-    ) -> AdminResult<()> {
-        let list: Vec<Value> = body(bytes)?;
-        edit_realm(state, &snap.name, |rep, _| {
-            let client = rm::client_id(rep, id, "Could not find client")?;
-            let container = rm::container(rep, owner, "Could not find client")?;
-            let roles = rm::resolve(rep, &list, &container)?;
-            let target = ScopeTarget::Client(client);
-            rm::apply(&mut ScopeMappings { rep, target }, &roles, op);
-            Ok(())
-        })
-        .await
+impl rm::ScopeHolder for Clients {
+    fn target(rep: &RealmRepresentation, id: &str) -> AdminResult<ScopeTarget> {
+        rm::client_id(rep, id, "Could not find client").map(ScopeTarget::Client)
     }
 }
 
@@ -614,15 +564,17 @@ pub fn routes() -> Router<AppState> {
             paths::ADMIN_CLIENT_OPTIONAL_CLIENT_SCOPE,
             routing::put(change_scope::<false, true>).delete(change_scope::<false, false>),
         )
-        .merge(rm::routes_of::<ScopeMapped>(rm::MappingPaths {
-            all: paths::ADMIN_CLIENT_SCOPE_MAPPINGS,
-            realm: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_REALM,
-            realm_composite: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_REALM_COMPOSITE,
-            realm_available: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_REALM_AVAILABLE,
-            client: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT,
-            client_composite: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT_COMPOSITE,
-            client_available: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT_AVAILABLE,
-        }))
+        .merge(rm::routes_of::<rm::ScopeMapped<Clients>>(
+            rm::MappingPaths {
+                all: paths::ADMIN_CLIENT_SCOPE_MAPPINGS,
+                realm: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_REALM,
+                realm_composite: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_REALM_COMPOSITE,
+                realm_available: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_REALM_AVAILABLE,
+                client: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT,
+                client_composite: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT_COMPOSITE,
+                client_available: paths::ADMIN_CLIENT_SCOPE_MAPPINGS_CLIENT_AVAILABLE,
+            },
+        ))
         .route(
             paths::ADMIN_CLIENT_EVALUATE_SCOPES_GENERATE_EXAMPLE_ACCESS_TOKEN,
             routing::get(example_access_token),

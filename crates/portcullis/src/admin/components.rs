@@ -106,6 +106,23 @@ fn generated(provider: &str, algorithm: Option<&str>) -> AdminResult<Option<Gene
     Generate::for_provider(provider, algorithm).map_err(AdminError::bad)
 }
 
+/// A component body, read strictly: Jackson refuses a field `ComponentRepresentation` does not
+/// have.
+fn component_body(bytes: &[u8]) -> AdminResult<ComponentRepresentation> {
+    let raw: Map<String, Value> = body(bytes)?;
+    super::reject_unknown(
+        &raw,
+        |k| COMPONENT_FIELDS.contains(&k),
+        "ComponentRepresentation",
+    )?;
+    serde_path_to_error::deserialize(Value::Object(raw)).map_err(|e| {
+        AdminError::bad(match e.path().to_string() {
+            p if p == "." || p.is_empty() => format!("invalid JSON body: {}", e.inner()),
+            p => format!("invalid JSON body at {p}: {}", e.inner()),
+        })
+    })
+}
+
 /// `POST /components`: a key provider is generated (or, for `rsa`, read from its `privateKey`)
 /// and validated before anything is stored.
 pub async fn create(
@@ -114,13 +131,7 @@ pub async fn create(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let raw: Map<String, Value> = body(&bytes)?;
-    super::reject_unknown(
-        &raw,
-        |k| COMPONENT_FIELDS.contains(&k),
-        "ComponentRepresentation",
-    )?;
-    let mut c: ComponentRepresentation = body(&bytes)?;
+    let mut c = component_body(&bytes)?;
     let kind = c
         .extra
         .remove("providerType")
@@ -170,13 +181,7 @@ pub async fn update(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let raw: Map<String, Value> = body(&bytes)?;
-    super::reject_unknown(
-        &raw,
-        |k| COMPONENT_FIELDS.contains(&k),
-        "ComponentRepresentation",
-    )?;
-    let patch: ComponentRepresentation = body(&bytes)?;
+    let patch = component_body(&bytes)?;
     edit_realm(&state, &snap.name, |rep, _| {
         let c = rep
             .components

@@ -232,34 +232,11 @@ pub async fn keys(RealmAdmin { snap, .. }: RealmAdmin<ViewRealm>) -> AdminResult
         }
         all.push((k.active, k.priority, k.alg.clone(), k.kid.clone(), entry));
     }
-    for c in snap
-        .rep
-        .components
-        .as_ref()
-        .and_then(|m| m.get(crate::crypto::keys::KEY_PROVIDER_TYPE))
-        .into_iter()
-        .flatten()
-    {
-        let cfg = |k: &str| {
-            c.config
-                .as_ref()
-                .and_then(|m| m.get(k))
-                .and_then(|v| v.first())
-                .cloned()
-        };
-        let (alg, key_use) = match c.provider_id.as_deref() {
-            Some("hmac-generated") => (cfg("algorithm").unwrap_or_else(|| "HS256".into()), "SIG"),
-            Some("aes-generated") => ("AES".to_string(), "ENC"),
-            _ => continue,
-        };
-        if cfg("enabled").as_deref() == Some("false") {
-            continue;
-        }
-        let Some(kid) = cfg("kid") else { continue };
-        let active = cfg("active").as_deref() != Some("false");
-        let priority = cfg("priority").and_then(|p| p.parse().ok()).unwrap_or(0);
+    for k in crate::realm::snapshot::secret_key_configs(&snap.rep) {
+        let (active, priority, alg, kid) = (k.active, k.priority, k.alg.to_string(), k.kid);
+        let key_use = if alg == "AES" { "ENC" } else { "SIG" };
         let entry = json!({
-            "providerId": c.id,
+            "providerId": k.component.id,
             "providerPriority": priority,
             "kid": kid,
             "status": if active { "ACTIVE" } else { "PASSIVE" },
@@ -267,7 +244,7 @@ pub async fn keys(RealmAdmin { snap, .. }: RealmAdmin<ViewRealm>) -> AdminResult
             "algorithm": alg,
             "use": key_use,
         });
-        all.push((active, priority, alg, kid, entry));
+        all.push((active, priority, alg, kid.to_string(), entry));
     }
     all.sort_by_key(|k| std::cmp::Reverse(k.1));
     let mut active = Map::new();

@@ -616,6 +616,69 @@ pub trait Holders: Send + 'static {
     ) -> impl Future<Output = AdminResult<()>> + Send;
 }
 
+/// What holds scope mappings (clients, client scopes): the target a path id names.
+pub trait ScopeHolder: Send + 'static {
+    /// The target of path id `id` (404 with the holder's own message when there is none).
+    fn target(rep: &RealmRepresentation, id: &str) -> AdminResult<ScopeTarget>;
+}
+
+/// The scope mappings of a [`ScopeHolder`] kind (Keycloak's `ScopeMappedResource` and
+/// `ScopeMappedClientResource`), served by the generic handlers.
+#[derive(Debug)]
+pub struct ScopeMapped<K>(std::marker::PhantomData<K>);
+
+impl<K: ScopeHolder> Holders for ScopeMapped<K> {
+    type View = super::auth::ViewClients;
+    type Manage = super::auth::ManageClients;
+
+    async fn all(_: &AppState, snap: &RealmSnapshot, id: &str) -> AdminResult<Value> {
+        let target = K::target(&snap.rep, id)?;
+        Ok(all_json(
+            snap,
+            &ScopeMappings {
+                rep: &snap.rep,
+                target,
+            },
+        ))
+    }
+
+    async fn list(
+        _: &AppState,
+        snap: &RealmSnapshot,
+        id: &str,
+        owner: Option<&str>,
+        mode: Mode,
+        brief: bool,
+    ) -> AdminResult<Vec<Value>> {
+        let holder = ScopeMappings {
+            rep: &snap.rep,
+            target: K::target(&snap.rep, id)?,
+        };
+        let container = container(&snap.rep, owner, "Could not find client")?;
+        Ok(listed_as(snap, &holder, &container, mode, brief))
+    }
+
+    async fn change(
+        state: &AppState,
+        snap: &RealmSnapshot,
+        _: &Caller,
+        id: &str,
+        owner: Option<&str>,
+        bytes: &[u8],
+        op: Op,
+    ) -> AdminResult<()> {
+        let list: Vec<Value> = super::body(bytes)?;
+        super::edit_realm(state, &snap.name, |rep, _| {
+            let target = K::target(rep, id)?;
+            let container = container(rep, owner, "Could not find client")?;
+            let roles = resolve(rep, &list, &container)?;
+            apply(&mut ScopeMappings { rep, target }, &roles, op);
+            Ok(())
+        })
+        .await
+    }
+}
+
 /// `GET /{kind}/{id}/{role|scope}-mappings`.
 pub async fn all<H: Holders>(
     State(state): State<AppState>,

@@ -13,46 +13,72 @@ use crate::crypto::keys::{self, RealmKey};
 use crate::crypto::{b64, jwks};
 use crate::model::RealmSettings;
 use crate::policy::blacklist::Blacklists;
-use crate::representation::RealmRepresentation;
+use crate::representation::{ComponentRepresentation, RealmRepresentation};
 use crate::store::{Store, StoreError, StoredRealm};
 
 use super::import;
 use super::index::RealmIndex;
 use crate::crypto::jws::HmacKey;
 
-/// The realm's enabled HMAC keys (`hmac-generated`), highest priority (and active) first.
-fn hmac_keys(rep: &RealmRepresentation) -> Vec<HmacKey> {
-    let mut keys: Vec<(bool, i64, HmacKey)> = Vec::new();
-    for c in rep
-        .components
+/// An enabled secret-key component of a realm (`hmac-generated`, `aes-generated`), as
+/// configured: what the realm signs internal tokens with, and what its key listing shows.
+#[derive(Debug)]
+pub struct SecretKeyConfig<'a> {
+    /// The component.
+    pub component: &'a ComponentRepresentation,
+    /// Key id.
+    pub kid: &'a str,
+    /// `HS256`/`HS384`/`HS512` (`algorithm`, default `HS512`) or `AES`.
+    pub alg: &'a str,
+    /// Whether it signs (else it only verifies).
+    pub active: bool,
+    /// Priority among the keys of its algorithm.
+    pub priority: i64,
+    /// The secret (base64url).
+    pub secret: Option<&'a str>,
+}
+
+/// The realm's enabled secret-key components that have a key id.
+pub fn secret_key_configs(rep: &RealmRepresentation) -> Vec<SecretKeyConfig<'_>> {
+    rep.components
         .as_ref()
         .and_then(|m| m.get(keys::KEY_PROVIDER_TYPE))
         .into_iter()
         .flatten()
-    {
-        if c.provider_id.as_deref() != Some("hmac-generated") {
-            continue;
-        }
-        let cfg = |k: &str| {
-            c.config
-                .as_ref()
-                .and_then(|m| m.get(k))
-                .and_then(|v| v.first())
-                .cloned()
-        };
-        if cfg("enabled").as_deref() == Some("false") {
-            continue;
-        }
-        let (Some(kid), Some(secret)) = (cfg("kid"), cfg("secret")) else {
-            continue;
-        };
-        let alg = cfg("algorithm").unwrap_or_else(|| "HS512".into());
-        if let Ok(k) = HmacKey::new(kid, &alg, &secret) {
-            let active = cfg("active").as_deref() != Some("false");
-            let priority = cfg("priority").and_then(|p| p.parse().ok()).unwrap_or(0);
-            keys.push((active, priority, k));
-        }
-    }
+        .filter_map(|c| {
+            let alg = match c.provider_id.as_deref() {
+                Some("hmac-generated") => c.config_value("algorithm").unwrap_or("HS512"),
+                Some("aes-generated") => "AES",
+                _ => return None,
+            };
+            if c.config_value("enabled") == Some("false") {
+                return None;
+            }
+            Some(SecretKeyConfig {
+                component: c,
+                kid: c.config_value("kid")?,
+                alg,
+                active: c.config_value("active") != Some("false"),
+                priority: c
+                    .config_value("priority")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0),
+                secret: c.config_value("secret"),
+            })
+        })
+        .collect()
+}
+
+/// The realm's enabled HMAC keys (`hmac-generated`), highest priority (and active) first.
+fn hmac_keys(rep: &RealmRepresentation) -> Vec<HmacKey> {
+    let mut keys: Vec<(bool, i64, HmacKey)> = secret_key_configs(rep)
+        .into_iter()
+        .filter(|k| k.alg != "AES")
+        .filter_map(|k| {
+            let key = HmacKey::new(k.kid.to_string(), k.alg, k.secret?).ok()?;
+            Some((k.active, k.priority, key))
+        })
+        .collect();
     keys.sort_by_key(|k| std::cmp::Reverse((k.0, k.1)));
     keys.into_iter().map(|(_, _, k)| k).collect()
 }

@@ -351,3 +351,14 @@ rep! {
         parent_id: String,
     }
 }
+
+impl ComponentRepresentation {
+    /// The first value of config entry `key` (Keycloak's `ComponentModel.get`).
+    pub fn config_value(&self, key: &str) -> Option<&str> {
+        self.config
+            .as_ref()
+            .and_then(|m| m.get(key))
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+}
