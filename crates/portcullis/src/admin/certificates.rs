@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::auth::{ManageClients, RealmAdmin, ViewClients};
-use super::{body, edit_realm, AdminError, AdminResult};
+use super::{edit_realm, AdminError, AdminResult};
 use crate::crypto::{b64, client_cert, client_key};
 use crate::http::paths;
 use crate::realm::edit;
@@ -304,7 +304,8 @@ pub async fn download(
     b: axum::body::Bytes,
 ) -> AdminResult<Response> {
     let c = client(&snap.rep, &id)?;
-    let config: KeyStoreConfig = body(&b)?;
+    let config: KeyStoreConfig =
+        super::representation(&b, &super::Shape::One(&super::jackson::KEY_STORE_CONFIG))?;
     if let Some(f) = config.format.as_deref() {
         if f != "JKS" && f != "PKCS12" {
             return Ok((

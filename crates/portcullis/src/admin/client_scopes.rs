@@ -12,7 +12,9 @@ use serde_json::{json, Map, Value};
 
 use super::auth::{ManageClients, ManageRealm, RealmAdmin, ViewClients, ViewRealm};
 use super::view;
-use super::{body, created, edit_realm, new_id, no_content, AdminError, AdminResult};
+use super::{
+    created, edit_realm, new_id, no_content, representation, AdminError, AdminResult, Shape,
+};
 use crate::http::paths;
 use crate::realm::edit;
 use crate::representation::{ClientScopeRepresentation, RealmRepresentation};
@@ -62,7 +64,8 @@ pub async fn create(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let mut s: ClientScopeRepresentation = body(&bytes)?;
+    let mut s: ClientScopeRepresentation =
+        representation(&bytes, &Shape::One(&super::jackson::CLIENT_SCOPE))?;
     let name = s
         .name
         .clone()
@@ -119,7 +122,8 @@ pub async fn update(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let patch: Map<String, Value> = body(&bytes)?;
+    let patch: Map<String, Value> =
+        representation(&bytes, &Shape::One(&super::jackson::CLIENT_SCOPE))?;
     edit_realm(&state, &snap.name, |rep, _| {
         let current = scope(rep, &id)?.clone();
         let next = edit::merge(&current, &patch, &["id"])?;
@@ -242,7 +246,7 @@ pub async fn add_mapper(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let m: Value = body(&bytes)?;
+    let m: Value = representation(&bytes, &Shape::One(&super::jackson::PROTOCOL_MAPPER))?;
     let mid = edit_realm(&state, &snap.name, |rep, _| {
         Ok(edit::mapper_add(
             &mut scope_mut(rep, &id)?.protocol_mappers,
@@ -271,7 +275,7 @@ pub async fn update_mapper(
     Path((_, id, mid)): Path<(String, String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let m: Value = body(&bytes)?;
+    let m: Value = representation(&bytes, &Shape::One(&super::jackson::PROTOCOL_MAPPER))?;
     edit_realm(&state, &snap.name, |rep, _| {
         Ok(edit::mapper_update(
             &mut scope_mut(rep, &id)?.protocol_mappers,

@@ -16,7 +16,9 @@ use super::auth::{
 };
 use super::role_mappings::{self as rm, ScopeTarget};
 use super::view;
-use super::{body, created, edit_realm, no_content, AdminError, AdminResult, Paging};
+use super::{
+    created, edit_realm, no_content, representation, AdminError, AdminResult, Paging, Shape,
+};
 use crate::crypto::random_alphanumeric;
 use crate::http::paths;
 use crate::realm::edit;
@@ -100,11 +102,10 @@ pub async fn create(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let mut v: Value = body(&bytes)?;
+    let mut v: Value = representation(&bytes, &Shape::One(&super::jackson::CLIENT))?;
     let Some(obj) = v.as_object_mut() else {
         return Err(AdminError::bad("expected a client object"));
     };
-    super::string_map(obj, "attributes", "ClientRepresentation")?;
     crate::realm::defaults::admin_create_defaults(obj);
     let id = edit_realm(&state, &snap.name, |rep, writes| {
         let c = edit::prepare_new(rep, v.clone())?;
@@ -132,8 +133,7 @@ pub async fn update(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let mut patch: Map<String, Value> = body(&bytes)?;
-    super::string_map(&mut patch, "attributes", "ClientRepresentation")?;
+    let patch: Map<String, Value> = representation(&bytes, &Shape::One(&super::jackson::CLIENT))?;
     let renamed = edit_realm(&state, &snap.name, |rep, writes| {
         Ok(edit::update_client(rep, writes, &id, &patch)?)
     })
@@ -307,7 +307,7 @@ pub async fn add_mapper(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let m: Value = body(&bytes)?;
+    let m: Value = representation(&bytes, &Shape::One(&super::jackson::PROTOCOL_MAPPER))?;
     let mid = edit_realm(&state, &snap.name, |rep, _| {
         let c = edit::client_mut(rep, &id).ok_or_else(not_found)?;
         Ok(edit::mapper_add(&mut c.protocol_mappers, m.clone())?)
@@ -323,7 +323,7 @@ pub async fn add_mappers(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let list: Vec<Value> = body(&bytes)?;
+    let list: Vec<Value> = representation(&bytes, &Shape::Many(&super::jackson::PROTOCOL_MAPPER))?;
     edit_realm(&state, &snap.name, |rep, _| {
         let c = edit::client_mut(rep, &id).ok_or_else(not_found)?;
         for m in &list {
@@ -355,7 +355,7 @@ pub async fn update_mapper(
     Path((_, id, mid)): Path<(String, String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let m: Value = body(&bytes)?;
+    let m: Value = representation(&bytes, &Shape::One(&super::jackson::PROTOCOL_MAPPER))?;
     edit_realm(&state, &snap.name, |rep, _| {
         let c = edit::client_mut(rep, &id).ok_or_else(not_found)?;
         Ok(edit::mapper_update(

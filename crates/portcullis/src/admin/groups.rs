@@ -15,7 +15,9 @@ use super::auth::{
 };
 use super::role_mappings::{self as rm, Holders, Mode, Op};
 use super::view::{group_brief as brief, group_full as full, user_json};
-use super::{body, edit_realm, new_id, no_content, AdminError, AdminResult, Paging};
+use super::{
+    body, edit_realm, new_id, no_content, representation, AdminError, AdminResult, Paging, Shape,
+};
 use crate::http::paths;
 use crate::realm::edit;
 use crate::realm::snapshot::RealmSnapshot;
@@ -242,7 +244,7 @@ pub async fn create(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let v: Value = body(&bytes)?;
+    let v: Value = representation(&bytes, &Shape::One(&super::jackson::GROUP))?;
     let g = new_group(&v)?;
     let out = edit_realm(&state, &snap.name, |rep, _| insert(rep, None, g.clone())).await?;
     let mut r = created_with(&uri, out, false);
@@ -260,7 +262,7 @@ pub async fn create_child(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let v: Value = body(&bytes)?;
+    let v: Value = representation(&bytes, &Shape::One(&super::jackson::GROUP))?;
     let g = new_group(&v)?;
     let out = edit_realm(&state, &snap.name, |rep, _| {
         insert(rep, Some(&id), g.clone())
@@ -350,7 +352,7 @@ pub async fn update(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let patch: Map<String, Value> = body(&bytes)?;
+    let patch: Map<String, Value> = representation(&bytes, &Shape::One(&super::jackson::GROUP))?;
     let moved = edit_realm(&state, &snap.name, |rep, _| {
         let old_path = edit::group(rep, &id)
             .ok_or_else(not_found)?
@@ -492,7 +494,7 @@ impl Holders for Groups {
         bytes: &[u8],
         op: Op,
     ) -> AdminResult<()> {
-        let list: Vec<Value> = body(bytes)?;
+        let list: Vec<Value> = representation(bytes, &Shape::Many(&super::jackson::ROLE))?;
         edit_realm(state, &snap.name, |rep, _| {
             let container = rm::container(rep, client, "Client not found")?;
             let roles = rm::resolve_granted(rep, caller, &snap.name, &list, &container, op)?;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{ManageClients, RealmAdmin};
-use super::{body, new_id, no_content, AdminError, AdminResult};
+use super::{new_id, no_content, AdminError, AdminResult};
 use crate::http::paths;
 use crate::store::InitialAccessRow;
 use crate::AppState;
@@ -46,7 +46,8 @@ pub async fn create(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let req: CreateRequest = body(&bytes)?;
+    let req: CreateRequest =
+        super::representation(&bytes, &super::Shape::One(&super::jackson::INITIAL_ACCESS))?;
     let expiration = req.expiration.unwrap_or(0);
     let count = req.count.unwrap_or(1);
     if expiration < 0 {

@@ -14,6 +14,7 @@ pub mod components;
 pub mod consents;
 pub mod groups;
 pub mod initial_access;
+pub mod jackson;
 pub mod partial_import;
 pub mod realms;
 pub mod role_mappings;
@@ -28,7 +29,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::realm::edit::{self, EditError};
 use crate::representation::RealmRepresentation;
@@ -54,6 +55,10 @@ pub enum AdminError {
     Status(StatusCode, String),
     /// 400 `{"error": msg}` (JAX-RS `BadRequestException`).
     Plain(String),
+    /// 400 `{"error": "unknown_error", "error_description": "Cannot parse the JSON: ..."}`: a
+    /// value Jackson cannot read into the representation (Keycloak's
+    /// `KeycloakMismatchedInputExceptionHandler`), Jackson's message after Keycloak's text.
+    Mismatch(String),
     /// A limited-use token ran out inside an edit ([`StoreError::Exhausted`]); client
     /// registration answers it in its own terms, anywhere else it is a 409.
     Exhausted,
@@ -136,6 +141,10 @@ impl IntoResponse for AdminError {
             AdminError::Plain(m) => (
                 StatusCode::BAD_REQUEST,
                 json!({"error": m, "error_description": CONSULT_LOG}),
+            ),
+            AdminError::Mismatch(m) => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": "unknown_error", "error_description": format!("Cannot parse the JSON: {m}")}),
             ),
             AdminError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -276,172 +285,7 @@ pub fn flex_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>,
     Ok(s.map(|s| s.trim().eq_ignore_ascii_case("true")))
 }
 
-/// Keycloak reads request bodies with Jackson, which refuses a field the representation does
-/// not have: 400 `Unrecognized field "x" (class ...), not marked as ignorable`.
-pub fn reject_unknown(
-    obj: &Map<String, Value>,
-    known: impl Fn(&str) -> bool,
-    class: &str,
-) -> AdminResult<()> {
-    if let Some(k) = obj.keys().find(|k| !known(k)) {
-        return Err(AdminError::Plain(format!(
-            "Unrecognized field \"{k}\" (class org.keycloak.representations.idm.{class}), not marked as ignorable"
-        )));
-    }
-    Ok(())
-}
-
-/// Jackson's name of a JSON value's kind and token, as its messages print them.
-fn jackson_kind(v: &Value) -> (&'static str, &'static str) {
-    match v {
-        Value::Array(_) => ("Array value", "START_ARRAY"),
-        Value::Object(_) => ("Object value", "START_OBJECT"),
-        Value::Bool(true) => ("Boolean value", "VALUE_TRUE"),
-        Value::Bool(false) => ("Boolean value", "VALUE_FALSE"),
-        Value::Number(n) if n.is_f64() => ("Floating-point value", "VALUE_NUMBER_FLOAT"),
-        Value::Number(_) => ("Integer value", "VALUE_NUMBER_INT"),
-        Value::String(_) => ("String value", "VALUE_STRING"),
-        Value::Null => ("Null value", "VALUE_NULL"),
-    }
-}
-
-fn mismatch(java: &str, v: &Value, field: &str, class: &str) -> AdminError {
-    let (kind, token) = jackson_kind(v);
-    AdminError::Plain(format!(
-        "Cannot deserialize value of type `{java}` from {kind} (token `JsonToken.{token}`) (through reference chain: org.keycloak.representations.idm.{class}[\"{field}\"])"
-    ))
-}
-
-/// Reads the top-level fields of a body as Jackson reads them into the representation, the
-/// type of each field taken from `template` (a representation with every field set, as
-/// Keycloak writes it): Jackson's scalar coercions are applied (`"true"` or `1` for a boolean,
-/// `"300"` or `300.5` for an integer, a number or boolean for a string; `null` for anything),
-/// anything else (a list for a string, text for a list, ...) is refused with Jackson's message.
-pub fn coerce_types(
-    obj: &mut Map<String, Value>,
-    template: &Map<String, Value>,
-    class: &str,
-) -> AdminResult<()> {
-    for (k, v) in obj.iter_mut() {
-        let Some(t) = template.get(k) else { continue };
-        if v.is_null() {
-            continue;
-        }
-        let coerced: Option<Value> = match t {
-            Value::Bool(_) => match &*v {
-                Value::Bool(b) => Some(json!(b)),
-                Value::Number(n) => n.as_i64().map(|i| json!(i != 0)),
-                Value::String(s) => match s.trim() {
-                    t if t.eq_ignore_ascii_case("true") => Some(json!(true)),
-                    t if t.eq_ignore_ascii_case("false") => Some(json!(false)),
-                    _ => None,
-                },
-                _ => None,
-            },
-            Value::Number(_) => {
-                let f = match &*v {
-                    Value::Number(n) if n.is_i64() || n.is_u64() => n.as_i64().map(|i| i as f64),
-                    Value::Number(n) => n.as_f64(),
-                    Value::String(s) => s.trim().parse::<f64>().ok(),
-                    _ => None,
-                };
-                f.filter(|f| f.is_finite() && f.abs() < 9.2e18)
-                    .map(|f| json!(f.trunc() as i64))
-            }
-            Value::String(_) => match &*v {
-                Value::String(s) => Some(json!(s)),
-                Value::Number(n) => Some(json!(n.to_string())),
-                Value::Bool(b) => Some(json!(b.to_string())),
-                _ => None,
-            },
-            Value::Array(_) => v.is_array().then(|| v.clone()),
-            Value::Object(_) => v.is_object().then(|| v.clone()),
-            Value::Null => Some(v.clone()),
-        };
-        match coerced {
-            Some(c) => *v = c,
-            None => {
-                let java = match t {
-                    Value::Bool(_) => "java.lang.Boolean",
-                    Value::Number(_) => "java.lang.Integer",
-                    Value::String(_) => "java.lang.String",
-                    Value::Array(_) => "java.util.List<java.lang.Object>",
-                    _ => "java.util.Map<java.lang.String,java.lang.Object>",
-                };
-                return Err(mismatch(java, v, k, class));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A `Map<String, String>` field (`attributes` of clients and client scopes) read as Jackson
-/// reads it: a number or boolean value becomes its text, `null` stays; a list or object is
-/// refused.
-pub fn string_map(obj: &mut Map<String, Value>, field: &str, class: &str) -> AdminResult<()> {
-    let Some(map) = obj.get_mut(field) else {
-        return Ok(());
-    };
-    let Some(map) = map.as_object_mut() else {
-        return if map.is_null() {
-            Ok(())
-        } else {
-            Err(mismatch(
-                "java.util.Map<java.lang.String,java.lang.String>",
-                map,
-                field,
-                class,
-            ))
-        };
-    };
-    for (k, v) in map.iter_mut() {
-        match v {
-            Value::Bool(b) => *v = Value::String(b.to_string()),
-            Value::Number(n) => *v = Value::String(n.to_string()),
-            Value::String(_) | Value::Null => {}
-            _ => {
-                return Err(mismatch(
-                    "java.lang.String",
-                    v,
-                    &format!("{field}\"][\"{k}"),
-                    class,
-                ))
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `UserRepresentation` fields.
-pub const USER_FIELDS: &[&str] = &[
-    "id",
-    "username",
-    "firstName",
-    "lastName",
-    "email",
-    "emailVerified",
-    "attributes",
-    "userProfileMetadata",
-    "self",
-    "origin",
-    "createdTimestamp",
-    "enabled",
-    "totp",
-    "federationLink",
-    "serviceAccountClientId",
-    "credentials",
-    "disableableCredentialTypes",
-    "requiredActions",
-    "federatedIdentities",
-    "realmRoles",
-    "clientRoles",
-    "clientConsents",
-    "notBefore",
-    "applicationRoles",
-    "socialLinks",
-    "groups",
-    "access",
-];
+pub use jackson::{coerce_types, reject_unknown, representation, Rep, Shape};
 
 pub use crate::realm::edit::new_id;
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::{Caller, CheckedLater, Family, ManageRealm, Need, RealmAdmin, ViewRealm};
-use super::{body, created, edit_realm, no_content, AdminError, AdminResult};
+use super::{created, edit_realm, no_content, representation, AdminError, AdminResult, Shape};
 use crate::crypto::b64;
 use crate::crypto::keys::KeyUse;
 use crate::http::paths;
@@ -99,7 +99,7 @@ pub async fn create(
     if !caller.can_create_realm() {
         return Err(AdminError::Forbidden);
     }
-    let value: Value = body(&bytes)?;
+    let value: Value = representation(&bytes, &Shape::One(&super::jackson::REALM))?;
     // `RealmsAdminResource.importRealm`: a missing or blank name, before anything else.
     let blank = value
         .get("realm")
@@ -142,12 +142,8 @@ pub async fn update(
     RealmAdmin { snap, .. }: RealmAdmin<ManageRealm>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let mut patch: Map<String, Value> = body(&bytes)?;
-    super::reject_unknown(
-        &patch,
-        |k| crate::realm::defaults::realm_fields().contains(k),
-        "RealmRepresentation",
-    )?;
+    let mut patch: Map<String, Value> =
+        representation(&bytes, &Shape::One(&super::jackson::REALM))?;
     super::coerce_types(
         &mut patch,
         crate::realm::defaults::realm_template(),
@@ -367,7 +363,8 @@ pub async fn partial_import(
     RealmAdmin { snap, caller, .. }: RealmAdmin<ManageRealm>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let req: Map<String, Value> = body(&bytes)?;
+    let req: Map<String, Value> =
+        representation(&bytes, &Shape::One(&super::jackson::PARTIAL_IMPORT))?;
     let policy = match req.get("ifResourceExists").and_then(Value::as_str) {
         None | Some("FAIL") => IfExists::Fail,
         Some("SKIP") => IfExists::Skip,

@@ -667,7 +667,8 @@ impl<K: ScopeHolder> Holders for ScopeMapped<K> {
         bytes: &[u8],
         op: Op,
     ) -> AdminResult<()> {
-        let list: Vec<Value> = super::body(bytes)?;
+        let list: Vec<Value> =
+            super::representation(bytes, &super::Shape::Many(&super::jackson::ROLE))?;
         super::edit_realm(state, &snap.name, |rep, _| {
             let target = K::target(rep, id)?;
             let container = container(rep, owner, "Could not find client")?;

@@ -14,7 +14,9 @@ use serde_json::Value;
 use super::auth::{AnyRole, Caller, CheckedLater, Family, Need, RealmAdmin, ViewUsers};
 use super::role_mappings::{self, Container, Mode, Op};
 use super::view;
-use super::{body, created, edit_realm, new_id, no_content, AdminError, AdminResult, Paging};
+use super::{
+    created, edit_realm, new_id, no_content, representation, AdminError, AdminResult, Paging, Shape,
+};
 use crate::http::paths;
 use crate::realm::edit;
 use crate::realm::index::Role;
@@ -116,7 +118,7 @@ async fn create_in(
     uri: &Uri,
     bytes: &[u8],
 ) -> AdminResult<Response> {
-    let mut role: RoleRepresentation = body(bytes)?;
+    let mut role: RoleRepresentation = representation(bytes, &Shape::One(&super::jackson::ROLE))?;
     let name = role
         .name
         .clone()
@@ -222,7 +224,7 @@ async fn update_role(
     locate: impl Fn(&RealmRepresentation) -> AdminResult<Role>,
     bytes: &[u8],
 ) -> AdminResult<Response> {
-    let patch: RoleRepresentation = body(bytes)?;
+    let patch: RoleRepresentation = representation(bytes, &Shape::One(&super::jackson::ROLE))?;
     let renamed = edit_realm(state, &snap.name, |rep, _| {
         let role = locate(rep)?;
         let family = if matches!(role, Role::Client(..)) {
@@ -352,7 +354,7 @@ async fn composites_change(
     bytes: &[u8],
     add: bool,
 ) -> AdminResult<Response> {
-    let list: Vec<Value> = body(bytes)?;
+    let list: Vec<Value> = representation(bytes, &Shape::Many(&super::jackson::ROLE))?;
     edit_realm(state, &snap.name, |rep, _| {
         let role = locate(rep)?;
         let family = if matches!(role, Role::Client(..)) {

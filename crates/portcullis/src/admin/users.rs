@@ -14,7 +14,9 @@ use serde_json::{json, Map, Value};
 use super::auth::{Caller, Family, ManageUsers, Need, QueryUsers, RealmAdmin, ViewUsers};
 use super::role_mappings::{self as rm, Available, Composite, Direct, Holders, Mode, Op};
 use super::view::{self, user_json};
-use super::{body, created, new_id, no_content, now_millis, AdminError, AdminResult};
+use super::{
+    body, created, new_id, no_content, now_millis, representation, AdminError, AdminResult, Shape,
+};
 use crate::http::paths;
 use crate::realm::edit;
 use crate::realm::snapshot::RealmSnapshot;
@@ -420,7 +422,7 @@ pub async fn create(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let v: Value = body(&bytes)?;
+    let v: Value = representation(&bytes, &Shape::One(&super::jackson::USER))?;
     if !v.is_object() {
         return Err(AdminError::bad("expected a user object"));
     }
@@ -455,13 +457,8 @@ pub async fn update(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let patch: Map<String, Value> = body(&bytes)?;
+    let patch: Map<String, Value> = representation(&bytes, &Shape::One(&super::jackson::USER))?;
     let (_, u) = load(&state, &snap, &id).await?;
-    super::reject_unknown(
-        &patch,
-        |k| super::USER_FIELDS.contains(&k),
-        "UserRepresentation",
-    )?;
     let mut v = serde_json::to_value(&u).map_err(|_| AdminError::Internal)?;
     let Some(o) = v.as_object_mut() else {
         return Err(AdminError::Internal);
@@ -550,7 +547,8 @@ pub async fn reset_password(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let cred: CredentialRepresentation = body(&bytes)?;
+    let cred: CredentialRepresentation =
+        representation(&bytes, &Shape::One(&super::jackson::CREDENTIAL))?;
     let (_, mut u) = load(&state, &snap, &id).await?;
     let value = cred
         .value
@@ -900,7 +898,7 @@ impl Holders for Users {
         op: Op,
     ) -> AdminResult<()> {
         let container = rm::container(&snap.rep, client, "Client not found")?;
-        let list: Vec<Value> = body(bytes)?;
+        let list: Vec<Value> = representation(bytes, &Shape::Many(&super::jackson::ROLE))?;
         let (_, mut u) = load(state, snap, id).await?;
         let roles = rm::resolve_granted(&snap.rep, caller, &snap.name, &list, &container, op)?;
         rm::apply(&mut u, &roles, op);

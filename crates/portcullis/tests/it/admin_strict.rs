@@ -422,10 +422,11 @@ async fn fields_of_the_wrong_type_are_refused_as_jackson_refuses_them() {
         let (status, body, _) =
             call(&s, "PUT", "/admin/realms/shop", Some(&t), Some(bad.clone())).await;
         assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"], "unknown_error", "{bad}: {body}");
         assert!(
-            body["error"]
-                .as_str()
-                .is_some_and(|e| e.starts_with("Cannot deserialize value of type")),
+            body["error_description"].as_str().is_some_and(
+                |e| e.starts_with("Cannot parse the JSON: Cannot deserialize value of type")
+            ),
             "{bad}: {body}"
         );
     }
@@ -614,5 +615,389 @@ async fn a_client_asking_for_an_algorithm_without_a_key_gets_a_fallback_key() {
             .count(),
         1
     );
+    data.cleanup().await;
+}
+
+/// The id in a `Location` header.
+fn location_id(headers: &reqwest::header::HeaderMap) -> String {
+    let loc = headers["location"].to_str().unwrap();
+    loc.rsplit('/').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn every_admin_body_refuses_a_field_its_representation_lacks() {
+    let (data, s, t) = server().await;
+    // Fixtures every write below targets.
+    let (st, _, h) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/users",
+        Some(&t),
+        Some(json!({"username": "ann", "enabled": true})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let user = location_id(&h);
+    let (st, _, h) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/groups",
+        Some(&t),
+        Some(json!({"name": "staff"})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let group = location_id(&h);
+    let (st, _, h) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/clients",
+        Some(&t),
+        Some(json!({"clientId": "app"})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let client = location_id(&h);
+    let (st, _, h) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/client-scopes",
+        Some(&t),
+        Some(json!({"name": "extra", "protocol": "openid-connect"})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let scope = location_id(&h);
+    let (st, _, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/roles",
+        Some(&t),
+        Some(json!({"name": "clerk"})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let mapper = json!({"name": "m", "protocol": "openid-connect",
+        "protocolMapper": "oidc-hardcoded-claim-mapper",
+        "config": {"claim.name": "c", "claim.value": "v", "access.token.claim": "true"}});
+
+    // (method, path, body, the class Jackson names)
+    let cases: Vec<(&str, String, Value, &str)> = vec![
+        (
+            "POST",
+            "/admin/realms/shop/users".into(),
+            json!({"username": "bob", "bogus": 1}),
+            "UserRepresentation",
+        ),
+        (
+            "PUT",
+            format!("/admin/realms/shop/users/{user}"),
+            json!({"bogus": 1}),
+            "UserRepresentation",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/users".into(),
+            json!({"username": "bob", "credentials": [{"type": "password", "value": "x", "bogus": 1}]}),
+            "CredentialRepresentation",
+        ),
+        (
+            "PUT",
+            format!("/admin/realms/shop/users/{user}/reset-password"),
+            json!({"type": "password", "value": "pw-1", "bogus": true}),
+            "CredentialRepresentation",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/groups".into(),
+            json!({"name": "g2", "bogus": 1}),
+            "GroupRepresentation",
+        ),
+        (
+            "POST",
+            format!("/admin/realms/shop/groups/{group}/children"),
+            json!({"name": "g3", "bogus": 1}),
+            "GroupRepresentation",
+        ),
+        (
+            "PUT",
+            format!("/admin/realms/shop/groups/{group}"),
+            json!({"name": "staff", "bogus": 1}),
+            "GroupRepresentation",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/roles".into(),
+            json!({"name": "r2", "bogus": 1}),
+            "RoleRepresentation",
+        ),
+        (
+            "PUT",
+            "/admin/realms/shop/roles/clerk".into(),
+            json!({"name": "clerk", "bogus": 1}),
+            "RoleRepresentation",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/roles".into(),
+            json!({"name": "r3", "composite": true, "composites": {"realm": ["clerk"], "bogus": []}}),
+            "RoleRepresentation$Composites",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/roles/clerk/composites".into(),
+            json!([{"name": "offline_access", "bogus": 1}]),
+            "RoleRepresentation",
+        ),
+        (
+            "POST",
+            format!("/admin/realms/shop/users/{user}/role-mappings/realm"),
+            json!([{"name": "clerk", "bogus": 1}]),
+            "RoleRepresentation",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/clients".into(),
+            json!({"clientId": "app2", "bogus": 1}),
+            "ClientRepresentation",
+        ),
+        (
+            "PUT",
+            format!("/admin/realms/shop/clients/{client}"),
+            json!({"bogus": 1}),
+            "ClientRepresentation",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/clients".into(),
+            json!({"clientId": "app3", "protocolMappers": [{"name": "m", "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-claim-mapper", "bogus": 1}]}),
+            "ProtocolMapperRepresentation",
+        ),
+        (
+            "POST",
+            format!("/admin/realms/shop/clients/{client}/protocol-mappers/models"),
+            {
+                let mut m = mapper.clone();
+                m["bogus"] = json!(1);
+                m
+            },
+            "ProtocolMapperRepresentation",
+        ),
+        (
+            "POST",
+            format!("/admin/realms/shop/clients/{client}/protocol-mappers/add-models"),
+            json!([{"name": "m2", "bogus": 1}]),
+            "ProtocolMapperRepresentation",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/client-scopes".into(),
+            json!({"name": "s2", "bogus": 1}),
+            "ClientScopeRepresentation",
+        ),
+        (
+            "PUT",
+            format!("/admin/realms/shop/client-scopes/{scope}"),
+            json!({"bogus": 1}),
+            "ClientScopeRepresentation",
+        ),
+        (
+            "POST",
+            format!("/admin/realms/shop/client-scopes/{scope}/protocol-mappers/models"),
+            {
+                let mut m = mapper.clone();
+                m["bogus"] = json!(1);
+                m
+            },
+            "ProtocolMapperRepresentation",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/clients-initial-access".into(),
+            json!({"count": 1, "bogus": 1}),
+            "ClientInitialAccessCreatePresentation",
+        ),
+        (
+            "POST",
+            "/admin/realms".into(),
+            json!({"realm": "r2", "users": [{"username": "u", "bogus": 1}]}),
+            "UserRepresentation",
+        ),
+        (
+            "POST",
+            "/admin/realms".into(),
+            json!({"realm": "r3", "bogus": 1}),
+            "RealmRepresentation",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/partialImport".into(),
+            json!({"ifResourceExists": "SKIP", "clients": [{"clientId": "pi", "bogus": 1}]}),
+            "ClientRepresentation",
+        ),
+    ];
+    for (method, path, body, class) in &cases {
+        let (st, out, _) = call(&s, method, path, Some(&t), Some(body.clone())).await;
+        assert_eq!(st, 400, "{method} {path} {body}: {out}");
+        let expected = format!(
+            "Unrecognized field \"bogus\" (class org.keycloak.representations.idm.{class})"
+        );
+        assert!(
+            out["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with(&expected)),
+            "{method} {path}: {out}"
+        );
+    }
+    // Nothing of the refused writes exists.
+    let (_, users, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/shop/users?briefRepresentation=true",
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
+    let (_, clients, _) = call(&s, "GET", "/admin/realms/shop/clients", Some(&t), None).await;
+    let ids: Vec<&str> = clients
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["clientId"].as_str())
+        .collect();
+    assert!(
+        !ids.iter().any(|c| ["app2", "app3", "pi"].contains(c)),
+        "{ids:?}"
+    );
+    for realm in ["r2", "r3"] {
+        let (st, _, _) = call(&s, "GET", &format!("/admin/realms/{realm}"), Some(&t), None).await;
+        assert_eq!(st, 404, "{realm} was not created");
+    }
+    // PartialImportRepresentation itself ignores unknown fields, as Keycloak's does.
+    let (st, out, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/partialImport",
+        Some(&t),
+        Some(json!({"ifResourceExists": "SKIP", "whatever": 1, "clients": [{"clientId": "pi2"}]})),
+    )
+    .await;
+    assert_eq!(st, 200, "{out}");
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn attribute_maps_are_read_with_their_declared_types() {
+    let (data, s, t) = server().await;
+    // A group's attributes are Map<String, List<String>>: a bare string is refused.
+    let (st, out, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/groups",
+        Some(&t),
+        Some(json!({"name": "g", "attributes": {"a": "notalist"}})),
+    )
+    .await;
+    assert_eq!(st, 400, "{out}");
+    assert_eq!(out["error"], "unknown_error", "{out}");
+    let d = out["error_description"].as_str().unwrap();
+    assert!(
+        d.contains("java.util.ArrayList<java.lang.String>")
+            && d.contains("GroupRepresentation[\"attributes\"]->java.util.LinkedHashMap[\"a\"]"),
+        "{d}"
+    );
+    let (_, groups, _) = call(&s, "GET", "/admin/realms/shop/groups", Some(&t), None).await;
+    assert_eq!(groups, json!([]));
+    // Same for a role's, and a list element that is an object.
+    let (st, out, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/roles",
+        Some(&t),
+        Some(json!({"name": "r", "attributes": {"a": ["x", {"y": 1}]}})),
+    )
+    .await;
+    assert_eq!(
+        (st, out["error"].as_str()),
+        (400, Some("unknown_error")),
+        "{out}"
+    );
+    // A client's attributes are Map<String, String>: a number becomes its text, a list is refused.
+    let (st, _, h) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/clients",
+        Some(&t),
+        Some(json!({"clientId": "app", "attributes": {"post.logout.redirect.uris": "+", "n": 5}})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let id = location_id(&h);
+    let (_, c, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/shop/clients/{id}"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(c["attributes"]["n"], "5", "{c}");
+    let (st, out, _) = call(
+        &s,
+        "PUT",
+        &format!("/admin/realms/shop/clients/{id}"),
+        Some(&t),
+        Some(json!({"redirectUris": "https://app.example/*"})),
+    )
+    .await;
+    assert_eq!(
+        (st, out["error"].as_str()),
+        (400, Some("unknown_error")),
+        "{out}"
+    );
+    // A user's attributes take a single value for a list (Keycloak's StringListMapDeserializer).
+    let (st, out, h) = call(
+        &s,
+        "POST",
+        "/admin/realms/shop/users",
+        Some(&t),
+        Some(json!({"username": "ann", "attributes": {"dept": "sales", "tags": ["a", "b"]}})),
+    )
+    .await;
+    assert_eq!(st, 201, "{out}");
+    let uid = location_id(&h);
+    let (_, u, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/shop/users/{uid}"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(u["attributes"]["dept"], json!(["sales"]), "{u}");
+    assert_eq!(u["attributes"]["tags"], json!(["a", "b"]), "{u}");
+    let (st, out, _) = call(
+        &s,
+        "PUT",
+        &format!("/admin/realms/shop/users/{uid}"),
+        Some(&t),
+        Some(json!({"attributes": {"dept": {"nested": true}}})),
+    )
+    .await;
+    assert_eq!(
+        (st, out["error"].as_str()),
+        (400, Some("unknown_error")),
+        "{out}"
+    );
+    let (_, u, _) = call(
+        &s,
+        "GET",
+        &format!("/admin/realms/shop/users/{uid}"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(u["attributes"]["dept"], json!(["sales"]), "unchanged: {u}");
     data.cleanup().await;
 }
