@@ -1,15 +1,19 @@
 //! Keycloak's brute-force algorithm, step by step with pinned times.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use serde_json::json;
 
 use super::*;
 
 fn policy(fields: Value) -> Policy {
-    let mut rep = RealmRepresentation::default();
-    if let Value::Object(m) = fields {
-        rep.extra = m;
-    }
-    Policy::of(&rep)
+    let Value::Object(extra) = fields else {
+        panic!("fields are an object")
+    };
+    Policy::of(&RealmRepresentation {
+        extra,
+        ..Default::default()
+    })
 }
 
 /// Failures at the given times (ms) from the empty row: the row after each.

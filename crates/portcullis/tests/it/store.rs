@@ -432,9 +432,10 @@ async fn login_failures(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let policy = |v: Value| {
-        let mut rep = RealmRepresentation::default();
-        rep.extra = v.as_object().unwrap().clone();
-        Policy::of(&rep)
+        Policy::of(&RealmRepresentation {
+            extra: v.as_object().unwrap().clone(),
+            ..Default::default()
+        })
     };
     let policies = [
         policy(json!({"bruteForceProtected": true, "failureFactor": 3, "waitIncrementSeconds": 5})),

@@ -102,7 +102,11 @@ async fn check(
     .await;
     let (user, matched, upgraded) = checked.map_err(|_| internal_error())?;
     if !matched {
-        attempt.failed(creds.remote).await;
+        // Keycloak's form does not count an empty password (`badPasswordHandler` with
+        // `isEmptyPassword`: `forceChallenge`, not `failureChallenge`).
+        if !creds.password.is_empty() {
+            attempt.failed(creds.remote).await;
+        }
         return Err(retry(INVALID));
     }
     attempt.succeeded().await;
