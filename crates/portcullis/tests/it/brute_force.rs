@@ -32,6 +32,39 @@ fn realm(extra: Value) -> Value {
     r
 }
 
+/// The failures counted on one node lock the user on another sharing the PostgreSQL database.
+#[tokio::test]
+async fn nodes_on_one_postgres_share_the_counters() {
+    let Some(data) = Data::new(Backend::Postgres).await else {
+        return;
+    };
+    write_realms(&data, &[realm(json!({}))]);
+    let one = TestServer::start(&data, "start-dev", &["--import-realm"], &[]).unwrap();
+    let two = TestServer::start(&data, "start-dev", &["--import-realm"], &[]).unwrap();
+    assert_eq!(grant(&one, "alice", "nope").await.0, 401);
+    assert_eq!(grant(&two, "alice", "nope").await.0, 401);
+    assert_eq!(grant(&one, "alice", "nope").await.0, 401);
+    assert_eq!(
+        grant(&two, "alice", "alice-pw").await,
+        (400, invalid_credentials())
+    );
+    let token = admin_token(&two).await;
+    let alice = user_id(&two, &token, "alice").await;
+    assert_eq!(status_of(&two, &token, &alice).await["numFailures"], 3);
+    // Cleared on one node, let in on the other.
+    let t1 = admin_token(&one).await;
+    call(
+        &one,
+        "DELETE",
+        "/admin/realms/bf/attack-detection/brute-force/users",
+        Some(&t1),
+        None,
+    )
+    .await;
+    assert_eq!(grant(&two, "alice", "alice-pw").await.0, 200);
+    data.cleanup().await;
+}
+
 async fn grant(server: &TestServer, user: &str, pw: &str) -> (u16, Value) {
     let (status, body, _) = post_form(
         &server.url("/realms/bf/protocol/openid-connect/token"),
@@ -403,6 +436,11 @@ async fn login_form_lockout_looks_like_a_wrong_password() {
         url::form_urlencoded::byte_serialize(b"http://localhost:3000/cb").collect::<String>()
     );
     let b = browser();
+    // An empty password is refused without being counted (Keycloak's form).
+    let (s, body, _) = login(&b, &server, &auth, "alice", "").await;
+    assert_eq!(s, 200);
+    assert!(body.contains("Invalid username or password."));
+    assert_eq!(status_of(&server, &token, &alice).await["numFailures"], 0);
     for _ in 0..2 {
         let (s, body, _) = login(&b, &server, &auth, "alice", "nope").await;
         assert_eq!(s, 200);
