@@ -53,6 +53,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Client for requests the server sends (back-channel logout).
     pub outbound: reqwest::Client,
+    /// Logins in progress on this node, one per user at a time (brute-force detection).
+    pub logins_in_flight: Arc<crate::policy::brute_force::InFlight>,
 }
 
 impl AppState {

@@ -341,6 +341,7 @@ fn app_state(
         metrics: Arc::default(),
         outbound: crate::http::outbound::client()
             .context("cannot build the outgoing HTTP client")?,
+        logins_in_flight: Arc::default(),
     })
 }
 

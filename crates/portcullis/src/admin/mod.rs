@@ -6,6 +6,7 @@
 //! ([`edit_realm`], [`crate::realm::edit`]), validated as an import is, after which this node's snapshot is replaced at
 //! once and other nodes reload it from the store. Users live in their own table.
 
+pub mod attack_detection;
 pub mod auth;
 pub mod certificates;
 pub mod client_scopes;
@@ -320,4 +321,5 @@ pub fn routes() -> Router<AppState> {
         .merge(scope_mappings::routes())
         .merge(certificates::routes())
         .merge(consents::routes())
+        .merge(attack_detection::routes())
 }

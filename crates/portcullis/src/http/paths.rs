@@ -295,6 +295,12 @@ pub const ADMIN_USER_SESSIONS: &str = "/admin/realms/{realm}/users/{id}/sessions
 /// `GET` (`admin/users.rs`).
 pub const ADMIN_USER_OFFLINE_SESSIONS_OF_CLIENT: &str =
     "/admin/realms/{realm}/users/{id}/offline-sessions/{client}";
+/// `GET` `DELETE` (`admin/attack_detection.rs`).
+pub const ADMIN_BRUTE_FORCE_USER: &str =
+    "/admin/realms/{realm}/attack-detection/brute-force/users/{id}";
+/// `DELETE` (`admin/attack_detection.rs`).
+pub const ADMIN_BRUTE_FORCE_USERS: &str =
+    "/admin/realms/{realm}/attack-detection/brute-force/users";
 /// `GET` (`admin/consents.rs`).
 pub const ADMIN_USER_CONSENTS: &str = "/admin/realms/{realm}/users/{id}/consents";
 /// `DELETE` (`admin/consents.rs`).

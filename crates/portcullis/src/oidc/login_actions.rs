@@ -65,6 +65,7 @@ pub async fn authenticate(
     Path(realm): Path<String>,
     headers: HeaderMap,
     uri: Uri,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     form: Result<Form, OAuthError>,
 ) -> Response {
     let (snap, params, code, pending) = match bind(&state, &realm, &headers, &uri, form).await {
@@ -79,6 +80,7 @@ pub async fn authenticate(
         username: params.get("username").unwrap_or_default(),
         password: params.get("password").unwrap_or_default(),
         remember_me: params.get("rememberMe") == Some("on"),
+        remote: crate::http::remote::remote_addr(&state, &headers, peer.map(|p| (p.0).0)),
     };
     password::authenticate(&state, &snap, &Oidc, &reply, &code, pending, &creds).await
 }

@@ -4,6 +4,7 @@
 
 mod devices;
 mod flows;
+pub(crate) mod login_failures;
 mod postgres;
 mod realms;
 mod registration;
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 
 pub use devices::{DeviceCodeRow, DeviceDecision, DeviceRequest, DeviceStatus, DeviceStore};
 pub use flows::{CodeUse, FlowStore, PendingLoginRow};
+pub use login_failures::{LoginFailureRow, LoginFailureStore};
 pub use postgres::PostgresStore;
 pub use realms::{RealmStore, RealmVersion, StoredRealm, Write};
 pub use registration::{InitialAccessMatch, InitialAccessRow, RegistrationStore};
@@ -92,6 +94,7 @@ pub trait Store:
     + TokenStore
     + RegistrationStore
     + DeviceStore
+    + LoginFailureStore
     + Send
     + Sync
     + 'static

@@ -10,6 +10,7 @@ mod admin_roles_certs;
 mod admin_strict;
 mod authorize;
 mod backchannel;
+mod brute_force;
 mod cli;
 mod client_jwt;
 mod cors_account;

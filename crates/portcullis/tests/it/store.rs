@@ -8,6 +8,8 @@ use portcullis::store::{
     StoredRealm, UserRow, Write,
 };
 
+use serde_json::{json, Value};
+
 use crate::support::*;
 
 fn realm(id: &str, name: &str) -> StoredRealm {
@@ -410,12 +412,105 @@ async fn concurrent_writes(store: Arc<dyn Store>) {
         .unwrap();
 }
 
+/// Brute-force counters: the store's one-statement failure update computes what Keycloak's
+/// algorithm (`policy::brute_force::next`) computes; concurrent failures are all counted, each
+/// seeing its own count; clearing one user or a realm; a deleted user's row goes with it.
+async fn login_failures(store: Arc<dyn Store>) {
+    use portcullis::policy::brute_force::{next, Policy};
+    use portcullis::representation::RealmRepresentation;
+    use portcullis::store::LoginFailureRow;
+    store
+        .apply(vec![
+            Write::InsertRealm(realm("b1", "brute")),
+            Write::InsertUsers {
+                realm_id: "b1".into(),
+                users: (0..4)
+                    .map(|i| user(&format!("bu{i}"), &format!("b{i}")))
+                    .collect(),
+            },
+        ])
+        .await
+        .unwrap();
+    let policy = |v: Value| {
+        Policy::of(&RealmRepresentation {
+            extra: v.as_object().unwrap().clone(),
+            ..Default::default()
+        })
+    };
+    let policies = [
+        policy(json!({"bruteForceProtected": true, "failureFactor": 3, "waitIncrementSeconds": 5})),
+        policy(
+            json!({"bruteForceProtected": true, "bruteForceStrategy": "LINEAR", "failureFactor": 2,
+                      "waitIncrementSeconds": 10, "maxFailureWaitSeconds": 25, "maxDeltaTimeSeconds": 30}),
+        ),
+        policy(json!({"bruteForceProtected": true, "permanentLockout": true, "failureFactor": 3})),
+        policy(
+            json!({"bruteForceProtected": true, "permanentLockout": true, "maxTemporaryLockouts": 1,
+                      "failureFactor": 2, "waitIncrementSeconds": 1, "minimumQuickLoginWaitSeconds": 3}),
+        ),
+    ];
+    // Quick ones (< 1 s apart), slow ones, and one past maxDeltaTimeSeconds of the second policy.
+    let t0 = 1_700_000_000_000_i64;
+    let gaps = [0, 400, 2_000, 2_500, 31_000, 100, 5_000, 60_000, 10];
+    for (i, p) in policies.iter().enumerate() {
+        let id = format!("bu{i}");
+        let mut expected = LoginFailureRow::default();
+        let mut t = t0;
+        for (step, gap) in gaps.iter().enumerate() {
+            t += gap;
+            let ip = format!("10.0.0.{step}");
+            expected = next(p, &expected, t, Some(&ip));
+            let got = store
+                .record_login_failure("b1", &id, t, Some(&ip), p)
+                .await
+                .unwrap();
+            assert_eq!(got, expected, "policy {i}, failure {step}");
+            assert_eq!(
+                store.login_failure("b1", &id).await.unwrap(),
+                Some(expected.clone())
+            );
+        }
+    }
+    // Concurrent failures of one user: none lost, each saw a different count.
+    let p = Arc::new(policies[0].clone());
+    let counts = all((0..40).map(|i| {
+        let (store, p) = (store.clone(), p.clone());
+        async move {
+            store
+                .record_login_failure("b1", "bu0", t0 + 1_000_000 + i, None, &p)
+                .await
+                .map(|r| r.num_failures)
+        }
+    }))
+    .await;
+    let mut counts: Vec<i64> = counts.into_iter().map(Result::unwrap).collect();
+    counts.sort_unstable();
+    let before = gaps.len() as i64;
+    assert_eq!(counts, ((before + 1)..=(before + 40)).collect::<Vec<_>>());
+    assert!(store.clear_login_failure("b1", "bu0").await.unwrap());
+    assert!(!store.clear_login_failure("b1", "bu0").await.unwrap());
+    assert_eq!(store.login_failure("b1", "bu0").await.unwrap(), None);
+    assert_eq!(store.clear_login_failures("b1").await.unwrap(), 3);
+    assert_eq!(store.login_failure("b1", "bu1").await.unwrap(), None);
+    store
+        .record_login_failure("b1", "bu2", t0, None, &p)
+        .await
+        .unwrap();
+    assert!(store.delete_user("b1", "bu2").await.unwrap());
+    assert_eq!(store.login_failure("b1", "bu2").await.unwrap(), None);
+    store
+        .apply(vec![Write::DeleteRealm { id: "b1".into() }])
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn store_suite_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
     suite(store.clone()).await;
+    login_failures(store.clone()).await;
     concurrent_writes(store).await;
     // Reopening runs no migration twice and keeps data.
     SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
@@ -431,6 +526,7 @@ async fn store_suite_postgres() {
         .unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
     suite(store.clone()).await;
+    login_failures(store.clone()).await;
     concurrent_writes(store).await;
     PostgresStore::connect(&pg_url(), Some(&schema), 1)
         .await

@@ -8,6 +8,7 @@ use crate::authn::pages::{html, internal_error, login_page, update_password_page
 use crate::authn::reply::Reply;
 use crate::authn::{flow, PendingLogin, Protocol};
 use crate::http::paths;
+use crate::policy::brute_force;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::store::UserRow;
 use crate::users::{find_user, parse_user, password_matches};
@@ -26,6 +27,8 @@ pub struct Credentials<'a> {
     pub password: &'a str,
     /// `rememberMe=on`.
     pub remember_me: bool,
+    /// The client's address (the peer, or the trusted proxy's first hop).
+    pub remote: Option<std::net::IpAddr>,
 }
 
 /// Shows the login form for a pending login, bound to this browser for `lifespan` seconds.
@@ -82,6 +85,15 @@ async fn check(
         Err(_) => return Err(internal_error()),
     };
     let user = parse_user(&row).map_err(|_| internal_error())?;
+    // Brute-force detection, before the password: a locked user gets a wrong password's answer.
+    let attempt = match brute_force::begin(state, snap, &row.id, &user).await {
+        Ok(brute_force::Gate::Open(attempt)) => attempt,
+        Ok(brute_force::Gate::Locked(_)) => {
+            brute_force::dummy_hash(&given).await;
+            return Err(retry(INVALID));
+        }
+        Err(_) => return Err(internal_error()),
+    };
     let checked = crate::crypto::password::off_thread(move || {
         let mut user = user;
         let (m, u) = password_matches(&mut user, &given);
@@ -89,7 +101,16 @@ async fn check(
     })
     .await;
     let (user, matched, upgraded) = checked.map_err(|_| internal_error())?;
-    if !matched || user.enabled == Some(false) {
+    if !matched {
+        // Keycloak's form does not count an empty password (`badPasswordHandler` with
+        // `isEmptyPassword`: `forceChallenge`, not `failureChallenge`).
+        if !creds.password.is_empty() {
+            attempt.failed(creds.remote).await;
+        }
+        return Err(retry(INVALID));
+    }
+    attempt.succeeded().await;
+    if user.enabled == Some(false) {
         return Err(retry(INVALID));
     }
     if upgraded {

@@ -6,6 +6,7 @@ use serde_json::{json, Map};
 
 use crate::http::oauth_error::OAuthError;
 use crate::oidc::client_auth;
+use crate::policy::brute_force;
 use crate::realm::index::Role;
 use crate::sessions::SessionNotes;
 use crate::store::SessionRow;
@@ -37,6 +38,14 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         return Err(OAuthError::invalid_grant("Invalid user credentials"));
     };
     let user = parse_user(&row)?;
+    // Brute-force detection, before the password: a locked user gets the unknown user's answer.
+    let attempt = match brute_force::begin(ctx.state, ctx.snap, &row.id, &user).await? {
+        brute_force::Gate::Open(attempt) => attempt,
+        brute_force::Gate::Locked(_) => {
+            brute_force::dummy_hash(given).await;
+            return Err(OAuthError::invalid_grant("Invalid user credentials"));
+        }
+    };
     // Hashing is CPU-bound: off the async workers.
     let (user, matched, upgraded) = {
         let mut user = user;
@@ -49,8 +58,10 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         .map_err(|_| OAuthError::server_error())?
     };
     if !matched {
+        attempt.failed(ctx.remote).await;
         return Err(OAuthError::invalid_grant_401("Invalid user credentials"));
     }
+    attempt.succeeded().await;
     if upgraded {
         let mut updated = row.clone();
         updated.representation =
