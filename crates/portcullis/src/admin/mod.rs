@@ -7,6 +7,7 @@
 //! once and other nodes reload it from the store. Users live in their own table.
 
 pub mod auth;
+pub mod authentication;
 pub mod certificates;
 pub mod client_scopes;
 pub mod clients;
@@ -476,4 +477,5 @@ pub fn routes() -> Router<AppState> {
         .merge(scope_mappings::routes())
         .merge(certificates::routes())
         .merge(consents::routes())
+        .merge(authentication::routes())
 }
