@@ -129,15 +129,18 @@ fn strict_body(bytes: &[u8], known: &[&str], class: &str) -> AdminResult<Map<Str
     Ok(obj)
 }
 
-/// `Location` of `/admin/realms/{realm}/authentication/<rest>`, from a request path under it.
-fn created_under_authentication(uri: &Uri, rest: &str) -> Response {
+/// `Location` of `/admin/realms/{realm}/authentication/<kind>/<id>`, from a request path under
+/// `authentication` (Keycloak strips the request's own sub-path and appends the new object's).
+fn created_under_authentication(uri: &Uri, kind: &str, id: &str) -> Response {
     let path = uri.path();
     let base = path
         .find("/authentication/")
         .map(|i| &path[..i + "/authentication".len()])
         .unwrap_or(path);
-    let target: Uri = base.parse().unwrap_or_else(|_| uri.clone());
-    created(&target, rest)
+    let target: Uri = format!("{base}/{kind}")
+        .parse()
+        .unwrap_or_else(|_| uri.clone());
+    created(&target, id)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -394,10 +397,7 @@ pub async fn add_execution_to_flow(
         ops::add_execution_to_flow(d, &alias, &data)
     })
     .await?;
-    Ok(created_under_authentication(
-        &uri,
-        &format!("executions/{id}"),
-    ))
+    Ok(created_under_authentication(&uri, "executions", &id))
 }
 
 /// `POST /authentication/flows/{alias}/executions/flow` with `{"alias", "type", "provider",
@@ -414,7 +414,7 @@ pub async fn add_subflow(
         ops::add_subflow(d, &alias, &data)
     })
     .await?;
-    Ok(created_under_authentication(&uri, &format!("flows/{id}")))
+    Ok(created_under_authentication(&uri, "flows", &id))
 }
 
 /// `POST /authentication/executions` (`AuthenticationExecutionRepresentation`).

@@ -1064,7 +1064,7 @@ pub fn update_action(list: &mut [Action], alias: &str, rep: &Action) -> AdminRes
 
 /// `raiseRequiredActionPriority` (`up`) / `lowerRequiredActionPriority`: swaps priorities with
 /// the previous or next action in Keycloak's order.
-pub fn move_action(list: &mut Vec<Action>, alias: &str, up: bool) -> AdminResult<()> {
+pub fn move_action(list: &mut [Action], alias: &str, up: bool) -> AdminResult<()> {
     list.sort_by(action_order);
     let i = list
         .iter()
@@ -1122,5 +1122,6 @@ pub fn register_action(list: &mut Vec<Action>, data: &BTreeMap<String, String>) 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "tests.rs"]
 mod tests;
