@@ -8,6 +8,7 @@
 
 pub mod attack_detection;
 pub mod auth;
+pub mod authentication;
 pub mod certificates;
 pub mod client_scopes;
 pub mod clients;
@@ -322,4 +323,5 @@ pub fn routes() -> Router<AppState> {
         .merge(certificates::routes())
         .merge(consents::routes())
         .merge(attack_detection::routes())
+        .merge(authentication::routes())
 }

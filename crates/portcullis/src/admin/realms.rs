@@ -305,6 +305,7 @@ pub async fn partial_export(
         return Err(AdminError::Internal);
     };
     o.remove("users");
+    crate::representation::authentication::strip_for_export(o);
     if q.export_clients != Some(true) {
         o.remove("clients");
         if let Some(roles) = o.get_mut("roles").and_then(Value::as_object_mut) {

@@ -121,6 +121,76 @@ pub const ADMIN_COMPONENT: &str = "/admin/realms/{realm}/components/{id}";
 pub const ADMIN_PARTIAL_EXPORT: &str = "/admin/realms/{realm}/partial-export";
 /// `POST` (`admin/realms.rs`).
 pub const ADMIN_PARTIAL_IMPORT: &str = "/admin/realms/{realm}/partialImport";
+/// `authentication/flows`.
+pub const ADMIN_AUTH_FLOWS: &str = "/admin/realms/{realm}/authentication/flows";
+/// One flow by id (`{id}`); the sub-paths below name a flow by alias in the same place.
+pub const ADMIN_AUTH_FLOW: &str = "/admin/realms/{realm}/authentication/flows/{id}";
+/// Copy a flow (by alias).
+pub const ADMIN_AUTH_FLOW_COPY: &str = "/admin/realms/{realm}/authentication/flows/{id}/copy";
+/// A flow's executions (by alias).
+pub const ADMIN_AUTH_FLOW_EXECUTIONS: &str =
+    "/admin/realms/{realm}/authentication/flows/{id}/executions";
+/// Add an execution to a flow (by alias).
+pub const ADMIN_AUTH_FLOW_EXECUTIONS_EXECUTION: &str =
+    "/admin/realms/{realm}/authentication/flows/{id}/executions/execution";
+/// Add a sub-flow to a flow (by alias).
+pub const ADMIN_AUTH_FLOW_EXECUTIONS_FLOW: &str =
+    "/admin/realms/{realm}/authentication/flows/{id}/executions/flow";
+/// `authentication/executions`.
+pub const ADMIN_AUTH_EXECUTIONS: &str = "/admin/realms/{realm}/authentication/executions";
+/// One execution.
+pub const ADMIN_AUTH_EXECUTION: &str = "/admin/realms/{realm}/authentication/executions/{id}";
+/// Raise an execution's priority.
+pub const ADMIN_AUTH_EXECUTION_RAISE_PRIORITY: &str =
+    "/admin/realms/{realm}/authentication/executions/{id}/raise-priority";
+/// Lower an execution's priority.
+pub const ADMIN_AUTH_EXECUTION_LOWER_PRIORITY: &str =
+    "/admin/realms/{realm}/authentication/executions/{id}/lower-priority";
+/// An execution's new config.
+pub const ADMIN_AUTH_EXECUTION_CONFIG: &str =
+    "/admin/realms/{realm}/authentication/executions/{id}/config";
+/// An execution's config by id.
+pub const ADMIN_AUTH_EXECUTION_CONFIG_ID: &str =
+    "/admin/realms/{realm}/authentication/executions/{id}/config/{config}";
+/// `authentication/config`.
+pub const ADMIN_AUTH_CONFIGS: &str = "/admin/realms/{realm}/authentication/config";
+/// One authenticator config.
+pub const ADMIN_AUTH_CONFIG: &str = "/admin/realms/{realm}/authentication/config/{id}";
+/// An authenticator's config description.
+pub const ADMIN_AUTH_CONFIG_DESCRIPTION: &str =
+    "/admin/realms/{realm}/authentication/config-description/{id}";
+/// Authenticator providers.
+pub const ADMIN_AUTH_AUTHENTICATOR_PROVIDERS: &str =
+    "/admin/realms/{realm}/authentication/authenticator-providers";
+/// Client authenticator providers.
+pub const ADMIN_AUTH_CLIENT_AUTHENTICATOR_PROVIDERS: &str =
+    "/admin/realms/{realm}/authentication/client-authenticator-providers";
+/// Form action providers.
+pub const ADMIN_AUTH_FORM_ACTION_PROVIDERS: &str =
+    "/admin/realms/{realm}/authentication/form-action-providers";
+/// Form providers.
+pub const ADMIN_AUTH_FORM_PROVIDERS: &str = "/admin/realms/{realm}/authentication/form-providers";
+/// Client authenticators' per-client settings.
+pub const ADMIN_AUTH_PER_CLIENT_CONFIG_DESCRIPTION: &str =
+    "/admin/realms/{realm}/authentication/per-client-config-description";
+/// Required actions.
+pub const ADMIN_AUTH_REQUIRED_ACTIONS: &str =
+    "/admin/realms/{realm}/authentication/required-actions";
+/// One required action by alias.
+pub const ADMIN_AUTH_REQUIRED_ACTION: &str =
+    "/admin/realms/{realm}/authentication/required-actions/{id}";
+/// Raise a required action's priority.
+pub const ADMIN_AUTH_REQUIRED_ACTION_RAISE_PRIORITY: &str =
+    "/admin/realms/{realm}/authentication/required-actions/{id}/raise-priority";
+/// Lower a required action's priority.
+pub const ADMIN_AUTH_REQUIRED_ACTION_LOWER_PRIORITY: &str =
+    "/admin/realms/{realm}/authentication/required-actions/{id}/lower-priority";
+/// Built-in required actions not registered.
+pub const ADMIN_AUTH_UNREGISTERED_REQUIRED_ACTIONS: &str =
+    "/admin/realms/{realm}/authentication/unregistered-required-actions";
+/// Register a required action.
+pub const ADMIN_AUTH_REGISTER_REQUIRED_ACTION: &str =
+    "/admin/realms/{realm}/authentication/register-required-action";
 /// `GET` (`admin/client_scopes.rs`).
 pub const ADMIN_DEFAULT_DEFAULT_CLIENT_SCOPES: &str =
     "/admin/realms/{realm}/default-default-client-scopes";

@@ -27,6 +27,9 @@ pub async fn export(store: &dyn Store, name: &str, users: UsersMode) -> Result<V
             "stored realm '{name}' is not valid JSON: {e}"
         )))
     })?;
+    if let Some(obj) = realm.as_object_mut() {
+        crate::representation::authentication::strip_for_export(obj);
+    }
     if users == UsersMode::Include {
         let mut list = Vec::new();
         for row in store.users(&stored.id).await? {

@@ -362,3 +362,5 @@ impl ComponentRepresentation {
             .map(String::as_str)
     }
 }
+
+pub mod authentication;
