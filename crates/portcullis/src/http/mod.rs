@@ -13,3 +13,4 @@ pub mod remote;
 pub mod request_id;
 pub mod router;
 pub mod token_size;
+pub mod unavailable;

@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         )),
     };
     let r = r
+        .layer(axum::middleware::from_fn(super::unavailable::layer))
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn_with_state(
             rate_limits,

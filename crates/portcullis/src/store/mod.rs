@@ -5,6 +5,7 @@
 mod devices;
 mod flows;
 pub(crate) mod login_failures;
+pub mod outage;
 mod postgres;
 mod realms;
 mod registration;
@@ -67,6 +68,9 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if outage::unreachable(&e) {
+            outage::note();
+        }
         if let sqlx::Error::Database(db) = &e {
             if db.is_unique_violation() {
                 return StoreError::Unique(db.message().to_string());

@@ -20,6 +20,10 @@ pub struct PostgresStore {
     pub(crate) queue: super::sql::WriteQueue,
 }
 
+/// How long a request waits for a connection: bounded, so a database that does not answer
+/// turns into a `503` within this time (`http::unavailable`) instead of a hanging request.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl PostgresStore {
     /// Connects, creates `schema` if given (and uses it), and runs migrations.
     pub async fn connect(
@@ -43,7 +47,7 @@ impl PostgresStore {
         }
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;

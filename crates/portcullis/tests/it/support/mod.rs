@@ -88,6 +88,8 @@ pub struct Data {
     pub dir: tempfile::TempDir,
     pub backend: Backend,
     pub schema: Option<String>,
+    /// The PostgreSQL URL the server uses, when not [`pg_url`].
+    pub db_url: Option<String>,
 }
 
 impl Data {
@@ -101,6 +103,7 @@ impl Data {
             dir: tempfile::tempdir().unwrap(),
             backend,
             schema,
+            db_url: None,
         })
     }
 
@@ -114,7 +117,7 @@ impl Data {
                 "--db".into(),
                 "postgres".into(),
                 "--db-url".into(),
-                pg_url(),
+                self.db_url.clone().unwrap_or_else(pg_url),
                 "--db-schema".into(),
                 schema.clone(),
             ]);
