@@ -25,7 +25,7 @@ pub async fn status(
     RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Map<String, Value>>> {
-    let policy = &snap.settings.brute_force;
+    let policy = &snap.brute_force;
     if !policy.protected {
         return Ok(Json(brute_force::status(policy, None, None, 0)));
     }

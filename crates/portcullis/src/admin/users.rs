@@ -448,7 +448,7 @@ pub async fn get(
 ) -> AdminResult<Json<Value>> {
     let (_, mut u) = load(&state, &snap, &id).await?;
     // Keycloak's `UserResource.getUser`: a user in a brute-force lockout shows as disabled.
-    if crate::policy::brute_force::temporarily_disabled_now(&state, &snap, &id).await? {
+    if crate::authn::brute_force::temporarily_disabled_now(&state, &snap, &id).await? {
         u.enabled = Some(false);
     }
     Ok(Json(user_json(&u, false)))
@@ -530,7 +530,7 @@ pub async fn update(
         .map_err(|e| AdminError::bad(format!("{}: {}", e.path(), e.inner())))?;
     if patch.get("enabled") == Some(&Value::Bool(true)) {
         // Enabling a user ends its brute-force lockout (`UserResource.updateUser`).
-        crate::policy::brute_force::on_enabled_by_admin(&state, &snap, &id, &u, &mut next).await?;
+        crate::authn::brute_force::on_enabled_by_admin(&state, &snap, &id, &u, &mut next).await?;
     }
     save(&state, &snap, &next).await?;
     Ok(no_content())

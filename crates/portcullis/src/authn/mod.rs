@@ -7,6 +7,7 @@
 //! through `store.put_code`. The field names below are the stored ones: rows written before
 //! these types existed parse, and fields this version does not know are kept in `extra`.
 
+pub mod brute_force;
 pub mod cookies;
 pub mod flow;
 pub mod pages;

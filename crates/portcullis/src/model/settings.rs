@@ -89,8 +89,6 @@ pub struct RealmSettings {
     pub device_polling_interval: Option<i64>,
     /// Session lifespans.
     pub sessions: SessionLifespans,
-    /// Brute-force detection.
-    pub brute_force: crate::policy::brute_force::Policy,
 }
 
 impl RealmSettings {
@@ -120,7 +118,6 @@ impl RealmSettings {
             device_code_lifespan: rep.oauth2_device_code_lifespan.filter(|v| *v > 0),
             device_polling_interval: rep.oauth2_device_polling_interval.filter(|v| *v >= 0),
             sessions: SessionLifespans::of(rep),
-            brute_force: crate::policy::brute_force::Policy::of(rep),
         }
     }
 

@@ -104,6 +104,8 @@ pub struct RealmSnapshot {
     pub not_before: i64,
     /// The settings the server acts on, read from `rep` once.
     pub settings: RealmSettings,
+    /// Brute-force detection's settings, read from `rep` once.
+    pub brute_force: crate::policy::brute_force::Policy,
     /// The representation (without users).
     pub rep: RealmRepresentation,
     /// The discovery document, serialized on first use.
@@ -143,6 +145,7 @@ impl RealmSnapshot {
             public_key,
             not_before,
             settings,
+            brute_force: crate::policy::brute_force::Policy::of(&rep),
             rep,
             discovery: std::sync::OnceLock::new(),
             index,

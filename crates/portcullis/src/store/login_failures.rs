@@ -5,13 +5,13 @@
 //! state from the stored row (Keycloak's `DefaultBruteForceProtector.failure`, transcribed as
 //! SQL expressions over the old row's columns): the database applies concurrent failures one
 //! after the other, so none is lost and none reads a stale count, on any node. The same
-//! algorithm in Rust, [`crate::policy::brute_force::next`], gives the row of a first failure
-//! (the `INSERT` part) and is the reference the store tests compare this SQL with.
+//! algorithm in Rust (`policy::brute_force::next`) gives the row of a first failure (the
+//! `INSERT` part, [`FailureRule::first`]) and is the reference the store tests compare this SQL
+//! with.
 
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::policy::brute_force::Policy;
 
 /// A user's failed logins.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,6 +28,16 @@ pub struct LoginFailureRow {
     pub failed_login_not_before: i64,
 }
 
+/// A realm's brute-force settings as the failure statement takes them (built by
+/// `policy::brute_force::Policy::failure_rule`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureRule {
+    /// Parameters `$5` to `$14` of [`failure_update_sql`].
+    pub parameters: [i64; 10],
+    /// The row of a user's first failure.
+    pub first: LoginFailureRow,
+}
+
 /// Brute-force detection's counters.
 #[async_trait]
 pub trait LoginFailureStore: Send + Sync {
@@ -37,7 +47,7 @@ pub trait LoginFailureStore: Send + Sync {
         realm_id: &str,
         user_id: &str,
     ) -> Result<Option<LoginFailureRow>, StoreError>;
-    /// Records a failed login at `now_ms` from `ip` under `policy`, atomically (one statement),
+    /// Records a failed login at `now_ms` from `ip` under `rule`, atomically (one statement),
     /// and returns the user's failures after it.
     async fn record_login_failure(
         &self,
@@ -45,7 +55,7 @@ pub trait LoginFailureStore: Send + Sync {
         user_id: &str,
         now_ms: i64,
         ip: Option<&str>,
-        policy: &Policy,
+        rule: &FailureRule,
     ) -> Result<LoginFailureRow, StoreError>;
     /// Forgets a user's failures; false when there were none.
     async fn clear_login_failure(&self, realm_id: &str, user_id: &str) -> Result<bool, StoreError>;
@@ -133,15 +143,10 @@ macro_rules! impl_login_failures {
                 user_id: &str,
                 now_ms: i64,
                 ip: Option<&str>,
-                policy: &$crate::policy::brute_force::Policy,
+                rule: &$crate::store::FailureRule,
             ) -> Result<$crate::store::LoginFailureRow, $crate::store::StoreError> {
-                let first = $crate::policy::brute_force::next(
-                    policy,
-                    &$crate::store::LoginFailureRow::default(),
-                    now_ms,
-                    ip,
-                );
-                let p = policy.sql_parameters();
+                let first = &rule.first;
+                let p = rule.parameters;
                 let sql = $crate::store::login_failures::failure_update_sql();
                 let _gate = self.gate.enter().await?;
                 let row: $crate::store::login_failures::LoginFailureTuple = sqlx::query_as(&sql)

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 
 pub use devices::{DeviceCodeRow, DeviceDecision, DeviceRequest, DeviceStatus, DeviceStore};
 pub use flows::{CodeUse, FlowStore, PendingLoginRow};
-pub use login_failures::{LoginFailureRow, LoginFailureStore};
+pub use login_failures::{FailureRule, LoginFailureRow, LoginFailureStore};
 pub use postgres::PostgresStore;
 pub use realms::{RealmStore, RealmVersion, StoredRealm, Write};
 pub use registration::{InitialAccessMatch, InitialAccessRow, RegistrationStore};

@@ -461,7 +461,7 @@ async fn login_failures(store: Arc<dyn Store>) {
             let ip = format!("10.0.0.{step}");
             expected = next(p, &expected, t, Some(&ip));
             let got = store
-                .record_login_failure("b1", &id, t, Some(&ip), p)
+                .record_login_failure("b1", &id, t, Some(&ip), &p.failure_rule(t, Some(&ip)))
                 .await
                 .unwrap();
             assert_eq!(got, expected, "policy {i}, failure {step}");
@@ -477,7 +477,13 @@ async fn login_failures(store: Arc<dyn Store>) {
         let (store, p) = (store.clone(), p.clone());
         async move {
             store
-                .record_login_failure("b1", "bu0", t0 + 1_000_000 + i, None, &p)
+                .record_login_failure(
+                    "b1",
+                    "bu0",
+                    t0 + 1_000_000 + i,
+                    None,
+                    &p.failure_rule(t0 + 1_000_000 + i, None),
+                )
                 .await
                 .map(|r| r.num_failures)
         }
@@ -493,7 +499,7 @@ async fn login_failures(store: Arc<dyn Store>) {
     assert_eq!(store.clear_login_failures("b1").await.unwrap(), 3);
     assert_eq!(store.login_failure("b1", "bu1").await.unwrap(), None);
     store
-        .record_login_failure("b1", "bu2", t0, None, &p)
+        .record_login_failure("b1", "bu2", t0, None, &p.failure_rule(t0, None))
         .await
         .unwrap();
     assert!(store.delete_user("b1", "bu2").await.unwrap());

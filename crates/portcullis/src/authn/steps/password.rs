@@ -4,11 +4,11 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use crate::authn::brute_force;
 use crate::authn::pages::{html, internal_error, login_page, update_password_page};
 use crate::authn::reply::Reply;
 use crate::authn::{flow, PendingLogin, Protocol};
 use crate::http::paths;
-use crate::policy::brute_force;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::store::UserRow;
 use crate::users::{find_user, parse_user, password_matches};

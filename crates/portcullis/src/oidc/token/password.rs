@@ -4,9 +4,9 @@
 use axum::response::Response;
 use serde_json::{json, Map};
 
+use crate::authn::brute_force;
 use crate::http::oauth_error::OAuthError;
 use crate::oidc::client_auth;
-use crate::policy::brute_force;
 use crate::realm::index::Role;
 use crate::sessions::SessionNotes;
 use crate::store::SessionRow;
