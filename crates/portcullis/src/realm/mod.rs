@@ -7,6 +7,7 @@ pub mod edit;
 pub mod export;
 pub mod import;
 pub mod index;
+pub mod org_rows;
 pub mod organizations;
 pub mod snapshot;
 pub mod template;
@@ -120,6 +121,13 @@ pub async fn import(
         realm_id: prepared.id.clone(),
         users: prepared.users,
     });
+    if !prepared.organizations.is_empty() {
+        writes.push(Write::InsertOrganizations {
+            realm_id: prepared.id.clone(),
+            realm_name: name.clone(),
+            organizations: prepared.organizations,
+        });
+    }
     if name != MASTER {
         if let Some(master) = store.realm_by_name(MASTER).await? {
             if let Some(updated) = defaults::add_realm_admin_client(&master.representation, &name)?

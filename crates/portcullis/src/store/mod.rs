@@ -4,6 +4,7 @@
 
 mod devices;
 mod flows;
+pub(crate) mod organizations;
 mod postgres;
 mod realms;
 mod registration;
@@ -17,6 +18,10 @@ use async_trait::async_trait;
 
 pub use devices::{DeviceCodeRow, DeviceDecision, DeviceRequest, DeviceStatus, DeviceStore};
 pub use flows::{CodeUse, FlowStore, PendingLoginRow};
+pub use organizations::{
+    MemberQuery, MemberRow, MembershipType, NewOrganization, OrgConflict, OrgWriteError,
+    OrganizationDomain, OrganizationQuery, OrganizationRow, OrganizationStore,
+};
 pub use postgres::PostgresStore;
 pub use realms::{RealmStore, RealmVersion, StoredRealm, Write};
 pub use registration::{InitialAccessMatch, InitialAccessRow, RegistrationStore};
@@ -92,6 +97,7 @@ pub trait Store:
     + TokenStore
     + RegistrationStore
     + DeviceStore
+    + OrganizationStore
     + Send
     + Sync
     + 'static
