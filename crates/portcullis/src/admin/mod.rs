@@ -14,6 +14,7 @@ pub mod components;
 pub mod consents;
 pub mod groups;
 pub mod initial_access;
+pub mod organizations;
 pub mod partial_import;
 pub mod realms;
 pub mod role_mappings;
@@ -476,4 +477,5 @@ pub fn routes() -> Router<AppState> {
         .merge(scope_mappings::routes())
         .merge(certificates::routes())
         .merge(consents::routes())
+        .merge(organizations::routes())
 }

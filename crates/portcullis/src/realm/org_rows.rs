@@ -322,6 +322,58 @@ pub fn to_json(o: &OrganizationRow, brief: bool) -> Value {
     Value::Object(v)
 }
 
+/// Puts a realm's organizations into its exported representation in Keycloak's shape
+/// (`ExportUtils`): `organizations` with their `identityProviders` (by alias) and, when
+/// `members` is given (users are exported too), their `members` by user name; the realm's
+/// linked `identityProviders` carry their `organizationId`.
+pub fn export_into(
+    realm: &mut Value,
+    orgs: &[OrganizationRow],
+    links: &[(String, String)],
+    members: Option<&[(String, String, crate::store::MembershipType)]>,
+) {
+    let Some(obj) = realm.as_object_mut() else {
+        return;
+    };
+    if let Some(Value::Array(idps)) = obj.get_mut("identityProviders") {
+        for idp in idps.iter_mut().filter_map(Value::as_object_mut) {
+            let alias = idp.get("alias").and_then(Value::as_str).unwrap_or_default();
+            if let Some((_, org)) = links.iter().find(|(a, _)| a == alias) {
+                idp.insert("organizationId".into(), json!(org));
+            }
+        }
+    }
+    if orgs.is_empty() {
+        return;
+    }
+    let list: Vec<Value> = orgs
+        .iter()
+        .map(|o| {
+            let mut v = to_json(o, false);
+            let idps: Vec<Value> = links
+                .iter()
+                .filter(|(_, org)| *org == o.id)
+                .map(|(alias, _)| json!({"alias": alias}))
+                .collect();
+            if let Some(m) = v.as_object_mut() {
+                if !idps.is_empty() {
+                    m.insert("identityProviders".into(), Value::Array(idps));
+                }
+                if let Some(members) = members {
+                    let mine: Vec<Value> = members
+                        .iter()
+                        .filter(|(org, _, _)| *org == o.id)
+                        .map(|(_, u, k)| json!({"username": u, "membershipType": k.as_str()}))
+                        .collect();
+                    m.insert("members".into(), Value::Array(mine));
+                }
+            }
+            v
+        })
+        .collect();
+    obj.insert("organizations".into(), Value::Array(list));
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {

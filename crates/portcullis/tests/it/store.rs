@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use portcullis::store::{
-    InitialAccessRow, PostgresStore, RefreshUse, SessionRow, SqliteStore, Store, StoreError,
-    StoredRealm, UserRow, Write,
+    InitialAccessRow, MemberQuery, MembershipType, NewOrganization, OrgConflict, OrgWriteError,
+    OrganizationDomain, OrganizationQuery, OrganizationRow, PostgresStore, RefreshUse, SessionRow,
+    SqliteStore, Store, StoreError, StoredRealm, UserRow, Write,
 };
 
 use crate::support::*;
@@ -410,12 +411,199 @@ async fn concurrent_writes(store: Arc<dyn Store>) {
         .unwrap();
 }
 
+fn org(id: &str, name: &str, domain: &str) -> NewOrganization {
+    NewOrganization {
+        row: OrganizationRow {
+            id: id.into(),
+            name: name.into(),
+            alias: name.to_lowercase(),
+            enabled: true,
+            attributes: [("tier".to_string(), vec!["gold".to_string()])]
+                .into_iter()
+                .collect(),
+            domains: vec![OrganizationDomain {
+                name: domain.into(),
+                verified: false,
+            }],
+            ..Default::default()
+        },
+        members: Vec::new(),
+        identity_providers: Vec::new(),
+    }
+}
+
+/// Organizations: uniqueness rules each with its own answer, members of the realm only, a
+/// write bumping the realm's version (so that nodes rebuild their snapshots) while members do
+/// not, and deletes of users, organizations and realms taking what hangs on them.
+async fn organizations_suite(store: Arc<dyn Store>) {
+    store
+        .apply(vec![
+            Write::InsertRealm(realm("o1", "orgs")),
+            Write::InsertRealm(realm("o2", "other")),
+            Write::InsertUsers {
+                realm_id: "o1".into(),
+                users: vec![user("ou1", "alice"), user("ou2", "bob")],
+            },
+            Write::InsertUsers {
+                realm_id: "o2".into(),
+                users: vec![user("ou3", "carol")],
+            },
+        ])
+        .await
+        .unwrap();
+    let version = |name: &'static str| {
+        let store = store.clone();
+        async move { store.realm_by_name(name).await.unwrap().unwrap().version }
+    };
+    let v0 = version("orgs").await;
+    store
+        .insert_organization("o1", &org("org-a", "Acme", "acme.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        version("orgs").await,
+        v0 + 1,
+        "a new organization bumps the realm"
+    );
+    let conflict = |r: Result<(), OrgWriteError>| match r {
+        Err(OrgWriteError::Conflict(c)) => c,
+        other => panic!("expected a conflict: {other:?}"),
+    };
+    assert_eq!(
+        conflict(
+            store
+                .insert_organization("o1", &org("org-b", "Acme", "b.com"))
+                .await
+        ),
+        OrgConflict::Name
+    );
+    let mut same_alias = org("org-b", "Other", "b.com");
+    same_alias.row.alias = "acme".into();
+    assert_eq!(
+        conflict(store.insert_organization("o1", &same_alias).await),
+        OrgConflict::Alias
+    );
+    assert_eq!(
+        conflict(
+            store
+                .insert_organization("o1", &org("org-b", "B", "acme.com"))
+                .await
+        ),
+        OrgConflict::Domain {
+            domain: "acme.com".into(),
+            organization: "Acme".into()
+        }
+    );
+    // Another realm may use the name, alias and domain.
+    store
+        .insert_organization("o2", &org("org-c", "Acme", "acme.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.organizations("o1").await.unwrap().len(),
+        1,
+        "nothing half-written"
+    );
+
+    // Members: users of the realm, once each; no realm version change.
+    let v1 = version("orgs").await;
+    let add = |u: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .add_member("o1", "org-a", u, MembershipType::Unmanaged)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(add("ou1").await);
+    assert!(add("ou2").await);
+    assert!(!add("ou1").await, "a member added twice");
+    assert!(!add("ou3").await, "a user of another realm");
+    assert!(!add("nobody").await);
+    assert_eq!(version("orgs").await, v1, "members do not touch the realm");
+    assert_eq!(store.count_members("org-a").await.unwrap(), 2);
+    assert_eq!(
+        store.membership_ids("o1", "ou1").await.unwrap(),
+        ["org-a".to_string()]
+    );
+    let page = store
+        .members(
+            "org-a",
+            &MemberQuery {
+                search: Some("BO".into()),
+                max: -1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].user.username, "bob");
+    let found = store
+        .search_organizations(
+            "o1",
+            &OrganizationQuery {
+                attributes: vec![("tier".into(), "gold".into())],
+                max: -1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found[0].attributes["tier"], ["gold"]);
+    assert_eq!(found[0].domains[0].name, "acme.com");
+
+    // Deleting a user ends the memberships.
+    assert!(store.delete_user("o1", "ou2").await.unwrap());
+    assert_eq!(store.count_members("org-a").await.unwrap(), 1);
+
+    // Identity providers: one organization each.
+    store
+        .link_identity_provider("o1", "org-a", "github")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.link_identity_provider("o1", "org-a", "github").await,
+        Err(OrgWriteError::Conflict(OrgConflict::IdpLinked))
+    ));
+    assert_eq!(
+        store.identity_provider_links("o1").await.unwrap(),
+        [("github".to_string(), "org-a".to_string())]
+    );
+
+    // Deleting the organization takes its memberships and links; deleting a realm its
+    // organizations.
+    assert!(store.delete_organization("o1", "org-a").await.unwrap());
+    assert!(!store.delete_organization("o1", "org-a").await.unwrap());
+    assert!(store.membership_ids("o1", "ou1").await.unwrap().is_empty());
+    assert!(store
+        .identity_provider_links("o1")
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .add_member("o2", "org-c", "ou3", MembershipType::Managed)
+        .await
+        .unwrap();
+    store
+        .apply(vec![
+            Write::DeleteRealm { id: "o1".into() },
+            Write::DeleteRealm { id: "o2".into() },
+        ])
+        .await
+        .unwrap();
+    assert!(store.all_organizations().await.unwrap().is_empty());
+    assert!(store.membership_ids("o2", "ou3").await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn store_suite_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
     suite(store.clone()).await;
+    organizations_suite(store.clone()).await;
     concurrent_writes(store).await;
     // Reopening runs no migration twice and keeps data.
     SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
@@ -431,6 +619,7 @@ async fn store_suite_postgres() {
         .unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
     suite(store.clone()).await;
+    organizations_suite(store.clone()).await;
     concurrent_writes(store).await;
     PostgresStore::connect(&pg_url(), Some(&schema), 1)
         .await
