@@ -150,7 +150,7 @@ impl Organizations {
         self.list
             .iter()
             .enumerate()
-            .filter(move |(_, o)| o.enabled && memberships.iter().any(|m| *m == o.id))
+            .filter(move |(_, o)| o.enabled && memberships.contains(&o.id))
     }
 
     /// Whether the realm has organizations that a token could carry (enabled ones): the

@@ -22,6 +22,7 @@ mod implicit;
 mod limits;
 mod openidconnect_rp;
 mod organizations;
+mod organizations_admin;
 mod password_blacklist;
 mod realm_files;
 mod registration;
