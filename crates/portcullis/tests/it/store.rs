@@ -626,3 +626,101 @@ async fn store_suite_postgres() {
         .unwrap();
     drop_schema(&schema).await;
 }
+
+/// Scale figures (run by hand: `cargo test -p portcullis --test it store::organization_scale -- --ignored --nocapture`):
+/// an organization of 100,000 members on SQLite; adding one more writes one row and leaves
+/// the realm's version alone, and the token endpoint's membership read stays one indexed query.
+#[tokio::test]
+#[ignore]
+async fn organization_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("s.db")).await.unwrap());
+    const N: usize = 100_000;
+    let users: Vec<UserRow> = (0..N)
+        .map(|i| user(&format!("u{i}"), &format!("user{i:06}")))
+        .collect();
+    let mut big = org("big", "Big", "big.example");
+    big.members = (0..N)
+        .map(|i| (format!("u{i}"), MembershipType::Unmanaged))
+        .collect();
+    let t = std::time::Instant::now();
+    store
+        .apply(vec![
+            Write::InsertRealm(realm("s1", "scale")),
+            Write::InsertUsers {
+                realm_id: "s1".into(),
+                users,
+            },
+            Write::InsertOrganizations {
+                realm_id: "s1".into(),
+                realm_name: "scale".into(),
+                organizations: vec![big],
+            },
+        ])
+        .await
+        .unwrap();
+    println!("import of {N} users and members: {:?}", t.elapsed());
+    store
+        .apply(vec![Write::InsertUsers {
+            realm_id: "s1".into(),
+            users: vec![user("late", "late")],
+        }])
+        .await
+        .unwrap();
+    let version = store.realm_by_name("scale").await.unwrap().unwrap().version;
+    let time = |label: &str, t: std::time::Instant, n: u32| {
+        println!("{label}: {:?} each", t.elapsed() / n)
+    };
+    let t = std::time::Instant::now();
+    assert!(store
+        .add_member("s1", "big", "late", MembershipType::Unmanaged)
+        .await
+        .unwrap());
+    time("add a member (the 100,001st)", t, 1);
+    assert_eq!(
+        store.realm_by_name("scale").await.unwrap().unwrap().version,
+        version,
+        "the realm is not rewritten"
+    );
+    let t = std::time::Instant::now();
+    for i in 0..1000 {
+        let ids = store
+            .membership_ids("s1", &format!("u{}", i * 97))
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 1);
+    }
+    time("membership read of the token endpoint", t, 1000);
+    let t = std::time::Instant::now();
+    assert_eq!(store.count_members("big").await.unwrap(), N as i64 + 1);
+    time("count members", t, 1);
+    let t = std::time::Instant::now();
+    let page = store
+        .members(
+            "big",
+            &MemberQuery {
+                search: Some("user0999".into()),
+                max: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 10);
+    time("member search, one page", t, 1);
+    let t = std::time::Instant::now();
+    let page = store
+        .members(
+            "big",
+            &MemberQuery {
+                first: 50_000,
+                max: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 10);
+    time("member page at offset 50,000", t, 1);
+}
