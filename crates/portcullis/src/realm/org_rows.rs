@@ -322,10 +322,27 @@ pub fn to_json(o: &OrganizationRow, brief: bool) -> Value {
     Value::Object(v)
 }
 
+/// An identity provider inside an exported organization, as Keycloak 26 writes it: a new
+/// `IdentityProviderRepresentation` with the alias and the Java defaults (checked against a
+/// Keycloak 26.1.2 export).
+fn idp_reference(alias: &str) -> Value {
+    json!({
+        "alias": alias,
+        "enabled": true,
+        "updateProfileFirstLoginMode": "on",
+        "trustEmail": false,
+        "storeToken": false,
+        "addReadTokenRoleOnCreate": false,
+        "authenticateByDefault": false,
+        "linkOnly": false,
+        "hideOnLogin": false,
+        "config": {}
+    })
+}
+
 /// Puts a realm's organizations into its exported representation in Keycloak's shape
 /// (`ExportUtils`): `organizations` with their `identityProviders` (by alias) and, when
-/// `members` is given (users are exported too), their `members` by user name; the realm's
-/// linked `identityProviders` carry their `organizationId`.
+/// `members` is given (users are exported too), their `members` by user name.
 pub fn export_into(
     realm: &mut Value,
     orgs: &[OrganizationRow],
@@ -335,14 +352,6 @@ pub fn export_into(
     let Some(obj) = realm.as_object_mut() else {
         return;
     };
-    if let Some(Value::Array(idps)) = obj.get_mut("identityProviders") {
-        for idp in idps.iter_mut().filter_map(Value::as_object_mut) {
-            let alias = idp.get("alias").and_then(Value::as_str).unwrap_or_default();
-            if let Some((_, org)) = links.iter().find(|(a, _)| a == alias) {
-                idp.insert("organizationId".into(), json!(org));
-            }
-        }
-    }
     if orgs.is_empty() {
         return;
     }
@@ -353,7 +362,7 @@ pub fn export_into(
             let idps: Vec<Value> = links
                 .iter()
                 .filter(|(_, org)| *org == o.id)
-                .map(|(alias, _)| json!({"alias": alias}))
+                .map(|(alias, _)| idp_reference(alias))
                 .collect();
             if let Some(m) = v.as_object_mut() {
                 if !idps.is_empty() {
