@@ -129,7 +129,7 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
 /// providers by alias, from the organization's `identityProviders` and from the
 /// `organizationId` of the realm's `identityProviders` (as Keycloak 26 exports them), which
 /// the links replace in the stored representation.
-fn organizations(
+pub(crate) fn organizations(
     rep: &mut RealmRepresentation,
     users: &[UserRow],
 ) -> Result<Vec<NewOrganization>, ImportError> {

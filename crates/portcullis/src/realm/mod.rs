@@ -144,6 +144,45 @@ pub async fn import(
     Ok((name, outcome))
 }
 
+/// Moves the organizations that a realm document of an earlier version holds (`organizations`
+/// inside the stored representation) into the store's rows, each realm in one transaction;
+/// returns how many realms it changed. Runs at start-up; a store without such realms costs
+/// one read of the realms.
+pub async fn upgrade_organizations(store: &dyn Store) -> Result<usize, RealmError> {
+    let mut changed = 0;
+    for stored in store.realms().await? {
+        let Ok(mut rep) = serde_json::from_str::<crate::representation::RealmRepresentation>(
+            &stored.representation,
+        ) else {
+            continue;
+        };
+        if !rep.extra.contains_key("organizations") {
+            continue;
+        }
+        let users = store.users(&stored.id).await?;
+        let organizations = import::organizations(&mut rep, &users)?;
+        let representation =
+            serde_json::to_string(&rep).map_err(|e| import::ImportError::at("$", e.to_string()))?;
+        store
+            .apply(vec![
+                Write::UpdateRealm {
+                    id: stored.id.clone(),
+                    expected_version: stored.version,
+                    representation,
+                },
+                Write::InsertOrganizations {
+                    realm_id: stored.id.clone(),
+                    realm_name: stored.name.clone(),
+                    organizations,
+                },
+            ])
+            .await?;
+        tracing::info!(realm = %stored.name, "moved the realm's organizations into their own rows");
+        changed += 1;
+    }
+    Ok(changed)
+}
+
 /// Creates the master realm with its bootstrap administrator when the store has no realms.
 /// Returns whether it did.
 pub async fn bootstrap(store: &dyn Store, admin: Option<(&str, &str)>) -> Result<bool, RealmError> {

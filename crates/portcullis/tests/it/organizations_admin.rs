@@ -823,3 +823,58 @@ async fn organizations_round_trip_through_realm_files() {
     let (s, _, _) = call(&server, "GET", "/admin/realms/broken", Some(&token), None).await;
     assert_eq!(s, 404, "nothing of it was created");
 }
+
+/// A store written by an earlier version keeps organizations inside the realm document: at
+/// start they move into their own rows, and the API and tokens see them.
+#[tokio::test]
+async fn organizations_inside_an_older_realm_document_move_to_rows_at_start() {
+    use portcullis::store::{RealmStore, SqliteStore, StoredRealm, Write};
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let mut legacy = realm_json(REALM, true, "github");
+    let orgs = legacy["organizations"].take();
+    let prepared = portcullis::realm::import::prepare(legacy).unwrap();
+    let mut rep: Value = serde_json::from_str(&prepared.representation).unwrap();
+    rep["organizations"] = orgs;
+    {
+        let store = SqliteStore::open(&data.dir.path().join("portcullis.db"))
+            .await
+            .unwrap();
+        store
+            .apply(vec![
+                Write::InsertRealm(StoredRealm {
+                    id: prepared.id.clone(),
+                    name: REALM.into(),
+                    version: 1,
+                    representation: rep.to_string(),
+                }),
+                Write::InsertUsers {
+                    realm_id: prepared.id.clone(),
+                    users: prepared.users,
+                },
+            ])
+            .await
+            .unwrap();
+    }
+    let server = TestServer::start(&data, "start-dev", &[], &[]).unwrap();
+    let api = Api {
+        server: &server,
+        token: admin_token(&server).await,
+    };
+    let listed = api.get("").await;
+    assert_eq!(names(&listed), ["Imported"]);
+    let id = listed[0]["id"].as_str().unwrap();
+    assert_eq!(api.get(&format!("/{id}/members/count")).await, json!(2));
+    assert_eq!(
+        claim(&server, "bob", "openid organization").await,
+        (200, json!(["imported"]))
+    );
+    let (_, realm, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}"),
+        Some(&api.token),
+        None,
+    )
+    .await;
+    assert!(realm.get("organizations").is_none(), "out of the document");
+}
