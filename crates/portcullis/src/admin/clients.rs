@@ -494,6 +494,8 @@ pub async fn example_access_token(
         .map_err(|_| AdminError::bad("invalid host"))?;
     let issuer = paths::url(&base, paths::REALM, &snap.name);
     let notes = Map::new();
+    let memberships =
+        crate::tokens::memberships(state.store.as_ref(), &snap, &row.id, &scopes).await?;
     let req = crate::tokens::TokenRequest {
         snap: &snap,
         issuer: &issuer,
@@ -503,6 +505,7 @@ pub async fn example_access_token(
         sid: None,
         notes: &notes,
         scopes: &scopes,
+        memberships: &memberships,
         openid,
         nonce: None,
         now: crate::clock::now(),

@@ -17,6 +17,7 @@ pub mod consents;
 pub mod groups;
 pub mod initial_access;
 pub mod jackson;
+pub mod organizations;
 pub mod partial_import;
 pub mod realms;
 pub mod role_mappings;
@@ -324,4 +325,5 @@ pub fn routes() -> Router<AppState> {
         .merge(consents::routes())
         .merge(attack_detection::routes())
         .merge(authentication::routes())
+        .merge(organizations::routes())
 }

@@ -164,7 +164,9 @@ pub async fn update(
     }
     edit_realm(&state, &snap.name, |rep, _| {
         let mut skip = OWN_ENDPOINTS.to_vec();
-        skip.extend(["id", "realm"]);
+        // Organizations are rows of their own: a realm update leaves them alone, as Keycloak's
+        // `RepresentationToModel.updateRealm` does.
+        skip.extend(["id", "realm", "organizations"]);
         *rep = edit::merge(&*rep, &patch, &skip)?;
         if let Some(p) = rep.password_policy.as_deref() {
             crate::policy::password::parse(p).map_err(AdminError::bad)?;
@@ -298,9 +300,15 @@ const MASKED: &str = "**********";
 /// `POST /admin/realms/{realm}/partial-export`: the realm without users, clients and groups
 /// and roles unless asked for, secrets masked as Keycloak masks them.
 pub async fn partial_export(
+    State(state): State<AppState>,
     RealmAdmin { snap, query: q, .. }: RealmAdmin<ManageRealm, ExportQuery>,
 ) -> AdminResult<Json<Value>> {
     let mut v = super::to_json(&snap.rep)?;
+    // Organizations (rows of their own) with their identity providers; without members, as
+    // users are not exported here.
+    let orgs = state.store.organizations(&snap.id).await?;
+    let links = state.store.identity_provider_links(&snap.id).await?;
+    crate::realm::org_rows::export_into(&mut v, &orgs, &links, None);
     let Some(o) = v.as_object_mut() else {
         return Err(AdminError::Internal);
     };

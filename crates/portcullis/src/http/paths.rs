@@ -408,6 +408,29 @@ pub const ADMIN_USER_ROLE_MAPPINGS_CLIENT_COMPOSITE: &str =
 /// `GET` (`admin/users.rs`).
 pub const ADMIN_USER_ROLE_MAPPINGS_CLIENT_AVAILABLE: &str =
     "/admin/realms/{realm}/users/{id}/role-mappings/clients/{client}/available";
+/// `GET` `POST` (`admin/organizations.rs`).
+pub const ADMIN_ORGS: &str = "/admin/realms/{realm}/organizations";
+/// `GET` (`admin/organizations.rs`).
+pub const ADMIN_ORGS_COUNT: &str = "/admin/realms/{realm}/organizations/count";
+/// `GET` (`admin/organizations.rs`).
+pub const ADMIN_ORGS_OF_MEMBER: &str =
+    "/admin/realms/{realm}/organizations/members/{member}/organizations";
+/// `GET` `PUT` `DELETE` (`admin/organizations.rs`).
+pub const ADMIN_ORG: &str = "/admin/realms/{realm}/organizations/{org}";
+/// `GET` `POST` (`admin/organizations.rs`).
+pub const ADMIN_ORG_MEMBERS: &str = "/admin/realms/{realm}/organizations/{org}/members";
+/// `GET` (`admin/organizations.rs`).
+pub const ADMIN_ORG_MEMBERS_COUNT: &str = "/admin/realms/{realm}/organizations/{org}/members/count";
+/// `GET` `DELETE` (`admin/organizations.rs`).
+pub const ADMIN_ORG_MEMBER: &str = "/admin/realms/{realm}/organizations/{org}/members/{member}";
+/// `GET` (`admin/organizations.rs`).
+pub const ADMIN_ORG_MEMBER_ORGS: &str =
+    "/admin/realms/{realm}/organizations/{org}/members/{member}/organizations";
+/// `GET` `POST` (`admin/organizations.rs`).
+pub const ADMIN_ORG_IDPS: &str = "/admin/realms/{realm}/organizations/{org}/identity-providers";
+/// `GET` `DELETE` (`admin/organizations.rs`).
+pub const ADMIN_ORG_IDP: &str =
+    "/admin/realms/{realm}/organizations/{org}/identity-providers/{alias}";
 /// `GET` `POST` (`admin/groups.rs`).
 pub const ADMIN_GROUPS: &str = "/admin/realms/{realm}/groups";
 /// `GET` (`admin/groups.rs`).

@@ -128,6 +128,11 @@ async fn front_channel(
     // One instant for the tokens and the client's part in the session: a part that started a
     // second after the tokens' `iat` would refuse them.
     let t = now();
+    let Ok(memberships) =
+        tokens::memberships(state.store.as_ref(), snap, &who.user_id, &scopes).await
+    else {
+        return internal_error();
+    };
     let req = tokens::TokenRequest {
         snap,
         issuer: &reply.issuer,
@@ -137,6 +142,7 @@ async fn front_channel(
         sid: Some(sid),
         notes: &notes,
         scopes: &scopes,
+        memberships: &memberships,
         openid,
         nonce: request.nonce.as_deref(),
         now: t,

@@ -70,6 +70,7 @@ pub async fn handle(
         .unwrap_or_default();
     let (scopes, _) = tokens::resolve_scopes(&snap, client, Some(scope)).unwrap_or_default();
     let notes: Map<String, Value> = Map::new();
+    let memberships = tokens::memberships(state.store.as_ref(), &snap, &row.id, &scopes).await?;
     let req = TokenRequest {
         snap: &snap,
         issuer: &issuer,
@@ -79,6 +80,7 @@ pub async fn handle(
         sid: None,
         notes: &notes,
         scopes: &scopes,
+        memberships: &memberships,
         openid: true,
         nonce: None,
         now,

@@ -91,7 +91,10 @@ pub async fn edit<T, E: From<EditError>>(
                     version: stored.version + 1,
                     representation,
                 };
-                realms.put(RealmSnapshot::build(&next).map_err(EditError::Store)?);
+                let snap = crate::realm::snapshot::load(store, &next)
+                    .await
+                    .map_err(EditError::Store)?;
+                realms.put(snap);
                 return Ok(out);
             }
             Err(StoreError::VersionConflict) => continue,

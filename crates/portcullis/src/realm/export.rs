@@ -30,6 +30,14 @@ pub async fn export(store: &dyn Store, name: &str, users: UsersMode) -> Result<V
     if let Some(obj) = realm.as_object_mut() {
         crate::representation::authentication::strip_for_export(obj);
     }
+    let orgs = store.organizations(&stored.id).await?;
+    let links = store.identity_provider_links(&stored.id).await?;
+    let members = if users == UsersMode::Include && !orgs.is_empty() {
+        Some(store.all_members(&stored.id).await?)
+    } else {
+        None
+    };
+    super::org_rows::export_into(&mut realm, &orgs, &links, members.as_deref());
     if users == UsersMode::Include {
         let mut list = Vec::new();
         for row in store.users(&stored.id).await? {

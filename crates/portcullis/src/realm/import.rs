@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::crypto::keys::{self, Generate, KeyComponent, KEY_PROVIDER_TYPE};
 use crate::crypto::password;
 use crate::representation::{ComponentRepresentation, RealmRepresentation, UserRepresentation};
-use crate::store::UserRow;
+use crate::store::{MembershipType, NewOrganization, UserRow};
 
 use super::{defaults, validate};
 
@@ -42,6 +42,8 @@ pub struct PreparedRealm {
     pub representation: String,
     /// Users.
     pub users: Vec<UserRow>,
+    /// Organizations (rows of their own, out of the representation).
+    pub organizations: Vec<NewOrganization>,
     /// References Keycloak tolerates and ignores (logged by the caller).
     pub warnings: Vec<String>,
 }
@@ -107,6 +109,7 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
         .enumerate()
         .map(|(i, u)| user_row(u, i))
         .collect::<Result<Vec<_>, _>>()?;
+    let organizations = organizations(&mut rep, &users)?;
     let id = rep.id.clone().unwrap_or_default();
     let representation =
         serde_json::to_string(&rep).map_err(|e| ImportError::at("$", e.to_string()))?;
@@ -115,8 +118,90 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
         name,
         representation,
         users,
+        organizations,
         warnings,
     })
+}
+
+/// Takes the realm's `organizations` out of the representation (they are rows of their own):
+/// members by user name (`DefaultExportImportManager.importOrganizations`; a member the file
+/// does not list was a warning of [`validate::references`] and is left out), identity
+/// providers by alias, from the organization's `identityProviders` and from the
+/// `organizationId` of the realm's `identityProviders` (as Keycloak 26 exports them), which
+/// the links replace in the stored representation.
+pub(crate) fn organizations(
+    rep: &mut RealmRepresentation,
+    users: &[UserRow],
+) -> Result<Vec<NewOrganization>, ImportError> {
+    let list = match rep.extra.shift_remove("organizations") {
+        Some(Value::Array(list)) => list,
+        _ => Vec::new(),
+    };
+    let mut idp_links: Vec<(String, String)> = Vec::new();
+    let mut idp_aliases: Vec<String> = Vec::new();
+    if let Some(Value::Array(idps)) = rep.extra.get_mut("identityProviders") {
+        for idp in idps.iter_mut().filter_map(Value::as_object_mut) {
+            let alias = idp.get("alias").and_then(Value::as_str).map(str::to_string);
+            if let Some(alias) = &alias {
+                idp_aliases.push(alias.clone());
+            }
+            if let (Some(Value::String(org)), Some(alias)) = (idp.remove("organizationId"), alias) {
+                idp_links.push((org, alias));
+            }
+        }
+    }
+    let mut out: Vec<NewOrganization> = Vec::new();
+    for (i, o) in list.into_iter().enumerate() {
+        let here = format!("organizations[{i}]");
+        let org: super::org_rows::OrganizationRepresentation =
+            serde_json::from_value(o).map_err(|e| ImportError::at(&here, e.to_string()))?;
+        let id = org.id.clone().unwrap_or_else(new_id);
+        let row = super::org_rows::new_row(&org, id)
+            .map_err(|e| ImportError::at(&here, e.message().to_string()))?;
+        let mut members = Vec::new();
+        for m in org.members.iter().flatten() {
+            let Some(name) = m.get("username").and_then(Value::as_str) else {
+                continue;
+            };
+            let name = name.to_lowercase();
+            let Some(u) = users.iter().find(|u| u.username == name) else {
+                continue;
+            };
+            let kind = m
+                .get("membershipType")
+                .and_then(Value::as_str)
+                .and_then(MembershipType::parse)
+                .unwrap_or(MembershipType::Unmanaged);
+            members.push((u.id.clone(), kind));
+        }
+        let mut identity_providers: Vec<String> = Vec::new();
+        let named = org
+            .identity_providers
+            .iter()
+            .flatten()
+            .filter_map(|p| p.get("alias").and_then(Value::as_str).map(str::to_string));
+        let linked = idp_links
+            .iter()
+            .filter(|(o, _)| *o == row.id)
+            .map(|(_, a)| a.clone());
+        for (j, alias) in named.chain(linked).enumerate() {
+            if !idp_aliases.contains(&alias) {
+                return Err(ImportError::at(
+                    format!("{here}.identityProviders[{j}]"),
+                    format!("identity provider '{alias}' is not in the realm's identityProviders"),
+                ));
+            }
+            if !identity_providers.contains(&alias) {
+                identity_providers.push(alias);
+            }
+        }
+        out.push(NewOrganization {
+            row,
+            members,
+            identity_providers,
+        });
+    }
+    Ok(out)
 }
 
 /// Clients with `serviceAccountsEnabled` get their service-account user when the file has

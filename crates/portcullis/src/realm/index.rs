@@ -112,8 +112,8 @@ fn compiled_or_read<'a, T>(
 }
 
 impl RealmIndex {
-    /// Builds the index.
-    pub fn build(rep: &RealmRepresentation) -> Self {
+    /// Builds the index (`orgs`: the realm's organizations, read from the store).
+    pub fn build(rep: &RealmRepresentation, orgs: &[crate::store::OrganizationRow]) -> Self {
         let mut ix = RealmIndex::default();
         for (i, c) in rep.clients.iter().flatten().enumerate() {
             if let Some(id) = &c.client_id {
@@ -172,7 +172,7 @@ impl RealmIndex {
                 }
             }
         }
-        ix.organizations = Organizations::build(rep);
+        ix.organizations = Organizations::build(rep, orgs);
         ix
     }
 
@@ -318,7 +318,7 @@ mod tests {
             "groups": [{"name": "g", "realmRoles": ["staff"], "subGroups": [{"name": "s", "realmRoles": ["admin"]}]}]
         }))
         .unwrap();
-        let ix = RealmIndex::build(&rep);
+        let ix = RealmIndex::build(&rep, &[]);
         let roles = ix.expand(ix.group_roles("/g/s").to_vec());
         let names: Vec<String> = roles.iter().map(|r| format!("{r:?}")).collect();
         assert_eq!(roles.len(), 5, "{names:?}");

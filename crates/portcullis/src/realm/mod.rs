@@ -7,6 +7,7 @@ pub mod edit;
 pub mod export;
 pub mod import;
 pub mod index;
+pub mod org_rows;
 pub mod organizations;
 pub mod snapshot;
 pub mod template;
@@ -120,6 +121,13 @@ pub async fn import(
         realm_id: prepared.id.clone(),
         users: prepared.users,
     });
+    if !prepared.organizations.is_empty() {
+        writes.push(Write::InsertOrganizations {
+            realm_id: prepared.id.clone(),
+            realm_name: name.clone(),
+            organizations: prepared.organizations,
+        });
+    }
     if name != MASTER {
         if let Some(master) = store.realm_by_name(MASTER).await? {
             if let Some(updated) = defaults::add_realm_admin_client(&master.representation, &name)?
@@ -134,6 +142,45 @@ pub async fn import(
     }
     store.apply(writes).await?;
     Ok((name, outcome))
+}
+
+/// Moves the organizations that a realm document of an earlier version holds (`organizations`
+/// inside the stored representation) into the store's rows, each realm in one transaction;
+/// returns how many realms it changed. Runs at start-up; a store without such realms costs
+/// one read of the realms.
+pub async fn upgrade_organizations(store: &dyn Store) -> Result<usize, RealmError> {
+    let mut changed = 0;
+    for stored in store.realms().await? {
+        let Ok(mut rep) = serde_json::from_str::<crate::representation::RealmRepresentation>(
+            &stored.representation,
+        ) else {
+            continue;
+        };
+        if !rep.extra.contains_key("organizations") {
+            continue;
+        }
+        let users = store.users(&stored.id).await?;
+        let organizations = import::organizations(&mut rep, &users)?;
+        let representation =
+            serde_json::to_string(&rep).map_err(|e| import::ImportError::at("$", e.to_string()))?;
+        store
+            .apply(vec![
+                Write::UpdateRealm {
+                    id: stored.id.clone(),
+                    expected_version: stored.version,
+                    representation,
+                },
+                Write::InsertOrganizations {
+                    realm_id: stored.id.clone(),
+                    realm_name: stored.name.clone(),
+                    organizations,
+                },
+            ])
+            .await?;
+        tracing::info!(realm = %stored.name, "moved the realm's organizations into their own rows");
+        changed += 1;
+    }
+    Ok(changed)
 }
 
 /// Creates the master realm with its bootstrap administrator when the store has no realms.

@@ -1,7 +1,9 @@
-//! Keycloak 26 organizations as tokens see them: the realm's `organizations` (and its
-//! `organizationsEnabled` switch), indexed by alias and by member user name once per snapshot,
-//! and the organization client scope with its dynamic forms `organization`,
-//! `organization:<alias>` and `organization:*`.
+//! Keycloak 26 organizations as tokens see them: the realm's organizations (rows of the
+//! store, read with the snapshot) and its `organizationsEnabled` switch, indexed by alias once
+//! per snapshot, and the organization client scope with its dynamic forms `organization`,
+//! `organization:<alias>` and `organization:*`. A user's memberships are not part of the
+//! snapshot: the token endpoint reads them from the store ([`Memberships`]) when a request
+//! carries an organization scope.
 //!
 //! Mirrors `OrganizationScope` (which organizations each form yields),
 //! `TokenManager.getRequestedClientScopes` / `isValidScope` (which forms a request may carry
@@ -14,6 +16,7 @@ use std::sync::OnceLock;
 use serde_json::{Map, Value};
 
 use crate::representation::{ClientRepresentation, ClientScopeRepresentation, RealmRepresentation};
+use crate::store::OrganizationRow;
 
 /// The mapper type that makes a client scope an organization scope.
 pub const MEMBERSHIP_MAPPER: &str = "oidc-organization-membership-mapper";
@@ -23,6 +26,9 @@ pub const MEMBERSHIP_MAPPER: &str = "oidc-organization-membership-mapper";
 const ORGANIZATION: &str = "organization";
 
 pub use crate::model::Organization;
+
+/// The ids of the organizations a user is a member of (read from the store per token).
+pub type Memberships = [String];
 
 /// What an organization scope asks for (`OrganizationScope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,23 +61,20 @@ struct Forms {
 pub struct Organizations {
     list: Vec<Organization>,
     by_alias: HashMap<String, usize>,
-    /// Lower-case user name to organization indexes.
-    by_member: HashMap<String, Vec<usize>>,
     /// Client scopes carrying the membership mapper, by name.
     scopes: HashMap<String, Forms>,
 }
 
-fn attributes_of(v: Option<&Value>) -> Map<String, Value> {
-    let mut out = Map::new();
-    for (k, v) in v.and_then(Value::as_object).into_iter().flatten() {
-        let list = match v {
-            Value::Array(a) => a.iter().filter(|x| x.is_string()).cloned().collect(),
-            Value::String(s) => vec![Value::String(s.clone())],
-            _ => continue,
-        };
-        out.insert(k.clone(), Value::Array(list));
-    }
-    out
+fn attributes_of(o: &OrganizationRow) -> Map<String, Value> {
+    o.attributes
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                Value::Array(v.iter().cloned().map(Value::String).collect()),
+            )
+        })
+        .collect()
 }
 
 fn has_membership_mapper(s: &ClientScopeRepresentation) -> bool {
@@ -91,45 +94,23 @@ fn attached(client: &ClientRepresentation, name: &str) -> bool {
 }
 
 impl Organizations {
-    /// Indexes `organizations`, their `members` and the realm's organization scopes.
-    pub fn build(rep: &RealmRepresentation) -> Self {
+    /// Indexes the realm's organizations (the store's rows, in name order) and the realm's
+    /// organization scopes.
+    pub fn build(rep: &RealmRepresentation, orgs: &[OrganizationRow]) -> Self {
         let realm_enabled = rep.organizations_enabled.unwrap_or(false);
         let mut ix = Organizations::default();
-        for o in rep
-            .extra
-            .get("organizations")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let text = |k: &str| o.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-            let Some(alias) = text("alias").or_else(|| text("name")) else {
-                continue;
-            };
-            if ix.by_alias.contains_key(alias) {
+        for o in orgs {
+            if ix.by_alias.contains_key(&o.alias) {
                 continue;
             }
             let i = ix.list.len();
             ix.list.push(Organization {
-                id: text("id").unwrap_or_default().to_string(),
-                alias: alias.to_string(),
-                enabled: realm_enabled && o.get("enabled").and_then(Value::as_bool) != Some(false),
-                attributes: attributes_of(o.get("attributes")),
+                id: o.id.clone(),
+                alias: o.alias.clone(),
+                enabled: realm_enabled && o.enabled,
+                attributes: attributes_of(o),
             });
-            ix.by_alias.insert(alias.to_string(), i);
-            for m in o
-                .get("members")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(u) = m.get("username").and_then(Value::as_str) {
-                    let orgs = ix.by_member.entry(u.to_lowercase()).or_default();
-                    if !orgs.contains(&i) {
-                        orgs.push(i);
-                    }
-                }
-            }
+            ix.by_alias.insert(o.alias.clone(), i);
         }
         for (base, s) in rep.client_scopes.iter().flatten().enumerate() {
             let Some(name) = s.name.as_deref() else {
@@ -161,17 +142,21 @@ impl Organizations {
         self.scopes.contains_key(name)
     }
 
-    /// The enabled organizations `username` is a member of, in the realm's order.
+    /// The enabled organizations among `memberships`, in the realm's order.
     pub fn of_member<'a>(
         &'a self,
-        username: Option<&str>,
+        memberships: &'a Memberships,
     ) -> impl Iterator<Item = (usize, &'a Organization)> + 'a {
-        let found = username.and_then(|u| self.by_member.get(&u.to_lowercase()));
-        found
-            .into_iter()
-            .flatten()
-            .filter_map(|i| Some((*i, self.list.get(*i)?)))
-            .filter(|(_, o)| o.enabled)
+        self.list
+            .iter()
+            .enumerate()
+            .filter(move |(_, o)| o.enabled && memberships.contains(&o.id))
+    }
+
+    /// Whether the realm has organizations that a token could carry (enabled ones): the
+    /// token endpoint reads the user's memberships only then.
+    pub fn any_enabled(&self) -> bool {
+        self.list.iter().any(|o| o.enabled)
     }
 
     /// The organization scope `name` stands for: the scope itself (`ANY`) or one of its
@@ -264,47 +249,53 @@ impl Organizations {
             .find_map(|n| self.parse(n))
     }
 
-    /// The organizations `kind` yields for `username` (`OrganizationScope.resolveOrganizations`
-    /// without a selection made at login): `ANY` the only one, `ALL` every one, `SINGLE` the
-    /// named one for its members; enabled organizations only.
-    pub fn resolve(&self, username: Option<&str>, kind: OrgScope) -> Vec<&Organization> {
+    /// The organizations `kind` yields for a member of `memberships`
+    /// (`OrganizationScope.resolveOrganizations` without a selection made at login): `ANY` the
+    /// only one, `ALL` every one, `SINGLE` the named one for its members; enabled
+    /// organizations only.
+    pub fn resolve<'a>(
+        &'a self,
+        memberships: &'a Memberships,
+        kind: OrgScope,
+    ) -> Vec<&'a Organization> {
         match kind {
             OrgScope::Any => {
-                let mine: Vec<&Organization> = self.of_member(username).map(|(_, o)| o).collect();
+                let mine: Vec<&Organization> =
+                    self.of_member(memberships).map(|(_, o)| o).collect();
                 if mine.len() == 1 {
                     mine
                 } else {
                     Vec::new()
                 }
             }
-            OrgScope::All => self.of_member(username).map(|(_, o)| o).collect(),
+            OrgScope::All => self.of_member(memberships).map(|(_, o)| o).collect(),
             OrgScope::Single(i) => self
-                .of_member(username)
+                .of_member(memberships)
                 .filter(|(j, _)| *j == i)
                 .map(|(_, o)| o)
                 .collect(),
         }
     }
 
-    /// The organizations the token of `username` carries with `scopes`.
-    pub fn for_token(
-        &self,
-        username: Option<&str>,
+    /// The organizations the token of a member of `memberships` carries with `scopes`.
+    pub fn for_token<'a>(
+        &'a self,
+        memberships: &'a Memberships,
         scopes: &[&ClientScopeRepresentation],
-    ) -> Vec<&Organization> {
+    ) -> Vec<&'a Organization> {
         match self.requested(scopes) {
-            Some(kind) => self.resolve(username, kind),
+            Some(kind) => self.resolve(memberships, kind),
             None => Vec::new(),
         }
     }
 
-    /// The scopes granted to `username`: a dynamic form that yields no organization for the
+    /// The scopes granted to a member of `memberships`: a dynamic form that yields no organization for the
     /// user is dropped (`TokenManager.tryResolveDynamicClientScope`), so it is neither in the
     /// token's `scope` nor maps a claim. The organization scope requested by its own name
     /// stays, with or without a claim.
     pub fn granted<'a>(
         &self,
-        username: Option<&str>,
+        memberships: &Memberships,
         scopes: &[&'a ClientScopeRepresentation],
     ) -> Vec<&'a ClientScopeRepresentation> {
         scopes
@@ -316,7 +307,7 @@ impl Organizations {
                     return true;
                 }
                 self.parse(name)
-                    .is_some_and(|kind| !self.resolve(username, kind).is_empty())
+                    .is_some_and(|kind| !self.resolve(memberships, kind).is_empty())
             })
             .collect()
     }
@@ -337,15 +328,30 @@ mod tests {
                     {"name": "organization", "protocol": "openid-connect", "protocolMapper": MEMBERSHIP_MAPPER, "config": {}}]}
             ],
             "clients": [{"clientId": "app", "defaultClientScopes": ["profile"], "optionalClientScopes": ["organization"]},
-                        {"clientId": "plain", "defaultClientScopes": ["profile"]}],
-            "organizations": [
-                {"id": "1", "name": "Acme", "alias": "acme", "attributes": {"tier": ["gold"], "one": "x"},
-                 "members": [{"username": "Alice"}, {"username": "bob"}]},
-                {"id": "2", "name": "globex", "members": [{"username": "bob"}]},
-                {"id": "3", "name": "Off", "alias": "off", "enabled": false, "members": [{"username": "carol"}, {"username": "alice"}]}
-            ]
+                        {"clientId": "plain", "defaultClientScopes": ["profile"]}]
         }))
         .unwrap()
+    }
+
+    fn org(id: &str, alias: &str, enabled: bool) -> OrganizationRow {
+        OrganizationRow {
+            id: id.into(),
+            name: alias.into(),
+            alias: alias.into(),
+            enabled,
+            ..Default::default()
+        }
+    }
+
+    /// acme (1, with attributes), globex (2), off (3, disabled).
+    fn orgs() -> Vec<OrganizationRow> {
+        let mut acme = org("1", "acme", true);
+        acme.attributes.insert("tier".into(), vec!["gold".into()]);
+        vec![acme, org("2", "globex", true), org("3", "off", false)]
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
     }
 
     fn aliases(v: Vec<&Organization>) -> Vec<&str> {
@@ -355,35 +361,33 @@ mod tests {
     #[test]
     fn members_and_scope_forms_resolve_like_keycloak() {
         let rep = realm(true);
-        let ix = Organizations::build(&rep);
-        assert_eq!(ix.list()[1].alias, "globex", "alias defaults to the name");
-        assert_eq!(ix.list()[0].attributes["one"], json!(["x"]));
+        let ix = Organizations::build(&rep, &orgs());
+        assert_eq!(ix.list()[0].attributes["tier"], json!(["gold"]));
+        assert!(ix.any_enabled());
         let acme = OrgScope::Single(0);
         assert_eq!(ix.parse("organization"), Some(OrgScope::Any));
         assert_eq!(ix.parse("organization:*"), Some(OrgScope::All));
         assert_eq!(ix.parse("organization:acme"), Some(acme));
         assert_eq!(ix.parse("organization:nope"), None);
         assert_eq!(ix.parse("profile:acme"), None);
-        // Member names match case-insensitively; disabled organizations never count.
-        assert_eq!(aliases(ix.resolve(Some("alice"), OrgScope::Any)), ["acme"]);
-        assert!(
-            ix.resolve(Some("bob"), OrgScope::Any).is_empty(),
-            "two orgs"
-        );
-        assert_eq!(
-            aliases(ix.resolve(Some("bob"), OrgScope::All)),
-            ["acme", "globex"]
-        );
-        assert!(ix.resolve(Some("carol"), OrgScope::All).is_empty());
-        assert!(ix.resolve(Some("dave"), OrgScope::Any).is_empty());
-        assert_eq!(aliases(ix.resolve(Some("bob"), acme)), ["acme"]);
-        assert!(ix.resolve(Some("dave"), acme).is_empty());
+        let (alice, bob, carol, dave) = (ids(&["1", "3"]), ids(&["1", "2"]), ids(&["3"]), ids(&[]));
+        // Disabled organizations never count.
+        assert_eq!(aliases(ix.resolve(&alice, OrgScope::Any)), ["acme"]);
+        assert!(ix.resolve(&bob, OrgScope::Any).is_empty(), "two orgs");
+        assert_eq!(aliases(ix.resolve(&bob, OrgScope::All)), ["acme", "globex"]);
+        assert!(ix.resolve(&carol, OrgScope::All).is_empty());
+        assert!(ix.resolve(&dave, OrgScope::Any).is_empty());
+        assert_eq!(aliases(ix.resolve(&bob, acme)), ["acme"]);
+        assert!(ix.resolve(&dave, acme).is_empty());
+        // Memberships of organizations the snapshot does not know (deleted meanwhile) count
+        // for nothing.
+        assert!(ix.resolve(&ids(&["9"]), OrgScope::All).is_empty());
     }
 
     #[test]
     fn dynamic_forms_need_an_attached_scope_and_an_enabled_organization() {
         let rep = realm(true);
-        let ix = Organizations::build(&rep);
+        let ix = Organizations::build(&rep, &orgs());
         let app = &rep.clients.as_ref().unwrap()[0];
         let plain = &rep.clients.as_ref().unwrap()[1];
         let s = ix.dynamic_scope(&rep, app, "organization:acme").unwrap();
@@ -407,24 +411,22 @@ mod tests {
         let names = |v: Vec<&ClientScopeRepresentation>| -> Vec<String> {
             v.iter().map(|s| s.name.clone().unwrap()).collect()
         };
+        assert_eq!(names(ix.granted(&[], &[base, all, one])), ["organization"]);
         assert_eq!(
-            names(ix.granted(Some("dave"), &[base, all, one])),
-            ["organization"]
-        );
-        assert_eq!(
-            names(ix.granted(Some("alice"), &[all, one])),
+            names(ix.granted(&ids(&["1"]), &[all, one])),
             ["organization:*", "organization:acme"]
         );
         assert_eq!(ix.requested(&[base]), Some(OrgScope::Any));
-        assert_eq!(aliases(ix.for_token(Some("bob"), &[one])), ["acme"]);
+        assert_eq!(aliases(ix.for_token(&ids(&["1", "2"]), &[one])), ["acme"]);
     }
 
     #[test]
     fn disabled_organizations_feature_yields_nothing() {
         let rep = realm(false);
-        let ix = Organizations::build(&rep);
+        let ix = Organizations::build(&rep, &orgs());
+        assert!(!ix.any_enabled());
         let app = &rep.clients.as_ref().unwrap()[0];
-        assert!(ix.resolve(Some("bob"), OrgScope::All).is_empty());
+        assert!(ix.resolve(&ids(&["1", "2"]), OrgScope::All).is_empty());
         assert!(ix.dynamic_scope(&rep, app, "organization:acme").is_none());
         assert!(ix.dynamic_scope(&rep, app, "organization:*").is_some());
     }

@@ -14,7 +14,7 @@ use crate::crypto::{b64, jwks};
 use crate::model::RealmSettings;
 use crate::policy::blacklist::Blacklists;
 use crate::representation::{ComponentRepresentation, RealmRepresentation};
-use crate::store::{Store, StoreError, StoredRealm};
+use crate::store::{OrganizationRow, Store, StoreError, StoredRealm};
 
 use super::import;
 use super::index::RealmIndex;
@@ -123,14 +123,20 @@ pub struct RealmSnapshot {
 }
 
 impl RealmSnapshot {
-    /// Builds a snapshot from its stored form.
+    /// Builds a snapshot from its stored form, without organizations (see
+    /// [`RealmSnapshot::build_with`]).
     pub fn build(stored: &StoredRealm) -> Result<Self, StoreError> {
+        Self::build_with(stored, &[])
+    }
+
+    /// Builds a snapshot from its stored form and its organizations (rows of the store).
+    pub fn build_with(stored: &StoredRealm, orgs: &[OrganizationRow]) -> Result<Self, StoreError> {
         let rep: RealmRepresentation = serde_json::from_str(&stored.representation)
             .map_err(|e| StoreError::Corrupt(format!("realm '{}': {e}", stored.name)))?;
         let keys = import::realm_keys(&rep)
             .map_err(|e| StoreError::Corrupt(format!("realm '{}': {e}", stored.name)))?;
         let hmac_keys = hmac_keys(&rep);
-        let index = RealmIndex::build(&rep);
+        let index = RealmIndex::build(&rep, orgs);
         let jwks = Bytes::from(jwks::jwks(&keys).to_string());
         let public_key = keys::active_for(&keys, "RS256").map(|k| b64(&k.spki));
         let settings = RealmSettings::of(&rep);
@@ -178,6 +184,14 @@ impl RealmSnapshot {
     }
 }
 
+/// Builds the snapshot of a stored realm with its organizations, read from the store after
+/// the realm row (an organization written meanwhile bumped the realm's version, so a
+/// snapshot never holds organizations older than its version says).
+pub async fn load(store: &dyn Store, stored: &StoredRealm) -> Result<RealmSnapshot, StoreError> {
+    let orgs = store.organizations(&stored.id).await?;
+    RealmSnapshot::build_with(stored, &orgs)
+}
+
 /// All realm snapshots by name, and the process-wide helpers every snapshot shares.
 #[derive(Debug, Default)]
 pub struct RealmCache {
@@ -212,13 +226,21 @@ impl RealmCache {
         snap
     }
 
-    /// Loads every realm from the store, replacing the cache.
+    /// Loads every realm (and its organizations) from the store, replacing the cache.
     pub async fn load_all(&self, store: &dyn Store) -> Result<(), StoreError> {
         let mut map = HashMap::new();
-        for stored in store.realms().await? {
+        // Read after the realms: an organization created meanwhile is in the list, and the
+        // realm's version it bumped makes the next sync read the realm again anyway.
+        let realms = store.realms().await?;
+        let mut orgs: HashMap<String, Vec<OrganizationRow>> = HashMap::new();
+        for (realm_id, o) in store.all_organizations().await? {
+            orgs.entry(realm_id).or_default().push(o);
+        }
+        for stored in realms {
+            let list = orgs.get(&stored.id).map(Vec::as_slice).unwrap_or_default();
             map.insert(
                 stored.name.clone(),
-                Arc::new(self.adopt(RealmSnapshot::build(&stored)?)),
+                Arc::new(self.adopt(RealmSnapshot::build_with(&stored, list)?)),
             );
         }
         self.map.store(Arc::new(map));
@@ -238,6 +260,15 @@ impl RealmCache {
             }
             m
         });
+    }
+
+    /// Reads one realm (and its organizations) from the store again and puts its snapshot:
+    /// after a write that bumped its version without going through [`crate::realm::edit`].
+    pub async fn reload(&self, store: &dyn Store, name: &str) -> Result<(), StoreError> {
+        if let Some(r) = store.realm_by_name(name).await? {
+            self.put(load(store, &r).await?);
+        }
+        Ok(())
     }
 
     /// Drops a realm.
@@ -266,7 +297,7 @@ impl RealmCache {
                 continue;
             }
             if let Some(r) = store.realm_by_name(name).await? {
-                self.put(RealmSnapshot::build(&r)?);
+                self.put(load(store, &r).await?);
                 changed += 1;
             }
         }

@@ -5,6 +5,7 @@
 mod devices;
 mod flows;
 pub(crate) mod login_failures;
+pub(crate) mod organizations;
 pub mod outage;
 mod postgres;
 mod realms;
@@ -20,6 +21,10 @@ use async_trait::async_trait;
 pub use devices::{DeviceCodeRow, DeviceDecision, DeviceRequest, DeviceStatus, DeviceStore};
 pub use flows::{CodeUse, FlowStore, PendingLoginRow};
 pub use login_failures::{FailureRule, LoginFailureRow, LoginFailureStore};
+pub use organizations::{
+    MemberQuery, MemberRow, MembershipType, NewOrganization, OrgConflict, OrgWriteError,
+    OrganizationDomain, OrganizationQuery, OrganizationRow, OrganizationStore,
+};
 pub use postgres::PostgresStore;
 pub use realms::{RealmStore, RealmVersion, StoredRealm, Write};
 pub use registration::{InitialAccessMatch, InitialAccessRow, RegistrationStore};
@@ -99,6 +104,7 @@ pub trait Store:
     + RegistrationStore
     + DeviceStore
     + LoginFailureStore
+    + OrganizationStore
     + Send
     + Sync
     + 'static

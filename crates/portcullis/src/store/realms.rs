@@ -60,6 +60,16 @@ pub enum Write {
         /// Users.
         users: Vec<UserRow>,
     },
+    /// Insert organizations (with their members and linked identity providers) into a realm:
+    /// a realm import's, in the realm's transaction.
+    InsertOrganizations {
+        /// Realm id.
+        realm_id: String,
+        /// Realm name (for the conflict messages).
+        realm_name: String,
+        /// The organizations.
+        organizations: Vec<super::NewOrganization>,
+    },
     /// Uses an initial access token of the realm once (client registration): the batch fails
     /// with [`StoreError::Exhausted`] when the token is unknown, expired or has no uses left,
     /// so a client is created only together with the use.
@@ -157,7 +167,7 @@ macro_rules! impl_realms {
                         }
                         Write::DeleteRealm { id } => {
                             sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1)").bind(&id).execute(&mut *tx).await?;
-                            for table in ["user_session", "auth_session", "auth_code", "initial_access", "user_entity"] {
+                            for table in ["organization", "user_session", "auth_session", "auth_code", "initial_access", "user_entity"] {
                                 sqlx::query(&format!("DELETE FROM {table} WHERE realm_id = $1")).bind(&id).execute(&mut *tx).await?;
                             }
                             sqlx::query("DELETE FROM realm WHERE id = $1").bind(&id).execute(&mut *tx).await?;
@@ -188,6 +198,18 @@ macro_rules! impl_realms {
                                     StoreError::Unique(m) => StoreError::Unique(format!("duplicate user: {m}")),
                                     other => other,
                                 })?;
+                            }
+                        }
+                        Write::InsertOrganizations { realm_id, realm_name, organizations } => {
+                            for mut o in organizations {
+                                // Organization ids are unique across realms: a file whose id is
+                                // another realm's (two realms imported from copies of one file)
+                                // gets a fresh id rather than failing.
+                                let taken: Option<(String,)> = sqlx::query_as("SELECT realm_id FROM organization WHERE id = $1").bind(&o.row.id).fetch_optional(&mut *tx).await?;
+                                if taken.is_some_and(|(r,)| r != realm_id) {
+                                    o.row.id = uuid::Uuid::new_v4().to_string();
+                                }
+                                Self::insert_organization_on(&mut *tx, &realm_id, &o).await.map_err(|e| e.into_store(&realm_name))?;
                             }
                         }
                         Write::UseInitialAccess { realm_id, token_hash, now } => {

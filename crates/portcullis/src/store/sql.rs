@@ -492,6 +492,7 @@ macro_rules! impl_store {
         $crate::store::registration::impl_registration!($store, $db);
         $crate::store::devices::impl_devices!($store, $db);
         $crate::store::login_failures::impl_login_failures!($store, $db);
+        $crate::store::organizations::impl_organizations!($store, $db);
     };
 }
 

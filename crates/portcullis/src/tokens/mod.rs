@@ -117,7 +117,23 @@ fn granted_scopes<'a>(req: &TokenRequest<'a>) -> Vec<&'a ClientScopeRepresentati
     req.snap
         .index
         .organizations
-        .granted(req.user.username.as_deref(), req.scopes)
+        .granted(req.memberships, req.scopes)
+}
+
+/// The ids of the organizations `user_id` is a member of, as the token of a request with
+/// `scopes` needs them: read from the store (one query) only when the scopes ask for an
+/// organization scope and the realm has enabled organizations; empty otherwise.
+pub async fn memberships(
+    store: &dyn crate::store::Store,
+    snap: &RealmSnapshot,
+    user_id: &str,
+    scopes: &[&ClientScopeRepresentation],
+) -> Result<Vec<String>, crate::store::StoreError> {
+    let orgs = &snap.index.organizations;
+    if orgs.requested(scopes).is_none() || !orgs.any_enabled() {
+        return Ok(Vec::new());
+    }
+    store.membership_ids(&snap.id, user_id).await
 }
 
 /// The `scope` string: `openid` first when asked, then the scopes that go into it.
@@ -203,6 +219,8 @@ pub struct TokenRequest<'a> {
     pub notes: &'a Map<String, Value>,
     /// Client scopes in effect.
     pub scopes: &'a [&'a ClientScopeRepresentation],
+    /// The ids of the user's organizations, as [`memberships`] reads them for `scopes`.
+    pub memberships: &'a crate::realm::organizations::Memberships,
     /// `openid` requested.
     pub openid: bool,
     /// `nonce` for the ID token.
@@ -264,7 +282,7 @@ impl<'a> MapperData<'a> {
                 .snap
                 .index
                 .organizations
-                .for_token(req.user.username.as_deref(), req.scopes),
+                .for_token(req.memberships, req.scopes),
         }
     }
 

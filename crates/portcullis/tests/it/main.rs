@@ -24,6 +24,7 @@ mod implicit;
 mod limits;
 mod openidconnect_rp;
 mod organizations;
+mod organizations_admin;
 mod outage;
 mod password_blacklist;
 mod realm_files;

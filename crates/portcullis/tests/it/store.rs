@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use portcullis::store::{
-    InitialAccessRow, PostgresStore, RefreshUse, SessionRow, SqliteStore, Store, StoreError,
-    StoredRealm, UserRow, Write,
+    InitialAccessRow, MemberQuery, MembershipType, NewOrganization, OrgConflict, OrgWriteError,
+    OrganizationDomain, OrganizationQuery, OrganizationRow, PostgresStore, RefreshUse, SessionRow,
+    SqliteStore, Store, StoreError, StoredRealm, UserRow, Write,
 };
 
 use serde_json::{json, Value};
@@ -412,6 +413,192 @@ async fn concurrent_writes(store: Arc<dyn Store>) {
         .unwrap();
 }
 
+fn org(id: &str, name: &str, domain: &str) -> NewOrganization {
+    NewOrganization {
+        row: OrganizationRow {
+            id: id.into(),
+            name: name.into(),
+            alias: name.to_lowercase(),
+            enabled: true,
+            attributes: [("tier".to_string(), vec!["gold".to_string()])]
+                .into_iter()
+                .collect(),
+            domains: vec![OrganizationDomain {
+                name: domain.into(),
+                verified: false,
+            }],
+            ..Default::default()
+        },
+        members: Vec::new(),
+        identity_providers: Vec::new(),
+    }
+}
+
+/// Organizations: uniqueness rules each with its own answer, members of the realm only, a
+/// write bumping the realm's version (so that nodes rebuild their snapshots) while members do
+/// not, and deletes of users, organizations and realms taking what hangs on them.
+async fn organizations_suite(store: Arc<dyn Store>) {
+    store
+        .apply(vec![
+            Write::InsertRealm(realm("o1", "orgs")),
+            Write::InsertRealm(realm("o2", "other")),
+            Write::InsertUsers {
+                realm_id: "o1".into(),
+                users: vec![user("ou1", "alice"), user("ou2", "bob")],
+            },
+            Write::InsertUsers {
+                realm_id: "o2".into(),
+                users: vec![user("ou3", "carol")],
+            },
+        ])
+        .await
+        .unwrap();
+    let version = |name: &'static str| {
+        let store = store.clone();
+        async move { store.realm_by_name(name).await.unwrap().unwrap().version }
+    };
+    let v0 = version("orgs").await;
+    store
+        .insert_organization("o1", &org("org-a", "Acme", "acme.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        version("orgs").await,
+        v0 + 1,
+        "a new organization bumps the realm"
+    );
+    let conflict = |r: Result<(), OrgWriteError>| match r {
+        Err(OrgWriteError::Conflict(c)) => c,
+        other => panic!("expected a conflict: {other:?}"),
+    };
+    assert_eq!(
+        conflict(
+            store
+                .insert_organization("o1", &org("org-b", "Acme", "b.com"))
+                .await
+        ),
+        OrgConflict::Name
+    );
+    let mut same_alias = org("org-b", "Other", "b.com");
+    same_alias.row.alias = "acme".into();
+    assert_eq!(
+        conflict(store.insert_organization("o1", &same_alias).await),
+        OrgConflict::Alias
+    );
+    assert_eq!(
+        conflict(
+            store
+                .insert_organization("o1", &org("org-b", "B", "acme.com"))
+                .await
+        ),
+        OrgConflict::Domain {
+            domain: "acme.com".into(),
+            organization: "Acme".into()
+        }
+    );
+    // Another realm may use the name, alias and domain.
+    store
+        .insert_organization("o2", &org("org-c", "Acme", "acme.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.organizations("o1").await.unwrap().len(),
+        1,
+        "nothing half-written"
+    );
+
+    // Members: users of the realm, once each; no realm version change.
+    let v1 = version("orgs").await;
+    let add = |u: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .add_member("o1", "org-a", u, MembershipType::Unmanaged)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(add("ou1").await);
+    assert!(add("ou2").await);
+    assert!(!add("ou1").await, "a member added twice");
+    assert!(!add("ou3").await, "a user of another realm");
+    assert!(!add("nobody").await);
+    assert_eq!(version("orgs").await, v1, "members do not touch the realm");
+    assert_eq!(store.count_members("org-a").await.unwrap(), 2);
+    assert_eq!(
+        store.membership_ids("o1", "ou1").await.unwrap(),
+        ["org-a".to_string()]
+    );
+    let page = store
+        .members(
+            "org-a",
+            &MemberQuery {
+                search: Some("BO".into()),
+                max: -1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].user.username, "bob");
+    let found = store
+        .search_organizations(
+            "o1",
+            &OrganizationQuery {
+                attributes: vec![("tier".into(), "gold".into())],
+                max: -1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found[0].attributes["tier"], ["gold"]);
+    assert_eq!(found[0].domains[0].name, "acme.com");
+
+    // Deleting a user ends the memberships.
+    assert!(store.delete_user("o1", "ou2").await.unwrap());
+    assert_eq!(store.count_members("org-a").await.unwrap(), 1);
+
+    // Identity providers: one organization each.
+    store
+        .link_identity_provider("o1", "org-a", "github")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.link_identity_provider("o1", "org-a", "github").await,
+        Err(OrgWriteError::Conflict(OrgConflict::IdpLinked))
+    ));
+    assert_eq!(
+        store.identity_provider_links("o1").await.unwrap(),
+        [("github".to_string(), "org-a".to_string())]
+    );
+
+    // Deleting the organization takes its memberships and links; deleting a realm its
+    // organizations.
+    assert!(store.delete_organization("o1", "org-a").await.unwrap());
+    assert!(!store.delete_organization("o1", "org-a").await.unwrap());
+    assert!(store.membership_ids("o1", "ou1").await.unwrap().is_empty());
+    assert!(store
+        .identity_provider_links("o1")
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .add_member("o2", "org-c", "ou3", MembershipType::Managed)
+        .await
+        .unwrap();
+    store
+        .apply(vec![
+            Write::DeleteRealm { id: "o1".into() },
+            Write::DeleteRealm { id: "o2".into() },
+        ])
+        .await
+        .unwrap();
+    assert!(store.all_organizations().await.unwrap().is_empty());
+    assert!(store.membership_ids("o2", "ou3").await.unwrap().is_empty());
+}
+
 /// Brute-force counters: the store's one-statement failure update computes what Keycloak's
 /// algorithm (`policy::brute_force::next`) computes; concurrent failures are all counted, each
 /// seeing its own count; clearing one user or a realm; a deleted user's row goes with it.
@@ -516,6 +703,7 @@ async fn store_suite_sqlite() {
     let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
     suite(store.clone()).await;
+    organizations_suite(store.clone()).await;
     login_failures(store.clone()).await;
     concurrent_writes(store).await;
     // Reopening runs no migration twice and keeps data.
@@ -532,10 +720,109 @@ async fn store_suite_postgres() {
         .unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
     suite(store.clone()).await;
+    organizations_suite(store.clone()).await;
     login_failures(store.clone()).await;
     concurrent_writes(store).await;
     PostgresStore::connect(&pg_url(), Some(&schema), 1)
         .await
         .unwrap();
     drop_schema(&schema).await;
+}
+
+/// Scale figures (run by hand: `cargo test -p portcullis --test it store::organization_scale -- --ignored --nocapture`):
+/// an organization of 100,000 members on SQLite; adding one more writes one row and leaves
+/// the realm's version alone, and the token endpoint's membership read stays one indexed query.
+#[tokio::test]
+#[ignore]
+async fn organization_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("s.db")).await.unwrap());
+    const N: usize = 100_000;
+    let users: Vec<UserRow> = (0..N)
+        .map(|i| user(&format!("u{i}"), &format!("user{i:06}")))
+        .collect();
+    let mut big = org("big", "Big", "big.example");
+    big.members = (0..N)
+        .map(|i| (format!("u{i}"), MembershipType::Unmanaged))
+        .collect();
+    let t = std::time::Instant::now();
+    store
+        .apply(vec![
+            Write::InsertRealm(realm("s1", "scale")),
+            Write::InsertUsers {
+                realm_id: "s1".into(),
+                users,
+            },
+            Write::InsertOrganizations {
+                realm_id: "s1".into(),
+                realm_name: "scale".into(),
+                organizations: vec![big],
+            },
+        ])
+        .await
+        .unwrap();
+    println!("import of {N} users and members: {:?}", t.elapsed());
+    store
+        .apply(vec![Write::InsertUsers {
+            realm_id: "s1".into(),
+            users: vec![user("late", "late")],
+        }])
+        .await
+        .unwrap();
+    let version = store.realm_by_name("scale").await.unwrap().unwrap().version;
+    let time = |label: &str, t: std::time::Instant, n: u32| {
+        println!("{label}: {:?} each", t.elapsed() / n)
+    };
+    let t = std::time::Instant::now();
+    assert!(store
+        .add_member("s1", "big", "late", MembershipType::Unmanaged)
+        .await
+        .unwrap());
+    time("add a member (the 100,001st)", t, 1);
+    assert_eq!(
+        store.realm_by_name("scale").await.unwrap().unwrap().version,
+        version,
+        "the realm is not rewritten"
+    );
+    let t = std::time::Instant::now();
+    for i in 0..1000 {
+        let ids = store
+            .membership_ids("s1", &format!("u{}", i * 97))
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 1);
+    }
+    time("membership read of the token endpoint", t, 1000);
+    let t = std::time::Instant::now();
+    assert_eq!(store.count_members("big").await.unwrap(), N as i64 + 1);
+    time("count members", t, 1);
+    let t = std::time::Instant::now();
+    let page = store
+        .members(
+            "big",
+            &MemberQuery {
+                search: Some("user0999".into()),
+                max: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 10);
+    time("member search, one page", t, 1);
+    let t = std::time::Instant::now();
+    let page = store
+        .members(
+            "big",
+            &MemberQuery {
+                first: 50_000,
+                max: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 10);
+    time("member page at offset 50,000", t, 1);
 }

@@ -155,6 +155,7 @@ pub(crate) async fn session_tokens(
     let sid = session.id.clone();
     let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, scope)?;
     let notes = Map::from_iter([("AUTH_TIME".to_string(), json!(auth_time.to_string()))]);
+    let memberships = tokens::memberships(store, ctx.snap, &row.id, &scopes).await?;
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,
@@ -164,6 +165,7 @@ pub(crate) async fn session_tokens(
         sid: Some(&sid),
         notes: &notes,
         scopes: &scopes,
+        memberships: &memberships,
         openid,
         nonce,
         now: ctx.now,

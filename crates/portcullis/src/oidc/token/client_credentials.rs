@@ -66,6 +66,8 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         notes.insert("clientHost".into(), json!(ip.to_string()));
         notes.insert("clientAddress".into(), json!(ip.to_string()));
     }
+    let memberships =
+        tokens::memberships(ctx.state.store.as_ref(), ctx.snap, &row.id, &scopes).await?;
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,
@@ -75,6 +77,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         sid: None,
         notes: &notes,
         scopes: &scopes,
+        memberships: &memberships,
         openid,
         nonce: None,
         now: ctx.now,

@@ -92,6 +92,8 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let sid = uuid::Uuid::new_v4().to_string();
     let notes = Map::from_iter([("AUTH_TIME".to_string(), json!(ctx.now.to_string()))]);
     let client_id = client.client_id.as_deref().unwrap_or_default();
+    let memberships =
+        tokens::memberships(ctx.state.store.as_ref(), ctx.snap, &row.id, &scopes).await?;
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,
@@ -101,6 +103,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         sid: Some(&sid),
         notes: &notes,
         scopes: &scopes,
+        memberships: &memberships,
         openid,
         nonce: None,
         now: ctx.now,

@@ -159,6 +159,8 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let requested = narrowed_scope(&claims, ctx.params.get("scope"))?;
     let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, Some(&requested))?;
     let notes = SessionNotes::map_of(&session.data);
+    let memberships =
+        tokens::memberships(ctx.state.store.as_ref(), ctx.snap, &row.id, &scopes).await?;
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,
@@ -168,6 +170,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         sid: Some(sid),
         notes: &notes,
         scopes: &scopes,
+        memberships: &memberships,
         openid,
         nonce: None,
         now: ctx.now,

@@ -184,6 +184,8 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let notes = auth_time
         .map(|t| SessionNotes::at(t).to_map())
         .unwrap_or_default();
+    let memberships =
+        tokens::memberships(ctx.state.store.as_ref(), ctx.snap, &user_row.id, &scopes).await?;
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,
@@ -193,6 +195,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         sid: sid.as_deref(),
         notes: &notes,
         scopes: &scopes,
+        memberships: &memberships,
         openid: openid || requested_type == ID_TOKEN_TYPE,
         nonce: None,
         now: ctx.now,
