@@ -10,6 +10,7 @@ pub mod client_registration;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod events;
 pub mod health;
 pub mod http;
 #[cfg(test)]
@@ -53,6 +54,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Client for requests the server sends (back-channel logout).
     pub outbound: reqwest::Client,
+    /// The event queue (login and admin events).
+    pub events: Arc<events::Events>,
 }
 
 impl AppState {

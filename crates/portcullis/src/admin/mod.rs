@@ -12,6 +12,7 @@ pub mod client_scopes;
 pub mod clients;
 pub mod components;
 pub mod consents;
+pub mod events;
 pub mod groups;
 pub mod initial_access;
 pub mod partial_import;
@@ -476,4 +477,5 @@ pub fn routes() -> Router<AppState> {
         .merge(scope_mappings::routes())
         .merge(certificates::routes())
         .merge(consents::routes())
+        .merge(events::routes())
 }

@@ -110,6 +110,14 @@ pub struct Config {
     pub public_key_min_time_between_requests: std::time::Duration,
     /// Limits against hostile or broken clients (sizes, connections, timeouts, rate).
     pub limits: limits::Limits,
+    /// `jboss-logging` level of successful events.
+    pub events_success_level: crate::events::listeners::Level,
+    /// `jboss-logging` level of failed events.
+    pub events_error_level: crate::events::listeners::Level,
+    /// The JSON-lines event output, if on.
+    pub events_json_output: Option<crate::events::writer::JsonOutput>,
+    /// Capacity of the event queue.
+    pub events_queue_size: usize,
 }
 
 /// A configuration error: names the option.
@@ -212,6 +220,22 @@ impl Lookup<'_> {
     }
 }
 
+/// A `jboss-logging` level option.
+fn event_level(
+    name: &str,
+    v: Option<String>,
+    default: crate::events::listeners::Level,
+) -> Result<crate::events::listeners::Level, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(v) => crate::events::listeners::Level::parse(&v).ok_or_else(|| {
+            ConfigError(format!(
+                "invalid value for option '{name}': '{v}' (trace, debug, info, warn or error)"
+            ))
+        }),
+    }
+}
+
 impl Config {
     /// Resolves and validates the configuration.
     pub fn resolve(
@@ -264,6 +288,26 @@ impl Config {
             .unwrap_or_else(|| data_dir.join("password-blacklists")),
             public_key_min_time_between_requests: public_key_min_time_between_requests(&o)?,
             limits: limits::limits(&o)?,
+            events_success_level: event_level(
+                "spi-events-listener--jboss-logging--success-level",
+                get("spi-events-listener--jboss-logging--success-level"),
+                crate::events::listeners::Level::Debug,
+            )?,
+            events_error_level: event_level(
+                "spi-events-listener--jboss-logging--error-level",
+                get("spi-events-listener--jboss-logging--error-level"),
+                crate::events::listeners::Level::Warn,
+            )?,
+            events_json_output: get("events-json-output")
+                .map(|v| crate::events::writer::JsonOutput::parse(&v)),
+            events_queue_size: match get("events-queue-size") {
+                None => 10_000,
+                Some(v) => v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ConfigError(format!(
+                        "invalid value for option 'events-queue-size': '{v}' (a positive number)"
+                    ))
+                })?,
+            },
         };
         if mode == Mode::Production {
             config.check_production(hostname_strict)?;

@@ -89,6 +89,8 @@ pub struct RealmSettings {
     pub device_polling_interval: Option<i64>,
     /// Session lifespans.
     pub sessions: SessionLifespans,
+    /// Events and admin events.
+    pub events: crate::events::EventSettings,
 }
 
 impl RealmSettings {
@@ -118,6 +120,7 @@ impl RealmSettings {
             device_code_lifespan: rep.oauth2_device_code_lifespan.filter(|v| *v > 0),
             device_polling_interval: rep.oauth2_device_polling_interval.filter(|v| *v >= 0),
             sessions: SessionLifespans::of(rep),
+            events: crate::events::EventSettings::of(rep),
         }
     }
 

@@ -3,6 +3,7 @@
 //! succeeded is committed; [`Store::apply`] runs a batch in one transaction.
 
 mod devices;
+pub(crate) mod events;
 mod flows;
 mod postgres;
 mod realms;
@@ -16,6 +17,7 @@ mod users;
 use async_trait::async_trait;
 
 pub use devices::{DeviceCodeRow, DeviceDecision, DeviceRequest, DeviceStatus, DeviceStore};
+pub use events::{AdminEventQuery, AdminEventRow, EventPage, EventQuery, EventRow, EventStore};
 pub use flows::{CodeUse, FlowStore, PendingLoginRow};
 pub use postgres::PostgresStore;
 pub use realms::{RealmStore, RealmVersion, StoredRealm, Write};
@@ -92,6 +94,7 @@ pub trait Store:
     + TokenStore
     + RegistrationStore
     + DeviceStore
+    + EventStore
     + Send
     + Sync
     + 'static

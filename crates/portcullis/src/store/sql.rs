@@ -491,6 +491,7 @@ macro_rules! impl_store {
         $crate::store::tokens::impl_tokens!($store, $db);
         $crate::store::registration::impl_registration!($store, $db);
         $crate::store::devices::impl_devices!($store, $db);
+        $crate::store::events::impl_events!($store, $db);
     };
 }
 

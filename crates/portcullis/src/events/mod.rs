@@ -1,0 +1,455 @@
+//! Keycloak's login events and admin events.
+//!
+//! A flow reports what happened with one call: `UserEvent::new(snap, "LOGIN")`, the facts it
+//! knows (`.client(..)`, `.user(..)`, `.detail(..)`), then `.success(state)` or
+//! `.error(state, errors::X)`. The caller's address comes from the request context set by
+//! [`context::layer`]; admin events are recorded by that same layer for every Admin API write
+//! ([`admin_hook`]), so no admin handler reports anything.
+//!
+//! Nothing here waits or fails a request: an event goes into a bounded queue
+//! ([`Events::submit`]) drained by one background task ([`writer`]) that runs the listeners
+//! (`jboss-logging`, the JSON-lines output) and stores the events the realm keeps in batches.
+//! A full queue drops the event, counts it (`portcullis_events_dropped_total` on `/metrics`)
+//! and warns.
+//!
+//! What is stored follows Keycloak: login events when `eventsEnabled` and the type is in
+//! `enabledEventTypes` (or, that list empty, stored by default); admin events when
+//! `adminEventsEnabled`, with the request body when `adminEventsDetailsEnabled`. The listeners
+//! see every event, stored or not, as Keycloak's do.
+
+pub mod admin_hook;
+pub mod context;
+pub mod listeners;
+pub mod time;
+pub mod types;
+pub mod writer;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::realm::snapshot::RealmSnapshot;
+use crate::representation::RealmRepresentation;
+use crate::AppState;
+
+pub use types::errors;
+
+/// The listener Keycloak gives every realm.
+pub const JBOSS_LOGGING: &str = "jboss-logging";
+
+/// Listeners a realm may name in `eventsListeners`.
+pub const REALM_LISTENERS: &[&str] = &[JBOSS_LOGGING];
+
+/// Listeners configured for the whole server, which a realm may not name (Keycloak's "global"
+/// listeners).
+pub const GLOBAL_LISTENERS: &[&str] = &[listeners::JSON_LISTENER];
+
+/// Longest detail value kept; longer ones are cut (Keycloak cuts stored details too).
+pub const MAX_DETAIL_CHARS: usize = 2048;
+
+/// A realm's event settings (`RealmEventsConfigRepresentation` fields of the realm).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventSettings {
+    /// `eventsEnabled`: store login events.
+    pub enabled: bool,
+    /// `eventsExpiration` in seconds (0: kept).
+    pub expiration: i64,
+    /// `enabledEventTypes` (empty: the types stored by default).
+    pub enabled_types: Vec<String>,
+    /// `adminEventsEnabled`.
+    pub admin_enabled: bool,
+    /// `adminEventsDetailsEnabled`.
+    pub admin_details: bool,
+    /// `eventsListeners` (`["jboss-logging"]` when absent).
+    pub listeners: Vec<String>,
+}
+
+fn strings(v: Option<&Value>) -> Option<Vec<String>> {
+    v.and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect()
+    })
+}
+
+impl EventSettings {
+    /// The settings of a realm.
+    pub fn of(rep: &RealmRepresentation) -> Self {
+        let get = |k: &str| rep.extra.get(k);
+        let flag = |k: &str| get(k).and_then(Value::as_bool).unwrap_or(false);
+        EventSettings {
+            enabled: flag("eventsEnabled"),
+            expiration: get("eventsExpiration")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                .max(0),
+            enabled_types: strings(get("enabledEventTypes")).unwrap_or_default(),
+            admin_enabled: flag("adminEventsEnabled"),
+            admin_details: flag("adminEventsDetailsEnabled"),
+            listeners: strings(get("eventsListeners"))
+                .unwrap_or_else(|| vec![JBOSS_LOGGING.to_string()]),
+        }
+    }
+
+    /// Whether a login event of type `kind` is stored.
+    pub fn stores(&self, kind: &str) -> bool {
+        self.enabled
+            && if self.enabled_types.is_empty() {
+                types::saved_by_default(kind)
+            } else {
+                self.enabled_types.iter().any(|t| t == kind)
+            }
+    }
+
+    /// Whether the realm's events go to the `jboss-logging` listener.
+    pub fn jboss_logging(&self) -> bool {
+        self.listeners.iter().any(|l| l == JBOSS_LOGGING)
+    }
+}
+
+/// A login event (Keycloak's `Event`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Random id.
+    pub id: String,
+    /// Milliseconds since the epoch.
+    pub time: i64,
+    /// Type, `_ERROR` included on failures.
+    pub kind: String,
+    /// Realm id.
+    pub realm_id: String,
+    /// Realm name (for the log lines).
+    pub realm_name: String,
+    /// `clientId`.
+    pub client_id: Option<String>,
+    /// User id.
+    pub user_id: Option<String>,
+    /// SSO session id.
+    pub session_id: Option<String>,
+    /// Caller's address.
+    pub ip_address: Option<String>,
+    /// Keycloak's error value.
+    pub error: Option<String>,
+    /// Details, in the order the flow set them.
+    pub details: Vec<(String, String)>,
+}
+
+/// An admin event (Keycloak's `AdminEvent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminEvent {
+    /// Random id.
+    pub id: String,
+    /// Milliseconds since the epoch.
+    pub time: i64,
+    /// Administered realm id.
+    pub realm_id: String,
+    /// Administered realm name.
+    pub realm_name: String,
+    /// `CREATE`, `UPDATE`, `DELETE`, `ACTION`.
+    pub operation_type: String,
+    /// `ResourceType`.
+    pub resource_type: String,
+    /// Path below the realm.
+    pub resource_path: Option<String>,
+    /// Caller's realm id.
+    pub auth_realm_id: Option<String>,
+    /// Caller's client (internal id).
+    pub auth_client_id: Option<String>,
+    /// Caller's user id.
+    pub auth_user_id: Option<String>,
+    /// Caller's address.
+    pub ip_address: Option<String>,
+    /// Request body JSON, with details enabled.
+    pub representation: Option<String>,
+}
+
+/// What the writer receives: an event and what to do with it.
+#[derive(Debug, Clone)]
+pub enum Envelope {
+    /// A login event.
+    User {
+        /// The event.
+        event: Event,
+        /// Store it.
+        store: bool,
+        /// Log it with `jboss-logging`.
+        jboss: bool,
+    },
+    /// An admin event.
+    Admin {
+        /// The event.
+        event: AdminEvent,
+        /// Store it.
+        store: bool,
+        /// Log it with `jboss-logging`.
+        jboss: bool,
+    },
+}
+
+/// The process's event queue (in [`AppState`]).
+#[derive(Debug)]
+pub struct Events {
+    tx: mpsc::Sender<Envelope>,
+    dropped: AtomicU64,
+    /// Whether the JSON-lines listener is on (events are queued even for a realm that stores
+    /// nothing and logs nothing).
+    json: bool,
+}
+
+impl Events {
+    /// A queue of `capacity` events, and its receiving end for [`writer::spawn`].
+    pub fn new(capacity: usize, json: bool) -> (Self, mpsc::Receiver<Envelope>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (
+            Events {
+                tx,
+                dropped: AtomicU64::new(0),
+                json,
+            },
+            rx,
+        )
+    }
+
+    /// Queues an event without waiting; when the queue is full the event is dropped, counted
+    /// and warned about (the first drop, then every 1000th).
+    pub fn submit(&self, e: Envelope) {
+        if self.tx.try_send(e).is_err() {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n == 1 || n % 1000 == 0 {
+                tracing::warn!(
+                    dropped = n,
+                    "event queue full: events dropped (the request went on)"
+                );
+            }
+        }
+    }
+
+    /// Events dropped since start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Whether the JSON-lines listener is on.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+}
+
+fn cut(mut v: String) -> String {
+    if v.chars().count() > MAX_DETAIL_CHARS {
+        v = v.chars().take(MAX_DETAIL_CHARS).collect();
+    }
+    v
+}
+
+/// A login event being put together by a flow (Keycloak's `EventBuilder`).
+#[derive(Debug, Clone)]
+pub struct UserEvent {
+    kind: &'static str,
+    realm_id: String,
+    realm_name: String,
+    settings_store_ok: bool,
+    settings_store_err: bool,
+    jboss: bool,
+    client_id: Option<String>,
+    user_id: Option<String>,
+    session_id: Option<String>,
+    ip_address: Option<String>,
+    details: Vec<(String, String)>,
+}
+
+impl UserEvent {
+    /// An event of type `kind` (without `_ERROR`) in `snap`'s realm, from the caller's address.
+    pub fn new(snap: &RealmSnapshot, kind: &'static str) -> Self {
+        let s = &snap.settings.events;
+        UserEvent {
+            kind,
+            realm_id: snap.id.clone(),
+            realm_name: snap.name.clone(),
+            settings_store_ok: s.stores(kind),
+            settings_store_err: s.stores(&format!("{kind}_ERROR")),
+            jboss: s.jboss_logging(),
+            client_id: None,
+            user_id: None,
+            session_id: None,
+            ip_address: context::remote_ip().map(|ip| ip.to_string()),
+            details: Vec::new(),
+        }
+    }
+
+    /// The type (without `_ERROR`).
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// Changes the type (a grant learns which event it is).
+    pub fn set_kind(&mut self, snap: &RealmSnapshot, kind: &'static str) {
+        let s = &snap.settings.events;
+        self.kind = kind;
+        self.settings_store_ok = s.stores(kind);
+        self.settings_store_err = s.stores(&format!("{kind}_ERROR"));
+    }
+
+    /// The client (`clientId`).
+    pub fn client(mut self, client_id: impl Into<String>) -> Self {
+        self.set_client(client_id);
+        self
+    }
+
+    /// The user.
+    pub fn user(mut self, user_id: impl Into<String>) -> Self {
+        self.set_user(user_id);
+        self
+    }
+
+    /// The SSO session.
+    pub fn session(mut self, session_id: impl Into<String>) -> Self {
+        self.set_session(session_id);
+        self
+    }
+
+    /// A detail (a later value for the same key replaces the earlier one).
+    pub fn detail(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.set_detail(key, value);
+        self
+    }
+
+    /// [`UserEvent::client`] in place.
+    pub fn set_client(&mut self, client_id: impl Into<String>) {
+        self.client_id = Some(cut(client_id.into()));
+    }
+
+    /// [`UserEvent::user`] in place.
+    pub fn set_user(&mut self, user_id: impl Into<String>) {
+        self.user_id = Some(user_id.into());
+    }
+
+    /// [`UserEvent::session`] in place.
+    pub fn set_session(&mut self, session_id: impl Into<String>) {
+        self.session_id = Some(session_id.into());
+    }
+
+    /// [`UserEvent::detail`] in place.
+    pub fn set_detail(&mut self, key: &str, value: impl Into<String>) {
+        let value = cut(value.into());
+        match self.details.iter_mut().find(|(k, _)| k == key) {
+            Some(d) => d.1 = value,
+            None => self.details.push((key.to_string(), value)),
+        }
+    }
+
+    /// Whether a detail is set.
+    pub fn has_detail(&self, key: &str) -> bool {
+        self.details.iter().any(|(k, _)| k == key)
+    }
+
+    fn finish(self, error: Option<&str>) -> Envelope {
+        let kind = match error {
+            Some(_) => format!("{}_ERROR", self.kind),
+            None => self.kind.to_string(),
+        };
+        let store = if error.is_some() {
+            self.settings_store_err
+        } else {
+            self.settings_store_ok
+        };
+        Envelope::User {
+            event: Event {
+                id: uuid::Uuid::new_v4().to_string(),
+                time: crate::clock::now_millis(),
+                kind,
+                realm_id: self.realm_id,
+                realm_name: self.realm_name,
+                client_id: self.client_id,
+                user_id: self.user_id,
+                session_id: self.session_id,
+                ip_address: self.ip_address,
+                error: error.map(String::from),
+                details: self.details,
+            },
+            store,
+            jboss: self.jboss,
+        }
+    }
+
+    fn wanted(&self, state: &AppState, error: bool) -> bool {
+        self.jboss
+            || state.events.json()
+            || if error {
+                self.settings_store_err
+            } else {
+                self.settings_store_ok
+            }
+    }
+
+    /// Reports success.
+    pub fn success(self, state: &AppState) {
+        if self.wanted(state, false) {
+            state.events.submit(self.finish(None));
+        }
+    }
+
+    /// Reports failure with Keycloak's `error` value (the type gets `_ERROR`).
+    pub fn error(self, state: &AppState, error: &str) {
+        if self.wanted(state, true) {
+            state.events.submit(self.finish(Some(error)));
+        }
+    }
+}
+
+/// Removes every realm's login events older than its `eventsExpiration` (run by the session
+/// sweep; Keycloak's `ClearExpiredEvents`).
+pub async fn sweep(store: &dyn crate::store::Store, realms: &crate::realm::snapshot::RealmCache) {
+    let now = crate::clock::now_millis();
+    for name in realms.names() {
+        let Some(snap) = realms.get(&name) else {
+            continue;
+        };
+        let exp = snap.settings.events.expiration;
+        if exp <= 0 {
+            continue;
+        }
+        match store
+            .expire_events(&snap.id, now.saturating_sub(exp.saturating_mul(1000)))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(realm = %name, removed = n, "expired events removed"),
+            Err(e) => tracing::warn!(realm = %name, error = %e, "event sweep failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rep(v: Value) -> RealmRepresentation {
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
+    #[test]
+    fn settings_read_keycloaks_fields_and_defaults() {
+        let s = EventSettings::of(&rep(json!({"realm": "r"})));
+        assert!(!s.enabled && !s.admin_enabled);
+        assert_eq!(s.listeners, vec!["jboss-logging"]);
+        assert!(!s.stores("LOGIN"), "not stored while events are off");
+        let s = EventSettings::of(&rep(json!({"realm": "r", "eventsEnabled": true})));
+        assert!(s.stores("LOGIN") && s.stores("LOGIN_ERROR"));
+        assert!(!s.stores("REFRESH_TOKEN"), "not saved by default");
+        let s = EventSettings::of(&rep(json!({"realm": "r", "eventsEnabled": true,
+            "enabledEventTypes": ["REFRESH_TOKEN"], "eventsListeners": [], "eventsExpiration": 60})));
+        assert!(s.stores("REFRESH_TOKEN") && !s.stores("LOGIN"));
+        assert!(!s.jboss_logging());
+        assert_eq!(s.expiration, 60);
+    }
+
+    #[test]
+    fn long_values_are_cut() {
+        let v = cut("é".repeat(MAX_DETAIL_CHARS + 10));
+        assert_eq!(v.chars().count(), MAX_DETAIL_CHARS);
+    }
+}
