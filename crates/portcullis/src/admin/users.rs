@@ -755,6 +755,7 @@ pub async fn delete_session(
         &sid,
     )
     .await?
+    .is_some()
     {
         return Err(gone());
     }

@@ -163,6 +163,8 @@ pub mod errors {
     pub const INVALID_REQUEST: &str = "invalid_request";
     /// An unknown, used or expired code.
     pub const INVALID_CODE: &str = "invalid_code";
+    /// An expired code.
+    pub const EXPIRED_CODE: &str = "expired_code";
     /// An invalid token.
     pub const INVALID_TOKEN: &str = "invalid_token";
     /// An invalid grant (PKCE, redirect URI mismatch).

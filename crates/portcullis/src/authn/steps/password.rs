@@ -7,6 +7,7 @@ use axum::response::Response;
 use crate::authn::pages::{html, internal_error, login_page, update_password_page};
 use crate::authn::reply::Reply;
 use crate::authn::{flow, PendingLogin, Protocol};
+use crate::events::errors;
 use crate::http::paths;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::store::UserRow;
@@ -66,13 +67,22 @@ pub fn action_url(base: &str, snap: &RealmSnapshot, session_code: &str) -> Strin
 async fn check(
     state: &AppState,
     snap: &RealmSnapshot,
+    request: &crate::authn::AuthRequest,
     creds: &Credentials<'_>,
     retry: impl Fn(&str) -> Response,
 ) -> Result<(UserRow, crate::representation::UserRepresentation), Response> {
     let given = creds.password.to_string();
+    let failed = |user: Option<&str>, error: &str| {
+        let mut e = crate::authn::login_event(snap, request).detail("username", creds.username);
+        if let Some(u) = user {
+            e.set_user(u);
+        }
+        e.error(state, error);
+    };
     let row = match find_user(state.store.as_ref(), snap, creds.username).await {
         Ok(Some(r)) => r,
         Ok(None) => {
+            failed(None, errors::USER_NOT_FOUND);
             let _ = crate::crypto::password::off_thread(move || {
                 crate::crypto::password::burn_time(&given)
             })
@@ -89,7 +99,12 @@ async fn check(
     })
     .await;
     let (user, matched, upgraded) = checked.map_err(|_| internal_error())?;
-    if !matched || user.enabled == Some(false) {
+    if !matched {
+        failed(Some(&row.id), errors::INVALID_USER_CREDENTIALS);
+        return Err(retry(INVALID));
+    }
+    if user.enabled == Some(false) {
+        failed(Some(&row.id), errors::USER_DISABLED);
         return Err(retry(INVALID));
     }
     if upgraded {
@@ -123,7 +138,7 @@ pub async fn authenticate(
             login_page(snap, &action, session_code, Some(creds.username), Some(msg)),
         )
     };
-    let (row, user) = match check(state, snap, creds, &retry).await {
+    let (row, user) = match check(state, snap, &pending.request, creds, &retry).await {
         Ok(found) => found,
         Err(r) => return r,
     };
