@@ -159,6 +159,11 @@ impl Pending {
         let Some((realm, rel)) = realm_path(req.uri().path()) else {
             return Ok((None, req));
         };
+        // Clearing the events is not itself recorded (`RealmAdminResource.clearEvents` and
+        // `clearAdminEvents` send no admin event).
+        if rel == "events" || rel == "admin-events" {
+            return Ok((None, req));
+        }
         let Some(snap) = state.realms.get(&realm) else {
             return Ok((None, req));
         };

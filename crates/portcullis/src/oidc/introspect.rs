@@ -29,7 +29,7 @@ pub async fn post(
     let Form(params) = form?;
     // Keycloak's `INTROSPECT_TOKEN` (not stored unless the realm lists it).
     let mut event = crate::events::UserEvent::new(&snap, "INTROSPECT_TOKEN");
-    if let Some(id) = params.get("client_id") {
+    if let Some(id) = client_auth::claimed_client_id(&headers, &params) {
         event.set_client(id);
     }
     let caller =

@@ -29,7 +29,7 @@ pub async fn post(
     // Keycloak's `LogoutEndpoint.logoutToken`: a `LOGOUT` event, `LOGOUT_ERROR` with
     // `invalid_client_credentials` or `invalid_token` when refused.
     let mut event = UserEvent::new(&snap, "LOGOUT");
-    if let Some(id) = params.get("client_id") {
+    if let Some(id) = client_auth::claimed_client_id(&headers, &params) {
         event.set_client(id);
     }
     let client =

@@ -27,7 +27,7 @@ pub async fn post(
     let Form(params) = form?;
     // Keycloak's `TokenRevocationEndpoint`: `REVOKE_GRANT`, `REVOKE_GRANT_ERROR` when refused.
     let mut event = crate::events::UserEvent::new(&snap, "REVOKE_GRANT");
-    if let Some(id) = params.get("client_id") {
+    if let Some(id) = client_auth::claimed_client_id(&headers, &params) {
         event.set_client(id);
     }
     let client =

@@ -16,6 +16,7 @@ mod cors_account;
 mod device;
 mod discovery;
 mod docs_examples;
+mod events;
 mod exchange;
 mod guard;
 mod implicit;

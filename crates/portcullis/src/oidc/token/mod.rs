@@ -190,7 +190,7 @@ pub async fn post(
     let remote = crate::http::remote::remote_addr(&state, &headers, peer.map(|p| (p.0).0));
     let grant_type = params.require("grant_type")?;
     let mut event = UserEvent::new(&snap, event_type(grant_type)).detail("grant_type", grant_type);
-    if let Some(id) = params.get("client_id") {
+    if let Some(id) = crate::oidc::client_auth::claimed_client_id(&headers, &params) {
         event.set_client(id);
     }
     let ctx = GrantContext {
@@ -230,6 +230,10 @@ pub async fn post(
             // A device still waiting for its user is polling, not failing (Keycloak sends no
             // event for `authorization_pending` and `slow_down`).
             Err(e) if matches!(e.error, "authorization_pending" | "slow_down") => {}
+            // Before [`GrantContext::client_authenticated`], a failure is the client's.
+            Err(_) if named.is_none() && !event.has_detail("client_auth_method") => {
+                event.error(&state, crate::events::errors::INVALID_CLIENT_CREDENTIALS)
+            }
             Err(e) => event.error(&state, named.unwrap_or_else(|| event_error(e))),
         }
     }
