@@ -747,7 +747,7 @@ pub async fn delete_session(
         return Err(gone());
     }
     let iss = issuer(&state, &snap, &headers, &uri)?;
-    if !crate::sessions::logout::end_session(
+    if crate::sessions::logout::end_session(
         state.store.as_ref(),
         &state.outbound,
         &snap,
@@ -755,7 +755,7 @@ pub async fn delete_session(
         &sid,
     )
     .await?
-    .is_some()
+    .is_none()
     {
         return Err(gone());
     }

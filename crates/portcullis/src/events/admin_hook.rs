@@ -60,14 +60,8 @@ pub fn classify(method: &Method, rel: &str) -> (&'static str, &'static str) {
         | "push-revocation"
         | "localization"
         | "client-policies"
-        | "users-management-permissions"
-        | "default-groups" => {
-            if segs.first() == Some(&"default-groups") {
-                "GROUP"
-            } else {
-                "REALM"
-            }
-        }
+        | "users-management-permissions" => "REALM",
+        "default-groups" => "GROUP",
         "users" | "groups" if has("role-mappings") => {
             if has("clients") {
                 "CLIENT_ROLE_MAPPING"

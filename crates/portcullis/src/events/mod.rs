@@ -423,6 +423,7 @@ pub async fn sweep(store: &dyn crate::store::Store, realms: &crate::realm::snaps
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -445,6 +446,104 @@ mod tests {
         assert!(s.stores("REFRESH_TOKEN") && !s.stores("LOGIN"));
         assert!(!s.jboss_logging());
         assert_eq!(s.expiration, 60);
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_without_waiting() {
+        let (events, mut rx) = Events::new(1, false);
+        let e = |kind: &str| Envelope::Admin {
+            event: AdminEvent {
+                id: kind.into(),
+                time: 0,
+                realm_id: "r".into(),
+                realm_name: "r".into(),
+                operation_type: kind.into(),
+                resource_type: "REALM".into(),
+                resource_path: None,
+                auth_realm_id: None,
+                auth_client_id: None,
+                auth_user_id: None,
+                ip_address: None,
+                representation: None,
+            },
+            store: true,
+            jboss: false,
+        };
+        events.submit(e("CREATE"));
+        events.submit(e("UPDATE"));
+        events.submit(e("DELETE"));
+        assert_eq!(events.dropped(), 2);
+        match rx.try_recv() {
+            Ok(Envelope::Admin { event, .. }) => assert_eq!(event.operation_type, "CREATE"),
+            other => panic!("{other:?}"),
+        }
+        events.submit(e("ACTION"));
+        assert_eq!(events.dropped(), 2, "room again once the writer took one");
+    }
+
+    #[tokio::test]
+    async fn the_sweep_removes_events_past_the_realms_expiration() {
+        use crate::realm::client_keys::{ClientKeyCache, KeyCacheSettings};
+        use crate::realm::snapshot::RealmCache;
+        use crate::store::{EventPage, EventQuery, EventRow, EventStore, SqliteStore, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        crate::realm::bootstrap(&store, None).await.unwrap();
+        let realms = RealmCache::new(
+            ClientKeyCache::new(KeyCacheSettings::default()),
+            crate::policy::blacklist::Blacklists::new(dir.path().into()),
+        );
+        realms.load_all(&store).await.unwrap();
+        let now = crate::clock::now_millis();
+        let row = |id: &str, age_ms: i64, realm_id: &str| EventRow {
+            id: id.into(),
+            realm_id: realm_id.into(),
+            time: now - age_ms,
+            kind: "LOGIN".into(),
+            client_id: None,
+            user_id: None,
+            session_id: None,
+            ip_address: None,
+            error: None,
+            details: Some(r#"{"username":"a"}"#.into()),
+        };
+        let id = realms.get("master").unwrap().id.clone();
+        store
+            .insert_events(&[row("old", 120_000, &id), row("fresh", 1_000, &id)])
+            .await
+            .unwrap();
+        let all = EventQuery {
+            page: EventPage {
+                max: None,
+                ..EventPage::default()
+            },
+            ..EventQuery::default()
+        };
+        // No expiration: the sweep keeps everything.
+        sweep(&store, &realms).await;
+        assert_eq!(store.events(&id, &all).await.unwrap().len(), 2);
+        crate::realm::edit::edit::<_, crate::realm::edit::EditError>(
+            &store,
+            &realms,
+            "master",
+            |rep, _| {
+                rep.extra.insert("eventsExpiration".into(), json!(60));
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+        sweep(&store, &realms).await;
+        let left = store.events(&id, &all).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].id, "fresh");
+        assert_eq!(left[0].details.as_deref(), Some(r#"{"username":"a"}"#));
+        // A batch naming a realm that is gone fails as a whole; alone, the good row is kept.
+        let bad = [row("x", 0, "no-such-realm"), row("y", 0, &id)];
+        assert!(store.insert_events(&bad).await.is_err());
+        assert!(writer::store_rows(&store, &bad).await.is_err());
+        assert_eq!(store.events(&id, &all).await.unwrap().len(), 2);
+        let _ = store.backend();
     }
 
     #[test]

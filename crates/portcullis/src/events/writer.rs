@@ -183,7 +183,10 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Envelope>, config: Wr
 
 /// Stores a batch; when the batch fails as a whole (a realm deleted meanwhile), each event is
 /// stored alone so that one bad row loses only itself.
-async fn store_rows(store: &dyn Store, rows: &[EventRow]) -> Result<(), crate::store::StoreError> {
+pub(crate) async fn store_rows(
+    store: &dyn Store,
+    rows: &[EventRow],
+) -> Result<(), crate::store::StoreError> {
     if store.insert_events(rows).await.is_ok() {
         return Ok(());
     }
