@@ -2,6 +2,7 @@
 //! environment variables and defaults (in that order of precedence), and validated with
 //! messages that name the option.
 
+pub mod events;
 pub mod limits;
 pub mod options;
 
@@ -111,11 +112,11 @@ pub struct Config {
     /// Limits against hostile or broken clients (sizes, connections, timeouts, rate).
     pub limits: limits::Limits,
     /// `jboss-logging` level of successful events.
-    pub events_success_level: crate::events::listeners::Level,
+    pub events_success_level: events::Level,
     /// `jboss-logging` level of failed events.
-    pub events_error_level: crate::events::listeners::Level,
+    pub events_error_level: events::Level,
     /// The JSON-lines event output, if on.
-    pub events_json_output: Option<crate::events::writer::JsonOutput>,
+    pub events_json_output: Option<events::JsonOutput>,
     /// Capacity of the event queue.
     pub events_queue_size: usize,
 }
@@ -224,11 +225,11 @@ impl Lookup<'_> {
 fn event_level(
     name: &str,
     v: Option<String>,
-    default: crate::events::listeners::Level,
-) -> Result<crate::events::listeners::Level, ConfigError> {
+    default: events::Level,
+) -> Result<events::Level, ConfigError> {
     match v {
         None => Ok(default),
-        Some(v) => crate::events::listeners::Level::parse(&v).ok_or_else(|| {
+        Some(v) => events::Level::parse(&v).ok_or_else(|| {
             ConfigError(format!(
                 "invalid value for option '{name}': '{v}' (trace, debug, info, warn or error)"
             ))
@@ -291,15 +292,14 @@ impl Config {
             events_success_level: event_level(
                 "spi-events-listener--jboss-logging--success-level",
                 get("spi-events-listener--jboss-logging--success-level"),
-                crate::events::listeners::Level::Debug,
+                events::Level::Debug,
             )?,
             events_error_level: event_level(
                 "spi-events-listener--jboss-logging--error-level",
                 get("spi-events-listener--jboss-logging--error-level"),
-                crate::events::listeners::Level::Warn,
+                events::Level::Warn,
             )?,
-            events_json_output: get("events-json-output")
-                .map(|v| crate::events::writer::JsonOutput::parse(&v)),
+            events_json_output: get("events-json-output").map(|v| events::JsonOutput::parse(&v)),
             events_queue_size: match get("events-queue-size") {
                 None => 10_000,
                 Some(v) => v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {

@@ -5,6 +5,8 @@
 
 use serde_json::{json, Map, Value};
 
+pub use crate::config::events::Level;
+
 use super::{AdminEvent, Event};
 
 /// The name of the JSON-lines listener (server-wide; a realm may not name it).
@@ -155,35 +157,6 @@ pub fn json_admin_line(e: &AdminEvent) -> String {
     }))
 }
 
-/// A `success-level` / `error-level` value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// `trace`.
-    Trace,
-    /// `debug`.
-    Debug,
-    /// `info`.
-    Info,
-    /// `warn`.
-    Warn,
-    /// `error`.
-    Error,
-}
-
-impl Level {
-    /// Reads a level name (Keycloak's JBoss level names, any case; `fatal` is `error`).
-    pub fn parse(s: &str) -> Option<Level> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "trace" => Level::Trace,
-            "debug" => Level::Debug,
-            "info" => Level::Info,
-            "warn" | "warning" => Level::Warn,
-            "error" | "fatal" => Level::Error,
-            _ => return None,
-        })
-    }
-}
-
 /// Logs a line at `level` under Keycloak's category.
 pub fn log(level: Level, line: &str) {
     match level {
@@ -249,12 +222,5 @@ mod tests {
         for k in ["user_id", "ip_address", "client_id", "session_id"] {
             assert!(v.get(k).is_some(), "{k}");
         }
-    }
-
-    #[test]
-    fn levels() {
-        assert_eq!(Level::parse("DEBUG"), Some(Level::Debug));
-        assert_eq!(Level::parse("warn"), Some(Level::Warn));
-        assert_eq!(Level::parse("loud"), None);
     }
 }

@@ -26,17 +26,14 @@ pub mod writer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::realm::snapshot::RealmSnapshot;
-use crate::representation::RealmRepresentation;
 use crate::AppState;
 
 pub use types::errors;
 
-/// The listener Keycloak gives every realm.
-pub const JBOSS_LOGGING: &str = "jboss-logging";
+pub use crate::model::JBOSS_LOGGING;
 
 /// Listeners a realm may name in `eventsListeners`.
 pub const REALM_LISTENERS: &[&str] = &[JBOSS_LOGGING];
@@ -48,65 +45,17 @@ pub const GLOBAL_LISTENERS: &[&str] = &[listeners::JSON_LISTENER];
 /// Longest detail value kept; longer ones are cut (Keycloak cuts stored details too).
 pub const MAX_DETAIL_CHARS: usize = 2048;
 
-/// A realm's event settings (`RealmEventsConfigRepresentation` fields of the realm).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct EventSettings {
-    /// `eventsEnabled`: store login events.
-    pub enabled: bool,
-    /// `eventsExpiration` in seconds (0: kept).
-    pub expiration: i64,
-    /// `enabledEventTypes` (empty: the types stored by default).
-    pub enabled_types: Vec<String>,
-    /// `adminEventsEnabled`.
-    pub admin_enabled: bool,
-    /// `adminEventsDetailsEnabled`.
-    pub admin_details: bool,
-    /// `eventsListeners` (`["jboss-logging"]` when absent).
-    pub listeners: Vec<String>,
-}
+pub use crate::model::EventSettings;
 
-fn strings(v: Option<&Value>) -> Option<Vec<String>> {
-    v.and_then(Value::as_array).map(|a| {
-        a.iter()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect()
-    })
-}
-
-impl EventSettings {
-    /// The settings of a realm.
-    pub fn of(rep: &RealmRepresentation) -> Self {
-        let get = |k: &str| rep.extra.get(k);
-        let flag = |k: &str| get(k).and_then(Value::as_bool).unwrap_or(false);
-        EventSettings {
-            enabled: flag("eventsEnabled"),
-            expiration: get("eventsExpiration")
-                .and_then(Value::as_i64)
-                .unwrap_or(0)
-                .max(0),
-            enabled_types: strings(get("enabledEventTypes")).unwrap_or_default(),
-            admin_enabled: flag("adminEventsEnabled"),
-            admin_details: flag("adminEventsDetailsEnabled"),
-            listeners: strings(get("eventsListeners"))
-                .unwrap_or_else(|| vec![JBOSS_LOGGING.to_string()]),
+/// Whether a realm with `settings` stores a login event of type `kind`: with `eventsEnabled`,
+/// when the type is in `enabledEventTypes` or, that list empty, stored by default.
+pub fn stores(settings: &EventSettings, kind: &str) -> bool {
+    settings.enabled
+        && if settings.enabled_types.is_empty() {
+            types::saved_by_default(kind)
+        } else {
+            settings.enabled_types.iter().any(|t| t == kind)
         }
-    }
-
-    /// Whether a login event of type `kind` is stored.
-    pub fn stores(&self, kind: &str) -> bool {
-        self.enabled
-            && if self.enabled_types.is_empty() {
-                types::saved_by_default(kind)
-            } else {
-                self.enabled_types.iter().any(|t| t == kind)
-            }
-    }
-
-    /// Whether the realm's events go to the `jboss-logging` listener.
-    pub fn jboss_logging(&self) -> bool {
-        self.listeners.iter().any(|l| l == JBOSS_LOGGING)
-    }
 }
 
 /// A login event (Keycloak's `Event`).
@@ -268,8 +217,8 @@ impl UserEvent {
             kind,
             realm_id: snap.id.clone(),
             realm_name: snap.name.clone(),
-            settings_store_ok: s.stores(kind),
-            settings_store_err: s.stores(&format!("{kind}_ERROR")),
+            settings_store_ok: stores(s, kind),
+            settings_store_err: stores(s, &format!("{kind}_ERROR")),
             jboss: s.jboss_logging(),
             client_id: None,
             user_id: None,
@@ -288,8 +237,8 @@ impl UserEvent {
     pub fn set_kind(&mut self, snap: &RealmSnapshot, kind: &'static str) {
         let s = &snap.settings.events;
         self.kind = kind;
-        self.settings_store_ok = s.stores(kind);
-        self.settings_store_err = s.stores(&format!("{kind}_ERROR"));
+        self.settings_store_ok = stores(s, kind);
+        self.settings_store_err = stores(s, &format!("{kind}_ERROR"));
     }
 
     /// The client (`clientId`).
@@ -426,7 +375,8 @@ pub async fn sweep(store: &dyn crate::store::Store, realms: &crate::realm::snaps
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::representation::RealmRepresentation;
+    use serde_json::{json, Value};
 
     fn rep(v: Value) -> RealmRepresentation {
         serde_json::from_value(v).unwrap_or_default()
@@ -437,13 +387,13 @@ mod tests {
         let s = EventSettings::of(&rep(json!({"realm": "r"})));
         assert!(!s.enabled && !s.admin_enabled);
         assert_eq!(s.listeners, vec!["jboss-logging"]);
-        assert!(!s.stores("LOGIN"), "not stored while events are off");
+        assert!(!stores(&s, "LOGIN"), "not stored while events are off");
         let s = EventSettings::of(&rep(json!({"realm": "r", "eventsEnabled": true})));
-        assert!(s.stores("LOGIN") && s.stores("LOGIN_ERROR"));
-        assert!(!s.stores("REFRESH_TOKEN"), "not saved by default");
+        assert!(stores(&s, "LOGIN") && stores(&s, "LOGIN_ERROR"));
+        assert!(!stores(&s, "REFRESH_TOKEN"), "not saved by default");
         let s = EventSettings::of(&rep(json!({"realm": "r", "eventsEnabled": true,
             "enabledEventTypes": ["REFRESH_TOKEN"], "eventsListeners": [], "eventsExpiration": 60})));
-        assert!(s.stores("REFRESH_TOKEN") && !s.stores("LOGIN"));
+        assert!(stores(&s, "REFRESH_TOKEN") && !stores(&s, "LOGIN"));
         assert!(!s.jboss_logging());
         assert_eq!(s.expiration, 60);
     }

@@ -7,32 +7,14 @@ use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
+pub use crate::config::events::JsonOutput;
+
 use super::listeners::{self, Level};
 use super::Envelope;
 use crate::store::{AdminEventRow, EventRow, Store};
 
 /// Events taken from the queue at most per batch.
 pub const MAX_BATCH: usize = 500;
-
-/// Where the JSON-lines listener writes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JsonOutput {
-    /// Standard output.
-    Stdout,
-    /// A file, appended to.
-    File(std::path::PathBuf),
-}
-
-impl JsonOutput {
-    /// `stdout`, or a file path.
-    pub fn parse(v: &str) -> JsonOutput {
-        if v == "stdout" || v == "-" {
-            JsonOutput::Stdout
-        } else {
-            JsonOutput::File(v.into())
-        }
-    }
-}
 
 /// How the writer is set up.
 #[derive(Debug, Clone)]
