@@ -329,6 +329,7 @@ fn app_state(
         config.events_queue_size,
         config.events_json_output.is_some(),
     );
+    let events = events.with_levels(config.events_success_level, config.events_error_level);
     crate::events::writer::spawn(
         store.clone(),
         queue,

@@ -201,7 +201,7 @@ impl Pending {
         };
         let settings = &snap.settings.events;
         let store = self.was_enabled || settings.admin_enabled;
-        let jboss = settings.jboss_logging();
+        let jboss = settings.jboss_logging() && state.events.logs(false);
         if !(store || jboss || state.events.json()) {
             return;
         }

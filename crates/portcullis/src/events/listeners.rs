@@ -157,6 +157,17 @@ pub fn json_admin_line(e: &AdminEvent) -> String {
     }))
 }
 
+/// Whether lines at `level` under Keycloak's category reach the log.
+pub fn enabled(level: Level) -> bool {
+    match level {
+        Level::Trace => tracing::enabled!(target: "org.keycloak.events", tracing::Level::TRACE),
+        Level::Debug => tracing::enabled!(target: "org.keycloak.events", tracing::Level::DEBUG),
+        Level::Info => tracing::enabled!(target: "org.keycloak.events", tracing::Level::INFO),
+        Level::Warn => tracing::enabled!(target: "org.keycloak.events", tracing::Level::WARN),
+        Level::Error => tracing::enabled!(target: "org.keycloak.events", tracing::Level::ERROR),
+    }
+}
+
 /// Logs a line at `level` under Keycloak's category.
 pub fn log(level: Level, line: &str) {
     match level {

@@ -145,6 +145,8 @@ pub struct Events {
     /// Whether the JSON-lines listener is on (events are queued even for a realm that stores
     /// nothing and logs nothing).
     json: bool,
+    /// `jboss-logging` levels of successes and failures.
+    levels: (listeners::Level, listeners::Level),
 }
 
 impl Events {
@@ -156,9 +158,22 @@ impl Events {
                 tx,
                 dropped: AtomicU64::new(0),
                 json,
+                levels: (listeners::Level::Debug, listeners::Level::Warn),
             },
             rx,
         )
+    }
+
+    /// The `jboss-logging` levels of successes and failures.
+    pub fn with_levels(mut self, success: listeners::Level, error: listeners::Level) -> Self {
+        self.levels = (success, error);
+        self
+    }
+
+    /// Whether `jboss-logging` lines of successes (or failures) reach the log at all: when
+    /// not, a realm that only logs queues nothing (successes log at `debug` by default).
+    pub fn logs(&self, error: bool) -> bool {
+        listeners::enabled(if error { self.levels.1 } else { self.levels.0 })
     }
 
     /// Queues an event without waiting; when the queue is full the event is dropped, counted
@@ -324,7 +339,7 @@ impl UserEvent {
     }
 
     fn wanted(&self, state: &AppState, error: bool) -> bool {
-        self.jboss
+        (self.jboss && state.events.logs(error))
             || state.events.json()
             || if error {
                 self.settings_store_err

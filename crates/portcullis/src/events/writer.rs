@@ -74,12 +74,12 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Envelope>, config: Wr
                     store,
                     jboss,
                 } => {
-                    if jboss {
-                        let level = if event.error.is_some() {
-                            config.error_level
-                        } else {
-                            config.success_level
-                        };
+                    let level = if event.error.is_some() {
+                        config.error_level
+                    } else {
+                        config.success_level
+                    };
+                    if jboss && listeners::enabled(level) {
                         listeners::log(level, &listeners::jboss_line(&event));
                     }
                     if sink.is_some() {
@@ -114,7 +114,7 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Envelope>, config: Wr
                     store,
                     jboss,
                 } => {
-                    if jboss {
+                    if jboss && listeners::enabled(config.success_level) {
                         listeners::log(config.success_level, &listeners::jboss_admin_line(&event));
                     }
                     if sink.is_some() {
