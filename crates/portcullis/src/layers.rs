@@ -22,6 +22,7 @@ const RANKS: &[&[&str]] = &[
     &["http"],
     &["tokens"],
     &["sessions"],
+    &["events"],
     &["authn", "login"],
     &["oidc"],
     &["account"],

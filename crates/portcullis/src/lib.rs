@@ -10,6 +10,7 @@ pub mod client_registration;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod events;
 pub mod health;
 pub mod http;
 #[cfg(test)]
@@ -55,6 +56,8 @@ pub struct AppState {
     pub outbound: reqwest::Client,
     /// Logins in progress on this node, one per user at a time (brute-force detection).
     pub logins_in_flight: Arc<crate::policy::brute_force::InFlight>,
+    /// The event queue (login and admin events).
+    pub events: Arc<events::Events>,
 }
 
 impl AppState {

@@ -120,7 +120,11 @@ pub async fn get(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(state.realms.len()),
+        state.metrics.render(state.realms.len())
+            + &format!(
+                "# HELP portcullis_events_dropped_total Events dropped because the event queue was full.\n# TYPE portcullis_events_dropped_total counter\nportcullis_events_dropped_total {}\n",
+                state.events.dropped()
+            ),
     )
         .into_response()
 }

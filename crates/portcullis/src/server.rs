@@ -294,6 +294,7 @@ fn spawn_session_sweep(realms: Arc<RealmCache>, store: Arc<dyn Store>) {
         loop {
             tick.tick().await;
             crate::sessions::sweep_sessions(store.as_ref(), &realms).await;
+            crate::events::sweep(store.as_ref(), &realms).await;
         }
     });
 }
@@ -325,6 +326,20 @@ fn app_state(
     store: Arc<dyn Store>,
     realms: Arc<RealmCache>,
 ) -> anyhow::Result<AppState> {
+    let (events, queue) = crate::events::Events::new(
+        config.events_queue_size,
+        config.events_json_output.is_some(),
+    );
+    let events = events.with_levels(config.events_success_level, config.events_error_level);
+    crate::events::writer::spawn(
+        store.clone(),
+        queue,
+        crate::events::writer::WriterConfig {
+            success_level: config.events_success_level,
+            error_level: config.events_error_level,
+            json: config.events_json_output.clone(),
+        },
+    );
     let scheme = if config.tls.is_some() && !config.http_enabled {
         "https"
     } else {
@@ -343,6 +358,7 @@ fn app_state(
         outbound: crate::http::outbound::client()
             .context("cannot build the outgoing HTTP client")?,
         logins_in_flight: Arc::default(),
+        events: Arc::new(events),
     })
 }
 

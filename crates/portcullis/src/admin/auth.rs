@@ -51,6 +51,10 @@ pub enum Need {
     Manage(Family),
     /// Create a client (`create-client`).
     CreateClient,
+    /// Read events (`view-events`, `manage-events`).
+    ViewEvents,
+    /// Change events and their configuration (`manage-events`).
+    ManageEvents,
     /// Any administrative role in the realm.
     Any,
 }
@@ -70,6 +74,8 @@ impl Need {
                 &["view-realm", "manage-realm"]
             }
             Need::Manage(Family::Realm) => &["manage-realm"],
+            Need::ViewEvents => &["view-events", "manage-events"],
+            Need::ManageEvents => &["manage-events"],
             Need::Any => ADMIN_ROLES,
         }
     }
@@ -220,6 +226,15 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> AdminResult<Caller
     if user.enabled == Some(false) {
         return Err(AdminError::Unauthorized);
     }
+    crate::events::context::set_admin_caller(crate::events::context::AuthDetails {
+        realm_id: snap.id.clone(),
+        client_id: claims
+            .get("azp")
+            .and_then(Value::as_str)
+            .and_then(|azp| snap.index.client(&snap.rep, azp))
+            .and_then(|c| c.id.clone()),
+        user_id: row.id.clone(),
+    });
     let mut direct = role_refs(user.realm_roles.as_ref(), user.client_roles.as_ref());
     for g in user.groups.iter().flatten() {
         direct.extend(snap.index.group_roles(g).iter().cloned());
@@ -294,6 +309,10 @@ needs! {
     ViewRealm => Need::View(Family::Realm);
     /// [`Need::Manage`] of the realm.
     ManageRealm => Need::Manage(Family::Realm);
+    /// [`Need::ViewEvents`].
+    ViewEvents => Need::ViewEvents;
+    /// [`Need::ManageEvents`].
+    ManageEvents => Need::ManageEvents;
     /// [`Need::Any`].
     AnyRole => Need::Any;
 }

@@ -14,6 +14,7 @@ pub mod client_scopes;
 pub mod clients;
 pub mod components;
 pub mod consents;
+pub mod events;
 pub mod groups;
 pub mod initial_access;
 pub mod jackson;
@@ -326,4 +327,5 @@ pub fn routes() -> Router<AppState> {
         .merge(attack_detection::routes())
         .merge(authentication::routes())
         .merge(organizations::routes())
+        .merge(events::routes())
 }

@@ -753,7 +753,7 @@ pub async fn delete_session(
         return Err(gone());
     }
     let iss = issuer(&state, &snap, &headers, &uri)?;
-    if !crate::sessions::logout::end_session(
+    if crate::sessions::logout::end_session(
         state.store.as_ref(),
         &state.outbound,
         &snap,
@@ -761,6 +761,7 @@ pub async fn delete_session(
         &sid,
     )
     .await?
+    .is_none()
     {
         return Err(gone());
     }

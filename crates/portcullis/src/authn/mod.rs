@@ -192,6 +192,46 @@ pub trait Protocol: Sync {
     ) -> Answer<'a>;
 }
 
+/// The `LOGIN` event of a browser login, with the details Keycloak's `AuthorizationEndpoint`
+/// and `AuthenticationManager` set (`auth_method`, `auth_type`, `response_type`,
+/// `redirect_uri`, `response_mode`).
+pub fn login_event(snap: &RealmSnapshot, request: &AuthRequest) -> crate::events::UserEvent {
+    let mut e = crate::events::UserEvent::new(snap, "LOGIN")
+        .detail("auth_method", "openid-connect")
+        .detail("auth_type", "code");
+    if let Some(c) = &request.client_id {
+        e.set_client(c.clone());
+    }
+    e.set_detail(
+        "response_type",
+        request
+            .response_type
+            .clone()
+            .unwrap_or_else(|| "code".into()),
+    );
+    if let Some(r) = &request.redirect_uri {
+        e.set_detail("redirect_uri", r.clone());
+    }
+    if let Some(m) = &request.response_mode {
+        e.set_detail("response_mode", m.clone());
+    }
+    e
+}
+
+/// The `LOGIN` event of a login that ends in a code or tokens for the client: the session
+/// (also `code_id`, as Keycloak 26 names the code after it), the user, `consent`.
+pub fn login_success(state: &AppState, snap: &RealmSnapshot, done: &Authorized<'_>, consent: &str) {
+    let mut e = login_event(snap, done.request)
+        .user(done.who.user_id.clone())
+        .session(done.who.sid.clone())
+        .detail("consent", consent)
+        .detail("code_id", done.who.sid.clone());
+    if let Some(u) = &done.user.username {
+        e.set_detail("username", u.clone());
+    }
+    e.success(state);
+}
+
 /// SHA-256 of a code, hex: codes are stored by hash only.
 pub use crate::crypto::sha256_hex as code_hash;
 

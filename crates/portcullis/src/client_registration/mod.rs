@@ -369,7 +369,54 @@ struct Done {
 }
 
 /// `AbstractClientRegistrationProvider.create`.
+/// Keycloak's registration events (`AbstractClientRegistrationProvider`): `kind` on success
+/// with the client, `kind_ERROR` with the OAuth error code otherwise.
+fn registration_event(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    kind: &'static str,
+    client_id: Option<&str>,
+    result: &Result<Done, OAuthError>,
+) {
+    let mut e = crate::events::UserEvent::new(snap, kind);
+    match result {
+        Ok(done) => {
+            if let Some(c) = done.client.client_id.as_deref() {
+                e.set_client(c);
+            }
+            e.success(state);
+        }
+        Err(err) => {
+            if let Some(c) = client_id {
+                e.set_client(c);
+            }
+            e.error(state, err.error);
+        }
+    }
+}
+
 async fn create(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    parts: &Parts,
+    req: Map<String, Value>,
+) -> Result<Done, OAuthError> {
+    let client_id = req
+        .get("clientId")
+        .and_then(Value::as_str)
+        .map(String::from);
+    let result = create_inner(state, snap, parts, req).await;
+    registration_event(
+        state,
+        snap,
+        "CLIENT_REGISTER",
+        client_id.as_deref(),
+        &result,
+    );
+    result
+}
+
+async fn create_inner(
     state: &AppState,
     snap: &RealmSnapshot,
     parts: &Parts,
@@ -444,6 +491,17 @@ async fn view(
     parts: &Parts,
     client_id: &str,
 ) -> Result<Done, OAuthError> {
+    let result = view_inner(state, snap, parts, client_id).await;
+    registration_event(state, snap, "CLIENT_INFO", Some(client_id), &result);
+    result
+}
+
+async fn view_inner(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    parts: &Parts,
+    client_id: &str,
+) -> Result<Done, OAuthError> {
     let current = edit::client_by_client_id(&snap.rep, client_id);
     let auth = require_client(
         state,
@@ -477,6 +535,18 @@ async fn view(
 
 /// `AbstractClientRegistrationProvider.update`.
 async fn update(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    parts: &Parts,
+    client_id: &str,
+    req: Map<String, Value>,
+) -> Result<Done, OAuthError> {
+    let result = update_inner(state, snap, parts, client_id, req).await;
+    registration_event(state, snap, "CLIENT_UPDATE", Some(client_id), &result);
+    result
+}
+
+async fn update_inner(
     state: &AppState,
     snap: &RealmSnapshot,
     parts: &Parts,
@@ -623,26 +693,41 @@ async fn delete_client(
     parts: Parts,
 ) -> Result<Response, OAuthError> {
     let snap = realm(&state, &realm_name)?;
-    let current = edit::client_by_client_id(&snap.rep, &client_id);
+    let result = delete_inner(&state, &snap, &parts, &client_id).await;
+    let event = crate::events::UserEvent::new(&snap, "CLIENT_DELETE").client(client_id.as_str());
+    match &result {
+        Ok(_) => event.success(&state),
+        Err(e) => event.error(&state, e.error),
+    }
+    result
+}
+
+async fn delete_inner(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    parts: &Parts,
+    client_id: &str,
+) -> Result<Response, OAuthError> {
+    let current = edit::client_by_client_id(&snap.rep, client_id);
     let auth = require_client(
-        &state,
-        &snap,
-        &parts,
+        state,
+        snap,
+        parts,
         current,
         Need::Manage(Family::Clients),
         UPDATE_DENIED,
     )
     .await?;
-    run_policies(&state, &parts, &snap, &auth, Op::Delete).await?;
-    let presented = presented(&parts, &auth);
-    edit_realm(&state, &snap.name, |rep, _| {
-        locked(rep, &client_id, presented)?;
-        edit::remove_client(rep, &client_id);
+    run_policies(state, parts, snap, &auth, Op::Delete).await?;
+    let presented = presented(parts, &auth);
+    edit_realm(state, &snap.name, |rep, _| {
+        locked(rep, client_id, presented)?;
+        edit::remove_client(rep, client_id);
         Ok(())
     })
     .await
     .map_err(|e| from_edit(e, UPDATE_DENIED))?;
-    if let Some(u) = edit::service_account_user(state.store.as_ref(), &snap.id, &client_id)
+    if let Some(u) = edit::service_account_user(state.store.as_ref(), &snap.id, client_id)
         .await
         .map_err(|e| from_edit(Failed::Edit(e.into()), UPDATE_DENIED))?
     {

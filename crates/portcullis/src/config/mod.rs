@@ -2,6 +2,7 @@
 //! environment variables and defaults (in that order of precedence), and validated with
 //! messages that name the option.
 
+pub mod events;
 pub mod limits;
 pub mod options;
 
@@ -110,6 +111,14 @@ pub struct Config {
     pub public_key_min_time_between_requests: std::time::Duration,
     /// Limits against hostile or broken clients (sizes, connections, timeouts, rate).
     pub limits: limits::Limits,
+    /// `jboss-logging` level of successful events.
+    pub events_success_level: events::Level,
+    /// `jboss-logging` level of failed events.
+    pub events_error_level: events::Level,
+    /// The JSON-lines event output, if on.
+    pub events_json_output: Option<events::JsonOutput>,
+    /// Capacity of the event queue.
+    pub events_queue_size: usize,
 }
 
 /// A configuration error: names the option.
@@ -212,6 +221,22 @@ impl Lookup<'_> {
     }
 }
 
+/// A `jboss-logging` level option.
+fn event_level(
+    name: &str,
+    v: Option<String>,
+    default: events::Level,
+) -> Result<events::Level, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(v) => events::Level::parse(&v).ok_or_else(|| {
+            ConfigError(format!(
+                "invalid value for option '{name}': '{v}' (trace, debug, info, warn or error)"
+            ))
+        }),
+    }
+}
+
 impl Config {
     /// Resolves and validates the configuration.
     pub fn resolve(
@@ -264,6 +289,25 @@ impl Config {
             .unwrap_or_else(|| data_dir.join("password-blacklists")),
             public_key_min_time_between_requests: public_key_min_time_between_requests(&o)?,
             limits: limits::limits(&o)?,
+            events_success_level: event_level(
+                "spi-events-listener--jboss-logging--success-level",
+                get("spi-events-listener--jboss-logging--success-level"),
+                events::Level::Debug,
+            )?,
+            events_error_level: event_level(
+                "spi-events-listener--jboss-logging--error-level",
+                get("spi-events-listener--jboss-logging--error-level"),
+                events::Level::Warn,
+            )?,
+            events_json_output: get("events-json-output").map(|v| events::JsonOutput::parse(&v)),
+            events_queue_size: match get("events-queue-size") {
+                None => 10_000,
+                Some(v) => v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ConfigError(format!(
+                        "invalid value for option 'events-queue-size': '{v}' (a positive number)"
+                    ))
+                })?,
+            },
         };
         if mode == Mode::Production {
             config.check_production(hostname_strict)?;

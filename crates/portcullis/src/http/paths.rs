@@ -103,6 +103,12 @@ pub fn decode_segment(s: &str) -> String {
 pub const ADMIN_REALMS: &str = "/admin/realms";
 /// `GET` `PUT` `DELETE` (`admin/realms.rs`).
 pub const ADMIN_REALM: &str = "/admin/realms/{realm}";
+/// `GET` `DELETE` (`admin/events.rs`): login events.
+pub const ADMIN_EVENTS: &str = "/admin/realms/{realm}/events";
+/// `GET` `PUT` (`admin/events.rs`): `RealmEventsConfigRepresentation`.
+pub const ADMIN_EVENTS_CONFIG: &str = "/admin/realms/{realm}/events/config";
+/// `GET` `DELETE` (`admin/events.rs`): admin events.
+pub const ADMIN_ADMIN_EVENTS: &str = "/admin/realms/{realm}/admin-events";
 /// `GET` (`admin/realms.rs`).
 pub const ADMIN_KEYS: &str = "/admin/realms/{realm}/keys";
 /// `POST` (`admin/realms.rs`): drops the fetched client key sets.

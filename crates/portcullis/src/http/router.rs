@@ -36,6 +36,12 @@ pub fn router(state: AppState) -> Router {
     };
     let r = r
         .layer(axum::middleware::from_fn(super::unavailable::layer))
+        // The request context of events (the caller's address, the Admin API caller) and
+        // the admin events of Admin API writes.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::events::context::layer,
+        ))
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn_with_state(
             rate_limits,

@@ -28,4 +28,4 @@ pub struct Organization {
 
 mod settings;
 
-pub use settings::{ClientSettings, RealmSettings, SessionLifespans};
+pub use settings::{ClientSettings, EventSettings, RealmSettings, SessionLifespans, JBOSS_LOGGING};

@@ -2,6 +2,8 @@
 //! representation (Keycloak's defaults where a field is absent), so that requests read fields
 //! instead of parsing JSON.
 
+use serde_json::Value;
+
 use crate::representation::{ClientRepresentation, RealmRepresentation};
 
 /// Session lifespans in seconds (Keycloak's `SessionExpirationUtils` inputs).
@@ -89,6 +91,8 @@ pub struct RealmSettings {
     pub device_polling_interval: Option<i64>,
     /// Session lifespans.
     pub sessions: SessionLifespans,
+    /// Events and admin events.
+    pub events: EventSettings,
 }
 
 impl RealmSettings {
@@ -118,6 +122,7 @@ impl RealmSettings {
             device_code_lifespan: rep.oauth2_device_code_lifespan.filter(|v| *v > 0),
             device_polling_interval: rep.oauth2_device_polling_interval.filter(|v| *v >= 0),
             sessions: SessionLifespans::of(rep),
+            events: EventSettings::of(rep),
         }
     }
 
@@ -210,5 +215,59 @@ impl ClientSettings {
             device_code_lifespan: int("oauth2.device.code.lifespan"),
             device_polling_interval: int("oauth2.device.polling.interval"),
         }
+    }
+}
+
+/// The listener Keycloak gives every realm.
+pub const JBOSS_LOGGING: &str = "jboss-logging";
+
+/// A realm's event settings (`RealmEventsConfigRepresentation` fields of the realm).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventSettings {
+    /// `eventsEnabled`: store login events.
+    pub enabled: bool,
+    /// `eventsExpiration` in seconds (0: kept).
+    pub expiration: i64,
+    /// `enabledEventTypes` (empty: the types stored by default).
+    pub enabled_types: Vec<String>,
+    /// `adminEventsEnabled`.
+    pub admin_enabled: bool,
+    /// `adminEventsDetailsEnabled`.
+    pub admin_details: bool,
+    /// `eventsListeners` (`["jboss-logging"]` when absent).
+    pub listeners: Vec<String>,
+}
+
+fn strings(v: Option<&Value>) -> Option<Vec<String>> {
+    v.and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect()
+    })
+}
+
+impl EventSettings {
+    /// The settings of a realm.
+    pub fn of(rep: &RealmRepresentation) -> Self {
+        let get = |k: &str| rep.extra.get(k);
+        let flag = |k: &str| get(k).and_then(Value::as_bool).unwrap_or(false);
+        EventSettings {
+            enabled: flag("eventsEnabled"),
+            expiration: get("eventsExpiration")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                .max(0),
+            enabled_types: strings(get("enabledEventTypes")).unwrap_or_default(),
+            admin_enabled: flag("adminEventsEnabled"),
+            admin_details: flag("adminEventsDetailsEnabled"),
+            listeners: strings(get("eventsListeners"))
+                .unwrap_or_else(|| vec![JBOSS_LOGGING.to_string()]),
+        }
+    }
+
+    /// Whether the realm's events go to the `jboss-logging` listener.
+    pub fn jboss_logging(&self) -> bool {
+        self.listeners.iter().any(|l| l == JBOSS_LOGGING)
     }
 }

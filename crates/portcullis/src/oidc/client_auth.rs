@@ -17,6 +17,15 @@ use super::form::Params;
 use crate::http::oauth_error::OAuthError;
 use crate::realm::client_keys::{self, KeyError};
 
+/// The `client_id` a request names (Basic authentication or the form), before it is checked:
+/// what an event records about a client whose authentication fails.
+pub fn claimed_client_id(headers: &HeaderMap, params: &Params) -> Option<String> {
+    presented(headers, params)
+        .ok()
+        .and_then(|(id, _)| id)
+        .or_else(|| params.get("client_id").map(String::from))
+}
+
 /// The client's `client_id` and secret as presented.
 fn presented(
     headers: &HeaderMap,

@@ -151,15 +151,39 @@ pub async fn post(
 ) -> Result<Response, OAuthError> {
     let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let Form(params) = form?;
+    // Keycloak's `OAUTH2_DEVICE_AUTH` (`DeviceEndpoint.handleDeviceRequest`).
+    let mut event = crate::events::UserEvent::new(&snap, "OAUTH2_DEVICE_AUTH");
+    if let Some(id) = client_auth::claimed_client_id(&headers, &params) {
+        event.set_client(id);
+    }
+    let result = authorize(&state, &snap, &issuer, &headers, &params).await;
+    match &result {
+        Ok(_) => event.success(&state),
+        Err(e) if e.error == "invalid_client" || e.error == "unauthorized_client" => {
+            event.error(&state, crate::events::errors::INVALID_CLIENT_CREDENTIALS)
+        }
+        Err(e) => event.error(&state, e.error),
+    }
+    result
+}
+
+/// The device authorization itself.
+async fn authorize(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    issuer: &str,
+    headers: &HeaderMap,
+    params: &super::form::Params,
+) -> Result<Response, OAuthError> {
     let client =
-        client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params).await?;
+        client_auth::authenticate(snap, state.store.as_ref(), issuer, headers, params).await?;
     if !grant_enabled(&snap.client_settings(client)) {
         return Err(OAuthError::unauthorized_client(
             "Client is not allowed to initiate OAuth 2.0 Device Authorization Grant. The flow is disabled for the client.",
         ));
     }
-    let data = request_data(&snap, client, &params)?;
-    let config = DeviceConfig::of(&snap, client);
+    let data = request_data(snap, client, params)?;
+    let config = DeviceConfig::of(snap, client);
     let device_code = crate::crypto::b64url(
         &crate::crypto::random_bytes(32).map_err(|_| OAuthError::server_error())?,
     );

@@ -79,7 +79,7 @@ async fn finish(
     if let Some(sid) = sid {
         // Ends the session and sends the back-channel logout tokens; a store failure still
         // clears the browser's cookie.
-        if let Err(e) = crate::sessions::logout::end_session(
+        match crate::sessions::logout::end_session(
             state.store.as_ref(),
             &state.outbound,
             snap,
@@ -88,7 +88,18 @@ async fn finish(
         )
         .await
         {
-            tracing::error!(error = %e, "ending the session failed");
+            // Keycloak's `LOGOUT` of a browser logout (`AuthenticationManager.browserLogout`).
+            Ok(Some(user_id)) => {
+                let mut e = crate::events::UserEvent::new(snap, "LOGOUT")
+                    .user(user_id)
+                    .session(sid);
+                if let Some(uri) = redirect_to {
+                    e.set_detail("redirect_uri", uri);
+                }
+                e.success(state);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "ending the session failed"),
         }
     }
     let mut r = match redirect_to {

@@ -13,6 +13,7 @@ use super::client_auth;
 use super::form::Form;
 use super::token::refresh_token;
 use crate::clock::now;
+use crate::events::{errors, UserEvent};
 use crate::http::oauth_error::OAuthError;
 
 /// Handler.
@@ -25,18 +26,44 @@ pub async fn post(
 ) -> Result<StatusCode, OAuthError> {
     let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let Form(params) = form?;
+    // Keycloak's `LogoutEndpoint.logoutToken`: a `LOGOUT` event, `LOGOUT_ERROR` with
+    // `invalid_client_credentials` or `invalid_token` when refused.
+    let mut event = UserEvent::new(&snap, "LOGOUT");
+    if let Some(id) = client_auth::claimed_client_id(&headers, &params) {
+        event.set_client(id);
+    }
     let client =
-        client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params).await?;
+        match client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                event.error(&state, errors::INVALID_CLIENT_CREDENTIALS);
+                return Err(e);
+            }
+        };
+    event.set_client(client.client_id.clone().unwrap_or_default());
     let token = params
         .get("refresh_token")
-        .ok_or_else(|| OAuthError::invalid_request("refresh_token not provided"))?;
-    let claims = refresh_token::verify(&snap, &issuer, token, now())?;
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token not provided"));
+    let claims = match token.and_then(|t| refresh_token::verify(&snap, &issuer, t, now())) {
+        Ok(c) => c,
+        Err(e) => {
+            event.error(&state, errors::INVALID_TOKEN);
+            return Err(e);
+        }
+    };
     if claims.get("azp").and_then(Value::as_str) != client.client_id.as_deref() {
+        event.error(&state, errors::INVALID_TOKEN);
         return Err(OAuthError::invalid_grant(
             "Invalid refresh token. Token client and authorized client don't match",
         ));
     }
+    if let Some(sub) = claims.get("sub").and_then(Value::as_str) {
+        event.set_user(sub);
+    }
     if let Some(sid) = claims.get("sid").and_then(Value::as_str) {
+        event.set_session(sid);
         crate::sessions::logout::end_session(
             state.store.as_ref(),
             &state.outbound,
@@ -46,5 +73,6 @@ pub async fn post(
         )
         .await?;
     }
+    event.success(&state);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -25,19 +25,39 @@ pub async fn post(
 ) -> Result<StatusCode, OAuthError> {
     let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let Form(params) = form?;
+    // Keycloak's `TokenRevocationEndpoint`: `REVOKE_GRANT`, `REVOKE_GRANT_ERROR` when refused.
+    let mut event = crate::events::UserEvent::new(&snap, "REVOKE_GRANT");
+    if let Some(id) = client_auth::claimed_client_id(&headers, &params) {
+        event.set_client(id);
+    }
     let client =
-        client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params).await?;
+        match client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                event.error(&state, crate::events::errors::INVALID_CLIENT_CREDENTIALS);
+                return Err(e);
+            }
+        };
     let client_id = client.client_id.as_deref().unwrap_or_default();
+    event.set_client(client_id);
     let token = params.require("token")?;
     let now = now();
     let not_yours = || OAuthError::unauthorized_client("Unmatching clients");
     if let Ok(c) = refresh_token::verify(&snap, &issuer, token, now) {
         if c.get("azp").and_then(Value::as_str) != Some(client_id) {
+            event.error(&state, crate::events::errors::INVALID_TOKEN);
             return Err(not_yours());
         }
+        if let Some(sub) = c.get("sub").and_then(Value::as_str) {
+            event.set_user(sub);
+        }
         if let Some(sid) = c.get("sid").and_then(Value::as_str) {
+            event.set_session(sid);
             state.store.delete_session(sid).await?;
         }
+        event.success(&state);
         return Ok(StatusCode::OK);
     }
     if let Ok(c) = verify_access(state.store.as_ref(), &snap, &issuer, token, now).await? {
@@ -50,6 +70,10 @@ pub async fn post(
         ) {
             state.store.revoke_token(jti, exp).await?;
         }
+        if let Some(sub) = c.get("sub").and_then(Value::as_str) {
+            event.set_user(sub);
+        }
     }
+    event.success(&state);
     Ok(StatusCode::OK)
 }

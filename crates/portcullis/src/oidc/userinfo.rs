@@ -39,9 +39,19 @@ pub async fn handle(
         }
     };
     let now = now();
-    let claims = verify_access(state.store.as_ref(), &snap, &issuer, token, now)
-        .await?
-        .map_err(|why| OAuthError::invalid_token(&snap.name, why.userinfo_description()))?;
+    // Keycloak's `USER_INFO_REQUEST` (not stored unless the realm lists it).
+    let event = crate::events::UserEvent::new(&snap, "USER_INFO_REQUEST")
+        .detail("auth_method", "validate_access_token");
+    let claims = match verify_access(state.store.as_ref(), &snap, &issuer, token, now).await? {
+        Ok(c) => c,
+        Err(why) => {
+            event.error(&state, crate::events::errors::INVALID_TOKEN);
+            return Err(OAuthError::invalid_token(
+                &snap.name,
+                why.userinfo_description(),
+            ));
+        }
+    };
     let user_id = claims
         .get("sub")
         .and_then(Value::as_str)
@@ -90,6 +100,14 @@ pub async fn handle(
         mappers.apply_role_mappers(&req, tokens::roles_in_scope(&snap, client, &user, &scopes));
     let mut out = Map::new();
     out.insert("sub".into(), json!(row.id));
+    let mut event = event.client(client_id).user(row.id.clone());
+    if let Some(sid) = claims.get("sid").and_then(Value::as_str) {
+        event.set_session(sid);
+    }
+    if let Some(u) = &user.username {
+        event.set_detail("username", u.clone());
+    }
+    event.success(&state);
     for (k, v) in mappers.claims(&req, Target::Userinfo, &roles) {
         if k != "aud" {
             out.entry(k).or_insert(v);

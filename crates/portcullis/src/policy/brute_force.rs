@@ -249,6 +249,16 @@ pub enum Lock {
     Permanent,
 }
 
+impl Lock {
+    /// The `error` of the login event Keycloak records for a refused attempt.
+    pub fn event_error(self) -> &'static str {
+        match self {
+            Lock::Temporary => "user_temporarily_disabled",
+            Lock::Permanent => "user_disabled",
+        }
+    }
+}
+
 /// Keycloak's `AuthenticatorUtils.getDisabledByBruteForceEventError`.
 pub fn lock(
     policy: &Policy,

@@ -129,19 +129,20 @@ fn base_of<'a>(snap: &RealmSnapshot, issuer: &'a str) -> &'a str {
         .unwrap_or(issuer)
 }
 
-/// Ends a session as before and tells its clients; false when it had ended already.
+/// Ends a session as before and tells its clients; the session's user, or `None` when it had
+/// ended already.
 pub async fn end_session(
     store: &dyn Store,
     outbound: &reqwest::Client,
     snap: &RealmSnapshot,
     issuer: &str,
     sid: &str,
-) -> Result<bool, StoreError> {
+) -> Result<Option<String>, StoreError> {
     let Some(ended) = store.end_session(sid).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     notify(outbound, snap, issuer, std::slice::from_ref(&ended)).await;
-    Ok(true)
+    Ok(Some(ended.session.user_id))
 }
 
 /// Ends all of a user's sessions and tells their clients; returns how many ended.

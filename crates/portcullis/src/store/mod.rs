@@ -3,6 +3,7 @@
 //! succeeded is committed; [`Store::apply`] runs a batch in one transaction.
 
 mod devices;
+pub(crate) mod events;
 mod flows;
 pub(crate) mod login_failures;
 pub(crate) mod organizations;
@@ -19,6 +20,7 @@ mod users;
 use async_trait::async_trait;
 
 pub use devices::{DeviceCodeRow, DeviceDecision, DeviceRequest, DeviceStatus, DeviceStore};
+pub use events::{AdminEventQuery, AdminEventRow, EventPage, EventQuery, EventRow, EventStore};
 pub use flows::{CodeUse, FlowStore, PendingLoginRow};
 pub use login_failures::{FailureRule, LoginFailureRow, LoginFailureStore};
 pub use organizations::{
@@ -105,6 +107,7 @@ pub trait Store:
     + DeviceStore
     + LoginFailureStore
     + OrganizationStore
+    + EventStore
     + Send
     + Sync
     + 'static

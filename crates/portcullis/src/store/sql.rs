@@ -493,6 +493,7 @@ macro_rules! impl_store {
         $crate::store::devices::impl_devices!($store, $db);
         $crate::store::login_failures::impl_login_failures!($store, $db);
         $crate::store::organizations::impl_organizations!($store, $db);
+        $crate::store::events::impl_events!($store, $db);
     };
 }
 

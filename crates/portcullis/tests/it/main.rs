@@ -18,6 +18,7 @@ mod cors_account;
 mod device;
 mod discovery;
 mod docs_examples;
+mod events;
 mod exchange;
 mod guard;
 mod implicit;

@@ -110,6 +110,7 @@ pub async fn code_or_consent(
             who,
             user: &user,
         };
+        crate::authn::login_success(state, snap, &done, "no_consent_required");
         return protocol.authorized(state, snap, done).await;
     }
     let mut data = pending.clone();
@@ -159,6 +160,11 @@ pub async fn decide(
     };
     let reply = Reply::to(&pending.request, issuer);
     if !accept {
+        let mut e = crate::authn::login_event(snap, &pending.request)
+            .user(user_id.clone())
+            .session(sid.clone());
+        e.set_detail("consent", "consent_denied");
+        e.error(state, "rejected_by_user");
         return reply.error("access_denied", "Consent denied");
     }
     let Ok(Some(row)) = state.store.user_by_id(&snap.id, &user_id).await else {
@@ -189,6 +195,7 @@ pub async fn decide(
         who: &who,
         user: &user,
     };
+    crate::authn::login_success(state, snap, &done, "consent_granted");
     protocol.authorized(state, snap, done).await
 }
 

@@ -8,6 +8,7 @@ use crate::authn::brute_force;
 use crate::authn::pages::{html, internal_error, login_page, update_password_page};
 use crate::authn::reply::Reply;
 use crate::authn::{flow, PendingLogin, Protocol};
+use crate::events::errors;
 use crate::http::paths;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::store::UserRow;
@@ -69,13 +70,22 @@ pub fn action_url(base: &str, snap: &RealmSnapshot, session_code: &str) -> Strin
 async fn check(
     state: &AppState,
     snap: &RealmSnapshot,
+    request: &crate::authn::AuthRequest,
     creds: &Credentials<'_>,
     retry: impl Fn(&str) -> Response,
 ) -> Result<(UserRow, crate::representation::UserRepresentation), Response> {
     let given = creds.password.to_string();
+    let failed = |user: Option<&str>, error: &str| {
+        let mut e = crate::authn::login_event(snap, request).detail("username", creds.username);
+        if let Some(u) = user {
+            e.set_user(u);
+        }
+        e.error(state, error);
+    };
     let row = match find_user(state.store.as_ref(), snap, creds.username).await {
         Ok(Some(r)) => r,
         Ok(None) => {
+            failed(None, errors::USER_NOT_FOUND);
             let _ = crate::crypto::password::off_thread(move || {
                 crate::crypto::password::burn_time(&given)
             })
@@ -88,8 +98,9 @@ async fn check(
     // Brute-force detection, before the password: a locked user gets a wrong password's answer.
     let attempt = match brute_force::begin(state, snap, &row.id, &user).await {
         Ok(brute_force::Gate::Open(attempt)) => attempt,
-        Ok(brute_force::Gate::Locked(_)) => {
+        Ok(brute_force::Gate::Locked(lock)) => {
             brute_force::dummy_hash(&given).await;
+            failed(Some(&row.id), lock.event_error());
             return Err(retry(INVALID));
         }
         Err(_) => return Err(internal_error()),
@@ -102,6 +113,7 @@ async fn check(
     .await;
     let (user, matched, upgraded) = checked.map_err(|_| internal_error())?;
     if !matched {
+        failed(Some(&row.id), errors::INVALID_USER_CREDENTIALS);
         // Keycloak's form does not count an empty password (`badPasswordHandler` with
         // `isEmptyPassword`: `forceChallenge`, not `failureChallenge`).
         if !creds.password.is_empty() {
@@ -111,6 +123,7 @@ async fn check(
     }
     attempt.succeeded().await;
     if user.enabled == Some(false) {
+        failed(Some(&row.id), errors::USER_DISABLED);
         return Err(retry(INVALID));
     }
     if upgraded {
@@ -144,7 +157,7 @@ pub async fn authenticate(
             login_page(snap, &action, session_code, Some(creds.username), Some(msg)),
         )
     };
-    let (row, user) = match check(state, snap, creds, &retry).await {
+    let (row, user) = match check(state, snap, &pending.request, creds, &retry).await {
         Ok(found) => found,
         Err(r) => return r,
     };

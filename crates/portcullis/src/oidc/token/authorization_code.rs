@@ -6,6 +6,7 @@ use axum::response::Response;
 use serde_json::{json, Map};
 
 use crate::authn::{code_hash, CodeData};
+use crate::events::errors;
 use crate::http::oauth_error::OAuthError;
 use crate::oidc::client_auth;
 use crate::tokens::{self, Lifespans, TokenRequest};
@@ -44,10 +45,14 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         ctx.params,
     )
     .await?;
+    ctx.client_authenticated(client);
     let client_id = client.client_id.as_deref().unwrap_or_default();
     let code = ctx.params.require("code")?;
     let store = ctx.state.store.as_ref();
-    let invalid = || OAuthError::invalid_grant("Code not valid");
+    let invalid = || {
+        ctx.fail(errors::INVALID_CODE);
+        OAuthError::invalid_grant("Code not valid")
+    };
     let Some(crate::store::CodeUse {
         realm_id,
         data,
@@ -72,10 +77,18 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         }
         return Err(invalid());
     }
+    if let Some(sid) = &data.session_id {
+        ctx.ev(|e| {
+            e.set_session(sid.clone());
+            e.set_detail("code_id", sid.clone());
+        });
+    }
     if expires_at < ctx.now {
+        ctx.fail(errors::EXPIRED_CODE);
         return Err(OAuthError::invalid_grant("Code not valid"));
     }
     if request.client_id.as_deref() != Some(client_id) {
+        ctx.fail(errors::INVALID_CODE);
         return Err(OAuthError::invalid_grant("Auth error"));
     }
     // RFC 6749 §4.1.3: the same redirect_uri as in the authorization request.
@@ -84,6 +97,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         (None, given) => given.is_none() || given == request.redirect_uri.as_deref(),
     };
     if !redirect_ok {
+        ctx.fail(errors::INVALID_CODE);
         return Err(OAuthError::invalid_grant("Incorrect redirect_uri"));
     }
     match (&request.code_challenge, ctx.params.get("code_verifier")) {
@@ -112,14 +126,17 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     }
     let sid = data.session_id.clone().unwrap_or_default();
     let Some(session) = live_session(store, ctx.snap, &sid, ctx.now).await? else {
+        ctx.fail(errors::SESSION_EXPIRED);
         return Err(OAuthError::invalid_grant("Session not active"));
     };
+    ctx.ev(|e| e.set_user(session.user_id.clone()));
     let row = store
         .user_by_id(&ctx.snap.id, &session.user_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("User not found"))?;
     let user = parse_user(&row)?;
     if user.enabled == Some(false) {
+        ctx.fail(errors::USER_DISABLED);
         return Err(OAuthError::invalid_grant("User disabled"));
     }
     let auth_time = data.auth_time.unwrap_or(session.created_at);
@@ -205,6 +222,7 @@ pub(crate) async fn session_tokens(
             ..req
         };
         let refresh = tokens::refresh_token(&offline_req, &refresh_jti, None, true)?;
+        ctx.issued(&issued, Some((&refresh_jti, true)));
         return Ok(response(
             &issued,
             Some((refresh, 0)),
@@ -217,6 +235,7 @@ pub(crate) async fn session_tokens(
     store
         .set_refresh_token(&sid, client_id, &refresh_jti, ctx.now)
         .await?;
+    ctx.issued(&issued, Some((&refresh_jti, false)));
     Ok(response(
         &issued,
         Some((refresh, exp - ctx.now)),

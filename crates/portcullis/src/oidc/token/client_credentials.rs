@@ -27,12 +27,15 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         ctx.params,
     )
     .await?;
+    ctx.client_authenticated(client);
     if client.public_client == Some(true) {
+        ctx.fail(crate::events::errors::INVALID_CLIENT);
         return Err(OAuthError::unauthorized_client(
             "Public client not allowed to retrieve service account",
         ));
     }
     if client.service_accounts_enabled != Some(true) {
+        ctx.fail(crate::events::errors::INVALID_CLIENT);
         return Err(OAuthError::unauthorized_client(
             "Client not enabled to retrieve service account",
         ));
@@ -47,7 +50,12 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
             OAuthError::unauthorized_client("Client not enabled to retrieve service account")
         })?;
     let user = parse_user(&row)?;
+    ctx.ev(|e| {
+        e.set_detail("username", row.username.clone());
+        e.set_user(row.id.clone());
+    });
     if user.enabled == Some(false) {
+        ctx.fail(crate::events::errors::USER_DISABLED);
         return Err(OAuthError::invalid_grant("User disabled"));
     }
     let (mut scopes, openid) = tokens::resolve_scopes(ctx.snap, client, ctx.params.get("scope"))?;
@@ -83,5 +91,6 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         now: ctx.now,
     };
     let issued = tokens::issue(&req)?;
+    ctx.issued(&issued, None);
     Ok(response(&issued, None, None, ctx.snap.not_before))
 }

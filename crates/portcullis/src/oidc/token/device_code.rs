@@ -65,6 +65,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         ctx.params,
     )
     .await?;
+    ctx.client_authenticated(client);
     if !device::grant_enabled(&ctx.snap.client_settings(client)) {
         // Keycloak (`DeviceGrantType`): `invalid_grant`, unlike the device endpoint's
         // `unauthorized_client`.
@@ -128,6 +129,12 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         return Err(OAuthError::invalid_grant("Device code not valid"));
     }
     let sid = row.session_id.clone().unwrap_or_default();
+    ctx.ev(|e| {
+        e.set_session(sid.clone());
+        if let Some(u) = &row.user_id {
+            e.set_user(u.clone());
+        }
+    });
     let Some(session) = live_session(store, ctx.snap, &sid, ctx.now).await? else {
         return Err(OAuthError::invalid_grant("Session not active"));
     };

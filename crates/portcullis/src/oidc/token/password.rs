@@ -5,6 +5,7 @@ use axum::response::Response;
 use serde_json::{json, Map};
 
 use crate::authn::brute_force;
+use crate::events::errors;
 use crate::http::oauth_error::OAuthError;
 use crate::oidc::client_auth;
 use crate::realm::index::Role;
@@ -25,24 +26,33 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         ctx.params,
     )
     .await?;
+    ctx.client_authenticated(client);
+    ctx.ev(|e| e.set_detail("auth_method", "oauth_credentials"));
     if client.direct_access_grants_enabled != Some(true) {
         return Err(OAuthError::unauthorized_client(
             "Client not allowed for direct access grants",
         ));
     }
     let username = ctx.params.require("username")?;
+    ctx.ev(|e| e.set_detail("username", username));
     let given = ctx.params.get("password").unwrap_or_default();
     let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, ctx.params.get("scope"))?;
-    // Keycloak: unknown user 400, wrong password 401, same body.
+    // Keycloak: unknown user 400, wrong password 401, same body. An unknown user costs the time
+    // of a password check too (Keycloak's `AuthenticatorUtils.dummyHash`), so the answer's timing
+    // does not tell which user names exist.
     let Some(row) = find_user(ctx.state.store.as_ref(), ctx.snap, username).await? else {
+        brute_force::dummy_hash(given).await;
+        ctx.fail(errors::USER_NOT_FOUND);
         return Err(OAuthError::invalid_grant("Invalid user credentials"));
     };
     let user = parse_user(&row)?;
+    ctx.ev(|e| e.set_user(row.id.clone()));
     // Brute-force detection, before the password: a locked user gets the unknown user's answer.
     let attempt = match brute_force::begin(ctx.state, ctx.snap, &row.id, &user).await? {
         brute_force::Gate::Open(attempt) => attempt,
-        brute_force::Gate::Locked(_) => {
+        brute_force::Gate::Locked(lock) => {
             brute_force::dummy_hash(given).await;
+            ctx.fail(lock.event_error());
             return Err(OAuthError::invalid_grant("Invalid user credentials"));
         }
     };
@@ -58,6 +68,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         .map_err(|_| OAuthError::server_error())?
     };
     if !matched {
+        ctx.fail(errors::INVALID_USER_CREDENTIALS);
         attempt.failed(ctx.remote).await;
         return Err(OAuthError::invalid_grant_401("Invalid user credentials"));
     }
@@ -69,6 +80,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         ctx.state.store.update_user(&ctx.snap.id, &updated).await?;
     }
     if user.enabled == Some(false) {
+        ctx.fail(errors::USER_DISABLED);
         return Err(OAuthError::invalid_grant("Account disabled"));
     }
     if user
@@ -76,6 +88,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         .as_ref()
         .is_some_and(|a| !a.is_empty())
     {
+        ctx.fail(errors::RESOLVE_REQUIRED_ACTIONS);
         return Err(OAuthError::invalid_grant("Account is not fully set up"));
     }
     let offline = scopes
@@ -133,6 +146,8 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         .store
         .create_session(&session, client_id, Some(&refresh_jti))
         .await?;
+    ctx.issued(&issued, Some((&refresh_jti, offline)));
+    ctx.ev(|e| e.set_session(sid.clone()));
     Ok(response(
         &issued,
         Some((refresh, refresh_in)),

@@ -107,13 +107,29 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         ctx.params,
     )
     .await?;
+    ctx.client_authenticated(client);
     let client_id = client.client_id.as_deref().unwrap_or_default();
     let claims = verify(
         ctx.snap,
         &ctx.issuer,
         ctx.params.require("refresh_token")?,
         ctx.now,
-    )?;
+    )
+    .inspect_err(|_| ctx.fail(crate::events::errors::INVALID_TOKEN))?;
+    ctx.ev(|e| {
+        if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
+            e.set_detail("refresh_token_id", jti);
+        }
+        if let Some(typ) = claims.get("typ").and_then(Value::as_str) {
+            e.set_detail("refresh_token_type", typ);
+        }
+        if let Some(sub) = claims.get("sub").and_then(Value::as_str) {
+            e.set_user(sub);
+        }
+        if let Some(sid) = claims.get("sid").and_then(Value::as_str) {
+            e.set_session(sid);
+        }
+    });
     if claims.get("azp").and_then(Value::as_str) != Some(client_id) {
         return Err(OAuthError::invalid_grant(
             "Invalid refresh token. Token client and authorized client don't match",
@@ -125,6 +141,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         .ok_or_else(|| OAuthError::invalid_grant("Invalid refresh token"))?;
     let store = ctx.state.store.as_ref();
     let Some(session) = live_session(store, ctx.snap, sid, ctx.now).await? else {
+        ctx.fail(crate::events::errors::INVALID_TOKEN);
         return Err(OAuthError::invalid_grant("Session not active"));
     };
     if claims.get("sub").and_then(Value::as_str) != Some(session.user_id.as_str()) {
@@ -189,6 +206,8 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if session.last_refresh != ctx.now {
         store.touch_session(sid, ctx.now).await?;
     }
+    ctx.issued(&issued, None);
+    ctx.ev(|e| e.set_detail("updated_refresh_token_id", new_jti.clone()));
     Ok(response(
         &issued,
         Some((refresh, refresh_in)),

@@ -116,10 +116,14 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let store = ctx.state.store.as_ref();
     let client =
         client_auth::authenticate(ctx.snap, store, &ctx.issuer, ctx.headers, ctx.params).await?;
+    ctx.client_authenticated(client);
     if let Some(reason) = unsupported_reason(&ctx.snap.client_settings(client), ctx.params) {
         return Err(OAuthError::invalid_request(reason));
     }
-    let invalid = || OAuthError::invalid_request("Invalid token");
+    let invalid = || {
+        ctx.fail(crate::events::errors::INVALID_TOKEN);
+        OAuthError::invalid_request("Invalid token")
+    };
     let subject_token = ctx.params.get("subject_token").ok_or_else(invalid)?;
     let subject = verify_access(store, ctx.snap, &ctx.issuer, subject_token, ctx.now)
         .await?
@@ -129,6 +133,12 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         .and_then(Value::as_str)
         .ok_or_else(invalid)?
         .to_string();
+    ctx.ev(|e| {
+        e.set_user(user_id.clone());
+        if let Some(azp) = subject.get("azp").and_then(Value::as_str) {
+            e.set_detail("subject_token_client_id", azp);
+        }
+    });
     let user_row = store
         .user_by_id(&ctx.snap.id, &user_id)
         .await?
@@ -238,6 +248,16 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         out.insert("token_type".into(), json!("N_A"));
     }
     out.insert("issued_token_type".into(), json!(requested_type));
+    ctx.issued(&issued, None);
+    ctx.ev(|e| {
+        if let Some(sid) = &sid {
+            e.set_session(sid.clone());
+        }
+        e.set_detail("requested_token_type", requested_type);
+        if !audience.is_empty() {
+            e.set_detail("audience", audience.join(" "));
+        }
+    });
     Ok(json_response(out))
 }
 

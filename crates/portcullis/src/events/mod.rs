@@ -1,0 +1,519 @@
+//! Keycloak's login events and admin events.
+//!
+//! A flow reports what happened with one call: `UserEvent::new(snap, "LOGIN")`, the facts it
+//! knows (`.client(..)`, `.user(..)`, `.detail(..)`), then `.success(state)` or
+//! `.error(state, errors::X)`. The caller's address comes from the request context set by
+//! [`context::layer`]; admin events are recorded by that same layer for every Admin API write
+//! ([`admin_hook`]), so no admin handler reports anything.
+//!
+//! Nothing here waits or fails a request: an event goes into a bounded queue
+//! ([`Events::submit`]) drained by one background task ([`writer`]) that runs the listeners
+//! (`jboss-logging`, the JSON-lines output) and stores the events the realm keeps in batches.
+//! A full queue drops the event, counts it (`portcullis_events_dropped_total` on `/metrics`)
+//! and warns.
+//!
+//! What is stored follows Keycloak: login events when `eventsEnabled` and the type is in
+//! `enabledEventTypes` (or, that list empty, stored by default); admin events when
+//! `adminEventsEnabled`, with the request body when `adminEventsDetailsEnabled`. The listeners
+//! see every event, stored or not, as Keycloak's do.
+
+pub mod admin_hook;
+pub mod context;
+pub mod listeners;
+pub mod time;
+pub mod types;
+pub mod writer;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::mpsc;
+
+use crate::realm::snapshot::RealmSnapshot;
+use crate::AppState;
+
+pub use types::errors;
+
+pub use crate::model::JBOSS_LOGGING;
+
+/// Listeners a realm may name in `eventsListeners`.
+pub const REALM_LISTENERS: &[&str] = &[JBOSS_LOGGING];
+
+/// Listeners configured for the whole server, which a realm may not name (Keycloak's "global"
+/// listeners).
+pub const GLOBAL_LISTENERS: &[&str] = &[listeners::JSON_LISTENER];
+
+/// Longest detail value kept; longer ones are cut (Keycloak cuts stored details too).
+pub const MAX_DETAIL_CHARS: usize = 2048;
+
+pub use crate::model::EventSettings;
+
+/// Whether a realm with `settings` stores a login event of type `kind`: with `eventsEnabled`,
+/// when the type is in `enabledEventTypes` or, that list empty, stored by default.
+pub fn stores(settings: &EventSettings, kind: &str) -> bool {
+    settings.enabled
+        && if settings.enabled_types.is_empty() {
+            types::saved_by_default(kind)
+        } else {
+            settings.enabled_types.iter().any(|t| t == kind)
+        }
+}
+
+/// A login event (Keycloak's `Event`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Random id.
+    pub id: String,
+    /// Milliseconds since the epoch.
+    pub time: i64,
+    /// Type, `_ERROR` included on failures.
+    pub kind: String,
+    /// Realm id.
+    pub realm_id: String,
+    /// Realm name (for the log lines).
+    pub realm_name: String,
+    /// `clientId`.
+    pub client_id: Option<String>,
+    /// User id.
+    pub user_id: Option<String>,
+    /// SSO session id.
+    pub session_id: Option<String>,
+    /// Caller's address.
+    pub ip_address: Option<String>,
+    /// Keycloak's error value.
+    pub error: Option<String>,
+    /// Details, in the order the flow set them.
+    pub details: Vec<(String, String)>,
+}
+
+/// An admin event (Keycloak's `AdminEvent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminEvent {
+    /// Random id.
+    pub id: String,
+    /// Milliseconds since the epoch.
+    pub time: i64,
+    /// Administered realm id.
+    pub realm_id: String,
+    /// Administered realm name.
+    pub realm_name: String,
+    /// `CREATE`, `UPDATE`, `DELETE`, `ACTION`.
+    pub operation_type: String,
+    /// `ResourceType`.
+    pub resource_type: String,
+    /// Path below the realm.
+    pub resource_path: Option<String>,
+    /// Caller's realm id.
+    pub auth_realm_id: Option<String>,
+    /// Caller's client (internal id).
+    pub auth_client_id: Option<String>,
+    /// Caller's user id.
+    pub auth_user_id: Option<String>,
+    /// Caller's address.
+    pub ip_address: Option<String>,
+    /// Request body JSON, with details enabled.
+    pub representation: Option<String>,
+}
+
+/// What the writer receives: an event and what to do with it.
+#[derive(Debug, Clone)]
+pub enum Envelope {
+    /// A login event.
+    User {
+        /// The event.
+        event: Event,
+        /// Store it.
+        store: bool,
+        /// Log it with `jboss-logging`.
+        jboss: bool,
+    },
+    /// An admin event.
+    Admin {
+        /// The event.
+        event: AdminEvent,
+        /// Store it.
+        store: bool,
+        /// Log it with `jboss-logging`.
+        jboss: bool,
+    },
+}
+
+/// The process's event queue (in [`AppState`]).
+#[derive(Debug)]
+pub struct Events {
+    tx: mpsc::Sender<Envelope>,
+    dropped: AtomicU64,
+    /// Whether the JSON-lines listener is on (events are queued even for a realm that stores
+    /// nothing and logs nothing).
+    json: bool,
+    /// `jboss-logging` levels of successes and failures.
+    levels: (listeners::Level, listeners::Level),
+}
+
+impl Events {
+    /// A queue of `capacity` events, and its receiving end for [`writer::spawn`].
+    pub fn new(capacity: usize, json: bool) -> (Self, mpsc::Receiver<Envelope>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (
+            Events {
+                tx,
+                dropped: AtomicU64::new(0),
+                json,
+                levels: (listeners::Level::Debug, listeners::Level::Warn),
+            },
+            rx,
+        )
+    }
+
+    /// The `jboss-logging` levels of successes and failures.
+    pub fn with_levels(mut self, success: listeners::Level, error: listeners::Level) -> Self {
+        self.levels = (success, error);
+        self
+    }
+
+    /// Whether `jboss-logging` lines of successes (or failures) reach the log at all: when
+    /// not, a realm that only logs queues nothing (successes log at `debug` by default).
+    pub fn logs(&self, error: bool) -> bool {
+        listeners::enabled(if error { self.levels.1 } else { self.levels.0 })
+    }
+
+    /// Queues an event without waiting; when the queue is full the event is dropped, counted
+    /// and warned about (the first drop, then every 1000th).
+    pub fn submit(&self, e: Envelope) {
+        if self.tx.try_send(e).is_err() {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n == 1 || n % 1000 == 0 {
+                tracing::warn!(
+                    dropped = n,
+                    "event queue full: events dropped (the request went on)"
+                );
+            }
+        }
+    }
+
+    /// Events dropped since start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Whether the JSON-lines listener is on.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+}
+
+fn cut(mut v: String) -> String {
+    if v.chars().count() > MAX_DETAIL_CHARS {
+        v = v.chars().take(MAX_DETAIL_CHARS).collect();
+    }
+    v
+}
+
+/// A login event being put together by a flow (Keycloak's `EventBuilder`).
+#[derive(Debug, Clone)]
+pub struct UserEvent {
+    kind: &'static str,
+    realm_id: String,
+    realm_name: String,
+    settings_store_ok: bool,
+    settings_store_err: bool,
+    jboss: bool,
+    client_id: Option<String>,
+    user_id: Option<String>,
+    session_id: Option<String>,
+    ip_address: Option<String>,
+    details: Vec<(String, String)>,
+}
+
+impl UserEvent {
+    /// An event of type `kind` (without `_ERROR`) in `snap`'s realm, from the caller's address.
+    pub fn new(snap: &RealmSnapshot, kind: &'static str) -> Self {
+        let s = &snap.settings.events;
+        UserEvent {
+            kind,
+            realm_id: snap.id.clone(),
+            realm_name: snap.name.clone(),
+            settings_store_ok: stores(s, kind),
+            settings_store_err: stores(s, &format!("{kind}_ERROR")),
+            jboss: s.jboss_logging(),
+            client_id: None,
+            user_id: None,
+            session_id: None,
+            ip_address: context::remote_ip().map(|ip| ip.to_string()),
+            details: Vec::new(),
+        }
+    }
+
+    /// The type (without `_ERROR`).
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// Changes the type (a grant learns which event it is).
+    pub fn set_kind(&mut self, snap: &RealmSnapshot, kind: &'static str) {
+        let s = &snap.settings.events;
+        self.kind = kind;
+        self.settings_store_ok = stores(s, kind);
+        self.settings_store_err = stores(s, &format!("{kind}_ERROR"));
+    }
+
+    /// The client (`clientId`).
+    pub fn client(mut self, client_id: impl Into<String>) -> Self {
+        self.set_client(client_id);
+        self
+    }
+
+    /// The user.
+    pub fn user(mut self, user_id: impl Into<String>) -> Self {
+        self.set_user(user_id);
+        self
+    }
+
+    /// The SSO session.
+    pub fn session(mut self, session_id: impl Into<String>) -> Self {
+        self.set_session(session_id);
+        self
+    }
+
+    /// A detail (a later value for the same key replaces the earlier one).
+    pub fn detail(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.set_detail(key, value);
+        self
+    }
+
+    /// [`UserEvent::client`] in place.
+    pub fn set_client(&mut self, client_id: impl Into<String>) {
+        self.client_id = Some(cut(client_id.into()));
+    }
+
+    /// [`UserEvent::user`] in place.
+    pub fn set_user(&mut self, user_id: impl Into<String>) {
+        self.user_id = Some(user_id.into());
+    }
+
+    /// [`UserEvent::session`] in place.
+    pub fn set_session(&mut self, session_id: impl Into<String>) {
+        self.session_id = Some(session_id.into());
+    }
+
+    /// [`UserEvent::detail`] in place.
+    pub fn set_detail(&mut self, key: &str, value: impl Into<String>) {
+        let value = cut(value.into());
+        match self.details.iter_mut().find(|(k, _)| k == key) {
+            Some(d) => d.1 = value,
+            None => self.details.push((key.to_string(), value)),
+        }
+    }
+
+    /// Whether a detail is set.
+    pub fn has_detail(&self, key: &str) -> bool {
+        self.details.iter().any(|(k, _)| k == key)
+    }
+
+    fn finish(self, error: Option<&str>) -> Envelope {
+        let kind = match error {
+            Some(_) => format!("{}_ERROR", self.kind),
+            None => self.kind.to_string(),
+        };
+        let store = if error.is_some() {
+            self.settings_store_err
+        } else {
+            self.settings_store_ok
+        };
+        Envelope::User {
+            event: Event {
+                id: uuid::Uuid::new_v4().to_string(),
+                time: crate::clock::now_millis(),
+                kind,
+                realm_id: self.realm_id,
+                realm_name: self.realm_name,
+                client_id: self.client_id,
+                user_id: self.user_id,
+                session_id: self.session_id,
+                ip_address: self.ip_address,
+                error: error.map(String::from),
+                details: self.details,
+            },
+            store,
+            jboss: self.jboss,
+        }
+    }
+
+    fn wanted(&self, state: &AppState, error: bool) -> bool {
+        (self.jboss && state.events.logs(error))
+            || state.events.json()
+            || if error {
+                self.settings_store_err
+            } else {
+                self.settings_store_ok
+            }
+    }
+
+    /// Reports success.
+    pub fn success(self, state: &AppState) {
+        if self.wanted(state, false) {
+            state.events.submit(self.finish(None));
+        }
+    }
+
+    /// Reports failure with Keycloak's `error` value (the type gets `_ERROR`).
+    pub fn error(self, state: &AppState, error: &str) {
+        if self.wanted(state, true) {
+            state.events.submit(self.finish(Some(error)));
+        }
+    }
+}
+
+/// Removes every realm's login events older than its `eventsExpiration` (run by the session
+/// sweep; Keycloak's `ClearExpiredEvents`).
+pub async fn sweep(store: &dyn crate::store::Store, realms: &crate::realm::snapshot::RealmCache) {
+    let now = crate::clock::now_millis();
+    for name in realms.names() {
+        let Some(snap) = realms.get(&name) else {
+            continue;
+        };
+        let exp = snap.settings.events.expiration;
+        if exp <= 0 {
+            continue;
+        }
+        match store
+            .expire_events(&snap.id, now.saturating_sub(exp.saturating_mul(1000)))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(realm = %name, removed = n, "expired events removed"),
+            Err(e) => tracing::warn!(realm = %name, error = %e, "event sweep failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::representation::RealmRepresentation;
+    use serde_json::{json, Value};
+
+    fn rep(v: Value) -> RealmRepresentation {
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
+    #[test]
+    fn settings_read_keycloaks_fields_and_defaults() {
+        let s = EventSettings::of(&rep(json!({"realm": "r"})));
+        assert!(!s.enabled && !s.admin_enabled);
+        assert_eq!(s.listeners, vec!["jboss-logging"]);
+        assert!(!stores(&s, "LOGIN"), "not stored while events are off");
+        let s = EventSettings::of(&rep(json!({"realm": "r", "eventsEnabled": true})));
+        assert!(stores(&s, "LOGIN") && stores(&s, "LOGIN_ERROR"));
+        assert!(!stores(&s, "REFRESH_TOKEN"), "not saved by default");
+        let s = EventSettings::of(&rep(json!({"realm": "r", "eventsEnabled": true,
+            "enabledEventTypes": ["REFRESH_TOKEN"], "eventsListeners": [], "eventsExpiration": 60})));
+        assert!(stores(&s, "REFRESH_TOKEN") && !stores(&s, "LOGIN"));
+        assert!(!s.jboss_logging());
+        assert_eq!(s.expiration, 60);
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_without_waiting() {
+        let (events, mut rx) = Events::new(1, false);
+        let e = |kind: &str| Envelope::Admin {
+            event: AdminEvent {
+                id: kind.into(),
+                time: 0,
+                realm_id: "r".into(),
+                realm_name: "r".into(),
+                operation_type: kind.into(),
+                resource_type: "REALM".into(),
+                resource_path: None,
+                auth_realm_id: None,
+                auth_client_id: None,
+                auth_user_id: None,
+                ip_address: None,
+                representation: None,
+            },
+            store: true,
+            jboss: false,
+        };
+        events.submit(e("CREATE"));
+        events.submit(e("UPDATE"));
+        events.submit(e("DELETE"));
+        assert_eq!(events.dropped(), 2);
+        match rx.try_recv() {
+            Ok(Envelope::Admin { event, .. }) => assert_eq!(event.operation_type, "CREATE"),
+            other => panic!("{other:?}"),
+        }
+        events.submit(e("ACTION"));
+        assert_eq!(events.dropped(), 2, "room again once the writer took one");
+    }
+
+    #[tokio::test]
+    async fn the_sweep_removes_events_past_the_realms_expiration() {
+        use crate::realm::client_keys::{ClientKeyCache, KeyCacheSettings};
+        use crate::realm::snapshot::RealmCache;
+        use crate::store::{EventPage, EventQuery, EventRow, EventStore, SqliteStore, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        crate::realm::bootstrap(&store, None).await.unwrap();
+        let realms = RealmCache::new(
+            ClientKeyCache::new(KeyCacheSettings::default()),
+            crate::policy::blacklist::Blacklists::new(dir.path().into()),
+        );
+        realms.load_all(&store).await.unwrap();
+        let now = crate::clock::now_millis();
+        let row = |id: &str, age_ms: i64, realm_id: &str| EventRow {
+            id: id.into(),
+            realm_id: realm_id.into(),
+            time: now - age_ms,
+            kind: "LOGIN".into(),
+            client_id: None,
+            user_id: None,
+            session_id: None,
+            ip_address: None,
+            error: None,
+            details: Some(r#"{"username":"a"}"#.into()),
+        };
+        let id = realms.get("master").unwrap().id.clone();
+        store
+            .insert_events(&[row("old", 120_000, &id), row("fresh", 1_000, &id)])
+            .await
+            .unwrap();
+        let all = EventQuery {
+            page: EventPage {
+                max: None,
+                ..EventPage::default()
+            },
+            ..EventQuery::default()
+        };
+        // No expiration: the sweep keeps everything.
+        sweep(&store, &realms).await;
+        assert_eq!(store.events(&id, &all).await.unwrap().len(), 2);
+        crate::realm::edit::edit::<_, crate::realm::edit::EditError>(
+            &store,
+            &realms,
+            "master",
+            |rep, _| {
+                rep.extra.insert("eventsExpiration".into(), json!(60));
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+        sweep(&store, &realms).await;
+        let left = store.events(&id, &all).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].id, "fresh");
+        assert_eq!(left[0].details.as_deref(), Some(r#"{"username":"a"}"#));
+        // A batch naming a realm that is gone fails as a whole; alone, the good row is kept.
+        let bad = [row("x", 0, "no-such-realm"), row("y", 0, &id)];
+        assert!(store.insert_events(&bad).await.is_err());
+        assert!(writer::store_rows(&store, &bad).await.is_err());
+        assert_eq!(store.events(&id, &all).await.unwrap().len(), 2);
+        let _ = store.backend();
+    }
+
+    #[test]
+    fn long_values_are_cut() {
+        let v = cut("é".repeat(MAX_DETAIL_CHARS + 10));
+        assert_eq!(v.chars().count(), MAX_DETAIL_CHARS);
+    }
+}

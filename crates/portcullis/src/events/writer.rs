@@ -1,0 +1,182 @@
+//! The background task that drains the event queue: runs the listeners, then stores what the
+//! realms keep, in batches (one transaction per batch and kind). A store failure loses that
+//! batch of stored events (logged), never a request.
+
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+
+pub use crate::config::events::JsonOutput;
+
+use super::listeners::{self, Level};
+use super::Envelope;
+use crate::store::{AdminEventRow, EventRow, Store};
+
+/// Events taken from the queue at most per batch.
+pub const MAX_BATCH: usize = 500;
+
+/// How the writer is set up.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// `jboss-logging` level of successes.
+    pub success_level: Level,
+    /// `jboss-logging` level of failures.
+    pub error_level: Level,
+    /// The JSON-lines output, if on.
+    pub json: Option<JsonOutput>,
+}
+
+type Sink = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+
+async fn open(out: &JsonOutput) -> std::io::Result<Sink> {
+    Ok(match out {
+        JsonOutput::Stdout => Box::new(tokio::io::stdout()),
+        JsonOutput::File(p) => Box::new(
+            tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .await?,
+        ),
+    })
+}
+
+/// Starts the writer over `rx`; it ends when every sender is gone.
+pub fn spawn(
+    store: Arc<dyn Store>,
+    rx: mpsc::Receiver<Envelope>,
+    config: WriterConfig,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(store, rx, config))
+}
+
+async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Envelope>, config: WriterConfig) {
+    let mut sink = match &config.json {
+        Some(out) => match open(out).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "events: cannot open the JSON-lines output; JSON events are not written");
+                None
+            }
+        },
+        None => None,
+    };
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut rows = Vec::new();
+        let mut admin_rows = Vec::new();
+        let mut text = String::new();
+        for e in batch.drain(..) {
+            match e {
+                Envelope::User {
+                    event,
+                    store,
+                    jboss,
+                } => {
+                    let level = if event.error.is_some() {
+                        config.error_level
+                    } else {
+                        config.success_level
+                    };
+                    if jboss && listeners::enabled(level) {
+                        listeners::log(level, &listeners::jboss_line(&event));
+                    }
+                    if sink.is_some() {
+                        text.push_str(&listeners::json_line(&event));
+                        text.push('\n');
+                    }
+                    if store {
+                        let details = (!event.details.is_empty()).then(|| {
+                            let m: serde_json::Map<String, serde_json::Value> = event
+                                .details
+                                .iter()
+                                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                                .collect();
+                            serde_json::Value::Object(m).to_string()
+                        });
+                        rows.push(EventRow {
+                            id: event.id,
+                            realm_id: event.realm_id,
+                            time: event.time,
+                            kind: event.kind,
+                            client_id: event.client_id,
+                            user_id: event.user_id,
+                            session_id: event.session_id,
+                            ip_address: event.ip_address,
+                            error: event.error,
+                            details,
+                        });
+                    }
+                }
+                Envelope::Admin {
+                    event,
+                    store,
+                    jboss,
+                } => {
+                    if jboss && listeners::enabled(config.success_level) {
+                        listeners::log(config.success_level, &listeners::jboss_admin_line(&event));
+                    }
+                    if sink.is_some() {
+                        text.push_str(&listeners::json_admin_line(&event));
+                        text.push('\n');
+                    }
+                    if store {
+                        admin_rows.push(AdminEventRow {
+                            id: event.id,
+                            realm_id: event.realm_id,
+                            time: event.time,
+                            operation_type: event.operation_type,
+                            resource_type: event.resource_type,
+                            resource_path: event.resource_path,
+                            auth_realm_id: event.auth_realm_id,
+                            auth_client_id: event.auth_client_id,
+                            auth_user_id: event.auth_user_id,
+                            ip_address: event.ip_address,
+                            representation: event.representation,
+                            error: None,
+                        });
+                    }
+                }
+            }
+        }
+        if let (Some(s), false) = (sink.as_mut(), text.is_empty()) {
+            let written = async {
+                s.write_all(text.as_bytes()).await?;
+                s.flush().await
+            }
+            .await;
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "events: writing the JSON-lines output failed");
+            }
+        }
+        if !rows.is_empty() {
+            if let Err(e) = store_rows(store.as_ref(), &rows).await {
+                tracing::warn!(error = %e, events = rows.len(), "events: storing login events failed");
+            }
+        }
+        if !admin_rows.is_empty() {
+            if let Err(e) = store.insert_admin_events(&admin_rows).await {
+                tracing::warn!(error = %e, events = admin_rows.len(), "events: storing admin events failed");
+            }
+        }
+    }
+}
+
+/// Stores a batch; when the batch fails as a whole (a realm deleted meanwhile), each event is
+/// stored alone so that one bad row loses only itself.
+pub(crate) async fn store_rows(
+    store: &dyn Store,
+    rows: &[EventRow],
+) -> Result<(), crate::store::StoreError> {
+    if store.insert_events(rows).await.is_ok() {
+        return Ok(());
+    }
+    let mut last = Ok(());
+    for r in rows {
+        if let Err(e) = store.insert_events(std::slice::from_ref(r)).await {
+            last = Err(e);
+        }
+    }
+    last
+}

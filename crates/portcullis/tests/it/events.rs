@@ -1,0 +1,965 @@
+//! Login events and admin events over HTTP: what the flows record, the Admin API listings with
+//! Keycloak's filters and bad-input answers, the events configuration, the listeners' output
+//! (JSON lines, `jboss-logging`) and that a realm with events off stores nothing. Events are
+//! stored by a background writer, so the tests wait for them to appear.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const REDIRECT: &str = "https://app.example.com/cb";
+
+fn ev_realm(name: &str, events_enabled: bool) -> Value {
+    json!({
+        "realm": name,
+        "eventsEnabled": events_enabled,
+        "clients": [
+            {"clientId": "web", "secret": "web-secret", "directAccessGrantsEnabled": true,
+             "redirectUris": [REDIRECT]},
+            {"clientId": "backend", "secret": "backend-secret", "serviceAccountsEnabled": true,
+             "standardFlowEnabled": false}
+        ],
+        "users": [
+            {"username": "alice", "email": "alice@example.com", "firstName": "Alice", "lastName": "L",
+             "enabled": true, "emailVerified": true,
+             "credentials": [{"type": "password", "value": "alice-pw"}]}
+        ]
+    })
+}
+
+fn token_url(server: &TestServer, realm: &str) -> String {
+    server.url(&format!("/realms/{realm}/protocol/openid-connect/token"))
+}
+
+async fn password_grant(server: &TestServer, realm: &str, user: &str, pw: &str) -> (u16, Value) {
+    let (s, b, _) = post_form(
+        &token_url(server, realm),
+        Some(("web", "web-secret")),
+        &[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", pw),
+        ],
+    )
+    .await;
+    (s, b)
+}
+
+/// The realm's events for `query`, once at least `n` are there (the writer is asynchronous).
+async fn events_at_least(
+    server: &TestServer,
+    token: &str,
+    path: &str,
+    query: &str,
+    n: usize,
+) -> Vec<Value> {
+    for _ in 0..100 {
+        let (s, body, _) = call(server, "GET", &format!("{path}{query}"), Some(token), None).await;
+        assert_eq!(s, 200, "{body}");
+        let list = body.as_array().cloned().unwrap_or_default();
+        if list.len() >= n {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {n} events at {path}{query}");
+}
+
+fn of_type<'a>(list: &'a [Value], t: &str) -> Vec<&'a Value> {
+    list.iter().filter(|e| e["type"] == t).collect()
+}
+
+async fn user_id(server: &TestServer, token: &str, realm: &str, name: &str) -> String {
+    let (_, users, _) = call(
+        server,
+        "GET",
+        &format!("/admin/realms/{realm}/users?username={name}&exact=true"),
+        Some(token),
+        None,
+    )
+    .await;
+    users[0]["id"].as_str().unwrap().to_string()
+}
+
+async fn put_config(server: &TestServer, token: &str, realm: &str, body: Value) -> (u16, Value) {
+    let (s, b, _) = call(
+        server,
+        "PUT",
+        &format!("/admin/realms/{realm}/events/config"),
+        Some(token),
+        Some(body),
+    )
+    .await;
+    (s, b)
+}
+
+async fn login_flows_record_keycloaks_events(backend: Backend) {
+    let Some(data) = Data::new(backend).await else {
+        return;
+    };
+    let server = start_with(&data, &[ev_realm("ev", true)]).await;
+    let admin = admin_token(&server).await;
+    let alice = user_id(&server, &admin, "ev", "alice").await;
+    let events = "/admin/realms/ev/events";
+
+    // Password grant: a wrong password, an unknown user, then a success.
+    assert_eq!(password_grant(&server, "ev", "alice", "nope").await.0, 401);
+    assert_eq!(password_grant(&server, "ev", "nobody", "x").await.0, 400);
+    let (s, tokens) = password_grant(&server, "ev", "alice", "alice-pw").await;
+    assert_eq!(s, 200);
+    // Client credentials: a success and a wrong secret.
+    let (s, _, _) = post_form(
+        &token_url(&server, "ev"),
+        Some(("backend", "backend-secret")),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _, _) = post_form(
+        &token_url(&server, "ev"),
+        Some(("backend", "wrong")),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(s, 401);
+
+    let list = events_at_least(&server, &admin, events, "", 5).await;
+    let err = of_type(&list, "LOGIN_ERROR");
+    assert_eq!(err.len(), 2, "{list:?}");
+    let wrong_pw = err
+        .iter()
+        .find(|e| e["error"] == "invalid_user_credentials")
+        .unwrap();
+    assert_eq!(wrong_pw["userId"], alice);
+    assert_eq!(wrong_pw["clientId"], "web");
+    assert_eq!(wrong_pw["ipAddress"], "127.0.0.1");
+    assert_eq!(wrong_pw["details"]["username"], "alice");
+    assert_eq!(wrong_pw["details"]["auth_method"], "oauth_credentials");
+    let unknown = err.iter().find(|e| e["error"] == "user_not_found").unwrap();
+    assert!(
+        unknown.get("userId").is_none(),
+        "no user resolved: {unknown}"
+    );
+    assert_eq!(unknown["details"]["username"], "nobody");
+    let logins = of_type(&list, "LOGIN");
+    assert_eq!(logins.len(), 1);
+    let pw_login = logins[0];
+    assert_eq!(pw_login["userId"], alice);
+    assert_eq!(pw_login["sessionId"], tokens["session_state"]);
+    assert_eq!(pw_login["details"]["grant_type"], "password");
+    assert_eq!(pw_login["details"]["client_auth_method"], "client-secret");
+    assert!(pw_login["details"]["token_id"].is_string());
+    assert_eq!(pw_login["details"]["refresh_token_type"], "Refresh");
+    assert!(pw_login.get("error").is_none());
+    assert!(pw_login["time"].as_i64().unwrap() > 1_700_000_000_000);
+    assert!(pw_login["id"].is_string());
+    let client_login = of_type(&list, "CLIENT_LOGIN");
+    assert_eq!(client_login.len(), 1);
+    assert_eq!(
+        client_login[0]["details"]["username"],
+        "service-account-backend"
+    );
+    let client_err = of_type(&list, "CLIENT_LOGIN_ERROR");
+    assert_eq!(client_err.len(), 1);
+    assert_eq!(client_err[0]["error"], "invalid_client_credentials");
+    assert_eq!(client_err[0]["clientId"], "backend");
+
+    // REFRESH_TOKEN is not stored by default; listed in enabledEventTypes, it is.
+    let refresh = |rt: String| {
+        let server = &server;
+        async move {
+            post_form(
+                &token_url(server, "ev"),
+                Some(("web", "web-secret")),
+                &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+            )
+            .await
+        }
+    };
+    let rt = tokens["refresh_token"].as_str().unwrap().to_string();
+    let (s, refreshed, _) = refresh(rt).await;
+    assert_eq!(s, 200);
+    let (s, _) = put_config(
+        &server,
+        &admin,
+        "ev",
+        json!({"eventsEnabled": true, "enabledEventTypes": ["REFRESH_TOKEN", "REFRESH_TOKEN_ERROR", "LOGOUT", "CODE_TO_TOKEN", "CODE_TO_TOKEN_ERROR", "LOGIN", "LOGIN_ERROR"]}),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let rt2 = refreshed["refresh_token"].as_str().unwrap().to_string();
+    assert_eq!(refresh(rt2.clone()).await.0, 200);
+    assert_eq!(refresh("garbage".into()).await.0, 400);
+    let list = events_at_least(
+        &server,
+        &admin,
+        events,
+        "?type=REFRESH_TOKEN&type=REFRESH_TOKEN_ERROR",
+        2,
+    )
+    .await;
+    assert_eq!(list.len(), 2, "the first refresh was not stored: {list:?}");
+    let ok = of_type(&list, "REFRESH_TOKEN")[0];
+    assert_eq!(ok["userId"], alice);
+    assert_eq!(ok["details"]["refresh_token_type"], "Refresh");
+    assert!(ok["details"]["updated_refresh_token_id"].is_string());
+    assert_eq!(
+        of_type(&list, "REFRESH_TOKEN_ERROR")[0]["error"],
+        "invalid_token"
+    );
+
+    // Logout with the refresh token.
+    let (s, _, _) = post_form(
+        &server.url("/realms/ev/protocol/openid-connect/logout"),
+        Some(("web", "web-secret")),
+        &[("refresh_token", &rt2)],
+    )
+    .await;
+    assert_eq!(s, 204);
+    let list = events_at_least(&server, &admin, events, "?type=LOGOUT", 1).await;
+    assert_eq!(list[0]["sessionId"], tokens["session_state"]);
+    assert_eq!(list[0]["userId"], alice);
+
+    // The browser: a wrong password, then the login and the code's redemption.
+    let b = browser();
+    let auth = server.url(&format!(
+        "/realms/ev/protocol/openid-connect/auth?client_id=web&response_type=code&scope=openid&redirect_uri={}",
+        url_encode(REDIRECT)
+    ));
+    let (_, html) = get_page(&b, &auth).await;
+    let (s, _) = submit(
+        &b,
+        &server,
+        &html,
+        &[("username", "alice"), ("password", "bad")],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, location, params) = login(&b, &server, &auth, "alice", "alice-pw").await;
+    assert_eq!(s, 302, "{location}");
+    let (s, code_tokens, _) = post_form(
+        &token_url(&server, "ev"),
+        Some(("web", "web-secret")),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &params["code"]),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _, _) = post_form(
+        &token_url(&server, "ev"),
+        Some(("web", "web-secret")),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &params["code"]),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400);
+    let list = events_at_least(&server, &admin, events, "?type=CODE_TO_TOKEN_ERROR", 1).await;
+    assert_eq!(list[0]["error"], "invalid_code");
+    let list = events_at_least(&server, &admin, events, "?type=CODE_TO_TOKEN", 1).await;
+    let sid = code_tokens["session_state"].as_str().unwrap();
+    assert_eq!(list[0]["sessionId"], sid);
+    assert_eq!(list[0]["details"]["code_id"], sid);
+    assert_eq!(list[0]["details"]["grant_type"], "authorization_code");
+    let list = events_at_least(&server, &admin, events, "?type=LOGIN&client=web", 2).await;
+    let browser_login = list
+        .iter()
+        .find(|e| e["details"]["auth_method"] == "openid-connect")
+        .unwrap();
+    assert_eq!(browser_login["sessionId"], sid);
+    assert_eq!(browser_login["details"]["code_id"], sid);
+    assert_eq!(browser_login["details"]["redirect_uri"], REDIRECT);
+    assert_eq!(browser_login["details"]["consent"], "no_consent_required");
+    assert_eq!(browser_login["details"]["username"], "alice");
+    let list = events_at_least(&server, &admin, events, "?type=LOGIN_ERROR", 3).await;
+    assert!(list
+        .iter()
+        .any(|e| e["details"]["auth_method"] == "openid-connect"
+            && e["error"] == "invalid_user_credentials"));
+
+    // Filters and paging.
+    let all = events_at_least(&server, &admin, events, "?max=-1", 10).await;
+    let times: Vec<i64> = all.iter().map(|e| e["time"].as_i64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    let asc = events_at_least(&server, &admin, events, "?max=-1&direction=asc", all.len()).await;
+    assert_eq!(asc.first(), all.last());
+    let page = events_at_least(&server, &admin, events, "?first=1&max=2", 2).await;
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0], all[1]);
+    let neg = events_at_least(&server, &admin, events, "?first=-3&max=-1", all.len()).await;
+    assert_eq!(
+        neg.len(),
+        all.len(),
+        "negative paging: from the start, no limit"
+    );
+    let (_, by_user, _) = call(
+        &server,
+        "GET",
+        &format!("{events}?user={alice}&max=-1"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(by_user
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["userId"] == alice));
+    assert!(!by_user.as_array().unwrap().is_empty());
+    let (_, by_client, _) = call(
+        &server,
+        "GET",
+        &format!("{events}?client=backend"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(by_client
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["clientId"] == "backend"));
+    let (_, other_ip, _) = call(
+        &server,
+        "GET",
+        &format!("{events}?ipAddress=10.9.9.9"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(other_ip, json!([]));
+    let (_, future, _) = call(
+        &server,
+        "GET",
+        &format!("{events}?dateFrom=2999-01-01"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(future, json!([]));
+    let (_, past, _) = call(
+        &server,
+        "GET",
+        &format!("{events}?dateTo=2000-01-01"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(past, json!([]));
+    let (_, today, _) = call(
+        &server,
+        "GET",
+        &format!("{events}?dateFrom=2000-01-01&max=-1"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(today.as_array().unwrap().len(), all.len());
+
+    // Deleting clears the realm's events.
+    let (s, _, _) = call(&server, "DELETE", events, Some(&admin), None).await;
+    assert_eq!(s, 204);
+    let (_, none, _) = call(&server, "GET", events, Some(&admin), None).await;
+    assert_eq!(none, json!([]));
+    data.cleanup().await;
+}
+
+fn url_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn login_flows_record_keycloaks_events_sqlite() {
+    login_flows_record_keycloaks_events(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn login_flows_record_keycloaks_events_postgres() {
+    login_flows_record_keycloaks_events(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_realm_with_events_off_stores_nothing() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[ev_realm("quiet", false), ev_realm("loud", true)]).await;
+    let admin = admin_token(&server).await;
+    assert_eq!(
+        password_grant(&server, "quiet", "alice", "nope").await.0,
+        401
+    );
+    assert_eq!(
+        password_grant(&server, "quiet", "alice", "alice-pw")
+            .await
+            .0,
+        200
+    );
+    // The writer is one queue: once the later event of the other realm is stored, the
+    // earlier ones have been handled.
+    assert_eq!(
+        password_grant(&server, "loud", "alice", "alice-pw").await.0,
+        200
+    );
+    events_at_least(&server, &admin, "/admin/realms/loud/events", "", 1).await;
+    let (s, quiet, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/quiet/events",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(quiet, json!([]));
+    let (_, admin_events, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/quiet/admin-events",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(admin_events, json!([]));
+}
+
+#[tokio::test]
+async fn admin_writes_record_admin_events_with_and_without_details() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[ev_realm("adm", false)]).await;
+    let admin = admin_token(&server).await;
+    let list_path = "/admin/realms/adm/admin-events";
+    // Off: nothing is recorded.
+    let (s, _, _) = call(
+        &server,
+        "POST",
+        "/admin/realms/adm/roles",
+        Some(&admin),
+        Some(json!({"name": "before"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    // Switching on records the switch itself.
+    assert_eq!(
+        put_config(&server, &admin, "adm", json!({"adminEventsEnabled": true}))
+            .await
+            .0,
+        204
+    );
+    let (s, _, headers) = call(
+        &server,
+        "POST",
+        "/admin/realms/adm/clients",
+        Some(&admin),
+        Some(json!({"clientId": "made"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let location = headers["location"].to_str().unwrap().to_string();
+    let client_uuid = location.rsplit('/').next().unwrap().to_string();
+    let list = events_at_least(&server, &admin, list_path, "", 2).await;
+    assert_eq!(
+        list.len(),
+        2,
+        "the role created while off is not recorded: {list:?}"
+    );
+    let create = &list[0];
+    assert_eq!(create["operationType"], "CREATE");
+    assert_eq!(create["resourceType"], "CLIENT");
+    assert_eq!(create["resourcePath"], format!("clients/{client_uuid}"));
+    assert!(create.get("representation").is_none(), "details are off");
+    let (_, realms, _) = call(&server, "GET", "/admin/realms/master", Some(&admin), None).await;
+    let (_, adm, _) = call(&server, "GET", "/admin/realms/adm", Some(&admin), None).await;
+    assert_eq!(create["realmId"], adm["id"]);
+    assert_eq!(create["authDetails"]["realmId"], realms["id"]);
+    let master_admin = user_id(&server, &admin, "master", "admin").await;
+    assert_eq!(create["authDetails"]["userId"], master_admin);
+    assert_eq!(create["authDetails"]["ipAddress"], "127.0.0.1");
+    let (_, cli, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/master/clients?clientId=admin-cli",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(create["authDetails"]["clientId"], cli[0]["id"]);
+    assert_eq!(list[1]["resourcePath"], "events/config");
+    assert_eq!(list[1]["resourceType"], "REALM");
+    assert_eq!(list[1]["operationType"], "UPDATE");
+
+    // With details: the representation, as a JSON string.
+    assert_eq!(
+        put_config(
+            &server,
+            &admin,
+            "adm",
+            json!({"adminEventsEnabled": true, "adminEventsDetailsEnabled": true})
+        )
+        .await
+        .0,
+        204
+    );
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        &format!("/admin/realms/adm/clients/{client_uuid}"),
+        Some(&admin),
+        Some(json!({"clientId": "made", "description": "d"})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let alice = user_id(&server, &admin, "adm", "alice").await;
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        &format!("/admin/realms/adm/users/{alice}/reset-password"),
+        Some(&admin),
+        Some(json!({"type": "password", "value": "n3w-Passw0rd", "temporary": false})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, _, _) = call(
+        &server,
+        "DELETE",
+        &format!("/admin/realms/adm/clients/{client_uuid}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let list = events_at_least(&server, &admin, list_path, "", 6).await;
+    let update = list
+        .iter()
+        .find(|e| e["operationType"] == "UPDATE" && e["resourceType"] == "CLIENT")
+        .unwrap();
+    let rep: Value = serde_json::from_str(update["representation"].as_str().unwrap()).unwrap();
+    assert_eq!(rep["description"], "d");
+    let action = list
+        .iter()
+        .find(|e| e["operationType"] == "ACTION")
+        .unwrap();
+    assert_eq!(
+        action["resourcePath"],
+        format!("users/{alice}/reset-password")
+    );
+    assert_eq!(action["resourceType"], "USER");
+    assert!(list
+        .iter()
+        .any(|e| e["operationType"] == "DELETE"
+            && e["resourcePath"] == format!("clients/{client_uuid}")));
+    // A failed write records nothing.
+    let (s, _, _) = call(
+        &server,
+        "POST",
+        "/admin/realms/adm/clients",
+        Some(&admin),
+        Some(json!({"clientId": "made"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, _, _) = call(
+        &server,
+        "POST",
+        "/admin/realms/adm/clients",
+        Some(&admin),
+        Some(json!({"clientId": "made"})),
+    )
+    .await;
+    assert_eq!(s, 409);
+
+    // Filters.
+    let q = |query: &str| {
+        let server = &server;
+        let admin = admin.clone();
+        let query = query.to_string();
+        async move {
+            let (s, b, _) = call(
+                server,
+                "GET",
+                &format!("{list_path}{query}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+            assert_eq!(s, 200, "{query}: {b}");
+            b.as_array().unwrap().clone()
+        }
+    };
+    let created = events_at_least(&server, &admin, list_path, "?operationTypes=CREATE", 2).await;
+    assert!(created.iter().all(|e| e["operationType"] == "CREATE"));
+    assert_eq!(
+        q("?operationTypes=CREATE&operationTypes=DELETE")
+            .await
+            .len(),
+        created.len() + 1
+    );
+    assert!(q("?resourceTypes=USER")
+        .await
+        .iter()
+        .all(|e| e["resourceType"] == "USER"));
+    assert_eq!(q(&format!("?resourcePath=users/{alice}/*")).await.len(), 1);
+    assert_eq!(q("?resourcePath=clients/*").await.len(), created.len() + 2);
+    assert_eq!(q("?authUser=nobody").await.len(), 0);
+    assert!(
+        !q(&format!("?authUser={master_admin}&authIpAddress=127.0.0.1"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(q("?authRealm=elsewhere").await.len(), 0);
+    assert_eq!(
+        q("?max=1&direction=asc").await[0]["resourcePath"],
+        "events/config"
+    );
+    // Clearing.
+    let (s, _, _) = call(&server, "DELETE", list_path, Some(&admin), None).await;
+    assert_eq!(s, 204);
+    assert_eq!(q("").await.len(), 0);
+}
+
+#[tokio::test]
+async fn events_config_round_trips_and_bad_input_gets_keycloaks_answers() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[ev_realm("cfg", false)]).await;
+    let admin = admin_token(&server).await;
+    let path = "/admin/realms/cfg/events/config";
+    let (s, c, _) = call(&server, "GET", path, Some(&admin), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(c["eventsEnabled"], false);
+    assert_eq!(c["eventsListeners"], json!(["jboss-logging"]));
+    assert_eq!(c["adminEventsEnabled"], false);
+    assert!(c.get("eventsExpiration").is_none());
+    let types = c["enabledEventTypes"].as_array().unwrap();
+    assert!(types.contains(&json!("LOGIN")) && types.contains(&json!("LOGIN_ERROR")));
+    assert!(
+        !types.contains(&json!("REFRESH_TOKEN")),
+        "not saved by default"
+    );
+
+    let full = json!({"eventsEnabled": true, "eventsExpiration": 3600, "eventsListeners": ["jboss-logging"],
+        "enabledEventTypes": ["LOGIN", "LOGOUT"], "adminEventsEnabled": true, "adminEventsDetailsEnabled": true});
+    assert_eq!(
+        put_config(&server, &admin, "cfg", full.clone()).await.0,
+        204
+    );
+    let (_, c, _) = call(&server, "GET", path, Some(&admin), None).await;
+    assert_eq!(c, full);
+    // The realm representation carries the same settings.
+    let (_, rep, _) = call(&server, "GET", "/admin/realms/cfg", Some(&admin), None).await;
+    assert_eq!(rep["eventsExpiration"], 3600);
+    assert_eq!(rep["enabledEventTypes"], json!(["LOGIN", "LOGOUT"]));
+    // `{}` turns events off and drops the expiration; the rest is kept.
+    assert_eq!(put_config(&server, &admin, "cfg", json!({})).await.0, 204);
+    let (_, c, _) = call(&server, "GET", path, Some(&admin), None).await;
+    assert_eq!(c["eventsEnabled"], false);
+    assert!(c.get("eventsExpiration").is_none());
+    assert_eq!(c["adminEventsEnabled"], true);
+    assert_eq!(c["enabledEventTypes"], json!(["LOGIN", "LOGOUT"]));
+
+    // Refused bodies change nothing.
+    let (s, b) = put_config(&server, &admin, "cfg", json!({"bad": "conf"})).await;
+    assert_eq!(s, 400);
+    assert!(
+        b["error"].as_str().unwrap().contains("Unrecognized field"),
+        "{b}"
+    );
+    let (s, b) = put_config(
+        &server,
+        &admin,
+        "cfg",
+        json!({"eventsEnabled": true, "eventsListeners": ["nope"]}),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(b["error"], "Unknown event listener");
+    let (s, b) = put_config(
+        &server,
+        &admin,
+        "cfg",
+        json!({"eventsListeners": ["json-lines"]}),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        b["error"],
+        "Global event listeners not allowed in realm specific configuration"
+    );
+    let (s, _) = put_config(&server, &admin, "cfg", json!({"eventsEnabled": {"x": 1}})).await;
+    assert_eq!(s, 400);
+    let (_, c, _) = call(&server, "GET", path, Some(&admin), None).await;
+    assert_eq!(c["eventsEnabled"], false, "nothing was half-written");
+    // An unknown event type is stored, as Keycloak does.
+    assert_eq!(
+        put_config(
+            &server,
+            &admin,
+            "cfg",
+            json!({"enabledEventTypes": ["NOT_A_TYPE"]})
+        )
+        .await
+        .0,
+        204
+    );
+
+    // Listings: Keycloak's answers to bad parameters.
+    for (query, status, error) in [
+        (
+            "?dateFrom=x",
+            400,
+            "Invalid value for 'dateFrom', expected format is yyyy-MM-dd or an Epoch timestamp",
+        ),
+        (
+            "?dateFrom=2020-1-1",
+            400,
+            "Invalid value for 'dateFrom', expected format is yyyy-MM-dd or an Epoch timestamp",
+        ),
+        (
+            "?dateTo=-1",
+            400,
+            "Invalid value for 'dateTo', expected format is yyyy-MM-dd or an Epoch timestamp",
+        ),
+        (
+            "?direction=DESC",
+            400,
+            "Invalid value for sortDirection, expected value is asc or desc",
+        ),
+        ("?type=NOPE", 500, "unknown_error"),
+        ("?first=abc", 404, "HTTP 404 Not Found"),
+        ("?max=1.5", 404, "HTTP 404 Not Found"),
+    ] {
+        let (s, b, _) = call(
+            &server,
+            "GET",
+            &format!("/admin/realms/cfg/events{query}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (s, b["error"].as_str().unwrap_or_default()),
+            (status, error),
+            "{query}"
+        );
+    }
+    for (query, status) in [
+        ("?operationTypes=create", 500),
+        ("?resourceTypes=NOPE", 500),
+        ("?dateTo=2020-13-01", 400),
+        ("?first=-1&max=-1", 200),
+    ] {
+        let (s, _, _) = call(
+            &server,
+            "GET",
+            &format!("/admin/realms/cfg/admin-events{query}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!(s, status, "{query}");
+    }
+    // Unknown realm, no token.
+    let (s, _, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/none/events",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, _, _) = call(&server, "GET", path, None, None).await;
+    assert_eq!(s, 401);
+    // A realm-management role other than view-events / manage-events is refused.
+    let (s, _, _) = call(&server, "POST", "/admin/realms/cfg/users", Some(&admin), Some(json!({
+        "username": "viewer", "enabled": true, "email": "v@example.com", "firstName": "V", "lastName": "V",
+        "credentials": [{"type": "password", "value": "viewer-pw"}]}))).await;
+    assert_eq!(s, 201);
+    let viewer = user_id(&server, &admin, "cfg", "viewer").await;
+    let (_, rm, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/cfg/clients?clientId=realm-management",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let rm = rm[0]["id"].as_str().unwrap();
+    for role in ["view-realm", "view-events"] {
+        let (_, r, _) = call(
+            &server,
+            "GET",
+            &format!("/admin/realms/cfg/clients/{rm}/roles/{role}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+        let (s, _, _) = call(
+            &server,
+            "POST",
+            &format!("/admin/realms/cfg/users/{viewer}/role-mappings/clients/{rm}"),
+            Some(&admin),
+            Some(json!([r])),
+        )
+        .await;
+        assert_eq!(s, 204);
+        let token = admin_cli_token(&server, "cfg", "viewer", "viewer-pw").await;
+        let (read, _, _) = call(&server, "GET", path, Some(&token), None).await;
+        let (write, _, _) = call(
+            &server,
+            "DELETE",
+            "/admin/realms/cfg/events",
+            Some(&token),
+            None,
+        )
+        .await;
+        if role == "view-realm" {
+            assert_eq!((read, write), (403, 403));
+        } else {
+            assert_eq!((read, write), (200, 403));
+        }
+    }
+}
+
+#[tokio::test]
+async fn listeners_write_json_lines_and_jboss_lines_without_log_injection() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    write_realms(&data, &[ev_realm("lis", false)]);
+    let out = data.dir.path().join("events.jsonl");
+    let server = TestServer::start(
+        &data,
+        "start-dev",
+        &[
+            "--import-realm",
+            "--events-json-output",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .unwrap();
+    let evil = "mallory\"\n2026-01-01 WARN [org.keycloak.events] type=\"LOGIN\", userId=\"admin\"\r\u{1b}[2K";
+    assert_eq!(password_grant(&server, "lis", evil, "x").await.0, 400);
+    let long = "u".repeat(5000);
+    assert_eq!(password_grant(&server, "lis", &long, "x").await.0, 400);
+    assert_eq!(
+        password_grant(&server, "lis", "alice", "alice-pw").await.0,
+        200
+    );
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        lines = text.lines().map(String::from).collect();
+        if lines.iter().any(|l| l.contains("\"event_type\":\"LOGIN\"")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    // Each event is exactly one line, and the value reads back as it was sent.
+    let errors: Vec<&Value> = parsed
+        .iter()
+        .filter(|e| e["event_type"] == "LOGIN_ERROR")
+        .collect();
+    assert_eq!(errors.len(), 2, "{lines:?}");
+    assert_eq!(errors[0]["username"], evil);
+    assert_eq!(errors[0]["success"], false);
+    assert_eq!(errors[0]["realm"], "lis");
+    assert_eq!(errors[0]["client_id"], "web");
+    assert_eq!(errors[0]["ip_address"], "127.0.0.1");
+    assert_eq!(errors[0]["details"]["error"], "user_not_found");
+    assert_eq!(
+        errors[1]["username"].as_str().unwrap().len(),
+        2048,
+        "long values are cut"
+    );
+    let ok = parsed.iter().find(|e| e["event_type"] == "LOGIN").unwrap();
+    assert_eq!(ok["success"], true);
+    assert!(ok["user_id"].is_string() && ok["session_id"].is_string());
+    assert!(ok["timestamp"].as_str().unwrap().ends_with('Z'));
+    // The realm logs no events to the JSON file unless they happen: realm events off still
+    // reach the listeners (Keycloak's listeners see every event).
+    let (_, stored, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/lis/events",
+        Some(&admin_token(&server).await),
+        None,
+    )
+    .await;
+    assert_eq!(stored, json!([]));
+
+    // jboss-logging: failures at `warn` (shown at the default log level), escaped.
+    let logs = server.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("type=\"LOGIN_ERROR\"") && l.contains("mallory"))
+        .unwrap_or_else(|| panic!("no LOGIN_ERROR line in {logs}"));
+    assert!(line.contains(r#"username="mallory\"\n2026-01-01 WARN [org.keycloak.events] type=\"LOGIN\", userId=\"admin\"\r\u001b[2K""#), "{line}");
+    assert!(line.contains("error=\"user_not_found\""));
+    assert!(
+        !logs.contains("\u{1b}[2K"),
+        "no raw control characters in the log"
+    );
+    assert!(
+        !logs.lines().any(|l| l.starts_with("2026-01-01 WARN")),
+        "no forged line"
+    );
+}
+
+/// A brute-force lockout is recorded as Keycloak records it: the refused attempt is a
+/// `LOGIN_ERROR` with `user_temporarily_disabled`, while the client sees a wrong password.
+#[tokio::test]
+async fn a_lockout_is_recorded_as_user_temporarily_disabled() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let mut realm = ev_realm("lock", true);
+    realm["bruteForceProtected"] = json!(true);
+    realm["failureFactor"] = json!(2);
+    let server = start_with(&data, &[realm]).await;
+    let token = admin_token(&server).await;
+    for _ in 0..2 {
+        assert_eq!(
+            password_grant(&server, "lock", "alice", "wrong").await.0,
+            401
+        );
+    }
+    // Locked: the right password gets the unknown user's answer.
+    let (status, body) = password_grant(&server, "lock", "alice", "alice-pw").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let list = events_at_least(
+        &server,
+        &token,
+        "/admin/realms/lock/events",
+        "?type=LOGIN_ERROR",
+        3,
+    )
+    .await;
+    let errors: Vec<&str> = list.iter().filter_map(|e| e["error"].as_str()).collect();
+    assert_eq!(
+        errors
+            .iter()
+            .filter(|e| **e == "invalid_user_credentials")
+            .count(),
+        2,
+        "{list:?}"
+    );
+    assert_eq!(
+        errors
+            .iter()
+            .filter(|e| **e == "user_temporarily_disabled")
+            .count(),
+        1,
+        "{list:?}"
+    );
+    data.cleanup().await;
+}
