@@ -38,6 +38,8 @@ pub enum Family {
     Users,
     /// Clients and client scopes.
     Clients,
+    /// Identity providers and their mappers.
+    IdentityProviders,
 }
 
 /// What an operation needs.
@@ -70,6 +72,10 @@ impl Need {
                 &["view-realm", "manage-realm"]
             }
             Need::Manage(Family::Realm) => &["manage-realm"],
+            Need::Query(Family::IdentityProviders) | Need::View(Family::IdentityProviders) => {
+                &["view-identity-providers", "manage-identity-providers"]
+            }
+            Need::Manage(Family::IdentityProviders) => &["manage-identity-providers"],
             Need::Any => ADMIN_ROLES,
         }
     }
@@ -294,6 +300,10 @@ needs! {
     ViewRealm => Need::View(Family::Realm);
     /// [`Need::Manage`] of the realm.
     ManageRealm => Need::Manage(Family::Realm);
+    /// [`Need::View`] of identity providers.
+    ViewIdps => Need::View(Family::IdentityProviders);
+    /// [`Need::Manage`] of identity providers.
+    ManageIdps => Need::Manage(Family::IdentityProviders);
     /// [`Need::Any`].
     AnyRole => Need::Any;
 }

@@ -15,6 +15,7 @@ pub mod clients;
 pub mod components;
 pub mod consents;
 pub mod groups;
+pub mod identity_providers;
 pub mod initial_access;
 pub mod jackson;
 pub mod organizations;
@@ -326,4 +327,5 @@ pub fn routes() -> Router<AppState> {
         .merge(attack_detection::routes())
         .merge(authentication::routes())
         .merge(organizations::routes())
+        .merge(identity_providers::routes())
 }

@@ -20,6 +20,7 @@ mod discovery;
 mod docs_examples;
 mod exchange;
 mod guard;
+mod identity_providers;
 mod implicit;
 mod limits;
 mod openidconnect_rp;
