@@ -38,6 +38,8 @@ pub enum Family {
     Users,
     /// Clients and client scopes.
     Clients,
+    /// Identity providers and their mappers.
+    IdentityProviders,
 }
 
 /// What an operation needs.
@@ -76,6 +78,10 @@ impl Need {
             Need::Manage(Family::Realm) => &["manage-realm"],
             Need::ViewEvents => &["view-events", "manage-events"],
             Need::ManageEvents => &["manage-events"],
+            Need::Query(Family::IdentityProviders) | Need::View(Family::IdentityProviders) => {
+                &["view-identity-providers", "manage-identity-providers"]
+            }
+            Need::Manage(Family::IdentityProviders) => &["manage-identity-providers"],
             Need::Any => ADMIN_ROLES,
         }
     }
@@ -313,6 +319,10 @@ needs! {
     ViewEvents => Need::ViewEvents;
     /// [`Need::ManageEvents`].
     ManageEvents => Need::ManageEvents;
+    /// [`Need::View`] of identity providers.
+    ViewIdps => Need::View(Family::IdentityProviders);
+    /// [`Need::Manage`] of identity providers.
+    ManageIdps => Need::Manage(Family::IdentityProviders);
     /// [`Need::Any`].
     AnyRole => Need::Any;
 }

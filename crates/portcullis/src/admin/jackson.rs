@@ -540,6 +540,45 @@ pub static PARTIAL_IMPORT: Rep = Rep {
     more: Some(|_| true),
 };
 
+/// `IdentityProviderRepresentation` (Keycloak 26), with the deprecated
+/// `updateProfileFirstLogin` Jackson still reads through its setter.
+pub static IDENTITY_PROVIDER: Rep = Rep {
+    class: "org.keycloak.representations.idm.IdentityProviderRepresentation",
+    fields: &[("config", Shape::StringMap)],
+    scalars: &[
+        "alias",
+        "displayName",
+        "internalId",
+        "providerId",
+        "enabled",
+        "updateProfileFirstLoginMode",
+        "updateProfileFirstLogin",
+        "trustEmail",
+        "storeToken",
+        "addReadTokenRoleOnCreate",
+        "authenticateByDefault",
+        "linkOnly",
+        "hideOnLogin",
+        "firstBrokerLoginFlowAlias",
+        "postBrokerLoginFlowAlias",
+        "organizationId",
+    ],
+    more: None,
+};
+
+/// `IdentityProviderMapperRepresentation`.
+pub static IDENTITY_PROVIDER_MAPPER: Rep = Rep {
+    class: "org.keycloak.representations.idm.IdentityProviderMapperRepresentation",
+    fields: &[("config", Shape::StringMap)],
+    scalars: &[
+        "id",
+        "name",
+        "identityProviderAlias",
+        "identityProviderMapper",
+    ],
+    more: None,
+};
+
 /// `ClientInitialAccessCreatePresentation`.
 pub static INITIAL_ACCESS: Rep = Rep {
     class: "org.keycloak.representations.idm.ClientInitialAccessCreatePresentation",

@@ -16,6 +16,7 @@ pub mod components;
 pub mod consents;
 pub mod events;
 pub mod groups;
+pub mod identity_providers;
 pub mod initial_access;
 pub mod jackson;
 pub mod organizations;
@@ -328,4 +329,5 @@ pub fn routes() -> Router<AppState> {
         .merge(authentication::routes())
         .merge(organizations::routes())
         .merge(events::routes())
+        .merge(identity_providers::routes())
 }

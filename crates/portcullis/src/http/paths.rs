@@ -119,6 +119,16 @@ pub const ADMIN_CLEAR_REALM_CACHE: &str = "/admin/realms/{realm}/clear-realm-cac
 pub const ADMIN_CLEAR_USER_CACHE: &str = "/admin/realms/{realm}/clear-user-cache";
 /// `GET` (`admin/server_info.rs`).
 pub const ADMIN_SERVER_INFO: &str = "/admin/serverinfo";
+/// Identity providers of a realm (`IdentityProvidersResource`, `admin/identity_providers.rs`).
+pub const ADMIN_IDPS: &str = "/admin/realms/{realm}/identity-provider/instances";
+/// One identity provider, by alias or internal id.
+pub const ADMIN_IDP: &str = "/admin/realms/{realm}/identity-provider/instances/{alias}";
+/// The mappers of an identity provider.
+pub const ADMIN_IDP_MAPPERS: &str =
+    "/admin/realms/{realm}/identity-provider/instances/{alias}/mappers";
+/// One mapper of an identity provider.
+pub const ADMIN_IDP_MAPPER: &str =
+    "/admin/realms/{realm}/identity-provider/instances/{alias}/mappers/{id}";
 /// `GET` `POST` (`admin/components.rs`).
 pub const ADMIN_COMPONENTS: &str = "/admin/realms/{realm}/components";
 /// `GET` `PUT` `DELETE` (`admin/components.rs`).

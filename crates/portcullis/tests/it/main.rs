@@ -21,6 +21,7 @@ mod docs_examples;
 mod events;
 mod exchange;
 mod guard;
+mod identity_providers;
 mod implicit;
 mod limits;
 mod openidconnect_rp;
