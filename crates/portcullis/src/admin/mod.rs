@@ -11,6 +11,7 @@ pub mod auth;
 pub mod authentication;
 pub mod certificates;
 pub mod client_scopes;
+pub mod client_sessions;
 pub mod clients;
 pub mod components;
 pub mod consents;
@@ -325,6 +326,7 @@ pub fn routes() -> Router<AppState> {
         .merge(scope_mappings::routes())
         .merge(certificates::routes())
         .merge(consents::routes())
+        .merge(client_sessions::routes())
         .merge(attack_detection::routes())
         .merge(authentication::routes())
         .merge(organizations::routes())

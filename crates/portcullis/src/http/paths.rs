@@ -261,6 +261,18 @@ pub const ADMIN_CLIENTS: &str = "/admin/realms/{realm}/clients";
 pub const ADMIN_CLIENT: &str = "/admin/realms/{realm}/clients/{id}";
 /// `GET` `POST` (`admin/clients.rs`).
 pub const ADMIN_CLIENT_CLIENT_SECRET: &str = "/admin/realms/{realm}/clients/{id}/client-secret";
+/// `GET` (`admin/client_sessions.rs`).
+pub const ADMIN_CLIENT_USER_SESSIONS: &str = "/admin/realms/{realm}/clients/{id}/user-sessions";
+/// `GET` (`admin/client_sessions.rs`).
+pub const ADMIN_CLIENT_OFFLINE_SESSIONS: &str =
+    "/admin/realms/{realm}/clients/{id}/offline-sessions";
+/// `GET` (`admin/client_sessions.rs`).
+pub const ADMIN_CLIENT_SESSION_COUNT: &str = "/admin/realms/{realm}/clients/{id}/session-count";
+/// `GET` (`admin/client_sessions.rs`).
+pub const ADMIN_CLIENT_OFFLINE_SESSION_COUNT: &str =
+    "/admin/realms/{realm}/clients/{id}/offline-session-count";
+/// `GET` (`admin/client_sessions.rs`).
+pub const ADMIN_CLIENT_SESSION_STATS: &str = "/admin/realms/{realm}/client-session-stats";
 /// `GET` (`admin/clients.rs`).
 pub const ADMIN_CLIENT_SERVICE_ACCOUNT_USER: &str =
     "/admin/realms/{realm}/clients/{id}/service-account-user";

@@ -147,6 +147,28 @@ pub trait SessionStore: Send + Sync {
         realm_id: &str,
         user_id: &str,
     ) -> Result<Vec<ClientSessionRow>, StoreError>;
+    /// The sessions (online, or `offline` ones) a client takes part in, oldest first, `max`
+    /// from `first` (Keycloak's `getUserSessionsStream(realm, client, first, max)`).
+    async fn client_sessions(
+        &self,
+        realm_id: &str,
+        client_id: &str,
+        offline: bool,
+        first: i64,
+        max: i64,
+    ) -> Result<Vec<SessionRow>, StoreError>;
+    /// The client sessions of every session a client takes part in (for their `clients` maps).
+    async fn client_session_peers(
+        &self,
+        realm_id: &str,
+        client_id: &str,
+    ) -> Result<Vec<ClientSessionRow>, StoreError>;
+    /// For each client of a realm that takes part in a session: (`clientId`, online sessions,
+    /// offline sessions).
+    async fn client_session_counts(
+        &self,
+        realm_id: &str,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError>;
     /// Removes a realm's expired sessions (and their client sessions); returns how many.
     async fn sweep_sessions(
         &self,
@@ -360,6 +382,48 @@ macro_rules! impl_sessions {
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.into_iter().map(|(session_id, client_id, updated_at)| $crate::store::ClientSessionRow { session_id, client_id, updated_at }).collect())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn client_sessions(&self, realm_id: &str, client_id: &str, offline: bool, first: i64, max: i64) -> Result<Vec<$crate::store::SessionRow>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::sql::SessionTuple> = sqlx::query_as(
+                    "SELECT s.id, s.realm_id, s.user_id, s.offline, s.created_at, s.last_refresh, s.data FROM user_session s JOIN client_session c ON c.session_id = s.id \
+                     WHERE s.realm_id = $1 AND c.client_id = $2 AND s.offline = $3 ORDER BY s.created_at, s.id LIMIT $4 OFFSET $5",
+                )
+                .bind(realm_id)
+                .bind(client_id)
+                .bind(i64::from(offline))
+                .bind(max.max(0))
+                .bind(first.max(0))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map($crate::store::sql::session_row).collect())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn client_session_peers(&self, realm_id: &str, client_id: &str) -> Result<Vec<$crate::store::ClientSessionRow>, $crate::store::StoreError> {
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT p.session_id, p.client_id, p.updated_at FROM client_session p WHERE p.session_id IN \
+                     (SELECT c.session_id FROM client_session c JOIN user_session s ON s.id = c.session_id WHERE s.realm_id = $1 AND c.client_id = $2) \
+                     ORDER BY p.session_id, p.client_id",
+                )
+                .bind(realm_id)
+                .bind(client_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(session_id, client_id, updated_at)| $crate::store::ClientSessionRow { session_id, client_id, updated_at }).collect())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn client_session_counts(&self, realm_id: &str) -> Result<Vec<(String, i64, i64)>, $crate::store::StoreError> {
+                let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT c.client_id, CAST(SUM(CASE WHEN s.offline = 0 THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(CASE WHEN s.offline = 0 THEN 0 ELSE 1 END) AS BIGINT) \
+                     FROM client_session c JOIN user_session s ON s.id = c.session_id WHERE s.realm_id = $1 GROUP BY c.client_id ORDER BY c.client_id",
+                )
+                .bind(realm_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows)
             }
 
             #[tracing::instrument(level = "debug", skip_all)]

@@ -14,6 +14,7 @@ mod backchannel;
 mod brute_force;
 mod cli;
 mod client_jwt;
+mod client_sessions;
 mod cors_account;
 mod device;
 mod discovery;
