@@ -775,7 +775,73 @@ pub async fn federated_identity(
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let (_, u) = load(&state, &snap, &id).await?;
-    Ok(Json(json!(u.federated_identities.unwrap_or_default())))
+    // Links to providers the realm no longer has are kept but not listed, as Keycloak's
+    // `UserResource.getFederatedIdentity` filters them by the realm's identity providers.
+    let providers: Vec<&str> = snap
+        .rep
+        .extra
+        .get("identityProviders")
+        .and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(|p| p["alias"].as_str()).collect())
+        .unwrap_or_default();
+    let links: Vec<Value> = u
+        .federated_identities
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| {
+            l["identityProvider"]
+                .as_str()
+                .is_some_and(|p| providers.contains(&p))
+        })
+        .collect();
+    Ok(Json(json!(links)))
+}
+
+/// `POST /users/{id}/federated-identity/{provider}` (`FederatedIdentityRepresentation`): links
+/// the user to an account at the provider; 409 when a link to it exists (Keycloak's
+/// `UserResource.addFederatedIdentity`, which does not check that the provider exists).
+pub async fn add_federated_identity(
+    State(state): State<AppState>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id, provider)): Path<(String, String, String)>,
+    bytes: Bytes,
+) -> AdminResult<Response> {
+    let link: Map<String, Value> =
+        representation(&bytes, &Shape::One(&super::jackson::FEDERATED_IDENTITY))?;
+    let (_, mut u) = load(&state, &snap, &id).await?;
+    let links = u.federated_identities.get_or_insert_with(Vec::new);
+    if links
+        .iter()
+        .any(|l| l["identityProvider"] == provider.as_str())
+    {
+        return Err(AdminError::Conflict(
+            "User is already linked with provider".into(),
+        ));
+    }
+    links.push(json!({
+        "identityProvider": provider,
+        "userId": link.get("userId").cloned().unwrap_or(Value::Null),
+        "userName": link.get("userName").cloned().unwrap_or(Value::Null),
+    }));
+    save(&state, &snap, &u).await?;
+    Ok(no_content())
+}
+
+/// `DELETE /users/{id}/federated-identity/{provider}`: 404 `Link not found` without one.
+pub async fn remove_federated_identity(
+    State(state): State<AppState>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id, provider)): Path<(String, String, String)>,
+) -> AdminResult<Response> {
+    let (_, mut u) = load(&state, &snap, &id).await?;
+    let links = u.federated_identities.get_or_insert_with(Vec::new);
+    let before = links.len();
+    links.retain(|l| l["identityProvider"] != provider.as_str());
+    if links.len() == before {
+        return Err(AdminError::not_found("Link not found"));
+    }
+    save(&state, &snap, &u).await?;
+    Ok(no_content())
 }
 
 /// Query of `GET /users/{id}/groups`.
@@ -947,6 +1013,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             paths::ADMIN_USER_FEDERATED_IDENTITY,
             routing::get(federated_identity),
+        )
+        .route(
+            paths::ADMIN_USER_FEDERATED_IDENTITY_PROVIDER,
+            routing::post(add_federated_identity).delete(remove_federated_identity),
         )
         .route(paths::ADMIN_USER_GROUPS, routing::get(groups))
         .route(paths::ADMIN_USER_GROUPS_COUNT, routing::get(groups_count))

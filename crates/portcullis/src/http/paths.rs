@@ -410,6 +410,9 @@ pub const ADMIN_SESSION: &str = "/admin/realms/{realm}/sessions/{session}";
 /// `GET` (`admin/users.rs`).
 pub const ADMIN_USER_FEDERATED_IDENTITY: &str =
     "/admin/realms/{realm}/users/{id}/federated-identity";
+/// `POST` `DELETE` (`admin/users.rs`).
+pub const ADMIN_USER_FEDERATED_IDENTITY_PROVIDER: &str =
+    "/admin/realms/{realm}/users/{id}/federated-identity/{provider}";
 /// `GET` (`admin/users.rs`).
 pub const ADMIN_USER_GROUPS: &str = "/admin/realms/{realm}/users/{id}/groups";
 /// `GET` (`admin/users.rs`).

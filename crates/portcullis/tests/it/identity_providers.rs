@@ -294,3 +294,90 @@ async fn identity_providers_admin_api(backend: Backend) {
     assert!(idp.get("organizationId").is_none(), "{idp}");
     data.cleanup().await;
 }
+
+/// A user's links to identity providers (`UserResource`'s `federated-identity`): added with
+/// 204, a second link to the same provider 409, listed only while the realm has the provider
+/// (a link to an unknown provider is kept but not listed, as Keycloak's), removed with 204 and
+/// then 404 `Link not found`; an unknown user is 404 `User not found`.
+#[tokio::test]
+async fn user_links_to_identity_providers() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let s = start_with(
+        &data,
+        &[json!({"realm": "fed", "enabled": true, "users": [{"username": "ann", "enabled": true}]})],
+    )
+    .await;
+    let t = admin_token(&s).await;
+    let (status, body, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/fed/identity-provider/instances",
+        Some(&t),
+        Some(json!({"alias": "github", "providerId": "github",
+                    "config": {"clientId": "gh", "clientSecret": "gh-secret"}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, users, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/fed/users?username=ann",
+        Some(&t),
+        None,
+    )
+    .await;
+    let ann = users[0]["id"].as_str().unwrap().to_string();
+    let link =
+        |provider: &str| format!("/admin/realms/fed/users/{ann}/federated-identity/{provider}");
+    let body = json!({"identityProvider": "github", "userId": "gh-42", "userName": "ann-gh"});
+    for provider in ["github", "gitlab"] {
+        let (status, out, _) =
+            call(&s, "POST", &link(provider), Some(&t), Some(body.clone())).await;
+        assert_eq!(status, 204, "{provider}: {out}");
+    }
+    let (status, out, _) = call(&s, "POST", &link("github"), Some(&t), Some(body.clone())).await;
+    assert_eq!(
+        (status, out["errorMessage"].as_str()),
+        (409, Some("User is already linked with provider"))
+    );
+    let (status, out, _) = call(
+        &s,
+        "POST",
+        &link("github"),
+        Some(&t),
+        Some(json!({"bogus": 1})),
+    )
+    .await;
+    assert_eq!(status, 400, "{out}");
+    let list_path = format!("/admin/realms/fed/users/{ann}/federated-identity");
+    let (status, list, _) = call(&s, "GET", &list_path, Some(&t), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        list,
+        json!([{"identityProvider": "github", "userId": "gh-42", "userName": "ann-gh"}])
+    );
+    let (status, out, _) = call(
+        &s,
+        "POST",
+        "/admin/realms/fed/users/no-such-user/federated-identity/github",
+        Some(&t),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, out["error"].as_str()),
+        (404, Some("User not found"))
+    );
+    for provider in ["github", "gitlab"] {
+        let (status, _, _) = call(&s, "DELETE", &link(provider), Some(&t), None).await;
+        assert_eq!(status, 204, "{provider}");
+    }
+    let (status, out, _) = call(&s, "DELETE", &link("github"), Some(&t), None).await;
+    assert_eq!(
+        (status, out["error"].as_str()),
+        (404, Some("Link not found"))
+    );
+    let (_, list, _) = call(&s, "GET", &list_path, Some(&t), None).await;
+    assert_eq!(list, json!([]));
+    data.cleanup().await;
+}
