@@ -468,6 +468,19 @@ async fn bad_token_requests_get_keycloak_errors_and_no_tokens() {
             "invalid_grant",
             "Account disabled",
         ),
+        // Refused before the password is checked (Keycloak's `ValidateUsername`): a wrong
+        // password gets the same answer.
+        (
+            Some(("web", "web-secret")),
+            vec![
+                ("grant_type", "password"),
+                ("username", "bob"),
+                ("password", "not-bobs"),
+            ],
+            400,
+            "invalid_grant",
+            "Account disabled",
+        ),
         (
             Some(("web", "web-secret")),
             vec![

@@ -56,6 +56,12 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
             return Err(OAuthError::invalid_grant("Invalid user credentials"));
         }
     };
+    // A disabled user is refused before the password is checked, as Keycloak's direct-grant
+    // `ValidateUsername` does (after the brute-force check, before `ValidatePassword`).
+    if user.enabled == Some(false) {
+        ctx.fail(errors::USER_DISABLED);
+        return Err(OAuthError::invalid_grant("Account disabled"));
+    }
     // Hashing is CPU-bound: off the async workers.
     let (user, matched, upgraded) = {
         let mut user = user;
@@ -78,10 +84,6 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         updated.representation =
             serde_json::to_string(&user).map_err(|_| OAuthError::server_error())?;
         ctx.state.store.update_user(&ctx.snap.id, &updated).await?;
-    }
-    if user.enabled == Some(false) {
-        ctx.fail(errors::USER_DISABLED);
-        return Err(OAuthError::invalid_grant("Account disabled"));
     }
     if user
         .required_actions
