@@ -70,8 +70,8 @@ fn alias_of(v: &Value) -> Option<&str> {
     v.get("alias").and_then(Value::as_str)
 }
 
-/// The realm's identity providers.
-fn idps(rep: &RealmRepresentation) -> &[Value] {
+/// The realm's identity providers (`identityProviders` of the representation).
+pub fn idps(rep: &RealmRepresentation) -> &[Value] {
     rep.extra
         .get(IDPS)
         .and_then(Value::as_array)

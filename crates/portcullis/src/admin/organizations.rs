@@ -531,14 +531,9 @@ pub async fn org_member_organizations(
     organizations_of(&state, &snap, &member, query.brief_representation).await
 }
 
-/// The realm's identity providers (`identityProviders` of the representation).
+/// The realm's identity providers.
 fn identity_providers(snap: &RealmSnapshot) -> impl Iterator<Item = &Value> {
-    snap.rep
-        .extra
-        .get("identityProviders")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    super::identity_providers::idps(&snap.rep).iter()
 }
 
 fn idp_alias(idp: &Value) -> Option<&str> {

@@ -777,13 +777,10 @@ pub async fn federated_identity(
     let (_, u) = load(&state, &snap, &id).await?;
     // Links to providers the realm no longer has are kept but not listed, as Keycloak's
     // `UserResource.getFederatedIdentity` filters them by the realm's identity providers.
-    let providers: Vec<&str> = snap
-        .rep
-        .extra
-        .get("identityProviders")
-        .and_then(Value::as_array)
-        .map(|l| l.iter().filter_map(|p| p["alias"].as_str()).collect())
-        .unwrap_or_default();
+    let providers: Vec<&str> = super::identity_providers::idps(&snap.rep)
+        .iter()
+        .filter_map(|p| p["alias"].as_str())
+        .collect();
     let links: Vec<Value> = u
         .federated_identities
         .unwrap_or_default()
