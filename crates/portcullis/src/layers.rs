@@ -15,7 +15,7 @@ const RANKS: &[&[&str]] = &[
     &["representation"],
     &["store"],
     &["model"],
-    &["policy"],
+    &["policy", "authz"],
     &["mappers"],
     &["realm"],
     &["users"],

@@ -364,3 +364,4 @@ impl ComponentRepresentation {
 }
 
 pub mod authentication;
+pub mod authz;
