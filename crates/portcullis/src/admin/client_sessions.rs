@@ -40,10 +40,8 @@ async fn sessions_of(
         .store
         .client_sessions(&snap.id, &client_id, offline, first, max)
         .await?;
-    let peers = state
-        .store
-        .client_session_peers(&snap.id, &client_id)
-        .await?;
+    let ids: Vec<String> = sessions.iter().map(|s| s.id.clone()).collect();
+    let peers = state.store.client_session_peers(&ids).await?;
     let mut names: HashMap<String, String> = HashMap::new();
     let mut out = Vec::with_capacity(sessions.len());
     for s in &sessions {
@@ -87,7 +85,10 @@ async fn count_of(
     offline: bool,
 ) -> AdminResult<Json<Value>> {
     let client_id = client_id_of(snap, id)?;
-    let counts = state.store.client_session_counts(&snap.id).await?;
+    let counts = state
+        .store
+        .client_session_counts(&snap.id, Some(&client_id))
+        .await?;
     let n = counts
         .iter()
         .find(|(c, _, _)| *c == client_id)
@@ -119,7 +120,7 @@ pub async fn stats(
     State(state): State<AppState>,
     RealmAdmin { snap, .. }: RealmAdmin<ViewRealm>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let counts = state.store.client_session_counts(&snap.id).await?;
+    let counts = state.store.client_session_counts(&snap.id, None).await?;
     Ok(Json(
         counts
             .into_iter()

@@ -10,10 +10,10 @@ use axum::routing;
 use axum::Json;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::auth::{ManageRealm, RealmAdmin, ViewRealm};
-use super::{body, created, edit_realm, new_id, no_content, AdminError, AdminResult};
+use super::{created, edit_realm, new_id, no_content, AdminError, AdminResult};
 use crate::crypto::keys::{self, Generate, KEY_PROVIDER_TYPE};
 use crate::http::paths;
 use crate::representation::{ComponentRepresentation, RealmRepresentation};
@@ -90,17 +90,6 @@ pub async fn get(
     Ok(Json(component_json(c, k, &snap.id)?))
 }
 
-/// `ComponentRepresentation` fields.
-const COMPONENT_FIELDS: &[&str] = &[
-    "id",
-    "name",
-    "providerId",
-    "providerType",
-    "parentId",
-    "subType",
-    "config",
-];
-
 /// What a generated key provider generates.
 fn generated(provider: &str, algorithm: Option<&str>) -> AdminResult<Option<Generate>> {
     Generate::for_provider(provider, algorithm).map_err(AdminError::bad)
@@ -109,18 +98,7 @@ fn generated(provider: &str, algorithm: Option<&str>) -> AdminResult<Option<Gene
 /// A component body, read strictly: Jackson refuses a field `ComponentRepresentation` does not
 /// have.
 fn component_body(bytes: &[u8]) -> AdminResult<ComponentRepresentation> {
-    let raw: Map<String, Value> = body(bytes)?;
-    super::reject_unknown(
-        &raw,
-        |k| COMPONENT_FIELDS.contains(&k),
-        "ComponentRepresentation",
-    )?;
-    serde_path_to_error::deserialize(Value::Object(raw)).map_err(|e| {
-        AdminError::bad(match e.path().to_string() {
-            p if p == "." || p.is_empty() => format!("invalid JSON body: {}", e.inner()),
-            p => format!("invalid JSON body at {p}: {}", e.inner()),
-        })
-    })
+    super::representation(bytes, &super::Shape::One(&super::jackson::COMPONENT))
 }
 
 /// `POST /components`: a key provider is generated (or, for `rsa`, read from its `privateKey`)

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::auth::{ManageEvents, RealmAdmin, ViewEvents};
-use super::{body, edit_realm, no_content, AdminError, AdminResult};
+use super::{edit_realm, no_content, AdminError, AdminResult};
 use crate::events::time::parse_date_param;
 use crate::events::{types, GLOBAL_LISTENERS, REALM_LISTENERS};
 use crate::http::paths;
@@ -285,24 +285,9 @@ const CONFIG_CLASS: &str = "RealmEventsConfigRepresentation";
 
 /// Reads a config body as Jackson would, and refuses a listener the realm cannot have.
 pub fn parse_config(bytes: &[u8]) -> AdminResult<Map<String, Value>> {
-    let v: Value = body(bytes)?;
-    let Value::Object(mut o) = v else {
-        return Err(AdminError::Plain("Cannot parse the JSON".into()));
-    };
-    super::reject_unknown(
-        &o,
-        |k| {
-            [
-                "eventsEnabled",
-                "eventsExpiration",
-                "eventsListeners",
-                "enabledEventTypes",
-                "adminEventsEnabled",
-                "adminEventsDetailsEnabled",
-            ]
-            .contains(&k)
-        },
-        CONFIG_CLASS,
+    let mut o: Map<String, Value> = super::representation(
+        bytes,
+        &super::Shape::One(&super::jackson::REALM_EVENTS_CONFIG),
     )?;
     let template = json!({
         "eventsEnabled": true, "eventsExpiration": 0, "eventsListeners": [],
@@ -310,15 +295,6 @@ pub fn parse_config(bytes: &[u8]) -> AdminResult<Map<String, Value>> {
     });
     if let Value::Object(t) = &template {
         super::coerce_types(&mut o, t, CONFIG_CLASS)?;
-    }
-    for list in ["eventsListeners", "enabledEventTypes"] {
-        if let Some(items) = o.get(list).and_then(Value::as_array) {
-            if let Some(bad) = items.iter().find(|i| !i.is_string()) {
-                return Err(AdminError::Plain(format!(
-                    "Cannot deserialize value of type `java.lang.String` from {bad} (through reference chain: org.keycloak.representations.idm.{CONFIG_CLASS}[\"{list}\"])"
-                )));
-            }
-        }
     }
     if let Some(items) = o.get("eventsListeners").and_then(Value::as_array) {
         for l in items.iter().filter_map(Value::as_str) {

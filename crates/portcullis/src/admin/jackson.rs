@@ -604,6 +604,165 @@ pub static KEY_STORE_CONFIG: Rep = Rep {
     more: None,
 };
 
+/// `RealmEventsConfigRepresentation`.
+pub static REALM_EVENTS_CONFIG: Rep = Rep {
+    class: "org.keycloak.representations.idm.RealmEventsConfigRepresentation",
+    fields: &[
+        ("eventsListeners", Shape::Strings),
+        ("enabledEventTypes", Shape::Strings),
+    ],
+    scalars: &[
+        "eventsEnabled",
+        "eventsExpiration",
+        "adminEventsEnabled",
+        "adminEventsDetailsEnabled",
+    ],
+    more: None,
+};
+
+/// `OrganizationDomainRepresentation`.
+pub static ORGANIZATION_DOMAIN: Rep = Rep {
+    class: "org.keycloak.representations.idm.OrganizationDomainRepresentation",
+    fields: &[],
+    scalars: &["name", "verified"],
+    more: None,
+};
+
+/// `OrganizationRepresentation` (its members and identity providers are read by the
+/// organization code itself).
+pub static ORGANIZATION: Rep = Rep {
+    class: "org.keycloak.representations.idm.OrganizationRepresentation",
+    fields: &[
+        ("attributes", Shape::StringListMap),
+        ("domains", Shape::Many(&ORGANIZATION_DOMAIN)),
+        ("members", Shape::Any),
+        ("identityProviders", Shape::Any),
+    ],
+    scalars: &[
+        "id",
+        "name",
+        "alias",
+        "enabled",
+        "description",
+        "redirectUrl",
+    ],
+    more: None,
+};
+
+/// `ComponentRepresentation` (`config` is a `MultivaluedHashMap<String, String>`).
+pub static COMPONENT: Rep = Rep {
+    class: "org.keycloak.representations.idm.ComponentRepresentation",
+    fields: &[("config", Shape::StringListMap)],
+    scalars: &[
+        "id",
+        "name",
+        "providerId",
+        "providerType",
+        "parentId",
+        "subType",
+    ],
+    more: None,
+};
+
+/// `AuthenticationExecutionExportRepresentation` (inside a flow).
+pub static AUTHENTICATION_EXECUTION_EXPORT: Rep = Rep {
+    class: "org.keycloak.representations.idm.AuthenticationExecutionExportRepresentation",
+    fields: &[],
+    scalars: &[
+        "authenticatorConfig",
+        "authenticator",
+        "authenticatorFlow",
+        "autheticatorFlow",
+        "requirement",
+        "priority",
+        "flowAlias",
+        "userSetupAllowed",
+    ],
+    more: None,
+};
+
+/// `AuthenticationFlowRepresentation`.
+pub static AUTHENTICATION_FLOW: Rep = Rep {
+    class: "org.keycloak.representations.idm.AuthenticationFlowRepresentation",
+    fields: &[(
+        "authenticationExecutions",
+        Shape::Many(&AUTHENTICATION_EXECUTION_EXPORT),
+    )],
+    scalars: &[
+        "id",
+        "alias",
+        "description",
+        "providerId",
+        "topLevel",
+        "builtIn",
+    ],
+    more: None,
+};
+
+/// `AuthenticationExecutionInfoRepresentation` (`PUT .../executions`).
+pub static AUTHENTICATION_EXECUTION_INFO: Rep = Rep {
+    class: "org.keycloak.representations.idm.AuthenticationExecutionInfoRepresentation",
+    fields: &[("requirementChoices", Shape::Strings)],
+    scalars: &[
+        "id",
+        "requirement",
+        "displayName",
+        "alias",
+        "description",
+        "configurable",
+        "authenticationFlow",
+        "providerId",
+        "authenticationConfig",
+        "flowId",
+        "level",
+        "index",
+        "priority",
+        "providerUnavailable",
+    ],
+    more: None,
+};
+
+/// `AuthenticationExecutionRepresentation` (`POST .../executions`).
+pub static AUTHENTICATION_EXECUTION: Rep = Rep {
+    class: "org.keycloak.representations.idm.AuthenticationExecutionRepresentation",
+    fields: &[],
+    scalars: &[
+        "id",
+        "authenticatorConfig",
+        "authenticator",
+        "authenticatorFlow",
+        "autheticatorFlow",
+        "requirement",
+        "priority",
+        "flowId",
+        "parentFlow",
+    ],
+    more: None,
+};
+
+/// `AuthenticatorConfigRepresentation`.
+pub static AUTHENTICATOR_CONFIG: Rep = Rep {
+    class: "org.keycloak.representations.idm.AuthenticatorConfigRepresentation",
+    fields: &[("config", Shape::StringMap)],
+    scalars: &["id", "alias"],
+    more: None,
+};
+
+/// `RequiredActionProviderRepresentation`.
+pub static REQUIRED_ACTION_PROVIDER: Rep = Rep {
+    class: "org.keycloak.representations.idm.RequiredActionProviderRepresentation",
+    fields: &[("config", Shape::StringMap)],
+    scalars: &[
+        "alias",
+        "name",
+        "providerId",
+        "enabled",
+        "defaultAction",
+        "priority",
+    ],
+    more: None,
+};
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

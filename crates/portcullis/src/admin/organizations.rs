@@ -145,15 +145,9 @@ fn org_body(bytes: &[u8]) -> AdminResult<Option<OrganizationRepresentation>> {
     let v: Value = serde_json::from_slice(bytes).map_err(|_| unparsable())?;
     match v {
         Value::Null => Ok(None),
-        Value::Object(o) => {
-            super::reject_unknown(
-                &o,
-                |k| org_rows::FIELDS.contains(&k),
-                "OrganizationRepresentation",
-            )?;
-            serde_json::from_value(Value::Object(o))
+        Value::Object(_) => {
+            super::representation(bytes, &super::Shape::One(&super::jackson::ORGANIZATION))
                 .map(Some)
-                .map_err(|e| AdminError::bad(format!("invalid JSON body: {e}")))
         }
         _ => Err(unparsable()),
     }

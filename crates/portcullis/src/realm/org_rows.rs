@@ -93,20 +93,6 @@ fn attributes<'de, D: serde::Deserializer<'de>>(
     }))
 }
 
-/// The fields of `OrganizationRepresentation` (Jackson refuses others).
-pub const FIELDS: &[&str] = &[
-    "id",
-    "name",
-    "alias",
-    "enabled",
-    "description",
-    "redirectUrl",
-    "attributes",
-    "domains",
-    "members",
-    "identityProviders",
-];
-
 /// `ReservedCharValidator.validateNoSpace`: no white space, none of RFC 3986's reserved
 /// characters (and `\`).
 pub fn validate_no_space(s: &str) -> Result<(), String> {

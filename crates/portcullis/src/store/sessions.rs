@@ -157,17 +157,17 @@ pub trait SessionStore: Send + Sync {
         first: i64,
         max: i64,
     ) -> Result<Vec<SessionRow>, StoreError>;
-    /// The client sessions of every session a client takes part in (for their `clients` maps).
+    /// The client sessions of the given sessions (for their `clients` maps).
     async fn client_session_peers(
         &self,
-        realm_id: &str,
-        client_id: &str,
+        session_ids: &[String],
     ) -> Result<Vec<ClientSessionRow>, StoreError>;
-    /// For each client of a realm that takes part in a session: (`clientId`, online sessions,
-    /// offline sessions).
+    /// For each client of a realm (or only `client_id`) that takes part in a session:
+    /// (`clientId`, online sessions, offline sessions).
     async fn client_session_counts(
         &self,
         realm_id: &str,
+        client_id: Option<&str>,
     ) -> Result<Vec<(String, i64, i64)>, StoreError>;
     /// Removes a realm's expired sessions (and their client sessions); returns how many.
     async fn sweep_sessions(
@@ -401,28 +401,32 @@ macro_rules! impl_sessions {
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
-            async fn client_session_peers(&self, realm_id: &str, client_id: &str) -> Result<Vec<$crate::store::ClientSessionRow>, $crate::store::StoreError> {
-                let rows: Vec<(String, String, i64)> = sqlx::query_as(
-                    "SELECT p.session_id, p.client_id, p.updated_at FROM client_session p WHERE p.session_id IN \
-                     (SELECT c.session_id FROM client_session c JOIN user_session s ON s.id = c.session_id WHERE s.realm_id = $1 AND c.client_id = $2) \
-                     ORDER BY p.session_id, p.client_id",
-                )
-                .bind(realm_id)
-                .bind(client_id)
-                .fetch_all(&self.pool)
-                .await?;
+            async fn client_session_peers(&self, session_ids: &[String]) -> Result<Vec<$crate::store::ClientSessionRow>, $crate::store::StoreError> {
+                if session_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT session_id, client_id, updated_at FROM client_session WHERE session_id IN (");
+                let mut ids = qb.separated(", ");
+                for id in session_ids {
+                    ids.push_bind(id.as_str());
+                }
+                ids.push_unseparated(") ORDER BY session_id, client_id");
+                let rows: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
                 Ok(rows.into_iter().map(|(session_id, client_id, updated_at)| $crate::store::ClientSessionRow { session_id, client_id, updated_at }).collect())
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
-            async fn client_session_counts(&self, realm_id: &str) -> Result<Vec<(String, i64, i64)>, $crate::store::StoreError> {
-                let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            async fn client_session_counts(&self, realm_id: &str, client_id: Option<&str>) -> Result<Vec<(String, i64, i64)>, $crate::store::StoreError> {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
                     "SELECT c.client_id, CAST(SUM(CASE WHEN s.offline = 0 THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(CASE WHEN s.offline = 0 THEN 0 ELSE 1 END) AS BIGINT) \
-                     FROM client_session c JOIN user_session s ON s.id = c.session_id WHERE s.realm_id = $1 GROUP BY c.client_id ORDER BY c.client_id",
-                )
-                .bind(realm_id)
-                .fetch_all(&self.pool)
-                .await?;
+                     FROM client_session c JOIN user_session s ON s.id = c.session_id WHERE s.realm_id = ",
+                );
+                qb.push_bind(realm_id);
+                if let Some(client_id) = client_id {
+                    qb.push(" AND c.client_id = ").push_bind(client_id);
+                }
+                qb.push(" GROUP BY c.client_id ORDER BY c.client_id");
+                let rows: Vec<(String, i64, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
                 Ok(rows)
             }
 

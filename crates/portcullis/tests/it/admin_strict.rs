@@ -503,6 +503,73 @@ async fn fields_of_the_wrong_type_are_refused_as_jackson_refuses_them() {
             .starts_with("Unrecognized field \"bad\""),
         "{body}"
     );
+
+    // The bodies of events config, components, organizations, flows, authenticator configs
+    // and required actions: a value of the wrong shape is Jackson's mismatch, with the field
+    // in the reference chain, and nothing is written.
+    let (status, _, _) = call(
+        &s,
+        "PUT",
+        "/admin/realms/shop",
+        Some(&t),
+        Some(json!({"organizationsEnabled": true})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, realm_before, _) = call(&s, "GET", "/admin/realms/shop", Some(&t), None).await;
+    for (method, path, bad, field) in [
+        (
+            "PUT",
+            "/admin/realms/shop/events/config",
+            json!({"eventsEnabled": true, "eventsListeners": "jboss-logging"}),
+            "RealmEventsConfigRepresentation[\"eventsListeners\"]",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/components",
+            json!({"name": "k", "providerId": "rsa-generated", "config": {"priority": "100"}}),
+            "ComponentRepresentation[\"config\"]",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/organizations",
+            json!({"name": "acme", "domains": {"name": "acme.example"}}),
+            "OrganizationRepresentation[\"domains\"]",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/authentication/flows",
+            json!({"alias": "f", "providerId": "basic-flow", "authenticationExecutions": {}}),
+            "AuthenticationFlowRepresentation[\"authenticationExecutions\"]",
+        ),
+        (
+            "POST",
+            "/admin/realms/shop/authentication/config",
+            json!({"alias": "c", "config": ["x"]}),
+            "AuthenticatorConfigRepresentation[\"config\"]",
+        ),
+    ] {
+        let (status, body, _) = call(&s, method, path, Some(&t), Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"], "unknown_error", "{bad}: {body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .is_some_and(|e| e.contains(field)),
+            "{bad}: {body}"
+        );
+    }
+    let (_, realm_after, _) = call(&s, "GET", "/admin/realms/shop", Some(&t), None).await;
+    assert_eq!(realm_before, realm_after, "nothing was written");
+    let (_, orgs, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/shop/organizations",
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(orgs, json!([]), "no organization was created");
     data.cleanup().await;
 }
 

@@ -18,7 +18,8 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use super::auth::{Caller, ManageRealm, NeedMarker, RealmAdmin, ViewRealm};
-use super::{body, created, edit_realm, no_content, AdminError, AdminResult};
+use super::jackson::{self, Rep};
+use super::{body, created, edit_realm, no_content, AdminError, AdminResult, Shape};
 use crate::http::paths;
 use crate::representation::authentication::{self as doc, AuthDoc, DocError};
 use crate::representation::RealmRepresentation;
@@ -121,12 +122,10 @@ async fn edit_actions<T>(
     .await
 }
 
-/// A JSON object body whose fields must all be `known` (Jackson refuses others with
-/// `Unrecognized field`), read as `class`.
-fn strict_body(bytes: &[u8], known: &[&str], class: &str) -> AdminResult<Map<String, Value>> {
-    let obj: Map<String, Value> = body(bytes)?;
-    super::reject_unknown(&obj, |k| known.contains(&k), class)?;
-    Ok(obj)
+/// A JSON object body read as Jackson reads `rep` (unknown fields refused with
+/// `Unrecognized field`, wrong shapes with Jackson's message).
+fn strict_body(bytes: &[u8], rep: &'static Rep) -> AdminResult<Map<String, Value>> {
+    super::representation(bytes, &Shape::One(rep))
 }
 
 /// `Location` of `/admin/realms/{realm}/authentication/<kind>/<id>`, from a request path under
@@ -221,17 +220,6 @@ pub async fn config_description(
 // ---------------------------------------------------------------------------------------
 // Flows.
 
-/// `AuthenticationFlowRepresentation` fields.
-const FLOW_FIELDS: &[&str] = &[
-    "id",
-    "alias",
-    "description",
-    "providerId",
-    "topLevel",
-    "builtIn",
-    "authenticationExecutions",
-];
-
 /// `GET /authentication/flows`: the top-level flows but `saml ecp`.
 pub async fn list_flows(
     RealmAdmin { snap, .. }: RealmAdmin<ViewFlows>,
@@ -263,7 +251,7 @@ pub async fn create_flow(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let obj = strict_body(&bytes, FLOW_FIELDS, "AuthenticationFlowRepresentation")?;
+    let obj = strict_body(&bytes, &jackson::AUTHENTICATION_FLOW)?;
     let rep = ops::flow_body(obj)?;
     let id = edit_doc(&state, &snap.name, |d, _| ops::create_flow(d, rep.clone())).await?;
     Ok(created(&uri, &id))
@@ -276,7 +264,7 @@ pub async fn update_flow(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let obj = strict_body(&bytes, FLOW_FIELDS, "AuthenticationFlowRepresentation")?;
+    let obj = strict_body(&bytes, &jackson::AUTHENTICATION_FLOW)?;
     let rep = ops::flow_body(obj)?;
     edit_doc(&state, &snap.name, |d, realm| {
         ops::update_flow(d, realm, &id, &rep)
@@ -318,41 +306,6 @@ pub async fn copy_flow(
 // ---------------------------------------------------------------------------------------
 // Executions.
 
-/// `AuthenticationExecutionInfoRepresentation` fields.
-const INFO_FIELDS: &[&str] = &[
-    "id",
-    "requirement",
-    "displayName",
-    "alias",
-    "description",
-    "requirementChoices",
-    "configurable",
-    "authenticationFlow",
-    "providerId",
-    "authenticationConfig",
-    "flowId",
-    "level",
-    "index",
-    "priority",
-    "providerUnavailable",
-];
-
-/// `AuthenticationExecutionRepresentation` fields.
-const EXECUTION_FIELDS: &[&str] = &[
-    "id",
-    "authenticatorConfig",
-    "authenticator",
-    "authenticatorFlow",
-    "autheticatorFlow",
-    "requirement",
-    "priority",
-    "flowId",
-    "parentFlow",
-];
-
-/// `AuthenticatorConfigRepresentation` fields.
-const CONFIG_FIELDS: &[&str] = &["id", "alias", "config"];
-
 /// `GET /authentication/flows/{alias}/executions`: the flow's executions and, below each
 /// sub-flow, the sub-flow's (`AuthenticationExecutionInfoRepresentation`, depth-first).
 pub async fn list_executions(
@@ -371,11 +324,7 @@ pub async fn update_executions(
     Path((_, alias)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let obj = strict_body(
-        &bytes,
-        INFO_FIELDS,
-        "AuthenticationExecutionInfoRepresentation",
-    )?;
+    let obj = strict_body(&bytes, &jackson::AUTHENTICATION_EXECUTION_INFO)?;
     let info = ops::info_body(&obj)?;
     edit_doc(&state, &snap.name, |d, realm| {
         ops::update_execution(d, realm, &alias, &info)
@@ -424,11 +373,7 @@ pub async fn add_execution(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let obj = strict_body(
-        &bytes,
-        EXECUTION_FIELDS,
-        "AuthenticationExecutionRepresentation",
-    )?;
+    let obj = strict_body(&bytes, &jackson::AUTHENTICATION_EXECUTION)?;
     let id = edit_doc(&state, &snap.name, |d, _| ops::add_execution(d, &obj)).await?;
     Ok(created(&uri, &id))
 }
@@ -473,7 +418,7 @@ pub async fn add_execution_config(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let obj = strict_body(&bytes, CONFIG_FIELDS, "AuthenticatorConfigRepresentation")?;
+    let obj = strict_body(&bytes, &jackson::AUTHENTICATOR_CONFIG)?;
     let cfg = ops::config_body(obj)?;
     let cid = edit_doc(&state, &snap.name, |d, _| {
         ops::add_execution_config(d, &id, cfg.clone())
@@ -501,7 +446,7 @@ pub async fn create_config(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let obj = strict_body(&bytes, CONFIG_FIELDS, "AuthenticatorConfigRepresentation")?;
+    let obj = strict_body(&bytes, &jackson::AUTHENTICATOR_CONFIG)?;
     let cfg = ops::config_body(obj)?;
     let id = edit_doc(&state, &snap.name, |d, _| ops::add_config(d, cfg.clone())).await?;
     Ok(created(&uri, &id))
@@ -523,7 +468,7 @@ pub async fn update_config(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let obj = strict_body(&bytes, CONFIG_FIELDS, "AuthenticatorConfigRepresentation")?;
+    let obj = strict_body(&bytes, &jackson::AUTHENTICATOR_CONFIG)?;
     let cfg = ops::config_body(obj)?;
     edit_doc(&state, &snap.name, |d, _| ops::update_config(d, &id, &cfg)).await?;
     Ok(no_content())
@@ -541,17 +486,6 @@ pub async fn delete_config(
 
 // ---------------------------------------------------------------------------------------
 // Required actions.
-
-/// `RequiredActionProviderRepresentation` fields.
-const ACTION_FIELDS: &[&str] = &[
-    "alias",
-    "name",
-    "providerId",
-    "enabled",
-    "defaultAction",
-    "priority",
-    "config",
-];
 
 /// `GET /authentication/required-actions`.
 pub async fn list_required_actions(
@@ -581,11 +515,7 @@ pub async fn update_required_action(
     Path((_, alias)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let obj = strict_body(
-        &bytes,
-        ACTION_FIELDS,
-        "RequiredActionProviderRepresentation",
-    )?;
+    let obj = strict_body(&bytes, &jackson::REQUIRED_ACTION_PROVIDER)?;
     let rep = ops::action_body(obj)?;
     edit_actions(&state, &snap.name, |list| {
         ops::update_action(list, &alias, &rep)
