@@ -341,12 +341,31 @@ pub async fn add_execution_to_flow(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let data: Map<String, Value> = body(&bytes)?;
-    let id = edit_doc(&state, &snap.name, |d, _| {
-        ops::add_execution_to_flow(d, &alias, &data)
-    })
-    .await?;
-    Ok(created_under_authentication(&uri, "executions", &id))
+    add_to_flow(
+        &state,
+        &snap.name,
+        &alias,
+        &uri,
+        &bytes,
+        "executions",
+        ops::add_execution_to_flow,
+    )
+    .await
+}
+
+/// Adds what `op` makes from a map body to flow `alias`; 201 with its `Location` under `kind`.
+async fn add_to_flow(
+    state: &AppState,
+    realm: &str,
+    alias: &str,
+    uri: &Uri,
+    bytes: &[u8],
+    kind: &str,
+    op: fn(&mut AuthDoc, &str, &Map<String, Value>) -> AdminResult<String>,
+) -> AdminResult<Response> {
+    let data: Map<String, Value> = body(bytes)?;
+    let id = edit_doc(state, realm, |d, _| op(d, alias, &data)).await?;
+    Ok(created_under_authentication(uri, kind, &id))
 }
 
 /// `POST /authentication/flows/{alias}/executions/flow` with `{"alias", "type", "provider",
@@ -358,12 +377,16 @@ pub async fn add_subflow(
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let data: Map<String, Value> = body(&bytes)?;
-    let id = edit_doc(&state, &snap.name, |d, _| {
-        ops::add_subflow(d, &alias, &data)
-    })
-    .await?;
-    Ok(created_under_authentication(&uri, "flows", &id))
+    add_to_flow(
+        &state,
+        &snap.name,
+        &alias,
+        &uri,
+        &bytes,
+        "flows",
+        ops::add_subflow,
+    )
+    .await
 }
 
 /// `POST /authentication/executions` (`AuthenticationExecutionRepresentation`).
