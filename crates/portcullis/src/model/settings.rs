@@ -154,6 +154,8 @@ pub struct ClientSettings {
     pub access_token_alg: Option<String>,
     /// `id.token.signed.response.alg` (also signs logout tokens).
     pub id_token_alg: Option<String>,
+    /// `user.info.response.signature.alg`: userinfo answers as a JWT signed with it.
+    pub userinfo_alg: Option<String>,
     /// `token.endpoint.auth.signing.alg`: the algorithm client assertions must use.
     pub token_endpoint_auth_signing_alg: Option<String>,
     /// `post.logout.redirect.uris` (`##`-separated, `+`: the redirect URIs).
@@ -199,6 +201,7 @@ impl ClientSettings {
                 .filter(|v| *v > 0),
             access_token_alg: text("access.token.signed.response.alg"),
             id_token_alg: text("id.token.signed.response.alg"),
+            userinfo_alg: text("user.info.response.signature.alg"),
             token_endpoint_auth_signing_alg: text("token.endpoint.auth.signing.alg"),
             post_logout_redirect_uris: text("post.logout.redirect.uris"),
             backchannel_logout_url: text("backchannel.logout.url"),

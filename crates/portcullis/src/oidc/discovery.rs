@@ -32,6 +32,16 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         }
     }
     let algs = snap.signing_algorithms();
+    // Userinfo is signed with a realm key of the client's algorithm, generated for it when
+    // the realm has none (`realm::edit::add_fallback_keys`); `none` is the plain JSON answer.
+    let mut userinfo_algs: Vec<&str> = algs
+        .iter()
+        .copied()
+        .chain(crate::realm::edit::FALLBACK_ALGORITHMS.iter().copied())
+        .collect();
+    userinfo_algs.sort_unstable();
+    userinfo_algs.dedup();
+    userinfo_algs.push("none");
     json!({
         "issuer": paths::url(base, paths::REALM, &snap.name),
         "authorization_endpoint": paths::url(base, paths::AUTH, &snap.name),
@@ -46,7 +56,7 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         "grant_types_supported": crate::oidc::token::GRANT_TYPES,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "userinfo_signing_alg_values_supported": ["none"],
+        "userinfo_signing_alg_values_supported": userinfo_algs,
         "response_types_supported": crate::oidc::authorize::RESPONSE_TYPES,
         "response_modes_supported": crate::oidc::authorize::RESPONSE_MODES,
         "code_challenge_methods_supported": ["plain", "S256"],

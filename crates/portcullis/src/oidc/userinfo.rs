@@ -1,9 +1,12 @@
 //! GET|POST /realms/{realm}/protocol/openid-connect/userinfo
 //! OpenID Connect Core §5.3: claims about the token's user, from the mappers with
-//! `userinfo.token.claim`. RFC 6750 errors.
+//! `userinfo.token.claim`. RFC 6750 errors. A client with `user.info.response.signature.alg`
+//! gets them as a signed JWT (`application/jwt`, with `iss` and `aud`), as Keycloak's
+//! `UserInfoEndpoint` answers.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{header, HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
@@ -24,7 +27,7 @@ pub async fn handle(
     headers: HeaderMap,
     uri: Uri,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, OAuthError> {
+) -> Result<Response, OAuthError> {
     let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
     let form;
     let token = match bearer::from_header(&headers) {
@@ -101,17 +104,34 @@ pub async fn handle(
     let mut out = Map::new();
     out.insert("sub".into(), json!(row.id));
     let mut event = event.client(client_id).user(row.id.clone());
+    let signing_alg = snap.client_settings(client).userinfo_alg.clone();
+    event.set_detail(
+        "signature_required",
+        if signing_alg.is_some() {
+            "true"
+        } else {
+            "false"
+        },
+    );
     if let Some(sid) = claims.get("sid").and_then(Value::as_str) {
         event.set_session(sid);
     }
     if let Some(u) = &user.username {
         event.set_detail("username", u.clone());
     }
-    event.success(&state);
     for (k, v) in mappers.claims(&req, Target::Userinfo, &roles) {
         if k != "aud" {
             out.entry(k).or_insert(v);
         }
     }
-    Ok(Json(Value::Object(out)))
+    let Some(alg) = signing_alg else {
+        event.success(&state);
+        return Ok(Json(Value::Object(out)).into_response());
+    };
+    out.insert("iss".into(), json!(issuer));
+    out.insert("aud".into(), json!(client_id));
+    let jwt = tokens::sign_jwt(&snap, Some(&alg), &Value::Object(out))?;
+    event.set_detail("signature_algorithm", alg);
+    event.success(&state);
+    Ok(([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response())
 }

@@ -720,7 +720,23 @@ pub fn update_client(
 const SIGNING_ALG_ATTRIBUTES: &[&str] = &[
     "access.token.signed.response.alg",
     "id.token.signed.response.alg",
+    "user.info.response.signature.alg",
 ];
+
+/// The signing algorithms a fallback key can be generated for.
+pub const FALLBACK_ALGORITHMS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "EdDSA",
+];
+
+/// The key provider that generates a fallback key of `alg`.
+fn fallback_provider(alg: &str) -> Option<&'static str> {
+    match alg {
+        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => Some("rsa-generated"),
+        "ES256" => Some("ecdsa-generated"),
+        "EdDSA" => Some("eddsa-generated"),
+        _ => None,
+    }
+}
 
 /// Keycloak signs with a realm key of the algorithm a client asks for; a realm without an
 /// active key of it gets one generated, a component named `fallback-<alg>` of priority -100
@@ -758,12 +774,9 @@ pub fn add_fallback_keys(
         {
             continue;
         }
-        let provider = match alg.as_str() {
-            "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => "rsa-generated",
-            "ES256" => "ecdsa-generated",
-            "EdDSA" => "eddsa-generated",
+        let Some(provider) = fallback_provider(&alg) else {
             // Algorithms this server does not sign with are refused where they are used.
-            _ => continue,
+            continue;
         };
         let Ok(Some(kind)) = crate::crypto::keys::Generate::for_provider(provider, Some(&alg))
         else {
@@ -930,6 +943,21 @@ pub fn mapper_get(mappers: &Option<Vec<Value>>, id: &str) -> EditResult<Value> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_fallback_algorithm_has_a_generator() {
+        for alg in FALLBACK_ALGORITHMS {
+            let provider = fallback_provider(alg).unwrap();
+            assert!(
+                matches!(
+                    crate::crypto::keys::Generate::for_provider(provider, Some(alg)),
+                    Ok(Some(_))
+                ),
+                "{alg}"
+            );
+        }
+        assert_eq!(fallback_provider("HS256"), None);
+    }
 
     fn realm() -> RealmRepresentation {
         serde_json::from_value(json!({

@@ -375,6 +375,20 @@ fn signing_key<'a>(snap: &'a RealmSnapshot, alg: &str) -> Result<&'a keys::Realm
     })
 }
 
+/// Claims signed as a JWT (`typ` `JWT`) with the realm's active key for `alg` (absent: the
+/// realm's default algorithm), as Keycloak signs a userinfo answer.
+pub fn sign_jwt(
+    snap: &RealmSnapshot,
+    alg: Option<&str>,
+    claims: &Value,
+) -> Result<String, OAuthError> {
+    let alg = alg_for(snap, alg);
+    jws::sign(signing_key(snap, &alg)?, "JWT", claims).map_err(|e| {
+        tracing::error!(realm = %snap.name, alg, error = %e, "signing failed");
+        OAuthError::server_error()
+    })
+}
+
 fn half_hash(alg: &str, token: &str) -> String {
     let d = match alg {
         "RS384" | "PS384" | "ES384" => &digest::SHA384,

@@ -1068,3 +1068,95 @@ async fn attribute_maps_are_read_with_their_declared_types() {
     assert_eq!(u["attributes"]["dept"], json!(["sales"]), "unchanged: {u}");
     data.cleanup().await;
 }
+
+/// `user.info.response.signature.alg` (python-keycloak's `test_client_signed_response`): the
+/// client gets its userinfo as a JWT signed with a realm key of that algorithm (a fallback key
+/// generated when the realm has none), carrying `iss` and `aud`; other clients still get JSON.
+#[tokio::test]
+async fn a_client_asking_for_signed_userinfo_gets_a_jwt() {
+    let (data, s, t) = server().await;
+    for (client, attrs) in [
+        (
+            "signed",
+            json!({"user.info.response.signature.alg": "ES256"}),
+        ),
+        ("plain", json!({})),
+    ] {
+        let (status, body, _) = call(
+            &s,
+            "POST",
+            "/admin/realms/shop/clients",
+            Some(&t),
+            Some(json!({
+            "clientId": client, "publicClient": false, "secret": "s3cret",
+            "directAccessGrantsEnabled": true, "attributes": attrs})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, _, _) = call(&s, "POST", "/admin/realms/shop/users", Some(&t), Some(json!({
+        "username": "amy", "enabled": true, "email": "amy@example.com", "firstName": "A", "lastName": "My",
+        "credentials": [{"type": "password", "value": "amy-password", "temporary": false}]}))).await;
+    assert_eq!(status, 201);
+    let userinfo = |name: &'static str| {
+        let s = &s;
+        async move {
+            let (status, tokens, _) = post_form(
+                &s.url("/realms/shop/protocol/openid-connect/token"),
+                None,
+                &[
+                    ("grant_type", "password"),
+                    ("client_id", name),
+                    ("client_secret", "s3cret"),
+                    ("username", "amy"),
+                    ("password", "amy-password"),
+                    ("scope", "openid"),
+                ],
+            )
+            .await;
+            assert_eq!(status, 200, "{tokens}");
+            let r = client()
+                .get(s.url("/realms/shop/protocol/openid-connect/userinfo"))
+                .bearer_auth(tokens["access_token"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            (ct, r.text().await.unwrap())
+        }
+    };
+    let (ct, jwt) = userinfo("signed").await;
+    assert_eq!(ct, "application/jwt");
+    let header = jsonwebtoken::decode_header(&jwt).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    assert_eq!(header.typ.as_deref(), Some("JWT"));
+    let (_, jwks) = get_json(&s.url("/realms/shop/protocol/openid-connect/certs")).await;
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"].as_str() == header.kid.as_deref())
+        .expect("the signing key is in the JWKS")
+        .clone();
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.set_audience(&["signed"]);
+    v.set_issuer(&[s.url("/realms/shop")]);
+    v.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<Value>(
+        &jwt,
+        &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
+        &v,
+    )
+    .expect("signature, issuer and audience verify")
+    .claims;
+    assert_eq!(claims["preferred_username"], "amy");
+    assert_eq!(claims["email"], "amy@example.com");
+    let (ct, text) = userinfo("plain").await;
+    assert!(ct.starts_with("application/json"), "{ct}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["preferred_username"], "amy");
+    assert!(body.get("aud").is_none(), "{body}");
+    data.cleanup().await;
+}
