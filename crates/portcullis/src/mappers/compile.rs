@@ -55,7 +55,8 @@ impl<'a> Config<'a> {
 
 impl Targets {
     /// `access.token.claim` and `id.token.claim` (default false); `userinfo.token.claim`
-    /// follows the ID token and `introspection.token.claim` the access token when absent.
+    /// follows the ID token and `introspection.token.claim` the access token when absent;
+    /// `lightweight.claim` (default false) for lightweight access tokens.
     fn of(c: Config<'_>) -> Self {
         let access = c.flag("access.token.claim", false);
         let id = c.flag("id.token.claim", false);
@@ -64,6 +65,7 @@ impl Targets {
             id,
             c.flag("userinfo.token.claim", id),
             c.flag("introspection.token.claim", access),
+            c.flag("lightweight.claim", false),
         ])
     }
 }

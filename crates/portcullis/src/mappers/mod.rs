@@ -38,6 +38,10 @@ pub enum Target {
     Userinfo,
     /// The introspection response.
     Introspection,
+    /// A lightweight access token (the client attribute
+    /// `client.use.lightweight.access.token.enabled`): only mappers with `lightweight.claim`
+    /// write to it (`OIDCAttributeMapperHelper.includeInLightweightAccessToken`).
+    LightweightAccess,
 }
 
 /// What mappers read.
@@ -109,7 +113,7 @@ pub enum Kind {
 /// response, in [`Target`] order, with Keycloak's fall-backs applied
 /// (`OIDCAttributeMapperHelper.includeInIntrospection` / `includeInUserInfo`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Targets([bool; 4]);
+struct Targets([bool; 5]);
 
 impl Targets {
     fn contains(self, target: Target) -> bool {

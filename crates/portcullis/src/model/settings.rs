@@ -189,6 +189,9 @@ pub struct ClientSettings {
     pub device_grant_enabled: bool,
     /// `require.pushed.authorization.requests`: authorization requests only through PAR.
     pub require_par: bool,
+    /// `client.use.lightweight.access.token.enabled`: access tokens carry only the claims of
+    /// mappers with `lightweight.claim` (Keycloak 25+; its `admin-cli` has it).
+    pub lightweight_access_token: bool,
     /// `oauth2.device.code.lifespan`, parsed.
     pub device_code_lifespan: Option<i64>,
     /// `oauth2.device.polling.interval`, parsed.
@@ -231,6 +234,8 @@ impl ClientSettings {
             ) == Some("SAME_SESSION"),
             device_grant_enabled: is_true("oauth2.device.authorization.grant.enabled"),
             require_par: is_true("require.pushed.authorization.requests"),
+            lightweight_access_token: attr("client.use.lightweight.access.token.enabled")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
             device_code_lifespan: int("oauth2.device.code.lifespan"),
             device_polling_interval: int("oauth2.device.polling.interval"),
         }

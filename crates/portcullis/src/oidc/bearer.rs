@@ -85,8 +85,14 @@ pub async fn verify_access(
             return Ok(Err(Inactive::Revoked));
         }
     }
-    if let Some(why) = holder_inactive(store, snap, &c, now).await? {
-        return Ok(Err(why));
+    let mut c = c;
+    match holder(store, snap, &c, now).await? {
+        Err(why) => return Ok(Err(why)),
+        // A lightweight access token has no `sub`: its holder is its session's user.
+        Ok(Some(user_id)) if !c.contains_key("sub") => {
+            c.insert("sub".into(), Value::String(user_id));
+        }
+        Ok(_) => {}
     }
     Ok(Ok(c))
 }
@@ -101,35 +107,46 @@ pub async fn holder_inactive(
     c: &Map<String, Value>,
     now: i64,
 ) -> Result<Option<Inactive>, OAuthError> {
+    Ok(holder(store, snap, c, now).await?.err())
+}
+
+/// As [`holder_inactive`]; when the token is held, the id of its user (the session's, else
+/// the token's subject), if it has one.
+async fn holder(
+    store: &dyn Store,
+    snap: &RealmSnapshot,
+    c: &Map<String, Value>,
+    now: i64,
+) -> Result<Result<Option<String>, Inactive>, OAuthError> {
     let Some(azp) = c.get("azp").and_then(Value::as_str) else {
-        return Ok(Some(Inactive::Invalid));
+        return Ok(Err(Inactive::Invalid));
     };
     match snap.index.client(&snap.rep, azp) {
-        None => return Ok(Some(Inactive::ClientNotFound)),
-        Some(client) if client.enabled == Some(false) => return Ok(Some(Inactive::ClientDisabled)),
+        None => return Ok(Err(Inactive::ClientNotFound)),
+        Some(client) if client.enabled == Some(false) => return Ok(Err(Inactive::ClientDisabled)),
         Some(_) => {}
     }
     // The session's user, or for a token without a session (service accounts) its subject.
     let mut user_id = c.get("sub").and_then(Value::as_str).map(str::to_string);
     if let Some(sid) = c.get("sid").and_then(Value::as_str) {
         let Some(session) = live_session(store, snap, sid, now).await? else {
-            return Ok(Some(Inactive::Revoked));
+            return Ok(Err(Inactive::Revoked));
         };
         let iat = c.get("iat").and_then(Value::as_i64).unwrap_or(0);
         match store.client_session_started(sid, azp).await? {
             Some(started) if iat >= started => {}
-            _ => return Ok(Some(Inactive::NoClientSession)),
+            _ => return Ok(Err(Inactive::NoClientSession)),
         }
         user_id = Some(session.user_id);
     }
-    if let Some(user_id) = user_id {
-        match store.user_by_id(&snap.id, &user_id).await? {
-            None => return Ok(Some(Inactive::UserNotFound)),
-            Some(row) if !is_enabled(&row)? => return Ok(Some(Inactive::UserDisabled)),
+    if let Some(user_id) = &user_id {
+        match store.user_by_id(&snap.id, user_id).await? {
+            None => return Ok(Err(Inactive::UserNotFound)),
+            Some(row) if !is_enabled(&row)? => return Ok(Err(Inactive::UserDisabled)),
             Some(_) => {}
         }
     }
-    Ok(None)
+    Ok(Ok(user_id))
 }
 
 /// The bearer token of an `Authorization` header.

@@ -16,6 +16,7 @@ use super::form::Form;
 use super::token::refresh_token;
 use crate::clock::now;
 use crate::http::oauth_error::OAuthError;
+use crate::realm::snapshot::RealmSnapshot;
 
 /// Handler.
 pub async fn post(
@@ -70,6 +71,9 @@ pub async fn post(
         return Ok(inactive);
     }
     let mut out = claims;
+    if out.get("typ").and_then(Value::as_str) == Some("Bearer") {
+        with_lightweight_claims(&state, &snap, &issuer, &mut out, now).await?;
+    }
     if let Some(azp) = out.get("azp").cloned() {
         out.insert("client_id".into(), azp);
     }
@@ -88,6 +92,56 @@ pub async fn post(
     );
     out.insert("active".into(), json!(true));
     Ok(Json(Value::Object(out)))
+}
+
+/// A lightweight access token (its client has `client.use.lightweight.access.token.enabled`)
+/// is introspected with the claims its mappers would give the introspection response, as
+/// Keycloak's `AccessTokenIntrospectionProvider` recomputes them; the token's own claims win.
+async fn with_lightweight_claims(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    issuer: &str,
+    out: &mut Map<String, Value>,
+    now: i64,
+) -> Result<(), OAuthError> {
+    let Some(client) = out
+        .get("azp")
+        .and_then(Value::as_str)
+        .and_then(|azp| snap.index.client(&snap.rep, azp))
+    else {
+        return Ok(());
+    };
+    if !snap.client_settings(client).lightweight_access_token {
+        return Ok(());
+    }
+    let Some(user_id) = out.get("sub").and_then(Value::as_str).map(str::to_string) else {
+        return Ok(());
+    };
+    let Some(row) = state.store.user_by_id(&snap.id, &user_id).await? else {
+        return Ok(());
+    };
+    let user = crate::users::parse_user(&row)?;
+    let scope = out
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let mapped = crate::tokens::claims_now(
+        state.store.as_ref(),
+        snap,
+        issuer,
+        client,
+        &user_id,
+        &user,
+        &scope,
+        crate::mappers::Target::Introspection,
+        now,
+    )
+    .await?;
+    for (k, v) in mapped {
+        out.entry(k).or_insert(v);
+    }
+    Ok(())
 }
 
 /// Whether `caller` may read the token's claims: it is in the token's `aud` (Keycloak 26.6.2's

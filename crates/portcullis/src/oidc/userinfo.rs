@@ -17,7 +17,7 @@ use super::bearer::{self, verify_access};
 use super::form::Params;
 use crate::clock::now;
 use crate::http::oauth_error::OAuthError;
-use crate::tokens::{self, TokenRequest};
+use crate::tokens;
 use crate::users::parse_user;
 
 /// Handler (GET and POST; a POST may carry `access_token` in the form).
@@ -81,26 +81,18 @@ pub async fn handle(
         .get("scope")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let (scopes, _) = tokens::resolve_scopes(&snap, client, Some(scope)).unwrap_or_default();
-    let notes: Map<String, Value> = Map::new();
-    let memberships = tokens::memberships(state.store.as_ref(), &snap, &row.id, &scopes).await?;
-    let req = TokenRequest {
-        snap: &snap,
-        issuer: &issuer,
+    let mapped = tokens::claims_now(
+        state.store.as_ref(),
+        &snap,
+        &issuer,
         client,
-        user_id: &row.id,
-        user: &user,
-        sid: None,
-        notes: &notes,
-        scopes: &scopes,
-        memberships: &memberships,
-        openid: true,
-        nonce: None,
+        &row.id,
+        &user,
+        scope,
+        Target::Userinfo,
         now,
-    };
-    let mappers = tokens::MapperData::of(&req);
-    let roles =
-        mappers.apply_role_mappers(&req, tokens::roles_in_scope(&snap, client, &user, &scopes));
+    )
+    .await?;
     let mut out = Map::new();
     out.insert("sub".into(), json!(row.id));
     let mut event = event.client(client_id).user(row.id.clone());
@@ -119,7 +111,7 @@ pub async fn handle(
     if let Some(u) = &user.username {
         event.set_detail("username", u.clone());
     }
-    for (k, v) in mappers.claims(&req, Target::Userinfo, &roles) {
+    for (k, v) in mapped {
         if k != "aud" {
             out.entry(k).or_insert(v);
         }

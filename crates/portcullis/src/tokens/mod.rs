@@ -375,6 +375,43 @@ fn signing_key<'a>(snap: &'a RealmSnapshot, alg: &str) -> Result<&'a keys::Realm
     })
 }
 
+/// The claims the mappers of `client` write for `target` about user `user_id` in a token of
+/// `scope`, computed now: the userinfo answer, and the introspection of a lightweight access
+/// token (whose claims were left out of the token itself).
+#[allow(clippy::too_many_arguments)]
+pub async fn claims_now(
+    store: &dyn crate::store::Store,
+    snap: &RealmSnapshot,
+    issuer: &str,
+    client: &ClientRepresentation,
+    user_id: &str,
+    user: &UserRepresentation,
+    scope: &str,
+    target: Target,
+    now: i64,
+) -> Result<Map<String, Value>, OAuthError> {
+    let (scopes, _) = resolve_scopes(snap, client, Some(scope)).unwrap_or_default();
+    let notes: Map<String, Value> = Map::new();
+    let memberships = memberships(store, snap, user_id, &scopes).await?;
+    let req = TokenRequest {
+        snap,
+        issuer,
+        client,
+        user_id,
+        user,
+        sid: None,
+        notes: &notes,
+        scopes: &scopes,
+        memberships: &memberships,
+        openid: true,
+        nonce: None,
+        now,
+    };
+    let mappers = MapperData::of(&req);
+    let roles = mappers.apply_role_mappers(&req, roles_in_scope(snap, client, user, &scopes));
+    Ok(mappers.claims(&req, target, &roles))
+}
+
 /// Claims signed as a JWT (`typ` `JWT`) with the realm's active key for `alg` (absent: the
 /// realm's default algorithm), as Keycloak signs a userinfo answer.
 pub fn sign_jwt(
@@ -557,7 +594,13 @@ fn build(
     access.insert("iat".into(), json!(req.now));
     access.insert("jti".into(), json!(access_jti));
     access.insert("iss".into(), json!(req.issuer));
-    let mapped = mapper_data.claims(req, Target::Access, &roles);
+    let settings = req.snap.client_settings(req.client);
+    let target = if settings.lightweight_access_token {
+        Target::LightweightAccess
+    } else {
+        Target::Access
+    };
+    let mapped = mapper_data.claims(req, target, &roles);
     if let Some(aud) = mapped.get("aud") {
         access.insert("aud".into(), aud.clone());
     }
@@ -577,7 +620,6 @@ fn build(
         restrict_audience(&mut access, requested);
     }
     let audience = audiences(&access);
-    let settings = req.snap.client_settings(req.client);
     let access_alg = alg_for(req.snap, settings.access_token_alg.as_deref());
     let access_token = jws::sign(
         signing_key(req.snap, &access_alg)?,

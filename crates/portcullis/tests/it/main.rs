@@ -24,6 +24,7 @@ mod exchange;
 mod guard;
 mod identity_providers;
 mod implicit;
+mod lightweight;
 mod limits;
 mod openidconnect_rp;
 mod organizations;

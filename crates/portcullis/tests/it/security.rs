@@ -481,6 +481,7 @@ fn big_realm() -> Value {
         "realm": "big",
         "roles": {"realm": roles.iter().map(|r| json!({"name": r})).collect::<Vec<_>>()},
         "clients": [
+            {"clientId": "fat", "publicClient": true, "directAccessGrantsEnabled": true},
             {"clientId": "huge", "publicClient": true, "directAccessGrantsEnabled": true,
              "protocolMappers": [{"name": "blob", "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-claim-mapper",
                                   "config": {"claim.name": "blob", "claim.value": "x".repeat(LIMIT), "jsonType.label": "String",
@@ -502,7 +503,7 @@ async fn tokens_the_server_issues_pass_its_own_size_limit() {
         None,
         &[
             ("grant_type", "password"),
-            ("client_id", "admin-cli"),
+            ("client_id", "fat"),
             ("username", "many"),
             ("password", "many-pw"),
         ],
@@ -516,12 +517,12 @@ async fn tokens_the_server_issues_pass_its_own_size_limit() {
     // The resource-server SDK's default limit is the same: it accepts the token too.
     let guard = portcullis_guard::Validator::builder()
         .issuer(server.url("/realms/big"))
-        .audience("admin-cli")
+        .audience("fat")
         .accept_azp_as_audience(true)
         .build()
         .unwrap();
     let actor = guard.validate(access).await.unwrap();
-    assert_eq!(actor.azp.as_deref(), Some("admin-cli"));
+    assert_eq!(actor.azp.as_deref(), Some("fat"));
 
     // Accepted as a bearer header (Admin API, userinfo) and as a form parameter.
     let (s, users, _) = call(
@@ -546,7 +547,7 @@ async fn tokens_the_server_issues_pass_its_own_size_limit() {
     let (s, intro, _) = post_form(
         &server.url("/realms/big/protocol/openid-connect/token/introspect"),
         None,
-        &[("client_id", "admin-cli"), ("token", access)],
+        &[("client_id", "fat"), ("token", access)],
     )
     .await;
     assert_eq!((s, intro["active"].as_bool()), (200, Some(true)), "{intro}");
@@ -555,7 +556,7 @@ async fn tokens_the_server_issues_pass_its_own_size_limit() {
         None,
         &[
             ("grant_type", "refresh_token"),
-            ("client_id", "admin-cli"),
+            ("client_id", "fat"),
             ("refresh_token", refresh_token),
         ],
     )
@@ -585,7 +586,7 @@ async fn tokens_the_server_issues_pass_its_own_size_limit() {
     let (s, body, _) = post_form(
         &server.url("/realms/big/protocol/openid-connect/token/introspect"),
         None,
-        &[("client_id", "admin-cli"), ("token", &oversized)],
+        &[("client_id", "fat"), ("token", &oversized)],
     )
     .await;
     assert_eq!(
