@@ -770,13 +770,26 @@ pub fn resource_in(
     }
     let mut seen = HashSet::new();
     uris.retain(|u| seen.insert(u.clone()));
+    // On an update, absent attributes, scopes and URIs are kept (`toModel` changes what the
+    // representation carries).
     let attributes: IndexMap<String, Vec<String>> = match v.get("attributes") {
         Some(Value::Object(m)) => m
             .iter()
             .map(|(k, v)| (k.clone(), strings_of(Some(v))))
             .collect(),
-        _ => IndexMap::new(),
+        _ => existing
+            .and_then(|e| e.attributes.clone())
+            .unwrap_or_default(),
     };
+    let scopes = match (scope_list, existing) {
+        (None | Some(Value::Null), Some(e)) => e.scopes.clone().unwrap_or_default(),
+        _ => scopes,
+    };
+    if uris.is_empty() && v.get("uris").is_none() && v.get("uri").is_none() {
+        if let Some(e) = existing {
+            uris = e.uris.clone().unwrap_or_default();
+        }
+    }
     Ok(ResourceRepresentation {
         id: existing
             .and_then(|e| e.id.clone())
@@ -1730,9 +1743,9 @@ fn export_refs_in(kind: &str, o: &mut Map<String, Value>) {
     }
 }
 
-/// The export form (`GET .../settings`, a realm export's `authorizationSettings`): resources
-/// (owner by name unless the server, scopes by name), policies before permissions, their
-/// associations and references by name, scopes.
+/// The export form (`GET .../settings`, a realm export's `authorizationSettings`, as
+/// Keycloak 26 writes them): no ids; resources (owner by name unless the server, scopes by
+/// name), policies before permissions, their associations and references by name, scopes.
 pub fn export(dir: Dir<'_>, server: &Server) -> Value {
     let resources: Vec<Value> = server
         .resources
@@ -1740,6 +1753,7 @@ pub fn export(dir: Dir<'_>, server: &Server) -> Value {
         .map(|r| {
             let mut v = resource_json(dir, server, r, true);
             if let Some(o) = v.as_object_mut() {
+                o.remove("_id");
                 if owner_id(r) == server.id {
                     o.remove("owner");
                 } else if let Some(Value::Object(ow)) = o.get_mut("owner") {
@@ -1765,7 +1779,17 @@ pub fn export(dir: Dir<'_>, server: &Server) -> Value {
         .chain(perms)
         .map(|p| policy_export(dir, server, p))
         .collect();
-    let scopes: Vec<Value> = server.scopes.iter().map(scope_json).collect();
+    let scopes: Vec<Value> = server
+        .scopes
+        .iter()
+        .map(|s| {
+            let mut v = scope_json(s);
+            if let Some(o) = v.as_object_mut() {
+                o.remove("id");
+            }
+            v
+        })
+        .collect();
     json!({
         "allowRemoteResourceManagement": server.allow_remote(),
         "policyEnforcementMode": server.setting("policyEnforcementMode", "ENFORCING"),
