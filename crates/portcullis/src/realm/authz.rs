@@ -608,18 +608,19 @@ pub fn scope_in(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    if existing.is_none() || existing.and_then(|e| e.name.as_deref()) != Some(name.as_str()) {
-        if server
+    let renamed =
+        existing.is_none() || existing.and_then(|e| e.name.as_deref()) != Some(name.as_str());
+    if renamed
+        && server
             .scopes
             .iter()
             .any(|s| s.name.as_deref() == Some(name.as_str()))
-        {
-            return Err(AuthzError::OAuth(
-                409,
-                "invalid_request".into(),
-                format!("Scope with name [{name}] already exists."),
-            ));
-        }
+    {
+        return Err(AuthzError::OAuth(
+            409,
+            "invalid_request".into(),
+            format!("Scope with name [{name}] already exists."),
+        ));
     }
     let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     Ok(ScopeRepresentation {
@@ -1218,16 +1219,14 @@ pub fn policy_in(
                 }
             }
         }
-        "regex" => {
-            if typed {
-                for k in ["targetClaim", "pattern"] {
-                    if let Some(s) = v.get(k).and_then(Value::as_str) {
-                        config.insert(k.into(), s.to_string());
-                    }
+        "regex" if typed => {
+            for k in ["targetClaim", "pattern"] {
+                if let Some(s) = v.get(k).and_then(Value::as_str) {
+                    config.insert(k.into(), s.to_string());
                 }
-                if let Some(b) = v.get("targetContextAttributes").and_then(Value::as_bool) {
-                    config.insert("targetContextAttributes".into(), b.to_string());
-                }
+            }
+            if let Some(b) = v.get("targetContextAttributes").and_then(Value::as_bool) {
+                config.insert("targetContextAttributes".into(), b.to_string());
             }
         }
         "js" => {
@@ -1241,27 +1240,21 @@ pub fn policy_in(
                 return Err(runtime("Script upload is disabled"));
             }
         }
-        "resource" => {
-            if typed {
-                match v.get("resourceType").and_then(Value::as_str) {
-                    Some(t) if !t.is_empty() => {
-                        config.insert("defaultResourceType".into(), t.to_string());
-                    }
-                    _ => {
-                        config.shift_remove("defaultResourceType");
-                    }
-                }
+        "resource" if typed => match v.get("resourceType").and_then(Value::as_str) {
+            Some(t) if !t.is_empty() => {
+                config.insert("defaultResourceType".into(), t.to_string());
             }
-        }
-        "scope" => {
-            if typed {
-                if let Some(t) = v
-                    .get("resourceType")
-                    .and_then(Value::as_str)
-                    .filter(|t| !t.is_empty())
-                {
-                    config.insert("defaultResourceType".into(), t.to_string());
-                }
+            _ => {
+                config.shift_remove("defaultResourceType");
+            }
+        },
+        "scope" if typed => {
+            if let Some(t) = v
+                .get("resourceType")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+            {
+                config.insert("defaultResourceType".into(), t.to_string());
             }
         }
         _ => {}
