@@ -1056,3 +1056,113 @@ async fn seed_files_import() {
         json!("[{\"id\":\"TENANT_MEMBER\",\"required\":false}]")
     );
 }
+
+/// `authorizationSettings` on the other ways in: a realm file at start-up, `POST /clients`
+/// and `partialImport` (users resolved by name, the service account granted `uma_protection`).
+#[tokio::test]
+async fn settings_on_every_way_in() {
+    let settings = authz_client(&fixture("kc26.2.5-authz-policy-enforcer.json"))
+        ["authorizationSettings"]
+        .clone();
+    let mut realm = realm_json();
+    realm["roles"]["realm"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "admin"}));
+    realm["clients"].as_array_mut().unwrap().push(json!({
+        "clientId": "filed", "secret": "s", "authorizationServicesEnabled": true, "authorizationSettings": settings
+    }));
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[realm]).await;
+    let api = Api {
+        server: &server,
+        token: admin_token(&server).await,
+    };
+    let filed = api.id_of("filed").await;
+    assert_eq!(
+        api.ok("GET", &Api::rs(&filed, "/settings"), None).await,
+        settings
+    );
+    // The service account the import made has the role.
+    let sa = api
+        .ok(
+            "GET",
+            &format!("{}/service-account-user", Api::client(&filed)),
+            None,
+        )
+        .await;
+    let mapped = api
+        .ok(
+            "GET",
+            &format!(
+                "/admin/realms/{REALM}/users/{}/role-mappings/clients/{filed}",
+                sa["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(names(&mapped), ["uma_protection"]);
+    // The document keeps the flag, not the settings.
+    let c = api.ok("GET", &Api::client(&filed), None).await;
+    assert_eq!(c["authorizationServicesEnabled"], json!(true));
+    assert!(c.get("authorizationSettings").is_none());
+
+    // POST /clients with settings (a resource owned by a user, named by username).
+    let mut with_owner = settings.clone();
+    with_owner["resources"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "alice-doc", "owner": {"name": "alice"}}));
+    let created = api
+        .create_client(json!({"clientId": "posted", "secret": "s", "authorizationServicesEnabled": true, "authorizationSettings": with_owner}))
+        .await;
+    let back = api.ok("GET", &Api::rs(&created, "/settings"), None).await;
+    assert_eq!(back["policies"], settings["policies"]);
+    let alice_doc = back["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == json!("alice-doc"))
+        .unwrap();
+    assert_eq!(alice_doc["owner"], json!({"name": "alice"}));
+    // Without the defaults: the settings given are all there is.
+    assert_eq!(names(&back["resources"]), ["alice-doc", "tenant:1"]);
+
+    // partialImport.
+    let (s, v) = api
+        .call(
+            "POST",
+            &format!("/admin/realms/{REALM}/partialImport"),
+            Some(json!({"ifResourceExists": "FAIL", "clients": [
+                {"clientId": "partial", "secret": "s", "authorizationServicesEnabled": true, "authorizationSettings": settings}
+            ]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let partial = api.id_of("partial").await;
+    assert_eq!(
+        api.ok("GET", &Api::rs(&partial, "/settings"), None).await,
+        settings
+    );
+    // A bad reference in the settings refuses the client as a whole.
+    let mut bad = settings.clone();
+    bad["policies"][1]["config"]["applyPolicies"] = json!("[\"missing\"]");
+    let (s, v, _) = call(
+        &server,
+        "POST",
+        &format!("/admin/realms/{REALM}/clients"),
+        Some(&api.token),
+        Some(json!({"clientId": "bad", "secret": "s", "authorizationServicesEnabled": true, "authorizationSettings": bad})),
+    )
+    .await;
+    assert_unknown_error(s, &v);
+    let (_, list, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/clients?clientId=bad"),
+        Some(&api.token),
+        None,
+    )
+    .await;
+    assert_eq!(list, json!([]));
+}
