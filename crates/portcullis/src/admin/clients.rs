@@ -21,6 +21,7 @@ use super::{
 };
 use crate::crypto::random_alphanumeric;
 use crate::http::paths;
+use crate::realm::authz as az;
 use crate::realm::edit;
 use crate::representation::{ClientRepresentation, RealmRepresentation, UserRepresentation};
 use crate::AppState;
@@ -95,7 +96,9 @@ pub async fn list(
     ))
 }
 
-/// `POST /clients`.
+/// `POST /clients`. With `authorizationServicesEnabled` the client gets its resource server
+/// in the same transaction (the `authorizationSettings` given, else Keycloak's defaults),
+/// a service account and the `uma_protection` role (`ClientsResource.createClient`).
 pub async fn create(
     State(state): State<AppState>,
     RealmAdmin { snap, .. }: RealmAdmin<CreateClient>,
@@ -107,14 +110,100 @@ pub async fn create(
         return Err(AdminError::bad("expected a client object"));
     };
     crate::realm::defaults::admin_create_defaults(obj);
-    let id = edit_realm(&state, &snap.name, |rep, writes| {
+    let settings = obj.remove("authorizationSettings");
+    let authz = az::truthy(obj.get("authorizationServicesEnabled"));
+    if authz {
+        if az::truthy(obj.get("publicClient")) || az::truthy(obj.get("bearerOnly")) {
+            // Keycloak fails with a bare 500 (`RuntimeException: Only confidential clients are
+            // allowed to set authorization settings`).
+            tracing::warn!("authorization services refused for a public or bearer-only client");
+            return Err(AdminError::Internal);
+        }
+        obj.insert("serviceAccountsEnabled".into(), json!(true));
+        obj.insert("authorizationServicesEnabled".into(), json!(true));
+    }
+    let users = match &settings {
+        Some(s) if authz => {
+            super::authz::user_dir(state.store.as_ref(), &snap.id, az::user_refs(s)).await?
+        }
+        _ => az::UserDir::default(),
+    };
+    let (id, client_id) = edit_realm(&state, &snap.name, |rep, writes| {
         let c = edit::prepare_new(rep, v.clone())?;
         let id = c.id.clone().unwrap_or_default();
+        let client_id = c.client_id.clone().unwrap_or_default();
         edit::add_client(rep, writes, c)?;
-        Ok(id)
+        if authz {
+            switch_on(rep, writes, &id, &client_id, settings.as_ref(), &users)?;
+        }
+        Ok((id, client_id))
     })
     .await?;
+    if authz {
+        grant_uma_to_service_account(&state, &snap.id, &client_id).await?;
+    }
     Ok(created(&uri, &id))
+}
+
+/// Switches Authorization Services on for a client inside a realm edit: the `uma_protection`
+/// role, the user mapping of a service account created in the same edit, the resource server.
+pub(crate) fn switch_on(
+    rep: &mut RealmRepresentation,
+    writes: &mut Vec<crate::store::Write>,
+    id: &str,
+    client_id: &str,
+    settings: Option<&Value>,
+    users: &az::UserDir,
+) -> AdminResult<()> {
+    az::ensure_uma_role(rep, client_id, id);
+    for w in writes.iter_mut() {
+        if let crate::store::Write::InsertUsers { users, .. } = w {
+            for u in users.iter_mut() {
+                if u.username == format!("service-account-{}", client_id.to_lowercase()) {
+                    if let Some(next) = az::grant_uma(&u.representation, client_id) {
+                        u.representation = next;
+                    }
+                }
+            }
+        }
+    }
+    let dir = az::Dir { realm: rep, users };
+    let server = az::switched_on(dir, id, client_id, settings.and_then(Value::as_object))?;
+    writes.push(crate::store::Write::PutResourceServer {
+        realm_id: rep.id.clone().unwrap_or_default(),
+        server: server.to_rows(),
+    });
+    Ok(())
+}
+
+/// `authorizationServicesEnabled` of a client in the realm document: `true`, or absent (as
+/// Keycloak's representation of a client without a resource server).
+fn set_flag(rep: &mut RealmRepresentation, id: &str, on: bool) {
+    if let Some(c) = edit::client_mut(rep, id) {
+        if on {
+            c.extra
+                .insert("authorizationServicesEnabled".into(), json!(true));
+        } else {
+            c.extra.remove("authorizationServicesEnabled");
+        }
+    }
+}
+
+/// Grants `uma_protection` to a client's service-account user that lacks it.
+async fn grant_uma_to_service_account(
+    state: &AppState,
+    realm_id: &str,
+    client_id: &str,
+) -> AdminResult<()> {
+    if let Some(mut u) =
+        edit::service_account_user(state.store.as_ref(), realm_id, client_id).await?
+    {
+        if let Some(next) = az::grant_uma(&u.representation, client_id) {
+            u.representation = next;
+            state.store.update_user(realm_id, &u).await?;
+        }
+    }
+    Ok(())
 }
 
 /// `GET /clients/{id}`.
@@ -126,27 +215,80 @@ pub async fn get(
     Ok(Json(client_json(c)?))
 }
 
-/// `PUT /clients/{id}`: fields present replace the stored ones.
+/// `PUT /clients/{id}`: fields present replace the stored ones. Authorization Services
+/// follow `authorizationServicesEnabled` as Keycloak's `ClientResource.update` does: `true`
+/// switches them on (with the defaults when the client had none), anything else, an absent
+/// flag too, switches them off and deletes the resource server; public and bearer-only
+/// clients have them off.
 pub async fn update(
     State(state): State<AppState>,
     RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let patch: Map<String, Value> = representation(&bytes, &Shape::One(&super::jackson::CLIENT))?;
+    let mut patch: Map<String, Value> =
+        representation(&bytes, &Shape::One(&super::jackson::CLIENT))?;
+    patch.remove("authorizationSettings");
+    let had_server = state.store.resource_server(&snap.id, &id).await?.is_some();
+    let current = edit::client(&snap.rep, &id).ok_or_else(not_found)?.clone();
+    let public = patch
+        .get("publicClient")
+        .map(|v| az::truthy(Some(v)))
+        .unwrap_or(current.public_client == Some(true));
+    let bearer = patch
+        .get("bearerOnly")
+        .map(|v| az::truthy(Some(v)))
+        .unwrap_or(current.bearer_only == Some(true));
+    let want = az::truthy(patch.get("authorizationServicesEnabled")) && !public && !bearer;
+    patch.remove("authorizationServicesEnabled");
+    if want {
+        patch.insert("serviceAccountsEnabled".into(), json!(true));
+    }
+    let users = az::UserDir::default();
     let renamed = edit_realm(&state, &snap.name, |rep, writes| {
-        Ok(edit::update_client(rep, writes, &id, &patch)?)
+        let renamed = edit::update_client(rep, writes, &id, &patch)?;
+        set_flag(rep, &id, want);
+        let client_id = edit::client(rep, &id)
+            .and_then(|c| c.client_id.clone())
+            .unwrap_or_default();
+        if want && !had_server {
+            switch_on(rep, writes, &id, &client_id, None, &users)?;
+        } else if want {
+            az::ensure_uma_role(rep, &client_id, &id);
+        } else if had_server {
+            writes.push(crate::store::Write::DeleteResourceServer {
+                realm_id: rep.id.clone().unwrap_or_default(),
+                id: id.clone(),
+            });
+        }
+        Ok(renamed)
     })
     .await;
     let renamed = match renamed {
         // The service-account user already exists (it was kept when the flag was turned off).
         Err(AdminError::Conflict(m)) if m.starts_with("duplicate user") => {
-            return update_without_sa(&state, &snap.name, &id, &patch).await;
+            let r = update_without_sa(&state, &snap.name, &id, &patch, want, had_server).await;
+            if want {
+                let client_id = state
+                    .realms
+                    .get(&snap.name)
+                    .and_then(|s| edit::client(&s.rep, &id).and_then(|c| c.client_id.clone()))
+                    .unwrap_or_default();
+                grant_uma_to_service_account(&state, &snap.id, &client_id).await?;
+            }
+            return r;
         }
         other => other?,
     };
-    if let Some((old, new)) = renamed {
-        rename_client_in_users(&state, &snap.id, &old, &new).await?;
+    if let Some((old, new)) = &renamed {
+        rename_client_in_users(&state, &snap.id, old, new).await?;
+    }
+    if want {
+        let client_id = renamed
+            .map(|(_, n)| n)
+            .or(current.client_id)
+            .unwrap_or_default();
+        grant_uma_to_service_account(&state, &snap.id, &client_id).await?;
     }
     Ok(no_content())
 }
@@ -156,10 +298,23 @@ async fn update_without_sa(
     realm: &str,
     id: &str,
     patch: &Map<String, Value>,
+    want: bool,
+    had_server: bool,
 ) -> AdminResult<Response> {
-    edit_realm(state, realm, |rep, _| {
+    let users = az::UserDir::default();
+    edit_realm(state, realm, |rep, writes| {
         let c = edit::client_mut(rep, id).ok_or_else(not_found)?;
         *c = edit::merge(&*c, patch, &["id", "access", "clientId"])?;
+        let client_id = c.client_id.clone().unwrap_or_default();
+        set_flag(rep, id, want);
+        if want && !had_server {
+            switch_on(rep, writes, id, &client_id, None, &users)?;
+        } else if !want && had_server {
+            writes.push(crate::store::Write::DeleteResourceServer {
+                realm_id: rep.id.clone().unwrap_or_default(),
+                id: id.to_string(),
+            });
+        }
         Ok(())
     })
     .await?;
@@ -206,9 +361,13 @@ pub async fn delete(
         .client_id
         .clone()
         .unwrap_or_default();
-    edit_realm(&state, &snap.name, |rep, _| {
+    edit_realm(&state, &snap.name, |rep, writes| {
         edit::client(rep, &id).ok_or_else(not_found)?;
         edit::remove_client(rep, &client_id);
+        writes.push(crate::store::Write::DeleteResourceServer {
+            realm_id: rep.id.clone().unwrap_or_default(),
+            id: id.clone(),
+        });
         Ok(())
     })
     .await?;
@@ -251,9 +410,11 @@ pub async fn service_account_user(
 ) -> AdminResult<Json<Value>> {
     let c = edit::client(&snap.rep, &id).ok_or_else(not_found)?;
     if c.service_accounts_enabled != Some(true) {
-        return Err(AdminError::bad(
-            "Service account not enabled for the client",
-        ));
+        // `ClientResource.getServiceAccountUser`: a JAX-RS `BadRequestException`.
+        return Err(AdminError::Plain(format!(
+            "Service account not enabled for the client '{}'",
+            c.client_id.as_deref().unwrap_or_default()
+        )));
     }
     let row = edit::service_account_user(
         state.store.as_ref(),

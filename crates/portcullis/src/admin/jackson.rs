@@ -469,7 +469,7 @@ pub static CLIENT: Rep = Rep {
         ("authenticationFlowBindingOverrides", Shape::StringMap),
         ("protocolMappers", Shape::Many(&PROTOCOL_MAPPER)),
         ("registeredNodes", Shape::Any),
-        ("authorizationSettings", Shape::Any),
+        ("authorizationSettings", Shape::One(&RESOURCE_SERVER)),
         ("access", Shape::Any),
     ],
     scalars: &[
@@ -509,6 +509,173 @@ pub static CLIENT: Rep = Rep {
     ],
     more: None,
 };
+
+macro_rules! authz_class {
+    ($name:literal) => {
+        concat!("org.keycloak.representations.idm.authorization.", $name)
+    };
+}
+
+/// `ResourceServerRepresentation`.
+pub static RESOURCE_SERVER: Rep = Rep {
+    class: authz_class!("ResourceServerRepresentation"),
+    fields: &[
+        ("resources", Shape::Many(&AUTHZ_RESOURCE)),
+        ("policies", Shape::Many(&AUTHZ_POLICY)),
+        ("scopes", Shape::Many(&AUTHZ_SCOPE)),
+        ("authorizationSchema", Shape::Any),
+    ],
+    scalars: &[
+        "id",
+        "clientId",
+        "name",
+        "allowRemoteResourceManagement",
+        "policyEnforcementMode",
+        "decisionStrategy",
+    ],
+    more: None,
+};
+
+/// `ResourceRepresentation` (`owner` is a `ResourceOwnerRepresentation` or, through its
+/// deserializer, a plain id or name).
+pub static AUTHZ_RESOURCE: Rep = Rep {
+    class: authz_class!("ResourceRepresentation"),
+    fields: &[
+        ("uris", Shape::Strings),
+        ("scopes", Shape::Many(&AUTHZ_SCOPE)),
+        ("resource_scopes", Shape::Any),
+        ("owner", Shape::Any),
+        ("attributes", Shape::StringListMap),
+    ],
+    scalars: &[
+        "_id",
+        "name",
+        "uri",
+        "type",
+        "icon_uri",
+        "ownerManagedAccess",
+        "displayName",
+    ],
+    more: None,
+};
+
+/// `ScopeRepresentation`.
+pub static AUTHZ_SCOPE: Rep = Rep {
+    class: authz_class!("ScopeRepresentation"),
+    fields: &[
+        ("policies", Shape::Many(&AUTHZ_POLICY)),
+        ("resources", Shape::Many(&AUTHZ_RESOURCE)),
+    ],
+    scalars: &["id", "name", "iconUri", "displayName"],
+    more: None,
+};
+
+/// The fields of `AbstractPolicyRepresentation`.
+const ABSTRACT_POLICY_SCALARS: &[&str] = &[
+    "id",
+    "name",
+    "description",
+    "type",
+    "logic",
+    "decisionStrategy",
+    "owner",
+    "resourceType",
+];
+
+/// `PolicyRepresentation` (generic: `config` is a map of strings).
+pub static AUTHZ_POLICY: Rep = Rep {
+    class: authz_class!("PolicyRepresentation"),
+    fields: &[
+        ("policies", Shape::Strings),
+        ("resources", Shape::Strings),
+        ("scopes", Shape::Strings),
+        ("resourcesData", Shape::Any),
+        ("scopesData", Shape::Any),
+        ("config", Shape::StringMap),
+    ],
+    scalars: ABSTRACT_POLICY_SCALARS,
+    more: None,
+};
+
+macro_rules! typed_policy_rep {
+    ($static:ident, $class:literal, $more:expr) => {
+        static $static: Rep = Rep {
+            class: authz_class!($class),
+            fields: &[
+                ("policies", Shape::Strings),
+                ("resources", Shape::Strings),
+                ("scopes", Shape::Strings),
+                ("resourcesData", Shape::Any),
+                ("scopesData", Shape::Any),
+            ],
+            scalars: ABSTRACT_POLICY_SCALARS,
+            more: Some($more),
+        };
+    };
+}
+
+typed_policy_rep!(ROLE_POLICY, "RolePolicyRepresentation", |k| matches!(
+    k,
+    "roles" | "fetchRoles"
+));
+typed_policy_rep!(USER_POLICY, "UserPolicyRepresentation", |k| k == "users");
+typed_policy_rep!(GROUP_POLICY, "GroupPolicyRepresentation", |k| matches!(
+    k,
+    "groups" | "groupsClaim"
+));
+typed_policy_rep!(CLIENT_POLICY, "ClientPolicyRepresentation", |k| k
+    == "clients");
+typed_policy_rep!(
+    CLIENT_SCOPE_POLICY,
+    "ClientScopePolicyRepresentation",
+    |k| k == "clientScopes"
+);
+typed_policy_rep!(TIME_POLICY, "TimePolicyRepresentation", |k| matches!(
+    k,
+    "notBefore"
+        | "notOnOrAfter"
+        | "dayMonth"
+        | "dayMonthEnd"
+        | "month"
+        | "monthEnd"
+        | "year"
+        | "yearEnd"
+        | "hour"
+        | "hourEnd"
+        | "minute"
+        | "minuteEnd"
+));
+typed_policy_rep!(REGEX_POLICY, "RegexPolicyRepresentation", |k| matches!(
+    k,
+    "targetClaim" | "pattern" | "targetContextAttributes"
+));
+typed_policy_rep!(AGGREGATE_POLICY, "AggregatePolicyRepresentation", |_| false);
+typed_policy_rep!(JS_POLICY, "JSPolicyRepresentation", |k| k == "code");
+typed_policy_rep!(
+    RESOURCE_PERMISSION,
+    "ResourcePermissionRepresentation",
+    |_| false
+);
+typed_policy_rep!(SCOPE_PERMISSION, "ScopePermissionRepresentation", |_| false);
+
+/// The typed policy representation of `policy/{type}` and `permission/{type}`; `None` for a
+/// type Keycloak has no provider of.
+pub fn typed_policy(kind: &str) -> Option<&'static Rep> {
+    Some(match kind {
+        "role" => &ROLE_POLICY,
+        "user" => &USER_POLICY,
+        "group" => &GROUP_POLICY,
+        "client" => &CLIENT_POLICY,
+        "client-scope" => &CLIENT_SCOPE_POLICY,
+        "time" => &TIME_POLICY,
+        "regex" => &REGEX_POLICY,
+        "aggregate" => &AGGREGATE_POLICY,
+        "js" => &JS_POLICY,
+        "resource" => &RESOURCE_PERMISSION,
+        "scope" => &SCOPE_PERMISSION,
+        _ => return None,
+    })
+}
 
 /// `RealmRepresentation`: its nested representations here, its other fields those of a new
 /// realm's representation ([`crate::realm::defaults::realm_fields`]).

@@ -9,6 +9,7 @@
 pub mod attack_detection;
 pub mod auth;
 pub mod authentication;
+pub mod authz;
 pub mod certificates;
 pub mod client_scopes;
 pub mod client_sessions;
@@ -68,6 +69,10 @@ pub enum AdminError {
     /// A limited-use token ran out inside an edit ([`StoreError::Exhausted`]); client
     /// registration answers it in its own terms, anywhere else it is a 409.
     Exhausted,
+    /// `ErrorResponseException(error, description, status)`: `{"error", "error_description"}`.
+    OAuth(StatusCode, String, String),
+    /// A status without a body (the authorization services' 404 of a missing id).
+    Empty(StatusCode),
     /// 500 without internals.
     Internal,
 }
@@ -152,6 +157,8 @@ impl IntoResponse for AdminError {
                 StatusCode::BAD_REQUEST,
                 json!({"error": "unknown_error", "error_description": format!("Cannot parse the JSON: {m}")}),
             ),
+            AdminError::OAuth(s, e, d) => (s, json!({"error": e, "error_description": d})),
+            AdminError::Empty(s) => return s.into_response(),
             AdminError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"error": "unknown_error", "error_description": CONSULT_LOG}),
@@ -332,4 +339,5 @@ pub fn routes() -> Router<AppState> {
         .merge(organizations::routes())
         .merge(events::routes())
         .merge(identity_providers::routes())
+        .merge(authz::routes())
 }

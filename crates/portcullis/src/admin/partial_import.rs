@@ -193,6 +193,21 @@ fn clients(
             .unwrap_or_default()
             .to_string();
         let existing = edit::client_by_client_id(rep, &client_id).and_then(|c| c.id.clone());
+        // Authorization settings are rows of their own (`RepresentationToModel`'s
+        // `importAuthorizationSettings`), switched on with the client.
+        let mut v = v.clone();
+        let settings = v
+            .as_object_mut()
+            .and_then(|o| o.remove("authorizationSettings"));
+        let authz = crate::realm::authz::truthy(v.get("authorizationServicesEnabled"));
+        if authz {
+            if let Some(o) = v.as_object_mut() {
+                o.insert("serviceAccountsEnabled".into(), json!(true));
+                o.insert("publicClient".into(), json!(false));
+                o.insert("bearerOnly".into(), json!(false));
+            }
+        }
+        let v = &v;
         match (existing, policy) {
             (Some(_), IfExists::Fail) => return Err(exists("Client", &client_id)),
             (Some(id), IfExists::Skip) => r.push("SKIPPED", "CLIENT", &client_id, Some(&id)),
@@ -202,12 +217,36 @@ fn clients(
                 v["id"] = json!(id);
                 let c = edit::prepare_new(rep, v)?;
                 rep.clients.get_or_insert_with(Vec::new).push(c);
+                writes.push(crate::store::Write::DeleteResourceServer {
+                    realm_id: rep.id.clone().unwrap_or_default(),
+                    id: id.clone(),
+                });
+                if authz {
+                    super::clients::switch_on(
+                        rep,
+                        writes,
+                        &id,
+                        &client_id,
+                        settings.as_ref(),
+                        &Default::default(),
+                    )?;
+                }
                 r.push("OVERWRITTEN", "CLIENT", &client_id, Some(&id));
             }
             (None, _) => {
                 let c = edit::prepare_new(rep, v.clone())?;
                 let id = c.id.clone().unwrap_or_default();
                 edit::add_client(rep, writes, c)?;
+                if authz {
+                    super::clients::switch_on(
+                        rep,
+                        writes,
+                        &id,
+                        &client_id,
+                        settings.as_ref(),
+                        &Default::default(),
+                    )?;
+                }
                 r.push("ADDED", "CLIENT", &client_id, Some(&id));
             }
         }

@@ -309,6 +309,7 @@ pub async fn partial_export(
     let orgs = state.store.organizations(&snap.id).await?;
     let links = state.store.identity_provider_links(&snap.id).await?;
     crate::realm::org_rows::export_into(&mut v, &orgs, &links, None);
+    crate::realm::authz::export_into(state.store.as_ref(), &snap.id, &snap.rep, &mut v).await?;
     let Some(o) = v.as_object_mut() else {
         return Err(AdminError::Internal);
     };

@@ -261,6 +261,56 @@ pub const ADMIN_CLIENTS_INITIAL_ACCESS_TOKEN: &str =
 pub const ADMIN_CLIENTS: &str = "/admin/realms/{realm}/clients";
 /// `GET` `PUT` `DELETE` (`admin/clients.rs`).
 pub const ADMIN_CLIENT: &str = "/admin/realms/{realm}/clients/{id}";
+/// `GET` `PUT` (`admin/authz`): a client's resource server.
+pub const ADMIN_AUTHZ: &str = "/admin/realms/{realm}/clients/{id}/authz/resource-server";
+/// `GET` (`admin/authz`): the export form.
+pub const ADMIN_AUTHZ_SETTINGS: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/settings";
+/// `POST` (`admin/authz`).
+pub const ADMIN_AUTHZ_IMPORT: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/import";
+/// `GET` `POST` (`admin/authz`).
+pub const ADMIN_AUTHZ_RESOURCES: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/resource";
+/// `GET` (`admin/authz`).
+pub const ADMIN_AUTHZ_RESOURCE_SEARCH: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/resource/search";
+/// `GET` `PUT` `DELETE` (`admin/authz`).
+pub const ADMIN_AUTHZ_RESOURCE: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/resource/{rid}";
+/// `GET` (`admin/authz`): `scopes`, `permissions`, `attributes`.
+pub const ADMIN_AUTHZ_RESOURCE_SUB: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/resource/{rid}/{sub}";
+/// `GET` `POST` (`admin/authz`).
+pub const ADMIN_AUTHZ_SCOPES: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/scope";
+/// `GET` (`admin/authz`).
+pub const ADMIN_AUTHZ_SCOPE_SEARCH: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/scope/search";
+/// `GET` `PUT` `DELETE` (`admin/authz`).
+pub const ADMIN_AUTHZ_SCOPE: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/scope/{rid}";
+/// `GET` (`admin/authz`): `resources`, `permissions`.
+pub const ADMIN_AUTHZ_SCOPE_SUB: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/scope/{rid}/{sub}";
+/// `GET` `POST` (`admin/authz`): policies, or permissions (`{family}`).
+pub const ADMIN_AUTHZ_POLICIES: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/{family}";
+/// `GET` (`admin/authz`).
+pub const ADMIN_AUTHZ_POLICY_SEARCH: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/{family}/search";
+/// `GET` (`admin/authz`).
+pub const ADMIN_AUTHZ_POLICY_PROVIDERS: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/{family}/providers";
+/// `GET` `POST` `PUT` `DELETE` (`admin/authz`): a policy by id, or a type.
+pub const ADMIN_AUTHZ_POLICY: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/{family}/{a}";
+/// `GET` `PUT` `DELETE` (`admin/authz`): a typed policy, or a policy's associations.
+pub const ADMIN_AUTHZ_POLICY_SUB: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/{family}/{a}/{b}";
+/// `GET` (`admin/authz`): a typed policy's associations.
+pub const ADMIN_AUTHZ_POLICY_SUB2: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/{family}/{a}/{b}/{c}";
 /// `GET` `POST` (`admin/clients.rs`).
 pub const ADMIN_CLIENT_CLIENT_SECRET: &str = "/admin/realms/{realm}/clients/{id}/client-secret";
 /// `GET` (`admin/client_sessions.rs`).

@@ -38,6 +38,11 @@ pub async fn export(store: &dyn Store, name: &str, users: UsersMode) -> Result<V
         None
     };
     super::org_rows::export_into(&mut realm, &orgs, &links, members.as_deref());
+    if let Ok(rep) =
+        serde_json::from_str::<crate::representation::RealmRepresentation>(&stored.representation)
+    {
+        super::authz::export_into(store, &stored.id, &rep, &mut realm).await?;
+    }
     if users == UsersMode::Include {
         let mut list = Vec::new();
         for row in store.users(&stored.id).await? {

@@ -44,6 +44,9 @@ pub struct PreparedRealm {
     pub users: Vec<UserRow>,
     /// Organizations (rows of their own, out of the representation).
     pub organizations: Vec<NewOrganization>,
+    /// The resource servers of the clients with Authorization Services on (rows of their
+    /// own, out of the clients' `authorizationSettings`).
+    pub resource_servers: Vec<crate::store::NewResourceServer>,
     /// References Keycloak tolerates and ignores (logged by the caller).
     pub warnings: Vec<String>,
 }
@@ -98,18 +101,30 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
             e.inner().to_string(),
         )
     })?;
+    let settings = authz_clients(&mut rep);
     add_service_account_users(&mut rep, &name);
     assign_ids(&mut rep);
+    for (client_id, _) in &settings {
+        let uuid = rep
+            .clients
+            .iter()
+            .flatten()
+            .find(|c| c.client_id.as_deref() == Some(client_id.as_str()))
+            .and_then(|c| c.id.clone())
+            .unwrap_or_default();
+        super::authz::ensure_uma_role(&mut rep, client_id, &uuid);
+    }
     let warnings = validate::references(&rep)?;
     regenerate_masked_keys(&mut rep, &name)?;
     ensure_keys(&mut rep, &name)?;
     let users = rep.users.take().unwrap_or_default();
-    let users = users
+    let mut users = users
         .into_iter()
         .enumerate()
         .map(|(i, u)| user_row(u, i))
         .collect::<Result<Vec<_>, _>>()?;
     let organizations = organizations(&mut rep, &users)?;
+    let resource_servers = resource_servers(&rep, &mut users, settings)?;
     let id = rep.id.clone().unwrap_or_default();
     let representation =
         serde_json::to_string(&rep).map_err(|e| ImportError::at("$", e.to_string()))?;
@@ -119,8 +134,79 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
         representation,
         users,
         organizations,
+        resource_servers,
         warnings,
     })
+}
+
+/// The clients with `authorizationServicesEnabled`: made confidential with a service account
+/// (`RepresentationToModel.importAuthorizationSettings`), their `authorizationSettings` taken
+/// out of the representation (rows of their own): `(clientId, settings)`.
+fn authz_clients(rep: &mut RealmRepresentation) -> Vec<(String, Option<Value>)> {
+    let mut out = Vec::new();
+    for c in rep.clients.iter_mut().flatten() {
+        let settings = c.extra.remove("authorizationSettings");
+        if !super::authz::enabled(c) {
+            continue;
+        }
+        c.service_accounts_enabled = Some(true);
+        c.public_client = Some(false);
+        c.bearer_only = Some(false);
+        out.push((c.client_id.clone().unwrap_or_default(), settings));
+    }
+    out
+}
+
+/// The resource servers of the switched-on clients: their settings imported (names resolved
+/// against the realm and its users), or Keycloak's defaults; the service accounts get
+/// `uma_protection`.
+fn resource_servers(
+    rep: &RealmRepresentation,
+    users: &mut [UserRow],
+    settings: Vec<(String, Option<Value>)>,
+) -> Result<Vec<crate::store::NewResourceServer>, ImportError> {
+    let mut dir = super::authz::UserDir::default();
+    for u in users.iter() {
+        dir.add(&u.id, &u.username);
+    }
+    let mut out = Vec::new();
+    for (client_id, s) in settings {
+        let Some((i, c)) = rep
+            .clients
+            .iter()
+            .flatten()
+            .enumerate()
+            .find(|(_, c)| c.client_id.as_deref() == Some(client_id.as_str()))
+        else {
+            continue;
+        };
+        let uuid = c.id.clone().unwrap_or_default();
+        let d = super::authz::Dir {
+            realm: rep,
+            users: &dir,
+        };
+        let server =
+            super::authz::switched_on(d, &uuid, &client_id, s.as_ref().and_then(Value::as_object))
+                .map_err(|e| {
+                    ImportError::at(
+                        format!("clients[{i}].authorizationSettings"),
+                        match e {
+                            super::authz::AuthzError::Runtime(m)
+                            | super::authz::AuthzError::BadRequest(m)
+                            | super::authz::AuthzError::Invalid(m)
+                            | super::authz::AuthzError::OAuth(_, _, m) => m,
+                        },
+                    )
+                })?;
+        let sa = format!("service-account-{}", client_id.to_lowercase());
+        for u in users.iter_mut().filter(|u| u.username == sa) {
+            if let Some(next) = super::authz::grant_uma(&u.representation, &client_id) {
+                u.representation = next;
+            }
+        }
+        out.push(server.to_rows());
+    }
+    Ok(out)
 }
 
 /// Takes the realm's `organizations` out of the representation (they are rows of their own):

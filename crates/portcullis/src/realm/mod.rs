@@ -1,6 +1,7 @@
 //! Realms: creation with Keycloak's defaults, import, export, and the in-memory snapshots
 //! that every request reads.
 
+pub mod authz;
 pub mod client_keys;
 pub mod defaults;
 pub mod edit;
@@ -126,6 +127,12 @@ pub async fn import(
             realm_id: prepared.id.clone(),
             realm_name: name.clone(),
             organizations: prepared.organizations,
+        });
+    }
+    for server in prepared.resource_servers {
+        writes.push(Write::PutResourceServer {
+            realm_id: prepared.id.clone(),
+            server,
         });
     }
     if name != MASTER {

@@ -70,6 +70,21 @@ pub enum Write {
         /// The organizations.
         organizations: Vec<super::NewOrganization>,
     },
+    /// Inserts or replaces a client's resource server with all its rows (Authorization
+    /// Services switched on, a realm or a client imported).
+    PutResourceServer {
+        /// Realm id.
+        realm_id: String,
+        /// The server and its rows.
+        server: super::NewResourceServer,
+    },
+    /// Deletes a client's resource server with its rows (switched off, client deleted).
+    DeleteResourceServer {
+        /// Realm id.
+        realm_id: String,
+        /// The client's UUID.
+        id: String,
+    },
     /// Uses an initial access token of the realm once (client registration): the batch fails
     /// with [`StoreError::Exhausted`] when the token is unknown, expired or has no uses left,
     /// so a client is created only together with the use.
@@ -167,6 +182,7 @@ macro_rules! impl_realms {
                         }
                         Write::DeleteRealm { id } => {
                             sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1)").bind(&id).execute(&mut *tx).await?;
+                            Self::delete_realm_authz_on(&mut *tx, &id).await?;
                             for table in ["organization", "user_session", "auth_session", "auth_code", "initial_access", "user_entity"] {
                                 sqlx::query(&format!("DELETE FROM {table} WHERE realm_id = $1")).bind(&id).execute(&mut *tx).await?;
                             }
@@ -211,6 +227,12 @@ macro_rules! impl_realms {
                                 }
                                 Self::insert_organization_on(&mut *tx, &realm_id, &o).await.map_err(|e| e.into_store(&realm_name))?;
                             }
+                        }
+                        Write::PutResourceServer { realm_id, server } => {
+                            Self::put_resource_server_on(&mut *tx, &realm_id, &server).await?;
+                        }
+                        Write::DeleteResourceServer { realm_id, id } => {
+                            Self::delete_resource_server_on(&mut *tx, &realm_id, &id).await?;
                         }
                         Write::UseInitialAccess { realm_id, token_hash, now } => {
                             let done = sqlx::query("UPDATE initial_access SET remaining = remaining - 1 WHERE token_hash = $1 AND realm_id = $2 AND remaining > 0 AND (expiration = 0 OR created_at + expiration > $3)")

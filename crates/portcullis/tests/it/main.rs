@@ -10,6 +10,7 @@ mod admin_roles_certs;
 mod admin_strict;
 mod authentication_admin;
 mod authorize;
+mod authz_admin;
 mod backchannel;
 mod brute_force;
 mod cli;

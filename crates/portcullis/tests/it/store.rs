@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use portcullis::store::{
-    InitialAccessRow, MemberQuery, MembershipType, NewOrganization, OrgConflict, OrgWriteError,
-    OrganizationDomain, OrganizationQuery, OrganizationRow, PostgresStore, RefreshUse, SessionRow,
+    AuthzKind, AuthzRow, AuthzWrite, InitialAccessRow, MemberQuery, MembershipType,
+    NewOrganization, NewResourceServer, OrgConflict, OrgWriteError, OrganizationDomain,
+    OrganizationQuery, OrganizationRow, PostgresStore, RefreshUse, ResourceServerRow, SessionRow,
     SqliteStore, Store, StoreError, StoredRealm, UserRow, Write,
 };
 
@@ -697,6 +698,252 @@ async fn login_failures(store: Arc<dyn Store>) {
         .unwrap();
 }
 
+fn authz_row(id: &str, name: &str, owner: &str) -> AuthzRow {
+    AuthzRow {
+        id: id.into(),
+        name: name.into(),
+        owner: owner.into(),
+        representation: format!("{{\"name\":\"{name}\"}}"),
+    }
+}
+
+fn resource_server(id: &str) -> NewResourceServer {
+    NewResourceServer {
+        server: ResourceServerRow {
+            id: id.into(),
+            settings: "{\"decisionStrategy\":\"UNANIMOUS\"}".into(),
+            version: 1,
+        },
+        resources: vec![authz_row("res-1", "Default Resource", id)],
+        scopes: vec![authz_row("sc-1", "read", "")],
+        policies: vec![authz_row("pol-1", "Default Policy", "")],
+    }
+}
+
+/// Resource servers: written whole in realm batches, row by row with a version that every
+/// write bumps (and that guards concurrent writers), names unique as Keycloak's, gone with
+/// their client or realm.
+async fn authz_suite(store: Arc<dyn Store>) {
+    store
+        .apply(vec![
+            Write::InsertRealm(realm("az1", "authz-one")),
+            Write::InsertRealm(realm("az2", "authz-two")),
+            Write::PutResourceServer {
+                realm_id: "az1".into(),
+                server: resource_server("client-uuid"),
+            },
+            // The same client UUID in another realm (copies of one export) is another server.
+            Write::PutResourceServer {
+                realm_id: "az2".into(),
+                server: resource_server("client-uuid"),
+            },
+        ])
+        .await
+        .unwrap();
+    let rs = store
+        .resource_server("az1", "client-uuid")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rs.version, 1);
+    assert!(rs.settings.contains("UNANIMOUS"));
+    assert_eq!(store.resource_servers("az1").await.unwrap().len(), 1);
+    let scopes = store
+        .authz_rows("az1", "client-uuid", AuthzKind::Scope)
+        .await
+        .unwrap();
+    assert_eq!(scopes, vec![authz_row("sc-1", "read", "")]);
+
+    // A write bumps the version and returns it.
+    let v = store
+        .authz_write(
+            "az1",
+            "client-uuid",
+            Some(1),
+            vec![
+                AuthzWrite::Insert(AuthzKind::Scope, authz_row("sc-2", "write", "")),
+                AuthzWrite::Insert(AuthzKind::Resource, authz_row("res-2", "doc", "user-1")),
+                // The same name for another owner is another resource.
+                AuthzWrite::Insert(AuthzKind::Resource, authz_row("res-3", "doc", "user-2")),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(v, Some(2));
+    // A writer that read version 1 is refused, nothing written.
+    let e = store
+        .authz_write(
+            "az1",
+            "client-uuid",
+            Some(1),
+            vec![AuthzWrite::Insert(
+                AuthzKind::Scope,
+                authz_row("sc-3", "admin", ""),
+            )],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::VersionConflict), "{e:?}");
+    // Names: a scope's and a policy's per server, a resource's per owner; a failed batch
+    // leaves the rows and the version as they were.
+    for w in [
+        AuthzWrite::Insert(AuthzKind::Scope, authz_row("sc-4", "read", "")),
+        AuthzWrite::Insert(AuthzKind::Policy, authz_row("pol-2", "Default Policy", "")),
+        AuthzWrite::Insert(AuthzKind::Resource, authz_row("res-4", "doc", "user-1")),
+    ] {
+        let e = store
+            .authz_write(
+                "az1",
+                "client-uuid",
+                None,
+                vec![
+                    AuthzWrite::Insert(AuthzKind::Scope, authz_row("sc-5", "fresh", "")),
+                    w,
+                ],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Unique(_)), "{e:?}");
+    }
+    assert_eq!(
+        store
+            .resource_server("az1", "client-uuid")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
+    assert_eq!(
+        store
+            .authz_rows("az1", "client-uuid", AuthzKind::Scope)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // Update, delete and settings in one batch.
+    let mut renamed = authz_row("sc-2", "write-all", "");
+    renamed.representation = "{\"name\":\"write-all\",\"displayName\":\"W\"}".into();
+    store
+        .authz_write(
+            "az1",
+            "client-uuid",
+            Some(2),
+            vec![
+                AuthzWrite::Delete(AuthzKind::Resource, "res-3".into()),
+                AuthzWrite::Update(AuthzKind::Scope, renamed.clone()),
+                AuthzWrite::Settings("{\"decisionStrategy\":\"AFFIRMATIVE\"}".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .authz_row("az1", "client-uuid", AuthzKind::Scope, "sc-2")
+            .await
+            .unwrap(),
+        Some(renamed)
+    );
+    assert_eq!(
+        store
+            .authz_row("az1", "client-uuid", AuthzKind::Resource, "res-3")
+            .await
+            .unwrap(),
+        None
+    );
+    let rs = store
+        .resource_server("az1", "client-uuid")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rs.version, 3);
+    assert!(rs.settings.contains("AFFIRMATIVE"));
+    // Rows are listed by name.
+    let names: Vec<String> = store
+        .authz_rows("az1", "client-uuid", AuthzKind::Resource)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["Default Resource", "doc"]);
+    // A server that does not exist takes no write.
+    assert_eq!(
+        store
+            .authz_write("az1", "nobody", None, vec![])
+            .await
+            .unwrap(),
+        None
+    );
+    // Replaced whole (an import): the rows are the new ones, the version goes on.
+    let mut next = resource_server("client-uuid");
+    next.scopes = vec![authz_row("sc-9", "only", "")];
+    store
+        .apply(vec![Write::PutResourceServer {
+            realm_id: "az1".into(),
+            server: next,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .resource_server("az1", "client-uuid")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        4
+    );
+    assert_eq!(
+        store
+            .authz_rows("az1", "client-uuid", AuthzKind::Scope)
+            .await
+            .unwrap(),
+        vec![authz_row("sc-9", "only", "")]
+    );
+    // Deleting the client's server takes its rows; the other realm's copy stays.
+    store
+        .apply(vec![Write::DeleteResourceServer {
+            realm_id: "az1".into(),
+            id: "client-uuid".into(),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.resource_server("az1", "client-uuid").await.unwrap(),
+        None
+    );
+    assert!(store
+        .authz_rows("az1", "client-uuid", AuthzKind::Policy)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .resource_server("az2", "client-uuid")
+        .await
+        .unwrap()
+        .is_some());
+    // Deleting a realm takes its servers.
+    store
+        .apply(vec![Write::DeleteRealm { id: "az2".into() }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.resource_server("az2", "client-uuid").await.unwrap(),
+        None
+    );
+    assert!(store
+        .authz_rows("az2", "client-uuid", AuthzKind::Resource)
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .apply(vec![Write::DeleteRealm { id: "az1".into() }])
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn store_suite_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -704,6 +951,7 @@ async fn store_suite_sqlite() {
     let store: Arc<dyn Store> = Arc::new(store);
     suite(store.clone()).await;
     organizations_suite(store.clone()).await;
+    authz_suite(store.clone()).await;
     login_failures(store.clone()).await;
     concurrent_writes(store).await;
     // Reopening runs no migration twice and keeps data.
@@ -721,6 +969,7 @@ async fn store_suite_postgres() {
     let store: Arc<dyn Store> = Arc::new(store);
     suite(store.clone()).await;
     organizations_suite(store.clone()).await;
+    authz_suite(store.clone()).await;
     login_failures(store.clone()).await;
     concurrent_writes(store).await;
     PostgresStore::connect(&pg_url(), Some(&schema), 1)
