@@ -127,7 +127,7 @@ pub(crate) fn resolve_scopes(rs: &ResourceServer, r: usize, asked: &[usize]) -> 
 fn targets(rs: &ResourceServer, identity: &Identity, req: &Request) -> Vec<Target> {
     let mut out: Vec<Target> = Vec::new();
     let mut left = req.limit.unwrap_or(usize::MAX);
-    let everything = req.asked.is_empty() || req.asked.iter().any(|a| *a == Asked::Everything);
+    let everything = req.asked.is_empty() || req.asked.contains(&Asked::Everything);
     if everything {
         // Permissions.all: the server's resources, then the requester's, all their scopes.
         let owners: &[&str] = if identity.id == rs.id {

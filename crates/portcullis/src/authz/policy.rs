@@ -57,7 +57,7 @@ impl Rule {
         match self {
             Rule::Role { roles, fetch_roles } => role(identity, roles, *fetch_roles),
             // UserPolicyProvider: the identity's id is one of the users.
-            Rule::User(users) => users.iter().any(|u| *u == identity.id),
+            Rule::User(users) => users.contains(&identity.id),
             Rule::Group { groups, claim } => group(identity, groups, claim.as_deref()),
             // ClientPolicyProvider: `kc.client.id` (the token's `azp`) is one of the clients.
             Rule::Client(clients) => identity
