@@ -138,7 +138,7 @@ impl ResourceServer {
             .map(|&i| self.scopes[i].id.as_str())
     }
 
-    /// The ids of the resources with this name owned by `owner` or by the resource server.
+    /// The ids of the resources with this name (any owner).
     pub fn resource_ids_by_name(&self, name: &str) -> Vec<&str> {
         self.resources_by_name
             .get(name)
