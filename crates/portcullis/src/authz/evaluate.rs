@@ -264,12 +264,12 @@ fn effect(rs: &ResourceServer, identity: &Identity, p: usize, memo: &mut [Option
             if policy.associated.is_empty() {
                 false
             } else {
-                let effects: Vec<bool> = policy
+                let grants = policy
                     .associated
                     .iter()
-                    .map(|&a| effect(rs, identity, a, memo))
-                    .collect();
-                decide(policy.strategy, &effects)
+                    .filter(|&&a| effect(rs, identity, a, memo))
+                    .count();
+                decide(policy.strategy, grants, policy.associated.len())
             }
         }
         ref leaf => leaf.grants(identity),
@@ -279,15 +279,12 @@ fn effect(rs: &ResourceServer, identity: &Identity, p: usize, memo: &mut [Option
     e
 }
 
-/// `AbstractDecisionCollector.isGranted`.
-fn decide(strategy: DecisionStrategy, effects: &[bool]) -> bool {
+/// `AbstractDecisionCollector.isGranted`, from how many of `total` policies permit.
+fn decide(strategy: DecisionStrategy, grants: usize, total: usize) -> bool {
     match strategy {
-        DecisionStrategy::Affirmative => effects.iter().any(|e| *e),
-        DecisionStrategy::Consensus => {
-            let grants = effects.iter().filter(|e| **e).count();
-            grants > effects.len() - grants
-        }
-        DecisionStrategy::Unanimous => effects.iter().all(|e| *e),
+        DecisionStrategy::Affirmative => grants > 0,
+        DecisionStrategy::Consensus => grants > total - grants,
+        DecisionStrategy::Unanimous => grants == total,
     }
 }
 
@@ -367,12 +364,12 @@ fn evaluate_target(
         .filter(|&&p| !rs.policies[p].associated.is_empty())
         .map(|&p| {
             let perm = &rs.policies[p];
-            let effects: Vec<bool> = perm
+            let grants = perm
                 .associated
                 .iter()
-                .map(|&a| effect(rs, identity, a, memo))
-                .collect();
-            (p, decide(perm.strategy, &effects))
+                .filter(|&&a| effect(rs, identity, a, memo))
+                .count();
+            (p, decide(perm.strategy, grants, perm.associated.len()))
         })
         .collect();
     if results.is_empty() {

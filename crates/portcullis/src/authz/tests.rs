@@ -154,6 +154,12 @@ const ADMIN_ROLE: &str = "role-tenant-admin-id";
 const MEMBER_ROLE: &str = "role-tenant-member-id";
 
 fn seed() -> ResourceServer {
+    seed_with("AFFIRMATIVE")
+}
+
+/// The seed's `permissions.json` sets no `decisionStrategy` on its read permissions, so
+/// Keycloak stores its default, UNANIMOUS: every policy listed must permit.
+fn seed_with(read_strategy: &str) -> ResourceServer {
     let mut resources = Vec::new();
     for (id, name, kind) in [
         ("res-event", "event", "urn:resource:event"),
@@ -189,11 +195,11 @@ fn seed() -> ResourceServer {
             "config": {"scopes": format!("[\"sc-{thing}:manage\"]"),
                        "applyPolicies": "[\"pol-admin\"]"}}),
         );
-        // Two policies, one of which suffices: the example's intent (a member or an admin
-        // reads); AFFIRMATIVE as Keycloak's admin console sets it for such a permission.
+        // Two policies, one of which suffices (the example's intent: a member or an admin
+        // reads) only with AFFIRMATIVE.
         policies.push(
             json!({"id": format!("perm-{thing}-read"), "name": format!("{thing}-read"),
-            "type": "scope", "logic": "POSITIVE", "decisionStrategy": "AFFIRMATIVE",
+            "type": "scope", "logic": "POSITIVE", "decisionStrategy": read_strategy,
             "config": {"scopes": format!("[\"sc-{thing}:read\"]"),
                        "applyPolicies": "[\"pol-admin\",\"pol-member\"]"}}),
         );
@@ -242,6 +248,46 @@ fn seed_admin_reads_and_manages() {
     assert_eq!(scopes, vec!["event:manage", "event:read"]);
     // A user with neither role gets nothing.
     assert!(ask(&rs, &user(&[]), &["#event:read"]).is_empty());
+}
+
+#[test]
+fn seed_as_written_needs_both_roles_to_read() {
+    // Imported as the seed writes it (no `decisionStrategy`: UNANIMOUS), `event-read` lists
+    // both role policies, so reading needs TENANT_ADMIN *and* TENANT_MEMBER, as in Keycloak.
+    let rs = seed_with("UNANIMOUS");
+    assert!(ask(&rs, &user(&[MEMBER_ROLE]), &["#event:read"]).is_empty());
+    assert!(ask(&rs, &user(&[ADMIN_ROLE]), &["#event:read"]).is_empty());
+    assert_eq!(
+        ask(&rs, &user(&[ADMIN_ROLE, MEMBER_ROLE]), &["#event:read"]).len(),
+        1
+    );
+    assert_eq!(ask(&rs, &user(&[ADMIN_ROLE]), &["#event:manage"]).len(), 1);
+}
+
+#[test]
+fn same_resource_by_id_and_name_keeps_the_first_scopes() {
+    // AuthorizationTokenService.addPermission returns the resource's existing permission.
+    let mut v = rs_json(
+        vec![json!({"_id": "doc-1", "name": "doc", "owner": {"id": RS},
+                    "scopes": [scope("view"), scope("edit")]})],
+        &["view", "edit"],
+        vec![],
+    );
+    v["policyEnforcementMode"] = json!("PERMISSIVE");
+    let rs = server(v);
+    let asked = resolve_permissions(
+        &rs,
+        "user-1",
+        &["doc-1#view".to_string(), "doc#edit".to_string()],
+        None,
+        ResourceFormat::Id,
+    )
+    .unwrap();
+    assert_eq!(
+        asked,
+        vec![res("doc-1", &["view"]), res("doc-1", &["edit"])]
+    );
+    assert_eq!(granted(&rs, &user(&[]), &asked), one("doc-1", &["view"]));
 }
 
 #[test]
