@@ -8,6 +8,7 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::path::PathMatcher;
 use super::policy::{parse_date_time, Rule, TimeRule};
 use super::{DecisionStrategy, EnforcementMode, Logic, Policy, Resource, ResourceServer, Scope};
 use crate::representation::authz::{PolicyRepresentation, ResourceServerRepresentation};
@@ -143,6 +144,8 @@ impl ResourceServer {
             resource_by_id: HashMap::new(),
             resources_by_name: HashMap::new(),
             resources_by_type: HashMap::new(),
+            resources_by_uri: HashMap::new(),
+            uri_matcher: PathMatcher::new(Vec::new()),
             scope_by_id: HashMap::new(),
             scope_by_name: HashMap::new(),
             resources_by_scope: Vec::new(),
@@ -216,6 +219,17 @@ impl ResourceServer {
                 scopes,
             });
         }
+        let mut uris: Vec<(String, usize)> = Vec::new();
+        for (i, r) in rs.resources.iter().enumerate() {
+            for u in &r.uris {
+                let same = rs.resources_by_uri.entry(u.clone()).or_default();
+                if same.is_empty() {
+                    uris.push((u.clone(), i));
+                }
+                same.push(i);
+            }
+        }
+        rs.uri_matcher = PathMatcher::new(uris);
         rs.perms_by_resource = vec![Vec::new(); rs.resources.len()];
         rs.perms_by_scope = vec![Vec::new(); rs.scopes.len()];
 

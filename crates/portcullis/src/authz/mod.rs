@@ -75,6 +75,10 @@ pub struct ResourceServer {
     /// Resources by name (a name is unique per owner, so several owners may share one).
     pub(crate) resources_by_name: HashMap<String, Vec<usize>>,
     pub(crate) resources_by_type: HashMap<String, Vec<usize>>,
+    /// Resources by each of their `uris`, exactly.
+    pub(crate) resources_by_uri: HashMap<String, Vec<usize>>,
+    /// Every resource URI, for pattern matching (`matchingUri`).
+    pub(crate) uri_matcher: PathMatcher<usize>,
     pub(crate) scope_by_id: HashMap<String, usize>,
     pub(crate) scope_by_name: HashMap<String, usize>,
     /// Per scope: the resources that have it.

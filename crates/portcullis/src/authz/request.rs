@@ -4,7 +4,6 @@
 //! `resolveResourcePermission`).
 
 use super::evaluate::resolve_scopes;
-use super::path::PathMatcher;
 use super::{Asked, ResourceServer};
 
 /// How the resource part of `permission` names resources (`permission_resource_format`).
@@ -153,23 +152,13 @@ fn resources(
 ) -> Vec<usize> {
     match format {
         ResourceFormat::Uri { matching } => {
-            let exact: Vec<usize> = (0..rs.resources.len())
-                .filter(|&r| rs.resources[r].uris.iter().any(|u| u == name))
-                .collect();
+            let exact = rs.resources_by_uri.get(name).cloned().unwrap_or_default();
             if !exact.is_empty() || !matching {
                 return exact;
             }
-            let entries: Vec<(String, usize)> = rs
-                .resources
-                .iter()
-                .enumerate()
-                .flat_map(|(i, r)| r.uris.iter().map(move |u| (u.clone(), i)))
-                .collect();
-            let matcher = PathMatcher::new(entries);
-            match matcher.matches(name) {
-                Some((uri, _)) => (0..rs.resources.len())
-                    .filter(|&r| rs.resources[r].uris.iter().any(|u| u == uri))
-                    .collect(),
+            // The best matching pattern; every resource holding that URI.
+            match rs.uri_matcher.matches(name) {
+                Some((uri, _)) => rs.resources_by_uri.get(uri).cloned().unwrap_or_default(),
                 None => Vec::new(),
             }
         }
