@@ -6,6 +6,7 @@
 pub mod account;
 pub mod admin;
 pub mod authn;
+pub mod authz;
 pub mod client_registration;
 pub mod clock;
 pub mod config;
