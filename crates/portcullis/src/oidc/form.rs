@@ -79,6 +79,11 @@ impl Params {
             .collect()
     }
 
+    /// Every parameter with its value, in order (empty values included).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The name of a parameter given more than once, if any.
     pub fn repeated(&self) -> Option<&str> {
         self.0.iter().enumerate().find_map(|(i, (k, _))| {
