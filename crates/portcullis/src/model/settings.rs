@@ -131,7 +131,8 @@ impl CibaPolicy {
                 .unwrap_or(default)
         };
         CibaPolicy {
-            delivery_mode: attr("cibaBackchannelTokenDeliveryMode").unwrap_or_else(|| "poll".into()),
+            delivery_mode: attr("cibaBackchannelTokenDeliveryMode")
+                .unwrap_or_else(|| "poll".into()),
             expires_in: int("cibaExpiresIn", 120),
             interval: int("cibaInterval", 5),
             user_hint: attr("cibaAuthRequestedUserHint").unwrap_or_else(|| "login_hint".into()),

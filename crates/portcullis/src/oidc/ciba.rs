@@ -396,7 +396,9 @@ async fn call_channel(state: &AppState, bearer: &str, body: &Value) -> Result<()
         Ok(r) if r.status() == reqwest::StatusCode::CREATED => Ok(()),
         Ok(r) => {
             tracing::warn!(status = %r.status(), "CIBA authentication channel did not take the request");
-            Err(unavailable("Unexpected response from authentication device"))
+            Err(unavailable(
+                "Unexpected response from authentication device",
+            ))
         }
         Err(e) => {
             tracing::warn!(error = %e, "CIBA authentication channel unreachable");
@@ -442,7 +444,12 @@ pub fn channel_status(body: &[u8]) -> Result<Option<ChannelStatus>, OAuthError> 
 
 /// Checks of the callback's bearer token (Keycloak's `TokenVerifier` with default checks,
 /// realm URL, active and audience): its claims, or `None`.
-pub fn verify_bearer(snap: &RealmSnapshot, issuer: &str, token: &str, now: i64) -> Option<Map<String, Value>> {
+pub fn verify_bearer(
+    snap: &RealmSnapshot,
+    issuer: &str,
+    token: &str,
+    now: i64,
+) -> Option<Map<String, Value>> {
     let parsed = crate::crypto::jws::parse(token).ok()?;
     parsed.verify(&snap.keys).ok()?;
     let c = parsed.claims;
@@ -486,7 +493,10 @@ pub async fn callback(
         event.error(&state, errors::INVALID_TOKEN);
         return Err(forbidden());
     };
-    let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let store = state.store.as_ref();
     let Some(row) = store.ciba_request_by_result(&snap.id, jti).await? else {
         return Err(forbidden());
@@ -497,7 +507,10 @@ pub async fn callback(
         store.cancel_ciba_request(&snap.id, jti).await?;
         return Err(forbidden());
     }
-    let azp = claims.get("azp").and_then(Value::as_str).unwrap_or_default();
+    let azp = claims
+        .get("azp")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     match snap.index.client(&snap.rep, azp) {
         Some(c) if c.enabled != Some(false) => {}
         _ => {

@@ -256,12 +256,15 @@ mod tests {
 
     #[test]
     fn stored_request_parses_and_keeps_unknown_fields() {
-        let r = CibaRequest::parse(r#"{"scope":"openid","binding_message":"B","later":1}"#)
-            .unwrap();
+        let r =
+            CibaRequest::parse(r#"{"scope":"openid","binding_message":"B","later":1}"#).unwrap();
         assert_eq!(r.scope.as_deref(), Some("openid"));
         assert_eq!(r.binding_message.as_deref(), Some("B"));
         assert_eq!(r.extra.get("later"), Some(&serde_json::json!(1)));
-        assert!(CibaRequest::parse(r#"{"scope":7}"#).is_err(), "fails closed");
+        assert!(
+            CibaRequest::parse(r#"{"scope":7}"#).is_err(),
+            "fails closed"
+        );
         assert_eq!(CibaRequest::default().to_json(), "{}");
     }
 }

@@ -12,6 +12,7 @@ mod authentication_admin;
 mod authorize;
 mod backchannel;
 mod brute_force;
+mod ciba;
 mod cli;
 mod client_jwt;
 mod client_sessions;

@@ -29,7 +29,8 @@ const TEXTS: Texts = Texts {
     expired: "authentication timed out",
     slow_down: "too early to access",
     denied: "not authorized",
-    pending: "The authorization request is still pending as the end-user hasn't yet been authenticated.",
+    pending:
+        "The authorization request is still pending as the end-user hasn't yet been authenticated.",
 };
 
 fn polled(row: &CibaRow, client_id: &str) -> Polled {
