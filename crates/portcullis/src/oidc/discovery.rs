@@ -74,8 +74,7 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         "frontchannel_logout_supported": false,
         "backchannel_authentication_endpoint": paths::url(base, paths::CIBA_AUTH, &snap.name),
         "backchannel_token_delivery_modes_supported": [crate::oidc::ciba::POLL],
-        // Signed authentication requests (`request`) are not served: no algorithm is listed.
-        "backchannel_authentication_request_signing_alg_values_supported": [],
+        "backchannel_authentication_request_signing_alg_values_supported": crate::oidc::ciba::REQUEST_SIGNING_ALGS,
     })
 }
 

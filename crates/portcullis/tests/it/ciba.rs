@@ -209,7 +209,10 @@ async fn ciba_poll_flow_to_tokens(backend: Backend) {
     );
     assert_eq!(
         doc["backchannel_authentication_request_signing_alg_values_supported"],
-        json!([])
+        json!([
+            "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+            "EdDSA"
+        ])
     );
     assert!(doc["grant_types_supported"]
         .as_array()
@@ -588,4 +591,129 @@ async fn bad_requests_get_keycloaks_errors() {
     for d in [data, data2, data3, data4] {
         d.cleanup().await;
     }
+}
+
+/// An RSA key pair: its JWK and a `jsonwebtoken` signing key.
+fn rsa_key(kid: &str) -> (Value, jsonwebtoken::EncodingKey) {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair as _;
+    let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let pkcs1 = portcullis::crypto::der::rsa_pkcs8_to_pkcs1(kp.as_der().unwrap().as_ref()).unwrap();
+    let public = kp.public_key();
+    let jwk = json!({"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
+        "n": b64url(public.modulus().big_endian_without_leading_zero()),
+        "e": b64url(public.exponent().big_endian_without_leading_zero())});
+    (jwk, jsonwebtoken::EncodingKey::from_rsa_der(&pkcs1))
+}
+
+#[tokio::test]
+async fn signed_authentication_requests() {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    let (jwk, key) = rsa_key("k1");
+    let (_, other_key) = rsa_key("k1");
+    let mut r = realm("ciba", "0");
+    r["clients"].as_array_mut().unwrap().push(json!({
+        "clientId": "signer", "secret": "signer-secret", "standardFlowEnabled": false,
+        "attributes": {"oidc.ciba.grant.enabled": "true", "ciba.backchannel.auth.request.signing.alg": "RS256",
+                       "use.jwks.string": "true", "jwks.string": json!({"keys": [jwk]}).to_string()}}));
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let device = Device::start().await;
+    write_realms(&data, &[r]);
+    let server = TestServer::start(
+        &data,
+        "start-dev",
+        &["--import-realm", CHANNEL_OPTION, &device.url],
+        &[],
+    )
+    .unwrap();
+    let (_, doc) = get_json(&server.url("/realms/ciba/.well-known/openid-configuration")).await;
+    let algs = doc["backchannel_authentication_request_signing_alg_values_supported"]
+        .as_array()
+        .unwrap();
+    assert!(algs.contains(&json!("RS256")) && algs.contains(&json!("PS256")));
+    assert!(!algs.iter().any(|a| a.as_str().unwrap().starts_with("HS")));
+
+    let issuer = server.url("/realms/ciba");
+    let claims = json!({"iss": "signer", "aud": issuer, "login_hint": "alice", "scope": "openid",
+                        "binding_message": "SIGNED", "requested_expiry": 60});
+    let sign = |alg: Algorithm, key: &EncodingKey| {
+        let mut h = Header::new(alg);
+        h.kid = Some("k1".into());
+        encode(&h, &claims, key).unwrap()
+    };
+    let signer = ("signer", "signer-secret");
+
+    // Signed by the client's key with its algorithm: the claims are the request.
+    let jwt = sign(Algorithm::RS256, &key);
+    let (s, ack) = backchannel(&server, "ciba", signer, &[("request", &jwt)]).await;
+    assert_eq!(s, 200, "{ack}");
+    let seen = device.next(&server, "ciba", "signer").await;
+    assert_eq!(seen.body["login_hint"], "alice");
+    assert_eq!(seen.body["binding_message"], "SIGNED");
+    let bearer = payload(&seen.bearer);
+    assert_eq!(
+        bearer["exp"].as_i64().unwrap() - bearer["iat"].as_i64().unwrap(),
+        60,
+        "requested_expiry from the request object"
+    );
+    // The signed claim wins over the form's.
+    let (s, _) = backchannel(
+        &server,
+        "ciba",
+        signer,
+        &[("request", &jwt), ("binding_message", "FORM")],
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        device.next(&server, "ciba", "signer").await.body["binding_message"],
+        "SIGNED"
+    );
+
+    // Refused: another key, a symmetric algorithm, a client that registered no algorithm,
+    // request and request_uri together, request_uri alone.
+    let bad = |r: (u16, Value)| (r.0, r.1["error"].clone(), r.1["error_description"].clone());
+    let forged = sign(Algorithm::RS256, &other_key);
+    assert_eq!(
+        bad(backchannel(&server, "ciba", signer, &[("request", &forged)]).await),
+        (
+            400,
+            json!("invalid_request"),
+            json!("Failed to verify signature")
+        )
+    );
+    let hs = sign(
+        Algorithm::HS256,
+        &EncodingKey::from_secret(b"signer-secret"),
+    );
+    assert_eq!(
+        bad(backchannel(&server, "ciba", signer, &[("request", &hs)]).await),
+        (
+            400,
+            json!("invalid_request"),
+            json!("Signed algorithm is not allowed")
+        )
+    );
+    assert_eq!(
+        bad(backchannel(&server, "ciba", CD, &[("request", &jwt)]).await).2,
+        json!("Client requested algorithm not registered in advance or request signed with different algorithm other than client requested algorithm")
+    );
+    assert_eq!(
+        bad(backchannel(
+            &server,
+            "ciba",
+            signer,
+            &[("request", &jwt), ("request_uri", "https://x")]
+        )
+        .await)
+        .2,
+        json!("Illegal to use both 'request' and 'request_uri' parameters together")
+    );
+    assert_eq!(
+        bad(backchannel(&server, "ciba", signer, &[("request_uri", "https://x")]).await).2,
+        json!("Specified 'request_uri' not allowed for this client.")
+    );
+    device.nothing_more().await;
+    drop(server);
+    data.cleanup().await;
 }
