@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
+use crate::authn::steps::consent::consent_text;
 use crate::clock::now;
 use crate::events::errors;
 use crate::events::UserEvent;
@@ -146,13 +147,10 @@ pub fn validate(
     // them, so that the authentication device can show them.
     let mut full_scope = scope.to_string();
     for name in client.default_client_scopes.iter().flatten() {
-        let shown = snap.index.scope(&snap.rep, name).is_some_and(|s| {
-            s.attributes
-                .as_ref()
-                .and_then(|a| a.get("display.on.consent.screen"))
-                .and_then(Value::as_str)
-                != Some("false")
-        });
+        let shown = snap
+            .index
+            .scope(&snap.rep, name)
+            .is_some_and(|s| consent_text(s).is_some());
         if shown {
             full_scope.push(' ');
             full_scope.push_str(name);

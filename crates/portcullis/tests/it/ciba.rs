@@ -302,6 +302,25 @@ async fn ciba_poll_flow_to_tokens(backend: Backend) {
     assert_eq!(sessions.as_array().unwrap().len(), 1, "{sessions}");
     assert_eq!(sessions[0]["id"], tokens["session_state"]);
 
+    // The user's consent to the client was recorded, as Keycloak records it.
+    let (s, consents, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/ciba/users/{user_id}/consents"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{consents}");
+    assert!(
+        consents
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["clientId"] == "cd"),
+        "{consents}"
+    );
+
     // Once only; the callback token too.
     let r = poll(&server, "ciba", CD, &id).await;
     assert_eq!(error_of(&r), (400, "invalid_grant", "Invalid auth_req_id"));

@@ -6,13 +6,16 @@
 
 use axum::response::Response;
 
+use crate::authn::steps::consent::{consent_text, record_grant};
 use crate::events::errors;
 use crate::http::oauth_error::OAuthError;
 use crate::oidc::authorize::code_hash;
 use crate::oidc::ciba;
 use crate::oidc::client_auth;
+use crate::representation::{ClientRepresentation, UserRepresentation};
 use crate::sessions::SessionNotes;
-use crate::store::{CibaRequest, CibaRow, SessionRow};
+use crate::store::{CibaRequest, CibaRow, SessionRow, UserRow};
+use crate::tokens;
 use crate::users::parse_user;
 
 use super::authorization_code::session_tokens;
@@ -90,7 +93,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         ctx.fail(errors::USER_NOT_FOUND);
         return Err(OAuthError::invalid_grant("Could not identify user"));
     };
-    let user = parse_user(&user_row)?;
+    let mut user = parse_user(&user_row)?;
     if user.enabled == Some(false) {
         ctx.fail(errors::USER_DISABLED);
         return Err(OAuthError::invalid_grant("User disabled"));
@@ -117,6 +120,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         data: SessionNotes::at(ctx.now).to_json(),
     };
     store.create_session(&session, client_id, None).await?;
+    record_consent(ctx, client, &user_row, &mut user, data.scope.as_deref()).await?;
     ctx.ev(|e| {
         e.set_session(session.id.clone());
         e.set_detail("code_id", session.id.clone());
@@ -133,6 +137,46 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         ctx.now,
     )
     .await
+}
+
+/// Keycloak's `CibaGrantType.createUserSession` records the user's consent to the client (the
+/// authentication device asked for it): the requested client scopes shown on a consent screen,
+/// added to the client's grant. Nothing is written when the grant holds them already.
+async fn record_consent(
+    ctx: &GrantContext<'_>,
+    client: &ClientRepresentation,
+    row: &UserRow,
+    user: &mut UserRepresentation,
+    scope: Option<&str>,
+) -> Result<(), OAuthError> {
+    let (scopes, _) = tokens::resolve_scopes(ctx.snap, client, scope)?;
+    let names: Vec<String> = scopes
+        .iter()
+        .filter_map(|s| consent_text(s))
+        .map(|(name, _)| name)
+        .collect();
+    let client_id = client.client_id.as_deref().unwrap_or_default();
+    let granted = user
+        .client_consents
+        .iter()
+        .flatten()
+        .find(|c| c.get("clientId").and_then(serde_json::Value::as_str) == Some(client_id));
+    let complete = granted.is_some_and(|c| {
+        let held = c
+            .get("grantedClientScopes")
+            .and_then(serde_json::Value::as_array);
+        names
+            .iter()
+            .all(|n| held.is_some_and(|h| h.iter().any(|v| v.as_str() == Some(n))))
+    });
+    if complete {
+        return Ok(());
+    }
+    record_grant(user, client_id, names, ctx.now * 1000);
+    let mut updated = row.clone();
+    updated.representation = serde_json::to_string(user).map_err(|_| OAuthError::server_error())?;
+    ctx.state.store.update_user(&ctx.snap.id, &updated).await?;
+    Ok(())
 }
 
 #[cfg(test)]
