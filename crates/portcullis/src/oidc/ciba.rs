@@ -358,9 +358,6 @@ async fn request_authentication(
         poll_interval: policy.interval,
         status: DeviceStatus::Pending,
     };
-    // Stored before the channel is called, so that a device answering at once finds it;
-    // removed again when the channel does not take the request (Keycloak stores it after).
-    store.put_ciba_request(&row).await?;
     let bearer = crate::tokens::sign_jwt(
         snap,
         None,
@@ -373,6 +370,9 @@ async fn request_authentication(
             t + v.token_lifespan,
         ),
     )?;
+    // Stored before the channel is called, so that a device answering at once finds it;
+    // removed again when the channel does not take the request (Keycloak stores it after).
+    store.put_ciba_request(&row).await?;
     let username = user.username.clone().unwrap_or_default();
     let body = channel_body(
         &v.request,

@@ -562,7 +562,7 @@ async fn bad_requests_get_keycloaks_errors() {
     let r = poll(&server, "ciba", CD, &"A".repeat(43)).await;
     assert_eq!(error_of(&r), (400, "invalid_grant", "Invalid auth_req_id"));
 
-    // A channel that does not answer 201: 503, and nothing is left to poll.
+    // A channel that does not answer 201: 503, and nothing is left behind.
     device.status.store(500, Ordering::SeqCst);
     let r = backchannel(&server, "ciba", CD, ALICE).await;
     assert_eq!(
@@ -573,7 +573,16 @@ async fn bad_requests_get_keycloaks_errors() {
             "Unexpected response from authentication device"
         )
     );
-    device.next(&server, "ciba", "cd").await;
+    // The request was removed: the token the channel got names nothing.
+    let refused = device.next(&server, "ciba", "cd").await;
+    let (s, _) = answer(
+        &server,
+        "ciba",
+        &refused.bearer,
+        json!({"status": "SUCCEED"}),
+    )
+    .await;
+    assert_eq!(s, 403);
     drop(server);
 
     // No channel configured: Keycloak's 503.
