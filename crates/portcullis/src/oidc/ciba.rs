@@ -325,13 +325,21 @@ async fn request_authentication(
         (None, None) => params,
     };
     let policy = &snap.settings.ciba;
-    if policy.user_hint != "login_hint" {
-        // `id_token_hint` and `login_hint_token` are not served (docs/ciba.md).
+    let hint_param = policy.user_hint.as_str();
+    if !matches!(
+        hint_param,
+        "login_hint" | "id_token_hint" | "login_hint_token"
+    ) {
         return Err(bad("invalid user hint"));
     }
     let hint = params
-        .get("login_hint")
-        .ok_or_else(|| bad("missing parameter : login_hint"))?;
+        .get(hint_param)
+        .ok_or_else(|| bad(&format!("missing parameter : {hint_param}")))?;
+    if hint_param != "login_hint" {
+        // Keycloak's default resolver (`DefaultCIBALoginUserResolver`) resolves no user from an
+        // `id_token_hint` or a `login_hint_token`.
+        return Err(bad("invalid user"));
+    }
     let store = state.store.as_ref();
     let Some(user_row) = find_user(store, snap, hint).await? else {
         return Err(bad("invalid user"));

@@ -133,7 +133,9 @@ fn realm(name: &str, interval: &str) -> Value {
 }
 
 async fn start(data: &Data, device: Option<&Device>) -> TestServer {
-    write_realms(data, &[realm("ciba", "0"), realm("slow", "5")]);
+    let mut hint = realm("hint", "0");
+    hint["attributes"]["cibaAuthRequestedUserHint"] = json!("id_token_hint");
+    write_realms(data, &[realm("ciba", "0"), realm("slow", "5"), hint]);
     let mut args = vec!["--import-realm", "--testing-clock", "true"];
     if let Some(d) = device {
         args.extend([CHANNEL_OPTION, d.url.as_str()]);
@@ -485,6 +487,16 @@ async fn bad_requests_get_keycloaks_errors() {
     assert_eq!(
         err(backchannel(&server, "ciba", CD, &with(&[("login_hint", "")])).await),
         e(400, "invalid_request", "missing parameter : login_hint")
+    );
+    // A realm whose user hint is `id_token_hint`: required, and (Keycloak's default resolver)
+    // no user is found from it.
+    assert_eq!(
+        err(backchannel(&server, "hint", CD, ALICE).await),
+        e(400, "invalid_request", "missing parameter : id_token_hint")
+    );
+    assert_eq!(
+        err(backchannel(&server, "hint", CD, &with(&[("id_token_hint", "x.y.z")])).await),
+        e(400, "invalid_request", "invalid user")
     );
     // The request: no scope, an unknown scope, a bad binding message, a user code, a
     // requested expiry that is not a number, a notification token in poll mode.
