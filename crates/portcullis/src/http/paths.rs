@@ -8,6 +8,8 @@ pub const DISCOVERY: &str = "/realms/{realm}/.well-known/openid-configuration";
 pub const CERTS: &str = "/realms/{realm}/protocol/openid-connect/certs";
 /// Authorization endpoint.
 pub const AUTH: &str = "/realms/{realm}/protocol/openid-connect/auth";
+/// Pushed authorization requests (RFC 9126).
+pub const PAR: &str = "/realms/{realm}/protocol/openid-connect/ext/par/request";
 /// Token endpoint.
 pub const TOKEN: &str = "/realms/{realm}/protocol/openid-connect/token";
 /// Userinfo.

@@ -89,6 +89,9 @@ pub struct RealmSettings {
     pub device_code_lifespan: Option<i64>,
     /// `oauth2DevicePollingInterval` when not negative (else the default 5 applies).
     pub device_polling_interval: Option<i64>,
+    /// The realm attribute `parRequestUriLifespan`: how long a pushed authorization request
+    /// can be used (Keycloak's `ParConfig`, default 60 seconds).
+    pub par_request_uri_lifespan: i64,
     /// Session lifespans.
     pub sessions: SessionLifespans,
     /// Events and admin events.
@@ -166,6 +169,16 @@ impl RealmSettings {
             access_code_lifespan_login: rep.access_code_lifespan_login.unwrap_or(1800),
             device_code_lifespan: rep.oauth2_device_code_lifespan.filter(|v| *v > 0),
             device_polling_interval: rep.oauth2_device_polling_interval.filter(|v| *v >= 0),
+            par_request_uri_lifespan: rep
+                .extra
+                .get("attributes")
+                .and_then(|a| a.get("parRequestUriLifespan"))
+                .and_then(|v| match v {
+                    serde_json::Value::String(s) => s.trim().parse::<i64>().ok(),
+                    other => other.as_i64(),
+                })
+                .filter(|v| *v > 0)
+                .unwrap_or(60),
             sessions: SessionLifespans::of(rep),
             events: EventSettings::of(rep),
             ciba: CibaPolicy::of(rep),
@@ -220,6 +233,8 @@ pub struct ClientSettings {
     pub token_exchange_refresh_same_session: bool,
     /// `oauth2.device.authorization.grant.enabled`.
     pub device_grant_enabled: bool,
+    /// `require.pushed.authorization.requests`: authorization requests only through PAR.
+    pub require_par: bool,
     /// `oauth2.device.code.lifespan`, parsed.
     pub device_code_lifespan: Option<i64>,
     /// `oauth2.device.polling.interval`, parsed.
@@ -265,6 +280,7 @@ impl ClientSettings {
                 "standard.token.exchange.enableRefreshRequestedTokenType",
             ) == Some("SAME_SESSION"),
             device_grant_enabled: is_true("oauth2.device.authorization.grant.enabled"),
+            require_par: is_true("require.pushed.authorization.requests"),
             device_code_lifespan: int("oauth2.device.code.lifespan"),
             device_polling_interval: int("oauth2.device.polling.interval"),
             ciba_grant_enabled: is_true("oidc.ciba.grant.enabled"),

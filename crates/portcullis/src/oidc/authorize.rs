@@ -21,6 +21,7 @@ use crate::AppState;
 
 use super::authorization_response::Oidc;
 use super::login_actions::issuer;
+use super::par;
 use super::redirect;
 use crate::tokens::resolve_scopes;
 
@@ -44,12 +45,25 @@ pub const RESPONSE_TYPES: &[&str] = &[
 /// The response modes served (Keycloak's JARM modes `jwt`, `*.jwt` are not).
 pub const RESPONSE_MODES: &[&str] = &["query", "fragment", "form_post"];
 
-/// The query parameters, each at most once; empty values count as absent.
-struct QueryParams<'a>(HashMap<&'a str, &'a str>);
+/// The request's parameters, each at most once; empty values count as absent.
+pub(super) struct QueryParams<'a>(HashMap<&'a str, &'a str>);
 
 impl<'a> QueryParams<'a> {
-    fn get(&self, k: &str) -> Option<&'a str> {
+    pub(super) fn new(params: HashMap<&'a str, &'a str>) -> Self {
+        QueryParams(params)
+    }
+
+    pub(super) fn get(&self, k: &str) -> Option<&'a str> {
         self.0.get(k).copied().filter(|v| !v.is_empty())
+    }
+
+    /// The non-empty parameters, owned.
+    pub(super) fn owned(&self) -> HashMap<String, String> {
+        self.0
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 }
 
@@ -73,6 +87,31 @@ pub async fn get(
             );
         }
     }
+    // A pushed request (RFC 9126): its parameters win over the query's
+    // (`AuthzEndpointParParser`); the query still names the client.
+    let pushed = match params.get("request_uri").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(request_uri) => {
+            match par::redeem(&state, &snap, request_uri, params.get("client_id").copied()).await {
+                Ok(Some(p)) => Some(p),
+                Ok(None) => return error_page(StatusCode::BAD_REQUEST, par::INVALID_REQUEST),
+                Err(_) => return error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later."),
+            }
+        }
+    };
+    if let Some(p) = &pushed {
+        // `checkParRedirectUri`: a redirect URI in the query only with one in the request.
+        if params.contains_key("redirect_uri") && !p.params.contains_key("redirect_uri") {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "PAR is required to have a 'redirect_uri' parameter",
+            );
+        }
+        for (k, v) in &p.params {
+            params.insert(k.as_str(), v.as_str());
+        }
+        params.remove("request_uri");
+    }
     let params = QueryParams(params);
     let (client, redirect_uri) = match client_and_redirect(&snap, &params) {
         Ok(found) => found,
@@ -81,7 +120,14 @@ pub async fn get(
     let Some(issuer) = issuer(&state, &snap, &headers, &uri) else {
         return error_page(StatusCode::BAD_REQUEST, "Invalid host.");
     };
-    let (mut request, reply) = match validate(&snap, client, redirect_uri, &params, &issuer) {
+    let (mut request, reply) = match validate(
+        &snap,
+        client,
+        redirect_uri,
+        &params,
+        &issuer,
+        pushed.is_some(),
+    ) {
         Ok(valid) => valid,
         Err(r) => return *r,
     };
@@ -131,6 +177,7 @@ fn validate(
     redirect_uri: String,
     params: &QueryParams<'_>,
     issuer: &str,
+    pushed: bool,
 ) -> Result<(AuthRequest, Reply), Box<Response>> {
     let get = |k: &str| params.get(k);
     // Errors about the response type itself go back in the requested mode where it is known,
@@ -161,6 +208,14 @@ fn validate(
         }
     };
     let reply = reply_in(response_mode);
+    // `checkParRequired`.
+    if !pushed && snap.client_settings(client).require_par {
+        let r = reply.error(
+            "invalid_request",
+            "Pushed Authorization Request is only allowed.",
+        );
+        return Err(Box::new(r));
+    }
     if let Err((error, description)) =
         check_flow(snap, client, params, response_type, response_mode)
     {
@@ -186,7 +241,7 @@ fn validate(
 
 /// The checks after the response type and mode: the client's flows, the scopes, the nonce
 /// and PKCE. An error is `(error, error_description)`.
-fn check_flow(
+pub(super) fn check_flow(
     snap: &RealmSnapshot,
     client: &ClientRepresentation,
     params: &QueryParams<'_>,
@@ -231,30 +286,46 @@ fn check_flow(
 }
 
 /// PKCE (RFC 7636): required where the client sets `pkce.code.challenge.method`; `plain`
-/// only where that attribute says `plain`. An error is the `error_description`.
+/// only where that attribute says `plain`. An error is the `error_description`. The order is
+/// Keycloak's (`AuthorizationEndpointChecker.checkParamsForPkceEnforcedClient` and
+/// `checkParamsForPkceNotEnforcedClient`).
 fn check_pkce(
     challenge: Option<&str>,
     method: Option<&str>,
     required: Option<&str>,
 ) -> Result<(), &'static str> {
-    match (challenge, method, required) {
-        (None, _, Some(_)) | (None, Some(_), None) => Err("Missing parameter: code_challenge"),
-        (Some(_), None, Some(_)) => Err("Missing parameter: code_challenge_method"),
-        (Some(_), Some(m), Some(r)) if m != r => {
-            Err("Invalid parameter: code challenge method is not matching the configured one")
-        }
-        (Some(c), m, _) => {
-            if !matches!(m.unwrap_or("plain"), "S256" | "plain") {
-                return Err("Invalid parameter: code_challenge_method");
+    let valid = |c: &str| {
+        (43..=128).contains(&c.len())
+            && c.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "-._~".contains(ch))
+    };
+    match required {
+        Some(r) => {
+            let m = method.ok_or("Missing parameter: code_challenge_method")?;
+            if m != r {
+                return Err(
+                    "Invalid parameter: code challenge method is not matching the configured one",
+                );
             }
-            let valid = (43..=128).contains(&c.len())
-                && c.chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || "-._~".contains(ch));
-            valid
+            let c = challenge.ok_or("Missing parameter: code_challenge")?;
+            valid(c)
                 .then_some(())
                 .ok_or("Invalid parameter: code_challenge")
         }
-        (None, None, None) => Ok(()),
+        None => {
+            let Some(c) = challenge else {
+                return match method {
+                    Some(_) => Err("Missing parameter: code_challenge"),
+                    None => Ok(()),
+                };
+            };
+            if !matches!(method.unwrap_or("plain"), "S256" | "plain") {
+                return Err("Invalid parameter: code_challenge_method");
+            }
+            valid(c)
+                .then_some(())
+                .ok_or("Invalid parameter: code_challenge")
+        }
     }
 }
 
@@ -275,7 +346,23 @@ mod tests {
         let c = "a".repeat(43);
         assert_eq!(check_pkce(None, None, None), Ok(()));
         assert_eq!(check_pkce(Some(&c), None, None), Ok(()), "plain by default");
-        assert!(check_pkce(None, None, Some("S256")).is_err());
+        assert_eq!(
+            check_pkce(None, None, Some("S256")),
+            Err("Missing parameter: code_challenge_method"),
+            "an enforcing client: the method is checked first"
+        );
+        assert_eq!(
+            check_pkce(None, Some("plain"), Some("S256")),
+            Err("Invalid parameter: code challenge method is not matching the configured one")
+        );
+        assert_eq!(
+            check_pkce(None, Some("S256"), Some("S256")),
+            Err("Missing parameter: code_challenge")
+        );
+        assert_eq!(
+            check_pkce(None, Some("S256"), None),
+            Err("Missing parameter: code_challenge")
+        );
         assert!(check_pkce(Some(&c), Some("plain"), Some("S256")).is_err());
         assert!(check_pkce(Some(&c), Some("S512"), None).is_err());
         assert!(check_pkce(Some("short"), Some("S256"), None).is_err());

@@ -52,6 +52,8 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         "check_session_iframe": paths::url(base, paths::LOGIN_STATUS_IFRAME, &snap.name),
         "jwks_uri": paths::url(base, paths::CERTS, &snap.name),
         "device_authorization_endpoint": paths::url(base, paths::DEVICE_AUTH, &snap.name),
+        "pushed_authorization_request_endpoint": paths::url(base, paths::PAR, &snap.name),
+        "require_pushed_authorization_requests": false,
         "registration_endpoint": paths::url(base, paths::REGISTRATION_OIDC, &snap.name),
         "grant_types_supported": crate::oidc::token::GRANT_TYPES,
         "subject_types_supported": ["public"],

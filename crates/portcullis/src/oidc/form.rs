@@ -70,6 +70,11 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every parameter, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Every non-empty value of a parameter, in order.
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0

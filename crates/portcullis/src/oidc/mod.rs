@@ -15,6 +15,7 @@ pub mod iframes;
 pub mod introspect;
 pub mod login_actions;
 pub mod logout;
+pub mod par;
 pub mod realm_info;
 pub mod redirect;
 pub mod revoke;
@@ -70,6 +71,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                 .options(cors::preflight_get),
         )
         .route(paths::AUTH, get(authorize::get))
+        .route(
+            paths::PAR,
+            post(par::post)
+                .layer(from_fn_with_state(state.clone(), cors::par))
+                .options(cors::preflight_post),
+        )
         .route(paths::LOGIN_ACTION, post(login_actions::authenticate))
         .route(paths::REQUIRED_ACTION, post(login_actions::required_action))
         .route(paths::CONSENT_ACTION, post(login_actions::consent))

@@ -252,7 +252,11 @@ async fn hybrid_flow_code_is_bound_to_the_id_token_and_redeemable_once() {
             f["error_description"].as_str(),
             f["state"].as_str()
         ),
-        ("invalid_request", "Missing parameter: code_challenge", "s")
+        (
+            "invalid_request",
+            "Missing parameter: code_challenge_method",
+            "s"
+        )
     );
 
     let (verifier, challenge) = pkce();

@@ -30,6 +30,7 @@ mod openidconnect_rp;
 mod organizations;
 mod organizations_admin;
 mod outage;
+mod par;
 mod password_blacklist;
 mod realm_files;
 mod registration;

@@ -72,6 +72,29 @@ pub async fn token(
     req: Request,
     next: Next,
 ) -> Response {
+    authenticated_client(state, realm, req, next, true).await
+}
+
+/// Pushed authorization request endpoint (`ParEndpoint`: the authenticated client's origins;
+/// none when its authentication failed).
+pub async fn par(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    req: Request,
+    next: Next,
+) -> Response {
+    authenticated_client(state, realm, req, next, false).await
+}
+
+/// CORS of an endpoint the client authenticates to: the client's `webOrigins` once it is
+/// authenticated (`needs_grant`: only for a request with a supported `grant_type`).
+async fn authenticated_client(
+    state: AppState,
+    realm: String,
+    req: Request,
+    next: Next,
+    needs_grant: bool,
+) -> Response {
     if origin(req.headers()).is_none() {
         return next.run(req).await;
     }
@@ -84,8 +107,9 @@ pub async fn token(
     let client_id = client_of(&headers, &form);
     let has_grant = form.iter().any(|(k, _)| k == "grant_type");
     let mut resp = next.run(req).await;
-    if !has_grant
+    if (needs_grant && !has_grant)
         || client_auth_failed(&resp)
+        || (!needs_grant && resp.status() == StatusCode::UNAUTHORIZED)
         || error_code(&resp) == Some("unsupported_grant_type")
     {
         return resp;
