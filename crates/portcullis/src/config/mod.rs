@@ -109,6 +109,9 @@ pub struct Config {
     /// Least time between two fetches of one client `jwks.url` (Keycloak's
     /// `minTimeBetweenRequests`).
     pub public_key_min_time_between_requests: std::time::Duration,
+    /// CIBA's authentication channel (Keycloak's `ciba-http-auth-channel` provider's
+    /// `httpAuthenticationChannelUri`), an `http(s)://` URL.
+    pub ciba_auth_channel_uri: Option<String>,
     /// Limits against hostile or broken clients (sizes, connections, timeouts, rate).
     pub limits: limits::Limits,
     /// `jboss-logging` level of successful events.
@@ -288,6 +291,7 @@ impl Config {
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("password-blacklists")),
             public_key_min_time_between_requests: public_key_min_time_between_requests(&o)?,
+            ciba_auth_channel_uri: ciba_auth_channel_uri(&o)?,
             limits: limits::limits(&o)?,
             events_success_level: event_level(
                 "spi-events-listener--jboss-logging--success-level",
@@ -531,6 +535,21 @@ fn public_key_min_time_between_requests(
             ))
         })?,
     ))
+}
+
+/// CIBA's authentication channel URI: checked at start-up (Keycloak checks the scheme on each
+/// request and answers 503 when it is wrong; a typo is better found before the first login).
+fn ciba_auth_channel_uri(o: &Lookup<'_>) -> Result<Option<String>, ConfigError> {
+    let name = "spi-ciba-auth-channel--ciba-http-auth-channel--http-authentication-channel-uri";
+    let Some(v) = o.get(name) else {
+        return Ok(None);
+    };
+    match url::Url::parse(&v) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(Some(v)),
+        _ => Err(ConfigError(format!(
+            "invalid value for option '--{name}': '{v}' (expected an http:// or https:// URL)"
+        ))),
+    }
 }
 
 /// Names of all options, for building the CLI.

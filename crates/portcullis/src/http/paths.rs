@@ -54,6 +54,11 @@ pub const DEVICE_AUTH_ALIAS: &str = "/realms/{realm}/protocol/openid-connect/dev
 pub const DEVICE: &str = "/realms/{realm}/device";
 /// Target of the device consent form.
 pub const DEVICE_CONSENT: &str = "/realms/{realm}/device/consent";
+/// CIBA backchannel authentication endpoint (discovery's `backchannel_authentication_endpoint`),
+/// Keycloak's extension path.
+pub const CIBA_AUTH: &str = "/realms/{realm}/protocol/openid-connect/ext/ciba/auth";
+/// CIBA authentication channel callback: the authentication device's answer.
+pub const CIBA_CALLBACK: &str = "/realms/{realm}/protocol/openid-connect/ext/ciba/auth/callback";
 /// Client registration, Keycloak's `ClientRepresentation` provider.
 pub const REGISTRATION_DEFAULT: &str = "/realms/{realm}/clients-registrations/default";
 /// One client of the default provider.

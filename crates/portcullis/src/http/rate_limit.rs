@@ -122,12 +122,15 @@ impl RateLimits {
 }
 
 /// The realm of a rate-limited request, or `None` when the path is not limited: the token
-/// endpoint, the login forms (`login-actions`, POST) and client registration.
+/// endpoint, the login forms (`login-actions`, POST), CIBA's endpoints (client credentials,
+/// and each request makes the server call the authentication channel) and client
+/// registration.
 pub fn limited_realm<'a>(method: &Method, path: &'a str) -> Option<&'a str> {
     let rest = path.strip_prefix("/realms/")?;
     let (realm, rest) = rest.split_once('/')?;
-    let credential_form =
-        rest == "protocol/openid-connect/token" || rest.starts_with("login-actions/");
+    let credential_form = rest == "protocol/openid-connect/token"
+        || rest.starts_with("login-actions/")
+        || rest.starts_with("protocol/openid-connect/ext/ciba/");
     let limited =
         (credential_form && method == Method::POST) || rest.starts_with("clients-registrations/");
     limited.then_some(realm)
@@ -285,6 +288,10 @@ mod tests {
         assert_eq!(
             limited_realm(&post, "/realms/r/protocol/openid-connect/userinfo"),
             None
+        );
+        assert_eq!(
+            limited_realm(&post, "/realms/r/protocol/openid-connect/ext/ciba/auth"),
+            Some("r")
         );
         assert_eq!(limited_realm(&post, "/admin/realms/r/users"), None);
     }

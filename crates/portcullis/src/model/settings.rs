@@ -96,6 +96,51 @@ pub struct RealmSettings {
     pub sessions: SessionLifespans,
     /// Events and admin events.
     pub events: EventSettings,
+    /// The realm's CIBA policy.
+    pub ciba: CibaPolicy,
+}
+
+/// A realm's CIBA policy: the realm attributes of Keycloak's `CibaConfig`, with its defaults
+/// for absent or blank ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CibaPolicy {
+    /// `cibaBackchannelTokenDeliveryMode` (`poll`).
+    pub delivery_mode: String,
+    /// `cibaExpiresIn` (120).
+    pub expires_in: i64,
+    /// `cibaInterval` (5).
+    pub interval: i64,
+    /// `cibaAuthRequestedUserHint` (`login_hint`).
+    pub user_hint: String,
+}
+
+impl CibaPolicy {
+    /// The policy of a realm.
+    pub fn of(rep: &RealmRepresentation) -> Self {
+        let attr = |name: &str| {
+            rep.extra
+                .get("attributes")
+                .and_then(|a| a.get(name))
+                .and_then(|v| match v {
+                    Value::String(s) => Some(s.trim().to_string()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .filter(|s| !s.is_empty())
+        };
+        let int = |name: &str, default: i64| {
+            attr(name)
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(default)
+        };
+        CibaPolicy {
+            delivery_mode: attr("cibaBackchannelTokenDeliveryMode")
+                .unwrap_or_else(|| "poll".into()),
+            expires_in: int("cibaExpiresIn", 120),
+            interval: int("cibaInterval", 5),
+            user_hint: attr("cibaAuthRequestedUserHint").unwrap_or_else(|| "login_hint".into()),
+        }
+    }
 }
 
 impl RealmSettings {
@@ -136,6 +181,7 @@ impl RealmSettings {
                 .unwrap_or(60),
             sessions: SessionLifespans::of(rep),
             events: EventSettings::of(rep),
+            ciba: CibaPolicy::of(rep),
         }
     }
 
@@ -196,6 +242,10 @@ pub struct ClientSettings {
     pub device_code_lifespan: Option<i64>,
     /// `oauth2.device.polling.interval`, parsed.
     pub device_polling_interval: Option<i64>,
+    /// `oidc.ciba.grant.enabled`.
+    pub ciba_grant_enabled: bool,
+    /// `ciba.backchannel.token.delivery.mode` (absent: the realm's).
+    pub ciba_delivery_mode: Option<String>,
 }
 
 impl ClientSettings {
@@ -238,6 +288,8 @@ impl ClientSettings {
                 .is_some_and(|v| v.eq_ignore_ascii_case("true")),
             device_code_lifespan: int("oauth2.device.code.lifespan"),
             device_polling_interval: int("oauth2.device.polling.interval"),
+            ciba_grant_enabled: is_true("oidc.ciba.grant.enabled"),
+            ciba_delivery_mode: text("ciba.backchannel.token.delivery.mode"),
         }
     }
 }

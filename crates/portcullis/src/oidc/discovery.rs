@@ -74,6 +74,9 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": false,
+        "backchannel_authentication_endpoint": paths::url(base, paths::CIBA_AUTH, &snap.name),
+        "backchannel_token_delivery_modes_supported": [crate::oidc::ciba::POLL],
+        "backchannel_authentication_request_signing_alg_values_supported": crate::oidc::ciba::REQUEST_SIGNING_ALGS,
     })
 }
 

@@ -84,6 +84,30 @@ impl Params {
             .collect()
     }
 
+    /// Every parameter with its value, in order (empty values included).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// These parameters with `over`'s values in place of theirs, and `over`'s other
+    /// parameters after them (a signed request object's claims over the form's).
+    pub fn overridden(&self, over: Vec<(String, String)>) -> Params {
+        let mut out: Vec<(String, String)> = self
+            .0
+            .iter()
+            .map(|(k, v)| {
+                let v = over.iter().find(|(n, _)| n == k).map_or(v, |(_, o)| o);
+                (k.clone(), v.clone())
+            })
+            .collect();
+        for (k, v) in over {
+            if !out.iter().any(|(n, _)| *n == k) {
+                out.push((k, v));
+            }
+        }
+        Params(out)
+    }
+
     /// The name of a parameter given more than once, if any.
     pub fn repeated(&self) -> Option<&str> {
         self.0.iter().enumerate().find_map(|(i, (k, _))| {

@@ -4,6 +4,7 @@ pub mod authorization_response;
 pub mod authorize;
 pub mod bearer;
 pub mod certs;
+pub mod ciba;
 pub mod client_auth;
 pub mod device;
 pub mod device_verify;
@@ -86,6 +87,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             get(device_verify::get).post(device_verify::post),
         )
         .route(paths::DEVICE_CONSENT, post(device_verify::consent))
+        .route(paths::CIBA_AUTH, post(ciba::auth))
+        .route(paths::CIBA_CALLBACK, post(ciba::callback))
         .route(
             paths::TOKEN,
             post(token::post)

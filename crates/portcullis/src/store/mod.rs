@@ -3,6 +3,7 @@
 //! succeeded is committed; [`Store::apply`] runs a batch in one transaction.
 
 pub(crate) mod authz;
+pub(crate) mod ciba;
 mod devices;
 pub(crate) mod events;
 mod flows;
@@ -23,6 +24,7 @@ use async_trait::async_trait;
 pub use authz::{
     AuthzKind, AuthzRow, AuthzStore, AuthzWrite, NewResourceServer, ResourceServerRow,
 };
+pub use ciba::{CibaRequest, CibaRow, CibaStore};
 pub use devices::{DeviceCodeRow, DeviceDecision, DeviceRequest, DeviceStatus, DeviceStore};
 pub use events::{AdminEventQuery, AdminEventRow, EventPage, EventQuery, EventRow, EventStore};
 pub use flows::{CodeUse, FlowStore, PendingLoginRow};
@@ -109,6 +111,7 @@ pub trait Store:
     + TokenStore
     + RegistrationStore
     + DeviceStore
+    + CibaStore
     + LoginFailureStore
     + OrganizationStore
     + EventStore

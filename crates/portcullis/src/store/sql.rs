@@ -18,6 +18,7 @@ pub(crate) enum Swept {
     AuthCode,
     RevokedToken,
     DeviceCode,
+    CibaRequest,
 }
 
 impl Swept {
@@ -29,6 +30,7 @@ impl Swept {
             Swept::AuthCode => ("DELETE FROM auth_code WHERE expires_at < $1", 3600),
             Swept::RevokedToken => ("DELETE FROM revoked_token WHERE expires_at < $1", 60),
             Swept::DeviceCode => ("DELETE FROM device_code WHERE expires_at < $1", 3600),
+            Swept::CibaRequest => ("DELETE FROM ciba_request WHERE expires_at < $1", 3600),
         }
     }
 }
@@ -39,7 +41,7 @@ impl Swept {
 /// gone: every read checks `expires_at` (or the row's own expiry, as an assertion's `exp`), and a
 /// row kept a little longer only keeps a replay detectable longer.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Sweeps(std::sync::Arc<[std::sync::atomic::AtomicI64; 4]>);
+pub(crate) struct Sweeps(std::sync::Arc<[std::sync::atomic::AtomicI64; 5]>);
 
 impl Sweeps {
     /// Whether `table` is due for a sweep at `now`; if so, the next one is due an interval
@@ -491,6 +493,7 @@ macro_rules! impl_store {
         $crate::store::tokens::impl_tokens!($store, $db);
         $crate::store::registration::impl_registration!($store, $db);
         $crate::store::devices::impl_devices!($store, $db);
+        $crate::store::ciba::impl_ciba!($store, $db);
         $crate::store::login_failures::impl_login_failures!($store, $db);
         $crate::store::organizations::impl_organizations!($store, $db);
         $crate::store::events::impl_events!($store, $db);

@@ -13,6 +13,7 @@ mod authorize;
 mod authz_admin;
 mod backchannel;
 mod brute_force;
+mod ciba;
 mod cli;
 mod client_jwt;
 mod client_sessions;

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use portcullis::store::{
-    AuthzKind, AuthzRow, AuthzWrite, InitialAccessRow, MemberQuery, MembershipType,
-    NewOrganization, NewResourceServer, OrgConflict, OrgWriteError, OrganizationDomain,
-    OrganizationQuery, OrganizationRow, PostgresStore, RefreshUse, ResourceServerRow, SessionRow,
-    SqliteStore, Store, StoreError, StoredRealm, UserRow, Write,
+    AuthzKind, AuthzRow, AuthzWrite, CibaRow, DeviceStatus, InitialAccessRow, MemberQuery,
+    MembershipType, NewOrganization, NewResourceServer, OrgConflict, OrgWriteError,
+    OrganizationDomain, OrganizationQuery, OrganizationRow, PostgresStore, RefreshUse,
+    ResourceServerRow, SessionRow, SqliteStore, Store, StoreError, StoredRealm, UserRow, Write,
 };
 
 use serde_json::{json, Value};
@@ -944,6 +944,123 @@ async fn authz_suite(store: Arc<dyn Store>) {
         .unwrap();
 }
 
+/// CIBA requests: one decision wins among concurrent callbacks, an approved request is
+/// redeemed once among concurrent polls, polls faster than the interval grow it, a cancelled
+/// request is gone, and a deleted realm takes its requests along.
+async fn ciba_requests(store: Arc<dyn Store>) {
+    store
+        .apply(vec![Write::InsertRealm(realm("cb1", "ciba-store"))])
+        .await
+        .unwrap();
+    let row = |n: &str| CibaRow {
+        auth_req_hash: format!("hash-{n}"),
+        auth_result_id: format!("result-{n}"),
+        realm_id: "cb1".into(),
+        client_id: "cd".into(),
+        user_id: "u1".into(),
+        data: r#"{"scope":"openid"}"#.into(),
+        expires_at: 2_000,
+        poll_interval: 5,
+        status: DeviceStatus::Pending,
+    };
+    store.put_ciba_request(&row("a")).await.unwrap();
+    store.put_ciba_request(&row("b")).await.unwrap();
+    // The callback token's id names one request: a second one with it is refused.
+    let mut dup = row("c");
+    dup.auth_result_id = "result-a".into();
+    assert!(matches!(
+        store.put_ciba_request(&dup).await,
+        Err(StoreError::Unique(_))
+    ));
+    assert_eq!(store.ciba_request("hash-a").await.unwrap(), Some(row("a")));
+    assert_eq!(
+        store
+            .ciba_request_by_result("cb1", "result-a")
+            .await
+            .unwrap()
+            .map(|r| r.auth_req_hash),
+        Some("hash-a".to_string())
+    );
+    assert!(store
+        .ciba_request_by_result("other-realm", "result-a")
+        .await
+        .unwrap()
+        .is_none());
+
+    // Polling: the first is allowed, one within the interval is not and grows it by 5.
+    assert!(store.poll_ciba_request("hash-a", 1_000).await.unwrap());
+    assert!(!store.poll_ciba_request("hash-a", 1_004).await.unwrap());
+    assert_eq!(
+        store
+            .ciba_request("hash-a")
+            .await
+            .unwrap()
+            .unwrap()
+            .poll_interval,
+        10
+    );
+    assert!(!store.poll_ciba_request("hash-a", 1_009).await.unwrap());
+    assert!(store.poll_ciba_request("hash-a", 1_015).await.unwrap());
+
+    // Not approved yet: nothing to redeem.
+    assert!(!store.redeem_ciba_request("hash-a").await.unwrap());
+    // Concurrent decisions: exactly one wins.
+    let decided = all((0..8).map(|i| {
+        let store = store.clone();
+        async move {
+            store
+                .decide_ciba_request("cb1", "result-a", i % 2 == 0)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    assert_eq!(decided.iter().filter(|d| **d).count(), 1);
+    let status = store.ciba_request("hash-a").await.unwrap().unwrap().status;
+    assert!(matches!(
+        status,
+        DeviceStatus::Approved | DeviceStatus::Denied
+    ));
+    if status == DeviceStatus::Denied {
+        // Make it approved for the redemption race below, through a fresh request.
+        store.cancel_ciba_request("cb1", "result-a").await.unwrap();
+        store.put_ciba_request(&row("a")).await.unwrap();
+        assert!(store
+            .decide_ciba_request("cb1", "result-a", true)
+            .await
+            .unwrap());
+    }
+    // Concurrent redemptions: exactly one wins, and the request is gone.
+    let redeemed = all((0..8).map(|_| {
+        let store = store.clone();
+        async move { store.redeem_ciba_request("hash-a").await.unwrap() }
+    }))
+    .await;
+    assert_eq!(redeemed.iter().filter(|r| **r).count(), 1);
+    assert!(store.ciba_request("hash-a").await.unwrap().is_none());
+
+    // Cancelled: gone. A denied request is never redeemed.
+    assert!(store
+        .decide_ciba_request("cb1", "result-b", false)
+        .await
+        .unwrap());
+    assert!(!store
+        .decide_ciba_request("cb1", "result-b", true)
+        .await
+        .unwrap());
+    assert!(!store.redeem_ciba_request("hash-b").await.unwrap());
+    store.cancel_ciba_request("cb1", "result-b").await.unwrap();
+    assert!(store.ciba_request("hash-b").await.unwrap().is_none());
+
+    // A deleted realm takes its requests along.
+    store.put_ciba_request(&row("d")).await.unwrap();
+    store
+        .apply(vec![Write::DeleteRealm { id: "cb1".into() }])
+        .await
+        .unwrap();
+    assert!(store.ciba_request("hash-d").await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn store_suite_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -952,6 +1069,7 @@ async fn store_suite_sqlite() {
     suite(store.clone()).await;
     organizations_suite(store.clone()).await;
     authz_suite(store.clone()).await;
+    ciba_requests(store.clone()).await;
     login_failures(store.clone()).await;
     concurrent_writes(store).await;
     // Reopening runs no migration twice and keeps data.
@@ -970,6 +1088,7 @@ async fn store_suite_postgres() {
     suite(store.clone()).await;
     organizations_suite(store.clone()).await;
     authz_suite(store.clone()).await;
+    ciba_requests(store.clone()).await;
     login_failures(store.clone()).await;
     concurrent_writes(store).await;
     PostgresStore::connect(&pg_url(), Some(&schema), 1)

@@ -200,7 +200,7 @@ pub async fn decide(
 }
 
 /// Records a grant in the user, as Keycloak's `clientConsents` (`ms`: now, milliseconds).
-fn record_grant(user: &mut UserRepresentation, client_id: &str, granted: Vec<String>, ms: i64) {
+pub fn record_grant(user: &mut UserRepresentation, client_id: &str, granted: Vec<String>, ms: i64) {
     let list = user.client_consents.get_or_insert_with(Vec::new);
     let existing = list
         .iter_mut()

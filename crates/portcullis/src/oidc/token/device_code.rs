@@ -10,7 +10,7 @@ use crate::oidc::authorize::code_hash;
 use crate::oidc::client_auth;
 use crate::oidc::device;
 use crate::sessions::SessionNotes;
-use crate::store::{DeviceCodeRow, DeviceRequest, DeviceStatus};
+use crate::store::{DeviceCodeRow, DeviceRequest};
 
 use super::authorization_code::{pkce_ok, session_tokens};
 use super::GrantContext;
@@ -20,39 +20,31 @@ use crate::users::parse_user;
 /// The grant type.
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-/// Where a poll stands before any token is made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Poll {
-    /// Approved and ready to redeem.
-    Approved,
-    /// An RFC 8628 §3.5 error to answer.
-    Error(OAuthError),
+pub use super::poll::Poll;
+use super::poll::{self as shared, Polled, Texts};
+
+/// Keycloak's descriptions (`DeviceGrantType`).
+const TEXTS: Texts = Texts {
+    // Keycloak: `invalid_grant` "unauthorized client" for a code issued to another client.
+    not_holder: "unauthorized client",
+    used: "Device code not valid",
+    expired: "Device code is expired",
+    slow_down: "Slow down",
+    denied: "The end user denied the authorization request",
+    pending: "The authorization request is still pending",
+};
+
+fn polled(row: &DeviceCodeRow, client_id: &str) -> Polled {
+    Polled {
+        status: row.status,
+        holder: row.client_id == client_id,
+        expires_at: row.expires_at,
+    }
 }
 
-/// Keycloak's order of checks for a device code that exists: the client holding it, expiry,
-/// polling rate (`rate_ok`, already recorded), then the user's decision.
+/// Keycloak's order of checks for a device code that exists (see [`shared::decide`]).
 pub fn decide(row: &DeviceCodeRow, client_id: &str, now: i64, rate_ok: bool) -> Poll {
-    let err = |e: OAuthError| Poll::Error(e);
-    if row.client_id != client_id {
-        // Keycloak: `invalid_grant` "unauthorized client" for a code issued to another client.
-        return err(OAuthError::invalid_grant("unauthorized client"));
-    }
-    if row.status == DeviceStatus::Redeemed {
-        return err(OAuthError::invalid_grant("Device code not valid"));
-    }
-    if row.expires_at < now {
-        return err(OAuthError::expired_token("Device code is expired"));
-    }
-    if !rate_ok {
-        return err(OAuthError::slow_down());
-    }
-    match row.status {
-        DeviceStatus::Denied => err(OAuthError::access_denied(
-            "The end user denied the authorization request",
-        )),
-        DeviceStatus::Approved => Poll::Approved,
-        DeviceStatus::Pending | DeviceStatus::Redeemed => err(OAuthError::authorization_pending()),
-    }
+    shared::decide(&polled(row, client_id), now, rate_ok, &TEXTS)
 }
 
 /// The grant.
@@ -85,10 +77,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     };
     let client_id = client.client_id.as_deref().unwrap_or_default();
     // Record the poll only for the holder of a live, undecided-or-approved code.
-    let counts = row.client_id == client_id
-        && row.status != DeviceStatus::Redeemed
-        && row.expires_at >= ctx.now;
-    let rate_ok = if counts {
+    let rate_ok = if shared::counts(&polled(&row, client_id), ctx.now) {
         store.poll_device_code(&hash, ctx.now).await?
     } else {
         true
@@ -169,6 +158,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::store::DeviceStatus;
 
     fn row(status: &str, expires_at: i64) -> DeviceCodeRow {
         DeviceCodeRow {

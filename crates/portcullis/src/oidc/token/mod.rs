@@ -4,9 +4,11 @@
 //! advertises.
 
 pub mod authorization_code;
+pub mod ciba;
 pub mod client_credentials;
 pub mod device_code;
 pub mod password;
+pub mod poll;
 pub mod refresh_token;
 pub mod token_exchange;
 
@@ -33,6 +35,7 @@ pub const GRANT_TYPES: &[&str] = &[
     "refresh_token",
     device_code::GRANT_TYPE,
     token_exchange::GRANT_TYPE,
+    ciba::GRANT_TYPE,
 ];
 
 /// What every grant receives.
@@ -113,6 +116,7 @@ fn event_type(grant_type: &str) -> &'static str {
         "refresh_token" => "REFRESH_TOKEN",
         device_code::GRANT_TYPE => "OAUTH2_DEVICE_CODE_TO_TOKEN",
         token_exchange::GRANT_TYPE => "TOKEN_EXCHANGE",
+        ciba::GRANT_TYPE => "AUTHREQID_TO_TOKEN",
         _ => "LOGIN",
     }
 }
@@ -220,6 +224,7 @@ pub async fn post(
         "refresh_token" => refresh_token::grant(&ctx).await,
         device_code::GRANT_TYPE => device_code::grant(&ctx).await,
         token_exchange::GRANT_TYPE => token_exchange::grant(&ctx).await,
+        ciba::GRANT_TYPE => ciba::grant(&ctx).await,
         _ => Err(OAuthError::unsupported_grant_type()),
     };
     let named = ctx.event_error.lock().ok().and_then(|e| *e);
