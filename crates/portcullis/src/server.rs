@@ -330,7 +330,9 @@ fn app_state(
         config.events_queue_size,
         config.events_json_output.is_some(),
     );
-    let events = events.with_levels(config.events_success_level, config.events_error_level);
+    let events = events
+        .with_levels(config.events_success_level, config.events_error_level)
+        .with_audit(config.audit_enabled);
     crate::events::writer::spawn(
         store.clone(),
         queue,
@@ -338,6 +340,7 @@ fn app_state(
             success_level: config.events_success_level,
             error_level: config.events_error_level,
             json: config.events_json_output.clone(),
+            audit: config.audit_enabled,
         },
     );
     let scheme = if config.tls.is_some() && !config.http_enabled {

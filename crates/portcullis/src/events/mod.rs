@@ -18,6 +18,7 @@
 //! see every event, stored or not, as Keycloak's do.
 
 pub mod admin_hook;
+pub mod audit;
 pub mod context;
 pub mod listeners;
 pub mod time;
@@ -134,6 +135,9 @@ pub enum Envelope {
         store: bool,
         /// Log it with `jboss-logging`.
         jboss: bool,
+        /// Only for the audit trail: neither stored nor given to the listeners (Keycloak
+        /// sends no admin event for it, e.g. clearing the events).
+        audit_only: bool,
     },
 }
 
@@ -147,6 +151,9 @@ pub struct Events {
     json: bool,
     /// `jboss-logging` levels of successes and failures.
     levels: (listeners::Level, listeners::Level),
+    /// Whether the audit trail is on (`--audit-enabled`): audited events are queued for
+    /// every realm, whatever its event settings.
+    audit: bool,
 }
 
 impl Events {
@@ -159,6 +166,7 @@ impl Events {
                 dropped: AtomicU64::new(0),
                 json,
                 levels: (listeners::Level::Debug, listeners::Level::Warn),
+                audit: false,
             },
             rx,
         )
@@ -168,6 +176,17 @@ impl Events {
     pub fn with_levels(mut self, success: listeners::Level, error: listeners::Level) -> Self {
         self.levels = (success, error);
         self
+    }
+
+    /// Turns the audit trail on or off.
+    pub fn with_audit(mut self, on: bool) -> Self {
+        self.audit = on;
+        self
+    }
+
+    /// Whether the audit trail is on.
+    pub fn audit(&self) -> bool {
+        self.audit
     }
 
     /// Whether `jboss-logging` lines of successes (or failures) reach the log at all: when
@@ -341,6 +360,7 @@ impl UserEvent {
     fn wanted(&self, state: &AppState, error: bool) -> bool {
         (self.jboss && state.events.logs(error))
             || state.events.json()
+            || (state.events.audit() && audit::audited_base(self.kind, error))
             || if error {
                 self.settings_store_err
             } else {
@@ -433,6 +453,7 @@ mod tests {
             },
             store: true,
             jboss: false,
+            audit_only: false,
         };
         events.submit(e("CREATE"));
         events.submit(e("UPDATE"));

@@ -21,7 +21,6 @@ use serde_json::Value;
 
 use super::{lenient, Extra};
 
-
 rep! {
     /// `ResourceServerRepresentation`: a client's authorization settings.
     pub struct ResourceServerRepresentation {

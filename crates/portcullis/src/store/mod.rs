@@ -2,6 +2,7 @@
 //! PostgreSQL) with the same migrations and the same test suite. Every write a caller is told
 //! succeeded is committed; [`Store::apply`] runs a batch in one transaction.
 
+pub mod audit;
 mod devices;
 pub(crate) mod events;
 mod flows;
@@ -19,6 +20,7 @@ mod users;
 
 use async_trait::async_trait;
 
+pub use audit::{AuditEntry, AuditHead, AuditRecord, AuditStore};
 pub use devices::{DeviceCodeRow, DeviceDecision, DeviceRequest, DeviceStatus, DeviceStore};
 pub use events::{AdminEventQuery, AdminEventRow, EventPage, EventQuery, EventRow, EventStore};
 pub use flows::{CodeUse, FlowStore, PendingLoginRow};
@@ -108,6 +110,7 @@ pub trait Store:
     + LoginFailureStore
     + OrganizationStore
     + EventStore
+    + AuditStore
     + Send
     + Sync
     + 'static

@@ -494,6 +494,7 @@ macro_rules! impl_store {
         $crate::store::login_failures::impl_login_failures!($store, $db);
         $crate::store::organizations::impl_organizations!($store, $db);
         $crate::store::events::impl_events!($store, $db);
+        $crate::store::audit::impl_audit!($store, $db);
     };
 }
 

@@ -8,6 +8,7 @@ mod support;
 mod admin;
 mod admin_roles_certs;
 mod admin_strict;
+mod audit;
 mod authentication_admin;
 mod authorize;
 mod backchannel;
