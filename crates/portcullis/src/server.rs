@@ -333,6 +333,11 @@ fn app_state(
     let events = events
         .with_levels(config.events_success_level, config.events_error_level)
         .with_audit(config.audit_enabled);
+    let events = if config.metrics_enabled {
+        events.with_counters(config.event_metrics.clone())
+    } else {
+        events
+    };
     crate::events::writer::spawn(
         store.clone(),
         queue,

@@ -227,10 +227,13 @@ impl Pending {
             ),
             None => (false, false, false, self.realm_id, self.realm, true),
         };
+        let (operation, resource) = classify(&self.method, &self.rel);
+        if let (Some(c), false) = (state.events.counters(), audit_only) {
+            c.admin(&realm_name, resource, operation);
+        }
         if !(store || jboss || audit || (!audit_only && state.events.json())) {
             return;
         }
-        let (operation, resource) = classify(&self.method, &self.rel);
         // A create names what it created: the `Location` below the realm.
         let created = response
             .headers()

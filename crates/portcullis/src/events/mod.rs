@@ -20,6 +20,7 @@
 pub mod admin_hook;
 pub mod audit;
 pub mod context;
+pub mod counters;
 pub mod listeners;
 pub mod time;
 pub mod types;
@@ -154,6 +155,8 @@ pub struct Events {
     /// Whether the audit trail is on (`--audit-enabled`): audited events are queued for
     /// every realm, whatever its event settings.
     audit: bool,
+    /// The event metrics, when `/metrics` is served.
+    counters: Option<counters::Counters>,
 }
 
 impl Events {
@@ -167,6 +170,7 @@ impl Events {
                 json,
                 levels: (listeners::Level::Debug, listeners::Level::Warn),
                 audit: false,
+                counters: None,
             },
             rx,
         )
@@ -182,6 +186,17 @@ impl Events {
     pub fn with_audit(mut self, on: bool) -> Self {
         self.audit = on;
         self
+    }
+
+    /// Counts events for `/metrics` with `config`.
+    pub fn with_counters(mut self, config: crate::config::events::EventMetrics) -> Self {
+        self.counters = Some(counters::Counters::new(config));
+        self
+    }
+
+    /// The event metrics, when counted.
+    pub fn counters(&self) -> Option<&counters::Counters> {
+        self.counters.as_ref()
     }
 
     /// Whether the audit trail is on.
@@ -368,8 +383,21 @@ impl UserEvent {
             }
     }
 
+    fn count(&self, state: &AppState, error: Option<&str>) {
+        if let Some(c) = state.events.counters() {
+            c.user(counters::UserFacts {
+                kind: self.kind,
+                error,
+                realm: &self.realm_name,
+                client_id: self.client_id.as_deref(),
+                details: &self.details,
+            });
+        }
+    }
+
     /// Reports success.
     pub fn success(self, state: &AppState) {
+        self.count(state, None);
         if self.wanted(state, false) {
             state.events.submit(self.finish(None));
         }
@@ -377,6 +405,7 @@ impl UserEvent {
 
     /// Reports failure with Keycloak's `error` value (the type gets `_ERROR`).
     pub fn error(self, state: &AppState, error: &str) {
+        self.count(state, Some(error));
         if self.wanted(state, true) {
             state.events.submit(self.finish(Some(error)));
         }

@@ -119,9 +119,24 @@ pub trait Store:
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The connection pool: connections open, idle, and the most it opens.
+    fn pool_stats(&self) -> PoolStats;
+    /// Online sessions stored, per realm id (expired ones leave with the next sweep).
+    async fn session_counts(&self) -> Result<Vec<(String, i64)>, StoreError>;
     /// Drops the read caches of users and sessions this store keeps (SQLite's; PostgreSQL
     /// keeps none), so the next reads go to the database.
     fn clear_user_cache(&self);
+}
+
+/// The connection pool's state (for `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open.
+    pub open: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// Most connections the pool opens.
+    pub max: u32,
 }
 
 /// Migration names of both backends, for the test that keeps them in step.

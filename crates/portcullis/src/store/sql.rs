@@ -478,6 +478,21 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            fn pool_stats(&self) -> $crate::store::PoolStats {
+                $crate::store::PoolStats {
+                    open: self.pool.size(),
+                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    max: self.pool.options().get_max_connections(),
+                }
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn session_counts(&self) -> Result<Vec<(String, i64)>, $crate::store::StoreError> {
+                Ok(sqlx::query_as("SELECT realm_id, COUNT(*) FROM user_session WHERE offline = 0 GROUP BY realm_id ORDER BY realm_id")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
             fn clear_user_cache(&self) {
                 $crate::store::sql::ReadCache::invalidate_users(self);
                 $crate::store::sql::ReadCache::invalidate_sessions(self);

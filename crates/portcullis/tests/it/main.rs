@@ -26,6 +26,7 @@ mod guard;
 mod identity_providers;
 mod implicit;
 mod limits;
+mod metrics;
 mod openidconnect_rp;
 mod organizations;
 mod organizations_admin;
