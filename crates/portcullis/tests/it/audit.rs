@@ -117,6 +117,26 @@ fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
+/// Runs the checking script of `docs/audit.md` (its ```python block) on an export file.
+fn doc_script(data: &Data, export: &std::path::Path) -> Output {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/audit.md"),
+    )
+    .unwrap();
+    let start = doc
+        .find("```python\n")
+        .expect("a python block in docs/audit.md")
+        + 10;
+    let script = &doc[start..start + doc[start..].find("```").unwrap()];
+    let path = data.dir.path().join("check_audit.py");
+    std::fs::write(&path, script).unwrap();
+    Command::new("python3")
+        .arg(&path)
+        .stdin(std::fs::File::open(export).unwrap())
+        .output()
+        .expect("python3")
+}
+
 const AU: &str = "(SELECT id FROM realm WHERE name = 'au')";
 
 async fn the_trail_is_verified_and_names_the_broken_record(backend: Backend) {
@@ -249,6 +269,14 @@ async fn the_trail_is_verified_and_names_the_broken_record(backend: Backend) {
     assert!(events[2]["authDetails"]["userId"].is_string());
     assert_eq!(events[3]["operationType"], "DELETE");
     assert_eq!(events[3]["resourcePath"], "events");
+    // The documentation's independent check agrees.
+    let o = doc_script(&data, &file);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout(&o).starts_with("ok: au 4 records, last hash "),
+        "{}",
+        stdout(&o)
+    );
     // Canonical: keys sorted, no white space.
     let e1 = lines[1]["event"].as_str().unwrap();
     assert!(
@@ -438,4 +466,58 @@ async fn two_nodes_append_to_one_chain_without_forking_it() {
     let text: Vec<String> = verdicts.iter().map(|v| v.to_string()).collect();
     assert_eq!(text, vec!["ok: r1 60 records", "ok: r2 40 records"]);
     drop_schema(&schema).await;
+}
+
+/// A deleted realm's trail is kept: its deletion is its last record, and `verify --realm`
+/// still finds it by the name it was written under.
+#[tokio::test]
+async fn a_deleted_realms_trail_is_kept_and_ends_with_its_deletion() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[realm()]).await;
+    let (s, _, _) = post_form(
+        &server.url("/realms/au/protocol/openid-connect/token"),
+        Some(("web", "web-secret")),
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "wrong"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 401);
+    let admin = admin_token(&server).await;
+    let (_, rep, _) = call(&server, "GET", "/admin/realms/au", Some(&admin), None).await;
+    let id = rep["id"].as_str().unwrap().to_string();
+    let (s, _, _) = call(&server, "DELETE", "/admin/realms/au", Some(&admin), None).await;
+    assert_eq!(s, 204);
+    let count = format!("SELECT COUNT(*) FROM audit_log WHERE realm_id = '{id}'");
+    let url = format!(
+        "sqlite://{}",
+        data.dir.path().join("portcullis.db").display()
+    );
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let mut n: i64 = 0;
+    for _ in 0..200 {
+        n = sqlx::query_scalar(&count).fetch_one(&pool).await.unwrap();
+        if n >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(n, 2);
+    let last: String = sqlx::query_scalar(&format!(
+        "SELECT event FROM audit_log WHERE realm_id = '{id}' AND seq = 2"
+    ))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let last: Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(last["operationType"], "DELETE");
+    assert_eq!(last["resourceType"], "REALM");
+    assert!(last.get("resourcePath").is_none());
+    drop(server);
+    let o = audit(&data, &["verify", "--realm", "au"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout(&o).trim(), "ok: au 2 records");
 }
