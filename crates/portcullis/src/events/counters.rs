@@ -106,8 +106,8 @@ impl Counters {
     /// Counts a login event.
     pub fn user(&self, f: UserFacts<'_>) {
         let c = &self.config;
-        let event = f.kind.to_ascii_lowercase();
-        if c.user_enabled && (c.events.is_empty() || c.events.contains(&event)) {
+        let event = c.user_enabled.then(|| f.kind.to_ascii_lowercase());
+        if let Some(event) = event.filter(|e| c.events.is_empty() || c.events.contains(e)) {
             // Keycloak's tags, in its (alphabetical) order.
             let mut labels = Vec::with_capacity(5);
             if c.tag_client_id {
