@@ -245,6 +245,9 @@ impl Pending {
                     .unwrap_or(l.to_string());
                 realm_path(&path).map(|(_, rel)| rel)
             });
+        // A password reset carries the new password: Keycloak records it without a
+        // representation (`UserResource.resetPassword`), and so does this.
+        let details = details && !self.rel.ends_with("/reset-password");
         let path = created.clone().unwrap_or(self.rel);
         let representation = if details {
             self.body

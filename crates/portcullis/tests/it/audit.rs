@@ -521,3 +521,149 @@ async fn a_deleted_realms_trail_is_kept_and_ends_with_its_deletion() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(stdout(&o).trim(), "ok: au 2 records");
 }
+
+/// The security events of a realm with login events off reach the chain: a lockout, a
+/// password reset and a role granted through the Admin API, read back with `audit export`;
+/// a request body (with admin event details on) is chained as its hash only.
+#[tokio::test]
+async fn lockouts_password_resets_and_role_grants_are_chained() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let mut r = realm();
+    r["bruteForceProtected"] = json!(true);
+    r["failureFactor"] = json!(2);
+    r["roles"] = json!({"realm": [{"name": "auditor"}]});
+    r["adminEventsEnabled"] = json!(true);
+    r["adminEventsDetailsEnabled"] = json!(true);
+    let server = start_with(&data, &[r]).await;
+    let token = server.url("/realms/au/protocol/openid-connect/token");
+    for pw in ["wrong", "wrong", "alice-pw"] {
+        let (s, _, _) = post_form(
+            &token,
+            Some(("web", "web-secret")),
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", pw),
+            ],
+        )
+        .await;
+        assert!(s == 400 || s == 401, "{s}");
+    }
+    let admin = admin_token(&server).await;
+    let (_, users, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/au/users?username=alice&exact=true",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let alice = users[0]["id"].as_str().unwrap().to_string();
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        &format!("/admin/realms/au/users/{alice}/reset-password"),
+        Some(&admin),
+        Some(json!({"type": "password", "value": "new-pw-123", "temporary": false})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (_, role, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/au/roles/auditor",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let (s, _, _) = call(
+        &server,
+        "POST",
+        &format!("/admin/realms/au/users/{alice}/role-mappings/realm"),
+        Some(&admin),
+        Some(json!([role])),
+    )
+    .await;
+    assert_eq!(s, 204);
+    for _ in 0..200 {
+        if au_records(&data).await >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(server);
+    let o = audit(&data, &["export", "--realm", "au"]);
+    assert!(o.status.success());
+    let events: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| {
+            let line: Value = serde_json::from_str(l).unwrap();
+            serde_json::from_str(line["event"].as_str().unwrap()).unwrap()
+        })
+        .collect();
+    let errors: Vec<&str> = events.iter().filter_map(|e| e["error"].as_str()).collect();
+    assert_eq!(
+        errors,
+        vec![
+            "invalid_user_credentials",
+            "invalid_user_credentials",
+            "user_temporarily_disabled"
+        ],
+        "{events:?}"
+    );
+    let admin_ops: Vec<(String, String, String)> = events
+        .iter()
+        .filter(|e| e["category"] == "ADMIN")
+        .map(|e| {
+            (
+                e["operationType"].as_str().unwrap().to_string(),
+                e["resourceType"].as_str().unwrap().to_string(),
+                e["resourcePath"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        admin_ops,
+        vec![
+            (
+                "ACTION".to_string(),
+                "USER".to_string(),
+                format!("users/{alice}/reset-password")
+            ),
+            (
+                "CREATE".to_string(),
+                "REALM_ROLE_MAPPING".to_string(),
+                format!("users/{alice}/role-mappings/realm")
+            ),
+        ]
+    );
+    let admin_events: Vec<&Value> = events.iter().filter(|e| e["category"] == "ADMIN").collect();
+    assert!(
+        admin_events[0].get("representationSha256").is_none(),
+        "a password reset has no representation, as in Keycloak"
+    );
+    assert_eq!(
+        admin_events[1]["representationSha256"]
+            .as_str()
+            .map(str::len),
+        Some(64)
+    );
+    let url = format!(
+        "sqlite://{}",
+        data.dir.path().join("portcullis.db").display()
+    );
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let leaked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM admin_event_entity WHERE representation LIKE '%new-pw-123%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(leaked, 0, "nor is the password in the stored admin events");
+    assert!(
+        !stdout(&o).contains("new-pw-123"),
+        "a password in a request body never reaches the trail"
+    );
+    assert!(audit(&data, &["verify"]).status.success());
+}
