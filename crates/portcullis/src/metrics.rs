@@ -308,6 +308,27 @@ fn render_pool(state: &AppState, out: &mut String) {
         help_type(out, name, "gauge", help);
         let _ = writeln!(out, "{name}{} {v}", labels(&ds));
     }
+    if let Some(w) = p.write_waits {
+        const NAME: &str = "portcullis_store_write_wait_seconds";
+        help_type(
+            out,
+            NAME,
+            "histogram",
+            "Time SQLite writes waited for the single writer",
+        );
+        let mut cumulative = 0;
+        for (bound, n) in crate::store::WAIT_BUCKETS.iter().zip(w.buckets) {
+            cumulative += n;
+            let _ = writeln!(
+                out,
+                "{NAME}_bucket{} {cumulative}",
+                labels(&[("le", num(*bound))])
+            );
+        }
+        let _ = writeln!(out, "{NAME}_bucket{{le=\"+Inf\"}} {}", w.count);
+        let _ = writeln!(out, "{NAME}_count {}", w.count);
+        let _ = writeln!(out, "{NAME}_sum {}", num(w.seconds));
+    }
 }
 
 /// Resident memory, open file descriptors and threads, from `/proc/self` (Linux; left out

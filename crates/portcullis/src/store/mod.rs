@@ -128,8 +128,24 @@ pub trait Store:
     fn clear_user_cache(&self);
 }
 
+/// Upper bounds (seconds) of the buckets of [`WriteWaits`].
+pub const WAIT_BUCKETS: [f64; 11] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// How long writes waited for SQLite's single writer (for `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WriteWaits {
+    /// Writes that got their turn.
+    pub count: u64,
+    /// Seconds they waited, summed.
+    pub seconds: f64,
+    /// Waits at or under each bound of [`WAIT_BUCKETS`] (not cumulative).
+    pub buckets: [u64; 11],
+}
+
 /// The connection pool's state (for `/metrics`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PoolStats {
     /// Connections open.
     pub open: u32,
@@ -137,6 +153,8 @@ pub struct PoolStats {
     pub idle: u32,
     /// Most connections the pool opens.
     pub max: u32,
+    /// Waits for SQLite's single writer (none on PostgreSQL, whose writers run at once).
+    pub write_waits: Option<WriteWaits>,
 }
 
 /// Migration names of both backends, for the test that keeps them in step.

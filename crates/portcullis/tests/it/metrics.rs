@@ -273,6 +273,13 @@ async fn metrics_carry_keycloaks_names_and_bounded_labels() {
     assert!(
         value(&all, "agroal_max_used_count", &[("datasource", "default")]).unwrap_or(0.0) >= 1.0
     );
+    let waits = all
+        .iter()
+        .find(|s| s.family == "portcullis_store_write_wait_seconds")
+        .unwrap_or_else(|| panic!("SQLite's write waits: {text}"));
+    assert_eq!(waits.kind, PrometheusType::Histogram);
+    assert!(waits.value >= 1.0, "the logins wrote");
+    assert_eq!(waits.buckets.last().map(|b| b.1), Some(waits.value));
     // Bounded labels: no user, no raw path.
     for s in &all {
         for (k, v) in &s.labels {
@@ -341,4 +348,40 @@ async fn a_bad_event_metrics_tag_is_refused_at_start() {
         err.contains("invalid value for option 'event-metrics-user-tags': 'user'"),
         "{err}"
     );
+}
+
+/// On PostgreSQL: the same exposition parses, sessions are counted from the shared database,
+/// and there is no single-writer wait (PostgreSQL's writers run at once).
+#[tokio::test]
+async fn metrics_on_postgresql() {
+    let Some(data) = Data::new(Backend::Postgres).await else {
+        return;
+    };
+    write_realms(&data, &[realm()]);
+    let server = TestServer::start(
+        &data,
+        "start-dev",
+        &[
+            "--import-realm",
+            "--metrics-enabled=true",
+            "--http-management-port",
+            "0",
+        ],
+        &[],
+    )
+    .unwrap();
+    traffic(&server).await;
+    let (text, all) = scrape(&server).await;
+    assert!(
+        value(&all, "keycloak_sessions_active", &[]).unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value(&all, "agroal_max_used_count", &[("datasource", "default")]).unwrap_or(0.0) >= 1.0
+    );
+    assert!(!all
+        .iter()
+        .any(|s| s.family == "portcullis_store_write_wait_seconds"));
+    drop(server);
+    data.cleanup().await;
 }
