@@ -12,6 +12,11 @@
 //! A full queue drops the event, counts it (`portcullis_events_dropped_total` on `/metrics`)
 //! and warns.
 //!
+//! Beyond Keycloak, the writer also appends admin events and the security-relevant login
+//! events to the tamper-evident audit trail ([`audit`], `--audit-enabled`), whatever the
+//! realm's settings, and flows' events are counted for `/metrics` ([`counters`]) as they are
+//! reported.
+//!
 //! What is stored follows Keycloak: login events when `eventsEnabled` and the type is in
 //! `enabledEventTypes` (or, that list empty, stored by default); admin events when
 //! `adminEventsEnabled`, with the request body when `adminEventsDetailsEnabled`. The listeners

@@ -1,6 +1,7 @@
 //! The background task that drains the event queue: runs the listeners, then stores what the
 //! realms keep, in batches (one transaction per batch and kind). A store failure loses that
-//! batch of stored events (logged), never a request.
+//! batch of stored events (logged), never a request. Audited events are appended to the
+//! audit trail's hash chains in the same pass (`super::audit`).
 
 use std::sync::Arc;
 
