@@ -35,6 +35,10 @@ fn cli() -> Command {
         .long("import-realm")
         .action(ArgAction::SetTrue)
         .help("Import every *.json realm in <data-dir>/import at start-up; existing realms are skipped");
+    let audit_realm = Arg::new("realm")
+        .long("realm")
+        .value_name("REALM")
+        .help("Only this realm's chain (default: all)");
     Command::new("portcullis")
         .about("A Keycloak-compatible identity and access management server")
         .version(env!("CARGO_PKG_VERSION"))
@@ -101,6 +105,29 @@ fn cli() -> Command {
                     .value_parser(["realm_file", "same_file", "skip"])
                     .help("Users: realm_file/same_file (in the realm file) or skip"),
             ),
+        )
+        .subcommand(
+            Command::new("audit")
+                .about("Check or export the tamper-evident audit trail (offline)")
+                .subcommand_required(true)
+                .subcommand(
+                    with_options(Command::new("verify").about(
+                        "Check every realm's hash chain (or one): prints `ok: <realm> <n> records` per realm, or the first broken record, and exits non-zero when one is broken",
+                    ))
+                    .arg(audit_realm.clone()),
+                )
+                .subcommand(
+                    with_options(Command::new("export").about(
+                        "Write the audit records as JSON lines (realmId, realm, seq, time, prevHash, hash, event)",
+                    ))
+                    .arg(audit_realm)
+                    .arg(
+                        Arg::new("output")
+                            .long("output")
+                            .value_name("FILE")
+                            .help("Output file (default: standard output)"),
+                    ),
+                ),
         )
         .subcommand(
             Command::new("build").about("Accepted for Keycloak compatibility; nothing to build"),
@@ -217,6 +244,44 @@ async fn run() -> anyhow::Result<()> {
             .await
             .context("export failed")
         }
+        Some(("audit", sub)) => match sub.subcommand() {
+            Some(("verify", m)) => {
+                let config = resolve(Mode::Dev, m)?;
+                let store = portcullis::server::open_store(&config).await?;
+                let verdicts = portcullis::events::audit::verify(
+                    store.as_ref(),
+                    m.get_one::<String>("realm").map(String::as_str),
+                )
+                .await
+                .context("audit verify failed")?;
+                let mut broken = false;
+                for v in &verdicts {
+                    println!("{v}");
+                    broken |= matches!(v, portcullis::events::audit::Verdict::Broken { .. });
+                }
+                if broken {
+                    std::process::exit(2);
+                }
+                Ok(())
+            }
+            Some(("export", m)) => {
+                let config = resolve(Mode::Dev, m)?;
+                let store = portcullis::server::open_store(&config).await?;
+                let realm = m.get_one::<String>("realm").map(String::as_str);
+                let mut out: Box<dyn std::io::Write> = match m.get_one::<String>("output") {
+                    Some(f) => Box::new(std::io::BufWriter::new(
+                        std::fs::File::create(f).with_context(|| format!("cannot create {f}"))?,
+                    )),
+                    None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                };
+                let n = portcullis::events::audit::export(store.as_ref(), realm, &mut out)
+                    .await
+                    .context("audit export failed")?;
+                eprintln!("{n} audit records exported");
+                Ok(())
+            }
+            _ => Ok(()),
+        },
         Some(("build", _)) => {
             println!("Portcullis needs no build step; options are read at start.");
             Ok(())

@@ -1,9 +1,14 @@
 //! GET /metrics  (management port, with `--metrics-enabled=true`)
-//! Prometheus text exposition. Request metrics use Micrometer's names, as Keycloak's
-//! `/metrics` does (`http_server_requests_seconds_count|sum{method,outcome,status,uri}`), with
-//! the route template as `uri` so the label set stays bounded.
+//! Prometheus text exposition (format 0.0.4), with Keycloak 26's names where Keycloak has
+//! them: the request histogram `http_server_requests_seconds{method,outcome,status,uri}`
+//! (Micrometer's; `uri` is the route template, `UNKNOWN` when no route matched, so the label
+//! set stays bounded), `keycloak_user_events_total` (`--event-metrics-user-enabled`), the
+//! business metrics counted from events (`events::counters`), `keycloak_sessions_active`, the
+//! store's connection pool (`agroal_*`, the names of Keycloak's pool) and the process
+//! (`process_*`).
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -14,8 +19,23 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 
-/// (method, status, route template) → (count, seconds).
-type RequestTable = BTreeMap<(String, u16, String), (u64, f64)>;
+/// Upper bounds (seconds) of the request histogram's buckets.
+pub const BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// One series of the request histogram.
+#[derive(Debug, Clone, Default)]
+struct Timings {
+    count: u64,
+    sum: f64,
+    max: f64,
+    /// Requests at or under each bound of [`BUCKETS`] (not cumulative; summed on output).
+    buckets: [u64; 11],
+}
+
+/// (method, status, route template) → timings.
+type RequestTable = BTreeMap<(String, u16, String), Timings>;
 
 /// Request counters, shared by every router of the process.
 #[derive(Debug)]
@@ -47,49 +67,129 @@ fn outcome(status: u16) -> &'static str {
     }
 }
 
+/// A label value, escaped as the text format asks.
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
 
+fn labels(pairs: &[(&str, String)]) -> String {
+    let inner: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
+        .collect();
+    if inner.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", inner.join(","))
+    }
+}
+
+fn help_type(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+}
+
+/// A float as the text format writes it.
+fn num(v: f64) -> String {
+    if v == f64::INFINITY {
+        "+Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
 impl Metrics {
     /// Records one answered request.
     pub fn record(&self, method: &str, status: u16, uri: &str, seconds: f64) {
         if let Ok(mut m) = self.requests.lock() {
-            let e = m
+            let t = m
                 .entry((method.to_string(), status, uri.to_string()))
-                .or_insert((0, 0.0));
-            e.0 += 1;
-            e.1 += seconds;
+                .or_default();
+            t.count += 1;
+            t.sum += seconds;
+            t.max = t.max.max(seconds);
+            if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+                t.buckets[i] += 1;
+            }
         }
     }
 
-    /// The exposition text.
+    /// The request histogram and the process start time.
     pub fn render(&self, realms: usize) -> String {
         let mut out = String::new();
-        out.push_str("# HELP http_server_requests_seconds Duration of HTTP server requests.\n# TYPE http_server_requests_seconds summary\n");
-        if let Ok(m) = self.requests.lock() {
-            for ((method, status, uri), (count, sum)) in m.iter() {
-                let labels = format!(
-                    "method=\"{}\",outcome=\"{}\",status=\"{status}\",uri=\"{}\"",
-                    label(method),
-                    outcome(*status),
-                    label(uri)
+        help_type(
+            &mut out,
+            "http_server_requests_seconds",
+            "histogram",
+            "Duration of HTTP server requests",
+        );
+        let table = self.requests.lock().map(|m| m.clone()).unwrap_or_default();
+        for ((method, status, uri), t) in &table {
+            let base = vec![
+                ("method", method.clone()),
+                ("outcome", outcome(*status).to_string()),
+                ("status", status.to_string()),
+                ("uri", uri.clone()),
+            ];
+            let mut cumulative = 0;
+            for (i, bound) in BUCKETS.iter().chain([f64::INFINITY].iter()).enumerate() {
+                cumulative += t.buckets.get(i).copied().unwrap_or(0);
+                let count = if bound.is_infinite() {
+                    t.count
+                } else {
+                    cumulative
+                };
+                let mut l = base.clone();
+                l.push(("le", num(*bound)));
+                let _ = writeln!(
+                    out,
+                    "http_server_requests_seconds_bucket{} {count}",
+                    labels(&l)
                 );
-                out.push_str(&format!(
-                    "http_server_requests_seconds_count{{{labels}}} {count}\n"
-                ));
-                out.push_str(&format!(
-                    "http_server_requests_seconds_sum{{{labels}}} {sum:.6}\n"
-                ));
             }
+            let _ = writeln!(
+                out,
+                "http_server_requests_seconds_count{} {}",
+                labels(&base),
+                t.count
+            );
+            let _ = writeln!(
+                out,
+                "http_server_requests_seconds_sum{} {}",
+                labels(&base),
+                num(t.sum)
+            );
         }
-        out.push_str(&format!(
-            "# HELP process_start_time_seconds Start time of the process since unix epoch.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {:.3}\n",
-            self.started_unix
-        ));
-        out.push_str(&format!("# HELP portcullis_realms Realms loaded.\n# TYPE portcullis_realms gauge\nportcullis_realms {realms}\n"));
+        help_type(
+            &mut out,
+            "http_server_requests_seconds_max",
+            "gauge",
+            "Longest HTTP server request",
+        );
+        for ((method, status, uri), t) in &table {
+            let base = vec![
+                ("method", method.clone()),
+                ("outcome", outcome(*status).to_string()),
+                ("status", status.to_string()),
+                ("uri", uri.clone()),
+            ];
+            let _ = writeln!(
+                out,
+                "http_server_requests_seconds_max{} {}",
+                labels(&base),
+                num(t.max)
+            );
+        }
+        help_type(
+            &mut out,
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since unix epoch in seconds",
+        );
+        let _ = writeln!(out, "process_start_time_seconds {:.3}", self.started_unix);
+        help_type(&mut out, "portcullis_realms", "gauge", "Realms loaded");
+        let _ = writeln!(out, "portcullis_realms {realms}");
         out
     }
 }
@@ -113,18 +213,187 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     res
 }
 
+/// The event counters (`events::counters`), with their HELP and TYPE lines.
+fn render_counters(state: &AppState, out: &mut String) {
+    let Some(c) = state.events.counters() else {
+        return;
+    };
+    let mut all = c.snapshot();
+    // Registrations start at 0 for every realm (the other counters' labels are not known
+    // before their first event).
+    const REGISTRATIONS: &str = "keycloak_user_registrations_total";
+    let zero: Vec<Vec<(&'static str, String)>> = if c.realm_labels() {
+        state
+            .realms
+            .names()
+            .into_iter()
+            .map(|n| vec![("realm", n)])
+            .collect()
+    } else {
+        vec![vec![]]
+    };
+    for l in zero {
+        if !all
+            .iter()
+            .any(|(n, have, _)| *n == REGISTRATIONS && *have == l)
+        {
+            all.push((REGISTRATIONS, l, 0));
+        }
+    }
+    all.sort();
+    for (name, help) in crate::events::counters::HELP {
+        help_type(out, name, "counter", help);
+        for (_, l, v) in all.iter().filter(|(n, _, _)| n == name) {
+            let _ = writeln!(out, "{name}{} {v}", labels(l));
+        }
+    }
+}
+
+/// `keycloak_sessions_active`: online sessions stored, per realm with
+/// `--metrics-realm-labels`, else one total.
+async fn render_sessions(state: &AppState, out: &mut String) {
+    let Ok(counts) = state.store.session_counts().await else {
+        return;
+    };
+    help_type(
+        out,
+        "keycloak_sessions_active",
+        "gauge",
+        "Online user sessions (expired ones leave with the next sweep)",
+    );
+    let by_realm = state
+        .events
+        .counters()
+        .map(|c| c.realm_labels())
+        .unwrap_or(false);
+    if by_realm {
+        let names: BTreeMap<String, String> = state
+            .realms
+            .names()
+            .into_iter()
+            .filter_map(|n| state.realms.get(&n).map(|s| (s.id.clone(), n)))
+            .collect();
+        for (id, n) in &counts {
+            if let Some(name) = names.get(id) {
+                let _ = writeln!(
+                    out,
+                    "keycloak_sessions_active{} {n}",
+                    labels(&[("realm", name.clone())])
+                );
+            }
+        }
+    } else {
+        let total: i64 = counts.iter().map(|(_, n)| n).sum();
+        let _ = writeln!(out, "keycloak_sessions_active {total}");
+    }
+}
+
+/// The store's pool under Keycloak's (Agroal's) names.
+fn render_pool(state: &AppState, out: &mut String) {
+    let p = state.store.pool_stats();
+    let ds = [("datasource", "default".to_string())];
+    for (name, help, v) in [
+        (
+            "agroal_active_count",
+            "Connections in use",
+            p.open.saturating_sub(p.idle),
+        ),
+        ("agroal_available_count", "Idle connections", p.idle),
+        (
+            "agroal_max_used_count",
+            "Most connections the pool opens",
+            p.max,
+        ),
+    ] {
+        help_type(out, name, "gauge", help);
+        let _ = writeln!(out, "{name}{} {v}", labels(&ds));
+    }
+    if let Some(w) = p.write_waits {
+        const NAME: &str = "portcullis_store_write_wait_seconds";
+        help_type(
+            out,
+            NAME,
+            "histogram",
+            "Time SQLite writes waited for the single writer",
+        );
+        let mut cumulative = 0;
+        for (bound, n) in crate::store::WAIT_BUCKETS.iter().zip(w.buckets) {
+            cumulative += n;
+            let _ = writeln!(
+                out,
+                "{NAME}_bucket{} {cumulative}",
+                labels(&[("le", num(*bound))])
+            );
+        }
+        let _ = writeln!(out, "{NAME}_bucket{{le=\"+Inf\"}} {}", w.count);
+        let _ = writeln!(out, "{NAME}_count {}", w.count);
+        let _ = writeln!(out, "{NAME}_sum {}", num(w.seconds));
+    }
+}
+
+/// Resident memory, open file descriptors and threads, from `/proc/self` (Linux; left out
+/// elsewhere).
+fn render_process(out: &mut String) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |key: &str| -> Option<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+    };
+    if let Some(kb) = field("VmRSS:") {
+        help_type(
+            out,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes",
+        );
+        let _ = writeln!(out, "process_resident_memory_bytes {}", kb * 1024);
+    }
+    if let Some(kb) = field("VmSize:") {
+        help_type(
+            out,
+            "process_virtual_memory_bytes",
+            "gauge",
+            "Virtual memory size in bytes",
+        );
+        let _ = writeln!(out, "process_virtual_memory_bytes {}", kb * 1024);
+    }
+    if let Some(n) = field("Threads:") {
+        help_type(out, "process_threads", "gauge", "Threads of the process");
+        let _ = writeln!(out, "process_threads {n}");
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        help_type(out, "process_open_fds", "gauge", "Open file descriptors");
+        let _ = writeln!(out, "process_open_fds {}", dir.count());
+    }
+}
+
 /// Handler.
 pub async fn get(State(state): State<AppState>) -> Response {
+    let mut out = state.metrics.render(state.realms.len());
+    render_counters(&state, &mut out);
+    render_sessions(&state, &mut out).await;
+    render_pool(&state, &mut out);
+    render_process(&mut out);
+    help_type(
+        &mut out,
+        "portcullis_events_dropped_total",
+        "counter",
+        "Events dropped because the event queue was full",
+    );
+    let _ = writeln!(
+        out,
+        "portcullis_events_dropped_total {}",
+        state.events.dropped()
+    );
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(state.realms.len())
-            + &format!(
-                "# HELP portcullis_events_dropped_total Events dropped because the event queue was full.\n# TYPE portcullis_events_dropped_total counter\nportcullis_events_dropped_total {}\n",
-                state.events.dropped()
-            ),
+        out,
     )
         .into_response()
 }

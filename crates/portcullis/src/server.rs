@@ -330,7 +330,14 @@ fn app_state(
         config.events_queue_size,
         config.events_json_output.is_some(),
     );
-    let events = events.with_levels(config.events_success_level, config.events_error_level);
+    let events = events
+        .with_levels(config.events_success_level, config.events_error_level)
+        .with_audit(config.audit_enabled);
+    let events = if config.metrics_enabled {
+        events.with_counters(config.event_metrics.clone())
+    } else {
+        events
+    };
     crate::events::writer::spawn(
         store.clone(),
         queue,
@@ -338,6 +345,7 @@ fn app_state(
             success_level: config.events_success_level,
             error_level: config.events_error_level,
             json: config.events_json_output.clone(),
+            audit: config.audit_enabled,
         },
     );
     let scheme = if config.tls.is_some() && !config.http_enabled {

@@ -50,6 +50,50 @@ impl JsonOutput {
     }
 }
 
+/// The metrics derived from events (`/metrics`): Keycloak's `keycloak_user_events_total`
+/// (`--event-metrics-user-*`) and whether the business metrics carry a `realm` label.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventMetrics {
+    /// `--event-metrics-user-enabled`.
+    pub user_enabled: bool,
+    /// `--event-metrics-user-tags` has `realm` (the default).
+    pub tag_realm: bool,
+    /// ... has `idp`.
+    pub tag_idp: bool,
+    /// ... has `clientId`.
+    pub tag_client_id: bool,
+    /// `--event-metrics-user-events`: lower-case types without `_error`; empty: all.
+    pub events: Vec<String>,
+    /// `--metrics-realm-labels`: a `realm` label on the business metrics.
+    pub realm_labels: bool,
+}
+
+impl EventMetrics {
+    /// Reads `--event-metrics-user-tags` (`realm,idp,clientId`); the bad tag otherwise.
+    pub fn with_tags(mut self, tags: &str) -> Result<Self, String> {
+        self.tag_realm = false;
+        for t in tags.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            match t {
+                "realm" => self.tag_realm = true,
+                "idp" => self.tag_idp = true,
+                "clientId" => self.tag_client_id = true,
+                other => return Err(other.to_string()),
+            }
+        }
+        Ok(self)
+    }
+
+    /// Reads `--event-metrics-user-events` (`login,logout,...`, any case).
+    pub fn with_events(mut self, events: &str) -> Self {
+        self.events = events
+            .split(',')
+            .map(|e| e.trim().to_ascii_lowercase())
+            .filter(|e| !e.is_empty())
+            .collect();
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,6 +122,10 @@ pub struct Config {
     pub events_json_output: Option<events::JsonOutput>,
     /// Capacity of the event queue.
     pub events_queue_size: usize,
+    /// The audit trail (`--audit-enabled`).
+    pub audit_enabled: bool,
+    /// Event metrics and realm labels of `/metrics`.
+    pub event_metrics: events::EventMetrics,
 }
 
 /// A configuration error: names the option.
@@ -312,6 +316,19 @@ impl Config {
                     ))
                 })?,
             },
+            audit_enabled: get_bool("audit-enabled")?,
+            event_metrics: events::EventMetrics {
+                user_enabled: get_bool("event-metrics-user-enabled")?,
+                realm_labels: get_bool("metrics-realm-labels")?,
+                ..Default::default()
+            }
+            .with_tags(&get("event-metrics-user-tags").unwrap_or_else(|| "realm".into()))
+            .map_err(|t| {
+                ConfigError(format!(
+                    "invalid value for option 'event-metrics-user-tags': '{t}' (realm, idp, clientId)"
+                ))
+            })?
+            .with_events(&get("event-metrics-user-events").unwrap_or_default()),
         };
         if mode == Mode::Production {
             config.check_production(hostname_strict)?;

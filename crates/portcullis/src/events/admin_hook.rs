@@ -126,9 +126,11 @@ pub fn classify(method: &Method, rel: &str) -> (&'static str, &'static str) {
 #[derive(Debug)]
 pub struct Pending {
     realm: String,
+    realm_id: String,
     method: Method,
     rel: String,
     was_enabled: bool,
+    audit_only: bool,
     body: Option<Bytes>,
 }
 
@@ -154,8 +156,9 @@ impl Pending {
             return Ok((None, req));
         };
         // Clearing the events is not itself recorded (`RealmAdminResource.clearEvents` and
-        // `clearAdminEvents` send no admin event).
-        if rel == "events" || rel == "admin-events" {
+        // `clearAdminEvents` send no admin event); the audit trail records it all the same.
+        let audit_only = rel == "events" || rel == "admin-events";
+        if audit_only && !state.events.audit() {
             return Ok((None, req));
         }
         let Some(snap) = state.realms.get(&realm) else {
@@ -164,7 +167,8 @@ impl Pending {
         let was_enabled = snap.settings.events.admin_enabled;
         // The representation is wanted only where the realm records admin events (or may
         // start to: the events configuration itself); other bodies are not touched.
-        let wants_body = method != Method::DELETE && (was_enabled || rel == "events/config");
+        let wants_body =
+            method != Method::DELETE && !audit_only && (was_enabled || rel == "events/config");
         let (req, body) = if wants_body {
             let (parts, body) = req.into_parts();
             // The limits layer already bounded the body.
@@ -181,9 +185,11 @@ impl Pending {
         Ok((
             Some(Pending {
                 realm,
+                realm_id: snap.id.clone(),
                 method,
                 rel,
                 was_enabled,
+                audit_only,
                 body,
             }),
             req,
@@ -195,17 +201,39 @@ impl Pending {
         if !response.status().is_success() {
             return;
         }
-        // A deleted realm has no events left to record into.
-        let Some(snap) = state.realms.get(&self.realm) else {
-            return;
+        let audit = state.events.audit();
+        // A deleted realm has no events left to record into; its audit trail is kept and
+        // records the deletion.
+        let snap = state.realms.get(&self.realm);
+        let (store, jboss, details, realm_id, realm_name, audit_only) = match &snap {
+            Some(snap) if !self.audit_only => {
+                let settings = &snap.settings.events;
+                (
+                    self.was_enabled || settings.admin_enabled,
+                    settings.jboss_logging() && state.events.logs(false),
+                    settings.admin_details,
+                    snap.id.clone(),
+                    snap.name.clone(),
+                    false,
+                )
+            }
+            Some(snap) => (
+                false,
+                false,
+                false,
+                snap.id.clone(),
+                snap.name.clone(),
+                true,
+            ),
+            None => (false, false, false, self.realm_id, self.realm, true),
         };
-        let settings = &snap.settings.events;
-        let store = self.was_enabled || settings.admin_enabled;
-        let jboss = settings.jboss_logging() && state.events.logs(false);
-        if !(store || jboss || state.events.json()) {
+        let (operation, resource) = classify(&self.method, &self.rel);
+        if let (Some(c), false) = (state.events.counters(), audit_only) {
+            c.admin(&realm_name, resource, operation);
+        }
+        if !(store || jboss || audit || (!audit_only && state.events.json())) {
             return;
         }
-        let (operation, resource) = classify(&self.method, &self.rel);
         // A create names what it created: the `Location` below the realm.
         let created = response
             .headers()
@@ -217,8 +245,11 @@ impl Pending {
                     .unwrap_or(l.to_string());
                 realm_path(&path).map(|(_, rel)| rel)
             });
+        // A password reset carries the new password: Keycloak records it without a
+        // representation (`UserResource.resetPassword`), and so does this.
+        let details = details && !self.rel.ends_with("/reset-password");
         let path = created.clone().unwrap_or(self.rel);
-        let representation = if settings.admin_details {
+        let representation = if details {
             self.body
                 .filter(|b| !b.is_empty())
                 .map(|b| with_id(&b, created.as_deref()))
@@ -230,8 +261,8 @@ impl Pending {
             event: AdminEvent {
                 id: uuid::Uuid::new_v4().to_string(),
                 time: crate::clock::now_millis(),
-                realm_id: snap.id.clone(),
-                realm_name: snap.name.clone(),
+                realm_id,
+                realm_name,
                 operation_type: operation.into(),
                 resource_type: resource.into(),
                 resource_path: (!path.is_empty()).then_some(path),
@@ -243,6 +274,7 @@ impl Pending {
             },
             store,
             jboss,
+            audit_only,
         });
     }
 }

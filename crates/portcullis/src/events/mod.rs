@@ -12,13 +12,20 @@
 //! A full queue drops the event, counts it (`portcullis_events_dropped_total` on `/metrics`)
 //! and warns.
 //!
+//! Beyond Keycloak, the writer also appends admin events and the security-relevant login
+//! events to the tamper-evident audit trail ([`audit`], `--audit-enabled`), whatever the
+//! realm's settings, and flows' events are counted for `/metrics` ([`counters`]) as they are
+//! reported.
+//!
 //! What is stored follows Keycloak: login events when `eventsEnabled` and the type is in
 //! `enabledEventTypes` (or, that list empty, stored by default); admin events when
 //! `adminEventsEnabled`, with the request body when `adminEventsDetailsEnabled`. The listeners
 //! see every event, stored or not, as Keycloak's do.
 
 pub mod admin_hook;
+pub mod audit;
 pub mod context;
+pub mod counters;
 pub mod listeners;
 pub mod time;
 pub mod types;
@@ -134,6 +141,9 @@ pub enum Envelope {
         store: bool,
         /// Log it with `jboss-logging`.
         jboss: bool,
+        /// Only for the audit trail: neither stored nor given to the listeners (Keycloak
+        /// sends no admin event for it, e.g. clearing the events).
+        audit_only: bool,
     },
 }
 
@@ -147,6 +157,11 @@ pub struct Events {
     json: bool,
     /// `jboss-logging` levels of successes and failures.
     levels: (listeners::Level, listeners::Level),
+    /// Whether the audit trail is on (`--audit-enabled`): audited events are queued for
+    /// every realm, whatever its event settings.
+    audit: bool,
+    /// The event metrics, when `/metrics` is served.
+    counters: Option<counters::Counters>,
 }
 
 impl Events {
@@ -159,6 +174,8 @@ impl Events {
                 dropped: AtomicU64::new(0),
                 json,
                 levels: (listeners::Level::Debug, listeners::Level::Warn),
+                audit: false,
+                counters: None,
             },
             rx,
         )
@@ -168,6 +185,28 @@ impl Events {
     pub fn with_levels(mut self, success: listeners::Level, error: listeners::Level) -> Self {
         self.levels = (success, error);
         self
+    }
+
+    /// Turns the audit trail on or off.
+    pub fn with_audit(mut self, on: bool) -> Self {
+        self.audit = on;
+        self
+    }
+
+    /// Counts events for `/metrics` with `config`.
+    pub fn with_counters(mut self, config: crate::config::events::EventMetrics) -> Self {
+        self.counters = Some(counters::Counters::new(config));
+        self
+    }
+
+    /// The event metrics, when counted.
+    pub fn counters(&self) -> Option<&counters::Counters> {
+        self.counters.as_ref()
+    }
+
+    /// Whether the audit trail is on.
+    pub fn audit(&self) -> bool {
+        self.audit
     }
 
     /// Whether `jboss-logging` lines of successes (or failures) reach the log at all: when
@@ -341,6 +380,7 @@ impl UserEvent {
     fn wanted(&self, state: &AppState, error: bool) -> bool {
         (self.jboss && state.events.logs(error))
             || state.events.json()
+            || (state.events.audit() && audit::audited_base(self.kind, error))
             || if error {
                 self.settings_store_err
             } else {
@@ -348,8 +388,21 @@ impl UserEvent {
             }
     }
 
+    fn count(&self, state: &AppState, error: Option<&str>) {
+        if let Some(c) = state.events.counters() {
+            c.user(counters::UserFacts {
+                kind: self.kind,
+                error,
+                realm: &self.realm_name,
+                client_id: self.client_id.as_deref(),
+                details: &self.details,
+            });
+        }
+    }
+
     /// Reports success.
     pub fn success(self, state: &AppState) {
+        self.count(state, None);
         if self.wanted(state, false) {
             state.events.submit(self.finish(None));
         }
@@ -357,6 +410,7 @@ impl UserEvent {
 
     /// Reports failure with Keycloak's `error` value (the type gets `_ERROR`).
     pub fn error(self, state: &AppState, error: &str) {
+        self.count(state, Some(error));
         if self.wanted(state, true) {
             state.events.submit(self.finish(Some(error)));
         }
@@ -433,6 +487,7 @@ mod tests {
             },
             store: true,
             jboss: false,
+            audit_only: false,
         };
         events.submit(e("CREATE"));
         events.submit(e("UPDATE"));

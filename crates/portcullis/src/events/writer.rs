@@ -1,6 +1,7 @@
 //! The background task that drains the event queue: runs the listeners, then stores what the
 //! realms keep, in batches (one transaction per batch and kind). A store failure loses that
-//! batch of stored events (logged), never a request.
+//! batch of stored events (logged), never a request. Audited events are appended to the
+//! audit trail's hash chains in the same pass (`super::audit`).
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use tokio::sync::mpsc;
 
 pub use crate::config::events::JsonOutput;
 
+use super::audit;
 use super::listeners::{self, Level};
 use super::Envelope;
 use crate::store::{AdminEventRow, EventRow, Store};
@@ -25,6 +27,8 @@ pub struct WriterConfig {
     pub error_level: Level,
     /// The JSON-lines output, if on.
     pub json: Option<JsonOutput>,
+    /// Append audited events to the audit trail (`--audit-enabled`).
+    pub audit: bool,
 }
 
 type Sink = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
@@ -66,6 +70,7 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Envelope>, config: Wr
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut rows = Vec::new();
         let mut admin_rows = Vec::new();
+        let mut audit_entries = Vec::new();
         let mut text = String::new();
         for e in batch.drain(..) {
             match e {
@@ -79,6 +84,9 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Envelope>, config: Wr
                     } else {
                         config.success_level
                     };
+                    if config.audit && audit::audited(&event.kind) {
+                        audit_entries.push(audit::user_entry(&event));
+                    }
                     if jboss && listeners::enabled(level) {
                         listeners::log(level, &listeners::jboss_line(&event));
                     }
@@ -113,7 +121,14 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Envelope>, config: Wr
                     event,
                     store,
                     jboss,
+                    audit_only,
                 } => {
+                    if config.audit {
+                        audit_entries.push(audit::admin_entry(&event));
+                    }
+                    if audit_only {
+                        continue;
+                    }
                     if jboss && listeners::enabled(config.success_level) {
                         listeners::log(config.success_level, &listeners::jboss_admin_line(&event));
                     }
@@ -159,6 +174,21 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Envelope>, config: Wr
             if let Err(e) = store.insert_admin_events(&admin_rows).await {
                 tracing::warn!(error = %e, events = admin_rows.len(), "events: storing admin events failed");
             }
+        }
+        if !audit_entries.is_empty() {
+            append_audit(store.as_ref(), &audit_entries).await;
+        }
+    }
+}
+
+/// Appends a batch to the audit trail, trying once more after a failure (a busy database);
+/// a second failure loses the batch's records (logged as an error; the chains stay whole,
+/// since a failed append changes nothing).
+async fn append_audit(store: &dyn Store, entries: &[crate::store::AuditEntry]) {
+    if let Err(first) = store.append_audit(entries).await {
+        tracing::warn!(error = %first, records = entries.len(), "audit: appending failed; trying again");
+        if let Err(e) = store.append_audit(entries).await {
+            tracing::error!(error = %e, records = entries.len(), "audit: records lost: appending to the audit trail failed twice");
         }
     }
 }

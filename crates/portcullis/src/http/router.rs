@@ -60,9 +60,28 @@ pub fn router(state: AppState) -> Router {
     // JAX-RS matches a path with or without a trailing slash (`POST /admin/realms/` is what
     // @keycloak/keycloak-admin-client sends); an unmatched path ending in `/` is tried again
     // without it. An unmatched Admin API path gets Keycloak's JSON 404 (`admin::unmatched`).
+    // A request no route matched is counted under the route `UNKNOWN` (Micrometer's name);
+    // one retried without its trailing slash is counted by the route it then matches.
     let inner = r.clone();
     r.fallback(move |req: axum::extract::Request| {
-        trailing_slash(inner.clone(), admin_state.clone(), req)
+        let (inner, state) = (inner.clone(), admin_state.clone());
+        async move {
+            let start = std::time::Instant::now();
+            let method = req.method().to_string();
+            let path = req.uri().path();
+            let retried = path.len() > 1 && path.ends_with('/');
+            let metrics = state.config.metrics_enabled.then(|| state.metrics.clone());
+            let res = trailing_slash(inner, state, req).await;
+            if let (Some(m), false) = (metrics, retried) {
+                m.record(
+                    &method,
+                    res.status().as_u16(),
+                    "UNKNOWN",
+                    start.elapsed().as_secs_f64(),
+                );
+            }
+            res
+        }
     })
 }
 

@@ -2,6 +2,7 @@
 //! PostgreSQL) with the same migrations and the same test suite. Every write a caller is told
 //! succeeded is committed; [`Store::apply`] runs a batch in one transaction.
 
+pub mod audit;
 pub(crate) mod authz;
 pub(crate) mod ciba;
 mod devices;
@@ -21,6 +22,7 @@ mod users;
 
 use async_trait::async_trait;
 
+pub use audit::{AuditEntry, AuditHead, AuditRecord, AuditStore};
 pub use authz::{
     AuthzKind, AuthzRow, AuthzStore, AuthzWrite, NewResourceServer, ResourceServerRow,
 };
@@ -116,6 +118,7 @@ pub trait Store:
     + OrganizationStore
     + EventStore
     + AuthzStore
+    + AuditStore
     + Send
     + Sync
     + 'static
@@ -124,9 +127,42 @@ pub trait Store:
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The connection pool: connections open, idle, and the most it opens.
+    fn pool_stats(&self) -> PoolStats;
+    /// Online sessions stored, per realm id (expired ones leave with the next sweep).
+    async fn session_counts(&self) -> Result<Vec<(String, i64)>, StoreError>;
     /// Drops the read caches of users and sessions this store keeps (SQLite's; PostgreSQL
     /// keeps none), so the next reads go to the database.
     fn clear_user_cache(&self);
+}
+
+/// Upper bounds (seconds) of the buckets of [`WriteWaits`].
+pub const WAIT_BUCKETS: [f64; 11] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// How long writes waited for SQLite's single writer (for `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WriteWaits {
+    /// Writes that got their turn.
+    pub count: u64,
+    /// Seconds they waited, summed.
+    pub seconds: f64,
+    /// Waits at or under each bound of [`WAIT_BUCKETS`] (not cumulative).
+    pub buckets: [u64; 11],
+}
+
+/// The connection pool's state (for `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolStats {
+    /// Connections open.
+    pub open: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// Most connections the pool opens.
+    pub max: u32,
+    /// Waits for SQLite's single writer (none on PostgreSQL, whose writers run at once).
+    pub write_waits: Option<WriteWaits>,
 }
 
 /// Migration names of both backends, for the test that keeps them in step.

@@ -67,7 +67,16 @@ pub(crate) const GATE_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// take turns in arrival order and nobody sleeps. Reads never wait (WAL). PostgreSQL's writers
 /// run concurrently, so its gate is open.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct WriteGate(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
+pub(crate) struct WriteGate(Option<std::sync::Arc<Gate>>);
+
+/// The single writer's lock and how long writers waited for it.
+#[derive(Debug, Default)]
+pub(crate) struct Gate {
+    lock: tokio::sync::Mutex<()>,
+    waits: std::sync::atomic::AtomicU64,
+    waited_nanos: std::sync::atomic::AtomicU64,
+    buckets: [std::sync::atomic::AtomicU64; crate::store::WAIT_BUCKETS.len()],
+}
 
 impl WriteGate {
     /// A gate that lets one writer through at a time.
@@ -79,13 +88,38 @@ impl WriteGate {
     pub(crate) async fn enter(
         &self,
     ) -> Result<Option<tokio::sync::MutexGuard<'_, ()>>, crate::store::StoreError> {
+        use std::sync::atomic::Ordering::Relaxed;
         match &self.0 {
-            Some(m) => tokio::time::timeout(GATE_TIMEOUT, m.lock())
-                .await
-                .map(Some)
-                .map_err(|_| crate::store::StoreError::Busy),
+            Some(g) => {
+                let start = std::time::Instant::now();
+                let turn = tokio::time::timeout(GATE_TIMEOUT, g.lock.lock())
+                    .await
+                    .map_err(|_| crate::store::StoreError::Busy)?;
+                let waited = start.elapsed();
+                g.waits.fetch_add(1, Relaxed);
+                g.waited_nanos.fetch_add(
+                    u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX),
+                    Relaxed,
+                );
+                let secs = waited.as_secs_f64();
+                if let Some(i) = crate::store::WAIT_BUCKETS.iter().position(|b| secs <= *b) {
+                    if let Some(b) = g.buckets.get(i) {
+                        b.fetch_add(1, Relaxed);
+                    }
+                }
+                Ok(Some(turn))
+            }
             None => Ok(None),
         }
+    }
+    /// How long writers waited for their turn, where there is a gate.
+    pub(crate) fn waits(&self) -> Option<crate::store::WriteWaits> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0.as_ref().map(|g| crate::store::WriteWaits {
+            count: g.waits.load(Relaxed),
+            seconds: g.waited_nanos.load(Relaxed) as f64 / 1e9,
+            buckets: std::array::from_fn(|i| g.buckets.get(i).map_or(0, |b| b.load(Relaxed))),
+        })
     }
 }
 
@@ -480,6 +514,22 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            fn pool_stats(&self) -> $crate::store::PoolStats {
+                $crate::store::PoolStats {
+                    open: self.pool.size(),
+                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    max: self.pool.options().get_max_connections(),
+                    write_waits: self.gate.waits(),
+                }
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn session_counts(&self) -> Result<Vec<(String, i64)>, $crate::store::StoreError> {
+                Ok(sqlx::query_as("SELECT realm_id, COUNT(*) FROM user_session WHERE offline = 0 GROUP BY realm_id ORDER BY realm_id")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
             fn clear_user_cache(&self) {
                 $crate::store::sql::ReadCache::invalidate_users(self);
                 $crate::store::sql::ReadCache::invalidate_sessions(self);
@@ -498,6 +548,7 @@ macro_rules! impl_store {
         $crate::store::organizations::impl_organizations!($store, $db);
         $crate::store::events::impl_events!($store, $db);
         $crate::store::authz::impl_authz!($store, $db);
+        $crate::store::audit::impl_audit!($store, $db);
     };
 }
 
