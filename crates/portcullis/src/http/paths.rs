@@ -4,6 +4,10 @@
 pub const REALM: &str = "/realms/{realm}";
 /// OIDC discovery document.
 pub const DISCOVERY: &str = "/realms/{realm}/.well-known/openid-configuration";
+/// UMA 2.0 discovery document.
+pub const UMA_DISCOVERY: &str = "/realms/{realm}/.well-known/uma2-configuration";
+/// Authorization Services' Protection API base (advertised by UMA discovery).
+pub const AUTHZ_PROTECTION: &str = "/realms/{realm}/authz/protection";
 /// JWKS.
 pub const CERTS: &str = "/realms/{realm}/protocol/openid-connect/certs";
 /// Authorization endpoint.

@@ -80,6 +80,61 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
     })
 }
 
+/// The fields of the OIDC document Keycloak's `UmaConfiguration` repeats.
+const UMA_FIELDS: &[&str] = &[
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "introspection_endpoint",
+    "end_session_endpoint",
+    "jwks_uri",
+    "grant_types_supported",
+    "response_types_supported",
+    "response_modes_supported",
+    "registration_endpoint",
+    "token_endpoint_auth_methods_supported",
+    "token_endpoint_auth_signing_alg_values_supported",
+    "scopes_supported",
+];
+
+/// The UMA 2.0 document of a realm (`UmaWellKnownProvider`): part of the OIDC document and
+/// the Protection API's endpoints.
+pub fn uma_document(snap: &RealmSnapshot, base: &str) -> Value {
+    let oidc = document(snap, base);
+    let mut out = serde_json::Map::new();
+    for f in UMA_FIELDS {
+        if let Some(v) = oidc.get(*f) {
+            out.insert((*f).to_string(), v.clone());
+        }
+    }
+    let protection = paths::url(base, paths::AUTHZ_PROTECTION, &snap.name);
+    out.insert(
+        "resource_registration_endpoint".into(),
+        json!(format!("{protection}/resource_set")),
+    );
+    out.insert(
+        "permission_endpoint".into(),
+        json!(format!("{protection}/permission")),
+    );
+    out.insert(
+        "policy_endpoint".into(),
+        json!(format!("{protection}/uma-policy")),
+    );
+    Value::Object(out)
+}
+
+/// Handler of `GET /realms/{realm}/.well-known/uma2-configuration`.
+pub async fn get_uma(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, HttpError> {
+    let snap: Arc<RealmSnapshot> = state.realm(&realm)?;
+    let base = state.base_url(&headers, &uri)?;
+    Ok(axum::Json(uma_document(&snap, &base)).into_response())
+}
+
 /// Handler.
 pub async fn get(
     State(state): State<AppState>,

@@ -118,6 +118,14 @@ impl Params {
         })
     }
 
+    /// The name of a parameter given more than once, other than those in `allowed`.
+    pub fn repeated_except(&self, allowed: &[&str]) -> Option<&str> {
+        self.0.iter().enumerate().find_map(|(i, (k, _))| {
+            (!allowed.contains(&k.as_str()) && self.0[..i].iter().any(|(n, _)| n == k))
+                .then_some(k.as_str())
+        })
+    }
+
     /// A required parameter (Keycloak's wording).
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
         self.get(name)
@@ -129,8 +137,9 @@ impl Params {
 pub struct Form(pub Params);
 
 /// Parameters the token endpoint accepts more than once (RFC 8693 §2.1 `audience`,
-/// `resource`); the endpoint refuses repeats for every grant but token exchange.
-pub const MULTI_VALUED: &[&str] = &["audience", "resource"];
+/// `resource`; the UMA grant's `permission`); the endpoint refuses repeats for every grant
+/// but token exchange, and all but `permission` for the UMA grant.
+pub const MULTI_VALUED: &[&str] = &["audience", "resource", "permission"];
 
 /// Extractor for the token endpoint: like [`Form`], but [`MULTI_VALUED`] parameters may
 /// repeat.

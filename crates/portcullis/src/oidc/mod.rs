@@ -65,6 +65,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                 .options(cors::preflight_get),
         )
         .route(
+            paths::UMA_DISCOVERY,
+            get(discovery::get_uma)
+                .layer(axum::middleware::from_fn(cors::public))
+                .options(cors::preflight_get),
+        )
+        .route(
             paths::CERTS,
             get(certs::get)
                 .layer(axum::middleware::from_fn(cors::public))

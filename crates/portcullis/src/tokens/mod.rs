@@ -507,6 +507,21 @@ pub fn issue_with_audience(
     build(req, requested, &Shape::token_endpoint(req))
 }
 
+/// An RPT (Keycloak's `AuthorizationTokenService.createAuthorizationResponse`): the access
+/// token of [`issue`] (no ID token) carrying `authorization` and, when its `aud` lacks it, the
+/// resource server's `clientId`.
+#[tracing::instrument(level = "debug", skip_all)]
+pub fn issue_rpt(
+    req: &TokenRequest<'_>,
+    authorization: &Value,
+    resource_server: &str,
+) -> Result<Issued, OAuthError> {
+    let mut shape = Shape::token_endpoint(req);
+    shape.id_token = false;
+    shape.rpt = Some((authorization, resource_server));
+    build(req, None, &shape)
+}
+
 /// What the authorization endpoint asks for when it answers with tokens (implicit and hybrid
 /// response types, Keycloak's `OIDCLoginProtocol.authenticated`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -544,6 +559,7 @@ pub fn issue_front_channel(
             c_hash: front.code,
             s_hash: front.state.filter(|s| !s.is_empty()),
             access_lifespan: access,
+            rpt: None,
         },
     )
 }
@@ -555,6 +571,8 @@ struct Shape<'a> {
     c_hash: Option<&'a str>,
     s_hash: Option<&'a str>,
     access_lifespan: Option<i64>,
+    /// An RPT's `authorization` claim and resource server `clientId`.
+    rpt: Option<(&'a Value, &'a str)>,
 }
 
 impl Shape<'_> {
@@ -566,6 +584,7 @@ impl Shape<'_> {
             c_hash: None,
             s_hash: None,
             access_lifespan: None,
+            rpt: None,
         }
     }
 }
@@ -618,6 +637,21 @@ fn build(
     access.insert("scope".into(), json!(scope));
     if let Some(requested) = requested {
         restrict_audience(&mut access, requested);
+    }
+    if let Some((authorization, rs)) = shape.rpt {
+        access.insert("authorization".into(), authorization.clone());
+        let mut aud = audiences(&access);
+        if !aud.iter().any(|a| a == rs) {
+            aud.push(rs.to_string());
+            access.insert(
+                "aud".into(),
+                if aud.len() == 1 {
+                    json!(aud[0])
+                } else {
+                    json!(aud)
+                },
+            );
+        }
     }
     let audience = audiences(&access);
     let access_alg = alg_for(req.snap, settings.access_token_alg.as_deref());

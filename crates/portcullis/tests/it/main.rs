@@ -41,4 +41,5 @@ mod registration;
 mod security;
 mod store;
 mod token;
+mod uma;
 mod walkthroughs;

@@ -11,6 +11,7 @@ pub mod password;
 pub mod poll;
 pub mod refresh_token;
 pub mod token_exchange;
+pub mod uma_ticket;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Uri};
@@ -36,6 +37,7 @@ pub const GRANT_TYPES: &[&str] = &[
     device_code::GRANT_TYPE,
     token_exchange::GRANT_TYPE,
     ciba::GRANT_TYPE,
+    uma_ticket::GRANT_TYPE,
 ];
 
 /// What every grant receives.
@@ -117,6 +119,7 @@ fn event_type(grant_type: &str) -> &'static str {
         device_code::GRANT_TYPE => "OAUTH2_DEVICE_CODE_TO_TOKEN",
         token_exchange::GRANT_TYPE => "TOKEN_EXCHANGE",
         ciba::GRANT_TYPE => "AUTHREQID_TO_TOKEN",
+        uma_ticket::GRANT_TYPE => "PERMISSION_TOKEN",
         _ => "LOGIN",
     }
 }
@@ -210,7 +213,14 @@ pub async fn post(
     };
     // Only token exchange takes repeated parameters (`audience`, `resource`), as in Keycloak's
     // `TokenExchangeGrantType.getSupportedMultivaluedRequestParameters`.
-    if grant_type != token_exchange::GRANT_TYPE {
+    // The UMA grant repeats `permission` (`PermissionGrantType`).
+    if grant_type == uma_ticket::GRANT_TYPE {
+        if let Some(name) = params.repeated_except(&["permission"]) {
+            return Err(OAuthError::invalid_request(format!(
+                "duplicated parameter: {name}"
+            )));
+        }
+    } else if grant_type != token_exchange::GRANT_TYPE {
         if let Some(name) = params.repeated() {
             return Err(OAuthError::invalid_request(format!(
                 "duplicated parameter: {name}"
@@ -225,6 +235,7 @@ pub async fn post(
         device_code::GRANT_TYPE => device_code::grant(&ctx).await,
         token_exchange::GRANT_TYPE => token_exchange::grant(&ctx).await,
         ciba::GRANT_TYPE => ciba::grant(&ctx).await,
+        uma_ticket::GRANT_TYPE => uma_ticket::grant(&ctx).await,
         _ => Err(OAuthError::unsupported_grant_type()),
     };
     let named = ctx.event_error.lock().ok().and_then(|e| *e);

@@ -1,0 +1,400 @@
+//! POST /realms/{realm}/protocol/openid-connect/token  (grant_type=urn:ietf:params:oauth:grant-type:uma-ticket)
+//! Keycloak's `PermissionGrantType` and `AuthorizationTokenService.authorize` without a
+//! permission ticket: the caller (the bearer token's user, or the authenticated client's
+//! service account) asks a resource server (`audience`) for `permission`s; the answer is a
+//! decision (`response_mode=decision`), the granted permissions (`response_mode=permissions`)
+//! or an RPT (an access token with `authorization.permissions`).
+//!
+//! Not built (each answered with a 400 naming it): `ticket`, `claim_token`, `pct`, `rpt`
+//! (upgrade), `submit_request`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+
+use crate::authz::{self, Asked, GroupRef, Identity, ResourceFormat, ResourceServer};
+use crate::http::oauth_error::OAuthError;
+use crate::model::Role;
+use crate::oidc::bearer::{from_header, verify_access};
+use crate::oidc::client_auth;
+use crate::realm::snapshot::RealmSnapshot;
+use crate::representation::{ClientRepresentation, RealmRepresentation, UserRepresentation};
+use crate::tokens::{self, TokenRequest};
+use crate::users::parse_user;
+
+use super::client_credentials::service_account_username;
+use super::{json_response, response, GrantContext};
+
+/// The grant type.
+pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:uma-ticket";
+
+/// Compiled resource servers by (realm id, client UUID, version): a change bumps the version,
+/// so a stale entry is never read again and ages out.
+type Compiled = moka::sync::Cache<(String, String, i64), Arc<ResourceServer>>;
+
+fn compiled() -> &'static Compiled {
+    static CACHE: OnceLock<Compiled> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        moka::sync::Cache::builder()
+            .max_capacity(256)
+            .time_to_idle(std::time::Duration::from_secs(3600))
+            .build()
+    })
+}
+
+fn err(status: StatusCode, error: &'static str, d: impl Into<String>) -> OAuthError {
+    OAuthError {
+        status,
+        error,
+        description: d.into(),
+        www_authenticate: None,
+    }
+}
+
+/// Parameters of Keycloak's grant this server does not implement: refused, never ignored.
+const UNSUPPORTED: &[&str] = &["ticket", "claim_token", "pct", "rpt", "submit_request"];
+
+/// The grant.
+pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
+    let store = ctx.state.store.as_ref();
+    // The requester: the bearer token's user (no client authentication then, as Keycloak lets
+    // public clients in with their access token), else the authenticated client's service
+    // account.
+    let (client, user_id, token_claims) = match from_header(ctx.headers) {
+        Some(bearer) => {
+            let claims = verify_access(store, ctx.snap, &ctx.issuer, bearer, ctx.now)
+                .await?
+                .map_err(|_| {
+                    ctx.fail(crate::events::errors::INVALID_TOKEN);
+                    OAuthError::invalid_grant_401("Invalid bearer token")
+                })?;
+            let azp = claims
+                .get("azp")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let client = ctx
+                .snap
+                .index
+                .client(&ctx.snap.rep, azp)
+                .ok_or_else(|| OAuthError::invalid_grant_401("Invalid bearer token"))?;
+            ctx.ev(|e| e.set_client(azp.to_string()));
+            let sub = claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            (client, sub, Some(claims))
+        }
+        None => {
+            let client =
+                client_auth::authenticate(ctx.snap, store, &ctx.issuer, ctx.headers, ctx.params)
+                    .await?;
+            ctx.client_authenticated(client);
+            let client_id = client.client_id.as_deref().unwrap_or_default();
+            let row = match client.service_accounts_enabled {
+                Some(true) => {
+                    store
+                        .user_by_username(&ctx.snap.id, &service_account_username(client_id))
+                        .await?
+                }
+                _ => None,
+            };
+            let row = row.ok_or_else(|| {
+                OAuthError::unauthorized_client("Client not enabled to retrieve service account")
+            })?;
+            (client, row.id, None)
+        }
+    };
+    if let Some(p) = UNSUPPORTED.iter().find(|p| ctx.params.get(p).is_some()) {
+        return Err(OAuthError::invalid_request(format!(
+            "Parameter {p} is not supported by this server"
+        )));
+    }
+    let response_mode = ctx.params.get("response_mode");
+    if !matches!(response_mode, None | Some("decision") | Some("permissions")) {
+        return Err(OAuthError::invalid_request("Invalid response_mode"));
+    }
+    let row = store
+        .user_by_id(&ctx.snap.id, &user_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant_401("Invalid bearer token"))?;
+    let user = parse_user(&row)?;
+    ctx.ev(|e| {
+        e.set_user(row.id.clone());
+        e.set_detail("username", row.username.clone());
+    });
+
+    // The resource server (`getResourceServer`).
+    let audience = ctx
+        .params
+        .get("audience")
+        .ok_or_else(|| OAuthError::invalid_request("You must provide the issuedFor"))?;
+    let target = ctx
+        .snap
+        .index
+        .client(&ctx.snap.rep, audience)
+        .ok_or_else(|| OAuthError::invalid_request("Unknown resource server id."))?;
+    let target_uuid = target.id.as_deref().unwrap_or_default();
+    let rs = resource_server(ctx, target_uuid, audience).await?;
+
+    let identity = identity(ctx.snap, client, &user, &user_id, token_claims, ctx.now);
+    let permissions: Vec<String> = ctx
+        .params
+        .all("permission")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let format = match ctx.params.get("permission_resource_format") {
+        Some("uri") => ResourceFormat::Uri {
+            matching: ctx.params.get("permission_resource_matching_uri") == Some("true"),
+        },
+        _ => ResourceFormat::Id,
+    };
+    let asked = authz::resolve_permissions(
+        &rs,
+        &identity.id,
+        &permissions,
+        ctx.params.get("scope"),
+        format,
+    )
+    .map_err(|e| err(StatusCode::BAD_REQUEST, e.error(), e.to_string()))?;
+    let limit = match ctx.params.get("response_permissions_limit") {
+        Some(v) => Some(v.parse::<usize>().map_err(|_| {
+            OAuthError::invalid_request("Invalid value for response_permissions_limit")
+        })?),
+        None => None,
+    };
+    let include_names = ctx.params.get("response_include_resource_name") != Some("false");
+    let everything = [Asked::Everything];
+    let req = authz::Request {
+        asked: if permissions.is_empty() {
+            &everything
+        } else {
+            &asked
+        },
+        limit,
+        include_resource_name: include_names,
+    };
+    let granted = authz::evaluate_request(&rs, &identity, &req);
+    if granted.is_empty() {
+        ctx.fail(crate::events::errors::ACCESS_DENIED);
+        return Err(err(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            "not_authorized",
+        ));
+    }
+    match response_mode {
+        Some("decision") => Ok(json_response(Map::from_iter([(
+            "result".to_string(),
+            json!(true),
+        )]))),
+        Some(_) => {
+            let list = serde_json::to_value(&granted).map_err(|_| OAuthError::server_error())?;
+            let mut r = axum::response::IntoResponse::into_response(axum::Json(list));
+            r.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            Ok(r)
+        }
+        None => {
+            let authorization = json!({ "permissions": granted });
+            rpt(
+                ctx,
+                client,
+                &row.id,
+                &user,
+                token_claims_sid(ctx),
+                &authorization,
+                audience,
+            )
+            .await
+        }
+    }
+}
+
+/// The `sid` of the bearer token, if any (the RPT keeps the session).
+fn token_claims_sid(ctx: &GrantContext<'_>) -> Option<String> {
+    let bearer = from_header(ctx.headers)?;
+    let parsed = crate::crypto::jws::parse(bearer).ok()?;
+    parsed
+        .claims
+        .get("sid")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// The compiled resource server of a client, from the cache when its stored version has not
+/// changed (the version is read on every request, so another node's change is seen).
+async fn resource_server(
+    ctx: &GrantContext<'_>,
+    client_uuid: &str,
+    client_id: &str,
+) -> Result<Arc<ResourceServer>, OAuthError> {
+    let store = ctx.state.store.as_ref();
+    let row = store
+        .resource_server(&ctx.snap.id, client_uuid)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_request("Client does not support permissions"))?;
+    let key = (ctx.snap.id.clone(), client_uuid.to_string(), row.version);
+    if let Some(rs) = compiled().get(&key) {
+        return Ok(rs);
+    }
+    let (rep, version) =
+        crate::realm::authz::stored_representation(store, &ctx.snap.id, client_uuid, client_id)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_request("Client does not support permissions"))?;
+    let rs = Arc::new(ResourceServer::compile(&rep).map_err(|e| {
+        tracing::error!(realm = %ctx.snap.name, client_id, error = %e, "resource server does not compile");
+        OAuthError::server_error()
+    })?);
+    compiled().insert(
+        (ctx.snap.id.clone(), client_uuid.to_string(), version),
+        rs.clone(),
+    );
+    Ok(rs)
+}
+
+/// The id of a role, from the realm document.
+fn role_id(rep: &RealmRepresentation, role: &Role) -> Option<String> {
+    let roles = rep.roles.as_ref()?;
+    match role {
+        Role::Realm(name) => roles
+            .realm
+            .iter()
+            .flatten()
+            .find(|r| r.name.as_deref() == Some(name))
+            .and_then(|r| r.id.clone()),
+        Role::Client(client, name) => roles
+            .client
+            .as_ref()?
+            .get(client)?
+            .iter()
+            .find(|r| r.name.as_deref() == Some(name))
+            .and_then(|r| r.id.clone()),
+    }
+}
+
+/// The group at a path and its ancestors (`/a/b` → `/a`), with ids.
+fn group_chain(rep: &RealmRepresentation, path: &str) -> Vec<GroupRef> {
+    let mut out = Vec::new();
+    let mut list = rep.groups.as_deref().unwrap_or_default();
+    let mut at = String::new();
+    for seg in path.trim_start_matches('/').split('/') {
+        let Some(g) = list.iter().find(|g| g.name.as_deref() == Some(seg)) else {
+            break;
+        };
+        at = format!("{at}/{seg}");
+        out.push(GroupRef {
+            id: g.id.clone().unwrap_or_default(),
+            name: seg.to_string(),
+            path: at.clone(),
+        });
+        list = g.sub_groups.as_deref().unwrap_or_default();
+    }
+    out
+}
+
+/// Keycloak's `KeycloakIdentity` for the requester: roles the token would carry and the
+/// user's effective roles (read live), groups, the client, the client scopes, the claims.
+fn identity(
+    snap: &RealmSnapshot,
+    client: &ClientRepresentation,
+    user: &UserRepresentation,
+    user_id: &str,
+    token_claims: Option<Map<String, Value>>,
+    now: i64,
+) -> Identity {
+    let rep = &snap.rep;
+    let scope_names: Vec<String> = token_claims
+        .as_ref()
+        .and_then(|c| c.get("scope"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let scopes: Vec<_> = scope_names
+        .iter()
+        .filter_map(|n| snap.index.scope(rep, n))
+        .collect();
+    let ids = |roles: std::collections::BTreeSet<Role>| -> HashSet<String> {
+        roles.iter().filter_map(|r| role_id(rep, r)).collect()
+    };
+    let token_roles = ids(tokens::roles_in_scope(snap, client, user, &scopes));
+    let mut all =
+        crate::realm::index::role_refs(user.realm_roles.as_ref(), user.client_roles.as_ref());
+    for g in user.groups.iter().flatten() {
+        all.extend(snap.index.group_roles(g).iter().cloned());
+    }
+    let user_roles = ids(snap.index.expand(all));
+    let mut groups = Vec::new();
+    let mut ancestors = Vec::new();
+    for path in user.groups.iter().flatten() {
+        let mut chain = group_chain(rep, path);
+        if let Some(g) = chain.pop() {
+            groups.push(g);
+        }
+        for a in chain {
+            if !ancestors.contains(&a) {
+                ancestors.push(a);
+            }
+        }
+    }
+    let client_id = client.client_id.clone().unwrap_or_default();
+    let mut context = std::collections::BTreeMap::new();
+    context.insert("kc.client.id".to_string(), vec![client_id]);
+    context.insert("kc.realm.name".to_string(), vec![snap.name.clone()]);
+    Identity {
+        id: user_id.to_string(),
+        token_role_ids: token_roles,
+        user_role_ids: Some(user_roles),
+        groups,
+        ancestor_groups: ancestors,
+        client: client.id.clone(),
+        client_scope_ids: scopes.iter().filter_map(|s| s.id.clone()).collect(),
+        claims: token_claims.unwrap_or_default(),
+        context,
+        time: now,
+    }
+}
+
+/// The RPT: an access token for the requester's client carrying `authorization` and the
+/// resource server in `aud` (`createAuthorizationResponse`).
+#[allow(clippy::too_many_arguments)]
+async fn rpt(
+    ctx: &GrantContext<'_>,
+    client: &ClientRepresentation,
+    user_id: &str,
+    user: &UserRepresentation,
+    sid: Option<String>,
+    authorization: &Value,
+    audience: &str,
+) -> Result<Response, OAuthError> {
+    let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, None)?;
+    let notes = Map::new();
+    let memberships =
+        tokens::memberships(ctx.state.store.as_ref(), ctx.snap, user_id, &scopes).await?;
+    let req = TokenRequest {
+        snap: ctx.snap,
+        issuer: &ctx.issuer,
+        client,
+        user_id,
+        user,
+        sid: sid.as_deref(),
+        notes: &notes,
+        scopes: &scopes,
+        memberships: &memberships,
+        openid,
+        nonce: None,
+        now: ctx.now,
+    };
+    let issued = tokens::issue_rpt(&req, authorization, audience)?;
+    ctx.issued(&issued, None);
+    Ok(response(&issued, None, sid.as_deref(), ctx.snap.not_before))
+}

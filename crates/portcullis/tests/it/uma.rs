@@ -1,0 +1,495 @@
+//! The UMA grant (`urn:ietf:params:oauth:grant-type:uma-ticket`) over HTTP, on SQLite and
+//! PostgreSQL: seed 000's resource server imported through the Admin API, a `TENANT_MEMBER`
+//! allowed `event:read` and denied `event:manage`, a `TENANT_ADMIN` allowed both, as a
+//! decision, as the permission list and as an RPT; bad inputs with Keycloak's errors; UMA
+//! discovery.
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const REALM: &str = "events";
+const RS: &str = "event-platform-backend";
+
+fn realm_json() -> Value {
+    json!({
+        "realm": REALM,
+        "roles": {"realm": [{"name": "TENANT_ADMIN"}, {"name": "TENANT_MEMBER"}]},
+        "clients": [
+            {"clientId": "spa", "publicClient": true, "directAccessGrantsEnabled": true},
+            {"clientId": "worker", "secret": "worker-secret", "serviceAccountsEnabled": true}
+        ],
+        "users": [
+            {"username": "member", "enabled": true, "realmRoles": ["TENANT_MEMBER"],
+             "credentials": [{"type": "password", "value": "member-pw"}]},
+            {"username": "boss", "enabled": true, "realmRoles": ["TENANT_ADMIN"],
+             "credentials": [{"type": "password", "value": "boss-pw"}]}
+        ]
+    })
+}
+
+fn token_url(server: &TestServer) -> String {
+    server.url(&format!("/realms/{REALM}/protocol/openid-connect/token"))
+}
+
+async fn admin_call(server: &TestServer, token: &str, method: &str, path: &str, body: Value) {
+    let (s, v, _) = call(server, method, path, Some(token), Some(body)).await;
+    assert!((200..300).contains(&s), "{method} {path}: {s} {v}");
+}
+
+/// A server with seed 000's resource server (section 2's JSON files), imported through the
+/// Admin API, the `*-read` permissions `AFFIRMATIVE`.
+async fn seeded(backend: Backend) -> Option<(Data, TestServer)> {
+    let data = Data::new(backend).await?;
+    let server = start_with(&data, &[realm_json()]).await;
+    let admin = admin_token(&server).await;
+    let (s, v, h) = call(
+        &server,
+        "POST",
+        &format!("/admin/realms/{REALM}/clients"),
+        Some(&admin),
+        Some(json!({"clientId": RS, "secret": "rs-secret", "authorizationServicesEnabled": true})),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let id = h["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let rs = |rest: &str| format!("/admin/realms/{REALM}/clients/{id}/authz/resource-server{rest}");
+    for n in ["event", "ticket", "order"] {
+        for s in ["read", "manage"] {
+            admin_call(
+                &server,
+                &admin,
+                "POST",
+                &rs("/scope"),
+                json!({"name": format!("{n}:{s}")}),
+            )
+            .await;
+        }
+    }
+    for n in ["event", "ticket", "order"] {
+        admin_call(
+            &server,
+            &admin,
+            "POST",
+            &rs("/resource"),
+            json!({"name": n, "type": format!("urn:resource:{n}"),
+                   "scopes": [{"name": format!("{n}:read")}, {"name": format!("{n}:manage")}]}),
+        )
+        .await;
+    }
+    for (name, role) in [
+        ("policy-tenant-admin", "TENANT_ADMIN"),
+        ("policy-tenant-member", "TENANT_MEMBER"),
+    ] {
+        let roles = json!([{"id": role, "required": false}]).to_string();
+        admin_call(
+            &server,
+            &admin,
+            "POST",
+            &rs("/policy"),
+            json!({"name": name, "type": "role", "config": {"roles": roles}}),
+        )
+        .await;
+    }
+    for n in ["event", "ticket", "order"] {
+        admin_call(
+            &server,
+            &admin,
+            "POST",
+            &rs("/permission/scope"),
+            json!({"name": format!("{n}-manage"), "scopes": [format!("{n}:manage")],
+                   "policies": ["policy-tenant-admin"]}),
+        )
+        .await;
+        admin_call(
+            &server,
+            &admin,
+            "POST",
+            &rs("/permission/scope"),
+            json!({"name": format!("{n}-read"), "scopes": [format!("{n}:read")],
+                   "policies": ["policy-tenant-admin", "policy-tenant-member"],
+                   "decisionStrategy": "AFFIRMATIVE"}),
+        )
+        .await;
+    }
+    Some((data, server))
+}
+
+async fn user_token(server: &TestServer, user: &str) -> String {
+    let (s, v, _) = post_form(
+        &token_url(server),
+        None,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "spa"),
+            ("username", user),
+            ("password", &format!("{user}-pw")),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+/// A UMA grant with a bearer token: status and body.
+async fn uma(server: &TestServer, bearer: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let mut all = vec![("grant_type", "urn:ietf:params:oauth:grant-type:uma-ticket")];
+    all.extend_from_slice(form);
+    let r = client()
+        .post(token_url(server))
+        .bearer_auth(bearer)
+        .form(&all)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn scopes_of(perms: &Value, resource: &str) -> Vec<String> {
+    let mut out: Vec<String> = perms
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["rsname"] == json!(resource))
+        .flat_map(|p| p["scopes"].as_array().cloned().unwrap_or_default())
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+async fn seed_case(backend: Backend) {
+    let Some((data, server)) = seeded(backend).await else {
+        return;
+    };
+    let member = user_token(&server, "member").await;
+    let boss = user_token(&server, "boss").await;
+    let denied = json!({"error": "access_denied", "error_description": "not_authorized"});
+
+    // Decision mode.
+    for (token, scope, granted) in [
+        (&member, "event#event:read", true),
+        (&member, "event#event:manage", false),
+        (&boss, "event#event:read", true),
+        (&boss, "event#event:manage", true),
+    ] {
+        let (s, v) = uma(
+            &server,
+            token,
+            &[
+                ("audience", RS),
+                ("permission", scope),
+                ("response_mode", "decision"),
+            ],
+        )
+        .await;
+        if granted {
+            assert_eq!((s, &v), (200, &json!({"result": true})), "{scope}");
+        } else {
+            assert_eq!((s, &v), (403, &denied), "{scope}");
+        }
+    }
+
+    // Permissions mode: a member asking for both gets only `event:read`.
+    let both = [
+        ("audience", RS),
+        ("permission", "event#event:read"),
+        ("permission", "event#event:manage"),
+        ("response_mode", "permissions"),
+    ];
+    let (s, v) = uma(&server, &member, &both).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(scopes_of(&v, "event"), ["event:read"]);
+    assert!(v[0]["rsid"].is_string(), "{v}");
+    let (s, v) = uma(&server, &boss, &both).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(scopes_of(&v, "event"), ["event:manage", "event:read"]);
+    // Without names.
+    let (_, v) = uma(
+        &server,
+        &boss,
+        &[
+            ("audience", RS),
+            ("permission", "event#event:read"),
+            ("response_mode", "permissions"),
+            ("response_include_resource_name", "false"),
+        ],
+    )
+    .await;
+    assert!(v[0].get("rsname").is_none(), "{v}");
+    // Everything, limited to one resource.
+    let (s, v) = uma(
+        &server,
+        &member,
+        &[("audience", RS), ("response_mode", "permissions")],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(scopes_of(&v, "order"), ["order:read"]);
+    assert_eq!(scopes_of(&v, "ticket"), ["ticket:read"]);
+    let (_, v) = uma(
+        &server,
+        &member,
+        &[
+            ("audience", RS),
+            ("response_mode", "permissions"),
+            ("response_permissions_limit", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+
+    // The RPT.
+    let (s, v) = uma(&server, &member, &both[..3]).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["token_type"], json!("Bearer"));
+    let rpt = v["access_token"].as_str().unwrap();
+    let claims = payload(rpt);
+    let perms = &claims["authorization"]["permissions"];
+    assert_eq!(scopes_of(perms, "event"), ["event:read"]);
+    let aud = match &claims["aud"] {
+        Value::String(a) => vec![a.clone()],
+        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_string()).collect(),
+        other => panic!("aud {other}"),
+    };
+    assert!(aud.contains(&RS.to_string()), "{claims}");
+    assert_eq!(claims["azp"], json!("spa"));
+    // Signed by the realm: the userinfo endpoint takes it.
+    let (s, _, _) = call(
+        &server,
+        "GET",
+        &format!("/realms/{REALM}/protocol/openid-connect/userinfo"),
+        Some(rpt),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, v) = uma(&server, &boss, &both[..3]).await;
+    assert_eq!(s, 200, "{v}");
+    let perms = &payload(v["access_token"].as_str().unwrap())["authorization"]["permissions"];
+    assert_eq!(scopes_of(perms, "event"), ["event:manage", "event:read"]);
+
+    // The service account of an authenticated client, without a bearer token: no tenant role.
+    let (s, v, _) = post_form(
+        &token_url(&server),
+        Some(("worker", "worker-secret")),
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:uma-ticket"),
+            ("audience", RS),
+            ("permission", "event#event:read"),
+            ("response_mode", "decision"),
+        ],
+    )
+    .await;
+    assert_eq!((s, v), (403, denied.clone()));
+
+    // A change is seen at once (the compiled server is cached by version).
+    let admin = admin_token(&server).await;
+    let (_, list, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/clients?clientId={RS}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let id = list[0]["id"].as_str().unwrap();
+    let base = format!("/admin/realms/{REALM}/clients/{id}/authz/resource-server");
+    let (_, perm, _) = call(
+        &server,
+        "GET",
+        &format!("{base}/permission?name=event-manage"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let perm_id = perm[0]["id"].as_str().unwrap();
+    admin_call(
+        &server,
+        &admin,
+        "PUT",
+        &format!("{base}/permission/scope/{perm_id}"),
+        json!({"id": perm_id, "name": "event-manage", "scopes": ["event:manage"],
+               "policies": ["policy-tenant-admin", "policy-tenant-member"],
+               "decisionStrategy": "AFFIRMATIVE"}),
+    )
+    .await;
+    let (s, v) = uma(
+        &server,
+        &member,
+        &[
+            ("audience", RS),
+            ("permission", "event#event:manage"),
+            ("response_mode", "decision"),
+        ],
+    )
+    .await;
+    assert_eq!((s, v), (200, json!({"result": true})));
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn seed_case_sqlite() {
+    seed_case(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn seed_case_postgres() {
+    seed_case(Backend::Postgres).await;
+}
+
+/// A bad request: its form, and the status, `error` and `error_description` expected.
+type Case = (
+    Vec<(&'static str, &'static str)>,
+    u16,
+    &'static str,
+    &'static str,
+);
+
+/// Bad inputs, each with Keycloak's status and body.
+#[tokio::test]
+async fn bad_inputs() {
+    let Some((data, server)) = seeded(Backend::Sqlite).await else {
+        return;
+    };
+    let member = user_token(&server, "member").await;
+    let cases: Vec<Case> = vec![
+        (
+            vec![("audience", RS), ("permission", "nope#event:read")],
+            400,
+            "invalid_resource",
+            "Resource with id [nope] does not exist.",
+        ),
+        (
+            vec![("audience", RS), ("permission", "event#nope")],
+            400,
+            "invalid_scope",
+            "One of the given scopes [nope] is invalid",
+        ),
+        (
+            vec![("permission", "event#event:read")],
+            400,
+            "invalid_request",
+            "You must provide the issuedFor",
+        ),
+        (
+            vec![("audience", "nobody"), ("permission", "event#event:read")],
+            400,
+            "invalid_request",
+            "Unknown resource server id.",
+        ),
+        (
+            vec![("audience", "spa"), ("permission", "event#event:read")],
+            400,
+            "invalid_request",
+            "Client does not support permissions",
+        ),
+        (
+            vec![("audience", RS), ("response_mode", "rpt")],
+            400,
+            "invalid_request",
+            "Invalid response_mode",
+        ),
+        (
+            vec![("audience", RS), ("ticket", "abc")],
+            400,
+            "invalid_request",
+            "Parameter ticket is not supported by this server",
+        ),
+        (
+            vec![("audience", RS), ("claim_token", "e30")],
+            400,
+            "invalid_request",
+            "Parameter claim_token is not supported by this server",
+        ),
+        (
+            vec![("audience", RS), ("audience", RS)],
+            400,
+            "invalid_request",
+            "duplicated parameter: audience",
+        ),
+    ];
+    for (form, status, error, description) in cases {
+        let (s, v) = uma(&server, &member, &form).await;
+        assert_eq!(
+            (s, &v),
+            (
+                status,
+                &json!({"error": error, "error_description": description})
+            ),
+            "{form:?}"
+        );
+    }
+    // A forged bearer token: the member's with another signature.
+    let mut parts: Vec<&str> = member.split('.').collect();
+    let forged_sig = "AAAA".repeat(20);
+    parts[2] = &forged_sig;
+    let forged = parts.join(".");
+    let (s, v) = uma(
+        &server,
+        &forged,
+        &[("audience", RS), ("permission", "event#event:read")],
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (
+            401,
+            json!({"error": "invalid_grant", "error_description": "Invalid bearer token"})
+        )
+    );
+    data.cleanup().await;
+}
+
+/// `GET /realms/{r}/.well-known/uma2-configuration`: Keycloak's `UmaConfiguration` fields.
+#[tokio::test]
+async fn uma_discovery() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[realm_json()]).await;
+    let (s, v) =
+        get_json(&server.url(&format!("/realms/{REALM}/.well-known/uma2-configuration"))).await;
+    assert_eq!(s, 200, "{v}");
+    let base = server.url(&format!("/realms/{REALM}"));
+    assert_eq!(v["issuer"], json!(base));
+    assert_eq!(
+        v["token_endpoint"],
+        json!(format!("{base}/protocol/openid-connect/token"))
+    );
+    assert_eq!(
+        v["resource_registration_endpoint"],
+        json!(format!("{base}/authz/protection/resource_set"))
+    );
+    assert_eq!(
+        v["permission_endpoint"],
+        json!(format!("{base}/authz/protection/permission"))
+    );
+    assert_eq!(
+        v["policy_endpoint"],
+        json!(format!("{base}/authz/protection/uma-policy"))
+    );
+    assert!(v["grant_types_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("urn:ietf:params:oauth:grant-type:uma-ticket")));
+    for f in [
+        "jwks_uri",
+        "introspection_endpoint",
+        "end_session_endpoint",
+        "scopes_supported",
+    ] {
+        assert!(!v[f].is_null(), "{f}: {v}");
+    }
+    // Not OIDC-only fields.
+    assert!(v.get("userinfo_endpoint").is_none(), "{v}");
+    let (s, _) = get_json(&server.url("/realms/nope/.well-known/uma2-configuration")).await;
+    assert_eq!(s, 404);
+    data.cleanup().await;
+}
