@@ -49,6 +49,12 @@ pub async fn post(
     let token = params.require("token")?;
     let now = now();
     let inactive = Json(json!({ "active": false }));
+    if params.get("token_type_hint") == Some(RPT_HINT) {
+        return match verify_access(state.store.as_ref(), &snap, &issuer, token, now).await? {
+            Ok(c) if may_introspect(&c, caller_id) => Ok(Json(rpt_metadata(&c))),
+            _ => Ok(inactive),
+        };
+    }
     // Access token first, then a refresh token of this realm; either must still be held by its
     // client, session and user.
     let claims = match verify_access(state.store.as_ref(), &snap, &issuer, token, now).await? {
@@ -92,6 +98,41 @@ pub async fn post(
     );
     out.insert("active".into(), json!(true));
     Ok(Json(Value::Object(out)))
+}
+
+/// The `token_type_hint` of an RPT (`RPTIntrospectionProviderFactory`).
+pub const RPT_HINT: &str = "requesting_party_token";
+
+/// Keycloak's `RPTIntrospectionProvider` answer for an active token: `jti`, `exp`, `iat`,
+/// `nbf`, `aud`, `typ`, `acr`, the permissions of its `authorization` (each also with UMA's
+/// `resource_id` and `resource_scopes`), `active`.
+pub fn rpt_metadata(claims: &Map<String, Value>) -> Value {
+    let mut out = Map::new();
+    for k in ["jti", "exp", "nbf", "iat", "aud", "typ", "acr"] {
+        if let Some(v) = claims.get(k) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(authorization) = claims.get("authorization") {
+        let permissions: Vec<Value> = authorization
+            .get("permissions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                let mut p = p.as_object().cloned().unwrap_or_default();
+                if let Some(id) = p.get("rsid").cloned() {
+                    p.insert("resource_id".into(), id);
+                }
+                let scopes = p.get("scopes").cloned().unwrap_or_else(|| json!([]));
+                p.insert("resource_scopes".into(), scopes);
+                Value::Object(p)
+            })
+            .collect();
+        out.insert("permissions".into(), Value::Array(permissions));
+    }
+    out.insert("active".into(), json!(true));
+    Value::Object(out)
 }
 
 /// A lightweight access token (its client has `client.use.lightweight.access.token.enabled`)

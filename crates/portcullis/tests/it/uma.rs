@@ -14,6 +14,7 @@ const RS: &str = "event-platform-backend";
 fn realm_json() -> Value {
     json!({
         "realm": REALM,
+        "eventsEnabled": true,
         "roles": {"realm": [{"name": "TENANT_ADMIN"}, {"name": "TENANT_MEMBER"}]},
         "clients": [
             {"clientId": "spa", "publicClient": true, "directAccessGrantsEnabled": true},
@@ -251,6 +252,12 @@ async fn seed_case(backend: Backend) {
     let (s, v) = uma(&server, &member, &both[..3]).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["token_type"], json!("Bearer"));
+    // Keycloak's `AuthorizationResponse`: `upgraded`, no `scope`, no ID token.
+    assert_eq!(v["upgraded"], json!(false));
+    assert!(
+        v.get("scope").is_none() && v.get("id_token").is_none(),
+        "{v}"
+    );
     let rpt = v["access_token"].as_str().unwrap();
     let claims = payload(rpt);
     let perms = &claims["authorization"]["permissions"];
@@ -272,6 +279,69 @@ async fn seed_case(backend: Backend) {
     )
     .await;
     assert_eq!(s, 200);
+
+    // RPT introspection by the resource server (`token_type_hint=requesting_party_token`).
+    let introspect = server.url(&format!(
+        "/realms/{REALM}/protocol/openid-connect/token/introspect"
+    ));
+    let (s, v, _) = post_form(
+        &introspect,
+        Some((RS, "rs-secret")),
+        &[
+            ("token", rpt),
+            ("token_type_hint", "requesting_party_token"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["active"], json!(true));
+    assert_eq!(v["typ"], json!("Bearer"));
+    assert_eq!(v["jti"], claims["jti"]);
+    assert_eq!(v["exp"], claims["exp"]);
+    let p = &v["permissions"][0];
+    assert_eq!(p["rsname"], json!("event"));
+    assert_eq!(p["resource_id"], p["rsid"]);
+    assert_eq!(p["resource_scopes"], json!(["event:read"]));
+    assert_eq!(p["scopes"], json!(["event:read"]));
+    assert!(
+        v.get("sub").is_none() && v.get("realm_access").is_none(),
+        "{v}"
+    );
+    // A forged RPT is inactive.
+    let forged = format!("{}AAAA", &rpt[..rpt.len() - 4]);
+    let (_, v, _) = post_form(
+        &introspect,
+        Some((RS, "rs-secret")),
+        &[
+            ("token", &forged),
+            ("token_type_hint", "requesting_party_token"),
+        ],
+    )
+    .await;
+    assert_eq!(v, json!({"active": false}));
+    // A plain access token, not an RPT: active, without permissions (as Keycloak).
+    let (s, v, _) = post_form(
+        &introspect,
+        Some(("spa-nope", "x")),
+        &[
+            ("token", &member),
+            ("token_type_hint", "requesting_party_token"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 401, "{v}");
+    let (_, v, _) = post_form(
+        &introspect,
+        Some(("worker", "worker-secret")),
+        &[
+            ("token", &member),
+            ("token_type_hint", "requesting_party_token"),
+        ],
+    )
+    .await;
+    // Not its audience: inactive.
+    assert_eq!(v, json!({"active": false}));
+
     let (s, v) = uma(&server, &boss, &both[..3]).await;
     assert_eq!(s, 200, "{v}");
     let perms = &payload(v["access_token"].as_str().unwrap())["authorization"]["permissions"];
@@ -333,6 +403,23 @@ async fn seed_case(backend: Backend) {
     )
     .await;
     assert_eq!((s, v), (200, json!({"result": true})));
+
+    // `PERMISSION_TOKEN` events (errors are not stored by default, as Keycloak).
+    let (_, events, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/events?type=PERMISSION_TOKEN"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let events = events.as_array().unwrap();
+    assert!(!events.is_empty());
+    assert_eq!(events[0]["clientId"], json!("spa"));
+    assert_eq!(
+        events[0]["details"]["grant_type"],
+        json!("urn:ietf:params:oauth:grant-type:uma-ticket")
+    );
     data.cleanup().await;
 }
 

@@ -26,7 +26,7 @@ use crate::tokens::{self, TokenRequest};
 use crate::users::parse_user;
 
 use super::client_credentials::service_account_username;
-use super::{json_response, response, GrantContext};
+use super::{body, json_response, GrantContext};
 
 /// The grant type.
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:uma-ticket";
@@ -140,6 +140,12 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let target_uuid = target.id.as_deref().unwrap_or_default();
     let rs = resource_server(ctx, target_uuid, audience).await?;
 
+    // The RPT keeps the bearer token's session.
+    let sid = token_claims
+        .as_ref()
+        .and_then(|c| c.get("sid"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let identity = identity(ctx.snap, client, &user, &user_id, token_claims, ctx.now);
     let permissions: Vec<String> = ctx
         .params
@@ -203,29 +209,9 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         }
         None => {
             let authorization = json!({ "permissions": granted });
-            rpt(
-                ctx,
-                client,
-                &row.id,
-                &user,
-                token_claims_sid(ctx),
-                &authorization,
-                audience,
-            )
-            .await
+            rpt(ctx, client, &row.id, &user, sid, &authorization, audience).await
         }
     }
-}
-
-/// The `sid` of the bearer token, if any (the RPT keeps the session).
-fn token_claims_sid(ctx: &GrantContext<'_>) -> Option<String> {
-    let bearer = from_header(ctx.headers)?;
-    let parsed = crate::crypto::jws::parse(bearer).ok()?;
-    parsed
-        .claims
-        .get("sid")
-        .and_then(Value::as_str)
-        .map(str::to_string)
 }
 
 /// The compiled resource server of a client, from the cache when its stored version has not
@@ -396,5 +382,11 @@ async fn rpt(
     };
     let issued = tokens::issue_rpt(&req, authorization, audience)?;
     ctx.issued(&issued, None);
-    Ok(response(&issued, None, sid.as_deref(), ctx.snap.not_before))
+    // Keycloak's `AuthorizationResponse`: the token fields and `upgraded`, no `scope`,
+    // `session_state` nor ID token.
+    let mut out = body(&issued, None, None, ctx.snap.not_before);
+    out.remove("scope");
+    out.remove("id_token");
+    out.insert("upgraded".into(), json!(false));
+    Ok(json_response(out))
 }
