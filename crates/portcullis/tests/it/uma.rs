@@ -360,6 +360,38 @@ async fn seed_case(backend: Backend) {
     )
     .await;
     assert_eq!((s, v), (403, denied.clone()));
+    // The resource server's own service account gets the default resource (Keycloak's
+    // `Default Permission`), as permissions and as an RPT.
+    let (s, v, _) = post_form(
+        &token_url(&server),
+        Some((RS, "rs-secret")),
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:uma-ticket"),
+            ("audience", RS),
+            ("permission", "Default Resource"),
+            ("response_mode", "permissions"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v[0]["rsname"], json!("Default Resource"));
+    let (s, v, _) = post_form(
+        &token_url(&server),
+        Some((RS, "rs-secret")),
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:uma-ticket"),
+            ("audience", RS),
+            ("permission", "Default Resource"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let claims = payload(v["access_token"].as_str().unwrap());
+    assert_eq!(claims["azp"], json!(RS));
+    assert_eq!(
+        claims["authorization"]["permissions"][0]["rsname"],
+        json!("Default Resource")
+    );
 
     // A change is seen at once (the compiled server is cached by version).
     let admin = admin_token(&server).await;
@@ -414,12 +446,15 @@ async fn seed_case(backend: Backend) {
     )
     .await;
     let events = events.as_array().unwrap();
-    assert!(!events.is_empty());
-    assert_eq!(events[0]["clientId"], json!("spa"));
+    let spa = events
+        .iter()
+        .find(|e| e["clientId"] == json!("spa"))
+        .expect("an event of spa");
     assert_eq!(
-        events[0]["details"]["grant_type"],
+        spa["details"]["grant_type"],
         json!("urn:ietf:params:oauth:grant-type:uma-ticket")
     );
+    assert!(events.iter().any(|e| e["clientId"] == json!(RS)));
     data.cleanup().await;
 }
 

@@ -146,7 +146,18 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         .and_then(|c| c.get("sid"))
         .and_then(Value::as_str)
         .map(str::to_string);
-    let identity = identity(ctx.snap, client, &user, &user_id, token_claims, ctx.now);
+    let mut identity = identity(ctx.snap, client, &user, &user_id, token_claims, ctx.now);
+    // `KeycloakIdentity`: a resource server's own service account is the resource server.
+    let client_uuid = client.id.as_deref().unwrap_or_default();
+    if row.username == service_account_username(client.client_id.as_deref().unwrap_or_default())
+        && (client_uuid == target_uuid
+            || store
+                .resource_server(&ctx.snap.id, client_uuid)
+                .await?
+                .is_some())
+    {
+        identity.id = client_uuid.to_string();
+    }
     let permissions: Vec<String> = ctx
         .params
         .all("permission")
