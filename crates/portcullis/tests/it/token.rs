@@ -77,6 +77,7 @@ async fn discovery_names_the_token_endpoint_and_the_grant_types() {
             "refresh_token",
             "urn:ietf:params:oauth:grant-type:device_code",
             "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:ietf:params:oauth:grant-type:uma-ticket",
             "urn:openid:params:grant-type:ciba"
         ])
     );

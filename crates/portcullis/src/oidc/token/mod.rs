@@ -36,8 +36,8 @@ pub const GRANT_TYPES: &[&str] = &[
     "refresh_token",
     device_code::GRANT_TYPE,
     token_exchange::GRANT_TYPE,
-    ciba::GRANT_TYPE,
     uma_ticket::GRANT_TYPE,
+    ciba::GRANT_TYPE,
 ];
 
 /// What every grant receives.
