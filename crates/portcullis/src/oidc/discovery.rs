@@ -42,7 +42,7 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
     userinfo_algs.sort_unstable();
     userinfo_algs.dedup();
     userinfo_algs.push("none");
-    json!({
+    let mut doc = json!({
         "issuer": paths::url(base, paths::REALM, &snap.name),
         "authorization_endpoint": paths::url(base, paths::AUTH, &snap.name),
         "token_endpoint": paths::url(base, paths::TOKEN, &snap.name),
@@ -67,7 +67,9 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         "claims_parameter_supported": false,
         "scopes_supported": scopes,
         "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic", "client_secret_post", "client_secret_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "HS256", "HS384", "HS512"],
+        "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
+        "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
+        "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
         "introspection_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic", "client_secret_post", "client_secret_jwt"],
         "revocation_endpoint": paths::url(base, paths::REVOKE, &snap.name),
         "revocation_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic", "client_secret_post", "client_secret_jwt"],
@@ -77,8 +79,44 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         "backchannel_authentication_endpoint": paths::url(base, paths::CIBA_AUTH, &snap.name),
         "backchannel_token_delivery_modes_supported": [crate::oidc::ciba::POLL],
         "backchannel_authentication_request_signing_alg_values_supported": crate::oidc::ciba::REQUEST_SIGNING_ALGS,
-    })
+    });
+    let more = json!({
+        // The `acr` tokens carry (always `1` here; Keycloak also gives `0` after single
+        // sign-on and lists both) and the claims the default mappers write, as Keycloak.
+        "acr_values_supported": ["1"],
+        "claims_supported": ["aud", "sub", "iss", "auth_time", "name", "given_name", "family_name", "preferred_username", "email", "acr"],
+        // Keycloak always lists these; here they say what is not served: no front-channel
+        // logout, no request objects (JAR) nor JARM, no JWE, no mTLS endpoints or
+        // certificate-bound tokens (RFC 8705).
+        "frontchannel_logout_session_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "require_request_uri_registration": true,
+        "request_object_signing_alg_values_supported": [],
+        "request_object_encryption_alg_values_supported": [],
+        "request_object_encryption_enc_values_supported": [],
+        "authorization_signing_alg_values_supported": [],
+        "authorization_encryption_alg_values_supported": [],
+        "authorization_encryption_enc_values_supported": [],
+        "id_token_encryption_alg_values_supported": [],
+        "id_token_encryption_enc_values_supported": [],
+        "userinfo_encryption_alg_values_supported": [],
+        "userinfo_encryption_enc_values_supported": [],
+        "tls_client_certificate_bound_access_tokens": false,
+        "mtls_endpoint_aliases": {},
+    });
+    if let (Some(d), Value::Object(more)) = (doc.as_object_mut(), more) {
+        d.extend(more);
+    }
+    doc
 }
+
+/// The algorithms of client assertions (`private_key_jwt`, `client_secret_jwt`) at the token,
+/// introspection and revocation endpoints.
+const CLIENT_ASSERTION_ALGS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "HS256", "HS384",
+    "HS512",
+];
 
 /// The fields of the OIDC document Keycloak's `UmaConfiguration` repeats.
 const UMA_FIELDS: &[&str] = &[

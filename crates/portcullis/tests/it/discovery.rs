@@ -1,6 +1,6 @@
 //! Discovery, JWKS, realm info and health over HTTP, on both stores.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::support::*;
 
@@ -60,6 +60,20 @@ async fn discovery_jwks_and_realm_info(backend: Backend) {
             server.base
         )
     );
+    // What Keycloak always lists but Portcullis does not serve is listed as not served:
+    // no mTLS endpoint aliases nor bound tokens, no request objects, no encryption.
+    assert_eq!(doc["mtls_endpoint_aliases"], json!({}));
+    assert_eq!(doc["tls_client_certificate_bound_access_tokens"], false);
+    assert_eq!(doc["request_parameter_supported"], false);
+    assert_eq!(doc["request_uri_parameter_supported"], false);
+    for field in [
+        "request_object_signing_alg_values_supported",
+        "id_token_encryption_alg_values_supported",
+        "userinfo_encryption_alg_values_supported",
+        "authorization_signing_alg_values_supported",
+    ] {
+        assert_eq!(doc[field], json!([]), "{field}");
+    }
     for (field, value) in doc.as_object().unwrap() {
         if field.ends_with("_endpoint") || field == "jwks_uri" {
             let url = value.as_str().unwrap();

@@ -543,11 +543,14 @@ async fn the_https_listener_has_the_connection_limit_too() {
             .build()
             .unwrap()
     };
-    let idle = TcpStream::connect(&addr).await.unwrap();
-    // The kernel completes the idle connection before the server's accept loop counts it: a
-    // request racing ahead of that may still be served, so the refusal is awaited.
+    // The kernel completes an idle connection before the server's accept loop counts it: a
+    // request racing ahead of that may still be served, so the refusal is awaited. Each try
+    // opens a fresh idle connection first (the server drops one that never starts its
+    // handshake after a while, which a stalled test could otherwise outwait).
+    let mut idle = Vec::new();
     let mut refused = false;
     for _ in 0..100 {
+        idle.push(TcpStream::connect(&addr).await.unwrap());
         if tls_client().get(&url).send().await.is_err() {
             refused = true;
             break;

@@ -107,60 +107,31 @@ pub fn policy_in(
             .filter(|_| !config.contains_key(key))
             .cloned()
     };
-    if let Some(list) = resources {
-        let mut ids = Vec::new();
-        for r in list {
-            let Some(res) = server.resource_ref(&r) else {
-                return Err(runtime(format!(
+    let kept = keep("resources", &config);
+    set_refs(&mut config, "resources", resources, kept, |r| {
+        server
+            .resource_ref(r)
+            .map(|x| x.id.clone().unwrap_or_default())
+            .ok_or_else(|| {
+                runtime(format!(
                     "Resource with id or name [{r}] does not exist or is not owned by the resource server"
-                )));
-            };
-            ids.push(res.id.clone().unwrap_or_default());
-        }
-        if ids.is_empty() {
-            config.shift_remove("resources");
-        } else {
-            set_list(&mut config, "resources", &ids);
-        }
-    } else if let Some(k) = keep("resources", &config) {
-        config.insert("resources".into(), k);
-    }
-    if let Some(list) = scopes {
-        let mut ids = Vec::new();
-        for s in list {
-            let Some(sc) = server.scope_ref(&s) else {
-                return Err(runtime(format!(
-                    "Scope with id or name [{s}] does not exist"
-                )));
-            };
-            ids.push(sc.id.clone().unwrap_or_default());
-        }
-        if ids.is_empty() {
-            config.shift_remove("scopes");
-        } else {
-            set_list(&mut config, "scopes", &ids);
-        }
-    } else if let Some(k) = keep("scopes", &config) {
-        config.insert("scopes".into(), k);
-    }
-    if let Some(list) = policies {
-        let mut ids = Vec::new();
-        for p in list {
-            let Some(pol) = server.policy_ref(&p) else {
-                return Err(runtime(format!(
-                    "Policy with id or name [{p}] does not exist"
-                )));
-            };
-            ids.push(pol.id.clone().unwrap_or_default());
-        }
-        if ids.is_empty() {
-            config.shift_remove("applyPolicies");
-        } else {
-            set_list(&mut config, "applyPolicies", &ids);
-        }
-    } else if let Some(k) = keep("applyPolicies", &config) {
-        config.insert("applyPolicies".into(), k);
-    }
+                ))
+            })
+    })?;
+    let kept = keep("scopes", &config);
+    set_refs(&mut config, "scopes", scopes, kept, |s| {
+        server
+            .scope_ref(s)
+            .map(|x| x.id.clone().unwrap_or_default())
+            .ok_or_else(|| runtime(format!("Scope with id or name [{s}] does not exist")))
+    })?;
+    let kept = keep("applyPolicies", &config);
+    set_refs(&mut config, "applyPolicies", policies, kept, |p| {
+        server
+            .policy_ref(p)
+            .map(|x| x.id.clone().unwrap_or_default())
+            .ok_or_else(|| runtime(format!("Policy with id or name [{p}] does not exist")))
+    })?;
     let pname = name.clone().unwrap_or_default();
     // The provider's own settings.
     match kind {
@@ -662,4 +633,31 @@ fn drop_refs(server: &mut Server, key: &str, id: &str) {
             remove_policy(server, &d);
         }
     }
+}
+
+/// Writes config entry `key` as the ids of the named or given `list` (removed when empty);
+/// without a list, the entry `kept` from the stored policy stays.
+fn set_refs(
+    config: &mut IndexMap<String, String>,
+    key: &str,
+    list: Option<Vec<String>>,
+    kept: Option<String>,
+    id_of: impl Fn(&str) -> Result<String, AuthzError>,
+) -> Result<(), AuthzError> {
+    let Some(list) = list else {
+        if let Some(k) = kept {
+            config.insert(key.into(), k);
+        }
+        return Ok(());
+    };
+    let ids = list
+        .iter()
+        .map(|r| id_of(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.is_empty() {
+        config.shift_remove(key);
+    } else {
+        set_list(config, key, &ids);
+    }
+    Ok(())
 }
