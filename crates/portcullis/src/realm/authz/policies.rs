@@ -136,25 +136,11 @@ pub fn policy_in(
     // The provider's own settings.
     match kind {
         "role" => {
-            let roles: Option<Vec<Value>> = if typed {
-                v.get("roles").and_then(Value::as_array).cloned()
-            } else {
-                config_json_list(&config, "roles")?
-            };
+            let roles = provider_list(v, typed, &config, "roles")?;
             if let Some(roles) = roles {
                 let mut out = Vec::new();
                 for r in roles {
-                    let (key, required) = match &r {
-                        Value::Object(o) => (
-                            o.get("id")
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_string(),
-                            o.get("required").and_then(Value::as_bool).unwrap_or(false),
-                        ),
-                        Value::String(s) => (s.clone(), false),
-                        _ => (String::new(), false),
-                    };
+                    let (key, required) = id_and_required(&r);
                     let Some((id, _)) = dir.role(&key) else {
                         if let Some((client, _)) = key.split_once('/') {
                             if dir.client_uuid(client).is_none() {
@@ -178,13 +164,7 @@ pub fn policy_in(
             }
         }
         "user" => {
-            let users: Option<Vec<String>> = if typed {
-                v.get("users")
-                    .and_then(Value::as_array)
-                    .map(|a| as_strings(a))
-            } else {
-                config_json_list(&config, "users")?.map(|l| as_strings(&l))
-            };
+            let users = provider_list(v, typed, &config, "users")?.map(|l| as_strings(&l));
             if let Some(users) = users {
                 let mut ids = Vec::new();
                 for u in users {
@@ -199,11 +179,7 @@ pub fn policy_in(
             }
         }
         "group" => {
-            let groups: Option<Vec<Value>> = if typed {
-                v.get("groups").and_then(Value::as_array).cloned()
-            } else {
-                config_json_list(&config, "groups")?
-            };
+            let groups = provider_list(v, typed, &config, "groups")?;
             if let Some(groups) = groups {
                 let mut out = Vec::new();
                 for g in groups {
@@ -227,13 +203,7 @@ pub fn policy_in(
             }
         }
         "client" => {
-            let clients: Option<Vec<String>> = if typed {
-                v.get("clients")
-                    .and_then(Value::as_array)
-                    .map(|a| as_strings(a))
-            } else {
-                config_json_list(&config, "clients")?.map(|l| as_strings(&l))
-            };
+            let clients = provider_list(v, typed, &config, "clients")?.map(|l| as_strings(&l));
             if let Some(clients) = clients {
                 let mut ids = Vec::new();
                 for c in clients {
@@ -248,25 +218,11 @@ pub fn policy_in(
             }
         }
         "client-scope" => {
-            let scopes: Option<Vec<Value>> = if typed {
-                v.get("clientScopes").and_then(Value::as_array).cloned()
-            } else {
-                config_json_list(&config, "clientScopes")?
-            };
+            let scopes = provider_list(v, typed, &config, "clientScopes")?;
             if let Some(scopes) = scopes {
                 let mut out = Vec::new();
                 for s in scopes {
-                    let (key, required) = match &s {
-                        Value::Object(o) => (
-                            o.get("id")
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_string(),
-                            o.get("required").and_then(Value::as_bool).unwrap_or(false),
-                        ),
-                        Value::String(x) => (x.clone(), false),
-                        _ => (String::new(), false),
-                    };
+                    let (key, required) = id_and_required(&s);
                     let Some((id, _)) = dir.client_scope(&key) else {
                         return Err(runtime(format!(
                             "Error while updating policy [{pname}]. Client Scope [{key}] could not be found."
@@ -660,4 +616,35 @@ fn set_refs(
         set_list(config, key, &ids);
     }
     Ok(())
+}
+
+/// A provider's list setting: its typed field (`policy/{type}` bodies) or its config entry (a
+/// JSON list inside a string).
+fn provider_list(
+    v: &serde_json::Map<String, Value>,
+    typed: bool,
+    config: &IndexMap<String, String>,
+    key: &str,
+) -> Res<Option<Vec<Value>>> {
+    if typed {
+        Ok(v.get(key).and_then(Value::as_array).cloned())
+    } else {
+        config_json_list(config, key)
+    }
+}
+
+/// An entry `{"id": .., "required": ..}` of a role or client-scope policy (a bare string is
+/// an id, not required).
+fn id_and_required(entry: &Value) -> (String, bool) {
+    match entry {
+        Value::Object(o) => (
+            o.get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            o.get("required").and_then(Value::as_bool).unwrap_or(false),
+        ),
+        Value::String(s) => (s.clone(), false),
+        _ => (String::new(), false),
+    }
 }
