@@ -104,7 +104,33 @@ fn cli() -> Command {
                     .default_value("realm_file")
                     .value_parser(["realm_file", "same_file", "skip"])
                     .help("Users: realm_file/same_file (in the realm file) or skip"),
+            )
+            .arg(
+                Arg::new("include-secrets")
+                    .long("include-secrets")
+                    .action(ArgAction::SetTrue)
+                    .help("Write client and identity-provider secrets, the SMTP password, OTP seeds and realm private keys in clear (a full backup); without it they are masked as **********"),
             ),
+        )
+        .subcommand(
+            Command::new("secrets")
+                .about("Secrets at rest: seal them under the key-encryption key, or re-wrap them under a new one (see docs/secrets.md)")
+                .subcommand_required(true)
+                .subcommand(with_options(Command::new("seal").about(
+                    "Seal every secret still in clear (or under another accepted key) under the configured key-encryption key, now",
+                )))
+                .subcommand(
+                    with_options(Command::new("rotate-kek").about(
+                        "Re-wrap every sealed secret under a new key-encryption key; the configured keys (--secrets-kek-file, --secrets-kek-accept-files) still open the old values",
+                    ))
+                    .arg(
+                        Arg::new("new-kek-file")
+                            .long("new-kek-file")
+                            .value_name("FILE")
+                            .required(true)
+                            .help("File holding the new key-encryption key"),
+                    ),
+                ),
         )
         .subcommand(
             Command::new("audit")
@@ -240,9 +266,53 @@ async fn run() -> anyhow::Result<()> {
                 m.get_one::<String>("file").map(PathBuf::from).as_deref(),
                 m.get_one::<String>("dir").map(PathBuf::from).as_deref(),
                 users,
+                if m.get_flag("include-secrets") {
+                    portcullis::server::ExportSecrets::Clear
+                } else {
+                    portcullis::server::ExportSecrets::Masked
+                },
             )
             .await
             .context("export failed")
+        }
+        Some(("secrets", sub)) => {
+            let (m, rotate) = match sub.subcommand() {
+                Some(("seal", m)) => (m, false),
+                Some(("rotate-kek", m)) => (m, true),
+                _ => return Ok(()),
+            };
+            let mut config = resolve(Mode::Dev, m)?;
+            if rotate {
+                let file = m
+                    .get_one::<String>("new-kek-file")
+                    .context("rotate-kek needs --new-kek-file")?;
+                let new = portcullis::config::secrets::read_kek_file(
+                    "new-kek-file",
+                    std::path::Path::new(file),
+                )?;
+                let old = std::sync::Arc::try_unwrap(config.sealer)
+                    .map_err(|_| anyhow::anyhow!("the configured keys are in use"))?;
+                config.sealer = std::sync::Arc::new(old.rotated_to(new));
+            }
+            let Some(kid) = config.sealer.current_kid().map(str::to_string) else {
+                anyhow::bail!("no key-encryption key is configured: set --secrets-kek-file, PORTCULLIS_SECRETS_KEK or the vault file (see docs/secrets.md)");
+            };
+            let store = portcullis::server::open_store(&config).await?;
+            let done = store
+                .reseal_all()
+                .await
+                .context("sealing the stored secrets failed")?;
+            println!(
+                "sealed under key-encryption key {kid}: {} realm documents and {} user documents written again",
+                done.realms, done.users
+            );
+            if done.changed_meanwhile > 0 {
+                println!(
+                    "{} documents were changed by a running server meanwhile: run the command again",
+                    done.changed_meanwhile
+                );
+            }
+            Ok(())
         }
         Some(("audit", sub)) => match sub.subcommand() {
             Some(("verify", m)) => {

@@ -30,7 +30,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         Database::Sqlite { path } => Arc::new(
             SqliteStore::open(path)
                 .await
-                .with_context(|| format!("cannot open the embedded database {}", path.display()))?,
+                .with_context(|| format!("cannot open the embedded database {}", path.display()))?
+                .with_sealer(config.sealer.clone()),
         ),
         Database::Postgres {
             url,
@@ -41,7 +42,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 .await
                 .context(
                     "cannot connect to PostgreSQL (check --db-url / KC_DB_URL and credentials)",
-                )?,
+                )?
+                .with_sealer(config.sealer.clone()),
         ),
     })
 }
@@ -127,7 +129,16 @@ pub async fn export(
     file: Option<&Path>,
     dir: Option<&Path>,
     users: UsersMode,
+    secrets: ExportSecrets,
 ) -> anyhow::Result<()> {
+    let mut masked = 0;
+    let mut export_one = async |n: &str| -> anyhow::Result<serde_json::Value> {
+        let mut v = realm::export::export(store, n, users).await?;
+        if secrets == ExportSecrets::Masked {
+            masked += crate::crypto::seal::mask_export(&mut v);
+        }
+        Ok(v)
+    };
     let names: Vec<String> = match realm_name {
         Some(r) => vec![r.to_string()],
         None => store.realms().await?.into_iter().map(|r| r.name).collect(),
@@ -136,7 +147,7 @@ pub async fn export(
         (Some(file), None) => {
             let mut values = Vec::new();
             for n in &names {
-                values.push(realm::export::export(store, n, users).await?);
+                values.push(export_one(n).await?);
             }
             let out = if values.len() == 1 {
                 values.remove(0)
@@ -149,7 +160,7 @@ pub async fn export(
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
             for n in &names {
-                let v = realm::export::export(store, n, users).await?;
+                let v = export_one(n).await?;
                 write_atomic(
                     &dir.join(format!("{n}-realm.json")),
                     &serde_json::to_vec_pretty(&v)?,
@@ -158,7 +169,22 @@ pub async fn export(
         }
         _ => bail!("export needs exactly one of --file or --dir"),
     }
+    if masked > 0 {
+        eprintln!(
+            "{masked} secrets masked as {} (client and identity-provider secrets, SMTP password, OTP seeds, realm private keys): pass --include-secrets for a full backup",
+            crate::crypto::seal::MASK
+        );
+    }
     Ok(())
+}
+
+/// Whether `export` writes secrets in clear or masks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportSecrets {
+    /// Masked as Keycloak's partial export masks them (the default).
+    Masked,
+    /// In clear (`--include-secrets`): a full backup.
+    Clear,
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -178,8 +204,16 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
     if let Database::Sqlite { path } = &config.db {
         tracing::info!(path = %path.display(), "using the embedded SQLite store");
     }
+    match config.sealer.current_kid() {
+        Some(kid) => tracing::info!(kid, "secrets are sealed at rest (AES-256-GCM)"),
+        None => tracing::warn!(
+            "no key-encryption key: client secrets, identity-provider secrets, SMTP passwords, OTP seeds and realm private keys are stored in clear (set --secrets-kek-file; see docs/secrets.md)"
+        ),
+    }
     let store = open_store(&config).await?;
-    ensure_master(store.as_ref(), &config).await?;
+    ensure_master(store.as_ref(), &config)
+        .await
+        .context("cannot read the master realm")?;
     // Loaded lists are kept: the realms imported below and every later request share them.
     let blacklists = Blacklists::new(config.password_blacklists_dir.clone());
     if import_realm {

@@ -5,6 +5,7 @@
 pub mod events;
 pub mod limits;
 pub mod options;
+pub mod secrets;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -126,6 +127,8 @@ pub struct Config {
     pub audit_enabled: bool,
     /// Event metrics and realm labels of `/metrics`.
     pub event_metrics: events::EventMetrics,
+    /// Seals secrets at rest with the key-encryption key, if one is configured.
+    pub sealer: std::sync::Arc<crate::crypto::seal::Sealer>,
 }
 
 /// A configuration error: names the option.
@@ -329,6 +332,7 @@ impl Config {
                 ))
             })?
             .with_events(&get("event-metrics-user-events").unwrap_or_default()),
+            sealer: secrets::sealer(&o)?,
         };
         if mode == Mode::Production {
             config.check_production(hostname_strict)?;

@@ -91,6 +91,10 @@ pub const OPTIONS: &[OptionSpec] = &[
     opt("event-metrics-user-tags", &["KC_EVENT_METRICS_USER_TAGS"], Some("realm"), "Labels of `keycloak_user_events_total` besides `event` and `error`: a comma-separated list of `realm`, `idp`, `clientId`."),
     opt("event-metrics-user-events", &["KC_EVENT_METRICS_USER_EVENTS"], None, "Event types counted in `keycloak_user_events_total` (comma-separated, lower case without `_error`, e.g. `login,logout`); all when unset."),
     opt("metrics-realm-labels", &["PORTCULLIS_METRICS_REALM_LABELS"], Some("false"), "Add a `realm` label to the business metrics (`keycloak_logins_total`, `keycloak_sessions_active`, `keycloak_token_issued_total`, `keycloak_user_registrations_total`, `keycloak_admin_events_total`); one series per realm."),
+    opt("secrets-kek-file", &["PORTCULLIS_SECRETS_KEK_FILE"], None, "File holding the key-encryption key (32 bytes as base64 or 64 hex digits, e.g. `openssl rand -base64 32`) that seals client secrets, identity-provider secrets, the SMTP password, OTP seeds and realm private keys in the store (AES-256-GCM; see docs/secrets.md). Unset (and no `secrets-kek` or vault file): secrets are stored in clear, as Keycloak stores them, with a warning at start."),
+    secret(opt("secrets-kek", &["PORTCULLIS_SECRETS_KEK"], None, "The key-encryption key itself (base64 or hex), instead of `secrets-kek-file`; meant for the environment variable.")),
+    opt("secrets-kek-accept-files", &["PORTCULLIS_SECRETS_KEK_ACCEPT_FILES"], None, "Comma-separated files of further key-encryption keys that open sealed secrets but never seal: the previous key during a rotation (`portcullis secrets rotate-kek`)."),
+    opt("vault-dir", &["KC_VAULT_DIR"], None, "Keycloak's file vault directory. Portcullis reads one file from it: `master_portcullis-kek`, the key-encryption key, when neither `secrets-kek-file` nor `secrets-kek` is set (`${vault.*}` references in realm settings are not resolved)."),
     opt("log-level", &["KC_LOG_LEVEL"], Some("info"), "Log level: error, warn, info, debug, trace (Keycloak's `level,category:level` form is accepted; categories are ignored)."),
 ];
 

@@ -7,6 +7,7 @@ pub mod jwks;
 pub mod jws;
 pub mod keys;
 pub mod password;
+pub mod seal;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;

@@ -36,7 +36,7 @@ pub use organizations::{
     OrganizationDomain, OrganizationQuery, OrganizationRow, OrganizationStore,
 };
 pub use postgres::PostgresStore;
-pub use realms::{RealmStore, RealmVersion, StoredRealm, Write};
+pub use realms::{RealmStore, RealmVersion, Resealed, StoredRealm, Write};
 pub use registration::{InitialAccessMatch, InitialAccessRow, RegistrationStore};
 pub use sessions::{
     ClientSessionRow, EndedSession, RefreshUse, SessionRow, SessionStore, SessionSweep,
@@ -64,6 +64,10 @@ pub enum StoreError {
     /// A stored row does not parse: the database holds what this server never writes.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A sealed secret does not open: its key-encryption key is not configured, or the value
+    /// was altered (see `crypto::seal`).
+    #[error("{0}")]
+    Sealed(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
@@ -92,6 +96,12 @@ impl From<sqlx::Error> for StoreError {
             }
         }
         StoreError::Database(e)
+    }
+}
+
+impl From<crate::crypto::CryptoError> for StoreError {
+    fn from(e: crate::crypto::CryptoError) -> Self {
+        StoreError::Sealed(e.0)
     }
 }
 

@@ -508,12 +508,12 @@ macro_rules! impl_organizations {
                 Ok(realms.into_iter().zip(orgs).collect())
             }
 
-            fn member_row(t: (String, String, Option<String>, String, String)) -> $crate::store::MemberRow {
+            fn member_row(&self, t: (String, String, Option<String>, String, String)) -> Result<$crate::store::MemberRow, $crate::store::StoreError> {
                 let (id, username, email, representation, kind) = t;
-                $crate::store::MemberRow {
-                    user: $crate::store::UserRow { id, username, email, representation },
+                Ok($crate::store::MemberRow {
+                    user: self.opened_user((id, username, email, representation))?,
                     membership_type: $crate::store::MembershipType::parse(&kind).unwrap_or($crate::store::MembershipType::Unmanaged),
-                }
+                })
             }
         }
 
@@ -642,7 +642,7 @@ macro_rules! impl_organizations {
                 }
                 qb.push(" ORDER BY u.username LIMIT ").push_bind($crate::store::organizations::limit(q.max)).push(" OFFSET ").push_bind(q.first.max(0));
                 let rows: Vec<(String, String, Option<String>, String, String)> = qb.build_query_as().fetch_all(&self.pool).await?;
-                Ok(rows.into_iter().map(Self::member_row).collect())
+                rows.into_iter().map(|t| self.member_row(t)).collect()
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
@@ -655,7 +655,7 @@ macro_rules! impl_organizations {
             async fn member(&self, org_id: &str, user_id: &str) -> Result<Option<$crate::store::MemberRow>, $crate::store::StoreError> {
                 let row: Option<(String, String, Option<String>, String, String)> = sqlx::query_as("SELECT u.id, u.username, u.email, u.representation, m.membership_type FROM organization_member m JOIN user_entity u ON u.id = m.user_id WHERE m.organization_id = $1 AND m.user_id = $2")
                     .bind(org_id).bind(user_id).fetch_optional(&self.pool).await?;
-                Ok(row.map(Self::member_row))
+                row.map(|t| self.member_row(t)).transpose()
             }
 
             #[tracing::instrument(level = "debug", skip_all)]

@@ -18,6 +18,8 @@ pub struct PostgresStore {
     pub(crate) gate: super::sql::WriteGate,
     /// None: PostgreSQL commits concurrent writes together itself.
     pub(crate) queue: super::sql::WriteQueue,
+    /// Seals the secret fields of realm and user documents on write, opens them on read.
+    pub(crate) sealer: std::sync::Arc<crate::crypto::seal::Sealer>,
 }
 
 /// How long a request waits for a connection: bounded, so a database that does not answer
@@ -56,7 +58,16 @@ impl PostgresStore {
             sweeps: Default::default(),
             gate: Default::default(),
             queue: Default::default(),
+            sealer: Default::default(),
         })
+    }
+}
+
+impl PostgresStore {
+    /// Seals secrets on write (and opens them on read) with `sealer`'s keys.
+    pub fn with_sealer(mut self, sealer: std::sync::Arc<crate::crypto::seal::Sealer>) -> Self {
+        self.sealer = sealer;
+        self
     }
 }
 

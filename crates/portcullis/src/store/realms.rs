@@ -109,6 +109,23 @@ pub trait RealmStore: Send + Sync {
     async fn realm_versions(&self) -> Result<Vec<RealmVersion>, StoreError>;
     /// Applies a batch of writes in one transaction: all or nothing.
     async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+    /// Writes every realm and user document again with its secrets sealed under the store's
+    /// current key-encryption key (`portcullis secrets seal` and `rotate-kek`): values in clear
+    /// and values under another KEK. A document changed meanwhile by a running node is left as
+    /// that node wrote it and counted in [`Resealed::changed_meanwhile`]. Versions stay: the
+    /// content is the same, so no node reloads and no writer's version check fails.
+    async fn reseal_all(&self) -> Result<Resealed, StoreError>;
+}
+
+/// What [`RealmStore::reseal_all`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resealed {
+    /// Realm documents written again.
+    pub realms: u64,
+    /// User documents written again.
+    pub users: u64,
+    /// Documents a running node changed between the read and the write (run again).
+    pub changed_meanwhile: u64,
 }
 
 /// Stamps [`RealmStore`] for a SQL store (see `sql.rs`).
@@ -123,10 +140,12 @@ macro_rules! impl_realms {
                 )
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(id, name, version, representation)| $crate::store::StoredRealm { id, name, version, representation })
-                    .collect())
+                rows.into_iter()
+                    .map(|(id, name, version, representation)| {
+                        let representation = self.sealer.open_realm(&representation)?;
+                        Ok($crate::store::StoredRealm { id, name, version, representation })
+                    })
+                    .collect()
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
@@ -137,7 +156,11 @@ macro_rules! impl_realms {
                 .bind(name)
                 .fetch_optional(&self.pool)
                 .await?;
-                Ok(row.map(|(id, name, version, representation)| $crate::store::StoredRealm { id, name, version, representation }))
+                row.map(|(id, name, version, representation)| {
+                    let representation = self.sealer.open_realm(&representation)?;
+                    Ok($crate::store::StoredRealm { id, name, version, representation })
+                })
+                .transpose()
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
@@ -159,7 +182,7 @@ macro_rules! impl_realms {
                                 .bind(&r.id)
                                 .bind(&r.name)
                                 .bind(r.version)
-                                .bind(&r.representation)
+                                .bind(self.sealer.seal_realm(&r.representation)?)
                                 .bind($crate::clock::now())
                                 .execute(&mut *tx)
                                 .await
@@ -170,7 +193,7 @@ macro_rules! impl_realms {
                         }
                         Write::UpdateRealm { id, expected_version, representation } => {
                             let done = sqlx::query("UPDATE realm SET representation = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4")
-                                .bind(&representation)
+                                .bind(self.sealer.seal_realm(&representation)?)
                                 .bind($crate::clock::now())
                                 .bind(&id)
                                 .bind(expected_version)
@@ -198,13 +221,14 @@ macro_rules! impl_realms {
                                 let mut qb = sqlx::QueryBuilder::<$db>::new(
                                     "INSERT INTO user_entity (id, realm_id, username, email, representation, first_name, last_name, enabled, service_account) ",
                                 );
-                                qb.push_values(chunk, |mut b, u| {
+                                let sealed = chunk.iter().map(|u| self.sealer.seal_user(&u.representation)).collect::<Result<Vec<String>, _>>()?;
+                                qb.push_values(chunk.iter().zip(sealed), |mut b, (u, representation)| {
                                     let c = $crate::store::SearchColumns::of(&u.representation);
                                     b.push_bind(&u.id)
                                         .push_bind(&realm_id)
                                         .push_bind(&u.username)
                                         .push_bind(&u.email)
-                                        .push_bind(&u.representation)
+                                        .push_bind(representation)
                                         .push_bind(c.first_name)
                                         .push_bind(c.last_name)
                                         .push_bind(c.enabled)
@@ -252,6 +276,40 @@ macro_rules! impl_realms {
                 // Again after the commit: a read during the transaction may have cached old rows.
                 self.invalidate_users();
                 Ok(())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn reseal_all(&self) -> Result<$crate::store::Resealed, $crate::store::StoreError> {
+                let mut done = $crate::store::Resealed::default();
+                let realms: Vec<(String, String)> = sqlx::query_as("SELECT id, representation FROM realm ORDER BY name").fetch_all(&self.pool).await?;
+                for (id, stored) in realms {
+                    let Some(sealed) = self.sealer.reseal(&stored, false)? else { continue };
+                    let _gate = self.gate.enter().await?;
+                    // Compare-and-set on the text read: a node's write in between wins.
+                    let n = sqlx::query("UPDATE realm SET representation = $1 WHERE id = $2 AND representation = $3")
+                        .bind(&sealed).bind(&id).bind(&stored).execute(&self.pool).await?.rows_affected();
+                    if n == 1 { done.realms += 1 } else { done.changed_meanwhile += 1 }
+                }
+                let mut after: i64 = -1;
+                loop {
+                    let page: Vec<(i64, String, String, String)> = sqlx::query_as(
+                        "SELECT seq, realm_id, id, representation FROM user_entity WHERE seq > $1 AND representation LIKE '%secretData%' ORDER BY seq LIMIT 500",
+                    )
+                    .bind(after)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let Some(last) = page.last() else { break };
+                    after = last.0;
+                    for (_, realm_id, id, stored) in page {
+                        let Some(sealed) = self.sealer.reseal(&stored, true)? else { continue };
+                        let _gate = self.gate.enter().await?;
+                        let n = sqlx::query("UPDATE user_entity SET representation = $1 WHERE realm_id = $2 AND id = $3 AND representation = $4")
+                            .bind(&sealed).bind(&realm_id).bind(&id).bind(&stored).execute(&self.pool).await?.rows_affected();
+                        if n == 1 { done.users += 1 } else { done.changed_meanwhile += 1 }
+                    }
+                }
+                self.invalidate_users();
+                Ok(done)
             }
         }
     };

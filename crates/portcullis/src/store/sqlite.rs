@@ -29,6 +29,8 @@ pub struct SqliteStore {
     pub(crate) sweeps: super::sql::Sweeps,
     pub(crate) gate: super::sql::WriteGate,
     pub(crate) queue: super::sql::WriteQueue,
+    /// Seals the secret fields of realm and user documents on write, opens them on read.
+    pub(crate) sealer: std::sync::Arc<crate::crypto::seal::Sealer>,
 }
 
 /// A read cache that writes can always invalidate. Each entry carries the generation that was
@@ -138,7 +140,16 @@ impl SqliteStore {
             sweeps: Default::default(),
             gate,
             queue,
+            sealer: Default::default(),
         })
+    }
+}
+
+impl SqliteStore {
+    /// Seals secrets on write (and opens them on read) with `sealer`'s keys.
+    pub fn with_sealer(mut self, sealer: std::sync::Arc<crate::crypto::seal::Sealer>) -> Self {
+        self.sealer = sealer;
+        self
     }
 }
 

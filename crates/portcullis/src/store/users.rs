@@ -148,6 +148,12 @@ pub trait UserStore: Send + Sync {
 macro_rules! impl_users {
     ($store:ident, $db:ty) => {
         impl $store {
+            /// A user row as read, its secret fields opened (see `crypto::seal`).
+            fn opened_user(&self, (id, username, email, representation): (String, String, Option<String>, String)) -> Result<$crate::store::UserRow, $crate::store::StoreError> {
+                let representation = self.sealer.open_user(&representation)?;
+                Ok($crate::store::UserRow { id, username, email, representation })
+            }
+
             /// One user by `username` or `id` (the column name is one of those two literals),
             /// through the backend's cache.
             async fn cached_user_lookup(&self, realm_id: &str, column: &'static str, value: &str) -> Result<Option<$crate::store::UserRow>, $crate::store::StoreError> {
@@ -158,7 +164,7 @@ macro_rules! impl_users {
                 let generation = self.user_generation();
                 let sql = format!("SELECT id, username, email, representation FROM user_entity WHERE realm_id = $1 AND {column} = $2");
                 let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(&sql).bind(realm_id).bind(value).fetch_optional(&self.pool).await?;
-                let row = row.map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation });
+                let row = row.map(|t| self.opened_user(t)).transpose()?;
                 self.cache_user(key, generation, row.clone());
                 Ok(row)
             }
@@ -245,10 +251,7 @@ macro_rules! impl_users {
                 .bind(realm_id)
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation })
-                    .collect())
+                rows.into_iter().map(|t| self.opened_user(t)).collect()
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
@@ -274,7 +277,7 @@ macro_rules! impl_users {
                 .bind(email)
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows.into_iter().map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation }).collect())
+                rows.into_iter().map(|t| self.opened_user(t)).collect()
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
@@ -287,10 +290,11 @@ macro_rules! impl_users {
                 let _gate = self.gate.enter().await?;
                 self.invalidate_users();
                 let c = $crate::store::SearchColumns::of(&user.representation);
+                let representation = self.sealer.seal_user(&user.representation)?;
                 sqlx::query("UPDATE user_entity SET username = $1, email = $2, representation = $3, first_name = $6, last_name = $7, enabled = $8, service_account = $9 WHERE realm_id = $4 AND id = $5")
                     .bind(&user.username)
                     .bind(&user.email)
-                    .bind(&user.representation)
+                    .bind(&representation)
                     .bind(realm_id)
                     .bind(&user.id)
                     .bind(c.first_name)
@@ -315,7 +319,7 @@ macro_rules! impl_users {
                     Self::one_condition_page(&mut qb, realm_id, q, cond);
                     qb.push(" ORDER BY lower(username)");
                     let rows: Vec<(String, String, Option<String>, String)> = qb.build_query_as().fetch_all(&self.pool).await?;
-                    return Ok(rows.into_iter().map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation }).collect());
+                    return rows.into_iter().map(|t| self.opened_user(t)).collect();
                 }
                 Self::user_filters(&mut qb, realm_id, q);
                 // With conditions, the matches are few: fetch them by id and sort them. Ordering
@@ -325,7 +329,7 @@ macro_rules! impl_users {
                 let order = if q.conditions.is_empty() { " ORDER BY username" } else { " ORDER BY lower(username)" };
                 qb.push(order).push(" LIMIT ").push_bind(q.max.max(0)).push(" OFFSET ").push_bind(q.first.max(0));
                 let rows: Vec<(String, String, Option<String>, String)> = qb.build_query_as().fetch_all(&self.pool).await?;
-                Ok(rows.into_iter().map(|(id, username, email, representation)| $crate::store::UserRow { id, username, email, representation }).collect())
+                rows.into_iter().map(|t| self.opened_user(t)).collect()
             }
 
             #[tracing::instrument(level = "debug", skip_all)]

@@ -38,6 +38,7 @@ mod par;
 mod password_blacklist;
 mod realm_files;
 mod registration;
+mod secrets;
 mod security;
 mod store;
 mod token;

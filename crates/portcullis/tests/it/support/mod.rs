@@ -150,7 +150,13 @@ impl Data {
         ));
         let o = self.cli(
             "export",
-            &["--realm", realm, "--file", out.to_str().unwrap()],
+            &[
+                "--realm",
+                realm,
+                "--file",
+                out.to_str().unwrap(),
+                "--include-secrets",
+            ],
         );
         assert!(
             o.status.success(),
