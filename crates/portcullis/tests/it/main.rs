@@ -42,4 +42,5 @@ mod security;
 mod store;
 mod token;
 mod uma;
+mod user_profile;
 mod walkthroughs;
