@@ -29,6 +29,7 @@ pub mod roles;
 pub mod scope_mappings;
 pub mod server_info;
 pub mod unmatched;
+pub mod user_profile;
 pub mod users;
 pub mod view;
 
@@ -73,6 +74,8 @@ pub enum AdminError {
     OAuth(StatusCode, String, String),
     /// A status without a body (the authorization services' 404 of a missing id).
     Empty(StatusCode),
+    /// 400 with a body of its own (the user profile's field errors, `ErrorResponse.errors`).
+    Fields(Value),
     /// 500 without internals.
     Internal,
 }
@@ -159,6 +162,7 @@ impl IntoResponse for AdminError {
             ),
             AdminError::OAuth(s, e, d) => (s, json!({"error": e, "error_description": d})),
             AdminError::Empty(s) => return s.into_response(),
+            AdminError::Fields(body) => (StatusCode::BAD_REQUEST, body),
             AdminError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"error": "unknown_error", "error_description": CONSULT_LOG}),
@@ -328,6 +332,7 @@ pub fn routes() -> Router<AppState> {
         .merge(initial_access::routes())
         .merge(clients::routes())
         .merge(roles::routes())
+        .merge(user_profile::routes())
         .merge(users::routes())
         .merge(groups::routes())
         .merge(scope_mappings::routes())

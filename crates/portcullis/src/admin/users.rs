@@ -22,6 +22,7 @@ use crate::realm::edit;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{CredentialRepresentation, UserRepresentation};
 use crate::store::{Match, UserCondition, UserField, UserQuery, UserRow};
+use crate::users::profile::{self, Context};
 use crate::AppState;
 
 /// Keycloak's default page size (`Constants.DEFAULT_MAX_RESULTS`).
@@ -159,7 +160,42 @@ pub async fn new_user(state: &AppState, snap: &RealmSnapshot, v: &Value) -> Admi
             return Err(AdminError::Conflict("User exists with same email".into()));
         }
     }
-    new_user_unchecked(state, snap, v).await
+    let mut u = u;
+    u.username = Some(username);
+    checked_by_profile(snap, &mut u, None)?;
+    // The body as checked: unmanaged attributes the profile does not let an administrator
+    // write are gone.
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        match &u.attributes {
+            Some(a) => o.insert("attributes".into(), json!(a)),
+            None => o.remove("attributes"),
+        };
+    }
+    new_user_unchecked(state, snap, &v).await
+}
+
+/// Validates a user written through the Admin API against the realm's user profile
+/// (Keycloak's `UserProfile.validate` in the `USER_API` context); the errors are Keycloak's
+/// field errors.
+fn checked_by_profile(
+    snap: &RealmSnapshot,
+    u: &mut UserRepresentation,
+    before: Option<&UserRepresentation>,
+) -> AdminResult<()> {
+    let config = profile::config_of(&snap.rep);
+    let errors = profile::validate_user(&config, Context::Admin, u, before);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AdminError::Fields(profile::errors_body(&errors)))
+    }
+}
+
+/// A user as an administrator sees it: attributes filtered by the realm's user profile.
+fn profiled(snap: &RealmSnapshot, mut u: UserRepresentation) -> UserRepresentation {
+    profile::visible_attributes(&profile::config_of(&snap.rep), Context::Admin, &mut u);
+    u
 }
 
 /// A new user with Keycloak's defaults: lower-case user name, disabled unless `enabled`, the
@@ -394,7 +430,12 @@ pub async fn list(
     let brief =
         q.brief_representation == Some(true) || !caller.can(&snap.name, Need::View(Family::Users));
     let users = search(&state, &snap, &q).await?;
-    Ok(Json(users.iter().map(|u| user_json(u, brief)).collect()))
+    Ok(Json(
+        users
+            .into_iter()
+            .map(|u| user_json(&profiled(&snap, u), brief))
+            .collect(),
+    ))
 }
 
 /// `GET /users/count`.
@@ -443,15 +484,29 @@ pub async fn create(
 /// `GET /users/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    RealmAdmin { snap, query, .. }: RealmAdmin<ViewUsers, GetQuery>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let (_, mut u) = load(&state, &snap, &id).await?;
+    let (_, u) = load(&state, &snap, &id).await?;
+    let mut u = profiled(&snap, u);
     // Keycloak's `UserResource.getUser`: a user in a brute-force lockout shows as disabled.
     if crate::authn::brute_force::temporarily_disabled_now(&state, &snap, &id).await? {
         u.enabled = Some(false);
     }
-    Ok(Json(user_json(&u, false)))
+    let mut v = user_json(&u, false);
+    if query.user_profile_metadata == Some(true) {
+        v["userProfileMetadata"] =
+            profile::metadata(&profile::config_of(&snap.rep), Context::Admin);
+    }
+    Ok(Json(v))
+}
+
+/// Query of `GET /users/{id}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetQuery {
+    #[serde(default, deserialize_with = "super::flex_bool")]
+    user_profile_metadata: Option<bool>,
 }
 
 /// `PUT /users/{id}`: fields present replace the stored ones.
@@ -494,9 +549,6 @@ pub async fn update(
             }
             "email" => {
                 let e = val.as_str().unwrap_or_default();
-                if !e.is_empty() && !valid_email(e) {
-                    return Err(AdminError::bad("invalidEmailMessage"));
-                }
                 let dup_ok = snap.settings.duplicate_emails_allowed;
                 if !e.is_empty()
                     && !dup_ok
@@ -528,6 +580,7 @@ pub async fn update(
     }
     let mut next: UserRepresentation = serde_path_to_error::deserialize(&v)
         .map_err(|e| AdminError::bad(format!("{}: {}", e.path(), e.inner())))?;
+    checked_by_profile(&snap, &mut next, Some(&u))?;
     if patch.get("enabled") == Some(&Value::Bool(true)) {
         // Enabling a user ends its brute-force lockout (`UserResource.updateUser`).
         crate::authn::brute_force::on_enabled_by_admin(&state, &snap, &id, &u, &mut next).await?;

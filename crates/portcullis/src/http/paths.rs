@@ -440,6 +440,10 @@ pub const ADMIN_USERS: &str = "/admin/realms/{realm}/users";
 pub const ADMIN_USERS_COUNT: &str = "/admin/realms/{realm}/users/count";
 /// `GET` `PUT` `DELETE` (`admin/users.rs`).
 pub const ADMIN_USER: &str = "/admin/realms/{realm}/users/{id}";
+/// `GET` `PUT` (`admin/user_profile.rs`): the realm's `UPConfig`.
+pub const ADMIN_USER_PROFILE: &str = "/admin/realms/{realm}/users/profile";
+/// `GET` (`admin/user_profile.rs`).
+pub const ADMIN_USER_PROFILE_METADATA: &str = "/admin/realms/{realm}/users/profile/metadata";
 /// `PUT` (`admin/users.rs`).
 pub const ADMIN_USER_RESET_PASSWORD: &str = "/admin/realms/{realm}/users/{id}/reset-password";
 /// `PUT` (`admin/users.rs`).

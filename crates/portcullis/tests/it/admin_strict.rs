@@ -1024,6 +1024,26 @@ async fn attribute_maps_are_read_with_their_declared_types() {
         "{out}"
     );
     // A user's attributes take a single value for a list (Keycloak's StringListMapDeserializer).
+    // Attributes the user profile does not declare are kept only when the realm's policy
+    // allows them (Keycloak 24+).
+    let (_, mut profile, _) = call(
+        &s,
+        "GET",
+        "/admin/realms/shop/users/profile",
+        Some(&t),
+        None,
+    )
+    .await;
+    profile["unmanagedAttributePolicy"] = json!("ENABLED");
+    let (st, out, _) = call(
+        &s,
+        "PUT",
+        "/admin/realms/shop/users/profile",
+        Some(&t),
+        Some(profile),
+    )
+    .await;
+    assert_eq!(st, 200, "{out}");
     let (st, out, h) = call(
         &s,
         "POST",

@@ -43,4 +43,5 @@ mod security;
 mod store;
 mod token;
 mod uma;
+mod user_profile;
 mod walkthroughs;

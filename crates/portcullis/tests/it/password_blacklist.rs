@@ -194,7 +194,9 @@ async fn the_blacklists_directory_is_an_option_and_startup_import_checks_it() {
         "POST",
         "/admin/realms/opt/users",
         Some(&t),
-        Some(json!({"username": "q", "credentials": [{"type": "password", "value": "QWERTY"}]})),
+        Some(
+            json!({"username": "quinn", "credentials": [{"type": "password", "value": "QWERTY"}]}),
+        ),
     )
     .await;
     assert_eq!(
