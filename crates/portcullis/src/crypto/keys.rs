@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use aws_lc_rs::digest;
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+use aws_lc_rs::rsa::KeyPair as RsaKeyPair;
 use aws_lc_rs::signature::{
     EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING,
     ECDSA_P384_SHA384_FIXED_SIGNING,
@@ -433,12 +433,7 @@ pub fn generate(kind: Generate, realm_name: &str, id: String) -> Result<KeyCompo
     let priority = ("priority", "100".to_string());
     let (name, provider, config) = match kind {
         Generate::RsaSig(_) | Generate::RsaEnc => {
-            let kp = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| failed("RSA"))?;
-            let pkcs8 = kp
-                .as_der()
-                .map_err(|_| failed("RSA encoding"))?
-                .as_ref()
-                .to_vec();
+            let pkcs8 = super::rsa_pool::take()?;
             let pkcs1 = der::rsa_pkcs8_to_pkcs1(&pkcs8)?;
             let cert = self_signed_cert(&pkcs8, realm_name)?;
             let (name, provider, alg) = match kind {

@@ -7,6 +7,7 @@ pub mod jwks;
 pub mod jws;
 pub mod keys;
 pub mod password;
+pub mod rsa_pool;
 pub mod seal;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
