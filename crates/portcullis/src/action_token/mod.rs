@@ -22,7 +22,7 @@ pub mod token;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
@@ -414,5 +414,6 @@ async fn accept_invitation(
         .detail("org_id", org.id.clone())
         .success(state);
     let to = back.unwrap_or_else(|| account_url(base, snap));
-    Redirect::to(&to).into_response()
+    // Keycloak redirects with 302.
+    (StatusCode::FOUND, [(axum::http::header::LOCATION, to)]).into_response()
 }

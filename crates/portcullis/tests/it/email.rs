@@ -544,3 +544,252 @@ async fn test_smtp_connection() {
     assert_eq!(sink.mails().len(), 2);
     data.cleanup().await;
 }
+
+async fn invite(
+    server: &TestServer,
+    token: &str,
+    org: &str,
+    what: &str,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let r = client()
+        .post(server.url(&format!(
+            "/admin/realms/{REALM}/organizations/{org}/members/{what}"
+        )))
+        .bearer_auth(token)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        s,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn organization_invitations() {
+    let Some(sink) = SmtpSink::start(None) else {
+        return;
+    };
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let mut realm = realm_json(Some(sink.settings("noreply@mail.example")));
+    realm["organizationsEnabled"] = json!(true);
+    realm["users"].as_array_mut().unwrap().push(json!(
+        {"username": "carol", "email": "carol@example.org", "firstName": "Carol", "lastName": "Jones", "enabled": true}
+    ));
+    let server = start_with(&data, &[realm]).await;
+    let token = admin_token(&server).await;
+    let (s, v, headers) = call(
+        &server,
+        "POST",
+        &format!("/admin/realms/{REALM}/organizations"),
+        Some(&token),
+        Some(json!({"name": "Music", "alias": "music", "redirectUrl": "https://music.example/welcome",
+                    "domains": [{"name": "music.example"}]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let org = headers["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let alice = user_id(&server, &token, "alice").await;
+
+    // Keycloak's errors.
+    let cases: Vec<(&str, Vec<(&str, &str)>, u16, Value)> = vec![
+        (
+            "invite-user",
+            vec![],
+            400,
+            json!({"errorMessage": "Email is required to invite a member"}),
+        ),
+        (
+            "invite-user",
+            vec![("email", "not-an-address")],
+            400,
+            json!({"errorMessage": "Invalid email format"}),
+        ),
+        (
+            "invite-existing-user",
+            vec![("id", "missing")],
+            400,
+            json!({"errorMessage": "User does not exist"}),
+        ),
+        (
+            "invite-existing-user",
+            vec![],
+            400,
+            json!({"error": "To invite a member you need to provide the user id", "error_description": "For more on this error consult the server log."}),
+        ),
+    ];
+    for (what, form, status, body) in cases {
+        let (s, v) = invite(&server, &token, &org, what, &form).await;
+        assert_eq!((s, &v), (status, &body), "{what} {form:?}");
+    }
+    let (s, v) = invite(
+        &server,
+        &token,
+        "no-such-org",
+        "invite-user",
+        &[("email", "x@y.z")],
+    )
+    .await;
+    assert_eq!(
+        (s, v["errorMessage"].as_str()),
+        (404, Some("Organization not found."))
+    );
+    assert!(sink.mails().is_empty());
+
+    // An existing user, by id: the invitation link.
+    let (s, v) = invite(
+        &server,
+        &token,
+        &org,
+        "invite-existing-user",
+        &[("id", &alice)],
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    let mail = sink.wait_for(1).await.remove(0);
+    assert_eq!(mail["rcpt_tos"], json!(["alice@example.org"]));
+    assert_eq!(
+        mail["headers"]["Subject"],
+        "Invitation to join the Music organization"
+    );
+    let text = mail["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "You were invited to join the \"Music\" organization. Click the link below to join."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("This link will expire within 12 hours."),
+        "{text}"
+    );
+    let link = action_link(&mail);
+    let claims = payload(link.split("key=").nth(1).unwrap());
+    assert_eq!(claims["typ"], "ORGIVT");
+    assert_eq!(claims["org_id"], org);
+    assert_eq!(claims["sub"], alice);
+    assert_eq!(claims["azp"], "account");
+    assert_eq!(claims["reduri"], "https://music.example/welcome");
+
+    // Accepting it: the confirmation, then membership and the organization's redirect.
+    let b = browser();
+    let path = &link[link.find("/realms/").unwrap()..];
+    let (s, page) = get_page(&b, &server.url(path)).await;
+    assert_eq!(s, 200);
+    assert!(
+        page.contains("you will become a member of the Music organization"),
+        "{page}"
+    );
+    assert_eq!(
+        org_members(&server, &token, &org).await,
+        json!([]),
+        "opening alone changes nothing"
+    );
+    let r = b
+        .post(server.url(&form_action(&page)))
+        .form(&[("key", form_field(&page, "key").unwrap().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    assert_eq!(r.headers()["location"], "https://music.example/welcome");
+    let m = org_members(&server, &token, &org).await;
+    assert_eq!(m.as_array().unwrap().len(), 1, "{m}");
+    assert_eq!(m[0]["username"], "alice");
+    assert_eq!(m[0]["membershipType"], "UNMANAGED");
+    // Used up.
+    let r = b
+        .post(server.url(&form_action(&page)))
+        .form(&[("key", form_field(&page, "key").unwrap().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("Action expired."));
+
+    // By e-mail: a member is refused; a user with names gets the personal greeting.
+    let (s, v) = invite(
+        &server,
+        &token,
+        &org,
+        "invite-user",
+        &[("email", "Alice@Example.org")],
+    )
+    .await;
+    assert_eq!(
+        (s, v["errorMessage"].as_str()),
+        (409, Some("User already a member of the organization"))
+    );
+    let (s, _) = invite(
+        &server,
+        &token,
+        &org,
+        "invite-user",
+        &[("email", "carol@example.org")],
+    )
+    .await;
+    assert_eq!(s, 204);
+    let mail = sink.wait_for(2).await.remove(1);
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hi, \"Carol\" \"Jones\"."),
+        "{mail}"
+    );
+    assert!(
+        mail["html"]
+            .as_str()
+            .unwrap()
+            .contains("<p>Hi, Carol Jones.</p>"),
+        "{mail}"
+    );
+    action_link(&mail);
+
+    // Someone without an account: Keycloak's registration link, a token without a subject.
+    let (s, _) = invite(
+        &server,
+        &token,
+        &org,
+        "invite-user",
+        &[
+            ("email", "new@else.example"),
+            ("firstName", "New"),
+            ("lastName", "Person"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 204);
+    let mail = sink.wait_for(3).await.remove(2);
+    assert_eq!(mail["rcpt_tos"], json!(["new@else.example"]));
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.starts_with("Hi, \"New\" \"Person\"."), "{text}");
+    let reg = text
+        .split_whitespace()
+        .find(|w| w.contains("/protocol/openid-connect/registrations?"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        reg.contains("response_type=code&client_id=account&token="),
+        "{reg}"
+    );
+    let claims = payload(reg.split("token=").nth(1).unwrap());
+    assert_eq!(claims["typ"], "ORGIVT");
+    assert!(claims.get("sub").is_none(), "{claims}");
+    assert_eq!(claims["eml"], "new@else.example");
+    data.cleanup().await;
+}
+
+async fn org_members(server: &TestServer, token: &str, org: &str) -> Value {
+    let path = format!("/admin/realms/{REALM}/organizations/{org}/members");
+    call(server, "GET", &path, Some(token), None).await.1
+}
