@@ -602,7 +602,8 @@ async fn organization_invitations() {
     let alice = user_id(&server, &token, "alice").await;
 
     // Keycloak's errors.
-    let cases: Vec<(&str, Vec<(&str, &str)>, u16, Value)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, Value);
+    let cases: Vec<Case> = vec![
         (
             "invite-user",
             vec![],
