@@ -19,6 +19,9 @@ if ! command -v curl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq curl jq
 fi
 
+# The e-mail tests deliver to a real SMTP server (aiosmtpd) in a venv under target/.
+bash scripts/smtp-sink-venv.sh
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

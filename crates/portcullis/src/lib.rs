@@ -4,6 +4,7 @@
 //! the `portcullis` binary is a thin CLI over both.
 
 pub mod account;
+pub mod action_token;
 pub mod admin;
 pub mod authn;
 pub mod authz;
@@ -11,6 +12,7 @@ pub mod client_registration;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod email;
 pub mod events;
 pub mod health;
 pub mod http;
@@ -59,6 +61,8 @@ pub struct AppState {
     pub logins_in_flight: Arc<crate::policy::brute_force::InFlight>,
     /// The event queue (login and admin events).
     pub events: Arc<events::Events>,
+    /// The e-mail queue (mails leave from a background task).
+    pub email: email::Outbox,
 }
 
 impl AppState {

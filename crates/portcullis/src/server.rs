@@ -401,6 +401,7 @@ fn app_state(
             .context("cannot build the outgoing HTTP client")?,
         logins_in_flight: Arc::default(),
         events: Arc::new(events),
+        email: crate::email::Outbox::spawn(crate::email::QUEUE_SIZE),
     })
 }
 

@@ -16,6 +16,7 @@ pub mod client_sessions;
 pub mod clients;
 pub mod components;
 pub mod consents;
+pub mod email;
 pub mod events;
 pub mod groups;
 pub mod identity_providers;
@@ -334,6 +335,7 @@ pub fn routes() -> Router<AppState> {
         .merge(roles::routes())
         .merge(user_profile::routes())
         .merge(users::routes())
+        .merge(email::routes())
         .merge(groups::routes())
         .merge(scope_mappings::routes())
         .merge(certificates::routes())

@@ -622,33 +622,179 @@ pub async fn reset_password(
     Ok(no_content())
 }
 
-/// `PUT /users/{id}/execute-actions-email`: this server sends no e-mail; the answer says so.
-pub async fn execute_actions_email(
-    State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
-    Path((_, id)): Path<(String, String)>,
-) -> AdminResult<Response> {
-    let (_, u) = load(&state, &snap, &id).await?;
-    if u.email.as_deref().unwrap_or_default().is_empty() {
-        return Err(AdminError::bad("User email missing"));
-    }
+/// The query of `execute-actions-email` and `send-verify-email`.
+#[derive(Debug, Default, Deserialize)]
+pub struct EmailQuery {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    lifespan: Option<i64>,
+}
+
+/// What `execute-actions-email` and `send-verify-email` check first, in Keycloak's order
+/// (`UserResource`): the user's e-mail and enabled flag, then the client (`account` unless
+/// given; `Client id missing` for a redirect without one) and the redirect URI.
+fn email_target(
+    snap: &RealmSnapshot,
+    u: &UserRepresentation,
+    q: &EmailQuery,
+) -> AdminResult<(String, String)> {
+    let email = u.email.clone().filter(|e| !e.is_empty());
+    let email = email.ok_or_else(|| AdminError::bad("User email missing"))?;
     if u.enabled != Some(true) {
         return Err(AdminError::bad("User is disabled"));
     }
-    let configured = snap
-        .rep
-        .smtp_server
-        .as_ref()
-        .is_some_and(|m| m.contains_key("host"));
-    Err(AdminError::Status(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        if configured {
-            "Failed to send execute actions email: sending e-mail is not supported by this server"
-                .into()
-        } else {
-            "Failed to send execute actions email: the realm has no SMTP server configured".into()
-        },
-    ))
+    if q.redirect_uri.is_some() && q.client_id.is_none() {
+        return Err(AdminError::bad("Client id missing"));
+    }
+    let client_id = q.client_id.clone().unwrap_or_else(|| "account".into());
+    let client = snap
+        .index
+        .client(&snap.rep, &client_id)
+        .ok_or_else(|| AdminError::bad("Client doesn't exist"))?;
+    if client.enabled == Some(false) {
+        return Err(AdminError::bad("Client is not enabled"));
+    }
+    if let Some(r) = &q.redirect_uri {
+        if crate::oidc::redirect::verify(client, Some(r)).is_none() {
+            return Err(AdminError::bad("Invalid redirect uri."));
+        }
+    }
+    Ok((email, client_id))
+}
+
+/// Whether the realm has `alias` among its (enabled) required actions.
+fn known_action(snap: &RealmSnapshot, alias: &str) -> bool {
+    snap.rep
+        .extra
+        .get("requiredActions")
+        .and_then(Value::as_array)
+        .is_some_and(|list| {
+            list.iter().any(|a| {
+                a.get("alias").and_then(Value::as_str) == Some(alias)
+                    && a.get("enabled").and_then(Value::as_bool) != Some(false)
+            })
+        })
+}
+
+/// An action token of `kind` for the user's `email`, valid `lifespan` seconds from now.
+fn user_token(
+    user_id: &str,
+    email: &str,
+    client_id: &str,
+    kind: crate::action_token::Kind,
+    redirect_uri: Option<String>,
+    lifespan: i64,
+) -> crate::action_token::ActionToken {
+    let now = crate::clock::now();
+    let mut t =
+        crate::action_token::ActionToken::new(kind, Some(user_id), client_id, now, now + lifespan);
+    t.email = Some(email.to_string());
+    t.redirect_uri = redirect_uri;
+    t
+}
+
+/// The signed token's link.
+fn action_link(
+    snap: &RealmSnapshot,
+    base: &str,
+    t: &crate::action_token::ActionToken,
+) -> AdminResult<String> {
+    let key = snap.hmac_keys.first().ok_or(AdminError::Internal)?;
+    let issuer = paths::url(base, paths::REALM, &snap.name);
+    Ok(crate::action_token::link(base, snap, &t.sign(key, &issuer)))
+}
+
+/// `PUT /users/{id}/execute-actions-email?client_id=&redirect_uri=&lifespan=`, body: the
+/// required actions. Mints an `execute-actions` token and queues Keycloak's mail; 204.
+pub async fn execute_actions_email(
+    State(state): State<AppState>,
+    RealmAdmin { snap, query, .. }: RealmAdmin<ManageUsers, EmailQuery>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+    bytes: Bytes,
+) -> AdminResult<Response> {
+    let (_, u) = load(&state, &snap, &id).await?;
+    let actions: Vec<String> = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Vec::new()
+    } else {
+        body(&bytes)?
+    };
+    let (email, client_id) = email_target(&snap, &u, &query)?;
+    if !actions.iter().all(|a| known_action(&snap, a)) {
+        return Err(AdminError::bad("Provided invalid required actions"));
+    }
+    let lifespan = query
+        .lifespan
+        .unwrap_or_else(|| crate::action_token::admin_lifespan(&snap));
+    let base = state
+        .base_url(&headers, &uri)
+        .map_err(|_| AdminError::Internal)?;
+    let t = user_token(
+        &id,
+        &email,
+        &client_id,
+        crate::action_token::Kind::ExecuteActions(actions.clone()),
+        query.redirect_uri.clone(),
+        lifespan,
+    );
+    let link = action_link(&snap, &base, &t)?;
+    let mail = crate::email::templates::execute_actions(
+        &email,
+        &super::email::realm_name(&snap),
+        &link,
+        lifespan,
+        &actions,
+    );
+    super::email::queue(&state, &snap, mail).map_err(|e| {
+        AdminError::Status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Failed to send execute actions email: {e}"),
+        )
+    })?;
+    Ok(no_content())
+}
+
+/// `PUT /users/{id}/send-verify-email?client_id=&redirect_uri=&lifespan=`: mints a
+/// `verify-email` token and queues Keycloak's mail; 204.
+pub async fn send_verify_email(
+    State(state): State<AppState>,
+    RealmAdmin { snap, query, .. }: RealmAdmin<ManageUsers, EmailQuery>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> AdminResult<Response> {
+    let (_, u) = load(&state, &snap, &id).await?;
+    let (email, client_id) = email_target(&snap, &u, &query)?;
+    let lifespan = query.lifespan.unwrap_or_else(|| {
+        crate::action_token::user_lifespan(&snap, crate::action_token::token::VERIFY_EMAIL)
+    });
+    let base = state
+        .base_url(&headers, &uri)
+        .map_err(|_| AdminError::Internal)?;
+    let t = user_token(
+        &id,
+        &email,
+        &client_id,
+        crate::action_token::Kind::VerifyEmail,
+        query.redirect_uri.clone(),
+        lifespan,
+    );
+    let link = action_link(&snap, &base, &t)?;
+    let mail = crate::email::templates::verify_email(
+        &email,
+        &super::email::realm_name(&snap),
+        &link,
+        lifespan,
+    );
+    super::email::queue(&state, &snap, mail).map_err(|e| {
+        tracing::warn!(realm = %snap.name, error = %e, "failed to send the verify e-mail");
+        AdminError::Status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Failed to send verify email".into(),
+        )
+    })?;
+    Ok(no_content())
 }
 
 /// `GET /users/{id}/credentials`: metadata, never the hash.
@@ -1047,6 +1193,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             paths::ADMIN_USER_EXECUTE_ACTIONS_EMAIL,
             routing::put(execute_actions_email),
+        )
+        .route(
+            paths::ADMIN_USER_SEND_VERIFY_EMAIL,
+            routing::put(send_verify_email),
         )
         .route(paths::ADMIN_USER_CREDENTIALS, routing::get(credentials))
         .route(

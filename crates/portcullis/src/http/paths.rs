@@ -44,6 +44,8 @@ pub const ACCOUNT_VERSIONED: &str = "/realms/{realm}/account/{version}";
 pub const ACCOUNT_ANY: &str = "/realms/{realm}/account/{*rest}";
 /// Target of the login form.
 pub const LOGIN_ACTION: &str = "/realms/{realm}/login-actions/authenticate";
+/// Keycloak's action-token endpoint (the links of the e-mails).
+pub const ACTION_TOKEN: &str = "/realms/{realm}/login-actions/action-token";
 /// Target of the required-action (update password) form.
 pub const REQUIRED_ACTION: &str = "/realms/{realm}/login-actions/required-action";
 /// Target of the consent form.
@@ -114,6 +116,8 @@ pub fn decode_segment(s: &str) -> String {
 pub const ADMIN_REALMS: &str = "/admin/realms";
 /// `GET` `PUT` `DELETE` (`admin/realms.rs`).
 pub const ADMIN_REALM: &str = "/admin/realms/{realm}";
+/// Sends a test e-mail with the posted SMTP settings.
+pub const ADMIN_REALM_TEST_SMTP: &str = "/admin/realms/{realm}/testSMTPConnection";
 /// `GET` `DELETE` (`admin/events.rs`): login events.
 pub const ADMIN_EVENTS: &str = "/admin/realms/{realm}/events";
 /// `GET` `PUT` (`admin/events.rs`): `RealmEventsConfigRepresentation`.
@@ -449,6 +453,8 @@ pub const ADMIN_USER_RESET_PASSWORD: &str = "/admin/realms/{realm}/users/{id}/re
 /// `PUT` (`admin/users.rs`).
 pub const ADMIN_USER_EXECUTE_ACTIONS_EMAIL: &str =
     "/admin/realms/{realm}/users/{id}/execute-actions-email";
+/// `PUT` (`admin/users.rs`).
+pub const ADMIN_USER_SEND_VERIFY_EMAIL: &str = "/admin/realms/{realm}/users/{id}/send-verify-email";
 /// `GET` (`admin/users.rs`).
 pub const ADMIN_USER_CREDENTIALS: &str = "/admin/realms/{realm}/users/{id}/credentials";
 /// `DELETE` (`admin/users.rs`).
@@ -515,6 +521,14 @@ pub const ADMIN_ORGS_OF_MEMBER: &str =
 pub const ADMIN_ORG: &str = "/admin/realms/{realm}/organizations/{org}";
 /// `GET` `POST` (`admin/organizations.rs`).
 pub const ADMIN_ORG_MEMBERS: &str = "/admin/realms/{realm}/organizations/{org}/members";
+/// `POST` (`admin/organizations.rs`): invite by e-mail.
+pub const ADMIN_ORG_INVITE_USER: &str =
+    "/admin/realms/{realm}/organizations/{org}/members/invite-user";
+/// `POST` (`admin/organizations.rs`): invite a user of the realm by id.
+pub const ADMIN_ORG_INVITE_EXISTING_USER: &str =
+    "/admin/realms/{realm}/organizations/{org}/members/invite-existing-user";
+/// Keycloak's registration page (the link of an invitation for someone without an account).
+pub const REGISTRATIONS: &str = "/realms/{realm}/protocol/openid-connect/registrations";
 /// `GET` (`admin/organizations.rs`).
 pub const ADMIN_ORG_MEMBERS_COUNT: &str = "/admin/realms/{realm}/organizations/{org}/members/count";
 /// `GET` `DELETE` (`admin/organizations.rs`).

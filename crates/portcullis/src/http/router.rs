@@ -12,6 +12,7 @@ pub fn router(state: AppState) -> Router {
     let mut r = Router::new()
         .merge(oidc::routes(&state))
         .merge(account::routes())
+        .merge(crate::action_token::routes())
         .merge(admin::routes())
         .merge(client_registration::routes());
     if state.config.health_enabled {

@@ -22,6 +22,7 @@ mod cors_account;
 mod device;
 mod discovery;
 mod docs_examples;
+mod email;
 mod events;
 mod exchange;
 mod guard;

@@ -7,10 +7,12 @@
 pub mod browser;
 pub mod http;
 pub mod jwt;
+pub mod smtp;
 
 pub use browser::*;
 pub use http::*;
 pub use jwt::*;
+pub use smtp::*;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,419 @@
+//! GET|POST /realms/{realm}/login-actions/action-token?key=<token>  (Keycloak's
+//! `LoginActionsService.executeActionToken`)
+//!
+//! The links of the e-mails the server sends. Opening one (GET) checks the token and shows a
+//! confirmation page whose button posts the token back, so that a mail scanner's prefetch
+//! does nothing (Keycloak shows such a page when the link is opened without the browser's
+//! login session). The POST uses the token up (single use) and performs it:
+//! - `verify-email`: `emailVerified` is set, `VERIFY_EMAIL` dropped, Keycloak's "Your email
+//!   address has been verified." page;
+//! - `execute-actions`: `emailVerified` is set and the listed actions are put on the user;
+//!   with `UPDATE_PASSWORD` the browser goes straight into the login's required-action step
+//!   (the update-password form; its POST ends the login with a code to `reduri`, or the
+//!   account console), else Keycloak's "Your account has been updated." page with a link to
+//!   `reduri`;
+//! - `ORGIVT`: the user becomes a member of the organization and is redirected to `reduri`
+//!   (the organization's `redirectUrl`, or the account console).
+//!
+//! A forged, malformed or other realm's token answers Keycloak's `invalidCodeMessage`, an
+//! expired or used one `expiredActionTokenNoSessionMessage`.
+
+pub mod token;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use crate::authn::pages::{error_page, escape, html, internal_error, update_password_page};
+use crate::authn::{AuthRequest, PendingLogin};
+use crate::http::paths;
+use crate::realm::snapshot::RealmSnapshot;
+use crate::representation::UserRepresentation;
+use crate::store::{MembershipType, UserRow};
+use crate::AppState;
+
+pub use token::{ActionToken, Kind, Refused};
+
+/// Keycloak's `invalidCodeMessage`.
+pub const INVALID_CODE: &str = "An error occurred, please login again through your application.";
+/// Keycloak's `expiredActionTokenNoSessionMessage`.
+pub const EXPIRED: &str = "Action expired.";
+/// Keycloak's `staleInviteOrgLink`.
+pub const STALE_INVITE: &str =
+    "The invitation is no longer valid. Contact the organization administrators for more information.";
+/// Keycloak's `accountDisabledMessage`.
+pub const ACCOUNT_DISABLED: &str = "Account is disabled, contact your administrator.";
+
+/// `actionTokenGeneratedByAdminLifespan` (default 12 hours).
+pub fn admin_lifespan(snap: &RealmSnapshot) -> i64 {
+    snap.rep
+        .extra
+        .get("actionTokenGeneratedByAdminLifespan")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(43_200)
+}
+
+/// `actionTokenGeneratedByUserLifespan` for a token type: the realm attribute
+/// `actionTokenGeneratedByUserLifespan.<typ>`, else the realm's value, else
+/// `accessCodeLifespanUserAction` (300).
+pub fn user_lifespan(snap: &RealmSnapshot, typ: &str) -> i64 {
+    let per_type = snap
+        .rep
+        .extra
+        .get("attributes")
+        .and_then(|a| a.get(format!("actionTokenGeneratedByUserLifespan.{typ}")))
+        .and_then(|v| match v {
+            serde_json::Value::String(s) => s.parse().ok(),
+            other => other.as_i64(),
+        });
+    per_type
+        .or_else(|| {
+            snap.rep
+                .extra
+                .get("actionTokenGeneratedByUserLifespan")
+                .and_then(serde_json::Value::as_i64)
+        })
+        .or_else(|| {
+            snap.rep
+                .extra
+                .get("accessCodeLifespanUserAction")
+                .and_then(serde_json::Value::as_i64)
+        })
+        .unwrap_or(300)
+}
+
+/// The link of a token: `{base}/realms/{realm}/login-actions/action-token?key=...`.
+pub fn link(base: &str, snap: &RealmSnapshot, token: &str) -> String {
+    let mut u = paths::url(base, paths::ACTION_TOKEN, &snap.name);
+    u.push_str("?key=");
+    u.push_str(token);
+    u
+}
+
+/// The account console of the realm (`{base}/realms/{realm}/account/`), where links without a
+/// redirect end.
+pub fn account_url(base: &str, snap: &RealmSnapshot) -> String {
+    format!("{}/", paths::url(base, paths::ACCOUNT, &snap.name))
+}
+
+/// The routes of the action-token endpoint.
+pub fn routes() -> Router<AppState> {
+    Router::new().route(paths::ACTION_TOKEN, get(open).post(perform))
+}
+
+#[derive(Debug, Deserialize)]
+struct KeyParam {
+    key: Option<String>,
+}
+
+/// A checked token, its realm, issuer and base URL, and its user.
+struct Checked {
+    snap: std::sync::Arc<RealmSnapshot>,
+    base: String,
+    token: ActionToken,
+    user: Option<(UserRow, UserRepresentation)>,
+}
+
+fn refused(kind: Option<&Kind>, r: Refused) -> Response {
+    let msg = match (kind, r) {
+        (_, Refused::Expired) => EXPIRED,
+        (Some(Kind::OrgInvite(_)), Refused::Invalid) => STALE_INVITE,
+        (_, Refused::Invalid) => INVALID_CODE,
+    };
+    error_page(StatusCode::BAD_REQUEST, msg)
+}
+
+async fn check(
+    state: &AppState,
+    realm: &str,
+    headers: &HeaderMap,
+    uri: &Uri,
+    key: Option<&str>,
+) -> Result<Checked, Response> {
+    let snap = state
+        .realm(realm)
+        .map_err(|_| error_page(StatusCode::NOT_FOUND, "Realm does not exist."))?;
+    let base = state
+        .base_url(headers, uri)
+        .map_err(|_| error_page(StatusCode::BAD_REQUEST, "Invalid host."))?;
+    let issuer = paths::url(&base, paths::REALM, &snap.name);
+    let key = key.ok_or_else(|| refused(None, Refused::Invalid))?;
+    let token = token::verify(&snap.hmac_keys, &issuer, key, crate::clock::now())
+        .map_err(|r| refused(None, r))?;
+    let user = match &token.user_id {
+        Some(id) => {
+            let row = state
+                .store
+                .user_by_id(&snap.id, id)
+                .await
+                .map_err(|_| internal_error())?
+                .ok_or_else(|| refused(Some(&token.kind), Refused::Invalid))?;
+            let u = crate::users::parse_user(&row).map_err(|_| internal_error())?;
+            if u.enabled != Some(true) {
+                return Err(error_page(StatusCode::BAD_REQUEST, ACCOUNT_DISABLED));
+            }
+            // `eml`: the token is void once the user's e-mail changed.
+            let now_email = u.email.as_deref().map(str::to_lowercase);
+            if token.email.as_deref().map(str::to_lowercase) != now_email {
+                return Err(refused(Some(&token.kind), Refused::Invalid));
+            }
+            Some((row, u))
+        }
+        None => None,
+    };
+    Ok(Checked {
+        snap,
+        base,
+        token,
+        user,
+    })
+}
+
+/// GET: the confirmation page.
+async fn open(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    Query(q): Query<KeyParam>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let c = match check(&state, &realm, &headers, &uri, q.key.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some((_, user)) = &c.user else {
+        // An invitation of someone without an account: Keycloak sends them to registration.
+        return error_page(StatusCode::BAD_REQUEST, STALE_INVITE);
+    };
+    let email = user.email.clone().unwrap_or_default();
+    let (title, detail) = match &c.token.kind {
+        Kind::VerifyEmail => (
+            format!("Confirm validity of e-mail address {email}."),
+            String::new(),
+        ),
+        Kind::ExecuteActions(actions) => (
+            "Perform the following action(s)".to_string(),
+            actions
+                .iter()
+                .map(|a| crate::email::templates::required_action_text(a))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        Kind::OrgInvite(org) => {
+            let name = org_name(&state, &c.snap, org).await;
+            (
+                "Perform the following action(s)".to_string(),
+                format!("By clicking the link below, you will become a member of the {name} organization:"),
+            )
+        }
+    };
+    let action = link("", &c.snap, "");
+    let key = q.key.unwrap_or_default();
+    let body = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body>\
+         <div id=\"kc-info-message\"><p class=\"instruction\">{t}</p><p>{d}</p>\
+         <form id=\"kc-action-token-form\" method=\"post\" action=\"{a}\">\
+         <input type=\"hidden\" name=\"key\" value=\"{k}\">\
+         <button type=\"submit\" id=\"kc-proceed\">\u{bb} Click here to proceed</button></form></div></body></html>",
+        t = escape(&title),
+        d = escape(&detail),
+        a = escape(action.trim_end_matches("?key=")),
+        k = escape(&key),
+    );
+    html(StatusCode::OK, body)
+}
+
+async fn org_name(state: &AppState, snap: &RealmSnapshot, org_id: &str) -> String {
+    match state.store.organization(&snap.id, org_id).await {
+        Ok(Some(o)) => o.name,
+        _ => org_id.to_string(),
+    }
+}
+
+/// Keycloak's info page (`info.ftl`): a message and, with a redirect, "« Back to Application".
+fn info_page(message: &str, back: Option<&str>) -> Response {
+    let back = back
+        .map(|b| {
+            format!(
+                "<p><a id=\"kc-back\" href=\"{}\">\u{ab} Back to Application</a></p>",
+                escape(b)
+            )
+        })
+        .unwrap_or_default();
+    html(
+        StatusCode::OK,
+        format!(
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{m}</title></head><body>\
+             <div id=\"kc-info-message\"><p class=\"instruction\">{m}</p>{back}</div></body></html>",
+            m = escape(message)
+        ),
+    )
+}
+
+/// POST: use the token up and perform it.
+async fn perform(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(q): Form<KeyParam>,
+) -> Response {
+    let c = match check(&state, &realm, &headers, &uri, q.key.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some((row, mut user)) = c.user else {
+        return error_page(StatusCode::BAD_REQUEST, STALE_INVITE);
+    };
+    match state
+        .store
+        .use_once(&c.token.single_use_key(&c.snap.id), c.token.exp)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return refused(Some(&c.token.kind), Refused::Expired),
+        Err(_) => return internal_error(),
+    }
+    let snap = c.snap;
+    let back = c.token.redirect_uri.clone();
+    match c.token.kind {
+        Kind::VerifyEmail => {
+            user.email_verified = Some(true);
+            drop_action(&mut user, "VERIFY_EMAIL");
+            if save(&state, &snap, &row, &user).await.is_err() {
+                return internal_error();
+            }
+            crate::events::UserEvent::new(&snap, "VERIFY_EMAIL")
+                .user(row.id.clone())
+                .detail("email", user.email.clone().unwrap_or_default())
+                .success(&state);
+            info_page("Your email address has been verified.", back.as_deref())
+        }
+        Kind::ExecuteActions(actions) => {
+            user.email_verified = Some(true);
+            drop_action(&mut user, "VERIFY_EMAIL");
+            let list = user.required_actions.get_or_insert_with(Vec::new);
+            for a in actions.iter().filter(|a| a.as_str() != "VERIFY_EMAIL") {
+                if !list.contains(a) {
+                    list.push(a.clone());
+                }
+            }
+            if save(&state, &snap, &row, &user).await.is_err() {
+                return internal_error();
+            }
+            crate::events::UserEvent::new(&snap, "EXECUTE_ACTIONS")
+                .user(row.id.clone())
+                .success(&state);
+            if actions.iter().any(|a| a == "UPDATE_PASSWORD") {
+                let redirect = back.unwrap_or_else(|| account_url(&c.base, &snap));
+                return update_password_step(
+                    &state,
+                    &snap,
+                    &c.base,
+                    &c.token.client_id,
+                    redirect,
+                    &row.id,
+                )
+                .await;
+            }
+            info_page("Your account has been updated.", back.as_deref())
+        }
+        Kind::OrgInvite(org_id) => {
+            accept_invitation(&state, &snap, &c.base, &row, &user, &org_id, back).await
+        }
+    }
+}
+
+fn drop_action(user: &mut UserRepresentation, alias: &str) {
+    if let Some(a) = user.required_actions.as_mut() {
+        a.retain(|x| x != alias);
+    }
+}
+
+async fn save(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    row: &UserRow,
+    user: &UserRepresentation,
+) -> Result<(), ()> {
+    let mut updated = row.clone();
+    updated.representation = serde_json::to_string(user).map_err(|_| ())?;
+    state
+        .store
+        .update_user(&snap.id, &updated)
+        .await
+        .map_err(|_| ())
+}
+
+/// Starts the login's required-action step for `user_id` (the token stood for the login):
+/// the update-password form, bound to a new flow of the token's client that ends at
+/// `redirect`.
+async fn update_password_step(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    base: &str,
+    client_id: &str,
+    redirect: String,
+    user_id: &str,
+) -> Response {
+    let request = AuthRequest {
+        client_id: Some(client_id.to_string()),
+        redirect_uri: Some(redirect.clone()),
+        redirect_uri_param: Some(redirect),
+        response_type: Some("code".into()),
+        response_mode: Some("query".into()),
+        scope: Some("openid".into()),
+        ..Default::default()
+    };
+    let mut pending = PendingLogin::of(request);
+    pending.pending_user = Some(user_id.to_string());
+    let action = paths::url("", paths::REQUIRED_ACTION, &snap.name);
+    let secure = crate::http::base_url::is_secure_context(base);
+    crate::authn::flow::start_flow(state.store.as_ref(), snap, &pending, 600, secure, |code| {
+        update_password_page(snap, &action, code, None)
+    })
+    .await
+}
+
+/// Makes the user a member of the invitation's organization and sends the browser on.
+async fn accept_invitation(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    base: &str,
+    row: &UserRow,
+    user: &UserRepresentation,
+    org_id: &str,
+    back: Option<String>,
+) -> Response {
+    let username = user.username.clone().unwrap_or_default();
+    let org = match state.store.organization(&snap.id, org_id).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return info_page(&format!("Organization {org_id} not found."), None),
+        Err(_) => return internal_error(),
+    };
+    match state
+        .store
+        .add_member(&snap.id, &org.id, &row.id, MembershipType::Unmanaged)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return info_page(
+                &format!("User {username} is already a member of the organization."),
+                None,
+            )
+        }
+        Err(_) => return internal_error(),
+    }
+    crate::events::UserEvent::new(snap, "INVITE_ORG")
+        .user(row.id.clone())
+        .detail("username", username)
+        .detail("org_id", org.id.clone())
+        .success(state);
+    let to = back.unwrap_or_else(|| account_url(base, snap));
+    // Keycloak redirects with 302.
+    (StatusCode::FOUND, [(axum::http::header::LOCATION, to)]).into_response()
+}

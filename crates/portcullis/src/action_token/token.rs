@@ -1,0 +1,291 @@
+//! Keycloak's action tokens as JWTs: minted and checked here, without I/O.
+//!
+//! As Keycloak (`DefaultActionToken`, `DefaultActionTokenKey`, `ExecuteActionsActionToken`,
+//! `VerifyEmailActionToken`, `InviteOrgActionToken`): signed with the realm's HMAC key
+//! (`hmac-generated`, HS512, token category INTERNAL), header `typ` `JWT`; claims `exp`, `iat`,
+//! `jti`, `iss` = `aud` = the realm's issuer, `sub` = the user, `typ` = the token type,
+//! `nonce`, `azp` = the client, `eml` = the user's e-mail when minted; `rqac` (the required
+//! actions) and `reduri` for `execute-actions`, `reduri` for `verify-email`, `org_id` and
+//! `reduri` for `ORGIVT`.
+
+use serde_json::{json, Map, Value};
+
+use crate::crypto::jws::{self, HmacKey};
+
+/// `ExecuteActionsActionToken.TOKEN_TYPE`.
+pub const EXECUTE_ACTIONS: &str = "execute-actions";
+/// `VerifyEmailActionToken.TOKEN_TYPE`.
+pub const VERIFY_EMAIL: &str = "verify-email";
+/// `InviteOrgActionToken.TOKEN_TYPE`.
+pub const ORG_INVITE: &str = "ORGIVT";
+
+/// The kind of an action token and what only that kind carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// `execute-actions`: the required actions to perform (`rqac`).
+    ExecuteActions(Vec<String>),
+    /// `verify-email`.
+    VerifyEmail,
+    /// `ORGIVT`: the organization (`org_id`).
+    OrgInvite(String),
+}
+
+impl Kind {
+    /// The `typ` claim.
+    pub fn typ(&self) -> &'static str {
+        match self {
+            Kind::ExecuteActions(_) => EXECUTE_ACTIONS,
+            Kind::VerifyEmail => VERIFY_EMAIL,
+            Kind::OrgInvite(_) => ORG_INVITE,
+        }
+    }
+}
+
+/// An action token's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionToken {
+    /// `sub`: the user (absent for the invitation of someone who has no account yet).
+    pub user_id: Option<String>,
+    /// `typ` and its claims.
+    pub kind: Kind,
+    /// `exp` (seconds).
+    pub exp: i64,
+    /// `iat` (seconds).
+    pub iat: i64,
+    /// `nonce` (also `jti`, unless an invitation id is given).
+    pub nonce: String,
+    /// `jti`.
+    pub jti: String,
+    /// `azp`: the client the link is for.
+    pub client_id: String,
+    /// `eml`: the user's e-mail when the token was minted.
+    pub email: Option<String>,
+    /// `reduri`.
+    pub redirect_uri: Option<String>,
+}
+
+impl ActionToken {
+    /// A token of `kind` for `user_id` from `now` to `exp`, with a fresh nonce.
+    pub fn new(kind: Kind, user_id: Option<&str>, client_id: &str, now: i64, exp: i64) -> Self {
+        let nonce = uuid::Uuid::new_v4().to_string();
+        ActionToken {
+            user_id: user_id.map(str::to_string),
+            kind,
+            exp,
+            iat: now,
+            jti: nonce.clone(),
+            nonce,
+            client_id: client_id.to_string(),
+            email: None,
+            redirect_uri: None,
+        }
+    }
+
+    /// The key under which a used token is remembered (`SingleUseObjectKeyModel`:
+    /// `{b64(userId)}.{exp}.{nonce}.{typ}`), namespaced by the realm.
+    pub fn single_use_key(&self, realm_id: &str) -> String {
+        use base64::Engine;
+        let user = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(self.user_id.as_deref().unwrap_or_default());
+        format!(
+            "action-token:{realm_id}:{user}.{}.{}.{}",
+            self.exp,
+            self.nonce,
+            self.kind.typ()
+        )
+    }
+
+    fn claims(&self, issuer: &str) -> Value {
+        let mut c = json!({
+            "exp": self.exp,
+            "iat": self.iat,
+            "jti": self.jti,
+            "iss": issuer,
+            "aud": issuer,
+            "typ": self.kind.typ(),
+            "azp": self.client_id,
+            "nonce": self.nonce,
+        });
+        let Some(o) = c.as_object_mut() else {
+            return c;
+        };
+        if let Some(u) = &self.user_id {
+            o.insert("sub".into(), json!(u));
+        }
+        if let Some(e) = &self.email {
+            o.insert("eml".into(), json!(e));
+        }
+        match &self.kind {
+            Kind::ExecuteActions(a) => {
+                o.insert("rqac".into(), json!(a));
+            }
+            Kind::VerifyEmail => {}
+            Kind::OrgInvite(org) => {
+                o.insert("org_id".into(), json!(org));
+            }
+        }
+        if let Some(r) = &self.redirect_uri {
+            o.insert("reduri".into(), json!(r));
+        }
+        c
+    }
+
+    /// The signed token.
+    pub fn sign(&self, key: &HmacKey, issuer: &str) -> String {
+        jws::sign_hmac(key, "JWT", &self.claims(issuer))
+    }
+}
+
+/// Why a token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Malformed, forged, of another realm or of an unknown type: Keycloak's
+    /// `invalidCodeMessage`.
+    Invalid,
+    /// Past `exp`: `expiredActionTokenNoSessionMessage`.
+    Expired,
+}
+
+fn str_claim(c: &Map<String, Value>, k: &str) -> Option<String> {
+    c.get(k).and_then(Value::as_str).map(str::to_string)
+}
+
+/// Checks a token's signature (the realm's HMAC keys), issuer and audience, type and `exp`.
+pub fn verify(
+    keys: &[HmacKey],
+    issuer: &str,
+    token: &str,
+    now: i64,
+) -> Result<ActionToken, Refused> {
+    let parsed = jws::parse(token).map_err(|_| Refused::Invalid)?;
+    parsed.verify_hmac(keys).map_err(|_| Refused::Invalid)?;
+    let c = &parsed.claims;
+    if str_claim(c, "iss").as_deref() != Some(issuer) {
+        return Err(Refused::Invalid);
+    }
+    let aud_ok = match c.get("aud") {
+        Some(Value::String(a)) => a == issuer,
+        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(issuer)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(Refused::Invalid);
+    }
+    let kind = match str_claim(c, "typ").as_deref() {
+        Some(EXECUTE_ACTIONS) => Kind::ExecuteActions(
+            c.get("rqac")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        Some(VERIFY_EMAIL) => Kind::VerifyEmail,
+        Some(ORG_INVITE) => Kind::OrgInvite(str_claim(c, "org_id").ok_or(Refused::Invalid)?),
+        _ => return Err(Refused::Invalid),
+    };
+    let exp = c
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or(Refused::Invalid)?;
+    let nonce = str_claim(c, "nonce").ok_or(Refused::Invalid)?;
+    if exp <= now {
+        return Err(Refused::Expired);
+    }
+    Ok(ActionToken {
+        user_id: str_claim(c, "sub"),
+        kind,
+        exp,
+        iat: c.get("iat").and_then(Value::as_i64).unwrap_or_default(),
+        jti: str_claim(c, "jti").unwrap_or_else(|| nonce.clone()),
+        nonce,
+        client_id: str_claim(c, "azp").unwrap_or_default(),
+        email: str_claim(c, "eml"),
+        redirect_uri: str_claim(c, "reduri"),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn key(secret: &str) -> HmacKey {
+        use base64::Engine;
+        let b = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret.repeat(8));
+        HmacKey::new("kid-1".into(), "HS512", &b).unwrap()
+    }
+
+    const ISS: &str = "http://localhost/realms/r";
+
+    fn token() -> ActionToken {
+        let mut t = ActionToken::new(
+            Kind::ExecuteActions(vec!["UPDATE_PASSWORD".into()]),
+            Some("u1"),
+            "account",
+            1000,
+            2000,
+        );
+        t.email = Some("a@b.c".into());
+        t.redirect_uri = Some("https://app/cb".into());
+        t
+    }
+
+    #[test]
+    fn round_trip_with_keycloak_claims() {
+        let k = key("secret");
+        let t = token();
+        let jwt = t.sign(&k, ISS);
+        let parsed = jws::parse(&jwt).unwrap();
+        assert_eq!(parsed.header["alg"], "HS512");
+        assert_eq!(parsed.header["typ"], "JWT");
+        assert_eq!(parsed.claims["typ"], "execute-actions");
+        assert_eq!(parsed.claims["rqac"], json!(["UPDATE_PASSWORD"]));
+        assert_eq!(parsed.claims["reduri"], "https://app/cb");
+        assert_eq!(parsed.claims["eml"], "a@b.c");
+        assert_eq!(parsed.claims["aud"], ISS);
+        assert_eq!(verify(&[k], ISS, &jwt, 1500), Ok(t));
+    }
+
+    #[test]
+    fn refuses_expired_forged_and_foreign_tokens() {
+        let k = key("secret");
+        let jwt = token().sign(&k, ISS);
+        assert_eq!(
+            verify(std::slice::from_ref(&k), ISS, &jwt, 2000),
+            Err(Refused::Expired)
+        );
+        assert_eq!(
+            verify(&[key("other")], ISS, &jwt, 1500),
+            Err(Refused::Invalid)
+        );
+        assert_eq!(
+            verify(
+                std::slice::from_ref(&k),
+                "http://localhost/realms/other",
+                &jwt,
+                1500
+            ),
+            Err(Refused::Invalid)
+        );
+        assert_eq!(
+            verify(std::slice::from_ref(&k), ISS, "a.b.c", 1500),
+            Err(Refused::Invalid)
+        );
+        let mut tampered = jwt.clone();
+        tampered.insert(jwt.find('.').unwrap() + 3, 'x');
+        assert_eq!(verify(&[k], ISS, &tampered, 1500), Err(Refused::Invalid));
+    }
+
+    #[test]
+    fn invitation_tokens_carry_the_organization() {
+        let k = key("secret");
+        let t = ActionToken::new(Kind::OrgInvite("org-1".into()), None, "account", 1, 100);
+        let back = verify(std::slice::from_ref(&k), ISS, &t.sign(&k, ISS), 50).unwrap();
+        assert_eq!(back.kind, Kind::OrgInvite("org-1".into()));
+        assert_eq!(back.user_id, None);
+        assert!(t.single_use_key("rid").ends_with(".ORGIVT"));
+    }
+}
