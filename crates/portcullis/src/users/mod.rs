@@ -1,6 +1,8 @@
 //! Users: look-up by user name or e-mail, the stored representation, password verification
 //! and the re-hash of imported or weaker hashes.
 
+pub mod otp;
+
 use crate::crypto::password;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::UserRepresentation;
