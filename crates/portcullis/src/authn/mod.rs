@@ -7,8 +7,10 @@
 //! through `store.put_code`. The field names below are the stored ones: rows written before
 //! these types existed parse, and fields this version does not know are kept in `extra`.
 
+pub mod browser;
 pub mod brute_force;
 pub mod cookies;
+pub mod engine;
 pub mod flow;
 pub mod pages;
 pub mod reply;
@@ -117,6 +119,9 @@ pub struct PendingLogin {
     /// When the user authenticated (seconds), while consent is pending.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// What the flow's steps recorded so far.
+    #[serde(skip_serializing_if = "engine::FlowState::is_empty")]
+    pub flow: engine::FlowState,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -77,6 +77,74 @@ pub fn login_page(
     )
 }
 
+/// One input of a [`step_page`].
+pub struct Field<'a> {
+    /// `name` (and `id`).
+    pub name: &'a str,
+    /// Label text.
+    pub label: &'a str,
+    /// `type`.
+    pub kind: &'a str,
+    /// `autocomplete`.
+    pub autocomplete: &'a str,
+    /// Pre-filled value.
+    pub value: &'a str,
+}
+
+/// The page of a login step other than the username-password form (identity-first username or
+/// password, OTP): a heading, an error, `extra` HTML (escaped by the caller) and the fields.
+pub fn step_page(
+    snap: &RealmSnapshot,
+    form_id: &str,
+    action: &str,
+    session_code: &str,
+    fields: &[Field<'_>],
+    extra: &str,
+    error: Option<&str>,
+) -> String {
+    let err = error
+        .map(|e| {
+            format!(
+                "<p class=\"error\" role=\"alert\" id=\"input-error\">{}</p>",
+                escape(e)
+            )
+        })
+        .unwrap_or_default();
+    let inv = if error.is_some() {
+        " aria-invalid=\"true\" aria-describedby=\"input-error\""
+    } else {
+        ""
+    };
+    let inputs: String = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            format!(
+                "<label for=\"{n}\">{l}</label><input id=\"{n}\" name=\"{n}\" type=\"{k}\" value=\"{v}\" autocomplete=\"{a}\" required{af}{inv}>",
+                n = escape(f.name),
+                l = escape(f.label),
+                k = escape(f.kind),
+                v = escape(f.value),
+                a = escape(f.autocomplete),
+                af = if i == 0 { " autofocus" } else { "" },
+            )
+        })
+        .collect();
+    let title = realm_title(snap);
+    page(
+        &format!("Sign in to {title}"),
+        &format!(
+            "<h1>Sign in to {t}</h1>{err}<form id=\"{id}\" action=\"{a}\" method=\"post\">\
+             <input type=\"hidden\" name=\"session_code\" value=\"{s}\">{extra}{inputs}\
+             <button type=\"submit\" id=\"kc-login\">Sign in</button></form>",
+            t = escape(&title),
+            id = escape(form_id),
+            a = escape(action),
+            s = escape(session_code),
+        ),
+    )
+}
+
 /// The update-password form (required action `UPDATE_PASSWORD`).
 pub fn update_password_page(
     snap: &RealmSnapshot,

@@ -26,6 +26,7 @@ pub struct Organization {
     pub attributes: Map<String, Value>,
 }
 
+pub mod flows;
 mod settings;
 
 pub use settings::{ClientSettings, EventSettings, RealmSettings, SessionLifespans, JBOSS_LOGGING};

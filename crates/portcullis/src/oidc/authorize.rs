@@ -11,9 +11,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 
+use crate::authn::browser::{self, Browser};
 use crate::authn::pages::error_page;
 use crate::authn::reply::Reply;
-use crate::authn::steps::{consent, password, sso};
 use crate::authn::{AuthRequest, PendingLogin};
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::ClientRepresentation;
@@ -131,23 +131,19 @@ pub async fn get(
         Ok(valid) => valid,
         Err(r) => return *r,
     };
-    // An SSO session of this realm: log in without a prompt.
-    if !request.prompts("login") {
-        let max_age = params.get("max_age").and_then(|m| m.parse::<i64>().ok());
-        let store = state.store.as_ref();
-        if let Some(who) = sso::session(store, &snap, &headers, max_age).await {
-            let pending = PendingLogin::of(request);
-            return consent::code_or_consent(&state, &snap, &Oidc, &pending, &reply, &who).await;
-        }
-    }
-    if request.prompts("none") {
-        return reply.error("login_required", "Login required");
-    }
-    let lifespan = snap.settings.access_code_lifespan_login;
     request.login_hint = params.get("login_hint").map(str::to_string);
-    let pending = PendingLogin::of(request);
     let base = state.base_url(&headers, &uri).unwrap_or_default();
-    password::show_form(&state, &snap, &pending, lifespan, reply.secure(), &base).await
+    let browser = Browser {
+        state: &state,
+        snap: &snap,
+        protocol: &Oidc,
+        reply: &reply,
+        headers: &headers,
+        base: &base,
+        remote: None,
+        max_age: params.get("max_age").and_then(|m| m.parse::<i64>().ok()),
+    };
+    browser::start(&browser, PendingLogin::of(request)).await
 }
 
 /// The enabled client and its verified redirect URI, or the message of the error page

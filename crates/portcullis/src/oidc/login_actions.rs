@@ -6,9 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 
+use crate::authn::browser::{self, Browser};
 use crate::authn::pages::error_page;
 use crate::authn::reply::Reply;
-use crate::authn::steps::{consent, password, required_action};
+use crate::authn::steps::{consent, required_action};
 use crate::authn::{flow, PendingLogin};
 use crate::realm::snapshot::RealmSnapshot;
 use crate::AppState;
@@ -76,13 +77,19 @@ pub async fn authenticate(
         return error_page(StatusCode::BAD_REQUEST, "Invalid host.");
     };
     let reply = Reply::to(&pending.request, &issuer);
-    let creds = password::Credentials {
-        username: params.get("username").unwrap_or_default(),
-        password: params.get("password").unwrap_or_default(),
-        remember_me: params.get("rememberMe") == Some("on"),
+    let base = state.base_url(&headers, &uri).unwrap_or_default();
+    let browser = Browser {
+        state: &state,
+        snap: &snap,
+        protocol: &Oidc,
+        reply: &reply,
+        headers: &headers,
+        base: &base,
         remote: crate::http::remote::remote_addr(&state, &headers, peer.map(|p| (p.0).0)),
+        max_age: None,
     };
-    password::authenticate(&state, &snap, &Oidc, &reply, &code, pending, &creds).await
+    let fields = |k: &str| params.get(k);
+    browser::resume(&browser, &code, pending, &fields).await
 }
 
 /// POST of the update-password form (required action `UPDATE_PASSWORD`).

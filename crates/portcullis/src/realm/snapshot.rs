@@ -120,6 +120,31 @@ pub struct RealmSnapshot {
     /// Password blacklist files (`passwordBlacklist`), loaded once per process: handed over
     /// by [`RealmCache`] (a snapshot built alone gets a registry without a directory).
     pub blacklists: Arc<Blacklists>,
+    /// The authentication flows, compiled (Keycloak's defaults for a realm without bound
+    /// browser and direct grant flows).
+    pub flows: Arc<crate::model::flows::Flows>,
+}
+
+/// The realm's compiled flows; a realm stored without (or with unrunnable) flows runs
+/// Keycloak's default ones.
+fn compiled_flows(rep: &RealmRepresentation, name: &str) -> Arc<crate::model::flows::Flows> {
+    static DEFAULTS: std::sync::OnceLock<Arc<crate::model::flows::Flows>> =
+        std::sync::OnceLock::new();
+    match crate::model::flows::compile(rep) {
+        Ok(f) if f.browser.is_some() && f.direct_grant.is_some() => return Arc::new(f),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(realm = %name, error = %e, "the realm's flows cannot run; running the default flows")
+        }
+    }
+    DEFAULTS
+        .get_or_init(|| {
+            let mut tpl = super::defaults::realm_template().clone();
+            tpl.insert("realm".into(), serde_json::Value::String(name.into()));
+            let rep = serde_json::from_value(serde_json::Value::Object(tpl)).unwrap_or_default();
+            Arc::new(crate::model::flows::compile(&rep).unwrap_or_default())
+        })
+        .clone()
 }
 
 impl RealmSnapshot {
@@ -140,6 +165,7 @@ impl RealmSnapshot {
         let jwks = Bytes::from(jwks::jwks(&keys).to_string());
         let public_key = keys::active_for(&keys, "RS256").map(|k| b64(&k.spki));
         let settings = RealmSettings::of(&rep);
+        let flows = compiled_flows(&rep, &stored.name);
         let not_before = settings.not_before;
         let snap = RealmSnapshot {
             id: stored.id.clone(),
@@ -158,6 +184,7 @@ impl RealmSnapshot {
             hmac_keys,
             client_keys: Arc::default(),
             blacklists: Arc::default(),
+            flows,
         };
         Ok(snap)
     }

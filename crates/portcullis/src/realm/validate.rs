@@ -181,6 +181,8 @@ pub fn references(rep: &RealmRepresentation) -> Result<Vec<String>, ImportError>
     scope_mappings(&ix, rep)?;
     organizations(rep, &mut warnings)?;
     users(&ix, rep)?;
+    // The flows must be runnable: known providers, existing sub-flows, configs and bindings.
+    crate::model::flows::compile(rep).map_err(|e| err(e.path, e.message))?;
     Ok(warnings)
 }
 

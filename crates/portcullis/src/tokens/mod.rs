@@ -156,6 +156,24 @@ pub fn scope_string(scopes: &[&ClientScopeRepresentation], openid: bool) -> Stri
     names.join(" ")
 }
 
+/// The user's effective roles: direct, through groups, composites expanded.
+pub fn effective_roles(snap: &RealmSnapshot, user: &UserRepresentation) -> BTreeSet<Role> {
+    let mut direct = role_refs(user.realm_roles.as_ref(), user.client_roles.as_ref());
+    for g in user.groups.iter().flatten() {
+        direct.extend(snap.index.group_roles(g).iter().cloned());
+    }
+    snap.index.expand(direct)
+}
+
+/// A role reference as Keycloak's role settings write it (`client.role` or a realm role name):
+/// a client role when the part before the last dot is a client of the realm.
+pub fn role_reference(snap: &RealmSnapshot, s: &str) -> Role {
+    match parse_role(s) {
+        Role::Client(c, _) if snap.index.client(&snap.rep, &c).is_none() => Role::Realm(s.into()),
+        r => r,
+    }
+}
+
 /// The user's effective roles (direct, through groups, composites expanded), limited to what
 /// the client may see: everything with `fullScopeAllowed`, otherwise the client's own roles
 /// and the scope mappings of the client and of its scopes (`TokenManager.getAccess`).

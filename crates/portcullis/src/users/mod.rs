@@ -1,6 +1,7 @@
 //! Users: look-up by user name or e-mail, the stored representation, password verification
 //! and the re-hash of imported or weaker hashes.
 
+pub mod otp;
 pub mod profile;
 
 use crate::crypto::password;

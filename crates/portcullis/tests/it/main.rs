@@ -31,6 +31,7 @@ mod implicit;
 mod lightweight;
 mod limits;
 mod metrics;
+mod mfa;
 mod openidconnect_rp;
 mod organizations;
 mod organizations_admin;

@@ -5,6 +5,7 @@
 
 pub mod consent;
 pub mod device_consent;
+pub mod otp;
 pub mod password;
 pub mod required_action;
 pub mod respond;

@@ -1,13 +1,11 @@
 //! The username-password step: the login form and its POST. A failure says only "Invalid
 //! username or password.", and an unknown user costs as much time as a wrong password.
 
-use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::authn::brute_force;
-use crate::authn::pages::{html, internal_error, login_page, update_password_page};
-use crate::authn::reply::Reply;
-use crate::authn::{flow, PendingLogin, Protocol};
+use crate::authn::pages::login_page;
+use crate::authn::{flow, PendingLogin};
 use crate::events::errors;
 use crate::http::paths;
 use crate::realm::snapshot::RealmSnapshot;
@@ -15,10 +13,10 @@ use crate::store::UserRow;
 use crate::users::{find_user, parse_user, password_matches};
 use crate::AppState;
 
-use super::respond::complete_login;
-
-const INVALID: &str = "Invalid username or password.";
-const UNSUPPORTED_ACTION: &str = "Your account needs an action (such as verifying the e-mail address) that this server cannot perform yet. Contact your administrator.";
+/// The username-password form's one failure message.
+pub const INVALID: &str = "Invalid username or password.";
+/// The answer to a user with a required action this server does not run.
+pub const UNSUPPORTED_ACTION: &str = "Your account needs an action (such as verifying the e-mail address) that this server cannot perform yet. Contact your administrator.";
 
 /// What the login form posted.
 pub struct Credentials<'a> {
@@ -65,15 +63,27 @@ pub fn action_url(base: &str, snap: &RealmSnapshot, session_code: &str) -> Strin
     url
 }
 
-/// The user of the credentials, or the answer (the form again with an error, or an internal
-/// error). A password hash in an old format is upgraded on the way.
-async fn check(
+/// Why [`check`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The form again with this message.
+    Again(&'static str),
+    /// A server error.
+    Internal,
+}
+
+/// The user of the credentials (`user`: the one an earlier step identified, else looked up by
+/// `creds.username`). A failure says only [`INVALID`] (or `invalid` for a known user), and an
+/// unknown user costs as much time as a wrong password. A password hash in an old format is
+/// upgraded on the way.
+pub async fn check(
     state: &AppState,
     snap: &RealmSnapshot,
     request: &crate::authn::AuthRequest,
     creds: &Credentials<'_>,
-    retry: impl Fn(&str) -> Response,
-) -> Result<(UserRow, crate::representation::UserRepresentation), Response> {
+    known: Option<UserRow>,
+    invalid: &'static str,
+) -> Result<(UserRow, crate::representation::UserRepresentation), Refused> {
     let given = creds.password.to_string();
     let failed = |user: Option<&str>, error: &str| {
         let mut e = crate::authn::login_event(snap, request).detail("username", creds.username);
@@ -82,28 +92,31 @@ async fn check(
         }
         e.error(state, error);
     };
-    let row = match find_user(state.store.as_ref(), snap, creds.username).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            failed(None, errors::USER_NOT_FOUND);
-            let _ = crate::crypto::password::off_thread(move || {
-                crate::crypto::password::burn_time(&given)
-            })
-            .await;
-            return Err(retry(INVALID));
-        }
-        Err(_) => return Err(internal_error()),
+    let row = match known {
+        Some(r) => r,
+        None => match find_user(state.store.as_ref(), snap, creds.username).await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                failed(None, errors::USER_NOT_FOUND);
+                let _ = crate::crypto::password::off_thread(move || {
+                    crate::crypto::password::burn_time(&given)
+                })
+                .await;
+                return Err(Refused::Again(INVALID));
+            }
+            Err(_) => return Err(Refused::Internal),
+        },
     };
-    let user = parse_user(&row).map_err(|_| internal_error())?;
+    let user = parse_user(&row).map_err(|_| Refused::Internal)?;
     // Brute-force detection, before the password: a locked user gets a wrong password's answer.
     let attempt = match brute_force::begin(state, snap, &row.id, &user).await {
         Ok(brute_force::Gate::Open(attempt)) => attempt,
         Ok(brute_force::Gate::Locked(lock)) => {
             brute_force::dummy_hash(&given).await;
             failed(Some(&row.id), lock.event_error());
-            return Err(retry(INVALID));
+            return Err(Refused::Again(invalid));
         }
-        Err(_) => return Err(internal_error()),
+        Err(_) => return Err(Refused::Internal),
     };
     let checked = crate::crypto::password::off_thread(move || {
         let mut user = user;
@@ -111,7 +124,7 @@ async fn check(
         (user, m, u)
     })
     .await;
-    let (user, matched, upgraded) = checked.map_err(|_| internal_error())?;
+    let (user, matched, upgraded) = checked.map_err(|_| Refused::Internal)?;
     if !matched {
         failed(Some(&row.id), errors::INVALID_USER_CREDENTIALS);
         // Keycloak's form does not count an empty password (`badPasswordHandler` with
@@ -119,12 +132,12 @@ async fn check(
         if !creds.password.is_empty() {
             attempt.failed(creds.remote).await;
         }
-        return Err(retry(INVALID));
+        return Err(Refused::Again(invalid));
     }
     attempt.succeeded().await;
     if user.enabled == Some(false) {
         failed(Some(&row.id), errors::USER_DISABLED);
-        return Err(retry(INVALID));
+        return Err(Refused::Again(invalid));
     }
     if upgraded {
         let mut updated = row.clone();
@@ -134,61 +147,4 @@ async fn check(
         }
     }
     Ok((row, user))
-}
-
-/// POST of the login form: checks the credentials, then asks for a new password where the
-/// user must update it, or completes the login.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn authenticate(
-    state: &AppState,
-    snap: &RealmSnapshot,
-    protocol: &dyn Protocol,
-    reply: &Reply,
-    session_code: &str,
-    mut pending: PendingLogin,
-    creds: &Credentials<'_>,
-) -> Response {
-    let realm_path = paths::url("", paths::REALM, &snap.name);
-    let base = reply.issuer.strip_suffix(&realm_path).unwrap_or_default();
-    let action = action_url(base, snap, session_code);
-    let retry = |msg: &str| {
-        html(
-            StatusCode::OK,
-            login_page(snap, &action, session_code, Some(creds.username), Some(msg)),
-        )
-    };
-    let (row, user) = match check(state, snap, &pending.request, creds, &retry).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
-    // "Remember me" (where the realm offers it) rides along with the request.
-    let offered = snap.settings.remember_me;
-    pending.remember_me = Some(offered && creds.remember_me);
-    let actions: Vec<String> = user.required_actions.clone().unwrap_or_default();
-    if actions.iter().any(|a| a != "UPDATE_PASSWORD") {
-        return retry(UNSUPPORTED_ACTION);
-    }
-    if !actions.is_empty() {
-        // UPDATE_PASSWORD: remember who logged in, then ask for a new password.
-        pending.pending_user = Some(row.id.clone());
-        let store = state.store.as_ref();
-        if let Err(r) = flow::replace_flow(store, &snap.id, session_code, &pending, 600).await {
-            return r;
-        }
-        let action = paths::url("", paths::REQUIRED_ACTION, &snap.name);
-        return html(
-            StatusCode::OK,
-            update_password_page(snap, &action, session_code, None),
-        );
-    }
-    complete_login(
-        state,
-        snap,
-        protocol,
-        reply,
-        session_code,
-        &pending,
-        &row.id,
-    )
-    .await
 }

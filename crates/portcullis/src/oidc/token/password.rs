@@ -14,6 +14,12 @@ use crate::store::SessionRow;
 use crate::tokens::{self, Lifespans, TokenRequest};
 
 use super::{response, GrantContext};
+use crate::authn::browser::UserFacts;
+use crate::authn::engine::{self, Failure, FlowState, Next, Status};
+use crate::authn::steps::otp;
+use crate::model::flows::Provider;
+use crate::representation::{ClientRepresentation, UserRepresentation};
+use crate::store::UserRow;
 use crate::users::{find_user, parse_user, password_matches};
 
 /// The grant.
@@ -37,54 +43,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     ctx.ev(|e| e.set_detail("username", username));
     let given = ctx.params.get("password").unwrap_or_default();
     let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, ctx.params.get("scope"))?;
-    // Keycloak: unknown user 400, wrong password 401, same body. An unknown user costs the time
-    // of a password check too (Keycloak's `AuthenticatorUtils.dummyHash`), so the answer's timing
-    // does not tell which user names exist.
-    let Some(row) = find_user(ctx.state.store.as_ref(), ctx.snap, username).await? else {
-        brute_force::dummy_hash(given).await;
-        ctx.fail(errors::USER_NOT_FOUND);
-        return Err(OAuthError::invalid_grant("Invalid user credentials"));
-    };
-    let user = parse_user(&row)?;
-    ctx.ev(|e| e.set_user(row.id.clone()));
-    // Brute-force detection, before the password: a locked user gets the unknown user's answer.
-    let attempt = match brute_force::begin(ctx.state, ctx.snap, &row.id, &user).await? {
-        brute_force::Gate::Open(attempt) => attempt,
-        brute_force::Gate::Locked(lock) => {
-            brute_force::dummy_hash(given).await;
-            ctx.fail(lock.event_error());
-            return Err(OAuthError::invalid_grant("Invalid user credentials"));
-        }
-    };
-    // A disabled user is refused before the password is checked, as Keycloak's direct-grant
-    // `ValidateUsername` does (after the brute-force check, before `ValidatePassword`).
-    if user.enabled == Some(false) {
-        ctx.fail(errors::USER_DISABLED);
-        return Err(OAuthError::invalid_grant("Account disabled"));
-    }
-    // Hashing is CPU-bound: off the async workers.
-    let (user, matched, upgraded) = {
-        let mut user = user;
-        let given = given.to_string();
-        crate::crypto::password::off_thread(move || {
-            let (m, u) = password_matches(&mut user, &given);
-            (user, m, u)
-        })
-        .await
-        .map_err(|_| OAuthError::server_error())?
-    };
-    if !matched {
-        ctx.fail(errors::INVALID_USER_CREDENTIALS);
-        attempt.failed(ctx.remote).await;
-        return Err(OAuthError::invalid_grant_401("Invalid user credentials"));
-    }
-    attempt.succeeded().await;
-    if upgraded {
-        let mut updated = row.clone();
-        updated.representation =
-            serde_json::to_string(&user).map_err(|_| OAuthError::server_error())?;
-        ctx.state.store.update_user(&ctx.snap.id, &updated).await?;
-    }
+    let (row, user) = run_flow(ctx, client, username, given).await?;
     if user
         .required_actions
         .as_ref()
@@ -156,4 +115,165 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         Some(&sid),
         ctx.snap.not_before,
     ))
+}
+
+/// Runs the client's direct grant flow (Keycloak's `directGrantFlow`, or the client's
+/// override) with the engine: the user it identified and authenticated, or the error.
+async fn run_flow(
+    ctx: &GrantContext<'_>,
+    client: &ClientRepresentation,
+    username: &str,
+    given: &str,
+) -> Result<(UserRow, UserRepresentation), OAuthError> {
+    let flows = ctx.snap.flows.clone();
+    let top = flows
+        .direct_grant_for(client.client_id.as_deref())
+        .ok_or_else(OAuthError::server_error)?;
+    let invalid = || OAuthError::invalid_grant("Invalid user credentials");
+    let mut st = FlowState::default();
+    let mut facts = UserFacts {
+        snap: ctx.snap,
+        user: None,
+    };
+    let mut row: Option<UserRow> = None;
+    let mut attempt: Option<brute_force::Attempt<'_>> = None;
+    loop {
+        let (exec, auth) = match engine::plan(&flows, top, &st, &facts) {
+            Next::Done => break,
+            Next::Failed(Failure::CredentialSetupRequired(Provider::DirectOtp)) => {
+                ctx.fail(errors::INVALID_USER_CREDENTIALS);
+                return Err(OAuthError::invalid_grant_401("Invalid user credentials"));
+            }
+            Next::Failed(Failure::CredentialSetupRequired(_)) => {
+                ctx.fail(errors::RESOLVE_REQUIRED_ACTIONS);
+                return Err(OAuthError::invalid_grant("Account is not fully set up"));
+            }
+            Next::Failed(_) => {
+                ctx.fail(errors::INVALID_USER_CREDENTIALS);
+                return Err(invalid());
+            }
+            Next::Run(e, a) => (e, a),
+        };
+        let status = match auth.provider {
+            Provider::DirectUsername => {
+                // Keycloak: unknown user 400, wrong password 401, same body. An unknown user
+                // costs the time of a password check too (`AuthenticatorUtils.dummyHash`), so the
+                // answer's timing does not tell which user names exist.
+                let Some(found) = find_user(ctx.state.store.as_ref(), ctx.snap, username).await?
+                else {
+                    brute_force::dummy_hash(given).await;
+                    ctx.fail(errors::USER_NOT_FOUND);
+                    return Err(invalid());
+                };
+                let user = parse_user(&found)?;
+                ctx.ev(|e| e.set_user(found.id.clone()));
+                // Brute-force detection, before the password: a locked user gets the unknown
+                // user's answer.
+                match brute_force::begin(ctx.state, ctx.snap, &found.id, &user).await? {
+                    brute_force::Gate::Open(a) => attempt = Some(a),
+                    brute_force::Gate::Locked(lock) => {
+                        brute_force::dummy_hash(given).await;
+                        ctx.fail(lock.event_error());
+                        return Err(invalid());
+                    }
+                }
+                // A disabled user is refused before the password is checked, as Keycloak's
+                // `ValidateUsername` does.
+                if user.enabled == Some(false) {
+                    ctx.fail(errors::USER_DISABLED);
+                    return Err(OAuthError::invalid_grant("Account disabled"));
+                }
+                st.user = Some(found.id.clone());
+                facts.user = Some(user);
+                row = Some(found);
+                Status::Success
+            }
+            Provider::DirectPassword => {
+                let (Some(found), Some(user)) = (row.as_mut(), facts.user.take()) else {
+                    return Err(invalid());
+                };
+                // Hashing is CPU-bound: off the async workers.
+                let (user, matched, upgraded) = {
+                    let mut user = user;
+                    let given = given.to_string();
+                    crate::crypto::password::off_thread(move || {
+                        let (m, u) = password_matches(&mut user, &given);
+                        (user, m, u)
+                    })
+                    .await
+                    .map_err(|_| OAuthError::server_error())?
+                };
+                if !matched {
+                    ctx.fail(errors::INVALID_USER_CREDENTIALS);
+                    if let Some(a) = attempt.take() {
+                        a.failed(ctx.remote).await;
+                    }
+                    return Err(OAuthError::invalid_grant_401("Invalid user credentials"));
+                }
+                if let Some(a) = attempt.take() {
+                    a.succeeded().await;
+                }
+                if upgraded {
+                    found.representation =
+                        serde_json::to_string(&user).map_err(|_| OAuthError::server_error())?;
+                    ctx.state.store.update_user(&ctx.snap.id, found).await?;
+                }
+                facts.user = Some(user);
+                st.used("password");
+                Status::Success
+            }
+            Provider::DirectOtp => {
+                let (Some(found), Some(user)) = (row.as_ref(), facts.user.as_ref()) else {
+                    return Err(invalid());
+                };
+                let wrong = || {
+                    ctx.fail(errors::INVALID_USER_CREDENTIALS);
+                    OAuthError::invalid_grant_401("Invalid user credentials")
+                };
+                let Some(code) = ctx.params.get("totp") else {
+                    return Err(wrong());
+                };
+                let gate = brute_force::begin(ctx.state, ctx.snap, &found.id, user).await?;
+                let attempt = match gate {
+                    brute_force::Gate::Open(a) => a,
+                    brute_force::Gate::Locked(lock) => {
+                        ctx.fail(lock.event_error());
+                        return Err(OAuthError::invalid_grant_401("Invalid user credentials"));
+                    }
+                };
+                if !otp::check(ctx.state, ctx.snap, found, user, None, code).await? {
+                    attempt.failed(ctx.remote).await;
+                    return Err(wrong());
+                }
+                attempt.succeeded().await;
+                st.used("otp");
+                Status::Success
+            }
+            Provider::AllowAccess => Status::Success,
+            Provider::Cookie | Provider::IdpRedirector | Provider::Organization => {
+                Status::Attempted
+            }
+            Provider::DenyAccess => {
+                ctx.fail(errors::ACCESS_DENIED);
+                return Err(OAuthError::invalid_grant_401(
+                    auth.setting("denyErrorMessage")
+                        .filter(|m| !m.is_empty())
+                        .unwrap_or("Access denied"),
+                ));
+            }
+            _ => {
+                tracing::warn!(realm = %ctx.snap.name, "the direct grant flow names an authenticator that cannot run in it");
+                ctx.fail(errors::INVALID_USER_CREDENTIALS);
+                return Err(invalid());
+            }
+        };
+        st.record(&exec.id, status);
+    }
+    match (row, facts.user) {
+        (Some(r), Some(u)) => Ok((r, u)),
+        _ => {
+            ctx.fail(errors::USER_NOT_FOUND);
+            Err(invalid())
+        }
+    }
 }

@@ -1,0 +1,603 @@
+//! The browser login driven by the realm's browser flow (or the client's override): the
+//! [`engine`] plans, this runs each authenticator by its provider id, records its outcome in
+//! the pending login, and shows the page of the step that asks for something. A form post
+//! resumes the flow at the step whose page was shown; no other step sees the form, so a post
+//! cannot skip a step.
+
+use std::net::IpAddr;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use crate::authn::brute_force;
+use crate::authn::engine::{self, Facts, Failure, Next, Status};
+use crate::authn::pages::{
+    error_page, escape, html, internal_error, login_page, step_page, update_password_page, Field,
+};
+use crate::authn::reply::Reply;
+use crate::authn::steps::password::{self, Credentials, Refused};
+use crate::authn::steps::{otp, respond, sso};
+use crate::authn::{flow, Authenticated, PendingLogin, Protocol};
+use crate::http::paths;
+use crate::model::flows::{Authenticator, Provider};
+use crate::realm::snapshot::RealmSnapshot;
+use crate::representation::UserRepresentation;
+use crate::store::UserRow;
+use crate::users::{find_user, parse_user};
+use crate::AppState;
+
+/// Keycloak's `invalidUsernameMessage`.
+const INVALID_USERNAME: &str = "Invalid username.";
+/// Keycloak's `invalidPasswordMessage`.
+const INVALID_PASSWORD: &str = "Invalid password.";
+/// Keycloak's `accountDisabledMessage`.
+const ACCOUNT_DISABLED: &str = "Account is disabled, contact your administrator.";
+
+/// The request a browser flow runs for.
+pub struct Browser<'a> {
+    /// The server.
+    pub state: &'a AppState,
+    /// The realm.
+    pub snap: &'a RealmSnapshot,
+    /// The protocol that answers the client.
+    pub protocol: &'a dyn Protocol,
+    /// Where and how to answer.
+    pub reply: &'a Reply,
+    /// The request's headers (the SSO cookie).
+    pub headers: &'a HeaderMap,
+    /// The server's base URL (form actions).
+    pub base: &'a str,
+    /// The client's address.
+    pub remote: Option<IpAddr>,
+    /// `max_age` of the authorization request (the cookie step honours it).
+    pub max_age: Option<i64>,
+}
+
+/// A posted form's fields.
+pub type Fields<'a> = &'a (dyn Fn(&str) -> Option<&'a str> + Sync);
+
+/// The page a step asks with.
+enum Page {
+    /// Username and password.
+    Login {
+        username: Option<String>,
+        error: Option<&'static str>,
+    },
+    /// Identity-first: the username.
+    Username {
+        username: Option<String>,
+        error: Option<&'static str>,
+    },
+    /// Identity-first: the password.
+    Password { error: Option<&'static str> },
+    /// The OTP form: the user's devices (id, label) to choose from when several.
+    Otp {
+        devices: Vec<(String, String)>,
+        selected: Option<String>,
+        error: Option<&'static str>,
+    },
+}
+
+/// What a step did.
+enum Out {
+    Success,
+    Attempted,
+    Challenge(Page),
+    Answer(Response),
+}
+
+/// The user an earlier step identified, for the planner's conditions.
+pub struct UserFacts<'a> {
+    /// The realm.
+    pub snap: &'a RealmSnapshot,
+    /// The user, once identified.
+    pub user: Option<UserRepresentation>,
+}
+
+impl Facts for UserFacts<'_> {
+    fn has_credential(&self, t: &str) -> bool {
+        self.user.as_ref().is_some_and(|u| {
+            u.credentials
+                .iter()
+                .flatten()
+                .any(|c| c.kind.as_deref() == Some(t))
+        })
+    }
+
+    fn has_role(&self, role: &str) -> bool {
+        let Some(user) = &self.user else {
+            return false;
+        };
+        let wanted = crate::tokens::role_reference(self.snap, role);
+        crate::tokens::effective_roles(self.snap, user).contains(&wanted)
+    }
+}
+
+async fn load_user(b: &Browser<'_>, id: Option<&str>) -> Option<(UserRow, UserRepresentation)> {
+    let row = b.state.store.user_by_id(&b.snap.id, id?).await.ok()??;
+    let user = parse_user(&row).ok()?;
+    Some((row, user))
+}
+
+/// Starts a login (the authorization endpoint): runs the flow until a step asks for
+/// something, or the login is done.
+pub async fn start(b: &Browser<'_>, pending: PendingLogin) -> Response {
+    run(b, None, pending, None).await
+}
+
+/// Resumes a login with a posted form (its pending login already bound to this browser).
+pub async fn resume(
+    b: &Browser<'_>,
+    code: &str,
+    pending: PendingLogin,
+    fields: Fields<'_>,
+) -> Response {
+    run(b, Some(code), pending, Some(fields)).await
+}
+
+async fn run(
+    b: &Browser<'_>,
+    code: Option<&str>,
+    mut pending: PendingLogin,
+    mut form: Option<Fields<'_>>,
+) -> Response {
+    let flows = b.snap.flows.clone();
+    let Some(top) = flows.browser_for(pending.request.client_id.as_deref()) else {
+        return internal_error();
+    };
+    let mut facts = UserFacts {
+        snap: b.snap,
+        user: None,
+    };
+    let mut facts_of: Option<String> = None;
+    loop {
+        if facts_of != pending.flow.user {
+            facts.user = load_user(b, pending.flow.user.as_deref())
+                .await
+                .map(|(_, u)| u);
+            facts_of.clone_from(&pending.flow.user);
+        }
+        let (exec, auth) = match engine::plan(&flows, top, &pending.flow, &facts) {
+            Next::Done => return finish(b, code, pending).await,
+            Next::Failed(f) => return failed(b, &pending, &f),
+            Next::Run(e, a) => (e, a),
+        };
+        // Only the step whose page was shown gets the form (the first step with a page, for
+        // a flow started by a page of its own, as the device verification's).
+        let mine = pending
+            .flow
+            .challenged
+            .as_deref()
+            .is_none_or(|c| c == exec.id);
+        let asks = matches!(
+            auth.provider,
+            Provider::UsernamePasswordForm
+                | Provider::UsernameForm
+                | Provider::PasswordForm
+                | Provider::OtpForm
+        );
+        let posted = if mine && asks { form.take() } else { None };
+        match step(b, &mut pending, auth, posted).await {
+            Out::Success => pending.flow.record(&exec.id, Status::Success),
+            Out::Attempted => pending.flow.record(&exec.id, Status::Attempted),
+            Out::Answer(r) => return r,
+            Out::Challenge(page) => {
+                pending.flow.challenged = Some(exec.id.clone());
+                return show(b, code, &pending, &page).await;
+            }
+        }
+    }
+}
+
+/// The flow failed: Keycloak's error page for it.
+fn failed(b: &Browser<'_>, pending: &PendingLogin, f: &Failure) -> Response {
+    if pending.request.prompts("none") {
+        return b.reply.error("login_required", "Login required");
+    }
+    let message = match f {
+        Failure::UnknownUser(_) | Failure::NotSucceeded => "Invalid username or password.",
+        Failure::CredentialSetupRequired(_) => {
+            "Your account needs a credential this server cannot set up yet. Contact your administrator."
+        }
+    };
+    error_page(StatusCode::BAD_REQUEST, message)
+}
+
+/// Runs one authenticator.
+async fn step(
+    b: &Browser<'_>,
+    pending: &mut PendingLogin,
+    a: &Authenticator,
+    posted: Option<Fields<'_>>,
+) -> Out {
+    match a.provider {
+        Provider::Cookie => {
+            if pending.request.prompts("login") {
+                return Out::Attempted;
+            }
+            let store = b.state.store.as_ref();
+            match sso::session(store, b.snap, b.headers, b.max_age).await {
+                Some(who) => {
+                    pending.flow.user = Some(who.user_id);
+                    pending.flow.sso = Some((who.sid, who.auth_time));
+                    Out::Success
+                }
+                None => Out::Attempted,
+            }
+        }
+        Provider::IdpRedirector | Provider::Organization => Out::Attempted,
+        Provider::AllowAccess => Out::Success,
+        Provider::DenyAccess => Out::Answer(error_page(
+            StatusCode::UNAUTHORIZED,
+            a.setting("denyErrorMessage")
+                .filter(|m| !m.is_empty())
+                .unwrap_or("Access denied"),
+        )),
+        Provider::UsernamePasswordForm => username_password(b, pending, posted).await,
+        Provider::UsernameForm => username(b, pending, posted).await,
+        Provider::PasswordForm => password(b, pending, posted).await,
+        Provider::OtpForm => otp_form(b, pending, posted).await,
+        Provider::Spnego => Out::Answer(error_page(
+            StatusCode::BAD_REQUEST,
+            "Kerberos (auth-spnego) is not supported by this server. Disable it in the browser flow.",
+        )),
+        other => Out::Answer(error_page(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "The authenticator '{}' cannot run in a browser flow of this server.",
+                provider_name(other)
+            ),
+        )),
+    }
+}
+
+fn provider_name(p: Provider) -> &'static str {
+    match p {
+        Provider::DirectUsername => "direct-grant-validate-username",
+        Provider::DirectPassword => "direct-grant-validate-password",
+        Provider::DirectOtp => "direct-grant-validate-otp",
+        Provider::NotRun(id) => id,
+        _ => "unknown",
+    }
+}
+
+fn creds<'a>(b: &Browser<'_>, f: Fields<'a>) -> Credentials<'a> {
+    Credentials {
+        username: f("username").unwrap_or_default(),
+        password: f("password").unwrap_or_default(),
+        remember_me: f("rememberMe") == Some("on"),
+        remote: b.remote,
+    }
+}
+
+async fn username_password(
+    b: &Browser<'_>,
+    pending: &mut PendingLogin,
+    posted: Option<Fields<'_>>,
+) -> Out {
+    let Some(f) = posted else {
+        return Out::Challenge(Page::Login {
+            username: pending.request.login_hint.clone(),
+            error: None,
+        });
+    };
+    let c = creds(b, f);
+    match password::check(
+        b.state,
+        b.snap,
+        &pending.request,
+        &c,
+        None,
+        password::INVALID,
+    )
+    .await
+    {
+        Ok((row, _)) => {
+            pending.remember_me = Some(b.snap.settings.remember_me && c.remember_me);
+            pending.flow.user = Some(row.id);
+            pending.flow.used("password");
+            Out::Success
+        }
+        Err(Refused::Again(msg)) => Out::Challenge(Page::Login {
+            username: Some(c.username.to_string()),
+            error: Some(msg),
+        }),
+        Err(Refused::Internal) => Out::Answer(internal_error()),
+    }
+}
+
+async fn username(b: &Browser<'_>, pending: &mut PendingLogin, posted: Option<Fields<'_>>) -> Out {
+    let Some(f) = posted else {
+        return Out::Challenge(Page::Username {
+            username: pending.request.login_hint.clone(),
+            error: None,
+        });
+    };
+    let name = f("username").unwrap_or_default().trim();
+    let again = |error| {
+        Out::Challenge(Page::Username {
+            username: Some(name.to_string()),
+            error: Some(error),
+        })
+    };
+    if name.is_empty() {
+        return again(INVALID_USERNAME);
+    }
+    let row = match find_user(b.state.store.as_ref(), b.snap, name).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            crate::authn::login_event(b.snap, &pending.request)
+                .detail("username", name)
+                .error(b.state, crate::events::errors::USER_NOT_FOUND);
+            return again(INVALID_USERNAME);
+        }
+        Err(_) => return Out::Answer(internal_error()),
+    };
+    match parse_user(&row) {
+        Ok(u) if u.enabled == Some(false) => again(ACCOUNT_DISABLED),
+        Ok(_) => {
+            pending.remember_me =
+                Some(b.snap.settings.remember_me && f("rememberMe") == Some("on"));
+            pending.flow.user = Some(row.id);
+            Out::Success
+        }
+        Err(_) => Out::Answer(internal_error()),
+    }
+}
+
+async fn password(b: &Browser<'_>, pending: &mut PendingLogin, posted: Option<Fields<'_>>) -> Out {
+    let Some(f) = posted else {
+        return Out::Challenge(Page::Password { error: None });
+    };
+    let Some((row, user)) = load_user(b, pending.flow.user.as_deref()).await else {
+        return Out::Answer(error_page(StatusCode::BAD_REQUEST, "Invalid Request."));
+    };
+    let mut c = creds(b, f);
+    c.username = user.username.as_deref().unwrap_or_default();
+    match password::check(
+        b.state,
+        b.snap,
+        &pending.request,
+        &c,
+        Some(row),
+        INVALID_PASSWORD,
+    )
+    .await
+    {
+        Ok(_) => {
+            pending.flow.used("password");
+            Out::Success
+        }
+        Err(Refused::Again(msg)) => Out::Challenge(Page::Password { error: Some(msg) }),
+        Err(Refused::Internal) => Out::Answer(internal_error()),
+    }
+}
+
+async fn otp_form(b: &Browser<'_>, pending: &mut PendingLogin, posted: Option<Fields<'_>>) -> Out {
+    let Some((row, user)) = load_user(b, pending.flow.user.as_deref()).await else {
+        return Out::Answer(error_page(StatusCode::BAD_REQUEST, "Invalid Request."));
+    };
+    let devices = otp::devices(&user);
+    let Some(f) = posted else {
+        return Out::Challenge(Page::Otp {
+            devices,
+            selected: None,
+            error: None,
+        });
+    };
+    let selected = f("selectedCredentialId").filter(|s| !s.is_empty());
+    let again = |devices| {
+        Out::Challenge(Page::Otp {
+            devices,
+            selected: selected.map(str::to_string),
+            error: Some(otp::INVALID_TOTP),
+        })
+    };
+    let code = f("otp").unwrap_or_default();
+    let failed = |error: &str| {
+        crate::authn::login_event(b.snap, &pending.request)
+            .user(row.id.clone())
+            .detail("username", user.username.clone().unwrap_or_default())
+            .error(b.state, error);
+    };
+    let attempt = match brute_force::begin(b.state, b.snap, &row.id, &user).await {
+        Ok(brute_force::Gate::Open(a)) => a,
+        Ok(brute_force::Gate::Locked(lock)) => {
+            failed(lock.event_error());
+            return again(devices);
+        }
+        Err(_) => return Out::Answer(internal_error()),
+    };
+    match otp::check(b.state, b.snap, &row, &user, selected, code).await {
+        Ok(true) => {
+            attempt.succeeded().await;
+            pending.flow.used("otp");
+            Out::Success
+        }
+        Ok(false) => {
+            failed(crate::events::errors::INVALID_USER_CREDENTIALS);
+            attempt.failed(b.remote).await;
+            again(devices)
+        }
+        Err(_) => Out::Answer(internal_error()),
+    }
+}
+
+fn render(b: &Browser<'_>, code: &str, page: &Page) -> String {
+    let action = password::action_url(b.base, b.snap, code);
+    match page {
+        Page::Login { username, error } => {
+            login_page(b.snap, &action, code, username.as_deref(), *error)
+        }
+        Page::Username { username, error } => step_page(
+            b.snap,
+            "kc-form-login",
+            &action,
+            code,
+            &[Field {
+                name: "username",
+                label: if b.snap.settings.login_with_email_allowed {
+                    "Username or email"
+                } else {
+                    "Username"
+                },
+                kind: "text",
+                autocomplete: "username",
+                value: username.as_deref().unwrap_or_default(),
+            }],
+            "",
+            *error,
+        ),
+        Page::Password { error } => step_page(
+            b.snap,
+            "kc-form-login",
+            &action,
+            code,
+            &[Field {
+                name: "password",
+                label: "Password",
+                kind: "password",
+                autocomplete: "current-password",
+                value: "",
+            }],
+            "",
+            *error,
+        ),
+        Page::Otp {
+            devices,
+            selected,
+            error,
+        } => {
+            let choose: String = if devices.len() > 1 {
+                devices
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (id, label))| {
+                        let checked = match selected {
+                            Some(s) => s == id,
+                            None => i == 0,
+                        };
+                        format!(
+                            "<label><input type=\"radio\" name=\"selectedCredentialId\" value=\"{}\" style=\"width:auto\"{}> {}</label>",
+                            escape(id),
+                            if checked { " checked" } else { "" },
+                            escape(label)
+                        )
+                    })
+                    .collect()
+            } else {
+                String::new()
+            };
+            step_page(
+                b.snap,
+                "kc-otp-login-form",
+                &action,
+                code,
+                &[Field {
+                    name: "otp",
+                    label: "One-time code",
+                    kind: "text",
+                    autocomplete: "one-time-code",
+                    value: "",
+                }],
+                &choose,
+                *error,
+            )
+        }
+    }
+}
+
+/// Shows a step's page: stores the pending login (a new flow bound to this browser at the
+/// start, the same code on a post) and renders the page for its code.
+async fn show(
+    b: &Browser<'_>,
+    code: Option<&str>,
+    pending: &PendingLogin,
+    page: &Page,
+) -> Response {
+    if pending.request.prompts("none") {
+        return b.reply.error("login_required", "Login required");
+    }
+    let store = b.state.store.as_ref();
+    let lifespan = b.snap.settings.access_code_lifespan_login;
+    match code {
+        None => {
+            flow::start_flow(store, b.snap, pending, lifespan, b.reply.secure(), |c| {
+                render(b, c, page)
+            })
+            .await
+        }
+        Some(code) => {
+            if let Err(r) = flow::replace_flow(store, &b.snap.id, code, pending, lifespan).await {
+                return r;
+            }
+            html(StatusCode::OK, render(b, code, page))
+        }
+    }
+}
+
+/// The flow succeeded: the SSO session found by the cookie answers at once; a new login asks
+/// for the required actions first, then starts the session.
+async fn finish(b: &Browser<'_>, code: Option<&str>, mut pending: PendingLogin) -> Response {
+    let state = b.state;
+    if let Some((sid, auth_time)) = pending.flow.sso.clone() {
+        if let Some(c) = code {
+            let _ = state.store.delete_auth_session(c).await;
+        }
+        let who = Authenticated {
+            sid,
+            user_id: pending.flow.user.clone().unwrap_or_default(),
+            auth_time,
+        };
+        return crate::authn::steps::consent::code_or_consent(
+            state, b.snap, b.protocol, &pending, b.reply, &who,
+        )
+        .await;
+    }
+    let Some((row, user)) = load_user(b, pending.flow.user.as_deref()).await else {
+        return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    };
+    let actions: Vec<String> = user.required_actions.clone().unwrap_or_default();
+    if actions.iter().any(|a| a != "UPDATE_PASSWORD") {
+        // Start over: the user cannot get further.
+        pending.flow = engine::FlowState::default();
+        let page = Page::Login {
+            username: user.username.clone(),
+            error: Some(password::UNSUPPORTED_ACTION),
+        };
+        return show(b, code, &pending, &page).await;
+    }
+    if !actions.is_empty() {
+        // UPDATE_PASSWORD: the login is authenticated; ask for a new password.
+        pending.pending_user = Some(row.id.clone());
+        let store = state.store.as_ref();
+        let action = paths::url("", paths::REQUIRED_ACTION, &b.snap.name);
+        return match code {
+            Some(code) => {
+                if let Err(r) = flow::replace_flow(store, &b.snap.id, code, &pending, 600).await {
+                    return r;
+                }
+                html(
+                    StatusCode::OK,
+                    update_password_page(b.snap, &action, code, None),
+                )
+            }
+            None => {
+                flow::start_flow(store, b.snap, &pending, 600, b.reply.secure(), |c| {
+                    update_password_page(b.snap, &action, c, None)
+                })
+                .await
+            }
+        };
+    }
+    respond::complete_login(
+        state,
+        b.snap,
+        b.protocol,
+        b.reply,
+        code.unwrap_or_default(),
+        &pending,
+        &row.id,
+    )
+    .await
+}

@@ -1,0 +1,581 @@
+//! The flow engine: Keycloak's `DefaultAuthenticationFlow` over the realm's compiled flows
+//! ([`crate::model::flows`]), as a pure planner. Given the flow, what the steps so far
+//! recorded ([`FlowState`]) and what is known of the user ([`Facts`]), [`plan`] answers the
+//! next authenticator to run, or that the flow succeeded or failed. The drivers
+//! ([`super::browser`], the password grant) run the step, record its outcome and ask again;
+//! a step that shows a page ends the request, and the next form post resumes at the same
+//! execution.
+//!
+//! Semantics (as Keycloak's): in a flow, `REQUIRED` and `CONDITIONAL` executions all run in
+//! order, and when there are any, the `ALTERNATIVE` ones are ignored; otherwise the first
+//! alternative to succeed makes the flow succeed (an attempted or skipped alternative moves on
+//! to the next). A `CONDITIONAL` sub-flow runs only when all its enabled conditions
+//! (`conditional-*`) hold, and none means it is skipped. An authenticator that needs a user
+//! before one is identified fails the flow; one the user has no credential for is skipped as
+//! an alternative and fails the flow when required. `DISABLED` executions do not exist.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::flows::{Authenticator, Execution, Flows, Provider, Requirement, Step};
+
+/// An execution's recorded outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// It succeeded.
+    Success,
+    /// It ran and did not apply (`ATTEMPTED`): the next alternative is tried.
+    Attempted,
+}
+
+/// What a login's steps recorded so far (kept in the pending login between requests).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FlowState {
+    /// Outcome of each execution that ran, by execution id.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub status: BTreeMap<String, Status>,
+    /// The user identified so far (user id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The execution whose page was shown last: the next form post is its.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenged: Option<String>,
+    /// Credential types used to authenticate (`password`, `otp`), in order (Keycloak's
+    /// `AuthenticatorUtil.getAuthnCredentials`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<String>,
+    /// The SSO session the cookie step found: the login reuses it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sso: Option<(String, i64)>,
+}
+
+impl FlowState {
+    /// Nothing recorded yet.
+    pub fn is_empty(&self) -> bool {
+        self == &FlowState::default()
+    }
+
+    /// Records an execution's outcome.
+    pub fn record(&mut self, execution: &str, status: Status) {
+        self.status.insert(execution.to_string(), status);
+        if self.challenged.as_deref() == Some(execution) {
+            self.challenged = None;
+        }
+    }
+
+    /// Records a credential used (once each).
+    pub fn used(&mut self, credential_type: &str) {
+        if !self.credentials.iter().any(|c| c == credential_type) {
+            self.credentials.push(credential_type.to_string());
+        }
+    }
+}
+
+/// What the planner needs to know of the identified user.
+pub trait Facts {
+    /// The user has a credential of this type (`configuredFor`).
+    fn has_credential(&self, credential_type: &str) -> bool;
+    /// The user has this role (`conditional-user-role`'s `condUserRole`: a realm role name, or
+    /// `clientId roleName` for a client role as Keycloak's role reference is written).
+    fn has_role(&self, role: &str) -> bool;
+}
+
+/// Facts of no user.
+pub struct NoUser;
+
+impl Facts for NoUser {
+    fn has_credential(&self, _: &str) -> bool {
+        false
+    }
+    fn has_role(&self, _: &str) -> bool {
+        false
+    }
+}
+
+/// Why a flow failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// An authenticator needs a user and none is identified (`UNKNOWN_USER`).
+    UnknownUser(Provider),
+    /// A required authenticator the user has no credential for (`CREDENTIAL_SETUP_REQUIRED`).
+    CredentialSetupRequired(Provider),
+    /// The flow's executions did not succeed (no alternative did).
+    NotSucceeded,
+}
+
+/// The planner's answer.
+#[derive(Debug, PartialEq)]
+pub enum Next<'a> {
+    /// Run this authenticator (its execution).
+    Run(&'a Execution, &'a Authenticator),
+    /// The flow succeeded.
+    Done,
+    /// The flow failed.
+    Failed(Failure),
+}
+
+enum Eval<'a> {
+    Run(&'a Execution, &'a Authenticator),
+    Success,
+    NotSuccess,
+    Error(Failure),
+}
+
+struct Planner<'a, 'f> {
+    flows: &'a Flows,
+    state: &'f FlowState,
+    facts: &'f dyn Facts,
+}
+
+/// The next step of flow `top` (an index into `flows.flows`).
+pub fn plan<'a>(flows: &'a Flows, top: usize, state: &FlowState, facts: &dyn Facts) -> Next<'a> {
+    let p = Planner {
+        flows,
+        state,
+        facts,
+    };
+    match p.flow(top) {
+        Eval::Run(e, a) => Next::Run(e, a),
+        Eval::Success => Next::Done,
+        Eval::NotSuccess => Next::Failed(Failure::NotSucceeded),
+        Eval::Error(f) => Next::Failed(f),
+    }
+}
+
+fn condition(e: &Execution) -> Option<&Authenticator> {
+    match &e.step {
+        Step::Authenticator(a) if a.provider.is_condition() => Some(a),
+        _ => None,
+    }
+}
+
+impl<'a> Planner<'a, '_> {
+    fn flow(&self, i: usize) -> Eval<'a> {
+        let execs = &self.flows.flows[i].executions;
+        let enabled = || {
+            execs
+                .iter()
+                .filter(|e| e.requirement != Requirement::Disabled && condition(e).is_none())
+        };
+        let required: Vec<&Execution> = enabled()
+            .filter(|e| {
+                matches!(
+                    e.requirement,
+                    Requirement::Required | Requirement::Conditional
+                )
+            })
+            .collect();
+        if !required.is_empty() {
+            let mut ran = false;
+            for e in required {
+                if e.requirement == Requirement::Conditional {
+                    if let Step::Flow(sub) = e.step {
+                        if !self.conditions_hold(sub) {
+                            continue;
+                        }
+                    }
+                }
+                ran = true;
+                match self.execution(e, true) {
+                    Eval::Success => {}
+                    other => return other,
+                }
+            }
+            if ran {
+                return Eval::Success;
+            }
+        }
+        let alternatives = || enabled().filter(|e| e.requirement == Requirement::Alternative);
+        // Back after an action: an alternative that already succeeded settles the flow.
+        if alternatives().any(|e| matches!(self.execution(e, false), Eval::Success)) {
+            return Eval::Success;
+        }
+        for e in alternatives() {
+            match self.execution(e, false) {
+                Eval::NotSuccess | Eval::Error(_) => {}
+                other => return other,
+            }
+        }
+        Eval::NotSuccess
+    }
+
+    fn execution(&self, e: &'a Execution, required: bool) -> Eval<'a> {
+        let a = match &e.step {
+            Step::Flow(sub) => return self.flow(*sub),
+            Step::Authenticator(a) => a,
+        };
+        match self.state.status.get(&e.id) {
+            Some(Status::Success) => return Eval::Success,
+            Some(Status::Attempted) => return Eval::NotSuccess,
+            None => {}
+        }
+        if a.provider.requires_user() {
+            if self.state.user.is_none() {
+                return Eval::Error(Failure::UnknownUser(a.provider));
+            }
+            if !self.configured(a) {
+                return if required {
+                    Eval::Error(Failure::CredentialSetupRequired(a.provider))
+                } else {
+                    Eval::NotSuccess
+                };
+            }
+        }
+        Eval::Run(e, a)
+    }
+
+    /// `configuredFor`: the user has the authenticator's credential.
+    fn configured(&self, a: &Authenticator) -> bool {
+        match a.provider.credential_type() {
+            Some(t) => self.state.user.is_some() && self.facts.has_credential(t),
+            None => true,
+        }
+    }
+
+    /// `isConditionalSubflowDisabled`, negated: the sub-flow has enabled conditions and all
+    /// hold.
+    fn conditions_hold(&self, sub: usize) -> bool {
+        let conds: Vec<&Authenticator> = self.flows.flows[sub]
+            .executions
+            .iter()
+            .filter(|e| e.requirement != Requirement::Disabled)
+            .filter_map(condition)
+            .collect();
+        !conds.is_empty() && conds.into_iter().all(|c| self.condition(c, sub))
+    }
+
+    fn condition(&self, c: &Authenticator, flow: usize) -> bool {
+        if self.state.user.is_none() {
+            return false;
+        }
+        let setting = |k: &str| c.setting(k).unwrap_or_default();
+        match c.provider {
+            Provider::CondUserConfigured => self.user_configured(flow),
+            Provider::CondUserRole => {
+                let role = setting("condUserRole");
+                let has = !role.is_empty() && self.facts.has_role(role);
+                has != (setting("negate") == "true")
+            }
+            Provider::CondCredential => {
+                let listed: Vec<&str> = setting("credentials")
+                    .split("##")
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                let used: Vec<&str> = if self.state.credentials.is_empty() {
+                    vec!["none"]
+                } else {
+                    self.state.credentials.iter().map(String::as_str).collect()
+                };
+                let any = listed.iter().any(|l| used.contains(l));
+                if setting("included") == "true" {
+                    any
+                } else {
+                    !any
+                }
+            }
+            // conditional-level-of-authentication: step-up is not run here.
+            _ => false,
+        }
+    }
+
+    /// `ConditionalUserConfiguredAuthenticator.matchConditionInFlow`: the required executions
+    /// of the flow are all configured for the user, or (with none) one of the alternatives.
+    fn user_configured(&self, flow: usize) -> bool {
+        let execs = &self.flows.flows[flow].executions;
+        let of = |r: Requirement| {
+            execs
+                .iter()
+                .filter(move |e| e.requirement == r && condition(e).is_none())
+        };
+        let ok = |e: &Execution| match &e.step {
+            Step::Flow(sub) => self.user_configured(*sub),
+            Step::Authenticator(a) => self.configured(a),
+        };
+        let mut required = of(Requirement::Required).peekable();
+        if required.peek().is_some() {
+            return required.all(ok);
+        }
+        let mut alternatives = of(Requirement::Alternative).peekable();
+        if alternatives.peek().is_some() {
+            return alternatives.any(ok);
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::model::flows::compile;
+    use crate::representation::RealmRepresentation;
+    use serde_json::{json, Value};
+
+    struct User {
+        creds: Vec<&'static str>,
+        roles: Vec<&'static str>,
+    }
+
+    impl Facts for User {
+        fn has_credential(&self, t: &str) -> bool {
+            self.creds.contains(&t)
+        }
+        fn has_role(&self, r: &str) -> bool {
+            self.roles.contains(&r)
+        }
+    }
+
+    fn defaults() -> Flows {
+        let mut v: Value =
+            serde_json::from_str(include_str!("../realm/defaults/new-realm.json")).unwrap();
+        v["realm"] = json!("r");
+        let rep: RealmRepresentation = serde_json::from_value(v).unwrap();
+        compile(&rep).unwrap()
+    }
+
+    fn provider(n: &Next<'_>) -> Option<Provider> {
+        match n {
+            Next::Run(_, a) => Some(a.provider),
+            _ => None,
+        }
+    }
+
+    /// Runs the flow with every step answering `outcome(provider)` until it ends or a step
+    /// challenges (`None`); returns the providers run and the end.
+    fn drive(
+        flows: &Flows,
+        top: usize,
+        st: &mut FlowState,
+        facts: &dyn Facts,
+        outcome: impl Fn(Provider) -> Option<Status>,
+    ) -> (Vec<Provider>, String) {
+        let mut ran = Vec::new();
+        loop {
+            match plan(flows, top, st, facts) {
+                Next::Run(e, a) => {
+                    ran.push(a.provider);
+                    match outcome(a.provider) {
+                        Some(s) => {
+                            if s == Status::Success && a.provider == Provider::UsernamePasswordForm
+                            {
+                                st.user = Some("u".into());
+                                st.used("password");
+                            }
+                            st.record(&e.id, s)
+                        }
+                        None => return (ran, "challenge".into()),
+                    }
+                }
+                Next::Done => return (ran, "done".into()),
+                Next::Failed(f) => return (ran, format!("{f:?}")),
+            }
+        }
+    }
+
+    #[test]
+    fn default_browser_flow_without_otp() {
+        let f = defaults();
+        let mut st = FlowState::default();
+        let user = User {
+            creds: vec!["password"],
+            roles: vec![],
+        };
+        let (ran, end) = drive(&f, f.browser.unwrap(), &mut st, &user, |p| match p {
+            Provider::Cookie | Provider::IdpRedirector => Some(Status::Attempted),
+            Provider::UsernamePasswordForm => None,
+            _ => panic!("{p:?}"),
+        });
+        assert_eq!(
+            ran,
+            vec![
+                Provider::Cookie,
+                Provider::IdpRedirector,
+                Provider::UsernamePasswordForm
+            ]
+        );
+        assert_eq!(end, "challenge");
+        let (ran, end) = drive(&f, f.browser.unwrap(), &mut st, &user, |p| match p {
+            Provider::UsernamePasswordForm => Some(Status::Success),
+            _ => panic!("{p:?}"),
+        });
+        assert_eq!(ran, vec![Provider::UsernamePasswordForm]);
+        assert_eq!(end, "done");
+    }
+
+    #[test]
+    fn default_browser_flow_asks_for_otp_when_configured() {
+        let f = defaults();
+        let mut st = FlowState::default();
+        let user = User {
+            creds: vec!["password", "otp"],
+            roles: vec![],
+        };
+        let (ran, end) = drive(&f, f.browser.unwrap(), &mut st, &user, |p| match p {
+            Provider::Cookie | Provider::IdpRedirector | Provider::Organization => {
+                Some(Status::Attempted)
+            }
+            Provider::UsernamePasswordForm => Some(Status::Success),
+            Provider::OtpForm => None,
+            _ => panic!("{p:?}"),
+        });
+        assert_eq!(ran.last(), Some(&Provider::OtpForm));
+        assert_eq!(end, "challenge");
+        let next = plan(&f, f.browser.unwrap(), &st, &user);
+        assert_eq!(
+            provider(&next),
+            Some(Provider::OtpForm),
+            "resumes at the OTP"
+        );
+    }
+
+    #[test]
+    fn cookie_success_ends_the_browser_flow() {
+        let f = defaults();
+        let mut st = FlowState::default();
+        let (ran, end) = drive(&f, f.browser.unwrap(), &mut st, &NoUser, |_| {
+            Some(Status::Success)
+        });
+        assert_eq!((ran, end.as_str()), (vec![Provider::Cookie], "done"));
+    }
+
+    #[test]
+    fn direct_grant_runs_otp_only_for_users_with_otp() {
+        let f = defaults();
+        let top = f.direct_grant.unwrap();
+        let ok = |_| Some(Status::Success);
+        let mut st = FlowState {
+            user: Some("u".into()),
+            ..Default::default()
+        };
+        let plain = User {
+            creds: vec!["password"],
+            roles: vec![],
+        };
+        let (ran, end) = drive(&f, top, &mut st, &plain, ok);
+        assert_eq!(
+            (ran, end.as_str()),
+            (
+                vec![Provider::DirectUsername, Provider::DirectPassword],
+                "done"
+            )
+        );
+        let mut st = FlowState {
+            user: Some("u".into()),
+            ..Default::default()
+        };
+        let otp = User {
+            creds: vec!["password", "otp"],
+            roles: vec![],
+        };
+        let (ran, _) = drive(&f, top, &mut st, &otp, ok);
+        assert_eq!(ran.last(), Some(&Provider::DirectOtp));
+    }
+
+    fn custom(execs: Value, sub: Value) -> Flows {
+        let rep: RealmRepresentation = serde_json::from_value(json!({
+            "realm": "r", "browserFlow": "top",
+            "authenticationFlows": [
+                { "alias": "top", "authenticationExecutions": execs },
+                { "alias": "sub", "authenticationExecutions": sub }
+            ],
+            "authenticatorConfig": [ { "alias": "admins", "config": { "condUserRole": "admin" } } ]
+        }))
+        .unwrap();
+        compile(&rep).unwrap()
+    }
+
+    #[test]
+    fn conditional_user_role_gates_a_sub_flow() {
+        let f = custom(
+            json!([
+                { "authenticator": "auth-username-password-form", "requirement": "REQUIRED", "priority": 1 },
+                { "authenticatorFlow": true, "flowAlias": "sub", "requirement": "CONDITIONAL", "priority": 2 },
+                { "authenticator": "allow-access-authenticator", "requirement": "REQUIRED", "priority": 3 }
+            ]),
+            json!([
+                { "authenticator": "conditional-user-role", "authenticatorConfig": "admins", "requirement": "REQUIRED", "priority": 1 },
+                { "authenticator": "deny-access-authenticator", "requirement": "REQUIRED", "priority": 2 }
+            ]),
+        );
+        let all = |_| Some(Status::Success);
+        let admin = User {
+            creds: vec!["password"],
+            roles: vec!["admin"],
+        };
+        let (ran, _) = drive(&f, 0, &mut FlowState::default(), &admin, all);
+        assert_eq!(
+            ran,
+            vec![
+                Provider::UsernamePasswordForm,
+                Provider::DenyAccess,
+                Provider::AllowAccess
+            ]
+        );
+        let other = User {
+            creds: vec!["password"],
+            roles: vec![],
+        };
+        let (ran, _) = drive(&f, 0, &mut FlowState::default(), &other, all);
+        assert_eq!(
+            ran,
+            vec![Provider::UsernamePasswordForm, Provider::AllowAccess]
+        );
+    }
+
+    #[test]
+    fn required_hides_alternatives_and_a_conditional_flow_without_conditions_is_skipped() {
+        let f = custom(
+            json!([
+                { "authenticator": "auth-cookie", "requirement": "ALTERNATIVE", "priority": 1 },
+                { "authenticator": "auth-username-form", "requirement": "REQUIRED", "priority": 2 },
+                { "authenticatorFlow": true, "flowAlias": "sub", "requirement": "CONDITIONAL", "priority": 3 },
+                { "authenticator": "auth-password-form", "requirement": "DISABLED", "priority": 4 }
+            ]),
+            json!([ { "authenticator": "deny-access-authenticator", "requirement": "REQUIRED" } ]),
+        );
+        let (ran, end) = drive(&f, 0, &mut FlowState::default(), &NoUser, |_| {
+            Some(Status::Success)
+        });
+        assert_eq!((ran, end.as_str()), (vec![Provider::UsernameForm], "done"));
+    }
+
+    #[test]
+    fn a_step_needing_a_user_fails_without_one_and_required_unconfigured_fails() {
+        let f = custom(
+            json!([ { "authenticator": "auth-otp-form", "requirement": "REQUIRED" } ]),
+            json!([]),
+        );
+        assert_eq!(
+            plan(&f, 0, &FlowState::default(), &NoUser),
+            Next::Failed(Failure::UnknownUser(Provider::OtpForm))
+        );
+        let st = FlowState {
+            user: Some("u".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(&f, 0, &st, &NoUser),
+            Next::Failed(Failure::CredentialSetupRequired(Provider::OtpForm))
+        );
+    }
+
+    #[test]
+    fn attempted_alternatives_move_on_and_none_left_fails() {
+        let f = custom(
+            json!([
+                { "authenticator": "auth-cookie", "requirement": "ALTERNATIVE", "priority": 1 },
+                { "authenticator": "identity-provider-redirector", "requirement": "ALTERNATIVE", "priority": 2 }
+            ]),
+            json!([]),
+        );
+        let (ran, end) = drive(&f, 0, &mut FlowState::default(), &NoUser, |_| {
+            Some(Status::Attempted)
+        });
+        assert_eq!(ran.len(), 2);
+        assert_eq!(end, "NotSucceeded");
+    }
+}

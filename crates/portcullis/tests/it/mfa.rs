@@ -1,0 +1,411 @@
+//! Authentication flows run as data, and one-time passwords: Keycloak's default browser flow
+//! asks a user with an OTP credential (in Keycloak's stored shape) for a code after the
+//! password; the password grant takes it as `totp`. Wrong, replayed, out-of-window codes and
+//! another user's code are refused with Keycloak's messages; a post cannot skip a step; a
+//! custom flow (identity-first, a role condition with deny access) runs as Keycloak runs it;
+//! a flow naming an unknown provider or a missing sub-flow is refused at import.
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const ALICE_SECRET: &str = "aB3dE5fG7hJ9kL1mN2pQ";
+const CAROL_SECRET: &str = "zZ9yY8xX7wW6vV5uU4tT";
+
+fn otp_credential(secret: &str, label: &str) -> Value {
+    json!({
+        "type": "otp", "userLabel": label,
+        "secretData": json!({ "value": secret }).to_string(),
+        "credentialData": json!({ "subType": "totp", "digits": 6, "counter": 0, "period": 30, "algorithm": "HmacSHA1" }).to_string()
+    })
+}
+
+fn realm() -> Value {
+    json!({
+        "realm": "mfa",
+        "clients": [
+            {"clientId": "cli", "publicClient": true, "directAccessGrantsEnabled": true},
+            {"clientId": "spa", "publicClient": true, "redirectUris": ["http://localhost:3000/*"]}
+        ],
+        "users": [
+            {"username": "alice", "enabled": true, "credentials": [
+                {"type": "password", "value": "alice-pw"}, otp_credential(ALICE_SECRET, "Phone")
+            ]},
+            {"username": "bob", "enabled": true, "credentials": [{"type": "password", "value": "bob-pw"}]},
+            {"username": "carol", "enabled": true, "credentials": [
+                {"type": "password", "value": "carol-pw"}, otp_credential(CAROL_SECRET, "Tablet")
+            ]}
+        ]
+    })
+}
+
+/// RFC 6238 TOTP (HMAC-SHA1, 6 digits, 30 s) of `secret` at `offset` seconds from now.
+fn totp(secret: &str, offset: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let counter = ((now + offset) / 30) as u64;
+    let key = aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        secret.as_bytes(),
+    );
+    let tag = aws_lc_rs::hmac::sign(&key, &counter.to_be_bytes());
+    let h = tag.as_ref();
+    let o = (h[h.len() - 1] & 0x0f) as usize;
+    let bin = (u32::from(h[o] & 0x7f) << 24)
+        | (u32::from(h[o + 1]) << 16)
+        | (u32::from(h[o + 2]) << 8)
+        | u32::from(h[o + 3]);
+    format!("{:06}", bin % 1_000_000)
+}
+
+fn auth_url(server: &TestServer, realm: &str, client: &str) -> String {
+    server.url(&format!(
+        "/realms/{realm}/protocol/openid-connect/auth?client_id={client}&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcb&response_type=code&scope=openid&state=s1"
+    ))
+}
+
+/// Posts a page's form; status, location (or body).
+async fn post(
+    b: &reqwest::Client,
+    server: &TestServer,
+    html: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let code = form_field(html, "session_code").expect("a bound form");
+    let mut form: Vec<(&str, &str)> = vec![("session_code", code.as_str())];
+    form.extend_from_slice(fields);
+    let r = b
+        .post(server.url(&form_action(html)))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = r.text().await.unwrap();
+    (status, location.unwrap_or(body))
+}
+
+/// The OTP page after alice's password.
+async fn otp_page(b: &reqwest::Client, server: &TestServer) -> String {
+    let (status, html) = get_page(b, &auth_url(server, "mfa", "spa")).await;
+    assert_eq!(status, 200);
+    let (status, page) = post(
+        b,
+        server,
+        &html,
+        &[("username", "alice"), ("password", "alice-pw")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("name=\"otp\""), "{page}");
+    assert!(page.contains("kc-otp-login-form"));
+    page
+}
+
+fn redirected_with_code(r: &(u16, String)) -> bool {
+    r.0 == 302 && query_of(&r.1).contains_key("code")
+}
+
+#[tokio::test]
+async fn browser_login_asks_for_the_code_after_the_password() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let server = start_with(&data, &[realm()]).await;
+
+    // Without an OTP credential: no OTP page.
+    let b = browser();
+    let (status, location, q) = login(
+        &b,
+        &server,
+        &auth_url(&server, "mfa", "spa"),
+        "bob",
+        "bob-pw",
+    )
+    .await;
+    assert_eq!(status, 302, "{location}");
+    assert!(q.contains_key("code"));
+
+    // Wrong code, another user's code, an out-of-window code: the page again, no code.
+    let b = browser();
+    let page = otp_page(&b, &server).await;
+    for wrong in [
+        "000000".to_string(),
+        totp(CAROL_SECRET, 0),
+        totp(ALICE_SECRET, -150),
+        totp(ALICE_SECRET, 150),
+    ] {
+        if wrong == totp(ALICE_SECRET, 0) {
+            continue;
+        }
+        let r = post(&b, &server, &page, &[("otp", &wrong)]).await;
+        assert_eq!(r.0, 200, "{wrong}: {}", r.1);
+        assert!(r.1.contains("Invalid authenticator code."), "{}", r.1);
+    }
+    // The right one logs in.
+    let code = totp(ALICE_SECRET, 0);
+    let r = post(&b, &server, &page, &[("otp", &code)]).await;
+    assert!(redirected_with_code(&r), "{r:?}");
+
+    // The same code again (reuse is off by default): refused.
+    let b2 = browser();
+    let page = otp_page(&b2, &server).await;
+    let r = post(&b2, &server, &page, &[("otp", &code)]).await;
+    assert_eq!(r.0, 200);
+    assert!(r.1.contains("Invalid authenticator code."), "{}", r.1);
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_post_cannot_skip_a_step() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let server = start_with(&data, &[realm()]).await;
+    let b = browser();
+    let (_, html) = get_page(&b, &auth_url(&server, "mfa", "spa")).await;
+    // A valid code posted to the login form, without the password: the password step gets
+    // the post and refuses it.
+    let r = post(
+        &b,
+        &server,
+        &html,
+        &[("username", "alice"), ("otp", &totp(ALICE_SECRET, 0))],
+    )
+    .await;
+    assert_eq!(r.0, 200);
+    assert!(r.1.contains("Invalid username or password."), "{}", r.1);
+    // The required-action form of the same flow before the login: refused.
+    let code = form_field(&html, "session_code").unwrap();
+    let r = b
+        .post(server.url("/realms/mfa/login-actions/required-action"))
+        .form(&[
+            ("session_code", code.as_str()),
+            ("password-new", "x-new-pw-1"),
+            ("password-confirm", "x-new-pw-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("Invalid Request."));
+    // Posted without the flow cookie (another browser): refused.
+    let other = browser();
+    let r = other
+        .post(server.url("/realms/mfa/login-actions/required-action"))
+        .form(&[
+            ("session_code", code.as_str()),
+            ("password-new", "x-new-pw-1"),
+            ("password-confirm", "x-new-pw-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Your login attempt timed out"));
+    // The password still works: nothing changed.
+    let page = otp_page(&b, &server).await;
+    let r = post(&b, &server, &page, &[("otp", &totp(ALICE_SECRET, 0))]).await;
+    assert!(redirected_with_code(&r), "{r:?}");
+    data.cleanup().await;
+}
+
+async fn grant(server: &TestServer, user: &str, pw: &str, totp: Option<&str>) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "password"),
+        ("client_id", "cli"),
+        ("username", user),
+        ("password", pw),
+    ];
+    if let Some(t) = totp {
+        form.push(("totp", t));
+    }
+    let (status, body, _) = post_form(
+        &server.url("/realms/mfa/protocol/openid-connect/token"),
+        None,
+        &form,
+    )
+    .await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn password_grant_takes_the_code_as_totp() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let server = start_with(&data, &[realm()]).await;
+    let invalid =
+        json!({"error": "invalid_grant", "error_description": "Invalid user credentials"});
+    assert_eq!(
+        grant(&server, "alice", "alice-pw", None).await,
+        (401, invalid.clone())
+    );
+    assert_eq!(
+        grant(&server, "alice", "alice-pw", Some("000000")).await,
+        (401, invalid.clone())
+    );
+    assert_eq!(
+        grant(&server, "alice", "alice-pw", Some(&totp(CAROL_SECRET, 0)))
+            .await
+            .0,
+        401
+    );
+    // A right code with a wrong password: the password is refused first.
+    let code = totp(ALICE_SECRET, 0);
+    assert_eq!(grant(&server, "alice", "wrong", Some(&code)).await.0, 401);
+    let (status, body) = grant(&server, "alice", "alice-pw", Some(&code)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["access_token"].is_string());
+    // Replayed: refused.
+    assert_eq!(
+        grant(&server, "alice", "alice-pw", Some(&code)).await,
+        (401, invalid)
+    );
+    // No OTP credential: no code needed.
+    assert_eq!(grant(&server, "bob", "bob-pw", None).await.0, 200);
+    data.cleanup().await;
+}
+
+/// A realm whose flows are its own: identity-first (`auth-username-form`, then
+/// `auth-password-form`) for the client `idf` (an override), and a direct grant flow that denies
+/// users with the role `blocked` (`conditional-user-role` + `deny-access-authenticator`).
+fn custom_realm() -> Value {
+    let mut r = realm();
+    r["roles"] = json!({"realm": [{"name": "blocked"}]});
+    r["users"][1]["realmRoles"] = json!(["blocked"]);
+    r["authenticationFlows"] = json!([
+        {"id": "idf-flow", "alias": "identity first", "providerId": "basic-flow", "topLevel": true, "builtIn": false,
+         "authenticationExecutions": [
+            {"authenticator": "auth-cookie", "requirement": "ALTERNATIVE", "priority": 10, "authenticatorFlow": false},
+            {"authenticatorFlow": true, "flowAlias": "idf forms", "requirement": "ALTERNATIVE", "priority": 20}
+         ]},
+        {"alias": "idf forms", "providerId": "basic-flow", "topLevel": false, "builtIn": false,
+         "authenticationExecutions": [
+            {"authenticator": "auth-username-form", "requirement": "REQUIRED", "priority": 10, "authenticatorFlow": false},
+            {"authenticator": "auth-password-form", "requirement": "REQUIRED", "priority": 20, "authenticatorFlow": false}
+         ]},
+        {"alias": "plain", "providerId": "basic-flow", "topLevel": true, "builtIn": false,
+         "authenticationExecutions": [
+            {"authenticator": "auth-username-password-form", "requirement": "REQUIRED", "priority": 10, "authenticatorFlow": false}
+         ]},
+        {"alias": "guarded grant", "providerId": "basic-flow", "topLevel": true, "builtIn": false,
+         "authenticationExecutions": [
+            {"authenticator": "direct-grant-validate-username", "requirement": "REQUIRED", "priority": 10, "authenticatorFlow": false},
+            {"authenticator": "direct-grant-validate-password", "requirement": "REQUIRED", "priority": 20, "authenticatorFlow": false},
+            {"authenticatorFlow": true, "flowAlias": "blocked users", "requirement": "CONDITIONAL", "priority": 30}
+         ]},
+        {"alias": "blocked users", "providerId": "basic-flow", "topLevel": false, "builtIn": false,
+         "authenticationExecutions": [
+            {"authenticator": "conditional-user-role", "authenticatorConfig": "is blocked", "requirement": "REQUIRED", "priority": 10, "authenticatorFlow": false},
+            {"authenticator": "deny-access-authenticator", "requirement": "REQUIRED", "priority": 20, "authenticatorFlow": false}
+         ]}
+    ]);
+    r["authenticatorConfig"] =
+        json!([{"alias": "is blocked", "config": {"condUserRole": "blocked"}}]);
+    r["browserFlow"] = json!("plain");
+    r["directGrantFlow"] = json!("guarded grant");
+    r["clients"].as_array_mut().unwrap().push(json!({
+        "clientId": "idf", "publicClient": true, "redirectUris": ["http://localhost:3000/*"],
+        "authenticationFlowBindingOverrides": {"browser": "idf-flow"}
+    }));
+    r
+}
+
+#[tokio::test]
+async fn custom_flows_run_as_keycloak_runs_them() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let server = start_with(&data, &[custom_realm()]).await;
+    // Identity-first for `idf`: the username, then the password.
+    let b = browser();
+    let (status, html) = get_page(&b, &auth_url(&server, "mfa", "idf")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("name=\"username\"") && !html.contains("name=\"password\""),
+        "{html}"
+    );
+    let (status, page) = post(&b, &server, &html, &[("username", "nobody")]).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Invalid username."), "{page}");
+    let (status, page) = post(&b, &server, &page, &[("username", "bob")]).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("name=\"password\"") && !page.contains("name=\"username\""),
+        "{page}"
+    );
+    let (status, again) = post(&b, &server, &page, &[("password", "wrong")]).await;
+    assert_eq!(status, 200);
+    assert!(again.contains("Invalid password."), "{again}");
+    let r = post(&b, &server, &again, &[("password", "bob-pw")]).await;
+    assert!(redirected_with_code(&r), "{r:?}");
+    // Another client keeps the realm's browser flow (username and password on one page).
+    let (_, html) = get_page(&browser(), &auth_url(&server, "mfa", "spa")).await;
+    assert!(html.contains("name=\"password\""));
+
+    // The direct grant flow denies `blocked` users after their password.
+    assert_eq!(
+        grant(&server, "alice", "alice-pw", None).await.0,
+        200,
+        "no OTP in this flow"
+    );
+    let (status, body) = grant(&server, "bob", "bob-pw", None).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(grant(&server, "bob", "wrong", None).await.0, 401);
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_flow_that_cannot_run_is_refused_at_import() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let server = start_with(&data, &[realm()]).await;
+    let token = admin_token(&server).await;
+    let mut bad = custom_realm();
+    bad["realm"] = json!("bad");
+    bad["authenticationFlows"][1]["authenticationExecutions"][1]["authenticator"] =
+        json!("no-such-authenticator");
+    let (status, body, _) = call(
+        &server,
+        "POST",
+        "/admin/realms",
+        Some(&token),
+        Some(bad.clone()),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let text = body.to_string();
+    assert!(
+        text.contains("no-such-authenticator") && text.contains("idf forms"),
+        "{text}"
+    );
+    let mut missing = custom_realm();
+    missing["realm"] = json!("bad");
+    missing["authenticationFlows"][0]["authenticationExecutions"][1]["flowAlias"] = json!("gone");
+    let (status, body, _) = call(
+        &server,
+        "POST",
+        "/admin/realms",
+        Some(&token),
+        Some(missing),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("'gone'"), "{body}");
+    let (status, _, _) = call(&server, "GET", "/admin/realms/bad", Some(&token), None).await;
+    assert_eq!(status, 404, "nothing was created");
+    data.cleanup().await;
+}
