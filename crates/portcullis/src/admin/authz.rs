@@ -390,12 +390,10 @@ pub(super) fn find_resources<'a>(
     // `matchingUri`: when no resource has the URI itself, the resource server's resource
     // whose URI pattern matches it best (`ResourceSetService.find`).
     let uri_exact = |r: &ResourceRepresentation| {
-        q.uri
-            .as_deref()
-            .is_none_or(|u| {
-                let u = u.to_lowercase();
-                r.uris.iter().flatten().any(|x| x.to_lowercase() == u)
-            })
+        q.uri.as_deref().is_none_or(|u| {
+            let u = u.to_lowercase();
+            r.uris.iter().flatten().any(|x| x.to_lowercase() == u)
+        })
     };
     let best = match q.uri.as_deref() {
         Some(u) if q.matching_uri == Some(true) && !s.resources.iter().any(uri_exact) => {

@@ -237,10 +237,7 @@ pub async fn create_resource(
     bytes: Bytes,
 ) -> AdminResult<Response> {
     let c = caller(&state, &realm, &headers, &uri, true).await?;
-    let mut v = admin_authz::object(representation(
-        &bytes,
-        &Shape::One(&UMA_RESOURCE),
-    )?)?;
+    let mut v = admin_authz::object(representation(&bytes, &Shape::One(&UMA_RESOURCE))?)?;
     // `ResourceService.create`: an owner without an id is the caller.
     let owner_given = match v.get("owner") {
         Some(Value::String(s)) => !s.is_empty(),
@@ -330,10 +327,7 @@ pub async fn update_resource(
     bytes: Bytes,
 ) -> AdminResult<Response> {
     let c = caller(&state, &realm, &headers, &uri, true).await?;
-    let v = admin_authz::object(representation(
-        &bytes,
-        &Shape::One(&UMA_RESOURCE),
-    )?)?;
+    let v = admin_authz::object(representation(&bytes, &Shape::One(&UMA_RESOURCE))?)?;
     let refs = admin_authz::resource_owner_ref(&v);
     admin_authz::mutate(&state, &c.snap, &c.client_uuid, refs, |dir, s| {
         let current = s
@@ -487,7 +481,10 @@ pub async fn create_ticket(
     let permissions = ticket_permissions(&c, &l.server, &body)?;
     let mut claims = Map::new();
     let now = crate::clock::now();
-    claims.insert("exp".into(), c.claims.get("exp").cloned().unwrap_or(json!(now)));
+    claims.insert(
+        "exp".into(),
+        c.claims.get("exp").cloned().unwrap_or(json!(now)),
+    );
     claims.insert("iat".into(), json!(now));
     claims.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
     claims.insert("iss".into(), json!(c.issuer));
@@ -499,7 +496,11 @@ pub async fn create_ticket(
     claims.insert("permissions".into(), Value::Array(permissions));
     // Claims pushed by the resource server, merged over the requests.
     let mut pushed = Map::new();
-    for req in body.as_array().map(|a| a.iter().collect()).unwrap_or_else(|| vec![&body]) {
+    for req in body
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_else(|| vec![&body])
+    {
         if let Some(Value::Object(m)) = req.get("claims") {
             pushed.extend(m.clone());
         }
@@ -635,7 +636,9 @@ pub async fn list_uma_policies(
     let scope = nonempty(&q.scope).map(|sc| {
         s.scopes
             .iter()
-            .filter(|x| x.id.as_deref() == Some(sc.as_str()) || x.name.as_deref() == Some(sc.as_str()))
+            .filter(|x| {
+                x.id.as_deref() == Some(sc.as_str()) || x.name.as_deref() == Some(sc.as_str())
+            })
             .filter_map(|x| x.id.clone())
             .collect::<Vec<_>>()
     });
@@ -698,7 +701,10 @@ pub async fn update_uma_policy(
         uma_user_refs(&v),
         |dir, s| {
             let rid = uma_resource_of(s, &pid)?;
-            let current = s.policy(&pid).cloned().ok_or_else(|| policy_missing(&pid))?;
+            let current = s
+                .policy(&pid)
+                .cloned()
+                .ok_or_else(|| policy_missing(&pid))?;
             let p = az::uma_policy_in(dir, s, &rid, &c.identity, &v, Some(&current))?;
             if let Some(slot) = s.policies.iter_mut().find(|x| x.id == current.id) {
                 *slot = p;

@@ -36,6 +36,7 @@ mod organizations_admin;
 mod outage;
 mod par;
 mod password_blacklist;
+mod protection;
 mod realm_files;
 mod registration;
 mod security;

@@ -78,13 +78,27 @@ pub fn verify_ticket(
     ticket: &str,
     now: i64,
 ) -> Result<Ticket, OAuthError> {
-    let failed = || err(StatusCode::FORBIDDEN, "invalid_ticket", "Ticket verification failed");
+    let failed = || {
+        err(
+            StatusCode::FORBIDDEN,
+            "invalid_ticket",
+            "Ticket verification failed",
+        )
+    };
     let parsed = crate::crypto::jws::parse(ticket).map_err(|_| failed())?;
     parsed.verify(keys).map_err(|_| failed())?;
     let c = parsed.claims;
-    let inactive = || err(StatusCode::FORBIDDEN, "invalid_ticket", "Invalid permission ticket.");
+    let inactive = || {
+        err(
+            StatusCode::FORBIDDEN,
+            "invalid_ticket",
+            "Invalid permission ticket.",
+        )
+    };
     if c.get("exp").and_then(Value::as_i64).is_none_or(|e| e < now)
-        || c.get("nbf").and_then(Value::as_i64).is_some_and(|n| n > now)
+        || c.get("nbf")
+            .and_then(Value::as_i64)
+            .is_some_and(|n| n > now)
     {
         return Err(inactive());
     }

@@ -157,9 +157,11 @@ pub fn uma_policy_in(
         Some(list) => Some(
             list.iter()
                 .map(|n| {
-                    dir.role(n)
-                        .map(|(id, _)| id)
-                        .ok_or_else(|| AuthzError::Runtime(format!("Error while importing configuration. Role [{n}] could not be found.")))
+                    dir.role(n).map(|(id, _)| id).ok_or_else(|| {
+                        AuthzError::Runtime(format!(
+                            "Error while importing configuration. Role [{n}] could not be found."
+                        ))
+                    })
                 })
                 .collect::<Res<Vec<_>>>()?,
         ),
@@ -170,9 +172,9 @@ pub fn uma_policy_in(
         Some(list) => Some(
             list.iter()
                 .map(|p| {
-                    dir.group(None, Some(p))
-                        .map(|(id, _)| id)
-                        .ok_or_else(|| AuthzError::Runtime(format!("Group with path [{p}] not found")))
+                    dir.group(None, Some(p)).map(|(id, _)| id).ok_or_else(|| {
+                        AuthzError::Runtime(format!("Group with path [{p}] not found"))
+                    })
                 })
                 .collect::<Res<Vec<_>>>()?,
         ),
@@ -222,10 +224,10 @@ pub fn uma_policy_in(
     if !matches!(strategy.as_str(), "UNANIMOUS" | "AFFIRMATIVE" | "CONSENSUS") {
         return Err(invalid(format!("Invalid decision strategy [{strategy}]")));
     }
-    let taken = server.policies.iter().any(|p| {
-        p.name.as_deref() == Some(name.as_str())
-            && existing.is_none_or(|e| e.id != p.id)
-    });
+    let taken = server
+        .policies
+        .iter()
+        .any(|p| p.name.as_deref() == Some(name.as_str()) && existing.is_none_or(|e| e.id != p.id));
     if taken {
         return Err(AuthzError::OAuth(
             409,
@@ -234,7 +236,9 @@ pub fn uma_policy_in(
         ));
     }
     Ok(PolicyRepresentation {
-        id: existing.and_then(|e| e.id.clone()).or_else(|| Some(new_id())),
+        id: existing
+            .and_then(|e| e.id.clone())
+            .or_else(|| Some(new_id())),
         name: Some(name),
         description: text("description"),
         kind: Some("uma".into()),
@@ -261,7 +265,10 @@ pub fn uma_policy_json(dir: Dir<'_>, server: &Server, p: &PolicyRepresentation) 
         .filter_map(|id| server.scope(id).and_then(|s| s.name.clone()))
         .collect();
     o.insert("scopes".into(), json!(scopes));
-    o.insert("logic".into(), json!(p.logic.as_deref().unwrap_or("POSITIVE")));
+    o.insert(
+        "logic".into(),
+        json!(p.logic.as_deref().unwrap_or("POSITIVE")),
+    );
     o.insert(
         "decisionStrategy".into(),
         json!(p.decision_strategy.as_deref().unwrap_or("AFFIRMATIVE")),
@@ -269,7 +276,10 @@ pub fn uma_policy_json(dir: Dir<'_>, server: &Server, p: &PolicyRepresentation) 
     if let Some(owner) = &p.owner {
         o.insert("owner".into(), json!(owner));
     }
-    let roles: Vec<String> = list("roles").iter().filter_map(|id| dir.role_by_id(id)).collect();
+    let roles: Vec<String> = list("roles")
+        .iter()
+        .filter_map(|id| dir.role_by_id(id))
+        .collect();
     let groups: Vec<String> = list("groups")
         .iter()
         .filter_map(|id| dir.group(Some(id), None).map(|(_, p)| p))
@@ -282,7 +292,12 @@ pub fn uma_policy_json(dir: Dir<'_>, server: &Server, p: &PolicyRepresentation) 
         .iter()
         .filter_map(|id| dir.users.by_id.get(id).cloned())
         .collect();
-    for (k, v) in [("roles", roles), ("groups", groups), ("clients", clients), ("users", users)] {
+    for (k, v) in [
+        ("roles", roles),
+        ("groups", groups),
+        ("clients", clients),
+        ("users", users),
+    ] {
         if !v.is_empty() {
             o.insert(k.into(), json!(v));
         }
