@@ -97,10 +97,10 @@ fn client<'a>(snap: &'a RealmSnapshot, id: &str) -> AdminResult<&'a ClientRepres
 }
 
 /// A loaded resource server with the users its rows name.
-struct Loaded {
-    server: Server,
-    users: UserDir,
-    version: i64,
+pub(super) struct Loaded {
+    pub(super) server: Server,
+    pub(super) users: UserDir,
+    pub(super) version: i64,
 }
 
 /// The users named by ids or names in `keys`, looked up by id, then by username.
@@ -126,7 +126,7 @@ pub(crate) async fn user_dir(
 
 /// Loads a client's resource server (404 `HTTP 404 Not Found` when Authorization Services are
 /// off for the client, as Keycloak's `AuthorizationService` answers).
-async fn load(
+pub(super) async fn load(
     state: &AppState,
     snap: &RealmSnapshot,
     id: &str,
@@ -225,7 +225,7 @@ fn diff(old: &Server, new: &Server) -> Vec<AuthzWrite> {
 
 /// Loads, changes and writes a resource server; retried when another writer changed it
 /// meanwhile.
-async fn mutate<T>(
+pub(super) async fn mutate<T>(
     state: &AppState,
     snap: &RealmSnapshot,
     id: &str,
@@ -271,18 +271,18 @@ async fn mutate<T>(
     ))
 }
 
-fn object(v: Value) -> AdminResult<Map<String, Value>> {
+pub(super) fn object(v: Value) -> AdminResult<Map<String, Value>> {
     match v {
         Value::Object(m) => Ok(m),
         _ => Err(AdminError::bad("expected an object")),
     }
 }
 
-fn page<T>(items: Vec<T>, first: Option<i64>, max: Option<i64>) -> Vec<T> {
+pub(super) fn page<T>(items: Vec<T>, first: Option<i64>, max: Option<i64>) -> Vec<T> {
     super::Paging { first, max }.apply(items, Some(DEFAULT_MAX))
 }
 
-fn contains_ci(hay: Option<&str>, needle: &str) -> bool {
+pub(super) fn contains_ci(hay: Option<&str>, needle: &str) -> bool {
     hay.is_some_and(|h| h.to_lowercase().contains(&needle.to_lowercase()))
 }
 
@@ -357,42 +357,29 @@ pub async fn import(
 #[derive(Debug, Deserialize)]
 pub struct ResourceQuery {
     #[serde(rename = "_id")]
-    id: Option<String>,
-    name: Option<String>,
-    uri: Option<String>,
-    owner: Option<String>,
+    pub(super) id: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) uri: Option<String>,
+    pub(super) owner: Option<String>,
     #[serde(rename = "type")]
-    kind: Option<String>,
-    scope: Option<String>,
+    pub(super) kind: Option<String>,
+    pub(super) scope: Option<String>,
     #[serde(rename = "matchingUri", default, deserialize_with = "super::flex_bool")]
-    matching_uri: Option<bool>,
+    pub(super) matching_uri: Option<bool>,
     #[serde(rename = "exactName", default, deserialize_with = "super::flex_bool")]
-    exact_name: Option<bool>,
+    pub(super) exact_name: Option<bool>,
     #[serde(default, deserialize_with = "super::flex_bool")]
-    deep: Option<bool>,
-    first: Option<i64>,
-    max: Option<i64>,
+    pub(super) deep: Option<bool>,
+    pub(super) first: Option<i64>,
+    pub(super) max: Option<i64>,
 }
 
-fn uri_matches(pattern: &str, uri: &str) -> bool {
-    match pattern.strip_suffix("/*") {
-        Some(prefix) => uri == prefix || uri.starts_with(&format!("{prefix}/")),
-        None => pattern == uri,
-    }
-}
-
-/// `GET .../resource`.
-pub async fn list_resources(
-    State(state): State<AppState>,
-    RealmAdmin { snap, query: q, .. }: RealmAdmin<ViewAuthz, ResourceQuery>,
-    Path((_, id)): Path<(String, String)>,
-) -> AdminResult<Json<Vec<Value>>> {
-    let l = load(&state, &snap, &id, q.owner.clone().into_iter().collect()).await?;
+/// The resources matching a query (`ResourceSetService.find`'s filters), in name order.
+pub(super) fn find_resources<'a>(
+    l: &'a Loaded,
+    q: &ResourceQuery,
+) -> Vec<&'a ResourceRepresentation> {
     let s = &l.server;
-    let dir = Dir {
-        realm: &snap.rep,
-        users: &l.users,
-    };
     let owner = q.owner.as_deref().map(|o| {
         if o == s.client_id || o == s.id {
             s.id.clone()
@@ -400,25 +387,41 @@ pub async fn list_resources(
             l.users.resolve(o).unwrap_or_else(|| o.to_string())
         }
     });
-    let hits: Vec<&ResourceRepresentation> = s
-        .resources
+    // `matchingUri`: when no resource has the URI itself, the resource server's resource
+    // whose URI pattern matches it best (`ResourceSetService.find`).
+    let uri_exact = |r: &ResourceRepresentation| {
+        q.uri.as_deref().is_none_or(|u| {
+            let u = u.to_lowercase();
+            r.uris.iter().flatten().any(|x| x.to_lowercase() == u)
+        })
+    };
+    let best = match q.uri.as_deref() {
+        Some(u) if q.matching_uri == Some(true) && !s.resources.iter().any(uri_exact) => {
+            let entries: Vec<(String, &ResourceRepresentation)> = s
+                .resources
+                .iter()
+                .filter(|r| az::owner_id(r) == s.id)
+                .flat_map(|r| r.uris.iter().flatten().map(move |x| (x.clone(), r)))
+                .collect();
+            Some(
+                crate::authz::PathMatcher::new(entries)
+                    .matches(u)
+                    .and_then(|(_, r)| r.id.clone()),
+            )
+        }
+        _ => None,
+    };
+    s.resources
         .iter()
         .filter(|r| q.id.as_deref().is_none_or(|i| r.id.as_deref() == Some(i)))
+        .filter(|r| match &best {
+            Some(b) => b.is_some() && r.id == *b,
+            None => uri_exact(r),
+        })
         .filter(|r| match q.name.as_deref() {
             None => true,
             Some(n) if q.exact_name == Some(true) => r.name.as_deref() == Some(n),
             Some(n) => contains_ci(r.name.as_deref(), n),
-        })
-        .filter(|r| {
-            q.uri.as_deref().is_none_or(|u| {
-                r.uris.iter().flatten().any(|x| {
-                    if q.matching_uri == Some(true) {
-                        uri_matches(x, u)
-                    } else {
-                        x == u
-                    }
-                })
-            })
         })
         .filter(|r| owner.as_deref().is_none_or(|o| az::owner_id(r) == o))
         .filter(|r| {
@@ -434,11 +437,25 @@ pub async fn list_resources(
                 })
             })
         })
-        .collect();
+        .collect()
+}
+
+/// `GET .../resource`.
+pub async fn list_resources(
+    State(state): State<AppState>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<ViewAuthz, ResourceQuery>,
+    Path((_, id)): Path<(String, String)>,
+) -> AdminResult<Json<Vec<Value>>> {
+    let l = load(&state, &snap, &id, q.owner.clone().into_iter().collect()).await?;
+    let dir = Dir {
+        realm: &snap.rep,
+        users: &l.users,
+    };
+    let hits = find_resources(&l, &q);
     let deep = q.deep != Some(false);
     Ok(Json(page(
         hits.into_iter()
-            .map(|r| az::resource_json(dir, s, r, deep))
+            .map(|r| az::resource_json(dir, &l.server, r, deep))
             .collect(),
         q.first,
         q.max,
@@ -476,7 +493,7 @@ pub async fn search_resource(
     })
 }
 
-fn resource_owner_ref(v: &Map<String, Value>) -> Vec<String> {
+pub(super) fn resource_owner_ref(v: &Map<String, Value>) -> Vec<String> {
     match v.get("owner") {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Object(o)) => ["id", "name"]
@@ -955,10 +972,11 @@ fn list_policies_of(
                 .is_none_or(|t| p.kind.as_deref() == Some(t))
         })
         .filter(|p| permission.is_none_or(|want| p.is_permission() == want))
-        .filter(|p| {
-            q.owner
-                .as_deref()
-                .is_none_or(|o| p.owner.as_deref() == Some(o))
+        // Policies with an owner (user-managed permissions) only when owners are asked for,
+        // as Keycloak's policy store queries them.
+        .filter(|p| match q.owner.as_deref() {
+            Some(o) => p.owner.as_deref() == Some(o),
+            None => p.owner.is_none(),
         })
         .map(az::policy_json)
         .collect()

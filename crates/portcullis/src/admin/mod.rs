@@ -24,6 +24,7 @@ pub mod initial_access;
 pub mod jackson;
 pub mod organizations;
 pub mod partial_import;
+pub mod protection;
 pub mod realms;
 pub mod role_mappings;
 pub mod roles;
@@ -347,4 +348,5 @@ pub fn routes() -> Router<AppState> {
         .merge(events::routes())
         .merge(identity_providers::routes())
         .merge(authz::routes())
+        .merge(protection::routes())
 }

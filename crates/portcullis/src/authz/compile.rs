@@ -250,6 +250,17 @@ impl ResourceServer {
             let compiled = compile_policy(p, &rs, &policy_by_id)?;
             rs.policies.push(compiled);
         }
+        // A user-managed (`uma`) permission: one associated rule per role, group, client and
+        // user it names, as the policies `UMAPolicyProviderFactory` creates for each.
+        for (i, p) in reps.iter().enumerate() {
+            if p.kind.as_deref() == Some("uma") {
+                for child in uma_children(p)? {
+                    let ci = rs.policies.len();
+                    rs.policies.push(child);
+                    rs.policies[i].associated.push(ci);
+                }
+            }
+        }
         if let Some(cycle) = find_cycle(&rs.policies) {
             return Err(CompileError::Cycle(cycle));
         }
@@ -376,7 +387,9 @@ fn compile_policy(
         }
         "aggregate" => Rule::Aggregate,
         "resource" => Rule::ResourcePermission,
-        "scope" => Rule::ScopePermission,
+        // A user-managed permission decides as a scope permission does
+        // (`UMAPolicyProvider extends AbstractPermissionProvider`).
+        "scope" | "uma" => Rule::ScopePermission,
         other => {
             return Err(CompileError::UnsupportedType {
                 policy: name,
@@ -433,6 +446,49 @@ fn compile_policy(
         scopes,
         resource_type,
     })
+}
+
+/// The associated rules of a `uma` policy (its `roles`, `groups`, `clients`, `users`).
+fn uma_children(p: &PolicyRepresentation) -> Result<Vec<Policy>, CompileError> {
+    let name = p.name.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    let mut push = |suffix: &str, rule: Rule| {
+        out.push(Policy {
+            name: format!("{name}/{suffix}"),
+            logic: Logic::Positive,
+            strategy: DecisionStrategy::Unanimous,
+            rule,
+            associated: Vec::new(),
+            resources: Vec::new(),
+            scopes: Vec::new(),
+            resource_type: None,
+        })
+    };
+    for id in json_list::<String>(p, "roles")? {
+        push(
+            "role",
+            Rule::Role {
+                roles: vec![(id, false)],
+                fetch_roles: false,
+            },
+        );
+    }
+    for id in json_list::<String>(p, "groups")? {
+        push(
+            "group",
+            Rule::Group {
+                groups: vec![(id, false)],
+                claim: None,
+            },
+        );
+    }
+    for id in json_list::<String>(p, "clients")? {
+        push("client", Rule::Client(vec![id]));
+    }
+    for id in json_list::<String>(p, "users")? {
+        push("user", Rule::User(vec![id]));
+    }
+    Ok(out)
 }
 
 fn time_rule(

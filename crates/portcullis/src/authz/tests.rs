@@ -648,8 +648,54 @@ fn js_default_policy_grants_other_scripts_refused() {
             policy: "p-name".into()
         }
     );
-    let err = compile_err(rs_json(vec![], &[], vec![policy("p", "uma", cfg(&[]))]));
+    let err = compile_err(rs_json(vec![], &[], vec![policy("p", "custom", cfg(&[]))]));
     assert!(matches!(err, CompileError::UnsupportedType { .. }));
+}
+
+/// A user-managed (`uma`) permission: one rule per role, client and user it names, decided
+/// by its strategy, on its resource's named scopes only.
+#[test]
+fn uma_permission_roles_clients_users() {
+    let uma = |strategy: &str| {
+        with_strategy(
+            policy(
+                "u",
+                "uma",
+                cfg(&[
+                    ("resources", json!(["doc"])),
+                    ("scopes", json!(["view"])),
+                    ("roles", json!(["r1"])),
+                    ("clients", json!(["c1"])),
+                    ("users", json!(["user-2"])),
+                ]),
+            ),
+            strategy,
+        )
+    };
+    let rs = server(rs_json(
+        vec![resource("doc", &["view", "edit"])],
+        &["view", "edit"],
+        vec![uma("AFFIRMATIVE")],
+    ));
+    assert!(decision(&rs, &user(&["r1"]), &[res("doc", &["view"])]));
+    assert!(!decision(&rs, &user(&["r1"]), &[res("doc", &["edit"])]));
+    assert!(!decision(&rs, &user(&[]), &[res("doc", &["view"])]));
+    let mut by_client = user(&[]);
+    by_client.client = Some("c1".into());
+    assert!(decision(&rs, &by_client, &[res("doc", &["view"])]));
+    let mut by_id = user(&[]);
+    by_id.id = "user-2".into();
+    assert!(decision(&rs, &by_id, &[res("doc", &["view"])]));
+    let rs = server(rs_json(
+        vec![resource("doc", &["view", "edit"])],
+        &["view", "edit"],
+        vec![uma("UNANIMOUS")],
+    ));
+    assert!(!decision(&rs, &user(&["r1"]), &[res("doc", &["view"])]));
+    let mut all = user(&["r1"]);
+    all.id = "user-2".into();
+    all.client = Some("c1".into());
+    assert!(decision(&rs, &all, &[res("doc", &["view"])]));
 }
 
 #[test]

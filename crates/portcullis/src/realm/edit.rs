@@ -615,6 +615,11 @@ pub fn prepare_new(rep: &RealmRepresentation, mut v: Value) -> EditResult<Client
     crate::realm::defaults::complete_client(&realm, obj);
     let mut c: ClientRepresentation = serde_path_to_error::deserialize(&v)
         .map_err(|e| EditError::invalid(format!("{}: {}", e.path(), e.inner())))?;
+    // Without a `clientId` the client's id is its `clientId` (`RealmProvider.addClient`).
+    if c.client_id.is_none() {
+        let id = c.id.get_or_insert_with(new_id).clone();
+        c.client_id = Some(id);
+    }
     let client_id = c
         .client_id
         .clone()

@@ -38,6 +38,7 @@ mod organizations_admin;
 mod outage;
 mod par;
 mod password_blacklist;
+mod protection;
 mod realm_files;
 mod registration;
 mod secrets;

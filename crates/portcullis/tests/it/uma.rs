@@ -522,9 +522,9 @@ async fn bad_inputs() {
         ),
         (
             vec![("audience", RS), ("ticket", "abc")],
-            400,
-            "invalid_request",
-            "Parameter ticket is not supported by this server",
+            403,
+            "invalid_ticket",
+            "Ticket verification failed",
         ),
         (
             vec![("audience", RS), ("claim_token", "e30")],

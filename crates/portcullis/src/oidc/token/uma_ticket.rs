@@ -5,8 +5,11 @@
 //! decision (`response_mode=decision`), the granted permissions (`response_mode=permissions`)
 //! or an RPT (an access token with `authorization.permissions`).
 //!
-//! Not built (each answered with a 400 naming it): `ticket`, `claim_token`, `pct`, `rpt`
-//! (upgrade), `submit_request`.
+//! A permission `ticket` (from the Protection API's `permission` endpoint) names the resource
+//! server and the permissions asked.
+//!
+//! Not built (each answered with a 400 naming it): `claim_token`, `pct`, `rpt` (upgrade),
+//! `submit_request`.
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
@@ -55,7 +58,84 @@ fn err(status: StatusCode, error: &'static str, d: impl Into<String>) -> OAuthEr
 }
 
 /// Parameters of Keycloak's grant this server does not implement: refused, never ignored.
-const UNSUPPORTED: &[&str] = &["ticket", "claim_token", "pct", "rpt", "submit_request"];
+const UNSUPPORTED: &[&str] = &["claim_token", "pct", "rpt", "submit_request"];
+
+/// A verified permission ticket (`PermissionTicketToken`): its resource server (`aud`) and
+/// its permissions as `permission` parameters (`<resource id>#<scope>,...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    /// The resource server's `clientId`.
+    pub audience: String,
+    /// The permissions asked.
+    pub permissions: Vec<String>,
+}
+
+/// Reads a permission ticket: signed by one of the realm's keys (else `Ticket verification
+/// failed`), not expired (else `Invalid permission ticket.`), as
+/// `AuthorizationTokenService.verifyPermissionTicket`.
+pub fn verify_ticket(
+    keys: &[crate::crypto::keys::RealmKey],
+    ticket: &str,
+    now: i64,
+) -> Result<Ticket, OAuthError> {
+    let failed = || {
+        err(
+            StatusCode::FORBIDDEN,
+            "invalid_ticket",
+            "Ticket verification failed",
+        )
+    };
+    let parsed = crate::crypto::jws::parse(ticket).map_err(|_| failed())?;
+    parsed.verify(keys).map_err(|_| failed())?;
+    let c = parsed.claims;
+    let inactive = || {
+        err(
+            StatusCode::FORBIDDEN,
+            "invalid_ticket",
+            "Invalid permission ticket.",
+        )
+    };
+    if c.get("exp").and_then(Value::as_i64).is_none_or(|e| e < now)
+        || c.get("nbf")
+            .and_then(Value::as_i64)
+            .is_some_and(|n| n > now)
+    {
+        return Err(inactive());
+    }
+    let audience = match c.get("aud") {
+        Some(Value::String(a)) => a.clone(),
+        Some(Value::Array(a)) => a
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        _ => String::new(),
+    };
+    let Some(list) = c.get("permissions").and_then(Value::as_array) else {
+        return Err(failed());
+    };
+    let mut permissions = Vec::new();
+    for p in list {
+        let rsid = p.get("rsid").and_then(Value::as_str).unwrap_or_default();
+        let scopes: Vec<&str> = p
+            .get("scopes")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        permissions.push(if scopes.is_empty() {
+            rsid.to_string()
+        } else {
+            format!("{rsid}#{}", scopes.join(","))
+        });
+    }
+    if audience.is_empty() {
+        return Err(failed());
+    }
+    Ok(Ticket {
+        audience,
+        permissions,
+    })
+}
 
 /// The grant.
 pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
@@ -127,11 +207,31 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         e.set_detail("username", row.username.clone());
     });
 
+    // A ticket names the resource server and the permissions; an `audience` beside it must
+    // be the same server.
+    let ticket = match ctx.params.get("ticket") {
+        Some(t) => Some(verify_ticket(&ctx.snap.keys, t, ctx.now).inspect_err(|_| {
+            ctx.fail(crate::events::errors::INVALID_TOKEN);
+        })?),
+        None => None,
+    };
     // The resource server (`getResourceServer`).
-    let audience = ctx
-        .params
-        .get("audience")
-        .ok_or_else(|| OAuthError::invalid_request("You must provide the issuedFor"))?;
+    let audience = match (&ticket, ctx.params.get("audience")) {
+        (Some(t), Some(a)) if a != t.audience => {
+            return Err(err(
+                StatusCode::FORBIDDEN,
+                "invalid_ticket",
+                "Invalid permission ticket.",
+            ))
+        }
+        (Some(t), _) => t.audience.as_str(),
+        (None, Some(a)) => a,
+        (None, None) => {
+            return Err(OAuthError::invalid_request(
+                "You must provide the issuedFor",
+            ))
+        }
+    };
     let target = ctx
         .snap
         .index
@@ -158,12 +258,11 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     {
         identity.id = client_uuid.to_string();
     }
-    let permissions: Vec<String> = ctx
-        .params
-        .all("permission")
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+    let mut permissions: Vec<String> = ticket
+        .as_ref()
+        .map(|t| t.permissions.clone())
+        .unwrap_or_default();
+    permissions.extend(ctx.params.all("permission").into_iter().map(str::to_string));
     let format = match ctx.params.get("permission_resource_format") {
         Some("uri") => ResourceFormat::Uri {
             matching: ctx.params.get("permission_resource_matching_uri") == Some("true"),

@@ -895,6 +895,8 @@ pub fn resource_json(
 
 mod policies;
 mod transfer;
+mod uma;
 
 pub use policies::*;
 pub use transfer::*;
+pub use uma::*;

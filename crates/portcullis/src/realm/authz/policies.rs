@@ -576,7 +576,7 @@ fn drop_refs(server: &mut Server, key: &str, id: &str) {
             .policies
             .iter()
             .filter(|p| {
-                p.kind.as_deref() == Some("resource")
+                matches!(p.kind.as_deref(), Some("resource" | "uma"))
                     && ids(p, "resources").is_empty()
                     && p.config
                         .as_ref()

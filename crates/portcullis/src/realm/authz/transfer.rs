@@ -462,7 +462,7 @@ pub fn stored_user_ids(server: &Server) -> Vec<String> {
         .filter(|o| *o != server.id)
         .collect();
     for p in &server.policies {
-        if p.kind.as_deref() == Some("user") {
+        if matches!(p.kind.as_deref(), Some("user" | "uma")) {
             out.extend(ids(p, "users"));
         }
     }

@@ -1,0 +1,821 @@
+//! The UMA Protection API (`/realms/{r}/authz/protection`) over HTTP: resource sets with a
+//! PAT, permission tickets and the UMA grant taking them, user-managed permissions
+//! (`uma-policy`); bad inputs with Keycloak's errors (no token, a token of a client that is
+//! not a resource server, a token without `uma_protection`, another resource server's PAT,
+//! unknown ids, duplicate names, forged, foreign and expired tickets).
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const REALM: &str = "shop";
+
+fn realm_json(name: &str) -> Value {
+    let users: Vec<Value> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|u| {
+            json!({
+                "username": u, "enabled": true,
+                "credentials": [{"type": "password", "value": format!("{u}-pw")}]
+            })
+        })
+        .collect();
+    json!({
+        "realm": name,
+        "clients": [
+            {"clientId": "spa", "publicClient": true, "directAccessGrantsEnabled": true}
+        ],
+        "users": users
+    })
+}
+
+fn token_url(server: &TestServer, realm: &str) -> String {
+    server.url(&format!("/realms/{realm}/protocol/openid-connect/token"))
+}
+
+fn ps(realm: &str, rest: &str) -> String {
+    format!("/realms/{realm}/authz/protection{rest}")
+}
+
+/// Creates a confidential client with Authorization Services on (password grant allowed).
+async fn resource_server(server: &TestServer, admin: &str, realm: &str, client_id: &str) {
+    let (s, v, _) = call(
+        server,
+        "POST",
+        &format!("/admin/realms/{realm}/clients"),
+        Some(admin),
+        Some(
+            json!({"clientId": client_id, "secret": format!("{client_id}-secret"),
+                    "authorizationServicesEnabled": true, "serviceAccountsEnabled": true,
+                    "directAccessGrantsEnabled": true}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+}
+
+/// A client-credentials token of a resource server (its PAT).
+async fn pat_token(server: &TestServer, realm: &str, client_id: &str) -> String {
+    let secret = format!("{client_id}-secret");
+    let (s, v, _) = post_form(
+        &token_url(server, realm),
+        Some((client_id, &secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+/// A user's password-grant token at a client (`spa`, or a resource server with its secret).
+async fn user_token(server: &TestServer, client_id: &str, user: &str) -> String {
+    let secret = format!("{client_id}-secret");
+    let auth = (client_id != "spa").then_some((client_id, secret.as_str()));
+    let pw = format!("{user}-pw");
+    let mut form = vec![
+        ("grant_type", "password"),
+        ("username", user),
+        ("password", pw.as_str()),
+    ];
+    if auth.is_none() {
+        form.push(("client_id", client_id));
+    }
+    let (s, v, _) = post_form(&token_url(server, REALM), auth, &form).await;
+    assert_eq!(s, 200, "{v}");
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+/// A UMA grant: with a bearer token, or authenticated as `client` when `bearer` is `None`.
+async fn uma(
+    server: &TestServer,
+    bearer: Option<&str>,
+    client: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut all = vec![("grant_type", "urn:ietf:params:oauth:grant-type:uma-ticket")];
+    all.extend_from_slice(form);
+    let mut req = crate::support::client()
+        .post(token_url(server, REALM))
+        .form(&all);
+    if let Some(b) = bearer {
+        req = req.bearer_auth(b);
+    }
+    if let Some((u, p)) = client {
+        req = req.basic_auth(u, Some(p));
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn oauth(error: &str, description: &str) -> Value {
+    json!({"error": error, "error_description": description})
+}
+
+async fn ticket(server: &TestServer, pat: &str, body: Value) -> String {
+    let (s, v, _) = call(
+        server,
+        "POST",
+        &ps(REALM, "/permission"),
+        Some(pat),
+        Some(body),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    v["ticket"].as_str().unwrap().to_string()
+}
+
+async fn setup(backend: Backend) -> Option<(Data, TestServer)> {
+    let data = Data::new(backend).await?;
+    let server = start_with_clock(&data, &[realm_json(REALM), realm_json("other")]).await;
+    let admin = admin_token(&server).await;
+    resource_server(&server, &admin, REALM, "store").await;
+    resource_server(&server, &admin, REALM, "billing").await;
+    resource_server(&server, &admin, "other", "store").await;
+    Some((data, server))
+}
+
+async fn resource_sets(backend: Backend) {
+    let Some((data, server)) = setup(backend).await else {
+        return;
+    };
+    let pat = pat_token(&server, REALM, "store").await;
+    let (s, created, _) = call(
+        &server,
+        "POST",
+        &ps(REALM, "/resource_set"),
+        Some(&pat),
+        Some(
+            json!({"name": "doc", "type": "urn:doc", "uris": ["/docs/*"],
+                    "resource_scopes": ["read", {"name": "write"}], "icon_uri": "/i.png"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{created}");
+    let id = created["_id"].as_str().unwrap().to_string();
+    assert_eq!(created["name"], "doc");
+    assert_eq!(created["type"], "urn:doc");
+    assert_eq!(created["icon_uri"], "/i.png");
+    assert_eq!(created["uris"], json!(["/docs/*"]));
+    assert_eq!(created["ownerManagedAccess"], false);
+    let mut names: Vec<&str> = created["resource_scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["read", "write"]);
+    // The owner is the resource server (its service account's token).
+    let (_, rep, _) = call(
+        &server,
+        "GET",
+        &ps(REALM, &format!("/resource_set/{id}")),
+        Some(&pat),
+        None,
+    )
+    .await;
+    assert_eq!(rep["_id"], json!(id));
+    assert_eq!(rep["owner"]["id"], created["owner"]["id"]);
+
+    // Same name, same owner: Keycloak's 409.
+    let (s, v, _) = call(
+        &server,
+        "POST",
+        &ps(REALM, "/resource_set"),
+        Some(&pat),
+        Some(json!({"name": "doc"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (
+            409,
+            oauth(
+                "invalid_request",
+                "Resource with name [doc] already exists."
+            )
+        )
+    );
+
+    // Queries answer ids; `deep=true` whole resources.
+    let list = |q: &'static str| {
+        let server = &server;
+        let pat = &pat;
+        async move {
+            let (s, v, _) = call(
+                server,
+                "GET",
+                &ps(REALM, &format!("/resource_set{q}")),
+                Some(pat),
+                None,
+            )
+            .await;
+            assert_eq!(s, 200, "{q}: {v}");
+            v
+        }
+    };
+    assert_eq!(list("?name=doc&exactName=true").await, json!([id]));
+    assert_eq!(list("?name=DO").await, json!([id]));
+    assert_eq!(list("?name=do&exactName=true").await, json!([]));
+    assert_eq!(list("?scope=write").await, json!([id]));
+    assert_eq!(list("?type=urn:doc").await, json!([id]));
+    assert_eq!(list("?uri=/docs/a").await, json!([]));
+    assert_eq!(list("?uri=/docs/a&matchingUri=true").await, json!([id]));
+    assert_eq!(list("?owner=alice").await, json!([]));
+    assert_eq!(list("?owner=store").await.as_array().unwrap().len(), 2);
+    assert_eq!(list("?max=1").await.as_array().unwrap().len(), 1);
+    assert_eq!(list("?first=5").await, json!([]));
+    let deep = list("?name=doc&deep=true").await;
+    assert_eq!(deep[0]["name"], "doc");
+    assert_eq!(deep[0]["_id"], json!(id));
+
+    // Update (204), then read it back.
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        &ps(REALM, &format!("/resource_set/{id}")),
+        Some(&pat),
+        Some(json!({"name": "document", "resource_scopes": ["read"]})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (_, rep, _) = call(
+        &server,
+        "GET",
+        &ps(REALM, &format!("/resource_set/{id}")),
+        Some(&pat),
+        None,
+    )
+    .await;
+    assert_eq!(rep["name"], "document");
+    assert_eq!(rep["resource_scopes"].as_array().unwrap().len(), 1);
+    // An unknown field is refused as Jackson refuses it.
+    let (s, v, _) = call(
+        &server,
+        "PUT",
+        &ps(REALM, &format!("/resource_set/{id}")),
+        Some(&pat),
+        Some(json!({"wrong": "payload"})),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(v.to_string().contains("Unrecognized field"), "{v}");
+
+    // Another resource server's PAT does not see the resource.
+    let billing = pat_of(&server, "billing").await;
+    for method in ["GET", "PUT", "DELETE"] {
+        let (s, v, _) = call(
+            &server,
+            method,
+            &ps(REALM, &format!("/resource_set/{id}")),
+            Some(&billing),
+            (method == "PUT").then(|| json!({"name": "x"})),
+        )
+        .await;
+        assert_eq!((s, v), (404, json!("")), "{method}");
+    }
+
+    // Delete (204), then it is gone (404 without a body).
+    let path = ps(REALM, &format!("/resource_set/{id}"));
+    let (s, _, _) = call(&server, "DELETE", &path, Some(&pat), None).await;
+    assert_eq!(s, 204);
+    let (s, v, _) = call(&server, "GET", &path, Some(&pat), None).await;
+    assert_eq!((s, v), (404, json!("")));
+    let (s, _, _) = call(&server, "DELETE", &path, Some(&pat), None).await;
+    assert_eq!(s, 404);
+    data.cleanup().await;
+}
+
+async fn pat_of(server: &TestServer, client_id: &str) -> String {
+    pat_token(server, REALM, client_id).await
+}
+
+#[tokio::test]
+async fn resource_sets_sqlite() {
+    resource_sets(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn resource_sets_postgres() {
+    resource_sets(Backend::Postgres).await;
+}
+
+/// Who may call: no token, a client that is no resource server, a token without
+/// `uma_protection`, a token of another realm.
+#[tokio::test]
+async fn protection_callers() {
+    let Some((data, server)) = setup(Backend::Sqlite).await else {
+        return;
+    };
+    let path = ps(REALM, "/resource_set");
+    let (s, v, _) = call(&server, "GET", &path, None, None).await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            oauth(
+                "invalid_bearer_token",
+                "Could not obtain bearer access_token from request."
+            )
+        )
+    );
+    let spa = user_token(&server, "spa", "alice").await;
+    let (s, v, _) = call(&server, "GET", &path, Some(&spa), None).await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            oauth(
+                "invalid_clientId",
+                "Client application [spa] is not registered as a resource server."
+            )
+        )
+    );
+    let alice = user_token(&server, "store", "alice").await;
+    let (s, v, _) = call(&server, "GET", &path, Some(&alice), None).await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            oauth("invalid_scope", "Requires uma_protection scope.")
+        )
+    );
+    let foreign = pat_token(&server, "other", "store").await;
+    let (s, _, _) = call(&server, "GET", &path, Some(&foreign), None).await;
+    assert_eq!(s, 403);
+    // The PAT itself works.
+    let pat = pat_of(&server, "store").await;
+    let (s, v, _) = call(&server, "GET", &path, Some(&pat), None).await;
+    assert_eq!(s, 200, "{v}");
+    data.cleanup().await;
+}
+
+/// Permission tickets: created for resources and scopes by id or name, refused for unknown
+/// ones; the UMA grant decides on the ticket's permissions; forged, foreign and expired
+/// tickets are refused.
+#[tokio::test]
+async fn permission_tickets() {
+    let Some((data, server)) = setup(Backend::Sqlite).await else {
+        return;
+    };
+    let pat = pat_of(&server, "store").await;
+    let (s, album, _) = call(
+        &server,
+        "POST",
+        &ps(REALM, "/resource_set"),
+        Some(&pat),
+        Some(
+            json!({"name": "album", "owner": "alice", "ownerManagedAccess": true,
+                    "resource_scopes": ["view", "edit"]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{album}");
+    let album_id = album["_id"].as_str().unwrap().to_string();
+    assert_eq!(album["owner"]["id"].as_str().unwrap().len(), 36);
+
+    // Bad requests.
+    for (body, error, description) in [
+        (
+            json!([]),
+            "invalid_permission_request",
+            "Invalid permission request.",
+        ),
+        (
+            json!([{"resource_id": "nope"}]),
+            "invalid_resource_id",
+            "Resource set with id [nope] does not exists in this server.",
+        ),
+        (
+            json!([{"resource_id": album_id, "resource_scopes": ["delete"]}]),
+            "invalid_scope",
+            "Scope [delete] is invalid",
+        ),
+        (
+            json!([{}]),
+            "invalid_resource_id",
+            "Resource id or name not provided.",
+        ),
+    ] {
+        let (s, v, _) = call(
+            &server,
+            "POST",
+            &ps(REALM, "/permission"),
+            Some(&pat),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!((s, v), (400, oauth(error, description)), "{body}");
+    }
+
+    // Alice shares `view` with bob through a user-managed permission.
+    let alice = user_token(&server, "store", "alice").await;
+    let (s, policy, _) = call(
+        &server,
+        "POST",
+        &ps(REALM, &format!("/uma-policy/{album_id}")),
+        Some(&alice),
+        Some(json!({"name": "bob-views", "scopes": ["view"], "users": ["bob"]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{policy}");
+    assert_eq!(policy["type"], "uma");
+    assert_eq!(policy["users"], json!(["bob"]));
+    assert_eq!(policy["scopes"], json!(["view"]));
+
+    let t = ticket(
+        &server,
+        &pat,
+        json!([{"resource_id": album_id, "resource_scopes": ["view"]}]),
+    )
+    .await;
+    let bob = user_token(&server, "spa", "bob").await;
+    let (s, v) = uma(&server, Some(&bob), None, &[("ticket", &t)]).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["access_token"].is_string());
+    let (s, v) = uma(
+        &server,
+        Some(&bob),
+        None,
+        &[("ticket", &t), ("response_mode", "decision")],
+    )
+    .await;
+    assert_eq!((s, v), (200, json!({"result": true})));
+    // Carol has no permission.
+    let carol = user_token(&server, "spa", "carol").await;
+    let (s, v) = uma(&server, Some(&carol), None, &[("ticket", &t)]).await;
+    assert_eq!((s, v), (403, oauth("access_denied", "not_authorized")));
+    // `edit` is not shared.
+    let t_edit = ticket(
+        &server,
+        &pat,
+        json!({"resource_id": album_id, "resource_scopes": ["edit"]}),
+    )
+    .await;
+    let (s, v) = uma(&server, Some(&bob), None, &[("ticket", &t_edit)]).await;
+    assert_eq!((s, v), (403, oauth("access_denied", "not_authorized")));
+
+    // A ticket whose signature is not the realm's.
+    let mut parts: Vec<String> = t.split('.').map(str::to_string).collect();
+    parts[2] = "AAAA".repeat(20);
+    let forged = parts.join(".");
+    let (s, v) = uma(&server, Some(&bob), None, &[("ticket", &forged)]).await;
+    assert_eq!(
+        (s, v),
+        (403, oauth("invalid_ticket", "Ticket verification failed"))
+    );
+    let (s, v) = uma(&server, Some(&bob), None, &[("ticket", "abc")]).await;
+    assert_eq!(
+        (s, v),
+        (403, oauth("invalid_ticket", "Ticket verification failed"))
+    );
+    // A ticket of another realm.
+    let other_pat = pat_token(&server, "other", "store").await;
+    let (s, other, _) = call(
+        &server,
+        "POST",
+        &ps("other", "/resource_set"),
+        Some(&other_pat),
+        Some(json!({"name": "album"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{other}");
+    let (s, v, _) = call(
+        &server,
+        "POST",
+        &ps("other", "/permission"),
+        Some(&other_pat),
+        Some(json!([{"resource_id": other["_id"]}])),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let foreign = v["ticket"].as_str().unwrap().to_string();
+    let (s, v) = uma(&server, Some(&bob), None, &[("ticket", &foreign)]).await;
+    assert_eq!(
+        (s, v),
+        (403, oauth("invalid_ticket", "Ticket verification failed"))
+    );
+    // A ticket of another resource server, presented for this one.
+    let billing = pat_of(&server, "billing").await;
+    let (s, v, _) = call(
+        &server,
+        "POST",
+        &ps(REALM, "/resource_set"),
+        Some(&billing),
+        Some(json!({"name": "invoice"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let t_billing = ticket(&server, &billing, json!([{"resource_id": v["_id"]}])).await;
+    let (s, v) = uma(
+        &server,
+        Some(&bob),
+        None,
+        &[("ticket", &t_billing), ("audience", "store")],
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (403, oauth("invalid_ticket", "Invalid permission ticket."))
+    );
+    // An expired ticket (it lives as long as the PAT that asked for it).
+    advance_clock(&server, 3600).await;
+    let (s, v) = uma(
+        &server,
+        None,
+        Some(("store", "store-secret")),
+        &[("ticket", &t)],
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (403, oauth("invalid_ticket", "Invalid permission ticket."))
+    );
+    advance_clock(&server, 0).await;
+    data.cleanup().await;
+}
+
+/// User-managed permissions: create, query, read, update, delete by the resource owner;
+/// refused for others, for resources not owner-managed, for unknown ids; a role, a group and
+/// a client grant as Keycloak's associated policies do.
+#[tokio::test]
+async fn uma_policies() {
+    let Some((data, server)) = setup(Backend::Sqlite).await else {
+        return;
+    };
+    let admin = admin_token(&server).await;
+    let (s, v, _) = call(
+        &server,
+        "POST",
+        &format!("/admin/realms/{REALM}/roles"),
+        Some(&admin),
+        Some(json!({"name": "friends"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let pat = pat_of(&server, "store").await;
+    let mk = |name: &'static str, oma: bool| {
+        let server = &server;
+        let pat = &pat;
+        async move {
+            let (s, v, _) = call(
+                server,
+                "POST",
+                &ps(REALM, "/resource_set"),
+                Some(pat),
+                Some(json!({"name": name, "ownerManagedAccess": oma,
+                            "resource_scopes": ["read", "write"]})),
+            )
+            .await;
+            assert_eq!(s, 201, "{v}");
+            v["_id"].as_str().unwrap().to_string()
+        }
+    };
+    let rid = mk("photos", true).await;
+    let plain = mk("plain", false).await;
+    let base = ps(REALM, "/uma-policy");
+
+    // The PAT's identity owns the resources.
+    let (s, v, _) = call(
+        &server,
+        "POST",
+        &format!("{base}/{rid}"),
+        Some(&pat),
+        Some(
+            json!({"name": "friends-read", "description": "d", "scopes": ["read"],
+                    "roles": ["friends"], "clients": ["spa"]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let pid = v["id"].as_str().unwrap().to_string();
+    assert_eq!(v["roles"], json!(["friends"]));
+    assert_eq!(v["clients"], json!(["spa"]));
+    assert_eq!(v["description"], "d");
+    // All of the resource's scopes when none are named.
+    let (s, v, _) = call(
+        &server,
+        "POST",
+        &format!("{base}/{rid}"),
+        Some(&pat),
+        Some(json!({"name": "carol-all", "users": ["carol"]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let mut scopes: Vec<String> = serde_json::from_value(v["scopes"].clone()).unwrap();
+    scopes.sort();
+    assert_eq!(scopes, ["read", "write"]);
+
+    // Refusals.
+    for (path, body, status, error, description) in [
+        (
+            format!("{base}/{rid}"),
+            json!({"name": "x", "id": "given"}),
+            400,
+            "invalid_request",
+            "Newly created uma policies should not have an id".to_string(),
+        ),
+        (
+            format!("{base}/nope"),
+            json!({"name": "x"}),
+            400,
+            "invalid_request",
+            "Resource [nope] cannot be found".to_string(),
+        ),
+        (
+            format!("{base}/{plain}"),
+            json!({"name": "x"}),
+            400,
+            "invalid_request",
+            "Only resources with owner managed accessed can have policies".to_string(),
+        ),
+        (
+            format!("{base}/{rid}"),
+            json!({"name": "x", "scopes": ["delete"]}),
+            400,
+            "invalid_request",
+            format!("Some of the scopes [delete] are not valid for resource [{rid}]"),
+        ),
+        (
+            format!("{base}/{rid}"),
+            json!({"name": "friends-read"}),
+            409,
+            "invalid_request",
+            "Policy with name [friends-read] already exists".to_string(),
+        ),
+        (
+            format!("{base}/{rid}"),
+            json!({"name": "js", "condition": "$evaluation.grant();"}),
+            400,
+            "invalid_request",
+            "Script upload is disabled".to_string(),
+        ),
+    ] {
+        let (s, v, _) = call(&server, "POST", &path, Some(&pat), Some(body.clone())).await;
+        assert_eq!((s, v), (status, oauth(error, &description)), "{body}");
+    }
+    // Alice does not own the resource.
+    let alice = user_token(&server, "store", "alice").await;
+    let (s, v, _) = call(&server, "GET", &format!("{base}/{pid}"), Some(&alice), None).await;
+    assert_eq!(
+        (s, v),
+        (
+            400,
+            oauth(
+                "invalid_request",
+                &format!("Only resource owner can access policies for resource [{rid}]")
+            )
+        )
+    );
+    let (s, v, _) = call(&server, "GET", &base, Some(&alice), None).await;
+    assert_eq!((s, v), (200, json!([])));
+
+    // Queries.
+    let q = |query: &'static str| {
+        let server = &server;
+        let pat = &pat;
+        let base = base.clone();
+        async move {
+            let (s, v, _) = call(server, "GET", &format!("{base}{query}"), Some(pat), None).await;
+            assert_eq!(s, 200, "{v}");
+            v.as_array().unwrap().len()
+        }
+    };
+    assert_eq!(q("").await, 2);
+    assert_eq!(q("?name=friends").await, 1);
+    assert_eq!(q("?scope=write").await, 1);
+    assert_eq!(q("?resource=photos").await, 2);
+    assert_eq!(q("?resource=plain").await, 0);
+    assert_eq!(q("?first=1").await, 1);
+    assert_eq!(q("?max=0").await, 0);
+
+    // The admin API's policy list leaves user-managed permissions out.
+    let (_, clients, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/clients?clientId=store"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let cid = clients[0]["id"].as_str().unwrap();
+    let (_, list, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/clients/{cid}/authz/resource-server/policy"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(
+        list.as_array().unwrap().iter().all(|p| p["type"] != "uma"),
+        "{list}"
+    );
+
+    // Decisions: nobody but carol gets `write`; bob (neither the role nor, through the
+    // resource server, the client) gets nothing.
+    let decide = |token: String, perm: &'static str| {
+        let server = &server;
+        async move {
+            uma(
+                server,
+                Some(&token),
+                None,
+                &[
+                    ("audience", "store"),
+                    ("permission", perm),
+                    ("response_mode", "decision"),
+                ],
+            )
+            .await
+        }
+    };
+    let bob_spa = user_token(&server, "spa", "bob").await;
+    assert_eq!(decide(bob_spa, "photos#write").await.0, 403);
+    let bob_store = user_token(&server, "store", "bob").await;
+    assert_eq!(decide(bob_store, "photos#read").await.0, 403);
+    let carol = user_token(&server, "store", "carol").await;
+    assert_eq!(
+        decide(carol.clone(), "photos#write").await,
+        (200, json!({"result": true}))
+    );
+
+    // Update (201 without a body): clients dropped, a user added.
+    let (s, v, _) = call(
+        &server,
+        "PUT",
+        &format!("{base}/{pid}"),
+        Some(&pat),
+        Some(
+            json!({"id": pid, "name": "friends-read", "scopes": ["read"],
+                    "roles": ["friends"], "clients": [], "users": ["alice"]}),
+        ),
+    )
+    .await;
+    assert_eq!((s, v), (201, json!("")));
+    let (_, v, _) = call(&server, "GET", &format!("{base}/{pid}"), Some(&pat), None).await;
+    assert_eq!(v["users"], json!(["alice"]));
+    assert!(v.get("clients").is_none(), "{v}");
+    let (s, v, _) = call(
+        &server,
+        "PUT",
+        &format!("{base}/{pid}"),
+        Some(&pat),
+        Some(json!({"name": "friends-read", "resources": [plain]})),
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (
+            400,
+            oauth(
+                "invalid_request",
+                "Uma permission resource cannot be changed"
+            )
+        )
+    );
+
+    // Delete: 204, then Keycloak's 404.
+    let (s, _, _) = call(
+        &server,
+        "DELETE",
+        &format!("{base}/{pid}"),
+        Some(&pat),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, v, _) = call(
+        &server,
+        "DELETE",
+        &format!("{base}/{pid}"),
+        Some(&pat),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (
+            404,
+            oauth(
+                "invalid_request",
+                &format!("Policy with [{pid}] does not exist")
+            )
+        )
+    );
+    // Deleting the resource takes its permissions.
+    let (s, _, _) = call(
+        &server,
+        "DELETE",
+        &ps(REALM, &format!("/resource_set/{rid}")),
+        Some(&pat),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    assert_eq!(q("").await, 0);
+    assert!(carol.len() > 10);
+    data.cleanup().await;
+}
