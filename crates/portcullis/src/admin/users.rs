@@ -841,6 +841,117 @@ pub async fn delete_credential(
     Ok(no_content())
 }
 
+/// The stored credential `cred` of user `id`, with the user; Keycloak's 404 otherwise.
+async fn with_credential(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    id: &str,
+    cred: &str,
+) -> AdminResult<(UserRepresentation, usize)> {
+    let (_, u) = load(state, snap, id).await?;
+    let at = u
+        .credentials
+        .iter()
+        .flatten()
+        .position(|c| c.id.as_deref() == Some(cred))
+        .ok_or_else(|| AdminError::not_found("Credential not found"))?;
+    Ok((u, at))
+}
+
+/// `PUT /users/{id}/credentials/{cred}/userLabel` (a `text/plain` body): names a credential.
+pub async fn credential_label(
+    State(state): State<AppState>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id, cred)): Path<(String, String, String)>,
+    bytes: Bytes,
+) -> AdminResult<Response> {
+    let (mut u, at) = with_credential(&state, &snap, &id, &cred).await?;
+    let label = String::from_utf8(bytes.to_vec())
+        .map_err(|_| AdminError::bad("Credential label must be UTF-8 text"))?;
+    if label.trim().is_empty() {
+        return Err(AdminError::OAuth(
+            StatusCode::BAD_REQUEST,
+            "missingCredentialLabel".into(),
+            "Credential label must not be empty".into(),
+        ));
+    }
+    if let Some(c) = u.credentials.as_mut().and_then(|l| l.get_mut(at)) {
+        c.extra.insert("userLabel".into(), json!(label));
+    }
+    save(&state, &snap, &u).await?;
+    Ok(no_content())
+}
+
+/// `POST /users/{id}/credentials/{cred}/moveToFirst` and
+/// `.../moveAfter/{previous}`: reorders the user's credentials (the order in which a login
+/// offers them).
+pub async fn move_credential(
+    State(state): State<AppState>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path(params): Path<Vec<(String, String)>>,
+) -> AdminResult<Response> {
+    let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let (Some(id), Some(cred)) = (param("id"), param("cred")) else {
+        return Err(AdminError::Internal);
+    };
+    let (mut u, at) = with_credential(&state, &snap, &id, &cred).await?;
+    let list = u.credentials.get_or_insert_with(Vec::new);
+    let moved = list.remove(at);
+    let to = match param("previous") {
+        None => 0,
+        Some(prev) => {
+            let Some(p) = list
+                .iter()
+                .position(|c| c.id.as_deref() == Some(prev.as_str()))
+            else {
+                return Err(AdminError::bad(format!(
+                    "Not found credential with id [{prev}] of user [{}]",
+                    u.username.clone().unwrap_or_default()
+                )));
+            };
+            p + 1
+        }
+    };
+    list.insert(to, moved);
+    save(&state, &snap, &u).await?;
+    Ok(no_content())
+}
+
+/// `PUT /users/{id}/disable-credential-types` (a JSON list of types): removes the user's
+/// credentials of those types, as Keycloak's credential providers do; a password is never
+/// disabled this way.
+pub async fn disable_credential_types(
+    State(state): State<AppState>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> AdminResult<Response> {
+    let types: Option<Vec<String>> = body(&bytes)?;
+    let (_, mut u) = load(&state, &snap, &id).await?;
+    let types = types.unwrap_or_default();
+    let list = u.credentials.get_or_insert_with(Vec::new);
+    let before = list.len();
+    list.retain(|c| {
+        let kind = c.kind.as_deref().unwrap_or("password");
+        kind == "password" || !types.iter().any(|t| t == kind)
+    });
+    if list.len() != before {
+        save(&state, &snap, &u).await?;
+    }
+    Ok(no_content())
+}
+
+/// `GET /users/{id}/configured-user-storage-credential-types`: credential types a user
+/// federation provider keeps for the user; always empty, as for Keycloak's local users.
+pub async fn storage_credential_types(
+    State(state): State<AppState>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    Path((_, id)): Path<(String, String)>,
+) -> AdminResult<Json<Vec<String>>> {
+    load(&state, &snap, &id).await?;
+    Ok(Json(Vec::new()))
+}
+
 /// `GET /users/{id}/sessions`: online sessions.
 pub async fn sessions(
     State(state): State<AppState>,
@@ -1199,6 +1310,26 @@ pub fn routes() -> Router<AppState> {
             routing::put(send_verify_email),
         )
         .route(paths::ADMIN_USER_CREDENTIALS, routing::get(credentials))
+        .route(
+            paths::ADMIN_USER_CREDENTIAL_LABEL,
+            routing::put(credential_label),
+        )
+        .route(
+            paths::ADMIN_USER_CREDENTIAL_MOVE_FIRST,
+            routing::post(move_credential),
+        )
+        .route(
+            paths::ADMIN_USER_CREDENTIAL_MOVE_AFTER,
+            routing::post(move_credential),
+        )
+        .route(
+            paths::ADMIN_USER_DISABLE_CREDENTIAL_TYPES,
+            routing::put(disable_credential_types),
+        )
+        .route(
+            paths::ADMIN_USER_STORAGE_CREDENTIAL_TYPES,
+            routing::get(storage_credential_types),
+        )
         .route(
             paths::ADMIN_USER_CREDENTIAL,
             routing::delete(delete_credential),

@@ -50,8 +50,17 @@ pub fn user_json(u: &UserRepresentation, brief: bool) -> Value {
         });
         return v;
     }
-    o.entry("totp").or_insert(json!(false));
-    o.entry("disableableCredentialTypes").or_insert(json!([]));
+    // Keycloak's `isConfiguredFor("otp")` and the types its credential providers can disable.
+    let has_otp = u
+        .credentials
+        .iter()
+        .flatten()
+        .any(|c| c.kind.as_deref() == Some("otp"));
+    o.insert("totp".into(), json!(has_otp));
+    o.insert(
+        "disableableCredentialTypes".into(),
+        if has_otp { json!(["otp"]) } else { json!([]) },
+    );
     o.entry("requiredActions").or_insert(json!([]));
     o.entry("notBefore").or_insert(json!(0));
     o.insert(

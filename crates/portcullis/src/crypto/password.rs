@@ -309,6 +309,35 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_pool_is_empty_once_every_buffer_has_been_idle_long_enough() {
+        use std::time::{Duration, Instant};
+        let pool = super::MemoryPool::new();
+        let t0 = Instant::now();
+        let idle = Duration::from_secs(30);
+        let blocks = super::ARGON2_MEMORY_KIB as usize;
+        let block = std::mem::size_of::<argon2::Block>();
+        // Four concurrent hashes, the last one finishing at t0+3s.
+        for s in 0..4 {
+            pool.put(
+                vec![argon2::Block::default(); blocks],
+                t0 + Duration::from_secs(s),
+            );
+        }
+        // Just short of the idle time after the last hash: the last buffer stays.
+        assert_eq!(
+            pool.release_idle(t0 + Duration::from_millis(32_999), idle),
+            3 * blocks * block
+        );
+        assert_eq!(pool.lock().len(), 1);
+        assert_eq!(
+            pool.release_idle(t0 + Duration::from_secs(33), idle),
+            blocks * block
+        );
+        assert!(pool.lock().is_empty(), "nothing is pooled any more");
+        assert_eq!(pool.release_idle(t0 + Duration::from_secs(99), idle), 0);
+    }
+
     use super::*;
 
     #[test]

@@ -459,6 +459,21 @@ pub const ADMIN_USER_SEND_VERIFY_EMAIL: &str = "/admin/realms/{realm}/users/{id}
 pub const ADMIN_USER_CREDENTIALS: &str = "/admin/realms/{realm}/users/{id}/credentials";
 /// `DELETE` (`admin/users.rs`).
 pub const ADMIN_USER_CREDENTIAL: &str = "/admin/realms/{realm}/users/{id}/credentials/{cred}";
+/// `PUT` (`admin/users.rs`): a `text/plain` label.
+pub const ADMIN_USER_CREDENTIAL_LABEL: &str =
+    "/admin/realms/{realm}/users/{id}/credentials/{cred}/userLabel";
+/// `POST` (`admin/users.rs`).
+pub const ADMIN_USER_CREDENTIAL_MOVE_FIRST: &str =
+    "/admin/realms/{realm}/users/{id}/credentials/{cred}/moveToFirst";
+/// `POST` (`admin/users.rs`).
+pub const ADMIN_USER_CREDENTIAL_MOVE_AFTER: &str =
+    "/admin/realms/{realm}/users/{id}/credentials/{cred}/moveAfter/{previous}";
+/// `PUT` (`admin/users.rs`).
+pub const ADMIN_USER_DISABLE_CREDENTIAL_TYPES: &str =
+    "/admin/realms/{realm}/users/{id}/disable-credential-types";
+/// `GET` (`admin/users.rs`).
+pub const ADMIN_USER_STORAGE_CREDENTIAL_TYPES: &str =
+    "/admin/realms/{realm}/users/{id}/configured-user-storage-credential-types";
 /// `GET` (`admin/users.rs`).
 pub const ADMIN_USER_SESSIONS: &str = "/admin/realms/{realm}/users/{id}/sessions";
 /// `GET` (`admin/users.rs`).

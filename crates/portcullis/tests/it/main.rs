@@ -19,6 +19,7 @@ mod cli;
 mod client_jwt;
 mod client_sessions;
 mod cors_account;
+mod credentials_admin;
 mod device;
 mod discovery;
 mod docs_examples;
