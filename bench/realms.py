@@ -1,15 +1,18 @@
 """Creates realms through the Admin API, one after another on one keep-alive connection (a
 tenant service provisioning tenants), each with one confidential client, and prints the
 creation latency by batch, the admin token's size, the time of GET /admin/realms and the
-server's resident memory. Usage: realms.py <port> <count> <batch> <pid> <label>"""
+server's resident memory. Usage: realms.py <port> <count> <batch> <pid> <label>; PAUSE (seconds,
+default 0) waits between creations, as a service creating a tenant now and then would."""
 import http.client
 import json
+import os
 import statistics
 import sys
 import time
 import urllib.parse
 
 port, count, batch, pid, label = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+pause = float(os.environ.get("PAUSE", "0"))
 conn = http.client.HTTPConnection("127.0.0.1", port)
 
 
@@ -62,6 +65,8 @@ for start in range(0, count, batch):
         s, b = req("POST", "/admin/realms", body=body, token=t)
         times.append((time.perf_counter() - t0) * 1000)
         assert s == 201, (s, b)
+        if pause:
+            time.sleep(pause)
     times.sort()
     all_ms += times
     p99 = times[min(len(times) - 1, int(len(times) * 0.99))]

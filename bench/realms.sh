@@ -2,7 +2,9 @@
 # Realm per tenant (issue 16): creates COUNT realms (default 1000) through the Admin API on a
 # fresh SQLite server (release build, pinned to core 0; the client on core 1) and prints the
 # creation latency p50/p99 by batch, resident memory, the admin token's size, the time of
-# GET /admin/realms and a client-credentials grant in the last realm. Copy the figures into
+# GET /admin/realms and a client-credentials grant in the last realm. PAUSE=1 waits a second
+# between creations (a realm created now and then: the key pool is refilled in between); without
+# it realms are created back to back. Copy the figures into
 # docs/benchmarks.md. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
