@@ -830,12 +830,9 @@ pub async fn delete_credential(
     RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
     Path((_, id, cred)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
-    let (_, mut u) = load(&state, &snap, &id).await?;
-    let list = u.credentials.get_or_insert_with(Vec::new);
-    let before = list.len();
-    list.retain(|c| c.id.as_deref() != Some(cred.as_str()));
-    if list.len() == before {
-        return Err(AdminError::not_found("Credential not found"));
+    let (mut u, at) = with_credential(&state, &snap, &id, &cred).await?;
+    if let Some(list) = u.credentials.as_mut() {
+        list.remove(at);
     }
     save(&state, &snap, &u).await?;
     Ok(no_content())
@@ -882,28 +879,40 @@ pub async fn credential_label(
     Ok(no_content())
 }
 
-/// `POST /users/{id}/credentials/{cred}/moveToFirst` and
-/// `.../moveAfter/{previous}`: reorders the user's credentials (the order in which a login
-/// offers them).
-pub async fn move_credential(
+/// `POST /users/{id}/credentials/{cred}/moveToFirst`.
+pub async fn move_credential_first(
     State(state): State<AppState>,
     RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
-    Path(params): Path<Vec<(String, String)>>,
+    Path((_, id, cred)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
-    let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let (Some(id), Some(cred)) = (param("id"), param("cred")) else {
-        return Err(AdminError::Internal);
-    };
-    let (mut u, at) = with_credential(&state, &snap, &id, &cred).await?;
+    move_credential(&state, &snap, &id, &cred, None).await
+}
+
+/// `POST /users/{id}/credentials/{cred}/moveAfter/{previous}`.
+pub async fn move_credential_after(
+    State(state): State<AppState>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    Path((_, id, cred, previous)): Path<(String, String, String, String)>,
+) -> AdminResult<Response> {
+    move_credential(&state, &snap, &id, &cred, Some(&previous)).await
+}
+
+/// Moves credential `cred` first, or right after `previous` (the order in which a login
+/// offers them).
+async fn move_credential(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    id: &str,
+    cred: &str,
+    previous: Option<&str>,
+) -> AdminResult<Response> {
+    let (mut u, at) = with_credential(state, snap, id, cred).await?;
     let list = u.credentials.get_or_insert_with(Vec::new);
     let moved = list.remove(at);
-    let to = match param("previous") {
+    let to = match previous {
         None => 0,
         Some(prev) => {
-            let Some(p) = list
-                .iter()
-                .position(|c| c.id.as_deref() == Some(prev.as_str()))
-            else {
+            let Some(p) = list.iter().position(|c| c.id.as_deref() == Some(prev)) else {
                 return Err(AdminError::bad(format!(
                     "Not found credential with id [{prev}] of user [{}]",
                     u.username.clone().unwrap_or_default()
@@ -913,7 +922,7 @@ pub async fn move_credential(
         }
     };
     list.insert(to, moved);
-    save(&state, &snap, &u).await?;
+    save(state, snap, &u).await?;
     Ok(no_content())
 }
 
@@ -1316,11 +1325,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             paths::ADMIN_USER_CREDENTIAL_MOVE_FIRST,
-            routing::post(move_credential),
+            routing::post(move_credential_first),
         )
         .route(
             paths::ADMIN_USER_CREDENTIAL_MOVE_AFTER,
-            routing::post(move_credential),
+            routing::post(move_credential_after),
         )
         .route(
             paths::ADMIN_USER_DISABLE_CREDENTIAL_TYPES,

@@ -147,6 +147,30 @@ async fn credentials_are_labelled_reordered_and_disabled_by_type() {
         ["password", "Work phone", "Tablet"]
     );
 
+    // Deleting one credential; an unknown id is 404 and removes nothing.
+    let (status, _, _) = call(
+        &s,
+        "DELETE",
+        &format!("{user}/credentials/nope"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = call(
+        &s,
+        "DELETE",
+        &format!("{user}/credentials/{}", id(2)),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        labels(&credentials(&s, &t, &user).await),
+        ["password", "Work phone"]
+    );
+
     // Disabling by type: the OTP devices go, the password stays.
     let (status, types, _) = call(
         &s,
