@@ -61,6 +61,10 @@ pub enum StoreError {
     /// A write waited longer than its turn allows at the single-writer gate (SQLite).
     #[error("database is busy: a write waited more than 10 s for its turn")]
     Busy,
+    /// The database's disk is full: the write was refused and nothing of it was kept (reads
+    /// go on; writes succeed again once space is freed).
+    #[error("the database's disk is full: writes are refused until space is freed")]
+    Full,
     /// A stored row does not parse: the database holds what this server never writes.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -88,7 +92,12 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if outage::unreachable(&e) {
-            outage::note();
+            outage::note(outage::Outage::Unreachable);
+        }
+        if outage::disk_full(&e) {
+            outage::note(outage::Outage::Full);
+            tracing::error!(error = %e, "the database's disk is full: writes are refused");
+            return StoreError::Full;
         }
         if let sqlx::Error::Database(db) = &e {
             if db.is_unique_violation() {

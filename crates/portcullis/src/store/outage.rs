@@ -1,29 +1,46 @@
-//! Whether the store found its database unreachable while serving one request: the store
-//! notes it where a connection-class failure becomes a [`super::StoreError`], and the HTTP
-//! layer that [`watch`]es the request answers `503` with `Retry-After` instead of a `500`.
-//! A task-local flag, so one request's outage never relabels another's failure.
+//! Whether the store found its database unreachable, or its disk full, while serving one
+//! request: the store notes it where such a failure becomes a [`super::StoreError`], and the
+//! HTTP layer that [`watch`]es the request answers `503` with `Retry-After` instead of a
+//! `500`. A task-local flag, so one request's outage never relabels another's failure.
 
 use std::cell::Cell;
 use std::future::Future;
 
-tokio::task_local! {
-    static SEEN: Cell<bool>;
+/// Why the database could not serve a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// Unreachable or refusing connections.
+    Unreachable,
+    /// Its disk is full (SQLite's `SQLITE_FULL`, PostgreSQL's `53100`): writes fail, reads go on.
+    Full,
 }
 
-/// Runs `f`, returning its output and whether a store call inside it found the database
-/// unreachable.
-pub async fn watch<F: Future>(f: F) -> (F::Output, bool) {
-    SEEN.scope(Cell::new(false), async {
+tokio::task_local! {
+    static SEEN: Cell<Option<Outage>>;
+}
+
+/// Runs `f`, returning its output and the outage a store call inside it met, if any.
+pub async fn watch<F: Future>(f: F) -> (F::Output, Option<Outage>) {
+    SEEN.scope(Cell::new(None), async {
         let out = f.await;
-        let seen = SEEN.try_with(Cell::get).unwrap_or(false);
+        let seen = SEEN.try_with(Cell::get).unwrap_or(None);
         (out, seen)
     })
     .await
 }
 
-/// Notes, for the request being served (if any), that the database was unreachable.
-pub(crate) fn note() {
-    let _ = SEEN.try_with(|c| c.set(true));
+/// Notes, for the request being served (if any), that the database met `outage`.
+pub(crate) fn note(outage: Outage) {
+    let _ = SEEN.try_with(|c| c.set(Some(outage)));
+}
+
+/// Whether a database error means the database's disk (or its quota) is full.
+pub fn disk_full(e: &sqlx::Error) -> bool {
+    match e {
+        // SQLite's primary result code SQLITE_FULL (13), and PostgreSQL's disk_full (53100).
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c == "13" || c == "53100"),
+        _ => false,
+    }
 }
 
 /// Whether a database error means "unreachable or refusing connections" rather than "this
@@ -54,12 +71,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_note_is_seen_only_by_the_request_that_made_it() {
-        let ((), seen) = watch(async { note() }).await;
-        assert!(seen);
+        let ((), seen) = watch(async { note(Outage::Unreachable) }).await;
+        assert_eq!(seen, Some(Outage::Unreachable));
+        let ((), seen) = watch(async { note(Outage::Full) }).await;
+        assert_eq!(seen, Some(Outage::Full));
         let ((), seen) = watch(async {}).await;
-        assert!(!seen);
+        assert_eq!(seen, None);
         // Outside any request: nothing to note, and no panic.
-        note();
+        note(Outage::Unreachable);
         assert!(unreachable(&sqlx::Error::PoolTimedOut));
         assert!(!unreachable(&sqlx::Error::RowNotFound));
     }

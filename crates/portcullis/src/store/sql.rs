@@ -270,7 +270,13 @@ impl WriteQueue {
         // As long as a writer waited at the gate before the queue: a write that is not
         // committed by then fails rather than hold the request for ever.
         match tokio::time::timeout(GATE_TIMEOUT, outcome).await {
-            Ok(Ok(result)) => Some(result),
+            Ok(Ok(result)) => {
+                // The writer noted the outage in its own task; the request's is this one.
+                if matches!(result, Err(crate::store::StoreError::Full)) {
+                    crate::store::outage::note(crate::store::outage::Outage::Full);
+                }
+                Some(result)
+            }
             Ok(Err(_)) | Err(_) => Some(Err(crate::store::StoreError::Busy)),
         }
     }

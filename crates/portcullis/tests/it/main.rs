@@ -26,6 +26,7 @@ mod docs_examples;
 mod email;
 mod events;
 mod exchange;
+mod full_disk;
 mod guard;
 mod identity_providers;
 mod implicit;

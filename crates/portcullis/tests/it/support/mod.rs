@@ -193,11 +193,30 @@ impl TestServer {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Result<TestServer, String> {
+        Self::start_under(&[], data, mode, extra, env)
+    }
+
+    /// As [`TestServer::start`], the binary run by `wrapper` (a program and its arguments, the
+    /// binary and its own arguments appended), e.g. inside a mount namespace.
+    pub fn start_under(
+        wrapper: &[&str],
+        data: &Data,
+        mode: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<TestServer, String> {
         let stderr_path = data
             .dir
             .path()
             .join(format!("server-{}.log", uuid::Uuid::new_v4().simple()));
-        let mut cmd = Command::new(BIN);
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
         cmd.arg(mode)
             .args(data.args())
             .args(["--http-port", "0", "--http-host", "127.0.0.1"])
