@@ -18,6 +18,8 @@ pub struct PostgresStore {
     pub(crate) gate: super::sql::WriteGate,
     /// None: PostgreSQL commits concurrent writes together itself.
     pub(crate) queue: super::sql::WriteQueue,
+    /// Session uses not yet committed (see `PendingTouches`).
+    pub(crate) touches: super::sql::PendingTouches,
     /// Seals the secret fields of realm and user documents on write, opens them on read.
     pub(crate) sealer: std::sync::Arc<crate::crypto::seal::Sealer>,
 }
@@ -58,6 +60,7 @@ impl PostgresStore {
             sweeps: Default::default(),
             gate: Default::default(),
             queue: Default::default(),
+            touches: Default::default(),
             sealer: Default::default(),
         })
     }

@@ -79,7 +79,8 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// A session by id.
     async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
-    /// Records a use of the session.
+    /// Records a use of the session: at once for this node's reads, in the store after the
+    /// caller has gone on (see `sql::PendingTouches`); never moves the last use backwards.
     async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// Ends a session (and its client sessions).
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
@@ -221,8 +222,14 @@ macro_rules! impl_sessions {
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn session(&self, id: &str) -> Result<Option<$crate::store::SessionRow>, $crate::store::StoreError> {
+                let known = |row: Option<$crate::store::SessionRow>| {
+                    row.map(|mut r| {
+                        self.touches.apply(&mut r);
+                        r
+                    })
+                };
                 if let Some(hit) = self.cached_session(id) {
-                    return Ok(hit);
+                    return Ok(known(hit));
                 }
                 let generation = self.session_generation();
                 let row: Option<$crate::store::sql::SessionTuple> = sqlx::query_as(
@@ -233,13 +240,34 @@ macro_rules! impl_sessions {
                 .await?;
                 let row = row.map($crate::store::sql::session_row);
                 self.cache_session(id, generation, row.clone());
-                Ok(row)
+                Ok(known(row))
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn touch_session(&self, id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
-                self.write($crate::store::sql::Queued::TouchSession { id: id.to_string(), now }).await?;
-                self.invalidate_sessions();
+                // Written after the request answers (see `PendingTouches`); this node's reads see
+                // the use at once, and the cached sessions are dropped once it is committed.
+                self.touches.record(id, now);
+                let (queue, pool, touches) = (self.queue.clone(), self.pool.clone(), self.touches.clone());
+                let invalidate = self.session_invalidator();
+                let id = id.to_string();
+                tokio::spawn(async move {
+                    let w = $crate::store::sql::Queued::TouchSession { id: id.clone(), now };
+                    let outcome = match queue.write(w).await {
+                        Some(outcome) => outcome,
+                        None => match pool.acquire().await {
+                            Ok(mut conn) => Self::run_queued(&mut *conn, &$crate::store::sql::Queued::TouchSession { id: id.clone(), now })
+                                .await
+                                .map_err($crate::store::StoreError::from),
+                            Err(e) => Err(e.into()),
+                        },
+                    };
+                    if let Err(e) = outcome {
+                        tracing::warn!(error = %e, "a session's last use was not recorded");
+                    }
+                    invalidate();
+                    touches.settle(&id, now);
+                });
                 Ok(())
             }
 

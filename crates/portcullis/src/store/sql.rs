@@ -157,6 +157,10 @@ pub(crate) trait ReadCache {
     fn cache_session(&self, _id: &str, _generation: u64, _row: Option<crate::store::SessionRow>) {}
     /// Drops every cached session (after a write to sessions).
     fn invalidate_sessions(&self) {}
+    /// What drops every cached session, for a write finishing after its request answered.
+    fn session_invalidator(&self) -> Box<dyn Fn() + Send + Sync> {
+        Box::new(|| {})
+    }
 }
 
 /// Most writes one transaction of the write queue commits.
@@ -282,6 +286,43 @@ impl WriteQueue {
     }
 }
 
+/// Session uses recorded but not yet committed. A session's last use is written after the
+/// request that used it has answered (the write would otherwise hold that request for a commit
+/// and put it behind every other open connection), as Keycloak defers its `lastSessionRefresh`
+/// updates; until the write is committed, this node's reads of the session see the use here.
+/// A use lost with a crashed process only makes its session look idle earlier.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PendingTouches(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
+);
+
+impl PendingTouches {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, i64>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    /// Records a use of session `id` at `now`, not yet committed.
+    pub(crate) fn record(&self, id: &str, now: i64) {
+        let mut map = self.map();
+        let at = map.entry(id.to_string()).or_insert(now);
+        *at = (*at).max(now);
+    }
+    /// The write of the use at `now` is done: forget it unless a later one came meanwhile.
+    pub(crate) fn settle(&self, id: &str, now: i64) {
+        let mut map = self.map();
+        if map.get(id).is_some_and(|at| *at <= now) {
+            map.remove(id);
+        }
+    }
+    /// `row` as this node knows it: its last use moved to an uncommitted later one.
+    pub(crate) fn apply(&self, row: &mut crate::store::SessionRow) {
+        if let Some(at) = self.map().get(&row.id) {
+            row.last_refresh = row.last_refresh.max(*at);
+        }
+    }
+}
+
 /// Reads a [`crate::store::DeviceCodeRow`], columns in [`DeviceCodeTuple`] order.
 pub(crate) const DEVICE_CODE_SELECT: &str = "SELECT device_code_hash, realm_id, client_id, user_code, data, expires_at, poll_interval, status, session_id, user_id FROM device_code";
 
@@ -362,7 +403,7 @@ macro_rules! impl_store {
                 use $crate::store::sql::Queued;
                 let n = match w {
                     Queued::TouchSession { id, now } => {
-                        sqlx::query("UPDATE user_session SET last_refresh = $1 WHERE id = $2").bind(now).bind(id).execute(&mut *conn).await?.rows_affected()
+                        sqlx::query("UPDATE user_session SET last_refresh = $1 WHERE id = $2 AND last_refresh < $1").bind(now).bind(id).execute(&mut *conn).await?.rows_affected()
                     }
                     Queued::SetRefreshToken { session_id, client_id, new_id, now } => {
                         let done = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 0, updated_at = $2 WHERE session_id = $3 AND client_id = $4")

@@ -29,6 +29,8 @@ pub struct SqliteStore {
     pub(crate) sweeps: super::sql::Sweeps,
     pub(crate) gate: super::sql::WriteGate,
     pub(crate) queue: super::sql::WriteQueue,
+    /// Session uses not yet committed (see `PendingTouches`).
+    pub(crate) touches: super::sql::PendingTouches,
     /// Seals the secret fields of realm and user documents on write, opens them on read.
     pub(crate) sealer: std::sync::Arc<crate::crypto::seal::Sealer>,
 }
@@ -107,6 +109,10 @@ impl super::sql::ReadCache for SqliteStore {
     fn invalidate_sessions(&self) {
         self.sessions.invalidate();
     }
+    fn session_invalidator(&self) -> Box<dyn Fn() + Send + Sync> {
+        let sessions = self.sessions.clone();
+        Box::new(move || sessions.invalidate())
+    }
 }
 
 impl SqliteStore {
@@ -140,6 +146,7 @@ impl SqliteStore {
             sweeps: Default::default(),
             gate,
             queue,
+            touches: Default::default(),
             sealer: Default::default(),
         })
     }
