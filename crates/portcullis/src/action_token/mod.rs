@@ -322,7 +322,8 @@ async fn perform(
             info_page("Your account has been updated.", back.as_deref())
         }
         Kind::OrgInvite(org_id) => {
-            accept_invitation(&state, &snap, &c.base, &row, &user, &org_id, back).await
+            let invitation = (org_id.as_str(), c.token.jti.as_str());
+            accept_invitation(&state, &snap, &c.base, &row, &user, invitation, back).await
         }
     }
 }
@@ -385,7 +386,7 @@ async fn accept_invitation(
     base: &str,
     row: &UserRow,
     user: &UserRepresentation,
-    org_id: &str,
+    (org_id, invitation_id): (&str, &str),
     back: Option<String>,
 ) -> Response {
     let username = user.username.clone().unwrap_or_default();
@@ -394,6 +395,13 @@ async fn accept_invitation(
         Ok(None) => return info_page(&format!("Organization {org_id} not found."), None),
         Err(_) => return internal_error(),
     };
+    // A deleted (or resent) invitation's link no longer works, as Keycloak's
+    // `getPendingInvitation` requires the stored invitation, unexpired.
+    match state.store.invitation(&org.id, invitation_id).await {
+        Ok(Some(i)) if i.expires_at >= crate::clock::now() => {}
+        Ok(_) => return error_page(StatusCode::BAD_REQUEST, STALE_INVITE),
+        Err(_) => return internal_error(),
+    }
     match state
         .store
         .add_member(&snap.id, &org.id, &row.id, MembershipType::Unmanaged)
@@ -407,6 +415,14 @@ async fn accept_invitation(
             )
         }
         Err(_) => return internal_error(),
+    }
+    if state
+        .store
+        .delete_invitation(&org.id, invitation_id)
+        .await
+        .is_err()
+    {
+        return internal_error();
     }
     crate::events::UserEvent::new(snap, "INVITE_ORG")
         .user(row.id.clone())

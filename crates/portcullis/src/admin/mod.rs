@@ -22,6 +22,7 @@ pub mod groups;
 pub mod identity_providers;
 pub mod initial_access;
 pub mod jackson;
+pub mod org_invitations;
 pub mod organizations;
 pub mod partial_import;
 pub mod protection;
@@ -345,6 +346,7 @@ pub fn routes() -> Router<AppState> {
         .merge(attack_detection::routes())
         .merge(authentication::routes())
         .merge(organizations::routes())
+        .merge(org_invitations::routes())
         .merge(events::routes())
         .merge(identity_providers::routes())
         .merge(authz::routes())

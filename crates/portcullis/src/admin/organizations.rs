@@ -105,7 +105,7 @@ fn plain_not_found() -> AdminError {
     AdminError::not_found("HTTP 404 Not Found")
 }
 
-async fn load_org(
+pub(super) async fn load_org(
     state: &AppState,
     snap: &RealmSnapshot,
     id: &str,
@@ -642,180 +642,6 @@ pub async fn unlink_idp(
     Ok(no_content())
 }
 
-/// The form of `invite-user` (Keycloak 26.0 named the names `first-name`/`last-name`; later
-/// versions `firstName`/`lastName`: both are read).
-#[derive(Debug, Default, Deserialize)]
-pub struct InviteForm {
-    email: Option<String>,
-    #[serde(rename = "firstName", alias = "first-name")]
-    first_name: Option<String>,
-    #[serde(rename = "lastName", alias = "last-name")]
-    last_name: Option<String>,
-    id: Option<String>,
-}
-
-/// Whether an address passes Keycloak's `Validation.isEmailValid` (one `@`, a local part and
-/// a domain, no spaces).
-fn email_valid(e: &str) -> bool {
-    match e.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !e.chars().any(char::is_whitespace)
-        }
-        None => false,
-    }
-}
-
-/// Who is invited: an existing user (id, e-mail, names) or an address without an account.
-struct Invitee {
-    user_id: Option<String>,
-    email: String,
-    names: Option<(String, String)>,
-}
-
-/// Mints the `ORGIVT` token, builds Keycloak's link (the action-token link for a user, the
-/// registration link otherwise) and queues the invitation mail.
-async fn send_invitation(
-    state: &AppState,
-    snap: &RealmSnapshot,
-    base: &str,
-    org: &OrganizationRow,
-    who: Invitee,
-) -> AdminResult<Response> {
-    use crate::action_token::{ActionToken, Kind};
-    let key = snap.hmac_keys.first().ok_or(AdminError::Internal)?;
-    let lifespan = crate::action_token::admin_lifespan(snap);
-    let now = crate::clock::now();
-    let mut t = ActionToken::new(
-        Kind::OrgInvite(org.id.clone()),
-        who.user_id.as_deref(),
-        "account",
-        now,
-        now + lifespan,
-    );
-    t.email = Some(who.email.clone());
-    t.redirect_uri = Some(
-        org.redirect_url
-            .clone()
-            .filter(|r| !r.trim().is_empty())
-            .unwrap_or_else(|| crate::action_token::account_url(base, snap)),
-    );
-    let issuer = paths::url(base, paths::REALM, &snap.name);
-    let jwt = t.sign(key, &issuer);
-    let link = if who.user_id.is_some() {
-        crate::action_token::link(base, snap, &jwt)
-    } else {
-        format!(
-            "{}?response_type=code&client_id=account&token={jwt}",
-            paths::url(base, paths::REGISTRATIONS, &snap.name)
-        )
-    };
-    let names = who.names.as_ref().map(|(f, l)| (f.as_str(), l.as_str()));
-    let mail = crate::email::templates::org_invite(&who.email, &org.name, &link, lifespan, names);
-    super::email::queue(state, snap, mail).map_err(|e| {
-        tracing::warn!(realm = %snap.name, error = %e, "failed to send the invitation e-mail");
-        AdminError::Status(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Failed to send invite email".into(),
-        )
-    })?;
-    Ok(no_content())
-}
-
-fn names_of(first: Option<String>, last: Option<String>) -> Option<(String, String)> {
-    match (first, last) {
-        (Some(f), Some(l)) if !f.is_empty() || !l.is_empty() => Some((f, l)),
-        _ => None,
-    }
-}
-
-/// `POST /organizations/{org}/members/invite-user` (form `email`, `firstName`, `lastName`):
-/// an existing user (by e-mail) gets the invitation link, anyone else the registration link.
-pub async fn invite_user(
-    State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageOrgs>,
-    Path((_, org)): Path<(String, String)>,
-    headers: axum::http::HeaderMap,
-    uri: Uri,
-    axum::Form(form): axum::Form<InviteForm>,
-) -> AdminResult<Response> {
-    let o = load_org(&state, &snap, &org).await?;
-    let email = form.email.unwrap_or_default().trim().to_lowercase();
-    if email.is_empty() {
-        return Err(AdminError::bad("Email is required to invite a member"));
-    }
-    if !email_valid(&email) {
-        return Err(AdminError::bad("Invalid email format"));
-    }
-    let base = state
-        .base_url(&headers, &uri)
-        .map_err(|_| AdminError::Internal)?;
-    let found = state.store.users_by_email(&snap.id, &email).await?;
-    let who = match found.first() {
-        Some(row) => {
-            if state.store.member(&o.id, &row.id).await?.is_some() {
-                return Err(AdminError::Conflict(
-                    "User already a member of the organization".into(),
-                ));
-            }
-            let u = crate::users::parse_user(row)?;
-            Invitee {
-                user_id: Some(row.id.clone()),
-                email,
-                names: names_of(u.first_name, u.last_name),
-            }
-        }
-        None => Invitee {
-            user_id: None,
-            email,
-            names: names_of(form.first_name, form.last_name),
-        },
-    };
-    send_invitation(&state, &snap, &base, &o, who).await
-}
-
-/// `POST /organizations/{org}/members/invite-existing-user` (form `id`).
-pub async fn invite_existing_user(
-    State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageOrgs>,
-    Path((_, org)): Path<(String, String)>,
-    headers: axum::http::HeaderMap,
-    uri: Uri,
-    axum::Form(form): axum::Form<InviteForm>,
-) -> AdminResult<Response> {
-    let o = load_org(&state, &snap, &org).await?;
-    let id = form.id.unwrap_or_default();
-    if id.trim().is_empty() {
-        return Err(AdminError::Plain(
-            "To invite a member you need to provide the user id".into(),
-        ));
-    }
-    let row = state
-        .store
-        .user_by_id(&snap.id, id.trim())
-        .await?
-        .ok_or_else(|| AdminError::bad("User does not exist"))?;
-    let u = crate::users::parse_user(&row)?;
-    let email = u
-        .email
-        .clone()
-        .filter(|e| !e.is_empty())
-        .ok_or_else(|| AdminError::bad("User email missing"))?;
-    let base = state
-        .base_url(&headers, &uri)
-        .map_err(|_| AdminError::Internal)?;
-    let who = Invitee {
-        user_id: Some(row.id.clone()),
-        email,
-        names: names_of(u.first_name, u.last_name),
-    };
-    send_invitation(&state, &snap, &base, &o, who).await
-}
-
 /// The routes of this resource.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -834,11 +660,6 @@ pub fn routes() -> Router<AppState> {
             routing::get(members).post(add_member),
         )
         .route(paths::ADMIN_ORG_MEMBERS_COUNT, routing::get(members_count))
-        .route(paths::ADMIN_ORG_INVITE_USER, routing::post(invite_user))
-        .route(
-            paths::ADMIN_ORG_INVITE_EXISTING_USER,
-            routing::post(invite_existing_user),
-        )
         .route(
             paths::ADMIN_ORG_MEMBER,
             routing::get(member).delete(remove_member),

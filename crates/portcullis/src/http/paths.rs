@@ -536,12 +536,20 @@ pub const ADMIN_ORGS_OF_MEMBER: &str =
 pub const ADMIN_ORG: &str = "/admin/realms/{realm}/organizations/{org}";
 /// `GET` `POST` (`admin/organizations.rs`).
 pub const ADMIN_ORG_MEMBERS: &str = "/admin/realms/{realm}/organizations/{org}/members";
-/// `POST` (`admin/organizations.rs`): invite by e-mail.
+/// `POST` (`admin/org_invitations.rs`): invite by e-mail.
 pub const ADMIN_ORG_INVITE_USER: &str =
     "/admin/realms/{realm}/organizations/{org}/members/invite-user";
-/// `POST` (`admin/organizations.rs`): invite a user of the realm by id.
+/// `POST` (`admin/org_invitations.rs`): invite a user of the realm by id.
 pub const ADMIN_ORG_INVITE_EXISTING_USER: &str =
     "/admin/realms/{realm}/organizations/{org}/members/invite-existing-user";
+/// `GET` (`admin/org_invitations.rs`): the invitations sent (Keycloak 26.5).
+pub const ADMIN_ORG_INVITATIONS: &str = "/admin/realms/{realm}/organizations/{org}/invitations";
+/// `GET` `DELETE` (`admin/org_invitations.rs`).
+pub const ADMIN_ORG_INVITATION: &str =
+    "/admin/realms/{realm}/organizations/{org}/invitations/{invitation}";
+/// `POST` (`admin/org_invitations.rs`): send again (a new invitation replaces it).
+pub const ADMIN_ORG_INVITATION_RESEND: &str =
+    "/admin/realms/{realm}/organizations/{org}/invitations/{invitation}/resend";
 /// Keycloak's registration page (the link of an invitation for someone without an account).
 pub const REGISTRATIONS: &str = "/realms/{realm}/protocol/openid-connect/registrations";
 /// `GET` (`admin/organizations.rs`).

@@ -8,6 +8,7 @@ pub(crate) mod ciba;
 mod devices;
 pub(crate) mod events;
 mod flows;
+pub(crate) mod invitations;
 pub(crate) mod login_failures;
 pub(crate) mod organizations;
 pub mod outage;
@@ -30,6 +31,7 @@ pub use ciba::{CibaRequest, CibaRow, CibaStore};
 pub use devices::{DeviceCodeRow, DeviceDecision, DeviceRequest, DeviceStatus, DeviceStore};
 pub use events::{AdminEventQuery, AdminEventRow, EventPage, EventQuery, EventRow, EventStore};
 pub use flows::{CodeUse, FlowStore, PendingLoginRow};
+pub use invitations::{InvitationQuery, InvitationRow, InvitationStatus, InvitationStore};
 pub use login_failures::{FailureRule, LoginFailureRow, LoginFailureStore};
 pub use organizations::{
     MemberQuery, MemberRow, MembershipType, NewOrganization, OrgConflict, OrgWriteError,
@@ -135,6 +137,7 @@ pub trait Store:
     + CibaStore
     + LoginFailureStore
     + OrganizationStore
+    + InvitationStore
     + EventStore
     + AuthzStore
     + AuditStore

@@ -593,6 +593,7 @@ macro_rules! impl_store {
         $crate::store::ciba::impl_ciba!($store, $db);
         $crate::store::login_failures::impl_login_failures!($store, $db);
         $crate::store::organizations::impl_organizations!($store, $db);
+        $crate::store::invitations::impl_invitations!($store, $db);
         $crate::store::events::impl_events!($store, $db);
         $crate::store::authz::impl_authz!($store, $db);
         $crate::store::audit::impl_audit!($store, $db);

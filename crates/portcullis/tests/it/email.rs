@@ -755,7 +755,7 @@ async fn organization_invitations() {
             .contains("<p>Hi, Carol Jones.</p>"),
         "{mail}"
     );
-    action_link(&mail);
+    let carol_link = action_link(&mail);
 
     // Someone without an account: Keycloak's registration link, a token without a subject.
     let (s, _) = invite(
@@ -787,7 +787,182 @@ async fn organization_invitations() {
     assert_eq!(claims["typ"], "ORGIVT");
     assert!(claims.get("sub").is_none(), "{claims}");
     assert_eq!(claims["eml"], "new@else.example");
+    let newcomer_jti = claims["jti"].as_str().unwrap().to_string();
+
+    invitation_records(&server, &token, &org, &sink, &carol_link, &newcomer_jti).await;
     data.cleanup().await;
+}
+
+/// Keycloak 26.5's invitation records: listed (the accepted one gone), read, refused twice,
+/// resent (the old link dead, the new one working), deleted.
+async fn invitation_records(
+    server: &TestServer,
+    token: &str,
+    org: &str,
+    sink: &SmtpSink,
+    carol_link: &str,
+    newcomer_jti: &str,
+) {
+    let base = format!("/admin/realms/{REALM}/organizations/{org}/invitations");
+    let list = |q: &str| {
+        let path = format!("{base}{q}");
+        async move { call(server, "GET", &path, Some(token), None).await }
+    };
+    let (s, all, _) = list("").await;
+    assert_eq!(s, 200, "{all}");
+    let all = all.as_array().unwrap().clone();
+    assert_eq!(
+        all.len(),
+        2,
+        "alice's invitation was accepted and removed: {all:?}"
+    );
+    let newcomer = all
+        .iter()
+        .find(|i| i["email"] == "new@else.example")
+        .unwrap();
+    assert_eq!(
+        newcomer["id"], newcomer_jti,
+        "the token's jti is the invitation's id"
+    );
+    assert_eq!(newcomer["organizationId"], org);
+    assert_eq!(newcomer["firstName"], "New");
+    assert_eq!(newcomer["lastName"], "Person");
+    assert_eq!(newcomer["status"], "PENDING");
+    let sent = newcomer["sentDate"].as_i64().unwrap();
+    assert_eq!(newcomer["expiresAt"].as_i64().unwrap() - sent, 12 * 3600);
+    assert!(newcomer["inviteLink"]
+        .as_str()
+        .unwrap()
+        .contains("/protocol/openid-connect/registrations?"));
+    let carol = all
+        .iter()
+        .find(|i| i["email"] == "carol@example.org")
+        .unwrap();
+    let carol_id = carol["id"].as_str().unwrap().to_string();
+    assert_eq!(carol["inviteLink"], carol_link);
+
+    // Filters.
+    for (q, n) in [
+        ("?search=CAROL", 1),
+        ("?email=else.example", 1),
+        ("?firstName=new", 1),
+        ("?status=PENDING", 2),
+        ("?status=EXPIRED", 0),
+        ("?first=1&max=1", 1),
+        ("?search=nobody", 0),
+    ] {
+        let (s, v, _) = list(q).await;
+        assert_eq!((s, v.as_array().map(Vec::len)), (200, Some(n)), "{q}: {v}");
+    }
+    let (s, v, _) = list("?status=LATE").await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["errorMessage"].as_str().unwrap().contains("LATE"), "{v}");
+
+    // One pending invitation per address.
+    let (s, v) = invite(
+        server,
+        token,
+        org,
+        "invite-user",
+        &[("email", "carol@example.org")],
+    )
+    .await;
+    assert_eq!(
+        (s, v["errorMessage"].as_str()),
+        (409, Some("User already has a pending invitation"))
+    );
+
+    // Read one; an unknown id.
+    let (s, one, _) = call(
+        server,
+        "GET",
+        &format!("{base}/{carol_id}"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!((s, &one), (200, carol));
+    let (s, v, _) = call(server, "GET", &format!("{base}/nope"), Some(token), None).await;
+    assert_eq!(
+        (s, v["errorMessage"].as_str()),
+        (404, Some("Invitation not found"))
+    );
+
+    // Resend: a new invitation and mail; the old link no longer works, the new one does.
+    let before = sink.mails().len();
+    let (s, v, _) = call(
+        server,
+        "POST",
+        &format!("{base}/{carol_id}/resend"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    let mail = sink.wait_for(before + 1).await.remove(before);
+    assert_eq!(mail["rcpt_tos"], json!(["carol@example.org"]));
+    let new_link = action_link(&mail);
+    assert_ne!(new_link, carol_link);
+    let (s, _, _) = call(
+        server,
+        "GET",
+        &format!("{base}/{carol_id}"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404, "the resent invitation replaced the old one");
+    let b = browser();
+    let old_key = carol_link.split("key=").nth(1).unwrap();
+    let old_post = &carol_link[carol_link.find("/realms/").unwrap()..carol_link.find('?').unwrap()];
+    let r = b
+        .post(server.url(old_post))
+        .form(&[("key", old_key)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("The invitation is no longer valid."));
+    assert_eq!(
+        org_members(server, token, org)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let new_key = new_link.split("key=").nth(1).unwrap();
+    let r = b
+        .post(server.url(old_post))
+        .form(&[("key", new_key)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    assert_eq!(
+        org_members(server, token, org)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Delete: gone, and a second delete finds nothing.
+    let path = format!("{base}/{newcomer_jti}");
+    let (s, _, _) = call(server, "DELETE", &path, Some(token), None).await;
+    assert_eq!(s, 204);
+    let (s, v, _) = call(server, "DELETE", &path, Some(token), None).await;
+    assert_eq!(
+        (s, v["errorMessage"].as_str()),
+        (404, Some("Invitation not found"))
+    );
+    let (_, v, _) = list("").await;
+    assert_eq!(v, json!([]), "accepted and deleted invitations are gone");
 }
 
 async fn org_members(server: &TestServer, token: &str, org: &str) -> Value {
