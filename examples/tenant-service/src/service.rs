@@ -74,6 +74,14 @@ pub struct Tenants {
     pub issuer_base: String,
 }
 
+/// The request an audit record belongs to.
+struct Call<'a> {
+    request_id: Uuid,
+    who: &'a Principal,
+    action: Action,
+    tenant: Option<&'a str>,
+}
+
 /// A secret of 244 random bits (two version-4 UUIDs from a CSPRNG), hex.
 pub fn new_secret() -> String {
     format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
@@ -82,26 +90,23 @@ pub fn new_secret() -> String {
 impl Tenants {
     async fn audit(
         &self,
-        request_id: Uuid,
+        at: &Call<'_>,
         event_type: &'static str,
-        who: &Principal,
-        action: Action,
-        tenant: Option<&str>,
         decision: Option<&'static str>,
         detail: Value,
     ) -> Result<(), ApiError> {
         let record = AuditRecord {
-            request_id,
+            request_id: at.request_id,
             event_type,
-            actor: who.sub.clone(),
-            actor_realm: Some(who.realm.clone()),
-            action: action.as_str(),
-            tenant_id: tenant.map(str::to_owned),
+            actor: at.who.sub.clone(),
+            actor_realm: Some(at.who.realm.clone()),
+            action: at.action.as_str(),
+            tenant_id: at.tenant.map(str::to_owned),
             decision,
             detail,
         };
-        tracing::info!(target: "audit", request_id = %request_id, event_type, actor = %who.sub,
-            actor_realm = %who.realm, action = action.as_str(), tenant = tenant.unwrap_or(""),
+        tracing::info!(target: "audit", request_id = %at.request_id, event_type, actor = %at.who.sub,
+            actor_realm = %at.who.realm, action = at.action.as_str(), tenant = at.tenant.unwrap_or(""),
             decision = decision.unwrap_or(""), detail = %record.detail);
         self.store.audit(&record).await.map_err(ApiError::from)
     }
@@ -115,16 +120,18 @@ impl Tenants {
         tenant: Option<&str>,
         request: Value,
     ) -> Result<(), ApiError> {
-        self.audit(request_id, "REQUEST", who, action, tenant, None, request)
-            .await?;
-        let decision = self.policy.decide(who, action, tenant).await;
-        let verdict = if decision.allow { "ALLOW" } else { "DENY" };
-        self.audit(
+        let at = Call {
             request_id,
-            "AUTHZ_DECISION",
             who,
             action,
             tenant,
+        };
+        self.audit(&at, "REQUEST", None, request).await?;
+        let decision = self.policy.decide(who, action, tenant).await;
+        let verdict = if decision.allow { "ALLOW" } else { "DENY" };
+        self.audit(
+            &at,
+            "AUTHZ_DECISION",
             Some(verdict),
             json!({"reason": decision.reason}),
         )
@@ -273,11 +280,13 @@ impl Tenants {
         }
         let _ = self
             .audit(
-                request_id,
+                &Call {
+                    request_id,
+                    who,
+                    action: Action::TenantCreate,
+                    tenant: Some(tenant_id),
+                },
                 "TENANT_ROLLED_BACK",
-                who,
-                Action::TenantCreate,
-                Some(tenant_id),
                 None,
                 json!({"realm": realm, "reason": why, "realmDeleted": deleted.is_ok()}),
             )
@@ -408,11 +417,13 @@ impl Tenants {
                     })?;
             }
             self.audit(
-                request_id,
+                &Call {
+                    request_id,
+                    who,
+                    action: Action::UserCreate,
+                    tenant: Some(tenant_id),
+                },
                 "USER_CREATED",
-                who,
-                Action::UserCreate,
-                Some(tenant_id),
                 None,
                 json!({"userId": id, "username": req.username, "roles": roles,
                     "departmentId": req.department_id}),

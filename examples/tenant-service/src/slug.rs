@@ -74,6 +74,7 @@ pub fn check_tenant_header(token_tenant: Option<&str>, header: Option<&str>) -> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

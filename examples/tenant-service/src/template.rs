@@ -156,6 +156,7 @@ pub fn realm_representation(t: &TenantRealm<'_>) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
