@@ -295,3 +295,217 @@ async fn a_required_otp_form_sets_configure_totp_for_a_user_without_otp() {
     assert_eq!(gina["requiredActions"], json!([]));
     assert_eq!(gina["totp"], json!(true));
 }
+
+#[tokio::test]
+async fn terms_then_profile_in_priority_order_and_declining_the_terms_fails_the_login() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let server = start_with(&data, &[realm_with_terms()]).await;
+    let token = admin_token(&server).await;
+
+    // erin: UPDATE_PROFILE (40) and TERMS_AND_CONDITIONS (20): the terms first.
+    let b = browser();
+    let (status, page, _) = login(&b, &server, &auth_url(&server, ""), "erin", "erin-pw").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Terms and Conditions"), "{page}");
+    let (status, page) = post(&b, &server, &page, &[("accept", "Accept")]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Update Account Information"), "{page}");
+    // Validation per field: the first name is required, the e-mail must be one.
+    let (status, again) = post(
+        &b,
+        &server,
+        &page,
+        &[
+            ("email", "not-an-email"),
+            ("firstName", ""),
+            ("lastName", "E"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(again.contains("id=\"input-error-firstName\""), "{again}");
+    assert!(again.contains("Please specify this field."), "{again}");
+    assert!(again.contains("id=\"input-error-email\""), "{again}");
+    assert!(again.contains("Invalid email address."), "{again}");
+    assert!(!again.contains("id=\"input-error-lastName\""));
+    let r = post(
+        &b,
+        &server,
+        &again,
+        &[
+            ("email", "erin@example.com"),
+            ("firstName", "Erin"),
+            ("lastName", "E"),
+        ],
+    )
+    .await;
+    assert_eq!(r.0, 302, "{}", r.1);
+    assert!(query_of(&r.1).contains_key("code"));
+    let erin = user(&server, &token, "erin").await;
+    assert_eq!(erin["requiredActions"], json!([]));
+    assert_eq!(
+        (erin["firstName"].as_str(), erin["lastName"].as_str()),
+        (Some("Erin"), Some("E"))
+    );
+
+    // fred declines: the client gets access_denied, the action stays.
+    let b = browser();
+    let (_, page, _) = login(&b, &server, &auth_url(&server, ""), "fred", "fred-pw").await;
+    assert!(page.contains("Terms and Conditions"), "{page}");
+    let (status, location) = post(&b, &server, &page, &[("cancel", "Decline")]).await;
+    assert_eq!(status, 302, "{location}");
+    let q = query_of(&location);
+    assert_eq!(
+        q.get("error").map(String::as_str),
+        Some("access_denied"),
+        "{location}"
+    );
+    assert!(!q.contains_key("code"));
+    let fred = user(&server, &token, "fred").await;
+    assert_eq!(fred["requiredActions"], json!(["TERMS_AND_CONDITIONS"]));
+
+    // The acceptance time (seconds) is the unmanaged attribute `terms_and_conditions`.
+    drop(server);
+    let exported = data.export("ra");
+    let find = |name: &str| {
+        exported["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == name)
+            .unwrap()
+            .clone()
+    };
+    let erin = find("erin");
+    let accepted = erin["attributes"]["terms_and_conditions"][0]
+        .as_str()
+        .unwrap();
+    assert!(
+        accepted.parse::<i64>().unwrap() > 1_700_000_000,
+        "seconds: {accepted}"
+    );
+    let fred = find("fred");
+    assert!(
+        fred["attributes"].get("terms_and_conditions").is_none(),
+        "{fred}"
+    );
+}
+
+#[tokio::test]
+async fn disabled_actions_are_skipped_and_application_initiated_actions_answer_their_status() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    // Keycloak's defaults: TERMS_AND_CONDITIONS is disabled, so fred logs in at once.
+    let server = start_with(&data, &[realm()]).await;
+    let b = browser();
+    let (status, location, q) = login(&b, &server, &auth_url(&server, ""), "fred", "fred-pw").await;
+    assert_eq!(status, 302, "{location}");
+    assert!(q.contains_key("code"));
+
+    // gina has an SSO session; kc_action=UPDATE_PROFILE shows the form in it.
+    let b = browser();
+    let (status, _, _) = login(&b, &server, &auth_url(&server, ""), "gina", "gina-pw").await;
+    assert_eq!(status, 302);
+    let (status, page) = get_page(&b, &auth_url(&server, "&kc_action=UPDATE_PROFILE")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Update Account Information"), "{page}");
+    let (status, location) = post(
+        &b,
+        &server,
+        &page,
+        &[
+            ("email", "gina@example.com"),
+            ("firstName", "Gina"),
+            ("lastName", "Changed"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 302, "{location}");
+    let q = query_of(&location);
+    assert_eq!(q["kc_action_status"], "success", "{location}");
+    assert_eq!(q["kc_action"], "UPDATE_PROFILE");
+    assert!(q.contains_key("code") && q["state"] == "s1");
+    let token = admin_token(&server).await;
+    assert_eq!(user(&server, &token, "gina").await["lastName"], "Changed");
+
+    // Cancelled: `cancel-aia`, nothing changed.
+    let (_, page) = get_page(&b, &auth_url(&server, "&kc_action=CONFIGURE_TOTP")).await;
+    assert!(page.contains("Mobile Authenticator Setup"), "{page}");
+    let (status, location) = post(&b, &server, &page, &[("cancel-aia", "true")]).await;
+    assert_eq!(status, 302, "{location}");
+    assert_eq!(query_of(&location)["kc_action_status"], "cancelled");
+    assert_eq!(user(&server, &token, "gina").await["totp"], json!(false));
+
+    // Not application-initiated, or unknown: `error` at once.
+    for alias in ["TERMS_AND_CONDITIONS", "no_such_action"] {
+        let r = b
+            .get(auth_url(&server, &format!("&kc_action={alias}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "{alias}");
+        let q = query_of(r.headers()["location"].to_str().unwrap());
+        assert_eq!(q["kc_action_status"], "error", "{alias}");
+        assert_eq!(q["kc_action"], alias);
+        assert!(q.contains_key("code"));
+    }
+}
+
+#[tokio::test]
+async fn verify_email_sends_the_mail_and_the_link_lets_the_login_go_on() {
+    let Some(sink) = SmtpSink::start(None) else {
+        return;
+    };
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut r = realm();
+    r["smtpServer"] = sink.settings("noreply@ra.example");
+    r["users"].as_array_mut().unwrap().push(json!({
+        "username": "hank", "enabled": true, "email": "hank@example.com", "emailVerified": false,
+        "requiredActions": ["VERIFY_EMAIL"], "credentials": [{"type": "password", "value": "hank-pw"}]
+    }));
+    let server = start_with(&data, &[r]).await;
+    let b = browser();
+    let (status, page, _) = login(&b, &server, &auth_url(&server, ""), "hank", "hank-pw").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("An email with instructions to verify your email address has been sent to your address hank@example.com."),
+        "{page}"
+    );
+    let mails = sink.wait_for(1).await;
+    let link = action_link(&mails[0]);
+    // Before the link: the page again (the mail re-sent).
+    let (status, again) = post(&b, &server, &page, &[]).await;
+    assert_eq!(status, 200);
+    assert!(again.contains("kc-verify-email-form"));
+    sink.wait_for(2).await;
+    // The link, in another browser: confirm, then verified.
+    let other = browser();
+    let path = &link[link.find("/realms/").unwrap()..];
+    let (_, confirm) = get_page(&other, &server.url(path)).await;
+    let key = form_field(&confirm, "key").unwrap();
+    let r = other
+        .post(server.url(&form_action(&confirm)))
+        .form(&[("key", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let done = r.text().await.unwrap();
+    assert!(
+        done.contains("Your email address has been verified."),
+        "{done}"
+    );
+    // Back in the login: it goes on.
+    let (status, location) = post(&b, &server, &page, &[]).await;
+    assert_eq!(status, 302, "{location}");
+    assert!(query_of(&location).contains_key("code"));
+    let token = admin_token(&server).await;
+    let hank = user(&server, &token, "hank").await;
+    assert_eq!(hank["emailVerified"], json!(true));
+    assert_eq!(hank["requiredActions"], json!([]));
+}

@@ -30,8 +30,8 @@ pub fn terms_page(snap: &RealmSnapshot, action: &str, code: &str) -> String {
         &format!(
             "<h1>Terms and Conditions</h1><div id=\"kc-terms-text\"><p>Terms and conditions to be defined</p></div>\
              <form class=\"form-actions\" action=\"{a}\" method=\"POST\"><input type=\"hidden\" name=\"session_code\" value=\"{s}\">\
-             <button name=\"accept\" id=\"kc-accept\" type=\"submit\">Accept</button> \
-             <button name=\"cancel\" id=\"kc-decline\" type=\"submit\">Decline</button></form>",
+             <button name=\"accept\" value=\"Accept\" id=\"kc-accept\" type=\"submit\">Accept</button> \
+             <button name=\"cancel\" value=\"Decline\" id=\"kc-decline\" type=\"submit\">Decline</button></form>",
             a = escape(action),
             s = escape(code),
         ),
