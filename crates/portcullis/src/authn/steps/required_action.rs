@@ -113,16 +113,6 @@ fn due_in(
     }
 }
 
-/// Whether the user has an enabled required action pending (the password grant's
-/// `AuthenticationManager.nextRequiredAction`).
-pub fn has_pending(snap: &RealmSnapshot, user: &UserRepresentation) -> bool {
-    due(
-        snap,
-        user.required_actions.as_deref().unwrap_or_default(),
-        &[],
-    ) != Due::Nothing
-}
-
 /// What a required action's login needs.
 pub struct Actions<'a> {
     /// The server.
