@@ -11,14 +11,12 @@ use axum::response::Response;
 
 use crate::authn::brute_force;
 use crate::authn::engine::{self, Facts, Failure, Next, Status};
-use crate::authn::pages::{
-    error_page, escape, html, internal_error, login_page, step_page, update_password_page, Field,
-};
+use crate::authn::pages::{error_page, escape, html, internal_error, login_page, step_page, Field};
 use crate::authn::reply::Reply;
 use crate::authn::steps::password::{self, Credentials, Refused};
-use crate::authn::steps::{otp, respond, sso};
+use crate::authn::steps::required_action::{self, Due};
+use crate::authn::steps::{otp, sso};
 use crate::authn::{flow, Authenticated, PendingLogin, Protocol};
-use crate::http::paths;
 use crate::model::flows::{Authenticator, Provider};
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::UserRepresentation;
@@ -81,6 +79,8 @@ enum Page {
 /// What a step did.
 enum Out {
     Success,
+    /// No credential: its required action is added to the login (`SETUP_REQUIRED`).
+    SetupRequired(&'static str),
     Attempted,
     Challenge(Page),
     Answer(Response),
@@ -180,6 +180,12 @@ async fn run(
         match step(b, &mut pending, auth, posted).await {
             Out::Success => pending.flow.record(&exec.id, Status::Success),
             Out::Attempted => pending.flow.record(&exec.id, Status::Attempted),
+            Out::SetupRequired(action) => {
+                pending.flow.record(&exec.id, Status::SetupRequired);
+                if !pending.session_actions.iter().any(|a| a == action) {
+                    pending.session_actions.push(action.to_string());
+                }
+            }
             Out::Answer(r) => return r,
             Out::Challenge(page) => {
                 pending.flow.challenged = Some(exec.id.clone());
@@ -378,6 +384,11 @@ async fn otp_form(b: &Browser<'_>, pending: &mut PendingLogin, posted: Option<Fi
         return Out::Answer(error_page(StatusCode::BAD_REQUEST, "Invalid Request."));
     };
     let devices = otp::devices(&user);
+    if devices.is_empty() {
+        // A required OTP form for a user without OTP (the planner runs it only then):
+        // `OTPFormAuthenticator.setRequiredActions` adds CONFIGURE_TOTP to the login.
+        return Out::SetupRequired("CONFIGURE_TOTP");
+    }
     let Some(f) = posted else {
         return Out::Challenge(Page::Otp {
             devices,
@@ -536,29 +547,42 @@ async fn show(
     }
 }
 
-/// The flow succeeded: the SSO session found by the cookie answers at once; a new login asks
-/// for the required actions first, then starts the session.
+/// The flow succeeded: the SSO session found by the cookie answers at once (unless the
+/// request names an application-initiated action); a new login runs the required actions
+/// first, then starts the session.
 async fn finish(b: &Browser<'_>, code: Option<&str>, mut pending: PendingLogin) -> Response {
-    let state = b.state;
+    let actions = required_action::Actions {
+        state: b.state,
+        snap: b.snap,
+        protocol: b.protocol,
+        reply: b.reply,
+        base: b.base,
+    };
     if let Some((sid, auth_time)) = pending.flow.sso.clone() {
+        let user_id = pending.flow.user.clone().unwrap_or_default();
+        if pending.request.kc_action.is_some() {
+            return required_action::proceed(&actions, code, pending, &user_id).await;
+        }
         if let Some(c) = code {
-            let _ = state.store.delete_auth_session(c).await;
+            let _ = b.state.store.delete_auth_session(c).await;
         }
         let who = Authenticated {
             sid,
-            user_id: pending.flow.user.clone().unwrap_or_default(),
+            user_id,
             auth_time,
         };
         return crate::authn::steps::consent::code_or_consent(
-            state, b.snap, b.protocol, &pending, b.reply, &who,
+            b.state, b.snap, b.protocol, &pending, b.reply, &who,
         )
         .await;
     }
     let Some((row, user)) = load_user(b, pending.flow.user.as_deref()).await else {
         return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
     };
-    let actions: Vec<String> = user.required_actions.clone().unwrap_or_default();
-    if actions.iter().any(|a| a != "UPDATE_PASSWORD") {
+    let user_actions = user.required_actions.clone().unwrap_or_default();
+    if let Due::Unsupported(_) =
+        required_action::due(b.snap, &user_actions, &pending.session_actions)
+    {
         // Start over: the user cannot get further.
         pending.flow = engine::FlowState::default();
         let page = Page::Login {
@@ -567,37 +591,5 @@ async fn finish(b: &Browser<'_>, code: Option<&str>, mut pending: PendingLogin) 
         };
         return show(b, code, &pending, &page).await;
     }
-    if !actions.is_empty() {
-        // UPDATE_PASSWORD: the login is authenticated; ask for a new password.
-        pending.pending_user = Some(row.id.clone());
-        let store = state.store.as_ref();
-        let action = paths::url("", paths::REQUIRED_ACTION, &b.snap.name);
-        return match code {
-            Some(code) => {
-                if let Err(r) = flow::replace_flow(store, &b.snap.id, code, &pending, 600).await {
-                    return r;
-                }
-                html(
-                    StatusCode::OK,
-                    update_password_page(b.snap, &action, code, None),
-                )
-            }
-            None => {
-                flow::start_flow(store, b.snap, &pending, 600, b.reply.secure(), |c| {
-                    update_password_page(b.snap, &action, c, None)
-                })
-                .await
-            }
-        };
-    }
-    respond::complete_login(
-        state,
-        b.snap,
-        b.protocol,
-        b.reply,
-        code.unwrap_or_default(),
-        &pending,
-        &row.id,
-    )
-    .await
+    required_action::proceed(&actions, code, pending, &row.id).await
 }

@@ -28,6 +28,9 @@ pub enum Status {
     Success,
     /// It ran and did not apply (`ATTEMPTED`): the next alternative is tried.
     Attempted,
+    /// The user has no credential for it and it added its required action instead
+    /// (`SETUP_REQUIRED`); the flow goes on as if it succeeded.
+    SetupRequired,
 }
 
 /// What a login's steps recorded so far (kept in the pending login between requests).
@@ -208,7 +211,7 @@ impl<'a> Planner<'a, '_> {
             Step::Authenticator(a) => a,
         };
         match self.state.status.get(&e.id) {
-            Some(Status::Success) => return Eval::Success,
+            Some(Status::Success | Status::SetupRequired) => return Eval::Success,
             Some(Status::Attempted) => return Eval::NotSuccess,
             None => {}
         }
@@ -217,6 +220,11 @@ impl<'a> Planner<'a, '_> {
                 return Eval::Error(Failure::UnknownUser(a.provider));
             }
             if !self.configured(a) {
+                // Keycloak's `DefaultAuthenticationFlow`: a required authenticator whose
+                // factory allows user setup runs and sets its required action.
+                if required && a.provider.user_setup_allowed() {
+                    return Eval::Run(e, a);
+                }
                 return if required {
                     Eval::Error(Failure::CredentialSetupRequired(a.provider))
                 } else {
@@ -546,12 +554,12 @@ mod tests {
     #[test]
     fn a_step_needing_a_user_fails_without_one_and_required_unconfigured_fails() {
         let f = custom(
-            json!([ { "authenticator": "auth-otp-form", "requirement": "REQUIRED" } ]),
+            json!([ { "authenticator": "direct-grant-validate-otp", "requirement": "REQUIRED" } ]),
             json!([]),
         );
         assert_eq!(
             plan(&f, 0, &FlowState::default(), &NoUser),
-            Next::Failed(Failure::UnknownUser(Provider::OtpForm))
+            Next::Failed(Failure::UnknownUser(Provider::DirectOtp))
         );
         let st = FlowState {
             user: Some("u".into()),
@@ -559,8 +567,20 @@ mod tests {
         };
         assert_eq!(
             plan(&f, 0, &st, &NoUser),
-            Next::Failed(Failure::CredentialSetupRequired(Provider::OtpForm))
+            Next::Failed(Failure::CredentialSetupRequired(Provider::DirectOtp))
         );
+        // The OTP form allows user setup: it runs, records SETUP_REQUIRED, the flow succeeds.
+        let f = custom(
+            json!([ { "authenticator": "auth-otp-form", "requirement": "REQUIRED" } ]),
+            json!([]),
+        );
+        let mut st = st;
+        let Next::Run(e, a) = plan(&f, 0, &st, &NoUser) else {
+            panic!("the OTP form runs");
+        };
+        assert_eq!(a.provider, Provider::OtpForm);
+        st.record(&e.id.clone(), Status::SetupRequired);
+        assert_eq!(plan(&f, 0, &st, &NoUser), Next::Done);
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub struct AuthRequest {
     /// `login_hint`, pre-filled in the login form.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub login_hint: Option<String>,
+    /// `kc_action`: the alias of an application-initiated action (the part before `:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kc_action: Option<String>,
 }
 
 impl AuthRequest {
@@ -104,9 +107,26 @@ pub struct PendingLogin {
     /// "Remember me" was ticked (where the realm offers it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remember_me: Option<bool>,
-    /// The user who logged in and must update the password first.
+    /// The user who logged in and has required actions to do first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_user: Option<String>,
+    /// The required action whose page was shown (absent in rows of older versions, which
+    /// only had `UPDATE_PASSWORD`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_action: Option<String>,
+    /// Required actions the flow's authenticators set for this login only (Keycloak's
+    /// authentication session's required actions: the OTP form's `CONFIGURE_TOTP`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub session_actions: Vec<String>,
+    /// `CONFIGURE_TOTP`: the secret the page showed (auth note `TOTP_SECRET_KEY`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totp_secret: Option<String>,
+    /// `VERIFY_EMAIL`: the address the mail went to (auth note `VERIFY_EMAIL_KEY`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify_email_sent: Option<String>,
+    /// The outcome of the application-initiated action (`kc_action_status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kc_action_status: Option<String>,
     /// The SSO session waiting for consent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consent_session: Option<String>,
@@ -195,6 +215,18 @@ pub trait Protocol: Sync {
         snap: &'a RealmSnapshot,
         done: Authorized<'a>,
     ) -> Answer<'a>;
+
+    /// Sends the `verify-email` mail of the login's `VERIFY_EMAIL` action to `email` (the
+    /// action token is minted above this module); `Err` holds the reason.
+    fn send_verify_email<'a>(
+        &'a self,
+        state: &'a AppState,
+        snap: &'a RealmSnapshot,
+        base: &'a str,
+        user_id: &'a str,
+        email: &'a str,
+        client_id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 }
 
 /// The `LOGIN` event of a browser login, with the details Keycloak's `AuthorizationEndpoint`

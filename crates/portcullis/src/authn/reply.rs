@@ -63,6 +63,7 @@ impl ResponseType {
 }
 
 /// Where and how to send the answer.
+#[derive(Debug, Clone, Default)]
 pub struct Reply {
     /// The verified redirect URI.
     pub redirect_uri: String,
@@ -72,6 +73,9 @@ pub struct Reply {
     pub state: Option<String>,
     /// The realm's issuer URL (`iss`).
     pub issuer: String,
+    /// Parameters of a successful answer after `session_state` (`kc_action_status`,
+    /// `kc_action` of an application-initiated action).
+    pub after: Vec<(String, String)>,
 }
 
 impl Reply {
@@ -85,6 +89,7 @@ impl Reply {
                 .unwrap_or_else(|| "query".into()),
             state: request.state.clone(),
             issuer: issuer.to_string(),
+            after: Vec::new(),
         }
     }
 
@@ -112,6 +117,7 @@ impl Reply {
             all.push(("state", s));
         }
         all.push(("session_state", sid));
+        all.extend(self.after.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         all.push(("iss", &self.issuer));
         all.extend_from_slice(params);
         self.deliver(&all)

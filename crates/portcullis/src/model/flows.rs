@@ -151,6 +151,13 @@ impl Provider {
         ) || self == Provider::NotRun("conditional-level-of-authentication")
     }
 
+    /// The user may set the credential up during the login (`isUserSetupAllowed`): a
+    /// `REQUIRED` execution of it that the user has no credential for runs anyway and adds its
+    /// required action (`CONFIGURE_TOTP` for the OTP form).
+    pub fn user_setup_allowed(self) -> bool {
+        self == Provider::OtpForm
+    }
+
     /// Needs a user identified by an earlier step (`Authenticator.requiresUser`).
     pub fn requires_user(self) -> bool {
         matches!(

@@ -35,6 +35,51 @@ impl Protocol for Oidc {
             done.user,
         ))
     }
+
+    fn send_verify_email<'a>(
+        &'a self,
+        state: &'a AppState,
+        snap: &'a RealmSnapshot,
+        base: &'a str,
+        user_id: &'a str,
+        email: &'a str,
+        client_id: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move { send_verify_email(snap, state, base, user_id, email, client_id) })
+    }
+}
+
+/// `VerifyEmail.sendVerifyEmail`: a `verify-email` token for the login's client (lifespan
+/// `actionTokenGeneratedByUserLifespan.verify-email`) in Keycloak's mail.
+fn send_verify_email(
+    snap: &RealmSnapshot,
+    state: &AppState,
+    base: &str,
+    user_id: &str,
+    email: &str,
+    client_id: &str,
+) -> Result<(), String> {
+    use crate::action_token::{self, token::VERIFY_EMAIL, ActionToken, Kind};
+    let lifespan = action_token::user_lifespan(snap, VERIFY_EMAIL);
+    let t = now();
+    let mut token = ActionToken::new(Kind::VerifyEmail, Some(user_id), client_id, t, t + lifespan);
+    token.email = Some(email.to_string());
+    let key = snap.hmac_keys.first().ok_or("the realm has no HMAC key")?;
+    let issuer = crate::http::paths::url(base, crate::http::paths::REALM, &snap.name);
+    let link = action_token::link(base, snap, &token.sign(key, &issuer));
+    let realm_name = snap
+        .rep
+        .display_name
+        .clone()
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| snap.name.clone());
+    let mail = crate::email::templates::verify_email(email, &realm_name, &link, lifespan);
+    let settings =
+        crate::email::SmtpSettings::of(snap.rep.smtp_server.as_ref()).map_err(|e| e.to_string())?;
+    state
+        .email
+        .enqueue(&snap.name, settings, mail)
+        .map_err(|e| e.to_string())
 }
 
 /// Creates and stores a single-use code for the authenticated request.

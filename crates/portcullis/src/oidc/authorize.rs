@@ -183,6 +183,7 @@ fn validate(
         response_mode: mode.to_string(),
         state: get("state").map(str::to_string),
         issuer: issuer.to_string(),
+        after: Vec::new(),
     };
     let known_mode = get("response_mode")
         .filter(|m| RESPONSE_MODES.contains(m))
@@ -231,6 +232,11 @@ fn validate(
         code_challenge_method: get("code_challenge")
             .map(|_| get("code_challenge_method").unwrap_or("plain").to_string()),
         login_hint: None,
+        // `AuthorizationEndpoint`: the alias is the part before `:` (the rest is the action's
+        // parameter, which no action here takes).
+        kc_action: get("kc_action")
+            .filter(|a| !a.is_empty())
+            .map(|a| a.split(':').next().unwrap_or(a).to_string()),
     };
     Ok((request, reply))
 }

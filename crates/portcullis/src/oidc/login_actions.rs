@@ -92,7 +92,7 @@ pub async fn authenticate(
     browser::resume(&browser, &code, pending, &fields).await
 }
 
-/// POST of the update-password form (required action `UPDATE_PASSWORD`).
+/// POST of a required action's page (the action whose page the flow showed handles it).
 pub async fn required_action(
     State(state): State<AppState>,
     Path(realm): Path<String>,
@@ -104,13 +104,20 @@ pub async fn required_action(
         Ok(bound) => bound,
         Err(page) => return page,
     };
-    let issuer = issuer(&state, &snap, &headers, &uri);
-    let posted = required_action::NewPassword {
-        new: params.get("password-new").unwrap_or_default(),
-        confirm: params.get("password-confirm"),
+    let Some(issuer) = issuer(&state, &snap, &headers, &uri) else {
+        return error_page(StatusCode::BAD_REQUEST, "Invalid host.");
     };
-    let issuer = issuer.as_deref();
-    required_action::update_password(&state, &snap, &Oidc, issuer, &code, &pending, &posted).await
+    let reply = Reply::to(&pending.request, &issuer);
+    let base = state.base_url(&headers, &uri).unwrap_or_default();
+    let actions = required_action::Actions {
+        state: &state,
+        snap: &snap,
+        protocol: &Oidc,
+        reply: &reply,
+        base: &base,
+    };
+    let fields = |k: &str| params.get(k);
+    required_action::post(&actions, &code, pending, &fields).await
 }
 
 /// POST of the consent form: `accept=yes` grants, anything else refuses.

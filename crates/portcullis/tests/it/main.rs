@@ -43,6 +43,7 @@ mod password_blacklist;
 mod protection;
 mod realm_files;
 mod registration;
+mod required_actions;
 mod secrets;
 mod security;
 mod store;

@@ -3,10 +3,12 @@
 //! required action ([`required_action`]), consent ([`consent`], [`device_consent`]), and the
 //! end of the login ([`respond`]). The answer to the client is the [`super::Protocol`]'s.
 
+pub mod configure_totp;
 pub mod consent;
 pub mod device_consent;
 pub mod otp;
 pub mod password;
+pub mod profile_actions;
 pub mod required_action;
 pub mod respond;
 pub mod sso;

@@ -1,110 +1,485 @@
-//! The required action `UPDATE_PASSWORD`: after a correct password, the user sets a new one
-//! under the realm's password policy; the new Argon2id hash replaces the old credential.
+//! POST /realms/{realm}/login-actions/required-action
+//! The login's required actions (Keycloak's `AuthenticationManager.actionRequired` and
+//! `RequiredActionContext`): once the flow has authenticated the user, the user's required
+//! actions (and those the flow's authenticators set for this login, as the OTP form's
+//! `CONFIGURE_TOTP`) run one by one in the realm's priority order, each only when the realm has
+//! it enabled (`requiredActions`). Each shows its page; its post comes back here, to the action
+//! whose page was shown and to no other. When none is left the login completes.
+//!
+//! Built in: `UPDATE_PASSWORD` (here), `CONFIGURE_TOTP` ([`super::configure_totp`]),
+//! `UPDATE_PROFILE`, `VERIFY_EMAIL` and `TERMS_AND_CONDITIONS` ([`super::profile_actions`]).
 
 use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::authn::pages::{error_page, html, internal_error, update_password_page};
 use crate::authn::reply::Reply;
-use crate::authn::{PendingLogin, Protocol};
+use crate::authn::{flow, PendingLogin, Protocol};
 use crate::clock::now;
 use crate::http::paths;
 use crate::policy::password::Refused;
 use crate::realm::snapshot::RealmSnapshot;
+use crate::representation::authentication::{
+    required_actions, RequiredActionProviderRepresentation,
+};
+use crate::representation::UserRepresentation;
+use crate::store::UserRow;
 use crate::users::parse_user;
 use crate::AppState;
 
 use super::respond::complete_login;
+use super::{configure_totp, profile_actions};
 
-/// What the update-password form posted.
-pub struct NewPassword<'a> {
-    /// `password-new`.
-    pub new: &'a str,
-    /// `password-confirm`.
-    pub confirm: Option<&'a str>,
+/// The actions this server runs at login.
+pub const SUPPORTED: &[&str] = &[
+    "CONFIGURE_TOTP",
+    "TERMS_AND_CONDITIONS",
+    "UPDATE_PASSWORD",
+    "UPDATE_PROFILE",
+    "VERIFY_EMAIL",
+];
+
+/// Keycloak's `KcActionStatus`, sent to the client as `kc_action_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KcActionStatus {
+    /// The action was done.
+    Success,
+    /// The user cancelled it (`cancel-aia`).
+    Cancelled,
+    /// It cannot run (unknown, disabled, or not application-initiated).
+    Error,
 }
 
-/// POST of the update-password form (`issuer` is `None` for an invalid host).
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn update_password(
-    state: &AppState,
-    snap: &RealmSnapshot,
-    protocol: &dyn Protocol,
-    issuer: Option<&str>,
-    session_code: &str,
-    pending: &PendingLogin,
-    posted: &NewPassword<'_>,
+impl KcActionStatus {
+    /// The parameter value (the enum's name lower-cased, as `OIDCLoginProtocol` sends it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KcActionStatus::Success => "success",
+            KcActionStatus::Cancelled => "cancelled",
+            KcActionStatus::Error => "error",
+        }
+    }
+}
+
+/// What is due at the end of a login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Due {
+    /// Nothing: the login completes.
+    Nothing,
+    /// This action's page.
+    Next(String),
+    /// An action this server cannot run.
+    Unsupported(String),
+}
+
+/// The realm's required action `alias`, when enabled: its place in the priority order.
+fn enabled(realm: &[RequiredActionProviderRepresentation], alias: &str) -> Option<usize> {
+    realm
+        .iter()
+        .position(|a| a.alias.as_deref() == Some(alias) && a.enabled != Some(false))
+}
+
+fn realm_actions(snap: &RealmSnapshot) -> Vec<RequiredActionProviderRepresentation> {
+    required_actions(&snap.rep).unwrap_or_default()
+}
+
+/// Whether the realm has `alias` registered and enabled.
+pub fn is_enabled(snap: &RealmSnapshot, alias: &str) -> bool {
+    enabled(&realm_actions(snap), alias).is_some()
+}
+
+/// The next action due: of the user's and the login's actions, those the realm has enabled,
+/// in the realm's priority order (`AuthenticationManager.sortRequiredActionsByPriority`; an
+/// unknown or disabled one is skipped, as Keycloak skips it, and stays on the user).
+pub fn due(snap: &RealmSnapshot, user: &[String], login: &[String]) -> Due {
+    due_in(&realm_actions(snap), user, login)
+}
+
+fn due_in(
+    realm: &[RequiredActionProviderRepresentation],
+    user: &[String],
+    login: &[String],
+) -> Due {
+    let mut found: Vec<(usize, &String)> = user
+        .iter()
+        .chain(login)
+        .filter_map(|a| enabled(realm, a).map(|p| (p, a)))
+        .collect();
+    found.sort();
+    match found.first() {
+        None => Due::Nothing,
+        Some((_, a)) if SUPPORTED.contains(&a.as_str()) => Due::Next((*a).clone()),
+        Some((_, a)) => Due::Unsupported((*a).clone()),
+    }
+}
+
+/// What a required action's login needs.
+pub struct Actions<'a> {
+    /// The server.
+    pub state: &'a AppState,
+    /// The realm.
+    pub snap: &'a RealmSnapshot,
+    /// The protocol that answers the client.
+    pub protocol: &'a dyn Protocol,
+    /// Where and how to answer.
+    pub reply: &'a Reply,
+    /// The server's base URL (links in mails).
+    pub base: &'a str,
+}
+
+/// The outcome of a posted action.
+pub enum Posted {
+    /// Done: the action is dropped and the next one runs.
+    Done,
+    /// The page again, with its error.
+    Again(String),
+    /// The page again, as it was.
+    Stay,
+    /// This page (rendered by the action: the posted values and their errors).
+    Page(String),
+    /// The login ends with this answer.
+    End(Response),
+}
+
+/// The page of an action: the pending login it may change (a secret kept between requests).
+pub(crate) async fn page(
+    a: &Actions<'_>,
+    alias: &str,
+    pending: &mut PendingLogin,
+    row: &UserRow,
+    user: &UserRepresentation,
+    code: &str,
+    error: Option<&str>,
+) -> Result<String, Response> {
+    let action = paths::url("", paths::REQUIRED_ACTION, &a.snap.name);
+    Ok(match alias {
+        "UPDATE_PASSWORD" => update_password_page(a.snap, &action, code, error),
+        "CONFIGURE_TOTP" => configure_totp::page(a.snap, &action, code, pending, user, error),
+        "TERMS_AND_CONDITIONS" => profile_actions::terms_page(a.snap, &action, code),
+        "UPDATE_PROFILE" => profile_actions::profile_page(a.snap, &action, code, user, error),
+        "VERIFY_EMAIL" => {
+            profile_actions::verify_email_page(a, &action, code, pending, row, user, error).await?
+        }
+        _ => return Err(internal_error()),
+    })
+}
+
+/// The flow authenticated `user_id`: runs the next action due, or completes the login. `code`
+/// is the pending login's, `None` when no page was shown yet.
+pub async fn proceed(
+    a: &Actions<'_>,
+    code: Option<&str>,
+    mut pending: PendingLogin,
+    user_id: &str,
 ) -> Response {
-    let (new, confirm) = (posted.new, posted.confirm);
-    let Some(user_id) = pending.pending_user.as_deref() else {
-        return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
-    };
-    let Some(issuer) = issuer else {
-        return error_page(StatusCode::BAD_REQUEST, "Invalid host.");
-    };
-    let action = paths::url("", paths::REQUIRED_ACTION, &snap.name);
-    let again = |msg: &str| {
-        html(
-            StatusCode::OK,
-            update_password_page(snap, &action, session_code, Some(msg)),
-        )
-    };
-    if new.is_empty() {
-        return again("Please specify password.");
+    loop {
+        let Ok(Some(row)) = a.state.store.user_by_id(&a.snap.id, user_id).await else {
+            return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+        };
+        let Ok(user) = parse_user(&row) else {
+            return internal_error();
+        };
+        let mut login = pending.session_actions.clone();
+        // An application-initiated action runs after the login's own; one this server cannot
+        // run (unknown, disabled, not application-initiated) answers `kc_action_status=error`.
+        if let Some(kc) = pending.request.kc_action.clone() {
+            if pending.kc_action_status.is_none() && !login.contains(&kc) {
+                if AIA.contains(&kc.as_str()) && is_enabled(a.snap, &kc) {
+                    login.push(kc);
+                } else {
+                    pending.kc_action_status = Some(KcActionStatus::Error.as_str().into());
+                }
+            }
+        }
+        let user_actions = user.required_actions.clone().unwrap_or_default();
+        let alias = match due(a.snap, &user_actions, &login) {
+            Due::Nothing => return done(a, code, &pending, user_id).await,
+            Due::Unsupported(_) => {
+                return error_page(StatusCode::BAD_REQUEST, super::password::UNSUPPORTED_ACTION)
+            }
+            Due::Next(alias) => alias,
+        };
+        // `VerifyEmail.requiredActionChallenge`: nothing to do for a verified (or absent)
+        // address.
+        let verified =
+            user.email_verified == Some(true) || user.email.as_deref().is_none_or(str::is_empty);
+        if alias == "VERIFY_EMAIL" && verified {
+            if let Err(r) = drop_action(a, user_id, &alias).await {
+                return r;
+            }
+            pending.session_actions.retain(|x| *x != alias);
+            if pending.request.kc_action.as_deref() == Some(alias.as_str()) {
+                pending.kc_action_status = Some(KcActionStatus::Success.as_str().into());
+            }
+            continue;
+        }
+        pending.pending_user = Some(user_id.to_string());
+        pending.required_action = Some(alias.clone());
+        return show(a, code, pending, &row, &user, &alias, None).await;
     }
-    if confirm != Some(new) {
-        return again("Passwords don't match.");
+}
+
+/// The actions that may be application-initiated (`initiatedActionSupport`).
+pub const AIA: &[&str] = &[
+    "CONFIGURE_TOTP",
+    "UPDATE_PASSWORD",
+    "UPDATE_PROFILE",
+    "VERIFY_EMAIL",
+];
+
+/// No action left: the login completes (a new SSO session), or for an application-initiated
+/// action in an existing session, that session answers; `kc_action_status` and `kc_action`
+/// go along (`OIDCLoginProtocol.authenticated`).
+async fn done(
+    a: &Actions<'_>,
+    code: Option<&str>,
+    pending: &PendingLogin,
+    user_id: &str,
+) -> Response {
+    let mut reply = a.reply.clone();
+    if let Some(kc) = &pending.request.kc_action {
+        let status = pending
+            .kc_action_status
+            .clone()
+            .unwrap_or_else(|| KcActionStatus::Error.as_str().into());
+        reply.after = vec![
+            ("kc_action_status".into(), status),
+            ("kc_action".into(), kc.clone()),
+        ];
     }
-    if let Err(r) = replace_password(state, snap, user_id, new, &again).await {
-        return r;
+    if let Some((sid, auth_time)) = pending.flow.sso.clone() {
+        if let Some(c) = code {
+            let _ = a.state.store.delete_auth_session(c).await;
+        }
+        let who = crate::authn::Authenticated {
+            sid,
+            user_id: user_id.to_string(),
+            auth_time,
+        };
+        return super::consent::code_or_consent(a.state, a.snap, a.protocol, pending, &reply, &who)
+            .await;
     }
-    let reply = Reply::to(&pending.request, issuer);
     complete_login(
-        state,
-        snap,
-        protocol,
+        a.state,
+        a.snap,
+        a.protocol,
         &reply,
-        session_code,
+        code.unwrap_or_default(),
         pending,
         user_id,
     )
     .await
 }
 
-/// Checks the new password against the policy (a refusal shows the form again), stores it,
-/// and drops the required action.
-async fn replace_password(
-    state: &AppState,
-    snap: &RealmSnapshot,
-    user_id: &str,
-    new: &str,
-    again: impl Fn(&str) -> Response,
-) -> Result<(), Response> {
-    let row = match state.store.user_by_id(&snap.id, user_id).await {
-        Ok(Some(r)) => r,
-        _ => return Err(error_page(StatusCode::BAD_REQUEST, "Invalid Request.")),
+/// Renders an action's page and stores the pending login under its code (a new one bound to
+/// this browser when there is none yet).
+async fn show(
+    a: &Actions<'_>,
+    code: Option<&str>,
+    mut pending: PendingLogin,
+    row: &UserRow,
+    user: &UserRepresentation,
+    alias: &str,
+    error: Option<&str>,
+) -> Response {
+    let store = a.state.store.as_ref();
+    let lifespan = a.snap.settings.access_code_lifespan_login.max(600);
+    let code = match code {
+        Some(c) => c.to_string(),
+        None => crate::crypto::random_alphanumeric(40),
+    };
+    let body = match page(a, alias, &mut pending, row, user, &code, error).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if let Err(r) = flow::replace_flow(store, &a.snap.id, &code, &pending, lifespan).await {
+        return r;
+    }
+    let page = html(StatusCode::OK, body);
+    crate::authn::cookies::with_flow_cookie(
+        page,
+        &paths::url("", paths::REALM, &a.snap.name),
+        &code,
+        a.reply.secure(),
+    )
+}
+
+/// A posted form's fields.
+pub type Fields<'a> = &'a (dyn Fn(&str) -> Option<&'a str> + Sync);
+
+/// POST of a required action's page: the action whose page was shown handles it.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn post(
+    a: &Actions<'_>,
+    code: &str,
+    mut pending: PendingLogin,
+    f: Fields<'_>,
+) -> Response {
+    let Some(user_id) = pending.pending_user.clone() else {
+        return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    };
+    let Ok(Some(row)) = a.state.store.user_by_id(&a.snap.id, &user_id).await else {
+        return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    };
+    let Ok(user) = parse_user(&row) else {
+        return internal_error();
+    };
+    // Rows from before the other actions existed were all UPDATE_PASSWORD.
+    let alias = pending
+        .required_action
+        .clone()
+        .unwrap_or_else(|| "UPDATE_PASSWORD".into());
+    let is_kc_action = pending.request.kc_action.as_deref() == Some(alias.as_str());
+    let enforced = user.required_actions.iter().flatten().any(|x| *x == alias)
+        || pending.session_actions.contains(&alias);
+    if is_kc_action && !enforced && f("cancel-aia").is_some() {
+        // `RequiredActionContextResult`: cancelling an application-initiated action that the
+        // user does not also have to do ends the login with `kc_action_status=cancelled`.
+        pending.kc_action_status = Some(KcActionStatus::Cancelled.as_str().into());
+        return proceed(a, Some(code), pending, &user_id).await;
+    }
+    let outcome = match alias.as_str() {
+        "UPDATE_PASSWORD" => update_password(a, &row, f).await,
+        "CONFIGURE_TOTP" => configure_totp::post(a, &mut pending, &row, &user, f).await,
+        "TERMS_AND_CONDITIONS" => profile_actions::terms_post(a, &pending, &row, f).await,
+        "UPDATE_PROFILE" => profile_actions::profile_post(a, &row, &user, f, code).await,
+        "VERIFY_EMAIL" => profile_actions::verify_email_post(a, &mut pending, &row, &user).await,
+        _ => Posted::End(error_page(StatusCode::BAD_REQUEST, "Invalid Request.")),
+    };
+    match outcome {
+        Posted::Done => {
+            if let Err(r) = drop_action(a, &user_id, &alias).await {
+                return r;
+            }
+            pending.session_actions.retain(|x| *x != alias);
+            pending.required_action = None;
+            if is_kc_action {
+                pending.kc_action_status = Some(KcActionStatus::Success.as_str().into());
+            }
+            proceed(a, Some(code), pending, &user_id).await
+        }
+        Posted::Again(msg) => show(a, Some(code), pending, &row, &user, &alias, Some(&msg)).await,
+        Posted::Stay => show(a, Some(code), pending, &row, &user, &alias, None).await,
+        Posted::Page(body) => {
+            let lifespan = a.snap.settings.access_code_lifespan_login.max(600);
+            let store = a.state.store.as_ref();
+            if let Err(r) = flow::replace_flow(store, &a.snap.id, code, &pending, lifespan).await {
+                return r;
+            }
+            html(StatusCode::OK, body)
+        }
+        Posted::End(r) => {
+            let _ = a.state.store.delete_auth_session(code).await;
+            r
+        }
+    }
+}
+
+/// Removes `alias` from the user's required actions (read again: the action may have changed
+/// the user).
+async fn drop_action(a: &Actions<'_>, user_id: &str, alias: &str) -> Result<(), Response> {
+    let Ok(Some(mut row)) = a.state.store.user_by_id(&a.snap.id, user_id).await else {
+        return Err(internal_error());
     };
     let mut user = parse_user(&row).map_err(|_| internal_error())?;
-    let policy = snap.rep.password_policy.as_deref().unwrap_or_default();
-    let rules = match crate::policy::password::parse_resolved(policy, &snap.blacklists).await {
+    let Some(list) = user.required_actions.as_mut() else {
+        return Ok(());
+    };
+    if !list.iter().any(|x| x == alias) {
+        return Ok(());
+    }
+    list.retain(|x| x != alias);
+    row.representation = serde_json::to_string(&user).map_err(|_| internal_error())?;
+    a.state
+        .store
+        .update_user(&a.snap.id, &row)
+        .await
+        .map_err(|_| internal_error())
+}
+
+/// Stores a changed user.
+pub(crate) async fn save(
+    a: &Actions<'_>,
+    row: &UserRow,
+    user: &UserRepresentation,
+) -> Result<(), Response> {
+    let mut updated = row.clone();
+    updated.representation = serde_json::to_string(user).map_err(|_| internal_error())?;
+    a.state
+        .store
+        .update_user(&a.snap.id, &updated)
+        .await
+        .map_err(|_| internal_error())
+}
+
+/// `UPDATE_PASSWORD`: `password-new` and `password-confirm`, checked against the realm's
+/// password policy; the new Argon2id hash replaces the old credential.
+async fn update_password(a: &Actions<'_>, row: &UserRow, f: Fields<'_>) -> Posted {
+    let new = f("password-new").unwrap_or_default();
+    if new.is_empty() {
+        return Posted::Again("Please specify password.".into());
+    }
+    if f("password-confirm") != Some(new) {
+        return Posted::Again("Passwords don't match.".into());
+    }
+    let Ok(mut user) = parse_user(row) else {
+        return Posted::End(internal_error());
+    };
+    let policy = a.snap.rep.password_policy.as_deref().unwrap_or_default();
+    let rules = match crate::policy::password::parse_resolved(policy, &a.snap.blacklists).await {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!(realm = %snap.name, error = %e, "invalid password policy");
-            return Err(internal_error());
+            tracing::error!(realm = %a.snap.name, error = %e, "invalid password policy");
+            return Posted::End(internal_error());
         }
     };
     match crate::policy::password::replace_password(&mut user, new, &rules, now() * 1000).await {
         Ok(()) => {}
-        Err(Refused::Policy(msg)) => return Err(again(&msg)),
-        Err(Refused::Internal) => return Err(internal_error()),
+        Err(Refused::Policy(msg)) => return Posted::Again(msg),
+        Err(Refused::Internal) => return Posted::End(internal_error()),
     }
-    if let Some(a) = user.required_actions.as_mut() {
-        a.retain(|x| x != "UPDATE_PASSWORD");
+    match save(a, row, &user).await {
+        Ok(()) => Posted::Done,
+        Err(r) => Posted::End(r),
     }
-    let mut updated = row.clone();
-    updated.representation = serde_json::to_string(&user).map_err(|_| internal_error())?;
-    if state.store.update_user(&snap.id, &updated).await.is_err() {
-        return Err(internal_error());
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn realm(actions: serde_json::Value) -> Vec<RequiredActionProviderRepresentation> {
+        let rep =
+            serde_json::from_value(json!({"realm": "r", "requiredActions": actions})).unwrap();
+        required_actions(&rep).unwrap()
     }
-    Ok(())
+
+    #[test]
+    fn due_follows_the_realm_priority_and_skips_disabled_ones() {
+        let s = realm(json!([
+            {"alias": "VERIFY_EMAIL", "providerId": "VERIFY_EMAIL", "enabled": true, "priority": 50},
+            {"alias": "CONFIGURE_TOTP", "providerId": "CONFIGURE_TOTP", "enabled": true, "priority": 10},
+            {"alias": "TERMS_AND_CONDITIONS", "providerId": "TERMS_AND_CONDITIONS", "enabled": false, "priority": 20},
+            {"alias": "delete_account", "providerId": "delete_account", "enabled": true, "priority": 5}
+        ]));
+        let user = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            due_in(&s, &user(&["VERIFY_EMAIL", "CONFIGURE_TOTP"]), &[]),
+            Due::Next("CONFIGURE_TOTP".into())
+        );
+        assert_eq!(
+            due_in(&s, &user(&["TERMS_AND_CONDITIONS", "VERIFY_EMAIL"]), &[]),
+            Due::Next("VERIFY_EMAIL".into())
+        );
+        assert_eq!(
+            due_in(&s, &user(&["TERMS_AND_CONDITIONS", "nope"]), &[]),
+            Due::Nothing
+        );
+        assert_eq!(
+            due_in(&s, &[], &user(&["delete_account"])),
+            Due::Unsupported("delete_account".into())
+        );
+    }
 }
