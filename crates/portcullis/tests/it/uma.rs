@@ -42,7 +42,7 @@ async fn admin_call(server: &TestServer, token: &str, method: &str, path: &str, 
 /// Admin API, the `*-read` permissions `AFFIRMATIVE`.
 async fn seeded(backend: Backend) -> Option<(Data, TestServer)> {
     let data = Data::new(backend).await?;
-    let server = start_with(&data, &[realm_json()]).await;
+    let server = start_with_clock(&data, &[realm_json()]).await;
     let admin = admin_token(&server).await;
     let (s, v, h) = call(
         &server,
@@ -614,4 +614,161 @@ async fn uma_discovery() {
     let (s, _) = get_json(&server.url("/realms/nope/.well-known/uma2-configuration")).await;
     assert_eq!(s, 404);
     data.cleanup().await;
+}
+
+/// `rpt`: a previous RPT's permissions are evaluated again with the ones asked
+/// (`AuthorizationTokenService.createPermissions`), `upgraded` says whether all are kept; a
+/// forged RPT is refused (`invalid_rpt`), an expired one or an access token that is no RPT
+/// contributes nothing.
+async fn rpt_upgrade(backend: Backend) {
+    let Some((data, server)) = seeded(backend).await else {
+        return;
+    };
+    let member = user_token(&server, "member").await;
+    let (s, v) = uma(
+        &server,
+        &member,
+        &[("audience", RS), ("permission", "event#event:read")],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["upgraded"], json!(false));
+    let first = v["access_token"].as_str().unwrap().to_string();
+
+    // Upgrade: the new RPT holds the old permission and the new one.
+    let (s, v) = uma(
+        &server,
+        &member,
+        &[
+            ("audience", RS),
+            ("permission", "ticket#ticket:read"),
+            ("rpt", &first),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["upgraded"], json!(true), "{v}");
+    let perms = &jwt::payload(v["access_token"].as_str().unwrap())["authorization"]["permissions"];
+    assert_eq!(scopes_of(perms, "event"), ["event:read"], "{perms}");
+    assert_eq!(scopes_of(perms, "ticket"), ["ticket:read"], "{perms}");
+    assert_eq!(perms.as_array().unwrap().len(), 2, "{perms}");
+
+    // The RPT alone: only its permissions are evaluated, not everything.
+    let (s, v) = uma(
+        &server,
+        &member,
+        &[
+            ("audience", RS),
+            ("rpt", &first),
+            ("response_mode", "permissions"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(scopes_of(&v, "event"), ["event:read"]);
+
+    // Permissions are evaluated again, not copied: the admin's RPT with event:manage does not
+    // give the member event:manage.
+    let boss = user_token(&server, "boss").await;
+    let (s, v) = uma(
+        &server,
+        &boss,
+        &[("audience", RS), ("permission", "event#event:manage")],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let boss_rpt = v["access_token"].as_str().unwrap().to_string();
+    let (s, v) = uma(
+        &server,
+        &member,
+        &[
+            ("audience", RS),
+            ("permission", "event#event:read"),
+            ("rpt", &boss_rpt),
+            ("response_mode", "permissions"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(scopes_of(&v, "event"), ["event:read"], "{v}");
+    let (s, v) = uma(&server, &member, &[("audience", RS), ("rpt", &boss_rpt)]).await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            json!({"error": "access_denied", "error_description": "not_authorized"})
+        )
+    );
+
+    // A forged RPT: Keycloak's `invalid_rpt`.
+    let mut parts: Vec<&str> = first.split('.').collect();
+    let forged_sig = "AAAA".repeat(20);
+    parts[2] = &forged_sig;
+    let forged = parts.join(".");
+    for bad in [forged.as_str(), "not-a-jwt"] {
+        let (s, v) = uma(
+            &server,
+            &member,
+            &[
+                ("audience", RS),
+                ("permission", "event#event:read"),
+                ("rpt", bad),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (s, v),
+            (
+                403,
+                json!({"error": "invalid_rpt", "error_description": "RPT signature is invalid"})
+            )
+        );
+    }
+    // An access token that is no RPT carries no permission: alone it is denied.
+    let (s, v) = uma(&server, &member, &[("audience", RS), ("rpt", &member)]).await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            json!({"error": "access_denied", "error_description": "not_authorized"})
+        )
+    );
+
+    // An expired RPT contributes nothing.
+    advance_clock(&server, 3600).await;
+    let member = user_token(&server, "member").await;
+    let (s, v) = uma(&server, &member, &[("audience", RS), ("rpt", &first)]).await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            json!({"error": "access_denied", "error_description": "not_authorized"})
+        )
+    );
+    let (s, v) = uma(
+        &server,
+        &member,
+        &[
+            ("audience", RS),
+            ("permission", "ticket#ticket:read"),
+            ("rpt", &first),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["upgraded"], json!(false), "{v}");
+    let perms = &jwt::payload(v["access_token"].as_str().unwrap())["authorization"]["permissions"];
+    assert_eq!(perms.as_array().unwrap().len(), 1, "{perms}");
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn rpt_upgrade_sqlite() {
+    rpt_upgrade(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn rpt_upgrade_postgres() {
+    rpt_upgrade(Backend::Postgres).await;
 }
