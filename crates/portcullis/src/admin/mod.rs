@@ -24,6 +24,7 @@ pub mod initial_access;
 pub mod jackson;
 pub mod organizations;
 pub mod partial_import;
+pub mod permission_tickets;
 pub mod protection;
 pub mod realms;
 pub mod role_mappings;
@@ -349,4 +350,5 @@ pub fn routes() -> Router<AppState> {
         .merge(identity_providers::routes())
         .merge(authz::routes())
         .merge(protection::routes())
+        .merge(permission_tickets::routes())
 }

@@ -11,6 +11,7 @@ mod flows;
 pub(crate) mod login_failures;
 pub(crate) mod organizations;
 pub mod outage;
+pub(crate) mod permission_tickets;
 mod postgres;
 mod realms;
 mod registration;
@@ -35,6 +36,7 @@ pub use organizations::{
     MemberQuery, MemberRow, MembershipType, NewOrganization, OrgConflict, OrgWriteError,
     OrganizationDomain, OrganizationQuery, OrganizationRow, OrganizationStore,
 };
+pub use permission_tickets::{PermissionTicketRow, PermissionTicketStore, TicketFilter};
 pub use postgres::PostgresStore;
 pub use realms::{RealmStore, RealmVersion, Resealed, StoredRealm, Write};
 pub use registration::{InitialAccessMatch, InitialAccessRow, RegistrationStore};
@@ -128,6 +130,7 @@ pub trait Store:
     + OrganizationStore
     + EventStore
     + AuthzStore
+    + PermissionTicketStore
     + AuditStore
     + Send
     + Sync

@@ -388,6 +388,17 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     {
         identity.id = client_uuid.to_string();
     }
+    // Granted permission tickets are permissions of their requester.
+    let tickets = if rs.has_user_managed_resources() {
+        store.permission_tickets(&ctx.snap.id, &rs.id).await?
+    } else {
+        Vec::new()
+    };
+    identity.granted_tickets = tickets
+        .iter()
+        .filter(|t| t.requester == identity.id && t.granted_timestamp.is_some())
+        .map(|t| (t.resource_id.clone(), t.scope_id.clone()))
+        .collect();
     let mut permissions: Vec<String> = ticket
         .as_ref()
         .map(|t| t.permissions.clone())
@@ -435,6 +446,12 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     } else {
         authz::evaluate_request(&rs, &identity, &req)
     };
+    // `submit_request` (default true) counts only with a ticket (`isSubmitRequest`): the
+    // requester asks the owners of owner-managed resources for what the ticket names.
+    let submit = ticket.is_some() && ctx.params.get("submit_request") != Some("false");
+    if let (true, Some(t)) = (submit, &ticket) {
+        submit_requests(ctx, &rs, &identity.id, &t.permissions, &tickets).await?;
+    }
     let denied =
         granted.is_empty() || (previous.is_some() && !all_asked_granted(&requested, &granted));
     if denied {
@@ -442,7 +459,11 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         return Err(err(
             StatusCode::FORBIDDEN,
             "access_denied",
-            "not_authorized",
+            if submit {
+                "request_submitted"
+            } else {
+                "not_authorized"
+            },
         ));
     }
     match response_mode {
@@ -475,6 +496,56 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
             .await
         }
     }
+}
+
+/// `PermissionTicketAwareDecisionResultCollector.onComplete`: a ticket (not granted) per
+/// asked scope of each owner-managed resource of another user, unless the requester has one.
+async fn submit_requests(
+    ctx: &GrantContext<'_>,
+    rs: &ResourceServer,
+    requester: &str,
+    permissions: &[String],
+    existing: &[crate::store::PermissionTicketRow],
+) -> Result<(), OAuthError> {
+    let asked: Vec<(String, Vec<String>)> = permissions
+        .iter()
+        .map(|p| match p.split_once('#') {
+            Some((r, s)) => (
+                r.to_string(),
+                s.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ),
+            None => (p.clone(), Vec::new()),
+        })
+        .collect();
+    let store = ctx.state.store.as_ref();
+    for (resource, owner, scope) in rs.ticket_requests(requester, &asked) {
+        let have = existing
+            .iter()
+            .any(|t| t.resource_id == resource && t.requester == requester && t.scope_id == scope);
+        if have {
+            continue;
+        }
+        let row = crate::store::PermissionTicketRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            server_id: rs.id.clone(),
+            owner,
+            requester: requester.to_string(),
+            resource_id: resource,
+            scope_id: scope,
+            policy_id: None,
+            created_timestamp: ctx.now.saturating_mul(1000),
+            granted_timestamp: None,
+        };
+        match store.put_permission_ticket(&ctx.snap.id, &row).await {
+            // Another request created it meanwhile.
+            Ok(()) | Err(crate::store::StoreError::Unique(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// The compiled resource server of a client, from the cache when its stored version has not
@@ -610,6 +681,7 @@ fn identity(
         claims: token_claims.unwrap_or_default(),
         context,
         time: now,
+        granted_tickets: Vec::new(),
     }
 }
 
