@@ -10,6 +10,7 @@ pub mod attack_detection;
 pub mod auth;
 pub mod authentication;
 pub mod authz;
+pub mod authz_evaluate;
 pub mod certificates;
 pub mod client_scopes;
 pub mod client_sessions;

@@ -151,6 +151,14 @@ impl ResourceServer {
             .map(|&i| self.scopes[i].id.as_str())
     }
 
+    /// The ids of the resources of a `type` (any owner).
+    pub fn resource_ids_by_type(&self, kind: &str) -> Vec<&str> {
+        self.resources_by_type
+            .get(kind)
+            .map(|v| v.iter().map(|&i| self.resources[i].id.as_str()).collect())
+            .unwrap_or_default()
+    }
+
     /// The ids of the resources with this name (any owner).
     pub fn resource_ids_by_name(&self, name: &str) -> Vec<&str> {
         self.resources_by_name

@@ -580,7 +580,7 @@ async fn resource_server(
 }
 
 /// The id of a role, from the realm document.
-fn role_id(rep: &RealmRepresentation, role: &Role) -> Option<String> {
+pub(crate) fn role_id(rep: &RealmRepresentation, role: &Role) -> Option<String> {
     let roles = rep.roles.as_ref()?;
     match role {
         Role::Realm(name) => roles
@@ -621,7 +621,7 @@ fn group_chain(rep: &RealmRepresentation, path: &str) -> Vec<GroupRef> {
 
 /// Keycloak's `KeycloakIdentity` for the requester: roles the token would carry and the
 /// user's effective roles (read live), groups, the client, the client scopes, the claims.
-fn identity(
+pub(crate) fn identity(
     snap: &RealmSnapshot,
     client: &ClientRepresentation,
     user: &UserRepresentation,
