@@ -432,7 +432,7 @@ mod tests {
         assert_eq!(status, "DENY");
         let names: Vec<&str> = results
             .iter()
-            .map(|r| r["resource"]["name"].as_str().unwrap())
+            .map(|r| r["resource"]["name"].as_str().unwrap_or_default())
             .collect();
         assert_eq!(
             names,

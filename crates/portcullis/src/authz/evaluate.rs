@@ -386,11 +386,7 @@ pub(crate) fn ticket_grants(
             continue;
         }
         match sid.as_ref().and_then(|s| rs.scope_by_id.get(s)) {
-            Some(&s) if t.scopes.contains(&s) => {
-                if !scopes.contains(&s) {
-                    scopes.push(s);
-                }
-            }
+            Some(&s) if t.scopes.contains(&s) && !scopes.contains(&s) => scopes.push(s),
             Some(_) => {}
             None if sid.is_none() => whole = true,
             None => {}
