@@ -3,7 +3,7 @@
 //! `PolicyService`, `PolicyTypeService`, `PolicyResourceService`, `PermissionService`):
 //! settings, export (`/settings`) and `/import`; resources, scopes, policies and permissions
 //! (generic and typed: `policy/{type}`, `permission/{type}`), their searches, associations
-//! and the providers. `policy/evaluate` is not served yet (it needs the policy engine).
+//! and the providers. `policy/evaluate` is in `authz_evaluate.rs`.
 //!
 //! Each write loads the client's resource server ([`crate::realm::authz::Server`]), changes it
 //! in memory with Keycloak's checks, and writes the difference in one transaction that bumps
@@ -91,7 +91,10 @@ fn empty(status: StatusCode) -> AdminError {
     AdminError::Empty(status)
 }
 
-fn client<'a>(snap: &'a RealmSnapshot, id: &str) -> AdminResult<&'a ClientRepresentation> {
+pub(super) fn client<'a>(
+    snap: &'a RealmSnapshot,
+    id: &str,
+) -> AdminResult<&'a ClientRepresentation> {
     crate::realm::edit::client(&snap.rep, id)
         .ok_or_else(|| AdminError::not_found("Could not find client"))
 }
@@ -1389,6 +1392,10 @@ pub fn routes() -> Router<AppState> {
             routing::get(search_policy),
         )
         .route(paths::ADMIN_AUTHZ_POLICY_PROVIDERS, routing::get(providers))
+        .route(
+            paths::ADMIN_AUTHZ_POLICY_EVALUATE,
+            routing::post(super::authz_evaluate::evaluate),
+        )
         .route(
             paths::ADMIN_AUTHZ_POLICY,
             routing::get(get_policy)

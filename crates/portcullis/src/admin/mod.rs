@@ -10,6 +10,7 @@ pub mod attack_detection;
 pub mod auth;
 pub mod authentication;
 pub mod authz;
+pub mod authz_evaluate;
 pub mod certificates;
 pub mod client_scopes;
 pub mod client_sessions;
@@ -25,6 +26,7 @@ pub mod jackson;
 pub mod org_invitations;
 pub mod organizations;
 pub mod partial_import;
+pub mod permission_tickets;
 pub mod protection;
 pub mod realms;
 pub mod role_mappings;
@@ -351,4 +353,5 @@ pub fn routes() -> Router<AppState> {
         .merge(identity_providers::routes())
         .merge(authz::routes())
         .merge(protection::routes())
+        .merge(permission_tickets::routes())
 }

@@ -35,22 +35,26 @@ use crate::AppState;
 /// The caller of the Protection API: the realm, the verified token, the resource server's
 /// client and the caller's identity id (`KeycloakIdentity.getId`: the client's UUID for the
 /// resource server's own service account, else the token's subject).
-struct Caller {
-    snap: Arc<RealmSnapshot>,
-    issuer: String,
-    claims: Map<String, Value>,
-    client_uuid: String,
-    client_id: String,
-    identity: String,
+pub(super) struct Caller {
+    pub(super) snap: Arc<RealmSnapshot>,
+    pub(super) issuer: String,
+    pub(super) claims: Map<String, Value>,
+    pub(super) client_uuid: String,
+    pub(super) client_id: String,
+    pub(super) identity: String,
 }
 
-fn denied(status: StatusCode, error: &str, description: impl Into<String>) -> AdminError {
+pub(super) fn denied(
+    status: StatusCode,
+    error: &str,
+    description: impl Into<String>,
+) -> AdminError {
     AdminError::OAuth(status, error.to_string(), description.into())
 }
 
 /// `ProtectionService.createIdentity`: a valid access token of the realm whose client is a
 /// resource server; with `protection`, the token must carry that client's `uma_protection`.
-async fn caller(
+pub(super) async fn caller(
     state: &AppState,
     realm: &str,
     headers: &HeaderMap,

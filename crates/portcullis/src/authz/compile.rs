@@ -217,6 +217,7 @@ impl ResourceServer {
                 kind,
                 uris: r.uris.clone().unwrap_or_default(),
                 scopes,
+                owner_managed: r.owner_managed_access == Some(true),
             });
         }
         let mut uris: Vec<(String, usize)> = Vec::new();
@@ -437,6 +438,9 @@ fn compile_policy(
         resource_type = config(p, "defaultResourceType").map(str::to_string);
     }
     Ok(Policy {
+        id: p.id.clone().unwrap_or_default(),
+        kind: p.kind.clone().unwrap_or_default(),
+        description: p.description.clone(),
         name,
         logic,
         strategy: strategy(p.decision_strategy.as_deref())?,
@@ -454,6 +458,9 @@ fn uma_children(p: &PolicyRepresentation) -> Result<Vec<Policy>, CompileError> {
     let mut out = Vec::new();
     let mut push = |suffix: &str, rule: Rule| {
         out.push(Policy {
+            id: String::new(),
+            kind: suffix.to_string(),
+            description: None,
             name: format!("{name}/{suffix}"),
             logic: Logic::Positive,
             strategy: DecisionStrategy::Unanimous,

@@ -44,7 +44,7 @@ pub fn decision(rs: &ResourceServer, identity: &Identity, asked: &[Asked]) -> bo
 }
 
 /// A `ResourcePermission`: a resource (or none, for scopes no resource has) and its scopes.
-struct Target {
+pub(crate) struct Target {
     resource: Option<usize>,
     scopes: Vec<usize>,
 }
@@ -350,6 +350,72 @@ fn evaluate_target(
     if rs.enforcement == EnforcementMode::Disabled {
         return permit(rs, t);
     }
+    let by_policies = evaluate_policies(rs, identity, t, memo, found);
+    match (by_policies, ticket_grants(rs, identity, t)) {
+        (p, None) => p,
+        (None, Some(tickets)) => Some(tickets),
+        (Some(mut p), Some(tickets)) => {
+            for s in tickets {
+                if !p.contains(&s) {
+                    p.push(s);
+                }
+            }
+            Some(p)
+        }
+    }
+}
+
+/// The scopes granted tickets give the requester on an owner-managed resource of a user
+/// (`DefaultPolicyEvaluator`: granted tickets are evaluated as a permission that grants): the
+/// asked scopes the tickets name, all of them for a ticket without scope. `None` when no
+/// granted ticket covers what is asked.
+pub(crate) fn ticket_grants(
+    rs: &ResourceServer,
+    identity: &Identity,
+    t: &Target,
+) -> Option<Vec<usize>> {
+    let r = t.resource?;
+    let res = &rs.resources[r];
+    if !res.owner_managed || res.owner == rs.id || identity.granted_tickets.is_empty() {
+        return None;
+    }
+    let mut scopes: Vec<usize> = Vec::new();
+    let mut whole = false;
+    for (rid, sid) in &identity.granted_tickets {
+        if *rid != res.id {
+            continue;
+        }
+        match sid.as_ref().and_then(|s| rs.scope_by_id.get(s)) {
+            Some(&s) if t.scopes.contains(&s) && !scopes.contains(&s) => scopes.push(s),
+            Some(_) => {}
+            None if sid.is_none() => whole = true,
+            None => {}
+        }
+    }
+    if whole {
+        return Some(t.scopes.clone());
+    }
+    if scopes.is_empty() {
+        return None;
+    }
+    // The resource's scope order.
+    Some(
+        t.scopes
+            .iter()
+            .copied()
+            .filter(|s| scopes.contains(s))
+            .collect(),
+    )
+}
+
+/// The permissions' verdict on a target, without tickets.
+fn evaluate_policies(
+    rs: &ResourceServer,
+    identity: &Identity,
+    t: &Target,
+    memo: &mut [Option<bool>],
+    found: &mut Vec<usize>,
+) -> Option<Vec<usize>> {
     applicable(rs, t, found);
     if found.is_empty() {
         // Nothing applies: PERMISSIVE grants, ENFORCING denies.
@@ -492,4 +558,142 @@ fn collect(rs: &ResourceServer, t: &Target, results: &[(usize, bool)]) -> Option
         return None;
     }
     Some(ordered)
+}
+
+/// One policy's part in a decision, for the admin evaluation tool
+/// (`PolicyEvaluationResponse.PolicyResultRepresentation`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyTrace {
+    /// Policy id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `type`.
+    pub kind: String,
+    /// Description.
+    pub description: Option<String>,
+    /// `decisionStrategy`.
+    pub strategy: DecisionStrategy,
+    /// Whether it granted (a permission: by its strategy; a policy: `logic` applied).
+    pub granted: bool,
+    /// Names of the resources it names.
+    pub resources: Vec<String>,
+    /// Names of the scopes it names.
+    pub scopes: Vec<String>,
+    /// Its associated policies' parts.
+    pub associated: Vec<PolicyTrace>,
+}
+
+/// One evaluated `ResourcePermission` (`EvaluationResultRepresentation` before grouping).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetTrace {
+    /// (id, name) of the resource; none for scopes no resource has.
+    pub resource: Option<(String, String)>,
+    /// Its own scope names, for a resource permission's `scopes`.
+    pub resource_scopes: Vec<String>,
+    /// (id, name) of the scopes evaluated.
+    pub scopes: Vec<(String, String)>,
+    /// (id, name) of the granted scopes; `None` when denied.
+    pub granted: Option<Vec<(String, String)>>,
+    /// The permissions that applied.
+    pub policies: Vec<PolicyTrace>,
+}
+
+/// [`evaluate`] with its reasons: per target, the permissions that applied, each with its
+/// associated policies and their outcomes (Keycloak's `EvaluationDecisionCollector`).
+pub fn evaluate_traced(
+    rs: &ResourceServer,
+    identity: &Identity,
+    asked: &[Asked],
+) -> Vec<TargetTrace> {
+    let req = Request {
+        asked,
+        limit: None,
+        include_resource_name: true,
+    };
+    let mut memo: Vec<Option<bool>> = vec![None; rs.policies.len()];
+    let mut found: Vec<usize> = Vec::new();
+    let pair = |s: usize| (rs.scopes[s].id.clone(), rs.scopes[s].name.clone());
+    let mut out = Vec::new();
+    for t in targets(rs, identity, &req) {
+        let granted = evaluate_target(rs, identity, &t, &mut memo, &mut found);
+        applicable(rs, &t, &mut found);
+        let policies = found
+            .clone()
+            .into_iter()
+            .filter(|&p| !rs.policies[p].associated.is_empty())
+            .map(|p| trace(rs, identity, p, true, &mut memo, 0))
+            .collect();
+        out.push(TargetTrace {
+            resource: t
+                .resource
+                .map(|r| (rs.resources[r].id.clone(), rs.resources[r].name.clone())),
+            resource_scopes: t
+                .resource
+                .map(|r| {
+                    rs.resources[r]
+                        .scopes
+                        .iter()
+                        .map(|&s| rs.scopes[s].name.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            scopes: t.scopes.iter().map(|&s| pair(s)).collect(),
+            granted: granted.map(|g| g.into_iter().map(pair).collect()),
+            policies,
+        });
+    }
+    out
+}
+
+/// A policy's trace; `permission`: decided by its strategy over its associated policies
+/// (as [`evaluate_target`]) rather than by [`effect`].
+fn trace(
+    rs: &ResourceServer,
+    identity: &Identity,
+    p: usize,
+    permission: bool,
+    memo: &mut [Option<bool>],
+    depth: usize,
+) -> PolicyTrace {
+    let policy = &rs.policies[p];
+    let granted = if permission {
+        let grants = policy
+            .associated
+            .iter()
+            .filter(|&&a| effect(rs, identity, a, memo))
+            .count();
+        decide(policy.strategy, grants, policy.associated.len())
+    } else {
+        effect(rs, identity, p, memo)
+    };
+    // Aggregates cannot form cycles (refused when saved); the bound is a guard.
+    let associated = if depth < 16 {
+        policy
+            .associated
+            .iter()
+            .map(|&a| trace(rs, identity, a, false, memo, depth + 1))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    PolicyTrace {
+        id: policy.id.clone(),
+        name: policy.name.clone(),
+        kind: policy.kind.clone(),
+        description: policy.description.clone(),
+        strategy: policy.strategy,
+        granted,
+        resources: policy
+            .resources
+            .iter()
+            .map(|&r| rs.resources[r].name.clone())
+            .collect(),
+        scopes: policy
+            .scopes
+            .iter()
+            .map(|&s| rs.scopes[s].name.clone())
+            .collect(),
+        associated,
+    }
 }

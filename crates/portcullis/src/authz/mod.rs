@@ -23,7 +23,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use compile::{aggregate_cycle, CompileError};
-pub use evaluate::{decision, evaluate, evaluate_request, Request};
+pub use evaluate::{
+    decision, evaluate, evaluate_request, evaluate_traced, PolicyTrace, Request, TargetTrace,
+};
 pub use path::{normalize_uri, PathMatcher};
 pub use request::{resolve_permissions, AskError, ResourceFormat};
 
@@ -101,6 +103,8 @@ pub(crate) struct Resource {
     pub kind: Option<String>,
     pub uris: Vec<String>,
     pub scopes: Vec<usize>,
+    /// `ownerManagedAccess`.
+    pub owner_managed: bool,
 }
 
 /// A compiled scope.
@@ -113,6 +117,11 @@ pub(crate) struct Scope {
 /// A compiled policy or permission.
 #[derive(Debug, Clone)]
 pub(crate) struct Policy {
+    /// Id (empty for the rules compiled out of a `uma` policy).
+    pub id: String,
+    /// `type`.
+    pub kind: String,
+    pub description: Option<String>,
     pub name: String,
     pub logic: Logic,
     pub strategy: DecisionStrategy,
@@ -142,12 +151,83 @@ impl ResourceServer {
             .map(|&i| self.scopes[i].id.as_str())
     }
 
+    /// The ids of the resources of a `type` (any owner).
+    pub fn resource_ids_by_type(&self, kind: &str) -> Vec<&str> {
+        self.resources_by_type
+            .get(kind)
+            .map(|v| v.iter().map(|&i| self.resources[i].id.as_str()).collect())
+            .unwrap_or_default()
+    }
+
     /// The ids of the resources with this name (any owner).
     pub fn resource_ids_by_name(&self, name: &str) -> Vec<&str> {
         self.resources_by_name
             .get(name)
             .map(|v| v.iter().map(|&i| self.resources[i].id.as_str()).collect())
             .unwrap_or_default()
+    }
+
+    /// Whether a resource is owner-managed and owned by a user (not the server): the only
+    /// resources permission tickets apply to.
+    pub fn has_user_managed_resources(&self) -> bool {
+        self.resources
+            .iter()
+            .any(|r| r.owner_managed && r.owner != self.id)
+    }
+
+    /// `PermissionTicketAwareDecisionResultCollector.onComplete` (`submit_request`): for
+    /// each permission of a ticket (a resource id or name and scope names), when the resource
+    /// is owner-managed and owned by a user other than the requester, the tickets to request:
+    /// (resource id, owner, scope id) per asked scope (all the resource's scopes when none is
+    /// asked; no scope when it has none). Unknown resources and scopes are skipped.
+    pub fn ticket_requests(
+        &self,
+        requester: &str,
+        permissions: &[(String, Vec<String>)],
+    ) -> Vec<(String, String, Option<String>)> {
+        let mut out = Vec::new();
+        for (resource, names) in permissions {
+            let found = self.resource_by_id.get(resource).copied().or_else(|| {
+                self.resources_by_name.get(resource).and_then(|v| {
+                    v.iter()
+                        .copied()
+                        .find(|&i| self.resources[i].owner == requester)
+                })
+            });
+            let Some(r) = found else { continue };
+            let res = &self.resources[r];
+            if !res.owner_managed || res.owner == requester || res.owner == self.id {
+                continue;
+            }
+            let scopes: Vec<Option<String>> = if names.is_empty() {
+                res.scopes
+                    .iter()
+                    .map(|&s| Some(self.scopes[s].id.clone()))
+                    .collect()
+            } else {
+                names
+                    .iter()
+                    .filter_map(|n| {
+                        self.scope_by_name
+                            .get(n)
+                            .or_else(|| self.scope_by_id.get(n))
+                            .map(|&s| Some(self.scopes[s].id.clone()))
+                    })
+                    .collect()
+            };
+            let scopes = if scopes.is_empty() && names.is_empty() {
+                vec![None]
+            } else {
+                scopes
+            };
+            for s in scopes {
+                let t = (res.id.clone(), res.owner.clone(), s);
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+        }
+        out
     }
 
     /// The number of resources, scopes and policies (permissions included).
@@ -196,6 +276,9 @@ pub struct Identity {
     pub context: BTreeMap<String, Vec<String>>,
     /// The evaluation time, seconds since the epoch (time policies read it in UTC).
     pub time: i64,
+    /// Granted permission tickets of this requester: (resource id, scope id; none for the
+    /// whole resource). Keycloak evaluates them as permissions on owner-managed resources.
+    pub granted_tickets: Vec<(String, Option<String>)>,
 }
 
 /// What a request asks for, resolved to ids.

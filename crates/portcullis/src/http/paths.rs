@@ -315,6 +315,9 @@ pub const ADMIN_AUTHZ_POLICY_SEARCH: &str =
 /// `GET` (`admin/authz`).
 pub const ADMIN_AUTHZ_POLICY_PROVIDERS: &str =
     "/admin/realms/{realm}/clients/{id}/authz/resource-server/{family}/providers";
+/// `POST` (`admin/authz_evaluate`): the evaluation tool.
+pub const ADMIN_AUTHZ_POLICY_EVALUATE: &str =
+    "/admin/realms/{realm}/clients/{id}/authz/resource-server/policy/evaluate";
 /// `GET` `POST` `PUT` `DELETE` (`admin/authz`): a policy by id, or a type.
 pub const ADMIN_AUTHZ_POLICY: &str =
     "/admin/realms/{realm}/clients/{id}/authz/resource-server/{family}/{a}";

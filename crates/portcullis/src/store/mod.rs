@@ -12,6 +12,7 @@ pub(crate) mod invitations;
 pub(crate) mod login_failures;
 pub(crate) mod organizations;
 pub mod outage;
+pub(crate) mod permission_tickets;
 mod postgres;
 mod realms;
 mod registration;
@@ -37,6 +38,7 @@ pub use organizations::{
     MemberQuery, MemberRow, MembershipType, NewOrganization, OrgConflict, OrgWriteError,
     OrganizationDomain, OrganizationQuery, OrganizationRow, OrganizationStore,
 };
+pub use permission_tickets::{PermissionTicketRow, PermissionTicketStore, TicketFilter};
 pub use postgres::PostgresStore;
 pub use realms::{RealmStore, RealmVersion, Resealed, StoredRealm, Write};
 pub use registration::{InitialAccessMatch, InitialAccessRow, RegistrationStore};
@@ -140,6 +142,7 @@ pub trait Store:
     + InvitationStore
     + EventStore
     + AuthzStore
+    + PermissionTicketStore
     + AuditStore
     + Send
     + Sync

@@ -596,6 +596,7 @@ macro_rules! impl_store {
         $crate::store::invitations::impl_invitations!($store, $db);
         $crate::store::events::impl_events!($store, $db);
         $crate::store::authz::impl_authz!($store, $db);
+        $crate::store::permission_tickets::impl_permission_tickets!($store, $db);
         $crate::store::audit::impl_audit!($store, $db);
     };
 }

@@ -445,7 +445,16 @@ async fn permission_tickets() {
     assert_eq!((s, v), (200, json!({"result": true})));
     // Carol has no permission.
     let carol = user_token(&server, "spa", "carol").await;
+    // With a ticket, `submit_request` defaults to true: Keycloak answers `request_submitted`.
     let (s, v) = uma(&server, Some(&carol), None, &[("ticket", &t)]).await;
+    assert_eq!((s, v), (403, oauth("access_denied", "request_submitted")));
+    let (s, v) = uma(
+        &server,
+        Some(&carol),
+        None,
+        &[("ticket", &t), ("submit_request", "false")],
+    )
+    .await;
     assert_eq!((s, v), (403, oauth("access_denied", "not_authorized")));
     // `edit` is not shared.
     let t_edit = ticket(
@@ -455,7 +464,7 @@ async fn permission_tickets() {
     )
     .await;
     let (s, v) = uma(&server, Some(&bob), None, &[("ticket", &t_edit)]).await;
-    assert_eq!((s, v), (403, oauth("access_denied", "not_authorized")));
+    assert_eq!((s, v), (403, oauth("access_denied", "request_submitted")));
 
     // A ticket whose signature is not the realm's.
     let mut parts: Vec<String> = t.split('.').map(str::to_string).collect();
@@ -818,4 +827,404 @@ async fn uma_policies() {
     assert_eq!(q("").await, 0);
     assert!(carol.len() > 10);
     data.cleanup().await;
+}
+
+/// `GET/POST/PUT/DELETE .../permission/ticket` and the UMA grant's `submit_request`: a
+/// denied requester's tickets, the owner granting one, the grant then allowing that scope.
+async fn stored_tickets(backend: Backend) {
+    let Some((data, server)) = setup(backend).await else {
+        return;
+    };
+    let pat = pat_of(&server, "store").await;
+    let (s, album, _) = call(
+        &server,
+        "POST",
+        &ps(REALM, "/resource_set"),
+        Some(&pat),
+        Some(
+            json!({"name": "album", "owner": "alice", "ownerManagedAccess": true,
+                    "resource_scopes": ["view", "edit"]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{album}");
+    let album_id = album["_id"].as_str().unwrap().to_string();
+    let alice_id = album["owner"]["id"].as_str().unwrap().to_string();
+    let scope_id = |name: &str| {
+        album["resource_scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == json!(name))
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (view, edit) = (scope_id("view"), scope_id("edit"));
+    let base = ps(REALM, "/permission/ticket");
+    let list = |q: &str| {
+        let path = format!("{base}{q}");
+        let server = &server;
+        let pat = pat.clone();
+        async move {
+            let (s, v, _) = call(server, "GET", &path, Some(&pat), None).await;
+            assert_eq!(s, 200, "{path}: {v}");
+            v.as_array().unwrap().clone()
+        }
+    };
+    assert!(list("").await.is_empty());
+
+    // Carol is denied with a ticket: one ticket per asked scope, 403 request_submitted.
+    let t = ticket(
+        &server,
+        &pat,
+        json!([{"resource_id": album_id, "resource_scopes": ["view", "edit"]}]),
+    )
+    .await;
+    let carol = user_token(&server, "spa", "carol").await;
+    for _ in 0..2 {
+        let (s, v) = uma(&server, Some(&carol), None, &[("ticket", &t)]).await;
+        assert_eq!((s, v), (403, oauth("access_denied", "request_submitted")));
+    }
+    let all = list("").await;
+    assert_eq!(all.len(), 2, "{all:?}");
+    let carol_id = all[0]["requester"].as_str().unwrap().to_string();
+    for t in &all {
+        assert_eq!(t["owner"], json!(alice_id));
+        assert_eq!(t["resource"], json!(album_id));
+        assert_eq!(t["granted"], json!(false));
+        assert!(t.get("resourceName").is_none(), "{t}");
+    }
+    let mut scopes: Vec<&str> = all.iter().map(|t| t["scope"].as_str().unwrap()).collect();
+    scopes.sort();
+    let mut want = vec![view.as_str(), edit.as_str()];
+    want.sort();
+    assert_eq!(scopes, want);
+    // Names, filters, paging.
+    let named = list("?returnNames=true&scopeId=view").await;
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert_eq!(named[0]["scope"], json!(view));
+    assert_eq!(named[0]["scopeName"], "view");
+    assert_eq!(named[0]["resourceName"], "album");
+    assert_eq!(named[0]["requesterName"], "carol");
+    assert_eq!(named[0]["ownerName"], "alice");
+    assert_eq!(list(&format!("?scopeId={edit}")).await.len(), 1);
+    assert_eq!(list("?requester=carol").await.len(), 2);
+    assert_eq!(list(&format!("?requester={carol_id}")).await.len(), 2);
+    assert_eq!(list("?requester=bob").await.len(), 0);
+    assert_eq!(list("?owner=alice").await.len(), 2);
+    assert_eq!(list(&format!("?resourceId={album_id}")).await.len(), 2);
+    assert_eq!(list("?resourceId=nope").await.len(), 0);
+    assert_eq!(list("?granted=true").await.len(), 0);
+    assert_eq!(list("?granted=false").await.len(), 2);
+    assert_eq!(list("?max=1").await.len(), 1);
+    assert_eq!(list("?first=1").await.len(), 1);
+    // submit_request=false records nothing.
+    let (s, v) = uma(
+        &server,
+        Some(&carol),
+        None,
+        &[("ticket", &t), ("submit_request", "false")],
+    )
+    .await;
+    assert_eq!((s, v), (403, oauth("access_denied", "not_authorized")));
+    assert_eq!(list("").await.len(), 2);
+
+    // Alice (a token of the resource server's client) grants `view`.
+    let view_ticket = list(&format!("?scopeId={view}")).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let alice = user_token(&server, "store", "alice").await;
+    let (s, v, _) = call(
+        &server,
+        "PUT",
+        &base,
+        Some(&alice),
+        Some(json!({"id": view_ticket, "granted": true})),
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    let granted = list("?granted=true").await;
+    assert_eq!(granted.len(), 1);
+    assert_eq!(granted[0]["scope"], json!(view));
+    // The granted ticket is carol's permission: view, not edit.
+    let (s, v) = uma(
+        &server,
+        Some(&carol),
+        None,
+        &[("ticket", &t), ("response_mode", "permissions")],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v,
+        json!([{"rsid": album_id, "rsname": "album", "scopes": ["view"]}])
+    );
+    let (s, v) = uma(
+        &server,
+        Some(&carol),
+        None,
+        &[
+            ("audience", "store"),
+            ("permission", &format!("{album_id}#edit")),
+            ("submit_request", "false"),
+        ],
+    )
+    .await;
+    assert_eq!((s, v), (403, oauth("access_denied", "not_authorized")));
+    // Not bob's.
+    let bob = user_token(&server, "spa", "bob").await;
+    let (s, v) = uma(
+        &server,
+        Some(&bob),
+        None,
+        &[("ticket", &t), ("submit_request", "false")],
+    )
+    .await;
+    assert_eq!((s, v), (403, oauth("access_denied", "not_authorized")));
+
+    // `granted: false` deletes the ticket (here by the resource server).
+    let edit_ticket = list(&format!("?scopeId={edit}")).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, v, _) = call(
+        &server,
+        "PUT",
+        &base,
+        Some(&pat),
+        Some(json!({"id": edit_ticket, "granted": false})),
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    assert_eq!(list("").await.len(), 1);
+
+    // The owner creates a granted ticket for bob.
+    let (s, v, _) = call(
+        &server,
+        "POST",
+        &base,
+        Some(&alice),
+        Some(
+            json!({"resource": album_id, "scopeName": "edit", "requesterName": "bob",
+                    "granted": true}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["granted"], json!(true));
+    assert_eq!(v["owner"], json!(alice_id));
+    assert_eq!(v["scope"], json!(edit));
+    let bob_ticket = v["id"].as_str().unwrap().to_string();
+    let (s, v) = uma(
+        &server,
+        Some(&bob),
+        None,
+        &[
+            ("audience", "store"),
+            ("permission", &format!("{album_id}#edit")),
+            ("response_mode", "decision"),
+        ],
+    )
+    .await;
+    assert_eq!((s, v), (200, json!({"result": true})));
+
+    // Bad input, each with Keycloak's body.
+    let (s, other, _) = call(
+        &server,
+        "POST",
+        &ps(REALM, "/resource_set"),
+        Some(&pat),
+        Some(json!({"name": "other", "resource_scopes": ["share"]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{other}");
+    let cases: Vec<(&str, Value, u16, &str, String)> = vec![
+        (
+            "alice",
+            json!({"resource": album_id, "scopeName": "edit", "requesterName": "bob"}),
+            400,
+            "invalid_permission",
+            "Permission already exists".into(),
+        ),
+        (
+            "alice",
+            json!({"id": "x", "resource": album_id, "scopeName": "edit", "requesterName": "bob"}),
+            400,
+            "invalid_permission",
+            "created permissions should not have id".into(),
+        ),
+        (
+            "alice",
+            json!({"scopeName": "edit", "requesterName": "bob"}),
+            400,
+            "invalid_permission",
+            "created permissions should have resource".into(),
+        ),
+        (
+            "alice",
+            json!({"resource": album_id, "requesterName": "bob"}),
+            400,
+            "invalid_permission",
+            "created permissions should have scope or scopeName".into(),
+        ),
+        (
+            "alice",
+            json!({"resource": "nope", "scopeName": "edit", "requesterName": "bob"}),
+            400,
+            "invalid_resource_id",
+            "Resource set with id [nope] does not exists in this server.".into(),
+        ),
+        (
+            "alice",
+            json!({"resource": album_id, "scopeName": "nope", "requesterName": "bob"}),
+            400,
+            "invalid_scope",
+            "Scope [nope] is invalid".into(),
+        ),
+        (
+            "alice",
+            json!({"resource": album_id, "scope": "nope", "requesterName": "bob"}),
+            400,
+            "invalid_scope",
+            "Scope [nope] is invalid".into(),
+        ),
+        (
+            "alice",
+            json!({"resource": album_id, "scopeName": "share", "requesterName": "bob"}),
+            400,
+            "invalid_resource_id",
+            format!("Resource set with id [{album_id}] does not have Scope [share]"),
+        ),
+        (
+            "alice",
+            json!({"resource": album_id, "scopeName": "view", "requesterName": "nobody"}),
+            400,
+            "invalid_permission",
+            "Requester does not exists in this server as user.".into(),
+        ),
+        (
+            "pat",
+            json!({"resource": album_id, "scopeName": "view", "requesterName": "bob"}),
+            403,
+            "not_authorised",
+            format!("permissions for [{album_id}] can be only created by the owner"),
+        ),
+    ];
+    for (who, body, status, error, description) in cases {
+        let token = if who == "pat" { &pat } else { &alice };
+        let (s, v, _) = call(&server, "POST", &base, Some(token), Some(body.clone())).await;
+        assert_eq!((s, v), (status, oauth(error, &description)), "{body}");
+    }
+    // Another resource server's PAT does not see nor change this server's tickets.
+    let billing = pat_of(&server, "billing").await;
+    let (s, v, _) = call(&server, "GET", &base, Some(&billing), None).await;
+    assert_eq!((s, v), (200, json!([])));
+    let (s, v, _) = call(
+        &server,
+        "PUT",
+        &base,
+        Some(&billing),
+        Some(json!({"id": bob_ticket, "granted": true})),
+    )
+    .await;
+    assert_eq!((s, v), (400, oauth("invalid_request", "invalid_ticket")));
+    let (s, v, _) = call(
+        &server,
+        "DELETE",
+        &format!("{base}/{bob_ticket}"),
+        Some(&billing),
+        None,
+    )
+    .await;
+    assert_eq!((s, v), (400, oauth("invalid_request", "invalid_ticket")));
+    // A token of a client that is no resource server.
+    let (s, v, _) = call(&server, "GET", &base, Some(&carol), None).await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            oauth(
+                "invalid_clientId",
+                "Client application [spa] is not registered as a resource server."
+            )
+        )
+    );
+    // Only the owner, the requester or the resource server deletes; carol is none of them.
+    let carol_rs = user_token(&server, "store", "carol").await;
+    let (s, v, _) = call(
+        &server,
+        "DELETE",
+        &format!("{base}/{bob_ticket}"),
+        Some(&carol_rs),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            oauth(
+                "not_authorised",
+                &format!(
+                    "permissions for [{album_id}] can be deleted only by the owner, the requester, or the resource server"
+                )
+            )
+        )
+    );
+    let (s, v, _) = call(
+        &server,
+        "PUT",
+        &base,
+        Some(&carol_rs),
+        Some(json!({"id": bob_ticket, "granted": false, "resource": album_id})),
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            oauth(
+                "not_authorised",
+                &format!(
+                    "permissions for [{album_id}] can be updated only by the owner or by the resource server"
+                )
+            )
+        )
+    );
+    let bob_rs = user_token(&server, "store", "bob").await;
+    let (s, _, _) = call(
+        &server,
+        "DELETE",
+        &format!("{base}/{bob_ticket}"),
+        Some(&bob_rs),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    assert!(list("?requester=bob").await.is_empty());
+    // Deleting the resource removes its tickets.
+    let (s, _, _) = call(
+        &server,
+        "DELETE",
+        &ps(REALM, &format!("/resource_set/{album_id}")),
+        Some(&pat),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    assert!(list("").await.is_empty());
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn stored_tickets_sqlite() {
+    stored_tickets(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn stored_tickets_postgres() {
+    stored_tickets(Backend::Postgres).await;
 }

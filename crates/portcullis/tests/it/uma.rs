@@ -42,7 +42,7 @@ async fn admin_call(server: &TestServer, token: &str, method: &str, path: &str, 
 /// Admin API, the `*-read` permissions `AFFIRMATIVE`.
 async fn seeded(backend: Backend) -> Option<(Data, TestServer)> {
     let data = Data::new(backend).await?;
-    let server = start_with(&data, &[realm_json()]).await;
+    let server = start_with_clock(&data, &[realm_json()]).await;
     let admin = admin_token(&server).await;
     let (s, v, h) = call(
         &server,
@@ -613,5 +613,315 @@ async fn uma_discovery() {
     assert!(v.get("userinfo_endpoint").is_none(), "{v}");
     let (s, _) = get_json(&server.url("/realms/nope/.well-known/uma2-configuration")).await;
     assert_eq!(s, 404);
+    data.cleanup().await;
+}
+
+/// `rpt`: a previous RPT's permissions are evaluated again with the ones asked
+/// (`AuthorizationTokenService.createPermissions`), `upgraded` says whether all are kept; a
+/// forged RPT is refused (`invalid_rpt`), an expired one or an access token that is no RPT
+/// contributes nothing.
+async fn rpt_upgrade(backend: Backend) {
+    let Some((data, server)) = seeded(backend).await else {
+        return;
+    };
+    let member = user_token(&server, "member").await;
+    let (s, v) = uma(
+        &server,
+        &member,
+        &[("audience", RS), ("permission", "event#event:read")],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["upgraded"], json!(false));
+    let first = v["access_token"].as_str().unwrap().to_string();
+
+    // Upgrade: the new RPT holds the old permission and the new one.
+    let (s, v) = uma(
+        &server,
+        &member,
+        &[
+            ("audience", RS),
+            ("permission", "ticket#ticket:read"),
+            ("rpt", &first),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["upgraded"], json!(true), "{v}");
+    let perms = &jwt::payload(v["access_token"].as_str().unwrap())["authorization"]["permissions"];
+    assert_eq!(scopes_of(perms, "event"), ["event:read"], "{perms}");
+    assert_eq!(scopes_of(perms, "ticket"), ["ticket:read"], "{perms}");
+    assert_eq!(perms.as_array().unwrap().len(), 2, "{perms}");
+
+    // The RPT alone: only its permissions are evaluated, not everything.
+    let (s, v) = uma(
+        &server,
+        &member,
+        &[
+            ("audience", RS),
+            ("rpt", &first),
+            ("response_mode", "permissions"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(scopes_of(&v, "event"), ["event:read"]);
+
+    // Permissions are evaluated again, not copied: the admin's RPT with event:manage does not
+    // give the member event:manage.
+    let boss = user_token(&server, "boss").await;
+    let (s, v) = uma(
+        &server,
+        &boss,
+        &[("audience", RS), ("permission", "event#event:manage")],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let boss_rpt = v["access_token"].as_str().unwrap().to_string();
+    let (s, v) = uma(
+        &server,
+        &member,
+        &[
+            ("audience", RS),
+            ("permission", "event#event:read"),
+            ("rpt", &boss_rpt),
+            ("response_mode", "permissions"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(scopes_of(&v, "event"), ["event:read"], "{v}");
+    let (s, v) = uma(&server, &member, &[("audience", RS), ("rpt", &boss_rpt)]).await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            json!({"error": "access_denied", "error_description": "not_authorized"})
+        )
+    );
+
+    // A forged RPT: Keycloak's `invalid_rpt`.
+    let mut parts: Vec<&str> = first.split('.').collect();
+    let forged_sig = "AAAA".repeat(20);
+    parts[2] = &forged_sig;
+    let forged = parts.join(".");
+    for bad in [forged.as_str(), "not-a-jwt"] {
+        let (s, v) = uma(
+            &server,
+            &member,
+            &[
+                ("audience", RS),
+                ("permission", "event#event:read"),
+                ("rpt", bad),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (s, v),
+            (
+                403,
+                json!({"error": "invalid_rpt", "error_description": "RPT signature is invalid"})
+            )
+        );
+    }
+    // An access token that is no RPT carries no permission: alone it is denied.
+    let (s, v) = uma(&server, &member, &[("audience", RS), ("rpt", &member)]).await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            json!({"error": "access_denied", "error_description": "not_authorized"})
+        )
+    );
+
+    // An expired RPT contributes nothing.
+    advance_clock(&server, 3600).await;
+    let member = user_token(&server, "member").await;
+    let (s, v) = uma(&server, &member, &[("audience", RS), ("rpt", &first)]).await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            json!({"error": "access_denied", "error_description": "not_authorized"})
+        )
+    );
+    let (s, v) = uma(
+        &server,
+        &member,
+        &[
+            ("audience", RS),
+            ("permission", "ticket#ticket:read"),
+            ("rpt", &first),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["upgraded"], json!(false), "{v}");
+    let perms = &jwt::payload(v["access_token"].as_str().unwrap())["authorization"]["permissions"];
+    assert_eq!(perms.as_array().unwrap().len(), 1, "{perms}");
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn rpt_upgrade_sqlite() {
+    rpt_upgrade(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn rpt_upgrade_postgres() {
+    rpt_upgrade(Backend::Postgres).await;
+}
+
+/// `POST .../policy/evaluate` (the admin evaluation tool): Keycloak's
+/// `PolicyEvaluationResponse` for seed 000's resource server.
+#[tokio::test]
+async fn admin_policy_evaluate() {
+    let Some((data, server)) = seeded(Backend::Sqlite).await else {
+        return;
+    };
+    let admin = admin_token(&server).await;
+    let (s, clients, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/clients?clientId={RS}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let id = clients[0]["id"].as_str().unwrap().to_string();
+    let rs = |rest: &str| format!("/admin/realms/{REALM}/clients/{id}/authz/resource-server{rest}");
+    let (s, found, _) = call(
+        &server,
+        "GET",
+        &rs("/resource?name=event"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{found}");
+    let event = found[0]["_id"].as_str().unwrap().to_string();
+    let evaluate = |body: Value| {
+        let (server, admin, path) = (&server, &admin, rs("/policy/evaluate"));
+        async move {
+            let (s, v, _) = call(server, "POST", &path, Some(admin), Some(body)).await;
+            (s, v)
+        }
+    };
+    let both =
+        json!([{"_id": event, "scopes": [{"name": "event:read"}, {"name": "event:manage"}]}]);
+
+    // The member: read permitted, manage denied, with the reasons.
+    let (s, v) =
+        evaluate(json!({"userId": "member", "resources": both, "context": {"attributes": {}}}))
+            .await;
+    assert_eq!(s, 200, "{v}");
+    // A result is PERMIT once any of its scopes is granted (`grantPermission`).
+    assert_eq!(v["status"], "PERMIT", "{v}");
+    assert_eq!(v["entitlements"], json!(false));
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{v}");
+    let r = &results[0];
+    assert_eq!(r["resource"]["_id"], json!(event));
+    assert_eq!(r["resource"]["name"], "event with scopes [event:read]");
+    assert_eq!(r["status"], "PERMIT");
+    assert_eq!(r["allowedScopes"][0]["name"], "event:read");
+    assert_eq!(r["allowedScopes"].as_array().unwrap().len(), 1);
+    let policy = |name: &str| {
+        r["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["policy"]["name"] == json!(name))
+            .cloned()
+            .unwrap_or_else(|| panic!("{name}: {r}"))
+    };
+    let read = policy("event-read");
+    assert_eq!(read["status"], "PERMIT");
+    assert_eq!(read["policy"]["type"], "scope");
+    assert_eq!(read["policy"]["decisionStrategy"], "AFFIRMATIVE");
+    assert_eq!(read["policy"]["scopes"], json!(["event:read"]));
+    let assoc: Vec<(String, String)> = read["associatedPolicies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["policy"]["name"].as_str().unwrap().to_string(),
+                a["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        assoc.contains(&("policy-tenant-member".into(), "PERMIT".into())),
+        "{assoc:?}"
+    );
+    assert!(
+        assoc.contains(&("policy-tenant-admin".into(), "DENY".into())),
+        "{assoc:?}"
+    );
+    let manage = policy("event-manage");
+    assert_eq!(manage["status"], "DENY");
+    assert_eq!(manage["scopes"], json!(["event:manage"]));
+    assert_eq!(manage["associatedPolicies"][0]["policy"]["type"], "role");
+    let perms = &v["rpt"]["authorization"]["permissions"];
+    assert_eq!(scopes_of(perms, "event"), ["event:read"], "{v}");
+    assert_eq!(v["rpt"]["aud"], json!([RS]));
+
+    // The admin: everything permitted.
+    let (s, v) = evaluate(json!({"userId": "boss", "resources": both})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "PERMIT", "{v}");
+    assert_eq!(
+        v["results"][0]["allowedScopes"].as_array().unwrap().len(),
+        2
+    );
+    // No user, a realm role given: as the admin.
+    let (s, v) = evaluate(json!({"roleIds": ["TENANT_ADMIN"], "resources": both})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "PERMIT", "{v}");
+    // No user, no role: denied.
+    let (s, v) = evaluate(json!({"resources": both})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "DENY", "{v}");
+    assert_eq!(v["results"][0]["status"], "DENY");
+    assert_eq!(v["results"][0]["allowedScopes"], json!([]));
+    // By scope only, and everything when no resource is named.
+    let (s, v) =
+        evaluate(json!({"userId": "member", "resources": [{"scopes": [{"name": "order:read"}]}]}))
+            .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["results"][0]["resource"]["name"],
+        "order with scopes [order:read]"
+    );
+    let (s, v) = evaluate(json!({"userId": "member", "resources": []})).await;
+    assert_eq!(s, 200, "{v}");
+    let names: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["resource"]["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "event with scopes [event:read]",
+        "order with scopes [order:read]",
+        "ticket with scopes [ticket:read]",
+    ] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    // An unknown resource: Keycloak's failure.
+    let (s, v) = evaluate(json!({"userId": "member", "resources": [{"_id": "nope"}]})).await;
+    assert_eq!(
+        (s, v),
+        (
+            500,
+            json!({"error": "server_error", "error_description": "Error while evaluating permissions."})
+        )
+    );
+    // Not a JSON object.
+    let (s, _) = evaluate(json!([1])).await;
+    assert_eq!(s, 400);
     data.cleanup().await;
 }

@@ -8,8 +8,10 @@
 //! A permission `ticket` (from the Protection API's `permission` endpoint) names the resource
 //! server and the permissions asked.
 //!
-//! Not built (each answered with a 400 naming it): `claim_token`, `pct`, `rpt` (upgrade),
-//! `submit_request`.
+//! A previous RPT (`rpt`) is upgraded: its permissions are evaluated again with the ones
+//! asked, and `upgraded` says whether every one of them is still granted.
+//!
+//! Not built (each answered with a 400 naming it): `claim_token`, `pct`.
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
@@ -58,7 +60,7 @@ fn err(status: StatusCode, error: &'static str, d: impl Into<String>) -> OAuthEr
 }
 
 /// Parameters of Keycloak's grant this server does not implement: refused, never ignored.
-const UNSUPPORTED: &[&str] = &["claim_token", "pct", "rpt", "submit_request"];
+const UNSUPPORTED: &[&str] = &["claim_token", "pct"];
 
 /// A verified permission ticket (`PermissionTicketToken`): its resource server (`aud`) and
 /// its permissions as `permission` parameters (`<resource id>#<scope>,...`).
@@ -137,6 +139,128 @@ pub fn verify_ticket(
     })
 }
 
+/// A previous RPT passed as `rpt`, as `PermissionGrantType` reads it
+/// (`session.tokens().decode`: the signature only) and `AuthorizationTokenService` uses it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PreviousRpt {
+    /// `isActive()`: not expired, not before its `nbf`. An inactive RPT contributes nothing.
+    pub active: bool,
+    /// Its `authorization.permissions` as (resource id, scope names); empty for an access
+    /// token that is no RPT.
+    pub permissions: Vec<(String, Vec<String>)>,
+}
+
+/// Reads the `rpt` parameter: signed by one of the realm's keys, else 403 `invalid_rpt`
+/// `RPT signature is invalid` (`PermissionGrantType`). Keycloak does not refuse an expired
+/// RPT nor an access token without `authorization`: their permissions are not merged.
+pub fn read_rpt(
+    keys: &[crate::crypto::keys::RealmKey],
+    token: &str,
+    now: i64,
+) -> Result<PreviousRpt, OAuthError> {
+    let invalid = || {
+        err(
+            StatusCode::FORBIDDEN,
+            "invalid_rpt",
+            "RPT signature is invalid",
+        )
+    };
+    let parsed = crate::crypto::jws::parse(token).map_err(|_| invalid())?;
+    parsed.verify(keys).map_err(|_| invalid())?;
+    let c = parsed.claims;
+    let active = c.get("exp").and_then(Value::as_i64).is_none_or(|e| e > now)
+        && c.get("nbf")
+            .and_then(Value::as_i64)
+            .is_none_or(|n| n <= now);
+    let permissions = c
+        .get("authorization")
+        .and_then(|a| a.get("permissions"))
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|p| {
+                    let rsid = p.get("rsid")?.as_str()?.to_string();
+                    let scopes = p
+                        .get("scopes")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    Some((rsid, scopes))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(PreviousRpt {
+        active,
+        permissions,
+    })
+}
+
+/// `AuthorizationTokenService.createPermissions`' last step: an active previous RPT's
+/// permissions on resources of this server are evaluated again, their scopes added to a
+/// resource already asked (unknown resources and scopes are skipped).
+pub fn merge_rpt(rs: &ResourceServer, asked: &mut Vec<Asked>, previous: &PreviousRpt) {
+    if !previous.active {
+        return;
+    }
+    for (rsid, names) in &previous.permissions {
+        let Some(id) = rs.resource_id(rsid) else {
+            continue;
+        };
+        let ids: Vec<String> = names
+            .iter()
+            .filter_map(|n| rs.scope_id_by_name(n))
+            .map(str::to_string)
+            .collect();
+        let existing = asked.iter_mut().find_map(|a| match a {
+            Asked::Resource { resource, scopes } if resource == id => Some(scopes),
+            _ => None,
+        });
+        match existing {
+            // Asked with no scope: all of the resource's scopes already.
+            Some(scopes) if scopes.is_empty() => {}
+            Some(scopes) => {
+                for s in ids {
+                    if !scopes.contains(&s) {
+                        scopes.push(s);
+                    }
+                }
+            }
+            None => asked.push(Asked::Resource {
+                resource: id.to_string(),
+                scopes: ids,
+            }),
+        }
+    }
+}
+
+/// `AuthorizationTokenService.isGranted` with an RPT: every resource asked must be granted
+/// (Keycloak's `Permission` equality is the resource id).
+fn all_asked_granted(asked: &[Asked], granted: &[authz::Permission]) -> bool {
+    asked.iter().all(|a| match a {
+        Asked::Resource { resource, .. } => granted
+            .iter()
+            .any(|p| p.rsid.as_deref() == Some(resource.as_str())),
+        _ => true,
+    })
+}
+
+/// `isUpgraded`: every permission of the previous RPT is in the new one.
+fn upgraded(previous: Option<&PreviousRpt>, granted: &[authz::Permission]) -> bool {
+    previous.is_some_and(|p| {
+        p.permissions.iter().all(|(rsid, _)| {
+            granted
+                .iter()
+                .any(|g| g.rsid.as_deref() == Some(rsid.as_str()))
+        })
+    })
+}
+
 /// The grant.
 pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let store = ctx.state.store.as_ref();
@@ -197,6 +321,12 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     if !matches!(response_mode, None | Some("decision") | Some("permissions")) {
         return Err(OAuthError::invalid_request("Invalid response_mode"));
     }
+    let previous = match ctx.params.get("rpt") {
+        Some(t) => Some(read_rpt(&ctx.snap.keys, t, ctx.now).inspect_err(|_| {
+            ctx.fail(crate::events::errors::INVALID_REQUEST);
+        })?),
+        None => None,
+    };
     let row = store
         .user_by_id(&ctx.snap.id, &user_id)
         .await?
@@ -258,6 +388,17 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     {
         identity.id = client_uuid.to_string();
     }
+    // Granted permission tickets are permissions of their requester.
+    let tickets = if rs.has_user_managed_resources() {
+        store.permission_tickets(&ctx.snap.id, &rs.id).await?
+    } else {
+        Vec::new()
+    };
+    identity.granted_tickets = tickets
+        .iter()
+        .filter(|t| t.requester == identity.id && t.granted_timestamp.is_some())
+        .map(|t| (t.resource_id.clone(), t.scope_id.clone()))
+        .collect();
     let mut permissions: Vec<String> = ticket
         .as_ref()
         .map(|t| t.permissions.clone())
@@ -269,7 +410,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         },
         _ => ResourceFormat::Id,
     };
-    let asked = authz::resolve_permissions(
+    let mut asked = authz::resolve_permissions(
         &rs,
         &identity.id,
         &permissions,
@@ -277,6 +418,10 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         format,
     )
     .map_err(|e| err(StatusCode::BAD_REQUEST, e.error(), e.to_string()))?;
+    let requested = asked.clone();
+    if let Some(p) = &previous {
+        merge_rpt(&rs, &mut asked, p);
+    }
     let limit = match ctx.params.get("response_permissions_limit") {
         Some(v) => Some(v.parse::<usize>().map_err(|_| {
             OAuthError::invalid_request("Invalid value for response_permissions_limit")
@@ -286,7 +431,8 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let include_names = ctx.params.get("response_include_resource_name") != Some("false");
     let everything = [Asked::Everything];
     let req = authz::Request {
-        asked: if permissions.is_empty() {
+        // Everything only without permissions nor RPT (`evaluateAllPermissions`).
+        asked: if permissions.is_empty() && previous.is_none() {
             &everything
         } else {
             &asked
@@ -294,13 +440,30 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         limit,
         include_resource_name: include_names,
     };
-    let granted = authz::evaluate_request(&rs, &identity, &req);
-    if granted.is_empty() {
+    // An empty list asks for everything in the evaluator; here, with an RPT, it is nothing.
+    let granted = if req.asked.is_empty() {
+        Vec::new()
+    } else {
+        authz::evaluate_request(&rs, &identity, &req)
+    };
+    // `submit_request` (default true) counts only with a ticket (`isSubmitRequest`): the
+    // requester asks the owners of owner-managed resources for what the ticket names.
+    let submit = ticket.is_some() && ctx.params.get("submit_request") != Some("false");
+    if let (true, Some(t)) = (submit, &ticket) {
+        submit_requests(ctx, &rs, &identity.id, &t.permissions, &tickets).await?;
+    }
+    let denied =
+        granted.is_empty() || (previous.is_some() && !all_asked_granted(&requested, &granted));
+    if denied {
         ctx.fail(crate::events::errors::ACCESS_DENIED);
         return Err(err(
             StatusCode::FORBIDDEN,
             "access_denied",
-            "not_authorized",
+            if submit {
+                "request_submitted"
+            } else {
+                "not_authorized"
+            },
         ));
     }
     match response_mode {
@@ -319,9 +482,70 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         }
         None => {
             let authorization = json!({ "permissions": granted });
-            rpt(ctx, client, &row.id, &user, sid, &authorization, audience).await
+            let upgraded = upgraded(previous.as_ref(), &granted);
+            rpt(
+                ctx,
+                client,
+                &row.id,
+                &user,
+                sid,
+                &authorization,
+                audience,
+                upgraded,
+            )
+            .await
         }
     }
+}
+
+/// `PermissionTicketAwareDecisionResultCollector.onComplete`: a ticket (not granted) per
+/// asked scope of each owner-managed resource of another user, unless the requester has one.
+async fn submit_requests(
+    ctx: &GrantContext<'_>,
+    rs: &ResourceServer,
+    requester: &str,
+    permissions: &[String],
+    existing: &[crate::store::PermissionTicketRow],
+) -> Result<(), OAuthError> {
+    let asked: Vec<(String, Vec<String>)> = permissions
+        .iter()
+        .map(|p| match p.split_once('#') {
+            Some((r, s)) => (
+                r.to_string(),
+                s.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ),
+            None => (p.clone(), Vec::new()),
+        })
+        .collect();
+    let store = ctx.state.store.as_ref();
+    for (resource, owner, scope) in rs.ticket_requests(requester, &asked) {
+        let have = existing
+            .iter()
+            .any(|t| t.resource_id == resource && t.requester == requester && t.scope_id == scope);
+        if have {
+            continue;
+        }
+        let row = crate::store::PermissionTicketRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            server_id: rs.id.clone(),
+            owner,
+            requester: requester.to_string(),
+            resource_id: resource,
+            scope_id: scope,
+            policy_id: None,
+            created_timestamp: ctx.now.saturating_mul(1000),
+            granted_timestamp: None,
+        };
+        match store.put_permission_ticket(&ctx.snap.id, &row).await {
+            // Another request created it meanwhile.
+            Ok(()) | Err(crate::store::StoreError::Unique(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// The compiled resource server of a client, from the cache when its stored version has not
@@ -356,7 +580,7 @@ async fn resource_server(
 }
 
 /// The id of a role, from the realm document.
-fn role_id(rep: &RealmRepresentation, role: &Role) -> Option<String> {
+pub(crate) fn role_id(rep: &RealmRepresentation, role: &Role) -> Option<String> {
     let roles = rep.roles.as_ref()?;
     match role {
         Role::Realm(name) => roles
@@ -397,7 +621,7 @@ fn group_chain(rep: &RealmRepresentation, path: &str) -> Vec<GroupRef> {
 
 /// Keycloak's `KeycloakIdentity` for the requester: roles the token would carry and the
 /// user's effective roles (read live), groups, the client, the client scopes, the claims.
-fn identity(
+pub(crate) fn identity(
     snap: &RealmSnapshot,
     client: &ClientRepresentation,
     user: &UserRepresentation,
@@ -457,6 +681,7 @@ fn identity(
         claims: token_claims.unwrap_or_default(),
         context,
         time: now,
+        granted_tickets: Vec::new(),
     }
 }
 
@@ -471,6 +696,7 @@ async fn rpt(
     sid: Option<String>,
     authorization: &Value,
     audience: &str,
+    upgraded: bool,
 ) -> Result<Response, OAuthError> {
     let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, None)?;
     let notes = Map::new();
@@ -497,6 +723,6 @@ async fn rpt(
     let mut out = body(&issued, None, None, ctx.snap.not_before);
     out.remove("scope");
     out.remove("id_token");
-    out.insert("upgraded".into(), json!(false));
+    out.insert("upgraded".into(), json!(upgraded));
     Ok(json_response(out))
 }
