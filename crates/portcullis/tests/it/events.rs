@@ -963,3 +963,143 @@ async fn a_lockout_is_recorded_as_user_temporarily_disabled() {
     );
     data.cleanup().await;
 }
+
+/// The admin events of `realm` (at most 100, newest first).
+async fn admin_events_of(server: &TestServer, token: &str, realm: &str) -> Vec<Value> {
+    let (s, body, _) = call(
+        server,
+        "GET",
+        &format!("/admin/realms/{realm}/admin-events"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    body.as_array().cloned().unwrap_or_default()
+}
+
+/// Runs the expired-events sweep now (Keycloak's test-suite `clear-expired-events`).
+async fn clear_expired(server: &TestServer) {
+    let r = client()
+        .get(server.url("/realms/master/testing/clear-expired-events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+}
+
+/// Keycloak 24+'s realm attribute `adminEventsExpiration` (seconds) expires admin events and
+/// `eventsExpiration` login events, each on its own clock, when the sweep runs.
+async fn the_sweep_expires_login_and_admin_events_on_their_own_clocks(backend: Backend) {
+    let Some(data) = Data::new(backend).await else {
+        return;
+    };
+    let mut realm = ev_realm("exp", true);
+    realm["eventsExpiration"] = json!(120);
+    realm["adminEventsEnabled"] = json!(true);
+    let server = start_with_clock(&data, &[realm]).await;
+    let admin = admin_token(&server).await;
+    // Set through the Admin API as the admin console does: a realm attribute, a string.
+    let (s, body, _) = call(
+        &server,
+        "PUT",
+        "/admin/realms/exp",
+        Some(&admin),
+        Some(json!({"attributes": {"adminEventsExpiration": "60"}})),
+    )
+    .await;
+    assert_eq!(s, 204, "{body}");
+    let (_, rep, _) = call(&server, "GET", "/admin/realms/exp", Some(&admin), None).await;
+    assert_eq!(rep["attributes"]["adminEventsExpiration"], "60");
+    // Keycloak's RealmEventsConfigRepresentation does not carry it.
+    let (_, config, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/exp/events/config",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(config["eventsExpiration"], 120);
+    assert!(config.get("adminEventsExpiration").is_none(), "{config}");
+
+    assert_eq!(
+        password_grant(&server, "exp", "alice", "alice-pw").await.0,
+        200
+    );
+    events_at_least(&server, &admin, "/admin/realms/exp/events", "", 1).await;
+    events_at_least(&server, &admin, "/admin/realms/exp/admin-events", "", 1).await;
+    // Nothing is old yet: the sweep keeps both.
+    clear_expired(&server).await;
+    assert_eq!(admin_events_of(&server, &admin, "exp").await.len(), 1);
+
+    // 90 s on: the admin event (60 s) is gone, the login event (120 s) stays.
+    advance_clock(&server, 90).await;
+    let admin = admin_token(&server).await;
+    clear_expired(&server).await;
+    assert_eq!(
+        admin_events_of(&server, &admin, "exp").await,
+        Vec::<Value>::new()
+    );
+    let logins = events_at_least(&server, &admin, "/admin/realms/exp/events", "", 1).await;
+    assert_eq!(of_type(&logins, "LOGIN").len(), 1, "{logins:?}");
+    // A fresh admin event is kept by the same sweep.
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        "/admin/realms/exp",
+        Some(&admin),
+        Some(json!({"displayName": "Expiring"})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    events_at_least(&server, &admin, "/admin/realms/exp/admin-events", "", 1).await;
+    clear_expired(&server).await;
+    assert_eq!(admin_events_of(&server, &admin, "exp").await.len(), 1);
+
+    // 130 s on: the login event is past its 120 s; the admin event of 90 s is 40 s old.
+    advance_clock(&server, 130).await;
+    let admin = admin_token(&server).await;
+    clear_expired(&server).await;
+    let (_, logins, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/exp/events",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        of_type(logins.as_array().unwrap(), "LOGIN").len(),
+        0,
+        "{logins}"
+    );
+    let left = admin_events_of(&server, &admin, "exp").await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["operationType"], "UPDATE");
+
+    // An attribute that is not a positive number keeps admin events for good.
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        "/admin/realms/exp",
+        Some(&admin),
+        Some(json!({"attributes": {"adminEventsExpiration": "soon"}})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    advance_clock(&server, 1000).await;
+    let admin = admin_token(&server).await;
+    clear_expired(&server).await;
+    assert_eq!(admin_events_of(&server, &admin, "exp").await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_sweep_expires_login_and_admin_events_on_their_own_clocks_sqlite() {
+    the_sweep_expires_login_and_admin_events_on_their_own_clocks(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_sweep_expires_login_and_admin_events_on_their_own_clocks_postgres() {
+    the_sweep_expires_login_and_admin_events_on_their_own_clocks(Backend::Postgres).await;
+}
