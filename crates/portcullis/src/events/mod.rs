@@ -27,6 +27,7 @@ pub mod audit;
 pub mod context;
 pub mod counters;
 pub mod listeners;
+pub mod loki;
 pub mod time;
 pub mod types;
 pub mod writer;
@@ -47,7 +48,7 @@ pub const REALM_LISTENERS: &[&str] = &[JBOSS_LOGGING];
 
 /// Listeners configured for the whole server, which a realm may not name (Keycloak's "global"
 /// listeners).
-pub const GLOBAL_LISTENERS: &[&str] = &[listeners::JSON_LISTENER];
+pub const GLOBAL_LISTENERS: &[&str] = &[listeners::JSON_LISTENER, loki::LOKI_LISTENER];
 
 /// Longest detail value kept; longer ones are cut (Keycloak cuts stored details too).
 pub const MAX_DETAIL_CHARS: usize = 2048;
@@ -162,6 +163,8 @@ pub struct Events {
     audit: bool,
     /// The event metrics, when `/metrics` is served.
     counters: Option<counters::Counters>,
+    /// The Loki push listener's counters, when it is on.
+    loki: Option<std::sync::Arc<loki::LokiStats>>,
 }
 
 impl Events {
@@ -176,6 +179,7 @@ impl Events {
                 levels: (listeners::Level::Debug, listeners::Level::Warn),
                 audit: false,
                 counters: None,
+                loki: None,
             },
             rx,
         )
@@ -227,6 +231,17 @@ impl Events {
                 );
             }
         }
+    }
+
+    /// Shows the Loki push listener's counters on `/metrics`.
+    pub fn with_loki(mut self, stats: std::sync::Arc<loki::LokiStats>) -> Self {
+        self.loki = Some(stats);
+        self
+    }
+
+    /// The Loki push listener's counters, when it is on.
+    pub fn loki(&self) -> Option<&loki::LokiStats> {
+        self.loki.as_deref()
     }
 
     /// Events dropped since start.

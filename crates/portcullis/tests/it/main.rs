@@ -45,6 +45,7 @@ mod registration;
 mod secrets;
 mod security;
 mod store;
+mod telemetry;
 mod token;
 mod uma;
 mod user_profile;
