@@ -30,7 +30,7 @@ const RANKS: &[&[&str]] = &[
     &["account"],
     &["admin"],
     &["client_registration"],
-    &["health", "metrics", "testing"],
+    &["health", "metrics", "telemetry", "testing"],
     &["http::router"],
     &["server", "lib", "main", "layers"],
 ];

@@ -28,6 +28,7 @@ pub mod representation;
 pub mod server;
 pub mod sessions;
 pub mod store;
+pub mod telemetry;
 pub mod testing;
 pub mod tokens;
 pub mod users;

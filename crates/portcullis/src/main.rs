@@ -173,12 +173,46 @@ fn flags(m: &ArgMatches) -> Flags {
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(config.tracing_filter())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        // Colours only on a terminal: log files and collectors get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+    // Colours only on a terminal: log files and collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut otel_error = None;
+    match &config.tracing {
+        // Off: one global filter, so `debug` spans stay disabled where they are declared.
+        None => {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(ansi)
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
+        // On: the log keeps its filter; the OpenTelemetry layer has its own (`telemetry::traced`).
+        Some(t) => {
+            use tracing_subscriber::layer::SubscriberExt;
+            use tracing_subscriber::util::SubscriberInitExt;
+            use tracing_subscriber::Layer;
+            let otel = match portcullis::telemetry::layer(t) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    otel_error = Some(e);
+                    None
+                }
+            };
+            let _ = tracing_subscriber::registry()
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(ansi)
+                        .with_writer(std::io::stderr)
+                        .with_filter(filter),
+                )
+                .with(otel)
+                .try_init();
+        }
+    }
+    if let Some(e) = otel_error {
+        tracing::error!(error = %e, "tracing: the OTLP exporter could not be set up; no traces are exported");
+    } else if let Some(t) = &config.tracing {
+        tracing::info!(endpoint = %t.export_url(), protocol = ?t.protocol, "tracing: exporting OpenTelemetry traces over OTLP");
+    }
     let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
     for var in ignored_kc_vars(vars.iter().map(String::as_str)) {
         tracing::warn!(variable = %var, "ignored: this Keycloak option is not supported by Portcullis");

@@ -388,6 +388,29 @@ pub async fn get(State(state): State<AppState>) -> Response {
         "portcullis_events_dropped_total {}",
         state.events.dropped()
     );
+    if let Some(l) = state.events.loki() {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (name, help, v) in [
+            (
+                "portcullis_events_loki_sent_total",
+                "Event lines Loki accepted",
+                l.sent.load(Relaxed),
+            ),
+            (
+                "portcullis_events_loki_dropped_total",
+                "Event lines not sent to Loki: the buffer was full or every attempt failed",
+                l.dropped.load(Relaxed),
+            ),
+            (
+                "portcullis_events_loki_retries_total",
+                "Pushes to Loki tried again after a failure",
+                l.retries.load(Relaxed),
+            ),
+        ] {
+            help_type(&mut out, name, "counter", help);
+            let _ = writeln!(out, "{name} {v}");
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -360,13 +360,23 @@ fn app_state(
     store: Arc<dyn Store>,
     realms: Arc<RealmCache>,
 ) -> anyhow::Result<AppState> {
+    // A server-wide listener (JSON lines, Loki) sees every realm's events.
     let (events, queue) = crate::events::Events::new(
         config.events_queue_size,
-        config.events_json_output.is_some(),
+        config.events_json_output.is_some() || config.events_loki.is_some(),
     );
-    let events = events
+    let mut events = events
         .with_levels(config.events_success_level, config.events_error_level)
         .with_audit(config.audit_enabled);
+    let loki = match &config.events_loki {
+        Some(l) => {
+            let (sender, stats) =
+                crate::events::loki::spawn(l.clone(), crate::http::outbound::client()?);
+            events = events.with_loki(stats);
+            Some(sender)
+        }
+        None => None,
+    };
     let events = if config.metrics_enabled {
         events.with_counters(config.event_metrics.clone())
     } else {
@@ -380,6 +390,7 @@ fn app_state(
             error_level: config.events_error_level,
             json: config.events_json_output.clone(),
             audit: config.audit_enabled,
+            loki,
         },
     );
     let scheme = if config.tls.is_some() && !config.http_enabled {

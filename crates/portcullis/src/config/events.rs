@@ -50,6 +50,29 @@ impl JsonOutput {
     }
 }
 
+/// The Loki push listener's settings (`--events-loki-*`; see `crate::events::loki`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LokiConfig {
+    /// The push URL (`.../loki/api/v1/push`).
+    pub url: String,
+    /// The `job` label.
+    pub job: String,
+    /// Lines held while waiting for Loki.
+    pub buffer: usize,
+}
+
+impl LokiConfig {
+    /// The push URL for a Loki base URL: `/loki/api/v1/push` added unless already there.
+    pub fn push_url(base: &str) -> String {
+        let base = base.trim_end_matches('/');
+        if base.ends_with("/loki/api/v1/push") {
+            base.to_string()
+        } else {
+            format!("{base}/loki/api/v1/push")
+        }
+    }
+}
+
 /// The metrics derived from events (`/metrics`): Keycloak's `keycloak_user_events_total`
 /// (`--event-metrics-user-*`) and whether the business metrics carry a `realm` label.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -6,6 +6,7 @@ pub mod events;
 pub mod limits;
 pub mod options;
 pub mod secrets;
+pub mod telemetry;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -123,10 +124,14 @@ pub struct Config {
     pub events_json_output: Option<events::JsonOutput>,
     /// Capacity of the event queue.
     pub events_queue_size: usize,
+    /// The Loki push listener, if on (`--events-loki-url`).
+    pub events_loki: Option<events::LokiConfig>,
     /// The audit trail (`--audit-enabled`).
     pub audit_enabled: bool,
     /// Event metrics and realm labels of `/metrics`.
     pub event_metrics: events::EventMetrics,
+    /// OpenTelemetry traces over OTLP (`--tracing-enabled`); none when off.
+    pub tracing: Option<telemetry::Tracing>,
     /// Seals secrets at rest with the key-encryption key, if one is configured.
     pub sealer: std::sync::Arc<crate::crypto::seal::Sealer>,
 }
@@ -231,6 +236,36 @@ impl Lookup<'_> {
     }
 }
 
+/// The Loki push listener's options; none without `events-loki-url`.
+fn loki(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<events::LokiConfig>, ConfigError> {
+    let Some(base) = get("events-loki-url") else {
+        return Ok(None);
+    };
+    match url::Url::parse(&base) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        _ => {
+            return Err(ConfigError(format!(
+                "invalid value for option 'events-loki-url': '{base}' (an http:// or https:// URL)"
+            )))
+        }
+    }
+    let buffer = match get("events-loki-buffer-size") {
+        None => 10_000,
+        Some(v) => v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ConfigError(format!(
+                "invalid value for option 'events-loki-buffer-size': '{v}' (a positive number)"
+            ))
+        })?,
+    };
+    Ok(Some(events::LokiConfig {
+        url: events::LokiConfig::push_url(&base),
+        job: get("events-loki-job")
+            .filter(|j| !j.trim().is_empty())
+            .unwrap_or_else(|| "keycloak".into()),
+        buffer,
+    }))
+}
+
 /// A `jboss-logging` level option.
 fn event_level(
     name: &str,
@@ -320,6 +355,8 @@ impl Config {
                 })?,
             },
             audit_enabled: get_bool("audit-enabled")?,
+            events_loki: loki(&get)?,
+            tracing: telemetry::tracing(get_bool("tracing-enabled")?, &get)?,
             event_metrics: events::EventMetrics {
                 user_enabled: get_bool("event-metrics-user-enabled")?,
                 realm_labels: get_bool("metrics-realm-labels")?,

@@ -70,6 +70,7 @@ fn encode_parts(header: &Value, claims: &Value) -> String {
 }
 
 /// Signs `claims` with an asymmetric realm key; header `{"alg", "typ", "kid"}` (Keycloak's order).
+#[tracing::instrument(name = "jws.sign", level = "debug", skip_all, fields(alg = %key.alg, typ = %typ))]
 pub fn sign(key: &RealmKey, typ: &str, claims: &Value) -> Result<String, CryptoError> {
     let header = json!({ "alg": key.alg, "typ": typ, "kid": key.kid });
     let input = encode_parts(&header, claims);
@@ -103,6 +104,7 @@ pub fn sign(key: &RealmKey, typ: &str, claims: &Value) -> Result<String, CryptoE
 }
 
 /// Signs `claims` with an HMAC key (refresh tokens, as Keycloak).
+#[tracing::instrument(name = "jws.sign", level = "debug", skip_all, fields(alg = %key.alg, typ = %typ))]
 pub fn sign_hmac(key: &HmacKey, typ: &str, claims: &Value) -> String {
     let header = json!({ "alg": key.alg, "typ": typ, "kid": key.kid });
     let input = encode_parts(&header, claims);

@@ -27,6 +27,7 @@ pub mod audit;
 pub mod context;
 pub mod counters;
 pub mod listeners;
+pub mod loki;
 pub mod time;
 pub mod types;
 pub mod writer;
@@ -47,7 +48,7 @@ pub const REALM_LISTENERS: &[&str] = &[JBOSS_LOGGING];
 
 /// Listeners configured for the whole server, which a realm may not name (Keycloak's "global"
 /// listeners).
-pub const GLOBAL_LISTENERS: &[&str] = &[listeners::JSON_LISTENER];
+pub const GLOBAL_LISTENERS: &[&str] = &[listeners::JSON_LISTENER, loki::LOKI_LISTENER];
 
 /// Longest detail value kept; longer ones are cut (Keycloak cuts stored details too).
 pub const MAX_DETAIL_CHARS: usize = 2048;
@@ -162,6 +163,8 @@ pub struct Events {
     audit: bool,
     /// The event metrics, when `/metrics` is served.
     counters: Option<counters::Counters>,
+    /// The Loki push listener's counters, when it is on.
+    loki: Option<std::sync::Arc<loki::LokiStats>>,
 }
 
 impl Events {
@@ -176,6 +179,7 @@ impl Events {
                 levels: (listeners::Level::Debug, listeners::Level::Warn),
                 audit: false,
                 counters: None,
+                loki: None,
             },
             rx,
         )
@@ -227,6 +231,17 @@ impl Events {
                 );
             }
         }
+    }
+
+    /// Shows the Loki push listener's counters on `/metrics`.
+    pub fn with_loki(mut self, stats: std::sync::Arc<loki::LokiStats>) -> Self {
+        self.loki = Some(stats);
+        self
+    }
+
+    /// The Loki push listener's counters, when it is on.
+    pub fn loki(&self) -> Option<&loki::LokiStats> {
+        self.loki.as_deref()
     }
 
     /// Events dropped since start.
@@ -417,27 +432,39 @@ impl UserEvent {
     }
 }
 
-/// Removes every realm's login events older than its `eventsExpiration` (run by the session
-/// sweep; Keycloak's `ClearExpiredEvents`).
+/// Removes every realm's login events older than its `eventsExpiration` and admin events
+/// older than its `adminEventsExpiration` attribute (run by the session sweep; Keycloak's
+/// `ClearExpiredEvents` task, which calls `clearExpiredEvents` on both event stores). An event
+/// exactly as old as the expiration is kept (`time < now - expiration`, as Keycloak's query).
 pub async fn sweep(store: &dyn crate::store::Store, realms: &crate::realm::snapshot::RealmCache) {
     let now = crate::clock::now_millis();
     for name in realms.names() {
         let Some(snap) = realms.get(&name) else {
             continue;
         };
-        let exp = snap.settings.events.expiration;
-        if exp <= 0 {
-            continue;
+        let settings = &snap.settings.events;
+        if let Some(before) = cutoff(now, settings.expiration) {
+            match store.expire_events(&snap.id, before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(realm = %name, removed = n, "expired events removed"),
+                Err(e) => tracing::warn!(realm = %name, error = %e, "event sweep failed"),
+            }
         }
-        match store
-            .expire_events(&snap.id, now.saturating_sub(exp.saturating_mul(1000)))
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(realm = %name, removed = n, "expired events removed"),
-            Err(e) => tracing::warn!(realm = %name, error = %e, "event sweep failed"),
+        if let Some(before) = cutoff(now, settings.admin_expiration) {
+            match store.expire_admin_events(&snap.id, before).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::debug!(realm = %name, removed = n, "expired admin events removed")
+                }
+                Err(e) => tracing::warn!(realm = %name, error = %e, "admin event sweep failed"),
+            }
         }
     }
+}
+
+/// The time (ms) before which events expire, for an expiration in seconds (none when 0).
+fn cutoff(now_ms: i64, expiration_s: i64) -> Option<i64> {
+    (expiration_s > 0).then(|| now_ms.saturating_sub(expiration_s.saturating_mul(1000)))
 }
 
 #[cfg(test)]
@@ -465,6 +492,21 @@ mod tests {
         assert!(stores(&s, "REFRESH_TOKEN") && !stores(&s, "LOGIN"));
         assert!(!s.jboss_logging());
         assert_eq!(s.expiration, 60);
+        assert_eq!(s.admin_expiration, 0);
+        for (v, want) in [
+            (json!("3600"), 3600),
+            (json!(" 90 "), 90),
+            (json!(90), 90),
+            (json!("-5"), 0),
+            (json!("soon"), 0),
+        ] {
+            let s = EventSettings::of(&rep(
+                json!({"realm": "r", "attributes": {"adminEventsExpiration": v}}),
+            ));
+            assert_eq!(s.admin_expiration, want, "{v}");
+        }
+        assert_eq!(cutoff(100_000, 0), None);
+        assert_eq!(cutoff(100_000, 60), Some(40_000));
     }
 
     #[test]

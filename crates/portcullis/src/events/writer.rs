@@ -12,6 +12,7 @@ pub use crate::config::events::JsonOutput;
 
 use super::audit;
 use super::listeners::{self, Level};
+use super::loki;
 use super::Envelope;
 use crate::store::{AdminEventRow, EventRow, Store};
 
@@ -29,6 +30,8 @@ pub struct WriterConfig {
     pub json: Option<JsonOutput>,
     /// Append audited events to the audit trail (`--audit-enabled`).
     pub audit: bool,
+    /// The Loki push listener, if on.
+    pub loki: Option<super::loki::LokiSender>,
 }
 
 type Sink = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
@@ -94,6 +97,9 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Envelope>, config: Wr
                         text.push_str(&listeners::json_line(&event));
                         text.push('\n');
                     }
+                    if let Some(l) = &config.loki {
+                        l.offer(loki::user_entry(l.job(), &event));
+                    }
                     if store {
                         let details = (!event.details.is_empty()).then(|| {
                             let m: serde_json::Map<String, serde_json::Value> = event
@@ -135,6 +141,9 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Envelope>, config: Wr
                     if sink.is_some() {
                         text.push_str(&listeners::json_admin_line(&event));
                         text.push('\n');
+                    }
+                    if let Some(l) = &config.loki {
+                        l.offer(loki::admin_entry(l.job(), &event));
                     }
                     if store {
                         admin_rows.push(AdminEventRow {

@@ -88,6 +88,8 @@ pub const HEALTH: &str = "/health";
 /// The test suites' clock (`start-dev --testing-clock=true` only; Keycloak's test-suite
 /// provider path).
 pub const TESTING_TIME_OFFSET: &str = "/realms/{realm}/testing/time-offset";
+/// Keycloak's test-suite provider: run the expired-events sweep now.
+pub const TESTING_CLEAR_EXPIRED_EVENTS: &str = "/realms/{realm}/testing/clear-expired-events";
 
 /// Fills the `{realm}` segment of a path under `base` (`https://host`).
 pub fn url(base: &str, path: &str, realm: &str) -> String {

@@ -40,6 +40,32 @@ pub fn of(headers: &axum::http::HeaderMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// W3C Trace Context's `traceparent`.
+const TRACEPARENT: &str = "traceparent";
+
+/// Reads a request's headers for the trace-context propagator.
+struct Headers<'a>(&'a axum::http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// Makes the `request` span a child of the caller's span named by `traceparent` (and
+/// `tracestate`), with the propagator `telemetry` installs when tracing is on. Without it
+/// (tracing off) the global propagator is a no-op and so is this; a malformed header is
+/// ignored (the request starts a trace of its own).
+fn join_callers_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
+    let _ = span.set_parent(cx);
+}
+
 /// The middleware.
 pub async fn layer(mut req: Request, next: Next) -> Response {
     let id = of(req.headers());
@@ -49,6 +75,9 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         method = %req.method(),
         path = %req.uri().path(),
     );
+    if req.headers().contains_key(TRACEPARENT) {
+        join_callers_trace(&span, req.headers());
+    }
     req.extensions_mut().insert(RequestId(id.clone()));
     let mut res = next.run(req).instrument(span).await;
     if let Ok(v) = HeaderValue::from_str(&id) {

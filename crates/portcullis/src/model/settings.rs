@@ -312,6 +312,11 @@ pub struct EventSettings {
     pub admin_details: bool,
     /// `eventsListeners` (`["jboss-logging"]` when absent).
     pub listeners: Vec<String>,
+    /// The realm attribute `adminEventsExpiration` in seconds (0: kept). Keycloak 24+ keeps it
+    /// among the realm's `attributes` (a string, `RealmAttributes.ADMIN_EVENTS_EXPIRATION`),
+    /// not in `RealmEventsConfigRepresentation`; a value that is not a positive whole number
+    /// is ignored, as `JpaAdminEventQuery`'s `clearExpiredAdminEvents` does.
+    pub admin_expiration: i64,
 }
 
 fn strings(v: Option<&Value>) -> Option<Vec<String>> {
@@ -339,6 +344,14 @@ impl EventSettings {
             admin_details: flag("adminEventsDetailsEnabled"),
             listeners: strings(get("eventsListeners"))
                 .unwrap_or_else(|| vec![JBOSS_LOGGING.to_string()]),
+            admin_expiration: get("attributes")
+                .and_then(|a| a.get("adminEventsExpiration"))
+                .and_then(|v| match v {
+                    Value::String(s) => s.trim().parse::<i64>().ok(),
+                    other => other.as_i64(),
+                })
+                .unwrap_or(0)
+                .max(0),
         }
     }
 

@@ -319,6 +319,8 @@ pub trait EventStore: Send + Sync {
     async fn clear_admin_events(&self, realm_id: &str) -> Result<(), StoreError>;
     /// Removes a realm's login events older than `before` (ms); how many.
     async fn expire_events(&self, realm_id: &str, before: i64) -> Result<u64, StoreError>;
+    /// Removes a realm's admin events older than `before` (ms); how many.
+    async fn expire_admin_events(&self, realm_id: &str, before: i64) -> Result<u64, StoreError>;
 }
 
 /// Stamps [`EventStore`] for a SQL store (see `sql.rs`).
@@ -401,6 +403,14 @@ macro_rules! impl_events {
             async fn expire_events(&self, realm_id: &str, before: i64) -> Result<u64, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 let done = sqlx::query("DELETE FROM event_entity WHERE realm_id = $1 AND event_time < $2")
+                    .bind(realm_id).bind(before).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn expire_admin_events(&self, realm_id: &str, before: i64) -> Result<u64, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                let done = sqlx::query("DELETE FROM admin_event_entity WHERE realm_id = $1 AND event_time < $2")
                     .bind(realm_id).bind(before).execute(&self.pool).await?;
                 Ok(done.rows_affected())
             }

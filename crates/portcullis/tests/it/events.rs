@@ -963,3 +963,337 @@ async fn a_lockout_is_recorded_as_user_temporarily_disabled() {
     );
     data.cleanup().await;
 }
+
+/// The admin events of `realm` (at most 100, newest first).
+async fn admin_events_of(server: &TestServer, token: &str, realm: &str) -> Vec<Value> {
+    let (s, body, _) = call(
+        server,
+        "GET",
+        &format!("/admin/realms/{realm}/admin-events"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    body.as_array().cloned().unwrap_or_default()
+}
+
+/// Runs the expired-events sweep now (Keycloak's test-suite `clear-expired-events`).
+async fn clear_expired(server: &TestServer) {
+    let r = client()
+        .get(server.url("/realms/master/testing/clear-expired-events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+}
+
+/// Keycloak 24+'s realm attribute `adminEventsExpiration` (seconds) expires admin events and
+/// `eventsExpiration` login events, each on its own clock, when the sweep runs.
+async fn the_sweep_expires_login_and_admin_events_on_their_own_clocks(backend: Backend) {
+    let Some(data) = Data::new(backend).await else {
+        return;
+    };
+    let mut realm = ev_realm("exp", true);
+    realm["eventsExpiration"] = json!(120);
+    realm["adminEventsEnabled"] = json!(true);
+    let server = start_with_clock(&data, &[realm]).await;
+    let admin = admin_token(&server).await;
+    // Set through the Admin API as the admin console does: a realm attribute, a string.
+    let (s, body, _) = call(
+        &server,
+        "PUT",
+        "/admin/realms/exp",
+        Some(&admin),
+        Some(json!({"attributes": {"adminEventsExpiration": "60"}})),
+    )
+    .await;
+    assert_eq!(s, 204, "{body}");
+    let (_, rep, _) = call(&server, "GET", "/admin/realms/exp", Some(&admin), None).await;
+    assert_eq!(rep["attributes"]["adminEventsExpiration"], "60");
+    // Keycloak's RealmEventsConfigRepresentation does not carry it.
+    let (_, config, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/exp/events/config",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(config["eventsExpiration"], 120);
+    assert!(config.get("adminEventsExpiration").is_none(), "{config}");
+
+    assert_eq!(
+        password_grant(&server, "exp", "alice", "alice-pw").await.0,
+        200
+    );
+    events_at_least(&server, &admin, "/admin/realms/exp/events", "", 1).await;
+    events_at_least(&server, &admin, "/admin/realms/exp/admin-events", "", 1).await;
+    // Nothing is old yet: the sweep keeps both.
+    clear_expired(&server).await;
+    assert_eq!(admin_events_of(&server, &admin, "exp").await.len(), 1);
+
+    // 90 s on: the admin event (60 s) is gone, the login event (120 s) stays.
+    advance_clock(&server, 90).await;
+    let admin = admin_token(&server).await;
+    clear_expired(&server).await;
+    assert_eq!(
+        admin_events_of(&server, &admin, "exp").await,
+        Vec::<Value>::new()
+    );
+    let logins = events_at_least(&server, &admin, "/admin/realms/exp/events", "", 1).await;
+    assert_eq!(of_type(&logins, "LOGIN").len(), 1, "{logins:?}");
+    // A fresh admin event is kept by the same sweep.
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        "/admin/realms/exp",
+        Some(&admin),
+        Some(json!({"displayName": "Expiring"})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    events_at_least(&server, &admin, "/admin/realms/exp/admin-events", "", 1).await;
+    clear_expired(&server).await;
+    assert_eq!(admin_events_of(&server, &admin, "exp").await.len(), 1);
+
+    // 130 s on: the login event is past its 120 s; the admin event of 90 s is 40 s old.
+    advance_clock(&server, 130).await;
+    let admin = admin_token(&server).await;
+    clear_expired(&server).await;
+    let (_, logins, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/exp/events",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        of_type(logins.as_array().unwrap(), "LOGIN").len(),
+        0,
+        "{logins}"
+    );
+    let left = admin_events_of(&server, &admin, "exp").await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["operationType"], "UPDATE");
+
+    // An attribute that is not a positive number keeps admin events for good.
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        "/admin/realms/exp",
+        Some(&admin),
+        Some(json!({"attributes": {"adminEventsExpiration": "soon"}})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    advance_clock(&server, 1000).await;
+    let admin = admin_token(&server).await;
+    clear_expired(&server).await;
+    assert_eq!(admin_events_of(&server, &admin, "exp").await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_sweep_expires_login_and_admin_events_on_their_own_clocks_sqlite() {
+    the_sweep_expires_login_and_admin_events_on_their_own_clocks(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_sweep_expires_login_and_admin_events_on_their_own_clocks_postgres() {
+    the_sweep_expires_login_and_admin_events_on_their_own_clocks(Backend::Postgres).await;
+}
+
+type Pushed = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+
+/// A Loki stand-in: keeps every push body.
+async fn loki_receiver() -> (String, Pushed) {
+    async fn push(
+        axum::extract::State(got): axum::extract::State<Pushed>,
+        axum::Json(body): axum::Json<Value>,
+    ) -> axum::http::StatusCode {
+        got.lock().unwrap().push(body);
+        axum::http::StatusCode::NO_CONTENT
+    }
+    let got: Pushed = Default::default();
+    let app = axum::Router::new()
+        .route("/loki/api/v1/push", axum::routing::post(push))
+        .with_state(got.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), got)
+}
+
+/// Every (labels, line) pushed so far.
+fn pushed_lines(got: &Pushed) -> Vec<(Value, Value)> {
+    let mut out = Vec::new();
+    for body in got.lock().unwrap().iter() {
+        for s in body["streams"].as_array().cloned().unwrap_or_default() {
+            for v in s["values"].as_array().cloned().unwrap_or_default() {
+                assert!(v[0].as_str().unwrap().parse::<i64>().is_ok(), "{v}");
+                let line: Value = serde_json::from_str(v[1].as_str().unwrap()).unwrap();
+                out.push((s["stream"].clone(), line));
+            }
+        }
+    }
+    out
+}
+
+/// A counter of `/metrics` on the management port.
+async fn counter(server: &TestServer, name: &str) -> u64 {
+    let mgmt = server.management.clone().unwrap();
+    let text = client()
+        .get(format!("{mgmt}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("{name} not on /metrics")) as u64
+}
+
+#[tokio::test]
+async fn the_loki_listener_pushes_labelled_lines_and_never_holds_a_login() {
+    let (loki, got) = loki_receiver().await;
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    write_realms(&data, &[ev_realm("lk", false)]);
+    let server = TestServer::start(
+        &data,
+        "start-dev",
+        &[
+            "--import-realm",
+            "--events-loki-url",
+            &loki,
+            "--metrics-enabled=true",
+            "--http-management-port",
+            "0",
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(password_grant(&server, "lk", "alice", "nope").await.0, 401);
+    assert_eq!(
+        password_grant(&server, "lk", "alice", "alice-pw").await.0,
+        200
+    );
+    let admin = admin_token(&server).await;
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        "/admin/realms/lk",
+        Some(&admin),
+        Some(json!({"displayName": "Loki"})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let mut lines = Vec::new();
+    for _ in 0..200 {
+        lines = pushed_lines(&got);
+        if lines
+            .iter()
+            .any(|(l, _)| l["event_type"] == "ADMIN_UPDATE" && l["realm"] == "lk")
+            && lines
+                .iter()
+                .any(|(l, _)| l["event_type"] == "LOGIN" && l["realm"] == "lk")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (labels, line) = lines
+        .iter()
+        .find(|(l, _)| l["event_type"] == "LOGIN_ERROR" && l["realm"] == "lk")
+        .unwrap_or_else(|| panic!("no LOGIN_ERROR pushed: {lines:?}"));
+    assert_eq!(
+        labels,
+        &json!({"job": "keycloak", "realm": "lk", "event_type": "LOGIN_ERROR",
+                "success": "false", "client_id": "web"})
+    );
+    assert_eq!(line["username"], "alice");
+    assert_eq!(line["success"], false);
+    assert_eq!(line["details"]["error"], "invalid_user_credentials");
+    let (labels, line) = lines
+        .iter()
+        .find(|(l, _)| l["event_type"] == "LOGIN" && l["realm"] == "lk")
+        .unwrap();
+    assert_eq!(labels["success"], "true");
+    let user = line["user_id"].as_str().unwrap();
+    // No label carries a user id, a username or an address.
+    for (l, _) in &lines {
+        for v in l.as_object().unwrap().values() {
+            assert!(v != user && v != "alice" && v != "127.0.0.1", "{l}");
+        }
+    }
+    let (labels, _) = lines
+        .iter()
+        .find(|(l, _)| l["event_type"] == "ADMIN_UPDATE" && l["realm"] == "lk")
+        .unwrap();
+    assert_eq!(labels["resource_type"], "REALM");
+    assert!(counter(&server, "portcullis_events_loki_sent_total").await >= 3);
+    assert_eq!(
+        counter(&server, "portcullis_events_loki_dropped_total").await,
+        0
+    );
+
+    // A realm may not name the server-wide listener.
+    let (s, body) = put_config(&server, &admin, "lk", json!({"eventsListeners": ["loki"]})).await;
+    assert_eq!(s, 400, "{body}");
+}
+
+#[tokio::test]
+async fn logins_go_on_while_loki_is_down_and_the_counters_show_it() {
+    // A port nothing listens on.
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    write_realms(&data, &[ev_realm("lkd", false)]);
+    let server = TestServer::start(
+        &data,
+        "start-dev",
+        &[
+            "--import-realm",
+            "--events-loki-url",
+            &down,
+            "--events-loki-buffer-size",
+            "1",
+            "--metrics-enabled=true",
+            "--http-management-port",
+            "0",
+        ],
+        &[],
+    )
+    .unwrap();
+    for _ in 0..6 {
+        assert_eq!(
+            password_grant(&server, "lkd", "alice", "alice-pw").await.0,
+            200
+        );
+        assert_eq!(password_grant(&server, "lkd", "alice", "nope").await.0, 401);
+    }
+    let mut counts = (0, 0);
+    for _ in 0..200 {
+        counts = (
+            counter(&server, "portcullis_events_loki_retries_total").await,
+            counter(&server, "portcullis_events_loki_dropped_total").await,
+        );
+        if counts.0 > 0 && counts.1 > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        counts.0 > 0 && counts.1 > 0,
+        "retries and drops: {counts:?}"
+    );
+    assert_eq!(
+        counter(&server, "portcullis_events_loki_sent_total").await,
+        0
+    );
+}

@@ -47,6 +47,7 @@ mod required_actions;
 mod secrets;
 mod security;
 mod store;
+mod telemetry;
 mod token;
 mod uma;
 mod user_profile;
