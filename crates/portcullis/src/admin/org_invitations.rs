@@ -349,7 +349,10 @@ pub async fn delete(
 ) -> AdminResult<Response> {
     let o = load_org(&state, &snap, &org).await?;
     if !state.store.delete_invitation(&o.id, &id).await? {
-        return Err(AdminError::Status(StatusCode::NOT_FOUND, "Invitation not found".into()));
+        return Err(AdminError::Status(
+            StatusCode::NOT_FOUND,
+            "Invitation not found".into(),
+        ));
     }
     Ok(no_content())
 }
