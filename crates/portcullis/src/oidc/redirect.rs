@@ -174,10 +174,11 @@ pub fn verify(client: &ClientRepresentation, requested: Option<&str>) -> Option<
         // compared; `…/path/*` also matches `…/path` itself.
         if let Some(prefix) = r.strip_suffix('*').filter(|p| !p.contains('?')) {
             let without_query = requested.split('?').next().unwrap_or_default();
-            if wildcards_allowed
-                && prefix.len() > 1
-                && prefix.strip_suffix('/') == Some(without_query)
-            {
+            let bare = match prefix.strip_suffix('/') {
+                Some(p) if prefix.len() > 1 => p,
+                _ => prefix,
+            };
+            if wildcards_allowed && !prefix.is_empty() && bare == without_query {
                 return Some(requested.to_string());
             }
             if wildcards_allowed && requested.starts_with(prefix) && !prefix.is_empty() {
