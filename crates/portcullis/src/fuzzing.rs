@@ -189,7 +189,10 @@ pub fn token_form(data: &[u8]) {
     }
     let _ = crate::oidc::client_auth::claimed_client_id(&headers, &params);
     let _ = crate::oidc::bearer::from_header(&headers);
-    if let Some(t) = params.get("refresh_token").or(params.get("client_assertion")) {
+    if let Some(t) = params
+        .get("refresh_token")
+        .or(params.get("client_assertion"))
+    {
         jws(t.as_bytes());
     }
 }
@@ -248,15 +251,14 @@ pub fn redirect_uri(data: &[u8]) {
     let _ = crate::realm::validate::redirect_uri(requested);
     let _ = crate::oidc::redirect::has_dot_segment(requested);
     let _ = crate::oidc::redirect::has_response_params(requested);
-    let client: crate::representation::ClientRepresentation =
-        match serde_json::from_value(json!({
-            "clientId": "c",
-            "rootUrl": "https://app.example/",
-            "redirectUris": registered,
-        })) {
-            Ok(c) => c,
-            Err(_) => return,
-        };
+    let client: crate::representation::ClientRepresentation = match serde_json::from_value(json!({
+        "clientId": "c",
+        "rootUrl": "https://app.example/",
+        "redirectUris": registered,
+    })) {
+        Ok(c) => c,
+        Err(_) => return,
+    };
     let _ = crate::oidc::redirect::verify(&client, Some(requested));
     let _ = crate::oidc::redirect::verify(&client, None);
 }
@@ -268,12 +270,8 @@ pub fn password_policy(data: &[u8]) {
     let policy = String::from_utf8_lossy(policy);
     let password = String::from_utf8_lossy(password);
     if let Ok(rules) = crate::policy::password::parse(&policy) {
-        let _ = crate::policy::password::check(
-            &rules,
-            &password,
-            "alice",
-            Some("alice@example.com"),
-        );
+        let _ =
+            crate::policy::password::check(&rules, &password, "alice", Some("alice@example.com"));
     }
     let _ = crate::policy::password::message_key(&password);
 }

@@ -75,10 +75,8 @@ fn user() -> impl Strategy<Value = Value> {
         prop::option::of(any::<bool>()),
     )
         .prop_map(|(username, email, enabled, attrs, first, password)| {
-            let attrs: Map<String, Value> = attrs
-                .into_iter()
-                .map(|(k, v)| (k, json!([v])))
-                .collect();
+            let attrs: Map<String, Value> =
+                attrs.into_iter().map(|(k, v)| (k, json!([v]))).collect();
             let mut u = json!({
                 "username": format!("u-{username}"),
                 "enabled": enabled,
@@ -166,9 +164,14 @@ async fn round_trip(rep: Value) -> Result<(), TestCaseError> {
         .await
         .unwrap();
     let second = store(&dir, "second.db").await;
-    import(second.as_ref(), &blacklists, exported.clone(), IfExists::Fail)
-        .await
-        .map_err(|e| TestCaseError::fail(format!("second import: {e}")))?;
+    import(
+        second.as_ref(),
+        &blacklists,
+        exported.clone(),
+        IfExists::Fail,
+    )
+    .await
+    .map_err(|e| TestCaseError::fail(format!("second import: {e}")))?;
     let again = export(second.as_ref(), &name, UsersMode::Include)
         .await
         .unwrap();
