@@ -16,8 +16,11 @@ use crate::realm::import;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::store::StoredRealm;
 
+/// A fuzz target's entry point: the raw input, no result.
+pub type Target = fn(&[u8]);
+
 /// The targets, by name: the folder names under `fuzz/corpus/` and the fuzz target names.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("realm_import", realm_import),
     ("jws", jws),
     ("client_jwks", client_jwks),
@@ -31,7 +34,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 ];
 
 /// The target of `name`, if there is one.
-pub fn target(name: &str) -> Option<fn(&[u8])> {
+pub fn target(name: &str) -> Option<Target> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 
