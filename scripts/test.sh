@@ -28,3 +28,25 @@ cargo test --workspace --locked
 
 # Real third-party clients (python-keycloak) against the real server.
 bash scripts/compat.sh
+
+# A short fuzz run (about 10 s a target, bench/fuzz.sh) when the nightly toolchain is there;
+# the corpus itself is replayed on stable by `cargo test` (tests/it/fuzz_corpus.rs). The first
+# build of the fuzz crate is long (a release build of every dependency): it gets
+# FUZZ_BUILD_BUDGET seconds (default 1500) before the step is skipped; later runs reuse
+# fuzz/target.
+fuzz_start=$(date +%s)
+if cargo +nightly --version >/dev/null 2>&1 && bash scripts/fuzz-tools.sh; then
+  build=0
+  (cd fuzz && timeout "${FUZZ_BUILD_BUDGET:-1500}" cargo +nightly fuzz build -s none --target-dir "$PWD/target") || build=$?
+  if [ "$build" -eq 0 ]; then
+    bash bench/fuzz.sh "${FUZZ_SECONDS:-10}"
+    echo "fuzz: step took $(( $(date +%s) - fuzz_start )) s"
+  elif [ "$build" -eq 124 ]; then
+    echo "fuzz: skipped (the fuzz crate did not build within ${FUZZ_BUILD_BUDGET:-1500} s)"
+  else
+    echo "fuzz: the fuzz crate does not build" >&2
+    exit 1
+  fi
+else
+  echo "fuzz: skipped (no nightly toolchain or cargo-fuzz)"
+fi

@@ -32,7 +32,7 @@ const RANKS: &[&[&str]] = &[
     &["client_registration"],
     &["health", "metrics", "telemetry", "testing"],
     &["http::router"],
-    &["server", "lib", "main", "layers"],
+    &["server", "lib", "main", "layers", "fuzzing"],
 ];
 
 /// `crate::AppState` (defined in `lib.rs`) is what handlers receive: usable from `http` up.

@@ -14,6 +14,8 @@ pub mod config;
 pub mod crypto;
 pub mod email;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod http;
 #[cfg(test)]

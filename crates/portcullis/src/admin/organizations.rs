@@ -188,7 +188,7 @@ pub struct ListQuery {
 }
 
 /// `SearchQueryUtils.getFields`: `key1:value1 key2:"value 2"`.
-fn search_fields(q: &str) -> Vec<(String, String)> {
+pub(crate) fn search_fields(q: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = q.trim();
     while !rest.is_empty() {
@@ -215,7 +215,7 @@ fn search_fields(q: &str) -> Vec<(String, String)> {
     out
 }
 
-fn org_query(q: &ListQuery) -> OrganizationQuery {
+pub(crate) fn org_query(q: &ListQuery) -> OrganizationQuery {
     let attributes =
         q.q.as_deref()
             .filter(|s| !s.trim().is_empty())

@@ -347,7 +347,7 @@ pub fn user_query(q: &SearchQuery) -> UserQuery {
 }
 
 /// `q=key:value key2:value2` attribute conditions.
-fn attribute_filter(q: &SearchQuery) -> Vec<(String, String)> {
+pub(crate) fn attribute_filter(q: &SearchQuery) -> Vec<(String, String)> {
     q.q.as_deref()
         .unwrap_or_default()
         .split_whitespace()
@@ -356,7 +356,7 @@ fn attribute_filter(q: &SearchQuery) -> Vec<(String, String)> {
         .collect()
 }
 
-fn matches_extra(
+pub(crate) fn matches_extra(
     u: &UserRepresentation,
     attrs: &[(String, String)],
     email_verified: Option<bool>,

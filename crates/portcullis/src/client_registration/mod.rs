@@ -348,14 +348,14 @@ fn realm(state: &AppState, name: &str) -> Result<Arc<RealmSnapshot>, OAuthError>
     state.realm(name).map_err(|_| realm_not_found())
 }
 
-fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, OAuthError> {
+pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, OAuthError> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(o)) => Ok(o),
         _ => Err(invalid_metadata("Client metadata invalid")),
     }
 }
 
-fn strip(mut req: Map<String, Value>) -> Map<String, Value> {
+pub(crate) fn strip(mut req: Map<String, Value>) -> Map<String, Value> {
     for k in NOT_FROM_CALLER {
         req.remove(*k);
     }

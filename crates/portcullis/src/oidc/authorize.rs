@@ -78,15 +78,10 @@ pub async fn get(
     let Ok(snap) = state.realm(&realm) else {
         return error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
-    let mut params: HashMap<&str, &str> = HashMap::new();
-    for (k, v) in &q {
-        if params.insert(k.as_str(), v.as_str()).is_some() {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                &format!("Invalid Request: duplicated parameter {k}."),
-            );
-        }
-    }
+    let mut params = match unique_params(&q) {
+        Ok(p) => p,
+        Err(message) => return error_page(StatusCode::BAD_REQUEST, &message),
+    };
     // A pushed request (RFC 9126): its parameters win over the query's
     // (`AuthzEndpointParParser`); the query still names the client.
     let pushed = match params.get("request_uri").filter(|v| !v.is_empty()) {
@@ -144,6 +139,30 @@ pub async fn get(
         max_age: params.get("max_age").and_then(|m| m.parse::<i64>().ok()),
     };
     browser::start(&browser, PendingLogin::of(request)).await
+}
+
+/// The query's parameters by name, or the error page's message when one repeats.
+pub(crate) fn unique_params(q: &[(String, String)]) -> Result<HashMap<&str, &str>, String> {
+    let mut params: HashMap<&str, &str> = HashMap::new();
+    for (k, v) in q {
+        if params.insert(k.as_str(), v.as_str()).is_some() {
+            return Err(format!("Invalid Request: duplicated parameter {k}."));
+        }
+    }
+    Ok(params)
+}
+
+/// The checks of a request that was not pushed, in the handler's order: the client and its
+/// redirect URI, then the rest ([`validate`]). For the fuzz targets (`crate::fuzzing`).
+pub(crate) fn check(
+    snap: &RealmSnapshot,
+    params: HashMap<&str, &str>,
+    issuer: &str,
+) -> Result<(AuthRequest, Reply), String> {
+    let params = QueryParams(params);
+    let (client, redirect_uri) = client_and_redirect(snap, &params).map_err(str::to_string)?;
+    validate(snap, client, redirect_uri, &params, issuer, false)
+        .map_err(|r| format!("error response {}", r.status()))
 }
 
 /// The enabled client and its verified redirect URI, or the message of the error page

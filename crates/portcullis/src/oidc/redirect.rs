@@ -114,6 +114,16 @@ pub fn has_response_params(uri: &str) -> bool {
         .any(|(name, _)| FORBIDDEN_PARAMS.contains(&name.to_ascii_lowercase().as_str()))
 }
 
+/// Keycloak's `RedirectUtils.lowerCaseHostname`, as it is: everything before the first `/`
+/// from the eighth character on is lower-cased. For `http://host/…` that is the scheme and
+/// the host; for `https://` the `/` found is the second one of `//`, so only `https:/` is.
+fn lower_case_hostname(uri: &str) -> String {
+    match uri.as_bytes().iter().skip(7).position(|b| *b == b'/') {
+        Some(i) => format!("{}{}", uri[..7 + i].to_lowercase(), &uri[7 + i..]),
+        None => uri.to_lowercase(),
+    }
+}
+
 /// The URI to redirect to, or `None` when `requested` is not registered (or malformed).
 /// Without `requested`, the single registered non-wildcard URI is used, as Keycloak does.
 pub fn verify(client: &ClientRepresentation, requested: Option<&str>) -> Option<String> {
@@ -141,6 +151,8 @@ pub fn verify(client: &ClientRepresentation, requested: Option<&str>) -> Option<
             _ => None,
         };
     };
+    let requested = lower_case_hostname(requested);
+    let requested = requested.as_str();
     let parsed = url::Url::parse(requested).ok()?;
     if parsed.fragment().is_some()
         || matches!(parsed.scheme(), "javascript" | "data")
@@ -157,7 +169,18 @@ pub fn verify(client: &ClientRepresentation, requested: Option<&str>) -> Option<
         if r == requested {
             return Some(requested.to_string());
         }
-        if let Some(prefix) = r.strip_suffix('*') {
+        // Keycloak's `matchesRedirects`: a registered URI ending in `*` is a wildcard unless it
+        // has a query (then it is compared as is); the query of the requested URI is not
+        // compared; `…/path/*` also matches `…/path` itself.
+        if let Some(prefix) = r.strip_suffix('*').filter(|p| !p.contains('?')) {
+            let without_query = requested.split('?').next().unwrap_or_default();
+            let bare = match prefix.strip_suffix('/') {
+                Some(p) if prefix.len() > 1 => p,
+                _ => prefix,
+            };
+            if wildcards_allowed && !prefix.is_empty() && bare == without_query {
+                return Some(requested.to_string());
+            }
             if wildcards_allowed && requested.starts_with(prefix) && !prefix.is_empty() {
                 // A wildcard must not let the host change: the prefix has to reach past the
                 // authority (e.g. `https://app.example.com/*`).
@@ -177,6 +200,9 @@ pub fn verify(client: &ClientRepresentation, requested: Option<&str>) -> Option<
     }
     None
 }
+
+#[cfg(test)]
+mod properties;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]

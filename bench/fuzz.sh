@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Fuzzes every target of fuzz/ (cargo-fuzz, libFuzzer) for SECONDS each (default 300), one
+# after another on one core (one libFuzzer process, pinned with taskset when present).
+#
+#   bash bench/fuzz.sh [seconds-per-target] [target ...]
+#
+# Needs the nightly toolchain; installs cargo-fuzz through scripts/fuzz-tools.sh. The seed
+# corpus (fuzz/corpus/<target>/, committed) is read, never written: what libFuzzer learns goes
+# to fuzz/target/corpus-run/<target>/ and is kept between runs. A crash is written to
+# fuzz/artifacts/<target>/ and the script exits 1; copy it into fuzz/regressions/<target>/
+# (replayed by `cargo test`, tests/it/fuzz_corpus.rs) and fix it. FUZZ_SANITIZER (default
+# none: the crate forbids unsafe; `address` works too, slower), FUZZ_TARGET_DIR (default
+# fuzz/target), FUZZ_TIMEOUT (seconds one input may take, default 30).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_TARGET="${1:-300}"
+shift || true
+SANITIZER="${FUZZ_SANITIZER:-none}"
+TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/fuzz/target}"
+TIMEOUT="${FUZZ_TIMEOUT:-30}"
+
+bash scripts/fuzz-tools.sh
+cd fuzz
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  mapfile -t targets < <(cargo +nightly fuzz list)
+fi
+pin=()
+if command -v taskset >/dev/null 2>&1; then
+  pin=(taskset -c "$(( $(nproc) - 1 ))")
+fi
+
+start=$(date +%s)
+cargo +nightly fuzz build -s "$SANITIZER" --target-dir "$TARGET_DIR"
+echo "fuzz: built in $(( $(date +%s) - start )) s"
+
+crashed=()
+for t in "${targets[@]}"; do
+  mkdir -p "target/corpus-run/$t" "artifacts/$t"
+  t0=$(date +%s)
+  if ! "${pin[@]}" cargo +nightly fuzz run -s "$SANITIZER" --target-dir "$TARGET_DIR" "$t" \
+      "target/corpus-run/$t" "corpus/$t" -- \
+      -max_total_time="$SECONDS_PER_TARGET" -timeout="$TIMEOUT" -rss_limit_mb=2048 \
+      -artifact_prefix="artifacts/$t/" -print_final_stats=1 >"target/fuzz-$t.log" 2>&1; then
+    crashed+=("$t")
+    tail -40 "target/fuzz-$t.log"
+  fi
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "target/fuzz-$t.log" | grep -o '[0-9]*$' || echo '?')
+  echo "fuzz: $t: $runs inputs in $(( $(date +%s) - t0 )) s"
+done
+echo "fuzz: ${#targets[@]} targets, $(( $(date +%s) - start )) s in all"
+if [ ${#crashed[@]} -gt 0 ]; then
+  echo "fuzz: crashes in ${crashed[*]} (inputs in fuzz/artifacts/)" >&2
+  exit 1
+fi

@@ -1,0 +1,1 @@
+client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fwild%2Fx&response_type=id_token%20token&response_mode=form_post&nonce=n&prompt=login&max_age=0

@@ -1,0 +1,1 @@
+client_id=spa&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2F..%2Fevil&response_type=code&ui_locales=de&claims=%7B%7D

@@ -1,0 +1,1 @@
+q=key%3A%22value%20two%22%20k2%3Av&exact=true

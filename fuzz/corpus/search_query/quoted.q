@@ -1,0 +1,1 @@
+search=%22alice%22&username=a_b%25&email=x

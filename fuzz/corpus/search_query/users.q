@@ -1,0 +1,1 @@
+search=al*&exact=false&first=0&max=10&q=dept%3Aeng%20team%3Ablue&briefRepresentation=true&enabled=true&emailVerified=false
