@@ -18,8 +18,8 @@ pub struct PostgresStore {
     pub(crate) gate: super::sql::WriteGate,
     /// None: PostgreSQL commits concurrent writes together itself.
     pub(crate) queue: super::sql::WriteQueue,
-    /// Session uses not yet committed (see `PendingTouches`).
-    pub(crate) touches: super::sql::PendingTouches,
+    /// Recent session uses (see `RecentTouches`).
+    pub(crate) touches: super::sql::RecentTouches,
     /// Seals the secret fields of realm and user documents on write, opens them on read.
     pub(crate) sealer: std::sync::Arc<crate::crypto::seal::Sealer>,
 }

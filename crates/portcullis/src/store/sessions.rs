@@ -17,7 +17,7 @@ pub struct ClientSessionRow {
 }
 
 /// An SSO session.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SessionRow {
     /// Session id (`sid`).
     pub id: String,
@@ -80,7 +80,7 @@ pub trait SessionStore: Send + Sync {
     /// A session by id.
     async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
     /// Records a use of the session: at once for this node's reads, in the store after the
-    /// caller has gone on (see `sql::PendingTouches`); never moves the last use backwards.
+    /// caller has gone on (see `sql::RecentTouches`); never moves the last use backwards.
     async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// Ends a session (and its client sessions).
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
@@ -245,28 +245,25 @@ macro_rules! impl_sessions {
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn touch_session(&self, id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
-                // Written after the request answers (see `PendingTouches`); this node's reads see
-                // the use at once, and the cached sessions are dropped once it is committed.
+                // Written after the request answers (see `RecentTouches`); this node's reads see
+                // the use at once, cached rows included.
                 self.touches.record(id, now);
-                let (queue, pool, touches) = (self.queue.clone(), self.pool.clone(), self.touches.clone());
-                let invalidate = self.session_invalidator();
-                let id = id.to_string();
+                let (queue, pool) = (self.queue.clone(), self.pool.clone());
+                let w = $crate::store::sql::Queued::TouchSession { id: id.to_string(), now };
                 tokio::spawn(async move {
-                    let w = $crate::store::sql::Queued::TouchSession { id: id.clone(), now };
-                    let outcome = match queue.write(w).await {
-                        Some(outcome) => outcome,
-                        None => match pool.acquire().await {
-                            Ok(mut conn) => Self::run_queued(&mut *conn, &$crate::store::sql::Queued::TouchSession { id: id.clone(), now })
+                    let outcome = if queue.is_open() {
+                        queue.write(w).await.unwrap_or(Err($crate::store::StoreError::Busy))
+                    } else {
+                        match pool.acquire().await {
+                            Ok(mut conn) => Self::run_queued(&mut *conn, &w)
                                 .await
                                 .map_err($crate::store::StoreError::from),
                             Err(e) => Err(e.into()),
-                        },
+                        }
                     };
                     if let Err(e) = outcome {
                         tracing::warn!(error = %e, "a session's last use was not recorded");
                     }
-                    invalidate();
-                    touches.settle(&id, now);
                 });
                 Ok(())
             }

@@ -157,10 +157,6 @@ pub(crate) trait ReadCache {
     fn cache_session(&self, _id: &str, _generation: u64, _row: Option<crate::store::SessionRow>) {}
     /// Drops every cached session (after a write to sessions).
     fn invalidate_sessions(&self) {}
-    /// What drops every cached session, for a write finishing after its request answered.
-    fn session_invalidator(&self) -> Box<dyn Fn() + Send + Sync> {
-        Box::new(|| {})
-    }
 }
 
 /// Most writes one transaction of the write queue commits.
@@ -286,39 +282,42 @@ impl WriteQueue {
     }
 }
 
-/// Session uses recorded but not yet committed. A session's last use is written after the
-/// request that used it has answered (the write would otherwise hold that request for a commit
-/// and put it behind every other open connection), as Keycloak defers its `lastSessionRefresh`
-/// updates; until the write is committed, this node's reads of the session see the use here.
-/// A use lost with a crashed process only makes its session look idle earlier.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct PendingTouches(
-    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
-);
+/// How long a cached session row may be served (see [`RecentTouches`]).
+pub(crate) const SESSION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
-impl PendingTouches {
-    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, i64>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Recent uses of sessions, as this node recorded them. A session's last use is written after
+/// the request that used it has answered (the write would otherwise hold that request for a
+/// commit and put it behind every other open connection), as Keycloak defers its
+/// `lastSessionRefresh` updates; every read of a session on this node moves its last use to
+/// the latest recorded here. So a use is seen at once, before its write is committed, and a
+/// cached row read before the commit is never stale: a use is kept for twice as long as a
+/// cached row lives ([`SESSION_CACHE_TTL`]), and the session cache is not dropped on each use.
+/// A use lost with a crashed process only makes its session look idle earlier.
+#[derive(Debug, Clone)]
+pub(crate) struct RecentTouches(moka::sync::Cache<String, i64>);
+
+impl Default for RecentTouches {
+    fn default() -> Self {
+        RecentTouches(
+            moka::sync::Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(SESSION_CACHE_TTL * 2)
+                .build(),
+        )
     }
-    /// Records a use of session `id` at `now`, not yet committed.
+}
+
+impl RecentTouches {
+    /// Records a use of session `id` at `now` (the latest use wins).
     pub(crate) fn record(&self, id: &str, now: i64) {
-        let mut map = self.map();
-        let at = map.entry(id.to_string()).or_insert(now);
-        *at = (*at).max(now);
+        self.0
+            .entry(id.to_string())
+            .and_upsert_with(|at| at.map_or(now, |e| (*e.value()).max(now)));
     }
-    /// The write of the use at `now` is done: forget it unless a later one came meanwhile.
-    pub(crate) fn settle(&self, id: &str, now: i64) {
-        let mut map = self.map();
-        if map.get(id).is_some_and(|at| *at <= now) {
-            map.remove(id);
-        }
-    }
-    /// `row` as this node knows it: its last use moved to an uncommitted later one.
+    /// `row` as this node knows it: its last use moved to a later recorded one.
     pub(crate) fn apply(&self, row: &mut crate::store::SessionRow) {
-        if let Some(at) = self.map().get(&row.id) {
-            row.last_refresh = row.last_refresh.max(*at);
+        if let Some(at) = self.0.get(&row.id) {
+            row.last_refresh = row.last_refresh.max(at);
         }
     }
 }
@@ -605,7 +604,31 @@ pub(crate) use impl_store;
 
 #[cfg(test)]
 mod tests {
-    use super::{Sweeps, Swept, WriteGate, SWEEP_INTERVAL};
+    use super::{RecentTouches, Sweeps, Swept, WriteGate, SWEEP_INTERVAL};
+
+    #[test]
+    fn a_recorded_use_moves_a_stale_row_forward_never_back() {
+        let touches = RecentTouches::default();
+        let row = |last_refresh| crate::store::SessionRow {
+            id: "s1".into(),
+            last_refresh,
+            ..Default::default()
+        };
+        touches.record("s1", 500);
+        touches.record("s1", 400); // an older use arriving late changes nothing
+        let mut stale = row(100);
+        touches.apply(&mut stale);
+        assert_eq!(stale.last_refresh, 500);
+        let mut newer = row(900);
+        touches.apply(&mut newer);
+        assert_eq!(newer.last_refresh, 900);
+        let mut other = crate::store::SessionRow {
+            id: "s2".into(),
+            ..row(100)
+        };
+        touches.apply(&mut other);
+        assert_eq!(other.last_refresh, 100);
+    }
 
     #[test]
     fn a_table_is_swept_once_per_interval() {

@@ -29,8 +29,8 @@ pub struct SqliteStore {
     pub(crate) sweeps: super::sql::Sweeps,
     pub(crate) gate: super::sql::WriteGate,
     pub(crate) queue: super::sql::WriteQueue,
-    /// Session uses not yet committed (see `PendingTouches`).
-    pub(crate) touches: super::sql::PendingTouches,
+    /// Recent session uses (see `RecentTouches`).
+    pub(crate) touches: super::sql::RecentTouches,
     /// Seals the secret fields of realm and user documents on write, opens them on read.
     pub(crate) sealer: std::sync::Arc<crate::crypto::seal::Sealer>,
 }
@@ -60,7 +60,10 @@ where
 {
     fn new(capacity: u64) -> Self {
         GenCache {
-            entries: moka::sync::Cache::new(capacity),
+            entries: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(super::sql::SESSION_CACHE_TTL)
+                .build(),
             generation: std::sync::Arc::default(),
         }
     }
@@ -108,10 +111,6 @@ impl super::sql::ReadCache for SqliteStore {
     }
     fn invalidate_sessions(&self) {
         self.sessions.invalidate();
-    }
-    fn session_invalidator(&self) -> Box<dyn Fn() + Send + Sync> {
-        let sessions = self.sessions.clone();
-        Box::new(move || sessions.invalidate())
     }
 }
 
