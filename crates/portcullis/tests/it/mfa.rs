@@ -66,36 +66,11 @@ fn auth_url(server: &TestServer, realm: &str, client: &str) -> String {
     ))
 }
 
-/// Posts a page's form; status, location (or body).
-async fn post(
-    b: &reqwest::Client,
-    server: &TestServer,
-    html: &str,
-    fields: &[(&str, &str)],
-) -> (u16, String) {
-    let code = form_field(html, "session_code").expect("a bound form");
-    let mut form: Vec<(&str, &str)> = vec![("session_code", code.as_str())];
-    form.extend_from_slice(fields);
-    let r = b
-        .post(server.url(&form_action(html)))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string());
-    let body = r.text().await.unwrap();
-    (status, location.unwrap_or(body))
-}
-
 /// The OTP page after alice's password.
 async fn otp_page(b: &reqwest::Client, server: &TestServer) -> String {
     let (status, html) = get_page(b, &auth_url(server, "mfa", "spa")).await;
     assert_eq!(status, 200);
-    let (status, page) = post(
+    let (status, page) = post_page(
         b,
         server,
         &html,
@@ -144,19 +119,19 @@ async fn browser_login_asks_for_the_code_after_the_password() {
         if wrong == totp(ALICE_SECRET, 0) {
             continue;
         }
-        let r = post(&b, &server, &page, &[("otp", &wrong)]).await;
+        let r = post_page(&b, &server, &page, &[("otp", &wrong)]).await;
         assert_eq!(r.0, 200, "{wrong}: {}", r.1);
         assert!(r.1.contains("Invalid authenticator code."), "{}", r.1);
     }
     // The right one logs in.
     let code = totp(ALICE_SECRET, 0);
-    let r = post(&b, &server, &page, &[("otp", &code)]).await;
+    let r = post_page(&b, &server, &page, &[("otp", &code)]).await;
     assert!(redirected_with_code(&r), "{r:?}");
 
     // The same code again (reuse is off by default): refused.
     let b2 = browser();
     let page = otp_page(&b2, &server).await;
-    let r = post(&b2, &server, &page, &[("otp", &code)]).await;
+    let r = post_page(&b2, &server, &page, &[("otp", &code)]).await;
     assert_eq!(r.0, 200);
     assert!(r.1.contains("Invalid authenticator code."), "{}", r.1);
     data.cleanup().await;
@@ -172,7 +147,7 @@ async fn a_post_cannot_skip_a_step() {
     let (_, html) = get_page(&b, &auth_url(&server, "mfa", "spa")).await;
     // A valid code posted to the login form, without the password: the password step gets
     // the post and refuses it.
-    let r = post(
+    let r = post_page(
         &b,
         &server,
         &html,
@@ -215,7 +190,7 @@ async fn a_post_cannot_skip_a_step() {
         .contains("Your login attempt timed out"));
     // The password still works: nothing changed.
     let page = otp_page(&b, &server).await;
-    let r = post(&b, &server, &page, &[("otp", &totp(ALICE_SECRET, 0))]).await;
+    let r = post_page(&b, &server, &page, &[("otp", &totp(ALICE_SECRET, 0))]).await;
     assert!(redirected_with_code(&r), "{r:?}");
     data.cleanup().await;
 }
@@ -336,19 +311,19 @@ async fn custom_flows_run_as_keycloak_runs_them() {
         html.contains("name=\"username\"") && !html.contains("name=\"password\""),
         "{html}"
     );
-    let (status, page) = post(&b, &server, &html, &[("username", "nobody")]).await;
+    let (status, page) = post_page(&b, &server, &html, &[("username", "nobody")]).await;
     assert_eq!(status, 200);
     assert!(page.contains("Invalid username."), "{page}");
-    let (status, page) = post(&b, &server, &page, &[("username", "bob")]).await;
+    let (status, page) = post_page(&b, &server, &page, &[("username", "bob")]).await;
     assert_eq!(status, 200);
     assert!(
         page.contains("name=\"password\"") && !page.contains("name=\"username\""),
         "{page}"
     );
-    let (status, again) = post(&b, &server, &page, &[("password", "wrong")]).await;
+    let (status, again) = post_page(&b, &server, &page, &[("password", "wrong")]).await;
     assert_eq!(status, 200);
     assert!(again.contains("Invalid password."), "{again}");
-    let r = post(&b, &server, &again, &[("password", "bob-pw")]).await;
+    let r = post_page(&b, &server, &again, &[("password", "bob-pw")]).await;
     assert!(redirected_with_code(&r), "{r:?}");
     // Another client keeps the realm's browser flow (username and password on one page).
     let (_, html) = get_page(&browser(), &auth_url(&server, "mfa", "spa")).await;

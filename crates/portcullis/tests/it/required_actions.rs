@@ -50,31 +50,6 @@ fn auth_url(server: &TestServer, extra: &str) -> String {
     ))
 }
 
-/// Posts a page's form: status and location (or body).
-async fn post(
-    b: &reqwest::Client,
-    server: &TestServer,
-    html: &str,
-    fields: &[(&str, &str)],
-) -> (u16, String) {
-    let code = form_field(html, "session_code").expect("a bound form");
-    let mut form: Vec<(&str, &str)> = vec![("session_code", code.as_str())];
-    form.extend_from_slice(fields);
-    let r = b
-        .post(server.url(&form_action(html)))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string());
-    let body = r.text().await.unwrap();
-    (status, location.unwrap_or(body))
-}
-
 /// The TOTP code of a raw secret now (the project's own TOTP).
 fn code_now(secret: &[u8]) -> String {
     let now = std::time::SystemTime::now()
@@ -196,7 +171,7 @@ async fn configure_totp_at_login(backend: Backend) {
     assert!(again.contains("Mobile Authenticator Setup"), "{again}");
     assert_eq!(secret_of(&again), secret, "the same secret for the login");
     // A wrong code: the page again with Keycloak's message, nothing stored.
-    let r = post(
+    let r = post_page(
         &b,
         &server,
         &page,
@@ -205,7 +180,7 @@ async fn configure_totp_at_login(backend: Backend) {
     .await;
     assert_eq!(r.0, 200);
     assert!(r.1.contains("Invalid authenticator code."), "{}", r.1);
-    let r = post(&b, &server, &page, &[("totp", ""), ("userLabel", "Phone")]).await;
+    let r = post_page(&b, &server, &page, &[("totp", ""), ("userLabel", "Phone")]).await;
     assert!(
         r.1.contains("Please specify authenticator code."),
         "{}",
@@ -217,7 +192,7 @@ async fn configure_totp_at_login(backend: Backend) {
         .all(|c| c["type"] != "otp"));
 
     // The right code: a code for the client, an `otp` credential in Keycloak's shape.
-    let r = post(
+    let r = post_page(
         &b,
         &server,
         &page,
@@ -286,7 +261,7 @@ async fn a_required_otp_form_sets_configure_totp_for_a_user_without_otp() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Mobile Authenticator Setup"), "{page}");
     let secret = secret_of(&page);
-    let r = post(&b, &server, &page, &[("totp", &code_now(&secret))]).await;
+    let r = post_page(&b, &server, &page, &[("totp", &code_now(&secret))]).await;
     assert_eq!(r.0, 302, "{}", r.1);
     assert!(query_of(&r.1).contains_key("code"));
     // Set for the login only, as Keycloak's authentication session does: not on the user.
@@ -309,11 +284,11 @@ async fn terms_then_profile_in_priority_order_and_declining_the_terms_fails_the_
     let (status, page, _) = login(&b, &server, &auth_url(&server, ""), "erin", "erin-pw").await;
     assert_eq!(status, 200);
     assert!(page.contains("Terms and Conditions"), "{page}");
-    let (status, page) = post(&b, &server, &page, &[("accept", "Accept")]).await;
+    let (status, page) = post_page(&b, &server, &page, &[("accept", "Accept")]).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Update Account Information"), "{page}");
     // Validation per field: the first name is required, the e-mail must be one.
-    let (status, again) = post(
+    let (status, again) = post_page(
         &b,
         &server,
         &page,
@@ -330,7 +305,7 @@ async fn terms_then_profile_in_priority_order_and_declining_the_terms_fails_the_
     assert!(again.contains("id=\"input-error-email\""), "{again}");
     assert!(again.contains("Invalid email address."), "{again}");
     assert!(!again.contains("id=\"input-error-lastName\""));
-    let r = post(
+    let r = post_page(
         &b,
         &server,
         &again,
@@ -354,7 +329,7 @@ async fn terms_then_profile_in_priority_order_and_declining_the_terms_fails_the_
     let b = browser();
     let (_, page, _) = login(&b, &server, &auth_url(&server, ""), "fred", "fred-pw").await;
     assert!(page.contains("Terms and Conditions"), "{page}");
-    let (status, location) = post(&b, &server, &page, &[("cancel", "Decline")]).await;
+    let (status, location) = post_page(&b, &server, &page, &[("cancel", "Decline")]).await;
     assert_eq!(status, 302, "{location}");
     let q = query_of(&location);
     assert_eq!(
@@ -412,7 +387,7 @@ async fn disabled_actions_are_skipped_and_application_initiated_actions_answer_t
     let (status, page) = get_page(&b, &auth_url(&server, "&kc_action=UPDATE_PROFILE")).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Update Account Information"), "{page}");
-    let (status, location) = post(
+    let (status, location) = post_page(
         &b,
         &server,
         &page,
@@ -434,7 +409,7 @@ async fn disabled_actions_are_skipped_and_application_initiated_actions_answer_t
     // Cancelled: `cancel-aia`, nothing changed.
     let (_, page) = get_page(&b, &auth_url(&server, "&kc_action=CONFIGURE_TOTP")).await;
     assert!(page.contains("Mobile Authenticator Setup"), "{page}");
-    let (status, location) = post(&b, &server, &page, &[("cancel-aia", "true")]).await;
+    let (status, location) = post_page(&b, &server, &page, &[("cancel-aia", "true")]).await;
     assert_eq!(status, 302, "{location}");
     assert_eq!(query_of(&location)["kc_action_status"], "cancelled");
     assert_eq!(user(&server, &token, "gina").await["totp"], json!(false));
@@ -479,7 +454,7 @@ async fn verify_email_sends_the_mail_and_the_link_lets_the_login_go_on() {
     let mails = sink.wait_for(1).await;
     let link = action_link(&mails[0]);
     // Before the link: the page again (the mail re-sent).
-    let (status, again) = post(&b, &server, &page, &[]).await;
+    let (status, again) = post_page(&b, &server, &page, &[]).await;
     assert_eq!(status, 200);
     assert!(again.contains("kc-verify-email-form"));
     sink.wait_for(2).await;
@@ -501,7 +476,7 @@ async fn verify_email_sends_the_mail_and_the_link_lets_the_login_go_on() {
         "{done}"
     );
     // Back in the login: it goes on.
-    let (status, location) = post(&b, &server, &page, &[]).await;
+    let (status, location) = post_page(&b, &server, &page, &[]).await;
     assert_eq!(status, 302, "{location}");
     assert!(query_of(&location).contains_key("code"));
     let token = admin_token(&server).await;

@@ -117,3 +117,29 @@ pub fn pkce() -> (String, String) {
         b64url(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref());
     (verifier, challenge)
 }
+
+/// Posts a login page's bound form (its `session_code` and `fields`): status, and the redirect
+/// location or else the body.
+pub async fn post_page(
+    b: &reqwest::Client,
+    server: &TestServer,
+    html: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let code = form_field(html, "session_code").expect("a bound form");
+    let mut form: Vec<(&str, &str)> = vec![("session_code", code.as_str())];
+    form.extend_from_slice(fields);
+    let r = b
+        .post(server.url(&form_action(html)))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = r.text().await.unwrap();
+    (status, location.unwrap_or(body))
+}
