@@ -108,16 +108,6 @@ pub(crate) fn invitation_row(t: InvitationTuple) -> InvitationRow {
     }
 }
 
-/// `%part%` for a `LIKE` on a lower-cased column, with the wildcards of `part` escaped (`\`).
-pub(crate) fn contains(part: &str) -> String {
-    let escaped = part
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 /// Stamps [`InvitationStore`] for a SQL store (see `sql.rs`).
 macro_rules! impl_invitations {
     ($store:ident, $db:ty) => {
@@ -188,8 +178,9 @@ macro_rules! impl_invitations {
                 org_id: &str,
                 q: &$crate::store::InvitationQuery,
             ) -> Result<Vec<$crate::store::InvitationRow>, $crate::store::StoreError> {
-                use $crate::store::invitations::contains;
                 use $crate::store::InvitationStatus;
+                // A part of the column, any case (`%`, `_` and `\` escaped).
+                let contains = |p: &str| $crate::store::organizations::contains_pattern(&p.to_lowercase());
                 let mut b = sqlx::QueryBuilder::<$db>::new(
                     $crate::store::invitations::INVITATION_SELECT,
                 );
@@ -249,14 +240,3 @@ macro_rules! impl_invitations {
 }
 
 pub(crate) use impl_invitations;
-
-#[cfg(test)]
-mod tests {
-    use super::contains;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(contains("Ann"), "%ann%");
-        assert_eq!(contains("50%_a\\b"), "%50\\%\\_a\\\\b%");
-    }
-}
