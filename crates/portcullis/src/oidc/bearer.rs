@@ -11,7 +11,7 @@ use crate::realm::snapshot::RealmSnapshot;
 use crate::store::Store;
 
 use crate::http::oauth_error::OAuthError;
-use crate::sessions::live_session;
+use crate::sessions::live_client_session;
 use crate::users::is_enabled;
 
 /// Why a token is not active (never shown to the token's bearer beyond "invalid").
@@ -129,11 +129,12 @@ async fn holder(
     // The session's user, or for a token without a session (service accounts) its subject.
     let mut user_id = c.get("sub").and_then(Value::as_str).map(str::to_string);
     if let Some(sid) = c.get("sid").and_then(Value::as_str) {
-        let Some(session) = live_session(store, snap, sid, now).await? else {
+        let Some((session, started)) = live_client_session(store, snap, sid, azp, now).await?
+        else {
             return Ok(Err(Inactive::Revoked));
         };
         let iat = c.get("iat").and_then(Value::as_i64).unwrap_or(0);
-        match store.client_session_started(sid, azp).await? {
+        match started {
             Some(started) if iat >= started => {}
             _ => return Ok(Err(Inactive::NoClientSession)),
         }

@@ -85,6 +85,35 @@ pub async fn live_session(
     let Some(s) = store.session(sid).await? else {
         return Ok(None);
     };
+    ended_if_expired(store, snap, s, now).await
+}
+
+/// As [`live_session`], with when `client_id`'s part in the session started (`None`: the
+/// client has none, or was detached), read together: the refresh grant and the bearer checks
+/// need both.
+pub async fn live_client_session(
+    store: &dyn Store,
+    snap: &RealmSnapshot,
+    sid: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<Option<(SessionRow, Option<i64>)>, StoreError> {
+    let Some((s, started)) = store.session_for_client(sid, client_id).await? else {
+        return Ok(None);
+    };
+    Ok(ended_if_expired(store, snap, s, now)
+        .await?
+        .map(|s| (s, started)))
+}
+
+/// `s` if it belongs to `snap`'s realm and is neither idle nor past its maximum age; an expired
+/// session is ended on the way.
+async fn ended_if_expired(
+    store: &dyn Store,
+    snap: &RealmSnapshot,
+    s: SessionRow,
+    now: i64,
+) -> Result<Option<SessionRow>, StoreError> {
     if s.realm_id != snap.id {
         return Ok(None);
     }

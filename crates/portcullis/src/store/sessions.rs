@@ -79,6 +79,13 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// A session by id.
     async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
+    /// A session and when `client_id`'s part in it started (`None`: the client has none), in
+    /// one read: the refresh grant and every bearer check need both.
+    async fn session_for_client(
+        &self,
+        id: &str,
+        client_id: &str,
+    ) -> Result<Option<(SessionRow, Option<i64>)>, StoreError>;
     /// Records a use of the session: at once for this node's reads, in the store after the
     /// caller has gone on (see `sql::RecentTouches`); never moves the last use backwards.
     async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError>;
@@ -101,13 +108,6 @@ pub trait SessionStore: Send + Sync {
         new_id: &str,
         now: i64,
     ) -> Result<(), StoreError>;
-    /// When a client's part in a session started; `None` when the client has none (it never
-    /// took part, or was detached).
-    async fn client_session_started(
-        &self,
-        session_id: &str,
-        client_id: &str,
-    ) -> Result<Option<i64>, StoreError>;
     /// Registers a client in a session without touching its refresh state (tokens issued
     /// without a refresh token); a client already in it keeps its start.
     async fn join_client_session(
@@ -244,6 +244,42 @@ macro_rules! impl_sessions {
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
+            async fn session_for_client(&self, id: &str, client_id: &str) -> Result<Option<($crate::store::SessionRow, Option<i64>)>, $crate::store::StoreError> {
+                // Both cached (SQLite): no read at all. A client's start is cached only when
+                // it exists, and dropped with the session cache by every end of a client's part.
+                match self.cached_session(id) {
+                    Some(None) => return Ok(None),
+                    Some(Some(mut row)) => {
+                        if let Some(started) = self.cached_client_start(id, client_id) {
+                            self.touches.apply(&mut row);
+                            return Ok(Some((row, Some(started))));
+                        }
+                    }
+                    None => {}
+                }
+                let (sessions, starts) = (self.session_generation(), self.client_start_generation());
+                let row: Option<(String, String, String, i64, i64, i64, String, Option<i64>)> = sqlx::query_as(
+                    "SELECT s.id, s.realm_id, s.user_id, s.offline, s.created_at, s.last_refresh, s.data, c.started_at FROM user_session s LEFT JOIN client_session c ON c.session_id = s.id AND c.client_id = $2 WHERE s.id = $1",
+                )
+                .bind(id)
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some((sid, realm_id, user_id, offline, created_at, last_refresh, data, started)) = row else {
+                    self.cache_session(id, sessions, None);
+                    return Ok(None);
+                };
+                let row = $crate::store::sql::session_row((sid, realm_id, user_id, offline, created_at, last_refresh, data));
+                self.cache_session(id, sessions, Some(row.clone()));
+                if let Some(started) = started {
+                    self.cache_client_start(id, client_id, starts, started);
+                }
+                let mut row = row;
+                self.touches.apply(&mut row);
+                Ok(Some((row, started)))
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn touch_session(&self, id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
                 // Written after the request answers (see `RecentTouches`); this node's reads see
                 // the use at once, cached rows included.
@@ -339,16 +375,6 @@ macro_rules! impl_sessions {
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
-            async fn client_session_started(&self, session_id: &str, client_id: &str) -> Result<Option<i64>, $crate::store::StoreError> {
-                let row: Option<(i64,)> = sqlx::query_as("SELECT started_at FROM client_session WHERE session_id = $1 AND client_id = $2")
-                    .bind(session_id)
-                    .bind(client_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(row.map(|(started,)| started))
-            }
-
-            #[tracing::instrument(level = "debug", skip_all)]
             async fn join_client_session(&self, session_id: &str, client_id: &str, now: i64) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at, started_at) VALUES ($1, $2, NULL, 0, $3, $3) ON CONFLICT (session_id, client_id) DO NOTHING")
@@ -368,6 +394,8 @@ macro_rules! impl_sessions {
                     .bind(client_id)
                     .execute(&self.pool)
                     .await?;
+                // Drops the cached start of the client's part (see `session_for_client`).
+                self.invalidate_sessions();
                 Ok(done.rows_affected() > 0)
             }
 

@@ -155,7 +155,25 @@ pub(crate) trait ReadCache {
     }
     /// Caches a session read made under `generation`.
     fn cache_session(&self, _id: &str, _generation: u64, _row: Option<crate::store::SessionRow>) {}
-    /// Drops every cached session (after a write to sessions).
+    /// The generation to cache a client's start in a session under.
+    fn client_start_generation(&self) -> u64 {
+        0
+    }
+    /// When `client_id`'s part in session `session_id` started, if cached.
+    fn cached_client_start(&self, _session_id: &str, _client_id: &str) -> Option<i64> {
+        None
+    }
+    /// Caches a client's start in a session, read under `generation`.
+    fn cache_client_start(
+        &self,
+        _session_id: &str,
+        _client_id: &str,
+        _generation: u64,
+        _started: i64,
+    ) {
+    }
+    /// Drops every cached session and client start (after a write that ends or changes
+    /// sessions or a client's part in one).
     fn invalidate_sessions(&self) {}
 }
 

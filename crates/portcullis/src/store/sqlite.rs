@@ -26,6 +26,8 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     pub(crate) users: GenCache<(String, String), Option<super::UserRow>>,
     pub(crate) sessions: GenCache<String, Option<super::SessionRow>>,
+    /// When a client's part in a session started, by (session, client); only parts that exist.
+    pub(crate) client_starts: GenCache<(String, String), i64>,
     pub(crate) sweeps: super::sql::Sweeps,
     pub(crate) gate: super::sql::WriteGate,
     pub(crate) queue: super::sql::WriteQueue,
@@ -109,8 +111,23 @@ impl super::sql::ReadCache for SqliteStore {
     fn cache_session(&self, id: &str, generation: u64, row: Option<super::SessionRow>) {
         self.sessions.insert(id.to_string(), generation, row);
     }
+    fn client_start_generation(&self) -> u64 {
+        self.client_starts.generation()
+    }
+    fn cached_client_start(&self, session_id: &str, client_id: &str) -> Option<i64> {
+        self.client_starts
+            .get(&(session_id.to_string(), client_id.to_string()))
+    }
+    fn cache_client_start(&self, session_id: &str, client_id: &str, generation: u64, started: i64) {
+        self.client_starts.insert(
+            (session_id.to_string(), client_id.to_string()),
+            generation,
+            started,
+        );
+    }
     fn invalidate_sessions(&self) {
         self.sessions.invalidate();
+        self.client_starts.invalidate();
     }
 }
 
@@ -142,6 +159,7 @@ impl SqliteStore {
             pool,
             users: GenCache::new(10_000),
             sessions: GenCache::new(10_000),
+            client_starts: GenCache::new(10_000),
             sweeps: Default::default(),
             gate,
             queue,

@@ -9,7 +9,7 @@ use crate::crypto::jws;
 use crate::http::oauth_error::OAuthError;
 use crate::oidc::client_auth;
 use crate::realm::snapshot::RealmSnapshot;
-use crate::sessions::live_session;
+use crate::sessions::live_client_session;
 use crate::sessions::SessionNotes;
 use crate::store::RefreshUse;
 use crate::tokens::{self, Lifespans, TokenRequest};
@@ -140,7 +140,9 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         .and_then(Value::as_str)
         .ok_or_else(|| OAuthError::invalid_grant("Invalid refresh token"))?;
     let store = ctx.state.store.as_ref();
-    let Some(session) = live_session(store, ctx.snap, sid, ctx.now).await? else {
+    let Some((session, client_started)) =
+        live_client_session(store, ctx.snap, sid, client_id, ctx.now).await?
+    else {
         ctx.fail(crate::events::errors::INVALID_TOKEN);
         return Err(OAuthError::invalid_grant("Session not active"));
     };
@@ -150,7 +152,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     // Keycloak's `TokenManager.validateToken`: the client must still take part in the session
     // (a replayed code detaches it), since before the token was issued.
     let iat = claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
-    match store.client_session_started(sid, client_id).await? {
+    match client_started {
         None => {
             return Err(OAuthError::invalid_grant(
                 "Session doesn't have required client",
