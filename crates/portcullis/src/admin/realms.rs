@@ -281,7 +281,7 @@ pub async fn clear_user_cache(
     State(state): State<AppState>,
     _: RealmAdmin<ManageRealm>,
 ) -> AdminResult<Response> {
-    state.store.clear_user_cache();
+    state.store.clear_user_cache().await;
     Ok(no_content())
 }
 

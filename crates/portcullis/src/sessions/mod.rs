@@ -117,13 +117,25 @@ async fn ended_if_expired(
     if s.realm_id != snap.id {
         return Ok(None);
     }
+    if !expired(snap, &s, now) {
+        return Ok(Some(s));
+    }
+    // A cached row may not know of a use on another node: the database decides.
+    match store.fresh_session(&s.id).await? {
+        Some(fresh) if !expired(snap, &fresh, now) => Ok(Some(fresh)),
+        Some(_) => {
+            store.delete_session(&s.id).await?;
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+/// Whether `s` is idle or past its maximum age at `now`.
+fn expired(snap: &RealmSnapshot, s: &SessionRow, now: i64) -> bool {
     let remember = !s.offline && SessionNotes::parse(&s.data).remember_me();
     let (idle, max) = session_limits(&snap.settings.sessions, s.offline, remember);
-    if now > s.last_refresh + idle || now > s.created_at + max {
-        store.delete_session(&s.id).await?;
-        return Ok(None);
-    }
-    Ok(Some(s))
+    now > s.last_refresh + idle || now > s.created_at + max
 }
 
 #[cfg(test)]

@@ -156,9 +156,9 @@ pub trait Store:
     fn pool_stats(&self) -> PoolStats;
     /// Online sessions stored, per realm id (expired ones leave with the next sweep).
     async fn session_counts(&self) -> Result<Vec<(String, i64)>, StoreError>;
-    /// Drops the read caches of users and sessions this store keeps (SQLite's; PostgreSQL
-    /// keeps none), so the next reads go to the database.
-    fn clear_user_cache(&self);
+    /// Drops the read caches of users and sessions, on this node and on every node sharing
+    /// the database, so the next reads go to the database.
+    async fn clear_user_cache(&self);
 }
 
 /// Upper bounds (seconds) of the buckets of [`WriteWaits`].

@@ -22,6 +22,11 @@ pub struct PostgresStore {
     pub(crate) touches: super::sql::RecentTouches,
     /// Seals the secret fields of realm and user documents on write, opens them on read.
     pub(crate) sealer: std::sync::Arc<crate::crypto::seal::Sealer>,
+    /// Users, sessions and clients' parts in sessions, served only while this node listens for
+    /// the other nodes' changes on [`PostgresStore::channel`] (see [`listen_for_changes`]).
+    pub(crate) caches: super::sql::NodeCaches,
+    /// The notification channel of this database and schema.
+    pub(crate) channel: String,
 }
 
 /// How long a request waits for a connection: bounded, so a database that does not answer
@@ -55,14 +60,26 @@ impl PostgresStore {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PostgresStore {
+        let store = PostgresStore {
             pool,
             sweeps: Default::default(),
             gate: Default::default(),
             queue: Default::default(),
             touches: Default::default(),
             sealer: Default::default(),
-        })
+            caches: super::sql::NodeCaches::off(),
+            // A channel name is an identifier: at most 63 bytes (the schema's are ASCII).
+            channel: format!("portcullis_changes_{}", schema.unwrap_or("public"))
+                .chars()
+                .take(63)
+                .collect(),
+        };
+        tokio::spawn(listen_for_changes(
+            store.pool.clone(),
+            store.channel.clone(),
+            store.caches.clone(),
+        ));
+        Ok(store)
     }
 }
 
@@ -83,5 +100,60 @@ pub(super) fn migration_names() -> Vec<String> {
 
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, "postgres");
 
-// Several nodes share PostgreSQL: nothing about users or sessions is cached.
-impl super::sql::ReadCache for PostgresStore {}
+/// Several nodes share the database: a write that changes users or sessions drops this node's
+/// caches at once and tells the others with a notification before it returns, as Keycloak's
+/// nodes send their cache invalidations to the cluster.
+impl super::sql::ReadCache for PostgresStore {
+    fn caches(&self) -> &super::sql::NodeCaches {
+        &self.caches
+    }
+    async fn announce(&self, changed: super::sql::Changed) {
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(&self.channel)
+            .bind(changed.as_str())
+            .execute(&self.pool)
+            .await;
+        if let Err(e) = sent {
+            // The other nodes cannot be told: they drop their caches when their listening
+            // connection fails, and their entries live at most `SESSION_CACHE_TTL` anyway.
+            tracing::warn!(error = %e, "the other nodes were not told of a change to {}", changed.as_str());
+        }
+    }
+}
+
+/// How long the listener waits before listening again after its connection failed.
+const RELISTEN_AFTER: Duration = Duration::from_secs(1);
+
+/// Listens for the changes other nodes announce on `channel` and drops what they make stale.
+/// The caches are on only while listening: when the connection fails they are switched off
+/// (everything dropped, nothing served) until a new connection listens again, so a change
+/// announced while this node was not listening is never missed. Ends when the pool is closed.
+async fn listen_for_changes(pool: PgPool, channel: String, caches: super::sql::NodeCaches) {
+    while !pool.is_closed() {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(&channel).await {
+                Ok(()) => {
+                    caches.switch(true);
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(n)) => match n.payload() {
+                                "users" => caches.drop_changed(super::sql::Changed::Users),
+                                "sessions" => caches.drop_changed(super::sql::Changed::Sessions),
+                                _ => caches.drop_all(),
+                            },
+                            // `None`: the connection was lost (notifications may have been).
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                    caches.switch(false);
+                    tracing::debug!("stopped listening for other nodes' changes; caches off");
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot listen for other nodes' changes"),
+            },
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot connect to listen for other nodes' changes")
+            }
+        }
+        tokio::time::sleep(RELISTEN_AFTER).await;
+    }
+}

@@ -173,7 +173,7 @@ macro_rules! impl_realms {
             async fn apply(&self, writes: Vec<$crate::store::Write>) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 use $crate::store::{StoreError, Write};
-                self.invalidate_users();
+                self.invalidate_users().await;
                 let mut tx = self.pool.begin().await?;
                 for w in writes {
                     match w {
@@ -272,9 +272,9 @@ macro_rules! impl_realms {
                     }
                 }
                 tx.commit().await?;
-                self.invalidate_sessions();
+                self.invalidate_sessions().await;
                 // Again after the commit: a read during the transaction may have cached old rows.
-                self.invalidate_users();
+                self.invalidate_users().await;
                 Ok(())
             }
 
@@ -308,7 +308,7 @@ macro_rules! impl_realms {
                         if n == 1 { done.users += 1 } else { done.changed_meanwhile += 1 }
                     }
                 }
-                self.invalidate_users();
+                self.invalidate_users().await;
                 Ok(done)
             }
         }

@@ -79,6 +79,9 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// A session by id.
     async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
+    /// A session by id, read from the database even when this node has it cached (another
+    /// node may have used it since).
+    async fn fresh_session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
     /// A session and when `client_id`'s part in it started (`None`: the client has none), in
     /// one read: the refresh grant and every bearer check need both.
     async fn session_for_client(
@@ -216,7 +219,7 @@ macro_rules! impl_sessions {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                self.invalidate_sessions();
+                self.invalidate_sessions().await;
                 Ok(())
             }
 
@@ -241,6 +244,23 @@ macro_rules! impl_sessions {
                 let row = row.map($crate::store::sql::session_row);
                 self.cache_session(id, generation, row.clone());
                 Ok(known(row))
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn fresh_session(&self, id: &str) -> Result<Option<$crate::store::SessionRow>, $crate::store::StoreError> {
+                let generation = self.session_generation();
+                let row: Option<$crate::store::sql::SessionTuple> = sqlx::query_as(
+                    "SELECT id, realm_id, user_id, offline, created_at, last_refresh, data FROM user_session WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let row = row.map($crate::store::sql::session_row);
+                self.cache_session(id, generation, row.clone());
+                Ok(row.map(|mut r| {
+                    self.touches.apply(&mut r);
+                    r
+                }))
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
@@ -311,7 +331,7 @@ macro_rules! impl_sessions {
                 sqlx::query("DELETE FROM client_session WHERE session_id = $1").bind(id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM user_session WHERE id = $1").bind(id).execute(&mut *tx).await?;
                 tx.commit().await?;
-                self.invalidate_sessions();
+                self.invalidate_sessions().await;
                 Ok(done.rows_affected() > 0)
             }
 
@@ -331,7 +351,7 @@ macro_rules! impl_sessions {
                     .fetch_optional(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                self.invalidate_sessions();
+                self.invalidate_sessions().await;
                 Ok(row.map(|t| $crate::store::sql::ended(t, clients.into_iter().map(|(c,)| c).collect())))
             }
 
@@ -350,7 +370,7 @@ macro_rules! impl_sessions {
                     .fetch_all(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                self.invalidate_sessions();
+                self.invalidate_sessions().await;
                 let mut out: Vec<$crate::store::EndedSession> = rows
                     .into_iter()
                     .map(|t| {
@@ -395,7 +415,7 @@ macro_rules! impl_sessions {
                     .execute(&self.pool)
                     .await?;
                 // Drops the cached start of the client's part (see `session_for_client`).
-                self.invalidate_sessions();
+                self.invalidate_sessions().await;
                 Ok(done.rows_affected() > 0)
             }
 
@@ -525,7 +545,7 @@ macro_rules! impl_sessions {
                     }
                 }
                 if total > 0 {
-                    self.invalidate_sessions();
+                    self.invalidate_sessions().await;
                 }
                 Ok(total)
             }
@@ -537,7 +557,7 @@ macro_rules! impl_sessions {
                 sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(realm_id).bind(user_id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2").bind(realm_id).bind(user_id).execute(&mut *tx).await?;
                 tx.commit().await?;
-                self.invalidate_sessions();
+                self.invalidate_sessions().await;
                 Ok(done.rows_affected())
             }
 
@@ -550,7 +570,7 @@ macro_rules! impl_sessions {
                     sqlx::query("DELETE FROM user_session WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM client_session WHERE session_id = $2)").bind(session_id).bind(session_id).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-                self.invalidate_sessions();
+                self.invalidate_sessions().await;
                 Ok(done.rows_affected() > 0)
             }
         }

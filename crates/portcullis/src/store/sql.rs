@@ -123,58 +123,224 @@ impl WriteGate {
     }
 }
 
-/// The read caches a store may keep of users and sessions, invalidated by every write to them.
-/// The defaults cache nothing (PostgreSQL: several nodes share the database, so every read goes
-/// to it); the embedded SQLite store overrides them (see `sqlite.rs`).
+/// A cache whose entries are valid for one generation: a write bumps the generation, and a
+/// read stores what it saw only if no write happened since it began, so a read that raced a
+/// write is never served.
+#[derive(Clone)]
+pub(crate) struct GenCache<K, V> {
+    entries: moka::sync::Cache<K, (u64, V)>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<K, V> std::fmt::Debug for GenCache<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenCache")
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> GenCache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub(crate) fn new(capacity: u64) -> Self {
+        GenCache {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(super::sql::SESSION_CACHE_TTL)
+                .build(),
+            generation: std::sync::Arc::default(),
+        }
+    }
+    /// The generation to pass to [`GenCache::insert`]: read it before reading the store.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
+        let (generation, value) = self.entries.get(key)?;
+        (generation == self.generation()).then_some(value)
+    }
+    pub(crate) fn insert(&self, key: K, generation: u64, value: V) {
+        if generation == self.generation() {
+            self.entries.insert(key, (generation, value));
+        }
+    }
+    pub(crate) fn invalidate(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.entries.invalidate_all();
+    }
+}
+
+/// What a write changed, for the caches of every node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Changed {
+    /// Users (and so cached user look-ups).
+    Users,
+    /// Sessions or a client's part in one.
+    Sessions,
+}
+
+impl Changed {
+    /// The payload of the notification that carries it between nodes.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Changed::Users => "users",
+            Changed::Sessions => "sessions",
+        }
+    }
+}
+
+/// This node's read caches of users, sessions and clients' parts in sessions, looked up on
+/// every token request and refresh. On SQLite (one process owns the file) they are always on;
+/// on PostgreSQL only while this node listens for the other nodes' changes (see
+/// `postgres::listen_for_changes`): when it does not, nothing is served from them.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeCaches {
+    pub(crate) users: GenCache<(String, String), Option<crate::store::UserRow>>,
+    pub(crate) sessions: GenCache<String, Option<crate::store::SessionRow>>,
+    /// When a client's part in a session started, by (session, client); only parts that exist.
+    pub(crate) client_starts: GenCache<(String, String), i64>,
+    on: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl NodeCaches {
+    /// Caches that are on from the start (SQLite).
+    pub(crate) fn on() -> Self {
+        let c = NodeCaches::off();
+        c.switch(true);
+        c
+    }
+    /// Caches that serve nothing until switched on (PostgreSQL, until it listens).
+    pub(crate) fn off() -> Self {
+        NodeCaches {
+            users: GenCache::new(10_000),
+            sessions: GenCache::new(10_000),
+            client_starts: GenCache::new(10_000),
+            on: std::sync::Arc::default(),
+        }
+    }
+    /// Turns the caches on or off; either way everything cached so far is dropped.
+    pub(crate) fn switch(&self, on: bool) {
+        self.drop_all();
+        self.on.store(on, std::sync::atomic::Ordering::SeqCst);
+        // A read that began before the switch is never stored after it.
+        self.drop_all();
+    }
+    fn is_on(&self) -> bool {
+        self.on.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Drops what `changed` makes stale.
+    pub(crate) fn drop_changed(&self, changed: Changed) {
+        match changed {
+            Changed::Users => self.users.invalidate(),
+            Changed::Sessions => {
+                self.sessions.invalidate();
+                self.client_starts.invalidate();
+            }
+        }
+    }
+    /// Drops everything.
+    pub(crate) fn drop_all(&self) {
+        self.drop_changed(Changed::Users);
+        self.drop_changed(Changed::Sessions);
+    }
+}
+
+/// The read caches of a store (see [`NodeCaches`]), invalidated by every write to what they
+/// hold, on this node at once and on the others through [`ReadCache::announce`].
 pub(crate) trait ReadCache {
+    /// This node's caches.
+    fn caches(&self) -> &NodeCaches;
+    /// Tells the other nodes sharing the database what changed; returns once told (PostgreSQL).
+    fn announce(&self, _changed: Changed) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// The generation to cache a user read under: read before reading the store.
     fn user_generation(&self) -> u64 {
-        0
+        self.caches().users.generation()
     }
     /// A cached user look-up (`Some(None)`: cached as absent).
-    fn cached_user(&self, _key: (String, String)) -> Option<Option<crate::store::UserRow>> {
-        None
+    fn cached_user(&self, key: (String, String)) -> Option<Option<crate::store::UserRow>> {
+        let c = self.caches();
+        c.is_on().then(|| c.users.get(&key)).flatten()
     }
     /// Caches a user look-up made under `generation`.
     fn cache_user(
         &self,
-        _key: (String, String),
-        _generation: u64,
-        _row: Option<crate::store::UserRow>,
+        key: (String, String),
+        generation: u64,
+        row: Option<crate::store::UserRow>,
     ) {
+        let c = self.caches();
+        if c.is_on() {
+            c.users.insert(key, generation, row);
+        }
     }
-    /// Drops every cached user (after a write to users).
-    fn invalidate_users(&self) {}
+    /// Drops every cached user (after a write to users), on every node.
+    fn invalidate_users(&self) -> impl std::future::Future<Output = ()> + Send
+    where
+        Self: Sync,
+    {
+        async {
+            self.caches().drop_changed(Changed::Users);
+            self.announce(Changed::Users).await;
+        }
+    }
     /// The generation to cache a session read under.
     fn session_generation(&self) -> u64 {
-        0
+        self.caches().sessions.generation()
     }
     /// A cached session read.
-    fn cached_session(&self, _id: &str) -> Option<Option<crate::store::SessionRow>> {
-        None
+    fn cached_session(&self, id: &str) -> Option<Option<crate::store::SessionRow>> {
+        let c = self.caches();
+        c.is_on().then(|| c.sessions.get(&id.to_string())).flatten()
     }
     /// Caches a session read made under `generation`.
-    fn cache_session(&self, _id: &str, _generation: u64, _row: Option<crate::store::SessionRow>) {}
+    fn cache_session(&self, id: &str, generation: u64, row: Option<crate::store::SessionRow>) {
+        let c = self.caches();
+        if c.is_on() {
+            c.sessions.insert(id.to_string(), generation, row);
+        }
+    }
     /// The generation to cache a client's start in a session under.
     fn client_start_generation(&self) -> u64 {
-        0
+        self.caches().client_starts.generation()
     }
     /// When `client_id`'s part in session `session_id` started, if cached.
-    fn cached_client_start(&self, _session_id: &str, _client_id: &str) -> Option<i64> {
-        None
+    fn cached_client_start(&self, session_id: &str, client_id: &str) -> Option<i64> {
+        let c = self.caches();
+        c.is_on()
+            .then(|| {
+                c.client_starts
+                    .get(&(session_id.to_string(), client_id.to_string()))
+            })
+            .flatten()
     }
     /// Caches a client's start in a session, read under `generation`.
-    fn cache_client_start(
-        &self,
-        _session_id: &str,
-        _client_id: &str,
-        _generation: u64,
-        _started: i64,
-    ) {
+    fn cache_client_start(&self, session_id: &str, client_id: &str, generation: u64, started: i64) {
+        let c = self.caches();
+        if c.is_on() {
+            c.client_starts.insert(
+                (session_id.to_string(), client_id.to_string()),
+                generation,
+                started,
+            );
+        }
     }
     /// Drops every cached session and client start (after a write that ends or changes
-    /// sessions or a client's part in one).
-    fn invalidate_sessions(&self) {}
+    /// sessions or a client's part in one), on every node.
+    fn invalidate_sessions(&self) -> impl std::future::Future<Output = ()> + Send
+    where
+        Self: Sync,
+    {
+        async {
+            self.caches().drop_changed(Changed::Sessions);
+            self.announce(Changed::Sessions).await;
+        }
+    }
 }
 
 /// Most writes one transaction of the write queue commits.
@@ -594,9 +760,9 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            fn clear_user_cache(&self) {
-                $crate::store::sql::ReadCache::invalidate_users(self);
-                $crate::store::sql::ReadCache::invalidate_sessions(self);
+            async fn clear_user_cache(&self) {
+                $crate::store::sql::ReadCache::invalidate_users(self).await;
+                $crate::store::sql::ReadCache::invalidate_sessions(self).await;
             }
         }
 
@@ -622,7 +788,54 @@ pub(crate) use impl_store;
 
 #[cfg(test)]
 mod tests {
-    use super::{RecentTouches, Sweeps, Swept, WriteGate, SWEEP_INTERVAL};
+    use super::{
+        Changed, GenCache, NodeCaches, RecentTouches, Sweeps, Swept, WriteGate, SWEEP_INTERVAL,
+    };
+
+    #[test]
+    fn a_read_that_raced_a_write_is_never_served() {
+        let c = GenCache::<String, u32>::new(10);
+        let key = "s".to_string();
+        // A read begins, a write commits and invalidates, then the read stores what it saw.
+        let read_began = c.generation();
+        c.invalidate();
+        c.insert(key.clone(), read_began, 1);
+        assert_eq!(c.get(&key), None, "the stale value is not served");
+        // A read after the write is cached, until the next write.
+        let g = c.generation();
+        c.insert(key.clone(), g, 2);
+        assert_eq!(c.get(&key), Some(2));
+        c.invalidate();
+        assert_eq!(c.get(&key), None);
+    }
+
+    #[test]
+    fn caches_that_are_off_serve_nothing_and_switching_drops_everything() {
+        let c = NodeCaches::off();
+        let g = c.sessions.generation();
+        c.sessions.insert("s".into(), g, None);
+        c.switch(true);
+        assert_eq!(
+            c.sessions.get(&"s".to_string()),
+            None,
+            "switching on drops the old entries"
+        );
+        let g = c.client_starts.generation();
+        c.client_starts.insert(("s".into(), "app".into()), g, 7);
+        assert_eq!(c.client_starts.get(&("s".into(), "app".into())), Some(7));
+        c.drop_changed(Changed::Users);
+        assert_eq!(
+            c.client_starts.get(&("s".into(), "app".into())),
+            Some(7),
+            "a user change keeps sessions"
+        );
+        c.drop_changed(Changed::Sessions);
+        assert_eq!(
+            c.client_starts.get(&("s".into(), "app".into())),
+            None,
+            "a session change drops clients' parts"
+        );
+    }
 
     #[test]
     fn a_recorded_use_moves_a_stale_row_forward_never_back() {

@@ -24,10 +24,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
-    pub(crate) users: GenCache<(String, String), Option<super::UserRow>>,
-    pub(crate) sessions: GenCache<String, Option<super::SessionRow>>,
-    /// When a client's part in a session started, by (session, client); only parts that exist.
-    pub(crate) client_starts: GenCache<(String, String), i64>,
+    pub(crate) caches: super::sql::NodeCaches,
     pub(crate) sweeps: super::sql::Sweeps,
     pub(crate) gate: super::sql::WriteGate,
     pub(crate) queue: super::sql::WriteQueue,
@@ -41,93 +38,10 @@ pub struct SqliteStore {
 /// current when its read began; an invalidation (after the write has committed) bumps the
 /// generation, so a read that raced a write is never served, even if it is stored after the
 /// invalidation.
-#[derive(Clone)]
-pub(crate) struct GenCache<K, V> {
-    entries: moka::sync::Cache<K, (u64, V)>,
-    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl<K, V> std::fmt::Debug for GenCache<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GenCache")
-            .field("generation", &self.generation)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<K, V> GenCache<K, V>
-where
-    K: std::hash::Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    fn new(capacity: u64) -> Self {
-        GenCache {
-            entries: moka::sync::Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(super::sql::SESSION_CACHE_TTL)
-                .build(),
-            generation: std::sync::Arc::default(),
-        }
-    }
-    /// The generation to pass to [`GenCache::insert`]: read it before reading the store.
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::SeqCst)
-    }
-    pub(crate) fn get(&self, key: &K) -> Option<V> {
-        let (generation, value) = self.entries.get(key)?;
-        (generation == self.generation()).then_some(value)
-    }
-    pub(crate) fn insert(&self, key: K, generation: u64, value: V) {
-        if generation == self.generation() {
-            self.entries.insert(key, (generation, value));
-        }
-    }
-    pub(crate) fn invalidate(&self) {
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.entries.invalidate_all();
-    }
-}
-
+// The caches are always on: one process owns the file.
 impl super::sql::ReadCache for SqliteStore {
-    fn user_generation(&self) -> u64 {
-        self.users.generation()
-    }
-    fn cached_user(&self, key: (String, String)) -> Option<Option<super::UserRow>> {
-        self.users.get(&key)
-    }
-    fn cache_user(&self, key: (String, String), generation: u64, row: Option<super::UserRow>) {
-        self.users.insert(key, generation, row);
-    }
-    fn invalidate_users(&self) {
-        self.users.invalidate();
-    }
-    fn session_generation(&self) -> u64 {
-        self.sessions.generation()
-    }
-    fn cached_session(&self, id: &str) -> Option<Option<super::SessionRow>> {
-        self.sessions.get(&id.to_string())
-    }
-    fn cache_session(&self, id: &str, generation: u64, row: Option<super::SessionRow>) {
-        self.sessions.insert(id.to_string(), generation, row);
-    }
-    fn client_start_generation(&self) -> u64 {
-        self.client_starts.generation()
-    }
-    fn cached_client_start(&self, session_id: &str, client_id: &str) -> Option<i64> {
-        self.client_starts
-            .get(&(session_id.to_string(), client_id.to_string()))
-    }
-    fn cache_client_start(&self, session_id: &str, client_id: &str, generation: u64, started: i64) {
-        self.client_starts.insert(
-            (session_id.to_string(), client_id.to_string()),
-            generation,
-            started,
-        );
-    }
-    fn invalidate_sessions(&self) {
-        self.sessions.invalidate();
-        self.client_starts.invalidate();
+    fn caches(&self) -> &super::sql::NodeCaches {
+        &self.caches
     }
 }
 
@@ -157,9 +71,7 @@ impl SqliteStore {
         let queue = Self::spawn_writer(pool.clone(), gate.clone());
         Ok(SqliteStore {
             pool,
-            users: GenCache::new(10_000),
-            sessions: GenCache::new(10_000),
-            client_starts: GenCache::new(10_000),
+            caches: super::sql::NodeCaches::on(),
             sweeps: Default::default(),
             gate,
             queue,
@@ -189,8 +101,6 @@ super::sql::impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::GenCache;
-
     #[tokio::test]
     async fn the_sqlite_store_lets_one_writer_through_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
@@ -209,22 +119,5 @@ mod tests {
         assert!(polled.is_err(), "a second writer waits for the first");
         drop(first);
         assert!(second.await.unwrap().is_some());
-    }
-
-    #[test]
-    fn a_read_that_raced_a_write_is_never_served() {
-        let c = GenCache::<String, u32>::new(10);
-        let key = "s".to_string();
-        // A read begins, a write commits and invalidates, then the read stores what it saw.
-        let read_began = c.generation();
-        c.invalidate();
-        c.insert(key.clone(), read_began, 1);
-        assert_eq!(c.get(&key), None, "the stale value is not served");
-        // A read after the write is cached, until the next write.
-        let g = c.generation();
-        c.insert(key.clone(), g, 2);
-        assert_eq!(c.get(&key), Some(2));
-        c.invalidate();
-        assert_eq!(c.get(&key), None);
     }
 }

@@ -288,7 +288,7 @@ macro_rules! impl_users {
             #[tracing::instrument(level = "debug", skip_all)]
             async fn update_user(&self, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
-                self.invalidate_users();
+                self.invalidate_users().await;
                 let c = $crate::store::SearchColumns::of(&user.representation);
                 let representation = self.sealer.seal_user(&user.representation)?;
                 sqlx::query("UPDATE user_entity SET username = $1, email = $2, representation = $3, first_name = $6, last_name = $7, enabled = $8, service_account = $9 WHERE realm_id = $4 AND id = $5")
@@ -308,7 +308,7 @@ macro_rules! impl_users {
                         other => other,
                     })?;
                 // Again after the commit: a read between the two may have cached the old row.
-                self.invalidate_users();
+                self.invalidate_users().await;
                 Ok(())
             }
 
@@ -348,14 +348,14 @@ macro_rules! impl_users {
             #[tracing::instrument(level = "debug", skip_all)]
             async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool, $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
-                self.invalidate_users();
+                self.invalidate_users().await;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(realm_id).bind(id).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2").bind(realm_id).bind(id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM user_entity WHERE realm_id = $1 AND id = $2").bind(realm_id).bind(id).execute(&mut *tx).await?;
                 tx.commit().await?;
-                self.invalidate_sessions();
-                self.invalidate_users();
+                self.invalidate_sessions().await;
+                self.invalidate_users().await;
                 Ok(done.rows_affected() > 0)
             }
         }
