@@ -154,7 +154,10 @@ impl PolicyEnforcerConfig {
     /// Checks what parsing cannot: required fields, unsupported options, path syntax.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.claim_information_point.is_some()
-            || self.paths.iter().any(|p| p.claim_information_point.is_some())
+            || self
+                .paths
+                .iter()
+                .any(|p| p.claim_information_point.is_some())
         {
             return Err(ConfigError::new(
                 "claim-information-point",
@@ -192,7 +195,10 @@ impl PolicyEnforcerConfig {
             ));
         }
         if self.path_cache.as_ref().is_some_and(|c| c.max_entries == 0) {
-            return Err(ConfigError::new("path-cache", "max-entries must be at least 1"));
+            return Err(ConfigError::new(
+                "path-cache",
+                "max-entries must be at least 1",
+            ));
         }
         for p in &self.paths {
             if !p.path.starts_with('/') {
@@ -248,7 +254,9 @@ fn template_error(uri: &str) -> Option<&'static str> {
             && rest.starts_with('.')
             && !rest.contains(['*', '/']);
         if !trailing && !suffix {
-            return Some("wildcard '*' is only supported as trailing '/*' or as a suffix pattern '/*.ext'");
+            return Some(
+                "wildcard '*' is only supported as trailing '/*' or as a suffix pattern '/*.ext'",
+            );
         }
     }
     None
@@ -279,30 +287,48 @@ mod tests {
         assert_eq!(c.path_cache.unwrap().max_entries, 5);
         let p = &c.paths[0];
         assert_eq!(p.enforcement_mode, EnforcementMode::Disabled);
-        assert_eq!(p.methods[0].scopes_enforcement_mode, ScopeEnforcementMode::Any);
+        assert_eq!(
+            p.methods[0].scopes_enforcement_mode,
+            ScopeEnforcementMode::Any
+        );
         let d = parse(r#", "paths": [{"path": "/x", "methods": [{"method": "GET"}]}]"#).unwrap();
         assert_eq!(d.enforcement_mode, EnforcementMode::Enforcing);
-        assert_eq!(d.paths[0].methods[0].scopes_enforcement_mode, ScopeEnforcementMode::All);
+        assert_eq!(
+            d.paths[0].methods[0].scopes_enforcement_mode,
+            ScopeEnforcementMode::All
+        );
     }
 
     #[test]
     fn unsupported_unknown_and_missing_fields_are_refused() {
         let opt = |r: Result<PolicyEnforcerConfig, ConfigError>| r.unwrap_err().option;
-        assert_eq!(opt(parse(r#", "claim-information-point": {"claims": {}}"#)), "claim-information-point");
         assert_eq!(
-            opt(parse(r#", "paths": [{"path": "/x", "claim-information-point": {}}]"#)),
+            opt(parse(r#", "claim-information-point": {"claims": {}}"#)),
             "claim-information-point"
         );
-        assert_eq!(opt(parse(r#", "on-deny-redirect-to": "/denied""#)), "on-deny-redirect-to");
+        assert_eq!(
+            opt(parse(
+                r#", "paths": [{"path": "/x", "claim-information-point": {}}]"#
+            )),
+            "claim-information-point"
+        );
+        assert_eq!(
+            opt(parse(r#", "on-deny-redirect-to": "/denied""#)),
+            "on-deny-redirect-to"
+        );
         let e = parse(r#", "enforcment-mode": "DISABLED""#).unwrap_err();
         assert!(e.reason.contains("enforcment-mode"), "{e}");
         assert!(parse(r#", "enforcement-mode": "OFF""#).is_err());
         assert_eq!(
-            opt(PolicyEnforcerConfig::from_json(r#"{"realm": "r", "resource": "a", "credentials": {"secret": "s"}}"#)),
+            opt(PolicyEnforcerConfig::from_json(
+                r#"{"realm": "r", "resource": "a", "credentials": {"secret": "s"}}"#
+            )),
             "auth-server-url"
         );
         assert_eq!(
-            opt(PolicyEnforcerConfig::from_json(r#"{"realm": "r", "auth-server-url": "http://x", "resource": "a"}"#)),
+            opt(PolicyEnforcerConfig::from_json(
+                r#"{"realm": "r", "auth-server-url": "http://x", "resource": "a"}"#
+            )),
             "credentials"
         );
         assert_eq!(opt(parse(r#", "paths": [{"path": "events"}]"#)), "paths");

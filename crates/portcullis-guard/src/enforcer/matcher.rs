@@ -327,7 +327,11 @@ mod tests {
         assert_eq!(m.matches("/api/v2"), Some(&"/api/*"));
         // `/api/*` also covers `/api` itself (Keycloak's `exactMatch`).
         assert_eq!(m.matches("/api"), Some(&"/api/*"));
-        assert_eq!(m.matches("/apix"), Some(&"/*"), "`/api/*` is no plain prefix");
+        assert_eq!(
+            m.matches("/apix"),
+            Some(&"/*"),
+            "`/api/*` is no plain prefix"
+        );
     }
 
     #[test]
@@ -378,6 +382,10 @@ mod tests {
         ] {
             assert_eq!(m.matches(bypass), Some(&"/admin"), "{bypass}");
         }
-        assert_eq!(normalize_uri("/a/%zz"), None, "bad percent-encoding matches nothing");
+        assert_eq!(
+            normalize_uri("/a/%zz"),
+            None,
+            "bad percent-encoding matches nothing"
+        );
     }
 }

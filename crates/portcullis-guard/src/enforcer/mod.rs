@@ -425,7 +425,7 @@ impl PolicyEnforcer {
         if entry.mode == EnforcementMode::Disabled {
             return granted(resource_label(&entry), token_permissions, actor);
         }
-        let method_config = self.required_scopes(&entry, method);
+        let method_config = required_scopes(&entry, method, self.config.http_method_as_scope);
         if is_authorized(&entry, &method_config, &token_permissions) {
             if method.eq_ignore_ascii_case("DELETE") && entry.is_instance() {
                 self.path_cache.invalidate(path);
@@ -433,7 +433,10 @@ impl PolicyEnforcer {
             return granted(resource_label(&entry), token_permissions, actor);
         }
         if self.config.user_managed_access.is_none() {
-            if let Some(granted_now) = self.request_permissions(&actor, headers, &entry, &method_config).await {
+            if let Some(granted_now) = self
+                .request_permissions(&actor, headers, &entry, &method_config)
+                .await
+            {
                 if is_authorized(&entry, &method_config, &granted_now) {
                     let mut all = token_permissions;
                     for p in granted_now.iter() {
@@ -460,27 +463,14 @@ impl PolicyEnforcer {
         Enforcement::Denied
     }
 
-    async fn authenticated(&self, headers: &HeaderMap, actor: Option<Actor>) -> Result<Actor, Error> {
+    async fn authenticated(
+        &self,
+        headers: &HeaderMap,
+        actor: Option<Actor>,
+    ) -> Result<Actor, Error> {
         match actor {
             Some(a) => Ok(a),
             None => authenticate(&self.validator, headers).await,
-        }
-    }
-
-    /// Keycloak's `getRequiredScopes`: the method's entry, else the path's scopes (any of
-    /// them) or, with `http-method-as-scope`, the method's name.
-    fn required_scopes(&self, entry: &PathEntry, method: &str) -> MethodConfig {
-        if let Some(m) = entry.methods.iter().find(|m| m.method == method) {
-            return m.clone();
-        }
-        MethodConfig {
-            method: method.to_owned(),
-            scopes: if self.config.http_method_as_scope {
-                vec![method.to_owned()]
-            } else {
-                entry.scopes.clone()
-            },
-            scopes_enforcement_mode: ScopeEnforcementMode::Any,
         }
     }
 
@@ -489,7 +479,11 @@ impl PolicyEnforcer {
         if let Some(hit) = self.path_cache.get(target) {
             return Ok(hit);
         }
-        let mut entry = self.matcher.matches(target).and_then(|i| self.paths.get(*i)).cloned();
+        let mut entry = self
+            .matcher
+            .matches(target)
+            .and_then(|i| self.paths.get(*i))
+            .cloned();
         if let Some(e) = entry.clone() {
             if e.path.contains('{') {
                 entry = Some(self.resolve_instance(&e, target).await?.unwrap_or(e));
@@ -780,7 +774,11 @@ impl PolicyEnforcer {
 
     /// A permission ticket from the Protection API for the path's resource and the method's
     /// scopes (Keycloak's `getPermissionTicket`).
-    async fn permission_ticket(&self, entry: &PathEntry, method: &MethodConfig) -> Result<String, String> {
+    async fn permission_ticket(
+        &self,
+        entry: &PathEntry,
+        method: &MethodConfig,
+    ) -> Result<String, String> {
         let id = entry.id.as_deref().ok_or("the path has no resource")?;
         let pat = self.pat().await?;
         let res = self
@@ -896,6 +894,23 @@ fn sha256(token: &str) -> [u8; 32] {
     out
 }
 
+/// Keycloak's `getRequiredScopes`: the method's entry, else the path's scopes (any of
+/// them) or, with `http-method-as-scope`, the method's name.
+fn required_scopes(entry: &PathEntry, method: &str, http_method_as_scope: bool) -> MethodConfig {
+    if let Some(m) = entry.methods.iter().find(|m| m.method == method) {
+        return m.clone();
+    }
+    MethodConfig {
+        method: method.to_owned(),
+        scopes: if http_method_as_scope {
+            vec![method.to_owned()]
+        } else {
+            entry.scopes.clone()
+        },
+        scopes_enforcement_mode: ScopeEnforcementMode::Any,
+    }
+}
+
 /// Keycloak's `PolicyEnforcer.isAuthorized`.
 fn is_authorized(entry: &PathEntry, method: &MethodConfig, permissions: &[Permission]) -> bool {
     let mut has_permission = false;
@@ -1004,7 +1019,12 @@ where
         Box::pin(async move {
             let actor = req.extensions().get::<Actor>().cloned();
             let outcome = enforcer
-                .enforce(req.method().as_str(), req.uri().path(), req.headers(), actor)
+                .enforce(
+                    req.method().as_str(),
+                    req.uri().path(),
+                    req.headers(),
+                    actor,
+                )
                 .await;
             if let Some(response) = enforcer.response(&outcome) {
                 return Ok(response);
@@ -1060,16 +1080,48 @@ mod tests {
     fn scope_enforcement_modes() {
         let e = entry("r1", EnforcementMode::Enforcing);
         let read = [perm("r1", &["read"])];
-        assert!(is_authorized(&e, &method(&["read"], ScopeEnforcementMode::All), &read));
-        assert!(!is_authorized(&e, &method(&["read", "manage"], ScopeEnforcementMode::All), &read));
-        assert!(is_authorized(&e, &method(&["read", "manage"], ScopeEnforcementMode::Any), &read));
-        assert!(!is_authorized(&e, &method(&["manage"], ScopeEnforcementMode::Any), &read));
-        assert!(!is_authorized(&e, &method(&["manage"], ScopeEnforcementMode::Disabled), &read));
+        assert!(is_authorized(
+            &e,
+            &method(&["read"], ScopeEnforcementMode::All),
+            &read
+        ));
+        assert!(!is_authorized(
+            &e,
+            &method(&["read", "manage"], ScopeEnforcementMode::All),
+            &read
+        ));
+        assert!(is_authorized(
+            &e,
+            &method(&["read", "manage"], ScopeEnforcementMode::Any),
+            &read
+        ));
+        assert!(!is_authorized(
+            &e,
+            &method(&["manage"], ScopeEnforcementMode::Any),
+            &read
+        ));
+        assert!(!is_authorized(
+            &e,
+            &method(&["manage"], ScopeEnforcementMode::Disabled),
+            &read
+        ));
         // A permission on the whole resource (no scopes) grants every method.
-        assert!(is_authorized(&e, &method(&["manage"], ScopeEnforcementMode::All), &[perm("r1", &[])]));
+        assert!(is_authorized(
+            &e,
+            &method(&["manage"], ScopeEnforcementMode::All),
+            &[perm("r1", &[])]
+        ));
         // Another resource's permission grants nothing.
-        assert!(!is_authorized(&e, &method(&["read"], ScopeEnforcementMode::All), &[perm("r2", &["read"])]));
-        assert!(!is_authorized(&e, &method(&["read"], ScopeEnforcementMode::All), &[]));
+        assert!(!is_authorized(
+            &e,
+            &method(&["read"], ScopeEnforcementMode::All),
+            &[perm("r2", &["read"])]
+        ));
+        assert!(!is_authorized(
+            &e,
+            &method(&["read"], ScopeEnforcementMode::All),
+            &[]
+        ));
     }
 
     #[test]
@@ -1094,11 +1146,45 @@ mod tests {
     }
 
     #[test]
+    fn required_scopes_per_method() {
+        let mut e = entry("r1", EnforcementMode::Enforcing);
+        e.scopes = vec!["read".into(), "manage".into()];
+        e.methods = vec![method(&["read"], ScopeEnforcementMode::All)];
+        let get = required_scopes(&e, "GET", false);
+        assert_eq!(
+            (get.scopes, get.scopes_enforcement_mode),
+            (vec!["read".to_string()], ScopeEnforcementMode::All)
+        );
+        // Methods are compared exactly, as Keycloak does.
+        let lower = required_scopes(&e, "get", false);
+        assert_eq!(lower.scopes, vec!["read", "manage"]);
+        let post = required_scopes(&e, "POST", false);
+        assert_eq!(
+            (post.scopes, post.scopes_enforcement_mode),
+            (
+                vec!["read".to_string(), "manage".to_string()],
+                ScopeEnforcementMode::Any
+            )
+        );
+        let post = required_scopes(&e, "POST", true);
+        assert_eq!(post.scopes, vec!["POST"], "http-method-as-scope");
+        assert_eq!(
+            required_scopes(&e, "GET", true).scopes,
+            vec!["read"],
+            "a methods entry still wins"
+        );
+    }
+
+    #[test]
     fn claims_bound_permissions_never_authorize() {
         let e = entry("r1", EnforcementMode::Enforcing);
         let mut p = perm("r1", &["read"]);
         p.claims = Some(serde_json::Map::new());
-        assert!(!is_authorized(&e, &method(&["read"], ScopeEnforcementMode::All), &[p]));
+        assert!(!is_authorized(
+            &e,
+            &method(&["read"], ScopeEnforcementMode::All),
+            &[p]
+        ));
     }
 
     #[test]
