@@ -93,8 +93,8 @@ pub enum Enforcement {
     Granted {
         /// The authorization context for the handler.
         context: AuthorizationContext,
-        /// The authenticated caller, when there is one.
-        actor: Option<Actor>,
+        /// The authenticated caller, when there is one (boxed: an actor is large).
+        actor: Option<Box<Actor>>,
     },
     /// No, or an invalid, token: `401` (RFC 6750).
     Unauthenticated(Error),
@@ -388,7 +388,7 @@ impl PolicyEnforcer {
             return match self.authenticated(headers, actor).await {
                 Ok(actor) => Enforcement::Granted {
                     context: AuthorizationContext::default(),
-                    actor: Some(actor),
+                    actor: Some(Box::new(actor)),
                 },
                 Err(e) => Enforcement::Unauthenticated(e),
             };
@@ -451,7 +451,7 @@ impl PolicyEnforcer {
         if method_config.scopes_enforcement_mode == ScopeEnforcementMode::Disabled {
             return Enforcement::Granted {
                 context: AuthorizationContext::default(),
-                actor: Some(actor),
+                actor: Some(Box::new(actor)),
             };
         }
         if self.config.user_managed_access.is_some() {
@@ -858,7 +858,7 @@ fn granted(resource: Option<String>, permissions: Vec<Permission>, actor: Actor)
             resource,
             permissions,
         },
-        actor: Some(actor),
+        actor: Some(Box::new(actor)),
     }
 }
 
@@ -1031,7 +1031,7 @@ where
             }
             if let Enforcement::Granted { context, actor } = outcome {
                 if let Some(actor) = actor {
-                    req.extensions_mut().insert(actor);
+                    req.extensions_mut().insert(*actor);
                 }
                 req.extensions_mut().insert(enforcer.validator.clone());
                 req.extensions_mut().insert(context);
