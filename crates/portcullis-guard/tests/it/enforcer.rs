@@ -514,4 +514,27 @@ async fn lazy_loaded_paths_find_resources_by_uri() {
         call(&app_eager, "GET", "/reports/7", Some(&member)).await.0,
         403
     );
+
+    // No enforced path and no lazy loading: every resource with URIs becomes a path at
+    // start-up; the seed's resources have no URIs, so their routes have no configuration.
+    let all = Arc::new(
+        PolicyEnforcer::builder(kc.config(json!({"paths": []})), kc.validator())
+            .build()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        all.paths(),
+        vec![("/reports/*".to_string(), Some(rid.clone()))]
+    );
+    let app_all = app_with(all, Router::new().route("/reports/{id}", get(context)));
+    assert_eq!(
+        call(&app_all, "GET", "/reports/7", Some(&member)).await.0,
+        200
+    );
+    assert_eq!(
+        call(&app_all, "GET", "/reports/7", Some(&admin)).await.0,
+        403
+    );
+    assert_eq!(call(&app_all, "GET", "/events", Some(&member)).await.0, 403);
 }
