@@ -90,6 +90,8 @@ mod validator;
 #[cfg(feature = "axum")]
 mod axum;
 #[cfg(feature = "tower")]
+pub mod enforcer;
+#[cfg(feature = "tower")]
 pub mod http;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -102,6 +104,8 @@ pub use validator::{
     Clock, SystemClock, Validator, ValidatorBuilder, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TENANT_HEADER,
 };
 
+#[cfg(feature = "tower")]
+pub use crate::enforcer::{PolicyEnforcer, PolicyEnforcerConfig, PolicyEnforcerLayer};
 #[cfg(feature = "tower")]
 pub use crate::http::{
     require_client_role, require_org, require_realm_role, require_scope, GuardLayer, RequireLayer,
