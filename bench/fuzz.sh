@@ -3,6 +3,7 @@
 # after another on one core (one libFuzzer process, pinned with taskset when present).
 #
 #   bash bench/fuzz.sh [seconds-per-target] [target ...]
+#   bash bench/fuzz.sh --build-only
 #
 # Needs the nightly toolchain; installs cargo-fuzz through scripts/fuzz-tools.sh. The seed
 # corpus (fuzz/corpus/<target>/, committed) is read, never written: what libFuzzer learns goes
@@ -10,13 +11,26 @@
 # fuzz/artifacts/<target>/ and the script exits 1; copy it into fuzz/regressions/<target>/
 # (replayed by `cargo test`, tests/it/fuzz_corpus.rs) and fix it. FUZZ_SANITIZER (default
 # none: the crate forbids unsafe; `address` works too, slower), FUZZ_TARGET_DIR (default
-# fuzz/target), FUZZ_TIMEOUT (seconds one input may take, default 30).
+# fuzz/target), FUZZ_TIMEOUT (seconds one input may take, default 30). FUZZ_QUICK=1 builds
+# for short runs (scripts/test.sh): optimisation level 1, 16 codegen units and no debug
+# information, a cheaper build than cargo-fuzz's default (level 3, one codegen unit, line
+# tables) whose inputs run slower; it goes to fuzz/target/quick so the two builds never
+# replace each other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BUILD_ONLY=
+[ "${1:-}" != --build-only ] || { BUILD_ONLY=1; shift; }
 SECONDS_PER_TARGET="${1:-300}"
 shift || true
 SANITIZER="${FUZZ_SANITIZER:-none}"
 TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/fuzz/target}"
+if [ -n "${FUZZ_QUICK:-}" ]; then
+  TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/fuzz/target/quick}"
+  # cargo-fuzz forces one codegen unit per crate (so that its release builds inline well) and
+  # line tables; RUSTFLAGS come after its own flags, so these win.
+  export CARGO_PROFILE_RELEASE_OPT_LEVEL=1
+  export RUSTFLAGS="${RUSTFLAGS:-} -Cdebuginfo=0 -Ccodegen-units=16"
+fi
 TIMEOUT="${FUZZ_TIMEOUT:-30}"
 
 bash scripts/fuzz-tools.sh
@@ -33,6 +47,7 @@ fi
 start=$(date +%s)
 cargo +nightly fuzz build -s "$SANITIZER" --target-dir "$TARGET_DIR"
 echo "fuzz: built in $(( $(date +%s) - start )) s"
+[ -z "$BUILD_ONLY" ] || exit 0
 
 crashed=()
 for t in "${targets[@]}"; do

@@ -2,7 +2,7 @@
 # Resident memory of an idle server after password hashing: a fresh server (master realm only)
 # whose first start hashed the bootstrap administrator's password, then the same server after a
 # burst of the administrator's password grants (4 at a time for 10 s, so several Argon2 working memories of 19 MiB each were in use).
-# Prints the resident set (VmRSS) every 10 s for 70 s after each; idle Argon2 memory is freed
+# Prints the resident set (VmRSS, with its anonymous and file-backed parts) every 10 s for 70 s after each; idle Argon2 memory is freed
 # after 30 s without a hash, so the last samples show the resting figure. Then 3 more minutes
 # idle, sampled each minute.
 # Usage: bash bench/idle-memory.sh   (BIN=path to test another binary, PORT=another port than
@@ -20,7 +20,12 @@ KC_BOOTSTRAP_ADMIN_USERNAME=admin KC_BOOTSTRAP_ADMIN_PASSWORD=admin \
   "$BIN" start-dev --data-dir "$WORK" --http-host 127.0.0.1 --http-port $PORT --log-level warn >/dev/null 2>&1 &
 PID=$!
 for _ in $(seq 1 400); do curl -sf http://127.0.0.1:$PORT/realms/master >/dev/null && break; sleep 0.05; done
-rss() { awk '/VmRSS/ {printf "%.1f MB", $2/1024}' "/proc/$PID/status"; }
+# VmRSS, and its two parts: anonymous memory (heap, stacks) and file pages (the binary's code and
+# data, shared libraries).
+rss() {
+  awk '/^VmRSS/ {t=$2} /^RssAnon/ {a=$2} /^RssFile/ {f=$2}
+       END {printf "%.1f MB (anonymous %.1f, file %.1f)", t/1024, a/1024, f/1024}' "/proc/$PID/status"
+}
 samples() { for t in 0 10 20 30 40 50 60 70; do [ "$t" = 0 ] || sleep 10; echo "  t=${t}s: $(rss)"; done; }
 echo "-- fresh start (bootstrap admin hashed once)"
 samples
