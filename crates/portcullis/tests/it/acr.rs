@@ -118,9 +118,14 @@ async fn acr_and_amr_reflect_what_the_login_performed() {
     // The client's acr.loa.map names the levels: SSO is "silver", a full login "gold".
     let q = sso(&b, &auth_url(&server, "mapped", "")).await;
     let tokens = redeem(&server, "mapped", &q["code"]).await;
-    assert_eq!(payload(tokens["id_token"].as_str().unwrap())["acr"], "silver");
+    assert_eq!(
+        payload(tokens["id_token"].as_str().unwrap())["acr"],
+        "silver"
+    );
     assert!(
-        payload(tokens["id_token"].as_str().unwrap()).get("amr").is_none(),
+        payload(tokens["id_token"].as_str().unwrap())
+            .get("amr")
+            .is_none(),
         "no amr mapper on this client"
     );
 
@@ -204,7 +209,10 @@ async fn required_actions_run_after_a_login_the_sso_cookie_answered() {
         &b,
         &server,
         &page,
-        &[("password-new", "ann-pw-2"), ("password-confirm", "ann-pw-2")],
+        &[
+            ("password-new", "ann-pw-2"),
+            ("password-confirm", "ann-pw-2"),
+        ],
     )
     .await;
     assert_eq!(status, 302, "{location}");

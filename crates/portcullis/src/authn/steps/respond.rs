@@ -9,8 +9,8 @@ use crate::authn::{cookies, Authenticated, PendingLogin, Protocol};
 use crate::clock::now;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::sessions::SessionNotes;
-use crate::tokens::acr::AUTHENTICATORS_COMPLETED;
 use crate::store::SessionRow;
+use crate::tokens::acr::AUTHENTICATORS_COMPLETED;
 use crate::AppState;
 
 use super::consent::code_or_consent;
@@ -35,9 +35,10 @@ pub async fn complete_login(
     // `oidc-amr-mapper` reads.
     if !pending.flow.completed.is_empty() {
         if let Ok(done) = serde_json::to_string(&pending.flow.completed) {
-            notes
-                .extra
-                .insert(AUTHENTICATORS_COMPLETED.into(), serde_json::Value::String(done));
+            notes.extra.insert(
+                AUTHENTICATORS_COMPLETED.into(),
+                serde_json::Value::String(done),
+            );
         }
     }
     if remember {
