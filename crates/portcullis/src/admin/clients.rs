@@ -670,6 +670,7 @@ pub async fn example_access_token(
         openid,
         nonce: None,
         now: crate::clock::now(),
+        acr: "1",
     };
     let issued = crate::tokens::issue(&req).map_err(|_| AdminError::Internal)?;
     let claims = crate::crypto::jws::parse(&issued.access_token)

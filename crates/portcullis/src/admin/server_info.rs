@@ -56,6 +56,11 @@ const MAPPER_TYPES: &[(&str, &str, &str)] = &[
         "Token mapper",
     ),
     (
+        "oidc-amr-mapper",
+        "Authentication Method Reference (AMR)",
+        "Token mapper",
+    ),
+    (
         "oidc-usersessionmodel-note-mapper",
         "User Session Note",
         "Token mapper",

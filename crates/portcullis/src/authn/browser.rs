@@ -16,7 +16,7 @@ use crate::authn::reply::Reply;
 use crate::authn::steps::password::{self, Credentials, Refused};
 use crate::authn::steps::required_action::{self, Due};
 use crate::authn::steps::{otp, sso};
-use crate::authn::{flow, Authenticated, PendingLogin, Protocol};
+use crate::authn::{flow, PendingLogin, Protocol};
 use crate::model::flows::{Authenticator, Provider};
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::UserRepresentation;
@@ -178,7 +178,17 @@ async fn run(
         );
         let posted = if mine && asks { form.take() } else { None };
         match step(b, &mut pending, auth, posted).await {
-            Out::Success => pending.flow.record(&exec.id, Status::Success),
+            Out::Success => {
+                pending.flow.record(&exec.id, Status::Success);
+                // `AuthenticatorUtils.updateCompletedExecutions`: the cookie step completes
+                // nothing of its own.
+                if auth.provider != Provider::Cookie {
+                    pending
+                        .flow
+                        .completed
+                        .insert(exec.id.clone(), crate::clock::now());
+                }
+            }
             Out::Attempted => pending.flow.record(&exec.id, Status::Attempted),
             Out::SetupRequired(action) => {
                 pending.flow.record(&exec.id, Status::SetupRequired);
@@ -547,9 +557,9 @@ async fn show(
     }
 }
 
-/// The flow succeeded: the SSO session found by the cookie answers at once (unless the
-/// request names an application-initiated action); a new login runs the required actions
-/// first, then starts the session.
+/// The flow succeeded: the user's required actions run first (after a login the SSO cookie
+/// answered too), then the SSO session found by the cookie answers, or a new login starts
+/// its session.
 async fn finish(b: &Browser<'_>, code: Option<&str>, mut pending: PendingLogin) -> Response {
     let actions = required_action::Actions {
         state: b.state,
@@ -558,23 +568,11 @@ async fn finish(b: &Browser<'_>, code: Option<&str>, mut pending: PendingLogin) 
         reply: b.reply,
         base: b.base,
     };
-    if let Some((sid, auth_time)) = pending.flow.sso.clone() {
+    if pending.flow.sso.is_some() {
+        // Keycloak's `AuthenticationManager.nextActionAfterAuthentication`: the user's
+        // required actions run after a login the SSO cookie answered as after any other.
         let user_id = pending.flow.user.clone().unwrap_or_default();
-        if pending.request.kc_action.is_some() {
-            return required_action::proceed(&actions, code, pending, &user_id).await;
-        }
-        if let Some(c) = code {
-            let _ = b.state.store.delete_auth_session(c).await;
-        }
-        let who = Authenticated {
-            sid,
-            user_id,
-            auth_time,
-        };
-        return crate::authn::steps::consent::code_or_consent(
-            b.state, b.snap, b.protocol, &pending, b.reply, &who,
-        )
-        .await;
+        return required_action::proceed(&actions, code, pending, &user_id).await;
     }
     let Some((row, user)) = load_user(b, pending.flow.user.as_deref()).await else {
         return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");

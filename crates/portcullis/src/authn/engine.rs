@@ -53,6 +53,10 @@ pub struct FlowState {
     /// The SSO session the cookie step found: the login reuses it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sso: Option<(String, i64)>,
+    /// The executions of authenticators that succeeded in this login and when (Keycloak's
+    /// `AUTHENTICATORS_COMPLETED` note), for the `amr` claim.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub completed: BTreeMap<String, i64>,
 }
 
 impl FlowState {

@@ -73,6 +73,12 @@ pub struct AuthRequest {
     /// `kc_action`: the alias of an application-initiated action (the part before `:`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kc_action: Option<String>,
+    /// `acr_values` as sent (OpenID Connect Core §3.1.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr_values: Option<String>,
+    /// `claims` as sent (OpenID Connect Core §5.5): its `id_token.acr` asks for a level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claims: Option<String>,
 }
 
 impl AuthRequest {
@@ -173,6 +179,10 @@ pub struct CodeData {
     /// When the user authenticated (seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The login was answered by the SSO cookie alone (Keycloak's client session note
+    /// `SSO_AUTH`): its `acr` is `0`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sso_auth: Option<bool>,
     /// Fields this version does not read (codes of older versions carried the whole pending
     /// login).
     #[serde(flatten)]
@@ -188,6 +198,9 @@ pub struct Authenticated {
     pub user_id: String,
     /// When the user authenticated (seconds).
     pub auth_time: i64,
+    /// This login was answered by the SSO session alone, no credential step ran (Keycloak's
+    /// `SSO_AUTH` note, which makes `acr` `0`).
+    pub sso: bool,
 }
 
 /// An authenticated request, ready for the answer to the client.

@@ -90,6 +90,7 @@ impl Rule {
             "oidc-sub-mapper" => Rule::Sub,
             "oidc-allowed-origins-mapper" => Rule::AllowedOrigins,
             "oidc-acr-mapper" => Rule::Acr,
+            "oidc-amr-mapper" => Rule::Amr,
             "oidc-usersessionmodel-note-mapper" => Rule::SessionNote(claims::SessionNote::of(c)),
             "oidc-address-mapper" => Rule::Address,
             "oidc-organization-membership-mapper" => Rule::Organization(Membership::of(c)),
@@ -123,7 +124,8 @@ impl Mapper {
         let mut targets = Targets::of(c);
         // `AcrProtocolMapper` is no `UserInfoTokenMapper`: whatever its configuration says,
         // `acr` never reaches the userinfo response.
-        if id == "oidc-acr-mapper" {
+        // Nor is `AmrProtocolMapper`.
+        if id == "oidc-acr-mapper" || id == "oidc-amr-mapper" {
             targets.0[super::Target::Userinfo as usize] = false;
         }
         Mapper {

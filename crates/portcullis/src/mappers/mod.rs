@@ -63,6 +63,8 @@ pub struct Input<'a> {
     pub web_origins: &'a [String],
     /// Authentication context class.
     pub acr: &'a str,
+    /// Authentication method references (`oidc-amr-mapper`).
+    pub amr: &'a [String],
     /// The organizations the token's organization scope yields for the user (see
     /// `realm::organizations`), for `oidc-organization-membership-mapper`.
     pub organizations: &'a [&'a Organization],
@@ -93,6 +95,8 @@ pub enum Kind {
     AllowedOrigins,
     /// `oidc-acr-mapper`.
     Acr,
+    /// `oidc-amr-mapper`.
+    Amr,
     /// `oidc-usersessionmodel-note-mapper`.
     SessionNote,
     /// `oidc-address-mapper`.
@@ -155,6 +159,8 @@ enum Rule {
     AllowedOrigins,
     /// `oidc-acr-mapper`: `acr`.
     Acr,
+    /// `oidc-amr-mapper`: `amr`.
+    Amr,
     /// `oidc-usersessionmodel-note-mapper`.
     SessionNote(claims::SessionNote),
     /// `oidc-address-mapper`: `address`.
@@ -190,6 +196,7 @@ impl Mapper {
             Rule::Sub => Kind::Sub,
             Rule::AllowedOrigins => Kind::AllowedOrigins,
             Rule::Acr => Kind::Acr,
+            Rule::Amr => Kind::Amr,
             Rule::SessionNote(_) => Kind::SessionNote,
             Rule::Address => Kind::Address,
             Rule::Organization(_) => Kind::Organization,
@@ -245,6 +252,10 @@ impl Mapper {
             }
             Rule::Acr => {
                 claims.insert("acr".into(), json!(input.acr));
+            }
+            // `AmrProtocolMapper`: the list, even when empty.
+            Rule::Amr => {
+                claims.insert("amr".into(), json!(input.amr));
             }
             Rule::SessionNote(m) => m.apply(input.notes, claims),
             Rule::Address => claims::address(input.user, claims),

@@ -43,6 +43,7 @@ fn mappers_produce_keycloak_claims() {
         notes: &notes,
         web_origins: &[],
         acr: "1",
+        amr: &[],
         organizations: &[],
     };
     let m = |kind: &str, config: Value| json!({"protocol": "openid-connect", "protocolMapper": kind, "config": config});
@@ -223,6 +224,7 @@ fn organization_mapper_writes_its_claim_for_its_targets() {
         notes: &notes,
         web_origins: &[],
         acr: "1",
+        amr: &[],
         organizations: &one,
     };
     // The `organization` scope's mapper of a new realm (no `userinfo.token.claim`).
@@ -299,6 +301,7 @@ fn with_input(
         notes,
         web_origins: &[],
         acr: "1",
+        amr: &[],
         organizations: &[],
     });
 }
@@ -642,6 +645,7 @@ fn group_mapper_writes_full_paths_by_default() {
         notes: &notes,
         web_origins: &[],
         acr: "1",
+        amr: &[],
         organizations: &[],
     };
     let m = access("oidc-group-membership-mapper", json!({}));
@@ -715,6 +719,7 @@ fn session_fixed_and_address_claims() {
         notes: &notes,
         web_origins: &origins,
         acr: "0",
+        amr: &[],
         organizations: &[],
     };
     let fixed = |kind| written(&access(kind, json!({})), Target::Access, &input);
@@ -796,6 +801,7 @@ fn organization_mapper_claim_names() {
         notes: &notes,
         web_origins: &[],
         acr: "1",
+        amr: &[],
         organizations: &one,
     };
     let org = |config| {

@@ -99,6 +99,7 @@ async fn issue_code(
         session_id: Some(who.sid.clone()),
         user_id: Some(who.user_id.clone()),
         auth_time: Some(who.auth_time),
+        sso_auth: who.sso.then_some(true),
         extra: Map::new(),
     };
     let data = serde_json::to_string(&data).map_err(|_| internal_error())?;
@@ -168,7 +169,20 @@ async fn front_channel(
             &format!("Invalid scopes: {}", scope.unwrap_or_default()),
         );
     };
-    let notes = Map::from_iter([("AUTH_TIME".to_string(), json!(who.auth_time.to_string()))]);
+    // The session's notes (`AUTHENTICATORS_COMPLETED` for `amr`), with the login's time.
+    let mut notes = match state.store.session(&who.sid).await {
+        Ok(Some(s)) => crate::sessions::SessionNotes::map_of(&s.data),
+        _ => Map::new(),
+    };
+    notes.insert("AUTH_TIME".to_string(), json!(who.auth_time.to_string()));
+    let acr = tokens::acr::acr(
+        snap,
+        client,
+        None,
+        who.sso,
+        request.claims.as_deref(),
+        request.acr_values.as_deref(),
+    );
     let sid = who.sid.as_str();
     // One instant for the tokens and the client's part in the session: a part that started a
     // second after the tokens' `iat` would refuse them.
@@ -191,6 +205,7 @@ async fn front_channel(
         openid,
         nonce: request.nonce.as_deref(),
         now: t,
+        acr: &acr,
     };
     let front = tokens::FrontChannel {
         id_token: response_type.id_token,

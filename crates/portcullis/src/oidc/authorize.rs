@@ -256,6 +256,8 @@ fn validate(
         kc_action: get("kc_action")
             .filter(|a| !a.is_empty())
             .map(|a| a.split(':').next().unwrap_or(a).to_string()),
+        acr_values: get("acr_values").map(str::to_string),
+        claims: get("claims").map(str::to_string),
     };
     Ok((request, reply))
 }

@@ -81,9 +81,9 @@ pub fn document(snap: &RealmSnapshot, base: &str) -> Value {
         "backchannel_authentication_request_signing_alg_values_supported": crate::oidc::ciba::REQUEST_SIGNING_ALGS,
     });
     let more = json!({
-        // The `acr` tokens carry (always `1` here; Keycloak also gives `0` after single
-        // sign-on and lists both) and the claims the default mappers write, as Keycloak.
-        "acr_values_supported": ["1"],
+        // The `acr` tokens carry (`0` after single sign-on, `1` after a login with
+        // credentials) and the claims the default mappers write, as Keycloak.
+        "acr_values_supported": ["0", "1"],
         "claims_supported": ["aud", "sub", "iss", "auth_time", "name", "given_name", "family_name", "preferred_username", "email", "acr"],
         // Keycloak always lists these; here they say what is not served: no front-channel
         // logout, no request objects (JAR) nor JARM, no JWE, no mTLS endpoints or

@@ -17,6 +17,8 @@ use crate::representation::{ClientRepresentation, ClientScopeRepresentation, Use
 
 use crate::http::oauth_error::OAuthError;
 
+pub mod acr;
+
 /// Lifespans in seconds, from the realm and the client's overrides.
 #[derive(Debug, Clone, Copy)]
 pub struct Lifespans {
@@ -245,6 +247,9 @@ pub struct TokenRequest<'a> {
     pub nonce: Option<&'a str>,
     /// Now, seconds since the epoch.
     pub now: i64,
+    /// The `acr` of the login the token is for ([`acr::acr`]; `1` where no browser login
+    /// ran, as Keycloak's password grant and client credentials give).
+    pub acr: &'a str,
 }
 
 /// The protocol mappers in effect, read once per realm snapshot: the scopes' first, then the
@@ -353,6 +358,11 @@ impl<'a> MapperData<'a> {
         roles: &BTreeSet<Role>,
     ) -> Map<String, Value> {
         let client_id = req.client.client_id.as_deref().unwrap_or_default();
+        let amr = if self.iter().any(|m| m.kind() == Kind::Amr) {
+            acr::amr(&req.snap.flows, req.notes, req.now)
+        } else {
+            Vec::new()
+        };
         let input = Input {
             user_id: req.user_id,
             user: req.user,
@@ -361,7 +371,8 @@ impl<'a> MapperData<'a> {
             groups: &self.groups,
             notes: req.notes,
             web_origins: &self.origins,
-            acr: "1",
+            acr: req.acr,
+            amr: &amr,
             organizations: &self.organizations,
         };
         let mut claims = Map::new();
@@ -424,6 +435,7 @@ pub async fn claims_now(
         openid: true,
         nonce: None,
         now,
+        acr: "1",
     };
     let mappers = MapperData::of(&req);
     let roles = mappers.apply_role_mappers(&req, roles_in_scope(snap, client, user, &scopes));
@@ -794,6 +806,9 @@ pub fn refresh_token(
     if let Some(sid) = req.sid {
         c.insert("sid".into(), json!(sid));
     }
+    // The login's `acr`, which Keycloak keeps in the client session (`AcrStore`): a refreshed
+    // token carries the same.
+    c.insert("acr".into(), json!(req.acr));
     c.insert(
         "scope".into(),
         json!(scope_string(&granted_scopes(req), req.openid)),

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod acr;
 mod admin;
 mod admin_roles_certs;
 mod admin_strict;

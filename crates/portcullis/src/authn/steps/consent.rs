@@ -188,6 +188,7 @@ pub async fn decide(
         sid,
         user_id,
         auth_time: pending.auth_time.unwrap_or_else(now),
+        sso: pending.flow.sso.is_some(),
     };
     let done = Authorized {
         request: &pending.request,

@@ -255,6 +255,7 @@ async fn done(
             sid,
             user_id: user_id.to_string(),
             auth_time,
+            sso: true,
         };
         return super::consent::code_or_consent(a.state, a.snap, a.protocol, pending, &reply, &who)
             .await;

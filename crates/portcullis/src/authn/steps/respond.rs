@@ -10,6 +10,7 @@ use crate::clock::now;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::sessions::SessionNotes;
 use crate::store::SessionRow;
+use crate::tokens::acr::AUTHENTICATORS_COMPLETED;
 use crate::AppState;
 
 use super::consent::code_or_consent;
@@ -30,6 +31,16 @@ pub async fn complete_login(
     let sid = uuid::Uuid::new_v4().to_string();
     let remember = pending.remember_me == Some(true);
     let mut notes = SessionNotes::at(t);
+    // Keycloak's user session note `AUTHENTICATORS_COMPLETED` (execution id -> time), which
+    // `oidc-amr-mapper` reads.
+    if !pending.flow.completed.is_empty() {
+        if let Ok(done) = serde_json::to_string(&pending.flow.completed) {
+            notes.extra.insert(
+                AUTHENTICATORS_COMPLETED.into(),
+                serde_json::Value::String(done),
+            );
+        }
+    }
     if remember {
         notes.remember_me = Some("true".into());
     }
@@ -56,6 +67,7 @@ pub async fn complete_login(
         sid,
         user_id: user_id.to_string(),
         auth_time: t,
+        sso: false,
     };
     let mut r = code_or_consent(state, snap, protocol, pending, reply, &who).await;
     // A session cookie, unless "remember me": then it lasts the remember-me max lifespan.

@@ -31,5 +31,6 @@ pub async fn session(
         sid,
         user_id: session.user_id,
         auth_time,
+        sso: true,
     })
 }

@@ -3,7 +3,7 @@
 //! a replayed code fails and detaches its client from the session it was issued in.
 
 use axum::response::Response;
-use serde_json::{json, Map};
+use serde_json::json;
 
 use crate::authn::{code_hash, CodeData};
 use crate::events::errors;
@@ -140,6 +140,14 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         return Err(OAuthError::invalid_grant("User disabled"));
     }
     let auth_time = data.auth_time.unwrap_or(session.created_at);
+    let acr = tokens::acr::acr(
+        ctx.snap,
+        client,
+        None,
+        data.sso_auth == Some(true),
+        request.claims.as_deref(),
+        request.acr_values.as_deref(),
+    );
     session_tokens(
         ctx,
         client,
@@ -149,6 +157,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         request.scope.as_deref(),
         request.nonce.as_deref(),
         auth_time,
+        &acr,
     )
     .await
 }
@@ -166,12 +175,14 @@ pub(crate) async fn session_tokens(
     scope: Option<&str>,
     nonce: Option<&str>,
     auth_time: i64,
+    acr: &str,
 ) -> Result<Response, OAuthError> {
     let store = ctx.state.store.as_ref();
     let client_id = client.client_id.as_deref().unwrap_or_default();
     let sid = session.id.clone();
     let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, scope)?;
-    let notes = Map::from_iter([("AUTH_TIME".to_string(), json!(auth_time.to_string()))]);
+    let mut notes = crate::sessions::SessionNotes::map_of(&session.data);
+    notes.insert("AUTH_TIME".to_string(), json!(auth_time.to_string()));
     let memberships = tokens::memberships(store, ctx.snap, &row.id, &scopes).await?;
     let req = TokenRequest {
         snap: ctx.snap,
@@ -186,6 +197,7 @@ pub(crate) async fn session_tokens(
         openid,
         nonce,
         now: ctx.now,
+        acr,
     };
     let issued = tokens::issue(&req)?;
     let lifespans = Lifespans::of(ctx.snap, client);

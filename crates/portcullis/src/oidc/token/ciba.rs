@@ -135,6 +135,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         data.scope.as_deref(),
         None,
         ctx.now,
+        "1",
     )
     .await
 }

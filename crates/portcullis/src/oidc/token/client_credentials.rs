@@ -89,6 +89,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         openid,
         nonce: None,
         now: ctx.now,
+        acr: "1",
     };
     let issued = tokens::issue(&req)?;
     ctx.issued(&issued, None);

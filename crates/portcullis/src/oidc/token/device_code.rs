@@ -150,6 +150,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         data.scope.as_deref(),
         data.nonce.as_deref(),
         auth_time,
+        "1",
     )
     .await
 }

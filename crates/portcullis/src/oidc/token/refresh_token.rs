@@ -193,6 +193,8 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         openid,
         nonce: None,
         now: ctx.now,
+        // The login's `acr`, carried by the refresh token (tokens of older versions: `1`).
+        acr: claims.get("acr").and_then(Value::as_str).unwrap_or("1"),
     };
     let issued = tokens::issue(&req)?;
     let lifespans = Lifespans::of(ctx.snap, client);

@@ -209,6 +209,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         openid: openid || requested_type == ID_TOKEN_TYPE,
         nonce: None,
         now: ctx.now,
+        acr: "1",
     };
     let issued =
         tokens::issue_with_audience(&req, (!audience.is_empty()).then_some(audience.as_slice()))?;

@@ -715,6 +715,7 @@ async fn rpt(
         openid,
         nonce: None,
         now: ctx.now,
+        acr: "1",
     };
     let issued = tokens::issue_rpt(&req, authorization, audience)?;
     ctx.issued(&issued, None);
