@@ -533,13 +533,13 @@ async fn user(req: &Request<'_>, value: Option<&str>) -> Answer {
 
 /// One entry of the `PUT .../permissions` body (`Permission`): a user name (or e-mail) and
 /// scope names or ids (strings, or objects with a `name`).
-fn parse_permissions(body: &[u8]) -> Result<Vec<(String, Vec<String>)>, Response> {
-    let bad = || error(StatusCode::BAD_REQUEST, "invalid_permissions");
-    let v: Value = serde_json::from_slice(body).map_err(|_| bad())?;
-    let list = v.as_array().filter(|a| !a.is_empty()).ok_or_else(bad)?;
+/// `None` for a body that is no non-empty list of them (400 `invalid_permissions`).
+fn parse_permissions(body: &[u8]) -> Option<Vec<(String, Vec<String>)>> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let list = v.as_array().filter(|a| !a.is_empty())?;
     list.iter()
         .map(|p| {
-            let name = p.get("username").and_then(Value::as_str).ok_or_else(bad)?;
+            let name = p.get("username").and_then(Value::as_str)?;
             let scopes = match p.get("scopes") {
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::Array(a)) => a
@@ -551,11 +551,10 @@ fn parse_permissions(body: &[u8]) -> Result<Vec<(String, Vec<String>)>, Response
                         }
                         _ => None,
                     })
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(bad)?,
-                Some(_) => return Err(bad()),
+                    .collect::<Option<Vec<_>>>()?,
+                Some(_) => return None,
             };
-            Ok((name.to_string(), scopes))
+            Some((name.to_string(), scopes))
         })
         .collect()
 }
@@ -568,7 +567,8 @@ async fn put_permissions(req: &Request<'_>, l: &Loaded, rid: &str) -> Answer {
     if !req.manage {
         return Err(error(StatusCode::FORBIDDEN, "HTTP 403 Forbidden"));
     }
-    let wanted = parse_permissions(req.body)?;
+    let wanted = parse_permissions(req.body)
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "invalid_permissions"))?;
     let realm_id = &req.snap.id;
     let server_id = &l.server.id;
     let now = crate::clock::now_millis();
