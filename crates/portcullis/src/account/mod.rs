@@ -2,15 +2,19 @@
 //! OPTIONS /realms/{realm}/account[/...]
 //! Keycloak's Account REST API (`AccountLoader`, `AccountRestService`), the part keycloak-js
 //! uses: the signed-in user's own profile (`loadUserProfile()`), with the CORS of the account
-//! service. The rest of the account API (credentials, sessions, applications) is not here yet.
+//! service; and the UMA resource owner's `resources` endpoints (`resources.rs`). The rest of
+//! the account API (credentials, sessions, applications) is not here yet.
 //!
 //! Authorization is Keycloak's: an access token of this realm whose `aud` holds `account` (the
 //! `roles` scope's "audience resolve" mapper puts it there when the user has an `account` role
 //! in scope), whose `resource_access.account.roles` hold `manage-account` or `view-profile` (a
 //! realm's default roles grant both), for a user that is not a service account.
 
+mod resources;
+
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -39,7 +43,10 @@ const VERSIONS: &[&str] = &["v1"];
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(paths::ACCOUNT, get(profile).options(preflight))
-        .route(paths::ACCOUNT_ANY, get(versioned).options(preflight))
+        .route(
+            paths::ACCOUNT_ANY,
+            get(versioned).put(versioned).options(preflight),
+        )
 }
 
 /// `OPTIONS` anywhere under the account API.
@@ -54,18 +61,64 @@ async fn profile(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    answer(&state, &realm, None, &headers, &uri).await
+    let call = Call {
+        method: Method::GET,
+        version: None,
+        rest: Vec::new(),
+        headers: &headers,
+        uri: &uri,
+        body: &[],
+    };
+    answer(&state, &realm, call).await
 }
 
-/// `GET /account/{version}`.
+/// `GET|PUT /account/{version}/...` or `/account/...`: a first segment of the form
+/// `v<digit>...` is the API version (`AccountLoader`'s `{version : v\d[0-9a-zA-Z_\-]*}`).
 async fn versioned(
     State(state): State<AppState>,
     Path((realm, rest)): Path<(String, String)>,
+    method: Method,
     headers: HeaderMap,
     uri: Uri,
+    body: Bytes,
 ) -> Response {
-    let version = Some(rest.as_str()).filter(|r| !r.is_empty());
-    answer(&state, &realm, version, &headers, &uri).await
+    let mut segs: Vec<String> = rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let is_version = |s: &str| {
+        let b = s.as_bytes();
+        b.len() >= 2
+            && b[0] == b'v'
+            && b[1].is_ascii_digit()
+            && b[2..]
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+    };
+    let version = match segs.first() {
+        Some(v) if is_version(v) => Some(segs.remove(0)),
+        _ => None,
+    };
+    let call = Call {
+        method,
+        version,
+        rest: segs,
+        headers: &headers,
+        uri: &uri,
+        body: &body,
+    };
+    answer(&state, &realm, call).await
+}
+
+/// One request to the account API.
+struct Call<'a> {
+    method: Method,
+    version: Option<String>,
+    rest: Vec<String>,
+    headers: &'a HeaderMap,
+    uri: &'a Uri,
+    body: &'a [u8],
 }
 
 /// An error with Keycloak's JAX-RS body (`{"error", "error_description"}`).
@@ -101,13 +154,8 @@ fn wants_json(headers: &HeaderMap) -> bool {
     has(header::ACCEPT) || has(header::CONTENT_TYPE)
 }
 
-async fn answer(
-    state: &AppState,
-    realm: &str,
-    version: Option<&str>,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Response {
+async fn answer(state: &AppState, realm: &str, call: Call<'_>) -> Response {
+    let (headers, uri) = (call.headers, call.uri);
     let snap = match state.realm(realm) {
         Ok(s) => s,
         Err(e) => return e.into_response(),
@@ -116,7 +164,7 @@ async fn answer(
     if account.is_none_or(|c| c.enabled == Some(false)) {
         return error(StatusCode::NOT_FOUND, "account management not enabled");
     }
-    if version.is_none() && !wants_json(headers) {
+    if call.version.is_none() && !wants_json(headers) {
         // No account console here: Keycloak's HTML console is not served.
         return error(StatusCode::NOT_FOUND, "HTTP 404 Not Found");
     }
@@ -136,7 +184,7 @@ async fn answer(
     if !audiences(&claims).any(|a| a == ACCOUNT_CLIENT) {
         return unauthorized("Invalid audience for client account");
     }
-    let mut resp = authorized(state, &snap, version, &claims).await;
+    let mut resp = authorized(state, &snap, &base, &call, &claims).await;
     // Keycloak adds the CORS headers once the token is accepted, from its `allowed-origins`.
     Cors {
         allowed: Some(Allowed::Origins(allowed_origins(&claims))),
@@ -152,7 +200,8 @@ async fn answer(
 async fn authorized(
     state: &AppState,
     snap: &RealmSnapshot,
-    version: Option<&str>,
+    base: &str,
+    call: &Call<'_>,
     claims: &Map<String, Value>,
 ) -> Response {
     let sub = claims
@@ -173,7 +222,7 @@ async fn authorized(
     if user.service_account_client_id.is_some() {
         return unauthorized("Service accounts are not allowed to access this service");
     }
-    if let Some(v) = version {
+    if let Some(v) = call.version.as_deref() {
         if !VERSIONS.contains(&v) {
             return error(StatusCode::NOT_FOUND, "API version not found");
         }
@@ -181,7 +230,26 @@ async fn authorized(
     if !account_roles(claims).any(|r| PROFILE_ROLES.contains(&r)) {
         return error(StatusCode::FORBIDDEN, "HTTP 403 Forbidden");
     }
-    let mut r = Json(representation(snap, &user)).into_response();
+    let rest: Vec<&str> = call.rest.iter().map(String::as_str).collect();
+    let mut r = match rest.as_slice() {
+        [] if call.method == Method::GET => Json(representation(snap, &user)).into_response(),
+        ["resources", below @ ..] => {
+            let manage = account_roles(claims).any(|r| r == "manage-account");
+            resources::handle(resources::Request {
+                store: state.store.as_ref(),
+                snap,
+                user_id: sub,
+                manage,
+                rest: below,
+                method: &call.method,
+                query: call.uri.query(),
+                url: format!("{}{}", base.trim_end_matches('/'), call.uri.path()),
+                body: call.body,
+            })
+            .await
+        }
+        _ => error(StatusCode::NOT_FOUND, "HTTP 404 Not Found"),
+    };
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r

@@ -28,7 +28,7 @@ use crate::realm::authz::{self as az, AuthzError, Dir, Server, UserDir};
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::authz::{PolicyRepresentation, ResourceRepresentation};
 use crate::representation::ClientRepresentation;
-use crate::store::{AuthzKind, AuthzWrite, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::AppState;
 
 /// Keycloak's default page size (`Constants.DEFAULT_MAX_RESULTS`).
@@ -151,81 +151,6 @@ pub(super) async fn load(
     })
 }
 
-/// The writes that turn `old` into `new`: deletions, then updates, then insertions.
-fn diff(old: &Server, new: &Server) -> Vec<AuthzWrite> {
-    let mut deletes = Vec::new();
-    let mut updates = Vec::new();
-    let mut inserts = Vec::new();
-    fn one<T: PartialEq>(
-        kind: AuthzKind,
-        old: &[T],
-        new: &[T],
-        id: impl Fn(&T) -> Option<String>,
-        row: impl Fn(&T) -> crate::store::AuthzRow,
-        out: (
-            &mut Vec<AuthzWrite>,
-            &mut Vec<AuthzWrite>,
-            &mut Vec<AuthzWrite>,
-        ),
-    ) {
-        let (deletes, updates, inserts) = out;
-        for o in old {
-            if !new.iter().any(|n| id(n) == id(o)) {
-                deletes.push(AuthzWrite::Delete(kind, id(o).unwrap_or_default()));
-            }
-        }
-        for n in new {
-            match old.iter().find(|o| id(o) == id(n)) {
-                Some(o) if o == n => {}
-                Some(_) => updates.push(AuthzWrite::Update(kind, row(n))),
-                None => inserts.push(AuthzWrite::Insert(kind, row(n))),
-            }
-        }
-    }
-    // Policies go first when deleted (they name resources and scopes), last when inserted.
-    one(
-        AuthzKind::Policy,
-        &old.policies,
-        &new.policies,
-        |p| p.id.clone(),
-        az::policy_row,
-        (&mut deletes, &mut updates, &mut Vec::new()),
-    );
-    one(
-        AuthzKind::Resource,
-        &old.resources,
-        &new.resources,
-        |p| p.id.clone(),
-        az::resource_row,
-        (&mut deletes, &mut updates, &mut inserts),
-    );
-    one(
-        AuthzKind::Scope,
-        &old.scopes,
-        &new.scopes,
-        |p| p.id.clone(),
-        az::scope_row,
-        (&mut deletes, &mut updates, &mut inserts),
-    );
-    let mut policy_inserts = Vec::new();
-    one(
-        AuthzKind::Policy,
-        &old.policies,
-        &new.policies,
-        |p| p.id.clone(),
-        az::policy_row,
-        (&mut Vec::new(), &mut Vec::new(), &mut policy_inserts),
-    );
-    inserts.extend(policy_inserts);
-    let mut out = deletes;
-    if old.settings != new.settings {
-        out.push(AuthzWrite::Settings(new.settings_json()));
-    }
-    out.extend(updates);
-    out.extend(inserts);
-    out
-}
-
 /// Loads, changes and writes a resource server; retried when another writer changed it
 /// meanwhile.
 pub(super) async fn mutate<T>(
@@ -247,7 +172,7 @@ pub(super) async fn mutate<T>(
             users: &users,
         };
         let out = f(dir, &mut next)?;
-        let writes = diff(&server, &next);
+        let writes = az::diff(&server, &next);
         if writes.is_empty() {
             return Ok(out);
         }

@@ -595,7 +595,7 @@ pub async fn delete(
     RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
-    if !state.store.delete_user(&snap.id, &id).await? {
+    if !crate::users::delete_user(state.store.as_ref(), &snap.id, &id).await? {
         return Err(not_found());
     }
     Ok(no_content())

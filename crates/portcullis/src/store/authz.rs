@@ -147,6 +147,7 @@ macro_rules! impl_authz {
 
             /// Deletes a resource server with its rows.
             pub(crate) async fn delete_resource_server_on(conn: &mut <$db as sqlx::Database>::Connection, realm_id: &str, id: &str) -> Result<(), sqlx::Error> {
+                sqlx::query("DELETE FROM authz_permission_ticket WHERE realm_id = $1 AND server_id = $2").bind(realm_id).bind(id).execute(&mut *conn).await?;
                 for kind in [$crate::store::AuthzKind::Policy, $crate::store::AuthzKind::Resource, $crate::store::AuthzKind::Scope] {
                     sqlx::query(&format!("DELETE FROM {} WHERE realm_id = $1 AND server_id = $2", kind.table()))
                         .bind(realm_id).bind(id).execute(&mut *conn).await?;
@@ -157,7 +158,7 @@ macro_rules! impl_authz {
 
             /// Deletes every resource server of a realm with its rows.
             pub(crate) async fn delete_realm_authz_on(conn: &mut <$db as sqlx::Database>::Connection, realm_id: &str) -> Result<(), sqlx::Error> {
-                for table in ["authz_policy", "authz_resource", "authz_scope", "authz_resource_server"] {
+                for table in ["authz_permission_ticket", "authz_policy", "authz_resource", "authz_scope", "authz_resource_server"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE realm_id = $1")).bind(realm_id).execute(&mut *conn).await?;
                 }
                 Ok(())

@@ -140,7 +140,9 @@ pub trait UserStore: Send + Sync {
     async fn count_users(&self, realm_id: &str, q: &UserQuery) -> Result<i64, StoreError>;
     /// Inserts one user; a taken user name or id is a conflict.
     async fn insert_user(&self, realm_id: &str, user: &UserRow) -> Result<(), StoreError>;
-    /// Deletes a user and the user's sessions; false when there was none.
+    /// Deletes a user with the user's sessions and permission tickets (as requester and as
+    /// owner); false when there was none. The users module's `delete_user` also
+    /// removes what the user owned in resource servers.
     async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool, StoreError>;
 }
 
@@ -352,6 +354,8 @@ macro_rules! impl_users {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(realm_id).bind(id).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2").bind(realm_id).bind(id).execute(&mut *tx).await?;
+                // The user's permission tickets, as requester and as owner (Keycloak's `UserSynchronizer`).
+                sqlx::query("DELETE FROM authz_permission_ticket WHERE realm_id = $1 AND (requester = $2 OR owner = $2)").bind(realm_id).bind(id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM user_entity WHERE realm_id = $1 AND id = $2").bind(realm_id).bind(id).execute(&mut *tx).await?;
                 tx.commit().await?;
                 self.invalidate_sessions().await;

@@ -28,6 +28,18 @@ pub fn is_enabled(row: &UserRow) -> Result<bool, StoreError> {
     Ok(e.enabled != Some(false))
 }
 
+/// Deletes a user with its sessions and permission tickets (as requester and as owner), then
+/// the Authorization Services rows the user leaves behind: owned resources, the user's place
+/// in `user` policies (Keycloak's `UserSynchronizer`). False when the user is unknown.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn delete_user(store: &dyn Store, realm_id: &str, id: &str) -> Result<bool, StoreError> {
+    if !store.delete_user(realm_id, id).await? {
+        return Ok(false);
+    }
+    crate::realm::authz::forget_user_everywhere(store, realm_id, id).await?;
+    Ok(true)
+}
+
 /// Finds a user by user name, or by e-mail where the realm allows it.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_user(

@@ -1228,3 +1228,490 @@ async fn stored_tickets_sqlite() {
 async fn stored_tickets_postgres() {
     stored_tickets(Backend::Postgres).await;
 }
+
+/// `/realms/{r}/account/v1/resources{rest}` with a user's token.
+async fn account(
+    server: &TestServer,
+    token: &str,
+    method: &str,
+    rest: &str,
+    body: Option<Value>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let path = format!("/realms/{REALM}/account/v1/resources{rest}");
+    call(server, method, &path, Some(token), body).await
+}
+
+async fn user_id(server: &TestServer, admin: &str, name: &str) -> String {
+    let (s, v, _) = call(
+        server,
+        "GET",
+        &format!("/admin/realms/{REALM}/users?username={name}&exact=true"),
+        Some(admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    v[0]["id"].as_str().unwrap().to_string()
+}
+
+fn sorted(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| match x {
+            Value::String(s) => s.clone(),
+            o => o["name"].as_str().unwrap().to_string(),
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The permission-request flow end to end: a requester's denied UMA grant submits a request,
+/// the owner sees it in the account API's `resources` endpoints and grants part of it, the
+/// requester's next grant succeeds for that part only; the other endpoints' shapes, paging
+/// and errors. Then deleting users and switching a resource server off take their tickets,
+/// resources and `user` policy entries along (Keycloak's `UserSynchronizer`).
+async fn account_resources(backend: Backend) {
+    let Some((data, server)) = setup(backend).await else {
+        return;
+    };
+    let pat = pat_of(&server, "store").await;
+    let mut ids = Vec::new();
+    for (name, scopes) in [
+        ("album", json!(["view", "edit"])),
+        ("notes", json!(["view"])),
+    ] {
+        let (s, v, _) = call(
+            &server,
+            "POST",
+            &ps(REALM, "/resource_set"),
+            Some(&pat),
+            Some(
+                json!({"name": name, "owner": "alice", "ownerManagedAccess": true,
+                        "uris": [format!("/{name}")], "resource_scopes": scopes}),
+            ),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        ids.push(v["_id"].as_str().unwrap().to_string());
+    }
+    let (album, notes) = (ids[0].clone(), ids[1].clone());
+    // The account roles (`manage-account`, `view-profile`) come with the realm's default roles,
+    // which users of an imported realm hold only when the file says so.
+    let admin = admin_token(&server).await;
+    let (s, role, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/roles/default-roles-{REALM}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{role}");
+    for name in ["alice", "bob", "carol"] {
+        let id = user_id(&server, &admin, name).await;
+        let path = format!("/admin/realms/{REALM}/users/{id}/role-mappings/realm");
+        let (s, v, _) = call(&server, "POST", &path, Some(&admin), Some(json!([role]))).await;
+        assert_eq!(s, 204, "{v}");
+    }
+    let alice = user_token(&server, "spa", "alice").await;
+    let carol = user_token(&server, "spa", "carol").await;
+    let bob = user_token(&server, "spa", "bob").await;
+
+    // Carol asks and is told her request was submitted.
+    let t = ticket(
+        &server,
+        &pat,
+        json!([{"resource_id": album, "resource_scopes": ["view", "edit"]}]),
+    )
+    .await;
+    let (s, v) = uma(&server, Some(&carol), None, &[("ticket", &t)]).await;
+    assert_eq!((s, v), (403, oauth("access_denied", "request_submitted")));
+    let (s, pending, _) = account(&server, &carol, "GET", "/pending-requests", None).await;
+    assert_eq!(s, 200, "{pending}");
+    assert_eq!(pending.as_array().unwrap().len(), 2, "{pending}");
+    for p in pending.as_array().unwrap() {
+        assert_eq!(p["_id"], json!(album));
+        assert_eq!(p["name"], "album");
+        assert_eq!(p["client"], json!({"clientId": "store"}));
+        assert_eq!(p["scopes"].as_array().unwrap().len(), 1, "{p}");
+    }
+    assert_eq!(
+        sorted(&json!([pending[0]["scopes"][0], pending[1]["scopes"][0]])),
+        ["edit", "view"]
+    );
+
+    // Alice's resources: by name, with their scopes and client; paging with Links.
+    let (s, mine, _) = account(&server, &alice, "GET", "", None).await;
+    assert_eq!(s, 200, "{mine}");
+    assert_eq!(mine.as_array().unwrap().len(), 2, "{mine}");
+    assert_eq!(mine[0]["_id"], json!(album));
+    assert_eq!(mine[0]["uris"], json!(["/album"]));
+    assert_eq!(sorted(&mine[0]["scopes"]), ["edit", "view"]);
+    assert_eq!(mine[1]["name"], "notes");
+    let (s, v, h) = account(&server, &alice, "GET", "?first=0&max=1", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    let links: Vec<&str> = h
+        .get_all("link")
+        .iter()
+        .map(|l| l.to_str().unwrap())
+        .collect();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert!(
+        links[0].ends_with("/account/v1/resources?first=1&max=1>; rel=\"next\""),
+        "{links:?}"
+    );
+    let (_, v, h) = account(&server, &alice, "GET", "?first=1&max=1", None).await;
+    assert_eq!(v[0]["name"], "notes");
+    let links: Vec<&str> = h
+        .get_all("link")
+        .iter()
+        .map(|l| l.to_str().unwrap())
+        .collect();
+    assert!(
+        links.len() == 1 && links[0].contains("first=0&max=1>; rel=\"prev\""),
+        "{links:?}"
+    );
+    let (_, v, _) = account(&server, &alice, "GET", "?name=ALB", None).await;
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    let (_, v, _) = account(&server, &bob, "GET", "", None).await;
+    assert_eq!(v, json!([]));
+    // Unversioned, with a JSON Accept, as the account console asks.
+    let r = crate::support::client()
+        .get(server.url(&format!("/realms/{REALM}/account/resources/{album}")))
+        .bearer_auth(&alice)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let one: Value = r.json().await.unwrap();
+    assert_eq!(one["name"], "album");
+
+    // The owner sees carol's request and grants `view` only.
+    let (s, reqs, _) = account(
+        &server,
+        &alice,
+        "GET",
+        &format!("/{album}/permissions/requests"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{reqs}");
+    assert_eq!(reqs.as_array().unwrap().len(), 1, "{reqs}");
+    assert_eq!(reqs[0]["username"], "carol");
+    assert_eq!(sorted(&reqs[0]["scopes"]), ["edit", "view"]);
+    let perms = format!("/{album}/permissions");
+    let (s, v, _) = account(
+        &server,
+        &alice,
+        "PUT",
+        &perms,
+        Some(json!([{"username": "carol", "scopes": ["view"]}])),
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    let (_, v, _) = account(&server, &carol, "GET", "/pending-requests", None).await;
+    assert_eq!(v, json!([]), "granted `view`, `edit` dropped");
+    let (s, v) = uma(
+        &server,
+        Some(&carol),
+        None,
+        &[("ticket", &t), ("response_mode", "permissions")],
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (
+            200,
+            json!([{"rsid": album, "rsname": "album", "scopes": ["view"]}])
+        )
+    );
+    let (_, v, _) = account(&server, &alice, "GET", &perms, None).await;
+    assert_eq!(v, json!([{"username": "carol", "scopes": ["view"]}]));
+    // Her grant re-submitted the scope still denied (`edit`), as Keycloak's ticket-aware
+    // collector does with `submit_request` (default true).
+    let (_, v, _) = account(
+        &server,
+        &alice,
+        "GET",
+        &format!("/{album}/permissions/requests"),
+        None,
+    )
+    .await;
+    assert_eq!(v, json!([{"username": "carol", "scopes": ["edit"]}]));
+    let (_, v, _) = account(&server, &carol, "GET", "/pending-requests", None).await;
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["scopes"], json!([{"name": "edit"}]));
+    let (_, v, _) = account(&server, &carol, "GET", "/shared-with-me", None).await;
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["_id"], json!(album));
+    assert_eq!(v[0]["scopes"], json!([{"name": "view"}]));
+    let (_, v, _) = account(&server, &alice, "GET", "/shared-with-others", None).await;
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(
+        v[0]["permissions"],
+        json!([{"username": "carol", "scopes": ["view"]}])
+    );
+    assert_eq!(v[0]["scopes"], json!([]));
+    // The owner shares `edit` with bob directly: bob is allowed at once.
+    let (s, _, _) = account(
+        &server,
+        &alice,
+        "PUT",
+        &perms,
+        Some(json!([{"username": "bob", "scopes": ["edit"]}])),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, v) = uma(
+        &server,
+        Some(&bob),
+        None,
+        &[
+            ("audience", "store"),
+            ("permission", &format!("{album}#edit")),
+            ("response_mode", "decision"),
+        ],
+    )
+    .await;
+    assert_eq!((s, v), (200, json!({"result": true})));
+    // The user to share with, by name or e-mail; 204 when unknown.
+    let (s, v, _) = account(
+        &server,
+        &alice,
+        "GET",
+        &format!("/{album}/user?value=bob"),
+        None,
+    )
+    .await;
+    assert_eq!((s, v["username"].clone()), (200, json!("bob")));
+    let (s, _, _) = account(
+        &server,
+        &alice,
+        "GET",
+        &format!("/{album}/user?value=nobody"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    // Errors, with Keycloak's bodies.
+    let (s, v, _) = account(&server, &bob, "GET", &format!("/{album}"), None).await;
+    assert_eq!((s, v), (400, json!({"error": "invalid_resource"})));
+    let (s, v, _) = account(&server, &alice, "GET", "/nope", None).await;
+    assert_eq!((s, v), (404, json!({"error": "resource_not_found"})));
+    let (s, v, _) = account(&server, &alice, "PUT", &perms, Some(json!([]))).await;
+    assert_eq!((s, v), (400, json!({"error": "invalid_permissions"})));
+    let (s, v, _) = account(
+        &server,
+        &alice,
+        "PUT",
+        &perms,
+        Some(json!([{"username": "nobody", "scopes": ["view"]}])),
+    )
+    .await;
+    assert_eq!((s, v), (404, json!({"error": "nobody"})));
+    let (s, _, _) = call(
+        &server,
+        "GET",
+        &format!("/realms/{REALM}/account/v1/resources"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 401);
+
+    // Deleting users: alice's resources, the tickets she owns or asked for, and her place in
+    // `user` policies go.
+    let (s, clients, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/clients?clientId=store"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let rs = format!(
+        "/admin/realms/{REALM}/clients/{}/authz/resource-server",
+        clients[0]["id"].as_str().unwrap()
+    );
+    for (name, users) in [
+        ("alice-and-bob", json!(["alice", "bob"])),
+        ("alice-only", json!(["alice"])),
+    ] {
+        let (s, v, _) = call(
+            &server,
+            "POST",
+            &format!("{rs}/policy/user"),
+            Some(&admin),
+            Some(json!({"name": name, "users": users})),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let (s, doc, _) = call(
+        &server,
+        "POST",
+        &ps(REALM, "/resource_set"),
+        Some(&pat),
+        Some(json!({"name": "doc", "resource_scopes": ["view"]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{doc}");
+    let (s, v, _) = call(&server, "POST", &ps(REALM, "/permission/ticket"), Some(&pat),
+        Some(json!({"resource": doc["_id"], "scopeName": "view", "requesterName": "carol", "granted": true}))).await;
+    assert_eq!(s, 200, "{v}");
+    let tickets = |q: &'static str| {
+        let (server, pat) = (&server, pat.clone());
+        async move {
+            let (s, v, _) = call(
+                server,
+                "GET",
+                &ps(REALM, &format!("/permission/ticket{q}")),
+                Some(&pat),
+                None,
+            )
+            .await;
+            assert_eq!(s, 200, "{v}");
+            v.as_array().unwrap().len()
+        }
+    };
+    assert_eq!(tickets("").await, 4);
+    let (alice_id, carol_id) = (
+        user_id(&server, &admin, "alice").await,
+        user_id(&server, &admin, "carol").await,
+    );
+    let (s, _, _) = call(
+        &server,
+        "DELETE",
+        &format!("/admin/realms/{REALM}/users/{alice_id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    assert_eq!(
+        tickets("").await,
+        1,
+        "only the resource server's ticket for carol is left"
+    );
+    for id in [&album, &notes] {
+        let (s, _, _) = call(
+            &server,
+            "GET",
+            &ps(REALM, &format!("/resource_set/{id}")),
+            Some(&pat),
+            None,
+        )
+        .await;
+        assert_eq!(s, 404, "alice's resource {id} is gone");
+    }
+    let (s, v, _) = call(
+        &server,
+        "GET",
+        &format!("{rs}/policy?type=user"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"alice-and-bob") && !names.contains(&"alice-only"),
+        "{names:?}"
+    );
+    let kept = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "alice-and-bob")
+        .unwrap();
+    let (s, typed, _) = call(
+        &server,
+        "GET",
+        &format!("{rs}/policy/user/{}", kept["id"].as_str().unwrap()),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(typed["users"].as_array().unwrap().len(), 1, "{typed}");
+    let (s, _, _) = call(
+        &server,
+        "DELETE",
+        &format!("/admin/realms/{REALM}/users/{carol_id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    assert_eq!(tickets("").await, 0, "carol's ticket as requester is gone");
+
+    // Switching a resource server off removes its tickets: none when it is switched on again.
+    let billing = pat_of(&server, "billing").await;
+    let (s, r, _) = call(
+        &server,
+        "POST",
+        &ps(REALM, "/resource_set"),
+        Some(&billing),
+        Some(json!({"name": "invoice", "resource_scopes": ["pay"]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{r}");
+    let (s, v, _) = call(&server, "POST", &ps(REALM, "/permission/ticket"), Some(&billing),
+        Some(json!({"resource": r["_id"], "scopeName": "pay", "requesterName": "bob", "granted": true}))).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, clients, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/clients?clientId=billing"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let client = format!(
+        "/admin/realms/{REALM}/clients/{}",
+        clients[0]["id"].as_str().unwrap()
+    );
+    for on in [false, true] {
+        let (s, v, _) = call(
+            &server,
+            "PUT",
+            &client,
+            Some(&admin),
+            Some(json!({"clientId": "billing", "authorizationServicesEnabled": on})),
+        )
+        .await;
+        assert_eq!(s, 204, "{v}");
+    }
+    let billing = pat_of(&server, "billing").await;
+    let (s, v, _) = call(
+        &server,
+        "GET",
+        &ps(REALM, "/permission/ticket"),
+        Some(&billing),
+        None,
+    )
+    .await;
+    assert_eq!((s, v), (200, json!([])));
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn account_resources_sqlite() {
+    account_resources(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn account_resources_postgres() {
+    account_resources(Backend::Postgres).await;
+}

@@ -11,7 +11,12 @@
 //! A previous RPT (`rpt`) is upgraded: its permissions are evaluated again with the ones
 //! asked, and `upgraded` says whether every one of them is still granted.
 //!
-//! Not built (each answered with a 400 naming it): `claim_token`, `pct`.
+//! Pushed claims (`claim_token`, `claim_token_format`) as `AuthorizationTokenService` takes
+//! them: `urn:ietf:params:oauth:token-type:jwt` is a base64url JSON object of claims that
+//! join the evaluation context's attributes (which regex policies with
+//! `targetContextAttributes` read); the default format, an OpenID Connect ID token, is the
+//! requesting identity when the client authenticates without a bearer token. `pct` is read
+//! and never used, as in Keycloak.
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
@@ -59,8 +64,92 @@ fn err(status: StatusCode, error: &'static str, d: impl Into<String>) -> OAuthEr
     }
 }
 
-/// Parameters of Keycloak's grant this server does not implement: refused, never ignored.
-const UNSUPPORTED: &[&str] = &["claim_token", "pct"];
+/// `claim_token_format` of a base64url JSON object of claims.
+pub const CLAIM_TOKEN_FORMAT_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
+/// `claim_token_format` of an ID token (the default when a `claim_token` comes alone).
+pub const CLAIM_TOKEN_FORMAT_ID_TOKEN: &str =
+    "http://openid.net/specs/openid-connect-core-1_0.html#IDToken";
+
+/// Pushed claims (`CLAIM_TOKEN_FORMAT_JWT`) as context attributes: a base64url JSON object
+/// whose values are strings or lists (each element a value; non-strings as their JSON text),
+/// else 400 `invalid_request` `Invalid claims`.
+pub fn pushed_claims(token: &str) -> Result<Vec<(String, Vec<String>)>, OAuthError> {
+    let invalid = || OAuthError::invalid_request("Invalid claims");
+    let bytes = base64::Engine::decode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        token.trim().trim_end_matches('='),
+    )
+    .map_err(|_| invalid())?;
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) else {
+        return Err(invalid());
+    };
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| {
+            let values = match &v {
+                Value::Array(a) => a.iter().map(text).collect(),
+                Value::Null => Vec::new(),
+                other => vec![text(other)],
+            };
+            (k, values)
+        })
+        .collect())
+}
+
+/// A `claim_token` in the ID-token format as the requesting identity
+/// (`AuthorizationTokenService`'s `CLAIM_TOKEN_FORMAT_ID_TOKEN`): signed by a realm key (else
+/// 400 `unauthorized_client` `Invalid signature`), issued to the authenticated client (else
+/// 400 `invalid_claim_token` `Token issued to a different client`), not expired (else
+/// `Expired token`). Its claims.
+pub fn id_token_claims(
+    keys: &[crate::crypto::keys::RealmKey],
+    token: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<Map<String, Value>, OAuthError> {
+    let bad_signature = || {
+        err(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "Invalid signature",
+        )
+    };
+    let parsed = crate::crypto::jws::parse(token).map_err(|_| bad_signature())?;
+    parsed.verify(keys).map_err(|_| bad_signature())?;
+    let c = parsed.claims;
+    if c.get("azp").and_then(Value::as_str) != Some(client_id) {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "invalid_claim_token",
+            "Token issued to a different client",
+        ));
+    }
+    if c.get("exp")
+        .and_then(Value::as_i64)
+        .is_some_and(|e| e <= now)
+    {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "invalid_claim_token",
+            "Expired token",
+        ));
+    }
+    if c.get("sub")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "Invalid identity",
+        ));
+    }
+    Ok(c)
+}
 
 /// A verified permission ticket (`PermissionTicketToken`): its resource server (`aud`) and
 /// its permissions as `permission` parameters (`<resource id>#<scope>,...`).
@@ -267,6 +356,12 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     // The requester: the bearer token's user (no client authentication then, as Keycloak lets
     // public clients in with their access token), else the authenticated client's service
     // account.
+    let claim_token = ctx.params.get("claim_token");
+    // `PermissionGrantType`: a claim token without a format is an ID token.
+    let claim_format = ctx
+        .params
+        .get("claim_token_format")
+        .or(claim_token.map(|_| CLAIM_TOKEN_FORMAT_ID_TOKEN));
     let (client, user_id, token_claims) = match from_header(ctx.headers) {
         Some(bearer) => {
             let claims = verify_access(store, ctx.snap, &ctx.issuer, bearer, ctx.now)
@@ -298,6 +393,18 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
                     .await?;
             ctx.client_authenticated(client);
             let client_id = client.client_id.as_deref().unwrap_or_default();
+            // An ID token pushed by an authenticated client is the identity asking.
+            if let (Some(ct), Some(CLAIM_TOKEN_FORMAT_ID_TOKEN)) = (claim_token, claim_format) {
+                let claims = id_token_claims(&ctx.snap.keys, ct, client_id, ctx.now)
+                    .inspect_err(|_| ctx.fail(crate::events::errors::INVALID_TOKEN))?;
+                let sub = claims
+                    .get("sub")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                return continue_grant(ctx, client, sub, Some(claims), claim_token, claim_format)
+                    .await;
+            }
             let row = match client.service_accounts_enabled {
                 Some(true) => {
                     store
@@ -312,10 +419,39 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
             (client, row.id, None)
         }
     };
-    if let Some(p) = UNSUPPORTED.iter().find(|p| ctx.params.get(p).is_some()) {
-        return Err(OAuthError::invalid_request(format!(
-            "Parameter {p} is not supported by this server"
-        )));
+    continue_grant(
+        ctx,
+        client,
+        user_id,
+        token_claims,
+        claim_token,
+        claim_format,
+    )
+    .await
+}
+
+/// The grant once the requesting identity is known.
+async fn continue_grant(
+    ctx: &GrantContext<'_>,
+    client: &ClientRepresentation,
+    user_id: String,
+    token_claims: Option<Map<String, Value>>,
+    claim_token: Option<&str>,
+    claim_format: Option<&str>,
+) -> Result<Response, OAuthError> {
+    let store = ctx.state.store.as_ref();
+    // `isPublicClientRequestingEntitlementWithClaims`: a public client may push claims only
+    // with a ticket.
+    if claim_token.is_some()
+        && client.public_client == Some(true)
+        && ctx.params.get("ticket").is_none()
+    {
+        ctx.fail(crate::events::errors::INVALID_REQUEST);
+        return Err(err(
+            StatusCode::FORBIDDEN,
+            "invalid_grant",
+            "Public clients are not allowed to send claims",
+        ));
     }
     let response_mode = ctx.params.get("response_mode");
     if !matches!(response_mode, None | Some("decision") | Some("permissions")) {
@@ -344,6 +480,19 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
             ctx.fail(crate::events::errors::INVALID_TOKEN);
         })?),
         None => None,
+    };
+    // `createEvaluationContext`: the claim token's format, and the pushed claims.
+    let pushed = match claim_format.unwrap_or(CLAIM_TOKEN_FORMAT_ID_TOKEN) {
+        CLAIM_TOKEN_FORMAT_JWT => match claim_token {
+            Some(t) => pushed_claims(t)?,
+            None => Vec::new(),
+        },
+        CLAIM_TOKEN_FORMAT_ID_TOKEN => Vec::new(),
+        other => {
+            return Err(OAuthError::invalid_request(format!(
+                "Claim token format [{other}] not supported"
+            )))
+        }
     };
     // The resource server (`getResourceServer`).
     let audience = match (&ticket, ctx.params.get("audience")) {
@@ -377,6 +526,8 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         .and_then(Value::as_str)
         .map(str::to_string);
     let mut identity = identity(ctx.snap, client, &user, &user_id, token_claims, ctx.now);
+    // `DefaultEvaluationContext.getAttributes`: pushed claims beside (and over) the base ones.
+    identity.context.extend(pushed);
     // `KeycloakIdentity`: a resource server's own service account is the resource server.
     let client_uuid = client.id.as_deref().unwrap_or_default();
     if row.username == service_account_username(client.client_id.as_deref().unwrap_or_default())

@@ -20,7 +20,9 @@ use crate::representation::authz::{
     PolicyRepresentation, ResourceRepresentation, ResourceServerRepresentation, ScopeRepresentation,
 };
 use crate::representation::{GroupRepresentation, RealmRepresentation};
-use crate::store::{AuthzKind, AuthzRow, NewResourceServer, ResourceServerRow, Store, StoreError};
+use crate::store::{
+    AuthzKind, AuthzRow, AuthzWrite, NewResourceServer, ResourceServerRow, Store, StoreError,
+};
 
 /// A client's resource server from the store, with its version; `None` when Authorization
 /// Services are off for the client.
@@ -60,6 +62,36 @@ pub async fn stored_representation(
     Ok(load(store, realm_id, client_uuid, client_id)
         .await?
         .map(|(s, v)| (s.representation(), v)))
+}
+
+/// After a user's deletion, removes from every resource server of the realm the resources
+/// the user owned and the user's place in `user` policies ([`forget_user`]); each server's
+/// change is one write that bumps its version (retried when another writer bumped it).
+pub async fn forget_user_everywhere(
+    store: &dyn Store,
+    realm_id: &str,
+    user_id: &str,
+) -> Result<(), StoreError> {
+    for row in store.resource_servers(realm_id).await? {
+        for attempt in 0.. {
+            let Some((server, version)) = load(store, realm_id, &row.id, "").await? else {
+                break;
+            };
+            let mut next = server.clone();
+            if !forget_user(&mut next, user_id) {
+                break;
+            }
+            match store
+                .authz_write(realm_id, &row.id, Some(version), diff(&server, &next))
+                .await
+            {
+                Err(StoreError::VersionConflict) if attempt < 8 => continue,
+                Err(e) => return Err(e),
+                Ok(_) => break,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The code of the `Default Policy` Keycloak creates (a `js` policy, created internally).
@@ -486,6 +518,81 @@ impl Server {
             None => self.policies.push(p),
         }
     }
+}
+
+/// The writes that turn `old` into `new`: deletions, then updates, then insertions.
+pub fn diff(old: &Server, new: &Server) -> Vec<AuthzWrite> {
+    let mut deletes = Vec::new();
+    let mut updates = Vec::new();
+    let mut inserts = Vec::new();
+    fn one<T: PartialEq>(
+        kind: AuthzKind,
+        old: &[T],
+        new: &[T],
+        id: impl Fn(&T) -> Option<String>,
+        row: impl Fn(&T) -> crate::store::AuthzRow,
+        out: (
+            &mut Vec<AuthzWrite>,
+            &mut Vec<AuthzWrite>,
+            &mut Vec<AuthzWrite>,
+        ),
+    ) {
+        let (deletes, updates, inserts) = out;
+        for o in old {
+            if !new.iter().any(|n| id(n) == id(o)) {
+                deletes.push(AuthzWrite::Delete(kind, id(o).unwrap_or_default()));
+            }
+        }
+        for n in new {
+            match old.iter().find(|o| id(o) == id(n)) {
+                Some(o) if o == n => {}
+                Some(_) => updates.push(AuthzWrite::Update(kind, row(n))),
+                None => inserts.push(AuthzWrite::Insert(kind, row(n))),
+            }
+        }
+    }
+    // Policies go first when deleted (they name resources and scopes), last when inserted.
+    one(
+        AuthzKind::Policy,
+        &old.policies,
+        &new.policies,
+        |p| p.id.clone(),
+        policy_row,
+        (&mut deletes, &mut updates, &mut Vec::new()),
+    );
+    one(
+        AuthzKind::Resource,
+        &old.resources,
+        &new.resources,
+        |p| p.id.clone(),
+        resource_row,
+        (&mut deletes, &mut updates, &mut inserts),
+    );
+    one(
+        AuthzKind::Scope,
+        &old.scopes,
+        &new.scopes,
+        |p| p.id.clone(),
+        scope_row,
+        (&mut deletes, &mut updates, &mut inserts),
+    );
+    let mut policy_inserts = Vec::new();
+    one(
+        AuthzKind::Policy,
+        &old.policies,
+        &new.policies,
+        |p| p.id.clone(),
+        policy_row,
+        (&mut Vec::new(), &mut Vec::new(), &mut policy_inserts),
+    );
+    inserts.extend(policy_inserts);
+    let mut out = deletes;
+    if old.settings != new.settings {
+        out.push(AuthzWrite::Settings(new.settings_json()));
+    }
+    out.extend(updates);
+    out.extend(inserts);
+    out
 }
 
 /// Keycloak's defaults of a new resource server.

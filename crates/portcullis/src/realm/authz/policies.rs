@@ -557,6 +557,52 @@ pub fn remove_policy(server: &mut Server, id: &str) {
     drop_refs(server, "applyPolicies", id);
 }
 
+/// Removes what a deleted user leaves in a resource server (Keycloak's `UserSynchronizer`):
+/// the resources the user owns, each with the policies naming it alone (a policy naming
+/// others only loses it), and the user from `user` policies (a policy left without users
+/// goes). Their permission tickets go with the user in the store. Whether anything changed.
+pub fn forget_user(server: &mut Server, user_id: &str) -> bool {
+    let before = server.clone();
+    let owned: Vec<String> = server
+        .resources
+        .iter()
+        .filter(|r| owner_id(r) == user_id)
+        .filter_map(|r| r.id.clone())
+        .collect();
+    for rid in owned {
+        let alone: Vec<String> = server
+            .policies
+            .iter()
+            .filter(|p| ids(p, "resources") == [rid.clone()])
+            .filter_map(|p| p.id.clone())
+            .collect();
+        for pid in alone {
+            remove_policy(server, &pid);
+        }
+        remove_resource(server, &rid);
+    }
+    let mut emptied = Vec::new();
+    for p in server.policies.iter_mut() {
+        if p.kind.as_deref() != Some("user") {
+            continue;
+        }
+        let users = ids(p, "users");
+        if !users.iter().any(|u| u == user_id) {
+            continue;
+        }
+        let rest: Vec<String> = users.into_iter().filter(|u| u != user_id).collect();
+        if rest.is_empty() {
+            emptied.extend(p.id.clone());
+        } else if let Some(c) = p.config.as_mut() {
+            set_list(c, "users", &rest);
+        }
+    }
+    for pid in emptied {
+        remove_policy(server, &pid);
+    }
+    *server != before
+}
+
 fn drop_refs(server: &mut Server, key: &str, id: &str) {
     for p in server.policies.iter_mut() {
         let list = ids(p, key);
