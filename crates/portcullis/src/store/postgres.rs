@@ -134,15 +134,12 @@ async fn listen_for_changes(pool: PgPool, channel: String, caches: super::sql::N
             Ok(mut listener) => match listener.listen(&channel).await {
                 Ok(()) => {
                     caches.switch(true);
-                    loop {
-                        match listener.try_recv().await {
-                            Ok(Some(n)) => match n.payload() {
-                                "users" => caches.drop_changed(super::sql::Changed::Users),
-                                "sessions" => caches.drop_changed(super::sql::Changed::Sessions),
-                                _ => caches.drop_all(),
-                            },
-                            // `None`: the connection was lost (notifications may have been).
-                            Ok(None) | Err(_) => break,
+                    // `Ok(None)` or an error: the connection was lost (notifications may have been).
+                    while let Ok(Some(n)) = listener.try_recv().await {
+                        match n.payload() {
+                            "users" => caches.drop_changed(super::sql::Changed::Users),
+                            "sessions" => caches.drop_changed(super::sql::Changed::Sessions),
+                            _ => caches.drop_all(),
                         }
                     }
                     caches.switch(false);
