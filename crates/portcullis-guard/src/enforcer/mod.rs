@@ -19,7 +19,6 @@
 //!    client exchanges for an RPT; otherwise a denial is `403`.
 
 mod config;
-mod matcher;
 
 use std::fmt;
 use std::future::Future;
@@ -38,10 +37,10 @@ pub use self::config::{
     EnforcementMode, MethodConfig, PathCacheConfig, PathConfig, PolicyEnforcerConfig,
     ScopeEnforcementMode,
 };
-use self::matcher::PathMatcher;
 use crate::error::ConfigError;
 use crate::http::{authenticate, bearer_token, error_response};
 use crate::{Actor, Error, TrustedIssuer, Validator};
+use portcullis_path::PathMatcher;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -482,7 +481,7 @@ impl PolicyEnforcer {
         let mut entry = self
             .matcher
             .matches(target)
-            .and_then(|i| self.paths.get(*i))
+            .and_then(|(_, i)| self.paths.get(*i))
             .cloned();
         if let Some(e) = entry.clone() {
             if e.path.contains('{') {
@@ -535,7 +534,7 @@ impl PolicyEnforcer {
         template: &Arc<PathEntry>,
         target: &str,
     ) -> Result<Option<Arc<PathEntry>>, String> {
-        let Some(normalized) = matcher::normalize_uri(target) else {
+        let Some(normalized) = portcullis_path::normalize_uri(target) else {
             return Ok(None);
         };
         let found = self.find_resources(&[("uri", normalized.as_str())]).await?;

@@ -8,8 +8,8 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::path::PathMatcher;
 use super::policy::{parse_date_time, Rule, TimeRule};
+use super::PathMatcher;
 use super::{DecisionStrategy, EnforcementMode, Logic, Policy, Resource, ResourceServer, Scope};
 use crate::representation::authz::{PolicyRepresentation, ResourceServerRepresentation};
 

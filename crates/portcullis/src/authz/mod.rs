@@ -11,7 +11,6 @@
 
 mod compile;
 mod evaluate;
-mod path;
 mod policy;
 mod request;
 #[cfg(test)]
@@ -26,7 +25,8 @@ pub use compile::{aggregate_cycle, CompileError};
 pub use evaluate::{
     decision, evaluate, evaluate_request, evaluate_traced, PolicyTrace, Request, TargetTrace,
 };
-pub use path::{normalize_uri, PathMatcher};
+// Keycloak's `PathMatcher`, shared with the guard's policy enforcer.
+pub use portcullis_path::{normalize_uri, PathMatcher};
 pub use request::{resolve_permissions, AskError, ResourceFormat};
 
 /// `PolicyEnforcementMode`.

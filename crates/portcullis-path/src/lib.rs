@@ -1,24 +1,25 @@
-//! Keycloak's path matching (`common/src/main/java/org/keycloak/common/util/PathMatcher.java`),
-//! which its policy enforcer (`PathConfigMatcher`) uses to find the `paths` entry of a request:
+//! Keycloak's path matching (`common/src/main/java/org/keycloak/common/util/PathMatcher.java`):
 //! exact paths, a trailing `/*`, a suffix `/*.ext` and `{param}` templates, the most specific
-//! match winning. The same rules as the server's `authz::path` (the guard cannot depend on the
-//! server crate, which depends on it).
+//! match winning. `portcullis-guard`'s policy enforcer (`PathConfigMatcher`) finds a request's
+//! `paths` entry with it, and the server matches resource URIs with it
+//! (`permission_resource_matching_uri`, the resource lists' `matchingUri`). A crate of its own,
+//! without dependencies, so that neither of the two pulls in the other.
 
 /// Entries (a URI pattern and what it stands for) to match a request path against.
 #[derive(Debug, Clone)]
-pub(crate) struct PathMatcher<T> {
+pub struct PathMatcher<T> {
     entries: Vec<(String, T)>,
 }
 
 impl<T> PathMatcher<T> {
     /// A matcher over these entries, tried in order.
-    pub(crate) fn new(entries: Vec<(String, T)>) -> Self {
+    pub fn new(entries: Vec<(String, T)>) -> Self {
         PathMatcher { entries }
     }
 
     /// The entry matching `target` best (`PathMatcher.matches`): an exact or template match
     /// first, then a suffix pattern, then the longest `/*` pattern.
-    pub(crate) fn matches(&self, target: &str) -> Option<&T> {
+    pub fn matches(&self, target: &str) -> Option<&(String, T)> {
         let normalized = normalize_uri(target)?;
         let mut pattern_count = 0usize;
         let mut brackets_count = 0usize;
@@ -62,7 +63,7 @@ impl<T> PathMatcher<T> {
             let path = if path.is_empty() { "/" } else { path };
             if matching == normalized || path == normalized {
                 if pattern_count == 0 {
-                    return self.entries.get(i).map(|(_, t)| t);
+                    return self.entries.get(i);
                 }
                 matching_path = Some(i);
             }
@@ -87,7 +88,6 @@ impl<T> PathMatcher<T> {
             .or(matching_suffix)
             .or(matching_any.map(|(i, _)| i))
             .and_then(|i| self.entries.get(i))
-            .map(|(_, t)| t)
     }
 }
 
@@ -121,7 +121,7 @@ fn exact_match(expected: &str, target: &str) -> bool {
 
 /// `PathMatcher.buildUriFromTemplate`: the template with its parameters replaced by the
 /// target's segments, or `None` when the target cannot fill it.
-pub(crate) fn build_uri_from_template(template: &str, target: &str) -> Option<String> {
+pub fn build_uri_from_template(template: &str, target: &str) -> Option<String> {
     let mut uri: Vec<char> = template.chars().collect();
     let mut expected = template;
     let pattern_start = expected.find('{')?;
@@ -209,7 +209,7 @@ pub(crate) fn build_uri_from_template(template: &str, target: &str) -> Option<St
 /// `PathMatcher.normalizeUri`: query and fragment dropped, a `scheme://authority` prefix
 /// kept, matrix parameters dropped, `//` collapsed, dot segments resolved, percent-decoded,
 /// a trailing `/` dropped. `None` for what cannot be a path.
-pub(crate) fn normalize_uri(uri: &str) -> Option<String> {
+pub fn normalize_uri(uri: &str) -> Option<String> {
     let end = uri.find(['?', '#']).unwrap_or(uri.len());
     let uri = &uri[..end];
     let (prefix, path) = match uri.find("://") {
@@ -311,24 +311,27 @@ mod tests {
     #[test]
     fn exact_paths_win_over_wildcards() {
         let m = matcher(&["/*", "/events", "/events/*"]);
-        assert_eq!(m.matches("/events"), Some(&"/events"));
+        assert_eq!(m.matches("/events").map(|(_, v)| v), Some(&"/events"));
         // As in Keycloak, `/events/*` also matches `/events` exactly; of two exact matches the
         // first configured wins.
         let m = matcher(&["/*", "/events/*", "/events"]);
-        assert_eq!(m.matches("/events"), Some(&"/events/*"));
-        assert_eq!(m.matches("/events/1"), Some(&"/events/*"));
-        assert_eq!(m.matches("/orders"), Some(&"/*"));
+        assert_eq!(m.matches("/events").map(|(_, v)| v), Some(&"/events/*"));
+        assert_eq!(m.matches("/events/1").map(|(_, v)| v), Some(&"/events/*"));
+        assert_eq!(m.matches("/orders").map(|(_, v)| v), Some(&"/*"));
     }
 
     #[test]
     fn the_longest_wildcard_wins() {
         let m = matcher(&["/api/*", "/api/v1/*", "/*"]);
-        assert_eq!(m.matches("/api/v1/things/3"), Some(&"/api/v1/*"));
-        assert_eq!(m.matches("/api/v2"), Some(&"/api/*"));
-        // `/api/*` also covers `/api` itself (Keycloak's `exactMatch`).
-        assert_eq!(m.matches("/api"), Some(&"/api/*"));
         assert_eq!(
-            m.matches("/apix"),
+            m.matches("/api/v1/things/3").map(|(_, v)| v),
+            Some(&"/api/v1/*")
+        );
+        assert_eq!(m.matches("/api/v2").map(|(_, v)| v), Some(&"/api/*"));
+        // `/api/*` also covers `/api` itself (Keycloak's `exactMatch`).
+        assert_eq!(m.matches("/api").map(|(_, v)| v), Some(&"/api/*"));
+        assert_eq!(
+            m.matches("/apix").map(|(_, v)| v),
             Some(&"/*"),
             "`/api/*` is no plain prefix"
         );
@@ -337,35 +340,50 @@ mod tests {
     #[test]
     fn templates_match_one_segment_per_parameter() {
         let m = matcher(&["/events/{id}", "/events/{id}/tickets/{ticket}", "/events"]);
-        assert_eq!(m.matches("/events/42"), Some(&"/events/{id}"));
         assert_eq!(
-            m.matches("/events/42/tickets/7"),
+            m.matches("/events/42").map(|(_, v)| v),
+            Some(&"/events/{id}")
+        );
+        assert_eq!(
+            m.matches("/events/42/tickets/7").map(|(_, v)| v),
             Some(&"/events/{id}/tickets/{ticket}")
         );
-        assert_eq!(m.matches("/events"), Some(&"/events"));
-        assert_eq!(m.matches("/events/42/other"), None);
-        assert_eq!(m.matches("/orders/42"), None);
+        assert_eq!(m.matches("/events").map(|(_, v)| v), Some(&"/events"));
+        assert_eq!(m.matches("/events/42/other").map(|(_, v)| v), None);
+        assert_eq!(m.matches("/orders/42").map(|(_, v)| v), None);
     }
 
     #[test]
     fn the_more_specific_template_wins() {
         let m = matcher(&["/{a}/{b}", "/events/{id}"]);
-        assert_eq!(m.matches("/events/9"), Some(&"/events/{id}"));
+        assert_eq!(
+            m.matches("/events/9").map(|(_, v)| v),
+            Some(&"/events/{id}")
+        );
         let m = matcher(&["/events/{id}", "/{a}/{b}"]);
-        assert_eq!(m.matches("/events/9"), Some(&"/events/{id}"));
+        assert_eq!(
+            m.matches("/events/9").map(|(_, v)| v),
+            Some(&"/events/{id}")
+        );
     }
 
     #[test]
     fn a_template_with_a_trailing_wildcard_covers_sub_paths() {
         let m = matcher(&["/events/{id}/*", "/events/*"]);
-        assert_eq!(m.matches("/events/3/tickets"), Some(&"/events/{id}/*"));
+        assert_eq!(
+            m.matches("/events/3/tickets").map(|(_, v)| v),
+            Some(&"/events/{id}/*")
+        );
     }
 
     #[test]
     fn suffix_patterns() {
         let m = matcher(&["/static/*.css", "/*"]);
-        assert_eq!(m.matches("/static/site.css"), Some(&"/static/*.css"));
-        assert_eq!(m.matches("/static/site.js"), Some(&"/*"));
+        assert_eq!(
+            m.matches("/static/site.css").map(|(_, v)| v),
+            Some(&"/static/*.css")
+        );
+        assert_eq!(m.matches("/static/site.js").map(|(_, v)| v), Some(&"/*"));
     }
 
     #[test]
@@ -380,7 +398,11 @@ mod tests {
             "/%61dmin",
             "/admin?x=/public/a",
         ] {
-            assert_eq!(m.matches(bypass), Some(&"/admin"), "{bypass}");
+            assert_eq!(
+                m.matches(bypass).map(|(_, v)| v),
+                Some(&"/admin"),
+                "{bypass}"
+            );
         }
         assert_eq!(
             normalize_uri("/a/%zz"),
