@@ -54,6 +54,12 @@ impl PostgresStore {
             admin.close().await;
             opts = opts.options([("search_path", schema)]);
         }
+        // The change listener's connection is its own, outside the pool: it is held for as long
+        // as the node listens, and a pool of one connection would otherwise have none left.
+        let listen_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(opts.clone());
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -75,7 +81,7 @@ impl PostgresStore {
                 .collect(),
         };
         tokio::spawn(listen_for_changes(
-            store.pool.clone(),
+            listen_pool,
             store.channel.clone(),
             store.caches.clone(),
         ));
@@ -127,7 +133,8 @@ const RELISTEN_AFTER: Duration = Duration::from_secs(1);
 /// Listens for the changes other nodes announce on `channel` and drops what they make stale.
 /// The caches are on only while listening: when the connection fails they are switched off
 /// (everything dropped, nothing served) until a new connection listens again, so a change
-/// announced while this node was not listening is never missed. Ends when the pool is closed.
+/// announced while this node was not listening is never missed. `pool` holds the listening
+/// connection only. Ends when it is closed.
 async fn listen_for_changes(pool: PgPool, channel: String, caches: super::sql::NodeCaches) {
     while !pool.is_closed() {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
