@@ -259,7 +259,9 @@ impl Pending {
         let auth = ctx.admin.lock().ok().and_then(|a| a.clone());
         state.events.submit(Envelope::Admin {
             event: AdminEvent {
-                id: uuid::Uuid::new_v4().to_string(),
+                // Time-ordered (v7), so stored events append to the id index instead of
+                // landing at random places in it as the table grows.
+                id: uuid::Uuid::now_v7().to_string(),
                 time: crate::clock::now_millis(),
                 realm_id,
                 realm_name,

@@ -152,10 +152,12 @@ macro_rules! impl_audit {
                         .bind(realm_id).bind(name)
                         .fetch_one(&mut *tx).await?;
                     let records = $crate::store::audit::chain(realm_id, seq, hash, &list);
-                    for r in &records {
-                        sqlx::query("INSERT INTO audit_log (realm_id, seq, event_time, event, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)")
-                            .bind(&r.realm_id).bind(r.seq).bind(r.time).bind(&r.event).bind(&r.prev_hash).bind(&r.hash)
-                            .execute(&mut *tx).await?;
+                    for chunk in records.chunks($crate::store::events::ROWS_PER_INSERT) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO audit_log (realm_id, seq, event_time, event, prev_hash, hash) ");
+                        qb.push_values(chunk, |mut b, r| {
+                            b.push_bind(&r.realm_id).push_bind(r.seq).push_bind(r.time).push_bind(&r.event).push_bind(&r.prev_hash).push_bind(&r.hash);
+                        });
+                        qb.build().execute(&mut *tx).await?;
                     }
                     if let Some(last) = records.last() {
                         sqlx::query("UPDATE audit_head SET seq = $2, hash = $3 WHERE realm_id = $1")
