@@ -84,6 +84,7 @@ fn permission(
             rsid: Some(rs.resources[r].id.clone()),
             rsname: names.then(|| rs.resources[r].name.clone()),
             scopes,
+            claims: Default::default(),
         },
         // Keycloak adds, for every resource having a granted scope, a permission built from
         // the *null* resource (`grantPermission` passes `resource`, not `resource1`), so
@@ -92,6 +93,7 @@ fn permission(
             rsid: None,
             rsname: None,
             scopes,
+            claims: Default::default(),
         },
     }
 }

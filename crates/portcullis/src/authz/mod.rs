@@ -297,7 +297,7 @@ pub enum Asked {
     Everything,
 }
 
-/// A granted permission, as Keycloak's `Permission` (`rsid`, `rsname`, `scopes`).
+/// A granted permission, as Keycloak's `Permission` (`rsid`, `rsname`, `scopes`, `claims`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Permission {
     /// Resource id (absent when only scopes were granted).
@@ -309,4 +309,9 @@ pub struct Permission {
     /// Granted scope names.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
+    /// The request's pushed claims (a ticket's `claims`, or a JWT-format `claim_token`), each
+    /// a list of strings, as `ResourcePermission` carries them into the RPT; the evaluator
+    /// leaves this empty and the UMA grant fills it.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub claims: serde_json::Map<String, Value>,
 }

@@ -227,7 +227,8 @@ fn seed_member_reads_but_does_not_manage() {
         vec![Permission {
             rsid: None,
             rsname: None,
-            scopes: vec!["event:read".into()]
+            scopes: vec!["event:read".into()],
+            claims: Default::default(),
         }]
     );
     assert!(ask(&rs, &member, &["#event:manage"]).is_empty());

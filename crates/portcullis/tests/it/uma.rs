@@ -1038,6 +1038,102 @@ async fn claim_tokens(backend: Backend) {
             json!({"error": "invalid_request", "error_description": "Claim token format [urn:x] not supported"})
         )
     );
+    assert_eq!(
+        ask(None, Some(JWT)).await,
+        (
+            400,
+            json!({"error": "invalid_request", "error_description": "Claim token can not be null"})
+        )
+    );
+    // The pushed claims go into every permission of the RPT (and of `permissions` mode).
+    let claims = b64url(&json!({"organization": "acme", "device": ["d1", "d2"]}));
+    let expected = json!({"organization": ["acme"], "device": ["d1", "d2"]});
+    let with_claims = [
+        ("audience", RS),
+        ("permission", "report#report:read"),
+        ("claim_token", claims.as_str()),
+        ("claim_token_format", JWT),
+    ];
+    let (s, v) = uma_as(&server, worker, &with_claims).await;
+    assert_eq!(s, 200, "{v}");
+    let perms = &payload(v["access_token"].as_str().unwrap())["authorization"]["permissions"];
+    assert_eq!(perms.as_array().unwrap().len(), 1, "{perms}");
+    assert_eq!(perms[0]["rsname"], "report");
+    assert_eq!(perms[0]["claims"], expected, "{perms}");
+    let mut listed = with_claims.to_vec();
+    listed.push(("response_mode", "permissions"));
+    let (s, v) = uma_as(&server, worker, &listed).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v[0]["claims"], expected, "{v}");
+    // Without pushed claims a permission has no `claims` member (`NON_EMPTY`).
+    let (s, v) = uma(
+        &server,
+        &user_token(&server, "member").await,
+        &[
+            ("audience", RS),
+            ("permission", "event#event:read"),
+            ("response_mode", "permissions"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v[0].get("claims").is_none(), "{v}");
+
+    // A ticket's claims, pushed by the resource server through the Protection API, reach
+    // the evaluation context and the RPT's permissions.
+    let (s, pat, _) = post_form(
+        &token_url(&server),
+        Some((RS, "rs-secret")),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(s, 200, "{pat}");
+    let pat = pat["access_token"].as_str().unwrap().to_string();
+    let (_, found, _) = call(
+        &server,
+        "GET",
+        &format!("/realms/{REALM}/authz/protection/resource_set?name=report&exactName=true"),
+        Some(&pat),
+        None,
+    )
+    .await;
+    let report = found[0].as_str().unwrap().to_string();
+    let ticket_for = |org: &'static str| {
+        let (server, pat, report) = (&server, &pat, &report);
+        async move {
+            let (s, v, _) = call(
+                server,
+                "POST",
+                &format!("/realms/{REALM}/authz/protection/permission"),
+                Some(pat),
+                Some(
+                    json!([{"resource_id": report, "resource_scopes": ["report:read"],
+                             "claims": {"organization": [org]}}]),
+                ),
+            )
+            .await;
+            assert_eq!(s, 201, "{v}");
+            v["ticket"].as_str().unwrap().to_string()
+        }
+    };
+    let ticket = ticket_for("acme").await;
+    let (s, v) = uma_as(&server, worker, &[("ticket", ticket.as_str())]).await;
+    assert_eq!(s, 200, "{v}");
+    let perms = &payload(v["access_token"].as_str().unwrap())["authorization"]["permissions"];
+    assert_eq!(perms[0]["rsid"], report.as_str(), "{perms}");
+    assert_eq!(
+        perms[0]["claims"],
+        json!({"organization": ["acme"]}),
+        "{perms}"
+    );
+    let ticket = ticket_for("other").await;
+    let (s, _) = uma_as(
+        &server,
+        worker,
+        &[("ticket", ticket.as_str()), ("submit_request", "false")],
+    )
+    .await;
+    assert_eq!(s, 403);
     // `pct` is taken and unused, as in Keycloak.
     let (s, _) = uma_as(
         &server,

@@ -83,12 +83,17 @@ pub fn pushed_claims(token: &str) -> Result<Vec<(String, Vec<String>)>, OAuthErr
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) else {
         return Err(invalid());
     };
+    Ok(claim_lists(map))
+}
+
+/// Pushed claims as Keycloak's `Map<String, List<String>>`: each value a list of strings
+/// (a single value becomes a one-element list, `null` an empty one).
+pub fn claim_lists(map: Map<String, Value>) -> Vec<(String, Vec<String>)> {
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    Ok(map
-        .into_iter()
+    map.into_iter()
         .map(|(k, v)| {
             let values = match &v {
                 Value::Array(a) => a.iter().map(text).collect(),
@@ -97,7 +102,12 @@ pub fn pushed_claims(token: &str) -> Result<Vec<(String, Vec<String>)>, OAuthErr
             };
             (k, values)
         })
-        .collect())
+        .collect()
+}
+
+/// Claims as a permission carries them: `{"name": ["value", ...]}`.
+fn claims_json(lists: &[(String, Vec<String>)]) -> Map<String, Value> {
+    lists.iter().map(|(k, v)| (k.clone(), json!(v))).collect()
 }
 
 /// A `claim_token` in the ID-token format as the requesting identity
@@ -159,6 +169,8 @@ pub struct Ticket {
     pub audience: String,
     /// The permissions asked.
     pub permissions: Vec<String>,
+    /// The claims the resource server pushed when it asked for the ticket.
+    pub claims: Vec<(String, Vec<String>)>,
 }
 
 /// Reads a permission ticket: signed by one of the realm's keys (else `Ticket verification
@@ -222,9 +234,14 @@ pub fn verify_ticket(
     if audience.is_empty() {
         return Err(failed());
     }
+    let claims = match c.get("claims") {
+        Some(Value::Object(m)) => claim_lists(m.clone()),
+        _ => Vec::new(),
+    };
     Ok(Ticket {
         audience,
         permissions,
+        claims,
     })
 }
 
@@ -237,6 +254,8 @@ pub struct PreviousRpt {
     /// Its `authorization.permissions` as (resource id, scope names); empty for an access
     /// token that is no RPT.
     pub permissions: Vec<(String, Vec<String>)>,
+    /// The `claims` of those permissions, by resource id (only those that have some).
+    pub claims: Vec<(String, Map<String, Value>)>,
 }
 
 /// Reads the `rpt` parameter: signed by one of the realm's keys, else 403 `invalid_rpt`
@@ -261,10 +280,24 @@ pub fn read_rpt(
         && c.get("nbf")
             .and_then(Value::as_i64)
             .is_none_or(|n| n <= now);
-    let permissions = c
+    let listed = c
         .get("authorization")
         .and_then(|a| a.get("permissions"))
-        .and_then(Value::as_array)
+        .and_then(Value::as_array);
+    let claims = listed
+        .map(|list| {
+            list.iter()
+                .filter_map(|p| {
+                    let rsid = p.get("rsid")?.as_str()?.to_string();
+                    match p.get("claims") {
+                        Some(Value::Object(m)) if !m.is_empty() => Some((rsid, m.clone())),
+                        _ => None,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let permissions = listed
         .map(|list| {
             list.iter()
                 .filter_map(|p| {
@@ -287,6 +320,7 @@ pub fn read_rpt(
     Ok(PreviousRpt {
         active,
         permissions,
+        claims,
     })
 }
 
@@ -348,6 +382,46 @@ fn upgraded(previous: Option<&PreviousRpt>, granted: &[authz::Permission]) -> bo
                 .any(|g| g.rsid.as_deref() == Some(rsid.as_str()))
         })
     })
+}
+
+/// Puts the request's pushed claims on every granted permission, as Keycloak's
+/// `createPermissions` hands `request.getClaims()` to each `ResourcePermission` and
+/// `DecisionPermissionCollector` copies them into the RPT. A resource that only the previous
+/// RPT brings keeps that RPT's claims for it; one asked again gets the RPT's values added
+/// under the claim names the request already has.
+pub fn attach_claims(
+    granted: &mut [authz::Permission],
+    pushed: &[(String, Vec<String>)],
+    requested: &[Asked],
+    previous: Option<&PreviousRpt>,
+) {
+    let request = claims_json(pushed);
+    for g in granted.iter_mut() {
+        let mut claims = request.clone();
+        let old = previous.filter(|p| p.active).and_then(|p| {
+            let id = g.rsid.as_deref()?;
+            p.claims.iter().find(|(r, _)| r == id).map(|(_, m)| m)
+        });
+        if let (Some(old), Some(id)) = (old, g.rsid.as_deref()) {
+            let asked = requested
+                .iter()
+                .any(|a| matches!(a, Asked::Resource { resource, .. } if resource == id));
+            if asked {
+                for (k, v) in old {
+                    if let (Some(Value::Array(have)), Value::Array(add)) = (claims.get_mut(k), v) {
+                        for x in add {
+                            if !have.contains(x) {
+                                have.push(x.clone());
+                            }
+                        }
+                    }
+                }
+            } else {
+                claims = old.clone();
+            }
+        }
+        g.claims = claims;
+    }
 }
 
 /// The grant.
@@ -481,13 +555,18 @@ async fn continue_grant(
         })?),
         None => None,
     };
-    // `createEvaluationContext`: the claim token's format, and the pushed claims.
+    // `createEvaluationContext`: the claim token's format, and the pushed claims: the
+    // ticket's (`request.setClaims(ticket.getClaims())`), replaced by a JWT-format claim
+    // token's. They are the evaluation context's attributes and go into every permission.
     let pushed = match claim_format.unwrap_or(CLAIM_TOKEN_FORMAT_ID_TOKEN) {
         CLAIM_TOKEN_FORMAT_JWT => match claim_token {
             Some(t) => pushed_claims(t)?,
-            None => Vec::new(),
+            None => return Err(OAuthError::invalid_request("Claim token can not be null")),
         },
-        CLAIM_TOKEN_FORMAT_ID_TOKEN => Vec::new(),
+        CLAIM_TOKEN_FORMAT_ID_TOKEN => ticket
+            .as_ref()
+            .map(|t| t.claims.clone())
+            .unwrap_or_default(),
         other => {
             return Err(OAuthError::invalid_request(format!(
                 "Claim token format [{other}] not supported"
@@ -527,7 +606,7 @@ async fn continue_grant(
         .map(str::to_string);
     let mut identity = identity(ctx.snap, client, &user, &user_id, token_claims, ctx.now);
     // `DefaultEvaluationContext.getAttributes`: pushed claims beside (and over) the base ones.
-    identity.context.extend(pushed);
+    identity.context.extend(pushed.iter().cloned());
     // `KeycloakIdentity`: a resource server's own service account is the resource server.
     let client_uuid = client.id.as_deref().unwrap_or_default();
     if row.username == service_account_username(client.client_id.as_deref().unwrap_or_default())
@@ -592,11 +671,12 @@ async fn continue_grant(
         include_resource_name: include_names,
     };
     // An empty list asks for everything in the evaluator; here, with an RPT, it is nothing.
-    let granted = if req.asked.is_empty() {
+    let mut granted = if req.asked.is_empty() {
         Vec::new()
     } else {
         authz::evaluate_request(&rs, &identity, &req)
     };
+    attach_claims(&mut granted, &pushed, &requested, previous.as_ref());
     // `submit_request` (default true) counts only with a ticket (`isSubmitRequest`): the
     // requester asks the owners of owner-managed resources for what the ticket names.
     let submit = ticket.is_some() && ctx.params.get("submit_request") != Some("false");
