@@ -14,6 +14,7 @@
 //! before one is identified fails the flow; one the user has no credential for is skipped as
 //! an alternative and fails the flow when required. `DISABLED` executions do not exist.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,32 @@ pub struct FlowState {
     /// `AUTHENTICATORS_COMPLETED` note), for the `amr` claim.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub completed: BTreeMap<String, i64>,
+    /// The level of authentication the request asks for (Keycloak's client note
+    /// `REQUESTED_LEVEL_OF_AUTHENTICATION`, from `acr_values`, `claims` and the client's
+    /// defaults through the `acr.loa.map`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_loa: Option<i64>,
+    /// The requested level came from an essential `acr` claim: a login that does not reach it
+    /// fails (client note `FORCE_LEVEL_OF_AUTHENTICATION`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub force_loa: bool,
+    /// The level the SSO session already gave this login (auth note
+    /// `LEVEL_OF_AUTHENTICATION` as the cookie step sets it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loa: Option<i64>,
+    /// The levels authenticated in the session and when (Keycloak's `loa-map` note: level ->
+    /// seconds), read from the SSO session and updated as level sub-flows succeed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub loa_map: BTreeMap<i64, i64>,
+    /// The session needs a full re-authentication (`prompt=login`, `max_age` or a
+    /// `kc_action`'s `max_auth_age` passed): levels of earlier logins do not count (auth note
+    /// `FORCED_REAUTHENTICATION`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reauth: bool,
+    /// The SSO session this browser holds (its cookie), which the login re-authenticates
+    /// instead of starting a new one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_session: Option<String>,
 }
 
 impl FlowState {
@@ -102,6 +129,72 @@ impl Facts for NoUser {
     }
 }
 
+/// Keycloak's `Constants.NO_LOA`: no level reached.
+pub const NO_LOA: i64 = -1;
+/// Keycloak's `ConditionalLoaAuthenticator.DEFAULT_MAX_AGE` (10 hours, in seconds).
+pub const LOA_DEFAULT_MAX_AGE: i64 = 36_000;
+
+/// `LoAUtil.getLevelFromLoaConditionConfiguration`: the condition's `loa-condition-level`.
+pub fn loa_level(a: &Authenticator) -> Option<i64> {
+    a.setting("loa-condition-level")?.trim().parse().ok()
+}
+
+/// `LoAUtil.getMaxAgeFromLoaConditionConfiguration`: the condition's `loa-max-age` (seconds).
+pub fn loa_max_age(a: &Authenticator) -> i64 {
+    a.setting("loa-max-age")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(LOA_DEFAULT_MAX_AGE)
+}
+
+/// The `loa-max-age` of each level configured in a flow and its sub-flows
+/// (`LoAUtil.getLoaMaxAgesConfiguredInRealmFlow`).
+pub fn loa_max_ages(flows: &Flows, top: usize) -> BTreeMap<i64, i64> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![top];
+    let mut seen = Vec::new();
+    while let Some(i) = stack.pop() {
+        if seen.contains(&i) {
+            continue;
+        }
+        seen.push(i);
+        for e in &flows.flows[i].executions {
+            if e.requirement == Requirement::Disabled {
+                continue;
+            }
+            match &e.step {
+                Step::Flow(sub) => stack.push(*sub),
+                Step::Authenticator(a) if a.provider == Provider::CondLoa => {
+                    if let Some(level) = loa_level(a) {
+                        out.insert(level, loa_max_age(a));
+                    }
+                }
+                Step::Authenticator(_) => {}
+            }
+        }
+    }
+    out
+}
+
+/// `AcrStore.getHighestAuthenticatedLevelFromPreviousAuthentication`: of the session's
+/// `loa-map`, the highest level still within its `loa-max-age`, counting up from the lowest
+/// (a lapsed level ends the count); [`NO_LOA`] without a map, else at least `0` (SSO).
+pub fn previous_level(map: &BTreeMap<i64, i64>, max_ages: &BTreeMap<i64, i64>, now: i64) -> i64 {
+    if map.is_empty() {
+        return NO_LOA;
+    }
+    let mut level = 0;
+    for (l, at) in map {
+        // A level no condition of the flow configures lapses at once (Keycloak warns).
+        let max_age = max_ages.get(l).copied().unwrap_or(0);
+        if now <= at + max_age {
+            level = *l;
+        } else {
+            break;
+        }
+    }
+    level
+}
+
 /// Why a flow failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -111,6 +204,14 @@ pub enum Failure {
     CredentialSetupRequired(Provider),
     /// The flow's executions did not succeed (no alternative did).
     NotSucceeded,
+    /// An essential `acr` asked for a level the flow did not reach (Keycloak's
+    /// `acrNotFulfilled`).
+    AcrNotFulfilled {
+        /// The level asked for.
+        requested: i64,
+        /// The level reached.
+        reached: i64,
+    },
 }
 
 /// The planner's answer.
@@ -135,20 +236,67 @@ struct Planner<'a, 'f> {
     flows: &'a Flows,
     state: &'f FlowState,
     facts: &'f dyn Facts,
+    now: i64,
+    /// The level reached so far in this evaluation (auth note `LEVEL_OF_AUTHENTICATION`).
+    loa: Cell<i64>,
+    /// Level sub-flows that succeeded: (level, `loa-max-age`).
+    reached: RefCell<Vec<(i64, i64)>>,
+}
+
+/// The planner's answer with what the level conditions found.
+#[derive(Debug, PartialEq)]
+pub struct Planned<'a> {
+    /// The next step.
+    pub next: Next<'a>,
+    /// The level of authentication reached so far ([`NO_LOA`] for none).
+    pub loa: i64,
+    /// The level sub-flows that succeeded, with their `loa-max-age`
+    /// (`ConditionalLoaAuthenticator.onParentFlowSuccess`): the driver records each in the
+    /// `loa-map` unless its max age is `0`.
+    pub reached: Vec<(i64, i64)>,
 }
 
 /// The next step of flow `top` (an index into `flows.flows`).
 pub fn plan<'a>(flows: &'a Flows, top: usize, state: &FlowState, facts: &dyn Facts) -> Next<'a> {
+    plan_at(flows, top, state, facts, crate::clock::now()).next
+}
+
+/// [`plan`] at `now`, with the levels of authentication. At the end of a successful flow
+/// an essential level that was not reached fails it
+/// (`ConditionalLoaAuthenticator.onTopFlowSuccess`).
+pub fn plan_at<'a>(
+    flows: &'a Flows,
+    top: usize,
+    state: &FlowState,
+    facts: &dyn Facts,
+    now: i64,
+) -> Planned<'a> {
     let p = Planner {
         flows,
         state,
         facts,
+        now,
+        loa: Cell::new(state.loa.unwrap_or(NO_LOA)),
+        reached: RefCell::new(Vec::new()),
     };
-    match p.flow(top) {
+    let next = match p.flow(top) {
         Eval::Run(e, a) => Next::Run(e, a),
-        Eval::Success => Next::Done,
+        Eval::Success => {
+            let requested = state.requested_loa.unwrap_or(NO_LOA);
+            let reached = p.loa.get();
+            if state.force_loa && requested > reached {
+                Next::Failed(Failure::AcrNotFulfilled { requested, reached })
+            } else {
+                Next::Done
+            }
+        }
         Eval::NotSuccess => Next::Failed(Failure::NotSucceeded),
         Eval::Error(f) => Next::Failed(f),
+    };
+    Planned {
+        next,
+        loa: p.loa.get(),
+        reached: p.reached.into_inner(),
     }
 }
 
@@ -196,10 +344,14 @@ impl<'a> Planner<'a, '_> {
             }
         }
         let alternatives = || enabled().filter(|e| e.requirement == Requirement::Alternative);
-        // Back after an action: an alternative that already succeeded settles the flow.
+        // Back after an action: an alternative that already succeeded settles the flow. The
+        // look-ahead does not count as a level reached.
+        let (loa, reached) = (self.loa.get(), self.reached.borrow().len());
         if alternatives().any(|e| matches!(self.execution(e, false), Eval::Success)) {
             return Eval::Success;
         }
+        self.loa.set(loa);
+        self.reached.borrow_mut().truncate(reached);
         for e in alternatives() {
             match self.execution(e, false) {
                 Eval::NotSuccess | Eval::Error(_) => {}
@@ -211,7 +363,13 @@ impl<'a> Planner<'a, '_> {
 
     fn execution(&self, e: &'a Execution, required: bool) -> Eval<'a> {
         let a = match &e.step {
-            Step::Flow(sub) => return self.flow(*sub),
+            Step::Flow(sub) => {
+                let r = self.flow(*sub);
+                if matches!(r, Eval::Success) {
+                    self.on_flow_success(*sub);
+                }
+                return r;
+            }
             Step::Authenticator(a) => a,
         };
         match self.state.status.get(&e.id) {
@@ -259,7 +417,53 @@ impl<'a> Planner<'a, '_> {
         !conds.is_empty() && conds.into_iter().all(|c| self.condition(c, sub))
     }
 
+    /// `ConditionalLoaAuthenticator.onParentFlowSuccess`: a sub-flow with a level condition
+    /// succeeded, so its level is reached.
+    fn on_flow_success(&self, sub: usize) {
+        let conds = self.flows.flows[sub]
+            .executions
+            .iter()
+            .filter(|e| e.requirement != Requirement::Disabled)
+            .filter_map(condition)
+            .filter(|c| c.provider == Provider::CondLoa);
+        for c in conds {
+            if let Some(level) = loa_level(c) {
+                self.loa.set(level);
+                self.reached.borrow_mut().push((level, loa_max_age(c)));
+            }
+        }
+    }
+
+    /// `ConditionalLoaAuthenticator.matchCondition`: before any level is reached the
+    /// sub-flow runs; after, it runs when its level is requested and was not authenticated in
+    /// the session within its `loa-max-age` (a level that was counts as reached now).
+    fn loa_condition(&self, c: &Authenticator) -> bool {
+        let current = self.loa.get();
+        let configured = loa_level(c).unwrap_or(0);
+        if current < 0 {
+            return true;
+        }
+        let requested = self.state.requested_loa.unwrap_or(NO_LOA);
+        if requested < configured {
+            return false;
+        }
+        // `AcrStore.isLevelAuthenticatedInPreviousAuth`: never on a forced re-authentication.
+        let previously = !self.state.reauth
+            && self
+                .state
+                .loa_map
+                .get(&configured)
+                .is_some_and(|at| at + loa_max_age(c) >= self.now);
+        if previously && current < configured {
+            self.loa.set(configured);
+        }
+        !previously
+    }
+
     fn condition(&self, c: &Authenticator, flow: usize) -> bool {
+        if c.provider == Provider::CondLoa {
+            return self.loa_condition(c);
+        }
         if self.state.user.is_none() {
             return false;
         }
@@ -289,7 +493,6 @@ impl<'a> Planner<'a, '_> {
                     !any
                 }
             }
-            // conditional-level-of-authentication: step-up is not run here.
             _ => false,
         }
     }
