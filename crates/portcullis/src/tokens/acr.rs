@@ -245,13 +245,7 @@ pub fn acr(
     };
     let map = acr_loa_map(snap, client);
     map_loa_to_acr(loa, &map, &claims_acr(claims, true))
-        .or_else(|| {
-            map_loa_to_acr(
-                loa,
-                &map,
-                &requested_acr(snap, client, claims, acr_values),
-            )
-        })
+        .or_else(|| map_loa_to_acr(loa, &map, &requested_acr(snap, client, claims, acr_values)))
         .or_else(|| map_loa_to_acr(loa, &map, map.keys()))
         .unwrap_or_else(|| loa.to_string())
 }

@@ -78,7 +78,11 @@ pub async fn complete_login(
             if remember {
                 notes.remember_me = Some("true".into());
             }
-            match state.store.update_session_data(&s.id, &notes.to_json()).await {
+            match state
+                .store
+                .update_session_data(&s.id, &notes.to_json())
+                .await
+            {
                 Ok(true) => {}
                 _ => return internal_error(),
             }
