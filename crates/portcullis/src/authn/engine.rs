@@ -805,4 +805,141 @@ mod tests {
         assert_eq!(ran.len(), 2);
         assert_eq!(end, "NotSucceeded");
     }
+
+    fn step_up() -> Flows {
+        let cond = |cfg: &str| json!({ "authenticator": "conditional-level-of-authentication", "authenticatorConfig": cfg, "requirement": "REQUIRED", "priority": 1 });
+        let rep: RealmRepresentation = serde_json::from_value(json!({
+            "realm": "r", "browserFlow": "top",
+            "authenticationFlows": [
+                { "alias": "top", "authenticationExecutions": [
+                    { "authenticator": "auth-cookie", "requirement": "ALTERNATIVE", "priority": 1 },
+                    { "authenticatorFlow": true, "flowAlias": "forms", "requirement": "ALTERNATIVE", "priority": 2 }
+                ]},
+                { "alias": "forms", "authenticationExecutions": [
+                    { "authenticatorFlow": true, "flowAlias": "l1", "requirement": "CONDITIONAL", "priority": 1 },
+                    { "authenticatorFlow": true, "flowAlias": "l2", "requirement": "CONDITIONAL", "priority": 2 }
+                ]},
+                { "alias": "l1", "authenticationExecutions": [
+                    cond("one"),
+                    { "authenticator": "auth-username-password-form", "requirement": "REQUIRED", "priority": 2 }
+                ]},
+                { "alias": "l2", "authenticationExecutions": [
+                    cond("two"),
+                    { "authenticator": "auth-otp-form", "requirement": "REQUIRED", "priority": 2 }
+                ]}
+            ],
+            "authenticatorConfig": [
+                { "alias": "one", "config": { "loa-condition-level": "1", "loa-max-age": "36000" } },
+                { "alias": "two", "config": { "loa-condition-level": "2", "loa-max-age": "0" } }
+            ]
+        }))
+        .unwrap();
+        compile(&rep).unwrap()
+    }
+
+    /// Runs the step-up flow at `now` with the cookie attempted and every other step
+    /// succeeding: the providers run, the level reached and the end.
+    fn step_up_run(st: &mut FlowState, now: i64) -> (Vec<Provider>, i64, String) {
+        let f = step_up();
+        let user = User {
+            creds: vec!["password", "otp"],
+            roles: vec![],
+        };
+        let mut ran = Vec::new();
+        loop {
+            let p = plan_at(&f, 0, st, &user, now);
+            for (level, max_age) in &p.reached {
+                if *max_age != 0 {
+                    st.loa_map.insert(*level, now);
+                }
+            }
+            match p.next {
+                Next::Run(e, a) => {
+                    ran.push(a.provider);
+                    if a.provider == Provider::Cookie {
+                        st.record(&e.id, Status::Attempted);
+                        continue;
+                    }
+                    if a.provider == Provider::UsernamePasswordForm {
+                        st.user = Some("u".into());
+                    }
+                    st.record(&e.id, Status::Success);
+                }
+                Next::Done => return (ran, p.loa, "done".into()),
+                Next::Failed(f) => return (ran, p.loa, format!("{f:?}")),
+            }
+        }
+    }
+
+    #[test]
+    fn level_conditions_run_the_levels_asked_for_and_not_yet_reached() {
+        use Provider::{Cookie, OtpForm, UsernamePasswordForm};
+        // Nothing asked: the first level only.
+        let mut st = FlowState::default();
+        let (ran, loa, end) = step_up_run(&mut st, 1000);
+        assert_eq!(
+            (ran, loa, end.as_str()),
+            (vec![Cookie, UsernamePasswordForm], 1, "done")
+        );
+        assert_eq!(st.loa_map, BTreeMap::from([(1, 1000)]));
+        // Level 2 asked: both; level 2's max age is 0, so the session does not keep it.
+        let mut st = FlowState {
+            requested_loa: Some(2),
+            ..Default::default()
+        };
+        let (ran, loa, _) = step_up_run(&mut st, 1000);
+        assert_eq!((ran, loa), (vec![Cookie, UsernamePasswordForm, OtpForm], 2));
+        assert_eq!(st.loa_map, BTreeMap::from([(1, 1000)]));
+        // The session has level 1 (the cookie step set it): only the OTP.
+        let mut st = FlowState {
+            requested_loa: Some(2),
+            user: Some("u".into()),
+            loa: Some(1),
+            loa_map: BTreeMap::from([(1, 900)]),
+            ..Default::default()
+        };
+        let (ran, loa, _) = step_up_run(&mut st, 1000);
+        assert_eq!((ran, loa), (vec![Cookie, OtpForm], 2));
+        // ... unless the login is a forced re-authentication.
+        let mut st = FlowState {
+            requested_loa: Some(2),
+            user: Some("u".into()),
+            loa_map: BTreeMap::from([(1, 900)]),
+            reauth: true,
+            ..Default::default()
+        };
+        let (ran, _, _) = step_up_run(&mut st, 1000);
+        assert_eq!(ran, vec![Cookie, UsernamePasswordForm, OtpForm]);
+        // An essential level above the flow's highest fails at the end; a plain one does not.
+        let mut st = FlowState {
+            requested_loa: Some(3),
+            force_loa: true,
+            ..Default::default()
+        };
+        let (_, _, end) = step_up_run(&mut st, 1000);
+        assert_eq!(end, "AcrNotFulfilled { requested: 3, reached: 2 }");
+        let mut st = FlowState {
+            requested_loa: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(step_up_run(&mut st, 1000).2, "done");
+    }
+
+    #[test]
+    fn previous_level_counts_up_while_levels_are_within_their_max_age() {
+        let ages = BTreeMap::from([(1, 100), (2, 10), (3, 100)]);
+        assert_eq!(previous_level(&BTreeMap::new(), &ages, 50), NO_LOA);
+        let map = BTreeMap::from([(1, 0), (2, 0), (3, 0)]);
+        assert_eq!(previous_level(&map, &ages, 5), 3);
+        assert_eq!(
+            previous_level(&map, &ages, 50),
+            1,
+            "level 2 lapsed ends the count"
+        );
+        assert_eq!(previous_level(&map, &ages, 500), 0, "a map: at least SSO");
+        assert_eq!(
+            loa_max_ages(&step_up(), 0),
+            BTreeMap::from([(1, 36000), (2, 0)])
+        );
+    }
 }
