@@ -370,8 +370,17 @@ async fn unknown_invalid_and_unreachable_acr_requests() {
 }
 
 #[tokio::test]
-async fn reauthentication_keeps_the_session_and_another_user_is_refused() {
-    let Some(data) = Data::new(Backend::Sqlite).await else {
+async fn reauthentication_keeps_the_session_and_another_user_is_refused_sqlite() {
+    reauthentication_keeps_the_session_and_another_user_is_refused(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn reauthentication_keeps_the_session_and_another_user_is_refused_postgres() {
+    reauthentication_keeps_the_session_and_another_user_is_refused(Backend::Postgres).await;
+}
+
+async fn reauthentication_keeps_the_session_and_another_user_is_refused(backend: Backend) {
+    let Some(data) = Data::new(backend).await else {
         return;
     };
     let server = start_with_clock(&data, &realms()).await;
