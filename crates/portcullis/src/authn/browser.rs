@@ -133,6 +133,12 @@ pub async fn start(b: &Browser<'_>, mut pending: PendingLogin) -> Response {
             Ok((level, force)) => {
                 pending.flow.requested_loa = level;
                 pending.flow.force_loa = force;
+                // `CredentialAction.getCredentialType` of the application-initiated action.
+                pending.flow.kc_credential = match r.kc_action.as_deref() {
+                    Some("CONFIGURE_TOTP") => Some("otp".into()),
+                    Some("UPDATE_PASSWORD") => Some("password".into()),
+                    _ => None,
+                };
             }
             Err(_) => {
                 // `AuthorizationEndpoint.updateAuthenticationSession`: an essential acr that
@@ -326,13 +332,23 @@ async fn cookie(b: &Browser<'_>, pending: &mut PendingLogin) -> Out {
         return Out::Attempted;
     }
     let flows = &b.snap.flows;
-    let max_ages = flows
-        .browser_for(pending.request.client_id.as_deref())
+    let top = flows.browser_for(pending.request.client_id.as_deref());
+    let max_ages = top
         .map(|top| engine::loa_max_ages(flows, top))
         .unwrap_or_default();
     let previous = engine::previous_level(&pending.flow.loa_map, &max_ages, t);
     pending.flow.loa = Some(previous);
-    if pending.flow.requested_loa.unwrap_or(NO_LOA) > previous {
+    let kc = match (top, pending.flow.kc_credential.as_deref()) {
+        (Some(top), Some(credential)) => {
+            let facts = UserFacts {
+                snap: b.snap,
+                user: load_user(b, Some(&who.user_id)).await.map(|(_, u)| u),
+            };
+            engine::kc_action_level(flows, top, Some(credential), true, &facts)
+        }
+        _ => NO_LOA,
+    };
+    if pending.flow.requested_loa.unwrap_or(NO_LOA).max(kc) > previous {
         return Out::Attempted;
     }
     pending.flow.sso = Some((who.sid, who.auth_time));

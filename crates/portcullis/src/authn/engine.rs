@@ -84,6 +84,11 @@ pub struct FlowState {
     /// instead of starting a new one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub browser_session: Option<String>,
+    /// The credential type of the request's application-initiated action (`CONFIGURE_TOTP`:
+    /// `otp`, `UPDATE_PASSWORD`: `password`; Keycloak's `CredentialAction`), which asks for
+    /// the level of that credential (see [`kc_action_level`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kc_credential: Option<String>,
 }
 
 impl FlowState {
@@ -195,6 +200,78 @@ pub fn previous_level(map: &BTreeMap<i64, i64>, max_ages: &BTreeMap<i64, i64>, n
     level
 }
 
+/// `LoAUtil.getCredentialTypesToLoAMap`: the credential type of each authenticator in a level
+/// sub-flow of flow `top` (and its sub-flows) -> that level.
+pub fn credential_levels(flows: &Flows, top: usize) -> BTreeMap<String, i64> {
+    fn walk(
+        flows: &Flows,
+        i: usize,
+        level: Option<i64>,
+        out: &mut BTreeMap<String, i64>,
+        depth: usize,
+    ) {
+        if depth > 32 {
+            return;
+        }
+        let execs = &flows.flows[i].executions;
+        let enabled = || {
+            execs
+                .iter()
+                .filter(|e| e.requirement != Requirement::Disabled)
+        };
+        let own = enabled()
+            .filter_map(condition)
+            .find(|c| c.provider == Provider::CondLoa)
+            .and_then(loa_level)
+            .or(level);
+        for e in enabled() {
+            match &e.step {
+                Step::Flow(sub) => walk(flows, *sub, own, out, depth + 1),
+                Step::Authenticator(a) => {
+                    if let (Some(l), Some(t)) = (own, a.provider.credential_type()) {
+                        out.insert(t.to_string(), l);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(flows, top, None, &mut out, 0);
+    out
+}
+
+/// `AcrStore.getRequestedLevelOfAuthenticationByKcAction`: the level of the action's
+/// credential type in the flow, lowered while the (identified) user has no credential of
+/// the level (`getHighestLevelAvailableForUser`); [`NO_LOA`] without a user, an action
+/// credential, or a level for it.
+pub fn kc_action_level(
+    flows: &Flows,
+    top: usize,
+    credential_type: Option<&str>,
+    user_known: bool,
+    facts: &dyn Facts,
+) -> i64 {
+    let Some(t) = credential_type.filter(|_| user_known) else {
+        return NO_LOA;
+    };
+    let map = credential_levels(flows, top);
+    let Some(mut level) = map.get(t).copied() else {
+        return NO_LOA;
+    };
+    while level > NO_LOA {
+        let types: Vec<&String> = map
+            .iter()
+            .filter(|(_, l)| **l == level)
+            .map(|(t, _)| t)
+            .collect();
+        if types.is_empty() || types.iter().any(|t| facts.has_credential(t)) {
+            return level;
+        }
+        level -= 1;
+    }
+    level
+}
+
 /// Why a flow failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -234,6 +311,7 @@ enum Eval<'a> {
 
 struct Planner<'a, 'f> {
     flows: &'a Flows,
+    top: usize,
     state: &'f FlowState,
     facts: &'f dyn Facts,
     now: i64,
@@ -273,6 +351,7 @@ pub fn plan_at<'a>(
 ) -> Planned<'a> {
     let p = Planner {
         flows,
+        top,
         state,
         facts,
         now,
@@ -282,7 +361,7 @@ pub fn plan_at<'a>(
     let next = match p.flow(top) {
         Eval::Run(e, a) => Next::Run(e, a),
         Eval::Success => {
-            let requested = state.requested_loa.unwrap_or(NO_LOA);
+            let requested = p.requested();
             let reached = p.loa.get();
             if state.force_loa && requested > reached {
                 Next::Failed(Failure::AcrNotFulfilled { requested, reached })
@@ -417,6 +496,19 @@ impl<'a> Planner<'a, '_> {
         !conds.is_empty() && conds.into_iter().all(|c| self.condition(c, sub))
     }
 
+    /// `AcrStore.getRequestedLevelOfAuthentication`: the client's level, or the level of the
+    /// `kc_action`'s credential when higher.
+    fn requested(&self) -> i64 {
+        let kc = kc_action_level(
+            self.flows,
+            self.top,
+            self.state.kc_credential.as_deref(),
+            self.state.user.is_some(),
+            self.facts,
+        );
+        self.state.requested_loa.unwrap_or(NO_LOA).max(kc)
+    }
+
     /// `ConditionalLoaAuthenticator.onParentFlowSuccess`: a sub-flow with a level condition
     /// succeeded, so its level is reached.
     fn on_flow_success(&self, sub: usize) {
@@ -443,7 +535,7 @@ impl<'a> Planner<'a, '_> {
         if current < 0 {
             return true;
         }
-        let requested = self.state.requested_loa.unwrap_or(NO_LOA);
+        let requested = self.requested();
         if requested < configured {
             return false;
         }
@@ -923,6 +1015,41 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(step_up_run(&mut st, 1000).2, "done");
+    }
+
+    #[test]
+    fn a_kc_action_asks_for_the_level_of_its_credential_when_the_user_has_one() {
+        let f = step_up();
+        // The username-password form is no `CredentialValidator` in Keycloak: only the OTP.
+        assert_eq!(
+            credential_levels(&f, 0),
+            BTreeMap::from([("otp".to_string(), 2)])
+        );
+        let with_otp = User {
+            creds: vec!["password", "otp"],
+            roles: vec![],
+        };
+        let without = User {
+            creds: vec!["password"],
+            roles: vec![],
+        };
+        assert_eq!(kc_action_level(&f, 0, Some("otp"), true, &with_otp), 2);
+        assert_eq!(kc_action_level(&f, 0, Some("otp"), true, &without), 1);
+        assert_eq!(
+            kc_action_level(&f, 0, Some("otp"), false, &with_otp),
+            NO_LOA
+        );
+        assert_eq!(kc_action_level(&f, 0, None, true, &with_otp), NO_LOA);
+        // In the planner: the session has level 1, CONFIGURE_TOTP asks for the OTP.
+        let mut st = FlowState {
+            user: Some("u".into()),
+            loa: Some(1),
+            loa_map: BTreeMap::from([(1, 900)]),
+            kc_credential: Some("otp".into()),
+            ..Default::default()
+        };
+        let (ran, loa, _) = step_up_run(&mut st, 1000);
+        assert_eq!((ran, loa), (vec![Provider::Cookie, Provider::OtpForm], 2));
     }
 
     #[test]

@@ -111,6 +111,7 @@ fn realms() -> Vec<Value> {
             {"alias": "gold", "config": {"loa-condition-level": "2", "loa-max-age": "300"}}
         ],
         "requiredActions": [
+            {"alias": "CONFIGURE_TOTP", "name": "Configure OTP", "providerId": "CONFIGURE_TOTP", "enabled": true, "priority": 10},
             {"alias": "UPDATE_PROFILE", "name": "Update Profile", "providerId": "UPDATE_PROFILE", "enabled": true, "priority": 40},
             {"alias": "UPDATE_PASSWORD", "name": "Update Password", "providerId": "UPDATE_PASSWORD", "enabled": true, "priority": 30,
              "config": {"max_auth_age": "1000"}}
@@ -460,6 +461,40 @@ async fn application_initiated_actions_need_a_fresh_login_after_max_auth_age() {
     .await;
     assert_eq!(status, 200);
     assert!(page.contains("Update Account Information"), "{page}");
+
+    // CONFIGURE_TOTP asks for the level of an OTP credential (Keycloak's CredentialAction):
+    // ann has one, so her OTP before the setup page (step-up in the session).
+    let (status, page) = get_page(
+        &b,
+        &auth_url(&server, "su", "app", "&kc_action=CONFIGURE_TOTP"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        is_otp_page(&page) && !page.contains("Mobile Authenticator Setup"),
+        "{page}"
+    );
+    let (status, page) = post_page(&b, &server, &page, &[("otp", &totp(ANN_SECRET, 0))]).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Mobile Authenticator Setup"), "{page}");
+    // bob has no OTP: the level falls back to his password's, which his session has.
+    let bob = browser();
+    let (status, location, _) = login(
+        &bob,
+        &server,
+        &auth_url(&server, "su", "app", ""),
+        "bob",
+        "bob-pw",
+    )
+    .await;
+    assert_eq!(status, 302, "{location}");
+    let (status, page) = get_page(
+        &bob,
+        &auth_url(&server, "su", "app", "&kc_action=CONFIGURE_TOTP"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Mobile Authenticator Setup"), "{page}");
 
     advance_clock(&server, 400).await;
     // UPDATE_PASSWORD's max_auth_age is configured to 1000 s: no login at 400 s.
