@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use crate::authn::brute_force;
-use crate::authn::engine::{self, Facts, Failure, Next, Status};
+use crate::authn::engine::{self, Facts, Failure, Next, Status, NO_LOA};
 use crate::authn::pages::{error_page, escape, html, internal_error, login_page, step_page, Field};
 use crate::authn::reply::Reply;
 use crate::authn::steps::password::{self, Credentials, Refused};
@@ -119,9 +119,37 @@ async fn load_user(b: &Browser<'_>, id: Option<&str>) -> Option<(UserRow, UserRe
     Some((row, user))
 }
 
-/// Starts a login (the authorization endpoint): runs the flow until a step asks for
-/// something, or the login is done.
-pub async fn start(b: &Browser<'_>, pending: PendingLogin) -> Response {
+/// Starts a login (the authorization endpoint): takes the level of authentication the request
+/// asks for, then runs the flow until a step asks for something, or the login is done.
+pub async fn start(b: &Browser<'_>, mut pending: PendingLogin) -> Response {
+    if let Some(client) = pending.request.client(b.snap) {
+        let r = &pending.request;
+        match crate::tokens::acr::requested_level(
+            b.snap,
+            client,
+            r.claims.as_deref(),
+            r.acr_values.as_deref(),
+        ) {
+            Ok((level, force)) => {
+                pending.flow.requested_loa = level;
+                pending.flow.force_loa = force;
+                // `CredentialAction.getCredentialType` of the application-initiated action.
+                pending.flow.kc_credential = match r.kc_action.as_deref() {
+                    Some("CONFIGURE_TOTP") => Some("otp".into()),
+                    Some("UPDATE_PASSWORD") => Some("password".into()),
+                    _ => None,
+                };
+            }
+            Err(_) => {
+                // `AuthorizationEndpoint.updateAuthenticationSession`: an essential acr that
+                // is neither mapped nor a number, or below the client's minimum.
+                crate::authn::login_event(b.snap, r)
+                    .detail("reason", "Invalid requested essential acr value")
+                    .error(b.state, crate::events::errors::INVALID_REQUEST);
+                return error_page(StatusCode::BAD_REQUEST, "Invalid parameter: claims");
+            }
+        }
+    }
     run(b, None, pending, None).await
 }
 
@@ -157,8 +185,20 @@ async fn run(
                 .map(|(_, u)| u);
             facts_of.clone_from(&pending.flow.user);
         }
-        let (exec, auth) = match engine::plan(&flows, top, &pending.flow, &facts) {
-            Next::Done => return finish(b, code, pending).await,
+        let t = crate::clock::now();
+        let planned = engine::plan_at(&flows, top, &pending.flow, &facts, t);
+        // `ConditionalLoaAuthenticator.onParentFlowSuccess`: a level sub-flow that succeeded
+        // is kept in the session's `loa-map` (unless its max age is 0).
+        for (level, max_age) in &planned.reached {
+            if *max_age != 0 {
+                pending.flow.loa_map.insert(*level, t);
+            }
+        }
+        let (exec, auth) = match planned.next {
+            Next::Done => {
+                pending.flow.loa = Some(planned.loa);
+                return finish(b, code, pending).await;
+            }
             Next::Failed(f) => return failed(b, &pending, &f),
             Next::Run(e, a) => (e, a),
         };
@@ -211,6 +251,16 @@ fn failed(b: &Browser<'_>, pending: &PendingLogin, f: &Failure) -> Response {
         return b.reply.error("login_required", "Login required");
     }
     let message = match f {
+        Failure::AcrNotFulfilled { requested, reached } => {
+            // `ConditionalLoaAuthenticator.onTopFlowSuccess`: GENERIC_AUTHENTICATION_ERROR.
+            crate::authn::login_event(b.snap, &pending.request)
+                .detail(
+                    "authentication_error_detail",
+                    format!("Forced level of authentication did not meet the requirements. Requested level: {requested}, Fulfilled level: {reached}"),
+                )
+                .error(b.state, crate::events::errors::GENERIC_AUTHENTICATION_ERROR);
+            "Authentication requirements not fulfilled"
+        }
         Failure::UnknownUser(_) | Failure::NotSucceeded => "Invalid username or password.",
         Failure::CredentialSetupRequired(_) => {
             "Your account needs a credential this server cannot set up yet. Contact your administrator."
@@ -227,20 +277,7 @@ async fn step(
     posted: Option<Fields<'_>>,
 ) -> Out {
     match a.provider {
-        Provider::Cookie => {
-            if pending.request.prompts("login") {
-                return Out::Attempted;
-            }
-            let store = b.state.store.as_ref();
-            match sso::session(store, b.snap, b.headers, b.max_age).await {
-                Some(who) => {
-                    pending.flow.user = Some(who.user_id);
-                    pending.flow.sso = Some((who.sid, who.auth_time));
-                    Out::Success
-                }
-                None => Out::Attempted,
-            }
-        }
+        Provider::Cookie => cookie(b, pending).await,
         Provider::IdpRedirector | Provider::Organization => Out::Attempted,
         Provider::AllowAccess => Out::Success,
         Provider::DenyAccess => Out::Answer(error_page(
@@ -267,6 +304,57 @@ async fn step(
     }
 }
 
+/// `CookieAuthenticator`: the browser's SSO session identifies the user. It answers the
+/// login alone unless the session must re-authenticate (`prompt=login`, `max_age`, a
+/// `kc_action` older than its `max_auth_age`: `OIDCLoginProtocol.requireReauthentication`),
+/// or the request asks for a level above the session's (step-up); then the user stays
+/// identified and the flow's next steps run.
+async fn cookie(b: &Browser<'_>, pending: &mut PendingLogin) -> Out {
+    let store = b.state.store.as_ref();
+    let Some((who, notes)) = sso::found(store, b.snap, b.headers).await else {
+        return Out::Attempted;
+    };
+    let t = crate::clock::now();
+    pending.flow.user = Some(who.user_id.clone());
+    pending.flow.browser_session = Some(who.sid.clone());
+    pending.flow.loa_map = notes
+        .extra
+        .get(crate::tokens::acr::LOA_MAP_NOTE)
+        .and_then(serde_json::Value::as_str)
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default();
+    let reauth = pending.request.prompts("login")
+        || b.max_age.is_some_and(|m| t - who.auth_time > m)
+        || required_action::kc_action_reauth(b.snap, &pending.request, who.auth_time, t);
+    if reauth {
+        pending.flow.loa = None;
+        pending.flow.reauth = true;
+        return Out::Attempted;
+    }
+    let flows = &b.snap.flows;
+    let top = flows.browser_for(pending.request.client_id.as_deref());
+    let max_ages = top
+        .map(|top| engine::loa_max_ages(flows, top))
+        .unwrap_or_default();
+    let previous = engine::previous_level(&pending.flow.loa_map, &max_ages, t);
+    pending.flow.loa = Some(previous);
+    let kc = match (top, pending.flow.kc_credential.as_deref()) {
+        (Some(top), Some(credential)) => {
+            let facts = UserFacts {
+                snap: b.snap,
+                user: load_user(b, Some(&who.user_id)).await.map(|(_, u)| u),
+            };
+            engine::kc_action_level(flows, top, Some(credential), true, &facts)
+        }
+        _ => NO_LOA,
+    };
+    if pending.flow.requested_loa.unwrap_or(NO_LOA).max(kc) > previous {
+        return Out::Attempted;
+    }
+    pending.flow.sso = Some((who.sid, who.auth_time));
+    Out::Success
+}
+
 fn provider_name(p: Provider) -> &'static str {
     match p {
         Provider::DirectUsername => "direct-grant-validate-username",
@@ -291,19 +379,40 @@ async fn username_password(
     pending: &mut PendingLogin,
     posted: Option<Fields<'_>>,
 ) -> Out {
+    // A user the SSO session identified (re-authentication, step-up) is the one who must
+    // log in: the form checks that user's password, whatever username is posted
+    // (`AbstractUsernameFormAuthenticator`, `USER_SET_BEFORE_USERNAME_PASSWORD_AUTH`).
+    let pinned = match pending.flow.user.as_deref() {
+        Some(id) => match load_user(b, Some(id)).await {
+            Some(found) => Some(found),
+            None => return Out::Answer(error_page(StatusCode::BAD_REQUEST, "Invalid Request.")),
+        },
+        None => None,
+    };
+    let pinned_name = pinned
+        .as_ref()
+        .and_then(|(_, u)| u.username.clone())
+        .unwrap_or_default();
     let Some(f) = posted else {
         return Out::Challenge(Page::Login {
-            username: pending.request.login_hint.clone(),
+            username: match &pinned {
+                Some(_) => Some(pinned_name),
+                None => pending.request.login_hint.clone(),
+            },
             error: None,
         });
     };
-    let c = creds(b, f);
+    let mut c = creds(b, f);
+    let row = pinned.map(|(row, _)| {
+        c.username = &pinned_name;
+        row
+    });
     match password::check(
         b.state,
         b.snap,
         &pending.request,
         &c,
-        None,
+        row,
         password::INVALID,
     )
     .await
@@ -323,6 +432,10 @@ async fn username_password(
 }
 
 async fn username(b: &Browser<'_>, pending: &mut PendingLogin, posted: Option<Fields<'_>>) -> Out {
+    // `UsernameForm`: a user the SSO session identified (re-authentication) skips the form.
+    if pending.flow.user.is_some() {
+        return Out::Success;
+    }
     let Some(f) = posted else {
         return Out::Challenge(Page::Username {
             username: pending.request.login_hint.clone(),
@@ -568,6 +681,11 @@ async fn finish(b: &Browser<'_>, code: Option<&str>, mut pending: PendingLogin) 
         reply: b.reply,
         base: b.base,
     };
+    // The SSO session of this browser, which a login that ran the credential steps
+    // re-authenticates (see `respond::complete_login`).
+    if pending.flow.browser_session.is_none() {
+        pending.flow.browser_session = crate::authn::cookies::sso_sid(b.snap, b.headers);
+    }
     if pending.flow.sso.is_some() {
         // Keycloak's `AuthenticationManager.nextActionAfterAuthentication`: the user's
         // required actions run after a login the SSO cookie answered as after any other.

@@ -14,6 +14,7 @@
 //! before one is identified fails the flow; one the user has no credential for is skipped as
 //! an alternative and fails the flow when required. `DISABLED` executions do not exist.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,37 @@ pub struct FlowState {
     /// `AUTHENTICATORS_COMPLETED` note), for the `amr` claim.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub completed: BTreeMap<String, i64>,
+    /// The level of authentication the request asks for (Keycloak's client note
+    /// `REQUESTED_LEVEL_OF_AUTHENTICATION`, from `acr_values`, `claims` and the client's
+    /// defaults through the `acr.loa.map`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_loa: Option<i64>,
+    /// The requested level came from an essential `acr` claim: a login that does not reach it
+    /// fails (client note `FORCE_LEVEL_OF_AUTHENTICATION`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub force_loa: bool,
+    /// The level the SSO session already gave this login (auth note
+    /// `LEVEL_OF_AUTHENTICATION` as the cookie step sets it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loa: Option<i64>,
+    /// The levels authenticated in the session and when (Keycloak's `loa-map` note: level ->
+    /// seconds), read from the SSO session and updated as level sub-flows succeed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub loa_map: BTreeMap<i64, i64>,
+    /// The session needs a full re-authentication (`prompt=login`, `max_age` or a
+    /// `kc_action`'s `max_auth_age` passed): levels of earlier logins do not count (auth note
+    /// `FORCED_REAUTHENTICATION`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reauth: bool,
+    /// The SSO session this browser holds (its cookie), which the login re-authenticates
+    /// instead of starting a new one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_session: Option<String>,
+    /// The credential type of the request's application-initiated action (`CONFIGURE_TOTP`:
+    /// `otp`, `UPDATE_PASSWORD`: `password`; Keycloak's `CredentialAction`), which asks for
+    /// the level of that credential (see [`kc_action_level`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kc_credential: Option<String>,
 }
 
 impl FlowState {
@@ -102,6 +134,144 @@ impl Facts for NoUser {
     }
 }
 
+/// Keycloak's `Constants.NO_LOA`: no level reached.
+pub const NO_LOA: i64 = -1;
+/// Keycloak's `ConditionalLoaAuthenticator.DEFAULT_MAX_AGE` (10 hours, in seconds).
+pub const LOA_DEFAULT_MAX_AGE: i64 = 36_000;
+
+/// `LoAUtil.getLevelFromLoaConditionConfiguration`: the condition's `loa-condition-level`.
+pub fn loa_level(a: &Authenticator) -> Option<i64> {
+    a.setting("loa-condition-level")?.trim().parse().ok()
+}
+
+/// `LoAUtil.getMaxAgeFromLoaConditionConfiguration`: the condition's `loa-max-age` (seconds).
+pub fn loa_max_age(a: &Authenticator) -> i64 {
+    a.setting("loa-max-age")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(LOA_DEFAULT_MAX_AGE)
+}
+
+/// The `loa-max-age` of each level configured in a flow and its sub-flows
+/// (`LoAUtil.getLoaMaxAgesConfiguredInRealmFlow`).
+pub fn loa_max_ages(flows: &Flows, top: usize) -> BTreeMap<i64, i64> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![top];
+    let mut seen = Vec::new();
+    while let Some(i) = stack.pop() {
+        if seen.contains(&i) {
+            continue;
+        }
+        seen.push(i);
+        for e in &flows.flows[i].executions {
+            if e.requirement == Requirement::Disabled {
+                continue;
+            }
+            match &e.step {
+                Step::Flow(sub) => stack.push(*sub),
+                Step::Authenticator(a) if a.provider == Provider::CondLoa => {
+                    if let Some(level) = loa_level(a) {
+                        out.insert(level, loa_max_age(a));
+                    }
+                }
+                Step::Authenticator(_) => {}
+            }
+        }
+    }
+    out
+}
+
+/// `AcrStore.getHighestAuthenticatedLevelFromPreviousAuthentication`: of the session's
+/// `loa-map`, the highest level still within its `loa-max-age`, counting up from the lowest
+/// (a lapsed level ends the count); [`NO_LOA`] without a map, else at least `0` (SSO).
+pub fn previous_level(map: &BTreeMap<i64, i64>, max_ages: &BTreeMap<i64, i64>, now: i64) -> i64 {
+    if map.is_empty() {
+        return NO_LOA;
+    }
+    let mut level = 0;
+    for (l, at) in map {
+        // A level no condition of the flow configures lapses at once (Keycloak warns).
+        let max_age = max_ages.get(l).copied().unwrap_or(0);
+        if now <= at + max_age {
+            level = *l;
+        } else {
+            break;
+        }
+    }
+    level
+}
+
+/// `LoAUtil.getCredentialTypesToLoAMap`: the credential type of each authenticator in a level
+/// sub-flow of flow `top` (and its sub-flows) -> that level.
+pub fn credential_levels(flows: &Flows, top: usize) -> BTreeMap<String, i64> {
+    fn walk(
+        flows: &Flows,
+        i: usize,
+        level: Option<i64>,
+        out: &mut BTreeMap<String, i64>,
+        depth: usize,
+    ) {
+        if depth > 32 {
+            return;
+        }
+        let execs = &flows.flows[i].executions;
+        let enabled = || {
+            execs
+                .iter()
+                .filter(|e| e.requirement != Requirement::Disabled)
+        };
+        let own = enabled()
+            .filter_map(condition)
+            .find(|c| c.provider == Provider::CondLoa)
+            .and_then(loa_level)
+            .or(level);
+        for e in enabled() {
+            match &e.step {
+                Step::Flow(sub) => walk(flows, *sub, own, out, depth + 1),
+                Step::Authenticator(a) => {
+                    if let (Some(l), Some(t)) = (own, a.provider.credential_type()) {
+                        out.insert(t.to_string(), l);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(flows, top, None, &mut out, 0);
+    out
+}
+
+/// `AcrStore.getRequestedLevelOfAuthenticationByKcAction`: the level of the action's
+/// credential type in the flow, lowered while the (identified) user has no credential of
+/// the level (`getHighestLevelAvailableForUser`); [`NO_LOA`] without a user, an action
+/// credential, or a level for it.
+pub fn kc_action_level(
+    flows: &Flows,
+    top: usize,
+    credential_type: Option<&str>,
+    user_known: bool,
+    facts: &dyn Facts,
+) -> i64 {
+    let Some(t) = credential_type.filter(|_| user_known) else {
+        return NO_LOA;
+    };
+    let map = credential_levels(flows, top);
+    let Some(mut level) = map.get(t).copied() else {
+        return NO_LOA;
+    };
+    while level > NO_LOA {
+        let types: Vec<&String> = map
+            .iter()
+            .filter(|(_, l)| **l == level)
+            .map(|(t, _)| t)
+            .collect();
+        if types.is_empty() || types.iter().any(|t| facts.has_credential(t)) {
+            return level;
+        }
+        level -= 1;
+    }
+    level
+}
+
 /// Why a flow failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -111,6 +281,14 @@ pub enum Failure {
     CredentialSetupRequired(Provider),
     /// The flow's executions did not succeed (no alternative did).
     NotSucceeded,
+    /// An essential `acr` asked for a level the flow did not reach (Keycloak's
+    /// `acrNotFulfilled`).
+    AcrNotFulfilled {
+        /// The level asked for.
+        requested: i64,
+        /// The level reached.
+        reached: i64,
+    },
 }
 
 /// The planner's answer.
@@ -133,22 +311,71 @@ enum Eval<'a> {
 
 struct Planner<'a, 'f> {
     flows: &'a Flows,
+    top: usize,
     state: &'f FlowState,
     facts: &'f dyn Facts,
+    now: i64,
+    /// The level reached so far in this evaluation (auth note `LEVEL_OF_AUTHENTICATION`).
+    loa: Cell<i64>,
+    /// Level sub-flows that succeeded: (level, `loa-max-age`).
+    reached: RefCell<Vec<(i64, i64)>>,
+}
+
+/// The planner's answer with what the level conditions found.
+#[derive(Debug, PartialEq)]
+pub struct Planned<'a> {
+    /// The next step.
+    pub next: Next<'a>,
+    /// The level of authentication reached so far ([`NO_LOA`] for none).
+    pub loa: i64,
+    /// The level sub-flows that succeeded, with their `loa-max-age`
+    /// (`ConditionalLoaAuthenticator.onParentFlowSuccess`): the driver records each in the
+    /// `loa-map` unless its max age is `0`.
+    pub reached: Vec<(i64, i64)>,
 }
 
 /// The next step of flow `top` (an index into `flows.flows`).
 pub fn plan<'a>(flows: &'a Flows, top: usize, state: &FlowState, facts: &dyn Facts) -> Next<'a> {
+    plan_at(flows, top, state, facts, crate::clock::now()).next
+}
+
+/// [`plan`] at `now`, with the levels of authentication. At the end of a successful flow
+/// an essential level that was not reached fails it
+/// (`ConditionalLoaAuthenticator.onTopFlowSuccess`).
+pub fn plan_at<'a>(
+    flows: &'a Flows,
+    top: usize,
+    state: &FlowState,
+    facts: &dyn Facts,
+    now: i64,
+) -> Planned<'a> {
     let p = Planner {
         flows,
+        top,
         state,
         facts,
+        now,
+        loa: Cell::new(state.loa.unwrap_or(NO_LOA)),
+        reached: RefCell::new(Vec::new()),
     };
-    match p.flow(top) {
+    let next = match p.flow(top) {
         Eval::Run(e, a) => Next::Run(e, a),
-        Eval::Success => Next::Done,
+        Eval::Success => {
+            let requested = p.requested();
+            let reached = p.loa.get();
+            if state.force_loa && requested > reached {
+                Next::Failed(Failure::AcrNotFulfilled { requested, reached })
+            } else {
+                Next::Done
+            }
+        }
         Eval::NotSuccess => Next::Failed(Failure::NotSucceeded),
         Eval::Error(f) => Next::Failed(f),
+    };
+    Planned {
+        next,
+        loa: p.loa.get(),
+        reached: p.reached.into_inner(),
     }
 }
 
@@ -196,10 +423,14 @@ impl<'a> Planner<'a, '_> {
             }
         }
         let alternatives = || enabled().filter(|e| e.requirement == Requirement::Alternative);
-        // Back after an action: an alternative that already succeeded settles the flow.
+        // Back after an action: an alternative that already succeeded settles the flow. The
+        // look-ahead does not count as a level reached.
+        let (loa, reached) = (self.loa.get(), self.reached.borrow().len());
         if alternatives().any(|e| matches!(self.execution(e, false), Eval::Success)) {
             return Eval::Success;
         }
+        self.loa.set(loa);
+        self.reached.borrow_mut().truncate(reached);
         for e in alternatives() {
             match self.execution(e, false) {
                 Eval::NotSuccess | Eval::Error(_) => {}
@@ -211,7 +442,13 @@ impl<'a> Planner<'a, '_> {
 
     fn execution(&self, e: &'a Execution, required: bool) -> Eval<'a> {
         let a = match &e.step {
-            Step::Flow(sub) => return self.flow(*sub),
+            Step::Flow(sub) => {
+                let r = self.flow(*sub);
+                if matches!(r, Eval::Success) {
+                    self.on_flow_success(*sub);
+                }
+                return r;
+            }
             Step::Authenticator(a) => a,
         };
         match self.state.status.get(&e.id) {
@@ -259,7 +496,66 @@ impl<'a> Planner<'a, '_> {
         !conds.is_empty() && conds.into_iter().all(|c| self.condition(c, sub))
     }
 
+    /// `AcrStore.getRequestedLevelOfAuthentication`: the client's level, or the level of the
+    /// `kc_action`'s credential when higher.
+    fn requested(&self) -> i64 {
+        let kc = kc_action_level(
+            self.flows,
+            self.top,
+            self.state.kc_credential.as_deref(),
+            self.state.user.is_some(),
+            self.facts,
+        );
+        self.state.requested_loa.unwrap_or(NO_LOA).max(kc)
+    }
+
+    /// `ConditionalLoaAuthenticator.onParentFlowSuccess`: a sub-flow with a level condition
+    /// succeeded, so its level is reached.
+    fn on_flow_success(&self, sub: usize) {
+        let conds = self.flows.flows[sub]
+            .executions
+            .iter()
+            .filter(|e| e.requirement != Requirement::Disabled)
+            .filter_map(condition)
+            .filter(|c| c.provider == Provider::CondLoa);
+        for c in conds {
+            if let Some(level) = loa_level(c) {
+                self.loa.set(level);
+                self.reached.borrow_mut().push((level, loa_max_age(c)));
+            }
+        }
+    }
+
+    /// `ConditionalLoaAuthenticator.matchCondition`: before any level is reached the
+    /// sub-flow runs; after, it runs when its level is requested and was not authenticated in
+    /// the session within its `loa-max-age` (a level that was counts as reached now).
+    fn loa_condition(&self, c: &Authenticator) -> bool {
+        let current = self.loa.get();
+        let configured = loa_level(c).unwrap_or(0);
+        if current < 0 {
+            return true;
+        }
+        let requested = self.requested();
+        if requested < configured {
+            return false;
+        }
+        // `AcrStore.isLevelAuthenticatedInPreviousAuth`: never on a forced re-authentication.
+        let previously = !self.state.reauth
+            && self
+                .state
+                .loa_map
+                .get(&configured)
+                .is_some_and(|at| at + loa_max_age(c) >= self.now);
+        if previously && current < configured {
+            self.loa.set(configured);
+        }
+        !previously
+    }
+
     fn condition(&self, c: &Authenticator, flow: usize) -> bool {
+        if c.provider == Provider::CondLoa {
+            return self.loa_condition(c);
+        }
         if self.state.user.is_none() {
             return false;
         }
@@ -289,7 +585,6 @@ impl<'a> Planner<'a, '_> {
                     !any
                 }
             }
-            // conditional-level-of-authentication: step-up is not run here.
             _ => false,
         }
     }
@@ -601,5 +896,177 @@ mod tests {
         });
         assert_eq!(ran.len(), 2);
         assert_eq!(end, "NotSucceeded");
+    }
+
+    fn step_up() -> Flows {
+        let cond = |cfg: &str| json!({ "authenticator": "conditional-level-of-authentication", "authenticatorConfig": cfg, "requirement": "REQUIRED", "priority": 1 });
+        let rep: RealmRepresentation = serde_json::from_value(json!({
+            "realm": "r", "browserFlow": "top",
+            "authenticationFlows": [
+                { "alias": "top", "authenticationExecutions": [
+                    { "authenticator": "auth-cookie", "requirement": "ALTERNATIVE", "priority": 1 },
+                    { "authenticatorFlow": true, "flowAlias": "forms", "requirement": "ALTERNATIVE", "priority": 2 }
+                ]},
+                { "alias": "forms", "authenticationExecutions": [
+                    { "authenticatorFlow": true, "flowAlias": "l1", "requirement": "CONDITIONAL", "priority": 1 },
+                    { "authenticatorFlow": true, "flowAlias": "l2", "requirement": "CONDITIONAL", "priority": 2 }
+                ]},
+                { "alias": "l1", "authenticationExecutions": [
+                    cond("one"),
+                    { "authenticator": "auth-username-password-form", "requirement": "REQUIRED", "priority": 2 }
+                ]},
+                { "alias": "l2", "authenticationExecutions": [
+                    cond("two"),
+                    { "authenticator": "auth-otp-form", "requirement": "REQUIRED", "priority": 2 }
+                ]}
+            ],
+            "authenticatorConfig": [
+                { "alias": "one", "config": { "loa-condition-level": "1", "loa-max-age": "36000" } },
+                { "alias": "two", "config": { "loa-condition-level": "2", "loa-max-age": "0" } }
+            ]
+        }))
+        .unwrap();
+        compile(&rep).unwrap()
+    }
+
+    /// Runs the step-up flow at `now` with the cookie attempted and every other step
+    /// succeeding: the providers run, the level reached and the end.
+    fn step_up_run(st: &mut FlowState, now: i64) -> (Vec<Provider>, i64, String) {
+        let f = step_up();
+        let user = User {
+            creds: vec!["password", "otp"],
+            roles: vec![],
+        };
+        let mut ran = Vec::new();
+        loop {
+            let p = plan_at(&f, 0, st, &user, now);
+            for (level, max_age) in &p.reached {
+                if *max_age != 0 {
+                    st.loa_map.insert(*level, now);
+                }
+            }
+            match p.next {
+                Next::Run(e, a) => {
+                    ran.push(a.provider);
+                    if a.provider == Provider::Cookie {
+                        st.record(&e.id, Status::Attempted);
+                        continue;
+                    }
+                    if a.provider == Provider::UsernamePasswordForm {
+                        st.user = Some("u".into());
+                    }
+                    st.record(&e.id, Status::Success);
+                }
+                Next::Done => return (ran, p.loa, "done".into()),
+                Next::Failed(f) => return (ran, p.loa, format!("{f:?}")),
+            }
+        }
+    }
+
+    #[test]
+    fn level_conditions_run_the_levels_asked_for_and_not_yet_reached() {
+        use Provider::{Cookie, OtpForm, UsernamePasswordForm};
+        // Nothing asked: the first level only.
+        let mut st = FlowState::default();
+        let (ran, loa, end) = step_up_run(&mut st, 1000);
+        assert_eq!(
+            (ran, loa, end.as_str()),
+            (vec![Cookie, UsernamePasswordForm], 1, "done")
+        );
+        assert_eq!(st.loa_map, BTreeMap::from([(1, 1000)]));
+        // Level 2 asked: both; level 2's max age is 0, so the session does not keep it.
+        let mut st = FlowState {
+            requested_loa: Some(2),
+            ..Default::default()
+        };
+        let (ran, loa, _) = step_up_run(&mut st, 1000);
+        assert_eq!((ran, loa), (vec![Cookie, UsernamePasswordForm, OtpForm], 2));
+        assert_eq!(st.loa_map, BTreeMap::from([(1, 1000)]));
+        // The session has level 1 (the cookie step set it): only the OTP.
+        let mut st = FlowState {
+            requested_loa: Some(2),
+            user: Some("u".into()),
+            loa: Some(1),
+            loa_map: BTreeMap::from([(1, 900)]),
+            ..Default::default()
+        };
+        let (ran, loa, _) = step_up_run(&mut st, 1000);
+        assert_eq!((ran, loa), (vec![Cookie, OtpForm], 2));
+        // ... unless the login is a forced re-authentication.
+        let mut st = FlowState {
+            requested_loa: Some(2),
+            user: Some("u".into()),
+            loa_map: BTreeMap::from([(1, 900)]),
+            reauth: true,
+            ..Default::default()
+        };
+        let (ran, _, _) = step_up_run(&mut st, 1000);
+        assert_eq!(ran, vec![Cookie, UsernamePasswordForm, OtpForm]);
+        // An essential level above the flow's highest fails at the end; a plain one does not.
+        let mut st = FlowState {
+            requested_loa: Some(3),
+            force_loa: true,
+            ..Default::default()
+        };
+        let (_, _, end) = step_up_run(&mut st, 1000);
+        assert_eq!(end, "AcrNotFulfilled { requested: 3, reached: 2 }");
+        let mut st = FlowState {
+            requested_loa: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(step_up_run(&mut st, 1000).2, "done");
+    }
+
+    #[test]
+    fn a_kc_action_asks_for_the_level_of_its_credential_when_the_user_has_one() {
+        let f = step_up();
+        // The username-password form is no `CredentialValidator` in Keycloak: only the OTP.
+        assert_eq!(
+            credential_levels(&f, 0),
+            BTreeMap::from([("otp".to_string(), 2)])
+        );
+        let with_otp = User {
+            creds: vec!["password", "otp"],
+            roles: vec![],
+        };
+        let without = User {
+            creds: vec!["password"],
+            roles: vec![],
+        };
+        assert_eq!(kc_action_level(&f, 0, Some("otp"), true, &with_otp), 2);
+        assert_eq!(kc_action_level(&f, 0, Some("otp"), true, &without), 1);
+        assert_eq!(
+            kc_action_level(&f, 0, Some("otp"), false, &with_otp),
+            NO_LOA
+        );
+        assert_eq!(kc_action_level(&f, 0, None, true, &with_otp), NO_LOA);
+        // In the planner: the session has level 1, CONFIGURE_TOTP asks for the OTP.
+        let mut st = FlowState {
+            user: Some("u".into()),
+            loa: Some(1),
+            loa_map: BTreeMap::from([(1, 900)]),
+            kc_credential: Some("otp".into()),
+            ..Default::default()
+        };
+        let (ran, loa, _) = step_up_run(&mut st, 1000);
+        assert_eq!((ran, loa), (vec![Provider::Cookie, Provider::OtpForm], 2));
+    }
+
+    #[test]
+    fn previous_level_counts_up_while_levels_are_within_their_max_age() {
+        let ages = BTreeMap::from([(1, 100), (2, 10), (3, 100)]);
+        assert_eq!(previous_level(&BTreeMap::new(), &ages, 50), NO_LOA);
+        let map = BTreeMap::from([(1, 0), (2, 0), (3, 0)]);
+        assert_eq!(previous_level(&map, &ages, 5), 3);
+        assert_eq!(
+            previous_level(&map, &ages, 50),
+            1,
+            "level 2 lapsed ends the count"
+        );
+        assert_eq!(previous_level(&map, &ages, 500), 0, "a map: at least SSO");
+        assert_eq!(
+            loa_max_ages(&step_up(), 0),
+            BTreeMap::from([(1, 36000), (2, 0)])
+        );
     }
 }

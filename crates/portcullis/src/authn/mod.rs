@@ -183,6 +183,9 @@ pub struct CodeData {
     /// `SSO_AUTH`): its `acr` is `0`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sso_auth: Option<bool>,
+    /// The level of authentication reached (client session note `LEVEL_OF_AUTHENTICATION`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loa: Option<i64>,
     /// Fields this version does not read (codes of older versions carried the whole pending
     /// login).
     #[serde(flatten)]
@@ -201,6 +204,9 @@ pub struct Authenticated {
     /// This login was answered by the SSO session alone, no credential step ran (Keycloak's
     /// `SSO_AUTH` note, which makes `acr` `0`).
     pub sso: bool,
+    /// The level of authentication the login reached (Keycloak's client session note
+    /// `LEVEL_OF_AUTHENTICATION`), when the flow has level conditions or the session levels.
+    pub loa: Option<i64>,
 }
 
 /// An authenticated request, ready for the answer to the client.

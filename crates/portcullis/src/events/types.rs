@@ -177,6 +177,10 @@ pub mod errors {
     pub const ACCESS_DENIED: &str = "access_denied";
     /// Unexpected failure.
     pub const SERVER_ERROR: &str = "server_error";
+    /// The flow failed (an essential `acr` not reached).
+    pub const GENERIC_AUTHENTICATION_ERROR: &str = "generic_authentication_error";
+    /// The browser's SSO session belongs to another user.
+    pub const DIFFERENT_USER_AUTHENTICATED: &str = "different_user_authenticated";
 }
 
 #[cfg(test)]

@@ -70,6 +70,8 @@ pub enum Provider {
     CondUserRole,
     /// `conditional-credential`.
     CondCredential,
+    /// `conditional-level-of-authentication` (step-up, Keycloak's `ConditionalLoaAuthenticator`).
+    CondLoa,
     /// `direct-grant-validate-username`.
     DirectUsername,
     /// `direct-grant-validate-password`.
@@ -88,7 +90,6 @@ const NOT_RUN: &[&str] = &[
     "webauthn-authenticator",
     "webauthn-authenticator-passwordless",
     "auth-recovery-authn-code-form",
-    "conditional-level-of-authentication",
     "reset-credentials-choose-user",
     "reset-credential-email",
     "reset-password",
@@ -136,6 +137,7 @@ impl Provider {
             "conditional-user-configured" => Provider::CondUserConfigured,
             "conditional-user-role" => Provider::CondUserRole,
             "conditional-credential" => Provider::CondCredential,
+            "conditional-level-of-authentication" => Provider::CondLoa,
             "direct-grant-validate-username" => Provider::DirectUsername,
             "direct-grant-validate-password" => Provider::DirectPassword,
             "direct-grant-validate-otp" => Provider::DirectOtp,
@@ -147,8 +149,11 @@ impl Provider {
     pub fn is_condition(self) -> bool {
         matches!(
             self,
-            Provider::CondUserConfigured | Provider::CondUserRole | Provider::CondCredential
-        ) || self == Provider::NotRun("conditional-level-of-authentication")
+            Provider::CondUserConfigured
+                | Provider::CondUserRole
+                | Provider::CondCredential
+                | Provider::CondLoa
+        )
     }
 
     /// The user may set the credential up during the login (`isUserSetupAllowed`): a

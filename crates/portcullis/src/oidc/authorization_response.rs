@@ -100,6 +100,7 @@ async fn issue_code(
         user_id: Some(who.user_id.clone()),
         auth_time: Some(who.auth_time),
         sso_auth: who.sso.then_some(true),
+        loa: who.loa,
         extra: Map::new(),
     };
     let data = serde_json::to_string(&data).map_err(|_| internal_error())?;
@@ -178,7 +179,7 @@ async fn front_channel(
     let acr = tokens::acr::acr(
         snap,
         client,
-        None,
+        who.loa,
         who.sso,
         request.claims.as_deref(),
         request.acr_values.as_deref(),

@@ -92,6 +92,9 @@ pub trait SessionStore: Send + Sync {
     /// Records a use of the session: at once for this node's reads, in the store after the
     /// caller has gone on (see `sql::RecentTouches`); never moves the last use backwards.
     async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// Replaces a session's notes (`data`), as a re-authentication in it writes them;
+    /// `false` when the session is gone.
+    async fn update_session_data(&self, id: &str, data: &str) -> Result<bool, StoreError>;
     /// Ends a session (and its client sessions).
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
     /// Ends a session and its client sessions, returning what ended; `None` when it was gone
@@ -297,6 +300,19 @@ macro_rules! impl_sessions {
                 let mut row = row;
                 self.touches.apply(&mut row);
                 Ok(Some((row, started)))
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn update_session_data(&self, id: &str, data: &str) -> Result<bool, $crate::store::StoreError> {
+                let _gate = self.gate.enter().await?;
+                let n = sqlx::query("UPDATE user_session SET data = $1 WHERE id = $2")
+                    .bind(data)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                self.invalidate_sessions().await;
+                Ok(n > 0)
             }
 
             #[tracing::instrument(level = "debug", skip_all)]

@@ -20,6 +20,11 @@ const REFERENCE_VALUE: &str = "default.reference.value";
 const REFERENCE_MAX_AGE: &str = "default.reference.maxAge";
 /// Keycloak's `Constants.ACR_LOA_MAP` (client and realm attribute).
 pub const ACR_LOA_MAP: &str = "acr.loa.map";
+/// Keycloak's `Constants.MINIMUM_ACR_VALUE` (client attribute).
+pub const MINIMUM_ACR_VALUE: &str = "minimum.acr.value";
+/// Keycloak's user session note `Constants.LOA_MAP`: the levels authenticated in the session
+/// (a JSON object level -> time in seconds, as a string).
+pub const LOA_MAP_NOTE: &str = "loa-map";
 
 /// An `acr.loa.map` attribute value (a JSON object of acr -> level, as a string); an invalid
 /// one is no map, as Keycloak reads it (it logs a warning).
@@ -80,9 +85,95 @@ pub fn claims_acr(claims: Option<&str>, essential_only: bool) -> Vec<String> {
 }
 
 /// The values the client asked for: the `acr_values` parameter and the `claims` parameter's
-/// `acr`, else the client's `default.acr.values` (`AcrUtils.getAcrValues`, without the
-/// client's `minimum.acr.value`, which this server does not apply yet).
+/// `acr`, else the client's `default.acr.values`, raised to the client's `minimum.acr.value`
+/// (`AcrUtils.getAcrValues`).
 pub fn requested_acr(
+    snap: &RealmSnapshot,
+    client: &ClientRepresentation,
+    claims: Option<&str>,
+    acr_values: Option<&str>,
+) -> Vec<String> {
+    let values = asked_acr(client, claims, acr_values);
+    enforce_minimum(values, client, &acr_loa_map(snap, client))
+}
+
+/// The level of an acr value: its `acr.loa.map` entry, or the value itself as a number.
+pub fn level_of(acr: &str, map: &BTreeMap<String, i64>) -> Option<i64> {
+    map.get(acr).copied().or_else(|| acr.parse().ok())
+}
+
+/// `AcrUtils.enforceMinimumAcr`: with a client `minimum.acr.value`, the values below it are
+/// dropped, and the minimum stands for the request when none is left. A value of no known
+/// level cannot be compared and is dropped too.
+pub fn enforce_minimum(
+    values: Vec<String>,
+    client: &ClientRepresentation,
+    map: &BTreeMap<String, i64>,
+) -> Vec<String> {
+    let Some(min) = client
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get(MINIMUM_ACR_VALUE))
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty())
+    else {
+        return values;
+    };
+    let Some(min_level) = level_of(min, map) else {
+        return values;
+    };
+    let kept: Vec<String> = values
+        .into_iter()
+        .filter(|v| level_of(v, map).is_some_and(|l| l >= min_level))
+        .collect();
+    if kept.is_empty() {
+        vec![min.to_string()]
+    } else {
+        kept
+    }
+}
+
+/// Why an authorization request's acr cannot be served: Keycloak's error page
+/// `Invalid parameter: claims` (`AuthorizationEndpoint.updateAuthenticationSession`), with the
+/// event's `reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidAcr;
+
+/// The level of authentication an authorization request asks for, and whether it is forced
+/// (`AuthorizationEndpoint.updateAuthenticationSession`): the essential `acr` values of
+/// `claims` force their lowest level, and one that is not mapped nor a number, or that the
+/// client's `minimum.acr.value` would change, is an error; otherwise the lowest level of the
+/// requested values (`acr_values`, `claims`, the client's defaults, raised to its minimum),
+/// an unknown value counting as level `0`. `None`: nothing asked.
+pub fn requested_level(
+    snap: &RealmSnapshot,
+    client: &ClientRepresentation,
+    claims: Option<&str>,
+    acr_values: Option<&str>,
+) -> Result<(Option<i64>, bool), InvalidAcr> {
+    let map = acr_loa_map(snap, client);
+    let essential = claims_acr(claims, true);
+    let (values, force) = if essential.is_empty() {
+        (requested_acr(snap, client, claims, acr_values), false)
+    } else {
+        if enforce_minimum(essential.clone(), client, &map) != essential {
+            return Err(InvalidAcr);
+        }
+        (essential, true)
+    };
+    let mut levels = Vec::with_capacity(values.len());
+    for v in &values {
+        match level_of(v, &map) {
+            Some(l) => levels.push(l),
+            None if force => return Err(InvalidAcr),
+            None => levels.push(0),
+        }
+    }
+    Ok((levels.into_iter().min(), force))
+}
+
+/// The values of the request itself, else the client's `default.acr.values`.
+fn asked_acr(
     client: &ClientRepresentation,
     claims: Option<&str>,
     acr_values: Option<&str>,
@@ -154,7 +245,7 @@ pub fn acr(
     };
     let map = acr_loa_map(snap, client);
     map_loa_to_acr(loa, &map, &claims_acr(claims, true))
-        .or_else(|| map_loa_to_acr(loa, &map, &requested_acr(client, claims, acr_values)))
+        .or_else(|| map_loa_to_acr(loa, &map, &requested_acr(snap, client, claims, acr_values)))
         .or_else(|| map_loa_to_acr(loa, &map, map.keys()))
         .unwrap_or_else(|| loa.to_string())
 }

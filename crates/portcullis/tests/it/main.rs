@@ -49,6 +49,7 @@ mod registration;
 mod required_actions;
 mod secrets;
 mod security;
+mod step_up;
 mod store;
 mod telemetry;
 mod token;

@@ -189,6 +189,7 @@ pub async fn decide(
         user_id,
         auth_time: pending.auth_time.unwrap_or_else(now),
         sso: pending.flow.sso.is_some(),
+        loa: pending.flow.loa,
     };
     let done = Authorized {
         request: &pending.request,

@@ -227,6 +227,59 @@ pub const AIA: &[&str] = &[
     "VERIFY_EMAIL",
 ];
 
+/// Keycloak's `Constants.KC_ACTION_MAX_AGE`: how old (seconds) an authentication may be for
+/// an application-initiated action, unless the action's config says otherwise.
+pub const KC_ACTION_MAX_AGE: i64 = 300;
+
+/// `RequiredActionProvider.getMaxAuthAge`: the realm's config of the action (`max_auth_age`),
+/// else for `UPDATE_PASSWORD` the password policy's `maxAuthAge`, else
+/// [`KC_ACTION_MAX_AGE`].
+pub fn max_auth_age(snap: &RealmSnapshot, alias: &str) -> i64 {
+    let configured = realm_actions(snap)
+        .into_iter()
+        .find(|a| a.alias.as_deref() == Some(alias))
+        .and_then(|a| a.config)
+        .and_then(|c| {
+            let v = c.get("max_auth_age")?;
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        });
+    if let Some(age) = configured {
+        return age;
+    }
+    if alias == "UPDATE_PASSWORD" {
+        if let Some(age) = password_policy_max_auth_age(snap.rep.password_policy.as_deref()) {
+            return age;
+        }
+    }
+    KC_ACTION_MAX_AGE
+}
+
+/// The `maxAuthAge(n)` of a password policy string.
+fn password_policy_max_auth_age(policy: Option<&str>) -> Option<i64> {
+    policy?.split(" and ").find_map(|rule| {
+        let rule = rule.trim();
+        let arg = rule.strip_prefix("maxAuthAge")?.trim();
+        let arg = arg.strip_prefix('(')?.strip_suffix(')')?;
+        arg.trim().parse().ok()
+    })
+}
+
+/// `OIDCLoginProtocol.isReAuthRequiredForKcAction`: the request's application-initiated
+/// action (one this server runs and the realm has enabled) needs the user to log in again,
+/// as the session authenticated more than its [`max_auth_age`] ago.
+pub fn kc_action_reauth(
+    snap: &RealmSnapshot,
+    request: &crate::authn::AuthRequest,
+    auth_time: i64,
+    now: i64,
+) -> bool {
+    let Some(kc) = request.kc_action.as_deref() else {
+        return false;
+    };
+    AIA.contains(&kc) && is_enabled(snap, kc) && auth_time + max_auth_age(snap, kc) < now
+}
+
 /// No action left: the login completes (a new SSO session), or for an application-initiated
 /// action in an existing session, that session answers; `kc_action_status` and `kc_action`
 /// go along (`OIDCLoginProtocol.authenticated`).
@@ -256,6 +309,7 @@ async fn done(
             user_id: user_id.to_string(),
             auth_time,
             sso: true,
+            loa: pending.flow.loa,
         };
         return super::consent::code_or_consent(a.state, a.snap, a.protocol, pending, &reply, &who)
             .await;
@@ -455,6 +509,16 @@ mod tests {
         let rep =
             serde_json::from_value(json!({"realm": "r", "requiredActions": actions})).unwrap();
         required_actions(&rep).unwrap()
+    }
+
+    #[test]
+    fn max_auth_age_of_the_password_policy() {
+        assert_eq!(
+            password_policy_max_auth_age(Some("length(8) and maxAuthAge(60)")),
+            Some(60)
+        );
+        assert_eq!(password_policy_max_auth_age(Some("length(8)")), None);
+        assert_eq!(password_policy_max_auth_age(None), None);
     }
 
     #[test]

@@ -20,17 +20,31 @@ pub async fn session(
     headers: &HeaderMap,
     max_age: Option<i64>,
 ) -> Option<Authenticated> {
+    let (who, _) = found(store, snap, headers).await?;
+    max_age
+        .is_none_or(|m| now() - who.auth_time <= m)
+        .then_some(who)
+}
+
+/// The browser's live SSO session of an enabled user, whatever its age, with its notes.
+pub async fn found(
+    store: &dyn Store,
+    snap: &RealmSnapshot,
+    headers: &HeaderMap,
+) -> Option<(Authenticated, SessionNotes)> {
     let sid = cookies::sso_sid(snap, headers)?;
     let session = live_session(store, snap, &sid, now()).await.ok()??;
-    let auth_time = SessionNotes::parse(&session.data)
-        .auth_time()
-        .unwrap_or(session.created_at);
-    let fresh = max_age.is_none_or(|m| now() - auth_time <= m);
+    let notes = SessionNotes::parse(&session.data);
+    let auth_time = notes.auth_time().unwrap_or(session.created_at);
     let user_ok = matches!(store.user_by_id(&snap.id, &session.user_id).await, Ok(Some(ref row)) if parse_user(row).is_ok_and(|u| u.enabled != Some(false)));
-    (fresh && user_ok).then_some(Authenticated {
-        sid,
-        user_id: session.user_id,
-        auth_time,
-        sso: true,
-    })
+    user_ok.then_some((
+        Authenticated {
+            sid,
+            user_id: session.user_id,
+            auth_time,
+            sso: true,
+            loa: None,
+        },
+        notes,
+    ))
 }

@@ -143,7 +143,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let acr = tokens::acr::acr(
         ctx.snap,
         client,
-        None,
+        data.loa,
         data.sso_auth == Some(true),
         request.claims.as_deref(),
         request.acr_values.as_deref(),
