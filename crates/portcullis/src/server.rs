@@ -360,18 +360,22 @@ fn app_state(
     store: Arc<dyn Store>,
     realms: Arc<RealmCache>,
 ) -> anyhow::Result<AppState> {
-    // A server-wide listener (JSON lines, Loki) sees every realm's events.
+    // The server-wide JSON-lines listener sees every realm's events; Loki only the events of
+    // realms that name it in `eventsListeners`.
     let (events, queue) = crate::events::Events::new(
         config.events_queue_size,
-        config.events_json_output.is_some() || config.events_loki.is_some(),
+        config.events_json_output.is_some(),
     );
     let mut events = events
         .with_levels(config.events_success_level, config.events_error_level)
         .with_audit(config.audit_enabled);
     let loki = match &config.events_loki {
         Some(l) => {
-            let (sender, stats) =
-                crate::events::loki::spawn(l.clone(), crate::http::outbound::client()?);
+            let (sender, stats) = crate::events::loki::spawn(
+                l.clone(),
+                crate::http::outbound::client()?,
+                realms.clone(),
+            );
             events = events.with_loki(stats);
             Some(sender)
         }

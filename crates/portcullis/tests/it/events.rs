@@ -677,17 +677,24 @@ async fn events_config_round_trips_and_bad_input_gets_keycloaks_answers() {
     .await;
     assert_eq!(s, 400);
     assert_eq!(b["error"], "Unknown event listener");
-    let (s, b) = put_config(
-        &server,
-        &admin,
-        "cfg",
-        json!({"eventsListeners": ["json-lines"]}),
-    )
-    .await;
-    assert_eq!(s, 400);
+    // Listeners this server does not run are unknown (no `--events-loki-url`, no JSON-lines
+    // output here), as Keycloak answers for a provider id without a factory; the server
+    // information lists only the one it runs.
+    for l in ["loki", "json-lines"] {
+        let (s, b) = put_config(
+            &server,
+            &admin,
+            "cfg",
+            json!({"eventsEnabled": true, "eventsListeners": ["jboss-logging", l]}),
+        )
+        .await;
+        assert_eq!(s, 400, "{l}");
+        assert_eq!(b["error"], "Unknown event listener", "{l}");
+    }
+    let (_, info, _) = call(&server, "GET", "/admin/serverinfo", Some(&admin), None).await;
     assert_eq!(
-        b["error"],
-        "Global event listeners not allowed in realm specific configuration"
+        info["providers"]["eventsListener"]["providers"],
+        json!({"jboss-logging": {"order": 0}})
     );
     let (s, _) = put_config(&server, &admin, "cfg", json!({"eventsEnabled": {"x": 1}})).await;
     assert_eq!(s, 400);
@@ -1157,11 +1164,20 @@ async fn counter(server: &TestServer, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("{name} not on /metrics")) as u64
 }
 
+/// A realm that names `loki` in `eventsListeners` (Keycloak's way of turning a listener on).
+fn loki_realm(name: &str) -> Value {
+    let mut r = ev_realm(name, false);
+    r["eventsListeners"] = json!(["jboss-logging", "loki"]);
+    r
+}
+
 #[tokio::test]
 async fn the_loki_listener_pushes_labelled_lines_and_never_holds_a_login() {
     let (loki, got) = loki_receiver().await;
     let data = Data::new(Backend::Sqlite).await.unwrap();
-    write_realms(&data, &[ev_realm("lk", false)]);
+    // `lk` names `loki`, `quiet` does not: only `lk`'s events reach Loki.
+    write_realms(&data, &[loki_realm("lk"), ev_realm("quiet", false)]);
+    let json_out = data.dir.path().join("events.jsonl");
     let server = TestServer::start(
         &data,
         "start-dev",
@@ -1169,6 +1185,8 @@ async fn the_loki_listener_pushes_labelled_lines_and_never_holds_a_login() {
             "--import-realm",
             "--events-loki-url",
             &loki,
+            "--events-json-output",
+            json_out.to_str().unwrap(),
             "--metrics-enabled=true",
             "--http-management-port",
             "0",
@@ -1176,21 +1194,25 @@ async fn the_loki_listener_pushes_labelled_lines_and_never_holds_a_login() {
         &[],
     )
     .unwrap();
-    assert_eq!(password_grant(&server, "lk", "alice", "nope").await.0, 401);
-    assert_eq!(
-        password_grant(&server, "lk", "alice", "alice-pw").await.0,
-        200
-    );
+    for realm in ["quiet", "lk"] {
+        assert_eq!(password_grant(&server, realm, "alice", "nope").await.0, 401);
+        assert_eq!(
+            password_grant(&server, realm, "alice", "alice-pw").await.0,
+            200
+        );
+    }
     let admin = admin_token(&server).await;
-    let (s, _, _) = call(
-        &server,
-        "PUT",
-        "/admin/realms/lk",
-        Some(&admin),
-        Some(json!({"displayName": "Loki"})),
-    )
-    .await;
-    assert_eq!(s, 204);
+    for realm in ["quiet", "lk"] {
+        let (s, _, _) = call(
+            &server,
+            "PUT",
+            &format!("/admin/realms/{realm}"),
+            Some(&admin),
+            Some(json!({"displayName": "Loki"})),
+        )
+        .await;
+        assert_eq!(s, 204);
+    }
     let mut lines = Vec::new();
     for _ in 0..200 {
         lines = pushed_lines(&got);
@@ -1234,15 +1256,70 @@ async fn the_loki_listener_pushes_labelled_lines_and_never_holds_a_login() {
         .find(|(l, _)| l["event_type"] == "ADMIN_UPDATE" && l["realm"] == "lk")
         .unwrap();
     assert_eq!(labels["resource_type"], "REALM");
+    // The realm that does not name `loki` pushed nothing, though the server-wide JSON-lines
+    // output saw its events (so they were queued and reached the writer).
+    assert!(
+        !lines.iter().any(|(l, _)| l["realm"] == "quiet"),
+        "{lines:?}"
+    );
+    let mut json_lines = String::new();
+    for _ in 0..100 {
+        json_lines = std::fs::read_to_string(&json_out).unwrap_or_default();
+        if json_lines.contains(r#""realm":"quiet""#) && json_lines.contains("ADMIN_UPDATE") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(json_lines.contains(r#""realm":"quiet""#), "{json_lines}");
     assert!(counter(&server, "portcullis_events_loki_sent_total").await >= 3);
     assert_eq!(
         counter(&server, "portcullis_events_loki_dropped_total").await,
         0
     );
 
-    // A realm may not name the server-wide listener.
-    let (s, body) = put_config(&server, &admin, "lk", json!({"eventsListeners": ["loki"]})).await;
+    // Here the server runs Loki and the JSON-lines output: both are listed as providers; a
+    // realm may turn `loki` on through the Admin API, never the global JSON-lines output.
+    let (_, info, _) = call(&server, "GET", "/admin/serverinfo", Some(&admin), None).await;
+    let providers = &info["providers"]["eventsListener"]["providers"];
+    for id in ["jboss-logging", "loki", "json-lines"] {
+        assert!(providers.get(id).is_some(), "{id}: {providers}");
+    }
+    let (s, body) = put_config(
+        &server,
+        &admin,
+        "quiet",
+        json!({"eventsListeners": ["json-lines"]}),
+    )
+    .await;
     assert_eq!(s, 400, "{body}");
+    assert_eq!(
+        body["error"],
+        "Global event listeners not allowed in realm specific configuration"
+    );
+    let (s, body) = put_config(
+        &server,
+        &admin,
+        "quiet",
+        json!({"eventsListeners": ["loki"]}),
+    )
+    .await;
+    assert_eq!(s, 204, "{body}");
+    assert_eq!(
+        password_grant(&server, "quiet", "alice", "alice-pw")
+            .await
+            .0,
+        200
+    );
+    for _ in 0..200 {
+        if pushed_lines(&got)
+            .iter()
+            .any(|(l, _)| l["realm"] == "quiet" && l["event_type"] == "LOGIN")
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the realm that turned `loki` on pushed nothing");
 }
 
 #[tokio::test]
@@ -1253,7 +1330,7 @@ async fn logins_go_on_while_loki_is_down_and_the_counters_show_it() {
         format!("http://{}", l.local_addr().unwrap())
     };
     let data = Data::new(Backend::Sqlite).await.unwrap();
-    write_realms(&data, &[ev_realm("lkd", false)]);
+    write_realms(&data, &[loki_realm("lkd")]);
     let server = TestServer::start(
         &data,
         "start-dev",
