@@ -1374,3 +1374,217 @@ async fn logins_go_on_while_loki_is_down_and_the_counters_show_it() {
         0
     );
 }
+
+/// A realm where the credential flows and the brute-force detector have something to report:
+/// a user who must change the password, one who must set up OTP, and a lockout policy of one
+/// temporary lockout (after each failure, 1 s), then a permanent one.
+fn audited_flows_realm() -> Value {
+    json!({
+        "realm": "flows",
+        "eventsEnabled": true,
+        "bruteForceProtected": true,
+        "permanentLockout": true,
+        "maxTemporaryLockouts": 1,
+        "failureFactor": 1,
+        "waitIncrementSeconds": 1,
+        "clients": [
+            {"clientId": "web", "secret": "web-secret", "directAccessGrantsEnabled": true,
+             "redirectUris": [REDIRECT]}
+        ],
+        "users": [
+            {"username": "pat", "enabled": true, "requiredActions": ["UPDATE_PASSWORD"],
+             "credentials": [{"type": "password", "value": "pat-pw"}]},
+            {"username": "tom", "enabled": true, "requiredActions": ["CONFIGURE_TOTP"],
+             "credentials": [{"type": "password", "value": "tom-pw"}]},
+            {"username": "max", "enabled": true,
+             "credentials": [{"type": "password", "value": "max-pw"}]}
+        ]
+    })
+}
+
+/// Each event type a flow reports as Keycloak's code does, read back through
+/// `GET /admin/realms/{r}/events?type=...`: the required actions' `UPDATE_PASSWORD` (with
+/// `UPDATE_CREDENTIAL`, and both `_ERROR` twins for a mismatched confirmation), `UPDATE_TOTP`
+/// beside `UPDATE_CREDENTIAL`, and the brute-force detector's
+/// `USER_DISABLED_BY_TEMPORARY_LOCKOUT` and `USER_DISABLED_BY_PERMANENT_LOCKOUT`.
+#[tokio::test]
+async fn credential_and_lockout_flows_record_keycloaks_events() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[audited_flows_realm()]).await;
+    let admin = admin_token(&server).await;
+    let auth = server.url(
+        "/realms/flows/protocol/openid-connect/auth?client_id=web&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&response_type=code&scope=openid&state=s",
+    );
+
+    // UPDATE_PASSWORD at login: a mismatched confirmation, then a new password.
+    let b = browser();
+    let (status, page, _) = login(&b, &server, &auth, "pat", "pat-pw").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("password-new"), "{page}");
+    let r = post_page(
+        &b,
+        &server,
+        &page,
+        &[("password-new", "new-pw-1"), ("password-confirm", "other")],
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let r = post_page(
+        &b,
+        &server,
+        &r.1,
+        &[
+            ("password-new", "new-pw-1"),
+            ("password-confirm", "new-pw-1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.0, 302, "{}", r.1);
+
+    // CONFIGURE_TOTP at login.
+    let b = browser();
+    let (status, page, _) = login(&b, &server, &auth, "tom", "tom-pw").await;
+    assert_eq!(status, 200, "{page}");
+    let shown = page
+        .split("id=\"kc-totp-secret-key\"")
+        .nth(1)
+        .and_then(|s| s.split('>').nth(1))
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .trim()
+        .to_string();
+    let secret = portcullis::users::otp::base32_decode(&shown).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code =
+        portcullis::users::otp::totp(portcullis::users::otp::Algorithm::Sha1, &secret, now, 30, 6);
+    let r = post_page(
+        &b,
+        &server,
+        &page,
+        &[("totp", &code), ("userLabel", "Phone")],
+    )
+    .await;
+    assert_eq!(r.0, 302, "{}", r.1);
+
+    // Brute force: the first failure locks for a second (a temporary lockout); the next one,
+    // after the wait, is past `maxTemporaryLockouts` and disables the user.
+    let grant = |pw: &'static str| {
+        let url = token_url(&server, "flows");
+        async move {
+            post_form(
+                &url,
+                Some(("web", "web-secret")),
+                &[
+                    ("grant_type", "password"),
+                    ("username", "max"),
+                    ("password", pw),
+                ],
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(grant("wrong").await, 401);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(grant("wrong").await, 401);
+
+    let pat = user_id(&server, &admin, "flows", "pat").await;
+    let tom = user_id(&server, &admin, "flows", "tom").await;
+    let max = user_id(&server, &admin, "flows", "max").await;
+    let events = "/admin/realms/flows/events";
+    // (type, user, error, details that must be there)
+    let expected: Vec<(&str, &str, Option<&str>, Value)> = vec![
+        (
+            "UPDATE_PASSWORD",
+            &pat,
+            None,
+            json!({"credential_type": "password", "username": "pat"}),
+        ),
+        (
+            "UPDATE_PASSWORD_ERROR",
+            &pat,
+            Some("password_confirm_error"),
+            json!({"credential_type": "password"}),
+        ),
+        (
+            "UPDATE_CREDENTIAL",
+            &pat,
+            None,
+            json!({"credential_type": "password"}),
+        ),
+        (
+            "UPDATE_CREDENTIAL_ERROR",
+            &pat,
+            Some("password_confirm_error"),
+            json!({"credential_type": "password"}),
+        ),
+        (
+            "UPDATE_TOTP",
+            &tom,
+            None,
+            json!({"credential_type": "otp", "username": "tom"}),
+        ),
+        (
+            "UPDATE_CREDENTIAL",
+            &tom,
+            None,
+            json!({"credential_type": "otp"}),
+        ),
+        (
+            "USER_DISABLED_BY_TEMPORARY_LOCKOUT",
+            &max,
+            None,
+            json!({"reason": "brute_force_attack detected", "num_failures": "1"}),
+        ),
+        (
+            "USER_DISABLED_BY_PERMANENT_LOCKOUT",
+            &max,
+            None,
+            json!({"reason": "brute_force_attack detected", "num_failures": "2"}),
+        ),
+    ];
+    for (kind, user, error, details) in expected {
+        let list = events_at_least(
+            &server,
+            &admin,
+            events,
+            &format!("?type={kind}&user={user}"),
+            1,
+        )
+        .await;
+        assert_eq!(list.len(), 1, "{kind}: {list:?}");
+        let e = &list[0];
+        assert_eq!(e["type"], kind);
+        assert_eq!(e["userId"], *user, "{kind}");
+        match error {
+            Some(err) => assert_eq!(e["error"], err, "{kind}"),
+            None => assert!(e.get("error").is_none(), "{kind}: {e}"),
+        }
+        for (k, v) in details.as_object().unwrap() {
+            assert_eq!(&e["details"][k], v, "{kind}.{k}: {e}");
+        }
+        if kind == "USER_DISABLED_BY_TEMPORARY_LOCKOUT" {
+            let nb = e["details"]["not_before"].as_str().unwrap_or_default();
+            assert!(
+                nb.len() >= 16 && nb.as_bytes()[10] == b'T',
+                "LocalDateTime: {nb}"
+            );
+        }
+        if kind.starts_with("USER_DISABLED") {
+            assert!(e.get("clientId").is_none(), "no client: {e}");
+        }
+    }
+    // The permanently locked user is disabled.
+    let (_, u, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/flows/users/{max}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(u["enabled"], false);
+}
