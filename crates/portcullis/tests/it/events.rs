@@ -1389,7 +1389,9 @@ fn audited_flows_realm() -> Value {
         "waitIncrementSeconds": 1,
         "clients": [
             {"clientId": "web", "secret": "web-secret", "directAccessGrantsEnabled": true,
-             "redirectUris": [REDIRECT]}
+             "redirectUris": [REDIRECT]},
+            {"clientId": "tv", "publicClient": true, "standardFlowEnabled": false,
+             "attributes": {"oauth2.device.authorization.grant.enabled": "true"}}
         ],
         "users": [
             {"username": "pat", "enabled": true, "requiredActions": ["UPDATE_PASSWORD"],
@@ -1403,7 +1405,8 @@ fn audited_flows_realm() -> Value {
 }
 
 /// Each event type a flow reports as Keycloak's code does, read back through
-/// `GET /admin/realms/{r}/events?type=...`: the required actions' `UPDATE_PASSWORD` (with
+/// `GET /admin/realms/{r}/events?type=...`: the device flow's `OAUTH2_DEVICE_VERIFY_USER_CODE`
+/// (and its `_ERROR` twin), the required actions' `UPDATE_PASSWORD` (with
 /// `UPDATE_CREDENTIAL`, and both `_ERROR` twins for a mismatched confirmation), `UPDATE_TOTP`
 /// beside `UPDATE_CREDENTIAL`, and the brute-force detector's
 /// `USER_DISABLED_BY_TEMPORARY_LOCKOUT` and `USER_DISABLED_BY_PERMANENT_LOCKOUT`.
@@ -1490,6 +1493,53 @@ async fn credential_and_lockout_flows_record_keycloaks_events() {
     assert_eq!(grant("wrong").await, 401);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(grant("wrong").await, 401);
+
+    // The device flow's user code: a wrong one, then the right one.
+    let (status, d, _) = post_form(
+        &server.url("/realms/flows/protocol/openid-connect/auth/device"),
+        None,
+        &[("client_id", "tv"), ("scope", "openid profile")],
+    )
+    .await;
+    assert_eq!(status, 200, "{d}");
+    let b = browser();
+    let (status, page) = get_page(&b, &server.url("/realms/flows/device")).await;
+    assert_eq!(status, 200, "{page}");
+    let r = post_page(&b, &server, &page, &[("device_user_code", "ZZZZ-ZZZZ")]).await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let r = post_page(
+        &b,
+        &server,
+        &r.1,
+        &[("device_user_code", d["user_code"].as_str().unwrap())],
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let verified = events_at_least(
+        &server,
+        &admin,
+        "/admin/realms/flows/events",
+        "?type=OAUTH2_DEVICE_VERIFY_USER_CODE",
+        1,
+    )
+    .await;
+    assert_eq!(verified[0]["clientId"], "tv");
+    assert!(
+        verified[0]["details"]["scope"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("profile"),
+        "{verified:?}"
+    );
+    let refused = events_at_least(
+        &server,
+        &admin,
+        "/admin/realms/flows/events",
+        "?type=OAUTH2_DEVICE_VERIFY_USER_CODE_ERROR",
+        1,
+    )
+    .await;
+    assert_eq!(refused[0]["error"], "invalid_oauth2_user_code");
 
     let pat = user_id(&server, &admin, "flows", "pat").await;
     let tom = user_id(&server, &admin, "flows", "tom").await;
