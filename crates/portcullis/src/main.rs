@@ -170,43 +170,48 @@ fn flags(m: &ArgMatches) -> Flags {
         .collect()
 }
 
-fn init_tracing(config: &Config) {
+/// Sets up the log, and the `tracing` layers of the OpenTelemetry traces (`--tracing-enabled`)
+/// and of the store latency histogram (`store_latency`, with `--metrics-enabled`).
+fn init_tracing(
+    config: &Config,
+    store_latency: Option<std::sync::Arc<portcullis::metrics::StoreLatency>>,
+) {
     let filter = tracing_subscriber::EnvFilter::try_new(config.tracing_filter())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only on a terminal: log files and collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut otel_error = None;
-    match &config.tracing {
-        // Off: one global filter, so `debug` spans stay disabled where they are declared.
-        None => {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_ansi(ansi)
-                .with_writer(std::io::stderr)
-                .try_init();
-        }
-        // On: the log keeps its filter; the OpenTelemetry layer has its own (`telemetry::traced`).
-        Some(t) => {
-            use tracing_subscriber::layer::SubscriberExt;
-            use tracing_subscriber::util::SubscriberInitExt;
-            use tracing_subscriber::Layer;
-            let otel = match portcullis::telemetry::layer(t) {
-                Ok(l) => Some(l),
-                Err(e) => {
-                    otel_error = Some(e);
-                    None
-                }
-            };
-            let _ = tracing_subscriber::registry()
-                .with(
-                    tracing_subscriber::fmt::layer()
-                        .with_ansi(ansi)
-                        .with_writer(std::io::stderr)
-                        .with_filter(filter),
-                )
-                .with(otel)
-                .try_init();
-        }
+    if config.tracing.is_none() && store_latency.is_none() {
+        // Neither: one global filter, so `debug` spans stay disabled where they are declared.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(ansi)
+            .with_writer(std::io::stderr)
+            .try_init();
+    } else {
+        // The log keeps its filter; the OpenTelemetry layer has its own
+        // (`telemetry::traced`), the store timer its own (`metrics::store_span`).
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        use tracing_subscriber::Layer;
+        let otel = match config.tracing.as_ref().map(portcullis::telemetry::layer) {
+            Some(Ok(l)) => Some(l),
+            Some(Err(e)) => {
+                otel_error = Some(e);
+                None
+            }
+            None => None,
+        };
+        let _ = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter),
+            )
+            .with(otel)
+            .with(store_latency.map(portcullis::metrics::store_latency_layer))
+            .try_init();
     }
     if let Some(e) = otel_error {
         tracing::error!(error = %e, "tracing: the OTLP exporter could not be set up; no traces are exported");
@@ -221,7 +226,7 @@ fn init_tracing(config: &Config) {
 
 fn resolve(mode: Mode, m: &ArgMatches) -> anyhow::Result<Config> {
     let config = Config::resolve(mode, &flags(m), &|k| std::env::var(k).ok())?;
-    init_tracing(&config);
+    init_tracing(&config, None);
     Ok(config)
 }
 
@@ -234,8 +239,13 @@ async fn run() -> anyhow::Result<()> {
             } else {
                 Mode::Dev
             };
-            let config = resolve(mode, m)?;
-            portcullis::server::run(config, m.get_flag("import-realm")).await
+            let config = Config::resolve(mode, &flags(m), &|k| std::env::var(k).ok())?;
+            // With `/metrics`, the store's latency per operation is timed from its spans.
+            let store_latency = config
+                .metrics_enabled
+                .then(|| std::sync::Arc::new(portcullis::metrics::StoreLatency::default()));
+            init_tracing(&config, store_latency.clone());
+            portcullis::server::run(config, m.get_flag("import-realm"), store_latency).await
         }
         Some(("import", m)) => {
             let config = resolve(Mode::Dev, m)?;

@@ -198,7 +198,13 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 type Listeners = tokio::task::JoinSet<anyhow::Result<()>>;
 
 /// Runs the server until SIGINT/SIGTERM.
-pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
+/// `store_latency`: the store's latency histogram the process's `tracing` layer fills
+/// ([`crate::metrics::store_latency_layer`]), shown on `/metrics`.
+pub async fn run(
+    config: Config,
+    import_realm: bool,
+    store_latency: Option<Arc<crate::metrics::StoreLatency>>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let config = Arc::new(config);
     if let Database::Sqlite { path } = &config.db {
@@ -234,7 +240,7 @@ pub async fn run(config: Config, import_realm: bool) -> anyhow::Result<()> {
     spawn_session_sweep(realms.clone(), store.clone());
     spawn_memory_release();
 
-    let state = app_state(&config, store, realms)?;
+    let state = app_state(&config, store, realms, store_latency)?;
     let app = crate::app(state.clone());
     let mut tasks = Listeners::new();
     let mut addrs = serde_json::Map::new();
@@ -359,19 +365,24 @@ fn app_state(
     config: &Arc<Config>,
     store: Arc<dyn Store>,
     realms: Arc<RealmCache>,
+    store_latency: Option<Arc<crate::metrics::StoreLatency>>,
 ) -> anyhow::Result<AppState> {
-    // A server-wide listener (JSON lines, Loki) sees every realm's events.
+    // The server-wide JSON-lines listener sees every realm's events; Loki only the events of
+    // realms that name it in `eventsListeners`.
     let (events, queue) = crate::events::Events::new(
         config.events_queue_size,
-        config.events_json_output.is_some() || config.events_loki.is_some(),
+        config.events_json_output.is_some(),
     );
     let mut events = events
         .with_levels(config.events_success_level, config.events_error_level)
         .with_audit(config.audit_enabled);
     let loki = match &config.events_loki {
         Some(l) => {
-            let (sender, stats) =
-                crate::events::loki::spawn(l.clone(), crate::http::outbound::client()?);
+            let (sender, stats) = crate::events::loki::spawn(
+                l.clone(),
+                crate::http::outbound::client()?,
+                realms.clone(),
+            );
             events = events.with_loki(stats);
             Some(sender)
         }
@@ -407,7 +418,7 @@ fn app_state(
             proxy: config.proxy_headers,
             scheme,
         }),
-        metrics: Arc::default(),
+        metrics: Arc::new(crate::metrics::Metrics::with_store_latency(store_latency)),
         outbound: crate::http::outbound::client()
             .context("cannot build the outgoing HTTP client")?,
         logins_in_flight: Arc::default(),

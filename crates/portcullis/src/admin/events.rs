@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use super::auth::{ManageEvents, RealmAdmin, ViewEvents};
 use super::{edit_realm, no_content, AdminError, AdminResult};
 use crate::events::time::parse_date_param;
-use crate::events::{types, GLOBAL_LISTENERS, REALM_LISTENERS};
+use crate::events::types;
 use crate::http::paths;
 use crate::store::{AdminEventQuery, AdminEventRow, EventPage, EventQuery, EventRow};
 use crate::AppState;
@@ -283,8 +283,16 @@ async fn get_config(RealmAdmin { snap, .. }: RealmAdmin<ViewEvents>) -> AdminRes
 
 const CONFIG_CLASS: &str = "RealmEventsConfigRepresentation";
 
-/// Reads a config body as Jackson would, and refuses a listener the realm cannot have.
-pub fn parse_config(bytes: &[u8]) -> AdminResult<Map<String, Value>> {
+/// Reads a config body as Jackson would, and refuses a listener the realm cannot have, as
+/// `RealmManager.updateRealmEventsConfig` does, entry by entry in the list's order: an id that
+/// is one of the server's `global` listeners is "Global event listeners not allowed in realm
+/// specific configuration", an id outside `offered` (the listeners this server runs; `loki`
+/// only with `--events-loki-url`) is "Unknown event listener".
+pub fn parse_config(
+    bytes: &[u8],
+    offered: &[&str],
+    global: &[&str],
+) -> AdminResult<Map<String, Value>> {
     let mut o: Map<String, Value> = super::representation(
         bytes,
         &super::Shape::One(&super::jackson::REALM_EVENTS_CONFIG),
@@ -298,12 +306,12 @@ pub fn parse_config(bytes: &[u8]) -> AdminResult<Map<String, Value>> {
     }
     if let Some(items) = o.get("eventsListeners").and_then(Value::as_array) {
         for l in items.iter().filter_map(Value::as_str) {
-            if GLOBAL_LISTENERS.contains(&l) {
+            if global.contains(&l) {
                 return Err(AdminError::Plain(
                     "Global event listeners not allowed in realm specific configuration".into(),
                 ));
             }
-            if !REALM_LISTENERS.contains(&l) {
+            if !offered.contains(&l) {
                 return Err(AdminError::Plain("Unknown event listener".into()));
             }
         }
@@ -343,7 +351,11 @@ async fn put_config(
     RealmAdmin { snap, .. }: RealmAdmin<ManageEvents>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
-    let config = parse_config(&bytes)?;
+    let config = parse_config(
+        &bytes,
+        &state.events.realm_listeners(),
+        &state.events.global_listeners(),
+    )?;
     edit_realm(&state, &snap.name, |rep, _| {
         apply_config(&mut rep.extra, &config);
         Ok(())
@@ -426,22 +438,43 @@ mod tests {
 
     #[test]
     fn config_bodies_are_checked() {
-        assert_eq!(status(parse_config(br#"{"bad":"conf"}"#)), 400);
+        let offered = ["jboss-logging"];
+        let parse = |b: &[u8]| parse_config(b, &offered, &["json-lines"]);
+        assert_eq!(status(parse(br#"{"bad":"conf"}"#)), 400);
+        assert_eq!(status(parse(br#"{"eventsListeners":["email"]}"#)), 400);
+        assert_eq!(status(parse(br#"{"eventsListeners":["json-lines"]}"#)), 400);
+        assert_eq!(status(parse(b"[]")), 400);
+        assert_eq!(status(parse(br#"{"eventsEnabled":[1]}"#)), 400);
         assert_eq!(
-            status(parse_config(br#"{"eventsListeners":["email"]}"#)),
-            400
-        );
-        assert_eq!(
-            status(parse_config(br#"{"eventsListeners":["json-lines"]}"#)),
-            400
-        );
-        assert_eq!(status(parse_config(b"[]")), 400);
-        assert_eq!(status(parse_config(br#"{"eventsEnabled":[1]}"#)), 400);
-        assert_eq!(
-            status(parse_config(
+            status(parse(
                 br#"{"enabledEventTypes":["NOT_A_TYPE"],"eventsEnabled":"true"}"#
             )),
             200
+        );
+        // `loki` only where the server runs it; the refusal names the first bad entry.
+        let msg = |r: AdminResult<Map<String, Value>>| match r {
+            Err(AdminError::Plain(m)) => m,
+            other => format!("{other:?}"),
+        };
+        assert_eq!(
+            msg(parse(br#"{"eventsListeners":["loki"]}"#)),
+            "Unknown event listener"
+        );
+        assert_eq!(
+            status(parse_config(
+                br#"{"eventsListeners":["jboss-logging","loki"]}"#,
+                &["jboss-logging", "loki"],
+                &[]
+            )),
+            200
+        );
+        assert_eq!(
+            msg(parse(br#"{"eventsListeners":["json-lines","nope"]}"#)),
+            "Global event listeners not allowed in realm specific configuration"
+        );
+        assert_eq!(
+            msg(parse(br#"{"eventsListeners":["nope","json-lines"]}"#)),
+            "Unknown event listener"
         );
     }
 }

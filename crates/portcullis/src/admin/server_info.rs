@@ -1,8 +1,9 @@
 //! `GET /admin/serverinfo`: Keycloak's `ServerInfoRepresentation` (`ServerInfoAdminResource`),
 //! filled with what this server really supports: the protocol mapper types it applies, the
 //! password policies it enforces, the key providers it runs, the algorithms it signs and
-//! verifies with. Java-only parts (`memoryInfo`, `themes`, `providers`, SPI details) are absent
-//! or empty; see `docs/admin-api.md`.
+//! verifies with, the event listeners it offers (`providers.eventsListener`). Java-only parts
+//! (`memoryInfo`, `themes`, the other `providers`, SPI details) are absent or empty; see
+//! `docs/admin-api.md`.
 
 use axum::Json;
 use serde_json::{json, Value};
@@ -169,8 +170,14 @@ const KEY_PROVIDERS: &[&str] = &[
     "aes-generated",
 ];
 
-/// The representation.
-pub fn server_info() -> Value {
+/// The representation; `listeners` are the event listener ids this server runs (realm and
+/// global ones), listed as Keycloak lists its `eventsListener` providers (the admin console
+/// offers them in a realm's event settings).
+pub fn server_info(listeners: &[&str]) -> Value {
+    let listener_providers: serde_json::Map<String, Value> = listeners
+        .iter()
+        .map(|id| (id.to_string(), json!({"order": 0})))
+        .collect();
     let mapper_types: Vec<Value> = MAPPER_TYPES
         .iter()
         .enumerate()
@@ -206,7 +213,9 @@ pub fn server_info() -> Value {
         },
         "features": [],
         "themes": {},
-        "providers": {},
+        "providers": {
+            "eventsListener": {"internal": true, "providers": listener_providers},
+        },
         "protocolMapperTypes": {"openid-connect": mapper_types},
         "builtinProtocolMappers": {
             "openid-connect": crate::realm::defaults::builtin_protocol_mappers(),
@@ -234,7 +243,12 @@ pub fn server_info() -> Value {
 }
 
 /// Handler: any caller holding an admin role (`AdminPermissions.realms(...).isAdmin()`).
-pub async fn get(caller: Caller) -> AdminResult<Json<Value>> {
+pub async fn get(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    caller: Caller,
+) -> AdminResult<Json<Value>> {
     caller.require(&caller.realm, Need::Any)?;
-    Ok(Json(server_info()))
+    let mut listeners = state.events.realm_listeners();
+    listeners.extend(state.events.global_listeners());
+    Ok(Json(server_info(&listeners)))
 }

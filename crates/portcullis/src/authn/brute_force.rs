@@ -100,9 +100,20 @@ impl Attempt<'_> {
                 return;
             }
         };
+        // The attempt found the user unlocked: a wait set now is this failure's lockout.
+        if temporarily_disabled(Some(&row), now / 1000) {
+            let kind = "USER_DISABLED_BY_TEMPORARY_LOCKOUT";
+            lockout_event(self.state, self.snap, &self.user_id, &row, kind);
+        }
         if locks_permanently(policy, &row) {
-            if let Err(e) = lock_out(self.state, self.snap, &self.user_id).await {
-                tracing::error!(error = %e, "brute force: the permanent lockout was not written");
+            match lock_out(self.state, self.snap, &self.user_id).await {
+                Ok(()) => {
+                    let kind = "USER_DISABLED_BY_PERMANENT_LOCKOUT";
+                    lockout_event(self.state, self.snap, &self.user_id, &row, kind)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "brute force: the permanent lockout was not written")
+                }
             }
         }
     }
@@ -121,6 +132,38 @@ impl Attempt<'_> {
         {
             tracing::error!(error = %e, "brute force: failures not cleared after a login");
         }
+    }
+}
+
+/// Keycloak's `DefaultBruteForceProtector.sendEvent`: the lockout as a login event of no
+/// client, with `reason`, `num_failures` and, for a temporary one, `not_before` (the end of the
+/// wait as Java's `LocalDateTime` prints it, here in UTC).
+fn lockout_event(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    user_id: &str,
+    row: &crate::store::LoginFailureRow,
+    kind: &'static str,
+) {
+    let mut e = crate::events::UserEvent::new(snap, kind)
+        .user(user_id)
+        .detail("reason", "brute_force_attack detected")
+        .detail("num_failures", row.num_failures.to_string());
+    if kind == "USER_DISABLED_BY_TEMPORARY_LOCKOUT" {
+        e.set_detail("not_before", local_date_time(row.failed_login_not_before));
+    }
+    e.success(state);
+}
+
+/// Java's `LocalDateTime.toString()` of epoch seconds in UTC: `2026-12-06T14:10:05`, or
+/// `2026-12-06T14:10` when the seconds are 0.
+fn local_date_time(seconds: i64) -> String {
+    let iso = crate::events::time::iso8601(seconds.saturating_mul(1000));
+    // `YYYY-MM-DDTHH:MM:SS.mmmZ`
+    let full = iso.get(..19).unwrap_or(&iso);
+    match full.strip_suffix(":00") {
+        Some(short) => short.to_string(),
+        None => full.to_string(),
     }
 }
 

@@ -231,7 +231,12 @@ impl Pending {
         if let (Some(c), false) = (state.events.counters(), audit_only) {
             c.admin(&realm_name, resource, operation);
         }
-        if !(store || jboss || audit || (!audit_only && state.events.json())) {
+        // The server-wide JSON-lines output sees every realm; Loki the realms that name it.
+        let listened = state.events.json()
+            || snap
+                .as_ref()
+                .is_some_and(|s| state.events.to_loki(&s.settings.events));
+        if !(store || jboss || audit || (!audit_only && listened)) {
             return;
         }
         // A create names what it created: the `Location` below the realm.

@@ -1,6 +1,9 @@
-//! The Loki push listener (`--events-loki-url`): every login and admin event of every realm as
-//! one JSON line (the JSON-lines listener's format) pushed to Loki's HTTP API,
-//! `POST /loki/api/v1/push` with `{"streams":[{"stream":{labels},"values":[["<ns>","<line>"]]}]}`.
+//! The Loki push listener (`--events-loki-url`), listener id `loki`: every login and admin event
+//! of the realms that name `loki` in `eventsListeners` (as a Keycloak realm turns on a listener
+//! provider the server offers) as one JSON line (the JSON-lines listener's format) pushed to
+//! Loki's HTTP API, `POST /loki/api/v1/push` with
+//! `{"streams":[{"stream":{labels},"values":[["<ns>","<line>"]]}]}`. Admin events go to the
+//! listeners of the realm administered, as Keycloak's `AdminEventBuilder` sends them.
 //!
 //! Labels are few and bounded: `job`, `realm`, `event_type`, `success` (the seed's labels) and
 //! `client_id` for login events (`unknown` when the client was not found, so a caller cannot
@@ -22,6 +25,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::{errors, AdminEvent, Event};
+use crate::realm::snapshot::RealmCache;
 
 /// How many lines one push carries at most.
 pub const MAX_BATCH: usize = 1000;
@@ -32,7 +36,8 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
 pub use crate::config::events::LokiConfig;
 
-/// The listener's name: server-wide, so a realm may not name it in `eventsListeners`.
+/// The listener's id, which a realm names in `eventsListeners` to have its events pushed (a
+/// realm may name it only when `--events-loki-url` is set).
 pub const LOKI_LISTENER: &str = "loki";
 
 /// The listener's counters (`/metrics`).
@@ -55,6 +60,9 @@ pub struct Entry {
     pub ns: i64,
     /// The JSON line.
     pub line: String,
+    /// The realm's name, whole (its label may be cut): whether the realm listens is read from
+    /// its settings when the line is offered.
+    pub realm: String,
 }
 
 /// Longest label value kept (a realm name or client id is cut beyond it).
@@ -81,6 +89,7 @@ pub fn user_entry(job: &str, e: &Event) -> Entry {
         labels,
         ns: e.time.saturating_mul(1_000_000),
         line: super::listeners::json_line(e),
+        realm: e.realm_name.clone(),
     }
 }
 
@@ -97,6 +106,7 @@ pub fn admin_entry(job: &str, e: &AdminEvent) -> Entry {
         labels,
         ns: e.time.saturating_mul(1_000_000),
         line: super::listeners::json_admin_line(e),
+        realm: e.realm_name.clone(),
     }
 }
 
@@ -117,16 +127,30 @@ pub fn body(entries: &[Entry]) -> Value {
 }
 
 /// The writer's end: hands lines over without waiting.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LokiSender {
     job: String,
     tx: mpsc::Sender<Entry>,
     stats: Arc<LokiStats>,
+    /// Whether a realm (by name) names `loki` in `eventsListeners`.
+    listens: Arc<dyn Fn(&str) -> bool + Send + Sync>,
+}
+
+impl std::fmt::Debug for LokiSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LokiSender")
+            .field("job", &self.job)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LokiSender {
-    /// Offers a line; a full buffer drops it (counted).
+    /// Offers a line: one of a realm that does not name `loki` is skipped (the writer sees
+    /// events queued for its other listeners too); a full buffer drops it (counted).
     pub fn offer(&self, entry: Entry) {
+        if !(self.listens)(&entry.realm) {
+            return;
+        }
         if self.tx.try_send(entry).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -138,8 +162,13 @@ impl LokiSender {
     }
 }
 
-/// Starts the sender task; returns the writer's end and the counters.
-pub fn spawn(config: LokiConfig, client: reqwest::Client) -> (LokiSender, Arc<LokiStats>) {
+/// Starts the sender task for the realms of `realms` that name `loki`; returns the writer's
+/// end and the counters.
+pub fn spawn(
+    config: LokiConfig,
+    client: reqwest::Client,
+    realms: Arc<RealmCache>,
+) -> (LokiSender, Arc<LokiStats>) {
     let (tx, rx) = mpsc::channel(config.buffer.max(1));
     let stats = Arc::new(LokiStats::default());
     tokio::spawn(run(config.url, client, rx, stats.clone()));
@@ -148,6 +177,11 @@ pub fn spawn(config: LokiConfig, client: reqwest::Client) -> (LokiSender, Arc<Lo
             job: config.job,
             tx,
             stats: stats.clone(),
+            listens: Arc::new(move |realm| {
+                realms
+                    .get(realm)
+                    .is_some_and(|s| s.settings.events.listens(LOKI_LISTENER))
+            }),
         },
         stats,
     )
@@ -265,10 +299,17 @@ mod tests {
             job: "keycloak".into(),
             tx,
             stats: stats.clone(),
+            listens: Arc::new(|realm| realm == "myapp"),
         };
         let e = user_entry("keycloak", &event("LOGIN", None, None));
         s.offer(e.clone());
-        s.offer(e);
+        s.offer(e.clone());
+        assert_eq!(stats.dropped.load(Ordering::Relaxed), 1);
+        // A realm that does not name `loki` is skipped, not counted as a drop.
+        s.offer(Entry {
+            realm: "other".into(),
+            ..e
+        });
         assert_eq!(stats.dropped.load(Ordering::Relaxed), 1);
     }
 }

@@ -8,7 +8,13 @@
 //!
 //! Nothing here waits or fails a request: an event goes into a bounded queue
 //! ([`Events::submit`]) drained by one background task ([`writer`]) that runs the listeners
-//! (`jboss-logging`, the JSON-lines output) and stores the events the realm keeps in batches.
+//! (`jboss-logging`, the JSON-lines output, Loki) and stores the events the realm keeps in
+//! batches.
+//!
+//! Listeners follow Keycloak's split: a listener is set up for the whole server (its options),
+//! and a realm turns it on by naming its id in `eventsListeners` (`jboss-logging`, and `loki`
+//! when `--events-loki-url` is set; [`Events::realm_listeners`]). The JSON-lines output is a
+//! server-wide ("global") listener: it sees every realm's events and a realm may not name it.
 //! A full queue drops the event, counts it (`portcullis_events_dropped_total` on `/metrics`)
 //! and warns.
 //!
@@ -43,12 +49,8 @@ pub use types::errors;
 
 pub use crate::model::JBOSS_LOGGING;
 
-/// Listeners a realm may name in `eventsListeners`.
+/// Listeners a realm may name in `eventsListeners` whatever the server's options.
 pub const REALM_LISTENERS: &[&str] = &[JBOSS_LOGGING];
-
-/// Listeners configured for the whole server, which a realm may not name (Keycloak's "global"
-/// listeners).
-pub const GLOBAL_LISTENERS: &[&str] = &[listeners::JSON_LISTENER, loki::LOKI_LISTENER];
 
 /// Longest detail value kept; longer ones are cut (Keycloak cuts stored details too).
 pub const MAX_DETAIL_CHARS: usize = 2048;
@@ -153,8 +155,8 @@ pub enum Envelope {
 pub struct Events {
     tx: mpsc::Sender<Envelope>,
     dropped: AtomicU64,
-    /// Whether the JSON-lines listener is on (events are queued even for a realm that stores
-    /// nothing and logs nothing).
+    /// Whether the JSON-lines listener is on (server-wide: events are queued even for a realm
+    /// that stores nothing and logs nothing).
     json: bool,
     /// `jboss-logging` levels of successes and failures.
     levels: (listeners::Level, listeners::Level),
@@ -253,6 +255,33 @@ impl Events {
     pub fn json(&self) -> bool {
         self.json
     }
+
+    /// The listener ids a realm may name in `eventsListeners` on this server (Keycloak's
+    /// listener provider factories that are not global): `jboss-logging`, and `loki` when
+    /// the Loki push listener is configured.
+    pub fn realm_listeners(&self) -> Vec<&'static str> {
+        let mut ids = REALM_LISTENERS.to_vec();
+        if self.loki.is_some() {
+            ids.push(loki::LOKI_LISTENER);
+        }
+        ids
+    }
+
+    /// The server-wide listeners on this server, which a realm may not name (Keycloak's
+    /// "global" listeners): the JSON-lines output when configured.
+    pub fn global_listeners(&self) -> Vec<&'static str> {
+        if self.json {
+            vec![listeners::JSON_LISTENER]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Whether the events of a realm with `settings` go to the Loki push listener: it is
+    /// configured and the realm names it.
+    pub fn to_loki(&self, settings: &EventSettings) -> bool {
+        self.loki.is_some() && settings.listens(loki::LOKI_LISTENER)
+    }
 }
 
 fn cut(mut v: String) -> String {
@@ -271,6 +300,7 @@ pub struct UserEvent {
     settings_store_ok: bool,
     settings_store_err: bool,
     jboss: bool,
+    loki: bool,
     client_id: Option<String>,
     user_id: Option<String>,
     session_id: Option<String>,
@@ -289,6 +319,7 @@ impl UserEvent {
             settings_store_ok: stores(s, kind),
             settings_store_err: stores(s, &format!("{kind}_ERROR")),
             jboss: s.jboss_logging(),
+            loki: s.listens(loki::LOKI_LISTENER),
             client_id: None,
             user_id: None,
             session_id: None,
@@ -397,6 +428,7 @@ impl UserEvent {
     fn wanted(&self, state: &AppState, error: bool) -> bool {
         (self.jboss && state.events.logs(error))
             || state.events.json()
+            || (self.loki && state.events.loki().is_some())
             || (state.events.audit() && audit::audited_base(self.kind, error))
             || if error {
                 self.settings_store_err

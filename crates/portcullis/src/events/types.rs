@@ -165,6 +165,8 @@ pub mod errors {
     pub const INVALID_CODE: &str = "invalid_code";
     /// An expired code.
     pub const EXPIRED_CODE: &str = "expired_code";
+    /// The device flow's user code is unknown, used or expired (`Errors.INVALID_OAUTH2_USER_CODE`).
+    pub const INVALID_OAUTH2_USER_CODE: &str = "invalid_oauth2_user_code";
     /// An invalid token.
     pub const INVALID_TOKEN: &str = "invalid_token";
     /// An invalid grant (PKCE, redirect URI mismatch).

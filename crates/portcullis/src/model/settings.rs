@@ -357,6 +357,11 @@ impl EventSettings {
 
     /// Whether the realm's events go to the `jboss-logging` listener.
     pub fn jboss_logging(&self) -> bool {
-        self.listeners.iter().any(|l| l == JBOSS_LOGGING)
+        self.listens(JBOSS_LOGGING)
+    }
+
+    /// Whether the realm names the listener `id` in `eventsListeners`.
+    pub fn listens(&self, id: &str) -> bool {
+        self.listeners.iter().any(|l| l == id)
     }
 }

@@ -216,7 +216,12 @@ pub async fn post(
         },
         None => None,
     };
+    // Keycloak's `DeviceEndpoint.verifyUserCode`: `OAUTH2_DEVICE_VERIFY_USER_CODE` for the
+    // code the user entered (its `reason` detail is set after the error is sent there, so it
+    // never shows; neither does it here).
+    let event = crate::events::UserEvent::new(&snap, "OAUTH2_DEVICE_VERIFY_USER_CODE");
     let Some(row) = found else {
+        event.error(&state, crate::events::errors::INVALID_OAUTH2_USER_CODE);
         if slot >= MAX_ATTEMPTS {
             let _ = state.store.delete_auth_session(&flow).await;
             return result_page(
@@ -249,6 +254,12 @@ pub async fn post(
     let Ok(stored) = crate::store::DeviceRequest::parse(&row.data) else {
         return crate::authn::pages::internal_error();
     };
+    // `processVerification`: the client and the scope asked for.
+    let mut event = event.client(row.client_id.clone());
+    if let Some(scope) = &stored.scope {
+        event.set_detail("scope", scope.clone());
+    }
+    event.success(&state);
     let pending = PendingLogin {
         request: AuthRequest {
             client_id: Some(row.client_id.clone()),

@@ -677,17 +677,24 @@ async fn events_config_round_trips_and_bad_input_gets_keycloaks_answers() {
     .await;
     assert_eq!(s, 400);
     assert_eq!(b["error"], "Unknown event listener");
-    let (s, b) = put_config(
-        &server,
-        &admin,
-        "cfg",
-        json!({"eventsListeners": ["json-lines"]}),
-    )
-    .await;
-    assert_eq!(s, 400);
+    // Listeners this server does not run are unknown (no `--events-loki-url`, no JSON-lines
+    // output here), as Keycloak answers for a provider id without a factory; the server
+    // information lists only the one it runs.
+    for l in ["loki", "json-lines"] {
+        let (s, b) = put_config(
+            &server,
+            &admin,
+            "cfg",
+            json!({"eventsEnabled": true, "eventsListeners": ["jboss-logging", l]}),
+        )
+        .await;
+        assert_eq!(s, 400, "{l}");
+        assert_eq!(b["error"], "Unknown event listener", "{l}");
+    }
+    let (_, info, _) = call(&server, "GET", "/admin/serverinfo", Some(&admin), None).await;
     assert_eq!(
-        b["error"],
-        "Global event listeners not allowed in realm specific configuration"
+        info["providers"]["eventsListener"]["providers"],
+        json!({"jboss-logging": {"order": 0}})
     );
     let (s, _) = put_config(&server, &admin, "cfg", json!({"eventsEnabled": {"x": 1}})).await;
     assert_eq!(s, 400);
@@ -1157,11 +1164,20 @@ async fn counter(server: &TestServer, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("{name} not on /metrics")) as u64
 }
 
+/// A realm that names `loki` in `eventsListeners` (Keycloak's way of turning a listener on).
+fn loki_realm(name: &str) -> Value {
+    let mut r = ev_realm(name, false);
+    r["eventsListeners"] = json!(["jboss-logging", "loki"]);
+    r
+}
+
 #[tokio::test]
 async fn the_loki_listener_pushes_labelled_lines_and_never_holds_a_login() {
     let (loki, got) = loki_receiver().await;
     let data = Data::new(Backend::Sqlite).await.unwrap();
-    write_realms(&data, &[ev_realm("lk", false)]);
+    // `lk` names `loki`, `quiet` does not: only `lk`'s events reach Loki.
+    write_realms(&data, &[loki_realm("lk"), ev_realm("quiet", false)]);
+    let json_out = data.dir.path().join("events.jsonl");
     let server = TestServer::start(
         &data,
         "start-dev",
@@ -1169,6 +1185,8 @@ async fn the_loki_listener_pushes_labelled_lines_and_never_holds_a_login() {
             "--import-realm",
             "--events-loki-url",
             &loki,
+            "--events-json-output",
+            json_out.to_str().unwrap(),
             "--metrics-enabled=true",
             "--http-management-port",
             "0",
@@ -1176,21 +1194,25 @@ async fn the_loki_listener_pushes_labelled_lines_and_never_holds_a_login() {
         &[],
     )
     .unwrap();
-    assert_eq!(password_grant(&server, "lk", "alice", "nope").await.0, 401);
-    assert_eq!(
-        password_grant(&server, "lk", "alice", "alice-pw").await.0,
-        200
-    );
+    for realm in ["quiet", "lk"] {
+        assert_eq!(password_grant(&server, realm, "alice", "nope").await.0, 401);
+        assert_eq!(
+            password_grant(&server, realm, "alice", "alice-pw").await.0,
+            200
+        );
+    }
     let admin = admin_token(&server).await;
-    let (s, _, _) = call(
-        &server,
-        "PUT",
-        "/admin/realms/lk",
-        Some(&admin),
-        Some(json!({"displayName": "Loki"})),
-    )
-    .await;
-    assert_eq!(s, 204);
+    for realm in ["quiet", "lk"] {
+        let (s, _, _) = call(
+            &server,
+            "PUT",
+            &format!("/admin/realms/{realm}"),
+            Some(&admin),
+            Some(json!({"displayName": "Loki"})),
+        )
+        .await;
+        assert_eq!(s, 204);
+    }
     let mut lines = Vec::new();
     for _ in 0..200 {
         lines = pushed_lines(&got);
@@ -1234,15 +1256,70 @@ async fn the_loki_listener_pushes_labelled_lines_and_never_holds_a_login() {
         .find(|(l, _)| l["event_type"] == "ADMIN_UPDATE" && l["realm"] == "lk")
         .unwrap();
     assert_eq!(labels["resource_type"], "REALM");
+    // The realm that does not name `loki` pushed nothing, though the server-wide JSON-lines
+    // output saw its events (so they were queued and reached the writer).
+    assert!(
+        !lines.iter().any(|(l, _)| l["realm"] == "quiet"),
+        "{lines:?}"
+    );
+    let mut json_lines = String::new();
+    for _ in 0..100 {
+        json_lines = std::fs::read_to_string(&json_out).unwrap_or_default();
+        if json_lines.contains(r#""realm":"quiet""#) && json_lines.contains("ADMIN_UPDATE") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(json_lines.contains(r#""realm":"quiet""#), "{json_lines}");
     assert!(counter(&server, "portcullis_events_loki_sent_total").await >= 3);
     assert_eq!(
         counter(&server, "portcullis_events_loki_dropped_total").await,
         0
     );
 
-    // A realm may not name the server-wide listener.
-    let (s, body) = put_config(&server, &admin, "lk", json!({"eventsListeners": ["loki"]})).await;
+    // Here the server runs Loki and the JSON-lines output: both are listed as providers; a
+    // realm may turn `loki` on through the Admin API, never the global JSON-lines output.
+    let (_, info, _) = call(&server, "GET", "/admin/serverinfo", Some(&admin), None).await;
+    let providers = &info["providers"]["eventsListener"]["providers"];
+    for id in ["jboss-logging", "loki", "json-lines"] {
+        assert!(providers.get(id).is_some(), "{id}: {providers}");
+    }
+    let (s, body) = put_config(
+        &server,
+        &admin,
+        "quiet",
+        json!({"eventsListeners": ["json-lines"]}),
+    )
+    .await;
     assert_eq!(s, 400, "{body}");
+    assert_eq!(
+        body["error"],
+        "Global event listeners not allowed in realm specific configuration"
+    );
+    let (s, body) = put_config(
+        &server,
+        &admin,
+        "quiet",
+        json!({"eventsListeners": ["loki"]}),
+    )
+    .await;
+    assert_eq!(s, 204, "{body}");
+    assert_eq!(
+        password_grant(&server, "quiet", "alice", "alice-pw")
+            .await
+            .0,
+        200
+    );
+    for _ in 0..200 {
+        if pushed_lines(&got)
+            .iter()
+            .any(|(l, _)| l["realm"] == "quiet" && l["event_type"] == "LOGIN")
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the realm that turned `loki` on pushed nothing");
 }
 
 #[tokio::test]
@@ -1253,7 +1330,7 @@ async fn logins_go_on_while_loki_is_down_and_the_counters_show_it() {
         format!("http://{}", l.local_addr().unwrap())
     };
     let data = Data::new(Backend::Sqlite).await.unwrap();
-    write_realms(&data, &[ev_realm("lkd", false)]);
+    write_realms(&data, &[loki_realm("lkd")]);
     let server = TestServer::start(
         &data,
         "start-dev",
@@ -1296,4 +1373,268 @@ async fn logins_go_on_while_loki_is_down_and_the_counters_show_it() {
         counter(&server, "portcullis_events_loki_sent_total").await,
         0
     );
+}
+
+/// A realm where the credential flows and the brute-force detector have something to report:
+/// a user who must change the password, one who must set up OTP, and a lockout policy of one
+/// temporary lockout (after each failure, 1 s), then a permanent one.
+fn audited_flows_realm() -> Value {
+    json!({
+        "realm": "flows",
+        "eventsEnabled": true,
+        "bruteForceProtected": true,
+        "permanentLockout": true,
+        "maxTemporaryLockouts": 1,
+        "failureFactor": 1,
+        "waitIncrementSeconds": 1,
+        "clients": [
+            {"clientId": "web", "secret": "web-secret", "directAccessGrantsEnabled": true,
+             "redirectUris": [REDIRECT]},
+            {"clientId": "tv", "publicClient": true, "standardFlowEnabled": false,
+             "attributes": {"oauth2.device.authorization.grant.enabled": "true"}}
+        ],
+        "users": [
+            {"username": "pat", "enabled": true, "requiredActions": ["UPDATE_PASSWORD"],
+             "credentials": [{"type": "password", "value": "pat-pw"}]},
+            {"username": "tom", "enabled": true, "requiredActions": ["CONFIGURE_TOTP"],
+             "credentials": [{"type": "password", "value": "tom-pw"}]},
+            {"username": "max", "enabled": true,
+             "credentials": [{"type": "password", "value": "max-pw"}]}
+        ]
+    })
+}
+
+/// Each event type a flow reports as Keycloak's code does, read back through
+/// `GET /admin/realms/{r}/events?type=...`: the device flow's `OAUTH2_DEVICE_VERIFY_USER_CODE`
+/// (and its `_ERROR` twin), the required actions' `UPDATE_PASSWORD` (with
+/// `UPDATE_CREDENTIAL`, and both `_ERROR` twins for a mismatched confirmation), `UPDATE_TOTP`
+/// beside `UPDATE_CREDENTIAL`, and the brute-force detector's
+/// `USER_DISABLED_BY_TEMPORARY_LOCKOUT` and `USER_DISABLED_BY_PERMANENT_LOCKOUT`.
+#[tokio::test]
+async fn credential_and_lockout_flows_record_keycloaks_events() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[audited_flows_realm()]).await;
+    let admin = admin_token(&server).await;
+    let auth = server.url(
+        "/realms/flows/protocol/openid-connect/auth?client_id=web&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&response_type=code&scope=openid&state=s",
+    );
+
+    // UPDATE_PASSWORD at login: a mismatched confirmation, then a new password.
+    let b = browser();
+    let (status, page, _) = login(&b, &server, &auth, "pat", "pat-pw").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("password-new"), "{page}");
+    let r = post_page(
+        &b,
+        &server,
+        &page,
+        &[("password-new", "new-pw-1"), ("password-confirm", "other")],
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let r = post_page(
+        &b,
+        &server,
+        &r.1,
+        &[
+            ("password-new", "new-pw-1"),
+            ("password-confirm", "new-pw-1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.0, 302, "{}", r.1);
+
+    // CONFIGURE_TOTP at login.
+    let b = browser();
+    let (status, page, _) = login(&b, &server, &auth, "tom", "tom-pw").await;
+    assert_eq!(status, 200, "{page}");
+    let shown = page
+        .split("id=\"kc-totp-secret-key\"")
+        .nth(1)
+        .and_then(|s| s.split('>').nth(1))
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .trim()
+        .to_string();
+    let secret = portcullis::users::otp::base32_decode(&shown).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code =
+        portcullis::users::otp::totp(portcullis::users::otp::Algorithm::Sha1, &secret, now, 30, 6);
+    let r = post_page(
+        &b,
+        &server,
+        &page,
+        &[("totp", &code), ("userLabel", "Phone")],
+    )
+    .await;
+    assert_eq!(r.0, 302, "{}", r.1);
+
+    // Brute force: the first failure locks for a second (a temporary lockout); the next one,
+    // after the wait, is past `maxTemporaryLockouts` and disables the user.
+    let grant = |pw: &'static str| {
+        let url = token_url(&server, "flows");
+        async move {
+            post_form(
+                &url,
+                Some(("web", "web-secret")),
+                &[
+                    ("grant_type", "password"),
+                    ("username", "max"),
+                    ("password", pw),
+                ],
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(grant("wrong").await, 401);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(grant("wrong").await, 401);
+
+    // The device flow's user code: a wrong one, then the right one.
+    let (status, d, _) = post_form(
+        &server.url("/realms/flows/protocol/openid-connect/auth/device"),
+        None,
+        &[("client_id", "tv"), ("scope", "openid profile")],
+    )
+    .await;
+    assert_eq!(status, 200, "{d}");
+    let b = browser();
+    let (status, page) = get_page(&b, &server.url("/realms/flows/device")).await;
+    assert_eq!(status, 200, "{page}");
+    let r = post_page(&b, &server, &page, &[("device_user_code", "ZZZZ-ZZZZ")]).await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let r = post_page(
+        &b,
+        &server,
+        &r.1,
+        &[("device_user_code", d["user_code"].as_str().unwrap())],
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let verified = events_at_least(
+        &server,
+        &admin,
+        "/admin/realms/flows/events",
+        "?type=OAUTH2_DEVICE_VERIFY_USER_CODE",
+        1,
+    )
+    .await;
+    assert_eq!(verified[0]["clientId"], "tv");
+    assert!(
+        verified[0]["details"]["scope"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("profile"),
+        "{verified:?}"
+    );
+    let refused = events_at_least(
+        &server,
+        &admin,
+        "/admin/realms/flows/events",
+        "?type=OAUTH2_DEVICE_VERIFY_USER_CODE_ERROR",
+        1,
+    )
+    .await;
+    assert_eq!(refused[0]["error"], "invalid_oauth2_user_code");
+
+    let pat = user_id(&server, &admin, "flows", "pat").await;
+    let tom = user_id(&server, &admin, "flows", "tom").await;
+    let max = user_id(&server, &admin, "flows", "max").await;
+    let events = "/admin/realms/flows/events";
+    // (type, user, error, details that must be there)
+    let expected: Vec<(&str, &str, Option<&str>, Value)> = vec![
+        (
+            "UPDATE_PASSWORD",
+            &pat,
+            None,
+            json!({"credential_type": "password", "username": "pat"}),
+        ),
+        (
+            "UPDATE_PASSWORD_ERROR",
+            &pat,
+            Some("password_confirm_error"),
+            json!({"credential_type": "password"}),
+        ),
+        (
+            "UPDATE_CREDENTIAL",
+            &pat,
+            None,
+            json!({"credential_type": "password"}),
+        ),
+        (
+            "UPDATE_CREDENTIAL_ERROR",
+            &pat,
+            Some("password_confirm_error"),
+            json!({"credential_type": "password"}),
+        ),
+        (
+            "UPDATE_TOTP",
+            &tom,
+            None,
+            json!({"credential_type": "otp", "username": "tom"}),
+        ),
+        (
+            "UPDATE_CREDENTIAL",
+            &tom,
+            None,
+            json!({"credential_type": "otp"}),
+        ),
+        (
+            "USER_DISABLED_BY_TEMPORARY_LOCKOUT",
+            &max,
+            None,
+            json!({"reason": "brute_force_attack detected", "num_failures": "1"}),
+        ),
+        (
+            "USER_DISABLED_BY_PERMANENT_LOCKOUT",
+            &max,
+            None,
+            json!({"reason": "brute_force_attack detected", "num_failures": "2"}),
+        ),
+    ];
+    for (kind, user, error, details) in expected {
+        let list = events_at_least(
+            &server,
+            &admin,
+            events,
+            &format!("?type={kind}&user={user}"),
+            1,
+        )
+        .await;
+        assert_eq!(list.len(), 1, "{kind}: {list:?}");
+        let e = &list[0];
+        assert_eq!(e["type"], kind);
+        assert_eq!(e["userId"], *user, "{kind}");
+        match error {
+            Some(err) => assert_eq!(e["error"], err, "{kind}"),
+            None => assert!(e.get("error").is_none(), "{kind}: {e}"),
+        }
+        for (k, v) in details.as_object().unwrap() {
+            assert_eq!(&e["details"][k], v, "{kind}.{k}: {e}");
+        }
+        if kind == "USER_DISABLED_BY_TEMPORARY_LOCKOUT" {
+            let nb = e["details"]["not_before"].as_str().unwrap_or_default();
+            assert!(
+                nb.len() >= 16 && nb.as_bytes()[10] == b'T',
+                "LocalDateTime: {nb}"
+            );
+        }
+        if kind.starts_with("USER_DISABLED") {
+            assert!(e.get("clientId").is_none(), "no client: {e}");
+        }
+    }
+    // The permanently locked user is disabled.
+    let (_, u, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/flows/users/{max}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(u["enabled"], false);
 }

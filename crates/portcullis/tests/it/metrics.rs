@@ -280,6 +280,7 @@ async fn metrics_carry_keycloaks_names_and_bounded_labels() {
     assert_eq!(waits.kind, PrometheusType::Histogram);
     assert!(waits.value >= 1.0, "the logins wrote");
     assert_eq!(waits.buckets.last().map(|b| b.1), Some(waits.value));
+    store_latency_is_there(&text, &all);
     // Bounded labels: no user, no raw path.
     for s in &all {
         for (k, v) in &s.labels {
@@ -289,6 +290,37 @@ async fn metrics_carry_keycloaks_names_and_bounded_labels() {
                 s.family
             );
         }
+    }
+}
+
+/// The store's latency histogram (`portcullis_store_query_seconds{operation}`) after the token
+/// requests: one series per store method called, labelled with the method's name only, each a
+/// well-formed histogram.
+fn store_latency_is_there(text: &str, all: &[Series]) {
+    let store: Vec<&Series> = all
+        .iter()
+        .filter(|s| s.family == "portcullis_store_query_seconds")
+        .collect();
+    let ops: Vec<&str> = store
+        .iter()
+        .map(|s| s.labels.get("operation").map(String::as_str).unwrap_or(""))
+        .collect();
+    assert!(ops.len() >= 3, "store operations timed: {ops:?}\n{text}");
+    for s in &store {
+        assert_eq!(s.kind, PrometheusType::Histogram);
+        assert_eq!(s.labels.len(), 1, "only `operation`: {:?}", s.labels);
+        let op = &s.labels["operation"];
+        assert!(
+            !op.is_empty() && op.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "a store method's name: {op}"
+        );
+        assert!(s.value >= 1.0, "{op}");
+        assert_eq!(s.buckets.last().map(|b| b.1), Some(s.value), "{op}");
+        assert!(s.buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{op}");
+    }
+    // The password grant looked the user up and stored a session.
+    for op in ["user_by_username", "create_session"] {
+        assert!(ops.contains(&op), "{op} timed: {ops:?}");
     }
 }
 
@@ -382,6 +414,7 @@ async fn metrics_on_postgresql() {
     assert!(!all
         .iter()
         .any(|s| s.family == "portcullis_store_write_wait_seconds"));
+    store_latency_is_there(&text, &all);
     drop(server);
     data.cleanup().await;
 }

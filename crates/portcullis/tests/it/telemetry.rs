@@ -1,6 +1,8 @@
-//! OpenTelemetry traces over OTLP (`--tracing-enabled`): a collector stand-in (an axum server
-//! taking `POST /v1/traces` with protobuf bodies, decoded with `opentelemetry-proto`) receives
-//! the token request's span in the caller's trace (W3C `traceparent`) with its child spans.
+//! OpenTelemetry traces over OTLP (`--tracing-enabled`): a collector stand-in receives the token
+//! request's span in the caller's trace (W3C `traceparent`) with its child spans, over both
+//! protocols: HTTP/protobuf (an axum server taking `POST /v1/traces`, bodies decoded with
+//! `opentelemetry-proto`) and gRPC (Keycloak's default protocol: a tonic server running
+//! `opentelemetry-proto`'s generated `TraceService`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,7 +10,12 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::json;
@@ -17,11 +24,8 @@ use crate::support::*;
 
 type Received = Arc<Mutex<Vec<(Option<String>, Span)>>>;
 
-/// Keeps every span of every export (with the `service.name` of its resource).
-async fn export(State(got): State<Received>, body: Bytes) -> StatusCode {
-    let Ok(req) = ExportTraceServiceRequest::decode(body) else {
-        return StatusCode::BAD_REQUEST;
-    };
+/// Keeps every span of an export (with the `service.name` of its resource).
+fn keep(got: &Received, req: ExportTraceServiceRequest) {
     let mut got = got.lock().unwrap();
     for rs in req.resource_spans {
         let service = rs.resource.as_ref().and_then(|r| {
@@ -37,7 +41,48 @@ async fn export(State(got): State<Received>, body: Bytes) -> StatusCode {
             }
         }
     }
+}
+
+/// `POST /v1/traces` of the HTTP/protobuf collector.
+async fn export(State(got): State<Received>, body: Bytes) -> StatusCode {
+    let Ok(req) = ExportTraceServiceRequest::decode(body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    keep(&got, req);
     StatusCode::OK
+}
+
+/// The gRPC collector's `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+struct GrpcCollector(Received);
+
+#[tonic::async_trait]
+impl TraceService for GrpcCollector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        keep(&self.0, request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// An OTLP/gRPC collector on an ephemeral port (HTTP/2 without TLS, as `http://` endpoints
+/// are exported to).
+async fn grpc_collector() -> (String, Received) {
+    let got: Received = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = TraceServiceServer::new(GrpcCollector(got.clone()));
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+            .unwrap()
+    });
+    (format!("http://{addr}"), got)
 }
 
 async fn collector() -> (String, Received) {
@@ -58,6 +103,19 @@ fn hex(b: &[u8]) -> String {
 #[tokio::test]
 async fn a_token_request_is_traced_in_the_callers_trace_with_child_spans() {
     let (endpoint, got) = collector().await;
+    traced_token_request("http/protobuf", &endpoint, &got).await;
+}
+
+#[tokio::test]
+async fn traces_reach_an_otlp_grpc_collector() {
+    let (endpoint, got) = grpc_collector().await;
+    traced_token_request("grpc", &endpoint, &got).await;
+}
+
+/// Starts a server exporting to `endpoint` over `protocol`, sends a token request in a caller's
+/// trace and one outside any, and checks what the collector got: the request span in the
+/// caller's trace, its store and signing children, nothing of the unsampled request.
+async fn traced_token_request(protocol: &str, endpoint: &str, got: &Received) {
     let data = Data::new(Backend::Sqlite).await.unwrap();
     write_realms(
         &data,
@@ -75,9 +133,9 @@ async fn a_token_request_is_traced_in_the_callers_trace_with_child_spans() {
             "--tracing-enabled",
             "true",
             "--tracing-protocol",
-            "http/protobuf",
+            protocol,
             "--tracing-endpoint",
-            &endpoint,
+            endpoint,
             // The caller's sampled flag decides, whatever the ratio.
             "--tracing-sampler-ratio",
             "0",
@@ -172,6 +230,25 @@ async fn a_token_request_is_traced_in_the_callers_trace_with_child_spans() {
             .any(|s| s.parent_span_id == request.span_id && s.name != "request"),
         "a direct child of the request span: {:?}",
         in_trace.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+    // A store span (its module is the store's: `code.module.name` `portcullis::store::...`).
+    let store = in_trace
+        .iter()
+        .find(|s| {
+            s.attributes.iter().any(|a| {
+                a.key == "code.module.name"
+                    && format!("{:?}", a.value).contains("portcullis::store")
+            })
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no store span in the trace: {:?}",
+                in_trace.iter().map(|s| &s.name).collect::<Vec<_>>()
+            )
+        });
+    assert!(
+        ids.contains(&&store.parent_span_id),
+        "the store span has a parent in the trace"
     );
     let names: Vec<&str> = in_trace.iter().map(|s| s.name.as_str()).collect();
     assert!(

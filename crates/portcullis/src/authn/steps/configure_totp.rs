@@ -204,14 +204,17 @@ pub async fn post(
         return Posted::End(r);
     }
     pending.totp_secret = None;
-    let mut e = crate::events::UserEvent::new(a.snap, "UPDATE_CREDENTIAL")
-        .user(row.id.clone())
-        .detail("credential_type", "otp")
-        .detail("username", user.username.clone().unwrap_or_default());
-    if let Some(c) = &pending.request.client_id {
-        e.set_client(c.clone());
+    // Keycloak 26's `UpdateTotp`: `UPDATE_CREDENTIAL` and the deprecated `UPDATE_TOTP`.
+    for kind in ["UPDATE_CREDENTIAL", "UPDATE_TOTP"] {
+        let mut e = crate::events::UserEvent::new(a.snap, kind)
+            .user(row.id.clone())
+            .detail("credential_type", "otp")
+            .detail("username", user.username.clone().unwrap_or_default());
+        if let Some(c) = &pending.request.client_id {
+            e.set_client(c.clone());
+        }
+        e.success(a.state);
     }
-    e.success(a.state);
     Posted::Done
 }
 

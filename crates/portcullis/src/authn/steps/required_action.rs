@@ -394,7 +394,7 @@ pub async fn post(
         return proceed(a, Some(code), pending, &user_id).await;
     }
     let outcome = match alias.as_str() {
-        "UPDATE_PASSWORD" => update_password(a, &row, f).await,
+        "UPDATE_PASSWORD" => update_password(a, &pending, &row, &user, f).await,
         "CONFIGURE_TOTP" => configure_totp::post(a, &mut pending, &row, &user, f).await,
         "TERMS_AND_CONDITIONS" => profile_actions::terms_post(a, &pending, &row, f).await,
         "UPDATE_PROFILE" => profile_actions::profile_post(a, &row, &user, f, code).await,
@@ -469,12 +469,43 @@ pub(crate) async fn save(
 
 /// `UPDATE_PASSWORD`: `password-new` and `password-confirm`, checked against the realm's
 /// password policy; the new Argon2id hash replaces the old credential.
-async fn update_password(a: &Actions<'_>, row: &UserRow, f: Fields<'_>) -> Posted {
+///
+/// Events as Keycloak 26's `UpdatePassword.processAction`: `UPDATE_CREDENTIAL` (detail
+/// `credential_type` `password`) and the deprecated `UPDATE_PASSWORD`, or both `_ERROR` twins
+/// with `password_missing`, `password_confirm_error` or `password_rejected` (and `reason`).
+async fn update_password(
+    a: &Actions<'_>,
+    pending: &PendingLogin,
+    row: &UserRow,
+    current: &crate::representation::UserRepresentation,
+    f: Fields<'_>,
+) -> Posted {
+    let event = |kind: &'static str| {
+        let mut e = crate::events::UserEvent::new(a.snap, kind)
+            .user(row.id.clone())
+            .detail("credential_type", "password")
+            .detail("username", current.username.clone().unwrap_or_default());
+        if let Some(c) = &pending.request.client_id {
+            e.set_client(c.clone());
+        }
+        e
+    };
+    let refused = |error: &str, reason: Option<&str>| {
+        for kind in ["UPDATE_CREDENTIAL", "UPDATE_PASSWORD"] {
+            let mut e = event(kind);
+            if let Some(r) = reason {
+                e.set_detail("reason", r);
+            }
+            e.error(a.state, error);
+        }
+    };
     let new = f("password-new").unwrap_or_default();
     if new.is_empty() {
+        refused("password_missing", None);
         return Posted::Again("Please specify password.".into());
     }
     if f("password-confirm") != Some(new) {
+        refused("password_confirm_error", None);
         return Posted::Again("Passwords don't match.".into());
     }
     let Ok(mut user) = parse_user(row) else {
@@ -490,11 +521,18 @@ async fn update_password(a: &Actions<'_>, row: &UserRow, f: Fields<'_>) -> Poste
     };
     match crate::policy::password::replace_password(&mut user, new, &rules, now() * 1000).await {
         Ok(()) => {}
-        Err(Refused::Policy(msg)) => return Posted::Again(msg),
+        Err(Refused::Policy(msg)) => {
+            refused("password_rejected", Some(&msg));
+            return Posted::Again(msg);
+        }
         Err(Refused::Internal) => return Posted::End(internal_error()),
     }
     match save(a, row, &user).await {
-        Ok(()) => Posted::Done,
+        Ok(()) => {
+            event("UPDATE_CREDENTIAL").success(a.state);
+            event("UPDATE_PASSWORD").success(a.state);
+            Posted::Done
+        }
         Err(r) => Posted::End(r),
     }
 }
