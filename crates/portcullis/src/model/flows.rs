@@ -70,6 +70,10 @@ pub enum Provider {
     CondUserRole,
     /// `conditional-credential`.
     CondCredential,
+    /// `webauthn-authenticator`: WebAuthn as a second factor.
+    WebAuthn,
+    /// `webauthn-authenticator-passwordless`: a passkey (the user may be unknown before).
+    WebAuthnPasswordless,
     /// `direct-grant-validate-username`.
     DirectUsername,
     /// `direct-grant-validate-password`.
@@ -85,8 +89,6 @@ pub enum Provider {
 /// Known provider ids that the engine does not run (Keycloak's built-ins).
 const NOT_RUN: &[&str] = &[
     "auth-conditional-otp-form",
-    "webauthn-authenticator",
-    "webauthn-authenticator-passwordless",
     "auth-recovery-authn-code-form",
     "conditional-level-of-authentication",
     "reset-credentials-choose-user",
@@ -130,6 +132,8 @@ impl Provider {
             "auth-username-form" => Provider::UsernameForm,
             "auth-password-form" => Provider::PasswordForm,
             "auth-otp-form" => Provider::OtpForm,
+            "webauthn-authenticator" => Provider::WebAuthn,
+            "webauthn-authenticator-passwordless" => Provider::WebAuthnPasswordless,
             "deny-access-authenticator" => Provider::DenyAccess,
             "allow-access-authenticator" => Provider::AllowAccess,
             "organization" => Provider::Organization,
@@ -155,7 +159,7 @@ impl Provider {
     /// `REQUIRED` execution of it that the user has no credential for runs anyway and adds its
     /// required action (`CONFIGURE_TOTP` for the OTP form).
     pub fn user_setup_allowed(self) -> bool {
-        self == Provider::OtpForm
+        matches!(self, Provider::OtpForm | Provider::WebAuthn)
     }
 
     /// Needs a user identified by an earlier step (`Authenticator.requiresUser`).
@@ -164,6 +168,7 @@ impl Provider {
             self,
             Provider::PasswordForm
                 | Provider::OtpForm
+                | Provider::WebAuthn
                 | Provider::DirectPassword
                 | Provider::DirectOtp
                 | Provider::CondUserConfigured
@@ -177,10 +182,8 @@ impl Provider {
         match self {
             Provider::PasswordForm | Provider::DirectPassword => Some("password"),
             Provider::OtpForm | Provider::DirectOtp => Some("otp"),
-            Provider::NotRun("webauthn-authenticator") => Some("webauthn"),
-            Provider::NotRun("webauthn-authenticator-passwordless") => {
-                Some("webauthn-passwordless")
-            }
+            Provider::WebAuthn => Some("webauthn"),
+            Provider::WebAuthnPasswordless => Some("webauthn-passwordless"),
             Provider::NotRun("auth-recovery-authn-code-form") => Some("recovery-authn-codes"),
             _ => None,
         }

@@ -55,3 +55,4 @@ mod token;
 mod uma;
 mod user_profile;
 mod walkthroughs;
+mod webauthn;
