@@ -237,6 +237,43 @@ async fn webauthn_second_factor_registers_then_logs_in() {
     // Keycloak's counter rule: a stored counter above 0 becomes stored + 1.
     let creds = credentials(&server, &token, &alice, "webauthn").await;
     assert_eq!(data(&creds[0])["counter"], 2);
+
+    // Exported in Keycloak's shape, imported into another server, the key still logs in.
+    drop(server);
+    let exported = data_dir.export("wa");
+    let user = exported["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "alice")
+        .unwrap()
+        .clone();
+    let cred = user["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "webauthn")
+        .unwrap()
+        .clone();
+    assert_eq!(data(&cred)["counter"], 2);
+    let Some(other_dir) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut moved = realm();
+    moved["users"] = json!([user]);
+    let server = start_with(&other_dir, &[moved]).await;
+    let b = browser();
+    let page = after_password(&b, &server, "spa", "alice").await;
+    let options = page_options(&page);
+    let r = post_page(
+        &b,
+        &server,
+        &page,
+        &pairs(&soft.get(0, &options, &origin(&server))),
+    )
+    .await;
+    assert!(redirected_with_code(&r), "{r:?}");
+    other_dir.cleanup().await;
     data_dir.cleanup().await;
 }
 

@@ -162,16 +162,11 @@ pub(crate) async fn page(
         "VERIFY_EMAIL" => {
             profile_actions::verify_email_page(a, &action, code, pending, row, user, error).await?
         }
-        "webauthn-register" | "webauthn-register-passwordless" => webauthn::register_page(
-            a,
-            &action,
-            code,
-            pending,
-            row,
-            user,
-            alias.ends_with("passwordless"),
-            error,
-        )?,
+        "webauthn-register" | "webauthn-register-passwordless" => {
+            let passwordless = alias.ends_with("passwordless");
+            webauthn::register_page(a, code, pending, row, user, passwordless, error)
+                .ok_or_else(internal_error)?
+        }
         _ => return Err(internal_error()),
     })
 }

@@ -357,31 +357,28 @@ pub fn render_auth(snap: &RealmSnapshot, action: &str, code: &str, p: &AuthPage)
 // ---------------------------------------------------------------------------------------
 
 /// The registration page: new options (the state kept in `pending`).
+/// `None` when the options cannot be made (an internal error).
 pub fn register_page(
     a: &Actions<'_>,
-    action: &str,
     code: &str,
     pending: &mut PendingLogin,
     row: &UserRow,
     user: &UserRepresentation,
     passwordless: bool,
     error: Option<&str>,
-) -> Result<String, Response> {
+) -> Option<String> {
+    let action = crate::http::paths::url("", crate::http::paths::REQUIRED_ACTION, &a.snap.name);
     let policy = Policy::of(&a.snap.rep, passwordless);
     let exclude: Vec<Vec<u8>> = wa::credentials(user, policy.credential_type)
         .filter_map(|(_, d)| d.id_bytes())
         .collect();
     let username = user.username.clone().unwrap_or_default();
     // `WebAuthnRegister`: the user handle is the user id's UTF-8 bytes.
-    let Some((options, state)) =
-        wa::registration_options(&policy, a.base, row.id.as_bytes(), &username, exclude)
-    else {
-        return Err(internal_error());
-    };
-    pending.webauthn_registration =
-        Some(serde_json::to_value(&state).map_err(|_| internal_error())?);
+    let (options, state) =
+        wa::registration_options(&policy, a.base, row.id.as_bytes(), &username, exclude)?;
+    pending.webauthn_registration = Some(serde_json::to_value(&state).ok()?);
     let title = realm_title(a.snap);
-    Ok(html_page(
+    Some(html_page(
         &format!("Passkey Registration - {title}"),
         &format!(
             "<h1>Passkey Registration</h1>{err}\
@@ -409,7 +406,7 @@ pub fn register_page(
              f.submit()}}).catch(function(e){{f.error.value=String(e);f.submit()}})}})}})();</script>",
             err = error_html(error),
             opts = script_json(&options),
-            a = escape(action),
+            a = escape(&action),
             s = escape(code),
             helpers = JS_HELPERS,
             cancel = super::configure_totp::cancel_button(pending, user, register_action(passwordless)),
