@@ -183,6 +183,18 @@ async fn webauthn_second_factor_registers_then_logs_in() {
         .map(|p| p["alg"].as_i64().unwrap())
         .collect();
     assert_eq!(algs, vec![-7, -257], "ES256, RS256");
+    // A registration from another origin is refused and stores nothing.
+    let fields = SoftAuthenticator::default().create(&options, "https://evil.example", "x");
+    let r = post_page(&b, &server, &page, &pairs(&fields)).await;
+    assert_eq!(r.0, 200, "{r:?}");
+    assert!(
+        r.1.contains("Passkey registration result is invalid."),
+        "{}",
+        r.1
+    );
+    assert!(credentials(&server, &token, &alice, "webauthn")
+        .await
+        .is_empty());
     drop(b);
 
     let mut soft = enrol_alice(&server).await;
@@ -439,5 +451,54 @@ async fn passkey_registers_and_logs_in_without_username() {
         payload(tokens["access_token"].as_str().unwrap())["sub"],
         carol.as_str()
     );
+    data_dir.cleanup().await;
+}
+
+#[tokio::test]
+async fn webauthn_failures_count_for_brute_force() {
+    let Some(data_dir) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut r = realm();
+    r["bruteForceProtected"] = json!(true);
+    r["failureFactor"] = json!(2);
+    r["waitIncrementSeconds"] = json!(600);
+    r["quickLoginCheckMilliSeconds"] = json!(0);
+    let server = start_with(&data_dir, &[r]).await;
+    let token = admin_token(&server).await;
+    let alice = user_id(&server, &token, "alice").await;
+    let mut soft = enrol_alice(&server).await;
+    let o = origin(&server);
+
+    let b = browser();
+    let mut page = after_password(&b, &server, "spa", "alice").await;
+    for _ in 0..2 {
+        let options = page_options(&page);
+        let r = post_page(
+            &b,
+            &server,
+            &page,
+            &pairs(&soft.get(0, &options, "https://evil.example")),
+        )
+        .await;
+        assert_eq!(r.0, 200);
+        assert!(r.1.contains(AUTH_INVALID), "{}", r.1);
+        page = r.1;
+    }
+    let (_, st, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/wa/attack-detection/brute-force/users/{alice}"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(st["numFailures"], 2, "{st}");
+    assert_eq!(st["disabled"], true, "{st}");
+    // Locked: the right assertion is refused with the same message.
+    let options = page_options(&page);
+    let r = post_page(&b, &server, &page, &pairs(&soft.get(0, &options, &o))).await;
+    assert_eq!(r.0, 200, "{r:?}");
+    assert!(r.1.contains(AUTH_INVALID), "{}", r.1);
     data_dir.cleanup().await;
 }
