@@ -19,6 +19,11 @@ if ! command -v curl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq curl jq
 fi
 
+# WebAuthn verification (webauthn-rs-core) links the system OpenSSL through openssl-sys.
+if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists openssl 2>/dev/null; then
+  apt-get update -qq && apt-get install -y -qq libssl-dev pkg-config
+fi
+
 # The e-mail tests deliver to a real SMTP server (aiosmtpd) in a venv under target/.
 bash scripts/smtp-sink-venv.sh
 

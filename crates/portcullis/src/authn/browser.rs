@@ -15,7 +15,7 @@ use crate::authn::pages::{error_page, escape, html, internal_error, login_page, 
 use crate::authn::reply::Reply;
 use crate::authn::steps::password::{self, Credentials, Refused};
 use crate::authn::steps::required_action::{self, Due};
-use crate::authn::steps::{otp, sso};
+use crate::authn::steps::{otp, sso, webauthn};
 use crate::authn::{flow, PendingLogin, Protocol};
 use crate::model::flows::{Authenticator, Provider};
 use crate::realm::snapshot::RealmSnapshot;
@@ -74,6 +74,8 @@ enum Page {
         selected: Option<String>,
         error: Option<&'static str>,
     },
+    /// WebAuthn (second factor or passkey): the options of `navigator.credentials.get`.
+    WebAuthn(webauthn::AuthPage),
 }
 
 /// What a step did.
@@ -215,6 +217,8 @@ async fn run(
                 | Provider::UsernameForm
                 | Provider::PasswordForm
                 | Provider::OtpForm
+                | Provider::WebAuthn
+                | Provider::WebAuthnPasswordless
         );
         let posted = if mine && asks { form.take() } else { None };
         match step(b, &mut pending, auth, posted).await {
@@ -290,6 +294,21 @@ async fn step(
         Provider::UsernameForm => username(b, pending, posted).await,
         Provider::PasswordForm => password(b, pending, posted).await,
         Provider::OtpForm => otp_form(b, pending, posted).await,
+        Provider::WebAuthn | Provider::WebAuthnPasswordless => {
+            let s = webauthn::Step {
+                state: b.state,
+                snap: b.snap,
+                base: b.base,
+                remote: b.remote,
+                passwordless: a.provider == Provider::WebAuthnPasswordless,
+            };
+            match webauthn::authenticate(&s, pending, posted).await {
+                webauthn::AuthOut::Success => Out::Success,
+                webauthn::AuthOut::SetupRequired(action) => Out::SetupRequired(action),
+                webauthn::AuthOut::Challenge(p) => Out::Challenge(Page::WebAuthn(p)),
+                webauthn::AuthOut::Answer(r) => Out::Answer(r),
+            }
+        }
         Provider::Spnego => Out::Answer(error_page(
             StatusCode::BAD_REQUEST,
             "Kerberos (auth-spnego) is not supported by this server. Disable it in the browser flow.",
@@ -560,6 +579,7 @@ async fn otp_form(b: &Browser<'_>, pending: &mut PendingLogin, posted: Option<Fi
 fn render(b: &Browser<'_>, code: &str, page: &Page) -> String {
     let action = password::action_url(b.base, b.snap, code);
     match page {
+        Page::WebAuthn(p) => webauthn::render_auth(b.snap, &action, code, p),
         Page::Login { username, error } => {
             login_page(b.snap, &action, code, username.as_deref(), *error)
         }

@@ -127,6 +127,14 @@ pub struct PendingLogin {
     /// `CONFIGURE_TOTP`: the secret the page showed (auth note `TOTP_SECRET_KEY`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub totp_secret: Option<String>,
+    /// WebAuthn authentication: the challenge of the page shown (auth note
+    /// `WEBAUTH_CHALLENGE`, Base64url), used once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webauthn_challenge: Option<String>,
+    /// `webauthn-register(-passwordless)`: the ceremony state of the page shown (its
+    /// challenge and options), used once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webauthn_registration: Option<Value>,
     /// `VERIFY_EMAIL`: the address the mail went to (auth note `VERIFY_EMAIL_KEY`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify_email_sent: Option<String>,

@@ -72,6 +72,10 @@ pub enum Provider {
     CondCredential,
     /// `conditional-level-of-authentication` (step-up, Keycloak's `ConditionalLoaAuthenticator`).
     CondLoa,
+    /// `webauthn-authenticator`: WebAuthn as a second factor.
+    WebAuthn,
+    /// `webauthn-authenticator-passwordless`: a passkey (the user may be unknown before).
+    WebAuthnPasswordless,
     /// `direct-grant-validate-username`.
     DirectUsername,
     /// `direct-grant-validate-password`.
@@ -87,8 +91,6 @@ pub enum Provider {
 /// Known provider ids that the engine does not run (Keycloak's built-ins).
 const NOT_RUN: &[&str] = &[
     "auth-conditional-otp-form",
-    "webauthn-authenticator",
-    "webauthn-authenticator-passwordless",
     "auth-recovery-authn-code-form",
     "reset-credentials-choose-user",
     "reset-credential-email",
@@ -131,6 +133,8 @@ impl Provider {
             "auth-username-form" => Provider::UsernameForm,
             "auth-password-form" => Provider::PasswordForm,
             "auth-otp-form" => Provider::OtpForm,
+            "webauthn-authenticator" => Provider::WebAuthn,
+            "webauthn-authenticator-passwordless" => Provider::WebAuthnPasswordless,
             "deny-access-authenticator" => Provider::DenyAccess,
             "allow-access-authenticator" => Provider::AllowAccess,
             "organization" => Provider::Organization,
@@ -160,7 +164,7 @@ impl Provider {
     /// `REQUIRED` execution of it that the user has no credential for runs anyway and adds its
     /// required action (`CONFIGURE_TOTP` for the OTP form).
     pub fn user_setup_allowed(self) -> bool {
-        self == Provider::OtpForm
+        matches!(self, Provider::OtpForm | Provider::WebAuthn)
     }
 
     /// Needs a user identified by an earlier step (`Authenticator.requiresUser`).
@@ -169,6 +173,7 @@ impl Provider {
             self,
             Provider::PasswordForm
                 | Provider::OtpForm
+                | Provider::WebAuthn
                 | Provider::DirectPassword
                 | Provider::DirectOtp
                 | Provider::CondUserConfigured
@@ -182,10 +187,8 @@ impl Provider {
         match self {
             Provider::PasswordForm | Provider::DirectPassword => Some("password"),
             Provider::OtpForm | Provider::DirectOtp => Some("otp"),
-            Provider::NotRun("webauthn-authenticator") => Some("webauthn"),
-            Provider::NotRun("webauthn-authenticator-passwordless") => {
-                Some("webauthn-passwordless")
-            }
+            Provider::WebAuthn => Some("webauthn"),
+            Provider::WebAuthnPasswordless => Some("webauthn-passwordless"),
             Provider::NotRun("auth-recovery-authn-code-form") => Some("recovery-authn-codes"),
             _ => None,
         }

@@ -56,3 +56,4 @@ mod token;
 mod uma;
 mod user_profile;
 mod walkthroughs;
+mod webauthn;

@@ -12,3 +12,4 @@ pub mod profile_actions;
 pub mod required_action;
 pub mod respond;
 pub mod sso;
+pub mod webauthn;

@@ -28,7 +28,7 @@ use crate::users::parse_user;
 use crate::AppState;
 
 use super::respond::complete_login;
-use super::{configure_totp, profile_actions};
+use super::{configure_totp, profile_actions, webauthn};
 
 /// The actions this server runs at login.
 pub const SUPPORTED: &[&str] = &[
@@ -37,6 +37,8 @@ pub const SUPPORTED: &[&str] = &[
     "UPDATE_PASSWORD",
     "UPDATE_PROFILE",
     "VERIFY_EMAIL",
+    "webauthn-register",
+    "webauthn-register-passwordless",
 ];
 
 /// Keycloak's `KcActionStatus`, sent to the client as `kc_action_status`.
@@ -160,6 +162,11 @@ pub(crate) async fn page(
         "VERIFY_EMAIL" => {
             profile_actions::verify_email_page(a, &action, code, pending, row, user, error).await?
         }
+        "webauthn-register" | "webauthn-register-passwordless" => {
+            let passwordless = alias.ends_with("passwordless");
+            webauthn::register_page(a, code, pending, row, user, passwordless, error)
+                .ok_or_else(internal_error)?
+        }
         _ => return Err(internal_error()),
     })
 }
@@ -225,6 +232,8 @@ pub const AIA: &[&str] = &[
     "UPDATE_PASSWORD",
     "UPDATE_PROFILE",
     "VERIFY_EMAIL",
+    "webauthn-register",
+    "webauthn-register-passwordless",
 ];
 
 /// Keycloak's `Constants.KC_ACTION_MAX_AGE`: how old (seconds) an authentication may be for
@@ -399,6 +408,10 @@ pub async fn post(
         "TERMS_AND_CONDITIONS" => profile_actions::terms_post(a, &pending, &row, f).await,
         "UPDATE_PROFILE" => profile_actions::profile_post(a, &row, &user, f, code).await,
         "VERIFY_EMAIL" => profile_actions::verify_email_post(a, &mut pending, &row, &user).await,
+        "webauthn-register" | "webauthn-register-passwordless" => {
+            let passwordless = alias.ends_with("passwordless");
+            webauthn::register_post(a, &mut pending, &row, &user, f, passwordless).await
+        }
         _ => Posted::End(error_page(StatusCode::BAD_REQUEST, "Invalid Request.")),
     };
     match outcome {

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod http;
 pub mod jwt;
 pub mod smtp;
+pub mod soft_authenticator;
 
 pub use browser::*;
 pub use http::*;
