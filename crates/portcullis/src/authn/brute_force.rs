@@ -229,3 +229,12 @@ pub async fn temporarily_disabled_now(
     let row = state.store.login_failure(&snap.id, user_id).await?;
     Ok(temporarily_disabled(row.as_ref(), crate::clock::now()))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn not_before_reads_as_javas_local_date_time() {
+        assert_eq!(super::local_date_time(0), "1970-01-01T00:00");
+        assert_eq!(super::local_date_time(1_765_030_205), "2025-12-06T14:10:05");
+    }
+}

@@ -456,7 +456,9 @@ impl<'a> Planner<'a, '_> {
             Some(Status::Attempted) => return Eval::NotSuccess,
             None => {}
         }
-        if a.provider.requires_user() {
+        // A passkey step needs no user, but once one is known it is `configuredFor` that user.
+        let known_user_step = a.provider.configured_when_user_known() && self.state.user.is_some();
+        if a.provider.requires_user() || known_user_step {
             if self.state.user.is_none() {
                 return Eval::Error(Failure::UnknownUser(a.provider));
             }

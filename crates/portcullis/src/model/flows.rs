@@ -164,7 +164,17 @@ impl Provider {
     /// `REQUIRED` execution of it that the user has no credential for runs anyway and adds its
     /// required action (`CONFIGURE_TOTP` for the OTP form).
     pub fn user_setup_allowed(self) -> bool {
-        matches!(self, Provider::OtpForm | Provider::WebAuthn)
+        matches!(
+            self,
+            Provider::OtpForm | Provider::WebAuthn | Provider::WebAuthnPasswordless
+        )
+    }
+
+    /// Runs without a user (a passkey names it), but after a step that identified the user
+    /// it is skipped, or sets up its credential, as one that needs the user: Keycloak's
+    /// passwordless flow (username form, then a passkey or the password and a second factor).
+    pub fn configured_when_user_known(self) -> bool {
+        self == Provider::WebAuthnPasswordless
     }
 
     /// Needs a user identified by an earlier step (`Authenticator.requiresUser`).

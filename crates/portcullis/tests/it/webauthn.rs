@@ -41,6 +41,16 @@ fn realm() -> Value {
              "authenticationExecutions": [
                 {"authenticator": "webauthn-authenticator-passwordless", "requirement": "REQUIRED", "priority": 10, "authenticatorFlow": false}
              ]},
+            {"id": "mixed-flow", "alias": "passwordless or two-factor", "providerId": "basic-flow", "topLevel": true, "builtIn": false,
+             "authenticationExecutions": [
+                {"authenticator": "auth-username-form", "requirement": "REQUIRED", "priority": 10, "authenticatorFlow": false},
+                {"authenticatorFlow": true, "flowAlias": "passkey or password", "requirement": "REQUIRED", "priority": 20}
+             ]},
+            {"alias": "passkey or password", "providerId": "basic-flow", "topLevel": false, "builtIn": false,
+             "authenticationExecutions": [
+                {"authenticator": "webauthn-authenticator-passwordless", "requirement": "ALTERNATIVE", "priority": 10, "authenticatorFlow": false},
+                {"authenticator": "auth-password-form", "requirement": "ALTERNATIVE", "priority": 20, "authenticatorFlow": false}
+             ]},
             {"id": "plain-flow", "alias": "plain", "providerId": "basic-flow", "topLevel": true, "builtIn": false,
              "authenticationExecutions": [
                 {"authenticator": "auth-username-password-form", "requirement": "REQUIRED", "priority": 10, "authenticatorFlow": false}
@@ -53,6 +63,8 @@ fn realm() -> Value {
                                   "config": {"id.token.claim": "true", "access.token.claim": "true"}}]},
             {"clientId": "plain", "publicClient": true, "redirectUris": ["http://localhost:3000/*"],
              "authenticationFlowBindingOverrides": {"browser": "plain-flow"}},
+            {"clientId": "mixed", "publicClient": true, "redirectUris": ["http://localhost:3000/*"],
+             "authenticationFlowBindingOverrides": {"browser": "mixed-flow"}},
             {"clientId": "passkeys", "publicClient": true, "redirectUris": ["http://localhost:3000/*"],
              "authenticationFlowBindingOverrides": {"browser": "passkey-flow"}}
         ],
@@ -451,6 +463,30 @@ async fn passkey_registers_and_logs_in_without_username() {
         payload(tokens["access_token"].as_str().unwrap())["sub"],
         carol.as_str()
     );
+
+    // Keycloak's passwordless flow: after the username, a user with a passkey is asked for it
+    // (only hers), one without goes on to the password.
+    let b = browser();
+    let (_, page) = get_page(&b, &auth_url(&server, "mixed")).await;
+    let (status, page) = post_page(&b, &server, &page, &[("username", "carol")]).await;
+    assert_eq!(status, 200);
+    let options = page_options(&page);
+    assert_eq!(
+        options["allowCredentials"][0]["id"],
+        b64url(&soft.credentials[0].id)
+    );
+    let r = post_page(&b, &server, &page, &pairs(&soft.get(0, &options, &o))).await;
+    assert!(redirected_with_code(&r), "{r:?}");
+    let b = browser();
+    let (_, page) = get_page(&b, &auth_url(&server, "mixed")).await;
+    let (status, page) = post_page(&b, &server, &page, &[("username", "alice")]).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("name=\"password\"") && !page.contains("kc-webauthn-options"),
+        "{page}"
+    );
+    let r = post_page(&b, &server, &page, &[("password", "alice-pw")]).await;
+    assert!(redirected_with_code(&r), "{r:?}");
     data_dir.cleanup().await;
 }
 

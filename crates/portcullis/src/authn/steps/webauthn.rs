@@ -168,15 +168,13 @@ pub async fn authenticate(
         },
         None => None,
     };
-    if !s.passwordless {
-        // The planner runs the second factor for a user without the credential only when it
-        // is required: `setRequiredActions` adds `webauthn-register`.
-        let has = known
-            .as_ref()
-            .is_some_and(|(_, u)| wa::credentials(u, wa::TWO_FACTOR).next().is_some());
-        if known.is_some() && !has {
-            return AuthOut::SetupRequired(register_action(false));
-        }
+    // The planner runs the step for a known user without the credential only when it is
+    // required: `setRequiredActions` adds its registration.
+    let has = known
+        .as_ref()
+        .is_some_and(|(_, u)| wa::credentials(u, policy.credential_type).next().is_some());
+    if known.is_some() && !has {
+        return AuthOut::SetupRequired(register_action(s.passwordless));
     }
     let Some(f) = posted else {
         return challenge(s, &policy, pending, known.as_ref().map(|(_, u)| u), None);
