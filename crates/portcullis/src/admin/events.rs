@@ -223,6 +223,7 @@ async fn list_events(
     RawQuery(q): RawQuery,
 ) -> AdminResult<Response> {
     let query = event_query(q.as_deref())?;
+    state.events.flush().await;
     let rows = state.store.events(&snap.id, &query).await?;
     Ok(no_cache(Value::Array(
         rows.into_iter().map(event_json).collect(),
@@ -233,6 +234,7 @@ async fn clear_events(
     State(state): State<AppState>,
     RealmAdmin { snap, .. }: RealmAdmin<ManageEvents>,
 ) -> AdminResult<Response> {
+    state.events.flush().await;
     state.store.clear_events(&snap.id).await?;
     Ok(no_content())
 }
@@ -243,6 +245,7 @@ async fn list_admin_events(
     RawQuery(q): RawQuery,
 ) -> AdminResult<Response> {
     let query = admin_event_query(q.as_deref())?;
+    state.events.flush().await;
     let rows = state.store.admin_events(&snap.id, &query).await?;
     Ok(no_cache(Value::Array(
         rows.into_iter().map(admin_event_json).collect(),
@@ -253,6 +256,7 @@ async fn clear_admin_events(
     State(state): State<AppState>,
     RealmAdmin { snap, .. }: RealmAdmin<ManageEvents>,
 ) -> AdminResult<Response> {
+    state.events.flush().await;
     state.store.clear_admin_events(&snap.id).await?;
     Ok(no_content())
 }

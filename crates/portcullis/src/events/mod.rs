@@ -125,7 +125,7 @@ pub struct AdminEvent {
 }
 
 /// What the writer receives: an event and what to do with it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Envelope {
     /// A login event.
     User {
@@ -148,6 +148,8 @@ pub enum Envelope {
         /// sends no admin event for it, e.g. clearing the events).
         audit_only: bool,
     },
+    /// Not an event: answered once everything queued before it is stored ([`Events::flush`]).
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 /// The process's event queue (in [`AppState`]).
@@ -232,6 +234,23 @@ impl Events {
                     "event queue full: events dropped (the request went on)"
                 );
             }
+        }
+    }
+
+    /// Waits until the events queued so far are stored, at most `FLUSH_WAIT`: a query of the
+    /// stored events reads what the requests before it caused (read-your-writes), although the
+    /// writer stores in batches. A writer that does not answer in time only delays the query.
+    pub async fn flush(&self) {
+        const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+        let (done, stored) = tokio::sync::oneshot::channel();
+        let waited = tokio::time::timeout(FLUSH_WAIT, async {
+            if self.tx.send(Envelope::Flush(done)).await.is_ok() {
+                let _ = stored.await;
+            }
+        })
+        .await;
+        if waited.is_err() {
+            tracing::warn!("events: the writer did not store the queued events in time for a query");
         }
     }
 

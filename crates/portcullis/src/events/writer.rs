@@ -19,6 +19,14 @@ use crate::store::{AdminEventRow, EventRow, Store};
 /// Events taken from the queue at most per batch.
 pub const MAX_BATCH: usize = 500;
 
+/// The shortest time between two batches: under load the writer waits for this long since its
+/// last batch, gathering what comes meanwhile, so that thousands of events a second cost a few
+/// dozen transactions rather than one per handful of events (each transaction is a round of
+/// thread hand-offs to the store, which, at thousands of requests a second, costs the requests
+/// more than the rows). An event after a quiet spell is written at once; a flush
+/// ([`super::Events::flush`]) does not wait.
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// How the writer is set up.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -70,13 +78,28 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Envelope>, config: Wr
         None => None,
     };
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut last = tokio::time::Instant::now()
+        .checked_sub(LINGER)
+        .unwrap_or_else(tokio::time::Instant::now);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let flushing = |b: &[Envelope]| b.iter().any(|e| matches!(e, Envelope::Flush(_)));
+        if batch.len() < MAX_BATCH && !flushing(&batch) && last.elapsed() < LINGER {
+            tokio::time::sleep_until(last + LINGER).await;
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(e) => batch.push(e),
+                    Err(_) => break,
+                }
+            }
+        }
+        let mut flushed = Vec::new();
         let mut rows = Vec::new();
         let mut admin_rows = Vec::new();
         let mut audit_entries = Vec::new();
         let mut text = String::new();
         for e in batch.drain(..) {
             match e {
+                Envelope::Flush(done) => flushed.push(done),
                 Envelope::User {
                     event,
                     store,
@@ -187,6 +210,10 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Envelope>, config: Wr
         if !audit_entries.is_empty() {
             append_audit(store.as_ref(), &audit_entries).await;
         }
+        for done in flushed {
+            let _ = done.send(());
+        }
+        last = tokio::time::Instant::now();
     }
 }
 
