@@ -309,8 +309,17 @@ fn shown_codes(page: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn the_required_action_stores_codes_that_then_work_and_replaces_them() {
-    let Some(data) = Data::new(Backend::Sqlite).await else {
+async fn the_required_action_stores_codes_that_then_work_and_replaces_them_sqlite() {
+    the_required_action_stores_codes_that_then_work_and_replaces_them(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_required_action_stores_codes_that_then_work_and_replaces_them_postgres() {
+    the_required_action_stores_codes_that_then_work_and_replaces_them(Backend::Postgres).await;
+}
+
+async fn the_required_action_stores_codes_that_then_work_and_replaces_them(backend: Backend) {
+    let Some(data) = Data::new(backend).await else {
         return;
     };
     let (server, token) = start(&data).await;

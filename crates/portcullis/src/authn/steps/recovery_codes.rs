@@ -82,6 +82,7 @@ async fn load(b: &Browser<'_>, id: Option<&str>) -> Option<(UserRow, UserReprese
 }
 
 /// The form step: the page, or the posted code checked and used up.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn authenticate(
     b: &Browser<'_>,
     pending: &mut PendingLogin,
@@ -290,6 +291,7 @@ pub fn config_page(
 /// The required action's post (`RecoveryAuthnCodesAction.processAction`): the codes and time
 /// the page showed (anything else is the page again, as Keycloak answers tampered codes), the
 /// confirmation box ticked; the new set replaces the user's old one.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn config_post(
     a: &Actions<'_>,
     pending: &mut PendingLogin,
