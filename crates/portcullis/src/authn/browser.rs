@@ -15,7 +15,7 @@ use crate::authn::pages::{error_page, escape, html, internal_error, login_page, 
 use crate::authn::reply::Reply;
 use crate::authn::steps::password::{self, Credentials, Refused};
 use crate::authn::steps::required_action::{self, Due};
-use crate::authn::steps::{otp, sso, webauthn};
+use crate::authn::steps::{otp, recovery_codes, sso, webauthn};
 use crate::authn::{flow, PendingLogin, Protocol};
 use crate::model::flows::{Authenticator, Provider};
 use crate::realm::snapshot::RealmSnapshot;
@@ -76,6 +76,8 @@ enum Page {
     },
     /// WebAuthn (second factor or passkey): the options of `navigator.credentials.get`.
     WebAuthn(webauthn::AuthPage),
+    /// A recovery authentication code: the number of the next one.
+    RecoveryCode(recovery_codes::AuthPage),
 }
 
 /// What a step did.
@@ -139,6 +141,9 @@ pub async fn start(b: &Browser<'_>, mut pending: PendingLogin) -> Response {
                 pending.flow.kc_credential = match r.kc_action.as_deref() {
                     Some("CONFIGURE_TOTP") => Some("otp".into()),
                     Some("UPDATE_PASSWORD") => Some("password".into()),
+                    Some("CONFIGURE_RECOVERY_AUTHN_CODES") => {
+                        Some(crate::users::recovery_codes::TYPE.into())
+                    }
                     _ => None,
                 };
             }
@@ -219,6 +224,7 @@ async fn run(
                 | Provider::OtpForm
                 | Provider::WebAuthn
                 | Provider::WebAuthnPasswordless
+                | Provider::RecoveryCodeForm
         );
         let posted = if mine && asks { form.take() } else { None };
         match step(b, &mut pending, auth, posted).await {
@@ -307,6 +313,15 @@ async fn step(
                 webauthn::AuthOut::SetupRequired(action) => Out::SetupRequired(action),
                 webauthn::AuthOut::Challenge(p) => Out::Challenge(Page::WebAuthn(p)),
                 webauthn::AuthOut::Answer(r) => Out::Answer(r),
+            }
+        }
+        Provider::RecoveryCodeForm => {
+            match recovery_codes::authenticate(b, pending, posted).await {
+                recovery_codes::AuthOut::Success => Out::Success,
+                recovery_codes::AuthOut::SetupRequired(action) => Out::SetupRequired(action),
+                recovery_codes::AuthOut::Attempted => Out::Attempted,
+                recovery_codes::AuthOut::Challenge(p) => Out::Challenge(Page::RecoveryCode(p)),
+                recovery_codes::AuthOut::Answer(r) => Out::Answer(r),
             }
         }
         Provider::Spnego => Out::Answer(error_page(
@@ -580,6 +595,7 @@ fn render(b: &Browser<'_>, code: &str, page: &Page) -> String {
     let action = password::action_url(b.base, b.snap, code);
     match page {
         Page::WebAuthn(p) => webauthn::render_auth(b.snap, &action, code, p),
+        Page::RecoveryCode(p) => recovery_codes::render_auth(b.snap, &action, code, p),
         Page::Login { username, error } => {
             login_page(b.snap, &action, code, username.as_deref(), *error)
         }

@@ -127,6 +127,10 @@ pub struct PendingLogin {
     /// `CONFIGURE_TOTP`: the secret the page showed (auth note `TOTP_SECRET_KEY`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub totp_secret: Option<String>,
+    /// `CONFIGURE_RECOVERY_AUTHN_CODES`: the codes the page showed and when (auth notes
+    /// `RecoveryAuthnCodes.generatedRecoveryAuthnCodes` / `.generatedAt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<steps::recovery_codes::Generated>,
     /// WebAuthn authentication: the challenge of the page shown (auth note
     /// `WEBAUTH_CHALLENGE`, Base64url), used once.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -74,6 +74,8 @@ pub enum Provider {
     CondLoa,
     /// `webauthn-authenticator`: WebAuthn as a second factor.
     WebAuthn,
+    /// `auth-recovery-authn-code-form`: a recovery authentication code.
+    RecoveryCodeForm,
     /// `webauthn-authenticator-passwordless`: a passkey (the user may be unknown before).
     WebAuthnPasswordless,
     /// `direct-grant-validate-username`.
@@ -91,7 +93,6 @@ pub enum Provider {
 /// Known provider ids that the engine does not run (Keycloak's built-ins).
 const NOT_RUN: &[&str] = &[
     "auth-conditional-otp-form",
-    "auth-recovery-authn-code-form",
     "reset-credentials-choose-user",
     "reset-credential-email",
     "reset-password",
@@ -134,6 +135,7 @@ impl Provider {
             "auth-password-form" => Provider::PasswordForm,
             "auth-otp-form" => Provider::OtpForm,
             "webauthn-authenticator" => Provider::WebAuthn,
+            "auth-recovery-authn-code-form" => Provider::RecoveryCodeForm,
             "webauthn-authenticator-passwordless" => Provider::WebAuthnPasswordless,
             "deny-access-authenticator" => Provider::DenyAccess,
             "allow-access-authenticator" => Provider::AllowAccess,
@@ -166,7 +168,10 @@ impl Provider {
     pub fn user_setup_allowed(self) -> bool {
         matches!(
             self,
-            Provider::OtpForm | Provider::WebAuthn | Provider::WebAuthnPasswordless
+            Provider::OtpForm
+                | Provider::WebAuthn
+                | Provider::WebAuthnPasswordless
+                | Provider::RecoveryCodeForm
         )
     }
 
@@ -184,6 +189,7 @@ impl Provider {
             Provider::PasswordForm
                 | Provider::OtpForm
                 | Provider::WebAuthn
+                | Provider::RecoveryCodeForm
                 | Provider::DirectPassword
                 | Provider::DirectOtp
                 | Provider::CondUserConfigured
@@ -199,7 +205,7 @@ impl Provider {
             Provider::OtpForm | Provider::DirectOtp => Some("otp"),
             Provider::WebAuthn => Some("webauthn"),
             Provider::WebAuthnPasswordless => Some("webauthn-passwordless"),
-            Provider::NotRun("auth-recovery-authn-code-form") => Some("recovery-authn-codes"),
+            Provider::RecoveryCodeForm => Some("recovery-authn-codes"),
             _ => None,
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod otp;
 pub mod profile;
+pub mod recovery_codes;
 pub mod webauthn;
 
 use crate::crypto::password;

@@ -9,6 +9,7 @@ pub mod device_consent;
 pub mod otp;
 pub mod password;
 pub mod profile_actions;
+pub mod recovery_codes;
 pub mod required_action;
 pub mod respond;
 pub mod sso;

@@ -7,7 +7,8 @@
 //! whose page was shown and to no other. When none is left the login completes.
 //!
 //! Built in: `UPDATE_PASSWORD` (here), `CONFIGURE_TOTP` ([`super::configure_totp`]),
-//! `UPDATE_PROFILE`, `VERIFY_EMAIL` and `TERMS_AND_CONDITIONS` ([`super::profile_actions`]).
+//! `UPDATE_PROFILE`, `VERIFY_EMAIL` and `TERMS_AND_CONDITIONS` ([`super::profile_actions`]),
+//! `CONFIGURE_RECOVERY_AUTHN_CODES` ([`super::recovery_codes`]).
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -28,10 +29,11 @@ use crate::users::parse_user;
 use crate::AppState;
 
 use super::respond::complete_login;
-use super::{configure_totp, profile_actions, webauthn};
+use super::{configure_totp, profile_actions, recovery_codes, webauthn};
 
 /// The actions this server runs at login.
 pub const SUPPORTED: &[&str] = &[
+    "CONFIGURE_RECOVERY_AUTHN_CODES",
     "CONFIGURE_TOTP",
     "TERMS_AND_CONDITIONS",
     "UPDATE_PASSWORD",
@@ -157,6 +159,9 @@ pub(crate) async fn page(
     Ok(match alias {
         "UPDATE_PASSWORD" => update_password_page(a.snap, &action, code, error),
         "CONFIGURE_TOTP" => configure_totp::page(a.snap, &action, code, pending, user, error),
+        "CONFIGURE_RECOVERY_AUTHN_CODES" => {
+            recovery_codes::config_page(a.snap, &action, code, pending, user, error)
+        }
         "TERMS_AND_CONDITIONS" => profile_actions::terms_page(a.snap, &action, code),
         "UPDATE_PROFILE" => profile_actions::profile_page(a.snap, &action, code, user, error),
         "VERIFY_EMAIL" => {
@@ -228,6 +233,7 @@ pub async fn proceed(
 
 /// The actions that may be application-initiated (`initiatedActionSupport`).
 pub const AIA: &[&str] = &[
+    "CONFIGURE_RECOVERY_AUTHN_CODES",
     "CONFIGURE_TOTP",
     "UPDATE_PASSWORD",
     "UPDATE_PROFILE",
@@ -405,6 +411,9 @@ pub async fn post(
     let outcome = match alias.as_str() {
         "UPDATE_PASSWORD" => update_password(a, &pending, &row, &user, f).await,
         "CONFIGURE_TOTP" => configure_totp::post(a, &mut pending, &row, &user, f).await,
+        "CONFIGURE_RECOVERY_AUTHN_CODES" => {
+            recovery_codes::config_post(a, &mut pending, &row, &user, f).await
+        }
         "TERMS_AND_CONDITIONS" => profile_actions::terms_post(a, &pending, &row, f).await,
         "UPDATE_PROFILE" => profile_actions::profile_post(a, &row, &user, f, code).await,
         "VERIFY_EMAIL" => profile_actions::verify_email_post(a, &mut pending, &row, &user).await,
