@@ -663,3 +663,148 @@ async fn an_expired_invitation_is_refused() {
     assert!(page.contains("Action expired."), "{page}");
     data.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_registration_counts_in_the_metric() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    write_realms(&data, &[realm("reg5", true)]);
+    let server = TestServer::start(
+        &data,
+        "start-dev",
+        &[
+            "--import-realm",
+            "--metrics-enabled=true",
+            "--http-management-port",
+            "0",
+        ],
+        &[],
+    )
+    .unwrap();
+    let registrations = || async {
+        let mgmt = server.management.clone().unwrap();
+        let text = client()
+            .get(format!("{mgmt}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find(|l| l.starts_with("keycloak_user_registrations_total "))
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{text}"))
+    };
+    assert_eq!(registrations().await, "0");
+    let b = browser();
+    let page = register_page(&b, &server, "reg5").await;
+    // A refused form does not count.
+    let (s, _) = submit(&b, &server, &page, &form("x", "", "", "")).await;
+    assert_eq!(s, 200);
+    let (s, location) = post_page(
+        &b,
+        &server,
+        &page,
+        &form(
+            "counted",
+            "counted@example.com",
+            "long-enough-1",
+            "long-enough-1",
+        ),
+    )
+    .await;
+    assert_eq!(s, 302, "{location}");
+    assert_eq!(registrations().await, "1");
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_flow_action_this_server_lacks_is_named() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[realm("reg6", true)]).await;
+    let admin = admin_token(&server).await;
+    // Keycloak's admin API: enable reCAPTCHA in the registration form.
+    let (s, execs, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/reg6/authentication/flows/registration/executions",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{execs}");
+    let mut recaptcha = execs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["providerId"] == "registration-recaptcha-action")
+        .unwrap_or_else(|| panic!("{execs}"))
+        .clone();
+    recaptcha["requirement"] = json!("REQUIRED");
+    let (s, v, _) = call(
+        &server,
+        "PUT",
+        "/admin/realms/reg6/authentication/flows/registration/executions",
+        Some(&admin),
+        Some(recaptcha),
+    )
+    .await;
+    assert!(s == 202 || s == 204, "{s} {v}");
+    let (s, page) = get_page(&browser(), &auth_url(&server, "reg6", "registrations")).await;
+    assert_eq!(s, 400);
+    assert!(
+        page.contains("registration-recaptcha-action") && page.contains("cannot run"),
+        "{page}"
+    );
+    data.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_email_is_the_username_when_the_realm_says_so() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let mut r = realm("reg7", true);
+    r["registrationEmailAsUsername"] = json!(true);
+    let server = start_with(&data, &[r]).await;
+    let admin = admin_token(&server).await;
+    let b = browser();
+    let page = register_page(&b, &server, "reg7").await;
+    assert!(!page.contains("name=\"username\""), "{page}");
+    // An address a user has is taken; so is one that is another user's name.
+    let (s, again) = submit(
+        &b,
+        &server,
+        &page,
+        &form("", "Taken@Example.com", "long-enough-1", "long-enough-1"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        text_of(&again, "input-error-email").as_deref(),
+        Some("Email already exists.")
+    );
+    let (s, location) = post_page(
+        &b,
+        &server,
+        &page,
+        &form(
+            "",
+            "Mail.User@Example.com",
+            "long-enough-1",
+            "long-enough-1",
+        ),
+    )
+    .await;
+    assert_eq!(s, 302, "{location}");
+    let (_, users, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/reg7/users?username=mail.user@example.com&exact=true",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(users[0]["email"], "mail.user@example.com", "{users}");
+    let reg = events(&server, &admin, "reg7", "REGISTER", 1).await;
+    assert_eq!(reg[0]["details"]["username"], "Mail.User@Example.com");
+    data.cleanup().await;
+}
