@@ -13,6 +13,7 @@ pub mod cookies;
 pub mod engine;
 pub mod flow;
 pub mod pages;
+pub mod register;
 pub mod reply;
 pub mod steps;
 
@@ -157,6 +158,9 @@ pub struct PendingLogin {
     /// When the user authenticated (seconds), while consent is pending.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The login became a registration (the registration page was shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration: Option<register::Registering>,
     /// What the flow's steps recorded so far.
     #[serde(skip_serializing_if = "engine::FlowState::is_empty")]
     pub flow: engine::FlowState,

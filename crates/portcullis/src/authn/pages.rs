@@ -62,7 +62,16 @@ pub fn login_page(
              <input type=\"hidden\" name=\"session_code\" value=\"{s}\">\
              <label for=\"username\">{label}</label><input id=\"username\" name=\"username\" value=\"{u}\" autocomplete=\"username\" autofocus required{inv}>\
              <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{inv}>\
-             {remember}<button type=\"submit\" id=\"kc-login\">Sign in</button></form>",
+             {remember}<button type=\"submit\" id=\"kc-login\">Sign in</button></form>{register}",
+            // `login.ftl`: "New user? Register" where the realm allows registration.
+            register = if crate::authn::register::realm_allows(snap) {
+                format!(
+                    "<div id=\"kc-registration\"><span>New user? <a id=\"kc-register-link\" href=\"{}\">Register</a></span></div>",
+                    escape(&crate::authn::register::page_url(snap, session_code))
+                )
+            } else {
+                String::new()
+            },
             remember = if snap.settings.remember_me {
                 "<label for=\"rememberMe\"><input id=\"rememberMe\" name=\"rememberMe\" type=\"checkbox\" style=\"width:auto\"> Remember me</label>"
             } else {

@@ -48,6 +48,8 @@ pub const LOGIN_ACTION: &str = "/realms/{realm}/login-actions/authenticate";
 pub const ACTION_TOKEN: &str = "/realms/{realm}/login-actions/action-token";
 /// Target of the required-action (update password) form.
 pub const REQUIRED_ACTION: &str = "/realms/{realm}/login-actions/required-action";
+/// The registration page (`GET`, the login page's "Register" link) and its form (`POST`).
+pub const LOGIN_REGISTRATION: &str = "/realms/{realm}/login-actions/registration";
 /// Target of the consent form.
 pub const CONSENT_ACTION: &str = "/realms/{realm}/login-actions/consent";
 /// Target of the logout confirmation form.
@@ -555,7 +557,8 @@ pub const ADMIN_ORG_INVITATION: &str =
 /// `POST` (`admin/org_invitations.rs`): send again (a new invitation replaces it).
 pub const ADMIN_ORG_INVITATION_RESEND: &str =
     "/admin/realms/{realm}/organizations/{org}/invitations/{invitation}/resend";
-/// Keycloak's registration page (the link of an invitation for someone without an account).
+/// Keycloak's registration endpoint: an authorization request that starts on the registration
+/// page (also the link of an invitation for someone without an account).
 pub const REGISTRATIONS: &str = "/realms/{realm}/protocol/openid-connect/registrations";
 /// `GET` (`admin/organizations.rs`).
 pub const ADMIN_ORG_MEMBERS_COUNT: &str = "/admin/realms/{realm}/organizations/{org}/members/count";

@@ -265,6 +265,9 @@ pub struct Flows {
     pub browser: Option<usize>,
     /// `directGrantFlow`.
     pub direct_grant: Option<usize>,
+    /// `registrationFlow` (none when the realm names no flow, or one it lacks: registration
+    /// then answers an error page instead of refusing the realm).
+    pub registration: Option<usize>,
     /// Per-client overrides (`authenticationFlowBindingOverrides`), by clientId:
     /// (browser, direct grant).
     pub overrides: HashMap<String, (Option<usize>, Option<usize>)>,
@@ -406,6 +409,7 @@ pub fn compile(rep: &RealmRepresentation) -> Result<Flows, FlowError> {
     };
     let browser = binding("browserFlow")?;
     let direct_grant = binding("directGrantFlow")?;
+    let registration = binding("registrationFlow").ok().flatten();
     let mut overrides = HashMap::new();
     for (ci, c) in rep.clients.iter().flatten().enumerate() {
         let Some(o) = c
@@ -440,6 +444,7 @@ pub fn compile(rep: &RealmRepresentation) -> Result<Flows, FlowError> {
         flows,
         browser,
         direct_grant,
+        registration,
         overrides,
     })
 }

@@ -127,6 +127,10 @@ pub async fn get(
         Err(r) => return *r,
     };
     request.login_hint = params.get("login_hint").map(str::to_string);
+    // OpenID Connect Prompt Create 1.0 (`prompt=create`): the registration page.
+    if params.get("prompt") == Some("create") {
+        return super::registrations::begin(&state, &snap, request, None, reply.secure()).await;
+    }
     let base = state.base_url(&headers, &uri).unwrap_or_default();
     let browser = Browser {
         state: &state,
@@ -163,6 +167,32 @@ pub(crate) fn check(
     let (client, redirect_uri) = client_and_redirect(snap, &params).map_err(str::to_string)?;
     validate(snap, client, redirect_uri, &params, issuer, false)
         .map_err(|r| format!("error response {}", r.status()))
+}
+
+/// The checks of a request that was not pushed, answered as this endpoint answers them: the
+/// error page, or the error sent to the verified redirect URI (the registration endpoint).
+/// Relative redirect URIs of a client whose `rootUrl` is `${authBaseUrl}` resolve against
+/// `base` (the invitation link names the built-in `account` client without a redirect URI).
+pub(super) fn validated(
+    snap: &RealmSnapshot,
+    params: HashMap<&str, &str>,
+    issuer: &str,
+    base: &str,
+) -> Result<(AuthRequest, Reply), Box<Response>> {
+    let params = QueryParams(params);
+    let bad = |m: &str| Box::new(error_page(StatusCode::BAD_REQUEST, m));
+    let client_id = params
+        .get("client_id")
+        .ok_or_else(|| bad("Invalid Request: missing parameter client_id."))?;
+    let client = match snap.index.client(&snap.rep, client_id) {
+        Some(c) if c.enabled != Some(false) => c,
+        _ => return Err(bad("Client not found.")),
+    };
+    let redirect_uri = redirect::verify_at(client, params.get("redirect_uri"), Some(base))
+        .ok_or_else(|| bad("Invalid parameter: redirect_uri"))?;
+    let (mut request, reply) = validate(snap, client, redirect_uri, &params, issuer, false)?;
+    request.login_hint = params.get("login_hint").map(str::to_string);
+    Ok((request, reply))
 }
 
 /// The enabled client and its verified redirect URI, or the message of the error page

@@ -34,7 +34,7 @@ pub(crate) fn issuer(
 }
 
 /// The realm, the form and its pending login, or the error page.
-async fn bind(
+pub(super) async fn bind(
     state: &AppState,
     realm: &str,
     headers: &HeaderMap,

@@ -18,6 +18,7 @@ pub mod logout;
 pub mod par;
 pub mod realm_info;
 pub mod redirect;
+pub mod registrations;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -86,6 +87,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(paths::LOGIN_ACTION, post(login_actions::authenticate))
         .route(paths::REQUIRED_ACTION, post(login_actions::required_action))
         .route(paths::CONSENT_ACTION, post(login_actions::consent))
+        .route(paths::REGISTRATIONS, get(registrations::start))
+        .route(
+            paths::LOGIN_REGISTRATION,
+            get(registrations::page).post(registrations::submit),
+        )
         .route(paths::DEVICE_AUTH, post(device::post))
         .route(paths::DEVICE_AUTH_ALIAS, post(device::post))
         .route(

@@ -125,13 +125,25 @@ fn lower_case_hostname(uri: &str) -> String {
 }
 
 /// The URI to redirect to, or `None` when `requested` is not registered (or malformed).
-/// Without `requested`, the single registered non-wildcard URI is used, as Keycloak does.
+/// Without `requested`, the single registered URI is used, cut before a `/*` wildcard
+/// (Keycloak's `getSingleValidRedirectUri`); a wildcard elsewhere makes it unusable.
 pub fn verify(client: &ClientRepresentation, requested: Option<&str>) -> Option<String> {
-    let root = client
-        .root_url
-        .as_deref()
-        .unwrap_or_default()
-        .trim_end_matches('/');
+    verify_at(client, requested, None)
+}
+
+/// [`verify`], the client's `rootUrl` `${authBaseUrl}` standing for the server's `base` URL
+/// (Keycloak's `RedirectUtils.resolveValidRedirects`: the built-in `account` client's
+/// redirect URIs are relative to it).
+pub fn verify_at(
+    client: &ClientRepresentation,
+    requested: Option<&str>,
+    base: Option<&str>,
+) -> Option<String> {
+    let root = match (client.root_url.as_deref(), base) {
+        (Some("${authBaseUrl}"), Some(b)) => b,
+        (r, _) => r.unwrap_or_default(),
+    }
+    .trim_end_matches('/');
     let registered: Vec<String> = client
         .redirect_uris
         .iter()
@@ -146,10 +158,17 @@ pub fn verify(client: &ClientRepresentation, requested: Option<&str>) -> Option<
         })
         .collect();
     let Some(requested) = requested else {
-        return match registered.as_slice() {
-            [only] if !only.contains('*') => Some(only.clone()),
-            _ => None,
+        let [only] = registered.as_slice() else {
+            return None;
         };
+        let wildcard_host = only
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.split('/').next().unwrap_or_default().contains('*'));
+        if wildcard_host {
+            return None;
+        }
+        let cut = only.find("/*").map_or(only.as_str(), |i| &only[..i]);
+        return (!cut.contains('*') && !cut.is_empty()).then(|| cut.to_string());
     };
     let requested = lower_case_hostname(requested);
     let requested = requested.as_str();
@@ -251,6 +270,20 @@ mod tests {
         assert_eq!(
             verify(&client(&["https://one.example.com/cb"], None), None).as_deref(),
             Some("https://one.example.com/cb")
+        );
+        // `getSingleValidRedirectUri`: cut before `/*`; a wildcard host is no address.
+        assert_eq!(
+            verify(&client(&["https://one.example.com/app/*"], None), None).as_deref(),
+            Some("https://one.example.com/app")
+        );
+        assert_eq!(
+            verify(&client(&["https://*.example.com/cb"], None), None),
+            None
+        );
+        let account = client(&["/realms/r/account/*"], Some("${authBaseUrl}"));
+        assert_eq!(
+            verify_at(&account, None, Some("http://kc.example")).as_deref(),
+            Some("http://kc.example/realms/r/account")
         );
     }
 

@@ -50,6 +50,7 @@ mod registration;
 mod required_actions;
 mod secrets;
 mod security;
+mod self_registration;
 mod step_up;
 mod store;
 mod telemetry;
