@@ -50,6 +50,8 @@ pub const ACTION_TOKEN: &str = "/realms/{realm}/login-actions/action-token";
 pub const REQUIRED_ACTION: &str = "/realms/{realm}/login-actions/required-action";
 /// Target of the consent form.
 pub const CONSENT_ACTION: &str = "/realms/{realm}/login-actions/consent";
+/// The "Forgot Password?" flow (Keycloak's `LoginActionsService.resetCredentials`).
+pub const RESET_CREDENTIALS: &str = "/realms/{realm}/login-actions/reset-credentials";
 /// Target of the logout confirmation form.
 pub const LOGOUT_CONFIRM: &str = "/realms/{realm}/protocol/openid-connect/logout/logout-confirm";
 /// Device authorization endpoint (RFC 8628 §3.1), Keycloak's path.

@@ -18,6 +18,7 @@ pub mod logout;
 pub mod par;
 pub mod realm_info;
 pub mod redirect;
+pub mod reset_credentials;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -86,6 +87,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(paths::LOGIN_ACTION, post(login_actions::authenticate))
         .route(paths::REQUIRED_ACTION, post(login_actions::required_action))
         .route(paths::CONSENT_ACTION, post(login_actions::consent))
+        .route(
+            paths::RESET_CREDENTIALS,
+            get(reset_credentials::get).post(reset_credentials::post),
+        )
         .route(paths::DEVICE_AUTH, post(device::post))
         .route(paths::DEVICE_AUTH_ALIAS, post(device::post))
         .route(

@@ -47,6 +47,7 @@ mod protection;
 mod realm_files;
 mod registration;
 mod required_actions;
+mod reset_credentials;
 mod secrets;
 mod security;
 mod step_up;
