@@ -462,6 +462,9 @@ pub const ADMIN_USER_EXECUTE_ACTIONS_EMAIL: &str =
     "/admin/realms/{realm}/users/{id}/execute-actions-email";
 /// `PUT` (`admin/users.rs`).
 pub const ADMIN_USER_SEND_VERIFY_EMAIL: &str = "/admin/realms/{realm}/users/{id}/send-verify-email";
+/// `PUT` (`admin/users.rs`): Keycloak's deprecated `execute-actions-email` of `UPDATE_PASSWORD`.
+pub const ADMIN_USER_RESET_PASSWORD_EMAIL: &str =
+    "/admin/realms/{realm}/users/{id}/reset-password-email";
 /// `GET` (`admin/users.rs`).
 pub const ADMIN_USER_CREDENTIALS: &str = "/admin/realms/{realm}/users/{id}/credentials";
 /// `DELETE` (`admin/users.rs`).

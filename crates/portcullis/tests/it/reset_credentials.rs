@@ -31,7 +31,14 @@ fn realm_json(smtp: Value) -> Value {
             {"username": "alice", "email": "alice@example.org", "enabled": true,
              "credentials": [{"type": "password", "value": "alice-pw-1"}]},
             {"username": "nomail", "enabled": true,
-             "credentials": [{"type": "password", "value": "nomail-pw"}]}
+             "credentials": [{"type": "password", "value": "nomail-pw"}]},
+            {"username": "otto", "email": "otto@example.org", "enabled": true,
+             "credentials": [
+                {"type": "password", "value": "otto-pw-1"},
+                {"type": "otp", "userLabel": "phone",
+                 "secretData": json!({"value": "aB3dE5fG7hJ9kL1mN2pQ"}).to_string(),
+                 "credentialData": json!({"subType": "totp", "digits": 6, "counter": 0, "period": 30, "algorithm": "HmacSHA1"}).to_string()}
+             ]}
         ]
     })
 }
@@ -399,8 +406,10 @@ async fn unknown_users_and_another_browser() {
     data.cleanup().await;
 }
 
-/// The link expires (`actionTokenGeneratedByUserLifespan`); and once the realm turns
-/// `resetPasswordAllowed` off, a link sent before is refused.
+/// The link expires (`actionTokenGeneratedByUserLifespan`); a user with OTP is asked to set
+/// up a new one after the password (`reset-otp`, `Remove none`: the old one stays); once the
+/// realm turns `resetPasswordAllowed` off, a link sent before is refused; the Admin API's
+/// `reset-password-email` is `execute-actions-email` with `UPDATE_PASSWORD`.
 #[tokio::test]
 async fn expired_and_disallowed_links() {
     let Some(sink) = SmtpSink::start(None) else {
@@ -428,6 +437,48 @@ async fn expired_and_disallowed_links() {
     assert!(page.contains("Action expired."), "{page}");
     advance_clock(&server, 0).await;
 
+    // `reset-otp`: after the password, the OTP setup page of this login.
+    let b = browser();
+    let (_, choose) = get_page(&b, &start).await;
+    let (s, page) = submit(&b, &server, &choose, &[("username", "otto")]).await;
+    assert_eq!(s, 200, "{page}");
+    let mail = sink.wait_for(3).await.remove(2);
+    assert_eq!(mail["rcpt_tos"], json!(["otto@example.org"]));
+    let (s, update) = open_link(&b, &server, &action_link(&mail)).await;
+    assert_eq!(s, 200, "{update}");
+    let (s, totp) = new_password(&b, &server, &update, "otto-pw-22", "otto-pw-22").await;
+    assert_eq!(s, 200, "{totp}");
+    assert!(totp.contains("Mobile Authenticator Setup"), "{totp}");
+    let otto = user_id(&server, &admin, "otto").await;
+    let (_, creds, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/users/{otto}/credentials"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let otps = creds
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "otp")
+        .count();
+    assert_eq!(otps, 1, "{creds}");
+    let (_, u, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/users/{otto}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        u["requiredActions"],
+        json!([]),
+        "the login's own action, not the user's: {u}"
+    );
+
     let (s, body, _) = call(
         &server,
         "PUT",
@@ -443,6 +494,39 @@ async fn expired_and_disallowed_links() {
     let (s, page) = get_page(&browser(), &start).await;
     assert_eq!(s, 400, "{page}");
     assert_eq!(password_grant(&server, "alice", "alice-pw-1").await, 200);
+
+    // The Admin API's (deprecated) `reset-password-email`, which does not depend on it.
+    let alice = user_id(&server, &admin, "alice").await;
+    let (s, body, _) = call(
+        &server,
+        "PUT",
+        &format!("/admin/realms/{REALM}/users/{alice}/reset-password-email?client_id=app&redirect_uri=https://app.example/cb"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204, "{body}");
+    let mail = sink.wait_for(4).await.remove(3);
+    assert_eq!(mail["headers"]["Subject"], "Update Your Account");
+    let claims = payload(action_link(&mail).split("key=").nth(1).unwrap());
+    assert_eq!(claims["typ"], "execute-actions");
+    assert_eq!(claims["rqac"], json!(["UPDATE_PASSWORD"]));
+    assert_eq!(claims["reduri"], "https://app.example/cb");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        43_200
+    );
+    let nomail = user_id(&server, &admin, "nomail").await;
+    let (s, body, _) = call(
+        &server,
+        "PUT",
+        &format!("/admin/realms/{REALM}/users/{nomail}/reset-password-email"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(body["errorMessage"], "User email missing");
     drop(server);
     data.cleanup().await;
 }
