@@ -416,8 +416,16 @@ async fn expired_and_disallowed_links() {
         return;
     };
     let data = Data::new(Backend::Sqlite).await.unwrap();
-    let server =
-        start_with_clock(&data, &[realm_json(sink.settings("noreply@reset.example"))]).await;
+    let no_smtp = json!({
+        "realm": "nosmtp", "resetPasswordAllowed": true, "eventsEnabled": true,
+        "clients": [{"clientId": "app", "publicClient": true, "redirectUris": [CB]}],
+        "users": [{"username": "bob", "email": "bob@example.org", "enabled": true}]
+    });
+    let server = start_with_clock(
+        &data,
+        &[realm_json(sink.settings("noreply@reset.example")), no_smtp],
+    )
+    .await;
     let admin = admin_token(&server).await;
     let start = server.url(&format!(
         "/realms/{REALM}/login-actions/reset-credentials?client_id=app"
@@ -430,6 +438,41 @@ async fn expired_and_disallowed_links() {
         sink.wait_for(n).await;
     }
     let mails = sink.mails();
+
+    // A realm without mail settings: Keycloak's error page, and the event says why.
+    let b = browser();
+    let (_, choose) = get_page(
+        &b,
+        &server.url("/realms/nosmtp/login-actions/reset-credentials?client_id=app"),
+    )
+    .await;
+    let (s, page) = submit(&b, &server, &choose, &[("username", "bob")]).await;
+    assert_eq!(s, 500, "{page}");
+    assert!(
+        page.contains("Failed to send email, please try again later."),
+        "{page}"
+    );
+    let failed = {
+        let mut found = Value::Null;
+        for _ in 0..100 {
+            let (_, list, _) = call(
+                &server,
+                "GET",
+                "/admin/realms/nosmtp/events?type=SEND_RESET_PASSWORD_ERROR",
+                Some(&admin),
+                None,
+            )
+            .await;
+            if list.as_array().is_some_and(|l| !l.is_empty()) {
+                found = list[0].clone();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        found
+    };
+    assert_eq!(failed["error"], "email_send_failed", "{failed}");
+    assert_eq!(failed["details"]["username"], "bob", "{failed}");
 
     advance_clock(&server, 301).await;
     let (s, page) = open_link(&browser(), &server, &action_link(&mails[0])).await;
