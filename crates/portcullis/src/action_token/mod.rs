@@ -13,7 +13,11 @@
 //!   account console), else Keycloak's "Your account has been updated." page with a link to
 //!   `reduri`;
 //! - `ORGIVT`: the user becomes a member of the organization and is redirected to `reduri`
-//!   (the organization's `redirectUrl`, or the account console).
+//!   (the organization's `redirectUrl`, or the account console);
+//! - `reset-credentials` (the "Forgot Password?" mail): the reset flow continues
+//!   ([`crate::authn::reset`]): the update-password page, then the login ends with a code to
+//!   the client. Refused with Keycloak's "Reset Credential not allowed" when the realm no
+//!   longer has `resetPasswordAllowed`.
 //!
 //! A forged, malformed or other realm's token answers Keycloak's `invalidCodeMessage`, an
 //! expired or used one `expiredActionTokenNoSessionMessage`.
@@ -188,6 +192,9 @@ async fn open(
         // An invitation of someone without an account: Keycloak sends them to registration.
         return error_page(StatusCode::BAD_REQUEST, STALE_INVITE);
     };
+    if c.token.kind == Kind::ResetCredentials && !crate::authn::reset::allowed(&c.snap) {
+        return crate::authn::reset::not_allowed(&state, &c.snap, Some(&c.token.client_id));
+    }
     let email = user.email.clone().unwrap_or_default();
     let (title, detail) = match &c.token.kind {
         Kind::VerifyEmail => (
@@ -201,6 +208,10 @@ async fn open(
                 .map(|a| crate::email::templates::required_action_text(a))
                 .collect::<Vec<_>>()
                 .join(", "),
+        ),
+        Kind::ResetCredentials => (
+            "Perform the following action(s)".to_string(),
+            crate::email::templates::required_action_text("UPDATE_PASSWORD"),
         ),
         Kind::OrgInvite(org) => {
             let name = org_name(&state, &c.snap, org).await;
@@ -268,6 +279,10 @@ async fn perform(
     let Some((row, mut user)) = c.user else {
         return error_page(StatusCode::BAD_REQUEST, STALE_INVITE);
     };
+    // `ResetCredentialsActionTokenHandler`'s verifier: checked before the token is used.
+    if c.token.kind == Kind::ResetCredentials && !crate::authn::reset::allowed(&c.snap) {
+        return crate::authn::reset::not_allowed(&state, &c.snap, Some(&c.token.client_id));
+    }
     match state
         .store
         .use_once(&c.token.single_use_key(&c.snap.id), c.token.exp)
@@ -320,6 +335,18 @@ async fn perform(
                 .await;
             }
             info_page("Your account has been updated.", back.as_deref())
+        }
+        Kind::ResetCredentials => {
+            crate::oidc::reset_credentials::from_token(
+                &state,
+                &snap,
+                &c.base,
+                &headers,
+                &row.id,
+                c.token.auth_session.as_deref(),
+                &c.token.client_id,
+            )
+            .await
         }
         Kind::OrgInvite(org_id) => {
             let invitation = (org_id.as_str(), c.token.jti.as_str());

@@ -6,7 +6,8 @@
 //! `jti`, `iss` = `aud` = the realm's issuer, `sub` = the user, `typ` = the token type,
 //! `nonce`, `azp` = the client, `eml` = the user's e-mail when minted; `rqac` (the required
 //! actions) and `reduri` for `execute-actions`, `reduri` for `verify-email`, `org_id` and
-//! `reduri` for `ORGIVT`.
+//! `reduri` for `ORGIVT`; `asid` (the pending reset flow) for `reset-credentials`
+//! (`ResetCredentialsActionToken`).
 
 use serde_json::{json, Map, Value};
 
@@ -18,6 +19,8 @@ pub const EXECUTE_ACTIONS: &str = "execute-actions";
 pub const VERIFY_EMAIL: &str = "verify-email";
 /// `InviteOrgActionToken.TOKEN_TYPE`.
 pub const ORG_INVITE: &str = "ORGIVT";
+/// `ResetCredentialsActionToken.TOKEN_TYPE`.
+pub const RESET_CREDENTIALS: &str = "reset-credentials";
 
 /// The kind of an action token and what only that kind carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +31,8 @@ pub enum Kind {
     VerifyEmail,
     /// `ORGIVT`: the organization (`org_id`).
     OrgInvite(String),
+    /// `reset-credentials`: the mail of the "Forgot password?" flow.
+    ResetCredentials,
 }
 
 impl Kind {
@@ -37,6 +42,7 @@ impl Kind {
             Kind::ExecuteActions(_) => EXECUTE_ACTIONS,
             Kind::VerifyEmail => VERIFY_EMAIL,
             Kind::OrgInvite(_) => ORG_INVITE,
+            Kind::ResetCredentials => RESET_CREDENTIALS,
         }
     }
 }
@@ -62,6 +68,9 @@ pub struct ActionToken {
     pub email: Option<String>,
     /// `reduri`.
     pub redirect_uri: Option<String>,
+    /// `asid`: the pending flow the token continues (Keycloak's compound authentication
+    /// session id; here the key of the stored reset flow).
+    pub auth_session: Option<String>,
 }
 
 impl ActionToken {
@@ -78,6 +87,7 @@ impl ActionToken {
             client_id: client_id.to_string(),
             email: None,
             redirect_uri: None,
+            auth_session: None,
         }
     }
 
@@ -119,13 +129,16 @@ impl ActionToken {
             Kind::ExecuteActions(a) => {
                 o.insert("rqac".into(), json!(a));
             }
-            Kind::VerifyEmail => {}
+            Kind::VerifyEmail | Kind::ResetCredentials => {}
             Kind::OrgInvite(org) => {
                 o.insert("org_id".into(), json!(org));
             }
         }
         if let Some(r) = &self.redirect_uri {
             o.insert("reduri".into(), json!(r));
+        }
+        if let Some(a) = &self.auth_session {
+            o.insert("asid".into(), json!(a));
         }
         c
     }
@@ -184,6 +197,7 @@ pub fn verify(
         ),
         Some(VERIFY_EMAIL) => Kind::VerifyEmail,
         Some(ORG_INVITE) => Kind::OrgInvite(str_claim(c, "org_id").ok_or(Refused::Invalid)?),
+        Some(RESET_CREDENTIALS) => Kind::ResetCredentials,
         _ => return Err(Refused::Invalid),
     };
     let exp = c
@@ -204,6 +218,7 @@ pub fn verify(
         client_id: str_claim(c, "azp").unwrap_or_default(),
         email: str_claim(c, "eml"),
         redirect_uri: str_claim(c, "reduri"),
+        auth_session: str_claim(c, "asid"),
     })
 }
 
@@ -277,6 +292,18 @@ mod tests {
         let mut tampered = jwt.clone();
         tampered.insert(jwt.find('.').unwrap() + 3, 'x');
         assert_eq!(verify(&[k], ISS, &tampered, 1500), Err(Refused::Invalid));
+    }
+
+    #[test]
+    fn reset_credentials_tokens_carry_the_flow() {
+        let k = key("secret");
+        let mut t = ActionToken::new(Kind::ResetCredentials, Some("u1"), "app", 1, 100);
+        t.email = Some("a@b.c".into());
+        t.auth_session = Some("flow-key".into());
+        let jwt = t.sign(&k, ISS);
+        assert_eq!(jws::parse(&jwt).unwrap().claims["typ"], "reset-credentials");
+        assert_eq!(jws::parse(&jwt).unwrap().claims["asid"], "flow-key");
+        assert_eq!(verify(&[k], ISS, &jwt, 50), Ok(t));
     }
 
     #[test]

@@ -720,33 +720,64 @@ pub async fn execute_actions_email(
     } else {
         body(&bytes)?
     };
-    let (email, client_id) = email_target(&snap, &u, &query)?;
-    if !actions.iter().all(|a| known_action(&snap, a)) {
+    send_actions(&state, &snap, (&id, &u), (&headers, &uri), &query, actions).await
+}
+
+/// `PUT /users/{id}/reset-password-email?client_id=&redirect_uri=` (deprecated in Keycloak,
+/// `UserResource.resetPasswordEmail`): `execute-actions-email` with `["UPDATE_PASSWORD"]`
+/// and the realm's admin lifespan.
+pub async fn reset_password_email(
+    State(state): State<AppState>,
+    RealmAdmin { snap, query, .. }: RealmAdmin<ManageUsers, EmailQuery>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> AdminResult<Response> {
+    let query = EmailQuery {
+        lifespan: None,
+        ..query
+    };
+    let (_, u) = load(&state, &snap, &id).await?;
+    let actions = vec!["UPDATE_PASSWORD".to_string()];
+    send_actions(&state, &snap, (&id, &u), (&headers, &uri), &query, actions).await
+}
+
+/// Mints an `execute-actions` token for `actions` and queues Keycloak's mail; 204.
+async fn send_actions(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    (id, u): (&str, &UserRepresentation),
+    (headers, uri): (&HeaderMap, &Uri),
+    query: &EmailQuery,
+    actions: Vec<String>,
+) -> AdminResult<Response> {
+    let (email, client_id) = email_target(snap, u, query)?;
+    if !actions.iter().all(|a| known_action(snap, a)) {
         return Err(AdminError::bad("Provided invalid required actions"));
     }
     let lifespan = query
         .lifespan
-        .unwrap_or_else(|| crate::action_token::admin_lifespan(&snap));
+        .unwrap_or_else(|| crate::action_token::admin_lifespan(snap));
     let base = state
-        .base_url(&headers, &uri)
+        .base_url(headers, uri)
         .map_err(|_| AdminError::Internal)?;
     let t = user_token(
-        &id,
+        id,
         &email,
         &client_id,
         crate::action_token::Kind::ExecuteActions(actions.clone()),
         query.redirect_uri.clone(),
         lifespan,
     );
-    let link = action_link(&snap, &base, &t)?;
+    let link = action_link(snap, &base, &t)?;
     let mail = crate::email::templates::execute_actions(
         &email,
-        &super::email::realm_name(&snap),
+        &super::email::realm_name(snap),
         &link,
         lifespan,
         &actions,
     );
-    super::email::queue(&state, &snap, mail).map_err(|e| {
+    super::email::queue(state, snap, mail).map_err(|e| {
         AdminError::Status(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("Failed to send execute actions email: {e}"),
@@ -1317,6 +1348,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             paths::ADMIN_USER_SEND_VERIFY_EMAIL,
             routing::put(send_verify_email),
+        )
+        .route(
+            paths::ADMIN_USER_RESET_PASSWORD_EMAIL,
+            routing::put(reset_password_email),
         )
         .route(paths::ADMIN_USER_CREDENTIALS, routing::get(credentials))
         .route(

@@ -15,6 +15,7 @@ pub mod flow;
 pub mod pages;
 pub mod register;
 pub mod reply;
+pub mod reset;
 pub mod steps;
 
 use std::future::Future;
@@ -146,6 +147,10 @@ pub struct PendingLogin {
     /// The outcome of the application-initiated action (`kc_action_status`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kc_action_status: Option<String>,
+    /// A "Forgot Password?" flow (the realm's `resetCredentialsFlow`, [`reset`]) until its
+    /// required actions: only the reset-credentials endpoint resumes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_credentials: Option<bool>,
     /// The SSO session waiting for consent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consent_session: Option<String>,

@@ -62,7 +62,8 @@ pub fn login_page(
              <input type=\"hidden\" name=\"session_code\" value=\"{s}\">\
              <label for=\"username\">{label}</label><input id=\"username\" name=\"username\" value=\"{u}\" autocomplete=\"username\" autofocus required{inv}>\
              <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{inv}>\
-             {remember}<button type=\"submit\" id=\"kc-login\">Sign in</button></form>{register}",
+             {remember}<button type=\"submit\" id=\"kc-login\">Sign in</button></form>{forgot}{register}",
+            forgot = forgot_link(snap),
             // `login.ftl`: "New user? Register" where the realm allows registration.
             register = if crate::authn::register::realm_allows(snap) {
                 format!(
@@ -84,6 +85,36 @@ pub fn login_page(
             inv = if error.is_some() { " aria-invalid=\"true\" aria-describedby=\"login-error\"" } else { "" },
         ),
     )
+}
+
+/// Keycloak's "Forgot Password?" link (`doForgotPassword`) when the realm has
+/// `resetPasswordAllowed`. The flow it starts finds this login through the browser's
+/// `AUTH_SESSION_ID` cookie.
+fn forgot_link(snap: &RealmSnapshot) -> String {
+    if !crate::authn::reset::allowed(snap) {
+        return String::new();
+    }
+    format!(
+        "<p><a id=\"kc-forgot-password\" href=\"{}\">Forgot Password?</a></p>",
+        escape(&crate::http::paths::url(
+            "",
+            crate::http::paths::RESET_CREDENTIALS,
+            &snap.name
+        ))
+    )
+}
+
+/// `page` with an information message under its heading (Keycloak's success message, as
+/// `forkWithSuccessMessage` shows it on the login page).
+pub fn with_info(page: String, message: &str) -> String {
+    let info = format!(
+        "<p class=\"info\" role=\"status\" id=\"kc-info-message\">{}</p>",
+        escape(message)
+    );
+    match page.find("</h1>") {
+        Some(i) => format!("{}{info}{}", &page[..i + 5], &page[i + 5..]),
+        None => page,
+    }
 }
 
 /// One input of a [`step_page`].

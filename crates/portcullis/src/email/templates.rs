@@ -90,6 +90,23 @@ pub fn verify_email(to: &str, realm_name: &str, link: &str, lifespan: i64) -> Ma
     }
 }
 
+/// `password-reset.ftl` (`passwordResetSubject`): the mail of the "Forgot password?" flow.
+pub fn password_reset(to: &str, realm_name: &str, link: &str, lifespan: i64) -> Mail {
+    let exp = link_expiration(lifespan);
+    Mail {
+        to: to.into(),
+        subject: "Reset password".into(),
+        text: format!(
+            "Someone just requested to change your {realm_name} account's credentials. If this was you, click on the link below to reset them.\n\n{link}\n\nThis link and code will expire within {exp}.\n\nIf you don't want to reset your credentials, just ignore this message and nothing will be changed."
+        ),
+        html: page(&format!(
+            "<p>Someone just requested to change your {} account's credentials. If this was you, click on the link below to reset them.</p><p><a href=\"{}\">Link to reset credentials</a></p><p>This link will expire within {exp}.</p><p>If you don't want to reset your credentials, just ignore this message and nothing will be changed.</p>",
+            esc(realm_name),
+            esc(link)
+        )),
+    }
+}
+
 /// `executeActions.ftl` (`executeActionsSubject`): the actions by their display names.
 pub fn execute_actions(
     to: &str,

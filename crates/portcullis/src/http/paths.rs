@@ -52,6 +52,8 @@ pub const REQUIRED_ACTION: &str = "/realms/{realm}/login-actions/required-action
 pub const LOGIN_REGISTRATION: &str = "/realms/{realm}/login-actions/registration";
 /// Target of the consent form.
 pub const CONSENT_ACTION: &str = "/realms/{realm}/login-actions/consent";
+/// The "Forgot Password?" flow (Keycloak's `LoginActionsService.resetCredentials`).
+pub const RESET_CREDENTIALS: &str = "/realms/{realm}/login-actions/reset-credentials";
 /// Target of the logout confirmation form.
 pub const LOGOUT_CONFIRM: &str = "/realms/{realm}/protocol/openid-connect/logout/logout-confirm";
 /// Device authorization endpoint (RFC 8628 §3.1), Keycloak's path.
@@ -462,6 +464,9 @@ pub const ADMIN_USER_EXECUTE_ACTIONS_EMAIL: &str =
     "/admin/realms/{realm}/users/{id}/execute-actions-email";
 /// `PUT` (`admin/users.rs`).
 pub const ADMIN_USER_SEND_VERIFY_EMAIL: &str = "/admin/realms/{realm}/users/{id}/send-verify-email";
+/// `PUT` (`admin/users.rs`): Keycloak's deprecated `execute-actions-email` of `UPDATE_PASSWORD`.
+pub const ADMIN_USER_RESET_PASSWORD_EMAIL: &str =
+    "/admin/realms/{realm}/users/{id}/reset-password-email";
 /// `GET` (`admin/users.rs`).
 pub const ADMIN_USER_CREDENTIALS: &str = "/admin/realms/{realm}/users/{id}/credentials";
 /// `DELETE` (`admin/users.rs`).

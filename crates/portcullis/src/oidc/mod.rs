@@ -19,6 +19,7 @@ pub mod par;
 pub mod realm_info;
 pub mod redirect;
 pub mod registrations;
+pub mod reset_credentials;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -91,6 +92,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(
             paths::LOGIN_REGISTRATION,
             get(registrations::page).post(registrations::submit),
+        )
+        .route(
+            paths::RESET_CREDENTIALS,
+            get(reset_credentials::get).post(reset_credentials::post),
         )
         .route(paths::DEVICE_AUTH, post(device::post))
         .route(paths::DEVICE_AUTH_ALIAS, post(device::post))

@@ -48,6 +48,7 @@ mod realm_files;
 mod recovery_codes;
 mod registration;
 mod required_actions;
+mod reset_credentials;
 mod secrets;
 mod security;
 mod self_registration;
