@@ -4,9 +4,19 @@
 //   import { browserLogin } from './browser-login.mjs';
 //   const login = browserLogin({ authEndpoint, tokenEndpoint, clientId, secret, redirectUri, user, password });
 //   await login();   // throws on any unexpected answer
-import { createHash, randomBytes } from 'node:crypto';
+// With `otpSecret` (the credential's `secretData` value, as Keycloak stores it), the OTP page
+// that follows the password is answered with the current TOTP code (HMAC-SHA1, 6 digits, 30 s).
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 
-export function browserLogin({ authEndpoint, tokenEndpoint, clientId, secret, redirectUri, user, password }) {
+export function totp(secret, now = Date.now()) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(now / 1000 / 30)));
+  const h = createHmac('sha1', Buffer.from(secret, 'utf8')).update(counter).digest();
+  const o = h[h.length - 1] & 0x0f;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+export function browserLogin({ authEndpoint, tokenEndpoint, clientId, secret, redirectUri, user, password, otpSecret }) {
   const b64u = (b) => b.toString('base64url');
 
   class Jar {
@@ -56,10 +66,22 @@ export function browserLogin({ authEndpoint, tokenEndpoint, clientId, secret, re
     const form = new URLSearchParams({ username: user, password });
     const code = field(html, 'session_code');
     if (code) form.set('session_code', code);
-    const posted = await visit(jar, action, {
+    let posted = await visit(jar, action, {
       method: 'POST', body: form,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
+    if (otpSecret) {
+      const otpPage = await posted.res.text();
+      if (posted.done || !otpPage.includes('name="otp"')) throw new Error(`no OTP page: ${posted.res.status}`);
+      const otpAction = new URL(unescape(otpPage.match(/action="([^"]*)"/)[1]), posted.url);
+      const otpForm = new URLSearchParams({ otp: totp(otpSecret) });
+      const otpCode = field(otpPage, 'session_code');
+      if (otpCode) otpForm.set('session_code', otpCode);
+      posted = await visit(jar, otpAction, {
+        method: 'POST', body: otpForm,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+    }
     if (!posted.done) throw new Error(`credentials: ${posted.res.status}`);
     const back = new URL(posted.url);
     if (back.searchParams.get('state') !== state) throw new Error(`state mismatch: ${posted.url}`);

@@ -4,17 +4,18 @@
 // client_secret_basic). A fresh cookie jar per login, N concurrent workers for D seconds.
 // Prints completed logins per second and latency percentiles of whole logins.
 //
-//   node bench/login.mjs <authorization-endpoint> <token-endpoint> <client_id> <client_secret> <redirect_uri> <user> <password> [workers=4] [seconds=10]
+//   node bench/login.mjs <authorization-endpoint> <token-endpoint> <client_id> <client_secret> <redirect_uri> <user> <password> [workers=4] [seconds=10] [otp-secret]
+// With an OTP secret the login answers the OTP page after the password (bench/mfa.sh).
 import { browserLogin } from './browser-login.mjs';
 
-const [authEndpoint, tokenEndpoint, clientId, secret, redirectUri, user, password, workersArg, secondsArg] = process.argv.slice(2);
+const [authEndpoint, tokenEndpoint, clientId, secret, redirectUri, user, password, workersArg, secondsArg, otpSecret] = process.argv.slice(2);
 if (!password) {
   console.error('usage: node bench/login.mjs <authorization-endpoint> <token-endpoint> <client_id> <client_secret> <redirect_uri> <user> <password> [workers] [seconds]');
   process.exit(2);
 }
 const workers = Number(workersArg ?? 4);
 const seconds = Number(secondsArg ?? 10);
-const login = browserLogin({ authEndpoint, tokenEndpoint, clientId, secret, redirectUri, user, password });
+const login = browserLogin({ authEndpoint, tokenEndpoint, clientId, secret, redirectUri, user, password, otpSecret });
 
 const times = [];
 let errors = 0;
