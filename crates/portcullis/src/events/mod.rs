@@ -250,7 +250,9 @@ impl Events {
         })
         .await;
         if waited.is_err() {
-            tracing::warn!("events: the writer did not store the queued events in time for a query");
+            tracing::warn!(
+                "events: the writer did not store the queued events in time for a query"
+            );
         }
     }
 
