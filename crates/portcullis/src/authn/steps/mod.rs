@@ -3,6 +3,7 @@
 //! required action ([`required_action`]), consent ([`consent`], [`device_consent`]), and the
 //! end of the login ([`respond`]). The answer to the client is the [`super::Protocol`]'s.
 
+pub mod conditional_otp;
 pub mod configure_totp;
 pub mod consent;
 pub mod device_consent;
