@@ -13,5 +13,6 @@ pub mod profile_actions;
 pub mod recovery_codes;
 pub mod required_action;
 pub mod respond;
+pub mod small_actions;
 pub mod sso;
 pub mod webauthn;
