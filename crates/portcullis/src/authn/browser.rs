@@ -15,7 +15,7 @@ use crate::authn::pages::{error_page, escape, html, internal_error, login_page, 
 use crate::authn::reply::Reply;
 use crate::authn::steps::password::{self, Credentials, Refused};
 use crate::authn::steps::required_action::{self, Due};
-use crate::authn::steps::{otp, recovery_codes, sso, webauthn};
+use crate::authn::steps::{conditional_otp, otp, recovery_codes, sso, webauthn};
 use crate::authn::{flow, PendingLogin, Protocol};
 use crate::model::flows::{Authenticator, Provider};
 use crate::realm::snapshot::RealmSnapshot;
@@ -83,8 +83,8 @@ enum Page {
 /// What a step did.
 enum Out {
     Success,
-    /// No credential: its required action is added to the login (`SETUP_REQUIRED`).
-    SetupRequired(&'static str),
+    /// No credential: its required action, if any, is added to the login (`SETUP_REQUIRED`).
+    SetupRequired(Option<&'static str>),
     Attempted,
     Challenge(Page),
     Answer(Response),
@@ -222,6 +222,7 @@ async fn run(
                 | Provider::UsernameForm
                 | Provider::PasswordForm
                 | Provider::OtpForm
+                | Provider::ConditionalOtpForm
                 | Provider::WebAuthn
                 | Provider::WebAuthnPasswordless
                 | Provider::RecoveryCodeForm
@@ -242,7 +243,9 @@ async fn run(
             Out::Attempted => pending.flow.record(&exec.id, Status::Attempted),
             Out::SetupRequired(action) => {
                 pending.flow.record(&exec.id, Status::SetupRequired);
-                if !pending.session_actions.iter().any(|a| a == action) {
+                if let Some(action) =
+                    action.filter(|a| !pending.session_actions.iter().any(|s| s == a))
+                {
                     pending.session_actions.push(action.to_string());
                 }
             }
@@ -300,6 +303,7 @@ async fn step(
         Provider::UsernameForm => username(b, pending, posted).await,
         Provider::PasswordForm => password(b, pending, posted).await,
         Provider::OtpForm => otp_form(b, pending, posted).await,
+        Provider::ConditionalOtpForm => conditional_otp_form(b, pending, a, posted).await,
         Provider::WebAuthn | Provider::WebAuthnPasswordless => {
             let s = webauthn::Step {
                 state: b.state,
@@ -310,7 +314,7 @@ async fn step(
             };
             match webauthn::authenticate(&s, pending, posted).await {
                 webauthn::AuthOut::Success => Out::Success,
-                webauthn::AuthOut::SetupRequired(action) => Out::SetupRequired(action),
+                webauthn::AuthOut::SetupRequired(action) => Out::SetupRequired(Some(action)),
                 webauthn::AuthOut::Challenge(p) => Out::Challenge(Page::WebAuthn(p)),
                 webauthn::AuthOut::Answer(r) => Out::Answer(r),
             }
@@ -318,7 +322,7 @@ async fn step(
         Provider::RecoveryCodeForm => {
             match recovery_codes::authenticate(b, pending, posted).await {
                 recovery_codes::AuthOut::Success => Out::Success,
-                recovery_codes::AuthOut::SetupRequired(action) => Out::SetupRequired(action),
+                recovery_codes::AuthOut::SetupRequired(action) => Out::SetupRequired(Some(action)),
                 recovery_codes::AuthOut::Attempted => Out::Attempted,
                 recovery_codes::AuthOut::Challenge(p) => Out::Challenge(Page::RecoveryCode(p)),
                 recovery_codes::AuthOut::Answer(r) => Out::Answer(r),
@@ -544,7 +548,7 @@ async fn otp_form(b: &Browser<'_>, pending: &mut PendingLogin, posted: Option<Fi
     if devices.is_empty() {
         // A required OTP form for a user without OTP (the planner runs it only then):
         // `OTPFormAuthenticator.setRequiredActions` adds CONFIGURE_TOTP to the login.
-        return Out::SetupRequired("CONFIGURE_TOTP");
+        return Out::SetupRequired(Some("CONFIGURE_TOTP"));
     }
     let Some(f) = posted else {
         return Out::Challenge(Page::Otp {
@@ -589,6 +593,49 @@ async fn otp_form(b: &Browser<'_>, pending: &mut PendingLogin, posted: Option<Fi
         }
         Err(_) => Out::Answer(internal_error()),
     }
+}
+
+/// `auth-conditional-otp-form`: the OTP form when its config's conditions ask for it
+/// ([`conditional_otp`]); skipped, the step succeeds. A user without OTP credential (the
+/// planner runs it only when it is required) gets CONFIGURE_TOTP when `isOTPRequired`.
+async fn conditional_otp_form(
+    b: &Browser<'_>,
+    pending: &mut PendingLogin,
+    a: &Authenticator,
+    posted: Option<Fields<'_>>,
+) -> Out {
+    let Some((_, user)) = load_user(b, pending.flow.user.as_deref()).await else {
+        return Out::Answer(error_page(StatusCode::BAD_REQUEST, "Invalid Request."));
+    };
+    // Decided before any await: the decision's closures stay on this side of it.
+    let (show, required) = {
+        let attribute = |name: &str| match user.attributes.as_ref().and_then(|m| m.get(name)) {
+            Some(serde_json::Value::Array(list)) => {
+                list.first().and_then(|v| v.as_str()).map(str::to_string)
+            }
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let roles = crate::tokens::effective_roles(b.snap, &user);
+        let has_role = |r: &str| roles.contains(&crate::tokens::role_reference(b.snap, r));
+        let subject = conditional_otp::Subject {
+            attribute: &attribute,
+            has_role: &has_role,
+            headers: b.headers,
+        };
+        let config = a.config.as_deref();
+        (
+            conditional_otp::show_form(config, &subject),
+            conditional_otp::otp_required(config, &subject),
+        )
+    };
+    if otp::devices(&user).is_empty() {
+        return Out::SetupRequired(required.then_some("CONFIGURE_TOTP"));
+    }
+    if !show {
+        return Out::Success;
+    }
+    otp_form(b, pending, posted).await
 }
 
 fn render(b: &Browser<'_>, code: &str, page: &Page) -> String {

@@ -75,6 +75,14 @@ pub struct AuthRequest {
     /// `kc_action`: the alias of an application-initiated action (the part before `:`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kc_action: Option<String>,
+    /// The text after the first `:` of `kc_action` (client note `kc_action_parameter`: the
+    /// credential id of `delete_credential`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kc_action_parameter: Option<String>,
+    /// `kc_locale` of the request, when the realm has internationalization enabled (auth note
+    /// `USER_REQUEST_LOCALE`, which `update_user_locale` stores on the user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kc_locale: Option<String>,
     /// `acr_values` as sent (OpenID Connect Core §3.1.2.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acr_values: Option<String>,

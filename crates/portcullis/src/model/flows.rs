@@ -58,6 +58,9 @@ pub enum Provider {
     PasswordForm,
     /// `auth-otp-form`.
     OtpForm,
+    /// `auth-conditional-otp-form`: the OTP form, shown or skipped by its config
+    /// (`ConditionalOtpFormAuthenticator`).
+    ConditionalOtpForm,
     /// `deny-access-authenticator`.
     DenyAccess,
     /// `allow-access-authenticator`.
@@ -92,7 +95,6 @@ pub enum Provider {
 
 /// Known provider ids that the engine does not run (Keycloak's built-ins).
 const NOT_RUN: &[&str] = &[
-    "auth-conditional-otp-form",
     "reset-credentials-choose-user",
     "reset-credential-email",
     "reset-password",
@@ -134,6 +136,7 @@ impl Provider {
             "auth-username-form" => Provider::UsernameForm,
             "auth-password-form" => Provider::PasswordForm,
             "auth-otp-form" => Provider::OtpForm,
+            "auth-conditional-otp-form" => Provider::ConditionalOtpForm,
             "webauthn-authenticator" => Provider::WebAuthn,
             "auth-recovery-authn-code-form" => Provider::RecoveryCodeForm,
             "webauthn-authenticator-passwordless" => Provider::WebAuthnPasswordless,
@@ -169,6 +172,7 @@ impl Provider {
         matches!(
             self,
             Provider::OtpForm
+                | Provider::ConditionalOtpForm
                 | Provider::WebAuthn
                 | Provider::WebAuthnPasswordless
                 | Provider::RecoveryCodeForm
@@ -188,6 +192,7 @@ impl Provider {
             self,
             Provider::PasswordForm
                 | Provider::OtpForm
+                | Provider::ConditionalOtpForm
                 | Provider::WebAuthn
                 | Provider::RecoveryCodeForm
                 | Provider::DirectPassword
@@ -202,7 +207,7 @@ impl Provider {
     pub fn credential_type(self) -> Option<&'static str> {
         match self {
             Provider::PasswordForm | Provider::DirectPassword => Some("password"),
-            Provider::OtpForm | Provider::DirectOtp => Some("otp"),
+            Provider::OtpForm | Provider::ConditionalOtpForm | Provider::DirectOtp => Some("otp"),
             Provider::WebAuthn => Some("webauthn"),
             Provider::WebAuthnPasswordless => Some("webauthn-passwordless"),
             Provider::RecoveryCodeForm => Some("recovery-authn-codes"),

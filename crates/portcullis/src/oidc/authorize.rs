@@ -281,11 +281,24 @@ fn validate(
         code_challenge_method: get("code_challenge")
             .map(|_| get("code_challenge_method").unwrap_or("plain").to_string()),
         login_hint: None,
-        // `AuthorizationEndpoint`: the alias is the part before `:` (the rest is the action's
-        // parameter, which no action here takes).
+        // `AuthorizationEndpoint`: the alias is the part before the first `:`, the rest the
+        // action's parameter (client note `kc_action_parameter`).
         kc_action: get("kc_action")
             .filter(|a| !a.is_empty())
             .map(|a| a.split(':').next().unwrap_or(a).to_string()),
+        kc_action_parameter: get("kc_action")
+            .and_then(|a| a.split_once(':'))
+            .map(|(_, p)| p.to_string()),
+        // `LocaleUtil.processLocaleParam`: only in a realm with internationalization enabled.
+        kc_locale: get("kc_locale")
+            .filter(|_| {
+                snap.rep
+                    .extra
+                    .get("internationalizationEnabled")
+                    .and_then(serde_json::Value::as_bool)
+                    == Some(true)
+            })
+            .map(str::to_string),
         acr_values: get("acr_values").map(str::to_string),
         claims: get("claims").map(str::to_string),
     };

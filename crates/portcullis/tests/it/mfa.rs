@@ -384,3 +384,112 @@ async fn a_flow_that_cannot_run_is_refused_at_import() {
     assert_eq!(status, 404, "nothing was created");
     data.cleanup().await;
 }
+
+/// `auth-conditional-otp-form` after the password, with a config: role `trusted` skips,
+/// role `admin` forces, the header `X-Trusted: yes` skips, otherwise the default outcome
+/// (`force` for the realm's flow, `skip` for the client `lax`'s override).
+fn conditional_realm() -> Value {
+    let mut r = realm();
+    r["realm"] = json!("cond");
+    r["roles"] = json!({"realm": [{"name": "trusted"}, {"name": "admin"}]});
+    r["users"][0]["realmRoles"] = json!(["trusted", "admin"]);
+    r["users"][2]["realmRoles"] = json!(["admin"]);
+    r["users"].as_array_mut().unwrap().push(json!(
+        {"username": "dave", "enabled": true, "credentials": [
+            {"type": "password", "value": "dave-pw"}, otp_credential(ALICE_SECRET, "Phone")
+        ]}
+    ));
+    let flow = |alias: &str, config: &str| {
+        json!({"alias": alias, "providerId": "basic-flow", "topLevel": true, "builtIn": false,
+        "authenticationExecutions": [
+           {"authenticator": "auth-username-password-form", "requirement": "REQUIRED", "priority": 10, "authenticatorFlow": false},
+           {"authenticator": "auth-conditional-otp-form", "authenticatorConfig": config, "requirement": "REQUIRED", "priority": 20, "authenticatorFlow": false}
+        ]})
+    };
+    let mut lax = flow("lax flow", "otp default skip");
+    lax["id"] = json!("lax-flow");
+    let grant = json!({"alias": "grant", "providerId": "basic-flow", "topLevel": true, "builtIn": false,
+    "authenticationExecutions": [
+       {"authenticator": "direct-grant-validate-username", "requirement": "REQUIRED", "priority": 10, "authenticatorFlow": false},
+       {"authenticator": "direct-grant-validate-password", "requirement": "REQUIRED", "priority": 20, "authenticatorFlow": false}
+    ]});
+    r["authenticationFlows"] = json!([flow("cond flow", "otp default force"), lax, grant]);
+    r["directGrantFlow"] = json!("grant");
+    let config = |alias: &str, default: &str| {
+        json!({"alias": alias, "config": {
+            "skipOtpRole": "trusted", "forceOtpRole": "admin",
+            "noOtpRequiredForHeaderPattern": "X-Trusted: (yes|si)",
+            "defaultOtpOutcome": default
+        }})
+    };
+    r["authenticatorConfig"] = json!([
+        config("otp default force", "force"),
+        config("otp default skip", "skip")
+    ]);
+    r["browserFlow"] = json!("cond flow");
+    r["clients"].as_array_mut().unwrap().push(json!({
+        "clientId": "lax", "publicClient": true, "redirectUris": ["http://localhost:3000/*"],
+        "authenticationFlowBindingOverrides": {"browser": "lax-flow"}
+    }));
+    r
+}
+
+/// Logs `user` in with the password (through `b`): the answer to the password form.
+async fn password_step(
+    b: &reqwest::Client,
+    server: &TestServer,
+    client: &str,
+    user: &str,
+    pw: &str,
+) -> (u16, String) {
+    let (status, html) = get_page(b, &auth_url(server, "cond", client)).await;
+    assert_eq!(status, 200, "{html}");
+    post_page(b, server, &html, &[("username", user), ("password", pw)]).await
+}
+
+#[tokio::test]
+async fn conditional_otp_form_follows_its_config() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let server = start_with(&data, &[conditional_realm()]).await;
+    let asks_otp = |r: &(u16, String)| r.0 == 200 && r.1.contains("kc-otp-login-form");
+
+    // Role `trusted` skips (before the `admin` role that forces): logged in at once.
+    let r = password_step(&browser(), &server, "spa", "alice", "alice-pw").await;
+    assert!(redirected_with_code(&r), "{r:?}");
+    // Role `admin` forces: the OTP form, and the code logs in.
+    let b = browser();
+    let r = password_step(&b, &server, "spa", "carol", "carol-pw").await;
+    assert!(asks_otp(&r), "{r:?}");
+    let wrong = post_page(&b, &server, &r.1, &[("otp", "000000")]).await;
+    assert!(wrong.1.contains("Invalid authenticator code."), "{wrong:?}");
+    let ok = post_page(&b, &server, &wrong.1, &[("otp", &totp(CAROL_SECRET, 0))]).await;
+    assert!(redirected_with_code(&ok), "{ok:?}");
+
+    // No role: the header decides (matched on `Name: value`, case-insensitively) ...
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-trusted", "YES".parse().unwrap());
+    let trusted = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let r = password_step(&trusted, &server, "spa", "dave", "dave-pw").await;
+    assert!(redirected_with_code(&r), "{r:?}");
+    // ... and without it, the default outcome: `force` here, `skip` for `lax`.
+    let r = password_step(&browser(), &server, "spa", "dave", "dave-pw").await;
+    assert!(asks_otp(&r), "{r:?}");
+    let r = password_step(&browser(), &server, "lax", "dave", "dave-pw").await;
+    assert!(redirected_with_code(&r), "{r:?}");
+
+    // A user without OTP: forced by default, CONFIGURE_TOTP is added to the login; skipped by
+    // default, the login ends without it.
+    let r = password_step(&browser(), &server, "spa", "bob", "bob-pw").await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert!(r.1.contains("Mobile Authenticator Setup"), "{}", r.1);
+    let r = password_step(&browser(), &server, "lax", "bob", "bob-pw").await;
+    assert!(redirected_with_code(&r), "{r:?}");
+    data.cleanup().await;
+}

@@ -484,3 +484,189 @@ async fn verify_email_sends_the_mail_and_the_link_lets_the_login_go_on() {
     assert_eq!(hank["emailVerified"], json!(true));
     assert_eq!(hank["requiredActions"], json!([]));
 }
+
+#[tokio::test]
+async fn update_user_locale_stores_the_requested_locale() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut i18n = realm();
+    i18n["realm"] = json!("i18n");
+    i18n["internationalizationEnabled"] = json!(true);
+    i18n["supportedLocales"] = json!(["en", "de"]);
+    let server = start_with(&data, &[realm(), i18n]).await;
+    let token = admin_token(&server).await;
+    // `locale` is no attribute of the default user profile: let the Admin API show it.
+    for realm in ["ra", "i18n"] {
+        let path = format!("/admin/realms/{realm}/users/profile");
+        let (_, mut profile, _) = call(&server, "GET", &path, Some(&token), None).await;
+        profile["unmanagedAttributePolicy"] = json!("ENABLED");
+        let (status, out, _) = call(&server, "PUT", &path, Some(&token), Some(profile)).await;
+        assert_eq!(status, 200, "{out}");
+    }
+    let locale_of = |realm: &'static str| {
+        let server = &server;
+        let token = &token;
+        async move {
+            let (_, users, _) = call(
+                server,
+                "GET",
+                &format!("/admin/realms/{realm}/users?username=gina&exact=true"),
+                Some(token),
+                None,
+            )
+            .await;
+            users[0]["attributes"]["locale"].clone()
+        }
+    };
+    // Internationalization enabled: `kc_locale` of the login becomes the user's `locale`,
+    // without a page.
+    let url = auth_url(&server, "&kc_locale=de").replace("/realms/ra/", "/realms/i18n/");
+    let (status, location, q) = login(&browser(), &server, &url, "gina", "gina-pw").await;
+    assert_eq!(status, 302, "{location}");
+    assert!(q.contains_key("code"));
+    assert_eq!(locale_of("i18n").await, json!(["de"]));
+    // A value that is no locale tag is not stored.
+    let url = auth_url(&server, "&kc_locale=%3Cb%3E").replace("/realms/ra/", "/realms/i18n/");
+    let (status, _, _) = login(&browser(), &server, &url, "gina", "gina-pw").await;
+    assert_eq!(status, 302);
+    assert_eq!(locale_of("i18n").await, json!(["de"]));
+    // Internationalization disabled (Keycloak's default): the parameter is ignored.
+    let (status, _, _) = login(
+        &browser(),
+        &server,
+        &auth_url(&server, "&kc_locale=de"),
+        "gina",
+        "gina-pw",
+    )
+    .await;
+    assert_eq!(status, 302);
+    assert_eq!(locale_of("ra").await, Value::Null);
+}
+
+/// The realm with a plain browser flow (the SSO cookie, else username and password) and a
+/// user `hank` with a password and an OTP credential labelled `Phone`.
+fn realm_with_credentials() -> Value {
+    let mut r = realm();
+    r["users"].as_array_mut().unwrap().push(json!(
+        {"username": "hank", "enabled": true, "credentials": [
+            {"type": "password", "value": "hank-pw"},
+            {"type": "otp", "userLabel": "Phone",
+             "secretData": json!({"value": "aB3dE5fG7hJ9kL1mN2pQ"}).to_string(),
+             "credentialData": json!({"subType": "totp", "digits": 6, "counter": 0, "period": 30, "algorithm": "HmacSHA1"}).to_string()}
+        ]}
+    ));
+    r["browserFlow"] = json!("plain");
+    r["directGrantFlow"] = json!("grant");
+    r["authenticationFlows"] = json!([
+        {"alias": "plain", "providerId": "basic-flow", "topLevel": true, "builtIn": false,
+         "authenticationExecutions": [
+            {"authenticator": "auth-cookie", "requirement": "ALTERNATIVE", "priority": 10, "authenticatorFlow": false},
+            {"authenticatorFlow": true, "flowAlias": "plain forms", "requirement": "ALTERNATIVE", "priority": 20}
+         ]},
+        {"alias": "plain forms", "providerId": "basic-flow", "topLevel": false, "builtIn": false,
+         "authenticationExecutions": [
+            {"authenticator": "auth-username-password-form", "requirement": "REQUIRED", "priority": 10, "authenticatorFlow": false}
+         ]},
+        {"alias": "grant", "providerId": "basic-flow", "topLevel": true, "builtIn": false,
+         "authenticationExecutions": [
+            {"authenticator": "direct-grant-validate-username", "requirement": "REQUIRED", "priority": 10, "authenticatorFlow": false},
+            {"authenticator": "direct-grant-validate-password", "requirement": "REQUIRED", "priority": 20, "authenticatorFlow": false}
+         ]}
+    ]);
+    r
+}
+
+#[tokio::test]
+async fn delete_credential_asks_then_deletes_only_the_users_own_credential() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let server = start_with(&data, &[realm_with_credentials()]).await;
+    let token = admin_token(&server).await;
+    let hank = user(&server, &token, "hank").await;
+    let hank_id = hank["id"].as_str().unwrap().to_string();
+    let creds = credentials(&server, &token, &hank_id).await;
+    let id_of = |t: &str| {
+        creds.iter().find(|c| c["type"] == t).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (otp_id, password_id) = (id_of("otp"), id_of("password"));
+    let gina = user(&server, &token, "gina").await;
+    let gina_password = credentials(&server, &token, gina["id"].as_str().unwrap()).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let b = browser();
+    let (status, _, _) = login(&b, &server, &auth_url(&server, ""), "hank", "hank-pw").await;
+    assert_eq!(status, 302);
+    let ask = |param: String| {
+        let b = &b;
+        let server = &server;
+        async move { get_page(b, &auth_url(server, &format!("&kc_action={param}"))).await }
+    };
+    let answer = |r: &(u16, String)| {
+        assert_eq!(r.0, 302, "{}", r.1);
+        let q = query_of(&r.1);
+        assert!(q.contains_key("code"), "{}", r.1);
+        (q["kc_action_status"].clone(), q["kc_action"].clone())
+    };
+    let redirect_of = |r: reqwest::Response| {
+        assert_eq!(r.status(), 302);
+        r.headers()["location"].to_str().unwrap().to_string()
+    };
+
+    // The confirmation page names the credential by its label; cancelling keeps it.
+    let (status, page) = ask(format!("delete_credential:{otp_id}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Delete Phone") && page.contains("Do you want to delete Phone?"),
+        "{page}"
+    );
+    let r = post_page(&b, &server, &page, &[("cancel-aia", "true")]).await;
+    assert_eq!(answer(&r), ("cancelled".into(), "delete_credential".into()));
+    assert_eq!(credentials(&server, &token, &hank_id).await.len(), 2);
+
+    // Confirmed: gone, `kc_action_status=success`.
+    let (_, page) = ask(format!("delete_credential:{otp_id}")).await;
+    let r = post_page(&b, &server, &page, &[("accept", "")]).await;
+    assert_eq!(answer(&r), ("success".into(), "delete_credential".into()));
+    let left = credentials(&server, &token, &hank_id).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["type"], "password");
+
+    // An unknown id, another user's credential, no id: no page, `kc_action_status=error`.
+    for param in [
+        format!("delete_credential:{otp_id}"),
+        format!("delete_credential:{gina_password}"),
+        "delete_credential".to_string(),
+    ] {
+        let r = b
+            .get(auth_url(&server, &format!("&kc_action={param}")))
+            .send()
+            .await
+            .unwrap();
+        let location = redirect_of(r);
+        let q = query_of(&location);
+        assert_eq!(q["kc_action_status"], "error", "{param}: {location}");
+        assert_eq!(q["kc_action"], "delete_credential");
+    }
+    assert_eq!(
+        credentials(&server, &token, gina["id"].as_str().unwrap())
+            .await
+            .len(),
+        1
+    );
+
+    // The password cannot be removed: Keycloak's error page, nothing removed.
+    let (status, page) = ask(format!("delete_credential:{password_id}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Delete password"), "{page}");
+    let (status, page) = post_page(&b, &server, &page, &[("accept", "")]).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("Credential type cannot be removed"), "{page}");
+    assert_eq!(credentials(&server, &token, &hank_id).await.len(), 1);
+}

@@ -3,6 +3,7 @@
 //! required action ([`required_action`]), consent ([`consent`], [`device_consent`]), and the
 //! end of the login ([`respond`]). The answer to the client is the [`super::Protocol`]'s.
 
+pub mod conditional_otp;
 pub mod configure_totp;
 pub mod consent;
 pub mod device_consent;
@@ -12,5 +13,6 @@ pub mod profile_actions;
 pub mod recovery_codes;
 pub mod required_action;
 pub mod respond;
+pub mod small_actions;
 pub mod sso;
 pub mod webauthn;

@@ -8,7 +8,8 @@
 //!
 //! Built in: `UPDATE_PASSWORD` (here), `CONFIGURE_TOTP` ([`super::configure_totp`]),
 //! `UPDATE_PROFILE`, `VERIFY_EMAIL` and `TERMS_AND_CONDITIONS` ([`super::profile_actions`]),
-//! `CONFIGURE_RECOVERY_AUTHN_CODES` ([`super::recovery_codes`]).
+//! `CONFIGURE_RECOVERY_AUTHN_CODES` ([`super::recovery_codes`]), `update_user_locale` and
+//! `delete_credential` ([`super::small_actions`]).
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -29,7 +30,7 @@ use crate::users::parse_user;
 use crate::AppState;
 
 use super::respond::complete_login;
-use super::{configure_totp, profile_actions, recovery_codes, webauthn};
+use super::{configure_totp, profile_actions, recovery_codes, small_actions, webauthn};
 
 /// The actions this server runs at login.
 pub const SUPPORTED: &[&str] = &[
@@ -39,6 +40,8 @@ pub const SUPPORTED: &[&str] = &[
     "UPDATE_PASSWORD",
     "UPDATE_PROFILE",
     "VERIFY_EMAIL",
+    "delete_credential",
+    "update_user_locale",
     "webauthn-register",
     "webauthn-register-passwordless",
 ];
@@ -163,6 +166,10 @@ pub(crate) async fn page(
             recovery_codes::config_page(a.snap, &action, code, pending, user, error)
         }
         "TERMS_AND_CONDITIONS" => profile_actions::terms_page(a.snap, &action, code),
+        "delete_credential" => {
+            small_actions::delete_credential_page(a, &action, code, pending, user)
+                .ok_or_else(internal_error)?
+        }
         "UPDATE_PROFILE" => profile_actions::profile_page(a.snap, &action, code, user, error),
         "VERIFY_EMAIL" => {
             profile_actions::verify_email_page(a, &action, code, pending, row, user, error).await?
@@ -184,10 +191,23 @@ pub async fn proceed(
     mut pending: PendingLogin,
     user_id: &str,
 ) -> Response {
+    // Actions that asked for nothing this login (Keycloak's `ignoredActions`).
+    let mut ignored: Vec<String> = Vec::new();
+    let mut triggers_evaluated = false;
     loop {
         let Ok(Some(row)) = a.state.store.user_by_id(&a.snap.id, user_id).await else {
             return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
         };
+        // `evaluateTriggers` of the enabled actions, once per login's end.
+        if !triggers_evaluated {
+            triggers_evaluated = true;
+            if is_enabled(a.snap, "update_user_locale") {
+                if let Err(r) = small_actions::update_user_locale(a, &pending, &row).await {
+                    return r;
+                }
+                continue;
+            }
+        }
         let Ok(user) = parse_user(&row) else {
             return internal_error();
         };
@@ -203,7 +223,9 @@ pub async fn proceed(
                 }
             }
         }
-        let user_actions = user.required_actions.clone().unwrap_or_default();
+        let mut user_actions = user.required_actions.clone().unwrap_or_default();
+        user_actions.retain(|x| !ignored.contains(x));
+        login.retain(|x| !ignored.contains(x));
         let alias = match due(a.snap, &user_actions, &login) {
             Due::Nothing => return done(a, code, &pending, user_id).await,
             Due::Unsupported(_) => {
@@ -225,6 +247,32 @@ pub async fn proceed(
             }
             continue;
         }
+        // `update_user_locale` has no page (its trigger did the work); `delete_credential`
+        // without a credential of the user to delete is ignored (`context.ignore()`:
+        // `kc_action_status=error`).
+        let nothing_to_ask = alias == "update_user_locale"
+            || (alias == "delete_credential"
+                && small_actions::credential_to_delete(&pending, &user).is_none());
+        if nothing_to_ask {
+            if alias == "delete_credential" {
+                let mut e = crate::authn::login_event(a.snap, &pending.request)
+                    .user(user_id.to_string())
+                    .detail("custom_required_action", "delete_credential");
+                let error = match &pending.request.kc_action_parameter {
+                    Some(id) => {
+                        e.set_detail("credential_id", id.clone());
+                        "credential_not_found"
+                    }
+                    None => "missing_credential_id",
+                };
+                e.error(a.state, error);
+            }
+            if pending.request.kc_action.as_deref() == Some(alias.as_str()) {
+                pending.kc_action_status = Some(KcActionStatus::Error.as_str().into());
+            }
+            ignored.push(alias);
+            continue;
+        }
         pending.pending_user = Some(user_id.to_string());
         pending.required_action = Some(alias.clone());
         return show(a, code, pending, &row, &user, &alias, None).await;
@@ -238,6 +286,7 @@ pub const AIA: &[&str] = &[
     "UPDATE_PASSWORD",
     "UPDATE_PROFILE",
     "VERIFY_EMAIL",
+    "delete_credential",
     "webauthn-register",
     "webauthn-register-passwordless",
 ];
@@ -415,6 +464,7 @@ pub async fn post(
             recovery_codes::config_post(a, &mut pending, &row, &user, f).await
         }
         "TERMS_AND_CONDITIONS" => profile_actions::terms_post(a, &pending, &row, f).await,
+        "delete_credential" => small_actions::delete_credential_post(a, &pending, &row).await,
         "UPDATE_PROFILE" => profile_actions::profile_post(a, &row, &user, f, code).await,
         "VERIFY_EMAIL" => profile_actions::verify_email_post(a, &mut pending, &row, &user).await,
         "webauthn-register" | "webauthn-register-passwordless" => {
