@@ -670,3 +670,71 @@ async fn delete_credential_asks_then_deletes_only_the_users_own_credential() {
     assert!(page.contains("Credential type cannot be removed"), "{page}");
     assert_eq!(credentials(&server, &token, &hank_id).await.len(), 1);
 }
+
+#[tokio::test]
+async fn delete_account_confirmed_deletes_the_user_with_the_role_only() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut r = realm();
+    r["requiredActions"] = json!([
+        {"alias": "delete_account", "name": "Delete Account", "providerId": "delete_account", "enabled": true, "defaultAction": false, "priority": 60, "config": {}}
+    ]);
+    r["users"].as_array_mut().unwrap().push(json!(
+        {"username": "ivan", "enabled": true, "clientRoles": {"account": ["delete-account"]},
+         "credentials": [{"type": "password", "value": "ivan-pw"}]}
+    ));
+    let server = start_with(&data, &[r]).await;
+    let token = admin_token(&server).await;
+    let url = auth_url(&server, "&kc_action=delete_account");
+    // The action's max_auth_age is 0: the password is asked again first (unless the SSO
+    // session is from this very second).
+    let confirm_page = |b: reqwest::Client, who: &'static str, pw: &'static str| {
+        let server = &server;
+        let url = url.clone();
+        async move {
+            let (status, _, _) = login(&b, server, &auth_url(server, ""), who, pw).await;
+            assert_eq!(status, 302);
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+            let (status, page) = get_page(&b, &url).await;
+            assert_eq!(status, 200, "{page}");
+            assert!(page.contains("name=\"password\""), "{page}");
+            let (status, page) = post_page(&b, server, &page, &[("password", pw)]).await;
+            assert_eq!(status, 200, "{page}");
+            (b, page)
+        }
+    };
+
+    // Without `account`'s `delete-account` role: Keycloak's message, no form.
+    let (_, page) = confirm_page(browser(), "gina", "gina-pw").await;
+    assert!(
+        page.contains(
+            "You do not have enough permissions to delete your own account, contact admin."
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("kc-submit"));
+
+    // Cancelled: `kc_action_status=cancelled`, the user stays.
+    let (b, page) = confirm_page(browser(), "ivan", "ivan-pw").await;
+    assert!(page.contains("Delete Account Confirmation"), "{page}");
+    let (status, location) = post_page(&b, &server, &page, &[("cancel-aia", "true")]).await;
+    assert_eq!(status, 302, "{location}");
+    assert_eq!(query_of(&location)["kc_action_status"], "cancelled");
+    assert_eq!(user(&server, &token, "ivan").await["username"], "ivan");
+
+    // Confirmed: the user is gone and the login ends on Keycloak's message.
+    let (b, page) = confirm_page(browser(), "ivan", "ivan-pw").await;
+    let (status, body) = post_page(&b, &server, &page, &[("confirm", "")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("User deleted successfully"), "{body}");
+    let (_, users, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/ra/users?username=ivan&exact=true",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(users, json!([]));
+}

@@ -6,6 +6,7 @@
 pub mod conditional_otp;
 pub mod configure_totp;
 pub mod consent;
+pub mod delete_account;
 pub mod device_consent;
 pub mod otp;
 pub mod password;

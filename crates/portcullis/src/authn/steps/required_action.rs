@@ -30,7 +30,9 @@ use crate::users::parse_user;
 use crate::AppState;
 
 use super::respond::complete_login;
-use super::{configure_totp, profile_actions, recovery_codes, small_actions, webauthn};
+use super::{
+    configure_totp, delete_account, profile_actions, recovery_codes, small_actions, webauthn,
+};
 
 /// The actions this server runs at login.
 pub const SUPPORTED: &[&str] = &[
@@ -40,6 +42,7 @@ pub const SUPPORTED: &[&str] = &[
     "UPDATE_PASSWORD",
     "UPDATE_PROFILE",
     "VERIFY_EMAIL",
+    "delete_account",
     "delete_credential",
     "update_user_locale",
     "webauthn-register",
@@ -166,6 +169,7 @@ pub(crate) async fn page(
             recovery_codes::config_page(a.snap, &action, code, pending, user, error)
         }
         "TERMS_AND_CONDITIONS" => profile_actions::terms_page(a.snap, &action, code),
+        "delete_account" => delete_account::page(a.snap, &action, code, pending, user, error),
         "delete_credential" => {
             small_actions::delete_credential_page(a, &action, code, pending, user)
                 .ok_or_else(internal_error)?
@@ -286,6 +290,7 @@ pub const AIA: &[&str] = &[
     "UPDATE_PASSWORD",
     "UPDATE_PROFILE",
     "VERIFY_EMAIL",
+    "delete_account",
     "delete_credential",
     "webauthn-register",
     "webauthn-register-passwordless",
@@ -299,6 +304,10 @@ pub const KC_ACTION_MAX_AGE: i64 = 300;
 /// else for `UPDATE_PASSWORD` the password policy's `maxAuthAge`, else
 /// [`KC_ACTION_MAX_AGE`].
 pub fn max_auth_age(snap: &RealmSnapshot, alias: &str) -> i64 {
+    // `DeleteAccount.getMaxAuthAge`: always 0, whatever the config says.
+    if alias == "delete_account" {
+        return 0;
+    }
     let configured = realm_actions(snap)
         .into_iter()
         .find(|a| a.alias.as_deref() == Some(alias))
@@ -465,6 +474,10 @@ pub async fn post(
         }
         "TERMS_AND_CONDITIONS" => profile_actions::terms_post(a, &pending, &row, f).await,
         "delete_credential" => small_actions::delete_credential_post(a, &pending, &row).await,
+        "delete_account" => {
+            let action = paths::url("", paths::REQUIRED_ACTION, &a.snap.name);
+            delete_account::post(a, &pending, &row, &user, &action, code).await
+        }
         "UPDATE_PROFILE" => profile_actions::profile_post(a, &row, &user, f, code).await,
         "VERIFY_EMAIL" => profile_actions::verify_email_post(a, &mut pending, &row, &user).await,
         "webauthn-register" | "webauthn-register-passwordless" => {
@@ -637,7 +650,7 @@ mod tests {
             {"alias": "VERIFY_EMAIL", "providerId": "VERIFY_EMAIL", "enabled": true, "priority": 50},
             {"alias": "CONFIGURE_TOTP", "providerId": "CONFIGURE_TOTP", "enabled": true, "priority": 10},
             {"alias": "TERMS_AND_CONDITIONS", "providerId": "TERMS_AND_CONDITIONS", "enabled": false, "priority": 20},
-            {"alias": "delete_account", "providerId": "delete_account", "enabled": true, "priority": 5}
+            {"alias": "UPDATE_EMAIL", "providerId": "UPDATE_EMAIL", "enabled": true, "priority": 5}
         ]));
         let user = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
@@ -653,8 +666,8 @@ mod tests {
             Due::Nothing
         );
         assert_eq!(
-            due_in(&s, &[], &user(&["delete_account"])),
-            Due::Unsupported("delete_account".into())
+            due_in(&s, &[], &user(&["UPDATE_EMAIL"])),
+            Due::Unsupported("UPDATE_EMAIL".into())
         );
     }
 }
