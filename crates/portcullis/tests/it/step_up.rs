@@ -13,35 +13,6 @@ use crate::support::*;
 
 const ANN_SECRET: &str = "aB3dE5fG7hJ9kL1mN2pQ";
 
-fn otp_credential(secret: &str) -> Value {
-    json!({
-        "type": "otp", "userLabel": "Phone",
-        "secretData": json!({ "value": secret }).to_string(),
-        "credentialData": json!({ "subType": "totp", "digits": 6, "counter": 0, "period": 30, "algorithm": "HmacSHA1" }).to_string()
-    })
-}
-
-/// RFC 6238 TOTP (HMAC-SHA1, 6 digits, 30 s) of `secret` at `offset` seconds from now.
-fn totp(secret: &str, offset: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let counter = ((now + offset) / 30) as u64;
-    let key = aws_lc_rs::hmac::Key::new(
-        aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        secret.as_bytes(),
-    );
-    let tag = aws_lc_rs::hmac::sign(&key, &counter.to_be_bytes());
-    let h = tag.as_ref();
-    let o = (h[h.len() - 1] & 0x0f) as usize;
-    let bin = (u32::from(h[o] & 0x7f) << 24)
-        | (u32::from(h[o + 1]) << 16)
-        | (u32::from(h[o + 2]) << 8)
-        | u32::from(h[o + 3]);
-    format!("{:06}", bin % 1_000_000)
-}
-
 fn exec(authenticator: &str, requirement: &str, priority: i64) -> Value {
     json!({"authenticator": authenticator, "requirement": requirement, "priority": priority, "authenticatorFlow": false})
 }
@@ -77,7 +48,7 @@ fn grant() -> Value {
 fn realms() -> Vec<Value> {
     let users = json!([
         {"username": "ann", "enabled": true, "email": "ann@example.com", "firstName": "Ann", "lastName": "A",
-         "credentials": [{"type": "password", "value": "ann-pw"}, otp_credential(ANN_SECRET)]},
+         "credentials": [{"type": "password", "value": "ann-pw"}, otp_credential(ANN_SECRET, "Phone")]},
         {"username": "bob", "enabled": true, "email": "bob@example.com", "firstName": "Bob", "lastName": "B",
          "credentials": [{"type": "password", "value": "bob-pw"}]}
     ]);

@@ -7,12 +7,14 @@
 pub mod browser;
 pub mod http;
 pub mod jwt;
+pub mod otp;
 pub mod smtp;
 pub mod soft_authenticator;
 
 pub use browser::*;
 pub use http::*;
 pub use jwt::*;
+pub use otp::*;
 pub use smtp::*;
 
 use std::io::{BufRead, BufReader};
