@@ -39,69 +39,10 @@ use crate::representation::UserRepresentation;
 use crate::store::{MembershipType, UserRow};
 use crate::AppState;
 
-pub use token::{ActionToken, Kind, Refused};
-
-/// Keycloak's `invalidCodeMessage`.
-pub const INVALID_CODE: &str = "An error occurred, please login again through your application.";
-/// Keycloak's `expiredActionTokenNoSessionMessage`.
-pub const EXPIRED: &str = "Action expired.";
-/// Keycloak's `staleInviteOrgLink`.
-pub const STALE_INVITE: &str =
-    "The invitation is no longer valid. Contact the organization administrators for more information.";
-/// Keycloak's `accountDisabledMessage`.
-pub const ACCOUNT_DISABLED: &str = "Account is disabled, contact your administrator.";
-
-/// `actionTokenGeneratedByAdminLifespan` (default 12 hours).
-pub fn admin_lifespan(snap: &RealmSnapshot) -> i64 {
-    snap.rep
-        .extra
-        .get("actionTokenGeneratedByAdminLifespan")
-        .and_then(serde_json::Value::as_i64)
-        .unwrap_or(43_200)
-}
-
-/// `actionTokenGeneratedByUserLifespan` for a token type: the realm attribute
-/// `actionTokenGeneratedByUserLifespan.<typ>`, else the realm's value, else
-/// `accessCodeLifespanUserAction` (300).
-pub fn user_lifespan(snap: &RealmSnapshot, typ: &str) -> i64 {
-    let per_type = snap
-        .rep
-        .extra
-        .get("attributes")
-        .and_then(|a| a.get(format!("actionTokenGeneratedByUserLifespan.{typ}")))
-        .and_then(|v| match v {
-            serde_json::Value::String(s) => s.parse().ok(),
-            other => other.as_i64(),
-        });
-    per_type
-        .or_else(|| {
-            snap.rep
-                .extra
-                .get("actionTokenGeneratedByUserLifespan")
-                .and_then(serde_json::Value::as_i64)
-        })
-        .or_else(|| {
-            snap.rep
-                .extra
-                .get("accessCodeLifespanUserAction")
-                .and_then(serde_json::Value::as_i64)
-        })
-        .unwrap_or(300)
-}
-
-/// The link of a token: `{base}/realms/{realm}/login-actions/action-token?key=...`.
-pub fn link(base: &str, snap: &RealmSnapshot, token: &str) -> String {
-    let mut u = paths::url(base, paths::ACTION_TOKEN, &snap.name);
-    u.push_str("?key=");
-    u.push_str(token);
-    u
-}
-
-/// The account console of the realm (`{base}/realms/{realm}/account/`), where links without a
-/// redirect end.
-pub fn account_url(base: &str, snap: &RealmSnapshot) -> String {
-    format!("{}/", paths::url(base, paths::ACCOUNT, &snap.name))
-}
+pub use token::{
+    account_url, admin_lifespan, link, user_lifespan, ActionToken, Kind, Refused, ACCOUNT_DISABLED,
+    EXPIRED, INVALID_CODE, STALE_INVITE,
+};
 
 /// The routes of the action-token endpoint.
 pub fn routes() -> Router<AppState> {

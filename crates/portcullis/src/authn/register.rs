@@ -19,7 +19,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::action_token::{self, ActionToken, Kind, Refused};
+use crate::action_token::token::{self as action_token, ActionToken, Kind, Refused};
 use crate::authn::pages::{error_page, escape, html, internal_error, page, realm_title};
 use crate::authn::reply::Reply;
 use crate::authn::steps::required_action;
@@ -166,11 +166,11 @@ pub async fn open_invitation(
 ) -> Result<Invitation, Response> {
     let refuse = |error: &str, message: &str| {
         UserEvent::new(snap, "EXECUTE_ACTION_TOKEN")
-            .detail("action", action_token::token::ORG_INVITE)
+            .detail("action", action_token::ORG_INVITE)
             .error(state, error);
         error_page(StatusCode::BAD_REQUEST, message)
     };
-    let t = match action_token::token::verify(&snap.hmac_keys, issuer, token, crate::clock::now()) {
+    let t = match action_token::verify(&snap.hmac_keys, issuer, token, crate::clock::now()) {
         Ok(t) => t,
         Err(Refused::Expired) => {
             return Err(refuse("expired_code", opening_refused(Refused::Expired)))
@@ -195,7 +195,7 @@ async fn recheck_invitation(
     issuer: &str,
     token: &str,
 ) -> Result<Result<Invitation, &'static str>, StoreError> {
-    let t = match action_token::token::verify(&snap.hmac_keys, issuer, token, crate::clock::now()) {
+    let t = match action_token::verify(&snap.hmac_keys, issuer, token, crate::clock::now()) {
         Ok(t) => t,
         Err(_) => return Ok(Err(TOKEN_EXPIRED)),
     };

@@ -30,7 +30,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::action_token::{self, token::RESET_CREDENTIALS, ActionToken, Kind};
+use crate::action_token::token::{self as action_token, ActionToken, Kind, RESET_CREDENTIALS};
 use crate::authn::browser::UserFacts;
 use crate::authn::engine::{self, Next, Status};
 use crate::authn::pages::{

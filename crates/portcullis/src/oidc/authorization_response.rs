@@ -59,7 +59,7 @@ fn send_verify_email(
     email: &str,
     client_id: &str,
 ) -> Result<(), String> {
-    use crate::action_token::{self, token::VERIFY_EMAIL, ActionToken, Kind};
+    use crate::action_token::token::{self as action_token, ActionToken, Kind, VERIFY_EMAIL};
     let lifespan = action_token::user_lifespan(snap, VERIFY_EMAIL);
     let t = now();
     let mut token = ActionToken::new(Kind::VerifyEmail, Some(user_id), client_id, t, t + lifespan);
