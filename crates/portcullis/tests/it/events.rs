@@ -47,26 +47,6 @@ async fn password_grant(server: &TestServer, realm: &str, user: &str, pw: &str) 
     (s, b)
 }
 
-/// The realm's events for `query`, once at least `n` are there (the writer is asynchronous).
-async fn events_at_least(
-    server: &TestServer,
-    token: &str,
-    path: &str,
-    query: &str,
-    n: usize,
-) -> Vec<Value> {
-    for _ in 0..100 {
-        let (s, body, _) = call(server, "GET", &format!("{path}{query}"), Some(token), None).await;
-        assert_eq!(s, 200, "{body}");
-        let list = body.as_array().cloned().unwrap_or_default();
-        if list.len() >= n {
-            return list;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fewer than {n} events at {path}{query}");
-}
-
 fn of_type<'a>(list: &'a [Value], t: &str) -> Vec<&'a Value> {
     list.iter().filter(|e| e["type"] == t).collect()
 }

@@ -172,28 +172,52 @@ async fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers() {
     assert_eq!(names, expected);
 
     // The database file itself is sound. SQLite resolves `/proc/<pid>/root` to this
-    // namespace's root, so the check reads a copy (taken with no write in flight).
+    // namespace's root, so the check reads a copy. The server may be writing while the files
+    // are copied (the sweeper, a checkpoint), and a copy of the database and its write-ahead
+    // log taken across such a write is torn; a torn copy is taken again, a lost row never
+    // comes back.
+    let mut last = String::new();
+    for _ in 0..10 {
+        match copy_and_check(&inside).await {
+            Ok(n) if n >= acknowledged.len() as i64 => {
+                last.clear();
+                break;
+            }
+            Ok(n) => last = format!("{n} users stored, {} acknowledged", acknowledged.len()),
+            Err(e) => last = e,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    assert!(last.is_empty(), "{last}");
+}
+
+/// Copies the SQLite files of `dir` and answers the copy's user count once its integrity
+/// check passes.
+async fn copy_and_check(dir: &std::path::Path) -> Result<i64, String> {
     let copy = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&inside).unwrap() {
+    for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         if name.starts_with("portcullis.db") {
-            std::fs::copy(&path, copy.path().join(&name)).unwrap();
+            std::fs::copy(&path, copy.path().join(&name)).map_err(|e| e.to_string())?;
         }
     }
     let db = copy.path().join("portcullis.db");
     assert!(db.exists(), "the SQLite file in the data directory");
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
         .await
-        .unwrap();
+        .map_err(|e| e.to_string())?;
     let (check,): (String,) = sqlx::query_as("PRAGMA integrity_check")
         .fetch_one(&pool)
         .await
-        .unwrap();
-    assert_eq!(check, "ok");
+        .map_err(|e| e.to_string())?;
+    if check != "ok" {
+        return Err(format!("integrity check: {check}"));
+    }
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM user_entity")
         .fetch_one(&pool)
         .await
-        .unwrap_or((-1,));
-    assert!(n >= acknowledged.len() as i64, "{n} users stored");
+        .map_err(|e| e.to_string())?;
+    pool.close().await;
+    Ok(n)
 }

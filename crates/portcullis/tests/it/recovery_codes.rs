@@ -7,8 +7,6 @@
 //! `kc_action`) shows twelve codes, stores them on confirmation and replaces the old set; the
 //! credential survives export and import; wrong codes count for brute-force protection.
 
-use std::time::Duration;
-
 use base64::Engine as _;
 use serde_json::{json, Value};
 
@@ -141,10 +139,6 @@ async fn recovery_credentials(server: &TestServer, token: &str, name: &str) -> V
         .collect()
 }
 
-fn data_of(c: &Value) -> Value {
-    serde_json::from_str(c["credentialData"].as_str().unwrap()).unwrap()
-}
-
 /// The recovery-code page after the password.
 async fn code_page(b: &reqwest::Client, server: &TestServer, name: &str, pw: &str) -> String {
     let (status, page, _) = login(b, server, &auth_url(server, ""), name, pw).await;
@@ -161,26 +155,6 @@ fn redirected_with_code(r: &(u16, String)) -> bool {
 /// `XXXX-XXXX-XXXX`, as the setup page shows codes.
 fn dashed(code: &str) -> String {
     format!("{}-{}-{}", &code[..4], &code[4..8], &code[8..])
-}
-
-async fn events_at_least(server: &TestServer, token: &str, query: &str, n: usize) -> Vec<Value> {
-    for _ in 0..100 {
-        let (s, body, _) = call(
-            server,
-            "GET",
-            &format!("/admin/realms/rc/events{query}"),
-            Some(token),
-            None,
-        )
-        .await;
-        assert_eq!(s, 200, "{body}");
-        let list = body.as_array().cloned().unwrap_or_default();
-        if list.len() >= n {
-            return list;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fewer than {n} events at {query}");
 }
 
 #[tokio::test]
@@ -216,7 +190,7 @@ async fn a_recovery_code_logs_in_once_and_in_order_and_survives_export() {
     // Nothing changed.
     let stored = recovery_credentials(&server, &token, "rita").await;
     assert_eq!(stored.len(), 1);
-    assert_eq!(data_of(&stored[0])["remainingCodes"], 12);
+    assert_eq!(credential_data(&stored[0])["remainingCodes"], 12);
     assert!(stored[0].get("secretData").is_none(), "{}", stored[0]);
     // The right one, typed with dashes as the setup page shows it.
     let r = post_page(
@@ -228,8 +202,8 @@ async fn a_recovery_code_logs_in_once_and_in_order_and_survives_export() {
     .await;
     assert!(redirected_with_code(&r), "{r:?}");
     let stored = recovery_credentials(&server, &token, "rita").await;
-    assert_eq!(data_of(&stored[0])["remainingCodes"], 11);
-    assert_eq!(data_of(&stored[0])["totalCodes"], 12);
+    assert_eq!(credential_data(&stored[0])["remainingCodes"], 11);
+    assert_eq!(credential_data(&stored[0])["totalCodes"], 12);
 
     // The same code again: refused; the next one is asked for and works.
     let b = browser();
@@ -242,7 +216,14 @@ async fn a_recovery_code_logs_in_once_and_in_order_and_survives_export() {
     assert!(redirected_with_code(&r), "{r:?}");
 
     // Keycloak's events: the failures as LOGIN_ERROR with the credential type.
-    let errors = events_at_least(&server, &token, "?type=LOGIN_ERROR", 4).await;
+    let errors = events_at_least(
+        &server,
+        &token,
+        "/admin/realms/rc/events",
+        "?type=LOGIN_ERROR",
+        4,
+    )
+    .await;
     let rita = user(&server, &token, "rita").await["id"].clone();
     assert!(
         errors.iter().all(|e| e["userId"] == rita
@@ -254,22 +235,10 @@ async fn a_recovery_code_logs_in_once_and_in_order_and_survives_export() {
     // Exported in Keycloak's shape; imported elsewhere, the next code works there.
     drop(server);
     let exported = data.export("rc");
-    let rita = exported["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "rita")
-        .unwrap()
-        .clone();
-    let cred = rita["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "recovery-authn-codes")
-        .unwrap()
-        .clone();
+    let rita = exported_user(&exported, "rita");
+    let cred = exported_credential(&rita, "recovery-authn-codes");
     assert_eq!(
-        data_of(&cred),
+        credential_data(&cred),
         json!({"algorithm": "SHA-512", "totalCodes": 12, "remainingCodes": 10})
     );
     let secret: Value = serde_json::from_str(cred["secretData"].as_str().unwrap()).unwrap();
@@ -381,12 +350,19 @@ async fn the_required_action_stores_codes_that_then_work_and_replaces_them(backe
     assert_eq!(stored[0]["userLabel"], "Recovery codes");
     assert_eq!(stored[0]["createdDate"].to_string(), at);
     assert_eq!(
-        data_of(&stored[0]),
+        credential_data(&stored[0]),
         json!({"algorithm": "SHA-512", "totalCodes": 12, "remainingCodes": 12})
     );
     let nina = user(&server, &token, "nina").await;
     assert_eq!(nina["requiredActions"], json!([]));
-    let updated = events_at_least(&server, &token, "?type=UPDATE_CREDENTIAL", 1).await;
+    let updated = events_at_least(
+        &server,
+        &token,
+        "/admin/realms/rc/events",
+        "?type=UPDATE_CREDENTIAL",
+        1,
+    )
+    .await;
     assert_eq!(updated[0]["userId"], nina["id"]);
     assert_eq!(
         updated[0]["details"]["credential_type"],
@@ -430,7 +406,7 @@ async fn the_required_action_stores_codes_that_then_work_and_replaces_them(backe
     assert_eq!(q["kc_action"], "CONFIGURE_RECOVERY_AUTHN_CODES");
     let stored = recovery_credentials(&server, &token, "nina").await;
     assert_eq!(stored.len(), 1, "one set: {stored:?}");
-    assert_eq!(data_of(&stored[0])["remainingCodes"], 12);
+    assert_eq!(credential_data(&stored[0])["remainingCodes"], 12);
     let b = browser();
     let page = code_page(&b, &server, "nina", "nina-pw").await;
     assert!(page.contains("Recovery code #1"), "{page}");
@@ -507,7 +483,7 @@ async fn wrong_codes_count_for_brute_force_protection() {
     assert_eq!(r.0, 200, "{}", r.1);
     assert!(r.1.contains("Invalid username or password."), "{}", r.1);
     let stored = recovery_credentials(&server, &token, "rita").await;
-    assert_eq!(data_of(&stored[0])["remainingCodes"], 12);
+    assert_eq!(credential_data(&stored[0])["remainingCodes"], 12);
     let id = user(&server, &token, "rita").await["id"]
         .as_str()
         .unwrap()

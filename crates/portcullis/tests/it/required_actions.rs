@@ -207,7 +207,7 @@ async fn configure_totp_at_login(backend: Backend) {
         .find(|c| c["type"] == "otp")
         .expect("an otp credential");
     assert_eq!(otp["userLabel"], "Phone");
-    let data: Value = serde_json::from_str(otp["credentialData"].as_str().unwrap()).unwrap();
+    let data = credential_data(otp);
     assert_eq!(
         data,
         json!({"subType": "totp", "digits": 6, "counter": 0, "period": 30, "algorithm": "HmacSHA1"})

@@ -145,10 +145,6 @@ async fn credentials(server: &TestServer, token: &str, id: &str, kind: &str) -> 
         .collect()
 }
 
-fn data(c: &Value) -> Value {
-    serde_json::from_str(c["credentialData"].as_str().unwrap()).unwrap()
-}
-
 fn redirected_with_code(r: &(u16, String)) -> bool {
     r.0 == 302 && query_of(&r.1).contains_key("code")
 }
@@ -213,7 +209,7 @@ async fn webauthn_second_factor_registers_then_logs_in() {
     let creds = credentials(&server, &token, &alice, "webauthn").await;
     assert_eq!(creds.len(), 1, "{creds:?}");
     assert_eq!(creds[0]["userLabel"], "My key");
-    let d = data(&creds[0]);
+    let d = credential_data(&creds[0]);
     use base64::Engine as _;
     assert_eq!(
         d["credentialId"],
@@ -260,26 +256,14 @@ async fn webauthn_second_factor_registers_then_logs_in() {
     assert_eq!(claims["amr"], json!(["hwk"]), "{claims}");
     // Keycloak's counter rule: a stored counter above 0 becomes stored + 1.
     let creds = credentials(&server, &token, &alice, "webauthn").await;
-    assert_eq!(data(&creds[0])["counter"], 2);
+    assert_eq!(credential_data(&creds[0])["counter"], 2);
 
     // Exported in Keycloak's shape, imported into another server, the key still logs in.
     drop(server);
     let exported = data_dir.export("wa");
-    let user = exported["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "alice")
-        .unwrap()
-        .clone();
-    let cred = user["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "webauthn")
-        .unwrap()
-        .clone();
-    assert_eq!(data(&cred)["counter"], 2);
+    let user = exported_user(&exported, "alice");
+    let cred = exported_credential(&user, "webauthn");
+    assert_eq!(credential_data(&cred)["counter"], 2);
     let Some(other_dir) = Data::new(Backend::Sqlite).await else {
         return;
     };
@@ -310,7 +294,8 @@ async fn webauthn_bad_assertions_are_refused_and_change_nothing() {
     let token = admin_token(&server).await;
     let alice = user_id(&server, &token, "alice").await;
     let mut soft = enrol_alice(&server).await;
-    let stored = || async { data(&credentials(&server, &token, &alice, "webauthn").await[0]) };
+    let stored =
+        || async { credential_data(&credentials(&server, &token, &alice, "webauthn").await[0]) };
     let before = stored().await;
     let o = origin(&server);
 

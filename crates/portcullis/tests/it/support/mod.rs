@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod credentials;
+pub mod events;
 pub mod http;
 pub mod jwt;
 pub mod otp;
@@ -12,6 +14,8 @@ pub mod smtp;
 pub mod soft_authenticator;
 
 pub use browser::*;
+pub use credentials::*;
+pub use events::*;
 pub use http::*;
 pub use jwt::*;
 pub use otp::*;
