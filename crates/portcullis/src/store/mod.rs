@@ -100,6 +100,7 @@ impl From<sqlx::Error> for StoreError {
         }
         if outage::disk_full(&e) {
             outage::note(outage::Outage::Full);
+            outage::note_disk_full();
             tracing::error!(error = %e, "the database's disk is full: writes are refused");
             return StoreError::Full;
         }

@@ -5,6 +5,9 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// Why the database could not serve a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +35,35 @@ pub async fn watch<F: Future>(f: F) -> (F::Output, Option<Outage>) {
 /// Notes, for the request being served (if any), that the database met `outage`.
 pub(crate) fn note(outage: Outage) {
     let _ = SEEN.try_with(|c| c.set(Some(outage)));
+}
+
+/// When, on the process's monotonic clock ([`since_start`]), a write last failed for a full
+/// disk; zero for never.
+static LAST_FULL: AtomicU64 = AtomicU64::new(0);
+
+fn since_start() -> Duration {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+/// Notes that a write failed for a full disk (see [`predates_disk_full`]).
+pub(crate) fn note_disk_full() {
+    let now = u64::try_from(since_start().as_micros()).unwrap_or(u64::MAX);
+    LAST_FULL.store(now.max(1), Ordering::Release);
+}
+
+/// Whether a pooled connection of this `age` was open when a write last failed for a full
+/// disk. SQLite may have rolled such a write's transaction back by itself, and then the
+/// driver's own `ROLLBACK` fails and it believes the connection still in a transaction (or the
+/// transaction stays open, holding the write lock or an old snapshot): such a connection is
+/// closed rather than used again, which ends whatever it still holds.
+pub(crate) fn predates_disk_full(age: Duration) -> bool {
+    let last = LAST_FULL.load(Ordering::Acquire);
+    if last == 0 {
+        return false;
+    }
+    let opened = since_start().saturating_sub(age);
+    u64::try_from(opened.as_micros()).unwrap_or(u64::MAX) <= last
 }
 
 /// Whether a database error means the database's disk (or its quota) is full.

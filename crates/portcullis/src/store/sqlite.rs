@@ -64,6 +64,11 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A connection that was open when a write failed for a full disk may still hold
+            // that write's transaction (see `outage::predates_disk_full`): a new one replaces it.
+            .before_acquire(|_, meta| {
+                Box::pin(async move { Ok(!super::outage::predates_disk_full(meta.age)) })
+            })
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;

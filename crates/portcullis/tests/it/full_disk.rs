@@ -116,7 +116,10 @@ async fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers() {
                     break;
                 }
             }
-            other => panic!("a write on a full disk answered {other}: {body}"),
+            other => panic!(
+                "a write on a full disk answered {other}: {body}\n{}",
+                s.logs()
+            ),
         }
     }
     assert_eq!(refused, 3, "the disk never filled");
