@@ -176,9 +176,17 @@ macro_rules! impl_authz {
         impl $crate::store::AuthzStore for $store {
             #[tracing::instrument(level = "debug", skip_all)]
             async fn resource_server(&self, realm_id: &str, id: &str) -> Result<Option<$crate::store::ResourceServerRow>, $crate::store::StoreError> {
+                use $crate::store::sql::ReadCache;
+                let key = (realm_id.to_string(), id.to_string());
+                let (hit, generation) = self.cached_resource_server(&key);
+                if let Some(hit) = hit {
+                    return Ok(hit);
+                }
                 let row: Option<(String, String, i64)> = sqlx::query_as("SELECT id, settings, version FROM authz_resource_server WHERE realm_id = $1 AND id = $2")
                     .bind(realm_id).bind(id).fetch_optional(&self.pool).await?;
-                Ok(row.map(|(id, settings, version)| $crate::store::ResourceServerRow { id, settings, version }))
+                let row = row.map(|(id, settings, version)| $crate::store::ResourceServerRow { id, settings, version });
+                self.cache_resource_server(key, generation, row.clone());
+                Ok(row)
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
@@ -240,6 +248,7 @@ macro_rules! impl_authz {
                     }
                 }
                 tx.commit().await?;
+                $crate::store::sql::ReadCache::invalidate_authz(self).await;
                 Ok(Some(version))
             }
         }

@@ -146,6 +146,7 @@ async fn listen_for_changes(pool: PgPool, channel: String, caches: super::sql::N
                         match n.payload() {
                             "users" => caches.drop_changed(super::sql::Changed::Users),
                             "sessions" => caches.drop_changed(super::sql::Changed::Sessions),
+                            "authz" => caches.drop_changed(super::sql::Changed::Authz),
                             _ => caches.drop_all(),
                         }
                     }

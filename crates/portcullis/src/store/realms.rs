@@ -174,6 +174,7 @@ macro_rules! impl_realms {
                 let _gate = self.gate.enter().await?;
                 use $crate::store::{StoreError, Write};
                 self.invalidate_users().await;
+                let authz = writes.iter().any(|w| matches!(w, Write::DeleteRealm { .. } | Write::PutResourceServer { .. } | Write::DeleteResourceServer { .. }));
                 let mut tx = self.pool.begin().await?;
                 for w in writes {
                     match w {
@@ -275,6 +276,9 @@ macro_rules! impl_realms {
                 self.invalidate_sessions().await;
                 // Again after the commit: a read during the transaction may have cached old rows.
                 self.invalidate_users().await;
+                if authz {
+                    self.invalidate_authz().await;
+                }
                 Ok(())
             }
 

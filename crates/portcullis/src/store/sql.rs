@@ -181,6 +181,9 @@ pub(crate) enum Changed {
     Users,
     /// Sessions or a client's part in one.
     Sessions,
+    /// A resource server (its settings or version: any change to its resources, scopes,
+    /// policies).
+    Authz,
 }
 
 impl Changed {
@@ -189,6 +192,7 @@ impl Changed {
         match self {
             Changed::Users => "users",
             Changed::Sessions => "sessions",
+            Changed::Authz => "authz",
         }
     }
 }
@@ -203,6 +207,10 @@ pub(crate) struct NodeCaches {
     pub(crate) sessions: GenCache<String, Option<crate::store::SessionRow>>,
     /// When a client's part in a session started, by (session, client); only parts that exist.
     pub(crate) client_starts: GenCache<(String, String), i64>,
+    /// Resource servers' rows (settings and version) by (realm, client UUID), read on every
+    /// UMA grant; the version is the compiled policy engine's cache key.
+    pub(crate) resource_servers:
+        GenCache<(String, String), Option<crate::store::ResourceServerRow>>,
     on: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -219,6 +227,7 @@ impl NodeCaches {
             users: GenCache::new(10_000),
             sessions: GenCache::new(10_000),
             client_starts: GenCache::new(10_000),
+            resource_servers: GenCache::new(10_000),
             on: std::sync::Arc::default(),
         }
     }
@@ -240,12 +249,14 @@ impl NodeCaches {
                 self.sessions.invalidate();
                 self.client_starts.invalidate();
             }
+            Changed::Authz => self.resource_servers.invalidate(),
         }
     }
     /// Drops everything.
     pub(crate) fn drop_all(&self) {
         self.drop_changed(Changed::Users);
         self.drop_changed(Changed::Sessions);
+        self.drop_changed(Changed::Authz);
     }
 }
 
@@ -287,6 +298,41 @@ pub(crate) trait ReadCache {
         async {
             self.caches().drop_changed(Changed::Users);
             self.announce(Changed::Users).await;
+        }
+    }
+    /// A cached resource-server read (`Some(None)`: cached as absent), and the generation to
+    /// cache a new read under (taken before reading the store).
+    fn cached_resource_server(
+        &self,
+        key: &(String, String),
+    ) -> (Option<Option<crate::store::ResourceServerRow>>, u64) {
+        let c = self.caches();
+        let generation = c.resource_servers.generation();
+        (
+            c.is_on().then(|| c.resource_servers.get(key)).flatten(),
+            generation,
+        )
+    }
+    /// Caches a resource-server read made under `generation`.
+    fn cache_resource_server(
+        &self,
+        key: (String, String),
+        generation: u64,
+        row: Option<crate::store::ResourceServerRow>,
+    ) {
+        let c = self.caches();
+        if c.is_on() {
+            c.resource_servers.insert(key, generation, row);
+        }
+    }
+    /// Drops every cached resource server (after a write to one), on every node.
+    fn invalidate_authz(&self) -> impl std::future::Future<Output = ()> + Send
+    where
+        Self: Sync,
+    {
+        async {
+            self.caches().drop_changed(Changed::Authz);
+            self.announce(Changed::Authz).await;
         }
     }
     /// The generation to cache a session read under.

@@ -1214,3 +1214,81 @@ async fn claim_tokens_sqlite() {
 async fn claim_tokens_postgres() {
     claim_tokens(Backend::Postgres).await;
 }
+
+/// Each node keeps the resource servers it decided with in memory; a policy changed through
+/// another node is decided with on this one at once (PostgreSQL: the change is announced).
+#[tokio::test]
+async fn a_permission_changed_on_another_node_decides_at_once_postgres() {
+    let Some((data, a)) = seeded(Backend::Postgres).await else {
+        return;
+    };
+    let b = TestServer::start(&data, "start-dev", &[], &[]).unwrap();
+    let member = user_token(&a, "member").await;
+    let ask = [
+        ("audience", RS),
+        ("permission", "event#event:manage"),
+        ("response_mode", "decision"),
+    ];
+    // Node A decides (and keeps the resource server).
+    let (s, _) = uma(&a, &member, &ask).await;
+    assert_eq!(s, 403);
+    // Node B lets members manage events.
+    let admin = admin_token(&b).await;
+    let (_, list, _) = call(
+        &b,
+        "GET",
+        &format!("/admin/realms/{REALM}/clients?clientId={RS}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let id = list[0]["id"].as_str().unwrap();
+    let base = format!("/admin/realms/{REALM}/clients/{id}/authz/resource-server");
+    let (_, perm, _) = call(
+        &b,
+        "GET",
+        &format!("{base}/permission?name=event-manage"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let perm_id = perm[0]["id"].as_str().unwrap();
+    admin_call(
+        &b,
+        &admin,
+        "PUT",
+        &format!("{base}/permission/scope/{perm_id}"),
+        json!({"id": perm_id, "name": "event-manage", "scopes": ["event:manage"],
+               "policies": ["policy-tenant-admin", "policy-tenant-member"],
+               "decisionStrategy": "AFFIRMATIVE"}),
+    )
+    .await;
+    // Node A decides with the change (the notification travels asynchronously: a moment).
+    let mut decided = (0, Value::Null);
+    for _ in 0..40 {
+        decided = uma(&a, &member, &ask).await;
+        if decided.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(decided, (200, json!({"result": true})));
+    // And back: node B deletes the permission's member policy again; node A follows.
+    admin_call(
+        &b,
+        &admin,
+        "PUT",
+        &format!("{base}/permission/scope/{perm_id}"),
+        json!({"id": perm_id, "name": "event-manage", "scopes": ["event:manage"],
+               "policies": ["policy-tenant-admin"], "decisionStrategy": "AFFIRMATIVE"}),
+    )
+    .await;
+    for _ in 0..40 {
+        decided = uma(&a, &member, &ask).await;
+        if decided.0 == 403 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(decided.0, 403, "{}", decided.1);
+}

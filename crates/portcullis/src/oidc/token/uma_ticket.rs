@@ -780,7 +780,9 @@ async fn submit_requests(
 }
 
 /// The compiled resource server of a client, from the cache when its stored version has not
-/// changed (the version is read on every request, so another node's change is seen).
+/// changed. The version comes from the store's read cache of resource-server rows, which every
+/// write to a resource server drops on every node (PostgreSQL: by notification), so another
+/// node's change is seen.
 async fn resource_server(
     ctx: &GrantContext<'_>,
     client_uuid: &str,
