@@ -19,7 +19,7 @@ PORT=${PORT:-18093}
 SECRET=aB3dE5fG7hJ9kL1mN2pQ
 mkdir -p "$WORK/data/import"
 jq --arg s "$SECRET" 'map(. + {otpPolicyCodeReusable: true,
-    users: (.users + [{username: "bench-otp", enabled: true, credentials: [
+    users: (.users + [{username: "bench-otp", email: "bench-otp@example.com", firstName: "Bench", lastName: "Otp", enabled: true, credentials: [
       {type: "password", value: "bench-password"},
       {type: "otp", userLabel: "bench", secretData: ({value: $s} | tojson),
        credentialData: ({subType: "totp", digits: 6, counter: 0, period: 30, algorithm: "HmacSHA1"} | tojson)}]}])})' \

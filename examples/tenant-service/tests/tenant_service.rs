@@ -580,6 +580,9 @@ async fn acceptance_checklist() {
     assert_eq!(status, 403, "{body}");
     let (status, user) = env.service("POST", "/tenants/demo/users", &tenant_admin,
         Some(json!({"username": "dora", "roles": ["supervisor", "auditor"], "departmentId": "operations",
+            // Keycloak's default user profile requires e-mail and names of users who log in
+            // (VERIFY_PROFILE), as the realm template keeps it.
+            "email": "dora@demo.example", "firstName": "Dora", "lastName": "Supervisor",
             "temporaryPassword": "Temp-pass-1"})), &[("X-Tenant-Id", "demo")]).await;
     assert_eq!(status, 201, "{user}");
     assert_eq!(user["roles"], json!(["auditor", "supervisor"]));

@@ -39,7 +39,7 @@ fn realm() -> Value {
              "attributes": {"acr.loa.map": "{\"silver\":0,\"gold\":1}"}}
         ],
         "users": [
-            {"username": "ann", "enabled": true, "credentials": [{"type": "password", "value": "ann-pw"}]}
+            {"username": "ann", "firstName": "Ann", "lastName": "Tester", "email": "ann@example.com", "enabled": true, "credentials": [{"type": "password", "value": "ann-pw"}]}
         ]
     })
 }

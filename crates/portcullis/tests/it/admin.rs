@@ -273,7 +273,7 @@ async fn narrower_roles_and_callers_without_roles_are_refused() {
         "POST",
         "/admin/realms/master/users",
         Some(&master),
-        Some(json!({"username": "plain", "enabled": true,
+        Some(json!({"username": "plain", "firstName": "Plain", "lastName": "Tester", "email": "plain@example.com", "enabled": true,
             "credentials": [{"type": "password", "value": "plain-password", "temporary": false}]})),
     )
     .await;
@@ -613,7 +613,7 @@ async fn error_bodies_and_all_or_nothing_writes() {
         "POST",
         "/admin/realms/errs/users",
         t,
-        Some(json!({"username": "weak", "credentials": [{"type": "password", "value": "short"}]})),
+        Some(json!({"username": "weak", "firstName": "Weak", "lastName": "Tester", "email": "weak@example.com", "credentials": [{"type": "password", "value": "short"}]})),
     )
     .await;
     assert_eq!(

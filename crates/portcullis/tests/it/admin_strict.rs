@@ -765,7 +765,7 @@ async fn every_admin_body_refuses_a_field_its_representation_lacks() {
         (
             "POST",
             "/admin/realms/shop/users".into(),
-            json!({"username": "bob", "credentials": [{"type": "password", "value": "x", "bogus": 1}]}),
+            json!({"username": "bob", "firstName": "Bob", "lastName": "Tester", "email": "bob@example.com", "credentials": [{"type": "password", "value": "x", "bogus": 1}]}),
             "CredentialRepresentation",
         ),
         (

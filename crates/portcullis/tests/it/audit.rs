@@ -23,7 +23,7 @@ fn realm() -> Value {
              "standardFlowEnabled": false}
         ],
         "users": [
-            {"username": "alice", "enabled": true,
+            {"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.com", "enabled": true,
              "credentials": [{"type": "password", "value": "alice-pw"}]}
         ]
     })

@@ -14,7 +14,7 @@ fn realm() -> Value {
             {"clientId": "app", "secret": "app-secret", "redirectUris": ["https://app.example.com/cb"]},
             {"clientId": "other", "publicClient": true, "redirectUris": ["http://localhost:4000/cb"]}
         ],
-        "users": [{"username": "alice", "email": "alice@example.com", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}], "realmRoles": ["default-roles-web"]}]
+        "users": [{"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.com", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}], "realmRoles": ["default-roles-web"]}]
     })
 }
 
@@ -363,7 +363,7 @@ async fn temporary_password_is_replaced_on_the_update_password_page_under_the_po
     let data = Data::new(Backend::Sqlite).await.unwrap();
     let mut r = realm();
     r["passwordPolicy"] = json!("length(10) and digits(1) and notUsername");
-    r["users"].as_array_mut().unwrap().push(json!({"username": "carol", "enabled": true, "credentials": [{"type": "password", "value": "temp-pw", "temporary": true}]}));
+    r["users"].as_array_mut().unwrap().push(json!({"username": "carol", "firstName": "Carol", "lastName": "Tester", "email": "carol@example.com", "enabled": true, "credentials": [{"type": "password", "value": "temp-pw", "temporary": true}]}));
     let server = start_with(&data, &[r]).await;
     let auth = server.url("/realms/web/protocol/openid-connect/auth?client_id=other&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A4000%2Fcb&state=z");
     let b = browser();

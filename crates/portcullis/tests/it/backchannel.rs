@@ -88,7 +88,7 @@ fn realm(rp: &str, dead: u16) -> Value {
             client("broken", json!({"backchannel.logout.url": format!("{rp}/fail")}), json!({})),
             client("gone", json!({"backchannel.logout.url": format!("http://127.0.0.1:{dead}/bc")}), json!({}))
         ],
-        "users": [{"username": "alice", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}]}]
+        "users": [{"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.com", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}]}]
     })
 }
 

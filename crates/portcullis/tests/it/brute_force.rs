@@ -22,8 +22,8 @@ fn realm(extra: Value) -> Value {
             {"clientId": "spa", "publicClient": true, "redirectUris": ["http://localhost:3000/*"]}
         ],
         "users": [
-            {"username": "alice", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}]},
-            {"username": "bob", "enabled": true, "credentials": [{"type": "password", "value": "bob-pw"}]}
+            {"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.com", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}]},
+            {"username": "bob", "firstName": "Bob", "lastName": "Tester", "email": "bob@example.com", "enabled": true, "credentials": [{"type": "password", "value": "bob-pw"}]}
         ]
     });
     for (k, v) in extra.as_object().unwrap() {

@@ -37,6 +37,7 @@ async fn sessions_of_clients(backend: Backend) {
     };
     let user = |name: &str| {
         json!({"username": name, "enabled": true, "realmRoles": ["offline_access"],
+               "firstName": name, "lastName": "Tester", "email": format!("{name}@example.com"),
                "credentials": [{"type": "password", "value": "pw-of-user"}]})
     };
     let client = |id: &str| json!({"clientId": id, "secret": format!("{id}-secret"), "directAccessGrantsEnabled": true});

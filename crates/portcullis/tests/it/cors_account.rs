@@ -34,7 +34,7 @@ fn js_realm() -> Value {
             {"username": "alice", "email": "alice@example.com", "firstName": "Alice", "lastName": "Liddell",
              "enabled": true, "emailVerified": true, "attributes": {"locale": ["en"], "shoe": ["42"]},
              "credentials": [{"type": "password", "value": "alice-pw"}], "realmRoles": ["default-roles-js"]},
-            {"username": "carol", "enabled": true, "credentials": [{"type": "password", "value": "carol-pw"}],
+            {"username": "carol", "firstName": "Carol", "lastName": "Tester", "email": "carol@example.com", "enabled": true, "credentials": [{"type": "password", "value": "carol-pw"}],
              "clientRoles": {"account": ["manage-account-links"]}}
         ]
     })
@@ -48,7 +48,7 @@ fn no_account_realm() -> Value {
             {"clientId": "account", "enabled": false, "publicClient": true},
             {"clientId": "cli", "publicClient": true, "directAccessGrantsEnabled": true}
         ],
-        "users": [{"username": "dave", "enabled": true, "credentials": [{"type": "password", "value": "dave-pw"}],
+        "users": [{"username": "dave", "firstName": "Dave", "lastName": "Tester", "email": "dave@example.com", "enabled": true, "credentials": [{"type": "password", "value": "dave-pw"}],
                    "realmRoles": ["default-roles-noacct"]}]
     })
 }

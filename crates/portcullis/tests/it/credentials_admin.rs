@@ -50,7 +50,7 @@ fn labels(list: &[Value]) -> Vec<String> {
 async fn credentials_are_labelled_reordered_and_disabled_by_type() {
     let data = Data::new(Backend::Sqlite).await.unwrap();
     let realm = json!({"realm": "shop", "enabled": true, "users": [
-        {"username": "alice", "enabled": true, "credentials": [
+        {"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.com", "enabled": true, "credentials": [
             {"type": "password", "value": "alice-pw"}, otp("Phone"), otp("Tablet")]}
     ]});
     let s = start_with(&data, &[realm]).await;

@@ -25,7 +25,7 @@ fn realm() -> Value {
              "attributes": {"oauth2.device.authorization.grant.enabled": "true", "oauth2.device.polling.interval": "0"}},
             {"clientId": "plain", "publicClient": true}
         ],
-        "users": [{"username": "alice", "email": "alice@example.com", "enabled": true,
+        "users": [{"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.com", "enabled": true,
                    "credentials": [{"type": "password", "value": "alice-pw"}], "realmRoles": ["default-roles-dev"]}]
     })
 }

@@ -20,7 +20,7 @@ fn realm_json(smtp: Option<Value>) -> Value {
             {"clientId": "off", "enabled": false, "redirectUris": ["*"]}
         ],
         "users": [
-            {"username": "alice", "email": "alice@example.org", "enabled": true,
+            {"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.org", "enabled": true,
              "credentials": [{"type": "password", "value": "alice-pw"}]},
             {"username": "nomail", "enabled": true},
             {"username": "dis", "email": "dis@example.org", "enabled": false}

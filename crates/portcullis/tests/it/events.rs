@@ -1374,11 +1374,11 @@ fn audited_flows_realm() -> Value {
              "attributes": {"oauth2.device.authorization.grant.enabled": "true"}}
         ],
         "users": [
-            {"username": "pat", "enabled": true, "requiredActions": ["UPDATE_PASSWORD"],
+            {"username": "pat", "firstName": "Pat", "lastName": "Tester", "email": "pat@example.com", "enabled": true, "requiredActions": ["UPDATE_PASSWORD"],
              "credentials": [{"type": "password", "value": "pat-pw"}]},
-            {"username": "tom", "enabled": true, "requiredActions": ["CONFIGURE_TOTP"],
+            {"username": "tom", "firstName": "Tom", "lastName": "Tester", "email": "tom@example.com", "enabled": true, "requiredActions": ["CONFIGURE_TOTP"],
              "credentials": [{"type": "password", "value": "tom-pw"}]},
-            {"username": "max", "enabled": true,
+            {"username": "max", "firstName": "Max", "lastName": "Tester", "email": "max@example.com", "enabled": true,
              "credentials": [{"type": "password", "value": "max-pw"}]}
         ]
     })

@@ -31,7 +31,7 @@ fn realm(name: &str) -> Value {
             {"clientId": "pub", "publicClient": true, "directAccessGrantsEnabled": true, "attributes": on.clone()},
             {"clientId": "noex", "secret": "noex-secret", "serviceAccountsEnabled": true}
         ],
-        "users": [{"username": "alice", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}],
+        "users": [{"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.com", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}],
                    "realmRoles": [format!("default-roles-{name}")]}]
     })
 }

@@ -28,7 +28,7 @@ fn realm() -> Value {
             {"clientId": "code-only", "publicClient": true, "redirectUris": ["http://localhost:5000/*"]},
             {"clientId": "api", "secret": "api-secret", "standardFlowEnabled": false}
         ],
-        "users": [{"username": "alice", "email": "alice@example.com", "enabled": true,
+        "users": [{"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.com", "enabled": true,
                    "credentials": [{"type": "password", "value": "alice-pw"}],
                    "realmRoles": ["default-roles-imp"]}]
     })

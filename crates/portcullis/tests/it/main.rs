@@ -58,5 +58,6 @@ mod telemetry;
 mod token;
 mod uma;
 mod user_profile;
+mod verify_profile;
 mod walkthroughs;
 mod webauthn;

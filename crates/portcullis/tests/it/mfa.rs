@@ -20,11 +20,11 @@ fn realm() -> Value {
             {"clientId": "spa", "publicClient": true, "redirectUris": ["http://localhost:3000/*"]}
         ],
         "users": [
-            {"username": "alice", "enabled": true, "credentials": [
+            {"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.com", "enabled": true, "credentials": [
                 {"type": "password", "value": "alice-pw"}, otp_credential(ALICE_SECRET, "Phone")
             ]},
-            {"username": "bob", "enabled": true, "credentials": [{"type": "password", "value": "bob-pw"}]},
-            {"username": "carol", "enabled": true, "credentials": [
+            {"username": "bob", "firstName": "Bob", "lastName": "Tester", "email": "bob@example.com", "enabled": true, "credentials": [{"type": "password", "value": "bob-pw"}]},
+            {"username": "carol", "firstName": "Carol", "lastName": "Tester", "email": "carol@example.com", "enabled": true, "credentials": [
                 {"type": "password", "value": "carol-pw"}, otp_credential(CAROL_SECRET, "Tablet")
             ]}
         ]
@@ -366,7 +366,7 @@ fn conditional_realm() -> Value {
     r["users"][0]["realmRoles"] = json!(["trusted", "admin"]);
     r["users"][2]["realmRoles"] = json!(["admin"]);
     r["users"].as_array_mut().unwrap().push(json!(
-        {"username": "dave", "enabled": true, "credentials": [
+        {"username": "dave", "firstName": "Dave", "lastName": "Tester", "email": "dave@example.com", "enabled": true, "credentials": [
             {"type": "password", "value": "dave-pw"}, otp_credential(ALICE_SECRET, "Phone")
         ]}
     ));

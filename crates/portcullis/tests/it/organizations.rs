@@ -13,7 +13,10 @@ const ACME_ID: &str = "5f0c0a52-6f3e-4a43-9d55-2c5c7a1c0001";
 const GLOBEX_ID: &str = "5f0c0a52-6f3e-4a43-9d55-2c5c7a1c0002";
 
 fn org_realm(name: &str, enabled: bool) -> Value {
-    let user = |u: &str| json!({"username": u, "enabled": true, "credentials": [{"type": "password", "value": format!("{u}-pw")}]});
+    let user = |u: &str| {
+        json!({"username": u, "enabled": true, "firstName": u, "lastName": "Tester",
+        "email": format!("{u}@example.com"), "credentials": [{"type": "password", "value": format!("{u}-pw")}]})
+    };
     json!({
         "realm": name,
         "organizationsEnabled": enabled,

@@ -13,7 +13,7 @@ const REALM: &str = "tenants";
 
 fn realm_json(name: &str, enabled: bool, idp: &str) -> Value {
     let user = |u: &str| {
-        json!({"username": u, "email": format!("{u}@{u}.example"), "firstName": u.to_uppercase(), "enabled": true,
+        json!({"username": u, "email": format!("{u}@{u}.example"), "firstName": u.to_uppercase(), "lastName": "Tester", "enabled": true,
                "credentials": [{"type": "password", "value": format!("{u}-pw")}]})
     };
     json!({

@@ -16,7 +16,7 @@ fn realm() -> Value {
              "attributes": {"require.pushed.authorization.requests": "true", "pkce.code.challenge.method": "S256"}},
             {"clientId": "spa", "publicClient": true, "redirectUris": ["http://localhost:3000/*"]}
         ],
-        "users": [{"username": "alice", "email": "alice@example.com", "enabled": true,
+        "users": [{"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.com", "enabled": true,
                    "credentials": [{"type": "password", "value": "alice-pw"}]}]
     })
 }

@@ -75,7 +75,7 @@ async fn blacklisted_passwords_are_refused_and_missing_files_too() {
         "POST",
         "/admin/realms/bl/users",
         Some(&t),
-        Some(json!({"username": "bob", "credentials": [{"type": "password", "value": "LetMeIn"}]})),
+        Some(json!({"username": "bob", "firstName": "Bob", "lastName": "Tester", "email": "bob@example.com", "credentials": [{"type": "password", "value": "LetMeIn"}]})),
     )
     .await;
     assert_eq!(
@@ -195,7 +195,7 @@ async fn the_blacklists_directory_is_an_option_and_startup_import_checks_it() {
         "/admin/realms/opt/users",
         Some(&t),
         Some(
-            json!({"username": "quinn", "credentials": [{"type": "password", "value": "QWERTY"}]}),
+            json!({"username": "quinn", "firstName": "Quinn", "lastName": "Tester", "email": "quinn@example.com", "credentials": [{"type": "password", "value": "QWERTY"}]}),
         ),
     )
     .await;

@@ -15,7 +15,8 @@ fn realm_json(name: &str) -> Value {
         .iter()
         .map(|u| {
             json!({
-                "username": u, "enabled": true,
+                "username": u, "enabled": true, "firstName": u, "lastName": "Tester",
+                "email": format!("{u}@example.com"),
                 "credentials": [{"type": "password", "value": format!("{u}-pw")}]
             })
         })
@@ -1431,7 +1432,10 @@ async fn account_resources(backend: Backend) {
         )
     );
     let (_, v, _) = account(&server, &alice, "GET", &perms, None).await;
-    assert_eq!(v, json!([{"username": "carol", "scopes": ["view"]}]));
+    assert_eq!(
+        v,
+        json!([{"username": "carol", "firstName": "carol", "lastName": "Tester", "email": "carol@example.com", "scopes": ["view"]}])
+    );
     // Her grant re-submitted the scope still denied (`edit`), as Keycloak's ticket-aware
     // collector does with `submit_request` (default true).
     let (_, v, _) = account(
@@ -1442,7 +1446,10 @@ async fn account_resources(backend: Backend) {
         None,
     )
     .await;
-    assert_eq!(v, json!([{"username": "carol", "scopes": ["edit"]}]));
+    assert_eq!(
+        v,
+        json!([{"username": "carol", "firstName": "carol", "lastName": "Tester", "email": "carol@example.com", "scopes": ["edit"]}])
+    );
     let (_, v, _) = account(&server, &carol, "GET", "/pending-requests", None).await;
     assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
     assert_eq!(v[0]["scopes"], json!([{"name": "edit"}]));
@@ -1454,7 +1461,7 @@ async fn account_resources(backend: Backend) {
     assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
     assert_eq!(
         v[0]["permissions"],
-        json!([{"username": "carol", "scopes": ["view"]}])
+        json!([{"username": "carol", "firstName": "carol", "lastName": "Tester", "email": "carol@example.com", "scopes": ["view"]}])
     );
     assert_eq!(v[0]["scopes"], json!([]));
     // The owner shares `edit` with bob directly: bob is allowed at once.

@@ -96,7 +96,7 @@ async fn partial_realm_gets_keycloak_defaults_and_master_gets_its_admin_client()
             "realm": "tenant-a",
             "enabled": true,
             "clients": [{"clientId": "web", "publicClient": true, "redirectUris": ["https://app.example.com/*"]}],
-            "users": [{"username": "Alice", "enabled": true, "credentials": [{"type": "password", "value": "pw-alice", "temporary": true}]}]
+            "users": [{"username": "Alice", "firstName": "Alice", "lastName": "Tester", "email": "Alice@example.com", "enabled": true, "credentials": [{"type": "password", "value": "pw-alice", "temporary": true}]}]
         })
         .to_string(),
     )
@@ -427,7 +427,7 @@ async fn bad_files_fail_with_their_path_and_change_nothing() {
         &json!({"realm": "shop", "enabled": "yes"}).to_string(),
         "enabled",
     );
-    bad_case(&data, "bad-hash", &json!({"realm": "shop", "users": [{"username": "u", "credentials": [{"type": "password", "secretData": "{}", "credentialData": "{\"algorithm\":\"md5\"}"}]}]}).to_string(), "users[0].credentials[0]");
+    bad_case(&data, "bad-hash", &json!({"realm": "shop", "users": [{"username": "u", "firstName": "U", "lastName": "Tester", "email": "u@example.com", "credentials": [{"type": "password", "secretData": "{}", "credentialData": "{\"algorithm\":\"md5\"}"}]}]}).to_string(), "users[0].credentials[0]");
     bad_case(
         &data,
         "no-name",

@@ -57,16 +57,16 @@ fn realm() -> Value {
             {"clientId": "spa", "publicClient": true, "redirectUris": ["http://localhost:3000/*"]}
         ],
         "users": [
-            {"username": "rita", "enabled": true, "credentials": [
+            {"username": "rita", "firstName": "Rita", "lastName": "Tester", "email": "rita@example.com", "enabled": true, "credentials": [
                 {"type": "password", "value": "rita-pw"}, keycloak_credential(&raw_codes("RITA"), 1)
             ]},
-            {"username": "lara", "enabled": true, "credentials": [
+            {"username": "lara", "firstName": "Lara", "lastName": "Tester", "email": "lara@example.com", "enabled": true, "credentials": [
                 {"type": "password", "value": "lara-pw"}, keycloak_credential(&raw_codes("LARA"), 12)
             ]},
-            {"username": "otto", "enabled": true, "credentials": [
+            {"username": "otto", "firstName": "Otto", "lastName": "Tester", "email": "otto@example.com", "enabled": true, "credentials": [
                 {"type": "password", "value": "otto-pw"}, otp_credential()
             ]},
-            {"username": "nina", "enabled": true, "requiredActions": ["CONFIGURE_RECOVERY_AUTHN_CODES"],
+            {"username": "nina", "firstName": "Nina", "lastName": "Tester", "email": "nina@example.com", "enabled": true, "requiredActions": ["CONFIGURE_RECOVERY_AUTHN_CODES"],
              "credentials": [{"type": "password", "value": "nina-pw"}]}
         ]
     })

@@ -14,7 +14,7 @@ const POLICY: &str = "org.keycloak.services.clientregistration.policy.ClientRegi
 fn reg_realm() -> Value {
     json!({
         "realm": "reg",
-        "users": [{"username": "alice", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}],
+        "users": [{"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.com", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}],
                    "realmRoles": ["default-roles-reg"]}]
     })
 }

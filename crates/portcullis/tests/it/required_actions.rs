@@ -18,12 +18,12 @@ fn realm() -> Value {
             {"clientId": "spa", "publicClient": true, "redirectUris": ["http://localhost:3000/*"]}
         ],
         "users": [
-            {"username": "dave", "enabled": true, "requiredActions": ["CONFIGURE_TOTP"],
+            {"username": "dave", "firstName": "Dave", "lastName": "Tester", "email": "dave@example.com", "enabled": true, "requiredActions": ["CONFIGURE_TOTP"],
              "credentials": [{"type": "password", "value": "dave-pw"}]},
-            {"username": "erin", "enabled": true, "email": "erin@example.com", "emailVerified": true,
+            {"username": "erin", "firstName": "Erin", "lastName": "Tester", "enabled": true, "email": "erin@example.com", "emailVerified": true,
              "requiredActions": ["UPDATE_PROFILE", "TERMS_AND_CONDITIONS"],
              "credentials": [{"type": "password", "value": "erin-pw"}]},
-            {"username": "fred", "enabled": true, "requiredActions": ["TERMS_AND_CONDITIONS"],
+            {"username": "fred", "firstName": "Fred", "lastName": "Tester", "email": "fred@example.com", "enabled": true, "requiredActions": ["TERMS_AND_CONDITIONS"],
              "credentials": [{"type": "password", "value": "fred-pw"}]},
             {"username": "gina", "enabled": true, "firstName": "Gina", "lastName": "G", "email": "gina@example.com",
              "credentials": [{"type": "password", "value": "gina-pw"}]}
@@ -440,7 +440,7 @@ async fn verify_email_sends_the_mail_and_the_link_lets_the_login_go_on() {
     let mut r = realm();
     r["smtpServer"] = sink.settings("noreply@ra.example");
     r["users"].as_array_mut().unwrap().push(json!({
-        "username": "hank", "enabled": true, "email": "hank@example.com", "emailVerified": false,
+        "username": "hank", "firstName": "Hank", "lastName": "Tester", "enabled": true, "email": "hank@example.com", "emailVerified": false,
         "requiredActions": ["VERIFY_EMAIL"], "credentials": [{"type": "password", "value": "hank-pw"}]
     }));
     let server = start_with(&data, &[r]).await;
@@ -549,7 +549,7 @@ async fn update_user_locale_stores_the_requested_locale() {
 fn realm_with_credentials() -> Value {
     let mut r = realm();
     r["users"].as_array_mut().unwrap().push(json!(
-        {"username": "hank", "enabled": true, "credentials": [
+        {"username": "hank", "firstName": "Hank", "lastName": "Tester", "email": "hank@example.com", "enabled": true, "credentials": [
             {"type": "password", "value": "hank-pw"},
             {"type": "otp", "userLabel": "Phone",
              "secretData": json!({"value": "aB3dE5fG7hJ9kL1mN2pQ"}).to_string(),
@@ -681,7 +681,7 @@ async fn delete_account_confirmed_deletes_the_user_with_the_role_only() {
         {"alias": "delete_account", "name": "Delete Account", "providerId": "delete_account", "enabled": true, "defaultAction": false, "priority": 60, "config": {}}
     ]);
     r["users"].as_array_mut().unwrap().push(json!(
-        {"username": "ivan", "enabled": true, "clientRoles": {"account": ["delete-account"]},
+        {"username": "ivan", "firstName": "Ivan", "lastName": "Tester", "email": "ivan@example.com", "enabled": true, "clientRoles": {"account": ["delete-account"]},
          "credentials": [{"type": "password", "value": "ivan-pw"}]}
     ));
     let server = start_with(&data, &[r]).await;

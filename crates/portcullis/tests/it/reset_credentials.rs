@@ -28,11 +28,11 @@ fn realm_json(smtp: Value) -> Value {
              "redirectUris": ["https://app.example/*", "https://app.example/home"]}
         ],
         "users": [
-            {"username": "alice", "email": "alice@example.org", "enabled": true,
+            {"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.org", "enabled": true,
              "credentials": [{"type": "password", "value": "alice-pw-1"}]},
-            {"username": "nomail", "enabled": true,
+            {"username": "nomail", "firstName": "Nomail", "lastName": "Tester", "email": "nomail@example.com", "enabled": true,
              "credentials": [{"type": "password", "value": "nomail-pw"}]},
-            {"username": "otto", "email": "otto@example.org", "enabled": true,
+            {"username": "otto", "firstName": "Otto", "lastName": "Tester", "email": "otto@example.org", "enabled": true,
              "credentials": [
                 {"type": "password", "value": "otto-pw-1"},
                 {"type": "otp", "userLabel": "phone",

@@ -107,7 +107,7 @@ async fn create_secrets(server: &TestServer) {
             "enabled": true,
             "smtpServer": {"host": "mail.example.com", "from": "id@example.com", "auth": "true",
                            "user": "mailer", "password": SMTP_PASSWORD},
-            "users": [{"username": "otp-user", "enabled": true, "credentials": [
+            "users": [{"username": "otp-user", "firstName": "Otp-user", "lastName": "Tester", "email": "otp-user@example.com", "enabled": true, "credentials": [
                 {"type": "password", "value": "pw"},
                 {"type": "otp", "userLabel": "phone",
                  "secretData": json!({"value": OTP_SEED}).to_string(),

@@ -29,9 +29,9 @@ fn realm() -> Value {
             {"clientId": "wild", "publicClient": true, "redirectUris": ["https://app.example/app/*"]}
         ],
         "users": [
-            {"username": "alice", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}],
+            {"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.com", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}],
              "realmRoles": ["default-roles-sec"]},
-            {"username": "bob", "enabled": true, "credentials": [{"type": "password", "value": "bob-pw"}],
+            {"username": "bob", "firstName": "Bob", "lastName": "Tester", "email": "bob@example.com", "enabled": true, "credentials": [{"type": "password", "value": "bob-pw"}],
              "realmRoles": ["default-roles-sec"]}
         ]
     })
@@ -488,7 +488,7 @@ fn big_realm() -> Value {
                                              "access.token.claim": "true"}}]}
         ],
         "users": [
-            {"username": "many", "enabled": true, "credentials": [{"type": "password", "value": "many-pw"}],
+            {"username": "many", "firstName": "Many", "lastName": "Tester", "email": "many@example.com", "enabled": true, "credentials": [{"type": "password", "value": "many-pw"}],
              "realmRoles": roles, "clientRoles": {"realm-management": ["realm-admin"]}}
         ]
     })

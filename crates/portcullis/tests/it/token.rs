@@ -26,9 +26,9 @@ fn token_realm() -> Value {
         "users": [
             {"username": "alice", "email": "alice@example.com", "firstName": "Alice", "lastName": "Liddell", "enabled": true, "emailVerified": true,
              "credentials": [{"type": "password", "value": "alice-pw"}], "realmRoles": ["reader", "default-roles-tok"], "clientRoles": {"backend": ["read"]}},
-            {"username": "bob", "enabled": false, "credentials": [{"type": "password", "value": "bob-pw"}]},
-            {"username": "carol", "enabled": true, "credentials": [{"type": "password", "value": "carol-pw", "temporary": true}]},
-            {"username": "migrated", "enabled": true, "credentials": [{"type": "password",
+            {"username": "bob", "firstName": "Bob", "lastName": "Tester", "email": "bob@example.com", "enabled": false, "credentials": [{"type": "password", "value": "bob-pw"}]},
+            {"username": "carol", "firstName": "Carol", "lastName": "Tester", "email": "carol@example.com", "enabled": true, "credentials": [{"type": "password", "value": "carol-pw", "temporary": true}]},
+            {"username": "migrated", "firstName": "Migrated", "lastName": "Tester", "email": "migrated@example.com", "enabled": true, "credentials": [{"type": "password",
               "secretData": "{\"value\":\"DwglDeBTZiPtwZ0w4xuG/UqwCV9565zjKyE6F/X9tg9jofKE/WCjbvIAifPyb7a3CSdVjcxaRtopSq1sIO+nZw==\",\"salt\":\"c2FsdHNhbHRzYWx0c2FsdA==\",\"additionalParameters\":{}}",
               "credentialData": "{\"hashIterations\":27500,\"algorithm\":\"pbkdf2-sha256\",\"additionalParameters\":{}}"}]}
         ]

@@ -21,9 +21,9 @@ fn realm_json() -> Value {
             {"clientId": "worker", "secret": "worker-secret", "serviceAccountsEnabled": true}
         ],
         "users": [
-            {"username": "member", "enabled": true, "realmRoles": ["TENANT_MEMBER"],
+            {"username": "member", "firstName": "Member", "lastName": "Tester", "email": "member@example.com", "enabled": true, "realmRoles": ["TENANT_MEMBER"],
              "credentials": [{"type": "password", "value": "member-pw"}]},
-            {"username": "boss", "enabled": true, "realmRoles": ["TENANT_ADMIN"],
+            {"username": "boss", "firstName": "Boss", "lastName": "Tester", "email": "boss@example.com", "enabled": true, "realmRoles": ["TENANT_ADMIN"],
              "credentials": [{"type": "password", "value": "boss-pw"}]}
         ]
     })

@@ -69,8 +69,8 @@ fn realm() -> Value {
              "authenticationFlowBindingOverrides": {"browser": "passkey-flow"}}
         ],
         "users": [
-            {"username": "alice", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}]},
-            {"username": "carol", "enabled": true, "requiredActions": ["webauthn-register-passwordless"],
+            {"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.com", "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}]},
+            {"username": "carol", "firstName": "Carol", "lastName": "Tester", "email": "carol@example.com", "enabled": true, "requiredActions": ["webauthn-register-passwordless"],
              "credentials": [{"type": "password", "value": "carol-pw"}]}
         ]
     })

@@ -16,4 +16,5 @@ pub mod required_action;
 pub mod respond;
 pub mod small_actions;
 pub mod sso;
+pub mod verify_profile;
 pub mod webauthn;

@@ -211,14 +211,33 @@ pub fn profile_page(
     user: &UserRepresentation,
     _error: Option<&str>,
 ) -> String {
-    let config = config_of(&snap.rep);
-    profile_form(snap, action, code, &inputs(snap, &config, user), &[])
+    profile_page_with_errors(snap, action, code, user, &[])
 }
 
-/// POST of the profile form: the editable attributes take the posted values, the user profile
-/// validates them (the page again with each field's message), the user is stored.
+/// `login-update-profile.ftl` with the user's values and each field's errors (the page
+/// `VERIFY_PROFILE` shows: `VerifyUserProfile` extends `UpdateProfile`).
+pub fn profile_page_with_errors(
+    snap: &RealmSnapshot,
+    action: &str,
+    code: &str,
+    user: &UserRepresentation,
+    errors: &[FieldError],
+) -> String {
+    let config = config_of(&snap.rep);
+    profile_form(snap, action, code, &inputs(snap, &config, user), errors)
+}
+
+/// POST of the profile form (`UPDATE_PROFILE` and `VERIFY_PROFILE`, whose post is
+/// `UpdateProfile.processAction`): the editable attributes take the posted values, the user
+/// profile validates them (the page again with each field's message), the user is stored.
+///
+/// The event is Keycloak's: the login's event turned `UPDATE_PROFILE` with detail `context`
+/// `UPDATE_PROFILE` and, per changed attribute, `EventAuditingAttributeChangeListener`'s
+/// `previous_*` / `updated_*` details (`first_name`, `last_name`, `email`, else the
+/// attribute's name; several values joined with `##`, empty ones left out).
 pub async fn profile_post(
     a: &Actions<'_>,
+    pending: &PendingLogin,
     row: &UserRow,
     user: &UserRepresentation,
     f: Fields<'_>,
@@ -262,11 +281,50 @@ pub async fn profile_post(
     if let Err(r) = save(a, row, &next).await {
         return Posted::End(r);
     }
-    crate::events::UserEvent::new(a.snap, "UPDATE_PROFILE")
+    let mut e = crate::authn::login_event(a.snap, &pending.request)
         .user(row.id.clone())
-        .detail("username", next.username.clone().unwrap_or_default())
-        .success(a.state);
+        .detail("username", next.username.clone().unwrap_or_default());
+    e.set_kind(a.snap, "UPDATE_PROFILE");
+    e.set_detail("context", "UPDATE_PROFILE");
+    for (key, value) in changes(&config, user, &next) {
+        e.set_detail(&key, value);
+    }
+    e.success(a.state);
     Posted::Done
+}
+
+/// `EventAuditingAttributeChangeListener`: the details of the managed attributes that changed,
+/// in the configuration's order.
+fn changes(
+    config: &UpConfig,
+    before: &UserRepresentation,
+    after: &UserRepresentation,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for name in config
+        .attributes
+        .iter()
+        .flatten()
+        .filter_map(|a| a.name.as_deref())
+    {
+        let (old, new) = (values_of(before, name), values_of(after, name));
+        if old == new {
+            continue;
+        }
+        let suffix = match name {
+            "firstName" => "first_name",
+            "lastName" => "last_name",
+            "email" => "email",
+            other => other,
+        };
+        for (prefix, values) in [("previous_", old), ("updated_", new)] {
+            let joined = values.join("##");
+            if !joined.is_empty() {
+                out.push((format!("{prefix}{suffix}"), joined));
+            }
+        }
+    }
+    out
 }
 
 /// Keycloak's `emailVerifyInstruction1..3` page.

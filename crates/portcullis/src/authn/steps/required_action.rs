@@ -9,7 +9,8 @@
 //! Built in: `UPDATE_PASSWORD` (here), `CONFIGURE_TOTP` ([`super::configure_totp`]),
 //! `UPDATE_PROFILE`, `VERIFY_EMAIL` and `TERMS_AND_CONDITIONS` ([`super::profile_actions`]),
 //! `CONFIGURE_RECOVERY_AUTHN_CODES` ([`super::recovery_codes`]), `update_user_locale` and
-//! `delete_credential` ([`super::small_actions`]).
+//! `delete_credential` ([`super::small_actions`]), `VERIFY_PROFILE` ([`super::verify_profile`],
+//! whose trigger runs here).
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -31,7 +32,8 @@ use crate::AppState;
 
 use super::respond::complete_login;
 use super::{
-    configure_totp, delete_account, profile_actions, recovery_codes, small_actions, webauthn,
+    configure_totp, delete_account, profile_actions, recovery_codes, small_actions, verify_profile,
+    webauthn,
 };
 
 /// The actions this server runs at login.
@@ -42,6 +44,7 @@ pub const SUPPORTED: &[&str] = &[
     "UPDATE_PASSWORD",
     "UPDATE_PROFILE",
     "VERIFY_EMAIL",
+    "VERIFY_PROFILE",
     "delete_account",
     "delete_credential",
     "update_user_locale",
@@ -175,6 +178,10 @@ pub(crate) async fn page(
                 .ok_or_else(internal_error)?
         }
         "UPDATE_PROFILE" => profile_actions::profile_page(a.snap, &action, code, user, error),
+        verify_profile::ALIAS => {
+            let errors = verify_profile::profile_errors(a.snap, user);
+            verify_profile::page(a, &action, code, pending, &row.id, user, &errors)
+        }
         "VERIFY_EMAIL" => {
             profile_actions::verify_email_page(a, &action, code, pending, row, user, error).await?
         }
@@ -202,9 +209,29 @@ pub async fn proceed(
         let Ok(Some(row)) = a.state.store.user_by_id(&a.snap.id, user_id).await else {
             return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
         };
-        // `evaluateTriggers` of the enabled actions, once per login's end.
+        let Ok(user) = parse_user(&row) else {
+            return internal_error();
+        };
+        // `evaluateTriggers` of the enabled actions, once per login's end (and again after
+        // each action done, as `AuthenticationManager.nextRequiredAction` runs them).
         if !triggers_evaluated {
             triggers_evaluated = true;
+            // `VerifyUserProfile.evaluateTriggers`: due for this login while the profile does
+            // not validate; once it does, off the user too.
+            if is_enabled(a.snap, verify_profile::ALIAS) {
+                let alias = verify_profile::ALIAS;
+                if verify_profile::profile_errors(a.snap, &user).is_empty() {
+                    pending.session_actions.retain(|x| x != alias);
+                    let stored = user.required_actions.iter().flatten().any(|x| x == alias);
+                    if stored {
+                        if let Err(r) = drop_action(a, user_id, alias).await {
+                            return r;
+                        }
+                    }
+                } else if !pending.session_actions.iter().any(|x| x == alias) {
+                    pending.session_actions.push(alias.to_string());
+                }
+            }
             if is_enabled(a.snap, "update_user_locale") {
                 if let Err(r) = small_actions::update_user_locale(a, &pending, &row).await {
                     return r;
@@ -212,18 +239,16 @@ pub async fn proceed(
                 continue;
             }
         }
-        let Ok(user) = parse_user(&row) else {
-            return internal_error();
-        };
         let mut login = pending.session_actions.clone();
         // An application-initiated action runs after the login's own; one this server cannot
         // run (unknown, disabled, not application-initiated) answers `kc_action_status=error`.
         if let Some(kc) = pending.request.kc_action.clone() {
-            if pending.kc_action_status.is_none() && !login.contains(&kc) {
-                if AIA.contains(&kc.as_str()) && is_enabled(a.snap, &kc) {
-                    login.push(kc);
-                } else {
+            if pending.kc_action_status.is_none() {
+                if !AIA.contains(&kc.as_str()) || !is_enabled(a.snap, &kc) {
+                    // Also when the login has the action due anyway (`VERIFY_PROFILE`).
                     pending.kc_action_status = Some(KcActionStatus::Error.as_str().into());
+                } else if !login.contains(&kc) {
+                    login.push(kc);
                 }
             }
         }
@@ -238,15 +263,19 @@ pub async fn proceed(
             Due::Next(alias) => alias,
         };
         // `VerifyEmail.requiredActionChallenge`: nothing to do for a verified (or absent)
-        // address.
+        // address; `VerifyUserProfile.requiredActionChallenge`: nothing for a profile that
+        // validates.
         let verified =
             user.email_verified == Some(true) || user.email.as_deref().is_none_or(str::is_empty);
-        if alias == "VERIFY_EMAIL" && verified {
+        let already_done = (alias == "VERIFY_EMAIL" && verified)
+            || (alias == verify_profile::ALIAS
+                && verify_profile::profile_errors(a.snap, &user).is_empty());
+        if already_done {
             if let Err(r) = drop_action(a, user_id, &alias).await {
                 return r;
             }
             pending.session_actions.retain(|x| *x != alias);
-            if pending.request.kc_action.as_deref() == Some(alias.as_str()) {
+            if is_kc_action(&pending, &alias) {
                 pending.kc_action_status = Some(KcActionStatus::Success.as_str().into());
             }
             continue;
@@ -281,6 +310,11 @@ pub async fn proceed(
         pending.required_action = Some(alias.clone());
         return show(a, code, pending, &row, &user, &alias, None).await;
     }
+}
+
+/// Whether `alias` is the login's application-initiated action (one that may be).
+fn is_kc_action(pending: &PendingLogin, alias: &str) -> bool {
+    pending.request.kc_action.as_deref() == Some(alias) && AIA.contains(&alias)
 }
 
 /// The actions that may be application-initiated (`initiatedActionSupport`).
@@ -457,7 +491,7 @@ pub async fn post(
         .required_action
         .clone()
         .unwrap_or_else(|| "UPDATE_PASSWORD".into());
-    let is_kc_action = pending.request.kc_action.as_deref() == Some(alias.as_str());
+    let is_kc_action = is_kc_action(&pending, &alias);
     let enforced = user.required_actions.iter().flatten().any(|x| *x == alias)
         || pending.session_actions.contains(&alias);
     if is_kc_action && !enforced && f("cancel-aia").is_some() {
@@ -478,7 +512,9 @@ pub async fn post(
             let action = paths::url("", paths::REQUIRED_ACTION, &a.snap.name);
             delete_account::post(a, &pending, &row, &user, &action, code).await
         }
-        "UPDATE_PROFILE" => profile_actions::profile_post(a, &row, &user, f, code).await,
+        "UPDATE_PROFILE" | verify_profile::ALIAS => {
+            profile_actions::profile_post(a, &pending, &row, &user, f, code).await
+        }
         "VERIFY_EMAIL" => profile_actions::verify_email_post(a, &mut pending, &row, &user).await,
         "webauthn-register" | "webauthn-register-passwordless" => {
             let passwordless = alias.ends_with("passwordless");

@@ -17,6 +17,7 @@ use super::{response, GrantContext};
 use crate::authn::browser::UserFacts;
 use crate::authn::engine::{self, Failure, FlowState, Next, Status};
 use crate::authn::steps::otp;
+use crate::authn::steps::verify_profile::{self, Trigger};
 use crate::model::flows::Provider;
 use crate::representation::{ClientRepresentation, UserRepresentation};
 use crate::store::UserRow;
@@ -43,14 +44,28 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     ctx.ev(|e| e.set_detail("username", username));
     let given = ctx.params.get("password").unwrap_or_default();
     let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, ctx.params.get("scope"))?;
-    let (row, user) = run_flow(ctx, client, username, given).await?;
-    if user
+    let (mut row, mut user) = run_flow(ctx, client, username, given).await?;
+    // `processor.evaluateRequiredActionTriggers()`, then Keycloak's refusal while the user or
+    // this login has required actions (`ResourceOwnerPasswordCredentialsGrantType`).
+    let login_actions = match verify_profile::evaluate(ctx.snap, &mut user) {
+        Trigger::Due => true,
+        Trigger::Cleared => {
+            row.representation =
+                serde_json::to_string(&user).map_err(|_| OAuthError::server_error())?;
+            ctx.state.store.update_user(&ctx.snap.id, &row).await?;
+            false
+        }
+        Trigger::Nothing => false,
+    };
+    let stored_actions = user
         .required_actions
         .as_ref()
-        .is_some_and(|a| !a.is_empty())
-    {
+        .is_some_and(|a| !a.is_empty());
+    if stored_actions || login_actions {
+        const NOT_SET_UP: &str = "Account is not fully set up";
+        ctx.ev(|e| e.set_detail("reason", NOT_SET_UP));
         ctx.fail(errors::RESOLVE_REQUIRED_ACTIONS);
-        return Err(OAuthError::invalid_grant("Account is not fully set up"));
+        return Err(OAuthError::invalid_grant(NOT_SET_UP));
     }
     let offline = scopes
         .iter()
