@@ -69,7 +69,12 @@ pub fn fixture_realm() -> Option<Arc<RealmSnapshot>> {
             ],
             "users": [{"username": "alice", "enabled": true, "attributes": {"dept": ["eng"]}}]
         });
-        let prepared = import::prepare(rep).ok()?;
+        let mut prepared = import::prepare(rep).ok()?;
+        // The realm as it is after its first use: with its RSA keys (`realm::lazy_keys`).
+        let mut rep: crate::representation::RealmRepresentation =
+            serde_json::from_str(&prepared.representation).ok()?;
+        crate::realm::lazy_keys::fill(&mut rep, &prepared.name).ok()?;
+        prepared.representation = serde_json::to_string(&rep).ok()?;
         snapshot(&prepared).map(Arc::new)
     })
     .clone()

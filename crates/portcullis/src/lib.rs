@@ -69,8 +69,22 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The snapshot of an enabled realm, or Keycloak's 404.
-    pub fn realm(&self, name: &str) -> Result<Arc<RealmSnapshot>, HttpError> {
+    /// The snapshot of an enabled realm with its keys, or Keycloak's 404. The realm's keys are
+    /// generated here when nothing used them before ([`realm::lazy_keys`]).
+    pub async fn realm(&self, name: &str) -> Result<Arc<RealmSnapshot>, HttpError> {
+        let snap = self.realm_as_cached(name)?;
+        self.realms
+            .with_keys(self.store.as_ref(), snap)
+            .await
+            .map_err(|e| {
+                tracing::error!(realm = %name, error = %e, "the realm's keys could not be generated");
+                HttpError::internal()
+            })
+    }
+
+    /// The cached snapshot of an enabled realm (its keys possibly not generated yet: for what
+    /// reads no key), or Keycloak's 404.
+    pub fn realm_as_cached(&self, name: &str) -> Result<Arc<RealmSnapshot>, HttpError> {
         self.realms
             .get(name)
             .filter(|r| r.enabled)

@@ -156,7 +156,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
 
 async fn answer(state: &AppState, realm: &str, call: Call<'_>) -> Response {
     let (headers, uri) = (call.headers, call.uri);
-    let snap = match state.realm(realm) {
+    let snap = match state.realm(realm).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };

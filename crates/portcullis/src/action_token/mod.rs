@@ -80,6 +80,7 @@ async fn check(
 ) -> Result<Checked, Response> {
     let snap = state
         .realm(realm)
+        .await
         .map_err(|_| error_page(StatusCode::NOT_FOUND, "Realm does not exist."))?;
     let base = state
         .base_url(headers, uri)

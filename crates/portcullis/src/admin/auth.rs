@@ -211,6 +211,7 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> AdminResult<Caller
         .ok_or(AdminError::Unauthorized)?;
     let snap = state
         .realm(&realm_name)
+        .await
         .map_err(|_| AdminError::Unauthorized)?;
     let issuer = paths::url(&base, paths::REALM, &snap.name);
     let now = crate::clock::now();
@@ -386,6 +387,13 @@ impl<N: NeedMarker, Q: DeserializeOwned + Send> FromRequestParts<AppState> for R
             .ok_or_else(|| AdminError::Internal.into_response())?;
         let snap = target(state, &caller, &realm).map_err(IntoResponse::into_response)?;
         N::check(&caller, &snap.name).map_err(IntoResponse::into_response)?;
+        // Whatever the Admin API does with a realm may show its keys (components, keys,
+        // partial export, ...): they are generated now if nothing used them yet.
+        let snap = state
+            .realms
+            .with_keys(state.store.as_ref(), snap)
+            .await
+            .map_err(|e| AdminError::from(e).into_response())?;
         Ok(RealmAdmin {
             snap,
             caller,

@@ -62,6 +62,7 @@ pub(super) async fn caller(
     protection: bool,
 ) -> AdminResult<Caller> {
     let (snap, issuer) = crate::oidc::realm_and_issuer(state, realm, headers, uri)
+        .await
         .map_err(|_| AdminError::not_found("Realm does not exist"))?;
     let no_token = || {
         denied(

@@ -344,8 +344,8 @@ async fn run_policies(
 
 // The operations, shared by both providers.
 
-fn realm(state: &AppState, name: &str) -> Result<Arc<RealmSnapshot>, OAuthError> {
-    state.realm(name).map_err(|_| realm_not_found())
+async fn realm(state: &AppState, name: &str) -> Result<Arc<RealmSnapshot>, OAuthError> {
+    state.realm(name).await.map_err(|_| realm_not_found())
 }
 
 pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, OAuthError> {
@@ -645,7 +645,7 @@ async fn create_default(
     parts: Parts,
     bytes: Bytes,
 ) -> Result<Response, OAuthError> {
-    let snap = realm(&state, &realm_name)?;
+    let snap = realm(&state, &realm_name).await?;
     let req = json_object(&bytes)?;
     let done = create(&state, &snap, &parts, req).await?;
     let mut body = default_json(&done)?;
@@ -668,7 +668,7 @@ async fn get_default(
     Path((realm_name, client_id)): Path<(String, String)>,
     parts: Parts,
 ) -> Result<Response, OAuthError> {
-    let snap = realm(&state, &realm_name)?;
+    let snap = realm(&state, &realm_name).await?;
     let done = view(&state, &snap, &parts, &client_id).await?;
     Ok(json_response(StatusCode::OK, default_json(&done)?, None))
 }
@@ -680,7 +680,7 @@ async fn update_default(
     parts: Parts,
     bytes: Bytes,
 ) -> Result<Response, OAuthError> {
-    let snap = realm(&state, &realm_name)?;
+    let snap = realm(&state, &realm_name).await?;
     let req = json_object(&bytes)?;
     let done = update(&state, &snap, &parts, &client_id, req).await?;
     Ok(json_response(StatusCode::OK, default_json(&done)?, None))
@@ -692,7 +692,7 @@ async fn delete_client(
     Path((realm_name, client_id)): Path<(String, String)>,
     parts: Parts,
 ) -> Result<Response, OAuthError> {
-    let snap = realm(&state, &realm_name)?;
+    let snap = realm(&state, &realm_name).await?;
     let result = delete_inner(&state, &snap, &parts, &client_id).await;
     let event = crate::events::UserEvent::new(&snap, "CLIENT_DELETE").client(client_id.as_str());
     match &result {
@@ -773,7 +773,7 @@ async fn create_oidc(
     parts: Parts,
     bytes: Bytes,
 ) -> Result<Response, OAuthError> {
-    let snap = realm(&state, &realm_name)?;
+    let snap = realm(&state, &realm_name).await?;
     let md = json_object(&bytes)?;
     if md.get("client_id").is_some_and(|v| !v.is_null()) {
         return Err(invalid_metadata("Client Identifier included"));
@@ -796,7 +796,7 @@ async fn get_oidc(
     Path((realm_name, client_id)): Path<(String, String)>,
     parts: Parts,
 ) -> Result<Response, OAuthError> {
-    let snap = realm(&state, &realm_name)?;
+    let snap = realm(&state, &realm_name).await?;
     let done = view(&state, &snap, &parts, &client_id).await?;
     let body = oidc_json(&state, &parts, &snap, &done)?;
     Ok(json_response(StatusCode::OK, body, None))
@@ -809,7 +809,7 @@ async fn update_oidc(
     parts: Parts,
     bytes: Bytes,
 ) -> Result<Response, OAuthError> {
-    let snap = realm(&state, &realm_name)?;
+    let snap = realm(&state, &realm_name).await?;
     let md = json_object(&bytes)?;
     let req = to_internal(&md)?;
     let done = update(&state, &snap, &parts, &client_id, req).await?;
@@ -827,7 +827,7 @@ async fn install(
     Path((realm_name, client_id)): Path<(String, String)>,
     parts: Parts,
 ) -> Result<Response, OAuthError> {
-    let snap = realm(&state, &realm_name)?;
+    let snap = realm(&state, &realm_name).await?;
     let current = edit::client_by_client_id(&snap.rep, &client_id);
     let auth = match bearer(&parts) {
         Some(_) => {
@@ -845,7 +845,8 @@ async fn install(
             let c = current.ok_or_else(|| unauthorized(VIEW_DENIED))?;
             if c.public_client != Some(true) {
                 let (_, issuer) =
-                    crate::oidc::realm_and_issuer(&state, &snap.name, &parts.headers, &parts.uri)?;
+                    crate::oidc::realm_and_issuer(&state, &snap.name, &parts.headers, &parts.uri)
+                        .await?;
                 let params = crate::oidc::form::Params::parse(b"")?;
                 let who = crate::oidc::client_auth::authenticate(
                     &snap,

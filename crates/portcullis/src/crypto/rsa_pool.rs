@@ -1,8 +1,9 @@
 //! RSA-2048 key pairs generated ahead of need. Generating one takes 50 to 150 ms of CPU, and a
-//! new realm needs two (`rsa-generated` and `rsa-enc-generated`), so realm creation would wait
-//! for them. A taken key is replaced by a background thread, so a tenant service creating
-//! realms one after another finds its keys ready; when the pool is empty (the first realm of a
-//! process, or a burst larger than the pool) the key is generated in place. Keys are never
+//! new realm needs two (`rsa-generated` and `rsa-enc-generated`) at its first use
+//! (`realm::lazy_keys`), so that first request would wait for them. A taken key is replaced by
+//! a background thread, so realms put to use one after another find their keys ready; when
+//! the pool is empty (the first keys of a process, or a burst larger than the pool) the key is
+//! generated in place. Keys are never
 //! reused: each is handed out once and dropped from the pool.
 
 use std::sync::atomic::{AtomicBool, Ordering};

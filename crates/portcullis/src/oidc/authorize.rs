@@ -75,7 +75,7 @@ pub async fn get(
     uri: Uri,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    let Ok(snap) = state.realm(&realm) else {
+    let Ok(snap) = state.realm(&realm).await else {
         return error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let mut params = match unique_params(&q) {

@@ -13,7 +13,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(realm): Path<String>,
 ) -> Result<Response, HttpError> {
-    let snap = state.realm(&realm)?;
+    let snap = state.realm(&realm).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/jwk-set+json"),

@@ -267,7 +267,7 @@ pub async fn auth(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Result<Response, OAuthError> {
-    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
+    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri).await?;
     let Form(params) = form?;
     // Keycloak's endpoint reports as `LOGIN`; it records only the client's failures.
     let mut event = UserEvent::new(&snap, "LOGIN");
@@ -573,7 +573,7 @@ pub async fn callback(
     uri: Uri,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
+    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri).await?;
     let status = channel_status(&body)?;
     let mut event = UserEvent::new(&snap, "LOGIN");
     let forbidden = || error(StatusCode::FORBIDDEN, "invalid_token", "Invalid token");

@@ -149,7 +149,7 @@ pub async fn post(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Result<Response, OAuthError> {
-    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
+    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri).await?;
     let Form(params) = form?;
     // Keycloak's `OAUTH2_DEVICE_AUTH` (`DeviceEndpoint.handleDeviceRequest`).
     let mut event = crate::events::UserEvent::new(&snap, "OAUTH2_DEVICE_AUTH");

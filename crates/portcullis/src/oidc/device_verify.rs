@@ -124,7 +124,7 @@ pub async fn get(
     uri: Uri,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    let Ok(snap) = state.realm(&realm) else {
+    let Ok(snap) = state.realm(&realm).await else {
         return pages::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let prefill = q
@@ -173,7 +173,7 @@ pub async fn post(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Response {
-    let Ok(snap) = state.realm(&realm) else {
+    let Ok(snap) = state.realm(&realm).await else {
         return pages::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let Ok(Form(params)) = form else {
@@ -300,7 +300,7 @@ pub async fn consent(
     headers: HeaderMap,
     form: Result<Form, OAuthError>,
 ) -> Response {
-    let Ok(snap) = state.realm(&realm) else {
+    let Ok(snap) = state.realm(&realm).await else {
         return pages::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let Ok(Form(params)) = form else {

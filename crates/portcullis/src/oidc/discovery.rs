@@ -168,7 +168,7 @@ pub async fn get_uma(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, HttpError> {
-    let snap: Arc<RealmSnapshot> = state.realm(&realm)?;
+    let snap: Arc<RealmSnapshot> = state.realm(&realm).await?;
     let base = state.base_url(&headers, &uri)?;
     Ok(axum::Json(uma_document(&snap, &base)).into_response())
 }
@@ -180,7 +180,7 @@ pub async fn get(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, HttpError> {
-    let snap: Arc<RealmSnapshot> = state.realm(&realm)?;
+    let snap: Arc<RealmSnapshot> = state.realm(&realm).await?;
     let base = state.base_url(&headers, &uri)?;
     // Serialized once per snapshot, on the first request; each request only joins the parts.
     let body = snap

@@ -137,7 +137,7 @@ pub async fn get(
     uri: Uri,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    let Ok((snap, issuer)) = super::realm_and_issuer(&state, &realm, &headers, &uri) else {
+    let Ok((snap, issuer)) = super::realm_and_issuer(&state, &realm, &headers, &uri).await else {
         return pages::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let get = |k: &str| {
@@ -227,7 +227,7 @@ pub async fn confirm(
     uri: Uri,
     form: Result<Form, crate::http::oauth_error::OAuthError>,
 ) -> Response {
-    let Ok((snap, issuer)) = super::realm_and_issuer(&state, &realm, &headers, &uri) else {
+    let Ok((snap, issuer)) = super::realm_and_issuer(&state, &realm, &headers, &uri).await else {
         return pages::error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let Ok(Form(params)) = form else {

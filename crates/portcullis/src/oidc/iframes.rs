@@ -53,7 +53,7 @@ pub async fn login_status(
     Path(realm): Path<String>,
     Query(q): Query<VersionQuery>,
 ) -> Result<Response, HttpError> {
-    state.realm(&realm)?;
+    state.realm(&realm).await?;
     Ok(page(LOGIN_STATUS, q.version.as_deref()))
 }
 
@@ -63,7 +63,7 @@ pub async fn third_party_step1(
     Path(realm): Path<String>,
     Query(q): Query<VersionQuery>,
 ) -> Result<Response, HttpError> {
-    state.realm(&realm)?;
+    state.realm(&realm).await?;
     Ok(page(THIRD_PARTY_STEP1, q.version.as_deref()))
 }
 
@@ -73,7 +73,7 @@ pub async fn third_party_step2(
     Path(realm): Path<String>,
     Query(q): Query<VersionQuery>,
 ) -> Result<Response, HttpError> {
-    state.realm(&realm)?;
+    state.realm(&realm).await?;
     Ok(page(THIRD_PARTY_STEP2, q.version.as_deref()))
 }
 
@@ -94,7 +94,7 @@ pub async fn init(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<StatusCode, HttpError> {
-    let snap = state.realm(&realm)?;
+    let snap = state.realm(&realm).await?;
     let base = state.base_url(&headers, &uri).ok();
     Ok(init_decision(
         &snap,

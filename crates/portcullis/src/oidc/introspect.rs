@@ -26,7 +26,7 @@ pub async fn post(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Result<Json<Value>, OAuthError> {
-    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
+    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri).await?;
     let Form(params) = form?;
     // Keycloak's `INTROSPECT_TOKEN` (not stored unless the realm lists it).
     let mut event = crate::events::UserEvent::new(&snap, "INTROSPECT_TOKEN");

@@ -41,7 +41,7 @@ pub(super) async fn bind(
     uri: &Uri,
     form: Result<Form, OAuthError>,
 ) -> Result<(std::sync::Arc<RealmSnapshot>, Params, String, PendingLogin), Response> {
-    let Ok(snap) = state.realm(realm) else {
+    let Ok(snap) = state.realm(realm).await else {
         return Err(error_page(StatusCode::NOT_FOUND, "Realm does not exist."));
     };
     let Ok(Form(params)) = form else {

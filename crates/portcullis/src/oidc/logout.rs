@@ -24,7 +24,7 @@ pub async fn post(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Result<StatusCode, OAuthError> {
-    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
+    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri).await?;
     let Form(params) = form?;
     // Keycloak's `LogoutEndpoint.logoutToken`: a `LOGOUT` event, `LOGOUT_ERROR` with
     // `invalid_client_credentials` or `invalid_token` when refused.

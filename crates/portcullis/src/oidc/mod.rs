@@ -31,7 +31,7 @@ use crate::http::paths;
 use crate::AppState;
 
 /// The realm of a protocol request and its issuer URL, or a protocol-shaped error.
-pub fn realm_and_issuer(
+pub async fn realm_and_issuer(
     state: &AppState,
     realm: &str,
     headers: &axum::http::HeaderMap,
@@ -43,7 +43,7 @@ pub fn realm_and_issuer(
     ),
     crate::http::oauth_error::OAuthError,
 > {
-    let snap = state.realm(realm).map_err(|_| {
+    let snap = state.realm(realm).await.map_err(|_| {
         crate::http::oauth_error::OAuthError::invalid_request("Realm does not exist")
     })?;
     let base = state

@@ -46,7 +46,7 @@ pub async fn post(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Result<Response, OAuthError> {
-    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
+    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri).await?;
     let Form(params) = form?;
     // Keycloak's `PUSHED_AUTHORIZATION_REQUEST`.
     let mut event = crate::events::UserEvent::new(&snap, "PUSHED_AUTHORIZATION_REQUEST");

@@ -17,7 +17,7 @@ pub async fn get(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Json<Value>, HttpError> {
-    let snap = state.realm(&realm)?;
+    let snap = state.realm(&realm).await?;
     let base = state.base_url(&headers, &uri)?;
     let realm_url = paths::url(&base, paths::REALM, &snap.name);
     Ok(Json(json!({

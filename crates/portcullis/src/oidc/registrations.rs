@@ -53,7 +53,7 @@ pub async fn start(
     uri: Uri,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    let Ok(snap) = state.realm(&realm) else {
+    let Ok(snap) = state.realm(&realm).await else {
         return error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let mut params = match super::authorize::unique_params(&q) {
@@ -99,7 +99,7 @@ pub async fn page(
     uri: Uri,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let Ok(snap) = state.realm(&realm) else {
+    let Ok(snap) = state.realm(&realm).await else {
         return error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let (code, pending): (String, PendingLogin) = match flow::bound_flow(

@@ -65,7 +65,7 @@ pub async fn get(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let Ok(snap) = state.realm(&realm) else {
+    let Ok(snap) = state.realm(&realm).await else {
         return error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     if !reset::allowed(&snap) {
@@ -102,7 +102,7 @@ pub async fn post(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Response {
-    let Ok(snap) = state.realm(&realm) else {
+    let Ok(snap) = state.realm(&realm).await else {
         return error_page(StatusCode::NOT_FOUND, "Realm does not exist.");
     };
     let Ok(Form(params)) = form else {

@@ -23,7 +23,7 @@ pub async fn post(
     uri: Uri,
     form: Result<Form, OAuthError>,
 ) -> Result<StatusCode, OAuthError> {
-    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
+    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri).await?;
     let Form(params) = form?;
     // Keycloak's `TokenRevocationEndpoint`: `REVOKE_GRANT`, `REVOKE_GRANT_ERROR` when refused.
     let mut event = crate::events::UserEvent::new(&snap, "REVOKE_GRANT");

@@ -28,7 +28,7 @@ pub async fn handle(
     uri: Uri,
     body: axum::body::Bytes,
 ) -> Result<Response, OAuthError> {
-    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri)?;
+    let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri).await?;
     let form;
     let token = match bearer::from_header(&headers) {
         Some(t) => t,

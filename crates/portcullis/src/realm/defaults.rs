@@ -144,6 +144,52 @@ fn template(text: &str, realm: &str) -> Result<Map<String, Value>, ImportError> 
     }
 }
 
+/// The new realm's defaults for `realm`: the built-in document, parsed once per process, cloned
+/// with the realm's name put in place of `${realm}` (a realm created through the Admin API
+/// costs a clone rather than a parse of the whole document).
+fn new_realm(realm: &str) -> Result<Map<String, Value>, ImportError> {
+    static PARSED: std::sync::OnceLock<Option<Map<String, Value>>> = std::sync::OnceLock::new();
+    let parsed = PARSED.get_or_init(|| serde_json::from_str(NEW_REALM).ok());
+    let Some(parsed) = parsed else {
+        return Err(ImportError::at(
+            "$",
+            "internal error: the built-in realm template is invalid",
+        ));
+    };
+    let mut v = Value::Object(parsed.clone());
+    put_realm_name(&mut v, realm, &realm.to_lowercase());
+    match v {
+        Value::Object(m) => Ok(m),
+        _ => Ok(Map::new()),
+    }
+}
+
+/// Replaces `${realm}` in every string (and member name) of `v` with the realm's name, as
+/// [`template`] does on the text: the default role is named after the realm in lower case.
+fn put_realm_name(v: &mut Value, realm: &str, lower: &str) {
+    const NAME: &str = "${realm}";
+    let fill = |s: &str| {
+        s.replace("default-roles-${realm}", &format!("default-roles-{lower}"))
+            .replace(NAME, realm)
+    };
+    match v {
+        Value::String(s) if s.contains(NAME) => *s = fill(s),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|x| put_realm_name(x, realm, lower)),
+        Value::Object(m) => {
+            if m.keys().any(|k| k.contains(NAME)) {
+                *m = std::mem::take(m)
+                    .into_iter()
+                    .map(|(k, v)| (if k.contains(NAME) { fill(&k) } else { k }, v))
+                    .collect();
+            }
+            m.values_mut().for_each(|x| put_realm_name(x, realm, lower));
+        }
+        _ => {}
+    }
+}
+
 /// Escapes a string for use inside a JSON string literal (without the quotes).
 fn json_escape(s: &str) -> String {
     let quoted = Value::String(s.to_string()).to_string();
@@ -188,7 +234,7 @@ fn add_missing_by(
 
 /// Completes a realm object in place with what Keycloak would have created.
 pub fn complete(obj: &mut Map<String, Value>, realm: &str) -> Result<(), ImportError> {
-    let mut tpl = template(NEW_REALM, realm)?;
+    let mut tpl = new_realm(realm)?;
     if realm == super::MASTER {
         master_template(&mut tpl)?;
     }
@@ -921,4 +967,25 @@ pub fn add_realm_admin_client(
     serde_json::to_string(&prepared)
         .map(Some)
         .map_err(|e| ImportError::at("$", e.to_string()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod parsed_once_tests {
+    use super::*;
+
+    #[test]
+    fn the_parsed_template_equals_the_text_template() {
+        for name in ["acme", "Tenant-00042", "caf\u{e9} \"quoted\" \\ back"] {
+            assert_eq!(
+                new_realm(name).unwrap(),
+                template(NEW_REALM, name).unwrap(),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            new_realm("Acme").unwrap()["defaultRole"]["name"],
+            "default-roles-acme"
+        );
+    }
 }

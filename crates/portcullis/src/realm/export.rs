@@ -18,8 +18,9 @@ pub enum UsersMode {
 
 /// Exports one realm.
 pub async fn export(store: &dyn Store, name: &str, users: UsersMode) -> Result<Value, RealmError> {
-    let stored = store
-        .realm_by_name(name)
+    // The keys of a realm nothing used yet are generated (and stored) now, so that the
+    // export carries the keys the realm goes on using.
+    let stored = super::lazy_keys::ensure_stored(store, name)
         .await?
         .ok_or_else(|| RealmError::NotFound(name.to_string()))?;
     let mut realm: Value = serde_json::from_str(&stored.representation).map_err(|e| {

@@ -9,7 +9,7 @@ use crate::crypto::password;
 use crate::representation::{ComponentRepresentation, RealmRepresentation, UserRepresentation};
 use crate::store::{MembershipType, NewOrganization, UserRow};
 
-use super::{defaults, validate};
+use super::{defaults, lazy_keys, validate};
 
 /// An invalid realm file: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -492,8 +492,10 @@ pub fn realm_keys(rep: &RealmRepresentation) -> Result<Vec<keys::RealmKey>, Impo
 /// its secrets hidden, `**********`) gets new key material in the same component, keeping its
 /// id, name and settings: Keycloak's generated providers do this in `validateConfiguration`
 /// when a component is imported (`GeneratedRsaKeyProviderFactory`, `GeneratedEcdsa...`,
-/// `GeneratedHmac...`, `GeneratedAes...`). A provider whose key is given (`rsa`) keeps the
-/// error of its unusable key.
+/// `GeneratedHmac...`, `GeneratedAes...`). The RSA keys are generated at their first use
+/// ([`super::lazy_keys`]): their masked material (and the certificate and `kid` of the key it
+/// hid) is dropped here, which leaves the component pending. A provider whose key is given
+/// (`rsa`) keeps the error of its unusable key.
 fn regenerate_masked_keys(rep: &mut RealmRepresentation, realm: &str) -> Result<(), ImportError> {
     let Some(list) = rep
         .components
@@ -503,33 +505,20 @@ fn regenerate_masked_keys(rep: &mut RealmRepresentation, realm: &str) -> Result<
         return Ok(());
     };
     for (i, c) in list.iter_mut().enumerate() {
-        let config = c.config.get_or_insert_with(Default::default);
-        let first = |k: &str| config.get(k).and_then(|v| v.first()).cloned();
-        let provider = c.provider_id.clone().unwrap_or_default();
-        let at = || format!("components[\"{KEY_PROVIDER_TYPE}\"][{i}]");
         // Providers and algorithms this server does not generate are kept as they are.
-        let Ok(Some(kind)) = keys::Generate::for_provider(&provider, first("algorithm").as_deref())
-        else {
+        let Some(kind) = lazy_keys::missing(c) else {
             continue;
         };
-        let material = if matches!(kind, keys::Generate::HmacHs512 | keys::Generate::Aes) {
-            "secret"
-        } else {
-            "privateKey"
-        };
-        let missing = first(material).is_none_or(|v| v.is_empty() || v == keys::SECRET_MASK);
-        if !missing {
-            continue;
-        }
-        let id = c.id.clone().unwrap_or_else(new_id);
-        let fresh = keys::generate(kind, realm, id).map_err(|e| ImportError::at(at(), e.0))?;
-        for (k, v) in fresh.config {
-            let generated_material =
-                keys::SECRET_CONFIG_KEYS.contains(&k.as_str()) || k == "certificate" || k == "kid";
-            if generated_material || !config.contains_key(&k) {
-                config.insert(k, v);
+        if lazy_keys::deferred(kind) {
+            if let Some(config) = c.config.as_mut() {
+                for k in [lazy_keys::material_key(kind), "certificate", "kid"] {
+                    config.shift_remove(k);
+                }
             }
+            continue;
         }
+        lazy_keys::fill_one(c, kind, realm)
+            .map_err(|e| ImportError::at(format!("components[\"{KEY_PROVIDER_TYPE}\"][{i}]"), e))?;
     }
     Ok(())
 }
@@ -545,7 +534,9 @@ fn ensure_keys(rep: &mut RealmRepresentation, realm: &str) -> Result<(), ImportE
         .and_then(|m| m.get(KEY_PROVIDER_TYPE))
         .map(|l| l.iter().filter_map(|c| c.provider_id.clone()).collect())
         .unwrap_or_default();
-    let has = |alg: &str| existing.iter().any(|k| k.active && k.alg == alg);
+    let has = |alg: &str| {
+        existing.iter().any(|k| k.active && k.alg == alg) || lazy_keys::pending_for(rep, alg)
+    };
     let mut wanted = Vec::new();
     if !has("RS256") {
         wanted.push(Generate::RsaSig("RS256"));
@@ -594,6 +585,11 @@ fn ensure_keys(rep: &mut RealmRepresentation, realm: &str) -> Result<(), ImportE
         .entry(KEY_PROVIDER_TYPE.to_string())
         .or_default();
     for kind in wanted {
+        // The RSA keys are generated at their first use (`lazy_keys`).
+        if lazy_keys::deferred(kind) {
+            list.push(lazy_keys::placeholder(kind, new_id()));
+            continue;
+        }
         let k = keys::generate(kind, realm, new_id())
             .map_err(|e| ImportError::at("components", e.0))?;
         list.push(ComponentRepresentation {

@@ -8,6 +8,7 @@ pub mod edit;
 pub mod export;
 pub mod import;
 pub mod index;
+pub mod lazy_keys;
 pub mod org_rows;
 pub mod organizations;
 pub mod snapshot;

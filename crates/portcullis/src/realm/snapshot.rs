@@ -96,6 +96,9 @@ pub struct RealmSnapshot {
     pub enabled: bool,
     /// Usable asymmetric keys.
     pub keys: Vec<RealmKey>,
+    /// Whether a key provider waits for its key material ([`super::lazy_keys`]): then
+    /// [`RealmCache::with_keys`] gives the snapshot with the keys.
+    pub keys_pending: bool,
     /// Serialized JWKS.
     pub jwks: Bytes,
     /// Base64 SPKI of the active RS256 key (`GET /realms/{realm}` `public_key`).
@@ -161,6 +164,7 @@ impl RealmSnapshot {
         let keys = import::realm_keys(&rep)
             .map_err(|e| StoreError::Corrupt(format!("realm '{}': {e}", stored.name)))?;
         let hmac_keys = hmac_keys(&rep);
+        let keys_pending = super::lazy_keys::pending(&rep);
         let index = RealmIndex::build(&rep, orgs);
         let jwks = Bytes::from(jwks::jwks(&keys).to_string());
         let public_key = keys::active_for(&keys, "RS256").map(|k| b64(&k.spki));
@@ -173,6 +177,7 @@ impl RealmSnapshot {
             version: stored.version,
             enabled: rep.enabled.unwrap_or(true),
             keys,
+            keys_pending,
             jwks,
             public_key,
             not_before,
@@ -225,6 +230,7 @@ pub struct RealmCache {
     map: ArcSwap<HashMap<String, Arc<RealmSnapshot>>>,
     client_keys: Arc<ClientKeyCache>,
     blacklists: Arc<Blacklists>,
+    generating: super::lazy_keys::Generating,
 }
 
 impl RealmCache {
@@ -234,6 +240,7 @@ impl RealmCache {
             map: ArcSwap::default(),
             client_keys: Arc::new(client_keys),
             blacklists: Arc::new(blacklists),
+            generating: Default::default(),
         }
     }
 
@@ -345,6 +352,43 @@ impl RealmCache {
     /// Whether no realm is loaded.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The snapshot with the realm's keys: `snap` itself unless a key provider of it waits
+    /// for its key material, which is then generated and stored ([`super::lazy_keys`]),
+    /// once for all the requests of this node that ask at the same time.
+    pub async fn with_keys(
+        &self,
+        store: &dyn Store,
+        snap: Arc<RealmSnapshot>,
+    ) -> Result<Arc<RealmSnapshot>, StoreError> {
+        if !snap.keys_pending {
+            return Ok(snap);
+        }
+        let lock = self.generating.lock_of(&snap.id);
+        let done = {
+            let _one_at_a_time = lock.lock().await;
+            self.keys_of(store, snap).await
+        };
+        drop(lock);
+        self.generating.tidy();
+        done
+    }
+
+    async fn keys_of(
+        &self,
+        store: &dyn Store,
+        snap: Arc<RealmSnapshot>,
+    ) -> Result<Arc<RealmSnapshot>, StoreError> {
+        let current = |s: &Arc<RealmSnapshot>| s.id == snap.id && !s.keys_pending;
+        if let Some(now) = self.get(&snap.name).filter(current) {
+            return Ok(now);
+        }
+        let Some(stored) = super::lazy_keys::ensure_stored(store, &snap.name).await? else {
+            return Ok(snap);
+        };
+        self.put(load(store, &stored).await?);
+        Ok(self.get(&snap.name).filter(current).unwrap_or(snap))
     }
 
     /// The snapshot of an enabled or disabled realm.

@@ -45,6 +45,7 @@ mod password_blacklist;
 mod properties;
 mod protection;
 mod realm_files;
+mod realm_keys;
 mod recovery_codes;
 mod registration;
 mod required_actions;

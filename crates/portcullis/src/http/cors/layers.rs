@@ -254,7 +254,7 @@ fn client_origins(
     uri: &axum::http::Uri,
     client_id: &str,
 ) -> Option<Vec<String>> {
-    let snap = state.realm(realm).ok()?;
+    let snap = state.realm_as_cached(realm).ok()?;
     let client = snap.index.client(&snap.rep, client_id)?;
     if client.enabled == Some(false) {
         return None;

@@ -192,7 +192,7 @@ pub async fn post(
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     form: Result<MultiForm, OAuthError>,
 ) -> Result<Response, OAuthError> {
-    let (snap, issuer) = crate::oidc::realm_and_issuer(&state, &realm, &headers, &uri)?;
+    let (snap, issuer) = crate::oidc::realm_and_issuer(&state, &realm, &headers, &uri).await?;
     let MultiForm(params) = form?;
     let remote = crate::http::remote::remote_addr(&state, &headers, peer.map(|p| (p.0).0));
     let grant_type = params.require("grant_type")?;
