@@ -664,8 +664,10 @@ async fn organization_invitations() {
         "Invitation to join the Music organization"
     );
     let text = mail["text"].as_str().unwrap();
+    // Keycloak's personalized form (`orgInviteBodyPersonalized`): the user has names.
+    assert!(text.starts_with("Hi, \"Alice\" \"Tester\"."), "{text}");
     assert!(
-        text.starts_with(
+        text.contains(
             "You were invited to join the \"Music\" organization. Click the link below to join."
         ),
         "{text}"

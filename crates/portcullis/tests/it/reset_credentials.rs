@@ -30,7 +30,7 @@ fn realm_json(smtp: Value) -> Value {
         "users": [
             {"username": "alice", "firstName": "Alice", "lastName": "Tester", "email": "alice@example.org", "enabled": true,
              "credentials": [{"type": "password", "value": "alice-pw-1"}]},
-            {"username": "nomail", "firstName": "Nomail", "lastName": "Tester", "email": "nomail@example.com", "enabled": true,
+            {"username": "nomail", "firstName": "Nomail", "lastName": "Tester", "enabled": true,
              "credentials": [{"type": "password", "value": "nomail-pw"}]},
             {"username": "otto", "firstName": "Otto", "lastName": "Tester", "email": "otto@example.org", "enabled": true,
              "credentials": [
