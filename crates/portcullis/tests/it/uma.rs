@@ -154,6 +154,38 @@ async fn uma(server: &TestServer, bearer: &str, form: &[(&str, &str)]) -> (u16, 
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// Replaces the policies of seed 000's `event-manage` permission through the Admin API.
+async fn set_event_manage_policies(server: &TestServer, admin: &str, policies: &[&str]) {
+    let (_, list, _) = call(
+        server,
+        "GET",
+        &format!("/admin/realms/{REALM}/clients?clientId={RS}"),
+        Some(admin),
+        None,
+    )
+    .await;
+    let id = list[0]["id"].as_str().unwrap();
+    let base = format!("/admin/realms/{REALM}/clients/{id}/authz/resource-server");
+    let (_, perm, _) = call(
+        server,
+        "GET",
+        &format!("{base}/permission?name=event-manage"),
+        Some(admin),
+        None,
+    )
+    .await;
+    let perm_id = perm[0]["id"].as_str().unwrap();
+    admin_call(
+        server,
+        admin,
+        "PUT",
+        &format!("{base}/permission/scope/{perm_id}"),
+        json!({"id": perm_id, "name": "event-manage", "scopes": ["event:manage"],
+               "policies": policies, "decisionStrategy": "AFFIRMATIVE"}),
+    )
+    .await;
+}
+
 fn scopes_of(perms: &Value, resource: &str) -> Vec<String> {
     let mut out: Vec<String> = perms
         .as_array()
@@ -395,33 +427,10 @@ async fn seed_case(backend: Backend) {
 
     // A change is seen at once (the compiled server is cached by version).
     let admin = admin_token(&server).await;
-    let (_, list, _) = call(
-        &server,
-        "GET",
-        &format!("/admin/realms/{REALM}/clients?clientId={RS}"),
-        Some(&admin),
-        None,
-    )
-    .await;
-    let id = list[0]["id"].as_str().unwrap();
-    let base = format!("/admin/realms/{REALM}/clients/{id}/authz/resource-server");
-    let (_, perm, _) = call(
-        &server,
-        "GET",
-        &format!("{base}/permission?name=event-manage"),
-        Some(&admin),
-        None,
-    )
-    .await;
-    let perm_id = perm[0]["id"].as_str().unwrap();
-    admin_call(
+    set_event_manage_policies(
         &server,
         &admin,
-        "PUT",
-        &format!("{base}/permission/scope/{perm_id}"),
-        json!({"id": perm_id, "name": "event-manage", "scopes": ["event:manage"],
-               "policies": ["policy-tenant-admin", "policy-tenant-member"],
-               "decisionStrategy": "AFFIRMATIVE"}),
+        &["policy-tenant-admin", "policy-tenant-member"],
     )
     .await;
     let (s, v) = uma(
@@ -1234,35 +1243,7 @@ async fn a_permission_changed_on_another_node_decides_at_once_postgres() {
     assert_eq!(s, 403);
     // Node B lets members manage events.
     let admin = admin_token(&b).await;
-    let (_, list, _) = call(
-        &b,
-        "GET",
-        &format!("/admin/realms/{REALM}/clients?clientId={RS}"),
-        Some(&admin),
-        None,
-    )
-    .await;
-    let id = list[0]["id"].as_str().unwrap();
-    let base = format!("/admin/realms/{REALM}/clients/{id}/authz/resource-server");
-    let (_, perm, _) = call(
-        &b,
-        "GET",
-        &format!("{base}/permission?name=event-manage"),
-        Some(&admin),
-        None,
-    )
-    .await;
-    let perm_id = perm[0]["id"].as_str().unwrap();
-    admin_call(
-        &b,
-        &admin,
-        "PUT",
-        &format!("{base}/permission/scope/{perm_id}"),
-        json!({"id": perm_id, "name": "event-manage", "scopes": ["event:manage"],
-               "policies": ["policy-tenant-admin", "policy-tenant-member"],
-               "decisionStrategy": "AFFIRMATIVE"}),
-    )
-    .await;
+    set_event_manage_policies(&b, &admin, &["policy-tenant-admin", "policy-tenant-member"]).await;
     // Node A decides with the change (the notification travels asynchronously: a moment).
     let mut decided = (0, Value::Null);
     for _ in 0..40 {
@@ -1274,15 +1255,7 @@ async fn a_permission_changed_on_another_node_decides_at_once_postgres() {
     }
     assert_eq!(decided, (200, json!({"result": true})));
     // And back: node B deletes the permission's member policy again; node A follows.
-    admin_call(
-        &b,
-        &admin,
-        "PUT",
-        &format!("{base}/permission/scope/{perm_id}"),
-        json!({"id": perm_id, "name": "event-manage", "scopes": ["event:manage"],
-               "policies": ["policy-tenant-admin"], "decisionStrategy": "AFFIRMATIVE"}),
-    )
-    .await;
+    set_event_manage_policies(&b, &admin, &["policy-tenant-admin"]).await;
     for _ in 0..40 {
         decided = uma(&a, &member, &ask).await;
         if decided.0 == 403 {
