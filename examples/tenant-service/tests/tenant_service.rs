@@ -916,7 +916,8 @@ async fn two_hundred_tenants() {
         .unwrap();
     assert_eq!(n, 200);
     let (status, body) = env.service("POST", "/tenants/t199/users", &platform,
-        Some(json!({"username": "last", "roles": ["tenant_admin"], "temporaryPassword": "Last-pass-1"})), &[]).await;
+        Some(json!({"username": "last", "email": "last@t199.example", "firstName": "Last", "lastName": "Tenant",
+                    "roles": ["tenant_admin"], "temporaryPassword": "Last-pass-1"})), &[]).await;
     assert_eq!(status, 201, "{body}");
     let token = env.login("tenant-t199", "last", "Last-pass-1").await;
     let (status, me) = env.service("GET", "/me", &token, None, &[]).await;
