@@ -16,6 +16,7 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
 PARTS=${*:-portcullis oidc-provider ceilings}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+. bench/lib.sh
 AUTH=$(printf 'bench-api:bench-secret' | base64)
 
 wait_for() { for _ in $(seq 1 400); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done; echo "no answer from $1" >&2; return 1; }
@@ -96,18 +97,6 @@ ceilings() {
   kill $spin
 }
 
-# The host's speed drifts by 5-15 % from one minute to the next (neighbours on the same
-# hardware), so a ceiling measured minutes after a run can flatter or wrong it. Here each
-# 10 s run is followed at once by the criterion ceiling it is judged against (the server idle
-# meanwhile), three rounds, and the ratio of each pair is printed.
-ceiling_seconds() { # criterion --exact name -> seconds per iteration (criterion's estimate)
-  taskset -c 0 cargo bench --locked -p portcullis --bench crypto -- --warm-up-time 1 --measurement-time 4 --exact "$1" 2>/dev/null \
-    | sed -nE 's/.*time: +\[[^ ]+ [^ ]+ ([0-9.]+) ([^ ]+).*/\1 \2/p' \
-    | awk '{ f = ($2 == "ns") ? 1e-9 : ($2 == "ms") ? 1e-3 : ($2 == "s") ? 1 : 1e-6; printf "%.9f", $1 * f }'
-}
-rate() { # url body connections -> requests/s
-  BODY="$2" AUTH="$AUTH" taskset -c 1 wrk -t1 -c"$3" -d10s -s bench/form-post.lua "$1" | awk '/Requests\/sec/ { print $2 }'
-}
 paired() {
   echo "== paired rounds: each run, then at once its ceiling (server idle); ratio = rate x ceiling"
   local url="http://127.0.0.1:18083/realms/bench-rs/protocol/openid-connect/token" r c

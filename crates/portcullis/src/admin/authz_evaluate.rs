@@ -299,8 +299,10 @@ pub async fn evaluate(
         .filter_map(Value::as_str)
     {
         added_roles.push(r.to_string());
-        let rid = uma_ticket::role_id(&snap.rep, &crate::model::Role::Realm(r.to_string()))
-            .unwrap_or_else(|| r.to_string());
+        let rid = snap
+            .index
+            .role_id(&crate::model::Role::Realm(r.to_string()))
+            .map_or_else(|| r.to_string(), str::to_string);
         identity.token_role_ids.insert(rid);
     }
     if let Some(Value::Object(attrs)) = req.get("context").and_then(|c| c.get("attributes")) {

@@ -22,6 +22,8 @@ pub struct RealmIndex {
     clients: HashMap<String, usize>,
     scopes: HashMap<String, usize>,
     composites: HashMap<Role, Vec<Role>>,
+    /// The id of each role that has one.
+    role_ids: HashMap<Role, String>,
     groups: HashMap<String, Vec<Role>>,
     /// Scope mappings by target: `client:<clientId>` or `scope:<name>`.
     scope_mappings: HashMap<String, Vec<Role>>,
@@ -133,15 +135,21 @@ impl RealmIndex {
         if let Some(roles) = &rep.roles {
             for r in roles.realm.iter().flatten() {
                 if let Some(name) = &r.name {
-                    ix.composites
-                        .insert(Role::Realm(name.clone()), composites_of(r));
+                    let role = Role::Realm(name.clone());
+                    if let Some(id) = &r.id {
+                        ix.role_ids.insert(role.clone(), id.clone());
+                    }
+                    ix.composites.insert(role, composites_of(r));
                 }
             }
             for (client, list) in roles.client.iter().flatten() {
                 for r in list {
                     if let Some(name) = &r.name {
-                        ix.composites
-                            .insert(Role::Client(client.clone(), name.clone()), composites_of(r));
+                        let role = Role::Client(client.clone(), name.clone());
+                        if let Some(id) = &r.id {
+                            ix.role_ids.insert(role.clone(), id.clone());
+                        }
+                        ix.composites.insert(role, composites_of(r));
                     }
                 }
             }
@@ -262,6 +270,11 @@ impl RealmIndex {
             scope,
             scope.protocol_mappers.as_ref(),
         )
+    }
+
+    /// The id of a role, when the realm document gives it one.
+    pub fn role_id(&self, role: &Role) -> Option<&str> {
+        self.role_ids.get(role).map(String::as_str)
     }
 
     /// Whether the role exists.

@@ -812,26 +812,6 @@ async fn resource_server(
     Ok(rs)
 }
 
-/// The id of a role, from the realm document.
-pub(crate) fn role_id(rep: &RealmRepresentation, role: &Role) -> Option<String> {
-    let roles = rep.roles.as_ref()?;
-    match role {
-        Role::Realm(name) => roles
-            .realm
-            .iter()
-            .flatten()
-            .find(|r| r.name.as_deref() == Some(name))
-            .and_then(|r| r.id.clone()),
-        Role::Client(client, name) => roles
-            .client
-            .as_ref()?
-            .get(client)?
-            .iter()
-            .find(|r| r.name.as_deref() == Some(name))
-            .and_then(|r| r.id.clone()),
-    }
-}
-
 /// The group at a path and its ancestors (`/a/b` → `/a`), with ids.
 fn group_chain(rep: &RealmRepresentation, path: &str) -> Vec<GroupRef> {
     let mut out = Vec::new();
@@ -876,16 +856,20 @@ pub(crate) fn identity(
         .iter()
         .filter_map(|n| snap.index.scope(rep, n))
         .collect();
-    let ids = |roles: std::collections::BTreeSet<Role>| -> HashSet<String> {
-        roles.iter().filter_map(|r| role_id(rep, r)).collect()
+    let ids = |roles: &std::collections::BTreeSet<Role>| -> HashSet<String> {
+        roles
+            .iter()
+            .filter_map(|r| snap.index.role_id(r).map(str::to_string))
+            .collect()
     };
-    let token_roles = ids(tokens::roles_in_scope(snap, client, user, &scopes));
-    let mut all =
-        crate::realm::index::role_refs(user.realm_roles.as_ref(), user.client_roles.as_ref());
-    for g in user.groups.iter().flatten() {
-        all.extend(snap.index.group_roles(g).iter().cloned());
-    }
-    let user_roles = ids(snap.index.expand(all));
+    let effective = tokens::effective_roles(snap, user);
+    let user_roles = ids(&effective);
+    // A client with the full scope puts every effective role into its tokens.
+    let token_roles = if client.full_scope_allowed.unwrap_or(true) {
+        user_roles.clone()
+    } else {
+        ids(&tokens::roles_in_scope(snap, client, user, &scopes))
+    };
     let mut groups = Vec::new();
     let mut ancestors = Vec::new();
     for path in user.groups.iter().flatten() {
