@@ -408,9 +408,11 @@ async fn done(
         ];
     }
     if let Some((sid, auth_time)) = pending.flow.sso.clone() {
-        if let Some(c) = code {
-            let _ = a.state.store.delete_auth_session(c).await;
-        }
+        // The pending login goes with the code (one transaction).
+        let end = crate::authn::LoginEnd {
+            auth_session: code.map(str::to_string),
+            ..Default::default()
+        };
         let who = crate::authn::Authenticated {
             sid,
             user_id: user_id.to_string(),
@@ -418,8 +420,10 @@ async fn done(
             sso: true,
             loa: pending.flow.loa,
         };
-        return super::consent::code_or_consent(a.state, a.snap, a.protocol, pending, &reply, &who)
-            .await;
+        return super::consent::code_or_consent(
+            a.state, a.snap, a.protocol, pending, &reply, &who, end,
+        )
+        .await;
     }
     complete_login(
         a.state,
