@@ -216,6 +216,8 @@ pub async fn proceed(
         // each action done, as `AuthenticationManager.nextRequiredAction` runs them).
         if !triggers_evaluated {
             triggers_evaluated = true;
+            // Whether a trigger changed the user (read again then).
+            let mut changed = false;
             // `VerifyUserProfile.evaluateTriggers`: due for this login while the profile does
             // not validate; once it does, off the user too.
             if is_enabled(a.snap, verify_profile::ALIAS) {
@@ -227,15 +229,19 @@ pub async fn proceed(
                         if let Err(r) = drop_action(a, user_id, alias).await {
                             return r;
                         }
+                        changed = true;
                     }
                 } else if !pending.session_actions.iter().any(|x| x == alias) {
                     pending.session_actions.push(alias.to_string());
                 }
             }
             if is_enabled(a.snap, "update_user_locale") {
-                if let Err(r) = small_actions::update_user_locale(a, &pending, &row).await {
-                    return r;
+                match small_actions::update_user_locale(a, &pending, &row).await {
+                    Ok(c) => changed |= c,
+                    Err(r) => return r,
                 }
+            }
+            if changed {
                 continue;
             }
         }
