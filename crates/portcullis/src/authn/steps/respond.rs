@@ -28,7 +28,8 @@ pub fn different_user_message(username: &str) -> String {
 /// another user refuses the login with `differentUserAuthenticated` and stays as it was), then
 /// answer (code, tokens or consent) and set the cookies. A new session, the removal of the
 /// pending login and the code are written together, in one transaction (Keycloak commits them
-/// with the request's transaction): a login that fails on the way leaves no session behind.
+/// with the request's transaction): a code is never issued without its session, nor a
+/// session left behind by a code that could not be stored.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn complete_login(
     state: &AppState,
