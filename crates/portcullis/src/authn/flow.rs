@@ -73,7 +73,7 @@ pub async fn start_flow<T: Serialize + ?Sized>(
 }
 
 /// Replaces the data of a flow under the same code (the form's `session_code` stays valid),
-/// for `lifespan` seconds from now.
+/// for `lifespan` seconds from now: one write, which replaces the stored row.
 pub async fn replace_flow<T: Serialize>(
     store: &dyn Store,
     realm_id: &str,
@@ -82,10 +82,8 @@ pub async fn replace_flow<T: Serialize>(
     lifespan: i64,
 ) -> Result<(), Response> {
     let data = serde_json::to_string(data).map_err(|_| internal_error())?;
-    let stored = store.delete_auth_session(code).await.is_ok()
-        && store
-            .put_auth_session(code, realm_id, &data, crate::clock::now() + lifespan)
-            .await
-            .is_ok();
-    stored.then_some(()).ok_or_else(internal_error)
+    store
+        .replace_auth_session(code, realm_id, &data, crate::clock::now() + lifespan)
+        .await
+        .map_err(|_| internal_error())
 }

@@ -27,6 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{ClientRepresentation, UserRepresentation};
+pub use crate::store::LoginEnd;
 use crate::AppState;
 
 use self::reply::Reply;
@@ -248,6 +249,21 @@ pub struct Authorized<'a> {
     pub who: &'a Authenticated,
     /// The user.
     pub user: &'a UserRepresentation,
+    /// What ends the login in the store (the pending login removed, a new SSO session), not
+    /// written yet: the answer writes it together with its code, in one transaction, or
+    /// before it answers without one ([`write_login_end`]).
+    pub end: LoginEnd,
+}
+
+/// Writes the end of a login where there is something to write (see [`LoginEnd`]).
+pub async fn write_login_end(
+    store: &dyn crate::store::Store,
+    end: &LoginEnd,
+) -> Result<(), crate::store::StoreError> {
+    if end.is_empty() {
+        return Ok(());
+    }
+    store.finish_login(end).await
 }
 
 /// The answer of a [`Protocol`].

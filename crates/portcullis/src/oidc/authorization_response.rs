@@ -8,10 +8,14 @@ use serde_json::{json, Map};
 
 use crate::authn::pages::{error_page, internal_error};
 use crate::authn::reply::{Reply, ResponseType};
-use crate::authn::{code_hash, Answer, AuthRequest, Authenticated, Authorized, CodeData, Protocol};
+use crate::authn::{
+    code_hash, write_login_end, Answer, AuthRequest, Authenticated, Authorized, CodeData, LoginEnd,
+    Protocol,
+};
 use crate::clock::now;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::UserRepresentation;
+use crate::store::NewCode;
 use crate::AppState;
 
 use crate::tokens;
@@ -33,6 +37,7 @@ impl Protocol for Oidc {
             done.reply,
             done.who,
             done.user,
+            done.end,
         ))
     }
 
@@ -82,12 +87,14 @@ fn send_verify_email(
         .map_err(|e| e.to_string())
 }
 
-/// Creates and stores a single-use code for the authenticated request.
+/// Creates a single-use code for the authenticated request and stores it with the end of the
+/// login, in one transaction.
 async fn issue_code(
     state: &AppState,
     snap: &RealmSnapshot,
     request: &AuthRequest,
     who: &Authenticated,
+    mut end: LoginEnd,
 ) -> Result<String, Response> {
     let code = format!(
         "{}.{}",
@@ -105,9 +112,15 @@ async fn issue_code(
     };
     let data = serde_json::to_string(&data).map_err(|_| internal_error())?;
     let lifespan = snap.settings.access_code_lifespan;
+    end.code = Some(NewCode {
+        code_hash: code_hash(&code),
+        realm_id: snap.id.clone(),
+        data,
+        expires_at: now() + lifespan,
+    });
     state
         .store
-        .put_code(&code_hash(&code), &snap.id, &data, now() + lifespan)
+        .finish_login(&end)
         .await
         .map_err(|_| internal_error())?;
     Ok(code)
@@ -115,7 +128,8 @@ async fn issue_code(
 
 /// The successful answer for the authenticated user: the `code` (with `code`), the tokens
 /// (with `id_token` and/or `token`: `id_token`, `access_token`, `token_type`, `expires_in`;
-/// never a refresh token), after `state`, `session_state` and `iss` (Keycloak's order).
+/// never a refresh token), after `state`, `session_state` and `iss` (Keycloak's order). `end`
+/// (the end of the login in the store) is written with the code, else before the answer.
 pub async fn authorization_response(
     state: &AppState,
     snap: &RealmSnapshot,
@@ -123,20 +137,24 @@ pub async fn authorization_response(
     reply: &Reply,
     who: &Authenticated,
     user: &UserRepresentation,
+    end: LoginEnd,
 ) -> Response {
     // Flows started before `response_type` was recorded were all `code`.
-    let Some(response_type) =
-        ResponseType::parse(request.response_type.as_deref().unwrap_or("code"))
-    else {
-        return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
-    };
-    let code = if response_type.code {
-        match issue_code(state, snap, request, who).await {
+    let response_type = ResponseType::parse(request.response_type.as_deref().unwrap_or("code"));
+    let code = match response_type {
+        Some(r) if r.code => match issue_code(state, snap, request, who, end).await {
             Ok(code) => Some(code),
             Err(r) => return r,
+        },
+        _ => {
+            if write_login_end(state.store.as_ref(), &end).await.is_err() {
+                return internal_error();
+            }
+            None
         }
-    } else {
-        None
+    };
+    let Some(response_type) = response_type else {
+        return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
     };
     let sid = who.sid.as_str();
     if !response_type.implicit_or_hybrid() {

@@ -31,7 +31,7 @@ pub use authz::{
 pub use ciba::{CibaRequest, CibaRow, CibaStore};
 pub use devices::{DeviceCodeRow, DeviceDecision, DeviceRequest, DeviceStatus, DeviceStore};
 pub use events::{AdminEventQuery, AdminEventRow, EventPage, EventQuery, EventRow, EventStore};
-pub use flows::{CodeUse, FlowStore, PendingLoginRow};
+pub use flows::{CodeRow, CodeUse, FlowStore, LoginEnd, NewCode, PendingLoginRow, RefreshStart};
 pub use invitations::{InvitationQuery, InvitationRow, InvitationStatus, InvitationStore};
 pub use login_failures::{FailureRule, LoginFailureRow, LoginFailureStore};
 pub use organizations::{

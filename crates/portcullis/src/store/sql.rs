@@ -421,6 +421,13 @@ pub(crate) enum Queued {
         data: String,
         expires_at: i64,
     },
+    /// A pending login stored again under its id (inserted if gone).
+    ReplaceAuthSession {
+        id: String,
+        realm_id: String,
+        data: String,
+        expires_at: i64,
+    },
     /// A pending login removed.
     DeleteAuthSession { id: String },
     /// A new authorization code.
@@ -432,10 +439,30 @@ pub(crate) enum Queued {
     },
     /// A code marked used: 1 for the first redemption.
     UseCode { code_hash: String },
+    /// A code marked used and, by the first redemption only, the refresh token its tokens
+    /// start made current: 1 for the first redemption.
+    RedeemCode {
+        code_hash: String,
+        refresh: Option<crate::store::RefreshStart>,
+    },
+    /// The end of a browser login (see `FlowStore::finish_login`); boxed, as it is large.
+    FinishLogin(Box<crate::store::LoginEnd>),
     /// A one-time value recorded: 1 when new.
     UseOnce { key: String, expires_at: i64 },
     /// Expired rows of a table removed (kept past `expires_at` as the table says).
     Sweep { table: Swept, now: i64 },
+}
+
+impl Queued {
+    /// Whether the write is more than one statement that must hold together, so that it runs
+    /// in a transaction of its own where it is not committed with a batch.
+    pub(crate) fn atomic(&self) -> bool {
+        match self {
+            Queued::RedeemCode { refresh, .. } => refresh.is_some(),
+            Queued::FinishLogin(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Runs the write queue's writer on a thread of its own, with a runtime of its own. On the
@@ -635,13 +662,7 @@ macro_rules! impl_store {
                         sqlx::query("UPDATE user_session SET last_refresh = $1 WHERE id = $2 AND last_refresh < $1").bind(now).bind(id).execute(&mut *conn).await?.rows_affected()
                     }
                     Queued::SetRefreshToken { session_id, client_id, new_id, now } => {
-                        let done = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 0, updated_at = $2 WHERE session_id = $3 AND client_id = $4")
-                            .bind(new_id).bind(now).bind(session_id).bind(client_id).execute(&mut *conn).await?;
-                        if done.rows_affected() == 0 {
-                            sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at, started_at) VALUES ($1, $2, $3, 0, $4, $4)")
-                                .bind(session_id).bind(client_id).bind(new_id).bind(now).execute(&mut *conn).await?;
-                        }
-                        1
+                        Self::set_refresh_on(&mut *conn, session_id, client_id, new_id, *now).await?
                     }
                     Queued::UseRefreshToken { session_id, client_id, presented, presented_iat, max_reuse, now } => {
                         // Keycloak's `TokenManager.validateTokenReuse`: the current token may be
@@ -661,6 +682,11 @@ macro_rules! impl_store {
                         sqlx::query("INSERT INTO auth_session (id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4)")
                             .bind(id).bind(realm_id).bind(data).bind(expires_at).execute(&mut *conn).await?.rows_affected()
                     }
+                    // A flow's next step replaces its row under the same code: one statement.
+                    Queued::ReplaceAuthSession { id, realm_id, data, expires_at } => {
+                        sqlx::query("INSERT INTO auth_session (id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET realm_id = excluded.realm_id, data = excluded.data, expires_at = excluded.expires_at")
+                            .bind(id).bind(realm_id).bind(data).bind(expires_at).execute(&mut *conn).await?.rows_affected()
+                    }
                     Queued::DeleteAuthSession { id } => {
                         sqlx::query("DELETE FROM auth_session WHERE id = $1").bind(id).execute(&mut *conn).await?.rows_affected()
                     }
@@ -671,6 +697,31 @@ macro_rules! impl_store {
                     // The conditional UPDATE decides which of two concurrent redemptions is first.
                     Queued::UseCode { code_hash } => {
                         sqlx::query("UPDATE auth_code SET used = 1 WHERE code_hash = $1 AND used = 0").bind(code_hash).execute(&mut *conn).await?.rows_affected()
+                    }
+                    Queued::RedeemCode { code_hash, refresh } => {
+                        let first = sqlx::query("UPDATE auth_code SET used = 1 WHERE code_hash = $1 AND used = 0").bind(code_hash).execute(&mut *conn).await?.rows_affected();
+                        if let (1, Some(r)) = (first, refresh) {
+                            Self::set_refresh_on(&mut *conn, &r.session_id, &r.client_id, &r.refresh_token_id, r.now).await?;
+                        }
+                        first
+                    }
+                    Queued::FinishLogin(end) => {
+                        if let Some(id) = &end.auth_session {
+                            sqlx::query("DELETE FROM auth_session WHERE id = $1").bind(id).execute(&mut *conn).await?;
+                        }
+                        if let Some((s, client_id)) = &end.session {
+                            sqlx::query("INSERT INTO user_session (id, realm_id, user_id, offline, created_at, last_refresh, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                                .bind(&s.id).bind(&s.realm_id).bind(&s.user_id).bind(i64::from(s.offline)).bind(s.created_at).bind(s.last_refresh).bind(&s.data)
+                                .execute(&mut *conn).await?;
+                            sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at, started_at) VALUES ($1, $2, NULL, 0, $3, $3)")
+                                .bind(&s.id).bind(client_id).bind(s.created_at)
+                                .execute(&mut *conn).await?;
+                        }
+                        if let Some(c) = &end.code {
+                            sqlx::query("INSERT INTO auth_code (code_hash, realm_id, data, expires_at, used) VALUES ($1, $2, $3, $4, 0)")
+                                .bind(&c.code_hash).bind(&c.realm_id).bind(&c.data).bind(c.expires_at).execute(&mut *conn).await?;
+                        }
+                        1
                     }
                     Queued::UseOnce { key, expires_at } => {
                         sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
@@ -684,11 +735,31 @@ macro_rules! impl_store {
                 Ok(n)
             }
 
+            /// A client's current refresh token in a session: the client's part updated, else
+            /// created (`SetRefreshToken`).
+            async fn set_refresh_on(conn: &mut <$db as sqlx::Database>::Connection, session_id: &str, client_id: &str, new_id: &str, now: i64) -> Result<u64, sqlx::Error> {
+                let done = sqlx::query("UPDATE client_session SET refresh_token_id = $1, refresh_use_count = 0, updated_at = $2 WHERE session_id = $3 AND client_id = $4")
+                    .bind(new_id).bind(now).bind(session_id).bind(client_id).execute(&mut *conn).await?;
+                if done.rows_affected() == 0 {
+                    sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at, started_at) VALUES ($1, $2, $3, 0, $4, $4)")
+                        .bind(session_id).bind(client_id).bind(new_id).bind(now).execute(&mut *conn).await?;
+                }
+                Ok(1)
+            }
+
             /// Writes `w`: through the write queue where there is one (committed together with
-            /// the writes queued meanwhile), else at once.
+            /// the writes queued meanwhile), else at once (in a transaction of its own when it
+            /// is several statements that hold together).
             async fn write(&self, w: $crate::store::sql::Queued) -> Result<u64, $crate::store::StoreError> {
                 if self.queue.is_open() {
                     return self.queue.write(w).await.unwrap_or(Err($crate::store::StoreError::Busy));
+                }
+                if w.atomic() {
+                    let _gate = self.gate.enter().await?;
+                    let mut tx = self.pool.begin().await?;
+                    let n = Self::run_queued(&mut *tx, &w).await?;
+                    tx.commit().await?;
+                    return Ok(n);
                 }
                 let mut conn = self.pool.acquire().await?;
                 Ok(Self::run_queued(&mut *conn, &w).await?)
@@ -732,9 +803,13 @@ macro_rules! impl_store {
                     Err(e) => {
                         tracing::debug!(error = %e, writes = jobs.len(), "batch failed; writing one by one");
                         for (w, done) in jobs {
+                            // Each in a transaction of its own: a write of several statements
+                            // holds together here too.
                             let one = async {
-                                let mut conn = pool.acquire().await?;
-                                Self::run_queued(&mut *conn, &w).await
+                                let mut tx = pool.begin().await?;
+                                let n = Self::run_queued(&mut *tx, &w).await?;
+                                tx.commit().await?;
+                                Ok::<_, sqlx::Error>(n)
                             }
                             .await
                             .map_err($crate::store::StoreError::from);

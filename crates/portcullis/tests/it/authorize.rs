@@ -149,6 +149,89 @@ async fn code_flow_with_pkce_sso_and_replay_protection() {
 }
 
 #[tokio::test]
+async fn a_code_is_exchanged_once_among_concurrent_requests_sqlite() {
+    a_code_is_exchanged_once_among_concurrent_requests(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_code_is_exchanged_once_among_concurrent_requests_postgres() {
+    a_code_is_exchanged_once_among_concurrent_requests(Backend::Postgres).await;
+}
+
+/// Of concurrent exchanges of one code, at one node or at two sharing PostgreSQL, exactly one
+/// gets tokens; the others are replays (`invalid_grant`), which detach the client from the
+/// session as a replay does, so the winner's refresh token is refused afterwards.
+async fn a_code_is_exchanged_once_among_concurrent_requests(backend: Backend) {
+    let Some(data) = Data::new(backend).await else {
+        return;
+    };
+    write_realms(&data, &[realm()]);
+    let one = TestServer::start(&data, "start-dev", &["--import-realm"], &[]).unwrap();
+    let two = match backend {
+        Backend::Postgres => {
+            Some(TestServer::start(&data, "start-dev", &["--import-realm"], &[]).unwrap())
+        }
+        Backend::Sqlite => None,
+    };
+    let token_urls: Vec<String> = std::iter::once(&one)
+        .chain(two.as_ref())
+        .map(|n| n.url("/realms/web/protocol/openid-connect/token"))
+        .collect();
+    let auth = format!(
+        "{}?client_id=app&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb",
+        one.url("/realms/web/protocol/openid-connect/auth")
+    );
+    let (status, location, q) = login(&browser(), &one, &auth, "alice", "alice-pw").await;
+    assert_eq!(status, 302, "{location}");
+    let code = q["code"].clone();
+    let exchanges: Vec<_> = (0..12)
+        .map(|i| {
+            let (url, code) = (token_urls[i % token_urls.len()].clone(), code.clone());
+            tokio::spawn(async move {
+                let form = [
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", "https://app.example.com/cb"),
+                ];
+                post_form(&url, Some(("app", "app-secret")), &form).await
+            })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for exchange in exchanges {
+        let (s, body, _) = exchange.await.unwrap();
+        if s == 200 {
+            tokens.push(body);
+            continue;
+        }
+        assert_eq!(
+            (
+                s,
+                body["error"].as_str(),
+                body["error_description"].as_str()
+            ),
+            (400, Some("invalid_grant"), Some("Code not valid")),
+            "{body}"
+        );
+    }
+    assert_eq!(tokens.len(), 1, "exchanges that got tokens");
+    let refresh = tokens[0]["refresh_token"].as_str().unwrap();
+    let (s, body, _) = post_form(
+        &token_urls[0],
+        Some(("app", "app-secret")),
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    drop((one, two));
+    data.cleanup().await;
+}
+
+#[tokio::test]
 async fn bad_authorization_requests_never_redirect_to_unregistered_uris() {
     let data = Data::new(Backend::Sqlite).await.unwrap();
     let server = start_with(&data, &[realm()]).await;

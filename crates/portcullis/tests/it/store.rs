@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use portcullis::store::{
-    AuthzKind, AuthzRow, AuthzWrite, CibaRow, DeviceStatus, InitialAccessRow, MemberQuery,
-    MembershipType, NewOrganization, NewResourceServer, OrgConflict, OrgWriteError,
-    OrganizationDomain, OrganizationQuery, OrganizationRow, PostgresStore, RefreshUse,
-    ResourceServerRow, SessionRow, SqliteStore, Store, StoreError, StoredRealm, UserRow, Write,
+    AuthzKind, AuthzRow, AuthzWrite, CibaRow, DeviceStatus, InitialAccessRow, LoginEnd,
+    MemberQuery, MembershipType, NewCode, NewOrganization, NewResourceServer, OrgConflict,
+    OrgWriteError, OrganizationDomain, OrganizationQuery, OrganizationRow, PostgresStore,
+    RefreshStart, RefreshUse, ResourceServerRow, SessionRow, SqliteStore, Store, StoreError,
+    StoredRealm, UserRow, Write,
 };
 
 use serde_json::{json, Value};
@@ -413,6 +414,151 @@ async fn concurrent_writes(store: Arc<dyn Store>) {
     assert!((100..130).contains(&last), "{last}");
     store
         .apply(vec![Write::DeleteRealm { id: "c1".into() }])
+        .await
+        .unwrap();
+}
+
+/// The writes of a browser login: a step replaces its pending login under the same id; the
+/// end of the login (pending login removed, session and its client's part created, code
+/// stored) holds all together or not at all, also when it is committed in a batch with other
+/// writes (SQLite's write queue); of concurrent redemptions of a code exactly one wins, and
+/// only the winner's refresh token becomes current.
+async fn login_writes(store: Arc<dyn Store>) {
+    const LATER: i64 = i64::MAX / 2;
+    store
+        .apply(vec![Write::InsertRealm(realm("lw", "login-writes"))])
+        .await
+        .unwrap();
+    let data = |id: &str| {
+        let (store, id) = (store.clone(), id.to_string());
+        async move { store.auth_session(&id, 0).await.unwrap().map(|r| r.data) }
+    };
+
+    // A step replaces its pending login; a pending login gone meanwhile is stored again.
+    store
+        .put_auth_session("flow", "lw", "step-1", LATER)
+        .await
+        .unwrap();
+    store
+        .replace_auth_session("flow", "lw", "step-2", LATER)
+        .await
+        .unwrap();
+    assert_eq!(data("flow").await.as_deref(), Some("step-2"));
+    store
+        .replace_auth_session("gone", "lw", "again", LATER)
+        .await
+        .unwrap();
+    assert_eq!(data("gone").await.as_deref(), Some("again"));
+
+    // The end of a login whose code cannot be stored (its hash is taken) writes nothing: no
+    // session, no client part, the pending login kept. Alone, and in a batch with others.
+    store.put_code("taken", "lw", "{}", LATER).await.unwrap();
+    let session = SessionRow {
+        id: "ls".into(),
+        realm_id: "lw".into(),
+        user_id: "u".into(),
+        offline: false,
+        created_at: 10,
+        last_refresh: 10,
+        data: "{}".into(),
+    };
+    let end = |code: &str| LoginEnd {
+        auth_session: Some("flow".into()),
+        session: Some((session.clone(), "web".into())),
+        code: Some(NewCode {
+            code_hash: code.into(),
+            realm_id: "lw".into(),
+            data: "{\"session_id\":\"ls\"}".into(),
+            expires_at: LATER,
+        }),
+    };
+    assert!(store.finish_login(&end("taken")).await.is_err());
+    let failed = end("taken");
+    let batch = all((0..10).map(|i| {
+        let (store, failed) = (store.clone(), failed.clone());
+        async move {
+            if i == 5 {
+                store.finish_login(&failed).await
+            } else {
+                store
+                    .put_auth_session(&format!("other-{i}"), "lw", "{}", LATER)
+                    .await
+            }
+        }
+    }))
+    .await;
+    for (i, r) in batch.iter().enumerate() {
+        assert_eq!(r.is_err(), i == 5, "write {i}: {r:?}");
+    }
+    assert_eq!(store.fresh_session("ls").await.unwrap(), None, "no session");
+    assert_eq!(store.session("ls").await.unwrap(), None);
+    assert_eq!(started(store.as_ref(), "ls", "web").await, None);
+    assert_eq!(
+        data("flow").await.as_deref(),
+        Some("step-2"),
+        "still pending"
+    );
+    assert_eq!(data("other-3").await.as_deref(), Some("{}"));
+
+    // The end that can be written: all of it.
+    store.finish_login(&end("code")).await.unwrap();
+    assert_eq!(
+        store.fresh_session("ls").await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(store.session("ls").await.unwrap(), Some(session.clone()));
+    assert_eq!(started(store.as_ref(), "ls", "web").await, Some(10));
+    assert_eq!(data("flow").await, None, "the pending login is over");
+    let code = store.code("code").await.unwrap().unwrap();
+    assert_eq!((code.realm_id.as_str(), code.used), ("lw", false));
+    assert_eq!(code.data, "{\"session_id\":\"ls\"}");
+
+    // Concurrent redemptions, each with its own refresh token: one wins, its token current.
+    let redemptions = all((0..20).map(|i| {
+        let store = store.clone();
+        async move {
+            let refresh = RefreshStart {
+                session_id: "ls".into(),
+                client_id: "web".into(),
+                refresh_token_id: format!("rt-{i}"),
+                now: 20,
+            };
+            store.redeem_code("code", Some(&refresh)).await.unwrap()
+        }
+    }))
+    .await;
+    let winners: Vec<usize> = (0..20).filter(|i| redemptions[*i]).collect();
+    assert_eq!(winners.len(), 1, "one first redemption: {redemptions:?}");
+    assert!(store.code("code").await.unwrap().unwrap().used);
+    // (Presented as issued at 0, a token is accepted only as the current one.)
+    for loser in (0..20).filter(|i| *i != winners[0]) {
+        let stale = store
+            .use_refresh_token("ls", "web", &format!("rt-{loser}"), 0, 0, 21)
+            .await
+            .unwrap();
+        assert_eq!(
+            stale,
+            RefreshUse::Rejected,
+            "rt-{loser} lost, yet is current"
+        );
+    }
+    let current = store
+        .use_refresh_token("ls", "web", &format!("rt-{}", winners[0]), 0, 0, 21)
+        .await
+        .unwrap();
+    assert_eq!(current, RefreshUse::Accepted);
+    // An unknown or used code redeems nothing and writes nothing.
+    let other = RefreshStart {
+        session_id: "ls".into(),
+        client_id: "other".into(),
+        refresh_token_id: "rt-x".into(),
+        now: 30,
+    };
+    assert!(!store.redeem_code("code", Some(&other)).await.unwrap());
+    assert!(!store.redeem_code("unknown", Some(&other)).await.unwrap());
+    assert_eq!(started(store.as_ref(), "ls", "other").await, None);
+    store
+        .apply(vec![Write::DeleteRealm { id: "lw".into() }])
         .await
         .unwrap();
 }
@@ -1074,6 +1220,7 @@ async fn store_suite_sqlite() {
     authz_suite(store.clone()).await;
     ciba_requests(store.clone()).await;
     login_failures(store.clone()).await;
+    login_writes(store.clone()).await;
     concurrent_writes(store).await;
     // Reopening runs no migration twice and keeps data.
     SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
@@ -1093,6 +1240,7 @@ async fn store_suite_postgres() {
     authz_suite(store.clone()).await;
     ciba_requests(store.clone()).await;
     login_failures(store.clone()).await;
+    login_writes(store.clone()).await;
     concurrent_writes(store).await;
     PostgresStore::connect(&pg_url(), Some(&schema), 1)
         .await

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 
 use crate::authn::pages::{consent_page, error_page, internal_error};
 use crate::authn::reply::Reply;
-use crate::authn::{flow, AuthRequest, Authenticated, Authorized, PendingLogin, Protocol};
+use crate::authn::{
+    flow, write_login_end, AuthRequest, Authenticated, Authorized, LoginEnd, PendingLogin, Protocol,
+};
 use crate::clock::now;
 use crate::http::paths;
 use crate::realm::snapshot::RealmSnapshot;
@@ -81,7 +83,8 @@ fn scopes_to_consent(
 }
 
 /// Issues the code (or tokens), or first asks for consent where the client requires it. A
-/// device verification (RFC 8628) ends at the device consent page instead.
+/// device verification (RFC 8628) ends at the device consent page instead. `end` is what ends
+/// the login in the store: written with the code, or before any other answer.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn code_or_consent(
     state: &AppState,
@@ -90,15 +93,26 @@ pub async fn code_or_consent(
     pending: &PendingLogin,
     reply: &Reply,
     who: &Authenticated,
+    end: LoginEnd,
 ) -> Response {
+    let store = state.store.as_ref();
     if pending.device_user_code.is_some() {
+        if write_login_end(store, &end).await.is_err() {
+            return internal_error();
+        }
         return device_consent::show(state, snap, pending, who, reply.secure()).await;
     }
-    let user = match state.store.user_by_id(&snap.id, &who.user_id).await {
+    let user = match store.user_by_id(&snap.id, &who.user_id).await {
         Ok(Some(row)) => parse_user(&row).ok(),
         _ => None,
     };
     let Some(user) = user else {
+        // The user is gone: the pending login ends, and no session starts for nobody.
+        let end = LoginEnd {
+            session: None,
+            ..end
+        };
+        let _ = write_login_end(store, &end).await;
         return internal_error();
     };
     let request = &pending.request;
@@ -109,9 +123,14 @@ pub async fn code_or_consent(
             reply,
             who,
             user: &user,
+            end,
         };
         crate::authn::login_success(state, snap, &done, "no_consent_required");
         return protocol.authorized(state, snap, done).await;
+    }
+    // The consent page: the session first (the consent flow names it).
+    if write_login_end(store, &end).await.is_err() {
+        return internal_error();
     }
     let mut data = pending.clone();
     data.consent_session = Some(who.sid.clone());
@@ -196,6 +215,7 @@ pub async fn decide(
         reply: &reply,
         who: &who,
         user: &user,
+        end: LoginEnd::default(),
     };
     crate::authn::login_success(state, snap, &done, "consent_granted");
     protocol.authorized(state, snap, done).await

@@ -216,6 +216,8 @@ pub async fn proceed(
         // each action done, as `AuthenticationManager.nextRequiredAction` runs them).
         if !triggers_evaluated {
             triggers_evaluated = true;
+            // Whether a trigger changed the user (read again then).
+            let mut changed = false;
             // `VerifyUserProfile.evaluateTriggers`: due for this login while the profile does
             // not validate; once it does, off the user too.
             if is_enabled(a.snap, verify_profile::ALIAS) {
@@ -227,15 +229,19 @@ pub async fn proceed(
                         if let Err(r) = drop_action(a, user_id, alias).await {
                             return r;
                         }
+                        changed = true;
                     }
                 } else if !pending.session_actions.iter().any(|x| x == alias) {
                     pending.session_actions.push(alias.to_string());
                 }
             }
             if is_enabled(a.snap, "update_user_locale") {
-                if let Err(r) = small_actions::update_user_locale(a, &pending, &row).await {
-                    return r;
+                match small_actions::update_user_locale(a, &pending, &row).await {
+                    Ok(c) => changed |= c,
+                    Err(r) => return r,
                 }
+            }
+            if changed {
                 continue;
             }
         }
@@ -408,9 +414,11 @@ async fn done(
         ];
     }
     if let Some((sid, auth_time)) = pending.flow.sso.clone() {
-        if let Some(c) = code {
-            let _ = a.state.store.delete_auth_session(c).await;
-        }
+        // The pending login goes with the code (one transaction).
+        let end = crate::authn::LoginEnd {
+            auth_session: code.map(str::to_string),
+            ..Default::default()
+        };
         let who = crate::authn::Authenticated {
             sid,
             user_id: user_id.to_string(),
@@ -418,8 +426,10 @@ async fn done(
             sso: true,
             loa: pending.flow.loa,
         };
-        return super::consent::code_or_consent(a.state, a.snap, a.protocol, pending, &reply, &who)
-            .await;
+        return super::consent::code_or_consent(
+            a.state, a.snap, a.protocol, pending, &reply, &who, end,
+        )
+        .await;
     }
     complete_login(
         a.state,

@@ -6,7 +6,7 @@ use axum::response::Response;
 
 use crate::authn::pages::{error_page, internal_error};
 use crate::authn::reply::Reply;
-use crate::authn::{cookies, Authenticated, PendingLogin, Protocol};
+use crate::authn::{cookies, Authenticated, LoginEnd, PendingLogin, Protocol};
 use crate::clock::now;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::sessions::{live_session, SessionNotes};
@@ -26,7 +26,10 @@ pub fn different_user_message(username: &str) -> String {
 /// (Keycloak's `AuthenticationProcessor.attachSession`: the root authentication session is the
 /// user session, so `prompt=login`, `max_age` and step-up keep the same `sid`; a session of
 /// another user refuses the login with `differentUserAuthenticated` and stays as it was), then
-/// answer (code, tokens or consent) and set the cookies.
+/// answer (code, tokens or consent) and set the cookies. A new session, the removal of the
+/// pending login and the code are written together, in one transaction (Keycloak commits them
+/// with the request's transaction): a code is never issued without its session, nor a
+/// session left behind by a code that could not be stored.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn complete_login(
     state: &AppState,
@@ -61,6 +64,7 @@ pub async fn complete_login(
         return error_page(StatusCode::BAD_REQUEST, &different_user_message(&username));
     }
     let client_id = pending.request.client_id.as_deref().unwrap_or_default();
+    let mut new_session = None;
     let sid = match existing {
         Some(s) => {
             // The same user again: the session's notes take this login's time, executions
@@ -104,18 +108,16 @@ pub async fn complete_login(
                 last_refresh: t,
                 data: notes.to_json(),
             };
-            if state
-                .store
-                .create_session(&session, client_id, None)
-                .await
-                .is_err()
-            {
-                return internal_error();
-            }
+            // Stored with the code, in one transaction (`FlowStore::finish_login`).
+            new_session = Some((session, client_id.to_string()));
             sid
         }
     };
-    let _ = state.store.delete_auth_session(session_code).await;
+    let end = LoginEnd {
+        auth_session: Some(session_code.to_string()).filter(|c| !c.is_empty()),
+        session: new_session,
+        code: None,
+    };
     let who = Authenticated {
         sid,
         user_id: user_id.to_string(),
@@ -123,7 +125,7 @@ pub async fn complete_login(
         sso: false,
         loa: pending.flow.loa,
     };
-    let mut r = code_or_consent(state, snap, protocol, pending, reply, &who).await;
+    let mut r = code_or_consent(state, snap, protocol, pending, reply, &who, end).await;
     // A session cookie, unless "remember me": then it lasts the remember-me max lifespan.
     let max = remember.then(|| snap.settings.remember_me_cookie_max_age());
     cookies::after_login(&mut r, snap, &who.sid, reply.secure(), max);

@@ -27,17 +27,18 @@ fn plausible_locale(l: &str) -> bool {
 }
 
 /// `UpdateUserLocaleAction.evaluateTriggers` (with `LocaleUpdaterProvider.updateUsersLocale`):
-/// the locale the login asked for becomes the user's `locale` attribute, when it differs.
+/// the locale the login asked for becomes the user's `locale` attribute, when it differs;
+/// `true` when it did (the user changed).
 pub async fn update_user_locale(
     a: &Actions<'_>,
     pending: &PendingLogin,
     row: &UserRow,
-) -> Result<(), axum::response::Response> {
+) -> Result<bool, axum::response::Response> {
     let Some(locale) = pending.request.kc_locale.as_deref() else {
-        return Ok(());
+        return Ok(false);
     };
     if !plausible_locale(locale) {
-        return Ok(());
+        return Ok(false);
     }
     let mut user = parse_user(row).map_err(|_| internal_error())?;
     let current = user
@@ -49,12 +50,12 @@ pub async fn update_user_locale(
             other => other.as_str(),
         });
     if current == Some(locale) {
-        return Ok(());
+        return Ok(false);
     }
     user.attributes
         .get_or_insert_with(Default::default)
         .insert(LOCALE_ATTRIBUTE.into(), json!([locale]));
-    save(a, row, &user).await
+    save(a, row, &user).await.map(|()| true)
 }
 
 /// The credential `kc_action=delete_credential:{id}` names, among the user's.

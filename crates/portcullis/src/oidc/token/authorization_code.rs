@@ -35,7 +35,10 @@ pub(crate) fn pkce_ok(method: &str, challenge: &str, verifier: &str) -> bool {
         .is_ok()
 }
 
-/// The grant.
+/// The grant. The code is read, checked, and redeemed only with the tokens it gives (the
+/// refresh token made current in the same transaction); a failure on the way uses it up all
+/// the same, as Keycloak removes a code from its single-use store before checking anything.
+/// Of concurrent redemptions one wins; the others are replays.
 pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let client = client_auth::authenticate(
         ctx.snap,
@@ -46,37 +49,120 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     )
     .await?;
     ctx.client_authenticated(client);
-    let client_id = client.client_id.as_deref().unwrap_or_default();
     let code = ctx.params.require("code")?;
     let store = ctx.state.store.as_ref();
-    let invalid = || {
-        ctx.fail(errors::INVALID_CODE);
-        OAuthError::invalid_grant("Code not valid")
+    let hash = code_hash(code);
+    let Some(stored) = store.code(&hash).await? else {
+        return Err(invalid(ctx));
     };
-    let Some(crate::store::CodeUse {
-        realm_id,
-        data,
-        expires_at,
-        first_use: first,
-    }) = store.use_code(&code_hash(code)).await?
-    else {
-        return Err(invalid());
-    };
-    let data: CodeData = serde_json::from_str(&data).unwrap_or_default();
-    let request = &data.request;
-    if realm_id != ctx.snap.id {
-        return Err(invalid());
+    let data: CodeData = serde_json::from_str(&stored.data).unwrap_or_default();
+    if stored.realm_id != ctx.snap.id {
+        store.use_code(&hash).await?;
+        return Err(invalid(ctx));
     }
-    if !first {
-        // Replay: the code's client is detached from the session (Keycloak's
-        // `AuthorizationCodeGrantType`: "Attempt to use same code twice should invalidate
-        // existing clientSession"), so tokens issued from the code stop working; the user stays
-        // logged in, and other clients' tokens keep working.
-        if let (Some(sid), Some(code_client)) = (&data.session_id, &request.client_id) {
-            store.detach_client_session(sid, code_client).await?;
+    if stored.used {
+        return Err(replayed(ctx, &data).await);
+    }
+    let redemption = Redemption::of(&hash);
+    let result = redeem(ctx, client, &redemption, &data, stored.expires_at).await;
+    let Err(e) = result else {
+        return result;
+    };
+    match redemption.outcome() {
+        // Failed after this request redeemed the code: the failure stands.
+        Outcome::Redeemed => Err(e),
+        Outcome::Replayed => Err(replayed(ctx, &data).await),
+        Outcome::NotTried => match store.use_code(&hash).await? {
+            // Redeemed meanwhile by another request: a replay.
+            Some(u) if !u.first_use => Err(replayed(ctx, &data).await),
+            _ => Err(e),
+        },
+    }
+}
+
+/// How the redemption of a code by [`session_tokens`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Not tried yet (a check failed before).
+    NotTried,
+    /// This request redeemed it.
+    Redeemed,
+    /// Another redemption was first: a replay.
+    Replayed,
+}
+
+/// A code that [`session_tokens`] redeems together with the refresh token it issues, and how
+/// that went.
+pub(crate) struct Redemption<'a> {
+    hash: &'a str,
+    outcome: std::sync::Mutex<Outcome>,
+}
+
+impl<'a> Redemption<'a> {
+    fn of(hash: &'a str) -> Self {
+        Redemption {
+            hash,
+            outcome: std::sync::Mutex::new(Outcome::NotTried),
         }
-        return Err(invalid());
     }
+
+    fn outcome(&self) -> Outcome {
+        self.outcome.lock().map_or(Outcome::NotTried, |o| *o)
+    }
+
+    /// Redeems the code (with `refresh` made current by the same write): whether it was first.
+    async fn redeem(
+        &self,
+        store: &dyn crate::store::Store,
+        refresh: Option<&crate::store::RefreshStart>,
+    ) -> Result<bool, crate::store::StoreError> {
+        let first = store.redeem_code(self.hash, refresh).await?;
+        if let Ok(mut o) = self.outcome.lock() {
+            *o = if first {
+                Outcome::Redeemed
+            } else {
+                Outcome::Replayed
+            };
+        }
+        Ok(first)
+    }
+}
+
+/// Keycloak's answer to an unknown or replayed code.
+fn invalid(ctx: &GrantContext<'_>) -> OAuthError {
+    ctx.fail(errors::INVALID_CODE);
+    OAuthError::invalid_grant("Code not valid")
+}
+
+/// A code redeemed before: its client is detached from the session it was issued in
+/// (Keycloak's `AuthorizationCodeGrantType`: "Attempt to use same code twice should invalidate
+/// existing clientSession"), so tokens issued from the code stop working; the user stays
+/// logged in, and other clients' tokens keep working.
+async fn replayed(ctx: &GrantContext<'_>, data: &CodeData) -> OAuthError {
+    if let (Some(sid), Some(code_client)) = (&data.session_id, &data.request.client_id) {
+        if let Err(e) = ctx
+            .state
+            .store
+            .detach_client_session(sid, code_client)
+            .await
+        {
+            return e.into();
+        }
+    }
+    invalid(ctx)
+}
+
+/// The checks of an unused code of this realm, then its tokens (redeeming it).
+async fn redeem(
+    ctx: &GrantContext<'_>,
+    client: &crate::representation::ClientRepresentation,
+    redemption: &Redemption<'_>,
+    data: &CodeData,
+    expires_at: i64,
+) -> Result<Response, OAuthError> {
+    let store = ctx.state.store.as_ref();
+    let client_id = client.client_id.as_deref().unwrap_or_default();
+    let request = &data.request;
     if let Some(sid) = &data.session_id {
         ctx.ev(|e| {
             e.set_session(sid.clone());
@@ -158,13 +244,16 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         request.nonce.as_deref(),
         auth_time,
         &acr,
+        Some(redemption),
     )
     .await
 }
 
 /// The tokens of a client in a user's live session (authorization code and device grants):
 /// access token, ID token with `openid`, and a refresh token bound to the session, or an
-/// offline token with an offline session beside it for `offline_access`.
+/// offline token with an offline session beside it for `offline_access`. With `code`, the
+/// code is redeemed with the refresh token made current, in one write; when another
+/// redemption was first, nothing is issued (the caller answers the replay).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn session_tokens(
     ctx: &GrantContext<'_>,
@@ -176,6 +265,7 @@ pub(crate) async fn session_tokens(
     nonce: Option<&str>,
     auth_time: i64,
     acr: &str,
+    code: Option<&Redemption<'_>>,
 ) -> Result<Response, OAuthError> {
     let store = ctx.state.store.as_ref();
     let client_id = client.client_id.as_deref().unwrap_or_default();
@@ -202,21 +292,28 @@ pub(crate) async fn session_tokens(
     let issued = tokens::issue(&req)?;
     let lifespans = Lifespans::of(ctx.snap, client);
     let refresh_jti = uuid::Uuid::new_v4().to_string();
+    let offline_access = scopes
+        .iter()
+        .any(|s| s.name.as_deref() == Some("offline_access"));
     // Within the session's second of last use the write would change nothing.
-    if session.last_refresh != ctx.now {
-        store.touch_session(&sid, ctx.now).await?;
-    }
+    let touch = session.last_refresh != ctx.now;
     // `offline_access`: an offline session beside the SSO session, with an offline token
     // bound to it (Keycloak's `UserSessionManager.createOrUpdateOfflineSession`).
-    if scopes
-        .iter()
-        .any(|s| s.name.as_deref() == Some("offline_access"))
-    {
+    if offline_access {
         let roles = tokens::roles_in_scope(ctx.snap, client, user, &scopes);
         if !roles.contains(&crate::realm::index::Role::Realm("offline_access".into())) {
             return Err(OAuthError::invalid_scope(
                 "Offline tokens not allowed for the user or client",
             ));
+        }
+        // The code is redeemed before the offline session is created.
+        if let Some(c) = code {
+            if !c.redeem(store, None).await? {
+                return Err(OAuthError::invalid_grant("Code not valid"));
+            }
+        }
+        if touch {
+            store.touch_session(&sid, ctx.now).await?;
         }
         let offline_sid = uuid::Uuid::new_v4().to_string();
         let offline = crate::store::SessionRow {
@@ -244,9 +341,28 @@ pub(crate) async fn session_tokens(
     }
     let exp = (ctx.now + lifespans.idle).min(session.created_at + lifespans.max);
     let refresh = tokens::refresh_token(&req, &refresh_jti, Some(exp), false)?;
-    store
-        .set_refresh_token(&sid, client_id, &refresh_jti, ctx.now)
-        .await?;
+    // The code is redeemed with the refresh token made current, in one write.
+    match code {
+        Some(c) => {
+            let start = crate::store::RefreshStart {
+                session_id: sid.clone(),
+                client_id: client_id.to_string(),
+                refresh_token_id: refresh_jti.clone(),
+                now: ctx.now,
+            };
+            if !c.redeem(store, Some(&start)).await? {
+                return Err(OAuthError::invalid_grant("Code not valid"));
+            }
+        }
+        None => {
+            store
+                .set_refresh_token(&sid, client_id, &refresh_jti, ctx.now)
+                .await?
+        }
+    }
+    if touch {
+        store.touch_session(&sid, ctx.now).await?;
+    }
     ctx.issued(&issued, Some((&refresh_jti, false)));
     Ok(response(
         &issued,

@@ -136,6 +136,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         None,
         ctx.now,
         "1",
+        None,
     )
     .await
 }

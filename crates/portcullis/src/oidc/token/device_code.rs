@@ -151,6 +151,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         data.nonce.as_deref(),
         auth_time,
         "1",
+        None,
     )
     .await
 }
