@@ -779,14 +779,14 @@ async fn active(s: &TestServer, realm: &str, token: &str) -> bool {
 }
 
 async fn user_token(s: &TestServer, realm: &str) -> String {
-    let (status, body, _) = post_form(
-        &s.url(&format!("/realms/{realm}/protocol/openid-connect/token")),
-        Some(("app", "app-secret")),
-        &[
-            ("grant_type", "password"),
-            ("username", "boss"),
-            ("password", "boss-password"),
-        ],
+    let (status, body) = password_grant(
+        s,
+        realm,
+        "app",
+        Some("app-secret"),
+        "boss",
+        "boss-password",
+        &[],
     )
     .await;
     assert_eq!(status, 200, "{body}");

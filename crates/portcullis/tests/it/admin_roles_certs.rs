@@ -71,14 +71,14 @@ fn named<'a>(list: &'a Value, name: &str) -> &'a Value {
 }
 
 async fn ann_token(s: &TestServer) -> Value {
-    let (status, body, _) = post_form(
-        &s.url("/realms/shop/protocol/openid-connect/token"),
-        Some(("app", "app-secret")),
-        &[
-            ("grant_type", "password"),
-            ("username", "ann"),
-            ("password", "ann-password"),
-        ],
+    let (status, body) = password_grant(
+        s,
+        "shop",
+        "app",
+        Some("app-secret"),
+        "ann",
+        "ann-password",
+        &[],
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -716,21 +716,20 @@ async fn client_certificates_generate_upload_and_authenticate() {
     data.cleanup().await;
 }
 
-async fn password_grant(
+async fn shop_password_grant(
     s: &TestServer,
-    client: (&str, &str),
-    user: (&str, &str),
+    (client_id, secret): (&str, &str),
+    (user, password): (&str, &str),
     scope: &str,
 ) -> Value {
-    let (status, body, _) = post_form(
-        &s.url("/realms/shop/protocol/openid-connect/token"),
-        Some(client),
-        &[
-            ("grant_type", "password"),
-            ("username", user.0),
-            ("password", user.1),
-            ("scope", scope),
-        ],
+    let (status, body) = password_grant(
+        s,
+        "shop",
+        client_id,
+        Some(secret),
+        user,
+        password,
+        &[("scope", scope)],
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -784,8 +783,8 @@ async fn consents_list_and_revoke() {
     );
     let app = ("app", "app-secret");
     let offline_app = ("offline-app", "offline-secret");
-    let online = password_grant(&s, app, ("bob", "bob-password"), "openid").await;
-    let offline = password_grant(
+    let online = shop_password_grant(&s, app, ("bob", "bob-password"), "openid").await;
+    let offline = shop_password_grant(
         &s,
         offline_app,
         ("bob", "bob-password"),

@@ -141,17 +141,15 @@ async fn sso(
     out
 }
 
-async fn password_grant(server: &TestServer, client: &str) -> Value {
-    let (s, tokens, _) = post_form(
-        &ep(server, "token"),
+async fn alice_grant(server: &TestServer, client: &str) -> Value {
+    let (s, tokens) = password_grant(
+        server,
+        "bc",
+        client,
         None,
-        &[
-            ("grant_type", "password"),
-            ("client_id", client),
-            ("username", "alice"),
-            ("password", "alice-pw"),
-            ("scope", "openid"),
-        ],
+        "alice",
+        "alice-pw",
+        &[("scope", "openid")],
     )
     .await;
     assert_eq!(s, 200, "{tokens}");
@@ -237,7 +235,7 @@ async fn scenario(backend: Backend) {
         sid
     );
     // Another session of the same user, only app-b: left alone.
-    let other = password_grant(&server, "app-b").await;
+    let other = alice_grant(&server, "app-b").await;
     let other_sid = payload(other["id_token"].as_str().unwrap())["sid"]
         .as_str()
         .unwrap()
@@ -391,7 +389,7 @@ async fn scenario(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
-    let untouched = password_grant(&server, "app-a").await;
+    let untouched = alice_grant(&server, "app-a").await;
     let (s, body) = delete(
         &server,
         &admin,

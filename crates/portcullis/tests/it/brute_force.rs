@@ -66,18 +66,7 @@ async fn nodes_on_one_postgres_share_the_counters() {
 }
 
 async fn grant(server: &TestServer, user: &str, pw: &str) -> (u16, Value) {
-    let (status, body, _) = post_form(
-        &server.url("/realms/bf/protocol/openid-connect/token"),
-        None,
-        &[
-            ("grant_type", "password"),
-            ("client_id", "cli"),
-            ("username", user),
-            ("password", pw),
-        ],
-    )
-    .await;
-    (status, body)
+    password_grant(server, "bf", "cli", None, user, pw, &[]).await
 }
 
 async fn user_id(server: &TestServer, token: &str, name: &str) -> String {

@@ -7,21 +7,10 @@ use serde_json::{json, Value};
 use crate::support::*;
 
 async fn grant(s: &TestServer, client: &str, user: &str, scope: Option<&str>) {
-    let mut form = vec![
-        ("grant_type", "password"),
-        ("username", user),
-        ("password", "pw-of-user"),
-    ];
-    if let Some(scope) = scope {
-        form.push(("scope", scope));
-    }
+    let scope: Vec<(&str, &str)> = scope.map(|s| ("scope", s)).into_iter().collect();
     let secret = format!("{client}-secret");
-    let (status, body, _) = post_form(
-        &s.url("/realms/ses/protocol/openid-connect/token"),
-        Some((client, &secret)),
-        &form,
-    )
-    .await;
+    let (status, body) =
+        password_grant(s, "ses", client, Some(&secret), user, "pw-of-user", &scope).await;
     assert_eq!(status, 200, "{body}");
 }
 

@@ -66,20 +66,10 @@ async fn follow(b: &reqwest::Client, server: &TestServer, link: &str) -> (u16, S
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-async fn password_grant(server: &TestServer, user: &str, pw: &str) -> u16 {
-    let (s, _, _) = post_form(
-        &server.url(&format!("/realms/{REALM}/protocol/openid-connect/token")),
-        None,
-        &[
-            ("grant_type", "password"),
-            ("client_id", "app"),
-            ("client_secret", "app-secret"),
-            ("username", user),
-            ("password", pw),
-        ],
-    )
-    .await;
-    s
+async fn app_grant(server: &TestServer, user: &str, pw: &str) -> u16 {
+    password_grant(server, REALM, "app", Some("app-secret"), user, pw, &[])
+        .await
+        .0
 }
 
 #[tokio::test]
@@ -196,8 +186,8 @@ async fn execute_actions_email(backend: Backend) {
         "{location}"
     );
     assert!(query_of(&location).contains_key("code"), "{location}");
-    assert_eq!(password_grant(&server, "alice", "brand-new-pw").await, 200);
-    assert_eq!(password_grant(&server, "alice", "alice-pw").await, 401);
+    assert_eq!(app_grant(&server, "alice", "brand-new-pw").await, 200);
+    assert_eq!(app_grant(&server, "alice", "alice-pw").await, 401);
     let (_, u, _) = call(
         &server,
         "GET",

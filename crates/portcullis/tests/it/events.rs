@@ -33,18 +33,8 @@ fn token_url(server: &TestServer, realm: &str) -> String {
     server.url(&format!("/realms/{realm}/protocol/openid-connect/token"))
 }
 
-async fn password_grant(server: &TestServer, realm: &str, user: &str, pw: &str) -> (u16, Value) {
-    let (s, b, _) = post_form(
-        &token_url(server, realm),
-        Some(("web", "web-secret")),
-        &[
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", pw),
-        ],
-    )
-    .await;
-    (s, b)
+async fn web_grant(server: &TestServer, realm: &str, user: &str, pw: &str) -> (u16, Value) {
+    password_grant(server, realm, "web", Some("web-secret"), user, pw, &[]).await
 }
 
 fn of_type<'a>(list: &'a [Value], t: &str) -> Vec<&'a Value> {
@@ -85,9 +75,9 @@ async fn login_flows_record_keycloaks_events(backend: Backend) {
     let events = "/admin/realms/ev/events";
 
     // Password grant: a wrong password, an unknown user, then a success.
-    assert_eq!(password_grant(&server, "ev", "alice", "nope").await.0, 401);
-    assert_eq!(password_grant(&server, "ev", "nobody", "x").await.0, 400);
-    let (s, tokens) = password_grant(&server, "ev", "alice", "alice-pw").await;
+    assert_eq!(web_grant(&server, "ev", "alice", "nope").await.0, 401);
+    assert_eq!(web_grant(&server, "ev", "nobody", "x").await.0, 400);
+    let (s, tokens) = web_grant(&server, "ev", "alice", "alice-pw").await;
     assert_eq!(s, 200);
     // Client credentials: a success and a wrong secret.
     let (s, _, _) = post_form(
@@ -370,22 +360,14 @@ async fn a_realm_with_events_off_stores_nothing() {
     let data = Data::new(Backend::Sqlite).await.unwrap();
     let server = start_with(&data, &[ev_realm("quiet", false), ev_realm("loud", true)]).await;
     let admin = admin_token(&server).await;
+    assert_eq!(web_grant(&server, "quiet", "alice", "nope").await.0, 401);
     assert_eq!(
-        password_grant(&server, "quiet", "alice", "nope").await.0,
-        401
-    );
-    assert_eq!(
-        password_grant(&server, "quiet", "alice", "alice-pw")
-            .await
-            .0,
+        web_grant(&server, "quiet", "alice", "alice-pw").await.0,
         200
     );
     // The writer is one queue: once the later event of the other realm is stored, the
     // earlier ones have been handled.
-    assert_eq!(
-        password_grant(&server, "loud", "alice", "alice-pw").await.0,
-        200
-    );
+    assert_eq!(web_grant(&server, "loud", "alice", "alice-pw").await.0, 200);
     events_at_least(&server, &admin, "/admin/realms/loud/events", "", 1).await;
     let (s, quiet, _) = call(
         &server,
@@ -829,13 +811,10 @@ async fn listeners_write_json_lines_and_jboss_lines_without_log_injection() {
     )
     .unwrap();
     let evil = "mallory\"\n2026-01-01 WARN [org.keycloak.events] type=\"LOGIN\", userId=\"admin\"\r\u{1b}[2K";
-    assert_eq!(password_grant(&server, "lis", evil, "x").await.0, 400);
+    assert_eq!(web_grant(&server, "lis", evil, "x").await.0, 400);
     let long = "u".repeat(5000);
-    assert_eq!(password_grant(&server, "lis", &long, "x").await.0, 400);
-    assert_eq!(
-        password_grant(&server, "lis", "alice", "alice-pw").await.0,
-        200
-    );
+    assert_eq!(web_grant(&server, "lis", &long, "x").await.0, 400);
+    assert_eq!(web_grant(&server, "lis", "alice", "alice-pw").await.0, 200);
     let mut lines = Vec::new();
     for _ in 0..100 {
         let text = std::fs::read_to_string(&out).unwrap_or_default();
@@ -911,13 +890,10 @@ async fn a_lockout_is_recorded_as_user_temporarily_disabled() {
     let server = start_with(&data, &[realm]).await;
     let token = admin_token(&server).await;
     for _ in 0..2 {
-        assert_eq!(
-            password_grant(&server, "lock", "alice", "wrong").await.0,
-            401
-        );
+        assert_eq!(web_grant(&server, "lock", "alice", "wrong").await.0, 401);
     }
     // Locked: the right password gets the unknown user's answer.
-    let (status, body) = password_grant(&server, "lock", "alice", "alice-pw").await;
+    let (status, body) = web_grant(&server, "lock", "alice", "alice-pw").await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant")),
@@ -1010,10 +986,7 @@ async fn the_sweep_expires_login_and_admin_events_on_their_own_clocks(backend: B
     assert_eq!(config["eventsExpiration"], 120);
     assert!(config.get("adminEventsExpiration").is_none(), "{config}");
 
-    assert_eq!(
-        password_grant(&server, "exp", "alice", "alice-pw").await.0,
-        200
-    );
+    assert_eq!(web_grant(&server, "exp", "alice", "alice-pw").await.0, 200);
     events_at_least(&server, &admin, "/admin/realms/exp/events", "", 1).await;
     events_at_least(&server, &admin, "/admin/realms/exp/admin-events", "", 1).await;
     // Nothing is old yet: the sweep keeps both.
@@ -1175,11 +1148,8 @@ async fn the_loki_listener_pushes_labelled_lines_and_never_holds_a_login() {
     )
     .unwrap();
     for realm in ["quiet", "lk"] {
-        assert_eq!(password_grant(&server, realm, "alice", "nope").await.0, 401);
-        assert_eq!(
-            password_grant(&server, realm, "alice", "alice-pw").await.0,
-            200
-        );
+        assert_eq!(web_grant(&server, realm, "alice", "nope").await.0, 401);
+        assert_eq!(web_grant(&server, realm, "alice", "alice-pw").await.0, 200);
     }
     let admin = admin_token(&server).await;
     for realm in ["quiet", "lk"] {
@@ -1285,9 +1255,7 @@ async fn the_loki_listener_pushes_labelled_lines_and_never_holds_a_login() {
     .await;
     assert_eq!(s, 204, "{body}");
     assert_eq!(
-        password_grant(&server, "quiet", "alice", "alice-pw")
-            .await
-            .0,
+        web_grant(&server, "quiet", "alice", "alice-pw").await.0,
         200
     );
     for _ in 0..200 {
@@ -1328,11 +1296,8 @@ async fn logins_go_on_while_loki_is_down_and_the_counters_show_it() {
     )
     .unwrap();
     for _ in 0..6 {
-        assert_eq!(
-            password_grant(&server, "lkd", "alice", "alice-pw").await.0,
-            200
-        );
-        assert_eq!(password_grant(&server, "lkd", "alice", "nope").await.0, 401);
+        assert_eq!(web_grant(&server, "lkd", "alice", "alice-pw").await.0, 200);
+        assert_eq!(web_grant(&server, "lkd", "alice", "nope").await.0, 401);
     }
     let mut counts = (0, 0);
     for _ in 0..200 {

@@ -42,15 +42,15 @@ struct Ctx {
 }
 
 impl Ctx {
-    async fn password(&self, client: (&str, &str)) -> Value {
-        let (status, body, _) = post_form(
-            &self.token,
-            Some(client),
-            &[
-                ("grant_type", "password"),
-                ("username", "alice"),
-                ("password", "alice-pw"),
-            ],
+    async fn password(&self, (client_id, secret): (&str, &str)) -> Value {
+        let (status, body) = password_grant(
+            &self.server,
+            "ex",
+            client_id,
+            Some(secret),
+            "alice",
+            "alice-pw",
+            &[],
         )
         .await;
         assert_eq!(status, 200, "{body}");

@@ -34,18 +34,17 @@ fn realm() -> Value {
 async fn password_token(
     s: &TestServer,
     realm: &str,
-    client: (&str, &str),
-    user: (&str, &str),
+    (client_id, secret): (&str, &str),
+    (user, password): (&str, &str),
 ) -> Value {
-    let (status, body, _) = post_form(
-        &s.url(&format!("/realms/{realm}/protocol/openid-connect/token")),
-        Some(client),
-        &[
-            ("grant_type", "password"),
-            ("username", user.0),
-            ("password", user.1),
-            ("scope", "openid"),
-        ],
+    let (status, body) = password_grant(
+        s,
+        realm,
+        client_id,
+        Some(secret),
+        user,
+        password,
+        &[("scope", "openid")],
     )
     .await;
     assert_eq!(status, 200, "{body}");

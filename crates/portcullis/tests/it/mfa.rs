@@ -167,22 +167,8 @@ async fn a_post_cannot_skip_a_step() {
 }
 
 async fn grant(server: &TestServer, user: &str, pw: &str, totp: Option<&str>) -> (u16, Value) {
-    let mut form = vec![
-        ("grant_type", "password"),
-        ("client_id", "cli"),
-        ("username", user),
-        ("password", pw),
-    ];
-    if let Some(t) = totp {
-        form.push(("totp", t));
-    }
-    let (status, body, _) = post_form(
-        &server.url("/realms/mfa/protocol/openid-connect/token"),
-        None,
-        &form,
-    )
-    .await;
-    (status, body)
+    let totp: Vec<(&str, &str)> = totp.map(|t| ("totp", t)).into_iter().collect();
+    password_grant(server, "mfa", "cli", None, user, pw, &totp).await
 }
 
 #[tokio::test]

@@ -67,18 +67,13 @@ impl Orgs {
     /// Password grant of `user` at `client` with `scope` (none when empty).
     async fn password(&self, realm: &str, client: &str, user: &str, scope: &str) -> (u16, Value) {
         let pw = format!("{user}-pw");
-        let mut form = vec![
-            ("grant_type", "password"),
-            ("client_id", client),
-            ("username", user),
-            ("password", pw.as_str()),
-        ];
-        if !scope.is_empty() {
-            form.push(("scope", scope));
-        }
-        let auth = (client == "app").then_some(("app", "app-secret"));
-        let (s, body, _) = post_form(&self.token_url(realm), auth, &form).await;
-        (s, body)
+        let scope: &[(&str, &str)] = if scope.is_empty() {
+            &[]
+        } else {
+            &[("scope", scope)]
+        };
+        let secret = (client == "app").then_some("app-secret");
+        password_grant(&self.server, realm, client, secret, user, &pw, scope).await
     }
 
     async fn ok(&self, user: &str, scope: &str) -> Value {

@@ -129,15 +129,14 @@ async fn user_id(api: &Api<'_>, username: &str) -> String {
 /// The `organization` claim of alice's token with `scope`, and its `scope`.
 async fn claim(server: &TestServer, user: &str, scope: &str) -> (u16, Value) {
     let pw = format!("{user}-pw");
-    let (s, body, _) = post_form(
-        &server.url(&format!("/realms/{REALM}/protocol/openid-connect/token")),
-        Some(("app", "app-secret")),
-        &[
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", pw.as_str()),
-            ("scope", scope),
-        ],
+    let (s, body) = password_grant(
+        server,
+        REALM,
+        "app",
+        Some("app-secret"),
+        user,
+        &pw,
+        &[("scope", scope)],
     )
     .await;
     if s != 200 {

@@ -71,17 +71,9 @@ async fn pat_token(server: &TestServer, realm: &str, client_id: &str) -> String 
 /// A user's password-grant token at a client (`spa`, or a resource server with its secret).
 async fn user_token(server: &TestServer, client_id: &str, user: &str) -> String {
     let secret = format!("{client_id}-secret");
-    let auth = (client_id != "spa").then_some((client_id, secret.as_str()));
+    let secret = (client_id != "spa").then_some(secret.as_str());
     let pw = format!("{user}-pw");
-    let mut form = vec![
-        ("grant_type", "password"),
-        ("username", user),
-        ("password", pw.as_str()),
-    ];
-    if auth.is_none() {
-        form.push(("client_id", client_id));
-    }
-    let (s, v, _) = post_form(&token_url(server, REALM), auth, &form).await;
+    let (s, v) = password_grant(server, REALM, client_id, secret, user, &pw, &[]).await;
     assert_eq!(s, 200, "{v}");
     v["access_token"].as_str().unwrap().to_string()
 }

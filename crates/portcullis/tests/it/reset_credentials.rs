@@ -56,19 +56,10 @@ fn auth_url(server: &TestServer, realm: &str, state: &str) -> String {
     ))
 }
 
-async fn password_grant(server: &TestServer, user: &str, pw: &str) -> u16 {
-    let (s, _, _) = post_form(
-        &server.url(&format!("/realms/{REALM}/protocol/openid-connect/token")),
-        None,
-        &[
-            ("grant_type", "password"),
-            ("client_id", "app"),
-            ("username", user),
-            ("password", pw),
-        ],
-    )
-    .await;
-    s
+async fn app_grant(server: &TestServer, user: &str, pw: &str) -> u16 {
+    password_grant(server, REALM, "app", None, user, pw, &[])
+        .await
+        .0
 }
 
 /// The href of the login page's "Forgot Password?" link.
@@ -222,7 +213,7 @@ async fn forgot_password(backend: Backend) {
         again.contains("Invalid password: minimum length 8."),
         "{again}"
     );
-    assert_eq!(password_grant(&server, "alice", "alice-pw-1").await, 200);
+    assert_eq!(app_grant(&server, "alice", "alice-pw-1").await, 200);
 
     // A new password that fits: the client gets its code, with its state.
     let (s, location) = new_password(&b, &server, &again, "new-password-1", "new-password-1").await;
@@ -246,11 +237,8 @@ async fn forgot_password(backend: Backend) {
         payload(tokens["access_token"].as_str().unwrap())["sub"],
         alice
     );
-    assert_eq!(password_grant(&server, "alice", "alice-pw-1").await, 401);
-    assert_eq!(
-        password_grant(&server, "alice", "new-password-1").await,
-        200
-    );
+    assert_eq!(app_grant(&server, "alice", "alice-pw-1").await, 401);
+    assert_eq!(app_grant(&server, "alice", "new-password-1").await, 200);
 
     // Used once.
     let (s, page) = open_link(&browser(), &server, &mail_link).await;
@@ -372,10 +360,10 @@ async fn unknown_users_and_another_browser() {
     assert_eq!(unknown["details"]["username"], "nobody");
 
     // Lock alice out (two failures), then reset by her e-mail address.
-    assert_eq!(password_grant(&server, "alice", "wrong").await, 401);
-    assert_eq!(password_grant(&server, "alice", "wrong").await, 401);
+    assert_eq!(app_grant(&server, "alice", "wrong").await, 401);
+    assert_eq!(app_grant(&server, "alice", "wrong").await, 401);
     // Locked: Keycloak's `invalid_grant` "Account temporarily disabled" (400).
-    assert_eq!(password_grant(&server, "alice", "alice-pw-1").await, 400);
+    assert_eq!(app_grant(&server, "alice", "alice-pw-1").await, 400);
     let b = browser();
     let (_, choose) = get_page(&b, &start).await;
     let (s, page) = submit(&b, &server, &choose, &[("username", "alice@example.org")]).await;
@@ -399,7 +387,7 @@ async fn unknown_users_and_another_browser() {
         "{location}"
     );
     assert!(query_of(&location).contains_key("code"), "{location}");
-    assert_eq!(password_grant(&server, "alice", "reset-pw-22").await, 200);
+    assert_eq!(app_grant(&server, "alice", "reset-pw-22").await, 200);
     let (_, u, _) = call(
         &server,
         "GET",
@@ -543,7 +531,7 @@ async fn expired_and_disallowed_links() {
     assert!(page.contains("Reset Credential not allowed"), "{page}");
     let (s, page) = get_page(&browser(), &start).await;
     assert_eq!(s, 400, "{page}");
-    assert_eq!(password_grant(&server, "alice", "alice-pw-1").await, 200);
+    assert_eq!(app_grant(&server, "alice", "alice-pw-1").await, 200);
 
     // The Admin API's (deprecated) `reset-password-email`, which does not depend on it.
     let alice = user_id(&server, &admin, "alice").await;

@@ -43,15 +43,14 @@ fn ep(server: &TestServer, p: &str) -> String {
 
 /// A password grant at `web`: access and refresh token.
 async fn web_tokens(server: &TestServer, user: &str, pw: &str) -> (String, String) {
-    let (s, body, _) = post_form(
-        &ep(server, "token"),
-        Some(("web", "web-secret")),
-        &[
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", pw),
-            ("scope", "openid"),
-        ],
+    let (s, body) = password_grant(
+        server,
+        "sec",
+        "web",
+        Some("web-secret"),
+        user,
+        pw,
+        &[("scope", "openid")],
     )
     .await;
     assert_eq!(s, 200, "{body}");

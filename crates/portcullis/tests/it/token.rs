@@ -48,15 +48,14 @@ async fn tok() -> (Data, TestServer) {
 
 /// Alice's password grant at the confidential client `web`, asking for `openid address`.
 async fn web_login(server: &TestServer) -> Value {
-    let (status, body, _) = post_form(
-        &ep(server, "token"),
-        Some(("web", "web-secret")),
-        &[
-            ("grant_type", "password"),
-            ("username", "Alice"),
-            ("password", "alice-pw"),
-            ("scope", "openid address"),
-        ],
+    let (status, body) = password_grant(
+        server,
+        "tok",
+        "web",
+        Some("web-secret"),
+        "Alice",
+        "alice-pw",
+        &[("scope", "openid address")],
     )
     .await;
     assert_eq!(status, 200, "{body}");

@@ -123,17 +123,7 @@ async fn seeded(backend: Backend) -> Option<(Data, TestServer)> {
 }
 
 async fn user_token(server: &TestServer, user: &str) -> String {
-    let (s, v, _) = post_form(
-        &token_url(server),
-        None,
-        &[
-            ("grant_type", "password"),
-            ("client_id", "spa"),
-            ("username", user),
-            ("password", &format!("{user}-pw")),
-        ],
-    )
-    .await;
+    let (s, v) = password_grant(server, REALM, "spa", None, user, &format!("{user}-pw"), &[]).await;
     assert_eq!(s, 200, "{v}");
     v["access_token"].as_str().unwrap().to_string()
 }

@@ -43,19 +43,8 @@ fn auth_url(server: &TestServer, extra: &str) -> String {
     ))
 }
 
-async fn password_grant(server: &TestServer, user: &str, pw: &str) -> (u16, Value) {
-    let (status, body, _) = post_form(
-        &server.url("/realms/vp/protocol/openid-connect/token"),
-        None,
-        &[
-            ("grant_type", "password"),
-            ("client_id", "cli"),
-            ("username", user),
-            ("password", pw),
-        ],
-    )
-    .await;
-    (status, body)
+async fn cli_grant(server: &TestServer, user: &str, pw: &str) -> (u16, Value) {
+    password_grant(server, "vp", "cli", None, user, pw, &[]).await
 }
 
 fn not_set_up() -> Value {
@@ -84,7 +73,7 @@ async fn a_user_without_a_last_name_is_asked_for_it(backend: Backend) {
     // The password grant: not fully set up while the profile fails; the action is this
     // login's, not stored on the user.
     assert_eq!(
-        password_grant(&server, "nina", "nina-pw").await,
+        cli_grant(&server, "nina", "nina-pw").await,
         (400, not_set_up())
     );
     let errors = events_at_least(
@@ -192,7 +181,7 @@ async fn a_user_without_a_last_name_is_asked_for_it(backend: Backend) {
     assert!(details.get("updated_first_name").is_none(), "unchanged");
 
     // And the password grant now answers tokens.
-    let (status, body) = password_grant(&server, "nina", "nina-pw").await;
+    let (status, body) = cli_grant(&server, "nina", "nina-pw").await;
     assert_eq!(status, 200, "{body}");
     assert!(body["access_token"].is_string());
     data.cleanup().await;
@@ -216,7 +205,7 @@ async fn a_realm_that_disables_the_action_logs_the_user_in() {
     let (status, location, q) = login(&b, &server, &auth_url(&server, ""), "nina", "nina-pw").await;
     assert_eq!(status, 302, "{location}");
     assert!(q.contains_key("code"), "{location}");
-    let (status, body) = password_grant(&server, "nina", "nina-pw").await;
+    let (status, body) = cli_grant(&server, "nina", "nina-pw").await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -225,7 +214,7 @@ async fn a_newly_required_attribute_asks_users_who_were_complete() {
     let data = Data::new(Backend::Sqlite).await.unwrap();
     let server = start_with(&data, &[realm(true)]).await;
     let token = admin_token(&server).await;
-    assert_eq!(password_grant(&server, "olga", "olga-pw").await.0, 200);
+    assert_eq!(cli_grant(&server, "olga", "olga-pw").await.0, 200);
 
     // The realm's profile gains `phone`, required for the user, editable by the user.
     let (status, mut config, _) = call(
@@ -254,7 +243,7 @@ async fn a_newly_required_attribute_asks_users_who_were_complete() {
     assert_eq!(status, 200, "{body}");
 
     assert_eq!(
-        password_grant(&server, "olga", "olga-pw").await,
+        cli_grant(&server, "olga", "olga-pw").await,
         (400, not_set_up())
     );
     let b = browser();
@@ -287,7 +276,7 @@ async fn a_newly_required_attribute_asks_users_who_were_complete() {
     assert!(query_of(&location).contains_key("code"));
     let olga = user(&server, &token, "olga").await;
     assert_eq!(olga["attributes"]["phone"], json!(["+1 555 0100"]));
-    assert_eq!(password_grant(&server, "olga", "olga-pw").await.0, 200);
+    assert_eq!(cli_grant(&server, "olga", "olga-pw").await.0, 200);
 }
 
 #[tokio::test]
@@ -298,7 +287,7 @@ async fn a_stored_verify_profile_goes_once_the_profile_validates() {
     let server = start_with(&data, &[r]).await;
     let token = admin_token(&server).await;
     // `evaluateTriggers`: a valid profile takes the action off the user, tokens follow.
-    let (status, body) = password_grant(&server, "olga", "olga-pw").await;
+    let (status, body) = cli_grant(&server, "olga", "olga-pw").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         user(&server, &token, "olga").await["requiredActions"],

@@ -1,5 +1,5 @@
-//! HTTP helpers: a plain client, form posts, JSON calls with a bearer token, and access tokens
-//! from password grants at `admin-cli`.
+//! HTTP helpers: a plain client, form posts, JSON calls with a bearer token, password grants,
+//! and access tokens from password grants at `admin-cli`.
 
 use std::time::Duration;
 
@@ -71,6 +71,37 @@ pub async fn call(
     )
 }
 
+/// The password grant (`grant_type=password`) of `user` with `password` at `realm`'s token
+/// endpoint: a confidential client authenticates with HTTP basic when its `secret` is given, a
+/// public one names itself with `client_id`; `extra` adds form parameters (`scope`, `totp`).
+/// Status and JSON body (null when it is not JSON).
+pub async fn password_grant(
+    server: &TestServer,
+    realm: &str,
+    client_id: &str,
+    secret: Option<&str>,
+    user: &str,
+    password: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "password"),
+        ("username", user),
+        ("password", password),
+    ];
+    if secret.is_none() {
+        form.push(("client_id", client_id));
+    }
+    form.extend_from_slice(extra);
+    let (status, body, _) = post_form(
+        &server.url(&format!("/realms/{realm}/protocol/openid-connect/token")),
+        secret.map(|s| (client_id, s)),
+        &form,
+    )
+    .await;
+    (status, body)
+}
+
 /// The access token of a password grant of `user` at `realm`'s public `admin-cli` client.
 pub async fn admin_cli_token(
     server: &TestServer,
@@ -78,17 +109,8 @@ pub async fn admin_cli_token(
     user: &str,
     password: &str,
 ) -> String {
-    let (status, body, _) = post_form(
-        &server.url(&format!("/realms/{realm}/protocol/openid-connect/token")),
-        None,
-        &[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", user),
-            ("password", password),
-        ],
-    )
-    .await;
+    let (status, body) =
+        password_grant(server, realm, "admin-cli", None, user, password, &[]).await;
     assert_eq!(status, 200, "{body}");
     body["access_token"].as_str().unwrap().to_string()
 }
