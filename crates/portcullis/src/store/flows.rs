@@ -154,12 +154,9 @@ macro_rules! impl_flows {
             ) -> Result<(), $crate::store::StoreError> {
                 self.sweep_if_due($crate::store::sql::Swept::AuthSession)
                     .await?;
-                self.write($crate::store::sql::Queued::PutAuthSession {
-                    id: id.to_string(),
-                    realm_id: realm_id.to_string(),
-                    data: data.to_string(),
-                    expires_at,
-                })
+                self.write($crate::store::sql::Queued::auth_session(
+                    id, realm_id, data, expires_at, false,
+                ))
                 .await?;
                 Ok(())
             }
@@ -172,12 +169,9 @@ macro_rules! impl_flows {
                 data: &str,
                 expires_at: i64,
             ) -> Result<(), $crate::store::StoreError> {
-                self.write($crate::store::sql::Queued::ReplaceAuthSession {
-                    id: id.to_string(),
-                    realm_id: realm_id.to_string(),
-                    data: data.to_string(),
-                    expires_at,
-                })
+                self.write($crate::store::sql::Queued::auth_session(
+                    id, realm_id, data, expires_at, true,
+                ))
                 .await?;
                 Ok(())
             }

@@ -414,19 +414,13 @@ pub(crate) enum Queued {
         max_reuse: i64,
         now: i64,
     },
-    /// A new pending login.
+    /// A pending login: new, or (`replace`) stored again under its id (inserted if gone).
     PutAuthSession {
         id: String,
         realm_id: String,
         data: String,
         expires_at: i64,
-    },
-    /// A pending login stored again under its id (inserted if gone).
-    ReplaceAuthSession {
-        id: String,
-        realm_id: String,
-        data: String,
-        expires_at: i64,
+        replace: bool,
     },
     /// A pending login removed.
     DeleteAuthSession { id: String },
@@ -454,6 +448,23 @@ pub(crate) enum Queued {
 }
 
 impl Queued {
+    /// [`Queued::PutAuthSession`].
+    pub(crate) fn auth_session(
+        id: &str,
+        realm_id: &str,
+        data: &str,
+        expires_at: i64,
+        replace: bool,
+    ) -> Self {
+        Queued::PutAuthSession {
+            id: id.to_string(),
+            realm_id: realm_id.to_string(),
+            data: data.to_string(),
+            expires_at,
+            replace,
+        }
+    }
+
     /// Whether the write is more than one statement that must hold together, so that it runs
     /// in a transaction of its own where it is not committed with a batch.
     pub(crate) fn atomic(&self) -> bool {
@@ -678,14 +689,14 @@ macro_rules! impl_store {
                                 .bind(presented).bind(now).bind(session_id).bind(client_id).bind(presented_iat).execute(&mut *conn).await?.rows_affected()
                         }
                     }
-                    Queued::PutAuthSession { id, realm_id, data, expires_at } => {
-                        sqlx::query("INSERT INTO auth_session (id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4)")
-                            .bind(id).bind(realm_id).bind(data).bind(expires_at).execute(&mut *conn).await?.rows_affected()
-                    }
-                    // A flow's next step replaces its row under the same code: one statement.
-                    Queued::ReplaceAuthSession { id, realm_id, data, expires_at } => {
-                        sqlx::query("INSERT INTO auth_session (id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET realm_id = excluded.realm_id, data = excluded.data, expires_at = excluded.expires_at")
-                            .bind(id).bind(realm_id).bind(data).bind(expires_at).execute(&mut *conn).await?.rows_affected()
+                    Queued::PutAuthSession { id, realm_id, data, expires_at, replace } => {
+                        // A flow's next step replaces its row under the same code: one statement.
+                        let sql = if *replace {
+                            "INSERT INTO auth_session (id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET realm_id = excluded.realm_id, data = excluded.data, expires_at = excluded.expires_at"
+                        } else {
+                            "INSERT INTO auth_session (id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4)"
+                        };
+                        sqlx::query(sql).bind(id).bind(realm_id).bind(data).bind(expires_at).execute(&mut *conn).await?.rows_affected()
                     }
                     Queued::DeleteAuthSession { id } => {
                         sqlx::query("DELETE FROM auth_session WHERE id = $1").bind(id).execute(&mut *conn).await?.rows_affected()
