@@ -656,7 +656,7 @@ pub async fn example_access_token(
     let issuer = paths::url(&base, paths::REALM, &snap.name);
     let notes = Map::new();
     let memberships =
-        crate::tokens::memberships(state.store.as_ref(), &snap, &row.id, &scopes).await?;
+        crate::tokens::memberships(state.store.as_ref(), &snap, &row.id, &scopes, None).await?;
     let req = crate::tokens::TokenRequest {
         snap: &snap,
         issuer: &issuer,

@@ -70,14 +70,7 @@ fn alias_of(v: &Value) -> Option<&str> {
     v.get("alias").and_then(Value::as_str)
 }
 
-/// The realm's identity providers (`identityProviders` of the representation).
-pub fn idps(rep: &RealmRepresentation) -> &[Value] {
-    rep.extra
-        .get(IDPS)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
+pub use crate::realm::identity_providers as idps;
 
 /// The realm's identity provider mappers.
 fn mappers(rep: &RealmRepresentation) -> &[Value] {

@@ -4,6 +4,7 @@
 //! resumes the flow at the step whose page was shown; no other step sees the form, so a post
 //! cannot skip a step.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use axum::http::{HeaderMap, StatusCode};
@@ -13,6 +14,7 @@ use crate::authn::brute_force;
 use crate::authn::engine::{self, Facts, Failure, Next, Status, NO_LOA};
 use crate::authn::pages::{error_page, escape, html, internal_error, login_page, step_page, Field};
 use crate::authn::reply::Reply;
+use crate::authn::steps::organization::{self, OrgOut};
 use crate::authn::steps::password::{self, Credentials, Refused};
 use crate::authn::steps::required_action::{self, Due};
 use crate::authn::steps::{conditional_otp, otp, recovery_codes, sso, webauthn};
@@ -64,8 +66,10 @@ enum Page {
     /// Identity-first: the username.
     Username {
         username: Option<String>,
-        error: Option<&'static str>,
+        error: Option<Cow<'static, str>>,
     },
+    /// The user's organizations to choose from: (alias, name).
+    SelectOrganization(Vec<(String, String)>),
     /// Identity-first: the password.
     Password { error: Option<&'static str> },
     /// The OTP form: the user's devices (id, label) to choose from when several.
@@ -106,6 +110,10 @@ impl Facts for UserFacts<'_> {
                 .flatten()
                 .any(|c| c.kind.as_deref() == Some(t))
         })
+    }
+
+    fn organizations(&self) -> bool {
+        self.snap.index.organizations.present()
     }
 
     fn has_role(&self, role: &str) -> bool {
@@ -219,6 +227,7 @@ async fn run(
         let asks = matches!(
             auth.provider,
             Provider::UsernamePasswordForm
+                | Provider::Organization
                 | Provider::UsernameForm
                 | Provider::PasswordForm
                 | Provider::OtpForm
@@ -291,7 +300,17 @@ async fn step(
 ) -> Out {
     match a.provider {
         Provider::Cookie => cookie(b, pending).await,
-        Provider::IdpRedirector | Provider::Organization => Out::Attempted,
+        Provider::IdpRedirector => Out::Attempted,
+        Provider::Organization => {
+            match organization::authenticate(b.state, b.snap, pending, a, posted).await {
+                OrgOut::Attempted => Out::Attempted,
+                OrgOut::AskUsername { username, error } => {
+                    Out::Challenge(Page::Username { username, error })
+                }
+                OrgOut::Select(orgs) => Out::Challenge(Page::SelectOrganization(orgs)),
+                OrgOut::Answer(r) => Out::Answer(r),
+            }
+        }
         Provider::AllowAccess => Out::Success,
         Provider::DenyAccess => Out::Answer(error_page(
             StatusCode::UNAUTHORIZED,
@@ -435,7 +454,11 @@ async fn username_password(
         return Out::Challenge(Page::Login {
             username: match &pinned {
                 Some(_) => Some(pinned_name),
-                None => pending.request.login_hint.clone(),
+                // The username the organization step was given (`ATTEMPTED_USERNAME`).
+                None => pending
+                    .attempted_username
+                    .clone()
+                    .or_else(|| pending.request.login_hint.clone()),
             },
             error: None,
         });
@@ -481,10 +504,10 @@ async fn username(b: &Browser<'_>, pending: &mut PendingLogin, posted: Option<Fi
         });
     };
     let name = f("username").unwrap_or_default().trim();
-    let again = |error| {
+    let again = |error: &'static str| {
         Out::Challenge(Page::Username {
             username: Some(name.to_string()),
-            error: Some(error),
+            error: Some(error.into()),
         })
     };
     if name.is_empty() {
@@ -646,6 +669,7 @@ fn render(b: &Browser<'_>, code: &str, page: &Page) -> String {
         Page::Login { username, error } => {
             login_page(b.snap, &action, code, username.as_deref(), *error)
         }
+        Page::SelectOrganization(orgs) => organization::render_select(b.snap, &action, code, orgs),
         Page::Username { username, error } => step_page(
             b.snap,
             "kc-form-login",
@@ -663,7 +687,7 @@ fn render(b: &Browser<'_>, code: &str, page: &Page) -> String {
                 value: username.as_deref().unwrap_or_default(),
             }],
             "",
-            *error,
+            error.as_deref(),
         ),
         Page::Password { error } => step_page(
             b.snap,

@@ -120,6 +120,11 @@ pub trait Facts {
     /// The user has this role (`conditional-user-role`'s `condUserRole`: a realm role name, or
     /// `clientId roleName` for a client role as Keycloak's role reference is written).
     fn has_role(&self, role: &str) -> bool;
+    /// The realm enables organizations and has some: the `organization` step is configured
+    /// (`OrganizationAuthenticator.configuredFor`, which needs no user).
+    fn organizations(&self) -> bool {
+        false
+    }
 }
 
 /// Facts of no user.
@@ -480,6 +485,9 @@ impl<'a> Planner<'a, '_> {
 
     /// `configuredFor`: the user has the authenticator's credential.
     fn configured(&self, a: &Authenticator) -> bool {
+        if a.provider == Provider::Organization {
+            return self.facts.organizations();
+        }
         match a.provider.credential_type() {
             Some(t) => self.state.user.is_some() && self.facts.has_credential(t),
             None => true,
@@ -558,12 +566,17 @@ impl<'a> Planner<'a, '_> {
         if c.provider == Provider::CondLoa {
             return self.loa_condition(c);
         }
+        // `conditional-user-configured` asks each step's `configuredFor`, which for a step
+        // that needs no credential holds without a user (the organization sub-flow runs
+        // before anyone is identified).
+        if c.provider == Provider::CondUserConfigured {
+            return self.user_configured(flow);
+        }
         if self.state.user.is_none() {
             return false;
         }
         let setting = |k: &str| c.setting(k).unwrap_or_default();
         match c.provider {
-            Provider::CondUserConfigured => self.user_configured(flow),
             Provider::CondUserRole => {
                 let role = setting("condUserRole");
                 let has = !role.is_empty() && self.facts.has_role(role);

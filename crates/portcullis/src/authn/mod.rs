@@ -124,6 +124,18 @@ pub struct PendingLogin {
     /// "Remember me" was ticked (where the realm offers it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remember_me: Option<bool>,
+    /// The organization the login runs for (auth note `kc.org`, the organization step's):
+    /// the id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// The organization the user chose on the selection page, or the login's organization
+    /// on a re-authentication (client note `kc.org`): the id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected_organization: Option<String>,
+    /// The username the organization step was given (auth note `ATTEMPTED_USERNAME`): the
+    /// next form shows it and asks only for the password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempted_username: Option<String>,
     /// The user who logged in and has required actions to do first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_user: Option<String>,
@@ -216,6 +228,9 @@ pub struct CodeData {
     /// The level of authentication reached (client session note `LEVEL_OF_AUTHENTICATION`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loa: Option<i64>,
+    /// The organization the user chose at login (client note `kc.org`): the id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
     /// Fields this version does not read (codes of older versions carried the whole pending
     /// login).
     #[serde(flatten)]
@@ -237,6 +252,8 @@ pub struct Authenticated {
     /// The level of authentication the login reached (Keycloak's client session note
     /// `LEVEL_OF_AUTHENTICATION`), when the flow has level conditions or the session levels.
     pub loa: Option<i64>,
+    /// The organization the user chose at login (client note `kc.org`): the id.
+    pub organization: Option<String>,
 }
 
 /// An authenticated request, ready for the answer to the client.

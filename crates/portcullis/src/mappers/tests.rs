@@ -137,12 +137,16 @@ fn orgs() -> Vec<Organization> {
         Organization {
             id: "id-acme".into(),
             alias: "acme".into(),
+            name: "Acme".into(),
+            domains: Vec::new(),
             enabled: true,
             attributes: attrs.as_object().cloned().unwrap(),
         },
         Organization {
             id: "id-globex".into(),
             alias: "globex".into(),
+            name: "Globex".into(),
+            domains: Vec::new(),
             enabled: true,
             attributes: Map::new(),
         },

@@ -20,6 +20,10 @@ pub struct Organization {
     pub id: String,
     /// Its alias (the name when the file has none, as Keycloak defaults it).
     pub alias: String,
+    /// Its name (shown on the login pages).
+    pub name: String,
+    /// Its internet domains, lower-case (`*.example.com` for a domain and its subdomains).
+    pub domains: Vec<String>,
     /// Enabled, and the realm has `organizationsEnabled`.
     pub enabled: bool,
     /// `attributes`: name to list of values.

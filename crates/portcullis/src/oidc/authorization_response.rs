@@ -108,6 +108,7 @@ async fn issue_code(
         auth_time: Some(who.auth_time),
         sso_auth: who.sso.then_some(true),
         loa: who.loa,
+        organization: who.organization.clone(),
         extra: Map::new(),
     };
     let data = serde_json::to_string(&data).map_err(|_| internal_error())?;
@@ -206,8 +207,14 @@ async fn front_channel(
     // One instant for the tokens and the client's part in the session: a part that started a
     // second after the tokens' `iat` would refuse them.
     let t = now();
-    let Ok(memberships) =
-        tokens::memberships(state.store.as_ref(), snap, &who.user_id, &scopes).await
+    let Ok(memberships) = tokens::memberships(
+        state.store.as_ref(),
+        snap,
+        &who.user_id,
+        &scopes,
+        who.organization.as_deref(),
+    )
+    .await
     else {
         return internal_error();
     };

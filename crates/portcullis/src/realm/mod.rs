@@ -18,6 +18,7 @@ pub mod validate;
 use serde_json::Value;
 
 use crate::policy::blacklist::Blacklists;
+use crate::representation::RealmRepresentation;
 use crate::store::{Store, StoreError, StoredRealm, Write};
 
 /// Name of the administration realm.
@@ -204,4 +205,14 @@ pub async fn bootstrap(store: &dyn Store, admin: Option<(&str, &str)>) -> Result
     // The default master realm names no blacklist file.
     import(store, &Blacklists::default(), realm, IfExists::Fail).await?;
     Ok(true)
+}
+
+/// The realm's identity providers (`identityProviders` of the representation, kept as the
+/// file has them).
+pub fn identity_providers(rep: &RealmRepresentation) -> &[Value] {
+    rep.extra
+        .get("identityProviders")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }

@@ -59,6 +59,8 @@ struct Forms {
 /// The realm's organizations and organization scopes.
 #[derive(Debug, Default)]
 pub struct Organizations {
+    /// The realm's `organizationsEnabled`.
+    realm_enabled: bool,
     list: Vec<Organization>,
     by_alias: HashMap<String, usize>,
     /// Client scopes carrying the membership mapper, by name.
@@ -98,7 +100,10 @@ impl Organizations {
     /// organization scopes.
     pub fn build(rep: &RealmRepresentation, orgs: &[OrganizationRow]) -> Self {
         let realm_enabled = rep.organizations_enabled.unwrap_or(false);
-        let mut ix = Organizations::default();
+        let mut ix = Organizations {
+            realm_enabled,
+            ..Organizations::default()
+        };
         for o in orgs {
             if ix.by_alias.contains_key(&o.alias) {
                 continue;
@@ -107,6 +112,8 @@ impl Organizations {
             ix.list.push(Organization {
                 id: o.id.clone(),
                 alias: o.alias.clone(),
+                name: o.name.clone(),
+                domains: o.domains.iter().map(|d| d.name.to_lowercase()).collect(),
                 enabled: realm_enabled && o.enabled,
                 attributes: attributes_of(o),
             });
@@ -135,6 +142,22 @@ impl Organizations {
     /// The organizations, in the realm's order.
     pub fn list(&self) -> &[Organization] {
         &self.list
+    }
+
+    /// `Organizations.isEnabledAndOrganizationsPresent`: the realm enables organizations and
+    /// has some (the organization login step runs only then).
+    pub fn present(&self) -> bool {
+        self.realm_enabled && !self.list.is_empty()
+    }
+
+    /// An organization by alias.
+    pub fn by_alias(&self, alias: &str) -> Option<&Organization> {
+        self.list.get(*self.by_alias.get(alias)?)
+    }
+
+    /// An organization by id.
+    pub fn by_id(&self, id: &str) -> Option<&Organization> {
+        self.list.iter().find(|o| o.id == id)
     }
 
     /// Whether `name` is a client scope with the membership mapper.

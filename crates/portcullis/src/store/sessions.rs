@@ -204,23 +204,7 @@ macro_rules! impl_sessions {
             async fn create_session(&self, s: &$crate::store::SessionRow, client_id: &str, refresh_token_id: Option<&str>) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("INSERT INTO user_session (id, realm_id, user_id, offline, created_at, last_refresh, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(&s.id)
-                    .bind(&s.realm_id)
-                    .bind(&s.user_id)
-                    .bind(i64::from(s.offline))
-                    .bind(s.created_at)
-                    .bind(s.last_refresh)
-                    .bind(&s.data)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at, started_at) VALUES ($1, $2, $3, 0, $4, $4)")
-                    .bind(&s.id)
-                    .bind(client_id)
-                    .bind(refresh_token_id)
-                    .bind(s.created_at)
-                    .execute(&mut *tx)
-                    .await?;
+                Self::insert_session_on(&mut *tx, s, client_id, refresh_token_id).await?;
                 tx.commit().await?;
                 self.invalidate_sessions().await;
                 Ok(())

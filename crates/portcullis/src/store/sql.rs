@@ -721,12 +721,7 @@ macro_rules! impl_store {
                             sqlx::query("DELETE FROM auth_session WHERE id = $1").bind(id).execute(&mut *conn).await?;
                         }
                         if let Some((s, client_id)) = &end.session {
-                            sqlx::query("INSERT INTO user_session (id, realm_id, user_id, offline, created_at, last_refresh, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                                .bind(&s.id).bind(&s.realm_id).bind(&s.user_id).bind(i64::from(s.offline)).bind(s.created_at).bind(s.last_refresh).bind(&s.data)
-                                .execute(&mut *conn).await?;
-                            sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at, started_at) VALUES ($1, $2, NULL, 0, $3, $3)")
-                                .bind(&s.id).bind(client_id).bind(s.created_at)
-                                .execute(&mut *conn).await?;
+                            Self::insert_session_on(&mut *conn, s, client_id, None).await?;
                         }
                         if let Some(c) = &end.code {
                             sqlx::query("INSERT INTO auth_code (code_hash, realm_id, data, expires_at, used) VALUES ($1, $2, $3, $4, 0)")
@@ -744,6 +739,18 @@ macro_rules! impl_store {
                     }
                 };
                 Ok(n)
+            }
+
+            /// A new session with its first client's part (`refresh_token_id` its current
+            /// refresh token, if one is issued with it).
+            async fn insert_session_on(conn: &mut <$db as sqlx::Database>::Connection, s: &$crate::store::SessionRow, client_id: &str, refresh_token_id: Option<&str>) -> Result<(), sqlx::Error> {
+                sqlx::query("INSERT INTO user_session (id, realm_id, user_id, offline, created_at, last_refresh, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(&s.id).bind(&s.realm_id).bind(&s.user_id).bind(i64::from(s.offline)).bind(s.created_at).bind(s.last_refresh).bind(&s.data)
+                    .execute(&mut *conn).await?;
+                sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at, started_at) VALUES ($1, $2, $3, 0, $4, $4)")
+                    .bind(&s.id).bind(client_id).bind(refresh_token_id).bind(s.created_at)
+                    .execute(&mut *conn).await?;
+                Ok(())
             }
 
             /// A client's current refresh token in a session: the client's part updated, else

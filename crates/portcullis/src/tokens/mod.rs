@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::crypto::{b64url, jws, keys};
 use crate::mappers::{self, Input, Kind, Mapper, Target};
 use crate::realm::index::{role_refs, scope_target, Role};
-use crate::realm::organizations::Organizations;
+use crate::realm::organizations::{OrgScope, Organizations};
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{ClientRepresentation, ClientScopeRepresentation, UserRepresentation};
 
@@ -125,17 +125,44 @@ fn granted_scopes<'a>(req: &TokenRequest<'a>) -> Vec<&'a ClientScopeRepresentati
 /// The ids of the organizations `user_id` is a member of, as the token of a request with
 /// `scopes` needs them: read from the store (one query) only when the scopes ask for an
 /// organization scope and the realm has enabled organizations; empty otherwise.
+///
+/// `selected` is the organization the user chose at login (Keycloak's client note `kc.org`):
+/// the plain `organization` scope then yields that one, while the user is still its member
+/// (`OrganizationScope.ANY`).
 pub async fn memberships(
     store: &dyn crate::store::Store,
     snap: &RealmSnapshot,
     user_id: &str,
     scopes: &[&ClientScopeRepresentation],
+    selected: Option<&str>,
 ) -> Result<Vec<String>, crate::store::StoreError> {
     let orgs = &snap.index.organizations;
-    if orgs.requested(scopes).is_none() || !orgs.any_enabled() {
+    let Some(kind) = orgs.requested(scopes) else {
+        return Ok(Vec::new());
+    };
+    if !orgs.any_enabled() {
         return Ok(Vec::new());
     }
-    store.membership_ids(&snap.id, user_id).await
+    let mut ids = store.membership_ids(&snap.id, user_id).await?;
+    if let (OrgScope::Any, Some(chosen)) = (kind, selected) {
+        if ids.iter().any(|id| id == chosen) {
+            ids = vec![chosen.to_string()];
+        }
+    }
+    Ok(ids)
+}
+
+/// The organization a token of `req` carries for the plain `organization` scope, which its
+/// refresh token keeps (`kc.org`) so that a refreshed token names the same one.
+fn chosen_organization<'a>(req: &TokenRequest<'a>) -> Option<&'a str> {
+    let orgs = &req.snap.index.organizations;
+    if orgs.requested(req.scopes) != Some(OrgScope::Any) {
+        return None;
+    }
+    match orgs.for_token(req.memberships, req.scopes).as_slice() {
+        [one] => Some(one.id.as_str()),
+        _ => None,
+    }
 }
 
 /// The `scope` string: `openid` first when asked, then the scopes that go into it.
@@ -421,7 +448,7 @@ pub async fn claims_now(
 ) -> Result<Map<String, Value>, OAuthError> {
     let (scopes, _) = resolve_scopes(snap, client, Some(scope)).unwrap_or_default();
     let notes: Map<String, Value> = Map::new();
-    let memberships = memberships(store, snap, user_id, &scopes).await?;
+    let memberships = memberships(store, snap, user_id, &scopes, None).await?;
     let req = TokenRequest {
         snap,
         issuer,
@@ -774,6 +801,10 @@ fn within_size_limit(
     )))
 }
 
+/// The refresh token's claim holding the organization the login chose (the name of Keycloak's
+/// client note).
+pub const ORGANIZATION_CLAIM: &str = "kc.org";
+
 /// A refresh token: HMAC-signed like Keycloak's, `aud` the issuer.
 #[tracing::instrument(level = "debug", skip_all)]
 pub fn refresh_token(
@@ -809,6 +840,9 @@ pub fn refresh_token(
     // The login's `acr`, which Keycloak keeps in the client session (`AcrStore`): a refreshed
     // token carries the same.
     c.insert("acr".into(), json!(req.acr));
+    if let Some(org) = chosen_organization(req) {
+        c.insert(ORGANIZATION_CLAIM.into(), json!(org));
+    }
     c.insert(
         "scope".into(),
         json!(scope_string(&granted_scopes(req), req.openid)),

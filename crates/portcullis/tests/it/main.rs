@@ -37,6 +37,7 @@ mod limits;
 mod metrics;
 mod mfa;
 mod openidconnect_rp;
+mod organization_login;
 mod organizations;
 mod organizations_admin;
 mod outage;

@@ -6,7 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{browser, get_page, payload, submit, Backend, Data, TestServer};
+use crate::support::{
+    browser, get_page, payload, pkce, post_form, post_page, query_of, submit, Backend, Data,
+    TestServer,
+};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -120,13 +123,9 @@ async fn device_walkthrough_as_written() {
     let (status, html) = get_page(&b, device["verification_uri_complete"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     let (_, login) = submit(&b, &server, &html, &[("device_user_code", user_code)]).await;
-    let (_, consent) = submit(
-        &b,
-        &server,
-        &login,
-        &[("username", "operator"), ("password", "operator")],
-    )
-    .await;
+    // The realm enables organizations: the username first, then the password.
+    let (_, password) = submit(&b, &server, &login, &[("username", "operator")]).await;
+    let (_, consent) = submit(&b, &server, &password, &[("password", "operator")]).await;
     let (status, done) = submit(&b, &server, &consent, &[("accept", "yes")]).await;
     assert_eq!(status, 200);
     assert!(done.contains("Device Login Successful"), "{done}");
@@ -138,5 +137,72 @@ async fn device_walkthrough_as_written() {
     let access = payload(tokens["access_token"].as_str().unwrap());
     assert_eq!(access["preferred_username"], "operator");
     assert_eq!(access["azp"], "device-bootstrap");
+    data.cleanup().await;
+}
+
+/// Seed 000's organizations realm: its tenants' members log in identity-first at
+/// `event-platform-web` (PKCE), and their tokens carry `organization` (the tenant's alias, from
+/// the built-in organization scope) and `org_id` (the organization's id) with their role.
+#[tokio::test]
+async fn seed_organizations_realm_tokens_carry_the_tenant() {
+    let (data, server) = seed_server().await;
+    let realm = "event-platform-organizations";
+    for (user, alias, id, role) in [
+        (
+            "music-member",
+            "music",
+            "7d3c2a4e-5b1f-4c8e-9a6d-2f1e0b9c8a01",
+            "TENANT_MEMBER",
+        ),
+        (
+            "music-admin",
+            "music",
+            "7d3c2a4e-5b1f-4c8e-9a6d-2f1e0b9c8a01",
+            "TENANT_ADMIN",
+        ),
+        (
+            "wedding-member",
+            "wedding",
+            "7d3c2a4e-5b1f-4c8e-9a6d-2f1e0b9c8a03",
+            "TENANT_MEMBER",
+        ),
+    ] {
+        let (verifier, challenge) = pkce();
+        let b = browser();
+        let (status, first) = get_page(
+            &b,
+            &server.url(&format!(
+                "/realms/{realm}/protocol/openid-connect/auth?client_id=event-platform-web&response_type=code&scope=openid&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcb&code_challenge={challenge}&code_challenge_method=S256"
+            )),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (_, password) = submit(&b, &server, &first, &[("username", user)]).await;
+        let (status, location) = post_page(&b, &server, &password, &[("password", user)]).await;
+        assert_eq!(status, 302, "{location}");
+        let code = query_of(&location)["code"].clone();
+        let (status, tokens, _) = post_form(
+            &server.url(&format!("/realms/{realm}/protocol/openid-connect/token")),
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "event-platform-web"),
+                ("code", &code),
+                ("redirect_uri", "http://localhost:3000/cb"),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{tokens}");
+        let access = payload(tokens["access_token"].as_str().unwrap());
+        assert_eq!(
+            access["organization"],
+            serde_json::json!([alias]),
+            "{access}"
+        );
+        assert_eq!(access["org_id"], id, "{access}");
+        let roles = access["realm_access"]["roles"].as_array().unwrap();
+        assert!(roles.iter().any(|r| r == role), "{access}");
+    }
     data.cleanup().await;
 }

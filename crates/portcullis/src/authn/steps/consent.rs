@@ -209,6 +209,7 @@ pub async fn decide(
         auth_time: pending.auth_time.unwrap_or_else(now),
         sso: pending.flow.sso.is_some(),
         loa: pending.flow.loa,
+        organization: pending.selected_organization.clone(),
     };
     let done = Authorized {
         request: &pending.request,

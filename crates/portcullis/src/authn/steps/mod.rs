@@ -8,6 +8,7 @@ pub mod configure_totp;
 pub mod consent;
 pub mod delete_account;
 pub mod device_consent;
+pub mod organization;
 pub mod otp;
 pub mod password;
 pub mod profile_actions;

@@ -425,6 +425,7 @@ async fn done(
             auth_time,
             sso: true,
             loa: pending.flow.loa,
+            organization: pending.selected_organization.clone(),
         };
         return super::consent::code_or_consent(
             a.state, a.snap, a.protocol, pending, &reply, &who, end,

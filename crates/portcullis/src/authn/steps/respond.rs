@@ -124,6 +124,7 @@ pub async fn complete_login(
         auth_time: t,
         sso: false,
         loa: pending.flow.loa,
+        organization: pending.selected_organization.clone(),
     };
     let mut r = code_or_consent(state, snap, protocol, pending, reply, &who, end).await;
     // A session cookie, unless "remember me": then it lasts the remember-me max lifespan.

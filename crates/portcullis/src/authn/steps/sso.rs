@@ -44,6 +44,7 @@ pub async fn found(
             auth_time,
             sso: true,
             loa: None,
+            organization: None,
         },
         notes,
     ))

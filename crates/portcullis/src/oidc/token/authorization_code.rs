@@ -244,6 +244,7 @@ async fn redeem(
         request.nonce.as_deref(),
         auth_time,
         &acr,
+        data.organization.as_deref(),
         Some(redemption),
     )
     .await
@@ -265,6 +266,7 @@ pub(crate) async fn session_tokens(
     nonce: Option<&str>,
     auth_time: i64,
     acr: &str,
+    organization: Option<&str>,
     code: Option<&Redemption<'_>>,
 ) -> Result<Response, OAuthError> {
     let store = ctx.state.store.as_ref();
@@ -273,7 +275,7 @@ pub(crate) async fn session_tokens(
     let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, scope)?;
     let mut notes = crate::sessions::SessionNotes::map_of(&session.data);
     notes.insert("AUTH_TIME".to_string(), json!(auth_time.to_string()));
-    let memberships = tokens::memberships(store, ctx.snap, &row.id, &scopes).await?;
+    let memberships = tokens::memberships(store, ctx.snap, &row.id, &scopes, organization).await?;
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,

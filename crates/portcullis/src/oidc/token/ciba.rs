@@ -137,6 +137,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         ctx.now,
         "1",
         None,
+        None,
     )
     .await
 }

@@ -75,7 +75,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         notes.insert("clientAddress".into(), json!(ip.to_string()));
     }
     let memberships =
-        tokens::memberships(ctx.state.store.as_ref(), ctx.snap, &row.id, &scopes).await?;
+        tokens::memberships(ctx.state.store.as_ref(), ctx.snap, &row.id, &scopes, None).await?;
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,

@@ -152,6 +152,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
         auth_time,
         "1",
         None,
+        None,
     )
     .await
 }

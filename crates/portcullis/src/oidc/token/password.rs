@@ -82,7 +82,7 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let notes = Map::from_iter([("AUTH_TIME".to_string(), json!(ctx.now.to_string()))]);
     let client_id = client.client_id.as_deref().unwrap_or_default();
     let memberships =
-        tokens::memberships(ctx.state.store.as_ref(), ctx.snap, &row.id, &scopes).await?;
+        tokens::memberships(ctx.state.store.as_ref(), ctx.snap, &row.id, &scopes, None).await?;
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,

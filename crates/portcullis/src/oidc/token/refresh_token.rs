@@ -178,8 +178,17 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let requested = narrowed_scope(&claims, ctx.params.get("scope"))?;
     let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, Some(&requested))?;
     let notes = SessionNotes::map_of(&session.data);
-    let memberships =
-        tokens::memberships(ctx.state.store.as_ref(), ctx.snap, &row.id, &scopes).await?;
+    let memberships = tokens::memberships(
+        ctx.state.store.as_ref(),
+        ctx.snap,
+        &row.id,
+        &scopes,
+        // The organization the login chose, kept by the refresh token.
+        claims
+            .get(tokens::ORGANIZATION_CLAIM)
+            .and_then(Value::as_str),
+    )
+    .await?;
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,

@@ -194,8 +194,14 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let notes = auth_time
         .map(|t| SessionNotes::at(t).to_map())
         .unwrap_or_default();
-    let memberships =
-        tokens::memberships(ctx.state.store.as_ref(), ctx.snap, &user_row.id, &scopes).await?;
+    let memberships = tokens::memberships(
+        ctx.state.store.as_ref(),
+        ctx.snap,
+        &user_row.id,
+        &scopes,
+        None,
+    )
+    .await?;
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,

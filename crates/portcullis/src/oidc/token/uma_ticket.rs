@@ -918,7 +918,7 @@ async fn rpt(
     let (scopes, openid) = tokens::resolve_scopes(ctx.snap, client, None)?;
     let notes = Map::new();
     let memberships =
-        tokens::memberships(ctx.state.store.as_ref(), ctx.snap, user_id, &scopes).await?;
+        tokens::memberships(ctx.state.store.as_ref(), ctx.snap, user_id, &scopes, None).await?;
     let req = TokenRequest {
         snap: ctx.snap,
         issuer: &ctx.issuer,
