@@ -98,6 +98,20 @@ impl AuthRequest {
         snap.index.client(&snap.rep, self.client_id.as_deref()?)
     }
 
+    /// The names of the client scopes the request asks for (`TokenManager
+    /// .getRequestedClientScopes`: the client's default scopes and the optional ones its
+    /// `scope` names); user-profile attributes bound to scopes count only when one of theirs
+    /// is among them.
+    pub fn scope_names(&self, snap: &RealmSnapshot) -> Vec<String> {
+        let Some(client) = self.client(snap) else {
+            return Vec::new();
+        };
+        match crate::tokens::resolve_scopes(snap, client, self.scope.as_deref()) {
+            Ok((scopes, _)) => scopes.iter().filter_map(|s| s.name.clone()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// Whether `prompt` holds `value` (a space-separated list).
     pub fn prompts(&self, value: &str) -> bool {
         self.prompt

@@ -243,12 +243,14 @@ fn inputs(
     plan: FormPlan,
     posted: &dyn Fn(&str) -> String,
     invited: Option<&str>,
+    scopes: &[String],
 ) -> Vec<Input> {
     let email_as_username = snap.settings.registration_email_as_username;
     let mut out: Vec<Input> = config
         .attributes
         .iter()
         .flatten()
+        .filter(|a| a.selected(Context::Login(scopes)))
         .filter(|a| {
             a.permissions
                 .as_ref()
@@ -399,7 +401,8 @@ pub async fn show(
     let invited = invitation.and_then(|(_, i)| i.token.email.clone());
     let org = invitation.map(|(_, i)| i.org.name.clone());
     let none = |_: &str| String::new();
-    let fields = inputs(snap, &config, plan, &none, invited.as_deref());
+    let scopes = pending.request.scope_names(snap);
+    let fields = inputs(snap, &config, plan, &none, invited.as_deref(), &scopes);
     let lifespan = snap.settings.access_code_lifespan_login;
     let store = state.store.as_ref();
     match code {
@@ -507,6 +510,7 @@ async fn check(
     config: &UpConfig,
     plan: FormPlan,
     f: &(dyn Fn(&str) -> String + Sync),
+    scopes: &[String],
 ) -> Result<Checked, ()> {
     let email_as_username = snap.settings.registration_email_as_username;
     let email = f("email").trim().to_lowercase();
@@ -591,7 +595,7 @@ async fn check(
     }
     // The rest of the user profile, for fields without a message yet.
     let mut profiled = user.clone();
-    for e in validate_user(config, Context::User, &mut profiled, None) {
+    for e in validate_user(config, Context::Login(scopes), &mut profiled, None) {
         if problems
             .iter()
             .any(|(f, _)| f.as_deref() == Some(e.field.as_str()))
@@ -701,12 +705,13 @@ pub async fn post(
     };
     let posted = |k: &str| fields(k).unwrap_or_default().to_string();
     let config = config_of(&snap.rep);
+    let scopes = pending.request.scope_names(snap);
     let lifespan = snap.settings.access_code_lifespan_login;
     let action = action_url(snap, code);
     let bare = UserRepresentation::default();
     // Answers the page again with its problems (the passwords never echoed).
     let again = |problems: Vec<Problem>, invited: Option<&str>, org: Option<&str>| {
-        let fields = inputs(snap, &config, plan, &posted, invited);
+        let fields = inputs(snap, &config, plan, &posted, invited, &scopes);
         html(
             StatusCode::OK,
             render(snap, &action, code, &fields, &problems, org),
@@ -740,7 +745,7 @@ pub async fn post(
             );
         }
     }
-    let checked = match check(state, snap, &config, plan, &posted).await {
+    let checked = match check(state, snap, &config, plan, &posted, &scopes).await {
         Ok(c) => c,
         Err(_) => return internal_error(),
     };

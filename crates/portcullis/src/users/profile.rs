@@ -649,45 +649,76 @@ fn run_validator(
     }
 }
 
-/// Who is writing the user: the Admin API (`USER_API`) or the user (account, login pages).
+/// Who is writing the user: the Admin API (`USER_API`) or the user in a login (the update-
+/// and verify-profile pages, registration: Keycloak's contexts that can be an authentication
+/// flow's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Context {
+pub enum Context<'a> {
     /// An administrator.
     Admin,
-    /// The user.
-    User,
+    /// The user, in a login that asked for these client scopes (the client's default scopes
+    /// and the optional ones its `scope` named).
+    Login(&'a [String]),
 }
 
-impl Context {
+impl Context<'_> {
     fn role(self) -> &'static str {
         match self {
             Context::Admin => "admin",
-            Context::User => "user",
+            Context::Login(_) => "user",
+        }
+    }
+
+    /// `requestedScopePredicate`: the login asked for one of `scopes` (never outside a login).
+    fn requested(self, scopes: &[String]) -> bool {
+        match self {
+            Context::Admin => false,
+            Context::Login(asked) => scopes.iter().any(|s| asked.contains(s)),
         }
     }
 }
 
 impl UpAttribute {
-    fn is_required(&self, ctx: Context) -> bool {
+    /// `DeclarativeUserProfileProvider.decorateUserProfileForCache`'s `required`: always
+    /// without roles and scopes; for the context's role; and with scopes, only in a login that
+    /// asked for one of them (whatever the roles).
+    fn is_required(&self, ctx: Context<'_>) -> bool {
         let Some(r) = &self.required else {
             return false;
         };
         let roles = r.roles.as_deref().unwrap_or_default();
         let scopes = r.scopes.as_deref().unwrap_or_default();
-        if roles.is_empty() && scopes.is_empty() {
-            return true;
+        if !scopes.is_empty() {
+            return ctx.requested(scopes);
         }
-        // Scope-only requirements hold only in a login that asked for the scope.
-        roles.iter().any(|x| x == ctx.role())
+        roles.is_empty() || roles.iter().any(|x| x == ctx.role())
     }
 
-    fn can_edit(&self, ctx: Context) -> bool {
+    /// The attribute is part of the profile in `ctx`: a `selector` with scopes enables it in a
+    /// login only when one of them is asked for (`username` and `email` always are).
+    pub fn selected(&self, ctx: Context<'_>) -> bool {
+        let name = self.name.as_deref().unwrap_or_default();
+        let scopes = self
+            .selector
+            .as_ref()
+            .and_then(|s| s.scopes.as_deref())
+            .unwrap_or_default();
+        if scopes.is_empty() || name == "username" || name == "email" {
+            return true;
+        }
+        match ctx {
+            Context::Admin => true,
+            Context::Login(_) => ctx.requested(scopes),
+        }
+    }
+
+    fn can_edit(&self, ctx: Context<'_>) -> bool {
         self.permissions
             .as_ref()
             .is_some_and(|p| p.edit.iter().any(|x| x == ctx.role()))
     }
 
-    fn can_view(&self, ctx: Context) -> bool {
+    fn can_view(&self, ctx: Context<'_>) -> bool {
         self.can_edit(ctx)
             || self
                 .permissions
@@ -706,7 +737,7 @@ impl UpConfig {
     }
 
     /// Whether an attribute not in the configuration is visible to `ctx`.
-    pub fn unmanaged_visible(&self, ctx: Context) -> bool {
+    pub fn unmanaged_visible(&self, ctx: Context<'_>) -> bool {
         match self.unmanaged_attribute_policy {
             Some(UnmanagedPolicy::Enabled) => true,
             Some(UnmanagedPolicy::AdminView | UnmanagedPolicy::AdminEdit) => ctx == Context::Admin,
@@ -715,7 +746,7 @@ impl UpConfig {
     }
 
     /// Whether an attribute not in the configuration may be written by `ctx`.
-    pub fn unmanaged_editable(&self, ctx: Context) -> bool {
+    pub fn unmanaged_editable(&self, ctx: Context<'_>) -> bool {
         match self.unmanaged_attribute_policy {
             Some(UnmanagedPolicy::Enabled) => true,
             Some(UnmanagedPolicy::AdminEdit) => ctx == Context::Admin,
@@ -730,7 +761,7 @@ impl UpConfig {
 /// the configuration's attributes.
 pub fn validate_user(
     config: &UpConfig,
-    ctx: Context,
+    ctx: Context<'_>,
     next: &mut UserRepresentation,
     before: Option<&UserRepresentation>,
 ) -> Vec<FieldError> {
@@ -754,7 +785,12 @@ pub fn validate_user(
         attrs.extend(old);
         next.attributes = (!attrs.is_empty()).then_some(attrs);
     }
-    for a in config.attributes.iter().flatten() {
+    for a in config
+        .attributes
+        .iter()
+        .flatten()
+        .filter(|a| a.selected(ctx))
+    {
         let Some(name) = a.name.as_deref() else {
             continue;
         };
@@ -819,7 +855,7 @@ pub fn validate_user(
 
 /// The attributes of `u` that `ctx` may see (Keycloak's `UserProfile.toRepresentation`):
 /// unmanaged ones only under a policy that shows them, managed ones by their view permission.
-pub fn visible_attributes(config: &UpConfig, ctx: Context, u: &mut UserRepresentation) {
+pub fn visible_attributes(config: &UpConfig, ctx: Context<'_>, u: &mut UserRepresentation) {
     let Some(attrs) = u.attributes.take() else {
         return;
     };
@@ -835,7 +871,7 @@ pub fn visible_attributes(config: &UpConfig, ctx: Context, u: &mut UserRepresent
 
 /// `UserProfileMetadata` for `ctx`: the attributes it may see with their validators, and the
 /// groups (`GET /users/profile/metadata`, `userProfileMetadata=true`).
-pub fn metadata(config: &UpConfig, ctx: Context) -> Value {
+pub fn metadata(config: &UpConfig, ctx: Context<'_>) -> Value {
     let attributes: Vec<Value> = config
         .attributes
         .iter()
@@ -922,6 +958,57 @@ mod tests {
     }
 
     #[test]
+    fn scope_bound_attributes_count_only_in_a_login_that_asks_for_the_scope() {
+        let c: UpConfig = serde_json::from_value(json!({"attributes": [
+            {"name": "username"}, {"name": "email"},
+            {"name": "phone", "required": {"scopes": ["phone"]},
+             "permissions": {"edit": ["admin", "user"], "view": ["admin", "user"]}},
+            {"name": "badge", "required": {"roles": ["user"], "scopes": ["staff"]},
+             "selector": {"scopes": ["staff"]},
+             "permissions": {"edit": ["admin", "user"], "view": ["admin", "user"]},
+             "validations": {"length": {"min": 3, "max": 5}}},
+        ]}))
+        .unwrap();
+        let fields = |ctx| {
+            let mut u = user(
+                json!({"username": "bob", "email": "bob@example.com", "attributes": {"badge": ["x"]}}),
+            );
+            validate_user(&c, ctx, &mut u, None)
+                .into_iter()
+                .map(|e| format!("{}:{}", e.field, e.message))
+                .collect::<Vec<_>>()
+        };
+        let asked = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+        assert!(fields(Context::Admin).contains(&"badge:error-invalid-length".to_string()));
+        assert!(!fields(Context::Admin)
+            .iter()
+            .any(|f| f.starts_with("phone")));
+        let none = asked(&["profile"]);
+        assert!(
+            fields(Context::Login(&none)).is_empty(),
+            "neither scope asked"
+        );
+        let phone = asked(&["profile", "phone"]);
+        assert_eq!(
+            fields(Context::Login(&phone)),
+            ["phone:error-user-attribute-required"]
+        );
+        let staff = asked(&["staff"]);
+        assert_eq!(
+            fields(Context::Login(&staff)),
+            ["badge:error-invalid-length"]
+        );
+        assert!(c
+            .attribute("badge")
+            .unwrap()
+            .selected(Context::Login(&staff)));
+        assert!(!c
+            .attribute("badge")
+            .unwrap()
+            .selected(Context::Login(&phone)));
+    }
+
+    #[test]
     fn the_default_profile_validates_admin_writes_as_keycloak() {
         let c = default_config();
         let mut u =
@@ -937,7 +1024,7 @@ mod tests {
         let mut u = user(json!({"username": "bob"}));
         assert!(validate_user(&c, Context::Admin, &mut u, None).is_empty());
         let mut u = user(json!({"username": "bob"}));
-        let errors = validate_user(&c, Context::User, &mut u, None);
+        let errors = validate_user(&c, Context::Login(&[]), &mut u, None);
         assert_eq!(errors.len(), 3);
         assert!(errors
             .iter()

@@ -279,6 +279,88 @@ async fn a_newly_required_attribute_asks_users_who_were_complete() {
     assert_eq!(cli_grant(&server, "olga", "olga-pw").await.0, 200);
 }
 
+/// An attribute required by a client scope (`required.scopes`, with the same `selector`)
+/// counts only in a login that asks for the scope: the browser login and the password grant
+/// without it go through; with `scope=phone` the profile asks for it.
+#[tokio::test]
+async fn an_attribute_required_by_a_scope_is_asked_only_when_the_scope_is() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[realm(true)]).await;
+    let token = admin_token(&server).await;
+    let (status, mut config, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/vp/users/profile",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{config}");
+    config["attributes"].as_array_mut().unwrap().push(json!({
+        "name": "phone", "displayName": "Phone",
+        "required": {"roles": ["user"], "scopes": ["phone"]},
+        "selector": {"scopes": ["phone"]},
+        "permissions": {"view": ["admin", "user"], "edit": ["admin", "user"]},
+        "multivalued": false
+    }));
+    let (status, body, _) = call(
+        &server,
+        "PUT",
+        "/admin/realms/vp/users/profile",
+        Some(&token),
+        Some(config),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    assert_eq!(cli_grant(&server, "olga", "olga-pw").await.0, 200);
+    let with_phone = [("scope", "openid phone")];
+    assert_eq!(
+        password_grant(&server, "vp", "cli", None, "olga", "olga-pw", &with_phone).await,
+        (400, not_set_up())
+    );
+    // Without the scope the browser login ends with a code, and the form never shows `phone`.
+    let (status, location, params) = login(
+        &browser(),
+        &server,
+        &auth_url(&server, ""),
+        "olga",
+        "olga-pw",
+    )
+    .await;
+    assert_eq!(status, 302, "{location}");
+    assert!(params.contains_key("code"));
+    // With it, the profile asks for the phone.
+    let b = browser();
+    let url = server.url(
+        "/realms/vp/protocol/openid-connect/auth?client_id=spa&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcb&response_type=code&scope=openid+phone&state=s2",
+    );
+    let (status, page, _) = login(&b, &server, &url, "olga", "olga-pw").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("id=\"input-error-phone\""), "{page}");
+    let (status, location) = post_page(
+        &b,
+        &server,
+        &page,
+        &[
+            ("email", "olga@example.com"),
+            ("firstName", "Olga"),
+            ("lastName", "O"),
+            ("phone", "+1 555 0100"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 302, "{location}");
+    let olga = user(&server, &token, "olga").await;
+    assert_eq!(olga["attributes"]["phone"], json!(["+1 555 0100"]));
+    assert_eq!(
+        password_grant(&server, "vp", "cli", None, "olga", "olga-pw", &with_phone)
+            .await
+            .0,
+        200
+    );
+}
+
 #[tokio::test]
 async fn a_stored_verify_profile_goes_once_the_profile_validates() {
     let data = Data::new(Backend::Sqlite).await.unwrap();

@@ -103,7 +103,12 @@ fn permitted(
 
 /// The inputs of the form: the managed attributes the user may see, editable when the user may
 /// edit them (the username only when the realm allows editing it).
-fn inputs(snap: &RealmSnapshot, config: &UpConfig, user: &UserRepresentation) -> Vec<Input> {
+fn inputs(
+    snap: &RealmSnapshot,
+    config: &UpConfig,
+    user: &UserRepresentation,
+    scopes: &[String],
+) -> Vec<Input> {
     let edit_username = snap
         .rep
         .extra
@@ -114,6 +119,7 @@ fn inputs(snap: &RealmSnapshot, config: &UpConfig, user: &UserRepresentation) ->
         .attributes
         .iter()
         .flatten()
+        .filter(|a| a.selected(Context::Login(scopes)))
         .filter_map(|a| {
             let name = a.name.clone()?;
             let edit = permitted(a, |p| &p.edit);
@@ -209,9 +215,9 @@ pub fn profile_page(
     action: &str,
     code: &str,
     user: &UserRepresentation,
-    _error: Option<&str>,
+    scopes: &[String],
 ) -> String {
-    profile_page_with_errors(snap, action, code, user, &[])
+    profile_page_with_errors(snap, action, code, user, &[], scopes)
 }
 
 /// `login-update-profile.ftl` with the user's values and each field's errors (the page
@@ -222,9 +228,16 @@ pub fn profile_page_with_errors(
     code: &str,
     user: &UserRepresentation,
     errors: &[FieldError],
+    scopes: &[String],
 ) -> String {
     let config = config_of(&snap.rep);
-    profile_form(snap, action, code, &inputs(snap, &config, user), errors)
+    profile_form(
+        snap,
+        action,
+        code,
+        &inputs(snap, &config, user, scopes),
+        errors,
+    )
 }
 
 /// POST of the profile form (`UPDATE_PROFILE` and `VERIFY_PROFILE`, whose post is
@@ -244,7 +257,8 @@ pub async fn profile_post(
     code: &str,
 ) -> Posted {
     let config = config_of(&a.snap.rep);
-    let mut fields = inputs(a.snap, &config, user);
+    let scopes = pending.request.scope_names(a.snap);
+    let mut fields = inputs(a.snap, &config, user, &scopes);
     let mut next = user.clone();
     for i in fields.iter_mut().filter(|i| i.editable) {
         let v = f(&i.name).unwrap_or_default().trim().to_string();
@@ -273,7 +287,7 @@ pub async fn profile_post(
             }
         }
     }
-    let errors = validate_user(&config, Context::User, &mut next, Some(user));
+    let errors = validate_user(&config, Context::Login(&scopes), &mut next, Some(user));
     if !errors.is_empty() {
         let action = crate::http::paths::url("", crate::http::paths::REQUIRED_ACTION, &a.snap.name);
         return Posted::Page(profile_form(a.snap, &action, code, &fields, &errors));

@@ -177,11 +177,11 @@ pub(crate) async fn page(
             small_actions::delete_credential_page(a, &action, code, pending, user)
                 .ok_or_else(internal_error)?
         }
-        "UPDATE_PROFILE" => profile_actions::profile_page(a.snap, &action, code, user, error),
-        verify_profile::ALIAS => {
-            let errors = verify_profile::profile_errors(a.snap, user);
-            verify_profile::page(a, &action, code, pending, &row.id, user, &errors)
+        "UPDATE_PROFILE" => {
+            let scopes = pending.request.scope_names(a.snap);
+            profile_actions::profile_page(a.snap, &action, code, user, &scopes)
         }
+        verify_profile::ALIAS => verify_profile::page(a, &action, code, pending, &row.id, user),
         "VERIFY_EMAIL" => {
             profile_actions::verify_email_page(a, &action, code, pending, row, user, error).await?
         }
@@ -205,6 +205,7 @@ pub async fn proceed(
     // Actions that asked for nothing this login (Keycloak's `ignoredActions`).
     let mut ignored: Vec<String> = Vec::new();
     let mut triggers_evaluated = false;
+    let scopes = pending.request.scope_names(a.snap);
     loop {
         let Ok(Some(row)) = a.state.store.user_by_id(&a.snap.id, user_id).await else {
             return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
@@ -222,7 +223,7 @@ pub async fn proceed(
             // not validate; once it does, off the user too.
             if is_enabled(a.snap, verify_profile::ALIAS) {
                 let alias = verify_profile::ALIAS;
-                if verify_profile::profile_errors(a.snap, &user).is_empty() {
+                if verify_profile::profile_errors(a.snap, &user, &scopes).is_empty() {
                     pending.session_actions.retain(|x| x != alias);
                     let stored = user.required_actions.iter().flatten().any(|x| x == alias);
                     if stored {
@@ -275,7 +276,7 @@ pub async fn proceed(
             user.email_verified == Some(true) || user.email.as_deref().is_none_or(str::is_empty);
         let already_done = (alias == "VERIFY_EMAIL" && verified)
             || (alias == verify_profile::ALIAS
-                && verify_profile::profile_errors(a.snap, &user).is_empty());
+                && verify_profile::profile_errors(a.snap, &user, &scopes).is_empty());
         if already_done {
             if let Err(r) = drop_action(a, user_id, &alias).await {
                 return r;

@@ -23,16 +23,25 @@ use super::required_action::{is_enabled, Actions};
 /// The action's alias.
 pub const ALIAS: &str = "VERIFY_PROFILE";
 
-/// The errors of the stored user against the realm's user profile, in the user's context
-/// (`UserProfileProvider.create(UPDATE_PROFILE, user).validate()`).
-pub fn profile_errors(snap: &RealmSnapshot, user: &UserRepresentation) -> Vec<FieldError> {
-    errors_in(&snap.rep, user)
+/// The errors of the stored user against the realm's user profile, in the user's context in
+/// a login that asked for `scopes` (`UserProfileProvider.create(UPDATE_PROFILE, user)
+/// .validate()`).
+pub fn profile_errors(
+    snap: &RealmSnapshot,
+    user: &UserRepresentation,
+    scopes: &[String],
+) -> Vec<FieldError> {
+    errors_in(&snap.rep, user, scopes)
 }
 
-fn errors_in(rep: &RealmRepresentation, user: &UserRepresentation) -> Vec<FieldError> {
+fn errors_in(
+    rep: &RealmRepresentation,
+    user: &UserRepresentation,
+    scopes: &[String],
+) -> Vec<FieldError> {
     let config = config_of(rep);
     let mut copy = user.clone();
-    validate_user(&config, Context::User, &mut copy, Some(user))
+    validate_user(&config, Context::Login(scopes), &mut copy, Some(user))
 }
 
 /// What `evaluateTriggers` decided.
@@ -49,11 +58,11 @@ pub enum Trigger {
 
 /// `VerifyUserProfile.evaluateTriggers` outside a browser login (the password grant): due
 /// while the profile fails; a valid profile takes a stored `VERIFY_PROFILE` off the user.
-pub fn evaluate(snap: &RealmSnapshot, user: &mut UserRepresentation) -> Trigger {
+pub fn evaluate(snap: &RealmSnapshot, user: &mut UserRepresentation, scopes: &[String]) -> Trigger {
     if !is_enabled(snap, ALIAS) {
         return Trigger::Nothing;
     }
-    if !profile_errors(snap, user).is_empty() {
+    if !profile_errors(snap, user, scopes).is_empty() {
         return Trigger::Due;
     }
     match user.required_actions.as_mut() {
@@ -77,7 +86,8 @@ pub fn fields_to_update(errors: &[FieldError]) -> String {
 }
 
 /// `requiredActionChallenge` for a profile that fails: the form with the user's values and the
-/// errors, and the event `VERIFY_PROFILE` (the login's event, detail `fields_to_update`).
+/// errors (in the login's scopes), and the event `VERIFY_PROFILE` (the login's event, detail
+/// `fields_to_update`).
 pub fn page(
     a: &Actions<'_>,
     action: &str,
@@ -85,16 +95,17 @@ pub fn page(
     pending: &PendingLogin,
     user_id: &str,
     user: &UserRepresentation,
-    errors: &[FieldError],
 ) -> String {
+    let scopes = pending.request.scope_names(a.snap);
+    let errors = profile_errors(a.snap, user, &scopes);
     let mut e = crate::authn::login_event(a.snap, &pending.request).user(user_id.to_string());
     e.set_kind(a.snap, "VERIFY_PROFILE");
     if let Some(u) = &user.username {
         e.set_detail("username", u.clone());
     }
-    e.set_detail("fields_to_update", fields_to_update(errors));
+    e.set_detail("fields_to_update", fields_to_update(&errors));
     e.success(a.state);
-    profile_page_with_errors(a.snap, action, code, user, errors)
+    profile_page_with_errors(a.snap, action, code, user, &errors, &scopes)
 }
 
 #[cfg(test)]
@@ -110,13 +121,17 @@ mod tests {
     #[test]
     fn keycloaks_default_profile_asks_the_user_for_email_and_names() {
         let rep: RealmRepresentation = serde_json::from_value(json!({"realm": "r"})).unwrap();
-        let errors = errors_in(&rep, &user(json!({"username": "bob"})));
+        let errors = errors_in(&rep, &user(json!({"username": "bob"})), &[]);
         assert_eq!(fields_to_update(&errors), "email,firstName,lastName");
-        let errors = errors_in(&rep, &user(json!({"username": "bob", "lastName": "B"})));
+        let errors = errors_in(
+            &rep,
+            &user(json!({"username": "bob", "lastName": "B"})),
+            &[],
+        );
         assert_eq!(fields_to_update(&errors), "email,firstName");
         let full = user(json!({"username": "bob", "email": "bob@example.com",
                                "firstName": "Bob", "lastName": "B"}));
-        assert!(errors_in(&rep, &full).is_empty());
+        assert!(errors_in(&rep, &full, &[]).is_empty());
     }
 
     #[test]

@@ -47,7 +47,8 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     let (mut row, mut user) = run_flow(ctx, client, username, given).await?;
     // `processor.evaluateRequiredActionTriggers()`, then Keycloak's refusal while the user or
     // this login has required actions (`ResourceOwnerPasswordCredentialsGrantType`).
-    let login_actions = match verify_profile::evaluate(ctx.snap, &mut user) {
+    let scope_names: Vec<String> = scopes.iter().filter_map(|s| s.name.clone()).collect();
+    let login_actions = match verify_profile::evaluate(ctx.snap, &mut user, &scope_names) {
         Trigger::Due => true,
         Trigger::Cleared => {
             row.representation =
