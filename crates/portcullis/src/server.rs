@@ -311,8 +311,40 @@ async fn import_at_startup(
 }
 
 /// Several nodes may share the database: pick up realm changes made by the others
-/// (the Admin API on this node updates its own cache at once).
+/// (the Admin API on this node updates its own cache at once). On PostgreSQL each change to a
+/// realm is announced, and only that realm is read again (every realm's version is compared
+/// only when announcements may have been missed); elsewhere the versions are polled.
 fn spawn_realm_sync(realms: Arc<RealmCache>, store: Arc<dyn Store>) {
+    if let Some(mut changes) = store.realm_changes() {
+        tokio::spawn(async move {
+            use crate::store::RealmChange;
+            use tokio::sync::broadcast::error::RecvError;
+            // What changed between the first load and this subscription.
+            let mut resync = true;
+            loop {
+                if resync {
+                    resync = false;
+                    if let Err(e) = realms.sync(store.as_ref()).await {
+                        tracing::warn!(error = %e, "realm reload failed");
+                        resync = true;
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
+                }
+                match changes.recv().await {
+                    Ok(RealmChange::Realm(name)) => {
+                        if let Err(e) = realms.refresh(store.as_ref(), &name).await {
+                            tracing::warn!(realm = %name, error = %e, "realm reload failed");
+                            resync = true;
+                        }
+                    }
+                    Ok(RealmChange::Resync) | Err(RecvError::Lagged(_)) => resync = true,
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+        return;
+    }
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -305,6 +305,24 @@ impl RealmCache {
         Ok(())
     }
 
+    /// Brings one realm up to date after a change announced by the store: reads it, and
+    /// rebuilds its snapshot unless the cached one has its version; a realm no longer stored
+    /// is dropped.
+    pub async fn refresh(&self, store: &dyn Store, name: &str) -> Result<(), StoreError> {
+        match store.realm_by_name(name).await? {
+            Some(r) => {
+                let current = self
+                    .get(name)
+                    .is_some_and(|s| s.id == r.id && s.version == r.version);
+                if !current {
+                    self.put(load(store, &r).await?);
+                }
+            }
+            None => self.remove(name),
+        }
+        Ok(())
+    }
+
     /// Drops a realm.
     pub fn remove(&self, name: &str) {
         self.map.rcu(|m| {

@@ -151,6 +151,10 @@ pub trait Store:
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+    /// The realms changed in the store by anyone (other nodes included), as they change:
+    /// PostgreSQL announces each change to a realm row; `None` where one process owns the store
+    /// (SQLite), whose realm cache polls the versions instead.
+    fn realm_changes(&self) -> Option<tokio::sync::broadcast::Receiver<RealmChange>>;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// The connection pool: connections open, idle, and the most it opens.
@@ -189,6 +193,16 @@ pub struct PoolStats {
     pub max: u32,
     /// Waits for SQLite's single writer (none on PostgreSQL, whose writers run at once).
     pub write_waits: Option<WriteWaits>,
+}
+
+/// A change to the store's realms, as [`Store::realm_changes`] tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RealmChange {
+    /// The realm of this name was created, changed or deleted.
+    Realm(String),
+    /// Changes may have been missed (the store started or resumed listening): compare every
+    /// realm's version.
+    Resync,
 }
 
 /// Migration names of both backends, for the test that keeps them in step.

@@ -27,6 +27,8 @@ pub struct PostgresStore {
     pub(crate) caches: super::sql::NodeCaches,
     /// The notification channel of this database and schema.
     pub(crate) channel: String,
+    /// The realm changes heard on [`PostgresStore::channel`], for the realm cache.
+    pub(crate) realm_changes: tokio::sync::broadcast::Sender<super::RealmChange>,
 }
 
 /// How long a request waits for a connection: bounded, so a database that does not answer
@@ -79,11 +81,13 @@ impl PostgresStore {
                 .chars()
                 .take(63)
                 .collect(),
+            realm_changes: tokio::sync::broadcast::channel(REALM_CHANGES_BUFFER).0,
         };
         tokio::spawn(listen_for_changes(
             listen_pool,
             store.channel.clone(),
             store.caches.clone(),
+            store.realm_changes.clone(),
         ));
         Ok(store)
     }
@@ -113,6 +117,9 @@ impl super::sql::ReadCache for PostgresStore {
     fn caches(&self) -> &super::sql::NodeCaches {
         &self.caches
     }
+    fn realm_changes(&self) -> Option<tokio::sync::broadcast::Receiver<super::RealmChange>> {
+        Some(self.realm_changes.subscribe())
+    }
     async fn announce(&self, changed: super::sql::Changed) {
         let sent = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(&self.channel)
@@ -130,23 +137,39 @@ impl super::sql::ReadCache for PostgresStore {
 /// How long the listener waits before listening again after its connection failed.
 const RELISTEN_AFTER: Duration = Duration::from_secs(1);
 
+/// Realm changes a slow reader may fall behind by before it is told to compare every realm's
+/// version instead.
+const REALM_CHANGES_BUFFER: usize = 1024;
+
 /// Listens for the changes other nodes announce on `channel` and drops what they make stale.
 /// The caches are on only while listening: when the connection fails they are switched off
 /// (everything dropped, nothing served) until a new connection listens again, so a change
 /// announced while this node was not listening is never missed. `pool` holds the listening
 /// connection only. Ends when it is closed.
-async fn listen_for_changes(pool: PgPool, channel: String, caches: super::sql::NodeCaches) {
+async fn listen_for_changes(
+    pool: PgPool,
+    channel: String,
+    caches: super::sql::NodeCaches,
+    realms: tokio::sync::broadcast::Sender<super::RealmChange>,
+) {
     while !pool.is_closed() {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(mut listener) => match listener.listen(&channel).await {
                 Ok(()) => {
                     caches.switch(true);
+                    // Realm changes made while nobody listened were not heard. (No receiver
+                    // yet is no error.)
+                    let _ = realms.send(super::RealmChange::Resync);
                     // `Ok(None)` or an error: the connection was lost (notifications may have been).
                     while let Ok(Some(n)) = listener.try_recv().await {
                         match n.payload() {
                             "users" => caches.drop_changed(super::sql::Changed::Users),
                             "sessions" => caches.drop_changed(super::sql::Changed::Sessions),
                             "authz" => caches.drop_changed(super::sql::Changed::Authz),
+                            // The realm table's trigger (migration 0016).
+                            p if p.starts_with("realm:") => {
+                                let _ = realms.send(super::RealmChange::Realm(p[6..].to_string()));
+                            }
                             _ => caches.drop_all(),
                         }
                     }

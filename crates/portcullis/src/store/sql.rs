@@ -269,6 +269,10 @@ pub(crate) trait ReadCache {
     fn announce(&self, _changed: Changed) -> impl std::future::Future<Output = ()> + Send {
         async {}
     }
+    /// The realms other nodes change, as they change (see [`crate::store::Store::realm_changes`]).
+    fn realm_changes(&self) -> Option<tokio::sync::broadcast::Receiver<crate::store::RealmChange>> {
+        None
+    }
     /// The generation to cache a user read under: read before reading the store.
     fn user_generation(&self) -> u64 {
         self.caches().users.generation()
@@ -875,6 +879,10 @@ macro_rules! impl_store {
         impl $crate::store::Store for $store {
             fn backend(&self) -> &'static str {
                 $backend
+            }
+
+            fn realm_changes(&self) -> Option<tokio::sync::broadcast::Receiver<$crate::store::RealmChange>> {
+                $crate::store::sql::ReadCache::realm_changes(self)
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
