@@ -127,7 +127,11 @@ pub async fn create(
         RealmError::NotFound(m) => AdminError::NotFound(m),
         RealmError::Store(e) => e.into(),
     })?;
-    state.realms.sync(state.store.as_ref()).await?;
+    // The new realm and master (which gained the realm's `<realm>-realm` client): read those
+    // two again, not every realm's version.
+    let store = state.store.as_ref();
+    state.realms.refresh(store, &name).await?;
+    state.realms.refresh(store, MASTER).await?;
     Ok(created(&uri, &name))
 }
 
