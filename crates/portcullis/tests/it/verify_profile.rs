@@ -63,6 +63,38 @@ async fn user(server: &TestServer, token: &str, name: &str) -> Value {
     users[0].clone()
 }
 
+/// Adds the attribute `phone` (editable by the user) to the realm's user profile, with its
+/// `required` and `selector`.
+async fn add_phone(server: &TestServer, token: &str, required: Value, selector: Option<Value>) {
+    let (status, mut config, _) = call(
+        server,
+        "GET",
+        "/admin/realms/vp/users/profile",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{config}");
+    let mut phone = json!({
+        "name": "phone", "displayName": "Phone", "required": required,
+        "permissions": {"view": ["admin", "user"], "edit": ["admin", "user"]},
+        "multivalued": false
+    });
+    if let Some(selector) = selector {
+        phone["selector"] = selector;
+    }
+    config["attributes"].as_array_mut().unwrap().push(phone);
+    let (status, body, _) = call(
+        server,
+        "PUT",
+        "/admin/realms/vp/users/profile",
+        Some(token),
+        Some(config),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 async fn a_user_without_a_last_name_is_asked_for_it(backend: Backend) {
     let Some(data) = Data::new(backend).await else {
         return;
@@ -217,30 +249,7 @@ async fn a_newly_required_attribute_asks_users_who_were_complete() {
     assert_eq!(cli_grant(&server, "olga", "olga-pw").await.0, 200);
 
     // The realm's profile gains `phone`, required for the user, editable by the user.
-    let (status, mut config, _) = call(
-        &server,
-        "GET",
-        "/admin/realms/vp/users/profile",
-        Some(&token),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{config}");
-    config["attributes"].as_array_mut().unwrap().push(json!({
-        "name": "phone", "displayName": "Phone",
-        "required": {"roles": ["user"]},
-        "permissions": {"view": ["admin", "user"], "edit": ["admin", "user"]},
-        "multivalued": false
-    }));
-    let (status, body, _) = call(
-        &server,
-        "PUT",
-        "/admin/realms/vp/users/profile",
-        Some(&token),
-        Some(config),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    add_phone(&server, &token, json!({"roles": ["user"]}), None).await;
 
     assert_eq!(
         cli_grant(&server, "olga", "olga-pw").await,
@@ -287,31 +296,13 @@ async fn an_attribute_required_by_a_scope_is_asked_only_when_the_scope_is() {
     let data = Data::new(Backend::Sqlite).await.unwrap();
     let server = start_with(&data, &[realm(true)]).await;
     let token = admin_token(&server).await;
-    let (status, mut config, _) = call(
+    add_phone(
         &server,
-        "GET",
-        "/admin/realms/vp/users/profile",
-        Some(&token),
-        None,
+        &token,
+        json!({"roles": ["user"], "scopes": ["phone"]}),
+        Some(json!({"scopes": ["phone"]})),
     )
     .await;
-    assert_eq!(status, 200, "{config}");
-    config["attributes"].as_array_mut().unwrap().push(json!({
-        "name": "phone", "displayName": "Phone",
-        "required": {"roles": ["user"], "scopes": ["phone"]},
-        "selector": {"scopes": ["phone"]},
-        "permissions": {"view": ["admin", "user"], "edit": ["admin", "user"]},
-        "multivalued": false
-    }));
-    let (status, body, _) = call(
-        &server,
-        "PUT",
-        "/admin/realms/vp/users/profile",
-        Some(&token),
-        Some(config),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
 
     assert_eq!(cli_grant(&server, "olga", "olga-pw").await.0, 200);
     let with_phone = [("scope", "openid phone")];
