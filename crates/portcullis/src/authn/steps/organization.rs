@@ -252,7 +252,7 @@ pub fn redirect_target(
     }
     linked()
         .filter(|p| idp_setting(p, IDP_DOMAIN) == Some(ANY_DOMAIN))
-        .find(|_| org.domains.iter().any(|d| *d == domain))
+        .find(|_| org.domains.contains(&domain))
         .and_then(alias)
 }
 
