@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::authn::browser::{self, Browser};
 use crate::authn::pages::{error_page, internal_error};
 use crate::authn::register::{self, Created};
+use crate::authn::steps::respond::different_user_message;
 use crate::authn::{flow, Brokered, PendingLogin};
 use crate::broker::{self, Identity, Provider};
 use crate::model::flows::Authenticator;
@@ -156,6 +157,20 @@ pub async fn complete(
         Ok(f) => f,
         Err(_) => return internal_error(),
     };
+    // A login that already identified its user (re-authentication of the SSO session's user)
+    // continues only with that user (`DIFFERENT_USER_AUTHENTICATED`).
+    if let Some(expected) = pending.flow.user.as_deref() {
+        if found.as_ref().is_none_or(|row| row.id != expected) {
+            event(snap, &pending, "IDENTITY_PROVIDER_LOGIN", &brokered)
+                .user(expected.to_string())
+                .error(state, crate::events::errors::DIFFERENT_USER_AUTHENTICATED);
+            let name = match state.store.user_by_id(&snap.id, expected).await {
+                Ok(Some(row)) => row.username,
+                _ => String::new(),
+            };
+            return error_page(StatusCode::BAD_REQUEST, &different_user_message(&name));
+        }
+    }
     let user_id = match found {
         Some(row) => {
             if !is_enabled(&row).unwrap_or(false) {

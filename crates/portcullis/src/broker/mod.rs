@@ -21,8 +21,8 @@ pub const OIDC_PROVIDERS: &[&str] = &["oidc", "keycloak-oidc"];
 /// Largest answer read from a provider's token or userinfo endpoint.
 const MAX_RESPONSE: usize = 256 * 1024;
 
-/// Clock skew allowed on the ID token's `exp` and `iat` (Keycloak's `allowedClockSkew`
-/// defaults to 0; a few seconds spare the tests of two servers).
+/// Clock skew allowed on the ID token's `exp` and `nbf` (Keycloak's `allowedClockSkew`,
+/// 0 by default; the setting is not read yet).
 const CLOCK_SKEW: i64 = 0;
 
 /// How the server authenticates at the provider's token endpoint (`clientAuthMethod`).

@@ -495,3 +495,30 @@ async fn an_existing_user_with_the_same_email_is_not_linked_silently() {
     .await;
     assert_eq!(links, json!([]), "not linked");
 }
+
+#[tokio::test]
+async fn a_reauthentication_continues_only_with_the_sessions_user() {
+    let p = start(Backend::Sqlite).await.unwrap();
+    let b = browser();
+    let (_, challenge) = pkce();
+    let (s, loc, _) = login(
+        &b,
+        &p.down,
+        &auth_url(&p.down, &challenge, ""),
+        "local-dave",
+        "local-pw",
+    )
+    .await;
+    assert_eq!(s, 302, "{loc}");
+    // `prompt=login` re-authenticates local-dave; the provider's alice is someone else.
+    let upstream = to_provider(&p, &b, &auth_url(&p.down, &challenge, "&prompt=login")).await;
+    let back = upstream_login(&p, &b, &upstream, "alice", "alice-pw").await;
+    let (s, loc, html) = location(&b, &back).await;
+    assert_eq!((s, loc.as_str()), (400, ""), "{html}");
+    assert!(
+        html.contains("already authenticated as different user"),
+        "{html}"
+    );
+    let admin = admin_token(&p.down).await;
+    assert!(users_named(&p, &admin, "alice").await.is_empty());
+}
