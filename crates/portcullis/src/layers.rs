@@ -24,6 +24,7 @@ const RANKS: &[&[&str]] = &[
     &["tokens"],
     &["sessions"],
     &["events"],
+    &["broker"],
     &["action_token::token"],
     &["authn", "login"],
     &["oidc"],

@@ -8,6 +8,7 @@ pub mod action_token;
 pub mod admin;
 pub mod authn;
 pub mod authz;
+pub mod broker;
 pub mod client_registration;
 pub mod clock;
 pub mod config;

@@ -61,7 +61,7 @@ enum Page {
     /// Username and password.
     Login {
         username: Option<String>,
-        error: Option<&'static str>,
+        error: Option<Cow<'static, str>>,
     },
     /// Identity-first: the username.
     Username {
@@ -237,7 +237,7 @@ async fn run(
                 | Provider::RecoveryCodeForm
         );
         let posted = if mine && asks { form.take() } else { None };
-        match step(b, &mut pending, auth, posted).await {
+        match step(b, code, &mut pending, auth, posted).await {
             Out::Success => {
                 pending.flow.record(&exec.id, Status::Success);
                 // `AuthenticatorUtils.updateCompletedExecutions`: the cookie step completes
@@ -294,13 +294,19 @@ fn failed(b: &Browser<'_>, pending: &PendingLogin, f: &Failure) -> Response {
 /// Runs one authenticator.
 async fn step(
     b: &Browser<'_>,
+    code: Option<&str>,
     pending: &mut PendingLogin,
     a: &Authenticator,
     posted: Option<Fields<'_>>,
 ) -> Out {
     match a.provider {
         Provider::Cookie => cookie(b, pending).await,
-        Provider::IdpRedirector => Out::Attempted,
+        Provider::IdpRedirector => {
+            match crate::authn::broker_login::redirector(b, code, pending, a).await {
+                Some(r) => Out::Answer(r),
+                None => Out::Attempted,
+            }
+        }
         Provider::Organization => {
             match organization::authenticate(b.state, b.snap, pending, a, posted).await {
                 OrgOut::Attempted => Out::Attempted,
@@ -486,7 +492,7 @@ async fn username_password(
         }
         Err(Refused::Again(msg)) => Out::Challenge(Page::Login {
             username: Some(c.username.to_string()),
-            error: Some(msg),
+            error: Some(msg.into()),
         }),
         Err(Refused::Internal) => Out::Answer(internal_error()),
     }
@@ -667,7 +673,7 @@ fn render(b: &Browser<'_>, code: &str, page: &Page) -> String {
         Page::WebAuthn(p) => webauthn::render_auth(b.snap, &action, code, p),
         Page::RecoveryCode(p) => recovery_codes::render_auth(b.snap, &action, code, p),
         Page::Login { username, error } => {
-            login_page(b.snap, &action, code, username.as_deref(), *error)
+            login_page(b.snap, &action, code, username.as_deref(), error.as_deref())
         }
         Page::SelectOrganization(orgs) => organization::render_select(b.snap, &action, code, orgs),
         Page::Username { username, error } => step_page(
@@ -810,9 +816,32 @@ async fn finish(b: &Browser<'_>, code: Option<&str>, mut pending: PendingLogin) 
         pending.flow = engine::FlowState::default();
         let page = Page::Login {
             username: user.username.clone(),
-            error: Some(password::UNSUPPORTED_ACTION),
+            error: Some(password::UNSUPPORTED_ACTION.into()),
         };
         return show(b, code, &pending, &page).await;
     }
     required_action::proceed(&actions, code, pending, &row.id).await
+}
+
+/// An identity provider authenticated the user of the pending login (`pending.flow.user`):
+/// the login ends as after the flow's steps ([`finish`]: required actions, consent, the
+/// answer to the client).
+pub async fn authenticated(b: &Browser<'_>, code: &str, pending: PendingLogin) -> Response {
+    finish(b, Some(code), pending).await
+}
+
+/// The login form again with `error`, the flow started over (Keycloak's
+/// `browserAuthentication` with an error, after an identity provider refused or failed).
+pub async fn login_again(
+    b: &Browser<'_>,
+    code: &str,
+    mut pending: PendingLogin,
+    error: String,
+) -> Response {
+    pending.flow = engine::FlowState::default();
+    let page = Page::Login {
+        username: pending.request.login_hint.clone(),
+        error: Some(error.into()),
+    };
+    show(b, Some(code), &pending, &page).await
 }

@@ -52,6 +52,22 @@ pub async fn start_flow<T: Serialize + ?Sized>(
     secure: bool,
     render: impl FnOnce(&str) -> String,
 ) -> Response {
+    start_flow_with(store, snap, data, lifespan, secure, |code| {
+        html(StatusCode::OK, render(code))
+    })
+    .await
+}
+
+/// As [`start_flow`], answering with `respond` for the new code (a redirect to an identity
+/// provider instead of a page).
+pub async fn start_flow_with<T: Serialize + ?Sized>(
+    store: &dyn Store,
+    snap: &RealmSnapshot,
+    data: &T,
+    lifespan: i64,
+    secure: bool,
+    respond: impl FnOnce(&str) -> Response,
+) -> Response {
     let code = crate::crypto::random_alphanumeric(40);
     let Ok(data) = serde_json::to_string(data) else {
         return internal_error();
@@ -63,9 +79,8 @@ pub async fn start_flow<T: Serialize + ?Sized>(
     {
         return internal_error();
     }
-    let page = html(StatusCode::OK, render(&code));
     with_flow_cookie(
-        page,
+        respond(&code),
         &crate::http::paths::url("", crate::http::paths::REALM, &snap.name),
         &code,
         secure,

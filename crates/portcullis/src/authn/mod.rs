@@ -7,6 +7,7 @@
 //! through `store.put_code`. The field names below are the stored ones: rows written before
 //! these types existed parse, and fields this version does not know are kept in `extra`.
 
+pub mod broker_login;
 pub mod browser;
 pub mod brute_force;
 pub mod cookies;
@@ -90,6 +91,10 @@ pub struct AuthRequest {
     /// `claims` as sent (OpenID Connect Core §5.5): its `id_token.acr` asks for a level.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claims: Option<String>,
+    /// `kc_idp_hint`: the identity provider (alias) to log in with, skipping the login page
+    /// (the `identity-provider-redirector` step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kc_idp_hint: Option<String>,
 }
 
 impl AuthRequest {
@@ -201,12 +206,40 @@ pub struct PendingLogin {
     /// The login became a registration (the registration page was shown).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration: Option<register::Registering>,
+    /// The login sent to an identity provider, until the provider answers (used once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker: Option<crate::broker::Handshake>,
+    /// The identity provider that authenticated the user (the `LOGIN` event's details).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brokered: Option<Brokered>,
     /// What the flow's steps recorded so far.
     #[serde(skip_serializing_if = "engine::FlowState::is_empty")]
     pub flow: engine::FlowState,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// A login an identity provider authenticated: Keycloak's event details
+/// `identity_provider` and `identity_provider_identity`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Brokered {
+    /// The provider's alias.
+    pub identity_provider: String,
+    /// The user name the provider gave.
+    pub identity_provider_identity: String,
+}
+
+impl Brokered {
+    /// Adds the details to an event.
+    pub fn describe(&self, e: &mut crate::events::UserEvent) {
+        e.set_detail("identity_provider", self.identity_provider.clone());
+        e.set_detail(
+            "identity_provider_identity",
+            self.identity_provider_identity.clone(),
+        );
+    }
 }
 
 impl PendingLogin {
@@ -351,8 +384,15 @@ pub fn login_event(snap: &RealmSnapshot, request: &AuthRequest) -> crate::events
 }
 
 /// The `LOGIN` event of a login that ends in a code or tokens for the client: the session
-/// (also `code_id`, as Keycloak 26 names the code after it), the user, `consent`.
-pub fn login_success(state: &AppState, snap: &RealmSnapshot, done: &Authorized<'_>, consent: &str) {
+/// (also `code_id`, as Keycloak 26 names the code after it), the user, `consent`, and the
+/// identity provider of a brokered login.
+pub fn login_success(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    done: &Authorized<'_>,
+    consent: &str,
+    brokered: Option<&Brokered>,
+) {
     let mut e = login_event(snap, done.request)
         .user(done.who.user_id.clone())
         .session(done.who.sid.clone())
@@ -360,6 +400,9 @@ pub fn login_success(state: &AppState, snap: &RealmSnapshot, done: &Authorized<'
         .detail("code_id", done.who.sid.clone());
     if let Some(u) = &done.user.username {
         e.set_detail("username", u.clone());
+    }
+    if let Some(b) = brokered {
+        b.describe(&mut e);
     }
     e.success(state);
 }

@@ -62,8 +62,9 @@ pub fn login_page(
              <input type=\"hidden\" name=\"session_code\" value=\"{s}\">\
              <label for=\"username\">{label}</label><input id=\"username\" name=\"username\" value=\"{u}\" autocomplete=\"username\" autofocus required{inv}>\
              <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{inv}>\
-             {remember}<button type=\"submit\" id=\"kc-login\">Sign in</button></form>{forgot}{register}",
+             {remember}<button type=\"submit\" id=\"kc-login\">Sign in</button></form>{forgot}{register}{providers}",
             forgot = forgot_link(snap),
+            providers = provider_links(snap, session_code),
             // `login.ftl`: "New user? Register" where the realm allows registration.
             register = if crate::authn::register::realm_allows(snap) {
                 format!(
@@ -85,6 +86,27 @@ pub fn login_page(
             inv = if error.is_some() { " aria-invalid=\"true\" aria-describedby=\"login-error\"" } else { "" },
         ),
     )
+}
+
+/// `login.ftl`'s `kc-social-providers`: a link per identity provider offered on the login
+/// page (enabled, not `hideOnLogin`), which starts the login there.
+fn provider_links(snap: &RealmSnapshot, session_code: &str) -> String {
+    let options = crate::broker::login_options(snap);
+    if options.is_empty() {
+        return String::new();
+    }
+    let items: String = options
+        .iter()
+        .map(|(alias, name)| {
+            format!(
+                "<li><a id=\"social-{a}\" class=\"kc-social-item\" href=\"{h}\">{n}</a></li>",
+                a = escape(alias),
+                h = escape(&crate::broker::login_link(snap, alias, session_code)),
+                n = escape(name),
+            )
+        })
+        .collect();
+    format!("<div id=\"kc-social-providers\"><h2>Or sign in with</h2><ul>{items}</ul></div>")
 }
 
 /// Keycloak's "Forgot Password?" link (`doForgotPassword`) when the realm has

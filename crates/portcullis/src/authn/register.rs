@@ -753,7 +753,9 @@ pub async fn post(
         register_event(snap, &pending, &checked.user).error(state, checked.error);
         return again(checked.problems, invited.as_deref(), org_name.as_deref());
     }
-    let row = match create(state, snap, plan, checked.user.clone(), &posted("password")).await {
+    let password = posted("password");
+    let password = plan.password.then_some(password.as_str());
+    let row = match create(state, snap, checked.user.clone(), password, false).await {
         Ok(row) => row,
         Err(Created::Taken) => {
             register_event(snap, &pending, &checked.user).error(state, "username_in_use");
@@ -821,7 +823,7 @@ pub async fn post(
 }
 
 /// Why the user was not created.
-enum Created {
+pub enum Created {
     /// The user name was taken in the meantime.
     Taken,
     /// A server error.
@@ -831,18 +833,19 @@ enum Created {
 /// Creates the user as Keycloak's `UserProfile.create` with `addDefaultRoles` and
 /// `addDefaultRequiredActions`: enabled, the realm's default role and default groups, its
 /// default required actions (and `VERIFY_EMAIL` when the realm verifies e-mail:
-/// `VerifyEmail.evaluateTriggers`), the password under the realm's policy.
-async fn create(
+/// `VerifyEmail.evaluateTriggers` unless `email_verified`), the password, if any, under the
+/// realm's policy.
+pub async fn create(
     state: &AppState,
     snap: &RealmSnapshot,
-    plan: FormPlan,
     mut u: UserRepresentation,
-    password: &str,
+    password: Option<&str>,
+    email_verified: bool,
 ) -> Result<UserRow, Created> {
     let now_ms = crate::clock::now_millis();
     u.id = Some(crate::realm::edit::new_id());
     u.enabled = Some(true);
-    u.email_verified = Some(false);
+    u.email_verified = Some(email_verified);
     u.created_timestamp = Some(now_ms);
     u.not_before = Some(0);
     let default_role = snap.rep.default_role.as_ref().and_then(|r| r.name.clone());
@@ -869,13 +872,14 @@ async fn create(
             .filter_map(|a| a.alias)
             .collect();
     if realm_flag(snap, "verifyEmail")
+        && !email_verified
         && u.email.is_some()
         && !actions.iter().any(|a| a == "VERIFY_EMAIL")
     {
         actions.push("VERIFY_EMAIL".into());
     }
     u.required_actions = (!actions.is_empty()).then_some(actions);
-    if plan.password {
+    if let Some(password) = password {
         let policy = snap.rep.password_policy.as_deref().unwrap_or_default();
         let rules = crate::policy::password::parse_resolved(policy, &snap.blacklists)
             .await

@@ -145,6 +145,10 @@ pub const RESOURCE_TYPES: &[&str] = &[
 pub mod errors {
     /// Wrong password.
     pub const INVALID_USER_CREDENTIALS: &str = "invalid_user_credentials";
+    /// `Errors.IDENTITY_PROVIDER_LOGIN_FAILURE`: the provider's answer was not accepted.
+    pub const IDENTITY_PROVIDER_LOGIN_FAILURE: &str = "identity_provider_login_failure";
+    /// `Errors.FEDERATED_IDENTITY_EXISTS`: a user with the brokered e-mail or user name exists.
+    pub const FEDERATED_IDENTITY_EXISTS: &str = "federated_identity_account_exists";
     /// No such user.
     pub const USER_NOT_FOUND: &str = "user_not_found";
     /// The user is disabled.

@@ -19,3 +19,23 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
         .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
         .build()
 }
+
+/// The body of a response, refused when it is larger than `max` bytes (announced or read).
+pub async fn body_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    let too_large = || format!("response larger than {max} bytes");
+    if resp.content_length().is_some_and(|l| l > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| format!("reading the response failed: {}", e.without_url()))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

@@ -52,6 +52,11 @@ pub const REQUIRED_ACTION: &str = "/realms/{realm}/login-actions/required-action
 pub const LOGIN_REGISTRATION: &str = "/realms/{realm}/login-actions/registration";
 /// Target of the consent form.
 pub const CONSENT_ACTION: &str = "/realms/{realm}/login-actions/consent";
+/// The login page's link to an identity provider (Keycloak's `IdentityBrokerService
+/// .performLogin`): starts the login there.
+pub const BROKER_LOGIN: &str = "/realms/{realm}/broker/{alias}/login";
+/// Where an identity provider redirects back to (`IdentityBrokerService.getEndpoint`).
+pub const BROKER_ENDPOINT: &str = "/realms/{realm}/broker/{alias}/endpoint";
 /// The "Forgot Password?" flow (Keycloak's `LoginActionsService.resetCredentials`).
 pub const RESET_CREDENTIALS: &str = "/realms/{realm}/login-actions/reset-credentials";
 /// Target of the logout confirmation form.

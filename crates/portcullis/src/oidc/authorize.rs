@@ -281,6 +281,7 @@ fn validate(
         code_challenge_method: get("code_challenge")
             .map(|_| get("code_challenge_method").unwrap_or("plain").to_string()),
         login_hint: None,
+        kc_idp_hint: get("kc_idp_hint").map(str::to_string),
         // `AuthorizationEndpoint`: the alias is the part before the first `:`, the rest the
         // action's parameter (client note `kc_action_parameter`).
         kc_action: get("kc_action")

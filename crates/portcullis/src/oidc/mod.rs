@@ -3,6 +3,7 @@
 pub mod authorization_response;
 pub mod authorize;
 pub mod bearer;
+pub mod broker;
 pub mod certs;
 pub mod ciba;
 pub mod client_auth;
@@ -89,6 +90,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(paths::REQUIRED_ACTION, post(login_actions::required_action))
         .route(paths::CONSENT_ACTION, post(login_actions::consent))
         .route(paths::REGISTRATIONS, get(registrations::start))
+        .route(paths::BROKER_LOGIN, get(broker::login))
+        .route(paths::BROKER_ENDPOINT, get(broker::endpoint))
         .route(
             paths::LOGIN_REGISTRATION,
             get(registrations::page).post(registrations::submit),

@@ -14,6 +14,7 @@ mod authentication_admin;
 mod authorize;
 mod authz_admin;
 mod backchannel;
+mod brokering;
 mod brute_force;
 mod ciba;
 mod cli;

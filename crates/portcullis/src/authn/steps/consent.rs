@@ -125,7 +125,13 @@ pub async fn code_or_consent(
             user: &user,
             end,
         };
-        crate::authn::login_success(state, snap, &done, "no_consent_required");
+        crate::authn::login_success(
+            state,
+            snap,
+            &done,
+            "no_consent_required",
+            pending.brokered.as_ref(),
+        );
         return protocol.authorized(state, snap, done).await;
     }
     // The consent page: the session first (the consent flow names it).
@@ -218,7 +224,13 @@ pub async fn decide(
         user: &user,
         end: LoginEnd::default(),
     };
-    crate::authn::login_success(state, snap, &done, "consent_granted");
+    crate::authn::login_success(
+        state,
+        snap,
+        &done,
+        "consent_granted",
+        pending.brokered.as_ref(),
+    );
     protocol.authorized(state, snap, done).await
 }
 
