@@ -314,6 +314,22 @@ async fn step(
                     Out::Challenge(Page::Username { username, error })
                 }
                 OrgOut::Select(orgs) => Out::Challenge(Page::SelectOrganization(orgs)),
+                OrgOut::Broker { alias, login_hint } => {
+                    match crate::broker::provider(b.snap, &alias) {
+                        Ok(provider) => {
+                            let mut to_provider = pending.clone();
+                            to_provider.request.login_hint = login_hint;
+                            Out::Answer(
+                                crate::authn::broker_login::redirect(b, code, to_provider, &provider)
+                                    .await,
+                            )
+                        }
+                        Err(_) => Out::Answer(error_page(
+                            StatusCode::BAD_REQUEST,
+                            &format!("The identity provider '{alias}' of this organization cannot log in."),
+                        )),
+                    }
+                }
                 OrgOut::Answer(r) => Out::Answer(r),
             }
         }

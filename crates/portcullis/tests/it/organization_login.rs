@@ -2,8 +2,8 @@
 //! browser flow): identity-first login while the realm enables organizations, the choice of an
 //! organization for `scope=organization` by a member of several (the tokens and refreshed
 //! tokens carry the chosen one), the notice for an unknown user of an organization's domain,
-//! the unrevealing password page for an unknown username, and the redirect decision for a
-//! member without a password whose domain an organization's identity provider serves.
+//! the unrevealing password page for an unknown username, and the redirect to the
+//! organization's identity provider for a member without a password whose domain it serves.
 
 use serde_json::{json, Value};
 
@@ -247,10 +247,18 @@ async fn a_member_without_a_password_is_sent_to_the_organizations_identity_provi
     let (_data, server) = start(Backend::Sqlite).await.unwrap();
     let b = browser();
     let (_, first) = get_page(&b, &auth_url(&server, "orgs", "openid")).await;
-    let (status, page) = submit(&b, &server, &first, &[("username", "nopw@initech.example")]).await;
-    // No brokered login exists yet: the page names the provider the login needs.
-    assert_eq!(status, 400, "{page}");
-    assert!(page.contains("initech-idp"), "{page}");
+    let (status, location) =
+        post_page(&b, &server, &first, &[("username", "nopw@initech.example")]).await;
+    // The login continues at the organization's provider, with the name as `login_hint`.
+    assert_eq!(status, 302, "{location}");
+    assert!(
+        location.starts_with("https://idp.initech.example/auth?"),
+        "{location}"
+    );
+    let sent = query_of(&location);
+    assert_eq!(sent["client_id"], "x");
+    assert_eq!(sent["login_hint"], "nopw@initech.example");
+    assert!(sent["redirect_uri"].ends_with("/realms/orgs/broker/initech-idp/endpoint"));
 
     // A member with a password is never sent away: `loner` has no organization and `solo`
     // logs in with the password.

@@ -8,7 +8,7 @@
 //! organizations, the user chooses one (`select-organization.ftl`, field `kc.org`), and the
 //! tokens of the login carry that one. A user of the organization without a password whose
 //! domain an identity provider of the organization serves is sent to that provider
-//! (`tryRedirectBroker`); the rest of the flow (the password form) runs for the user the step
+//! (`tryRedirectBroker`, through [`crate::authn::broker_login`]); the rest of the flow (the password form) runs for the user the step
 //! identified.
 //!
 //! The decisions are plain functions ([`resolve`], [`redirect_target`]); [`authenticate`]
@@ -58,6 +58,12 @@ pub enum OrgOut {
     },
     /// The organization selection page: (alias, name) of the user's organizations.
     Select(Vec<(String, String)>),
+    /// The login continues at the organization's identity provider `alias`, with the name
+    /// given as its `login_hint`.
+    Broker {
+        alias: String,
+        login_hint: Option<String>,
+    },
     /// An answer of its own (an error page).
     Answer(Response),
 }
@@ -404,13 +410,11 @@ async fn action(
     let idps = crate::realm::identity_providers(&snap.rep);
     let rep = user.as_ref().map(|(_, u)| u);
     if let Some(alias) = redirect_target(org, idps, &links, rep, domain) {
-        tracing::info!(realm = %snap.name, idp = %alias, "organization login asks for an identity provider");
-        return OrgOut::Answer(error_page(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                "This account logs in through the identity provider '{alias}', and this server cannot log in through identity providers yet."
-            ),
-        ));
+        // `redirect(context, alias, username or e-mail)`: the name goes as `login_hint`.
+        let login_hint = username
+            .map(str::to_string)
+            .or_else(|| rep.and_then(|u| u.email.clone()));
+        return OrgOut::Broker { alias, login_hint };
     }
     let Some((_, u)) = user else {
         // `unknownUserChallenge`: the username page again.
