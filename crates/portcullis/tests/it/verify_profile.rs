@@ -95,6 +95,27 @@ async fn add_phone(server: &TestServer, token: &str, required: Value, selector: 
     assert_eq!(status, 200, "{body}");
 }
 
+/// Olga posts the profile page with her phone: the login ends with a code and the phone is
+/// stored.
+async fn olga_gives_her_phone(b: &reqwest::Client, server: &TestServer, token: &str, page: &str) {
+    let (status, location) = post_page(
+        b,
+        server,
+        page,
+        &[
+            ("email", "olga@example.com"),
+            ("firstName", "Olga"),
+            ("lastName", "O"),
+            ("phone", "+1 555 0100"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 302, "{location}");
+    assert!(query_of(&location).contains_key("code"));
+    let olga = user(server, token, "olga").await;
+    assert_eq!(olga["attributes"]["phone"], json!(["+1 555 0100"]));
+}
+
 async fn a_user_without_a_last_name_is_asked_for_it(backend: Backend) {
     let Some(data) = Data::new(backend).await else {
         return;
@@ -269,22 +290,7 @@ async fn a_newly_required_attribute_asks_users_who_were_complete() {
     )
     .await;
     assert_eq!(shown[0]["details"]["fields_to_update"], "phone");
-    let (status, location) = post_page(
-        &b,
-        &server,
-        &page,
-        &[
-            ("email", "olga@example.com"),
-            ("firstName", "Olga"),
-            ("lastName", "O"),
-            ("phone", "+1 555 0100"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 302, "{location}");
-    assert!(query_of(&location).contains_key("code"));
-    let olga = user(&server, &token, "olga").await;
-    assert_eq!(olga["attributes"]["phone"], json!(["+1 555 0100"]));
+    olga_gives_her_phone(&b, &server, &token, &page).await;
     assert_eq!(cli_grant(&server, "olga", "olga-pw").await.0, 200);
 }
 
@@ -329,21 +335,7 @@ async fn an_attribute_required_by_a_scope_is_asked_only_when_the_scope_is() {
     let (status, page, _) = login(&b, &server, &url, "olga", "olga-pw").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("id=\"input-error-phone\""), "{page}");
-    let (status, location) = post_page(
-        &b,
-        &server,
-        &page,
-        &[
-            ("email", "olga@example.com"),
-            ("firstName", "Olga"),
-            ("lastName", "O"),
-            ("phone", "+1 555 0100"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 302, "{location}");
-    let olga = user(&server, &token, "olga").await;
-    assert_eq!(olga["attributes"]["phone"], json!(["+1 555 0100"]));
+    olga_gives_her_phone(&b, &server, &token, &page).await;
     assert_eq!(
         password_grant(&server, "vp", "cli", None, "olga", "olga-pw", &with_phone)
             .await
