@@ -258,18 +258,21 @@ async fn step_up_asks_only_for_the_levels_the_session_lacks() {
     );
 
     // The client's default.acr.values (gold) and minimum.acr.value (gold) ask for gold when
-    // the request asks for nothing (or less). (Codes of the neighbouring windows: a code is
-    // used once.)
+    // the request asks for nothing (or less). (A code is used once: each login below runs
+    // with the clock moved to windows of its own, far from any window used before, so that
+    // the wall clock crossing a window's end cannot make two logins share a code.)
+    advance_clock(&server, 1000).await;
     let fresh = browser();
-    let id = log_in(&fresh, &server, "dflt", "", Some(totp(ANN_SECRET, 430))).await;
+    let id = log_in(&fresh, &server, "dflt", "", Some(totp(ANN_SECRET, 1000))).await;
     assert_eq!(id["acr"], "gold");
+    advance_clock(&server, 1600).await;
     let fresh = browser();
     let id = log_in(
         &fresh,
         &server,
         "min",
         "&acr_values=silver",
-        Some(totp(ANN_SECRET, 370)),
+        Some(totp(ANN_SECRET, 1600)),
     )
     .await;
     assert_eq!(id["acr"], "gold");
