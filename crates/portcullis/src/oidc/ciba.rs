@@ -270,22 +270,13 @@ pub async fn auth(
     let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri).await?;
     let Form(params) = form?;
     // Keycloak's endpoint reports as `LOGIN`; it records only the client's failures.
-    let mut event = UserEvent::new(&snap, "LOGIN");
-    if let Some(id) = client_auth::claimed_client_id(&headers, &params) {
-        event.set_client(id);
-    }
-    let client =
-        match client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params)
+    let event = UserEvent::new(&snap, "LOGIN");
+    // Keycloak answers a failed client authentication here with 401 whatever the token
+    // endpoint's status.
+    let (client, event) =
+        client_auth::authenticate_for_event(&state, &snap, &issuer, &headers, &params, event)
             .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                event.error(&state, errors::INVALID_CLIENT_CREDENTIALS);
-                // Keycloak answers a failed client authentication here with 401 whatever the
-                // token endpoint's status.
-                return Err(error(StatusCode::UNAUTHORIZED, e.error, e.description));
-            }
-        };
+            .map_err(|e| error(StatusCode::UNAUTHORIZED, e.error, e.description))?;
     if !grant_enabled(&snap.client_settings(client)) {
         event.error(&state, errors::NOT_ALLOWED);
         return Err(OAuthError::invalid_grant(

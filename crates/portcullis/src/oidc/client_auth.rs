@@ -17,6 +17,30 @@ use super::form::Params;
 use crate::http::oauth_error::OAuthError;
 use crate::realm::client_keys::{self, KeyError};
 
+/// The client of an endpoint that authenticates it, with the endpoint's `event` told: the
+/// client the request names before the check, and `invalid_client_credentials` (the event
+/// recorded) when the check fails, as Keycloak's endpoints record them. The event comes back
+/// with the client.
+pub async fn authenticate_for_event<'a>(
+    state: &crate::AppState,
+    snap: &'a RealmSnapshot,
+    issuer: &str,
+    headers: &HeaderMap,
+    params: &Params,
+    mut event: crate::events::UserEvent,
+) -> Result<(&'a ClientRepresentation, crate::events::UserEvent), OAuthError> {
+    if let Some(id) = claimed_client_id(headers, params) {
+        event.set_client(id);
+    }
+    match authenticate(snap, state.store.as_ref(), issuer, headers, params).await {
+        Ok(client) => Ok((client, event)),
+        Err(e) => {
+            event.error(state, crate::events::errors::INVALID_CLIENT_CREDENTIALS);
+            Err(e)
+        }
+    }
+}
+
 /// The `client_id` a request names (Basic authentication or the form), before it is checked:
 /// what an event records about a client whose authentication fails.
 pub fn claimed_client_id(headers: &HeaderMap, params: &Params) -> Option<String> {

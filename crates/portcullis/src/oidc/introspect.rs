@@ -29,20 +29,10 @@ pub async fn post(
     let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri).await?;
     let Form(params) = form?;
     // Keycloak's `INTROSPECT_TOKEN` (not stored unless the realm lists it).
-    let mut event = crate::events::UserEvent::new(&snap, "INTROSPECT_TOKEN");
-    if let Some(id) = client_auth::claimed_client_id(&headers, &params) {
-        event.set_client(id);
-    }
-    let caller =
-        match client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params)
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                event.error(&state, crate::events::errors::INVALID_CLIENT_CREDENTIALS);
-                return Err(e);
-            }
-        };
+    let event = crate::events::UserEvent::new(&snap, "INTROSPECT_TOKEN");
+    let (caller, mut event) =
+        client_auth::authenticate_for_event(&state, &snap, &issuer, &headers, &params, event)
+            .await?;
     event.set_client(caller.client_id.clone().unwrap_or_default());
     event.success(&state);
     let caller_id = caller.client_id.as_deref().unwrap_or_default();

@@ -28,20 +28,10 @@ pub async fn post(
     let Form(params) = form?;
     // Keycloak's `LogoutEndpoint.logoutToken`: a `LOGOUT` event, `LOGOUT_ERROR` with
     // `invalid_client_credentials` or `invalid_token` when refused.
-    let mut event = UserEvent::new(&snap, "LOGOUT");
-    if let Some(id) = client_auth::claimed_client_id(&headers, &params) {
-        event.set_client(id);
-    }
-    let client =
-        match client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params)
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                event.error(&state, errors::INVALID_CLIENT_CREDENTIALS);
-                return Err(e);
-            }
-        };
+    let event = UserEvent::new(&snap, "LOGOUT");
+    let (client, mut event) =
+        client_auth::authenticate_for_event(&state, &snap, &issuer, &headers, &params, event)
+            .await?;
     event.set_client(client.client_id.clone().unwrap_or_default());
     let token = params
         .get("refresh_token")

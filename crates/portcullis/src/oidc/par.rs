@@ -49,21 +49,12 @@ pub async fn post(
     let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri).await?;
     let Form(params) = form?;
     // Keycloak's `PUSHED_AUTHORIZATION_REQUEST`.
-    let mut event = crate::events::UserEvent::new(&snap, "PUSHED_AUTHORIZATION_REQUEST");
-    if let Some(id) = client_auth::claimed_client_id(&headers, &params) {
-        event.set_client(id);
-    }
+    let event = crate::events::UserEvent::new(&snap, "PUSHED_AUTHORIZATION_REQUEST");
     // `AbstractParEndpoint.authorizeClient`: any failure is this one answer.
-    let client =
-        match client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params)
+    let (client, event) =
+        client_auth::authenticate_for_event(&state, &snap, &issuer, &headers, &params, event)
             .await
-        {
-            Ok(c) => c,
-            Err(_) => {
-                event.error(&state, crate::events::errors::INVALID_CLIENT_CREDENTIALS);
-                return Err(auth_failed());
-            }
-        };
+            .map_err(|_| auth_failed())?;
     let result = push(&state, &snap, client, &params).await;
     match &result {
         Ok(_) => event.success(&state),

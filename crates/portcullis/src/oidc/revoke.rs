@@ -26,20 +26,10 @@ pub async fn post(
     let (snap, issuer) = super::realm_and_issuer(&state, &realm, &headers, &uri).await?;
     let Form(params) = form?;
     // Keycloak's `TokenRevocationEndpoint`: `REVOKE_GRANT`, `REVOKE_GRANT_ERROR` when refused.
-    let mut event = crate::events::UserEvent::new(&snap, "REVOKE_GRANT");
-    if let Some(id) = client_auth::claimed_client_id(&headers, &params) {
-        event.set_client(id);
-    }
-    let client =
-        match client_auth::authenticate(&snap, state.store.as_ref(), &issuer, &headers, &params)
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                event.error(&state, crate::events::errors::INVALID_CLIENT_CREDENTIALS);
-                return Err(e);
-            }
-        };
+    let event = crate::events::UserEvent::new(&snap, "REVOKE_GRANT");
+    let (client, mut event) =
+        client_auth::authenticate_for_event(&state, &snap, &issuer, &headers, &params, event)
+            .await?;
     let client_id = client.client_id.as_deref().unwrap_or_default();
     event.set_client(client_id);
     let token = params.require("token")?;

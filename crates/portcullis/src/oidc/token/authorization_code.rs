@@ -35,6 +35,34 @@ pub(crate) fn pkce_ok(method: &str, challenge: &str, verifier: &str) -> bool {
         .is_ok()
 }
 
+/// RFC 7636 at the token endpoint, with Keycloak's messages: a challenge of the authorization
+/// (its `method`, `plain` when absent) needs the matching `verifier`, and a verifier needs a
+/// challenge.
+pub(crate) fn check_pkce(
+    challenge: Option<&str>,
+    method: Option<&str>,
+    verifier: Option<&str>,
+) -> Result<(), OAuthError> {
+    match (challenge, verifier) {
+        (Some(challenge), Some(verifier)) => {
+            if pkce_ok(method.unwrap_or("plain"), challenge, verifier) {
+                Ok(())
+            } else {
+                Err(OAuthError::invalid_grant(
+                    "PKCE verification failed: Code mismatch",
+                ))
+            }
+        }
+        (Some(_), None) => Err(OAuthError::invalid_grant(
+            "PKCE code verifier not specified",
+        )),
+        (None, Some(_)) => Err(OAuthError::invalid_grant(
+            "PKCE code verifier specified but challenge not present in authorization",
+        )),
+        (None, None) => Ok(()),
+    }
+}
+
 /// The grant. The code is read, checked, and redeemed only with the tokens it gives (the
 /// refresh token made current in the same transaction); a failure on the way uses it up all
 /// the same, as Keycloak removes a code from its single-use store before checking anything.
@@ -186,30 +214,11 @@ async fn redeem(
         ctx.fail(errors::INVALID_CODE);
         return Err(OAuthError::invalid_grant("Incorrect redirect_uri"));
     }
-    match (&request.code_challenge, ctx.params.get("code_verifier")) {
-        (Some(challenge), Some(verifier)) => {
-            if !pkce_ok(
-                request.code_challenge_method.as_deref().unwrap_or("plain"),
-                challenge,
-                verifier,
-            ) {
-                return Err(OAuthError::invalid_grant(
-                    "PKCE verification failed: Code mismatch",
-                ));
-            }
-        }
-        (Some(_), None) => {
-            return Err(OAuthError::invalid_grant(
-                "PKCE code verifier not specified",
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "PKCE code verifier specified but challenge not present in authorization",
-            ))
-        }
-        (None, None) => {}
-    }
+    check_pkce(
+        request.code_challenge.as_deref(),
+        request.code_challenge_method.as_deref(),
+        ctx.params.get("code_verifier"),
+    )?;
     let sid = data.session_id.clone().unwrap_or_default();
     let Some(session) = live_session(store, ctx.snap, &sid, ctx.now).await? else {
         ctx.fail(errors::SESSION_EXPIRED);

@@ -12,7 +12,7 @@ use crate::oidc::device;
 use crate::sessions::SessionNotes;
 use crate::store::{DeviceCodeRow, DeviceRequest};
 
-use super::authorization_code::{pkce_ok, session_tokens};
+use super::authorization_code::{check_pkce, session_tokens};
 use super::GrantContext;
 use crate::sessions::live_session;
 use crate::users::parse_user;
@@ -87,33 +87,11 @@ pub async fn grant(ctx: &GrantContext<'_>) -> Result<Response, OAuthError> {
     }
     let data = DeviceRequest::parse(&row.data)?;
     // RFC 7636 in the device flow, as Keycloak checks it.
-    match (
+    check_pkce(
         data.code_challenge.as_deref(),
+        data.code_challenge_method.as_deref(),
         ctx.params.get("code_verifier"),
-    ) {
-        (Some(challenge), Some(verifier)) => {
-            if !pkce_ok(
-                data.code_challenge_method.as_deref().unwrap_or("plain"),
-                challenge,
-                verifier,
-            ) {
-                return Err(OAuthError::invalid_grant(
-                    "PKCE verification failed: Code mismatch",
-                ));
-            }
-        }
-        (Some(_), None) => {
-            return Err(OAuthError::invalid_grant(
-                "PKCE code verifier not specified",
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "PKCE code verifier specified but challenge not present in authorization",
-            ))
-        }
-        (None, None) => {}
-    }
+    )?;
     if !store.redeem_device_code(&hash).await? {
         return Err(OAuthError::invalid_grant("Device code not valid"));
     }
