@@ -254,7 +254,12 @@ fn targets(rs: &ResourceServer, identity: &Identity, req: &Request) -> Vec<Targe
 
 /// The outcome of one policy for the identity, `logic` applied (memoized per request, as
 /// Keycloak's `decisionCache`).
-fn effect(rs: &ResourceServer, identity: &Identity, p: usize, memo: &mut [Option<bool>]) -> bool {
+pub(crate) fn effect(
+    rs: &ResourceServer,
+    identity: &Identity,
+    p: usize,
+    memo: &mut [Option<bool>],
+) -> bool {
     if let Some(e) = memo[p] {
         return e;
     }

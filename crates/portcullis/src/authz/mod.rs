@@ -11,6 +11,7 @@
 
 mod compile;
 mod evaluate;
+pub mod fgap;
 mod policy;
 mod request;
 #[cfg(test)]
