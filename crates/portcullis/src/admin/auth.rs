@@ -117,6 +117,8 @@ pub struct Caller {
     pub realm: String,
     /// The user (or service account) id.
     pub user_id: String,
+    /// The `clientId` the token was issued to (`azp`).
+    pub client: Option<String>,
     /// Effective roles in the token's realm.
     roles: BTreeSet<Role>,
 }
@@ -249,6 +251,10 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> AdminResult<Caller
     Ok(Caller {
         realm: snap.name.clone(),
         user_id: row.id,
+        client: claims
+            .get("azp")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         roles: snap.index.expand(direct),
     })
 }

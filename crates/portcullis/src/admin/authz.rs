@@ -1016,7 +1016,12 @@ async fn create_policy(
             .to_string(),
     };
     let _ = perms;
+    let objects = admin_permission_objects(state, snap, id, &kind, &v).await?;
     let p = mutate(state, snap, id, policy_user_refs(&v), |dir, s| {
+        let mut v = v.clone();
+        if let Some(o) = &objects {
+            super::permissions::bind_objects(s, o, &mut v);
+        }
         let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
         if s.policy_by_name(name).is_some() {
             return Err(AdminError::OAuth(
@@ -1032,6 +1037,21 @@ async fn create_policy(
     })
     .await?;
     Ok(created_policy(v, &p))
+}
+
+/// On the realm's `admin-permissions` resource server, a permission's checks and objects
+/// (see [`super::permissions`]); `None` elsewhere.
+async fn admin_permission_objects(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    id: &str,
+    kind: &str,
+    v: &Map<String, Value>,
+) -> AdminResult<Option<super::permissions::Objects>> {
+    if !super::permissions::is_admin_permissions_client(snap, id) {
+        return Ok(None);
+    }
+    super::permissions::check_permission(state, snap, kind, v).await
 }
 
 /// Updates a policy by id (generic or typed): 201 without a body, as Keycloak answers.
@@ -1050,6 +1070,13 @@ async fn update_policy(
         None => &jackson::AUTHZ_POLICY,
     };
     let v = object(representation(bytes, &Shape::One(rep))?)?;
+    let current_kind = load(state, snap, id, Vec::new())
+        .await?
+        .server
+        .policy(pid)
+        .and_then(|p| p.kind.clone())
+        .unwrap_or_default();
+    let objects = admin_permission_objects(state, snap, id, &current_kind, &v).await?;
     mutate(state, snap, id, policy_user_refs(&v), |dir, s| {
         let current = s
             .policy(pid)
@@ -1057,6 +1084,9 @@ async fn update_policy(
             .ok_or_else(|| empty(StatusCode::NOT_FOUND))?;
         let kind = current.kind.clone().unwrap_or_default();
         let mut v = v.clone();
+        if let Some(o) = &objects {
+            super::permissions::bind_objects(s, o, &mut v);
+        }
         if v.get("name").is_none() {
             v.insert("name".into(), json!(current.name));
         }

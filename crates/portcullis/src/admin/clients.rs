@@ -361,6 +361,10 @@ pub async fn delete(
         .client_id
         .clone()
         .unwrap_or_default();
+    // The realm's admin permissions live in this one (`ClientResource.deleteClient`).
+    if super::permissions::is_admin_permissions_client(&snap, &id) {
+        return Err(AdminError::bad("Not supported for this client."));
+    }
     edit_realm(&state, &snap.name, |rep, writes| {
         edit::client(rep, &id).ok_or_else(not_found)?;
         edit::remove_client(rep, &client_id);

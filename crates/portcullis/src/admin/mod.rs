@@ -27,6 +27,7 @@ pub mod org_invitations;
 pub mod organizations;
 pub mod partial_import;
 pub mod permission_tickets;
+pub mod permissions;
 pub mod protection;
 pub mod realms;
 pub mod role_mappings;

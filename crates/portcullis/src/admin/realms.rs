@@ -166,16 +166,17 @@ pub async fn update(
             .await
             .map_err(AdminError::bad)?;
     }
-    edit_realm(&state, &snap.name, |rep, _| {
+    edit_realm(&state, &snap.name, |rep, writes| {
         let mut skip = OWN_ENDPOINTS.to_vec();
         // Organizations are rows of their own: a realm update leaves them alone, as Keycloak's
-        // `RepresentationToModel.updateRealm` does.
-        skip.extend(["id", "realm", "organizations"]);
+        // `RepresentationToModel.updateRealm` does. The admin-permissions client's link is
+        // the server's to set.
+        skip.extend(["id", "realm", "organizations", "adminPermissionsClient"]);
         *rep = edit::merge(&*rep, &patch, &skip)?;
         if let Some(p) = rep.password_policy.as_deref() {
             crate::policy::password::parse(p).map_err(AdminError::bad)?;
         }
-        Ok(())
+        super::permissions::ensure_client(rep, writes)
     })
     .await?;
     Ok(no_content())

@@ -11,7 +11,10 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::auth::{Caller, Family, ManageUsers, Need, QueryUsers, RealmAdmin, ViewUsers};
+use super::auth::{
+    Caller, CheckedLater, Family, ManageUsers, Need, QueryUsers, RealmAdmin, ViewUsers,
+};
+use super::permissions;
 use super::role_mappings::{self as rm, Available, Composite, Direct, Holders, Mode, Op};
 use super::view::{self, user_json};
 use super::{
@@ -427,6 +430,23 @@ pub async fn list(
         ..
     }: RealmAdmin<QueryUsers, SearchQuery>,
 ) -> AdminResult<Json<Vec<Value>>> {
+    if let Some(fgap) = fine_grained(&state, &snap, &caller).await? {
+        let brief = q.brief_representation == Some(true);
+        let (first, max) = (q.first, q.max);
+        let visible = visible_users(&state, &snap, &fgap, q).await?;
+        let page = super::Paging { first, max }.apply(visible, Some(DEFAULT_MAX));
+        return Ok(Json(
+            page.into_iter()
+                .map(|u| {
+                    let id = u.id.clone().unwrap_or_default();
+                    let manage = fgap.user(&snap, &id, &u, "manage");
+                    let mut v = user_json(&profiled(&snap, u), brief);
+                    v["access"] = json!({ "manage": manage });
+                    v
+                })
+                .collect(),
+        ));
+    }
     let brief =
         q.brief_representation == Some(true) || !caller.can(&snap.name, Need::View(Family::Users));
     let users = search(&state, &snap, &q).await?;
@@ -438,11 +458,56 @@ pub async fn list(
     ))
 }
 
+/// The caller's fine-grained permissions when they decide which users it sees: a caller of
+/// the realm itself that may search users but not view them all by its roles, in a realm
+/// with fine-grained admin permissions, unless they let it view every user.
+async fn fine_grained(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    caller: &Caller,
+) -> AdminResult<Option<permissions::Fgap>> {
+    if caller.can(&snap.name, Need::View(Family::Users)) {
+        return Ok(None);
+    }
+    Ok(permissions::Fgap::of(state, snap, caller)
+        .await?
+        .filter(|f| !f.all_users("view")))
+}
+
+/// The users a search finds that the caller may view, every page of it.
+async fn visible_users(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    fgap: &permissions::Fgap,
+    q: SearchQuery,
+) -> AdminResult<Vec<UserRepresentation>> {
+    let all = SearchQuery {
+        first: None,
+        max: Some(-1),
+        ..q
+    };
+    Ok(search(state, snap, &all)
+        .await?
+        .into_iter()
+        .filter(|u| fgap.user(snap, u.id.as_deref().unwrap_or_default(), u, "view"))
+        .collect())
+}
+
 /// `GET /users/count`.
 pub async fn count(
     State(state): State<AppState>,
-    RealmAdmin { snap, query: q, .. }: RealmAdmin<QueryUsers, SearchQuery>,
+    RealmAdmin {
+        snap,
+        caller,
+        query: q,
+        ..
+    }: RealmAdmin<QueryUsers, SearchQuery>,
 ) -> AdminResult<Json<i64>> {
+    if let Some(fgap) = fine_grained(&state, &snap, &caller).await? {
+        return Ok(Json(
+            visible_users(&state, &snap, &fgap, q).await?.len() as i64
+        ));
+    }
     if attribute_filter(&q).is_empty() && q.email_verified.is_none() {
         return Ok(Json(
             state.store.count_users(&snap.id, &user_query(&q)).await?,
@@ -484,16 +549,25 @@ pub async fn create(
 /// `GET /users/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    RealmAdmin { snap, query, .. }: RealmAdmin<ViewUsers, GetQuery>,
+    RealmAdmin {
+        snap,
+        caller,
+        query,
+        ..
+    }: RealmAdmin<CheckedLater, GetQuery>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let (_, u) = load(&state, &snap, &id).await?;
+    let (_, u, fgap) = permissions::require_user(&state, &snap, &caller, &id, "view").await?;
+    let access = fgap.map(|f| f.user_access(&snap, &id, &u));
     let mut u = profiled(&snap, u);
     // Keycloak's `UserResource.getUser`: a user in a brute-force lockout shows as disabled.
     if crate::authn::brute_force::temporarily_disabled_now(&state, &snap, &id).await? {
         u.enabled = Some(false);
     }
     let mut v = user_json(&u, false);
+    if let Some(access) = access {
+        v["access"] = access;
+    }
     if query.user_profile_metadata == Some(true) {
         v["userProfileMetadata"] =
             profile::metadata(&profile::config_of(&snap.rep), Context::Admin);
@@ -512,12 +586,12 @@ pub struct GetQuery {
 /// `PUT /users/{id}`: fields present replace the stored ones.
 pub async fn update(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
     let patch: Map<String, Value> = representation(&bytes, &Shape::One(&super::jackson::USER))?;
-    let (_, u) = load(&state, &snap, &id).await?;
+    let (_, u, _) = permissions::require_user(&state, &snap, &caller, &id, "manage").await?;
     let mut v = serde_json::to_value(&u).map_err(|_| AdminError::Internal)?;
     let Some(o) = v.as_object_mut() else {
         return Err(AdminError::Internal);
@@ -592,9 +666,10 @@ pub async fn update(
 /// `DELETE /users/{id}`: with the user's sessions.
 pub async fn delete(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
+    permissions::require_user(&state, &snap, &caller, &id, "manage").await?;
     if !crate::users::delete_user(state.store.as_ref(), &snap.id, &id).await? {
         return Err(not_found());
     }

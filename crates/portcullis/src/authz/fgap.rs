@@ -131,7 +131,7 @@ fn bound(rs: &ResourceServer, kind: &str, name: &str, scope: &str, out: &mut Vec
 pub fn granted(rs: &ResourceServer, identity: &Identity, object: Object<'_>, scope: &str) -> bool {
     let mut applicable: Vec<(usize, Source)> = Vec::new();
     let mut found = Vec::new();
-    let mut push = |found: &mut Vec<usize>, source: Source, into: &mut Vec<(usize, Source)>| {
+    let push = |found: &mut Vec<usize>, source: Source, into: &mut Vec<(usize, Source)>| {
         for p in found.drain(..) {
             if !into.iter().any(|(q, _)| *q == p) {
                 into.push((p, source));

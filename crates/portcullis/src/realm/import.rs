@@ -94,6 +94,7 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
     };
     validate::realm_name(&name).map_err(|m| ImportError::at("realm", m))?;
     defaults::complete(obj, &name)?;
+    super::admin_permissions::add_for_import(obj);
     let mut rep: RealmRepresentation = serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
         ImportError::at(

@@ -1,6 +1,7 @@
 //! Realms: creation with Keycloak's defaults, import, export, and the in-memory snapshots
 //! that every request reads.
 
+pub mod admin_permissions;
 pub mod authz;
 pub mod client_keys;
 pub mod defaults;

@@ -28,6 +28,7 @@ mod docs_examples;
 mod email;
 mod events;
 mod exchange;
+mod fine_grained_admin;
 mod full_disk;
 mod fuzz_corpus;
 mod guard;

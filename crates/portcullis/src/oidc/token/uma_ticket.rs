@@ -34,6 +34,7 @@ use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::{ClientRepresentation, RealmRepresentation, UserRepresentation};
 use crate::tokens::{self, TokenRequest};
 use crate::users::parse_user;
+use crate::AppState;
 
 use super::client_credentials::service_account_username;
 use super::{body, json_response, GrantContext};
@@ -788,32 +789,45 @@ async fn resource_server(
     client_uuid: &str,
     client_id: &str,
 ) -> Result<Arc<ResourceServer>, OAuthError> {
-    let store = ctx.state.store.as_ref();
-    let row = store
-        .resource_server(&ctx.snap.id, client_uuid)
+    compiled_server(ctx.state, ctx.snap, client_uuid, client_id)
         .await?
-        .ok_or_else(|| OAuthError::invalid_request("Client does not support permissions"))?;
-    let key = (ctx.snap.id.clone(), client_uuid.to_string(), row.version);
+        .ok_or_else(|| OAuthError::invalid_request("Client does not support permissions"))
+}
+
+/// The compiled resource server of a client (cached per stored version), or `None` when the
+/// client has none. A server that does not compile answers a server error.
+pub(crate) async fn compiled_server(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    client_uuid: &str,
+    client_id: &str,
+) -> Result<Option<Arc<ResourceServer>>, OAuthError> {
+    let store = state.store.as_ref();
+    let Some(row) = store.resource_server(&snap.id, client_uuid).await? else {
+        return Ok(None);
+    };
+    let key = (snap.id.clone(), client_uuid.to_string(), row.version);
     if let Some(rs) = compiled().get(&key) {
-        return Ok(rs);
+        return Ok(Some(rs));
     }
-    let (rep, version) =
-        crate::realm::authz::stored_representation(store, &ctx.snap.id, client_uuid, client_id)
-            .await?
-            .ok_or_else(|| OAuthError::invalid_request("Client does not support permissions"))?;
+    let Some((rep, version)) =
+        crate::realm::authz::stored_representation(store, &snap.id, client_uuid, client_id).await?
+    else {
+        return Ok(None);
+    };
     let rs = Arc::new(ResourceServer::compile(&rep).map_err(|e| {
-        tracing::error!(realm = %ctx.snap.name, client_id, error = %e, "resource server does not compile");
+        tracing::error!(realm = %snap.name, client_id, error = %e, "resource server does not compile");
         OAuthError::server_error()
     })?);
     compiled().insert(
-        (ctx.snap.id.clone(), client_uuid.to_string(), version),
+        (snap.id.clone(), client_uuid.to_string(), version),
         rs.clone(),
     );
-    Ok(rs)
+    Ok(Some(rs))
 }
 
 /// The group at a path and its ancestors (`/a/b` → `/a`), with ids.
-fn group_chain(rep: &RealmRepresentation, path: &str) -> Vec<GroupRef> {
+pub(crate) fn group_chain(rep: &RealmRepresentation, path: &str) -> Vec<GroupRef> {
     let mut out = Vec::new();
     let mut list = rep.groups.as_deref().unwrap_or_default();
     let mut at = String::new();

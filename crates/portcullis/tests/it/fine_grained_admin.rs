@@ -1,0 +1,460 @@
+//! Fine-grained admin permissions (Keycloak 26.2+'s FGAP v2) over HTTP: a realm switches them
+//! on, its `admin-permissions` client takes a permission on group `music`, and the group's
+//! delegated administrator then reads and changes music's members and nobody else, through
+//! every user endpoint it has; what the schema refuses is refused. A realm imported switched on
+//! has the client from the start.
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const REALM: &str = "label";
+
+fn realm() -> Value {
+    let user = |u: &str, groups: &[&str]| {
+        json!({"username": u, "email": format!("{u}@label.example"), "firstName": u, "lastName": "Tester",
+               "enabled": true, "groups": groups,
+               "credentials": [{"type": "password", "value": format!("{u}-pw")}]})
+    };
+    let mut admin = user("music-admin", &[]);
+    admin["clientRoles"] = json!({"realm-management": ["query-users"]});
+    json!({
+        "realm": REALM,
+        "groups": [{"name": "music", "subGroups": [{"name": "strings"}]}, {"name": "film"}],
+        "users": [user("alice", &["/music"]), user("bob", &["/music/strings"]),
+                  user("carol", &["/film"]), user("dave", &[]), admin]
+    })
+}
+
+async fn ids(server: &TestServer, token: &str) -> (Value, Value) {
+    let (_, users, _) = call(
+        server,
+        "GET",
+        &format!("/admin/realms/{REALM}/users?max=-1"),
+        Some(token),
+        None,
+    )
+    .await;
+    let (_, groups, _) = call(
+        server,
+        "GET",
+        &format!("/admin/realms/{REALM}/groups"),
+        Some(token),
+        None,
+    )
+    .await;
+    let by_name = |list: &Value, key: &str| -> Value {
+        let mut m = serde_json::Map::new();
+        for x in list.as_array().unwrap() {
+            m.insert(x[key].as_str().unwrap().to_string(), x["id"].clone());
+        }
+        Value::Object(m)
+    };
+    (by_name(&users, "username"), by_name(&groups, "name"))
+}
+
+fn names(list: &Value) -> Vec<String> {
+    let mut out: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_group_admin_manages_the_groups_members_and_nobody_else() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let server = start_with(&data, &[realm()]).await;
+    let admin = admin_token(&server).await;
+    let (users, groups) = ids(&server, &admin).await;
+    let uid = |n: &str| users[n].as_str().unwrap().to_string();
+    let delegate = admin_cli_token(&server, REALM, "music-admin", "music-admin-pw").await;
+    let users_path = format!("/admin/realms/{REALM}/users");
+    let get = |path: String| {
+        let (server, delegate) = (&server, delegate.clone());
+        async move { call(server, "GET", &path, Some(&delegate), None).await }
+    };
+
+    // Before: `query-users` lists (every user, briefly, as without permissions) but reads
+    // and changes no one.
+    let (s, _, _) = get(format!("{users_path}/{}", uid("alice"))).await;
+    assert_eq!(s, 403);
+
+    // Switching on creates the admin-permissions client, linked from the realm.
+    let (s, body, _) = call(
+        &server,
+        "PUT",
+        &format!("/admin/realms/{REALM}"),
+        Some(&admin),
+        Some(json!({"adminPermissionsEnabled": true})),
+    )
+    .await;
+    assert_eq!(s, 204, "{body}");
+    let (_, rep, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(rep["adminPermissionsEnabled"], true);
+    assert_eq!(
+        rep["adminPermissionsClient"]["clientId"],
+        "admin-permissions"
+    );
+    let apc = rep["adminPermissionsClient"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rs = format!("/admin/realms/{REALM}/clients/{apc}/authz/resource-server");
+    let (_, resources, _) = call(
+        &server,
+        "GET",
+        &format!("{rs}/resource"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let mut types: Vec<&str> = resources
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(types, ["Clients", "Groups", "Roles", "Users"]);
+    // Switching on again (any realm update) keeps the one client.
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        &format!("/admin/realms/{REALM}"),
+        Some(&admin),
+        Some(json!({"adminPermissionsEnabled": true, "displayName": "Label"})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (_, clients, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/clients?clientId=admin-permissions"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(clients.as_array().unwrap().len(), 1);
+    let (s, body, _) = call(
+        &server,
+        "DELETE",
+        &format!("/admin/realms/{REALM}/clients/{apc}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, body["errorMessage"].as_str()),
+        (400, Some("Not supported for this client."))
+    );
+
+    // What the schema refuses, each with its message, and nothing written.
+    let music = groups["music"].as_str().unwrap().to_string();
+    let (s, _, _) = call(
+        &server,
+        "POST",
+        &format!("{rs}/policy/user"),
+        Some(&admin),
+        Some(json!({"name": "music-admins", "users": [uid("music-admin")]})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let refused = [
+        (
+            json!({"name": "x", "resourceType": "Groups", "resources": [music], "scopes": ["view-members"], "policies": ["music-admins"]}),
+            "permission/resource",
+            "Policy type not supported by feature",
+        ),
+        (
+            json!({"name": "x", "resources": [music], "scopes": ["view-members"], "policies": ["music-admins"]}),
+            "permission/scope",
+            "Resource type not provided.",
+        ),
+        (
+            json!({"name": "x", "resourceType": "Groups", "resources": [music], "policies": ["music-admins"]}),
+            "permission/scope",
+            "Scopes not provided.",
+        ),
+        (
+            json!({"name": "x", "resourceType": "Groups", "resources": [music], "scopes": ["map-roles"], "policies": ["music-admins"]}),
+            "permission/scope",
+            "Scope map-roles was not found for resource type Groups.",
+        ),
+        (
+            json!({"name": "x", "resourceType": "Groups", "resources": [music], "scopes": ["write"], "policies": ["music-admins"]}),
+            "permission/scope",
+            "Scope [write] does not exist.",
+        ),
+        (
+            json!({"name": "x", "resourceType": "Groups", "resources": ["no-such-group"], "scopes": ["view-members"], "policies": ["music-admins"]}),
+            "permission/scope",
+            "Resource [no-such-group] does not exist for type [Groups]",
+        ),
+    ];
+    for (body, path, message) in refused {
+        let (s, answer, _) = call(
+            &server,
+            "POST",
+            &format!("{rs}/{path}"),
+            Some(&admin),
+            Some(body),
+        )
+        .await;
+        assert_eq!(s, 400, "{path}: {answer}");
+        assert!(answer.to_string().contains(message), "{answer}");
+    }
+    let (_, perms, _) = call(
+        &server,
+        "GET",
+        &format!("{rs}/permission"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(perms, json!([]));
+
+    // The permission: music's members, to view and manage, for the music admin.
+    let (s, body, _) = call(
+        &server,
+        "POST",
+        &format!("{rs}/permission/scope"),
+        Some(&admin),
+        Some(
+            json!({"name": "music members", "resourceType": "Groups", "resources": [music],
+                    "scopes": ["view-members", "manage-members"], "policies": ["music-admins"]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+
+    // Lists and counts hold music's members (bob through the subgroup) and no one else.
+    let (s, list, _) = get(users_path.clone()).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(names(&list), ["alice", "bob"]);
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["access"] == json!({"manage": true})));
+    let (_, list, _) = get(format!("{users_path}?search=carol")).await;
+    assert_eq!(list, json!([]));
+    let (_, list, _) = get(format!("{users_path}?first=1&max=5")).await;
+    assert_eq!(names(&list), ["bob"]);
+    let (_, count, _) = get(format!("{users_path}/count")).await;
+    assert_eq!(count, 2);
+
+    // One user: a member is read (with what the caller may do), anyone else is 403, an
+    // unknown id 404.
+    let (s, alice, _) = get(format!("{users_path}/{}", uid("alice"))).await;
+    assert_eq!(s, 200);
+    assert_eq!(alice["access"]["view"], true);
+    assert_eq!(alice["access"]["manage"], true);
+    assert_eq!(alice["access"]["mapRoles"], false);
+    assert_eq!(alice["access"]["impersonate"], false);
+    for other in ["carol", "dave", "music-admin"] {
+        let (s, _, _) = get(format!("{users_path}/{}", uid(other))).await;
+        assert_eq!(s, 403, "{other}");
+    }
+    let (s, _, _) = get(format!("{users_path}/00000000-0000-0000-0000-000000000000")).await;
+    assert_eq!(s, 404);
+
+    // Changes: music's members only; a refused change writes nothing.
+    for (who, status) in [("bob", 204), ("carol", 403), ("music-admin", 403)] {
+        let (s, _, _) = call(
+            &server,
+            "PUT",
+            &format!("{users_path}/{}", uid(who)),
+            Some(&delegate),
+            Some(json!({"firstName": "Changed"})),
+        )
+        .await;
+        assert_eq!(s, status, "{who}");
+        let (_, rep, _) = call(
+            &server,
+            "GET",
+            &format!("{users_path}/{}", uid(who)),
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!(rep["firstName"] == "Changed", status == 204, "{who}");
+    }
+    let (s, _, _) = call(
+        &server,
+        "DELETE",
+        &format!("{users_path}/{}", uid("carol")),
+        Some(&delegate),
+        None,
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, _, _) = call(
+        &server,
+        "DELETE",
+        &format!("{users_path}/{}", uid("alice")),
+        Some(&delegate),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, _, _) = call(
+        &server,
+        "GET",
+        &format!("{users_path}/{}", uid("alice")),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+
+    // Switched off: the permissions stay but no longer count.
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        &format!("/admin/realms/{REALM}"),
+        Some(&admin),
+        Some(json!({"adminPermissionsEnabled": false})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, _, _) = get(format!("{users_path}/{}", uid("bob"))).await;
+    assert_eq!(s, 403);
+    let (_, perms, _) = call(
+        &server,
+        "GET",
+        &format!("{rs}/permission"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(perms.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn scopes_are_independent_and_a_permission_of_another_admin_denies() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut r = realm();
+    // Imported switched on: the import creates the client.
+    r["adminPermissionsEnabled"] = json!(true);
+    let server = start_with(&data, &[r]).await;
+    let admin = admin_token(&server).await;
+    let (users, _) = ids(&server, &admin).await;
+    let uid = |n: &str| users[n].as_str().unwrap().to_string();
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        &format!("/admin/realms/{REALM}"),
+        Some(&admin),
+        Some(json!({"adminPermissionsEnabled": true})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (_, rep, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let (_, clients, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/clients?clientId=admin-permissions"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(clients.as_array().unwrap().len(), 1);
+    assert_eq!(clients[0]["id"], rep["adminPermissionsClient"]["id"]);
+    let rs = format!(
+        "/admin/realms/{REALM}/clients/{}/authz/resource-server",
+        rep["adminPermissionsClient"]["id"].as_str().unwrap()
+    );
+    for (name, who) in [("delegate", "music-admin"), ("someone-else", "dave")] {
+        let (s, _, _) = call(
+            &server,
+            "POST",
+            &format!("{rs}/policy/user"),
+            Some(&admin),
+            Some(json!({"name": name, "users": [uid(who)]})),
+        )
+        .await;
+        assert_eq!(s, 201);
+    }
+    // `manage` of every user, by username: no `view` comes with it.
+    let (s, body, _) = call(&server, "POST", &format!("{rs}/permission/scope"), Some(&admin),
+        Some(json!({"name": "manage all", "resourceType": "Users", "scopes": ["manage"], "policies": ["delegate"]}))).await;
+    assert_eq!(s, 201, "{body}");
+    let delegate = admin_cli_token(&server, REALM, "music-admin", "music-admin-pw").await;
+    let carol = format!("/admin/realms/{REALM}/users/{}", uid("carol"));
+    let (s, _, _) = call(&server, "GET", &carol, Some(&delegate), None).await;
+    assert_eq!(s, 403);
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        &carol,
+        Some(&delegate),
+        Some(json!({"lastName": "M"})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (_, list, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}/users"),
+        Some(&delegate),
+        None,
+    )
+    .await;
+    assert_eq!(list, json!([]));
+    // A permission bound to carol whose policy names someone else is a denial for the
+    // delegate: carol alone can no longer be changed.
+    let (s, _, _) = call(&server, "POST", &format!("{rs}/permission/scope"), Some(&admin),
+        Some(json!({"name": "carol for dave", "resourceType": "Users", "resources": ["carol"], "scopes": ["manage"], "policies": ["someone-else"]}))).await;
+    assert_eq!(s, 201);
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        &carol,
+        Some(&delegate),
+        Some(json!({"lastName": "N"})),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let bob = format!("/admin/realms/{REALM}/users/{}", uid("bob"));
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        &bob,
+        Some(&delegate),
+        Some(json!({"lastName": "N"})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    // A master administrator keeps its roles' rights whatever the permissions say.
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        &carol,
+        Some(&admin),
+        Some(json!({"lastName": "O"})),
+    )
+    .await;
+    assert_eq!(s, 204);
+}
