@@ -87,9 +87,10 @@ pub enum Provider {
     DirectPassword,
     /// `direct-grant-validate-otp`.
     DirectOtp,
-    /// A provider Keycloak has and that the flows this server runs do not use (registration,
-    /// reset credentials, brokering, client authentication, WebAuthn, ...): a flow may name it,
-    /// and running it is refused.
+    /// A provider Keycloak has that the browser and direct grant flows do not run: the steps of
+    /// the flows with drivers of their own (reset credentials, the first broker login's
+    /// `idp-*`, registration), or not run at all (client authentication, ...): a flow may name
+    /// it, and a driver that does not know it refuses to run it.
     NotRun(&'static str),
 }
 

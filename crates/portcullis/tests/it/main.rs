@@ -28,6 +28,7 @@ mod docs_examples;
 mod email;
 mod events;
 mod exchange;
+mod first_broker_login;
 mod full_disk;
 mod fuzz_corpus;
 mod guard;
