@@ -519,6 +519,46 @@ mod tests {
     }
 
     #[test]
+    fn first_broker_login_flows_know_the_idp_authenticators() {
+        let ids = [
+            "idp-review-profile",
+            "idp-create-user-if-unique",
+            "idp-detect-existing-broker-user",
+            "idp-confirm-link",
+            "idp-email-verification",
+            "idp-username-password-form",
+            "idp-auto-link",
+            "idp-add-organization-member",
+        ];
+        let execs: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({ "authenticator": id, "requirement": "ALTERNATIVE" }))
+            .collect();
+        let mut r = simple(json!(execs));
+        r["firstBrokerLoginFlow"] = json!("b");
+        let f = compile(&rep(r)).unwrap();
+        let b = &f.flows[f.browser.unwrap()];
+        for (e, id) in b.executions.iter().zip(ids) {
+            assert_eq!(
+                e.step,
+                Step::Authenticator(Authenticator {
+                    provider: Provider::NotRun(id),
+                    config: None
+                })
+            );
+        }
+        // A misspelt one is refused at import, naming it and its flow.
+        let mut r =
+            simple(json!([{ "authenticator": "idp-auto-links", "requirement": "REQUIRED" }]));
+        r["firstBrokerLoginFlow"] = json!("b");
+        let e = compile(&rep(r)).unwrap_err();
+        assert!(
+            e.message.contains("'idp-auto-links'") && e.message.contains("unknown authenticator"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn refuses_unknown_providers_missing_sub_flows_and_configs() {
         let e = compile(&rep(simple(
             json!([{ "authenticator": "no-such", "requirement": "REQUIRED" }]),
