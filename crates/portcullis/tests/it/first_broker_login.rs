@@ -440,6 +440,42 @@ async fn an_imported_link_finds_its_user_whatever_the_user_name() {
     let (s, _, page) = location(&b, &back).await;
     assert_eq!(s, 200, "{page}");
     assert!(page.contains("Account already exists"), "{page}");
+
+    // Linked again through the Admin API, to the other user: that user logs in next. One
+    // provider identity links one user: linking it to local-frank as well is a conflict.
+    let frank = user_id(&users_named(&p, &admin, "frank").await);
+    let link =
+        json!({"identityProvider": "up", "userId": "frank-at-upstream", "userName": "frank"});
+    let (s, body, _) = call(
+        &p.down,
+        "POST",
+        &format!("/admin/realms/downstream/users/{frank}/federated-identity/up"),
+        Some(&admin),
+        Some(link.clone()),
+    )
+    .await;
+    assert_eq!(s, 204, "{body}");
+    let (s, body, _) = call(
+        &p.down,
+        "POST",
+        &format!("/admin/realms/downstream/users/{local}/federated-identity/up"),
+        Some(&admin),
+        Some(link),
+    )
+    .await;
+    assert_eq!(s, 409, "{body}");
+    assert_eq!(links_of(&p, &admin, &local).await, json!([]));
+    let b = browser();
+    let (verifier, challenge) = pkce();
+    let upstream = to_provider(&p, &b, &auth_url(&p.down, &challenge, "")).await;
+    let back = upstream_login(&p, &b, &upstream, "frank", "frank-pw").await;
+    let (s, loc, body) = location(&b, &back).await;
+    assert_eq!(s, 302, "{body}");
+    let tokens = tokens_at(&p, &loc, &verifier).await;
+    assert_eq!(
+        payload(tokens["access_token"].as_str().unwrap())["sub"],
+        frank.as_str()
+    );
 }
 
 #[tokio::test]
