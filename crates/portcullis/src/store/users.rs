@@ -443,3 +443,30 @@ macro_rules! impl_users {
 }
 
 pub(crate) use impl_users;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::federated_links;
+
+    #[test]
+    fn links_of_a_user_document() {
+        let doc = r#"{"username":"u","federatedIdentities":[
+            {"identityProvider":"up","userId":"42","userName":"alice"},
+            {"identityProvider":"gh","userId":"7"},
+            {"identityProvider":"up","userId":"42"},
+            {"identityProvider":"broken"},
+            "not an object"
+        ]}"#;
+        assert_eq!(
+            federated_links(doc),
+            vec![
+                ("gh".to_string(), "7".to_string()),
+                ("up".to_string(), "42".to_string())
+            ]
+        );
+        assert!(federated_links(r#"{"username":"u"}"#).is_empty());
+        assert!(federated_links(r#"{"federatedIdentities":null}"#).is_empty());
+        assert!(federated_links("not json").is_empty());
+    }
+}

@@ -67,6 +67,11 @@ async fn review_profile_asks_for_what_the_provider_did_not_give() {
     assert_eq!(s, 200, "{again}");
     assert!(again.contains("Please specify this field."), "{again}");
     assert!(users_named(&p, &admin, "erin").await.is_empty());
+    // The confirm page's choice posted to the review page: the review again, nothing created.
+    let (s, still) = post_page(&b, &p.down, &again, &[("submitAction", "linkAccount")]).await;
+    assert_eq!(s, 200, "{still}");
+    assert!(still.contains("Update Account Information"), "{still}");
+    assert!(users_named(&p, &admin, "erin").await.is_empty());
 
     let (s, loc) = post_page(
         &b,
