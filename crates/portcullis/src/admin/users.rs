@@ -62,6 +62,16 @@ pub(super) async fn load(
     Ok((row, u))
 }
 
+/// The 409 of a user write: a taken user name, or a provider identity linked to another user
+/// (the store's `federated_identity` key).
+fn conflict(message: String) -> AdminError {
+    if message.contains("is linked to another user") {
+        AdminError::Conflict(message)
+    } else {
+        AdminError::Conflict("User exists with same username".into())
+    }
+}
+
 pub(super) async fn save(
     state: &AppState,
     snap: &RealmSnapshot,
@@ -72,9 +82,7 @@ pub(super) async fn save(
         .update_user(&snap.id, &to_row(u)?)
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Unique(_) => {
-                AdminError::Conflict("User exists with same username".into())
-            }
+            crate::store::StoreError::Unique(m) => conflict(m),
             other => other.into(),
         })
 }
@@ -538,9 +546,7 @@ pub async fn create(
         .insert_user(&snap.id, &row)
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Unique(_) => {
-                AdminError::Conflict("User exists with same username".into())
-            }
+            crate::store::StoreError::Unique(m) => conflict(m),
             other => other.into(),
         })?;
     Ok(created(&uri, &row.id))

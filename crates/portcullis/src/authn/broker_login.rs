@@ -1,16 +1,15 @@
 //! Logging in through an identity provider (Keycloak's `IdentityBrokerService`): the pending
 //! login goes to the provider with a single-use state ([`redirect`]), and comes back with the
 //! brokered identity ([`complete`]): the user linked to it logs in, or the first broker login
-//! creates and links a user when none has its user name or e-mail
-//! (`idp-create-user-if-unique`). The protocol with the provider is [`crate::broker`]'s.
+//! flow runs ([`crate::authn::first_broker`]). The protocol with the provider is
+//! [`crate::broker`]'s.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::authn::browser::{self, Browser};
 use crate::authn::pages::{error_page, internal_error};
-use crate::authn::register::{self, Created};
 use crate::authn::steps::respond::different_user_message;
 use crate::authn::{flow, Brokered, PendingLogin};
 use crate::broker::{self, Identity, Provider};
@@ -110,20 +109,17 @@ fn linked(user: &UserRepresentation, alias: &str, identity: &Identity) -> bool {
 }
 
 /// The user linked to `identity` at `alias` (Keycloak's `getUserByFederatedIdentity`): the
-/// user of the brokered user name first, else every user of the realm is read.
+/// store's index of links, checked against the user's document (its source of truth).
 async fn linked_user(
     store: &dyn Store,
     snap: &RealmSnapshot,
     alias: &str,
     identity: &Identity,
 ) -> Result<Option<UserRow>, StoreError> {
-    let is_linked = |row: &UserRow| parse_user(row).is_ok_and(|u| linked(&u, alias, identity));
-    if let Some(row) = store.user_by_username(&snap.id, &identity.username).await? {
-        if is_linked(&row) {
-            return Ok(Some(row));
-        }
-    }
-    Ok(store.users(&snap.id).await?.into_iter().find(is_linked))
+    let found = store
+        .user_by_federated_identity(&snap.id, alias, &identity.id)
+        .await?;
+    Ok(found.filter(|row| parse_user(row).is_ok_and(|u| linked(&u, alias, identity))))
 }
 
 /// The event of the login's identity-provider steps, with the provider's details.
@@ -184,99 +180,23 @@ pub async fn complete(
             }
             row.id
         }
-        None => match first_login(b, &pending, provider, &identity, &brokered).await {
-            Ok(id) => id,
-            Err(r) => return r,
-        },
+        None => {
+            return crate::authn::first_broker::start(
+                b, code, pending, provider, &identity, brokered,
+            )
+            .await
+        }
     };
     pending.flow.user = Some(user_id);
     pending.brokered = Some(brokered);
     browser::authenticated(b, code, pending).await
 }
 
-/// Keycloak's default "first broker login" flow for the common case
-/// (`idp-create-user-if-unique`): without a user of the brokered e-mail or user name, the user
-/// is created and linked. A user who has either is never linked silently: the answer is the
-/// "Account already exists" page (confirming the link by re-authentication is not served yet).
-async fn first_login(
-    b: &Browser<'_>,
-    pending: &PendingLogin,
-    provider: &Provider,
-    identity: &Identity,
-    brokered: &Brokered,
-) -> Result<String, Response> {
-    let (state, snap) = (b.state, b.snap);
-    let store = state.store.as_ref();
-    event(snap, pending, "IDENTITY_PROVIDER_FIRST_LOGIN", brokered).success(state);
-    let exists = |attribute: &str, value: &str| {
-        event(snap, pending, "IDENTITY_PROVIDER_FIRST_LOGIN", brokered)
-            .error(state, crate::events::errors::FEDERATED_IDENTITY_EXISTS);
-        error_page(
-            StatusCode::CONFLICT,
-            &format!(
-                "Account already exists. User with {attribute} {value} already exists. Linking it to {} is not supported by this server yet: log in with your password, or ask your administrator to link the account.",
-                provider.display_name
-            ),
-        )
-    };
-    if !valid_username(&identity.username) {
-        event(snap, pending, "IDENTITY_PROVIDER_FIRST_LOGIN", brokered)
-            .error(state, crate::events::errors::INVALID_REQUEST);
-        return Err(error_page(StatusCode::BAD_REQUEST, UNEXPECTED_ERROR));
-    }
-    // `IdpCreateUserIfUniqueAuthenticator.checkExistingUser`: the e-mail first (unless the
-    // realm allows duplicate e-mails), then the user name.
-    let duplicate_emails = snap.rep.extra.get("duplicateEmailsAllowed") == Some(&json!(true));
-    if let Some(email) = identity.email.as_deref().filter(|_| !duplicate_emails) {
-        match store.users_by_email(&snap.id, email).await {
-            Ok(found) if !found.is_empty() => return Err(exists("email", email)),
-            Ok(_) => {}
-            Err(_) => return Err(internal_error()),
-        }
-    }
-    match store.user_by_username(&snap.id, &identity.username).await {
-        Ok(Some(_)) => return Err(exists("username", &identity.username)),
-        Ok(None) => {}
-        Err(_) => return Err(internal_error()),
-    }
-    let user = UserRepresentation {
-        username: Some(identity.username.clone()),
-        email: identity.email.clone(),
-        first_name: identity.first_name.clone(),
-        last_name: identity.last_name.clone(),
-        federated_identities: Some(vec![json!({
-            "identityProvider": provider.alias,
-            "userId": identity.id,
-            "userName": identity.username,
-        })]),
-        ..Default::default()
-    };
-    let verified = provider.trust_email && identity.email.is_some();
-    let row = match register::create(state, snap, user, None, verified).await {
-        Ok(row) => row,
-        Err(Created::Taken) => return Err(exists("username", &identity.username)),
-        Err(Created::Failed) => return Err(internal_error()),
-    };
-    let mut e = event(snap, pending, "REGISTER", brokered).user(row.id.clone());
-    e.set_detail("register_method", "broker");
-    e.set_detail("username", identity.username.clone());
-    if let Some(email) = &identity.email {
-        e.set_detail("email", email.clone());
-    }
-    e.success(state);
-    Ok(row.id)
-}
-
-/// A user name a created user may have: not empty, at most 255 characters, no control
-/// characters.
-fn valid_username(name: &str) -> bool {
-    !name.is_empty() && name.chars().count() <= 255 && !name.chars().any(char::is_control)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn links_match_provider_and_subject() {
@@ -299,7 +219,5 @@ mod tests {
             ..identity.clone()
         };
         assert!(!linked(&user, "up", &someone));
-        assert!(valid_username("alice") && !valid_username("") && !valid_username("a\nb"));
-        assert!(!valid_username(&"x".repeat(256)));
     }
 }

@@ -175,7 +175,40 @@ pub async fn resume(
     pending: PendingLogin,
     fields: Fields<'_>,
 ) -> Response {
+    // A first broker login in progress gets the post (its re-authentication's OTP page posts
+    // here): the browser flow's steps ended when the identity provider answered.
+    if pending.first_broker.is_some() {
+        return crate::authn::first_broker::resume(b, code, pending, fields).await;
+    }
     run(b, Some(code), pending, Some(fields)).await
+}
+
+/// The OTP form (`auth-otp-form`) as a step of the first broker login's re-authentication
+/// (its user is `pending.flow.user`): `Ok` with the step's outcome, else the answer (the
+/// page, stored with the login as execution `exec_id`'s).
+pub(crate) async fn otp_step(
+    b: &Browser<'_>,
+    code: &str,
+    pending: &mut PendingLogin,
+    exec_id: &str,
+    posted: Option<Fields<'_>>,
+) -> Result<Status, Response> {
+    match otp_form(b, pending, posted).await {
+        Out::Success => Ok(Status::Success),
+        Out::Attempted => Ok(Status::Attempted),
+        Out::SetupRequired(action) => {
+            if let Some(action) = action.filter(|a| !pending.session_actions.iter().any(|s| s == a))
+            {
+                pending.session_actions.push(action.to_string());
+            }
+            Ok(Status::SetupRequired)
+        }
+        Out::Answer(r) => Err(r),
+        Out::Challenge(page) => {
+            pending.flow.challenged = Some(exec_id.to_string());
+            Err(show(b, Some(code), pending, &page).await)
+        }
+    }
 }
 
 async fn run(

@@ -12,6 +12,7 @@ pub mod browser;
 pub mod brute_force;
 pub mod cookies;
 pub mod engine;
+pub mod first_broker;
 pub mod flow;
 pub mod pages;
 pub mod register;
@@ -212,6 +213,10 @@ pub struct PendingLogin {
     /// The identity provider that authenticated the user (the `LOGIN` event's details).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brokered: Option<Brokered>,
+    /// The first broker login in progress (the realm's `firstBrokerLoginFlow` for an identity
+    /// no user is linked to yet): Keycloak's brokered-context and existing-user notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_broker: Option<first_broker::FirstBroker>,
     /// What the flow's steps recorded so far.
     #[serde(skip_serializing_if = "engine::FlowState::is_empty")]
     pub flow: engine::FlowState,

@@ -67,6 +67,9 @@ pub struct Provider {
     pub trust_email: bool,
     /// `hideOnLogin` (26) or `config.hideOnLoginPage` (older).
     pub hide_on_login: bool,
+    /// `firstBrokerLoginFlowAlias`: the flow of the first login of an identity no user is
+    /// linked to (else the realm's `firstBrokerLoginFlow`).
+    pub first_broker_login_flow: Option<String>,
 }
 
 /// Why a provider cannot be used to log in.
@@ -176,6 +179,12 @@ impl Provider {
             pkce,
             trust_email: flag(idp.get("trustEmail")),
             hide_on_login: flag(idp.get("hideOnLogin")) || config_flag(idp, "hideOnLoginPage"),
+            first_broker_login_flow: idp
+                .get("firstBrokerLoginFlowAlias")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string),
         })
     }
 }

@@ -50,6 +50,9 @@ pub const ACTION_TOKEN: &str = "/realms/{realm}/login-actions/action-token";
 pub const REQUIRED_ACTION: &str = "/realms/{realm}/login-actions/required-action";
 /// The registration page (`GET`, the login page's "Register" link) and its form (`POST`).
 pub const LOGIN_REGISTRATION: &str = "/realms/{realm}/login-actions/registration";
+/// Target of the first broker login's pages (Keycloak's `LoginActionsService
+/// .FIRST_BROKER_LOGIN_PATH`).
+pub const FIRST_BROKER_LOGIN: &str = "/realms/{realm}/login-actions/first-broker-login";
 /// Target of the consent form.
 pub const CONSENT_ACTION: &str = "/realms/{realm}/login-actions/consent";
 /// The login page's link to an identity provider (Keycloak's `IdentityBrokerService

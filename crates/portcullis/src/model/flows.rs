@@ -87,9 +87,10 @@ pub enum Provider {
     DirectPassword,
     /// `direct-grant-validate-otp`.
     DirectOtp,
-    /// A provider Keycloak has and that the flows this server runs do not use (registration,
-    /// reset credentials, brokering, client authentication, WebAuthn, ...): a flow may name it,
-    /// and running it is refused.
+    /// A provider Keycloak has that the browser and direct grant flows do not run: the steps of
+    /// the flows with drivers of their own (reset credentials, the first broker login's
+    /// `idp-*`, registration), or not run at all (client authentication, ...): a flow may name
+    /// it, and a driver that does not know it refuses to run it.
     NotRun(&'static str),
 }
 
@@ -515,6 +516,46 @@ mod tests {
         };
         assert_eq!(a.provider, Provider::CondUserRole);
         assert_eq!(a.setting("condUserRole"), Some("admin"));
+    }
+
+    #[test]
+    fn first_broker_login_flows_know_the_idp_authenticators() {
+        let ids = [
+            "idp-review-profile",
+            "idp-create-user-if-unique",
+            "idp-detect-existing-broker-user",
+            "idp-confirm-link",
+            "idp-email-verification",
+            "idp-username-password-form",
+            "idp-auto-link",
+            "idp-add-organization-member",
+        ];
+        let execs: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({ "authenticator": id, "requirement": "ALTERNATIVE" }))
+            .collect();
+        let mut r = simple(json!(execs));
+        r["firstBrokerLoginFlow"] = json!("b");
+        let f = compile(&rep(r)).unwrap();
+        let b = &f.flows[f.browser.unwrap()];
+        for (e, id) in b.executions.iter().zip(ids) {
+            assert_eq!(
+                e.step,
+                Step::Authenticator(Authenticator {
+                    provider: Provider::NotRun(id),
+                    config: None
+                })
+            );
+        }
+        // A misspelt one is refused at import, naming it and its flow.
+        let mut r =
+            simple(json!([{ "authenticator": "idp-auto-links", "requirement": "REQUIRED" }]));
+        r["firstBrokerLoginFlow"] = json!("b");
+        let e = compile(&rep(r)).unwrap_err();
+        assert!(
+            e.message.contains("'idp-auto-links'") && e.message.contains("unknown authenticator"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -92,6 +92,39 @@ pub async fn authenticate(
     browser::resume(&browser, &code, pending, &fields).await
 }
 
+/// POST of a page of the first broker login (review profile, confirm link,
+/// re-authentication); refused without one in progress.
+pub async fn first_broker_login(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    form: Result<Form, OAuthError>,
+) -> Response {
+    let (snap, params, code, pending) = match bind(&state, &realm, &headers, &uri, form).await {
+        Ok(bound) => bound,
+        Err(page) => return page,
+    };
+    let Some(issuer) = issuer(&state, &snap, &headers, &uri) else {
+        return error_page(StatusCode::BAD_REQUEST, "Invalid host.");
+    };
+    let reply = Reply::to(&pending.request, &issuer);
+    let base = state.base_url(&headers, &uri).unwrap_or_default();
+    let browser = Browser {
+        state: &state,
+        snap: &snap,
+        protocol: &Oidc,
+        reply: &reply,
+        headers: &headers,
+        base: &base,
+        remote: crate::http::remote::remote_addr(&state, &headers, peer.map(|p| (p.0).0)),
+        max_age: None,
+    };
+    let fields = |k: &str| params.get(k);
+    crate::authn::first_broker::resume(&browser, &code, pending, &fields).await
+}
+
 /// POST of a required action's page (the action whose page the flow showed handles it).
 pub async fn required_action(
     State(state): State<AppState>,

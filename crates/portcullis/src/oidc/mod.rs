@@ -89,6 +89,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(paths::LOGIN_ACTION, post(login_actions::authenticate))
         .route(paths::REQUIRED_ACTION, post(login_actions::required_action))
         .route(paths::CONSENT_ACTION, post(login_actions::consent))
+        .route(
+            paths::FIRST_BROKER_LOGIN,
+            post(login_actions::first_broker_login),
+        )
         .route(paths::REGISTRATIONS, get(registrations::start))
         .route(paths::BROKER_LOGIN, get(broker::login))
         .route(paths::BROKER_ENDPOINT, get(broker::endpoint))

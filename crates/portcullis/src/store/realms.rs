@@ -239,6 +239,9 @@ macro_rules! impl_realms {
                                     StoreError::Unique(m) => StoreError::Unique(format!("duplicate user: {m}")),
                                     other => other,
                                 })?;
+                                for u in chunk {
+                                    Self::index_links_on(&mut *tx, &realm_id, u).await?;
+                                }
                             }
                         }
                         Write::InsertOrganizations { realm_id, realm_name, organizations } => {

@@ -113,6 +113,37 @@ impl SearchColumns {
     }
 }
 
+/// The links of a user document (`federatedIdentities`: identity provider alias, the
+/// provider's user id), as the `federated_identity` index holds them; entries without either
+/// are not indexed.
+pub(crate) fn federated_links(representation: &str) -> Vec<(String, String)> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Link {
+        identity_provider: Option<String>,
+        user_id: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Links {
+        #[serde(default)]
+        federated_identities: Option<Vec<serde_json::Value>>,
+    }
+    let Ok(l) = serde_json::from_str::<Links>(representation) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = l
+        .federated_identities
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| serde_json::from_value::<Link>(v).ok())
+        .filter_map(|k| Some((k.identity_provider?, k.user_id?)))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Users and their credentials (held in the stored `UserRepresentation`), look-ups by name,.
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -131,6 +162,15 @@ pub trait UserStore: Send + Sync {
         -> Result<Vec<UserRow>, StoreError>;
     /// A user by id.
     async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<UserRow>, StoreError>;
+    /// The user linked to `provider_user_id` at the identity provider `alias` (Keycloak's
+    /// `getUserByFederatedIdentity`), through the `federated_identity` index that every user
+    /// write keeps in step with the user's `federatedIdentities`.
+    async fn user_by_federated_identity(
+        &self,
+        realm_id: &str,
+        alias: &str,
+        provider_user_id: &str,
+    ) -> Result<Option<UserRow>, StoreError>;
     /// Replaces a user's representation (e.g. a re-hashed password).
     async fn update_user(&self, realm_id: &str, user: &UserRow) -> Result<(), StoreError>;
     /// Users matching a search, ordered by user name.
@@ -169,6 +209,25 @@ macro_rules! impl_users {
                 let row = row.map(|t| self.opened_user(t)).transpose()?;
                 self.cache_user(key, generation, row.clone());
                 Ok(row)
+            }
+
+            /// Indexes the links of a user document (`federated_identity`); a provider
+            /// identity already linked to another user is a conflict.
+            async fn index_links_on(conn: &mut <$db as sqlx::Database>::Connection, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {
+                for (alias, provider_user_id) in $crate::store::users::federated_links(&user.representation) {
+                    sqlx::query("INSERT INTO federated_identity (realm_id, identity_provider, provider_user_id, user_id) VALUES ($1, $2, $3, $4)")
+                        .bind(realm_id)
+                        .bind(&alias)
+                        .bind(&provider_user_id)
+                        .bind(&user.id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(|e| match $crate::store::StoreError::from(e) {
+                            $crate::store::StoreError::Unique(_) => $crate::store::StoreError::Unique(format!("the identity of '{provider_user_id}' at '{alias}' is linked to another user")),
+                            other => other,
+                        })?;
+                }
+                Ok(())
             }
 
             /// Appends a user search's conditions (after `WHERE`).
@@ -288,11 +347,25 @@ macro_rules! impl_users {
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
+            async fn user_by_federated_identity(&self, realm_id: &str, alias: &str, provider_user_id: &str) -> Result<Option<$crate::store::UserRow>, $crate::store::StoreError> {
+                let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
+                    "SELECT u.id, u.username, u.email, u.representation FROM federated_identity f JOIN user_entity u ON u.id = f.user_id WHERE f.realm_id = $1 AND f.identity_provider = $2 AND f.provider_user_id = $3",
+                )
+                .bind(realm_id)
+                .bind(alias)
+                .bind(provider_user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|t| self.opened_user(t)).transpose()
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn update_user(&self, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 self.invalidate_users().await;
                 let c = $crate::store::SearchColumns::of(&user.representation);
                 let representation = self.sealer.seal_user(&user.representation)?;
+                let mut tx = self.pool.begin().await?;
                 sqlx::query("UPDATE user_entity SET username = $1, email = $2, representation = $3, first_name = $6, last_name = $7, enabled = $8, service_account = $9 WHERE realm_id = $4 AND id = $5")
                     .bind(&user.username)
                     .bind(&user.email)
@@ -303,12 +376,15 @@ macro_rules! impl_users {
                     .bind(c.last_name)
                     .bind(c.enabled)
                     .bind(c.service_account)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| match $crate::store::StoreError::from(e) {
                         $crate::store::StoreError::Unique(m) => $crate::store::StoreError::Unique(format!("duplicate user: {m}")),
                         other => other,
                     })?;
+                sqlx::query("DELETE FROM federated_identity WHERE user_id = $1").bind(&user.id).execute(&mut *tx).await?;
+                Self::index_links_on(&mut *tx, realm_id, user).await?;
+                tx.commit().await?;
                 // Again after the commit: a read between the two may have cached the old row.
                 self.invalidate_users().await;
                 Ok(())
@@ -367,3 +443,30 @@ macro_rules! impl_users {
 }
 
 pub(crate) use impl_users;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::federated_links;
+
+    #[test]
+    fn links_of_a_user_document() {
+        let doc = r#"{"username":"u","federatedIdentities":[
+            {"identityProvider":"up","userId":"42","userName":"alice"},
+            {"identityProvider":"gh","userId":"7"},
+            {"identityProvider":"up","userId":"42"},
+            {"identityProvider":"broken"},
+            "not an object"
+        ]}"#;
+        assert_eq!(
+            federated_links(doc),
+            vec![
+                ("gh".to_string(), "7".to_string()),
+                ("up".to_string(), "42".to_string())
+            ]
+        );
+        assert!(federated_links(r#"{"username":"u"}"#).is_empty());
+        assert!(federated_links(r#"{"federatedIdentities":null}"#).is_empty());
+        assert!(federated_links("not json").is_empty());
+    }
+}

@@ -8,12 +8,15 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-const CALLBACK: &str = "http://localhost:3000/cb";
+pub(crate) const CALLBACK: &str = "http://localhost:3000/cb";
 
 fn upstream_realm() -> Value {
     json!({
         "realm": "upstream",
         "enabled": true,
+        // erin has no last name: the upstream lets her log in as she is.
+        "requiredActions": [{"alias": "VERIFY_PROFILE", "name": "Verify Profile", "providerId": "VERIFY_PROFILE",
+                             "enabled": false, "defaultAction": false, "priority": 90, "config": {}}],
         "clients": [{
             "clientId": "broker-client", "secret": "broker-secret",
             "redirectUris": ["http://placeholder.invalid/*"]
@@ -22,7 +25,11 @@ fn upstream_realm() -> Value {
             {"username": "alice", "email": "alice@up.example", "firstName": "Alice", "lastName": "Upstream",
              "emailVerified": true, "enabled": true, "credentials": [{"type": "password", "value": "alice-pw"}]},
             {"username": "dave", "email": "taken@example.com", "firstName": "Dave", "lastName": "Upstream",
-             "emailVerified": true, "enabled": true, "credentials": [{"type": "password", "value": "dave-pw"}]}
+             "emailVerified": true, "enabled": true, "credentials": [{"type": "password", "value": "dave-pw"}]},
+            {"username": "erin", "email": "erin@up.example", "firstName": "Erin",
+             "emailVerified": true, "enabled": true, "credentials": [{"type": "password", "value": "erin-pw"}]},
+            {"id": "frank-at-upstream", "username": "frank", "email": "frank@up.example", "firstName": "Frank", "lastName": "Upstream",
+             "emailVerified": true, "enabled": true, "credentials": [{"type": "password", "value": "frank-pw"}]}
         ]
     })
 }
@@ -59,18 +66,26 @@ fn downstream_realm(up: &TestServer) -> Value {
     })
 }
 
-struct Pair {
-    up: TestServer,
-    down: TestServer,
+pub(crate) struct Pair {
+    pub(crate) up: TestServer,
+    pub(crate) down: TestServer,
     _data: (Data, Data),
 }
 
 /// The two servers; `None` when the backend is unavailable.
 async fn start(backend: Backend) -> Option<Pair> {
+    start_custom(backend, |_| {}).await
+}
+
+/// The two servers, the downstream realm changed by `edit` first; `None` when the backend is
+/// unavailable.
+pub(crate) async fn start_custom(backend: Backend, edit: impl FnOnce(&mut Value)) -> Option<Pair> {
     let down_data = Data::new(backend).await?;
     let up_data = Data::new(Backend::Sqlite).await.unwrap();
     let up = start_with(&up_data, &[upstream_realm()]).await;
-    let down = start_with(&down_data, &[downstream_realm(&up)]).await;
+    let mut realm = downstream_realm(&up);
+    edit(&mut realm);
+    let down = start_with(&down_data, &[realm]).await;
     // The upstream client's redirect URI: the downstream broker endpoint.
     let token = admin_token(&up).await;
     let (s, clients, _) = call(
@@ -102,7 +117,7 @@ async fn start(backend: Backend) -> Option<Pair> {
 }
 
 /// The downstream authorization URL of `app` (PKCE), with `extra` parameters.
-fn auth_url(down: &TestServer, challenge: &str, extra: &str) -> String {
+pub(crate) fn auth_url(down: &TestServer, challenge: &str, extra: &str) -> String {
     format!(
         "{}?client_id=app&response_type=code&scope=openid&state=client-state&redirect_uri={}&code_challenge={challenge}&code_challenge_method=S256{extra}",
         down.url("/realms/downstream/protocol/openid-connect/auth"),
@@ -110,7 +125,7 @@ fn auth_url(down: &TestServer, challenge: &str, extra: &str) -> String {
     )
 }
 
-async fn location(b: &reqwest::Client, url: &str) -> (u16, String, String) {
+pub(crate) async fn location(b: &reqwest::Client, url: &str) -> (u16, String, String) {
     let r = b.get(url).send().await.unwrap();
     let status = r.status().as_u16();
     let loc = r
@@ -122,7 +137,7 @@ async fn location(b: &reqwest::Client, url: &str) -> (u16, String, String) {
 }
 
 /// The login page's link to the provider `alias`.
-fn provider_link(html: &str, alias: &str) -> Option<String> {
+pub(crate) fn provider_link(html: &str, alias: &str) -> Option<String> {
     let needle = format!("id=\"social-{alias}\" class=\"kc-social-item\" href=\"");
     let start = html.find(&needle)? + needle.len();
     Some(html[start..start + html[start..].find('"')?].replace("&amp;", "&"))
@@ -130,7 +145,7 @@ fn provider_link(html: &str, alias: &str) -> Option<String> {
 
 /// From the downstream login page to the upstream authorization request (through the
 /// page's link): the upstream URL.
-async fn to_provider(p: &Pair, b: &reqwest::Client, auth: &str) -> String {
+pub(crate) async fn to_provider(p: &Pair, b: &reqwest::Client, auth: &str) -> String {
     let (s, html) = get_page(b, auth).await;
     assert_eq!(s, 200, "{html}");
     let link = provider_link(&html, "up").expect("a link to the provider");
@@ -145,7 +160,7 @@ async fn to_provider(p: &Pair, b: &reqwest::Client, auth: &str) -> String {
 
 /// Logs in at the upstream page of `upstream_auth`: the upstream redirect to the broker
 /// endpoint.
-async fn upstream_login(
+pub(crate) async fn upstream_login(
     p: &Pair,
     b: &reqwest::Client,
     upstream_auth: &str,
@@ -164,7 +179,7 @@ async fn upstream_login(
 }
 
 /// Redeems the client's code: the token response.
-async fn redeem(p: &Pair, code: &str, verifier: &str) -> Value {
+pub(crate) async fn redeem(p: &Pair, code: &str, verifier: &str) -> Value {
     let (s, tokens, _) = post_form(
         &p.down
             .url("/realms/downstream/protocol/openid-connect/token"),
@@ -196,7 +211,7 @@ async fn broker_login(p: &Pair, user: &str, pw: &str) -> Value {
     redeem(p, &q["code"], &verifier).await
 }
 
-async fn users_named(p: &Pair, token: &str, username: &str) -> Vec<Value> {
+pub(crate) async fn users_named(p: &Pair, token: &str, username: &str) -> Vec<Value> {
     let (s, users, _) = call(
         &p.down,
         "GET",
@@ -469,11 +484,14 @@ async fn an_existing_user_with_the_same_email_is_not_linked_silently() {
     let (_, challenge) = pkce();
     let upstream = to_provider(&p, &b, &auth_url(&p.down, &challenge, "")).await;
     let back = upstream_login(&p, &b, &upstream, "dave", "dave-pw").await;
+    // The default first broker login flow asks (`idp-confirm-link`).
     let (s, loc, html) = location(&b, &back).await;
-    assert_eq!((s, loc.as_str()), (409, ""), "{html}");
+    assert_eq!((s, loc.as_str()), (200, ""), "{html}");
     assert!(html.contains("Account already exists"), "{html}");
     assert!(
-        html.contains("User with email taken@example.com already exists."),
+        html.contains(
+            "User with email taken@example.com already exists. How do you want to continue?"
+        ),
         "{html}"
     );
     let admin = admin_token(&p.down).await;

@@ -29,6 +29,7 @@ mod email;
 mod events;
 mod exchange;
 mod fine_grained_admin;
+mod first_broker_login;
 mod full_disk;
 mod fuzz_corpus;
 mod guard;

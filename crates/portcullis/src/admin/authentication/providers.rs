@@ -166,14 +166,19 @@ pub static PROVIDERS: &[Provider] = &[
     p("reset-password", A, "Reset Password", "Sets the Update Password required action if execution is REQUIRED.  Will also set it if execution is OPTIONAL and the password is currently configured for it.", DEFAULT),
     p("reset-otp", A, "Reset OTP", "Removes existing OTP configurations (if chosen) and sets the 'Configure OTP' required action.", DEFAULT),
     // First broker login.
-    p("idp-review-profile", A, "Review Profile", "User reviews and updates profile data retrieved from Identity Provider in the displayed form", DEFAULT),
-    configurable(
+    runs(configurable(
+        p("idp-review-profile", A, "Review Profile", "User reviews and updates profile data retrieved from Identity Provider in the displayed form", DEFAULT),
+        &[Prop("update.profile.on.first.login", "Update profile on first login", "Define conditions under which a user has to review and update his profile after first-time login. Value 'On' means that page for reviewing profile will be displayed and user can review and update his profile. Value 'off' means that page won't be displayed. Value 'missing' means that page is displayed just when some required attribute is missing (wasn't downloaded from identity provider). Value 'missing' is the default one.", "List", None)],
+    )),
+    runs(configurable(
         p("idp-create-user-if-unique", A, "Create User If Unique", "Detect if there is existing Keycloak account with same email like identity provider. If no, create new user", DEFAULT),
         &[Prop("require.password.update.after.registration", "Require Password Update After Registration", "If this option is true and new user is successfully imported from Identity Provider to Keycloak (there is no duplicated email or username detected in Keycloak DB), then this user is required to update his password", "boolean", None)],
-    ),
-    p("idp-confirm-link", A, "Confirm link existing account", "Show the form where user confirms if he wants to link identity provider with existing account or rather edit user profile data retrieved from identity provider to avoid conflict", DEFAULT),
+    )),
+    runs(p("idp-detect-existing-broker-user", A, "Detect existing broker user", "Detect if there is an existing Keycloak account with same email like identity provider. If no, throw an error.", REQUIRED_ONLY)),
+    runs(p("idp-confirm-link", A, "Confirm link existing account", "Show the form where user confirms if he wants to link identity provider with existing account or rather edit user profile data retrieved from identity provider to avoid conflict", DEFAULT)),
     p("idp-email-verification", A, "Verify existing account by Email", "Email verification of existing Keycloak user, that wants to link his user account with identity provider", DEFAULT),
-    p("idp-username-password-form", A, "Username Password Form for identity provider reauthentication", "Validates a password from login form. Username may be already known from identity provider authentication", REQUIRED_ONLY),
+    runs(p("idp-username-password-form", A, "Username Password Form for identity provider reauthentication", "Validates a password from login form. Username may be already known from identity provider authentication", REQUIRED_ONLY)),
+    runs(p("idp-auto-link", A, "Automatically set existing user", "Automatically set existing user to authentication context without any verification", DEFAULT)),
     // Organizations.
     p("organization", A, "Organization Identity-First Login", "If organizations are enabled, automatically redirects users to the corresponding identity provider.", DEFAULT),
     p("idp-add-organization-member", A, "Organization Member Onboard", "Adds a federated user as a member of an organization", DEFAULT),

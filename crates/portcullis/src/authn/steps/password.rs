@@ -84,9 +84,26 @@ pub async fn check(
     known: Option<UserRow>,
     invalid: &'static str,
 ) -> Result<(UserRow, crate::representation::UserRepresentation), Refused> {
+    check_in(state, snap, request, creds, known, invalid, "LOGIN").await
+}
+
+/// [`check`] in a flow whose failures are `kind` events (`IDENTITY_PROVIDER_FIRST_LOGIN` for
+/// the first broker login's re-authentication).
+pub async fn check_in(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    request: &crate::authn::AuthRequest,
+    creds: &Credentials<'_>,
+    known: Option<UserRow>,
+    invalid: &'static str,
+    kind: &'static str,
+) -> Result<(UserRow, crate::representation::UserRepresentation), Refused> {
     let given = creds.password.to_string();
     let failed = |user: Option<&str>, error: &str| {
         let mut e = crate::authn::login_event(snap, request).detail("username", creds.username);
+        if kind != "LOGIN" {
+            e.set_kind(snap, kind);
+        }
         if let Some(u) = user {
             e.set_user(u);
         }

@@ -240,25 +240,75 @@ pub fn profile_page_with_errors(
     )
 }
 
-/// POST of the profile form (`UPDATE_PROFILE` and `VERIFY_PROFILE`, whose post is
-/// `UpdateProfile.processAction`): the editable attributes take the posted values, the user
-/// profile validates them (the page again with each field's message), the user is stored.
-///
-/// The event is Keycloak's: the login's event turned `UPDATE_PROFILE` with detail `context`
-/// `UPDATE_PROFILE` and, per changed attribute, `EventAuditingAttributeChangeListener`'s
-/// `previous_*` / `updated_*` details (`first_name`, `last_name`, `email`, else the
-/// attribute's name; several values joined with `##`, empty ones left out).
-pub async fn profile_post(
-    a: &Actions<'_>,
-    pending: &PendingLogin,
-    row: &UserRow,
+/// The inputs of the first broker login's review (`idp-review-profile`, user-profile context
+/// `IDP_REVIEW`): as the update-profile page's, the user name editable (the user does not exist
+/// yet).
+fn review_inputs(snap: &RealmSnapshot, user: &UserRepresentation, scopes: &[String]) -> Vec<Input> {
+    let config = config_of(&snap.rep);
+    let mut fields = inputs(snap, &config, user, scopes);
+    for i in fields.iter_mut().filter(|i| i.name == "username") {
+        i.editable = true;
+    }
+    fields
+}
+
+/// `login-update-profile.ftl` of `idp-review-profile`: the brokered identity's profile.
+pub fn review_page(
+    snap: &RealmSnapshot,
+    action: &str,
+    code: &str,
+    profile: &UserRepresentation,
+    scopes: &[String],
+) -> String {
+    profile_form(
+        snap,
+        action,
+        code,
+        &review_inputs(snap, profile, scopes),
+        &[],
+    )
+}
+
+/// The brokered profile misses what the realm's user profile requires
+/// (`Validation.validateUserMandatoryFields`): the review page is due in mode `missing`.
+pub fn review_needed(
+    snap: &RealmSnapshot,
+    profile: &UserRepresentation,
+    scopes: &[String],
+) -> bool {
+    let config = config_of(&snap.rep);
+    let mut p = profile.clone();
+    !validate_user(&config, Context::Login(scopes), &mut p, None).is_empty()
+}
+
+/// POST of the review page (`IdpReviewProfileAuthenticator.actionImpl`): the profile with the
+/// posted values, validated by the realm's user profile; `Err` is the page again with each
+/// field's message.
+pub fn review_post(
+    snap: &RealmSnapshot,
+    action: &str,
+    code: &str,
+    profile: &UserRepresentation,
+    f: Fields<'_>,
+    scopes: &[String],
+) -> Result<UserRepresentation, String> {
+    let config = config_of(&snap.rep);
+    let mut fields = review_inputs(snap, profile, scopes);
+    let mut next = apply_inputs(&mut fields, profile, f);
+    let errors = validate_user(&config, Context::Login(scopes), &mut next, Some(profile));
+    if errors.is_empty() {
+        Ok(next)
+    } else {
+        Err(profile_form(snap, action, code, &fields, &errors))
+    }
+}
+
+/// The user with the posted values of the editable inputs (which show them from now on).
+fn apply_inputs(
+    fields: &mut [Input],
     user: &UserRepresentation,
     f: Fields<'_>,
-    code: &str,
-) -> Posted {
-    let config = config_of(&a.snap.rep);
-    let scopes = pending.request.scope_names(a.snap);
-    let mut fields = inputs(a.snap, &config, user, &scopes);
+) -> UserRepresentation {
     let mut next = user.clone();
     for i in fields.iter_mut().filter(|i| i.editable) {
         let v = f(&i.name).unwrap_or_default().trim().to_string();
@@ -287,6 +337,29 @@ pub async fn profile_post(
             }
         }
     }
+    next
+}
+
+/// POST of the profile form (`UPDATE_PROFILE` and `VERIFY_PROFILE`, whose post is
+/// `UpdateProfile.processAction`): the editable attributes take the posted values, the user
+/// profile validates them (the page again with each field's message), the user is stored.
+///
+/// The event is Keycloak's: the login's event turned `UPDATE_PROFILE` with detail `context`
+/// `UPDATE_PROFILE` and, per changed attribute, `EventAuditingAttributeChangeListener`'s
+/// `previous_*` / `updated_*` details (`first_name`, `last_name`, `email`, else the
+/// attribute's name; several values joined with `##`, empty ones left out).
+pub async fn profile_post(
+    a: &Actions<'_>,
+    pending: &PendingLogin,
+    row: &UserRow,
+    user: &UserRepresentation,
+    f: Fields<'_>,
+    code: &str,
+) -> Posted {
+    let config = config_of(&a.snap.rep);
+    let scopes = pending.request.scope_names(a.snap);
+    let mut fields = inputs(a.snap, &config, user, &scopes);
+    let mut next = apply_inputs(&mut fields, user, f);
     let errors = validate_user(&config, Context::Login(&scopes), &mut next, Some(user));
     if !errors.is_empty() {
         let action = crate::http::paths::url("", crate::http::paths::REQUIRED_ACTION, &a.snap.name);
