@@ -134,6 +134,58 @@ pub struct Config {
     pub tracing: Option<telemetry::Tracing>,
     /// Seals secrets at rest with the key-encryption key, if one is configured.
     pub sealer: std::sync::Arc<crate::crypto::seal::Sealer>,
+    /// Keycloak's features this server acts on (`--features`, `--features-disabled`).
+    pub features: Features,
+}
+
+/// The Keycloak features (`org.keycloak.common.Profile.Feature`) that change what this server
+/// does, as `--features` / `--features-disabled` set them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    /// `update-email` (`UPDATE_EMAIL("Update Email Action", Type.DEFAULT)`: preview in
+    /// 26.0–26.3, supported and on by default since 26.4.0): the `UPDATE_EMAIL` required action.
+    pub update_email: bool,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Features { update_email: true }
+    }
+}
+
+/// The feature names of a `--features` list (`name` or `name:v1`, comma-separated).
+fn feature_list(v: Option<String>) -> Vec<String> {
+    v.unwrap_or_default()
+        .split(',')
+        .map(|f| f.trim().to_ascii_lowercase())
+        .filter(|f| !f.is_empty())
+        .map(|f| match f.split_once(':') {
+            Some((name, _version)) => name.to_string(),
+            None => f,
+        })
+        .collect()
+}
+
+/// `--features` / `--features-disabled`: a feature in both lists is refused, as Keycloak
+/// refuses it; names this server does not act on are accepted and reported.
+fn features(o: &Lookup<'_>) -> Result<Features, ConfigError> {
+    let on = feature_list(o.get("features"));
+    let off = feature_list(o.get("features-disabled"));
+    if let Some(both) = on.iter().find(|f| off.contains(f)) {
+        return Err(ConfigError(format!(
+            "invalid value for options '--features' and '--features-disabled': feature '{both}' is both enabled and disabled"
+        )));
+    }
+    let mut out = Features::default();
+    for f in on.iter().chain(&off) {
+        if f != "update-email" {
+            tracing::warn!(feature = %f, "feature not implemented by Portcullis: ignored");
+        }
+    }
+    if off.iter().any(|f| f == "update-email") {
+        out.update_email = false;
+    }
+    Ok(out)
 }
 
 /// A configuration error: names the option.
@@ -370,6 +422,7 @@ impl Config {
             })?
             .with_events(&get("event-metrics-user-events").unwrap_or_default()),
             sealer: secrets::sealer(&o)?,
+            features: features(&o)?,
         };
         if mode == Mode::Production {
             config.check_production(hostname_strict)?;
