@@ -140,16 +140,21 @@ pub struct Config {
 
 /// The Keycloak features (`org.keycloak.common.Profile.Feature`) that change what this server
 /// does, as `--features` / `--features-disabled` set them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Features {
     /// `update-email` (`UPDATE_EMAIL("Update Email Action", Type.DEFAULT)`: preview in
     /// 26.0–26.3, supported and on by default since 26.4.0): the `UPDATE_EMAIL` required action.
     pub update_email: bool,
+    /// Named features this server does not act on (reported at start-up).
+    pub ignored: Vec<String>,
 }
 
 impl Default for Features {
     fn default() -> Self {
-        Features { update_email: true }
+        Features {
+            update_email: true,
+            ignored: Vec::new(),
+        }
     }
 }
 
@@ -178,8 +183,8 @@ fn features(o: &Lookup<'_>) -> Result<Features, ConfigError> {
     }
     let mut out = Features::default();
     for f in on.iter().chain(&off) {
-        if f != "update-email" {
-            tracing::warn!(feature = %f, "feature not implemented by Portcullis: ignored");
+        if f != "update-email" && !out.ignored.contains(f) {
+            out.ignored.push(f.clone());
         }
     }
     if off.iter().any(|f| f == "update-email") {
@@ -680,6 +685,25 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.to_string())
         }
+    }
+
+    #[test]
+    fn update_email_is_on_by_default_and_turned_off_by_features_disabled() {
+        let none = Config::resolve(Mode::Dev, &Flags::new(), &env_of(&[])).unwrap();
+        assert!(none.features.update_email);
+        let env = env_of(&[("KC_FEATURES", "update-email:v1,token-exchange")]);
+        let on = Config::resolve(Mode::Dev, &Flags::new(), &env).unwrap();
+        assert!(on.features.update_email);
+        assert_eq!(on.features.ignored, vec!["token-exchange".to_string()]);
+        let env = env_of(&[("KC_FEATURES_DISABLED", "Update-Email")]);
+        let off = Config::resolve(Mode::Dev, &Flags::new(), &env).unwrap();
+        assert!(!off.features.update_email);
+        let env = env_of(&[
+            ("KC_FEATURES", "update-email"),
+            ("KC_FEATURES_DISABLED", "update-email"),
+        ]);
+        let both = Config::resolve(Mode::Dev, &Flags::new(), &env).unwrap_err();
+        assert!(both.0.contains("'update-email' is both enabled and disabled"), "{both}");
     }
 
     #[test]
