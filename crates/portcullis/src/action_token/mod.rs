@@ -312,7 +312,16 @@ async fn perform(
             .await
         }
         Kind::UpdateEmail { new_email, .. } => {
-            update_email(&state, &snap, &row, user, &new_email, &c.token.client_id, back).await
+            update_email(
+                &state,
+                &snap,
+                &row,
+                user,
+                &new_email,
+                &c.token.client_id,
+                back,
+            )
+            .await
         }
         Kind::OrgInvite(org_id) => {
             let invitation = (org_id.as_str(), c.token.jti.as_str());

@@ -703,7 +703,11 @@ mod tests {
             ("KC_FEATURES_DISABLED", "update-email"),
         ]);
         let both = Config::resolve(Mode::Dev, &Flags::new(), &env).unwrap_err();
-        assert!(both.0.contains("'update-email' is both enabled and disabled"), "{both}");
+        assert!(
+            both.0
+                .contains("'update-email' is both enabled and disabled"),
+            "{both}"
+        );
     }
 
     #[test]

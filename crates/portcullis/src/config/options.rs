@@ -167,8 +167,14 @@ mod tests {
 
     #[test]
     fn unknown_kc_vars_are_reported_known_ones_are_not() {
-        let ignored =
-            ignored_kc_vars(["KC_DB", "KC_FEATURES", "KC_CACHE", "PATH", "KEYCLOAK_ADMIN", "KC_SPI_X"]);
+        let ignored = ignored_kc_vars([
+            "KC_DB",
+            "KC_FEATURES",
+            "KC_CACHE",
+            "PATH",
+            "KEYCLOAK_ADMIN",
+            "KC_SPI_X",
+        ]);
         assert_eq!(ignored, vec!["KC_CACHE", "KC_SPI_X"]);
     }
 

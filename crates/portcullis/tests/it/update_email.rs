@@ -107,7 +107,10 @@ async fn update_email_without_verification_validates_and_changes_the_address() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("id=\"kc-update-email-form\""), "{page}");
     assert!(page.contains("<h1>Update email</h1>"), "{page}");
-    assert_eq!(form_field(&page, "email").as_deref(), Some("amy@example.com"));
+    assert_eq!(
+        form_field(&page, "email").as_deref(),
+        Some("amy@example.com")
+    );
 
     // Refused, with Keycloak's messages, and nothing written.
     for (posted, message) in [
@@ -154,7 +157,10 @@ async fn kc_action_update_email_answers_success() {
     let (status, page, _) = login(&b, &server, &url, "bob", "bob-pw").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("id=\"kc-update-email-form\""), "{page}");
-    assert!(page.contains("name=\"cancel-aia\""), "cancel for an AIA: {page}");
+    assert!(
+        page.contains("name=\"cancel-aia\""),
+        "cancel for an AIA: {page}"
+    );
     let (status, location) =
         post_page(&b, &server, &page, &[("email", "bob.new@example.com")]).await;
     assert_eq!(status, 302, "{location}");
@@ -288,7 +294,11 @@ async fn email_is_read_only_in_update_profile_and_the_account_api_while_update_e
         let (status, page, _) = login(&b, &server, &url, "cat", "cat-pw").await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("kc-update-profile-form"), "{page}");
-        assert_eq!(page.contains("name=\"email\""), !read_only, "{realm}: {page}");
+        assert_eq!(
+            page.contains("name=\"email\""),
+            !read_only,
+            "{realm}: {page}"
+        );
         let (status, location) = post_page(
             &b,
             &server,

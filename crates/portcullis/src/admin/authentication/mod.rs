@@ -608,7 +608,10 @@ pub async fn register_required_action(
     bytes: Bytes,
 ) -> AdminResult<Response> {
     let data = ops::string_map(body(&bytes)?)?;
-    if data.get("providerId").is_some_and(|p| !available(&state, p)) {
+    if data
+        .get("providerId")
+        .is_some_and(|p| !available(&state, p))
+    {
         return Err(AdminError::Plain(
             "Required Action Provider with given providerId not found".into(),
         ));

@@ -165,10 +165,11 @@ async fn problem(
     let config = config_of(&snap.rep);
     let mut next = user.clone();
     next.email = Some(email.to_string());
-    let errors: Vec<FieldError> = validate_user(&config, Context::Login(scopes), &mut next, Some(user))
-        .into_iter()
-        .filter(|e| e.field == "email")
-        .collect();
+    let errors: Vec<FieldError> =
+        validate_user(&config, Context::Login(scopes), &mut next, Some(user))
+            .into_iter()
+            .filter(|e| e.field == "email")
+            .collect();
     Ok(errors.first().map(field_message))
 }
 
