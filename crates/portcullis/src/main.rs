@@ -222,6 +222,9 @@ fn init_tracing(
     for var in ignored_kc_vars(vars.iter().map(String::as_str)) {
         tracing::warn!(variable = %var, "ignored: this Keycloak option is not supported by Portcullis");
     }
+    for feature in &config.features.ignored {
+        tracing::warn!(feature = %feature, "ignored: this Keycloak feature is not implemented by Portcullis");
+    }
 }
 
 fn resolve(mode: Mode, m: &ArgMatches) -> anyhow::Result<Config> {

@@ -232,7 +232,10 @@ async fn authorized(
     }
     let rest: Vec<&str> = call.rest.iter().map(String::as_str).collect();
     let mut r = match rest.as_slice() {
-        [] if call.method == Method::GET => Json(representation(snap, &user)).into_response(),
+        [] if call.method == Method::GET => {
+            let email_read_only = crate::authn::steps::update_email::enabled(state, snap);
+            Json(representation(snap, &user, email_read_only)).into_response()
+        }
         ["resources", below @ ..] => {
             let manage = account_roles(claims).any(|r| r == "manage-account");
             resources::handle(resources::Request {
@@ -289,8 +292,14 @@ fn allowed_origins(claims: &Map<String, Value>) -> Vec<String> {
 /// The account `UserRepresentation` (`DefaultUserProfile.toRepresentation` in the account
 /// context, with its `userProfileMetadata`): root attributes as fields, blank ones left out;
 /// `locale` stays in `attributes`; unmanaged attributes are not shown (the default profile's
-/// unmanaged-attribute policy).
-pub fn representation(snap: &RealmSnapshot, user: &UserRepresentation) -> Value {
+/// unmanaged-attribute policy). `email_read_only`: the `UPDATE_EMAIL` action is on, so the
+/// account context may not edit `email` (`editEmailCondition`: the address changes through
+/// `kc_action=UPDATE_EMAIL`).
+pub fn representation(
+    snap: &RealmSnapshot,
+    user: &UserRepresentation,
+    email_read_only: bool,
+) -> Value {
     let mut out = Map::new();
     let mut put = |k: &str, v: Option<&String>| {
         if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
@@ -321,15 +330,15 @@ pub fn representation(snap: &RealmSnapshot, user: &UserRepresentation) -> Value 
     }
     out.insert(
         "userProfileMetadata".into(),
-        profile_metadata(snap.settings.edit_username_allowed),
+        profile_metadata(snap.settings.edit_username_allowed, email_read_only),
     );
     Value::Object(out)
 }
 
 /// The metadata of Keycloak's default user profile as the account context sees it: the four
 /// root attributes, required for the user, `username` read-only unless the realm lets users
-/// edit it.
-fn profile_metadata(edit_username: bool) -> Value {
+/// edit it, `email` read-only while `UPDATE_EMAIL` is on.
+fn profile_metadata(edit_username: bool, email_read_only: bool) -> Value {
     let name_validators = json!({
         "person-name-prohibited-characters": { "ignore.empty.value": true },
         "multivalued": { "max": "1" },
@@ -349,7 +358,8 @@ fn profile_metadata(edit_username: bool) -> Value {
                 "multivalued": false
             },
             {
-                "name": "email", "displayName": "${email}", "required": true, "readOnly": false,
+                "name": "email", "displayName": "${email}", "required": true,
+                "readOnly": email_read_only,
                 "validators": {
                     "multivalued": { "max": "1" },
                     "length": { "max": 255, "ignore.empty.value": true },

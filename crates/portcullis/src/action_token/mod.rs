@@ -14,6 +14,11 @@
 //!   `reduri`;
 //! - `ORGIVT`: the user becomes a member of the organization and is redirected to `reduri`
 //!   (the organization's `redirectUrl`, or the account console);
+//! - `update-email` (the `UPDATE_EMAIL` required action's mail to the new address, feature
+//!   `update-email`): the address becomes the token's `newEmail`, verified, as Keycloak's
+//!   `UpdateEmailActionTokenHandler`; void once the user's address is no longer the token's
+//!   `oldEmail` (or the pending address is no longer `newEmail`): Keycloak's
+//!   `staleEmailVerificationLink`;
 //! - `reset-credentials` (the "Forgot Password?" mail): the reset flow continues
 //!   ([`crate::authn::reset`]): the update-password page, then the login ends with a code to
 //!   the client. Refused with Keycloak's "Reset Credential not allowed" when the realm no
@@ -41,7 +46,7 @@ use crate::AppState;
 
 pub use token::{
     account_url, admin_lifespan, link, user_lifespan, ActionToken, Kind, Refused, ACCOUNT_DISABLED,
-    EXPIRED, INVALID_CODE, STALE_INVITE,
+    EXPIRED, INVALID_CODE, STALE_INVITE, STALE_VERIFY_EMAIL,
 };
 
 /// The routes of the action-token endpoint.
@@ -89,6 +94,10 @@ async fn check(
     let key = key.ok_or_else(|| refused(None, Refused::Invalid))?;
     let token = token::verify(&snap.hmac_keys, &issuer, key, crate::clock::now())
         .map_err(|r| refused(None, r))?;
+    // Without the `update-email` feature there is no handler for its tokens.
+    if matches!(token.kind, Kind::UpdateEmail { .. }) && !state.config.features.update_email {
+        return Err(refused(None, Refused::Invalid));
+    }
     let user = match &token.user_id {
         Some(id) => {
             let row = state
@@ -101,10 +110,18 @@ async fn check(
             if u.enabled != Some(true) {
                 return Err(error_page(StatusCode::BAD_REQUEST, ACCOUNT_DISABLED));
             }
-            // `eml`: the token is void once the user's e-mail changed.
-            let now_email = u.email.as_deref().map(str::to_lowercase);
-            if token.email.as_deref().map(str::to_lowercase) != now_email {
-                return Err(refused(Some(&token.kind), Refused::Invalid));
+            if let Kind::UpdateEmail { old_email, .. } = &token.kind {
+                // `UpdateEmailActionTokenHandler.getVerifiers`: `oldEmail` is still the
+                // user's address (`Objects.equals`).
+                if old_email.as_deref() != u.email.as_deref() {
+                    return Err(error_page(StatusCode::BAD_REQUEST, STALE_VERIFY_EMAIL));
+                }
+            } else {
+                // `eml`: the token is void once the user's e-mail changed.
+                let now_email = u.email.as_deref().map(str::to_lowercase);
+                if token.email.as_deref().map(str::to_lowercase) != now_email {
+                    return Err(refused(Some(&token.kind), Refused::Invalid));
+                }
             }
             Some((row, u))
         }
@@ -141,6 +158,10 @@ async fn open(
     let (title, detail) = match &c.token.kind {
         Kind::VerifyEmail => (
             format!("Confirm validity of e-mail address {email}."),
+            String::new(),
+        ),
+        Kind::UpdateEmail { new_email, .. } => (
+            format!("Confirm validity of e-mail address {new_email}."),
             String::new(),
         ),
         Kind::ExecuteActions(actions) => (
@@ -290,11 +311,64 @@ async fn perform(
             )
             .await
         }
+        Kind::UpdateEmail { new_email, .. } => {
+            update_email(
+                &state,
+                &snap,
+                &row,
+                user,
+                &new_email,
+                &c.token.client_id,
+                back,
+            )
+            .await
+        }
         Kind::OrgInvite(org_id) => {
             let invitation = (org_id.as_str(), c.token.jti.as_str());
             accept_invitation(&state, &snap, &c.base, &row, &user, invitation, back).await
         }
     }
+}
+
+/// `UpdateEmailActionTokenHandler.handleToken`: the pending address checked against the token
+/// and the user profile again (it may have been taken meanwhile), then set and verified; event
+/// `UPDATE_EMAIL` with `previous_email` / `updated_email`; the "Email updated" page.
+async fn update_email(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    row: &UserRow,
+    mut user: UserRepresentation,
+    new_email: &str,
+    client_id: &str,
+    back: Option<String>,
+) -> Response {
+    use crate::authn::steps::update_email as action;
+    if !snap.settings.duplicate_emails_allowed {
+        match state.store.users_by_email(&snap.id, new_email).await {
+            Ok(others) if others.iter().any(|o| o.id != row.id) => {
+                return error_page(StatusCode::BAD_REQUEST, "Email already exists.")
+            }
+            Ok(_) => {}
+            Err(_) => return internal_error(),
+        }
+    }
+    let previous = match action::apply_token(&mut user, new_email) {
+        Ok(p) => p,
+        Err(msg) => return error_page(StatusCode::BAD_REQUEST, msg),
+    };
+    if save(state, snap, row, &user).await.is_err() {
+        return internal_error();
+    }
+    let mut e = crate::events::UserEvent::new(snap, "UPDATE_EMAIL")
+        .user(row.id.clone())
+        .detail("previous_email", previous)
+        .detail("updated_email", new_email.to_string());
+    e.set_client(client_id.to_string());
+    e.success(state);
+    info_page(
+        &format!("The account email has been successfully updated to {new_email}."),
+        back.as_deref(),
+    )
 }
 
 fn drop_action(user: &mut UserRepresentation, alias: &str) {

@@ -23,6 +23,8 @@ pub const VERIFY_EMAIL: &str = "verify-email";
 pub const ORG_INVITE: &str = "ORGIVT";
 /// `ResetCredentialsActionToken.TOKEN_TYPE`.
 pub const RESET_CREDENTIALS: &str = "reset-credentials";
+/// `UpdateEmailActionToken.TOKEN_TYPE`.
+pub const UPDATE_EMAIL: &str = "update-email";
 
 /// The kind of an action token and what only that kind carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +37,14 @@ pub enum Kind {
     OrgInvite(String),
     /// `reset-credentials`: the mail of the "Forgot password?" flow.
     ResetCredentials,
+    /// `update-email`: the user's address when the mail was sent (`oldEmail`, which must
+    /// still be the user's) and the address to set (`newEmail`). No `eml`.
+    UpdateEmail {
+        /// `oldEmail`.
+        old_email: Option<String>,
+        /// `newEmail`.
+        new_email: String,
+    },
 }
 
 impl Kind {
@@ -45,6 +55,7 @@ impl Kind {
             Kind::VerifyEmail => VERIFY_EMAIL,
             Kind::OrgInvite(_) => ORG_INVITE,
             Kind::ResetCredentials => RESET_CREDENTIALS,
+            Kind::UpdateEmail { .. } => UPDATE_EMAIL,
         }
     }
 }
@@ -135,6 +146,15 @@ impl ActionToken {
             Kind::OrgInvite(org) => {
                 o.insert("org_id".into(), json!(org));
             }
+            Kind::UpdateEmail {
+                old_email,
+                new_email,
+            } => {
+                if let Some(old) = old_email {
+                    o.insert("oldEmail".into(), json!(old));
+                }
+                o.insert("newEmail".into(), json!(new_email));
+            }
         }
         if let Some(r) = &self.redirect_uri {
             o.insert("reduri".into(), json!(r));
@@ -200,6 +220,10 @@ pub fn verify(
         Some(VERIFY_EMAIL) => Kind::VerifyEmail,
         Some(ORG_INVITE) => Kind::OrgInvite(str_claim(c, "org_id").ok_or(Refused::Invalid)?),
         Some(RESET_CREDENTIALS) => Kind::ResetCredentials,
+        Some(UPDATE_EMAIL) => Kind::UpdateEmail {
+            old_email: str_claim(c, "oldEmail"),
+            new_email: str_claim(c, "newEmail").ok_or(Refused::Invalid)?,
+        },
         _ => return Err(Refused::Invalid),
     };
     let exp = c
@@ -231,6 +255,9 @@ pub const EXPIRED: &str = "Action expired.";
 /// Keycloak's `staleInviteOrgLink`.
 pub const STALE_INVITE: &str =
     "The invitation is no longer valid. Contact the organization administrators for more information.";
+/// Keycloak's `staleEmailVerificationLink` (`Messages.STALE_VERIFY_EMAIL_LINK`).
+pub const STALE_VERIFY_EMAIL: &str =
+    "The link you clicked is an old stale link and is no longer valid.  Maybe you have already verified your email.";
 /// Keycloak's `accountDisabledMessage`.
 pub const ACCOUNT_DISABLED: &str = "Account is disabled, contact your administrator.";
 

@@ -134,6 +134,63 @@ pub struct Config {
     pub tracing: Option<telemetry::Tracing>,
     /// Seals secrets at rest with the key-encryption key, if one is configured.
     pub sealer: std::sync::Arc<crate::crypto::seal::Sealer>,
+    /// Keycloak's features this server acts on (`--features`, `--features-disabled`).
+    pub features: Features,
+}
+
+/// The Keycloak features (`org.keycloak.common.Profile.Feature`) that change what this server
+/// does, as `--features` / `--features-disabled` set them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Features {
+    /// `update-email` (`UPDATE_EMAIL("Update Email Action", Type.DEFAULT)`: preview in
+    /// 26.0–26.3, supported and on by default since 26.4.0): the `UPDATE_EMAIL` required action.
+    pub update_email: bool,
+    /// Named features this server does not act on (reported at start-up).
+    pub ignored: Vec<String>,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Features {
+            update_email: true,
+            ignored: Vec::new(),
+        }
+    }
+}
+
+/// The feature names of a `--features` list (`name` or `name:v1`, comma-separated).
+fn feature_list(v: Option<String>) -> Vec<String> {
+    v.unwrap_or_default()
+        .split(',')
+        .map(|f| f.trim().to_ascii_lowercase())
+        .filter(|f| !f.is_empty())
+        .map(|f| match f.split_once(':') {
+            Some((name, _version)) => name.to_string(),
+            None => f,
+        })
+        .collect()
+}
+
+/// `--features` / `--features-disabled`: a feature in both lists is refused, as Keycloak
+/// refuses it; names this server does not act on are accepted and reported.
+fn features(o: &Lookup<'_>) -> Result<Features, ConfigError> {
+    let on = feature_list(o.get("features"));
+    let off = feature_list(o.get("features-disabled"));
+    if let Some(both) = on.iter().find(|f| off.contains(f)) {
+        return Err(ConfigError(format!(
+            "invalid value for options '--features' and '--features-disabled': feature '{both}' is both enabled and disabled"
+        )));
+    }
+    let mut out = Features::default();
+    for f in on.iter().chain(&off) {
+        if f != "update-email" && !out.ignored.contains(f) {
+            out.ignored.push(f.clone());
+        }
+    }
+    if off.iter().any(|f| f == "update-email") {
+        out.update_email = false;
+    }
+    Ok(out)
 }
 
 /// A configuration error: names the option.
@@ -370,6 +427,7 @@ impl Config {
             })?
             .with_events(&get("event-metrics-user-events").unwrap_or_default()),
             sealer: secrets::sealer(&o)?,
+            features: features(&o)?,
         };
         if mode == Mode::Production {
             config.check_production(hostname_strict)?;
@@ -627,6 +685,29 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.to_string())
         }
+    }
+
+    #[test]
+    fn update_email_is_on_by_default_and_turned_off_by_features_disabled() {
+        let none = Config::resolve(Mode::Dev, &Flags::new(), &env_of(&[])).unwrap();
+        assert!(none.features.update_email);
+        let env = env_of(&[("KC_FEATURES", "update-email:v1,token-exchange")]);
+        let on = Config::resolve(Mode::Dev, &Flags::new(), &env).unwrap();
+        assert!(on.features.update_email);
+        assert_eq!(on.features.ignored, vec!["token-exchange".to_string()]);
+        let env = env_of(&[("KC_FEATURES_DISABLED", "Update-Email")]);
+        let off = Config::resolve(Mode::Dev, &Flags::new(), &env).unwrap();
+        assert!(!off.features.update_email);
+        let env = env_of(&[
+            ("KC_FEATURES", "update-email"),
+            ("KC_FEATURES_DISABLED", "update-email"),
+        ]);
+        let both = Config::resolve(Mode::Dev, &Flags::new(), &env).unwrap_err();
+        assert!(
+            both.0
+                .contains("'update-email' is both enabled and disabled"),
+            "{both}"
+        );
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub const OPTIONS: &[OptionSpec] = &[
     secret(opt("secrets-kek", &["PORTCULLIS_SECRETS_KEK"], None, "The key-encryption key itself (base64 or hex), instead of `secrets-kek-file`; meant for the environment variable.")),
     opt("secrets-kek-accept-files", &["PORTCULLIS_SECRETS_KEK_ACCEPT_FILES"], None, "Comma-separated files of further key-encryption keys that open sealed secrets but never seal: the previous key during a rotation (`portcullis secrets rotate-kek`)."),
     opt("vault-dir", &["KC_VAULT_DIR"], None, "Keycloak's file vault directory. Portcullis reads one file from it: `master_portcullis-kek`, the key-encryption key, when neither `secrets-kek-file` nor `secrets-kek` is set (`${vault.*}` references in realm settings are not resolved)."),
+    opt("features", &["KC_FEATURES"], None, "Comma-separated Keycloak features to enable (`update-email`, also as `update-email:v1`). Portcullis acts on `update-email` only, which is on by default as in Keycloak 26.4+ (supported since 26.4.0); other names are accepted and ignored, with a warning."),
+    opt("features-disabled", &["KC_FEATURES_DISABLED"], None, "Comma-separated Keycloak features to disable: `update-email` turns the `UPDATE_EMAIL` required action off (it is then neither run at login nor offered by `unregistered-required-actions`, and `kc_action=UPDATE_EMAIL` answers `kc_action_status=error`)."),
     opt("log-level", &["KC_LOG_LEVEL"], Some("info"), "Log level: error, warn, info, debug, trace (Keycloak's `level,category:level` form is accepted; categories are ignored)."),
 ];
 
@@ -165,9 +167,15 @@ mod tests {
 
     #[test]
     fn unknown_kc_vars_are_reported_known_ones_are_not() {
-        let ignored =
-            ignored_kc_vars(["KC_DB", "KC_FEATURES", "KC_CACHE", "PATH", "KEYCLOAK_ADMIN"]);
-        assert_eq!(ignored, vec!["KC_CACHE", "KC_FEATURES"]);
+        let ignored = ignored_kc_vars([
+            "KC_DB",
+            "KC_FEATURES",
+            "KC_CACHE",
+            "PATH",
+            "KEYCLOAK_ADMIN",
+            "KC_SPI_X",
+        ]);
+        assert_eq!(ignored, vec!["KC_CACHE", "KC_SPI_X"]);
     }
 
     #[test]

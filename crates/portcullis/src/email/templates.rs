@@ -90,6 +90,25 @@ pub fn verify_email(to: &str, realm_name: &str, link: &str, lifespan: i64) -> Ma
     }
 }
 
+/// `email-update-confirmation.ftl` (`emailUpdateConfirmationSubject`): the `update-email`
+/// link, sent to the NEW address (`{1}`).
+pub fn update_email_confirmation(to: &str, realm_name: &str, link: &str, lifespan: i64) -> Mail {
+    let exp = link_expiration(lifespan);
+    Mail {
+        to: to.into(),
+        subject: "Verify new email".into(),
+        text: format!(
+            "To update your {realm_name} account with email address {to}, click the link below\n\n{link}\n\nThis link will expire within {exp}.\n\nIf you don't want to proceed with this modification, just ignore this message."
+        ),
+        html: page(&format!(
+            "<p>To update your {} account with email address {}, click the link below</p><p><a href=\"{l}\">{l}</a></p><p>This link will expire within {exp}.</p><p>If you don't want to proceed with this modification, just ignore this message.</p>",
+            esc(realm_name),
+            esc(to),
+            l = esc(link)
+        )),
+    }
+}
+
 /// `password-reset.ftl` (`passwordResetSubject`): the mail of the "Forgot password?" flow.
 pub fn password_reset(to: &str, realm_name: &str, link: &str, lifespan: i64) -> Mail {
     let exp = link_expiration(lifespan);

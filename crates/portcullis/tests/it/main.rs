@@ -62,6 +62,7 @@ mod store;
 mod telemetry;
 mod token;
 mod uma;
+mod update_email;
 mod user_profile;
 mod verify_profile;
 mod walkthroughs;

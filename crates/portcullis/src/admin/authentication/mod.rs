@@ -578,15 +578,23 @@ pub async fn move_required_action<const UP: bool>(
     Ok(no_content())
 }
 
+/// Whether this server offers the built-in action `id`: `UPDATE_EMAIL` only with the
+/// `update-email` feature (`UpdateEmail.isSupported`).
+fn available(state: &AppState, id: &str) -> bool {
+    id != "UPDATE_EMAIL" || state.config.features.update_email
+}
+
 /// `GET /authentication/unregistered-required-actions`: Keycloak's built-in actions the realm
-/// has not registered.
+/// has not registered (and this server offers).
 pub async fn unregistered_required_actions(
+    State(state): State<AppState>,
     RealmAdmin { snap, .. }: RealmAdmin<ViewRealm>,
 ) -> AdminResult<Json<Vec<Value>>> {
     let list = doc::required_actions(&snap.rep).map_err(unreadable)?;
     Ok(Json(
         providers::REQUIRED_ACTIONS
             .iter()
+            .filter(|(id, _)| available(&state, id))
             .filter(|(id, _)| !list.iter().any(|a| a.provider_id.as_deref() == Some(*id)))
             .map(|(id, name)| json!({"name": name, "providerId": id}))
             .collect(),
@@ -600,6 +608,14 @@ pub async fn register_required_action(
     bytes: Bytes,
 ) -> AdminResult<Response> {
     let data = ops::string_map(body(&bytes)?)?;
+    if data
+        .get("providerId")
+        .is_some_and(|p| !available(&state, p))
+    {
+        return Err(AdminError::Plain(
+            "Required Action Provider with given providerId not found".into(),
+        ));
+    }
     edit_actions(&state, &snap.name, |list| ops::register_action(list, &data)).await?;
     Ok(no_content())
 }

@@ -17,5 +17,6 @@ pub mod required_action;
 pub mod respond;
 pub mod small_actions;
 pub mod sso;
+pub mod update_email;
 pub mod verify_profile;
 pub mod webauthn;

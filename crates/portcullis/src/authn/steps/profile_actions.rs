@@ -102,13 +102,18 @@ fn permitted(
 }
 
 /// The inputs of the form: the managed attributes the user may see, editable when the user may
-/// edit them (the username only when the realm allows editing it).
+/// edit them (the username only when the realm allows editing it). With `email_locked` (the
+/// `UPDATE_EMAIL` action is on: `DeclarativeUserProfileProviderFactory.readEmailCondition` /
+/// `editEmailCondition` in context `UPDATE_PROFILE`) the e-mail is left out, unless the user
+/// has none yet: then it may be set here.
 fn inputs(
     snap: &RealmSnapshot,
     config: &UpConfig,
     user: &UserRepresentation,
     scopes: &[String],
+    email_locked: bool,
 ) -> Vec<Input> {
+    let has_email = user.email.as_deref().is_some_and(|e| !e.trim().is_empty());
     let edit_username = snap
         .rep
         .extra
@@ -122,6 +127,9 @@ fn inputs(
         .filter(|a| a.selected(Context::Login(scopes)))
         .filter_map(|a| {
             let name = a.name.clone()?;
+            if name == "email" && email_locked && has_email {
+                return None;
+            }
             let edit = permitted(a, |p| &p.edit);
             if !edit && !permitted(a, |p| &p.view) {
                 return None;
@@ -141,7 +149,7 @@ fn inputs(
 }
 
 /// Keycloak's login messages for the user-profile error keys.
-fn message(e: &FieldError) -> String {
+pub(crate) fn field_message(e: &FieldError) -> String {
     match e.message.as_str() {
         "error-user-attribute-required" => "Please specify this field.".into(),
         "error-invalid-email" => "Invalid email address.".into(),
@@ -176,7 +184,7 @@ fn profile_form(
             let err: Vec<String> = errors
                 .iter()
                 .filter(|e| e.field == i.name)
-                .map(message)
+                .map(field_message)
                 .collect();
             let err_html = if err.is_empty() {
                 String::new()
@@ -216,8 +224,9 @@ pub fn profile_page(
     code: &str,
     user: &UserRepresentation,
     scopes: &[String],
+    email_locked: bool,
 ) -> String {
-    profile_page_with_errors(snap, action, code, user, &[], scopes)
+    profile_page_with_errors(snap, action, code, user, &[], scopes, email_locked)
 }
 
 /// `login-update-profile.ftl` with the user's values and each field's errors (the page
@@ -229,13 +238,14 @@ pub fn profile_page_with_errors(
     user: &UserRepresentation,
     errors: &[FieldError],
     scopes: &[String],
+    email_locked: bool,
 ) -> String {
     let config = config_of(&snap.rep);
     profile_form(
         snap,
         action,
         code,
-        &inputs(snap, &config, user, scopes),
+        &inputs(snap, &config, user, scopes, email_locked),
         errors,
     )
 }
@@ -245,7 +255,8 @@ pub fn profile_page_with_errors(
 /// yet).
 fn review_inputs(snap: &RealmSnapshot, user: &UserRepresentation, scopes: &[String]) -> Vec<Input> {
     let config = config_of(&snap.rep);
-    let mut fields = inputs(snap, &config, user, scopes);
+    // The brokered e-mail is the user's to review: never locked here.
+    let mut fields = inputs(snap, &config, user, scopes, false);
     for i in fields.iter_mut().filter(|i| i.name == "username") {
         i.editable = true;
     }
@@ -358,7 +369,8 @@ pub async fn profile_post(
 ) -> Posted {
     let config = config_of(&a.snap.rep);
     let scopes = pending.request.scope_names(a.snap);
-    let mut fields = inputs(a.snap, &config, user, &scopes);
+    let email_locked = super::update_email::enabled(a.state, a.snap);
+    let mut fields = inputs(a.snap, &config, user, &scopes, email_locked);
     let mut next = apply_inputs(&mut fields, user, f);
     let errors = validate_user(&config, Context::Login(&scopes), &mut next, Some(user));
     if !errors.is_empty() {

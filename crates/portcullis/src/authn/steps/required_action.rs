@@ -10,7 +10,8 @@
 //! `UPDATE_PROFILE`, `VERIFY_EMAIL` and `TERMS_AND_CONDITIONS` ([`super::profile_actions`]),
 //! `CONFIGURE_RECOVERY_AUTHN_CODES` ([`super::recovery_codes`]), `update_user_locale` and
 //! `delete_credential` ([`super::small_actions`]), `VERIFY_PROFILE` ([`super::verify_profile`],
-//! whose trigger runs here).
+//! whose trigger runs here), `UPDATE_EMAIL` ([`super::update_email`], only with the
+//! `update-email` feature, as Keycloak registers its provider only then).
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -32,8 +33,8 @@ use crate::AppState;
 
 use super::respond::complete_login;
 use super::{
-    configure_totp, delete_account, profile_actions, recovery_codes, small_actions, verify_profile,
-    webauthn,
+    configure_totp, delete_account, profile_actions, recovery_codes, small_actions, update_email,
+    verify_profile, webauthn,
 };
 
 /// The actions this server runs at login.
@@ -41,6 +42,7 @@ pub const SUPPORTED: &[&str] = &[
     "CONFIGURE_RECOVERY_AUTHN_CODES",
     "CONFIGURE_TOTP",
     "TERMS_AND_CONDITIONS",
+    "UPDATE_EMAIL",
     "UPDATE_PASSWORD",
     "UPDATE_PROFILE",
     "VERIFY_EMAIL",
@@ -172,6 +174,9 @@ pub(crate) async fn page(
             recovery_codes::config_page(a.snap, &action, code, pending, user, error)
         }
         "TERMS_AND_CONDITIONS" => profile_actions::terms_page(a.snap, &action, code),
+        update_email::ALIAS => {
+            update_email::page(a.snap, &action, code, pending, user, None, error)
+        }
         "delete_account" => delete_account::page(a.snap, &action, code, pending, user, error),
         "delete_credential" => {
             small_actions::delete_credential_page(a, &action, code, pending, user)
@@ -179,7 +184,8 @@ pub(crate) async fn page(
         }
         "UPDATE_PROFILE" => {
             let scopes = pending.request.scope_names(a.snap);
-            profile_actions::profile_page(a.snap, &action, code, user, &scopes)
+            let email_locked = update_email::enabled(a.state, a.snap);
+            profile_actions::profile_page(a.snap, &action, code, user, &scopes, email_locked)
         }
         verify_profile::ALIAS => verify_profile::page(a, &action, code, pending, &row.id, user),
         "VERIFY_EMAIL" => {
@@ -202,8 +208,14 @@ pub async fn proceed(
     mut pending: PendingLogin,
     user_id: &str,
 ) -> Response {
-    // Actions that asked for nothing this login (Keycloak's `ignoredActions`).
+    // Actions that asked for nothing this login (Keycloak's `ignoredActions`). Without the
+    // `update-email` feature Keycloak has no `UPDATE_EMAIL` provider (nor, in a new realm, its
+    // registration): a user's `UPDATE_EMAIL` waits, untouched.
     let mut ignored: Vec<String> = Vec::new();
+    let update_email_on = a.state.config.features.update_email;
+    if !update_email_on {
+        ignored.push(update_email::ALIAS.to_string());
+    }
     let mut triggers_evaluated = false;
     let scopes = pending.request.scope_names(a.snap);
     loop {
@@ -236,6 +248,16 @@ pub async fn proceed(
                     pending.session_actions.push(alias.to_string());
                 }
             }
+            // `UpdateEmail.evaluateTriggers`.
+            if update_email::enabled(a.state, a.snap) {
+                let mut next = user.clone();
+                if update_email::trigger(&mut next) {
+                    if let Err(r) = save(a, &row, &next).await {
+                        return r;
+                    }
+                    changed = true;
+                }
+            }
             if is_enabled(a.snap, "update_user_locale") {
                 match small_actions::update_user_locale(a, &pending, &row).await {
                     Ok(c) => changed |= c,
@@ -251,7 +273,8 @@ pub async fn proceed(
         // run (unknown, disabled, not application-initiated) answers `kc_action_status=error`.
         if let Some(kc) = pending.request.kc_action.clone() {
             if pending.kc_action_status.is_none() {
-                if !AIA.contains(&kc.as_str()) || !is_enabled(a.snap, &kc) {
+                let unavailable = kc == update_email::ALIAS && !update_email_on;
+                if !AIA.contains(&kc.as_str()) || !is_enabled(a.snap, &kc) || unavailable {
                     // Also when the login has the action due anyway (`VERIFY_PROFILE`).
                     pending.kc_action_status = Some(KcActionStatus::Error.as_str().into());
                 } else if !login.contains(&kc) {
@@ -274,7 +297,18 @@ pub async fn proceed(
         // validates.
         let verified =
             user.email_verified == Some(true) || user.email.as_deref().is_none_or(str::is_empty);
-        let already_done = (alias == "VERIFY_EMAIL" && verified)
+        // `UpdateEmail.requiredActionChallenge`: skipped and cleared when the user may not
+        // edit `email` (read-only in the user profile).
+        let email_read_only = alias == update_email::ALIAS
+            && !crate::users::profile::config_of(&a.snap.rep)
+                .attribute("email")
+                .is_some_and(|e| {
+                    e.permissions
+                        .as_ref()
+                        .is_some_and(|p| p.edit.iter().any(|r| r == "user"))
+                });
+        let already_done = email_read_only
+            || (alias == "VERIFY_EMAIL" && verified)
             || (alias == verify_profile::ALIAS
                 && verify_profile::profile_errors(a.snap, &user, &scopes).is_empty());
         if already_done {
@@ -328,6 +362,7 @@ fn is_kc_action(pending: &PendingLogin, alias: &str) -> bool {
 pub const AIA: &[&str] = &[
     "CONFIGURE_RECOVERY_AUTHN_CODES",
     "CONFIGURE_TOTP",
+    "UPDATE_EMAIL",
     "UPDATE_PASSWORD",
     "UPDATE_PROFILE",
     "VERIFY_EMAIL",
@@ -519,6 +554,7 @@ pub async fn post(
             recovery_codes::config_post(a, &mut pending, &row, &user, f).await
         }
         "TERMS_AND_CONDITIONS" => profile_actions::terms_post(a, &pending, &row, f).await,
+        update_email::ALIAS => update_email::post(a, &pending, &row, &user, f, code).await,
         "delete_credential" => small_actions::delete_credential_post(a, &pending, &row).await,
         "delete_account" => {
             let action = paths::url("", paths::REQUIRED_ACTION, &a.snap.name);
@@ -698,7 +734,7 @@ mod tests {
             {"alias": "VERIFY_EMAIL", "providerId": "VERIFY_EMAIL", "enabled": true, "priority": 50},
             {"alias": "CONFIGURE_TOTP", "providerId": "CONFIGURE_TOTP", "enabled": true, "priority": 10},
             {"alias": "TERMS_AND_CONDITIONS", "providerId": "TERMS_AND_CONDITIONS", "enabled": false, "priority": 20},
-            {"alias": "UPDATE_EMAIL", "providerId": "UPDATE_EMAIL", "enabled": true, "priority": 5}
+            {"alias": "my-action", "providerId": "my-action", "enabled": true, "priority": 5}
         ]));
         let user = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
@@ -714,8 +750,8 @@ mod tests {
             Due::Nothing
         );
         assert_eq!(
-            due_in(&s, &[], &user(&["UPDATE_EMAIL"])),
-            Due::Unsupported("UPDATE_EMAIL".into())
+            due_in(&s, &[], &user(&["my-action"])),
+            Due::Unsupported("my-action".into())
         );
     }
 }

@@ -105,7 +105,8 @@ pub fn page(
     }
     e.set_detail("fields_to_update", fields_to_update(&errors));
     e.success(a.state);
-    profile_page_with_errors(a.snap, action, code, user, &errors, &scopes)
+    let email_locked = super::update_email::enabled(a.state, a.snap);
+    profile_page_with_errors(a.snap, action, code, user, &errors, &scopes, email_locked)
 }
 
 #[cfg(test)]
