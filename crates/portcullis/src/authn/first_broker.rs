@@ -676,13 +676,15 @@ async fn reauthenticate(
         .first_broker
         .as_ref()
         .and_then(|f| f.existing.clone());
-    let row = match existing {
-        Some(x) => match b.state.store.user_by_id(&b.snap.id, &x.user_id).await {
-            Ok(Some(row)) => Some(row),
-            Ok(None) => return Out::Answer(error_page(StatusCode::BAD_REQUEST, UNEXPECTED_ERROR)),
-            Err(_) => return Out::Answer(internal_error()),
-        },
-        None => None,
+    // Only the user an earlier step found may prove itself here (`getExistingUser` fails the
+    // flow without one): the identity is never linked to whoever posts a password.
+    let Some(x) = existing else {
+        return Out::Answer(error_page(StatusCode::BAD_REQUEST, UNEXPECTED_ERROR));
+    };
+    let row = match b.state.store.user_by_id(&b.snap.id, &x.user_id).await {
+        Ok(Some(row)) => Some(row),
+        Ok(None) => return Out::Answer(error_page(StatusCode::BAD_REQUEST, UNEXPECTED_ERROR)),
+        Err(_) => return Out::Answer(internal_error()),
     };
     let pinned: Option<String> = row.as_ref().map(|r| {
         parse_user(r)

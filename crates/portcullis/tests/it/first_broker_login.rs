@@ -403,6 +403,34 @@ async fn a_flow_that_only_links_refuses_an_identity_without_a_user() {
 }
 
 #[tokio::test]
+async fn re_authentication_without_an_existing_user_is_refused_and_links_nothing() {
+    // A custom flow whose first step is the re-authentication form: no earlier step found a
+    // user, so no one may claim the identity by posting a password (Keycloak fails the flow).
+    let p = start_custom(Backend::Sqlite, |realm| {
+        auto_link_realm(realm);
+        realm["authenticationFlows"][1]["authenticationExecutions"] = json!([
+            {"authenticator": "idp-username-password-form", "requirement": "REQUIRED", "priority": 10, "authenticatorFlow": false}
+        ]);
+    })
+    .await
+    .unwrap();
+    let b = browser();
+    let (_, challenge) = pkce();
+    let upstream = to_provider(&p, &b, &auth_url(&p.down, &challenge, "")).await;
+    let back = upstream_login(&p, &b, &upstream, "alice", "alice-pw").await;
+    let (s, _, body) = location(&b, &back).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(!body.contains("name=\"password\""), "{body}");
+    let admin = admin_token(&p.down).await;
+    assert!(users_named(&p, &admin, "alice").await.is_empty());
+    let local = user_id(&users_named(&p, &admin, "local-dave").await);
+    assert!(links_of(&p, &admin, &local)
+        .await
+        .as_array()
+        .is_none_or(|l| l.is_empty()));
+}
+
+#[tokio::test]
 async fn an_imported_link_finds_its_user_whatever_the_user_name() {
     // local-frank is linked (in the realm file) to frank's upstream id: the provider's user
     // name is not local-frank's, and another user carries the provider's user name.
