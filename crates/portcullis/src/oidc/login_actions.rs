@@ -60,6 +60,15 @@ pub(super) async fn bind(
     Ok((snap, params, code, pending))
 }
 
+/// The browser login a post continues.
+#[derive(Clone, Copy)]
+enum Continues {
+    /// The login flow (the login form and the pages of its steps).
+    Login,
+    /// The first broker login (review profile, confirm link, re-authentication).
+    FirstBrokerLogin,
+}
+
 /// POST of the login form.
 pub async fn authenticate(
     State(state): State<AppState>,
@@ -69,27 +78,17 @@ pub async fn authenticate(
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     form: Result<Form, OAuthError>,
 ) -> Response {
-    let (snap, params, code, pending) = match bind(&state, &realm, &headers, &uri, form).await {
-        Ok(bound) => bound,
-        Err(page) => return page,
-    };
-    let Some(issuer) = issuer(&state, &snap, &headers, &uri) else {
-        return error_page(StatusCode::BAD_REQUEST, "Invalid host.");
-    };
-    let reply = Reply::to(&pending.request, &issuer);
-    let base = state.base_url(&headers, &uri).unwrap_or_default();
-    let browser = Browser {
-        state: &state,
-        snap: &snap,
-        protocol: &Oidc,
-        reply: &reply,
-        headers: &headers,
-        base: &base,
-        remote: crate::http::remote::remote_addr(&state, &headers, peer.map(|p| (p.0).0)),
-        max_age: None,
-    };
-    let fields = |k: &str| params.get(k);
-    browser::resume(&browser, &code, pending, &fields).await
+    let remote = crate::http::remote::remote_addr(&state, &headers, peer.map(|p| (p.0).0));
+    browser_post(
+        &state,
+        &realm,
+        &headers,
+        &uri,
+        remote,
+        form,
+        Continues::Login,
+    )
+    .await
 }
 
 /// POST of a page of the first broker login (review profile, confirm link,
@@ -102,27 +101,47 @@ pub async fn first_broker_login(
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     form: Result<Form, OAuthError>,
 ) -> Response {
-    let (snap, params, code, pending) = match bind(&state, &realm, &headers, &uri, form).await {
+    let remote = crate::http::remote::remote_addr(&state, &headers, peer.map(|p| (p.0).0));
+    let which = Continues::FirstBrokerLogin;
+    browser_post(&state, &realm, &headers, &uri, remote, form, which).await
+}
+
+/// A post of a browser login's page: the flow bound to this browser continues with the form.
+async fn browser_post(
+    state: &AppState,
+    realm: &str,
+    headers: &HeaderMap,
+    uri: &Uri,
+    remote: Option<std::net::IpAddr>,
+    form: Result<Form, OAuthError>,
+    which: Continues,
+) -> Response {
+    let (snap, params, code, pending) = match bind(state, realm, headers, uri, form).await {
         Ok(bound) => bound,
         Err(page) => return page,
     };
-    let Some(issuer) = issuer(&state, &snap, &headers, &uri) else {
+    let Some(issuer) = issuer(state, &snap, headers, uri) else {
         return error_page(StatusCode::BAD_REQUEST, "Invalid host.");
     };
     let reply = Reply::to(&pending.request, &issuer);
-    let base = state.base_url(&headers, &uri).unwrap_or_default();
+    let base = state.base_url(headers, uri).unwrap_or_default();
     let browser = Browser {
-        state: &state,
+        state,
         snap: &snap,
         protocol: &Oidc,
         reply: &reply,
-        headers: &headers,
+        headers,
         base: &base,
-        remote: crate::http::remote::remote_addr(&state, &headers, peer.map(|p| (p.0).0)),
+        remote,
         max_age: None,
     };
     let fields = |k: &str| params.get(k);
-    crate::authn::first_broker::resume(&browser, &code, pending, &fields).await
+    match which {
+        Continues::Login => browser::resume(&browser, &code, pending, &fields).await,
+        Continues::FirstBrokerLogin => {
+            crate::authn::first_broker::resume(&browser, &code, pending, &fields).await
+        }
+    }
 }
 
 /// POST of a required action's page (the action whose page the flow showed handles it).
