@@ -288,6 +288,10 @@ pub(super) fn target(
 pub trait NeedMarker: Send + 'static {
     /// 403 unless `caller` may do it in realm `realm`.
     fn check(caller: &Caller, realm: &str) -> AdminResult<()>;
+
+    /// For an operation on the user of the path (`{id}`): the fine-grained permission's scope
+    /// that allows it when [`NeedMarker::check`] refuses (`view`, `manage`).
+    const USER_SCOPE: Option<&'static str> = None;
 }
 
 macro_rules! needs {
@@ -348,6 +352,30 @@ impl NeedMarker for QueryGroups {
     }
 }
 
+/// An operation that reads the user of the path (`{id}`): `view-users` (or `manage-users`),
+/// else, in a realm with fine-grained admin permissions, `view` of that user.
+#[derive(Debug)]
+pub struct ViewUser;
+
+impl NeedMarker for ViewUser {
+    fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
+        caller.require(realm, Need::View(Family::Users))
+    }
+    const USER_SCOPE: Option<&'static str> = Some("view");
+}
+
+/// An operation that changes the user of the path (`{id}`): `manage-users`, else, in a realm
+/// with fine-grained admin permissions, `manage` of that user.
+#[derive(Debug)]
+pub struct ManageUser;
+
+impl NeedMarker for ManageUser {
+    fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
+        caller.require(realm, Need::Manage(Family::Users))
+    }
+    const USER_SCOPE: Option<&'static str> = Some("manage");
+}
+
 /// No check here: the handler decides what it needs once it knows more (a role's owner).
 #[derive(Debug)]
 pub struct CheckedLater;
@@ -392,7 +420,21 @@ impl<N: NeedMarker, Q: DeserializeOwned + Send> FromRequestParts<AppState> for R
             .map(|(_, v)| v.to_string())
             .ok_or_else(|| AdminError::Internal.into_response())?;
         let snap = target(state, &caller, &realm).map_err(IntoResponse::into_response)?;
-        N::check(&caller, &snap.name).map_err(IntoResponse::into_response)?;
+        match (N::check(&caller, &snap.name), N::USER_SCOPE) {
+            (Ok(()), _) => {}
+            // Refused by the roles: fine-grained permissions on the path's user may allow it.
+            (Err(_), Some(scope)) => {
+                let user = params
+                    .iter()
+                    .find(|(k, _)| *k == "id")
+                    .map(|(_, v)| v.to_string())
+                    .ok_or_else(|| AdminError::Internal.into_response())?;
+                super::permissions::require_user(state, &snap, &caller, &user, scope)
+                    .await
+                    .map_err(IntoResponse::into_response)?;
+            }
+            (Err(e), None) => return Err(e.into_response()),
+        }
         // Whatever the Admin API does with a realm may show its keys (components, keys,
         // partial export, ...): they are generated now if nothing used them yet.
         let snap = state

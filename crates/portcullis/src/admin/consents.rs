@@ -18,7 +18,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::auth::{ManageUsers, RealmAdmin, ViewUsers};
+use super::auth::{ManageUser, RealmAdmin, ViewUser};
 use super::users::{issuer, load, save};
 use super::{no_content, AdminError, AdminResult};
 use crate::http::paths;
@@ -113,7 +113,7 @@ pub fn consents_json(
 /// `GET /users/{id}/consents`.
 pub async fn list(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUser>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     let (_, user) = load(&state, &snap, &id).await?;
@@ -140,7 +140,7 @@ pub fn remove_consent(user: &mut UserRepresentation, client_id: &str) -> bool {
 /// for an unknown client, 404 `Consent nor offline token not found` when there was neither.
 pub async fn revoke(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUser>,
     Path((_, id, client_id)): Path<(String, String, String)>,
     headers: HeaderMap,
     uri: Uri,

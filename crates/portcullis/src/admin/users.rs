@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::{
-    Caller, CheckedLater, Family, ManageUsers, Need, QueryUsers, RealmAdmin, ViewUsers,
+    Caller, CheckedLater, Family, ManageUser, ManageUsers, Need, QueryUsers, RealmAdmin, ViewUser,
+    ViewUsers,
 };
 use super::permissions;
 use super::role_mappings::{self as rm, Available, Composite, Direct, Holders, Mode, Op};
@@ -685,7 +686,7 @@ pub async fn delete(
 /// `PUT /users/{id}/reset-password`: `{"type": "password", "value": "...", "temporary": true}`.
 pub async fn reset_password(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUser>,
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
@@ -789,7 +790,7 @@ fn action_link(
 /// required actions. Mints an `execute-actions` token and queues Keycloak's mail; 204.
 pub async fn execute_actions_email(
     State(state): State<AppState>,
-    RealmAdmin { snap, query, .. }: RealmAdmin<ManageUsers, EmailQuery>,
+    RealmAdmin { snap, query, .. }: RealmAdmin<ManageUser, EmailQuery>,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
@@ -809,7 +810,7 @@ pub async fn execute_actions_email(
 /// and the realm's admin lifespan.
 pub async fn reset_password_email(
     State(state): State<AppState>,
-    RealmAdmin { snap, query, .. }: RealmAdmin<ManageUsers, EmailQuery>,
+    RealmAdmin { snap, query, .. }: RealmAdmin<ManageUser, EmailQuery>,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
@@ -871,7 +872,7 @@ async fn send_actions(
 /// `verify-email` token and queues Keycloak's mail; 204.
 pub async fn send_verify_email(
     State(state): State<AppState>,
-    RealmAdmin { snap, query, .. }: RealmAdmin<ManageUsers, EmailQuery>,
+    RealmAdmin { snap, query, .. }: RealmAdmin<ManageUser, EmailQuery>,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
@@ -912,7 +913,7 @@ pub async fn send_verify_email(
 /// `GET /users/{id}/credentials`: metadata, never the hash.
 pub async fn credentials(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUser>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     let (_, u) = load(&state, &snap, &id).await?;
@@ -939,7 +940,7 @@ pub async fn credentials(
 /// `DELETE /users/{id}/credentials/{cred}`.
 pub async fn delete_credential(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUser>,
     Path((_, id, cred)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
     let (mut u, at) = with_credential(&state, &snap, &id, &cred).await?;
@@ -970,7 +971,7 @@ async fn with_credential(
 /// `PUT /users/{id}/credentials/{cred}/userLabel` (a `text/plain` body): names a credential.
 pub async fn credential_label(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUser>,
     Path((_, id, cred)): Path<(String, String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
@@ -994,7 +995,7 @@ pub async fn credential_label(
 /// `POST /users/{id}/credentials/{cred}/moveToFirst`.
 pub async fn move_credential_first(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUser>,
     Path((_, id, cred)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
     move_credential(&state, &snap, &id, &cred, None).await
@@ -1003,7 +1004,7 @@ pub async fn move_credential_first(
 /// `POST /users/{id}/credentials/{cred}/moveAfter/{previous}`.
 pub async fn move_credential_after(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUser>,
     Path((_, id, cred, previous)): Path<(String, String, String, String)>,
 ) -> AdminResult<Response> {
     move_credential(&state, &snap, &id, &cred, Some(&previous)).await
@@ -1043,7 +1044,7 @@ async fn move_credential(
 /// disabled this way.
 pub async fn disable_credential_types(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUser>,
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
@@ -1066,7 +1067,7 @@ pub async fn disable_credential_types(
 /// federation provider keeps for the user; always empty, as for Keycloak's local users.
 pub async fn storage_credential_types(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUser>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<String>>> {
     load(&state, &snap, &id).await?;
@@ -1076,7 +1077,7 @@ pub async fn storage_credential_types(
 /// `GET /users/{id}/sessions`: online sessions.
 pub async fn sessions(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUser>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     let (row, _) = load(&state, &snap, &id).await?;
@@ -1094,7 +1095,7 @@ pub async fn sessions(
 /// `lastAccess` from its client session (Keycloak's `toUserSessionRepresentation`).
 pub async fn offline_sessions(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUser>,
     Path((_, id, client)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     let client_id = edit::client(&snap.rep, &client)
@@ -1142,7 +1143,7 @@ pub(super) fn issuer(
 /// logout tokens (`UserResource.logout` → `AuthenticationManager.backchannelLogout`).
 pub async fn logout(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUser>,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
@@ -1202,7 +1203,7 @@ pub async fn delete_session(
 /// `GET /users/{id}/federated-identity`.
 pub async fn federated_identity(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUser>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let (_, u) = load(&state, &snap, &id).await?;
@@ -1230,7 +1231,7 @@ pub async fn federated_identity(
 /// `UserResource.addFederatedIdentity`, which does not check that the provider exists).
 pub async fn add_federated_identity(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUser>,
     Path((_, id, provider)): Path<(String, String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
@@ -1258,7 +1259,7 @@ pub async fn add_federated_identity(
 /// `DELETE /users/{id}/federated-identity/{provider}`: 404 `Link not found` without one.
 pub async fn remove_federated_identity(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUser>,
     Path((_, id, provider)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
     let (_, mut u) = load(&state, &snap, &id).await?;

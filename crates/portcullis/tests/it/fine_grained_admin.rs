@@ -320,6 +320,42 @@ async fn a_group_admin_manages_the_groups_members_and_nobody_else() {
     .await;
     assert_eq!(s, 404);
 
+    // The user's sub-resources follow: reading needs `view`, changing `manage`.
+    for (who, status) in [("bob", 200), ("carol", 403)] {
+        for sub in ["credentials", "sessions", "federated-identity", "consents"] {
+            let (s, _, _) = get(format!("{users_path}/{}/{sub}", uid(who))).await;
+            assert_eq!(s, status, "{who} {sub}");
+        }
+    }
+    for (who, status) in [("bob", 204), ("carol", 403)] {
+        let (s, body, _) = call(
+            &server,
+            "PUT",
+            &format!("{users_path}/{}/reset-password", uid(who)),
+            Some(&delegate),
+            Some(json!({"type": "password", "value": "a-new-pw-1", "temporary": false})),
+        )
+        .await;
+        assert_eq!(s, status, "{who}: {body}");
+        let (s, _, _) = call(
+            &server,
+            "POST",
+            &format!("{users_path}/{}/logout", uid(who)),
+            Some(&delegate),
+            None,
+        )
+        .await;
+        assert_eq!(s, status, "{who}");
+    }
+    // Only bob's password changed.
+    let (s, _) = password_grant(&server, REALM, "admin-cli", None, "bob", "a-new-pw-1", &[]).await;
+    assert_eq!(s, 200);
+    let (s, _) = password_grant(&server, REALM, "admin-cli", None, "carol", "carol-pw", &[]).await;
+    assert_eq!(s, 200);
+    // Group membership and role mappings are the roles' alone so far.
+    let (s, _, _) = get(format!("{users_path}/{}/groups", uid("bob"))).await;
+    assert_eq!(s, 403);
+
     // Switched off: the permissions stay but no longer count.
     let (s, _, _) = call(
         &server,
