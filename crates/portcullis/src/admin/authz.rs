@@ -1070,13 +1070,19 @@ async fn update_policy(
         None => &jackson::AUTHZ_POLICY,
     };
     let v = object(representation(bytes, &Shape::One(rep))?)?;
-    let current_kind = load(state, snap, id, Vec::new())
-        .await?
-        .server
-        .policy(pid)
-        .and_then(|p| p.kind.clone())
-        .unwrap_or_default();
-    let objects = admin_permission_objects(state, snap, id, &current_kind, &v).await?;
+    // On the admin-permissions server the permission's objects are checked first (reading the
+    // server once more for the permission's type); other servers skip this.
+    let objects = if super::permissions::is_admin_permissions_client(snap, id) {
+        let kind = load(state, snap, id, Vec::new())
+            .await?
+            .server
+            .policy(pid)
+            .and_then(|p| p.kind.clone())
+            .unwrap_or_default();
+        admin_permission_objects(state, snap, id, &kind, &v).await?
+    } else {
+        None
+    };
     mutate(state, snap, id, policy_user_refs(&v), |dir, s| {
         let current = s
             .policy(pid)

@@ -593,12 +593,12 @@ pub struct GetQuery {
 /// `PUT /users/{id}`: fields present replace the stored ones.
 pub async fn update(
     State(state): State<AppState>,
-    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUser>,
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
     let patch: Map<String, Value> = representation(&bytes, &Shape::One(&super::jackson::USER))?;
-    let (_, u, _) = permissions::require_user(&state, &snap, &caller, &id, "manage").await?;
+    let (_, u) = load(&state, &snap, &id).await?;
     let mut v = serde_json::to_value(&u).map_err(|_| AdminError::Internal)?;
     let Some(o) = v.as_object_mut() else {
         return Err(AdminError::Internal);
@@ -673,10 +673,9 @@ pub async fn update(
 /// `DELETE /users/{id}`: with the user's sessions.
 pub async fn delete(
     State(state): State<AppState>,
-    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageUser>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
-    permissions::require_user(&state, &snap, &caller, &id, "manage").await?;
     if !crate::users::delete_user(state.store.as_ref(), &snap.id, &id).await? {
         return Err(not_found());
     }

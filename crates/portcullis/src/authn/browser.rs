@@ -369,9 +369,7 @@ async fn step(
         Provider::AllowAccess => Out::Success,
         Provider::DenyAccess => Out::Answer(error_page(
             StatusCode::UNAUTHORIZED,
-            a.setting("denyErrorMessage")
-                .filter(|m| !m.is_empty())
-                .unwrap_or("Access denied"),
+            a.deny_message(),
         )),
         Provider::UsernamePasswordForm => username_password(b, pending, posted).await,
         Provider::UsernameForm => username(b, pending, posted).await,

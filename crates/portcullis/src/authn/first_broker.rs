@@ -313,9 +313,7 @@ async fn run(
             },
             Provider::DenyAccess => Out::Answer(error_page(
                 StatusCode::UNAUTHORIZED,
-                auth.setting("denyErrorMessage")
-                    .filter(|m| !m.is_empty())
-                    .unwrap_or("Access denied"),
+                auth.deny_message(),
             )),
             _ => Out::Answer(error_page(
                 StatusCode::BAD_REQUEST,

@@ -317,12 +317,9 @@ async fn run(
             }
             Provider::NotRun(RESET_OTP) => reset_otp(r, &mut pending, auth).await,
             Provider::AllowAccess => Out::Success,
-            Provider::DenyAccess => Out::Answer(error_page(
-                StatusCode::UNAUTHORIZED,
-                auth.setting("denyErrorMessage")
-                    .filter(|m| !m.is_empty())
-                    .unwrap_or("Access denied"),
-            )),
+            Provider::DenyAccess => {
+                Out::Answer(error_page(StatusCode::UNAUTHORIZED, auth.deny_message()))
+            }
             _ => Out::Answer(error_page(
                 StatusCode::BAD_REQUEST,
                 "An authenticator of the realm's reset credentials flow cannot run on this server.",

@@ -231,6 +231,14 @@ impl Authenticator {
     pub fn setting(&self, key: &str) -> Option<&str> {
         self.config.as_ref()?.get(key)?.as_str()
     }
+
+    /// What `deny-access-authenticator` answers: its `denyErrorMessage`, else Keycloak's
+    /// default.
+    pub fn deny_message(&self) -> &str {
+        self.setting("denyErrorMessage")
+            .filter(|m| !m.is_empty())
+            .unwrap_or("Access denied")
+    }
 }
 
 /// What an execution runs.

@@ -78,17 +78,8 @@ pub async fn authenticate(
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     form: Result<Form, OAuthError>,
 ) -> Response {
-    let remote = crate::http::remote::remote_addr(&state, &headers, peer.map(|p| (p.0).0));
-    browser_post(
-        &state,
-        &realm,
-        &headers,
-        &uri,
-        remote,
-        form,
-        Continues::Login,
-    )
-    .await
+    let peer = peer.map(|p| (p.0).0);
+    browser_post(&state, &realm, &headers, &uri, peer, form, Continues::Login).await
 }
 
 /// POST of a page of the first broker login (review profile, confirm link,
@@ -101,9 +92,9 @@ pub async fn first_broker_login(
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     form: Result<Form, OAuthError>,
 ) -> Response {
-    let remote = crate::http::remote::remote_addr(&state, &headers, peer.map(|p| (p.0).0));
+    let peer = peer.map(|p| (p.0).0);
     let which = Continues::FirstBrokerLogin;
-    browser_post(&state, &realm, &headers, &uri, remote, form, which).await
+    browser_post(&state, &realm, &headers, &uri, peer, form, which).await
 }
 
 /// A post of a browser login's page: the flow bound to this browser continues with the form.
@@ -112,7 +103,7 @@ async fn browser_post(
     realm: &str,
     headers: &HeaderMap,
     uri: &Uri,
-    remote: Option<std::net::IpAddr>,
+    peer: Option<std::net::SocketAddr>,
     form: Result<Form, OAuthError>,
     which: Continues,
 ) -> Response {
@@ -132,7 +123,7 @@ async fn browser_post(
         reply: &reply,
         headers,
         base: &base,
-        remote,
+        remote: crate::http::remote::remote_addr(state, headers, peer),
         max_age: None,
     };
     let fields = |k: &str| params.get(k);

@@ -272,11 +272,7 @@ async fn run_flow(
             }
             Provider::DenyAccess => {
                 ctx.fail(errors::ACCESS_DENIED);
-                return Err(OAuthError::invalid_grant_401(
-                    auth.setting("denyErrorMessage")
-                        .filter(|m| !m.is_empty())
-                        .unwrap_or("Access denied"),
-                ));
+                return Err(OAuthError::invalid_grant_401(auth.deny_message()));
             }
             _ => {
                 tracing::warn!(realm = %ctx.snap.name, "the direct grant flow names an authenticator that cannot run in it");
