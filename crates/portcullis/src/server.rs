@@ -226,6 +226,7 @@ pub async fn run(
         import_at_startup(store.as_ref(), &blacklists, &config).await?;
     }
     realm::upgrade_organizations(store.as_ref()).await?;
+    realm::upgrade_admin_clients(store.as_ref()).await?;
     let realms = Arc::new(RealmCache::new(
         ClientKeyCache::new(KeyCacheSettings {
             min_time_between_requests: config.public_key_min_time_between_requests,

@@ -442,6 +442,12 @@ impl<N: NeedMarker, Q: DeserializeOwned + Send> FromRequestParts<AppState> for R
             .with_keys(state.store.as_ref(), snap)
             .await
             .map_err(|e| AdminError::from(e).into_response())?;
+        // Master's Admin API lists the per-realm admin clients its document implies.
+        let snap = state
+            .realms
+            .admin_view(state.store.as_ref(), snap)
+            .await
+            .map_err(|e| AdminError::from(e).into_response())?;
         Ok(RealmAdmin {
             snap,
             caller,

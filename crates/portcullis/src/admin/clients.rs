@@ -22,7 +22,7 @@ use super::{
 use crate::crypto::random_alphanumeric;
 use crate::http::paths;
 use crate::realm::authz as az;
-use crate::realm::edit;
+use crate::realm::{admin_clients, edit, MASTER};
 use crate::representation::{ClientRepresentation, RealmRepresentation, UserRepresentation};
 use crate::AppState;
 
@@ -364,6 +364,14 @@ pub async fn delete(
     // The realm's admin permissions live in this one (`ClientResource.deleteClient`).
     if super::permissions::is_admin_permissions_client(&snap, &id) {
         return Err(AdminError::bad("Not supported for this client."));
+    }
+    // Master's admin client of an existing realm goes only with its realm.
+    if let Some(realm) = admin_clients::target(&client_id)
+        .filter(|r| snap.name == MASTER && state.realms.get(r).is_some())
+    {
+        return Err(AdminError::bad(admin_clients::unchangeable(
+            &client_id, realm,
+        )));
     }
     edit_realm(&state, &snap.name, |rep, writes| {
         edit::client(rep, &id).ok_or_else(not_found)?;

@@ -18,7 +18,8 @@ use crate::crypto::keys::KeyUse;
 use crate::http::paths;
 use crate::realm::edit;
 use crate::realm::snapshot::RealmSnapshot;
-use crate::realm::{self, IfExists, RealmError, MASTER};
+use crate::realm::{self, admin_clients, IfExists, RealmError, MASTER};
+use crate::representation::UserRepresentation;
 use crate::store::Write;
 use crate::AppState;
 
@@ -183,7 +184,7 @@ pub async fn update(
 }
 
 /// `DELETE /admin/realms/{realm}`: the realm with its users and sessions, and master's
-/// `<realm>-realm` client.
+/// role mappings to its `<realm>-realm` client.
 pub async fn delete(
     State(state): State<AppState>,
     RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
@@ -196,8 +197,28 @@ pub async fn delete(
     }
     let id = snap.id.clone();
     let name = snap.name.clone();
+    let admin_client = admin_clients::client_id(&name);
+    // Master's role mappings to the realm's admin client go first (a realm created later
+    // under the same name must not inherit them): users, then groups and composites with the
+    // realm itself. Stopped in between, the realm stays and only those mappings are gone.
+    let master = state
+        .realm(MASTER)
+        .await
+        .map_err(|_| AdminError::Internal)?;
+    for mut row in state.store.users(&master.id).await? {
+        let mut u: UserRepresentation =
+            serde_json::from_str(&row.representation).map_err(|_| AdminError::Internal)?;
+        if u.client_roles
+            .as_mut()
+            .and_then(|m| m.shift_remove(&admin_client))
+            .is_some()
+        {
+            row.representation = serde_json::to_string(&u).map_err(|_| AdminError::Internal)?;
+            state.store.update_user(&master.id, &row).await?;
+        }
+    }
     edit_realm(&state, MASTER, |master, writes| {
-        edit::remove_client(master, &format!("{name}-realm"));
+        edit::remove_client(master, &admin_client);
         writes.push(Write::DeleteRealm { id: id.clone() });
         Ok(())
     })

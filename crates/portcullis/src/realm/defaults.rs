@@ -8,7 +8,6 @@
 use serde_json::{json, Map, Value};
 
 use crate::crypto::password;
-use crate::store::{Store, StoreError};
 
 use super::import::ImportError;
 
@@ -786,20 +785,15 @@ fn complete_master(obj: &mut Map<String, Value>) -> Result<(), ImportError> {
     Ok(())
 }
 
-/// A fresh master realm (before the bootstrap admin), with a `<realm>-realm` client for every
-/// realm already in the store.
-pub async fn master_realm_json(store: &dyn Store) -> Result<Value, StoreError> {
+/// A fresh master realm (before the bootstrap admin), with its own `master-realm` client (the
+/// other realms' admin clients are implied: [`super::admin_clients`]).
+pub fn master_realm_json() -> Value {
     // Master's own settings (display name, 60 s access tokens, ...) come from master-extras.json.
     let mut realm = json!({ "realm": super::MASTER, "enabled": true });
     if let Some(obj) = realm.as_object_mut() {
         add_admin_client_to(obj, super::MASTER);
     }
-    for other in store.realms().await? {
-        if let Some(obj) = realm.as_object_mut() {
-            add_admin_client_to(obj, &other.name);
-        }
-    }
-    Ok(realm)
+    realm
 }
 
 /// Adds the bootstrap administrator: a master user with the `admin` role and a password.
@@ -921,52 +915,6 @@ fn add_admin_client_to(master: &mut Map<String, Value>, realm: &str) -> bool {
         }
     }
     true
-}
-
-/// The master representation with the new realm's admin client, or `None` if it had it.
-pub fn add_realm_admin_client(
-    master_json: &str,
-    realm: &str,
-) -> Result<Option<String>, ImportError> {
-    let mut master: Value = serde_json::from_str(master_json)
-        .map_err(|e| ImportError::at("$", format!("stored master realm is invalid: {e}")))?;
-    let Some(obj) = master.as_object_mut() else {
-        return Ok(None);
-    };
-    if !add_admin_client_to(obj, realm) {
-        return Ok(None);
-    }
-    // Give the new client and roles ids, as an import would.
-    let mut prepared: crate::representation::RealmRepresentation =
-        serde_json::from_value(master)
-            .map_err(|e| ImportError::at("$", format!("stored master realm is invalid: {e}")))?;
-    let master_id = prepared.id.clone().unwrap_or_default();
-    let mut client_uuid = None;
-    for c in prepared.clients.iter_mut().flatten() {
-        if c.client_id.as_deref() == Some(&format!("{realm}-realm")) {
-            client_uuid = Some(
-                c.id.get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
-                    .clone(),
-            );
-        }
-    }
-    if let Some(list) = prepared
-        .roles
-        .as_mut()
-        .and_then(|r| r.client.as_mut())
-        .and_then(|m| m.get_mut(&format!("{realm}-realm")))
-    {
-        for r in list {
-            r.id.get_or_insert_with(|| uuid::Uuid::new_v4().to_string());
-            if let Some(c) = &client_uuid {
-                r.container_id.get_or_insert_with(|| c.clone());
-            }
-        }
-    }
-    let _ = master_id;
-    serde_json::to_string(&prepared)
-        .map(Some)
-        .map_err(|e| ImportError::at("$", e.to_string()))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::crypto::random_alphanumeric;
 use crate::realm::index::Role;
 use crate::realm::snapshot::{RealmCache, RealmSnapshot};
-use crate::realm::{import, validate};
+use crate::realm::{admin_clients, import, validate};
 use crate::representation::{
     ClientRepresentation, ComponentRepresentation, GroupRepresentation, RealmRepresentation,
     RoleRepresentation, UserRepresentation,
@@ -72,9 +72,26 @@ pub async fn edit<T, E: From<EditError>>(
                 tracing::error!(error = %e, realm, "stored realm is invalid");
                 EditError::Internal
             })?;
+        // Master's per-realm admin clients are implied: the change sees them as Keycloak's
+        // master has them, and they are taken out again before the document is stored.
+        let administered = (realm == super::MASTER).then(|| realms.ids_and_names());
+        let administered = administered.as_deref().map(|list| {
+            list.iter()
+                .map(|(id, name)| admin_clients::Administered { id, name })
+                .collect::<Vec<_>>()
+        });
+        if let Some(list) = &administered {
+            admin_clients::augment(&mut rep, list.iter().copied());
+        }
         let mut writes = Vec::new();
         let out = f(&mut rep, &mut writes)?;
         validate::references(&rep).map_err(EditError::invalid)?;
+        if let Some(list) = &administered {
+            if let Some(wrong) = admin_clients::changed(&rep, list.iter().copied()) {
+                return Err(EditError::invalid(wrong).into());
+            }
+            admin_clients::strip(&mut rep);
+        }
         import::realm_keys(&rep).map_err(EditError::invalid)?;
         let representation = serde_json::to_string(&rep).map_err(|_| EditError::Internal)?;
         let mut batch = vec![Write::UpdateRealm {

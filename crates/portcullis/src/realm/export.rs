@@ -28,6 +28,9 @@ pub async fn export(store: &dyn Store, name: &str, users: UsersMode) -> Result<V
             "stored realm '{name}' is not valid JSON: {e}"
         )))
     })?;
+    if name == super::MASTER {
+        realm = with_admin_clients(store, realm).await?;
+    }
     if let Some(obj) = realm.as_object_mut() {
         crate::representation::authentication::strip_for_export(obj);
     }
@@ -60,4 +63,24 @@ pub async fn export(store: &dyn Store, name: &str, users: UsersMode) -> Result<V
         }
     }
     Ok(realm)
+}
+
+/// Master's document with the per-realm admin clients it implies, as Keycloak exports them.
+async fn with_admin_clients(store: &dyn Store, realm: Value) -> Result<Value, RealmError> {
+    let corrupt = |e: serde_json::Error| {
+        RealmError::Store(crate::store::StoreError::Corrupt(format!(
+            "stored realm 'master': {e}"
+        )))
+    };
+    let mut rep: crate::representation::RealmRepresentation =
+        serde_json::from_value(realm).map_err(corrupt)?;
+    let realms = store.realms().await?;
+    super::admin_clients::augment(
+        &mut rep,
+        realms.iter().map(|r| super::admin_clients::Administered {
+            id: &r.id,
+            name: &r.name,
+        }),
+    );
+    serde_json::to_value(&rep).map_err(corrupt)
 }

@@ -102,6 +102,11 @@ pub fn prepare(mut value: Value) -> Result<PreparedRealm, ImportError> {
             e.inner().to_string(),
         )
     })?;
+    if name == super::MASTER {
+        // The other realms' admin clients are implied, not stored (a Keycloak export of
+        // master lists them).
+        super::admin_clients::strip(&mut rep);
+    }
     let settings = authz_clients(&mut rep);
     add_service_account_users(&mut rep, &name);
     assign_ids(&mut rep);

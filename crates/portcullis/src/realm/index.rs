@@ -10,6 +10,7 @@ use crate::representation::{
     RoleRepresentation,
 };
 
+use super::admin_clients;
 use super::organizations::Organizations;
 use crate::mappers::{compile_all, Mapper};
 
@@ -34,6 +35,9 @@ pub struct RealmIndex {
     scope_mappers: HashMap<String, Vec<Mapper>>,
     /// The settings of each client (by `clientId`), read once.
     client_settings: HashMap<String, ClientSettings>,
+    /// Whether this is master's index, whose per-realm admin clients are implied
+    /// ([`super::admin_clients`]): their roles exist by rule unless the document has them.
+    implied_admin_clients: bool,
 }
 
 /// Key of a scope-mapping target.
@@ -116,7 +120,10 @@ fn compiled_or_read<'a, T>(
 impl RealmIndex {
     /// Builds the index (`orgs`: the realm's organizations, read from the store).
     pub fn build(rep: &RealmRepresentation, orgs: &[crate::store::OrganizationRow]) -> Self {
-        let mut ix = RealmIndex::default();
+        let mut ix = RealmIndex {
+            implied_admin_clients: rep.realm.as_deref() == Some(super::MASTER),
+            ..Default::default()
+        };
         for (i, c) in rep.clients.iter().flatten().enumerate() {
             if let Some(id) = &c.client_id {
                 ix.clients.insert(id.clone(), i);
@@ -279,7 +286,15 @@ impl RealmIndex {
 
     /// Whether the role exists.
     pub fn role_exists(&self, role: &Role) -> bool {
-        self.composites.contains_key(role)
+        self.composites.contains_key(role) || self.implied(role)
+    }
+
+    /// Whether `role` is a role of an implied admin client of master (one its document does
+    /// not hold).
+    fn implied(&self, role: &Role) -> bool {
+        self.implied_admin_clients
+            && matches!(role, Role::Client(c, r)
+                if admin_clients::is_role(c, r) && !self.clients.contains_key(c))
     }
 
     /// The roles of a group path (with inherited ones).
@@ -305,6 +320,12 @@ impl RealmIndex {
             }
             if let Some(children) = self.composites.get(&r) {
                 stack.extend(children.iter().cloned());
+            } else if let Role::Client(c, name) = &r {
+                stack.extend(
+                    admin_clients::composites(name)
+                        .iter()
+                        .map(|n| Role::Client(c.clone(), n.to_string())),
+                );
             }
         }
         out
@@ -342,5 +363,18 @@ mod tests {
         );
         // Cycles terminate; unknown roles are dropped.
         assert_eq!(ix.expand([Role::Realm("ghost".into())]).len(), 0);
+        // Only master implies the per-realm admin clients.
+        let view = Role::Client("acme-realm".into(), "view-users".into());
+        assert!(!ix.role_exists(&view));
+        let mut master = rep.clone();
+        master.realm = Some("master".into());
+        let ix = RealmIndex::build(&master, &[]);
+        let roles = ix.expand([view.clone()]);
+        assert!(roles.contains(&view));
+        assert!(roles.contains(&Role::Client("acme-realm".into(), "query-users".into())));
+        assert!(roles.contains(&Role::Client("acme-realm".into(), "query-groups".into())));
+        assert_eq!(roles.len(), 3);
+        assert!(!ix.role_exists(&Role::Client("acme-realm".into(), "custom".into())));
+        assert!(!ix.role_exists(&Role::Client("master-realm".into(), "view-users".into())));
     }
 }

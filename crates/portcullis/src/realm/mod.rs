@@ -1,6 +1,7 @@
 //! Realms: creation with Keycloak's defaults, import, export, and the in-memory snapshots
 //! that every request reads.
 
+pub mod admin_clients;
 pub mod admin_permissions;
 pub mod authz;
 pub mod client_keys;
@@ -138,18 +139,6 @@ pub async fn import(
             server,
         });
     }
-    if name != MASTER {
-        if let Some(master) = store.realm_by_name(MASTER).await? {
-            if let Some(updated) = defaults::add_realm_admin_client(&master.representation, &name)?
-            {
-                writes.push(Write::UpdateRealm {
-                    id: master.id,
-                    expected_version: master.version,
-                    representation: updated,
-                });
-            }
-        }
-    }
     store.apply(writes).await?;
     Ok((name, outcome))
 }
@@ -193,13 +182,48 @@ pub async fn upgrade_organizations(store: &dyn Store) -> Result<usize, RealmErro
     Ok(changed)
 }
 
+/// Takes the per-realm admin clients out of a master document stored by an earlier version
+/// (they are implied now: [`admin_clients`]); returns how many it took out. Runs at start-up.
+pub async fn upgrade_admin_clients(store: &dyn Store) -> Result<usize, RealmError> {
+    let Some(stored) = store.realm_by_name(MASTER).await? else {
+        return Ok(0);
+    };
+    let mut rep: RealmRepresentation =
+        serde_json::from_str(&stored.representation).map_err(|e| {
+            import::ImportError::at("$", format!("stored master realm is invalid: {e}"))
+        })?;
+    let taken = admin_clients::strip(&mut rep);
+    if taken.is_empty() {
+        return Ok(0);
+    }
+    let representation =
+        serde_json::to_string(&rep).map_err(|e| import::ImportError::at("$", e.to_string()))?;
+    match store
+        .apply(vec![Write::UpdateRealm {
+            id: stored.id,
+            expected_version: stored.version,
+            representation,
+        }])
+        .await
+    {
+        // Another node starting at the same time changed master first (the same upgrade).
+        Err(crate::store::StoreError::VersionConflict) => return Ok(0),
+        other => other?,
+    }
+    tracing::info!(
+        count = taken.len(),
+        "took the per-realm admin clients out of the master realm's document (they are implied now)"
+    );
+    Ok(taken.len())
+}
+
 /// Creates the master realm with its bootstrap administrator when the store has no realms.
 /// Returns whether it did.
 pub async fn bootstrap(store: &dyn Store, admin: Option<(&str, &str)>) -> Result<bool, RealmError> {
     if store.realm_by_name(MASTER).await?.is_some() {
         return Ok(false);
     }
-    let mut realm = defaults::master_realm_json(store).await?;
+    let mut realm = defaults::master_realm_json();
     if let Some((username, password)) = admin {
         defaults::add_bootstrap_admin(&mut realm, username, password)?;
     }

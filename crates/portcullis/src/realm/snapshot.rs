@@ -231,6 +231,11 @@ pub struct RealmCache {
     client_keys: Arc<ClientKeyCache>,
     blacklists: Arc<Blacklists>,
     generating: super::lazy_keys::Generating,
+    /// Bumped whenever the set of realms (names and ids) changes: master's admin view
+    /// ([`RealmCache::admin_view`]) lists an admin client per realm.
+    realm_set: std::sync::atomic::AtomicU64,
+    /// Master's admin view, with the realm set's generation it was built for.
+    master_view: std::sync::Mutex<Option<(u64, Arc<RealmSnapshot>)>>,
 }
 
 impl RealmCache {
@@ -241,6 +246,8 @@ impl RealmCache {
             client_keys: Arc::new(client_keys),
             blacklists: Arc::new(blacklists),
             generating: Default::default(),
+            realm_set: Default::default(),
+            master_view: Default::default(),
         }
     }
 
@@ -278,12 +285,19 @@ impl RealmCache {
             );
         }
         self.map.store(Arc::new(map));
+        self.realm_set_changed();
         Ok(())
+    }
+
+    fn realm_set_changed(&self) {
+        self.realm_set
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Puts (or replaces) one realm's snapshot, unless the cache already holds a newer one.
     pub fn put(&self, snap: RealmSnapshot) {
         let snap = Arc::new(self.adopt(snap));
+        let new_in_set = self.get(&snap.name).is_none_or(|old| old.id != snap.id);
         self.map.rcu(|m| {
             let mut m = HashMap::clone(m);
             let newer = m
@@ -294,6 +308,9 @@ impl RealmCache {
             }
             m
         });
+        if new_in_set {
+            self.realm_set_changed();
+        }
     }
 
     /// Reads one realm (and its organizations) from the store again and puts its snapshot:
@@ -330,6 +347,61 @@ impl RealmCache {
             m.remove(name);
             m
         });
+        self.realm_set_changed();
+    }
+
+    /// `(id, name)` of every cached realm.
+    pub fn ids_and_names(&self) -> Vec<(String, String)> {
+        self.map
+            .load()
+            .values()
+            .map(|s| (s.id.clone(), s.name.clone()))
+            .collect()
+    }
+
+    /// The snapshot the Admin API serves realm `snap` from: `snap` itself, but for master,
+    /// whose per-realm admin clients are implied ([`super::admin_clients`]), a snapshot of
+    /// its document with them listed. Built once per change of master or of the realm set,
+    /// and only when master's Admin API is used.
+    pub async fn admin_view(
+        &self,
+        store: &dyn Store,
+        snap: Arc<RealmSnapshot>,
+    ) -> Result<Arc<RealmSnapshot>, StoreError> {
+        if snap.name != super::MASTER {
+            return Ok(snap);
+        }
+        let generation = self.realm_set.load(std::sync::atomic::Ordering::Acquire);
+        let cached = |view: &RealmSnapshot| {
+            view.id == snap.id && view.version == snap.version && view.keys.len() == snap.keys.len()
+        };
+        if let Ok(guard) = self.master_view.lock() {
+            if let Some((g, view)) = guard.as_ref() {
+                if *g == generation && cached(view) {
+                    return Ok(view.clone());
+                }
+            }
+        }
+        let mut rep = snap.rep.clone();
+        let realms = self.ids_and_names();
+        super::admin_clients::augment(
+            &mut rep,
+            realms
+                .iter()
+                .map(|(id, name)| super::admin_clients::Administered { id, name }),
+        );
+        let stored = StoredRealm {
+            id: snap.id.clone(),
+            name: snap.name.clone(),
+            version: snap.version,
+            representation: serde_json::to_string(&rep)
+                .map_err(|e| StoreError::Corrupt(format!("realm 'master': {e}")))?,
+        };
+        let view = Arc::new(self.adopt(load(store, &stored).await?));
+        if let Ok(mut guard) = self.master_view.lock() {
+            *guard = Some((generation, view.clone()));
+        }
+        Ok(view)
     }
 
     /// Names of the cached realms, sorted.

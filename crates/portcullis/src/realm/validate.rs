@@ -68,6 +68,8 @@ struct Index<'a> {
     clients: HashSet<&'a str>,
     scopes: HashSet<&'a str>,
     group_paths: HashSet<String>,
+    /// Master's document: the per-realm admin clients' roles exist by rule.
+    master: bool,
 }
 
 fn err(path: String, msg: String) -> ImportError {
@@ -85,6 +87,8 @@ impl<'a> Index<'a> {
     fn client_role(&self, path: String, client: &str, name: &str) -> Result<(), ImportError> {
         match self.client_roles.get(client) {
             Some(roles) if roles.contains(name) => Ok(()),
+            // Master's per-realm admin clients are implied (`admin_clients`).
+            None if self.master && super::admin_clients::is_role(client, name) => Ok(()),
             _ if !self.clients.contains(client) => {
                 Err(err(path, format!("client '{client}' does not exist")))
             }
@@ -205,6 +209,7 @@ fn index(rep: &RealmRepresentation) -> Result<Index<'_>, ImportError> {
         clients,
         scopes,
         group_paths,
+        master: rep.realm.as_deref() == Some(super::MASTER),
     })
 }
 

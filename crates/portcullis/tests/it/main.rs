@@ -48,6 +48,7 @@ mod par;
 mod password_blacklist;
 mod properties;
 mod protection;
+mod realm_admin_clients;
 mod realm_files;
 mod realm_keys;
 mod recovery_codes;
