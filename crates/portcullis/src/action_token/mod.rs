@@ -22,7 +22,17 @@
 //! - `reset-credentials` (the "Forgot Password?" mail): the reset flow continues
 //!   ([`crate::authn::reset`]): the update-password page, then the login ends with a code to
 //!   the client. Refused with Keycloak's "Reset Credential not allowed" when the realm no
-//!   longer has `resetPasswordAllowed`.
+//!   longer has `resetPasswordAllowed`;
+//! - `idp-verify-account-via-email` (the first broker login's `idp-email-verification` mail,
+//!   Keycloak's `IdpVerifyAccountLinkActionTokenHandler`): the existing user's `emailVerified`
+//!   is set and `IDENTITY_PROVIDER_LINK_ACCOUNT` emitted; in the browser of the login that
+//!   sent it, that login goes on ([`crate::authn::first_broker`]: the identity is linked to
+//!   the user, the login ends with a code to the client); in another browser, that login is
+//!   marked verified (its page's "Click here to continue" goes on there) and Keycloak's
+//!   "successfully linked" page answers. A used link, or one whose login is gone or already
+//!   verified, answers `emailVerifiedAlreadyMessage` (`IDENTITY_PROVIDER_LINK_ACCOUNT_ERROR`
+//!   `email_already_verified`); a token whose user is gone `invalidUserMessage`
+//!   (`user_not_found`), whose user's e-mail changed `staleCodeMessage` (`invalid_email`).
 //!
 //! A forged, malformed or other realm's token answers Keycloak's `invalidCodeMessage`, an
 //! expired or used one `expiredActionTokenNoSessionMessage`.
@@ -38,6 +48,7 @@ use serde::Deserialize;
 
 use crate::authn::pages::{error_page, escape, html, internal_error, update_password_page};
 use crate::authn::{AuthRequest, PendingLogin};
+use crate::events::errors;
 use crate::http::paths;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::UserRepresentation;
@@ -46,7 +57,8 @@ use crate::AppState;
 
 pub use token::{
     account_url, admin_lifespan, link, user_lifespan, ActionToken, Kind, Refused, ACCOUNT_DISABLED,
-    EXPIRED, INVALID_CODE, STALE_INVITE, STALE_VERIFY_EMAIL,
+    EMAIL_VERIFIED_ALREADY, EXPIRED, INVALID_CODE, INVALID_USER, STALE_CODE, STALE_INVITE,
+    STALE_VERIFY_EMAIL,
 };
 
 /// The routes of the action-token endpoint.
@@ -100,12 +112,19 @@ async fn check(
     }
     let user = match &token.user_id {
         Some(id) => {
-            let row = state
+            let found = state
                 .store
                 .user_by_id(&snap.id, id)
                 .await
-                .map_err(|_| internal_error())?
-                .ok_or_else(|| refused(Some(&token.kind), Refused::Invalid))?;
+                .map_err(|_| internal_error())?;
+            let Some(row) = found else {
+                if let Kind::IdpVerifyAccount { .. } = &token.kind {
+                    // `LoginActionsServiceChecks.checkIsUserValid`.
+                    idp_link_event(&snap, &token, None).error(state, errors::USER_NOT_FOUND);
+                    return Err(error_page(StatusCode::BAD_REQUEST, INVALID_USER));
+                }
+                return Err(refused(Some(&token.kind), Refused::Invalid));
+            };
             let u = crate::users::parse_user(&row).map_err(|_| internal_error())?;
             if u.enabled != Some(true) {
                 return Err(error_page(StatusCode::BAD_REQUEST, ACCOUNT_DISABLED));
@@ -120,6 +139,13 @@ async fn check(
                 // `eml`: the token is void once the user's e-mail changed.
                 let now_email = u.email.as_deref().map(str::to_lowercase);
                 if token.email.as_deref().map(str::to_lowercase) != now_email {
+                    if let Kind::IdpVerifyAccount { .. } = &token.kind {
+                        // The handler's `verifyEmail` check: `Errors.INVALID_EMAIL`, its
+                        // default message `staleCodeMessage`.
+                        idp_link_event(&snap, &token, Some(&row.id))
+                            .error(state, errors::INVALID_EMAIL);
+                        return Err(error_page(StatusCode::BAD_REQUEST, STALE_CODE));
+                    }
                     return Err(refused(Some(&token.kind), Refused::Invalid));
                 }
             }
@@ -175,6 +201,17 @@ async fn open(
         Kind::ResetCredentials => (
             "Perform the following action(s)".to_string(),
             crate::email::templates::required_action_text("UPDATE_PASSWORD"),
+        ),
+        // `confirmAccountLinking` (the handler's page in a browser without the login).
+        Kind::IdpVerifyAccount {
+            alias,
+            idp_username,
+            ..
+        } => (
+            format!(
+                "Confirm linking the account {idp_username} of identity provider {alias} with your account."
+            ),
+            String::new(),
         ),
         Kind::OrgInvite(org) => {
             let name = org_name(&state, &c.snap, org).await;
@@ -233,8 +270,10 @@ async fn perform(
     Path(realm): Path<String>,
     headers: HeaderMap,
     uri: Uri,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     Form(q): Form<KeyParam>,
 ) -> Response {
+    let remote = crate::http::remote::remote_addr(&state, &headers, peer.map(|p| (p.0).0));
     let c = match check(&state, &realm, &headers, &uri, q.key.as_deref()).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -252,6 +291,13 @@ async fn perform(
         .await
     {
         Ok(true) => {}
+        Ok(false) if matches!(c.token.kind, Kind::IdpVerifyAccount { .. }) => {
+            // Keycloak lets this link be opened again, and answers `sendEmailAlreadyVerified`
+            // once its login has noted the confirmation.
+            idp_link_event(&c.snap, &c.token, Some(&row.id))
+                .error(&state, errors::EMAIL_ALREADY_VERIFIED);
+            return info_page(EMAIL_VERIFIED_ALREADY, None);
+        }
         Ok(false) => return refused(Some(&c.token.kind), Refused::Expired),
         Err(_) => return internal_error(),
     }
@@ -323,6 +369,21 @@ async fn perform(
             )
             .await
         }
+        Kind::IdpVerifyAccount {
+            ref alias,
+            ref idp_username,
+            ..
+        } => {
+            let link = IdpLink {
+                state: &state,
+                snap: &snap,
+                base: &c.base,
+                headers: &headers,
+                remote,
+                token: &c.token,
+            };
+            idp_link(&link, &row, user, alias, idp_username).await
+        }
         Kind::OrgInvite(org_id) => {
             let invitation = (org_id.as_str(), c.token.jti.as_str());
             accept_invitation(&state, &snap, &c.base, &row, &user, invitation, back).await
@@ -368,6 +429,114 @@ async fn update_email(
     info_page(
         &format!("The account email has been successfully updated to {new_email}."),
         back.as_deref(),
+    )
+}
+
+/// `IDENTITY_PROVIDER_LINK_ACCOUNT` of an `idp-verify-account-via-email` token: its client,
+/// user, e-mail and provider.
+fn idp_link_event(
+    snap: &RealmSnapshot,
+    token: &ActionToken,
+    user_id: Option<&str>,
+) -> crate::events::UserEvent {
+    let mut e = crate::events::UserEvent::new(snap, "IDENTITY_PROVIDER_LINK_ACCOUNT");
+    if !token.client_id.is_empty() {
+        e.set_client(token.client_id.clone());
+    }
+    if let Some(u) = user_id.or(token.user_id.as_deref()) {
+        e.set_user(u.to_string());
+    }
+    if let Some(email) = &token.email {
+        e.set_detail("email", email.clone());
+    }
+    if let Kind::IdpVerifyAccount {
+        alias,
+        idp_username,
+        ..
+    } = &token.kind
+    {
+        e.set_detail("identity_provider", alias.clone());
+        e.set_detail("identity_provider_identity", idp_username.clone());
+    }
+    e
+}
+
+/// The request an `idp-verify-account-via-email` token was posted with.
+struct IdpLink<'a> {
+    state: &'a AppState,
+    snap: &'a RealmSnapshot,
+    base: &'a str,
+    headers: &'a HeaderMap,
+    remote: Option<std::net::IpAddr>,
+    token: &'a ActionToken,
+}
+
+/// `IdpVerifyAccountLinkActionTokenHandler.handleToken`: the token's login must still wait for
+/// it (else `sendEmailAlreadyVerified`); the user's e-mail is verified; in that login's
+/// browser the login goes on, in another one it is marked verified and the "successfully
+/// linked" page answers.
+async fn idp_link(
+    l: &IdpLink<'_>,
+    row: &UserRow,
+    mut user: UserRepresentation,
+    alias: &str,
+    idp_username: &str,
+) -> Response {
+    use crate::authn::first_broker;
+    let event = || idp_link_event(l.snap, l.token, Some(&row.id));
+    let asid = l.token.auth_session.as_deref();
+    let login = match first_broker::linked_login(l.state, l.snap, asid).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let Some((code, pending)) =
+        login.filter(|(_, p)| first_broker::awaits_link(p, &row.id, alias, idp_username))
+    else {
+        event().error(l.state, errors::EMAIL_ALREADY_VERIFIED);
+        return info_page(EMAIL_VERIFIED_ALREADY, None);
+    };
+    // "verify user email as we know it is valid as this entry point would never have gotten
+    // here".
+    user.email_verified = Some(true);
+    if save(l.state, l.snap, row, &user).await.is_err() {
+        return internal_error();
+    }
+    event().success(l.state);
+    if let Some(a) = asid {
+        let _ = l.state.store.delete_auth_session(a).await;
+    }
+    let same_browser = crate::authn::cookies::cookie(l.headers, crate::authn::cookies::AUTH_SESSION_COOKIE)
+        .is_some_and(|c| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), code.as_bytes())
+                .is_ok()
+        });
+    if same_browser {
+        return crate::oidc::login_actions::first_broker_link_verified(
+            l.state,
+            l.snap,
+            l.headers,
+            l.base,
+            l.remote,
+            (&code, pending),
+            idp_username,
+        )
+        .await;
+    }
+    if let Err(r) = first_broker::mark_verified(l.state, l.snap, &code, pending, idp_username).await
+    {
+        return r;
+    }
+    // The page of a newer Keycloak (`identityProviderLinkSuccess` with the provider and user
+    // name), with 26's text after it; no link back (`SKIP_LINK`).
+    let message = format!("Your account was successfully linked with {alias} account {idp_username}.");
+    html(
+        StatusCode::OK,
+        format!(
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{m}</title></head><body>\
+             <div id=\"kc-info-message\"><p class=\"instruction\">{m}</p>\
+             <p class=\"instruction\">You successfully verified your email. Please go back to your original browser and continue there with the login.</p></div></body></html>",
+            m = escape(&message)
+        ),
     )
 }
 

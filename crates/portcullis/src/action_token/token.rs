@@ -7,7 +7,9 @@
 //! `nonce`, `azp` = the client, `eml` = the user's e-mail when minted; `rqac` (the required
 //! actions) and `reduri` for `execute-actions`, `reduri` for `verify-email`, `org_id` and
 //! `reduri` for `ORGIVT`; `asid` (the pending reset flow) for `reset-credentials`
-//! (`ResetCredentialsActionToken`).
+//! (`ResetCredentialsActionToken`); `idpa` (the identity provider's alias), `idpu` (the user
+//! name at the provider), `asid` (the pending first broker login) and, where set, `oasid` for
+//! `idp-verify-account-via-email` (`IdpVerifyAccountLinkActionToken`).
 
 use serde_json::{json, Map, Value};
 
@@ -25,6 +27,8 @@ pub const ORG_INVITE: &str = "ORGIVT";
 pub const RESET_CREDENTIALS: &str = "reset-credentials";
 /// `UpdateEmailActionToken.TOKEN_TYPE`.
 pub const UPDATE_EMAIL: &str = "update-email";
+/// `IdpVerifyAccountLinkActionToken.TOKEN_TYPE`.
+pub const IDP_VERIFY_ACCOUNT: &str = "idp-verify-account-via-email";
 
 /// The kind of an action token and what only that kind carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +49,18 @@ pub enum Kind {
         /// `newEmail`.
         new_email: String,
     },
+    /// `idp-verify-account-via-email`: the mail of the first broker login's
+    /// `idp-email-verification` step, which proves the existing user's address so that the
+    /// brokered identity may be linked to them.
+    IdpVerifyAccount {
+        /// `idpa`: the identity provider's alias.
+        alias: String,
+        /// `idpu`: the user name at the provider.
+        idp_username: String,
+        /// `oasid`: the original authentication session (Keycloak sets it on the link it
+        /// re-issues in another browser; kept here so that such tokens parse).
+        original_auth_session: Option<String>,
+    },
 }
 
 impl Kind {
@@ -56,6 +72,7 @@ impl Kind {
             Kind::OrgInvite(_) => ORG_INVITE,
             Kind::ResetCredentials => RESET_CREDENTIALS,
             Kind::UpdateEmail { .. } => UPDATE_EMAIL,
+            Kind::IdpVerifyAccount { .. } => IDP_VERIFY_ACCOUNT,
         }
     }
 }
@@ -155,6 +172,17 @@ impl ActionToken {
                 }
                 o.insert("newEmail".into(), json!(new_email));
             }
+            Kind::IdpVerifyAccount {
+                alias,
+                idp_username,
+                original_auth_session,
+            } => {
+                o.insert("idpa".into(), json!(alias));
+                o.insert("idpu".into(), json!(idp_username));
+                if let Some(oasid) = original_auth_session {
+                    o.insert("oasid".into(), json!(oasid));
+                }
+            }
         }
         if let Some(r) = &self.redirect_uri {
             o.insert("reduri".into(), json!(r));
@@ -224,6 +252,11 @@ pub fn verify(
             old_email: str_claim(c, "oldEmail"),
             new_email: str_claim(c, "newEmail").ok_or(Refused::Invalid)?,
         },
+        Some(IDP_VERIFY_ACCOUNT) => Kind::IdpVerifyAccount {
+            alias: str_claim(c, "idpa").ok_or(Refused::Invalid)?,
+            idp_username: str_claim(c, "idpu").ok_or(Refused::Invalid)?,
+            original_auth_session: str_claim(c, "oasid"),
+        },
         _ => return Err(Refused::Invalid),
     };
     let exp = c
@@ -260,6 +293,16 @@ pub const STALE_VERIFY_EMAIL: &str =
     "The link you clicked is an old stale link and is no longer valid.  Maybe you have already verified your email.";
 /// Keycloak's `accountDisabledMessage`.
 pub const ACCOUNT_DISABLED: &str = "Account is disabled, contact your administrator.";
+/// Keycloak's `invalidUserMessage` (`LoginActionsServiceChecks.checkIsUserValid`: the token's
+/// user does not exist).
+pub const INVALID_USER: &str = "Invalid username or password.";
+/// Keycloak's `staleCodeMessage` (the default error of `IdpVerifyAccountLinkActionTokenHandler`,
+/// its `verifyEmail` check: the user's e-mail is no longer the token's).
+pub const STALE_CODE: &str =
+    "This page is no longer valid, please go back to your application and sign in again";
+/// Keycloak's `emailVerifiedAlreadyMessage` (`sendEmailAlreadyVerified`: the link was used,
+/// or the login it belongs to is gone).
+pub const EMAIL_VERIFIED_ALREADY: &str = "Your email address has been verified already.";
 
 /// `actionTokenGeneratedByAdminLifespan` (default 12 hours).
 pub fn admin_lifespan(snap: &RealmSnapshot) -> i64 {
@@ -395,6 +438,39 @@ mod tests {
         assert_eq!(jws::parse(&jwt).unwrap().claims["typ"], "reset-credentials");
         assert_eq!(jws::parse(&jwt).unwrap().claims["asid"], "flow-key");
         assert_eq!(verify(&[k], ISS, &jwt, 50), Ok(t));
+    }
+
+    #[test]
+    fn idp_link_tokens_carry_the_provider_and_the_login() {
+        let k = key("secret");
+        let mut t = ActionToken::new(
+            Kind::IdpVerifyAccount {
+                alias: "up".into(),
+                idp_username: "dave".into(),
+                original_auth_session: None,
+            },
+            Some("u1"),
+            "app",
+            1,
+            100,
+        );
+        t.email = Some("taken@example.com".into());
+        t.auth_session = Some("pointer".into());
+        let jwt = t.sign(&k, ISS);
+        let c = jws::parse(&jwt).unwrap().claims;
+        assert_eq!(c["typ"], "idp-verify-account-via-email");
+        assert_eq!(c["idpa"], "up");
+        assert_eq!(c["idpu"], "dave");
+        assert_eq!(c["asid"], "pointer");
+        assert_eq!(c["eml"], "taken@example.com");
+        assert!(c.get("oasid").is_none());
+        assert_eq!(verify(std::slice::from_ref(&k), ISS, &jwt, 50), Ok(t.clone()));
+        assert!(t.single_use_key("rid").ends_with(".idp-verify-account-via-email"));
+        // Without the provider's claims: not a token of that type.
+        let mut bare = t.claims(ISS);
+        bare.as_object_mut().unwrap().remove("idpa");
+        let forged = jws::sign_hmac(&k, "JWT", &bare);
+        assert_eq!(verify(&[k], ISS, &forged, 50), Err(Refused::Invalid));
     }
 
     #[test]

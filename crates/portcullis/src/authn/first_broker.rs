@@ -17,9 +17,17 @@
 //!   link);
 //! - `idp-confirm-link`: "Account already exists" with `submitAction=updateProfile` (the
 //!   flow starts over at the review page) or `submitAction=linkAccount`;
-//! - `idp-email-verification`: `attempted` (as Keycloak without an SMTP server: the
-//!   `idp-verify-account-via-email` mail is not sent by this server);
-//! - `idp-username-password-form`: the existing user's password (the user name is theirs, not
+//! - `idp-email-verification` (`IdpEmailVerificationAuthenticator`): `attempted` when the
+//!   realm has no SMTP server, or the review changed the e-mail or user name; else the
+//!   existing user gets Keycloak's "Link {alias}" mail with an `idp-verify-account-via-email`
+//!   action token ([`crate::action_token`]) and the page "An email with instructions to link
+//!   ..." (`login-idp-link-email.ftl`). Its links (`GET ...first-broker-login?session_code=..
+//!   &execution=..`) send the mail again, or continue once the mail's link was opened in
+//!   another browser. A reload of the page does not send it again. The token's `asid` names a
+//!   pointer to this login (never the session code itself, which binds the browser): the link
+//!   opened in this browser continues the flow with the user identified ([`link_verified`]),
+//!   in another browser marks the flow verified ([`mark_verified`]) for this browser to go on;
+//! //! - `idp-username-password-form`: the existing user's password (the user name is theirs, not
 //!   the form's), then the flow's conditional OTP form (`auth-otp-form`);
 //! - `idp-auto-link`: the existing user, without asking;
 //! - `idp-add-organization-member`: nothing to do here (brokered organization members are
@@ -30,7 +38,8 @@
 //! .afterFirstBrokerLogin`: `REGISTER` for a created user, `FEDERATED_IDENTITY_LINK` for an
 //! existing one). Events as Keycloak's: `IDENTITY_PROVIDER_FIRST_LOGIN` when the flow starts
 //! (no user yet), its `_ERROR`s from the steps, `UPDATE_PROFILE` (context `IDP_REVIEW`) and
-//! `UPDATE_EMAIL` from the review, then the `LOGIN` of the login.
+//! `UPDATE_EMAIL` from the review, `SEND_IDENTITY_PROVIDER_LINK` (or its `_ERROR` with
+//! `email_send_failed`) from the e-mail verification, then the `LOGIN` of the login.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -107,6 +116,96 @@ pub struct FirstBroker {
     /// The review page shows whatever the profile (`ENFORCE_UPDATE_PROFILE`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub enforce_update_profile: bool,
+    /// The address the link mail went to (`IDP_LINK_CONFIRMATION_EMAIL_KEY`): a reload of the
+    /// page does not send it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_mail_to: Option<String>,
+    /// The mail's link was opened: the provider's user name it confirmed
+    /// (`VERIFY_ACCOUNT_IDP_USERNAME`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified_idp_username: Option<String>,
+}
+
+/// What an `idp-verify-account-via-email` token's `asid` names: the session code of the first
+/// broker login that sent it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LinkPointer {
+    idp_link_of: String,
+}
+
+/// Whether `pending` is the first broker login an `idp-verify-account-via-email` token of
+/// `user_id`, provider `alias` and provider user name `idp_username` was sent for, and is
+/// still waiting for it (Keycloak answers `sendEmailAlreadyVerified` otherwise).
+pub fn awaits_link(pending: &PendingLogin, user_id: &str, alias: &str, idp_username: &str) -> bool {
+    pending.first_broker.as_ref().is_some_and(|fb| {
+        fb.alias == alias
+            && fb.provider_username == idp_username
+            && fb.existing.as_ref().is_some_and(|x| x.user_id == user_id)
+            && fb.link_mail_to.is_some()
+            && fb.verified_idp_username.is_none()
+    })
+}
+
+/// The first broker login an `idp-verify-account-via-email` token's `asid` points to: its
+/// session code and state, when it is still there (in this realm).
+pub async fn linked_login(
+    state: &crate::AppState,
+    snap: &RealmSnapshot,
+    asid: Option<&str>,
+) -> Result<Option<(String, PendingLogin)>, Response> {
+    let Some(asid) = asid else {
+        return Ok(None);
+    };
+    let store = state.store.as_ref();
+    let now = crate::clock::now();
+    let pointer = match store.auth_session(asid, now).await {
+        Ok(Some(row)) if row.realm_id == snap.id => serde_json::from_str::<LinkPointer>(&row.data).ok(),
+        Ok(_) => None,
+        Err(_) => return Err(internal_error()),
+    };
+    let Some(p) = pointer.filter(|p| !p.idp_link_of.is_empty()) else {
+        return Ok(None);
+    };
+    match store.auth_session(&p.idp_link_of, now).await {
+        Ok(Some(row)) if row.realm_id == snap.id => {
+            Ok(serde_json::from_str::<PendingLogin>(&row.data).ok().map(|l| (p.idp_link_of, l)))
+        }
+        Ok(_) => Ok(None),
+        Err(_) => Err(internal_error()),
+    }
+}
+
+/// The mail's link was opened in another browser (`IdpVerifyAccountLinkActionTokenHandler`
+/// with an `oasid`): the login that sent it notes the confirmed provider user name, and goes
+/// on when its browser follows the page's "Click here to continue".
+pub async fn mark_verified(
+    state: &crate::AppState,
+    snap: &RealmSnapshot,
+    code: &str,
+    mut pending: PendingLogin,
+    idp_username: &str,
+) -> Result<(), Response> {
+    if let Some(fb) = pending.first_broker.as_mut() {
+        fb.verified_idp_username = Some(idp_username.to_string());
+    }
+    let lifespan = snap.settings.access_code_lifespan_login;
+    flow::replace_flow(state.store.as_ref(), &snap.id, code, &pending, lifespan).await
+}
+
+/// The mail's link was opened in the browser of the login that sent it
+/// (`tokenContext.brokerFlow`): the flow goes on, the e-mail step succeeds for the existing
+/// user.
+pub async fn link_verified(
+    b: &Browser<'_>,
+    code: &str,
+    mut pending: PendingLogin,
+    idp_username: &str,
+) -> Response {
+    if let Some(fb) = pending.first_broker.as_mut() {
+        fb.verified_idp_username = Some(idp_username.to_string());
+    }
+    run(b, code, pending, None).await
 }
 
 /// The flow a provider's first logins run: its `firstBrokerLoginFlowAlias`, else the realm's
@@ -201,6 +300,23 @@ pub async fn resume(
     run(b, code, pending, Some(fields)).await
 }
 
+/// A GET of the flow's action URL (the e-mail page's links): with the `execution` of the
+/// page shown, that page's action (`action()` of the authenticator: the mail again, or on
+/// once verified); else the flow's current page again.
+pub async fn resume_get(
+    b: &Browser<'_>,
+    code: &str,
+    pending: PendingLogin,
+    execution: Option<&str>,
+    fields: Fields<'_>,
+) -> Response {
+    if pending.first_broker.is_none() || pending.flow.challenged.is_none() {
+        return error_page(StatusCode::BAD_REQUEST, "Invalid Request.");
+    }
+    let action = execution.is_some() && execution == pending.flow.challenged.as_deref();
+    run(b, code, pending, action.then_some(fields)).await
+}
+
 /// What a step did.
 enum Out {
     Status(Status),
@@ -290,8 +406,9 @@ async fn run(
                 let hide_review = !review_succeeded(&pending, &flows);
                 confirm_link(b, code, &mut pending, &provider, posted, hide_review)
             }
-            // `IdpEmailVerificationAuthenticator` without an SMTP server: `attempted`.
-            Provider::NotRun(EMAIL_VERIFICATION) => Out::Status(Status::Attempted),
+            Provider::NotRun(EMAIL_VERIFICATION) => {
+                email_verification(b, code, &mut pending, &provider, &exec.id, posted.is_some()).await
+            }
             Provider::NotRun(REAUTHENTICATE) => reauthenticate(b, code, &mut pending, &provider, posted).await,
             Provider::NotRun(AUTO_LINK) => match pending.first_broker.as_ref().and_then(|f| f.existing.clone()) {
                 Some(x) => {
@@ -659,6 +776,211 @@ fn confirm_link(
             Out::Answer(error_page(StatusCode::BAD_REQUEST, "Invalid Request."))
         }
     }
+}
+
+/// Whether the realm has an SMTP server (`realm.getSmtpConfig().isEmpty()` is false).
+fn smtp_configured(snap: &RealmSnapshot) -> bool {
+    snap.rep.smtp_server.as_ref().is_some_and(|m| !m.is_empty())
+}
+
+/// The review changed the brokered user name (`UPDATE_PROFILE_USERNAME_CHANGED`).
+fn username_changed(fb: &FirstBroker) -> bool {
+    !fb.profile
+        .username
+        .as_deref()
+        .is_some_and(|u| u.eq_ignore_ascii_case(&fb.provider_username))
+}
+
+/// `IdpEmailVerificationAuthenticator`: `action` is a GET of the page's own links
+/// (`actionImpl`: the mail may go again).
+async fn email_verification(
+    b: &Browser<'_>,
+    code: &str,
+    pending: &mut PendingLogin,
+    provider: &Idp,
+    exec_id: &str,
+    action: bool,
+) -> Out {
+    if !smtp_configured(b.snap) {
+        tracing::warn!(realm = %b.snap.name, "idp-email-verification: the realm has no SMTP server");
+        return Out::Status(Status::Attempted);
+    }
+    let Some(fb) = pending.first_broker.clone() else {
+        return Out::Answer(internal_error());
+    };
+    if fb.email_changed || username_changed(&fb) {
+        // "Email or username changed on review. Ignoring email verification authenticator."
+        return Out::Status(Status::Attempted);
+    }
+    // `getExistingUser`: the user an earlier step found, else the flow fails.
+    let Some(x) = fb.existing.clone() else {
+        event(b, pending, "IDENTITY_PROVIDER_FIRST_LOGIN").error(b.state, errors::USER_NOT_FOUND);
+        return Out::Answer(error_page(StatusCode::BAD_REQUEST, UNEXPECTED_ERROR));
+    };
+    let row = match b.state.store.user_by_id(&b.snap.id, &x.user_id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            event(b, pending, "IDENTITY_PROVIDER_FIRST_LOGIN").error(b.state, errors::USER_NOT_FOUND);
+            return Out::Answer(error_page(StatusCode::BAD_REQUEST, UNEXPECTED_ERROR));
+        }
+        Err(_) => return Out::Answer(internal_error()),
+    };
+    let Ok(user) = parse_user(&row) else {
+        return Out::Answer(internal_error());
+    };
+    if user.enabled != Some(true) {
+        event(b, pending, "IDENTITY_PROVIDER_FIRST_LOGIN")
+            .user(row.id.clone())
+            .error(b.state, errors::USER_DISABLED);
+        return Out::Answer(error_page(StatusCode::BAD_REQUEST, ACCOUNT_DISABLED));
+    }
+    if action {
+        // "This will allow user to re-send email again".
+        if let Some(f) = pending.first_broker.as_mut() {
+            f.link_mail_to = None;
+        }
+    }
+    if fb.verified_idp_username.as_deref() == Some(fb.provider_username.as_str()) {
+        pending.flow.user = Some(row.id);
+        return Out::Status(Status::Success);
+    }
+    let page = || Out::Page(link_email_page(b, code, exec_id, provider, &fb.provider_username));
+    // "Do not allow resending e-mail by simple page refresh". As Keycloak, a user without an
+    // e-mail compares equal to no mail sent yet: the page, and no mail.
+    let sent_to = pending.first_broker.as_ref().and_then(|f| f.link_mail_to.clone());
+    if sent_to == user.email {
+        return page();
+    }
+    let Some(email) = user.email.clone() else {
+        return page();
+    };
+    match send_link_mail(b, code, pending, provider, &row.id, &email).await {
+        Ok(()) => {
+            if let Some(f) = pending.first_broker.as_mut() {
+                f.link_mail_to = Some(email);
+            }
+            page()
+        }
+        Err(r) => Out::Answer(r),
+    }
+}
+
+/// `sendVerifyEmail`: the `idp-verify-account-via-email` token (its `asid` a pointer to this
+/// login, kept as long as the token lives) in Keycloak's "Link {alias}" mail;
+/// `SEND_IDENTITY_PROVIDER_LINK`, or its error and Keycloak's 500 page when the mail cannot go.
+async fn send_link_mail(
+    b: &Browser<'_>,
+    code: &str,
+    pending: &PendingLogin,
+    provider: &Idp,
+    user_id: &str,
+    email: &str,
+) -> Result<(), Response> {
+    use crate::action_token::token::{self as action_token, ActionToken, Kind, IDP_VERIFY_ACCOUNT};
+    let Some(fb) = pending.first_broker.as_ref() else {
+        return Err(internal_error());
+    };
+    let username = match b.state.store.user_by_id(&b.snap.id, user_id).await {
+        Ok(Some(row)) => parse_user(&row).ok().and_then(|u| u.username).unwrap_or(row.username),
+        _ => String::new(),
+    };
+    let mut e = event(b, pending, "SEND_IDENTITY_PROVIDER_LINK")
+        .user(user_id.to_string())
+        .detail("username", username)
+        .detail("email", email.to_string());
+    e.remove_detail("auth_method");
+    e.remove_detail("auth_type");
+    let now = crate::clock::now();
+    let lifespan = action_token::user_lifespan(b.snap, IDP_VERIFY_ACCOUNT);
+    let asid = crate::crypto::random_alphanumeric(40);
+    let pointer = LinkPointer {
+        idp_link_of: code.to_string(),
+    };
+    let stored = match serde_json::to_string(&pointer) {
+        Ok(data) => b
+            .state
+            .store
+            .put_auth_session(&asid, &b.snap.id, &data, now + lifespan)
+            .await
+            .is_ok(),
+        Err(_) => false,
+    };
+    if !stored {
+        return Err(internal_error());
+    }
+    let client_id = pending.request.client_id.as_deref().unwrap_or("account");
+    let mut token = ActionToken::new(
+        Kind::IdpVerifyAccount {
+            alias: fb.alias.clone(),
+            idp_username: fb.provider_username.clone(),
+            original_auth_session: None,
+        },
+        Some(user_id),
+        client_id,
+        now,
+        now + lifespan,
+    );
+    token.email = Some(email.to_string());
+    token.auth_session = Some(asid.clone());
+    let sent = (|| {
+        let key = b.snap.hmac_keys.first().ok_or("the realm has no HMAC key")?;
+        let issuer = paths::url(b.base, paths::REALM, &b.snap.name);
+        let link = action_token::link(b.base, b.snap, &token.sign(key, &issuer));
+        let mail = crate::email::templates::identity_provider_link(
+            email,
+            &realm_title(b.snap),
+            (&provider.alias, &provider.display_name),
+            &fb.provider_username,
+            &link,
+            lifespan,
+        );
+        let settings = crate::email::SmtpSettings::of(b.snap.rep.smtp_server.as_ref())
+            .map_err(|e| e.to_string())?;
+        b.state
+            .email
+            .enqueue(&b.snap.name, settings, mail)
+            .map_err(|e| e.to_string())
+    })();
+    match sent {
+        Ok(()) => {
+            e.success(b.state);
+            Ok(())
+        }
+        Err(reason) => {
+            let _ = b.state.store.delete_auth_session(&asid).await;
+            tracing::warn!(realm = %b.snap.name, %reason, "the identity provider link mail was not sent");
+            e.error(b.state, "email_send_failed");
+            // Keycloak's `emailSendErrorMessage`, status 500.
+            Err(error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Failed to send email, please try again later.",
+            ))
+        }
+    }
+}
+
+/// `login-idp-link-email.ftl`: both links are the flow's action URL with this execution.
+fn link_email_page(
+    b: &Browser<'_>,
+    code: &str,
+    exec_id: &str,
+    provider: &Idp,
+    idp_username: &str,
+) -> String {
+    let mut action = action_url(b, code);
+    action.push_str("&execution=");
+    action.push_str(&paths::encode_segment(exec_id));
+    let a = escape(&action);
+    let idp = escape(&provider.display_name);
+    let body = format!(
+        "<h1 id=\"kc-page-title\">Link {idp}</h1>\
+         <p id=\"instruction1\" class=\"instruction\">An email with instructions to link {idp} account {u} with your {realm} account has been sent to you.</p>\
+         <p id=\"instruction2\" class=\"instruction\">Haven't received a verification code in your email? <a id=\"kc-resend\" href=\"{a}\">Click here</a> to re-send the email.</p>\
+         <p id=\"instruction3\" class=\"instruction\">If you already verified the email in different browser <a id=\"kc-continue\" href=\"{a}\">Click here</a> to continue.</p>",
+        u = escape(idp_username),
+        realm = escape(&realm_title(b.snap)),
+    );
+    page(&format!("Link {} - {}", provider.display_name, realm_title(b.snap)), &body)
 }
 
 /// `IdpUsernamePasswordForm`: the existing user's password; the user name is theirs whatever

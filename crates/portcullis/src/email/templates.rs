@@ -186,6 +186,35 @@ pub fn org_invite(
     }
 }
 
+/// `identity-provider-link.ftl` (`identityProviderLinkSubject` / `identityProviderLinkBody`):
+/// the `idp-verify-account-via-email` link of the first broker login, to the existing user.
+/// The subject and text name the provider by its alias, the HTML part by its display name (as
+/// Keycloak's two templates do).
+pub fn identity_provider_link(
+    to: &str,
+    realm_name: &str,
+    (alias, display_name): (&str, &str),
+    idp_username: &str,
+    link: &str,
+    lifespan: i64,
+) -> Mail {
+    let exp = link_expiration(lifespan);
+    Mail {
+        to: to.into(),
+        subject: format!("Link {alias}"),
+        text: format!(
+            "Someone wants to link your \"{realm_name}\" account with \"{alias}\" account of user {idp_username} . If this was you, click the link below to link accounts\n\n{link}\n\nThis link will expire within {exp}.\n\nIf you don't want to link account, just ignore this message. If you link accounts, you will be able to login to {realm_name} through {alias}."
+        ),
+        html: page(&format!(
+            "<p>Someone wants to link your <b>{r}</b> account with <b>{d}</b> account of user {u}. If this was you, click the link below to link accounts</p><p><a href=\"{l}\">Link to confirm account linking</a></p><p>This link will expire within {exp}.</p><p>If you don't want to link account, just ignore this message. If you link accounts, you will be able to login to {r} through {d}.</p>",
+            r = esc(realm_name),
+            d = esc(display_name),
+            u = esc(idp_username),
+            l = esc(link)
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +247,25 @@ mod tests {
         assert!(m.text.contains("expire within 12 hours"));
         assert!(m.html.contains("R&amp;D account"));
         assert!(m.html.contains("href=\"http://x/?key=1&amp;b=2\""));
+    }
+
+    #[test]
+    fn identity_provider_link_names_the_provider_and_escapes_html() {
+        let m = identity_provider_link(
+            "a@b.c",
+            "R&D",
+            ("up", "<Upstream>"),
+            "dave",
+            "http://x/?key=1",
+            300,
+        );
+        assert_eq!(m.subject, "Link up");
+        assert!(m.text.starts_with(
+            "Someone wants to link your \"R&D\" account with \"up\" account of user dave . If this was you"
+        ));
+        assert!(m.text.contains("\n\nhttp://x/?key=1\n\nThis link will expire within 5 minutes."));
+        assert!(m.text.ends_with("you will be able to login to R&D through up."));
+        assert!(m.html.contains("<b>R&amp;D</b> account with <b>&lt;Upstream&gt;</b>"));
     }
 
     #[test]

@@ -410,6 +410,11 @@ impl UserEvent {
         }
     }
 
+    /// Drops a detail (`EventBuilder.removeDetail`).
+    pub fn remove_detail(&mut self, key: &str) {
+        self.details.retain(|(k, _)| k != key);
+    }
+
     /// Whether a detail is set.
     pub fn has_detail(&self, key: &str) -> bool {
         self.details.iter().any(|(k, _)| k == key)

@@ -153,6 +153,10 @@ pub mod errors {
     pub const USER_NOT_FOUND: &str = "user_not_found";
     /// The user is disabled.
     pub const USER_DISABLED: &str = "user_disabled";
+    /// `Errors.INVALID_EMAIL`: the address is not the one the link was for.
+    pub const INVALID_EMAIL: &str = "invalid_email";
+    /// `Errors.EMAIL_ALREADY_VERIFIED`: an e-mail link whose work is done.
+    pub const EMAIL_ALREADY_VERIFIED: &str = "email_already_verified";
     /// The client failed to authenticate.
     pub const INVALID_CLIENT_CREDENTIALS: &str = "invalid_client_credentials";
     /// No such client.

@@ -97,6 +97,67 @@ pub async fn first_broker_login(
     browser_post(&state, &realm, &headers, &uri, peer, form, which).await
 }
 
+/// GET of the first broker login's action URL (`LoginActionsService.firstBrokerLoginGet`):
+/// the links of the e-mail verification page (`?session_code=..&execution=..`).
+pub async fn first_broker_login_get(
+    State(state): State<AppState>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+) -> Response {
+    let peer = peer.map(|p| (p.0).0);
+    let query = Params::parse(uri.query().unwrap_or_default().as_bytes()).map(Form);
+    let (snap, params, code, pending) = match bind(&state, &realm, &headers, &uri, query).await {
+        Ok(bound) => bound,
+        Err(page) => return page,
+    };
+    let Some(issuer) = issuer(&state, &snap, &headers, &uri) else {
+        return error_page(StatusCode::BAD_REQUEST, "Invalid host.");
+    };
+    let reply = Reply::to(&pending.request, &issuer);
+    let base = state.base_url(&headers, &uri).unwrap_or_default();
+    let browser = Browser {
+        state: &state,
+        snap: &snap,
+        protocol: &Oidc,
+        reply: &reply,
+        headers: &headers,
+        base: &base,
+        remote: crate::http::remote::remote_addr(&state, &headers, peer),
+        max_age: None,
+    };
+    let fields = |k: &str| params.get(k);
+    let execution = params.get("execution");
+    crate::authn::first_broker::resume_get(&browser, &code, pending, execution, &fields).await
+}
+
+/// The `idp-verify-account-via-email` link opened in the browser of the first broker login
+/// that sent it (the action-token endpoint checked and used the token): that login goes on.
+pub async fn first_broker_link_verified(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    headers: &HeaderMap,
+    base: &str,
+    remote: Option<std::net::IpAddr>,
+    (code, pending): (&str, PendingLogin),
+    idp_username: &str,
+) -> Response {
+    let issuer = crate::http::paths::url(base, crate::http::paths::REALM, &snap.name);
+    let reply = Reply::to(&pending.request, &issuer);
+    let browser = Browser {
+        state,
+        snap,
+        protocol: &Oidc,
+        reply: &reply,
+        headers,
+        base,
+        remote,
+        max_age: None,
+    };
+    crate::authn::first_broker::link_verified(&browser, code, pending, idp_username).await
+}
+
 /// A post of a browser login's page: the flow bound to this browser continues with the form.
 async fn browser_post(
     state: &AppState,

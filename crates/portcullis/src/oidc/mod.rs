@@ -91,7 +91,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(paths::CONSENT_ACTION, post(login_actions::consent))
         .route(
             paths::FIRST_BROKER_LOGIN,
-            post(login_actions::first_broker_login),
+            get(login_actions::first_broker_login_get).post(login_actions::first_broker_login),
         )
         .route(paths::REGISTRATIONS, get(registrations::start))
         .route(paths::BROKER_LOGIN, get(broker::login))

@@ -537,3 +537,391 @@ async fn first_broker_login_posts_without_a_first_broker_login_are_refused() {
     let local = user_id(&users_named(&p, &admin, "local-dave").await);
     assert_eq!(links_of(&p, &admin, &local).await, json!([]));
 }
+
+// --- `idp-email-verification`: the "link your account" mail -------------------------------
+
+/// The pair with an SMTP sink as the downstream realm's mail server; `None` (skipped) without
+/// the sink's venv.
+async fn start_with_mail() -> Option<(Pair, SmtpSink)> {
+    let sink = SmtpSink::start(None)?;
+    let settings = sink.settings("noreply@down.example");
+    let p = start_custom(Backend::Sqlite, |realm| realm["smtpServer"] = settings)
+        .await
+        .unwrap();
+    Some((p, sink))
+}
+
+/// dave (whose e-mail upstream is local-dave's) logs in through the provider in `b` and
+/// chooses "Add to existing account": the e-mail verification page.
+async fn to_link_email_page(p: &Pair, b: &reqwest::Client, challenge: &str) -> String {
+    let upstream = to_provider(p, b, &auth_url(&p.down, challenge, "")).await;
+    let back = upstream_login(p, b, &upstream, "dave", "dave-pw").await;
+    let (s, _, confirm) = location(b, &back).await;
+    assert_eq!(s, 200, "{confirm}");
+    assert!(confirm.contains("Account already exists"), "{confirm}");
+    let (s, page) = post_page(b, &p.down, &confirm, &[("submitAction", "linkAccount")]).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(
+        page.contains("An email with instructions to link up account dave with your downstream account has been sent to you."),
+        "{page}"
+    );
+    page
+}
+
+/// The page's "Click here" link (`kc-resend` or `kc-continue`), as a path.
+fn page_link(html: &str, id: &str) -> String {
+    let needle = format!("id=\"{id}\" href=\"");
+    let start = html.find(&needle).unwrap() + needle.len();
+    let link = html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&");
+    link[link.find("/realms/").unwrap()..].to_string()
+}
+
+/// The mail's link as a path of the downstream server.
+fn link_path(mail: &Value) -> String {
+    let link = action_link(mail);
+    link[link.find("/realms/").unwrap()..].to_string()
+}
+
+/// Opens the mail's link in `b` (the confirmation page), then posts its button: status, and
+/// the redirect location or else the body.
+async fn open_link(p: &Pair, b: &reqwest::Client, path: &str) -> (u16, String) {
+    let (s, confirm) = get_page(b, &p.down.url(path)).await;
+    assert_eq!(s, 200, "{confirm}");
+    assert!(
+        confirm.contains(
+            "Confirm linking the account dave of identity provider up with your account."
+        ),
+        "{confirm}"
+    );
+    let key = form_field(&confirm, "key").unwrap();
+    post_key(p, b, &confirm, &key).await
+}
+
+async fn post_key(p: &Pair, b: &reqwest::Client, confirm: &str, key: &str) -> (u16, String) {
+    let r = b
+        .post(p.down.url(&form_action(confirm)))
+        .form(&[("key", key)])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let loc = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = r.text().await.unwrap();
+    (status, loc.unwrap_or(body))
+}
+
+async fn user_by_id(p: &Pair, admin: &str, id: &str) -> Value {
+    let (s, u, _) = call(
+        &p.down,
+        "GET",
+        &format!("/admin/realms/downstream/users/{id}"),
+        Some(admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{u}");
+    u
+}
+
+const EVENTS: &str = "/admin/realms/downstream/events";
+
+#[tokio::test]
+async fn email_verification_links_the_existing_user_in_the_same_browser() {
+    let Some((p, sink)) = start_with_mail().await else {
+        return;
+    };
+    let admin = admin_token(&p.down).await;
+    let local = user_id(&users_named(&p, &admin, "local-dave").await);
+    assert_eq!(user_by_id(&p, &admin, &local).await["emailVerified"], false);
+    let b = browser();
+    let (verifier, challenge) = pkce();
+    let page = to_link_email_page(&p, &b, &challenge).await;
+    assert!(page.contains("Link up"), "{page}");
+
+    // Keycloak's mail to the existing user.
+    let mail = sink.wait_for(1).await.remove(0);
+    assert_eq!(mail["rcpt_tos"], json!(["taken@example.com"]), "{mail}");
+    assert_eq!(mail["headers"]["Subject"], "Link up");
+    let text = mail["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Someone wants to link your \"downstream\" account with \"up\" account of user dave . If this was you, click the link below to link accounts"),
+        "{text}"
+    );
+    assert!(text.contains("This link will expire within 5 minutes."), "{text}");
+    let path = link_path(&mail);
+    let t = payload(path.split("key=").nth(1).unwrap());
+    assert_eq!(t["typ"], "idp-verify-account-via-email");
+    assert_eq!(t["sub"], local.as_str());
+    assert_eq!(t["idpa"], "up");
+    assert_eq!(t["idpu"], "dave");
+    assert_eq!(t["azp"], "app");
+    assert_eq!(t["eml"], "taken@example.com");
+    assert_eq!(
+        t["exp"].as_i64().unwrap() - t["iat"].as_i64().unwrap(),
+        300,
+        "the realm's user action lifespan"
+    );
+    let sent = events_at_least(&p.down, &admin, EVENTS, "?type=SEND_IDENTITY_PROVIDER_LINK", 1).await;
+    assert_eq!(sent[0]["userId"], local.as_str());
+    assert_eq!(sent[0]["details"]["email"], "taken@example.com");
+    assert_eq!(sent[0]["details"]["username"], "local-dave");
+    assert_eq!(sent[0]["details"]["identity_provider"], "up");
+    assert!(sent[0]["details"].get("auth_method").is_none(), "{sent:?}");
+
+    // Nothing linked before the link is opened.
+    assert_eq!(links_of(&p, &admin, &local).await, json!([]));
+
+    // The page's "Click here to re-send the email": a second mail.
+    let (s, again) = get_page(&b, &p.down.url(&page_link(&page, "kc-resend"))).await;
+    assert_eq!(s, 200, "{again}");
+    assert!(again.contains("An email with instructions to link up account dave"), "{again}");
+    assert_eq!(sink.wait_for(2).await.len(), 2);
+
+    // The link in this browser: the login goes on, the identity is linked, a code.
+    let (s, loc) = open_link(&p, &b, &path).await;
+    assert_eq!(s, 302, "{loc}");
+    let tokens = tokens_at(&p, &loc, &verifier).await;
+    let claims = payload(tokens["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], local.as_str());
+    assert_eq!(claims["preferred_username"], "local-dave");
+    let links = links_of(&p, &admin, &local).await;
+    assert_eq!(links[0]["identityProvider"], "up", "{links}");
+    assert_eq!(links[0]["userName"], "dave");
+    assert_eq!(user_by_id(&p, &admin, &local).await["emailVerified"], true);
+    let linked = events_at_least(&p.down, &admin, EVENTS, "?type=IDENTITY_PROVIDER_LINK_ACCOUNT", 1).await;
+    assert_eq!(linked[0]["userId"], local.as_str());
+    assert_eq!(linked[0]["clientId"], "app");
+    assert_eq!(linked[0]["details"]["identity_provider"], "up");
+    assert_eq!(linked[0]["details"]["identity_provider_identity"], "dave");
+    assert_eq!(linked[0]["details"]["email"], "taken@example.com");
+    events_at_least(&p.down, &admin, EVENTS, "?type=FEDERATED_IDENTITY_LINK", 1).await;
+    assert_eq!(sink.mails().len(), 2, "no further mail");
+
+    // Used: Keycloak's "already verified" page, and nothing more happens.
+    let (s, used) = open_link(&p, &b, &path).await;
+    assert_eq!(s, 200, "{used}");
+    assert!(used.contains("Your email address has been verified already."), "{used}");
+    let errors = events_at_least(
+        &p.down,
+        &admin,
+        EVENTS,
+        "?type=IDENTITY_PROVIDER_LINK_ACCOUNT_ERROR",
+        1,
+    )
+    .await;
+    assert_eq!(errors[0]["error"], "email_already_verified");
+    assert_eq!(links_of(&p, &admin, &local).await.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn email_verification_in_another_browser_lets_the_first_one_continue() {
+    let Some((p, sink)) = start_with_mail().await else {
+        return;
+    };
+    let admin = admin_token(&p.down).await;
+    let local = user_id(&users_named(&p, &admin, "local-dave").await);
+    let b = browser();
+    let (verifier, challenge) = pkce();
+    let page = to_link_email_page(&p, &b, &challenge).await;
+    let path = link_path(&sink.wait_for(1).await[0]);
+
+    // A reload of the page (the action URL without the execution): no second mail.
+    let action = page_link(&page, "kc-continue");
+    let reload = &action[..action.find("&execution=").unwrap()];
+    let (s, same) = get_page(&b, &p.down.url(reload)).await;
+    assert_eq!(s, 200, "{same}");
+    assert!(same.contains("An email with instructions to link up account dave"), "{same}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sink.mails().len(), 1, "a reload sends nothing");
+
+    // "Continue" before the mail's link was opened: the mail goes again, nothing linked.
+    let (s, again) = get_page(&b, &p.down.url(&page_link(&page, "kc-continue"))).await;
+    assert_eq!(s, 200, "{again}");
+    assert_eq!(sink.wait_for(2).await.len(), 2);
+    assert_eq!(links_of(&p, &admin, &local).await, json!([]));
+
+    // The link in a fresh browser: verified, Keycloak's page; the first browser goes on.
+    let other = browser();
+    let (s, done) = open_link(&p, &other, &path).await;
+    assert_eq!(s, 200, "{done}");
+    assert!(
+        done.contains("Your account was successfully linked with up account dave."),
+        "{done}"
+    );
+    assert!(
+        done.contains("Please go back to your original browser and continue there with the login."),
+        "{done}"
+    );
+    assert_eq!(user_by_id(&p, &admin, &local).await["emailVerified"], true);
+    let linked = events_at_least(&p.down, &admin, EVENTS, "?type=IDENTITY_PROVIDER_LINK_ACCOUNT", 1).await;
+    assert_eq!(linked[0]["userId"], local.as_str());
+    // The fresh browser got no login.
+    assert!(!done.contains("code="), "{done}");
+
+    // Its "Click here to continue" ends the login with the link.
+    let (s, loc, body) = location(&b, &p.down.url(&page_link(&again, "kc-continue"))).await;
+    assert_eq!(s, 302, "{body}");
+    let tokens = tokens_at(&p, &loc, &verifier).await;
+    let claims = payload(tokens["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], local.as_str());
+    let links = links_of(&p, &admin, &local).await;
+    assert_eq!(links[0]["identityProvider"], "up", "{links}");
+    assert_eq!(links[0]["userName"], "dave");
+    assert_eq!(sink.mails().len(), 2, "no further mail");
+
+    // The second mail's link: its login is over.
+    let second = link_path(&sink.mails()[1]);
+    let (s, used) = open_link(&p, &browser(), &second).await;
+    assert_eq!(s, 200, "{used}");
+    assert!(used.contains("Your email address has been verified already."), "{used}");
+}
+
+#[tokio::test]
+async fn email_verification_links_refuse_bad_input_and_link_nothing() {
+    let Some((p, sink)) = start_with_mail().await else {
+        return;
+    };
+    let admin = admin_token(&p.down).await;
+    let local = user_id(&users_named(&p, &admin, "local-dave").await);
+    let (_, challenge) = pkce();
+
+    // A forged token and one posted to another realm: Keycloak's invalidCodeMessage.
+    let b = browser();
+    to_link_email_page(&p, &b, &challenge).await;
+    let path = link_path(&sink.wait_for(1).await[0]);
+    let key = path.split("key=").nth(1).unwrap().to_string();
+    let (_, confirm) = get_page(&b, &p.down.url(&path)).await;
+    let mut parts: Vec<String> = key.split('.').map(str::to_string).collect();
+    let mut claims = payload(&key);
+    claims["sub"] = json!("someone-else");
+    parts[1] = b64url(claims.to_string().as_bytes());
+    let forged = parts.join(".");
+    let (s, body) = post_key(&p, &b, &confirm, &forged).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("An error occurred, please login again through your application."), "{body}");
+    let r = b
+        .post(p.down.url("/realms/master/login-actions/action-token"))
+        .form(&[("key", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("An error occurred, please login again"));
+
+    // The user's e-mail changed meanwhile: Keycloak's staleCodeMessage.
+    let mut dave = user_by_id(&p, &admin, &local).await;
+    dave["email"] = json!("changed@example.com");
+    let put = |u: Value| {
+        let p = &p;
+        let admin = admin.clone();
+        let local = local.clone();
+        async move {
+            let (s, body, _) = call(
+                &p.down,
+                "PUT",
+                &format!("/admin/realms/downstream/users/{local}"),
+                Some(&admin),
+                Some(u),
+            )
+            .await;
+            assert_eq!(s, 204, "{body}");
+        }
+    };
+    put(dave.clone()).await;
+    let (s, body) = post_key(&p, &b, &confirm, &key).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("This page is no longer valid, please go back to your application and sign in again"), "{body}");
+    let errors = events_at_least(&p.down, &admin, EVENTS, "?type=IDENTITY_PROVIDER_LINK_ACCOUNT_ERROR", 1).await;
+    assert_eq!(errors[0]["error"], "invalid_email");
+    dave["email"] = json!("taken@example.com");
+    put(dave).await;
+    assert_eq!(links_of(&p, &admin, &local).await, json!([]));
+    assert_eq!(user_by_id(&p, &admin, &local).await["emailVerified"], false);
+
+    // The identity got linked to someone else meanwhile: the login fails, nothing linked.
+    let b = browser();
+    to_link_email_page(&p, &b, &challenge).await;
+    let path = link_path(&sink.wait_for(2).await[1]);
+    let up_admin = admin_token(&p.up).await;
+    let (_, up_users, _) = call(
+        &p.up,
+        "GET",
+        "/admin/realms/upstream/users?username=dave&exact=true",
+        Some(&up_admin),
+        None,
+    )
+    .await;
+    let dave_upstream = up_users[0]["id"].as_str().unwrap().to_string();
+    let (s, body, _) = call(
+        &p.down,
+        "POST",
+        "/admin/realms/downstream/users",
+        Some(&admin),
+        Some(json!({"username": "someone", "enabled": true})),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let someone = user_id(&users_named(&p, &admin, "someone").await);
+    let (s, body, _) = call(
+        &p.down,
+        "POST",
+        &format!("/admin/realms/downstream/users/{someone}/federated-identity/up"),
+        Some(&admin),
+        Some(json!({"identityProvider": "up", "userId": dave_upstream, "userName": "dave"})),
+    )
+    .await;
+    assert!(s == 204 || s == 201, "{s} {body}");
+    let (s, body) = open_link(&p, &b, &path).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("Unexpected error when authenticating with identity provider"), "{body}");
+    assert_eq!(links_of(&p, &admin, &local).await, json!([]));
+    assert_eq!(links_of(&p, &admin, &someone).await[0]["userId"], dave_upstream.as_str());
+
+    // The user no longer exists: Keycloak's invalidUserMessage.
+    let b = browser();
+    let (s, body, _) = call(
+        &p.down,
+        "DELETE",
+        &format!("/admin/realms/downstream/users/{someone}/federated-identity/up"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204, "{body}");
+    to_link_email_page(&p, &b, &challenge).await;
+    let path = link_path(&sink.wait_for(3).await[2]);
+    let (_, confirm) = get_page(&b, &p.down.url(&path)).await;
+    let key = form_field(&confirm, "key").unwrap();
+    let (s, body, _) = call(
+        &p.down,
+        "DELETE",
+        &format!("/admin/realms/downstream/users/{local}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204, "{body}");
+    let (s, body) = post_key(&p, &b, &confirm, &key).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("Invalid username or password."), "{body}");
+    let errors = events_at_least(&p.down, &admin, EVENTS, "?type=IDENTITY_PROVIDER_LINK_ACCOUNT_ERROR", 2).await;
+    assert!(errors.iter().any(|e| e["error"] == "user_not_found"), "{errors:?}");
+    assert_eq!(links_of(&p, &admin, &someone).await, json!([]));
+}
+
+#[tokio::test]
+async fn without_an_smtp_server_email_verification_is_skipped_for_re_authentication() {
+    let p = start_custom(Backend::Sqlite, |_| {}).await.unwrap();
+    let b = browser();
+    let (_, challenge) = pkce();
+    let upstream = to_provider(&p, &b, &auth_url(&p.down, &challenge, "")).await;
+    let back = upstream_login(&p, &b, &upstream, "dave", "dave-pw").await;
+    let (_, _, confirm) = location(&b, &back).await;
+    let (s, page) = post_page(&b, &p.down, &confirm, &[("submitAction", "linkAccount")]).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("Authenticate to link your account with up"), "{page}");
+    assert!(!page.contains("An email with instructions"), "{page}");
+}
