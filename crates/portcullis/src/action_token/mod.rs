@@ -505,11 +505,12 @@ async fn idp_link(
     if let Some(a) = asid {
         let _ = l.state.store.delete_auth_session(a).await;
     }
-    let same_browser = crate::authn::cookies::cookie(l.headers, crate::authn::cookies::AUTH_SESSION_COOKIE)
-        .is_some_and(|c| {
-            aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), code.as_bytes())
-                .is_ok()
-        });
+    let same_browser =
+        crate::authn::cookies::cookie(l.headers, crate::authn::cookies::AUTH_SESSION_COOKIE)
+            .is_some_and(|c| {
+                aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), code.as_bytes())
+                    .is_ok()
+            });
     if same_browser {
         return crate::oidc::login_actions::first_broker_link_verified(
             l.state,
@@ -528,7 +529,8 @@ async fn idp_link(
     }
     // The page of a newer Keycloak (`identityProviderLinkSuccess` with the provider and user
     // name), with 26's text after it; no link back (`SKIP_LINK`).
-    let message = format!("Your account was successfully linked with {alias} account {idp_username}.");
+    let message =
+        format!("Your account was successfully linked with {alias} account {idp_username}.");
     html(
         StatusCode::OK,
         format!(

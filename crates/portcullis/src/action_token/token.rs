@@ -464,8 +464,13 @@ mod tests {
         assert_eq!(c["asid"], "pointer");
         assert_eq!(c["eml"], "taken@example.com");
         assert!(c.get("oasid").is_none());
-        assert_eq!(verify(std::slice::from_ref(&k), ISS, &jwt, 50), Ok(t.clone()));
-        assert!(t.single_use_key("rid").ends_with(".idp-verify-account-via-email"));
+        assert_eq!(
+            verify(std::slice::from_ref(&k), ISS, &jwt, 50),
+            Ok(t.clone())
+        );
+        assert!(t
+            .single_use_key("rid")
+            .ends_with(".idp-verify-account-via-email"));
         // Without the provider's claims: not a token of that type.
         let mut bare = t.claims(ISS);
         bare.as_object_mut().unwrap().remove("idpa");

@@ -160,7 +160,9 @@ pub async fn linked_login(
     let store = state.store.as_ref();
     let now = crate::clock::now();
     let pointer = match store.auth_session(asid, now).await {
-        Ok(Some(row)) if row.realm_id == snap.id => serde_json::from_str::<LinkPointer>(&row.data).ok(),
+        Ok(Some(row)) if row.realm_id == snap.id => {
+            serde_json::from_str::<LinkPointer>(&row.data).ok()
+        }
         Ok(_) => None,
         Err(_) => return Err(internal_error()),
     };
@@ -169,7 +171,9 @@ pub async fn linked_login(
     };
     match store.auth_session(&p.idp_link_of, now).await {
         Ok(Some(row)) if row.realm_id == snap.id => {
-            Ok(serde_json::from_str::<PendingLogin>(&row.data).ok().map(|l| (p.idp_link_of, l)))
+            Ok(serde_json::from_str::<PendingLogin>(&row.data)
+                .ok()
+                .map(|l| (p.idp_link_of, l)))
         }
         Ok(_) => Ok(None),
         Err(_) => Err(internal_error()),
@@ -186,11 +190,63 @@ pub async fn mark_verified(
     mut pending: PendingLogin,
     idp_username: &str,
 ) -> Result<(), Response> {
+    let mut proof = None;
     if let Some(fb) = pending.first_broker.as_mut() {
         fb.verified_idp_username = Some(idp_username.to_string());
+        proof = fb
+            .existing
+            .as_ref()
+            .and_then(|x| proof_key(snap, &x.user_id, &fb.alias));
     }
     let lifespan = snap.settings.access_code_lifespan_login;
-    flow::replace_flow(state.store.as_ref(), &snap.id, code, &pending, lifespan).await
+    flow::replace_flow(state.store.as_ref(), &snap.id, code, &pending, lifespan).await?;
+    // `setUserVerifiedSingleObject`: a later first login of the identity links the user
+    // without a mail (`idp-create-user-if-unique`), for the realm's user action token
+    // lifespan (`getActionTokenGeneratedByUserLifespan()`, no type).
+    if let Some(key) = proof {
+        let until = crate::clock::now() + crate::action_token::token::user_lifespan(snap, "");
+        if state
+            .store
+            .put_auth_session(&key, &snap.id, "{}", until)
+            .await
+            .is_err()
+        {
+            return Err(internal_error());
+        }
+    }
+    Ok(())
+}
+
+/// The key of the proof that `user_id` confirmed linking an identity of provider `alias` by
+/// e-mail from another browser (Keycloak's single-use object
+/// `kc.brokering.user.verified.{user}.{alias}`): kept as an auth-session row under the realm's
+/// HMAC of that name, so that it cannot be guessed and bound to a browser as a session code.
+fn proof_key(snap: &RealmSnapshot, user_id: &str, alias: &str) -> Option<String> {
+    use base64::Engine;
+    let key = snap.hmac_keys.first()?;
+    let name = format!("kc.brokering.user.verified.{user_id}.{alias}");
+    let tag = aws_lc_rs::hmac::sign(key.key(), name.as_bytes());
+    Some(format!(
+        "idp-link-proof.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+    ))
+}
+
+/// Takes the proof of [`proof_key`] (`IdpVerifyAccountLinkActionTokenHandler.runIfUserVerified`
+/// removes it): whether it was there.
+async fn take_proof(b: &Browser<'_>, user_id: &str, alias: &str) -> bool {
+    let Some(key) = proof_key(b.snap, user_id, alias) else {
+        return false;
+    };
+    let store = b.state.store.as_ref();
+    let found = matches!(
+        store.auth_session(&key, crate::clock::now()).await,
+        Ok(Some(row)) if row.realm_id == b.snap.id
+    );
+    if found {
+        let _ = store.delete_auth_session(&key).await;
+    }
+    found
 }
 
 /// The mail's link was opened in the browser of the login that sent it
@@ -625,6 +681,15 @@ async fn create_user(
         Err(r) => return Out::Answer(r),
     };
     if let Some(x) = found {
+        // `runIfUserVerified`: the user confirmed this provider's link by e-mail from another
+        // browser; the flow goes on for them.
+        if take_proof(b, &x.user_id, &provider.alias).await {
+            if let Some(f) = pending.first_broker.as_mut() {
+                f.existing = Some(x.clone());
+            }
+            pending.flow.user = Some(x.user_id);
+            return Out::Status(Status::Success);
+        }
         if let Some(f) = pending.first_broker.as_mut() {
             f.existing = Some(x.clone());
         }
@@ -820,7 +885,8 @@ async fn email_verification(
     let row = match b.state.store.user_by_id(&b.snap.id, &x.user_id).await {
         Ok(Some(row)) => row,
         Ok(None) => {
-            event(b, pending, "IDENTITY_PROVIDER_FIRST_LOGIN").error(b.state, errors::USER_NOT_FOUND);
+            event(b, pending, "IDENTITY_PROVIDER_FIRST_LOGIN")
+                .error(b.state, errors::USER_NOT_FOUND);
             return Out::Answer(error_page(StatusCode::BAD_REQUEST, UNEXPECTED_ERROR));
         }
         Err(_) => return Out::Answer(internal_error()),
@@ -841,13 +907,26 @@ async fn email_verification(
         }
     }
     if fb.verified_idp_username.as_deref() == Some(fb.provider_username.as_str()) {
+        // `clearUserVerified`: this login links the identity, the proof is not needed.
+        take_proof(b, &row.id, &provider.alias).await;
         pending.flow.user = Some(row.id);
         return Out::Status(Status::Success);
     }
-    let page = || Out::Page(link_email_page(b, code, exec_id, provider, &fb.provider_username));
+    let page = || {
+        Out::Page(link_email_page(
+            b,
+            code,
+            exec_id,
+            provider,
+            &fb.provider_username,
+        ))
+    };
     // "Do not allow resending e-mail by simple page refresh". As Keycloak, a user without an
     // e-mail compares equal to no mail sent yet: the page, and no mail.
-    let sent_to = pending.first_broker.as_ref().and_then(|f| f.link_mail_to.clone());
+    let sent_to = pending
+        .first_broker
+        .as_ref()
+        .and_then(|f| f.link_mail_to.clone());
     if sent_to == user.email {
         return page();
     }
@@ -881,7 +960,10 @@ async fn send_link_mail(
         return Err(internal_error());
     };
     let username = match b.state.store.user_by_id(&b.snap.id, user_id).await {
-        Ok(Some(row)) => parse_user(&row).ok().and_then(|u| u.username).unwrap_or(row.username),
+        Ok(Some(row)) => parse_user(&row)
+            .ok()
+            .and_then(|u| u.username)
+            .unwrap_or(row.username),
         _ => String::new(),
     };
     let mut e = event(b, pending, "SEND_IDENTITY_PROVIDER_LINK")
@@ -923,7 +1005,11 @@ async fn send_link_mail(
     token.email = Some(email.to_string());
     token.auth_session = Some(asid.clone());
     let sent = (|| {
-        let key = b.snap.hmac_keys.first().ok_or("the realm has no HMAC key")?;
+        let key = b
+            .snap
+            .hmac_keys
+            .first()
+            .ok_or("the realm has no HMAC key")?;
         let issuer = paths::url(b.base, paths::REALM, &b.snap.name);
         let link = action_token::link(b.base, b.snap, &token.sign(key, &issuer));
         let mail = crate::email::templates::identity_provider_link(
@@ -980,7 +1066,10 @@ fn link_email_page(
         u = escape(idp_username),
         realm = escape(&realm_title(b.snap)),
     );
-    page(&format!("Link {} - {}", provider.display_name, realm_title(b.snap)), &body)
+    page(
+        &format!("Link {} - {}", provider.display_name, realm_title(b.snap)),
+        &body,
+    )
 }
 
 /// `IdpUsernamePasswordForm`: the existing user's password; the user name is theirs whatever
@@ -1146,5 +1235,74 @@ mod tests {
         assert!(v.get("registered").is_none());
         let back: FirstBroker = serde_json::from_value(v).unwrap();
         assert_eq!(back, fb);
+    }
+
+    fn waiting() -> PendingLogin {
+        PendingLogin {
+            first_broker: Some(FirstBroker {
+                alias: "up".into(),
+                provider_user_id: "42".into(),
+                provider_username: "dave".into(),
+                profile: UserRepresentation {
+                    username: Some("dave".into()),
+                    ..Default::default()
+                },
+                existing: Some(Existing {
+                    user_id: "u1".into(),
+                    attribute: "email".into(),
+                    value: "d@x".into(),
+                }),
+                link_mail_to: Some("d@x".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_link_token_fits_only_the_login_that_waits_for_it() {
+        let p = waiting();
+        assert!(awaits_link(&p, "u1", "up", "dave"));
+        assert!(!awaits_link(&p, "u2", "up", "dave"), "another user");
+        assert!(!awaits_link(&p, "u1", "other", "dave"), "another provider");
+        assert!(!awaits_link(&p, "u1", "up", "eve"), "another identity");
+        let mut verified = waiting();
+        if let Some(fb) = verified.first_broker.as_mut() {
+            fb.verified_idp_username = Some("dave".into());
+        }
+        assert!(
+            !awaits_link(&verified, "u1", "up", "dave"),
+            "confirmed already"
+        );
+        let mut unsent = waiting();
+        if let Some(fb) = unsent.first_broker.as_mut() {
+            fb.link_mail_to = None;
+        }
+        assert!(!awaits_link(&unsent, "u1", "up", "dave"), "no mail sent");
+        assert!(!awaits_link(&PendingLogin::default(), "u1", "up", "dave"));
+    }
+
+    #[test]
+    fn a_reviewed_user_name_counts_as_changed_unless_only_its_case_differs() {
+        let mut fb = waiting().first_broker.unwrap();
+        assert!(!username_changed(&fb));
+        fb.profile.username = Some("Dave".into());
+        assert!(!username_changed(&fb));
+        fb.profile.username = Some("david".into());
+        assert!(username_changed(&fb));
+        fb.profile.username = None;
+        assert!(username_changed(&fb));
+    }
+
+    #[test]
+    fn the_link_pointer_names_the_login_and_nothing_else() {
+        let p = LinkPointer {
+            idp_link_of: "code-1".into(),
+        };
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, r#"{"idpLinkOf":"code-1"}"#);
+        // A pointer row read as a login is an empty one (no first broker login to resume).
+        let as_login: PendingLogin = serde_json::from_str(&json).unwrap_or_default();
+        assert!(as_login.first_broker.is_none());
     }
 }

@@ -263,9 +263,15 @@ mod tests {
         assert!(m.text.starts_with(
             "Someone wants to link your \"R&D\" account with \"up\" account of user dave . If this was you"
         ));
-        assert!(m.text.contains("\n\nhttp://x/?key=1\n\nThis link will expire within 5 minutes."));
-        assert!(m.text.ends_with("you will be able to login to R&D through up."));
-        assert!(m.html.contains("<b>R&amp;D</b> account with <b>&lt;Upstream&gt;</b>"));
+        assert!(m
+            .text
+            .contains("\n\nhttp://x/?key=1\n\nThis link will expire within 5 minutes."));
+        assert!(m
+            .text
+            .ends_with("you will be able to login to R&D through up."));
+        assert!(m
+            .html
+            .contains("<b>R&amp;D</b> account with <b>&lt;Upstream&gt;</b>"));
     }
 
     #[test]

@@ -650,7 +650,10 @@ async fn email_verification_links_the_existing_user_in_the_same_browser() {
         text.starts_with("Someone wants to link your \"downstream\" account with \"up\" account of user dave . If this was you, click the link below to link accounts"),
         "{text}"
     );
-    assert!(text.contains("This link will expire within 5 minutes."), "{text}");
+    assert!(
+        text.contains("This link will expire within 5 minutes."),
+        "{text}"
+    );
     let path = link_path(&mail);
     let t = payload(path.split("key=").nth(1).unwrap());
     assert_eq!(t["typ"], "idp-verify-account-via-email");
@@ -664,7 +667,14 @@ async fn email_verification_links_the_existing_user_in_the_same_browser() {
         300,
         "the realm's user action lifespan"
     );
-    let sent = events_at_least(&p.down, &admin, EVENTS, "?type=SEND_IDENTITY_PROVIDER_LINK", 1).await;
+    let sent = events_at_least(
+        &p.down,
+        &admin,
+        EVENTS,
+        "?type=SEND_IDENTITY_PROVIDER_LINK",
+        1,
+    )
+    .await;
     assert_eq!(sent[0]["userId"], local.as_str());
     assert_eq!(sent[0]["details"]["email"], "taken@example.com");
     assert_eq!(sent[0]["details"]["username"], "local-dave");
@@ -677,7 +687,10 @@ async fn email_verification_links_the_existing_user_in_the_same_browser() {
     // The page's "Click here to re-send the email": a second mail.
     let (s, again) = get_page(&b, &p.down.url(&page_link(&page, "kc-resend"))).await;
     assert_eq!(s, 200, "{again}");
-    assert!(again.contains("An email with instructions to link up account dave"), "{again}");
+    assert!(
+        again.contains("An email with instructions to link up account dave"),
+        "{again}"
+    );
     assert_eq!(sink.wait_for(2).await.len(), 2);
 
     // The link in this browser: the login goes on, the identity is linked, a code.
@@ -691,7 +704,14 @@ async fn email_verification_links_the_existing_user_in_the_same_browser() {
     assert_eq!(links[0]["identityProvider"], "up", "{links}");
     assert_eq!(links[0]["userName"], "dave");
     assert_eq!(user_by_id(&p, &admin, &local).await["emailVerified"], true);
-    let linked = events_at_least(&p.down, &admin, EVENTS, "?type=IDENTITY_PROVIDER_LINK_ACCOUNT", 1).await;
+    let linked = events_at_least(
+        &p.down,
+        &admin,
+        EVENTS,
+        "?type=IDENTITY_PROVIDER_LINK_ACCOUNT",
+        1,
+    )
+    .await;
     assert_eq!(linked[0]["userId"], local.as_str());
     assert_eq!(linked[0]["clientId"], "app");
     assert_eq!(linked[0]["details"]["identity_provider"], "up");
@@ -703,7 +723,10 @@ async fn email_verification_links_the_existing_user_in_the_same_browser() {
     // Used: Keycloak's "already verified" page, and nothing more happens.
     let (s, used) = open_link(&p, &b, &path).await;
     assert_eq!(s, 200, "{used}");
-    assert!(used.contains("Your email address has been verified already."), "{used}");
+    assert!(
+        used.contains("Your email address has been verified already."),
+        "{used}"
+    );
     let errors = events_at_least(
         &p.down,
         &admin,
@@ -713,7 +736,10 @@ async fn email_verification_links_the_existing_user_in_the_same_browser() {
     )
     .await;
     assert_eq!(errors[0]["error"], "email_already_verified");
-    assert_eq!(links_of(&p, &admin, &local).await.as_array().unwrap().len(), 1);
+    assert_eq!(
+        links_of(&p, &admin, &local).await.as_array().unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -733,7 +759,10 @@ async fn email_verification_in_another_browser_lets_the_first_one_continue() {
     let reload = &action[..action.find("&execution=").unwrap()];
     let (s, same) = get_page(&b, &p.down.url(reload)).await;
     assert_eq!(s, 200, "{same}");
-    assert!(same.contains("An email with instructions to link up account dave"), "{same}");
+    assert!(
+        same.contains("An email with instructions to link up account dave"),
+        "{same}"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(sink.mails().len(), 1, "a reload sends nothing");
 
@@ -756,7 +785,14 @@ async fn email_verification_in_another_browser_lets_the_first_one_continue() {
         "{done}"
     );
     assert_eq!(user_by_id(&p, &admin, &local).await["emailVerified"], true);
-    let linked = events_at_least(&p.down, &admin, EVENTS, "?type=IDENTITY_PROVIDER_LINK_ACCOUNT", 1).await;
+    let linked = events_at_least(
+        &p.down,
+        &admin,
+        EVENTS,
+        "?type=IDENTITY_PROVIDER_LINK_ACCOUNT",
+        1,
+    )
+    .await;
     assert_eq!(linked[0]["userId"], local.as_str());
     // The fresh browser got no login.
     assert!(!done.contains("code="), "{done}");
@@ -776,7 +812,69 @@ async fn email_verification_in_another_browser_lets_the_first_one_continue() {
     let second = link_path(&sink.mails()[1]);
     let (s, used) = open_link(&p, &browser(), &second).await;
     assert_eq!(s, 200, "{used}");
-    assert!(used.contains("Your email address has been verified already."), "{used}");
+    assert!(
+        used.contains("Your email address has been verified already."),
+        "{used}"
+    );
+}
+
+#[tokio::test]
+async fn a_link_confirmed_in_another_browser_lets_the_next_first_login_link_without_mail() {
+    let Some((p, sink)) = start_with_mail().await else {
+        return;
+    };
+    let admin = admin_token(&p.down).await;
+    let local = user_id(&users_named(&p, &admin, "local-dave").await);
+    let b = browser();
+    let (_, challenge) = pkce();
+    let page = to_link_email_page(&p, &b, &challenge).await;
+    let path = link_path(&sink.wait_for(1).await[0]);
+    let (s, done) = open_link(&p, &browser(), &path).await;
+    assert_eq!(s, 200, "{done}");
+    assert_eq!(links_of(&p, &admin, &local).await, json!([]));
+
+    // The first browser is abandoned; dave logs in through the provider again elsewhere:
+    // Keycloak's proof (`runIfUserVerified`) links local-dave at once, no page, no mail.
+    let third = browser();
+    let (verifier, challenge3) = pkce();
+    let upstream = to_provider(&p, &third, &auth_url(&p.down, &challenge3, "")).await;
+    let back = upstream_login(&p, &third, &upstream, "dave", "dave-pw").await;
+    let (s, loc, body) = location(&third, &back).await;
+    assert_eq!(s, 302, "{body}");
+    let tokens = tokens_at(&p, &loc, &verifier).await;
+    assert_eq!(
+        payload(tokens["access_token"].as_str().unwrap())["sub"],
+        local.as_str()
+    );
+    let links = links_of(&p, &admin, &local).await;
+    assert_eq!(links[0]["identityProvider"], "up", "{links}");
+    assert_eq!(sink.mails().len(), 1);
+
+    // The abandoned browser's login goes on to a link that exists already: refused.
+    let (s, body) = get_page(&b, &p.down.url(&page_link(&page, "kc-continue"))).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(
+        body.contains("Unexpected error when authenticating with identity provider"),
+        "{body}"
+    );
+    assert_eq!(
+        links_of(&p, &admin, &local).await.as_array().unwrap().len(),
+        1
+    );
+
+    // The proof is used up: after an unlink, the next first login asks again.
+    let (s, body, _) = call(
+        &p.down,
+        "DELETE",
+        &format!("/admin/realms/downstream/users/{local}/federated-identity/up"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204, "{body}");
+    to_link_email_page(&p, &browser(), &challenge3).await;
+    assert_eq!(sink.wait_for(2).await.len(), 2);
+    assert_eq!(links_of(&p, &admin, &local).await, json!([]));
 }
 
 #[tokio::test]
@@ -801,7 +899,10 @@ async fn email_verification_links_refuse_bad_input_and_link_nothing() {
     let forged = parts.join(".");
     let (s, body) = post_key(&p, &b, &confirm, &forged).await;
     assert_eq!(s, 400, "{body}");
-    assert!(body.contains("An error occurred, please login again through your application."), "{body}");
+    assert!(
+        body.contains("An error occurred, please login again through your application."),
+        "{body}"
+    );
     let r = b
         .post(p.down.url("/realms/master/login-actions/action-token"))
         .form(&[("key", key.as_str())])
@@ -809,7 +910,11 @@ async fn email_verification_links_refuse_bad_input_and_link_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    assert!(r.text().await.unwrap().contains("An error occurred, please login again"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("An error occurred, please login again"));
 
     // The user's e-mail changed meanwhile: Keycloak's staleCodeMessage.
     let mut dave = user_by_id(&p, &admin, &local).await;
@@ -833,8 +938,20 @@ async fn email_verification_links_refuse_bad_input_and_link_nothing() {
     put(dave.clone()).await;
     let (s, body) = post_key(&p, &b, &confirm, &key).await;
     assert_eq!(s, 400, "{body}");
-    assert!(body.contains("This page is no longer valid, please go back to your application and sign in again"), "{body}");
-    let errors = events_at_least(&p.down, &admin, EVENTS, "?type=IDENTITY_PROVIDER_LINK_ACCOUNT_ERROR", 1).await;
+    assert!(
+        body.contains(
+            "This page is no longer valid, please go back to your application and sign in again"
+        ),
+        "{body}"
+    );
+    let errors = events_at_least(
+        &p.down,
+        &admin,
+        EVENTS,
+        "?type=IDENTITY_PROVIDER_LINK_ACCOUNT_ERROR",
+        1,
+    )
+    .await;
     assert_eq!(errors[0]["error"], "invalid_email");
     dave["email"] = json!("taken@example.com");
     put(dave).await;
@@ -876,9 +993,15 @@ async fn email_verification_links_refuse_bad_input_and_link_nothing() {
     assert!(s == 204 || s == 201, "{s} {body}");
     let (s, body) = open_link(&p, &b, &path).await;
     assert_eq!(s, 400, "{body}");
-    assert!(body.contains("Unexpected error when authenticating with identity provider"), "{body}");
+    assert!(
+        body.contains("Unexpected error when authenticating with identity provider"),
+        "{body}"
+    );
     assert_eq!(links_of(&p, &admin, &local).await, json!([]));
-    assert_eq!(links_of(&p, &admin, &someone).await[0]["userId"], dave_upstream.as_str());
+    assert_eq!(
+        links_of(&p, &admin, &someone).await[0]["userId"],
+        dave_upstream.as_str()
+    );
 
     // The user no longer exists: Keycloak's invalidUserMessage.
     let b = browser();
@@ -907,8 +1030,18 @@ async fn email_verification_links_refuse_bad_input_and_link_nothing() {
     let (s, body) = post_key(&p, &b, &confirm, &key).await;
     assert_eq!(s, 400, "{body}");
     assert!(body.contains("Invalid username or password."), "{body}");
-    let errors = events_at_least(&p.down, &admin, EVENTS, "?type=IDENTITY_PROVIDER_LINK_ACCOUNT_ERROR", 2).await;
-    assert!(errors.iter().any(|e| e["error"] == "user_not_found"), "{errors:?}");
+    let errors = events_at_least(
+        &p.down,
+        &admin,
+        EVENTS,
+        "?type=IDENTITY_PROVIDER_LINK_ACCOUNT_ERROR",
+        2,
+    )
+    .await;
+    assert!(
+        errors.iter().any(|e| e["error"] == "user_not_found"),
+        "{errors:?}"
+    );
     assert_eq!(links_of(&p, &admin, &someone).await, json!([]));
 }
 
@@ -922,6 +1055,9 @@ async fn without_an_smtp_server_email_verification_is_skipped_for_re_authenticat
     let (_, _, confirm) = location(&b, &back).await;
     let (s, page) = post_page(&b, &p.down, &confirm, &[("submitAction", "linkAccount")]).await;
     assert_eq!(s, 200, "{page}");
-    assert!(page.contains("Authenticate to link your account with up"), "{page}");
+    assert!(
+        page.contains("Authenticate to link your account with up"),
+        "{page}"
+    );
     assert!(!page.contains("An email with instructions"), "{page}");
 }
