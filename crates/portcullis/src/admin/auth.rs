@@ -182,6 +182,11 @@ impl Caller {
         }
     }
 
+    /// Holds master's `admin` role (`auth.hasRealmRole(AdminRoles.ADMIN)`).
+    pub fn is_master_admin(&self) -> bool {
+        self.realm == MASTER && self.roles.contains(&Role::Realm("admin".into()))
+    }
+
     /// May create realms: master's `admin` or `create-realm`.
     pub fn can_create_realm(&self) -> bool {
         self.realm == MASTER

@@ -128,12 +128,41 @@ pub async fn create(
         RealmError::NotFound(m) => AdminError::NotFound(m),
         RealmError::Store(e) => e.into(),
     })?;
-    // The new realm and master (which gained the realm's `<realm>-realm` client): read those
-    // two again, not every realm's version.
-    let store = state.store.as_ref();
-    state.realms.refresh(store, &name).await?;
-    state.realms.refresh(store, MASTER).await?;
+    // Only the new realm is read again: master's `<realm>-realm` client is implied.
+    state.realms.refresh(state.store.as_ref(), &name).await?;
+    if !caller.is_master_admin() {
+        grant_to_creator(&state, &caller, &name).await?;
+    }
     Ok(created(&uri, &name))
+}
+
+/// `RealmsAdminResource.grantPermissionsToRealmCreator`: a creator without master's `admin`
+/// role (`create-realm` only) gets the new realm's admin roles (`AdminRoles.ALL_REALM_ROLES`:
+/// every role of master's `<realm>-realm` client but `impersonation`), so it can administer
+/// what it created. Keycloak does this in the creation's transaction; here it follows it.
+async fn grant_to_creator(state: &AppState, caller: &Caller, name: &str) -> AdminResult<()> {
+    let master = state
+        .realm(MASTER)
+        .await
+        .map_err(|_| AdminError::Internal)?;
+    let Some(mut row) = state.store.user_by_id(&master.id, &caller.user_id).await? else {
+        return Ok(());
+    };
+    let mut u: UserRepresentation =
+        serde_json::from_str(&row.representation).map_err(|_| AdminError::Internal)?;
+    let held = u
+        .client_roles
+        .get_or_insert_with(Default::default)
+        .entry(admin_clients::client_id(name))
+        .or_default();
+    for role in admin_clients::CREATOR_ROLES {
+        if !held.iter().any(|r| r == role) {
+            held.push(role.to_string());
+        }
+    }
+    row.representation = serde_json::to_string(&u).map_err(|_| AdminError::Internal)?;
+    state.store.update_user(&master.id, &row).await?;
+    Ok(())
 }
 
 /// `GET /admin/realms/{realm}`.

@@ -324,3 +324,114 @@ async fn a_keycloak_master_file_with_admin_clients_imports() {
     .await;
     assert_eq!(status, 201, "{body}");
 }
+
+/// `grantPermissionsToRealmCreator`: a master user with `create-realm` only administers the
+/// realms it creates (every admin role but `impersonation`), and no other realm.
+#[tokio::test]
+async fn a_creator_without_admin_administers_the_realm_it_created() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let server = start_with(&data, &[]).await;
+    let admin = admin_token(&server).await;
+    create_realm(&server, &admin, "other").await;
+    let (status, body, headers) = call(
+        &server,
+        "POST",
+        "/admin/realms/master/users",
+        Some(&admin),
+        Some(json!({"username": "maker", "enabled": true,
+                    "credentials": [{"type": "password", "value": "maker-pw", "temporary": false}]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let maker_id = headers["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, role, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/master/roles/create-realm",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let (status, body, _) = call(
+        &server,
+        "POST",
+        &format!("/admin/realms/master/users/{maker_id}/role-mappings/realm"),
+        Some(&admin),
+        Some(json!([role])),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+
+    let maker = admin_cli_token(&server, "master", "maker", "maker-pw").await;
+    create_realm(&server, &maker, "made").await;
+    // The new realm's admin roles, on the creator's own mappings.
+    let made = admin_client(&server, &admin, "made").await;
+    let (_, held, _) = call(
+        &server,
+        "GET",
+        &format!(
+            "/admin/realms/master/users/{maker_id}/role-mappings/clients/{}",
+            made["id"].as_str().unwrap()
+        ),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let mut names: Vec<&str> = held
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 17, "{names:?}");
+    assert!(names.contains(&"manage-realm") && !names.contains(&"impersonation"));
+    // So the creator manages it (roles are read at every call: the same token works) ...
+    let (status, body, _) = call(
+        &server,
+        "POST",
+        "/admin/realms/made/users",
+        Some(&maker),
+        Some(json!({"username": "first", "enabled": true})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        status_of(&server, &maker, "GET", "/admin/realms/made/users").await,
+        200
+    );
+    // ... and nothing else.
+    assert_eq!(
+        status_of(&server, &maker, "GET", "/admin/realms/other/users").await,
+        403
+    );
+    assert_eq!(
+        status_of(&server, &maker, "GET", "/admin/realms/master/users").await,
+        403
+    );
+    // The administrator (master `admin`) gets no mappings: its role covers every realm.
+    let (_, admins, _) = call(
+        &server,
+        "GET",
+        "/admin/realms/master/users?username=admin&exact=true",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let admin_id = admins[0]["id"].as_str().unwrap();
+    let (_, mappings, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/master/users/{admin_id}/role-mappings"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(mappings.get("clientMappings").is_none(), "{mappings}");
+}
