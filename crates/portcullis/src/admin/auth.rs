@@ -297,6 +297,16 @@ pub trait NeedMarker: Send + 'static {
     /// For an operation on the user of the path (`{id}`): the fine-grained permission's scope
     /// that allows it when [`NeedMarker::check`] refuses (`view`, `manage`).
     const USER_SCOPE: Option<&'static str> = None;
+
+    /// For an operation on the group of the path (`{id}`): the fine-grained permission's
+    /// scope that allows it when [`NeedMarker::check`] refuses (`view`, `manage`,
+    /// `view-members`).
+    const GROUP_SCOPE: Option<&'static str> = None;
+
+    /// For an operation on the realm's users: the fine-grained permission's scope on all
+    /// users that allows it when [`NeedMarker::check`] refuses (`view` stands in for
+    /// `query-users`, as `UserPermissionsV2.canQuery`).
+    const ALL_USERS_SCOPE: Option<&'static str> = None;
 }
 
 macro_rules! needs {
@@ -355,6 +365,43 @@ impl NeedMarker for QueryGroups {
             Err(AdminError::Forbidden)
         }
     }
+}
+
+/// Searching users (`GET /users`, `/users/count`): `query-users` (or `view-users`,
+/// `manage-users`), else, in a realm with fine-grained admin permissions, `view` of all users.
+#[derive(Debug)]
+pub struct SearchUsers;
+
+impl NeedMarker for SearchUsers {
+    fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
+        caller.require(realm, Need::Query(Family::Users))
+    }
+    const ALL_USERS_SCOPE: Option<&'static str> = Some("view");
+}
+
+macro_rules! group_needs {
+    ($($(#[$doc:meta])* $name:ident => $need:expr, $scope:literal;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+        impl NeedMarker for $name {
+            fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
+                caller.require(realm, $need)
+            }
+            const GROUP_SCOPE: Option<&'static str> = Some($scope);
+        }
+    )*};
+}
+
+group_needs! {
+    /// Reads the group of the path (`{id}`): `view-users` (or `manage-users`), else `view` of
+    /// that group (`GroupPermissionsV2.canView`).
+    ViewGroup => Need::View(Family::Users), "view";
+    /// Changes the group of the path: `manage-users`, else `manage` of that group.
+    ManageGroup => Need::Manage(Family::Users), "manage";
+    /// Lists the members of the group of the path: `view-users` (or `manage-users`), else
+    /// `view-members` of that group.
+    ViewGroupMembers => Need::View(Family::Users), "view-members";
 }
 
 /// An operation that reads the user of the path (`{id}`): `view-users` (or `manage-users`),
@@ -425,20 +472,28 @@ impl<N: NeedMarker, Q: DeserializeOwned + Send> FromRequestParts<AppState> for R
             .map(|(_, v)| v.to_string())
             .ok_or_else(|| AdminError::Internal.into_response())?;
         let snap = target(state, &caller, &realm).map_err(IntoResponse::into_response)?;
-        match (N::check(&caller, &snap.name), N::USER_SCOPE) {
-            (Ok(()), _) => {}
-            // Refused by the roles: fine-grained permissions on the path's user may allow it.
-            (Err(_), Some(scope)) => {
-                let user = params
+        if let Err(refused) = N::check(&caller, &snap.name) {
+            // Refused by the roles: fine-grained permissions on the path's user or group, or
+            // on all users, may allow it.
+            let path_id = || {
+                params
                     .iter()
                     .find(|(k, _)| *k == "id")
                     .map(|(_, v)| v.to_string())
-                    .ok_or_else(|| AdminError::Internal.into_response())?;
-                super::permissions::require_user(state, &snap, &caller, &user, scope)
+                    .ok_or_else(|| AdminError::Internal.into_response())
+            };
+            let allowed = if let Some(scope) = N::USER_SCOPE {
+                super::permissions::require_user(state, &snap, &caller, &path_id()?, scope)
                     .await
-                    .map_err(IntoResponse::into_response)?;
-            }
-            (Err(e), None) => return Err(e.into_response()),
+                    .map(drop)
+            } else if let Some(scope) = N::GROUP_SCOPE {
+                super::permissions::require_group(state, &snap, &caller, &path_id()?, scope).await
+            } else if let Some(scope) = N::ALL_USERS_SCOPE {
+                super::permissions::require_all_users(state, &snap, &caller, scope).await
+            } else {
+                Err(refused)
+            };
+            allowed.map_err(IntoResponse::into_response)?;
         }
         // Whatever the Admin API does with a realm may show its keys (components, keys,
         // partial export, ...): they are generated now if nothing used them yet.

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::{
-    Caller, CheckedLater, Family, ManageUsers, Need, QueryUsers, RealmAdmin, ViewUsers,
+    Caller, CheckedLater, Family, ManageGroup, ManageUsers, Need, QueryUsers, RealmAdmin,
+    ViewGroup, ViewGroupMembers, ViewUsers,
 };
 use super::role_mappings::{self as rm, Holders, Mode, Op};
 use super::view::{group_brief as brief, group_full as full, user_json};
@@ -152,7 +153,7 @@ pub async fn by_path(
 
 /// `GET /groups/{id}`.
 pub async fn get(
-    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewGroup>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let g = edit::group(&snap.rep, &id).ok_or_else(not_found)?;
@@ -257,7 +258,7 @@ pub async fn create(
 /// `POST /groups/{id}/children`: a subgroup.
 pub async fn create_child(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageGroup>,
     Path((_, id)): Path<(String, String)>,
     uri: Uri,
     bytes: Bytes,
@@ -273,7 +274,7 @@ pub async fn create_child(
 
 /// `GET /groups/{id}/children`.
 pub async fn children(
-    RealmAdmin { snap, query: q, .. }: RealmAdmin<ViewUsers, ListQuery>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<ViewGroup, ListQuery>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     let g = edit::group(&snap.rep, &id).ok_or_else(not_found)?;
@@ -348,7 +349,7 @@ async fn repath_users(
 /// `PUT /groups/{id}`: name and attributes.
 pub async fn update(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageGroup>,
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
@@ -402,7 +403,7 @@ pub async fn update(
 /// `DELETE /groups/{id}`: with its subgroups and memberships.
 pub async fn delete(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageGroup>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
     let path = edit_realm(&state, &snap.name, |rep, _| {
@@ -427,7 +428,7 @@ pub struct MembersQuery {
 /// `GET /groups/{id}/members`: direct members, by user name.
 pub async fn members(
     State(state): State<AppState>,
-    RealmAdmin { snap, query: q, .. }: RealmAdmin<ViewUsers, MembersQuery>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<ViewGroupMembers, MembersQuery>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     let path = edit::group(&snap.rep, &id)
@@ -464,7 +465,7 @@ pub async fn members(
 pub struct Groups;
 
 impl Holders for Groups {
-    type View = ViewUsers;
+    type View = ViewGroup;
     type Manage = ManageUsers;
 
     async fn all(_: &AppState, snap: &RealmSnapshot, id: &str) -> AdminResult<Value> {

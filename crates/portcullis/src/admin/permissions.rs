@@ -306,6 +306,17 @@ impl Fgap {
         fgap::granted(&self.rs, &self.identity, object, scope)
     }
 
+    /// Whether the permissions give `scope` on group `id` (`GroupPermissionsV2`: the group's
+    /// own permissions and those of all groups; not its parents').
+    pub fn group(&self, id: &str, scope: &str) -> bool {
+        let object = Object {
+            kind: GROUPS,
+            id,
+            groups: &[],
+        };
+        fgap::granted(&self.rs, &self.identity, object, scope)
+    }
+
     /// Whether the permissions give `scope` on every user.
     pub fn all_users(&self, scope: &str) -> bool {
         fgap::granted_for_all(&self.rs, &self.identity, USERS, scope)
@@ -356,6 +367,37 @@ pub async fn require_user(
     }
     match Fgap::of(state, snap, caller).await? {
         Some(f) if f.user(snap, &row.id, &user, scope) => Ok((row, user, Some(f))),
+        _ => Err(AdminError::Forbidden),
+    }
+}
+
+/// 403 unless the caller's fine-grained permissions give `scope` on group `id`; a group that
+/// does not exist answers 404 first (`GroupsResource.getGroupById`).
+pub async fn require_group(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    caller: &Caller,
+    id: &str,
+    scope: &str,
+) -> AdminResult<()> {
+    if edit::group(&snap.rep, id).is_none() {
+        return Err(AdminError::not_found("Could not find group by id"));
+    }
+    match Fgap::of(state, snap, caller).await? {
+        Some(f) if f.group(id, scope) => Ok(()),
+        _ => Err(AdminError::Forbidden),
+    }
+}
+
+/// 403 unless the caller's fine-grained permissions give `scope` on every user.
+pub async fn require_all_users(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    caller: &Caller,
+    scope: &str,
+) -> AdminResult<()> {
+    match Fgap::of(state, snap, caller).await? {
+        Some(f) if f.all_users(scope) => Ok(()),
         _ => Err(AdminError::Forbidden),
     }
 }

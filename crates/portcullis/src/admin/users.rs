@@ -12,8 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::{
-    Caller, CheckedLater, Family, ManageUser, ManageUsers, Need, QueryUsers, RealmAdmin, ViewUser,
-    ViewUsers,
+    Caller, CheckedLater, Family, ManageUser, ManageUsers, Need, RealmAdmin, SearchUsers, ViewUser,
 };
 use super::permissions;
 use super::role_mappings::{self as rm, Available, Composite, Direct, Holders, Mode, Op};
@@ -437,7 +436,7 @@ pub async fn list(
         caller,
         query: q,
         ..
-    }: RealmAdmin<QueryUsers, SearchQuery>,
+    }: RealmAdmin<SearchUsers, SearchQuery>,
 ) -> AdminResult<Json<Vec<Value>>> {
     if let Some(fgap) = fine_grained(&state, &snap, &caller).await? {
         let brief = q.brief_representation == Some(true);
@@ -456,8 +455,13 @@ pub async fn list(
                 .collect(),
         ));
     }
-    let brief =
-        q.brief_representation == Some(true) || !caller.can(&snap.name, Need::View(Family::Users));
+    // A caller that may search but not view users gets brief ones; fine-grained `view` of all
+    // users counts as viewing.
+    let views = caller.can(&snap.name, Need::View(Family::Users))
+        || permissions::Fgap::of(&state, &snap, &caller)
+            .await?
+            .is_some_and(|f| f.all_users("view"));
+    let brief = q.brief_representation == Some(true) || !views;
     let users = search(&state, &snap, &q).await?;
     Ok(Json(
         users
@@ -510,7 +514,7 @@ pub async fn count(
         caller,
         query: q,
         ..
-    }: RealmAdmin<QueryUsers, SearchQuery>,
+    }: RealmAdmin<SearchUsers, SearchQuery>,
 ) -> AdminResult<Json<i64>> {
     if let Some(fgap) = fine_grained(&state, &snap, &caller).await? {
         return Ok(Json(
@@ -530,16 +534,24 @@ pub async fn count(
     Ok(Json(search(&state, &snap, &all).await?.len() as i64))
 }
 
-/// `POST /users`.
+/// `POST /users`: `manage-users`, else, with fine-grained admin permissions, `manage` of all
+/// users, or a new member of groups the caller may `manage-members` and `manage-membership`
+/// of (Keycloak's `canCreateGroupMembers`).
 pub async fn create(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
     let v: Value = representation(&bytes, &Shape::One(&super::jackson::USER))?;
     if !v.is_object() {
         return Err(AdminError::bad("expected a user object"));
+    }
+    if !caller.can(&snap.name, Need::Manage(Family::Users)) {
+        let fgap = permissions::Fgap::of(&state, &snap, &caller).await?;
+        if !fgap.is_some_and(|f| f.all_users("manage") || creates_group_member(&snap, &f, &v)) {
+            return Err(AdminError::Forbidden);
+        }
     }
     let row = new_user(&state, &snap, &v).await?;
     state
@@ -551,6 +563,24 @@ pub async fn create(
             other => other.into(),
         })?;
     Ok(created(&uri, &row.id))
+}
+
+/// Whether the new user `v` joins groups (those of its `groups` that exist; at least one) of
+/// which `fgap` gives both `manage-members` and `manage-membership`.
+fn creates_group_member(snap: &RealmSnapshot, fgap: &permissions::Fgap, v: &Value) -> bool {
+    let ids: Vec<&str> = v
+        .get("groups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(|path| edit::group_by_path(&snap.rep, path))
+        .filter_map(|g| g.id.as_deref())
+        .collect();
+    !ids.is_empty()
+        && ids
+            .iter()
+            .all(|id| fgap.group(id, "manage-members") && fgap.group(id, "manage-membership"))
 }
 
 /// `GET /users/{id}`.
@@ -1297,7 +1327,7 @@ fn user_groups<'a>(
 /// `GET /users/{id}/groups`.
 pub async fn groups(
     State(state): State<AppState>,
-    RealmAdmin { snap, query: q, .. }: RealmAdmin<ViewUsers, GroupsQuery>,
+    RealmAdmin { snap, query: q, .. }: RealmAdmin<ViewUser, GroupsQuery>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     let (_, u) = load(&state, &snap, &id).await?;
@@ -1333,23 +1363,36 @@ pub async fn groups(
 /// `GET /users/{id}/groups/count`.
 pub async fn groups_count(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewUser>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let (_, u) = load(&state, &snap, &id).await?;
     Ok(Json(json!({"count": user_groups(&snap, &u).len()})))
 }
 
-/// `PUT` (`JOIN`) or `DELETE` `/users/{id}/groups/{group}`.
+/// `PUT` (`JOIN`) or `DELETE` `/users/{id}/groups/{group}`: `manage-users`, else, with
+/// fine-grained admin permissions, `manage-group-membership` of the user and
+/// `manage-membership` of the group, checked in Keycloak's order (the user, then the group).
 pub async fn membership<const JOIN: bool>(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageUsers>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
     Path((_, id, group)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
-    let (_, mut u) = load(&state, &snap, &id).await?;
+    let by_role = caller.can(&snap.name, Need::Manage(Family::Users));
+    let (mut u, fgap) = if by_role {
+        (load(&state, &snap, &id).await?.1, None)
+    } else {
+        let (_, u, fgap) =
+            permissions::require_user(&state, &snap, &caller, &id, "manage-group-membership")
+                .await?;
+        (u, fgap)
+    };
     let path = edit::group(&snap.rep, &group)
         .and_then(|g| g.path.clone())
         .ok_or_else(|| AdminError::not_found("Group not found"))?;
+    if !by_role && !fgap.is_some_and(|f| f.group(&group, "manage-membership")) {
+        return Err(AdminError::Forbidden);
+    }
     let list = u.groups.get_or_insert_with(Vec::new);
     let had = list.contains(&path);
     if JOIN && !had {
@@ -1370,7 +1413,7 @@ pub async fn membership<const JOIN: bool>(
 pub struct Users;
 
 impl Holders for Users {
-    type View = ViewUsers;
+    type View = ViewUser;
     type Manage = ManageUsers;
 
     async fn all(state: &AppState, snap: &RealmSnapshot, id: &str) -> AdminResult<Value> {

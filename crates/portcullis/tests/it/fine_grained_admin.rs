@@ -352,9 +352,13 @@ async fn a_group_admin_manages_the_groups_members_and_nobody_else() {
     assert_eq!(s, 200);
     let (s, _) = password_grant(&server, REALM, "admin-cli", None, "carol", "carol-pw", &[]).await;
     assert_eq!(s, 200);
-    // Group membership and role mappings are the roles' alone so far.
-    let (s, _, _) = get(format!("{users_path}/{}/groups", uid("bob"))).await;
-    assert_eq!(s, 403);
+    // Reading a member's groups and role mappings is viewing the member.
+    for (who, status) in [("bob", 200), ("carol", 403)] {
+        let (s, _, _) = get(format!("{users_path}/{}/groups", uid(who))).await;
+        assert_eq!(s, status, "{who}");
+        let (s, _, _) = get(format!("{users_path}/{}/role-mappings", uid(who))).await;
+        assert_eq!(s, status, "{who}");
+    }
 
     // Switched off: the permissions stay but no longer count.
     let (s, _, _) = call(
@@ -493,4 +497,243 @@ async fn scopes_are_independent_and_a_permission_of_another_admin_denies() {
     )
     .await;
     assert_eq!(s, 204);
+}
+
+/// Groups and membership through permissions (`GroupPermissionsV2`, `UserResource.joinGroup`):
+/// the music admin reads music (not film), lists music's members, moves users in and out of
+/// music only with `manage-group-membership` of the user *and* `manage-membership` of the
+/// group, and reads a user's groups with `view` of that user; `view` of all users stands in
+/// for `query-users` (`UserPermissionsV2.canQuery`).
+#[tokio::test]
+async fn a_group_admin_reads_its_group_and_moves_members_in_and_out() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut r = realm();
+    r["adminPermissionsEnabled"] = json!(true);
+    // This delegate holds no Admin API role at all.
+    r["users"][4]["clientRoles"] = json!({});
+    let server = start_with(&data, &[r]).await;
+    let admin = admin_token(&server).await;
+    let (users, groups) = ids(&server, &admin).await;
+    let uid = |n: &str| users[n].as_str().unwrap().to_string();
+    let gid = |n: &str| groups[n].as_str().unwrap().to_string();
+    let (_, rep, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/realms/{REALM}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let rs = format!(
+        "/admin/realms/{REALM}/clients/{}/authz/resource-server",
+        rep["adminPermissionsClient"]["id"].as_str().unwrap()
+    );
+    let post = |path: &'static str, body: Value| {
+        let (server, admin, rs) = (&server, admin.clone(), rs.clone());
+        async move {
+            let (s, b, _) = call(
+                server,
+                "POST",
+                &format!("{rs}/{path}"),
+                Some(&admin),
+                Some(body),
+            )
+            .await;
+            assert_eq!(s, 201, "{b}");
+        }
+    };
+    post(
+        "policy/user",
+        json!({"name": "delegate", "users": [uid("music-admin")]}),
+    )
+    .await;
+    post(
+        "permission/scope",
+        json!({"name": "music", "resourceType": "Groups", "resources": [gid("music")],
+        "scopes": ["view", "view-members", "manage-membership"], "policies": ["delegate"]}),
+    )
+    .await;
+    let delegate = admin_cli_token(&server, REALM, "music-admin", "music-admin-pw").await;
+    let base = format!("/admin/realms/{REALM}");
+    let status = |method: &'static str, path: String| {
+        let (server, delegate) = (&server, delegate.clone());
+        async move { call(server, method, &path, Some(&delegate), None).await }
+    };
+
+    // The group: music yes, film no, an unknown id 404 before any check.
+    let (s, g, _) = status("GET", format!("{base}/groups/{}", gid("music"))).await;
+    assert_eq!((s, g["name"].as_str()), (200, Some("music")), "{g}");
+    assert_eq!(
+        status("GET", format!("{base}/groups/{}", gid("film")))
+            .await
+            .0,
+        403
+    );
+    let (s, body, _) = status("GET", format!("{base}/groups/no-such-group")).await;
+    assert_eq!(s, 404, "{body}");
+    // `view` does not give `manage`.
+    let (s, _, _) = call(
+        &server,
+        "PUT",
+        &format!("{base}/groups/{}", gid("music")),
+        Some(&delegate),
+        Some(json!({"name": "music", "attributes": {"x": ["y"]}})),
+    )
+    .await;
+    assert_eq!(s, 403);
+
+    // The members: music's (direct: alice), not film's.
+    let (s, members, _) = status("GET", format!("{base}/groups/{}/members", gid("music"))).await;
+    assert_eq!(s, 200, "{members}");
+    assert_eq!(names(&members), ["alice"]);
+    assert_eq!(
+        status("GET", format!("{base}/groups/{}/members", gid("film")))
+            .await
+            .0,
+        403
+    );
+    // A member's groups (view of alice comes from music's view-members); carol's are not.
+    let (s, list, _) = status("GET", format!("{base}/users/{}/groups", uid("alice"))).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list[0]["path"], "/music");
+    assert_eq!(
+        status("GET", format!("{base}/users/{}/groups", uid("carol")))
+            .await
+            .0,
+        403
+    );
+
+    // Adding dave to music needs manage-group-membership of dave too: refused, unchanged.
+    let join = |user: String, group: String, method: &'static str| {
+        let (server, delegate) = (&server, delegate.clone());
+        async move {
+            call(
+                server,
+                method,
+                &format!("/admin/realms/{REALM}/users/{user}/groups/{group}"),
+                Some(&delegate),
+                None,
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(join(uid("dave"), gid("music"), "PUT").await, 403);
+    post(
+        "permission/scope",
+        json!({"name": "memberships", "resourceType": "Users",
+        "scopes": ["manage-group-membership"], "policies": ["delegate"]}),
+    )
+    .await;
+    // Now music yes, film no (no manage-membership there), an unknown group 404.
+    assert_eq!(join(uid("dave"), gid("film"), "PUT").await, 403);
+    assert_eq!(join(uid("dave"), "no-such".into(), "PUT").await, 404);
+    assert_eq!(join(uid("dave"), gid("music"), "PUT").await, 204);
+    let (_, members, _) = call(
+        &server,
+        "GET",
+        &format!("{base}/groups/{}/members", gid("music")),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(names(&members), ["alice", "dave"]);
+    let (_, film, _) = call(
+        &server,
+        "GET",
+        &format!("{base}/groups/{}/members", gid("film")),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(names(&film), ["carol"]);
+    // Out of film: refused; out of music: done.
+    assert_eq!(join(uid("carol"), gid("film"), "DELETE").await, 403);
+    assert_eq!(join(uid("dave"), gid("music"), "DELETE").await, 204);
+    let (_, members, _) = call(
+        &server,
+        "GET",
+        &format!("{base}/groups/{}/members", gid("music")),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(names(&members), ["alice"]);
+
+    // A new user into music: needs manage-members and manage-membership of every group it
+    // joins; without groups, or into film too, refused and nothing created.
+    let create = |body: Value| {
+        let (server, delegate) = (&server, delegate.clone());
+        async move {
+            call(
+                server,
+                "POST",
+                &format!("/admin/realms/{REALM}/users"),
+                Some(&delegate),
+                Some(body),
+            )
+            .await
+            .0
+        }
+    };
+    let newcomer = json!({"username": "erin", "enabled": true, "groups": ["/music"]});
+    assert_eq!(create(newcomer.clone()).await, 403, "no manage-members yet");
+    post(
+        "permission/scope",
+        json!({"name": "music members", "resourceType": "Groups",
+        "resources": [gid("music")], "scopes": ["manage-members"], "policies": ["delegate"]}),
+    )
+    .await;
+    assert_eq!(
+        create(json!({"username": "erin", "enabled": true})).await,
+        403
+    );
+    assert_eq!(
+        create(json!({"username": "erin", "enabled": true, "groups": ["/music", "/film"]})).await,
+        403
+    );
+    let (_, none, _) = call(
+        &server,
+        "GET",
+        &format!("{base}/users?username=erin&exact=true"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(none, json!([]));
+    assert_eq!(create(newcomer).await, 201);
+    let (_, members, _) = call(
+        &server,
+        "GET",
+        &format!("{base}/groups/{}/members", gid("music")),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(names(&members), ["alice", "erin"]);
+
+    // Listing users: no query-users role, so 403 ...
+    assert_eq!(status("GET", format!("{base}/users")).await.0, 403);
+    assert_eq!(status("GET", format!("{base}/users/count")).await.0, 403);
+    // ... until `view` of all users stands in for it: every user, in full.
+    post(
+        "permission/scope",
+        json!({"name": "view all", "resourceType": "Users", "scopes": ["view"], "policies": ["delegate"]}),
+    )
+    .await;
+    let (s, list, _) = status("GET", format!("{base}/users")).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(
+        names(&list),
+        ["alice", "bob", "carol", "dave", "erin", "music-admin"]
+    );
+    let (_, full, _) = call(&server, "GET", &format!("{base}/users"), Some(&admin), None).await;
+    assert_eq!(
+        list, full,
+        "the representation an administrator with view-users gets"
+    );
+    let (s, n, _) = status("GET", format!("{base}/users/count")).await;
+    assert_eq!((s, n), (200, json!(6)));
 }
