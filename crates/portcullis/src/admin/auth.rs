@@ -475,23 +475,26 @@ impl<N: NeedMarker, Q: DeserializeOwned + Send> FromRequestParts<AppState> for R
         if let Err(refused) = N::check(&caller, &snap.name) {
             // Refused by the roles: fine-grained permissions on the path's user or group, or
             // on all users, may allow it.
-            let path_id = || {
-                params
-                    .iter()
-                    .find(|(k, _)| *k == "id")
-                    .map(|(_, v)| v.to_string())
-                    .ok_or_else(|| AdminError::Internal.into_response())
-            };
-            let allowed = if let Some(scope) = N::USER_SCOPE {
-                super::permissions::require_user(state, &snap, &caller, &path_id()?, scope)
-                    .await
-                    .map(drop)
-            } else if let Some(scope) = N::GROUP_SCOPE {
-                super::permissions::require_group(state, &snap, &caller, &path_id()?, scope).await
-            } else if let Some(scope) = N::ALL_USERS_SCOPE {
-                super::permissions::require_all_users(state, &snap, &caller, scope).await
-            } else {
-                Err(refused)
+            let path_id = params
+                .iter()
+                .find(|(k, _)| *k == "id")
+                .map(|(_, v)| v.to_string())
+                .ok_or(AdminError::Internal);
+            let allowed = match (N::USER_SCOPE, N::GROUP_SCOPE, N::ALL_USERS_SCOPE) {
+                (Some(scope), _, _) => {
+                    let id = path_id.map_err(IntoResponse::into_response)?;
+                    super::permissions::require_user(state, &snap, &caller, &id, scope)
+                        .await
+                        .map(drop)
+                }
+                (None, Some(scope), _) => {
+                    let id = path_id.map_err(IntoResponse::into_response)?;
+                    super::permissions::require_group(state, &snap, &caller, &id, scope).await
+                }
+                (None, None, Some(scope)) => {
+                    super::permissions::require_all_users(state, &snap, &caller, scope).await
+                }
+                (None, None, None) => Err(refused),
             };
             allowed.map_err(IntoResponse::into_response)?;
         }

@@ -27,7 +27,7 @@
 //!   pointer to this login (never the session code itself, which binds the browser): the link
 //!   opened in this browser continues the flow with the user identified ([`link_verified`]),
 //!   in another browser marks the flow verified ([`mark_verified`]) for this browser to go on;
-//! //! - `idp-username-password-form`: the existing user's password (the user name is theirs, not
+//! - `idp-username-password-form`: the existing user's password (the user name is theirs, not
 //!   the form's), then the flow's conditional OTP form (`auth-otp-form`);
 //! - `idp-auto-link`: the existing user, without asking;
 //! - `idp-add-organization-member`: nothing to do here (brokered organization members are
