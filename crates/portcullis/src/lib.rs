@@ -73,7 +73,7 @@ impl AppState {
     /// The snapshot of an enabled realm with its keys, or Keycloak's 404. The realm's keys are
     /// generated here when nothing used them before ([`realm::lazy_keys`]).
     pub async fn realm(&self, name: &str) -> Result<Arc<RealmSnapshot>, HttpError> {
-        let snap = self.realm_as_cached(name)?;
+        let snap = self.realm_as_cached(name).await?;
         self.realms
             .with_keys(self.store.as_ref(), snap)
             .await
@@ -85,9 +85,14 @@ impl AppState {
 
     /// The cached snapshot of an enabled realm (its keys possibly not generated yet: for what
     /// reads no key), or Keycloak's 404.
-    pub fn realm_as_cached(&self, name: &str) -> Result<Arc<RealmSnapshot>, HttpError> {
+    pub async fn realm_as_cached(&self, name: &str) -> Result<Arc<RealmSnapshot>, HttpError> {
         self.realms
-            .get(name)
+            .get(self.store.as_ref(), name)
+            .await
+            .map_err(|e| {
+                tracing::error!(realm = %name, error = %e, "the realm could not be read");
+                HttpError::internal()
+            })?
             .filter(|r| r.enabled)
             .ok_or_else(HttpError::realm_not_found)
     }

@@ -250,7 +250,7 @@ impl Metrics {
     }
 
     /// The request histogram and the process start time.
-    pub fn render(&self, realms: usize) -> String {
+    pub fn render(&self, realms: usize, built: u64) -> String {
         let mut out = String::new();
         help_type(
             &mut out,
@@ -325,8 +325,15 @@ impl Metrics {
             "Start time of the process since unix epoch in seconds",
         );
         let _ = writeln!(out, "process_start_time_seconds {:.3}", self.started_unix);
-        help_type(&mut out, "portcullis_realms", "gauge", "Realms loaded");
+        help_type(&mut out, "portcullis_realms", "gauge", "Realms");
         let _ = writeln!(out, "portcullis_realms {realms}");
+        help_type(
+            &mut out,
+            "portcullis_realms_built",
+            "gauge",
+            "Realm snapshots built and kept in memory (at most realm-cache-size)",
+        );
+        let _ = writeln!(out, "portcullis_realms_built {built}");
         out
     }
 }
@@ -404,12 +411,7 @@ async fn render_sessions(state: &AppState, out: &mut String) {
         .map(|c| c.realm_labels())
         .unwrap_or(false);
     if by_realm {
-        let names: BTreeMap<String, String> = state
-            .realms
-            .names()
-            .into_iter()
-            .filter_map(|n| state.realms.get(&n).map(|s| (s.id.clone(), n)))
-            .collect();
+        let names: BTreeMap<String, String> = state.realms.ids_and_names().into_iter().collect();
         for (id, n) in &counts {
             if let Some(name) = names.get(id) {
                 let _ = writeln!(
@@ -509,7 +511,9 @@ fn render_process(out: &mut String) {
 
 /// Handler.
 pub async fn get(State(state): State<AppState>) -> Response {
-    let mut out = state.metrics.render(state.realms.len());
+    let mut out = state
+        .metrics
+        .render(state.realms.len(), state.realms.built_count());
     render_counters(&state, &mut out);
     render_sessions(&state, &mut out).await;
     render_pool(&state, &mut out);

@@ -233,6 +233,7 @@ pub async fn run(
             ..KeyCacheSettings::default()
         }),
         blacklists,
+        config.realm_cache_size,
     ));
     realms.load_all(store.as_ref()).await?;
     if store.backend() == "postgres" {

@@ -274,19 +274,23 @@ impl FromRequestParts<AppState> for Caller {
 
 /// The realm of an Admin API path: 404 when unknown, 403 when the caller's token belongs to
 /// another realm than this one or master.
-pub(super) fn target(
+pub(super) async fn target(
     state: &AppState,
     caller: &Caller,
     realm: &str,
 ) -> AdminResult<Arc<RealmSnapshot>> {
-    let snap = state
-        .realms
-        .get(realm)
-        .ok_or_else(|| AdminError::not_found("Realm not found."))?;
-    if caller.realm != MASTER && caller.realm != snap.name {
+    let not_found = || AdminError::not_found("Realm not found.");
+    if !state.realms.contains(realm) {
+        return Err(not_found());
+    }
+    if caller.realm != MASTER && caller.realm != realm {
         return Err(AdminError::Forbidden);
     }
-    Ok(snap)
+    state
+        .realms
+        .get(state.store.as_ref(), realm)
+        .await?
+        .ok_or_else(not_found)
 }
 
 /// What a [`RealmAdmin`] handler needs of its caller, as a type.
@@ -471,7 +475,9 @@ impl<N: NeedMarker, Q: DeserializeOwned + Send> FromRequestParts<AppState> for R
             .find(|(k, _)| *k == "realm")
             .map(|(_, v)| v.to_string())
             .ok_or_else(|| AdminError::Internal.into_response())?;
-        let snap = target(state, &caller, &realm).map_err(IntoResponse::into_response)?;
+        let snap = target(state, &caller, &realm)
+            .await
+            .map_err(IntoResponse::into_response)?;
         if let Err(refused) = N::check(&caller, &snap.name) {
             // Refused by the roles: fine-grained permissions on the path's user or group, or
             // on all users, may allow it.

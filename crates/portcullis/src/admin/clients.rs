@@ -271,7 +271,8 @@ pub async fn update(
             if want {
                 let client_id = state
                     .realms
-                    .get(&snap.name)
+                    .get(state.store.as_ref(), &snap.name)
+                    .await?
                     .and_then(|s| edit::client(&s.rep, &id).and_then(|c| c.client_id.clone()))
                     .unwrap_or_default();
                 grant_uma_to_service_account(&state, &snap.id, &client_id).await?;
@@ -367,7 +368,7 @@ pub async fn delete(
     }
     // Master's admin client of an existing realm goes only with its realm.
     if let Some(realm) = admin_clients::target(&client_id)
-        .filter(|r| snap.name == MASTER && state.realms.get(r).is_some())
+        .filter(|r| snap.name == MASTER && state.realms.contains(r))
     {
         return Err(AdminError::bad(admin_clients::unchangeable(
             &client_id, realm,

@@ -79,7 +79,11 @@ pub async fn test_connection(
             "Logged in user does not have an e-mail.".into(),
         )
     };
-    let caller_realm = state.realms.get(&caller.realm).ok_or_else(no_email)?;
+    let caller_realm = state
+        .realms
+        .get(state.store.as_ref(), &caller.realm)
+        .await?
+        .ok_or_else(no_email)?;
     let admin = state
         .store
         .user_by_id(&caller_realm.id, &caller.user_id)

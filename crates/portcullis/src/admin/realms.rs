@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing;
 use axum::Json;
 use axum::Router;
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -61,33 +62,80 @@ pub struct ListQuery {
 }
 
 /// `GET /admin/realms`: the realms the caller administers (brief where it may not view them).
+/// Brief entries come from what the realm cache knows of each realm; full ones are built one
+/// realm at a time while the body is sent (without keeping the realms not in use), so the
+/// list costs the memory of one realm, not of all.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<ListQuery>,
-) -> AdminResult<Json<Vec<Value>>> {
-    let mut out = Vec::new();
-    for name in state.realms.names() {
-        let Some(snap) = state.realms.get(&name) else {
-            continue;
-        };
-        if caller.realm != MASTER && caller.realm != name {
-            continue;
-        }
-        if q.brief_representation == Some(true) || !caller.can(&name, Need::View(Family::Realm)) {
-            if caller.can(&name, Need::Any) {
-                out.push(json!({"id": snap.id, "realm": snap.name, "enabled": snap.enabled}));
-            }
-            continue;
-        }
-        out.push(realm_json(&snap)?);
-    }
+) -> AdminResult<Response> {
+    // (name, full representation?)
+    let listed: Vec<(String, bool)> = state
+        .realms
+        .names()
+        .into_iter()
+        .filter(|name| caller.realm == MASTER || caller.realm == *name)
+        .filter_map(|name| {
+            let full = q.brief_representation != Some(true)
+                && caller.can(&name, Need::View(Family::Realm));
+            (full || caller.can(&name, Need::Any)).then_some((name, full))
+        })
+        .collect();
     // Keycloak's `RealmsAdminResource.getRealms`: a caller that may see no realm at all (a
     // master user without administrative roles too) gets 403, not an empty list.
-    if out.is_empty() {
+    if listed.is_empty() {
         return Err(AdminError::Forbidden);
     }
-    Ok(Json(out))
+    let entries = futures::stream::iter(listed).then(move |(name, full)| {
+        let state = state.clone();
+        async move { list_entry(&state, &name, full).await }
+    });
+    let body = futures::stream::once(async { Ok(Bytes::from_static(b"[")) })
+        .chain(
+            entries
+                .filter_map(|entry| async move { entry })
+                .enumerate()
+                .map(|(i, entry)| {
+                    let mut out = if i == 0 { Vec::new() } else { b",".to_vec() };
+                    out.extend_from_slice(&entry);
+                    Ok::<_, std::convert::Infallible>(Bytes::from(out))
+                }),
+        )
+        .chain(futures::stream::once(async {
+            Ok(Bytes::from_static(b"]"))
+        }));
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// One realm of `GET /admin/realms`, serialized; `None` for a realm removed meanwhile or
+/// unreadable (logged: the list is already being sent).
+async fn list_entry(state: &AppState, name: &str, full: bool) -> Option<Vec<u8>> {
+    let store = state.store.as_ref();
+    let value = if full {
+        match state.realms.read(store, name).await {
+            Ok(Some(snap)) => realm_json(&snap).ok(),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(realm = %name, error = %e, "realm left out of the realm list");
+                None
+            }
+        }
+    } else {
+        match state.realms.facts(store, name).await {
+            Ok(Some(f)) => Some(json!({"id": f.id, "realm": name, "enabled": f.enabled})),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(realm = %name, error = %e, "realm left out of the realm list");
+                None
+            }
+        }
+    };
+    value.and_then(|v| serde_json::to_vec(&v).ok())
 }
 
 /// `POST /admin/realms`: a full realm representation (clients, users, roles, groups ...).

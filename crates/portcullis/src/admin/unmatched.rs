@@ -41,7 +41,7 @@ async fn resolve(state: &AppState, parts: &axum::http::request::Parts) -> AdminR
     ) else {
         return Ok(());
     };
-    let snap = target(state, &caller, realm)?;
+    let snap = target(state, &caller, realm).await?;
     let (Some(kind), Some(id)) = (segments.get(3), segments.get(4)) else {
         return Ok(());
     };

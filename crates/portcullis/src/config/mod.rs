@@ -114,6 +114,9 @@ pub struct Config {
     /// CIBA's authentication channel (Keycloak's `ciba-http-auth-channel` provider's
     /// `httpAuthenticationChannelUri`), an `http(s)://` URL.
     pub ciba_auth_channel_uri: Option<String>,
+    /// How many realm snapshots a node keeps built (`realm-cache-size`): the others are read
+    /// from the store on first use and the least recently used are dropped.
+    pub realm_cache_size: usize,
     /// Limits against hostile or broken clients (sizes, connections, timeouts, rate).
     pub limits: limits::Limits,
     /// `jboss-logging` level of successful events.
@@ -306,14 +309,11 @@ fn loki(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<events::LokiConfi
             )))
         }
     }
-    let buffer = match get("events-loki-buffer-size") {
-        None => 10_000,
-        Some(v) => v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            ConfigError(format!(
-                "invalid value for option 'events-loki-buffer-size': '{v}' (a positive number)"
-            ))
-        })?,
-    };
+    let buffer = positive(
+        "events-loki-buffer-size",
+        get("events-loki-buffer-size"),
+        10_000,
+    )?;
     Ok(Some(events::LokiConfig {
         url: events::LokiConfig::push_url(&base),
         job: get("events-loki-job")
@@ -403,14 +403,8 @@ impl Config {
                 events::Level::Warn,
             )?,
             events_json_output: get("events-json-output").map(|v| events::JsonOutput::parse(&v)),
-            events_queue_size: match get("events-queue-size") {
-                None => 10_000,
-                Some(v) => v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    ConfigError(format!(
-                        "invalid value for option 'events-queue-size': '{v}' (a positive number)"
-                    ))
-                })?,
-            },
+            events_queue_size: positive("events-queue-size", get("events-queue-size"), 10_000)?,
+            realm_cache_size: positive("realm-cache-size", get("realm-cache-size"), 256)?,
             audit_enabled: get_bool("audit-enabled")?,
             events_loki: loki(&get)?,
             tracing: telemetry::tracing(get_bool("tracing-enabled")?, &get)?,
@@ -639,6 +633,23 @@ fn bootstrap_admin(o: &Lookup<'_>) -> Result<Option<(String, Secret)>, ConfigErr
 }
 
 /// Least time between two fetches of one client's `jwks.url`, in seconds (default 10).
+/// A positive number option (`default` when unset).
+fn positive(name: &str, value: Option<String>, default: usize) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "invalid value for option '{name}': '{v}' (a positive number)"
+                ))
+            }),
+    }
+}
+
 fn public_key_min_time_between_requests(
     o: &Lookup<'_>,
 ) -> Result<std::time::Duration, ConfigError> {

@@ -161,7 +161,7 @@ impl Pending {
         if audit_only && !state.events.audit() {
             return Ok((None, req));
         }
-        let Some(snap) = state.realms.get(&realm) else {
+        let Ok(Some(snap)) = state.realms.get(state.store.as_ref(), &realm).await else {
             return Ok((None, req));
         };
         let was_enabled = snap.settings.events.admin_enabled;
@@ -204,7 +204,7 @@ impl Pending {
         let audit = state.events.audit();
         // A deleted realm has no events left to record into; its audit trail is kept and
         // records the deletion.
-        let snap = state.realms.get(&self.realm);
+        let snap = state.realms.known_facts(&self.realm);
         let (store, jboss, details, realm_id, realm_name, audit_only) = match &snap {
             Some(snap) if !self.audit_only => {
                 let settings = &snap.settings.events;
@@ -213,7 +213,7 @@ impl Pending {
                     settings.jboss_logging() && state.events.logs(false),
                     settings.admin_details,
                     snap.id.clone(),
-                    snap.name.clone(),
+                    self.realm.clone(),
                     false,
                 )
             }
@@ -222,7 +222,7 @@ impl Pending {
                 false,
                 false,
                 snap.id.clone(),
-                snap.name.clone(),
+                self.realm.clone(),
                 true,
             ),
             None => (false, false, false, self.realm_id, self.realm, true),

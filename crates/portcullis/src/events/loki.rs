@@ -179,8 +179,8 @@ pub fn spawn(
             stats: stats.clone(),
             listens: Arc::new(move |realm| {
                 realms
-                    .get(realm)
-                    .is_some_and(|s| s.settings.events.listens(LOKI_LISTENER))
+                    .known_facts(realm)
+                    .is_some_and(|f| f.settings.events.listens(LOKI_LISTENER))
             }),
         },
         stats,

@@ -499,8 +499,13 @@ impl UserEvent {
 pub async fn sweep(store: &dyn crate::store::Store, realms: &crate::realm::snapshot::RealmCache) {
     let now = crate::clock::now_millis();
     for name in realms.names() {
-        let Some(snap) = realms.get(&name) else {
-            continue;
+        let snap = match realms.facts(store, &name).await {
+            Ok(Some(f)) => f,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(realm = %name, error = %e, "event sweep failed");
+                continue;
+            }
         };
         let settings = &snap.settings.events;
         if let Some(before) = cutoff(now, settings.expiration) {
@@ -614,6 +619,7 @@ mod tests {
         let realms = RealmCache::new(
             ClientKeyCache::new(KeyCacheSettings::default()),
             crate::policy::blacklist::Blacklists::new(dir.path().into()),
+            16,
         );
         realms.load_all(&store).await.unwrap();
         let now = crate::clock::now_millis();
@@ -629,7 +635,13 @@ mod tests {
             error: None,
             details: Some(r#"{"username":"a"}"#.into()),
         };
-        let id = realms.get("master").unwrap().id.clone();
+        let id = realms
+            .get(&store, "master")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .clone();
         store
             .insert_events(&[row("old", 120_000, &id), row("fresh", 1_000, &id)])
             .await

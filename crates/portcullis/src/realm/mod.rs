@@ -4,6 +4,7 @@
 pub mod admin_clients;
 pub mod admin_permissions;
 pub mod authz;
+pub mod cache;
 pub mod client_keys;
 pub mod defaults;
 pub mod edit;

@@ -60,8 +60,13 @@ pub fn sweep_bounds(realm: &SessionLifespans, now: i64) -> SessionSweep {
 pub async fn sweep_sessions(store: &dyn Store, realms: &RealmCache) {
     let now = crate::clock::now();
     for name in realms.names() {
-        let Some(snap) = realms.get(&name) else {
-            continue;
+        let snap = match realms.facts(store, &name).await {
+            Ok(Some(f)) => f,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(realm = %name, error = %e, "session sweep failed");
+                continue;
+            }
         };
         match store
             .sweep_sessions(&snap.id, &sweep_bounds(&snap.settings.sessions, now))

@@ -8,6 +8,8 @@ use super::{StoreError, UserRow};
 /// A realm's name and stored version: what another node changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealmVersion {
+    /// Realm id.
+    pub id: String,
     /// Realm name.
     pub name: String,
     /// Bumped on every change.
@@ -165,8 +167,8 @@ macro_rules! impl_realms {
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn realm_versions(&self) -> Result<Vec<$crate::store::RealmVersion>, $crate::store::StoreError> {
-                let rows: Vec<(String, i64)> = sqlx::query_as("SELECT name, version FROM realm").fetch_all(&self.pool).await?;
-                Ok(rows.into_iter().map(|(name, version)| $crate::store::RealmVersion { name, version }).collect())
+                let rows: Vec<(String, String, i64)> = sqlx::query_as("SELECT id, name, version FROM realm").fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(|(id, name, version)| $crate::store::RealmVersion { id, name, version }).collect())
             }
 
             #[tracing::instrument(level = "debug", skip_all)]

@@ -49,6 +49,7 @@ mod password_blacklist;
 mod properties;
 mod protection;
 mod realm_admin_clients;
+mod realm_cache;
 mod realm_files;
 mod realm_keys;
 mod recovery_codes;

@@ -114,7 +114,10 @@ async fn authenticated_client(
     {
         return resp;
     }
-    let allowed = client_id.and_then(|id| client_origins(&state, &realm, &headers, &uri, &id));
+    let allowed = match client_id {
+        Some(id) => client_origins(&state, &realm, &headers, &uri, &id).await,
+        None => None,
+    };
     Cors::protocol(allowed.map(Allowed::Origins)).apply(&headers, &mut resp);
     resp
 }
@@ -154,10 +157,12 @@ pub async fn userinfo(
             .map(str::to_string)
     });
     let mut resp = next.run(req).await;
-    let allowed = azp
-        .and_then(|id| client_origins(&state, &realm, &headers, &uri, &id))
-        .map(Allowed::Origins)
-        .unwrap_or(Allowed::All);
+    let allowed = match azp {
+        Some(id) => client_origins(&state, &realm, &headers, &uri, &id).await,
+        None => None,
+    }
+    .map(Allowed::Origins)
+    .unwrap_or(Allowed::All);
     Cors::protocol(Some(allowed)).apply(&headers, &mut resp);
     resp
 }
@@ -186,7 +191,10 @@ pub async fn logout(
     if client_auth_failed(&resp) {
         return resp;
     }
-    let allowed = client_id.and_then(|id| client_origins(&state, &realm, &headers, &uri, &id));
+    let allowed = match client_id {
+        Some(id) => client_origins(&state, &realm, &headers, &uri, &id).await,
+        None => None,
+    };
     Cors::protocol(allowed.map(Allowed::Origins)).apply(&headers, &mut resp);
     resp
 }
@@ -247,14 +255,14 @@ fn basic_user(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The web origins of an enabled client of the realm.
-fn client_origins(
+async fn client_origins(
     state: &AppState,
     realm: &str,
     headers: &HeaderMap,
     uri: &axum::http::Uri,
     client_id: &str,
 ) -> Option<Vec<String>> {
-    let snap = state.realm_as_cached(realm).ok()?;
+    let snap = state.realm_as_cached(realm).await.ok()?;
     let client = snap.index.client(&snap.rep, client_id)?;
     if client.enabled == Some(false) {
         return None;
