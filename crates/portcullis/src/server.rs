@@ -141,7 +141,16 @@ pub async fn export(
     };
     let names: Vec<String> = match realm_name {
         Some(r) => vec![r.to_string()],
-        None => store.realms().await?.into_iter().map(|r| r.name).collect(),
+        None => {
+            let mut names: Vec<String> = store
+                .realm_versions()
+                .await?
+                .into_iter()
+                .map(|r| r.name)
+                .collect();
+            names.sort();
+            names
+        }
     };
     match (file, dir) {
         (Some(file), None) => {
@@ -361,9 +370,14 @@ fn spawn_realm_sync(realms: Arc<RealmCache>, store: Arc<dyn Store>) {
 
 /// Expired SSO and offline sessions are refused when read; this removes their rows, so
 /// the store does not grow with every login (each node sweeps; deletes are idempotent).
+/// The first sweep waits one interval: a node starting does not read every realm's settings
+/// before it serves.
 fn spawn_session_sweep(realms: Arc<RealmCache>, store: Arc<dyn Store>) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(SESSION_SWEEP_INTERVAL);
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + SESSION_SWEEP_INTERVAL,
+            SESSION_SWEEP_INTERVAL,
+        );
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;

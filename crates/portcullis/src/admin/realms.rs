@@ -176,8 +176,11 @@ pub async fn create(
         RealmError::NotFound(m) => AdminError::NotFound(m),
         RealmError::Store(e) => e.into(),
     })?;
-    // Only the new realm is read again: master's `<realm>-realm` client is implied.
-    state.realms.refresh(state.store.as_ref(), &name).await?;
+    // Only the new realm is read again (master's `<realm>-realm` client is implied), noted
+    // in the realm cache with what the realm list reads of it, not built until used.
+    let store = state.store.as_ref();
+    state.realms.refresh(store, &name).await?;
+    state.realms.facts(store, &name).await?;
     if !caller.is_master_admin() {
         grant_to_creator(&state, &caller, &name).await?;
     }

@@ -36,6 +36,19 @@ impl Facts {
             settings: snap.settings.clone(),
         })
     }
+
+    /// Read from the stored document alone, without building a snapshot (no keys, index or
+    /// flows): what a sweep over every realm can afford.
+    fn read(stored: &StoredRealm) -> Result<Arc<Facts>, StoreError> {
+        let rep: crate::representation::RealmRepresentation =
+            serde_json::from_str(&stored.representation)
+                .map_err(|e| StoreError::Corrupt(format!("realm '{}': {e}", stored.name)))?;
+        Ok(Arc::new(Facts {
+            id: stored.id.clone(),
+            enabled: rep.enabled.unwrap_or(true),
+            settings: RealmSettings::of(&rep),
+        }))
+    }
 }
 
 /// One realm of the directory.
@@ -369,13 +382,12 @@ impl RealmCache {
         let Some(stored) = store.realm_by_name(name).await? else {
             return Ok(None);
         };
-        let snap = load(store, &stored).await?;
-        let facts = Facts::of(&snap);
+        let facts = Facts::read(&stored)?;
         let _w = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(e) = self
             .write_dir()
             .get_mut(name)
-            .filter(|e| e.id == snap.id && e.version == snap.version)
+            .filter(|e| e.id == stored.id && e.version == stored.version)
         {
             e.facts = Some(facts.clone());
         }

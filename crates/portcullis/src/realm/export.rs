@@ -74,7 +74,7 @@ async fn with_admin_clients(store: &dyn Store, realm: Value) -> Result<Value, Re
     };
     let mut rep: crate::representation::RealmRepresentation =
         serde_json::from_value(realm).map_err(corrupt)?;
-    let realms = store.realms().await?;
+    let realms = store.realm_versions().await?;
     super::admin_clients::augment(
         &mut rep,
         realms.iter().map(|r| super::admin_clients::Administered {
