@@ -249,6 +249,7 @@ pub async fn run(
         spawn_realm_sync(realms.clone(), store.clone());
     }
     spawn_session_sweep(realms.clone(), store.clone());
+    spawn_facts_warm_up(realms.clone(), store.clone());
     spawn_memory_release();
 
     let state = app_state(&config, store, realms, store_latency)?;
@@ -364,6 +365,21 @@ fn spawn_realm_sync(realms: Arc<RealmCache>, store: Arc<dyn Store>) {
             if let Err(e) = realms.sync(store.as_ref()).await {
                 tracing::warn!(error = %e, "realm reload failed");
             }
+        }
+    });
+}
+
+/// Reads what the realm list and the sweeps need of every realm (its facts), one realm at a
+/// time, shortly after start-up: a realm list asked for later does not read 10,000 realms
+/// itself. Realms are not built, so the cache keeps only the realms in use.
+fn spawn_facts_warm_up(realms: Arc<RealmCache>, store: Arc<dyn Store>) {
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        for name in realms.names() {
+            if let Err(e) = realms.facts(store.as_ref(), &name).await {
+                tracing::warn!(realm = %name, error = %e, "realm settings could not be read");
+            }
+            tokio::task::yield_now().await;
         }
     });
 }
