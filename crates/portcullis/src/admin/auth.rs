@@ -432,6 +432,19 @@ impl NeedMarker for ManageUser {
     const USER_SCOPE: Option<&'static str> = Some("manage");
 }
 
+/// Changes the role mappings of the user of the path (`{id}`): `manage-users`, else, in a
+/// realm with fine-grained admin permissions, `map-roles` of that user (each role is then
+/// checked too: [`super::permissions::Fgap::may_map`]).
+#[derive(Debug)]
+pub struct MapUserRoles;
+
+impl NeedMarker for MapUserRoles {
+    fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
+        caller.require(realm, Need::Manage(Family::Users))
+    }
+    const USER_SCOPE: Option<&'static str> = Some("map-roles");
+}
+
 /// No check here: the handler decides what it needs once it knows more (a role's owner).
 #[derive(Debug)]
 pub struct CheckedLater;

@@ -309,12 +309,63 @@ impl Fgap {
     /// Whether the permissions give `scope` on group `id` (`GroupPermissionsV2`: the group's
     /// own permissions and those of all groups; not its parents').
     pub fn group(&self, id: &str, scope: &str) -> bool {
+        self.object(GROUPS, id, scope)
+    }
+
+    /// Whether the permissions give `scope` on the object `id` of type `kind` (its own
+    /// permissions and those of all objects of the type).
+    fn object(&self, kind: &str, id: &str, scope: &str) -> bool {
         let object = Object {
-            kind: GROUPS,
+            kind,
             id,
             groups: &[],
         };
         fgap::granted(&self.rs, &self.identity, object, scope)
+    }
+
+    /// `RolePermissionsV2.canMapRole` for a caller without `manage-users`: never an
+    /// administrative role (with the permissions on, only realm administrators map those);
+    /// a client's role with `map-roles` of the client, or any role with `map-role` of the role.
+    pub fn may_map(&self, rep: &RealmRepresentation, role: &crate::model::Role) -> bool {
+        use crate::model::Role;
+        use crate::realm::defaults::REALM_MANAGEMENT_ROLES;
+        let master = rep.realm.as_deref() == Some(crate::realm::MASTER);
+        let (roles, client) = match role {
+            Role::Realm(name) => {
+                if master && (name == "admin" || name == "create-realm") {
+                    return false;
+                }
+                (rep.roles.as_ref().and_then(|r| r.realm.as_ref()), None)
+            }
+            Role::Client(client_id, name) => {
+                let admin_client = client_id == "realm-management"
+                    || (master && crate::realm::admin_clients::target(client_id).is_some());
+                if admin_client
+                    && (name == "realm-admin" || REALM_MANAGEMENT_ROLES.contains(&name.as_str()))
+                {
+                    return false;
+                }
+                (
+                    rep.roles
+                        .as_ref()
+                        .and_then(|r| r.client.as_ref())
+                        .and_then(|m| m.get(client_id)),
+                    edit::client_by_client_id(rep, client_id).and_then(|c| c.id.as_deref()),
+                )
+            }
+        };
+        let name = match role {
+            Role::Realm(n) | Role::Client(_, n) => n,
+        };
+        if client.is_some_and(|id| self.object(fgap::CLIENTS, id, "map-roles")) {
+            return true;
+        }
+        roles
+            .into_iter()
+            .flatten()
+            .find(|r| r.name.as_deref() == Some(name.as_str()))
+            .and_then(|r| r.id.as_deref())
+            .is_some_and(|id| self.object(fgap::ROLES, id, "map-role"))
     }
 
     /// Whether the permissions give `scope` on every user.

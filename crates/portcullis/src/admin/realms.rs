@@ -206,7 +206,7 @@ async fn grant_to_creator(state: &AppState, caller: &Caller, name: &str) -> Admi
         .get_or_insert_with(Default::default)
         .entry(admin_clients::client_id(name))
         .or_default();
-    for role in admin_clients::CREATOR_ROLES {
+    for role in admin_clients::creator_roles() {
         if !held.iter().any(|r| r == role) {
             held.push(role.to_string());
         }

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::{
-    Caller, CheckedLater, Family, ManageUser, ManageUsers, Need, RealmAdmin, SearchUsers, ViewUser,
+    Caller, CheckedLater, Family, ManageUser, ManageUsers, MapUserRoles, Need, RealmAdmin,
+    SearchUsers, ViewUser,
 };
 use super::permissions;
 use super::role_mappings::{self as rm, Available, Composite, Direct, Holders, Mode, Op};
@@ -1414,7 +1415,7 @@ pub struct Users;
 
 impl Holders for Users {
     type View = ViewUser;
-    type Manage = ManageUsers;
+    type Manage = MapUserRoles;
 
     async fn all(state: &AppState, snap: &RealmSnapshot, id: &str) -> AdminResult<Value> {
         let (_, u) = load(state, snap, id).await?;
@@ -1447,6 +1448,16 @@ impl Holders for Users {
         let list: Vec<Value> = representation(bytes, &Shape::Many(&super::jackson::ROLE))?;
         let (_, mut u) = load(state, snap, id).await?;
         let roles = rm::resolve_granted(&snap.rep, caller, &snap.name, &list, &container, op)?;
+        // Let in by `map-roles` of the user (fine-grained permissions): each role must be one
+        // the caller may map (`RoleMapperResource` asks `requireMapRole` per role, both ways).
+        if !caller.can(&snap.name, Need::Manage(Family::Users)) {
+            let fgap = permissions::Fgap::of(state, snap, caller)
+                .await?
+                .ok_or(AdminError::Forbidden)?;
+            if !roles.iter().all(|r| fgap.may_map(&snap.rep, r)) {
+                return Err(AdminError::Forbidden);
+            }
+        }
         rm::apply(&mut u, &roles, op);
         save(state, snap, &u).await
     }

@@ -359,10 +359,11 @@ impl RealmCache {
 
     /// The facts of realm `name` as last known, without reading the store.
     pub fn known_facts(&self, name: &str) -> Option<Arc<Facts>> {
-        if let Some(snap) = self.hot.get(name) {
-            return Some(Facts::of(&snap));
+        // A built snapshot's facts were noted with it (`keep`, `put`).
+        if let Some(f) = self.read_dir().get(name).and_then(|e| e.facts.clone()) {
+            return Some(f);
         }
-        self.read_dir().get(name).and_then(|e| e.facts.clone())
+        self.hot.get(name).map(|snap| Facts::of(&snap))
     }
 
     /// The facts of realm `name`: known ones, else read from the store and built once

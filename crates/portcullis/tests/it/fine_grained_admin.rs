@@ -737,3 +737,169 @@ async fn a_group_admin_reads_its_group_and_moves_members_in_and_out() {
     let (s, n, _) = status("GET", format!("{base}/users/count")).await;
     assert_eq!((s, n), (200, json!(6)));
 }
+
+/// Role mappings through permissions (`UserPermissionsV2.canMapRoles`, `RolePermissionsV2
+/// .canMapRole`): `map-roles` of the user lets the request in, and each role must be mappable
+/// by `map-role` of the role, or `map-roles` of its client; administrative roles never are.
+#[tokio::test]
+async fn a_delegate_maps_only_the_roles_it_may_map_to_users_it_may_map() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut r = realm();
+    r["adminPermissionsEnabled"] = json!(true);
+    r["users"][4]["clientRoles"] = json!({});
+    r["roles"] = json!({"realm": [{"name": "reader"}, {"name": "boss"}],
+                        "client": {"app": [{"name": "editor"}]}});
+    r["clients"] = json!([{"clientId": "app", "publicClient": true}]);
+    let server = start_with(&data, &[r]).await;
+    let admin = admin_token(&server).await;
+    let (users, _) = ids(&server, &admin).await;
+    let uid = |n: &str| users[n].as_str().unwrap().to_string();
+    let base = format!("/admin/realms/{REALM}");
+    let get = |path: String| {
+        let (server, admin) = (&server, admin.clone());
+        async move { call(server, "GET", &path, Some(&admin), None).await.1 }
+    };
+    let rep = get(base.clone()).await;
+    let rs = format!(
+        "{base}/clients/{}/authz/resource-server",
+        rep["adminPermissionsClient"]["id"].as_str().unwrap()
+    );
+    let reader = get(format!("{base}/roles/reader")).await;
+    let boss = get(format!("{base}/roles/boss")).await;
+    let app = get(format!("{base}/clients?clientId=app")).await[0].clone();
+    let app_id = app["id"].as_str().unwrap().to_string();
+    let editor = get(format!("{base}/clients/{app_id}/roles/editor")).await;
+    let rm_client = get(format!("{base}/clients?clientId=realm-management")).await[0].clone();
+    let rm_id = rm_client["id"].as_str().unwrap().to_string();
+    let view_users = get(format!("{base}/clients/{rm_id}/roles/view-users")).await;
+    let post = |path: &'static str, body: Value| {
+        let (server, admin, rs) = (&server, admin.clone(), rs.clone());
+        async move {
+            let (s, b, _) = call(
+                server,
+                "POST",
+                &format!("{rs}/{path}"),
+                Some(&admin),
+                Some(body),
+            )
+            .await;
+            assert_eq!(s, 201, "{b}");
+        }
+    };
+    post(
+        "policy/user",
+        json!({"name": "delegate", "users": [uid("music-admin")]}),
+    )
+    .await;
+    post(
+        "permission/scope",
+        json!({"name": "reader", "resourceType": "Roles",
+        "resources": [reader["id"]], "scopes": ["map-role"], "policies": ["delegate"]}),
+    )
+    .await;
+    let delegate = admin_cli_token(&server, REALM, "music-admin", "music-admin-pw").await;
+    let map = |method: &'static str, path: String, roles: Value| {
+        let (server, delegate) = (&server, delegate.clone());
+        async move {
+            call(server, method, &path, Some(&delegate), Some(roles))
+                .await
+                .0
+        }
+    };
+    let alice_realm = format!("{base}/users/{}/role-mappings/realm", uid("alice"));
+    let realm_roles_of_alice = || {
+        let (server, admin, path) = (&server, admin.clone(), alice_realm.clone());
+        async move {
+            let (_, list, _) = call(server, "GET", &path, Some(&admin), None).await;
+            let mut names: Vec<String> = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["name"].as_str().unwrap().to_string())
+                .filter(|n| !n.starts_with("default-roles"))
+                .collect();
+            names.sort();
+            names
+        }
+    };
+
+    // No map-roles of alice yet: refused, even for a role it may map.
+    assert_eq!(
+        map("POST", alice_realm.clone(), json!([reader.clone()])).await,
+        403
+    );
+    post(
+        "permission/scope",
+        json!({"name": "map users", "resourceType": "Users",
+        "scopes": ["map-roles"], "policies": ["delegate"]}),
+    )
+    .await;
+    assert_eq!(
+        map("POST", alice_realm.clone(), json!([reader.clone()])).await,
+        204
+    );
+    assert_eq!(realm_roles_of_alice().await, ["reader"]);
+    // A role without map-role, alone or with one it may map: refused, nothing changed.
+    assert_eq!(
+        map("POST", alice_realm.clone(), json!([boss.clone()])).await,
+        403
+    );
+    assert_eq!(
+        map(
+            "POST",
+            alice_realm.clone(),
+            json!([boss.clone(), reader.clone()])
+        )
+        .await,
+        403
+    );
+    assert_eq!(realm_roles_of_alice().await, ["reader"]);
+    // An administrative role: never, whatever the permissions.
+    post(
+        "permission/scope",
+        json!({"name": "rm roles", "resourceType": "Clients",
+        "resources": [rm_id], "scopes": ["map-roles"], "policies": ["delegate"]}),
+    )
+    .await;
+    let alice_rm = format!(
+        "{base}/users/{}/role-mappings/clients/{rm_id}",
+        uid("alice")
+    );
+    assert_eq!(map("POST", alice_rm, json!([view_users])).await, 403);
+    // A client's role: with map-roles of the client.
+    let alice_app = format!(
+        "{base}/users/{}/role-mappings/clients/{app_id}",
+        uid("alice")
+    );
+    assert_eq!(
+        map("POST", alice_app.clone(), json!([editor.clone()])).await,
+        403
+    );
+    post(
+        "permission/scope",
+        json!({"name": "app roles", "resourceType": "Clients",
+        "resources": [app_id], "scopes": ["map-roles"], "policies": ["delegate"]}),
+    )
+    .await;
+    assert_eq!(map("POST", alice_app.clone(), json!([editor])).await, 204);
+    let (_, held, _) = call(&server, "GET", &alice_app, Some(&admin), None).await;
+    assert_eq!(held[0]["name"], "editor");
+    // Removing asks the same: reader yes, boss (given by the administrator) no.
+    let (s, _, _) = call(
+        &server,
+        "POST",
+        &alice_realm,
+        Some(&admin),
+        Some(json!([boss.clone()])),
+    )
+    .await;
+    assert_eq!(s, 204);
+    assert_eq!(map("DELETE", alice_realm.clone(), json!([boss])).await, 403);
+    assert_eq!(
+        map("DELETE", alice_realm.clone(), json!([reader])).await,
+        204
+    );
+    assert_eq!(realm_roles_of_alice().await, ["boss"]);
+}

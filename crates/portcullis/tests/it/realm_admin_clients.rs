@@ -39,6 +39,27 @@ async fn status_of(server: &TestServer, token: &str, method: &str, path: &str) -
     call(server, method, path, Some(token), None).await.0
 }
 
+/// Creates master user `name` with password `<name>-pw`; its id.
+async fn master_user(server: &TestServer, token: &str, name: &str) -> String {
+    let (status, body, headers) = call(
+        server,
+        "POST",
+        "/admin/realms/master/users",
+        Some(token),
+        Some(json!({"username": name, "enabled": true,
+                    "credentials": [{"type": "password", "value": format!("{name}-pw"), "temporary": false}]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    headers["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 #[tokio::test]
 async fn a_realms_admin_client_is_listed_granted_protected_and_cleaned_up() {
     let data = Data::new(Backend::Sqlite).await.unwrap();
@@ -96,23 +117,7 @@ async fn a_realms_admin_client_is_listed_granted_protected_and_cleaned_up() {
     assert_eq!(names, ["query-groups", "query-users"]);
 
     // A master user who holds acme-realm's roles administers acme, and only acme.
-    let (status, body, headers) = call(
-        &server,
-        "POST",
-        "/admin/realms/master/users",
-        Some(&admin),
-        Some(json!({"username": "ops", "enabled": true,
-                    "credentials": [{"type": "password", "value": "ops-pw", "temporary": false}]})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let ops_id = headers["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let ops_id = master_user(&server, &admin, "ops").await;
     let mappings = format!("/admin/realms/master/users/{ops_id}/role-mappings/clients/{acme_id}");
     let (status, body, _) = call(
         &server,
@@ -333,23 +338,7 @@ async fn a_creator_without_admin_administers_the_realm_it_created() {
     let server = start_with(&data, &[]).await;
     let admin = admin_token(&server).await;
     create_realm(&server, &admin, "other").await;
-    let (status, body, headers) = call(
-        &server,
-        "POST",
-        "/admin/realms/master/users",
-        Some(&admin),
-        Some(json!({"username": "maker", "enabled": true,
-                    "credentials": [{"type": "password", "value": "maker-pw", "temporary": false}]})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let maker_id = headers["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let maker_id = master_user(&server, &admin, "maker").await;
     let (_, role, _) = call(
         &server,
         "GET",
