@@ -466,7 +466,7 @@ pub struct Groups;
 
 impl Holders for Groups {
     type View = ViewGroup;
-    type Manage = ManageUsers;
+    type Manage = ManageGroup;
 
     async fn all(_: &AppState, snap: &RealmSnapshot, id: &str) -> AdminResult<Value> {
         let g = edit::group(&snap.rep, id).ok_or_else(not_found)?;
@@ -496,9 +496,26 @@ impl Holders for Groups {
         op: Op,
     ) -> AdminResult<()> {
         let list: Vec<Value> = representation(bytes, &Shape::Many(&super::jackson::ROLE))?;
+        // Let in by `manage` of the group (fine-grained permissions): each role must be one
+        // the caller may map, as for a user's mappings.
+        let fgap = if caller.can(&snap.name, Need::Manage(Family::Users)) {
+            None
+        } else {
+            Some(
+                super::permissions::Fgap::of(state, snap, caller)
+                    .await?
+                    .ok_or(AdminError::Forbidden)?,
+            )
+        };
         edit_realm(state, &snap.name, |rep, _| {
             let container = rm::container(rep, client, "Client not found")?;
             let roles = rm::resolve_granted(rep, caller, &snap.name, &list, &container, op)?;
+            if fgap
+                .as_ref()
+                .is_some_and(|f| !roles.iter().all(|r| f.may_map(rep, r)))
+            {
+                return Err(AdminError::Forbidden);
+            }
             let g = edit::group_mut(rep, id).ok_or_else(not_found)?;
             rm::apply(g, &roles, op);
             Ok(())

@@ -898,8 +898,43 @@ async fn a_delegate_maps_only_the_roles_it_may_map_to_users_it_may_map() {
     assert_eq!(s, 204);
     assert_eq!(map("DELETE", alice_realm.clone(), json!([boss])).await, 403);
     assert_eq!(
-        map("DELETE", alice_realm.clone(), json!([reader])).await,
+        map("DELETE", alice_realm.clone(), json!([reader.clone()])).await,
         204
     );
     assert_eq!(realm_roles_of_alice().await, ["boss"]);
+
+    // A group's mappings: manage of the group lets the change in, the roles are checked the
+    // same way; film (no permission) stays as it was.
+    let (_, groups) = ids(&server, &admin).await;
+    let music_realm = format!(
+        "{base}/groups/{}/role-mappings/realm",
+        groups["music"].as_str().unwrap()
+    );
+    assert_eq!(
+        map("POST", music_realm.clone(), json!([reader.clone()])).await,
+        403
+    );
+    post(
+        "permission/scope",
+        json!({"name": "music group", "resourceType": "Groups",
+        "resources": [groups["music"]], "scopes": ["manage"], "policies": ["delegate"]}),
+    )
+    .await;
+    assert_eq!(
+        map("POST", music_realm.clone(), json!([boss.clone()])).await,
+        403
+    );
+    assert_eq!(
+        map("POST", music_realm.clone(), json!([reader.clone()])).await,
+        204
+    );
+    let (_, held, _) = call(&server, "GET", &music_realm, Some(&admin), None).await;
+    assert_eq!(held[0]["name"], "reader", "{held}");
+    let film_realm = format!(
+        "{base}/groups/{}/role-mappings/realm",
+        groups["film"].as_str().unwrap()
+    );
+    assert_eq!(map("POST", film_realm.clone(), json!([reader])).await, 403);
+    let (_, held, _) = call(&server, "GET", &film_realm, Some(&admin), None).await;
+    assert_eq!(held, json!([]));
 }
