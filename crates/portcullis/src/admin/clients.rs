@@ -385,7 +385,7 @@ pub async fn delete(
     })
     .await?;
     if let Some(u) = edit::service_account_user(state.store.as_ref(), &snap.id, &client_id).await? {
-        crate::users::delete_user(state.store.as_ref(), &snap.id, &u.id).await?;
+        crate::users::delete_user(state.store.as_ref(), &snap, &u.id).await?;
     }
     Ok(no_content())
 }

@@ -406,13 +406,28 @@ pub async fn delete(
     RealmAdmin { snap, .. }: RealmAdmin<ManageGroup>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
-    let path = edit_realm(&state, &snap.name, |rep, _| {
+    let (path, removed) = edit_realm(&state, &snap.name, |rep, _| {
         let g = edit::remove_group(rep, &id).ok_or_else(not_found)?;
-        Ok(g.path.unwrap_or_default())
+        let mut removed = Vec::new();
+        group_ids(&g, &mut removed);
+        Ok((g.path.unwrap_or_default(), removed))
     })
     .await?;
     repath_users(&state, &snap.id, &path, None).await?;
+    // The group and its subgroups leave the fine-grained admin permissions.
+    for gid in removed {
+        crate::realm::authz::forget_admin_object(state.store.as_ref(), &snap.rep, &snap.id, &gid)
+            .await?;
+    }
     Ok(no_content())
+}
+
+/// The ids of `g` and of its subgroups, into `out`.
+fn group_ids(g: &GroupRepresentation, out: &mut Vec<String>) {
+    out.extend(g.id.clone());
+    for sub in g.sub_groups.iter().flatten() {
+        group_ids(sub, out);
+    }
 }
 
 /// Query of `GET /groups/{id}/members`.

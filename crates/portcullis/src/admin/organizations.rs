@@ -347,7 +347,7 @@ pub async fn delete(
         return Err(AdminError::bad("organization couldn't be deleted"));
     }
     for m in managed {
-        crate::users::delete_user(state.store.as_ref(), &snap.id, &m.user.id).await?;
+        crate::users::delete_user(state.store.as_ref(), &snap, &m.user.id).await?;
     }
     refresh(&state, &snap).await?;
     Ok(no_content())
@@ -469,7 +469,7 @@ pub async fn remove_member(
         .ok_or_else(plain_not_found)?;
     let done = match m.membership_type {
         MembershipType::Managed => {
-            crate::users::delete_user(state.store.as_ref(), &snap.id, &m.user.id).await?
+            crate::users::delete_user(state.store.as_ref(), &snap, &m.user.id).await?
         }
         MembershipType::Unmanaged => state.store.remove_member(&o.id, &m.user.id).await?,
     };

@@ -707,7 +707,7 @@ pub async fn delete(
     RealmAdmin { snap, .. }: RealmAdmin<ManageUser>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
-    if !crate::users::delete_user(state.store.as_ref(), &snap.id, &id).await? {
+    if !crate::users::delete_user(state.store.as_ref(), &snap, &id).await? {
         return Err(not_found());
     }
     Ok(no_content())

@@ -790,7 +790,7 @@ pub async fn post(
         };
         if removed.is_err() {
             // Nothing half-done: the user goes again.
-            let _ = crate::users::delete_user(state.store.as_ref(), &snap.id, &row.id).await;
+            let _ = crate::users::delete_user(state.store.as_ref(), snap, &row.id).await;
             return internal_error();
         }
         event.set_detail("org_id", i.org.id.clone());

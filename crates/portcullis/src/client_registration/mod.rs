@@ -731,7 +731,7 @@ async fn delete_inner(
         .await
         .map_err(|e| from_edit(Failed::Edit(e.into()), UPDATE_DENIED))?
     {
-        crate::users::delete_user(state.store.as_ref(), &snap.id, &u.id).await?;
+        crate::users::delete_user(state.store.as_ref(), snap, &u.id).await?;
     }
     tracing::info!(realm = %snap.name, client_id = %client_id, "registered client deleted");
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -32,13 +32,19 @@ pub fn is_enabled(row: &UserRow) -> Result<bool, StoreError> {
 
 /// Deletes a user with its sessions and permission tickets (as requester and as owner), then
 /// the Authorization Services rows the user leaves behind: owned resources, the user's place
-/// in `user` policies (Keycloak's `UserSynchronizer`). False when the user is unknown.
+/// in `user` policies (Keycloak's `UserSynchronizer`), its resource in the fine-grained admin
+/// permissions. False when the user is unknown.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn delete_user(store: &dyn Store, realm_id: &str, id: &str) -> Result<bool, StoreError> {
-    if !store.delete_user(realm_id, id).await? {
+pub async fn delete_user(
+    store: &dyn Store,
+    snap: &RealmSnapshot,
+    id: &str,
+) -> Result<bool, StoreError> {
+    if !store.delete_user(&snap.id, id).await? {
         return Ok(false);
     }
-    crate::realm::authz::forget_user_everywhere(store, realm_id, id).await?;
+    crate::realm::authz::forget_user_everywhere(store, &snap.id, id).await?;
+    crate::realm::authz::forget_admin_object(store, &snap.rep, &snap.id, id).await?;
     Ok(true)
 }
 

@@ -937,4 +937,62 @@ async fn a_delegate_maps_only_the_roles_it_may_map_to_users_it_may_map() {
     assert_eq!(map("POST", film_realm.clone(), json!([reader])).await, 403);
     let (_, held, _) = call(&server, "GET", &film_realm, Some(&admin), None).await;
     assert_eq!(held, json!([]));
+
+    // Deleted objects leave the permissions (`removeResourceObject`): a permission bound to
+    // the object alone goes, one bound to others too loses it.
+    post(
+        "permission/scope",
+        json!({"name": "alice only", "resourceType": "Users",
+        "resources": [uid("alice")], "scopes": ["view"], "policies": ["delegate"]}),
+    )
+    .await;
+    post(
+        "permission/scope",
+        json!({"name": "alice and bob", "resourceType": "Users",
+        "resources": [uid("alice"), uid("bob")], "scopes": ["view"], "policies": ["delegate"]}),
+    )
+    .await;
+    for path in [
+        format!("{base}/users/{}", uid("alice")),
+        format!("{base}/groups/{}", groups["music"].as_str().unwrap()),
+    ] {
+        let (s, _, _) = call(&server, "DELETE", &path, Some(&admin), None).await;
+        assert_eq!(s, 204, "{path}");
+    }
+    let perms = get(format!("{rs}/permission")).await;
+    let mut names: Vec<&str> = perms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "alice and bob",
+            "app roles",
+            "map users",
+            "reader",
+            "rm roles"
+        ]
+    );
+    let kept = perms
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "alice and bob")
+        .unwrap();
+    let resources = get(format!(
+        "{rs}/policy/{}/resources",
+        kept["id"].as_str().unwrap()
+    ))
+    .await;
+    let left: Vec<&str> = resources
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, [uid("bob")], "{resources}");
 }

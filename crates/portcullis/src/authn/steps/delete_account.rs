@@ -94,7 +94,7 @@ pub async fn post(
             .error(a.state, "user_delete_error");
         return Posted::Page(page(a.snap, action, code, pending, user, Some(FORBIDDEN)));
     }
-    match crate::users::delete_user(a.state.store.as_ref(), &a.snap.id, &row.id).await {
+    match crate::users::delete_user(a.state.store.as_ref(), a.snap, &row.id).await {
         Ok(true) => {
             event("DELETE_ACCOUNT").success(a.state);
             Posted::End(html(StatusCode::OK, message_page(a.snap, "", DELETED)))

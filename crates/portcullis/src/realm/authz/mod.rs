@@ -73,22 +73,49 @@ pub async fn forget_user_everywhere(
     user_id: &str,
 ) -> Result<(), StoreError> {
     for row in store.resource_servers(realm_id).await? {
-        for attempt in 0.. {
-            let Some((server, version)) = load(store, realm_id, &row.id, "").await? else {
-                break;
-            };
-            let mut next = server.clone();
-            if !forget_user(&mut next, user_id) {
-                break;
-            }
-            match store
-                .authz_write(realm_id, &row.id, Some(version), diff(&server, &next))
-                .await
-            {
-                Err(StoreError::VersionConflict) if attempt < 8 => continue,
-                Err(e) => return Err(e),
-                Ok(_) => break,
-            }
+        rewrite(store, realm_id, &row.id, |s| forget_user(s, user_id)).await?;
+    }
+    Ok(())
+}
+
+/// After the deletion of a user or group of realm `rep`, removes its resource and the
+/// permissions bound to it alone from the realm's `admin-permissions` server
+/// ([`forget_object`]).
+pub async fn forget_admin_object(
+    store: &dyn Store,
+    rep: &crate::representation::RealmRepresentation,
+    realm_id: &str,
+    object_id: &str,
+) -> Result<(), StoreError> {
+    match crate::realm::admin_permissions::client_uuid(rep) {
+        Some(uuid) => rewrite(store, realm_id, uuid, |s| forget_object(s, object_id)).await,
+        None => Ok(()),
+    }
+}
+
+/// Changes resource server `server_id` by `change` (false: nothing to write) in one write that
+/// bumps its version, read again and retried when another writer bumped it.
+async fn rewrite(
+    store: &dyn Store,
+    realm_id: &str,
+    server_id: &str,
+    change: impl Fn(&mut Server) -> bool,
+) -> Result<(), StoreError> {
+    for attempt in 0.. {
+        let Some((server, version)) = load(store, realm_id, server_id, "").await? else {
+            return Ok(());
+        };
+        let mut next = server.clone();
+        if !change(&mut next) {
+            return Ok(());
+        }
+        match store
+            .authz_write(realm_id, server_id, Some(version), diff(&server, &next))
+            .await
+        {
+            Err(StoreError::VersionConflict) if attempt < 8 => continue,
+            Err(e) => return Err(e),
+            Ok(_) => return Ok(()),
         }
     }
     Ok(())

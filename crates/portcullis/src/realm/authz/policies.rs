@@ -603,6 +603,33 @@ pub fn forget_user(server: &mut Server, user_id: &str) -> bool {
     *server != before
 }
 
+/// After the deletion of a user or group, removes from the realm's `admin-permissions` server
+/// the resource named by its id (Keycloak's `AdminPermissionsSchema.removeResourceObject`): a
+/// permission bound to that object alone goes with it, the others lose it. Whether anything
+/// changed.
+pub fn forget_object(server: &mut Server, object_id: &str) -> bool {
+    let before = server.clone();
+    let doomed: Vec<String> = server
+        .resources
+        .iter()
+        .filter(|r| r.name.as_deref() == Some(object_id))
+        .filter_map(|r| r.id.clone())
+        .collect();
+    for rid in doomed {
+        let alone: Vec<String> = server
+            .policies
+            .iter()
+            .filter(|p| ids(p, "resources") == [rid.clone()])
+            .filter_map(|p| p.id.clone())
+            .collect();
+        for pid in alone {
+            remove_policy(server, &pid);
+        }
+        remove_resource(server, &rid);
+    }
+    *server != before
+}
+
 fn drop_refs(server: &mut Server, key: &str, id: &str) {
     for p in server.policies.iter_mut() {
         let list = ids(p, key);
