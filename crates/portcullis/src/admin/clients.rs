@@ -387,6 +387,26 @@ pub async fn delete(
     if let Some(u) = edit::service_account_user(state.store.as_ref(), &snap.id, &client_id).await? {
         crate::users::delete_user(state.store.as_ref(), &snap, &u.id).await?;
     }
+    // The client and its roles leave the fine-grained admin permissions.
+    let role_ids: Vec<String> = snap
+        .rep
+        .roles
+        .as_ref()
+        .and_then(|r| r.client.as_ref())
+        .and_then(|m| m.get(&client_id))
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.id.clone())
+        .collect();
+    for object in std::iter::once(id).chain(role_ids) {
+        crate::realm::authz::forget_admin_object(
+            state.store.as_ref(),
+            &snap.rep,
+            &snap.id,
+            &object,
+        )
+        .await?;
+    }
     Ok(no_content())
 }
 

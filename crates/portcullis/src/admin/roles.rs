@@ -306,7 +306,7 @@ async fn delete_role(
     caller: &Caller,
     locate: impl Fn(&RealmRepresentation) -> AdminResult<Role>,
 ) -> AdminResult<Response> {
-    edit_realm(state, &snap.name, |rep, _| {
+    let removed = edit_realm(state, &snap.name, |rep, _| {
         let role = locate(rep)?;
         let family = if matches!(role, Role::Client(..)) {
             Family::Clients
@@ -323,11 +323,21 @@ async fn delete_role(
             Role::Realm(n) => (None, n.clone()),
             Role::Client(c, n) => (Some(c.clone()), n.clone()),
         };
-        edit::roles_mut(rep, owner.as_deref()).retain(|r| r.name.as_deref() != Some(name.as_str()));
+        let roles = edit::roles_mut(rep, owner.as_deref());
+        let id = roles
+            .iter()
+            .find(|r| r.name.as_deref() == Some(name.as_str()))
+            .and_then(|r| r.id.clone());
+        roles.retain(|r| r.name.as_deref() != Some(name.as_str()));
         edit::remove_role_refs(rep, &role);
-        Ok(())
+        Ok(id)
     })
     .await?;
+    // The role leaves the fine-grained admin permissions.
+    if let Some(id) = removed {
+        crate::realm::authz::forget_admin_object(state.store.as_ref(), &snap.rep, &snap.id, &id)
+            .await?;
+    }
     Ok(no_content())
 }
 
