@@ -293,28 +293,36 @@ pub(super) async fn target(
         .ok_or_else(not_found)
 }
 
+/// Where, when the roles refuse an operation, fine-grained admin permissions may still allow
+/// it: the scope asked, and of what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scoped {
+    /// The user of the path (`{id}`): `view`, `manage`, `map-roles`.
+    User(&'static str),
+    /// The group of the path (`{id}`): `view`, `manage`, `view-members`.
+    Group(&'static str),
+    /// Every user (`view` stands in for `query-users`, as `UserPermissionsV2.canQuery`).
+    AllUsers(&'static str),
+    /// Every group (`view` stands in for `query-groups`).
+    AllGroups(&'static str),
+    /// The client of the path (`{id}`): `view`, `manage` (`ClientPermissionsV2`).
+    Client(&'static str),
+    /// Every client (`view` stands in for `query-clients`, `manage` for creating one).
+    AllClients(&'static str),
+}
+
 /// What a [`RealmAdmin`] handler needs of its caller, as a type.
 pub trait NeedMarker: Send + 'static {
     /// 403 unless `caller` may do it in realm `realm`.
     fn check(caller: &Caller, realm: &str) -> AdminResult<()>;
 
-    /// For an operation on the user of the path (`{id}`): the fine-grained permission's scope
-    /// that allows it when [`NeedMarker::check`] refuses (`view`, `manage`).
-    const USER_SCOPE: Option<&'static str> = None;
-
-    /// For an operation on the group of the path (`{id}`): the fine-grained permission's
-    /// scope that allows it when [`NeedMarker::check`] refuses (`view`, `manage`,
-    /// `view-members`).
-    const GROUP_SCOPE: Option<&'static str> = None;
-
-    /// For an operation on the realm's users: the fine-grained permission's scope on all
-    /// users that allows it when [`NeedMarker::check`] refuses (`view` stands in for
-    /// `query-users`, as `UserPermissionsV2.canQuery`).
-    const ALL_USERS_SCOPE: Option<&'static str> = None;
+    /// In a realm with fine-grained admin permissions: what allows the operation when
+    /// [`NeedMarker::check`] refuses.
+    const SCOPED: Option<Scoped> = None;
 }
 
 macro_rules! needs {
-    ($($(#[$doc:meta])* $name:ident => $need:expr;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident => $need:expr $(, $scoped:expr)?;)*) => {$(
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name;
@@ -322,6 +330,7 @@ macro_rules! needs {
             fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
                 caller.require(realm, $need)
             }
+            $(const SCOPED: Option<Scoped> = Some($scoped);)?
         }
     )*};
 }
@@ -333,14 +342,26 @@ needs! {
     ViewUsers => Need::View(Family::Users);
     /// [`Need::Manage`] of users.
     ManageUsers => Need::Manage(Family::Users);
-    /// [`Need::Query`] of clients.
-    QueryClients => Need::Query(Family::Clients);
+    /// Lists the realm's clients: [`Need::Query`] of clients, else `view` of all clients
+    /// (`ClientPermissionsV2.canList`); the handler keeps the clients the caller may view.
+    QueryClients => Need::Query(Family::Clients), Scoped::AllClients("view");
     /// [`Need::View`] of clients.
     ViewClients => Need::View(Family::Clients);
     /// [`Need::Manage`] of clients.
     ManageClients => Need::Manage(Family::Clients);
-    /// [`Need::CreateClient`].
-    CreateClient => Need::CreateClient;
+    /// Reads the client of the path (`{id}`): `view-clients` (or `manage-clients`), else
+    /// `view` of that client (`ClientPermissionsV2.canView`).
+    ViewClient => Need::View(Family::Clients), Scoped::Client("view");
+    /// Changes the client of the path: `manage-clients`, else `manage` of that client.
+    ManageClient => Need::Manage(Family::Clients), Scoped::Client("manage");
+    /// Reads client scopes: [`Need::View`] of clients, else `view` of all clients
+    /// (`ClientPermissionsV2.canView(ClientScopeModel)`).
+    ViewClientScopes => Need::View(Family::Clients), Scoped::AllClients("view");
+    /// Changes client scopes: [`Need::Manage`] of clients, else `manage` of all clients
+    /// (`ClientPermissionsV2.canManageClientScopes`).
+    ManageClientScopes => Need::Manage(Family::Clients), Scoped::AllClients("manage");
+    /// [`Need::CreateClient`], else `manage` of all clients (`ClientPermissionsV2.canManage`).
+    CreateClient => Need::CreateClient, Scoped::AllClients("manage");
     /// [`Need::View`] of the realm.
     ViewRealm => Need::View(Family::Realm);
     /// [`Need::Manage`] of the realm.
@@ -355,9 +376,29 @@ needs! {
     ManageIdps => Need::Manage(Family::IdentityProviders);
     /// [`Need::Any`].
     AnyRole => Need::Any;
+    /// Searching users (`GET /users`, `/users/count`): `query-users` (or `view-users`,
+    /// `manage-users`), else `view` of all users.
+    SearchUsers => Need::Query(Family::Users), Scoped::AllUsers("view");
+    /// Reads the group of the path (`{id}`): `view-users` (or `manage-users`), else `view` of
+    /// that group (`GroupPermissionsV2.canView`).
+    ViewGroup => Need::View(Family::Users), Scoped::Group("view");
+    /// Changes the group of the path: `manage-users`, else `manage` of that group.
+    ManageGroup => Need::Manage(Family::Users), Scoped::Group("manage");
+    /// Lists the members of the group of the path: `view-users` (or `manage-users`), else
+    /// `view-members` of that group.
+    ViewGroupMembers => Need::View(Family::Users), Scoped::Group("view-members");
+    /// Reads the user of the path (`{id}`): `view-users` (or `manage-users`), else `view` of
+    /// that user.
+    ViewUser => Need::View(Family::Users), Scoped::User("view");
+    /// Changes the user of the path: `manage-users`, else `manage` of that user.
+    ManageUser => Need::Manage(Family::Users), Scoped::User("manage");
+    /// Changes the role mappings of the user of the path: `manage-users`, else `map-roles` of
+    /// that user (each role is then checked too: [`super::permissions::Fgap::may_map`]).
+    MapUserRoles => Need::Manage(Family::Users), Scoped::User("map-roles");
 }
 
-/// Listing groups: [`Need::Query`] of users, or `query-groups`.
+/// Listing groups: [`Need::Query`] of users, or `query-groups`, else `view` of all groups
+/// (`GroupPermissionsV2.canView`).
 #[derive(Debug)]
 pub struct QueryGroups;
 
@@ -369,80 +410,7 @@ impl NeedMarker for QueryGroups {
             Err(AdminError::Forbidden)
         }
     }
-}
-
-/// Searching users (`GET /users`, `/users/count`): `query-users` (or `view-users`,
-/// `manage-users`), else, in a realm with fine-grained admin permissions, `view` of all users.
-#[derive(Debug)]
-pub struct SearchUsers;
-
-impl NeedMarker for SearchUsers {
-    fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
-        caller.require(realm, Need::Query(Family::Users))
-    }
-    const ALL_USERS_SCOPE: Option<&'static str> = Some("view");
-}
-
-macro_rules! group_needs {
-    ($($(#[$doc:meta])* $name:ident => $need:expr, $scope:literal;)*) => {$(
-        $(#[$doc])*
-        #[derive(Debug)]
-        pub struct $name;
-        impl NeedMarker for $name {
-            fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
-                caller.require(realm, $need)
-            }
-            const GROUP_SCOPE: Option<&'static str> = Some($scope);
-        }
-    )*};
-}
-
-group_needs! {
-    /// Reads the group of the path (`{id}`): `view-users` (or `manage-users`), else `view` of
-    /// that group (`GroupPermissionsV2.canView`).
-    ViewGroup => Need::View(Family::Users), "view";
-    /// Changes the group of the path: `manage-users`, else `manage` of that group.
-    ManageGroup => Need::Manage(Family::Users), "manage";
-    /// Lists the members of the group of the path: `view-users` (or `manage-users`), else
-    /// `view-members` of that group.
-    ViewGroupMembers => Need::View(Family::Users), "view-members";
-}
-
-/// An operation that reads the user of the path (`{id}`): `view-users` (or `manage-users`),
-/// else, in a realm with fine-grained admin permissions, `view` of that user.
-#[derive(Debug)]
-pub struct ViewUser;
-
-impl NeedMarker for ViewUser {
-    fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
-        caller.require(realm, Need::View(Family::Users))
-    }
-    const USER_SCOPE: Option<&'static str> = Some("view");
-}
-
-/// An operation that changes the user of the path (`{id}`): `manage-users`, else, in a realm
-/// with fine-grained admin permissions, `manage` of that user.
-#[derive(Debug)]
-pub struct ManageUser;
-
-impl NeedMarker for ManageUser {
-    fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
-        caller.require(realm, Need::Manage(Family::Users))
-    }
-    const USER_SCOPE: Option<&'static str> = Some("manage");
-}
-
-/// Changes the role mappings of the user of the path (`{id}`): `manage-users`, else, in a
-/// realm with fine-grained admin permissions, `map-roles` of that user (each role is then
-/// checked too: [`super::permissions::Fgap::may_map`]).
-#[derive(Debug)]
-pub struct MapUserRoles;
-
-impl NeedMarker for MapUserRoles {
-    fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
-        caller.require(realm, Need::Manage(Family::Users))
-    }
-    const USER_SCOPE: Option<&'static str> = Some("map-roles");
+    const SCOPED: Option<Scoped> = Some(Scoped::AllGroups("view"));
 }
 
 /// No check here: the handler decides what it needs once it knows more (a role's owner).
@@ -492,30 +460,15 @@ impl<N: NeedMarker, Q: DeserializeOwned + Send> FromRequestParts<AppState> for R
             .await
             .map_err(IntoResponse::into_response)?;
         if let Err(refused) = N::check(&caller, &snap.name) {
-            // Refused by the roles: fine-grained permissions on the path's user or group, or
-            // on all users, may allow it.
-            let path_id = params
-                .iter()
-                .find(|(k, _)| *k == "id")
-                .map(|(_, v)| v.to_string())
-                .ok_or(AdminError::Internal);
-            let allowed = match (N::USER_SCOPE, N::GROUP_SCOPE, N::ALL_USERS_SCOPE) {
-                (Some(scope), _, _) => {
-                    let id = path_id.map_err(IntoResponse::into_response)?;
-                    super::permissions::require_user(state, &snap, &caller, &id, scope)
-                        .await
-                        .map(drop)
-                }
-                (None, Some(scope), _) => {
-                    let id = path_id.map_err(IntoResponse::into_response)?;
-                    super::permissions::require_group(state, &snap, &caller, &id, scope).await
-                }
-                (None, None, Some(scope)) => {
-                    super::permissions::require_all_users(state, &snap, &caller, scope).await
-                }
-                (None, None, None) => Err(refused),
+            // Refused by the roles: fine-grained permissions on the path's object, or on all
+            // objects of a type, may allow it.
+            let Some(scoped) = N::SCOPED else {
+                return Err(refused.into_response());
             };
-            allowed.map_err(IntoResponse::into_response)?;
+            let path_id = params.iter().find(|(k, _)| *k == "id").map(|(_, v)| v);
+            super::permissions::require_scoped(state, &snap, &caller, scoped, path_id)
+                .await
+                .map_err(IntoResponse::into_response)?;
         }
         // Whatever the Admin API does with a realm may show its keys (components, keys,
         // partial export, ...): they are generated now if nothing used them yet.

@@ -23,7 +23,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::auth::{ManageClients, RealmAdmin, ViewClients};
+use super::auth::{ManageClient, RealmAdmin, ViewClient};
 use super::{edit_realm, AdminError, AdminResult};
 use crate::crypto::{b64, client_cert, client_key};
 use crate::http::paths;
@@ -209,7 +209,7 @@ fn client<'a>(
 
 /// `GET .../certificates/{attr}`.
 pub async fn info(
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClient>,
     Path((_, id, prefix)): Path<(String, String, String)>,
 ) -> AdminResult<Json<CertificateInfo>> {
     info_of(client(&snap.rep, &id)?, &prefix).map(Json)
@@ -236,7 +236,7 @@ async fn save(
 /// for `CN=<clientId>`, both kept on the client and answered.
 pub async fn generate(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClient>,
     Path((_, id, prefix)): Path<(String, String, String)>,
 ) -> AdminResult<Json<CertificateInfo>> {
     let c = client(&snap.rep, &id)?;
@@ -268,7 +268,7 @@ async fn fields(mp: Result<Multipart, MultipartRejection>) -> AdminResult<HashMa
 /// material (a private key kept before is dropped).
 pub async fn upload(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClient>,
     Path((_, id, prefix)): Path<(String, String, String)>,
     mp: Result<Multipart, MultipartRejection>,
 ) -> AdminResult<Json<CertificateInfo>> {
@@ -299,7 +299,7 @@ pub struct KeyStoreConfig {
 /// other than `JKS`/`PKCS12`, 404 without key material, 400 without the passwords), then a
 /// 400 naming the keystore format, which this server does not write.
 pub async fn download(
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClient>,
     Path((_, id, prefix)): Path<(String, String, String)>,
     b: axum::body::Bytes,
 ) -> AdminResult<Response> {

@@ -10,7 +10,7 @@ use axum::Json;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::auth::{ManageClients, ManageRealm, RealmAdmin, ViewClients, ViewRealm};
+use super::auth::{ManageClientScopes, ManageRealm, RealmAdmin, ViewClientScopes, ViewRealm};
 use super::view;
 use super::{
     created, edit_realm, new_id, no_content, representation, AdminError, AdminResult, Shape,
@@ -45,7 +45,7 @@ fn scope_mut<'a>(
 
 /// `GET /client-scopes`.
 pub async fn list(
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClientScopes>,
 ) -> AdminResult<Json<Vec<Value>>> {
     Ok(Json(
         snap.rep
@@ -60,7 +60,7 @@ pub async fn list(
 /// `POST /client-scopes`.
 pub async fn create(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClientScopes>,
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
@@ -108,7 +108,7 @@ pub async fn create(
 
 /// `GET /client-scopes/{id}`.
 pub async fn get(
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClientScopes>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     Ok(Json(super::to_json(scope(&snap.rep, &id)?)?))
@@ -118,7 +118,7 @@ pub async fn get(
 /// every list that names the scope.
 pub async fn update(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClientScopes>,
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
@@ -184,7 +184,7 @@ pub async fn update(
 /// `DELETE /client-scopes/{id}`: refused while a client uses the scope, as in Keycloak.
 pub async fn delete(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClientScopes>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
     edit_realm(&state, &snap.name, |rep, _| {
@@ -230,7 +230,7 @@ pub async fn delete(
 
 /// `GET /client-scopes/{id}/protocol-mappers/models`.
 pub async fn mappers(
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClientScopes>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     Ok(Json(edit::mappers_of(
@@ -241,7 +241,7 @@ pub async fn mappers(
 /// `POST /client-scopes/{id}/protocol-mappers/models`.
 pub async fn add_mapper(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClientScopes>,
     uri: Uri,
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
@@ -259,7 +259,7 @@ pub async fn add_mapper(
 
 /// `GET /client-scopes/{id}/protocol-mappers/models/{mapper}`.
 pub async fn get_mapper(
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClientScopes>,
     Path((_, id, mid)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Value>> {
     Ok(Json(edit::mapper_get(
@@ -271,7 +271,7 @@ pub async fn get_mapper(
 /// `PUT /client-scopes/{id}/protocol-mappers/models/{mapper}`.
 pub async fn update_mapper(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClientScopes>,
     Path((_, id, mid)): Path<(String, String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
@@ -290,7 +290,7 @@ pub async fn update_mapper(
 /// `DELETE /client-scopes/{id}/protocol-mappers/models/{mapper}`.
 pub async fn delete_mapper(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClientScopes>,
     Path((_, id, mid)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
     edit_realm(&state, &snap.name, |rep, _| {

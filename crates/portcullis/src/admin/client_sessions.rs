@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::auth::{RealmAdmin, ViewClients, ViewRealm};
+use super::auth::{RealmAdmin, ViewClient, ViewRealm};
 use super::{edit, view, AdminError, AdminResult, Paging};
 use crate::http::paths;
 use crate::realm::snapshot::RealmSnapshot;
@@ -63,7 +63,7 @@ async fn sessions_of(
 /// `GET /clients/{id}/user-sessions?first&max`: the online sessions the client takes part in.
 pub async fn user_sessions(
     State(state): State<AppState>,
-    RealmAdmin { snap, query, .. }: RealmAdmin<ViewClients, Paging>,
+    RealmAdmin { snap, query, .. }: RealmAdmin<ViewClient, Paging>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     sessions_of(&state, &snap, &id, query, false).await
@@ -72,7 +72,7 @@ pub async fn user_sessions(
 /// `GET /clients/{id}/offline-sessions?first&max`.
 pub async fn offline_sessions(
     State(state): State<AppState>,
-    RealmAdmin { snap, query, .. }: RealmAdmin<ViewClients, Paging>,
+    RealmAdmin { snap, query, .. }: RealmAdmin<ViewClient, Paging>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     sessions_of(&state, &snap, &id, query, true).await
@@ -99,7 +99,7 @@ async fn count_of(
 /// `GET /clients/{id}/session-count`: `{"count": n}`.
 pub async fn session_count(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClient>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     count_of(&state, &snap, &id, false).await
@@ -108,7 +108,7 @@ pub async fn session_count(
 /// `GET /clients/{id}/offline-session-count`: `{"count": n}`.
 pub async fn offline_session_count(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClient>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     count_of(&state, &snap, &id, true).await

@@ -12,13 +12,16 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::{
-    CreateClient, Family, ManageClients, Need, QueryClients, RealmAdmin, ViewClients, ViewUsers,
+    Caller, CreateClient, Family, ManageClient, Need, QueryClients, RealmAdmin, ViewClient,
+    ViewUsers,
 };
+use super::permissions::Fgap;
 use super::role_mappings::{self as rm, ScopeTarget};
 use super::view;
 use super::{
     created, edit_realm, no_content, representation, AdminError, AdminResult, Paging, Shape,
 };
+use crate::authz::fgap::CLIENTS;
 use crate::crypto::random_alphanumeric;
 use crate::http::paths;
 use crate::realm::authz as az;
@@ -30,15 +33,26 @@ fn not_found() -> AdminError {
     AdminError::not_found("Could not find client")
 }
 
-/// The client JSON the Admin API answers.
-fn client_json(c: &ClientRepresentation) -> AdminResult<Value> {
+/// The client JSON the Admin API answers, with Keycloak's `access` map of what the caller
+/// may do with it (`ClientPermissions.getAccess`; `configure` is `manage` with fine-grained
+/// permissions v2).
+fn client_json(
+    c: &ClientRepresentation,
+    realm: &str,
+    caller: &Caller,
+    perms: Option<&Fgap>,
+) -> AdminResult<Value> {
+    let id = c.id.as_deref().unwrap_or_default();
+    let may = |need, scope| caller.can(realm, need) || perms.is_some_and(|f| f.client(id, scope));
+    let view = may(Need::View(Family::Clients), "view");
+    let manage = may(Need::Manage(Family::Clients), "manage");
     let mut v = super::to_json(c)?;
     if let Some(o) = v.as_object_mut() {
         // The client-registration token's hash stays inside.
         o.remove("registrationAccessToken");
         o.insert(
             "access".into(),
-            json!({"view": true, "configure": true, "manage": true}),
+            json!({"view": view, "configure": manage, "manage": manage}),
         );
     }
     Ok(v)
@@ -57,8 +71,12 @@ pub struct ListQuery {
     max: Option<i64>,
 }
 
-/// `GET /clients`.
+/// `GET /clients`: the clients the caller may view (`ClientsResource.getClients`): all with
+/// `view-clients` or `view` of all clients, else those its fine-grained permissions let it
+/// view, paged after filtering. `viewableOnly` changes nothing, as in Keycloak 26, which lists
+/// no client the caller may not view.
 pub async fn list(
+    State(state): State<AppState>,
     RealmAdmin {
         snap,
         caller,
@@ -67,7 +85,9 @@ pub async fn list(
     }: RealmAdmin<QueryClients, ListQuery>,
 ) -> AdminResult<Json<Vec<Value>>> {
     let _ = q.viewable_only;
-    let full = caller.can(&snap.name, Need::View(Family::Clients));
+    let perms = Fgap::of(&state, &snap, &caller).await?;
+    let view_all = caller.can(&snap.name, Need::View(Family::Clients))
+        || perms.as_ref().is_some_and(|f| f.all(CLIENTS, "view"));
     let mut out = Vec::new();
     for c in snap.rep.clients.iter().flatten() {
         let cid = c.client_id.as_deref().unwrap_or_default();
@@ -81,10 +101,9 @@ pub async fn list(
                 continue;
             }
         }
-        if full {
-            out.push(client_json(c)?);
-        } else {
-            out.push(json!({"id": c.id, "clientId": c.client_id}));
+        let id = c.id.as_deref().unwrap_or_default();
+        if view_all || perms.as_ref().is_some_and(|f| f.client(id, "view")) {
+            out.push(client_json(c, &snap.name, &caller, perms.as_ref())?);
         }
     }
     Ok(Json(
@@ -208,11 +227,13 @@ async fn grant_uma_to_service_account(
 
 /// `GET /clients/{id}`.
 pub async fn get(
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    State(state): State<AppState>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<ViewClient>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let c = edit::client(&snap.rep, &id).ok_or_else(not_found)?;
-    Ok(Json(client_json(c)?))
+    let perms = Fgap::of(&state, &snap, &caller).await?;
+    Ok(Json(client_json(c, &snap.name, &caller, perms.as_ref())?))
 }
 
 /// `PUT /clients/{id}`: fields present replace the stored ones. Authorization Services
@@ -222,7 +243,7 @@ pub async fn get(
 /// clients have them off.
 pub async fn update(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClient>,
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
@@ -354,7 +375,7 @@ async fn rename_client_in_users(
 /// `DELETE /clients/{id}`: with its roles, references and service-account user.
 pub async fn delete(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClient>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
     let client_id = edit::client(&snap.rep, &id)
@@ -412,7 +433,7 @@ pub async fn delete(
 
 /// `GET /clients/{id}/client-secret`.
 pub async fn secret(
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClient>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let c = edit::client(&snap.rep, &id).ok_or_else(not_found)?;
@@ -422,7 +443,7 @@ pub async fn secret(
 /// `POST /clients/{id}/client-secret`: a new secret; the old one stops working at once.
 pub async fn regenerate_secret(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClient>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let secret = edit_realm(&state, &snap.name, |rep, _| {
@@ -464,7 +485,7 @@ pub async fn service_account_user(
 /// `GET /clients/{id}/installation/providers/keycloak-oidc-keycloak-json`.
 pub async fn installation(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClient>,
     headers: HeaderMap,
     uri: Uri,
     Path((_, id, provider)): Path<(String, String, String)>,
@@ -483,7 +504,7 @@ pub async fn installation(
 
 /// `GET /clients/{id}/protocol-mappers/models`.
 pub async fn mappers(
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClient>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     Ok(Json(edit::mappers_of(
@@ -496,7 +517,7 @@ pub async fn mappers(
 /// `POST /clients/{id}/protocol-mappers/models`.
 pub async fn add_mapper(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClient>,
     uri: Uri,
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
@@ -513,7 +534,7 @@ pub async fn add_mapper(
 /// `POST /clients/{id}/protocol-mappers/add-models`.
 pub async fn add_mappers(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClient>,
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
@@ -531,7 +552,7 @@ pub async fn add_mappers(
 
 /// `GET /clients/{id}/protocol-mappers/models/{mapper}`.
 pub async fn get_mapper(
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClient>,
     Path((_, id, mid)): Path<(String, String, String)>,
 ) -> AdminResult<Json<Value>> {
     Ok(Json(edit::mapper_get(
@@ -545,7 +566,7 @@ pub async fn get_mapper(
 /// `PUT /clients/{id}/protocol-mappers/models/{mapper}`.
 pub async fn update_mapper(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClient>,
     Path((_, id, mid)): Path<(String, String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
@@ -565,7 +586,7 @@ pub async fn update_mapper(
 /// `DELETE /clients/{id}/protocol-mappers/models/{mapper}`.
 pub async fn delete_mapper(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClient>,
     Path((_, id, mid)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
     edit_realm(&state, &snap.name, |rep, _| {
@@ -580,7 +601,7 @@ pub async fn delete_mapper(
 
 /// `GET /clients/{id}/default-client-scopes` (`DEFAULT`) or `/optional-client-scopes`.
 pub async fn scopes<const DEFAULT: bool>(
-    RealmAdmin { snap, .. }: RealmAdmin<ViewClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ViewClient>,
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     let c = edit::client(&snap.rep, &id).ok_or_else(not_found)?;
@@ -599,7 +620,7 @@ pub async fn scopes<const DEFAULT: bool>(
 /// `/optional-client-scopes/{scope}`.
 pub async fn change_scope<const DEFAULT: bool, const ADD: bool>(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageClients>,
+    RealmAdmin { snap, .. }: RealmAdmin<ManageClient>,
     Path((_, id, scope_id)): Path<(String, String, String)>,
 ) -> AdminResult<Response> {
     edit_realm(&state, &snap.name, |rep, _| {
@@ -664,7 +685,7 @@ pub async fn example_access_token(
         caller,
         query: q,
         ..
-    }: RealmAdmin<ViewClients, ExampleQuery>,
+    }: RealmAdmin<ViewClient, ExampleQuery>,
     headers: HeaderMap,
     uri: Uri,
     Path((_, id)): Path<(String, String)>,

@@ -11,9 +11,10 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::{
-    Caller, CheckedLater, Family, ManageGroup, ManageUsers, Need, QueryUsers, RealmAdmin,
-    ViewGroup, ViewGroupMembers, ViewUsers,
+    Caller, Family, ManageGroup, ManageUsers, Need, QueryGroups, RealmAdmin, ViewGroup,
+    ViewGroupMembers, ViewUsers,
 };
+use super::permissions::Fgap;
 use super::role_mappings::{self as rm, Holders, Mode, Op};
 use super::view::{group_brief as brief, group_full as full, user_json};
 use super::{
@@ -45,22 +46,30 @@ fn with_parent(rep: &RealmRepresentation, mut v: Value) -> Value {
     v
 }
 
-/// The group with the subgroups that match `needle` (or all, without one), as a tree.
-fn tree(g: &GroupRepresentation, needle: Option<&str>, brief_rep: bool) -> Option<Value> {
-    let me = needle.is_none_or(|n| {
-        g.name
-            .as_deref()
-            .unwrap_or_default()
-            .to_lowercase()
-            .contains(n)
-    });
+/// The group with the subgroups that match `needle` (or all, without one), as a tree; only
+/// the groups `visible` lets the caller see, with the parents of those it may see as their
+/// path.
+fn tree(
+    g: &GroupRepresentation,
+    needle: Option<&str>,
+    brief_rep: bool,
+    visible: &dyn Fn(&GroupRepresentation) -> bool,
+) -> Option<Value> {
+    let me = visible(g)
+        && needle.is_none_or(|n| {
+            g.name
+                .as_deref()
+                .unwrap_or_default()
+                .to_lowercase()
+                .contains(n)
+        });
     let subs: Vec<Value> = g
         .sub_groups
         .iter()
         .flatten()
-        .filter_map(|s| tree(s, if me { None } else { needle }, brief_rep))
+        .filter_map(|s| tree(s, if me { None } else { needle }, brief_rep, visible))
         .collect();
-    if !me && subs.is_empty() {
+    if !me && (needle.is_none() || subs.is_empty()) {
         return None;
     }
     let mut v = if brief_rep { brief(g) } else { full(g) };
@@ -68,6 +77,23 @@ fn tree(g: &GroupRepresentation, needle: Option<&str>, brief_rep: bool) -> Optio
         v["subGroups"] = json!(subs);
     }
     Some(v)
+}
+
+/// Which groups the caller sees in the group lists: all with `view-users` (or
+/// `manage-users`), or in a realm without fine-grained admin permissions; else those it may
+/// `view` by them (Keycloak filters the store's group queries by the permissions).
+async fn visibility(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    caller: &Caller,
+) -> AdminResult<Box<dyn Fn(&GroupRepresentation) -> bool + Send + Sync>> {
+    if caller.can(&snap.name, Need::View(Family::Users)) {
+        return Ok(Box::new(|_| true));
+    }
+    Ok(match Fgap::of(state, snap, caller).await? {
+        Some(f) => Box::new(move |g| f.group(g.id.as_deref().unwrap_or_default(), "view")),
+        None => Box::new(|_| true),
+    })
 }
 
 /// Query of group lists.
@@ -81,32 +107,30 @@ pub struct ListQuery {
     brief_representation: Option<bool>,
 }
 
-/// `GET /groups`: top-level groups (with the matching subgroups when searching).
+/// `GET /groups`: top-level groups by name (with the matching subgroups when searching),
+/// those the caller may see.
 pub async fn list(
+    State(state): State<AppState>,
     RealmAdmin {
         snap,
         caller,
         query: q,
         ..
-    }: RealmAdmin<CheckedLater, ListQuery>,
+    }: RealmAdmin<QueryGroups, ListQuery>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    if !caller.can(&snap.name, Need::Query(Family::Users))
-        && !caller.has(&snap.name, "query-groups")
-    {
-        return Err(AdminError::Forbidden);
-    }
     let needle = q
         .search
         .as_deref()
         .map(str::to_lowercase)
         .filter(|s| !s.is_empty());
     let brief_rep = q.brief_representation != Some(false);
-    let out: Vec<Value> = snap
-        .rep
-        .groups
-        .iter()
-        .flatten()
-        .filter_map(|g| tree(g, needle.as_deref(), brief_rep))
+    let visible = visibility(&state, &snap, &caller).await?;
+    // Ordered by name, as Keycloak's store queries them.
+    let mut top: Vec<&GroupRepresentation> = snap.rep.groups.iter().flatten().collect();
+    top.sort_by(|a, b| a.name.cmp(&b.name));
+    let out: Vec<Value> = top
+        .into_iter()
+        .filter_map(|g| tree(g, needle.as_deref(), brief_rep, &*visible))
         .collect();
     Ok(Json(
         Paging {
@@ -117,27 +141,30 @@ pub async fn list(
     ))
 }
 
-/// Top-level groups with a match.
-fn count_groups(snap_groups: &[GroupRepresentation], needle: Option<&str>) -> usize {
-    snap_groups
-        .iter()
-        .filter(|g| tree(g, needle, true).is_some())
-        .count()
-}
-
-/// `GET /groups/count`: `{"count": n}` top-level groups.
+/// `GET /groups/count`: `{"count": n}` top-level groups (with a match), those the caller may
+/// see.
 pub async fn count(
-    RealmAdmin { snap, query: q, .. }: RealmAdmin<QueryUsers, ListQuery>,
+    State(state): State<AppState>,
+    RealmAdmin {
+        snap,
+        caller,
+        query: q,
+        ..
+    }: RealmAdmin<QueryGroups, ListQuery>,
 ) -> AdminResult<Json<Value>> {
     let needle = q
         .search
         .as_deref()
         .map(str::to_lowercase)
         .filter(|s| !s.is_empty());
-    let n = count_groups(
-        snap.rep.groups.as_deref().unwrap_or_default(),
-        needle.as_deref(),
-    );
+    let visible = visibility(&state, &snap, &caller).await?;
+    let n = snap
+        .rep
+        .groups
+        .iter()
+        .flatten()
+        .filter(|g| tree(g, needle.as_deref(), true, &*visible).is_some())
+        .count();
     Ok(Json(json!({"count": n})))
 }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use super::auth::{Caller, Family, Need};
+use super::auth::{Caller, Family, Need, Scoped};
 use super::{AdminError, AdminResult};
 use crate::authz::fgap::{self, Object, GROUPS, USERS};
 use crate::authz::{Identity, ResourceServer};
@@ -312,6 +312,12 @@ impl Fgap {
         self.object(GROUPS, id, scope)
     }
 
+    /// Whether the permissions give `scope` on the client of UUID `id` (`ClientPermissionsV2`:
+    /// `manage` does not imply `view`).
+    pub fn client(&self, id: &str, scope: &str) -> bool {
+        self.object(fgap::CLIENTS, id, scope)
+    }
+
     /// Whether the permissions give `scope` on the object `id` of type `kind` (its own
     /// permissions and those of all objects of the type).
     fn object(&self, kind: &str, id: &str, scope: &str) -> bool {
@@ -370,7 +376,12 @@ impl Fgap {
 
     /// Whether the permissions give `scope` on every user.
     pub fn all_users(&self, scope: &str) -> bool {
-        fgap::granted_for_all(&self.rs, &self.identity, USERS, scope)
+        self.all(USERS, scope)
+    }
+
+    /// Whether the permissions give `scope` on every object of type `kind`.
+    pub fn all(&self, kind: &str, scope: &str) -> bool {
+        fgap::granted_for_all(&self.rs, &self.identity, kind, scope)
     }
 
     /// Keycloak's `access` map of a user the caller reads (`UserPermissions.getAccess`).
@@ -440,15 +451,65 @@ pub async fn require_group(
     }
 }
 
-/// 403 unless the caller's fine-grained permissions give `scope` on every user.
-pub async fn require_all_users(
+/// When the caller's roles refuse an operation: 403 unless its fine-grained permissions give
+/// `scoped` (on the object of the path, `path_id`, which must then exist: 404 first, as
+/// Keycloak looks the object up before it checks).
+pub async fn require_scoped(
     state: &AppState,
     snap: &RealmSnapshot,
     caller: &Caller,
+    scoped: Scoped,
+    path_id: Option<&str>,
+) -> AdminResult<()> {
+    let id = || path_id.ok_or(AdminError::Internal);
+    match scoped {
+        Scoped::User(scope) => require_user(state, snap, caller, id()?, scope)
+            .await
+            .map(drop),
+        Scoped::Group(scope) => require_group(state, snap, caller, id()?, scope).await,
+        Scoped::Client(scope) => require_client(state, snap, caller, id()?, scope).await,
+        Scoped::AllUsers(scope) => require_all(state, snap, caller, USERS, scope).await,
+        Scoped::AllGroups(scope) => require_all(state, snap, caller, GROUPS, scope).await,
+        Scoped::AllClients(scope) => require_all(state, snap, caller, fgap::CLIENTS, scope).await,
+    }
+}
+
+/// 403 unless the caller's fine-grained permissions give `scope` on client `id`. A client
+/// that does not exist answers 404 to a caller who may list clients, 403 to any other
+/// (`ClientsResource.getClient`: "we do this to make sure somebody can't phish ids").
+pub async fn require_client(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    caller: &Caller,
+    id: &str,
+    scope: &str,
+) -> AdminResult<()> {
+    let perms = Fgap::of(state, snap, caller).await?;
+    if edit::client(&snap.rep, id).is_none() {
+        let may_list = caller.can(&snap.name, Need::Query(Family::Clients))
+            || perms.as_ref().is_some_and(|f| f.all(fgap::CLIENTS, "view"));
+        return Err(if may_list {
+            AdminError::not_found("Could not find client")
+        } else {
+            AdminError::Forbidden
+        });
+    }
+    match perms {
+        Some(f) if f.client(id, scope) => Ok(()),
+        _ => Err(AdminError::Forbidden),
+    }
+}
+
+/// 403 unless the caller's fine-grained permissions give `scope` on every object of `kind`.
+async fn require_all(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    caller: &Caller,
+    kind: &str,
     scope: &str,
 ) -> AdminResult<()> {
     match Fgap::of(state, snap, caller).await? {
-        Some(f) if f.all_users(scope) => Ok(()),
+        Some(f) if f.all(kind, scope) => Ok(()),
         _ => Err(AdminError::Forbidden),
     }
 }

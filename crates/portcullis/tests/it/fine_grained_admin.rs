@@ -562,6 +562,10 @@ async fn a_group_admin_reads_its_group_and_moves_members_in_and_out() {
         async move { call(server, method, &path, Some(&delegate), None).await }
     };
 
+    // No `query-groups` and no `view` of all groups: no group list.
+    assert_eq!(status("GET", format!("{base}/groups")).await.0, 403);
+    assert_eq!(status("GET", format!("{base}/groups/count")).await.0, 403);
+
     // The group: music yes, film no, an unknown id 404 before any check.
     let (s, g, _) = status("GET", format!("{base}/groups/{}", gid("music"))).await;
     assert_eq!((s, g["name"].as_str()), (200, Some("music")), "{g}");
@@ -990,4 +994,266 @@ async fn a_delegate_maps_only_the_roles_it_may_map_to_users_it_may_map() {
         .map(|r| r["name"].as_str().unwrap())
         .collect();
     assert_eq!(left, [uid("bob")], "{resources}");
+}
+
+#[tokio::test]
+async fn a_client_admin_reads_and_changes_its_client_and_no_other() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut r = realm();
+    r["adminPermissionsEnabled"] = json!(true);
+    r["users"][4]["clientRoles"] = json!({"realm-management": ["query-clients"]});
+    r["clients"] = json!([
+        {"clientId": "music-app", "secret": "music-secret", "publicClient": false},
+        {"clientId": "film-app", "secret": "film-secret", "publicClient": false},
+    ]);
+    let server = start_with(&data, &[r]).await;
+    let admin = admin_token(&server).await;
+    let base = format!("/admin/realms/{REALM}");
+    let (users, _) = ids(&server, &admin).await;
+    let as_admin = |method: &'static str, path: String, body: Option<Value>| {
+        let (server, admin) = (&server, admin.clone());
+        async move { call(server, method, &path, Some(&admin), body).await }
+    };
+    let rep = as_admin("GET", base.clone(), None).await.1;
+    let rs = format!(
+        "{base}/clients/{}/authz/resource-server",
+        rep["adminPermissionsClient"]["id"].as_str().unwrap()
+    );
+    let client_id = |name: &'static str| {
+        let as_admin = &as_admin;
+        let base = base.clone();
+        async move {
+            let list = as_admin("GET", format!("{base}/clients?clientId={name}"), None)
+                .await
+                .1;
+            list[0]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let (music, film) = (client_id("music-app").await, client_id("film-app").await);
+    let delegate = admin_cli_token(&server, REALM, "music-admin", "music-admin-pw").await;
+    let as_delegate = |method: &'static str, path: String, body: Option<Value>| {
+        let (server, delegate) = (&server, delegate.clone());
+        async move {
+            let (s, b, _) = call(server, method, &path, Some(&delegate), body).await;
+            (s, b)
+        }
+    };
+    let listed = |list: &Value| -> Vec<String> {
+        let mut v: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["clientId"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+
+    // `query-clients` alone lists no client (Keycloak 26 lists only what one may view) and
+    // reads none.
+    let (s, list) = as_delegate("GET", format!("{base}/clients"), None).await;
+    assert_eq!((s, list), (200, json!([])));
+    let (s, _) = as_delegate("GET", format!("{base}/clients/{music}"), None).await;
+    assert_eq!(s, 403);
+
+    // A permission on music-app (named by its clientId) to view and manage it.
+    for (path, body) in [
+        (
+            "policy/user",
+            json!({"name": "delegate", "users": [users["music-admin"]]}),
+        ),
+        (
+            "permission/scope",
+            json!({"name": "music-app", "resourceType": "Clients", "resources": ["music-app"],
+                   "scopes": ["view", "manage"], "policies": ["delegate"]}),
+        ),
+    ] {
+        let (s, b, _) = as_admin("POST", format!("{rs}/{path}"), Some(body)).await;
+        assert_eq!(s, 201, "{b}");
+    }
+
+    // The list holds music-app only, with what the delegate may do with it.
+    let (s, list) = as_delegate("GET", format!("{base}/clients"), None).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(listed(&list), ["music-app"]);
+    assert_eq!(
+        list[0]["access"],
+        json!({"view": true, "configure": true, "manage": true})
+    );
+    let (_, list) = as_delegate("GET", format!("{base}/clients?clientId=film-app"), None).await;
+    assert_eq!(list, json!([]));
+
+    // music-app: read, its secret read, changed; film-app: 403 on each; an unknown id 404
+    // (the delegate may list clients), not 403.
+    let (s, c) = as_delegate("GET", format!("{base}/clients/{music}"), None).await;
+    assert_eq!((s, c["clientId"].as_str()), (200, Some("music-app")));
+    let (s, secret) =
+        as_delegate("GET", format!("{base}/clients/{music}/client-secret"), None).await;
+    assert_eq!((s, secret["value"].as_str()), (200, Some("music-secret")));
+    let (s, b) = as_delegate(
+        "PUT",
+        format!("{base}/clients/{music}"),
+        Some(json!({"description": "Music's app"})),
+    )
+    .await;
+    assert_eq!(s, 204, "{b}");
+    let (_, c, _) = as_admin("GET", format!("{base}/clients/{music}"), None).await;
+    assert_eq!(c["description"], "Music's app");
+    for (method, path, body) in [
+        ("GET", format!("{base}/clients/{film}"), None),
+        ("GET", format!("{base}/clients/{film}/client-secret"), None),
+        ("POST", format!("{base}/clients/{film}/client-secret"), None),
+        (
+            "PUT",
+            format!("{base}/clients/{film}"),
+            Some(json!({"description": "taken"})),
+        ),
+        ("DELETE", format!("{base}/clients/{film}"), None),
+        (
+            "POST",
+            format!("{base}/clients"),
+            Some(json!({"clientId": "new-app"})),
+        ),
+    ] {
+        let (s, b) = as_delegate(method, path.clone(), body).await;
+        assert_eq!(s, 403, "{method} {path}: {b}");
+    }
+    let (_, c, _) = as_admin("GET", format!("{base}/clients/{film}"), None).await;
+    assert!(c.get("description").is_none(), "{c}");
+    let (s, b) = as_delegate("GET", format!("{base}/clients/no-such-client"), None).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (404, Some("Could not find client"))
+    );
+
+    // `view` of all clients: every client listed and read, film-app without `manage`, and
+    // still not changed.
+    let (s, b, _) = as_admin(
+        "POST",
+        format!("{rs}/permission/scope"),
+        Some(
+            json!({"name": "all clients", "resourceType": "Clients", "scopes": ["view"],
+                    "policies": ["delegate"]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (_, list) = as_delegate("GET", format!("{base}/clients"), None).await;
+    assert!(listed(&list).contains(&"film-app".to_string()), "{list}");
+    let film_listed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["clientId"] == "film-app")
+        .unwrap();
+    assert_eq!(
+        film_listed["access"],
+        json!({"view": true, "configure": false, "manage": false})
+    );
+    let (s, _) = as_delegate("GET", format!("{base}/clients/{film}"), None).await;
+    assert_eq!(s, 200);
+    let (s, _) = as_delegate(
+        "PUT",
+        format!("{base}/clients/{film}"),
+        Some(json!({"description": "taken"})),
+    )
+    .await;
+    assert_eq!(s, 403);
+}
+
+#[tokio::test]
+async fn the_group_list_holds_the_groups_a_delegate_may_view() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut r = realm();
+    r["adminPermissionsEnabled"] = json!(true);
+    r["users"][4]["clientRoles"] = json!({"realm-management": ["query-groups"]});
+    let server = start_with(&data, &[r]).await;
+    let admin = admin_token(&server).await;
+    let base = format!("/admin/realms/{REALM}");
+    let (users, _) = ids(&server, &admin).await;
+    let (_, rep, _) = call(&server, "GET", &base, Some(&admin), None).await;
+    let rs = format!(
+        "{base}/clients/{}/authz/resource-server",
+        rep["adminPermissionsClient"]["id"].as_str().unwrap()
+    );
+    let (_, strings, _) = call(
+        &server,
+        "GET",
+        &format!("{base}/group-by-path/music/strings"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let (_, film, _) = call(
+        &server,
+        "GET",
+        &format!("{base}/group-by-path/film"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let post = |body: Value, path: &'static str| {
+        let (server, admin, rs) = (&server, admin.clone(), rs.clone());
+        async move {
+            let (s, b, _) = call(
+                server,
+                "POST",
+                &format!("{rs}/{path}"),
+                Some(&admin),
+                Some(body),
+            )
+            .await;
+            assert_eq!(s, 201, "{b}");
+        }
+    };
+    post(
+        json!({"name": "delegate", "users": [users["music-admin"]]}),
+        "policy/user",
+    )
+    .await;
+    post(
+        json!({"name": "two groups", "resourceType": "Groups", "resources": [film["id"], strings["id"]],
+               "scopes": ["view"], "policies": ["delegate"]}),
+        "permission/scope",
+    )
+    .await;
+    let delegate = admin_cli_token(&server, REALM, "music-admin", "music-admin-pw").await;
+    let get = |path: String| {
+        let (server, delegate) = (&server, delegate.clone());
+        async move {
+            let (s, b, _) = call(server, "GET", &path, Some(&delegate), None).await;
+            assert_eq!(s, 200, "{path}: {b}");
+            b
+        }
+    };
+    let top = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // Top level: film, not music (only its subgroup may be viewed); a search finds strings
+    // under its parent, which gives the path.
+    assert_eq!(top(&get(format!("{base}/groups")).await), ["film"]);
+    assert_eq!(get(format!("{base}/groups/count")).await["count"], 1);
+    let found = get(format!("{base}/groups?search=str")).await;
+    assert_eq!(top(&found), ["music"]);
+    assert_eq!(found[0]["subGroups"][0]["name"], "strings");
+    assert_eq!(get(format!("{base}/groups?search=music")).await, json!([]));
+
+    // `view` of all groups: every group.
+    post(
+        json!({"name": "all groups", "resourceType": "Groups", "scopes": ["view"],
+               "policies": ["delegate"]}),
+        "permission/scope",
+    )
+    .await;
+    assert_eq!(top(&get(format!("{base}/groups")).await), ["film", "music"]);
+    assert_eq!(get(format!("{base}/groups/count")).await["count"], 2);
 }

@@ -569,18 +569,7 @@ pub fn forget_user(server: &mut Server, user_id: &str) -> bool {
         .filter(|r| owner_id(r) == user_id)
         .filter_map(|r| r.id.clone())
         .collect();
-    for rid in owned {
-        let alone: Vec<String> = server
-            .policies
-            .iter()
-            .filter(|p| ids(p, "resources") == [rid.clone()])
-            .filter_map(|p| p.id.clone())
-            .collect();
-        for pid in alone {
-            remove_policy(server, &pid);
-        }
-        remove_resource(server, &rid);
-    }
+    remove_resources_with_lone_policies(server, owned);
     let mut emptied = Vec::new();
     for p in server.policies.iter_mut() {
         if p.kind.as_deref() != Some("user") {
@@ -615,7 +604,13 @@ pub fn forget_object(server: &mut Server, object_id: &str) -> bool {
         .filter(|r| r.name.as_deref() == Some(object_id))
         .filter_map(|r| r.id.clone())
         .collect();
-    for rid in doomed {
+    remove_resources_with_lone_policies(server, doomed);
+    *server != before
+}
+
+/// Removes the resources `rids`, and with each the permissions bound to it alone.
+fn remove_resources_with_lone_policies(server: &mut Server, rids: Vec<String>) {
+    for rid in rids {
         let alone: Vec<String> = server
             .policies
             .iter()
@@ -627,7 +622,6 @@ pub fn forget_object(server: &mut Server, object_id: &str) -> bool {
         }
         remove_resource(server, &rid);
     }
-    *server != before
 }
 
 fn drop_refs(server: &mut Server, key: &str, id: &str) {
