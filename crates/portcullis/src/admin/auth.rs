@@ -309,6 +309,11 @@ pub enum Scoped {
     Client(&'static str),
     /// Every client (`view` stands in for `query-clients`, `manage` for creating one).
     AllClients(&'static str),
+    /// The organization of the path (`{org}`): `view`, `manage` (`OrganizationPermissions`).
+    Organization(&'static str),
+    /// Every organization (`view` stands in for `query-organizations`, `manage` for creating
+    /// one).
+    AllOrganizations(&'static str),
 }
 
 /// What a [`RealmAdmin`] handler needs of its caller, as a type.
@@ -465,7 +470,10 @@ impl<N: NeedMarker, Q: DeserializeOwned + Send> FromRequestParts<AppState> for R
             let Some(scoped) = N::SCOPED else {
                 return Err(refused.into_response());
             };
-            let path_id = params.iter().find(|(k, _)| *k == "id").map(|(_, v)| v);
+            let path_id = params
+                .iter()
+                .find(|(k, _)| *k == "id" || *k == "org")
+                .map(|(_, v)| v);
             super::permissions::require_scoped(state, &snap, &caller, scoped, path_id)
                 .await
                 .map_err(IntoResponse::into_response)?;

@@ -224,7 +224,15 @@ pub async fn get_server(
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let l = load(&state, &snap, &id, Vec::new()).await?;
-    Ok(Json(l.server.summary_json()))
+    let mut v = l.server.summary_json();
+    // The admin-permissions client's server carries the schema it follows
+    // (`AdminPermissionsSchema.getAuthorizationSchema`), while the switch is on.
+    if super::permissions::enabled(&snap.rep)
+        && super::permissions::is_admin_permissions_client(&snap, &id)
+    {
+        v["authorizationSchema"] = crate::authz::fgap::schema_json();
+    }
+    Ok(Json(v))
 }
 
 /// `PUT .../resource-server`: the enforcement mode, decision strategy and remote management.
@@ -432,6 +440,16 @@ pub(super) fn resource_owner_ref(v: &Map<String, Value>) -> Vec<String> {
     }
 }
 
+/// Resources and scopes of the `admin-permissions` server come from the schema, not from
+/// callers: 400 `Not supported for this client.` (`throwExceptionIfAdminPermissionClient`).
+fn not_for_admin_permissions(snap: &RealmSnapshot, id: &str) -> AdminResult<()> {
+    if super::permissions::is_admin_permissions_client(snap, id) {
+        Err(AdminError::bad("Not supported for this client."))
+    } else {
+        Ok(())
+    }
+}
+
 /// `POST .../resource`: 201 with the resource.
 pub async fn create_resource(
     State(state): State<AppState>,
@@ -439,6 +457,7 @@ pub async fn create_resource(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
+    not_for_admin_permissions(&snap, &id)?;
     let v = object(representation(
         &bytes,
         &Shape::One(&jackson::AUTHZ_RESOURCE),
@@ -490,6 +509,7 @@ pub async fn update_resource(
     Path((_, id, rid)): Path<(String, String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
+    not_for_admin_permissions(&snap, &id)?;
     let v = object(representation(
         &bytes,
         &Shape::One(&jackson::AUTHZ_RESOURCE),
@@ -663,6 +683,7 @@ pub async fn create_scope(
     Path((_, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
+    not_for_admin_permissions(&snap, &id)?;
     let v = object(representation(&bytes, &Shape::One(&jackson::AUTHZ_SCOPE))?)?;
     // `RepresentationToModel.toModel(ScopeRepresentation)`: a scope of that id, else of that
     // name, is updated and answered as created.
@@ -708,6 +729,7 @@ pub async fn update_scope(
     Path((_, id, sid)): Path<(String, String, String)>,
     bytes: Bytes,
 ) -> AdminResult<Response> {
+    not_for_admin_permissions(&snap, &id)?;
     let v = object(representation(&bytes, &Shape::One(&jackson::AUTHZ_SCOPE))?)?;
     mutate(&state, &snap, &id, Vec::new(), |_, s| {
         let current = s

@@ -663,6 +663,8 @@ pub async fn change_scope<const DEFAULT: bool, const ADD: bool>(
 pub struct Clients;
 
 impl rm::ScopeHolder for Clients {
+    type View = ViewClient;
+    type Manage = ManageClient;
     fn target(rep: &RealmRepresentation, id: &str) -> AdminResult<ScopeTarget> {
         rm::client_id(rep, id, "Could not find client").map(ScopeTarget::Client)
     }

@@ -10,9 +10,10 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::auth::NeedMarker;
 use super::auth::{
-    Caller, Family, ManageGroup, ManageUsers, Need, QueryGroups, RealmAdmin, ViewGroup,
-    ViewGroupMembers, ViewUsers,
+    Caller, CheckedLater, Family, ManageGroup, ManageUsers, Need, QueryGroups, RealmAdmin,
+    ViewGroup, ViewGroupMembers,
 };
 use super::permissions::Fgap;
 use super::role_mappings::{self as rm, Holders, Mode, Op};
@@ -20,6 +21,7 @@ use super::view::{group_brief as brief, group_full as full, user_json};
 use super::{
     body, edit_realm, new_id, no_content, representation, AdminError, AdminResult, Paging, Shape,
 };
+use crate::authz::fgap::GROUPS;
 use crate::http::paths;
 use crate::realm::edit;
 use crate::realm::snapshot::RealmSnapshot;
@@ -170,11 +172,31 @@ pub async fn count(
 
 /// `GET /group-by-path/{path}`.
 pub async fn by_path(
-    RealmAdmin { snap, .. }: RealmAdmin<ViewUsers>,
+    State(state): State<AppState>,
+    RealmAdmin { snap, caller, .. }: RealmAdmin<CheckedLater>,
     Path((_, path)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let g = edit::group_by_path(&snap.rep, &path)
-        .ok_or_else(|| AdminError::not_found("Group path does not exist"))?;
+    // `view` of the group (`RealmAdminResource.getGroupByPath`). Keycloak answers 404 for an
+    // unknown path to anyone; here only to a caller who may list groups, 403 to others, so
+    // that paths cannot be probed.
+    let Some(g) = edit::group_by_path(&snap.rep, &path) else {
+        let may_list = QueryGroups::check(&caller, &snap.name).is_ok()
+            || Fgap::of(&state, &snap, &caller)
+                .await?
+                .is_some_and(|f| f.all(GROUPS, "view"));
+        return Err(if may_list {
+            AdminError::not_found("Group path does not exist")
+        } else {
+            AdminError::Forbidden
+        });
+    };
+    if !caller.can(&snap.name, Need::View(Family::Users)) {
+        let id = g.id.as_deref().unwrap_or_default();
+        match Fgap::of(&state, &snap, &caller).await? {
+            Some(f) if f.group(id, "view") => {}
+            _ => return Err(AdminError::Forbidden),
+        }
+    }
     Ok(Json(with_parent(&snap.rep, full(g))))
 }
 

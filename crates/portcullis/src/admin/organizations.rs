@@ -20,9 +20,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{Caller, NeedMarker, RealmAdmin};
+use super::auth::{Caller, NeedMarker, RealmAdmin, Scoped};
 use super::view::user_json;
 use super::{created, new_id, no_content, AdminError, AdminResult};
+use crate::authz::fgap::ORGANIZATIONS;
 use crate::http::paths;
 use crate::realm::org_rows::{self, OrgInputError, OrganizationRepresentation};
 use crate::realm::snapshot::RealmSnapshot;
@@ -44,48 +45,60 @@ fn any_of(caller: &Caller, realm: &str, roles: &[&str]) -> AdminResult<()> {
     }
 }
 
-/// Reading an organization: `view-organizations`, `manage-organizations` or `manage-realm`
-/// (Keycloak 26.7's roles; before them `manage-realm` alone).
-#[derive(Debug)]
-pub struct ViewOrgs;
+const VIEW_ROLES: &[&str] = &["view-organizations", "manage-organizations", "manage-realm"];
+const QUERY_ROLES: &[&str] = &[
+    "query-organizations",
+    "view-organizations",
+    "manage-organizations",
+    "manage-realm",
+];
+const MANAGE_ROLES: &[&str] = &["manage-organizations", "manage-realm"];
 
-impl NeedMarker for ViewOrgs {
-    fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
-        any_of(
-            caller,
-            realm,
-            &["view-organizations", "manage-organizations", "manage-realm"],
-        )
-    }
+macro_rules! org_needs {
+    ($($(#[$doc:meta])* $name:ident => $roles:expr, $scoped:expr;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+        impl NeedMarker for $name {
+            fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
+                any_of(caller, realm, $roles)
+            }
+            const SCOPED: Option<Scoped> = Some($scoped);
+        }
+    )*};
 }
 
-/// Listing and counting: [`ViewOrgs`] or `query-organizations`.
-#[derive(Debug)]
-pub struct QueryOrgs;
-
-impl NeedMarker for QueryOrgs {
-    fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
-        any_of(
-            caller,
-            realm,
-            &[
-                "query-organizations",
-                "view-organizations",
-                "manage-organizations",
-                "manage-realm",
-            ],
-        )
-    }
+org_needs! {
+    /// Reading the organization of the path: `view-organizations`, `manage-organizations` or
+    /// `manage-realm` (Keycloak 26.7's roles; before them `manage-realm` alone), else `view`
+    /// of that organization.
+    ViewOrgs => VIEW_ROLES, Scoped::Organization("view");
+    /// Reading organizations of no one path: as [`ViewOrgs`], else `view` of all of them.
+    ViewAllOrgs => VIEW_ROLES, Scoped::AllOrganizations("view");
+    /// Listing and counting: [`ViewOrgs`]' roles or `query-organizations`, else `view` of
+    /// all organizations (`OrganizationPermissions.canQuery`); the list then holds those the
+    /// caller may view.
+    QueryOrgs => QUERY_ROLES, Scoped::AllOrganizations("view");
+    /// Changing the organization of the path: `manage-organizations` or `manage-realm`, else
+    /// `manage` of that organization.
+    ManageOrgs => MANAGE_ROLES, Scoped::Organization("manage");
+    /// Creating one: `manage-organizations` or `manage-realm`, else `manage` of all of them.
+    CreateOrgs => MANAGE_ROLES, Scoped::AllOrganizations("manage");
 }
 
-/// Changing: `manage-organizations` or `manage-realm`.
-#[derive(Debug)]
-pub struct ManageOrgs;
-
-impl NeedMarker for ManageOrgs {
-    fn check(caller: &Caller, realm: &str) -> AdminResult<()> {
-        any_of(caller, realm, &["manage-organizations", "manage-realm"])
+/// The organizations the caller may see in lists: `None` for all (by its roles, or without
+/// fine-grained permissions), else the test its permissions give.
+async fn org_filter(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    caller: &Caller,
+) -> AdminResult<Option<super::permissions::Fgap>> {
+    if ViewOrgs::check(caller, &snap.name).is_ok() {
+        return Ok(None);
     }
+    Ok(super::permissions::Fgap::of(state, snap, caller)
+        .await?
+        .filter(|f| !f.all(ORGANIZATIONS, "view")))
 }
 
 /// `Organizations.checkEnabled`: 404 while the realm's organizations are off.
@@ -238,35 +251,77 @@ pub(crate) fn org_query(q: &ListQuery) -> OrganizationQuery {
 }
 
 /// `GET /organizations`: brief unless `briefRepresentation=false`, ordered by name.
+/// With fine-grained admin permissions, a caller whose roles do not let it view every
+/// organization gets those it may view, paged after filtering.
 pub async fn list(
     State(state): State<AppState>,
-    RealmAdmin { snap, query, .. }: RealmAdmin<QueryOrgs, ListQuery>,
+    RealmAdmin {
+        snap,
+        caller,
+        query,
+        ..
+    }: RealmAdmin<QueryOrgs, ListQuery>,
 ) -> AdminResult<Json<Vec<Value>>> {
     enabled(&snap)?;
     let brief = query.brief_representation != Some(false);
-    let rows = state
-        .store
-        .search_organizations(&snap.id, &org_query(&query))
-        .await?;
+    let q = org_query(&query);
+    let rows = match org_filter(&state, &snap, &caller).await? {
+        None => state.store.search_organizations(&snap.id, &q).await?,
+        Some(f) => {
+            let all = OrganizationQuery {
+                first: 0,
+                max: -1,
+                ..q.clone()
+            };
+            let seen = state.store.search_organizations(&snap.id, &all).await?;
+            seen.into_iter()
+                .filter(|o| f.organization(&o.id, "view"))
+                .skip(q.first.max(0) as usize)
+                .take(if q.max < 0 {
+                    usize::MAX
+                } else {
+                    q.max as usize
+                })
+                .collect()
+        }
+    };
     Ok(Json(
         rows.iter().map(|o| org_rows::to_json(o, brief)).collect(),
     ))
 }
 
-/// `GET /organizations/count`: a bare number.
+/// `GET /organizations/count`: a bare number (of those the caller may view, as the list).
 pub async fn count(
     State(state): State<AppState>,
-    RealmAdmin { snap, query, .. }: RealmAdmin<QueryOrgs, ListQuery>,
+    RealmAdmin {
+        snap,
+        caller,
+        query,
+        ..
+    }: RealmAdmin<QueryOrgs, ListQuery>,
 ) -> AdminResult<Json<i64>> {
     enabled(&snap)?;
     let q = org_query(&query);
-    Ok(Json(state.store.count_organizations(&snap.id, &q).await?))
+    Ok(Json(match org_filter(&state, &snap, &caller).await? {
+        None => state.store.count_organizations(&snap.id, &q).await?,
+        Some(f) => {
+            let all = OrganizationQuery {
+                first: 0,
+                max: -1,
+                ..q
+            };
+            let seen = state.store.search_organizations(&snap.id, &all).await?;
+            seen.iter()
+                .filter(|o| f.organization(&o.id, "view"))
+                .count() as i64
+        }
+    }))
 }
 
 /// `POST /organizations`: 201 with `Location`; the id in the body is not used.
 pub async fn create(
     State(state): State<AppState>,
-    RealmAdmin { snap, .. }: RealmAdmin<ManageOrgs>,
+    RealmAdmin { snap, .. }: RealmAdmin<CreateOrgs>,
     uri: Uri,
     bytes: Bytes,
 ) -> AdminResult<Response> {
@@ -349,6 +404,9 @@ pub async fn delete(
     for m in managed {
         crate::users::delete_user(state.store.as_ref(), &snap, &m.user.id).await?;
     }
+    // The organization leaves the fine-grained admin permissions.
+    crate::realm::authz::forget_admin_object(state.store.as_ref(), &snap.rep, &snap.id, &o.id)
+        .await?;
     refresh(&state, &snap).await?;
     Ok(no_content())
 }
@@ -511,7 +569,7 @@ async fn organizations_of(
 /// `GET /organizations/members/{member}/organizations`.
 pub async fn member_organizations(
     State(state): State<AppState>,
-    RealmAdmin { snap, query, .. }: RealmAdmin<ViewOrgs, BriefQuery>,
+    RealmAdmin { snap, query, .. }: RealmAdmin<ViewAllOrgs, BriefQuery>,
     Path((_, member)): Path<(String, String)>,
 ) -> AdminResult<Json<Vec<Value>>> {
     enabled(&snap)?;

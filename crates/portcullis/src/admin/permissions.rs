@@ -19,6 +19,7 @@ use super::auth::{Caller, Family, Need, Scoped};
 use super::{AdminError, AdminResult};
 use crate::authz::fgap::{self, Object, GROUPS, USERS};
 use crate::authz::{Identity, ResourceServer};
+use crate::model::Role;
 use crate::realm::admin_permissions;
 use crate::realm::authz::{self as az, Server, UserDir};
 use crate::realm::edit;
@@ -147,6 +148,11 @@ pub async fn check_permission(
             fgap::CLIENTS => edit::client(&snap.rep, given)
                 .or_else(|| edit::client_by_client_id(&snap.rep, given))
                 .and_then(|c| c.id.clone()),
+            fgap::ORGANIZATIONS => state
+                .store
+                .organization(&snap.id, given)
+                .await?
+                .map(|o| o.id),
             _ => snap
                 .rep
                 .roles
@@ -332,8 +338,14 @@ impl Fgap {
     /// `RolePermissionsV2.canMapRole` for a caller without `manage-users`: never an
     /// administrative role (with the permissions on, only realm administrators map those);
     /// a client's role with `map-roles` of the client, or any role with `map-role` of the role.
-    pub fn may_map(&self, rep: &RealmRepresentation, role: &crate::model::Role) -> bool {
-        use crate::model::Role;
+    pub fn may_map(&self, rep: &RealmRepresentation, role: &Role) -> bool {
+        self.may_map_as(rep, role, Mapping::User)
+    }
+
+    /// May the caller put `role` where `purpose` says (`RolePermissionsV2.canMapRole`,
+    /// `canMapComposite`, `canMapClientScope`) by these permissions? Never an administrative
+    /// role: with the permissions on, only realm administrators map those.
+    pub fn may_map_as(&self, rep: &RealmRepresentation, role: &Role, purpose: Mapping) -> bool {
         use crate::realm::defaults::REALM_MANAGEMENT_ROLES;
         let master = rep.realm.as_deref() == Some(crate::realm::MASTER);
         let (roles, client) = match role {
@@ -363,7 +375,8 @@ impl Fgap {
         let name = match role {
             Role::Realm(n) | Role::Client(_, n) => n,
         };
-        if client.is_some_and(|id| self.object(fgap::CLIENTS, id, "map-roles")) {
+        let (client_scope, role_scope) = purpose.scopes();
+        if client.is_some_and(|id| self.object(fgap::CLIENTS, id, client_scope)) {
             return true;
         }
         roles
@@ -371,7 +384,12 @@ impl Fgap {
             .flatten()
             .find(|r| r.name.as_deref() == Some(name.as_str()))
             .and_then(|r| r.id.as_deref())
-            .is_some_and(|id| self.object(fgap::ROLES, id, "map-role"))
+            .is_some_and(|id| self.object(fgap::ROLES, id, role_scope))
+    }
+
+    /// Whether the permissions give `scope` on organization `id` (`OrganizationPermissions`).
+    pub fn organization(&self, id: &str, scope: &str) -> bool {
+        self.object(fgap::ORGANIZATIONS, id, scope)
     }
 
     /// Whether the permissions give `scope` on every user.
@@ -395,6 +413,136 @@ impl Fgap {
             "impersonate": can("impersonate"),
             "resetPassword": can("reset-password") || can("manage"),
         })
+    }
+}
+
+/// Where a role is being put, for [`Fgap::may_map_as`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mapping {
+    /// Into a user's or group's role mappings (`map-roles` of the client, `map-role`).
+    User,
+    /// Into a role's composites (`map-roles-composite`, `map-role-composite`).
+    Composite,
+    /// Into a client's or client scope's scope mappings (`map-roles-client-scope`,
+    /// `map-role-client-scope`).
+    ClientScope,
+}
+
+impl Mapping {
+    /// The scope asked of the role's client, and of the role itself.
+    fn scopes(self) -> (&'static str, &'static str) {
+        match self {
+            Mapping::User => ("map-roles", "map-role"),
+            Mapping::Composite => ("map-roles-composite", "map-role-composite"),
+            Mapping::ClientScope => ("map-roles-client-scope", "map-role-client-scope"),
+        }
+    }
+}
+
+/// Who may change a role and its composites (`RolePermissions.requireManage(role)` and
+/// `requireMapComposite`): the caller's roles (`manage-realm` for realm roles,
+/// `manage-clients` for clients' roles), else its fine-grained permissions.
+pub struct RoleGate<'a> {
+    caller: &'a Caller,
+    realm: &'a str,
+    perms: Option<Fgap>,
+}
+
+impl<'a> RoleGate<'a> {
+    /// The gate of `caller` in `snap` (its permissions read only when its roles fall short).
+    pub async fn of(
+        state: &AppState,
+        snap: &'a RealmSnapshot,
+        caller: &'a Caller,
+    ) -> AdminResult<RoleGate<'a>> {
+        let by_roles = caller.can(&snap.name, Need::Manage(Family::Realm))
+            && caller.can(&snap.name, Need::Manage(Family::Clients));
+        let perms = if by_roles {
+            None
+        } else {
+            Fgap::of(state, snap, caller).await?
+        };
+        Ok(RoleGate {
+            caller,
+            realm: &snap.name,
+            perms,
+        })
+    }
+
+    fn by_roles(&self, role: &Role) -> bool {
+        let family = match role {
+            Role::Realm(_) => Family::Realm,
+            Role::Client(..) => Family::Clients,
+        };
+        self.caller.can(self.realm, Need::Manage(family))
+    }
+
+    /// 403 unless the caller may change `role`: by its roles, or, for a client's role, by
+    /// `manage` of that client (`ClientPermissionsV2.canManage`).
+    pub fn require_manage(&self, rep: &RealmRepresentation, role: &Role) -> AdminResult<()> {
+        if self.by_roles(role) {
+            return Ok(());
+        }
+        let client = match role {
+            Role::Client(client_id, _) => {
+                edit::client_by_client_id(rep, client_id).and_then(|c| c.id.as_deref())
+            }
+            Role::Realm(_) => None,
+        };
+        match (client, &self.perms) {
+            (Some(id), Some(f)) if f.client(id, "manage") => Ok(()),
+            _ => Err(AdminError::Forbidden),
+        }
+    }
+
+    /// 403 unless every role of `roles` may go into a client's or client scope's scope
+    /// mappings (`RolePermissions.canMapClientScope`): by `manage-clients` (in a realm with
+    /// fine-grained permissions: `manage-clients` for a client's role, `manage-realm` for a
+    /// realm role, as `RolePermissionsV2`), else `map-roles-client-scope` of its client or
+    /// `map-role-client-scope` of the role.
+    pub fn require_client_scope(
+        &self,
+        rep: &RealmRepresentation,
+        roles: &[Role],
+    ) -> AdminResult<()> {
+        let v2 = enabled(rep);
+        let each = |r: &Role| {
+            let by_roles = if v2 {
+                self.by_roles(r)
+            } else {
+                self.caller.can(self.realm, Need::Manage(Family::Clients))
+            };
+            by_roles
+                || self
+                    .perms
+                    .as_ref()
+                    .is_some_and(|f| f.may_map_as(rep, r, Mapping::ClientScope))
+        };
+        if roles.iter().all(each) {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden)
+        }
+    }
+
+    /// 403 unless every role of `members` may become a composite
+    /// (`RolePermissionsV2.canMapComposite`): an administrative role only for a caller who
+    /// holds it; any other by the caller's roles for the member's kind, or by
+    /// `map-roles-composite` of its client or `map-role-composite` of the role.
+    pub fn require_compose(&self, rep: &RealmRepresentation, members: &[Role]) -> AdminResult<()> {
+        self.caller.require_grant(self.realm, members)?;
+        let each = |m: &Role| {
+            self.by_roles(m)
+                || self
+                    .perms
+                    .as_ref()
+                    .is_some_and(|f| f.may_map_as(rep, m, Mapping::Composite))
+        };
+        if members.iter().all(each) {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden)
+        }
     }
 }
 
@@ -471,6 +619,12 @@ pub async fn require_scoped(
         Scoped::AllUsers(scope) => require_all(state, snap, caller, USERS, scope).await,
         Scoped::AllGroups(scope) => require_all(state, snap, caller, GROUPS, scope).await,
         Scoped::AllClients(scope) => require_all(state, snap, caller, fgap::CLIENTS, scope).await,
+        Scoped::Organization(scope) => {
+            require_organization(state, snap, caller, id()?, scope).await
+        }
+        Scoped::AllOrganizations(scope) => {
+            require_all(state, snap, caller, fgap::ORGANIZATIONS, scope).await
+        }
     }
 }
 
@@ -496,6 +650,37 @@ pub async fn require_client(
     }
     match perms {
         Some(f) if f.client(id, scope) => Ok(()),
+        _ => Err(AdminError::Forbidden),
+    }
+}
+
+/// 403 unless the caller's fine-grained permissions give `scope` on organization `id`. One
+/// that does not exist answers 404 to a caller who may list organizations, 403 to any other.
+pub async fn require_organization(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    caller: &Caller,
+    id: &str,
+    scope: &str,
+) -> AdminResult<()> {
+    let perms = Fgap::of(state, snap, caller).await?;
+    if state.store.organization(&snap.id, id).await?.is_none() {
+        use super::auth::NeedMarker;
+        let may_list = super::organizations::QueryOrgs::check(caller, &snap.name).is_ok()
+            || perms
+                .as_ref()
+                .is_some_and(|f| f.all(fgap::ORGANIZATIONS, "view"));
+        return Err(if may_list {
+            AdminError::Status(
+                axum::http::StatusCode::NOT_FOUND,
+                "Organization not found.".into(),
+            )
+        } else {
+            AdminError::Forbidden
+        });
+    }
+    match perms {
+        Some(f) if f.organization(id, scope) => Ok(()),
         _ => Err(AdminError::Forbidden),
     }
 }

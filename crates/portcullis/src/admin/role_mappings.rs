@@ -618,6 +618,11 @@ pub trait Holders: Send + 'static {
 
 /// What holds scope mappings (clients, client scopes): the target a path id names.
 pub trait ScopeHolder: Send + 'static {
+    /// Needed to read its scope mappings.
+    type View: NeedMarker;
+    /// Needed to change them (each role is then checked too:
+    /// [`super::permissions::RoleGate::require_client_scope`]).
+    type Manage: NeedMarker;
     /// The target of path id `id` (404 with the holder's own message when there is none).
     fn target(rep: &RealmRepresentation, id: &str) -> AdminResult<ScopeTarget>;
 }
@@ -628,8 +633,8 @@ pub trait ScopeHolder: Send + 'static {
 pub struct ScopeMapped<K>(std::marker::PhantomData<K>);
 
 impl<K: ScopeHolder> Holders for ScopeMapped<K> {
-    type View = super::auth::ViewClients;
-    type Manage = super::auth::ManageClients;
+    type View = K::View;
+    type Manage = K::Manage;
 
     async fn all(_: &AppState, snap: &RealmSnapshot, id: &str) -> AdminResult<Value> {
         let target = K::target(&snap.rep, id)?;
@@ -661,7 +666,7 @@ impl<K: ScopeHolder> Holders for ScopeMapped<K> {
     async fn change(
         state: &AppState,
         snap: &RealmSnapshot,
-        _: &Caller,
+        caller: &Caller,
         id: &str,
         owner: Option<&str>,
         bytes: &[u8],
@@ -669,10 +674,14 @@ impl<K: ScopeHolder> Holders for ScopeMapped<K> {
     ) -> AdminResult<()> {
         let list: Vec<Value> =
             super::representation(bytes, &super::Shape::Many(&super::jackson::ROLE))?;
+        let gate = super::permissions::RoleGate::of(state, snap, caller).await?;
         super::edit_realm(state, &snap.name, |rep, _| {
             let target = K::target(rep, id)?;
             let container = container(rep, owner, "Could not find client")?;
             let roles = resolve(rep, &list, &container)?;
+            if op == Op::Add {
+                gate.require_client_scope(rep, &roles)?;
+            }
             apply(&mut ScopeMappings { rep, target }, &roles, op);
             Ok(())
         })

@@ -11,7 +11,8 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::auth::{AnyRole, Caller, CheckedLater, Family, Need, RealmAdmin, ViewUsers};
+use super::auth::{AnyRole, Caller, CheckedLater, RealmAdmin, ViewUsers};
+use super::permissions::RoleGate;
 use super::role_mappings::{self, Container, Mode, Op};
 use super::view;
 use super::{
@@ -34,13 +35,6 @@ struct Owner {
 impl Owner {
     fn key(&self, name: &str) -> Role {
         edit::role_key(self.client_id.as_deref(), name)
-    }
-    fn family(&self) -> Family {
-        if self.client_id.is_some() {
-            Family::Clients
-        } else {
-            Family::Realm
-        }
     }
 }
 
@@ -124,12 +118,13 @@ async fn create_in(
         .clone()
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| AdminError::bad("Role name is missing"))?;
+    let gate = RoleGate::of(state, snap, caller).await?;
     edit_realm(state, &snap.name, |rep, _| {
         let owner = match client {
             Some(id) => client_owner(rep, id)?,
             None => realm_owner(rep),
         };
-        caller.require(&snap.name, Need::Manage(owner.family()))?;
+        gate.require_manage(rep, &owner.key(&name))?;
         if edit::role(rep, owner.client_id.as_deref(), &name).is_some() {
             return Err(AdminError::Conflict(format!(
                 "Role with name {name} already exists"
@@ -146,7 +141,7 @@ async fn create_in(
             let key = owner.key(&name);
             set_composites(rep, &key, c)?;
             let granted = composites_keys(rep, &key);
-            caller.require_grant(&snap.name, &granted)?;
+            gate.require_compose(rep, &granted)?;
         }
         Ok(())
     })
@@ -225,14 +220,10 @@ async fn update_role(
     bytes: &[u8],
 ) -> AdminResult<Response> {
     let patch: RoleRepresentation = representation(bytes, &Shape::One(&super::jackson::ROLE))?;
+    let gate = RoleGate::of(state, snap, caller).await?;
     let renamed = edit_realm(state, &snap.name, |rep, _| {
         let role = locate(rep)?;
-        let family = if matches!(role, Role::Client(..)) {
-            Family::Clients
-        } else {
-            Family::Realm
-        };
-        caller.require(&snap.name, Need::Manage(family))?;
+        gate.require_manage(rep, &role)?;
         let mut renamed = None;
         let new_name = patch.name.clone().filter(|n| !n.trim().is_empty());
         if let Some(new_name) = &new_name {
@@ -306,14 +297,10 @@ async fn delete_role(
     caller: &Caller,
     locate: impl Fn(&RealmRepresentation) -> AdminResult<Role>,
 ) -> AdminResult<Response> {
+    let gate = RoleGate::of(state, snap, caller).await?;
     let removed = edit_realm(state, &snap.name, |rep, _| {
         let role = locate(rep)?;
-        let family = if matches!(role, Role::Client(..)) {
-            Family::Clients
-        } else {
-            Family::Realm
-        };
-        caller.require(&snap.name, Need::Manage(family))?;
+        gate.require_manage(rep, &role)?;
         if let Role::Realm(n) = &role {
             if rep.default_role.as_ref().and_then(|d| d.name.as_deref()) == Some(n.as_str()) {
                 return Err(AdminError::bad("You cannot delete a default role"));
@@ -365,20 +352,16 @@ async fn composites_change(
     add: bool,
 ) -> AdminResult<Response> {
     let list: Vec<Value> = representation(bytes, &Shape::Many(&super::jackson::ROLE))?;
+    let gate = RoleGate::of(state, snap, caller).await?;
     edit_realm(state, &snap.name, |rep, _| {
         let role = locate(rep)?;
-        let family = if matches!(role, Role::Client(..)) {
-            Family::Clients
-        } else {
-            Family::Realm
-        };
-        caller.require(&snap.name, Need::Manage(family))?;
+        gate.require_manage(rep, &role)?;
         let members = role_mappings::resolve(rep, &list, &Container::All).map_err(|e| match e {
             AdminError::NotFound(_) => AdminError::not_found("Could not find composite role"),
             e => e,
         })?;
         if add {
-            caller.require_grant(&snap.name, &members)?;
+            gate.require_compose(rep, &members)?;
         }
         change_composites(rep, &role, &members, add)
     })

@@ -28,6 +28,8 @@ fn scope_name(rep: &RealmRepresentation, id: &str) -> AdminResult<String> {
 pub struct ClientScopes;
 
 impl ScopeHolder for ClientScopes {
+    type View = super::auth::ViewClientScopes;
+    type Manage = super::auth::ManageClientScopes;
     fn target(rep: &RealmRepresentation, id: &str) -> AdminResult<ScopeTarget> {
         scope_name(rep, id).map(ScopeTarget::Scope)
     }

@@ -25,6 +25,8 @@ pub const USERS: &str = "Users";
 pub const GROUPS: &str = "Groups";
 /// The resource type of clients.
 pub const CLIENTS: &str = "Clients";
+/// Organizations (Keycloak 26.6+).
+pub const ORGANIZATIONS: &str = "Organizations";
 /// The resource type of roles.
 pub const ROLES: &str = "Roles";
 
@@ -67,11 +69,31 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
         ROLES,
         &["map-role", "map-role-client-scope", "map-role-composite"],
     ),
+    (ORGANIZATIONS, &["manage", "view"]),
 ];
 
 /// The scopes of a resource type, or `None` for a type the schema does not have.
 pub fn scopes_of(kind: &str) -> Option<&'static [&'static str]> {
     SCHEMA.iter().find(|(k, _)| *k == kind).map(|(_, s)| *s)
+}
+
+/// The schema as Keycloak's `AuthorizationSchema` serializes it: per resource type, its
+/// scopes, the group scopes that stand in for them, and the type of its groups.
+pub fn schema_json() -> serde_json::Value {
+    let mut types = serde_json::Map::new();
+    for (kind, scopes) in SCHEMA {
+        let mut t = serde_json::json!({"type": kind, "scopes": scopes, "scopeAliases": {}});
+        if *kind == USERS {
+            let aliases: serde_json::Map<String, serde_json::Value> = scopes
+                .iter()
+                .filter_map(|s| member_alias(s).map(|a| (s.to_string(), serde_json::json!([a]))))
+                .collect();
+            t["scopeAliases"] = serde_json::Value::Object(aliases);
+            t["groupType"] = serde_json::json!(GROUPS);
+        }
+        types.insert(kind.to_string(), t);
+    }
+    serde_json::json!({"resourceTypes": types})
 }
 
 /// The group scope that gives a user scope to the group's members (the `Users` type's

@@ -128,7 +128,41 @@ async fn a_group_admin_manages_the_groups_members_and_nobody_else() {
         .map(|r| r["name"].as_str().unwrap())
         .collect();
     types.sort();
-    assert_eq!(types, ["Clients", "Groups", "Roles", "Users"]);
+    assert_eq!(
+        types,
+        ["Clients", "Groups", "Organizations", "Roles", "Users"]
+    );
+    // Its resources and scopes are the schema's: none is created by hand.
+    for (path, body) in [
+        ("resource", json!({"name": "extra"})),
+        ("scope", json!({"name": "extra"})),
+    ] {
+        let (s, answer, _) = call(
+            &server,
+            "POST",
+            &format!("{rs}/{path}"),
+            Some(&admin),
+            Some(body),
+        )
+        .await;
+        assert_eq!(
+            (s, answer["errorMessage"].as_str()),
+            (400, Some("Not supported for this client.")),
+            "{path}"
+        );
+    }
+    // The server shows the schema it follows.
+    let (_, server_rep, _) = call(&server, "GET", &rs, Some(&admin), None).await;
+    let schema = &server_rep["authorizationSchema"]["resourceTypes"];
+    assert_eq!(
+        schema["Users"]["scopeAliases"]["view"],
+        json!(["view-members"])
+    );
+    assert_eq!(schema["Users"]["groupType"], "Groups");
+    assert_eq!(
+        schema["Roles"]["scopes"],
+        json!(["map-role", "map-role-client-scope", "map-role-composite"])
+    );
     // Switching on again (any realm update) keeps the one client.
     let (s, _, _) = call(
         &server,
@@ -565,6 +599,17 @@ async fn a_group_admin_reads_its_group_and_moves_members_in_and_out() {
     // No `query-groups` and no `view` of all groups: no group list.
     assert_eq!(status("GET", format!("{base}/groups")).await.0, 403);
     assert_eq!(status("GET", format!("{base}/groups/count")).await.0, 403);
+    // Nor may it probe paths: an unknown one is 403 too.
+    assert_eq!(
+        status("GET", format!("{base}/group-by-path/nowhere"))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        status("GET", format!("{base}/group-by-path/music")).await.0,
+        200
+    );
 
     // The group: music yes, film no, an unknown id 404 before any check.
     let (s, g, _) = status("GET", format!("{base}/groups/{}", gid("music"))).await;
@@ -1246,6 +1291,22 @@ async fn the_group_list_holds_the_groups_a_delegate_may_view() {
     assert_eq!(top(&found), ["music"]);
     assert_eq!(found[0]["subGroups"][0]["name"], "strings");
     assert_eq!(get(format!("{base}/groups?search=music")).await, json!([]));
+    // By path: strings yes, music no, an unknown path 404 first.
+    assert_eq!(
+        get(format!("{base}/group-by-path/music/strings")).await["id"],
+        strings["id"]
+    );
+    for (path, status) in [("music", 403), ("nowhere", 404)] {
+        let (s, _, _) = call(
+            &server,
+            "GET",
+            &format!("{base}/group-by-path/{path}"),
+            Some(&delegate),
+            None,
+        )
+        .await;
+        assert_eq!(s, status, "{path}");
+    }
 
     // `view` of all groups: every group.
     post(
@@ -1256,4 +1317,404 @@ async fn the_group_list_holds_the_groups_a_delegate_may_view() {
     .await;
     assert_eq!(top(&get(format!("{base}/groups")).await), ["film", "music"]);
     assert_eq!(get(format!("{base}/groups/count")).await["count"], 2);
+}
+
+#[tokio::test]
+async fn a_client_admin_manages_its_clients_roles_and_composes_only_what_it_may() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut r = realm();
+    r["adminPermissionsEnabled"] = json!(true);
+    r["users"][4]["clientRoles"] = json!({});
+    r["roles"] = json!({"realm": [{"name": "reader"}],
+                        "client": {"app": [{"name": "editor"}], "other": [{"name": "boss"}]}});
+    r["clients"] = json!([{"clientId": "app", "publicClient": true},
+                          {"clientId": "other", "publicClient": true}]);
+    let server = start_with(&data, &[r]).await;
+    let admin = admin_token(&server).await;
+    let base = format!("/admin/realms/{REALM}");
+    let (users, _) = ids(&server, &admin).await;
+    let as_admin = |method: &'static str, path: String, body: Option<Value>| {
+        let (server, admin) = (&server, admin.clone());
+        async move { call(server, method, &path, Some(&admin), body).await.1 }
+    };
+    let rep = as_admin("GET", base.clone(), None).await;
+    let rs = format!(
+        "{base}/clients/{}/authz/resource-server",
+        rep["adminPermissionsClient"]["id"].as_str().unwrap()
+    );
+    let client = |name: &'static str| {
+        let (as_admin, base) = (&as_admin, base.clone());
+        async move {
+            as_admin("GET", format!("{base}/clients?clientId={name}"), None).await[0]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let (app, other, rm) = (
+        client("app").await,
+        client("other").await,
+        client("realm-management").await,
+    );
+    let editor = as_admin("GET", format!("{base}/clients/{app}/roles/editor"), None).await;
+    let reader = as_admin("GET", format!("{base}/roles/reader"), None).await;
+    let view_users = as_admin("GET", format!("{base}/clients/{rm}/roles/view-users"), None).await;
+    let permit = |body: Value| {
+        let (server, admin, rs) = (&server, admin.clone(), rs.clone());
+        async move {
+            let path = if body.get("resourceType").is_some() {
+                "permission/scope"
+            } else {
+                "policy/user"
+            };
+            let (s, b, _) = call(
+                server,
+                "POST",
+                &format!("{rs}/{path}"),
+                Some(&admin),
+                Some(body),
+            )
+            .await;
+            assert_eq!(s, 201, "{b}");
+        }
+    };
+    permit(json!({"name": "delegate", "users": [users["music-admin"]]})).await;
+    permit(
+        json!({"name": "app", "resourceType": "Clients", "resources": [app],
+                  "scopes": ["view", "manage"], "policies": ["delegate"]}),
+    )
+    .await;
+    let delegate = admin_cli_token(&server, REALM, "music-admin", "music-admin-pw").await;
+    let send = |method: &'static str, path: String, body: Option<Value>| {
+        let (server, delegate) = (&server, delegate.clone());
+        async move {
+            let (s, b, _) = call(server, method, &path, Some(&delegate), body).await;
+            (s, b)
+        }
+    };
+
+    // `manage` of app: its roles are created, changed and deleted; other's and the realm's
+    // are not.
+    let (s, b) = send(
+        "POST",
+        format!("{base}/clients/{app}/roles"),
+        Some(json!({"name": "viewer"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = send(
+        "PUT",
+        format!("{base}/clients/{app}/roles/viewer"),
+        Some(json!({"name": "viewer", "description": "reads"})),
+    )
+    .await;
+    assert_eq!(s, 204, "{b}");
+    for (method, path, body) in [
+        (
+            "POST",
+            format!("{base}/clients/{other}/roles"),
+            Some(json!({"name": "x"})),
+        ),
+        ("POST", format!("{base}/roles"), Some(json!({"name": "x"}))),
+        (
+            "PUT",
+            format!("{base}/clients/{other}/roles/boss"),
+            Some(json!({"name": "boss", "description": "taken"})),
+        ),
+        ("DELETE", format!("{base}/roles/reader"), None),
+        (
+            "DELETE",
+            format!("{base}/roles-by-id/{}", reader["id"].as_str().unwrap()),
+            None,
+        ),
+    ] {
+        let (s, b) = send(method, path.clone(), body).await;
+        assert_eq!(s, 403, "{method} {path}: {b}");
+    }
+
+    // Composites: each member needs `map-roles-composite` of its client or
+    // `map-role-composite` of itself; an administrative role never.
+    let compose = |members: Value| {
+        let send = &send;
+        let path = format!("{base}/clients/{app}/roles/viewer/composites");
+        async move { send("POST", path, Some(members)).await.0 }
+    };
+    assert_eq!(compose(json!([editor])).await, 403);
+    permit(
+        json!({"name": "app composites", "resourceType": "Clients", "resources": [app],
+                  "scopes": ["map-roles-composite"], "policies": ["delegate"]}),
+    )
+    .await;
+    assert_eq!(compose(json!([editor])).await, 204);
+    assert_eq!(compose(json!([reader])).await, 403);
+    permit(
+        json!({"name": "reader composite", "resourceType": "Roles", "resources": [reader["id"]],
+                  "scopes": ["map-role-composite"], "policies": ["delegate"]}),
+    )
+    .await;
+    assert_eq!(compose(json!([reader])).await, 204);
+    permit(
+        json!({"name": "view-users composite", "resourceType": "Roles",
+                  "resources": [view_users["id"]], "scopes": ["map-role-composite"],
+                  "policies": ["delegate"]}),
+    )
+    .await;
+    assert_eq!(compose(json!([view_users])).await, 403);
+    let composites = as_admin(
+        "GET",
+        format!("{base}/clients/{app}/roles/viewer/composites"),
+        None,
+    )
+    .await;
+    let mut got: Vec<&str> = composites
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    got.sort();
+    assert_eq!(got, ["editor", "reader"]);
+
+    // Scope mappings: `manage` of the client, and each role `map-role-client-scope` (or
+    // its client's `map-roles-client-scope`).
+    let scope = |client: String| {
+        let send = &send;
+        let path = format!("{base}/clients/{client}/scope-mappings/realm");
+        let reader = reader.clone();
+        async move { send("POST", path, Some(json!([reader]))).await.0 }
+    };
+    assert_eq!(scope(app.clone()).await, 403);
+    permit(
+        json!({"name": "reader scope", "resourceType": "Roles", "resources": [reader["id"]],
+                  "scopes": ["map-role-client-scope"], "policies": ["delegate"]}),
+    )
+    .await;
+    assert_eq!(scope(other.clone()).await, 403);
+    assert_eq!(scope(app.clone()).await, 204);
+    let (s, mappings) = send("GET", format!("{base}/clients/{app}/scope-mappings"), None).await;
+    assert_eq!(s, 200, "{mappings}");
+    assert_eq!(mappings["realmMappings"][0]["name"], "reader");
+
+    let (s, _) = send("DELETE", format!("{base}/clients/{app}/roles/viewer"), None).await;
+    assert_eq!(s, 204);
+    let (s, _, _) = call(
+        &server,
+        "GET",
+        &format!("{base}/clients/{app}/roles/viewer"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn an_organization_admin_reads_and_changes_its_organization_and_no_other() {
+    let Some(data) = Data::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut r = realm();
+    r["adminPermissionsEnabled"] = json!(true);
+    r["organizationsEnabled"] = json!(true);
+    r["users"][4]["clientRoles"] = json!({});
+    r["organizations"] = json!([
+        {"name": "Music", "alias": "music", "domains": [{"name": "music.example"}],
+         "members": [{"username": "alice"}]},
+        {"name": "Film", "alias": "film", "domains": [{"name": "film.example"}],
+         "members": [{"username": "carol"}]},
+    ]);
+    let server = start_with(&data, &[r]).await;
+    let admin = admin_token(&server).await;
+    let base = format!("/admin/realms/{REALM}");
+    let orgs = format!("{base}/organizations");
+    let (users, _) = ids(&server, &admin).await;
+    let (_, rep, _) = call(&server, "GET", &base, Some(&admin), None).await;
+    let rs = format!(
+        "{base}/clients/{}/authz/resource-server",
+        rep["adminPermissionsClient"]["id"].as_str().unwrap()
+    );
+    let (_, all, _) = call(&server, "GET", &orgs, Some(&admin), None).await;
+    let org_id = |alias: &str| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["alias"] == alias)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (music, film) = (org_id("music"), org_id("film"));
+    // The realm defines Keycloak 26.7's `query-organizations`; the delegate holds it.
+    let (_, rm, _) = call(
+        &server,
+        "GET",
+        &format!("{base}/clients?clientId=realm-management"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let rm = rm[0]["id"].as_str().unwrap().to_string();
+    let (s, b, _) = call(
+        &server,
+        "POST",
+        &format!("{base}/clients/{rm}/roles"),
+        Some(&admin),
+        Some(json!({"name": "query-organizations"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (_, role, _) = call(
+        &server,
+        "GET",
+        &format!("{base}/clients/{rm}/roles/query-organizations"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let (s, b, _) = call(
+        &server,
+        "POST",
+        &format!(
+            "{base}/users/{}/role-mappings/clients/{rm}",
+            users["music-admin"].as_str().unwrap()
+        ),
+        Some(&admin),
+        Some(json!([role])),
+    )
+    .await;
+    assert_eq!(s, 204, "{b}");
+    let permit = |body: Value, path: &'static str| {
+        let (server, admin, rs) = (&server, admin.clone(), rs.clone());
+        async move {
+            let (s, b, _) = call(
+                server,
+                "POST",
+                &format!("{rs}/{path}"),
+                Some(&admin),
+                Some(body),
+            )
+            .await;
+            assert_eq!(s, 201, "{b}");
+        }
+    };
+    let delegate = admin_cli_token(&server, REALM, "music-admin", "music-admin-pw").await;
+    let send = |method: &'static str, path: String, body: Option<Value>| {
+        let (server, delegate) = (&server, delegate.clone());
+        async move {
+            let (s, b, _) = call(server, method, &path, Some(&delegate), body).await;
+            (s, b)
+        }
+    };
+    let aliases = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["alias"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // `query-organizations` alone: the list and count hold nothing it may view.
+    let (s, list) = send("GET", orgs.clone(), None).await;
+    assert_eq!((s, list), (200, json!([])));
+    assert_eq!(send("GET", format!("{orgs}/count"), None).await.1, 0);
+
+    // `view` and `manage` of music.
+    permit(
+        json!({"name": "delegate", "users": [users["music-admin"]]}),
+        "policy/user",
+    )
+    .await;
+    permit(
+        json!({"name": "music org", "resourceType": "Organizations", "resources": [music],
+               "scopes": ["view", "manage"], "policies": ["delegate"]}),
+        "permission/scope",
+    )
+    .await;
+    let (s, list) = send("GET", orgs.clone(), None).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(aliases(&list), ["music"]);
+    assert_eq!(send("GET", format!("{orgs}/count"), None).await.1, 1);
+    let (s, o) = send("GET", format!("{orgs}/{music}"), None).await;
+    assert_eq!((s, o["alias"].as_str()), (200, Some("music")));
+    let (s, members) = send("GET", format!("{orgs}/{music}/members"), None).await;
+    assert_eq!(s, 200, "{members}");
+    assert_eq!(names(&members), ["alice"]);
+    let (s, b) = send(
+        "POST",
+        format!("{orgs}/{music}/members"),
+        Some(json!(users["dave"])),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (_, members) = send("GET", format!("{orgs}/{music}/members"), None).await;
+    assert_eq!(names(&members), ["alice", "dave"]);
+
+    // film, a new organization, an unknown id: refused (404 for the unknown one, as the
+    // delegate may list organizations).
+    for (method, path, body) in [
+        ("GET", format!("{orgs}/{film}"), None),
+        ("GET", format!("{orgs}/{film}/members"), None),
+        (
+            "POST",
+            format!("{orgs}/{film}/members"),
+            Some(json!(users["dave"])),
+        ),
+        ("DELETE", format!("{orgs}/{film}"), None),
+        (
+            "POST",
+            orgs.clone(),
+            Some(json!({"name": "Books", "domains": [{"name": "books.example"}]})),
+        ),
+    ] {
+        let (s, b) = send(method, path.clone(), body).await;
+        assert_eq!(s, 403, "{method} {path}: {b}");
+    }
+    let (s, b) = send("GET", format!("{orgs}/no-such-org"), None).await;
+    assert_eq!(
+        (s, b["errorMessage"].as_str()),
+        (404, Some("Organization not found."))
+    );
+    let (_, film_members, _) = call(
+        &server,
+        "GET",
+        &format!("{orgs}/{film}/members"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(names(&film_members), ["carol"]);
+
+    // The type's resource was made for the first permission on all organizations.
+    permit(
+        json!({"name": "all orgs", "resourceType": "Organizations", "scopes": ["view"],
+               "policies": ["delegate"]}),
+        "permission/scope",
+    )
+    .await;
+    let (_, list) = send("GET", orgs.clone(), None).await;
+    assert_eq!(aliases(&list), ["film", "music"]);
+    assert_eq!(send("GET", format!("{orgs}/{film}"), None).await.0, 200);
+    assert_eq!(send("DELETE", format!("{orgs}/{film}"), None).await.0, 403);
+
+    // Deleting music takes its permission along (it named music alone).
+    let (s, _) = send("DELETE", format!("{orgs}/{music}"), None).await;
+    assert_eq!(s, 204);
+    let (_, perms, _) = call(
+        &server,
+        "GET",
+        &format!("{rs}/permission"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let left: Vec<&str> = perms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, ["all orgs"]);
 }
