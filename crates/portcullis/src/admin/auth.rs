@@ -57,6 +57,8 @@ pub enum Need {
     ViewEvents,
     /// Change events and their configuration (`manage-events`).
     ManageEvents,
+    /// Impersonate a user (`impersonation`).
+    Impersonate,
     /// Any administrative role in the realm.
     Any,
 }
@@ -82,6 +84,7 @@ impl Need {
                 &["view-identity-providers", "manage-identity-providers"]
             }
             Need::Manage(Family::IdentityProviders) => &["manage-identity-providers"],
+            Need::Impersonate => &["impersonation"],
             Need::Any => ADMIN_ROLES,
         }
     }
@@ -117,8 +120,12 @@ pub struct Caller {
     pub realm: String,
     /// The user (or service account) id.
     pub user_id: String,
+    /// The user's username.
+    pub username: String,
     /// The `clientId` the token was issued to (`azp`).
     pub client: Option<String>,
+    /// The token's session (`sid`).
+    pub session: Option<String>,
     /// Effective roles in the token's realm.
     roles: BTreeSet<Role>,
 }
@@ -256,8 +263,13 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> AdminResult<Caller
     Ok(Caller {
         realm: snap.name.clone(),
         user_id: row.id,
+        username: user.username.clone().unwrap_or_default(),
         client: claims
             .get("azp")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        session: claims
+            .get("sid")
             .and_then(Value::as_str)
             .map(str::to_string),
         roles: snap.index.expand(direct),
@@ -397,6 +409,9 @@ needs! {
     ViewUser => Need::View(Family::Users), Scoped::User("view");
     /// Changes the user of the path: `manage-users`, else `manage` of that user.
     ManageUser => Need::Manage(Family::Users), Scoped::User("manage");
+    /// Impersonates the user of the path: the role `impersonation`, else `impersonate` of that
+    /// user (`UserPermissionsV2.canImpersonate`).
+    ImpersonateUser => Need::Impersonate, Scoped::User("impersonate");
     /// Changes the role mappings of the user of the path: `manage-users`, else `map-roles` of
     /// that user (each role is then checked too: [`super::permissions::Fgap::may_map`]).
     MapUserRoles => Need::Manage(Family::Users), Scoped::User("map-roles");

@@ -21,6 +21,7 @@ pub mod email;
 pub mod events;
 pub mod groups;
 pub mod identity_providers;
+pub mod impersonation;
 pub mod initial_access;
 pub mod jackson;
 pub mod org_invitations;
@@ -345,6 +346,7 @@ pub fn routes() -> Router<AppState> {
         .merge(scope_mappings::routes())
         .merge(certificates::routes())
         .merge(consents::routes())
+        .merge(impersonation::routes())
         .merge(client_sessions::routes())
         .merge(attack_detection::routes())
         .merge(authentication::routes())

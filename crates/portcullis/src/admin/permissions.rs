@@ -557,10 +557,10 @@ pub async fn require_user(
     id: &str,
     scope: &str,
 ) -> AdminResult<(UserRow, UserRepresentation, Option<Fgap>)> {
-    let need = if scope == "view" {
-        Need::View(Family::Users)
-    } else {
-        Need::Manage(Family::Users)
+    let need = match scope {
+        "view" => Need::View(Family::Users),
+        "impersonate" => Need::Impersonate,
+        _ => Need::Manage(Family::Users),
     };
     let by_role = caller.can(&snap.name, need);
     let row = state.store.user_by_id(&snap.id, id).await?;

@@ -511,6 +511,8 @@ pub const ADMIN_USER_CONSENTS: &str = "/admin/realms/{realm}/users/{id}/consents
 pub const ADMIN_USER_CONSENT: &str = "/admin/realms/{realm}/users/{id}/consents/{client}";
 /// `POST` (`admin/users.rs`).
 pub const ADMIN_USER_LOGOUT: &str = "/admin/realms/{realm}/users/{id}/logout";
+/// `POST` (`admin/impersonation.rs`).
+pub const ADMIN_USER_IMPERSONATION: &str = "/admin/realms/{realm}/users/{id}/impersonation";
 /// `DELETE` (`admin/users.rs`).
 pub const ADMIN_SESSION: &str = "/admin/realms/{realm}/sessions/{session}";
 /// `GET` (`admin/users.rs`).

@@ -70,7 +70,8 @@ pub struct SessionSweep {
 /// SSO and offline sessions, their client sessions and refresh-token rotation, and the sweep.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Creates a session and its first client session, with `refresh_token_id` current.
+    /// Creates a session and its first client session, with `refresh_token_id` current (no
+    /// client session when `client_id` is empty).
     async fn create_session(
         &self,
         session: &SessionRow,

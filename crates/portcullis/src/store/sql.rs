@@ -751,9 +751,12 @@ macro_rules! impl_store {
                 sqlx::query("INSERT INTO user_session (id, realm_id, user_id, offline, created_at, last_refresh, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(&s.id).bind(&s.realm_id).bind(&s.user_id).bind(i64::from(s.offline)).bind(s.created_at).bind(s.last_refresh).bind(&s.data)
                     .execute(&mut *conn).await?;
-                sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at, started_at) VALUES ($1, $2, $3, 0, $4, $4)")
-                    .bind(&s.id).bind(client_id).bind(refresh_token_id).bind(s.created_at)
-                    .execute(&mut *conn).await?;
+                // No client yet (an impersonation): the session alone.
+                if !client_id.is_empty() {
+                    sqlx::query("INSERT INTO client_session (session_id, client_id, refresh_token_id, refresh_use_count, updated_at, started_at) VALUES ($1, $2, $3, 0, $4, $4)")
+                        .bind(&s.id).bind(client_id).bind(refresh_token_id).bind(s.created_at)
+                        .execute(&mut *conn).await?;
+                }
                 Ok(())
             }
 

@@ -34,6 +34,7 @@ mod full_disk;
 mod fuzz_corpus;
 mod guard;
 mod identity_providers;
+mod impersonation;
 mod implicit;
 mod lightweight;
 mod limits;
