@@ -109,6 +109,16 @@ pub struct ListQuery {
     brief_representation: Option<bool>,
 }
 
+impl ListQuery {
+    /// `search`, lower-cased; none when empty.
+    fn needle(&self) -> Option<String> {
+        self.search
+            .as_deref()
+            .map(str::to_lowercase)
+            .filter(|s| !s.is_empty())
+    }
+}
+
 /// `GET /groups`: top-level groups by name (with the matching subgroups when searching),
 /// those the caller may see.
 pub async fn list(
@@ -120,11 +130,7 @@ pub async fn list(
         ..
     }: RealmAdmin<QueryGroups, ListQuery>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let needle = q
-        .search
-        .as_deref()
-        .map(str::to_lowercase)
-        .filter(|s| !s.is_empty());
+    let needle = q.needle();
     let brief_rep = q.brief_representation != Some(false);
     let visible = visibility(&state, &snap, &caller).await?;
     // Ordered by name, as Keycloak's store queries them.
@@ -154,11 +160,7 @@ pub async fn count(
         ..
     }: RealmAdmin<QueryGroups, ListQuery>,
 ) -> AdminResult<Json<Value>> {
-    let needle = q
-        .search
-        .as_deref()
-        .map(str::to_lowercase)
-        .filter(|s| !s.is_empty());
+    let needle = q.needle();
     let visible = visibility(&state, &snap, &caller).await?;
     let n = snap
         .rep

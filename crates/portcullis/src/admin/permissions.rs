@@ -506,17 +506,31 @@ impl<'a> RoleGate<'a> {
         roles: &[Role],
     ) -> AdminResult<()> {
         let v2 = enabled(rep);
-        let each = |r: &Role| {
-            let by_roles = if v2 {
+        let by_roles = |r: &Role| {
+            if v2 {
                 self.by_roles(r)
             } else {
                 self.caller.can(self.realm, Need::Manage(Family::Clients))
-            };
-            by_roles
+            }
+        };
+        self.require_each(rep, roles, by_roles, Mapping::ClientScope)
+    }
+
+    /// 403 unless each of `roles` is allowed `by_roles`, or else by the permissions for
+    /// `purpose`.
+    fn require_each(
+        &self,
+        rep: &RealmRepresentation,
+        roles: &[Role],
+        by_roles: impl Fn(&Role) -> bool,
+        purpose: Mapping,
+    ) -> AdminResult<()> {
+        let each = |r: &Role| {
+            by_roles(r)
                 || self
                     .perms
                     .as_ref()
-                    .is_some_and(|f| f.may_map_as(rep, r, Mapping::ClientScope))
+                    .is_some_and(|f| f.may_map_as(rep, r, purpose))
         };
         if roles.iter().all(each) {
             Ok(())
@@ -531,18 +545,7 @@ impl<'a> RoleGate<'a> {
     /// `map-roles-composite` of its client or `map-role-composite` of the role.
     pub fn require_compose(&self, rep: &RealmRepresentation, members: &[Role]) -> AdminResult<()> {
         self.caller.require_grant(self.realm, members)?;
-        let each = |m: &Role| {
-            self.by_roles(m)
-                || self
-                    .perms
-                    .as_ref()
-                    .is_some_and(|f| f.may_map_as(rep, m, Mapping::Composite))
-        };
-        if members.iter().all(each) {
-            Ok(())
-        } else {
-            Err(AdminError::Forbidden)
-        }
+        self.require_each(rep, members, |m| self.by_roles(m), Mapping::Composite)
     }
 }
 

@@ -1061,11 +1061,7 @@ async fn a_client_admin_reads_and_changes_its_client_and_no_other() {
         let (server, admin) = (&server, admin.clone());
         async move { call(server, method, &path, Some(&admin), body).await }
     };
-    let rep = as_admin("GET", base.clone(), None).await.1;
-    let rs = format!(
-        "{base}/clients/{}/authz/resource-server",
-        rep["adminPermissionsClient"]["id"].as_str().unwrap()
-    );
+    let rs = admin_permissions_server(&server, &admin, REALM).await;
     let client_id = |name: &'static str| {
         let as_admin = &as_admin;
         let base = base.clone();
@@ -1104,20 +1100,13 @@ async fn a_client_admin_reads_and_changes_its_client_and_no_other() {
     assert_eq!(s, 403);
 
     // A permission on music-app (named by its clientId) to view and manage it.
-    for (path, body) in [
-        (
-            "policy/user",
-            json!({"name": "delegate", "users": [users["music-admin"]]}),
-        ),
-        (
-            "permission/scope",
-            json!({"name": "music-app", "resourceType": "Clients", "resources": ["music-app"],
-                   "scopes": ["view", "manage"], "policies": ["delegate"]}),
-        ),
-    ] {
-        let (s, b, _) = as_admin("POST", format!("{rs}/{path}"), Some(body)).await;
-        assert_eq!(s, 201, "{b}");
-    }
+    let permit = |body: Value| write_permission(&server, &admin, &rs, body);
+    permit(json!({"name": "delegate", "users": [users["music-admin"]]})).await;
+    permit(
+        json!({"name": "music-app", "resourceType": "Clients", "resources": ["music-app"],
+                  "scopes": ["view", "manage"], "policies": ["delegate"]}),
+    )
+    .await;
 
     // The list holds music-app only, with what the delegate may do with it.
     let (s, list) = as_delegate("GET", format!("{base}/clients"), None).await;
@@ -1175,16 +1164,11 @@ async fn a_client_admin_reads_and_changes_its_client_and_no_other() {
 
     // `view` of all clients: every client listed and read, film-app without `manage`, and
     // still not changed.
-    let (s, b, _) = as_admin(
-        "POST",
-        format!("{rs}/permission/scope"),
-        Some(
-            json!({"name": "all clients", "resourceType": "Clients", "scopes": ["view"],
-                    "policies": ["delegate"]}),
-        ),
+    permit(
+        json!({"name": "all clients", "resourceType": "Clients", "scopes": ["view"],
+                  "policies": ["delegate"]}),
     )
     .await;
-    assert_eq!(s, 201, "{b}");
     let (_, list) = as_delegate("GET", format!("{base}/clients"), None).await;
     assert!(listed(&list).contains(&"film-app".to_string()), "{list}");
     let film_listed = list
@@ -1220,11 +1204,7 @@ async fn the_group_list_holds_the_groups_a_delegate_may_view() {
     let admin = admin_token(&server).await;
     let base = format!("/admin/realms/{REALM}");
     let (users, _) = ids(&server, &admin).await;
-    let (_, rep, _) = call(&server, "GET", &base, Some(&admin), None).await;
-    let rs = format!(
-        "{base}/clients/{}/authz/resource-server",
-        rep["adminPermissionsClient"]["id"].as_str().unwrap()
-    );
+    let rs = admin_permissions_server(&server, &admin, REALM).await;
     let (_, strings, _) = call(
         &server,
         "GET",
@@ -1241,30 +1221,11 @@ async fn the_group_list_holds_the_groups_a_delegate_may_view() {
         None,
     )
     .await;
-    let post = |body: Value, path: &'static str| {
-        let (server, admin, rs) = (&server, admin.clone(), rs.clone());
-        async move {
-            let (s, b, _) = call(
-                server,
-                "POST",
-                &format!("{rs}/{path}"),
-                Some(&admin),
-                Some(body),
-            )
-            .await;
-            assert_eq!(s, 201, "{b}");
-        }
-    };
-    post(
-        json!({"name": "delegate", "users": [users["music-admin"]]}),
-        "policy/user",
-    )
-    .await;
+    let post = |body: Value| write_permission(&server, &admin, &rs, body);
+    post(json!({"name": "delegate", "users": [users["music-admin"]]})).await;
     post(
         json!({"name": "two groups", "resourceType": "Groups", "resources": [film["id"], strings["id"]],
-               "scopes": ["view"], "policies": ["delegate"]}),
-        "permission/scope",
-    )
+               "scopes": ["view"], "policies": ["delegate"]}))
     .await;
     let delegate = admin_cli_token(&server, REALM, "music-admin", "music-admin-pw").await;
     let get = |path: String| {
@@ -1312,7 +1273,6 @@ async fn the_group_list_holds_the_groups_a_delegate_may_view() {
     post(
         json!({"name": "all groups", "resourceType": "Groups", "scopes": ["view"],
                "policies": ["delegate"]}),
-        "permission/scope",
     )
     .await;
     assert_eq!(top(&get(format!("{base}/groups")).await), ["film", "music"]);
@@ -1339,11 +1299,7 @@ async fn a_client_admin_manages_its_clients_roles_and_composes_only_what_it_may(
         let (server, admin) = (&server, admin.clone());
         async move { call(server, method, &path, Some(&admin), body).await.1 }
     };
-    let rep = as_admin("GET", base.clone(), None).await;
-    let rs = format!(
-        "{base}/clients/{}/authz/resource-server",
-        rep["adminPermissionsClient"]["id"].as_str().unwrap()
-    );
+    let rs = admin_permissions_server(&server, &admin, REALM).await;
     let client = |name: &'static str| {
         let (as_admin, base) = (&as_admin, base.clone());
         async move {
@@ -1361,25 +1317,7 @@ async fn a_client_admin_manages_its_clients_roles_and_composes_only_what_it_may(
     let editor = as_admin("GET", format!("{base}/clients/{app}/roles/editor"), None).await;
     let reader = as_admin("GET", format!("{base}/roles/reader"), None).await;
     let view_users = as_admin("GET", format!("{base}/clients/{rm}/roles/view-users"), None).await;
-    let permit = |body: Value| {
-        let (server, admin, rs) = (&server, admin.clone(), rs.clone());
-        async move {
-            let path = if body.get("resourceType").is_some() {
-                "permission/scope"
-            } else {
-                "policy/user"
-            };
-            let (s, b, _) = call(
-                server,
-                "POST",
-                &format!("{rs}/{path}"),
-                Some(&admin),
-                Some(body),
-            )
-            .await;
-            assert_eq!(s, 201, "{b}");
-        }
-    };
+    let permit = |body: Value| write_permission(&server, &admin, &rs, body);
     permit(json!({"name": "delegate", "users": [users["music-admin"]]})).await;
     permit(
         json!({"name": "app", "resourceType": "Clients", "resources": [app],
@@ -1530,11 +1468,7 @@ async fn an_organization_admin_reads_and_changes_its_organization_and_no_other()
     let base = format!("/admin/realms/{REALM}");
     let orgs = format!("{base}/organizations");
     let (users, _) = ids(&server, &admin).await;
-    let (_, rep, _) = call(&server, "GET", &base, Some(&admin), None).await;
-    let rs = format!(
-        "{base}/clients/{}/authz/resource-server",
-        rep["adminPermissionsClient"]["id"].as_str().unwrap()
-    );
+    let rs = admin_permissions_server(&server, &admin, REALM).await;
     let (_, all, _) = call(&server, "GET", &orgs, Some(&admin), None).await;
     let org_id = |alias: &str| {
         all.as_array()
@@ -1586,20 +1520,7 @@ async fn an_organization_admin_reads_and_changes_its_organization_and_no_other()
     )
     .await;
     assert_eq!(s, 204, "{b}");
-    let permit = |body: Value, path: &'static str| {
-        let (server, admin, rs) = (&server, admin.clone(), rs.clone());
-        async move {
-            let (s, b, _) = call(
-                server,
-                "POST",
-                &format!("{rs}/{path}"),
-                Some(&admin),
-                Some(body),
-            )
-            .await;
-            assert_eq!(s, 201, "{b}");
-        }
-    };
+    let permit = |body: Value| write_permission(&server, &admin, &rs, body);
     let delegate = admin_cli_token(&server, REALM, "music-admin", "music-admin-pw").await;
     let send = |method: &'static str, path: String, body: Option<Value>| {
         let (server, delegate) = (&server, delegate.clone());
@@ -1622,15 +1543,10 @@ async fn an_organization_admin_reads_and_changes_its_organization_and_no_other()
     assert_eq!(send("GET", format!("{orgs}/count"), None).await.1, 0);
 
     // `view` and `manage` of music.
-    permit(
-        json!({"name": "delegate", "users": [users["music-admin"]]}),
-        "policy/user",
-    )
-    .await;
+    permit(json!({"name": "delegate", "users": [users["music-admin"]]})).await;
     permit(
         json!({"name": "music org", "resourceType": "Organizations", "resources": [music],
                "scopes": ["view", "manage"], "policies": ["delegate"]}),
-        "permission/scope",
     )
     .await;
     let (s, list) = send("GET", orgs.clone(), None).await;
@@ -1691,7 +1607,6 @@ async fn an_organization_admin_reads_and_changes_its_organization_and_no_other()
     permit(
         json!({"name": "all orgs", "resourceType": "Organizations", "scopes": ["view"],
                "policies": ["delegate"]}),
-        "permission/scope",
     )
     .await;
     let (_, list) = send("GET", orgs.clone(), None).await;

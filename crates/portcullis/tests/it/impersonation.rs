@@ -189,11 +189,7 @@ async fn a_delegate_impersonates_only_the_members_it_may() {
     let admin = admin_token(&server).await;
     let users = user_ids(&server, &admin).await;
     let base = format!("/admin/realms/{REALM}");
-    let (_, rep, _) = call(&server, "GET", &base, Some(&admin), None).await;
-    let rs = format!(
-        "{base}/clients/{}/authz/resource-server",
-        rep["adminPermissionsClient"]["id"].as_str().unwrap()
-    );
+    let rs = admin_permissions_server(&server, &admin, REALM).await;
     let (_, music, _) = call(
         &server,
         "GET",
@@ -209,27 +205,21 @@ async fn a_delegate_impersonates_only_the_members_it_may() {
             .0,
         403
     );
-    for (path, body) in [
-        (
-            "policy/user",
-            json!({"name": "delegate", "users": [users["music-admin"]]}),
-        ),
-        (
-            "permission/scope",
-            json!({"name": "music", "resourceType": "Groups", "resources": [music["id"]],
-                   "scopes": ["impersonate-members"], "policies": ["delegate"]}),
-        ),
-    ] {
-        let (s, b, _) = call(
-            &server,
-            "POST",
-            &format!("{rs}/{path}"),
-            Some(&admin),
-            Some(body),
-        )
-        .await;
-        assert_eq!(s, 201, "{b}");
-    }
+    write_permission(
+        &server,
+        &admin,
+        &rs,
+        json!({"name": "delegate", "users": [users["music-admin"]]}),
+    )
+    .await;
+    write_permission(
+        &server,
+        &admin,
+        &rs,
+        json!({"name": "music", "resourceType": "Groups", "resources": [music["id"]],
+               "scopes": ["impersonate-members"], "policies": ["delegate"]}),
+    )
+    .await;
     let b = browser();
     let (s, body) = impersonate(&server, &b, &delegate, &users["alice"]).await;
     assert_eq!(s, 200, "{body}");

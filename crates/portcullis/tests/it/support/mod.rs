@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod credentials;
 pub mod events;
+pub mod fgap;
 pub mod http;
 pub mod jwt;
 pub mod otp;
@@ -16,6 +17,7 @@ pub mod soft_authenticator;
 pub use browser::*;
 pub use credentials::*;
 pub use events::*;
+pub use fgap::*;
 pub use http::*;
 pub use jwt::*;
 pub use otp::*;
