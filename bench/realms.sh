@@ -38,7 +38,7 @@ taskset -c 1 python3 bench/realms.py $PORT "$COUNT" "$BATCH" $PID "$DB"
 # keep-alive connections, 10 s each, the three alternated ROUNDS times (the host drifts from
 # one minute to the next); the medians are the figures. SKIP_RATES=1 leaves this out.
 if [ -z "${SKIP_RATES:-}" ]; then
-  command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+  command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
   SINGLE_PORT=18083
   SINGLE_ARGS=(--data-dir "$WORK/single")
   [ "$DB" = postgres ] && SINGLE_ARGS+=(--db postgres --db-url "$PG_URL" --db-schema "${SCHEMA}_single")
