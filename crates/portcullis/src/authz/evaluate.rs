@@ -653,6 +653,12 @@ pub fn evaluate_traced(
     out
 }
 
+/// The trace of permission `p` for `identity`, with its associated policies.
+pub fn trace_permission(rs: &ResourceServer, identity: &Identity, p: usize) -> PolicyTrace {
+    let mut memo: Vec<Option<bool>> = vec![None; rs.policies.len()];
+    trace(rs, identity, p, true, &mut memo, 0)
+}
+
 /// A policy's trace; `permission`: decided by its strategy over its associated policies
 /// (as [`evaluate_target`]) rather than by [`effect`].
 fn trace(

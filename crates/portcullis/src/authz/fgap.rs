@@ -16,7 +16,7 @@
 //!   denial of the type loses only to a grant bound to the object itself; an all-`Groups`
 //!   denial loses to any grant counted before it.
 
-use super::evaluate::effect;
+use super::evaluate::{effect, TargetTrace};
 use super::{Identity, ResourceServer};
 
 /// The resource type of users.
@@ -151,6 +151,12 @@ fn bound(rs: &ResourceServer, kind: &str, name: &str, scope: &str, out: &mut Vec
 
 /// Whether the caller (`identity`) has `scope` on `object`.
 pub fn granted(rs: &ResourceServer, identity: &Identity, object: Object<'_>, scope: &str) -> bool {
+    decide(rs, identity, &applicable(rs, object, scope))
+}
+
+/// The permissions that speak of `scope` on `object`, in evaluation order, each with where it
+/// comes from.
+fn applicable(rs: &ResourceServer, object: Object<'_>, scope: &str) -> Vec<(usize, Source)> {
     let mut applicable: Vec<(usize, Source)> = Vec::new();
     let mut found = Vec::new();
     let push = |found: &mut Vec<usize>, source: Source, into: &mut Vec<(usize, Source)>| {
@@ -182,7 +188,67 @@ pub fn granted(rs: &ResourceServer, identity: &Identity, object: Object<'_>, sco
         bound(rs, object.kind, object.kind, scope, &mut found);
         push(&mut found, Source::AllOfType, &mut applicable);
     }
-    decide(rs, identity, &applicable)
+    applicable
+}
+
+/// The evaluation tool's answer for `object` (Keycloak's `PolicyEvaluationService` on the
+/// `admin-permissions` server): each of `scopes` (the type's when empty) decided as the Admin
+/// API decides it, with the permissions that applied.
+pub fn evaluate_object(
+    rs: &ResourceServer,
+    identity: &Identity,
+    object: Object<'_>,
+    scopes: &[String],
+) -> TargetTrace {
+    let type_scopes: Vec<String> = scopes_of(object.kind)
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let asked = if scopes.is_empty() {
+        &type_scopes
+    } else {
+        scopes
+    };
+    let pair = |name: &str| {
+        let id = rs
+            .scopes
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.id.clone())
+            .unwrap_or_default();
+        (id, name.to_string())
+    };
+    let mut granted = Vec::new();
+    let mut seen: Vec<usize> = Vec::new();
+    for scope in asked {
+        let found = applicable(rs, object, scope);
+        if decide(rs, identity, &found) {
+            granted.push(pair(scope));
+        }
+        for (p, _) in found {
+            if !seen.contains(&p) {
+                seen.push(p);
+            }
+        }
+    }
+    let resource_id = rs
+        .resources_by_name
+        .get(object.id)
+        .into_iter()
+        .flatten()
+        .find(|&&r| rs.resources[r].kind.as_deref() == Some(object.kind))
+        .map_or_else(|| object.id.to_string(), |&r| rs.resources[r].id.clone());
+    TargetTrace {
+        resource: Some((resource_id, object.id.to_string())),
+        resource_scopes: type_scopes.clone(),
+        scopes: asked.iter().map(|s| pair(s)).collect(),
+        granted: (!granted.is_empty()).then_some(granted),
+        policies: seen
+            .into_iter()
+            .map(|p| super::evaluate::trace_permission(rs, identity, p))
+            .collect(),
+    }
 }
 
 /// Whether the caller has `scope` on every object of `kind` (the all-objects permissions

@@ -274,6 +274,54 @@ async fn a_group_admin_manages_the_groups_members_and_nobody_else() {
     .await;
     assert_eq!(s, 201, "{body}");
 
+    // The evaluation tool answers as the Admin API decides: alice (music) may be viewed and
+    // managed by the music admin, carol (film) not; it needs a resource type.
+    let evaluate = |body: Value| {
+        let (server, admin, rs) = (&server, admin.clone(), rs.clone());
+        async move {
+            call(
+                server,
+                "POST",
+                &format!("{rs}/policy/evaluate"),
+                Some(&admin),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let ask = |user: &str| {
+        json!({"resourceType": "Users", "userId": uid("music-admin"),
+               "resources": [{"name": uid(user)}], "entitlements": false,
+               "context": {"attributes": {}}})
+    };
+    let (s, answer, _) = evaluate(ask("alice")).await;
+    assert_eq!(s, 200, "{answer}");
+    assert_eq!(answer["status"], "PERMIT", "{answer}");
+    let allowed: Vec<&str> = answer["results"][0]["allowedScopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        allowed.contains(&"view") && allowed.contains(&"manage"),
+        "{answer}"
+    );
+    assert!(!allowed.contains(&"impersonate"), "{answer}");
+    assert_eq!(
+        answer["results"][0]["policies"][0]["policy"]["name"],
+        "music members"
+    );
+    let (_, answer, _) = evaluate(ask("carol")).await;
+    assert_eq!(answer["status"], "DENY", "{answer}");
+    let mut no_type = ask("alice");
+    no_type.as_object_mut().unwrap().remove("resourceType");
+    let (s, answer, _) = evaluate(no_type).await;
+    assert_eq!(
+        (s, answer["error_description"].as_str()),
+        (400, Some("No resource type provided"))
+    );
+
     // Lists and counts hold music's members (bob through the subgroup) and no one else.
     let (s, list, _) = get(users_path.clone()).await;
     assert_eq!(s, 200, "{list}");
