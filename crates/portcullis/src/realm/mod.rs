@@ -150,9 +150,9 @@ pub async fn import(
 /// one read of each realm's text.
 pub async fn upgrade_organizations(store: &dyn Store) -> Result<usize, RealmError> {
     let mut changed = 0;
-    // One realm at a time, and parsed only when its text names organizations: at 10,000
-    // realms this is a scan, not 10,000 documents held and parsed at once.
-    for name in store.realm_versions().await?.into_iter().map(|r| r.name) {
+    // Only the realms the store noted as embedding organizations: at 10,000 realms neither
+    // 10,000 documents held at once nor 10,000 reads.
+    for name in store.realms_embedding_organizations().await? {
         let Some(stored) = store.realm_by_name(&name).await? else {
             continue;
         };

@@ -109,6 +109,9 @@ pub trait RealmStore: Send + Sync {
     async fn realm_by_name(&self, name: &str) -> Result<Option<StoredRealm>, StoreError>;
     /// `(name, version)` of every realm: what another node changed.
     async fn realm_versions(&self) -> Result<Vec<RealmVersion>, StoreError>;
+    /// Names of the realms whose stored document still embeds `organizations` (an older
+    /// version's document), for the start-up upgrade; the store notes them as they are written.
+    async fn realms_embedding_organizations(&self) -> Result<Vec<String>, StoreError>;
     /// Applies a batch of writes in one transaction: all or nothing.
     async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError>;
     /// Writes every realm and user document again with its secrets sealed under the store's
@@ -133,6 +136,19 @@ pub struct Resealed {
 /// Stamps [`RealmStore`] for a SQL store (see `sql.rs`).
 macro_rules! impl_realms {
     ($store:ident, $db:ty) => {
+        impl $store {
+            /// Notes (or forgets) realm `id` in `realm_upgrade` as its new document embeds
+            /// `organizations` or not.
+            async fn note_embedded_organizations(conn: &mut <$db as sqlx::Database>::Connection, id: &str, representation: &str) -> Result<(), sqlx::Error> {
+                if representation.contains("\"organizations\"") {
+                    sqlx::query("INSERT INTO realm_upgrade (realm_id) VALUES ($1) ON CONFLICT DO NOTHING").bind(id).execute(&mut *conn).await?;
+                } else {
+                    sqlx::query("DELETE FROM realm_upgrade WHERE realm_id = $1").bind(id).execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::RealmStore for $store {
             #[tracing::instrument(level = "debug", skip_all)]
@@ -172,6 +188,12 @@ macro_rules! impl_realms {
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
+            async fn realms_embedding_organizations(&self) -> Result<Vec<String>, $crate::store::StoreError> {
+                let rows: Vec<(String,)> = sqlx::query_as("SELECT r.name FROM realm_upgrade u JOIN realm r ON r.id = u.realm_id ORDER BY r.name").fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(|(name,)| name).collect())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn apply(&self, writes: Vec<$crate::store::Write>) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 use $crate::store::{StoreError, Write};
@@ -193,6 +215,9 @@ macro_rules! impl_realms {
                                     StoreError::Unique(_) => StoreError::Unique(format!("realm '{}' already exists", r.name)),
                                     other => other,
                                 })?;
+                            if r.representation.contains("\"organizations\"") {
+                                Self::note_embedded_organizations(&mut *tx, &r.id, &r.representation).await?;
+                            }
                         }
                         Write::UpdateRealm { id, expected_version, representation } => {
                             let done = sqlx::query("UPDATE realm SET representation = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4")
@@ -205,8 +230,10 @@ macro_rules! impl_realms {
                             if done.rows_affected() != 1 {
                                 return Err(StoreError::VersionConflict);
                             }
+                            Self::note_embedded_organizations(&mut *tx, &id, &representation).await?;
                         }
                         Write::DeleteRealm { id } => {
+                            sqlx::query("DELETE FROM realm_upgrade WHERE realm_id = $1").bind(&id).execute(&mut *tx).await?;
                             sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1)").bind(&id).execute(&mut *tx).await?;
                             Self::delete_realm_authz_on(&mut *tx, &id).await?;
                             for table in ["organization", "user_session", "auth_session", "auth_code", "initial_access", "user_entity"] {
