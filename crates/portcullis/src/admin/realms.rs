@@ -21,7 +21,7 @@ use crate::realm::edit;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::realm::{self, admin_clients, IfExists, RealmError, MASTER};
 use crate::representation::UserRepresentation;
-use crate::store::Write;
+use crate::store::{UserRow, Write};
 use crate::AppState;
 
 /// Fields of the stored realm that have endpoints of their own and are not part of
@@ -161,11 +161,24 @@ pub async fn create(
     {
         return Err(AdminError::bad("Realm name cannot be empty"));
     }
-    let (name, _) = realm::import(
+    // A creator without master's `admin` gets the new realm's admin roles in the realm's own
+    // transaction.
+    let creator = if caller.is_master_admin() {
+        None
+    } else {
+        creator_row(&state, &caller).await?
+    };
+    let (name, _) = realm::import_with(
         state.store.as_ref(),
         state.realms.blacklists(),
         value,
         IfExists::Fail,
+        |name| {
+            creator
+                .map(|c| grant_to_creator(c, name))
+                .into_iter()
+                .collect()
+        },
     )
     .await
     .map_err(|e| match e {
@@ -181,26 +194,34 @@ pub async fn create(
     let store = state.store.as_ref();
     state.realms.refresh(store, &name).await?;
     state.realms.facts(store, &name).await?;
-    if !caller.is_master_admin() {
-        grant_to_creator(&state, &caller, &name).await?;
-    }
     Ok(created(&uri, &name))
+}
+
+/// The creating caller's own row in master with its document, when it is a master user.
+async fn creator_row(
+    state: &AppState,
+    caller: &Caller,
+) -> AdminResult<Option<(String, UserRow, UserRepresentation)>> {
+    let master = state
+        .realm(MASTER)
+        .await
+        .map_err(|_| AdminError::Internal)?;
+    let Some(row) = state.store.user_by_id(&master.id, &caller.user_id).await? else {
+        return Ok(None);
+    };
+    let u: UserRepresentation =
+        serde_json::from_str(&row.representation).map_err(|_| AdminError::Internal)?;
+    Ok(Some((master.id.clone(), row, u)))
 }
 
 /// `RealmsAdminResource.grantPermissionsToRealmCreator`: a creator without master's `admin`
 /// role (`create-realm` only) gets the new realm's admin roles (`AdminRoles.ALL_REALM_ROLES`:
 /// every role of master's `<realm>-realm` client but `impersonation`), so it can administer
-/// what it created. Keycloak does this in the creation's transaction; here it follows it.
-async fn grant_to_creator(state: &AppState, caller: &Caller, name: &str) -> AdminResult<()> {
-    let master = state
-        .realm(MASTER)
-        .await
-        .map_err(|_| AdminError::Internal)?;
-    let Some(mut row) = state.store.user_by_id(&master.id, &caller.user_id).await? else {
-        return Ok(());
-    };
-    let mut u: UserRepresentation =
-        serde_json::from_str(&row.representation).map_err(|_| AdminError::Internal)?;
+/// what it created; the write goes in the creation's transaction, as in Keycloak.
+fn grant_to_creator(
+    (master_id, mut row, mut u): (String, UserRow, UserRepresentation),
+    name: &str,
+) -> Write {
     let held = u
         .client_roles
         .get_or_insert_with(Default::default)
@@ -211,9 +232,13 @@ async fn grant_to_creator(state: &AppState, caller: &Caller, name: &str) -> Admi
             held.push(role.to_string());
         }
     }
-    row.representation = serde_json::to_string(&u).map_err(|_| AdminError::Internal)?;
-    state.store.update_user(&master.id, &row).await?;
-    Ok(())
+    if let Ok(json) = serde_json::to_string(&u) {
+        row.representation = json;
+    }
+    Write::UpdateUser {
+        realm_id: master_id,
+        user: row,
+    }
 }
 
 /// `GET /admin/realms/{realm}`.

@@ -88,6 +88,18 @@ pub async fn import(
     value: Value,
     if_exists: IfExists,
 ) -> Result<(String, ImportOutcome), RealmError> {
+    import_with(store, blacklists, value, if_exists, |_| Vec::new()).await
+}
+
+/// [`import`], with the writes `also` makes for the realm's name in the same transaction (a
+/// creator's grant of the new realm's admin roles).
+pub async fn import_with(
+    store: &dyn Store,
+    blacklists: &Blacklists,
+    value: Value,
+    if_exists: IfExists,
+    also: impl FnOnce(&str) -> Vec<Write>,
+) -> Result<(String, ImportOutcome), RealmError> {
     let policy = value
         .get("passwordPolicy")
         .and_then(Value::as_str)
@@ -140,6 +152,7 @@ pub async fn import(
             server,
         });
     }
+    writes.extend(also(&name));
     store.apply(writes).await?;
     Ok((name, outcome))
 }

@@ -55,6 +55,14 @@ pub enum Write {
         /// User id.
         id: String,
     },
+    /// Replace one user's document (as [`super::UserStore::update_user`] does), in the
+    /// batch's transaction.
+    UpdateUser {
+        /// Realm id.
+        realm_id: String,
+        /// The user.
+        user: UserRow,
+    },
     /// Insert users into a realm.
     InsertUsers {
         /// Realm id.
@@ -245,6 +253,10 @@ macro_rules! impl_realms {
                             sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1 AND user_id = $2)").bind(&realm_id).bind(&id).execute(&mut *tx).await?;
                             sqlx::query("DELETE FROM user_session WHERE realm_id = $1 AND user_id = $2").bind(&realm_id).bind(&id).execute(&mut *tx).await?;
                             sqlx::query("DELETE FROM user_entity WHERE realm_id = $1 AND id = $2").bind(&realm_id).bind(&id).execute(&mut *tx).await?;
+                        }
+                        Write::UpdateUser { realm_id, user } => {
+                            let representation = self.sealer.seal_user(&user.representation)?;
+                            Self::update_user_on(&mut *tx, &realm_id, &user, &representation).await?;
                         }
                         Write::InsertUsers { realm_id, users } => {
                             for chunk in users.chunks($crate::store::sql::USER_CHUNK) {

@@ -213,6 +213,31 @@ macro_rules! impl_users {
 
             /// Indexes the links of a user document (`federated_identity`); a provider
             /// identity already linked to another user is a conflict.
+            /// Replaces a user's row (its document `representation` as stored, sealed) and its
+            /// identity-provider link index, on `conn` (a transaction's).
+            pub(crate) async fn update_user_on(conn: &mut <$db as sqlx::Database>::Connection, realm_id: &str, user: &$crate::store::UserRow, representation: &str) -> Result<(), $crate::store::StoreError> {
+                let c = $crate::store::SearchColumns::of(&user.representation);
+                sqlx::query("UPDATE user_entity SET username = $1, email = $2, representation = $3, first_name = $6, last_name = $7, enabled = $8, service_account = $9 WHERE realm_id = $4 AND id = $5")
+                    .bind(&user.username)
+                    .bind(&user.email)
+                    .bind(representation)
+                    .bind(realm_id)
+                    .bind(&user.id)
+                    .bind(c.first_name)
+                    .bind(c.last_name)
+                    .bind(c.enabled)
+                    .bind(c.service_account)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| match $crate::store::StoreError::from(e) {
+                        $crate::store::StoreError::Unique(m) => $crate::store::StoreError::Unique(format!("duplicate user: {m}")),
+                        other => other,
+                    })?;
+                sqlx::query("DELETE FROM federated_identity WHERE user_id = $1").bind(&user.id).execute(&mut *conn).await?;
+                Self::index_links_on(&mut *conn, realm_id, user).await?;
+                Ok(())
+            }
+
             async fn index_links_on(conn: &mut <$db as sqlx::Database>::Connection, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {
                 for (alias, provider_user_id) in $crate::store::users::federated_links(&user.representation) {
                     sqlx::query("INSERT INTO federated_identity (realm_id, identity_provider, provider_user_id, user_id) VALUES ($1, $2, $3, $4)")
@@ -363,27 +388,9 @@ macro_rules! impl_users {
             async fn update_user(&self, realm_id: &str, user: &$crate::store::UserRow) -> Result<(), $crate::store::StoreError> {
                 let _gate = self.gate.enter().await?;
                 self.invalidate_users().await;
-                let c = $crate::store::SearchColumns::of(&user.representation);
                 let representation = self.sealer.seal_user(&user.representation)?;
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("UPDATE user_entity SET username = $1, email = $2, representation = $3, first_name = $6, last_name = $7, enabled = $8, service_account = $9 WHERE realm_id = $4 AND id = $5")
-                    .bind(&user.username)
-                    .bind(&user.email)
-                    .bind(&representation)
-                    .bind(realm_id)
-                    .bind(&user.id)
-                    .bind(c.first_name)
-                    .bind(c.last_name)
-                    .bind(c.enabled)
-                    .bind(c.service_account)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| match $crate::store::StoreError::from(e) {
-                        $crate::store::StoreError::Unique(m) => $crate::store::StoreError::Unique(format!("duplicate user: {m}")),
-                        other => other,
-                    })?;
-                sqlx::query("DELETE FROM federated_identity WHERE user_id = $1").bind(&user.id).execute(&mut *tx).await?;
-                Self::index_links_on(&mut *tx, realm_id, user).await?;
+                Self::update_user_on(&mut *tx, realm_id, user, &representation).await?;
                 tx.commit().await?;
                 // Again after the commit: a read between the two may have cached the old row.
                 self.invalidate_users().await;
