@@ -119,6 +119,25 @@ impl ListQuery {
     }
 }
 
+/// The top-level groups the caller sees (with the matching subgroups when searching), by
+/// name as Keycloak's store orders them.
+async fn listed(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    caller: &Caller,
+    q: &ListQuery,
+    brief_rep: bool,
+) -> AdminResult<Vec<Value>> {
+    let needle = q.needle();
+    let visible = visibility(state, snap, caller).await?;
+    let mut top: Vec<&GroupRepresentation> = snap.rep.groups.iter().flatten().collect();
+    top.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(top
+        .into_iter()
+        .filter_map(|g| tree(g, needle.as_deref(), brief_rep, &*visible))
+        .collect())
+}
+
 /// `GET /groups`: top-level groups by name (with the matching subgroups when searching),
 /// those the caller may see.
 pub async fn list(
@@ -130,16 +149,8 @@ pub async fn list(
         ..
     }: RealmAdmin<QueryGroups, ListQuery>,
 ) -> AdminResult<Json<Vec<Value>>> {
-    let needle = q.needle();
     let brief_rep = q.brief_representation != Some(false);
-    let visible = visibility(&state, &snap, &caller).await?;
-    // Ordered by name, as Keycloak's store queries them.
-    let mut top: Vec<&GroupRepresentation> = snap.rep.groups.iter().flatten().collect();
-    top.sort_by(|a, b| a.name.cmp(&b.name));
-    let out: Vec<Value> = top
-        .into_iter()
-        .filter_map(|g| tree(g, needle.as_deref(), brief_rep, &*visible))
-        .collect();
+    let out = listed(&state, &snap, &caller, &q, brief_rep).await?;
     Ok(Json(
         Paging {
             first: q.first,
@@ -160,15 +171,7 @@ pub async fn count(
         ..
     }: RealmAdmin<QueryGroups, ListQuery>,
 ) -> AdminResult<Json<Value>> {
-    let needle = q.needle();
-    let visible = visibility(&state, &snap, &caller).await?;
-    let n = snap
-        .rep
-        .groups
-        .iter()
-        .flatten()
-        .filter(|g| tree(g, needle.as_deref(), true, &*visible).is_some())
-        .count();
+    let n = listed(&state, &snap, &caller, &q, true).await?.len();
     Ok(Json(json!({"count": n})))
 }
 

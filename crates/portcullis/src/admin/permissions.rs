@@ -641,18 +641,36 @@ pub async fn require_client(
     id: &str,
     scope: &str,
 ) -> AdminResult<()> {
+    let unknown = edit::client(&snap.rep, id).is_none();
+    let may_list = caller.can(&snap.name, Need::Query(Family::Clients));
+    let missing = || AdminError::not_found("Could not find client");
+    let object = (fgap::CLIENTS, id, scope);
+    require_object(state, snap, caller, unknown, may_list, missing, object).await
+}
+
+/// The rule of [`require_client`] and [`require_organization`]: an object that does not exist
+/// answers `missing` to a caller who may list its kind (by its roles, `may_list`, or by `view`
+/// of all objects of the kind), 403 to any other; an existing one needs `scope` of it.
+async fn require_object(
+    state: &AppState,
+    snap: &RealmSnapshot,
+    caller: &Caller,
+    unknown: bool,
+    may_list: bool,
+    missing: impl FnOnce() -> AdminError,
+    (kind, id, scope): (&str, &str, &str),
+) -> AdminResult<()> {
     let perms = Fgap::of(state, snap, caller).await?;
-    if edit::client(&snap.rep, id).is_none() {
-        let may_list = caller.can(&snap.name, Need::Query(Family::Clients))
-            || perms.as_ref().is_some_and(|f| f.all(fgap::CLIENTS, "view"));
+    if unknown {
+        let may_list = may_list || perms.as_ref().is_some_and(|f| f.all(kind, "view"));
         return Err(if may_list {
-            AdminError::not_found("Could not find client")
+            missing()
         } else {
             AdminError::Forbidden
         });
     }
     match perms {
-        Some(f) if f.client(id, scope) => Ok(()),
+        Some(f) if f.object(kind, id, scope) => Ok(()),
         _ => Err(AdminError::Forbidden),
     }
 }
@@ -666,26 +684,17 @@ pub async fn require_organization(
     id: &str,
     scope: &str,
 ) -> AdminResult<()> {
-    let perms = Fgap::of(state, snap, caller).await?;
-    if state.store.organization(&snap.id, id).await?.is_none() {
-        use super::auth::NeedMarker;
-        let may_list = super::organizations::QueryOrgs::check(caller, &snap.name).is_ok()
-            || perms
-                .as_ref()
-                .is_some_and(|f| f.all(fgap::ORGANIZATIONS, "view"));
-        return Err(if may_list {
-            AdminError::Status(
-                axum::http::StatusCode::NOT_FOUND,
-                "Organization not found.".into(),
-            )
-        } else {
-            AdminError::Forbidden
-        });
-    }
-    match perms {
-        Some(f) if f.organization(id, scope) => Ok(()),
-        _ => Err(AdminError::Forbidden),
-    }
+    use super::auth::NeedMarker;
+    let unknown = state.store.organization(&snap.id, id).await?.is_none();
+    let may_list = super::organizations::QueryOrgs::check(caller, &snap.name).is_ok();
+    let missing = || {
+        AdminError::Status(
+            axum::http::StatusCode::NOT_FOUND,
+            "Organization not found.".into(),
+        )
+    };
+    let object = (fgap::ORGANIZATIONS, id, scope);
+    require_object(state, snap, caller, unknown, may_list, missing, object).await
 }
 
 /// 403 unless the caller's fine-grained permissions give `scope` on every object of `kind`.

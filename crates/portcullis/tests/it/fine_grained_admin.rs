@@ -600,39 +600,10 @@ async fn a_group_admin_reads_its_group_and_moves_members_in_and_out() {
     let (users, groups) = ids(&server, &admin).await;
     let uid = |n: &str| users[n].as_str().unwrap().to_string();
     let gid = |n: &str| groups[n].as_str().unwrap().to_string();
-    let (_, rep, _) = call(
-        &server,
-        "GET",
-        &format!("/admin/realms/{REALM}"),
-        Some(&admin),
-        None,
-    )
-    .await;
-    let rs = format!(
-        "/admin/realms/{REALM}/clients/{}/authz/resource-server",
-        rep["adminPermissionsClient"]["id"].as_str().unwrap()
-    );
-    let post = |path: &'static str, body: Value| {
-        let (server, admin, rs) = (&server, admin.clone(), rs.clone());
-        async move {
-            let (s, b, _) = call(
-                server,
-                "POST",
-                &format!("{rs}/{path}"),
-                Some(&admin),
-                Some(body),
-            )
-            .await;
-            assert_eq!(s, 201, "{b}");
-        }
-    };
+    let rs = admin_permissions_server(&server, &admin, REALM).await;
+    let post = |body: Value| write_permission(&server, &admin, &rs, body);
+    post(json!({"name": "delegate", "users": [uid("music-admin")]})).await;
     post(
-        "policy/user",
-        json!({"name": "delegate", "users": [uid("music-admin")]}),
-    )
-    .await;
-    post(
-        "permission/scope",
         json!({"name": "music", "resourceType": "Groups", "resources": [gid("music")],
         "scopes": ["view", "view-members", "manage-membership"], "policies": ["delegate"]}),
     )
@@ -718,11 +689,8 @@ async fn a_group_admin_reads_its_group_and_moves_members_in_and_out() {
         }
     };
     assert_eq!(join(uid("dave"), gid("music"), "PUT").await, 403);
-    post(
-        "permission/scope",
-        json!({"name": "memberships", "resourceType": "Users",
-        "scopes": ["manage-group-membership"], "policies": ["delegate"]}),
-    )
+    post(json!({"name": "memberships", "resourceType": "Users",
+        "scopes": ["manage-group-membership"], "policies": ["delegate"]}))
     .await;
     // Now music yes, film no (no manage-membership there), an unknown group 404.
     assert_eq!(join(uid("dave"), gid("film"), "PUT").await, 403);
@@ -777,11 +745,8 @@ async fn a_group_admin_reads_its_group_and_moves_members_in_and_out() {
     };
     let newcomer = json!({"username": "erin", "enabled": true, "groups": ["/music"]});
     assert_eq!(create(newcomer.clone()).await, 403, "no manage-members yet");
-    post(
-        "permission/scope",
-        json!({"name": "music members", "resourceType": "Groups",
-        "resources": [gid("music")], "scopes": ["manage-members"], "policies": ["delegate"]}),
-    )
+    post(json!({"name": "music members", "resourceType": "Groups",
+        "resources": [gid("music")], "scopes": ["manage-members"], "policies": ["delegate"]}))
     .await;
     assert_eq!(
         create(json!({"username": "erin", "enabled": true})).await,
@@ -815,9 +780,7 @@ async fn a_group_admin_reads_its_group_and_moves_members_in_and_out() {
     assert_eq!(status("GET", format!("{base}/users")).await.0, 403);
     assert_eq!(status("GET", format!("{base}/users/count")).await.0, 403);
     // ... until `view` of all users stands in for it: every user, in full.
-    post(
-        "permission/scope",
-        json!({"name": "view all", "resourceType": "Users", "scopes": ["view"], "policies": ["delegate"]}),
+    post(json!({"name": "view all", "resourceType": "Users", "scopes": ["view"], "policies": ["delegate"]}),
     )
     .await;
     let (s, list, _) = status("GET", format!("{base}/users")).await;
@@ -872,30 +835,10 @@ async fn a_delegate_maps_only_the_roles_it_may_map_to_users_it_may_map() {
     let rm_client = get(format!("{base}/clients?clientId=realm-management")).await[0].clone();
     let rm_id = rm_client["id"].as_str().unwrap().to_string();
     let view_users = get(format!("{base}/clients/{rm_id}/roles/view-users")).await;
-    let post = |path: &'static str, body: Value| {
-        let (server, admin, rs) = (&server, admin.clone(), rs.clone());
-        async move {
-            let (s, b, _) = call(
-                server,
-                "POST",
-                &format!("{rs}/{path}"),
-                Some(&admin),
-                Some(body),
-            )
-            .await;
-            assert_eq!(s, 201, "{b}");
-        }
-    };
-    post(
-        "policy/user",
-        json!({"name": "delegate", "users": [uid("music-admin")]}),
-    )
-    .await;
-    post(
-        "permission/scope",
-        json!({"name": "reader", "resourceType": "Roles",
-        "resources": [reader["id"]], "scopes": ["map-role"], "policies": ["delegate"]}),
-    )
+    let post = |body: Value| write_permission(&server, &admin, &rs, body);
+    post(json!({"name": "delegate", "users": [uid("music-admin")]})).await;
+    post(json!({"name": "reader", "resourceType": "Roles",
+        "resources": [reader["id"]], "scopes": ["map-role"], "policies": ["delegate"]}))
     .await;
     let delegate = admin_cli_token(&server, REALM, "music-admin", "music-admin-pw").await;
     let map = |method: &'static str, path: String, roles: Value| {
@@ -928,11 +871,8 @@ async fn a_delegate_maps_only_the_roles_it_may_map_to_users_it_may_map() {
         map("POST", alice_realm.clone(), json!([reader.clone()])).await,
         403
     );
-    post(
-        "permission/scope",
-        json!({"name": "map users", "resourceType": "Users",
-        "scopes": ["map-roles"], "policies": ["delegate"]}),
-    )
+    post(json!({"name": "map users", "resourceType": "Users",
+        "scopes": ["map-roles"], "policies": ["delegate"]}))
     .await;
     assert_eq!(
         map("POST", alice_realm.clone(), json!([reader.clone()])).await,
@@ -955,11 +895,8 @@ async fn a_delegate_maps_only_the_roles_it_may_map_to_users_it_may_map() {
     );
     assert_eq!(realm_roles_of_alice().await, ["reader"]);
     // An administrative role: never, whatever the permissions.
-    post(
-        "permission/scope",
-        json!({"name": "rm roles", "resourceType": "Clients",
-        "resources": [rm_id], "scopes": ["map-roles"], "policies": ["delegate"]}),
-    )
+    post(json!({"name": "rm roles", "resourceType": "Clients",
+        "resources": [rm_id], "scopes": ["map-roles"], "policies": ["delegate"]}))
     .await;
     let alice_rm = format!(
         "{base}/users/{}/role-mappings/clients/{rm_id}",
@@ -975,11 +912,8 @@ async fn a_delegate_maps_only_the_roles_it_may_map_to_users_it_may_map() {
         map("POST", alice_app.clone(), json!([editor.clone()])).await,
         403
     );
-    post(
-        "permission/scope",
-        json!({"name": "app roles", "resourceType": "Clients",
-        "resources": [app_id], "scopes": ["map-roles"], "policies": ["delegate"]}),
-    )
+    post(json!({"name": "app roles", "resourceType": "Clients",
+        "resources": [app_id], "scopes": ["map-roles"], "policies": ["delegate"]}))
     .await;
     assert_eq!(map("POST", alice_app.clone(), json!([editor])).await, 204);
     let (_, held, _) = call(&server, "GET", &alice_app, Some(&admin), None).await;
@@ -1012,11 +946,8 @@ async fn a_delegate_maps_only_the_roles_it_may_map_to_users_it_may_map() {
         map("POST", music_realm.clone(), json!([reader.clone()])).await,
         403
     );
-    post(
-        "permission/scope",
-        json!({"name": "music group", "resourceType": "Groups",
-        "resources": [groups["music"]], "scopes": ["manage"], "policies": ["delegate"]}),
-    )
+    post(json!({"name": "music group", "resourceType": "Groups",
+        "resources": [groups["music"]], "scopes": ["manage"], "policies": ["delegate"]}))
     .await;
     assert_eq!(
         map("POST", music_realm.clone(), json!([boss.clone()])).await,
@@ -1038,17 +969,11 @@ async fn a_delegate_maps_only_the_roles_it_may_map_to_users_it_may_map() {
 
     // Deleted objects leave the permissions (`removeResourceObject`): a permission bound to
     // the object alone goes, one bound to others too loses it.
-    post(
-        "permission/scope",
-        json!({"name": "alice only", "resourceType": "Users",
-        "resources": [uid("alice")], "scopes": ["view"], "policies": ["delegate"]}),
-    )
+    post(json!({"name": "alice only", "resourceType": "Users",
+        "resources": [uid("alice")], "scopes": ["view"], "policies": ["delegate"]}))
     .await;
-    post(
-        "permission/scope",
-        json!({"name": "alice and bob", "resourceType": "Users",
-        "resources": [uid("alice"), uid("bob")], "scopes": ["view"], "policies": ["delegate"]}),
-    )
+    post(json!({"name": "alice and bob", "resourceType": "Users",
+        "resources": [uid("alice"), uid("bob")], "scopes": ["view"], "policies": ["delegate"]}))
     .await;
     for path in [
         format!("{base}/users/{}", uid("alice")),
