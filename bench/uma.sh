@@ -11,7 +11,10 @@
 # bearer token), which holds the 40 realm roles the role policies name (so the 20 resources
 # of the RPT request are granted).
 # Usage: bash bench/uma.sh        (NO_BUILD=1 to reuse target/release/portcullis;
-#        PAIRED=N for N rounds of each run followed at once by its own ceiling)
+#        PAIRED=N for N rounds of each run followed at once by its own ceiling;
+#        SPLIT=N for N rounds that split each request into its signature and the rest: the same
+#        grants by `bench-es`, a twin of `bench-api` whose tokens are signed with ES256, next to
+#        the RS256 and ES256 ceilings; the rest = the ES256 request less an ES256 signature)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -59,18 +62,27 @@ for i in range(10):  # typed resource permissions
                 "config": {"defaultResourceType": f"urn:bench:type-{i}", "applyPolicies": json.dumps([name(i)])}})
 realm = {
     "realm": "bench-uma", "enabled": True,
+    # Keycloak's default key providers, and an ECDSA one for bench-es (SPLIT).
+    "components": {"org.keycloak.keys.KeyProvider": [
+        {"name": "rsa-generated", "providerId": "rsa-generated", "config": {"priority": ["100"]}},
+        {"name": "hmac-generated-hs512", "providerId": "hmac-generated",
+         "config": {"priority": ["100"], "algorithm": ["HS512"]}},
+        {"name": "ecdsa-generated", "providerId": "ecdsa-generated",
+         "config": {"priority": ["100"], "ecdsaEllipticCurveKey": ["P-256"]}}]},
     "roles": {"realm": [{"name": f"role-{i}"} for i in range(40)]},
     "groups": [{"name": f"g{i}"} for i in range(40, 45)],
     "clients": [
         {"clientId": "bench-api", "secret": "bench-secret", "serviceAccountsEnabled": True},
+        {"clientId": "bench-es", "secret": "bench-secret", "serviceAccountsEnabled": True,
+         "attributes": {"access.token.signed.response.alg": "ES256"}},
         {"clientId": "bench-rs", "secret": "bench-secret", "serviceAccountsEnabled": True,
          "authorizationServicesEnabled": True,
          "authorizationSettings": {"allowRemoteResourceManagement": True, "policyEnforcementMode": "ENFORCING",
                                    "decisionStrategy": "AFFIRMATIVE", "resources": res, "policies": pol,
                                    "scopes": [{"name": s} for s in S]}},
     ],
-    "users": [{"username": "service-account-bench-api", "enabled": True, "serviceAccountClientId": "bench-api",
-               "realmRoles": [f"role-{i}" for i in range(40)]}],
+    "users": [{"username": f"service-account-{c}", "enabled": True, "serviceAccountClientId": c,
+               "realmRoles": [f"role-{i}" for i in range(40)]} for c in ("bench-api", "bench-es")],
 }
 json.dump([realm], open(sys.argv[1], "w"))
 PY
@@ -93,6 +105,8 @@ curl -sf -u bench-api:bench-secret -d grant_type=client_credentials "$TOKEN" | j
 curl -s -u bench-api:bench-secret --data "$DECISION" "$TOKEN"; echo
 curl -s -u bench-api:bench-secret --data "$RPT&response_mode=permissions" "$TOKEN" | jq -c 'length'
 curl -s -u bench-api:bench-secret --data "$RPT" "$TOKEN" | jq -c '{token_type, has_token: (.access_token != null)}'
+# bench-es signs with ES256 (SPLIT's premise).
+curl -sf -u bench-es:bench-secret --data "$RPT" "$TOKEN" | jq -r '.access_token | split(".")[0] | @base64d | fromjson | "bench-es RPT alg " + .alg'
 
 run() { # name body
   echo "-- $1"
@@ -102,7 +116,23 @@ run() { # name body
 ratio() { # round what rate ceiling-seconds
   awk -v n="$1" -v w="$2" -v r="$3" -v c="$4" 'BEGIN { printf "round %d  %-34s %8.1f/s  sign %.1f us  %.1f %% of the ceiling\n", n, w, r, c * 1e6, 100 * r * c }'
 }
-if [ -z "${PAIRED:-}" ]; then
+if [ -n "${SPLIT:-}" ]; then
+  # The signature and the rest of each request: rate(RS256) and rate(ES256) of the same grant,
+  # then at once both ceilings. rest = 1/rate(ES256) - sign(ES256); the RS256 signature as the
+  # server signs it = 1/rate(RS256) - rest (against the isolated one of criterion).
+  ES=$(printf 'bench-es:bench-secret' | base64)
+  echo "== $SPLIT rounds: each grant by bench-api (RS256) and bench-es (ES256), then the ceilings"
+  for round in $(seq 1 "$SPLIT"); do
+    for what in "client_credentials|grant_type=client_credentials" "RPT, 20 permissions|$RPT"; do
+      rs=$(rate "$TOKEN" "${what#*|}" 64); es=$(AUTH=$ES rate "$TOKEN" "${what#*|}" 64)
+      c=$(ceiling_seconds "sign RS256"); ce=$(ceiling_seconds "sign ES256")
+      awk -v n="$round" -v w="${what%%|*}" -v rs="$rs" -v es="$es" -v c="$c" -v ce="$ce" 'BEGIN {
+        rest = 1 / es - ce; sig = 1 / rs - rest
+        printf "round %d  %-20s RS256 %7.1f/s = %.1f %% of the ceiling (%.1f us)  ES256 %7.1f/s  rest %.1f us  RS256 in the server %.1f us (%+.1f %%)\n",
+          n, w, rs, 100 * rs * c, c * 1e6, es, rest * 1e6, sig * 1e6, 100 * (sig / c - 1) }'
+    done
+  done
+elif [ -z "${PAIRED:-}" ]; then
   run "client_credentials (RS256), bench-api" "grant_type=client_credentials"
   run "UMA response_mode=decision, 1 permission, 1,000 resources / 50 policies / 200 permissions" "$DECISION"
   run "client_credentials again (drift check)" "grant_type=client_credentials"

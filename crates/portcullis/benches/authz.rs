@@ -5,8 +5,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::HashSet;
-
 use criterion::{criterion_group, criterion_main, Criterion};
 use portcullis::authz::{
     evaluate, resolve_permissions, Asked, Identity, ResourceFormat, ResourceServer,
@@ -92,8 +90,10 @@ fn representation() -> ResourceServerRepresentation {
 fn identity() -> Identity {
     Identity {
         id: "6a0f7b52-3b2e-4d6c-8f1a-2b3c4d5e6f70".into(),
-        token_role_ids: (0..40).step_by(3).map(|i| format!("role-{i}")).collect(),
-        user_role_ids: Some(HashSet::new()),
+        token_role_ids: std::sync::Arc::new(
+            (0..40).step_by(3).map(|i| format!("role-{i}")).collect(),
+        ),
+        user_role_ids: Some(Default::default()),
         client: Some("1f2e3d4c-0000-4000-8000-000000000001".into()),
         time: 1_900_000_000,
         ..Identity::default()

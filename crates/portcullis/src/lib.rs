@@ -46,9 +46,27 @@ use crate::http::error::HttpError;
 use crate::realm::snapshot::{RealmCache, RealmSnapshot};
 use crate::store::Store;
 
-/// What every handler can reach.
+/// What every handler can reach: one shared [`Shared`] (axum clones the state for every
+/// request and layer, so a clone is one reference count, not one per field).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state around `shared`.
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of the state.
+pub struct Shared {
     /// Storage.
     pub store: Arc<dyn Store>,
     /// Realm snapshots.

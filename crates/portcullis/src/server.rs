@@ -473,7 +473,7 @@ fn app_state(
     } else {
         "http"
     };
-    Ok(AppState {
+    Ok(AppState::new(crate::Shared {
         store,
         realms,
         config: config.clone(),
@@ -488,7 +488,7 @@ fn app_state(
         logins_in_flight: Arc::default(),
         events: Arc::new(events),
         email: crate::email::Outbox::spawn(crate::email::QUEUE_SIZE),
-    })
+    }))
 }
 
 /// Binds the plain HTTP listener (`--http-port`) and serves the application on it.

@@ -303,7 +303,7 @@ pub async fn evaluate(
             .index
             .role_id(&crate::model::Role::Realm(r.to_string()))
             .map_or_else(|| r.to_string(), str::to_string);
-        identity.token_role_ids.insert(rid);
+        std::sync::Arc::make_mut(&mut identity.token_role_ids).insert(rid);
     }
     if let Some(Value::Object(attrs)) = req.get("context").and_then(|c| c.get("attributes")) {
         for (k, v) in attrs {

@@ -248,6 +248,10 @@ pub struct GroupRef {
     pub path: String,
 }
 
+/// Role ids of an [`Identity`], shared: a client with the full scope puts every role of the
+/// user into its tokens, so the token's set and the user's are one.
+pub type RoleIds = std::sync::Arc<HashSet<String, foldhash::fast::RandomState>>;
+
 /// What the caller resolved about the requester (Keycloak's `KeycloakIdentity` and
 /// `EvaluationContext`). Role, group, client and client-scope references are ids, as the
 /// stored policies hold them.
@@ -258,10 +262,10 @@ pub struct Identity {
     pub id: String,
     /// Ids of the roles (realm and client) the token grants (`realm_access`,
     /// `resource_access`), composites expanded as the token carries them.
-    pub token_role_ids: HashSet<String>,
+    pub token_role_ids: RoleIds,
     /// Ids of the user's effective roles (for role policies with `fetchRoles`); `None` when
     /// the identity is no user.
-    pub user_role_ids: Option<HashSet<String>>,
+    pub user_role_ids: Option<RoleIds>,
     /// The groups the user is a direct member of.
     pub groups: Vec<GroupRef>,
     /// The ancestors of those groups (for `extendChildren`).

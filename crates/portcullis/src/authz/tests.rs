@@ -111,7 +111,7 @@ fn rs_json(resources: Vec<Value>, scopes: &[&str], policies: Vec<Value>) -> Valu
 fn user(roles: &[&str]) -> Identity {
     Identity {
         id: "user-1".into(),
-        token_role_ids: roles.iter().map(|r| r.to_string()).collect(),
+        token_role_ids: std::sync::Arc::new(roles.iter().map(|r| r.to_string()).collect()),
         time: 1_700_000_000,
         ..Identity::default()
     }
@@ -367,7 +367,9 @@ fn role_policy_fetch_roles_reads_the_users_roles() {
     let rs = guarded(vec![p]);
     let mut who = user(&["r1"]);
     assert!(!allowed(&rs, &who), "token roles are not looked at");
-    who.user_role_ids = Some(HashSet::from(["r1".to_string()]));
+    who.user_role_ids = Some(std::sync::Arc::new(
+        ["r1".to_string()].into_iter().collect(),
+    ));
     assert!(allowed(&rs, &who));
 }
 

@@ -3,7 +3,7 @@
 //! and member.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use crate::representation::{
     ClientRepresentation, ClientScopeRepresentation, GroupRepresentation, RealmRepresentation,
@@ -16,6 +16,10 @@ use crate::mappers::{compile_all, Mapper};
 
 use crate::model::ClientSettings;
 pub use crate::model::Role;
+
+/// The index's maps: their keys are the realm's own names, looked up on every request, so a
+/// fast hash (seeded per process) rather than SipHash.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The index.
 #[derive(Debug, Default)]
@@ -315,18 +319,22 @@ impl RealmIndex {
         let mut out = BTreeSet::new();
         let mut stack: Vec<Role> = roles.into_iter().collect();
         while let Some(r) = stack.pop() {
-            if !self.role_exists(&r) || !out.insert(r.clone()) {
+            if out.contains(&r) {
                 continue;
             }
-            if let Some(children) = self.composites.get(&r) {
-                stack.extend(children.iter().cloned());
-            } else if let Role::Client(c, name) = &r {
-                stack.extend(
+            match (self.composites.get(&r), &r) {
+                (Some(children), _) => {
+                    stack.extend(children.iter().filter(|c| !out.contains(*c)).cloned());
+                }
+                (None, Role::Client(c, name)) if self.implied(&r) => stack.extend(
                     admin_clients::composites(name)
                         .iter()
                         .map(|n| Role::Client(c.clone(), n.to_string())),
-                );
+                ),
+                // Not a role of the realm.
+                (None, _) => continue,
             }
+            out.insert(r);
         }
         out
     }

@@ -561,7 +561,7 @@ pub fn issue_with_audience(
     req: &TokenRequest<'_>,
     requested: Option<&[String]>,
 ) -> Result<Issued, OAuthError> {
-    build(req, requested, &Shape::token_endpoint(req))
+    build(req, requested, Shape::token_endpoint(req))
 }
 
 /// An RPT (Keycloak's `AuthorizationTokenService.createAuthorizationResponse`): the access
@@ -570,13 +570,13 @@ pub fn issue_with_audience(
 #[tracing::instrument(level = "debug", skip_all)]
 pub fn issue_rpt(
     req: &TokenRequest<'_>,
-    authorization: &Value,
+    authorization: Value,
     resource_server: &str,
 ) -> Result<Issued, OAuthError> {
     let mut shape = Shape::token_endpoint(req);
     shape.id_token = false;
     shape.rpt = Some((authorization, resource_server));
-    build(req, None, &shape)
+    build(req, None, shape)
 }
 
 /// What the authorization endpoint asks for when it answers with tokens (implicit and hybrid
@@ -610,7 +610,7 @@ pub fn issue_front_channel(
     build(
         req,
         None,
-        &Shape {
+        Shape {
             id_token: front.id_token,
             at_hash: front.token,
             c_hash: front.code,
@@ -629,7 +629,7 @@ struct Shape<'a> {
     s_hash: Option<&'a str>,
     access_lifespan: Option<i64>,
     /// An RPT's `authorization` claim and resource server `clientId`.
-    rpt: Option<(&'a Value, &'a str)>,
+    rpt: Option<(Value, &'a str)>,
 }
 
 impl Shape<'_> {
@@ -649,7 +649,7 @@ impl Shape<'_> {
 fn build(
     req: &TokenRequest<'_>,
     requested: Option<&[String]>,
-    shape: &Shape<'_>,
+    shape: Shape<'_>,
 ) -> Result<Issued, OAuthError> {
     let mut lifespans = Lifespans::of(req.snap, req.client);
     if let Some(access) = shape.access_lifespan {
@@ -696,7 +696,7 @@ fn build(
         restrict_audience(&mut access, requested);
     }
     if let Some((authorization, rs)) = shape.rpt {
-        access.insert("authorization".into(), authorization.clone());
+        access.insert("authorization".into(), authorization);
         let mut aud = audiences(&access);
         if !aud.iter().any(|a| a == rs) {
             aud.push(rs.to_string());

@@ -18,7 +18,6 @@
 //! requesting identity when the client authenticates without a bearer token. `pct` is read
 //! and never used, as in Keycloak.
 
-use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use axum::http::StatusCode;
@@ -721,7 +720,7 @@ async fn continue_grant(
                 &row.id,
                 &user,
                 sid,
-                &authorization,
+                authorization,
                 audience,
                 upgraded,
             )
@@ -870,11 +869,13 @@ pub(crate) fn identity(
         .iter()
         .filter_map(|n| snap.index.scope(rep, n))
         .collect();
-    let ids = |roles: &std::collections::BTreeSet<Role>| -> HashSet<String> {
-        roles
-            .iter()
-            .filter_map(|r| snap.index.role_id(r).map(str::to_string))
-            .collect()
+    let ids = |roles: &std::collections::BTreeSet<Role>| -> authz::RoleIds {
+        std::sync::Arc::new(
+            roles
+                .iter()
+                .filter_map(|r| snap.index.role_id(r).map(str::to_string))
+                .collect(),
+        )
     };
     let effective = tokens::effective_roles(snap, user);
     let user_roles = ids(&effective);
@@ -925,7 +926,7 @@ async fn rpt(
     user_id: &str,
     user: &UserRepresentation,
     sid: Option<String>,
-    authorization: &Value,
+    authorization: Value,
     audience: &str,
     upgraded: bool,
 ) -> Result<Response, OAuthError> {
