@@ -7,7 +7,8 @@
 # its period (`otpPolicyCodeReusable`), so four workers can log the same user in.
 # Release build; the server on core 0, the load (node) on core 1; the
 # Argon2id rate from the criterion bench `crypto` pinned to core 0, before and after each round.
-# Usage: bash bench/mfa.sh [rounds]     (NO_BUILD=1 to reuse target/release/portcullis)
+# Usage: bash bench/mfa.sh [rounds]     (NO_BUILD=1 to reuse target/release/portcullis;
+#        BIN=path to run another build, e.g. an older one for a paired comparison)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -25,12 +26,12 @@ jq --arg s "$SECRET" 'map(. + {otpPolicyCodeReusable: true,
       {type: "otp", userLabel: "bench", secretData: ({value: $s} | tojson),
        credentialData: ({subType: "totp", digits: 6, counter: 0, period: 30, algorithm: "HmacSHA1"} | tojson)}]}])})' \
   bench/realm-bench.json > "$WORK/data/import/realm-bench.json"
-taskset -c 0 target/release/portcullis start-dev --data-dir "$WORK/data" --import-realm --http-host 127.0.0.1 \
+taskset -c 0 "${BIN:-target/release/portcullis}" start-dev --data-dir "$WORK/data" --import-realm --http-host 127.0.0.1 \
   --http-port "$PORT" --log-level warn >/dev/null 2>&1 &
 BASE="http://127.0.0.1:$PORT/realms/bench-rs/protocol/openid-connect"
 for _ in $(seq 1 400); do curl -sf "http://127.0.0.1:$PORT/realms/bench-rs" >/dev/null && break; sleep 0.05; done
 
-PID=$(pgrep -f "portcullis start-dev --data-dir $WORK" | head -1)
+PID=$(pgrep -f "start-dev --data-dir $WORK" | head -1)
 cpu() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }   # the server's CPU time, in ticks
 login() { # user [otp-secret] -> "logins/s server-CPU-ms-per-login"
   local a b out

@@ -139,6 +139,181 @@ pub trait FlowStore: Send + Sync {
     async fn finish_login(&self, end: &LoginEnd) -> Result<(), StoreError>;
 }
 
+/// Pending logins and codes held in this process's memory, where Keycloak holds them too (its
+/// `authenticationSessions` and single-use caches): the embedded store's (one process owns
+/// the file, so no other node needs them). A login then writes to the file only what outlives
+/// it, the SSO session and its client's part, and a restart ends the logins in progress (the
+/// browser starts again), as a Keycloak restart does. PostgreSQL, shared by several nodes,
+/// keeps them in its tables. Bounded: past [`LoginMemory::MAX`] entries of a kind, after the
+/// expired ones are dropped, a new one is refused ([`StoreError::Crowded`]) rather than one in
+/// progress evicted.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LoginMemory(std::sync::Arc<std::sync::Mutex<Held>>);
+
+/// What [`LoginMemory`] holds.
+#[derive(Debug, Default)]
+struct Held {
+    logins: std::collections::HashMap<String, Pending>,
+    codes: std::collections::HashMap<String, CodeRow>,
+    /// When expired entries were last dropped.
+    swept_at: i64,
+}
+
+/// A pending login as held.
+#[derive(Debug)]
+struct Pending {
+    realm_id: String,
+    data: String,
+    expires_at: i64,
+}
+
+/// [`StoreError::Crowded`], noted for the request (answered `503` with `Retry-After`, see
+/// `http::unavailable`).
+fn crowded(what: String) -> StoreError {
+    super::outage::note(super::outage::Outage::Crowded);
+    StoreError::Crowded(what)
+}
+
+impl LoginMemory {
+    /// Entries of each kind (pending logins, codes) held at most.
+    pub(crate) const MAX: usize = 100_000;
+    /// Expired entries are dropped at most this often (seconds)...
+    const SWEEP_EVERY: i64 = 60;
+    /// ...and codes this long after they expire, so that a late replay is still known as one
+    /// (as the SQL stores keep them, `Swept::AuthCode`).
+    const CODES_KEPT: i64 = 3600;
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores a pending login; `replace` replaces one stored under `id`, else an unexpired one
+    /// there is a uniqueness error (as the SQL insert's).
+    pub(crate) fn put_login(
+        &self,
+        id: &str,
+        realm_id: &str,
+        data: &str,
+        expires_at: i64,
+        replace: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut held = self.held();
+        held.sweep_if_due(now);
+        if let Some(old) = held.logins.get(id) {
+            if !replace && old.expires_at >= now {
+                return Err(StoreError::Unique("duplicate pending login id".into()));
+            }
+        } else if held.logins.len() >= Self::MAX {
+            held.sweep(now);
+            if held.logins.len() >= Self::MAX {
+                return Err(crowded(format!(
+                    "too many logins in progress ({}): try again once some finish or expire",
+                    Self::MAX
+                )));
+            }
+        }
+        held.logins.insert(
+            id.to_string(),
+            Pending {
+                realm_id: realm_id.to_string(),
+                data: data.to_string(),
+                expires_at,
+            },
+        );
+        Ok(())
+    }
+
+    /// A pending login, if not expired.
+    pub(crate) fn login(&self, id: &str, now: i64) -> Option<PendingLoginRow> {
+        let held = self.held();
+        let p = held.logins.get(id).filter(|p| p.expires_at >= now)?;
+        Some(PendingLoginRow {
+            realm_id: p.realm_id.clone(),
+            data: p.data.clone(),
+        })
+    }
+
+    /// Removes a pending login.
+    pub(crate) fn delete_login(&self, id: &str) {
+        self.held().logins.remove(id);
+    }
+
+    /// Stores a code; a code already held under its hash is a uniqueness error.
+    pub(crate) fn put_code(&self, code: &NewCode, now: i64) -> Result<(), StoreError> {
+        let mut held = self.held();
+        held.sweep_if_due(now);
+        if held.codes.contains_key(&code.code_hash) {
+            return Err(StoreError::Unique("duplicate authorization code".into()));
+        }
+        if held.codes.len() >= Self::MAX {
+            held.sweep(now);
+            if held.codes.len() >= Self::MAX {
+                return Err(crowded(format!(
+                    "too many authorization codes waiting to be redeemed ({}): try again later",
+                    Self::MAX
+                )));
+            }
+        }
+        held.codes.insert(
+            code.code_hash.clone(),
+            CodeRow {
+                realm_id: code.realm_id.clone(),
+                data: code.data.clone(),
+                expires_at: code.expires_at,
+                used: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// Forgets a code (one whose login could not be finished).
+    pub(crate) fn drop_code(&self, code_hash: &str) {
+        self.held().codes.remove(code_hash);
+    }
+
+    /// Marks a code used: of concurrent redemptions exactly one gets `first_use`.
+    pub(crate) fn use_code(&self, code_hash: &str) -> Option<CodeUse> {
+        let mut held = self.held();
+        let c = held.codes.get_mut(code_hash)?;
+        let first_use = !c.used;
+        c.used = true;
+        Some(CodeUse {
+            realm_id: c.realm_id.clone(),
+            data: c.data.clone(),
+            expires_at: c.expires_at,
+            first_use,
+        })
+    }
+
+    /// A code as held, without redeeming it.
+    pub(crate) fn code(&self, code_hash: &str) -> Option<CodeRow> {
+        self.held().codes.get(code_hash).cloned()
+    }
+
+    /// Drops what a deleted realm had in progress.
+    pub(crate) fn forget_realm(&self, realm_id: &str) {
+        let mut held = self.held();
+        held.logins.retain(|_, p| p.realm_id != realm_id);
+        held.codes.retain(|_, c| c.realm_id != realm_id);
+    }
+}
+
+impl Held {
+    fn sweep_if_due(&mut self, now: i64) {
+        if now - self.swept_at >= LoginMemory::SWEEP_EVERY {
+            self.sweep(now);
+        }
+    }
+
+    fn sweep(&mut self, now: i64) {
+        self.logins.retain(|_, p| p.expires_at >= now);
+        self.codes
+            .retain(|_, c| c.expires_at >= now - LoginMemory::CODES_KEPT);
+        self.swept_at = now;
+    }
+}
+
 /// Stamps [`FlowStore`] for a SQL store (see `sql.rs`).
 macro_rules! impl_flows {
     ($store:ident, $db:ty) => {
@@ -320,3 +495,99 @@ macro_rules! impl_flows {
 }
 
 pub(crate) use impl_flows;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn code(hash: &str, expires_at: i64) -> NewCode {
+        NewCode {
+            code_hash: hash.into(),
+            realm_id: "r".into(),
+            data: "{}".into(),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_pending_login_is_put_replaced_read_until_it_expires_and_removed() {
+        let m = LoginMemory::default();
+        m.put_login("a", "r", "one", 100, false, 10).unwrap();
+        assert!(matches!(
+            m.put_login("a", "r", "two", 100, false, 10),
+            Err(StoreError::Unique(_))
+        ));
+        m.put_login("a", "r", "two", 100, true, 10).unwrap();
+        assert_eq!(m.login("a", 100).unwrap().data, "two");
+        assert_eq!(m.login("a", 101), None, "expired");
+        // An expired one no longer holds its id.
+        m.put_login("a", "r", "three", 300, false, 200).unwrap();
+        assert_eq!(m.login("a", 200).unwrap().data, "three");
+        m.delete_login("a");
+        assert_eq!(m.login("a", 200), None);
+    }
+
+    #[test]
+    fn a_code_is_first_used_once_and_a_taken_hash_is_refused() {
+        let m = LoginMemory::default();
+        m.put_code(&code("c", 100), 10).unwrap();
+        assert!(matches!(
+            m.put_code(&code("c", 100), 10),
+            Err(StoreError::Unique(_))
+        ));
+        assert!(!m.code("c").unwrap().used);
+        assert!(m.use_code("c").unwrap().first_use);
+        assert!(!m.use_code("c").unwrap().first_use, "a replay");
+        assert!(m.code("c").unwrap().used);
+        assert_eq!(m.use_code("unknown"), None);
+        m.drop_code("c");
+        assert_eq!(m.code("c"), None);
+    }
+
+    #[test]
+    fn expired_entries_are_swept_and_codes_kept_an_hour_for_replays() {
+        let m = LoginMemory::default();
+        m.put_login("old", "r", "{}", 50, false, 10).unwrap();
+        m.put_code(&code("c", 50), 10).unwrap();
+        // A minute later: the login is gone; the code is kept for replays.
+        m.put_login("new", "r", "{}", 500, false, 80).unwrap();
+        assert_eq!(m.held().logins.len(), 1);
+        assert!(m.code("c").is_some());
+        m.put_login("later", "r", "{}", 9000, false, 50 + 3601)
+            .unwrap();
+        assert_eq!(m.code("c"), None, "swept an hour after it expired");
+    }
+
+    #[test]
+    fn past_the_bound_a_new_login_is_refused_not_one_in_progress_evicted() {
+        let m = LoginMemory::default();
+        for i in 0..LoginMemory::MAX {
+            m.put_login(&format!("l{i}"), "r", "", 100, false, 10)
+                .unwrap();
+        }
+        let refused = m.put_login("one-more", "r", "", 100, false, 10);
+        assert!(
+            matches!(&refused, Err(StoreError::Crowded(m)) if m.contains("too many logins")),
+            "{refused:?}"
+        );
+        assert!(m.login("l0", 10).is_some(), "none evicted");
+        // A step of a login in progress still replaces its own.
+        m.put_login("l0", "r", "step-2", 100, true, 10).unwrap();
+        // Once they expire, there is room again.
+        m.put_login("one-more", "r", "", 500, false, 101).unwrap();
+        assert_eq!(m.held().logins.len(), 1);
+    }
+
+    #[test]
+    fn a_deleted_realm_takes_its_logins_and_codes() {
+        let m = LoginMemory::default();
+        m.put_login("a", "r", "{}", 100, false, 10).unwrap();
+        m.put_login("b", "other", "{}", 100, false, 10).unwrap();
+        m.put_code(&code("c", 100), 10).unwrap();
+        m.forget_realm("r");
+        assert_eq!(m.login("a", 10), None);
+        assert!(m.login("b", 10).is_some());
+        assert_eq!(m.code("c"), None);
+    }
+}

@@ -109,6 +109,13 @@ pub(super) fn migration_names() -> Vec<String> {
 }
 
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, "postgres");
+// Pending logins and codes in tables, where every node finds them.
+super::flows::impl_flows!(PostgresStore, sqlx::Postgres);
+
+impl PostgresStore {
+    /// A deleted realm's logins in progress went with its rows (`Write::DeleteRealm`).
+    fn forget_realm_logins(&self, _realm_id: &str) {}
+}
 
 /// Several nodes share the database: a write that changes users or sessions drops this node's
 /// caches at once and tells the others with a notification before it returns, as Keycloak's

@@ -208,6 +208,7 @@ macro_rules! impl_realms {
                 self.invalidate_users().await;
                 let authz = writes.iter().any(|w| matches!(w, Write::DeleteRealm { .. } | Write::PutResourceServer { .. } | Write::DeleteResourceServer { .. }));
                 let mut tx = self.pool.begin().await?;
+                let mut deleted_realms = Vec::new();
                 for w in writes {
                     match w {
                         Write::InsertRealm(r) => {
@@ -241,6 +242,7 @@ macro_rules! impl_realms {
                             Self::note_embedded_organizations(&mut *tx, &id, &representation).await?;
                         }
                         Write::DeleteRealm { id } => {
+                            deleted_realms.push(id.clone());
                             sqlx::query("DELETE FROM realm_upgrade WHERE realm_id = $1").bind(&id).execute(&mut *tx).await?;
                             sqlx::query("DELETE FROM client_session WHERE session_id IN (SELECT id FROM user_session WHERE realm_id = $1)").bind(&id).execute(&mut *tx).await?;
                             Self::delete_realm_authz_on(&mut *tx, &id).await?;
@@ -317,6 +319,9 @@ macro_rules! impl_realms {
                     }
                 }
                 tx.commit().await?;
+                for id in &deleted_realms {
+                    self.forget_realm_logins(id);
+                }
                 self.invalidate_sessions().await;
                 // Again after the commit: a read during the transaction may have cached old rows.
                 self.invalidate_users().await;

@@ -919,7 +919,6 @@ macro_rules! impl_store {
         $crate::store::realms::impl_realms!($store, $db);
         $crate::store::users::impl_users!($store, $db);
         $crate::store::sessions::impl_sessions!($store, $db);
-        $crate::store::flows::impl_flows!($store, $db);
         $crate::store::tokens::impl_tokens!($store, $db);
         $crate::store::registration::impl_registration!($store, $db);
         $crate::store::devices::impl_devices!($store, $db);

@@ -32,6 +32,8 @@ pub struct SqliteStore {
     pub(crate) touches: super::sql::RecentTouches,
     /// Seals the secret fields of realm and user documents on write, opens them on read.
     pub(crate) sealer: std::sync::Arc<crate::crypto::seal::Sealer>,
+    /// Pending logins and codes, held in memory (see `LoginMemory`).
+    pub(crate) logins: super::flows::LoginMemory,
 }
 
 /// A read cache that writes can always invalidate. Each entry carries the generation that was
@@ -82,6 +84,7 @@ impl SqliteStore {
             queue,
             touches: Default::default(),
             sealer: Default::default(),
+            logins: Default::default(),
         })
     }
 }
@@ -102,6 +105,132 @@ pub(super) fn migration_names() -> Vec<String> {
 }
 
 super::sql::impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
+
+impl SqliteStore {
+    /// Drops what a deleted realm had in progress.
+    fn forget_realm_logins(&self, realm_id: &str) {
+        self.logins.forget_realm(realm_id);
+    }
+}
+
+/// Pending logins and codes in memory (see `LoginMemory`): of a browser login's writes only
+/// the SSO session and its client's part reach the file.
+#[async_trait::async_trait]
+impl super::FlowStore for SqliteStore {
+    async fn put_auth_session(
+        &self,
+        id: &str,
+        realm_id: &str,
+        data: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let now = crate::clock::now();
+        self.logins
+            .put_login(id, realm_id, data, expires_at, false, now)
+    }
+
+    async fn replace_auth_session(
+        &self,
+        id: &str,
+        realm_id: &str,
+        data: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let now = crate::clock::now();
+        self.logins
+            .put_login(id, realm_id, data, expires_at, true, now)
+    }
+
+    async fn auth_session(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<super::PendingLoginRow>, StoreError> {
+        Ok(self.logins.login(id, now))
+    }
+
+    async fn delete_auth_session(&self, id: &str) -> Result<(), StoreError> {
+        self.logins.delete_login(id);
+        Ok(())
+    }
+
+    async fn put_code(
+        &self,
+        code_hash: &str,
+        realm_id: &str,
+        data: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let code = super::NewCode {
+            code_hash: code_hash.to_string(),
+            realm_id: realm_id.to_string(),
+            data: data.to_string(),
+            expires_at,
+        };
+        self.logins.put_code(&code, crate::clock::now())
+    }
+
+    async fn use_code(&self, code_hash: &str) -> Result<Option<super::CodeUse>, StoreError> {
+        Ok(self.logins.use_code(code_hash))
+    }
+
+    async fn code(&self, code_hash: &str) -> Result<Option<super::CodeRow>, StoreError> {
+        Ok(self.logins.code(code_hash))
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        refresh: Option<&super::RefreshStart>,
+    ) -> Result<bool, StoreError> {
+        // The code is marked used in memory first: of concurrent redemptions one is first, and
+        // only the first makes its refresh token current. Should that write fail, the code
+        // stays used (as Keycloak removes a code before it issues the tokens).
+        let first = self.logins.use_code(code_hash).is_some_and(|u| u.first_use);
+        if let (true, Some(r)) = (first, refresh) {
+            self.write(super::sql::Queued::SetRefreshToken {
+                session_id: r.session_id.clone(),
+                client_id: r.client_id.clone(),
+                new_id: r.refresh_token_id.clone(),
+                now: r.now,
+            })
+            .await?;
+        }
+        Ok(first)
+    }
+
+    async fn finish_login(&self, end: &super::LoginEnd) -> Result<(), StoreError> {
+        // The code is taken first (a taken hash fails the login alone); the session is then
+        // written, and should that fail the code goes again: either the whole end holds, or
+        // the pending login is still there and nothing else is.
+        if let Some(code) = &end.code {
+            self.logins.put_code(code, crate::clock::now())?;
+        }
+        if let Some((session, client_id)) = &end.session {
+            let write = super::sql::Queued::FinishLogin(Box::new(super::LoginEnd {
+                auth_session: None,
+                session: end.session.clone(),
+                code: None,
+            }));
+            if let Err(e) = self.write(write).await {
+                if let Some(code) = &end.code {
+                    self.logins.drop_code(&code.code_hash);
+                }
+                return Err(e);
+            }
+            // This login's session alone (a random id nobody knows yet): cached for the code
+            // exchange and the checks that follow, no other cache dropped.
+            let generation = self.session_generation();
+            self.cache_session(&session.id, generation, Some(session.clone()));
+            let generation = self.client_start_generation();
+            self.cache_client_start(&session.id, client_id, generation, session.created_at);
+        }
+        if let Some(id) = &end.auth_session {
+            self.logins.delete_login(id);
+        }
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -557,10 +557,17 @@ async fn login_writes(store: Arc<dyn Store>) {
     assert!(!store.redeem_code("code", Some(&other)).await.unwrap());
     assert!(!store.redeem_code("unknown", Some(&other)).await.unwrap());
     assert_eq!(started(store.as_ref(), "ls", "other").await, None);
+    // A deleted realm's logins in progress and codes go with it.
     store
         .apply(vec![Write::DeleteRealm { id: "lw".into() }])
         .await
         .unwrap();
+    assert_eq!(
+        data("other-3").await,
+        None,
+        "pending login of a deleted realm"
+    );
+    assert_eq!(store.code("code").await.unwrap(), None);
 }
 
 fn org(id: &str, name: &str, domain: &str) -> NewOrganization {

@@ -790,3 +790,85 @@ async fn two_nodes_share_sessions_on_postgres() {
     drop((a, b, b2));
     data.cleanup().await;
 }
+
+/// The refresh token a browser login's code gives: with `revokeRefreshToken` it is the current
+/// one (used once, then refused); in a realm that turns the setting on after the login, the
+/// first refresh token presented becomes current, as Keycloak's reuse check makes a client
+/// session's first refresh token current.
+#[tokio::test]
+async fn a_codes_refresh_token_is_current_with_rotation_and_after_rotation_is_turned_on() {
+    let data = Data::new(Backend::Sqlite).await.unwrap();
+    let realm = |name: &str, revoke: bool| {
+        json!({
+            "realm": name, "enabled": true, "revokeRefreshToken": revoke, "refreshTokenMaxReuse": 0,
+            "clients": [{"clientId": "app", "secret": "app-secret", "redirectUris": ["http://localhost/cb"]}],
+            "users": [{"username": "ann", "enabled": true, "email": "ann@example.com", "firstName": "Ann", "lastName": "Lee",
+                       "credentials": [{"type": "password", "value": "ann-pw"}]}]
+        })
+    };
+    let server = start_with(&data, &[realm("on", true), realm("later", false)]).await;
+    let login = |realm: &'static str| {
+        let server = &server;
+        async move {
+            let b = browser();
+            let auth = server.url(&format!(
+                "/realms/{realm}/protocol/openid-connect/auth?client_id=app&response_type=code&scope=openid&state=s&redirect_uri=http://localhost/cb"
+            ));
+            let (status, location, q) = login(&b, server, &auth, "ann", "ann-pw").await;
+            assert_eq!(status, 302, "{location}");
+            let (status, body, _) = post_form(
+                &server.url(&format!("/realms/{realm}/protocol/openid-connect/token")),
+                Some(("app", "app-secret")),
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &q["code"]),
+                    ("redirect_uri", "http://localhost/cb"),
+                ],
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            body["refresh_token"].as_str().unwrap().to_string()
+        }
+    };
+    let refresh = |realm: &'static str, token: String| {
+        let server = &server;
+        async move {
+            let (status, body, _) = post_form(
+                &server.url(&format!("/realms/{realm}/protocol/openid-connect/token")),
+                Some(("app", "app-secret")),
+                &[("grant_type", "refresh_token"), ("refresh_token", &token)],
+            )
+            .await;
+            (status, body)
+        }
+    };
+
+    let rt = login("on").await;
+    let (status, body) = refresh("on", rt.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = refresh("on", rt).await;
+    assert_eq!(status, 400, "a second use: {body}");
+    assert_eq!(
+        body["error_description"],
+        "Maximum allowed refresh token reuse exceeded"
+    );
+
+    let rt = login("later").await;
+    let admin = admin_token(&server).await;
+    let (status, body, _) = call(
+        &server,
+        "PUT",
+        "/admin/realms/later",
+        Some(&admin),
+        Some(json!({"revokeRefreshToken": true, "refreshTokenMaxReuse": 0})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = refresh("later", rt.clone()).await;
+    assert_eq!(
+        status, 200,
+        "the first token presented becomes current: {body}"
+    );
+    let (status, body) = refresh("later", rt).await;
+    assert_eq!(status, 400, "and is then used up: {body}");
+}

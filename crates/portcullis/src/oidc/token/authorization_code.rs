@@ -352,7 +352,11 @@ pub(crate) async fn session_tokens(
     }
     let exp = (ctx.now + lifespans.idle).min(session.created_at + lifespans.max);
     let refresh = tokens::refresh_token(&req, &refresh_jti, Some(exp), false)?;
-    // The code is redeemed with the refresh token made current, in one write.
+    // The code is redeemed with the refresh token made current, in one write. Only
+    // `revokeRefreshToken` ever looks at the current refresh token (the first one presented
+    // becomes current when none is); without it, and with the client's part in the session
+    // started already (by the login that issued the code: cached, not read, on SQLite),
+    // redeeming the code is all there is to write.
     match code {
         Some(c) => {
             let start = crate::store::RefreshStart {
@@ -361,7 +365,13 @@ pub(crate) async fn session_tokens(
                 refresh_token_id: refresh_jti.clone(),
                 now: ctx.now,
             };
-            if !c.redeem(store, Some(&start)).await? {
+            let make_current = ctx.snap.settings.revoke_refresh_token
+                || store
+                    .session_for_client(&sid, client_id)
+                    .await?
+                    .and_then(|(_, started)| started)
+                    .is_none();
+            if !c.redeem(store, make_current.then_some(&start)).await? {
                 return Err(OAuthError::invalid_grant("Code not valid"));
             }
         }
