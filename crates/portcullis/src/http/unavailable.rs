@@ -31,7 +31,6 @@ pub fn answer(outage: Outage) -> Response {
     let description = match outage {
         Outage::Unreachable => "The database is unreachable; retry later.",
         Outage::Full => "The database's disk is full; writes are refused until space is freed.",
-        Outage::Crowded => "Too many logins are in progress; retry later.",
     };
     let mut r = (
         StatusCode::SERVICE_UNAVAILABLE,

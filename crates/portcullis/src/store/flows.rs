@@ -144,17 +144,18 @@ pub trait FlowStore: Send + Sync {
 /// the file, so no other node needs them). A login then writes to the file only what outlives
 /// it, the SSO session and its client's part, and a restart ends the logins in progress (the
 /// browser starts again), as a Keycloak restart does. PostgreSQL, shared by several nodes,
-/// keeps them in its tables. Bounded: past [`LoginMemory::MAX`] entries of a kind, after the
-/// expired ones are dropped, a new one is refused ([`StoreError::Crowded`]) rather than one in
-/// progress evicted.
+/// keeps them in its tables. Bounded: past [`LoginMemory::MAX`] entries of a kind, once the
+/// expired ones are dropped, the oldest go first, so that a flood of new logins costs the
+/// logins in progress at worst their restart, never the server its memory, and nothing is
+/// refused once the flood stops.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LoginMemory(std::sync::Arc<std::sync::Mutex<Held>>);
 
 /// What [`LoginMemory`] holds.
 #[derive(Debug, Default)]
 struct Held {
-    logins: std::collections::HashMap<String, Pending>,
-    codes: std::collections::HashMap<String, CodeRow>,
+    logins: Oldest<Pending>,
+    codes: Oldest<CodeRow>,
     /// When expired entries were last dropped.
     swept_at: i64,
 }
@@ -167,11 +168,46 @@ struct Pending {
     expires_at: i64,
 }
 
-/// [`StoreError::Crowded`], noted for the request (answered `503` with `Retry-After`, see
-/// `http::unavailable`).
-fn crowded(what: String) -> StoreError {
-    super::outage::note(super::outage::Outage::Crowded);
-    StoreError::Crowded(what)
+/// Entries by key, with the order they came in, for dropping the oldest.
+#[derive(Debug)]
+struct Oldest<V> {
+    map: std::collections::HashMap<String, V>,
+    /// Keys in the order they were first stored; keys removed since are skipped (and compacted
+    /// away once they outnumber the live ones).
+    order: std::collections::VecDeque<String>,
+}
+
+impl<V> Default for Oldest<V> {
+    fn default() -> Self {
+        Oldest {
+            map: Default::default(),
+            order: Default::default(),
+        }
+    }
+}
+
+impl<V> Oldest<V> {
+    /// Stores `value` under `key` (a key already there keeps its place), then drops the oldest
+    /// entries past `max`.
+    fn insert(&mut self, key: &str, value: V, max: usize) {
+        if self.map.insert(key.to_string(), value).is_none() {
+            self.order.push_back(key.to_string());
+        }
+        while self.map.len() > max {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            self.map.remove(&old);
+        }
+        if self.order.len() > 2 * self.map.len() + 1024 {
+            let map = &self.map;
+            self.order.retain(|k| map.contains_key(k));
+        }
+    }
+
+    fn retain(&mut self, keep: impl FnMut(&String, &mut V) -> bool) {
+        self.map.retain(keep);
+    }
 }
 
 impl LoginMemory {
@@ -200,34 +236,22 @@ impl LoginMemory {
     ) -> Result<(), StoreError> {
         let mut held = self.held();
         held.sweep_if_due(now);
-        if let Some(old) = held.logins.get(id) {
-            if !replace && old.expires_at >= now {
-                return Err(StoreError::Unique("duplicate pending login id".into()));
-            }
-        } else if held.logins.len() >= Self::MAX {
-            held.sweep(now);
-            if held.logins.len() >= Self::MAX {
-                return Err(crowded(format!(
-                    "too many logins in progress ({}): try again once some finish or expire",
-                    Self::MAX
-                )));
-            }
+        if !replace && held.logins.map.get(id).is_some_and(|p| p.expires_at >= now) {
+            return Err(StoreError::Unique("duplicate pending login id".into()));
         }
-        held.logins.insert(
-            id.to_string(),
-            Pending {
-                realm_id: realm_id.to_string(),
-                data: data.to_string(),
-                expires_at,
-            },
-        );
+        let pending = Pending {
+            realm_id: realm_id.to_string(),
+            data: data.to_string(),
+            expires_at,
+        };
+        held.logins.insert(id, pending, Self::MAX);
         Ok(())
     }
 
     /// A pending login, if not expired.
     pub(crate) fn login(&self, id: &str, now: i64) -> Option<PendingLoginRow> {
         let held = self.held();
-        let p = held.logins.get(id).filter(|p| p.expires_at >= now)?;
+        let p = held.logins.map.get(id).filter(|p| p.expires_at >= now)?;
         Some(PendingLoginRow {
             realm_id: p.realm_id.clone(),
             data: p.data.clone(),
@@ -236,46 +260,35 @@ impl LoginMemory {
 
     /// Removes a pending login.
     pub(crate) fn delete_login(&self, id: &str) {
-        self.held().logins.remove(id);
+        self.held().logins.map.remove(id);
     }
 
     /// Stores a code; a code already held under its hash is a uniqueness error.
     pub(crate) fn put_code(&self, code: &NewCode, now: i64) -> Result<(), StoreError> {
         let mut held = self.held();
         held.sweep_if_due(now);
-        if held.codes.contains_key(&code.code_hash) {
+        if held.codes.map.contains_key(&code.code_hash) {
             return Err(StoreError::Unique("duplicate authorization code".into()));
         }
-        if held.codes.len() >= Self::MAX {
-            held.sweep(now);
-            if held.codes.len() >= Self::MAX {
-                return Err(crowded(format!(
-                    "too many authorization codes waiting to be redeemed ({}): try again later",
-                    Self::MAX
-                )));
-            }
-        }
-        held.codes.insert(
-            code.code_hash.clone(),
-            CodeRow {
-                realm_id: code.realm_id.clone(),
-                data: code.data.clone(),
-                expires_at: code.expires_at,
-                used: false,
-            },
-        );
+        let row = CodeRow {
+            realm_id: code.realm_id.clone(),
+            data: code.data.clone(),
+            expires_at: code.expires_at,
+            used: false,
+        };
+        held.codes.insert(&code.code_hash, row, Self::MAX);
         Ok(())
     }
 
     /// Forgets a code (one whose login could not be finished).
     pub(crate) fn drop_code(&self, code_hash: &str) {
-        self.held().codes.remove(code_hash);
+        self.held().codes.map.remove(code_hash);
     }
 
     /// Marks a code used: of concurrent redemptions exactly one gets `first_use`.
     pub(crate) fn use_code(&self, code_hash: &str) -> Option<CodeUse> {
         let mut held = self.held();
-        let c = held.codes.get_mut(code_hash)?;
+        let c = held.codes.map.get_mut(code_hash)?;
         let first_use = !c.used;
         c.used = true;
         Some(CodeUse {
@@ -288,7 +301,7 @@ impl LoginMemory {
 
     /// A code as held, without redeeming it.
     pub(crate) fn code(&self, code_hash: &str) -> Option<CodeRow> {
-        self.held().codes.get(code_hash).cloned()
+        self.held().codes.map.get(code_hash).cloned()
     }
 
     /// Drops what a deleted realm had in progress.
@@ -302,15 +315,11 @@ impl LoginMemory {
 impl Held {
     fn sweep_if_due(&mut self, now: i64) {
         if now - self.swept_at >= LoginMemory::SWEEP_EVERY {
-            self.sweep(now);
+            self.logins.retain(|_, p| p.expires_at >= now);
+            self.codes
+                .retain(|_, c| c.expires_at >= now - LoginMemory::CODES_KEPT);
+            self.swept_at = now;
         }
-    }
-
-    fn sweep(&mut self, now: i64) {
-        self.logins.retain(|_, p| p.expires_at >= now);
-        self.codes
-            .retain(|_, c| c.expires_at >= now - LoginMemory::CODES_KEPT);
-        self.swept_at = now;
     }
 }
 
@@ -552,7 +561,7 @@ mod tests {
         m.put_code(&code("c", 50), 10).unwrap();
         // A minute later: the login is gone; the code is kept for replays.
         m.put_login("new", "r", "{}", 500, false, 80).unwrap();
-        assert_eq!(m.held().logins.len(), 1);
+        assert_eq!(m.held().logins.map.len(), 1);
         assert!(m.code("c").is_some());
         m.put_login("later", "r", "{}", 9000, false, 50 + 3601)
             .unwrap();
@@ -560,23 +569,28 @@ mod tests {
     }
 
     #[test]
-    fn past_the_bound_a_new_login_is_refused_not_one_in_progress_evicted() {
+    fn past_the_bound_the_oldest_login_goes_first_and_nothing_is_refused() {
         let m = LoginMemory::default();
         for i in 0..LoginMemory::MAX {
             m.put_login(&format!("l{i}"), "r", "", 100, false, 10)
                 .unwrap();
         }
-        let refused = m.put_login("one-more", "r", "", 100, false, 10);
-        assert!(
-            matches!(&refused, Err(StoreError::Crowded(m)) if m.contains("too many logins")),
-            "{refused:?}"
-        );
-        assert!(m.login("l0", 10).is_some(), "none evicted");
-        // A step of a login in progress still replaces its own.
+        // A step of a login in progress replaces its own, and keeps its place.
         m.put_login("l0", "r", "step-2", 100, true, 10).unwrap();
-        // Once they expire, there is room again.
-        m.put_login("one-more", "r", "", 500, false, 101).unwrap();
-        assert_eq!(m.held().logins.len(), 1);
+        m.delete_login("l1");
+        m.put_login("one-more", "r", "", 100, false, 10).unwrap();
+        m.put_login("and-another", "r", "", 100, false, 10).unwrap();
+        assert_eq!(m.login("l0", 10), None, "the oldest went first");
+        assert!(m.login("l2", 10).is_some());
+        assert!(m.login("one-more", 10).is_some() && m.login("and-another", 10).is_some());
+        assert_eq!(m.held().logins.map.len(), LoginMemory::MAX);
+        // Removed keys do not pile up in the order kept for eviction.
+        for i in 0..3 * LoginMemory::MAX {
+            m.put_login(&format!("x{i}"), "r", "", 100, false, 10)
+                .unwrap();
+            m.delete_login(&format!("x{i}"));
+        }
+        assert!(m.held().logins.order.len() <= 2 * LoginMemory::MAX + 1024);
     }
 
     #[test]

@@ -69,10 +69,6 @@ pub enum StoreError {
     /// go on; writes succeed again once space is freed).
     #[error("the database's disk is full: writes are refused until space is freed")]
     Full,
-    /// Short-lived state held in memory is at its bound (see `flows::LoginMemory`); says
-    /// what.
-    #[error("{0}")]
-    Crowded(String),
     /// A stored row does not parse: the database holds what this server never writes.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),

@@ -16,9 +16,6 @@ pub enum Outage {
     Unreachable,
     /// Its disk is full (SQLite's `SQLITE_FULL`, PostgreSQL's `53100`): writes fail, reads go on.
     Full,
-    /// The logins in progress held in memory are at their bound (`flows::LoginMemory`): new
-    /// logins are refused until some finish or expire.
-    Crowded,
 }
 
 tokio::task_local! {
