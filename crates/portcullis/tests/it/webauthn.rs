@@ -56,7 +56,9 @@ fn realm() -> Value {
                 {"authenticator": "auth-username-password-form", "requirement": "REQUIRED", "priority": 10, "authenticatorFlow": false}
              ]}
         ],
-        "authenticatorConfig": [{"alias": "hwk-ref", "config": {"default.reference.value": "hwk"}}],
+        // A max age: Keycloak reads an absent one as 0, and then `amr` names the step only in
+        // a token issued within the second the step completed (the test flaked on the boundary).
+        "authenticatorConfig": [{"alias": "hwk-ref", "config": {"default.reference.value": "hwk", "default.reference.maxAge": "3600"}}],
         "clients": [
             {"clientId": "spa", "publicClient": true, "redirectUris": ["http://localhost:3000/*"],
              "protocolMappers": [{"name": "amr", "protocol": "openid-connect", "protocolMapper": "oidc-amr-mapper",
