@@ -12,7 +12,7 @@ use crate::oidc::client_auth;
 use crate::tokens::{self, Lifespans, TokenRequest};
 
 use super::{response, GrantContext};
-use crate::sessions::live_session;
+use crate::sessions::live_client_session;
 use crate::users::parse_user;
 
 pub(crate) fn pkce_ok(method: &str, challenge: &str, verifier: &str) -> bool {
@@ -220,7 +220,9 @@ async fn redeem(
         ctx.params.get("code_verifier"),
     )?;
     let sid = data.session_id.clone().unwrap_or_default();
-    let Some(session) = live_session(store, ctx.snap, &sid, ctx.now).await? else {
+    let Some((session, started)) =
+        live_client_session(store, ctx.snap, &sid, client_id, ctx.now).await?
+    else {
         ctx.fail(errors::SESSION_EXPIRED);
         return Err(OAuthError::invalid_grant("Session not active"));
     };
@@ -254,7 +256,7 @@ async fn redeem(
         auth_time,
         &acr,
         data.organization.as_deref(),
-        Some(redemption),
+        Some((redemption, started.is_some())),
     )
     .await
 }
@@ -262,7 +264,8 @@ async fn redeem(
 /// The tokens of a client in a user's live session (authorization code and device grants):
 /// access token, ID token with `openid`, and a refresh token bound to the session, or an
 /// offline token with an offline session beside it for `offline_access`. With `code`, the
-/// code is redeemed with the refresh token made current, in one write; when another
+/// code is redeemed with the refresh token made current, in one write (with whether the
+/// client's part in the session had started, read with the session); when another
 /// redemption was first, nothing is issued (the caller answers the replay).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn session_tokens(
@@ -276,7 +279,7 @@ pub(crate) async fn session_tokens(
     auth_time: i64,
     acr: &str,
     organization: Option<&str>,
-    code: Option<&Redemption<'_>>,
+    code: Option<(&Redemption<'_>, bool)>,
 ) -> Result<Response, OAuthError> {
     let store = ctx.state.store.as_ref();
     let client_id = client.client_id.as_deref().unwrap_or_default();
@@ -318,7 +321,7 @@ pub(crate) async fn session_tokens(
             ));
         }
         // The code is redeemed before the offline session is created.
-        if let Some(c) = code {
+        if let Some((c, _)) = code {
             if !c.redeem(store, None).await? {
                 return Err(OAuthError::invalid_grant("Code not valid"));
             }
@@ -355,22 +358,17 @@ pub(crate) async fn session_tokens(
     // The code is redeemed with the refresh token made current, in one write. Only
     // `revokeRefreshToken` ever looks at the current refresh token (the first one presented
     // becomes current when none is); without it, and with the client's part in the session
-    // started already (by the login that issued the code: cached, not read, on SQLite),
-    // redeeming the code is all there is to write.
+    // started already (by the login that issued the code; read with the session), redeeming
+    // the code is all there is to write.
     match code {
-        Some(c) => {
+        Some((c, client_started)) => {
             let start = crate::store::RefreshStart {
                 session_id: sid.clone(),
                 client_id: client_id.to_string(),
                 refresh_token_id: refresh_jti.clone(),
                 now: ctx.now,
             };
-            let make_current = ctx.snap.settings.revoke_refresh_token
-                || store
-                    .session_for_client(&sid, client_id)
-                    .await?
-                    .and_then(|(_, started)| started)
-                    .is_none();
+            let make_current = ctx.snap.settings.revoke_refresh_token || !client_started;
             if !c.redeem(store, make_current.then_some(&start)).await? {
                 return Err(OAuthError::invalid_grant("Code not valid"));
             }
