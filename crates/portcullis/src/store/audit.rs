@@ -3,7 +3,7 @@
 //! own ([`chain_hash`]). Appended in batches by the events writer (`crate::events::audit`),
 //! read page by page by `portcullis audit verify` and `audit export`.
 //!
-//! Appending locks the realm's chain head (`audit_head`) with an `UPDATE ... RETURNING` inside
+//! Appending locks the realm's chain head (`audit_head`) with an upsert `... RETURNING` inside
 //! the batch's transaction: on PostgreSQL a row lock that a second node waits on, on SQLite
 //! the single writer gate. The sequence therefore never forks, and `(realm_id, seq)` is the
 //! primary key besides.
@@ -143,13 +143,11 @@ macro_rules! impl_audit {
                 let mut tx = self.pool.begin().await?;
                 for (realm_id, list) in $crate::store::audit::by_realm(entries) {
                     let name = list.last().map(|e| e.realm_name.as_str()).unwrap_or_default();
-                    sqlx::query("INSERT INTO audit_head (realm_id, realm_name, seq, hash) VALUES ($1, $2, 0, $3) ON CONFLICT (realm_id) DO NOTHING")
+                    // Creates the head of a realm's first append and locks it until commit, in
+                    // one statement (PostgreSQL waits here for another node's append to the same
+                    // realm, then reads the head it left).
+                    let (seq, hash): (i64, String) = sqlx::query_as("INSERT INTO audit_head (realm_id, realm_name, seq, hash) VALUES ($1, $2, 0, $3) ON CONFLICT (realm_id) DO UPDATE SET realm_name = excluded.realm_name RETURNING seq, hash")
                         .bind(realm_id).bind(name).bind($crate::store::audit::GENESIS)
-                        .execute(&mut *tx).await?;
-                    // Locks the head until commit (PostgreSQL waits here for another node's
-                    // append to the same realm, then reads the head it left).
-                    let (seq, hash): (i64, String) = sqlx::query_as("UPDATE audit_head SET realm_name = $2 WHERE realm_id = $1 RETURNING seq, hash")
-                        .bind(realm_id).bind(name)
                         .fetch_one(&mut *tx).await?;
                     let records = $crate::store::audit::chain(realm_id, seq, hash, &list);
                     for chunk in records.chunks($crate::store::events::ROWS_PER_INSERT) {

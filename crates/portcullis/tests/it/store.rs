@@ -1352,3 +1352,52 @@ async fn organization_scale() {
     assert_eq!(page.len(), 10);
     time("member page at offset 50,000", t, 1);
 }
+
+/// A SQLite file written by a version that kept logins in progress and codes in tables: the
+/// rows it left are read by nothing now, and the upgrade empties the tables.
+#[tokio::test]
+async fn upgrading_sqlite_empties_the_login_tables_it_no_longer_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    store
+        .apply(vec![Write::InsertRealm(realm("old", "old"))])
+        .await
+        .unwrap();
+    drop(store);
+    // The file as the earlier version left it: rows in both tables, migration 19 not yet run.
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO auth_session (id, realm_id, data, expires_at) VALUES ('s1', 'old', '{}', 9999999999)",
+        "INSERT INTO auth_code (code_hash, realm_id, data, expires_at, used) VALUES ('c1', 'old', '{}', 9999999999, 0)",
+        "DELETE FROM _sqlx_migrations WHERE version = 19",
+    ] {
+        sqlx::query(sql).execute(&raw).await.unwrap();
+    }
+    let count = |table: &'static str| {
+        let raw = raw.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&raw)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        (count("auth_session").await, count("auth_code").await),
+        (1, 1)
+    );
+    SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        (count("auth_session").await, count("auth_code").await),
+        (0, 0)
+    );
+    let ran: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE version = 19")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(ran, 1);
+    raw.close().await;
+}
