@@ -30,7 +30,7 @@ use crate::model::flows::{Flows, Provider, Requirement, Step};
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::UserRepresentation;
 use crate::store::{MembershipType, OrganizationRow, StoreError, UserRow};
-use crate::users::profile::{config_of, validate_user, Context, FieldError, UpConfig};
+use crate::users::profile::{config_for, validate_user, Context, FieldError, UpConfig};
 use crate::AppState;
 
 /// Keycloak's `registrationNotAllowedMessage`.
@@ -397,7 +397,7 @@ pub async fn show(
     });
     // The form has nothing of an earlier login: no user, no steps.
     pending.flow = crate::authn::engine::FlowState::default();
-    let config = config_of(&snap.rep);
+    let config = config_for(snap);
     let invited = invitation.and_then(|(_, i)| i.token.email.clone());
     let org = invitation.map(|(_, i)| i.org.name.clone());
     let none = |_: &str| String::new();
@@ -704,7 +704,7 @@ pub async fn post(
         Err(m) => return error_page(StatusCode::BAD_REQUEST, &m),
     };
     let posted = |k: &str| fields(k).unwrap_or_default().to_string();
-    let config = config_of(&snap.rep);
+    let config = config_for(snap);
     let scopes = pending.request.scope_names(snap);
     let lifespan = snap.settings.access_code_lifespan_login;
     let action = action_url(snap, code);

@@ -126,6 +126,27 @@ pub struct RealmSnapshot {
     /// The authentication flows, compiled (Keycloak's defaults for a realm without bound
     /// browser and direct grant flows).
     pub flows: Arc<crate::model::flows::Flows>,
+    /// The required actions in priority order, read from `rep` on first use.
+    required_actions: std::sync::OnceLock<
+        Vec<crate::representation::authentication::RequiredActionProviderRepresentation>,
+    >,
+    /// What upper layers read from `rep`, each kind once ([`RealmSnapshot::derived`]).
+    derived: Derived,
+}
+
+/// Values derived from a snapshot's document by the layers above this one (the user profile's
+/// configuration, say), one of each type, computed on first use and kept with the snapshot.
+#[derive(Default)]
+struct Derived(
+    std::sync::Mutex<
+        std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>,
+    >,
+);
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Derived")
+    }
 }
 
 /// The realm's compiled flows; a realm stored without (or with unrunnable) flows runs
@@ -190,8 +211,51 @@ impl RealmSnapshot {
             client_keys: Arc::default(),
             blacklists: Arc::default(),
             flows,
+            required_actions: std::sync::OnceLock::new(),
+            derived: Derived::default(),
         };
         Ok(snap)
+    }
+
+    /// The realm's required actions, ordered by priority as Keycloak lists them (none when
+    /// the document's list cannot be read). A login asks several times; the list is read once.
+    pub fn required_actions(
+        &self,
+    ) -> &[crate::representation::authentication::RequiredActionProviderRepresentation] {
+        self.required_actions.get_or_init(|| {
+            crate::representation::authentication::required_actions(&self.rep).unwrap_or_default()
+        })
+    }
+
+    /// The `T` that `read` derives from this realm's document: read on the first call, the
+    /// same value after (a snapshot's document never changes). Lets a layer above this one
+    /// keep what it parses from the document with the snapshot.
+    pub fn derived<T: std::any::Any + Send + Sync>(
+        &self,
+        read: impl FnOnce(&RealmRepresentation) -> T,
+    ) -> Arc<T> {
+        let key = std::any::TypeId::of::<T>();
+        let found = self
+            .derived
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        if let Some(v) = found.and_then(|v| v.downcast::<T>().ok()) {
+            return v;
+        }
+        // Read outside the lock; of two first readers at once, the first to store wins.
+        let value = Arc::new(read(&self.rep));
+        let kept = self
+            .derived
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key)
+            .or_insert_with(|| value.clone())
+            .clone();
+        kept.downcast::<T>().unwrap_or(value)
     }
 
     /// The settings of a client (this realm's own: read when the snapshot was built).
@@ -222,4 +286,61 @@ impl RealmSnapshot {
 pub async fn load(store: &dyn Store, stored: &StoredRealm) -> Result<RealmSnapshot, StoreError> {
     let orgs = store.organizations(&stored.id).await?;
     RealmSnapshot::build_with(stored, &orgs)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn snapshot(rep: serde_json::Value) -> RealmSnapshot {
+        RealmSnapshot::build(&StoredRealm {
+            id: "r-id".into(),
+            name: "r".into(),
+            version: 1,
+            representation: rep.to_string(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_derived_value_is_read_once_per_snapshot_and_per_type() {
+        let snap = snapshot(serde_json::json!({"realm": "r", "displayName": "R"}));
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        let name = |rep: &RealmRepresentation| {
+            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            rep.display_name.clone()
+        };
+        let first = snap.derived(name);
+        let second = snap.derived(name);
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(first.as_deref(), Some("R"));
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Another type is another value.
+        assert_eq!(
+            *snap.derived(|rep| rep.realm.clone().unwrap_or_default().len()),
+            1
+        );
+        // Another snapshot reads its own document.
+        let other = snapshot(serde_json::json!({"realm": "r", "displayName": "Other"}));
+        assert_eq!(other.derived(name).as_deref(), Some("Other"));
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn required_actions_are_read_in_priority_order() {
+        let snap = snapshot(serde_json::json!({"realm": "r", "requiredActions": [
+            {"alias": "B", "name": "B", "providerId": "B", "enabled": true, "priority": 20},
+            {"alias": "A", "name": "A", "providerId": "A", "enabled": true, "priority": 10}]}));
+        let aliases: Vec<_> = snap
+            .required_actions()
+            .iter()
+            .map(|a| a.alias.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(aliases, ["A", "B"]);
+        assert!(std::ptr::eq(
+            snap.required_actions(),
+            snap.required_actions()
+        ));
+    }
 }

@@ -156,6 +156,12 @@ pub fn default_config() -> UpConfig {
     serde_json::from_str(DEFAULT_CONFIG).unwrap_or_default()
 }
 
+/// The realm's configuration as [`config_of`] reads it, read once per realm snapshot: a
+/// login validates the user against it at every step that shows or checks the profile.
+pub fn config_for(snap: &crate::realm::snapshot::RealmSnapshot) -> std::sync::Arc<UpConfig> {
+    snap.derived(config_of)
+}
+
 /// The realm's configuration: the stored component's, else Keycloak's default. A stored text
 /// that does not parse counts as the default (it cannot be stored through the Admin API).
 pub fn config_of(rep: &RealmRepresentation) -> UpConfig {

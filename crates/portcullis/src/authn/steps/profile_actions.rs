@@ -15,7 +15,7 @@ use crate::clock::now;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::UserRepresentation;
 use crate::store::UserRow;
-use crate::users::profile::{config_of, validate_user, values_of, Context, FieldError, UpConfig};
+use crate::users::profile::{config_for, validate_user, values_of, Context, FieldError, UpConfig};
 
 use super::configure_totp::cancel_button;
 use super::required_action::{save, Actions, Fields, Posted};
@@ -240,7 +240,7 @@ pub fn profile_page_with_errors(
     scopes: &[String],
     email_locked: bool,
 ) -> String {
-    let config = config_of(&snap.rep);
+    let config = config_for(snap);
     profile_form(
         snap,
         action,
@@ -254,7 +254,7 @@ pub fn profile_page_with_errors(
 /// `IDP_REVIEW`): as the update-profile page's, the user name editable (the user does not exist
 /// yet).
 fn review_inputs(snap: &RealmSnapshot, user: &UserRepresentation, scopes: &[String]) -> Vec<Input> {
-    let config = config_of(&snap.rep);
+    let config = config_for(snap);
     // The brokered e-mail is the user's to review: never locked here.
     let mut fields = inputs(snap, &config, user, scopes, false);
     for i in fields.iter_mut().filter(|i| i.name == "username") {
@@ -287,7 +287,7 @@ pub fn review_needed(
     profile: &UserRepresentation,
     scopes: &[String],
 ) -> bool {
-    let config = config_of(&snap.rep);
+    let config = config_for(snap);
     let mut p = profile.clone();
     !validate_user(&config, Context::Login(scopes), &mut p, None).is_empty()
 }
@@ -303,7 +303,7 @@ pub fn review_post(
     f: Fields<'_>,
     scopes: &[String],
 ) -> Result<UserRepresentation, String> {
-    let config = config_of(&snap.rep);
+    let config = config_for(snap);
     let mut fields = review_inputs(snap, profile, scopes);
     let mut next = apply_inputs(&mut fields, profile, f);
     let errors = validate_user(&config, Context::Login(scopes), &mut next, Some(profile));
@@ -367,7 +367,7 @@ pub async fn profile_post(
     f: Fields<'_>,
     code: &str,
 ) -> Posted {
-    let config = config_of(&a.snap.rep);
+    let config = config_for(a.snap);
     let scopes = pending.request.scope_names(a.snap);
     let email_locked = super::update_email::enabled(a.state, a.snap);
     let mut fields = inputs(a.snap, &config, user, &scopes, email_locked);

@@ -23,9 +23,7 @@ use crate::clock::now;
 use crate::http::paths;
 use crate::policy::password::Refused;
 use crate::realm::snapshot::RealmSnapshot;
-use crate::representation::authentication::{
-    required_actions, RequiredActionProviderRepresentation,
-};
+use crate::representation::authentication::RequiredActionProviderRepresentation;
 use crate::representation::UserRepresentation;
 use crate::store::UserRow;
 use crate::users::parse_user;
@@ -94,20 +92,20 @@ fn enabled(realm: &[RequiredActionProviderRepresentation], alias: &str) -> Optio
         .position(|a| a.alias.as_deref() == Some(alias) && a.enabled != Some(false))
 }
 
-fn realm_actions(snap: &RealmSnapshot) -> Vec<RequiredActionProviderRepresentation> {
-    required_actions(&snap.rep).unwrap_or_default()
+fn realm_actions(snap: &RealmSnapshot) -> &[RequiredActionProviderRepresentation] {
+    snap.required_actions()
 }
 
 /// Whether the realm has `alias` registered and enabled.
 pub fn is_enabled(snap: &RealmSnapshot, alias: &str) -> bool {
-    enabled(&realm_actions(snap), alias).is_some()
+    enabled(realm_actions(snap), alias).is_some()
 }
 
 /// The next action due: of the user's and the login's actions, those the realm has enabled,
 /// in the realm's priority order (`AuthenticationManager.sortRequiredActionsByPriority`; an
 /// unknown or disabled one is skipped, as Keycloak skips it, and stays on the user).
 pub fn due(snap: &RealmSnapshot, user: &[String], login: &[String]) -> Due {
-    due_in(&realm_actions(snap), user, login)
+    due_in(realm_actions(snap), user, login)
 }
 
 fn due_in(
@@ -300,7 +298,7 @@ pub async fn proceed(
         // `UpdateEmail.requiredActionChallenge`: skipped and cleared when the user may not
         // edit `email` (read-only in the user profile).
         let email_read_only = alias == update_email::ALIAS
-            && !crate::users::profile::config_of(&a.snap.rep)
+            && !crate::users::profile::config_for(a.snap)
                 .attribute("email")
                 .is_some_and(|e| {
                     e.permissions
@@ -385,9 +383,9 @@ pub fn max_auth_age(snap: &RealmSnapshot, alias: &str) -> i64 {
         return 0;
     }
     let configured = realm_actions(snap)
-        .into_iter()
+        .iter()
         .find(|a| a.alias.as_deref() == Some(alias))
-        .and_then(|a| a.config)
+        .and_then(|a| a.config.as_ref())
         .and_then(|c| {
             let v = c.get("max_auth_age")?;
             v.as_i64()
@@ -710,6 +708,7 @@ async fn update_password(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::representation::authentication::required_actions;
     use serde_json::json;
 
     fn realm(actions: serde_json::Value) -> Vec<RequiredActionProviderRepresentation> {

@@ -21,7 +21,7 @@ use crate::clock::now;
 use crate::realm::snapshot::RealmSnapshot;
 use crate::representation::UserRepresentation;
 use crate::store::UserRow;
-use crate::users::profile::{config_of, validate_user, Context, FieldError};
+use crate::users::profile::{config_for, validate_user, Context, FieldError};
 use crate::AppState;
 
 use super::configure_totp::cancel_button;
@@ -162,7 +162,7 @@ async fn problem(
             }
         }
     }
-    let config = config_of(&snap.rep);
+    let config = config_for(snap);
     let mut next = user.clone();
     next.email = Some(email.to_string());
     let errors: Vec<FieldError> =

@@ -14,8 +14,8 @@
 
 use crate::authn::PendingLogin;
 use crate::realm::snapshot::RealmSnapshot;
-use crate::representation::{RealmRepresentation, UserRepresentation};
-use crate::users::profile::{config_of, validate_user, Context, FieldError};
+use crate::representation::UserRepresentation;
+use crate::users::profile::{config_for, validate_user, Context, FieldError, UpConfig};
 
 use super::profile_actions::profile_page_with_errors;
 use super::required_action::{is_enabled, Actions};
@@ -31,17 +31,12 @@ pub fn profile_errors(
     user: &UserRepresentation,
     scopes: &[String],
 ) -> Vec<FieldError> {
-    errors_in(&snap.rep, user, scopes)
+    errors_in(&config_for(snap), user, scopes)
 }
 
-fn errors_in(
-    rep: &RealmRepresentation,
-    user: &UserRepresentation,
-    scopes: &[String],
-) -> Vec<FieldError> {
-    let config = config_of(rep);
+fn errors_in(config: &UpConfig, user: &UserRepresentation, scopes: &[String]) -> Vec<FieldError> {
     let mut copy = user.clone();
-    validate_user(&config, Context::Login(scopes), &mut copy, Some(user))
+    validate_user(config, Context::Login(scopes), &mut copy, Some(user))
 }
 
 /// What `evaluateTriggers` decided.
@@ -113,6 +108,8 @@ pub fn page(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::representation::RealmRepresentation;
+    use crate::users::profile::config_of;
     use serde_json::json;
 
     fn user(v: serde_json::Value) -> UserRepresentation {
@@ -122,6 +119,7 @@ mod tests {
     #[test]
     fn keycloaks_default_profile_asks_the_user_for_email_and_names() {
         let rep: RealmRepresentation = serde_json::from_value(json!({"realm": "r"})).unwrap();
+        let rep = config_of(&rep);
         let errors = errors_in(&rep, &user(json!({"username": "bob"})), &[]);
         assert_eq!(fields_to_update(&errors), "email,firstName,lastName");
         let errors = errors_in(
