@@ -229,7 +229,8 @@ impl RealmSnapshot {
 
     /// The `T` that `read` derives from this realm's document: read on the first call, the
     /// same value after (a snapshot's document never changes). Lets a layer above this one
-    /// keep what it parses from the document with the snapshot.
+    /// keep what it parses from the document with the snapshot. Kept by type: each kind of
+    /// derived value needs a type of its own (two readers of one type would share a value).
     pub fn derived<T: std::any::Any + Send + Sync>(
         &self,
         read: impl FnOnce(&RealmRepresentation) -> T,
