@@ -126,10 +126,6 @@ pub struct RealmSnapshot {
     /// The authentication flows, compiled (Keycloak's defaults for a realm without bound
     /// browser and direct grant flows).
     pub flows: Arc<crate::model::flows::Flows>,
-    /// The required actions in priority order, read from `rep` on first use.
-    required_actions: std::sync::OnceLock<
-        Vec<crate::representation::authentication::RequiredActionProviderRepresentation>,
-    >,
     /// What upper layers read from `rep`, each kind once ([`RealmSnapshot::derived`]).
     derived: Derived,
 }
@@ -211,20 +207,9 @@ impl RealmSnapshot {
             client_keys: Arc::default(),
             blacklists: Arc::default(),
             flows,
-            required_actions: std::sync::OnceLock::new(),
             derived: Derived::default(),
         };
         Ok(snap)
-    }
-
-    /// The realm's required actions, ordered by priority as Keycloak lists them (none when
-    /// the document's list cannot be read). A login asks several times; the list is read once.
-    pub fn required_actions(
-        &self,
-    ) -> &[crate::representation::authentication::RequiredActionProviderRepresentation] {
-        self.required_actions.get_or_init(|| {
-            crate::representation::authentication::required_actions(&self.rep).unwrap_or_default()
-        })
     }
 
     /// The `T` that `read` derives from this realm's document: read on the first call, the
@@ -326,22 +311,5 @@ mod tests {
         let other = snapshot(serde_json::json!({"realm": "r", "displayName": "Other"}));
         assert_eq!(other.derived(name).as_deref(), Some("Other"));
         assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
-    }
-
-    #[test]
-    fn required_actions_are_read_in_priority_order() {
-        let snap = snapshot(serde_json::json!({"realm": "r", "requiredActions": [
-            {"alias": "B", "name": "B", "providerId": "B", "enabled": true, "priority": 20},
-            {"alias": "A", "name": "A", "providerId": "A", "enabled": true, "priority": 10}]}));
-        let aliases: Vec<_> = snap
-            .required_actions()
-            .iter()
-            .map(|a| a.alias.clone().unwrap_or_default())
-            .collect();
-        assert_eq!(aliases, ["A", "B"]);
-        assert!(std::ptr::eq(
-            snap.required_actions(),
-            snap.required_actions()
-        ));
     }
 }

@@ -23,7 +23,9 @@ use crate::clock::now;
 use crate::http::paths;
 use crate::policy::password::Refused;
 use crate::realm::snapshot::RealmSnapshot;
-use crate::representation::authentication::RequiredActionProviderRepresentation;
+use crate::representation::authentication::{
+    required_actions, RequiredActionProviderRepresentation,
+};
 use crate::representation::UserRepresentation;
 use crate::store::UserRow;
 use crate::users::parse_user;
@@ -92,20 +94,24 @@ fn enabled(realm: &[RequiredActionProviderRepresentation], alias: &str) -> Optio
         .position(|a| a.alias.as_deref() == Some(alias) && a.enabled != Some(false))
 }
 
-fn realm_actions(snap: &RealmSnapshot) -> &[RequiredActionProviderRepresentation] {
-    snap.required_actions()
+/// The realm's required actions in priority order, read once per realm snapshot (a login
+/// asks at several steps).
+fn realm_actions(
+    snap: &RealmSnapshot,
+) -> std::sync::Arc<Vec<RequiredActionProviderRepresentation>> {
+    snap.derived(|rep| required_actions(rep).unwrap_or_default())
 }
 
 /// Whether the realm has `alias` registered and enabled.
 pub fn is_enabled(snap: &RealmSnapshot, alias: &str) -> bool {
-    enabled(realm_actions(snap), alias).is_some()
+    enabled(&realm_actions(snap), alias).is_some()
 }
 
 /// The next action due: of the user's and the login's actions, those the realm has enabled,
 /// in the realm's priority order (`AuthenticationManager.sortRequiredActionsByPriority`; an
 /// unknown or disabled one is skipped, as Keycloak skips it, and stays on the user).
 pub fn due(snap: &RealmSnapshot, user: &[String], login: &[String]) -> Due {
-    due_in(realm_actions(snap), user, login)
+    due_in(&realm_actions(snap), user, login)
 }
 
 fn due_in(
@@ -708,8 +714,25 @@ async fn update_password(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::representation::authentication::required_actions;
     use serde_json::json;
+
+    #[test]
+    fn a_snapshots_actions_are_read_once_in_priority_order() {
+        let snap = RealmSnapshot::build(&crate::store::StoredRealm {
+            id: "r-id".into(),
+            name: "r".into(),
+            version: 1,
+            representation: json!({"realm": "r", "requiredActions": [
+                {"alias": "B", "name": "B", "providerId": "B", "enabled": true, "priority": 20},
+                {"alias": "A", "name": "A", "providerId": "A", "enabled": true, "priority": 10}]})
+            .to_string(),
+        })
+        .unwrap();
+        let first = realm_actions(&snap);
+        let aliases: Vec<_> = first.iter().filter_map(|a| a.alias.as_deref()).collect();
+        assert_eq!(aliases, ["A", "B"]);
+        assert!(std::sync::Arc::ptr_eq(&first, &realm_actions(&snap)));
+    }
 
     fn realm(actions: serde_json::Value) -> Vec<RequiredActionProviderRepresentation> {
         let rep =
