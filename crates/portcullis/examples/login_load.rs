@@ -21,8 +21,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine;
+use portcullis::crypto::{b64, b64url, random_bytes};
 use portcullis::users::otp::{totp, Algorithm};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, Method, Response, StatusCode};
@@ -63,12 +62,6 @@ impl Jar {
 enum Visit {
     Page(Url, String),
     Back(Url),
-}
-
-fn random(n: usize) -> Vec<u8> {
-    let mut b = vec![0u8; n];
-    aws_lc_rs::rand::fill(&mut b).expect("random");
-    b
 }
 
 /// One request, then its redirects followed (GET, cookies kept) until a page, or until the
@@ -154,11 +147,10 @@ fn form_of(url: &Url, html: &str) -> Result<(Url, Option<String>), String> {
 
 async fn login(http: &Client, t: &Target) -> Result<(), String> {
     let mut jar = Jar::default();
-    let verifier = URL_SAFE_NO_PAD.encode(random(32));
-    let challenge = URL_SAFE_NO_PAD.encode(
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref(),
-    );
-    let state = URL_SAFE_NO_PAD.encode(random(8));
+    let verifier = b64url(&random_bytes(32).map_err(|e| e.to_string())?);
+    let challenge =
+        b64url(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref());
+    let state = b64url(&random_bytes(8).map_err(|e| e.to_string())?);
     let mut auth = t.auth.clone();
     auth.query_pairs_mut()
         .append_pair("client_id", &t.client_id)
@@ -244,7 +236,7 @@ fn main() {
         client_id: args[2].clone(),
         basic: format!(
             "Basic {}",
-            STANDARD.encode(format!("{}:{}", args[2], args[3]))
+            b64(format!("{}:{}", args[2], args[3]).as_bytes())
         ),
         redirect_uri: args[4].clone(),
         user: args[5].clone(),
