@@ -11,7 +11,7 @@
 # where node's fetch took 3.8 s, so the load disturbs the server's core less; the two vCPUs of
 # these machines share their host's resources). LOADGEN=node runs bench/login.mjs instead.
 # Usage: bash bench/mfa.sh [rounds]     (NO_BUILD=1 to reuse target/release/portcullis and
-#        target/release/examples/login_load; BIN=path to run another build of the server,
+#        the two examples in target/release/examples; WIN=seconds per window, 3; BIN=path to run another build of the server,
 #        e.g. an older one for a paired comparison)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,7 +67,7 @@ for round in $(seq 1 "$ROUNDS"); do
     printf "round %d  Argon2id %.1f/s (%.2f ms)  password only %5.1f logins/s (%.1f %%)  password + TOTP %5.1f logins/s (%.1f %% of the Argon2id rate)  server CPU per login: TOTP %.2f ms, password only %.2f ms\n",
       r, c, 1e3 / c, pw, 100 * pw / c, otp, 100 * otp / c, 1e3 * $8 / hz / $7, 1e3 * $5 / hz / $4 }'
 done
-awk -v hz="$(getconf CLK_TCK)" '{ h += $2; hs += $3; p += $4; pn += $5; pc += $6; o += $7; on += $8; oc += $9 } END {
+awk -v hz="$(getconf CLK_TCK)" '{ h += $2; hs += $3; p += $4; o += $7; on += $8; oc += $9 } END {
   c = h / hs; p /= NR; o /= NR
   printf "all %d rounds (%d s each window): Argon2id %.1f hashes/s; password only %.1f logins/s = %.1f %%; password + TOTP %.1f logins/s = %.1f %% of the Argon2id rate (%.1f %% of password only); server CPU per TOTP login %.2f ms against %.2f ms per hash\n",
     NR, '"$WIN"', c, p, 100 * p / c, o, 100 * o / c, 100 * o / p, 1e3 * oc / hz / on, 1e3 / c }' "$WORK/windows"
